@@ -1,0 +1,88 @@
+package dev.wsgrpc.client;
+
+import dev.wsgrpc.core.internal.TunnelStatus;
+import io.grpc.Attributes;
+import io.grpc.ChannelLogger;
+import io.grpc.Grpc;
+import io.grpc.InternalChannelz;
+import io.grpc.SecurityLevel;
+import io.grpc.Status;
+import io.grpc.internal.GrpcAttributes;
+import io.grpc.netty.InternalProtocolNegotiationEvent;
+import io.grpc.netty.InternalProtocolNegotiators;
+import io.grpc.netty.ProtocolNegotiationEvent;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSession;
+
+/**
+ * The TLS step of a wss connection: adds an {@link SslHandler} that verifies the server's certificate against the
+ * URL's host (which is also the SNI), waits for the handshake, records the session in the transport attributes and
+ * hands over to the upgrade step. Unlike grpc's own TLS step it accepts a server that selects no ALPN protocol.
+ */
+final class ClientTlsHandler extends InternalProtocolNegotiators.ProtocolNegotiationHandler {
+
+  private final SslContext sslContext;
+  private final WebSocketClientOptions options;
+  private final HandshakeDeadline deadline;
+
+  ClientTlsHandler(ChannelHandler next, SslContext sslContext, WebSocketClientOptions options,
+      HandshakeDeadline deadline, ChannelLogger logger) {
+    super(next, "WebSocketTls", logger);
+    this.sslContext = sslContext;
+    this.options = options;
+    this.deadline = deadline;
+  }
+
+  @Override
+  protected void protocolNegotiationEventTriggered(ChannelHandlerContext ctx) {
+    deadline.start(ctx.channel(), () -> "waiting for the TLS handshake");
+    SSLEngine engine = sslContext.newEngine(ctx.alloc(), options.host(), options.port());
+    SSLParameters params = engine.getSSLParameters();
+    params.setEndpointIdentificationAlgorithm("HTTPS");
+    engine.setSSLParameters(params);
+    ctx.pipeline().addBefore(ctx.name(), "wsgrpc-tls", new SslHandler(engine));
+  }
+
+  @Override
+  protected void userEventTriggered0(ChannelHandlerContext ctx, Object evt) throws Exception {
+    if (!(evt instanceof SslHandshakeCompletionEvent)) {
+      super.userEventTriggered0(ctx, evt);
+      return;
+    }
+    SslHandshakeCompletionEvent done = (SslHandshakeCompletionEvent) evt;
+    if (!done.isSuccess()) {
+      deadline.finish();
+      Throwable cause = done.cause();
+      ctx.fireExceptionCaught(TunnelStatus.handshakeFailed("TLS handshake with " + options.url() + " failed: "
+          + (cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName()), cause));
+      return;
+    }
+    SSLSession session = ctx.pipeline().get(SslHandler.class).engine().getSession();
+    ProtocolNegotiationEvent pne = getProtocolNegotiationEvent();
+    Attributes attrs = InternalProtocolNegotiationEvent.getAttributes(pne).toBuilder()
+        .set(GrpcAttributes.ATTR_SECURITY_LEVEL, SecurityLevel.PRIVACY_AND_INTEGRITY)
+        .set(Grpc.TRANSPORT_ATTR_SSL_SESSION, session)
+        .set(GrpcAttributes.ATTR_AUTHORITY_VERIFIER, authority -> authorityMatches(authority)
+            ? Status.OK
+            : Status.UNAVAILABLE.withDescription("authority " + authority + " differs from the wss URL's host "
+                + options.host() + "; per-call authority overrides are not supported over wss"))
+        .build();
+    pne = InternalProtocolNegotiationEvent.withAttributes(pne, attrs);
+    pne = InternalProtocolNegotiationEvent.withSecurity(pne,
+        new InternalChannelz.Security(new InternalChannelz.Tls(session)));
+    replaceProtocolNegotiationEvent(pne);
+    fireProtocolNegotiationEvent(ctx);
+  }
+
+  private boolean authorityMatches(String authority) {
+    int colon = authority.lastIndexOf(':');
+    String host = colon > authority.lastIndexOf(']') && colon >= 0 ? authority.substring(0, colon) : authority;
+    return host.equalsIgnoreCase(options.host());
+  }
+}

@@ -1,0 +1,226 @@
+package dev.wsgrpc.client;
+
+import dev.wsgrpc.core.TunnelEstablishedEvent;
+import dev.wsgrpc.core.internal.FramePipeline;
+import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.core.internal.TunnelStatus;
+import io.grpc.Attributes;
+import io.grpc.ChannelLogger;
+import io.grpc.Status;
+import io.grpc.internal.GrpcAttributes;
+import io.grpc.netty.InternalProtocolNegotiationEvent;
+import io.grpc.netty.InternalProtocolNegotiators;
+import io.grpc.netty.ProtocolNegotiationEvent;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The upgrade step: sends the RFC 6455 opening handshake, checks the server's answer, installs the frame handlers
+ * ({@link FramePipeline}) and removes itself and its HTTP codec, handing the connection to gRPC's HTTP/2 handler.
+ * Bytes the server sent right after its 101 reach the frame decoder.
+ *
+ * <p>Every failure becomes UNAVAILABLE with a description naming the URL and what came back, e.g. {@code "expected
+ * HTTP 101 but was 403 Forbidden from wss://host/grpc (Server: nginx)"}.
+ */
+final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNegotiationHandler {
+
+  static final String HTTP_CODEC = "wsgrpc-http-codec";
+  private static final int MAX_INITIAL_LINE = 4096;
+  private static final int MAX_HEADER_SIZE = 16 * 1024;
+
+  private final WebSocketClientOptions options;
+  private final HandshakeDeadline deadline;
+  private String key;
+  private String subprotocol;
+  private boolean accepted;
+  private boolean finished;
+
+  ClientUpgradeHandler(ChannelHandler next, WebSocketClientOptions options, HandshakeDeadline deadline,
+      ChannelLogger logger) {
+    super(next, "WebSocketUpgrade", logger);
+    this.options = options;
+    this.deadline = deadline;
+  }
+
+  @Override
+  protected void protocolNegotiationEventTriggered(ChannelHandlerContext ctx) {
+    deadline.start(ctx.channel(), () -> "waiting for the answer to the upgrade request");
+    FullHttpRequest request;
+    try {
+      request = newRequest();
+    } catch (RuntimeException e) {
+      fail(ctx, "could not build the upgrade request for " + options.url() + ": " + e.getMessage(), e);
+      return;
+    }
+    ctx.pipeline().addBefore(ctx.name(), HTTP_CODEC,
+        new HttpClientCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_HEADER_SIZE));
+    ctx.writeAndFlush(request).addListener(f -> {
+      if (!f.isSuccess()) {
+        fail(ctx, "could not send the upgrade request to " + options.url() + ": " + f.cause(), f.cause());
+      }
+    });
+  }
+
+  private FullHttpRequest newRequest() {
+    key = Http11Tokens.newKey();
+    FullHttpRequest request = new DefaultFullHttpRequest(
+        HttpVersion.HTTP_1_1, HttpMethod.GET, options.requestTarget(), Unpooled.EMPTY_BUFFER);
+    HttpHeaders h = request.headers();
+    h.set(HttpHeaderNames.HOST, options.hostHeader());
+    h.set(HttpHeaderNames.UPGRADE, "websocket");
+    h.set(HttpHeaderNames.CONNECTION, "Upgrade");
+    h.set(HttpHeaderNames.SEC_WEBSOCKET_KEY, key);
+    h.set(HttpHeaderNames.SEC_WEBSOCKET_VERSION, "13");
+    if (!options.subprotocols().isEmpty()) {
+      h.set(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL, String.join(", ", options.subprotocols()));
+    }
+    if (options.origin() != null) {
+      h.set(HttpHeaderNames.ORIGIN, options.origin());
+    }
+    h.set(HttpHeaderNames.USER_AGENT, "wsgrpc-java");
+    for (Map.Entry<String, String> e : options.headers().entrySet()) {
+      h.add(e.getKey(), e.getValue());
+    }
+    if (options.headersSupplier() != null) {
+      Map<String, String> supplied = options.headersSupplier().get();
+      if (supplied != null) {
+        for (Map.Entry<String, String> e : supplied.entrySet()) {
+          WebSocketClientOptions.checkSuppliedHeader(e.getKey(), e.getValue());
+          h.set(e.getKey(), e.getValue());
+        }
+      }
+    }
+    return request;
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    try {
+      if (finished) {
+        return;
+      }
+      if (msg instanceof HttpResponse) {
+        HttpResponse response = (HttpResponse) msg;
+        String problem = check(response);
+        if (problem != null) {
+          fail(ctx, problem, response.decoderResult().cause());
+          return;
+        }
+        accepted = true;
+      }
+      if (accepted && msg instanceof LastHttpContent) {
+        complete(ctx);
+      }
+    } finally {
+      ReferenceCountUtil.release(msg);
+    }
+  }
+
+  /** Returns what is wrong with the server's answer, or null when it accepts the upgrade. */
+  private String check(HttpResponse response) {
+    String from = " from " + options.url() + serverSuffix(response.headers());
+    if (response.decoderResult().isFailure()) {
+      return "expected an HTTP/1.1 response to the upgrade but the answer was malformed" + from + ": "
+          + response.decoderResult().cause().getMessage();
+    }
+    HttpHeaders h = response.headers();
+    if (response.status().code() != HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+      return "expected HTTP 101 but was " + response.status() + from + hint(response);
+    }
+    if (!"websocket".equalsIgnoreCase(h.get(HttpHeaderNames.UPGRADE))) {
+      return "expected 'Upgrade: websocket' in the 101 but was '" + h.get(HttpHeaderNames.UPGRADE) + "'" + from;
+    }
+    if (!Http11Tokens.containsToken(h.getAll(HttpHeaderNames.CONNECTION), "upgrade")) {
+      return "expected 'Connection: Upgrade' in the 101 but was '" + h.get(HttpHeaderNames.CONNECTION) + "'" + from;
+    }
+    String expectedAccept = Http11Tokens.acceptFor(key);
+    String accept = h.get(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT);
+    if (!expectedAccept.equals(accept)) {
+      return "expected Sec-WebSocket-Accept '" + expectedAccept + "' but was '" + accept + "'" + from;
+    }
+    String extensions = h.get(HttpHeaderNames.SEC_WEBSOCKET_EXTENSIONS);
+    if (extensions != null) {
+      return "expected no WebSocket extensions but the server chose '" + extensions + "'" + from;
+    }
+    List<String> chosen = Http11Tokens.elements(h.getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL));
+    if (chosen.size() > 1 || (chosen.size() == 1 && !options.subprotocols().contains(chosen.get(0)))) {
+      return "expected a subprotocol among " + options.subprotocols() + " but the server chose " + chosen + from;
+    }
+    subprotocol = chosen.isEmpty() ? null : chosen.get(0);
+    return null;
+  }
+
+  private static String serverSuffix(HttpHeaders headers) {
+    String server = headers.get(HttpHeaderNames.SERVER);
+    return server == null ? "" : " (Server: " + server + ")";
+  }
+
+  /** Says which hop most likely broke the upgrade, when the answer makes that plain. */
+  private static String hint(HttpResponse response) {
+    int code = response.status().code();
+    HttpHeaders h = response.headers();
+    if (code >= 200 && code < 300 && !h.contains(HttpHeaderNames.UPGRADE)) {
+      return ": a proxy on the path did not pass the Upgrade and Connection headers, or the URL is not a "
+          + "WebSocket endpoint";
+    }
+    if (code == 426 && h.contains(HttpHeaderNames.SEC_WEBSOCKET_VERSION)) {
+      return ": the server speaks WebSocket version " + h.get(HttpHeaderNames.SEC_WEBSOCKET_VERSION);
+    }
+    if (code >= 300 && code < 400 && h.contains(HttpHeaderNames.LOCATION)) {
+      return ": redirected to " + h.get(HttpHeaderNames.LOCATION);
+    }
+    return "";
+  }
+
+  private void complete(ChannelHandlerContext ctx) {
+    finished = true;
+    deadline.finish();
+    ChannelPipeline pipeline = ctx.pipeline();
+    FramePipeline.install(pipeline, ctx.name(), false, options.maxInboundFramePayload(),
+        options.maxOutboundFramePayload(), options.url().toString());
+    ProtocolNegotiationEvent pne = getProtocolNegotiationEvent();
+    Attributes attrs = InternalProtocolNegotiationEvent.getAttributes(pne);
+    if (attrs.get(GrpcAttributes.ATTR_AUTHORITY_VERIFIER) == null) {
+      // ws: plaintext, any authority is fine.
+      attrs = attrs.toBuilder().set(GrpcAttributes.ATTR_AUTHORITY_VERIFIER, authority -> Status.OK).build();
+      replaceProtocolNegotiationEvent(InternalProtocolNegotiationEvent.withAttributes(pne, attrs));
+    }
+    // gRPC writes from now on must reach the frame encoder, not the HTTP encoder.
+    ((HttpClientCodec) pipeline.get(HTTP_CODEC)).removeOutboundHandler();
+    ctx.fireUserEventTriggered(new TunnelEstablishedEvent(options.requestTarget(), subprotocol));
+    // Replaces this handler with gRPC's, which sends the HTTP/2 preface through the frame handlers.
+    fireProtocolNegotiationEvent(ctx);
+    // Last: whatever the codec still holds (frames sent right after the 101) now flows to gRPC.
+    pipeline.remove(HTTP_CODEC);
+  }
+
+  private void fail(ChannelHandlerContext ctx, String message, Throwable cause) {
+    if (finished) {
+      return;
+    }
+    finished = true;
+    deadline.finish();
+    ctx.fireExceptionCaught(TunnelStatus.handshakeFailed(message, cause));
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    fail(ctx, "connection to " + options.url() + " closed before the WebSocket upgrade completed", null);
+    super.channelInactive(ctx);
+  }
+}

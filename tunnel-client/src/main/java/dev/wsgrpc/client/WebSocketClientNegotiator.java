@@ -1,0 +1,69 @@
+package dev.wsgrpc.client;
+
+import io.grpc.ChannelLogger;
+import io.grpc.netty.GrpcHttp2ConnectionHandler;
+import io.grpc.netty.InternalProtocolNegotiator;
+import io.grpc.netty.InternalProtocolNegotiators;
+import io.netty.channel.ChannelHandler;
+import io.netty.handler.ssl.SslContext;
+import io.netty.util.AsciiString;
+
+/**
+ * Builds each connection's setup chain: wait until active, then TLS (wss only), then the upgrade, then gRPC's
+ * HTTP/2 handler. This and {@link WebSocketChannelCredentials} are the only places that touch grpc-netty's
+ * {@code @Internal} negotiation API.
+ */
+final class WebSocketClientNegotiator implements InternalProtocolNegotiator.ProtocolNegotiator {
+
+  private static final AsciiString HTTP = AsciiString.of("http");
+  private static final AsciiString HTTPS = AsciiString.of("https");
+
+  private final WebSocketClientOptions options;
+  private final SslContext sslContext;
+
+  WebSocketClientNegotiator(WebSocketClientOptions options, SslContext sslContext) {
+    this.options = options;
+    this.sslContext = sslContext;
+  }
+
+  @Override
+  public AsciiString scheme() {
+    return options.isSecure() ? HTTPS : HTTP;
+  }
+
+  @Override
+  public ChannelHandler newHandler(GrpcHttp2ConnectionHandler grpcHandler) {
+    ChannelLogger logger = grpcHandler.getNegotiationLogger();
+    HandshakeDeadline deadline = new HandshakeDeadline(options.handshakeTimeout().toMillis(), options.url().toString());
+    ChannelHandler grpc = InternalProtocolNegotiators.grpcNegotiationHandler(grpcHandler);
+    ChannelHandler upgrade = new ClientUpgradeHandler(grpc, options, deadline, logger);
+    ChannelHandler afterActive = options.isSecure()
+        ? new ClientTlsHandler(upgrade, sslContext, options, deadline, logger)
+        : upgrade;
+    return InternalProtocolNegotiators.waitUntilActiveHandler(afterActive, logger);
+  }
+
+  @Override
+  public void close() {}
+
+  /** Hands grpc-netty a negotiator per transport. */
+  static final class Factory implements InternalProtocolNegotiator.ClientFactory {
+    private final WebSocketClientOptions options;
+    private final SslContext sslContext;
+
+    Factory(WebSocketClientOptions options, SslContext sslContext) {
+      this.options = options;
+      this.sslContext = sslContext;
+    }
+
+    @Override
+    public InternalProtocolNegotiator.ProtocolNegotiator newNegotiator() {
+      return new WebSocketClientNegotiator(options, sslContext);
+    }
+
+    @Override
+    public int getDefaultPort() {
+      return options.port();
+    }
+  }
+}

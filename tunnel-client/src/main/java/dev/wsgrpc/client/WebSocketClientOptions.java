@@ -1,0 +1,331 @@
+package dev.wsgrpc.client;
+
+import static dev.wsgrpc.core.internal.Preconditions.checkArgument;
+import static dev.wsgrpc.core.internal.Preconditions.checkNotNull;
+import static dev.wsgrpc.core.internal.Preconditions.checkPositive;
+
+import dev.wsgrpc.core.WebSocketTunnel;
+import dev.wsgrpc.core.internal.Http11Tokens;
+import io.netty.handler.ssl.SslContext;
+import java.io.File;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * How a client reaches a wsgrpc server: the URL and everything about the WebSocket handshake. Immutable; build one
+ * with {@link #newBuilder(String)}.
+ *
+ * <pre>{@code
+ * WebSocketClientOptions options = WebSocketClientOptions.newBuilder("wss://edge.example.com/grpc")
+ *     .headersSupplier(() -> Map.of("Authorization", "Bearer " + tokens.current()))
+ *     .build();
+ * ManagedChannel channel = WebSocketChannels.newChannelBuilder(options).build();
+ * }</pre>
+ */
+public final class WebSocketClientOptions {
+
+  private static final List<String> RESERVED_HEADERS = Arrays.asList("host", "upgrade", "connection",
+      "sec-websocket-key", "sec-websocket-version", "sec-websocket-accept", "sec-websocket-extensions",
+      "sec-websocket-protocol", "origin", "content-length", "transfer-encoding");
+
+  private final URI url;
+  private final boolean secure;
+  private final String host;
+  private final int port;
+  private final String requestTarget;
+  private final Map<String, String> headers;
+  private final Supplier<Map<String, String>> headersSupplier;
+  private final List<String> subprotocols;
+  private final String origin;
+  private final Duration handshakeTimeout;
+  private final SslContext sslContext;
+  private final File trustCertificates;
+  private final int maxInboundFramePayload;
+  private final int maxOutboundFramePayload;
+
+  private WebSocketClientOptions(Builder b) {
+    this.url = b.url;
+    this.secure = "wss".equals(b.url.getScheme().toLowerCase(Locale.ROOT));
+    this.host = b.url.getHost();
+    this.port = b.url.getPort() != -1 ? b.url.getPort() : (secure ? 443 : 80);
+    String path = b.url.getRawPath() == null || b.url.getRawPath().isEmpty() ? "/" : b.url.getRawPath();
+    this.requestTarget = b.url.getRawQuery() == null ? path : path + "?" + b.url.getRawQuery();
+    this.headers = Collections.unmodifiableMap(new LinkedHashMap<>(b.headers));
+    this.headersSupplier = b.headersSupplier;
+    this.subprotocols = Collections.unmodifiableList(new ArrayList<>(b.subprotocols));
+    this.origin = b.origin;
+    this.handshakeTimeout = b.handshakeTimeout;
+    this.sslContext = b.sslContext;
+    this.trustCertificates = b.trustCertificates;
+    this.maxInboundFramePayload = b.maxInboundFramePayload;
+    this.maxOutboundFramePayload = b.maxOutboundFramePayload;
+  }
+
+  /** Starts options for {@code url}, a {@code ws://} or {@code wss://} URL whose path is the upgrade's path. */
+  public static Builder newBuilder(String url) {
+    return new Builder(url);
+  }
+
+  /** A builder that starts from these options. */
+  public Builder toBuilder() {
+    return new Builder(this);
+  }
+
+  /** The URL as given. */
+  public URI url() {
+    return url;
+  }
+
+  /** Whether the URL is {@code wss://} (TLS). */
+  public boolean isSecure() {
+    return secure;
+  }
+
+  /** The host to connect to, from the URL. */
+  public String host() {
+    return host;
+  }
+
+  /** The port to connect to: the URL's, else 80 for ws and 443 for wss. */
+  public int port() {
+    return port;
+  }
+
+  /** The request target of the upgrade: the URL's path and query, {@code "/"} when the URL has no path. */
+  public String requestTarget() {
+    return requestTarget;
+  }
+
+  /** The value of the {@code Host} header: the URL's host, with the port unless it is the scheme's default. */
+  public String hostHeader() {
+    String h = host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
+    return url.getPort() == -1 || url.getPort() == (secure ? 443 : 80) ? h : h + ":" + port;
+  }
+
+  /** The gRPC target that names this server: {@code dns:///host:port}. */
+  public String target() {
+    String h = host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
+    return "dns:///" + h + ":" + port;
+  }
+
+  /** Headers added to every upgrade request. */
+  public Map<String, String> headers() {
+    return headers;
+  }
+
+  /** Called at every connect for headers that change (tokens), or {@code null}. */
+  public Supplier<Map<String, String>> headersSupplier() {
+    return headersSupplier;
+  }
+
+  /** Subprotocols offered, in order of preference. */
+  public List<String> subprotocols() {
+    return subprotocols;
+  }
+
+  /** The {@code Origin} header, or {@code null} for none. */
+  public String origin() {
+    return origin;
+  }
+
+  /** Time allowed for TLS and the upgrade together. */
+  public Duration handshakeTimeout() {
+    return handshakeTimeout;
+  }
+
+  /** The TLS context for wss, or {@code null} to build one from {@link #trustCertificates()} or the JDK's trust. */
+  public SslContext sslContext() {
+    return sslContext;
+  }
+
+  /** PEM file of certificates to trust for wss, or {@code null} for the JDK's default trust store. */
+  public File trustCertificates() {
+    return trustCertificates;
+  }
+
+  /** The largest frame payload accepted from the server, in bytes. */
+  public int maxInboundFramePayload() {
+    return maxInboundFramePayload;
+  }
+
+  /** The largest frame payload sent to the server, in bytes. */
+  public int maxOutboundFramePayload() {
+    return maxOutboundFramePayload;
+  }
+
+  @Override
+  public String toString() {
+    // Header values may be secrets: names only.
+    return "WebSocketClientOptions{url=" + url + ", headers=" + headers.keySet()
+        + ", headersSupplier=" + (headersSupplier != null) + ", subprotocols=" + subprotocols
+        + ", origin=" + origin + ", handshakeTimeout=" + handshakeTimeout
+        + ", sslContext=" + (sslContext != null) + ", trustCertificates=" + trustCertificates
+        + ", maxInboundFramePayload=" + maxInboundFramePayload
+        + ", maxOutboundFramePayload=" + maxOutboundFramePayload + "}";
+  }
+
+  /** A validating builder; every setter fails fast with the offending value. Not thread-safe. */
+  public static final class Builder {
+    private URI url;
+    private final Map<String, String> headers = new LinkedHashMap<>();
+    private Supplier<Map<String, String>> headersSupplier;
+    private List<String> subprotocols = Collections.singletonList(WebSocketTunnel.SUBPROTOCOL);
+    private String origin;
+    private Duration handshakeTimeout = Duration.ofMillis(WebSocketTunnel.DEFAULT_HANDSHAKE_TIMEOUT_MILLIS);
+    private SslContext sslContext;
+    private File trustCertificates;
+    private int maxInboundFramePayload = WebSocketTunnel.DEFAULT_MAX_INBOUND_FRAME_PAYLOAD;
+    private int maxOutboundFramePayload = WebSocketTunnel.DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD;
+
+    private Builder(String url) {
+      url(url);
+    }
+
+    private Builder(WebSocketClientOptions o) {
+      this.url = o.url;
+      this.headers.putAll(o.headers);
+      this.headersSupplier = o.headersSupplier;
+      this.subprotocols = o.subprotocols;
+      this.origin = o.origin;
+      this.handshakeTimeout = o.handshakeTimeout;
+      this.sslContext = o.sslContext;
+      this.trustCertificates = o.trustCertificates;
+      this.maxInboundFramePayload = o.maxInboundFramePayload;
+      this.maxOutboundFramePayload = o.maxOutboundFramePayload;
+    }
+
+    /** The server's URL: {@code ws://host[:port]/path[?query]} or {@code wss://...}. Required. */
+    public Builder url(String url) {
+      checkNotNull(url, "url");
+      URI parsed;
+      try {
+        parsed = new URI(url);
+      } catch (URISyntaxException e) {
+        throw new IllegalArgumentException("url: " + url + " (expected: a ws:// or wss:// URL; " + e.getReason() + ")");
+      }
+      String scheme = parsed.getScheme() == null ? "" : parsed.getScheme().toLowerCase(Locale.ROOT);
+      checkArgument(scheme.equals("ws") || scheme.equals("wss"), "url", url, "a ws:// or wss:// URL");
+      checkArgument(parsed.getHost() != null, "url", url, "a URL with a host");
+      checkArgument(parsed.getRawUserInfo() == null, "url", url, "no user:password@ (send credentials as headers)");
+      checkArgument(parsed.getRawFragment() == null, "url", url, "no #fragment");
+      this.url = parsed;
+      return this;
+    }
+
+    /**
+     * Adds a header to every upgrade request, e.g. {@code Authorization}. Values are never logged. Default: none.
+     * Headers the handshake sets itself ({@code Host}, {@code Upgrade}, {@code Sec-WebSocket-*}, ...) are refused;
+     * use {@link #origin} and {@link #subprotocols} for those.
+     */
+    public Builder header(String name, String value) {
+      checkHeader(name, value);
+      headers.put(name, value);
+      return this;
+    }
+
+    /**
+     * Sets a supplier called on the event loop at every connect, before the upgrade request is sent, whose headers
+     * are added after {@link #header}'s; use it for tokens that refresh. It must not block. Default: none.
+     */
+    public Builder headersSupplier(Supplier<Map<String, String>> supplier) {
+      this.headersSupplier = supplier;
+      return this;
+    }
+
+    /**
+     * The subprotocols offered, in order; none offers no {@code Sec-WebSocket-Protocol} header (some generic bridges
+     * want that). Default: {@value WebSocketTunnel#SUBPROTOCOL}.
+     */
+    public Builder subprotocols(String... names) {
+      for (String name : names) {
+        checkArgument(Http11Tokens.isToken(name), "subprotocol", name, "an HTTP token");
+      }
+      this.subprotocols = Arrays.asList(names.clone());
+      return this;
+    }
+
+    /** The {@code Origin} header, for servers that check it. Default: none. */
+    public Builder origin(String origin) {
+      checkArgument(origin == null || Http11Tokens.isHeaderValue(origin), "origin", origin, "a header value");
+      this.origin = origin;
+      return this;
+    }
+
+    /**
+     * Time allowed for TLS and the upgrade together; when it passes, RPCs fail UNAVAILABLE and the channel retries
+     * with its backoff. Default: {@value WebSocketTunnel#DEFAULT_HANDSHAKE_TIMEOUT_MILLIS} ms.
+     */
+    public Builder handshakeTimeout(Duration timeout) {
+      checkNotNull(timeout, "handshakeTimeout");
+      checkArgument(!timeout.isNegative() && !timeout.isZero(), "handshakeTimeout", timeout, "> 0");
+      this.handshakeTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * The TLS context for wss URLs, used as given (its ALPN settings included). The channel does not take
+     * ownership. Default: a context that trusts {@link #trustCertificates} or the JDK's default trust store, and
+     * offers ALPN {@code http/1.1} only.
+     */
+    public Builder sslContext(SslContext sslContext) {
+      checkArgument(sslContext == null || sslContext.isClient(), "sslContext", sslContext, "a client context");
+      this.sslContext = sslContext;
+      return this;
+    }
+
+    /** A PEM file of CA or server certificates to trust for wss. Default: the JDK's trust store. */
+    public Builder trustCertificates(File pemFile) {
+      this.trustCertificates = pemFile;
+      return this;
+    }
+
+    /**
+     * The largest frame payload accepted from the server; a larger frame ends the tunnel with close 1009 and RPCs
+     * fail RESOURCE_EXHAUSTED. Default: {@value WebSocketTunnel#DEFAULT_MAX_INBOUND_FRAME_PAYLOAD} bytes.
+     */
+    public Builder maxInboundFramePayload(int bytes) {
+      this.maxInboundFramePayload = checkPositive(bytes, "maxInboundFramePayload");
+      return this;
+    }
+
+    /**
+     * The largest frame payload sent; larger writes are split. Keep it at or below what every proxy on the path
+     * and the server accept. Default: {@value WebSocketTunnel#DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD} bytes.
+     */
+    public Builder maxOutboundFramePayload(int bytes) {
+      this.maxOutboundFramePayload = checkPositive(bytes, "maxOutboundFramePayload");
+      return this;
+    }
+
+    /** Returns the options; fails when settings contradict each other. */
+    public WebSocketClientOptions build() {
+      boolean secure = "wss".equalsIgnoreCase(url.getScheme());
+      checkArgument(secure || (sslContext == null && trustCertificates == null), "url", url,
+          "a wss:// URL when sslContext or trustCertificates is set");
+      checkArgument(sslContext == null || trustCertificates == null, "trustCertificates", trustCertificates,
+          "unset when sslContext is set (the context carries its own trust)");
+      return new WebSocketClientOptions(this);
+    }
+
+    private static void checkHeader(String name, String value) {
+      checkArgument(Http11Tokens.isToken(name), "header name", name, "an HTTP token");
+      checkArgument(!RESERVED_HEADERS.contains(name.toLowerCase(Locale.ROOT)), "header name", name,
+          "not one the handshake sets itself");
+      checkArgument(Http11Tokens.isHeaderValue(value), "header " + name,
+          Http11Tokens.isSensitive(name) ? "<redacted>" : value, "a value without line breaks");
+    }
+  }
+
+  static void checkSuppliedHeader(String name, String value) {
+    Builder.checkHeader(name, value);
+  }
+}

@@ -1,0 +1,141 @@
+package dev.wsgrpc.core.internal;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.PendingWriteQueue;
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame;
+import io.netty.util.concurrent.PromiseNotifier;
+import java.nio.channels.ClosedChannelException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Carries a byte stream in binary WebSocket frames, both ways.
+ *
+ * <p>Inbound, the payload of every binary and continuation frame is passed on as a {@link ByteBuf}, without a copy:
+ * frame and message boundaries carry no meaning. Outbound, the {@link ByteBuf}s written between two flushes are
+ * coalesced into as few binary frames as possible, none with a payload over {@code maxFramePayload} bytes. gRPC's
+ * HTTP/2 writer emits each 9-byte frame header and its payload as separate buffers; coalescing turns the ~20 writes of
+ * a unary call into a couple of frames. Bytes held until the flush are counted against the channel's writability, so
+ * HTTP/2 flow control sees them.
+ *
+ * <p>Text, ping, pong and close frames never reach this handler: {@link ControlFrameHandler} sits before it.
+ */
+public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
+
+  /** Composite payloads are consolidated (copied) past this many components; gRPC rarely comes near it. */
+  private static final int MAX_COMPONENTS = 256;
+
+  private final int maxFramePayload;
+  private PendingWriteQueue pending;
+
+  /** Creates a codec whose outgoing frames carry at most {@code maxFramePayload} bytes each. */
+  public ByteStreamFrameCodec(int maxFramePayload) {
+    this.maxFramePayload = Preconditions.checkPositive(maxFramePayload, "maxFramePayload");
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    pending = new PendingWriteQueue(ctx);
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    pending.removeAndFailAll(new ClosedChannelException());
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (msg instanceof BinaryWebSocketFrame || msg instanceof ContinuationWebSocketFrame) {
+      ByteBuf payload = ((io.netty.handler.codec.http.websocketx.WebSocketFrame) msg).content();
+      if (payload.isReadable()) {
+        ctx.fireChannelRead(payload);
+      } else {
+        payload.release();
+      }
+    } else {
+      ctx.fireChannelRead(msg);
+    }
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    pending.removeAndFailAll(new ClosedChannelException());
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+    if (msg instanceof ByteBuf) {
+      pending.add(msg, promise);
+    } else {
+      writePending(ctx);
+      ctx.write(msg, promise);
+    }
+  }
+
+  @Override
+  public void flush(ChannelHandlerContext ctx) {
+    writePending(ctx);
+    ctx.flush();
+  }
+
+  @Override
+  public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
+    writePending(ctx);
+    ctx.close(promise);
+  }
+
+  /** Turns every pending buffer into frames of at most {@code maxFramePayload} bytes, in order. */
+  private void writePending(ChannelHandlerContext ctx) {
+    while (!pending.isEmpty()) {
+      ByteBuf first = null;
+      CompositeByteBuf composite = null;
+      int size = 0;
+      List<ChannelPromise> completed = new ArrayList<>(4);
+      Object msg;
+      while (size < maxFramePayload && (msg = pending.current()) != null) {
+        ByteBuf buf = (ByteBuf) msg;
+        int room = maxFramePayload - size;
+        ByteBuf part;
+        if (buf.readableBytes() <= room) {
+          // PendingWriteQueue.remove() releases the message: keep our own reference to it.
+          part = buf.retain();
+          completed.add(pending.remove());
+          if (!part.isReadable()) {
+            part.release();
+            continue;
+          }
+        } else {
+          part = buf.readRetainedSlice(room);
+        }
+        size += part.readableBytes();
+        if (first == null) {
+          first = part;
+        } else {
+          if (composite == null) {
+            composite = ctx.alloc().compositeBuffer(MAX_COMPONENTS);
+            composite.addComponent(true, first);
+          }
+          composite.addComponent(true, part);
+        }
+      }
+      if (first == null) {
+        for (ChannelPromise p : completed) {
+          p.trySuccess();
+        }
+        continue;
+      }
+      ChannelFuture written = ctx.write(new BinaryWebSocketFrame(composite != null ? composite : first));
+      if (!completed.isEmpty()) {
+        written.addListener(new PromiseNotifier<Void, ChannelFuture>(
+            false, completed.toArray(new ChannelPromise[0])));
+      }
+    }
+  }
+}

@@ -1,0 +1,174 @@
+package dev.wsgrpc.core.internal;
+
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.nio.charset.StandardCharsets;
+import java.nio.channels.ClosedChannelException;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Owns a tunnel's WebSocket control traffic and its end: answers pings, drops pongs, runs the close handshake,
+ * and is the one path for protocol errors.
+ *
+ * <ul>
+ *   <li>A received Close is echoed with the same code and the connection closed; gRPC sees
+ *       {@link TunnelStatus#closedByPeer} (in-flight RPCs fail, the channel reconnects).</li>
+ *   <li>A protocol error (a corrupt frame from the decoder, a text frame, an invalid close frame) sends Close with
+ *       the matching code, then closes; gRPC sees {@link TunnelStatus#closedHere}.</li>
+ *   <li>When gRPC closes the channel, a Close with this side's normal code goes out first, so the peer can tell a
+ *       clean end from a cut. Once a Close is sent, outbound data is dropped and inbound data ignored.</li>
+ * </ul>
+ */
+public final class ControlFrameHandler extends ChannelDuplexHandler {
+
+  private static final Logger logger = LoggerFactory.getLogger(ControlFrameHandler.class);
+  /** How long a sent Close may take to reach the socket before the connection is cut anyway. */
+  private static final long CLOSE_FLUSH_TIMEOUT_MILLIS = 5_000;
+  /** The largest reason text that fits in a close frame (125 bytes minus the two-byte code). */
+  private static final int MAX_REASON_BYTES = 123;
+
+  private final String peer;
+  private final WebSocketCloseStatus normalClose;
+  private boolean closeSent;
+  /** Completes when the Close this side sent has reached the socket (or failed, or timed out). */
+  private ChannelPromise closeWritten;
+
+  /**
+   * Creates the handler for one tunnel.
+   *
+   * @param peer how errors name the other side, e.g. {@code "ws://host:8080/grpc"} or {@code "client 10.0.0.7:5512"}
+   * @param normalClose the code sent when gRPC closes the connection: 1000 on clients, 1001 on servers
+   */
+  public ControlFrameHandler(String peer, WebSocketCloseStatus normalClose) {
+    this.peer = Preconditions.checkNotNull(peer, "peer");
+    this.normalClose = Preconditions.checkNotNull(normalClose, "normalClose");
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (closeSent) {
+      ReferenceCountUtil.release(msg);
+    } else if (msg instanceof PingWebSocketFrame) {
+      ctx.writeAndFlush(new PongWebSocketFrame(((PingWebSocketFrame) msg).content()));
+    } else if (msg instanceof PongWebSocketFrame) {
+      ((PongWebSocketFrame) msg).release();
+    } else if (msg instanceof CloseWebSocketFrame) {
+      onClose(ctx, (CloseWebSocketFrame) msg);
+    } else if (msg instanceof TextWebSocketFrame) {
+      ((TextWebSocketFrame) msg).release();
+      failConnection(ctx, WebSocketCloseStatus.INVALID_MESSAGE_TYPE,
+          "expected binary frames but was a text frame", null);
+    } else {
+      ctx.fireChannelRead(msg);
+    }
+  }
+
+  private void onClose(ChannelHandlerContext ctx, CloseWebSocketFrame frame) {
+    int code = frame.statusCode();
+    String reason = frame.reasonText();
+    frame.release();
+    logger.debug("{} closed the tunnel with {}", peer, TunnelStatus.describe(code));
+    // Echo first, so that what gRPC writes while it winds down (GOAWAY) is dropped rather than sent after a Close;
+    // then tell gRPC, so that in-flight RPCs fail with the peer's code rather than "connection closed".
+    sendClose(ctx, code < 0 ? WebSocketCloseStatus.NORMAL_CLOSURE : new WebSocketCloseStatus(code, "echo"), null);
+    ctx.fireExceptionCaught(TunnelStatus.closedByPeer(peer, code, reason));
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (cause instanceof CorruptedWebSocketFrameException) {
+      CorruptedWebSocketFrameException corrupt = (CorruptedWebSocketFrameException) cause;
+      WebSocketCloseStatus status = corrupt.closeStatus() != null
+          ? corrupt.closeStatus() : WebSocketCloseStatus.PROTOCOL_ERROR;
+      failConnection(ctx, status, String.valueOf(corrupt.getMessage()), cause);
+    } else {
+      ctx.fireExceptionCaught(cause);
+    }
+  }
+
+  /** The one path for protocol errors: send Close with {@code status}, tell gRPC, close. */
+  private void failConnection(ChannelHandlerContext ctx, WebSocketCloseStatus status, String problem,
+      Throwable cause) {
+    if (closeSent) {
+      return;
+    }
+    if (status.code() == WebSocketCloseStatus.MESSAGE_TOO_BIG.code()) {
+      logger.info("Closing tunnel with {}: {} ({}) - raise the frame limit on this side or lower it on the other",
+          peer, problem, TunnelStatus.describe(status.code()));
+    } else {
+      logger.debug("Closing tunnel with {}: {} ({})", peer, problem, TunnelStatus.describe(status.code()));
+    }
+    sendClose(ctx, status, problem);
+    ctx.fireExceptionCaught(TunnelStatus.closedHere(peer, status, problem, cause));
+  }
+
+  @Override
+  public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+    if (closeSent) {
+      ReferenceCountUtil.release(msg);
+      promise.tryFailure(new ClosedChannelException());
+    } else {
+      ctx.write(msg, promise);
+    }
+  }
+
+  @Override
+  public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
+    if (!closeSent && ctx.channel().isActive()) {
+      sendClose(ctx, normalClose, null);
+    }
+    if (closeWritten != null && !closeWritten.isDone()) {
+      // Flush, then close: cutting the connection before the last frames leave would lose gRPC's trailers.
+      closeWritten.addListener(f -> ctx.close(promise));
+    } else {
+      ctx.close(promise);
+    }
+  }
+
+  /** Sends Close once; the connection is closed once it has been written, or after a timeout. */
+  private void sendClose(ChannelHandlerContext ctx, WebSocketCloseStatus status, String reason) {
+    if (closeSent) {
+      return;
+    }
+    closeSent = true;
+    if (!ctx.channel().isActive()) {
+      return;
+    }
+    closeWritten = ctx.newPromise();
+    ScheduledFuture<?> timeout = ctx.executor().schedule(
+        () -> closeWritten.trySuccess(), CLOSE_FLUSH_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+    closeWritten.addListener(f -> {
+      timeout.cancel(false);
+      ctx.close();
+    });
+    ctx.writeAndFlush(new CloseWebSocketFrame(status.code(), truncate(reason)))
+        .addListener(f -> closeWritten.trySuccess());
+  }
+
+  private static String truncate(String reason) {
+    if (reason == null) {
+      return null;
+    }
+    byte[] bytes = reason.getBytes(StandardCharsets.UTF_8);
+    if (bytes.length <= MAX_REASON_BYTES) {
+      return reason;
+    }
+    // Cut on a character boundary.
+    int end = reason.length();
+    while (reason.substring(0, end).getBytes(StandardCharsets.UTF_8).length > MAX_REASON_BYTES) {
+      end--;
+    }
+    return reason.substring(0, end);
+  }
+}

@@ -1,0 +1,87 @@
+package dev.wsgrpc.core.internal;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+
+/**
+ * The one mapping from WebSocket close codes and tunnel failures to gRPC {@link Status}. Every description names
+ * the peer, the code and the reason, and every status keeps its cause.
+ *
+ * <table>
+ *   <caption>Close code to gRPC status</caption>
+ *   <tr><th>Close code</th><th>gRPC status</th></tr>
+ *   <tr><td>1009 Message Too Big</td><td>RESOURCE_EXHAUSTED</td></tr>
+ *   <tr><td>1002 Protocol Error, 1003 Unsupported Data, 1007 Invalid Payload</td><td>INTERNAL</td></tr>
+ *   <tr><td>1008 Policy Violation</td><td>PERMISSION_DENIED</td></tr>
+ *   <tr><td>any other (1000, 1001, 1006, 1011, 1012, 1013, ...)</td><td>UNAVAILABLE</td></tr>
+ * </table>
+ */
+public final class TunnelStatus {
+
+  /** The gRPC status code that a close with {@code closeCode} becomes. */
+  public static Status.Code codeFor(int closeCode) {
+    switch (closeCode) {
+      case 1009:
+        return Status.Code.RESOURCE_EXHAUSTED;
+      case 1002:
+      case 1003:
+      case 1007:
+        return Status.Code.INTERNAL;
+      case 1008:
+        return Status.Code.PERMISSION_DENIED;
+      default:
+        return Status.Code.UNAVAILABLE;
+    }
+  }
+
+  /** The status of RPCs on a tunnel that {@code peer} closed with {@code closeCode} and {@code reason}. */
+  public static StatusRuntimeException closedByPeer(String peer, int closeCode, String reason) {
+    String text = closeCode < 0
+        ? "WebSocket closed by " + peer + " without a close code"
+        : "WebSocket closed by " + peer + " with " + describe(closeCode) + reasonSuffix(reason);
+    return Status.fromCode(codeFor(closeCode)).withDescription(text).asRuntimeException();
+  }
+
+  /** The status of RPCs on a tunnel that this side closed with {@code sent} because of {@code problem}. */
+  public static StatusRuntimeException closedHere(String peer, WebSocketCloseStatus sent, String problem,
+      Throwable cause) {
+    String text = problem + " (from " + peer + "; sent close " + describe(sent.code()) + ")";
+    return Status.fromCode(codeFor(sent.code())).withDescription(text).withCause(cause).asRuntimeException();
+  }
+
+  /** The status of a tunnel that could not be set up with {@code peer}. */
+  public static StatusRuntimeException handshakeFailed(String what, Throwable cause) {
+    return Status.UNAVAILABLE.withDescription(what).withCause(cause).asRuntimeException();
+  }
+
+  /** {@code "1001 (Going Away)"} for codes RFC 6455 and IANA name, else the number alone. */
+  public static String describe(int closeCode) {
+    String name = nameOf(closeCode);
+    return name == null ? String.valueOf(closeCode) : closeCode + " (" + name + ")";
+  }
+
+  private static String nameOf(int closeCode) {
+    switch (closeCode) {
+      case 1000: return "Normal Closure";
+      case 1001: return "Going Away";
+      case 1002: return "Protocol Error";
+      case 1003: return "Unsupported Data";
+      case 1007: return "Invalid Payload Data";
+      case 1008: return "Policy Violation";
+      case 1009: return "Message Too Big";
+      case 1010: return "Mandatory Extension";
+      case 1011: return "Internal Error";
+      case 1012: return "Service Restart";
+      case 1013: return "Try Again Later";
+      case 1014: return "Bad Gateway";
+      default: return null;
+    }
+  }
+
+  private static String reasonSuffix(String reason) {
+    return reason == null || reason.isEmpty() ? "" : ": " + reason;
+  }
+
+  private TunnelStatus() {}
+}

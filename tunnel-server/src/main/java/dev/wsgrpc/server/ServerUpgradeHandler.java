@@ -1,0 +1,262 @@
+package dev.wsgrpc.server;
+
+import dev.wsgrpc.core.TunnelEstablishedEvent;
+import dev.wsgrpc.core.internal.FramePipeline;
+import dev.wsgrpc.core.internal.Http11Tokens;
+import io.grpc.ChannelLogger;
+import io.grpc.netty.InternalProtocolNegotiators;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The upgrade step on the server: reads one HTTP/1.1 request, answers it, and on success installs the frame
+ * handlers ({@link FramePipeline}) and removes itself and its HTTP codec, handing the connection to gRPC's HTTP/2
+ * handler.
+ *
+ * <p>Anything but a valid upgrade on the configured path gets a plain-text answer that says what was expected, then
+ * the connection is closed: 404 unknown path, 405 not GET, 400 missing or malformed WebSocket headers, 426 (with
+ * {@code Sec-WebSocket-Version: 13}) another version, 400 a client offering only other subprotocols, 408 a request
+ * not complete within the handshake timeout, 431/414 oversized headers or request line.
+ */
+final class ServerUpgradeHandler extends InternalProtocolNegotiators.ProtocolNegotiationHandler {
+
+  private static final Logger logger = LoggerFactory.getLogger(ServerUpgradeHandler.class);
+  static final String HTTP_CODEC = "wsgrpc-http-codec";
+  private static final int MAX_INITIAL_LINE = 4096;
+  private static final int MAX_HEADER_SIZE = 16 * 1024;
+
+  private final WebSocketServerOptions options;
+  private ScheduledFuture<?> timeout;
+  private HttpResponse accept;
+  private String subprotocol;
+  private boolean finished;
+
+  ServerUpgradeHandler(ChannelHandler next, WebSocketServerOptions options, ChannelLogger logger) {
+    super(next, "WebSocketServerUpgrade", logger);
+    this.options = options;
+  }
+
+  @Override
+  protected void protocolNegotiationEventTriggered(ChannelHandlerContext ctx) {
+    ctx.pipeline().addBefore(ctx.name(), HTTP_CODEC,
+        new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_HEADER_SIZE));
+    timeout = ctx.executor().schedule(() -> reject(ctx, HttpResponseStatus.REQUEST_TIMEOUT,
+        "expected a complete upgrade request within " + options.handshakeTimeout().toMillis() + " ms"),
+        options.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    try {
+      if (finished) {
+        return;
+      }
+      if (msg instanceof HttpRequest) {
+        if (accept != null) {
+          reject(ctx, HttpResponseStatus.BAD_REQUEST, "expected one upgrade request but a second one arrived");
+          return;
+        }
+        HttpRequest request = (HttpRequest) msg;
+        if (!check(ctx, request)) {
+          return;
+        }
+      }
+      if (msg instanceof LastHttpContent) {
+        ByteBuf body = ((LastHttpContent) msg).content();
+        if (accept == null) {
+          return;
+        }
+        if (body.isReadable() || ((LastHttpContent) msg).decoderResult().isFailure()) {
+          reject(ctx, HttpResponseStatus.BAD_REQUEST, "expected an upgrade request without a body");
+          return;
+        }
+        complete(ctx);
+      } else if (msg instanceof io.netty.handler.codec.http.HttpContent && accept != null) {
+        if (((io.netty.handler.codec.http.HttpContent) msg).content().isReadable()) {
+          reject(ctx, HttpResponseStatus.BAD_REQUEST, "expected an upgrade request without a body");
+        }
+      }
+    } finally {
+      ReferenceCountUtil.release(msg);
+    }
+  }
+
+  /** Answers everything but a valid upgrade and returns false; else prepares the 101 and returns true. */
+  private boolean check(ChannelHandlerContext ctx, HttpRequest request) {
+    if (request.decoderResult().isFailure()) {
+      Throwable cause = request.decoderResult().cause();
+      if (cause instanceof TooLongHttpLineException) {
+        reject(ctx, HttpResponseStatus.REQUEST_URI_TOO_LONG,
+            "expected a request line of at most " + MAX_INITIAL_LINE + " bytes");
+      } else if (cause instanceof TooLongHttpHeaderException || cause instanceof TooLongFrameException) {
+        reject(ctx, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "expected request headers of at most " + MAX_HEADER_SIZE + " bytes");
+      } else {
+        reject(ctx, HttpResponseStatus.BAD_REQUEST, "expected an HTTP/1.1 request but it was malformed: "
+            + cause.getMessage());
+      }
+      return false;
+    }
+    String target = request.uri();
+    int query = target.indexOf('?');
+    String path = query < 0 ? target : target.substring(0, query);
+    if (!path.equals(options.path())) {
+      reject(ctx, HttpResponseStatus.NOT_FOUND, "no WebSocket endpoint at " + printable(path));
+      return false;
+    }
+    if (!HttpMethod.GET.equals(request.method())) {
+      reject(ctx, HttpResponseStatus.METHOD_NOT_ALLOWED,
+          "expected GET but was " + printable(request.method().name()));
+      return false;
+    }
+    if (!HttpVersion.HTTP_1_1.equals(request.protocolVersion())) {
+      reject(ctx, HttpResponseStatus.BAD_REQUEST,
+          "expected HTTP/1.1 but was " + printable(request.protocolVersion().text()));
+      return false;
+    }
+    HttpHeaders h = request.headers();
+    if (h.getAll(HttpHeaderNames.HOST).size() != 1) {
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, "expected one Host header but was "
+          + h.getAll(HttpHeaderNames.HOST).size());
+      return false;
+    }
+    if (!Http11Tokens.containsToken(h.getAll(HttpHeaderNames.UPGRADE), "websocket")) {
+      reject(ctx, HttpResponseStatus.BAD_REQUEST,
+          "expected 'Upgrade: websocket' but was " + quoted(h.get(HttpHeaderNames.UPGRADE)));
+      return false;
+    }
+    if (!Http11Tokens.containsToken(h.getAll(HttpHeaderNames.CONNECTION), "upgrade")) {
+      reject(ctx, HttpResponseStatus.BAD_REQUEST,
+          "expected 'Connection: Upgrade' but was " + quoted(h.get(HttpHeaderNames.CONNECTION)));
+      return false;
+    }
+    List<String> versions = h.getAll(HttpHeaderNames.SEC_WEBSOCKET_VERSION);
+    if (versions.isEmpty()) {
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, "expected 'Sec-WebSocket-Version: 13' but it was missing");
+      return false;
+    }
+    if (versions.size() != 1 || !versions.get(0).trim().equals("13")) {
+      reject(ctx, HttpResponseStatus.UPGRADE_REQUIRED,
+          "expected 'Sec-WebSocket-Version: 13' but was " + quoted(String.join(", ", versions)));
+      return false;
+    }
+    List<String> keys = h.getAll(HttpHeaderNames.SEC_WEBSOCKET_KEY);
+    if (keys.size() != 1 || !Http11Tokens.isValidKey(keys.get(0).trim())) {
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, keys.size() > 1
+          ? "expected one Sec-WebSocket-Key but was " + keys.size()
+          : "expected a Sec-WebSocket-Key of 16 base64-encoded bytes but was " + quoted(h.get(
+              HttpHeaderNames.SEC_WEBSOCKET_KEY)));
+      return false;
+    }
+    List<String> offered = Http11Tokens.elements(h.getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL));
+    if (!offered.isEmpty() && !offered.contains(options.subprotocol())) {
+      // Offered names may carry tokens (clients that cannot set headers): count them, never echo them.
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, "expected subprotocol " + options.subprotocol()
+          + " among those offered but it was not one of the " + offered.size() + " offered");
+      return false;
+    }
+    subprotocol = offered.isEmpty() ? null : options.subprotocol();
+    accept = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
+    accept.headers()
+        .set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET)
+        .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE)
+        .set(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT, Http11Tokens.acceptFor(keys.get(0).trim()));
+    if (subprotocol != null) {
+      accept.headers().set(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL, subprotocol);
+    }
+    return true;
+  }
+
+  private void complete(ChannelHandlerContext ctx) {
+    finished = true;
+    timeout.cancel(false);
+    ChannelPipeline pipeline = ctx.pipeline();
+    ctx.writeAndFlush(accept);
+    // The 101 is encoded; gRPC writes from now on must reach the frame encoder, not the HTTP encoder.
+    ((HttpServerCodec) pipeline.get(HTTP_CODEC)).removeOutboundHandler();
+    FramePipeline.install(pipeline, ctx.name(), true, options.maxInboundFramePayload(),
+        options.maxOutboundFramePayload(), "client " + ctx.channel().remoteAddress());
+    logger.debug("Tunnel opened with {} on {} (subprotocol {})", ctx.channel().remoteAddress(), options.path(),
+        subprotocol);
+    ctx.fireUserEventTriggered(new TunnelEstablishedEvent(options.path(), subprotocol));
+    // Replaces this handler with gRPC's, which sends its SETTINGS through the frame handlers, after the 101.
+    fireProtocolNegotiationEvent(ctx);
+    // Last: bytes the client sent right after its request now flow to gRPC.
+    pipeline.remove(HTTP_CODEC);
+  }
+
+  private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, String reason) {
+    if (finished) {
+      return;
+    }
+    finished = true;
+    if (timeout != null) {
+      timeout.cancel(false);
+    }
+    logger.debug("Refused upgrade from {}: {} {}", ctx.channel().remoteAddress(), status.code(), reason);
+    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
+        ByteBufUtil.writeUtf8(ctx.alloc(), reason + "\n"));
+    response.headers()
+        .set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8")
+        .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    HttpUtil.setContentLength(response, response.content().readableBytes());
+    if (status.code() == HttpResponseStatus.UPGRADE_REQUIRED.code()) {
+      response.headers().set(HttpHeaderNames.SEC_WEBSOCKET_VERSION, "13");
+      response.headers().set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET);
+    } else if (status.code() == HttpResponseStatus.METHOD_NOT_ALLOWED.code()) {
+      response.headers().set(HttpHeaderNames.ALLOW, "GET");
+    }
+    ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    finished = true;
+    if (timeout != null) {
+      timeout.cancel(false);
+    }
+    super.channelInactive(ctx);
+  }
+
+  private static String quoted(String value) {
+    return value == null ? "missing" : "'" + printable(value) + "'";
+  }
+
+  /** Keeps client-supplied text short and free of control characters before it is echoed or logged. */
+  private static String printable(String s) {
+    StringBuilder b = new StringBuilder(Math.min(s.length(), 64));
+    for (int i = 0; i < s.length() && b.length() < 64; i++) {
+      char c = s.charAt(i);
+      b.append(c >= 0x20 && c < 0x7f ? c : '?');
+    }
+    return s.length() > 64 ? b + "..." : b.toString();
+  }
+
+}

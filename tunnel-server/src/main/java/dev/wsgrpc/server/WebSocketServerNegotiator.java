@@ -1,0 +1,41 @@
+package dev.wsgrpc.server;
+
+import io.grpc.ChannelLogger;
+import io.grpc.netty.GrpcHttp2ConnectionHandler;
+import io.grpc.netty.InternalProtocolNegotiator;
+import io.grpc.netty.InternalProtocolNegotiators;
+import io.netty.channel.ChannelHandler;
+import io.netty.util.AsciiString;
+
+/**
+ * Builds each accepted connection's setup chain: wait until active, then TLS (wss only), then the upgrade, then
+ * gRPC's HTTP/2 server handler. This and {@link WebSocketServerCredentials} are the only places that touch
+ * grpc-netty's {@code @Internal} negotiation API on the server.
+ */
+final class WebSocketServerNegotiator implements InternalProtocolNegotiator.ProtocolNegotiator {
+
+  private final WebSocketServerOptions options;
+
+  WebSocketServerNegotiator(WebSocketServerOptions options) {
+    this.options = options;
+  }
+
+  @Override
+  public AsciiString scheme() {
+    return AsciiString.of(options.sslContext() != null ? "https" : "http");
+  }
+
+  @Override
+  public ChannelHandler newHandler(GrpcHttp2ConnectionHandler grpcHandler) {
+    ChannelLogger logger = grpcHandler.getNegotiationLogger();
+    ChannelHandler grpc = InternalProtocolNegotiators.grpcNegotiationHandler(grpcHandler);
+    ChannelHandler upgrade = new ServerUpgradeHandler(grpc, options, logger);
+    ChannelHandler afterActive = options.sslContext() != null
+        ? new ServerTlsHandler(upgrade, options.sslContext(), logger)
+        : upgrade;
+    return InternalProtocolNegotiators.waitUntilActiveHandler(afterActive, logger);
+  }
+
+  @Override
+  public void close() {}
+}
