@@ -1,0 +1,96 @@
+package dev.wsgrpc.testing;
+
+import io.netty.pkitesting.CertificateBuilder;
+import io.netty.pkitesting.X509Bundle;
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+
+/**
+ * A certificate authority and a server certificate for {@code localhost} and {@code 127.0.0.1}, made fresh for each
+ * test run, as PEM files that servers, clients and third-party programs (nginx, haproxy) can read.
+ */
+public final class TestCertificates {
+
+  private final X509Bundle ca;
+  private final X509Bundle server;
+  private final Path dir;
+
+  private TestCertificates(X509Bundle ca, X509Bundle server, Path dir) {
+    this.ca = ca;
+    this.server = server;
+    this.dir = dir;
+  }
+
+  /** Issues a new CA and a server certificate signed by it, valid for localhost and 127.0.0.1. */
+  public static TestCertificates create() {
+    try {
+      Instant now = Instant.now();
+      CertificateBuilder base = new CertificateBuilder()
+          .notBefore(now.minus(1, ChronoUnit.DAYS))
+          .notAfter(now.plus(2, ChronoUnit.DAYS))
+          .ecp256();
+      X509Bundle ca = base.copy()
+          .subject("CN=wsgrpc test CA")
+          .setIsCertificateAuthority(true)
+          .buildSelfSigned();
+      X509Bundle server = base.copy()
+          .subject("CN=localhost")
+          .addSanDnsName("localhost")
+          .addSanIpAddress("127.0.0.1")
+          .addExtendedKeyUsageServerAuth()
+          .buildIssuedBy(ca);
+      Path dir = Files.createTempDirectory("wsgrpc-certs");
+      dir.toFile().deleteOnExit();
+      TestCertificates certs = new TestCertificates(ca, server, dir);
+      certs.write("ca.pem", ca.getCertificatePEM());
+      certs.write("server.pem", server.getCertificatePEM());
+      certs.write("server-key.pem", server.getPrivateKeyPEM());
+      certs.write("server-bundle.pem", server.getCertificatePEM() + server.getPrivateKeyPEM());
+      return certs;
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot issue test certificates", e);
+    }
+  }
+
+  private void write(String name, String pem) throws IOException {
+    Path file = dir.resolve(name);
+    Files.write(file, pem.getBytes(StandardCharsets.US_ASCII));
+    file.toFile().deleteOnExit();
+  }
+
+  /** PEM of the CA certificate: what clients trust. */
+  public File caPem() {
+    return dir.resolve("ca.pem").toFile();
+  }
+
+  /** PEM of the server certificate. */
+  public File serverCertPem() {
+    return dir.resolve("server.pem").toFile();
+  }
+
+  /** PEM of the server's private key (PKCS#8). */
+  public File serverKeyPem() {
+    return dir.resolve("server-key.pem").toFile();
+  }
+
+  /** Certificate followed by key in one PEM file, as haproxy wants it. */
+  public File serverBundlePem() {
+    return dir.resolve("server-bundle.pem").toFile();
+  }
+
+  /** The CA bundle, for trust managers. */
+  public X509Bundle ca() {
+    return ca;
+  }
+
+  /** The server bundle, for key managers. */
+  public X509Bundle server() {
+    return server;
+  }
+
+}
