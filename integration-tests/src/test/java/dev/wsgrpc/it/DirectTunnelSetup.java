@@ -1,0 +1,99 @@
+package dev.wsgrpc.it;
+
+import dev.wsgrpc.client.WebSocketChannels;
+import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.server.WebSocketServerOptions;
+import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.TestCertificates;
+import io.grpc.BindableService;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+
+/** Client and tunnel server on loopback, nothing between them: ws, or wss with a freshly issued certificate. */
+final class DirectTunnelSetup implements TunnelSetup {
+
+  /** Large enough for the suite's 16 MiB messages. */
+  static final int MAX_MESSAGE = 32 * 1024 * 1024;
+
+  private final boolean tls;
+  private TestCertificates certs;
+  private Server server;
+  private String url;
+
+  private DirectTunnelSetup(boolean tls) {
+    this.tls = tls;
+  }
+
+  static DirectTunnelSetup ws() {
+    return new DirectTunnelSetup(false);
+  }
+
+  static DirectTunnelSetup wss() {
+    return new DirectTunnelSetup(true);
+  }
+
+  @Override
+  public String name() {
+    return tls ? "wss" : "ws";
+  }
+
+  @Override
+  public void start(BindableService service, ServerInterceptor interceptor) throws Exception {
+    WebSocketServerOptions.Builder options = WebSocketServerOptions.newBuilder();
+    if (tls) {
+      certs = TestCertificates.create();
+      options.sslContext(serverSslContext(certs));
+    }
+    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), options.build())
+        .addService(ServerInterceptors.intercept(service, interceptor))
+        .maxInboundMessageSize(MAX_MESSAGE)
+        .build()
+        .start();
+    int port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+    url = (tls ? "wss://localhost:" : "ws://127.0.0.1:") + port + "/grpc";
+  }
+
+  static SslContext serverSslContext(TestCertificates certs) throws Exception {
+    return SslContextBuilder.forServer(certs.serverCertPem(), certs.serverKeyPem())
+        .applicationProtocolConfig(new ApplicationProtocolConfig(
+            ApplicationProtocolConfig.Protocol.ALPN,
+            ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+            ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+            ApplicationProtocolNames.HTTP_1_1))
+        .build();
+  }
+
+  @Override
+  public ManagedChannel newChannel() {
+    WebSocketClientOptions.Builder options = WebSocketClientOptions.newBuilder(url);
+    if (tls) {
+      options.trustCertificates(certs.caPem());
+    }
+    return WebSocketChannels.newChannelBuilder(options.build()).maxInboundMessageSize(MAX_MESSAGE).build();
+  }
+
+  @Override
+  public String url() {
+    return url;
+  }
+
+  @Override
+  public void close() throws Exception {
+    if (server != null) {
+      server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return name();
+  }
+}
