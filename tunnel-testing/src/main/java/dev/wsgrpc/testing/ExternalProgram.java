@@ -1,0 +1,137 @@
+package dev.wsgrpc.testing;
+
+import java.io.File;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * A real third-party program (websockify, nginx, haproxy, python3) started by a test on loopback, with its output
+ * captured to a file that failures quote. Tests that need one call {@link #requireInstalled}: where the program
+ * truly cannot be installed the test is skipped with a message saying so; {@code .ci/run} installs them all.
+ */
+public final class ExternalProgram implements AutoCloseable {
+
+  private final String name;
+  private final Process process;
+  private final Path log;
+
+  private ExternalProgram(String name, Process process, Path log) {
+    this.name = name;
+    this.process = process;
+    this.log = log;
+  }
+
+  /** Skips the calling test, saying how to install {@code program}, when it is not on the PATH. */
+  public static String requireInstalled(String program, String debianPackage) {
+    String path = which(program);
+    Assumptions.assumeTrue(path != null, program + " is not installed (apt-get install " + debianPackage
+        + "); .ci/run installs it. Skipping.");
+    return path;
+  }
+
+  /** The absolute path of {@code program} on the PATH, or null. */
+  public static String which(String program) {
+    String pathEnv = System.getenv("PATH");
+    if (pathEnv == null) {
+      return null;
+    }
+    for (String dir : pathEnv.split(File.pathSeparator)) {
+      File f = new File(dir, program);
+      if (f.isFile() && f.canExecute()) {
+        return f.getAbsolutePath();
+      }
+    }
+    return null;
+  }
+
+  /** Starts {@code command}, sending its stdout and stderr to a log file. */
+  public static ExternalProgram start(String name, List<String> command) throws IOException {
+    Path log = Files.createTempFile("wsgrpc-" + name, ".log");
+    log.toFile().deleteOnExit();
+    Process process = new ProcessBuilder(command)
+        .redirectErrorStream(true)
+        .redirectOutput(log.toFile())
+        .start();
+    return new ExternalProgram(name, process, log);
+  }
+
+  /** Starts {@code command}, sending its stdout and stderr to a log file. */
+  public static ExternalProgram start(String name, String... command) throws IOException {
+    return start(name, Arrays.asList(command));
+  }
+
+  /**
+   * Waits until {@code port} on loopback accepts connections (the program is ready), failing with the program's
+   * output if it exits first or {@code timeout} passes.
+   */
+  public ExternalProgram awaitListening(int port, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    long pauseMillis = 10;
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        throw new AssertionError(name + " exited with " + process.exitValue() + " before listening on " + port
+            + ":\n" + output());
+      }
+      try (Socket s = new Socket()) {
+        s.connect(new InetSocketAddress("127.0.0.1", port), 1000);
+        return this;
+      } catch (IOException notYet) {
+        // The program is still starting: poll again with a growing pause.
+        Thread.sleep(pauseMillis);
+        pauseMillis = Math.min(pauseMillis * 2, 200);
+      }
+    }
+    throw new AssertionError(name + " did not listen on " + port + " within " + timeout + ":\n" + output());
+  }
+
+  /** What the program has printed so far. */
+  public String output() {
+    try {
+      return new String(Files.readAllBytes(log), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      return "(cannot read " + log + ": " + e + ")";
+    }
+  }
+
+  /** The running process. */
+  public Process process() {
+    return process;
+  }
+
+  /** Stops the program (SIGTERM, then SIGKILL after 10 s). */
+  @Override
+  public void close() throws InterruptedException {
+    process.destroy();
+    if (!process.waitFor(10, TimeUnit.SECONDS)) {
+      process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * A loopback port that was free a moment ago, for programs that cannot be told to pick their own. The small race
+   * with other processes is why callers start programs with {@link #awaitListening} and clear failures.
+   */
+  public static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket()) {
+      s.setReuseAddress(true);
+      s.bind(new InetSocketAddress("127.0.0.1", 0));
+      return s.getLocalPort();
+    }
+  }
+
+  /** Convenience for building argument lists. */
+  public static List<String> args(String... parts) {
+    return new ArrayList<>(Arrays.asList(parts));
+  }
+}
