@@ -40,6 +40,7 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
 
   private final String peer;
   private final WebSocketCloseStatus normalClose;
+  private final boolean reportStatus;
   private boolean closeSent;
   /** Completes when the Close this side sent has reached the socket (or failed, or timed out). */
   private ChannelPromise closeWritten;
@@ -49,10 +50,19 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
    *
    * @param peer how errors name the other side, e.g. {@code "ws://host:8080/grpc"} or {@code "client 10.0.0.7:5512"}
    * @param normalClose the code sent when gRPC closes the connection: 1000 on clients, 1001 on servers
+   * @param reportStatus whether a close or protocol error is reported to gRPC as a mapped {@code Status} (clients:
+   *     in-flight RPCs fail with it). Servers simply close: gRPC cancels their calls, and its server transport
+   *     would log every reported status at INFO, which a normal client close must not cause.
    */
-  public ControlFrameHandler(String peer, WebSocketCloseStatus normalClose) {
+  public ControlFrameHandler(String peer, WebSocketCloseStatus normalClose, boolean reportStatus) {
     this.peer = Preconditions.checkNotNull(peer, "peer");
     this.normalClose = Preconditions.checkNotNull(normalClose, "normalClose");
+    this.reportStatus = reportStatus;
+  }
+
+  /** A handler that reports closes and protocol errors to gRPC (the client's behaviour). */
+  public ControlFrameHandler(String peer, WebSocketCloseStatus normalClose) {
+    this(peer, normalClose, true);
   }
 
   @Override
@@ -82,7 +92,9 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
     // Echo first, so that what gRPC writes while it winds down (GOAWAY) is dropped rather than sent after a Close;
     // then tell gRPC, so that in-flight RPCs fail with the peer's code rather than "connection closed".
     sendClose(ctx, code < 0 ? WebSocketCloseStatus.NORMAL_CLOSURE : new WebSocketCloseStatus(code, "echo"), null);
-    ctx.fireExceptionCaught(TunnelStatus.closedByPeer(peer, code, reason));
+    if (reportStatus) {
+      ctx.fireExceptionCaught(TunnelStatus.closedByPeer(peer, code, reason));
+    }
   }
 
   @Override
@@ -110,7 +122,9 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
       logger.debug("Closing tunnel with {}: {} ({})", peer, problem, TunnelStatus.describe(status.code()));
     }
     sendClose(ctx, status, problem);
-    ctx.fireExceptionCaught(TunnelStatus.closedHere(peer, status, problem, cause));
+    if (reportStatus) {
+      ctx.fireExceptionCaught(TunnelStatus.closedHere(peer, status, problem, cause));
+    }
   }
 
   @Override

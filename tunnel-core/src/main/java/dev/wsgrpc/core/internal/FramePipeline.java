@@ -44,7 +44,7 @@ public final class FramePipeline {
     pipeline.addBefore(before, DECODER, new WebSocket13FrameDecoder(config));
     pipeline.addBefore(before, ENCODER, new WebSocket13FrameEncoder(!server));
     pipeline.addBefore(before, CONTROL, new ControlFrameHandler(peer,
-        server ? WebSocketCloseStatus.ENDPOINT_UNAVAILABLE : WebSocketCloseStatus.NORMAL_CLOSURE));
+        server ? WebSocketCloseStatus.ENDPOINT_UNAVAILABLE : WebSocketCloseStatus.NORMAL_CLOSURE, !server));
     pipeline.addBefore(before, BYTE_STREAM, new ByteStreamFrameCodec(maxOutboundFramePayload));
   }
 
