@@ -11,6 +11,7 @@ import dev.wsgrpc.testing.proto.EchoRequest;
 import dev.wsgrpc.testing.proto.EchoResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
+import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
@@ -51,7 +52,7 @@ abstract class AbstractEndToEndSuite {
   void startTunnel() throws Exception {
     setup = newSetup();
     service = new EchoService();
-    setup.start(service, new MetadataEchoInterceptor());
+    setup.start(ServerInterceptors.intercept(service, new MetadataEchoInterceptor()));
     channel = setup.newChannel();
   }
 

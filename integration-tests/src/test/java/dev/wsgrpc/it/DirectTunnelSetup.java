@@ -5,15 +5,10 @@ import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.TestCertificates;
-import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
-import io.grpc.ServerInterceptor;
-import io.grpc.ServerInterceptors;
-import io.netty.handler.ssl.ApplicationProtocolConfig;
-import io.netty.handler.ssl.ApplicationProtocolNames;
-import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 
@@ -46,29 +41,20 @@ final class DirectTunnelSetup implements TunnelSetup {
   }
 
   @Override
-  public void start(BindableService service, ServerInterceptor interceptor) throws Exception {
+  public void start(ServerServiceDefinition... services) throws Exception {
     WebSocketServerOptions.Builder options = WebSocketServerOptions.newBuilder();
     if (tls) {
       certs = TestCertificates.create();
-      options.sslContext(serverSslContext(certs));
+      options.tls(certs.serverCertPem(), certs.serverKeyPem());
     }
-    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), options.build())
-        .addService(ServerInterceptors.intercept(service, interceptor))
-        .maxInboundMessageSize(MAX_MESSAGE)
-        .build()
-        .start();
+    NettyServerBuilder builder = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+        options.build()).maxInboundMessageSize(MAX_MESSAGE);
+    for (ServerServiceDefinition service : services) {
+      builder.addService(service);
+    }
+    server = builder.build().start();
     int port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
     url = (tls ? "wss://localhost:" : "ws://127.0.0.1:") + port + "/grpc";
-  }
-
-  static SslContext serverSslContext(TestCertificates certs) throws Exception {
-    return SslContextBuilder.forServer(certs.serverCertPem(), certs.serverKeyPem())
-        .applicationProtocolConfig(new ApplicationProtocolConfig(
-            ApplicationProtocolConfig.Protocol.ALPN,
-            ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
-            ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
-            ApplicationProtocolNames.HTTP_1_1))
-        .build();
   }
 
   @Override

@@ -1,8 +1,7 @@
 package dev.wsgrpc.it;
 
-import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
-import io.grpc.ServerInterceptor;
+import io.grpc.ServerServiceDefinition;
 
 /**
  * One way of reaching a gRPC service through the tunnel (ws, wss, through a proxy, ...). The shared end-to-end suite
@@ -13,8 +12,8 @@ interface TunnelSetup extends AutoCloseable {
   /** A human-readable name for test reports, e.g. {@code "ws"}. */
   String name();
 
-  /** Starts everything the setup needs, serving {@code service} behind {@code interceptor}. */
-  void start(BindableService service, ServerInterceptor interceptor) throws Exception;
+  /** Starts everything the setup needs, serving {@code services}. */
+  void start(ServerServiceDefinition... services) throws Exception;
 
   /** A new channel (one tunnel per connection) to the started service. Callers shut it down. */
   ManagedChannel newChannel();

@@ -6,7 +6,12 @@ import static dev.wsgrpc.core.internal.Preconditions.checkPositive;
 
 import dev.wsgrpc.core.WebSocketTunnel;
 import dev.wsgrpc.core.internal.Http11Tokens;
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import java.io.File;
+import javax.net.ssl.SSLException;
 import java.time.Duration;
 
 /**
@@ -129,13 +134,37 @@ public final class WebSocketServerOptions {
     }
 
     /**
-     * The TLS context for wss (a server context; offer ALPN {@code http/1.1}). The server does not take
-     * ownership. Default: none, plain ws.
+     * The TLS context for wss (a server context; offer ALPN {@code http/1.1}, or see {@link #tls(File, File)}).
+     * The server does not take ownership. Default: none, plain ws.
      */
     public Builder sslContext(SslContext sslContext) {
       checkArgument(sslContext == null || sslContext.isServer(), "sslContext", sslContext, "a server context");
       this.sslContext = sslContext;
       return this;
+    }
+
+    /**
+     * Serves wss with the certificate chain and PKCS#8 private key in these PEM files, offering ALPN
+     * {@code http/1.1} (HTTP/2 runs inside the WebSocket, so {@code h2} is not offered). Default: none, plain ws.
+     *
+     * @throws IllegalArgumentException when the files cannot be read as a certificate chain and key
+     */
+    public Builder tls(File certChainPem, File privateKeyPem) {
+      checkNotNull(certChainPem, "certChainPem");
+      checkNotNull(privateKeyPem, "privateKeyPem");
+      try {
+        return sslContext(SslContextBuilder.forServer(certChainPem, privateKeyPem)
+            .applicationProtocolConfig(new ApplicationProtocolConfig(
+                ApplicationProtocolConfig.Protocol.ALPN,
+                // Clients that offer no ALPN, or not http/1.1, still get the upgrade, as from any web server.
+                ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                ApplicationProtocolNames.HTTP_1_1))
+            .build());
+      } catch (SSLException | IllegalArgumentException e) {
+        throw new IllegalArgumentException("tls: " + certChainPem + ", " + privateKeyPem
+            + " (expected: a PEM certificate chain and a PEM PKCS#8 private key; " + e.getMessage() + ")", e);
+      }
     }
 
     /**
