@@ -143,15 +143,15 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
       return "expected HTTP 101 but was " + response.status() + from + hint(response);
     }
     if (!"websocket".equalsIgnoreCase(h.get(HttpHeaderNames.UPGRADE))) {
-      return "expected 'Upgrade: websocket' in the 101 but was '" + h.get(HttpHeaderNames.UPGRADE) + "'" + from;
+      return "expected 'Upgrade: websocket' in the 101 but was " + quoted(h.get(HttpHeaderNames.UPGRADE)) + from;
     }
     if (!Http11Tokens.containsToken(h.getAll(HttpHeaderNames.CONNECTION), "upgrade")) {
-      return "expected 'Connection: Upgrade' in the 101 but was '" + h.get(HttpHeaderNames.CONNECTION) + "'" + from;
+      return "expected 'Connection: Upgrade' in the 101 but was " + quoted(h.get(HttpHeaderNames.CONNECTION)) + from;
     }
     String expectedAccept = Http11Tokens.acceptFor(key);
     String accept = h.get(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT);
     if (!expectedAccept.equals(accept)) {
-      return "expected Sec-WebSocket-Accept '" + expectedAccept + "' but was '" + accept + "'" + from;
+      return "expected Sec-WebSocket-Accept '" + expectedAccept + "' but was " + quoted(accept) + from;
     }
     String extensions = h.get(HttpHeaderNames.SEC_WEBSOCKET_EXTENSIONS);
     if (extensions != null) {
@@ -163,6 +163,10 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     }
     subprotocol = chosen.isEmpty() ? null : chosen.get(0);
     return null;
+  }
+
+  private static String quoted(String value) {
+    return value == null ? "missing" : "'" + value + "'";
   }
 
   private static String serverSuffix(HttpHeaders headers) {
