@@ -59,7 +59,7 @@ final class ClientTlsHandler extends InternalProtocolNegotiators.ProtocolNegotia
     if (!done.isSuccess()) {
       deadline.finish();
       Throwable cause = done.cause();
-      ctx.fireExceptionCaught(TunnelStatus.handshakeFailed("TLS handshake with " + options.url() + " failed: "
+      ctx.fireExceptionCaught(TunnelStatus.handshakeFailed("TLS handshake with " + options.safeUrl() + " failed: "
           + (cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName()), cause));
       return;
     }

@@ -64,14 +64,14 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     try {
       request = newRequest();
     } catch (RuntimeException e) {
-      fail(ctx, "could not build the upgrade request for " + options.url() + ": " + e.getMessage(), e);
+      fail(ctx, "could not build the upgrade request for " + options.safeUrl() + ": " + e.getMessage(), e);
       return;
     }
     ctx.pipeline().addBefore(ctx.name(), HTTP_CODEC,
         new HttpClientCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_HEADER_SIZE));
     ctx.writeAndFlush(request).addListener(f -> {
       if (!f.isSuccess()) {
-        fail(ctx, "could not send the upgrade request to " + options.url() + ": " + f.cause(), f.cause());
+        fail(ctx, "could not send the upgrade request to " + options.safeUrl() + ": " + f.cause(), f.cause());
       }
     });
   }
@@ -94,7 +94,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     }
     h.set(HttpHeaderNames.USER_AGENT, "wsgrpc-java");
     for (Map.Entry<String, String> e : options.headers().entrySet()) {
-      h.add(e.getKey(), e.getValue());
+      h.set(e.getKey(), e.getValue());
     }
     if (options.headersSupplier() != null) {
       Map<String, String> supplied = options.headersSupplier().get();
@@ -133,7 +133,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
 
   /** Returns what is wrong with the server's answer, or null when it accepts the upgrade. */
   private String check(HttpResponse response) {
-    String from = " from " + options.url() + serverSuffix(response.headers());
+    String from = " from " + options.safeUrl() + serverSuffix(response.headers());
     if (response.decoderResult().isFailure()) {
       return "expected an HTTP/1.1 response to the upgrade but the answer was malformed" + from + ": "
           + response.decoderResult().cause().getMessage();
@@ -196,7 +196,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     deadline.finish();
     ChannelPipeline pipeline = ctx.pipeline();
     FramePipeline.install(pipeline, ctx.name(), false, options.maxInboundFramePayload(),
-        options.maxOutboundFramePayload(), options.url().toString());
+        options.maxOutboundFramePayload(), options.safeUrl().toString());
     ProtocolNegotiationEvent pne = getProtocolNegotiationEvent();
     Attributes attrs = InternalProtocolNegotiationEvent.getAttributes(pne);
     if (attrs.get(GrpcAttributes.ATTR_AUTHORITY_VERIFIER) == null) {
@@ -224,7 +224,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-    fail(ctx, "connection to " + options.url() + " closed before the WebSocket upgrade completed", null);
+    fail(ctx, "connection to " + options.safeUrl() + " closed before the WebSocket upgrade completed", null);
     super.channelInactive(ctx);
   }
 }

@@ -11,6 +11,7 @@ final class HandshakeDeadline {
   private final long timeoutMillis;
   private final String url;
   private ScheduledFuture<?> timer;
+  private java.util.function.Supplier<String> pendingStep;
   private boolean finished;
 
   HandshakeDeadline(long timeoutMillis, String url) {
@@ -18,8 +19,12 @@ final class HandshakeDeadline {
     this.url = url;
   }
 
-  /** Starts the clock once; on expiry the channel's pipeline sees an UNAVAILABLE naming what was pending. */
+  /**
+   * Starts the clock on the first call; every call names the step now pending. On expiry the channel's pipeline
+   * sees an UNAVAILABLE naming the step that was pending then.
+   */
   void start(Channel channel, java.util.function.Supplier<String> pendingStep) {
+    this.pendingStep = pendingStep;
     if (timer != null || finished) {
       return;
     }
@@ -28,7 +33,7 @@ final class HandshakeDeadline {
         finished = true;
         channel.pipeline().fireExceptionCaught(TunnelStatus.handshakeFailed(
             "WebSocket handshake with " + url + " timed out after " + timeoutMillis + " ms while "
-                + pendingStep.get(), null));
+                + this.pendingStep.get(), null));
       }
     }, timeoutMillis, TimeUnit.MILLISECONDS);
   }

@@ -85,6 +85,14 @@ public final class WebSocketClientOptions {
     return url;
   }
 
+  /**
+   * The URL as errors and logs show it: a query (which may carry a token) is replaced by {@code ?<redacted>}.
+   */
+  String safeUrl() {
+    return url.getRawQuery() == null ? url.toString()
+        : url.toString().substring(0, url.toString().indexOf('?')) + "?<redacted>";
+  }
+
   /** Whether the URL is {@code wss://} (TLS). */
   public boolean isSecure() {
     return secure;
@@ -212,11 +220,15 @@ public final class WebSocketClientOptions {
       } catch (URISyntaxException e) {
         throw new IllegalArgumentException("url: " + url + " (expected: a ws:// or wss:// URL; " + e.getReason() + ")");
       }
+      // Never quote a password back: it would end up in logs.
+      String shown = parsed.getRawUserInfo() == null ? url : url.replace(parsed.getRawUserInfo() + "@", "<redacted>@");
       String scheme = parsed.getScheme() == null ? "" : parsed.getScheme().toLowerCase(Locale.ROOT);
-      checkArgument(scheme.equals("ws") || scheme.equals("wss"), "url", url, "a ws:// or wss:// URL");
-      checkArgument(parsed.getHost() != null, "url", url, "a URL with a host");
-      checkArgument(parsed.getRawUserInfo() == null, "url", url, "no user:password@ (send credentials as headers)");
-      checkArgument(parsed.getRawFragment() == null, "url", url, "no #fragment");
+      checkArgument(scheme.equals("ws") || scheme.equals("wss"), "url", shown, "a ws:// or wss:// URL");
+      checkArgument(parsed.getHost() != null, "url", shown, "a URL with a host");
+      checkArgument(parsed.getRawUserInfo() == null, "url", shown, "no user:password@ (send credentials as headers)");
+      checkArgument(parsed.getRawFragment() == null, "url", shown, "no #fragment");
+      checkArgument(parsed.getPort() == -1 || (parsed.getPort() >= 1 && parsed.getPort() <= 65535), "url", shown,
+          "a port between 1 and 65535");
       this.url = parsed;
       return this;
     }

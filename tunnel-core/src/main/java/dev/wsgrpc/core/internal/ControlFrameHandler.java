@@ -60,10 +60,6 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
     this.reportStatus = reportStatus;
   }
 
-  /** A handler that reports closes and protocol errors to gRPC (the client's behaviour). */
-  public ControlFrameHandler(String peer, WebSocketCloseStatus normalClose) {
-    this(peer, normalClose, true);
-  }
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {

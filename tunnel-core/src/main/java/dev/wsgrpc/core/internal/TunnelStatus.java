@@ -57,6 +57,9 @@ public final class TunnelStatus {
 
   /** {@code "1001 (Going Away)"} for codes RFC 6455 and IANA name, else the number alone. */
   public static String describe(int closeCode) {
+    if (closeCode < 0) {
+      return "no close code";
+    }
     String name = nameOf(closeCode);
     return name == null ? String.valueOf(closeCode) : closeCode + " (" + name + ")";
   }
@@ -67,6 +70,8 @@ public final class TunnelStatus {
       case 1001: return "Going Away";
       case 1002: return "Protocol Error";
       case 1003: return "Unsupported Data";
+      case 1005: return "No Status Received";
+      case 1006: return "Abnormal Closure";
       case 1007: return "Invalid Payload Data";
       case 1008: return "Policy Violation";
       case 1009: return "Message Too Big";
@@ -75,6 +80,7 @@ public final class TunnelStatus {
       case 1012: return "Service Restart";
       case 1013: return "Try Again Later";
       case 1014: return "Bad Gateway";
+      case 1015: return "TLS Handshake";
       default: return null;
     }
   }

@@ -1,0 +1,674 @@
+package dev.wsgrpc.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.core.TunnelEstablishedEvent;
+import dev.wsgrpc.core.internal.FramePipeline;
+import dev.wsgrpc.core.internal.Http11Tokens;
+import io.grpc.Attributes;
+import io.grpc.ChannelLogger;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.internal.GrpcAttributes;
+import io.grpc.netty.InternalProtocolNegotiationEvent;
+import io.grpc.netty.ProtocolNegotiationEvent;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.embedded.EmbeddedChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+class ClientUpgradeHandlerTest {
+
+  private static final String URL = "ws://example.com:8080/grpc?x=1";
+  private static final long TIMEOUT_MILLIS = 2_000;
+
+  private static final ChannelLogger NOOP_LOGGER = new ChannelLogger() {
+    @Override
+    public void log(ChannelLogLevel level, String message) {}
+
+    @Override
+    public void log(ChannelLogLevel level, String messageFormat, Object... args) {}
+  };
+
+  /** Records what reaches it and passes nothing on. */
+  static final class Recorder extends ChannelInboundHandlerAdapter {
+    final List<Object> reads = new ArrayList<>();
+    final List<Object> events = new ArrayList<>();
+    final List<Throwable> exceptions = new ArrayList<>();
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      reads.add(msg);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+      events.add(evt);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      exceptions.add(cause);
+    }
+
+    StatusRuntimeException onlyStatus() {
+      assertEquals(1, exceptions.size(), "exceptions: " + exceptions);
+      return assertInstanceOf(StatusRuntimeException.class, exceptions.get(0));
+    }
+  }
+
+  /** A parsed raw HTTP request. */
+  static final class Request {
+    final String requestLine;
+    final Map<String, List<String>> headers = new LinkedHashMap<>();
+    final String body;
+
+    Request(String raw) {
+      int end = raw.indexOf("\r\n\r\n");
+      assertTrue(end >= 0, "a complete request head: " + raw);
+      String[] lines = raw.substring(0, end).split("\r\n");
+      requestLine = lines[0];
+      for (int i = 1; i < lines.length; i++) {
+        int colon = lines[i].indexOf(':');
+        headers.computeIfAbsent(lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT), k -> new ArrayList<>())
+            .add(lines[i].substring(colon + 1).trim());
+      }
+      body = raw.substring(end + 4);
+    }
+
+    String header(String name) {
+      List<String> values = headers.get(name.toLowerCase(Locale.ROOT));
+      if (values == null) {
+        return null;
+      }
+      assertEquals(1, values.size(), name + ": " + values);
+      return values.get(0);
+    }
+  }
+
+  /** gRPC's handler, which takes over after the upgrade. */
+  private Recorder next = new Recorder();
+  /** After the upgrade step: sees its exceptions and events. */
+  private Recorder tail = new Recorder();
+  private ProtocolNegotiationEvent event = InternalProtocolNegotiationEvent.getDefault();
+  private EmbeddedChannel ch;
+  private Request request;
+
+  /** Starts the upgrade step for {@code options} and reads the request it sends. */
+  private EmbeddedChannel start(WebSocketClientOptions options) {
+    return start(options, new HandshakeDeadline(TIMEOUT_MILLIS, options.safeUrl()));
+  }
+
+  private EmbeddedChannel start(WebSocketClientOptions options, HandshakeDeadline deadline) {
+    next = new Recorder();
+    tail = new Recorder();
+    ch = new EmbeddedChannel(new ClientUpgradeHandler(next, options, deadline, NOOP_LOGGER), tail);
+    ch.freezeTime();
+    ch.pipeline().fireUserEventTriggered(event);
+    String raw = written(ch);
+    request = raw.isEmpty() ? null : new Request(raw);
+    return ch;
+  }
+
+  private EmbeddedChannel start() {
+    return start(WebSocketClientOptions.newBuilder(URL).build());
+  }
+
+  /** Everything written to the socket so far, as text; releases it. */
+  private static String written(EmbeddedChannel ch) {
+    StringBuilder out = new StringBuilder();
+    Object o;
+    while ((o = ch.readOutbound()) != null) {
+      ByteBuf b = assertInstanceOf(ByteBuf.class, o);
+      out.append(b.toString(StandardCharsets.ISO_8859_1));
+      assertTrue(b.release());
+    }
+    return out.toString();
+  }
+
+  private String expectedAccept() {
+    return Http11Tokens.acceptFor(request.header("Sec-WebSocket-Key"));
+  }
+
+  /** The 101 a correct server sends for the request read in {@link #start}. */
+  private String accepted(String... extraHeaderLines) {
+    StringBuilder r = new StringBuilder("HTTP/1.1 101 Switching Protocols\r\n"
+        + "Upgrade: websocket\r\n"
+        + "Connection: Upgrade\r\n"
+        + "Sec-WebSocket-Accept: " + expectedAccept() + "\r\n");
+    for (String line : extraHeaderLines) {
+      r.append(line).append("\r\n");
+    }
+    return r.append("\r\n").toString();
+  }
+
+  private static ByteBuf ascii(String s) {
+    return Unpooled.copiedBuffer(s, StandardCharsets.ISO_8859_1);
+  }
+
+  /** A server frame: FIN, binary, unmasked. */
+  private static ByteBuf serverFrame(String payload) {
+    byte[] data = payload.getBytes(StandardCharsets.US_ASCII);
+    ByteBuf frame = Unpooled.buffer();
+    frame.writeByte(0x82);
+    frame.writeByte(data.length);
+    frame.writeBytes(data);
+    return frame;
+  }
+
+  /** Checks a failed handshake: one UNAVAILABLE with {@code description}, gRPC never took over. */
+  private StatusRuntimeException assertFailed(String description) {
+    StatusRuntimeException e = tail.onlyStatus();
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+    if (description != null) {
+      assertEquals(description, e.getStatus().getDescription());
+    }
+    assertTrue(next.events.isEmpty(), "gRPC never takes over");
+    assertTrue(next.reads.isEmpty());
+    assertNull(ch.pipeline().context(next), "the upgrade step was not replaced");
+    return e;
+  }
+
+  private StatusRuntimeException refusedWith(String response) {
+    start();
+    ch.writeInbound(ascii(response));
+    return tail.onlyStatus();
+  }
+
+  /** Closes an upgraded channel: the frame handlers send a masked Close 1000, then nothing is left. */
+  private static void closeUpgraded(EmbeddedChannel ch) {
+    ch.close();
+    ByteBuf close = ch.readOutbound();
+    assertEquals(0x88, close.readUnsignedByte(), "FIN + close");
+    assertEquals(0x82, close.readUnsignedByte(), "masked, code only");
+    byte[] mask = new byte[4];
+    close.readBytes(mask);
+    int code = ((close.readUnsignedByte() ^ (mask[0] & 0xff)) << 8) | (close.readUnsignedByte() ^ (mask[1] & 0xff));
+    assertEquals(1000, code, "clients close with Normal Closure");
+    assertTrue(close.release());
+    assertFalse(ch.finish());
+  }
+
+  // ---- the request --------------------------------------------------------------------------------------------
+
+  @Test
+  void requestIsAnRfc6455OpeningHandshake() {
+    start();
+
+    assertEquals("GET /grpc?x=1 HTTP/1.1", request.requestLine);
+    assertEquals("example.com:8080", request.header("Host"));
+    assertEquals("websocket", request.header("Upgrade"));
+    assertEquals("Upgrade", request.header("Connection"));
+    assertEquals("13", request.header("Sec-WebSocket-Version"));
+    assertEquals("wsgrpc.v1", request.header("Sec-WebSocket-Protocol"));
+    assertTrue(Http11Tokens.isValidKey(request.header("Sec-WebSocket-Key")), request.header("Sec-WebSocket-Key"));
+    assertEquals("wsgrpc-java", request.header("User-Agent"));
+    assertNull(request.header("Origin"));
+    assertNull(request.header("Sec-WebSocket-Extensions"), "no extensions are offered");
+    assertEquals("", request.body);
+    assertNotNull(ch.pipeline().get(ClientUpgradeHandler.HTTP_CODEC));
+    assertTrue(ch.isOpen());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void hostHeaderOmitsTheDefaultPort() {
+    start(WebSocketClientOptions.newBuilder("ws://example.com/grpc").build());
+    assertEquals("GET /grpc HTTP/1.1", request.requestLine);
+    assertEquals("example.com", request.header("Host"));
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void everyHandshakeUsesAFreshKey() {
+    start();
+    String first = request.header("Sec-WebSocket-Key");
+    assertFalse(ch.finish());
+    start();
+    assertFalse(first.equals(request.header("Sec-WebSocket-Key")));
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void staticHeadersAndSuppliedHeadersAreSent() {
+    AtomicInteger calls = new AtomicInteger();
+    WebSocketClientOptions options = WebSocketClientOptions.newBuilder(URL)
+        .header("X-Static", "s")
+        .header("X-Shared", "from-header")
+        .headersSupplier(() -> {
+          int n = calls.incrementAndGet();
+          Map<String, String> h = new LinkedHashMap<>();
+          h.put("Authorization", "Bearer t" + n);
+          h.put("X-Shared", "from-supplier");
+          return h;
+        })
+        .origin("https://app.example.com")
+        .build();
+    assertEquals(0, calls.get(), "nothing is called before a connection");
+
+    start(options);
+    assertEquals(1, calls.get(), "the supplier is called once per handshake");
+    assertEquals("s", request.header("X-Static"));
+    assertEquals("Bearer t1", request.header("Authorization"));
+    assertEquals("from-supplier", request.header("X-Shared"), "supplied headers win over static ones");
+    assertEquals("https://app.example.com", request.header("Origin"));
+    assertFalse(ch.finish());
+
+    start(options);
+    assertEquals(2, calls.get());
+    assertEquals("Bearer t2", request.header("Authorization"), "a fresh token per connection");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void suppliedUserAgentReplacesTheDefault() {
+    start(WebSocketClientOptions.newBuilder(URL).headersSupplier(() -> Map.of("User-Agent", "acme/2.0")).build());
+    assertEquals("acme/2.0", request.header("User-Agent"));
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void staticUserAgentReplacesTheDefault() {
+    start(WebSocketClientOptions.newBuilder(URL).header("User-Agent", "acme/2.0").build());
+    assertEquals(List.of("acme/2.0"), request.headers.get("user-agent"));
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void supplierReturningNullAddsNothing() {
+    start(WebSocketClientOptions.newBuilder(URL).headersSupplier(() -> null).build());
+    assertEquals("GET /grpc?x=1 HTTP/1.1", request.requestLine);
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void noSubprotocolHeaderWhenNoneIsOffered() {
+    start(WebSocketClientOptions.newBuilder(URL).subprotocols().build());
+    assertNull(request.header("Sec-WebSocket-Protocol"));
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void severalSubprotocolsAreOfferedInOrder() {
+    start(WebSocketClientOptions.newBuilder(URL).subprotocols("wsgrpc.v1", "binary").build());
+    assertEquals("wsgrpc.v1, binary", request.header("Sec-WebSocket-Protocol"));
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void suppliedReservedHeaderFailsTheHandshakeBeforeSending() {
+    start(WebSocketClientOptions.newBuilder(URL).headersSupplier(() -> Map.of("Upgrade", "h2c")).build());
+    assertNull(request, "nothing is sent");
+    assertFailed("could not build the upgrade request for ws://example.com:8080/grpc?<redacted>: header name: Upgrade "
+        + "(expected: not one the handshake sets itself)");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void suppliedSecretWithLineBreakIsRedactedInTheError() {
+    start(WebSocketClientOptions.newBuilder(URL)
+        .headersSupplier(() -> Map.of("Authorization", "Bearer hunter2\r\nX-Injected: 1"))
+        .build());
+    assertNull(request, "nothing is sent");
+    StatusRuntimeException e = assertFailed(null);
+    String description = e.getStatus().getDescription();
+    assertTrue(description.contains("header Authorization: <redacted> (expected: a value without line breaks)"),
+        description);
+    assertFalse(description.contains("hunter2"));
+    assertFalse(ch.finish());
+  }
+
+  // ---- a correct answer ---------------------------------------------------------------------------------------
+
+  @Test
+  void accepted101ReplacesTheHandlerWithNextAndFiresTheNegotiationEvent() {
+    start();
+    ch.writeInbound(ascii(accepted("Sec-WebSocket-Protocol: wsgrpc.v1")));
+
+    assertTrue(tail.exceptions.isEmpty(), "exceptions: " + tail.exceptions);
+    assertNull(ch.pipeline().get(ClientUpgradeHandler.class));
+    assertNull(ch.pipeline().get(ClientUpgradeHandler.HTTP_CODEC), "the HTTP codec is gone");
+    List<String> names = ch.pipeline().names();
+    int decoder = names.indexOf(FramePipeline.DECODER);
+    assertEquals(Arrays.asList(FramePipeline.DECODER, FramePipeline.ENCODER, FramePipeline.CONTROL,
+        FramePipeline.BYTE_STREAM), names.subList(decoder, decoder + 4));
+    assertSame(next, ch.pipeline().context(names.get(decoder + 4)).handler());
+
+    assertEquals(1, next.events.size());
+    ProtocolNegotiationEvent fired = assertInstanceOf(ProtocolNegotiationEvent.class, next.events.get(0));
+    Attributes attrs = InternalProtocolNegotiationEvent.getAttributes(fired);
+    assertNotNull(attrs.get(GrpcAttributes.ATTR_AUTHORITY_VERIFIER), "ws needs an authority verifier for gRPC");
+    assertTrue(attrs.get(GrpcAttributes.ATTR_AUTHORITY_VERIFIER).verifyAuthority("other.example:1").isOk());
+
+    TunnelEstablishedEvent established = assertInstanceOf(TunnelEstablishedEvent.class, tail.events.get(0));
+    assertEquals("/grpc?x=1", established.path());
+    assertEquals("wsgrpc.v1", established.subprotocol());
+    assertNull(ch.readOutbound(), "nothing more is written");
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void existingAuthorityVerifierIsKept() {
+    io.grpc.internal.AuthorityVerifier verifier = authority -> Status.PERMISSION_DENIED;
+    event = InternalProtocolNegotiationEvent.withAttributes(InternalProtocolNegotiationEvent.getDefault(),
+        Attributes.newBuilder().set(GrpcAttributes.ATTR_AUTHORITY_VERIFIER, verifier).build());
+    start();
+    ch.writeInbound(ascii(accepted()));
+
+    ProtocolNegotiationEvent fired = (ProtocolNegotiationEvent) next.events.get(0);
+    assertSame(verifier, InternalProtocolNegotiationEvent.getAttributes(fired).get(GrpcAttributes.ATTR_AUTHORITY_VERIFIER));
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void serverMayChooseNoSubprotocol() {
+    start();
+    ch.writeInbound(ascii(accepted()));
+    assertTrue(tail.exceptions.isEmpty());
+    assertNull(((TunnelEstablishedEvent) tail.events.get(0)).subprotocol());
+    assertEquals(1, next.events.size());
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void headerValuesInThe101AreMatchedIgnoringCase() {
+    start();
+    ch.writeInbound(ascii("HTTP/1.1 101 Switching Protocols\r\n"
+        + "upgrade: WebSocket\r\n"
+        + "connection: keep-alive, upgrade\r\n"
+        + "sec-websocket-accept: " + expectedAccept() + "\r\n\r\n"));
+    assertTrue(tail.exceptions.isEmpty(), "exceptions: " + tail.exceptions);
+    assertEquals(1, next.events.size());
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void frameInTheSameReadAsThe101ReachesNextAsPayload() {
+    start();
+    ch.writeInbound(Unpooled.wrappedBuffer(ascii(accepted("Sec-WebSocket-Protocol: wsgrpc.v1")),
+        serverFrame("\0\0\0\4\0\0\0\0\0SETTINGS")));
+
+    assertEquals(1, next.reads.size());
+    ByteBuf payload = assertInstanceOf(ByteBuf.class, next.reads.get(0));
+    assertEquals("\0\0\0\4\0\0\0\0\0SETTINGS", payload.toString(StandardCharsets.US_ASCII));
+    assertTrue(payload.release());
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void framesInLaterReadsReachNextAsPayload() {
+    start();
+    ch.writeInbound(ascii(accepted()));
+    ch.writeInbound(serverFrame("later"));
+    ByteBuf payload = assertInstanceOf(ByteBuf.class, next.reads.get(0));
+    assertEquals("later", payload.toString(StandardCharsets.US_ASCII));
+    assertTrue(payload.release());
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void responseSplitAcrossReadsIsHandledOnceComplete() {
+    start();
+    ByteBuf response = ascii(accepted());
+    while (response.readableBytes() > 1) {
+      ch.writeInbound(response.readRetainedSlice(Math.min(7, response.readableBytes() - 1)));
+      assertTrue(next.events.isEmpty());
+    }
+    ch.writeInbound(response);
+    assertEquals(1, next.events.size());
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void writesAfterTheUpgradeLeaveAsMaskedBinaryFrames() {
+    start();
+    ch.writeInbound(ascii(accepted()));
+    ch.writeAndFlush(Unpooled.copiedBuffer("PRI", StandardCharsets.US_ASCII));
+
+    ByteBuf frame = ch.readOutbound();
+    assertEquals(0x82, frame.readUnsignedByte(), "FIN + binary, not HTTP");
+    assertEquals(0x80 | 3, frame.readUnsignedByte(), "masked");
+    byte[] mask = new byte[4];
+    frame.readBytes(mask);
+    StringBuilder payload = new StringBuilder();
+    for (int i = 0; frame.isReadable(); i++) {
+      payload.append((char) (frame.readByte() ^ mask[i % 4]));
+    }
+    assertEquals("PRI", payload.toString());
+    assertTrue(frame.release());
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void successfulUpgradeStopsTheDeadline() {
+    start();
+    ch.writeInbound(ascii(accepted()));
+    ch.advanceTimeBy(1, TimeUnit.HOURS);
+    ch.runScheduledPendingTasks();
+    assertTrue(tail.exceptions.isEmpty(), "exceptions: " + tail.exceptions);
+    assertTrue(ch.isOpen());
+    closeUpgraded(ch);
+  }
+
+  // ---- wrong answers ------------------------------------------------------------------------------------------
+
+  @Test
+  void forbiddenFromNginxFailsUnavailableNamingUrlStatusAndServer() {
+    start();
+    ByteBuf body = ascii("<html>403</html>");
+    ch.writeInbound(Unpooled.wrappedBuffer(
+        ascii("HTTP/1.1 403 Forbidden\r\nServer: nginx\r\nContent-Length: 16\r\n\r\n"), body));
+
+    assertFailed("expected HTTP 101 but was 403 Forbidden from ws://example.com:8080/grpc?<redacted> (Server: nginx)");
+    assertEquals(0, body.refCnt(), "the body is released");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void forbiddenWithoutServerHeaderHasNoSuffix() {
+    refusedWith("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+    assertFailed("expected HTTP 101 but was 403 Forbidden from ws://example.com:8080/grpc?<redacted>");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void okWithoutUpgradeSaysAProxyDroppedTheUpgradeHeader() {
+    refusedWith("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nhi");
+    assertFailed("expected HTTP 101 but was 200 OK from ws://example.com:8080/grpc?<redacted>: a proxy on the path did not "
+        + "pass the Upgrade and Connection headers, or the URL is not a WebSocket endpoint");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void redirectNamesTheLocation() {
+    refusedWith("HTTP/1.1 301 Moved Permanently\r\nLocation: wss://example.com/grpc\r\nContent-Length: 0\r\n\r\n");
+    assertFailed("expected HTTP 101 but was 301 Moved Permanently from ws://example.com:8080/grpc?<redacted>: redirected to "
+        + "wss://example.com/grpc");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void upgradeRequiredNamesTheServersVersion() {
+    refusedWith("HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 8\r\nContent-Length: 0\r\n\r\n");
+    assertFailed("expected HTTP 101 but was 426 Upgrade Required from ws://example.com:8080/grpc?<redacted>: the server "
+        + "speaks WebSocket version 8");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void wrongAcceptFailsQuotingBothValues() {
+    start();
+    String wrong = Http11Tokens.acceptFor("AAAAAAAAAAAAAAAAAAAAAA==");
+    ch.writeInbound(ascii("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Accept: " + wrong + "\r\n\r\n"));
+    assertFailed("expected Sec-WebSocket-Accept '" + expectedAccept() + "' but was '" + wrong
+        + "' from ws://example.com:8080/grpc?<redacted>");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void missingAcceptFails() {
+    start();
+    ch.writeInbound(ascii("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"));
+    assertFailed("expected Sec-WebSocket-Accept '" + expectedAccept() + "' but was missing from "
+        + "ws://example.com:8080/grpc?<redacted>");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void missingUpgradeIn101Fails() {
+    start();
+    ch.writeInbound(ascii("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Accept: " + expectedAccept() + "\r\n\r\n"));
+    assertFailed("expected 'Upgrade: websocket' in the 101 but was missing from ws://example.com:8080/grpc?<redacted>");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void missingConnectionIn101Fails() {
+    start();
+    ch.writeInbound(ascii("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        + "Sec-WebSocket-Accept: " + expectedAccept() + "\r\nServer: envoy\r\n\r\n"));
+    assertFailed("expected 'Connection: Upgrade' in the 101 but was missing from ws://example.com:8080/grpc?<redacted> "
+        + "(Server: envoy)");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void subprotocolNotOfferedFails() {
+    start();
+    ch.writeInbound(ascii(accepted("Sec-WebSocket-Protocol: chat")));
+    assertFailed("expected a subprotocol among [wsgrpc.v1] but the server chose [chat] from "
+        + "ws://example.com:8080/grpc?<redacted>");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void subprotocolWhenNoneWasOfferedFails() {
+    start(WebSocketClientOptions.newBuilder(URL).subprotocols().build());
+    ch.writeInbound(ascii(accepted("Sec-WebSocket-Protocol: wsgrpc.v1")));
+    assertFailed("expected a subprotocol among [] but the server chose [wsgrpc.v1] from "
+        + "ws://example.com:8080/grpc?<redacted>");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void twoSubprotocolsChosenFails() {
+    start(WebSocketClientOptions.newBuilder(URL).subprotocols("wsgrpc.v1", "binary").build());
+    ch.writeInbound(ascii(accepted("Sec-WebSocket-Protocol: wsgrpc.v1, binary")));
+    assertFailed("expected a subprotocol among [wsgrpc.v1, binary] but the server chose [wsgrpc.v1, binary] from "
+        + "ws://example.com:8080/grpc?<redacted>");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void extensionsChosenByTheServerFail() {
+    start();
+    ch.writeInbound(ascii(accepted("Sec-WebSocket-Extensions: permessage-deflate")));
+    assertFailed("expected no WebSocket extensions but the server chose 'permessage-deflate' from "
+        + "ws://example.com:8080/grpc?<redacted>");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void malformedAnswerFails() {
+    start();
+    ch.writeInbound(ascii("SSH-2.0-OpenSSH_9.6\r\n\r\n"));
+    StatusRuntimeException e = assertFailed(null);
+    assertTrue(e.getStatus().getDescription().startsWith(
+        "expected an HTTP/1.1 response to the upgrade but the answer was malformed from "
+            + "ws://example.com:8080/grpc?<redacted>: "), e.getStatus().getDescription());
+    assertNotNull(e.getCause(), "the decoder's error is kept");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void bytesAfterAFailedAnswerAreDropped() {
+    start();
+    ByteBuf frame = serverFrame("ignored");
+    ch.writeInbound(Unpooled.wrappedBuffer(ascii("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"), frame));
+    ch.writeInbound(serverFrame("ignored too"));
+    assertFailed("expected HTTP 101 but was 404 Not Found from ws://example.com:8080/grpc?<redacted>");
+    assertFalse(ch.finish());
+  }
+
+  // ---- no answer ----------------------------------------------------------------------------------------------
+
+  @Test
+  void closedBeforeTheAnswerFailsUnavailable() {
+    start();
+    ch.close();
+    assertFailed("connection to ws://example.com:8080/grpc?<redacted> closed before the WebSocket upgrade completed");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void closedInTheMiddleOfTheAnswerFailsUnavailable() {
+    start();
+    ch.writeInbound(ascii("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"));
+    ch.close();
+    StatusRuntimeException e = tail.onlyStatus();
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+    assertTrue(next.events.isEmpty());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void noAnswerTimesOut() {
+    start();
+    ch.advanceTimeBy(TIMEOUT_MILLIS - 1, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertTrue(tail.exceptions.isEmpty());
+
+    ch.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    StatusRuntimeException e = assertFailed("WebSocket handshake with ws://example.com:8080/grpc?<redacted> timed out "
+        + "after 2000 ms while waiting for the answer to the upgrade request");
+    assertTrue(e.getStatus().getDescription().contains("timed out"));
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void failureStopsTheDeadline() {
+    refusedWith("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+    ch.advanceTimeBy(1, TimeUnit.HOURS);
+    ch.runScheduledPendingTasks();
+    assertFailed("expected HTTP 101 but was 503 Service Unavailable from ws://example.com:8080/grpc?<redacted>");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void timeoutAfterTlsNamesTheUpgradeStep() {
+    WebSocketClientOptions options = WebSocketClientOptions.newBuilder("wss://example.com/grpc").build();
+    HandshakeDeadline deadline = new HandshakeDeadline(TIMEOUT_MILLIS, options.safeUrl());
+    ch = new EmbeddedChannel(new ClientUpgradeHandler(next, options, deadline, NOOP_LOGGER), tail);
+    ch.freezeTime();
+    // What ClientTlsHandler does when TLS starts; TLS then succeeds and hands over to the upgrade step.
+    deadline.start(ch, () -> "waiting for the TLS handshake");
+    ch.pipeline().fireUserEventTriggered(event);
+    written(ch);
+
+    ch.advanceTimeBy(TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertFailed("WebSocket handshake with wss://example.com/grpc timed out after 2000 ms while waiting for the "
+        + "answer to the upgrade request");
+    ch.finishAndReleaseAll();
+  }
+}

@@ -1,0 +1,347 @@
+package dev.wsgrpc.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.testing.TestCertificates;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import java.io.File;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class WebSocketClientOptionsTest {
+
+  private static WebSocketClientOptions options(String url) {
+    return WebSocketClientOptions.newBuilder(url).build();
+  }
+
+  private static String message(Runnable r) {
+    return assertThrows(IllegalArgumentException.class, r::run).getMessage();
+  }
+
+  // ---- defaults and what the URL gives ------------------------------------------------------------------------
+
+  @Test
+  void defaults() {
+    WebSocketClientOptions o = options("ws://example.com/grpc");
+    assertEquals("ws://example.com/grpc", o.url().toString());
+    assertFalse(o.isSecure());
+    assertEquals("example.com", o.host());
+    assertEquals(80, o.port());
+    assertEquals("/grpc", o.requestTarget());
+    assertEquals("example.com", o.hostHeader());
+    assertEquals("dns:///example.com:80", o.target());
+    assertEquals(Collections.emptyMap(), o.headers());
+    assertNull(o.headersSupplier());
+    assertEquals(Collections.singletonList("wsgrpc.v1"), o.subprotocols());
+    assertNull(o.origin());
+    assertEquals(Duration.ofSeconds(10), o.handshakeTimeout());
+    assertNull(o.sslContext());
+    assertNull(o.trustCertificates());
+    assertEquals(1024 * 1024, o.maxInboundFramePayload());
+    assertEquals(64 * 1024, o.maxOutboundFramePayload());
+  }
+
+  @Test
+  void wssDefaultsToPort443() {
+    WebSocketClientOptions o = options("wss://example.com/grpc");
+    assertTrue(o.isSecure());
+    assertEquals(443, o.port());
+    assertEquals("example.com", o.hostHeader());
+    assertEquals("dns:///example.com:443", o.target());
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({
+      "ws://example.com/grpc,          80,   example.com,       dns:///example.com:80",
+      "ws://example.com:80/grpc,       80,   example.com,       dns:///example.com:80",
+      "ws://example.com:443/grpc,      443,  example.com:443,   dns:///example.com:443",
+      "ws://example.com:8080/grpc,     8080, example.com:8080,  dns:///example.com:8080",
+      "wss://example.com/grpc,         443,  example.com,       dns:///example.com:443",
+      "wss://example.com:443/grpc,     443,  example.com,       dns:///example.com:443",
+      "wss://example.com:80/grpc,      80,   example.com:80,    dns:///example.com:80",
+      "WSS://example.com/grpc,         443,  example.com,       dns:///example.com:443",
+      "ws://10.0.0.7:9000/grpc,        9000, 10.0.0.7:9000,     dns:///10.0.0.7:9000",
+      "ws://[::1]:8080/grpc,           8080, [::1]:8080,        dns:///[::1]:8080",
+      "wss://[2001:db8::1]/grpc,       443,  [2001:db8::1],     dns:///[2001:db8::1]:443",
+  })
+  void portHostHeaderAndTargetComeFromTheUrl(String url, int port, String hostHeader, String target) {
+    WebSocketClientOptions o = options(url);
+    assertEquals(port, o.port());
+    assertEquals(hostHeader, o.hostHeader(), "the Host header omits the scheme's default port");
+    assertEquals(target, o.target());
+  }
+
+  @ParameterizedTest(name = "{0} -> {1}")
+  @CsvSource({
+      "ws://example.com,               /",
+      "ws://example.com/,              /",
+      "ws://example.com?x=1,           /?x=1",
+      "ws://example.com/grpc?x=1&y=2,  /grpc?x=1&y=2",
+      "ws://example.com/a%20b/c,       /a%20b/c",
+      "ws://example.com/a?q=%2F,       /a?q=%2F",
+  })
+  void requestTargetIsTheRawPathAndQuery(String url, String requestTarget) {
+    assertEquals(requestTarget, options(url).requestTarget());
+  }
+
+  @Test
+  void settersAreKept() throws Exception {
+    Supplier<Map<String, String>> supplier = () -> Map.of("X-Token", "t");
+    WebSocketClientOptions o = WebSocketClientOptions.newBuilder("wss://example.com/grpc")
+        .header("X-One", "1")
+        .header("X-Two", "2")
+        .headersSupplier(supplier)
+        .subprotocols("wsgrpc.v1", "binary")
+        .origin("https://app.example.com")
+        .handshakeTimeout(Duration.ofMillis(1500))
+        .trustCertificates(new File("/etc/ca.pem"))
+        .maxInboundFramePayload(4096)
+        .maxOutboundFramePayload(2048)
+        .build();
+    assertEquals(Arrays.asList("X-One", "X-Two"), List.copyOf(o.headers().keySet()), "headers keep their order");
+    assertEquals("2", o.headers().get("X-Two"));
+    assertSame(supplier, o.headersSupplier());
+    assertEquals(Arrays.asList("wsgrpc.v1", "binary"), o.subprotocols());
+    assertEquals("https://app.example.com", o.origin());
+    assertEquals(Duration.ofMillis(1500), o.handshakeTimeout());
+    assertEquals(new File("/etc/ca.pem"), o.trustCertificates());
+    assertEquals(4096, o.maxInboundFramePayload());
+    assertEquals(2048, o.maxOutboundFramePayload());
+  }
+
+  @Test
+  void collectionsAreImmutableCopies() {
+    String[] names = {"a", "b"};
+    WebSocketClientOptions.Builder b = WebSocketClientOptions.newBuilder("ws://h/").subprotocols(names).header("X", "1");
+    WebSocketClientOptions o = b.build();
+    names[0] = "changed";
+    b.header("Y", "2");
+    assertEquals(Arrays.asList("a", "b"), o.subprotocols());
+    assertEquals(Collections.singleton("X"), o.headers().keySet());
+    assertThrows(UnsupportedOperationException.class, () -> o.headers().put("Z", "3"));
+    assertThrows(UnsupportedOperationException.class, () -> o.subprotocols().add("c"));
+  }
+
+  @Test
+  void toBuilderCopiesEverySettingAndLeavesTheOriginalAlone() {
+    WebSocketClientOptions o = WebSocketClientOptions.newBuilder("ws://example.com/grpc")
+        .header("X-One", "1").origin("https://o").maxInboundFramePayload(10).build();
+    WebSocketClientOptions copy = o.toBuilder().build();
+    assertEquals(o.toString(), copy.toString());
+    assertEquals(o.headers(), copy.headers());
+    WebSocketClientOptions changed = o.toBuilder().url("wss://other.example/x").header("X-Two", "2").build();
+    assertEquals("wss://other.example/x", changed.url().toString());
+    assertEquals(2, changed.headers().size());
+    assertEquals(1, o.headers().size());
+    assertEquals("ws://example.com/grpc", o.url().toString());
+  }
+
+  @Test
+  void noSubprotocolsOffersNone() {
+    assertEquals(Collections.emptyList(), WebSocketClientOptions.newBuilder("ws://h/").subprotocols().build()
+        .subprotocols());
+  }
+
+  // ---- validation ---------------------------------------------------------------------------------------------
+
+  @Test
+  void httpUrlIsRejected() {
+    assertEquals("url: http://x (expected: a ws:// or wss:// URL)", message(() -> options("http://x")));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"https://example.com/grpc", "example.com/grpc", "dns:///example.com:443", "grpc"})
+  void otherSchemesAreRejected(String url) {
+    assertEquals("url: " + url + " (expected: a ws:// or wss:// URL)", message(() -> options(url)));
+  }
+
+  @Test
+  void urlWithoutHostIsRejected() {
+    assertEquals("url: ws:///grpc (expected: a URL with a host)", message(() -> options("ws:///grpc")));
+  }
+
+  @Test
+  void urlWithFragmentIsRejected() {
+    assertEquals("url: ws://h/grpc#top (expected: no #fragment)", message(() -> options("ws://h/grpc#top")));
+  }
+
+  @Test
+  void unparsableUrlSaysWhy() {
+    assertEquals("url: ws://bad host/ (expected: a ws:// or wss:// URL; Illegal character in authority)",
+        message(() -> options("ws://bad host/")));
+  }
+
+  @Test
+  void urlWithCredentialsIsRejected() {
+    String m = message(() -> options("ws://user:hunter2@example.com/grpc"));
+    assertTrue(m.endsWith("(expected: no user:password@ (send credentials as headers))"), m);
+  }
+
+  @Test
+  void urlWithCredentialsIsRejectedWithoutQuotingThePassword() {
+    String m = message(() -> options("ws://user:hunter2@example.com/grpc"));
+    assertFalse(m.contains("hunter2"), m);
+    assertTrue(m.contains("<redacted>"), m);
+  }
+
+  @Test
+  void portOutOfRangeIsRejected() {
+    String m = message(() -> options("ws://example.com:99999/grpc"));
+    assertTrue(m.startsWith("url: ws://example.com:99999/grpc (expected: "), m);
+  }
+
+  @Test
+  void urlMustNotBeNull() {
+    assertEquals("url", assertThrows(NullPointerException.class,
+        () -> WebSocketClientOptions.newBuilder(null)).getMessage());
+  }
+
+  @Test
+  void frameLimitsMustBePositive() {
+    assertEquals("maxOutboundFramePayload: 0 (expected: > 0)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").maxOutboundFramePayload(0)));
+    assertEquals("maxInboundFramePayload: -1 (expected: > 0)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").maxInboundFramePayload(-1)));
+  }
+
+  @Test
+  void handshakeTimeoutMustBePositive() {
+    assertEquals("handshakeTimeout: PT0S (expected: > 0)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").handshakeTimeout(Duration.ZERO)));
+    assertEquals("handshakeTimeout: PT-0.001S (expected: > 0)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").handshakeTimeout(Duration.ofMillis(-1))));
+    assertEquals("handshakeTimeout", assertThrows(NullPointerException.class,
+        () -> WebSocketClientOptions.newBuilder("ws://h/").handshakeTimeout(null)).getMessage());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"Host", "Upgrade", "upgrade", "UPGRADE", "Connection", "Sec-WebSocket-Key",
+      "Sec-WebSocket-Version", "Sec-WebSocket-Accept", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol",
+      "Origin", "Content-Length", "Transfer-Encoding"})
+  void headersTheHandshakeSetsAreReserved(String name) {
+    assertEquals("header name: " + name + " (expected: not one the handshake sets itself)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").header(name, "x")));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"", "Bad Name", "X:Y", "X\r\nY"})
+  void headerNamesMustBeTokens(String name) {
+    assertEquals("header name: " + name + " (expected: an HTTP token)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").header(name, "x")));
+  }
+
+  @Test
+  void secretHeaderValuesAreRedactedInMessages() {
+    String m = message(() -> WebSocketClientOptions.newBuilder("ws://h/").header("Authorization", "Bearer abc\n"));
+    assertEquals("header Authorization: <redacted> (expected: a value without line breaks)", m);
+    assertFalse(m.contains("abc"));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"Cookie", "X-Auth-Token", "X-Api-Key", "Proxy-Authorization", "X-Client-Secret"})
+  void everySensitiveHeaderIsRedacted(String name) {
+    String m = message(() -> WebSocketClientOptions.newBuilder("ws://h/").header(name, "s3cr3t\r\nX: y"));
+    assertEquals("header " + name + ": <redacted> (expected: a value without line breaks)", m);
+    assertFalse(m.contains("s3cr3t"));
+  }
+
+  @Test
+  void ordinaryHeaderValuesAreQuotedInMessages() {
+    assertEquals("header X-Trace: a\nb (expected: a value without line breaks)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").header("X-Trace", "a\nb")));
+    assertEquals("header X-Trace: null (expected: a value without line breaks)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").header("X-Trace", null)));
+  }
+
+  @Test
+  void suppliedHeadersAreCheckedLikeStaticOnes() {
+    assertEquals("header name: Host (expected: not one the handshake sets itself)",
+        message(() -> WebSocketClientOptions.checkSuppliedHeader("Host", "evil")));
+    assertEquals("header Cookie: <redacted> (expected: a value without line breaks)",
+        message(() -> WebSocketClientOptions.checkSuppliedHeader("Cookie", "a=b\r\n")));
+    WebSocketClientOptions.checkSuppliedHeader("Authorization", "Bearer ok");
+  }
+
+  @Test
+  void subprotocolsMustBeTokens() {
+    assertEquals("subprotocol: bad name (expected: an HTTP token)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").subprotocols("wsgrpc.v1", "bad name")));
+  }
+
+  @Test
+  void originMustBeAHeaderValue() {
+    assertEquals("origin: https://a\r\nX: y (expected: a header value)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").origin("https://a\r\nX: y")));
+    assertNull(WebSocketClientOptions.newBuilder("ws://h/").origin("https://a").origin(null).build().origin());
+  }
+
+  @Test
+  void trustCertificatesNeedsWss() {
+    assertEquals("url: ws://example.com/grpc (expected: a wss:// URL when sslContext or trustCertificates is set)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://example.com/grpc")
+            .trustCertificates(new File("/etc/ca.pem")).build()));
+  }
+
+  @Test
+  void sslContextNeedsWss() throws Exception {
+    SslContext client = SslContextBuilder.forClient().build();
+    assertEquals("url: ws://example.com/grpc (expected: a wss:// URL when sslContext or trustCertificates is set)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://example.com/grpc").sslContext(client).build()));
+  }
+
+  @Test
+  void sslContextAndTrustCertificatesExcludeEachOther() throws Exception {
+    SslContext client = SslContextBuilder.forClient().build();
+    assertEquals("trustCertificates: /etc/ca.pem (expected: unset when sslContext is set (the context carries its "
+        + "own trust))", message(() -> WebSocketClientOptions.newBuilder("wss://example.com/grpc")
+            .sslContext(client).trustCertificates(new File("/etc/ca.pem")).build()));
+    assertSame(client, WebSocketClientOptions.newBuilder("wss://example.com/grpc").sslContext(client).build()
+        .sslContext());
+  }
+
+  @Test
+  void sslContextMustBeAClientContext() throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    SslContext server = SslContextBuilder.forServer(certs.serverCertPem(), certs.serverKeyPem()).build();
+    String m = message(() -> WebSocketClientOptions.newBuilder("wss://h/").sslContext(server));
+    assertTrue(m.startsWith("sslContext: ") && m.endsWith(" (expected: a client context)"), m);
+  }
+
+  // ---- toString -----------------------------------------------------------------------------------------------
+
+  @Test
+  void toStringNamesHeadersButNeverTheirValues() {
+    WebSocketClientOptions o = WebSocketClientOptions.newBuilder("wss://example.com/grpc")
+        .header("Authorization", "Bearer s3cr3t-static")
+        .header("X-Request-Source", "plain-value")
+        .headersSupplier(() -> Map.of("Cookie", "session=s3cr3t-supplied"))
+        .build();
+    String s = o.toString();
+    assertTrue(s.contains("Authorization"), s);
+    assertTrue(s.contains("X-Request-Source"), s);
+    assertTrue(s.contains("headersSupplier=true"), s);
+    assertFalse(s.contains("s3cr3t"), s);
+    assertFalse(s.contains("plain-value"), s);
+  }
+
+  @Test
+  void toStringListsEveryField() {
+    assertEquals("WebSocketClientOptions{url=ws://example.com/grpc, headers=[], headersSupplier=false, "
+        + "subprotocols=[wsgrpc.v1], origin=null, handshakeTimeout=PT10S, sslContext=false, trustCertificates=null, "
+        + "maxInboundFramePayload=1048576, maxOutboundFramePayload=65536}", options("ws://example.com/grpc").toString());
+  }
+}

@@ -1,0 +1,608 @@
+package dev.wsgrpc.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.core.TunnelEstablishedEvent;
+import dev.wsgrpc.core.internal.FramePipeline;
+import io.grpc.ChannelLogger;
+import io.grpc.netty.InternalProtocolNegotiationEvent;
+import io.grpc.netty.ProtocolNegotiationEvent;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.embedded.EmbeddedChannel;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+class ServerUpgradeHandlerTest {
+
+  /** The key of RFC 6455 section 1.3 and the accept value it gives. */
+  private static final String KEY = "dGhlIHNhbXBsZSBub25jZQ==";
+  private static final String ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+  private static final ChannelLogger NOOP_LOGGER = new ChannelLogger() {
+    @Override
+    public void log(ChannelLogLevel level, String message) {}
+
+    @Override
+    public void log(ChannelLogLevel level, String messageFormat, Object... args) {}
+  };
+
+  /** Records what reaches it and passes nothing on. */
+  static final class Recorder extends ChannelInboundHandlerAdapter {
+    final List<Object> reads = new ArrayList<>();
+    final List<Object> events = new ArrayList<>();
+    final List<Throwable> exceptions = new ArrayList<>();
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      reads.add(msg);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+      events.add(evt);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      exceptions.add(cause);
+    }
+  }
+
+  /** A raw HTTP request, built line by line. */
+  static final class Request {
+    private String requestLine;
+    private final List<String> headers = new ArrayList<>();
+    private String body = "";
+
+    /** A valid upgrade request for /grpc that offers wsgrpc.v1. */
+    static Request valid() {
+      Request r = new Request();
+      r.requestLine = "GET /grpc HTTP/1.1";
+      r.headers.addAll(Arrays.asList(
+          "Host: example.com:8080",
+          "Upgrade: websocket",
+          "Connection: Upgrade",
+          "Sec-WebSocket-Key: " + KEY,
+          "Sec-WebSocket-Version: 13",
+          "Sec-WebSocket-Protocol: wsgrpc.v1"));
+      return r;
+    }
+
+    Request line(String requestLine) {
+      this.requestLine = requestLine;
+      return this;
+    }
+
+    Request without(String name) {
+      headers.removeIf(h -> h.toLowerCase(Locale.ROOT).startsWith(name.toLowerCase(Locale.ROOT) + ":"));
+      return this;
+    }
+
+    Request with(String headerLine) {
+      headers.add(headerLine);
+      return this;
+    }
+
+    Request replace(String name, String value) {
+      return without(name).with(name + ": " + value);
+    }
+
+    Request body(String body) {
+      this.body = body;
+      return this;
+    }
+
+    String text() {
+      return requestLine + "\r\n" + String.join("\r\n", headers) + "\r\n\r\n" + body;
+    }
+
+    ByteBuf bytes() {
+      return Unpooled.copiedBuffer(text(), StandardCharsets.ISO_8859_1);
+    }
+  }
+
+  /** A parsed raw HTTP response. */
+  static final class Response {
+    final String raw;
+    final String statusLine;
+    final Map<String, List<String>> headers = new LinkedHashMap<>();
+    final String body;
+
+    Response(String raw) {
+      this.raw = raw;
+      int end = raw.indexOf("\r\n\r\n");
+      assertTrue(end >= 0, "a complete response head: " + raw);
+      String[] lines = raw.substring(0, end).split("\r\n");
+      statusLine = lines[0];
+      for (int i = 1; i < lines.length; i++) {
+        int colon = lines[i].indexOf(':');
+        headers.computeIfAbsent(lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT), k -> new ArrayList<>())
+            .add(lines[i].substring(colon + 1).trim());
+      }
+      body = raw.substring(end + 4);
+    }
+
+    String header(String name) {
+      List<String> values = headers.get(name.toLowerCase(Locale.ROOT));
+      if (values == null) {
+        return null;
+      }
+      assertEquals(1, values.size(), name + ": " + values);
+      return values.get(0);
+    }
+  }
+
+  private final Recorder next = new Recorder();
+  private final Recorder tail = new Recorder();
+  private final ProtocolNegotiationEvent event = InternalProtocolNegotiationEvent.getDefault();
+
+  /** A channel whose upgrade step has received the negotiation event, with time frozen. */
+  private EmbeddedChannel start(WebSocketServerOptions options) {
+    EmbeddedChannel ch = new EmbeddedChannel(new ServerUpgradeHandler(next, options, NOOP_LOGGER), tail);
+    ch.freezeTime();
+    ch.pipeline().fireUserEventTriggered(event);
+    assertNull(ch.readOutbound(), "the server waits for the request");
+    return ch;
+  }
+
+  private EmbeddedChannel start() {
+    return start(WebSocketServerOptions.DEFAULT);
+  }
+
+  /** Everything written to the socket so far, as text; releases it. */
+  private static String written(EmbeddedChannel ch) {
+    StringBuilder out = new StringBuilder();
+    Object o;
+    while ((o = ch.readOutbound()) != null) {
+      ByteBuf b = assertInstanceOf(ByteBuf.class, o);
+      out.append(b.toString(StandardCharsets.ISO_8859_1));
+      assertTrue(b.release());
+    }
+    return out.toString();
+  }
+
+  /** A client frame: FIN, {@code opcode}, masked. */
+  private static ByteBuf maskedFrame(int opcode, String payload) {
+    byte[] data = payload.getBytes(StandardCharsets.US_ASCII);
+    byte[] mask = {0x37, (byte) 0xfa, 0x21, 0x3d};
+    ByteBuf frame = Unpooled.buffer();
+    frame.writeByte(0x80 | opcode);
+    frame.writeByte(0x80 | data.length);
+    frame.writeBytes(mask);
+    for (int i = 0; i < data.length; i++) {
+      frame.writeByte(data[i] ^ mask[i % 4]);
+    }
+    return frame;
+  }
+
+  /** Checks a refusal: status, plain-text body saying what was expected, Connection: close, closed channel. */
+  private Response assertRefused(EmbeddedChannel ch, String statusLine, String body) {
+    Response r = new Response(written(ch));
+    assertEquals(statusLine, r.statusLine, r.raw);
+    assertEquals("text/plain; charset=utf-8", r.header("Content-Type"));
+    assertEquals("close", r.header("Connection"));
+    assertEquals(body + "\n", r.body);
+    assertEquals(String.valueOf(r.body.getBytes(StandardCharsets.UTF_8).length), r.header("Content-Length"));
+    assertFalse(ch.isOpen(), "the connection is closed after the answer");
+    assertTrue(next.events.isEmpty(), "gRPC never takes over");
+    assertTrue(next.reads.isEmpty());
+    assertTrue(tail.events.isEmpty(), "no TunnelEstablishedEvent");
+    assertFalse(ch.finish());
+    return r;
+  }
+
+  private Response refuse(Request request, String statusLine, String body) {
+    EmbeddedChannel ch = start();
+    ch.writeInbound(request.bytes());
+    return assertRefused(ch, statusLine, body);
+  }
+
+  /** Closes an upgraded channel: the frame handlers send Close 1001, then nothing is left. */
+  private static void closeUpgraded(EmbeddedChannel ch) {
+    ch.close();
+    ByteBuf close = ch.readOutbound();
+    assertEquals(0x88, close.readUnsignedByte(), "FIN + close");
+    assertEquals(2, close.readUnsignedByte(), "unmasked, code only");
+    assertEquals(1001, close.readUnsignedShort(), "servers close with Going Away");
+    assertTrue(close.release());
+    assertFalse(ch.finish());
+  }
+
+  // ---- success ------------------------------------------------------------------------------------------------
+
+  @Test
+  void validUpgradeGets101WithTheAcceptForTheKey() {
+    EmbeddedChannel ch = start();
+    ch.writeInbound(Request.valid().bytes());
+
+    assertEquals("HTTP/1.1 101 Switching Protocols\r\n"
+        + "upgrade: websocket\r\n"
+        + "connection: upgrade\r\n"
+        + "sec-websocket-accept: " + ACCEPT + "\r\n"
+        + "sec-websocket-protocol: wsgrpc.v1\r\n"
+        + "\r\n", written(ch));
+    assertTrue(ch.isOpen());
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void subprotocolIsNotAnsweredWhenNoneWasOffered() {
+    EmbeddedChannel ch = start();
+    ch.writeInbound(Request.valid().without("Sec-WebSocket-Protocol").bytes());
+
+    Response r = new Response(written(ch));
+    assertEquals("HTTP/1.1 101 Switching Protocols", r.statusLine);
+    assertEquals(ACCEPT, r.header("Sec-WebSocket-Accept"));
+    assertNull(r.header("Sec-WebSocket-Protocol"), "a client that offered none gets none");
+    TunnelEstablishedEvent established = assertInstanceOf(TunnelEstablishedEvent.class, tail.events.get(0));
+    assertNull(established.subprotocol());
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void subprotocolIsChosenAmongSeveralOffered() {
+    EmbeddedChannel ch = start();
+    ch.writeInbound(Request.valid()
+        .replace("Sec-WebSocket-Protocol", "chat, wsgrpc.v1")
+        .with("Sec-WebSocket-Protocol: superchat")
+        .bytes());
+
+    Response r = new Response(written(ch));
+    assertEquals("HTTP/1.1 101 Switching Protocols", r.statusLine);
+    assertEquals("wsgrpc.v1", r.header("Sec-WebSocket-Protocol"), "only the one chosen is echoed");
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void upgradeReplacesTheHandlerWithNextAndFiresTheNegotiationEvent() {
+    EmbeddedChannel ch = start();
+    ch.writeInbound(Request.valid().bytes());
+    written(ch);
+
+    assertNull(ch.pipeline().get(ServerUpgradeHandler.class));
+    assertNull(ch.pipeline().get(ServerUpgradeHandler.HTTP_CODEC), "the HTTP codec is gone");
+    List<String> names = ch.pipeline().names();
+    int decoder = names.indexOf(FramePipeline.DECODER);
+    assertEquals(Arrays.asList(FramePipeline.DECODER, FramePipeline.ENCODER, FramePipeline.CONTROL,
+        FramePipeline.BYTE_STREAM), names.subList(decoder, decoder + 4));
+    assertSame(next, ch.pipeline().context(names.get(decoder + 4)).handler(), "next follows the frame handlers");
+
+    assertEquals(1, next.events.size());
+    assertSame(event, next.events.get(0), "next receives the negotiation event");
+    assertEquals(1, tail.events.size());
+    TunnelEstablishedEvent established = assertInstanceOf(TunnelEstablishedEvent.class, tail.events.get(0));
+    assertEquals("/grpc", established.path());
+    assertEquals("wsgrpc.v1", established.subprotocol());
+    assertTrue(next.reads.isEmpty());
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void frameInTheSameReadAsTheRequestReachesNextAsPayload() {
+    EmbeddedChannel ch = start();
+    ch.writeInbound(Unpooled.wrappedBuffer(Request.valid().bytes(), maskedFrame(0x2, "PRI * HTTP/2.0")));
+
+    assertTrue(written(ch).startsWith("HTTP/1.1 101 Switching Protocols\r\n"));
+    assertEquals(1, next.reads.size());
+    ByteBuf payload = assertInstanceOf(ByteBuf.class, next.reads.get(0));
+    assertEquals("PRI * HTTP/2.0", payload.toString(StandardCharsets.US_ASCII));
+    assertTrue(payload.release());
+    assertSame(event, next.events.get(0), "the event comes before the bytes");
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void framesInLaterReadsReachNextAsPayload() {
+    EmbeddedChannel ch = start();
+    ch.writeInbound(Request.valid().bytes());
+    written(ch);
+    ch.writeInbound(Unpooled.wrappedBuffer(maskedFrame(0x2, "one"), maskedFrame(0x2, "two")));
+
+    assertEquals(2, next.reads.size());
+    for (Object read : next.reads) {
+      ByteBuf b = (ByteBuf) read;
+      assertTrue(b.toString(StandardCharsets.US_ASCII).matches("one|two"));
+      assertTrue(b.release());
+    }
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void writesAfterTheUpgradeLeaveAsUnmaskedBinaryFrames() {
+    EmbeddedChannel ch = start();
+    ch.writeInbound(Request.valid().bytes());
+    written(ch);
+    ch.writeAndFlush(Unpooled.copiedBuffer("SETTINGS", StandardCharsets.US_ASCII));
+
+    ByteBuf frame = ch.readOutbound();
+    assertEquals(0x82, frame.readUnsignedByte(), "FIN + binary, not HTTP");
+    assertEquals(8, frame.readUnsignedByte(), "unmasked");
+    assertEquals("SETTINGS", frame.toString(StandardCharsets.US_ASCII));
+    assertTrue(frame.release());
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void queryIsIgnoredWhenMatchingThePath() {
+    EmbeddedChannel ch = start();
+    ch.writeInbound(Request.valid().line("GET /grpc?access_token=abc HTTP/1.1").bytes());
+    assertTrue(written(ch).startsWith("HTTP/1.1 101 "));
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void headerValuesAreMatchedIgnoringCaseAndWithinLists() {
+    EmbeddedChannel ch = start();
+    ch.writeInbound(Request.valid()
+        .replace("upgrade", "WebSocket")
+        .replace("connection", "keep-alive, Upgrade")
+        .bytes());
+    assertTrue(written(ch).startsWith("HTTP/1.1 101 "));
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void requestSplitAcrossReadsIsAnsweredOnceComplete() {
+    EmbeddedChannel ch = start();
+    ByteBuf request = Request.valid().bytes();
+    while (request.readableBytes() > 1) {
+      ch.writeInbound(request.readRetainedSlice(Math.min(10, request.readableBytes() - 1)));
+      assertNull(ch.readOutbound());
+    }
+    ch.writeInbound(request);
+    assertTrue(written(ch).startsWith("HTTP/1.1 101 "));
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void configuredPathAndSubprotocolAreUsed() {
+    WebSocketServerOptions options = WebSocketServerOptions.newBuilder().path("/tunnel").subprotocol("acme.v2").build();
+    EmbeddedChannel ch = start(options);
+    ch.writeInbound(Request.valid().line("GET /tunnel HTTP/1.1").replace("Sec-WebSocket-Protocol", "acme.v2").bytes());
+    Response r = new Response(written(ch));
+    assertEquals("HTTP/1.1 101 Switching Protocols", r.statusLine);
+    assertEquals("acme.v2", r.header("Sec-WebSocket-Protocol"));
+    assertEquals("/tunnel", ((TunnelEstablishedEvent) tail.events.get(0)).path());
+    closeUpgraded(ch);
+  }
+
+  // ---- refusals -----------------------------------------------------------------------------------------------
+
+  @Test
+  void unknownPathGets404() {
+    refuse(Request.valid().line("GET /other HTTP/1.1"), "HTTP/1.1 404 Not Found", "no WebSocket endpoint at /other");
+  }
+
+  @Test
+  void defaultPathIsNotServedWhenAnotherIsConfigured() {
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().path("/tunnel").build());
+    ch.writeInbound(Request.valid().bytes());
+    assertRefused(ch, "HTTP/1.1 404 Not Found", "no WebSocket endpoint at /grpc");
+  }
+
+  @Test
+  void longUnknownPathIsCutInTheAnswer() {
+    String path = "/" + "a".repeat(100);
+    refuse(Request.valid().line("GET " + path + " HTTP/1.1"), "HTTP/1.1 404 Not Found",
+        "no WebSocket endpoint at " + path.substring(0, 64) + "...");
+  }
+
+  @Test
+  void postGets405WithAllowGet() {
+    Response r = refuse(Request.valid().line("POST /grpc HTTP/1.1").with("Content-Length: 0"),
+        "HTTP/1.1 405 Method Not Allowed", "expected GET but was POST");
+    assertEquals("GET", r.header("Allow"));
+  }
+
+  @Test
+  void http10Gets400() {
+    refuse(Request.valid().line("GET /grpc HTTP/1.0"), "HTTP/1.1 400 Bad Request", "expected HTTP/1.1 but was HTTP/1.0");
+  }
+
+  @Test
+  void missingHostGets400() {
+    refuse(Request.valid().without("Host"), "HTTP/1.1 400 Bad Request", "expected one Host header but was 0");
+  }
+
+  @Test
+  void twoHostsGet400() {
+    refuse(Request.valid().with("Host: evil.example"), "HTTP/1.1 400 Bad Request",
+        "expected one Host header but was 2");
+  }
+
+  @Test
+  void missingUpgradeGets400() {
+    refuse(Request.valid().without("Upgrade"), "HTTP/1.1 400 Bad Request",
+        "expected 'Upgrade: websocket' but was missing");
+  }
+
+  @Test
+  void otherUpgradeGets400() {
+    refuse(Request.valid().replace("Upgrade", "h2c"), "HTTP/1.1 400 Bad Request",
+        "expected 'Upgrade: websocket' but was 'h2c'");
+  }
+
+  @Test
+  void missingConnectionUpgradeGets400() {
+    refuse(Request.valid().without("Connection"), "HTTP/1.1 400 Bad Request",
+        "expected 'Connection: Upgrade' but was missing");
+  }
+
+  @Test
+  void connectionWithoutUpgradeTokenGets400() {
+    refuse(Request.valid().replace("Connection", "keep-alive"), "HTTP/1.1 400 Bad Request",
+        "expected 'Connection: Upgrade' but was 'keep-alive'");
+  }
+
+  @Test
+  void missingVersionGets400() {
+    refuse(Request.valid().without("Sec-WebSocket-Version"), "HTTP/1.1 400 Bad Request",
+        "expected 'Sec-WebSocket-Version: 13' but it was missing");
+  }
+
+  @Test
+  void version8Gets426WithVersion13() {
+    Response r = refuse(Request.valid().replace("Sec-WebSocket-Version", "8"), "HTTP/1.1 426 Upgrade Required",
+        "expected 'Sec-WebSocket-Version: 13' but was '8'");
+    assertEquals("13", r.header("Sec-WebSocket-Version"));
+    assertEquals("websocket", r.header("Upgrade"));
+  }
+
+  @Test
+  void twoVersionsGet426() {
+    refuse(Request.valid().with("Sec-WebSocket-Version: 8"), "HTTP/1.1 426 Upgrade Required",
+        "expected 'Sec-WebSocket-Version: 13' but was '13, 8'");
+  }
+
+  @Test
+  void missingKeyGets400() {
+    refuse(Request.valid().without("Sec-WebSocket-Key"), "HTTP/1.1 400 Bad Request",
+        "expected a Sec-WebSocket-Key of 16 base64-encoded bytes but was missing");
+  }
+
+  @Test
+  void tooShortKeyGets400() {
+    refuse(Request.valid().replace("Sec-WebSocket-Key", "dGhlIHNhbXBsZQ=="), "HTTP/1.1 400 Bad Request",
+        "expected a Sec-WebSocket-Key of 16 base64-encoded bytes but was 'dGhlIHNhbXBsZQ=='");
+  }
+
+  @Test
+  void keyThatIsNotBase64Gets400() {
+    refuse(Request.valid().replace("Sec-WebSocket-Key", "!!!!!!!!!!!!!!!!!!!!!!=="), "HTTP/1.1 400 Bad Request",
+        "expected a Sec-WebSocket-Key of 16 base64-encoded bytes but was '!!!!!!!!!!!!!!!!!!!!!!=='");
+  }
+
+  @Test
+  void twoKeysGet400() {
+    refuse(Request.valid().with("Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA=="), "HTTP/1.1 400 Bad Request",
+        "expected one Sec-WebSocket-Key but was 2");
+  }
+
+  @Test
+  void offeringOnlyOtherSubprotocolsGets400WithoutEchoingThem() {
+    Response r = refuse(Request.valid().replace("Sec-WebSocket-Protocol", "chat, bearer.s3cr3t-token"),
+        "HTTP/1.1 400 Bad Request",
+        "expected subprotocol wsgrpc.v1 among those offered but it was not one of the 2 offered");
+    assertFalse(r.raw.contains("chat"));
+    assertFalse(r.raw.contains("s3cr3t"), "offered names may carry tokens");
+  }
+
+  @Test
+  void requestWithBodyGets400() {
+    refuse(Request.valid().with("Content-Length: 5").body("hello"), "HTTP/1.1 400 Bad Request",
+        "expected an upgrade request without a body");
+  }
+
+  @Test
+  void chunkedRequestBodyGets400() {
+    refuse(Request.valid().with("Transfer-Encoding: chunked").body("5\r\nhello\r\n0\r\n\r\n"),
+        "HTTP/1.1 400 Bad Request", "expected an upgrade request without a body");
+  }
+
+  @Test
+  void hugeHeaderGets431() {
+    refuse(Request.valid().with("X-Big: " + "a".repeat(17 * 1024)), "HTTP/1.1 431 Request Header Fields Too Large",
+        "expected request headers of at most 16384 bytes");
+  }
+
+  @Test
+  void hugeRequestLineGets414() {
+    refuse(Request.valid().line("GET /grpc?q=" + "a".repeat(5000) + " HTTP/1.1"),
+        "HTTP/1.1 414 Request-URI Too Long", "expected a request line of at most 4096 bytes");
+  }
+
+  @Test
+  void malformedRequestGets400() {
+    EmbeddedChannel ch = start();
+    ch.writeInbound(Unpooled.copiedBuffer("HELLO\r\n\r\n", StandardCharsets.US_ASCII));
+    Response r = new Response(written(ch));
+    assertEquals("HTTP/1.1 400 Bad Request", r.statusLine);
+    assertTrue(r.body.startsWith("expected an HTTP/1.1 request but it was malformed: "), r.body);
+    assertFalse(ch.isOpen());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void bytesAfterARefusedRequestInTheSameReadAreDropped() {
+    EmbeddedChannel ch = start();
+    ByteBuf frame = maskedFrame(0x2, "ignored");
+    ch.writeInbound(Unpooled.wrappedBuffer(Request.valid().line("GET /other HTTP/1.1").bytes(), frame));
+    assertRefused(ch, "HTTP/1.1 404 Not Found", "no WebSocket endpoint at /other");
+    assertEquals(0, frame.refCnt());
+  }
+
+  // ---- handshake timeout --------------------------------------------------------------------------------------
+
+  @Test
+  void incompleteRequestGets408WhenTheHandshakeTimeoutPasses() {
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build());
+    ch.writeInbound(Unpooled.copiedBuffer("GET /grpc HTTP/1.1\r\nHost: example.com\r\n", StandardCharsets.US_ASCII));
+
+    ch.advanceTimeBy(249, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertNull(ch.readOutbound());
+    assertTrue(ch.isOpen());
+
+    ch.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertRefused(ch, "HTTP/1.1 408 Request Timeout", "expected a complete upgrade request within 250 ms");
+  }
+
+  @Test
+  void silentClientGets408WhenTheHandshakeTimeoutPasses() {
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().handshakeTimeout(Duration.ofSeconds(3)).build());
+    ch.advanceTimeBy(3, TimeUnit.SECONDS);
+    ch.runScheduledPendingTasks();
+    assertRefused(ch, "HTTP/1.1 408 Request Timeout", "expected a complete upgrade request within 3000 ms");
+  }
+
+  @Test
+  void completedUpgradeStopsTheHandshakeTimeout() {
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build());
+    ch.writeInbound(Request.valid().bytes());
+    written(ch);
+
+    ch.advanceTimeBy(1, TimeUnit.HOURS);
+    ch.runScheduledPendingTasks();
+    assertNull(ch.readOutbound(), "no 408 after the 101");
+    assertTrue(ch.isOpen());
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void refusalStopsTheHandshakeTimeout() {
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build());
+    ch.writeInbound(Request.valid().line("GET /other HTTP/1.1").bytes());
+    ch.advanceTimeBy(1, TimeUnit.HOURS);
+    ch.runScheduledPendingTasks();
+    assertRefused(ch, "HTTP/1.1 404 Not Found", "no WebSocket endpoint at /other");
+  }
+
+  @Test
+  void clientClosingDuringTheHandshakeGetsNoAnswer() {
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build());
+    ch.writeInbound(Unpooled.copiedBuffer("GET /grpc HTTP/1.1\r\n", StandardCharsets.US_ASCII));
+    ch.pipeline().close();
+    ch.advanceTimeBy(1, TimeUnit.HOURS);
+    ch.runScheduledPendingTasks();
+    assertNull(ch.readOutbound());
+    assertTrue(next.events.isEmpty());
+    assertFalse(ch.finish());
+  }
+}

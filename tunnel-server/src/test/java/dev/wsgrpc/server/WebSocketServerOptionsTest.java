@@ -1,0 +1,166 @@
+package dev.wsgrpc.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.testing.TestCertificates;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import java.io.File;
+import java.time.Duration;
+import java.util.Collections;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class WebSocketServerOptionsTest {
+
+  private static String message(Runnable r) {
+    return assertThrows(IllegalArgumentException.class, r::run).getMessage();
+  }
+
+  @Test
+  void defaultsServeWsOnGrpcWithTheTunnelLimits() {
+    WebSocketServerOptions o = WebSocketServerOptions.DEFAULT;
+    assertEquals("/grpc", o.path());
+    assertEquals("wsgrpc.v1", o.subprotocol());
+    assertEquals(Duration.ofSeconds(10), o.handshakeTimeout());
+    assertNull(o.sslContext());
+    assertEquals(1024 * 1024, o.maxInboundFramePayload());
+    assertEquals(64 * 1024, o.maxOutboundFramePayload());
+  }
+
+  @Test
+  void newBuilderStartsFromTheDefaults() {
+    assertEquals(WebSocketServerOptions.DEFAULT.toString(), WebSocketServerOptions.newBuilder().build().toString());
+  }
+
+  @Test
+  void settersAreKept() {
+    WebSocketServerOptions o = WebSocketServerOptions.newBuilder()
+        .path("/a/b")
+        .subprotocol("acme.v2")
+        .handshakeTimeout(Duration.ofMillis(1500))
+        .maxInboundFramePayload(4096)
+        .maxOutboundFramePayload(2048)
+        .build();
+    assertEquals("/a/b", o.path());
+    assertEquals("acme.v2", o.subprotocol());
+    assertEquals(Duration.ofMillis(1500), o.handshakeTimeout());
+    assertEquals(4096, o.maxInboundFramePayload());
+    assertEquals(2048, o.maxOutboundFramePayload());
+  }
+
+  @Test
+  void toBuilderCopiesEverySettingAndLeavesTheOriginalAlone() {
+    WebSocketServerOptions o = WebSocketServerOptions.newBuilder().path("/t").subprotocol("p").build();
+    WebSocketServerOptions copy = o.toBuilder().build();
+    assertEquals(o.toString(), copy.toString());
+    WebSocketServerOptions changed = o.toBuilder().path("/u").build();
+    assertEquals("/u", changed.path());
+    assertEquals("p", changed.subprotocol());
+    assertEquals("/t", o.path());
+  }
+
+  @Test
+  void toStringListsEveryField() {
+    assertEquals("WebSocketServerOptions{path=/grpc, subprotocol=wsgrpc.v1, handshakeTimeout=PT10S, tls=false, "
+        + "maxInboundFramePayload=1048576, maxOutboundFramePayload=65536}", WebSocketServerOptions.DEFAULT.toString());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"grpc", "", "/a?b", "/a#b", "/a b", "/a\nb", "/a\u0000"})
+  void pathMustBeAnAbsolutePathWithoutQuery(String path) {
+    assertEquals("path: " + path + " (expected: an absolute path such as /grpc, without query)",
+        message(() -> WebSocketServerOptions.newBuilder().path(path)));
+  }
+
+  @Test
+  void pathMustNotBeNull() {
+    assertEquals("path", assertThrows(NullPointerException.class,
+        () -> WebSocketServerOptions.newBuilder().path(null)).getMessage());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"", "a b", "a,b", "a/b"})
+  void subprotocolMustBeAToken(String name) {
+    assertEquals("subprotocol: " + name + " (expected: an HTTP token)",
+        message(() -> WebSocketServerOptions.newBuilder().subprotocol(name)));
+  }
+
+  @Test
+  void subprotocolMustNotBeNull() {
+    assertEquals("subprotocol: null (expected: an HTTP token)",
+        message(() -> WebSocketServerOptions.newBuilder().subprotocol(null)));
+  }
+
+  @Test
+  void handshakeTimeoutMustBePositive() {
+    assertEquals("handshakeTimeout: PT0S (expected: > 0)",
+        message(() -> WebSocketServerOptions.newBuilder().handshakeTimeout(Duration.ZERO)));
+    assertEquals("handshakeTimeout: PT-1S (expected: > 0)",
+        message(() -> WebSocketServerOptions.newBuilder().handshakeTimeout(Duration.ofSeconds(-1))));
+    assertEquals("handshakeTimeout", assertThrows(NullPointerException.class,
+        () -> WebSocketServerOptions.newBuilder().handshakeTimeout(null)).getMessage());
+  }
+
+  @Test
+  void frameLimitsMustBePositive() {
+    assertEquals("maxInboundFramePayload: 0 (expected: > 0)",
+        message(() -> WebSocketServerOptions.newBuilder().maxInboundFramePayload(0)));
+    assertEquals("maxOutboundFramePayload: -5 (expected: > 0)",
+        message(() -> WebSocketServerOptions.newBuilder().maxOutboundFramePayload(-5)));
+  }
+
+  @Test
+  void sslContextMustBeAServerContext() throws Exception {
+    SslContext client = SslContextBuilder.forClient().build();
+    String m = message(() -> WebSocketServerOptions.newBuilder().sslContext(client));
+    assertTrue(m.startsWith("sslContext: "), m);
+    assertTrue(m.endsWith(" (expected: a server context)"), m);
+  }
+
+  @Test
+  void tlsBuildsAServerContextOfferingOnlyHttp11() {
+    TestCertificates certs = TestCertificates.create();
+    WebSocketServerOptions o = WebSocketServerOptions.newBuilder()
+        .tls(certs.serverCertPem(), certs.serverKeyPem())
+        .build();
+    assertNotNull(o.sslContext());
+    assertTrue(o.sslContext().isServer());
+    assertEquals(Collections.singletonList("http/1.1"), o.sslContext().applicationProtocolNegotiator().protocols());
+    assertTrue(o.toString().contains("tls=true"));
+    assertFalse(o.toString().contains("PRIVATE KEY"));
+  }
+
+  @Test
+  void sslContextIsUsedAsGiven() throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    SslContext server = SslContextBuilder.forServer(certs.serverCertPem(), certs.serverKeyPem()).build();
+    assertSame(server, WebSocketServerOptions.newBuilder().sslContext(server).build().sslContext());
+    assertNull(WebSocketServerOptions.newBuilder().sslContext(server).sslContext(null).build().sslContext());
+  }
+
+  @Test
+  void tlsWithUnreadableFilesSaysWhatWasExpected() {
+    File cert = new File("/nonexistent/cert.pem");
+    File key = new File("/nonexistent/key.pem");
+    String m = message(() -> WebSocketServerOptions.newBuilder().tls(cert, key));
+    assertTrue(m.startsWith("tls: /nonexistent/cert.pem, /nonexistent/key.pem (expected: a PEM certificate chain "
+        + "and a PEM PKCS#8 private key; "), m);
+  }
+
+  @Test
+  void tlsRejectsNullFiles() {
+    File f = new File("x.pem");
+    assertEquals("certChainPem", assertThrows(NullPointerException.class,
+        () -> WebSocketServerOptions.newBuilder().tls(null, f)).getMessage());
+    assertEquals("privateKeyPem", assertThrows(NullPointerException.class,
+        () -> WebSocketServerOptions.newBuilder().tls(f, null)).getMessage());
+  }
+}
