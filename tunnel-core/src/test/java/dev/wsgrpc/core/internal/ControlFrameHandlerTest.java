@@ -547,8 +547,8 @@ class ControlFrameHandlerTest {
   @Test
   void constructorRejectsNulls() {
     assertEquals("peer", assertThrows(NullPointerException.class,
-        () -> new ControlFrameHandler(null, WebSocketCloseStatus.NORMAL_CLOSURE)).getMessage());
+        () -> new ControlFrameHandler(null, WebSocketCloseStatus.NORMAL_CLOSURE, true)).getMessage());
     assertEquals("normalClose", assertThrows(NullPointerException.class,
-        () -> new ControlFrameHandler(PEER, null)).getMessage());
+        () -> new ControlFrameHandler(PEER, null, true)).getMessage());
   }
 }
