@@ -1,17 +1,22 @@
 package dev.wsgrpc.core;
 
+import java.net.SocketAddress;
+
 /**
  * Fired down a tunnel's pipeline once the upgrade has succeeded and the frame handlers are in place, just before
- * gRPC's HTTP/2 handler takes over. Handlers that care about a tunnel's life (metrics, liveness) start here.
+ * the handler that consumes the byte stream (gRPC's HTTP/2 handler, or a gateway's relay) takes over. Handlers that
+ * care about a tunnel's life (metrics, logs, liveness) start here.
  */
 public final class TunnelEstablishedEvent {
 
   private final String path;
   private final String subprotocol;
+  private final SocketAddress clientAddress;
 
-  public TunnelEstablishedEvent(String path, String subprotocol) {
+  public TunnelEstablishedEvent(String path, String subprotocol, SocketAddress clientAddress) {
     this.path = path;
     this.subprotocol = subprotocol;
+    this.clientAddress = clientAddress;
   }
 
   /** The request target of the upgrade, e.g. {@code "/grpc"}. */
@@ -24,8 +29,16 @@ public final class TunnelEstablishedEvent {
     return subprotocol;
   }
 
+  /**
+   * The client's address: on a server, the socket's peer unless a trusted proxy named another; on a client, the
+   * server's socket address.
+   */
+  public SocketAddress clientAddress() {
+    return clientAddress;
+  }
+
   @Override
   public String toString() {
-    return "TunnelEstablishedEvent(path=" + path + ", subprotocol=" + subprotocol + ")";
+    return "TunnelEstablishedEvent(path=" + path + ", subprotocol=" + subprotocol + ", client=" + clientAddress + ")";
   }
 }

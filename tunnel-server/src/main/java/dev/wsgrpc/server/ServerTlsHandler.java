@@ -14,6 +14,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import java.util.function.Supplier;
 import javax.net.ssl.SSLSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,16 +24,17 @@ final class ServerTlsHandler extends InternalProtocolNegotiators.ProtocolNegotia
 
   private static final Logger logger = LoggerFactory.getLogger(ServerTlsHandler.class);
 
-  private final SslContext sslContext;
+  private final Supplier<SslContext> sslContext;
 
-  ServerTlsHandler(ChannelHandler next, SslContext sslContext, ChannelLogger channelLogger) {
+  ServerTlsHandler(ChannelHandler next, Supplier<SslContext> sslContext, ChannelLogger channelLogger) {
     super(next, "WebSocketServerTls", channelLogger);
     this.sslContext = sslContext;
   }
 
   @Override
   protected void protocolNegotiationEventTriggered(ChannelHandlerContext ctx) {
-    ctx.pipeline().addBefore(ctx.name(), "wsgrpc-tls", sslContext.newHandler(ctx.alloc()));
+    // Asked per connection, so that a rotated certificate applies to new connections without a restart.
+    ctx.pipeline().addBefore(ctx.name(), "wsgrpc-tls", sslContext.get().newHandler(ctx.alloc()));
   }
 
   @Override

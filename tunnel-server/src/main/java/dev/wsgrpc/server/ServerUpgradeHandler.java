@@ -3,13 +3,11 @@ package dev.wsgrpc.server;
 import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
-import io.grpc.ChannelLogger;
-import io.grpc.netty.InternalProtocolNegotiators;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelFutureListener;
-import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -30,6 +28,7 @@ import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.net.SocketAddress;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -37,18 +36,23 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The upgrade step on the server: reads one HTTP/1.1 request, answers it, and on success installs the frame
- * handlers ({@link FramePipeline}) and removes itself and its HTTP codec, handing the connection to gRPC's HTTP/2
- * handler.
+ * handlers ({@link FramePipeline}), announces a {@link TunnelEstablishedEvent} to the handler after it (gRPC's
+ * handoff, or a gateway's relay), and removes itself and its HTTP codec. Bytes the client sent right after its
+ * request then flow to whoever took over. With {@link WebSocketServerOptions#nativeGrpc()}, a connection that starts
+ * with the HTTP/2 preface is announced as a {@link NativeHttp2Event} instead.
+ *
+ * <p>Plain requests for other paths go to the {@link PlainHttpHandler}, if any.
  *
  * <p>Anything but a valid upgrade on the configured path gets a plain-text answer that says what was expected, then
  * the connection is closed: 404 unknown path, 405 not GET, 400 missing or malformed WebSocket headers, 426 (with
  * {@code Sec-WebSocket-Version: 13}) another version, 400 a client offering only other subprotocols, 408 a request
  * not complete within the handshake timeout, 431/414 oversized headers or request line.
  */
-final class ServerUpgradeHandler extends InternalProtocolNegotiators.ProtocolNegotiationHandler {
+final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
 
   private static final Logger logger = LoggerFactory.getLogger(ServerUpgradeHandler.class);
   static final String HTTP_CODEC = "wsgrpc-http-codec";
+  static final String PREFACE_DETECTOR = "wsgrpc-h2-preface-detector";
   private static final int MAX_INITIAL_LINE = 4096;
   private static final int MAX_HEADER_SIZE = 16 * 1024;
 
@@ -56,20 +60,38 @@ final class ServerUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
   private ScheduledFuture<?> timeout;
   private HttpResponse accept;
   private String subprotocol;
+  private SocketAddress clientAddress;
   private boolean finished;
 
-  ServerUpgradeHandler(ChannelHandler next, WebSocketServerOptions options, ChannelLogger logger) {
-    super(next, "WebSocketServerUpgrade", logger);
+  ServerUpgradeHandler(WebSocketServerOptions options) {
     this.options = options;
   }
 
   @Override
-  protected void protocolNegotiationEventTriggered(ChannelHandlerContext ctx) {
+  public void handlerAdded(ChannelHandlerContext ctx) {
     ctx.pipeline().addBefore(ctx.name(), HTTP_CODEC,
         new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_HEADER_SIZE));
-    timeout = ctx.executor().schedule(() -> reject(ctx, HttpResponseStatus.REQUEST_TIMEOUT,
+    if (options.nativeGrpc()) {
+      ctx.pipeline().addBefore(HTTP_CODEC, PREFACE_DETECTOR, new Http2PrefaceDetector());
+    }
+    timeout = ctx.executor().schedule(() -> reject(ctx, HttpResponseStatus.REQUEST_TIMEOUT, "timeout",
         "expected a complete upgrade request within " + options.handshakeTimeout().toMillis() + " ms"),
         options.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof NativeHttp2Event && !finished) {
+      // Plain gRPC on the same port: no HTTP/1.1 here, hand the connection over as it is.
+      finished = true;
+      timeout.cancel(false);
+      ChannelPipeline pipeline = ctx.pipeline();
+      pipeline.remove(HTTP_CODEC);
+      ctx.fireUserEventTriggered(evt);
+      pipeline.remove(this);
+      return;
+    }
+    ctx.fireUserEventTriggered(evt);
   }
 
   @Override
@@ -80,7 +102,8 @@ final class ServerUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
       }
       if (msg instanceof HttpRequest) {
         if (accept != null) {
-          reject(ctx, HttpResponseStatus.BAD_REQUEST, "expected one upgrade request but a second one arrived");
+          reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request",
+              "expected one upgrade request but a second one arrived");
           return;
         }
         HttpRequest request = (HttpRequest) msg;
@@ -94,13 +117,13 @@ final class ServerUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
           return;
         }
         if (body.isReadable() || ((LastHttpContent) msg).decoderResult().isFailure()) {
-          reject(ctx, HttpResponseStatus.BAD_REQUEST, "expected an upgrade request without a body");
+          reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request", "expected an upgrade request without a body");
           return;
         }
         complete(ctx);
       } else if (msg instanceof io.netty.handler.codec.http.HttpContent && accept != null) {
         if (((io.netty.handler.codec.http.HttpContent) msg).content().isReadable()) {
-          reject(ctx, HttpResponseStatus.BAD_REQUEST, "expected an upgrade request without a body");
+          reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request", "expected an upgrade request without a body");
         }
       }
     } finally {
@@ -113,13 +136,13 @@ final class ServerUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     if (request.decoderResult().isFailure()) {
       Throwable cause = request.decoderResult().cause();
       if (cause instanceof TooLongHttpLineException) {
-        reject(ctx, HttpResponseStatus.REQUEST_URI_TOO_LONG,
+        reject(ctx, HttpResponseStatus.REQUEST_URI_TOO_LONG, "too_large",
             "expected a request line of at most " + MAX_INITIAL_LINE + " bytes");
       } else if (cause instanceof TooLongHttpHeaderException || cause instanceof TooLongFrameException) {
-        reject(ctx, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+        reject(ctx, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "too_large",
             "expected request headers of at most " + MAX_HEADER_SIZE + " bytes");
       } else {
-        reject(ctx, HttpResponseStatus.BAD_REQUEST, "expected an HTTP/1.1 request but it was malformed: "
+        reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request", "expected an HTTP/1.1 request but it was malformed: "
             + cause.getMessage());
       }
       return false;
@@ -128,48 +151,49 @@ final class ServerUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     int query = target.indexOf('?');
     String path = query < 0 ? target : target.substring(0, query);
     if (!path.equals(options.path())) {
-      reject(ctx, HttpResponseStatus.NOT_FOUND, "no WebSocket endpoint at " + printable(path));
+      answerPlain(ctx, request, path);
       return false;
     }
     if (!HttpMethod.GET.equals(request.method())) {
-      reject(ctx, HttpResponseStatus.METHOD_NOT_ALLOWED,
+      reject(ctx, HttpResponseStatus.METHOD_NOT_ALLOWED, "method",
           "expected GET but was " + printable(request.method().name()));
       return false;
     }
     if (!HttpVersion.HTTP_1_1.equals(request.protocolVersion())) {
-      reject(ctx, HttpResponseStatus.BAD_REQUEST,
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request",
           "expected HTTP/1.1 but was " + printable(request.protocolVersion().text()));
       return false;
     }
     HttpHeaders h = request.headers();
     if (h.getAll(HttpHeaderNames.HOST).size() != 1) {
-      reject(ctx, HttpResponseStatus.BAD_REQUEST, "expected one Host header but was "
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request", "expected one Host header but was "
           + h.getAll(HttpHeaderNames.HOST).size());
       return false;
     }
     if (!Http11Tokens.containsToken(h.getAll(HttpHeaderNames.UPGRADE), "websocket")) {
-      reject(ctx, HttpResponseStatus.BAD_REQUEST,
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request",
           "expected 'Upgrade: websocket' but was " + quoted(h.get(HttpHeaderNames.UPGRADE)));
       return false;
     }
     if (!Http11Tokens.containsToken(h.getAll(HttpHeaderNames.CONNECTION), "upgrade")) {
-      reject(ctx, HttpResponseStatus.BAD_REQUEST,
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request",
           "expected 'Connection: Upgrade' but was " + quoted(h.get(HttpHeaderNames.CONNECTION)));
       return false;
     }
     List<String> versions = h.getAll(HttpHeaderNames.SEC_WEBSOCKET_VERSION);
     if (versions.isEmpty()) {
-      reject(ctx, HttpResponseStatus.BAD_REQUEST, "expected 'Sec-WebSocket-Version: 13' but it was missing");
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request",
+          "expected 'Sec-WebSocket-Version: 13' but it was missing");
       return false;
     }
     if (versions.size() != 1 || !versions.get(0).trim().equals("13")) {
-      reject(ctx, HttpResponseStatus.UPGRADE_REQUIRED,
+      reject(ctx, HttpResponseStatus.UPGRADE_REQUIRED, "version",
           "expected 'Sec-WebSocket-Version: 13' but was " + quoted(String.join(", ", versions)));
       return false;
     }
     List<String> keys = h.getAll(HttpHeaderNames.SEC_WEBSOCKET_KEY);
     if (keys.size() != 1 || !Http11Tokens.isValidKey(keys.get(0).trim())) {
-      reject(ctx, HttpResponseStatus.BAD_REQUEST, keys.size() > 1
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request", keys.size() > 1
           ? "expected one Sec-WebSocket-Key but was " + keys.size()
           : "expected a Sec-WebSocket-Key of 16 base64-encoded bytes but was " + quoted(h.get(
               HttpHeaderNames.SEC_WEBSOCKET_KEY)));
@@ -178,11 +202,18 @@ final class ServerUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     List<String> offered = Http11Tokens.elements(h.getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL));
     if (!offered.isEmpty() && !offered.contains(options.subprotocol())) {
       // Offered names may carry tokens (clients that cannot set headers): count them, never echo them.
-      reject(ctx, HttpResponseStatus.BAD_REQUEST, "expected subprotocol " + options.subprotocol()
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, "subprotocol", "expected subprotocol " + options.subprotocol()
           + " among those offered but it was not one of the " + offered.size() + " offered");
       return false;
     }
     subprotocol = offered.isEmpty() ? null : options.subprotocol();
+    clientAddress = options.trustedProxies().clientAddress(ctx.channel().remoteAddress(), h);
+    TunnelAdmission.Refusal refusal = options.admission().admit(clientAddress, path);
+    if (refusal != null) {
+      reject(ctx, HttpResponseStatus.valueOf(refusal.status()), "rejected", refusal.reason(),
+          refusal.retryAfterSeconds());
+      return false;
+    }
     accept = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
     accept.headers()
         .set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET)
@@ -199,20 +230,49 @@ final class ServerUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     timeout.cancel(false);
     ChannelPipeline pipeline = ctx.pipeline();
     ctx.writeAndFlush(accept);
-    // The 101 is encoded; gRPC writes from now on must reach the frame encoder, not the HTTP encoder.
+    // The 101 is encoded; writes from now on must reach the frame encoder, not the HTTP encoder.
     ((HttpServerCodec) pipeline.get(HTTP_CODEC)).removeOutboundHandler();
     FramePipeline.install(pipeline, ctx.name(), true, options.maxInboundFramePayload(),
-        options.maxOutboundFramePayload(), "client " + ctx.channel().remoteAddress());
-    logger.debug("Tunnel opened with {} on {} (subprotocol {})", ctx.channel().remoteAddress(), options.path(),
-        subprotocol);
-    ctx.fireUserEventTriggered(new TunnelEstablishedEvent(options.path(), subprotocol));
-    // Replaces this handler with gRPC's, which sends its SETTINGS through the frame handlers, after the 101.
-    fireProtocolNegotiationEvent(ctx);
-    // Last: bytes the client sent right after its request now flow to gRPC.
+        options.maxOutboundFramePayload(), "client " + clientAddress);
+    logger.debug("Tunnel opened with {} on {} (subprotocol {})", clientAddress, options.path(), subprotocol);
+    // The next handler takes over here (gRPC's handoff replaces itself with the HTTP/2 handler).
+    ctx.fireUserEventTriggered(new TunnelEstablishedEvent(options.path(), subprotocol, clientAddress));
+    pipeline.remove(this);
+    // Last: bytes the client sent right after its request now flow to whoever took over.
     pipeline.remove(HTTP_CODEC);
   }
 
-  private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, String reason) {
+  /** A plain request for another path: the {@link PlainHttpHandler} answers, else 404. */
+  private void answerPlain(ChannelHandlerContext ctx, HttpRequest request, String path) {
+    PlainHttpHandler handler = options.plainHttpHandler();
+    FullHttpResponse response = null;
+    if (handler != null) {
+      SocketAddress client = options.trustedProxies().clientAddress(ctx.channel().remoteAddress(), request.headers());
+      try {
+        response = handler.handle(request, client, ctx.alloc());
+      } catch (RuntimeException e) {
+        logger.warn("PlainHttpHandler failed on {}; answering 500", printable(path), e);
+        response = textResponse(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error");
+      }
+    }
+    if (response == null) {
+      reject(ctx, HttpResponseStatus.NOT_FOUND, "not_found", "no WebSocket endpoint at " + printable(path));
+      return;
+    }
+    finished = true;
+    timeout.cancel(false);
+    response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    HttpUtil.setContentLength(response, response.content().readableBytes());
+    ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+  }
+
+  private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, String label, String reason) {
+    reject(ctx, status, label, reason, -1);
+  }
+
+  /** Answers with {@code status} and a plain-text {@code reason}, then closes; counted under {@code label}. */
+  private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, String label, String reason,
+      int retryAfterSeconds) {
     if (finished) {
       return;
     }
@@ -220,13 +280,15 @@ final class ServerUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     if (timeout != null) {
       timeout.cancel(false);
     }
-    logger.debug("Refused upgrade from {}: {} {}", ctx.channel().remoteAddress(), status.code(), reason);
-    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
-        ByteBufUtil.writeUtf8(ctx.alloc(), reason + "\n"));
-    response.headers()
-        .set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8")
-        .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    SocketAddress client = clientAddress != null ? clientAddress : ctx.channel().remoteAddress();
+    logger.debug("Refused upgrade from {}: {} {}", client, status.code(), reason);
+    options.listener().upgradeRejected(client, status.code(), label);
+    FullHttpResponse response = textResponse(ctx, status, reason);
+    response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     HttpUtil.setContentLength(response, response.content().readableBytes());
+    if (retryAfterSeconds >= 0) {
+      response.headers().set(HttpHeaderNames.RETRY_AFTER, retryAfterSeconds);
+    }
     if (status.code() == HttpResponseStatus.UPGRADE_REQUIRED.code()) {
       response.headers().set(HttpHeaderNames.SEC_WEBSOCKET_VERSION, "13");
       response.headers().set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET);
@@ -234,6 +296,13 @@ final class ServerUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
       response.headers().set(HttpHeaderNames.ALLOW, "GET");
     }
     ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+  }
+
+  private static FullHttpResponse textResponse(ChannelHandlerContext ctx, HttpResponseStatus status, String text) {
+    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
+        ByteBufUtil.writeUtf8(ctx.alloc(), text + "\n"));
+    response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
+    return response;
   }
 
   @Override

@@ -13,6 +13,7 @@ import io.netty.handler.ssl.SslContextBuilder;
 import java.io.File;
 import javax.net.ssl.SSLException;
 import java.time.Duration;
+import java.util.function.Supplier;
 
 /**
  * How a server accepts tunnels: the upgrade path, the subprotocol, TLS and limits. Immutable; build one with
@@ -26,9 +27,14 @@ public final class WebSocketServerOptions {
   private final String path;
   private final String subprotocol;
   private final Duration handshakeTimeout;
-  private final SslContext sslContext;
+  private final Supplier<SslContext> sslContext;
   private final int maxInboundFramePayload;
   private final int maxOutboundFramePayload;
+  private final boolean nativeGrpc;
+  private final PlainHttpHandler plainHttpHandler;
+  private final TrustedProxies trustedProxies;
+  private final TunnelListener listener;
+  private final TunnelAdmission admission;
 
   private WebSocketServerOptions(Builder b) {
     this.path = b.path;
@@ -37,6 +43,11 @@ public final class WebSocketServerOptions {
     this.sslContext = b.sslContext;
     this.maxInboundFramePayload = b.maxInboundFramePayload;
     this.maxOutboundFramePayload = b.maxOutboundFramePayload;
+    this.nativeGrpc = b.nativeGrpc;
+    this.plainHttpHandler = b.plainHttpHandler;
+    this.trustedProxies = b.trustedProxies;
+    this.listener = b.listener;
+    this.admission = b.admission;
   }
 
   public static Builder newBuilder() {
@@ -62,9 +73,34 @@ public final class WebSocketServerOptions {
     return handshakeTimeout;
   }
 
-  /** The TLS context for wss, or {@code null} for plain ws. */
-  public SslContext sslContext() {
+  /** The TLS context for wss (asked once per new connection), or {@code null} for plain ws. */
+  public Supplier<SslContext> sslContext() {
     return sslContext;
+  }
+
+  /** Whether connections that start gRPC directly (h2c preface, or ALPN h2) are served as plain gRPC too. */
+  public boolean nativeGrpc() {
+    return nativeGrpc;
+  }
+
+  /** Answers plain HTTP requests for other paths, or {@code null} (404). */
+  public PlainHttpHandler plainHttpHandler() {
+    return plainHttpHandler;
+  }
+
+  /** The proxies whose {@code Forwarded}/{@code X-Forwarded-For} headers decide the client's address. */
+  public TrustedProxies trustedProxies() {
+    return trustedProxies;
+  }
+
+  /** Observes tunnels; never null. */
+  public TunnelListener listener() {
+    return listener;
+  }
+
+  /** Decides each valid upgrade before the 101; never null. */
+  public TunnelAdmission admission() {
+    return admission;
   }
 
   /** The largest frame payload accepted from a client, in bytes. */
@@ -81,6 +117,8 @@ public final class WebSocketServerOptions {
   public String toString() {
     return "WebSocketServerOptions{path=" + path + ", subprotocol=" + subprotocol
         + ", handshakeTimeout=" + handshakeTimeout + ", tls=" + (sslContext != null)
+        + ", nativeGrpc=" + nativeGrpc + ", plainHttpHandler=" + (plainHttpHandler != null)
+        + ", trustedProxies=" + trustedProxies
         + ", maxInboundFramePayload=" + maxInboundFramePayload
         + ", maxOutboundFramePayload=" + maxOutboundFramePayload + "}";
   }
@@ -90,9 +128,16 @@ public final class WebSocketServerOptions {
     private String path = WebSocketTunnel.DEFAULT_PATH;
     private String subprotocol = WebSocketTunnel.SUBPROTOCOL;
     private Duration handshakeTimeout = Duration.ofMillis(WebSocketTunnel.DEFAULT_HANDSHAKE_TIMEOUT_MILLIS);
-    private SslContext sslContext;
+    private Supplier<SslContext> sslContext;
+    private File certChainPem;
+    private File privateKeyPem;
     private int maxInboundFramePayload = WebSocketTunnel.DEFAULT_MAX_INBOUND_FRAME_PAYLOAD;
     private int maxOutboundFramePayload = WebSocketTunnel.DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD;
+    private boolean nativeGrpc;
+    private PlainHttpHandler plainHttpHandler;
+    private TrustedProxies trustedProxies = TrustedProxies.NONE;
+    private TunnelListener listener = new TunnelListener() {};
+    private TunnelAdmission admission = TunnelAdmission.ALL;
 
     private Builder() {}
 
@@ -103,6 +148,11 @@ public final class WebSocketServerOptions {
       sslContext = o.sslContext;
       maxInboundFramePayload = o.maxInboundFramePayload;
       maxOutboundFramePayload = o.maxOutboundFramePayload;
+      nativeGrpc = o.nativeGrpc;
+      plainHttpHandler = o.plainHttpHandler;
+      trustedProxies = o.trustedProxies;
+      listener = o.listener;
+      admission = o.admission;
     }
 
     /** The path that answers the upgrade, matched exactly (the query is ignored). Default: {@value WebSocketTunnel#DEFAULT_PATH}. */
@@ -139,32 +189,73 @@ public final class WebSocketServerOptions {
      */
     public Builder sslContext(SslContext sslContext) {
       checkArgument(sslContext == null || sslContext.isServer(), "sslContext", sslContext, "a server context");
-      this.sslContext = sslContext;
+      this.sslContext = sslContext == null ? null : () -> sslContext;
+      this.certChainPem = null;
+      this.privateKeyPem = null;
       return this;
     }
 
     /**
-     * Serves wss with the certificate chain and PKCS#8 private key in these PEM files, offering ALPN
-     * {@code http/1.1} (HTTP/2 runs inside the WebSocket, so {@code h2} is not offered). Default: none, plain ws.
-     *
-     * @throws IllegalArgumentException when the files cannot be read as a certificate chain and key
+     * A source of the TLS context for wss, asked once for every new connection, so that new certificates can be
+     * picked up without a restart. It must be quick and must not block. The server does not take ownership.
+     * Default: none, plain ws.
+     */
+    public Builder sslContextSupplier(Supplier<SslContext> sslContext) {
+      this.sslContext = sslContext;
+      this.certChainPem = null;
+      this.privateKeyPem = null;
+      return this;
+    }
+
+    /**
+     * Also serves connections that start gRPC directly on the same port: the HTTP/2 preface in the clear (h2c),
+     * or ALPN {@code h2} over TLS. Internal clients then need no tunnel. Such connections bypass
+     * {@link #admission}. Default: false.
+     */
+    public Builder nativeGrpc(boolean nativeGrpc) {
+      this.nativeGrpc = nativeGrpc;
+      return this;
+    }
+
+    /** Answers plain HTTP requests for paths other than the tunnel's, e.g. health checks. Default: 404 for all. */
+    public Builder plainHttpHandler(PlainHttpHandler handler) {
+      this.plainHttpHandler = handler;
+      return this;
+    }
+
+    /**
+     * The proxies (CIDR blocks such as {@code 10.0.0.0/8} or single addresses) whose {@code Forwarded} and
+     * {@code X-Forwarded-For} headers decide the client's address, which services then see as
+     * {@code Grpc.TRANSPORT_ATTR_REMOTE_ADDR}. From anyone else the headers are ignored. Default: none.
+     */
+    public Builder trustedProxies(java.util.List<String> cidrs) {
+      checkNotNull(cidrs, "trustedProxies");
+      this.trustedProxies = TrustedProxies.parse(cidrs);
+      return this;
+    }
+
+    /** Observes tunnels: opened, closed, refused. Default: none. */
+    public Builder listener(TunnelListener listener) {
+      this.listener = checkNotNull(listener, "listener");
+      return this;
+    }
+
+    /** Decides each valid upgrade before the 101 (draining, limits). Default: admit all. */
+    public Builder admission(TunnelAdmission admission) {
+      this.admission = checkNotNull(admission, "admission");
+      return this;
+    }
+
+    /**
+     * Serves wss with the certificate chain and PKCS#8 private key in these PEM files, read by {@link #build()}.
+     * ALPN offers {@code http/1.1} (HTTP/2 runs inside the WebSocket), and also {@code h2} when
+     * {@link #nativeGrpc} is on. Default: none, plain ws.
      */
     public Builder tls(File certChainPem, File privateKeyPem) {
-      checkNotNull(certChainPem, "certChainPem");
-      checkNotNull(privateKeyPem, "privateKeyPem");
-      try {
-        return sslContext(SslContextBuilder.forServer(certChainPem, privateKeyPem)
-            .applicationProtocolConfig(new ApplicationProtocolConfig(
-                ApplicationProtocolConfig.Protocol.ALPN,
-                // Clients that offer no ALPN, or not http/1.1, still get the upgrade, as from any web server.
-                ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
-                ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
-                ApplicationProtocolNames.HTTP_1_1))
-            .build());
-      } catch (SSLException | IllegalArgumentException e) {
-        throw new IllegalArgumentException("tls: " + certChainPem + ", " + privateKeyPem
-            + " (expected: a PEM certificate chain and a PEM PKCS#8 private key; " + e.getMessage() + ")", e);
-      }
+      this.certChainPem = checkNotNull(certChainPem, "certChainPem");
+      this.privateKeyPem = checkNotNull(privateKeyPem, "privateKeyPem");
+      this.sslContext = null;
+      return this;
     }
 
     /**
@@ -185,8 +276,42 @@ public final class WebSocketServerOptions {
       return this;
     }
 
+    /**
+     * Returns the options.
+     *
+     * @throws IllegalArgumentException when the {@link #tls} files cannot be read as a certificate chain and key
+     */
     public WebSocketServerOptions build() {
+      if (certChainPem != null) {
+        SslContext context = serverContext(certChainPem, privateKeyPem, nativeGrpc);
+        sslContext = () -> context;
+      }
       return new WebSocketServerOptions(this);
+    }
+  }
+
+  /**
+   * A server TLS context from PEM files that offers ALPN {@code http/1.1} for tunnels, preceded by {@code h2} when
+   * native gRPC is served on the same port.
+   *
+   * @throws IllegalArgumentException when the files cannot be read as a certificate chain and key
+   */
+  public static SslContext serverContext(File certChainPem, File privateKeyPem, boolean offerH2) {
+    try {
+      String[] protocols = offerH2
+          ? new String[] {ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1}
+          : new String[] {ApplicationProtocolNames.HTTP_1_1};
+      return SslContextBuilder.forServer(certChainPem, privateKeyPem)
+          .applicationProtocolConfig(new ApplicationProtocolConfig(
+              ApplicationProtocolConfig.Protocol.ALPN,
+              // Clients that offer no ALPN, or none of these, still get the upgrade, as from any web server.
+              ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+              ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+              protocols))
+          .build();
+    } catch (SSLException | IllegalArgumentException e) {
+      throw new IllegalArgumentException("tls: " + certChainPem + ", " + privateKeyPem
+          + " (expected: a PEM certificate chain and a PEM PKCS#8 private key; " + e.getMessage() + ")", e);
     }
   }
 }

@@ -70,6 +70,7 @@ class WebSocketServerOptionsTest {
   @Test
   void toStringListsEveryField() {
     assertEquals("WebSocketServerOptions{path=/grpc, subprotocol=wsgrpc.v1, handshakeTimeout=PT10S, tls=false, "
+        + "nativeGrpc=false, plainHttpHandler=false, trustedProxies=[], "
         + "maxInboundFramePayload=1048576, maxOutboundFramePayload=65536}", WebSocketServerOptions.DEFAULT.toString());
   }
 
@@ -132,25 +133,48 @@ class WebSocketServerOptionsTest {
         .tls(certs.serverCertPem(), certs.serverKeyPem())
         .build();
     assertNotNull(o.sslContext());
-    assertTrue(o.sslContext().isServer());
-    assertEquals(Collections.singletonList("http/1.1"), o.sslContext().applicationProtocolNegotiator().protocols());
+    assertTrue(o.sslContext().get().isServer());
+    assertEquals(Collections.singletonList("http/1.1"),
+        o.sslContext().get().applicationProtocolNegotiator().protocols());
     assertTrue(o.toString().contains("tls=true"));
     assertFalse(o.toString().contains("PRIVATE KEY"));
+  }
+
+  @Test
+  void tlsWithNativeGrpcAlsoOffersH2First() {
+    TestCertificates certs = TestCertificates.create();
+    WebSocketServerOptions o = WebSocketServerOptions.newBuilder()
+        .tls(certs.serverCertPem(), certs.serverKeyPem())
+        .nativeGrpc(true)
+        .build();
+    assertEquals(java.util.Arrays.asList("h2", "http/1.1"),
+        o.sslContext().get().applicationProtocolNegotiator().protocols());
+  }
+
+  @Test
+  void trustedProxiesRejectAnythingButAddressesAndPrefixes() {
+    assertEquals("trustedProxies: 10.0.0.0/33 (expected: a prefix length from 0 to 32)",
+        assertThrows(IllegalArgumentException.class, () -> WebSocketServerOptions.newBuilder()
+            .trustedProxies(java.util.Arrays.asList("10.0.0.0/33"))).getMessage());
+    assertEquals("trustedProxies: proxy.example.com (expected: an IP address or CIDR block)",
+        assertThrows(IllegalArgumentException.class, () -> WebSocketServerOptions.newBuilder()
+            .trustedProxies(java.util.Arrays.asList("proxy.example.com"))).getMessage());
   }
 
   @Test
   void sslContextIsUsedAsGiven() throws Exception {
     TestCertificates certs = TestCertificates.create();
     SslContext server = SslContextBuilder.forServer(certs.serverCertPem(), certs.serverKeyPem()).build();
-    assertSame(server, WebSocketServerOptions.newBuilder().sslContext(server).build().sslContext());
-    assertNull(WebSocketServerOptions.newBuilder().sslContext(server).sslContext(null).build().sslContext());
+    assertSame(server, WebSocketServerOptions.newBuilder().sslContext(server).build().sslContext().get());
+    assertNull(WebSocketServerOptions.newBuilder().sslContext(server).sslContext((SslContext) null).build()
+        .sslContext());
   }
 
   @Test
   void tlsWithUnreadableFilesSaysWhatWasExpected() {
     File cert = new File("/nonexistent/cert.pem");
     File key = new File("/nonexistent/key.pem");
-    String m = message(() -> WebSocketServerOptions.newBuilder().tls(cert, key));
+    String m = message(() -> WebSocketServerOptions.newBuilder().tls(cert, key).build());
     assertTrue(m.startsWith("tls: /nonexistent/cert.pem, /nonexistent/key.pem (expected: a PEM certificate chain "
         + "and a PEM PKCS#8 private key; "), m);
   }

@@ -1,0 +1,58 @@
+package dev.wsgrpc.server;
+
+import java.net.SocketAddress;
+
+/**
+ * Decides, before the 101, whether an otherwise valid upgrade becomes a tunnel: for draining, limits or access
+ * checks. Called on the connection's event loop: it must not block.
+ */
+@FunctionalInterface
+public interface TunnelAdmission {
+
+  /** Admits every tunnel. */
+  TunnelAdmission ALL = (clientAddress, path) -> null;
+
+  /**
+   * Returns {@code null} to admit the tunnel, or the refusal to answer instead.
+   *
+   * @param clientAddress the client's address (after trusted-proxy headers)
+   * @param path the upgrade's path
+   */
+  Refusal admit(SocketAddress clientAddress, String path);
+
+  /** An HTTP answer that refuses a tunnel. */
+  final class Refusal {
+    private final int status;
+    private final String reason;
+    private final int retryAfterSeconds;
+
+    private Refusal(int status, String reason, int retryAfterSeconds) {
+      this.status = status;
+      this.reason = reason;
+      this.retryAfterSeconds = retryAfterSeconds;
+    }
+
+    /** 503 with {@code Retry-After}: come back later (draining, overloaded). */
+    public static Refusal unavailable(String reason, int retryAfterSeconds) {
+      return new Refusal(503, reason, retryAfterSeconds);
+    }
+
+    /** 403: this client may not open a tunnel. */
+    public static Refusal forbidden(String reason) {
+      return new Refusal(403, reason, -1);
+    }
+
+    public int status() {
+      return status;
+    }
+
+    public String reason() {
+      return reason;
+    }
+
+    /** Seconds for {@code Retry-After}, or -1 for none. */
+    public int retryAfterSeconds() {
+      return retryAfterSeconds;
+    }
+  }
+}

@@ -1,0 +1,83 @@
+package dev.wsgrpc.server;
+
+import io.netty.channel.Channel;
+import java.net.SocketAddress;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** One tunnel as a {@link TunnelListener} sees it. Thread-safe. */
+public final class TunnelInfo {
+
+  private final Channel channel;
+  private final SocketAddress clientAddress;
+  private final String path;
+  private final String subprotocol;
+  private final long openedNanos = System.nanoTime();
+  private final AtomicLong bytesIn;
+  private final AtomicLong bytesOut;
+  private volatile long closedNanos;
+
+  /** Created by the server; not for applications. */
+  TunnelInfo(Channel channel, SocketAddress clientAddress, String path, String subprotocol, AtomicLong bytesIn,
+      AtomicLong bytesOut) {
+    this.channel = channel;
+    this.clientAddress = clientAddress;
+    this.path = path;
+    this.subprotocol = subprotocol;
+    this.bytesIn = bytesIn;
+    this.bytesOut = bytesOut;
+  }
+
+  /** The client's address: the socket's peer, or what a trusted proxy said it was. */
+  public SocketAddress clientAddress() {
+    return clientAddress;
+  }
+
+  /** The socket's peer (a proxy, when there is one). */
+  public SocketAddress peerAddress() {
+    return channel.remoteAddress();
+  }
+
+  /** The upgrade's path. */
+  public String path() {
+    return path;
+  }
+
+  /** The negotiated subprotocol, or {@code null}. */
+  public String subprotocol() {
+    return subprotocol;
+  }
+
+  /** Bytes received on the socket so far (TLS records and WebSocket framing included). */
+  public long bytesIn() {
+    return bytesIn.get();
+  }
+
+  /** Bytes sent on the socket so far (TLS records and WebSocket framing included). */
+  public long bytesOut() {
+    return bytesOut.get();
+  }
+
+  /** How long the tunnel has been (or was) open. */
+  public Duration duration() {
+    long end = closedNanos != 0 ? closedNanos : System.nanoTime();
+    return Duration.ofNanos(end - openedNanos);
+  }
+
+  /**
+   * Starts a graceful close: on a gRPC server, GOAWAY inside the tunnel, then the close once in-flight calls have
+   * finished (WebSocket close 1001). Returns at once.
+   */
+  public void close() {
+    channel.close();
+  }
+
+  void markClosed() {
+    closedNanos = System.nanoTime();
+  }
+
+  @Override
+  public String toString() {
+    return "TunnelInfo{client=" + clientAddress + ", path=" + path + ", subprotocol=" + subprotocol + "}";
+  }
+}
