@@ -26,6 +26,18 @@ public final class WebSocketTunnel {
    */
   public static final int DEFAULT_MAX_INBOUND_FRAME_PAYLOAD = 1024 * 1024;
 
+  /**
+   * The default time between two WebSocket Pings, in milliseconds: {@value} (30 s), below the 60 s idle timeout of
+   * nginx and AWS ALB and the ~100 s of Cloudflare.
+   */
+  public static final long DEFAULT_PING_INTERVAL_MILLIS = 30_000;
+
+  /**
+   * The default time, in milliseconds, within which something must arrive after a Ping before the peer is
+   * considered gone and the tunnel closed: {@value} (15 s).
+   */
+  public static final long DEFAULT_PING_TIMEOUT_MILLIS = 15_000;
+
   /** The default time allowed for TLS and the upgrade together, in milliseconds: {@value}. */
   public static final long DEFAULT_HANDSHAKE_TIMEOUT_MILLIS = 10_000;
 

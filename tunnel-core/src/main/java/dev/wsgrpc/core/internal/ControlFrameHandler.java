@@ -26,6 +26,8 @@ import org.slf4j.LoggerFactory;
  *       {@link TunnelStatus#closedByPeer} (in-flight RPCs fail, the channel reconnects).</li>
  *   <li>A protocol error (a corrupt frame from the decoder, a text frame, an invalid close frame) sends Close with
  *       the matching code, then closes; gRPC sees {@link TunnelStatus#closedHere}.</li>
+ *   <li>A peer that stays silent after a Ping ({@link KeepaliveHandler}) gets Close 1001 and the same treatment
+ *       as a protocol error: gRPC sees UNAVAILABLE.</li>
  *   <li>When gRPC closes the channel, a Close with this side's normal code goes out first, so the peer can tell a
  *       clean end from a cut. Once a Close is sent, outbound data is dropped and inbound data ignored.</li>
  * </ul>
@@ -100,6 +102,9 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
       WebSocketCloseStatus status = corrupt.closeStatus() != null
           ? corrupt.closeStatus() : WebSocketCloseStatus.PROTOCOL_ERROR;
       failConnection(ctx, status, String.valueOf(corrupt.getMessage()), cause);
+    } else if (cause instanceof KeepaliveHandler.PingTimeoutException) {
+      // A silent peer ends the tunnel like any failure: Close (which it may never read), status, TCP close.
+      failConnection(ctx, WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, cause.getMessage(), cause);
     } else {
       ctx.fireExceptionCaught(cause);
     }
@@ -114,6 +119,8 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
     if (status.code() == WebSocketCloseStatus.MESSAGE_TOO_BIG.code()) {
       logger.info("Closing tunnel with {}: {} ({}) - raise the frame limit on this side or lower it on the other",
           peer, problem, TunnelStatus.describe(status.code()));
+    } else if (cause instanceof KeepaliveHandler.PingTimeoutException) {
+      logger.info("Closing tunnel with {}: {}", peer, problem);
     } else {
       logger.debug("Closing tunnel with {}: {} ({})", peer, problem, TunnelStatus.describe(status.code()));
     }

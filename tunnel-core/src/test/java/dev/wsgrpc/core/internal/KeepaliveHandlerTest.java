@@ -1,0 +1,176 @@
+package dev.wsgrpc.core.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+class KeepaliveHandlerTest {
+
+  private static final String PEER = "ws://example.com/grpc";
+  private static final long INTERVAL = 1_000;
+  private static final long TIMEOUT = 2_000;
+
+  private final ControlFrameHandlerTest.Recorder tail = new ControlFrameHandlerTest.Recorder();
+
+  /** keepalive, then the control handler as the frame pipeline places them, on a fake clock. */
+  private EmbeddedChannel channel() {
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.freezeTime();
+    ch.pipeline().addLast(new KeepaliveHandler(INTERVAL, TIMEOUT),
+        new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), tail);
+    return ch;
+  }
+
+  private static void advance(EmbeddedChannel ch, long millis) {
+    ch.advanceTimeBy(millis, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+  }
+
+  private static void assertPing(EmbeddedChannel ch) {
+    PingWebSocketFrame ping = assertInstanceOf(PingWebSocketFrame.class, ch.readOutbound());
+    assertEquals(0, ping.content().readableBytes());
+    ping.release();
+  }
+
+  @Test
+  void aPingGoesOutEveryInterval() {
+    EmbeddedChannel ch = channel();
+    advance(ch, INTERVAL - 1);
+    assertNull(ch.readOutbound(), "nothing before the first interval has passed");
+    advance(ch, 1);
+    assertPing(ch);
+    ch.writeInbound(new PongWebSocketFrame());
+    advance(ch, INTERVAL);
+    assertPing(ch);
+    ch.writeInbound(new PongWebSocketFrame());
+    assertNull(ch.readOutbound());
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void pingsContinueWhileDataFlows() {
+    EmbeddedChannel ch = channel();
+    for (int i = 0; i < 5; i++) {
+      ch.writeInbound(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(new byte[] {1})));
+      advance(ch, INTERVAL);
+      assertPing(ch);
+    }
+    assertTrue(ch.isOpen());
+    for (Object read : tail.reads) {
+      assertTrue(((BinaryWebSocketFrame) read).release());
+    }
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void anyFrameAfterThePingCountsAsAnAnswer() {
+    EmbeddedChannel ch = channel();
+    advance(ch, INTERVAL);
+    assertPing(ch);
+    ch.writeInbound(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(new byte[] {1, 2})));
+    advance(ch, TIMEOUT);
+    assertTrue(ch.isOpen(), "data arrived after the ping: the peer is alive");
+    assertTrue(tail.exceptions.isEmpty(), "exceptions: " + tail.exceptions);
+    assertTrue(((BinaryWebSocketFrame) tail.reads.get(0)).release());
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void silentPeerGetsClose1001AndRpcsFailUnavailable() {
+    // The peer reads nothing and says nothing: writes stay pending, as on a socket whose peer has vanished.
+    ControlFrameHandlerTest.HoldWrites socket = new ControlFrameHandlerTest.HoldWrites();
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.freezeTime();
+    ch.pipeline().addLast(socket, new KeepaliveHandler(INTERVAL, TIMEOUT),
+        new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), tail);
+    advance(ch, INTERVAL);
+    advance(ch, INTERVAL);
+    assertEquals(2, socket.messages.size(), "a ping each interval: " + socket.messages);
+    assertTrue(tail.exceptions.isEmpty(), "exceptions: " + tail.exceptions);
+    advance(ch, TIMEOUT - INTERVAL - 1);
+    assertTrue(tail.exceptions.isEmpty(), "the first ping's timeout has not passed yet");
+    advance(ch, 1);
+
+    assertEquals(3, socket.messages.size(), "ping, ping, close: " + socket.messages);
+    assertInstanceOf(PingWebSocketFrame.class, socket.messages.get(0));
+    assertInstanceOf(PingWebSocketFrame.class, socket.messages.get(1));
+    CloseWebSocketFrame close = assertInstanceOf(CloseWebSocketFrame.class, socket.messages.get(2));
+    assertEquals(1001, close.statusCode());
+    StatusRuntimeException e = tail.onlyStatus();
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+    assertEquals("nothing arrived within 2000 ms of a WebSocket ping: the peer or a hop on the path has gone silent "
+        + "(from ws://example.com/grpc; sent close 1001 (Going Away))", e.getStatus().getDescription());
+    assertInstanceOf(KeepaliveHandler.PingTimeoutException.class, e.getCause());
+
+    socket.completeAll();
+    assertFalse(ch.isOpen(), "the connection is closed once the close frame is written");
+    advance(ch, 10 * INTERVAL);
+    assertTrue(socket.messages.isEmpty(), "no ping after the close: " + socket.messages);
+    assertEquals(1, tail.exceptions.size());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void noPingFollowsACloseFromThisSide() {
+    EmbeddedChannel ch = channel();
+    ch.writeOutbound(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE));
+    CloseWebSocketFrame close = ch.readOutbound();
+    close.release();
+    advance(ch, 10 * INTERVAL);
+    assertNull(ch.readOutbound());
+    assertTrue(tail.exceptions.isEmpty(), "exceptions: " + tail.exceptions);
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void closedChannelStopsPinging() {
+    EmbeddedChannel ch = channel();
+    ch.close();
+    CloseWebSocketFrame close = assertInstanceOf(CloseWebSocketFrame.class, ch.readOutbound(),
+        "the control handler says goodbye");
+    close.release();
+    advance(ch, 10 * INTERVAL);
+    assertNull(ch.readOutbound());
+    assertTrue(tail.exceptions.isEmpty(), "exceptions: " + tail.exceptions);
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void timesMustBePositive() {
+    assertEquals("intervalMillis: 0 (expected: > 0)",
+        assertThrows(IllegalArgumentException.class, () -> new KeepaliveHandler(0, 1)).getMessage());
+    assertEquals("timeoutMillis: -1 (expected: > 0)",
+        assertThrows(IllegalArgumentException.class, () -> new KeepaliveHandler(1, -1)).getMessage());
+  }
+
+  @Test
+  void installPutsKeepaliveBetweenTheEncoderAndTheControlHandler() {
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.pipeline().addLast("tail", tail);
+    FramePipeline.install(ch.pipeline(), "tail", false, 1024, 1024, PEER, INTERVAL, TIMEOUT);
+    java.util.List<String> names = ch.pipeline().names();
+    assertEquals(java.util.Arrays.asList(FramePipeline.DECODER, FramePipeline.ENCODER, FramePipeline.KEEPALIVE,
+        FramePipeline.CONTROL, FramePipeline.BYTE_STREAM, "tail"), names.subList(0, 6));
+    EmbeddedChannel without = new EmbeddedChannel();
+    without.pipeline().addLast("tail", new ControlFrameHandlerTest.Recorder());
+    FramePipeline.install(without.pipeline(), "tail", false, 1024, 1024, PEER, 0, 0);
+    assertNull(without.pipeline().get(FramePipeline.KEEPALIVE), "interval 0: no keepalive");
+    ch.finishAndReleaseAll();
+    without.finishAndReleaseAll();
+  }
+}
