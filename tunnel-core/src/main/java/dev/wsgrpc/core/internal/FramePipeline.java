@@ -2,10 +2,7 @@ package dev.wsgrpc.core.internal;
 
 import dev.wsgrpc.core.WebSocketTunnel;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.http.websocketx.WebSocket13FrameDecoder;
-import io.netty.handler.codec.http.websocketx.WebSocket13FrameEncoder;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
-import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
 
 /**
  * Installs the handlers that carry a byte stream over an upgraded connection, in one place for both sides:
@@ -46,18 +43,9 @@ public final class FramePipeline {
    */
   public static void install(ChannelPipeline pipeline, String before, boolean server, int maxInboundFramePayload,
       int maxOutboundFramePayload, String peer, long pingIntervalMillis, long pingTimeoutMillis) {
-    WebSocketDecoderConfig config = WebSocketDecoderConfig.newBuilder()
-        .maxFramePayloadLength(maxInboundFramePayload)
-        .expectMaskedFrames(server)
-        .allowMaskMismatch(false)
-        .allowExtensions(false)
-        // Violations surface as exceptions and ControlFrameHandler answers them: one path for protocol errors.
-        .closeOnProtocolViolation(false)
-        // Text frames are refused whole, so their UTF-8 never needs checking.
-        .withUTF8Validator(false)
-        .build();
-    pipeline.addBefore(before, DECODER, new WebSocket13FrameDecoder(config));
-    pipeline.addBefore(before, ENCODER, new WebSocket13FrameEncoder(!server));
+    // Violations surface as exceptions and ControlFrameHandler answers them: one path for protocol errors.
+    pipeline.addBefore(before, DECODER, new FrameDecoder(server, maxInboundFramePayload));
+    pipeline.addBefore(before, ENCODER, new FrameEncoder(!server));
     if (pingIntervalMillis > 0) {
       pipeline.addBefore(before, KEEPALIVE, new KeepaliveHandler(pingIntervalMillis, pingTimeoutMillis));
     }
