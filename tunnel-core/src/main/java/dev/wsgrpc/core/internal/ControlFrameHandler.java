@@ -135,6 +135,11 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
     if (closeSent) {
       ReferenceCountUtil.release(msg);
       promise.tryFailure(new ClosedChannelException());
+    } else if (msg instanceof CloseWebSocketFrame) {
+      // A Close chosen by a handler after this one (a gateway that cannot reach its upstream): it is the Close.
+      closeSent = true;
+      closeWritten = ctx.newPromise();
+      ctx.write(msg, promise).addListener(f -> closeWritten.trySuccess());
     } else {
       ctx.write(msg, promise);
     }

@@ -359,6 +359,20 @@ class ControlFrameHandlerTest {
   }
 
   @Test
+  void closeFrameWrittenByALaterHandlerIsTheOnlyCloseSent() {
+    Recorder recorder = new Recorder();
+    EmbeddedChannel ch = new EmbeddedChannel(
+        new ControlFrameHandler("client 10.0.0.7:5512", WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, false), recorder);
+    ch.writeAndFlush(new CloseWebSocketFrame(1013, "no upstream"));
+    ChannelFuture closed = ch.close();
+
+    assertEquals("no upstream", readClose(ch, 1013));
+    assertTrue(closed.isSuccess());
+    assertFalse(ch.isOpen());
+    assertFalse(ch.finish());
+  }
+
+  @Test
   void channelCloseSendsGoingAwayOnServers() {
     Recorder recorder = new Recorder();
     EmbeddedChannel ch = new EmbeddedChannel(
