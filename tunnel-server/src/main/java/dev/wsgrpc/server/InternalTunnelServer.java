@@ -1,0 +1,35 @@
+package dev.wsgrpc.server;
+
+import dev.wsgrpc.core.TunnelEstablishedEvent;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelPipeline;
+
+/**
+ * Reaches the server's connection handlers from wsgrpc's own standalone gateway. Not API: it may change in any
+ * release.
+ */
+public final class InternalTunnelServer {
+
+  /**
+   * Adds, at the end of {@code pipeline}, the step that reads the HTTP/1.1 request (or the HTTP/2 preface) and
+   * announces a {@link TunnelEstablishedEvent} or {@link NativeHttp2Event} to the next handler.
+   */
+  public static void addUpgradeStep(ChannelPipeline pipeline, WebSocketServerOptions options) {
+    pipeline.addLast(GrpcHandoffHandler.UPGRADE, new ServerUpgradeHandler(options));
+  }
+
+  /** A handler, to add first, that counts the connection's bytes and reports the tunnel to {@code listener}. */
+  public static ChannelHandler newLifecycleHandler(TunnelListener listener) {
+    return new TunnelLifecycleHandler(listener);
+  }
+
+  /** Tells the lifecycle handler of {@code pipeline}, if any, that its connection became a tunnel. */
+  public static void tunnelEstablished(ChannelPipeline pipeline, TunnelEstablishedEvent event) {
+    TunnelLifecycleHandler lifecycle = pipeline.get(TunnelLifecycleHandler.class);
+    if (lifecycle != null) {
+      lifecycle.established(pipeline.firstContext(), event);
+    }
+  }
+
+  private InternalTunnelServer() {}
+}

@@ -1,0 +1,74 @@
+package dev.wsgrpc.server.gateway;
+
+import dev.wsgrpc.server.PlainHttpHandler;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufOutputStream;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.SocketAddress;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The gateway's plain HTTP: {@code GET /healthz} is 200 while serving and 503 while draining (for CDN origin and
+ * load-balancer checks); {@code GET /metrics} is the Prometheus text format. Everything else is 404.
+ */
+final class HealthAndMetrics implements PlainHttpHandler {
+
+  private final PrometheusRegistry registry;
+  private final BooleanSupplier draining;
+  private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+
+  HealthAndMetrics(PrometheusRegistry registry, BooleanSupplier draining) {
+    this.registry = registry;
+    this.draining = draining;
+  }
+
+  @Override
+  public FullHttpResponse handle(HttpRequest request, SocketAddress clientAddress, ByteBufAllocator alloc) {
+    String path = request.uri();
+    int query = path.indexOf('?');
+    if (query >= 0) {
+      path = path.substring(0, query);
+    }
+    if (!HttpMethod.GET.equals(request.method()) && !HttpMethod.HEAD.equals(request.method())) {
+      return null;
+    }
+    if (path.equals("/healthz")) {
+      boolean drain = draining.getAsBoolean();
+      return text(alloc, drain ? HttpResponseStatus.SERVICE_UNAVAILABLE : HttpResponseStatus.OK,
+          drain ? "draining\n" : "serving\n", "text/plain; charset=utf-8");
+    }
+    if (path.equals("/metrics")) {
+      ByteBuf body = alloc.buffer();
+      try (ByteBufOutputStream out = new ByteBufOutputStream(body)) {
+        writer.write(out, registry.scrape());
+      } catch (IOException e) {
+        body.release();
+        throw new UncheckedIOException(e);
+      }
+      FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, body);
+      response.headers().set(HttpHeaderNames.CONTENT_TYPE, PrometheusTextFormatWriter.CONTENT_TYPE);
+      return response;
+    }
+    return null;
+  }
+
+  private static FullHttpResponse text(ByteBufAllocator alloc, HttpResponseStatus status, String text,
+      String contentType) {
+    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
+        ByteBufUtil.writeUtf8(alloc, text));
+    response.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
+    return response;
+  }
+}

@@ -1,0 +1,320 @@
+package dev.wsgrpc.server.gateway;
+
+import dev.wsgrpc.core.WebSocketTunnel;
+import dev.wsgrpc.server.TunnelAdmission;
+import dev.wsgrpc.server.TunnelInfo;
+import dev.wsgrpc.server.WebSocketServerOptions;
+import dev.wsgrpc.server.WebSocketServers;
+import io.grpc.Server;
+import io.grpc.netty.NettyServerBuilder;
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.File;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.bridge.SLF4JBridgeHandler;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code java -jar tunnel-server.jar}: the standalone gateway operators run behind their CDN. Demo mode (no
+ * {@code --upstream}) serves health, reflection and the interop test service in-process; gateway mode relays each
+ * tunnel to existing gRPC servers. Both serve native gRPC, {@code /healthz} and {@code /metrics} on the same port
+ * and drain on SIGTERM/SIGINT.
+ */
+@Command(
+    name = "tunnel-server",
+    mixinStandardHelpOptions = true,
+    version = "wsgrpc tunnel-server 0.1.0",
+    sortOptions = false,
+    usageHelpAutoWidth = true,
+    description = {
+        "gRPC over WebSocket: accepts tunnels (ws:// or wss://) and serves them in-process (demo mode) or relays "
+            + "them to existing gRPC servers (gateway mode, --upstream). The same port also serves plain gRPC (h2c, "
+            + "or TLS with ALPN h2), GET /healthz (200 serving, 503 draining) and GET /metrics (Prometheus text).",
+        "Every option can also come from the environment variable shown; the command line wins.",
+        ""},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {"0:stopped after SIGTERM/SIGINT (drained)", "1:failed to start", "2:bad option"})
+public final class TunnelServerMain implements Callable<Integer> {
+
+  static {
+    // Before the first logger exists: the jar's own logging configuration, unless the operator named one.
+    if (System.getProperty("logback.configurationFile") == null) {
+      System.setProperty("logback.configurationFile", "tunnel-server-logback.xml");
+    }
+  }
+
+  private static final Logger logger = LoggerFactory.getLogger(TunnelServerMain.class);
+
+  @Spec
+  CommandSpec spec;
+
+  @Option(names = "--port", paramLabel = "PORT", defaultValue = "8080",
+      description = "TCP port to listen on; 0 picks a free one. Default: ${DEFAULT-VALUE}. Env: TUNNEL_PORT.")
+  int port;
+
+  @Option(names = "--bind", paramLabel = "ADDRESS", defaultValue = "0.0.0.0",
+      description = "Address to listen on. Default: ${DEFAULT-VALUE}. Env: TUNNEL_BIND.")
+  String bind;
+
+  @Option(names = "--path", paramLabel = "PATH", defaultValue = WebSocketTunnel.DEFAULT_PATH,
+      description = "Path that accepts the WebSocket upgrade. Default: ${DEFAULT-VALUE}. Env: TUNNEL_PATH.")
+  String path;
+
+  @Option(names = "--upstream", paramLabel = "HOST:PORT", split = ",",
+      description = "Gateway mode: relay each tunnel to these gRPC servers (plain h2c unless --upstream-tls), round robin over every address, skipping one that refuses. Without it: demo mode. Default: none (demo mode). Env: TUNNEL_UPSTREAM.")
+  List<String> upstream = new ArrayList<>();
+
+  @Option(names = "--upstream-tls", defaultValue = "false",
+      description = "Connect to upstreams with TLS (ALPN h2). Default: ${DEFAULT-VALUE}. Env: TUNNEL_UPSTREAM_TLS.")
+  boolean upstreamTls;
+
+  @Option(names = "--upstream-trust-cert", paramLabel = "PEM",
+      description = "CA or server certificates to trust for --upstream-tls. Default: the JDK's trust store. "
+          + "Env: TUNNEL_UPSTREAM_TRUST_CERT.")
+  File upstreamTrustCert;
+
+  @Option(names = "--tls-cert", paramLabel = "PEM",
+      description = "Certificate chain for wss:// (with --tls-key); replaced files are picked up without a restart. "
+          + "Default: none (ws://). Env: TUNNEL_TLS_CERT.")
+  File tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "PEM",
+      description = "PKCS#8 private key for --tls-cert. Default: none. Env: TUNNEL_TLS_KEY.")
+  File tlsKey;
+
+  @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "30s", converter = DurationConverter.class,
+      description = "On SIGTERM/SIGINT: how long in-flight RPCs may take to finish before tunnels are closed (WebSocket close 1001). Default: ${DEFAULT-VALUE}. Env: TUNNEL_DRAIN_TIMEOUT.")
+  Duration drainTimeout;
+
+  @Option(names = "--trusted-proxies", paramLabel = "CIDR", split = ",",
+      description = "Proxies (CIDR blocks or addresses) whose X-Forwarded-For / Forwarded headers name the client, which services and logs then see. Headers from anyone else are ignored. Default: none. Env: TUNNEL_TRUSTED_PROXIES.")
+  List<String> trustedProxies = new ArrayList<>();
+
+  @Option(names = "--handshake-timeout", paramLabel = "DURATION", defaultValue = "10s",
+      converter = DurationConverter.class,
+      description = "Time allowed for TLS and the upgrade request. Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_HANDSHAKE_TIMEOUT.")
+  Duration handshakeTimeout;
+
+  @Option(names = "--max-inbound-frame", paramLabel = "BYTES",
+      defaultValue = "" + WebSocketTunnel.DEFAULT_MAX_INBOUND_FRAME_PAYLOAD,
+      description = "Largest WebSocket frame payload accepted (larger: close 1009). Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_MAX_INBOUND_FRAME.")
+  int maxInboundFrame;
+
+  @Option(names = "--max-outbound-frame", paramLabel = "BYTES",
+      defaultValue = "" + WebSocketTunnel.DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD,
+      description = "Largest WebSocket frame payload sent. Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_MAX_OUTBOUND_FRAME.")
+  int maxOutboundFrame;
+
+  @Option(names = "--native-grpc", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "Also serve plain gRPC (h2c, or TLS with ALPN h2) on the same port. Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_NATIVE_GRPC.")
+  boolean nativeGrpc;
+
+  private volatile boolean draining;
+  private final CountDownLatch stop = new CountDownLatch(1);
+
+  public static void main(String[] args) {
+    SLF4JBridgeHandler.removeHandlersForRootLogger();
+    SLF4JBridgeHandler.install();
+    CommandLine commandLine = new CommandLine(new TunnelServerMain())
+        .setDefaultValueProvider(new EnvironmentDefaults());
+    System.exit(commandLine.execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    WebSocketServerOptions options = buildOptions();
+    PrometheusRegistry registry = new PrometheusRegistry();
+    TunnelTracker tracker = new TunnelTracker(registry);
+    HealthAndMetrics http = new HealthAndMetrics(registry, () -> draining);
+    ReloadingSslContext tls = null;
+    WebSocketServerOptions.Builder builder = options.toBuilder()
+        .listener(tracker)
+        .plainHttpHandler(http)
+        .admission((client, p) -> draining
+            ? TunnelAdmission.Refusal.unavailable("draining: this server is shutting down, retry elsewhere", 5)
+            : null);
+    if (tlsCert != null) {
+      tls = new ReloadingSslContext(tlsCert, tlsKey, nativeGrpc, 1000);
+      builder.sslContextSupplier(tls);
+    }
+    options = builder.build();
+    InetSocketAddress bindAddress = new InetSocketAddress(bind, port);
+    String scheme = tlsCert != null ? "wss" : "ws";
+    installSignalHandlers();
+    try {
+      if (upstream.isEmpty()) {
+        runDemo(options, registry, tracker, bindAddress, scheme);
+      } else {
+        runGateway(options, tracker, bindAddress, scheme);
+      }
+    } finally {
+      if (tls != null) {
+        tls.close();
+      }
+    }
+    return 0;
+  }
+
+  private WebSocketServerOptions buildOptions() {
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw new ParameterException(spec.commandLine(), "--tls-cert and --tls-key go together: give both or neither");
+    }
+    if (upstreamTrustCert != null && !upstreamTls) {
+      throw new ParameterException(spec.commandLine(), "--upstream-trust-cert needs --upstream-tls");
+    }
+    if ((upstreamTls || upstreamTrustCert != null) && upstream.isEmpty()) {
+      throw new ParameterException(spec.commandLine(), "--upstream-tls needs --upstream HOST:PORT");
+    }
+    if (port < 0 || port > 65535) {
+      throw new ParameterException(spec.commandLine(), "--port: " + port + " (expected: 0 to 65535)");
+    }
+    try {
+      return WebSocketServerOptions.newBuilder()
+          .path(path)
+          .handshakeTimeout(handshakeTimeout)
+          .maxInboundFramePayload(maxInboundFrame)
+          .maxOutboundFramePayload(maxOutboundFrame)
+          .trustedProxies(trustedProxies)
+          .nativeGrpc(nativeGrpc)
+          .build();
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), "--" + e.getMessage());
+    }
+  }
+
+  private void runDemo(WebSocketServerOptions options, PrometheusRegistry registry, TunnelTracker tracker,
+      InetSocketAddress bindAddress, String scheme) throws Exception {
+    try (DemoServices demo = new DemoServices(registry)) {
+      NettyServerBuilder builder = WebSocketServers.newServerBuilder(bindAddress, options);
+      demo.addTo(builder);
+      Server server = builder.build().start();
+      int bound = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+      System.out.println("tunnel-server: demo mode, dial " + scheme + "://localhost:" + bound + path
+          + " (serving " + String.join(", ", DemoServices.NAMES) + ")");
+      System.out.flush();
+      stop.await();
+      long deadline = System.nanoTime() + drainTimeout.toNanos();
+      beginDrain(tracker);
+      demo.notServing();
+      for (TunnelInfo tunnel : tracker.open()) {
+        tunnel.close(); // GOAWAY inside the tunnel; the close (1001) follows once its calls have finished
+      }
+      int drained = awaitTunnels(tracker, deadline);
+      server.shutdown();
+      if (!server.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+        server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+      logger.info("Stopped: {} tunnel(s) drained, {} closed at the drain deadline", drained, tracker.open().size());
+    }
+  }
+
+  private void runGateway(WebSocketServerOptions options, TunnelTracker tracker, InetSocketAddress bindAddress,
+      String scheme) throws Exception {
+    List<Upstreams.Target> targets;
+    try {
+      targets = Upstreams.parse(upstream);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage());
+    }
+    SslContext upstreamContext = null;
+    if (upstreamTls) {
+      SslContextBuilder b = SslContextBuilder.forClient().applicationProtocolConfig(new ApplicationProtocolConfig(
+          ApplicationProtocolConfig.Protocol.ALPN,
+          ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+          ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+          ApplicationProtocolNames.HTTP_2));
+      if (upstreamTrustCert != null) {
+        b.trustManager(upstreamTrustCert);
+      }
+      upstreamContext = b.build();
+    }
+    try (UpstreamGateway gateway = new UpstreamGateway(options, new Upstreams(targets), upstreamContext, tracker)) {
+      InetSocketAddress bound = gateway.start(bindAddress);
+      System.out.println("tunnel-server: gateway mode, dial " + scheme + "://localhost:" + bound.getPort() + path
+          + " (relaying to " + targets + (upstreamTls ? " over TLS" : " over h2c") + ")");
+      System.out.flush();
+      stop.await();
+      long deadline = System.nanoTime() + drainTimeout.toNanos();
+      beginDrain(tracker);
+      gateway.beginDrain();
+      int drained = awaitTunnels(tracker, deadline);
+      logger.info("Stopped: {} tunnel(s) drained, {} closed at the drain deadline", drained, tracker.open().size());
+    }
+  }
+
+  private void beginDrain(TunnelTracker tracker) {
+    draining = true;
+    logger.info("Draining: /healthz answers 503, new tunnels get 503, {} open tunnel(s) get GOAWAY and have {} to "
+        + "finish their calls", tracker.open().size(), drainTimeout);
+  }
+
+  /** Waits until every tunnel has closed or the deadline passes; returns how many closed meanwhile. */
+  private static int awaitTunnels(TunnelTracker tracker, long deadline) throws InterruptedException {
+    int before = tracker.open().size();
+    while (!tracker.open().isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    return before - tracker.open().size();
+  }
+
+  @SuppressWarnings("restriction")
+  private void installSignalHandlers() {
+    sun.misc.SignalHandler handler = signal -> {
+      logger.info("Received SIG{}: draining for up to {}", signal.getName(), drainTimeout);
+      stop.countDown();
+    };
+    sun.misc.Signal.handle(new sun.misc.Signal("TERM"), handler);
+    sun.misc.Signal.handle(new sun.misc.Signal("INT"), handler);
+  }
+
+  /** Reads {@code 30s}, {@code 500ms}, {@code 2m}, {@code 1h} or ISO-8601 ({@code PT30S}). */
+  static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+    @Override
+    public Duration convert(String value) {
+      String v = value.trim();
+      try {
+        if (v.toUpperCase().startsWith("P")) {
+          return Duration.parse(v);
+        }
+        if (v.endsWith("ms")) {
+          return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
+        }
+        long n = Long.parseLong(v.substring(0, v.length() - 1));
+        switch (v.charAt(v.length() - 1)) {
+          case 's':
+            return Duration.ofSeconds(n);
+          case 'm':
+            return Duration.ofMinutes(n);
+          case 'h':
+            return Duration.ofHours(n);
+          default:
+            break;
+        }
+      } catch (RuntimeException e) {
+        // reported below
+      }
+      throw new CommandLine.TypeConversionException("'" + value + "' is not a duration (expected: e.g. 30s, 500ms, "
+          + "2m, PT30S)");
+    }
+  }
+}

@@ -1,0 +1,120 @@
+package dev.wsgrpc.server.gateway;
+
+import dev.wsgrpc.server.InternalTunnelServer;
+import dev.wsgrpc.server.NativeHttp2Event;
+import dev.wsgrpc.server.WebSocketServerOptions;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
+import io.netty.handler.ssl.SslContext;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * Gateway mode: a plain Netty server whose connections answer the upgrade (or start native HTTP/2, or ask for
+ * {@code /healthz} and {@code /metrics}) exactly as the library's server does, and then have their byte stream
+ * relayed to an existing gRPC server by {@link UpstreamRelayHandler}.
+ */
+final class UpstreamGateway implements AutoCloseable {
+
+  private final WebSocketServerOptions options;
+  private final Upstreams upstreams;
+  private final SslContext upstreamTls;
+  private final TunnelTracker tracker;
+  private final EventLoopGroup boss = GatewayTransport.newGroup(1, "gateway-accept");
+  private final EventLoopGroup workers = GatewayTransport.newGroup(0, "gateway-io");
+  private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+  private Channel listener;
+
+  UpstreamGateway(WebSocketServerOptions options, Upstreams upstreams, SslContext upstreamTls,
+      TunnelTracker tracker) {
+    this.options = options;
+    this.upstreams = upstreams;
+    this.upstreamTls = upstreamTls;
+    this.tracker = tracker;
+  }
+
+  /** Binds and returns the address actually bound (port 0 picks one). */
+  InetSocketAddress start(InetSocketAddress bind) throws InterruptedException {
+    ServerBootstrap bootstrap = new ServerBootstrap()
+        .group(boss, workers)
+        .channel(GatewayTransport.serverChannelType())
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childHandler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            connections.add(ch);
+            ChannelPipeline p = ch.pipeline();
+            p.addLast(InternalTunnelServer.newLifecycleHandler(options.listener()));
+            Supplier<SslContext> tls = options.sslContext();
+            if (tls == null) {
+              addTunnelSteps(p);
+            } else {
+              p.addLast(tls.get().newHandler(ch.alloc()));
+              p.addLast(new ApplicationProtocolNegotiationHandler(ApplicationProtocolNames.HTTP_1_1) {
+                @Override
+                protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
+                  if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
+                    // Native gRPC over TLS: relay as it is.
+                    ctx.pipeline().addLast(newRelay());
+                    ctx.pipeline().fireUserEventTriggered(NativeHttp2Event.INSTANCE);
+                  } else {
+                    addTunnelSteps(ctx.pipeline());
+                  }
+                }
+              });
+            }
+          }
+        });
+    listener = bootstrap.bind(bind).sync().channel();
+    return (InetSocketAddress) listener.localAddress();
+  }
+
+  private void addTunnelSteps(ChannelPipeline p) {
+    InternalTunnelServer.addUpgradeStep(p, options);
+    p.addLast(newRelay());
+  }
+
+  private UpstreamRelayHandler newRelay() {
+    return new UpstreamRelayHandler(upstreams, upstreamTls, tracker);
+  }
+
+  /** Sends GOAWAY into every relayed connection (at an HTTP/2 frame boundary); new tunnels are refused elsewhere. */
+  void beginDrain() {
+    for (Channel ch : connections) {
+      ch.eventLoop().execute(() -> {
+        UpstreamRelayHandler relay = ch.pipeline().get(UpstreamRelayHandler.class);
+        if (relay != null) {
+          relay.drain();
+        }
+      });
+    }
+  }
+
+  /** Connections still open (tunnels, native HTTP/2, and requests in progress). */
+  int openConnections() {
+    return connections.size();
+  }
+
+  @Override
+  public void close() {
+    if (listener != null) {
+      listener.close().syncUninterruptibly();
+    }
+    // Tunnels still open get WebSocket close 1001.
+    connections.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+    boss.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+    workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    upstreams.close();
+  }
+}

@@ -1,0 +1,286 @@
+package dev.wsgrpc.server.gateway;
+
+import dev.wsgrpc.core.TunnelEstablishedEvent;
+import dev.wsgrpc.server.InternalTunnelServer;
+import dev.wsgrpc.server.NativeHttp2Event;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayDeque;
+import java.util.Iterator;
+import java.util.Queue;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLParameters;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The last handler of a gateway connection: once the connection is a tunnel (or native HTTP/2), it opens a
+ * connection to an upstream gRPC server on the same event loop and relays bytes both ways, unchanged, until either
+ * side ends. Reading stops on one side while the other cannot take more (back-pressure); at most
+ * {@value #MAX_PENDING_BYTES} bytes wait for the upstream connection. On drain it inserts an HTTP/2 GOAWAY between two
+ * of the upstream's frames, so that the client finishes its calls, starts no new ones and then closes the tunnel.
+ */
+final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
+
+  private static final Logger logger = LoggerFactory.getLogger(UpstreamRelayHandler.class);
+  static final int MAX_PENDING_BYTES = 1024 * 1024;
+
+  private final Upstreams upstreams;
+  private final SslContext upstreamTls;
+  private final TunnelTracker tracker;
+  private final Http2FrameBoundaries toClient = new Http2FrameBoundaries();
+  private final Queue<Object> pending = new ArrayDeque<>();
+  private ChannelHandlerContext ctx;
+  private Channel upstream;
+  private boolean tunnel;
+  private boolean started;
+  private boolean goAwayPending;
+  private int pendingBytes;
+
+  UpstreamRelayHandler(Upstreams upstreams, SslContext upstreamTls, TunnelTracker tracker) {
+    this.upstreams = upstreams;
+    this.upstreamTls = upstreamTls;
+    this.tracker = tracker;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof TunnelEstablishedEvent) {
+      tunnel = true;
+      InternalTunnelServer.tunnelEstablished(ctx.pipeline(), (TunnelEstablishedEvent) evt);
+      start();
+    } else if (evt instanceof NativeHttp2Event) {
+      start();
+    } else {
+      ctx.fireUserEventTriggered(evt);
+    }
+  }
+
+  private void start() {
+    if (started) {
+      return;
+    }
+    started = true;
+    // Hold the client until the upstream is there; what already arrived waits in `pending`.
+    ctx.channel().config().setAutoRead(false);
+    connect(upstreams.rotation().iterator());
+  }
+
+  /** Tries each address in turn; a refusal moves on to the next. */
+  private void connect(Iterator<Upstreams.Resolved> candidates) {
+    if (!ctx.channel().isActive()) {
+      return;
+    }
+    if (!candidates.hasNext()) {
+      logger.warn("No upstream of {} accepted a connection for {}; check that the upstream servers are running",
+          upstreams, ctx.channel().remoteAddress());
+      fail(WebSocketCloseStatus.TRY_AGAIN_LATER, "no upstream gRPC server reachable");
+      return;
+    }
+    Upstreams.Resolved target = candidates.next();
+    Bootstrap bootstrap = new Bootstrap()
+        .group(ctx.channel().eventLoop())
+        .channel(GatewayTransport.clientChannelType(ctx.channel()))
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.AUTO_READ, false)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
+        .handler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            if (upstreamTls != null) {
+              SSLEngine engine = upstreamTls.newEngine(ch.alloc(), target.hostName, target.address.getPort());
+              SSLParameters params = engine.getSSLParameters();
+              params.setEndpointIdentificationAlgorithm("HTTPS");
+              engine.setSSLParameters(params);
+              ch.pipeline().addLast(new SslHandler(engine));
+            }
+            ch.pipeline().addLast(new ToClient());
+          }
+        });
+    bootstrap.connect(target.address).addListener((ChannelFutureListener) f -> {
+      if (f.isSuccess()) {
+        connected(f.channel());
+      } else {
+        tracker.upstreamConnectFailed();
+        logger.debug("Upstream {} refused: {}", target, f.cause().toString());
+        connect(candidates);
+      }
+    });
+  }
+
+  private void connected(Channel up) {
+    if (!ctx.channel().isActive()) {
+      up.close();
+      return;
+    }
+    upstream = up;
+    Object msg;
+    while ((msg = pending.poll()) != null) {
+      up.write(msg);
+    }
+    pendingBytes = 0;
+    up.flush();
+    up.config().setAutoRead(true);
+    up.read();
+    ctx.channel().config().setAutoRead(true);
+    ctx.read();
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (upstream != null) {
+      upstream.write(msg);
+    } else if (started && msg instanceof ByteBuf
+        && pendingBytes + ((ByteBuf) msg).readableBytes() <= MAX_PENDING_BYTES) {
+      pendingBytes += ((ByteBuf) msg).readableBytes();
+      pending.add(msg);
+    } else {
+      ReferenceCountUtil.release(msg);
+      if (started) {
+        fail(WebSocketCloseStatus.MESSAGE_TOO_BIG, "more than " + MAX_PENDING_BYTES
+            + " bytes arrived before the upstream connection was ready");
+      }
+    }
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    if (upstream != null) {
+      upstream.flush();
+    }
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    // The client is slow: stop reading from the upstream until its bytes have left.
+    if (upstream != null) {
+      upstream.config().setAutoRead(ctx.channel().isWritable());
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    Object msg;
+    while ((msg = pending.poll()) != null) {
+      ReferenceCountUtil.release(msg);
+    }
+    if (upstream != null) {
+      upstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    logger.debug("Closing {} after {}", ctx.channel().remoteAddress(), cause.toString());
+    ctx.close();
+  }
+
+  /** Ends the connection: for a tunnel with a close code saying why, else by closing the socket. */
+  private void fail(WebSocketCloseStatus status, String reason) {
+    if (tunnel) {
+      ctx.writeAndFlush(new CloseWebSocketFrame(status.code(), reason)).addListener(ChannelFutureListener.CLOSE);
+    } else {
+      ctx.close();
+    }
+  }
+
+  /**
+   * Starts a drain: GOAWAY to the client at the next frame boundary of the upstream's stream. A connection that has
+   * not heard from its upstream yet is simply closed. Runs on the event loop.
+   */
+  void drain() {
+    if (upstream == null || !started) {
+      ctx.close();
+      return;
+    }
+    goAwayPending = true;
+    if (toClient.atBoundary()) {
+      sendGoAway();
+      ctx.flush();
+    }
+  }
+
+  private void sendGoAway() {
+    goAwayPending = false;
+    ByteBuf frame = ctx.alloc().buffer(17);
+    Http2FrameBoundaries.writeGracefulGoAway(frame);
+    ctx.write(frame);
+  }
+
+  /** The upstream side: bytes from the upstream go to the client, with a GOAWAY slipped in when draining. */
+  private final class ToClient extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRead(ChannelHandlerContext upCtx, Object msg) {
+      if (!(msg instanceof ByteBuf)) {
+        ReferenceCountUtil.release(msg);
+        return;
+      }
+      ByteBuf buf = (ByteBuf) msg;
+      int start = buf.readerIndex();
+      int end = buf.writerIndex();
+      int pos = start;
+      while (pos < end) {
+        pos = toClient.advance(buf, pos, end);
+        if (goAwayPending && toClient.atBoundary()) {
+          if (pos > start) {
+            ctx.write(buf.retainedSlice(start, pos - start));
+          }
+          sendGoAway();
+          start = pos;
+        }
+      }
+      if (start == buf.readerIndex()) {
+        ctx.write(buf);
+      } else {
+        if (start < end) {
+          ctx.write(buf.retainedSlice(start, end - start));
+        }
+        buf.release();
+      }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext upCtx) {
+      ctx.flush();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext upCtx) {
+      // The upstream is slow: stop reading from the client until its bytes have left.
+      ctx.channel().config().setAutoRead(upCtx.channel().isWritable());
+      upCtx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext upCtx) {
+      // The upstream ended: flush what it sent, then end the tunnel (WebSocket close 1001).
+      ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext upCtx, Throwable cause) {
+      logger.debug("Upstream connection for {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+      upCtx.close();
+    }
+  }
+
+}

@@ -1,0 +1,154 @@
+package dev.wsgrpc.server.gateway;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The upstream gRPC servers of gateway mode: every address of every {@code HOST:PORT} given, resolved at start and
+ * again every 30 seconds on a background thread (never on an event loop). New tunnels take them round robin.
+ */
+final class Upstreams implements AutoCloseable {
+
+  private static final Logger logger = LoggerFactory.getLogger(Upstreams.class);
+
+  /** One {@code HOST:PORT} as given. */
+  static final class Target {
+    final String host;
+    final int port;
+
+    Target(String host, int port) {
+      this.host = host;
+      this.port = port;
+    }
+
+    @Override
+    public String toString() {
+      return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+    }
+  }
+
+  private final List<Target> targets;
+  private final AtomicInteger next = new AtomicInteger();
+  private final ScheduledExecutorService resolver = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "upstream-dns");
+    t.setDaemon(true);
+    return t;
+  });
+  private volatile List<Resolved> resolved;
+
+  /** An address and the name it came from (the TLS server name). */
+  static final class Resolved {
+    final InetSocketAddress address;
+    final String hostName;
+
+    Resolved(InetSocketAddress address, String hostName) {
+      this.address = address;
+      this.hostName = hostName;
+    }
+
+    @Override
+    public String toString() {
+      return hostName + "/" + address.getAddress().getHostAddress() + ":" + address.getPort();
+    }
+  }
+
+  Upstreams(List<Target> targets) throws UnknownHostException {
+    this.targets = targets;
+    this.resolved = resolve(true);
+    resolver.scheduleWithFixedDelay(this::refresh, 30, 30, TimeUnit.SECONDS);
+  }
+
+  /**
+   * Parses {@code HOST:PORT[,HOST:PORT...]}; IPv6 literals in brackets.
+   *
+   * @throws IllegalArgumentException naming the entry that is not HOST:PORT
+   */
+  static List<Target> parse(List<String> specs) {
+    List<Target> out = new ArrayList<>();
+    for (String spec : specs) {
+      for (String raw : spec.split(",")) {
+        String s = raw.trim();
+        if (s.isEmpty()) {
+          continue;
+        }
+        int colon = s.lastIndexOf(':');
+        String host = colon > 0 ? s.substring(0, colon) : "";
+        if (host.startsWith("[") && host.endsWith("]")) {
+          host = host.substring(1, host.length() - 1);
+        }
+        int port = -1;
+        try {
+          port = colon > 0 ? Integer.parseInt(s.substring(colon + 1)) : -1;
+        } catch (NumberFormatException e) {
+          // reported below
+        }
+        if (host.isEmpty() || port < 1 || port > 65535) {
+          throw new IllegalArgumentException("--upstream: " + s + " (expected: HOST:PORT)");
+        }
+        out.add(new Target(host, port));
+      }
+    }
+    return out;
+  }
+
+  private List<Resolved> resolve(boolean failIfNone) throws UnknownHostException {
+    List<Resolved> out = new ArrayList<>();
+    UnknownHostException last = null;
+    for (Target t : targets) {
+      try {
+        for (InetAddress a : InetAddress.getAllByName(t.host)) {
+          out.add(new Resolved(new InetSocketAddress(a, t.port), t.host));
+        }
+      } catch (UnknownHostException e) {
+        last = e;
+        logger.warn("Cannot resolve upstream {}: {}; check --upstream and DNS", t, e.getMessage());
+      }
+    }
+    if (out.isEmpty() && failIfNone) {
+      throw last != null ? last : new UnknownHostException("no upstream given");
+    }
+    return Collections.unmodifiableList(out);
+  }
+
+  private void refresh() {
+    try {
+      List<Resolved> fresh = resolve(false);
+      if (!fresh.isEmpty()) {
+        resolved = fresh;
+      }
+    } catch (UnknownHostException e) {
+      // resolve(false) does not throw
+    }
+  }
+
+  /** Every known address, starting with the next one in round-robin order. */
+  List<Resolved> rotation() {
+    List<Resolved> all = resolved;
+    int start = Math.floorMod(next.getAndIncrement(), all.size());
+    List<Resolved> out = new ArrayList<>(all.size());
+    for (int i = 0; i < all.size(); i++) {
+      out.add(all.get((start + i) % all.size()));
+    }
+    return out;
+  }
+
+  @Override
+  public String toString() {
+    return targets.toString();
+  }
+
+  @Override
+  public void close() {
+    resolver.shutdownNow();
+  }
+}
