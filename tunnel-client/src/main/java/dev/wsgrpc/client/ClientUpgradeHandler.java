@@ -11,6 +11,7 @@ import io.grpc.internal.GrpcAttributes;
 import io.grpc.netty.InternalProtocolNegotiationEvent;
 import io.grpc.netty.InternalProtocolNegotiators;
 import io.grpc.netty.ProtocolNegotiationEvent;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -18,6 +19,7 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
@@ -42,6 +44,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
   static final String HTTP_CODEC = "wsgrpc-http-codec";
   private static final int MAX_INITIAL_LINE = 4096;
   private static final int MAX_HEADER_SIZE = 16 * 1024;
+  private static final int MAX_QUOTED_BODY = 200;
 
   private final WebSocketClientOptions options;
   private final HandshakeDeadline deadline;
@@ -49,6 +52,9 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
   private String subprotocol;
   private boolean accepted;
   private boolean finished;
+  /** A refusal whose plain-text body is being read, to quote it. */
+  private String refusal;
+  private final StringBuilder refusalBody = new StringBuilder();
 
   ClientUpgradeHandler(ChannelHandler next, WebSocketClientOptions options, HandshakeDeadline deadline,
       ChannelLogger logger) {
@@ -114,10 +120,21 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
       if (finished) {
         return;
       }
+      if (refusal != null && msg instanceof HttpContent) {
+        collectRefusalBody(ctx, (HttpContent) msg);
+        return;
+      }
       if (msg instanceof HttpResponse) {
         HttpResponse response = (HttpResponse) msg;
         String problem = check(response);
         if (problem != null) {
+          if (!response.decoderResult().isFailure() && isPlainText(response)
+              && !(msg instanceof LastHttpContent)) {
+            // A short plain-text body usually says what the refusing hop wanted (our server's always does).
+            refusal = problem;
+            deadline.start(ctx.channel(), () -> "reading the body of the answer: " + refusal);
+            return;
+          }
           fail(ctx, problem, response.decoderResult().cause());
           return;
         }
@@ -129,6 +146,33 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     } finally {
       ReferenceCountUtil.release(msg);
     }
+  }
+
+  private static boolean isPlainText(HttpResponse response) {
+    String type = response.headers().get(HttpHeaderNames.CONTENT_TYPE);
+    return type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("text/plain");
+  }
+
+  /** Adds a refusal's body to the failure, up to its first line or {@value #MAX_QUOTED_BODY} characters. */
+  private void collectRefusalBody(ChannelHandlerContext ctx, HttpContent content) {
+    ByteBuf bytes = content.content();
+    boolean lineEnded = false;
+    while (bytes.isReadable() && !lineEnded && refusalBody.length() < MAX_QUOTED_BODY) {
+      char c = (char) (bytes.readByte() & 0xff);
+      if (c == '\n' || c == '\r') {
+        lineEnded = refusalBody.length() > 0;
+      } else {
+        refusalBody.append(c >= 0x20 && c < 0x7f ? c : '?');
+      }
+    }
+    if (lineEnded || refusalBody.length() >= MAX_QUOTED_BODY || content instanceof LastHttpContent) {
+      failRefused(ctx);
+    }
+  }
+
+  private void failRefused(ChannelHandlerContext ctx) {
+    String body = refusalBody.toString().trim();
+    fail(ctx, body.isEmpty() ? refusal : refusal + "; it said: \"" + body + "\"", null);
   }
 
   /** Returns what is wrong with the server's answer, or null when it accepts the upgrade. */
@@ -196,7 +240,8 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     deadline.finish();
     ChannelPipeline pipeline = ctx.pipeline();
     FramePipeline.install(pipeline, ctx.name(), false, options.maxInboundFramePayload(),
-        options.maxOutboundFramePayload(), options.safeUrl().toString());
+        options.maxOutboundFramePayload(), options.safeUrl().toString(), options.pingInterval().toMillis(),
+        options.pingTimeout().toMillis());
     ProtocolNegotiationEvent pne = getProtocolNegotiationEvent();
     Attributes attrs = InternalProtocolNegotiationEvent.getAttributes(pne);
     if (attrs.get(GrpcAttributes.ATTR_AUTHORITY_VERIFIER) == null) {
@@ -225,6 +270,9 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    if (refusal != null) {
+      failRefused(ctx);
+    }
     fail(ctx, "connection to " + options.safeUrl() + " closed before the WebSocket upgrade completed", null);
     super.channelInactive(ctx);
   }

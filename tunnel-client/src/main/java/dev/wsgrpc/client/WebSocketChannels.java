@@ -2,6 +2,7 @@ package dev.wsgrpc.client;
 
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Entry points for channels that reach a gRPC server through a WebSocket URL.
@@ -27,9 +28,43 @@ public final class WebSocketChannels {
     return newChannelBuilder(WebSocketClientOptions.newBuilder(url).build());
   }
 
-  /** A channel builder for {@code options}, to configure further like any Netty channel. */
+  /** gRPC keepalive: an HTTP/2 PING after this much silence, below the 60 s idle timeout common on proxies. */
+  static final long KEEPALIVE_TIME_SECONDS = 30;
+  /** gRPC keepalive: how long a PING may go unanswered before the connection is considered dead. */
+  static final long KEEPALIVE_TIMEOUT_SECONDS = 10;
+
+  /**
+   * A channel builder for {@code options}, to configure further like any Netty channel. Besides the
+   * credentials it sets:
+   *
+   * <ul>
+   *   <li>gRPC keepalive on, also without calls: a PING after {@value #KEEPALIVE_TIME_SECONDS} s of silence, dead
+   *       after {@value #KEEPALIVE_TIMEOUT_SECONDS} s unanswered (servers from {@code WebSocketServers} permit
+   *       this). Override with {@code keepAliveTime}/{@code keepAliveTimeout}/{@code keepAliveWithoutCalls}.</li>
+   *   <li>the proxy detector of {@link WebSocketClientOptions.Builder#proxy} and
+   *       {@link WebSocketClientOptions.Builder#useSystemProxy}, so that connections go through an HTTP CONNECT
+   *       proxy when one is configured or named by the standard settings;</li>
+   *   <li>an interceptor that turns grpc's "io exception" for failed connections into a description naming the
+   *       proxy and its answer (e.g. 407) or the address that could not be reached;</li>
+   *   <li>with {@link WebSocketClientOptions.Builder#connectTo}, the URL's {@code host:port} as authority.</li>
+   * </ul>
+   *
+   * <p>Channels built with {@code Grpc.newChannelBuilder(options.target(), WebSocketChannelCredentials
+   * .create(options))} get none of these; set them yourself.
+   */
   public static NettyChannelBuilder newChannelBuilder(WebSocketClientOptions options) {
-    return NettyChannelBuilder.forTarget(options.target(), WebSocketChannelCredentials.create(options));
+    WebSocketProxyDetector proxies = new WebSocketProxyDetector(options);
+    NettyChannelBuilder builder = NettyChannelBuilder.forTarget(options.target(),
+            WebSocketChannelCredentials.create(options))
+        .keepAliveTime(KEEPALIVE_TIME_SECONDS, TimeUnit.SECONDS)
+        .keepAliveTimeout(KEEPALIVE_TIMEOUT_SECONDS, TimeUnit.SECONDS)
+        .keepAliveWithoutCalls(true)
+        .proxyDetector(proxies)
+        .intercept(new ConnectErrorInterceptor(options, proxies));
+    if (options.connectToHost() != null) {
+      builder.overrideAuthority(options.authority());
+    }
+    return builder;
   }
 
   private WebSocketChannels() {}

@@ -33,6 +33,9 @@ import java.util.function.Supplier;
  */
 public final class WebSocketClientOptions {
 
+  /** The shortest ping interval accepted: shorter ones would flood the path with control frames. */
+  private static final Duration MIN_PING_INTERVAL = Duration.ofMillis(100);
+
   private static final List<String> RESERVED_HEADERS = Arrays.asList("host", "upgrade", "connection",
       "sec-websocket-key", "sec-websocket-version", "sec-websocket-accept", "sec-websocket-extensions",
       "sec-websocket-protocol", "origin", "content-length", "transfer-encoding");
@@ -51,6 +54,15 @@ public final class WebSocketClientOptions {
   private final File trustCertificates;
   private final int maxInboundFramePayload;
   private final int maxOutboundFramePayload;
+  private final Duration pingInterval;
+  private final Duration pingTimeout;
+  private final String proxyHost;
+  private final int proxyPort;
+  private final String proxyUsername;
+  private final String proxyPassword;
+  private final boolean useSystemProxy;
+  private final String connectToHost;
+  private final int connectToPort;
 
   private WebSocketClientOptions(Builder b) {
     this.url = b.url;
@@ -68,6 +80,15 @@ public final class WebSocketClientOptions {
     this.trustCertificates = b.trustCertificates;
     this.maxInboundFramePayload = b.maxInboundFramePayload;
     this.maxOutboundFramePayload = b.maxOutboundFramePayload;
+    this.pingInterval = b.pingInterval;
+    this.pingTimeout = b.pingTimeout;
+    this.proxyHost = b.proxyHost;
+    this.proxyPort = b.proxyPort;
+    this.proxyUsername = b.proxyUsername;
+    this.proxyPassword = b.proxyPassword;
+    this.useSystemProxy = b.useSystemProxy;
+    this.connectToHost = b.connectToHost;
+    this.connectToPort = b.connectToPort;
   }
 
   /** Starts options for {@code url}, a {@code ws://} or {@code wss://} URL whose path is the upgrade's path. */
@@ -119,10 +140,20 @@ public final class WebSocketClientOptions {
     return url.getPort() == -1 || url.getPort() == (secure ? 443 : 80) ? h : h + ":" + port;
   }
 
-  /** The gRPC target that names this server: {@code dns:///host:port}. */
+  /**
+   * The gRPC target that names the address to dial: {@code dns:///host:port} of the URL, or of {@link
+   * #connectToHost()} and {@link #connectToPort()} when set.
+   */
   public String target() {
+    String dial = connectToHost != null ? connectToHost : host;
+    String h = dial.indexOf(':') >= 0 && !dial.startsWith("[") ? "[" + dial + "]" : dial;
+    return "dns:///" + h + ":" + (connectToHost != null ? connectToPort : port);
+  }
+
+  /** The URL's {@code host:port}, which RPCs carry as their {@code :authority} even when dialing elsewhere. */
+  public String authority() {
     String h = host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
-    return "dns:///" + h + ":" + port;
+    return h + ":" + port;
   }
 
   /** Headers added to every upgrade request. */
@@ -170,6 +201,55 @@ public final class WebSocketClientOptions {
     return maxOutboundFramePayload;
   }
 
+  /** Time between two WebSocket Pings; {@link Duration#ZERO} when none are sent. */
+  public Duration pingInterval() {
+    return pingInterval;
+  }
+
+  /** How long after a Ping something must arrive before the tunnel is closed as dead. */
+  public Duration pingTimeout() {
+    return pingTimeout;
+  }
+
+  /** The explicitly configured HTTP CONNECT proxy's host, or {@code null} when none is set. */
+  public String proxyHost() {
+    return proxyHost;
+  }
+
+  /** The explicitly configured HTTP CONNECT proxy's port, or 0 when none is set. */
+  public int proxyPort() {
+    return proxyPort;
+  }
+
+  /** The user name for the proxy's Basic authentication, or {@code null}. */
+  public String proxyUsername() {
+    return proxyUsername;
+  }
+
+  /** The password for the proxy's Basic authentication, or {@code null}. Never logged. */
+  String proxyPassword() {
+    return proxyPassword;
+  }
+
+  /**
+   * Whether, with no explicit proxy, the standard settings choose one: the JVM's {@code https.proxyHost} /
+   * {@code http.proxyHost} properties, then the {@code HTTPS_PROXY} / {@code HTTP_PROXY} environment variables,
+   * with {@code http.nonProxyHosts} and {@code NO_PROXY} as exceptions.
+   */
+  public boolean useSystemProxy() {
+    return useSystemProxy;
+  }
+
+  /** The host dialed instead of the URL's, or {@code null} to dial the URL's host. */
+  public String connectToHost() {
+    return connectToHost;
+  }
+
+  /** The port dialed instead of the URL's, or 0 when {@link #connectToHost()} is not set. */
+  public int connectToPort() {
+    return connectToPort;
+  }
+
   @Override
   public String toString() {
     // Header values may be secrets: names only.
@@ -178,7 +258,11 @@ public final class WebSocketClientOptions {
         + ", origin=" + origin + ", handshakeTimeout=" + handshakeTimeout
         + ", sslContext=" + (sslContext != null) + ", trustCertificates=" + trustCertificates
         + ", maxInboundFramePayload=" + maxInboundFramePayload
-        + ", maxOutboundFramePayload=" + maxOutboundFramePayload + "}";
+        + ", maxOutboundFramePayload=" + maxOutboundFramePayload
+        + ", pingInterval=" + pingInterval + ", pingTimeout=" + pingTimeout
+        + ", proxy=" + (proxyHost == null ? null : proxyHost + ":" + proxyPort)
+        + ", proxyUsername=" + proxyUsername + ", useSystemProxy=" + useSystemProxy
+        + ", connectTo=" + (connectToHost == null ? null : connectToHost + ":" + connectToPort) + "}";
   }
 
   /** A validating builder; every setter fails fast with the offending value. Not thread-safe. */
@@ -193,6 +277,15 @@ public final class WebSocketClientOptions {
     private File trustCertificates;
     private int maxInboundFramePayload = WebSocketTunnel.DEFAULT_MAX_INBOUND_FRAME_PAYLOAD;
     private int maxOutboundFramePayload = WebSocketTunnel.DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD;
+    private Duration pingInterval = Duration.ofMillis(WebSocketTunnel.DEFAULT_PING_INTERVAL_MILLIS);
+    private Duration pingTimeout = Duration.ofMillis(WebSocketTunnel.DEFAULT_PING_TIMEOUT_MILLIS);
+    private String proxyHost;
+    private int proxyPort;
+    private String proxyUsername;
+    private String proxyPassword;
+    private boolean useSystemProxy = true;
+    private String connectToHost;
+    private int connectToPort;
 
     private Builder(String url) {
       url(url);
@@ -209,6 +302,15 @@ public final class WebSocketClientOptions {
       this.trustCertificates = o.trustCertificates;
       this.maxInboundFramePayload = o.maxInboundFramePayload;
       this.maxOutboundFramePayload = o.maxOutboundFramePayload;
+      this.pingInterval = o.pingInterval;
+      this.pingTimeout = o.pingTimeout;
+      this.proxyHost = o.proxyHost;
+      this.proxyPort = o.proxyPort;
+      this.proxyUsername = o.proxyUsername;
+      this.proxyPassword = o.proxyPassword;
+      this.useSystemProxy = o.useSystemProxy;
+      this.connectToHost = o.connectToHost;
+      this.connectToPort = o.connectToPort;
     }
 
     /** The server's URL: {@code ws://host[:port]/path[?query]} or {@code wss://...}. Required. */
@@ -315,6 +417,88 @@ public final class WebSocketClientOptions {
      */
     public Builder maxOutboundFramePayload(int bytes) {
       this.maxOutboundFramePayload = checkPositive(bytes, "maxOutboundFramePayload");
+      return this;
+    }
+
+    /**
+     * Time between two WebSocket Pings. Pings keep proxies, load balancers and CDNs that drop idle connections
+     * (nginx and AWS ALB after 60 s, Cloudflare after about 100 s) from cutting a quiet tunnel, and let this side
+     * notice a peer that has gone silent (see {@link #pingTimeout}). {@link Duration#ZERO} sends none. Default:
+     * {@value WebSocketTunnel#DEFAULT_PING_INTERVAL_MILLIS} ms.
+     */
+    public Builder pingInterval(Duration interval) {
+      checkNotNull(interval, "pingInterval");
+      checkArgument(interval.isZero() || interval.compareTo(MIN_PING_INTERVAL) >= 0, "pingInterval", interval,
+          "0 to send no pings, or at least " + MIN_PING_INTERVAL.toMillis() + " ms");
+      this.pingInterval = interval;
+      return this;
+    }
+
+    /**
+     * How long after a Ping something (a Pong, data, any frame) must arrive; when nothing does, the server or a hop
+     * on the path is taken to be dead, the tunnel is closed, in-flight RPCs fail UNAVAILABLE and the channel
+     * reconnects. Default: {@value WebSocketTunnel#DEFAULT_PING_TIMEOUT_MILLIS} ms.
+     */
+    public Builder pingTimeout(Duration timeout) {
+      checkNotNull(timeout, "pingTimeout");
+      checkArgument(!timeout.isNegative() && !timeout.isZero(), "pingTimeout", timeout, "> 0");
+      this.pingTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Reaches the server through this HTTP proxy with {@code CONNECT}, whatever the standard settings say. The
+     * proxy sees only the target's host and port; TLS (wss) runs end to end through it. Default: none; the
+     * standard settings decide (see {@link #useSystemProxy}).
+     */
+    public Builder proxy(String host, int port) {
+      checkArgument(host != null && !host.isEmpty() && Http11Tokens.isHeaderValue(host) && host.indexOf(' ') < 0,
+          "proxy host", host, "a host name or IP address");
+      checkArgument(port >= 1 && port <= 65535, "proxy port", port, "between 1 and 65535");
+      this.proxyHost = host;
+      this.proxyPort = port;
+      return this;
+    }
+
+    /**
+     * Basic authentication for the proxy, explicit or chosen by the standard settings; without it, a user and
+     * password in the proxy URL of {@code HTTPS_PROXY} (or {@code HTTP_PROXY}) are used. The password is never
+     * logged. Default: none.
+     */
+    public Builder proxyCredentials(String username, String password) {
+      checkNotNull(username, "proxy username");
+      checkNotNull(password, "proxy password");
+      checkArgument(username.indexOf(':') < 0 && Http11Tokens.isHeaderValue(username), "proxy username", username,
+          "no ':' or line breaks");
+      checkArgument(Http11Tokens.isHeaderValue(password), "proxy password", "<redacted>", "no line breaks");
+      this.proxyUsername = username;
+      this.proxyPassword = password;
+      return this;
+    }
+
+    /**
+     * Whether, when no {@link #proxy} is set, the standard settings choose a CONNECT proxy: for wss the JVM's
+     * {@code https.proxyHost}/{@code https.proxyPort}, for ws {@code http.proxyHost}/{@code http.proxyPort}, then
+     * the {@code HTTPS_PROXY}/{@code HTTP_PROXY} environment variables (lower-case names too), except for hosts
+     * listed in {@code http.nonProxyHosts} or {@code NO_PROXY}. Applies to channels from {@link WebSocketChannels}.
+     * Default: true.
+     */
+    public Builder useSystemProxy(boolean use) {
+      this.useSystemProxy = use;
+      return this;
+    }
+
+    /**
+     * Dials {@code host:port} (say, one CDN edge's address) instead of the URL's host and port, while the
+     * {@code Host} header, TLS SNI, the certificate check and the RPCs' {@code :authority} still carry the URL's
+     * host. Default: none, dial the URL's host.
+     */
+    public Builder connectTo(String host, int port) {
+      checkArgument(host != null && !host.isEmpty() && Http11Tokens.isHeaderValue(host) && host.indexOf(' ') < 0,
+          "connectTo host", host, "a host name or IP address");
+      checkArgument(port >= 1 && port <= 65535, "connectTo port", port, "between 1 and 65535");
+      this.connectToHost = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+      this.connectToPort = port;
       return this;
     }
 

@@ -347,9 +347,9 @@ class ClientUpgradeHandlerTest {
     assertNull(ch.pipeline().get(ClientUpgradeHandler.HTTP_CODEC), "the HTTP codec is gone");
     List<String> names = ch.pipeline().names();
     int decoder = names.indexOf(FramePipeline.DECODER);
-    assertEquals(Arrays.asList(FramePipeline.DECODER, FramePipeline.ENCODER, FramePipeline.CONTROL,
-        FramePipeline.BYTE_STREAM), names.subList(decoder, decoder + 4));
-    assertSame(next, ch.pipeline().context(names.get(decoder + 4)).handler());
+    assertEquals(Arrays.asList(FramePipeline.DECODER, FramePipeline.ENCODER, FramePipeline.KEEPALIVE,
+        FramePipeline.CONTROL, FramePipeline.BYTE_STREAM), names.subList(decoder, decoder + 5));
+    assertSame(next, ch.pipeline().context(names.get(decoder + 5)).handler());
 
     assertEquals(1, next.events.size());
     ProtocolNegotiationEvent fired = assertInstanceOf(ProtocolNegotiationEvent.class, next.events.get(0));
@@ -464,6 +464,9 @@ class ClientUpgradeHandlerTest {
     ch.runScheduledPendingTasks();
     assertTrue(tail.exceptions.isEmpty(), "exceptions: " + tail.exceptions);
     assertTrue(ch.isOpen());
+    ByteBuf ping = ch.readOutbound();
+    assertEquals(0x89, ping.getUnsignedByte(0), "only the keepalive's ping was written");
+    ping.release();
     closeUpgraded(ch);
   }
 
@@ -493,6 +496,36 @@ class ClientUpgradeHandlerTest {
     refusedWith("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nhi");
     assertFailed("expected HTTP 101 but was 200 OK from ws://example.com:8080/grpc?<redacted>: a proxy on the path did not "
         + "pass the Upgrade and Connection headers, or the URL is not a WebSocket endpoint");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void plainTextRefusalIsQuotedUpToItsFirstLine() {
+    refusedWith("HTTP/1.1 400 Bad Request\r\nServer: nginx/1.22.1\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        + "Content-Length: 51\r\n\r\nexpected 'Upgrade: websocket' but was missing\nmore\n");
+    assertFailed("expected HTTP 101 but was 400 Bad Request from ws://example.com:8080/grpc?<redacted> "
+        + "(Server: nginx/1.22.1); it said: \"expected 'Upgrade: websocket' but was missing\"");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void plainTextRefusalArrivingInPiecesIsQuotedWhole() {
+    start();
+    ch.writeInbound(ascii("HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nno t"));
+    assertTrue(tail.exceptions.isEmpty(), "waits for the rest of the body");
+    ch.writeInbound(ascii("oken here"));
+    assertFailed("expected HTTP 101 but was 403 Forbidden from ws://example.com:8080/grpc?<redacted>; it said: "
+        + "\"no token here\"");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void plainTextRefusalCutShortStillFails() {
+    start();
+    ch.writeInbound(ascii("HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 99\r\n\r\nno t"));
+    ch.close();
+    assertFailed("expected HTTP 101 but was 403 Forbidden from ws://example.com:8080/grpc?<redacted>; it said: "
+        + "\"no t\"");
     assertFalse(ch.finish());
   }
 

@@ -342,6 +342,73 @@ class WebSocketClientOptionsTest {
   void toStringListsEveryField() {
     assertEquals("WebSocketClientOptions{url=ws://example.com/grpc, headers=[], headersSupplier=false, "
         + "subprotocols=[wsgrpc.v1], origin=null, handshakeTimeout=PT10S, sslContext=false, trustCertificates=null, "
-        + "maxInboundFramePayload=1048576, maxOutboundFramePayload=65536}", options("ws://example.com/grpc").toString());
+        + "maxInboundFramePayload=1048576, maxOutboundFramePayload=65536, pingInterval=PT30S, pingTimeout=PT15S, "
+        + "proxy=null, proxyUsername=null, useSystemProxy=true, connectTo=null}",
+        options("ws://example.com/grpc").toString());
+  }
+
+  // ---- keepalive -----------------------------------------------------------------------------------------------
+
+  @Test
+  void pingsDefaultToEvery30SecondsWithA15SecondTimeout() {
+    WebSocketClientOptions o = options("ws://example.com/grpc");
+    assertEquals(Duration.ofSeconds(30), o.pingInterval());
+    assertEquals(Duration.ofSeconds(15), o.pingTimeout());
+  }
+
+  @Test
+  void pingIntervalIsZeroOrAtLeast100Millis() {
+    assertEquals(Duration.ZERO, WebSocketClientOptions.newBuilder("ws://h/").pingInterval(Duration.ZERO).build()
+        .pingInterval());
+    assertEquals("pingInterval: PT0.05S (expected: 0 to send no pings, or at least 100 ms)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").pingInterval(Duration.ofMillis(50))));
+    assertEquals("pingInterval: PT-1S (expected: 0 to send no pings, or at least 100 ms)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").pingInterval(Duration.ofSeconds(-1))));
+    assertEquals("pingTimeout: PT0S (expected: > 0)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").pingTimeout(Duration.ZERO)));
+  }
+
+  // ---- proxy and connect-to ------------------------------------------------------------------------------------
+
+  @Test
+  void proxyAndCredentialsAreKeptAndThePasswordNeverShown() {
+    WebSocketClientOptions o = WebSocketClientOptions.newBuilder("wss://edge.example.com/grpc")
+        .proxy("proxy.corp", 3128)
+        .proxyCredentials("alice", "s3cret")
+        .build();
+    assertEquals("proxy.corp", o.proxyHost());
+    assertEquals(3128, o.proxyPort());
+    assertEquals("alice", o.proxyUsername());
+    assertEquals("s3cret", o.proxyPassword());
+    assertTrue(o.toString().contains("proxy=proxy.corp:3128, proxyUsername=alice"), o.toString());
+    assertFalse(o.toString().contains("s3cret"), o.toString());
+    assertEquals(o.toString(), o.toBuilder().build().toString());
+  }
+
+  @Test
+  void proxySettingsAreValidated() {
+    assertEquals("proxy port: 0 (expected: between 1 and 65535)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").proxy("p", 0)));
+    assertEquals("proxy host:  (expected: a host name or IP address)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").proxy("", 80)));
+    assertEquals("proxy username: a:b (expected: no ':' or line breaks)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").proxyCredentials("a:b", "x")));
+    assertEquals("proxy password: <redacted> (expected: no line breaks)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").proxyCredentials("a", "x\ny")));
+  }
+
+  @Test
+  void connectToChangesTheTargetButNotTheHostHeaderOrAuthority() {
+    WebSocketClientOptions o = WebSocketClientOptions.newBuilder("wss://edge.example.com/grpc")
+        .connectTo("192.0.2.7", 8443)
+        .build();
+    assertEquals("dns:///192.0.2.7:8443", o.target());
+    assertEquals("edge.example.com", o.hostHeader());
+    assertEquals("edge.example.com", o.host());
+    assertEquals("edge.example.com:443", o.authority());
+    assertEquals("dns:///[::1]:8443", WebSocketClientOptions.newBuilder("ws://h/").connectTo("[::1]", 8443).build()
+        .target());
+    assertEquals("connectTo port: 70000 (expected: between 1 and 65535)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").connectTo("h", 70000)));
   }
 }

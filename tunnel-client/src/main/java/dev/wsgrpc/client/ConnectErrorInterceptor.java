@@ -1,0 +1,145 @@
+package dev.wsgrpc.client;
+
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ForwardingClientCall;
+import io.grpc.ForwardingClientCallListener;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.proxy.HttpProxyHandler;
+import io.netty.handler.proxy.ProxyConnectException;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.nio.channels.UnresolvedAddressException;
+
+/**
+ * Rewrites the descriptions grpc-netty gives connection failures ({@code "io exception"}, plus the pipeline's
+ * handler names) into sentences that name the hop: the CONNECT proxy and what it answered, or the address that
+ * could not be reached. Only UNAVAILABLE statuses with such a cause change; the cause is kept.
+ *
+ * <pre>
+ * HTTP proxy 127.0.0.1:3128 (from HTTPS_PROXY) answered CONNECT edge.example.com:443 with 407 Proxy
+ *     Authentication Required (Server: tinyproxy/1.11.1): the proxy credentials are missing or wrong
+ * cannot connect to wss://edge.example.com/grpc: Connection refused: edge.example.com/192.0.2.7:443
+ * </pre>
+ */
+final class ConnectErrorInterceptor implements ClientInterceptor {
+
+  private final WebSocketClientOptions options;
+  private final WebSocketProxyDetector proxies;
+
+  ConnectErrorInterceptor(WebSocketClientOptions options, WebSocketProxyDetector proxies) {
+    this.options = options;
+    this.proxies = proxies;
+  }
+
+  @Override
+  public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions callOptions,
+      Channel next) {
+    return new ForwardingClientCall.SimpleForwardingClientCall<Q, R>(next.newCall(method, callOptions)) {
+      @Override
+      public void start(Listener<R> listener, Metadata headers) {
+        super.start(new ForwardingClientCallListener.SimpleForwardingClientCallListener<R>(listener) {
+          @Override
+          public void onClose(Status status, Metadata trailers) {
+            super.onClose(describe(status), trailers);
+          }
+        }, headers);
+      }
+    };
+  }
+
+  /** The same status with a description that names the failed hop, when the cause allows it. */
+  Status describe(Status status) {
+    if (status.getCode() != Status.Code.UNAVAILABLE || status.getCause() == null) {
+      return status;
+    }
+    ProxyConnectException refused = find(status.getCause(), ProxyConnectException.class);
+    if (refused != null) {
+      return status.withDescription(describeProxyFailure(refused));
+    }
+    String description = status.getDescription() == null ? "" : status.getDescription();
+    if (!description.startsWith("io exception") && !description.startsWith("unresolved address")) {
+      return status;
+    }
+    Throwable cause = find(status.getCause(), ConnectException.class);
+    if (cause == null) {
+      cause = find(status.getCause(), UnresolvedAddressException.class);
+    }
+    if (cause == null) {
+      cause = find(status.getCause(), IOException.class);
+    }
+    if (cause == null) {
+      return status;
+    }
+    String reason = cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName();
+    WebSocketProxyDetector.Choice proxy = proxyInUse();
+    String where = proxy != null ? proxy.describe() + " for " + options.safeUrl()
+        : options.safeUrl() + (options.connectToHost() != null
+            ? " (dialing " + options.connectToHost() + ":" + options.connectToPort() + ")" : "");
+    String verb = cause instanceof ConnectException || cause instanceof UnresolvedAddressException
+        ? "cannot connect to " : "connection to ";
+    return status.withDescription(verb + where + (verb.startsWith("connection") ? " failed" : "") + ": " + reason);
+  }
+
+  private String describeProxyFailure(ProxyConnectException e) {
+    String message = e.getMessage() == null ? "" : e.getMessage();
+    // Netty: "<protocol>, <auth>, <proxy address> => <destination>[, <what happened>]".
+    int arrow = message.indexOf(" => ");
+    String destination = "";
+    String what = "";
+    if (arrow >= 0) {
+      String rest = message.substring(arrow + 4);
+      int comma = rest.indexOf(", ");
+      destination = comma < 0 ? rest : rest.substring(0, comma);
+      what = comma < 0 ? "" : rest.substring(comma + 2);
+    }
+    WebSocketProxyDetector.Choice proxy = proxyInUse();
+    String named = proxy != null ? proxy.describe() : "the HTTP proxy";
+    String server = "";
+    if (e instanceof HttpProxyHandler.HttpProxyConnectException
+        && ((HttpProxyHandler.HttpProxyConnectException) e).headers() != null) {
+      String s = ((HttpProxyHandler.HttpProxyConnectException) e).headers().get(HttpHeaderNames.SERVER);
+      server = s == null ? "" : " (Server: " + s + ")";
+    }
+    if (what.startsWith("status: ")) {
+      String statusLine = what.substring("status: ".length());
+      String hint = "";
+      if (statusLine.startsWith("407")) {
+        hint = proxy != null && proxy.username != null
+            ? ": the proxy credentials were refused" : ": the proxy wants credentials and none were given";
+      } else if (statusLine.startsWith("403")) {
+        hint = ": the proxy does not allow CONNECT to this host or port";
+      }
+      return named + " answered CONNECT " + destination + " with " + statusLine + server + hint;
+    }
+    if (what.equals("timeout")) {
+      return named + " did not answer CONNECT " + destination + " in time";
+    }
+    if (what.equals("disconnected")) {
+      return named + " closed the connection before answering CONNECT " + destination;
+    }
+    return named + " failed CONNECT " + destination + (what.isEmpty() ? "" : ": " + what);
+  }
+
+  private WebSocketProxyDetector.Choice proxyInUse() {
+    try {
+      return proxies.choose();
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  private static <T extends Throwable> T find(Throwable t, Class<T> type) {
+    for (int depth = 0; t != null && depth < 10; depth++, t = t.getCause()) {
+      if (type.isInstance(t)) {
+        return type.cast(t);
+      }
+    }
+    return null;
+  }
+}

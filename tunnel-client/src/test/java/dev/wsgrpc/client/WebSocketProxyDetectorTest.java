@@ -1,0 +1,176 @@
+package dev.wsgrpc.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.HttpConnectProxiedSocketAddress;
+import io.grpc.Status;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.proxy.HttpProxyHandler;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class WebSocketProxyDetectorTest {
+
+  private final Map<String, String> properties = new HashMap<>();
+  private final Map<String, String> environment = new HashMap<>();
+
+  private WebSocketProxyDetector detector(WebSocketClientOptions options) {
+    return new WebSocketProxyDetector(options, properties::get, environment::get);
+  }
+
+  private WebSocketProxyDetector.Choice choose(String url) throws IOException {
+    return detector(WebSocketClientOptions.newBuilder(url).build()).choose();
+  }
+
+  @Test
+  void nothingConfiguredMeansDirect() throws IOException {
+    assertNull(choose("wss://edge.example.com/grpc"));
+  }
+
+  @Test
+  void explicitProxyWinsOverEverything() throws IOException {
+    environment.put("HTTPS_PROXY", "http://env-proxy:8080");
+    properties.put("https.proxyHost", "prop-proxy");
+    WebSocketProxyDetector.Choice c = detector(WebSocketClientOptions.newBuilder("wss://edge.example.com/grpc")
+        .proxy("explicit", 3128).proxyCredentials("alice", "pw").build()).choose();
+    assertEquals("HTTP proxy explicit:3128 (from the proxy option)", c.describe());
+    assertEquals("alice", c.username);
+    assertEquals("pw", c.password);
+  }
+
+  @Test
+  void jvmPropertiesComeBeforeTheEnvironmentAndDependOnTheScheme() throws IOException {
+    environment.put("HTTPS_PROXY", "http://env-proxy:8080");
+    properties.put("https.proxyHost", "secure-proxy");
+    properties.put("https.proxyPort", "8443");
+    properties.put("http.proxyHost", "plain-proxy");
+    assertEquals("HTTP proxy secure-proxy:8443 (from https.proxyHost)",
+        choose("wss://edge.example.com/grpc").describe());
+    assertEquals("HTTP proxy plain-proxy:80 (from http.proxyHost)", choose("ws://edge.example.com/grpc").describe());
+  }
+
+  @Test
+  void jvmPropertiesSkipLoopbackByDefaultAndHonourNonProxyHosts() throws IOException {
+    properties.put("https.proxyHost", "secure-proxy");
+    assertNull(choose("wss://localhost:8443/grpc"));
+    assertNull(choose("wss://127.0.0.1:8443/grpc"));
+    properties.put("http.nonProxyHosts", "*.internal|intranet");
+    assertNull(choose("wss://api.internal/grpc"));
+    assertNull(choose("wss://intranet/grpc"));
+    assertEquals("secure-proxy", choose("wss://localhost/grpc").host, "the explicit list replaces the default");
+  }
+
+  @Test
+  void environmentProxyUrlGivesHostPortAndCredentials() throws IOException {
+    environment.put("HTTPS_PROXY", "http://bob:p%40ss%3Aword@proxy.corp:3128/");
+    WebSocketProxyDetector.Choice c = choose("wss://edge.example.com/grpc");
+    assertEquals("HTTP proxy proxy.corp:3128 (from HTTPS_PROXY)", c.describe());
+    assertEquals("bob", c.username);
+    assertEquals("p@ss:word", c.password);
+    assertFalse(c.toString().contains("p@ss"), c.toString());
+  }
+
+  @Test
+  void lowerCaseNamesComeFirstAndWsUsesHttpProxy() throws IOException {
+    environment.put("HTTPS_PROXY", "upper:1");
+    environment.put("https_proxy", "lower:2");
+    environment.put("HTTP_PROXY", "http://plain:3");
+    assertEquals("HTTP proxy lower:2 (from https_proxy)", choose("wss://e.example/grpc").describe());
+    assertEquals("HTTP proxy plain:3 (from HTTP_PROXY)", choose("ws://e.example/grpc").describe());
+    environment.clear();
+    environment.put("ALL_PROXY", "all:4");
+    assertEquals("HTTP proxy all:4 (from ALL_PROXY)", choose("ws://e.example/grpc").describe());
+  }
+
+  @Test
+  void noProxyExcludesHostsDomainsAddressesAndPorts() throws IOException {
+    environment.put("HTTPS_PROXY", "http://proxy.corp:3128");
+    environment.put("NO_PROXY", "internal.example, .corp.example,10.0.0.0/8 ,[::1], only-443.example:443");
+    assertNull(choose("wss://internal.example/grpc"));
+    assertNull(choose("wss://api.internal.example/grpc"));
+    assertNull(choose("wss://corp.example/grpc"));
+    assertNull(choose("wss://a.b.corp.example/grpc"));
+    assertNull(choose("wss://10.1.2.3/grpc"));
+    assertNull(choose("wss://[::1]:8443/grpc"));
+    assertNull(choose("wss://only-443.example/grpc"));
+    assertEquals("proxy.corp", choose("wss://only-443.example:8443/grpc").host);
+    assertEquals("proxy.corp", choose("wss://notinternal.example/grpc").host);
+    assertEquals("proxy.corp", choose("wss://11.0.0.1/grpc").host);
+    environment.put("NO_PROXY", "*");
+    assertNull(choose("wss://anything.example/grpc"));
+  }
+
+  @Test
+  void useSystemProxyOffIgnoresTheStandardSettings() throws IOException {
+    environment.put("HTTPS_PROXY", "http://proxy.corp:3128");
+    assertNull(detector(WebSocketClientOptions.newBuilder("wss://e.example/grpc").useSystemProxy(false).build())
+        .choose());
+  }
+
+  @Test
+  void unusableSettingsSayWhy() {
+    environment.put("HTTPS_PROXY", "https://user:secret@proxy.corp:3128");
+    IOException e = assertThrows(IOException.class, () -> choose("wss://e.example/grpc"));
+    assertEquals("HTTPS_PROXY names a https:// proxy (https://<redacted>@proxy.corp:3128); only http:// proxies, "
+        + "which the tunnel reaches with CONNECT, are supported", e.getMessage());
+    environment.clear();
+    properties.put("https.proxyHost", "p");
+    properties.put("https.proxyPort", "eighty");
+    assertEquals("https.proxyPort is not a port: eighty",
+        assertThrows(IOException.class, () -> choose("wss://e.example/grpc")).getMessage());
+  }
+
+  @Test
+  void proxyForAnswersWithTheTargetThroughTheProxy() throws IOException {
+    WebSocketProxyDetector d = detector(WebSocketClientOptions.newBuilder("wss://edge.example.com/grpc")
+        .proxy("127.0.0.1", 3128).proxyCredentials("alice", "pw").build());
+    InetSocketAddress target = InetSocketAddress.createUnresolved("edge.example.com", 443);
+    HttpConnectProxiedSocketAddress a = assertInstanceOf(HttpConnectProxiedSocketAddress.class, d.proxyFor(target));
+    assertEquals(target, a.getTargetAddress());
+    assertEquals(new InetSocketAddress("127.0.0.1", 3128), a.getProxyAddress());
+    assertEquals("alice", a.getUsername());
+    assertEquals("pw", a.getPassword());
+    assertNull(detector(WebSocketClientOptions.newBuilder("wss://edge.example.com/grpc").build()).proxyFor(target));
+  }
+
+  // ---- error descriptions ---------------------------------------------------------------------------------------
+
+  @Test
+  void proxyRefusalNamesTheProxyItsStatusAndServer() {
+    WebSocketClientOptions options = WebSocketClientOptions.newBuilder("wss://localhost:8443/grpc")
+        .proxy("127.0.0.1", 3128).proxyCredentials("alice", "wrong").build();
+    ConnectErrorInterceptor interceptor = new ConnectErrorInterceptor(options, detector(options));
+    DefaultHttpHeaders headers = new DefaultHttpHeaders();
+    headers.set("Server", "tinyproxy/1.11.1");
+    Status status = Status.UNAVAILABLE.withDescription("io exception\nChannel Pipeline: [a, b]").withCause(
+        new HttpProxyHandler.HttpProxyConnectException("http, basic, /127.0.0.1:3128 => localhost:8443, status: 407 "
+            + "Proxy Authentication Required", headers));
+    Status described = interceptor.describe(status);
+    assertEquals(Status.Code.UNAVAILABLE, described.getCode());
+    assertEquals("HTTP proxy 127.0.0.1:3128 (from the proxy option) answered CONNECT localhost:8443 with 407 Proxy "
+        + "Authentication Required (Server: tinyproxy/1.11.1): the proxy credentials were refused",
+        described.getDescription());
+    assertTrue(described.getCause() == status.getCause(), "the cause is kept");
+  }
+
+  @Test
+  void refusedConnectionNamesTheAddressDialed() {
+    WebSocketClientOptions options = WebSocketClientOptions.newBuilder("ws://127.0.0.1:1/grpc").build();
+    ConnectErrorInterceptor interceptor = new ConnectErrorInterceptor(options, detector(options));
+    Status described = interceptor.describe(Status.UNAVAILABLE.withDescription("io exception")
+        .withCause(new ConnectException("Connection refused: /127.0.0.1:1")));
+    assertEquals("cannot connect to ws://127.0.0.1:1/grpc: Connection refused: /127.0.0.1:1",
+        described.getDescription());
+    Status other = Status.UNAVAILABLE.withDescription("WebSocket closed by x with 1001 (Going Away)");
+    assertTrue(interceptor.describe(other) == other, "tunnel statuses are left alone");
+  }
+}
