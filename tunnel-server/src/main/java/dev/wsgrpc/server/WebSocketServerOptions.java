@@ -35,6 +35,8 @@ public final class WebSocketServerOptions {
   private final TrustedProxies trustedProxies;
   private final TunnelListener listener;
   private final TunnelAdmission admission;
+  private final Duration pingInterval;
+  private final Duration pingTimeout;
 
   private WebSocketServerOptions(Builder b) {
     this.path = b.path;
@@ -48,6 +50,8 @@ public final class WebSocketServerOptions {
     this.trustedProxies = b.trustedProxies;
     this.listener = b.listener;
     this.admission = b.admission;
+    this.pingInterval = b.pingInterval;
+    this.pingTimeout = b.pingTimeout;
   }
 
   public static Builder newBuilder() {
@@ -113,6 +117,16 @@ public final class WebSocketServerOptions {
     return maxOutboundFramePayload;
   }
 
+  /** Time between two WebSocket Pings to a client; {@link Duration#ZERO} when none are sent. */
+  public Duration pingInterval() {
+    return pingInterval;
+  }
+
+  /** How long after a Ping something must arrive from the client before its tunnel is closed as dead. */
+  public Duration pingTimeout() {
+    return pingTimeout;
+  }
+
   @Override
   public String toString() {
     return "WebSocketServerOptions{path=" + path + ", subprotocol=" + subprotocol
@@ -120,7 +134,8 @@ public final class WebSocketServerOptions {
         + ", nativeGrpc=" + nativeGrpc + ", plainHttpHandler=" + (plainHttpHandler != null)
         + ", trustedProxies=" + trustedProxies
         + ", maxInboundFramePayload=" + maxInboundFramePayload
-        + ", maxOutboundFramePayload=" + maxOutboundFramePayload + "}";
+        + ", maxOutboundFramePayload=" + maxOutboundFramePayload
+        + ", pingInterval=" + pingInterval + ", pingTimeout=" + pingTimeout + "}";
   }
 
   /** A validating builder; every setter fails fast with the offending value. Not thread-safe. */
@@ -138,6 +153,8 @@ public final class WebSocketServerOptions {
     private TrustedProxies trustedProxies = TrustedProxies.NONE;
     private TunnelListener listener = new TunnelListener() {};
     private TunnelAdmission admission = TunnelAdmission.ALL;
+    private Duration pingInterval = Duration.ofMillis(WebSocketTunnel.DEFAULT_PING_INTERVAL_MILLIS);
+    private Duration pingTimeout = Duration.ofMillis(WebSocketTunnel.DEFAULT_PING_TIMEOUT_MILLIS);
 
     private Builder() {}
 
@@ -153,6 +170,8 @@ public final class WebSocketServerOptions {
       trustedProxies = o.trustedProxies;
       listener = o.listener;
       admission = o.admission;
+      pingInterval = o.pingInterval;
+      pingTimeout = o.pingTimeout;
     }
 
     /** The path that answers the upgrade, matched exactly (the query is ignored). Default: {@value WebSocketTunnel#DEFAULT_PATH}. */
@@ -273,6 +292,32 @@ public final class WebSocketServerOptions {
      */
     public Builder maxOutboundFramePayload(int bytes) {
       this.maxOutboundFramePayload = checkPositive(bytes, "maxOutboundFramePayload");
+      return this;
+    }
+
+    /**
+     * Time between two WebSocket Pings to each client. Pings keep proxies and CDNs in front of the server from
+     * dropping quiet tunnels (nginx and AWS ALB after 60 s, Cloudflare after about 100 s) and let the server notice
+     * clients that have vanished (see {@link #pingTimeout}). {@link Duration#ZERO} sends none. Default:
+     * {@value WebSocketTunnel#DEFAULT_PING_INTERVAL_MILLIS} ms.
+     */
+    public Builder pingInterval(Duration interval) {
+      checkNotNull(interval, "pingInterval");
+      checkArgument(interval.isZero() || interval.toMillis() >= 100, "pingInterval", interval,
+          "0 to send no pings, or at least 100 ms");
+      this.pingInterval = interval;
+      return this;
+    }
+
+    /**
+     * How long after a Ping something (a Pong, data, any frame) must arrive from the client; when nothing does,
+     * the tunnel is closed and its calls are cancelled. Default: {@value WebSocketTunnel#DEFAULT_PING_TIMEOUT_MILLIS}
+     * ms.
+     */
+    public Builder pingTimeout(Duration timeout) {
+      checkNotNull(timeout, "pingTimeout");
+      checkArgument(!timeout.isNegative() && !timeout.isZero(), "pingTimeout", timeout, "> 0");
+      this.pingTimeout = timeout;
       return this;
     }
 

@@ -16,6 +16,10 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Each accepted connection answers the upgrade on the configured path and then hands the unwrapped bytes to
  * grpc-java's HTTP/2 server handler in the same pipeline, so services run in-process as on any Netty server.
+ *
+ * <p>The builders permit clients' gRPC keepalive PINGs every {@value #PERMIT_KEEPALIVE_TIME_SECONDS} s, also
+ * without calls ({@code permitKeepAliveTime}, {@code permitKeepAliveWithoutCalls}), so that clients behind proxies
+ * with short idle timeouts never get GOAWAY {@code too_many_pings}.
  */
 public final class WebSocketServers {
 
@@ -34,9 +38,20 @@ public final class WebSocketServers {
     return configure(NettyServerBuilder.forAddress(address, WebSocketServerCredentials.create(options)), options);
   }
 
+  /**
+   * The shortest interval between a client's gRPC keepalive PINGs that servers from here accept: half the 10 s
+   * minimum grpc-java clients can set, so that no client's keepalive, early by some jitter, earns a GOAWAY
+   * {@code too_many_pings}.
+   */
+  static final long PERMIT_KEEPALIVE_TIME_SECONDS = 5;
+
   private static NettyServerBuilder configure(NettyServerBuilder builder, WebSocketServerOptions options) {
     // grpc's own negotiation deadline covers TLS too; the upgrade step answers 408 at the same moment.
-    return builder.handshakeTimeout(options.handshakeTimeout().toMillis() + 1_000, TimeUnit.MILLISECONDS);
+    return builder.handshakeTimeout(options.handshakeTimeout().toMillis() + 1_000, TimeUnit.MILLISECONDS)
+        // Clients keep tunnels alive through proxies with gRPC keepalive (WebSocketChannels: every 30 s, also
+        // without calls); grpc's defaults (one PING per 5 min, none without calls) would answer GOAWAY.
+        .permitKeepAliveTime(PERMIT_KEEPALIVE_TIME_SECONDS, TimeUnit.SECONDS)
+        .permitKeepAliveWithoutCalls(true);
   }
 
   private WebSocketServers() {}

@@ -71,7 +71,8 @@ class WebSocketServerOptionsTest {
   void toStringListsEveryField() {
     assertEquals("WebSocketServerOptions{path=/grpc, subprotocol=wsgrpc.v1, handshakeTimeout=PT10S, tls=false, "
         + "nativeGrpc=false, plainHttpHandler=false, trustedProxies=[], "
-        + "maxInboundFramePayload=1048576, maxOutboundFramePayload=65536}", WebSocketServerOptions.DEFAULT.toString());
+        + "maxInboundFramePayload=1048576, maxOutboundFramePayload=65536, pingInterval=PT30S, pingTimeout=PT15S}",
+        WebSocketServerOptions.DEFAULT.toString());
   }
 
   @ParameterizedTest
