@@ -1,0 +1,137 @@
+package dev.wsgrpc.it;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * {@code java -jar tunnel-server.jar} as a real process, the way operators run it: output captured to files, the
+ * URL read from its start-up line, stopped with SIGTERM.
+ */
+final class TunnelServerJar implements AutoCloseable {
+
+  private static final Pattern DIAL = Pattern.compile("dial (wss?://\\S+)");
+
+  private final Process process;
+  private final Path out;
+  private final Path err;
+  private String url;
+
+  private TunnelServerJar(Process process, Path out, Path err) {
+    this.process = process;
+    this.out = out;
+    this.err = err;
+  }
+
+  /** The jar {@code mvn package} built in the tunnel-server module. */
+  static File jar() {
+    File jar = Paths.get("..", "tunnel-server", "target", "tunnel-server.jar").toAbsolutePath().normalize().toFile();
+    if (!jar.isFile()) {
+      throw new AssertionError(jar + " is missing: run the build from the repository root (mvn -B verify), which "
+          + "packages tunnel-server before these tests");
+    }
+    return jar;
+  }
+
+  /** Starts the jar with {@code args} and extra environment variables; does not wait for it. */
+  static TunnelServerJar start(Map<String, String> env, String... args) throws IOException {
+    List<String> command = new ArrayList<>(Arrays.asList(
+        Paths.get(System.getProperty("java.home"), "bin", "java").toString(), "-jar", jar().getPath()));
+    command.addAll(Arrays.asList(args));
+    Path out = Files.createTempFile("tunnel-server", ".out");
+    Path err = Files.createTempFile("tunnel-server", ".err");
+    out.toFile().deleteOnExit();
+    err.toFile().deleteOnExit();
+    ProcessBuilder builder = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile());
+    builder.environment().keySet().removeIf(k -> k.startsWith("TUNNEL_"));
+    builder.environment().putAll(env);
+    return new TunnelServerJar(builder.start(), out, err);
+  }
+
+  static TunnelServerJar start(String... args) throws IOException {
+    return start(Map.of(), args);
+  }
+
+  /** Waits for the start-up line and returns the URL it names; fails with the output if the process exits first. */
+  String awaitUrl() throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    long pause = 10;
+    while (System.nanoTime() < deadline) {
+      Matcher m = DIAL.matcher(stdout());
+      if (m.find()) {
+        url = m.group(1);
+        return url;
+      }
+      if (!process.isAlive()) {
+        throw new AssertionError("tunnel-server exited with " + process.exitValue() + " before starting:\n"
+            + stdout() + stderr());
+      }
+      Thread.sleep(pause);
+      pause = Math.min(pause * 2, 200);
+    }
+    throw new AssertionError("tunnel-server printed no start-up line within 60 s:\n" + stdout() + stderr());
+  }
+
+  /** The port of the URL from the start-up line. */
+  int port() {
+    return Integer.parseInt(url.replaceAll("^wss?://[^:]+:(\\d+)/.*$", "$1"));
+  }
+
+  /** Waits until stderr contains {@code text} (a log line), failing after a minute. */
+  void awaitLog(String text) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!stderr().contains(text)) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("no log line containing '" + text + "' within 60 s:\n" + stderr());
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  /** Sends SIGTERM, as an orchestrator does. */
+  void terminate() {
+    process.destroy();
+  }
+
+  /** Waits for the process to exit and returns its exit code. */
+  int awaitExit(Duration timeout) throws InterruptedException {
+    if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      throw new AssertionError("tunnel-server still running after " + timeout + ":\n" + stderr());
+    }
+    return process.exitValue();
+  }
+
+  String stdout() {
+    return read(out);
+  }
+
+  String stderr() {
+    return read(err);
+  }
+
+  private static String read(Path p) {
+    try {
+      return new String(Files.readAllBytes(p), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      return "(cannot read " + p + ")";
+    }
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    if (process.isAlive()) {
+      process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+}

@@ -1,0 +1,335 @@
+package dev.wsgrpc.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.client.WebSocketChannels;
+import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.examples.interop.InteropClient;
+import dev.wsgrpc.testing.TestCertificates;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.reflection.v1.ServerReflectionGrpc;
+import io.grpc.reflection.v1.ServerReflectionRequest;
+import io.grpc.reflection.v1.ServerReflectionResponse;
+import io.grpc.reflection.v1.ServiceResponse;
+import io.grpc.stub.StreamObserver;
+import io.grpc.testing.integration.Messages.ResponseParameters;
+import io.grpc.testing.integration.Messages.StreamingOutputCallRequest;
+import io.grpc.testing.integration.Messages.StreamingOutputCallResponse;
+import io.grpc.testing.integration.TestServiceGrpc;
+import java.io.ByteArrayOutputStream;
+import java.io.File;
+import java.io.PrintStream;
+import java.net.HttpURLConnection;
+import java.net.URL;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** {@code java -jar tunnel-server.jar} started as a real process: options, demo mode, plain HTTP, drain, TLS. */
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
+class TunnelServerJarTest {
+
+  private static final List<String> OPTIONS = Arrays.asList("--port", "--bind", "--path", "--upstream",
+      "--upstream-tls", "--upstream-trust-cert", "--tls-cert", "--tls-key", "--drain-timeout", "--trusted-proxies",
+      "--handshake-timeout", "--max-inbound-frame", "--max-outbound-frame", "--native-grpc");
+
+  private TunnelServerJar jar;
+  private ManagedChannel channel;
+
+  @AfterEach
+  void stop() throws Exception {
+    if (channel != null) {
+      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+    if (jar != null) {
+      jar.close();
+    }
+  }
+
+  private static ManagedChannel tunnel(String url) {
+    return WebSocketChannels.newChannel(url);
+  }
+
+  private static HealthCheckResponse.ServingStatus health(ManagedChannel channel) {
+    return HealthGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+        .check(HealthCheckRequest.getDefaultInstance()).getStatus();
+  }
+
+  /** GET on the jar's port; returns "STATUS body". */
+  private static String get(int port, String path) throws Exception {
+    HttpURLConnection c = (HttpURLConnection) new URL("http://127.0.0.1:" + port + path).openConnection();
+    c.setConnectTimeout(30_000);
+    c.setReadTimeout(30_000);
+    int status = c.getResponseCode();
+    byte[] body = (status < 400 ? c.getInputStream() : c.getErrorStream()).readAllBytes();
+    return status + " " + new String(body, StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void helpDocumentsEveryOptionWithItsDefaultAndVariable() throws Exception {
+    jar = TunnelServerJar.start("--help");
+    assertEquals(0, jar.awaitExit(Duration.ofSeconds(60)));
+    String help = jar.stdout().replaceAll("\\s+", " ");
+    for (String option : OPTIONS) {
+      String variable = "TUNNEL_" + option.substring(2).replace('-', '_').toUpperCase();
+      assertTrue(help.contains(option) || help.contains("--[no-]" + option.substring(2)),
+          option + " missing from --help:\n" + jar.stdout());
+      assertTrue(help.contains("Env: " + variable), variable + " missing from --help:\n" + jar.stdout());
+    }
+    assertEquals(OPTIONS.size(), help.split("Default: ", -1).length - 1, "every option states its default");
+  }
+
+  @Test
+  void badOptionsExit2NamingTheOption() throws Exception {
+    Map<String, String> cases = Map.of(
+        "--bogus", "Unknown option: '--bogus'",
+        "--port=abc", "Invalid value for option '--port': 'abc' is not an int",
+        "--drain-timeout=soon", "'soon' is not a duration",
+        "--tls-cert=/tmp/x.pem", "--tls-cert and --tls-key go together",
+        "--upstream=nohost", "--upstream: nohost (expected: HOST:PORT)",
+        "--trusted-proxies=proxy.example.com", "--trustedProxies: proxy.example.com (expected: an IP address");
+    for (Map.Entry<String, String> c : cases.entrySet()) {
+      try (TunnelServerJar bad = TunnelServerJar.start(c.getKey())) {
+        assertEquals(2, bad.awaitExit(Duration.ofSeconds(60)), c.getKey() + ":\n" + bad.stderr());
+        assertTrue(bad.stderr().contains(c.getValue()), c.getKey() + ":\n" + bad.stderr());
+      }
+    }
+  }
+
+  @Test
+  void environmentVariablesSetOptionsAndTheCommandLineWins() throws Exception {
+    jar = TunnelServerJar.start(Map.of("TUNNEL_PATH", "/from-env", "TUNNEL_PORT", "1"), "--port", "0");
+    String url = jar.awaitUrl();
+    assertTrue(url.endsWith("/from-env"), url);
+    assertTrue(jar.port() > 1, url);
+    channel = tunnel(url);
+    assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(channel));
+  }
+
+  @Test
+  void demoModeServesHealthReflectionAndTheInteropCasesThroughTheTunnel() throws Exception {
+    jar = TunnelServerJar.start("--port", "0");
+    channel = tunnel(jar.awaitUrl());
+    assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(channel));
+
+    // What grpcurl and friends do first: list the services through reflection.
+    CompletableFuture<ServerReflectionResponse> listed = new CompletableFuture<>();
+    StreamObserver<ServerReflectionRequest> reflection = ServerReflectionGrpc.newStub(channel)
+        .withDeadlineAfter(30, TimeUnit.SECONDS).serverReflectionInfo(completing(listed));
+    reflection.onNext(ServerReflectionRequest.newBuilder().setListServices("*").build());
+    reflection.onCompleted();
+    List<String> services = listed.get(30, TimeUnit.SECONDS).getListServicesResponse().getServiceList().stream()
+        .map(ServiceResponse::getName).collect(Collectors.toList());
+    assertTrue(services.containsAll(Arrays.asList("grpc.health.v1.Health", "grpc.testing.TestService",
+        "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection")), services.toString());
+
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int failed = InteropClient.run(channel, InteropClient.ALL_CASES, new PrintStream(out, true, "UTF-8"));
+    assertEquals(0, failed, out.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void plainGrpcOverH2cSharesThePort() throws Exception {
+    jar = TunnelServerJar.start("--port", "0");
+    jar.awaitUrl();
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", jar.port()).usePlaintext().build();
+    assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(channel));
+  }
+
+  @Test
+  void wssAndPlainGrpcOverTlsH2ShareThePort() throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    jar = TunnelServerJar.start("--port", "0", "--tls-cert", certs.serverCertPem().getPath(),
+        "--tls-key", certs.serverKeyPem().getPath());
+    String url = jar.awaitUrl();
+    assertTrue(url.startsWith("wss://"), url);
+    channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
+        .trustCertificates(certs.caPem()).build()).build();
+    assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(channel));
+    ManagedChannel h2 = NettyChannelBuilder.forAddress("localhost", jar.port())
+        .sslContext(GrpcSslContexts.forClient().trustManager(certs.caPem()).build()).build();
+    try {
+      assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(h2));
+    } finally {
+      h2.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void healthzAndMetricsReportWhatHappened() throws Exception {
+    jar = TunnelServerJar.start("--port", "0");
+    String url = jar.awaitUrl();
+    assertEquals("200 serving\n", get(jar.port(), "/healthz"));
+    channel = tunnel(url);
+    health(channel);
+    channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    jar.awaitLog("tunnel closed");
+    ManagedChannel wrongPath = tunnel(url.replace("/grpc", "/nope"));
+    try {
+      assertThrows(StatusRuntimeException.class, () -> health(wrongPath));
+    } finally {
+      wrongPath.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+    String metrics = get(jar.port(), "/metrics");
+    assertTrue(metrics.startsWith("200 "), metrics);
+    assertTrue(metrics.contains("\nwsgrpc_tunnels_total 1.0\n"), metrics);
+    assertTrue(metrics.contains("\nwsgrpc_tunnels_open 0.0\n"), metrics);
+    assertTrue(metrics.contains("wsgrpc_handshake_failures_total{reason=\"not_found\"}"), metrics);
+    assertTrue(metrics.contains(
+        "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"grpc.health.v1.Health/Check\"} 1.0"), metrics);
+    assertTrue(metrics.matches("(?s).*\nwsgrpc_tunnel_received_bytes_total [1-9][0-9.E]*\n.*"), metrics);
+    assertTrue(metrics.matches("(?s).*\nwsgrpc_tunnel_sent_bytes_total [1-9][0-9.E]*\n.*"), metrics);
+    assertTrue(metrics.contains("wsgrpc_upstream_connect_failures_total 0.0"), metrics);
+    assertTrue(jar.stderr().contains("tunnel open client=/127.0.0.1:"), jar.stderr());
+  }
+
+  @Test
+  void sigtermLetsALongStreamFinishThenExitsZero() throws Exception {
+    jar = TunnelServerJar.start("--port", "0", "--drain-timeout", "30s");
+    String url = jar.awaitUrl();
+    channel = tunnel(url);
+    int messages = 10;
+    StreamingOutputCallRequest.Builder request = StreamingOutputCallRequest.newBuilder();
+    for (int i = 0; i < messages; i++) {
+      request.addResponseParameters(ResponseParameters.newBuilder().setSize(100).setIntervalUs(300_000));
+    }
+    AtomicInteger received = new AtomicInteger();
+    CountDownLatch first = new CountDownLatch(1);
+    CompletableFuture<Status> done = new CompletableFuture<>();
+    TestServiceGrpc.newStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS).streamingOutputCall(request.build(),
+        new StreamObserver<StreamingOutputCallResponse>() {
+          @Override
+          public void onNext(StreamingOutputCallResponse value) {
+            received.incrementAndGet();
+            first.countDown();
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            done.complete(Status.fromThrowable(t));
+          }
+
+          @Override
+          public void onCompleted() {
+            done.complete(Status.OK);
+          }
+        });
+    assertTrue(first.await(30, TimeUnit.SECONDS));
+    jar.terminate();
+    jar.awaitLog("Draining");
+    // While draining: load balancers see 503, and new tunnels are refused with 503.
+    assertTrue(get(jar.port(), "/healthz").startsWith("503 draining"));
+    ManagedChannel late = tunnel(url);
+    try {
+      StatusRuntimeException refused = assertThrows(StatusRuntimeException.class, () -> health(late));
+      assertTrue(refused.getStatus().getDescription().contains("but was 503 Service Unavailable"),
+          refused.getStatus().toString());
+    } finally {
+      late.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+    assertEquals(Status.Code.OK, done.get(60, TimeUnit.SECONDS).getCode(), "the stream in flight completes");
+    assertEquals(messages, received.get());
+    assertEquals(0, jar.awaitExit(Duration.ofSeconds(60)), jar.stderr());
+    assertTrue(jar.stderr().contains("Stopped: 1 tunnel(s) drained, 0 closed at the drain deadline"), jar.stderr());
+  }
+
+  @Test
+  void renewedCertificateFilesAreUsedWithoutARestart() throws Exception {
+    TestCertificates first = TestCertificates.create();
+    TestCertificates second = TestCertificates.create();
+    File dir = Files.createTempDirectory("rotation").toFile();
+    File cert = new File(dir, "cert.pem");
+    File key = new File(dir, "key.pem");
+    Files.copy(first.serverCertPem().toPath(), cert.toPath());
+    Files.copy(first.serverKeyPem().toPath(), key.toPath());
+    jar = TunnelServerJar.start("--port", "0", "--tls-cert", cert.getPath(), "--tls-key", key.getPath());
+    String url = jar.awaitUrl();
+    assertTrue(servesTrusting(url, first.caPem()));
+
+    // Renew: write the new files the way certbot does (new files moved into place).
+    File newKey = new File(dir, "key.new");
+    File newCert = new File(dir, "cert.new");
+    Files.copy(second.serverKeyPem().toPath(), newKey.toPath());
+    Files.copy(second.serverCertPem().toPath(), newCert.toPath());
+    Files.move(newKey.toPath(), key.toPath(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    Files.move(newCert.toPath(), cert.toPath(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+
+    jar.awaitLog("Loaded the new TLS certificate");
+    assertTrue(servesTrusting(url, second.caPem()), "new connections get the new certificate");
+    assertFalse(servesTrusting(url, first.caPem()), "the old certificate is no longer served");
+  }
+
+  private static boolean servesTrusting(String url, File ca) throws InterruptedException {
+    ManagedChannel c = WebSocketChannels.newChannelBuilder(
+        WebSocketClientOptions.newBuilder(url).trustCertificates(ca).build()).build();
+    try {
+      return health(c) == HealthCheckResponse.ServingStatus.SERVING;
+    } catch (StatusRuntimeException e) {
+      return false;
+    } finally {
+      c.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void forwardedForNamesTheClientOnlyFromTrustedProxies() throws Exception {
+    jar = TunnelServerJar.start("--port", "0", "--trusted-proxies", "127.0.0.0/8");
+    String url = jar.awaitUrl();
+    channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
+        .header("X-Forwarded-For", "198.51.100.7").build()).build();
+    health(channel);
+    jar.awaitLog("tunnel open client=/198.51.100.7:0");
+    jar.close();
+
+    jar = TunnelServerJar.start("--port", "0", "--trusted-proxies", "10.0.0.0/8");
+    url = jar.awaitUrl();
+    ManagedChannel untrusted = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
+        .header("X-Forwarded-For", "198.51.100.7").build()).build();
+    try {
+      health(untrusted);
+    } finally {
+      untrusted.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+    jar.awaitLog("tunnel open client=/127.0.0.1:");
+    assertFalse(jar.stderr().contains("198.51.100.7"), jar.stderr());
+  }
+
+  private static <T> StreamObserver<T> completing(CompletableFuture<T> result) {
+    return new StreamObserver<T>() {
+      @Override
+      public void onNext(T value) {
+        result.complete(value);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        result.completeExceptionally(t);
+      }
+
+      @Override
+      public void onCompleted() {}
+    };
+  }
+}
