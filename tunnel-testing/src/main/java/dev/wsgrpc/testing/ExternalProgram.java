@@ -40,6 +40,30 @@ public final class ExternalProgram implements AutoCloseable {
     return path;
   }
 
+  /**
+   * A Python 3 that can {@code import grpc} (Debian's {@code python3-grpcio} installs into {@code /usr/bin/python3},
+   * which a pyenv or venv {@code python3} earlier on the PATH cannot see); skips the calling test when there is none.
+   */
+  public static String requirePythonWithGrpc() throws InterruptedException {
+    for (String candidate : new String[] {"/usr/bin/python3", which("python3")}) {
+      if (candidate == null || !new File(candidate).canExecute()) {
+        continue;
+      }
+      try {
+        Process p = new ProcessBuilder(candidate, "-c", "import grpc").redirectErrorStream(true).start();
+        p.getInputStream().readAllBytes();
+        if (p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0) {
+          return candidate;
+        }
+      } catch (IOException e) {
+        // try the next one
+      }
+    }
+    Assumptions.assumeTrue(false, "no python3 with grpcio (apt-get install python3-grpcio); .ci/run installs it. "
+        + "Skipping.");
+    return null;
+  }
+
   /** The absolute path of {@code program} on the PATH, or null. */
   public static String which(String program) {
     String pathEnv = System.getenv("PATH");

@@ -3,24 +3,53 @@ package dev.wsgrpc.server.gateway;
 import io.netty.buffer.ByteBuf;
 
 /**
- * Follows an HTTP/2 byte stream frame by frame (RFC 9113 section 4.1: a 9-byte header whose first 3 bytes are the
- * payload length) without copying or keeping any of it, so that a frame of our own can be inserted between two
- * frames of someone else's.
+ * Follows one direction of an HTTP/2 byte stream frame by frame (RFC 9113 section 4.1: a 9-byte header of payload
+ * length, type, flags and stream id) without copying or keeping any of it: to know where a frame of our own can be
+ * inserted, and which streams are open.
  */
 final class Http2FrameBoundaries {
 
+  /** Told about every frame header as it completes. */
+  interface FrameListener {
+    void onFrame(int type, int flags, int streamId);
+  }
+
+  static final int HEADERS = 0x1;
+  static final int RST_STREAM = 0x3;
+  static final int DATA = 0x0;
+  static final int FLAG_END_STREAM = 0x1;
+
   private static final int HEADER = 9;
 
+  private final FrameListener listener;
+  private int skip;
   private int headerSeen;
   private int length;
+  private int type;
+  private int flags;
+  private int streamId;
   private long payloadLeft;
   private long frames;
+
+  /**
+   * @param skip bytes before the first frame: 24 for the client's side (the connection preface
+   *     {@code PRI * HTTP/2.0...}), 0 for the server's
+   */
+  Http2FrameBoundaries(int skip, FrameListener listener) {
+    this.skip = skip;
+    this.listener = listener;
+  }
 
   /**
    * Moves over {@code buf} bytes from {@code index} (inclusive) to {@code end} (exclusive), stopping early just
    * after a frame ends. Returns where it stopped.
    */
   int advance(ByteBuf buf, int index, int end) {
+    if (skip > 0) {
+      int n = Math.min(skip, end - index);
+      skip -= n;
+      index += n;
+    }
     while (index < end) {
       if (payloadLeft > 0) {
         int n = (int) Math.min(payloadLeft, end - index);
@@ -32,14 +61,22 @@ final class Http2FrameBoundaries {
         }
         continue;
       }
+      int b = buf.getUnsignedByte(index++);
       if (headerSeen < 3) {
-        length = (length << 8) | buf.getUnsignedByte(index);
+        length = (length << 8) | b;
+      } else if (headerSeen == 3) {
+        type = b;
+      } else if (headerSeen == 4) {
+        flags = b;
+      } else {
+        streamId = (streamId << 8) | b;
       }
-      index++;
       if (++headerSeen == HEADER) {
+        listener.onFrame(type, flags, streamId & Integer.MAX_VALUE);
         headerSeen = 0;
         payloadLeft = length;
         length = 0;
+        streamId = 0;
         if (payloadLeft == 0) {
           frames++;
           return index;
@@ -47,6 +84,14 @@ final class Http2FrameBoundaries {
       }
     }
     return index;
+  }
+
+  /** Moves over all of {@code buf}'s readable bytes. */
+  void advanceAll(ByteBuf buf) {
+    int end = buf.writerIndex();
+    for (int i = buf.readerIndex(); i < end; ) {
+      i = advance(buf, i, end);
+    }
   }
 
   /** Whether the stream is between two frames, at least one of which has passed. */

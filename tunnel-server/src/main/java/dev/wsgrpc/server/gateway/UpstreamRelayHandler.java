@@ -18,6 +18,8 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.Iterator;
 import java.util.Queue;
 import javax.net.ssl.SSLEngine;
@@ -29,8 +31,11 @@ import org.slf4j.LoggerFactory;
  * The last handler of a gateway connection: once the connection is a tunnel (or native HTTP/2), it opens a
  * connection to an upstream gRPC server on the same event loop and relays bytes both ways, unchanged, until either
  * side ends. Reading stops on one side while the other cannot take more (back-pressure); at most
- * {@value #MAX_PENDING_BYTES} bytes wait for the upstream connection. On drain it inserts an HTTP/2 GOAWAY between two
- * of the upstream's frames, so that the client finishes its calls, starts no new ones and then closes the tunnel.
+ * {@value #MAX_PENDING_BYTES} bytes wait for the upstream connection.
+ *
+ * <p>To drain, it does what a gRPC server does on shutdown, on the upstream's behalf: it inserts an HTTP/2 GOAWAY
+ * between two of the upstream's frames (the client then starts no new calls), follows the frame headers both ways to
+ * see when the last call in flight has ended, and then closes the tunnel (WebSocket close 1001).
  */
 final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
@@ -40,13 +45,17 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   private final Upstreams upstreams;
   private final SslContext upstreamTls;
   private final TunnelTracker tracker;
-  private final Http2FrameBoundaries toClient = new Http2FrameBoundaries();
+  /** Streams the client has opened and the upstream has not yet ended. */
+  private final Set<Integer> openStreams = new HashSet<>();
+  private final Http2FrameBoundaries toClient = new Http2FrameBoundaries(0, this::upstreamFrame);
+  private final Http2FrameBoundaries toUpstream = new Http2FrameBoundaries(24, this::clientFrame);
   private final Queue<Object> pending = new ArrayDeque<>();
   private ChannelHandlerContext ctx;
   private Channel upstream;
   private boolean tunnel;
   private boolean started;
   private boolean goAwayPending;
+  private boolean goAwaySent;
   private int pendingBytes;
 
   UpstreamRelayHandler(Upstreams upstreams, SslContext upstreamTls, TunnelTracker tracker) {
@@ -145,6 +154,9 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (msg instanceof ByteBuf && started) {
+      toUpstream.advanceAll((ByteBuf) msg);
+    }
     if (upstream != null) {
       upstream.write(msg);
     } else if (started && msg instanceof ByteBuf
@@ -221,9 +233,36 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
   private void sendGoAway() {
     goAwayPending = false;
+    goAwaySent = true;
     ByteBuf frame = ctx.alloc().buffer(17);
     Http2FrameBoundaries.writeGracefulGoAway(frame);
     ctx.write(frame);
+    closeIfDrained();
+  }
+
+  private void clientFrame(int type, int flags, int streamId) {
+    if (type == Http2FrameBoundaries.HEADERS && streamId != 0) {
+      openStreams.add(streamId);
+    } else if (type == Http2FrameBoundaries.RST_STREAM) {
+      openStreams.remove(streamId);
+    }
+  }
+
+  private void upstreamFrame(int type, int flags, int streamId) {
+    boolean ended = type == Http2FrameBoundaries.RST_STREAM
+        || ((type == Http2FrameBoundaries.HEADERS || type == Http2FrameBoundaries.DATA)
+            && (flags & Http2FrameBoundaries.FLAG_END_STREAM) != 0);
+    if (ended && openStreams.remove(streamId)) {
+      closeIfDrained();
+    }
+  }
+
+  /** After GOAWAY, the last call to end ends the tunnel, once its bytes have been flushed. */
+  private void closeIfDrained() {
+    if (goAwaySent && openStreams.isEmpty()) {
+      ctx.channel().eventLoop().execute(
+          () -> ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE));
+    }
   }
 
   /** The upstream side: bytes from the upstream go to the client, with a GOAWAY slipped in when draining. */

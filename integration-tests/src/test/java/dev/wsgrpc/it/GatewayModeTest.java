@@ -1,0 +1,211 @@
+package dev.wsgrpc.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.client.WebSocketChannels;
+import dev.wsgrpc.testing.ExternalProgram;
+import dev.wsgrpc.testing.TestCertificates;
+import dev.wsgrpc.testing.proto.EchoGrpc;
+import dev.wsgrpc.testing.proto.EchoRequest;
+import dev.wsgrpc.testing.proto.EchoResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.StreamObserver;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.InetSocketAddress;
+import java.net.URL;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Gateway mode ({@code --upstream}): each tunnel's byte stream relayed to an existing gRPC server, including one no
+ * one here wrote (Python's grpcio from Debian).
+ */
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
+class GatewayModeTest {
+
+  private TunnelServerJar jar;
+  private ManagedChannel channel;
+  private Process python;
+  private Server upstream;
+
+  @AfterEach
+  void stop() throws Exception {
+    if (channel != null) {
+      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+    if (jar != null) {
+      jar.close();
+    }
+    if (python != null) {
+      python.destroy();
+      python.waitFor(10, TimeUnit.SECONDS);
+    }
+    if (upstream != null) {
+      upstream.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /** Starts the Python grpcio echo server and returns its port. */
+  private int startPythonUpstream() throws Exception {
+    String interpreter = ExternalProgram.requirePythonWithGrpc();
+    URL script = getClass().getResource("/python/echo_server.py");
+    Path copy = Files.createTempFile("echo_server", ".py");
+    copy.toFile().deleteOnExit();
+    Files.copy(Paths.get(script.toURI()), copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    python = new ProcessBuilder(interpreter, copy.toString()).redirectErrorStream(true).start();
+    BufferedReader out = new BufferedReader(new InputStreamReader(python.getInputStream(), StandardCharsets.UTF_8));
+    String line = out.readLine();
+    if (line == null || !line.trim().matches("\\d+")) {
+      throw new AssertionError("python grpcio server did not start: " + line);
+    }
+    return Integer.parseInt(line.trim());
+  }
+
+  private int startJavaUpstream(EchoService service, TestCertificates tls) throws Exception {
+    NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .addService(service);
+    if (tls != null) {
+      builder.sslContext(GrpcSslContexts.forServer(tls.serverCertPem(), tls.serverKeyPem()).build());
+    }
+    upstream = builder.build().start();
+    return ((InetSocketAddress) upstream.getListenSockets().get(0)).getPort();
+  }
+
+  @Test
+  void tunnelsReachAPythonGrpcioServerUnaryAndStreaming() throws Exception {
+    int pythonPort = startPythonUpstream();
+    jar = TunnelServerJar.start("--port", "0", "--upstream", "127.0.0.1:" + pythonPort);
+    channel = WebSocketChannels.newChannel(jar.awaitUrl());
+    EchoGrpc.EchoBlockingStub stub = EchoGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
+
+    EchoRequest request = EchoService.payload(200_000);
+    assertEquals(request.getPayload(), stub.unary(request).getPayload());
+
+    Iterator<EchoResponse> five = stub.serverStream(EchoService.payload(100));
+    int n = 0;
+    while (five.hasNext()) {
+      assertEquals(100, five.next().getPayload().size());
+      n++;
+    }
+    assertEquals(5, n);
+
+    List<EchoResponse> echoed = new ArrayList<>();
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    StreamObserver<EchoRequest> requests = EchoGrpc.newStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS)
+        .bidi(new StreamObserver<EchoResponse>() {
+          @Override
+          public void onNext(EchoResponse value) {
+            echoed.add(value);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            done.completeExceptionally(t);
+          }
+
+          @Override
+          public void onCompleted() {
+            done.complete(null);
+          }
+        });
+    for (int i = 0; i < 200; i++) {
+      requests.onNext(EchoService.payload(i + 1));
+    }
+    requests.onCompleted();
+    done.get(60, TimeUnit.SECONDS);
+    assertEquals(200, echoed.size());
+    for (int i = 0; i < 200; i++) {
+      assertEquals(i + 1, echoed.get(i).getPayload().size());
+    }
+    jar.awaitLog("tunnel open client=/127.0.0.1:");
+  }
+
+  @Test
+  void newTunnelsGoRoundRobinAndSkipAnUpstreamThatRefuses() throws Exception {
+    int live = startJavaUpstream(new EchoService(), null);
+    int refusing = ExternalProgram.freePort();
+    jar = TunnelServerJar.start("--port", "0", "--upstream", "127.0.0.1:" + refusing + ",127.0.0.1:" + live);
+    String url = jar.awaitUrl();
+    for (int i = 0; i < 4; i++) {
+      ManagedChannel c = WebSocketChannels.newChannel(url);
+      try {
+        assertEquals(7, EchoGrpc.newBlockingStub(c).withDeadlineAfter(60, TimeUnit.SECONDS)
+            .unary(EchoService.payload(7)).getPayload().size());
+      } finally {
+        c.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      }
+    }
+    String metrics = new String(new URL("http://127.0.0.1:" + jar.port() + "/metrics").openStream().readAllBytes(),
+        StandardCharsets.UTF_8);
+    // Round robin: two of the four tunnels tried the refusing upstream first.
+    assertTrue(metrics.contains("wsgrpc_upstream_connect_failures_total 2.0"), metrics);
+    assertTrue(metrics.contains("wsgrpc_tunnels_total 4.0"), metrics);
+  }
+
+  @Test
+  void upstreamOverTlsAndNativeH2cClientsAreRelayedToo() throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    int port = startJavaUpstream(new EchoService(), certs);
+    jar = TunnelServerJar.start("--port", "0", "--upstream", "localhost:" + port, "--upstream-tls",
+        "--upstream-trust-cert", certs.caPem().getPath());
+    channel = WebSocketChannels.newChannel(jar.awaitUrl());
+    assertEquals(11, EchoGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS)
+        .unary(EchoService.payload(11)).getPayload().size());
+    ManagedChannel h2c = NettyChannelBuilder.forAddress("127.0.0.1", jar.port()).usePlaintext().build();
+    try {
+      assertEquals(12, EchoGrpc.newBlockingStub(h2c).withDeadlineAfter(60, TimeUnit.SECONDS)
+          .unary(EchoService.payload(12)).getPayload().size());
+    } finally {
+      h2c.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void unreachableUpstreamsEndTheTunnelWithTryAgainLater() throws Exception {
+    jar = TunnelServerJar.start("--port", "0", "--upstream", "127.0.0.1:" + ExternalProgram.freePort());
+    channel = WebSocketChannels.newChannel(jar.awaitUrl());
+    io.grpc.StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
+        io.grpc.StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
+            .withDeadlineAfter(60, TimeUnit.SECONDS).unary(EchoService.payload(1)));
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+    assertTrue(e.getStatus().getDescription().contains("1013 (Try Again Later): no upstream gRPC server reachable"),
+        e.getStatus().toString());
+    jar.awaitLog("No upstream of");
+  }
+
+  @Test
+  void sigtermSendsGoAwayInsideTunnelsAndLetsCallsFinish() throws Exception {
+    EchoService service = new EchoService();
+    int port = startJavaUpstream(service, null);
+    jar = TunnelServerJar.start("--port", "0", "--upstream", "127.0.0.1:" + port, "--drain-timeout", "30s");
+    channel = WebSocketChannels.newChannel(jar.awaitUrl());
+    EchoGrpc.EchoBlockingStub stub = EchoGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
+    stub.unary(EchoService.payload(1)); // the tunnel is up
+    CompletableFuture<EchoResponse> slow = CompletableFuture.supplyAsync(
+        () -> stub.unary(EchoService.payload(3).toBuilder().setDelayMs(2_000).build()));
+    jar.awaitLog("tunnel open");
+    Thread.sleep(300); // let the slow call reach the upstream before the drain starts
+    jar.terminate();
+    assertEquals(3, slow.get(60, TimeUnit.SECONDS).getPayload().size(), "the call in flight finishes");
+    assertEquals(0, jar.awaitExit(Duration.ofSeconds(60)), jar.stderr());
+    assertTrue(jar.stderr().contains("Stopped: 1 tunnel(s) drained, 0 closed at the drain deadline"), jar.stderr());
+  }
+}

@@ -1,0 +1,64 @@
+package dev.wsgrpc.server.gateway;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class TunnelServerOptionsTest {
+
+  private static TunnelServerMain parse(Map<String, String> env, String... args) {
+    TunnelServerMain main = new TunnelServerMain();
+    new CommandLine(main).setDefaultValueProvider(new EnvironmentDefaults(env)).parseArgs(args);
+    return main;
+  }
+
+  @Test
+  void builtInDefaults() {
+    TunnelServerMain m = parse(Map.of());
+    assertEquals(8080, m.port);
+    assertEquals("0.0.0.0", m.bind);
+    assertEquals("/grpc", m.path);
+    assertEquals(Duration.ofSeconds(30), m.drainTimeout);
+    assertTrue(m.nativeGrpc);
+    assertTrue(m.upstream.isEmpty());
+  }
+
+  @Test
+  void environmentOverridesDefaultsAndTheCommandLineOverridesBoth() {
+    Map<String, String> env = Map.of("TUNNEL_PORT", "9000", "TUNNEL_DRAIN_TIMEOUT", "5s",
+        "TUNNEL_UPSTREAM", "a:1,b:2", "TUNNEL_NATIVE_GRPC", "false");
+    TunnelServerMain fromEnv = parse(env);
+    assertEquals(9000, fromEnv.port);
+    assertEquals(Duration.ofSeconds(5), fromEnv.drainTimeout);
+    assertEquals(java.util.List.of("a:1", "b:2"), fromEnv.upstream);
+    assertEquals(false, fromEnv.nativeGrpc);
+    assertEquals(9100, parse(env, "--port", "9100").port);
+  }
+
+  @Test
+  void durationsReadUnitsAndIso() {
+    TunnelServerMain.DurationConverter c = new TunnelServerMain.DurationConverter();
+    assertEquals(Duration.ofMillis(500), c.convert("500ms"));
+    assertEquals(Duration.ofSeconds(30), c.convert("30s"));
+    assertEquals(Duration.ofMinutes(2), c.convert("2m"));
+    assertEquals(Duration.ofHours(1), c.convert("1h"));
+    assertEquals(Duration.ofSeconds(45), c.convert("PT45S"));
+    assertEquals("'soon' is not a duration (expected: e.g. 30s, 500ms, 2m, PT30S)",
+        assertThrows(CommandLine.TypeConversionException.class, () -> c.convert("soon")).getMessage());
+  }
+
+  @Test
+  void upstreamsParseHostsPortsAndIpv6() {
+    assertEquals("[a:1, [::1]:2]", Upstreams.parse(java.util.List.of("a:1,[::1]:2")).toString());
+    assertEquals("--upstream: a (expected: HOST:PORT)",
+        assertThrows(IllegalArgumentException.class, () -> Upstreams.parse(java.util.List.of("a"))).getMessage());
+    assertEquals("--upstream: a:99999 (expected: HOST:PORT)",
+        assertThrows(IllegalArgumentException.class, () -> Upstreams.parse(java.util.List.of("a:99999")))
+            .getMessage());
+  }
+}
