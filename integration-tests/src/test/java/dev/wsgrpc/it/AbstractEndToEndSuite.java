@@ -93,7 +93,7 @@ abstract class AbstractEndToEndSuite {
   @Test
   void clientStreamingCountsEveryMessage() throws Exception {
     CompletableFuture<EchoResponse> result = new CompletableFuture<>();
-    StreamObserver<EchoRequest> requests = async().clientStream(observer(result));
+    StreamObserver<EchoRequest> requests = async().clientStream(Observers.firstValue(result));
     for (int i = 0; i < 1000; i++) {
       requests.onNext(EchoService.payload(100));
     }
@@ -278,20 +278,4 @@ abstract class AbstractEndToEndSuite {
     }
   }
 
-  private static <T> StreamObserver<T> observer(CompletableFuture<T> result) {
-    return new StreamObserver<T>() {
-      @Override
-      public void onNext(T value) {
-        result.complete(value);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        result.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {}
-    };
-  }
 }

@@ -110,22 +110,7 @@ class GatewayModeTest {
     List<EchoResponse> echoed = new ArrayList<>();
     CompletableFuture<Void> done = new CompletableFuture<>();
     StreamObserver<EchoRequest> requests = EchoGrpc.newStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS)
-        .bidi(new StreamObserver<EchoResponse>() {
-          @Override
-          public void onNext(EchoResponse value) {
-            echoed.add(value);
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            done.completeExceptionally(t);
-          }
-
-          @Override
-          public void onCompleted() {
-            done.complete(null);
-          }
-        });
+        .bidi(Observers.collecting(echoed, done));
     for (int i = 0; i < 200; i++) {
       requests.onNext(EchoService.payload(i + 1));
     }

@@ -123,7 +123,7 @@ class ServerFeaturesTest {
   @Test
   void withoutNativeGrpcTheH2cPrefaceGetsAPlainHttpAnswer() throws Exception {
     int port = start(WebSocketServerOptions.DEFAULT);
-    String answer = exchange(port, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    String answer = RawHttp.exchange(port, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
     assertTrue(answer.startsWith("HTTP/1.1 404 Not Found"), answer);
   }
 
@@ -134,10 +134,10 @@ class ServerFeaturesTest {
             ? new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
                 ByteBufUtil.writeAscii(alloc, "ok\n"))
             : null).build());
-    String healthy = exchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    String healthy = RawHttp.exchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
     assertTrue(healthy.startsWith("HTTP/1.1 200 OK\r\n"), healthy);
     assertTrue(healthy.endsWith("\r\n\r\nok\n"), healthy);
-    String missing = exchange(port, "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n");
+    String missing = RawHttp.exchange(port, "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n");
     assertTrue(missing.startsWith("HTTP/1.1 404 Not Found\r\n"), missing);
   }
 
@@ -182,7 +182,7 @@ class ServerFeaturesTest {
         events.add("rejected " + status + " " + reason);
       }
     }).build());
-    exchange(port, "GET /other HTTP/1.1\r\nHost: x\r\n\r\n");
+    RawHttp.exchange(port, "GET /other HTTP/1.1\r\nHost: x\r\n\r\n");
     channel = WebSocketChannels.newChannel("ws://127.0.0.1:" + port + "/grpc");
     call(channel);
     channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
@@ -196,7 +196,7 @@ class ServerFeaturesTest {
     int port = start(WebSocketServerOptions.newBuilder()
         .admission((client, path) -> TunnelAdmission.Refusal.unavailable("draining: try another server", 7))
         .build());
-    String answer = exchange(port, "GET /grpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    String answer = RawHttp.exchange(port, "GET /grpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
     assertTrue(answer.startsWith("HTTP/1.1 503 Service Unavailable\r\n"), answer);
     assertTrue(answer.toLowerCase().contains("retry-after: 7\r\n"), answer);
@@ -208,18 +208,4 @@ class ServerFeaturesTest {
         e.getStatus().getDescription());
   }
 
-  private static String exchange(int port, String request) throws Exception {
-    try (Socket socket = new Socket("127.0.0.1", port)) {
-      socket.setSoTimeout(30_000);
-      socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
-      InputStream in = socket.getInputStream();
-      ByteArrayOutputStream all = new ByteArrayOutputStream();
-      byte[] buf = new byte[4096];
-      int n;
-      while ((n = in.read(buf)) != -1) {
-        all.write(buf, 0, n);
-      }
-      return all.toString(StandardCharsets.ISO_8859_1.name());
-    }
-  }
 }

@@ -56,22 +56,6 @@ class ServerHttpAnswersTest {
         .unary(EchoService.payload(3)).getPayload().size());
   }
 
-  /** Sends {@code request} and returns everything the server sent before closing the connection. */
-  private static String exchange(String request) throws IOException {
-    try (Socket socket = new Socket("127.0.0.1", port)) {
-      socket.setSoTimeout(30_000);
-      socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
-      InputStream in = socket.getInputStream();
-      ByteArrayOutputStream all = new ByteArrayOutputStream();
-      byte[] buf = new byte[4096];
-      int n;
-      while ((n = in.read(buf)) != -1) {
-        all.write(buf, 0, n);
-      }
-      return all.toString(StandardCharsets.ISO_8859_1.name());
-    }
-  }
-
   private static String upgrade(String path, String extraHeaders) {
     return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         + "Sec-WebSocket-Key: " + KEY + "\r\nSec-WebSocket-Version: 13\r\n" + extraHeaders + "\r\n";
@@ -79,14 +63,14 @@ class ServerHttpAnswersTest {
 
   @Test
   void unknownPathIs404() throws Exception {
-    String answer = exchange(upgrade("/other", ""));
+    String answer = RawHttp.exchange(port, upgrade("/other", ""));
     assertTrue(answer.startsWith("HTTP/1.1 404 Not Found\r\n"), answer);
     assertTrue(answer.contains("no WebSocket endpoint at /other"), answer);
   }
 
   @Test
   void postIs405WithAllow() throws Exception {
-    String answer = exchange("POST /grpc HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    String answer = RawHttp.exchange(port, "POST /grpc HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
     assertTrue(answer.startsWith("HTTP/1.1 405 Method Not Allowed\r\n"), answer);
     assertTrue(answer.toLowerCase(Locale.ROOT).contains("allow: get"), answer);
     assertTrue(answer.contains("expected GET but was POST"), answer);
@@ -94,28 +78,28 @@ class ServerHttpAnswersTest {
 
   @Test
   void plainGetWithoutUpgradeIs400() throws Exception {
-    String answer = exchange("GET /grpc HTTP/1.1\r\nHost: x\r\n\r\n");
+    String answer = RawHttp.exchange(port, "GET /grpc HTTP/1.1\r\nHost: x\r\n\r\n");
     assertTrue(answer.startsWith("HTTP/1.1 400 Bad Request\r\n"), answer);
     assertTrue(answer.contains("expected 'Upgrade: websocket' but was missing"), answer);
   }
 
   @Test
   void malformedKeyIs400() throws Exception {
-    String answer = exchange(upgrade("/grpc", "").replace(KEY, "not-a-key"));
+    String answer = RawHttp.exchange(port, upgrade("/grpc", "").replace(KEY, "not-a-key"));
     assertTrue(answer.startsWith("HTTP/1.1 400 Bad Request\r\n"), answer);
     assertTrue(answer.contains("expected a Sec-WebSocket-Key of 16 base64-encoded bytes"), answer);
   }
 
   @Test
   void otherVersionIs426WithVersion13() throws Exception {
-    String answer = exchange(upgrade("/grpc", "").replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8"));
+    String answer = RawHttp.exchange(port, upgrade("/grpc", "").replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8"));
     assertTrue(answer.startsWith("HTTP/1.1 426 Upgrade Required\r\n"), answer);
     assertTrue(answer.toLowerCase(Locale.ROOT).contains("sec-websocket-version: 13"), answer);
   }
 
   @Test
   void offeringOnlyOtherSubprotocolsIs400AndTheOffersAreNotEchoed() throws Exception {
-    String answer = exchange(upgrade("/grpc", "Sec-WebSocket-Protocol: chat, secret-token-123\r\n"));
+    String answer = RawHttp.exchange(port, upgrade("/grpc", "Sec-WebSocket-Protocol: chat, secret-token-123\r\n"));
     assertTrue(answer.startsWith("HTTP/1.1 400 Bad Request\r\n"), answer);
     assertTrue(answer.contains("expected subprotocol wsgrpc.v1"), answer);
     assertFalse(answer.contains("secret-token-123"), answer);

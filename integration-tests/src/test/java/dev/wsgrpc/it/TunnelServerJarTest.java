@@ -137,7 +137,7 @@ class TunnelServerJarTest {
     // What grpcurl and friends do first: list the services through reflection.
     CompletableFuture<ServerReflectionResponse> listed = new CompletableFuture<>();
     StreamObserver<ServerReflectionRequest> reflection = ServerReflectionGrpc.newStub(channel)
-        .withDeadlineAfter(30, TimeUnit.SECONDS).serverReflectionInfo(completing(listed));
+        .withDeadlineAfter(30, TimeUnit.SECONDS).serverReflectionInfo(Observers.firstValue(listed));
     reflection.onNext(ServerReflectionRequest.newBuilder().setListServices("*").build());
     reflection.onCompleted();
     List<String> services = listed.get(30, TimeUnit.SECONDS).getListServicesResponse().getServiceList().stream()
@@ -316,20 +316,4 @@ class TunnelServerJarTest {
     assertFalse(jar.stderr().contains("198.51.100.7"), jar.stderr());
   }
 
-  private static <T> StreamObserver<T> completing(CompletableFuture<T> result) {
-    return new StreamObserver<T>() {
-      @Override
-      public void onNext(T value) {
-        result.complete(value);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        result.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {}
-    };
-  }
 }

@@ -1,0 +1,29 @@
+package dev.wsgrpc.it;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+
+/** Raw HTTP/1.1 over a real socket, for asserting exactly what a server answers. */
+final class RawHttp {
+
+  /** Sends {@code request} to loopback {@code port} and returns everything the server sent before closing. */
+  static String exchange(int port, String request) throws IOException {
+    try (Socket socket = new Socket("127.0.0.1", port)) {
+      socket.setSoTimeout(30_000);
+      socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+      InputStream in = socket.getInputStream();
+      ByteArrayOutputStream all = new ByteArrayOutputStream();
+      byte[] buf = new byte[4096];
+      int n;
+      while ((n = in.read(buf)) != -1) {
+        all.write(buf, 0, n);
+      }
+      return all.toString(StandardCharsets.ISO_8859_1.name());
+    }
+  }
+
+  private RawHttp() {}
+}
