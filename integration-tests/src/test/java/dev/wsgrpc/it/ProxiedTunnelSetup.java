@@ -11,6 +11,7 @@ import io.grpc.ServerServiceDefinition;
 import io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 
 /**
@@ -25,6 +26,7 @@ final class ProxiedTunnelSetup implements TunnelSetup {
   private final boolean tls;
   private final String idleTimeout;
   private UnaryOperator<WebSocketClientOptions.Builder> clientOptions = b -> b;
+  private Consumer<NettyServerBuilder> serverConfig = b -> { };
   private TestCertificates certs;
   private Server server;
   private ReverseProxy proxy;
@@ -55,6 +57,12 @@ final class ProxiedTunnelSetup implements TunnelSetup {
     return this;
   }
 
+  /** Adjusts the tunnel server's builder before it is built. */
+  ProxiedTunnelSetup serverConfig(Consumer<NettyServerBuilder> adjust) {
+    this.serverConfig = adjust;
+    return this;
+  }
+
   @Override
   public String name() {
     return kind.program + (tls ? "-wss" : "-ws");
@@ -68,6 +76,7 @@ final class ProxiedTunnelSetup implements TunnelSetup {
     for (ServerServiceDefinition service : services) {
       builder.addService(service);
     }
+    serverConfig.accept(builder);
     server = builder.build().start();
     int upstream = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
     if (tls) {
