@@ -1,0 +1,231 @@
+package dev.wsgrpc.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.client.WebSocketChannels;
+import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.server.WebSocketServerOptions;
+import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.ExternalProgram;
+import dev.wsgrpc.testing.proto.EchoGrpc;
+import dev.wsgrpc.testing.proto.EchoRequest;
+import dev.wsgrpc.testing.proto.EchoResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * When the tunnel drops under load — the proxy restarted, the server killed, the connection cut — streams in flight
+ * fail UNAVAILABLE within 2 s, no call hangs, and the channel reconnects with gRPC's backoff so that new calls
+ * succeed.
+ */
+@Timeout(value = 150, unit = TimeUnit.SECONDS)
+class ReconnectTest {
+
+  /** How soon after the break every stream in flight must have failed. */
+  private static final long FAIL_WITHIN_MILLIS = 2_000;
+
+  private final List<AutoCloseable> resources = new ArrayList<>();
+  private ManagedChannel channel;
+  private Load load;
+
+  @AfterEach
+  void stop() throws Exception {
+    if (load != null) {
+      load.stop();
+    }
+    if (channel != null) {
+      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+    for (int i = resources.size() - 1; i >= 0; i--) {
+      resources.get(i).close();
+    }
+  }
+
+  /**
+   * Unary calls from a few threads in a loop, each with a deadline so that a hang would show, plus long-lived
+   * streams whose end is timed.
+   */
+  private static final class Load {
+    final Set<Status.Code> failures = ConcurrentHashMap.newKeySet();
+    final AtomicInteger successes = new AtomicInteger();
+    final List<LinkedBlockingQueue<Object>> streams = new ArrayList<>();
+    private final List<Thread> threads = new ArrayList<>();
+    private volatile boolean running = true;
+    private volatile CountDownLatch nextSuccesses = new CountDownLatch(0);
+
+    Load(ManagedChannel channel, int threadCount, int streamCount) throws InterruptedException {
+      for (int i = 0; i < streamCount; i++) {
+        LinkedBlockingQueue<Object> events = new LinkedBlockingQueue<>();
+        StreamObserver<EchoRequest> requests = EchoGrpc.newStub(channel).bidi(new StreamObserver<EchoResponse>() {
+          @Override
+          public void onNext(EchoResponse value) {
+            events.add(value);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            events.add(new Object[] {t, System.nanoTime()});
+          }
+
+          @Override
+          public void onCompleted() {
+            events.add("completed");
+          }
+        });
+        requests.onNext(EchoService.payload(100));
+        assertInstanceOf(EchoResponse.class, events.poll(30, TimeUnit.SECONDS), "the stream is open");
+        streams.add(events);
+      }
+      for (int i = 0; i < threadCount; i++) {
+        Thread t = new Thread(() -> {
+          EchoGrpc.EchoBlockingStub stub = EchoGrpc.newBlockingStub(channel);
+          while (running) {
+            try {
+              stub.withDeadlineAfter(10, TimeUnit.SECONDS).unary(EchoService.payload(1000));
+              successes.incrementAndGet();
+              nextSuccesses.countDown();
+            } catch (StatusRuntimeException e) {
+              failures.add(e.getStatus().getCode());
+              try {
+                // Load generation, not a wait: keeps a thread from spinning while the channel backs off.
+                Thread.sleep(20);
+              } catch (InterruptedException ie) {
+                return;
+              }
+            }
+          }
+        }, "load-" + i);
+        t.setDaemon(true);
+        t.start();
+        threads.add(t);
+      }
+    }
+
+    /** Waits until the load threads have completed {@code n} more calls successfully. */
+    void awaitSuccesses(int n, long seconds) throws InterruptedException {
+      CountDownLatch latch = new CountDownLatch(n);
+      nextSuccesses = latch;
+      assertTrue(latch.await(seconds, TimeUnit.SECONDS), "the load's calls did not succeed again; failures: "
+          + failures);
+    }
+
+    /** Checks that every open stream failed UNAVAILABLE within {@link #FAIL_WITHIN_MILLIS} of {@code brokeAt}. */
+    void assertStreamsFailedFast(long brokeAt) throws InterruptedException {
+      for (LinkedBlockingQueue<Object> events : streams) {
+        Object event = events.poll(30, TimeUnit.SECONDS);
+        Object[] failure = assertInstanceOf(Object[].class, event, "expected the stream to fail but was " + event);
+        Status status = Status.fromThrowable((Throwable) failure[0]);
+        assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+        long millis = TimeUnit.NANOSECONDS.toMillis((Long) failure[1] - brokeAt);
+        assertTrue(millis <= FAIL_WITHIN_MILLIS, "a stream failed " + millis + " ms after the break: " + status);
+      }
+    }
+
+    void stop() throws InterruptedException {
+      running = false;
+      for (Thread t : threads) {
+        t.join(15_000);
+      }
+    }
+  }
+
+  private void assertNewCallsSucceed() throws InterruptedException {
+    // waitForReady: the call waits while the channel reconnects with its backoff.
+    assertEquals(5, EchoGrpc.newBlockingStub(channel).withWaitForReady().withDeadlineAfter(60, TimeUnit.SECONDS)
+        .unary(EchoService.payload(5)).getPayload().size());
+    load.awaitSuccesses(20, 60);
+    assertEquals(Set.of(), without(load.failures, Status.Code.UNAVAILABLE),
+        "calls during the outage fail UNAVAILABLE, none hangs");
+  }
+
+  private static Set<Status.Code> without(Set<Status.Code> codes, Status.Code code) {
+    Set<Status.Code> rest = ConcurrentHashMap.newKeySet();
+    rest.addAll(codes);
+    rest.remove(code);
+    return rest;
+  }
+
+  @Test
+  void restartingNginxUnderLoad() throws Exception {
+    ProxiedTunnelSetup setup = ProxiedTunnelSetup.nginx(false);
+    resources.add(setup);
+    EchoService service = new EchoService();
+    resources.add(service::shutdown);
+    setup.start(service.bindService());
+    channel = setup.newChannel();
+    load = new Load(channel, 4, 3);
+    load.awaitSuccesses(20, 30);
+
+    long brokeAt = System.nanoTime();
+    setup.proxy().restart();
+    load.assertStreamsFailedFast(brokeAt);
+    assertNewCallsSucceed();
+  }
+
+  @Test
+  void killingTheServerUnderLoad() throws Exception {
+    ReverseProxy.Kind.NGINX.require();
+    int serverPort = ExternalProgram.freePort();
+    ExternalProgram server = ExternalProgram.start("echo-server", EchoServerMain.command(serverPort))
+        .awaitListening(serverPort, Duration.ofSeconds(60));
+    resources.add(() -> closeQuietly(server));
+    ReverseProxy nginx = ReverseProxy.nginxTunnel(serverPort, null, "1h").start();
+    resources.add(nginx);
+    channel = WebSocketChannels.newChannel("ws://127.0.0.1:" + nginx.port() + "/grpc");
+    load = new Load(channel, 4, 3);
+    load.awaitSuccesses(20, 30);
+
+    long brokeAt = System.nanoTime();
+    server.process().destroyForcibly();
+    load.assertStreamsFailedFast(brokeAt);
+    // Meanwhile nginx answers 502 to the channel's reconnection attempts; then the server is back.
+    ExternalProgram restarted = ExternalProgram.start("echo-server", EchoServerMain.command(serverPort))
+        .awaitListening(serverPort, Duration.ofSeconds(60));
+    resources.add(() -> closeQuietly(restarted));
+    assertNewCallsSucceed();
+  }
+
+  @Test
+  void connectionCutByARelayUnderLoad() throws Exception {
+    EchoService service = new EchoService();
+    resources.add(service::shutdown);
+    Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+        WebSocketServerOptions.DEFAULT).addService(service).build().start();
+    resources.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    int port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+    FaultInjectingRelay relay = new FaultInjectingRelay(new InetSocketAddress("127.0.0.1", port));
+    resources.add(relay);
+    channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder("ws://127.0.0.1:" + port + "/grpc")
+        .connectTo("127.0.0.1", relay.port()).build()).build();
+    load = new Load(channel, 4, 3);
+    load.awaitSuccesses(20, 30);
+
+    long brokeAt = System.nanoTime();
+    relay.cutCurrentConnections();
+    load.assertStreamsFailedFast(brokeAt);
+    assertNewCallsSucceed();
+    assertTrue(relay.connectionsAccepted() >= 2, "the channel reconnected through the relay");
+  }
+
+  private static void closeQuietly(ExternalProgram program) throws InterruptedException {
+    program.process().destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+  }
+}
