@@ -252,7 +252,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     // gRPC writes from now on must reach the frame encoder, not the HTTP encoder.
     ((HttpClientCodec) pipeline.get(HTTP_CODEC)).removeOutboundHandler();
     ctx.fireUserEventTriggered(new TunnelEstablishedEvent(options.requestTarget(), subprotocol,
-        ctx.channel().remoteAddress()));
+        ctx.channel().remoteAddress(), null));
     // Replaces this handler with gRPC's, which sends the HTTP/2 preface through the frame handlers.
     fireProtocolNegotiationEvent(ctx);
     // Last: whatever the codec still holds (frames sent right after the 101) now flows to gRPC.

@@ -12,11 +12,13 @@ public final class TunnelEstablishedEvent {
   private final String path;
   private final String subprotocol;
   private final SocketAddress clientAddress;
+  private final Object principal;
 
-  public TunnelEstablishedEvent(String path, String subprotocol, SocketAddress clientAddress) {
+  public TunnelEstablishedEvent(String path, String subprotocol, SocketAddress clientAddress, Object principal) {
     this.path = path;
     this.subprotocol = subprotocol;
     this.clientAddress = clientAddress;
+    this.principal = principal;
   }
 
   /** The request target of the upgrade, e.g. {@code "/grpc"}. */
@@ -35,6 +37,11 @@ public final class TunnelEstablishedEvent {
    */
   public SocketAddress clientAddress() {
     return clientAddress;
+  }
+
+  /** Who the server's authenticator admitted the tunnel for, or {@code null} (no authenticator, or a client). */
+  public Object principal() {
+    return principal;
   }
 
   @Override

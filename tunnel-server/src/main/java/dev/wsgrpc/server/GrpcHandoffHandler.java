@@ -23,10 +23,13 @@ final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegot
   static final String UPGRADE = "wsgrpc-upgrade";
 
   private final WebSocketServerOptions options;
+  private final TunnelCounter counter;
 
-  GrpcHandoffHandler(ChannelHandler next, WebSocketServerOptions options, ChannelLogger logger) {
+  GrpcHandoffHandler(ChannelHandler next, WebSocketServerOptions options, TunnelCounter counter,
+      ChannelLogger logger) {
     super(next, "WebSocketServerHandoff", logger);
     this.options = options;
+    this.counter = counter;
   }
 
   @Override
@@ -38,7 +41,7 @@ final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegot
       fireProtocolNegotiationEvent(ctx);
       return;
     }
-    ctx.pipeline().addBefore(ctx.name(), UPGRADE, new ServerUpgradeHandler(options));
+    ctx.pipeline().addBefore(ctx.name(), UPGRADE, new ServerUpgradeHandler(options, counter));
   }
 
   @Override
@@ -46,10 +49,12 @@ final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegot
     if (evt instanceof TunnelEstablishedEvent) {
       TunnelEstablishedEvent established = (TunnelEstablishedEvent) evt;
       ProtocolNegotiationEvent pne = getProtocolNegotiationEvent();
-      Attributes attrs = InternalProtocolNegotiationEvent.getAttributes(pne).toBuilder()
-          .set(Grpc.TRANSPORT_ATTR_REMOTE_ADDR, established.clientAddress())
-          .build();
-      replaceProtocolNegotiationEvent(InternalProtocolNegotiationEvent.withAttributes(pne, attrs));
+      Attributes.Builder attrs = InternalProtocolNegotiationEvent.getAttributes(pne).toBuilder()
+          .set(Grpc.TRANSPORT_ATTR_REMOTE_ADDR, established.clientAddress());
+      if (established.principal() != null) {
+        attrs.set(TunnelPrincipal.ATTRIBUTE, established.principal());
+      }
+      replaceProtocolNegotiationEvent(InternalProtocolNegotiationEvent.withAttributes(pne, attrs.build()));
       TunnelLifecycleHandler lifecycle = ctx.pipeline().get(TunnelLifecycleHandler.class);
       if (lifecycle != null) {
         lifecycle.established(ctx, established);

@@ -14,8 +14,13 @@ public final class InternalTunnelServer {
    * Adds, at the end of {@code pipeline}, the step that reads the HTTP/1.1 request (or the HTTP/2 preface) and
    * announces a {@link TunnelEstablishedEvent} or {@link NativeHttp2Event} to the next handler.
    */
-  public static void addUpgradeStep(ChannelPipeline pipeline, WebSocketServerOptions options) {
-    pipeline.addLast(GrpcHandoffHandler.UPGRADE, new ServerUpgradeHandler(options));
+  public static void addUpgradeStep(ChannelPipeline pipeline, WebSocketServerOptions options, Object counter) {
+    pipeline.addLast(GrpcHandoffHandler.UPGRADE, new ServerUpgradeHandler(options, (TunnelCounter) counter));
+  }
+
+  /** A counter of one server's tunnels against {@code options}' limits, to share among its connections. */
+  public static Object newTunnelCounter(WebSocketServerOptions options) {
+    return new TunnelCounter(options.maxTunnels(), options.maxTunnelsPerClient());
   }
 
   /** A handler, to add first, that counts the connection's bytes and reports the tunnel to {@code listener}. */

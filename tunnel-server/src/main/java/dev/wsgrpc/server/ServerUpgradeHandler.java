@@ -53,24 +53,25 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   private static final Logger logger = LoggerFactory.getLogger(ServerUpgradeHandler.class);
   static final String HTTP_CODEC = "wsgrpc-http-codec";
   static final String PREFACE_DETECTOR = "wsgrpc-h2-preface-detector";
-  private static final int MAX_INITIAL_LINE = 4096;
-  private static final int MAX_HEADER_SIZE = 16 * 1024;
 
   private final WebSocketServerOptions options;
+  private final TunnelCounter counter;
   private ScheduledFuture<?> timeout;
+  private Object principal;
   private HttpResponse accept;
   private String subprotocol;
   private SocketAddress clientAddress;
   private boolean finished;
 
-  ServerUpgradeHandler(WebSocketServerOptions options) {
+  ServerUpgradeHandler(WebSocketServerOptions options, TunnelCounter counter) {
     this.options = options;
+    this.counter = counter;
   }
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     ctx.pipeline().addBefore(ctx.name(), HTTP_CODEC,
-        new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_HEADER_SIZE));
+        new HttpServerCodec(options.maxRequestLineBytes(), options.maxRequestHeaderBytes(), 8192));
     if (options.nativeGrpc()) {
       ctx.pipeline().addBefore(HTTP_CODEC, PREFACE_DETECTOR, new Http2PrefaceDetector());
     }
@@ -137,10 +138,10 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       Throwable cause = request.decoderResult().cause();
       if (cause instanceof TooLongHttpLineException) {
         reject(ctx, HttpResponseStatus.REQUEST_URI_TOO_LONG, "too_large",
-            "expected a request line of at most " + MAX_INITIAL_LINE + " bytes");
+            "expected a request line of at most " + options.maxRequestLineBytes() + " bytes");
       } else if (cause instanceof TooLongHttpHeaderException || cause instanceof TooLongFrameException) {
         reject(ctx, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "too_large",
-            "expected request headers of at most " + MAX_HEADER_SIZE + " bytes");
+            "expected request headers of at most " + options.maxRequestHeaderBytes() + " bytes");
       } else {
         reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request", "expected an HTTP/1.1 request but it was malformed: "
             + cause.getMessage());
@@ -200,18 +201,47 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       return false;
     }
     List<String> offered = Http11Tokens.elements(h.getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL));
-    if (!offered.isEmpty() && !offered.contains(options.subprotocol())) {
-      // Offered names may carry tokens (clients that cannot set headers): count them, never echo them.
+    // Offers of the form bearer.<token> are credentials: never chosen, never echoed, not counted as protocols.
+    List<String> protocols = new java.util.ArrayList<>(offered);
+    protocols.removeIf(BearerTokens::isCredential);
+    if (!protocols.isEmpty() && !protocols.contains(options.subprotocol())) {
       reject(ctx, HttpResponseStatus.BAD_REQUEST, "subprotocol", "expected subprotocol " + options.subprotocol()
-          + " among those offered but it was not one of the " + offered.size() + " offered");
+          + " among those offered but it was not one of the " + protocols.size() + " offered");
       return false;
     }
-    subprotocol = offered.isEmpty() ? null : options.subprotocol();
+    subprotocol = protocols.isEmpty() ? null : options.subprotocol();
     clientAddress = options.trustedProxies().clientAddress(ctx.channel().remoteAddress(), h);
+    String origin = h.get(HttpHeaderNames.ORIGIN);
+    if (origin != null && !options.allowedOrigins().isEmpty()
+        && options.allowedOrigins().stream().noneMatch(origin::equalsIgnoreCase)) {
+      reject(ctx, HttpResponseStatus.FORBIDDEN, "origin", "expected an allowed Origin but was "
+          + quoted(origin));
+      return false;
+    }
+    if (options.authenticator() != null) {
+      AuthDecision decision = options.authenticator().authenticate(new UpgradeRequest(path,
+          query < 0 ? null : target.substring(query + 1), h, clientAddress, ctx.channel().remoteAddress(),
+          sslSession(ctx), offered));
+      if (!decision.accepted()) {
+        reject(ctx, HttpResponseStatus.valueOf(decision.status()),
+            decision.status() == 401 ? "unauthorized" : "forbidden", decision.reason(), -1,
+            decision.challenge());
+        return false;
+      }
+      principal = decision.principal();
+    }
     TunnelAdmission.Refusal refusal = options.admission().admit(clientAddress, path);
     if (refusal != null) {
       reject(ctx, HttpResponseStatus.valueOf(refusal.status()), "rejected", refusal.reason(),
           refusal.retryAfterSeconds());
+      return false;
+    }
+    String limit = counter.tryAcquire(ctx.channel(), clientAddress);
+    if (limit != null) {
+      logger.info("Refused a tunnel from {}: {} (limit {})", clientAddress, limit,
+          limit.equals(TunnelCounter.TOO_MANY) ? options.maxTunnels() : options.maxTunnelsPerClient());
+      reject(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, limit, limit.equals(TunnelCounter.TOO_MANY)
+          ? "too many tunnels open; retry later" : "too many tunnels open from your address; retry later", 5);
       return false;
     }
     accept = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
@@ -236,7 +266,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
         options.maxOutboundFramePayload(), "client " + clientAddress);
     logger.debug("Tunnel opened with {} on {} (subprotocol {})", clientAddress, options.path(), subprotocol);
     // The next handler takes over here (gRPC's handoff replaces itself with the HTTP/2 handler).
-    ctx.fireUserEventTriggered(new TunnelEstablishedEvent(options.path(), subprotocol, clientAddress));
+    ctx.fireUserEventTriggered(new TunnelEstablishedEvent(options.path(), subprotocol, clientAddress, principal));
     pipeline.remove(this);
     // Last: bytes the client sent right after its request now flow to whoever took over.
     pipeline.remove(HTTP_CODEC);
@@ -270,9 +300,14 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     reject(ctx, status, label, reason, -1);
   }
 
-  /** Answers with {@code status} and a plain-text {@code reason}, then closes; counted under {@code label}. */
   private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, String label, String reason,
       int retryAfterSeconds) {
+    reject(ctx, status, label, reason, retryAfterSeconds, null);
+  }
+
+  /** Answers with {@code status} and a plain-text {@code reason}, then closes; counted under {@code label}. */
+  private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, String label, String reason,
+      int retryAfterSeconds, String challenge) {
     if (finished) {
       return;
     }
@@ -288,6 +323,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     HttpUtil.setContentLength(response, response.content().readableBytes());
     if (retryAfterSeconds >= 0) {
       response.headers().set(HttpHeaderNames.RETRY_AFTER, retryAfterSeconds);
+    }
+    if (challenge != null) {
+      response.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, challenge);
     }
     if (status.code() == HttpResponseStatus.UPGRADE_REQUIRED.code()) {
       response.headers().set(HttpHeaderNames.SEC_WEBSOCKET_VERSION, "13");
@@ -312,6 +350,11 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       timeout.cancel(false);
     }
     super.channelInactive(ctx);
+  }
+
+  private static javax.net.ssl.SSLSession sslSession(ChannelHandlerContext ctx) {
+    io.netty.handler.ssl.SslHandler tls = ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class);
+    return tls == null ? null : tls.engine().getSession();
   }
 
   private static String quoted(String value) {

@@ -12,18 +12,20 @@ public final class TunnelInfo {
   private final SocketAddress clientAddress;
   private final String path;
   private final String subprotocol;
+  private final Object principal;
   private final long openedNanos = System.nanoTime();
   private final AtomicLong bytesIn;
   private final AtomicLong bytesOut;
   private volatile long closedNanos;
 
   /** Created by the server; not for applications. */
-  TunnelInfo(Channel channel, SocketAddress clientAddress, String path, String subprotocol, AtomicLong bytesIn,
-      AtomicLong bytesOut) {
+  TunnelInfo(Channel channel, SocketAddress clientAddress, String path, String subprotocol, Object principal,
+      AtomicLong bytesIn, AtomicLong bytesOut) {
     this.channel = channel;
     this.clientAddress = clientAddress;
     this.path = path;
     this.subprotocol = subprotocol;
+    this.principal = principal;
     this.bytesIn = bytesIn;
     this.bytesOut = bytesOut;
   }
@@ -46,6 +48,11 @@ public final class TunnelInfo {
   /** The negotiated subprotocol, or {@code null}. */
   public String subprotocol() {
     return subprotocol;
+  }
+
+  /** Who the {@link TunnelAuthenticator} admitted the tunnel for, or {@code null}. */
+  public Object principal() {
+    return principal;
   }
 
   /** Bytes received on the socket so far (TLS records and WebSocket framing included). */

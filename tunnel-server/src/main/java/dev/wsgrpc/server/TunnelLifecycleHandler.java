@@ -30,7 +30,8 @@ final class TunnelLifecycleHandler extends ChannelDuplexHandler {
 
   /** Called by whoever takes over from the upgrade step. */
   void established(ChannelHandlerContext anyCtx, TunnelEstablishedEvent event) {
-    tunnel = new TunnelInfo(anyCtx.channel(), event.clientAddress(), event.path(), event.subprotocol(), bytesIn,
+    tunnel = new TunnelInfo(anyCtx.channel(), event.clientAddress(), event.path(), event.subprotocol(),
+        event.principal(), bytesIn,
         bytesOut);
     listener.tunnelOpened(tunnel);
   }

@@ -15,9 +15,11 @@ import io.netty.util.AsciiString;
 final class WebSocketServerNegotiator implements InternalProtocolNegotiator.ProtocolNegotiator {
 
   private final WebSocketServerOptions options;
+  private final TunnelCounter counter;
 
   WebSocketServerNegotiator(WebSocketServerOptions options) {
     this.options = options;
+    this.counter = new TunnelCounter(options.maxTunnels(), options.maxTunnelsPerClient());
   }
 
   @Override
@@ -29,7 +31,7 @@ final class WebSocketServerNegotiator implements InternalProtocolNegotiator.Prot
   public ChannelHandler newHandler(GrpcHttp2ConnectionHandler grpcHandler) {
     ChannelLogger logger = grpcHandler.getNegotiationLogger();
     ChannelHandler grpc = InternalProtocolNegotiators.grpcNegotiationHandler(grpcHandler);
-    ChannelHandler upgrade = new GrpcHandoffHandler(grpc, options, logger);
+    ChannelHandler upgrade = new GrpcHandoffHandler(grpc, options, counter, logger);
     ChannelHandler afterActive = options.sslContext() != null
         ? new ServerTlsHandler(upgrade, options.sslContext(), logger)
         : upgrade;

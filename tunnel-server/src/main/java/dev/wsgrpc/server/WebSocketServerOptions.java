@@ -1,6 +1,7 @@
 package dev.wsgrpc.server;
 
 import static dev.wsgrpc.core.internal.Preconditions.checkArgument;
+import static dev.wsgrpc.core.internal.Preconditions.checkInRange;
 import static dev.wsgrpc.core.internal.Preconditions.checkNotNull;
 import static dev.wsgrpc.core.internal.Preconditions.checkPositive;
 
@@ -21,6 +22,11 @@ import java.util.function.Supplier;
  */
 public final class WebSocketServerOptions {
 
+  /** The default longest request line: {@value} bytes. */
+  public static final int DEFAULT_MAX_REQUEST_LINE_BYTES = 4096;
+  /** The default most request header bytes: {@value} (16 KiB). */
+  public static final int DEFAULT_MAX_REQUEST_HEADER_BYTES = 16 * 1024;
+
   /** The options every setter leaves at its default: ws on {@value WebSocketTunnel#DEFAULT_PATH}. */
   public static final WebSocketServerOptions DEFAULT = newBuilder().build();
 
@@ -35,6 +41,12 @@ public final class WebSocketServerOptions {
   private final TrustedProxies trustedProxies;
   private final TunnelListener listener;
   private final TunnelAdmission admission;
+  private final TunnelAuthenticator authenticator;
+  private final java.util.List<String> allowedOrigins;
+  private final int maxTunnels;
+  private final int maxTunnelsPerClient;
+  private final int maxRequestLineBytes;
+  private final int maxRequestHeaderBytes;
   private final Duration pingInterval;
   private final Duration pingTimeout;
 
@@ -50,6 +62,12 @@ public final class WebSocketServerOptions {
     this.trustedProxies = b.trustedProxies;
     this.listener = b.listener;
     this.admission = b.admission;
+    this.authenticator = b.authenticator;
+    this.allowedOrigins = java.util.Collections.unmodifiableList(new java.util.ArrayList<>(b.allowedOrigins));
+    this.maxTunnels = b.maxTunnels;
+    this.maxTunnelsPerClient = b.maxTunnelsPerClient;
+    this.maxRequestLineBytes = b.maxRequestLineBytes;
+    this.maxRequestHeaderBytes = b.maxRequestHeaderBytes;
     this.pingInterval = b.pingInterval;
     this.pingTimeout = b.pingTimeout;
   }
@@ -107,6 +125,36 @@ public final class WebSocketServerOptions {
     return admission;
   }
 
+  /** Decides who each tunnel belongs to before the 101, or {@code null} for no authentication. */
+  public TunnelAuthenticator authenticator() {
+    return authenticator;
+  }
+
+  /** Origins allowed to open tunnels; empty allows all. */
+  public java.util.List<String> allowedOrigins() {
+    return allowedOrigins;
+  }
+
+  /** The most tunnels open at once; more get 503. */
+  public int maxTunnels() {
+    return maxTunnels;
+  }
+
+  /** The most tunnels open at once from one client address; more get 503. */
+  public int maxTunnelsPerClient() {
+    return maxTunnelsPerClient;
+  }
+
+  /** The longest request line accepted; longer gets 414. */
+  public int maxRequestLineBytes() {
+    return maxRequestLineBytes;
+  }
+
+  /** The most request header bytes accepted; more gets 431. */
+  public int maxRequestHeaderBytes() {
+    return maxRequestHeaderBytes;
+  }
+
   /** The largest frame payload accepted from a client, in bytes. */
   public int maxInboundFramePayload() {
     return maxInboundFramePayload;
@@ -132,7 +180,10 @@ public final class WebSocketServerOptions {
     return "WebSocketServerOptions{path=" + path + ", subprotocol=" + subprotocol
         + ", handshakeTimeout=" + handshakeTimeout + ", tls=" + (sslContext != null)
         + ", nativeGrpc=" + nativeGrpc + ", plainHttpHandler=" + (plainHttpHandler != null)
-        + ", trustedProxies=" + trustedProxies
+        + ", trustedProxies=" + trustedProxies + ", authenticator=" + (authenticator != null)
+        + ", allowedOrigins=" + allowedOrigins + ", maxTunnels=" + maxTunnels
+        + ", maxTunnelsPerClient=" + maxTunnelsPerClient + ", maxRequestLineBytes=" + maxRequestLineBytes
+        + ", maxRequestHeaderBytes=" + maxRequestHeaderBytes
         + ", maxInboundFramePayload=" + maxInboundFramePayload
         + ", maxOutboundFramePayload=" + maxOutboundFramePayload
         + ", pingInterval=" + pingInterval + ", pingTimeout=" + pingTimeout + "}";
@@ -146,6 +197,7 @@ public final class WebSocketServerOptions {
     private Supplier<SslContext> sslContext;
     private File certChainPem;
     private File privateKeyPem;
+    private File clientCaPem;
     private int maxInboundFramePayload = WebSocketTunnel.DEFAULT_MAX_INBOUND_FRAME_PAYLOAD;
     private int maxOutboundFramePayload = WebSocketTunnel.DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD;
     private boolean nativeGrpc;
@@ -153,6 +205,12 @@ public final class WebSocketServerOptions {
     private TrustedProxies trustedProxies = TrustedProxies.NONE;
     private TunnelListener listener = new TunnelListener() {};
     private TunnelAdmission admission = TunnelAdmission.ALL;
+    private TunnelAuthenticator authenticator;
+    private java.util.List<String> allowedOrigins = java.util.Collections.emptyList();
+    private int maxTunnels = Integer.MAX_VALUE;
+    private int maxTunnelsPerClient = Integer.MAX_VALUE;
+    private int maxRequestLineBytes = DEFAULT_MAX_REQUEST_LINE_BYTES;
+    private int maxRequestHeaderBytes = DEFAULT_MAX_REQUEST_HEADER_BYTES;
     private Duration pingInterval = Duration.ofMillis(WebSocketTunnel.DEFAULT_PING_INTERVAL_MILLIS);
     private Duration pingTimeout = Duration.ofMillis(WebSocketTunnel.DEFAULT_PING_TIMEOUT_MILLIS);
 
@@ -170,6 +228,12 @@ public final class WebSocketServerOptions {
       trustedProxies = o.trustedProxies;
       listener = o.listener;
       admission = o.admission;
+      authenticator = o.authenticator;
+      allowedOrigins = o.allowedOrigins;
+      maxTunnels = o.maxTunnels;
+      maxTunnelsPerClient = o.maxTunnelsPerClient;
+      maxRequestLineBytes = o.maxRequestLineBytes;
+      maxRequestHeaderBytes = o.maxRequestHeaderBytes;
       pingInterval = o.pingInterval;
       pingTimeout = o.pingTimeout;
     }
@@ -266,6 +330,59 @@ public final class WebSocketServerOptions {
     }
 
     /**
+     * Authenticates each upgrade before the 101: a principal for {@link TunnelPrincipal}, or 401/403. Built in:
+     * {@link BearerTokens}, {@link TunnelAuthenticator#CLIENT_CERTIFICATE}. Default: none, every client admitted.
+     */
+    public Builder authenticator(TunnelAuthenticator authenticator) {
+      this.authenticator = authenticator;
+      return this;
+    }
+
+    /**
+     * The only {@code Origin} values allowed to open tunnels (e.g. {@code https://app.example.com}), compared
+     * ignoring case; a request with another Origin gets 403. Requests without Origin (non-browser clients) are
+     * allowed. Default: empty, any Origin.
+     */
+    public Builder allowedOrigins(java.util.List<String> origins) {
+      checkNotNull(origins, "allowedOrigins");
+      for (String origin : origins) {
+        checkArgument(origin != null && Http11Tokens.isHeaderValue(origin) && !origin.isEmpty(), "allowedOrigins",
+            origin, "an origin such as https://app.example.com");
+      }
+      this.allowedOrigins = new java.util.ArrayList<>(origins);
+      return this;
+    }
+
+    /** The most tunnels open at once; more get 503 with {@code Retry-After}. Default: no limit. */
+    public Builder maxTunnels(int max) {
+      this.maxTunnels = checkPositive(max, "maxTunnels");
+      return this;
+    }
+
+    /**
+     * The most tunnels open at once from one client address (after {@link #trustedProxies}); more get 503 with
+     * {@code Retry-After}. Default: no limit.
+     */
+    public Builder maxTunnelsPerClient(int max) {
+      this.maxTunnelsPerClient = checkPositive(max, "maxTunnelsPerClient");
+      return this;
+    }
+
+    /** The longest request line accepted; longer gets 414. Default: {@value #DEFAULT_MAX_REQUEST_LINE_BYTES}. */
+    public Builder maxRequestLineBytes(int bytes) {
+      this.maxRequestLineBytes = checkInRange(bytes, 64, 1 << 20, "maxRequestLineBytes");
+      return this;
+    }
+
+    /**
+     * The most request header bytes accepted; more gets 431. Default: {@value #DEFAULT_MAX_REQUEST_HEADER_BYTES}.
+     */
+    public Builder maxRequestHeaderBytes(int bytes) {
+      this.maxRequestHeaderBytes = checkInRange(bytes, 256, 1 << 20, "maxRequestHeaderBytes");
+      return this;
+    }
+
+    /**
      * Serves wss with the certificate chain and PKCS#8 private key in these PEM files, read by {@link #build()}.
      * ALPN offers {@code http/1.1} (HTTP/2 runs inside the WebSocket), and also {@code h2} when
      * {@link #nativeGrpc} is on. Default: none, plain ws.
@@ -274,6 +391,15 @@ public final class WebSocketServerOptions {
       this.certChainPem = checkNotNull(certChainPem, "certChainPem");
       this.privateKeyPem = checkNotNull(privateKeyPem, "privateKeyPem");
       this.sslContext = null;
+      return this;
+    }
+
+    /**
+     * With {@link #tls(File, File)}: require every client to present a certificate issued by the CAs in this PEM
+     * file (mutual TLS); pair with {@link TunnelAuthenticator#CLIENT_CERTIFICATE}. Default: none.
+     */
+    public Builder tlsClientCa(File caPem) {
+      this.clientCaPem = caPem;
       return this;
     }
 
@@ -327,8 +453,10 @@ public final class WebSocketServerOptions {
      * @throws IllegalArgumentException when the {@link #tls} files cannot be read as a certificate chain and key
      */
     public WebSocketServerOptions build() {
+      checkArgument(clientCaPem == null || certChainPem != null, "tlsClientCa", clientCaPem,
+          "set together with tls(cert, key)");
       if (certChainPem != null) {
-        SslContext context = serverContext(certChainPem, privateKeyPem, nativeGrpc);
+        SslContext context = serverContext(certChainPem, privateKeyPem, nativeGrpc, clientCaPem);
         sslContext = () -> context;
       }
       return new WebSocketServerOptions(this);
@@ -342,11 +470,25 @@ public final class WebSocketServerOptions {
    * @throws IllegalArgumentException when the files cannot be read as a certificate chain and key
    */
   public static SslContext serverContext(File certChainPem, File privateKeyPem, boolean offerH2) {
+    return serverContext(certChainPem, privateKeyPem, offerH2, null);
+  }
+
+  /**
+   * Like {@link #serverContext(File, File, boolean)}; with {@code clientCaPem}, every client must present a
+   * certificate issued by one of those CAs (mutual TLS; see {@link TunnelAuthenticator#CLIENT_CERTIFICATE}).
+   *
+   * @throws IllegalArgumentException when the files cannot be read
+   */
+  public static SslContext serverContext(File certChainPem, File privateKeyPem, boolean offerH2, File clientCaPem) {
     try {
       String[] protocols = offerH2
           ? new String[] {ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1}
           : new String[] {ApplicationProtocolNames.HTTP_1_1};
-      return SslContextBuilder.forServer(certChainPem, privateKeyPem)
+      SslContextBuilder builder = SslContextBuilder.forServer(certChainPem, privateKeyPem);
+      if (clientCaPem != null) {
+        builder.trustManager(clientCaPem).clientAuth(io.netty.handler.ssl.ClientAuth.REQUIRE);
+      }
+      return builder
           .applicationProtocolConfig(new ApplicationProtocolConfig(
               ApplicationProtocolConfig.Protocol.ALPN,
               // Clients that offer no ALPN, or none of these, still get the upgrade, as from any web server.
@@ -356,7 +498,9 @@ public final class WebSocketServerOptions {
           .build();
     } catch (SSLException | IllegalArgumentException e) {
       throw new IllegalArgumentException("tls: " + certChainPem + ", " + privateKeyPem
-          + " (expected: a PEM certificate chain and a PEM PKCS#8 private key; " + e.getMessage() + ")", e);
+          + (clientCaPem == null ? "" : ", client CA " + clientCaPem)
+          + " (expected: a PEM certificate chain and a PEM PKCS#8 private key"
+          + (clientCaPem == null ? "" : " and PEM CA certificates") + "; " + e.getMessage() + ")", e);
     }
   }
 }

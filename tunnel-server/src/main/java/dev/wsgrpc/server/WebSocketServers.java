@@ -46,6 +46,8 @@ public final class WebSocketServers {
   static final long PERMIT_KEEPALIVE_TIME_SECONDS = 5;
 
   private static NettyServerBuilder configure(NettyServerBuilder builder, WebSocketServerOptions options) {
+    // Services read the authenticated principal with TunnelPrincipal.current().
+    builder.intercept(TunnelPrincipal.interceptor());
     // grpc's own negotiation deadline covers TLS too; the upgrade step answers 408 at the same moment.
     return builder.handshakeTimeout(options.handshakeTimeout().toMillis() + 1_000, TimeUnit.MILLISECONDS)
         // Clients keep tunnels alive through proxies with gRPC keepalive (WebSocketChannels: every 30 s, also

@@ -34,6 +34,7 @@ final class UpstreamGateway implements AutoCloseable {
   private final EventLoopGroup boss = GatewayTransport.newGroup(1, "gateway-accept");
   private final EventLoopGroup workers = GatewayTransport.newGroup(0, "gateway-io");
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+  private final Object tunnelCounter;
   private Channel listener;
 
   UpstreamGateway(WebSocketServerOptions options, Upstreams upstreams, SslContext upstreamTls,
@@ -42,6 +43,7 @@ final class UpstreamGateway implements AutoCloseable {
     this.upstreams = upstreams;
     this.upstreamTls = upstreamTls;
     this.tracker = tracker;
+    this.tunnelCounter = InternalTunnelServer.newTunnelCounter(options);
   }
 
   /** Binds and returns the address actually bound (port 0 picks one). */
@@ -81,7 +83,7 @@ final class UpstreamGateway implements AutoCloseable {
   }
 
   private void addTunnelSteps(ChannelPipeline p) {
-    InternalTunnelServer.addUpgradeStep(p, options);
+    InternalTunnelServer.addUpgradeStep(p, options, tunnelCounter);
     p.addLast(newRelay());
   }
 

@@ -1,0 +1,36 @@
+package dev.wsgrpc.server;
+
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import javax.net.ssl.SSLPeerUnverifiedException;
+
+/**
+ * Decides, from the upgrade request alone and before the 101, who a tunnel belongs to, or refuses it (401 or 403).
+ * The principal then reaches every call in the tunnel ({@link TunnelPrincipal}). Per-call gRPC credentials inside
+ * the tunnel keep working as usual on top.
+ *
+ * <p>Called on the connection's event loop: it must be quick and must not block (look tokens up in memory).
+ */
+@FunctionalInterface
+public interface TunnelAuthenticator {
+
+  /**
+   * Admits clients that presented a TLS certificate the server verified (mutual TLS: a server context that requires
+   * client certificates from a trusted CA); the principal is the certificate's subject, an
+   * {@link javax.security.auth.x500.X500Principal}.
+   */
+  TunnelAuthenticator CLIENT_CERTIFICATE = request -> {
+    if (request.sslSession() == null) {
+      return AuthDecision.forbidden("expected a TLS client certificate but the connection is not TLS");
+    }
+    try {
+      Certificate[] chain = request.sslSession().getPeerCertificates();
+      return AuthDecision.accept(((X509Certificate) chain[0]).getSubjectX500Principal());
+    } catch (SSLPeerUnverifiedException e) {
+      return AuthDecision.forbidden("expected a TLS client certificate but none was presented");
+    }
+  };
+
+  /** Returns the decision for {@code request}. */
+  AuthDecision authenticate(UpgradeRequest request);
+}

@@ -1,0 +1,53 @@
+package dev.wsgrpc.server;
+
+import io.grpc.Attributes;
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+
+/**
+ * The principal a {@link TunnelAuthenticator} admitted a tunnel for, as services see it: {@link #current()} inside
+ * a call, or the call attribute {@link #ATTRIBUTE} ({@code call.getAttributes()} in an interceptor).
+ */
+public final class TunnelPrincipal {
+
+  /** The transport and call attribute holding the principal. */
+  @Grpc.TransportAttr
+  public static final Attributes.Key<Object> ATTRIBUTE = Attributes.Key.create("wsgrpc.principal");
+
+  /** The {@link Context} key holding the principal during a call. */
+  public static final Context.Key<Object> CONTEXT_KEY = Context.key("wsgrpc.principal");
+
+  /** The principal of the current call's tunnel, or {@code null} (no authenticator, or not a tunnel). */
+  public static Object current() {
+    return CONTEXT_KEY.get();
+  }
+
+  /**
+   * The interceptor that makes {@link #current()} work. {@code WebSocketServers} adds it; servers built from
+   * {@code WebSocketServerCredentials} directly add it with {@code builder.intercept(TunnelPrincipal.interceptor())}.
+   */
+  public static ServerInterceptor interceptor() {
+    return Interceptor.INSTANCE;
+  }
+
+  private enum Interceptor implements ServerInterceptor {
+    INSTANCE;
+
+    @Override
+    public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
+        ServerCallHandler<ReqT, RespT> next) {
+      Object principal = call.getAttributes().get(ATTRIBUTE);
+      if (principal == null) {
+        return next.startCall(call, headers);
+      }
+      return Contexts.interceptCall(Context.current().withValue(CONTEXT_KEY, principal), call, headers, next);
+    }
+  }
+
+  private TunnelPrincipal() {}
+}
