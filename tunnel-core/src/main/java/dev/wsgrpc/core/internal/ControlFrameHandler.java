@@ -37,6 +37,13 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
   private static final Logger logger = LoggerFactory.getLogger(ControlFrameHandler.class);
   /** How long a sent Close may take to reach the socket before the connection is cut anyway. */
   private static final long CLOSE_FLUSH_TIMEOUT_MILLIS = 5_000;
+  /**
+   * After a Close sent for a protocol error (an oversized frame, most often), how long the connection stays open,
+   * discarding what arrives, for the peer to read the Close and hang up first. Closing a socket with unread input
+   * sends a TCP reset, which can destroy the Close in the peer's receive buffer: the peer would see "connection
+   * reset" instead of 1009.
+   */
+  static final long ERROR_LINGER_MILLIS = 2_000;
   /** The largest reason text that fits in a close frame (125 bytes minus the two-byte code). */
   private static final int MAX_REASON_BYTES = 123;
 
@@ -46,6 +53,8 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
   private boolean closeSent;
   /** Completes when the Close this side sent has reached the socket (or failed, or timed out). */
   private ChannelPromise closeWritten;
+  /** After a protocol error: completes when the peer has hung up or the linger time is over. */
+  private ChannelPromise lingerEnded;
 
   /**
    * Creates the handler for one tunnel.
@@ -89,7 +98,8 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
     logger.debug("{} closed the tunnel with {}", peer, TunnelStatus.describe(code));
     // Echo first, so that what gRPC writes while it winds down (GOAWAY) is dropped rather than sent after a Close;
     // then tell gRPC, so that in-flight RPCs fail with the peer's code rather than "connection closed".
-    sendClose(ctx, code < 0 ? WebSocketCloseStatus.NORMAL_CLOSURE : new WebSocketCloseStatus(code, "echo"), null);
+    sendClose(ctx, code < 0 ? WebSocketCloseStatus.NORMAL_CLOSURE : new WebSocketCloseStatus(code, "echo"), null,
+        false);
     if (reportStatus) {
       ctx.fireExceptionCaught(TunnelStatus.closedByPeer(peer, code, reason));
     }
@@ -124,7 +134,8 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
     } else {
       logger.debug("Closing tunnel with {}: {} ({})", peer, problem, TunnelStatus.describe(status.code()));
     }
-    sendClose(ctx, status, problem);
+    // A silent peer will not hang up: close at once. Anyone else gets a moment to read the Close.
+    sendClose(ctx, status, problem, !(cause instanceof KeepaliveHandler.PingTimeoutException));
     if (reportStatus) {
       ctx.fireExceptionCaught(TunnelStatus.closedHere(peer, status, problem, cause));
     }
@@ -148,18 +159,30 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
   @Override
   public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
     if (!closeSent && ctx.channel().isActive()) {
-      sendClose(ctx, normalClose, null);
+      sendClose(ctx, normalClose, null, false);
     }
-    if (closeWritten != null && !closeWritten.isDone()) {
+    ChannelPromise pending = lingerEnded != null ? lingerEnded : closeWritten;
+    if (pending != null && !pending.isDone()) {
       // Flush, then close: cutting the connection before the last frames leave would lose gRPC's trailers.
-      closeWritten.addListener(f -> ctx.close(promise));
+      pending.addListener(f -> ctx.close(promise));
     } else {
       ctx.close(promise);
     }
   }
 
-  /** Sends Close once; the connection is closed once it has been written, or after a timeout. */
-  private void sendClose(ChannelHandlerContext ctx, WebSocketCloseStatus status, String reason) {
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    if (lingerEnded != null) {
+      lingerEnded.trySuccess();
+    }
+    ctx.fireChannelInactive();
+  }
+
+  /**
+   * Sends Close once; the connection is closed once it has been written (or after a timeout), or with
+   * {@code linger}, once the peer has hung up or {@link #ERROR_LINGER_MILLIS} later.
+   */
+  private void sendClose(ChannelHandlerContext ctx, WebSocketCloseStatus status, String reason, boolean linger) {
     if (closeSent) {
       return;
     }
@@ -170,10 +193,23 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
     closeWritten = ctx.newPromise();
     ScheduledFuture<?> timeout = ctx.executor().schedule(
         () -> closeWritten.trySuccess(), CLOSE_FLUSH_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
-    closeWritten.addListener(f -> {
-      timeout.cancel(false);
-      ctx.close();
-    });
+    if (linger) {
+      lingerEnded = ctx.newPromise();
+      closeWritten.addListener(f -> {
+        timeout.cancel(false);
+        ScheduledFuture<?> lingerTimer = ctx.executor().schedule(
+            () -> lingerEnded.trySuccess(), ERROR_LINGER_MILLIS, TimeUnit.MILLISECONDS);
+        lingerEnded.addListener(g -> {
+          lingerTimer.cancel(false);
+          ctx.close();
+        });
+      });
+    } else {
+      closeWritten.addListener(f -> {
+        timeout.cancel(false);
+        ctx.close();
+      });
+    }
     ctx.writeAndFlush(new CloseWebSocketFrame(status.code(), truncate(reason)))
         .addListener(f -> closeWritten.trySuccess());
   }

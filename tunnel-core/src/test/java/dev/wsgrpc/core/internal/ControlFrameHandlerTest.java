@@ -113,6 +113,15 @@ class ControlFrameHandlerTest {
         new ThrowingDecoder(), new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), recorder);
   }
 
+  /**
+   * Lets the time a connection lingers after a protocol error pass (the peer did not hang up first), so that it
+   * closes.
+   */
+  static void lingerOver(EmbeddedChannel ch) {
+    ch.advanceTimeBy(ControlFrameHandler.ERROR_LINGER_MILLIS, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+  }
+
   /** Ends a test whose tunnel is still open: closing sends Close 1000, then nothing is left over. */
   private static void closeAndFinish(EmbeddedChannel ch) {
     assertTrue(ch.isOpen());
@@ -204,7 +213,9 @@ class ControlFrameHandlerTest {
     assertEquals("expected binary frames but was a text frame (from ws://example.com/grpc; sent close "
         + "1003 (Unsupported Data))", e.getStatus().getDescription());
     assertTrue(recorder.reads.isEmpty(), "the text frame is not passed on");
-    assertFalse(ch.isOpen(), "the connection is closed once the close frame is written");
+    assertTrue(ch.isOpen(), "the connection lingers for the peer to read the close frame");
+    lingerOver(ch);
+    assertFalse(ch.isOpen(), "the connection is closed once the linger time is over");
     assertFalse(ch.finish());
   }
 
@@ -223,6 +234,7 @@ class ControlFrameHandlerTest {
     assertEquals(Status.Code.INTERNAL, recorder.onlyStatus().getStatus().getCode());
 
     socket.completeAll();
+    lingerOver(ch);
     assertFalse(ch.isOpen());
     assertFalse(ch.finish());
   }
@@ -291,6 +303,7 @@ class ControlFrameHandlerTest {
     assertEquals("Max frame length of 65536 has been exceeded. (from ws://example.com/grpc; sent close "
         + "1009 (Message Too Big))", e.getStatus().getDescription());
     assertSame(tooBig, e.getCause(), "the decoder's exception is kept as the cause");
+    lingerOver(ch);
     assertFalse(ch.isOpen());
     assertFalse(ch.finish());
   }
@@ -513,6 +526,7 @@ class ControlFrameHandlerTest {
     assertEquals(0, text.refCnt());
     assertEquals("expected binary frames but was a text frame", readClose(ch, 1003));
     assertTrue(recorder.exceptions.isEmpty(), "servers close quietly: gRPC cancels their calls");
+    lingerOver(ch);
     assertFalse(ch.isOpen());
     assertFalse(ch.finish());
   }

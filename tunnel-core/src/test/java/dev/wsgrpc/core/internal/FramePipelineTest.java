@@ -239,6 +239,8 @@ class FramePipelineTest {
     assertTrue(close.fin);
     assertEquals(masked, close.masked);
     assertEquals(code, close.closeCode());
+    // After a protocol error the connection lingers a moment for the peer to read the close frame.
+    ControlFrameHandlerTest.lingerOver(ch);
     assertFalse(ch.isOpen(), "the connection is closed after the close frame");
     return close;
   }
