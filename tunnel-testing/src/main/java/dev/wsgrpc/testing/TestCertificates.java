@@ -11,18 +11,21 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 
 /**
- * A certificate authority and a server certificate for {@code localhost} and {@code 127.0.0.1}, made fresh for each
+ * A certificate authority, a server certificate for {@code localhost} and {@code 127.0.0.1}, and a client
+ * certificate, made fresh for each
  * test run, as PEM files that servers, clients and third-party programs (nginx, haproxy) can read.
  */
 public final class TestCertificates {
 
   private final X509Bundle ca;
   private final X509Bundle server;
+  private final X509Bundle client;
   private final Path dir;
 
-  private TestCertificates(X509Bundle ca, X509Bundle server, Path dir) {
+  private TestCertificates(X509Bundle ca, X509Bundle server, X509Bundle client, Path dir) {
     this.ca = ca;
     this.server = server;
+    this.client = client;
     this.dir = dir;
   }
 
@@ -44,13 +47,19 @@ public final class TestCertificates {
           .addSanIpAddress("127.0.0.1")
           .addExtendedKeyUsageServerAuth()
           .buildIssuedBy(ca);
+      X509Bundle client = base.copy()
+          .subject("CN=wsgrpc-test-client")
+          .addExtendedKeyUsageClientAuth()
+          .buildIssuedBy(ca);
       Path dir = Files.createTempDirectory("wsgrpc-certs");
       dir.toFile().deleteOnExit();
-      TestCertificates certs = new TestCertificates(ca, server, dir);
+      TestCertificates certs = new TestCertificates(ca, server, client, dir);
       certs.write("ca.pem", ca.getCertificatePEM());
       certs.write("server.pem", server.getCertificatePEM());
       certs.write("server-key.pem", server.getPrivateKeyPEM());
       certs.write("server-bundle.pem", server.getCertificatePEM() + server.getPrivateKeyPEM());
+      certs.write("client.pem", client.getCertificatePEM());
+      certs.write("client-key.pem", client.getPrivateKeyPEM());
       return certs;
     } catch (Exception e) {
       throw new IllegalStateException("cannot issue test certificates", e);
@@ -81,6 +90,16 @@ public final class TestCertificates {
   /** Certificate followed by key in one PEM file, as haproxy wants it. */
   public File serverBundlePem() {
     return dir.resolve("server-bundle.pem").toFile();
+  }
+
+  /** PEM of a client certificate ({@code CN=wsgrpc-test-client}) issued by the same CA, for mutual TLS. */
+  public File clientCertPem() {
+    return dir.resolve("client.pem").toFile();
+  }
+
+  /** PEM of the client certificate's private key (PKCS#8). */
+  public File clientKeyPem() {
+    return dir.resolve("client-key.pem").toFile();
   }
 
   /** The CA bundle, for trust managers. */

@@ -1,0 +1,112 @@
+package dev.wsgrpc.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.client.WebSocketChannels;
+import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.server.TunnelListener;
+import dev.wsgrpc.server.WebSocketServerOptions;
+import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.proto.EchoGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.StatusRuntimeException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** Each limit answers clearly, is counted, and frees up when tunnels close. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class LimitsTest {
+
+  private final List<String> refusals = new CopyOnWriteArrayList<>();
+  private final List<ManagedChannel> channels = new ArrayList<>();
+  private Server server;
+  private int port;
+
+  @AfterEach
+  void stop() throws Exception {
+    for (ManagedChannel c : channels) {
+      c.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+    server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+  }
+
+  private void start(WebSocketServerOptions.Builder options) throws Exception {
+    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+        options.listener(new TunnelListener() {
+          @Override
+          public void upgradeRejected(SocketAddress client, int status, String reason) {
+            refusals.add(status + " " + reason);
+          }
+        }).build()).addService(new EchoService()).build().start();
+    port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+  }
+
+  private ManagedChannel channel(String forwardedFor) {
+    WebSocketClientOptions.Builder b = WebSocketClientOptions.newBuilder("ws://127.0.0.1:" + port + "/grpc");
+    if (forwardedFor != null) {
+      b.header("X-Forwarded-For", forwardedFor);
+    }
+    ManagedChannel c = WebSocketChannels.newChannelBuilder(b.build()).build();
+    channels.add(c);
+    return c;
+  }
+
+  private static int call(ManagedChannel channel) {
+    return EchoGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+        .unary(EchoService.payload(2)).getPayload().size();
+  }
+
+  @Test
+  void tunnelsOverTheServerLimitGet503AndASlotFreesWhenOneCloses() throws Exception {
+    start(WebSocketServerOptions.newBuilder().maxTunnels(2));
+    ManagedChannel first = channel(null);
+    assertEquals(2, call(first));
+    assertEquals(2, call(channel(null)));
+    ManagedChannel third = channel(null);
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> call(third));
+    assertTrue(e.getStatus().getDescription().startsWith("expected HTTP 101 but was 503 Service Unavailable"),
+        e.getStatus().getDescription());
+    String answer = RawHttp.exchange(port, "GET /grpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    assertTrue(answer.toLowerCase(Locale.ROOT).contains("retry-after: 5\r\n"), answer);
+    assertTrue(answer.endsWith("too many tunnels open; retry later\n"), answer);
+    assertTrue(refusals.contains("503 too_many_tunnels"), refusals.toString());
+
+    first.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    // The third channel retries with its backoff and gets the freed slot.
+    assertEquals(2, EchoGrpc.newBlockingStub(third).withWaitForReady().withDeadlineAfter(60, TimeUnit.SECONDS)
+        .unary(EchoService.payload(2)).getPayload().size());
+  }
+
+  @Test
+  void tunnelsOverThePerClientLimitGet503WhileOtherClientsGetThrough() throws Exception {
+    start(WebSocketServerOptions.newBuilder().maxTunnelsPerClient(1).trustedProxies(List.of("127.0.0.0/8")));
+    assertEquals(2, call(channel("198.51.100.1")));
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> call(channel("198.51.100.1")));
+    assertTrue(e.getStatus().getDescription().startsWith("expected HTTP 101 but was 503 Service Unavailable"),
+        e.getStatus().getDescription());
+    assertEquals(2, call(channel("198.51.100.2")), "another client is not affected");
+    assertTrue(refusals.contains("503 too_many_tunnels_per_client"), refusals.toString());
+  }
+
+  @Test
+  void headersOverTheLimitGet431() throws Exception {
+    start(WebSocketServerOptions.newBuilder().maxRequestHeaderBytes(1024));
+    String answer = RawHttp.exchange(port, "GET /grpc HTTP/1.1\r\nHost: x\r\nX-Big: " + "a".repeat(2000)
+        + "\r\n\r\n");
+    assertTrue(answer.startsWith("HTTP/1.1 431 Request Header Fields Too Large\r\n"), answer);
+    assertTrue(answer.endsWith("expected request headers of at most 1024 bytes\n"), answer);
+    assertTrue(refusals.contains("431 too_large"), refusals.toString());
+  }
+}
