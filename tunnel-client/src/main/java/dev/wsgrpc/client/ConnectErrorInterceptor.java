@@ -95,7 +95,8 @@ final class ConnectErrorInterceptor implements ClientInterceptor {
     if (arrow >= 0) {
       String rest = message.substring(arrow + 4);
       int comma = rest.indexOf(", ");
-      destination = comma < 0 ? rest : rest.substring(0, comma);
+      // An unresolved target prints as "host/<unresolved>:port" on Java 14+.
+      destination = (comma < 0 ? rest : rest.substring(0, comma)).replace("/<unresolved>", "");
       what = comma < 0 ? "" : rest.substring(comma + 2);
     }
     WebSocketProxyDetector.Choice proxy = proxyInUse();
@@ -109,7 +110,8 @@ final class ConnectErrorInterceptor implements ClientInterceptor {
     if (what.startsWith("status: ")) {
       String statusLine = what.substring("status: ".length());
       String hint = "";
-      if (statusLine.startsWith("407")) {
+      // 407 asks for credentials; some proxies (tinyproxy) answer wrong ones with 401.
+      if (statusLine.startsWith("407") || statusLine.startsWith("401")) {
         hint = proxy != null && proxy.username != null
             ? ": the proxy credentials were refused" : ": the proxy wants credentials and none were given";
       } else if (statusLine.startsWith("403")) {
