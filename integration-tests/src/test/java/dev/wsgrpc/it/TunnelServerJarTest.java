@@ -53,7 +53,9 @@ class TunnelServerJarTest {
 
   private static final List<String> OPTIONS = Arrays.asList("--port", "--bind", "--path", "--upstream",
       "--upstream-tls", "--upstream-trust-cert", "--tls-cert", "--tls-key", "--drain-timeout", "--trusted-proxies",
-      "--handshake-timeout", "--max-inbound-frame", "--max-outbound-frame", "--native-grpc");
+      "--handshake-timeout", "--max-inbound-frame", "--max-outbound-frame", "--auth-tokens", "--tls-client-ca",
+      "--allowed-origins", "--max-tunnels", "--max-tunnels-per-client", "--max-request-headers",
+      "--max-concurrent-streams", "--max-inbound-message", "--idle-timeout", "--native-grpc");
 
   private TunnelServerJar jar;
   private ManagedChannel channel;
@@ -109,7 +111,9 @@ class TunnelServerJarTest {
         "--drain-timeout=soon", "'soon' is not a duration",
         "--tls-cert=/tmp/x.pem", "--tls-cert and --tls-key go together",
         "--upstream=nohost", "--upstream: nohost (expected: HOST:PORT)",
-        "--trusted-proxies=proxy.example.com", "--trustedProxies: proxy.example.com (expected: an IP address");
+        "--trusted-proxies=proxy.example.com", "--trusted-proxies: proxy.example.com (expected: an IP address",
+        "--max-tunnels=0", "--max-tunnels: 0 (expected: > 0)",
+        "--max-inbound-frame=0", "--max-inbound-frame: 0 (expected: > 0)");
     for (Map.Entry<String, String> c : cases.entrySet()) {
       try (TunnelServerJar bad = TunnelServerJar.start(c.getKey())) {
         assertEquals(2, bad.awaitExit(Duration.ofSeconds(60)), c.getKey() + ":\n" + bad.stderr());
@@ -287,6 +291,42 @@ class TunnelServerJarTest {
     try {
       return health(c) == HealthCheckResponse.ServingStatus.SERVING;
     } catch (StatusRuntimeException e) {
+      return false;
+    } finally {
+      c.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void bearerTokensFromAFileAreRequiredAndReloadedWhenItChanges() throws Exception {
+    File dir = Files.createTempDirectory("tokens").toFile();
+    File tokens = new File(dir, "tokens.txt");
+    Files.writeString(tokens.toPath(), "# token principal\nalpha-t0ken alice\n");
+    jar = TunnelServerJar.start("--port", "0", "--auth-tokens", tokens.getPath());
+    String url = jar.awaitUrl();
+    assertFalse(servesWithToken(url, null));
+    assertTrue(servesWithToken(url, "alpha-t0ken"));
+    jar.awaitLog("principal=alice");
+
+    File next = new File(dir, "tokens.new");
+    Files.writeString(next.toPath(), "beta-t0ken bob\n");
+    Files.move(next.toPath(), tokens.toPath(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    jar.awaitLog("Loaded the new bearer tokens");
+    assertTrue(servesWithToken(url, "beta-t0ken"));
+    assertFalse(servesWithToken(url, "alpha-t0ken"), "a removed token no longer opens tunnels");
+    assertFalse(jar.stderr().contains("t0ken"), "tokens never reach the logs:\n" + jar.stderr());
+  }
+
+  private static boolean servesWithToken(String url, String token) throws InterruptedException {
+    WebSocketClientOptions.Builder options = WebSocketClientOptions.newBuilder(url);
+    if (token != null) {
+      options.header("Authorization", "Bearer " + token);
+    }
+    ManagedChannel c = WebSocketChannels.newChannelBuilder(options.build()).build();
+    try {
+      return health(c) == HealthCheckResponse.ServingStatus.SERVING;
+    } catch (StatusRuntimeException e) {
+      assertTrue(e.getStatus().getDescription().contains("but was 401 Unauthorized"), e.getStatus().toString());
       return false;
     } finally {
       c.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);

@@ -124,6 +124,53 @@ public final class TunnelServerMain implements Callable<Integer> {
           + "Env: TUNNEL_MAX_OUTBOUND_FRAME.")
   int maxOutboundFrame;
 
+  @Option(names = "--auth-tokens", paramLabel = "FILE",
+      description = "Require a bearer token on every upgrade (Authorization: Bearer, or a bearer.<token> "
+          + "subprotocol): a file of 'TOKEN PRINCIPAL' lines, re-read when it changes. Default: none (no "
+          + "authentication). Env: TUNNEL_AUTH_TOKENS.")
+  File authTokens;
+
+  @Option(names = "--tls-client-ca", paramLabel = "PEM",
+      description = "Mutual TLS: require a client certificate issued by these CAs (with --tls-cert); without "
+          + "--auth-tokens the certificate subject is the principal. Default: none. Env: TUNNEL_TLS_CLIENT_CA.")
+  File tlsClientCa;
+
+  @Option(names = "--allowed-origins", paramLabel = "ORIGIN", split = ",",
+      description = "Origins allowed to open tunnels (e.g. https://app.example.com); others get 403, requests "
+          + "without Origin are allowed. Default: any. Env: TUNNEL_ALLOWED_ORIGINS.")
+  List<String> allowedOrigins = new ArrayList<>();
+
+  @Option(names = "--max-tunnels", paramLabel = "N", defaultValue = "10000",
+      description = "Most tunnels open at once; more get 503 with Retry-After. Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_MAX_TUNNELS.")
+  int maxTunnels;
+
+  @Option(names = "--max-tunnels-per-client", paramLabel = "N", defaultValue = "100",
+      description = "Most tunnels open at once from one client address (after --trusted-proxies); more get 503. "
+          + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_TUNNELS_PER_CLIENT.")
+  int maxTunnelsPerClient;
+
+  @Option(names = "--max-request-headers", paramLabel = "BYTES",
+      defaultValue = "" + WebSocketServerOptions.DEFAULT_MAX_REQUEST_HEADER_BYTES,
+      description = "Largest upgrade request headers accepted; more get 431. Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_MAX_REQUEST_HEADERS.")
+  int maxRequestHeaders;
+
+  @Option(names = "--max-concurrent-streams", paramLabel = "N", defaultValue = "1000",
+      description = "Demo mode: most concurrent calls in one tunnel (HTTP/2 SETTINGS). Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_MAX_CONCURRENT_STREAMS.")
+  int maxConcurrentStreams;
+
+  @Option(names = "--max-inbound-message", paramLabel = "BYTES", defaultValue = "4194304",
+      description = "Demo mode: largest gRPC message accepted (larger: RESOURCE_EXHAUSTED). Default: "
+          + "${DEFAULT-VALUE}. Env: TUNNEL_MAX_INBOUND_MESSAGE.")
+  int maxInboundMessage;
+
+  @Option(names = "--idle-timeout", paramLabel = "DURATION", defaultValue = "30m", converter = DurationConverter.class,
+      description = "Demo mode: close a tunnel with no calls for this long (GOAWAY, then close 1001); 0 keeps idle "
+          + "tunnels. Default: ${DEFAULT-VALUE}. Env: TUNNEL_IDLE_TIMEOUT.")
+  Duration idleTimeout;
+
   @Option(names = "--native-grpc", negatable = true, defaultValue = "true", fallbackValue = "true",
       description = "Also serve plain gRPC (h2c, or TLS with ALPN h2) on the same port. Default: ${DEFAULT-VALUE}. "
           + "Env: TUNNEL_NATIVE_GRPC.")
@@ -146,7 +193,8 @@ public final class TunnelServerMain implements Callable<Integer> {
     PrometheusRegistry registry = new PrometheusRegistry();
     TunnelTracker tracker = new TunnelTracker(registry);
     HealthAndMetrics http = new HealthAndMetrics(registry, () -> draining);
-    ReloadingSslContext tls = null;
+    Reloading<io.netty.handler.ssl.SslContext> tls = null;
+    Reloading<java.util.Map<String, String>> tokens = null;
     WebSocketServerOptions.Builder builder = options.toBuilder()
         .listener(tracker)
         .plainHttpHandler(http)
@@ -154,8 +202,24 @@ public final class TunnelServerMain implements Callable<Integer> {
             ? TunnelAdmission.Refusal.unavailable("draining: this server is shutting down, retry elsewhere", 5)
             : null);
     if (tlsCert != null) {
-      tls = new ReloadingSslContext(tlsCert, tlsKey, nativeGrpc, 1000);
+      List<File> files = new ArrayList<>(java.util.Arrays.asList(tlsCert, tlsKey));
+      if (tlsClientCa != null) {
+        files.add(tlsClientCa);
+      }
+      tls = new Reloading<>("TLS certificate", files,
+          () -> WebSocketServerOptions.serverContext(tlsCert, tlsKey, nativeGrpc, tlsClientCa), 1000);
       builder.sslContextSupplier(tls);
+    }
+    if (authTokens != null) {
+      try {
+        tokens = new Reloading<>("bearer tokens", java.util.Collections.singletonList(authTokens),
+            () -> TokenFile.read(authTokens), 1000);
+      } catch (java.io.IOException e) {
+        throw new ParameterException(spec.commandLine(), "--auth-tokens: " + e.getMessage());
+      }
+      builder.authenticator(dev.wsgrpc.server.BearerTokens.from(tokens));
+    } else if (tlsClientCa != null) {
+      builder.authenticator(dev.wsgrpc.server.TunnelAuthenticator.CLIENT_CERTIFICATE);
     }
     options = builder.build();
     InetSocketAddress bindAddress = new InetSocketAddress(bind, port);
@@ -171,6 +235,9 @@ public final class TunnelServerMain implements Callable<Integer> {
       if (tls != null) {
         tls.close();
       }
+      if (tokens != null) {
+        tokens.close();
+      }
     }
     return 0;
   }
@@ -179,11 +246,25 @@ public final class TunnelServerMain implements Callable<Integer> {
     if ((tlsCert == null) != (tlsKey == null)) {
       throw new ParameterException(spec.commandLine(), "--tls-cert and --tls-key go together: give both or neither");
     }
+    if (tlsClientCa != null && tlsCert == null) {
+      throw new ParameterException(spec.commandLine(), "--tls-client-ca needs --tls-cert and --tls-key");
+    }
     if (upstreamTrustCert != null && !upstreamTls) {
       throw new ParameterException(spec.commandLine(), "--upstream-trust-cert needs --upstream-tls");
     }
     if ((upstreamTls || upstreamTrustCert != null) && upstream.isEmpty()) {
       throw new ParameterException(spec.commandLine(), "--upstream-tls needs --upstream HOST:PORT");
+    }
+    if (maxConcurrentStreams <= 0) {
+      throw new ParameterException(spec.commandLine(),
+          "--max-concurrent-streams: " + maxConcurrentStreams + " (expected: > 0)");
+    }
+    if (maxInboundMessage <= 0) {
+      throw new ParameterException(spec.commandLine(),
+          "--max-inbound-message: " + maxInboundMessage + " (expected: > 0)");
+    }
+    if (idleTimeout.isNegative()) {
+      throw new ParameterException(spec.commandLine(), "--idle-timeout: " + idleTimeout + " (expected: >= 0)");
     }
     if (port < 0 || port > 65535) {
       throw new ParameterException(spec.commandLine(), "--port: " + port + " (expected: 0 to 65535)");
@@ -196,16 +277,46 @@ public final class TunnelServerMain implements Callable<Integer> {
           .maxOutboundFramePayload(maxOutboundFrame)
           .trustedProxies(trustedProxies)
           .nativeGrpc(nativeGrpc)
+          .allowedOrigins(allowedOrigins)
+          .maxTunnels(maxTunnels)
+          .maxTunnelsPerClient(maxTunnelsPerClient)
+          .maxRequestHeaderBytes(maxRequestHeaders)
           .build();
     } catch (IllegalArgumentException e) {
-      throw new ParameterException(spec.commandLine(), "--" + e.getMessage());
+      throw new ParameterException(spec.commandLine(), optionNamed(e.getMessage()));
     }
+  }
+
+  /** Rewrites a library message "maxTunnels: 0 (expected: > 0)" to name the option: "--max-tunnels: 0 (...)". */
+  static String optionNamed(String message) {
+    int colon = message.indexOf(':');
+    String field = colon < 0 ? "" : message.substring(0, colon);
+    String option;
+    switch (field) {
+      case "maxInboundFramePayload":
+        option = "--max-inbound-frame";
+        break;
+      case "maxOutboundFramePayload":
+        option = "--max-outbound-frame";
+        break;
+      case "maxRequestHeaderBytes":
+        option = "--max-request-headers";
+        break;
+      default:
+        option = "--" + field.replaceAll("([a-z])([A-Z])", "$1-$2").toLowerCase(java.util.Locale.ROOT);
+    }
+    return colon < 0 ? message : option + message.substring(colon);
   }
 
   private void runDemo(WebSocketServerOptions options, PrometheusRegistry registry, TunnelTracker tracker,
       InetSocketAddress bindAddress, String scheme) throws Exception {
     try (DemoServices demo = new DemoServices(registry)) {
-      NettyServerBuilder builder = WebSocketServers.newServerBuilder(bindAddress, options);
+      NettyServerBuilder builder = WebSocketServers.newServerBuilder(bindAddress, options)
+          .maxConcurrentCallsPerConnection(maxConcurrentStreams)
+          .maxInboundMessageSize(maxInboundMessage);
+      if (!idleTimeout.isZero()) {
+        builder.maxConnectionIdle(idleTimeout.toMillis(), TimeUnit.MILLISECONDS);
+      }
       demo.addTo(builder);
       Server server = builder.build().start();
       int bound = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();

@@ -63,8 +63,8 @@ final class TunnelTracker implements TunnelListener {
   public void tunnelOpened(TunnelInfo tunnel) {
     open.add(tunnel);
     opened.inc();
-    logger.info("tunnel open client={} path={} subprotocol={}", tunnel.clientAddress(), tunnel.path(),
-        tunnel.subprotocol() == null ? "-" : tunnel.subprotocol());
+    logger.info("tunnel open client={} path={} subprotocol={} principal={}", tunnel.clientAddress(), tunnel.path(),
+        tunnel.subprotocol() == null ? "-" : tunnel.subprotocol(), tunnel.principal() == null ? "-" : tunnel.principal());
   }
 
   @Override
