@@ -71,14 +71,25 @@ final class ReverseProxy implements AutoCloseable {
    * {@code proxies/nginx-tunnel.conf}: TLS terminated here when {@code certs} is given.
    */
   static ReverseProxy nginxTunnel(int upstreamPort, TestCertificates certs, String idleTimeout) throws IOException {
+    return nginxTunnel(upstreamPort, certs, idleTimeout, "localhost", "");
+  }
+
+  /**
+   * Like {@link #nginxTunnel(int, TestCertificates, String)} for virtual host {@code serverName}, with
+   * {@code extraSite} added to the configuration ({@code ${PORT}} in it is the listening port).
+   */
+  static ReverseProxy nginxTunnel(int upstreamPort, TestCertificates certs, String idleTimeout, String serverName,
+      String extraSite) throws IOException {
     int port = ExternalProgram.freePort();
     Map<String, String> values = new LinkedHashMap<>();
     values.put("LISTEN", "127.0.0.1:" + port + (certs != null ? " ssl" : ""));
     values.put("TLS", certs == null ? "" : "ssl_certificate " + certs.serverCertPem() + ";\n"
         + "    ssl_certificate_key " + certs.serverKeyPem() + ";\n    ssl_protocols TLSv1.2 TLSv1.3;");
+    values.put("SERVER_NAME", serverName);
     values.put("UPSTREAM", "127.0.0.1:" + upstreamPort);
     values.put("IDLE_TIMEOUT", idleTimeout);
-    return nginx(port, template("proxies/nginx-tunnel.conf", values));
+    return nginx(port, template("proxies/nginx-tunnel.conf", values) + extraSite.replace("${PORT}",
+        String.valueOf(port)));
   }
 
   /** HAProxy in front of the tunnel server, from {@code proxies/haproxy-tunnel.cfg}; TLS here when certs given. */

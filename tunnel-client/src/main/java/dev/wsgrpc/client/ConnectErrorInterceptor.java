@@ -17,9 +17,10 @@ import java.net.ConnectException;
 import java.nio.channels.UnresolvedAddressException;
 
 /**
- * Rewrites the descriptions grpc-netty gives connection failures ({@code "io exception"}, plus the pipeline's
- * handler names) into sentences that name the hop: the CONNECT proxy and what it answered, or the address that
- * could not be reached. Only UNAVAILABLE statuses with such a cause change; the cause is kept.
+ * Rewrites the descriptions grpc-netty gives connection failures ({@code "io exception"}) into sentences that name
+ * the hop: the CONNECT proxy and what it answered, or the address that could not be reached. Only UNAVAILABLE
+ * statuses with such a cause change; the cause is kept. The list of handler names grpc-netty appends to every
+ * negotiation failure ({@code "Channel Pipeline: [...]"}) is dropped.
  *
  * <pre>
  * HTTP proxy 127.0.0.1:3128 (from HTTPS_PROXY) answered CONNECT edge.example.com:443 with 407 Proxy
@@ -53,8 +54,15 @@ final class ConnectErrorInterceptor implements ClientInterceptor {
     };
   }
 
+  /** grpc-netty appends the pipeline's handler names to negotiation failures: noise for users. */
+  private static final String PIPELINE_SUFFIX = "\nChannel Pipeline: ";
+
   /** The same status with a description that names the failed hop, when the cause allows it. */
   Status describe(Status status) {
+    String original = status.getDescription();
+    if (original != null && original.contains(PIPELINE_SUFFIX)) {
+      status = status.withDescription(original.substring(0, original.indexOf(PIPELINE_SUFFIX)));
+    }
     if (status.getCode() != Status.Code.UNAVAILABLE || status.getCause() == null) {
       return status;
     }

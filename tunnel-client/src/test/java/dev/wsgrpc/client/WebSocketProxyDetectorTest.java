@@ -172,5 +172,9 @@ class WebSocketProxyDetectorTest {
         described.getDescription());
     Status other = Status.UNAVAILABLE.withDescription("WebSocket closed by x with 1001 (Going Away)");
     assertTrue(interceptor.describe(other) == other, "tunnel statuses are left alone");
+    assertEquals("expected HTTP 101 but was 403 Forbidden from ws://127.0.0.1:1/grpc", interceptor.describe(
+        Status.UNAVAILABLE.withDescription("expected HTTP 101 but was 403 Forbidden from ws://127.0.0.1:1/grpc\n"
+            + "Channel Pipeline: [wsgrpc-http-codec, ClientUpgradeHandler#0]")).getDescription(),
+        "grpc's list of handler names is dropped");
   }
 }

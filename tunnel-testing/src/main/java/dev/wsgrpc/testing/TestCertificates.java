@@ -31,6 +31,14 @@ public final class TestCertificates {
 
   /** Issues a new CA and a server certificate signed by it, valid for localhost and 127.0.0.1. */
   public static TestCertificates create() {
+    return create(new String[0]);
+  }
+
+  /**
+   * Like {@link #create()}, with the server certificate also valid for {@code dnsNames}: names with a dot, for
+   * tests that need TLS SNI (Java sends none for {@code localhost}).
+   */
+  public static TestCertificates create(String... dnsNames) {
     try {
       Instant now = Instant.now();
       CertificateBuilder base = new CertificateBuilder()
@@ -41,12 +49,15 @@ public final class TestCertificates {
           .subject("CN=wsgrpc test CA")
           .setIsCertificateAuthority(true)
           .buildSelfSigned();
-      X509Bundle server = base.copy()
+      CertificateBuilder serverBuilder = base.copy()
           .subject("CN=localhost")
           .addSanDnsName("localhost")
           .addSanIpAddress("127.0.0.1")
-          .addExtendedKeyUsageServerAuth()
-          .buildIssuedBy(ca);
+          .addExtendedKeyUsageServerAuth();
+      for (String name : dnsNames) {
+        serverBuilder.addSanDnsName(name);
+      }
+      X509Bundle server = serverBuilder.buildIssuedBy(ca);
       X509Bundle client = base.copy()
           .subject("CN=wsgrpc-test-client")
           .addExtendedKeyUsageClientAuth()
