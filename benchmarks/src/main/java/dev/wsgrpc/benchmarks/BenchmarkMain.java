@@ -1,0 +1,184 @@
+package dev.wsgrpc.benchmarks;
+
+import io.netty.util.ResourceLeakDetector;
+import java.io.File;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The side-by-side benchmark: every setup and workload in one run, written to {@code docs/BENCHMARKS.md} and
+ * {@code benchmarks/target/results.json}. Run from the repository root:
+ *
+ * <pre>
+ * mvn -B -q -pl benchmarks -am package -DskipTests
+ * java -jar benchmarks/target/benchmarks.jar --full     # or --quick, under two minutes
+ * </pre>
+ */
+@Command(name = "benchmarks", mixinStandardHelpOptions = true,
+    description = "Runs the tunnel against direct gRPC and generic bridges, side by side, and writes the report.")
+public final class BenchmarkMain implements Callable<Integer> {
+
+  @Option(names = "--full", description = "The full run (about 15 minutes): what docs/BENCHMARKS.md should show.")
+  boolean full;
+
+  @Option(names = "--quick", description = "A sanity check in under two minutes (the default).")
+  boolean quick;
+
+  @Option(names = "--smoke", hidden = true, description = "Seconds-long run of h2c and ws only, for the build.")
+  boolean smoke;
+
+  @Option(names = "--repo", description = "The repository root (default: the current directory).")
+  Path repo = Paths.get(".");
+
+  @Option(names = "--markdown", description = "Where the Markdown report goes (default: REPO/docs/BENCHMARKS.md; "
+      + "'-' for none).")
+  String markdown;
+
+  @Option(names = "--json", description = "Where the JSON results go (default: REPO/benchmarks/target/results.json).")
+  String json;
+
+  @Option(names = "--setups", split = ",", description = "Only these setups (default: all): ${COMPLETION-CANDIDATES}")
+  List<String> setups = new ArrayList<>();
+
+  @Option(names = "--workloads", split = ",", description = "Only these workload ids (default: all).")
+  Set<String> workloads = new HashSet<>();
+
+  @Option(names = "--idle-tunnels", description = "How many idle tunnels to hold (default: 10000 full, 1000 quick; "
+      + "0 to skip).")
+  Integer idleTunnels;
+
+  @Option(names = "--profile", split = ",", description = "Workload ids to profile with JFR ('all' for every one).")
+  Set<String> profile = new HashSet<>();
+
+  @Option(names = "--gateway-jar", description = "The gateway (default: REPO/tunnel-server/target/tunnel-server.jar).")
+  File gatewayJar;
+
+  @Option(names = "--gateway-command", description = "The gateway's command line; {java}, {jar}, {port} and "
+      + "{upstream} are replaced (default: " + GatewaySetup.DEFAULT_COMMAND + ").")
+  String gatewayCommand = GatewaySetup.DEFAULT_COMMAND;
+
+  @Override
+  public Integer call() throws Exception {
+    BenchmarkRun.Mode mode = smoke ? BenchmarkRun.Mode.smoke() : full ? BenchmarkRun.Mode.full()
+        : BenchmarkRun.Mode.quick();
+    if (!setups.isEmpty()) {
+      mode = new BenchmarkRun.Mode(mode.name(), mode.warmUp(), mode.iterations(), mode.iteration(),
+          mode.streamSizes(), mode.eightChannels(), mode.idleTunnels(), mode.idleKinds(), setups);
+    }
+    if (idleTunnels != null) {
+      mode = new BenchmarkRun.Mode(mode.name(), mode.warmUp(), mode.iterations(), mode.iteration(),
+          mode.streamSizes(), mode.eightChannels(), idleTunnels, idleTunnels == 0 ? List.of() : mode.idleKinds(),
+          mode.setups());
+    }
+    Path root = repo.toAbsolutePath().normalize();
+    Results results = new Results();
+    environment(results, mode);
+    String loadBefore = loadAverage();
+    long started = System.nanoTime();
+    BenchmarkRun run = new BenchmarkRun(mode,
+        gatewayJar != null ? gatewayJar : root.resolve("tunnel-server/target/tunnel-server.jar").toFile(),
+        gatewayCommand, workloads, profile, root.resolve("benchmarks/target/profiles"),
+        line -> System.out.println(line));
+    run.run(results);
+    results.environment.put("Load average (1/5/15 min) before / after", loadBefore + " / " + loadAverage());
+    results.environment.put("Duration", String.format(Locale.ROOT, "%.0f s", (System.nanoTime() - started) / 1e9));
+    Path md = "-".equals(markdown) ? null
+        : markdown != null ? Paths.get(markdown) : root.resolve(smoke ? "benchmarks/target/smoke.md"
+            : "docs/BENCHMARKS.md");
+    Path js = json != null ? Paths.get(json)
+        : root.resolve(smoke ? "benchmarks/target/smoke-results.json" : "benchmarks/target/results.json");
+    new Report(results).write(md, js, root.resolve("benchmarks/analysis.md"));
+    System.out.println("wrote " + (md == null ? "" : md + " and ") + js);
+    return 0;
+  }
+
+  private static void environment(Results results, BenchmarkRun.Mode mode) {
+    String command = String.join(" ", ProcessHandle.current().info().arguments().map(List::of).orElse(List.of()));
+    results.environment.put("command", "mvn -B -q -pl benchmarks -am package -DskipTests && java -jar "
+        + "benchmarks/target/benchmarks.jar " + ("quick".equals(mode.name()) ? "--quick" : "--" + mode.name())
+        + (command.isEmpty() ? "" : "\n# this run: java " + command));
+    results.environment.put("Date", ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME));
+    results.environment.put("Mode", mode.describe());
+    results.environment.put("Machine", cpu() + ", " + Runtime.getRuntime().availableProcessors() + " cores, "
+        + memory() + ", " + System.getProperty("os.name") + " " + System.getProperty("os.version"));
+    results.environment.put("JDK", System.getProperty("java.vm.name") + " " + System.getProperty("java.vm.version")
+        + " (" + System.getProperty("java.vm.vendor") + ")");
+    results.environment.put("JVM options", String.join(" ", ManagementFactory.getRuntimeMXBean().getInputArguments()));
+    results.environment.put("Versions", "grpc-java " + io.grpc.internal.GrpcUtil.IMPLEMENTATION_VERSION
+        + ", Netty " + version("io.netty", "netty-codec-http"));
+  }
+
+  /** The version of a dependency from the Maven metadata inside the jar, or "?". */
+  private static String version(String group, String artifact) {
+    String resource = "/META-INF/maven/" + group + "/" + artifact + "/pom.properties";
+    try (java.io.InputStream in = BenchmarkMain.class.getResourceAsStream(resource)) {
+      if (in == null) {
+        return "?";
+      }
+      java.util.Properties p = new java.util.Properties();
+      p.load(in);
+      return p.getProperty("version", "?");
+    } catch (java.io.IOException e) {
+      return "?";
+    }
+  }
+
+  private static String cpu() {
+    try {
+      for (String line : Files.readAllLines(Paths.get("/proc/cpuinfo"), StandardCharsets.UTF_8)) {
+        if (line.startsWith("model name")) {
+          return line.substring(line.indexOf(':') + 1).trim();
+        }
+      }
+    } catch (Exception e) {
+      // Not Linux.
+    }
+    return System.getProperty("os.arch");
+  }
+
+  private static String memory() {
+    try {
+      for (String line : Files.readAllLines(Paths.get("/proc/meminfo"), StandardCharsets.UTF_8)) {
+        if (line.startsWith("MemTotal:")) {
+          long kib = Long.parseLong(line.replaceAll("[^0-9]", ""));
+          return String.format(Locale.ROOT, "%.0f GiB RAM", kib / 1024.0 / 1024.0);
+        }
+      }
+    } catch (Exception e) {
+      // Not Linux.
+    }
+    return "? RAM";
+  }
+
+  static String loadAverage() {
+    try {
+      String[] parts = new String(Files.readAllBytes(Paths.get("/proc/loadavg")), StandardCharsets.US_ASCII)
+          .split(" ");
+      return parts[0] + " " + parts[1] + " " + parts[2];
+    } catch (Exception e) {
+      return "?";
+    }
+  }
+
+  public static void main(String[] args) {
+    // Benchmark numbers, not leak hunting: the build's tests run the same code with paranoid detection.
+    if (System.getProperty("io.netty.leakDetection.level") == null) {
+      ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
+    }
+    System.exit(new CommandLine(new BenchmarkMain()).execute(args));
+  }
+}

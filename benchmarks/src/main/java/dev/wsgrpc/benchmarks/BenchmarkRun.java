@@ -1,0 +1,202 @@
+package dev.wsgrpc.benchmarks;
+
+import dev.wsgrpc.testing.TestCertificates;
+import java.io.File;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/** Runs the workloads over the setups side by side and collects {@link Results}. */
+final class BenchmarkRun {
+
+  /** How long and how often: quick (a sanity check under two minutes), full, or smoke (the build's test). */
+  record Mode(String name, Duration warmUp, int iterations, Duration iteration, List<Integer> streamSizes,
+      boolean eightChannels, int idleTunnels, List<String> idleKinds, List<String> setups) {
+
+    static final List<String> ALL_SETUPS = List.of("h2c", "ws", "h2", "wss", "nginx", "gateway", "websockify");
+
+    static Mode quick() {
+      return new Mode("quick", Duration.ofMillis(600), 3, Duration.ofMillis(250), List.of(1024, 64 * 1024, 1 << 20),
+          true, 1000, List.of("h2c", "ws"), ALL_SETUPS);
+    }
+
+    static Mode full() {
+      return new Mode("full", Duration.ofSeconds(3), 7, Duration.ofSeconds(1), List.of(1024, 64 * 1024, 1 << 20),
+          true, 10_000, List.of("h2c", "ws", "h2", "wss"), ALL_SETUPS);
+    }
+
+    static Mode smoke() {
+      return new Mode("smoke", Duration.ofMillis(100), 1, Duration.ofMillis(50), List.of(64 * 1024), false, 0,
+          List.of(), List.of("h2c", "ws"));
+    }
+
+    String describe() {
+      return name + ": per workload and setup " + warmUp.toMillis() + " ms warm-up, then " + iterations
+          + " iterations of about " + iteration.toMillis() + " ms each, round robin over the setups";
+    }
+  }
+
+  private final Mode mode;
+  private final File gatewayJar;
+  private final String gatewayCommand;
+  private final Set<String> onlyWorkloads;
+  private final Set<String> profileWorkloads;
+  private final Path profileDir;
+  private final Consumer<String> log;
+
+  BenchmarkRun(Mode mode, File gatewayJar, String gatewayCommand, Set<String> onlyWorkloads,
+      Set<String> profileWorkloads, Path profileDir, Consumer<String> log) {
+    this.mode = mode;
+    this.gatewayJar = gatewayJar;
+    this.gatewayCommand = gatewayCommand;
+    this.onlyWorkloads = onlyWorkloads;
+    this.profileWorkloads = profileWorkloads;
+    this.profileDir = profileDir;
+    this.log = log;
+  }
+
+  List<Workload> workloads() {
+    List<Workload> all = new ArrayList<>();
+    all.add(new UnaryLatency());
+    all.add(new UnaryQps(1));
+    if (mode.eightChannels()) {
+      all.add(new UnaryQps(8));
+    }
+    for (int size : mode.streamSizes()) {
+      all.add(new StreamingThroughput(true, size));
+      all.add(new StreamingThroughput(false, size));
+    }
+    all.add(new ConnectRate());
+    all.removeIf(w -> !onlyWorkloads.isEmpty() && !onlyWorkloads.contains(w.id()));
+    return all;
+  }
+
+  private Setup newSetup(String name) {
+    switch (name) {
+      case "h2c": return DirectSetup.h2c();
+      case "h2": return DirectSetup.h2();
+      case "ws": return TunnelSetup.ws();
+      case "wss": return TunnelSetup.wss();
+      case "nginx": return new NginxSetup();
+      case "gateway": return new GatewaySetup(gatewayJar, gatewayCommand);
+      case "websockify": return new WebsockifySetup();
+      default: throw new IllegalArgumentException("setup: " + name + " (expected: one of " + Mode.ALL_SETUPS + ")");
+    }
+  }
+
+  Results run(Results results) throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    List<Setup> started = new ArrayList<>();
+    try (Transports transports = new Transports(Runtime.getRuntime().availableProcessors())) {
+      results.environment.put("Transport", transports.describe());
+      BenchService service = new BenchService();
+      for (String name : mode.setups()) {
+        Setup setup = newSetup(name);
+        String problem = null;
+        try {
+          setup.start(transports, service, certs);
+          started.add(setup);
+        } catch (Setup.NotMeasured e) {
+          problem = e.getMessage();
+          setup.close();
+        } catch (Exception e) {
+          problem = "could not start: " + e;
+          setup.close();
+        }
+        results.setups.add(new Results.SetupInfo(setup.name(), setup.description(), setup.baseline(), problem));
+        log.accept("setup " + name + (problem == null ? " started" : " not measured: " + problem));
+      }
+      try {
+        for (Workload workload : workloads()) {
+          runWorkload(workload, started, results);
+        }
+      } finally {
+        for (Setup setup : started) {
+          setup.close();
+        }
+      }
+    }
+    IdleTunnels idle = new IdleTunnels(certs);
+    for (String kind : mode.idleKinds()) {
+      try {
+        log.accept("idle: " + mode.idleTunnels() + " " + kind + " connections");
+        IdleTunnels.Result r = idle.measure(kind, mode.idleTunnels());
+        results.idle.add(r);
+        log.accept(String.format("idle %s: %d held, %.0f heap bytes and %.0f RSS bytes each", kind, r.held(),
+            r.heapPerConnection(), r.rssPerConnection()));
+      } catch (Exception e) {
+        results.idleFailures.put(kind, e.toString());
+        log.accept("idle " + kind + " failed: " + e);
+      }
+    }
+    return results;
+  }
+
+  private void runWorkload(Workload workload, List<Setup> all, Results results) throws Exception {
+    List<Setup> setups = new ArrayList<>();
+    for (Setup s : all) {
+      if (workload.appliesTo(s)) {
+        setups.add(s);
+      }
+    }
+    Results.WorkloadResult result = new Results.WorkloadResult(workload);
+    results.workloads.add(result);
+    log.accept("workload " + workload.id());
+    List<Setup> usable = new ArrayList<>();
+    for (Setup setup : setups) {
+      result.samples.put(setup.name(), new java.util.LinkedHashMap<>());
+      try {
+        workload.open(setup);
+        workload.warmUp(setup, mode.warmUp());
+        usable.add(setup);
+      } catch (Exception e) {
+        result.failures.put(setup.name(), "warm-up failed: " + e);
+        log.accept("  " + setup.name() + " failed during warm-up: " + e);
+        workload.close(setup);
+      }
+    }
+    workload.calibrate(mode.iteration());
+    if (workload instanceof StreamingThroughput st) {
+      result.note = st.count() + " messages per iteration.";
+    }
+    for (int i = 0; i < mode.iterations(); i++) {
+      for (int k = 0; k < usable.size(); k++) {
+        Setup setup = usable.get((i + k) % usable.size());
+        if (result.failures.containsKey(setup.name())) {
+          continue;
+        }
+        try {
+          Map<String, Double> values = workload.run(setup, mode.iteration());
+          result.add(setup.name(), values);
+        } catch (Exception e) {
+          result.failures.put(setup.name(), e.toString());
+          log.accept("  " + setup.name() + " failed: " + e);
+        }
+      }
+    }
+    for (Setup setup : usable) {
+      if (profileWorkloads.contains(workload.id()) || profileWorkloads.contains("all")) {
+        try {
+          results.profiles.add(new Profiler(profileDir).record(workload.id(), setup.name(),
+              () -> workload.run(setup, mode.iteration())));
+        } catch (Exception e) {
+          log.accept("  profile of " + setup.name() + " failed: " + e);
+        }
+      }
+      workload.close(setup);
+    }
+    for (Setup setup : usable) {
+      if (!result.failures.containsKey(setup.name())) {
+        Workload.Metric head = workload.metrics().get(0);
+        Stats v = results.stats(workload.id(), setup.name(), head.name());
+        Stats r = results.ratio(workload.id(), setup.name(), head.name());
+        log.accept(String.format("  %-10s %s %s%s", setup.name(), Report.range(v), head.unit(),
+            r.isEmpty() ? "" : "  ratio " + Report.range(r)));
+      }
+    }
+  }
+}

@@ -1,0 +1,57 @@
+package dev.wsgrpc.benchmarks;
+
+import dev.wsgrpc.testing.proto.EchoGrpc;
+import io.grpc.ManagedChannel;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * New connections per second, one after the other: a new channel, one unary call through it (so TLS, the upgrade and
+ * the HTTP/2 preface are all done), then shut down. Over ws and wss and their baselines only.
+ */
+final class ConnectRate extends Workload {
+
+  private static final Set<String> SETUPS = Set.of("h2c", "ws", "h2", "wss");
+
+  @Override
+  String id() {
+    return "new_tunnels";
+  }
+
+  @Override
+  String title() {
+    return "New connections (tunnels) per second, each with one unary call";
+  }
+
+  @Override
+  List<Metric> metrics() {
+    return List.of(new Metric("rate", "conn/s", true));
+  }
+
+  @Override
+  boolean appliesTo(Setup setup) {
+    return SETUPS.contains(setup.name());
+  }
+
+  @Override
+  Map<String, Double> run(Setup setup, Duration duration) {
+    long start = System.nanoTime();
+    long end = start + duration.toNanos();
+    int connections = 0;
+    long now;
+    do {
+      ManagedChannel channel = setup.newChannel();
+      try {
+        EchoGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS).unary(UnaryLatency.REQUEST);
+      } finally {
+        Channels.shutdown(channel);
+      }
+      connections++;
+      now = System.nanoTime();
+    } while (now < end);
+    return Map.of("rate", connections * 1e9 / (now - start));
+  }
+}

@@ -1,0 +1,340 @@
+package dev.wsgrpc.benchmarks;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** Turns {@link Results} into {@code docs/BENCHMARKS.md} and {@code results.json}. */
+final class Report {
+
+  /** A target of issue 7, checked against one ratio of the run. */
+  record Target(String what, String key, boolean atLeast, double threshold) {
+
+    boolean met(double value) {
+      return !Double.isNaN(value) && (atLeast ? value >= threshold : value <= threshold);
+    }
+  }
+
+  static final List<Target> TARGETS = List.of(
+      new Target("Download (1 MiB) ws / h2c", "throughput_ratio_ws_vs_h2c_download", true, 0.95),
+      new Target("Download (1 MiB) wss / h2", "throughput_ratio_wss_vs_h2_download", true, 0.95),
+      new Target("Upload (1 MiB, masked) ws / h2c", "throughput_ratio_ws_vs_h2c_upload", true, 0.85),
+      new Target("Upload (1 MiB, masked) wss / h2", "throughput_ratio_wss_vs_h2_upload", true, 0.85),
+      new Target("Unary p50 latency ws / h2c", "unary_p50_ratio_ws_vs_h2c", false, 1.05),
+      new Target("Unary p99 latency ws / h2c", "unary_p99_ratio_ws_vs_h2c", false, 1.10),
+      new Target("QPS, 64 calls on 1 channel, ws / h2c", "qps_ratio_ws_vs_h2c", true, 0.95),
+      new Target("QPS, 64 calls on 8 channels, ws / h2c", "qps_8_channels_ratio_ws_vs_h2c", true, 0.95),
+      new Target("Idle tunnels held by one server", "idle_tunnels_held", true, 10_000),
+      new Target("Heap per idle tunnel (bytes)", "heap_bytes_per_idle_tunnel", false, 64 * 1024),
+      new Target("Gateway download (1 MiB) / h2c", "throughput_ratio_gateway_vs_h2c_download", true, 0.90),
+      new Target("Gateway upload (1 MiB) / h2c", "throughput_ratio_gateway_vs_h2c_upload", true, 0.90),
+      new Target("Gateway QPS (1 channel) / h2c", "qps_ratio_gateway_vs_h2c", true, 0.90),
+      new Target("ws download ahead of websockify (ratio of ratios)", "ws_over_websockify_download", true, 1.5),
+      new Target("ws upload ahead of websockify (ratio of ratios)", "ws_over_websockify_upload", true, 1.5));
+
+  private final Results results;
+
+  Report(Results results) {
+    this.results = results;
+  }
+
+  /** The headline numbers: the keys issue 7 asks for, and a few more. */
+  Map<String, Double> summary() {
+    Map<String, Double> s = new LinkedHashMap<>();
+    for (String setup : List.of("ws", "wss", "nginx", "gateway", "websockify")) {
+      Results.SetupInfo info = results.setup(setup);
+      if (info == null || info.baseline() == null) {
+        continue;
+      }
+      String vs = setup + "_vs_" + info.baseline();
+      s.put("throughput_ratio_" + vs + "_upload", ratio("stream_upload_1mib", setup, "throughput"));
+      s.put("throughput_ratio_" + vs + "_download", ratio("stream_download_1mib", setup, "throughput"));
+      s.put("unary_p50_ratio_" + vs, ratio("unary_latency", setup, "p50"));
+      s.put("unary_p99_ratio_" + vs, ratio("unary_latency", setup, "p99"));
+      s.put("qps_ratio_" + vs, ratio("unary_qps", setup, "qps"));
+      s.put("qps_8_channels_ratio_" + vs, ratio("unary_qps_8_channels", setup, "qps"));
+    }
+    s.put("new_tunnels_ratio_ws_vs_h2c", ratio("new_tunnels", "ws", "rate"));
+    s.put("new_tunnels_ratio_wss_vs_h2", ratio("new_tunnels", "wss", "rate"));
+    IdleTunnels.Result ws = results.idle("ws");
+    s.put("idle_tunnels_held", ws == null ? Double.NaN : (double) ws.held());
+    s.put("heap_bytes_per_idle_tunnel", ws == null ? Double.NaN : ws.heapPerConnection());
+    s.put("rss_bytes_per_idle_tunnel", ws == null ? Double.NaN : ws.rssPerConnection());
+    IdleTunnels.Result h2c = results.idle("h2c");
+    s.put("heap_bytes_per_idle_h2c_connection", h2c == null ? Double.NaN : h2c.heapPerConnection());
+    for (String direction : List.of("download", "upload")) {
+      Double ws1 = s.get("throughput_ratio_ws_vs_h2c_" + direction);
+      Double bridge = s.get("throughput_ratio_websockify_vs_h2c_" + direction);
+      s.put("ws_over_websockify_" + direction, ws1 == null || bridge == null ? Double.NaN : ws1 / bridge);
+    }
+    return s;
+  }
+
+  private double ratio(String workload, String setup, String metric) {
+    return results.ratio(workload, setup, metric).median();
+  }
+
+  String json() {
+    Map<String, Object> root = new LinkedHashMap<>();
+    root.put("environment", results.environment);
+    Map<String, Object> summary = new LinkedHashMap<>(summary());
+    root.put("summary", summary);
+    List<Object> targets = new ArrayList<>();
+    for (Target t : TARGETS) {
+      double value = summary().getOrDefault(t.key(), Double.NaN);
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("target", t.what());
+      m.put("key", t.key());
+      m.put("expected", (t.atLeast() ? ">= " : "<= ") + fmt(t.threshold()));
+      m.put("value", value);
+      m.put("met", Double.isNaN(value) ? null : t.met(value));
+      targets.add(m);
+    }
+    root.put("targets", targets);
+    List<Object> setups = new ArrayList<>();
+    for (Results.SetupInfo info : results.setups) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("name", info.name());
+      m.put("description", info.description());
+      m.put("baseline", info.baseline());
+      m.put("measured", info.notMeasured() == null);
+      m.put("not_measured_because", info.notMeasured());
+      setups.add(m);
+    }
+    root.put("setups", setups);
+    List<Object> workloads = new ArrayList<>();
+    for (Results.WorkloadResult w : results.workloads) {
+      Map<String, Object> wm = new LinkedHashMap<>();
+      wm.put("id", w.workload.id());
+      wm.put("title", w.workload.title());
+      if (w.note != null) {
+        wm.put("note", w.note);
+      }
+      Map<String, Object> bySetup = new LinkedHashMap<>();
+      for (String setup : w.samples.keySet()) {
+        Map<String, Object> sm = new LinkedHashMap<>();
+        for (Workload.Metric metric : w.workload.metrics()) {
+          Map<String, Object> mm = new LinkedHashMap<>();
+          Stats v = Stats.of(w.values(setup, metric.name()));
+          mm.put("unit", metric.unit());
+          mm.put("median", v.median());
+          mm.put("min", v.min());
+          mm.put("max", v.max());
+          mm.put("samples", w.values(setup, metric.name()));
+          Stats r = results.ratio(w.workload.id(), setup, metric.name());
+          if (!r.isEmpty()) {
+            mm.put("ratio_vs_" + results.setup(setup).baseline(),
+                Map.of("median", r.median(), "min", r.min(), "max", r.max()));
+          }
+          sm.put(metric.name(), mm);
+        }
+        bySetup.put(setup, sm);
+      }
+      wm.put("results", bySetup);
+      if (!w.failures.isEmpty()) {
+        wm.put("failures", w.failures);
+      }
+      workloads.add(wm);
+    }
+    root.put("workloads", workloads);
+    List<Object> idle = new ArrayList<>();
+    for (IdleTunnels.Result r : results.idle) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("kind", r.kind());
+      m.put("requested", r.requested());
+      m.put("connected", r.connected());
+      m.put("held_by_server", r.held());
+      m.put("server_heap_before", r.heapBefore());
+      m.put("server_heap_after", r.heapAfter());
+      m.put("server_rss_before", r.rssBefore());
+      m.put("server_rss_after", r.rssAfter());
+      m.put("heap_bytes_per_connection", r.heapPerConnection());
+      m.put("rss_bytes_per_connection", r.rssPerConnection());
+      idle.add(m);
+    }
+    root.put("idle", idle);
+    if (!results.idleFailures.isEmpty()) {
+      root.put("idle_failures", results.idleFailures);
+    }
+    List<Object> profiles = new ArrayList<>();
+    for (Profiler.Profile p : results.profiles) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("workload", p.workload());
+      m.put("setup", p.setup());
+      m.put("samples", p.samples());
+      m.put("areas_percent", p.areas());
+      m.put("hottest_methods_percent", p.hottest());
+      m.put("recording", p.file().toString());
+      profiles.add(m);
+    }
+    root.put("profiles", profiles);
+    return Json.write(root);
+  }
+
+  String markdown(String analysis) {
+    StringBuilder md = new StringBuilder();
+    Map<String, String> env = results.environment;
+    md.append("# Benchmarks\n\n");
+    md.append("The tunnel against direct gRPC on the same machine, in the same run. **Generated** by the command "
+        + "below; do not edit by hand (the analysis at the end comes from `benchmarks/analysis.md`).\n\n");
+    md.append("```sh\n").append(env.get("command")).append("\n```\n\n");
+    md.append("| | |\n|---|---|\n");
+    for (Map.Entry<String, String> e : env.entrySet()) {
+      if (!e.getKey().equals("command")) {
+        md.append("| ").append(e.getKey()).append(" | ").append(e.getValue()).append(" |\n");
+      }
+    }
+    md.append("\nEvery figure is the median over the iterations, with the range (min–max) in brackets; a ratio "
+        + "compares a setup with its baseline iteration by iteration (iterations run round robin over the setups, "
+        + "so a disturbance hits them alike). Ratios above 1 are better for throughput, QPS and rates; below 1 "
+        + "for latency.\n\n");
+
+    md.append("## Targets\n\n| Target | Expected | Measured | Met |\n|---|---|---|---|\n");
+    Map<String, Double> summary = summary();
+    for (Target t : TARGETS) {
+      double v = summary.getOrDefault(t.key(), Double.NaN);
+      String met = Double.isNaN(v) ? "not measured" : t.met(v) ? "yes"
+          : "**no** (" + missedBy(t, v) + ")";
+      md.append("| ").append(t.what()).append(" | ").append(t.atLeast() ? "≥ " : "≤ ").append(fmt(t.threshold()))
+          .append(" | ").append(Double.isNaN(v) ? "–" : fmt(v)).append(" | ").append(met).append(" |\n");
+    }
+
+    md.append("\n## Setups\n\n| Setup | What | Baseline | Status |\n|---|---|---|---|\n");
+    for (Results.SetupInfo s : results.setups) {
+      md.append("| ").append(s.name()).append(" | ").append(s.description()).append(" | ")
+          .append(s.baseline() == null ? "(baseline)" : s.baseline()).append(" | ")
+          .append(s.notMeasured() == null ? "measured" : "**not measured**: " + s.notMeasured()).append(" |\n");
+    }
+
+    md.append("\n## Results\n");
+    for (Results.WorkloadResult w : results.workloads) {
+      md.append("\n### ").append(w.workload.title()).append("\n\n");
+      if (w.note != null) {
+        md.append(w.note).append("\n\n");
+      }
+      md.append("| Setup |");
+      for (Workload.Metric m : w.workload.metrics()) {
+        md.append(' ').append(m.name()).append(" (").append(m.unit()).append(") | ratio |");
+      }
+      md.append("\n|---|");
+      for (int i = 0; i < w.workload.metrics().size(); i++) {
+        md.append("---:|---:|");
+      }
+      md.append('\n');
+      for (String setup : w.samples.keySet()) {
+        md.append("| ").append(setup).append(" |");
+        if (w.failures.containsKey(setup)) {
+          md.append(" failed: ").append(w.failures.get(setup).replace('|', '/')).append(" |\n");
+          continue;
+        }
+        for (Workload.Metric m : w.workload.metrics()) {
+          Stats v = Stats.of(w.values(setup, m.name()));
+          Stats r = results.ratio(w.workload.id(), setup, m.name());
+          md.append(' ').append(range(v)).append(" | ").append(r.isEmpty() ? "" : range(r)).append(" |");
+        }
+        md.append('\n');
+      }
+    }
+
+    md.append("\n## Idle tunnels\n\n");
+    md.append("One server JVM holds the connections; the clients run in another JVM (10,000 connections on each "
+        + "side would exceed one process's file limit here). Each connection first completes one unary call. Heap is "
+        + "the server's used heap after full collections, before the clients connect and once all have; RSS the "
+        + "same for the whole process.\n\n");
+    md.append("| Kind | Held by the server | Heap per connection | RSS per connection | Time |\n"
+        + "|---|---:|---:|---:|---:|\n");
+    for (IdleTunnels.Result r : results.idle) {
+      md.append("| ").append(r.kind()).append(" | ").append(r.held()).append(" of ").append(r.requested())
+          .append(" | ").append(bytes(r.heapPerConnection())).append(" | ").append(bytes(r.rssPerConnection()))
+          .append(" | ").append(String.format(Locale.ROOT, "%.0f s", r.seconds())).append(" |\n");
+    }
+    for (Map.Entry<String, String> e : results.idleFailures.entrySet()) {
+      md.append("| ").append(e.getKey()).append(" | failed: ").append(e.getValue().replace('|', '/'))
+          .append(" | | | |\n");
+    }
+
+    if (!results.profiles.isEmpty()) {
+      md.append("\n## Profiles\n\n");
+      md.append("JFR CPU samples (1 ms) of one extra iteration per setup, not of the measured ones. Areas are "
+          + "charged by the innermost frame, except that anything under the wsgrpc frame codec counts as codec. "
+          + "Recordings: `benchmarks/target/profiles/`.\n");
+      for (Profiler.Profile p : results.profiles) {
+        md.append("\n**").append(p.workload()).append(" over ").append(p.setup()).append("** (").append(p.samples())
+            .append(" samples): ");
+        List<String> parts = new ArrayList<>();
+        p.areas().forEach((k, v) -> parts.add(k + " " + String.format(Locale.ROOT, "%.1f%%", v)));
+        md.append(String.join(", ", parts)).append(".  \nHottest methods: ");
+        List<String> hot = new ArrayList<>();
+        p.hottest().entrySet().stream().limit(8)
+            .forEach(e -> hot.add("`" + e.getKey() + "` " + String.format(Locale.ROOT, "%.1f%%", e.getValue())));
+        md.append(String.join(", ", hot)).append(".\n");
+      }
+    }
+
+    if (analysis != null && !analysis.isBlank()) {
+      md.append('\n').append(analysis.strip()).append('\n');
+    }
+    return md.toString();
+  }
+
+  private static String missedBy(Target t, double v) {
+    if (t.key().startsWith("heap_") || t.key().equals("idle_tunnels_held")) {
+      return "off by " + fmt(Math.abs(v - t.threshold()));
+    }
+    double pct = 100 * (t.atLeast() ? (t.threshold() - v) / t.threshold() : (v - t.threshold()) / t.threshold());
+    return String.format(Locale.ROOT, "%.1f%% short", pct);
+  }
+
+  static String range(Stats s) {
+    if (s.isEmpty()) {
+      return "–";
+    }
+    if (s.n() == 1) {
+      return fmt(s.median());
+    }
+    return fmt(s.median()) + " (" + fmt(s.min()) + "–" + fmt(s.max()) + ")";
+  }
+
+  static String fmt(double v) {
+    if (Double.isNaN(v)) {
+      return "–";
+    }
+    double a = Math.abs(v);
+    if (a >= 1000) {
+      return String.format(Locale.ROOT, "%,.0f", v);
+    }
+    if (a >= 100) {
+      return String.format(Locale.ROOT, "%.0f", v);
+    }
+    if (a >= 10) {
+      return String.format(Locale.ROOT, "%.1f", v);
+    }
+    return String.format(Locale.ROOT, "%.2f", v);
+  }
+
+  private static String bytes(double v) {
+    if (Double.isNaN(v)) {
+      return "–";
+    }
+    return v >= 10 * 1024 ? String.format(Locale.ROOT, "%.1f KiB", v / 1024) : String.format(Locale.ROOT, "%.0f B", v);
+  }
+
+  void write(Path markdown, Path json, Path analysis) throws IOException {
+    String notes = analysis != null && Files.isRegularFile(analysis)
+        ? new String(Files.readAllBytes(analysis), StandardCharsets.UTF_8) : null;
+    if (json != null) {
+      Files.createDirectories(json.toAbsolutePath().getParent());
+      Files.write(json, json().getBytes(StandardCharsets.UTF_8));
+    }
+    if (markdown != null) {
+      Files.createDirectories(markdown.toAbsolutePath().getParent());
+      Files.write(markdown, markdown(notes).getBytes(StandardCharsets.UTF_8));
+    }
+  }
+}

@@ -1,0 +1,118 @@
+package dev.wsgrpc.benchmarks;
+
+import dev.wsgrpc.client.WebSocketChannelCredentials;
+import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.server.WebSocketServerOptions;
+import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.TestCertificates;
+import io.grpc.BindableService;
+import io.grpc.ChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.netty.NettyChannelBuilder;
+import java.io.File;
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+
+/** The tunnel, client straight to server: ws, or wss with the same certificate as the h2 baseline. */
+final class TunnelSetup implements Setup {
+
+  private final boolean tls;
+  private Transports transports;
+  private Server server;
+  private Client client;
+  private int port;
+
+  private TunnelSetup(boolean tls) {
+    this.tls = tls;
+  }
+
+  static TunnelSetup ws() {
+    return new TunnelSetup(false);
+  }
+
+  static TunnelSetup wss() {
+    return new TunnelSetup(true);
+  }
+
+  @Override
+  public String name() {
+    return tls ? "wss" : "ws";
+  }
+
+  @Override
+  public String description() {
+    return tls ? "the tunnel over wss (TLS, ALPN http/1.1), JDK TLS provider" : "the tunnel over ws";
+  }
+
+  @Override
+  public String baseline() {
+    return tls ? "h2" : "h2c";
+  }
+
+  @Override
+  public void start(Transports transports, BindableService service, TestCertificates certs) throws Exception {
+    this.transports = transports;
+    WebSocketServerOptions.Builder options = WebSocketServerOptions.newBuilder();
+    if (tls) {
+      options.tls(certs.serverCertPem(), certs.serverKeyPem());
+    }
+    server = transports.configure(WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+        options.build())).addService(service).maxInboundMessageSize(MAX_MESSAGE).build().start();
+    port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+    client = Client.of(url(), tls ? certs.caPem() : null, true);
+  }
+
+  /** The port of the tunnel server, for setups that put a proxy in front of it. */
+  int port() {
+    return port;
+  }
+
+  /** The URL clients dial. */
+  String url() {
+    return (tls ? "wss://localhost:" : "ws://127.0.0.1:") + port + "/grpc";
+  }
+
+  @Override
+  public ManagedChannel newChannel() {
+    return client.newChannel(transports);
+  }
+
+  /**
+   * How clients reach a tunnel URL: options and credentials made once (a TLS context is costly), a channel per call.
+   */
+  record Client(WebSocketClientOptions options, ChannelCredentials credentials) {
+
+    /** A client of {@code url}, trusting the CA certificates in {@code ca} when given (wss). */
+    static Client of(String url, File ca, boolean subprotocol) {
+      WebSocketClientOptions.Builder builder = WebSocketClientOptions.newBuilder(url);
+      if (ca != null) {
+        builder.trustCertificates(ca);
+      }
+      if (!subprotocol) {
+        // Generic bridges such as websockify refuse subprotocols they do not know: offer none.
+        builder.subprotocols();
+      }
+      WebSocketClientOptions options = builder.build();
+      return new Client(options, WebSocketChannelCredentials.create(options));
+    }
+
+    ManagedChannel newChannel(Transports transports) {
+      return transports.configure(NettyChannelBuilder.forTarget(options.target(), credentials))
+          .maxInboundMessageSize(MAX_MESSAGE)
+          .build();
+    }
+  }
+
+  @Override
+  public void close() {
+    if (server != null) {
+      server.shutdownNow();
+      try {
+        server.awaitTermination(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+}

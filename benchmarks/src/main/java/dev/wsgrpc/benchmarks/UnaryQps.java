@@ -1,0 +1,130 @@
+package dev.wsgrpc.benchmarks;
+
+import dev.wsgrpc.testing.proto.EchoGrpc;
+import dev.wsgrpc.testing.proto.EchoResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/** Unary calls per second with {@value #CONCURRENCY} calls outstanding, spread over one or more channels. */
+final class UnaryQps extends Workload {
+
+  static final int CONCURRENCY = 64;
+
+  private final int channelCount;
+  private final Map<String, List<ManagedChannel>> channels = new HashMap<>();
+
+  UnaryQps(int channelCount) {
+    this.channelCount = channelCount;
+  }
+
+  @Override
+  String id() {
+    return channelCount == 1 ? "unary_qps" : "unary_qps_" + channelCount + "_channels";
+  }
+
+  @Override
+  String title() {
+    return "Unary QPS, " + CONCURRENCY + " concurrent calls on " + channelCount
+        + (channelCount == 1 ? " channel" : " channels (tunnels)");
+  }
+
+  @Override
+  List<Metric> metrics() {
+    return List.of(new Metric("qps", "calls/s", true), new Metric("cpu", "CPU µs/call", false));
+  }
+
+  @Override
+  void open(Setup setup) {
+    List<ManagedChannel> list = new ArrayList<>();
+    for (int i = 0; i < channelCount; i++) {
+      list.add(setup.newChannel());
+    }
+    channels.put(setup.name(), list);
+  }
+
+  @Override
+  Map<String, Double> run(Setup setup, Duration duration) throws Exception {
+    List<ManagedChannel> list = channels.get(setup.name());
+    AtomicLong completed = new AtomicLong();
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    CountDownLatch drained = new CountDownLatch(CONCURRENCY);
+    Loop[] loops = new Loop[CONCURRENCY];
+    for (int i = 0; i < CONCURRENCY; i++) {
+      loops[i] = new Loop(EchoGrpc.newStub(list.get(i % list.size())), completed, failure, drained);
+    }
+    long cpu = CpuClock.now();
+    long start = System.nanoTime();
+    for (Loop loop : loops) {
+      loop.next();
+    }
+    Thread.sleep(duration.toMillis());
+    long done = completed.get();
+    long elapsed = System.nanoTime() - start;
+    cpu = CpuClock.now() - cpu;
+    for (Loop loop : loops) {
+      loop.stop = true;
+    }
+    if (!drained.await(30, TimeUnit.SECONDS)) {
+      throw new IllegalStateException("calls still outstanding 30 s after the end over " + setup.name());
+    }
+    if (failure.get() != null) {
+      throw new IllegalStateException("a call failed over " + setup.name(), failure.get());
+    }
+    return Map.of("qps", done * 1e9 / elapsed, "cpu", cpu / 1e3 / Math.max(1, done));
+  }
+
+  /** One of the concurrent callers: starts the next call when one completes. */
+  private static final class Loop implements StreamObserver<EchoResponse> {
+    private final EchoGrpc.EchoStub stub;
+    private final AtomicLong completed;
+    private final AtomicReference<Throwable> failure;
+    private final CountDownLatch drained;
+    volatile boolean stop;
+
+    Loop(EchoGrpc.EchoStub stub, AtomicLong completed, AtomicReference<Throwable> failure, CountDownLatch drained) {
+      this.stub = stub;
+      this.completed = completed;
+      this.failure = failure;
+      this.drained = drained;
+    }
+
+    void next() {
+      stub.withDeadlineAfter(30, TimeUnit.SECONDS).unary(UnaryLatency.REQUEST, this);
+    }
+
+    @Override
+    public void onNext(EchoResponse value) {}
+
+    @Override
+    public void onError(Throwable t) {
+      failure.compareAndSet(null, t);
+      drained.countDown();
+    }
+
+    @Override
+    public void onCompleted() {
+      completed.incrementAndGet();
+      if (stop) {
+        drained.countDown();
+      } else {
+        next();
+      }
+    }
+  }
+
+  @Override
+  void close(Setup setup) {
+    for (ManagedChannel channel : channels.remove(setup.name())) {
+      Channels.shutdown(channel);
+    }
+  }
+}

@@ -1,0 +1,46 @@
+package dev.wsgrpc.benchmarks;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One thing the benchmark measures, run the same way over every setup. The runner opens each setup's channels,
+ * warms up, then runs iterations round robin over the setups (so that a disturbance hits them alike), and closes.
+ */
+abstract class Workload {
+
+  /** One figure a workload reports per iteration. */
+  record Metric(String name, String unit, boolean higherIsBetter) {}
+
+  /** A stable id for JSON, e.g. {@code "stream_upload_1mib"}. */
+  abstract String id();
+
+  /** A title for the report. */
+  abstract String title();
+
+  /** The figures of one iteration, the first being the headline. */
+  abstract List<Metric> metrics();
+
+  /** Whether this workload runs over {@code setup}; all by default. */
+  boolean appliesTo(Setup setup) {
+    return true;
+  }
+
+  /** Opens what iterations over {@code setup} use (channels, stubs). */
+  void open(Setup setup) throws Exception {}
+
+  /** Runs about {@code duration} of work over {@code setup}, discarding the result; called before iterations. */
+  void warmUp(Setup setup, Duration duration) throws Exception {
+    run(setup, duration);
+  }
+
+  /** Called once every setup is warmed up, before the first iteration. */
+  void calibrate(Duration iteration) {}
+
+  /** One iteration: about {@code duration} of work over {@code setup} (longer for slow setups). */
+  abstract Map<String, Double> run(Setup setup, Duration duration) throws Exception;
+
+  /** Releases what {@link #open} opened. */
+  void close(Setup setup) {}
+}

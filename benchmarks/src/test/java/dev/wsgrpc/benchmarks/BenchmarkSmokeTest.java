@@ -1,0 +1,70 @@
+package dev.wsgrpc.benchmarks;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The benchmark code itself, in seconds: every in-process workload over h2c and ws with tiny iterations, and the
+ * report. The numbers mean nothing here (the build runs with paranoid leak detection); that it all works does.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class BenchmarkSmokeTest {
+
+  @Test
+  void everyWorkloadRunsOverH2cAndWsAndTheReportIsWritten(@TempDir Path dir) throws Exception {
+    Results results = new Results();
+    results.environment.put("command", "smoke test");
+    new BenchmarkRun(BenchmarkRun.Mode.smoke(), dir.resolve("no-gateway.jar").toFile(), GatewaySetup.DEFAULT_COMMAND,
+        Set.of(), Set.of(), dir, line -> { }).run(results);
+
+    assertEquals(List.of("h2c", "ws"), results.setups.stream().map(Results.SetupInfo::name).toList());
+    for (Results.SetupInfo setup : results.setups) {
+      assertNull(setup.notMeasured(), setup.name());
+    }
+    assertFalse(results.workloads.isEmpty());
+    for (Results.WorkloadResult w : results.workloads) {
+      assertTrue(w.failures.isEmpty(), w.workload.id() + ": " + w.failures);
+      for (String setup : List.of("h2c", "ws")) {
+        for (Workload.Metric metric : w.workload.metrics()) {
+          List<Double> values = w.values(setup, metric.name());
+          assertEquals(BenchmarkRun.Mode.smoke().iterations(), values.size(), w.workload.id() + " " + setup);
+          assertTrue(values.stream().allMatch(v -> v > 0), w.workload.id() + " " + setup + " " + values);
+        }
+      }
+      assertFalse(results.ratio(w.workload.id(), "ws", w.workload.metrics().get(0).name()).isEmpty());
+    }
+
+    Path md = dir.resolve("BENCHMARKS.md");
+    Path json = dir.resolve("results.json");
+    new Report(results).write(md, json, null);
+    String report = new String(Files.readAllBytes(md), StandardCharsets.UTF_8);
+    assertTrue(report.contains("| Unary p50 latency ws / h2c | ≤ 1.05 |"), report);
+    assertTrue(report.contains("### Streaming upload (client to server, masked), 64 KiB messages"), report);
+    String js = new String(Files.readAllBytes(json), StandardCharsets.UTF_8);
+    for (String key : List.of("\"unary_p50_ratio_ws_vs_h2c\": ", "\"unary_p99_ratio_ws_vs_h2c\": ",
+        "\"qps_ratio_ws_vs_h2c\": ", "\"throughput_ratio_ws_vs_h2c_upload\": ", "\"idle_tunnels_held\": ",
+        "\"heap_bytes_per_idle_tunnel\": ")) {
+      assertTrue(js.contains(key), key + " in " + js);
+    }
+  }
+
+  @Test
+  void idleTunnelsAreCountedOnTheServerInAJvmOfItsOwn() throws Exception {
+    IdleTunnels.Result r = new IdleTunnels(dev.wsgrpc.testing.TestCertificates.create()).measure("ws", 10);
+    assertEquals(10, r.connected());
+    assertEquals(10, r.held());
+    assertTrue(r.heapAfter() > 0 && r.heapBefore() > 0, r.toString());
+  }
+}
