@@ -29,10 +29,10 @@ class ChatRoomTest {
   void membersSeeEveryonesLinesAndJoinsAndLeaves() throws Exception {
     try (ChatServer server = ChatServer.start(0)) {
       String url = "ws://localhost:" + server.port() + "/grpc";
-      try (Terminal alice = Terminal.open(url, "lobby", "alice")) {
+      try (ChatTerminal alice = ChatTerminal.open(url, "lobby", "alice")) {
         alice.expect("* you joined #lobby as alice (here: alice)");
-        try (Terminal bob = Terminal.open(url, "lobby", "bob");
-            Terminal carol = Terminal.open(url, "garden", "carol")) {
+        try (ChatTerminal bob = ChatTerminal.open(url, "lobby", "bob");
+            ChatTerminal carol = ChatTerminal.open(url, "garden", "carol")) {
           bob.expect("* you joined #lobby as bob (here: alice, bob)");
           carol.expect("* you joined #garden as carol (here: carol)");
           alice.expect("* bob joined");
@@ -124,8 +124,8 @@ class ChatRoomTest {
     ChatServer server = ChatServer.start(0);
     int port = server.port();
     String url = "ws://localhost:" + port + "/grpc";
-    try (Terminal alice = Terminal.open(url, "lobby", "alice");
-        Terminal bob = Terminal.open(url, "lobby", "bob")) {
+    try (ChatTerminal alice = ChatTerminal.open(url, "lobby", "alice");
+        ChatTerminal bob = ChatTerminal.open(url, "lobby", "bob")) {
       alice.expect("* you joined #lobby as alice");
       bob.expect("* you joined #lobby as bob");
 

@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
  * A {@link ChatClient} driven as a person would drive it, without a real terminal: lines typed into a pipe, and a
  * screen that records what the client printed and lets the test wait for the next line it expects.
  */
-final class Terminal implements AutoCloseable {
+public final class ChatTerminal implements AutoCloseable {
 
   private static final long WAIT_SECONDS = 30;
 
@@ -30,7 +30,7 @@ final class Terminal implements AutoCloseable {
   private final Screen screen = new Screen();
   private final CompletableFuture<Integer> exit = new CompletableFuture<>();
 
-  private Terminal(String url, String room, String name) throws IOException {
+  private ChatTerminal(String url, String room, String name) throws IOException {
     this.name = name;
     this.channel = WebSocketChannels.newChannel(url);
     this.keyboard = new PipedOutputStream();
@@ -49,12 +49,12 @@ final class Terminal implements AutoCloseable {
   }
 
   /** Starts a client for {@code name} in {@code room} at {@code url}. */
-  static Terminal open(String url, String room, String name) throws IOException {
-    return new Terminal(url, room, name);
+  public static ChatTerminal open(String url, String room, String name) throws IOException {
+    return new ChatTerminal(url, room, name);
   }
 
   /** Types {@code line} and presses Enter. */
-  void type(String line) throws IOException {
+  public void type(String line) throws IOException {
     keyboard.write((line + "\n").getBytes(StandardCharsets.UTF_8));
     keyboard.flush();
   }
@@ -63,17 +63,17 @@ final class Terminal implements AutoCloseable {
    * Waits until the screen shows a line starting with {@code prefix} after the last line expected so far, and
    * returns it; fails with the whole screen when it does not come.
    */
-  String expect(String prefix) throws InterruptedException {
+  public String expect(String prefix) throws InterruptedException {
     return screen.expect(prefix);
   }
 
   /** Everything printed so far. */
-  List<String> lines() {
+  public List<String> lines() {
     return screen.lines();
   }
 
   /** Waits for the client to return and gives its exit code; fails with the screen if it does not. */
-  int awaitExit() throws Exception {
+  public int awaitExit() throws Exception {
     try {
       return exit.get(WAIT_SECONDS, TimeUnit.SECONDS);
     } catch (java.util.concurrent.TimeoutException e) {
