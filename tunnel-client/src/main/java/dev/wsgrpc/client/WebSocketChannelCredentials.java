@@ -27,7 +27,7 @@ public final class WebSocketChannelCredentials {
     return InternalNettyChannelCredentials.create(new WebSocketClientNegotiator.Factory(options, ssl));
   }
 
-  private static SslContext sslContextFor(WebSocketClientOptions options) {
+  static SslContext sslContextFor(WebSocketClientOptions options) {
     if (options.sslContext() != null) {
       return options.sslContext();
     }

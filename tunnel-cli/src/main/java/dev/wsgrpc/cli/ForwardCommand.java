@@ -1,0 +1,216 @@
+package dev.wsgrpc.cli;
+
+import dev.wsgrpc.client.WebSocketClientOptions;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.util.ReferenceCountUtil;
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code forward --listen 127.0.0.1:50051 --to wss://host/grpc}: a local port for gRPC clients in any language. Each
+ * accepted TCP connection becomes one tunnel, and the bytes are relayed both ways unchanged: the client speaks
+ * plain h2c to the local port, exactly as the tunnel carries it.
+ *
+ * <p>Back-pressure: a side that cannot write fast enough stops reading the other (Netty's writability and
+ * auto-read), so each connection holds at most a few hundred KiB, whatever the speeds.
+ */
+@Command(name = "forward", mixinStandardHelpOptions = true,
+    description = "Accept gRPC (h2c) on a local port and carry each connection through its own tunnel.")
+final class ForwardCommand implements Callable<Integer> {
+
+  @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:50051",
+      description = "Where to accept connections. Port 0 picks a free one. Default: ${DEFAULT-VALUE}.")
+  String listen;
+
+  @Option(names = "--to", required = true, paramLabel = "URL", description = "The tunnel server's ws:// or wss:// URL.")
+  String to;
+
+  @Mixin
+  ClientOptions client;
+
+  @Spec
+  CommandSpec spec;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    WebSocketClientOptions options;
+    ClientOptions.HostPort listenAddress;
+    try {
+      options = client.toOptions(to);
+      listenAddress = ClientOptions.HostPort.parse(listen, "--listen");
+    } catch (IllegalArgumentException e) {
+      err.println("forward: " + e.getMessage());
+      err.flush();
+      return WsgrpcCli.USAGE;
+    }
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
+    ExecutorService dns = Executors.newCachedThreadPool(r -> {
+      Thread t = new Thread(r, "forward-dns");
+      t.setDaemon(true);
+      return t;
+    });
+    try {
+      TunnelDialer dialer = new TunnelDialer(options, group, dns);
+      Channel server = new ServerBootstrap()
+          .group(group)
+          .channel(NioServerSocketChannel.class)
+          .childOption(ChannelOption.AUTO_READ, false)
+          .childOption(ChannelOption.TCP_NODELAY, true)
+          .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(64 * 1024, 256 * 1024))
+          .childHandler(new ChannelInitializer<SocketChannel>() {
+            @Override
+            protected void initChannel(SocketChannel local) {
+              local.pipeline().addLast(new Opener(dialer, out, err));
+            }
+          })
+          .bind(new InetSocketAddress(listenAddress.host, listenAddress.port)).sync().channel();
+      InetSocketAddress bound = (InetSocketAddress) server.localAddress();
+      out.println("forward: listening on " + bound.getAddress().getHostAddress() + ":" + bound.getPort() + " -> "
+          + dev.wsgrpc.client.InternalWebSocketClient.safeUrl(options)
+          + (dialer.proxy() != null ? " through " + dialer.proxy().describe() : ""));
+      out.flush();
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        server.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        group.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+      }, "forward-shutdown"));
+      server.closeFuture().sync();
+      return WsgrpcCli.OK;
+    } catch (java.io.IOException e) {
+      err.println("forward: " + e.getMessage());
+      err.flush();
+      return WsgrpcCli.FAILED;
+    } finally {
+      group.shutdownGracefully(0, 5, TimeUnit.SECONDS);
+      dns.shutdownNow();
+    }
+  }
+
+  /** On a new local connection: opens its tunnel, then relays; closes the connection if the tunnel fails. */
+  private static final class Opener extends ChannelInboundHandlerAdapter {
+    private final TunnelDialer dialer;
+    private final PrintWriter out;
+    private final PrintWriter err;
+
+    Opener(TunnelDialer dialer, PrintWriter out, PrintWriter err) {
+      this.dialer = dialer;
+      this.out = out;
+      this.err = err;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+      Channel local = ctx.channel();
+      String who = local.remoteAddress().toString();
+      dialer.dial(new Relay(local), (step, nanos, detail) -> { }).addListener(f -> {
+        if (!f.isSuccess()) {
+          Throwable cause = f.cause();
+          String reason = cause instanceof TunnelDialer.StepFailure
+              ? ((TunnelDialer.StepFailure) cause).oneLine() : String.valueOf(cause);
+          synchronized (err) {
+            err.println("forward: " + who + ": tunnel failed at " + reason);
+            err.flush();
+          }
+          local.close();
+          return;
+        }
+        Channel tunnel = (Channel) f.getNow();
+        local.eventLoop().execute(() -> {
+          if (!local.isActive()) {
+            tunnel.close();
+            return;
+          }
+          local.pipeline().replace(Opener.this, "relay", new Relay(tunnel));
+          local.config().setAutoRead(true);
+          synchronized (out) {
+            out.println("forward: " + who + ": tunnel open");
+            out.flush();
+          }
+          tunnel.closeFuture().addListener(c -> {
+            synchronized (out) {
+              out.println("forward: " + who + ": tunnel closed");
+              out.flush();
+            }
+          });
+        });
+      });
+      ctx.fireChannelActive();
+    }
+  }
+
+  /** Copies what one channel reads into the other, reading only while the other can take it. */
+  static final class Relay extends ChannelInboundHandlerAdapter {
+    private final Channel peer;
+
+    Relay(Channel peer) {
+      this.peer = peer;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (!peer.isActive()) {
+        ReferenceCountUtil.release(msg);
+        return;
+      }
+      peer.write(msg, peer.voidPromise());
+      if (!peer.isWritable()) {
+        ctx.channel().config().setAutoRead(false);
+      }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      peer.flush();
+      ctx.fireChannelReadComplete();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      if (ctx.channel().isWritable()) {
+        peer.config().setAutoRead(true);
+      }
+      ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      closeAfterFlush(peer);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      // The tunnel's end (a close code, a dead peer) or a reset local connection: end both sides.
+      closeAfterFlush(ctx.channel());
+      closeAfterFlush(peer);
+    }
+
+    private static void closeAfterFlush(Channel ch) {
+      if (ch.isActive()) {
+        ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+      }
+    }
+  }
+}
