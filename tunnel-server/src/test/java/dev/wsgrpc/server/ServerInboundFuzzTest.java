@@ -1,0 +1,129 @@
+package dev.wsgrpc.server;
+
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.grpc.ChannelLogger;
+import io.grpc.netty.InternalProtocolNegotiationEvent;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.util.ReferenceCountUtil;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Fuzzes everything a server reads from a client: the upgrade request, the WebSocket frames after it, and the
+ * HTTP/2 stream inside them (Netty's HTTP/2 frame codec stands in for gRPC's handler). Inputs usually begin with a
+ * valid upgrade so that the fuzzer spends its time past the handshake; the bytes arrive split at fuzzed points.
+ *
+ * <p>A finding is any exception that escapes the pipeline, or a leaked buffer (paranoid leak detection). Run as a
+ * regression test (the saved inputs under {@code src/test/resources}) in every build, and as a short fuzzing run
+ * when {@code JAZZER_FUZZ=1} (the tunnel-server build sets it; see docs/SECURITY.md for a longer run).
+ */
+class ServerInboundFuzzTest {
+
+  private static final String KEY = "dGhlIHNhbXBsZSBub25jZQ==";
+  private static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+  private static final WebSocketServerOptions OPTIONS = WebSocketServerOptions.newBuilder()
+      .authenticator(BearerTokens.of(Map.of("t", "fuzzer")))
+      .maxInboundFramePayload(4096)
+      .handshakeTimeout(Duration.ofSeconds(5))
+      .build();
+  private static final ChannelLogger NOOP = new ChannelLogger() {
+    @Override
+    public void log(ChannelLogLevel level, String message) {}
+
+    @Override
+    public void log(ChannelLogLevel level, String messageFormat, Object... args) {}
+  };
+
+  /**
+   * Releases whatever reaches the end of the pipeline. HTTP/2 connection errors are the expected answer to garbage
+   * inside the frames (Netty's frame codec passes them on after sending GOAWAY, as gRPC's handler would not); any
+   * other exception is a finding.
+   */
+  private static final class Sink extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      ReferenceCountUtil.release(msg);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      if (Http2CodecUtil.getEmbeddedHttp2Exception(cause) == null) {
+        ctx.fireExceptionCaught(cause);
+      }
+    }
+  }
+
+  @FuzzTest(maxDuration = "40s")
+  void serverSurvivesAnyInput(FuzzedDataProvider data) {
+    ByteArrayOutputStream input = new ByteArrayOutputStream();
+    if (data.consumeBoolean()) {
+      String request = "GET /grpc HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          + "Sec-WebSocket-Key: " + KEY + "\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer t\r\n\r\n";
+      input.writeBytes(request.getBytes(StandardCharsets.US_ASCII));
+      if (data.consumeBoolean()) {
+        input.writeBytes(frame(0x82, PREFACE, data.consumeInt()));
+      }
+      int frames = data.consumeInt(0, 8);
+      for (int i = 0; i < frames; i++) {
+        int firstByte = data.consumeInt(0, 255);
+        byte[] payload = data.consumeBytes(data.consumeInt(0, 300));
+        input.writeBytes(frame(firstByte, payload, data.consumeInt()));
+      }
+    }
+    byte[] tail = data.consumeRemainingAsBytes();
+    input.writeBytes(tail);
+    byte[] bytes = input.toByteArray();
+
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.freezeTime();
+    ch.pipeline().addLast(new GrpcHandoffHandler(Http2FrameCodecBuilder.forServer().build(), OPTIONS,
+        new TunnelCounter(Integer.MAX_VALUE, Integer.MAX_VALUE), NOOP));
+    ch.pipeline().addLast(new Sink());
+    ch.pipeline().fireUserEventTriggered(InternalProtocolNegotiationEvent.getDefault());
+    try {
+      // Deliver in a few reads, split where the input's own length suggests.
+      int step = Math.max(1, bytes.length / 3 + (tail.length & 7));
+      for (int i = 0; i < bytes.length && ch.isOpen(); i += step) {
+        ByteBuf chunk = Unpooled.copiedBuffer(bytes, i, Math.min(step, bytes.length - i));
+        ch.writeInbound(chunk);
+        ch.runPendingTasks();
+      }
+      ch.checkException();
+    } finally {
+      // Let every timer fire (handshake timeout, linger after a Close), as time would on a real connection.
+      ch.advanceTimeBy(1, TimeUnit.MINUTES);
+      ch.runScheduledPendingTasks();
+      ch.finishAndReleaseAll();
+    }
+  }
+
+  /** A masked client frame with the given first byte (FIN, RSV, opcode) and a mask derived from {@code seed}. */
+  private static byte[] frame(int firstByte, byte[] payload, int seed) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    out.write(firstByte);
+    int len = payload.length;
+    if (len < 126) {
+      out.write(0x80 | len);
+    } else {
+      out.write(0x80 | 126);
+      out.write(len >>> 8);
+      out.write(len);
+    }
+    byte[] mask = {(byte) seed, (byte) (seed >>> 8), (byte) (seed >>> 16), (byte) (seed >>> 24)};
+    out.write(mask, 0, 4);
+    for (int i = 0; i < len; i++) {
+      out.write(payload[i] ^ mask[i & 3]);
+    }
+    return out.toByteArray();
+  }
+}
