@@ -1,0 +1,58 @@
+package dev.wsgrpc.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.embedded.EmbeddedChannel;
+import org.junit.jupiter.api.Test;
+
+/** The forward relay reads a side only while the other side can take what it reads. */
+class RelayTest {
+
+  @Test
+  void aPeerThatCannotKeepUpStopsReadingUntilItDrains() {
+    EmbeddedChannel peer = new EmbeddedChannel();
+    peer.config().setWriteBufferWaterMark(new WriteBufferWaterMark(8, 16));
+    EmbeddedChannel source = new EmbeddedChannel(new ForwardCommand.Relay(peer));
+    peer.pipeline().addLast(new ForwardCommand.Relay(source));
+    source.config().setOption(ChannelOption.AUTO_READ, true);
+
+    // EmbeddedChannel writes are buffered until flushed: 32 bytes exceed the 16-byte high mark.
+    source.pipeline().fireChannelRead(Unpooled.wrappedBuffer(new byte[32]));
+    assertFalse(peer.isWritable());
+    assertFalse(source.config().isAutoRead(), "the source stops reading while the peer is full");
+
+    // The relay flushes at the end of the read; the peer's buffer drains, and reading resumes.
+    source.pipeline().fireChannelReadComplete();
+    peer.runPendingTasks();
+    assertTrue(peer.isWritable());
+    assertTrue(source.config().isAutoRead(), "reading resumes once the peer drained");
+    ByteBuf relayed = peer.readOutbound();
+    assertEquals(32, relayed.readableBytes());
+    relayed.release();
+    source.finishAndReleaseAll();
+    peer.finishAndReleaseAll();
+  }
+
+  @Test
+  void closingOneSideClosesTheOtherAfterItsLastBytes() {
+    EmbeddedChannel peer = new EmbeddedChannel();
+    EmbeddedChannel source = new EmbeddedChannel(new ForwardCommand.Relay(peer));
+    source.writeInbound(Unpooled.wrappedBuffer(new byte[] {1, 2, 3}));
+    source.close();
+    assertFalse(peer.isOpen(), "the peer is closed");
+    ByteBuf relayed = peer.readOutbound();
+    assertEquals(3, relayed.readableBytes(), "after the bytes read before the close");
+    relayed.release();
+    ByteBuf empty = peer.readOutbound();
+    if (empty != null) {
+      empty.release();
+    }
+    assertFalse(peer.finish());
+  }
+}
