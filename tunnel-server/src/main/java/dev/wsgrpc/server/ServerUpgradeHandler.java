@@ -238,7 +238,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     }
     String limit = counter.tryAcquire(ctx.channel(), clientAddress);
     if (limit != null) {
-      logger.info("Refused a tunnel from {}: {} (limit {})", clientAddress, limit,
+      logger.debug("Refused a tunnel from {}: {} (limit {})", clientAddress, limit,
           limit.equals(TunnelCounter.TOO_MANY) ? options.maxTunnels() : options.maxTunnelsPerClient());
       reject(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, limit, limit.equals(TunnelCounter.TOO_MANY)
           ? "too many tunnels open; retry later" : "too many tunnels open from your address; retry later", 5);

@@ -81,7 +81,35 @@ final class TunnelTracker implements TunnelListener {
   @Override
   public void upgradeRejected(SocketAddress clientAddress, int status, String reason) {
     rejected.labelValues(reason).inc();
-    logger.debug("refused upgrade from {}: {} {}", clientAddress, status, reason);
+    if (LIMITS.contains(reason)) {
+      limitLog.computeIfAbsent(reason, r -> new RateLimitedLine()).log(clientAddress, status, reason);
+    } else {
+      logger.debug("refused upgrade from {}: {} {}", clientAddress, status, reason);
+    }
+  }
+
+  /** Refusals that mean a limit tripped: an operator may want to raise it, or to know who hits it. */
+  private static final Set<String> LIMITS = Set.of("too_large", "timeout", "too_many_tunnels",
+      "too_many_tunnels_per_client");
+  private final java.util.Map<String, RateLimitedLine> limitLog = new ConcurrentHashMap<>();
+
+  /** At most one INFO line per limit every 10 seconds, counting the refusals in between: a flood cannot flood logs. */
+  private static final class RateLimitedLine {
+    private static final long PERIOD_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+    private long lastNanos = System.nanoTime() - PERIOD_NANOS;
+    private long suppressed;
+
+    synchronized void log(SocketAddress client, int status, String limit) {
+      long now = System.nanoTime();
+      if (now - lastNanos < PERIOD_NANOS) {
+        suppressed++;
+        return;
+      }
+      logger.info("limit {} refused a tunnel from {} with {}{}; see docs/SECURITY.md to change it", limit, client,
+          status, suppressed == 0 ? "" : " (and " + suppressed + " more since the last report)");
+      lastNanos = now;
+      suppressed = 0;
+    }
   }
 
   /** Counts one failed connection attempt to an upstream. */
