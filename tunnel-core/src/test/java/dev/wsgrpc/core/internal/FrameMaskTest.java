@@ -2,12 +2,14 @@ package dev.wsgrpc.core.internal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.Unpooled;
+import io.netty.util.IllegalReferenceCountException;
 import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
 import java.util.Random;
@@ -55,6 +57,39 @@ class FrameMaskTest {
         }
       }
     }
+  }
+
+  @Test
+  void longRunsOnDirectAndHeapBuffersEqualTheOctetDefinition() {
+    Random random = new Random(32);
+    for (int length : new int[] {31, 32, 33, 63, 64, 65, 1000, 65536 + 7}) {
+      for (int phase = 0; phase < 4; phase++) {
+        int offset = random.nextInt(16);
+        byte[] data = new byte[length];
+        random.nextBytes(data);
+        int key = random.nextInt();
+        for (ByteBuf buf : new ByteBuf[] {PooledByteBufAllocator.DEFAULT.directBuffer(offset + length),
+            PooledByteBufAllocator.DEFAULT.heapBuffer(offset + length)}) {
+          buf.writeZero(offset).writeBytes(data);
+          FrameMask.apply(buf, offset, length, key, phase);
+          assertArrayEquals(naive(data, key, phase), ByteBufUtil.getBytes(buf, offset, length),
+              (buf.isDirect() ? "direct" : "heap") + ", length " + length + ", phase " + phase);
+          assertTrue(buf.release());
+        }
+      }
+    }
+  }
+
+  @Test
+  void rangesOutsideTheBufferAndReleasedBuffersAreRefused() {
+    ByteBuf buf = PooledByteBufAllocator.DEFAULT.directBuffer(64, 64).writeZero(64);
+    assertThrows(IndexOutOfBoundsException.class, () -> FrameMask.apply(buf, 1, 64, RFC_KEY, 0));
+    assertThrows(IndexOutOfBoundsException.class, () -> FrameMask.apply(buf, -1, 40, RFC_KEY, 0));
+    ByteBuf slice = buf.retainedSlice(8, 40);
+    assertThrows(IndexOutOfBoundsException.class, () -> FrameMask.apply(slice, 8, 40, RFC_KEY, 0));
+    assertTrue(slice.release());
+    assertTrue(buf.release());
+    assertThrows(IllegalReferenceCountException.class, () -> FrameMask.apply(buf, 0, 64, RFC_KEY, 0));
   }
 
   @Test
