@@ -77,7 +77,13 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
     if (closeSent) {
       ReferenceCountUtil.release(msg);
     } else if (msg instanceof PingWebSocketFrame) {
-      ctx.writeAndFlush(new PongWebSocketFrame(((PingWebSocketFrame) msg).content()));
+      if (ctx.channel().isWritable()) {
+        ctx.writeAndFlush(new PongWebSocketFrame(((PingWebSocketFrame) msg).content()));
+      } else {
+        // A peer that pings but does not read must not make us queue pongs without bound; RFC 6455 5.5.3 lets an
+        // endpoint answer only the latest of several pings, and the peer's next ping gets its pong.
+        ((PingWebSocketFrame) msg).release();
+      }
     } else if (msg instanceof PongWebSocketFrame) {
       ((PongWebSocketFrame) msg).release();
     } else if (msg instanceof CloseWebSocketFrame) {

@@ -159,6 +159,25 @@ class ControlFrameHandlerTest {
   }
 
   @Test
+  void pingsAreNotAnsweredWhileThePeerIsNotReading() {
+    Recorder recorder = new Recorder();
+    EmbeddedChannel ch = channel(recorder);
+    ch.config().setWriteBufferWaterMark(new io.netty.channel.WriteBufferWaterMark(1, 2));
+    ch.write(bytes("unread bytes make the channel unwritable"));
+    assertFalse(ch.isWritable());
+    ByteBuf payload = bytes("flood");
+    ch.writeInbound(new PingWebSocketFrame(payload));
+
+    assertEquals(0, payload.refCnt(), "the ping is released, no pong is queued");
+    ch.flush();
+    ByteBuf unread = ch.readOutbound();
+    assertTrue(unread.release());
+    assertNull(ch.readOutbound(), "no pong");
+    assertTrue(recorder.exceptions.isEmpty());
+    closeAndFinish(ch);
+  }
+
+  @Test
   void emptyPingIsAnsweredWithEmptyPong() {
     Recorder recorder = new Recorder();
     EmbeddedChannel ch = channel(recorder);
