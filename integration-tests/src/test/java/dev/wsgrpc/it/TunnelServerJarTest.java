@@ -206,6 +206,7 @@ class TunnelServerJarTest {
     assertTrue(metrics.matches("(?s).*\nwsgrpc_tunnel_received_bytes_total [1-9][0-9.E]*\n.*"), metrics);
     assertTrue(metrics.matches("(?s).*\nwsgrpc_tunnel_sent_bytes_total [1-9][0-9.E]*\n.*"), metrics);
     assertTrue(metrics.contains("wsgrpc_upstream_connect_failures_total 0.0"), metrics);
+    assertTrue(metrics.contains("wsgrpc_tunnels_closed_total{closed_by=\"client\",code=\"1000\"} 1.0"), metrics);
     assertTrue(jar.stderr().contains("tunnel open client=/127.0.0.1:"), jar.stderr());
   }
 
@@ -331,6 +332,24 @@ class TunnelServerJarTest {
     } finally {
       c.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     }
+  }
+
+  @Test
+  void aFrameOverTheLimitIsClosedWith1009LoggedAndCounted() throws Exception {
+    jar = TunnelServerJar.start("--port", "0", "--max-inbound-frame", "2048");
+    String url = jar.awaitUrl();
+    channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url).build()).build();
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> TestServiceGrpc
+        .newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+        .unaryCall(io.grpc.testing.integration.Messages.SimpleRequest.newBuilder()
+            .setPayload(io.grpc.testing.integration.Messages.Payload.newBuilder()
+                .setBody(com.google.protobuf.ByteString.copyFrom(new byte[20_000]))).build()));
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, e.getStatus().getCode(), e.getStatus().toString());
+    jar.awaitLog("tunnel closed");
+    assertTrue(jar.stderr().contains("Max frame length of 2048 has been exceeded. (1009 (Message Too Big)) - raise "
+        + "the frame limit on this side or lower it on the other"), jar.stderr());
+    assertTrue(get(jar.port(), "/metrics").contains(
+        "wsgrpc_tunnels_closed_total{closed_by=\"server\",code=\"1009\"} 1.0"), jar.stderr());
   }
 
   @Test

@@ -1,5 +1,6 @@
 package dev.wsgrpc.server;
 
+import dev.wsgrpc.core.internal.ControlFrameHandler;
 import io.netty.channel.Channel;
 import java.net.SocketAddress;
 import java.time.Duration;
@@ -53,6 +54,21 @@ public final class TunnelInfo {
   /** Who the {@link TunnelAuthenticator} admitted the tunnel for, or {@code null}. */
   public Object principal() {
     return principal;
+  }
+
+  /**
+   * The close code when the server began the close handshake (1001 on shutdown or a silent client, 1002/1003/1009
+   * on bad input...), else -1.
+   */
+  public int closeCodeSent() {
+    Integer code = channel.attr(ControlFrameHandler.CLOSE_SENT).get();
+    return code == null ? -1 : code;
+  }
+
+  /** The close code when the client began the close handshake, else -1 (also for a Close without a code). */
+  public int closeCodeReceived() {
+    Integer code = channel.attr(ControlFrameHandler.CLOSE_RECEIVED).get();
+    return code == null ? -1 : code;
   }
 
   /** Bytes received on the socket so far (TLS records and WebSocket framing included). */

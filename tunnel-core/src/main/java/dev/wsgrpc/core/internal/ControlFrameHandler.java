@@ -9,6 +9,7 @@ import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.nio.charset.StandardCharsets;
@@ -35,6 +36,11 @@ import org.slf4j.LoggerFactory;
 public final class ControlFrameHandler extends ChannelDuplexHandler {
 
   private static final Logger logger = LoggerFactory.getLogger(ControlFrameHandler.class);
+
+  /** The close code of a close handshake this side began, for logs and metrics (unset otherwise). */
+  public static final AttributeKey<Integer> CLOSE_SENT = AttributeKey.valueOf("wsgrpc.closeSent");
+  /** The close code of a close handshake the peer began, -1 for a Close without a code (unset otherwise). */
+  public static final AttributeKey<Integer> CLOSE_RECEIVED = AttributeKey.valueOf("wsgrpc.closeReceived");
   /** How long a sent Close may take to reach the socket before the connection is cut anyway. */
   private static final long CLOSE_FLUSH_TIMEOUT_MILLIS = 5_000;
   /**
@@ -99,6 +105,10 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
 
   private void onClose(ChannelHandlerContext ctx, CloseWebSocketFrame frame) {
     int code = frame.statusCode();
+    if (!closeSent) {
+      // The peer began the close handshake (the Close answering ours is not recorded).
+      ctx.channel().attr(CLOSE_RECEIVED).set(code);
+    }
     String reason = frame.reasonText();
     frame.release();
     logger.debug("{} closed the tunnel with {}", peer, TunnelStatus.describe(code));
@@ -155,6 +165,7 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
     } else if (msg instanceof CloseWebSocketFrame) {
       // A Close chosen by a handler after this one (a gateway that cannot reach its upstream): it is the Close.
       closeSent = true;
+      ctx.channel().attr(CLOSE_SENT).setIfAbsent(((CloseWebSocketFrame) msg).statusCode());
       closeWritten = ctx.newPromise();
       ctx.write(msg, promise).addListener(f -> closeWritten.trySuccess());
     } else {
@@ -193,6 +204,10 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
       return;
     }
     closeSent = true;
+    if (!ctx.channel().hasAttr(CLOSE_RECEIVED)) {
+      // This side began the close handshake (an echo of the peer's Close is not recorded).
+      ctx.channel().attr(CLOSE_SENT).set(status.code());
+    }
     if (!ctx.channel().isActive()) {
       return;
     }

@@ -27,6 +27,7 @@ final class TunnelTracker implements TunnelListener {
   private final Counter opened;
   private final Counter rejected;
   private final Counter upstreamFailures;
+  private final Counter closed;
 
   TunnelTracker(PrometheusRegistry registry) {
     GaugeWithCallback.builder()
@@ -53,6 +54,12 @@ final class TunnelTracker implements TunnelListener {
         .help("Bytes sent on tunnel connections (TLS and WebSocket framing included)")
         .callback(cb -> cb.call(closedBytesOut.get() + open.stream().mapToLong(TunnelInfo::bytesOut).sum()))
         .register(registry);
+    closed = Counter.builder()
+        .name("wsgrpc_tunnels_closed_total")
+        .help("Tunnels ended, by who sent the first WebSocket Close (server, client, or none: the connection was cut) "
+            + "and its code (1009: a frame over the limit, 1002: a protocol error, 1001: shutdown or silence)")
+        .labelNames("closed_by", "code")
+        .register(registry);
     upstreamFailures = Counter.builder()
         .name("wsgrpc_upstream_connect_failures_total")
         .help("Failed connection attempts to an upstream gRPC server")
@@ -73,9 +80,22 @@ final class TunnelTracker implements TunnelListener {
       closedBytesIn.addAndGet(tunnel.bytesIn());
       closedBytesOut.addAndGet(tunnel.bytesOut());
     }
-    logger.info("tunnel closed client={} path={} subprotocol={} duration={}ms bytes_in={} bytes_out={}",
+    String closedBy;
+    int code;
+    if (tunnel.closeCodeReceived() != -1) {
+      closedBy = "client";
+      code = tunnel.closeCodeReceived();
+    } else if (tunnel.closeCodeSent() != -1) {
+      closedBy = "server";
+      code = tunnel.closeCodeSent();
+    } else {
+      closedBy = "none";
+      code = 1006;
+    }
+    closed.labelValues(closedBy, String.valueOf(code)).inc();
+    logger.info("tunnel closed client={} path={} subprotocol={} duration={}ms bytes_in={} bytes_out={} close={}/{}",
         tunnel.clientAddress(), tunnel.path(), tunnel.subprotocol() == null ? "-" : tunnel.subprotocol(),
-        tunnel.duration().toMillis(), tunnel.bytesIn(), tunnel.bytesOut());
+        tunnel.duration().toMillis(), tunnel.bytesIn(), tunnel.bytesOut(), closedBy, code);
   }
 
   @Override
