@@ -15,7 +15,7 @@ import java.security.SecureRandom;
 public final class FrameMask {
 
   /** How many keys one call to the secure generator yields; refills are rare enough to cost nothing per frame. */
-  private static final int KEYS_PER_REFILL = 64;
+  private static final int KEYS_PER_REFILL = 256;
 
   private static final ThreadLocal<KeySource> KEYS = ThreadLocal.withInitial(KeySource::new);
 
