@@ -61,6 +61,10 @@ public final class BenchmarkMain implements Callable<Integer> {
       + "0 to skip).")
   Integer idleTunnels;
 
+  @Option(names = "--idle-kinds", split = ",", description = "Which connections to hold idle (default: h2c,ws,h2,wss "
+      + "full; h2c,ws quick).")
+  List<String> idleKinds = new ArrayList<>();
+
   @Option(names = "--profile", split = ",", description = "Workload ids to profile with JFR ('all' for every one).")
   Set<String> profile = new HashSet<>();
 
@@ -83,6 +87,10 @@ public final class BenchmarkMain implements Callable<Integer> {
       mode = new BenchmarkRun.Mode(mode.name(), mode.warmUp(), mode.iterations(), mode.iteration(),
           mode.streamSizes(), mode.eightChannels(), idleTunnels, idleTunnels == 0 ? List.of() : mode.idleKinds(),
           mode.setups());
+    }
+    if (!idleKinds.isEmpty()) {
+      mode = new BenchmarkRun.Mode(mode.name(), mode.warmUp(), mode.iterations(), mode.iteration(),
+          mode.streamSizes(), mode.eightChannels(), mode.idleTunnels(), idleKinds, mode.setups());
     }
     Path root = repo.toAbsolutePath().normalize();
     Results results = new Results();

@@ -20,7 +20,7 @@ final class BenchmarkRun {
     static final List<String> ALL_SETUPS = List.of("h2c", "ws", "h2", "wss", "nginx", "gateway", "websockify");
 
     static Mode quick() {
-      return new Mode("quick", Duration.ofMillis(600), 3, Duration.ofMillis(250), List.of(1024, 64 * 1024, 1 << 20),
+      return new Mode("quick", Duration.ofMillis(400), 3, Duration.ofMillis(200), List.of(64 * 1024, 1 << 20),
           true, 1000, List.of("h2c", "ws"), ALL_SETUPS);
     }
 
