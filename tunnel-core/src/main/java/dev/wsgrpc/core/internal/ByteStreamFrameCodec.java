@@ -31,8 +31,15 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
   /** Composite payloads are consolidated (copied) past this many components; gRPC rarely comes near it. */
   private static final int MAX_COMPONENTS = 256;
 
+  /** Frames whose parts add up to at most this many bytes are copied into one buffer rather than composed. */
+  static final int COPY_BELOW = 1024;
+
   private final int maxFramePayload;
   private PendingWriteQueue pending;
+  /** Scratch lists of {@link #writePending}, reused (the event loop is the only caller). */
+  private final List<ByteBuf> parts = new ArrayList<>();
+  private final List<ChannelPromise> completed = new ArrayList<>();
+  private static final ChannelPromise[] NO_PROMISES = new ChannelPromise[0];
 
   /** Creates a codec whose outgoing frames carry at most {@code maxFramePayload} bytes each. */
   public ByteStreamFrameCodec(int maxFramePayload) {
@@ -94,10 +101,7 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
   /** Turns every pending buffer into frames of at most {@code maxFramePayload} bytes, in order. */
   private void writePending(ChannelHandlerContext ctx) {
     while (!pending.isEmpty()) {
-      ByteBuf first = null;
-      CompositeByteBuf composite = null;
       int size = 0;
-      List<ChannelPromise> completed = new ArrayList<>(4);
       Object msg;
       while (size < maxFramePayload && (msg = pending.current()) != null) {
         ByteBuf buf = (ByteBuf) msg;
@@ -115,27 +119,45 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
           part = buf.readRetainedSlice(room);
         }
         size += part.readableBytes();
-        if (first == null) {
-          first = part;
-        } else {
-          if (composite == null) {
-            composite = ctx.alloc().compositeBuffer(MAX_COMPONENTS);
-            composite.addComponent(true, first);
-          }
-          composite.addComponent(true, part);
-        }
+        parts.add(part);
       }
-      if (first == null) {
-        for (ChannelPromise p : completed) {
+      // Empty the scratch lists before writing: a listener run by the write may come back here.
+      ByteBuf payload = parts.isEmpty() ? null : payload(ctx, size);
+      parts.clear();
+      ChannelPromise[] promises = completed.toArray(NO_PROMISES);
+      completed.clear();
+      if (payload == null) {
+        for (ChannelPromise p : promises) {
           p.trySuccess();
         }
         continue;
       }
-      ChannelFuture written = ctx.write(new BinaryWebSocketFrame(composite != null ? composite : first));
-      if (!completed.isEmpty()) {
-        written.addListener(new PromiseNotifier<Void, ChannelFuture>(
-            false, completed.toArray(new ChannelPromise[0])));
+      ChannelFuture written = ctx.write(new BinaryWebSocketFrame(payload));
+      if (promises.length > 0) {
+        written.addListener(new PromiseNotifier<Void, ChannelFuture>(false, promises));
       }
     }
+  }
+
+  /**
+   * One frame's payload from {@link #parts}: the part itself when there is one; a copy when they are small (as in a
+   * unary call: a copy of a few hundred bytes costs less than a composite buffer, and the encoder copies small
+   * payloads anyway); otherwise a composite buffer over them, so that large payloads are never copied.
+   */
+  private ByteBuf payload(ChannelHandlerContext ctx, int size) {
+    if (parts.size() == 1) {
+      return parts.get(0);
+    }
+    if (size <= COPY_BELOW) {
+      ByteBuf copy = ctx.alloc().buffer(size);
+      for (ByteBuf part : parts) {
+        copy.writeBytes(part, part.readerIndex(), part.readableBytes());
+        part.release();
+      }
+      return copy;
+    }
+    CompositeByteBuf composite = ctx.alloc().compositeBuffer(Math.max(MAX_COMPONENTS, parts.size()));
+    composite.addComponents(true, parts);
+    return composite;
   }
 }

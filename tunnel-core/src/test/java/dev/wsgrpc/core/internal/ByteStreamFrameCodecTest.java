@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.WriteBufferWaterMark;
@@ -52,6 +53,30 @@ class ByteStreamFrameCodecTest {
     PingWebSocketFrame read = ch.readInbound();
     assertTrue(read == ping);
     assertTrue(read.release());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void smallWritesAreCopiedIntoOneBufferAndLargeOnesComposedWithoutACopy() {
+    EmbeddedChannel ch = new EmbeddedChannel(new ByteStreamFrameCodec(64 * 1024));
+    ByteBuf header = bytes("123456789");
+    ch.write(header);
+    ch.writeAndFlush(bytes("small payload"));
+    BinaryWebSocketFrame small = ch.readOutbound();
+    assertFalse(small.content() instanceof CompositeByteBuf, "a unary call's few hundred bytes are copied");
+    assertEquals(0, header.refCnt(), "the parts are released once copied");
+    assertEquals("123456789small payload", small.content().toString(StandardCharsets.US_ASCII));
+    assertTrue(small.release());
+
+    ByteBuf big = Unpooled.wrappedBuffer(new byte[ByteStreamFrameCodec.COPY_BELOW]);
+    ch.write(bytes("123456789"));
+    ch.writeAndFlush(big);
+    BinaryWebSocketFrame large = ch.readOutbound();
+    CompositeByteBuf composite = (CompositeByteBuf) large.content();
+    assertEquals(2, composite.numComponents());
+    assertEquals(9 + ByteStreamFrameCodec.COPY_BELOW, composite.readableBytes());
+    assertTrue(large.release());
+    assertEquals(0, big.refCnt());
     assertFalse(ch.finish());
   }
 
