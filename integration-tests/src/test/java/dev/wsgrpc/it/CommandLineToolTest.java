@@ -145,7 +145,7 @@ class CommandLineToolTest {
 
   @Test
   void probePrintsEveryStepThenLatencyAndThroughput() throws Exception {
-    CliJar.Result r = CliJar.run("probe", url, "--trust-certificates", ca, "--calls", "50", "--duration", "1s");
+    CliJar.Result r = CliJar.run("probe", url, "--trust-certificates", ca, "--calls", "50", "--duration", "2s");
     assertEquals(0, r.exitCode, r.toString());
     assertTrue(r.stdout.startsWith("probe " + url + "\n"), r.toString());
     assertStep(r, "dns", "localhost -> ");
@@ -158,6 +158,8 @@ class CommandLineToolTest {
     assertStep(r, "download", " MiB/s");
     assertTrue(r.stdout.endsWith("ok\n"), r.toString());
     assertTrue(lines(r.stdout, "proxy").isEmpty(), "no proxy on this path:\n" + r);
+    // Measurements longer than a second show their progress.
+    assertTrue(r.stderr.contains("  ... upload: 1 s, ") && r.stderr.contains("  ... download: 1 s, "), r.toString());
   }
 
   @Test
