@@ -263,7 +263,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     // The 101 is encoded; writes from now on must reach the frame encoder, not the HTTP encoder.
     ((HttpServerCodec) pipeline.get(HTTP_CODEC)).removeOutboundHandler();
     FramePipeline.install(pipeline, ctx.name(), true, options.maxInboundFramePayload(),
-        options.maxOutboundFramePayload(), "client " + clientAddress);
+        options.maxOutboundFramePayload(), "client " + clientAddress, options.pingInterval().toMillis(),
+        options.pingTimeout().toMillis());
     logger.debug("Tunnel opened with {} on {} (subprotocol {})", clientAddress, options.path(), subprotocol);
     // The next handler takes over here (gRPC's handoff replaces itself with the HTTP/2 handler).
     ctx.fireUserEventTriggered(new TunnelEstablishedEvent(options.path(), subprotocol, clientAddress, principal));

@@ -279,9 +279,9 @@ class ServerUpgradeHandlerTest {
     assertNull(ch.pipeline().get(ServerUpgradeHandler.HTTP_CODEC), "the HTTP codec is gone");
     List<String> names = ch.pipeline().names();
     int decoder = names.indexOf(FramePipeline.DECODER);
-    assertEquals(Arrays.asList(FramePipeline.DECODER, FramePipeline.ENCODER, FramePipeline.CONTROL,
-        FramePipeline.BYTE_STREAM), names.subList(decoder, decoder + 4));
-    assertSame(next, ch.pipeline().context(names.get(decoder + 4)).handler(), "next follows the frame handlers");
+    assertEquals(Arrays.asList(FramePipeline.DECODER, FramePipeline.ENCODER, FramePipeline.KEEPALIVE,
+        FramePipeline.CONTROL, FramePipeline.BYTE_STREAM), names.subList(decoder, decoder + 5));
+    assertSame(next, ch.pipeline().context(names.get(decoder + 5)).handler(), "next follows the frame handlers");
 
     assertEquals(1, next.events.size());
     ProtocolNegotiationEvent handedOver = assertInstanceOf(ProtocolNegotiationEvent.class, next.events.get(0),
@@ -581,7 +581,9 @@ class ServerUpgradeHandlerTest {
 
   @Test
   void completedUpgradeStopsTheHandshakeTimeout() {
-    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build());
+    // Pings off: only the handshake timer could write here.
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().handshakeTimeout(Duration.ofMillis(250))
+        .pingInterval(Duration.ZERO).build());
     ch.writeInbound(Request.valid().bytes());
     written(ch);
 
@@ -589,6 +591,20 @@ class ServerUpgradeHandlerTest {
     ch.runScheduledPendingTasks();
     assertNull(ch.readOutbound(), "no 408 after the 101");
     assertTrue(ch.isOpen());
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void serversPingTheirClientsAfterTheUpgrade() {
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().pingInterval(Duration.ofSeconds(30)).build());
+    ch.writeInbound(Request.valid().bytes());
+    written(ch);
+
+    ch.advanceTimeBy(31, TimeUnit.SECONDS);
+    ch.runScheduledPendingTasks();
+    ByteBuf ping = ch.readOutbound();
+    assertEquals(0x89, ping.getUnsignedByte(0), "an unmasked, final ping from the server");
+    assertTrue(ping.release());
     closeUpgraded(ch);
   }
 
