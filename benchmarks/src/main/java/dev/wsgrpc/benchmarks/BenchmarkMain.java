@@ -32,7 +32,7 @@ import picocli.CommandLine.Option;
     description = "Runs the tunnel against direct gRPC and generic bridges, side by side, and writes the report.")
 public final class BenchmarkMain implements Callable<Integer> {
 
-  @Option(names = "--full", description = "The full run (about 15 minutes): what docs/BENCHMARKS.md should show.")
+  @Option(names = "--full", description = "The full run (about 20 minutes): what docs/BENCHMARKS.md should show.")
   boolean full;
 
   @Option(names = "--quick", description = "A sanity check in under two minutes (the default).")
@@ -65,7 +65,8 @@ public final class BenchmarkMain implements Callable<Integer> {
       + "full; h2c,ws quick).")
   List<String> idleKinds = new ArrayList<>();
 
-  @Option(names = "--profile", split = ",", description = "Workload ids to profile with JFR ('all' for every one).")
+  @Option(names = "--profile", split = ",", description = "Workload ids to profile with JFR over h2c, ws, h2 and "
+      + "wss ('all' for every workload, 'none' for none; default: the 1 MiB streams and QPS in --full, none otherwise).")
   Set<String> profile = new HashSet<>();
 
   @Option(names = "--gateway-jar", description = "The gateway (default: REPO/tunnel-server/target/tunnel-server.jar).")
@@ -79,19 +80,10 @@ public final class BenchmarkMain implements Callable<Integer> {
   public Integer call() throws Exception {
     BenchmarkRun.Mode mode = smoke ? BenchmarkRun.Mode.smoke() : full ? BenchmarkRun.Mode.full()
         : BenchmarkRun.Mode.quick();
-    if (!setups.isEmpty()) {
-      mode = new BenchmarkRun.Mode(mode.name(), mode.warmUp(), mode.iterations(), mode.iteration(),
-          mode.streamSizes(), mode.eightChannels(), mode.idleTunnels(), mode.idleKinds(), setups);
-    }
-    if (idleTunnels != null) {
-      mode = new BenchmarkRun.Mode(mode.name(), mode.warmUp(), mode.iterations(), mode.iteration(),
-          mode.streamSizes(), mode.eightChannels(), idleTunnels, idleTunnels == 0 ? List.of() : mode.idleKinds(),
-          mode.setups());
-    }
-    if (!idleKinds.isEmpty()) {
-      mode = new BenchmarkRun.Mode(mode.name(), mode.warmUp(), mode.iterations(), mode.iteration(),
-          mode.streamSizes(), mode.eightChannels(), mode.idleTunnels(), idleKinds, mode.setups());
-    }
+    mode = mode.with(setups.isEmpty() ? mode.setups() : setups,
+        idleTunnels != null ? idleTunnels : mode.idleTunnels(),
+        idleTunnels != null && idleTunnels == 0 ? List.of() : idleKinds.isEmpty() ? mode.idleKinds() : idleKinds,
+        profile.isEmpty() ? mode.profile() : profile.contains("none") ? Set.of() : profile);
     Path root = repo.toAbsolutePath().normalize();
     Results results = new Results();
     environment(results, mode);
@@ -99,7 +91,7 @@ public final class BenchmarkMain implements Callable<Integer> {
     long started = System.nanoTime();
     BenchmarkRun run = new BenchmarkRun(mode,
         gatewayJar != null ? gatewayJar : root.resolve("tunnel-server/target/tunnel-server.jar").toFile(),
-        gatewayCommand, workloads, profile, root.resolve("benchmarks/target/profiles"),
+        gatewayCommand, workloads, mode.profile(), root.resolve("benchmarks/target/profiles"),
         line -> System.out.println(line));
     run.run(results);
     results.environment.put("Load average (1/5/15 min) before / after", loadBefore + " / " + loadAverage());
@@ -182,7 +174,12 @@ public final class BenchmarkMain implements Callable<Integer> {
     }
   }
 
+  /** Held so that the level set on it sticks. */
+  private static final java.util.logging.Logger GRPC_LOGGER = java.util.logging.Logger.getLogger("io.grpc");
+
   public static void main(String[] args) {
+    // gRPC logs through java.util.logging; streams cancelled at the end of an iteration are not news.
+    GRPC_LOGGER.setLevel(java.util.logging.Level.SEVERE);
     // Benchmark numbers, not leak hunting: the build's tests run the same code with paranoid detection.
     if (System.getProperty("io.netty.leakDetection.level") == null) {
       ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);

@@ -15,23 +15,30 @@ final class BenchmarkRun {
 
   /** How long and how often: quick (a sanity check under two minutes), full, or smoke (the build's test). */
   record Mode(String name, Duration warmUp, int iterations, Duration iteration, List<Integer> streamSizes,
-      boolean eightChannels, int idleTunnels, List<String> idleKinds, List<String> setups) {
+      boolean eightChannels, int idleTunnels, List<String> idleKinds, List<String> setups, int codecMib,
+      Set<String> profile) {
 
     static final List<String> ALL_SETUPS = List.of("h2c", "ws", "h2", "wss", "nginx", "gateway", "websockify");
 
     static Mode quick() {
       return new Mode("quick", Duration.ofMillis(400), 3, Duration.ofMillis(200), List.of(64 * 1024, 1 << 20),
-          true, 1000, List.of("h2c", "ws"), ALL_SETUPS);
+          true, 1000, List.of("h2c", "ws"), ALL_SETUPS, 128, Set.of());
     }
 
     static Mode full() {
       return new Mode("full", Duration.ofSeconds(3), 7, Duration.ofSeconds(1), List.of(1024, 64 * 1024, 1 << 20),
-          true, 10_000, List.of("h2c", "ws", "h2", "wss"), ALL_SETUPS);
+          true, 10_000, List.of("h2c", "ws", "h2", "wss"), ALL_SETUPS, 512,
+          Set.of("stream_upload_1mib", "stream_download_1mib", "unary_qps"));
     }
 
     static Mode smoke() {
       return new Mode("smoke", Duration.ofMillis(100), 1, Duration.ofMillis(50), List.of(64 * 1024), false, 0,
-          List.of(), List.of("h2c", "ws"));
+          List.of(), List.of("h2c", "ws"), 4, Set.of());
+    }
+
+    Mode with(List<String> setups, int idleTunnels, List<String> idleKinds, Set<String> profile) {
+      return new Mode(name, warmUp, iterations, iteration, streamSizes, eightChannels, idleTunnels, idleKinds, setups,
+          codecMib, profile);
     }
 
     String describe() {
@@ -45,6 +52,8 @@ final class BenchmarkRun {
   private final String gatewayCommand;
   private final Set<String> onlyWorkloads;
   private final Set<String> profileWorkloads;
+  /** Profiles cover the tunnel and what it is compared with, not the bridges. */
+  private static final Set<String> PROFILED_SETUPS = Set.of("h2c", "ws", "h2", "wss");
   private final Path profileDir;
   private final Consumer<String> log;
 
@@ -89,6 +98,11 @@ final class BenchmarkRun {
   }
 
   Results run(Results results) throws Exception {
+    if (mode.codecMib() > 0) {
+      log.accept("codec alone: " + mode.codecMib() + " MiB per round");
+      results.codec.putAll(CodecCost.measure(3, mode.codecMib()));
+      results.codec.forEach((k, v) -> log.accept("  " + k + ": " + Report.range(v)));
+    }
     TestCertificates certs = TestCertificates.create();
     List<Setup> started = new ArrayList<>();
     try (Transports transports = new Transports(Runtime.getRuntime().availableProcessors())) {
@@ -136,6 +150,15 @@ final class BenchmarkRun {
     return results;
   }
 
+  /** An exception and its causes on one line. */
+  static String describe(Throwable e) {
+    StringBuilder out = new StringBuilder(String.valueOf(e));
+    for (Throwable c = e.getCause(); c != null && out.length() < 600; c = c.getCause()) {
+      out.append(" <- ").append(c);
+    }
+    return out.toString().replace('\n', ' ');
+  }
+
   private void runWorkload(Workload workload, List<Setup> all, Results results) throws Exception {
     List<Setup> setups = new ArrayList<>();
     for (Setup s : all) {
@@ -154,8 +177,8 @@ final class BenchmarkRun {
         workload.warmUp(setup, mode.warmUp());
         usable.add(setup);
       } catch (Exception e) {
-        result.failures.put(setup.name(), "warm-up failed: " + e);
-        log.accept("  " + setup.name() + " failed during warm-up: " + e);
+        result.failures.put(setup.name(), "warm-up failed: " + describe(e));
+        log.accept("  " + setup.name() + " failed during warm-up: " + describe(e));
         workload.close(setup);
       }
     }
@@ -173,13 +196,14 @@ final class BenchmarkRun {
           Map<String, Double> values = workload.run(setup, mode.iteration());
           result.add(setup.name(), values);
         } catch (Exception e) {
-          result.failures.put(setup.name(), e.toString());
-          log.accept("  " + setup.name() + " failed: " + e);
+          result.failures.put(setup.name(), describe(e));
+          log.accept("  " + setup.name() + " failed: " + describe(e));
         }
       }
     }
     for (Setup setup : usable) {
-      if (profileWorkloads.contains(workload.id()) || profileWorkloads.contains("all")) {
+      if ((profileWorkloads.contains(workload.id()) || profileWorkloads.contains("all"))
+          && PROFILED_SETUPS.contains(setup.name())) {
         try {
           results.profiles.add(new Profiler(profileDir).record(workload.id(), setup.name(),
               () -> workload.run(setup, mode.iteration())));

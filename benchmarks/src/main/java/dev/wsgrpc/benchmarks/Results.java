@@ -41,6 +41,8 @@ final class Results {
   final List<IdleTunnels.Result> idle = new ArrayList<>();
   final Map<String, String> idleFailures = new LinkedHashMap<>();
   final List<Profiler.Profile> profiles = new ArrayList<>();
+  /** {@link CodecCost}: the frame handlers alone. */
+  final Map<String, Stats> codec = new LinkedHashMap<>();
 
   SetupInfo setup(String name) {
     return setups.stream().filter(s -> s.name().equals(name)).findFirst().orElse(null);
