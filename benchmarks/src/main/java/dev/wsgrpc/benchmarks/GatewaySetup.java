@@ -5,6 +5,9 @@ import dev.wsgrpc.testing.TestCertificates;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
 import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -56,11 +59,15 @@ final class GatewaySetup implements Setup {
     }
     backend.start(transports, service, certs);
     port = ExternalProgram.freePort();
+    // Run a copy: a build that rewrites the jar under a running JVM breaks its class loading mid-run.
+    Path copy = Files.createTempFile("wsgrpc-bench-gateway", ".jar");
+    copy.toFile().deleteOnExit();
+    Files.copy(jar.toPath(), copy, StandardCopyOption.REPLACE_EXISTING);
     client = TunnelSetup.Client.of("ws://127.0.0.1:" + port + "/grpc", null, true);
     String java = new File(System.getProperty("java.home"), "bin/java").getPath();
     List<String> command = new ArrayList<>();
     for (String part : commandTemplate.trim().split("\\s+")) {
-      command.add(part.replace("{java}", java).replace("{jar}", jar.getPath())
+      command.add(part.replace("{java}", java).replace("{jar}", copy.toString())
           .replace("{port}", Integer.toString(port)).replace("{upstream}", "127.0.0.1:" + backend.port()));
     }
     gateway = ExternalProgram.start("gateway", command);
