@@ -9,8 +9,6 @@ import io.netty.channel.ChannelPromise;
 import io.netty.channel.PendingWriteQueue;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame;
-import io.netty.util.concurrent.PromiseNotifier;
-import java.nio.channels.ClosedChannelException;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -53,7 +51,7 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
 
   @Override
   public void handlerRemoved(ChannelHandlerContext ctx) {
-    pending.removeAndFailAll(new ClosedChannelException());
+    pending.removeAndFailAll(TunnelStatus.closedBeforeWrite());
   }
 
   @Override
@@ -72,7 +70,7 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
-    pending.removeAndFailAll(new ClosedChannelException());
+    pending.removeAndFailAll(TunnelStatus.closedBeforeWrite());
     ctx.fireChannelInactive();
   }
 
@@ -134,7 +132,17 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
       }
       ChannelFuture written = ctx.write(new BinaryWebSocketFrame(payload));
       if (promises.length > 0) {
-        written.addListener(new PromiseNotifier<Void, ChannelFuture>(false, promises));
+        written.addListener(f -> {
+          // A frame that failed on a closed channel fails gRPC's writes with a cause, so RPCs see UNAVAILABLE.
+          Throwable cause = f.isSuccess() ? null : TunnelStatus.writeFailure(f.cause());
+          for (ChannelPromise p : promises) {
+            if (cause == null) {
+              p.trySuccess();
+            } else {
+              p.tryFailure(cause);
+            }
+          }
+        });
       }
     }
   }

@@ -13,7 +13,6 @@ import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.nio.charset.StandardCharsets;
-import java.nio.channels.ClosedChannelException;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -161,7 +160,7 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
   public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
     if (closeSent) {
       ReferenceCountUtil.release(msg);
-      promise.tryFailure(new ClosedChannelException());
+      promise.tryFailure(TunnelStatus.closedBeforeWrite());
     } else if (msg instanceof CloseWebSocketFrame) {
       // A Close chosen by a handler after this one (a gateway that cannot reach its upstream): it is the Close.
       closeSent = true;

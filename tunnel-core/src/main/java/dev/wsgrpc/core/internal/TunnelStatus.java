@@ -3,6 +3,8 @@ package dev.wsgrpc.core.internal;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
 
 /**
  * The one mapping from WebSocket close codes and tunnel failures to gRPC {@link Status}. Every description names
@@ -53,6 +55,22 @@ public final class TunnelStatus {
   /** The status of a tunnel that could not be set up with {@code peer}. */
   public static StatusRuntimeException handshakeFailed(String what, Throwable cause) {
     return Status.UNAVAILABLE.withDescription(what).withCause(cause).asRuntimeException();
+  }
+
+  /**
+   * The failure of a write that the tunnel's end overtook. A {@link ClosedChannelException} with a cause, which
+   * grpc-java reports as UNAVAILABLE (a bare one it reports as UNKNOWN), so that RPCs cut by a dropped tunnel fail
+   * with a status that tells the channel to reconnect.
+   */
+  public static ClosedChannelException closedBeforeWrite() {
+    ClosedChannelException e = new ClosedChannelException();
+    e.initCause(new IOException("the WebSocket tunnel closed before these bytes were written"));
+    return e;
+  }
+
+  /** {@code cause}, or, for a bare {@link ClosedChannelException}, {@link #closedBeforeWrite()}. */
+  public static Throwable writeFailure(Throwable cause) {
+    return cause instanceof ClosedChannelException && cause.getCause() == null ? closedBeforeWrite() : cause;
   }
 
   /** {@code "1001 (Going Away)"} for codes RFC 6455 and IANA name, else the number alone. */

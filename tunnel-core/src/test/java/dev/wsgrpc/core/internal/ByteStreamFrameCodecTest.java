@@ -143,4 +143,30 @@ class ByteStreamFrameCodecTest {
     assertTrue(frame.release());
     assertFalse(ch.finish());
   }
+
+  @Test
+  void writesCutByTheTunnelsEndFailWithACauseSoGrpcReportsUnavailable() {
+    EmbeddedChannel ch = new EmbeddedChannel(new ByteStreamFrameCodec(16));
+    ChannelFuture pending = ch.write(bytes("never sent"));
+    ch.pipeline().remove(ByteStreamFrameCodec.class);
+    assertTrue(pending.cause() instanceof java.nio.channels.ClosedChannelException);
+    // grpc-java reports a ClosedChannelException with a cause as UNAVAILABLE, and a bare one as UNKNOWN.
+    assertTrue(pending.cause().getCause() instanceof java.io.IOException, String.valueOf(pending.cause()));
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void aFrameFailingOnAClosedChannelFailsTheWritesWithACause() {
+    EmbeddedChannel ch = new EmbeddedChannel(new io.netty.channel.ChannelOutboundHandlerAdapter() {
+      @Override
+      public void write(io.netty.channel.ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise p) {
+        io.netty.util.ReferenceCountUtil.release(msg);
+        p.setFailure(new java.nio.channels.ClosedChannelException()); // what Netty does after the close
+      }
+    }, new ByteStreamFrameCodec(16));
+    ChannelFuture write = ch.writeAndFlush(bytes("too late"));
+    assertTrue(write.cause() instanceof java.nio.channels.ClosedChannelException);
+    assertTrue(write.cause().getCause() instanceof java.io.IOException, String.valueOf(write.cause()));
+    assertFalse(ch.finish());
+  }
 }
