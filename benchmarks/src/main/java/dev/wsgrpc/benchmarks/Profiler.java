@@ -74,21 +74,36 @@ final class Profiler {
     return new Profile(workload, setup, total, shares(areas, total, 12), shares(methods, total, 12), file);
   }
 
-  /** The area a sample belongs to: the innermost frame's, except that copies are charged to who asked for them. */
+  /**
+   * The area a sample belongs to: the innermost wsgrpc handler on the stack, looking outwards only as far as the
+   * first pipeline hop (what runs below a hop belongs to the next handler: the socket write under a flush, gRPC's
+   * decoding under a read); otherwise the package of the innermost frame. Allocations and copies a handler makes
+   * count as the handler's.
+   */
   static String area(List<RecordedFrame> frames) {
-    String top = frames.get(0).getMethod().getType().getName();
-    if (top.startsWith("dev.wsgrpc.core.internal.FrameMask")) {
-      return "wsgrpc masking (XOR)";
-    }
-    for (RecordedFrame frame : frames.subList(0, Math.min(frames.size(), 12))) {
+    for (RecordedFrame frame : frames) {
       String type = frame.getMethod().getType().getName();
-      if (type.startsWith("dev.wsgrpc.core.internal.Frame")) {
-        return "wsgrpc frame codec (incl. copies it makes)";
+      if (type.startsWith("dev.wsgrpc.core.internal.FrameMask")) {
+        return "wsgrpc masking (XOR)";
+      }
+      if (type.startsWith("dev.wsgrpc.core.internal.FrameDecoder")
+          || type.startsWith("dev.wsgrpc.core.internal.FrameEncoder")) {
+        return "wsgrpc frame codec (incl. its copies)";
       }
       if (type.startsWith("dev.wsgrpc.core.internal.ByteStreamFrameCodec")) {
         return "wsgrpc write coalescing";
       }
+      if (type.startsWith("dev.wsgrpc.benchmarks")) {
+        return "benchmark's client and service";
+      }
+      if (type.startsWith("dev.wsgrpc")) {
+        return "wsgrpc other";
+      }
+      if (type.equals("io.netty.channel.AbstractChannelHandlerContext")) {
+        break;
+      }
     }
+    String top = frames.get(0).getMethod().getType().getName();
     if (top.startsWith("sun.security") || top.startsWith("com.sun.crypto") || top.startsWith("javax.crypto")
         || top.startsWith("io.netty.handler.ssl")) {
       return "TLS";
@@ -107,9 +122,6 @@ final class Profiler {
     }
     if (top.startsWith("io.netty")) {
       return "netty other (I/O, pipeline)";
-    }
-    if (top.startsWith("dev.wsgrpc")) {
-      return "wsgrpc other";
     }
     if (top.startsWith("jdk.internal.misc.Unsafe") || top.startsWith("java.nio")) {
       return "JDK memory copies";

@@ -274,9 +274,10 @@ final class Report {
 
     if (!results.profiles.isEmpty()) {
       md.append("\n## Profiles\n\n");
-      md.append("JFR CPU samples (1 ms) of one extra iteration per setup, not of the measured ones. Areas are "
-          + "charged by the innermost frame, except that anything under the wsgrpc frame codec counts as codec. "
-          + "Recordings: `benchmarks/target/profiles/`.\n");
+      md.append("JFR CPU samples (1 ms, Java code only: time in the kernel does not show) of one extra iteration "
+          + "per setup, not of the measured ones. A sample counts for the innermost wsgrpc handler on its stack up "
+          + "to the first pipeline hop (with the allocations and copies it makes), otherwise for the package of its "
+          + "innermost frame. Recordings: `benchmarks/target/profiles/`.\n");
       for (Profiler.Profile p : results.profiles) {
         md.append("\n**").append(p.workload()).append(" over ").append(p.setup()).append("** (").append(p.samples())
             .append(" samples): ");
