@@ -25,7 +25,8 @@ import picocli.CommandLine.Option;
  *
  * <pre>
  * mvn -B -q -pl benchmarks -am package -DskipTests
- * java -jar benchmarks/target/benchmarks.jar --full     # or --quick, under two minutes
+ * java -XX:+UnlockDiagnosticVMOptions -XX:+DebugNonSafepoints -jar benchmarks/target/benchmarks.jar --full
+ *   # or --quick, under two minutes; the two -XX flags make the JFR profiles exact (optional)
  * </pre>
  */
 @Command(name = "benchmarks", mixinStandardHelpOptions = true,
@@ -108,8 +109,9 @@ public final class BenchmarkMain implements Callable<Integer> {
 
   private static void environment(Results results, BenchmarkRun.Mode mode) {
     String command = String.join(" ", ProcessHandle.current().info().arguments().map(List::of).orElse(List.of()));
-    results.environment.put("command", "mvn -B -q -pl benchmarks -am package -DskipTests && java -jar "
-        + "benchmarks/target/benchmarks.jar " + ("quick".equals(mode.name()) ? "--quick" : "--" + mode.name())
+    results.environment.put("command", "mvn -B -q -pl benchmarks -am package -DskipTests && java "
+        + "-XX:+UnlockDiagnosticVMOptions -XX:+DebugNonSafepoints -jar benchmarks/target/benchmarks.jar "
+        + ("quick".equals(mode.name()) ? "--quick" : "--" + mode.name())
         + (command.isEmpty() ? "" : "\n# this run: java " + command));
     results.environment.put("Date", ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME));
     results.environment.put("Mode", mode.describe());

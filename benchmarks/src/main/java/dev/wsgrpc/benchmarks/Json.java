@@ -19,7 +19,13 @@ final class Json {
     } else if (value instanceof String s) {
       quote(out, s);
     } else if (value instanceof Double d) {
-      out.append(d.isNaN() || d.isInfinite() ? "null" : String.valueOf(Math.round(d * 10000) / 10000.0));
+      if (d.isNaN() || d.isInfinite()) {
+        out.append("null");
+      } else if (d == Math.rint(d) && Math.abs(d) < 1e15) {
+        out.append(d.longValue());
+      } else {
+        out.append(Math.round(d * 10000) / 10000.0);
+      }
     } else if (value instanceof Number || value instanceof Boolean) {
       out.append(value);
     } else if (value instanceof Map<?, ?> map) {

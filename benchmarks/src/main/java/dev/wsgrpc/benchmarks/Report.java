@@ -277,7 +277,11 @@ final class Report {
       md.append("JFR CPU samples (1 ms, Java code only: time in the kernel does not show) of one extra iteration "
           + "per setup, not of the measured ones. A sample counts for the innermost wsgrpc handler on its stack up "
           + "to the first pipeline hop (with the allocations and copies it makes), otherwise for the package of its "
-          + "innermost frame. Recordings: `benchmarks/target/profiles/`.\n");
+          + "innermost frame. Recordings: `benchmarks/target/profiles/`."
+          + (java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()
+              .contains("-XX:+DebugNonSafepoints") ? "" : " **Approximate**: this JVM ran without "
+              + "`-XX:+UnlockDiagnosticVMOptions -XX:+DebugNonSafepoints`, so samples in compiled code are charged "
+              + "to the nearest safepoint, sometimes in the wrong method.") + "\n");
       for (Profiler.Profile p : results.profiles) {
         md.append("\n**").append(p.workload()).append(" over ").append(p.setup()).append("** (").append(p.samples())
             .append(" samples): ");
