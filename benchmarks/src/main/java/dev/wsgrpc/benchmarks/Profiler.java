@@ -93,6 +93,9 @@ final class Profiler {
       if (type.startsWith("dev.wsgrpc.core.internal.ByteStreamFrameCodec")) {
         return "wsgrpc write coalescing";
       }
+      if (type.startsWith("dev.wsgrpc.testing.proto")) {
+        return "protobuf";
+      }
       if (type.startsWith("dev.wsgrpc.benchmarks")) {
         return "benchmark's client and service";
       }
