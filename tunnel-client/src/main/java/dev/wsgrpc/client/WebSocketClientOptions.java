@@ -2,9 +2,9 @@ package dev.wsgrpc.client;
 
 import static dev.wsgrpc.core.internal.Preconditions.checkArgument;
 import static dev.wsgrpc.core.internal.Preconditions.checkNotNull;
-import static dev.wsgrpc.core.internal.Preconditions.checkPositive;
 
 import dev.wsgrpc.core.WebSocketTunnel;
+import dev.wsgrpc.core.internal.FramePipelineSettings;
 import dev.wsgrpc.core.internal.Http11Tokens;
 import io.netty.handler.ssl.SslContext;
 import java.io.File;
@@ -33,9 +33,6 @@ import java.util.function.Supplier;
  */
 public final class WebSocketClientOptions {
 
-  /** The shortest ping interval accepted: shorter ones would flood the path with control frames. */
-  private static final Duration MIN_PING_INTERVAL = Duration.ofMillis(100);
-
   private static final List<String> RESERVED_HEADERS = Arrays.asList("host", "upgrade", "connection",
       "sec-websocket-key", "sec-websocket-version", "sec-websocket-accept", "sec-websocket-extensions",
       "sec-websocket-protocol", "origin", "content-length", "transfer-encoding");
@@ -52,10 +49,7 @@ public final class WebSocketClientOptions {
   private final Duration handshakeTimeout;
   private final SslContext sslContext;
   private final File trustCertificates;
-  private final int maxInboundFramePayload;
-  private final int maxOutboundFramePayload;
-  private final Duration pingInterval;
-  private final Duration pingTimeout;
+  private final FramePipelineSettings frames;
   private final String proxyHost;
   private final int proxyPort;
   private final String proxyUsername;
@@ -78,10 +72,7 @@ public final class WebSocketClientOptions {
     this.handshakeTimeout = b.handshakeTimeout;
     this.sslContext = b.sslContext;
     this.trustCertificates = b.trustCertificates;
-    this.maxInboundFramePayload = b.maxInboundFramePayload;
-    this.maxOutboundFramePayload = b.maxOutboundFramePayload;
-    this.pingInterval = b.pingInterval;
-    this.pingTimeout = b.pingTimeout;
+    this.frames = new FramePipelineSettings(b.frames);
     this.proxyHost = b.proxyHost;
     this.proxyPort = b.proxyPort;
     this.proxyUsername = b.proxyUsername;
@@ -193,22 +184,22 @@ public final class WebSocketClientOptions {
 
   /** The largest frame payload accepted from the server, in bytes. */
   public int maxInboundFramePayload() {
-    return maxInboundFramePayload;
+    return frames.maxInboundFramePayload();
   }
 
   /** The largest frame payload sent to the server, in bytes. */
   public int maxOutboundFramePayload() {
-    return maxOutboundFramePayload;
+    return frames.maxOutboundFramePayload();
   }
 
   /** Time between two WebSocket Pings; {@link Duration#ZERO} when none are sent. */
   public Duration pingInterval() {
-    return pingInterval;
+    return frames.pingInterval();
   }
 
   /** How long after a Ping something must arrive before the tunnel is closed as dead. */
   public Duration pingTimeout() {
-    return pingTimeout;
+    return frames.pingTimeout();
   }
 
   /** The explicitly configured HTTP CONNECT proxy's host, or {@code null} when none is set. */
@@ -257,9 +248,7 @@ public final class WebSocketClientOptions {
         + ", headersSupplier=" + (headersSupplier != null) + ", subprotocols=" + subprotocols
         + ", origin=" + origin + ", handshakeTimeout=" + handshakeTimeout
         + ", sslContext=" + (sslContext != null) + ", trustCertificates=" + trustCertificates
-        + ", maxInboundFramePayload=" + maxInboundFramePayload
-        + ", maxOutboundFramePayload=" + maxOutboundFramePayload
-        + ", pingInterval=" + pingInterval + ", pingTimeout=" + pingTimeout
+        + ", " + frames
         + ", proxy=" + (proxyHost == null ? null : proxyHost + ":" + proxyPort)
         + ", proxyUsername=" + proxyUsername + ", useSystemProxy=" + useSystemProxy
         + ", connectTo=" + (connectToHost == null ? null : connectToHost + ":" + connectToPort) + "}";
@@ -275,10 +264,7 @@ public final class WebSocketClientOptions {
     private Duration handshakeTimeout = Duration.ofMillis(WebSocketTunnel.DEFAULT_HANDSHAKE_TIMEOUT_MILLIS);
     private SslContext sslContext;
     private File trustCertificates;
-    private int maxInboundFramePayload = WebSocketTunnel.DEFAULT_MAX_INBOUND_FRAME_PAYLOAD;
-    private int maxOutboundFramePayload = WebSocketTunnel.DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD;
-    private Duration pingInterval = Duration.ofMillis(WebSocketTunnel.DEFAULT_PING_INTERVAL_MILLIS);
-    private Duration pingTimeout = Duration.ofMillis(WebSocketTunnel.DEFAULT_PING_TIMEOUT_MILLIS);
+    private final FramePipelineSettings frames;
     private String proxyHost;
     private int proxyPort;
     private String proxyUsername;
@@ -288,6 +274,7 @@ public final class WebSocketClientOptions {
     private int connectToPort;
 
     private Builder(String url) {
+      this.frames = new FramePipelineSettings();
       url(url);
     }
 
@@ -300,10 +287,7 @@ public final class WebSocketClientOptions {
       this.handshakeTimeout = o.handshakeTimeout;
       this.sslContext = o.sslContext;
       this.trustCertificates = o.trustCertificates;
-      this.maxInboundFramePayload = o.maxInboundFramePayload;
-      this.maxOutboundFramePayload = o.maxOutboundFramePayload;
-      this.pingInterval = o.pingInterval;
-      this.pingTimeout = o.pingTimeout;
+      this.frames = new FramePipelineSettings(o.frames);
       this.proxyHost = o.proxyHost;
       this.proxyPort = o.proxyPort;
       this.proxyUsername = o.proxyUsername;
@@ -407,7 +391,7 @@ public final class WebSocketClientOptions {
      * fail RESOURCE_EXHAUSTED. Default: {@value WebSocketTunnel#DEFAULT_MAX_INBOUND_FRAME_PAYLOAD} bytes.
      */
     public Builder maxInboundFramePayload(int bytes) {
-      this.maxInboundFramePayload = checkPositive(bytes, "maxInboundFramePayload");
+      frames.maxInboundFramePayload(bytes);
       return this;
     }
 
@@ -416,7 +400,7 @@ public final class WebSocketClientOptions {
      * and the server accept. Default: {@value WebSocketTunnel#DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD} bytes.
      */
     public Builder maxOutboundFramePayload(int bytes) {
-      this.maxOutboundFramePayload = checkPositive(bytes, "maxOutboundFramePayload");
+      frames.maxOutboundFramePayload(bytes);
       return this;
     }
 
@@ -427,10 +411,7 @@ public final class WebSocketClientOptions {
      * {@value WebSocketTunnel#DEFAULT_PING_INTERVAL_MILLIS} ms.
      */
     public Builder pingInterval(Duration interval) {
-      checkNotNull(interval, "pingInterval");
-      checkArgument(interval.isZero() || interval.compareTo(MIN_PING_INTERVAL) >= 0, "pingInterval", interval,
-          "0 to send no pings, or at least " + MIN_PING_INTERVAL.toMillis() + " ms");
-      this.pingInterval = interval;
+      frames.pingInterval(interval);
       return this;
     }
 
@@ -440,9 +421,7 @@ public final class WebSocketClientOptions {
      * reconnects. Default: {@value WebSocketTunnel#DEFAULT_PING_TIMEOUT_MILLIS} ms.
      */
     public Builder pingTimeout(Duration timeout) {
-      checkNotNull(timeout, "pingTimeout");
-      checkArgument(!timeout.isNegative() && !timeout.isZero(), "pingTimeout", timeout, "> 0");
-      this.pingTimeout = timeout;
+      frames.pingTimeout(timeout);
       return this;
     }
 

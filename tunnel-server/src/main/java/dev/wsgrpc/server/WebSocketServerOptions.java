@@ -6,6 +6,7 @@ import static dev.wsgrpc.core.internal.Preconditions.checkNotNull;
 import static dev.wsgrpc.core.internal.Preconditions.checkPositive;
 
 import dev.wsgrpc.core.WebSocketTunnel;
+import dev.wsgrpc.core.internal.FramePipelineSettings;
 import dev.wsgrpc.core.internal.Http11Tokens;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
@@ -34,8 +35,7 @@ public final class WebSocketServerOptions {
   private final String subprotocol;
   private final Duration handshakeTimeout;
   private final Supplier<SslContext> sslContext;
-  private final int maxInboundFramePayload;
-  private final int maxOutboundFramePayload;
+  private final FramePipelineSettings frames;
   private final boolean nativeGrpc;
   private final PlainHttpHandler plainHttpHandler;
   private final TrustedProxies trustedProxies;
@@ -47,16 +47,13 @@ public final class WebSocketServerOptions {
   private final int maxTunnelsPerClient;
   private final int maxRequestLineBytes;
   private final int maxRequestHeaderBytes;
-  private final Duration pingInterval;
-  private final Duration pingTimeout;
 
   private WebSocketServerOptions(Builder b) {
     this.path = b.path;
     this.subprotocol = b.subprotocol;
     this.handshakeTimeout = b.handshakeTimeout;
     this.sslContext = b.sslContext;
-    this.maxInboundFramePayload = b.maxInboundFramePayload;
-    this.maxOutboundFramePayload = b.maxOutboundFramePayload;
+    this.frames = new FramePipelineSettings(b.frames);
     this.nativeGrpc = b.nativeGrpc;
     this.plainHttpHandler = b.plainHttpHandler;
     this.trustedProxies = b.trustedProxies;
@@ -68,8 +65,6 @@ public final class WebSocketServerOptions {
     this.maxTunnelsPerClient = b.maxTunnelsPerClient;
     this.maxRequestLineBytes = b.maxRequestLineBytes;
     this.maxRequestHeaderBytes = b.maxRequestHeaderBytes;
-    this.pingInterval = b.pingInterval;
-    this.pingTimeout = b.pingTimeout;
   }
 
   public static Builder newBuilder() {
@@ -157,22 +152,22 @@ public final class WebSocketServerOptions {
 
   /** The largest frame payload accepted from a client, in bytes. */
   public int maxInboundFramePayload() {
-    return maxInboundFramePayload;
+    return frames.maxInboundFramePayload();
   }
 
   /** The largest frame payload sent to a client, in bytes. */
   public int maxOutboundFramePayload() {
-    return maxOutboundFramePayload;
+    return frames.maxOutboundFramePayload();
   }
 
   /** Time between two WebSocket Pings to a client; {@link Duration#ZERO} when none are sent. */
   public Duration pingInterval() {
-    return pingInterval;
+    return frames.pingInterval();
   }
 
   /** How long after a Ping something must arrive from the client before its tunnel is closed as dead. */
   public Duration pingTimeout() {
-    return pingTimeout;
+    return frames.pingTimeout();
   }
 
   @Override
@@ -183,10 +178,7 @@ public final class WebSocketServerOptions {
         + ", trustedProxies=" + trustedProxies + ", authenticator=" + (authenticator != null)
         + ", allowedOrigins=" + allowedOrigins + ", maxTunnels=" + maxTunnels
         + ", maxTunnelsPerClient=" + maxTunnelsPerClient + ", maxRequestLineBytes=" + maxRequestLineBytes
-        + ", maxRequestHeaderBytes=" + maxRequestHeaderBytes
-        + ", maxInboundFramePayload=" + maxInboundFramePayload
-        + ", maxOutboundFramePayload=" + maxOutboundFramePayload
-        + ", pingInterval=" + pingInterval + ", pingTimeout=" + pingTimeout + "}";
+        + ", maxRequestHeaderBytes=" + maxRequestHeaderBytes + ", " + frames + "}";
   }
 
   /** A validating builder; every setter fails fast with the offending value. Not thread-safe. */
@@ -198,8 +190,7 @@ public final class WebSocketServerOptions {
     private File certChainPem;
     private File privateKeyPem;
     private File clientCaPem;
-    private int maxInboundFramePayload = WebSocketTunnel.DEFAULT_MAX_INBOUND_FRAME_PAYLOAD;
-    private int maxOutboundFramePayload = WebSocketTunnel.DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD;
+    private final FramePipelineSettings frames;
     private boolean nativeGrpc;
     private PlainHttpHandler plainHttpHandler;
     private TrustedProxies trustedProxies = TrustedProxies.NONE;
@@ -211,18 +202,17 @@ public final class WebSocketServerOptions {
     private int maxTunnelsPerClient = Integer.MAX_VALUE;
     private int maxRequestLineBytes = DEFAULT_MAX_REQUEST_LINE_BYTES;
     private int maxRequestHeaderBytes = DEFAULT_MAX_REQUEST_HEADER_BYTES;
-    private Duration pingInterval = Duration.ofMillis(WebSocketTunnel.DEFAULT_PING_INTERVAL_MILLIS);
-    private Duration pingTimeout = Duration.ofMillis(WebSocketTunnel.DEFAULT_PING_TIMEOUT_MILLIS);
 
-    private Builder() {}
+    private Builder() {
+      frames = new FramePipelineSettings();
+    }
 
     private Builder(WebSocketServerOptions o) {
       path = o.path;
       subprotocol = o.subprotocol;
       handshakeTimeout = o.handshakeTimeout;
       sslContext = o.sslContext;
-      maxInboundFramePayload = o.maxInboundFramePayload;
-      maxOutboundFramePayload = o.maxOutboundFramePayload;
+      frames = new FramePipelineSettings(o.frames);
       nativeGrpc = o.nativeGrpc;
       plainHttpHandler = o.plainHttpHandler;
       trustedProxies = o.trustedProxies;
@@ -234,8 +224,6 @@ public final class WebSocketServerOptions {
       maxTunnelsPerClient = o.maxTunnelsPerClient;
       maxRequestLineBytes = o.maxRequestLineBytes;
       maxRequestHeaderBytes = o.maxRequestHeaderBytes;
-      pingInterval = o.pingInterval;
-      pingTimeout = o.pingTimeout;
     }
 
     /** The path that answers the upgrade, matched exactly (the query is ignored). Default: {@value WebSocketTunnel#DEFAULT_PATH}. */
@@ -408,7 +396,7 @@ public final class WebSocketServerOptions {
      * Default: {@value WebSocketTunnel#DEFAULT_MAX_INBOUND_FRAME_PAYLOAD} bytes.
      */
     public Builder maxInboundFramePayload(int bytes) {
-      this.maxInboundFramePayload = checkPositive(bytes, "maxInboundFramePayload");
+      frames.maxInboundFramePayload(bytes);
       return this;
     }
 
@@ -417,7 +405,7 @@ public final class WebSocketServerOptions {
      * Default: {@value WebSocketTunnel#DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD} bytes.
      */
     public Builder maxOutboundFramePayload(int bytes) {
-      this.maxOutboundFramePayload = checkPositive(bytes, "maxOutboundFramePayload");
+      frames.maxOutboundFramePayload(bytes);
       return this;
     }
 
@@ -428,10 +416,7 @@ public final class WebSocketServerOptions {
      * {@value WebSocketTunnel#DEFAULT_PING_INTERVAL_MILLIS} ms.
      */
     public Builder pingInterval(Duration interval) {
-      checkNotNull(interval, "pingInterval");
-      checkArgument(interval.isZero() || interval.toMillis() >= 100, "pingInterval", interval,
-          "0 to send no pings, or at least 100 ms");
-      this.pingInterval = interval;
+      frames.pingInterval(interval);
       return this;
     }
 
@@ -441,9 +426,7 @@ public final class WebSocketServerOptions {
      * ms.
      */
     public Builder pingTimeout(Duration timeout) {
-      checkNotNull(timeout, "pingTimeout");
-      checkArgument(!timeout.isNegative() && !timeout.isZero(), "pingTimeout", timeout, "> 0");
-      this.pingTimeout = timeout;
+      frames.pingTimeout(timeout);
       return this;
     }
 

@@ -122,6 +122,20 @@ class WebSocketServerOptionsTest {
   }
 
   @Test
+  void pingIntervalIsZeroOrAtLeast100MillisAndPingTimeoutPositive() {
+    WebSocketServerOptions o = WebSocketServerOptions.newBuilder().pingInterval(Duration.ZERO)
+        .pingTimeout(Duration.ofSeconds(2)).build();
+    assertEquals(Duration.ZERO, o.pingInterval());
+    assertEquals(Duration.ofSeconds(2), o.pingTimeout());
+    assertEquals(Duration.ofSeconds(30), WebSocketServerOptions.DEFAULT.pingInterval());
+    assertEquals(Duration.ofSeconds(15), WebSocketServerOptions.DEFAULT.pingTimeout());
+    assertEquals("pingInterval: PT0.099S (expected: 0 to send no pings, or at least 100 ms)",
+        message(() -> WebSocketServerOptions.newBuilder().pingInterval(Duration.ofMillis(99))));
+    assertEquals("pingTimeout: PT-1S (expected: > 0)",
+        message(() -> WebSocketServerOptions.newBuilder().pingTimeout(Duration.ofSeconds(-1))));
+  }
+
+  @Test
   void sslContextMustBeAServerContext() throws Exception {
     SslContext client = SslContextBuilder.forClient().build();
     String m = message(() -> WebSocketServerOptions.newBuilder().sslContext(client));
