@@ -5,7 +5,6 @@ import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
 import io.netty.bootstrap.Bootstrap;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
@@ -17,15 +16,10 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.handler.codec.http.DefaultFullHttpRequest;
-import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaders;
-import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.proxy.HttpProxyHandler;
 import io.netty.handler.proxy.ProxyConnectException;
@@ -47,7 +41,6 @@ import java.security.cert.X509Certificate;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLEngine;
@@ -307,25 +300,7 @@ final class TunnelDialer {
       current = Step.UPGRADE;
       ctx.pipeline().addBefore(ctx.name(), HTTP_CODEC, new HttpClientCodec());
       key = Http11Tokens.newKey();
-      FullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET,
-          options.requestTarget(), Unpooled.EMPTY_BUFFER);
-      HttpHeaders h = request.headers();
-      h.set(HttpHeaderNames.HOST, options.hostHeader());
-      h.set(HttpHeaderNames.UPGRADE, "websocket");
-      h.set(HttpHeaderNames.CONNECTION, "Upgrade");
-      h.set(HttpHeaderNames.SEC_WEBSOCKET_KEY, key);
-      h.set(HttpHeaderNames.SEC_WEBSOCKET_VERSION, "13");
-      if (!options.subprotocols().isEmpty()) {
-        h.set(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL, String.join(", ", options.subprotocols()));
-      }
-      if (options.origin() != null) {
-        h.set(HttpHeaderNames.ORIGIN, options.origin());
-      }
-      h.set(HttpHeaderNames.USER_AGENT, "wsgrpc-cli");
-      for (Map.Entry<String, String> e : options.headers().entrySet()) {
-        h.set(e.getKey(), e.getValue());
-      }
-      ctx.writeAndFlush(request);
+      ctx.writeAndFlush(InternalWebSocketClient.newUpgradeRequest(options, key, "wsgrpc-cli"));
     }
 
     @Override
@@ -338,7 +313,7 @@ final class TunnelDialer {
         if (msg instanceof HttpResponse) {
           response = (HttpResponse) msg;
           server = response.headers().get(HttpHeaderNames.SERVER);
-          String problem = check(response);
+          String problem = InternalWebSocketClient.checkUpgradeResponse(options, key, response);
           if (problem != null) {
             fail(ctx, Step.UPGRADE, problem, hop(), null);
             return;
@@ -354,56 +329,14 @@ final class TunnelDialer {
       }
     }
 
-    /** What is wrong with the answer to the upgrade, in the library's words, or null when it is a good 101. */
-    private String check(HttpResponse r) {
-      String from = " from " + url + (server != null ? " (Server: " + server + ")" : "");
-      if (r.decoderResult().isFailure()) {
-        return "expected an HTTP/1.1 response to the upgrade but the answer was malformed" + from + ": "
-            + r.decoderResult().cause().getMessage();
-      }
-      HttpHeaders h = r.headers();
-      int code = r.status().code();
-      if (code != 101) {
-        String hint = "";
-        if (code >= 200 && code < 300 && !h.contains(HttpHeaderNames.UPGRADE)) {
-          hint = ": a proxy on the path did not pass the Upgrade and Connection headers, or the URL is not a "
-              + "WebSocket endpoint";
-        } else if (code >= 300 && code < 400 && h.contains(HttpHeaderNames.LOCATION)) {
-          hint = ": redirected to " + h.get(HttpHeaderNames.LOCATION);
-        }
-        return "expected HTTP 101 but was " + r.status() + from + hint;
-      }
-      if (!"websocket".equalsIgnoreCase(h.get(HttpHeaderNames.UPGRADE))) {
-        return "expected 'Upgrade: websocket' in the 101 but was " + quoted(h.get(HttpHeaderNames.UPGRADE)) + from;
-      }
-      if (!Http11Tokens.containsToken(h.getAll(HttpHeaderNames.CONNECTION), "upgrade")) {
-        return "expected 'Connection: Upgrade' in the 101 but was " + quoted(h.get(HttpHeaderNames.CONNECTION))
-            + from;
-      }
-      String expected = Http11Tokens.acceptFor(key);
-      if (!expected.equals(h.get(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT))) {
-        return "expected Sec-WebSocket-Accept '" + expected + "' but was "
-            + quoted(h.get(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT)) + from;
-      }
-      if (h.contains(HttpHeaderNames.SEC_WEBSOCKET_EXTENSIONS)) {
-        return "expected no WebSocket extensions but the server chose '"
-            + h.get(HttpHeaderNames.SEC_WEBSOCKET_EXTENSIONS) + "'" + from;
-      }
-      List<String> chosen = Http11Tokens.elements(h.getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL));
-      if (chosen.size() > 1 || (chosen.size() == 1 && !options.subprotocols().contains(chosen.get(0)))) {
-        return "expected a subprotocol among " + options.subprotocols() + " but the server chose " + chosen + from;
-      }
-      return null;
-    }
-
     private void complete(ChannelHandlerContext ctx) {
-      List<String> chosen = Http11Tokens.elements(response.headers().getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL));
+      String subprotocol = InternalWebSocketClient.upgradeSubprotocol(response);
       deadline.cancel(false);
       ChannelPipeline pipeline = ctx.pipeline();
       ((HttpClientCodec) pipeline.get(HTTP_CODEC)).removeOutboundHandler();
       FramePipeline.install(pipeline, ctx.name(), false, options.maxInboundFramePayload(),
           options.maxOutboundFramePayload(), url, options.pingInterval().toMillis(), options.pingTimeout().toMillis());
-      finish(Step.UPGRADE, response.status() + ", subprotocol " + (chosen.isEmpty() ? "none" : chosen.get(0))
+      finish(Step.UPGRADE, response.status() + ", subprotocol " + (subprotocol != null ? subprotocol : "none")
           + (server != null ? ", Server: " + server : ""));
       pipeline.remove(this);
       result.trySuccess(ctx.channel());
@@ -457,10 +390,6 @@ final class TunnelDialer {
 
   private static String hostPort(InetSocketAddress a) {
     return a.getHostString() + ":" + a.getPort();
-  }
-
-  private static String quoted(String value) {
-    return value == null ? "missing" : "'" + value + "'";
   }
 
   /** {@code "TLSv1.3, TLS_AES_128_GCM_SHA256, ALPN http/1.1, certificate CN=localhost (issued by ...)"}. */

@@ -12,24 +12,16 @@ import io.grpc.netty.InternalProtocolNegotiationEvent;
 import io.grpc.netty.InternalProtocolNegotiators;
 import io.grpc.netty.ProtocolNegotiationEvent;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaders;
-import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
-import java.util.List;
-import java.util.Map;
 
 /**
  * The upgrade step: sends the RFC 6455 opening handshake, checks the server's answer, installs the frame handlers
@@ -84,34 +76,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
 
   private FullHttpRequest newRequest() {
     key = Http11Tokens.newKey();
-    FullHttpRequest request = new DefaultFullHttpRequest(
-        HttpVersion.HTTP_1_1, HttpMethod.GET, options.requestTarget(), Unpooled.EMPTY_BUFFER);
-    HttpHeaders h = request.headers();
-    h.set(HttpHeaderNames.HOST, options.hostHeader());
-    h.set(HttpHeaderNames.UPGRADE, "websocket");
-    h.set(HttpHeaderNames.CONNECTION, "Upgrade");
-    h.set(HttpHeaderNames.SEC_WEBSOCKET_KEY, key);
-    h.set(HttpHeaderNames.SEC_WEBSOCKET_VERSION, "13");
-    if (!options.subprotocols().isEmpty()) {
-      h.set(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL, String.join(", ", options.subprotocols()));
-    }
-    if (options.origin() != null) {
-      h.set(HttpHeaderNames.ORIGIN, options.origin());
-    }
-    h.set(HttpHeaderNames.USER_AGENT, "wsgrpc-java");
-    for (Map.Entry<String, String> e : options.headers().entrySet()) {
-      h.set(e.getKey(), e.getValue());
-    }
-    if (options.headersSupplier() != null) {
-      Map<String, String> supplied = options.headersSupplier().get();
-      if (supplied != null) {
-        for (Map.Entry<String, String> e : supplied.entrySet()) {
-          WebSocketClientOptions.checkSuppliedHeader(e.getKey(), e.getValue());
-          h.set(e.getKey(), e.getValue());
-        }
-      }
-    }
-    return request;
+    return ClientHandshake.newRequest(options, key, "wsgrpc-java");
   }
 
   @Override
@@ -126,7 +91,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
       }
       if (msg instanceof HttpResponse) {
         HttpResponse response = (HttpResponse) msg;
-        String problem = check(response);
+        String problem = ClientHandshake.check(options, key, response);
         if (problem != null) {
           if (!response.decoderResult().isFailure() && isPlainText(response)
               && !(msg instanceof LastHttpContent)) {
@@ -138,6 +103,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
           fail(ctx, problem, response.decoderResult().cause());
           return;
         }
+        subprotocol = ClientHandshake.subprotocol(response);
         accepted = true;
       }
       if (accepted && msg instanceof LastHttpContent) {
@@ -173,66 +139,6 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
   private void failRefused(ChannelHandlerContext ctx) {
     String body = refusalBody.toString().trim();
     fail(ctx, body.isEmpty() ? refusal : refusal + "; it said: \"" + body + "\"", null);
-  }
-
-  /** Returns what is wrong with the server's answer, or null when it accepts the upgrade. */
-  private String check(HttpResponse response) {
-    String from = " from " + options.safeUrl() + serverSuffix(response.headers());
-    if (response.decoderResult().isFailure()) {
-      return "expected an HTTP/1.1 response to the upgrade but the answer was malformed" + from + ": "
-          + response.decoderResult().cause().getMessage();
-    }
-    HttpHeaders h = response.headers();
-    if (response.status().code() != HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
-      return "expected HTTP 101 but was " + response.status() + from + hint(response);
-    }
-    if (!"websocket".equalsIgnoreCase(h.get(HttpHeaderNames.UPGRADE))) {
-      return "expected 'Upgrade: websocket' in the 101 but was " + quoted(h.get(HttpHeaderNames.UPGRADE)) + from;
-    }
-    if (!Http11Tokens.containsToken(h.getAll(HttpHeaderNames.CONNECTION), "upgrade")) {
-      return "expected 'Connection: Upgrade' in the 101 but was " + quoted(h.get(HttpHeaderNames.CONNECTION)) + from;
-    }
-    String expectedAccept = Http11Tokens.acceptFor(key);
-    String accept = h.get(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT);
-    if (!expectedAccept.equals(accept)) {
-      return "expected Sec-WebSocket-Accept '" + expectedAccept + "' but was " + quoted(accept) + from;
-    }
-    String extensions = h.get(HttpHeaderNames.SEC_WEBSOCKET_EXTENSIONS);
-    if (extensions != null) {
-      return "expected no WebSocket extensions but the server chose '" + extensions + "'" + from;
-    }
-    List<String> chosen = Http11Tokens.elements(h.getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL));
-    if (chosen.size() > 1 || (chosen.size() == 1 && !options.subprotocols().contains(chosen.get(0)))) {
-      return "expected a subprotocol among " + options.subprotocols() + " but the server chose " + chosen + from;
-    }
-    subprotocol = chosen.isEmpty() ? null : chosen.get(0);
-    return null;
-  }
-
-  private static String quoted(String value) {
-    return value == null ? "missing" : "'" + value + "'";
-  }
-
-  private static String serverSuffix(HttpHeaders headers) {
-    String server = headers.get(HttpHeaderNames.SERVER);
-    return server == null ? "" : " (Server: " + server + ")";
-  }
-
-  /** Says which hop most likely broke the upgrade, when the answer makes that plain. */
-  private static String hint(HttpResponse response) {
-    int code = response.status().code();
-    HttpHeaders h = response.headers();
-    if (code >= 200 && code < 300 && !h.contains(HttpHeaderNames.UPGRADE)) {
-      return ": a proxy on the path did not pass the Upgrade and Connection headers, or the URL is not a "
-          + "WebSocket endpoint";
-    }
-    if (code == 426 && h.contains(HttpHeaderNames.SEC_WEBSOCKET_VERSION)) {
-      return ": the server speaks WebSocket version " + h.get(HttpHeaderNames.SEC_WEBSOCKET_VERSION);
-    }
-    if (code >= 300 && code < 400 && h.contains(HttpHeaderNames.LOCATION)) {
-      return ": redirected to " + h.get(HttpHeaderNames.LOCATION);
-    }
-    return "";
   }
 
   private void complete(ChannelHandlerContext ctx) {

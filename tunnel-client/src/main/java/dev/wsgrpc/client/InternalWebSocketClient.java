@@ -1,5 +1,7 @@
 package dev.wsgrpc.client;
 
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
 
@@ -63,6 +65,29 @@ public final class InternalWebSocketClient {
   /** The URL as errors show it: a query, which may carry a token, is redacted. */
   public static String safeUrl(WebSocketClientOptions options) {
     return options.safeUrl();
+  }
+
+  /**
+   * The upgrade request channels send for {@code options}, with the nonce {@code key} and {@code User-Agent:
+   * userAgent} (which the options' headers may replace).
+   *
+   * @throws IllegalArgumentException when the options' header supplier returns a header they would refuse
+   */
+  public static FullHttpRequest newUpgradeRequest(WebSocketClientOptions options, String key, String userAgent) {
+    return ClientHandshake.newRequest(options, key, userAgent);
+  }
+
+  /**
+   * What is wrong with the answer to an upgrade request sent with {@code key}, in the words channels use for it, or
+   * null when it is a good 101.
+   */
+  public static String checkUpgradeResponse(WebSocketClientOptions options, String key, HttpResponse response) {
+    return ClientHandshake.check(options, key, response);
+  }
+
+  /** The subprotocol a good 101 chose, or null for none. */
+  public static String upgradeSubprotocol(HttpResponse accepted) {
+    return ClientHandshake.subprotocol(accepted);
   }
 
   private InternalWebSocketClient() {}
