@@ -1,5 +1,6 @@
 package dev.wsgrpc.client;
 
+import static dev.wsgrpc.testing.Outbound.written;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -11,8 +12,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.testing.HttpHead;
+import dev.wsgrpc.testing.InboundRecorder;
+import dev.wsgrpc.testing.NoopChannelLogger;
 import io.grpc.Attributes;
-import io.grpc.ChannelLogger;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.internal.GrpcAttributes;
@@ -20,15 +23,11 @@ import io.grpc.netty.InternalProtocolNegotiationEvent;
 import io.grpc.netty.ProtocolNegotiationEvent;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -39,77 +38,13 @@ class ClientUpgradeHandlerTest {
   private static final String URL = "ws://example.com:8080/grpc?x=1";
   private static final long TIMEOUT_MILLIS = 2_000;
 
-  private static final ChannelLogger NOOP_LOGGER = new ChannelLogger() {
-    @Override
-    public void log(ChannelLogLevel level, String message) {}
-
-    @Override
-    public void log(ChannelLogLevel level, String messageFormat, Object... args) {}
-  };
-
-  /** Records what reaches it and passes nothing on. */
-  static final class Recorder extends ChannelInboundHandlerAdapter {
-    final List<Object> reads = new ArrayList<>();
-    final List<Object> events = new ArrayList<>();
-    final List<Throwable> exceptions = new ArrayList<>();
-
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      reads.add(msg);
-    }
-
-    @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-      events.add(evt);
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      exceptions.add(cause);
-    }
-
-    StatusRuntimeException onlyStatus() {
-      assertEquals(1, exceptions.size(), "exceptions: " + exceptions);
-      return assertInstanceOf(StatusRuntimeException.class, exceptions.get(0));
-    }
-  }
-
-  /** A parsed raw HTTP request. */
-  static final class Request {
-    final String requestLine;
-    final Map<String, List<String>> headers = new LinkedHashMap<>();
-    final String body;
-
-    Request(String raw) {
-      int end = raw.indexOf("\r\n\r\n");
-      assertTrue(end >= 0, "a complete request head: " + raw);
-      String[] lines = raw.substring(0, end).split("\r\n");
-      requestLine = lines[0];
-      for (int i = 1; i < lines.length; i++) {
-        int colon = lines[i].indexOf(':');
-        headers.computeIfAbsent(lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT), k -> new ArrayList<>())
-            .add(lines[i].substring(colon + 1).trim());
-      }
-      body = raw.substring(end + 4);
-    }
-
-    String header(String name) {
-      List<String> values = headers.get(name.toLowerCase(Locale.ROOT));
-      if (values == null) {
-        return null;
-      }
-      assertEquals(1, values.size(), name + ": " + values);
-      return values.get(0);
-    }
-  }
-
   /** gRPC's handler, which takes over after the upgrade. */
-  private Recorder next = new Recorder();
+  private InboundRecorder next = new InboundRecorder();
   /** After the upgrade step: sees its exceptions and events. */
-  private Recorder tail = new Recorder();
+  private InboundRecorder tail = new InboundRecorder();
   private ProtocolNegotiationEvent event = InternalProtocolNegotiationEvent.getDefault();
   private EmbeddedChannel ch;
-  private Request request;
+  private HttpHead request;
 
   /** Starts the upgrade step for {@code options} and reads the request it sends. */
   private EmbeddedChannel start(WebSocketClientOptions options) {
@@ -117,30 +52,18 @@ class ClientUpgradeHandlerTest {
   }
 
   private EmbeddedChannel start(WebSocketClientOptions options, HandshakeDeadline deadline) {
-    next = new Recorder();
-    tail = new Recorder();
-    ch = new EmbeddedChannel(new ClientUpgradeHandler(next, options, deadline, NOOP_LOGGER), tail);
+    next = new InboundRecorder();
+    tail = new InboundRecorder();
+    ch = new EmbeddedChannel(new ClientUpgradeHandler(next, options, deadline, NoopChannelLogger.INSTANCE), tail);
     ch.freezeTime();
     ch.pipeline().fireUserEventTriggered(event);
     String raw = written(ch);
-    request = raw.isEmpty() ? null : new Request(raw);
+    request = raw.isEmpty() ? null : new HttpHead(raw);
     return ch;
   }
 
   private EmbeddedChannel start() {
     return start(WebSocketClientOptions.newBuilder(URL).build());
-  }
-
-  /** Everything written to the socket so far, as text; releases it. */
-  private static String written(EmbeddedChannel ch) {
-    StringBuilder out = new StringBuilder();
-    Object o;
-    while ((o = ch.readOutbound()) != null) {
-      ByteBuf b = assertInstanceOf(ByteBuf.class, o);
-      out.append(b.toString(StandardCharsets.ISO_8859_1));
-      assertTrue(b.release());
-    }
-    return out.toString();
   }
 
   private String expectedAccept() {
@@ -175,7 +98,7 @@ class ClientUpgradeHandlerTest {
 
   /** Checks a failed handshake: one UNAVAILABLE with {@code description}, gRPC never took over. */
   private StatusRuntimeException assertFailed(String description) {
-    StatusRuntimeException e = tail.onlyStatus();
+    StatusRuntimeException e = tail.onlyException(StatusRuntimeException.class);
     assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
     if (description != null) {
       assertEquals(description, e.getStatus().getDescription());
@@ -189,7 +112,7 @@ class ClientUpgradeHandlerTest {
   private StatusRuntimeException refusedWith(String response) {
     start();
     ch.writeInbound(ascii(response));
-    return tail.onlyStatus();
+    return tail.onlyException(StatusRuntimeException.class);
   }
 
   /** Closes an upgraded channel: the frame handlers send a masked Close 1000, then nothing is left. */
@@ -212,7 +135,7 @@ class ClientUpgradeHandlerTest {
   void requestIsAnRfc6455OpeningHandshake() {
     start();
 
-    assertEquals("GET /grpc?x=1 HTTP/1.1", request.requestLine);
+    assertEquals("GET /grpc?x=1 HTTP/1.1", request.startLine);
     assertEquals("example.com:8080", request.header("Host"));
     assertEquals("websocket", request.header("Upgrade"));
     assertEquals("Upgrade", request.header("Connection"));
@@ -231,7 +154,7 @@ class ClientUpgradeHandlerTest {
   @Test
   void hostHeaderOmitsTheDefaultPort() {
     start(WebSocketClientOptions.newBuilder("ws://example.com/grpc").build());
-    assertEquals("GET /grpc HTTP/1.1", request.requestLine);
+    assertEquals("GET /grpc HTTP/1.1", request.startLine);
     assertEquals("example.com", request.header("Host"));
     assertFalse(ch.finish());
   }
@@ -294,7 +217,7 @@ class ClientUpgradeHandlerTest {
   @Test
   void supplierReturningNullAddsNothing() {
     start(WebSocketClientOptions.newBuilder(URL).headersSupplier(() -> null).build());
-    assertEquals("GET /grpc?x=1 HTTP/1.1", request.requestLine);
+    assertEquals("GET /grpc?x=1 HTTP/1.1", request.startLine);
     assertFalse(ch.finish());
   }
 
@@ -657,7 +580,7 @@ class ClientUpgradeHandlerTest {
     start();
     ch.writeInbound(ascii("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"));
     ch.close();
-    StatusRuntimeException e = tail.onlyStatus();
+    StatusRuntimeException e = tail.onlyException(StatusRuntimeException.class);
     assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
     assertTrue(next.events.isEmpty());
     assertFalse(ch.finish());
@@ -691,7 +614,7 @@ class ClientUpgradeHandlerTest {
   void timeoutAfterTlsNamesTheUpgradeStep() {
     WebSocketClientOptions options = WebSocketClientOptions.newBuilder("wss://example.com/grpc").build();
     HandshakeDeadline deadline = new HandshakeDeadline(TIMEOUT_MILLIS, options.safeUrl());
-    ch = new EmbeddedChannel(new ClientUpgradeHandler(next, options, deadline, NOOP_LOGGER), tail);
+    ch = new EmbeddedChannel(new ClientUpgradeHandler(next, options, deadline, NoopChannelLogger.INSTANCE), tail);
     ch.freezeTime();
     // What ClientTlsHandler does when TLS starts; TLS then succeeds and hands over to the upgrade step.
     deadline.start(ch, () -> "waiting for the TLS handshake");

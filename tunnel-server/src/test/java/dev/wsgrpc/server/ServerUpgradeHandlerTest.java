@@ -1,5 +1,6 @@
 package dev.wsgrpc.server;
 
+import static dev.wsgrpc.testing.Outbound.written;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -9,22 +10,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.core.internal.FramePipeline;
-import io.grpc.ChannelLogger;
+import dev.wsgrpc.testing.HttpHead;
+import dev.wsgrpc.testing.InboundRecorder;
+import dev.wsgrpc.testing.NoopChannelLogger;
 import io.grpc.netty.InternalProtocolNegotiationEvent;
 import io.grpc.netty.ProtocolNegotiationEvent;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -33,36 +32,6 @@ class ServerUpgradeHandlerTest {
   /** The key of RFC 6455 section 1.3 and the accept value it gives. */
   private static final String KEY = "dGhlIHNhbXBsZSBub25jZQ==";
   private static final String ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-
-  private static final ChannelLogger NOOP_LOGGER = new ChannelLogger() {
-    @Override
-    public void log(ChannelLogLevel level, String message) {}
-
-    @Override
-    public void log(ChannelLogLevel level, String messageFormat, Object... args) {}
-  };
-
-  /** Records what reaches it and passes nothing on. */
-  static final class Recorder extends ChannelInboundHandlerAdapter {
-    final List<Object> reads = new ArrayList<>();
-    final List<Object> events = new ArrayList<>();
-    final List<Throwable> exceptions = new ArrayList<>();
-
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      reads.add(msg);
-    }
-
-    @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-      events.add(evt);
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      exceptions.add(cause);
-    }
-  }
 
   /** A raw HTTP request, built line by line. */
   static final class Request {
@@ -117,44 +86,13 @@ class ServerUpgradeHandlerTest {
     }
   }
 
-  /** A parsed raw HTTP response. */
-  static final class Response {
-    final String raw;
-    final String statusLine;
-    final Map<String, List<String>> headers = new LinkedHashMap<>();
-    final String body;
-
-    Response(String raw) {
-      this.raw = raw;
-      int end = raw.indexOf("\r\n\r\n");
-      assertTrue(end >= 0, "a complete response head: " + raw);
-      String[] lines = raw.substring(0, end).split("\r\n");
-      statusLine = lines[0];
-      for (int i = 1; i < lines.length; i++) {
-        int colon = lines[i].indexOf(':');
-        headers.computeIfAbsent(lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT), k -> new ArrayList<>())
-            .add(lines[i].substring(colon + 1).trim());
-      }
-      body = raw.substring(end + 4);
-    }
-
-    String header(String name) {
-      List<String> values = headers.get(name.toLowerCase(Locale.ROOT));
-      if (values == null) {
-        return null;
-      }
-      assertEquals(1, values.size(), name + ": " + values);
-      return values.get(0);
-    }
-  }
-
-  private final Recorder next = new Recorder();
-  private final Recorder tail = new Recorder();
+  private final InboundRecorder next = new InboundRecorder();
+  private final InboundRecorder tail = new InboundRecorder();
   private final ProtocolNegotiationEvent event = InternalProtocolNegotiationEvent.getDefault();
 
   /** A channel whose upgrade step has received the negotiation event, with time frozen. */
   private EmbeddedChannel start(WebSocketServerOptions options) {
-    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(next, options, new TunnelCounter(options.maxTunnels(), options.maxTunnelsPerClient()), NOOP_LOGGER), tail);
+    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(next, options, new TunnelCounter(options.maxTunnels(), options.maxTunnelsPerClient()), NoopChannelLogger.INSTANCE), tail);
     ch.freezeTime();
     ch.pipeline().fireUserEventTriggered(event);
     assertNull(ch.readOutbound(), "the server waits for the request");
@@ -163,18 +101,6 @@ class ServerUpgradeHandlerTest {
 
   private EmbeddedChannel start() {
     return start(WebSocketServerOptions.DEFAULT);
-  }
-
-  /** Everything written to the socket so far, as text; releases it. */
-  private static String written(EmbeddedChannel ch) {
-    StringBuilder out = new StringBuilder();
-    Object o;
-    while ((o = ch.readOutbound()) != null) {
-      ByteBuf b = assertInstanceOf(ByteBuf.class, o);
-      out.append(b.toString(StandardCharsets.ISO_8859_1));
-      assertTrue(b.release());
-    }
-    return out.toString();
   }
 
   /** A client frame: FIN, {@code opcode}, masked. */
@@ -192,9 +118,9 @@ class ServerUpgradeHandlerTest {
   }
 
   /** Checks a refusal: status, plain-text body saying what was expected, Connection: close, closed channel. */
-  private Response assertRefused(EmbeddedChannel ch, String statusLine, String body) {
-    Response r = new Response(written(ch));
-    assertEquals(statusLine, r.statusLine, r.raw);
+  private HttpHead assertRefused(EmbeddedChannel ch, String statusLine, String body) {
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals(statusLine, r.startLine, r.raw);
     assertEquals("text/plain; charset=utf-8", r.header("Content-Type"));
     assertEquals("close", r.header("Connection"));
     assertEquals(body + "\n", r.body);
@@ -207,7 +133,7 @@ class ServerUpgradeHandlerTest {
     return r;
   }
 
-  private Response refuse(Request request, String statusLine, String body) {
+  private HttpHead refuse(Request request, String statusLine, String body) {
     EmbeddedChannel ch = start();
     ch.writeInbound(request.bytes());
     return assertRefused(ch, statusLine, body);
@@ -246,8 +172,8 @@ class ServerUpgradeHandlerTest {
     EmbeddedChannel ch = start();
     ch.writeInbound(Request.valid().without("Sec-WebSocket-Protocol").bytes());
 
-    Response r = new Response(written(ch));
-    assertEquals("HTTP/1.1 101 Switching Protocols", r.statusLine);
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 101 Switching Protocols", r.startLine);
     assertEquals(ACCEPT, r.header("Sec-WebSocket-Accept"));
     assertNull(r.header("Sec-WebSocket-Protocol"), "a client that offered none gets none");
     TunnelEstablishedEvent established = assertInstanceOf(TunnelEstablishedEvent.class, tail.events.get(0));
@@ -263,8 +189,8 @@ class ServerUpgradeHandlerTest {
         .with("Sec-WebSocket-Protocol: superchat")
         .bytes());
 
-    Response r = new Response(written(ch));
-    assertEquals("HTTP/1.1 101 Switching Protocols", r.statusLine);
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 101 Switching Protocols", r.startLine);
     assertEquals("wsgrpc.v1", r.header("Sec-WebSocket-Protocol"), "only the one chosen is echoed");
     closeUpgraded(ch);
   }
@@ -382,8 +308,8 @@ class ServerUpgradeHandlerTest {
     WebSocketServerOptions options = WebSocketServerOptions.newBuilder().path("/tunnel").subprotocol("acme.v2").build();
     EmbeddedChannel ch = start(options);
     ch.writeInbound(Request.valid().line("GET /tunnel HTTP/1.1").replace("Sec-WebSocket-Protocol", "acme.v2").bytes());
-    Response r = new Response(written(ch));
-    assertEquals("HTTP/1.1 101 Switching Protocols", r.statusLine);
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 101 Switching Protocols", r.startLine);
     assertEquals("acme.v2", r.header("Sec-WebSocket-Protocol"));
     assertEquals("/tunnel", ((TunnelEstablishedEvent) tail.events.get(0)).path());
     closeUpgraded(ch);
@@ -412,7 +338,7 @@ class ServerUpgradeHandlerTest {
 
   @Test
   void postGets405WithAllowGet() {
-    Response r = refuse(Request.valid().line("POST /grpc HTTP/1.1").with("Content-Length: 0"),
+    HttpHead r = refuse(Request.valid().line("POST /grpc HTTP/1.1").with("Content-Length: 0"),
         "HTTP/1.1 405 Method Not Allowed", "expected GET but was POST");
     assertEquals("GET", r.header("Allow"));
   }
@@ -465,7 +391,7 @@ class ServerUpgradeHandlerTest {
 
   @Test
   void version8Gets426WithVersion13() {
-    Response r = refuse(Request.valid().replace("Sec-WebSocket-Version", "8"), "HTTP/1.1 426 Upgrade Required",
+    HttpHead r = refuse(Request.valid().replace("Sec-WebSocket-Version", "8"), "HTTP/1.1 426 Upgrade Required",
         "expected 'Sec-WebSocket-Version: 13' but was '8'");
     assertEquals("13", r.header("Sec-WebSocket-Version"));
     assertEquals("websocket", r.header("Upgrade"));
@@ -503,7 +429,7 @@ class ServerUpgradeHandlerTest {
 
   @Test
   void offeringOnlyOtherSubprotocolsGets400WithoutEchoingThem() {
-    Response r = refuse(Request.valid().replace("Sec-WebSocket-Protocol", "chat, bearer.s3cr3t-token"),
+    HttpHead r = refuse(Request.valid().replace("Sec-WebSocket-Protocol", "chat, bearer.s3cr3t-token"),
         "HTTP/1.1 400 Bad Request",
         "expected subprotocol wsgrpc.v1 among those offered but it was not one of the 1 offered");
     assertFalse(r.raw.contains("chat"));
@@ -538,8 +464,8 @@ class ServerUpgradeHandlerTest {
   void malformedRequestGets400() {
     EmbeddedChannel ch = start();
     ch.writeInbound(Unpooled.copiedBuffer("HELLO\r\n\r\n", StandardCharsets.US_ASCII));
-    Response r = new Response(written(ch));
-    assertEquals("HTTP/1.1 400 Bad Request", r.statusLine);
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 400 Bad Request", r.startLine);
     assertTrue(r.body.startsWith("expected an HTTP/1.1 request but it was malformed: "), r.body);
     assertFalse(ch.isOpen());
     assertFalse(ch.finish());
