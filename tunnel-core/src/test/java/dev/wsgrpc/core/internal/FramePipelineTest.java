@@ -245,6 +245,20 @@ class FramePipelineTest {
     return close;
   }
 
+  /**
+   * Feeds {@code input} to a new server, which must pass {@code passedOn} to gRPC, then answer with a close frame of
+   * {@code code} and close quietly (servers raise no status: gRPC cancels their calls). Returns the close frame.
+   */
+  private Frame serverClosesWith(int code, ByteBuf input, String passedOn) {
+    EmbeddedChannel server = server();
+    server.writeInbound(input);
+    Frame close = assertClosedWith(server, code, false);
+    assertTrue(serverTail.exceptions.isEmpty(), "servers close quietly: gRPC cancels their calls");
+    assertEquals(passedOn, new String(serverTail.takeBytes(), StandardCharsets.US_ASCII));
+    assertFalse(server.finish());
+    return close;
+  }
+
   // ---- the pipeline -------------------------------------------------------------------------------------------
 
   @Test
@@ -254,9 +268,7 @@ class FramePipelineTest {
     names.remove(names.size() - 1); // EmbeddedChannel's own tail context
     assertEquals(Arrays.asList(FramePipeline.DECODER, FramePipeline.ENCODER, FramePipeline.CONTROL,
         FramePipeline.BYTE_STREAM, "tail"), names);
-    ch.close();
-    assertClosedWith(ch, 1001, false);
-    assertFalse(ch.finish());
+    closeServer(ch);
   }
 
   // ---- byte stream round trips --------------------------------------------------------------------------------
@@ -365,15 +377,9 @@ class FramePipelineTest {
 
   @Test
   void rfcSingleFrameMaskedTextHelloGets1003() {
-    EmbeddedChannel server = server();
     // RFC 6455 5.7: "A single-frame masked text message (contains "Hello")".
-    server.writeInbound(hex(0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58));
-
-    Frame close = assertClosedWith(server, 1003, false);
+    Frame close = serverClosesWith(1003, hex(0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58), "");
     assertEquals("expected binary frames but was a text frame", close.closeReason());
-    assertTrue(serverTail.exceptions.isEmpty(), "servers close quietly: gRPC cancels their calls");
-    assertTrue(serverTail.reads.isEmpty());
-    assertFalse(server.finish());
   }
 
   @Test
@@ -412,9 +418,7 @@ class FramePipelineTest {
     assertEquals("Hello", new String(serverTail.takeBytes(), StandardCharsets.US_ASCII));
     assertTrue(serverTail.exceptions.isEmpty());
     assertNull(server.readOutbound());
-    server.close();
-    assertClosedWith(server, 1001, false);
-    assertFalse(server.finish());
+    closeServer(server);
   }
 
   @Test
@@ -442,9 +446,7 @@ class FramePipelineTest {
     assertNull(server.readOutbound());
     assertTrue(serverTail.reads.isEmpty());
     assertTrue(serverTail.exceptions.isEmpty());
-    server.close();
-    assertClosedWith(server, 1001, false);
-    assertFalse(server.finish());
+    closeServer(server);
   }
 
   @Test
@@ -481,9 +483,7 @@ class FramePipelineTest {
     assertEquals(3, serverTail.reads.size(), "each fragment is passed on as soon as it arrives");
     assertEquals("abcdefghi", new String(serverTail.takeBytes(), StandardCharsets.US_ASCII));
     assertTrue(serverTail.exceptions.isEmpty());
-    server.close();
-    assertClosedWith(server, 1001, false);
-    assertFalse(server.finish());
+    closeServer(server);
   }
 
   @Test
@@ -498,9 +498,7 @@ class FramePipelineTest {
     Frame pong = onlyFrame(server);
     assertEquals(0xA, pong.opcode);
     assertEquals("ping", new String(pong.payload, StandardCharsets.US_ASCII));
-    server.close();
-    assertClosedWith(server, 1001, false);
-    assertFalse(server.finish());
+    closeServer(server);
   }
 
   @Test
@@ -509,20 +507,12 @@ class FramePipelineTest {
     server.writeInbound(maskedFrame(0x82, ""));
     assertTrue(serverTail.reads.isEmpty());
     assertTrue(serverTail.exceptions.isEmpty());
-    server.close();
-    assertClosedWith(server, 1001, false);
-    assertFalse(server.finish());
+    closeServer(server);
   }
 
   @Test
   void serverRequiresMaskedFramesWith1002() {
-    EmbeddedChannel server = server();
-    server.writeInbound(unmaskedFrame(0x82, "Hello".getBytes(StandardCharsets.US_ASCII)));
-
-    assertClosedWith(server, 1002, false);
-    assertTrue(serverTail.exceptions.isEmpty(), "servers close quietly");
-    assertTrue(serverTail.reads.isEmpty());
-    assertFalse(server.finish());
+    serverClosesWith(1002, unmaskedFrame(0x82, "Hello".getBytes(StandardCharsets.US_ASCII)), "");
   }
 
   @Test
@@ -569,9 +559,7 @@ class FramePipelineTest {
     assertInstanceOf(CorruptedWebSocketFrameException.class, e.getCause(), "the decoder's exception is the cause");
     assertTrue(clientTail.reads.isEmpty());
     assertFalse(client.finish());
-    server.close();
-    assertClosedWith(server, 1001, false);
-    assertFalse(server.finish());
+    closeServer(server);
   }
 
   @Test
@@ -587,80 +575,48 @@ class FramePipelineTest {
 
   @Test
   void controlFramesMustNotBeFragmented() {
-    EmbeddedChannel server = server();
-    server.writeInbound(maskedFrame(0x09, "ping")); // FIN=0 ping
-    assertClosedWith(server, 1002, false);
-    assertTrue(serverTail.exceptions.isEmpty());
-    assertFalse(server.finish());
+    serverClosesWith(1002, maskedFrame(0x09, "ping"), ""); // FIN=0 ping
   }
 
   @Test
   void controlFramePayloadsMustBeAtMost125Bytes() {
-    EmbeddedChannel server = server();
-    server.writeInbound(maskedFrame(0x89, new String(new char[126]).replace('\0', 'p')));
-    assertClosedWith(server, 1002, false);
-    assertFalse(server.finish());
+    serverClosesWith(1002, maskedFrame(0x89, new String(new char[126]).replace('\0', 'p')), "");
   }
 
   @Test
   void reservedBitsMustBeZeroWithoutExtensions() {
-    EmbeddedChannel server = server();
-    server.writeInbound(maskedFrame(0xC2, "deflated?")); // FIN + RSV1 + binary
-    assertClosedWith(server, 1002, false);
-    assertTrue(serverTail.reads.isEmpty());
-    assertFalse(server.finish());
+    serverClosesWith(1002, maskedFrame(0xC2, "deflated?"), ""); // FIN + RSV1 + binary
   }
 
   @Test
   void reservedOpcodesAreRejected() {
-    EmbeddedChannel server = server();
-    server.writeInbound(maskedFrame(0x83, "x")); // opcode 3 is reserved
-    assertClosedWith(server, 1002, false);
-    assertFalse(server.finish());
+    serverClosesWith(1002, maskedFrame(0x83, "x"), ""); // opcode 3 is reserved
   }
 
   @Test
   void continuationWithoutAStartIsRejected() {
-    EmbeddedChannel server = server();
-    server.writeInbound(maskedFrame(0x80, "orphan"));
-    assertClosedWith(server, 1002, false);
-    assertTrue(serverTail.reads.isEmpty());
-    assertFalse(server.finish());
+    serverClosesWith(1002, maskedFrame(0x80, "orphan"), "");
   }
 
   @Test
   void newMessageBeforeTheLastOneEndedIsRejected() {
-    EmbeddedChannel server = server();
-    server.writeInbound(Unpooled.wrappedBuffer(maskedFrame(0x02, "abc"), maskedFrame(0x82, "def")));
-    assertClosedWith(server, 1002, false);
-    assertEquals("abc", new String(serverTail.takeBytes(), StandardCharsets.US_ASCII));
-    assertFalse(server.finish());
+    serverClosesWith(1002, Unpooled.wrappedBuffer(maskedFrame(0x02, "abc"), maskedFrame(0x82, "def")), "abc");
   }
 
   @Test
   void closeWithReservedCodeIsRejected() {
-    EmbeddedChannel server = server();
-    server.writeInbound(maskedFrame(0x88, new byte[] {0x03, (byte) 0xED}, new byte[] {1, 2, 3, 4})); // 1005
-    assertClosedWith(server, 1002, false);
-    assertFalse(server.finish());
+    serverClosesWith(1002, maskedFrame(0x88, new byte[] {0x03, (byte) 0xED}, new byte[] {1, 2, 3, 4}), ""); // 1005
   }
 
   @Test
   void closeWithOneBytePayloadIsRejected() {
-    EmbeddedChannel server = server();
-    server.writeInbound(maskedFrame(0x88, new byte[] {0x03}, new byte[] {1, 2, 3, 4}));
-    assertClosedWith(server, 1002, false);
-    assertFalse(server.finish());
+    serverClosesWith(1002, maskedFrame(0x88, new byte[] {0x03}, new byte[] {1, 2, 3, 4}), "");
   }
 
   @Test
   void bytesAfterAProtocolErrorAreIgnored() {
-    EmbeddedChannel server = server();
-    server.writeInbound(Unpooled.wrappedBuffer(unmaskedFrame(0x82, new byte[] {1}), maskedFrame(0x82, "late")));
-    assertClosedWith(server, 1002, false);
-    assertTrue(serverTail.reads.isEmpty());
-    assertTrue(serverTail.exceptions.isEmpty());
-    assertFalse(server.finish());
+    serverClosesWith(1002,
+        Unpooled.wrappedBuffer(unmaskedFrame(0x82, new byte[] {1}), maskedFrame(0x82, "late")), "");
   }
 
   // ---- closing ------------------------------------------------------------------------------------------------
@@ -732,10 +688,14 @@ class FramePipelineTest {
     assertFalse(client.finish());
   }
 
-  private static void closeBoth(EmbeddedChannel client, EmbeddedChannel server) {
-    closeClient(client);
+  private static void closeServer(EmbeddedChannel server) {
     server.close();
     assertClosedWith(server, 1001, false);
     assertFalse(server.finish());
+  }
+
+  private static void closeBoth(EmbeddedChannel client, EmbeddedChannel server) {
+    closeClient(client);
+    closeServer(server);
   }
 }
