@@ -10,6 +10,7 @@ import io.netty.channel.PendingWriteQueue;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -19,8 +20,13 @@ import java.util.List;
  * frame and message boundaries carry no meaning. Outbound, the {@link ByteBuf}s written between two flushes are
  * coalesced into as few binary frames as possible, none with a payload over {@code maxFramePayload} bytes. gRPC's
  * HTTP/2 writer emits each 9-byte frame header and its payload as separate buffers; coalescing turns the ~20 writes of
- * a unary call into a couple of frames. Bytes held until the flush are counted against the channel's writability, so
- * HTTP/2 flow control sees them.
+ * a unary call into a couple of frames.
+ *
+ * <p>Small writes (together at most {@value #COPY_BELOW} bytes, as in a unary call) are copied at once into one buffer
+ * with room for the frame header in front ({@link HeadroomFrame}), and released: the frame leaves as that one buffer.
+ * Larger ones are held as they are until the flush and composed without a copy; the bytes they hold are counted
+ * against the channel's writability, so HTTP/2 flow control sees them (the at most {@value #COPY_BELOW} gathered bytes
+ * are not: far below any sensible water mark).
  *
  * <p>Text, ping, pong and close frames never reach this handler: {@link ControlFrameHandler} sits before it.
  */
@@ -33,7 +39,14 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
   static final int COPY_BELOW = 1024;
 
   private final int maxFramePayload;
+  /** Gathered bytes fit in one frame: at most {@link #COPY_BELOW}, and no more than a frame may carry. */
+  private final int gatherLimit;
   private PendingWriteQueue pending;
+  /** Small writes gathered since the last flush, after {@link HeadroomFrame#HEADROOM} bytes; null when none. */
+  private ByteBuf gathered;
+  /** The promises of the gathered writes, in order. */
+  private ChannelPromise[] gatheredPromises;
+  private int gatheredCount;
   /** Scratch lists of {@link #writePending}, reused (the event loop is the only caller). */
   private final List<ByteBuf> parts = new ArrayList<>();
   private final List<ChannelPromise> completed = new ArrayList<>();
@@ -42,6 +55,7 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
   /** Creates a codec whose outgoing frames carry at most {@code maxFramePayload} bytes each. */
   public ByteStreamFrameCodec(int maxFramePayload) {
     this.maxFramePayload = Preconditions.checkPositive(maxFramePayload, "maxFramePayload");
+    this.gatherLimit = Math.min(COPY_BELOW, maxFramePayload);
   }
 
   @Override
@@ -51,6 +65,19 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
 
   @Override
   public void handlerRemoved(ChannelHandlerContext ctx) {
+    failAll();
+  }
+
+  /** Fails and releases everything not yet written. */
+  private void failAll() {
+    if (gathered != null) {
+      ChannelPromise[] promises = takeGatheredPromises();
+      gathered.release();
+      gathered = null;
+      for (ChannelPromise p : promises) {
+        p.tryFailure(TunnelStatus.closedBeforeWrite());
+      }
+    }
     pending.removeAndFailAll(TunnelStatus.closedBeforeWrite());
   }
 
@@ -70,14 +97,31 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
-    pending.removeAndFailAll(TunnelStatus.closedBeforeWrite());
+    failAll();
     ctx.fireChannelInactive();
   }
 
   @Override
   public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
     if (msg instanceof ByteBuf) {
-      pending.add(msg, promise);
+      ByteBuf buf = (ByteBuf) msg;
+      if (!buf.isReadable() && pending.isEmpty() && gathered == null) {
+        // Nothing to send and nothing before it: done.
+        buf.release();
+        promise.trySuccess();
+        return;
+      }
+      int held = gathered == null ? 0 : gathered.readableBytes();
+      if (pending.isEmpty() && held + buf.readableBytes() <= gatherLimit) {
+        gather(ctx, buf, promise);
+        return;
+      }
+      if (gathered != null) {
+        // A large write follows small ones: the gathered bytes queue up first, as one buffer with one promise.
+        pending.add(gathered, combined(ctx, takeGatheredPromises()));
+        gathered = null;
+      }
+      pending.add(buf, promise);
     } else {
       writePending(ctx);
       ctx.write(msg, promise);
@@ -96,8 +140,61 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
     ctx.close(promise);
   }
 
-  /** Turns every pending buffer into frames of at most {@code maxFramePayload} bytes, in order. */
+  /** Copies a small write behind the others gathered since the last flush, and releases it. */
+  private void gather(ChannelHandlerContext ctx, ByteBuf buf, ChannelPromise promise) {
+    if (gathered == null) {
+      gathered = ctx.alloc().buffer(HeadroomFrame.HEADROOM + gatherLimit);
+      gathered.writerIndex(HeadroomFrame.HEADROOM).readerIndex(HeadroomFrame.HEADROOM);
+      gatheredPromises = new ChannelPromise[4];
+    }
+    try {
+      gathered.writeBytes(buf, buf.readerIndex(), buf.readableBytes());
+    } finally {
+      buf.release();
+    }
+    if (gatheredCount == gatheredPromises.length) {
+      // At most one promise per gathered byte, so at most COPY_BELOW + 1 in all (empty writes aside).
+      gatheredPromises = Arrays.copyOf(gatheredPromises, gatheredCount * 2);
+    }
+    gatheredPromises[gatheredCount++] = promise;
+  }
+
+  private ChannelPromise[] takeGatheredPromises() {
+    ChannelPromise[] promises = gatheredCount == gatheredPromises.length
+        ? gatheredPromises : Arrays.copyOf(gatheredPromises, gatheredCount);
+    gatheredPromises = null;
+    gatheredCount = 0;
+    return promises;
+  }
+
+  /** One promise standing for {@code promises}: the promise itself when there is one. */
+  private static ChannelPromise combined(ChannelHandlerContext ctx, ChannelPromise[] promises) {
+    if (promises.length == 1) {
+      return promises[0];
+    }
+    ChannelPromise all = ctx.newPromise();
+    all.addListener(f -> complete(promises, f.isSuccess() ? null : f.cause()));
+    return all;
+  }
+
+  private static void complete(ChannelPromise[] promises, Throwable cause) {
+    for (ChannelPromise p : promises) {
+      if (cause == null) {
+        p.trySuccess();
+      } else {
+        p.tryFailure(cause);
+      }
+    }
+  }
+
+  /** Writes what was gathered or queued since the last flush as frames of at most {@code maxFramePayload} bytes. */
   private void writePending(ChannelHandlerContext ctx) {
+    if (gathered != null) {
+      // Only small writes since the last flush (once one is queued, the gathered bytes are queued too).
+      ByteBuf payload = gathered;
+      gathered = null;
+      writeFrame(ctx, new HeadroomFrame(payload), takeGatheredPromises());
+    }
     while (!pending.isEmpty()) {
       int size = 0;
       Object msg;
@@ -125,25 +222,19 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
       ChannelPromise[] promises = completed.toArray(NO_PROMISES);
       completed.clear();
       if (payload == null) {
-        for (ChannelPromise p : promises) {
-          p.trySuccess();
-        }
+        complete(promises, null);
         continue;
       }
-      ChannelFuture written = ctx.write(new BinaryWebSocketFrame(payload));
-      if (promises.length > 0) {
-        written.addListener(f -> {
-          // A frame that failed on a closed channel fails gRPC's writes with a cause, so RPCs see UNAVAILABLE.
-          Throwable cause = f.isSuccess() ? null : TunnelStatus.writeFailure(f.cause());
-          for (ChannelPromise p : promises) {
-            if (cause == null) {
-              p.trySuccess();
-            } else {
-              p.tryFailure(cause);
-            }
-          }
-        });
-      }
+      writeFrame(ctx, new BinaryWebSocketFrame(payload), promises);
+    }
+  }
+
+  /** Writes {@code frame}; its outcome completes {@code promises}. */
+  private static void writeFrame(ChannelHandlerContext ctx, BinaryWebSocketFrame frame, ChannelPromise[] promises) {
+    ChannelFuture written = ctx.write(frame);
+    if (promises.length > 0) {
+      // A frame that failed on a closed channel fails gRPC's writes with a cause, so RPCs see UNAVAILABLE.
+      written.addListener(f -> complete(promises, f.isSuccess() ? null : TunnelStatus.writeFailure(f.cause())));
     }
   }
 

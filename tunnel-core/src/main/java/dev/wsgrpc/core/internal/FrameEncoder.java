@@ -22,6 +22,8 @@ import io.netty.handler.codec.http.websocketx.WebSocketFrame;
  *   <li>Unmasked (servers): the header goes out in a small buffer of its own and the payload as it is, in a second
  *       write of the same flush (a gathering write, no copy). Payloads of at most {@value #COPY_THRESHOLD} bytes are
  *       copied behind the header instead: one small buffer is cheaper than two.</li>
+ *   <li>A {@link HeadroomFrame} (small writes gathered by {@link ByteStreamFrameCodec}): the header goes into the
+ *       room in front of the payload, which is masked in place when masking; no new buffer, no copy.</li>
  * </ul>
  *
  * <p>Frames of any of Netty's types are accepted; the final flag comes from the frame and the length always takes
@@ -58,6 +60,21 @@ public final class FrameEncoder extends ChannelOutboundHandlerAdapter {
       }
       int firstByte = (frame.isFinalFragment() ? 0x80 : 0) | (frame.rsv() & 0x7) << 4 | opcode;
       int headerLength = 2 + (length <= 125 ? 0 : length <= 0xFFFF ? 2 : 8) + (mask ? 4 : 0);
+      if (frame instanceof HeadroomFrame) {
+        // The payload is ours alone, with room in front: header there, mask in place, write the one buffer.
+        int start = payload.readerIndex() - headerLength;
+        int end = payload.writerIndex();
+        payload.setIndex(start, start);
+        writeHeader(payload, firstByte, mask ? 0x80 : 0, length);
+        if (mask) {
+          int key = FrameMask.nextKey();
+          payload.writeInt(key);
+          FrameMask.apply(payload, start + headerLength, length, key, 0);
+        }
+        payload.writerIndex(end);
+        ctx.write(payload.retain(), promise);
+        return;
+      }
       if (mask) {
         out = ctx.alloc().buffer(headerLength + length);
         int key = FrameMask.nextKey();

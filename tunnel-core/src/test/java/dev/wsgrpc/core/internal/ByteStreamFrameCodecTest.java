@@ -2,6 +2,7 @@ package dev.wsgrpc.core.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -57,24 +58,65 @@ class ByteStreamFrameCodecTest {
   }
 
   @Test
-  void smallWritesAreCopiedIntoOneBufferAndLargeOnesComposedWithoutACopy() {
+  void smallWritesAreCopiedAtOnceIntoOneBufferWithRoomForTheHeader() {
     EmbeddedChannel ch = new EmbeddedChannel(new ByteStreamFrameCodec(64 * 1024));
     ByteBuf header = bytes("123456789");
     ch.write(header);
+    assertEquals(0, header.refCnt(), "a small write is copied and released as it arrives");
     ch.writeAndFlush(bytes("small payload"));
-    BinaryWebSocketFrame small = ch.readOutbound();
-    assertFalse(small.content() instanceof CompositeByteBuf, "a unary call's few hundred bytes are copied");
-    assertEquals(0, header.refCnt(), "the parts are released once copied");
+    Object frame = ch.readOutbound();
+    HeadroomFrame small = assertInstanceOf(HeadroomFrame.class, frame, "gathered, with room for the header");
+    assertNull(ch.readOutbound(), "one frame");
+    assertTrue(small.content().readerIndex() >= HeadroomFrame.HEADROOM);
     assertEquals("123456789small payload", small.content().toString(StandardCharsets.US_ASCII));
     assertTrue(small.release());
+    assertFalse(ch.finish());
+  }
 
+  @Test
+  void promisesOfGatheredWritesCompleteWhenTheFrameIsWritten() {
+    EmbeddedChannel ch = new EmbeddedChannel(new FrameEncoder(false), new ByteStreamFrameCodec(64 * 1024));
+    ChannelFuture a = ch.write(bytes("123456789"));
+    ChannelFuture b = ch.write(Unpooled.EMPTY_BUFFER);
+    ChannelFuture c = ch.writeAndFlush(bytes("x"));
+    assertTrue(a.isSuccess());
+    assertTrue(b.isSuccess());
+    assertTrue(c.isSuccess());
+    ByteBuf out = ch.readOutbound();
+    assertEquals(0x82, out.readUnsignedByte(), "FIN, binary");
+    assertEquals(10, out.readUnsignedByte(), "unmasked, 10 bytes");
+    assertEquals("123456789x", out.toString(StandardCharsets.US_ASCII));
+    assertTrue(out.release());
+    assertNull(ch.readOutbound());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void anEmptyWriteWithNothingBeforeItCompletesAtOnce() {
+    EmbeddedChannel ch = new EmbeddedChannel(new ByteStreamFrameCodec(16));
+    ChannelFuture f = ch.write(Unpooled.buffer(0));
+    assertTrue(f.isSuccess());
+    ch.flush();
+    assertNull(ch.readOutbound(), "no empty frame");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void largeWritesAreComposedWithoutACopyBehindTheSmallOnesBeforeThem() {
+    EmbeddedChannel ch = new EmbeddedChannel(new ByteStreamFrameCodec(64 * 1024));
     ByteBuf big = Unpooled.wrappedBuffer(new byte[ByteStreamFrameCodec.COPY_BELOW]);
-    ch.write(bytes("123456789"));
-    ch.writeAndFlush(big);
+    ChannelFuture a = ch.write(bytes("12345"));
+    ChannelFuture b = ch.write(bytes("6789"));
+    ChannelFuture c = ch.writeAndFlush(big);
     BinaryWebSocketFrame large = ch.readOutbound();
-    CompositeByteBuf composite = (CompositeByteBuf) large.content();
-    assertEquals(2, composite.numComponents());
+    assertNull(ch.readOutbound(), "one frame");
+    CompositeByteBuf composite = assertInstanceOf(CompositeByteBuf.class, large.content());
+    assertEquals(2, composite.numComponents(), "the gathered small writes, then the large one as it is");
     assertEquals(9 + ByteStreamFrameCodec.COPY_BELOW, composite.readableBytes());
+    assertEquals("123456789", composite.toString(0, 9, StandardCharsets.US_ASCII));
+    assertTrue(a.isSuccess());
+    assertTrue(b.isSuccess());
+    assertTrue(c.isSuccess());
     assertTrue(large.release());
     assertEquals(0, big.refCnt());
     assertFalse(ch.finish());
@@ -126,17 +168,24 @@ class ByteStreamFrameCodecTest {
     EmbeddedChannel ch = new EmbeddedChannel(new ByteStreamFrameCodec(16));
     ByteBuf buf = bytes("never sent");
     ChannelFuture f = ch.write(buf);
+    ChannelFuture g = ch.write(bytes("also never sent"));
+    ByteBuf large = Unpooled.wrappedBuffer(new byte[ByteStreamFrameCodec.COPY_BELOW]);
+    ChannelFuture h = ch.write(large);
     ch.pipeline().remove(ByteStreamFrameCodec.class);
     assertFalse(f.isSuccess());
+    assertFalse(g.isSuccess());
+    assertFalse(h.isSuccess());
     assertEquals(0, buf.refCnt());
+    assertEquals(0, large.refCnt());
     assertFalse(ch.finish());
   }
 
   @Test
   void pendingBytesCountAgainstWritability() {
-    EmbeddedChannel ch = new EmbeddedChannel(new ByteStreamFrameCodec(1024));
-    ch.config().setWriteBufferWaterMark(new WriteBufferWaterMark(4, 8));
-    ch.write(bytes("0123456789"));
+    EmbeddedChannel ch = new EmbeddedChannel(new ByteStreamFrameCodec(64 * 1024));
+    int large = ByteStreamFrameCodec.COPY_BELOW + 1;
+    ch.config().setWriteBufferWaterMark(new WriteBufferWaterMark(large / 2, large - 1));
+    ch.write(Unpooled.wrappedBuffer(new byte[large]));
     assertFalse(ch.isWritable(), "bytes held until the flush must make the channel unwritable");
     ch.flush();
     BinaryWebSocketFrame frame = ch.readOutbound();

@@ -202,6 +202,68 @@ class FrameEncoderTest {
     assertFalse(ch.finish());
   }
 
+  /** A payload as {@link ByteStreamFrameCodec} gathers it: {@link HeadroomFrame#HEADROOM} free bytes in front. */
+  private static ByteBuf withHeadroom(byte[] data) {
+    ByteBuf buf = Unpooled.buffer(HeadroomFrame.HEADROOM + data.length);
+    buf.writerIndex(HeadroomFrame.HEADROOM).readerIndex(HeadroomFrame.HEADROOM);
+    return buf.writeBytes(data);
+  }
+
+  @Test
+  void headroomFrameGetsItsHeaderInPlaceAndLeavesAsTheSameBuffer() {
+    for (int length : new int[] {5, 126, 1024}) { // 7-bit and 16-bit lengths
+      byte[] data = random(length);
+      EmbeddedChannel plain = server();
+      plain.writeAndFlush(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(data)));
+      byte[] expected = written(plain);
+
+      EmbeddedChannel ch = server();
+      ByteBuf payload = withHeadroom(data);
+      ChannelFuture f = ch.writeAndFlush(new HeadroomFrame(payload));
+      assertTrue(f.isSuccess());
+      ByteBuf out = ch.readOutbound();
+      assertNull(ch.readOutbound(), "one buffer");
+      assertSame(payload, out, "the payload's own buffer, header written in front of it");
+      assertArrayEquals(expected, ByteBufUtil.getBytes(out), "the same bytes as any binary frame");
+      assertTrue(out.release());
+      assertFalse(plain.finish());
+      assertFalse(ch.finish());
+    }
+  }
+
+  @Test
+  void maskedHeadroomFrameIsMaskedInPlaceAndRoundTripsThroughTheDecoder() {
+    for (int length : new int[] {1, 125, 126, 1024}) {
+      byte[] data = random(length);
+      EmbeddedChannel client = client();
+      ByteBuf payload = withHeadroom(data);
+      client.writeAndFlush(new HeadroomFrame(payload));
+      ByteBuf out = client.readOutbound();
+      assertSame(payload, out, "masked where it lies: no second buffer");
+      assertEquals(0x82, out.getUnsignedByte(out.readerIndex()));
+      assertEquals(0x80, out.getUnsignedByte(out.readerIndex() + 1) & 0x80, "MASK bit set");
+      FrameDecoderTest.Recorder recorder = new FrameDecoderTest.Recorder();
+      EmbeddedChannel server = new EmbeddedChannel(new FrameDecoder(true, 1 << 20), recorder);
+      server.writeInbound(out);
+      assertArrayEquals(data, recorder.takePayload());
+      assertTrue(recorder.exceptions.isEmpty());
+      assertFalse(client.finish());
+      assertFalse(server.finish());
+    }
+  }
+
+  @Test
+  void headroomFrameNeedsItsHeadroom() {
+    ByteBuf tight = Unpooled.buffer(8).writeZero(8);
+    assertTrue(assertThrowsIllegalArgument(() -> new HeadroomFrame(tight)).getMessage()
+        .contains("payload.readerIndex(): 0 (expected: >= 14)"));
+    assertTrue(tight.release());
+  }
+
+  private static IllegalArgumentException assertThrowsIllegalArgument(Runnable r) {
+    return org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, r::run);
+  }
+
   // ---- control frames and other messages ----------------------------------------------------------------------
 
   @Test
