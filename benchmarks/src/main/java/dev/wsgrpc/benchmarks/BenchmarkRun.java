@@ -18,7 +18,8 @@ final class BenchmarkRun {
       boolean eightChannels, int idleTunnels, List<String> idleKinds, List<String> setups, int codecMib,
       Set<String> profile) {
 
-    static final List<String> ALL_SETUPS = List.of("h2c", "ws", "h2", "wss", "nginx", "gateway", "websockify");
+    static final List<String> ALL_SETUPS = List.of("h2c", "ws", "h2", "wss", "nginx", "gateway", "websockify",
+        "gateway_h2c", "tcp_relay");
 
     static Mode quick() {
       return new Mode("quick", Duration.ofMillis(400), 3, Duration.ofMillis(200), List.of(64 * 1024, 1 << 20),
@@ -91,7 +92,9 @@ final class BenchmarkRun {
       case "ws": return TunnelSetup.ws();
       case "wss": return TunnelSetup.wss();
       case "nginx": return new NginxSetup();
-      case "gateway": return new GatewaySetup(gatewayJar, gatewayCommand);
+      case "gateway": return GatewaySetup.tunnel(gatewayJar, gatewayCommand);
+      case "gateway_h2c": return GatewaySetup.nativeH2c(gatewayJar, gatewayCommand);
+      case "tcp_relay": return new TcpRelaySetup();
       case "websockify": return new WebsockifySetup();
       default: throw new IllegalArgumentException("setup: " + name + " (expected: one of " + Mode.ALL_SETUPS + ")");
     }

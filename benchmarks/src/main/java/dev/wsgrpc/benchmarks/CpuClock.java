@@ -1,19 +1,76 @@
 package dev.wsgrpc.benchmarks;
 
+import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 
 /**
- * CPU time of this process (client and server of in-process setups together), the fairer measure when other work
- * shares the machine: wall-clock throughput drops under load, CPU per byte much less.
+ * CPU time of everything a setup runs: this process (client and server of in-process setups) plus the program the
+ * setup runs outside it (the gateway's JVM, nginx and its worker, websockify, haproxy), each split into user and
+ * kernel time where Linux's {@code /proc} says so. The fairer measure when other work shares the machine: wall-clock
+ * throughput drops under load, CPU per byte much less.
  */
 final class CpuClock {
 
   private static final com.sun.management.OperatingSystemMXBean OS =
       (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+  /** {@code /proc/PID/stat} counts in clock ticks of 1/100 s (USER_HZ, fixed on Linux). */
+  private static final long NANOS_PER_TICK = 10_000_000L;
 
-  /** CPU nanoseconds used by this process so far. */
-  static long now() {
-    return OS.getProcessCpuTime();
+  /** CPU nanoseconds: of this JVM, of this JVM in the kernel, of the helper, of the helper in the kernel. */
+  record Sample(long self, long selfKernel, long helper, long helperKernel) {
+
+    /** The CPU used since {@code earlier}. */
+    Sample since(Sample earlier) {
+      return new Sample(self - earlier.self, selfKernel - earlier.selfKernel, helper - earlier.helper,
+          helperKernel - earlier.helperKernel);
+    }
+
+    long total() {
+      return self + helper;
+    }
+
+    long kernel() {
+      return selfKernel + helperKernel;
+    }
+  }
+
+  /** The CPU used so far by this JVM and by the helper process of {@code setup} (and its descendants). */
+  static Sample now(Setup setup) {
+    long self = OS.getProcessCpuTime();
+    long selfKernel = kernelNanos(ProcessHandle.current());
+    long helper = 0;
+    long helperKernel = 0;
+    Process process = setup.helperProcess();
+    if (process != null) {
+      helper = cpuNanos(process.toHandle());
+      helperKernel = kernelNanos(process.toHandle());
+      for (ProcessHandle child : (Iterable<ProcessHandle>) process.descendants()::iterator) {
+        helper += cpuNanos(child);
+        helperKernel += kernelNanos(child);
+      }
+    }
+    return new Sample(self, selfKernel, helper, helperKernel);
+  }
+
+  private static long cpuNanos(ProcessHandle handle) {
+    return handle.info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
+  }
+
+  /** Kernel (system) time of a process from {@code /proc/PID/stat}; 0 where there is no {@code /proc}. */
+  private static long kernelNanos(ProcessHandle handle) {
+    try {
+      String stat = new String(Files.readAllBytes(Path.of("/proc", Long.toString(handle.pid()), "stat")),
+          StandardCharsets.US_ASCII);
+      // The command name (field 2) may hold spaces; fields after it are counted from its closing parenthesis.
+      String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return Long.parseLong(fields[12]) * NANOS_PER_TICK; // stime, field 15 of the whole line
+    } catch (IOException | RuntimeException e) {
+      return 0;
+    }
   }
 
   private CpuClock() {}

@@ -66,14 +66,17 @@ final class DirectSetup implements Setup {
 
   @Override
   public ManagedChannel newChannel() {
-    NettyChannelBuilder builder = NettyChannelBuilder.forAddress(tls ? "localhost" : "127.0.0.1", port)
-        .maxInboundMessageSize(MAX_MESSAGE);
-    if (tls) {
-      builder.sslContext(clientTls);
-    } else {
-      builder.usePlaintext();
+    if (!tls) {
+      return h2cChannel(transports, port);
     }
-    return transports.configure(builder).build();
+    return transports.configure(NettyChannelBuilder.forAddress("localhost", port).maxInboundMessageSize(MAX_MESSAGE)
+        .sslContext(clientTls)).build();
+  }
+
+  /** Direct gRPC over h2c to {@code port} on loopback, as the baseline dials it. */
+  static ManagedChannel h2cChannel(Transports transports, int port) {
+    return transports.configure(NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext()
+        .maxInboundMessageSize(MAX_MESSAGE)).build();
   }
 
   @Override

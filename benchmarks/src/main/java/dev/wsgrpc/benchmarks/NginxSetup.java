@@ -1,52 +1,26 @@
 package dev.wsgrpc.benchmarks;
 
 import dev.wsgrpc.testing.ExternalProgram;
-import dev.wsgrpc.testing.TestCertificates;
-import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 
 /**
  * The tunnel through nginx (Debian's nginx-light), as a reverse proxy is usually configured for WebSocket: HTTP/1.1
  * to the upstream with {@code Upgrade} and {@code Connection} passed on, and {@code proxy_buffering off}. One worker
  * process, started from a configuration of our own on loopback ports.
  */
-final class NginxSetup implements Setup {
+final class NginxSetup extends RelaySetup {
 
-  private final TunnelSetup upstream = TunnelSetup.ws();
-  private Transports transports;
-  private ExternalProgram nginx;
-  private int port;
-  private TunnelSetup.Client client;
-
-  @Override
-  public String name() {
-    return "nginx";
+  NginxSetup() {
+    super("nginx", "the tunnel over ws through nginx (1 worker, HTTP/1.1 upstream, proxy_buffering off)",
+        TunnelSetup.ws());
   }
 
   @Override
-  public String description() {
-    return "the tunnel over ws through nginx (1 worker, HTTP/1.1 upstream, proxy_buffering off)";
-  }
-
-  @Override
-  public String baseline() {
-    return "h2c";
-  }
-
-  @Override
-  public void start(Transports transports, BindableService service, TestCertificates certs) throws Exception {
-    this.transports = transports;
-    String exe = ExternalProgram.which("nginx");
-    if (exe == null) {
-      throw new NotMeasured("nginx is not installed (apt-get install nginx-light)");
-    }
-    upstream.start(transports, service, certs);
-    port = ExternalProgram.freePort();
-    client = TunnelSetup.Client.of("ws://127.0.0.1:" + port + "/grpc", null, true);
+  ExternalProgram startProgram(int port, int backendPort) throws Exception {
+    String exe = require("nginx", "nginx-light");
     Path dir = Files.createTempDirectory("wsgrpc-bench-nginx");
     String conf = String.join("\n",
         "worker_processes 1;",
@@ -64,7 +38,7 @@ final class NginxSetup implements Setup {
         "  server {",
         "    listen 127.0.0.1:" + port + ";",
         "    location /grpc {",
-        "      proxy_pass http://127.0.0.1:" + upstream.port() + ";",
+        "      proxy_pass http://127.0.0.1:" + backendPort + ";",
         "      proxy_http_version 1.1;",
         "      proxy_set_header Upgrade $http_upgrade;",
         "      proxy_set_header Connection \"upgrade\";",
@@ -82,25 +56,12 @@ final class NginxSetup implements Setup {
     if ("root".equals(System.getProperty("user.name"))) {
       Files.write(file, ("user root;\n" + conf).getBytes(StandardCharsets.US_ASCII));
     }
-    nginx = ExternalProgram.start("nginx", exe, "-e", dir.resolve("error.log").toString(), "-p", dir.toString(),
-        "-c", file.toString());
-    nginx.awaitListening(port, Duration.ofSeconds(30));
+    return listening(ExternalProgram.start("nginx", exe, "-e", dir.resolve("error.log").toString(), "-p",
+        dir.toString(), "-c", file.toString()), port);
   }
 
   @Override
-  public ManagedChannel newChannel() {
-    return client.newChannel(transports);
-  }
-
-  @Override
-  public void close() {
-    if (nginx != null) {
-      try {
-        nginx.close();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-    upstream.close();
+  ManagedChannel newChannel(Transports transports, int port) {
+    return TunnelSetup.Client.of("ws://127.0.0.1:" + port + "/grpc", null, true).newChannel(transports);
   }
 }

@@ -47,7 +47,7 @@ final class Report {
   /** The headline numbers: the keys issue 7 asks for, and a few more. */
   Map<String, Double> summary() {
     Map<String, Double> s = new LinkedHashMap<>();
-    for (String setup : List.of("ws", "wss", "nginx", "gateway", "websockify")) {
+    for (String setup : List.of("ws", "wss", "nginx", "gateway", "websockify", "gateway_h2c", "tcp_relay")) {
       Results.SetupInfo info = results.setup(setup);
       if (info == null || info.baseline() == null) {
         continue;
@@ -72,6 +72,10 @@ final class Report {
       Double ws1 = s.get("throughput_ratio_ws_vs_h2c_" + direction);
       Double bridge = s.get("throughput_ratio_websockify_vs_h2c_" + direction);
       s.put("ws_over_websockify_" + direction, ws1 == null || bridge == null ? Double.NaN : ws1 / bridge);
+      // The gateway against the bare cost of an extra hop (a TCP relay that does nothing else).
+      Double gateway = s.get("throughput_ratio_gateway_vs_h2c_" + direction);
+      Double relay = s.get("throughput_ratio_tcp_relay_vs_h2c_" + direction);
+      s.put("gateway_over_tcp_relay_" + direction, gateway == null || relay == null ? Double.NaN : gateway / relay);
     }
     return s;
   }
@@ -162,6 +166,7 @@ final class Report {
     Map<String, Object> codec = new LinkedHashMap<>();
     results.codec.forEach((k, v) -> codec.put(k, Map.of("median", v.median(), "min", v.min(), "max", v.max())));
     root.put("frame_handlers_alone", codec);
+    root.put("cpu_breakdown_1mib_streams", cpuBreakdown());
     if (!results.idleFailures.isEmpty()) {
       root.put("idle_failures", results.idleFailures);
     }
@@ -245,6 +250,26 @@ final class Report {
       }
     }
 
+    List<Map<String, Object>> breakdown = cpuBreakdown();
+    if (!breakdown.isEmpty()) {
+      md.append("\n## Where the CPU goes (1 MiB streams)\n\n");
+      md.append("CPU time per GiB moved (medians over the iterations) of every process the bytes pass through: this "
+          + "JVM (client and server) and, for the relay setups, the relay's own process; each with the part spent "
+          + "in the kernel (Linux `/proc/PID/stat`, 10 ms ticks). On two cores the client, the server and a relay "
+          + "share the CPU, so a relay's CPU per GiB comes straight off the throughput.\n\n");
+      md.append("| Setup | Direction | All processes | in the kernel | Relay process | in the kernel |\n"
+          + "|---|---|---:|---:|---:|---:|\n");
+      for (Map<String, Object> row : breakdown) {
+        md.append("| ").append(row.get("setup")).append(" | ").append(row.get("direction")).append(" | ")
+            .append(fmt((Double) row.get("cpu_ms_per_gib"))).append(" | ")
+            .append(fmt((Double) row.get("kernel_ms_per_gib"))).append(" | ")
+            .append(row.get("relay_ms_per_gib") == null ? "–" : fmt((Double) row.get("relay_ms_per_gib")))
+            .append(" | ")
+            .append(row.get("relay_kernel_ms_per_gib") == null ? "–" : fmt((Double) row.get("relay_kernel_ms_per_gib")))
+            .append(" |\n");
+      }
+    }
+
     if (!results.codec.isEmpty()) {
       md.append("\n## The frame handlers alone\n\n");
       md.append("One thread, no sockets (EmbeddedChannel), so that other load barely moves the figures: what gRPC "
@@ -299,6 +324,38 @@ final class Report {
       md.append('\n').append(analysis.strip()).append('\n');
     }
     return md.toString();
+  }
+
+  /** Per setup and direction of the 1 MiB streams: CPU ms per GiB in all, in the kernel, and in the relay. */
+  private List<Map<String, Object>> cpuBreakdown() {
+    List<Map<String, Object>> rows = new ArrayList<>();
+    for (String direction : List.of("upload", "download")) {
+      Results.WorkloadResult w = results.workload("stream_" + direction + "_1mib");
+      if (w == null) {
+        continue;
+      }
+      for (String setup : w.samples.keySet()) {
+        double all = Stats.of(w.values(setup, "cpu")).median();
+        if (Double.isNaN(all)) {
+          continue;
+        }
+        boolean relay = results.setup(setup) != null && isRelay(setup);
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("setup", setup);
+        row.put("direction", direction);
+        row.put("cpu_ms_per_gib", all);
+        row.put("kernel_ms_per_gib", Stats.of(w.values(setup, StreamingThroughput.CPU_KERNEL)).median());
+        row.put("relay_ms_per_gib", relay ? Stats.of(w.values(setup, StreamingThroughput.CPU_HELPER)).median() : null);
+        row.put("relay_kernel_ms_per_gib",
+            relay ? Stats.of(w.values(setup, StreamingThroughput.CPU_HELPER_KERNEL)).median() : null);
+        rows.add(row);
+      }
+    }
+    return rows;
+  }
+
+  private static boolean isRelay(String setup) {
+    return List.of("nginx", "gateway", "websockify", "gateway_h2c", "tcp_relay").contains(setup);
   }
 
   private static String missedBy(Target t, double v) {

@@ -27,6 +27,12 @@ final class Results {
       for (Workload.Metric m : workload.metrics()) {
         bySetup.computeIfAbsent(m.name(), k -> new ArrayList<>()).add(values.get(m.name()));
       }
+      // Figures beside the metrics (e.g. the CPU breakdown of streams), kept for the report's own sections.
+      values.forEach((name, value) -> {
+        if (workload.metrics().stream().noneMatch(m -> m.name().equals(name))) {
+          bySetup.computeIfAbsent(name, k -> new ArrayList<>()).add(value);
+        }
+      });
     }
 
     List<Double> values(String setup, String metric) {

@@ -28,6 +28,14 @@ interface Setup extends AutoCloseable {
   /** A new channel to the started service; one connection (tunnel) per channel. Callers shut it down. */
   ManagedChannel newChannel();
 
+  /**
+   * The program this setup runs outside this JVM (the gateway, nginx, websockify), or null: its CPU time counts in
+   * the CPU figures, since every byte passes through it.
+   */
+  default Process helperProcess() {
+    return null;
+  }
+
   @Override
   void close();
 

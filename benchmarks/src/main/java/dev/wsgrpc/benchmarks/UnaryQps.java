@@ -61,7 +61,7 @@ final class UnaryQps extends Workload {
     for (int i = 0; i < CONCURRENCY; i++) {
       loops[i] = new Loop(EchoGrpc.newStub(list.get(i % list.size())), completed, failure, drained);
     }
-    long cpu = CpuClock.now();
+    CpuClock.Sample before = CpuClock.now(setup);
     long start = System.nanoTime();
     for (Loop loop : loops) {
       loop.next();
@@ -74,7 +74,7 @@ final class UnaryQps extends Workload {
     }
     long done = completed.get();
     long elapsed = System.nanoTime() - start;
-    cpu = CpuClock.now() - cpu;
+    long cpu = CpuClock.now(setup).since(before).total();
     for (Loop loop : loops) {
       loop.stop = true;
     }
