@@ -268,6 +268,13 @@ final class Report {
             .append(row.get("relay_kernel_ms_per_gib") == null ? "–" : fmt((Double) row.get("relay_kernel_ms_per_gib")))
             .append(" |\n");
       }
+      double up = summary.getOrDefault("gateway_over_tcp_relay_upload", Double.NaN);
+      double down = summary.getOrDefault("gateway_over_tcp_relay_download", Double.NaN);
+      if (!Double.isNaN(up) || !Double.isNaN(down)) {
+        md.append("\nThe gateway's throughput against the bare TCP relay's (both as ratios to h2c, same run): upload ")
+            .append(fmt(up)).append(", download ").append(fmt(down))
+            .append(" (1 means the gateway costs what any extra hop costs).\n");
+      }
     }
 
     if (!results.codec.isEmpty()) {
