@@ -22,11 +22,13 @@ import java.util.List;
  * HTTP/2 writer emits each 9-byte frame header and its payload as separate buffers; coalescing turns the ~20 writes of
  * a unary call into a couple of frames.
  *
- * <p>Small writes (together at most {@value #COPY_BELOW} bytes, as in a unary call) are copied at once into one buffer
- * with room for the frame header in front ({@link HeadroomFrame}), and released: the frame leaves as that one buffer.
- * Larger ones are held as they are until the flush and composed without a copy; the bytes they hold are counted
- * against the channel's writability, so HTTP/2 flow control sees them (the at most {@value #COPY_BELOW} gathered bytes
- * are not: far below any sensible water mark).
+ * <p>Small writes (at most {@value #COPY_BELOW} bytes each: HTTP/2 frame headers, unary messages, control frames) are
+ * copied at once into one buffer with room for the frame header in front ({@link HeadroomFrame}) and released; the
+ * frame leaves as that one buffer. Once {@value #GATHER_MAX} bytes (or the frame limit) are gathered, that frame is
+ * written at once and the next one begun, so the many calls of one flush (gRPC batches up to 128 writes) travel in
+ * few frames. Larger writes are held as they are until the flush and composed without a copy, behind the small ones
+ * gathered before them; the bytes they hold are counted against the channel's writability, so HTTP/2 flow control
+ * sees them (the at most {@value #GATHER_MAX} gathered bytes are not: below any sensible water mark).
  *
  * <p>Text, ping, pong and close frames never reach this handler: {@link ControlFrameHandler} sits before it.
  */
@@ -35,11 +37,14 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
   /** Composite payloads are consolidated (copied) past this many components; gRPC rarely comes near it. */
   private static final int MAX_COMPONENTS = 256;
 
-  /** Frames whose parts add up to at most this many bytes are copied into one buffer rather than composed. */
+  /** Writes of at most this many bytes are copied (gathered); so are frames whose parts add up to no more. */
   static final int COPY_BELOW = 1024;
 
+  /** Gathered bytes per frame, at most. */
+  static final int GATHER_MAX = 16 * 1024;
+
   private final int maxFramePayload;
-  /** Gathered bytes fit in one frame: at most {@link #COPY_BELOW}, and no more than a frame may carry. */
+  /** Gathered bytes per frame: {@link #GATHER_MAX}, and no more than a frame may carry. */
   private final int gatherLimit;
   private PendingWriteQueue pending;
   /** Small writes gathered since the last flush, after {@link HeadroomFrame#HEADROOM} bytes; null when none. */
@@ -55,7 +60,7 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
   /** Creates a codec whose outgoing frames carry at most {@code maxFramePayload} bytes each. */
   public ByteStreamFrameCodec(int maxFramePayload) {
     this.maxFramePayload = Preconditions.checkPositive(maxFramePayload, "maxFramePayload");
-    this.gatherLimit = Math.min(COPY_BELOW, maxFramePayload);
+    this.gatherLimit = Math.min(GATHER_MAX, maxFramePayload);
   }
 
   @Override
@@ -111,8 +116,12 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
         promise.trySuccess();
         return;
       }
-      int held = gathered == null ? 0 : gathered.readableBytes();
-      if (pending.isEmpty() && held + buf.readableBytes() <= gatherLimit) {
+      int size = buf.readableBytes();
+      if (pending.isEmpty() && size <= COPY_BELOW && size <= gatherLimit) {
+        if (gathered != null && gathered.readableBytes() + size > gatherLimit) {
+          // This frame is full: it can leave now; gathering starts again.
+          writeGathered(ctx);
+        }
         gather(ctx, buf, promise);
         return;
       }
@@ -143,7 +152,8 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
   /** Copies a small write behind the others gathered since the last flush, and releases it. */
   private void gather(ChannelHandlerContext ctx, ByteBuf buf, ChannelPromise promise) {
     if (gathered == null) {
-      gathered = ctx.alloc().buffer(HeadroomFrame.HEADROOM + gatherLimit);
+      // Room for what most flushes hold (a unary call's few hundred bytes); it grows up to gatherLimit.
+      gathered = ctx.alloc().buffer(HeadroomFrame.HEADROOM + Math.min(COPY_BELOW, gatherLimit));
       gathered.writerIndex(HeadroomFrame.HEADROOM).readerIndex(HeadroomFrame.HEADROOM);
       gatheredPromises = new ChannelPromise[4];
     }
@@ -153,7 +163,7 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
       buf.release();
     }
     if (gatheredCount == gatheredPromises.length) {
-      // At most one promise per gathered byte, so at most COPY_BELOW + 1 in all (empty writes aside).
+      // At most one promise per gathered byte (empty writes aside).
       gatheredPromises = Arrays.copyOf(gatheredPromises, gatheredCount * 2);
     }
     gatheredPromises[gatheredCount++] = promise;
@@ -191,9 +201,7 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
   private void writePending(ChannelHandlerContext ctx) {
     if (gathered != null) {
       // Only small writes since the last flush (once one is queued, the gathered bytes are queued too).
-      ByteBuf payload = gathered;
-      gathered = null;
-      writeFrame(ctx, new HeadroomFrame(payload), takeGatheredPromises());
+      writeGathered(ctx);
     }
     while (!pending.isEmpty()) {
       int size = 0;
@@ -227,6 +235,13 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
       }
       writeFrame(ctx, new BinaryWebSocketFrame(payload), promises);
     }
+  }
+
+  /** Writes the gathered bytes as one frame. */
+  private void writeGathered(ChannelHandlerContext ctx) {
+    ByteBuf payload = gathered;
+    gathered = null;
+    writeFrame(ctx, new HeadroomFrame(payload), takeGatheredPromises());
   }
 
   /** Writes {@code frame}; its outcome completes {@code promises}. */

@@ -1,5 +1,6 @@
 package dev.wsgrpc.core.internal;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -7,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
@@ -16,6 +18,8 @@ import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class ByteStreamFrameCodecTest {
@@ -74,6 +78,32 @@ class ByteStreamFrameCodecTest {
   }
 
   @Test
+  void manySmallWritesOfOneFlushTravelInFramesOfAtMostGatherMaxBytes() {
+    EmbeddedChannel ch = new EmbeddedChannel(new ByteStreamFrameCodec(64 * 1024));
+    byte[] data = new byte[40 * 1000];
+    new java.util.Random(7).nextBytes(data);
+    List<ChannelFuture> writes = new ArrayList<>();
+    for (int i = 0; i < 40; i++) { // e.g. 40 unary calls that gRPC flushes together
+      writes.add(ch.write(Unpooled.copiedBuffer(data, i * 1000, 1000)));
+    }
+    ch.flush();
+    ByteBuf all = Unpooled.buffer();
+    List<Integer> sizes = new ArrayList<>();
+    Object frame;
+    while ((frame = ch.readOutbound()) != null) {
+      HeadroomFrame f = assertInstanceOf(HeadroomFrame.class, frame, "small writes are gathered, not composed");
+      sizes.add(f.content().readableBytes());
+      all.writeBytes(f.content());
+      assertTrue(f.release());
+    }
+    assertEquals(List.of(16_000, 16_000, 8_000), sizes, "full frames of at most GATHER_MAX bytes, then the rest");
+    assertArrayEquals(data, ByteBufUtil.getBytes(all), "in order");
+    assertTrue(all.release());
+    assertTrue(writes.stream().allMatch(ChannelFuture::isSuccess));
+    assertFalse(ch.finish());
+  }
+
+  @Test
   void promisesOfGatheredWritesCompleteWhenTheFrameIsWritten() {
     EmbeddedChannel ch = new EmbeddedChannel(new FrameEncoder(false), new ByteStreamFrameCodec(64 * 1024));
     ChannelFuture a = ch.write(bytes("123456789"));
@@ -104,7 +134,7 @@ class ByteStreamFrameCodecTest {
   @Test
   void largeWritesAreComposedWithoutACopyBehindTheSmallOnesBeforeThem() {
     EmbeddedChannel ch = new EmbeddedChannel(new ByteStreamFrameCodec(64 * 1024));
-    ByteBuf big = Unpooled.wrappedBuffer(new byte[ByteStreamFrameCodec.COPY_BELOW]);
+    ByteBuf big = Unpooled.wrappedBuffer(new byte[ByteStreamFrameCodec.COPY_BELOW + 1]);
     ChannelFuture a = ch.write(bytes("12345"));
     ChannelFuture b = ch.write(bytes("6789"));
     ChannelFuture c = ch.writeAndFlush(big);
@@ -112,7 +142,7 @@ class ByteStreamFrameCodecTest {
     assertNull(ch.readOutbound(), "one frame");
     CompositeByteBuf composite = assertInstanceOf(CompositeByteBuf.class, large.content());
     assertEquals(2, composite.numComponents(), "the gathered small writes, then the large one as it is");
-    assertEquals(9 + ByteStreamFrameCodec.COPY_BELOW, composite.readableBytes());
+    assertEquals(9 + ByteStreamFrameCodec.COPY_BELOW + 1, composite.readableBytes());
     assertEquals("123456789", composite.toString(0, 9, StandardCharsets.US_ASCII));
     assertTrue(a.isSuccess());
     assertTrue(b.isSuccess());
@@ -169,7 +199,7 @@ class ByteStreamFrameCodecTest {
     ByteBuf buf = bytes("never sent");
     ChannelFuture f = ch.write(buf);
     ChannelFuture g = ch.write(bytes("also never sent"));
-    ByteBuf large = Unpooled.wrappedBuffer(new byte[ByteStreamFrameCodec.COPY_BELOW]);
+    ByteBuf large = Unpooled.wrappedBuffer(new byte[ByteStreamFrameCodec.COPY_BELOW + 1]);
     ChannelFuture h = ch.write(large);
     ch.pipeline().remove(ByteStreamFrameCodec.class);
     assertFalse(f.isSuccess());
