@@ -63,6 +63,11 @@ final class StreamingThroughput extends Workload {
   }
 
   @Override
+  boolean headline() {
+    return size == MIB;
+  }
+
+  @Override
   List<Metric> metrics() {
     return List.of(new Metric("throughput", "MiB/s", true), new Metric("cpu", "CPU ms/GiB", false));
   }

@@ -30,6 +30,11 @@ final class UnaryLatency extends Workload {
   }
 
   @Override
+  boolean headline() {
+    return true;
+  }
+
+  @Override
   List<Metric> metrics() {
     return List.of(new Metric("p50", "µs", false), new Metric("p99", "µs", false),
         new Metric("p99.9", "µs", false));

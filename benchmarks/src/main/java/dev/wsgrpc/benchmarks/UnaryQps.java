@@ -38,6 +38,11 @@ final class UnaryQps extends Workload {
   }
 
   @Override
+  boolean headline() {
+    return channelCount == 1;
+  }
+
+  @Override
   List<Metric> metrics() {
     return List.of(new Metric("qps", "calls/s", true), new Metric("cpu", "CPU µs/call", false));
   }

@@ -22,9 +22,17 @@ abstract class Workload {
   /** The figures of one iteration, the first being the headline. */
   abstract List<Metric> metrics();
 
-  /** Whether this workload runs over {@code setup}; all by default. */
+  /**
+   * Whether this workload runs over {@code setup}: every in-process setup, and the relay setups (another process in
+   * the path) for the {@link #headline} workloads only, which keeps a full run short and its rounds tight.
+   */
   boolean appliesTo(Setup setup) {
-    return true;
+    return !(setup instanceof RelaySetup) || headline();
+  }
+
+  /** Whether this is one of the workloads the targets name (1 MiB streams, unary latency, QPS on one channel). */
+  boolean headline() {
+    return false;
   }
 
   /** Opens what iterations over {@code setup} use (channels, stubs). */
