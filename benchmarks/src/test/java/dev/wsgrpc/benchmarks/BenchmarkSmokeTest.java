@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -60,6 +61,89 @@ class BenchmarkSmokeTest {
         "\"qps_ratio_ws_vs_h2c\": ", "\"throughput_ratio_ws_vs_h2c_upload\": ", "\"idle_tunnels_held\": ",
         "\"heap_bytes_per_idle_tunnel\": ")) {
       assertTrue(js.contains(key), key + " in " + js);
+    }
+  }
+
+  @Test
+  void aRelaySetupRunsTheHeadlineWorkloadsAndItsProcessCountsInTheCpuBreakdown(@TempDir Path dir)
+      throws Exception {
+    dev.wsgrpc.testing.ExternalProgram.requireInstalled("haproxy", "haproxy");
+    BenchmarkRun.Mode mode = new BenchmarkRun.Mode("smoke", Duration.ofMillis(100), 1, Duration.ofMillis(50),
+        List.of(1 << 20), false, 0, List.of(), List.of("h2c", "tcp_relay"), 4, Set.of());
+    Results results = new Results();
+    results.environment.put("command", "smoke test");
+    new BenchmarkRun(mode, dir.resolve("no-gateway.jar").toFile(), GatewaySetup.DEFAULT_COMMAND,
+        Set.of("stream_upload_1mib", "stream_upload_64kib"), Set.of(), dir, line -> { }).run(results);
+
+    assertNull(results.setup("tcp_relay").notMeasured());
+    Results.WorkloadResult upload = results.workload("stream_upload_1mib");
+    assertTrue(upload.failures.isEmpty(), String.valueOf(upload.failures));
+    double relayCpu = upload.values("tcp_relay", StreamingThroughput.CPU_HELPER).get(0);
+    double allCpu = upload.values("tcp_relay", "cpu").get(0);
+    // A smoke-sized iteration may cost haproxy less than one 10 ms clock tick: that it is counted is
+    // cpuOfTheRelayProcessIsCountedWithItsKernelPart's business.
+    assertTrue(relayCpu >= 0 && relayCpu <= allCpu, "haproxy's own CPU, part of the total: " + relayCpu + " of "
+        + allCpu);
+    assertEquals(List.of(), upload.values("h2c", StreamingThroughput.CPU_HELPER).stream()
+        .filter(v -> v != 0).toList(), "no relay process for h2c");
+
+    Path md = dir.resolve("BENCHMARKS.md");
+    new Report(results).write(md, dir.resolve("results.json"), null);
+    String report = new String(Files.readAllBytes(md), StandardCharsets.UTF_8);
+    assertTrue(report.contains("## Where the CPU goes (1 MiB streams)"), report);
+    assertTrue(report.contains("| tcp_relay | upload |"), report);
+  }
+
+  @Test
+  void cpuOfTheRelayProcessIsCountedWithItsKernelPart() throws Exception {
+    // A busy shell stands in for a relay: a few hundred milliseconds of CPU, some of it in the kernel (fork, exec).
+    Process busy = new ProcessBuilder("sh", "-c", "while :; do :; done").start();
+    Setup relay = new Setup() {
+      @Override
+      public String name() {
+        return "busy";
+      }
+
+      @Override
+      public String description() {
+        return "a busy shell";
+      }
+
+      @Override
+      public String baseline() {
+        return "h2c";
+      }
+
+      @Override
+      public void start(Transports transports, io.grpc.BindableService service,
+          dev.wsgrpc.testing.TestCertificates certs) {}
+
+      @Override
+      public io.grpc.ManagedChannel newChannel() {
+        throw new UnsupportedOperationException();
+      }
+
+      @Override
+      public Process helperProcess() {
+        return busy;
+      }
+
+      @Override
+      public void close() {}
+    };
+    try {
+      CpuClock.Sample first = CpuClock.now(relay);
+      CpuClock.Sample used;
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      do {
+        Thread.sleep(50);
+        used = CpuClock.now(relay).since(first);
+      } while (used.helper() < TimeUnit.MILLISECONDS.toNanos(200) && System.nanoTime() < deadline);
+      assertTrue(used.helper() >= TimeUnit.MILLISECONDS.toNanos(200), "the shell's CPU is counted: " + used);
+      assertTrue(used.helperKernel() >= 0 && used.helperKernel() <= used.helper(), used.toString());
+      assertTrue(used.total() >= used.helper() && used.kernel() >= used.helperKernel(), used.toString());
+    } finally {
+      busy.destroyForcibly().waitFor();
     }
   }
 
