@@ -15,12 +15,12 @@ abstract class RelaySetup implements Setup {
 
   private final String name;
   private final String description;
-  private final Setup backend;
+  private final LocalServerSetup backend;
   private Transports transports;
   private ExternalProgram program;
   private int port;
 
-  RelaySetup(String name, String description, Setup backend) {
+  RelaySetup(String name, String description, LocalServerSetup backend) {
     this.name = name;
     this.description = description;
     this.backend = backend;
@@ -70,9 +70,7 @@ abstract class RelaySetup implements Setup {
     this.transports = transports;
     backend.start(transports, service, certs);
     port = ExternalProgram.freePort();
-    int backendPort = backend instanceof DirectSetup
-        ? ((DirectSetup) backend).port() : ((TunnelSetup) backend).port();
-    program = startProgram(port, backendPort);
+    program = startProgram(port, backend.port());
   }
 
   @Override

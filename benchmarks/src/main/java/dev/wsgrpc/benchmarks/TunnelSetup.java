@@ -8,23 +8,17 @@ import dev.wsgrpc.testing.TestCertificates;
 import io.grpc.BindableService;
 import io.grpc.ChannelCredentials;
 import io.grpc.ManagedChannel;
-import io.grpc.Server;
 import io.grpc.netty.NettyChannelBuilder;
 import java.io.File;
 import java.net.InetSocketAddress;
-import java.util.concurrent.TimeUnit;
 
 /** The tunnel, client straight to server: ws, or wss with the same certificate as the h2 baseline. */
-final class TunnelSetup implements Setup {
+final class TunnelSetup extends LocalServerSetup {
 
-  private final boolean tls;
-  private Transports transports;
-  private Server server;
   private Client client;
-  private int port;
 
   private TunnelSetup(boolean tls) {
-    this.tls = tls;
+    super(tls);
   }
 
   static TunnelSetup ws() {
@@ -52,25 +46,18 @@ final class TunnelSetup implements Setup {
 
   @Override
   public void start(Transports transports, BindableService service, TestCertificates certs) throws Exception {
-    this.transports = transports;
     WebSocketServerOptions.Builder options = WebSocketServerOptions.newBuilder();
     if (tls) {
       options.tls(certs.serverCertPem(), certs.serverKeyPem());
     }
-    server = transports.configure(WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
-        options.build())).addService(service).maxInboundMessageSize(MAX_MESSAGE).build().start();
-    port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+    serve(transports, WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), options.build()),
+        service);
     client = Client.of(url(), tls ? certs.caPem() : null, true);
-  }
-
-  /** The port of the tunnel server, for setups that put a proxy in front of it. */
-  int port() {
-    return port;
   }
 
   /** The URL clients dial. */
   String url() {
-    return (tls ? "wss://localhost:" : "ws://127.0.0.1:") + port + "/grpc";
+    return (tls ? "wss://localhost:" : "ws://127.0.0.1:") + port() + "/grpc";
   }
 
   @Override
@@ -101,18 +88,6 @@ final class TunnelSetup implements Setup {
       return transports.configure(NettyChannelBuilder.forTarget(options.target(), credentials))
           .maxInboundMessageSize(MAX_MESSAGE)
           .build();
-    }
-  }
-
-  @Override
-  public void close() {
-    if (server != null) {
-      server.shutdownNow();
-      try {
-        server.awaitTermination(10, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
     }
   }
 }
