@@ -3,6 +3,7 @@ package dev.wsgrpc.client;
 import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.core.internal.WsgrpcVersion;
 import dev.wsgrpc.core.internal.TunnelStatus;
 import io.grpc.Attributes;
 import io.grpc.ChannelLogger;
@@ -76,7 +77,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
 
   private FullHttpRequest newRequest() {
     key = Http11Tokens.newKey();
-    return ClientHandshake.newRequest(options, key, "wsgrpc-java");
+    return ClientHandshake.newRequest(options, key, WsgrpcVersion.userAgent("wsgrpc-java"));
   }
 
   @Override

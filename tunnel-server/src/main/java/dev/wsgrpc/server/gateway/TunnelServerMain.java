@@ -1,6 +1,7 @@
 package dev.wsgrpc.server.gateway;
 
 import dev.wsgrpc.core.WebSocketTunnel;
+import dev.wsgrpc.core.internal.WsgrpcVersion;
 import dev.wsgrpc.server.TunnelAdmission;
 import dev.wsgrpc.server.TunnelInfo;
 import dev.wsgrpc.server.WebSocketServerOptions;
@@ -39,7 +40,7 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "tunnel-server",
     mixinStandardHelpOptions = true,
-    version = "wsgrpc tunnel-server 0.1.0",
+    versionProvider = TunnelServerMain.Version.class,
     sortOptions = false,
     usageHelpAutoWidth = true,
     description = {
@@ -426,6 +427,22 @@ public final class TunnelServerMain implements Callable<Integer> {
       }
       throw new CommandLine.TypeConversionException("'" + value + "' is not a duration (expected: e.g. 30s, 500ms, "
           + "2m, PT30S)");
+    }
+  }
+
+  /** The version the build wrote into tunnel-core ({@link WsgrpcVersion}), with grpc-java's and Netty's. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {"wsgrpc tunnel-server " + WsgrpcVersion.version() + " (grpc-java "
+          + io.grpc.internal.GrpcUtil.IMPLEMENTATION_VERSION + ", Netty "
+          + nettyVersion() + ")"};
+    }
+
+    /** Every Netty module of a build has the same version: whichever the jar lists first. */
+    private static String nettyVersion() {
+      return io.netty.util.Version.identify().values().stream().map(io.netty.util.Version::artifactVersion)
+          .findFirst().orElse("unknown");
     }
   }
 }
