@@ -142,6 +142,20 @@ class PublishedArtifactsTest {
   }
 
   @Test
+  void readmeGivesTheBuildsCoordinatesAndTestedVersions() throws IOException {
+    String readme = Files.readString(Maven.root().resolve("README.md"), StandardCharsets.UTF_8);
+    assertTrue(readme.contains("<artifactId>wsgrpc-bom</artifactId>\n      <version>" + version + "</version>"), "Maven");
+    assertTrue(readme.contains("platform(\"dev.wsgrpc:wsgrpc-bom:" + version + "\")"), "Gradle");
+    assertTrue(readme.contains("<artifactId>grpc-bom</artifactId>\n      <version>" + Maven.grpcVersion()), "grpc");
+    assertTrue(readme.contains("platform(\"io.grpc:grpc-bom:" + Maven.grpcVersion() + "\")"), "grpc, Gradle");
+    assertTrue(readme.contains("| grpc-java (`grpc-netty`) | " + Maven.grpcVersion() + " |"), "grpc tested");
+    assertTrue(readme.contains("| Netty | " + System.getProperty("wsgrpc.netty.version") + " |"), "Netty tested");
+    for (String artifact : libraries) {
+      assertTrue(readme.contains("`" + artifact + "`"), "the README names " + artifact);
+    }
+  }
+
+  @Test
   void aConsumerBuiltFromThePublishedRepositoryAloneMakesACallThroughATunnel() throws Exception {
     Path consumer = work.resolve("consumer");
     Maven.copySources(Maven.root().resolve("distribution-tests/consumer"), consumer);
