@@ -1,4 +1,4 @@
-package dev.wsgrpc.server.gateway;
+package dev.wsgrpc.gateway;
 
 import dev.wsgrpc.server.InternalTunnelServer;
 import dev.wsgrpc.server.NativeHttp2Event;

@@ -1,11 +1,8 @@
-package dev.wsgrpc.examples.interop;
+package dev.wsgrpc.interop;
 
 import com.google.protobuf.ByteString;
-import dev.wsgrpc.client.WebSocketChannels;
-import dev.wsgrpc.client.WebSocketClientOptions;
 import io.grpc.Channel;
 import io.grpc.Context;
-import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -24,7 +21,6 @@ import io.grpc.testing.integration.Messages.StreamingOutputCallRequest;
 import io.grpc.testing.integration.Messages.StreamingOutputCallResponse;
 import io.grpc.testing.integration.TestServiceGrpc;
 import io.grpc.testing.integration.UnimplementedServiceGrpc;
-import java.io.File;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -40,18 +36,15 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * Runs the standard gRPC interop test cases (grpc/grpc {@code doc/interop-test-descriptions.md}) against a
- * {@code grpc.testing.TestService} reached through a ws:// or wss:// URL: {@link InteropServer}, a peer in another
- * language behind a wsgrpc-compatible endpoint, or either of them behind a CDN or proxy.
+ * The standard gRPC interop test cases (grpc/grpc {@code doc/interop-test-descriptions.md}), run on any
+ * {@link Channel} to a {@code grpc.testing.TestService}: whatever transport built the channel (a WebSocket tunnel,
+ * plain HTTP/2, another client), the cases only make calls on it. Those who build the channel choose the transport:
+ * {@code wsgrpc-cli interop}, the interop example's {@code InteropClient}, and the end-to-end suite.
  *
- * <p>Usage: {@code InteropClient <ws-or-wss-url> [--trust-cert CA_PEM] [--case NAME]...}. Without {@code --case} it
- * runs {@link #ALL_CASES}. It prints {@code PASS name} or {@code FAIL name: reason} per case and a summary line, and
- * exits 0 when all passed, 1 when any failed, 2 on bad arguments.
+ * <p>{@link #run} prints {@code PASS name} or {@code FAIL name: reason} per case and a summary line; every call of a
+ * case has a 20-second deadline, so a stuck peer fails the case instead of hanging the run.
  */
-public final class InteropClient {
-
-  private static final String USAGE =
-      "usage: InteropClient <ws-or-wss-url> [--trust-cert CA_PEM] [--case NAME]...";
+public final class InteropCases {
 
   /** Every call of a case gets this deadline, so a stuck peer fails the case instead of hanging the run. */
   private static final long CASE_DEADLINE_SECONDS = 20;
@@ -78,20 +71,20 @@ public final class InteropClient {
   private static final Map<String, Case> CASES = new LinkedHashMap<>();
 
   static {
-    CASES.put("empty_unary", InteropClient::emptyUnary);
-    CASES.put("large_unary", InteropClient::largeUnary);
-    CASES.put("client_streaming", InteropClient::clientStreaming);
-    CASES.put("server_streaming", InteropClient::serverStreaming);
-    CASES.put("ping_pong", InteropClient::pingPong);
-    CASES.put("empty_stream", InteropClient::emptyStream);
-    CASES.put("cancel_after_begin", InteropClient::cancelAfterBegin);
-    CASES.put("cancel_after_first_response", InteropClient::cancelAfterFirstResponse);
-    CASES.put("timeout_on_sleeping_server", InteropClient::timeoutOnSleepingServer);
-    CASES.put("custom_metadata", InteropClient::customMetadata);
-    CASES.put("status_code_and_message", InteropClient::statusCodeAndMessage);
-    CASES.put("special_status_message", InteropClient::specialStatusMessage);
-    CASES.put("unimplemented_method", InteropClient::unimplementedMethod);
-    CASES.put("unimplemented_service", InteropClient::unimplementedService);
+    CASES.put("empty_unary", InteropCases::emptyUnary);
+    CASES.put("large_unary", InteropCases::largeUnary);
+    CASES.put("client_streaming", InteropCases::clientStreaming);
+    CASES.put("server_streaming", InteropCases::serverStreaming);
+    CASES.put("ping_pong", InteropCases::pingPong);
+    CASES.put("empty_stream", InteropCases::emptyStream);
+    CASES.put("cancel_after_begin", InteropCases::cancelAfterBegin);
+    CASES.put("cancel_after_first_response", InteropCases::cancelAfterFirstResponse);
+    CASES.put("timeout_on_sleeping_server", InteropCases::timeoutOnSleepingServer);
+    CASES.put("custom_metadata", InteropCases::customMetadata);
+    CASES.put("status_code_and_message", InteropCases::statusCodeAndMessage);
+    CASES.put("special_status_message", InteropCases::specialStatusMessage);
+    CASES.put("unimplemented_method", InteropCases::unimplementedMethod);
+    CASES.put("unimplemented_service", InteropCases::unimplementedService);
   }
 
   /** The names of every case this client implements, in the order it runs them. */
@@ -101,7 +94,7 @@ public final class InteropClient {
    * Runs {@code cases} in order on {@code channel}, printing {@code PASS name} or {@code FAIL name: reason} for each
    * and then {@code N passed, M failed}. Returns M. A failed case does not stop the others.
    */
-  public static int run(ManagedChannel channel, List<String> cases, PrintStream out) {
+  public static int run(Channel channel, List<String> cases, PrintStream out) {
     int passed = 0;
     int failed = 0;
     for (String name : cases) {
@@ -500,62 +493,5 @@ public final class InteropClient {
     }
   }
 
-  // ---------------------------------------------------------------------------------------------------------------
-
-  public static void main(String[] args) throws Exception {
-    String url = null;
-    File trustCert = null;
-    List<String> cases = new ArrayList<>();
-    for (int i = 0; i < args.length; i++) {
-      String arg = args[i];
-      if (arg.equals("--trust-cert") && i + 1 < args.length) {
-        trustCert = new File(args[++i]);
-      } else if (arg.equals("--case") && i + 1 < args.length) {
-        String name = args[++i];
-        if (!CASES.containsKey(name)) {
-          exitWithUsage("unknown case " + name + "; cases: " + String.join(", ", ALL_CASES));
-        }
-        cases.add(name);
-      } else if (url == null && !arg.startsWith("-")) {
-        url = arg;
-      } else {
-        exitWithUsage("unexpected argument: " + arg);
-      }
-    }
-    if (url == null) {
-      exitWithUsage("missing the server's URL");
-    }
-    if (trustCert != null && !trustCert.canRead()) {
-      exitWithUsage("cannot read " + trustCert);
-    }
-
-    WebSocketClientOptions options = null;
-    try {
-      WebSocketClientOptions.Builder builder = WebSocketClientOptions.newBuilder(url);
-      if (trustCert != null) {
-        // Trust the CA (or self-signed certificate) that issued the server's certificate, e.g. a test CA.
-        builder.trustCertificates(trustCert);
-      }
-      options = builder.build();
-    } catch (IllegalArgumentException e) {
-      exitWithUsage(e.getMessage());
-    }
-
-    ManagedChannel channel = WebSocketChannels.newChannelBuilder(options).build();
-    int failed;
-    try {
-      failed = run(channel, cases.isEmpty() ? ALL_CASES : cases, System.out);
-    } finally {
-      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-    }
-    System.exit(failed == 0 ? 0 : 1);
-  }
-
-  private static void exitWithUsage(String problem) {
-    System.err.println("InteropClient: " + problem);
-    System.err.println(USAGE);
-    System.exit(2);
-  }
-
-  private InteropClient() {}
+  private InteropCases() {}
 }
