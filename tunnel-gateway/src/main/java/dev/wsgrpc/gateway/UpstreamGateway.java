@@ -103,11 +103,6 @@ final class UpstreamGateway implements AutoCloseable {
     }
   }
 
-  /** Connections still open (tunnels, native HTTP/2, and requests in progress). */
-  int openConnections() {
-    return connections.size();
-  }
-
   @Override
   public void close() {
     if (listener != null) {
