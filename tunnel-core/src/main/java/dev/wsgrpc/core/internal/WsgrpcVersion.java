@@ -5,14 +5,16 @@ import java.io.InputStream;
 import java.util.Properties;
 
 /**
- * The version this copy of wsgrpc was built as. It comes from the build (the filtered resource
- * {@code wsgrpc-version.properties} beside this class, which the shaded jars carry too), never from a string typed
- * in the code; {@code --version} and every {@code User-Agent} use it.
+ * The version this copy of wsgrpc was built as. It comes from the build (tunnel-core's filtered resource
+ * {@code META-INF/wsgrpc/version.properties}, which the shaded jars carry too), never from a string typed in the
+ * code; {@code --version} and every {@code User-Agent} use it.
  */
 public final class WsgrpcVersion {
 
   /** What {@link #version()} answers when the resource is missing or was not filtered (a broken build). */
   static final String UNKNOWN = "unknown";
+
+  static final String RESOURCE = "META-INF/wsgrpc/version.properties";
 
   private static final String VERSION = load();
 
@@ -27,7 +29,7 @@ public final class WsgrpcVersion {
   }
 
   private static String load() {
-    try (InputStream in = WsgrpcVersion.class.getResourceAsStream("wsgrpc-version.properties")) {
+    try (InputStream in = WsgrpcVersion.class.getResourceAsStream("/" + RESOURCE)) {
       if (in == null) {
         return UNKNOWN;
       }

@@ -1,4 +1,4 @@
-package dev.wsgrpc.server.gateway;
+package dev.wsgrpc.gateway;
 
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
@@ -18,6 +18,19 @@ final class GatewayTransport {
 
   static boolean epoll() {
     return Epoll.isAvailable();
+  }
+
+  /**
+   * Why gateway mode runs on NIO, or null when it runs on epoll: the jar carries epoll for Linux x86_64 and aarch64,
+   * so this names the platform or the load failure (e.g. a {@code noexec} temporary directory).
+   */
+  static String nioReason() {
+    if (epoll()) {
+      return null;
+    }
+    Throwable cause = Epoll.unavailabilityCause();
+    return System.getProperty("os.name") + "/" + System.getProperty("os.arch") + ": "
+        + (cause == null ? "unknown" : cause.getClass().getSimpleName() + ": " + cause.getMessage());
   }
 
   static EventLoopGroup newGroup(int threads, String name) {

@@ -1,4 +1,4 @@
-package dev.wsgrpc.server.gateway;
+package dev.wsgrpc.gateway;
 
 import dev.wsgrpc.core.WebSocketTunnel;
 import dev.wsgrpc.core.internal.WsgrpcVersion;
@@ -362,6 +362,10 @@ public final class TunnelServerMain implements Callable<Integer> {
     }
     try (UpstreamGateway gateway = new UpstreamGateway(options, new Upstreams(targets), upstreamContext, tracker)) {
       InetSocketAddress bound = gateway.start(bindAddress);
+      String nio = GatewayTransport.nioReason();
+      if (nio != null) {
+        logger.info("Native epoll is unavailable ({}); gateway mode uses NIO, which costs more CPU per byte", nio);
+      }
       System.out.println("tunnel-server: gateway mode, dial " + scheme + "://localhost:" + bound.getPort() + path
           + " (relaying to " + targets + (upstreamTls ? " over TLS" : " over h2c") + ")");
       System.out.flush();
