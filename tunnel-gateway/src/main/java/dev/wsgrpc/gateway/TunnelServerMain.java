@@ -169,18 +169,18 @@ public final class TunnelServerMain implements Callable<Integer> {
   int maxRequestHeaders;
 
   @Option(names = "--max-concurrent-streams", paramLabel = "N", defaultValue = "1000",
-      description = "Demo and proxy modes: most concurrent calls in one tunnel or connection (HTTP/2 SETTINGS). Default: ${DEFAULT-VALUE}. "
-          + "Env: TUNNEL_MAX_CONCURRENT_STREAMS.")
+      description = "Demo and proxy modes: most concurrent calls in one tunnel or connection (HTTP/2 SETTINGS). "
+          + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_CONCURRENT_STREAMS.")
   int maxConcurrentStreams;
 
   @Option(names = "--max-inbound-message", paramLabel = "BYTES", defaultValue = "4194304",
-      description = "Demo and proxy modes: largest gRPC message accepted (larger: RESOURCE_EXHAUSTED; in proxy mode from upstreams too). Default: "
-          + "${DEFAULT-VALUE}. Env: TUNNEL_MAX_INBOUND_MESSAGE.")
+      description = "Demo and proxy modes: largest gRPC message accepted (larger: RESOURCE_EXHAUSTED; in proxy mode "
+          + "from upstreams too). Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_INBOUND_MESSAGE.")
   int maxInboundMessage;
 
   @Option(names = "--idle-timeout", paramLabel = "DURATION", defaultValue = "30m", converter = DurationConverter.class,
-      description = "Demo and proxy modes: close a tunnel with no calls for this long (GOAWAY, then close 1001); 0 keeps idle "
-          + "tunnels. Default: ${DEFAULT-VALUE}. Env: TUNNEL_IDLE_TIMEOUT.")
+      description = "Demo and proxy modes: close a tunnel with no calls for this long (GOAWAY, then close 1001); 0 "
+          + "keeps idle tunnels. Default: ${DEFAULT-VALUE}. Env: TUNNEL_IDLE_TIMEOUT.")
   Duration idleTimeout;
 
   @Option(names = "--native-grpc", negatable = true, defaultValue = "true", fallbackValue = "true",

@@ -39,8 +39,10 @@ public final class CallerMetadata implements ServerInterceptor {
 
   public static final Metadata.Key<String> CLIENT_ADDRESS =
       Metadata.Key.of(CLIENT_ADDRESS_NAME, Metadata.ASCII_STRING_MARSHALLER);
-  public static final Metadata.Key<String> PRINCIPAL = Metadata.Key.of(PRINCIPAL_NAME, Metadata.ASCII_STRING_MARSHALLER);
-  public static final Metadata.Key<String> TRANSPORT = Metadata.Key.of(TRANSPORT_NAME, Metadata.ASCII_STRING_MARSHALLER);
+  public static final Metadata.Key<String> PRINCIPAL =
+      Metadata.Key.of(PRINCIPAL_NAME, Metadata.ASCII_STRING_MARSHALLER);
+  public static final Metadata.Key<String> TRANSPORT =
+      Metadata.Key.of(TRANSPORT_NAME, Metadata.ASCII_STRING_MARSHALLER);
 
   @Override
   public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,

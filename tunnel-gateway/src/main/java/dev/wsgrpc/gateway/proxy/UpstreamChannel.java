@@ -66,7 +66,8 @@ public final class UpstreamChannel {
     return builder.build();
   }
 
-  /** {@code round_robin} over every address, with {@code grpc.health.v1} checks unless {@code healthService} is null. */
+  /** {@code round_robin} over every address, with {@code grpc.health.v1} checks unless {@code healthService} is null.
+   */
   static Map<String, Object> serviceConfig(String healthService) {
     Map<String, Object> config = new LinkedHashMap<>();
     config.put("loadBalancingConfig", List.of(Map.of("round_robin", Map.of())));
