@@ -499,7 +499,7 @@ public final class TunnelServerMain implements Callable<Integer> {
     }
     try (UpstreamGateway gateway = new UpstreamGateway(options, new Upstreams(targets), upstreamContext, tracker)) {
       InetSocketAddress bound = gateway.start(bindAddress);
-      System.out.println("tunnel-server: gateway mode, dial " + scheme + "://localhost:" + bound.getPort() + path
+      System.out.println("tunnel-server: relay mode, dial " + scheme + "://localhost:" + bound.getPort() + path
           + " (relaying to " + targets + (upstreamTls ? " over TLS" : " over h2c") + ")");
       System.out.flush();
       stop.await();
