@@ -1,6 +1,7 @@
 package dev.wsgrpc.examples.interop;
 
 import com.google.protobuf.ByteString;
+import dev.wsgrpc.client.ClientTls;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
 import io.grpc.Channel;
@@ -534,7 +535,7 @@ public final class InteropClient {
       WebSocketClientOptions.Builder builder = WebSocketClientOptions.newBuilder(url);
       if (trustCert != null) {
         // Trust the CA (or self-signed certificate) that issued the server's certificate, e.g. a test CA.
-        builder.trustCertificates(trustCert);
+        builder.tls(ClientTls.trusting(trustCert));
       }
       options = builder.build();
     } catch (IllegalArgumentException e) {
