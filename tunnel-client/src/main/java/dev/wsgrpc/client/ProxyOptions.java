@@ -49,11 +49,6 @@ public final class ProxyOptions {
     return new Builder();
   }
 
-  /** A builder that starts from these options. */
-  public Builder toBuilder() {
-    return new Builder(this);
-  }
-
   /** The explicitly configured proxy's host, or {@code null} when none is set. */
   public String host() {
     return host;
@@ -77,6 +72,11 @@ public final class ProxyOptions {
   /** Whether, with no explicit proxy, the standard settings choose one (see {@link Builder#useSystemProxy}). */
   public boolean useSystemProxy() {
     return useSystemProxy;
+  }
+
+  /** A builder that starts from these options. */
+  public Builder toBuilder() {
+    return new Builder(this);
   }
 
   @Override
