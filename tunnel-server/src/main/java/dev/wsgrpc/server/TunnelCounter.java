@@ -52,9 +52,4 @@ final class TunnelCounter {
       // own release removes nothing that is in use.
     }
   }
-
-  /** Tunnels open now. */
-  int open() {
-    return total.get();
-  }
 }

@@ -1,4 +1,4 @@
-package dev.wsgrpc.server.gateway;
+package dev.wsgrpc.gateway;
 
 import dev.wsgrpc.core.internal.OptionValues;
 import java.net.InetAddress;
