@@ -96,11 +96,13 @@ public final class ProxyOptions {
     private Builder() {}
 
     private Builder(ProxyOptions o) {
-      host = o.host;
-      port = o.port;
-      username = o.username;
-      password = o.password;
       useSystemProxy = o.useSystemProxy;
+      if (o.host != null) {
+        address(o.host, o.port);
+      }
+      if (o.username != null) {
+        credentials(o.username, o.password);
+      }
     }
 
     /**
