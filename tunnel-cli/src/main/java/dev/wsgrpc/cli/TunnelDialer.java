@@ -4,6 +4,7 @@ import dev.wsgrpc.client.InternalWebSocketClient;
 import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.core.internal.WsgrpcVersion;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -300,7 +301,7 @@ final class TunnelDialer {
       current = Step.UPGRADE;
       ctx.pipeline().addBefore(ctx.name(), HTTP_CODEC, new HttpClientCodec());
       key = Http11Tokens.newKey();
-      ctx.writeAndFlush(InternalWebSocketClient.newUpgradeRequest(options, key, "wsgrpc-cli"));
+      ctx.writeAndFlush(InternalWebSocketClient.newUpgradeRequest(options, key, WsgrpcVersion.userAgent("wsgrpc-cli")));
     }
 
     @Override

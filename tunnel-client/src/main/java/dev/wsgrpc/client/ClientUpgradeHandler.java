@@ -4,6 +4,7 @@ import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.core.internal.WsgrpcVersion;
 import dev.wsgrpc.core.internal.TunnelStatus;
 import io.grpc.Attributes;
 import io.grpc.ChannelLogger;
@@ -77,7 +78,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
 
   private FullHttpRequest newRequest() {
     key = Http11Tokens.newKey();
-    return ClientHandshake.newRequest(options, key, "wsgrpc-java");
+    return ClientHandshake.newRequest(options, key, WsgrpcVersion.userAgent("wsgrpc-java"));
   }
 
   @Override

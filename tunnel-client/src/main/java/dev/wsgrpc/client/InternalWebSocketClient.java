@@ -19,10 +19,12 @@ public final class InternalWebSocketClient {
       this.choice = choice;
     }
 
+    /** The proxy's host name or address. */
     public String host() {
       return choice.host;
     }
 
+    /** The proxy's port. */
     public int port() {
       return choice.port;
     }

@@ -4,6 +4,7 @@ import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.WebSocketTunnel;
 import dev.wsgrpc.core.internal.InvalidValueException;
 import dev.wsgrpc.core.internal.OptionValues;
+import dev.wsgrpc.core.internal.WsgrpcVersion;
 import dev.wsgrpc.server.AccessPolicy;
 import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.TunnelAdmission;
@@ -52,7 +53,7 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "tunnel-server",
     mixinStandardHelpOptions = true,
-    version = "wsgrpc tunnel-server 0.1.0",
+    versionProvider = TunnelServerMain.Version.class,
     sortOptions = false,
     usageHelpAutoWidth = true,
     description = {
@@ -269,6 +270,11 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    String nio = GatewayTransport.nioReason();
+    if (nio != null) {
+      // Every mode's sockets (grpc-netty's and the relay's) use epoll where it loads, NIO otherwise.
+      logger.info("Native epoll is unavailable ({}); the gateway uses NIO, which costs more CPU per byte", nio);
+    }
     WebSocketServerOptions options = buildOptions();
     PrometheusRegistry registry = new PrometheusRegistry();
     TunnelTracker tracker = new TunnelTracker(registry);
@@ -549,6 +555,22 @@ public final class TunnelServerMain implements Callable<Integer> {
         throw new CommandLine.TypeConversionException("'" + value + "' is not a duration (expected: "
             + OptionValues.DURATION_FORMS + ")");
       }
+    }
+  }
+
+  /** The version the build wrote into tunnel-core ({@link WsgrpcVersion}), with grpc-java's and Netty's. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {"wsgrpc tunnel-server " + WsgrpcVersion.version() + " (grpc-java "
+          + io.grpc.internal.GrpcUtil.IMPLEMENTATION_VERSION + ", Netty "
+          + nettyVersion() + ")"};
+    }
+
+    /** Every Netty module of a build has the same version: whichever the jar lists first. */
+    private static String nettyVersion() {
+      return io.netty.util.Version.identify().values().stream().map(io.netty.util.Version::artifactVersion)
+          .findFirst().orElse("unknown");
     }
   }
 }
