@@ -1,6 +1,7 @@
 package dev.wsgrpc.client;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.core.internal.WsgrpcVersion;
@@ -146,9 +147,10 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     finished = true;
     deadline.finish();
     ChannelPipeline pipeline = ctx.pipeline();
-    FramePipeline.install(pipeline, ctx.name(), false, options.maxInboundFramePayload(),
-        options.maxOutboundFramePayload(), options.safeUrl().toString(), options.pingInterval().toMillis(),
-        options.pingTimeout().toMillis());
+    TunnelSettings settings = options.settings();
+    FramePipeline.install(pipeline, ctx.name(), false, settings.maxInboundFramePayload(),
+        settings.maxOutboundFramePayload(), options.safeUrl().toString(), settings.pingInterval().toMillis(),
+        settings.pingTimeout().toMillis());
     ProtocolNegotiationEvent pne = getProtocolNegotiationEvent();
     Attributes attrs = InternalProtocolNegotiationEvent.getAttributes(pne);
     if (attrs.get(GrpcAttributes.ATTR_AUTHORITY_VERIFIER) == null) {
