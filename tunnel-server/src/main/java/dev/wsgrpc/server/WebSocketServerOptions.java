@@ -105,7 +105,7 @@ public final class WebSocketServerOptions {
     return plainHttpHandler;
   }
 
-  /** The proxies whose {@code Forwarded}/{@code X-Forwarded-For} headers decide the client's address. */
+  /** The proxies whose {@code X-Forwarded-For} (or {@code Forwarded}) header decides the client's address. */
   public TrustedProxies trustedProxies() {
     return trustedProxies;
   }
@@ -295,13 +295,24 @@ public final class WebSocketServerOptions {
     }
 
     /**
-     * The proxies (CIDR blocks such as {@code 10.0.0.0/8} or single addresses) whose {@code Forwarded} and
-     * {@code X-Forwarded-For} headers decide the client's address, which services then see as
-     * {@code Grpc.TRANSPORT_ATTR_REMOTE_ADDR}. From anyone else the headers are ignored. Default: none.
+     * The proxies (CIDR blocks such as {@code 10.0.0.0/8} or single addresses) whose {@code X-Forwarded-For}
+     * header decides the client's address, which services then see as {@code Grpc.TRANSPORT_ATTR_REMOTE_ADDR}: the
+     * chain is walked from the right past these proxies, and the first other hop is the client. From anyone else
+     * the header is ignored, and {@code Forwarded} is never read (see {@link #trustedProxies(java.util.List,
+     * TrustedProxies.Header)} for proxies that set {@code Forwarded} instead). Default: none.
      */
     public Builder trustedProxies(java.util.List<String> cidrs) {
+      return trustedProxies(cidrs, TrustedProxies.Header.X_FORWARDED_FOR);
+    }
+
+    /**
+     * Like {@link #trustedProxies(java.util.List)}, reading the client's address from {@code header} only: the one
+     * these proxies append to. Reading a header that the proxy passes on from the client unchanged would let the
+     * client choose its address. Default: none, {@link TrustedProxies.Header#X_FORWARDED_FOR}.
+     */
+    public Builder trustedProxies(java.util.List<String> cidrs, TrustedProxies.Header header) {
       checkNotNull(cidrs, "trustedProxies");
-      this.trustedProxies = TrustedProxies.parse(cidrs);
+      this.trustedProxies = TrustedProxies.parse(cidrs, checkNotNull(header, "forwardedHeader"));
       return this;
     }
 
