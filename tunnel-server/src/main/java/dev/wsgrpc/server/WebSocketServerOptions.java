@@ -27,6 +27,8 @@ public final class WebSocketServerOptions {
   public static final int DEFAULT_MAX_REQUEST_LINE_BYTES = 4096;
   /** The default most request header bytes: {@value} (16 KiB). */
   public static final int DEFAULT_MAX_REQUEST_HEADER_BYTES = 16 * 1024;
+  /** The default prefix length that groups IPv6 clients for {@code maxTunnelsPerClient}: /{@value}. */
+  public static final int DEFAULT_IPV6_CLIENT_PREFIX = 64;
 
   /** The options every setter leaves at its default: ws on {@value WebSocketTunnel#DEFAULT_PATH}. */
   public static final WebSocketServerOptions DEFAULT = newBuilder().build();
@@ -45,6 +47,7 @@ public final class WebSocketServerOptions {
   private final java.util.List<String> allowedOrigins;
   private final int maxTunnels;
   private final int maxTunnelsPerClient;
+  private final int ipv6ClientPrefix;
   private final int maxRequestLineBytes;
   private final int maxRequestHeaderBytes;
 
@@ -63,6 +66,7 @@ public final class WebSocketServerOptions {
     this.allowedOrigins = java.util.Collections.unmodifiableList(new java.util.ArrayList<>(b.allowedOrigins));
     this.maxTunnels = b.maxTunnels;
     this.maxTunnelsPerClient = b.maxTunnelsPerClient;
+    this.ipv6ClientPrefix = b.ipv6ClientPrefix;
     this.maxRequestLineBytes = b.maxRequestLineBytes;
     this.maxRequestHeaderBytes = b.maxRequestHeaderBytes;
   }
@@ -140,6 +144,11 @@ public final class WebSocketServerOptions {
     return maxTunnelsPerClient;
   }
 
+  /** The IPv6 prefix length that counts as one client for {@link #maxTunnelsPerClient()}; IPv4 counts by /32. */
+  public int ipv6ClientPrefix() {
+    return ipv6ClientPrefix;
+  }
+
   /** The longest request line accepted; longer gets 414. */
   public int maxRequestLineBytes() {
     return maxRequestLineBytes;
@@ -177,7 +186,8 @@ public final class WebSocketServerOptions {
         + ", nativeGrpc=" + nativeGrpc + ", plainHttpHandler=" + (plainHttpHandler != null)
         + ", trustedProxies=" + trustedProxies + ", authenticator=" + (authenticator != null)
         + ", allowedOrigins=" + allowedOrigins + ", maxTunnels=" + maxTunnels
-        + ", maxTunnelsPerClient=" + maxTunnelsPerClient + ", maxRequestLineBytes=" + maxRequestLineBytes
+        + ", maxTunnelsPerClient=" + maxTunnelsPerClient + ", ipv6ClientPrefix=" + ipv6ClientPrefix
+        + ", maxRequestLineBytes=" + maxRequestLineBytes
         + ", maxRequestHeaderBytes=" + maxRequestHeaderBytes + ", " + frames + "}";
   }
 
@@ -200,6 +210,7 @@ public final class WebSocketServerOptions {
     private java.util.List<String> allowedOrigins = java.util.Collections.emptyList();
     private int maxTunnels = Integer.MAX_VALUE;
     private int maxTunnelsPerClient = Integer.MAX_VALUE;
+    private int ipv6ClientPrefix = DEFAULT_IPV6_CLIENT_PREFIX;
     private int maxRequestLineBytes = DEFAULT_MAX_REQUEST_LINE_BYTES;
     private int maxRequestHeaderBytes = DEFAULT_MAX_REQUEST_HEADER_BYTES;
 
@@ -222,6 +233,7 @@ public final class WebSocketServerOptions {
       allowedOrigins = o.allowedOrigins;
       maxTunnels = o.maxTunnels;
       maxTunnelsPerClient = o.maxTunnelsPerClient;
+      ipv6ClientPrefix = o.ipv6ClientPrefix;
       maxRequestLineBytes = o.maxRequestLineBytes;
       maxRequestHeaderBytes = o.maxRequestHeaderBytes;
     }
@@ -360,10 +372,22 @@ public final class WebSocketServerOptions {
 
     /**
      * The most tunnels open at once from one client address (after {@link #trustedProxies}); more get 503 with
-     * {@code Retry-After}. Default: no limit.
+     * {@code Retry-After}. IPv6 clients count by network ({@link #ipv6ClientPrefix}), IPv4 clients by address.
+     * Default: no limit.
      */
     public Builder maxTunnelsPerClient(int max) {
       this.maxTunnelsPerClient = checkPositive(max, "maxTunnelsPerClient");
+      return this;
+    }
+
+    /**
+     * The IPv6 prefix length that counts as one client for {@link #maxTunnelsPerClient}: every address in one /64
+     * shares the limit, since a single host or subscriber usually gets a whole /64 and could otherwise take every
+     * slot with addresses of its own. 128 counts each address alone. IPv4 clients count by address (/32).
+     * Default: {@value #DEFAULT_IPV6_CLIENT_PREFIX}.
+     */
+    public Builder ipv6ClientPrefix(int prefixLength) {
+      this.ipv6ClientPrefix = checkInRange(prefixLength, 1, 128, "ipv6ClientPrefix");
       return this;
     }
 

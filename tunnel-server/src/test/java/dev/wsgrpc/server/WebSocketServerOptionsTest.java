@@ -71,7 +71,7 @@ class WebSocketServerOptionsTest {
   void toStringListsEveryField() {
     assertEquals("WebSocketServerOptions{path=/grpc, subprotocol=wsgrpc.v1, handshakeTimeout=PT10S, tls=false, "
         + "nativeGrpc=false, plainHttpHandler=false, trustedProxies=[], authenticator=false, allowedOrigins=[], "
-        + "maxTunnels=2147483647, maxTunnelsPerClient=2147483647, maxRequestLineBytes=4096, "
+        + "maxTunnels=2147483647, maxTunnelsPerClient=2147483647, ipv6ClientPrefix=64, maxRequestLineBytes=4096, "
         + "maxRequestHeaderBytes=16384, "
         + "maxInboundFramePayload=1048576, maxOutboundFramePayload=65536, pingInterval=PT30S, pingTimeout=PT15S}",
         WebSocketServerOptions.DEFAULT.toString());
@@ -176,6 +176,28 @@ class WebSocketServerOptionsTest {
     assertEquals("trustedProxies: proxy.example.com (expected: an IP address or CIDR block)",
         assertThrows(IllegalArgumentException.class, () -> WebSocketServerOptions.newBuilder()
             .trustedProxies(java.util.Arrays.asList("proxy.example.com"))).getMessage());
+  }
+
+  @Test
+  void trustedProxiesReadXForwardedForUnlessTheOtherHeaderIsNamed() {
+    assertEquals(TrustedProxies.Header.X_FORWARDED_FOR, WebSocketServerOptions.newBuilder()
+        .trustedProxies(java.util.List.of("10.0.0.0/8")).build().trustedProxies().header());
+    WebSocketServerOptions forwarded = WebSocketServerOptions.newBuilder()
+        .trustedProxies(java.util.List.of("10.0.0.0/8"), TrustedProxies.Header.FORWARDED).build();
+    assertEquals(TrustedProxies.Header.FORWARDED, forwarded.trustedProxies().header());
+    assertEquals("[10.0.0.0/8] via Forwarded", forwarded.toBuilder().build().trustedProxies().toString());
+  }
+
+  @Test
+  void ipv6ClientPrefixDefaultsToSlash64AndIsValidated() {
+    assertEquals(64, WebSocketServerOptions.DEFAULT.ipv6ClientPrefix());
+    assertEquals(48, WebSocketServerOptions.newBuilder().ipv6ClientPrefix(48).build().ipv6ClientPrefix());
+    assertEquals("ipv6ClientPrefix: 0 (expected: 1 <= ipv6ClientPrefix <= 128)",
+        assertThrows(IllegalArgumentException.class, () -> WebSocketServerOptions.newBuilder().ipv6ClientPrefix(0))
+            .getMessage());
+    assertEquals("ipv6ClientPrefix: 129 (expected: 1 <= ipv6ClientPrefix <= 128)",
+        assertThrows(IllegalArgumentException.class, () -> WebSocketServerOptions.newBuilder().ipv6ClientPrefix(129))
+            .getMessage());
   }
 
   @Test

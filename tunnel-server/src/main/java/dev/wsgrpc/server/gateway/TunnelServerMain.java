@@ -2,6 +2,7 @@ package dev.wsgrpc.server.gateway;
 
 import dev.wsgrpc.core.WebSocketTunnel;
 import dev.wsgrpc.server.TunnelAdmission;
+import dev.wsgrpc.server.TrustedProxies;
 import dev.wsgrpc.server.TunnelInfo;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
@@ -103,8 +104,16 @@ public final class TunnelServerMain implements Callable<Integer> {
   Duration drainTimeout;
 
   @Option(names = "--trusted-proxies", paramLabel = "CIDR", split = ",",
-      description = "Proxies (CIDR blocks or addresses) whose X-Forwarded-For / Forwarded headers name the client, which services and logs then see. Headers from anyone else are ignored. Default: none. Env: TUNNEL_TRUSTED_PROXIES.")
+      description = "Proxies (CIDR blocks or addresses) whose --forwarded-header names the client, which services, "
+          + "limits and logs then see: the chain is read from the right past these proxies, the first other hop is "
+          + "the client. Headers from anyone else are ignored. Default: none. Env: TUNNEL_TRUSTED_PROXIES.")
   List<String> trustedProxies = new ArrayList<>();
+
+  @Option(names = "--forwarded-header", paramLabel = "HEADER", defaultValue = "X-Forwarded-For",
+      description = "The one header --trusted-proxies append the client's address to: X-Forwarded-For (nginx "
+          + "$proxy_add_x_forwarded_for, HAProxy option forwardfor) or Forwarded (RFC 7239); the other is ignored. "
+          + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_FORWARDED_HEADER.")
+  String forwardedHeader;
 
   @Option(names = "--handshake-timeout", paramLabel = "DURATION", defaultValue = "10s",
       converter = DurationConverter.class,
@@ -149,6 +158,13 @@ public final class TunnelServerMain implements Callable<Integer> {
       description = "Most tunnels open at once from one client address (after --trusted-proxies); more get 503. "
           + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_TUNNELS_PER_CLIENT.")
   int maxTunnelsPerClient;
+
+  @Option(names = "--ipv6-client-prefix", paramLabel = "BITS",
+      defaultValue = "" + WebSocketServerOptions.DEFAULT_IPV6_CLIENT_PREFIX,
+      description = "IPv6 clients in one network of this prefix length count as one client for "
+          + "--max-tunnels-per-client (IPv4 clients count by address); 128 counts each address. "
+          + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_IPV6_CLIENT_PREFIX.")
+  int ipv6ClientPrefix;
 
   @Option(names = "--max-request-headers", paramLabel = "BYTES",
       defaultValue = "" + WebSocketServerOptions.DEFAULT_MAX_REQUEST_HEADER_BYTES,
@@ -275,11 +291,12 @@ public final class TunnelServerMain implements Callable<Integer> {
           .handshakeTimeout(handshakeTimeout)
           .maxInboundFramePayload(maxInboundFrame)
           .maxOutboundFramePayload(maxOutboundFrame)
-          .trustedProxies(trustedProxies)
+          .trustedProxies(trustedProxies, TrustedProxies.Header.named(forwardedHeader))
           .nativeGrpc(nativeGrpc)
           .allowedOrigins(allowedOrigins)
           .maxTunnels(maxTunnels)
           .maxTunnelsPerClient(maxTunnelsPerClient)
+          .ipv6ClientPrefix(ipv6ClientPrefix)
           .maxRequestHeaderBytes(maxRequestHeaders)
           .build();
     } catch (IllegalArgumentException e) {
@@ -301,6 +318,9 @@ public final class TunnelServerMain implements Callable<Integer> {
         break;
       case "maxRequestHeaderBytes":
         option = "--max-request-headers";
+        break;
+      case "ipv6ClientPrefix":
+        option = "--ipv6-client-prefix";
         break;
       default:
         option = "--" + field.replaceAll("([a-z])([A-Z])", "$1-$2").toLowerCase(java.util.Locale.ROOT);
