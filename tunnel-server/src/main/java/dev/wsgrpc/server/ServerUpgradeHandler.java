@@ -221,7 +221,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (options.authenticator() != null) {
       AuthDecision decision = options.authenticator().authenticate(new UpgradeRequest(path,
           query < 0 ? null : target.substring(query + 1), h, clientAddress, ctx.channel().remoteAddress(),
-          sslSession(ctx), offered));
+          sslSession(ctx), offered, ctx.channel()));
       if (!decision.accepted()) {
         reject(ctx, HttpResponseStatus.valueOf(decision.status()),
             decision.status() == 401 ? "unauthorized" : "forbidden", decision.reason(), -1,

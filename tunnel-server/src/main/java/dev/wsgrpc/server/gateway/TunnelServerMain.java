@@ -222,18 +222,31 @@ public final class TunnelServerMain implements Callable<Integer> {
       if (tlsClientCa != null) {
         files.add(tlsClientCa);
       }
-      tls = new Reloading<>("TLS certificate", files,
+      tls = Reloading.keepingPrevious("TLS certificate", files,
           () -> WebSocketServerOptions.serverContext(tlsCert, tlsKey, nativeGrpc, tlsClientCa), 1000);
       builder.sslContextSupplier(tls);
     }
     if (authTokens != null) {
       try {
-        tokens = new Reloading<>("bearer tokens", java.util.Collections.singletonList(authTokens),
-            () -> TokenFile.read(authTokens), 1000);
+        // Revocation fails closed: a token file that is missing, unreadable or malformed admits no one.
+        tokens = Reloading.failingClosed("bearer tokens", java.util.Collections.singletonList(authTokens),
+            () -> TokenFile.read(authTokens), java.util.Collections.emptyMap(),
+            "no bearer token is valid (new tunnels get 401, open ones are closed with 1008)", 1000);
       } catch (java.io.IOException e) {
         throw new ParameterException(spec.commandLine(), "--auth-tokens: " + e.getMessage());
       }
-      builder.authenticator(dev.wsgrpc.server.BearerTokens.from(tokens));
+      if (tokens.get().isEmpty()) {
+        logger.warn("{} lists no token: every tunnel is refused until it does", authTokens);
+      }
+      dev.wsgrpc.server.BearerTokens bearer = dev.wsgrpc.server.BearerTokens.from(tokens);
+      Reloading<java.util.Map<String, String>> reloaded = tokens;
+      tokens.onChange(() -> {
+        if (reloaded.get().isEmpty()) {
+          logger.warn("No bearer token is valid now: every tunnel is refused until {} lists tokens", authTokens);
+        }
+        bearer.refresh(); // closes the tunnels of revoked tokens with 1008
+      });
+      builder.authenticator(bearer);
     } else if (tlsClientCa != null) {
       builder.authenticator(dev.wsgrpc.server.TunnelAuthenticator.CLIENT_CERTIFICATE);
     }
