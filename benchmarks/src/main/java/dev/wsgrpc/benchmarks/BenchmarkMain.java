@@ -70,7 +70,7 @@ public final class BenchmarkMain implements Callable<Integer> {
       + "wss ('all' for every workload, 'none' for none; default: the 1 MiB streams and QPS in --full, none otherwise).")
   Set<String> profile = new HashSet<>();
 
-  @Option(names = "--gateway-jar", description = "The gateway (default: REPO/tunnel-server/target/tunnel-server.jar).")
+  @Option(names = "--gateway-jar", description = "The gateway (default: REPO/tunnel-gateway/target/tunnel-server.jar).")
   File gatewayJar;
 
   @Option(names = "--gateway-command", description = "The gateway's command line; {java}, {jar}, {port} and "
@@ -91,7 +91,7 @@ public final class BenchmarkMain implements Callable<Integer> {
     String loadBefore = loadAverage();
     long started = System.nanoTime();
     BenchmarkRun run = new BenchmarkRun(mode,
-        gatewayJar != null ? gatewayJar : root.resolve("tunnel-server/target/tunnel-server.jar").toFile(),
+        gatewayJar != null ? gatewayJar : root.resolve("tunnel-gateway/target/tunnel-server.jar").toFile(),
         gatewayCommand, workloads, mode.profile(), root.resolve("benchmarks/target/profiles"),
         line -> System.out.println(line));
     run.run(results);

@@ -50,7 +50,7 @@ final class GatewaySetup extends RelaySetup {
   @Override
   ExternalProgram startProgram(int port, int backendPort) throws Exception {
     if (!jar.isFile()) {
-      throw new NotMeasured("not yet measured: " + jar + " does not exist (build tunnel-server first)");
+      throw new NotMeasured("not yet measured: " + jar + " does not exist (build tunnel-gateway first)");
     }
     // Run a copy: a build that rewrites the jar under a running JVM breaks its class loading mid-run.
     Path copy = Files.createTempFile("wsgrpc-bench-gateway", ".jar");

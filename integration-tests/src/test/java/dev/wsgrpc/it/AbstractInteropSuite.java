@@ -3,7 +3,7 @@ package dev.wsgrpc.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.wsgrpc.examples.interop.InteropClient;
+import dev.wsgrpc.interop.InteropCases;
 import io.grpc.ManagedChannel;
 import io.grpc.ServerInterceptors;
 import io.grpc.testing.integration.TestServiceImpl;
@@ -35,11 +35,11 @@ abstract class AbstractInteropSuite {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         int failed;
         try (PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8.name())) {
-          failed = InteropClient.run(channel, InteropClient.ALL_CASES, out);
+          failed = InteropCases.run(channel, InteropCases.ALL_CASES, out);
         }
         String output = bytes.toString(StandardCharsets.UTF_8.name());
         assertEquals(0, failed, output);
-        assertTrue(output.contains(InteropClient.ALL_CASES.size() + " passed, 0 failed"), output);
+        assertTrue(output.contains(InteropCases.ALL_CASES.size() + " passed, 0 failed"), output);
       } finally {
         channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
       }

@@ -21,6 +21,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class EchoService extends EchoGrpc.EchoImplBase {
 
   final CountDownLatch cancelled = new CountDownLatch(1);
+  /** Counted down when a unary call with a delay arrives, before the delay starts. */
+  final CountDownLatch delayedUnaryArrived = new CountDownLatch(1);
   final AtomicInteger cancellations = new AtomicInteger();
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "echo-timer");
@@ -53,6 +55,7 @@ final class EchoService extends EchoGrpc.EchoImplBase {
       responses.onCompleted();
     };
     if (request.getDelayMs() > 0) {
+      delayedUnaryArrived.countDown();
       timer.schedule(Context.current().wrap(answer), request.getDelayMs(), TimeUnit.MILLISECONDS);
     } else {
       answer.run();

@@ -187,7 +187,8 @@ class GatewayModeTest {
     CompletableFuture<EchoResponse> slow = CompletableFuture.supplyAsync(
         () -> stub.unary(EchoService.payload(3).toBuilder().setDelayMs(2_000).build()));
     jar.awaitLog("tunnel open");
-    Thread.sleep(300); // let the slow call reach the upstream before the drain starts
+    // The drain starts only once the slow call has reached the upstream.
+    assertTrue(service.delayedUnaryArrived.await(60, TimeUnit.SECONDS), "the slow call reached the upstream");
     jar.terminate();
     assertEquals(3, slow.get(60, TimeUnit.SECONDS).getPayload().size(), "the call in flight finishes");
     assertEquals(0, jar.awaitExit(Duration.ofSeconds(60)), jar.stderr());

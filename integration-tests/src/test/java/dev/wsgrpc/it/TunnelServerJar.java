@@ -34,12 +34,12 @@ final class TunnelServerJar implements AutoCloseable {
     this.err = err;
   }
 
-  /** The jar {@code mvn package} built in the tunnel-server module. */
+  /** The jar {@code mvn package} built in the tunnel-gateway module. */
   static File jar() {
-    File jar = Paths.get("..", "tunnel-server", "target", "tunnel-server.jar").toAbsolutePath().normalize().toFile();
+    File jar = Paths.get("..", "tunnel-gateway", "target", "tunnel-server.jar").toAbsolutePath().normalize().toFile();
     if (!jar.isFile()) {
       throw new AssertionError(jar + " is missing: run the build from the repository root (mvn -B verify), which "
-          + "packages tunnel-server before these tests");
+          + "packages tunnel-gateway before these tests");
     }
     return jar;
   }

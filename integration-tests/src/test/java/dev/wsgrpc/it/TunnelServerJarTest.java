@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
-import dev.wsgrpc.examples.interop.InteropClient;
+import dev.wsgrpc.interop.InteropCases;
 import dev.wsgrpc.testing.TestCertificates;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -152,7 +152,7 @@ class TunnelServerJarTest {
         "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection")), services.toString());
 
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    int failed = InteropClient.run(channel, InteropClient.ALL_CASES, new PrintStream(out, true, "UTF-8"));
+    int failed = InteropCases.run(channel, InteropCases.ALL_CASES, new PrintStream(out, true, "UTF-8"));
     assertEquals(0, failed, out.toString(StandardCharsets.UTF_8));
   }
 

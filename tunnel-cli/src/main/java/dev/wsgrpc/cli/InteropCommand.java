@@ -2,7 +2,7 @@ package dev.wsgrpc.cli;
 
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
-import dev.wsgrpc.examples.interop.InteropClient;
+import dev.wsgrpc.interop.InteropCases;
 import io.grpc.ManagedChannel;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -46,8 +46,8 @@ final class InteropCommand implements Callable<Integer> {
     WebSocketClientOptions options;
     try {
       for (String c : cases) {
-        if (!InteropClient.ALL_CASES.contains(c)) {
-          throw new IllegalArgumentException("--case: " + c + " (expected one of " + InteropClient.ALL_CASES + ")");
+        if (!InteropCases.ALL_CASES.contains(c)) {
+          throw new IllegalArgumentException("--case: " + c + " (expected one of " + InteropCases.ALL_CASES + ")");
         }
       }
       options = client.toOptions(url);
@@ -60,7 +60,7 @@ final class InteropCommand implements Callable<Integer> {
     try {
       PrintStream out = new PrintStream(new WriterOutputStream(spec.commandLine().getOut()), true,
           StandardCharsets.UTF_8.name());
-      int failed = InteropClient.run(channel, cases.isEmpty() ? InteropClient.ALL_CASES : cases, out);
+      int failed = InteropCases.run(channel, cases.isEmpty() ? InteropCases.ALL_CASES : cases, out);
       out.flush();
       return failed == 0 ? WsgrpcCli.OK : WsgrpcCli.FAILED;
     } finally {

@@ -73,10 +73,6 @@ final class TunnelCounter {
     total.decrementAndGet();
   }
 
-  /** Tunnels open now. */
-  int open() {
-    return total.get();
-  }
 
   /** Tunnels open now from the client {@code key} names ({@link #clientKey}). */
   int openFrom(Object key) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.client.WebSocketChannels;
+import dev.wsgrpc.interop.InteropCases;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import java.io.ByteArrayOutputStream;
@@ -28,7 +29,7 @@ class InteropOverWebSocketTest {
       ByteArrayOutputStream bytes = new ByteArrayOutputStream();
       int failed;
       try (PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8)) {
-        failed = InteropClient.run(channel, InteropClient.ALL_CASES, out);
+        failed = InteropCases.run(channel, InteropCases.ALL_CASES, out);
       }
       String output = bytes.toString(StandardCharsets.UTF_8);
       assertEquals(0, failed, output);

@@ -1,4 +1,4 @@
-package dev.wsgrpc.server.gateway;
+package dev.wsgrpc.gateway;
 
 import dev.wsgrpc.server.TunnelInfo;
 import dev.wsgrpc.server.TunnelListener;
@@ -19,7 +19,7 @@ import org.slf4j.LoggerFactory;
  */
 final class TunnelTracker implements TunnelListener {
 
-  private static final Logger logger = LoggerFactory.getLogger("dev.wsgrpc.server.gateway.Tunnels");
+  private static final Logger logger = LoggerFactory.getLogger("dev.wsgrpc.gateway.Tunnels");
 
   private final Set<TunnelInfo> open = ConcurrentHashMap.newKeySet();
   private final AtomicLong closedBytesIn = new AtomicLong();

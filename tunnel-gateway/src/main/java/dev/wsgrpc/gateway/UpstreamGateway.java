@@ -1,4 +1,4 @@
-package dev.wsgrpc.server.gateway;
+package dev.wsgrpc.gateway;
 
 import dev.wsgrpc.server.InternalTunnelServer;
 import dev.wsgrpc.server.NativeHttp2Event;
@@ -101,11 +101,6 @@ final class UpstreamGateway implements AutoCloseable {
         }
       });
     }
-  }
-
-  /** Connections still open (tunnels, native HTTP/2, and requests in progress). */
-  int openConnections() {
-    return connections.size();
   }
 
   @Override

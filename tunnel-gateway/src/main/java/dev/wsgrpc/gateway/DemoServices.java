@@ -1,4 +1,4 @@
-package dev.wsgrpc.server.gateway;
+package dev.wsgrpc.gateway;
 
 import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
 import io.grpc.Metadata;

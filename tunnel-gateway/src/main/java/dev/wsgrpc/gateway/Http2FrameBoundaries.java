@@ -1,4 +1,4 @@
-package dev.wsgrpc.server.gateway;
+package dev.wsgrpc.gateway;
 
 import io.netty.buffer.ByteBuf;
 

@@ -1,4 +1,4 @@
-package dev.wsgrpc.server.gateway;
+package dev.wsgrpc.gateway;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.server.InternalTunnelServer;

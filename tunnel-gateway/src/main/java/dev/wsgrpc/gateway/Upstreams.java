@@ -1,4 +1,4 @@
-package dev.wsgrpc.server.gateway;
+package dev.wsgrpc.gateway;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
