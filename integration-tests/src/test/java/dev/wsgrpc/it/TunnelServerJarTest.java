@@ -53,9 +53,12 @@ class TunnelServerJarTest {
 
   private static final List<String> OPTIONS = Arrays.asList("--port", "--bind", "--path", "--upstream",
       "--upstream-tls", "--upstream-trust-cert", "--tls-cert", "--tls-key", "--drain-timeout", "--trusted-proxies",
-      "--forwarded-header", "--handshake-timeout", "--max-inbound-frame", "--max-outbound-frame", "--auth-tokens", "--tls-client-ca",
-      "--allowed-origins", "--max-tunnels", "--max-tunnels-per-client", "--ipv6-client-prefix", "--max-request-headers",
-      "--max-concurrent-streams", "--max-inbound-message", "--idle-timeout", "--native-grpc");
+      "--forwarded-header", "--handshake-timeout", "--max-inbound-frame", "--max-outbound-frame", "--auth-tokens",
+      "--tls-client-ca", "--allowed-origins", "--max-tunnels", "--max-tunnels-per-client", "--ipv6-client-prefix",
+      "--max-request-headers", "--max-concurrent-streams", "--max-inbound-message", "--idle-timeout", "--native-grpc",
+      "--mode", "--upstream-file", "--upstream-refresh", "--upstream-health-check", "--upstream-health-service",
+      "--upstream-authority", "--upstream-client-cert", "--upstream-client-key", "--max-inbound-metadata",
+      "--max-rst-frames", "--max-connection-age");
 
   private TunnelServerJar jar;
   private ManagedChannel channel;
