@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.server.AccessPolicy;
+import dev.wsgrpc.server.RejectReason;
 import dev.wsgrpc.server.TunnelInfo;
 import dev.wsgrpc.server.TunnelListener;
 import dev.wsgrpc.server.WebSocketServerOptions;
@@ -71,8 +73,7 @@ class ClientAddressBehindProxyTest {
       }
     };
     WebSocketServerOptions options = WebSocketServerOptions.newBuilder()
-        .trustedProxies(List.of(PROXY_SOURCE + "/32"))
-        .maxTunnelsPerClient(1)
+        .access(AccessPolicy.newBuilder().trustedProxies(List.of(PROXY_SOURCE + "/32")).maxTunnelsPerClient(1).build())
         .listener(new TunnelListener() {
           @Override
           public void tunnelOpened(TunnelInfo tunnel) {
@@ -80,7 +81,7 @@ class ClientAddressBehindProxyTest {
           }
 
           @Override
-          public void upgradeRejected(SocketAddress client, int status, String reason) {
+          public void upgradeRejected(SocketAddress client, int status, RejectReason reason) {
             refusals.add(status + " " + reason + " " + client);
           }
         })

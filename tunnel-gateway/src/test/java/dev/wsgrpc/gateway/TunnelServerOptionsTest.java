@@ -35,8 +35,6 @@ class TunnelServerOptionsTest {
     TunnelServerMain m = parse(Map.of("TUNNEL_IPV6_CLIENT_PREFIX", "56", "TUNNEL_FORWARDED_HEADER", "Forwarded"));
     assertEquals(56, m.ipv6ClientPrefix);
     assertEquals("Forwarded", m.forwardedHeader);
-    assertEquals("--ipv6-client-prefix: 0 (expected: 1 <= ipv6ClientPrefix <= 128)",
-        TunnelServerMain.optionNamed("ipv6ClientPrefix: 0 (expected: 1 <= ipv6ClientPrefix <= 128)"));
   }
 
   @Test
@@ -59,7 +57,7 @@ class TunnelServerOptionsTest {
     assertEquals(Duration.ofMinutes(2), c.convert("2m"));
     assertEquals(Duration.ofHours(1), c.convert("1h"));
     assertEquals(Duration.ofSeconds(45), c.convert("PT45S"));
-    assertEquals("'soon' is not a duration (expected: e.g. 30s, 500ms, 2m, PT30S)",
+    assertEquals("'soon' is not a duration (expected: a duration such as 500ms, 10s, 2m)",
         assertThrows(CommandLine.TypeConversionException.class, () -> c.convert("soon")).getMessage());
   }
 

@@ -49,7 +49,8 @@ public final class TrustedProxies {
           return h;
         }
       }
-      throw new IllegalArgumentException("forwardedHeader: " + name + " (expected: X-Forwarded-For or Forwarded)");
+      Preconditions.checkArgument(false, "forwardedHeader", name, "X-Forwarded-For or Forwarded");
+      throw new AssertionError("unreachable");
     }
   }
 

@@ -11,18 +11,15 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Counts one server's open tunnels, in all and per client, against {@link WebSocketServerOptions}' limits. A slot
+ * Counts one server's open tunnels, in all and per client, against {@link AccessPolicy}'s limits. A slot
  * is taken before the 101 and given back when the connection closes. A client is an IPv4 address, or an IPv6
- * network of {@link WebSocketServerOptions#ipv6ClientPrefix()} bits (one host usually holds a whole /64).
+ * network of {@link AccessPolicy#ipv6ClientPrefix()} bits (one host usually holds a whole /64).
  *
  * <p>Each client's count changes only inside {@link ConcurrentHashMap#compute}, which is atomic per key: an entry
  * is removed exactly when its count reaches 0, and no acquire can hold an entry that a release is removing (which
  * would split one client's count in two and let it past the limit).
  */
 final class TunnelCounter {
-
-  static final String TOO_MANY = "too_many_tunnels";
-  static final String TOO_MANY_FROM_CLIENT = "too_many_tunnels_per_client";
 
   private final int max;
   private final int maxPerClient;
@@ -37,18 +34,19 @@ final class TunnelCounter {
   }
 
   TunnelCounter(int max, int maxPerClient) {
-    this(max, maxPerClient, WebSocketServerOptions.DEFAULT_IPV6_CLIENT_PREFIX);
+    this(max, maxPerClient, AccessPolicy.DEFAULT_IPV6_CLIENT_PREFIX);
   }
 
-  TunnelCounter(WebSocketServerOptions options) {
-    this(options.maxTunnels(), options.maxTunnelsPerClient(), options.ipv6ClientPrefix());
+  /** A counter against {@code access}' limits. */
+  TunnelCounter(AccessPolicy access) {
+    this(access.maxTunnels(), access.maxTunnelsPerClient(), access.ipv6ClientPrefix());
   }
 
-  /** Takes a slot for {@code channel}, given back when it closes; returns null, or the label of the limit hit. */
-  String tryAcquire(Channel channel, SocketAddress client) {
+  /** Takes a slot for {@code channel}, given back when it closes; returns null, or the limit hit. */
+  RejectReason tryAcquire(Channel channel, SocketAddress client) {
     // A refused attempt never changes the count, so it cannot make a concurrent one fail spuriously.
     if (total.getAndUpdate(n -> n < max ? n + 1 : n) >= max) {
-      return TOO_MANY;
+      return RejectReason.TOO_MANY_TUNNELS;
     }
     Object key = clientKey(client, ipv6Prefix);
     boolean[] admitted = new boolean[1];
@@ -62,7 +60,7 @@ final class TunnelCounter {
     });
     if (!admitted[0]) {
       total.decrementAndGet();
-      return TOO_MANY_FROM_CLIENT;
+      return RejectReason.TOO_MANY_TUNNELS_PER_CLIENT;
     }
     channel.closeFuture().addListener(f -> release(key));
     return null;

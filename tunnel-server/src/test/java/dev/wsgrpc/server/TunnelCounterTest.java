@@ -32,7 +32,7 @@ class TunnelCounterTest {
       open.add(ch);
       assertNull(counter.tryAcquire(ch, client(address)), address);
     }
-    assertEquals(TunnelCounter.TOO_MANY_FROM_CLIENT,
+    assertEquals(RejectReason.TOO_MANY_TUNNELS_PER_CLIENT,
         counter.tryAcquire(new EmbeddedChannel(), client("2001:db8::abcd:1234:5678:9abc")));
     assertNull(counter.tryAcquire(new EmbeddedChannel(), client("2001:db8:0:1::1")), "the next /64 is another client");
     open.get(0).close();
@@ -44,16 +44,16 @@ class TunnelCounterTest {
     TunnelCounter each = new TunnelCounter(100, 1, 128);
     assertNull(each.tryAcquire(new EmbeddedChannel(), client("2001:db8::1")));
     assertNull(each.tryAcquire(new EmbeddedChannel(), client("2001:db8::2")));
-    assertEquals(TunnelCounter.TOO_MANY_FROM_CLIENT, each.tryAcquire(new EmbeddedChannel(), client("2001:db8::2")));
+    assertEquals(RejectReason.TOO_MANY_TUNNELS_PER_CLIENT, each.tryAcquire(new EmbeddedChannel(), client("2001:db8::2")));
 
     TunnelCounter wide = new TunnelCounter(100, 1, 48);
     assertNull(wide.tryAcquire(new EmbeddedChannel(), client("2001:db8:1:2::1")));
-    assertEquals(TunnelCounter.TOO_MANY_FROM_CLIENT, wide.tryAcquire(new EmbeddedChannel(), client("2001:db8:1:ff::1")));
+    assertEquals(RejectReason.TOO_MANY_TUNNELS_PER_CLIENT, wide.tryAcquire(new EmbeddedChannel(), client("2001:db8:1:ff::1")));
 
     TunnelCounter v4 = new TunnelCounter(100, 1);
     assertNull(v4.tryAcquire(new EmbeddedChannel(), client("198.51.100.1")));
     assertNull(v4.tryAcquire(new EmbeddedChannel(), client("198.51.100.2")));
-    assertEquals(TunnelCounter.TOO_MANY_FROM_CLIENT, v4.tryAcquire(new EmbeddedChannel(), client("198.51.100.2")));
+    assertEquals(RejectReason.TOO_MANY_TUNNELS_PER_CLIENT, v4.tryAcquire(new EmbeddedChannel(), client("198.51.100.2")));
   }
 
   @Test
@@ -71,8 +71,8 @@ class TunnelCounterTest {
     TunnelCounter counter = new TunnelCounter(1, 10);
     EmbeddedChannel first = new EmbeddedChannel();
     assertNull(counter.tryAcquire(first, client("198.51.100.1")));
-    assertEquals(TunnelCounter.TOO_MANY, counter.tryAcquire(new EmbeddedChannel(), client("198.51.100.2")));
-    assertEquals(TunnelCounter.TOO_MANY, counter.tryAcquire(new EmbeddedChannel(), client("198.51.100.2")));
+    assertEquals(RejectReason.TOO_MANY_TUNNELS, counter.tryAcquire(new EmbeddedChannel(), client("198.51.100.2")));
+    assertEquals(RejectReason.TOO_MANY_TUNNELS, counter.tryAcquire(new EmbeddedChannel(), client("198.51.100.2")));
     first.close();
     assertEquals(0, counter.clients());
     assertNull(counter.tryAcquire(new EmbeddedChannel(), client("198.51.100.2")));
@@ -130,7 +130,7 @@ class TunnelCounterTest {
       open.add(ch);
       assertNull(counter.tryAcquire(ch, client("198.51.100.1")));
     }
-    assertEquals(TunnelCounter.TOO_MANY_FROM_CLIENT, counter.tryAcquire(new EmbeddedChannel(), client("198.51.100.1")));
+    assertEquals(RejectReason.TOO_MANY_TUNNELS_PER_CLIENT, counter.tryAcquire(new EmbeddedChannel(), client("198.51.100.1")));
     assertEquals(limit, counter.openFrom(TunnelCounter.clientKey(client("198.51.100.1"), 64)));
     open.forEach(EmbeddedChannel::close);
     assertEquals(0, counter.clients());
