@@ -223,7 +223,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (access.authenticator() != null) {
       AuthDecision decision = access.authenticator().authenticate(new UpgradeRequest(path,
           query < 0 ? null : target.substring(query + 1), h, clientAddress, ctx.channel().remoteAddress(),
-          sslSession(ctx), offered));
+          sslSession(ctx), offered, ctx.channel()));
       if (!decision.accepted()) {
         reject(ctx, HttpResponseStatus.valueOf(decision.status()),
             decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN, decision.reason(), -1,
