@@ -44,6 +44,7 @@ abstract class AbstractEndToEndSuite {
   protected TunnelSetup setup;
   protected EchoService service;
   protected ManagedChannel channel;
+  protected ConnectionRecorder connections;
 
   /** The setup this suite runs over. */
   protected abstract TunnelSetup newSetup();
@@ -52,7 +53,8 @@ abstract class AbstractEndToEndSuite {
   void startTunnel() throws Exception {
     setup = newSetup();
     service = new EchoService();
-    setup.start(ServerInterceptors.intercept(service, new MetadataEchoInterceptor()));
+    connections = new ConnectionRecorder();
+    setup.start(ServerInterceptors.intercept(service, new MetadataEchoInterceptor(), connections));
     channel = setup.newChannel();
   }
 
@@ -183,6 +185,7 @@ abstract class AbstractEndToEndSuite {
     if (failure.get() != null) {
       throw new AssertionError("a stream failed", failure.get());
     }
+    assertEquals(1, connections.connections(), "the 1,000 streams were spread over more than one tunnel");
   }
 
   @Test
@@ -279,6 +282,7 @@ abstract class AbstractEndToEndSuite {
     for (int i = 0; i < 200; i++) {
       assertEquals(i, blocking().unary(EchoService.payload(i)).getPayload().size());
     }
+    assertEquals(1, connections.connections(), "the 200 calls were spread over more than one tunnel");
   }
 
 }
