@@ -1,5 +1,6 @@
 package dev.wsgrpc.it;
 
+import static dev.wsgrpc.testing.WireFrames.frame;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.DynamicTest.dynamicTest;
@@ -138,34 +139,6 @@ class HostileInputCatalogueTest {
   /** {@link #upgrade} without the header named {@code name}. */
   private static String without(String name, String request) {
     return request.replaceAll("(?im)^" + name + ":[^\\r]*\\r\\n", "");
-  }
-
-  /** A client frame: FIN flag, RSV bits, opcode, masked with a fixed key (unless {@code masked} is false). */
-  private static byte[] frame(boolean fin, int rsv, int opcode, boolean masked, byte[] payload) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    out.write((fin ? 0x80 : 0) | (rsv << 4) | opcode);
-    int len = payload.length;
-    int maskBit = masked ? 0x80 : 0;
-    if (len < 126) {
-      out.write(maskBit | len);
-    } else if (len < 65536) {
-      out.write(maskBit | 126);
-      out.write(len >>> 8);
-      out.write(len);
-    } else {
-      out.write(maskBit | 127);
-      for (int shift = 56; shift >= 0; shift -= 8) {
-        out.write((int) ((long) len >>> shift));
-      }
-    }
-    byte[] mask = {0x11, 0x22, 0x33, 0x44};
-    if (masked) {
-      out.write(mask, 0, 4);
-    }
-    for (int i = 0; i < len; i++) {
-      out.write(masked ? payload[i] ^ mask[i & 3] : payload[i]);
-    }
-    return out.toByteArray();
   }
 
   private static byte[] binary(byte[] payload) {

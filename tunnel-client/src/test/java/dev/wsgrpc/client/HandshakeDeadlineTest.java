@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.testing.InboundRecorder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.netty.channel.ChannelHandlerContext;
@@ -21,16 +22,7 @@ class HandshakeDeadlineTest {
 
   private static final String URL = "wss://example.com/grpc";
 
-  static final class Recorder extends ChannelInboundHandlerAdapter {
-    final List<Throwable> exceptions = new ArrayList<>();
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      exceptions.add(cause);
-    }
-  }
-
-  private final Recorder recorder = new Recorder();
+  private final InboundRecorder recorder = new InboundRecorder();
   private final EmbeddedChannel ch = new EmbeddedChannel(recorder);
 
   {

@@ -1,5 +1,7 @@
 package dev.wsgrpc.server;
 
+import static dev.wsgrpc.testing.WireFrames.frameBytes;
+import static dev.wsgrpc.testing.WireFrames.key;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.wsgrpc.core.TunnelSettings;
@@ -72,13 +74,13 @@ class ServerInboundFuzzTest {
           + "Sec-WebSocket-Key: " + KEY + "\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer t\r\n\r\n";
       input.writeBytes(request.getBytes(StandardCharsets.US_ASCII));
       if (data.consumeBoolean()) {
-        input.writeBytes(frame(0x82, PREFACE, data.consumeInt()));
+        input.writeBytes(frameBytes(0x82, PREFACE, key(data.consumeInt())));
       }
       int frames = data.consumeInt(0, 8);
       for (int i = 0; i < frames; i++) {
         int firstByte = data.consumeInt(0, 255);
         byte[] payload = data.consumeBytes(data.consumeInt(0, 300));
-        input.writeBytes(frame(firstByte, payload, data.consumeInt()));
+        input.writeBytes(frameBytes(firstByte, payload, key(data.consumeInt())));
       }
     }
     byte[] tail = data.consumeRemainingAsBytes();
@@ -106,25 +108,5 @@ class ServerInboundFuzzTest {
       ch.runScheduledPendingTasks();
       ch.finishAndReleaseAll();
     }
-  }
-
-  /** A masked client frame with the given first byte (FIN, RSV, opcode) and a mask derived from {@code seed}. */
-  private static byte[] frame(int firstByte, byte[] payload, int seed) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    out.write(firstByte);
-    int len = payload.length;
-    if (len < 126) {
-      out.write(0x80 | len);
-    } else {
-      out.write(0x80 | 126);
-      out.write(len >>> 8);
-      out.write(len);
-    }
-    byte[] mask = {(byte) seed, (byte) (seed >>> 8), (byte) (seed >>> 16), (byte) (seed >>> 24)};
-    out.write(mask, 0, 4);
-    for (int i = 0; i < len; i++) {
-      out.write(payload[i] ^ mask[i & 3]);
-    }
-    return out.toByteArray();
   }
 }

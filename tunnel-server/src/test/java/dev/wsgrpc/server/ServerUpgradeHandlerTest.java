@@ -1,5 +1,7 @@
 package dev.wsgrpc.server;
 
+import static dev.wsgrpc.testing.WireFrames.RFC_KEY;
+import static dev.wsgrpc.testing.WireFrames.frame;
 import static dev.wsgrpc.testing.Outbound.written;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -104,18 +106,8 @@ class ServerUpgradeHandlerTest {
     return start(WebSocketServerOptions.DEFAULT);
   }
 
-  /** A client frame: FIN, {@code opcode}, masked. */
-  private static ByteBuf maskedFrame(int opcode, String payload) {
-    byte[] data = payload.getBytes(StandardCharsets.US_ASCII);
-    byte[] mask = {0x37, (byte) 0xfa, 0x21, 0x3d};
-    ByteBuf frame = Unpooled.buffer();
-    frame.writeByte(0x80 | opcode);
-    frame.writeByte(0x80 | data.length);
-    frame.writeBytes(mask);
-    for (int i = 0; i < data.length; i++) {
-      frame.writeByte(data[i] ^ mask[i % 4]);
-    }
-    return frame;
+  private static byte[] ascii(String s) {
+    return s.getBytes(StandardCharsets.US_ASCII);
   }
 
   /** Checks a refusal: status, plain-text body saying what was expected, Connection: close, closed channel. */
@@ -226,7 +218,7 @@ class ServerUpgradeHandlerTest {
   @Test
   void frameInTheSameReadAsTheRequestReachesNextAsPayload() {
     EmbeddedChannel ch = start();
-    ch.writeInbound(Unpooled.wrappedBuffer(Request.valid().bytes(), maskedFrame(0x2, "PRI * HTTP/2.0")));
+    ch.writeInbound(Unpooled.wrappedBuffer(Request.valid().bytes(), frame(0x82, ascii("PRI * HTTP/2.0"), RFC_KEY)));
 
     assertTrue(written(ch).startsWith("HTTP/1.1 101 Switching Protocols\r\n"));
     assertEquals(1, next.reads.size());
@@ -242,7 +234,7 @@ class ServerUpgradeHandlerTest {
     EmbeddedChannel ch = start();
     ch.writeInbound(Request.valid().bytes());
     written(ch);
-    ch.writeInbound(Unpooled.wrappedBuffer(maskedFrame(0x2, "one"), maskedFrame(0x2, "two")));
+    ch.writeInbound(Unpooled.wrappedBuffer(frame(0x82, ascii("one"), RFC_KEY), frame(0x82, ascii("two"), RFC_KEY)));
 
     assertEquals(2, next.reads.size());
     for (Object read : next.reads) {
@@ -475,7 +467,7 @@ class ServerUpgradeHandlerTest {
   @Test
   void bytesAfterARefusedRequestInTheSameReadAreDropped() {
     EmbeddedChannel ch = start();
-    ByteBuf frame = maskedFrame(0x2, "ignored");
+    ByteBuf frame = frame(0x82, ascii("ignored"), RFC_KEY);
     ch.writeInbound(Unpooled.wrappedBuffer(Request.valid().line("GET /other HTTP/1.1").bytes(), frame));
     assertRefused(ch, "HTTP/1.1 404 Not Found", "no WebSocket endpoint at /other");
     assertEquals(0, frame.refCnt());

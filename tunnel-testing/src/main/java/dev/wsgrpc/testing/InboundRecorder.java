@@ -16,6 +16,8 @@ public class InboundRecorder extends ChannelInboundHandlerAdapter {
   public final List<Object> reads = new ArrayList<>();
   public final List<Object> events = new ArrayList<>();
   public final List<Throwable> exceptions = new ArrayList<>();
+  /** How many times the channel went inactive. */
+  public int inactive;
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -30,6 +32,11 @@ public class InboundRecorder extends ChannelInboundHandlerAdapter {
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     exceptions.add(cause);
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    inactive++;
   }
 
   /** Asserts that exactly one exception arrived, of {@code type}, and returns it. */

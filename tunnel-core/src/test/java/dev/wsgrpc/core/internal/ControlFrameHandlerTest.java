@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import dev.wsgrpc.testing.InboundRecorder;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
@@ -38,33 +39,6 @@ import org.junit.jupiter.api.Test;
 class ControlFrameHandlerTest {
 
   private static final String PEER = "ws://example.com/grpc";
-
-  /** Records what reaches the end of the pipeline; consumes it. */
-  static final class Recorder extends ChannelInboundHandlerAdapter {
-    final List<Object> reads = new ArrayList<>();
-    final List<Throwable> exceptions = new ArrayList<>();
-    int inactive;
-
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      reads.add(msg);
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      exceptions.add(cause);
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-      inactive++;
-    }
-
-    StatusRuntimeException onlyStatus() {
-      assertEquals(1, exceptions.size(), "exceptions: " + exceptions);
-      return assertInstanceOf(StatusRuntimeException.class, exceptions.get(0));
-    }
-  }
 
   /** Sits next to the socket and keeps every write pending, as a slow socket would. */
   static final class HoldWrites extends ChannelOutboundHandlerAdapter {
@@ -108,7 +82,7 @@ class ControlFrameHandlerTest {
     return Unpooled.copiedBuffer(s, StandardCharsets.UTF_8);
   }
 
-  private static EmbeddedChannel channel(Recorder recorder) {
+  private static EmbeddedChannel channel(InboundRecorder recorder) {
     return new EmbeddedChannel(
         new ThrowingDecoder(), new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), recorder);
   }
@@ -143,7 +117,7 @@ class ControlFrameHandlerTest {
 
   @Test
   void pingIsAnsweredWithPongCarryingTheSamePayload() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = channel(recorder);
     ByteBuf payload = bytes("are you there");
     ch.writeInbound(new PingWebSocketFrame(payload));
@@ -160,7 +134,7 @@ class ControlFrameHandlerTest {
 
   @Test
   void pingsAreNotAnsweredWhileThePeerIsNotReading() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = channel(recorder);
     ch.config().setWriteBufferWaterMark(new io.netty.channel.WriteBufferWaterMark(1, 2));
     ch.write(bytes("unread bytes make the channel unwritable"));
@@ -179,7 +153,7 @@ class ControlFrameHandlerTest {
 
   @Test
   void emptyPingIsAnsweredWithEmptyPong() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = channel(recorder);
     ch.writeInbound(new PingWebSocketFrame());
     PongWebSocketFrame pong = ch.readOutbound();
@@ -190,7 +164,7 @@ class ControlFrameHandlerTest {
 
   @Test
   void pongIsDroppedAndReleased() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = channel(recorder);
     PongWebSocketFrame pong = new PongWebSocketFrame(bytes("late answer"));
     ch.writeInbound(pong);
@@ -203,7 +177,7 @@ class ControlFrameHandlerTest {
 
   @Test
   void binaryAndContinuationFramesPassOnUntouched() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = channel(recorder);
     BinaryWebSocketFrame binary = new BinaryWebSocketFrame(false, 0, bytes("ab"));
     ContinuationWebSocketFrame continuation = new ContinuationWebSocketFrame(true, 0, bytes("c"));
@@ -220,14 +194,14 @@ class ControlFrameHandlerTest {
 
   @Test
   void textFrameClosesWith1003() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = channel(recorder);
     TextWebSocketFrame text = new TextWebSocketFrame("{\"json\":true}");
     ch.writeInbound(text);
 
     assertEquals(0, text.refCnt());
     assertEquals("expected binary frames but was a text frame", readClose(ch, 1003));
-    StatusRuntimeException e = recorder.onlyStatus();
+    StatusRuntimeException e = recorder.onlyException(StatusRuntimeException.class);
     assertEquals(Status.Code.INTERNAL, e.getStatus().getCode());
     assertEquals("expected binary frames but was a text frame (from ws://example.com/grpc; sent close "
         + "1003 (Unsupported Data))", e.getStatus().getDescription());
@@ -241,7 +215,7 @@ class ControlFrameHandlerTest {
   @Test
   void textFrameClosesTheChannelOnlyAfterTheCloseFrameIsWritten() {
     HoldWrites socket = new HoldWrites();
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = new EmbeddedChannel(socket,
         new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), recorder);
     ch.writeInbound(new TextWebSocketFrame("x"));
@@ -250,7 +224,7 @@ class ControlFrameHandlerTest {
     CloseWebSocketFrame close = assertInstanceOf(CloseWebSocketFrame.class, socket.messages.get(0));
     assertEquals(1003, close.statusCode());
     assertTrue(ch.isOpen(), "closing before the close frame is written would lose it");
-    assertEquals(Status.Code.INTERNAL, recorder.onlyStatus().getStatus().getCode());
+    assertEquals(Status.Code.INTERNAL, recorder.onlyException(StatusRuntimeException.class).getStatus().getCode());
 
     socket.completeAll();
     lingerOver(ch);
@@ -260,14 +234,14 @@ class ControlFrameHandlerTest {
 
   @Test
   void receivedCloseIsEchoedWithItsCodeAndEndsTheTunnelUnavailable() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = channel(recorder);
     CloseWebSocketFrame received = new CloseWebSocketFrame(1001, "bye");
     ch.writeInbound(received);
 
     assertEquals(0, received.refCnt());
     readClose(ch, 1001);
-    StatusRuntimeException e = recorder.onlyStatus();
+    StatusRuntimeException e = recorder.onlyException(StatusRuntimeException.class);
     assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
     assertEquals("WebSocket closed by ws://example.com/grpc with 1001 (Going Away): bye",
         e.getStatus().getDescription());
@@ -280,12 +254,12 @@ class ControlFrameHandlerTest {
 
   @Test
   void receivedCloseWithoutCodeIsAnsweredWith1000() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = channel(recorder);
     ch.writeInbound(new CloseWebSocketFrame());
 
     readClose(ch, 1000);
-    StatusRuntimeException e = recorder.onlyStatus();
+    StatusRuntimeException e = recorder.onlyException(StatusRuntimeException.class);
     assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
     assertEquals("WebSocket closed by ws://example.com/grpc without a close code", e.getStatus().getDescription());
     assertFalse(ch.isOpen());
@@ -299,25 +273,25 @@ class ControlFrameHandlerTest {
         Status.Code.INTERNAL, Status.Code.PERMISSION_DENIED, Status.Code.RESOURCE_EXHAUSTED,
         Status.Code.UNAVAILABLE, Status.Code.UNAVAILABLE, Status.Code.UNAVAILABLE};
     for (int i = 0; i < codes.length; i++) {
-      Recorder recorder = new Recorder();
+      InboundRecorder recorder = new InboundRecorder();
       EmbeddedChannel ch = channel(recorder);
       ch.writeInbound(new CloseWebSocketFrame(codes[i], "r"));
       readClose(ch, codes[i]);
-      assertEquals(expected[i], recorder.onlyStatus().getStatus().getCode(), "close code " + codes[i]);
+      assertEquals(expected[i], recorder.onlyException(StatusRuntimeException.class).getStatus().getCode(), "close code " + codes[i]);
       assertFalse(ch.finish());
     }
   }
 
   @Test
   void messageTooBigClosesWith1009AndFailsResourceExhausted() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = channel(recorder);
     CorruptedWebSocketFrameException tooBig = new CorruptedWebSocketFrameException(
         WebSocketCloseStatus.MESSAGE_TOO_BIG, "Max frame length of 65536 has been exceeded.");
     ch.writeInbound(tooBig);
 
     assertEquals("Max frame length of 65536 has been exceeded.", readClose(ch, 1009));
-    StatusRuntimeException e = recorder.onlyStatus();
+    StatusRuntimeException e = recorder.onlyException(StatusRuntimeException.class);
     assertEquals(Status.Code.RESOURCE_EXHAUSTED, e.getStatus().getCode());
     assertEquals("Max frame length of 65536 has been exceeded. (from ws://example.com/grpc; sent close "
         + "1009 (Message Too Big))", e.getStatus().getDescription());
@@ -329,12 +303,12 @@ class ControlFrameHandlerTest {
 
   @Test
   void corruptFrameWithoutCloseStatusClosesWith1002() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = channel(recorder);
     ch.writeInbound(new CorruptedWebSocketFrameException(null, "bad frame"));
 
     assertEquals("bad frame", readClose(ch, 1002));
-    StatusRuntimeException e = recorder.onlyStatus();
+    StatusRuntimeException e = recorder.onlyException(StatusRuntimeException.class);
     assertEquals(Status.Code.INTERNAL, e.getStatus().getCode());
     assertTrue(e.getStatus().getDescription().contains("sent close 1002 (Protocol Error)"));
     assertFalse(ch.finish());
@@ -342,7 +316,7 @@ class ControlFrameHandlerTest {
 
   @Test
   void otherExceptionsPassThroughWithoutClosing() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = channel(recorder);
     IOException reset = new IOException("Connection reset by peer");
     ch.writeInbound(reset);
@@ -355,7 +329,7 @@ class ControlFrameHandlerTest {
 
   @Test
   void closeReasonIsCutToFitAControlFrame() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = channel(recorder);
     StringBuilder problem = new StringBuilder();
     for (int i = 0; i < 100; i++) {
@@ -371,14 +345,14 @@ class ControlFrameHandlerTest {
     assertEquals(122, reason.getBytes(StandardCharsets.UTF_8).length, "cut on a character boundary");
     assertTrue(problem.toString().startsWith(reason));
     assertTrue(close.release());
-    assertTrue(recorder.onlyStatus().getStatus().getDescription().startsWith(problem.toString()),
+    assertTrue(recorder.onlyException(StatusRuntimeException.class).getStatus().getDescription().startsWith(problem.toString()),
         "gRPC's description keeps the whole problem");
     assertFalse(ch.finish());
   }
 
   @Test
   void channelCloseSendsNormalClosureOnClients() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = new EmbeddedChannel(
         new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), recorder);
     ChannelFuture closed = ch.close();
@@ -392,7 +366,7 @@ class ControlFrameHandlerTest {
 
   @Test
   void closeFrameWrittenByALaterHandlerIsTheOnlyCloseSent() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = new EmbeddedChannel(
         new ControlFrameHandler("client 10.0.0.7:5512", WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, false), recorder);
     ch.writeAndFlush(new CloseWebSocketFrame(1013, "no upstream"));
@@ -406,7 +380,7 @@ class ControlFrameHandlerTest {
 
   @Test
   void channelCloseSendsGoingAwayOnServers() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = new EmbeddedChannel(
         new ControlFrameHandler("client 10.0.0.7:5512", WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, true), recorder);
     ChannelFuture closed = ch.close();
@@ -422,7 +396,7 @@ class ControlFrameHandlerTest {
   void channelCloseWaitsForTheCloseFrameToBeWritten() {
     HoldWrites socket = new HoldWrites();
     EmbeddedChannel ch = new EmbeddedChannel(socket,
-        new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), new Recorder());
+        new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), new InboundRecorder());
     ChannelFuture closed = ch.pipeline().close();
 
     assertEquals(1, socket.messages.size());
@@ -440,7 +414,7 @@ class ControlFrameHandlerTest {
   void channelCloseIsForcedWhenTheCloseFrameIsNotWrittenWithinFiveSeconds() {
     HoldWrites socket = new HoldWrites();
     EmbeddedChannel ch = new EmbeddedChannel(socket,
-        new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), new Recorder());
+        new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), new InboundRecorder());
     ch.freezeTime();
     // Through the pipeline, as gRPC closes: EmbeddedChannel.close() would also cancel scheduled tasks.
     ChannelFuture closed = ch.pipeline().close();
@@ -461,7 +435,7 @@ class ControlFrameHandlerTest {
   @Test
   void afterCloseWasSentOutboundWritesAreReleasedAndFail() {
     HoldWrites socket = new HoldWrites();
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = new EmbeddedChannel(socket,
         new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), recorder);
     ch.writeInbound(new TextWebSocketFrame("x")); // sends Close 1003, still being written
@@ -482,7 +456,7 @@ class ControlFrameHandlerTest {
   @Test
   void afterCloseWasSentInboundFramesAreReleasedAndNotPassedOn() {
     HoldWrites socket = new HoldWrites();
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = new EmbeddedChannel(socket,
         new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), recorder);
     ch.pipeline().close(); // sends Close 1000, still being written
@@ -510,7 +484,7 @@ class ControlFrameHandlerTest {
   @Test
   void secondProtocolErrorSendsNoSecondClose() {
     HoldWrites socket = new HoldWrites();
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = new EmbeddedChannel(socket, new ThrowingDecoder(),
         new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), recorder);
     ch.writeInbound(new TextWebSocketFrame("x"));
@@ -519,14 +493,14 @@ class ControlFrameHandlerTest {
 
     assertEquals(1, socket.messages.size());
     assertEquals(1003, ((CloseWebSocketFrame) socket.messages.get(0)).statusCode());
-    assertEquals(Status.Code.INTERNAL, recorder.onlyStatus().getStatus().getCode());
+    assertEquals(Status.Code.INTERNAL, recorder.onlyException(StatusRuntimeException.class).getStatus().getCode());
     socket.completeAll();
     assertFalse(ch.finish());
   }
 
   @Test
   void writesBeforeCloseGoOut() {
-    EmbeddedChannel ch = channel(new Recorder());
+    EmbeddedChannel ch = channel(new InboundRecorder());
     BinaryWebSocketFrame frame = new BinaryWebSocketFrame(bytes("data"));
     assertTrue(ch.writeAndFlush(frame).isSuccess());
     assertSame(frame, ch.readOutbound());
@@ -536,7 +510,7 @@ class ControlFrameHandlerTest {
 
   @Test
   void quietHandlerClosesWith1003WithoutReportingAStatus() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = new EmbeddedChannel(new ThrowingDecoder(),
         new ControlFrameHandler("client 10.0.0.7:5512", WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, false), recorder);
     TextWebSocketFrame text = new TextWebSocketFrame("x");
@@ -552,7 +526,7 @@ class ControlFrameHandlerTest {
 
   @Test
   void quietHandlerEchoesCloseWithoutReportingAStatus() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = new EmbeddedChannel(new ThrowingDecoder(),
         new ControlFrameHandler("client 10.0.0.7:5512", WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, false), recorder);
     ch.writeInbound(new CloseWebSocketFrame(1000, "done"));
@@ -566,7 +540,7 @@ class ControlFrameHandlerTest {
 
   @Test
   void quietHandlerClosesWith1009WithoutReportingAStatus() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = new EmbeddedChannel(new ThrowingDecoder(),
         new ControlFrameHandler("client 10.0.0.7:5512", WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, false), recorder);
     ch.writeInbound(new CorruptedWebSocketFrameException(WebSocketCloseStatus.MESSAGE_TOO_BIG, "too big"));
@@ -578,7 +552,7 @@ class ControlFrameHandlerTest {
 
   @Test
   void quietHandlerStillPassesOtherExceptionsOn() {
-    Recorder recorder = new Recorder();
+    InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = new EmbeddedChannel(new ThrowingDecoder(),
         new ControlFrameHandler("client 10.0.0.7:5512", WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, false), recorder);
     IOException reset = new IOException("Connection reset by peer");

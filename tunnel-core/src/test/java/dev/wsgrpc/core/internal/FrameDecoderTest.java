@@ -1,5 +1,8 @@
 package dev.wsgrpc.core.internal;
 
+import static dev.wsgrpc.testing.WireFrames.RFC_KEY;
+import static dev.wsgrpc.testing.WireFrames.frame;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.testing.InboundRecorder;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -37,14 +41,12 @@ class FrameDecoderTest {
 
   private static final int MAX = 1024 * 1024;
   /** The masking key of the RFC's examples. */
-  private static final byte[] RFC_KEY = {0x37, (byte) 0xfa, 0x21, 0x3d};
 
   /** Records frames, other messages and errors; the test releases the frames. */
   @ChannelHandler.Sharable
-  static final class Recorder extends ChannelInboundHandlerAdapter {
+  static final class Recorder extends InboundRecorder {
     final List<WebSocketFrame> frames = new ArrayList<>();
     final List<Object> others = new ArrayList<>();
-    final List<Throwable> exceptions = new ArrayList<>();
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -53,11 +55,6 @@ class FrameDecoderTest {
       } else {
         others.add(msg);
       }
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      exceptions.add(cause);
     }
 
     /** Every payload, concatenated; releases the frames. */
@@ -114,27 +111,6 @@ class FrameDecoderTest {
     ByteBuf buf = Unpooled.buffer(bytes.length);
     for (int b : bytes) {
       buf.writeByte(b);
-    }
-    return buf;
-  }
-
-  /** A frame with the shortest length encoding, masked with {@code key} unless it is null. */
-  static ByteBuf frame(int firstByte, byte[] payload, byte[] key) {
-    ByteBuf buf = Unpooled.buffer();
-    buf.writeByte(firstByte);
-    int maskBit = key == null ? 0 : 0x80;
-    if (payload.length <= 125) {
-      buf.writeByte(maskBit | payload.length);
-    } else if (payload.length <= 0xFFFF) {
-      buf.writeByte(maskBit | 126).writeShort(payload.length);
-    } else {
-      buf.writeByte(maskBit | 127).writeLong(payload.length);
-    }
-    if (key != null) {
-      buf.writeBytes(key);
-    }
-    for (int i = 0; i < payload.length; i++) {
-      buf.writeByte(key == null ? payload[i] : payload[i] ^ key[i & 3]);
     }
     return buf;
   }

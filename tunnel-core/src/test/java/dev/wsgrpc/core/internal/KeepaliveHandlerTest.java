@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.testing.InboundRecorder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.netty.buffer.Unpooled;
@@ -25,7 +26,7 @@ class KeepaliveHandlerTest {
   private static final long INTERVAL = 1_000;
   private static final long TIMEOUT = 2_000;
 
-  private final ControlFrameHandlerTest.Recorder tail = new ControlFrameHandlerTest.Recorder();
+  private final InboundRecorder tail = new InboundRecorder();
 
   /** keepalive, then the control handler as the frame pipeline places them, on a fake clock. */
   private EmbeddedChannel channel() {
@@ -111,7 +112,7 @@ class KeepaliveHandlerTest {
     assertInstanceOf(PingWebSocketFrame.class, socket.messages.get(1));
     CloseWebSocketFrame close = assertInstanceOf(CloseWebSocketFrame.class, socket.messages.get(2));
     assertEquals(1001, close.statusCode());
-    StatusRuntimeException e = tail.onlyStatus();
+    StatusRuntimeException e = tail.onlyException(StatusRuntimeException.class);
     assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
     assertEquals("nothing arrived within 2000 ms of a WebSocket ping: the peer or a hop on the path has gone silent "
         + "(from ws://example.com/grpc; sent close 1001 (Going Away))", e.getStatus().getDescription());
@@ -167,7 +168,7 @@ class KeepaliveHandlerTest {
     assertEquals(java.util.Arrays.asList(FramePipeline.DECODER, FramePipeline.ENCODER, FramePipeline.KEEPALIVE,
         FramePipeline.CONTROL, FramePipeline.BYTE_STREAM, "tail"), names.subList(0, 6));
     EmbeddedChannel without = new EmbeddedChannel();
-    without.pipeline().addLast("tail", new ControlFrameHandlerTest.Recorder());
+    without.pipeline().addLast("tail", new InboundRecorder());
     FramePipeline.install(without.pipeline(), "tail", false, 1024, 1024, PEER, 0, 0);
     assertNull(without.pipeline().get(FramePipeline.KEEPALIVE), "interval 0: no keepalive");
     ch.finishAndReleaseAll();
