@@ -24,6 +24,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.cors.CorsHandler;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
@@ -53,6 +54,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   private static final Logger logger = LoggerFactory.getLogger(ServerUpgradeHandler.class);
   static final String HTTP_CODEC = "wsgrpc-http-codec";
   static final String PREFACE_DETECTOR = "wsgrpc-h2-preface-detector";
+  static final String CORS = "wsgrpc-cors";
 
   private final WebSocketServerOptions options;
   private final TunnelCounter counter;
@@ -62,6 +64,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   private String subprotocol;
   private SocketAddress clientAddress;
   private boolean finished;
+  /** The browser protocol of the request being answered, or null for a tunnel's upgrade. */
+  private BrowserProtocol browserProtocol;
+  private String browserContentType;
 
   ServerUpgradeHandler(WebSocketServerOptions options, TunnelCounter counter) {
     this.options = options;
@@ -75,6 +80,10 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (options.nativeGrpc()) {
       ctx.pipeline().addBefore(HTTP_CODEC, PREFACE_DETECTOR, new Http2PrefaceDetector());
     }
+    if (options.browser() != null) {
+      // Answers CORS preflights and lets pages read the answers; a tunnel's upgrade removes it.
+      ctx.pipeline().addAfter(HTTP_CODEC, CORS, new CorsHandler(options.browser().cors()));
+    }
     timeout = ctx.executor().schedule(() -> reject(ctx, HttpResponseStatus.REQUEST_TIMEOUT, "timeout",
         "expected a complete upgrade request within " + options.handshakeTimeout().toMillis() + " ms"),
         options.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
@@ -87,6 +96,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       finished = true;
       timeout.cancel(false);
       ChannelPipeline pipeline = ctx.pipeline();
+      removeCors(pipeline);
       pipeline.remove(HTTP_CODEC);
       ctx.fireUserEventTriggered(evt);
       pipeline.remove(this);
@@ -151,6 +161,10 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     String target = request.uri();
     int query = target.indexOf('?');
     String path = query < 0 ? target : target.substring(0, query);
+    if (options.browser() != null && !path.equals(options.path()) && GrpcWebTranslator.isGrpcWeb(request)) {
+      startGrpcWeb(ctx, request, path, query < 0 ? null : target.substring(query + 1));
+      return false;
+    }
     if (!path.equals(options.path())) {
       answerPlain(ctx, request, path);
       return false;
@@ -218,10 +232,28 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
           + quoted(origin));
       return false;
     }
+    if (!admit(ctx, h, path, query < 0 ? null : target.substring(query + 1), offered)) {
+      return false;
+    }
+    accept = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
+    accept.headers()
+        .set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET)
+        .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE)
+        .set(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT, Http11Tokens.acceptFor(keys.get(0).trim()));
+    if (subprotocol != null) {
+      accept.headers().set(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL, subprotocol);
+    }
+    return true;
+  }
+
+  /**
+   * The checks every request that opens a connection to gRPC passes, tunnel or browser: the authenticator (which
+   * names the principal), admission and the tunnel limits. Answers a refusal and returns false.
+   */
+  private boolean admit(ChannelHandlerContext ctx, HttpHeaders h, String path, String query, List<String> offered) {
     if (options.authenticator() != null) {
-      AuthDecision decision = options.authenticator().authenticate(new UpgradeRequest(path,
-          query < 0 ? null : target.substring(query + 1), h, clientAddress, ctx.channel().remoteAddress(),
-          sslSession(ctx), offered));
+      AuthDecision decision = options.authenticator().authenticate(new UpgradeRequest(path, query, h, clientAddress,
+          ctx.channel().remoteAddress(), sslSession(ctx), offered));
       if (!decision.accepted()) {
         reject(ctx, HttpResponseStatus.valueOf(decision.status()),
             decision.status() == 401 ? "unauthorized" : "forbidden", decision.reason(), -1,
@@ -244,15 +276,71 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
           ? "too many tunnels open; retry later" : "too many tunnels open from your address; retry later", 5);
       return false;
     }
-    accept = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
-    accept.headers()
-        .set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET)
-        .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE)
-        .set(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT, Http11Tokens.acceptFor(keys.get(0).trim()));
-    if (subprotocol != null) {
-      accept.headers().set(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL, subprotocol);
-    }
     return true;
+  }
+
+  /**
+   * A gRPC-Web request: after the same checks as a tunnel (and the browser Origin allow-list), a
+   * {@link GrpcWebTranslator} takes this handler's place in front of gRPC, and the request, whose body follows.
+   */
+  private void startGrpcWeb(ChannelHandlerContext ctx, HttpRequest request, String path, String query) {
+    browserProtocol = BrowserProtocol.GRPC_WEB;
+    browserContentType = GrpcWebTranslator.responseContentType(request);
+    HttpHeaders h = request.headers();
+    clientAddress = options.trustedProxies().clientAddress(ctx.channel().remoteAddress(), h);
+    String origin = h.get(HttpHeaderNames.ORIGIN);
+    if (!options.browser().allows(origin)) {
+      reject(ctx, HttpResponseStatus.FORBIDDEN, "origin", "expected an allowed Origin but was " + quoted(origin));
+      return;
+    }
+    if (!admit(ctx, h, path, query, java.util.Collections.emptyList())) {
+      return;
+    }
+    finished = true;
+    timeout.cancel(false);
+    ChannelPipeline pipeline = ctx.pipeline();
+    GrpcWebTranslator translator = new GrpcWebTranslator(sslSession(ctx) != null ? "https" : "http",
+        next -> checkFollowing(ctx, next));
+    pipeline.addBefore(ctx.name(), GrpcWebTranslator.NAME, translator);
+    logger.debug("gRPC-Web connection from {}", clientAddress);
+    ctx.fireUserEventTriggered(new TunnelEstablishedEvent(path, BrowserProtocol.GRPC_WEB.label(), clientAddress,
+        principal));
+    pipeline.remove(this);
+    translator.start(request);
+  }
+
+  /**
+   * A request that follows the first on a gRPC-Web connection: the same Origin rule, and credentials that name the
+   * principal the connection was opened for.
+   */
+  private io.grpc.Status checkFollowing(ChannelHandlerContext ctx, HttpRequest request) {
+    String origin = request.headers().get(HttpHeaderNames.ORIGIN);
+    if (!options.browser().allows(origin)) {
+      return io.grpc.Status.PERMISSION_DENIED.withDescription("expected an allowed Origin but was " + quoted(origin));
+    }
+    if (options.authenticator() == null) {
+      return null;
+    }
+    String target = request.uri();
+    int query = target.indexOf('?');
+    AuthDecision decision = options.authenticator().authenticate(new UpgradeRequest(
+        query < 0 ? target : target.substring(0, query), query < 0 ? null : target.substring(query + 1),
+        request.headers(), clientAddress, ctx.channel().remoteAddress(), sslSession(ctx),
+        java.util.Collections.emptyList()));
+    if (!decision.accepted()) {
+      return BrowserCalls.statusForHttp(decision.status(), decision.reason());
+    }
+    if (!java.util.Objects.equals(decision.principal(), principal)) {
+      return io.grpc.Status.UNAUTHENTICATED.withDescription(
+          "expected the credentials this connection was opened with");
+    }
+    return null;
+  }
+
+  private static void removeCors(ChannelPipeline pipeline) {
+    if (pipeline.get(CORS) != null) {
+      pipeline.remove(CORS);
+    }
   }
 
   private void complete(ChannelHandlerContext ctx) {
@@ -262,6 +350,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     ctx.writeAndFlush(accept);
     // The 101 is encoded; writes from now on must reach the frame encoder, not the HTTP encoder.
     ((HttpServerCodec) pipeline.get(HTTP_CODEC)).removeOutboundHandler();
+    removeCors(pipeline);
     FramePipeline.install(pipeline, ctx.name(), true, options.maxInboundFramePayload(),
         options.maxOutboundFramePayload(), "client " + clientAddress, options.pingInterval().toMillis(),
         options.pingTimeout().toMillis());
@@ -319,6 +408,12 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     SocketAddress client = clientAddress != null ? clientAddress : ctx.channel().remoteAddress();
     logger.debug("Refused upgrade from {}: {} {}", client, status.code(), reason);
     options.listener().upgradeRejected(client, status.code(), label);
+    if (browserProtocol == BrowserProtocol.GRPC_WEB) {
+      // A page's client reads the refusal as a gRPC status (CORS lets it read the answer if its Origin is allowed).
+      ctx.writeAndFlush(GrpcWebTranslator.trailersOnly(browserContentType,
+          BrowserCalls.statusForHttp(status.code(), reason), true)).addListener(ChannelFutureListener.CLOSE);
+      return;
+    }
     FullHttpResponse response = textResponse(ctx, status, reason);
     response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     HttpUtil.setContentLength(response, response.content().readableBytes());

@@ -47,6 +47,7 @@ public final class WebSocketServerOptions {
   private final int maxTunnelsPerClient;
   private final int maxRequestLineBytes;
   private final int maxRequestHeaderBytes;
+  private final BrowserOptions browser;
 
   private WebSocketServerOptions(Builder b) {
     this.path = b.path;
@@ -65,6 +66,7 @@ public final class WebSocketServerOptions {
     this.maxTunnelsPerClient = b.maxTunnelsPerClient;
     this.maxRequestLineBytes = b.maxRequestLineBytes;
     this.maxRequestHeaderBytes = b.maxRequestHeaderBytes;
+    this.browser = b.browser;
   }
 
   public static Builder newBuilder() {
@@ -146,6 +148,11 @@ public final class WebSocketServerOptions {
   }
 
   /** The most request header bytes accepted; more gets 431. */
+  /** Which pages may call from a browser, or {@code null}: browser protocols off. */
+  public BrowserOptions browser() {
+    return browser;
+  }
+
   public int maxRequestHeaderBytes() {
     return maxRequestHeaderBytes;
   }
@@ -178,7 +185,7 @@ public final class WebSocketServerOptions {
         + ", trustedProxies=" + trustedProxies + ", authenticator=" + (authenticator != null)
         + ", allowedOrigins=" + allowedOrigins + ", maxTunnels=" + maxTunnels
         + ", maxTunnelsPerClient=" + maxTunnelsPerClient + ", maxRequestLineBytes=" + maxRequestLineBytes
-        + ", maxRequestHeaderBytes=" + maxRequestHeaderBytes + ", " + frames + "}";
+        + ", maxRequestHeaderBytes=" + maxRequestHeaderBytes + ", browser=" + browser + ", " + frames + "}";
   }
 
   /** A validating builder; every setter fails fast with the offending value. Not thread-safe. */
@@ -202,6 +209,7 @@ public final class WebSocketServerOptions {
     private int maxTunnelsPerClient = Integer.MAX_VALUE;
     private int maxRequestLineBytes = DEFAULT_MAX_REQUEST_LINE_BYTES;
     private int maxRequestHeaderBytes = DEFAULT_MAX_REQUEST_HEADER_BYTES;
+    private BrowserOptions browser;
 
     private Builder() {
       frames = new FramePipelineSettings();
@@ -224,6 +232,7 @@ public final class WebSocketServerOptions {
       maxTunnelsPerClient = o.maxTunnelsPerClient;
       maxRequestLineBytes = o.maxRequestLineBytes;
       maxRequestHeaderBytes = o.maxRequestHeaderBytes;
+      browser = o.browser;
     }
 
     /** The path that answers the upgrade, matched exactly (the query is ignored). Default: {@value WebSocketTunnel#DEFAULT_PATH}. */
@@ -338,6 +347,16 @@ public final class WebSocketServerOptions {
             origin, "an origin such as https://app.example.com");
       }
       this.allowedOrigins = new java.util.ArrayList<>(origins);
+      return this;
+    }
+
+    /**
+     * Turns the browser protocols on (gRPC-Web, and gRPC over WebSocket with subprotocol {@code grpc-websockets})
+     * for the pages {@code browser} allows, on every path but the tunnel's; {@code null} turns them off. The
+     * authenticator, admission and limits apply to them as to tunnels. Default: off.
+     */
+    public Builder browser(BrowserOptions browser) {
+      this.browser = browser;
       return this;
     }
 
