@@ -72,7 +72,7 @@ class WebSocketServerOptionsTest {
     assertEquals("WebSocketServerOptions{path=/grpc, subprotocol=wsgrpc.v1, handshakeTimeout=PT10S, tls=false, "
         + "nativeGrpc=false, plainHttpHandler=false, trustedProxies=[], authenticator=false, allowedOrigins=[], "
         + "maxTunnels=2147483647, maxTunnelsPerClient=2147483647, maxRequestLineBytes=4096, "
-        + "maxRequestHeaderBytes=16384, "
+        + "maxRequestHeaderBytes=16384, browser=null, "
         + "maxInboundFramePayload=1048576, maxOutboundFramePayload=65536, pingInterval=PT30S, pingTimeout=PT15S}",
         WebSocketServerOptions.DEFAULT.toString());
   }
