@@ -2,7 +2,9 @@
 // The driver (driver.mjs) calls window.wsgrpcCases.list(suite) and window.wsgrpcCases.run(suite, name, target).
 import { createClient, ConnectError, Code, encodeBinaryHeader, decodeBinaryHeader } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
-import { Echo } from "../gen/wsgrpc/echo_pb.js";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { grpc } from "@improbable-eng/grpc-web";
+import { Echo, EchoRequestSchema, EchoResponseSchema } from "../gen/wsgrpc/echo_pb.js";
 import { Numbers } from "../gen/wsgrpc/kinds_pb.js";
 
 const encoder = new TextEncoder();
@@ -141,7 +143,172 @@ const grpcWebGuardedCases = {
   },
 };
 
-const suites = { "grpc-web": grpcWebCases, "grpc-web-guarded": grpcWebGuardedCases };
+
+// gRPC over WebSocket (subprotocol grpc-websockets) with improbable's client, on protobuf-es messages.
+function improbableType(schema) {
+  return class {
+    constructor(message) { this.message = message; }
+    serializeBinary() { return toBinary(schema, this.message); }
+    toObject() { return this.message; }
+    static deserializeBinary(bytes) { return new this(fromBinary(schema, bytes)); }
+  };
+}
+const ImprobableRequest = improbableType(EchoRequestSchema);
+const ImprobableResponse = improbableType(EchoResponseSchema);
+
+/** Starts a call on one WebSocket; `ended` resolves with { code, message, trailers }. */
+function wsCall(target, methodName, requestStream, responseStream, metadata = {}) {
+  const call = { messages: [], headers: undefined };
+  const client = grpc.client({
+    methodName, service: { serviceName: "wsgrpc.testing.Echo" }, requestStream, responseStream,
+    requestType: ImprobableRequest, responseType: ImprobableResponse,
+  }, { host: target, transport: grpc.WebsocketTransport() });
+  call.ended = new Promise((resolve) => client.onEnd((code, message, trailers) => resolve({ code, message, trailers })));
+  client.onHeaders((h) => { call.headers = h; });
+  client.onMessage((m) => {
+    call.messages.push(m.message);
+    if (call.waiter && call.messages.length >= call.waiter.count) {
+      call.waiter.resolve();
+    }
+  });
+  client.start(metadata);
+  call.send = (fields) => client.send(new ImprobableRequest(create(EchoRequestSchema, fields)));
+  call.finishSend = () => client.finishSend();
+  call.close = () => client.close();
+  call.received = (count) => call.messages.length >= count ? Promise.resolve()
+    : new Promise((resolve) => { call.waiter = { count, resolve }; });
+  return call;
+}
+
+function expectWsCode(end, code, messagePart) {
+  check(end.code === code, `expected code ${grpc.Code[code]} but was ${grpc.Code[end.code]} (${end.message})`);
+  if (messagePart !== undefined) {
+    check(end.message.includes(messagePart), `expected a message containing '${messagePart}' but was '${end.message}'`);
+  }
+  return `${grpc.Code[end.code]}: ${end.message}`;
+}
+
+const grpcWebSocketsCases = {
+  async unary(target) {
+    const call = wsCall(target, "Unary", false, false, { "x-echo-initial": "over a socket" });
+    call.send({ payload: encoder.encode("hello over grpc-websockets") });
+    call.finishSend();
+    const end = await call.ended;
+    expectWsCode(end, grpc.Code.OK);
+    check(decoder.decode(call.messages[0].payload) === "hello over grpc-websockets", "payload not echoed");
+    check(call.headers.get("x-echo-initial")[0] === "over a socket", "header x-echo-initial not echoed");
+    return "echoed, with metadata";
+  },
+
+  async serverStreaming(target) {
+    const call = wsCall(target, "ServerStream", false, true);
+    call.send({ payload: encoder.encode("s"), count: 100 });
+    call.finishSend();
+    expectWsCode(await call.ended, grpc.Code.OK);
+    check(call.messages.length === 100, `expected 100 messages but got ${call.messages.length}`);
+    return "100 messages";
+  },
+
+  async clientStreamingThousandMessages(target) {
+    const call = wsCall(target, "ClientStream", true, false);
+    for (let i = 0; i < 1000; i++) {
+      call.send({ payload: encoder.encode(`message ${i}`) });
+    }
+    call.finishSend();
+    expectWsCode(await call.ended, grpc.Code.OK);
+    check(call.messages[0].messagesReceived === 1000n, `expected 1000 received but was ${call.messages[0].messagesReceived}`);
+    return "1000 messages counted by the server";
+  },
+
+  async bidiThousandMessagesEachWay(target) {
+    const call = wsCall(target, "Bidi", true, true);
+    for (let i = 0; i < 1000; i++) {
+      call.send({ payload: encoder.encode(`ping ${i}`) });
+    }
+    await call.received(1000);
+    call.finishSend();
+    expectWsCode(await call.ended, grpc.Code.OK);
+    check(call.messages.length === 1000, `expected 1000 echoes but got ${call.messages.length}`);
+    check(call.messages.every((m, i) => decoder.decode(m.payload) === `ping ${i}`), "echoes out of order");
+    return "1000 each way, in order";
+  },
+
+  async bidiCancelMidStream(target) {
+    const call = wsCall(target, "Bidi", true, true);
+    for (let i = 0; i < 10; i++) {
+      call.send({ payload: encoder.encode(`before cancel ${i}`) });
+    }
+    await call.received(10);
+    call.close();
+    // The server saw the cancellation (asserted by the JUnit test); the next call on a new socket works.
+    const next = wsCall(target, "Unary", false, false);
+    next.send({ payload: encoder.encode("after") });
+    next.finishSend();
+    expectWsCode(await next.ended, grpc.Code.OK);
+    return "cancelled after 10 echoes; the next call works";
+  },
+
+  async bidiServerErrorMidStream(target) {
+    const call = wsCall(target, "Bidi", true, true);
+    for (let i = 0; i < 5; i++) {
+      call.send({ payload: encoder.encode(`ok ${i}`) });
+    }
+    await call.received(5);
+    call.send({ failWith: 9 });
+    const end = await call.ended;
+    check(call.messages.length === 5, `expected 5 echoes before the error but got ${call.messages.length}`);
+    return expectWsCode(end, grpc.Code.FailedPrecondition);
+  },
+
+  async unknownMethod(target) {
+    const call = wsCall(target, "NoSuchMethod", false, false);
+    call.send({});
+    call.finishSend();
+    return expectWsCode(await call.ended, grpc.Code.Unimplemented);
+  },
+};
+
+const grpcWebSocketsGuardedCases = {
+  async missingTokenIsUnauthenticated(target) {
+    const call = wsCall(target, "Unary", false, false);
+    call.send({ payload: encoder.encode("x") });
+    call.finishSend();
+    return expectWsCode(await call.ended, grpc.Code.Unauthenticated);
+  },
+
+  async tokenInFirstMessage(target) {
+    const call = wsCall(target, "Bidi", true, true, { authorization: "Bearer browser-token" });
+    call.send({ payload: encoder.encode("let me in") });
+    await call.received(1);
+    call.finishSend();
+    expectWsCode(await call.ended, grpc.Code.OK);
+    return "admitted";
+  },
+};
+
+// Against a server that allows pages from another origin only.
+const wrongOriginCases = {
+  async grpcWebIsRefusedByCors(target) {
+    const error = await failure(() => grpcWeb(target).unary({ payload: encoder.encode("x") }));
+    // The browser withholds a refused cross-origin answer from the page: it reports a network failure.
+    return expectCode(error, Code.Unknown, "Failed to fetch");
+  },
+
+  async grpcWebSocketsIsPermissionDenied(target) {
+    const call = wsCall(target, "Unary", false, false);
+    call.send({ payload: encoder.encode("x") });
+    call.finishSend();
+    return expectWsCode(await call.ended, grpc.Code.PermissionDenied, "expected an allowed Origin");
+  },
+};
+
+const suites = {
+  "grpc-web": grpcWebCases,
+  "grpc-web-guarded": grpcWebGuardedCases,
+  "grpc-websockets": grpcWebSocketsCases,
+  "grpc-websockets-guarded": grpcWebSocketsGuardedCases,
+  "wrong-origin": wrongOriginCases,
+};
 
 window.wsgrpcCases = {
   list(suite) {

@@ -67,6 +67,12 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   /** The browser protocol of the request being answered, or null for a tunnel's upgrade. */
   private BrowserProtocol browserProtocol;
   private String browserContentType;
+  /** For a grpc-websockets call: its path and query, the upgrade's headers, its key, and a refusal to send. */
+  private String callPath;
+  private String callQuery;
+  private HttpHeaders upgradeHeaders;
+  private String webSocketKey;
+  private io.grpc.Status webSocketRefusal;
 
   ServerUpgradeHandler(WebSocketServerOptions options, TunnelCounter counter) {
     this.options = options;
@@ -165,7 +171,14 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       startGrpcWeb(ctx, request, path, query < 0 ? null : target.substring(query + 1));
       return false;
     }
-    if (!path.equals(options.path())) {
+    if (options.browser() != null && !path.equals(options.path()) && Http11Tokens.elements(
+        request.headers().getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL)).contains(
+            GrpcWebSocketsTranslator.SUBPROTOCOL)) {
+      browserProtocol = BrowserProtocol.GRPC_WEBSOCKETS;
+      callPath = path;
+      callQuery = query < 0 ? null : target.substring(query + 1);
+      upgradeHeaders = request.headers();
+    } else if (!path.equals(options.path())) {
       answerPlain(ctx, request, path);
       return false;
     }
@@ -214,25 +227,34 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
               HttpHeaderNames.SEC_WEBSOCKET_KEY)));
       return false;
     }
+    webSocketKey = keys.get(0).trim();
     List<String> offered = Http11Tokens.elements(h.getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL));
     // Offers of the form bearer.<token> are credentials: never chosen, never echoed, not counted as protocols.
     List<String> protocols = new java.util.ArrayList<>(offered);
     protocols.removeIf(BearerTokens::isCredential);
-    if (!protocols.isEmpty() && !protocols.contains(options.subprotocol())) {
+    if (browserProtocol == BrowserProtocol.GRPC_WEBSOCKETS) {
+      protocols = List.of(GrpcWebSocketsTranslator.SUBPROTOCOL);
+    } else if (!protocols.isEmpty() && !protocols.contains(options.subprotocol())) {
       reject(ctx, HttpResponseStatus.BAD_REQUEST, "subprotocol", "expected subprotocol " + options.subprotocol()
           + " among those offered but it was not one of the " + protocols.size() + " offered");
       return false;
     }
-    subprotocol = protocols.isEmpty() ? null : options.subprotocol();
+    subprotocol = protocols.isEmpty() ? null : protocols.contains(options.subprotocol()) ? options.subprotocol()
+        : GrpcWebSocketsTranslator.SUBPROTOCOL;
     clientAddress = options.trustedProxies().clientAddress(ctx.channel().remoteAddress(), h);
     String origin = h.get(HttpHeaderNames.ORIGIN);
-    if (origin != null && !options.allowedOrigins().isEmpty()
-        && options.allowedOrigins().stream().noneMatch(origin::equalsIgnoreCase)) {
+    boolean originAllowed = browserProtocol == BrowserProtocol.GRPC_WEBSOCKETS
+        ? options.browser().allows(origin)
+        : origin == null || options.allowedOrigins().isEmpty()
+            || options.allowedOrigins().stream().anyMatch(origin::equalsIgnoreCase);
+    if (!originAllowed) {
       reject(ctx, HttpResponseStatus.FORBIDDEN, "origin", "expected an allowed Origin but was "
           + quoted(origin));
       return false;
     }
-    if (!admit(ctx, h, path, query < 0 ? null : target.substring(query + 1), offered)) {
+    // A grpc-websockets call is authenticated once its first message (which may carry credentials) arrived.
+    if (!admit(ctx, h, path, query < 0 ? null : target.substring(query + 1), offered,
+        browserProtocol != BrowserProtocol.GRPC_WEBSOCKETS)) {
       return false;
     }
     accept = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
@@ -250,8 +272,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    * The checks every request that opens a connection to gRPC passes, tunnel or browser: the authenticator (which
    * names the principal), admission and the tunnel limits. Answers a refusal and returns false.
    */
-  private boolean admit(ChannelHandlerContext ctx, HttpHeaders h, String path, String query, List<String> offered) {
-    if (options.authenticator() != null) {
+  private boolean admit(ChannelHandlerContext ctx, HttpHeaders h, String path, String query, List<String> offered,
+      boolean authenticate) {
+    if (authenticate && options.authenticator() != null) {
       AuthDecision decision = options.authenticator().authenticate(new UpgradeRequest(path, query, h, clientAddress,
           ctx.channel().remoteAddress(), sslSession(ctx), offered));
       if (!decision.accepted()) {
@@ -293,7 +316,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       reject(ctx, HttpResponseStatus.FORBIDDEN, "origin", "expected an allowed Origin but was " + quoted(origin));
       return;
     }
-    if (!admit(ctx, h, path, query, java.util.Collections.emptyList())) {
+    if (!admit(ctx, h, path, query, java.util.Collections.emptyList(), true)) {
       return;
     }
     finished = true;
@@ -344,6 +367,10 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void complete(ChannelHandlerContext ctx) {
+    if (browserProtocol == BrowserProtocol.GRPC_WEBSOCKETS) {
+      completeWebSocketCall(ctx);
+      return;
+    }
     finished = true;
     timeout.cancel(false);
     ChannelPipeline pipeline = ctx.pipeline();
@@ -360,6 +387,53 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     pipeline.remove(this);
     // Last: bytes the client sent right after its request now flow to whoever took over.
     pipeline.remove(HTTP_CODEC);
+  }
+
+  /**
+   * A grpc-websockets call after the 101: the frame handlers, then a {@link GrpcWebSocketsTranslator} in place of
+   * the byte-stream step. It admits the call (and hands the connection to gRPC) once the first message arrived, or
+   * sends the refusal decided before the 101.
+   */
+  private void completeWebSocketCall(ChannelHandlerContext ctx) {
+    finished = true;
+    timeout.cancel(false);
+    ChannelPipeline pipeline = ctx.pipeline();
+    ctx.writeAndFlush(accept);
+    ((HttpServerCodec) pipeline.get(HTTP_CODEC)).removeOutboundHandler();
+    removeCors(pipeline);
+    FramePipeline.install(pipeline, ctx.name(), true, options.maxInboundFramePayload(),
+        options.maxOutboundFramePayload(), "client " + clientAddress, options.pingInterval().toMillis(),
+        options.pingTimeout().toMillis());
+    GrpcWebSocketsTranslator translator = new GrpcWebSocketsTranslator(callPath,
+        sslSession(ctx) != null ? "https" : "http", upgradeHeaders.get(HttpHeaderNames.HOST), clientAddress,
+        options.maxRequestHeaderBytes(), options.handshakeTimeout().toMillis(), headers -> admitCall(ctx, headers));
+    pipeline.replace(FramePipeline.BYTE_STREAM, GrpcWebSocketsTranslator.NAME, translator);
+    logger.debug("grpc-websockets call from {} on {}", clientAddress, printable(callPath));
+    pipeline.remove(this);
+    pipeline.remove(HTTP_CODEC);
+    if (webSocketRefusal != null) {
+      translator.refuse(webSocketRefusal);
+    }
+  }
+
+  /**
+   * The authenticator's decision on a grpc-websockets call, given the upgrade's headers and the first message's;
+   * null without an authenticator.
+   */
+  private AuthDecision admitCall(ChannelHandlerContext ctx, HttpHeaders messageHeaders) {
+    if (options.authenticator() == null) {
+      return null;
+    }
+    HttpHeaders merged = new io.netty.handler.codec.http.DefaultHttpHeaders().add(upgradeHeaders)
+        .add(messageHeaders);
+    AuthDecision decision = options.authenticator().authenticate(new UpgradeRequest(callPath, callQuery, merged,
+        clientAddress, ctx.channel().remoteAddress(), sslSession(ctx),
+        List.of(GrpcWebSocketsTranslator.SUBPROTOCOL)));
+    if (!decision.accepted()) {
+      options.listener().upgradeRejected(clientAddress, decision.status(),
+          decision.status() == 401 ? "unauthorized" : "forbidden");
+    }
+    return decision;
   }
 
   /** A plain request for another path: the {@link PlainHttpHandler} answers, else 404. */
@@ -399,6 +473,20 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, String label, String reason,
       int retryAfterSeconds, String challenge) {
     if (finished) {
+      return;
+    }
+    if (browserProtocol == BrowserProtocol.GRPC_WEBSOCKETS && webSocketKey != null && accept == null) {
+      // The page's client can only read a status after a 101: it gets one, then the refusal as trailers.
+      SocketAddress client = clientAddress != null ? clientAddress : ctx.channel().remoteAddress();
+      logger.debug("Refused a grpc-websockets call from {}: {} {}", client, status.code(), reason);
+      options.listener().upgradeRejected(client, status.code(), label);
+      webSocketRefusal = BrowserCalls.statusForHttp(status.code(), reason);
+      accept = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
+      accept.headers()
+          .set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET)
+          .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE)
+          .set(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT, Http11Tokens.acceptFor(webSocketKey))
+          .set(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL, GrpcWebSocketsTranslator.SUBPROTOCOL);
       return;
     }
     finished = true;
