@@ -20,7 +20,8 @@ import java.util.List;
 final class GatewaySetup extends RelaySetup {
 
   /** The default command line of the gateway. */
-  static final String DEFAULT_COMMAND = "{java} -jar {jar} --bind 127.0.0.1 --port {port} --upstream {upstream}";
+  static final String DEFAULT_COMMAND =
+      "{java} -jar {jar} --bind 127.0.0.1 --port {port} --mode relay --upstream {upstream}";
 
   private final File jar;
   private final String commandTemplate;

@@ -35,8 +35,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Gateway mode ({@code --upstream}): each tunnel's byte stream relayed to an existing gRPC server, including one no
- * one here wrote (Python's grpcio from Debian).
+ * Relay mode ({@code --mode relay --upstream}): each tunnel's byte stream relayed to an existing gRPC server,
+ * including one no one here wrote (Python's grpcio from Debian).
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class GatewayModeTest {
@@ -92,7 +92,7 @@ class GatewayModeTest {
   @Test
   void tunnelsReachAPythonGrpcioServerUnaryAndStreaming() throws Exception {
     int pythonPort = startPythonUpstream();
-    jar = TunnelServerJar.start("--port", "0", "--upstream", "127.0.0.1:" + pythonPort);
+    jar = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "127.0.0.1:" + pythonPort);
     channel = WebSocketChannels.newChannel(jar.awaitUrl());
     EchoGrpc.EchoBlockingStub stub = EchoGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
 
@@ -127,7 +127,8 @@ class GatewayModeTest {
   void newTunnelsGoRoundRobinAndSkipAnUpstreamThatRefuses() throws Exception {
     int live = startJavaUpstream(new EchoService(), null);
     int refusing = ExternalProgram.freePort();
-    jar = TunnelServerJar.start("--port", "0", "--upstream", "127.0.0.1:" + refusing + ",127.0.0.1:" + live);
+    jar = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream",
+        "127.0.0.1:" + refusing + ",127.0.0.1:" + live);
     String url = jar.awaitUrl();
     for (int i = 0; i < 4; i++) {
       ManagedChannel c = WebSocketChannels.newChannel(url);
@@ -149,7 +150,7 @@ class GatewayModeTest {
   void upstreamOverTlsAndNativeH2cClientsAreRelayedToo() throws Exception {
     TestCertificates certs = TestCertificates.create();
     int port = startJavaUpstream(new EchoService(), certs);
-    jar = TunnelServerJar.start("--port", "0", "--upstream", "localhost:" + port, "--upstream-tls",
+    jar = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "localhost:" + port, "--upstream-tls",
         "--upstream-trust-cert", certs.caPem().getPath());
     channel = WebSocketChannels.newChannel(jar.awaitUrl());
     assertEquals(11, EchoGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS)
@@ -165,7 +166,8 @@ class GatewayModeTest {
 
   @Test
   void unreachableUpstreamsEndTheTunnelWithTryAgainLater() throws Exception {
-    jar = TunnelServerJar.start("--port", "0", "--upstream", "127.0.0.1:" + ExternalProgram.freePort());
+    jar = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream",
+        "127.0.0.1:" + ExternalProgram.freePort());
     channel = WebSocketChannels.newChannel(jar.awaitUrl());
     io.grpc.StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
         io.grpc.StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
@@ -180,7 +182,8 @@ class GatewayModeTest {
   void sigtermSendsGoAwayInsideTunnelsAndLetsCallsFinish() throws Exception {
     EchoService service = new EchoService();
     int port = startJavaUpstream(service, null);
-    jar = TunnelServerJar.start("--port", "0", "--upstream", "127.0.0.1:" + port, "--drain-timeout", "30s");
+    jar = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "127.0.0.1:" + port,
+        "--drain-timeout", "30s");
     channel = WebSocketChannels.newChannel(jar.awaitUrl());
     EchoGrpc.EchoBlockingStub stub = EchoGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
     stub.unary(EchoService.payload(1)); // the tunnel is up

@@ -9,6 +9,7 @@ import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.ExternalProgram;
+import dev.wsgrpc.testing.FaultInjectingRelay;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import dev.wsgrpc.testing.proto.EchoRequest;
 import dev.wsgrpc.testing.proto.EchoResponse;

@@ -107,6 +107,15 @@ final class ReverseProxy implements AutoCloseable {
     return new ReverseProxy(Kind.HAPROXY, dir, port, Arrays.asList(exe, "-db", "-f", cfg.toString()));
   }
 
+  /** HAProxy with the configuration {@code resource} from the test resources, its placeholders filled in. */
+  static ReverseProxy haproxy(int port, String resource, Map<String, String> values) throws IOException {
+    String exe = Kind.HAPROXY.require();
+    Path dir = workDir("haproxy");
+    Path cfg = dir.resolve("haproxy.cfg");
+    write(cfg, template(resource, values));
+    return new ReverseProxy(Kind.HAPROXY, dir, port, Arrays.asList(exe, "-db", "-f", cfg.toString()));
+  }
+
   /**
    * nginx with {@code site} (one or more {@code server} blocks, {@code map}s, {@code upstream}s) inside its
    * {@code http} block; the blocks must listen on {@code 127.0.0.1:port}.

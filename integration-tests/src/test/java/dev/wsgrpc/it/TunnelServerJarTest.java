@@ -55,7 +55,10 @@ class TunnelServerJarTest {
       "--upstream-tls", "--upstream-trust-cert", "--tls-cert", "--tls-key", "--drain-timeout", "--trusted-proxies",
       "--handshake-timeout", "--max-inbound-frame", "--max-outbound-frame", "--auth-tokens", "--tls-client-ca",
       "--allowed-origins", "--max-tunnels", "--max-tunnels-per-client", "--max-request-headers",
-      "--max-concurrent-streams", "--max-inbound-message", "--idle-timeout", "--native-grpc");
+      "--max-concurrent-streams", "--max-inbound-message", "--idle-timeout", "--native-grpc", "--mode",
+      "--upstream-file", "--upstream-refresh", "--upstream-health-check", "--upstream-health-service",
+      "--upstream-authority", "--upstream-client-cert", "--upstream-client-key", "--max-inbound-metadata",
+      "--max-rst-frames", "--max-connection-age");
 
   private TunnelServerJar jar;
   private ManagedChannel channel;

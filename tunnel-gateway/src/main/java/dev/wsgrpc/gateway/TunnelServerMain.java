@@ -5,6 +5,12 @@ import dev.wsgrpc.server.TunnelAdmission;
 import dev.wsgrpc.server.TunnelInfo;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.gateway.proxy.CallMetrics;
+import dev.wsgrpc.gateway.proxy.CallerMetadata;
+import dev.wsgrpc.gateway.proxy.ForwardingRegistry;
+import dev.wsgrpc.gateway.proxy.UpstreamChannel;
+import dev.wsgrpc.gateway.proxy.UpstreamOptions;
+import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
@@ -19,6 +25,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,9 +40,9 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code java -jar tunnel-server.jar}: the standalone gateway operators run behind their CDN. Demo mode (no
- * {@code --upstream}) serves health, reflection and the interop test service in-process; gateway mode relays each
- * tunnel to existing gRPC servers. Both serve native gRPC, {@code /healthz} and {@code /metrics} on the same port
- * and drain on SIGTERM/SIGINT.
+ * {@code --upstream}) serves health, reflection and the interop test service in-process; with upstreams, proxy mode
+ * (the default) forwards every call to them, balanced per call, and relay mode relays each tunnel's bytes to one of
+ * them. All serve native gRPC, {@code /healthz} and {@code /metrics} on the same port and drain on SIGTERM/SIGINT.
  */
 @Command(
     name = "tunnel-server",
@@ -43,8 +51,9 @@ import picocli.CommandLine.Spec;
     sortOptions = false,
     usageHelpAutoWidth = true,
     description = {
-        "gRPC over WebSocket: accepts tunnels (ws:// or wss://) and serves them in-process (demo mode) or relays "
-            + "them to existing gRPC servers (gateway mode, --upstream). The same port also serves plain gRPC (h2c, "
+        "gRPC over WebSocket: accepts tunnels (ws:// or wss://) and serves them in-process (demo mode) or passes them "
+            + "to existing gRPC servers (--upstream): call by call (--mode proxy, the default) or tunnel by tunnel "
+            + "(--mode relay). The same port also serves plain gRPC (h2c, "
             + "or TLS with ALPN h2), GET /healthz (200 serving, 503 draining) and GET /metrics (Prometheus text).",
         "Every option can also come from the environment variable shown; the command line wins.",
         ""},
@@ -77,7 +86,10 @@ public final class TunnelServerMain implements Callable<Integer> {
   String path;
 
   @Option(names = "--upstream", paramLabel = "HOST:PORT", split = ",",
-      description = "Gateway mode: relay each tunnel to these gRPC servers (plain h2c unless --upstream-tls), round robin over every address, skipping one that refuses. Without it: demo mode. Default: none (demo mode). Env: TUNNEL_UPSTREAM.")
+      description = "The gRPC servers behind the gateway (plain h2c unless --upstream-tls): HOST:PORT entries, every "
+          + "address of every name used; in proxy mode also one target URI such as dns:///grpc.internal:50051. "
+          + "Proxy mode balances calls, relay mode tunnels (see --mode). Without it (and --upstream-file): demo mode. "
+          + "Default: none (demo mode). Env: TUNNEL_UPSTREAM.")
   List<String> upstream = new ArrayList<>();
 
   @Option(names = "--upstream-tls", defaultValue = "false",
@@ -157,24 +169,87 @@ public final class TunnelServerMain implements Callable<Integer> {
   int maxRequestHeaders;
 
   @Option(names = "--max-concurrent-streams", paramLabel = "N", defaultValue = "1000",
-      description = "Demo mode: most concurrent calls in one tunnel (HTTP/2 SETTINGS). Default: ${DEFAULT-VALUE}. "
-          + "Env: TUNNEL_MAX_CONCURRENT_STREAMS.")
+      description = "Demo and proxy modes: most concurrent calls in one tunnel or connection (HTTP/2 SETTINGS). "
+          + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_CONCURRENT_STREAMS.")
   int maxConcurrentStreams;
 
   @Option(names = "--max-inbound-message", paramLabel = "BYTES", defaultValue = "4194304",
-      description = "Demo mode: largest gRPC message accepted (larger: RESOURCE_EXHAUSTED). Default: "
-          + "${DEFAULT-VALUE}. Env: TUNNEL_MAX_INBOUND_MESSAGE.")
+      description = "Demo and proxy modes: largest gRPC message accepted (larger: RESOURCE_EXHAUSTED; in proxy mode "
+          + "from upstreams too). Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_INBOUND_MESSAGE.")
   int maxInboundMessage;
 
   @Option(names = "--idle-timeout", paramLabel = "DURATION", defaultValue = "30m", converter = DurationConverter.class,
-      description = "Demo mode: close a tunnel with no calls for this long (GOAWAY, then close 1001); 0 keeps idle "
-          + "tunnels. Default: ${DEFAULT-VALUE}. Env: TUNNEL_IDLE_TIMEOUT.")
+      description = "Demo and proxy modes: close a tunnel with no calls for this long (GOAWAY, then close 1001); 0 "
+          + "keeps idle tunnels. Default: ${DEFAULT-VALUE}. Env: TUNNEL_IDLE_TIMEOUT.")
   Duration idleTimeout;
 
   @Option(names = "--native-grpc", negatable = true, defaultValue = "true", fallbackValue = "true",
       description = "Also serve plain gRPC (h2c, or TLS with ALPN h2) on the same port. Default: ${DEFAULT-VALUE}. "
           + "Env: TUNNEL_NATIVE_GRPC.")
   boolean nativeGrpc;
+
+  @Option(names = "--mode", paramLabel = "proxy|relay", defaultValue = "proxy", converter = GatewayMode.Converter.class,
+      description = "With upstreams: 'proxy' ends each tunnel's HTTP/2 and forwards every call on its own, balanced "
+          + "round robin over every healthy upstream address, with caller metadata, per-call limits and metrics; "
+          + "'relay' passes each tunnel's bytes unchanged to one upstream connection (no per-call balancing, caller "
+          + "metadata, health checks or per-call metrics). Default: ${DEFAULT-VALUE}. Env: TUNNEL_MODE.")
+  GatewayMode mode;
+
+  @Option(names = "--upstream-file", paramLabel = "FILE",
+      description = "Proxy mode: the upstreams as a file of HOST:PORT lines (# comments), read again every "
+          + "--upstream-refresh; a file that cannot be read keeps the last good list. Default: none. "
+          + "Env: TUNNEL_UPSTREAM_FILE.")
+  File upstreamFile;
+
+  @Option(names = "--upstream-refresh", paramLabel = "DURATION", defaultValue = "30s",
+      converter = DurationConverter.class,
+      description = "Proxy mode: how often upstream names are looked up again and --upstream-file re-read. "
+          + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_UPSTREAM_REFRESH.")
+  Duration upstreamRefresh;
+
+  @Option(names = "--upstream-health-check", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "Proxy mode: watch each upstream's grpc.health.v1 status and send calls only to SERVING ones "
+          + "(an upstream without the health service counts as serving). Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_UPSTREAM_HEALTH_CHECK.")
+  boolean upstreamHealthCheck;
+
+  @Option(names = "--upstream-health-service", paramLabel = "NAME", defaultValue = "",
+      description = "Proxy mode: the service name asked about in health checks; empty asks about the whole server. "
+          + "Default: empty. Env: TUNNEL_UPSTREAM_HEALTH_SERVICE.")
+  String upstreamHealthService;
+
+  @Option(names = "--upstream-authority", paramLabel = "NAME",
+      description = "Proxy mode: the :authority and TLS server name for every upstream. Default: each upstream's "
+          + "host name. Env: TUNNEL_UPSTREAM_AUTHORITY.")
+  String upstreamAuthority;
+
+  @Option(names = "--upstream-client-cert", paramLabel = "PEM",
+      description = "Proxy mode: a client certificate chain to present to upstreams (mutual TLS, with "
+          + "--upstream-client-key and --upstream-tls). Default: none. Env: TUNNEL_UPSTREAM_CLIENT_CERT.")
+  File upstreamClientCert;
+
+  @Option(names = "--upstream-client-key", paramLabel = "PEM",
+      description = "Proxy mode: the PKCS#8 key of --upstream-client-cert. Default: none. "
+          + "Env: TUNNEL_UPSTREAM_CLIENT_KEY.")
+  File upstreamClientKey;
+
+  @Option(names = "--max-inbound-metadata", paramLabel = "BYTES", defaultValue = "8192",
+      description = "Demo and proxy modes: largest header or trailer block accepted from a caller (and, in proxy "
+          + "mode, from an upstream). Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_INBOUND_METADATA.")
+  int maxInboundMetadata;
+
+  @Option(names = "--max-rst-frames", paramLabel = "N", defaultValue = "200",
+      description = "Demo and proxy modes: most RST_STREAM frames a connection may send in 10 s (rapid reset); "
+          + "more end it with GOAWAY ENHANCE_YOUR_CALM; 0 turns the limit off. Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_MAX_RST_FRAMES.")
+  int maxRstFrames;
+
+  @Option(names = "--max-connection-age", paramLabel = "DURATION", defaultValue = "0",
+      converter = DurationConverter.class,
+      description = "Demo and proxy modes: after this long a connection gets GOAWAY and its calls have "
+          + "--drain-timeout to finish, so clients reconnect and spread over gateway replicas; 0 keeps connections. "
+          + "Default: 0 (never). Env: TUNNEL_MAX_CONNECTION_AGE.")
+  Duration maxConnectionAge;
 
   private volatile boolean draining;
   private final CountDownLatch stop = new CountDownLatch(1);
@@ -226,10 +301,12 @@ public final class TunnelServerMain implements Callable<Integer> {
     String scheme = tlsCert != null ? "wss" : "ws";
     installSignalHandlers();
     try {
-      if (upstream.isEmpty()) {
+      if (upstream.isEmpty() && upstreamFile == null) {
         runDemo(options, registry, tracker, bindAddress, scheme);
-      } else {
+      } else if (mode == GatewayMode.RELAY) {
         runGateway(options, tracker, bindAddress, scheme);
+      } else {
+        runProxy(options, registry, tracker, bindAddress, scheme);
       }
     } finally {
       if (tls != null) {
@@ -252,7 +329,14 @@ public final class TunnelServerMain implements Callable<Integer> {
     if (upstreamTrustCert != null && !upstreamTls) {
       throw new ParameterException(spec.commandLine(), "--upstream-trust-cert needs --upstream-tls");
     }
-    if ((upstreamTls || upstreamTrustCert != null) && upstream.isEmpty()) {
+    if (mode == GatewayMode.RELAY && upstreamFile != null) {
+      throw new ParameterException(spec.commandLine(), "--upstream-file needs --mode proxy");
+    }
+    if (mode == GatewayMode.RELAY && (upstreamClientCert != null || upstreamAuthority != null)) {
+      throw new ParameterException(spec.commandLine(),
+          "--upstream-client-cert and --upstream-authority need --mode proxy");
+    }
+    if ((upstreamTls || upstreamTrustCert != null) && upstream.isEmpty() && upstreamFile == null) {
       throw new ParameterException(spec.commandLine(), "--upstream-tls needs --upstream HOST:PORT");
     }
     if (maxConcurrentStreams <= 0) {
@@ -311,32 +395,86 @@ public final class TunnelServerMain implements Callable<Integer> {
   private void runDemo(WebSocketServerOptions options, PrometheusRegistry registry, TunnelTracker tracker,
       InetSocketAddress bindAddress, String scheme) throws Exception {
     try (DemoServices demo = new DemoServices(registry)) {
-      NettyServerBuilder builder = WebSocketServers.newServerBuilder(bindAddress, options)
-          .maxConcurrentCallsPerConnection(maxConcurrentStreams)
-          .maxInboundMessageSize(maxInboundMessage);
-      if (!idleTimeout.isZero()) {
-        builder.maxConnectionIdle(idleTimeout.toMillis(), TimeUnit.MILLISECONDS);
-      }
+      NettyServerBuilder builder = WebSocketServers.newServerBuilder(bindAddress, options);
       demo.addTo(builder);
-      Server server = builder.build().start();
-      int bound = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
-      System.out.println("tunnel-server: demo mode, dial " + scheme + "://localhost:" + bound + path
-          + " (serving " + String.join(", ", DemoServices.NAMES) + ")");
-      System.out.flush();
-      stop.await();
-      long deadline = System.nanoTime() + drainTimeout.toNanos();
-      beginDrain(tracker);
-      demo.notServing();
-      for (TunnelInfo tunnel : tracker.open()) {
-        tunnel.close(); // GOAWAY inside the tunnel; the close (1001) follows once its calls have finished
-      }
-      int drained = awaitTunnels(tracker, deadline);
-      server.shutdown();
-      if (!server.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-        server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-      }
-      logger.info("Stopped: {} tunnel(s) drained, {} closed at the drain deadline", drained, tracker.open().size());
+      serve(builder, tracker, scheme, "demo mode", "serving " + String.join(", ", DemoServices.NAMES),
+          demo::notServing);
     }
+  }
+
+  /** Proxy mode: grpc-java's server ends every front end's HTTP/2 and forwards each call to the upstream channel. */
+  private void runProxy(WebSocketServerOptions options, PrometheusRegistry registry, TunnelTracker tracker,
+      InetSocketAddress bindAddress, String scheme) throws Exception {
+    UpstreamOptions upstreams;
+    try {
+      upstreams = UpstreamOptions.newBuilder()
+          .upstreams(upstream)
+          .upstreamFile(upstreamFile == null ? null : upstreamFile.toPath())
+          .refreshInterval(upstreamRefresh)
+          .tls(upstreamTls)
+          .trustCertificates(upstreamTrustCert)
+          .clientCertificate(upstreamClientCert, upstreamClientKey)
+          .authority(upstreamAuthority)
+          .healthCheckService(upstreamHealthCheck ? upstreamHealthService : null)
+          .maxInboundMessageSize(maxInboundMessage)
+          .maxInboundMetadataSize(maxInboundMetadata)
+          .build();
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), optionNamed(e.getMessage()));
+    }
+    ManagedChannel channel = UpstreamChannel.create(upstreams);
+    ExecutorService calls = Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()),
+        new io.netty.util.concurrent.DefaultThreadFactory("proxy-call", true));
+    try {
+      NettyServerBuilder builder = WebSocketServers.newServerBuilder(bindAddress, options)
+          .directExecutor() // the forwarding never blocks; each call's work runs in its own lane on `calls`
+          .fallbackHandlerRegistry(new ForwardingRegistry(channel, calls))
+          .intercept(new CallerMetadata())
+          .intercept(new CallMetrics(registry));
+      serve(builder, tracker, scheme, "proxy mode", "forwarding every call to " + upstreams, () -> { });
+    } finally {
+      channel.shutdownNow();
+      calls.shutdownNow();
+    }
+  }
+
+  /**
+   * Serves with grpc-java's server (demo and proxy modes) until SIGTERM/SIGINT, then drains: GOAWAY inside every
+   * tunnel, close 1001 once its calls have finished, the rest closed at the drain deadline.
+   */
+  private void serve(NettyServerBuilder builder, TunnelTracker tracker, String scheme, String modeName,
+      String serving, Runnable notServing) throws Exception {
+    builder.maxConcurrentCallsPerConnection(maxConcurrentStreams)
+        .maxInboundMessageSize(maxInboundMessage)
+        .maxInboundMetadataSize(maxInboundMetadata);
+    if (maxRstFrames > 0) {
+      builder.maxRstFramesPerWindow(maxRstFrames, 10);
+    }
+    if (!idleTimeout.isZero()) {
+      builder.maxConnectionIdle(idleTimeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+    if (!maxConnectionAge.isZero()) {
+      builder.maxConnectionAge(maxConnectionAge.toMillis(), TimeUnit.MILLISECONDS)
+          .maxConnectionAgeGrace(drainTimeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+    Server server = builder.build().start();
+    int bound = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+    System.out.println("tunnel-server: " + modeName + ", dial " + scheme + "://localhost:" + bound + path
+        + " (" + serving + ")");
+    System.out.flush();
+    stop.await();
+    long deadline = System.nanoTime() + drainTimeout.toNanos();
+    beginDrain(tracker);
+    notServing.run();
+    for (TunnelInfo tunnel : tracker.open()) {
+      tunnel.close(); // GOAWAY inside the tunnel; the close (1001) follows once its calls have finished
+    }
+    int drained = awaitTunnels(tracker, deadline);
+    server.shutdown();
+    if (!server.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+      server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+    logger.info("Stopped: {} tunnel(s) drained, {} closed at the drain deadline", drained, tracker.open().size());
   }
 
   private void runGateway(WebSocketServerOptions options, TunnelTracker tracker, InetSocketAddress bindAddress,
@@ -361,7 +499,7 @@ public final class TunnelServerMain implements Callable<Integer> {
     }
     try (UpstreamGateway gateway = new UpstreamGateway(options, new Upstreams(targets), upstreamContext, tracker)) {
       InetSocketAddress bound = gateway.start(bindAddress);
-      System.out.println("tunnel-server: gateway mode, dial " + scheme + "://localhost:" + bound.getPort() + path
+      System.out.println("tunnel-server: relay mode, dial " + scheme + "://localhost:" + bound.getPort() + path
           + " (relaying to " + targets + (upstreamTls ? " over TLS" : " over h2c") + ")");
       System.out.flush();
       stop.await();
@@ -404,6 +542,9 @@ public final class TunnelServerMain implements Callable<Integer> {
     public Duration convert(String value) {
       String v = value.trim();
       try {
+        if (v.equals("0")) {
+          return Duration.ZERO;
+        }
         if (v.toUpperCase().startsWith("P")) {
           return Duration.parse(v);
         }

@@ -50,7 +50,8 @@ final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegot
       TunnelEstablishedEvent established = (TunnelEstablishedEvent) evt;
       ProtocolNegotiationEvent pne = getProtocolNegotiationEvent();
       Attributes.Builder attrs = InternalProtocolNegotiationEvent.getAttributes(pne).toBuilder()
-          .set(Grpc.TRANSPORT_ATTR_REMOTE_ADDR, established.clientAddress());
+          .set(Grpc.TRANSPORT_ATTR_REMOTE_ADDR, established.clientAddress())
+          .set(WebSocketServers.TUNNEL_PATH, established.path());
       if (established.principal() != null) {
         attrs.set(TunnelPrincipal.ATTRIBUTE, established.principal());
       }

@@ -1,5 +1,7 @@
 package dev.wsgrpc.server;
 
+import io.grpc.Attributes;
+import io.grpc.Grpc;
 import io.grpc.netty.NettyServerBuilder;
 import java.net.SocketAddress;
 import java.util.concurrent.TimeUnit;
@@ -22,6 +24,14 @@ import java.util.concurrent.TimeUnit;
  * with short idle timeouts never get GOAWAY {@code too_many_pings}.
  */
 public final class WebSocketServers {
+
+  /**
+   * Transport and call attribute of a connection that arrived as a WebSocket tunnel: the upgrade's path. Absent on
+   * native gRPC connections (h2c, or TLS with ALPN h2) served on the same port. With TLS,
+   * {@link Grpc#TRANSPORT_ATTR_SSL_SESSION} is set too (wss).
+   */
+  @Grpc.TransportAttr
+  public static final Attributes.Key<String> TUNNEL_PATH = Attributes.Key.create("wsgrpc.tunnelPath");
 
   /** A server builder listening on {@code port} with default options (ws on {@code /grpc}). */
   public static NettyServerBuilder newServerBuilder(int port) {

@@ -1,4 +1,4 @@
-package dev.wsgrpc.it;
+package dev.wsgrpc.testing;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * that froze: bytes vanish, nothing is reset), or cut them all at once with a TCP reset. New connections are always
  * relayed normally. Plain sockets and threads, so it shares nothing with the code under test.
  */
-final class FaultInjectingRelay implements AutoCloseable {
+public final class FaultInjectingRelay implements AutoCloseable {
 
   /** One relayed connection: both sockets, and whether bytes still flow. */
   private static final class Link {
@@ -37,7 +37,7 @@ final class FaultInjectingRelay implements AutoCloseable {
   private final List<Link> links = new ArrayList<>();
   private final AtomicInteger accepted = new AtomicInteger();
 
-  FaultInjectingRelay(InetSocketAddress target) throws IOException {
+  public FaultInjectingRelay(InetSocketAddress target) throws IOException {
     this.target = target;
     this.listener = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"));
     Thread acceptor = new Thread(this::acceptLoop, "fault-relay-accept");
@@ -45,17 +45,17 @@ final class FaultInjectingRelay implements AutoCloseable {
     acceptor.start();
   }
 
-  int port() {
+  public int port() {
     return listener.getLocalPort();
   }
 
   /** How many connections the relay has accepted so far. */
-  int connectionsAccepted() {
+  public int connectionsAccepted() {
     return accepted.get();
   }
 
   /** From now on, bytes on every current connection are read and dropped in both directions; nothing is closed. */
-  void stallCurrentConnections() {
+  public void stallCurrentConnections() {
     synchronized (links) {
       for (Link link : links) {
         link.stalled = true;
@@ -64,7 +64,7 @@ final class FaultInjectingRelay implements AutoCloseable {
   }
 
   /** Resets every current connection (RST, no FIN), as a crashed middlebox or a yanked cable would look. */
-  void cutCurrentConnections() {
+  public void cutCurrentConnections() {
     List<Link> current;
     synchronized (links) {
       current = new ArrayList<>(links);

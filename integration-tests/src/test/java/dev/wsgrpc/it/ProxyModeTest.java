@@ -1,0 +1,328 @@
+package dev.wsgrpc.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.client.WebSocketChannels;
+import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.it.UpstreamReplicas.JavaReplica;
+import dev.wsgrpc.it.UpstreamReplicas.PythonReplica;
+import dev.wsgrpc.testing.TestCertificates;
+import dev.wsgrpc.testing.proto.EchoGrpc;
+import dev.wsgrpc.testing.proto.EchoRequest;
+import io.grpc.ClientInterceptors;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
+import java.io.File;
+import java.net.URL;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Proxy mode ({@code --mode proxy}, the default): the gateway ends each tunnel's HTTP/2 with grpc-java's server and
+ * forwards every call over one grpc-java channel, balanced {@code round_robin} over every upstream address with
+ * {@code grpc.health.v1} checks. Real processes: the jar, Python grpcio replicas, and grpc-java replicas in this JVM.
+ */
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
+class ProxyModeTest {
+
+  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private TunnelServerJar jar;
+
+  @AfterEach
+  void stop() throws Exception {
+    for (int i = closeables.size() - 1; i >= 0; i--) {
+      closeables.get(i).close();
+    }
+    if (jar != null) {
+      jar.close();
+    }
+  }
+
+  private <T extends AutoCloseable> T closeLater(T closeable) {
+    closeables.add(closeable);
+    return closeable;
+  }
+
+  private ManagedChannel channel(String url) {
+    ManagedChannel channel = WebSocketChannels.newChannel(url);
+    closeables.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    return channel;
+  }
+
+  private String metrics() throws Exception {
+    return new String(new URL("http://127.0.0.1:" + jar.port() + "/metrics").openStream().readAllBytes(),
+        StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void callsOnOneTunnelSpreadEvenlyOverThreeReplicasAndANewlyListedReplicaGetsCallsWithoutAReconnect()
+      throws Exception {
+    JavaReplica a = closeLater(new JavaReplica("java-a"));
+    JavaReplica b = closeLater(new JavaReplica("java-b"));
+    PythonReplica c = closeLater(new PythonReplica("python-c"));
+    Path list = Files.createTempDirectory("proxy").resolve("upstreams.txt");
+    UpstreamReplicas.writeList(list, List.of(a.address(), b.address(), c.address()));
+    jar = TunnelServerJar.start("--port", "0", "--upstream-file", list.toString(), "--upstream-refresh", "1s");
+    ManagedChannel channel = channel(jar.awaitUrl());
+
+    // Until every replica has passed its health check and joined the rotation.
+    Map<String, Integer> seen = new HashMap<>();
+    for (int i = 0; i < 200 && seen.size() < 3; i++) {
+      seen.merge(UpstreamReplicas.replicaOf(channel), 1, Integer::sum);
+    }
+    assertEquals(3, seen.size(), "replicas reached while warming up: " + seen);
+
+    Map<String, Integer> counts = new HashMap<>();
+    for (int i = 0; i < 300; i++) {
+      counts.merge(UpstreamReplicas.replicaOf(channel), 1, Integer::sum);
+    }
+    for (String replica : List.of("java-a", "java-b", "python-c")) {
+      int n = counts.getOrDefault(replica, 0);
+      assertTrue(n >= 80 && n <= 120, replica + " got " + n + " of 300 calls (expected 100 +- 20 %): " + counts);
+    }
+
+    JavaReplica d = closeLater(new JavaReplica("java-d"));
+    UpstreamReplicas.writeList(list, List.of(a.address(), b.address(), c.address(), d.address()));
+    long start = System.nanoTime();
+    boolean reached = false;
+    for (int i = 0; i < 2_000 && !reached; i++) {
+      reached = "java-d".equals(UpstreamReplicas.replicaOf(channel));
+    }
+    assertTrue(reached, "the replica added to the list got no call");
+    long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
+    assertTrue(seconds <= 10, "the new replica got its first call after " + seconds + " s (refresh: 1 s)");
+    assertTrue(metrics().contains("wsgrpc_tunnels_total 1.0"), "one tunnel, never reconnected:\n" + metrics());
+  }
+
+  @Test
+  void aKilledReplicaFailsItsCallsFastLaterCallsSucceedAndRetryingClientsSeeNoFailure() throws Exception {
+    JavaReplica a = closeLater(new JavaReplica("java-a"));
+    JavaReplica b = closeLater(new JavaReplica("java-b"));
+    PythonReplica victim = closeLater(new PythonReplica("python-victim"));
+    jar = TunnelServerJar.start("--port", "0", "--upstream",
+        a.address() + "," + b.address() + "," + victim.address());
+    String url = jar.awaitUrl();
+    ManagedChannel plain = channel(url);
+    Map<String, Integer> seen = new HashMap<>();
+    for (int i = 0; i < 200 && seen.size() < 3; i++) {
+      seen.merge(UpstreamReplicas.replicaOf(plain), 1, Integer::sum);
+    }
+    assertEquals(3, seen.size(), "replicas reached while warming up: " + seen);
+
+    // A client with a retry policy on UNAVAILABLE, calling throughout.
+    Map<String, Object> retry = Map.of("methodConfig", List.of(Map.of(
+        "name", List.of(Map.of("service", "wsgrpc.testing.Echo")),
+        "retryPolicy", Map.of("maxAttempts", 5.0, "initialBackoff", "0.05s", "maxBackoff", "0.5s",
+            "backoffMultiplier", 2.0, "retryableStatusCodes", List.of("UNAVAILABLE")))));
+    ManagedChannel retrying = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url).build())
+        .defaultServiceConfig(retry).enableRetry().build();
+    closeables.add(() -> retrying.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    ExecutorService pool = Executors.newCachedThreadPool();
+    closeables.add(pool::shutdownNow);
+    AtomicInteger retryingFailures = new AtomicInteger();
+    AtomicInteger retryingCalls = new AtomicInteger();
+    CompletableFuture<Void> stopRetrying = new CompletableFuture<>();
+    CompletableFuture<Void> retryLoop = CompletableFuture.runAsync(() -> {
+      while (!stopRetrying.isDone()) {
+        AtomicReference<Status> status = new AtomicReference<>();
+        UpstreamReplicas.call(retrying, EchoService.payload(8).toBuilder().setDelayMs(50).build(), 30_000, status);
+        retryingCalls.incrementAndGet();
+        if (!status.get().isOk()) {
+          retryingFailures.incrementAndGet();
+        }
+      }
+    }, pool);
+
+    // Slow calls in flight on every replica, then the Python one is killed.
+    int slow = 12;
+    List<CompletableFuture<Status>> inFlight = new ArrayList<>();
+    List<CompletableFuture<Long>> endedAt = new ArrayList<>();
+    for (int i = 0; i < slow; i++) {
+      CompletableFuture<Long> end = new CompletableFuture<>();
+      endedAt.add(end);
+      inFlight.add(CompletableFuture.supplyAsync(() -> {
+        AtomicReference<Status> status = new AtomicReference<>();
+        UpstreamReplicas.call(plain, EchoService.payload(8).toBuilder().setDelayMs(4_000).build(), 60_000, status);
+        end.complete(System.nanoTime());
+        return status.get();
+      }, pool));
+    }
+    int before = victim.callsStarted.get();
+    victim.awaitCallsStarted(before + 1);
+    long killedAt = System.nanoTime();
+    victim.kill();
+
+    int unavailable = 0;
+    for (int i = 0; i < slow; i++) {
+      Status status = inFlight.get(i).get(60, TimeUnit.SECONDS);
+      if (status.getCode() == Status.Code.UNAVAILABLE) {
+        unavailable++;
+        long ms = TimeUnit.NANOSECONDS.toMillis(endedAt.get(i).get() - killedAt);
+        assertTrue(ms <= 2_000, "a call on the killed replica failed after " + ms + " ms (expected <= 2 s)");
+      } else {
+        assertEquals(Status.Code.OK, status.getCode(), status.toString());
+      }
+    }
+    assertTrue(unavailable >= 1, "no call was in flight on the killed replica");
+
+    // Every call from now on reaches a live replica.
+    for (int i = 0; i < 100; i++) {
+      String replica = UpstreamReplicas.replicaOf(plain);
+      assertTrue(replica.startsWith("java-"), replica);
+    }
+    stopRetrying.complete(null);
+    retryLoop.get(60, TimeUnit.SECONDS);
+    assertTrue(retryingCalls.get() > 0);
+    assertEquals(0, retryingFailures.get(), "failed calls of the retrying client, of " + retryingCalls.get());
+  }
+
+  @Test
+  void aReplicaAnsweringNotServingStopsGettingCalls() throws Exception {
+    JavaReplica a = closeLater(new JavaReplica("java-a"));
+    JavaReplica b = closeLater(new JavaReplica("java-b"));
+    jar = TunnelServerJar.start("--port", "0", "--upstream", a.address() + "," + b.address());
+    ManagedChannel channel = channel(jar.awaitUrl());
+    Map<String, Integer> seen = new HashMap<>();
+    for (int i = 0; i < 200 && seen.size() < 2; i++) {
+      seen.merge(UpstreamReplicas.replicaOf(channel), 1, Integer::sum);
+    }
+    assertEquals(2, seen.size(), "replicas reached while warming up: " + seen);
+
+    b.serving(false);
+    // The health watch reports it within moments; calls already picked may still land there meanwhile.
+    int sinceLastB = 0;
+    for (int i = 0; i < 5_000 && sinceLastB < 50; i++) {
+      sinceLastB = "java-b".equals(UpstreamReplicas.replicaOf(channel)) ? 0 : sinceLastB + 1;
+    }
+    assertEquals(50, sinceLastB, "java-b kept getting calls after answering NOT_SERVING");
+    for (int i = 0; i < 100; i++) {
+      assertEquals("java-a", UpstreamReplicas.replicaOf(channel));
+    }
+  }
+
+  @Test
+  void upstreamsLearnTheCallersAddressPrincipalAndTransportAndCallersCannotForgeThem() throws Exception {
+    JavaReplica java = closeLater(new JavaReplica("java"));
+    PythonReplica python = closeLater(new PythonReplica("python"));
+    TestCertificates certs = TestCertificates.create();
+    File tokens = File.createTempFile("tokens", ".txt");
+    tokens.deleteOnExit();
+    Files.write(tokens.toPath(), List.of("s3cr3t alice"));
+
+    // wss, with a bearer token; forged headers in the call.
+    jar = TunnelServerJar.start("--port", "0", "--upstream", java.address() + "," + python.address(),
+        "--tls-cert", certs.serverCertPem().getPath(), "--tls-key", certs.serverKeyPem().getPath(),
+        "--auth-tokens", tokens.getPath());
+    String url = jar.awaitUrl();
+    ManagedChannel wss = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
+        .trustCertificates(certs.caPem()).header("Authorization", "Bearer s3cr3t").build()).build();
+    closeables.add(() -> wss.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    ManagedChannel nativeTls = NettyChannelBuilder.forAddress("localhost", jar.port())
+        .sslContext(GrpcSslContexts.forClient().trustManager(certs.caPem()).build()).build();
+    closeables.add(() -> nativeTls.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    for (int i = 0; i < 4; i++) { // both replicas, in turn
+      Metadata wssSeen = forgedCall(wss);
+      assertEquals("127.0.0.1", wssSeen.get(UpstreamReplicas.seen("wsgrpc-client-address")), wssSeen.toString());
+      assertEquals("alice", wssSeen.get(UpstreamReplicas.seen("wsgrpc-principal")), wssSeen.toString());
+      assertEquals("wss", wssSeen.get(UpstreamReplicas.seen("wsgrpc-transport")), wssSeen.toString());
+      assertNull(wssSeen.get(UpstreamReplicas.seen("wsgrpc-forged")), wssSeen.toString());
+
+      Metadata nativeSeen = forgedCall(nativeTls);
+      assertEquals("127.0.0.1", nativeSeen.get(UpstreamReplicas.seen("wsgrpc-client-address")));
+      assertNull(nativeSeen.get(UpstreamReplicas.seen("wsgrpc-principal")), nativeSeen.toString());
+      assertEquals("native", nativeSeen.get(UpstreamReplicas.seen("wsgrpc-transport")), nativeSeen.toString());
+    }
+    jar.close();
+
+    // ws, behind a trusted proxy that names the client.
+    jar = TunnelServerJar.start("--port", "0", "--upstream", java.address(), "--trusted-proxies", "127.0.0.1/32");
+    ManagedChannel ws = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(jar.awaitUrl())
+        .header("X-Forwarded-For", "198.51.100.7").build()).build();
+    closeables.add(() -> ws.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    Metadata wsSeen = forgedCall(ws);
+    assertEquals("198.51.100.7", wsSeen.get(UpstreamReplicas.seen("wsgrpc-client-address")), wsSeen.toString());
+    assertNull(wsSeen.get(UpstreamReplicas.seen("wsgrpc-principal")), wsSeen.toString());
+    assertEquals("ws", wsSeen.get(UpstreamReplicas.seen("wsgrpc-transport")), wsSeen.toString());
+  }
+
+  /** A call that tries to forge every caller header; returns the replica's report of what it saw. */
+  private static Metadata forgedCall(ManagedChannel channel) {
+    Metadata forged = new Metadata();
+    forged.put(Metadata.Key.of("wsgrpc-client-address", Metadata.ASCII_STRING_MARSHALLER), "10.6.6.6");
+    forged.put(Metadata.Key.of("wsgrpc-principal", Metadata.ASCII_STRING_MARSHALLER), "root");
+    forged.put(Metadata.Key.of("wsgrpc-transport", Metadata.ASCII_STRING_MARSHALLER), "forged");
+    forged.put(Metadata.Key.of("wsgrpc-forged", Metadata.ASCII_STRING_MARSHALLER), "yes");
+    forged.put(Metadata.Key.of("wsgrpc-forged-bin", Metadata.BINARY_BYTE_MARSHALLER), new byte[] {1, 2});
+    AtomicReference<Status> status = new AtomicReference<>();
+    Metadata trailers = UpstreamReplicas.call(
+        ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(forged)),
+        EchoService.payload(4), 30_000, status);
+    assertEquals(Status.Code.OK, status.get().getCode(), status.get().toString());
+    return trailers;
+  }
+
+  @Test
+  void deadlinesCancellationAndUpstreamAbortsCrossTheProxy() throws Exception {
+    JavaReplica replica = closeLater(new JavaReplica("java"));
+    jar = TunnelServerJar.start("--port", "0", "--upstream", replica.address());
+    ManagedChannel channel = channel(jar.awaitUrl());
+    UpstreamReplicas.replicaOf(channel); // connected
+
+    // The caller's 200 ms reach the upstream as at most 200 ms.
+    AtomicReference<Status> status = new AtomicReference<>();
+    Metadata trailers = UpstreamReplicas.call(channel, EchoService.payload(1), 200, status);
+    assertEquals(Status.Code.OK, status.get().getCode(), status.get().toString());
+    long seen = Long.parseLong(trailers.get(UpstreamReplicas.SEEN_TIMEOUT_MS));
+    assertTrue(seen > 0 && seen <= 200, "the upstream saw " + seen + " ms left");
+
+    // A deadline that passes while the upstream works ends the call DEADLINE_EXCEEDED, and the upstream's call too.
+    trailers = UpstreamReplicas.call(channel, EchoService.payload(1).toBuilder().setDelayMs(5_000).build(), 300,
+        status);
+    assertEquals(Status.Code.DEADLINE_EXCEEDED, status.get().getCode(), status.get().toString());
+    replica.cancelled.awaitAtLeast(1, "upstream calls cancelled by the deadline");
+
+    // A client cancel reaches the upstream's handler.
+    int started = replica.started.get();
+    io.grpc.Context.CancellableContext context = io.grpc.Context.current().withCancellation();
+    CompletableFuture<Void> call = CompletableFuture.runAsync(() -> context.run(() -> {
+      try {
+        EchoGrpc.newBlockingStub(channel).unary(EchoService.payload(1).toBuilder().setDelayMs(30_000).build());
+      } catch (StatusRuntimeException expected) {
+        // cancelled
+      }
+    }));
+    replica.started.awaitAtLeast(started + 1, "calls that reached the upstream");
+    context.cancel(null);
+    call.get(30, TimeUnit.SECONDS);
+    replica.cancelled.awaitAtLeast(2, "upstream calls cancelled (the deadline's, then the client's)");
+
+    // An upstream abort reaches the client with its code, description and trailers.
+    trailers = UpstreamReplicas.call(channel, EchoRequest.newBuilder()
+        .setPayload(com.google.protobuf.ByteString.copyFromUtf8("no such order: 42"))
+        .setFailWith(Status.Code.FAILED_PRECONDITION.value()).build(), 30_000, status);
+    assertEquals(Status.Code.FAILED_PRECONDITION, status.get().getCode());
+    assertEquals("no such order: 42", status.get().getDescription());
+    assertEquals("java", trailers.get(UpstreamReplicas.REPLICA), trailers.toString());
+  }
+}

@@ -1,0 +1,88 @@
+package dev.wsgrpc.okhttp;
+
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.ProxiedSocketAddress;
+import io.grpc.ProxyDetector;
+import io.grpc.okhttp.OkHttpChannelBuilder;
+import java.net.SocketAddress;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Entry points for channels on grpc-okhttp that reach a gRPC server through a WebSocket URL: the client for
+ * Android and small desktop apps, with no Netty on its classpath.
+ *
+ * <pre>{@code
+ * ManagedChannel channel = OkHttpWebSocketChannels.newChannel("wss://edge.example.com/grpc");
+ * GreeterGrpc.GreeterBlockingStub greeter = GreeterGrpc.newBlockingStub(channel);
+ * }</pre>
+ *
+ * <p>Each of the channel's connections is one WebSocket opened by OkHttp (its DNS, proxies, TLS, certificate pinning
+ * and HTTP/1.1 upgrade); grpc-okhttp speaks HTTP/2 (h2c) over it as over a socket, and its bytes travel in binary
+ * messages. Everything else is ordinary grpc-java: deadlines, cancellation, metadata, keepalive, reconnect with
+ * backoff. On Android, wrap the builder with grpc-android's {@code AndroidChannelBuilder.usingBuilder(...)} so
+ * that network changes reconnect at once.
+ */
+public final class OkHttpWebSocketChannels {
+
+  /** gRPC keepalive: an HTTP/2 PING after this much silence, below the 60 s idle timeout common on proxies. */
+  static final long KEEPALIVE_TIME_SECONDS = 30;
+  /** gRPC keepalive: how long a PING may go unanswered before the connection is considered dead. */
+  static final long KEEPALIVE_TIMEOUT_SECONDS = 10;
+
+  private static final ProxyDetector NO_GRPC_PROXY = new ProxyDetector() {
+    @Override
+    public ProxiedSocketAddress proxyFor(SocketAddress targetServerAddress) {
+      return null; // OkHttp chooses and speaks to proxies; grpc-okhttp must not CONNECT inside the WebSocket.
+    }
+  };
+
+  /** A channel to {@code url} with default options. */
+  public static ManagedChannel newChannel(String url) {
+    return newChannelBuilder(url).build();
+  }
+
+  /** A channel builder for {@code url} with default options, to configure further like any OkHttp channel. */
+  public static OkHttpChannelBuilder newChannelBuilder(String url) {
+    return newChannelBuilder(OkHttpWebSocketOptions.newBuilder(url).build());
+  }
+
+  /**
+   * A channel builder for {@code options}, to configure further like any OkHttp channel. Besides the socket
+   * factory that opens tunnels it sets:
+   *
+   * <ul>
+   *   <li>plaintext HTTP/2 inside the tunnel (TLS, for wss, is the WebSocket's);</li>
+   *   <li>gRPC keepalive on, also without calls: a PING after {@value #KEEPALIVE_TIME_SECONDS} s of silence, dead
+   *       after {@value #KEEPALIVE_TIMEOUT_SECONDS} s unanswered (servers from {@code WebSocketServers} permit
+   *       this). Override with {@code keepAliveTime}/{@code keepAliveTimeout}/{@code keepAliveWithoutCalls};</li>
+   *   <li>retries off: grpc-okhttp reports every stream of a lost connection as refused (never sent), so with
+   *       retries on, gRPC replays calls the server may already have run on the next tunnel; with them off,
+   *       in-flight calls fail UNAVAILABLE as on the Netty client. {@code enableRetry()} turns gRPC's retries and
+   *       that replay back on;</li>
+   *   <li>no gRPC proxy detection: OkHttp chooses the proxy (see {@link OkHttpWebSocketOptions.Builder#proxy});</li>
+   *   <li>an interceptor that gives RPCs the status of their tunnel's failure, e.g. UNAVAILABLE {@code "expected
+   *       HTTP 101 but was 403 Forbidden from wss://host/grpc"};</li>
+   *   <li>with {@link OkHttpWebSocketOptions.Builder#connectTo}, the URL's {@code host:port} as authority.</li>
+   * </ul>
+   *
+   * <p>Do not replace the socket factory, the SSL socket factory or the negotiation type: the tunnel needs them.
+   */
+  public static OkHttpChannelBuilder newChannelBuilder(OkHttpWebSocketOptions options) {
+    OkHttpChannelBuilder builder = OkHttpChannelBuilder.forTarget(options.target(),
+            InsecureChannelCredentials.create())
+        .socketFactory(new TunnelSocketFactory(options))
+        .proxyDetector(NO_GRPC_PROXY)
+        .keepAliveTime(KEEPALIVE_TIME_SECONDS, TimeUnit.SECONDS)
+        .keepAliveTimeout(KEEPALIVE_TIMEOUT_SECONDS, TimeUnit.SECONDS)
+        .keepAliveWithoutCalls(true)
+        .disableRetry()
+        .intercept(new TunnelStatusInterceptor());
+    if (options.connectToHost() != null) {
+      builder.overrideAuthority(options.authority());
+    }
+    return builder;
+  }
+
+  private OkHttpWebSocketChannels() {}
+}

@@ -1,0 +1,343 @@
+package dev.wsgrpc.okhttp;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.InetSocketAddress;
+import java.net.ProtocolException;
+import java.net.Proxy;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.Response;
+import okhttp3.WebSocket;
+import okhttp3.WebSocketListener;
+import okio.Buffer;
+import okio.ByteString;
+
+/**
+ * One tunnel: an OkHttp {@link WebSocket} seen as the two byte streams of an HTTP/2 connection. {@link TunnelSocket}
+ * hands the streams to grpc-okhttp.
+ *
+ * <pre>
+ *  grpc-okhttp writer ──write()──▶ cut into binary messages of ≤ maxOutboundFramePayload ──send()──▶ OkHttp queue
+ *                                   (waits while OkHttp's queue holds more than {@link #highWater} bytes)
+ *  grpc-okhttp reader ◀──read()─── inbound buffer (≤ {@value #INBOUND_LIMIT} bytes) ◀──onMessage()── OkHttp reader
+ *                                   (a full buffer blocks OkHttp's reader thread: TCP back-pressure)
+ * </pre>
+ *
+ * <p>Lifecycle: connecting ({@link #open} waits for the upgrade), open, ended. The first of these ends it and fixes
+ * the {@link TunnelFailure} every later read and write throws: a Close from the server (echoed with the same code),
+ * a failure of the connection or of OkHttp's ping, a message this side refuses (close 1003 or 1009), or the socket
+ * closed by grpc-okhttp (close 1000). Bytes already received are still read before the failure is thrown.
+ *
+ * <p>Back-pressure: {@link WebSocket#send} never blocks and closes the WebSocket when its 16 MiB queue would
+ * overflow, and OkHttp has no event for "queue drained". The raw socket OkHttp writes to ({@link
+ * SignallingSocketFactory}) signals each write, and a writer waiting for room re-checks {@link
+ * WebSocket#queueSize()} then: OkHttp writes the queued frames one after another, so while a writer waits, a
+ * write follows every dequeue. Where TLS writes below the Java socket (old Android versions write to the file
+ * descriptor), no write is ever signalled; the writer then does not wait, and the queue stays bounded by HTTP/2
+ * flow control (the server's connection window) far below 16 MiB.
+ */
+final class Tunnel extends WebSocketListener {
+
+  /** Bytes received but not yet read by grpc-okhttp, before OkHttp's reader thread is held. */
+  static final int INBOUND_LIMIT = 1024 * 1024;
+
+  private final OkHttpWebSocketOptions options;
+  private final String peer;
+  /** Most bytes queued in OkHttp before a writer waits. */
+  private final long highWater;
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+  private final Buffer inbound = new Buffer();
+  private WebSocket webSocket;
+  private boolean open;
+  private boolean closedLocally;
+  private boolean rawWritesSeen;
+  private TunnelFailure failure;
+  private volatile boolean tcpConnected;
+  private volatile InetSocketAddress localAddress;
+  private volatile InetSocketAddress remoteAddress;
+  private volatile Proxy proxy;
+
+  Tunnel(OkHttpWebSocketOptions options) {
+    this.options = options;
+    this.peer = options.safeUrl();
+    this.highWater = Math.max(1024L * 1024, 4L * options.maxOutboundFramePayload());
+  }
+
+  /** Opens the WebSocket and waits for the upgrade; throws a {@link TunnelFailure} with the reason it failed. */
+  void open(OkHttpClient client, Request request) throws IOException {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.handshakeTimeoutMillis());
+    WebSocket ws = client.newWebSocket(request, this);
+    lock.lock();
+    try {
+      webSocket = ws;
+      while (!open && failure == null) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          failure = TunnelFailure.handshake("WebSocket handshake with " + peer + " timed out after "
+              + options.handshakeTimeoutMillis() + " ms " + phase(), null);
+          break;
+        }
+        changed.awaitNanos(left);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      failure = TunnelFailure.handshake("interrupted while opening a WebSocket to " + peer, e);
+    } finally {
+      lock.unlock();
+    }
+    if (!open) {
+      ws.cancel();
+      throw failure;
+    }
+  }
+
+  private String phase() {
+    if (!tcpConnected) {
+      return "while connecting" + (proxy != null && proxy.type() != Proxy.Type.DIRECT ? " to the proxy" : "");
+    }
+    return options.isSecure() ? "while waiting for the TLS handshake and the answer to the upgrade request"
+        : "while waiting for the answer to the upgrade request";
+  }
+
+  // ---- OkHttp's events ----
+
+  @Override
+  public void onOpen(WebSocket ws, Response response) {
+    String problem = UpgradeAnswer.problemWithAccepted(options, response);
+    lock.lock();
+    try {
+      if (failure != null) {
+        return;
+      }
+      if (problem != null) {
+        failure = TunnelFailure.handshake(problem, null);
+      } else {
+        open = true;
+      }
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    if (problem != null) {
+      ws.cancel();
+    }
+  }
+
+  @Override
+  public void onFailure(WebSocket ws, Throwable t, Response response) {
+    TunnelFailure f;
+    boolean wasOpen;
+    lock.lock();
+    try {
+      wasOpen = open;
+    } finally {
+      lock.unlock();
+    }
+    if (!wasOpen) {
+      String text = response != null
+          ? UpgradeAnswer.problemWithRefused(options, response, String.valueOf(t.getMessage()))
+          : UpgradeAnswer.problemBeforeAnswer(options, t, proxy, options.connectToHost() == null ? ""
+              : " (dialing " + options.connectToHost() + ":" + options.connectToPort() + ")");
+      f = TunnelFailure.handshake(text, t);
+    } else if (t instanceof SocketTimeoutException && String.valueOf(t.getMessage()).startsWith("sent ping")) {
+      f = TunnelFailure.lost("no WebSocket Pong arrived within " + options.pingIntervalMillis()
+          + " ms of a Ping: the server or a hop on the path has gone silent (from " + peer + ")", t);
+    } else if (t instanceof ProtocolException) {
+      f = TunnelFailure.protocolError(t.getMessage() + " (from " + peer + ")", t);
+    } else {
+      f = TunnelFailure.lost("connection to " + peer + " lost: "
+          + (t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage()), t);
+    }
+    end(f);
+  }
+
+  @Override
+  public void onMessage(WebSocket ws, ByteString bytes) {
+    if (bytes.size() > options.maxInboundFramePayload()) {
+      String problem = "Max frame length of " + options.maxInboundFramePayload() + " has been exceeded.";
+      ws.close(1009, problem);
+      end(TunnelFailure.closedHere(peer, 1009, problem));
+      return;
+    }
+    lock.lock();
+    try {
+      while (inbound.size() >= INBOUND_LIMIT && failure == null && !closedLocally) {
+        changed.await();
+      }
+      if (failure == null && !closedLocally) {
+        inbound.write(bytes);
+        changed.signalAll();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public void onMessage(WebSocket ws, String text) {
+    String problem = "expected binary frames but was a text frame";
+    ws.close(1003, problem);
+    end(TunnelFailure.closedHere(peer, 1003, problem));
+  }
+
+  @Override
+  public void onClosing(WebSocket ws, int code, String reason) {
+    // Echo the code (RFC 6455 5.5.1); codes that may not be sent (1005: none given) are echoed as 1000.
+    boolean sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
+        || (code >= 3000 && code <= 4999);
+    ws.close(sendable ? code : 1000, null);
+    end(TunnelFailure.closedByPeer(peer, code, reason));
+  }
+
+  @Override
+  public void onClosed(WebSocket ws, int code, String reason) {
+    end(TunnelFailure.closedByPeer(peer, code, reason));
+  }
+
+  private void end(TunnelFailure f) {
+    lock.lock();
+    try {
+      if (failure == null) {
+        failure = f;
+      }
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---- the raw socket under OkHttp ----
+
+  /** OkHttp's socket connected (TCP, to the server or the proxy). */
+  void onTcpConnected(InetSocketAddress local, InetSocketAddress remote) {
+    this.localAddress = local;
+    this.remoteAddress = remote;
+    this.tcpConnected = true;
+  }
+
+  /** OkHttp's socket took bytes: its queue may have shrunk. */
+  void onRawWrite() {
+    lock.lock();
+    try {
+      rawWritesSeen = true;
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  void onProxyChosen(Proxy proxy) {
+    this.proxy = proxy;
+  }
+
+  InetSocketAddress localAddress() {
+    return localAddress;
+  }
+
+  InetSocketAddress remoteAddress() {
+    return remoteAddress;
+  }
+
+  /** How this tunnel ended, or null while it is open. */
+  TunnelFailure failure() {
+    lock.lock();
+    try {
+      return failure;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---- the byte streams grpc-okhttp uses ----
+
+  int read(byte[] b, int off, int len) throws IOException {
+    if (len == 0) {
+      return 0;
+    }
+    lock.lock();
+    try {
+      while (inbound.size() == 0) {
+        if (closedLocally) {
+          throw new SocketException("Socket closed");
+        }
+        if (failure != null) {
+          throw failure;
+        }
+        changed.await();
+      }
+      int n = inbound.read(b, off, len);
+      changed.signalAll();
+      return n;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while reading from " + peer);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Sends one binary message, waiting while OkHttp's queue is above {@link #highWater}. */
+  void send(ByteString message) throws IOException {
+    WebSocket ws;
+    lock.lock();
+    try {
+      while (true) {
+        if (closedLocally) {
+          throw new SocketException("Socket closed");
+        }
+        if (failure != null) {
+          throw failure;
+        }
+        if (!rawWritesSeen || webSocket.queueSize() + message.size() <= highWater) {
+          break;
+        }
+        changed.await();
+      }
+      ws = webSocket;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while writing to " + peer);
+    } finally {
+      lock.unlock();
+    }
+    if (!ws.send(message)) {
+      TunnelFailure f = failure();
+      throw f != null ? f : TunnelFailure.lost("OkHttp refused a message for " + peer
+          + ": its 16 MiB send queue was full or the WebSocket was closing", null);
+    }
+  }
+
+  /** grpc-okhttp is done with the connection: Close 1000 after what is queued, and wake every waiter. */
+  void close() {
+    WebSocket ws;
+    lock.lock();
+    try {
+      if (closedLocally) {
+        return;
+      }
+      closedLocally = true;
+      ws = webSocket;
+      inbound.clear();
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    if (ws != null) {
+      ws.close(1000, null);
+    }
+  }
+
+  String peer() {
+    return peer;
+  }
+}

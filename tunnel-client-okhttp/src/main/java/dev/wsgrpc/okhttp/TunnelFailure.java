@@ -1,0 +1,107 @@
+package dev.wsgrpc.okhttp;
+
+import io.grpc.Status;
+import java.io.IOException;
+
+/**
+ * Why a tunnel could not be opened or has ended, with the gRPC status code its RPCs fail with. Thrown from the
+ * tunnel socket's streams, so grpc-okhttp sees an {@link IOException}; {@link TunnelStatusInterceptor} turns it
+ * back into the status. The one mapping of close codes to status is {@link #codeFor(int)}.
+ *
+ * <table>
+ *   <caption>Close code to gRPC status</caption>
+ *   <tr><th>Close code</th><th>gRPC status</th></tr>
+ *   <tr><td>1009 Message Too Big</td><td>RESOURCE_EXHAUSTED</td></tr>
+ *   <tr><td>1002 Protocol Error, 1003 Unsupported Data, 1007 Invalid Payload</td><td>INTERNAL</td></tr>
+ *   <tr><td>1008 Policy Violation</td><td>PERMISSION_DENIED</td></tr>
+ *   <tr><td>any other, or none</td><td>UNAVAILABLE</td></tr>
+ * </table>
+ */
+final class TunnelFailure extends IOException {
+
+  private final Status.Code code;
+
+  private TunnelFailure(Status.Code code, String message, Throwable cause) {
+    super(message, cause);
+    this.code = code;
+  }
+
+  /** The status RPCs on this tunnel fail with. */
+  Status status() {
+    return Status.fromCode(code).withDescription(getMessage()).withCause(this);
+  }
+
+  Status.Code code() {
+    return code;
+  }
+
+  /** The tunnel could not be set up: always UNAVAILABLE, so that gRPC reconnects with its backoff. */
+  static TunnelFailure handshake(String text, Throwable cause) {
+    return new TunnelFailure(Status.Code.UNAVAILABLE, text, cause);
+  }
+
+  /** {@code peer} closed the tunnel with {@code closeCode} (negative: none) and {@code reason}. */
+  static TunnelFailure closedByPeer(String peer, int closeCode, String reason) {
+    String text = closeCode < 0 || closeCode == 1005
+        ? "WebSocket closed by " + peer + " without a close code"
+        : "WebSocket closed by " + peer + " with " + describe(closeCode)
+            + (reason == null || reason.isEmpty() ? "" : ": " + reason);
+    return new TunnelFailure(codeFor(closeCode), text, null);
+  }
+
+  /** This side closed the tunnel with {@code sentCode} because of {@code problem}. */
+  static TunnelFailure closedHere(String peer, int sentCode, String problem) {
+    return new TunnelFailure(codeFor(sentCode),
+        problem + " (from " + peer + "; sent close " + describe(sentCode) + ")", null);
+  }
+
+  /** The connection failed under the tunnel (reset, EOF without a Close, a silent path): UNAVAILABLE. */
+  static TunnelFailure lost(String text, Throwable cause) {
+    return new TunnelFailure(Status.Code.UNAVAILABLE, text, cause);
+  }
+
+  /** The server broke RFC 6455 (OkHttp's reader refused a frame): INTERNAL, as after a close 1002. */
+  static TunnelFailure protocolError(String text, Throwable cause) {
+    return new TunnelFailure(Status.Code.INTERNAL, text, cause);
+  }
+
+  /** The gRPC status code that a close with {@code closeCode} becomes. */
+  static Status.Code codeFor(int closeCode) {
+    switch (closeCode) {
+      case 1009:
+        return Status.Code.RESOURCE_EXHAUSTED;
+      case 1002:
+      case 1003:
+      case 1007:
+        return Status.Code.INTERNAL;
+      case 1008:
+        return Status.Code.PERMISSION_DENIED;
+      default:
+        return Status.Code.UNAVAILABLE;
+    }
+  }
+
+  /** {@code "1001 (Going Away)"} for codes RFC 6455 and IANA name, else the number alone. */
+  static String describe(int closeCode) {
+    String name;
+    switch (closeCode) {
+      case 1000: name = "Normal Closure"; break;
+      case 1001: name = "Going Away"; break;
+      case 1002: name = "Protocol Error"; break;
+      case 1003: name = "Unsupported Data"; break;
+      case 1005: name = "No Status Received"; break;
+      case 1006: name = "Abnormal Closure"; break;
+      case 1007: name = "Invalid Payload Data"; break;
+      case 1008: name = "Policy Violation"; break;
+      case 1009: name = "Message Too Big"; break;
+      case 1010: name = "Mandatory Extension"; break;
+      case 1011: name = "Internal Error"; break;
+      case 1012: name = "Service Restart"; break;
+      case 1013: name = "Try Again Later"; break;
+      case 1014: name = "Bad Gateway"; break;
+      case 1015: name = "TLS Handshake"; break;
+      default: name = null;
+    }
+    return name == null ? String.valueOf(closeCode) : closeCode + " (" + name + ")";
+  }
+}

@@ -1,0 +1,246 @@
+package dev.wsgrpc.okhttp;
+
+import java.io.File;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Proxy;
+import java.net.ProxySelector;
+import java.net.Socket;
+import java.net.SocketAddress;
+import java.net.SocketException;
+import java.net.URI;
+import java.net.UnknownHostException;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import javax.net.SocketFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
+import okhttp3.Authenticator;
+import okhttp3.Credentials;
+import okhttp3.Dispatcher;
+import okhttp3.Dns;
+import okhttp3.OkHttpClient;
+import okhttp3.Protocol;
+import okhttp3.Request;
+import okhttp3.Response;
+import okhttp3.Route;
+
+/**
+ * The {@link SocketFactory} handed to grpc-okhttp: each socket it asks for is a new tunnel, a WebSocket opened by
+ * OkHttp (its DNS, proxy, TLS, certificate pinning and upgrade), returned once the 101 has been checked. The address
+ * grpc-java resolved is the one OkHttp dials (unless a proxy is used), so the channel's load balancing and
+ * reconnects work as on any channel.
+ *
+ * <p>Every failure is a {@link TunnelFailure} (an {@link IOException}) whose text names the URL and what came back.
+ * Runs on grpc-okhttp's transport threads; blocks until the upgrade is done or the handshake timeout passes.
+ */
+final class TunnelSocketFactory extends SocketFactory {
+
+  private static final String USER_AGENT = "wsgrpc-okhttp";
+
+  private final OkHttpWebSocketOptions options;
+  private final OkHttpClient base;
+  private final ProxySelector systemProxies;
+
+  TunnelSocketFactory(OkHttpWebSocketOptions options) {
+    this.options = options;
+    Dispatcher dispatcher = new Dispatcher();
+    // An open WebSocket holds a dispatcher slot for its whole life: no limit on tunnels per host.
+    dispatcher.setMaxRequests(Integer.MAX_VALUE);
+    dispatcher.setMaxRequestsPerHost(Integer.MAX_VALUE);
+    OkHttpClient.Builder b = new OkHttpClient.Builder()
+        .dispatcher(dispatcher)
+        .protocols(Collections.singletonList(Protocol.HTTP_1_1))
+        .connectTimeout(options.handshakeTimeoutMillis(), TimeUnit.MILLISECONDS)
+        // Read and write timeouts stay on for the WebSocket's life in OkHttp: none. The handshake has its own
+        // deadline (Tunnel.open); a dead path is found by pings and gRPC keepalive.
+        .readTimeout(0, TimeUnit.MILLISECONDS)
+        .writeTimeout(0, TimeUnit.MILLISECONDS)
+        .pingInterval(options.pingIntervalMillis(), TimeUnit.MILLISECONDS)
+        .followRedirects(false)
+        .followSslRedirects(false)
+        .retryOnConnectionFailure(false);
+    if (options.trustCertificates() != null) {
+      X509TrustManager trust = trustManagerFor(options.trustCertificates());
+      b.sslSocketFactory(sslContextFor(trust).getSocketFactory(), trust);
+    } else if (options.sslSocketFactory() != null) {
+      b.sslSocketFactory(options.sslSocketFactory(), options.trustManager());
+    }
+    if (options.certificatePinner() != null) {
+      b.certificatePinner(options.certificatePinner());
+    }
+    if (options.proxyUsername() != null) {
+      final String credentials = Credentials.basic(options.proxyUsername(), options.proxyPassword());
+      b.proxyAuthenticator(new Authenticator() {
+        @Override
+        public Request authenticate(Route route, Response response) {
+          if (response.request().header("Proxy-Authorization") != null) {
+            return null; // Refused once already: give up, the connect fails with the proxy's answer.
+          }
+          return response.request().newBuilder().header("Proxy-Authorization", credentials).build();
+        }
+      });
+    }
+    this.base = b.build();
+    this.systemProxies = ProxySelector.getDefault();
+  }
+
+  @Override
+  public Socket createSocket(InetAddress address, int port) throws IOException {
+    final Tunnel tunnel = new Tunnel(options);
+    Request request;
+    try {
+      request = upgradeRequest();
+    } catch (RuntimeException e) {
+      throw TunnelFailure.handshake("could not build the upgrade request for " + options.safeUrl() + ": "
+          + e.getMessage(), e);
+    }
+    tunnel.open(clientFor(tunnel, address), request);
+    return new TunnelSocket(tunnel, options.maxOutboundFramePayload());
+  }
+
+  @Override
+  public Socket createSocket() throws SocketException {
+    throw new SocketException("a tunnel socket is connected when created: use createSocket(address, port)");
+  }
+
+  @Override
+  public Socket createSocket(String host, int port) throws IOException {
+    return createSocket((InetAddress) null, port);
+  }
+
+  @Override
+  public Socket createSocket(String host, int port, InetAddress localHost, int localPort) throws IOException {
+    return createSocket((InetAddress) null, port);
+  }
+
+  @Override
+  public Socket createSocket(InetAddress address, int port, InetAddress localAddress, int localPort)
+      throws IOException {
+    return createSocket(address, port);
+  }
+
+  /** This connect's client: OkHttp's socket tells the tunnel about writes; the URL's host is {@code address}. */
+  private OkHttpClient clientFor(final Tunnel tunnel, final InetAddress address) {
+    OkHttpClient.Builder b = base.newBuilder().socketFactory(new SignallingSocketFactory(tunnel));
+    if (address != null) {
+      final String host = options.host();
+      b.dns(new Dns() {
+        @Override
+        public List<InetAddress> lookup(String hostname) throws UnknownHostException {
+          return hostname.equalsIgnoreCase(host) ? Collections.singletonList(address) : Dns.SYSTEM.lookup(hostname);
+        }
+      });
+    }
+    if (options.proxyHost() != null) {
+      Proxy proxy = new Proxy(Proxy.Type.HTTP,
+          InetSocketAddress.createUnresolved(options.proxyHost(), options.proxyPort()));
+      tunnel.onProxyChosen(proxy);
+      b.proxy(proxy);
+    } else if (!options.useSystemProxy() || systemProxies == null) {
+      b.proxy(Proxy.NO_PROXY);
+    } else {
+      b.proxySelector(new ProxySelector() {
+        @Override
+        public List<Proxy> select(URI uri) {
+          List<Proxy> chosen = systemProxies.select(uri);
+          if (chosen != null && !chosen.isEmpty()) {
+            tunnel.onProxyChosen(chosen.get(0));
+          }
+          return chosen;
+        }
+
+        @Override
+        public void connectFailed(URI uri, SocketAddress sa, IOException e) {
+          systemProxies.connectFailed(uri, sa, e);
+        }
+      });
+    }
+    return b.build();
+  }
+
+  private Request upgradeRequest() {
+    Request.Builder r = new Request.Builder().url(options.url().toString());
+    List<String> offered = options.offeredSubprotocols();
+    if (!offered.isEmpty()) {
+      StringBuilder joined = new StringBuilder();
+      for (String name : offered) {
+        joined.append(joined.length() == 0 ? "" : ", ").append(name);
+      }
+      r.header("Sec-WebSocket-Protocol", joined.toString());
+    }
+    if (options.origin() != null) {
+      r.header("Origin", options.origin());
+    }
+    r.header("User-Agent", USER_AGENT);
+    for (Map.Entry<String, String> e : options.headers().entrySet()) {
+      r.header(e.getKey(), e.getValue());
+    }
+    if (options.headersSupplier() != null) {
+      Map<String, String> supplied = options.headersSupplier().get();
+      if (supplied != null) {
+        for (Map.Entry<String, String> e : supplied.entrySet()) {
+          OkHttpWebSocketOptions.Builder.checkHeader(e.getKey(), e.getValue());
+          r.header(e.getKey(), e.getValue());
+        }
+      }
+    }
+    return r.build();
+  }
+
+  /** Trusts exactly the certificates in a PEM file. */
+  static X509TrustManager trustManagerFor(File pem) {
+    try {
+      Collection<? extends Certificate> certificates;
+      InputStream in = new FileInputStream(pem);
+      try {
+        certificates = CertificateFactory.getInstance("X.509").generateCertificates(in);
+      } finally {
+        in.close();
+      }
+      if (certificates.isEmpty()) {
+        throw new IllegalArgumentException("trustCertificates: " + pem + " (expected: PEM certificates)");
+      }
+      KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+      store.load(null, null);
+      int i = 0;
+      for (Certificate c : new ArrayList<Certificate>(certificates)) {
+        store.setCertificateEntry("trusted-" + i++, c);
+      }
+      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      tmf.init(store);
+      for (TrustManager tm : tmf.getTrustManagers()) {
+        if (tm instanceof X509TrustManager) {
+          return (X509TrustManager) tm;
+        }
+      }
+      throw new IllegalStateException("no X509TrustManager from " + tmf.getAlgorithm());
+    } catch (IOException | GeneralSecurityException e) {
+      throw new IllegalArgumentException("trustCertificates: " + pem + " (expected: a readable PEM file of "
+          + "certificates; " + e.getMessage() + ")", e);
+    }
+  }
+
+  private static SSLContext sslContextFor(X509TrustManager trust) {
+    try {
+      SSLContext context = SSLContext.getInstance("TLS");
+      context.init(null, new TrustManager[] {trust}, null);
+      return context;
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("cannot create a TLS context: " + e.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,205 @@
+package dev.wsgrpc.okhttp;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.NoRouteToHostException;
+import java.net.Proxy;
+import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import javax.net.ssl.SSLException;
+import okhttp3.Response;
+import okhttp3.ResponseBody;
+import okio.ByteString;
+
+/**
+ * The client's checks of the answer to the upgrade request and the words for every way opening a tunnel fails:
+ * the same texts as the Netty client's, e.g. {@code "expected HTTP 101 but was 403 Forbidden from
+ * wss://host/grpc (Server: nginx)"}. OkHttp checks the status, {@code Upgrade}, {@code Connection} and
+ * {@code Sec-WebSocket-Accept} itself; this class says what it found in wsgrpc's words, and adds the checks OkHttp
+ * leaves to the application (no extension chosen, a subprotocol that was offered).
+ */
+final class UpgradeAnswer {
+
+  private static final String ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  private static final int MAX_QUOTED_BODY = 200;
+
+  /** What is wrong with an answer OkHttp accepted, or null when the tunnel may open. */
+  static String problemWithAccepted(OkHttpWebSocketOptions options, Response response) {
+    String from = from(options, response);
+    String extensions = response.header("Sec-WebSocket-Extensions");
+    if (extensions != null) {
+      return "expected no WebSocket extensions but the server chose '" + extensions + "'" + from;
+    }
+    List<String> chosen = elements(response.headers("Sec-WebSocket-Protocol"));
+    if (chosen.size() > 1 || (chosen.size() == 1 && !options.subprotocols().contains(chosen.get(0)))) {
+      return "expected a subprotocol among " + options.subprotocols() + " but the server chose "
+          + (chosen.size() == 1 && chosen.get(0).startsWith(OkHttpWebSocketOptions.BEARER_SUBPROTOCOL_PREFIX)
+              ? "[bearer.<redacted>]" : chosen.toString()) + from;
+    }
+    return null;
+  }
+
+  /** What is wrong with an answer OkHttp refused ({@code okHttpReason} is its own text). */
+  static String problemWithRefused(OkHttpWebSocketOptions options, Response response, String okHttpReason) {
+    String from = from(options, response);
+    if (response.code() != 101) {
+      String status = response.code() + (response.message().isEmpty() ? "" : " " + response.message());
+      return "expected HTTP 101 but was " + status + from + hint(response) + quotedBody(response);
+    }
+    String upgrade = response.header("Upgrade");
+    if (!"websocket".equalsIgnoreCase(upgrade)) {
+      return "expected 'Upgrade: websocket' in the 101 but was " + quoted(upgrade) + from;
+    }
+    String connection = response.header("Connection");
+    if (!"upgrade".equalsIgnoreCase(connection)) {
+      return "expected 'Connection: Upgrade' in the 101 but was " + quoted(connection) + from;
+    }
+    String key = response.request().header("Sec-WebSocket-Key");
+    String accept = response.header("Sec-WebSocket-Accept");
+    String expected = key == null ? null : acceptFor(key);
+    if (expected != null && !expected.equals(accept)) {
+      return "expected Sec-WebSocket-Accept '" + expected + "' but was " + quoted(accept) + from;
+    }
+    return "WebSocket upgrade refused" + from + ": " + okHttpReason;
+  }
+
+  /**
+   * What went wrong before any answer arrived: TLS, TCP, the proxy, or the connection closing early. {@code proxy}
+   * is the proxy this connect went through, or null.
+   */
+  static String problemBeforeAnswer(OkHttpWebSocketOptions options, Throwable t, Proxy proxy, String dialed) {
+    String url = options.safeUrl();
+    String reason = t.getMessage() == null ? t.getClass().getSimpleName() : firstLine(t.getMessage());
+    String viaProxy = proxy == null || proxy.type() == Proxy.Type.DIRECT ? null
+        : "HTTP proxy " + hostPort(proxy.address().toString());
+    if (viaProxy != null && t instanceof IOException && t.getMessage() != null) {
+      String m = t.getMessage();
+      String target = options.host() + ":" + options.port();
+      if (m.startsWith("Unexpected response code for CONNECT: ")) {
+        String code = m.substring("Unexpected response code for CONNECT: ".length()).trim();
+        String hint = code.equals("401") || code.equals("407")
+            ? (options.proxyUsername() != null ? ": the proxy credentials were refused"
+                : ": the proxy wants credentials and none were given")
+            : code.equals("403") ? ": the proxy does not allow CONNECT to this host or port" : "";
+        return viaProxy + " answered CONNECT " + target + " with " + code + hint;
+      }
+      if (m.startsWith("Failed to authenticate with proxy") || m.startsWith("Too many tunnel connections")) {
+        return viaProxy + " answered CONNECT " + target + " with 407"
+            + (options.proxyUsername() != null ? ": the proxy credentials were refused"
+                : ": the proxy wants credentials and none were given");
+      }
+    }
+    if (t instanceof SSLException) {
+      return "TLS handshake with " + url + " failed: " + reason;
+    }
+    if (t instanceof ConnectException || t instanceof NoRouteToHostException || t instanceof UnknownHostException) {
+      String cause = t.getCause() != null && t.getCause().getMessage() != null ? t.getCause().getMessage() + ": "
+          : "";
+      return "cannot connect to " + (viaProxy != null ? viaProxy + " for " + url : url + dialed) + ": " + cause
+          + reason;
+    }
+    if (t instanceof EOFException || (t instanceof IOException && reason.startsWith("unexpected end of stream"))) {
+      return "connection to " + url + " closed before the WebSocket upgrade completed";
+    }
+    if (t instanceof SocketTimeoutException) {
+      return "WebSocket handshake with " + url + " timed out after " + options.handshakeTimeoutMillis()
+          + " ms while waiting for the answer to the upgrade request";
+    }
+    return "WebSocket handshake with " + url + " failed: " + t;
+  }
+
+  static String acceptFor(String key) {
+    try {
+      byte[] sha1 = MessageDigest.getInstance("SHA-1").digest((key + ACCEPT_GUID).getBytes("US-ASCII"));
+      return ByteString.of(sha1).base64();
+    } catch (NoSuchAlgorithmException | IOException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  private static String from(OkHttpWebSocketOptions options, Response response) {
+    String server = response.header("Server");
+    return " from " + options.safeUrl() + (server == null ? "" : " (Server: " + server + ")");
+  }
+
+  private static String hint(Response response) {
+    int code = response.code();
+    if (code >= 200 && code < 300 && response.header("Upgrade") == null) {
+      return ": a proxy on the path did not pass the Upgrade and Connection headers, or the URL is not a "
+          + "WebSocket endpoint";
+    }
+    if (code == 426 && response.header("Sec-WebSocket-Version") != null) {
+      return ": the server speaks WebSocket version " + response.header("Sec-WebSocket-Version");
+    }
+    if (code >= 300 && code < 400 && response.header("Location") != null) {
+      return ": redirected to " + response.header("Location");
+    }
+    return "";
+  }
+
+  /** {@code "; it said: \"...\""} with the first line of a plain-text body, or empty. Reads at most 200 bytes. */
+  private static String quotedBody(Response response) {
+    String type = response.header("Content-Type");
+    if (type == null || !type.toLowerCase(Locale.ROOT).startsWith("text/plain")) {
+      return "";
+    }
+    try {
+      ResponseBody body = response.peekBody(MAX_QUOTED_BODY);
+      StringBuilder line = new StringBuilder();
+      for (byte b : body.bytes()) {
+        char c = (char) (b & 0xff);
+        if (c == '\n' || c == '\r') {
+          if (line.length() > 0) {
+            break;
+          }
+          continue;
+        }
+        line.append(c >= 0x20 && c < 0x7f ? c : '?');
+      }
+      String said = line.toString().trim();
+      return said.isEmpty() ? "" : "; it said: \"" + said + "\"";
+    } catch (IOException | RuntimeException e) {
+      return "";
+    }
+  }
+
+  private static List<String> elements(List<String> values) {
+    List<String> out = new ArrayList<String>();
+    for (String v : values) {
+      for (String part : v.split(",")) {
+        String t = part.trim();
+        if (!t.isEmpty()) {
+          out.add(t);
+        }
+      }
+    }
+    return out;
+  }
+
+  private static String quoted(String value) {
+    return value == null ? "missing" : "'" + value + "'";
+  }
+
+  private static String firstLine(String s) {
+    int nl = s.indexOf('\n');
+    return (nl < 0 ? s : s.substring(0, nl)).trim();
+  }
+
+  /** {@code "proxy.corp:3128"} from an address's {@code toString()} ({@code "proxy.corp/10.0.0.1:3128"}). */
+  private static String hostPort(String address) {
+    int slash = address.indexOf('/');
+    if (slash > 0) {
+      int colon = address.lastIndexOf(':');
+      return address.substring(0, slash) + (colon > slash ? address.substring(colon) : "");
+    }
+    return slash == 0 ? address.substring(1) : address;
+  }
+
+  private UpgradeAnswer() {}
+}

@@ -1,0 +1,170 @@
+package dev.wsgrpc.okhttp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.server.WebSocketServerOptions;
+import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.TestCertificates;
+import dev.wsgrpc.testing.proto.EchoGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import okhttp3.CertificatePinner;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** Every way the upgrade fails gives UNAVAILABLE with the Netty client's words, naming the URL and the answer. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class HandshakeTextsTest {
+
+  private final List<AutoCloseable> toClose = new ArrayList<>();
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (int i = toClose.size() - 1; i >= 0; i--) {
+      toClose.get(i).close();
+    }
+  }
+
+  private Status callFails(OkHttpWebSocketOptions options) {
+    ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(options).build();
+    toClose.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
+        .withDeadlineAfter(30, TimeUnit.SECONDS).unary(TestEcho.payload(1)));
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
+    return e.getStatus();
+  }
+
+  private String scripted(Function<String, String> answer) throws Exception {
+    ScriptedHttpServer server = new ScriptedHttpServer(answer);
+    toClose.add(server);
+    return "ws://127.0.0.1:" + server.port() + "/grpc";
+  }
+
+  private static String upgrade(String key, String extraHeaders) {
+    return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Accept: " + UpgradeAnswer.acceptFor(key) + "\r\n" + extraHeaders + "\r\n";
+  }
+
+  @Test
+  void forbiddenAnswerNamesTheStatusTheUrlTheServerAndQuotesThePlainTextBody() throws Exception {
+    String url = scripted(key -> "HTTP/1.1 403 Forbidden\r\nServer: edge/1.0\r\nContent-Type: text/plain\r\n"
+        + "Content-Length: 22\r\nConnection: close\r\n\r\nexpected a valid token");
+    Status status = callFails(OkHttpWebSocketOptions.newBuilder(url + "?token=secret").build());
+    assertEquals("expected HTTP 101 but was 403 Forbidden from " + url + "?<redacted> (Server: edge/1.0); it said: "
+        + "\"expected a valid token\"", status.getDescription());
+  }
+
+  @Test
+  void plainPageSaysAProxyDidNotPassTheUpgrade() throws Exception {
+    String url = scripted(key -> "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    assertEquals("expected HTTP 101 but was 200 OK from " + url + ": a proxy on the path did not pass the Upgrade "
+        + "and Connection headers, or the URL is not a WebSocket endpoint",
+        callFails(OkHttpWebSocketOptions.newBuilder(url).build()).getDescription());
+  }
+
+  @Test
+  void redirectIsNotFollowedAndNamesItsTarget() throws Exception {
+    String url = scripted(key -> "HTTP/1.1 301 Moved Permanently\r\nLocation: wss://elsewhere/grpc\r\n"
+        + "Content-Length: 0\r\nConnection: close\r\n\r\n");
+    assertEquals("expected HTTP 101 but was 301 Moved Permanently from " + url + ": redirected to "
+        + "wss://elsewhere/grpc", callFails(OkHttpWebSocketOptions.newBuilder(url).build()).getDescription());
+  }
+
+  @Test
+  void wrongPathOnTheTunnelServerQuotesItsRefusal() throws Exception {
+    Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+        WebSocketServerOptions.newBuilder().build()).addService(new TestEcho()).build().start();
+    toClose.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    String url = "ws://127.0.0.1:" + ((InetSocketAddress) server.getListenSockets().get(0)).getPort() + "/wrong";
+    assertEquals("expected HTTP 101 but was 404 Not Found from " + url + "; it said: \"no WebSocket endpoint at "
+        + "/wrong\"", callFails(OkHttpWebSocketOptions.newBuilder(url).build()).getDescription());
+  }
+
+  @Test
+  void wrongAcceptIsNamedWithTheExpectedValue() throws Exception {
+    String url = scripted(key -> "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Accept: abc=\r\n\r\n");
+    String d = callFails(OkHttpWebSocketOptions.newBuilder(url).build()).getDescription();
+    assertTrue(d.startsWith("expected Sec-WebSocket-Accept '") && d.endsWith("' but was 'abc=' from " + url), d);
+  }
+
+  @Test
+  void missingUpgradeHeaderIn101IsNamed() throws Exception {
+    String url = scripted(key -> "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n");
+    assertEquals("expected 'Upgrade: websocket' in the 101 but was missing from " + url,
+        callFails(OkHttpWebSocketOptions.newBuilder(url).build()).getDescription());
+  }
+
+  @Test
+  void aServerChoosingAnExtensionIsRefused() throws Exception {
+    String url = scripted(key -> upgrade(key, "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+        + "Sec-WebSocket-Protocol: wsgrpc.v1\r\n"));
+    assertEquals("expected no WebSocket extensions but the server chose 'permessage-deflate' from " + url,
+        callFails(OkHttpWebSocketOptions.newBuilder(url).build()).getDescription());
+  }
+
+  @Test
+  void aSubprotocolThatWasNotOfferedIsRefused() throws Exception {
+    String url = scripted(key -> upgrade(key, "Sec-WebSocket-Protocol: chat\r\n"));
+    assertEquals("expected a subprotocol among [wsgrpc.v1] but the server chose [chat] from " + url,
+        callFails(OkHttpWebSocketOptions.newBuilder(url).build()).getDescription());
+  }
+
+  @Test
+  void silentServerTimesOutWithTheHandshakeTimeout() throws Exception {
+    String url = scripted(key -> null);
+    assertEquals("WebSocket handshake with " + url + " timed out after 500 ms while waiting for the answer to the "
+        + "upgrade request", callFails(OkHttpWebSocketOptions.newBuilder(url)
+            .handshakeTimeout(500, TimeUnit.MILLISECONDS).build()).getDescription());
+  }
+
+  @Test
+  void refusedConnectionNamesTheUrl() throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    String url = "ws://127.0.0.1:" + port + "/grpc";
+    String d = callFails(OkHttpWebSocketOptions.newBuilder(url).build()).getDescription();
+    assertTrue(d.startsWith("cannot connect to " + url + ": "), d);
+    assertTrue(d.contains("Connection refused"), d);
+  }
+
+  @Test
+  void untrustedCertificateFailsTheTlsHandshake() throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+            WebSocketServerOptions.newBuilder().tls(certs.serverCertPem(), certs.serverKeyPem()).build())
+        .addService(new TestEcho()).build().start();
+    toClose.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    String url = "wss://localhost:" + ((InetSocketAddress) server.getListenSockets().get(0)).getPort() + "/grpc";
+    String d = callFails(OkHttpWebSocketOptions.newBuilder(url).build()).getDescription();
+    assertTrue(d.startsWith("TLS handshake with " + url + " failed: "), d);
+  }
+
+  @Test
+  void aCertificatePinMismatchFailsTheConnect() throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+            WebSocketServerOptions.newBuilder().tls(certs.serverCertPem(), certs.serverKeyPem()).build())
+        .addService(new TestEcho()).build().start();
+    toClose.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    String url = "wss://localhost:" + ((InetSocketAddress) server.getListenSockets().get(0)).getPort() + "/grpc";
+    String d = callFails(OkHttpWebSocketOptions.newBuilder(url).trustCertificates(certs.caPem())
+        .certificatePinner(new CertificatePinner.Builder()
+            .add("localhost", "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").build())
+        .build()).getDescription();
+    assertTrue(d.startsWith("TLS handshake with " + url + " failed: Certificate pinning failure!"), d);
+  }
+}

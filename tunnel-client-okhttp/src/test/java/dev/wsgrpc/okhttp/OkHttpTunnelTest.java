@@ -1,0 +1,291 @@
+package dev.wsgrpc.okhttp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.server.WebSocketServerOptions;
+import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.FaultInjectingRelay;
+import dev.wsgrpc.testing.TestCertificates;
+import dev.wsgrpc.testing.proto.EchoGrpc;
+import dev.wsgrpc.testing.proto.EchoRequest;
+import dev.wsgrpc.testing.proto.EchoResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** This client against the wsgrpc Netty server on real loopback sockets: the four RPC kinds, sizes, failures. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class OkHttpTunnelTest {
+
+  private static final int MAX_MESSAGE = 32 * 1024 * 1024;
+  private static final Metadata.Key<String> ECHO_HEADER = Metadata.Key.of("x-echo", Metadata.ASCII_STRING_MARSHALLER);
+
+  private final List<AutoCloseable> toClose = new ArrayList<>();
+  private final TestEcho echo = new TestEcho();
+  private TestCertificates certs;
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (int i = toClose.size() - 1; i >= 0; i--) {
+      toClose.get(i).close();
+    }
+  }
+
+  private Server startServer(int port, boolean tls) throws Exception {
+    WebSocketServerOptions.Builder options = WebSocketServerOptions.newBuilder();
+    if (tls) {
+      if (certs == null) {
+        certs = TestCertificates.create();
+      }
+      options.tls(certs.serverCertPem(), certs.serverKeyPem());
+    }
+    Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", port), options.build())
+        .maxInboundMessageSize(MAX_MESSAGE)
+        .addService(ServerInterceptors.intercept(echo, new HeaderEchoInterceptor()))
+        .build()
+        .start();
+    toClose.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    return server;
+  }
+
+  private static int port(Server server) {
+    return ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+  }
+
+  private ManagedChannel channel(OkHttpWebSocketOptions options) {
+    ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(options)
+        .maxInboundMessageSize(MAX_MESSAGE).build();
+    toClose.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    return channel;
+  }
+
+  private ManagedChannel wsChannel(Server server) {
+    return channel(OkHttpWebSocketOptions.newBuilder("ws://127.0.0.1:" + port(server) + "/grpc").build());
+  }
+
+  private static EchoGrpc.EchoBlockingStub blocking(ManagedChannel channel) {
+    return EchoGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void unaryRoundTripsOverWs() throws Exception {
+    ManagedChannel channel = wsChannel(startServer(0, false));
+    EchoRequest request = TestEcho.payload(1000);
+    assertEquals(request.getPayload(), blocking(channel).unary(request).getPayload());
+  }
+
+  @Test
+  void unaryRoundTripsOverWssTrustingAPemFile() throws Exception {
+    Server server = startServer(0, true);
+    ManagedChannel channel = channel(OkHttpWebSocketOptions.newBuilder("wss://localhost:" + port(server) + "/grpc")
+        .trustCertificates(certs.caPem()).build());
+    EchoRequest request = TestEcho.payload(1000);
+    assertEquals(request.getPayload(), blocking(channel).unary(request).getPayload());
+  }
+
+  @Test
+  void serverStreamingDeliversEveryMessageInOrder() throws Exception {
+    ManagedChannel channel = wsChannel(startServer(0, false));
+    Iterator<EchoResponse> it = blocking(channel).serverStream(TestEcho.payload(100).toBuilder().setCount(500).build());
+    int n = 0;
+    while (it.hasNext()) {
+      assertEquals(100, it.next().getPayload().size());
+      n++;
+    }
+    assertEquals(500, n);
+  }
+
+  @Test
+  void clientStreamingCountsEveryMessageAndByte() throws Exception {
+    ManagedChannel channel = wsChannel(startServer(0, false));
+    CompletableFuture<EchoResponse> result = new CompletableFuture<>();
+    StreamObserver<EchoRequest> requests = EchoGrpc.newStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS)
+        .clientStream(Observers.into(result));
+    for (int i = 0; i < 300; i++) {
+      requests.onNext(TestEcho.payload(1000));
+    }
+    requests.onCompleted();
+    EchoResponse response = result.get(60, TimeUnit.SECONDS);
+    assertEquals(300, response.getMessagesReceived());
+    assertEquals(300_000, response.getBytesReceived());
+  }
+
+  @Test
+  void bidiStreamingEchoesEachMessage() throws Exception {
+    ManagedChannel channel = wsChannel(startServer(0, false));
+    List<EchoResponse> received = new ArrayList<>();
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    StreamObserver<EchoRequest> requests = EchoGrpc.newStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS)
+        .bidi(Observers.collecting(received, done));
+    for (int i = 0; i < 200; i++) {
+      requests.onNext(TestEcho.payload(i + 1));
+    }
+    requests.onCompleted();
+    done.get(60, TimeUnit.SECONDS);
+    assertEquals(200, received.size());
+    assertEquals(200, received.get(199).getPayload().size());
+  }
+
+  @Test
+  void metadataTravelsBothWays() throws Exception {
+    ManagedChannel channel = wsChannel(startServer(0, false));
+    Metadata headers = new Metadata();
+    headers.put(ECHO_HEADER, "blue");
+    AtomicReference<Metadata> responseHeaders = new AtomicReference<>();
+    AtomicReference<Metadata> trailers = new AtomicReference<>();
+    blocking(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers),
+            MetadataUtils.newCaptureMetadataInterceptor(responseHeaders, trailers))
+        .unary(TestEcho.payload(10));
+    assertEquals("blue", responseHeaders.get().get(ECHO_HEADER));
+  }
+
+  @Test
+  void sixteenMebibyteMessagesCrossBothWays() throws Exception {
+    ManagedChannel channel = wsChannel(startServer(0, false));
+    EchoRequest big = TestEcho.payload(16 * 1024 * 1024);
+    assertEquals(big.getPayload(), blocking(channel).unary(big).getPayload());
+  }
+
+  @Test
+  void serverStatusAndDescriptionArriveUnchanged() throws Exception {
+    ManagedChannel channel = wsChannel(startServer(0, false));
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> blocking(channel).unary(
+        EchoRequest.newBuilder().setFailWith(Status.Code.INTERNAL.value())
+            .setPayload(com.google.protobuf.ByteString.copyFromUtf8("boom")).build()));
+    assertEquals(Status.Code.INTERNAL, e.getStatus().getCode());
+    assertEquals("boom", e.getStatus().getDescription());
+  }
+
+  @Test
+  void deadlineExpiresAndTheServerSeesTheCancellation() throws Exception {
+    ManagedChannel channel = wsChannel(startServer(0, false));
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
+        .withDeadlineAfter(300, TimeUnit.MILLISECONDS)
+        .unary(EchoRequest.newBuilder().setDelayMs(60_000).build()));
+    assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
+    assertTrue(echo.cancelled.await(30, TimeUnit.SECONDS), "expected the server to see the cancellation");
+  }
+
+  @Test
+  void cancellingACallReachesTheServer() throws Exception {
+    ManagedChannel channel = wsChannel(startServer(0, false));
+    AtomicReference<ClientCallStreamObserver<EchoRequest>> call = new AtomicReference<>();
+    CompletableFuture<Status> closed = new CompletableFuture<>();
+    EchoGrpc.newStub(channel).unary(EchoRequest.newBuilder().setDelayMs(60_000).build(),
+        new ClientResponseObserver<EchoRequest, EchoResponse>() {
+          @Override
+          public void beforeStart(ClientCallStreamObserver<EchoRequest> requestStream) {
+            call.set(requestStream);
+          }
+
+          @Override
+          public void onNext(EchoResponse value) {
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            closed.complete(Status.fromThrowable(t));
+          }
+
+          @Override
+          public void onCompleted() {
+            closed.complete(Status.OK);
+          }
+        });
+    // The call is on the wire once the channel is ready and a unary round trip has passed behind it.
+    blocking(channel).unary(TestEcho.payload(1));
+    call.get().cancel("user gave up", null);
+    assertEquals(Status.Code.CANCELLED, closed.get(30, TimeUnit.SECONDS).getCode());
+    assertTrue(echo.cancelled.await(30, TimeUnit.SECONDS), "expected the server to see the cancellation");
+  }
+
+  @Test
+  void inFlightCallsFailUnavailableWithinTwoSecondsOfAConnectionResetAndTheNextCallWorks() throws Exception {
+    Server server = startServer(0, false);
+    FaultInjectingRelay relay = new FaultInjectingRelay(new InetSocketAddress("127.0.0.1", port(server)));
+    toClose.add(relay);
+    ManagedChannel channel = channel(OkHttpWebSocketOptions.newBuilder("ws://127.0.0.1:" + relay.port() + "/grpc")
+        .build());
+    blocking(channel).unary(TestEcho.payload(1));
+    CompletableFuture<Status> inFlight = new CompletableFuture<>();
+    EchoGrpc.newStub(channel).bidi(Observers.statusOf(inFlight)).onNext(TestEcho.payload(1));
+    blocking(channel).unary(TestEcho.payload(1)); // the bidi call is on the wire behind this round trip
+    long start = System.nanoTime();
+    relay.cutCurrentConnections();
+    Status status = inFlight.get(30, TimeUnit.SECONDS);
+    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+    assertTrue(status.getDescription().startsWith("connection to ws://127.0.0.1:" + relay.port() + "/grpc lost: "),
+        status.toString());
+    assertTrue(millis < 2000, "expected the in-flight call to fail within 2 s but it took " + millis + " ms");
+    assertEquals(5, blocking(channel).withWaitForReady().unary(TestEcho.payload(5)).getPayload().size());
+  }
+
+  @Test
+  void theChannelReconnectsWhenTheServerComesBackOnItsPort() throws Exception {
+    Server server = startServer(0, false);
+    int port = port(server);
+    ManagedChannel channel = wsChannel(server);
+    blocking(channel).unary(TestEcho.payload(1));
+    server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    StatusRuntimeException down = assertThrows(StatusRuntimeException.class,
+        () -> blocking(channel).unary(TestEcho.payload(1)));
+    assertEquals(Status.Code.UNAVAILABLE, down.getStatus().getCode(), down.getStatus().toString());
+    startServer(port, false);
+    assertEquals(5, blocking(channel).withWaitForReady().unary(TestEcho.payload(5)).getPayload().size());
+  }
+
+  @Test
+  void aSilentPathIsNoticedThroughPingsAndTheCallFailsUnavailable() throws Exception {
+    Server server = startServer(0, false);
+    FaultInjectingRelay relay = new FaultInjectingRelay(new InetSocketAddress("127.0.0.1", port(server)));
+    toClose.add(relay);
+    ManagedChannel channel = channel(OkHttpWebSocketOptions.newBuilder("ws://127.0.0.1:" + relay.port() + "/grpc")
+        .pingInterval(300, TimeUnit.MILLISECONDS).build());
+    blocking(channel).unary(TestEcho.payload(1));
+    CompletableFuture<Status> inFlight = new CompletableFuture<>();
+    EchoGrpc.newStub(channel).bidi(Observers.statusOf(inFlight)).onNext(TestEcho.payload(1));
+    relay.stallCurrentConnections();
+    Status status = inFlight.get(30, TimeUnit.SECONDS);
+    assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+    assertTrue(status.getDescription().startsWith("no WebSocket Pong arrived within 300 ms of a Ping: the server "
+        + "or a hop on the path has gone silent (from ws://127.0.0.1:" + relay.port() + "/grpc)"), status.toString());
+  }
+
+  /** Echoes the {@code x-echo} request header as a response header. */
+  private static final class HeaderEchoInterceptor implements io.grpc.ServerInterceptor {
+    @Override
+    public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(io.grpc.ServerCall<Q, R> call, Metadata headers,
+        io.grpc.ServerCallHandler<Q, R> next) {
+      String value = headers.get(ECHO_HEADER);
+      return next.startCall(new io.grpc.ForwardingServerCall.SimpleForwardingServerCall<Q, R>(call) {
+        @Override
+        public void sendHeaders(Metadata responseHeaders) {
+          if (value != null) {
+            responseHeaders.put(ECHO_HEADER, value);
+          }
+          super.sendHeaders(responseHeaders);
+        }
+      }, headers);
+    }
+  }
+}

@@ -1,0 +1,179 @@
+package dev.wsgrpc.gateway.proxy;
+
+import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
+import io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Per-call Prometheus metrics under the names and labels users of gRPC's Prometheus interceptors know
+ * ({@code grpc_service}, {@code grpc_method}, {@code grpc_type}, {@code grpc_code}), latencies in seconds:
+ * {@code grpc_server_handled_total}, {@code grpc_server_handling_seconds}, {@code grpc_server_msg_received_total},
+ * {@code grpc_server_msg_sent_total}, and {@code grpc_server_calls_in_flight}.
+ *
+ * <p>A proxy decodes no message, so it does not know a method's type from a descriptor: {@code grpc_type} is what the
+ * call was seen to be: {@code UNARY} (at most one message each way), {@code CLIENT_STREAMING},
+ * {@code SERVER_STREAMING} or {@code BIDI_STREAMING} (more than one message from the client, the server, or both).
+ * Where the descriptor knows (a service served in-process), its type is used.
+ *
+ * <p>Method names come from callers, so at most {@value #MAX_METHODS} distinct methods get series of their own; later
+ * ones are counted under {@code grpc_service="other", grpc_method="other"}, and so are calls the upstream answered
+ * {@code UNIMPLEMENTED}, so a scan of made-up names cannot grow the metrics.
+ */
+public final class CallMetrics implements ServerInterceptor {
+
+  static final int MAX_METHODS = 1000;
+
+  private final Counter handled;
+  private final Histogram seconds;
+  private final Counter received;
+  private final Counter sent;
+  private final Gauge inFlight;
+  private final Set<String> methods = ConcurrentHashMap.newKeySet();
+
+  public CallMetrics(PrometheusRegistry registry) {
+    handled = Counter.builder()
+        .name("grpc_server_handled_total")
+        .help("Calls completed, by service, method, type and status code")
+        .labelNames("grpc_service", "grpc_method", "grpc_type", "grpc_code")
+        .register(registry);
+    seconds = Histogram.builder()
+        .name("grpc_server_handling_seconds")
+        .help("Time from a call's headers to its status, in seconds")
+        .labelNames("grpc_service", "grpc_method", "grpc_type")
+        .classicOnly()
+        .register(registry);
+    received = Counter.builder()
+        .name("grpc_server_msg_received_total")
+        .help("Messages received from callers")
+        .labelNames("grpc_service", "grpc_method", "grpc_type")
+        .register(registry);
+    sent = Counter.builder()
+        .name("grpc_server_msg_sent_total")
+        .help("Messages sent to callers")
+        .labelNames("grpc_service", "grpc_method", "grpc_type")
+        .register(registry);
+    inFlight = Gauge.builder()
+        .name("grpc_server_calls_in_flight")
+        .help("Calls started and not yet completed")
+        .register(registry);
+  }
+
+  @Override
+  public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
+      ServerCallHandler<ReqT, RespT> next) {
+    Recorder recorder = new Recorder(call.getMethodDescriptor());
+    inFlight.inc();
+    ServerCall.Listener<ReqT> listener = next.startCall(new SimpleForwardingServerCall<ReqT, RespT>(call) {
+      @Override
+      public void sendMessage(RespT message) {
+        recorder.sent.incrementAndGet();
+        super.sendMessage(message);
+      }
+
+      @Override
+      public void close(Status status, Metadata trailers) {
+        recorder.status(status);
+        super.close(status, trailers);
+      }
+    }, headers);
+    return new SimpleForwardingServerCallListener<ReqT>(listener) {
+      @Override
+      public void onMessage(ReqT message) {
+        recorder.received.incrementAndGet();
+        super.onMessage(message);
+      }
+
+      @Override
+      public void onComplete() {
+        try {
+          super.onComplete();
+        } finally {
+          recorder.end();
+        }
+      }
+
+      @Override
+      public void onCancel() {
+        recorder.status(Status.CANCELLED);
+        try {
+          super.onCancel();
+        } finally {
+          recorder.end();
+        }
+      }
+    };
+  }
+
+  /** One call's counts, reported once when it ends. */
+  private final class Recorder {
+    final MethodDescriptor<?, ?> method;
+    final long startNanos = System.nanoTime();
+    final AtomicLong received = new AtomicLong();
+    final AtomicLong sent = new AtomicLong();
+    final AtomicBoolean ended = new AtomicBoolean();
+    volatile Status.Code code;
+
+    Recorder(MethodDescriptor<?, ?> method) {
+      this.method = method;
+    }
+
+    void status(Status status) {
+      if (code == null) {
+        code = status.getCode();
+      }
+    }
+
+    void end() {
+      if (!ended.compareAndSet(false, true)) {
+        return;
+      }
+      inFlight.dec();
+      Status.Code c = code != null ? code : Status.Code.CANCELLED;
+      String service = method.getServiceName();
+      String name = method.getBareMethodName();
+      if (service == null || name == null || c == Status.Code.UNIMPLEMENTED || !admit(method.getFullMethodName())) {
+        service = "other";
+        name = "other";
+      }
+      String type = type(method.getType(), received.get(), sent.get());
+      handled.labelValues(service, name, type, c.name()).inc();
+      seconds.labelValues(service, name, type).observe((System.nanoTime() - startNanos) / 1e9);
+      CallMetrics.this.received.labelValues(service, name, type).inc(received.get());
+      CallMetrics.this.sent.labelValues(service, name, type).inc(sent.get());
+    }
+  }
+
+  private boolean admit(String fullMethodName) {
+    if (methods.contains(fullMethodName)) {
+      return true;
+    }
+    if (methods.size() >= MAX_METHODS) {
+      return false;
+    }
+    methods.add(fullMethodName);
+    return true;
+  }
+
+  static String type(MethodDescriptor.MethodType known, long received, long sent) {
+    if (known != MethodDescriptor.MethodType.UNKNOWN) {
+      return known.name();
+    }
+    if (received > 1) {
+      return sent > 1 ? "BIDI_STREAMING" : "CLIENT_STREAMING";
+    }
+    return sent > 1 ? "SERVER_STREAMING" : "UNARY";
+  }
+}

@@ -1,0 +1,110 @@
+package dev.wsgrpc.gateway.proxy;
+
+import dev.wsgrpc.server.TunnelPrincipal;
+import dev.wsgrpc.server.WebSocketServers;
+import io.grpc.Attributes;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Tells the upstream who called, in request metadata under names that a trusted upstream can rely on:
+ *
+ * <ul>
+ *   <li>{@value #CLIENT_ADDRESS_NAME}: the client's IP address, as the gateway established it (for a tunnel behind
+ *       {@code --trusted-proxies}, the address the trusted proxy named; else the socket's peer);
+ *   <li>{@value #PRINCIPAL_NAME}: who the tunnel was authenticated as (bearer token or client certificate), absent
+ *       without authentication; bytes outside printable ASCII, and {@code %}, are percent-encoded (UTF-8);
+ *   <li>{@value #TRANSPORT_NAME}: how the call arrived: {@code ws}, {@code wss} (a tunnel without or with TLS) or
+ *       {@code native} (plain gRPC on the same port, h2c or TLS h2).
+ * </ul>
+ *
+ * <p>Every incoming header whose name starts with {@value #RESERVED_PREFIX} is removed first, so a client cannot
+ * forge any of them (nor a future one).
+ */
+public final class CallerMetadata implements ServerInterceptor {
+
+  /** Every header with this prefix is the gateway's: dropped from what callers send. */
+  public static final String RESERVED_PREFIX = "wsgrpc-";
+  public static final String CLIENT_ADDRESS_NAME = "wsgrpc-client-address";
+  public static final String PRINCIPAL_NAME = "wsgrpc-principal";
+  public static final String TRANSPORT_NAME = "wsgrpc-transport";
+
+  public static final Metadata.Key<String> CLIENT_ADDRESS =
+      Metadata.Key.of(CLIENT_ADDRESS_NAME, Metadata.ASCII_STRING_MARSHALLER);
+  public static final Metadata.Key<String> PRINCIPAL =
+      Metadata.Key.of(PRINCIPAL_NAME, Metadata.ASCII_STRING_MARSHALLER);
+  public static final Metadata.Key<String> TRANSPORT =
+      Metadata.Key.of(TRANSPORT_NAME, Metadata.ASCII_STRING_MARSHALLER);
+
+  @Override
+  public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
+      ServerCallHandler<ReqT, RespT> next) {
+    stripReserved(headers);
+    Attributes attributes = call.getAttributes();
+    String address = hostAddress(attributes.get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
+    if (address != null) {
+      headers.put(CLIENT_ADDRESS, address);
+    }
+    Object principal = attributes.get(TunnelPrincipal.ATTRIBUTE);
+    if (principal != null) {
+      headers.put(PRINCIPAL, percentEncode(principal.toString()));
+    }
+    headers.put(TRANSPORT, transport(attributes));
+    return next.startCall(call, headers);
+  }
+
+  static void stripReserved(Metadata headers) {
+    List<String> reserved = new ArrayList<>();
+    for (String key : headers.keys()) {
+      if (key.startsWith(RESERVED_PREFIX)) {
+        reserved.add(key);
+      }
+    }
+    for (String key : reserved) {
+      if (key.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
+        headers.discardAll(Metadata.Key.of(key, Metadata.BINARY_BYTE_MARSHALLER));
+      } else {
+        headers.discardAll(Metadata.Key.of(key, Metadata.ASCII_STRING_MARSHALLER));
+      }
+    }
+  }
+
+  /** {@code ws}, {@code wss} or {@code native}. */
+  static String transport(Attributes attributes) {
+    if (attributes.get(WebSocketServers.TUNNEL_PATH) == null) {
+      return "native";
+    }
+    return attributes.get(Grpc.TRANSPORT_ATTR_SSL_SESSION) != null ? "wss" : "ws";
+  }
+
+  private static String hostAddress(SocketAddress address) {
+    if (address instanceof InetSocketAddress) {
+      InetSocketAddress inet = (InetSocketAddress) address;
+      return inet.getAddress() != null ? inet.getAddress().getHostAddress() : inet.getHostString();
+    }
+    return address == null ? null : address.toString();
+  }
+
+  /** Printable ASCII stays as it is (but {@code %}); every other UTF-8 byte becomes {@code %XX}. */
+  static String percentEncode(String value) {
+    StringBuilder out = new StringBuilder(value.length());
+    for (byte b : value.getBytes(StandardCharsets.UTF_8)) {
+      int c = b & 0xff;
+      if (c >= 0x20 && c < 0x7f && c != '%') {
+        out.append((char) c);
+      } else {
+        out.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
+            .append(Character.toUpperCase(Character.forDigit(c & 0xf, 16)));
+      }
+    }
+    return out.toString();
+  }
+}

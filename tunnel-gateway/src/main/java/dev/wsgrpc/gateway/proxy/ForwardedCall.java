@@ -1,0 +1,205 @@
+package dev.wsgrpc.gateway.proxy;
+
+import com.google.common.util.concurrent.MoreExecutors;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.Context;
+import io.grpc.Deadline;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.Status;
+import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One call on its way through the proxy: the caller's {@link ServerCall} joined to a {@link ClientCall} on the
+ * upstream channel.
+ *
+ * <p>Everything that touches either call runs in one sequential lane per call (neither call is thread-safe): the
+ * server side's callbacks are posted to it, and the upstream call delivers its own callbacks there.
+ *
+ * <p>Flow control is end to end: each side has at most one message requested at a time, and the next one is asked
+ * for only when the other side is ready to send it on ({@code isReady}, else the other side's {@code onReady}). A
+ * slow reader at either end therefore stops reading at the other end, and the proxy holds at most one message per
+ * direction per call beyond what the two transports buffer under their own flow control.
+ */
+final class ForwardedCall extends ServerCall.Listener<byte[]> {
+
+  private static final Logger logger = LoggerFactory.getLogger(ForwardedCall.class);
+
+  private final ServerCall<byte[], byte[]> downstream;
+  private final ClientCall<byte[], byte[]> upstream;
+  private final Executor lane;
+
+  // Confined to the lane.
+  /** A caller message is wanted, but the upstream could not take it yet. */
+  private boolean awaitingUpstreamReady;
+  /** An upstream message is wanted, but the caller could not take it yet. */
+  private boolean awaitingDownstreamReady;
+  private boolean downstreamClosed;
+  private boolean upstreamCancelled;
+
+  private ForwardedCall(ServerCall<byte[], byte[]> downstream, ClientCall<byte[], byte[]> upstream, Executor lane) {
+    this.downstream = downstream;
+    this.upstream = upstream;
+    this.lane = lane;
+  }
+
+  /**
+   * Starts forwarding {@code call} to {@code channel}. Called from the server's {@code startCall}, in the call's
+   * {@link Context}: its deadline (the time the caller has left) becomes the upstream call's deadline.
+   */
+  static ServerCall.Listener<byte[]> start(ServerCall<byte[], byte[]> call, Metadata headers, Channel channel,
+      Executor executor) {
+    Executor lane = MoreExecutors.newSequentialExecutor(executor);
+    CallOptions options = CallOptions.DEFAULT.withExecutor(lane);
+    Deadline deadline = Context.current().getDeadline();
+    if (deadline != null) {
+      options = options.withDeadline(deadline);
+    }
+    ClientCall<byte[], byte[]> upstream =
+        channel.newCall(OpaqueBytes.method(call.getMethodDescriptor().getFullMethodName()), options);
+    ForwardedCall forwarded = new ForwardedCall(call, upstream, lane);
+    lane.execute(() -> forwarded.begin(headers));
+    return forwarded;
+  }
+
+  private void begin(Metadata headers) {
+    try {
+      upstream.start(new UpstreamListener(), headers);
+      // One message each way to begin with; from then on, one more only once the other side is ready.
+      upstream.request(1);
+      downstream.request(1);
+    } catch (RuntimeException e) {
+      fail(e);
+    }
+  }
+
+  // ---- the caller's side (posted to the lane) ----
+
+  @Override
+  public void onMessage(byte[] message) {
+    inLane(() -> {
+      if (upstreamCancelled) {
+        return;
+      }
+      upstream.sendMessage(message);
+      if (upstream.isReady()) {
+        downstream.request(1);
+      } else {
+        awaitingUpstreamReady = true;
+      }
+    });
+  }
+
+  @Override
+  public void onHalfClose() {
+    inLane(() -> {
+      if (!upstreamCancelled) {
+        upstream.halfClose();
+      }
+    });
+  }
+
+  @Override
+  public void onCancel() {
+    // The caller cancelled, its deadline passed, or its connection went away.
+    inLane(() -> {
+      downstreamClosed = true;
+      cancelUpstream("the caller cancelled the call");
+    });
+  }
+
+  @Override
+  public void onReady() {
+    inLane(() -> {
+      if (awaitingDownstreamReady && !downstreamClosed && downstream.isReady()) {
+        awaitingDownstreamReady = false;
+        upstream.request(1);
+      }
+    });
+  }
+
+  // ---- the upstream's side (delivered in the lane) ----
+
+  private final class UpstreamListener extends ClientCall.Listener<byte[]> {
+    @Override
+    public void onHeaders(Metadata headers) {
+      guarded(() -> {
+        if (!downstreamClosed) {
+          downstream.sendHeaders(headers);
+        }
+      });
+    }
+
+    @Override
+    public void onMessage(byte[] message) {
+      guarded(() -> {
+        if (downstreamClosed) {
+          return;
+        }
+        downstream.sendMessage(message);
+        if (downstream.isReady()) {
+          upstream.request(1);
+        } else {
+          awaitingDownstreamReady = true;
+        }
+      });
+    }
+
+    @Override
+    public void onClose(Status status, Metadata trailers) {
+      guarded(() -> {
+        if (!downstreamClosed) {
+          downstreamClosed = true;
+          downstream.close(status, trailers); // code, description and trailers as the upstream sent them
+        }
+      });
+    }
+
+    @Override
+    public void onReady() {
+      guarded(() -> {
+        if (awaitingUpstreamReady && !upstreamCancelled && upstream.isReady()) {
+          awaitingUpstreamReady = false;
+          downstream.request(1);
+        }
+      });
+    }
+  }
+
+  private void inLane(Runnable task) {
+    lane.execute(() -> guarded(task));
+  }
+
+  private void guarded(Runnable task) {
+    try {
+      task.run();
+    } catch (RuntimeException e) {
+      fail(e);
+    }
+  }
+
+  /** A bug or a broken invariant: both sides end, the caller with INTERNAL. */
+  private void fail(RuntimeException e) {
+    logger.warn("Forwarding {} failed", downstream.getMethodDescriptor().getFullMethodName(), e);
+    cancelUpstream("the proxy failed: " + e);
+    if (!downstreamClosed) {
+      downstreamClosed = true;
+      try {
+        downstream.close(Status.INTERNAL.withDescription("the gateway failed to forward the call"), new Metadata());
+      } catch (RuntimeException ignored) {
+        // already closed
+      }
+    }
+  }
+
+  private void cancelUpstream(String reason) {
+    if (!upstreamCancelled) {
+      upstreamCancelled = true;
+      upstream.cancel(reason, null);
+    }
+  }
+}

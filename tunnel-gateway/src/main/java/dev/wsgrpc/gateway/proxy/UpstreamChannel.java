@@ -1,0 +1,95 @@
+package dev.wsgrpc.gateway.proxy;
+
+import io.grpc.ChannelCredentials;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.NameResolverProvider;
+import io.grpc.NameResolverRegistry;
+import io.grpc.TlsChannelCredentials;
+import java.io.IOException;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The one upstream channel of proxy mode, built from grpc-java's own parts: name resolution (a
+ * {@code HOST:PORT} list or file through {@link ListNameResolver}, or {@code dns:///} through grpc's DNS resolver
+ * asked again every refresh), {@code round_robin} over every address, client-side health checking with
+ * {@code grpc.health.v1} ({@code healthCheckConfig}, from grpc-services), and TLS with the given trust.
+ */
+public final class UpstreamChannel {
+
+  /** User agent the upstreams see. */
+  static final String USER_AGENT = "wsgrpc-gateway";
+
+  /**
+   * Builds the channel. It connects lazily, on the first call.
+   *
+   * @throws IOException when a certificate or key file cannot be read
+   * @throws IllegalArgumentException when the target's scheme is not one grpc-java here resolves
+   */
+  public static ManagedChannel create(UpstreamOptions options) throws IOException {
+    ChannelCredentials credentials = credentials(options);
+    NameResolverRegistry registry = new NameResolverRegistry();
+    String target;
+    if (options.targetUri != null) {
+      target = options.targetUri;
+      NameResolverProvider dns = NameResolverRegistry.getDefaultRegistry().getProviderForScheme("dns");
+      if (dns != null) {
+        registry.register(PeriodicRefresh.provider(dns, options.refreshInterval));
+      }
+      String scheme = target.substring(0, target.indexOf(':'));
+      if (registry.getProviderForScheme(scheme) == null) {
+        NameResolverProvider other = NameResolverRegistry.getDefaultRegistry().getProviderForScheme(scheme);
+        if (other == null) {
+          throw new IllegalArgumentException("upstream: " + target + " (expected: a dns:/// target or HOST:PORT)");
+        }
+        registry.register(other);
+      }
+    } else {
+      ListNameResolver.Provider list = new ListNameResolver.Provider(options.list, options.listFile,
+          options.refreshInterval, options.tls && options.authority == null);
+      registry.register(list);
+      target = list.target();
+    }
+    ManagedChannelBuilder<?> builder = Grpc.newChannelBuilder(target, credentials, registry)
+        .defaultServiceConfig(serviceConfig(options.healthCheckService))
+        .disableServiceConfigLookUp()
+        .maxInboundMessageSize(options.maxInboundMessageSize)
+        .maxInboundMetadataSize(options.maxInboundMetadataSize)
+        .userAgent(USER_AGENT);
+    if (options.authority != null) {
+      builder.overrideAuthority(options.authority);
+    }
+    return builder.build();
+  }
+
+  /** {@code round_robin} over every address, with {@code grpc.health.v1} checks unless {@code healthService} is null.
+   */
+  static Map<String, Object> serviceConfig(String healthService) {
+    Map<String, Object> config = new LinkedHashMap<>();
+    config.put("loadBalancingConfig", List.of(Map.of("round_robin", Map.of())));
+    if (healthService != null) {
+      config.put("healthCheckConfig", Map.of("serviceName", healthService));
+    }
+    return config;
+  }
+
+  private static ChannelCredentials credentials(UpstreamOptions options) throws IOException {
+    if (!options.tls) {
+      return InsecureChannelCredentials.create();
+    }
+    TlsChannelCredentials.Builder tls = TlsChannelCredentials.newBuilder();
+    if (options.trustCertificates != null) {
+      tls.trustManager(options.trustCertificates);
+    }
+    if (options.clientCertificate != null) {
+      tls.keyManager(options.clientCertificate, options.clientKey);
+    }
+    return tls.build();
+  }
+
+  private UpstreamChannel() {}
+}

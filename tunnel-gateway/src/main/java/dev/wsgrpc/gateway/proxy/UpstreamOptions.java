@@ -1,0 +1,199 @@
+package dev.wsgrpc.gateway.proxy;
+
+import java.io.File;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * Where proxy mode sends calls and how: an immutable value from a validating {@link Builder}; see
+ * {@link UpstreamChannel#create}.
+ */
+public final class UpstreamOptions {
+
+  /** Default {@link Builder#refreshInterval}: {@value} seconds. */
+  public static final int DEFAULT_REFRESH_SECONDS = 30;
+  /** Default {@link Builder#maxInboundMessageSize}: 4 MiB, as grpc-java's. */
+  public static final int DEFAULT_MAX_INBOUND_MESSAGE = 4 * 1024 * 1024;
+  /** Default {@link Builder#maxInboundMetadataSize}: 16 KiB. */
+  public static final int DEFAULT_MAX_INBOUND_METADATA = 16 * 1024;
+
+  final String targetUri;
+  final List<HostPort> list;
+  final Path listFile;
+  final Duration refreshInterval;
+  final boolean tls;
+  final File trustCertificates;
+  final File clientCertificate;
+  final File clientKey;
+  final String authority;
+  final String healthCheckService;
+  final int maxInboundMessageSize;
+  final int maxInboundMetadataSize;
+
+  private UpstreamOptions(Builder b) {
+    targetUri = b.targetUri;
+    list = Collections.unmodifiableList(new ArrayList<>(b.list));
+    listFile = b.listFile;
+    refreshInterval = b.refreshInterval;
+    tls = b.tls;
+    trustCertificates = b.trustCertificates;
+    clientCertificate = b.clientCertificate;
+    clientKey = b.clientKey;
+    authority = b.authority;
+    healthCheckService = b.healthCheckService;
+    maxInboundMessageSize = b.maxInboundMessageSize;
+    maxInboundMetadataSize = b.maxInboundMetadataSize;
+  }
+
+  public static Builder newBuilder() {
+    return new Builder();
+  }
+
+  /** Names the upstreams for log lines: the target, the list, or the file. */
+  @Override
+  public String toString() {
+    String where = targetUri != null ? targetUri : listFile != null ? "file " + listFile : list.toString();
+    return where + (tls ? " over TLS" : " over h2c");
+  }
+
+  public static final class Builder {
+    private String targetUri;
+    private final List<HostPort> list = new ArrayList<>();
+    private Path listFile;
+    private Duration refreshInterval = Duration.ofSeconds(DEFAULT_REFRESH_SECONDS);
+    private boolean tls;
+    private File trustCertificates;
+    private File clientCertificate;
+    private File clientKey;
+    private String authority;
+    private String healthCheckService = "";
+    private int maxInboundMessageSize = DEFAULT_MAX_INBOUND_MESSAGE;
+    private int maxInboundMetadataSize = DEFAULT_MAX_INBOUND_METADATA;
+
+    private Builder() {}
+
+    /**
+     * The upstreams: either one gRPC target URI ({@code dns:///grpc.internal:50051}, resolved by grpc-java) or
+     * {@code HOST:PORT} entries (each may also be a comma-separated list).
+     *
+     * @throws IllegalArgumentException "upstream: VALUE (expected: HOST:PORT)", or a URI mixed with others
+     */
+    public Builder upstreams(List<String> values) {
+      for (String value : values) {
+        for (String raw : value.split(",")) {
+          String s = raw.trim();
+          if (s.isEmpty()) {
+            continue;
+          }
+          if (s.contains("://")) {
+            if (targetUri != null || !list.isEmpty() || values.size() > 1 || value.contains(",")) {
+              throw new IllegalArgumentException("upstream: " + s + " (expected: one target URI, or HOST:PORT "
+                  + "entries)");
+            }
+            targetUri = s;
+          } else {
+            if (targetUri != null) {
+              throw new IllegalArgumentException("upstream: " + s + " (expected: one target URI, or HOST:PORT "
+                  + "entries)");
+            }
+            list.add(HostPort.parse("upstream", s));
+          }
+        }
+      }
+      return this;
+    }
+
+    /** A file of {@code HOST:PORT} lines ({@code #} comments), read again every refresh. Default: none. */
+    public Builder upstreamFile(Path file) {
+      this.listFile = file;
+      return this;
+    }
+
+    /** How often names are looked up again and the list file re-read. Default: 30 s. */
+    public Builder refreshInterval(Duration interval) {
+      if (interval.isNegative() || interval.isZero()) {
+        throw new IllegalArgumentException("upstreamRefresh: " + interval + " (expected: > 0)");
+      }
+      this.refreshInterval = interval;
+      return this;
+    }
+
+    /** TLS to the upstreams (ALPN h2). Default: false (h2c). */
+    public Builder tls(boolean tls) {
+      this.tls = tls;
+      return this;
+    }
+
+    /** PEM certificates to trust for TLS. Default: null, the JDK's trust store. */
+    public Builder trustCertificates(File pem) {
+      this.trustCertificates = pem;
+      return this;
+    }
+
+    /** A client certificate chain and PKCS#8 key to present to upstreams (mutual TLS). Default: none. */
+    public Builder clientCertificate(File certificateChain, File key) {
+      this.clientCertificate = certificateChain;
+      this.clientKey = key;
+      return this;
+    }
+
+    /**
+     * The {@code :authority} and TLS server name for every upstream. Default: null, each upstream's own host name
+     * (for a target URI, its host).
+     */
+    public Builder authority(String authority) {
+      this.authority = authority;
+      return this;
+    }
+
+    /**
+     * The service whose {@code grpc.health.v1} status decides whether an upstream gets calls; "" asks about the
+     * whole server; null turns health checking off. An upstream that does not implement the health service counts
+     * as healthy. Default: "".
+     */
+    public Builder healthCheckService(String service) {
+      this.healthCheckService = service;
+      return this;
+    }
+
+    /** Largest message accepted from an upstream. Default: 4 MiB. */
+    public Builder maxInboundMessageSize(int bytes) {
+      if (bytes <= 0) {
+        throw new IllegalArgumentException("maxInboundMessage: " + bytes + " (expected: > 0)");
+      }
+      this.maxInboundMessageSize = bytes;
+      return this;
+    }
+
+    /** Largest header or trailer block accepted from an upstream. Default: 16 KiB. */
+    public Builder maxInboundMetadataSize(int bytes) {
+      if (bytes <= 0) {
+        throw new IllegalArgumentException("maxInboundMetadata: " + bytes + " (expected: > 0)");
+      }
+      this.maxInboundMetadataSize = bytes;
+      return this;
+    }
+
+    /**
+     * @throws IllegalArgumentException when no upstream is named, or both a list and a file are, or TLS settings
+     *     come without TLS
+     */
+    public UpstreamOptions build() {
+      int sources = (targetUri != null ? 1 : 0) + (!list.isEmpty() ? 1 : 0) + (listFile != null ? 1 : 0);
+      if (sources != 1) {
+        throw new IllegalArgumentException("upstream: " + (sources == 0 ? "none" : "both a list and a file")
+            + " (expected: --upstream or --upstream-file)");
+      }
+      if (!tls && (trustCertificates != null || clientCertificate != null)) {
+        throw new IllegalArgumentException("upstreamTls: false (expected: true with trust or client certificates)");
+      }
+      if ((clientCertificate == null) != (clientKey == null)) {
+        throw new IllegalArgumentException("upstreamClientKey: " + clientKey + " (expected: with a certificate)");
+      }
+      return new UpstreamOptions(this);
+    }
+  }
+}

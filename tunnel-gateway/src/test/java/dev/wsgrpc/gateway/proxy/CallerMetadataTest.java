@@ -1,0 +1,68 @@
+package dev.wsgrpc.gateway.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.server.WebSocketServers;
+import io.grpc.Attributes;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import org.junit.jupiter.api.Test;
+
+class CallerMetadataTest {
+
+  @Test
+  void everyHeaderWithTheReservedPrefixIsStrippedAndOthersKept() {
+    Metadata headers = new Metadata();
+    headers.put(CallerMetadata.CLIENT_ADDRESS, "10.6.6.6");
+    headers.put(Metadata.Key.of("wsgrpc-future", Metadata.ASCII_STRING_MARSHALLER), "x");
+    headers.put(Metadata.Key.of("wsgrpc-future-bin", Metadata.BINARY_BYTE_MARSHALLER), new byte[] {1});
+    headers.put(Metadata.Key.of("x-tenant", Metadata.ASCII_STRING_MARSHALLER), "blue");
+    CallerMetadata.stripReserved(headers);
+    assertEquals("[x-tenant]", headers.keys().toString());
+  }
+
+  @Test
+  void theTransportIsNativeUnlessTheConnectionArrivedAsATunnel() {
+    assertEquals("native", CallerMetadata.transport(Attributes.EMPTY));
+    assertEquals("ws", CallerMetadata.transport(Attributes.newBuilder()
+        .set(WebSocketServers.TUNNEL_PATH, "/grpc").build()));
+  }
+
+  @Test
+  void principalsOutsidePrintableAsciiArePercentEncoded() {
+    assertEquals("CN=alice,O=Example", CallerMetadata.percentEncode("CN=alice,O=Example"));
+    assertEquals("CN=J%C3%BCrgen %25 x%0A", CallerMetadata.percentEncode("CN=J\u00fcrgen % x\n"));
+  }
+
+  @Test
+  void aCallsTypeIsWhatItWasSeenToBeWhenTheDescriptorDoesNotSay() {
+    MethodDescriptor.MethodType unknown = MethodDescriptor.MethodType.UNKNOWN;
+    assertEquals("UNARY", CallMetrics.type(unknown, 1, 1));
+    assertEquals("CLIENT_STREAMING", CallMetrics.type(unknown, 5, 1));
+    assertEquals("SERVER_STREAMING", CallMetrics.type(unknown, 1, 5));
+    assertEquals("BIDI_STREAMING", CallMetrics.type(unknown, 2, 2));
+    assertEquals("SERVER_STREAMING", CallMetrics.type(MethodDescriptor.MethodType.SERVER_STREAMING, 1, 0));
+  }
+
+  @Test
+  void upstreamOptionsNameWhatIsWrong() {
+    assertEquals("upstream: nohost (expected: HOST:PORT)", assertThrows(
+        () -> UpstreamOptions.newBuilder().upstreams(java.util.List.of("nohost"))));
+    assertEquals("upstream: dns:///a:1 (expected: one target URI, or HOST:PORT entries)", assertThrows(
+        () -> UpstreamOptions.newBuilder().upstreams(java.util.List.of("a:1", "dns:///a:1"))));
+    assertEquals("upstream: none (expected: --upstream or --upstream-file)", assertThrows(
+        () -> UpstreamOptions.newBuilder().build()));
+    assertEquals("upstreamRefresh: PT0S (expected: > 0)", assertThrows(
+        () -> UpstreamOptions.newBuilder().refreshInterval(java.time.Duration.ZERO)));
+    UpstreamOptions ok = UpstreamOptions.newBuilder().upstreams(java.util.List.of("a:1,[::1]:2")).build();
+    assertEquals("[a:1, [::1]:2] over h2c", ok.toString());
+    assertTrue(UpstreamChannel.serviceConfig("").containsKey("healthCheckConfig"));
+    assertFalse(UpstreamChannel.serviceConfig(null).containsKey("healthCheckConfig"));
+  }
+
+  private static String assertThrows(org.junit.jupiter.api.function.Executable executable) {
+    return org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, executable).getMessage();
+  }
+}
