@@ -1,6 +1,7 @@
 package dev.wsgrpc.gateway;
 
 import dev.wsgrpc.core.WebSocketTunnel;
+import dev.wsgrpc.server.BrowserOptions;
 import dev.wsgrpc.server.TunnelAdmission;
 import dev.wsgrpc.server.TunnelInfo;
 import dev.wsgrpc.server.WebSocketServerOptions;
@@ -151,6 +152,17 @@ public final class TunnelServerMain implements Callable<Integer> {
       description = "Origins allowed to open tunnels (e.g. https://app.example.com); others get 403, requests "
           + "without Origin are allowed. Default: any. Env: TUNNEL_ALLOWED_ORIGINS.")
   List<String> allowedOrigins = new ArrayList<>();
+
+  @Option(names = "--browser-origins", paramLabel = "ORIGIN", split = ",",
+      description = "Serve web pages from these origins (or *) too: gRPC-Web, and gRPC over WebSocket "
+          + "(subprotocol grpc-websockets), on every path but --path, with CORS; the same authentication and limits "
+          + "as tunnels. Demo and proxy modes. Default: none (off). Env: TUNNEL_BROWSER_ORIGINS.")
+  List<String> browserOrigins = new ArrayList<>();
+
+  @Option(names = "--browser-headers", paramLabel = "NAME", split = ",",
+      description = "Metadata headers pages may send and read beyond gRPC's own (CORS allowed and exposed "
+          + "headers), with --browser-origins. Default: none. Env: TUNNEL_BROWSER_HEADERS.")
+  List<String> browserHeaders = new ArrayList<>();
 
   @Option(names = "--max-tunnels", paramLabel = "N", defaultValue = "10000",
       description = "Most tunnels open at once; more get 503 with Retry-After. Default: ${DEFAULT-VALUE}. "
@@ -339,6 +351,13 @@ public final class TunnelServerMain implements Callable<Integer> {
     if ((upstreamTls || upstreamTrustCert != null) && upstream.isEmpty() && upstreamFile == null) {
       throw new ParameterException(spec.commandLine(), "--upstream-tls needs --upstream HOST:PORT");
     }
+    if (!browserOrigins.isEmpty() && mode == GatewayMode.RELAY && !(upstream.isEmpty() && upstreamFile == null)) {
+      throw new ParameterException(spec.commandLine(),
+          "--browser-origins needs --mode proxy: relay mode passes tunnel bytes through without reading calls");
+    }
+    if (!browserHeaders.isEmpty() && browserOrigins.isEmpty()) {
+      throw new ParameterException(spec.commandLine(), "--browser-headers needs --browser-origins");
+    }
     if (maxConcurrentStreams <= 0) {
       throw new ParameterException(spec.commandLine(),
           "--max-concurrent-streams: " + maxConcurrentStreams + " (expected: > 0)");
@@ -365,6 +384,10 @@ public final class TunnelServerMain implements Callable<Integer> {
           .maxTunnels(maxTunnels)
           .maxTunnelsPerClient(maxTunnelsPerClient)
           .maxRequestHeaderBytes(maxRequestHeaders)
+          .browser(browserOrigins.isEmpty() ? null : BrowserOptions.newBuilder(browserOrigins)
+              .allowedHeaders(browserHeaders)
+              .exposedHeaders(browserHeaders)
+              .build())
           .build();
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), optionNamed(e.getMessage()));
@@ -385,6 +408,13 @@ public final class TunnelServerMain implements Callable<Integer> {
         break;
       case "maxRequestHeaderBytes":
         option = "--max-request-headers";
+        break;
+      case "origins":
+        option = "--browser-origins";
+        break;
+      case "allowedHeaders":
+      case "exposedHeaders":
+        option = "--browser-headers";
         break;
       default:
         option = "--" + field.replaceAll("([a-z])([A-Z])", "$1-$2").toLowerCase(java.util.Locale.ROOT);
