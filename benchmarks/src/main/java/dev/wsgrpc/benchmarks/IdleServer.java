@@ -1,5 +1,6 @@
 package dev.wsgrpc.benchmarks;
 
+import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import io.grpc.Attributes;
@@ -46,7 +47,7 @@ public final class IdleServer {
     if (kind.startsWith("ws")) {
       WebSocketServerOptions.Builder options = WebSocketServerOptions.newBuilder();
       if (tls) {
-        options.tls(new File(args[1]), new File(args[2]));
+        options.tls(ServerTls.pemFiles(new File(args[1]), new File(args[2])));
       }
       builder = WebSocketServers.newServerBuilder(address, options.build());
     } else {

@@ -1,7 +1,9 @@
 package dev.wsgrpc.benchmarks;
 
 import dev.wsgrpc.client.WebSocketChannelCredentials;
+import dev.wsgrpc.client.ClientTls;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.TestCertificates;
@@ -48,7 +50,7 @@ final class TunnelSetup extends LocalServerSetup {
   public void start(Transports transports, BindableService service, TestCertificates certs) throws Exception {
     WebSocketServerOptions.Builder options = WebSocketServerOptions.newBuilder();
     if (tls) {
-      options.tls(certs.serverCertPem(), certs.serverKeyPem());
+      options.tls(ServerTls.pemFiles(certs.serverCertPem(), certs.serverKeyPem()));
     }
     serve(transports, WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), options.build()),
         service);
@@ -74,7 +76,7 @@ final class TunnelSetup extends LocalServerSetup {
     static Client of(String url, File ca, boolean subprotocol) {
       WebSocketClientOptions.Builder builder = WebSocketClientOptions.newBuilder(url);
       if (ca != null) {
-        builder.trustCertificates(ca);
+        builder.tls(ClientTls.trusting(ca));
       }
       if (!subprotocol) {
         // Generic bridges such as websockify refuse subprotocols they do not know: offer none.

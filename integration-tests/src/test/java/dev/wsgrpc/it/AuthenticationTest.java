@@ -5,9 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.client.ClientTls;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.server.AccessPolicy;
 import dev.wsgrpc.server.BearerTokens;
+import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.TunnelAuthenticator;
 import dev.wsgrpc.server.TunnelPrincipal;
 import dev.wsgrpc.server.WebSocketServerOptions;
@@ -95,7 +98,8 @@ class AuthenticationTest {
 
   @Test
   void bearerTokenInAuthorizationReachesServicesAsThePrincipal() throws Exception {
-    String url = start(WebSocketServerOptions.newBuilder().authenticator(TOKENS).build());
+    String url = start(WebSocketServerOptions.newBuilder()
+        .access(AccessPolicy.newBuilder().authenticator(TOKENS).build()).build());
     channel = channel(WebSocketClientOptions.newBuilder(url).header("Authorization", "Bearer s3cr3t-alice"));
     assertEquals(4, call(channel));
     assertEquals("alice", seenPrincipal.get());
@@ -104,7 +108,8 @@ class AuthenticationTest {
 
   @Test
   void tokenSuppliedAtEveryConnectCanChange() throws Exception {
-    String url = start(WebSocketServerOptions.newBuilder().authenticator(TOKENS).build());
+    String url = start(WebSocketServerOptions.newBuilder()
+        .access(AccessPolicy.newBuilder().authenticator(TOKENS).build()).build());
     AtomicReference<String> token = new AtomicReference<>("s3cr3t-alice");
     channel = channel(WebSocketClientOptions.newBuilder(url)
         .headersSupplier(() -> Map.of("Authorization", "Bearer " + token.get())));
@@ -113,7 +118,8 @@ class AuthenticationTest {
 
   @Test
   void tokenOfferedAsASubprotocolIsAcceptedAndNeverEchoed() throws Exception {
-    String url = start(WebSocketServerOptions.newBuilder().authenticator(TOKENS).build());
+    String url = start(WebSocketServerOptions.newBuilder()
+        .access(AccessPolicy.newBuilder().authenticator(TOKENS).build()).build());
     channel = channel(WebSocketClientOptions.newBuilder(url).subprotocols("wsgrpc.v1", "bearer.s3cr3t-alice"));
     assertEquals(4, call(channel));
     assertEquals("alice", seenPrincipal.get());
@@ -129,7 +135,8 @@ class AuthenticationTest {
 
   @Test
   void wrongOrMissingTokensAre401WithAChallenge() throws Exception {
-    String url = start(WebSocketServerOptions.newBuilder().authenticator(TOKENS).build());
+    String url = start(WebSocketServerOptions.newBuilder()
+        .access(AccessPolicy.newBuilder().authenticator(TOKENS).build()).build());
     channel = channel(WebSocketClientOptions.newBuilder(url).header("Authorization", "Bearer guess"));
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> call(channel));
     assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
@@ -145,7 +152,8 @@ class AuthenticationTest {
 
   @Test
   void perCallCredentialsInsideTheTunnelKeepWorking() throws Exception {
-    String url = start(WebSocketServerOptions.newBuilder().authenticator(TOKENS).build());
+    String url = start(WebSocketServerOptions.newBuilder()
+        .access(AccessPolicy.newBuilder().authenticator(TOKENS).build()).build());
     channel = channel(WebSocketClientOptions.newBuilder(url).header("Authorization", "Bearer s3cr3t-alice"));
     EchoGrpc.EchoBlockingStub stub = EchoGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
     assertEquals(4, stub.withCallCredentials(apiKey("k-123")).unary(EchoService.payload(4)).getPayload().size());
@@ -169,21 +177,20 @@ class AuthenticationTest {
   void mutualTlsNamesTheClientByItsCertificate() throws Exception {
     TestCertificates certs = TestCertificates.create();
     String url = start(WebSocketServerOptions.newBuilder()
-        .tls(certs.serverCertPem(), certs.serverKeyPem())
-        .tlsClientCa(certs.caPem())
-        .authenticator(TunnelAuthenticator.CLIENT_CERTIFICATE)
+        .tls(ServerTls.pemFiles(certs.serverCertPem(), certs.serverKeyPem()).requireClientCertificates(certs.caPem()))
+        .access(AccessPolicy.newBuilder().authenticator(TunnelAuthenticator.CLIENT_CERTIFICATE).build())
         .build());
-    channel = channel(WebSocketClientOptions.newBuilder(url).sslContext(SslContextBuilder.forClient()
+    channel = channel(WebSocketClientOptions.newBuilder(url).tls(ClientTls.of(SslContextBuilder.forClient()
         .trustManager(certs.caPem())
         .keyManager(certs.clientCertPem(), certs.clientKeyPem())
         .applicationProtocolConfig(new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
             ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
             ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, ApplicationProtocolNames.HTTP_1_1))
-        .build()));
+        .build())));
     assertEquals(4, call(channel));
     assertEquals("CN=wsgrpc-test-client", seenPrincipal.get().toString());
 
-    ManagedChannel anonymous = channel(WebSocketClientOptions.newBuilder(url).trustCertificates(certs.caPem()));
+    ManagedChannel anonymous = channel(WebSocketClientOptions.newBuilder(url).tls(ClientTls.trusting(certs.caPem())));
     try {
       StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> call(anonymous));
       assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
@@ -195,7 +202,7 @@ class AuthenticationTest {
   @Test
   void originsOutsideTheAllowListAre403() throws Exception {
     String url = start(WebSocketServerOptions.newBuilder()
-        .allowedOrigins(List.of("https://app.example.com")).build());
+        .access(AccessPolicy.newBuilder().allowedOrigins(List.of("https://app.example.com")).build()).build());
     channel = channel(WebSocketClientOptions.newBuilder(url).origin("https://evil.example.net"));
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> call(channel));
     assertTrue(e.getStatus().getDescription().startsWith("expected HTTP 101 but was 403 Forbidden"),

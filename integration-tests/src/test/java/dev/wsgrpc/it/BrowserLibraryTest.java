@@ -2,6 +2,7 @@ package dev.wsgrpc.it;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.server.AccessPolicy;
 import dev.wsgrpc.server.BearerTokens;
 import dev.wsgrpc.server.BrowserOptions;
 import dev.wsgrpc.server.WebSocketServerOptions;
@@ -42,7 +43,9 @@ class BrowserLibraryTest {
     open = start(WebSocketServerOptions.newBuilder().browser(pageOnly).build(), DirectTunnelSetup.MAX_MESSAGE);
     guarded = start(WebSocketServerOptions.newBuilder()
         .browser(BrowserOptions.forOrigins(browser.origin()))
-        .authenticator(BearerTokens.of(Map.of("browser-token", "alice")))
+        .access(AccessPolicy.newBuilder()
+            .authenticator(BearerTokens.of(Map.of("browser-token", "alice")))
+            .build())
         .build(), 1024 * 1024);
     otherOrigin = start(WebSocketServerOptions.newBuilder()
         .browser(BrowserOptions.forOrigins("https://elsewhere.example"))

@@ -55,7 +55,7 @@ class CommandLineToolTest {
     full.start(ServerInterceptors.intercept(new TestServiceImpl(scheduler), TestServiceImpl.interceptors()),
         health.getHealthService().bindService(), echo.bindService());
     url = full.url();
-    ca = full.options().build().trustCertificates().getPath();
+    ca = full.options().build().tls().trustCertificates().getPath();
     healthOnly = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
         WebSocketServerOptions.DEFAULT).addService(health.getHealthService()).build().start();
     healthOnlyUrl = "ws://127.0.0.1:" + ((InetSocketAddress) healthOnly.getListenSockets().get(0)).getPort()

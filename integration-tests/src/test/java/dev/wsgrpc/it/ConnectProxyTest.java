@@ -4,8 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.client.ClientTls;
+import dev.wsgrpc.client.ProxyOptions;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.TestCertificates;
@@ -45,7 +48,7 @@ class ConnectProxyTest {
     proxy = Tinyproxy.start();
     certs = TestCertificates.create();
     server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
-        WebSocketServerOptions.newBuilder().tls(certs.serverCertPem(), certs.serverKeyPem()).build())
+        WebSocketServerOptions.newBuilder().tls(ServerTls.pemFiles(certs.serverCertPem(), certs.serverKeyPem())).build())
         .addService(service).build().start();
     url = "wss://localhost:" + port() + "/grpc";
   }
@@ -90,7 +93,7 @@ class ConnectProxyTest {
   }
 
   private WebSocketClientOptions.Builder options() {
-    return WebSocketClientOptions.newBuilder(url).trustCertificates(certs.caPem());
+    return WebSocketClientOptions.newBuilder(url).tls(ClientTls.trusting(certs.caPem()));
   }
 
   private int echo(int size) {
@@ -101,8 +104,8 @@ class ConnectProxyTest {
   @Test
   void wssThroughAnExplicitProxyWithBasicAuth() {
     channel = WebSocketChannels.newChannelBuilder(options()
-        .proxy("127.0.0.1", proxy.port())
-        .proxyCredentials(Tinyproxy.USER, Tinyproxy.PASSWORD)
+        .proxy(ProxyOptions.newBuilder().address("127.0.0.1", proxy.port())
+            .credentials(Tinyproxy.USER, Tinyproxy.PASSWORD).build())
         .build()).build();
     assertEquals(1000, echo(1000));
     assertEquals(1, proxy.connects("localhost:" + port()), "one CONNECT through the proxy:\n" + proxy.log());
@@ -111,8 +114,8 @@ class ConnectProxyTest {
   @Test
   void wrongPasswordFailsUnavailableNamingTheProxyAndItsAnswer() throws Exception {
     channel = WebSocketChannels.newChannelBuilder(options()
-        .proxy("127.0.0.1", proxy.port())
-        .proxyCredentials(Tinyproxy.USER, "wrong")
+        .proxy(ProxyOptions.newBuilder().address("127.0.0.1", proxy.port()).credentials(Tinyproxy.USER, "wrong")
+            .build())
         .build()).build();
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> echo(10));
     assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
@@ -124,7 +127,7 @@ class ConnectProxyTest {
 
   @Test
   void missingCredentialsGetTheProxys407() throws Exception {
-    channel = WebSocketChannels.newChannelBuilder(options().proxy("127.0.0.1", proxy.port()).build()).build();
+    channel = WebSocketChannels.newChannelBuilder(options().proxy(ProxyOptions.of("127.0.0.1", proxy.port())).build()).build();
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> echo(10));
     assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
     assertEquals("HTTP proxy 127.0.0.1:" + proxy.port() + " (from the proxy option) answered CONNECT localhost:"
@@ -139,7 +142,7 @@ class ConnectProxyTest {
     // The JDK's default exempts loopback; here the server is on loopback, so exempt nothing.
     setProperty("http.nonProxyHosts", "");
     channel = WebSocketChannels.newChannelBuilder(options()
-        .proxyCredentials(Tinyproxy.USER, Tinyproxy.PASSWORD)
+        .proxy(ProxyOptions.newBuilder().credentials(Tinyproxy.USER, Tinyproxy.PASSWORD).build())
         .build()).build();
     assertEquals(100, echo(100));
     assertEquals(1, proxy.connects("localhost:" + port()), proxy.log());
@@ -158,7 +161,7 @@ class ConnectProxyTest {
   @Test
   void proxyThatCannotBeReachedIsNamed() throws Exception {
     int closed = dev.wsgrpc.testing.ExternalProgram.freePort();
-    channel = WebSocketChannels.newChannelBuilder(options().proxy("127.0.0.1", closed).build()).build();
+    channel = WebSocketChannels.newChannelBuilder(options().proxy(ProxyOptions.of("127.0.0.1", closed)).build()).build();
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> echo(10));
     assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
     assertTrue(e.getStatus().getDescription().startsWith("cannot connect to HTTP proxy 127.0.0.1:" + closed

@@ -1,7 +1,9 @@
 package dev.wsgrpc.it;
 
+import dev.wsgrpc.client.ClientTls;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.TestCertificates;
@@ -45,7 +47,7 @@ final class DirectTunnelSetup implements TunnelSetup {
     WebSocketServerOptions.Builder options = WebSocketServerOptions.newBuilder();
     if (tls) {
       certs = TestCertificates.create();
-      options.tls(certs.serverCertPem(), certs.serverKeyPem());
+      options.tls(ServerTls.pemFiles(certs.serverCertPem(), certs.serverKeyPem()));
     }
     NettyServerBuilder builder = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
         options.build()).maxInboundMessageSize(MAX_MESSAGE);
@@ -61,7 +63,7 @@ final class DirectTunnelSetup implements TunnelSetup {
   public ManagedChannel newChannel() {
     WebSocketClientOptions.Builder options = WebSocketClientOptions.newBuilder(url);
     if (tls) {
-      options.trustCertificates(certs.caPem());
+      options.tls(ClientTls.trusting(certs.caPem()));
     }
     return WebSocketChannels.newChannelBuilder(options.build()).maxInboundMessageSize(MAX_MESSAGE).build();
   }

@@ -9,6 +9,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.internal.ControlFrameHandler;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
@@ -79,9 +80,10 @@ class FrameSizeMismatchTest {
 
   @Test
   void clientFramesLargerThanTheServerAcceptsEndTheTunnelWith1009() throws Exception {
-    String url = start(WebSocketServerOptions.newBuilder().maxInboundFramePayload(SMALL).build());
+    String url = start(WebSocketServerOptions.newBuilder()
+        .settings(TunnelSettings.newBuilder().maxInboundFramePayload(SMALL).build()).build());
     channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
-        .maxOutboundFramePayload(LARGE).build()).build();
+        .settings(TunnelSettings.newBuilder().maxOutboundFramePayload(LARGE).build()).build()).build();
 
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
         .withDeadlineAfter(30, TimeUnit.SECONDS).unary(EchoService.payload(1024 * 1024)));
@@ -96,9 +98,10 @@ class FrameSizeMismatchTest {
 
   @Test
   void serverFramesLargerThanTheClientAcceptsEndTheTunnelWith1009() throws Exception {
-    String url = start(WebSocketServerOptions.newBuilder().maxOutboundFramePayload(LARGE).build());
+    String url = start(WebSocketServerOptions.newBuilder()
+        .settings(TunnelSettings.newBuilder().maxOutboundFramePayload(LARGE).build()).build());
     channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
-        .maxInboundFramePayload(SMALL).build()).build();
+        .settings(TunnelSettings.newBuilder().maxInboundFramePayload(SMALL).build()).build()).build();
 
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
         .withDeadlineAfter(30, TimeUnit.SECONDS).unary(EchoService.payload(1024 * 1024)));
@@ -113,10 +116,12 @@ class FrameSizeMismatchTest {
 
   @Test
   void agreeingLimitsCarryTheSameMessage() throws Exception {
-    String url = start(WebSocketServerOptions.newBuilder().maxInboundFramePayload(LARGE)
-        .maxOutboundFramePayload(LARGE).build());
+    String url = start(WebSocketServerOptions.newBuilder()
+        .settings(TunnelSettings.newBuilder().maxInboundFramePayload(LARGE).maxOutboundFramePayload(LARGE).build())
+            .build());
     channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
-        .maxInboundFramePayload(LARGE).maxOutboundFramePayload(LARGE).build()).build();
+        .settings(TunnelSettings.newBuilder().maxInboundFramePayload(LARGE).maxOutboundFramePayload(LARGE).build())
+                .build()).build();
     assertEquals(1024 * 1024, EchoGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
         .unary(EchoService.payload(1024 * 1024)).getPayload().size());
     assertTrue(logLines().isEmpty(), "nothing to say: " + logLines());

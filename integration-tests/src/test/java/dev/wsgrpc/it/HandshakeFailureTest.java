@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.sun.net.httpserver.HttpServer;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import io.grpc.ManagedChannel;
@@ -49,7 +50,8 @@ class HandshakeFailureTest {
 
   private StatusRuntimeException callFails(String url, Duration handshakeTimeout) {
     channel = WebSocketChannels.newChannelBuilder(
-        WebSocketClientOptions.newBuilder(url).handshakeTimeout(handshakeTimeout).build()).build();
+        WebSocketClientOptions.newBuilder(url)
+            .settings(TunnelSettings.newBuilder().handshakeTimeout(handshakeTimeout).build()).build()).build();
     return assertThrows(StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
         .withDeadlineAfter(30, TimeUnit.SECONDS).unary(EchoService.payload(1)));
   }

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.DynamicTest.dynamicTest;
 
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.core.TunnelSettings;
+import dev.wsgrpc.server.AccessPolicy;
 import dev.wsgrpc.server.BearerTokens;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
@@ -67,10 +69,10 @@ class HostileInputCatalogueTest {
   @BeforeAll
   void start() throws Exception {
     server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), WebSocketServerOptions.newBuilder()
-            .authenticator(BearerTokens.of(Map.of(TOKEN, "good")))
-            .allowedOrigins(List.of("https://app.example.com"))
-            .handshakeTimeout(Duration.ofSeconds(2))
-            .maxInboundFramePayload(MAX_FRAME)
+            .access(AccessPolicy.newBuilder().authenticator(BearerTokens.of(Map.of(TOKEN, "good")))
+                    .allowedOrigins(List.of("https://app.example.com")).build())
+            .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofSeconds(2))
+                    .maxInboundFramePayload(MAX_FRAME).build())
             .build())
         .addService(new EchoService())
         .build().start();

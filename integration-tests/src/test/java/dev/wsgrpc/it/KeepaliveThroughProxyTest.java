@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.client.WebSocketChannels;
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.testing.FaultInjectingRelay;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import dev.wsgrpc.testing.proto.EchoRequest;
@@ -107,7 +108,7 @@ class KeepaliveThroughProxyTest {
     // Pings every 2 s keep nginx's 5 s timers from firing. gRPC keepalive runs at its 10 s minimum as well: a
     // grpc-java server with default settings answers its PINGs with GOAWAY too_many_pings about 20 s in (checked by
     // hand with permitKeepAliveTime(5 min)); 26 s of silence, five proxy timeouts, lies past that.
-    start(b -> b.pingInterval(Duration.ofSeconds(2)));
+    start(b -> b.settings(TunnelSettings.newBuilder().pingInterval(Duration.ofSeconds(2)).build()));
     channel = WebSocketChannels.newChannelBuilder(setup.options().build())
         .keepAliveTime(10, TimeUnit.SECONDS)
         .build();
@@ -128,7 +129,7 @@ class KeepaliveThroughProxyTest {
   @Test
   void withoutPingsTheSameProxyCutsTheIdleStream() throws Exception {
     // The control experiment: the proxy really does drop quiet tunnels, so the test above proves the pings work.
-    start(b -> b.pingInterval(Duration.ZERO));
+    start(b -> b.settings(TunnelSettings.newBuilder().pingInterval(Duration.ZERO).build()));
     channel = WebSocketChannels.newChannelBuilder(setup.options().build()).build();
     Stream stream = new Stream(channel);
     stream.roundTrip(10);
@@ -147,8 +148,8 @@ class KeepaliveThroughProxyTest {
     relay = new FaultInjectingRelay(new InetSocketAddress("127.0.0.1", setup.proxy().port()));
     channel = WebSocketChannels.newChannelBuilder(setup.options()
             .connectTo("127.0.0.1", relay.port())
-            .pingInterval(Duration.ofMillis(500))
-            .pingTimeout(Duration.ofSeconds(1))
+            .settings(TunnelSettings.newBuilder().pingInterval(Duration.ofMillis(500))
+                    .pingTimeout(Duration.ofSeconds(1)).build())
             .build())
         .build();
     Stream stream = new Stream(channel);

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.server.AccessPolicy;
+import dev.wsgrpc.server.RejectReason;
 import dev.wsgrpc.server.TunnelListener;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
@@ -45,7 +47,7 @@ class LimitsTest {
     server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
         options.listener(new TunnelListener() {
           @Override
-          public void upgradeRejected(SocketAddress client, int status, String reason) {
+          public void upgradeRejected(SocketAddress client, int status, RejectReason reason) {
             refusals.add(status + " " + reason);
           }
         }).build()).addService(new EchoService()).build().start();
@@ -69,7 +71,7 @@ class LimitsTest {
 
   @Test
   void tunnelsOverTheServerLimitGet503AndASlotFreesWhenOneCloses() throws Exception {
-    start(WebSocketServerOptions.newBuilder().maxTunnels(2));
+    start(WebSocketServerOptions.newBuilder().access(AccessPolicy.newBuilder().maxTunnels(2).build()));
     ManagedChannel first = channel(null);
     assertEquals(2, call(first));
     assertEquals(2, call(channel(null)));
@@ -91,7 +93,8 @@ class LimitsTest {
 
   @Test
   void tunnelsOverThePerClientLimitGet503WhileOtherClientsGetThrough() throws Exception {
-    start(WebSocketServerOptions.newBuilder().maxTunnelsPerClient(1).trustedProxies(List.of("127.0.0.0/8")));
+    start(WebSocketServerOptions.newBuilder()
+        .access(AccessPolicy.newBuilder().maxTunnelsPerClient(1).trustedProxies(List.of("127.0.0.0/8")).build()));
     assertEquals(2, call(channel("198.51.100.1")));
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> call(channel("198.51.100.1")));
     assertTrue(e.getStatus().getDescription().startsWith("expected HTTP 101 but was 503 Service Unavailable"),

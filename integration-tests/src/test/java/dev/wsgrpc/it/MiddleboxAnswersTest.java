@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.client.ClientTls;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.server.WebSocketServerOptions;
@@ -152,7 +153,7 @@ class MiddleboxAnswersTest {
     ManagedChannel channel = WebSocketChannels.newChannelBuilder(
         WebSocketClientOptions.newBuilder("wss://" + EDGE_NAME + "/grpc")
             .connectTo("127.0.0.1", tlsNginx.port())
-            .trustCertificates(certs.caPem())
+            .tls(ClientTls.trusting(certs.caPem()))
             .build()).build();
     try {
       assertEquals(10, EchoGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
@@ -162,7 +163,7 @@ class MiddleboxAnswersTest {
     }
     // The control: dialing the same address by IP sends no SNI, and nginx refuses the handshake.
     Status refused = callThrough(WebSocketClientOptions.newBuilder("wss://127.0.0.1:" + tlsNginx.port() + "/grpc")
-        .trustCertificates(certs.caPem()).build());
+        .tls(ClientTls.trusting(certs.caPem())).build());
     assertTrue(refused.getDescription().startsWith("TLS handshake with wss://127.0.0.1:" + tlsNginx.port()
         + "/grpc failed: "), refused.getDescription());
   }

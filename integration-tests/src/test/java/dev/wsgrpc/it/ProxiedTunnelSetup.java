@@ -1,5 +1,6 @@
 package dev.wsgrpc.it;
 
+import dev.wsgrpc.client.ClientTls;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.server.WebSocketServerOptions;
@@ -93,7 +94,7 @@ final class ProxiedTunnelSetup implements TunnelSetup {
   WebSocketClientOptions.Builder options() {
     WebSocketClientOptions.Builder options = WebSocketClientOptions.newBuilder(url);
     if (tls) {
-      options.trustCertificates(certs.caPem());
+      options.tls(ClientTls.trusting(certs.caPem()));
     }
     return clientOptions.apply(options);
   }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.client.ClientTls;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.it.UpstreamReplicas.JavaReplica;
@@ -236,7 +237,7 @@ class ProxyModeTest {
         "--auth-tokens", tokens.getPath());
     String url = jar.awaitUrl();
     ManagedChannel wss = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
-        .trustCertificates(certs.caPem()).header("Authorization", "Bearer s3cr3t").build()).build();
+        .tls(ClientTls.trusting(certs.caPem())).header("Authorization", "Bearer s3cr3t").build()).build();
     closeables.add(() -> wss.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
     ManagedChannel nativeTls = NettyChannelBuilder.forAddress("localhost", jar.port())
         .sslContext(GrpcSslContexts.forClient().trustManager(certs.caPem()).build()).build();

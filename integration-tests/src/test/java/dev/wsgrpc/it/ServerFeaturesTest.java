@@ -4,8 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.client.ClientTls;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.server.AccessPolicy;
+import dev.wsgrpc.server.RejectReason;
+import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.TunnelAdmission;
 import dev.wsgrpc.server.TunnelInfo;
 import dev.wsgrpc.server.TunnelListener;
@@ -106,13 +110,13 @@ class ServerFeaturesTest {
   void plainGrpcOverTlsWithAlpnH2SharesThePortWithWss() throws Exception {
     TestCertificates certs = TestCertificates.create();
     int port = start(WebSocketServerOptions.newBuilder().nativeGrpc(true)
-        .tls(certs.serverCertPem(), certs.serverKeyPem()).build());
+        .tls(ServerTls.pemFiles(certs.serverCertPem(), certs.serverKeyPem())).build());
     channel = NettyChannelBuilder.forAddress("localhost", port)
         .sslContext(GrpcSslContexts.forClient().trustManager(certs.caPem()).build())
         .build();
     assertEquals(9, call(channel));
     ManagedChannel tunnel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions
-        .newBuilder("wss://localhost:" + port + "/grpc").trustCertificates(certs.caPem()).build()).build();
+        .newBuilder("wss://localhost:" + port + "/grpc").tls(ClientTls.trusting(certs.caPem())).build()).build();
     try {
       assertEquals(9, call(tunnel));
     } finally {
@@ -143,7 +147,8 @@ class ServerFeaturesTest {
 
   @Test
   void servicesSeeTheClientNamedByATrustedProxy() throws Exception {
-    int port = start(WebSocketServerOptions.newBuilder().trustedProxies(Arrays.asList("127.0.0.0/8")).build());
+    int port = start(WebSocketServerOptions.newBuilder()
+        .access(AccessPolicy.newBuilder().trustedProxies(Arrays.asList("127.0.0.0/8")).build()).build());
     channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder("ws://127.0.0.1:" + port + "/grpc")
         .header("X-Forwarded-For", "198.51.100.7").build()).build();
     call(channel);
@@ -152,7 +157,8 @@ class ServerFeaturesTest {
 
   @Test
   void forwardedHeadersFromUntrustedPeersAreIgnored() throws Exception {
-    int port = start(WebSocketServerOptions.newBuilder().trustedProxies(Arrays.asList("10.0.0.0/8")).build());
+    int port = start(WebSocketServerOptions.newBuilder()
+        .access(AccessPolicy.newBuilder().trustedProxies(Arrays.asList("10.0.0.0/8")).build()).build());
     channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder("ws://127.0.0.1:" + port + "/grpc")
         .header("X-Forwarded-For", "198.51.100.7").build()).build();
     call(channel);
@@ -178,7 +184,7 @@ class ServerFeaturesTest {
       }
 
       @Override
-      public void upgradeRejected(SocketAddress client, int status, String reason) {
+      public void upgradeRejected(SocketAddress client, int status, RejectReason reason) {
         events.add("rejected " + status + " " + reason);
       }
     }).build());
@@ -194,7 +200,9 @@ class ServerFeaturesTest {
   @Test
   void admissionRefusesWith503AndRetryAfter() throws Exception {
     int port = start(WebSocketServerOptions.newBuilder()
-        .admission((client, path) -> TunnelAdmission.Refusal.unavailable("draining: try another server", 7))
+        .access(AccessPolicy.newBuilder()
+                .admission((client, path) -> TunnelAdmission.Refusal.unavailable("draining: try another server", 7))
+                .build())
         .build());
     String answer = RawHttp.exchange(port, "GET /grpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");

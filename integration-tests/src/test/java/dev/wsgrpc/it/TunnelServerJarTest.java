@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.client.ClientTls;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.interop.InteropCases;
@@ -173,7 +174,7 @@ class TunnelServerJarTest {
     String url = jar.awaitUrl();
     assertTrue(url.startsWith("wss://"), url);
     channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
-        .trustCertificates(certs.caPem()).build()).build();
+        .tls(ClientTls.trusting(certs.caPem())).build()).build();
     assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(channel));
     ManagedChannel h2 = NettyChannelBuilder.forAddress("localhost", jar.port())
         .sslContext(GrpcSslContexts.forClient().trustManager(certs.caPem()).build()).build();
@@ -291,7 +292,7 @@ class TunnelServerJarTest {
 
   private static boolean servesTrusting(String url, File ca) throws InterruptedException {
     ManagedChannel c = WebSocketChannels.newChannelBuilder(
-        WebSocketClientOptions.newBuilder(url).trustCertificates(ca).build()).build();
+        WebSocketClientOptions.newBuilder(url).tls(ClientTls.trusting(ca)).build()).build();
     try {
       return health(c) == HealthCheckResponse.ServingStatus.SERVING;
     } catch (StatusRuntimeException e) {

@@ -1,7 +1,13 @@
 package dev.wsgrpc.cli;
 
+import dev.wsgrpc.client.ClientTls;
+import dev.wsgrpc.client.ProxyOptions;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.core.TunnelSettings;
+import dev.wsgrpc.core.internal.InvalidValueException;
+import dev.wsgrpc.core.internal.OptionValues;
 import java.io.File;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.URLDecoder;
@@ -10,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Supplier;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Option;
 
@@ -84,26 +91,27 @@ final class ClientOptions {
       if (colon <= 0) {
         throw new IllegalArgumentException("--header: " + header + " (expected: NAME:VALUE)");
       }
-      b.header(header.substring(0, colon).trim(), header.substring(colon + 1).trim());
+      set("--header", () -> b.header(header.substring(0, colon).trim(), header.substring(colon + 1).trim()));
     }
+    ProxyOptions.Builder proxyOptions = ProxyOptions.newBuilder().useSystemProxy(useSystemProxy);
     if (proxy != null) {
-      applyProxy(b, proxy);
+      applyProxy(proxyOptions, proxy);
     }
     if (proxyCredentials != null) {
       String[] userPassword = splitCredentials(proxyCredentials, "--proxy-credentials");
-      b.proxyCredentials(userPassword[0], userPassword[1]);
+      set("--proxy-credentials", () -> proxyOptions.credentials(userPassword[0], userPassword[1]));
     }
-    b.useSystemProxy(useSystemProxy);
+    set("--proxy-credentials", () -> b.proxy(proxyOptions.build()));
     if (trustCertificates != null) {
       if (!trustCertificates.canRead()) {
         throw new IllegalArgumentException("--trust-certificates: " + trustCertificates
             + " (expected: a readable PEM file)");
       }
-      b.trustCertificates(trustCertificates);
+      b.tls(ClientTls.trusting(trustCertificates));
     }
     if (connectTo != null) {
-      HostPort hp = HostPort.parse(connectTo, "--connect-to");
-      b.connectTo(hp.host, hp.port);
+      InetSocketAddress hp = OptionValues.parseHostAndPort(connectTo, "--connect-to", false);
+      set("--connect-to", () -> b.connectTo(hp.getHostString(), hp.getPort()));
     }
     if (subprotocols != null) {
       List<String> names = new ArrayList<>();
@@ -112,30 +120,42 @@ final class ClientOptions {
           names.add(s.trim());
         }
       }
-      b.subprotocols(names.toArray(new String[0]));
+      set("--subprotocols", () -> b.subprotocols(names.toArray(new String[0])));
     }
     if (origin != null) {
-      b.origin(origin);
+      set("--origin", () -> b.origin(origin));
     }
+    TunnelSettings.Builder settings = TunnelSettings.newBuilder();
     if (handshakeTimeout != null) {
-      b.handshakeTimeout(handshakeTimeout);
+      set("--handshake-timeout", () -> settings.handshakeTimeout(handshakeTimeout));
     }
     if (pingInterval != null) {
-      b.pingInterval(pingInterval);
+      set("--ping-interval", () -> settings.pingInterval(pingInterval));
     }
     if (pingTimeout != null) {
-      b.pingTimeout(pingTimeout);
+      set("--ping-timeout", () -> settings.pingTimeout(pingTimeout));
     }
     if (maxInboundFramePayload != null) {
-      b.maxInboundFramePayload(maxInboundFramePayload);
+      set("--max-inbound-frame-payload", () -> settings.maxInboundFramePayload(maxInboundFramePayload));
     }
     if (maxOutboundFramePayload != null) {
-      b.maxOutboundFramePayload(maxOutboundFramePayload);
+      set("--max-outbound-frame-payload", () -> settings.maxOutboundFramePayload(maxOutboundFramePayload));
     }
-    return b.build();
+    return set("--trust-certificates", () -> b.settings(settings.build()).build());
   }
 
-  private static void applyProxy(WebSocketClientOptions.Builder b, String spec) {
+  /**
+   * Runs one library setter for {@code option}; a value it refuses is reported as {@code "--option: value (...)"}.
+   */
+  private static <T> T set(String option, Supplier<T> setter) {
+    try {
+      return setter.get();
+    } catch (InvalidValueException e) {
+      throw new IllegalArgumentException(option + ": " + e.value() + " (expected: " + e.expected() + ")", e);
+    }
+  }
+
+  private static void applyProxy(ProxyOptions.Builder b, String spec) {
     String withScheme = spec.contains("://") ? spec : "http://" + spec;
     URI uri;
     try {
@@ -148,10 +168,10 @@ final class ClientOptions {
     }
     String host = uri.getHost().startsWith("[") ? uri.getHost().substring(1, uri.getHost().length() - 1)
         : uri.getHost();
-    b.proxy(host, uri.getPort());
+    set("--proxy", () -> b.address(host, uri.getPort()));
     if (uri.getRawUserInfo() != null) {
       String[] userPassword = splitCredentials(uri.getRawUserInfo(), "--proxy");
-      b.proxyCredentials(decode(userPassword[0]), decode(userPassword[1]));
+      set("--proxy", () -> b.credentials(decode(userPassword[0]), decode(userPassword[1])));
     }
   }
 
@@ -172,72 +192,11 @@ final class ClientOptions {
     return at < 0 ? spec : "<redacted>@" + spec.substring(at + 1);
   }
 
-  /** {@code host:port}, with IPv6 literals in brackets. */
-  static final class HostPort {
-    final String host;
-    final int port;
-
-    private HostPort(String host, int port) {
-      this.host = host;
-      this.port = port;
-    }
-
-    static HostPort parse(String value, String option) {
-      int colon = value.lastIndexOf(':');
-      if (colon <= 0 || colon == value.length() - 1) {
-        throw new IllegalArgumentException(option + ": " + value + " (expected: HOST:PORT)");
-      }
-      String host = value.substring(0, colon);
-      if (host.startsWith("[") && host.endsWith("]")) {
-        host = host.substring(1, host.length() - 1);
-      }
-      int port;
-      try {
-        port = Integer.parseInt(value.substring(colon + 1));
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(option + ": " + value + " (expected: HOST:PORT)");
-      }
-      if (port < 0 || port > 65535) {
-        throw new IllegalArgumentException(option + ": " + value + " (expected: a port from 0 to 65535)");
-      }
-      return new HostPort(host, port);
-    }
-
-    @Override
-    public String toString() {
-      return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
-    }
-  }
-
-  /** Durations as {@code 500ms}, {@code 10s}, {@code 2m}, {@code 1h}, a bare number of seconds, or ISO-8601. */
+  /** Durations as {@link OptionValues#parseDuration} reads them: {@code 500ms}, {@code 10s}, {@code 2m}, ... */
   static final class DurationConverter implements ITypeConverter<Duration> {
     @Override
     public Duration convert(String value) {
-      return parseDuration(value);
-    }
-  }
-
-  static Duration parseDuration(String value) {
-    String v = value.trim().toLowerCase(Locale.ROOT);
-    try {
-      if (v.startsWith("p")) {
-        return Duration.parse(value.trim().toUpperCase(Locale.ROOT));
-      }
-      if (v.endsWith("ms")) {
-        return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
-      }
-      if (v.endsWith("s")) {
-        return Duration.ofMillis(Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 1000));
-      }
-      if (v.endsWith("m")) {
-        return Duration.ofSeconds(Long.parseLong(v.substring(0, v.length() - 1)) * 60);
-      }
-      if (v.endsWith("h")) {
-        return Duration.ofHours(Long.parseLong(v.substring(0, v.length() - 1)));
-      }
-      return Duration.ofMillis(Math.round(Double.parseDouble(v) * 1000));
-    } catch (RuntimeException e) {
-      throw new IllegalArgumentException(value + " (expected: a duration such as 500ms, 10s, 2m)");
+      return OptionValues.parseDuration(value);
     }
   }
 }

@@ -1,6 +1,7 @@
 package dev.wsgrpc.cli;
 
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.core.internal.OptionValues;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -58,10 +59,10 @@ final class ForwardCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     WebSocketClientOptions options;
-    ClientOptions.HostPort listenAddress;
+    InetSocketAddress listenAddress;
     try {
       options = client.toOptions(to);
-      listenAddress = ClientOptions.HostPort.parse(listen, "--listen");
+      listenAddress = OptionValues.parseHostAndPort(listen, "--listen", true);
     } catch (IllegalArgumentException e) {
       err.println("forward: " + e.getMessage());
       err.flush();
@@ -87,7 +88,7 @@ final class ForwardCommand implements Callable<Integer> {
               local.pipeline().addLast(new Opener(dialer, out, err));
             }
           })
-          .bind(new InetSocketAddress(listenAddress.host, listenAddress.port)).sync().channel();
+          .bind(new InetSocketAddress(listenAddress.getHostString(), listenAddress.getPort())).sync().channel();
       InetSocketAddress bound = (InetSocketAddress) server.localAddress();
       out.println("forward: listening on " + bound.getAddress().getHostAddress() + ":" + bound.getPort() + " -> "
           + dev.wsgrpc.client.InternalWebSocketClient.safeUrl(options)

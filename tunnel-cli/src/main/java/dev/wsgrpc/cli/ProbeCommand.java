@@ -148,7 +148,7 @@ final class ProbeCommand implements Callable<Integer> {
       }
       Promise<Channel> tunnel = dialer.dial(new io.netty.channel.ChannelInboundHandlerAdapter(),
           (s, nanos, detail) -> step(s.label, nanos, detail));
-      tunnel.await(options.handshakeTimeout().toMillis() * 2 + 5_000);
+      tunnel.await(options.settings().handshakeTimeout().toMillis() * 2 + 5_000);
       if (!tunnel.isSuccess()) {
         Throwable cause = tunnel.cause();
         failed(cause instanceof TunnelDialer.StepFailure ? ((TunnelDialer.StepFailure) cause).oneLine()

@@ -4,6 +4,7 @@ import dev.wsgrpc.client.InternalWebSocketClient;
 import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.core.internal.WsgrpcVersion;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -163,7 +164,7 @@ final class TunnelDialer {
         .group(group)
         .channel(NioSocketChannel.class)
         .option(ChannelOption.TCP_NODELAY, true)
-        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) options.handshakeTimeout().toMillis())
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) options.settings().handshakeTimeout().toMillis())
         .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(64 * 1024, 256 * 1024))
         .handler(new ChannelInitializer<Channel>() {
           @Override
@@ -172,7 +173,7 @@ final class TunnelDialer {
               HttpProxyHandler connect = proxy.username() != null
                   ? new HttpProxyHandler(address, proxy.username(), proxy.password())
                   : new HttpProxyHandler(address);
-              connect.setConnectTimeoutMillis(options.handshakeTimeout().toMillis());
+              connect.setConnectTimeoutMillis(options.settings().handshakeTimeout().toMillis());
               ch.pipeline().addLast("cli-proxy", connect);
             }
             ch.pipeline().addLast(STEPS, new StepHandler(address, steps, result));
@@ -228,8 +229,8 @@ final class TunnelDialer {
     public void handlerAdded(ChannelHandlerContext ctx) {
       stepStart = start;
       deadline = ctx.executor().schedule(() -> fail(ctx, current, "no progress within "
-          + options.handshakeTimeout().toMillis() + " ms (waiting for " + current.label + ")", hop(), null),
-          options.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+          + options.settings().handshakeTimeout().toMillis() + " ms (waiting for " + current.label + ")", hop(), null),
+          options.settings().handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
     }
 
     private String hop() {
@@ -300,7 +301,7 @@ final class TunnelDialer {
       current = Step.UPGRADE;
       ctx.pipeline().addBefore(ctx.name(), HTTP_CODEC, new HttpClientCodec());
       key = Http11Tokens.newKey();
-      ctx.writeAndFlush(InternalWebSocketClient.newUpgradeRequest(options, key, "wsgrpc-cli"));
+      ctx.writeAndFlush(InternalWebSocketClient.newUpgradeRequest(options, key, WsgrpcVersion.userAgent("wsgrpc-cli")));
     }
 
     @Override
@@ -334,8 +335,9 @@ final class TunnelDialer {
       deadline.cancel(false);
       ChannelPipeline pipeline = ctx.pipeline();
       ((HttpClientCodec) pipeline.get(HTTP_CODEC)).removeOutboundHandler();
-      FramePipeline.install(pipeline, ctx.name(), false, options.maxInboundFramePayload(),
-          options.maxOutboundFramePayload(), url, options.pingInterval().toMillis(), options.pingTimeout().toMillis());
+      FramePipeline.install(pipeline, ctx.name(), false, options.settings().maxInboundFramePayload(),
+          options.settings().maxOutboundFramePayload(), url, options.settings().pingInterval().toMillis(),
+          options.settings().pingTimeout().toMillis());
       finish(Step.UPGRADE, response.status() + ", subprotocol " + (subprotocol != null ? subprotocol : "none")
           + (server != null ? ", Server: " + server : ""));
       pipeline.remove(this);

@@ -1,5 +1,7 @@
 package dev.wsgrpc.cli;
 
+import dev.wsgrpc.core.internal.WsgrpcVersion;
+import io.grpc.internal.GrpcUtil;
 import org.slf4j.bridge.SLF4JBridgeHandler;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -32,12 +34,18 @@ public final class WsgrpcCli implements Runnable {
     System.exit(new CommandLine(new WsgrpcCli()).execute(args));
   }
 
-  /** The version from the jar's manifest, when there is one. */
+  /** The version the build wrote into tunnel-core ({@link WsgrpcVersion}), with grpc-java's and Netty's. */
   static final class Version implements CommandLine.IVersionProvider {
     @Override
     public String[] getVersion() {
-      String v = WsgrpcCli.class.getPackage().getImplementationVersion();
-      return new String[] {"wsgrpc-cli " + (v != null ? v : "(development build)")};
+      return new String[] {"wsgrpc-cli " + WsgrpcVersion.version() + " (grpc-java " + GrpcUtil.IMPLEMENTATION_VERSION
+          + ", Netty " + nettyVersion() + ")"};
+    }
+
+    /** Every Netty module of a build has the same version: whichever the jar lists first. */
+    private static String nettyVersion() {
+      return io.netty.util.Version.identify().values().stream().map(io.netty.util.Version::artifactVersion)
+          .findFirst().orElse("unknown");
     }
   }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.core.internal.OptionValues;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Collections;
@@ -34,19 +35,19 @@ class ClientOptionsTest {
         "--max-inbound-frame-payload", "2097152", "--max-outbound-frame-payload", "16384");
     assertEquals("Bearer abc", o.headers().get("Authorization"));
     assertEquals("blue", o.headers().get("X-Tenant"));
-    assertEquals("proxy.corp", o.proxyHost());
-    assertEquals(3128, o.proxyPort());
-    assertEquals("alice", o.proxyUsername());
-    assertFalse(o.useSystemProxy());
+    assertEquals("proxy.corp", o.proxy().host());
+    assertEquals(3128, o.proxy().port());
+    assertEquals("alice", o.proxy().username());
+    assertFalse(o.proxy().useSystemProxy());
     assertEquals("dns:///192.0.2.7:8443", o.target());
     assertEquals("edge.example.com", o.hostHeader());
     assertEquals(Arrays.asList("wsgrpc.v1", "binary"), o.subprotocols());
     assertEquals("https://app.example.com", o.origin());
-    assertEquals(Duration.ofSeconds(5), o.handshakeTimeout());
-    assertEquals(Duration.ofMillis(500), o.pingInterval());
-    assertEquals(Duration.ofSeconds(2), o.pingTimeout());
-    assertEquals(2097152, o.maxInboundFramePayload());
-    assertEquals(16384, o.maxOutboundFramePayload());
+    assertEquals(Duration.ofSeconds(5), o.settings().handshakeTimeout());
+    assertEquals(Duration.ofMillis(500), o.settings().pingInterval());
+    assertEquals(Duration.ofSeconds(2), o.settings().pingTimeout());
+    assertEquals(2097152, o.settings().maxInboundFramePayload());
+    assertEquals(16384, o.settings().maxOutboundFramePayload());
   }
 
   @Test
@@ -54,7 +55,7 @@ class ClientOptionsTest {
     WebSocketClientOptions o = parse("ws://h/grpc");
     WebSocketClientOptions library = WebSocketClientOptions.newBuilder("ws://h/grpc").build();
     assertEquals(library.toString(), o.toString());
-    assertNull(o.proxyHost());
+    assertNull(o.proxy().host());
   }
 
   @Test
@@ -65,8 +66,8 @@ class ClientOptionsTest {
   @Test
   void proxyCredentialsMayComeSeparately() {
     WebSocketClientOptions o = parse("ws://h/grpc", "--proxy", "proxy:8080", "--proxy-credentials", "bob:x:y");
-    assertEquals("proxy", o.proxyHost());
-    assertEquals("bob", o.proxyUsername());
+    assertEquals("proxy", o.proxy().host());
+    assertEquals("bob", o.proxy().username());
   }
 
   @Test
@@ -81,13 +82,24 @@ class ClientOptionsTest {
   }
 
   @Test
+  void aValueTheLibraryRefusesIsReportedUnderTheOption() {
+    assertEquals("--ping-interval: PT0.05S (expected: 0 to send no pings, or at least 100 ms)",
+        assertThrows(IllegalArgumentException.class, () -> parse("ws://h/", "--ping-interval", "50ms"))
+            .getMessage());
+    assertEquals("--max-inbound-frame-payload: 0 (expected: > 0)", assertThrows(IllegalArgumentException.class,
+        () -> parse("ws://h/", "--max-inbound-frame-payload", "0")).getMessage());
+    assertEquals("--subprotocols: a b (expected: an HTTP token)", assertThrows(IllegalArgumentException.class,
+        () -> parse("ws://h/", "--subprotocols", "a b")).getMessage());
+  }
+
+  @Test
   void durationsReadAsPeopleWriteThem() {
-    assertEquals(Duration.ofMillis(250), ClientOptions.parseDuration("250ms"));
-    assertEquals(Duration.ofMillis(1500), ClientOptions.parseDuration("1.5s"));
-    assertEquals(Duration.ofMinutes(2), ClientOptions.parseDuration("2m"));
-    assertEquals(Duration.ofSeconds(3), ClientOptions.parseDuration("3"));
-    assertEquals(Duration.ofSeconds(10), ClientOptions.parseDuration("PT10S"));
+    assertEquals(Duration.ofMillis(250), OptionValues.parseDuration("250ms"));
+    assertEquals(Duration.ofMillis(1500), OptionValues.parseDuration("1.5s"));
+    assertEquals(Duration.ofMinutes(2), OptionValues.parseDuration("2m"));
+    assertEquals(Duration.ofSeconds(3), OptionValues.parseDuration("3"));
+    assertEquals(Duration.ofSeconds(10), OptionValues.parseDuration("PT10S"));
     assertEquals("soon (expected: a duration such as 500ms, 10s, 2m)",
-        assertThrows(IllegalArgumentException.class, () -> ClientOptions.parseDuration("soon")).getMessage());
+        assertThrows(IllegalArgumentException.class, () -> OptionValues.parseDuration("soon")).getMessage());
   }
 }

@@ -49,7 +49,7 @@ import okhttp3.Route;
  */
 final class TunnelSocketFactory extends SocketFactory {
 
-  private static final String USER_AGENT = "wsgrpc-okhttp";
+  private static final String USER_AGENT = "wsgrpc-okhttp/" + BuildVersion.VERSION;
 
   private final OkHttpWebSocketOptions options;
   private final OkHttpClient base;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.TestCertificates;
@@ -145,7 +146,8 @@ class HandshakeTextsTest {
   void untrustedCertificateFailsTheTlsHandshake() throws Exception {
     TestCertificates certs = TestCertificates.create();
     Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
-            WebSocketServerOptions.newBuilder().tls(certs.serverCertPem(), certs.serverKeyPem()).build())
+            WebSocketServerOptions.newBuilder()
+                .tls(ServerTls.pemFiles(certs.serverCertPem(), certs.serverKeyPem())).build())
         .addService(new TestEcho()).build().start();
     toClose.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
     String url = "wss://localhost:" + ((InetSocketAddress) server.getListenSockets().get(0)).getPort() + "/grpc";
@@ -157,7 +159,8 @@ class HandshakeTextsTest {
   void aCertificatePinMismatchFailsTheConnect() throws Exception {
     TestCertificates certs = TestCertificates.create();
     Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
-            WebSocketServerOptions.newBuilder().tls(certs.serverCertPem(), certs.serverKeyPem()).build())
+            WebSocketServerOptions.newBuilder()
+                .tls(ServerTls.pemFiles(certs.serverCertPem(), certs.serverKeyPem())).build())
         .addService(new TestEcho()).build().start();
     toClose.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
     String url = "wss://localhost:" + ((InetSocketAddress) server.getListenSockets().get(0)).getPort() + "/grpc";

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.FaultInjectingRelay;
@@ -56,7 +57,7 @@ class OkHttpTunnelTest {
       if (certs == null) {
         certs = TestCertificates.create();
       }
-      options.tls(certs.serverCertPem(), certs.serverKeyPem());
+      options.tls(ServerTls.pemFiles(certs.serverCertPem(), certs.serverKeyPem()));
     }
     Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", port), options.build())
         .maxInboundMessageSize(MAX_MESSAGE)

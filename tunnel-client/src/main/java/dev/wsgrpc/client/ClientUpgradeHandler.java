@@ -1,8 +1,10 @@
 package dev.wsgrpc.client;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.core.internal.WsgrpcVersion;
 import dev.wsgrpc.core.internal.TunnelStatus;
 import io.grpc.Attributes;
 import io.grpc.ChannelLogger;
@@ -76,7 +78,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
 
   private FullHttpRequest newRequest() {
     key = Http11Tokens.newKey();
-    return ClientHandshake.newRequest(options, key, "wsgrpc-java");
+    return ClientHandshake.newRequest(options, key, WsgrpcVersion.userAgent("wsgrpc-java"));
   }
 
   @Override
@@ -145,9 +147,10 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     finished = true;
     deadline.finish();
     ChannelPipeline pipeline = ctx.pipeline();
-    FramePipeline.install(pipeline, ctx.name(), false, options.maxInboundFramePayload(),
-        options.maxOutboundFramePayload(), options.safeUrl().toString(), options.pingInterval().toMillis(),
-        options.pingTimeout().toMillis());
+    TunnelSettings settings = options.settings();
+    FramePipeline.install(pipeline, ctx.name(), false, settings.maxInboundFramePayload(),
+        settings.maxOutboundFramePayload(), options.safeUrl().toString(), settings.pingInterval().toMillis(),
+        settings.pingTimeout().toMillis());
     ProtocolNegotiationEvent pne = getProtocolNegotiationEvent();
     Attributes attrs = InternalProtocolNegotiationEvent.getAttributes(pne);
     if (attrs.get(GrpcAttributes.ATTR_AUTHORITY_VERIFIER) == null) {

@@ -19,10 +19,12 @@ public final class InternalWebSocketClient {
       this.choice = choice;
     }
 
+    /** The proxy's host name or address. */
     public String host() {
       return choice.host;
     }
 
+    /** The proxy's port. */
     public int port() {
       return choice.port;
     }
@@ -55,8 +57,8 @@ public final class InternalWebSocketClient {
   }
 
   /**
-   * The TLS context channels use for a wss URL: {@link WebSocketClientOptions#sslContext()}, or one that trusts
-   * {@link WebSocketClientOptions#trustCertificates()} (or the JDK's store) and offers ALPN {@code http/1.1} only.
+   * The TLS context channels use for a wss URL: {@link ClientTls#sslContext()}, or one that trusts
+   * {@link ClientTls#trustCertificates()} (or the JDK's store) and offers ALPN {@code http/1.1} only.
    */
   public static SslContext sslContext(WebSocketClientOptions options) {
     return WebSocketChannelCredentials.sslContextFor(options);

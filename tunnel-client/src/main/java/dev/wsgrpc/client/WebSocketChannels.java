@@ -41,8 +41,8 @@ public final class WebSocketChannels {
    *   <li>gRPC keepalive on, also without calls: a PING after {@value #KEEPALIVE_TIME_SECONDS} s of silence, dead
    *       after {@value #KEEPALIVE_TIMEOUT_SECONDS} s unanswered (servers from {@code WebSocketServers} permit
    *       this). Override with {@code keepAliveTime}/{@code keepAliveTimeout}/{@code keepAliveWithoutCalls}.</li>
-   *   <li>the proxy detector of {@link WebSocketClientOptions.Builder#proxy} and
-   *       {@link WebSocketClientOptions.Builder#useSystemProxy}, so that connections go through an HTTP CONNECT
+   *   <li>the proxy detector of {@link WebSocketClientOptions.Builder#proxy} (a {@link ProxyOptions}, by default
+   *       {@link ProxyOptions#SYSTEM}), so that connections go through an HTTP CONNECT
    *       proxy when one is configured or named by the standard settings;</li>
    *   <li>an interceptor that turns grpc's "io exception" for failed connections into a description naming the
    *       proxy and its answer (e.g. 407) or the address that could not be reached;</li>

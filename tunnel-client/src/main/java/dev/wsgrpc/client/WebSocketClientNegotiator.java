@@ -34,7 +34,7 @@ final class WebSocketClientNegotiator implements InternalProtocolNegotiator.Prot
   @Override
   public ChannelHandler newHandler(GrpcHttp2ConnectionHandler grpcHandler) {
     ChannelLogger logger = grpcHandler.getNegotiationLogger();
-    HandshakeDeadline deadline = new HandshakeDeadline(options.handshakeTimeout().toMillis(), options.safeUrl());
+    HandshakeDeadline deadline = new HandshakeDeadline(options.settings().handshakeTimeout().toMillis(), options.safeUrl());
     ChannelHandler grpc = InternalProtocolNegotiators.grpcNegotiationHandler(grpcHandler);
     ChannelHandler upgrade = new ClientUpgradeHandler(grpc, options, deadline, logger);
     ChannelHandler afterActive = options.isSecure()

@@ -3,14 +3,11 @@ package dev.wsgrpc.client;
 import static dev.wsgrpc.core.internal.Preconditions.checkArgument;
 import static dev.wsgrpc.core.internal.Preconditions.checkNotNull;
 
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.WebSocketTunnel;
-import dev.wsgrpc.core.internal.FramePipelineSettings;
 import dev.wsgrpc.core.internal.Http11Tokens;
-import io.netty.handler.ssl.SslContext;
-import java.io.File;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -27,6 +24,9 @@ import java.util.function.Supplier;
  * <pre>{@code
  * WebSocketClientOptions options = WebSocketClientOptions.newBuilder("wss://edge.example.com/grpc")
  *     .headersSupplier(() -> Map.of("Authorization", "Bearer " + tokens.current()))
+ *     .tls(ClientTls.trusting(new File("ca.pem")))
+ *     .proxy(ProxyOptions.newBuilder().address("proxy.corp", 3128).credentials("alice", password).build())
+ *     .settings(TunnelSettings.newBuilder().pingInterval(Duration.ofSeconds(20)).build())
  *     .build();
  * ManagedChannel channel = WebSocketChannels.newChannelBuilder(options).build();
  * }</pre>
@@ -46,15 +46,9 @@ public final class WebSocketClientOptions {
   private final Supplier<Map<String, String>> headersSupplier;
   private final List<String> subprotocols;
   private final String origin;
-  private final Duration handshakeTimeout;
-  private final SslContext sslContext;
-  private final File trustCertificates;
-  private final FramePipelineSettings frames;
-  private final String proxyHost;
-  private final int proxyPort;
-  private final String proxyUsername;
-  private final String proxyPassword;
-  private final boolean useSystemProxy;
+  private final ClientTls tls;
+  private final TunnelSettings settings;
+  private final ProxyOptions proxy;
   private final String connectToHost;
   private final int connectToPort;
 
@@ -69,15 +63,9 @@ public final class WebSocketClientOptions {
     this.headersSupplier = b.headersSupplier;
     this.subprotocols = Collections.unmodifiableList(new ArrayList<>(b.subprotocols));
     this.origin = b.origin;
-    this.handshakeTimeout = b.handshakeTimeout;
-    this.sslContext = b.sslContext;
-    this.trustCertificates = b.trustCertificates;
-    this.frames = new FramePipelineSettings(b.frames);
-    this.proxyHost = b.proxyHost;
-    this.proxyPort = b.proxyPort;
-    this.proxyUsername = b.proxyUsername;
-    this.proxyPassword = b.proxyPassword;
-    this.useSystemProxy = b.useSystemProxy;
+    this.tls = b.tls;
+    this.settings = b.settings;
+    this.proxy = b.proxy;
     this.connectToHost = b.connectToHost;
     this.connectToPort = b.connectToPort;
   }
@@ -167,68 +155,19 @@ public final class WebSocketClientOptions {
     return origin;
   }
 
-  /** Time allowed for TLS and the upgrade together. */
-  public Duration handshakeTimeout() {
-    return handshakeTimeout;
+  /** How the server's certificate is checked for wss. */
+  public ClientTls tls() {
+    return tls;
   }
 
-  /** The TLS context for wss, or {@code null} to build one from {@link #trustCertificates()} or the JDK's trust. */
-  public SslContext sslContext() {
-    return sslContext;
+  /** The frame and handshake settings. */
+  public TunnelSettings settings() {
+    return settings;
   }
 
-  /** PEM file of certificates to trust for wss, or {@code null} for the JDK's default trust store. */
-  public File trustCertificates() {
-    return trustCertificates;
-  }
-
-  /** The largest frame payload accepted from the server, in bytes. */
-  public int maxInboundFramePayload() {
-    return frames.maxInboundFramePayload();
-  }
-
-  /** The largest frame payload sent to the server, in bytes. */
-  public int maxOutboundFramePayload() {
-    return frames.maxOutboundFramePayload();
-  }
-
-  /** Time between two WebSocket Pings; {@link Duration#ZERO} when none are sent. */
-  public Duration pingInterval() {
-    return frames.pingInterval();
-  }
-
-  /** How long after a Ping something must arrive before the tunnel is closed as dead. */
-  public Duration pingTimeout() {
-    return frames.pingTimeout();
-  }
-
-  /** The explicitly configured HTTP CONNECT proxy's host, or {@code null} when none is set. */
-  public String proxyHost() {
-    return proxyHost;
-  }
-
-  /** The explicitly configured HTTP CONNECT proxy's port, or 0 when none is set. */
-  public int proxyPort() {
-    return proxyPort;
-  }
-
-  /** The user name for the proxy's Basic authentication, or {@code null}. */
-  public String proxyUsername() {
-    return proxyUsername;
-  }
-
-  /** The password for the proxy's Basic authentication, or {@code null}. Never logged. */
-  String proxyPassword() {
-    return proxyPassword;
-  }
-
-  /**
-   * Whether, with no explicit proxy, the standard settings choose one: the JVM's {@code https.proxyHost} /
-   * {@code http.proxyHost} properties, then the {@code HTTPS_PROXY} / {@code HTTP_PROXY} environment variables,
-   * with {@code http.nonProxyHosts} and {@code NO_PROXY} as exceptions.
-   */
-  public boolean useSystemProxy() {
-    return useSystemProxy;
+  /** Which HTTP CONNECT proxy connections go through. */
+  public ProxyOptions proxy() {
+    return proxy;
   }
 
   /** The host dialed instead of the URL's, or {@code null} to dial the URL's host. */
@@ -243,15 +182,20 @@ public final class WebSocketClientOptions {
 
   @Override
   public String toString() {
-    // Header values may be secrets: names only.
-    return "WebSocketClientOptions{url=" + url + ", headers=" + headers.keySet()
-        + ", headersSupplier=" + (headersSupplier != null) + ", subprotocols=" + subprotocols
-        + ", origin=" + origin + ", handshakeTimeout=" + handshakeTimeout
-        + ", sslContext=" + (sslContext != null) + ", trustCertificates=" + trustCertificates
-        + ", " + frames
-        + ", proxy=" + (proxyHost == null ? null : proxyHost + ":" + proxyPort)
-        + ", proxyUsername=" + proxyUsername + ", useSystemProxy=" + useSystemProxy
+    // Header values may be secrets, and so may the URL's query: names only, and the query redacted.
+    return "WebSocketClientOptions{url=" + safeUrl() + ", headers=" + headers.keySet()
+        + ", headersSupplier=" + (headersSupplier != null) + ", subprotocols=" + shownSubprotocols()
+        + ", origin=" + origin + ", tls=" + tls + ", settings=" + settings + ", proxy=" + proxy
         + ", connectTo=" + (connectToHost == null ? null : connectToHost + ":" + connectToPort) + "}";
+  }
+
+  /** The subprotocols, with the token of a {@code bearer.<token>} offer (a credential) redacted. */
+  private List<String> shownSubprotocols() {
+    List<String> shown = new ArrayList<>(subprotocols.size());
+    for (String p : subprotocols) {
+      shown.add(p.regionMatches(true, 0, "bearer.", 0, 7) ? p.substring(0, 7) + "<redacted>" : p);
+    }
+    return shown;
   }
 
   /** A validating builder; every setter fails fast with the offending value. Not thread-safe. */
@@ -261,20 +205,13 @@ public final class WebSocketClientOptions {
     private Supplier<Map<String, String>> headersSupplier;
     private List<String> subprotocols = Collections.singletonList(WebSocketTunnel.SUBPROTOCOL);
     private String origin;
-    private Duration handshakeTimeout = Duration.ofMillis(WebSocketTunnel.DEFAULT_HANDSHAKE_TIMEOUT_MILLIS);
-    private SslContext sslContext;
-    private File trustCertificates;
-    private final FramePipelineSettings frames;
-    private String proxyHost;
-    private int proxyPort;
-    private String proxyUsername;
-    private String proxyPassword;
-    private boolean useSystemProxy = true;
+    private ClientTls tls = ClientTls.DEFAULT;
+    private TunnelSettings settings = TunnelSettings.DEFAULT;
+    private ProxyOptions proxy = ProxyOptions.SYSTEM;
     private String connectToHost;
     private int connectToPort;
 
     private Builder(String url) {
-      this.frames = new FramePipelineSettings();
       url(url);
     }
 
@@ -284,15 +221,9 @@ public final class WebSocketClientOptions {
       this.headersSupplier = o.headersSupplier;
       this.subprotocols = o.subprotocols;
       this.origin = o.origin;
-      this.handshakeTimeout = o.handshakeTimeout;
-      this.sslContext = o.sslContext;
-      this.trustCertificates = o.trustCertificates;
-      this.frames = new FramePipelineSettings(o.frames);
-      this.proxyHost = o.proxyHost;
-      this.proxyPort = o.proxyPort;
-      this.proxyUsername = o.proxyUsername;
-      this.proxyPassword = o.proxyPassword;
-      this.useSystemProxy = o.useSystemProxy;
+      this.tls = o.tls;
+      this.settings = o.settings;
+      this.proxy = o.proxy;
       this.connectToHost = o.connectToHost;
       this.connectToPort = o.connectToPort;
     }
@@ -359,111 +290,30 @@ public final class WebSocketClientOptions {
     }
 
     /**
-     * Time allowed for TLS and the upgrade together; when it passes, RPCs fail UNAVAILABLE and the channel retries
-     * with its backoff. Default: {@value WebSocketTunnel#DEFAULT_HANDSHAKE_TIMEOUT_MILLIS} ms.
+     * How the server's certificate is checked for wss URLs: {@link ClientTls#trusting} a PEM file, or
+     * {@link ClientTls#of} a client context used as given. Default: {@link ClientTls#DEFAULT}, the JDK's trust
+     * store, ALPN {@code http/1.1} only.
      */
-    public Builder handshakeTimeout(Duration timeout) {
-      checkNotNull(timeout, "handshakeTimeout");
-      checkArgument(!timeout.isNegative() && !timeout.isZero(), "handshakeTimeout", timeout, "> 0");
-      this.handshakeTimeout = timeout;
+    public Builder tls(ClientTls tls) {
+      this.tls = checkNotNull(tls, "tls");
       return this;
     }
 
     /**
-     * The TLS context for wss URLs, used as given (its ALPN settings included). The channel does not take
-     * ownership. Default: a context that trusts {@link #trustCertificates} or the JDK's default trust store, and
-     * offers ALPN {@code http/1.1} only.
+     * The frame and handshake settings: frame payload limits, keepalive Pings, handshake timeout. Default:
+     * {@link TunnelSettings#DEFAULT}.
      */
-    public Builder sslContext(SslContext sslContext) {
-      checkArgument(sslContext == null || sslContext.isClient(), "sslContext", sslContext, "a client context");
-      this.sslContext = sslContext;
-      return this;
-    }
-
-    /** A PEM file of CA or server certificates to trust for wss. Default: the JDK's trust store. */
-    public Builder trustCertificates(File pemFile) {
-      this.trustCertificates = pemFile;
+    public Builder settings(TunnelSettings settings) {
+      this.settings = checkNotNull(settings, "settings");
       return this;
     }
 
     /**
-     * The largest frame payload accepted from the server; a larger frame ends the tunnel with close 1009 and RPCs
-     * fail RESOURCE_EXHAUSTED. Default: {@value WebSocketTunnel#DEFAULT_MAX_INBOUND_FRAME_PAYLOAD} bytes.
+     * The HTTP CONNECT proxy to go through. Default: {@link ProxyOptions#SYSTEM}: the JVM's proxy properties, then
+     * {@code HTTPS_PROXY}/{@code HTTP_PROXY}, with {@code NO_PROXY} as exceptions, decide.
      */
-    public Builder maxInboundFramePayload(int bytes) {
-      frames.maxInboundFramePayload(bytes);
-      return this;
-    }
-
-    /**
-     * The largest frame payload sent; larger writes are split. Keep it at or below what every proxy on the path
-     * and the server accept. Default: {@value WebSocketTunnel#DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD} bytes.
-     */
-    public Builder maxOutboundFramePayload(int bytes) {
-      frames.maxOutboundFramePayload(bytes);
-      return this;
-    }
-
-    /**
-     * Time between two WebSocket Pings. Pings keep proxies, load balancers and CDNs that drop idle connections
-     * (nginx and AWS ALB after 60 s, Cloudflare after about 100 s) from cutting a quiet tunnel, and let this side
-     * notice a peer that has gone silent (see {@link #pingTimeout}). {@link Duration#ZERO} sends none. Default:
-     * {@value WebSocketTunnel#DEFAULT_PING_INTERVAL_MILLIS} ms.
-     */
-    public Builder pingInterval(Duration interval) {
-      frames.pingInterval(interval);
-      return this;
-    }
-
-    /**
-     * How long after a Ping something (a Pong, data, any frame) must arrive; when nothing does, the server or a hop
-     * on the path is taken to be dead, the tunnel is closed, in-flight RPCs fail UNAVAILABLE and the channel
-     * reconnects. Default: {@value WebSocketTunnel#DEFAULT_PING_TIMEOUT_MILLIS} ms.
-     */
-    public Builder pingTimeout(Duration timeout) {
-      frames.pingTimeout(timeout);
-      return this;
-    }
-
-    /**
-     * Reaches the server through this HTTP proxy with {@code CONNECT}, whatever the standard settings say. The
-     * proxy sees only the target's host and port; TLS (wss) runs end to end through it. Default: none; the
-     * standard settings decide (see {@link #useSystemProxy}).
-     */
-    public Builder proxy(String host, int port) {
-      checkArgument(host != null && !host.isEmpty() && Http11Tokens.isHeaderValue(host) && host.indexOf(' ') < 0,
-          "proxy host", host, "a host name or IP address");
-      checkArgument(port >= 1 && port <= 65535, "proxy port", port, "between 1 and 65535");
-      this.proxyHost = host;
-      this.proxyPort = port;
-      return this;
-    }
-
-    /**
-     * Basic authentication for the proxy, explicit or chosen by the standard settings; without it, a user and
-     * password in the proxy URL of {@code HTTPS_PROXY} (or {@code HTTP_PROXY}) are used. The password is never
-     * logged. Default: none.
-     */
-    public Builder proxyCredentials(String username, String password) {
-      checkNotNull(username, "proxy username");
-      checkNotNull(password, "proxy password");
-      checkArgument(username.indexOf(':') < 0 && Http11Tokens.isHeaderValue(username), "proxy username", username,
-          "no ':' or line breaks");
-      checkArgument(Http11Tokens.isHeaderValue(password), "proxy password", "<redacted>", "no line breaks");
-      this.proxyUsername = username;
-      this.proxyPassword = password;
-      return this;
-    }
-
-    /**
-     * Whether, when no {@link #proxy} is set, the standard settings choose a CONNECT proxy: for wss the JVM's
-     * {@code https.proxyHost}/{@code https.proxyPort}, for ws {@code http.proxyHost}/{@code http.proxyPort}, then
-     * the {@code HTTPS_PROXY}/{@code HTTP_PROXY} environment variables (lower-case names too), except for hosts
-     * listed in {@code http.nonProxyHosts} or {@code NO_PROXY}. Applies to channels from {@link WebSocketChannels}.
-     * Default: true.
-     */
-    public Builder useSystemProxy(boolean use) {
-      this.useSystemProxy = use;
+    public Builder proxy(ProxyOptions proxy) {
+      this.proxy = checkNotNull(proxy, "proxy");
       return this;
     }
 
@@ -484,10 +334,7 @@ public final class WebSocketClientOptions {
     /** Returns the options; fails when settings contradict each other. */
     public WebSocketClientOptions build() {
       boolean secure = "wss".equalsIgnoreCase(url.getScheme());
-      checkArgument(secure || (sslContext == null && trustCertificates == null), "url", url,
-          "a wss:// URL when sslContext or trustCertificates is set");
-      checkArgument(sslContext == null || trustCertificates == null, "trustCertificates", trustCertificates,
-          "unset when sslContext is set (the context carries its own trust)");
+      checkArgument(secure || tls == ClientTls.DEFAULT, "url", url, "a wss:// URL when tls is set");
       return new WebSocketClientOptions(this);
     }
 

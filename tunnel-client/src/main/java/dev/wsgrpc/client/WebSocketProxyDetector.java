@@ -20,8 +20,8 @@ import java.util.function.UnaryOperator;
  * name resolution; when it answers with a proxy, grpc runs the CONNECT (with Basic authentication) before our
  * TLS and upgrade steps. The proxy sees only the target's host and port.
  *
- * <p>In order: the explicit {@link WebSocketClientOptions#proxyHost() proxy}; then, unless
- * {@link WebSocketClientOptions#useSystemProxy()} is off, the JVM's {@code https.proxyHost}/{@code https.proxyPort}
+ * <p>In order: the explicit {@link ProxyOptions#host() proxy}; then, unless
+ * {@link ProxyOptions#useSystemProxy()} is off, the JVM's {@code https.proxyHost}/{@code https.proxyPort}
  * (wss) or {@code http.proxyHost}/{@code http.proxyPort} (ws) with {@code http.nonProxyHosts} (default: loopback);
  * then the environment's {@code https_proxy}/{@code HTTPS_PROXY} (wss) or {@code http_proxy}/{@code HTTP_PROXY} (ws),
  * then {@code all_proxy}/{@code ALL_PROXY}, with {@code no_proxy}/{@code NO_PROXY} as exceptions.
@@ -101,10 +101,11 @@ final class WebSocketProxyDetector implements ProxyDetector {
    * @throws IOException when a setting names a proxy that cannot be used (an https:// proxy URL, a bad port)
    */
   Choice choose() throws IOException {
-    if (options.proxyHost() != null) {
-      return withCredentials(options.proxyHost(), options.proxyPort(), null, null, "the proxy option");
+    ProxyOptions proxy = options.proxy();
+    if (proxy.host() != null) {
+      return withCredentials(proxy.host(), proxy.port(), null, null, "the proxy option");
     }
-    if (!options.useSystemProxy()) {
+    if (!proxy.useSystemProxy()) {
       return null;
     }
     String host = options.host();
@@ -174,8 +175,9 @@ final class WebSocketProxyDetector implements ProxyDetector {
 
   /** Explicit credentials win; otherwise those of the proxy URL, if any. */
   private Choice withCredentials(String host, int port, String urlUser, String urlPassword, String source) {
-    if (options.proxyUsername() != null) {
-      return new Choice(host, port, options.proxyUsername(), options.proxyPassword(), source);
+    ProxyOptions proxy = options.proxy();
+    if (proxy.username() != null) {
+      return new Choice(host, port, proxy.username(), proxy.password(), source);
     }
     return new Choice(host, port, urlUser, urlPassword, source);
   }

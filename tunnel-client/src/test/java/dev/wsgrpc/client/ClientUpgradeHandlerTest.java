@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.core.internal.WsgrpcVersion;
 import dev.wsgrpc.testing.HttpHead;
 import dev.wsgrpc.testing.InboundRecorder;
 import dev.wsgrpc.testing.NoopChannelLogger;
@@ -142,7 +143,7 @@ class ClientUpgradeHandlerTest {
     assertEquals("13", request.header("Sec-WebSocket-Version"));
     assertEquals("wsgrpc.v1", request.header("Sec-WebSocket-Protocol"));
     assertTrue(Http11Tokens.isValidKey(request.header("Sec-WebSocket-Key")), request.header("Sec-WebSocket-Key"));
-    assertEquals("wsgrpc-java", request.header("User-Agent"));
+    assertEquals("wsgrpc-java/" + WsgrpcVersion.version(), request.header("User-Agent"));
     assertNull(request.header("Origin"));
     assertNull(request.header("Sec-WebSocket-Extensions"), "no extensions are offered");
     assertEquals("", request.body);

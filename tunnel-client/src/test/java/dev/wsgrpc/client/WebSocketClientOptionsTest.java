@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.testing.TestCertificates;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -48,11 +49,12 @@ class WebSocketClientOptionsTest {
     assertNull(o.headersSupplier());
     assertEquals(Collections.singletonList("wsgrpc.v1"), o.subprotocols());
     assertNull(o.origin());
-    assertEquals(Duration.ofSeconds(10), o.handshakeTimeout());
-    assertNull(o.sslContext());
-    assertNull(o.trustCertificates());
-    assertEquals(1024 * 1024, o.maxInboundFramePayload());
-    assertEquals(64 * 1024, o.maxOutboundFramePayload());
+    assertEquals(Duration.ofSeconds(10), o.settings().handshakeTimeout());
+    assertNull(o.tls().sslContext());
+    assertNull(o.tls().trustCertificates());
+    assertEquals(1024 * 1024, o.settings().maxInboundFramePayload());
+    assertEquals(64 * 1024, o.settings().maxOutboundFramePayload());
+    assertSame(ProxyOptions.SYSTEM, o.proxy());
   }
 
   @Test
@@ -107,20 +109,22 @@ class WebSocketClientOptionsTest {
         .headersSupplier(supplier)
         .subprotocols("wsgrpc.v1", "binary")
         .origin("https://app.example.com")
-        .handshakeTimeout(Duration.ofMillis(1500))
-        .trustCertificates(new File("/etc/ca.pem"))
-        .maxInboundFramePayload(4096)
-        .maxOutboundFramePayload(2048)
+        .settings(TunnelSettings.newBuilder()
+            .handshakeTimeout(Duration.ofMillis(1500))
+            .maxInboundFramePayload(4096)
+            .maxOutboundFramePayload(2048)
+            .build())
+        .tls(ClientTls.trusting(new File("/etc/ca.pem")))
         .build();
     assertEquals(Arrays.asList("X-One", "X-Two"), List.copyOf(o.headers().keySet()), "headers keep their order");
     assertEquals("2", o.headers().get("X-Two"));
     assertSame(supplier, o.headersSupplier());
     assertEquals(Arrays.asList("wsgrpc.v1", "binary"), o.subprotocols());
     assertEquals("https://app.example.com", o.origin());
-    assertEquals(Duration.ofMillis(1500), o.handshakeTimeout());
-    assertEquals(new File("/etc/ca.pem"), o.trustCertificates());
-    assertEquals(4096, o.maxInboundFramePayload());
-    assertEquals(2048, o.maxOutboundFramePayload());
+    assertEquals(Duration.ofMillis(1500), o.settings().handshakeTimeout());
+    assertEquals(new File("/etc/ca.pem"), o.tls().trustCertificates());
+    assertEquals(4096, o.settings().maxInboundFramePayload());
+    assertEquals(2048, o.settings().maxOutboundFramePayload());
   }
 
   @Test
@@ -139,7 +143,8 @@ class WebSocketClientOptionsTest {
   @Test
   void toBuilderCopiesEverySettingAndLeavesTheOriginalAlone() {
     WebSocketClientOptions o = WebSocketClientOptions.newBuilder("ws://example.com/grpc")
-        .header("X-One", "1").origin("https://o").maxInboundFramePayload(10).build();
+        .header("X-One", "1").origin("https://o")
+        .settings(TunnelSettings.newBuilder().maxInboundFramePayload(10).build()).build();
     WebSocketClientOptions copy = o.toBuilder().build();
     assertEquals(o.toString(), copy.toString());
     assertEquals(o.headers(), copy.headers());
@@ -213,19 +218,19 @@ class WebSocketClientOptionsTest {
   @Test
   void frameLimitsMustBePositive() {
     assertEquals("maxOutboundFramePayload: 0 (expected: > 0)",
-        message(() -> WebSocketClientOptions.newBuilder("ws://h/").maxOutboundFramePayload(0)));
+        message(() -> TunnelSettings.newBuilder().maxOutboundFramePayload(0)));
     assertEquals("maxInboundFramePayload: -1 (expected: > 0)",
-        message(() -> WebSocketClientOptions.newBuilder("ws://h/").maxInboundFramePayload(-1)));
+        message(() -> TunnelSettings.newBuilder().maxInboundFramePayload(-1)));
   }
 
   @Test
   void handshakeTimeoutMustBePositive() {
     assertEquals("handshakeTimeout: PT0S (expected: > 0)",
-        message(() -> WebSocketClientOptions.newBuilder("ws://h/").handshakeTimeout(Duration.ZERO)));
+        message(() -> TunnelSettings.newBuilder().handshakeTimeout(Duration.ZERO)));
     assertEquals("handshakeTimeout: PT-0.001S (expected: > 0)",
-        message(() -> WebSocketClientOptions.newBuilder("ws://h/").handshakeTimeout(Duration.ofMillis(-1))));
+        message(() -> TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(-1))));
     assertEquals("handshakeTimeout", assertThrows(NullPointerException.class,
-        () -> WebSocketClientOptions.newBuilder("ws://h/").handshakeTimeout(null)).getMessage());
+        () -> TunnelSettings.newBuilder().handshakeTimeout(null)).getMessage());
   }
 
   @ParameterizedTest
@@ -291,33 +296,33 @@ class WebSocketClientOptionsTest {
 
   @Test
   void trustCertificatesNeedsWss() {
-    assertEquals("url: ws://example.com/grpc (expected: a wss:// URL when sslContext or trustCertificates is set)",
+    assertEquals("url: ws://example.com/grpc (expected: a wss:// URL when tls is set)",
         message(() -> WebSocketClientOptions.newBuilder("ws://example.com/grpc")
-            .trustCertificates(new File("/etc/ca.pem")).build()));
+            .tls(ClientTls.trusting(new File("/etc/ca.pem"))).build()));
   }
 
   @Test
   void sslContextNeedsWss() throws Exception {
     SslContext client = SslContextBuilder.forClient().build();
-    assertEquals("url: ws://example.com/grpc (expected: a wss:// URL when sslContext or trustCertificates is set)",
-        message(() -> WebSocketClientOptions.newBuilder("ws://example.com/grpc").sslContext(client).build()));
+    assertEquals("url: ws://example.com/grpc (expected: a wss:// URL when tls is set)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://example.com/grpc").tls(ClientTls.of(client)).build()));
   }
 
   @Test
-  void sslContextAndTrustCertificatesExcludeEachOther() throws Exception {
+  void tlsIsOneChoiceAndTheLastOneSetWins() throws Exception {
     SslContext client = SslContextBuilder.forClient().build();
-    assertEquals("trustCertificates: /etc/ca.pem (expected: unset when sslContext is set (the context carries its "
-        + "own trust))", message(() -> WebSocketClientOptions.newBuilder("wss://example.com/grpc")
-            .sslContext(client).trustCertificates(new File("/etc/ca.pem")).build()));
-    assertSame(client, WebSocketClientOptions.newBuilder("wss://example.com/grpc").sslContext(client).build()
-        .sslContext());
+    WebSocketClientOptions o = WebSocketClientOptions.newBuilder("wss://example.com/grpc")
+        .tls(ClientTls.trusting(new File("/etc/ca.pem"))).tls(ClientTls.of(client)).build();
+    assertSame(client, o.tls().sslContext());
+    assertNull(o.tls().trustCertificates());
+    assertSame(client, WebSocketChannelCredentials.sslContextFor(o), "a given context is used as given");
   }
 
   @Test
   void sslContextMustBeAClientContext() throws Exception {
     TestCertificates certs = TestCertificates.create();
     SslContext server = SslContextBuilder.forServer(certs.serverCertPem(), certs.serverKeyPem()).build();
-    String m = message(() -> WebSocketClientOptions.newBuilder("wss://h/").sslContext(server));
+    String m = message(() -> ClientTls.of(server));
     assertTrue(m.startsWith("sslContext: ") && m.endsWith(" (expected: a client context)"), m);
   }
 
@@ -341,9 +346,10 @@ class WebSocketClientOptionsTest {
   @Test
   void toStringListsEveryField() {
     assertEquals("WebSocketClientOptions{url=ws://example.com/grpc, headers=[], headersSupplier=false, "
-        + "subprotocols=[wsgrpc.v1], origin=null, handshakeTimeout=PT10S, sslContext=false, trustCertificates=null, "
-        + "maxInboundFramePayload=1048576, maxOutboundFramePayload=65536, pingInterval=PT30S, pingTimeout=PT15S, "
-        + "proxy=null, proxyUsername=null, useSystemProxy=true, connectTo=null}",
+        + "subprotocols=[wsgrpc.v1], origin=null, tls=default, "
+        + "settings=TunnelSettings{maxInboundFramePayload=1048576, maxOutboundFramePayload=65536, pingInterval=PT30S, "
+        + "pingTimeout=PT15S, handshakeTimeout=PT10S}, "
+        + "proxy=ProxyOptions{address=null, username=null, password=null, useSystemProxy=true}, connectTo=null}",
         options("ws://example.com/grpc").toString());
   }
 
@@ -352,20 +358,20 @@ class WebSocketClientOptionsTest {
   @Test
   void pingsDefaultToEvery30SecondsWithA15SecondTimeout() {
     WebSocketClientOptions o = options("ws://example.com/grpc");
-    assertEquals(Duration.ofSeconds(30), o.pingInterval());
-    assertEquals(Duration.ofSeconds(15), o.pingTimeout());
+    assertEquals(Duration.ofSeconds(30), o.settings().pingInterval());
+    assertEquals(Duration.ofSeconds(15), o.settings().pingTimeout());
   }
 
   @Test
   void pingIntervalIsZeroOrAtLeast100Millis() {
-    assertEquals(Duration.ZERO, WebSocketClientOptions.newBuilder("ws://h/").pingInterval(Duration.ZERO).build()
-        .pingInterval());
+    assertEquals(Duration.ZERO, WebSocketClientOptions.newBuilder("ws://h/")
+        .settings(TunnelSettings.newBuilder().pingInterval(Duration.ZERO).build()).build().settings().pingInterval());
     assertEquals("pingInterval: PT0.05S (expected: 0 to send no pings, or at least 100 ms)",
-        message(() -> WebSocketClientOptions.newBuilder("ws://h/").pingInterval(Duration.ofMillis(50))));
+        message(() -> TunnelSettings.newBuilder().pingInterval(Duration.ofMillis(50))));
     assertEquals("pingInterval: PT-1S (expected: 0 to send no pings, or at least 100 ms)",
-        message(() -> WebSocketClientOptions.newBuilder("ws://h/").pingInterval(Duration.ofSeconds(-1))));
+        message(() -> TunnelSettings.newBuilder().pingInterval(Duration.ofSeconds(-1))));
     assertEquals("pingTimeout: PT0S (expected: > 0)",
-        message(() -> WebSocketClientOptions.newBuilder("ws://h/").pingTimeout(Duration.ZERO)));
+        message(() -> TunnelSettings.newBuilder().pingTimeout(Duration.ZERO)));
   }
 
   // ---- proxy and connect-to ------------------------------------------------------------------------------------
@@ -373,14 +379,13 @@ class WebSocketClientOptionsTest {
   @Test
   void proxyAndCredentialsAreKeptAndThePasswordNeverShown() {
     WebSocketClientOptions o = WebSocketClientOptions.newBuilder("wss://edge.example.com/grpc")
-        .proxy("proxy.corp", 3128)
-        .proxyCredentials("alice", "s3cret")
+        .proxy(ProxyOptions.newBuilder().address("proxy.corp", 3128).credentials("alice", "s3cret").build())
         .build();
-    assertEquals("proxy.corp", o.proxyHost());
-    assertEquals(3128, o.proxyPort());
-    assertEquals("alice", o.proxyUsername());
-    assertEquals("s3cret", o.proxyPassword());
-    assertTrue(o.toString().contains("proxy=proxy.corp:3128, proxyUsername=alice"), o.toString());
+    assertEquals("proxy.corp", o.proxy().host());
+    assertEquals(3128, o.proxy().port());
+    assertEquals("alice", o.proxy().username());
+    assertEquals("s3cret", o.proxy().password());
+    assertTrue(o.toString().contains("address=proxy.corp:3128, username=alice, password=<redacted>"), o.toString());
     assertFalse(o.toString().contains("s3cret"), o.toString());
     assertEquals(o.toString(), o.toBuilder().build().toString());
   }
@@ -388,13 +393,30 @@ class WebSocketClientOptionsTest {
   @Test
   void proxySettingsAreValidated() {
     assertEquals("proxy port: 0 (expected: between 1 and 65535)",
-        message(() -> WebSocketClientOptions.newBuilder("ws://h/").proxy("p", 0)));
+        message(() -> ProxyOptions.newBuilder().address("p", 0)));
     assertEquals("proxy host:  (expected: a host name or IP address)",
-        message(() -> WebSocketClientOptions.newBuilder("ws://h/").proxy("", 80)));
+        message(() -> ProxyOptions.newBuilder().address("", 80)));
     assertEquals("proxy username: a:b (expected: no ':' or line breaks)",
-        message(() -> WebSocketClientOptions.newBuilder("ws://h/").proxyCredentials("a:b", "x")));
+        message(() -> ProxyOptions.newBuilder().credentials("a:b", "x")));
     assertEquals("proxy password: <redacted> (expected: no line breaks)",
-        message(() -> WebSocketClientOptions.newBuilder("ws://h/").proxyCredentials("a", "x\ny")));
+        message(() -> ProxyOptions.newBuilder().credentials("a", "x\ny")));
+  }
+
+  @Test
+  void proxyCredentialsNeedAProxyThatCanBeUsed() {
+    assertEquals("proxy username: alice (expected: unset when there is no proxy address and useSystemProxy is false)",
+        message(() -> ProxyOptions.newBuilder().useSystemProxy(false).credentials("alice", "x").build()));
+    assertEquals("alice", ProxyOptions.newBuilder().credentials("alice", "x").build().username(),
+        "credentials for the proxy the standard settings choose");
+  }
+
+  @Test
+  void toStringRedactsTheUrlQueryAndBearerSubprotocolTokens() {
+    String s = WebSocketClientOptions.newBuilder("wss://example.com/grpc?token=s3cret")
+        .subprotocols("wsgrpc.v1", "bearer.s3cret").build().toString();
+    assertTrue(s.contains("url=wss://example.com/grpc?<redacted>"), s);
+    assertTrue(s.contains("subprotocols=[wsgrpc.v1, bearer.<redacted>]"), s);
+    assertFalse(s.contains("s3cret"), s);
   }
 
   @Test

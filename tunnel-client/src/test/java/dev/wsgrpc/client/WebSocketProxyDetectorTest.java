@@ -41,7 +41,7 @@ class WebSocketProxyDetectorTest {
     environment.put("HTTPS_PROXY", "http://env-proxy:8080");
     properties.put("https.proxyHost", "prop-proxy");
     WebSocketProxyDetector.Choice c = detector(WebSocketClientOptions.newBuilder("wss://edge.example.com/grpc")
-        .proxy("explicit", 3128).proxyCredentials("alice", "pw").build()).choose();
+        .proxy(ProxyOptions.newBuilder().address("explicit", 3128).credentials("alice", "pw").build()).build()).choose();
     assertEquals("HTTP proxy explicit:3128 (from the proxy option)", c.describe());
     assertEquals("alice", c.username);
     assertEquals("pw", c.password);
@@ -112,7 +112,7 @@ class WebSocketProxyDetectorTest {
   @Test
   void useSystemProxyOffIgnoresTheStandardSettings() throws IOException {
     environment.put("HTTPS_PROXY", "http://proxy.corp:3128");
-    assertNull(detector(WebSocketClientOptions.newBuilder("wss://e.example/grpc").useSystemProxy(false).build())
+    assertNull(detector(WebSocketClientOptions.newBuilder("wss://e.example/grpc").proxy(ProxyOptions.DIRECT).build())
         .choose());
   }
 
@@ -132,7 +132,7 @@ class WebSocketProxyDetectorTest {
   @Test
   void proxyForAnswersWithTheTargetThroughTheProxy() throws IOException {
     WebSocketProxyDetector d = detector(WebSocketClientOptions.newBuilder("wss://edge.example.com/grpc")
-        .proxy("127.0.0.1", 3128).proxyCredentials("alice", "pw").build());
+        .proxy(ProxyOptions.newBuilder().address("127.0.0.1", 3128).credentials("alice", "pw").build()).build());
     InetSocketAddress target = InetSocketAddress.createUnresolved("edge.example.com", 443);
     HttpConnectProxiedSocketAddress a = assertInstanceOf(HttpConnectProxiedSocketAddress.class, d.proxyFor(target));
     assertEquals(target, a.getTargetAddress());
@@ -147,7 +147,7 @@ class WebSocketProxyDetectorTest {
   @Test
   void proxyRefusalNamesTheProxyItsStatusAndServer() {
     WebSocketClientOptions options = WebSocketClientOptions.newBuilder("wss://localhost:8443/grpc")
-        .proxy("127.0.0.1", 3128).proxyCredentials("alice", "wrong").build();
+        .proxy(ProxyOptions.newBuilder().address("127.0.0.1", 3128).credentials("alice", "wrong").build()).build();
     ConnectErrorInterceptor interceptor = new ConnectErrorInterceptor(options, detector(options));
     DefaultHttpHeaders headers = new DefaultHttpHeaders();
     headers.set("Server", "tinyproxy/1.11.1");

@@ -14,6 +14,7 @@ public final class TunnelEstablishedEvent {
   private final SocketAddress clientAddress;
   private final Object principal;
 
+  /** An event for a tunnel on {@code path}; {@code subprotocol} and {@code principal} may be {@code null}. */
   public TunnelEstablishedEvent(String path, String subprotocol, SocketAddress clientAddress, Object principal) {
     this.path = path;
     this.subprotocol = subprotocol;

@@ -20,6 +20,19 @@ final class GatewayTransport {
     return Epoll.isAvailable();
   }
 
+  /**
+   * Why gateway mode runs on NIO, or null when it runs on epoll: the jar carries epoll for Linux x86_64 and aarch64,
+   * so this names the platform or the load failure (e.g. a {@code noexec} temporary directory).
+   */
+  static String nioReason() {
+    if (epoll()) {
+      return null;
+    }
+    Throwable cause = Epoll.unavailabilityCause();
+    return System.getProperty("os.name") + "/" + System.getProperty("os.arch") + ": "
+        + (cause == null ? "unknown" : cause.getClass().getSimpleName() + ": " + cause.getMessage());
+  }
+
   static EventLoopGroup newGroup(int threads, String name) {
     IoHandlerFactory io = epoll() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     return new MultiThreadIoEventLoopGroup(threads, new io.netty.util.concurrent.DefaultThreadFactory(name, true), io);

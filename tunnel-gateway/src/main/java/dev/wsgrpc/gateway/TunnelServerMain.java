@@ -1,7 +1,13 @@
 package dev.wsgrpc.gateway;
 
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.WebSocketTunnel;
+import dev.wsgrpc.core.internal.InvalidValueException;
+import dev.wsgrpc.core.internal.OptionValues;
+import dev.wsgrpc.core.internal.WsgrpcVersion;
+import dev.wsgrpc.server.AccessPolicy;
 import dev.wsgrpc.server.BrowserOptions;
+import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.TunnelAdmission;
 import dev.wsgrpc.server.TunnelInfo;
 import dev.wsgrpc.server.WebSocketServerOptions;
@@ -48,7 +54,7 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "tunnel-server",
     mixinStandardHelpOptions = true,
-    version = "wsgrpc tunnel-server 0.1.0",
+    versionProvider = TunnelServerMain.Version.class,
     sortOptions = false,
     usageHelpAutoWidth = true,
     description = {
@@ -276,26 +282,32 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    String nio = GatewayTransport.nioReason();
+    if (nio != null) {
+      // Every mode's sockets (grpc-netty's and the relay's) use epoll where it loads, NIO otherwise.
+      logger.info("Native epoll is unavailable ({}); the gateway uses NIO, which costs more CPU per byte", nio);
+    }
     WebSocketServerOptions options = buildOptions();
     PrometheusRegistry registry = new PrometheusRegistry();
     TunnelTracker tracker = new TunnelTracker(registry);
     HealthAndMetrics http = new HealthAndMetrics(registry, () -> draining);
     Reloading<io.netty.handler.ssl.SslContext> tls = null;
     Reloading<java.util.Map<String, String>> tokens = null;
-    WebSocketServerOptions.Builder builder = options.toBuilder()
-        .listener(tracker)
-        .plainHttpHandler(http)
+    AccessPolicy.Builder access = options.access().toBuilder()
         .admission((client, p) -> draining
             ? TunnelAdmission.Refusal.unavailable("draining: this server is shutting down, retry elsewhere", 5)
             : null);
+    WebSocketServerOptions.Builder builder = options.toBuilder()
+        .listener(tracker)
+        .plainHttpHandler(http);
     if (tlsCert != null) {
       List<File> files = new ArrayList<>(java.util.Arrays.asList(tlsCert, tlsKey));
       if (tlsClientCa != null) {
         files.add(tlsClientCa);
       }
       tls = new Reloading<>("TLS certificate", files,
-          () -> WebSocketServerOptions.serverContext(tlsCert, tlsKey, nativeGrpc, tlsClientCa), 1000);
-      builder.sslContextSupplier(tls);
+          () -> ServerTls.serverContext(tlsCert, tlsKey, nativeGrpc, tlsClientCa), 1000);
+      builder.tls(ServerTls.reloading(tls));
     }
     if (authTokens != null) {
       try {
@@ -304,11 +316,11 @@ public final class TunnelServerMain implements Callable<Integer> {
       } catch (java.io.IOException e) {
         throw new ParameterException(spec.commandLine(), "--auth-tokens: " + e.getMessage());
       }
-      builder.authenticator(dev.wsgrpc.server.BearerTokens.from(tokens));
+      access.authenticator(dev.wsgrpc.server.BearerTokens.from(tokens));
     } else if (tlsClientCa != null) {
-      builder.authenticator(dev.wsgrpc.server.TunnelAuthenticator.CLIENT_CERTIFICATE);
+      access.authenticator(dev.wsgrpc.server.TunnelAuthenticator.CLIENT_CERTIFICATE);
     }
-    options = builder.build();
+    options = builder.access(access.build()).build();
     InetSocketAddress bindAddress = new InetSocketAddress(bind, port);
     String scheme = tlsCert != null ? "wss" : "ws";
     installSignalHandlers();
@@ -351,13 +363,6 @@ public final class TunnelServerMain implements Callable<Integer> {
     if ((upstreamTls || upstreamTrustCert != null) && upstream.isEmpty() && upstreamFile == null) {
       throw new ParameterException(spec.commandLine(), "--upstream-tls needs --upstream HOST:PORT");
     }
-    if (!browserOrigins.isEmpty() && mode == GatewayMode.RELAY && !(upstream.isEmpty() && upstreamFile == null)) {
-      throw new ParameterException(spec.commandLine(),
-          "--browser-origins needs --mode proxy: relay mode passes tunnel bytes through without reading calls");
-    }
-    if (!browserHeaders.isEmpty() && browserOrigins.isEmpty()) {
-      throw new ParameterException(spec.commandLine(), "--browser-headers needs --browser-origins");
-    }
     if (maxConcurrentStreams <= 0) {
       throw new ParameterException(spec.commandLine(),
           "--max-concurrent-streams: " + maxConcurrentStreams + " (expected: > 0)");
@@ -369,57 +374,54 @@ public final class TunnelServerMain implements Callable<Integer> {
     if (idleTimeout.isNegative()) {
       throw new ParameterException(spec.commandLine(), "--idle-timeout: " + idleTimeout + " (expected: >= 0)");
     }
+    if (!browserOrigins.isEmpty() && mode == GatewayMode.RELAY && !(upstream.isEmpty() && upstreamFile == null)) {
+      throw new ParameterException(spec.commandLine(),
+          "--browser-origins needs --mode proxy: relay mode passes tunnel bytes through without reading calls");
+    }
+    if (!browserHeaders.isEmpty() && browserOrigins.isEmpty()) {
+      throw new ParameterException(spec.commandLine(), "--browser-headers needs --browser-origins");
+    }
     if (port < 0 || port > 65535) {
       throw new ParameterException(spec.commandLine(), "--port: " + port + " (expected: 0 to 65535)");
     }
-    try {
-      return WebSocketServerOptions.newBuilder()
-          .path(path)
-          .handshakeTimeout(handshakeTimeout)
-          .maxInboundFramePayload(maxInboundFrame)
-          .maxOutboundFramePayload(maxOutboundFrame)
-          .trustedProxies(trustedProxies)
-          .nativeGrpc(nativeGrpc)
-          .allowedOrigins(allowedOrigins)
-          .maxTunnels(maxTunnels)
-          .maxTunnelsPerClient(maxTunnelsPerClient)
-          .maxRequestHeaderBytes(maxRequestHeaders)
-          .browser(browserOrigins.isEmpty() ? null : BrowserOptions.newBuilder(browserOrigins)
-              .allowedHeaders(browserHeaders)
-              .exposedHeaders(browserHeaders)
-              .build())
-          .build();
-    } catch (IllegalArgumentException e) {
-      throw new ParameterException(spec.commandLine(), optionNamed(e.getMessage()));
+    // Each library setter runs where this command's flag is known: a refused value is reported under the flag.
+    TunnelSettings.Builder settings = TunnelSettings.newBuilder();
+    set("--handshake-timeout", () -> settings.handshakeTimeout(handshakeTimeout));
+    set("--max-inbound-frame", () -> settings.maxInboundFramePayload(maxInboundFrame));
+    set("--max-outbound-frame", () -> settings.maxOutboundFramePayload(maxOutboundFrame));
+    AccessPolicy.Builder access = AccessPolicy.newBuilder();
+    set("--trusted-proxies", () -> access.trustedProxies(trustedProxies));
+    set("--allowed-origins", () -> access.allowedOrigins(allowedOrigins));
+    set("--max-tunnels", () -> access.maxTunnels(maxTunnels));
+    set("--max-tunnels-per-client", () -> access.maxTunnelsPerClient(maxTunnelsPerClient));
+    WebSocketServerOptions.Builder options = WebSocketServerOptions.newBuilder().nativeGrpc(nativeGrpc);
+    set("--path", () -> options.path(path));
+    set("--max-request-headers", () -> options.maxRequestHeaderBytes(maxRequestHeaders));
+    if (!browserOrigins.isEmpty()) {
+      BrowserOptions.Builder[] browser = new BrowserOptions.Builder[1];
+      set("--browser-origins", () -> browser[0] = BrowserOptions.newBuilder(browserOrigins));
+      set("--browser-headers", () -> browser[0].allowedHeaders(browserHeaders).exposedHeaders(browserHeaders));
+      options.browser(browser[0].build());
     }
+    return options.settings(settings.build()).access(access.build()).build();
   }
 
-  /** Rewrites a library message "maxTunnels: 0 (expected: > 0)" to name the option: "--max-tunnels: 0 (...)". */
-  static String optionNamed(String message) {
-    int colon = message.indexOf(':');
-    String field = colon < 0 ? "" : message.substring(0, colon);
-    String option;
-    switch (field) {
-      case "maxInboundFramePayload":
-        option = "--max-inbound-frame";
-        break;
-      case "maxOutboundFramePayload":
-        option = "--max-outbound-frame";
-        break;
-      case "maxRequestHeaderBytes":
-        option = "--max-request-headers";
-        break;
-      case "origins":
-        option = "--browser-origins";
-        break;
-      case "allowedHeaders":
-      case "exposedHeaders":
-        option = "--browser-headers";
-        break;
-      default:
-        option = "--" + field.replaceAll("([a-z])([A-Z])", "$1-$2").toLowerCase(java.util.Locale.ROOT);
+  /** The flag of each {@code UpstreamOptions} value, by the name its refusals give it. */
+  private static final java.util.Map<String, String> UPSTREAM_FLAGS = java.util.Map.of(
+      "upstream", "--upstream",
+      "upstreamRefresh", "--upstream-refresh",
+      "upstreamTls", "--upstream-tls",
+      "upstreamClientKey", "--upstream-client-key",
+      "maxInboundMessage", "--max-inbound-message",
+      "maxInboundMetadata", "--max-inbound-metadata");
+
+  /** Runs one library setter for {@code flag}; a value it refuses is reported as {@code "--flag: value (...)"}. */
+  private void set(String flag, Runnable setter) {
+    try {
+      setter.run();
+    } catch (InvalidValueException e) {
+      throw new ParameterException(spec.commandLine(), flag + ": " + e.value() + " (expected: " + e.expected() + ")");
     }
-    return colon < 0 ? message : option + message.substring(colon);
   }
 
   private void runDemo(WebSocketServerOptions options, PrometheusRegistry registry, TunnelTracker tracker,
@@ -449,8 +451,10 @@ public final class TunnelServerMain implements Callable<Integer> {
           .maxInboundMessageSize(maxInboundMessage)
           .maxInboundMetadataSize(maxInboundMetadata)
           .build();
-    } catch (IllegalArgumentException e) {
-      throw new ParameterException(spec.commandLine(), optionNamed(e.getMessage()));
+    } catch (InvalidValueException e) {
+      // The upstream options check their values together in build(): the flag comes from this command's table.
+      String flag = UPSTREAM_FLAGS.getOrDefault(e.name(), "--" + e.name());
+      throw new ParameterException(spec.commandLine(), flag + ": " + e.value() + " (expected: " + e.expected() + ")");
     }
     ManagedChannel channel = UpstreamChannel.create(upstreams);
     ExecutorService calls = Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()),
@@ -566,37 +570,32 @@ public final class TunnelServerMain implements Callable<Integer> {
     sun.misc.Signal.handle(new sun.misc.Signal("INT"), handler);
   }
 
-  /** Reads {@code 30s}, {@code 500ms}, {@code 2m}, {@code 1h} or ISO-8601 ({@code PT30S}). */
+  /** Reads durations as {@link OptionValues#parseDuration} does: {@code 30s}, {@code 500ms}, {@code 2m}, ISO-8601. */
   static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
     @Override
     public Duration convert(String value) {
-      String v = value.trim();
       try {
-        if (v.equals("0")) {
-          return Duration.ZERO;
-        }
-        if (v.toUpperCase().startsWith("P")) {
-          return Duration.parse(v);
-        }
-        if (v.endsWith("ms")) {
-          return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
-        }
-        long n = Long.parseLong(v.substring(0, v.length() - 1));
-        switch (v.charAt(v.length() - 1)) {
-          case 's':
-            return Duration.ofSeconds(n);
-          case 'm':
-            return Duration.ofMinutes(n);
-          case 'h':
-            return Duration.ofHours(n);
-          default:
-            break;
-        }
-      } catch (RuntimeException e) {
-        // reported below
+        return OptionValues.parseDuration(value);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.TypeConversionException("'" + value + "' is not a duration (expected: "
+            + OptionValues.DURATION_FORMS + ")");
       }
-      throw new CommandLine.TypeConversionException("'" + value + "' is not a duration (expected: e.g. 30s, 500ms, "
-          + "2m, PT30S)");
+    }
+  }
+
+  /** The version the build wrote into tunnel-core ({@link WsgrpcVersion}), with grpc-java's and Netty's. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {"wsgrpc tunnel-server " + WsgrpcVersion.version() + " (grpc-java "
+          + io.grpc.internal.GrpcUtil.IMPLEMENTATION_VERSION + ", Netty "
+          + nettyVersion() + ")"};
+    }
+
+    /** Every Netty module of a build has the same version: whichever the jar lists first. */
+    private static String nettyVersion() {
+      return io.netty.util.Version.identify().values().stream().map(io.netty.util.Version::artifactVersion)
+          .findFirst().orElse("unknown");
     }
   }
 }

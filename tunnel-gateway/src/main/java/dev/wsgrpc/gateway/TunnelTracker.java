@@ -1,5 +1,6 @@
 package dev.wsgrpc.gateway;
 
+import dev.wsgrpc.server.RejectReason;
 import dev.wsgrpc.server.TunnelInfo;
 import dev.wsgrpc.server.TunnelListener;
 import io.prometheus.metrics.core.metrics.Counter;
@@ -41,7 +42,9 @@ final class TunnelTracker implements TunnelListener {
         .register(registry);
     rejected = Counter.builder()
         .name("wsgrpc_handshake_failures_total")
-        .help("Upgrade requests refused before the 101, by reason")
+        .help("Upgrade requests refused before the 101, by reason (the labels of RejectReason: not_found, method, "
+            + "bad_request, version, subprotocol, timeout, too_large, origin, unauthorized, forbidden, rejected, "
+            + "too_many_tunnels, too_many_tunnels_per_client)")
         .labelNames("reason")
         .register(registry);
     CounterWithCallback.builder()
@@ -99,19 +102,27 @@ final class TunnelTracker implements TunnelListener {
   }
 
   @Override
-  public void upgradeRejected(SocketAddress clientAddress, int status, String reason) {
-    rejected.labelValues(reason).inc();
-    if (LIMITS.contains(reason)) {
-      limitLog.computeIfAbsent(reason, r -> new RateLimitedLine()).log(clientAddress, status, reason);
+  public void upgradeRejected(SocketAddress clientAddress, int status, RejectReason reason) {
+    rejected.labelValues(reason.label()).inc();
+    if (reason.isLimit()) {
+      limitLog.get(reason).log(clientAddress, status, reason);
     } else {
-      logger.debug("refused upgrade from {}: {} {}", clientAddress, status, reason);
+      logger.debug("refused upgrade from {}: {} {}", clientAddress, status, reason.label());
     }
   }
 
-  /** Refusals that mean a limit tripped: an operator may want to raise it, or to know who hits it. */
-  private static final Set<String> LIMITS = Set.of("too_large", "timeout", "too_many_tunnels",
-      "too_many_tunnels_per_client");
-  private final java.util.Map<String, RateLimitedLine> limitLog = new ConcurrentHashMap<>();
+  /** One rate-limited line per limit (a {@link RejectReason#isLimit()} reason). */
+  private final java.util.Map<RejectReason, RateLimitedLine> limitLog = limitLines();
+
+  private static java.util.Map<RejectReason, RateLimitedLine> limitLines() {
+    java.util.Map<RejectReason, RateLimitedLine> lines = new java.util.EnumMap<>(RejectReason.class);
+    for (RejectReason r : RejectReason.values()) {
+      if (r.isLimit()) {
+        lines.put(r, new RateLimitedLine());
+      }
+    }
+    return lines;
+  }
 
   /** At most one INFO line per limit every 10 seconds, counting the refusals in between: a flood cannot flood logs. */
   private static final class RateLimitedLine {
@@ -119,13 +130,13 @@ final class TunnelTracker implements TunnelListener {
     private long lastNanos = System.nanoTime() - PERIOD_NANOS;
     private long suppressed;
 
-    synchronized void log(SocketAddress client, int status, String limit) {
+    synchronized void log(SocketAddress client, int status, RejectReason limit) {
       long now = System.nanoTime();
       if (now - lastNanos < PERIOD_NANOS) {
         suppressed++;
         return;
       }
-      logger.info("limit {} refused a tunnel from {} with {}{}; see docs/SECURITY.md to change it", limit, client,
+      logger.info("limit {} refused a tunnel from {} with {}{}; see docs/SECURITY.md to change it", limit.label(), client,
           status, suppressed == 0 ? "" : " (and " + suppressed + " more since the last report)");
       lastNanos = now;
       suppressed = 0;

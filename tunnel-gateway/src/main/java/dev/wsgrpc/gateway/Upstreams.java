@@ -1,5 +1,6 @@
 package dev.wsgrpc.gateway;
 
+import dev.wsgrpc.core.internal.OptionValues;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -33,7 +34,7 @@ final class Upstreams implements AutoCloseable {
 
     @Override
     public String toString() {
-      return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+      return OptionValues.hostAndPort(host, port);
     }
   }
 
@@ -78,24 +79,10 @@ final class Upstreams implements AutoCloseable {
     for (String spec : specs) {
       for (String raw : spec.split(",")) {
         String s = raw.trim();
-        if (s.isEmpty()) {
-          continue;
+        if (!s.isEmpty()) {
+          InetSocketAddress hp = OptionValues.parseHostAndPort(s, "--upstream", false);
+          out.add(new Target(hp.getHostString(), hp.getPort()));
         }
-        int colon = s.lastIndexOf(':');
-        String host = colon > 0 ? s.substring(0, colon) : "";
-        if (host.startsWith("[") && host.endsWith("]")) {
-          host = host.substring(1, host.length() - 1);
-        }
-        int port = -1;
-        try {
-          port = colon > 0 ? Integer.parseInt(s.substring(colon + 1)) : -1;
-        } catch (NumberFormatException e) {
-          // reported below
-        }
-        if (host.isEmpty() || port < 1 || port > 65535) {
-          throw new IllegalArgumentException("--upstream: " + s + " (expected: HOST:PORT)");
-        }
-        out.add(new Target(host, port));
       }
     }
     return out;

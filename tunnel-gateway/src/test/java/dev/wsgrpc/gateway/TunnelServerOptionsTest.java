@@ -48,7 +48,7 @@ class TunnelServerOptionsTest {
     assertEquals(Duration.ofMinutes(2), c.convert("2m"));
     assertEquals(Duration.ofHours(1), c.convert("1h"));
     assertEquals(Duration.ofSeconds(45), c.convert("PT45S"));
-    assertEquals("'soon' is not a duration (expected: e.g. 30s, 500ms, 2m, PT30S)",
+    assertEquals("'soon' is not a duration (expected: a duration such as 500ms, 10s, 2m)",
         assertThrows(CommandLine.TypeConversionException.class, () -> c.convert("soon")).getMessage());
   }
 

@@ -20,7 +20,7 @@ public final class InternalTunnelServer {
 
   /** A counter of one server's tunnels against {@code options}' limits, to share among its connections. */
   public static Object newTunnelCounter(WebSocketServerOptions options) {
-    return new TunnelCounter(options.maxTunnels(), options.maxTunnelsPerClient());
+    return new TunnelCounter(options.access());
   }
 
   /** A handler, to add first, that counts the connection's bytes and reports the tunnel to {@code listener}. */

@@ -1,6 +1,7 @@
 package dev.wsgrpc.server;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
 import io.netty.buffer.ByteBuf;
@@ -90,9 +91,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       // Answers CORS preflights and lets pages read the answers; a tunnel's upgrade removes it.
       ctx.pipeline().addAfter(HTTP_CODEC, CORS, new CorsHandler(options.browser().cors()));
     }
-    timeout = ctx.executor().schedule(() -> reject(ctx, HttpResponseStatus.REQUEST_TIMEOUT, "timeout",
-        "expected a complete upgrade request within " + options.handshakeTimeout().toMillis() + " ms"),
-        options.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    timeout = ctx.executor().schedule(() -> reject(ctx, HttpResponseStatus.REQUEST_TIMEOUT, RejectReason.TIMEOUT,
+        "expected a complete upgrade request within " + options.settings().handshakeTimeout().toMillis() + " ms"),
+        options.settings().handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
   }
 
   @Override
@@ -119,7 +120,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       }
       if (msg instanceof HttpRequest) {
         if (accept != null) {
-          reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request",
+          reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST,
               "expected one upgrade request but a second one arrived");
           return;
         }
@@ -134,13 +135,13 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
           return;
         }
         if (body.isReadable() || ((LastHttpContent) msg).decoderResult().isFailure()) {
-          reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request", "expected an upgrade request without a body");
+          reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "expected an upgrade request without a body");
           return;
         }
         complete(ctx);
       } else if (msg instanceof io.netty.handler.codec.http.HttpContent && accept != null) {
         if (((io.netty.handler.codec.http.HttpContent) msg).content().isReadable()) {
-          reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request", "expected an upgrade request without a body");
+          reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "expected an upgrade request without a body");
         }
       }
     } finally {
@@ -153,13 +154,13 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (request.decoderResult().isFailure()) {
       Throwable cause = request.decoderResult().cause();
       if (cause instanceof TooLongHttpLineException) {
-        reject(ctx, HttpResponseStatus.REQUEST_URI_TOO_LONG, "too_large",
+        reject(ctx, HttpResponseStatus.REQUEST_URI_TOO_LONG, RejectReason.TOO_LARGE,
             "expected a request line of at most " + options.maxRequestLineBytes() + " bytes");
       } else if (cause instanceof TooLongHttpHeaderException || cause instanceof TooLongFrameException) {
-        reject(ctx, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "too_large",
+        reject(ctx, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, RejectReason.TOO_LARGE,
             "expected request headers of at most " + options.maxRequestHeaderBytes() + " bytes");
       } else {
-        reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request", "expected an HTTP/1.1 request but it was malformed: "
+        reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "expected an HTTP/1.1 request but it was malformed: "
             + cause.getMessage());
       }
       return false;
@@ -183,45 +184,45 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       return false;
     }
     if (!HttpMethod.GET.equals(request.method())) {
-      reject(ctx, HttpResponseStatus.METHOD_NOT_ALLOWED, "method",
+      reject(ctx, HttpResponseStatus.METHOD_NOT_ALLOWED, RejectReason.METHOD,
           "expected GET but was " + printable(request.method().name()));
       return false;
     }
     if (!HttpVersion.HTTP_1_1.equals(request.protocolVersion())) {
-      reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request",
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST,
           "expected HTTP/1.1 but was " + printable(request.protocolVersion().text()));
       return false;
     }
     HttpHeaders h = request.headers();
     if (h.getAll(HttpHeaderNames.HOST).size() != 1) {
-      reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request", "expected one Host header but was "
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "expected one Host header but was "
           + h.getAll(HttpHeaderNames.HOST).size());
       return false;
     }
     if (!Http11Tokens.containsToken(h.getAll(HttpHeaderNames.UPGRADE), "websocket")) {
-      reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request",
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST,
           "expected 'Upgrade: websocket' but was " + quoted(h.get(HttpHeaderNames.UPGRADE)));
       return false;
     }
     if (!Http11Tokens.containsToken(h.getAll(HttpHeaderNames.CONNECTION), "upgrade")) {
-      reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request",
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST,
           "expected 'Connection: Upgrade' but was " + quoted(h.get(HttpHeaderNames.CONNECTION)));
       return false;
     }
     List<String> versions = h.getAll(HttpHeaderNames.SEC_WEBSOCKET_VERSION);
     if (versions.isEmpty()) {
-      reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request",
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST,
           "expected 'Sec-WebSocket-Version: 13' but it was missing");
       return false;
     }
     if (versions.size() != 1 || !versions.get(0).trim().equals("13")) {
-      reject(ctx, HttpResponseStatus.UPGRADE_REQUIRED, "version",
+      reject(ctx, HttpResponseStatus.UPGRADE_REQUIRED, RejectReason.VERSION,
           "expected 'Sec-WebSocket-Version: 13' but was " + quoted(String.join(", ", versions)));
       return false;
     }
     List<String> keys = h.getAll(HttpHeaderNames.SEC_WEBSOCKET_KEY);
     if (keys.size() != 1 || !Http11Tokens.isValidKey(keys.get(0).trim())) {
-      reject(ctx, HttpResponseStatus.BAD_REQUEST, "bad_request", keys.size() > 1
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, keys.size() > 1
           ? "expected one Sec-WebSocket-Key but was " + keys.size()
           : "expected a Sec-WebSocket-Key of 16 base64-encoded bytes but was " + quoted(h.get(
               HttpHeaderNames.SEC_WEBSOCKET_KEY)));
@@ -235,20 +236,21 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (browserProtocol == BrowserProtocol.GRPC_WEBSOCKETS) {
       protocols = List.of(GrpcWebSocketsTranslator.SUBPROTOCOL);
     } else if (!protocols.isEmpty() && !protocols.contains(options.subprotocol())) {
-      reject(ctx, HttpResponseStatus.BAD_REQUEST, "subprotocol", "expected subprotocol " + options.subprotocol()
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.SUBPROTOCOL, "expected subprotocol " + options.subprotocol()
           + " among those offered but it was not one of the " + protocols.size() + " offered");
       return false;
     }
     subprotocol = protocols.isEmpty() ? null : protocols.contains(options.subprotocol()) ? options.subprotocol()
         : GrpcWebSocketsTranslator.SUBPROTOCOL;
-    clientAddress = options.trustedProxies().clientAddress(ctx.channel().remoteAddress(), h);
+    AccessPolicy access = options.access();
+    clientAddress = access.trustedProxies().clientAddress(ctx.channel().remoteAddress(), h);
     String origin = h.get(HttpHeaderNames.ORIGIN);
     boolean originAllowed = browserProtocol == BrowserProtocol.GRPC_WEBSOCKETS
         ? options.browser().allows(origin)
-        : origin == null || options.allowedOrigins().isEmpty()
-            || options.allowedOrigins().stream().anyMatch(origin::equalsIgnoreCase);
+        : origin == null || access.allowedOrigins().isEmpty()
+            || access.allowedOrigins().stream().anyMatch(origin::equalsIgnoreCase);
     if (!originAllowed) {
-      reject(ctx, HttpResponseStatus.FORBIDDEN, "origin", "expected an allowed Origin but was "
+      reject(ctx, HttpResponseStatus.FORBIDDEN, RejectReason.ORIGIN, "expected an allowed Origin but was "
           + quoted(origin));
       return false;
     }
@@ -274,28 +276,29 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    */
   private boolean admit(ChannelHandlerContext ctx, HttpHeaders h, String path, String query, List<String> offered,
       boolean authenticate) {
-    if (authenticate && options.authenticator() != null) {
-      AuthDecision decision = options.authenticator().authenticate(new UpgradeRequest(path, query, h, clientAddress,
+    AccessPolicy access = options.access();
+    if (authenticate && access.authenticator() != null) {
+      AuthDecision decision = access.authenticator().authenticate(new UpgradeRequest(path, query, h, clientAddress,
           ctx.channel().remoteAddress(), sslSession(ctx), offered));
       if (!decision.accepted()) {
         reject(ctx, HttpResponseStatus.valueOf(decision.status()),
-            decision.status() == 401 ? "unauthorized" : "forbidden", decision.reason(), -1,
+            decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN, decision.reason(), -1,
             decision.challenge());
         return false;
       }
       principal = decision.principal();
     }
-    TunnelAdmission.Refusal refusal = options.admission().admit(clientAddress, path);
+    TunnelAdmission.Refusal refusal = access.admission().admit(clientAddress, path);
     if (refusal != null) {
-      reject(ctx, HttpResponseStatus.valueOf(refusal.status()), "rejected", refusal.reason(),
+      reject(ctx, HttpResponseStatus.valueOf(refusal.status()), RejectReason.REJECTED, refusal.reason(),
           refusal.retryAfterSeconds());
       return false;
     }
-    String limit = counter.tryAcquire(ctx.channel(), clientAddress);
+    RejectReason limit = counter.tryAcquire(ctx.channel(), clientAddress);
     if (limit != null) {
       logger.debug("Refused a tunnel from {}: {} (limit {})", clientAddress, limit,
-          limit.equals(TunnelCounter.TOO_MANY) ? options.maxTunnels() : options.maxTunnelsPerClient());
-      reject(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, limit, limit.equals(TunnelCounter.TOO_MANY)
+          limit == RejectReason.TOO_MANY_TUNNELS ? access.maxTunnels() : access.maxTunnelsPerClient());
+      reject(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, limit, limit == RejectReason.TOO_MANY_TUNNELS
           ? "too many tunnels open; retry later" : "too many tunnels open from your address; retry later", 5);
       return false;
     }
@@ -310,10 +313,11 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     browserProtocol = BrowserProtocol.GRPC_WEB;
     browserContentType = GrpcWebTranslator.responseContentType(request);
     HttpHeaders h = request.headers();
-    clientAddress = options.trustedProxies().clientAddress(ctx.channel().remoteAddress(), h);
+    clientAddress = options.access().trustedProxies().clientAddress(ctx.channel().remoteAddress(), h);
     String origin = h.get(HttpHeaderNames.ORIGIN);
     if (!options.browser().allows(origin)) {
-      reject(ctx, HttpResponseStatus.FORBIDDEN, "origin", "expected an allowed Origin but was " + quoted(origin));
+      reject(ctx, HttpResponseStatus.FORBIDDEN, RejectReason.ORIGIN,
+          "expected an allowed Origin but was " + quoted(origin));
       return;
     }
     if (!admit(ctx, h, path, query, java.util.Collections.emptyList(), true)) {
@@ -341,12 +345,13 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (!options.browser().allows(origin)) {
       return io.grpc.Status.PERMISSION_DENIED.withDescription("expected an allowed Origin but was " + quoted(origin));
     }
-    if (options.authenticator() == null) {
+    TunnelAuthenticator authenticator = options.access().authenticator();
+    if (authenticator == null) {
       return null;
     }
     String target = request.uri();
     int query = target.indexOf('?');
-    AuthDecision decision = options.authenticator().authenticate(new UpgradeRequest(
+    AuthDecision decision = authenticator.authenticate(new UpgradeRequest(
         query < 0 ? target : target.substring(0, query), query < 0 ? null : target.substring(query + 1),
         request.headers(), clientAddress, ctx.channel().remoteAddress(), sslSession(ctx),
         java.util.Collections.emptyList()));
@@ -378,9 +383,10 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     // The 101 is encoded; writes from now on must reach the frame encoder, not the HTTP encoder.
     ((HttpServerCodec) pipeline.get(HTTP_CODEC)).removeOutboundHandler();
     removeCors(pipeline);
-    FramePipeline.install(pipeline, ctx.name(), true, options.maxInboundFramePayload(),
-        options.maxOutboundFramePayload(), "client " + clientAddress, options.pingInterval().toMillis(),
-        options.pingTimeout().toMillis());
+    TunnelSettings settings = options.settings();
+    FramePipeline.install(pipeline, ctx.name(), true, settings.maxInboundFramePayload(),
+        settings.maxOutboundFramePayload(), "client " + clientAddress, settings.pingInterval().toMillis(),
+        settings.pingTimeout().toMillis());
     logger.debug("Tunnel opened with {} on {} (subprotocol {})", clientAddress, options.path(), subprotocol);
     // The next handler takes over here (gRPC's handoff replaces itself with the HTTP/2 handler).
     ctx.fireUserEventTriggered(new TunnelEstablishedEvent(options.path(), subprotocol, clientAddress, principal));
@@ -401,12 +407,13 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     ctx.writeAndFlush(accept);
     ((HttpServerCodec) pipeline.get(HTTP_CODEC)).removeOutboundHandler();
     removeCors(pipeline);
-    FramePipeline.install(pipeline, ctx.name(), true, options.maxInboundFramePayload(),
-        options.maxOutboundFramePayload(), "client " + clientAddress, options.pingInterval().toMillis(),
-        options.pingTimeout().toMillis());
+    TunnelSettings settings = options.settings();
+    FramePipeline.install(pipeline, ctx.name(), true, settings.maxInboundFramePayload(),
+        settings.maxOutboundFramePayload(), "client " + clientAddress, settings.pingInterval().toMillis(),
+        settings.pingTimeout().toMillis());
     GrpcWebSocketsTranslator translator = new GrpcWebSocketsTranslator(callPath,
         sslSession(ctx) != null ? "https" : "http", upgradeHeaders.get(HttpHeaderNames.HOST), clientAddress,
-        options.maxRequestHeaderBytes(), options.handshakeTimeout().toMillis(), headers -> admitCall(ctx, headers));
+        options.maxRequestHeaderBytes(), settings.handshakeTimeout().toMillis(), headers -> admitCall(ctx, headers));
     pipeline.replace(FramePipeline.BYTE_STREAM, GrpcWebSocketsTranslator.NAME, translator);
     logger.debug("grpc-websockets call from {} on {}", clientAddress, printable(callPath));
     pipeline.remove(this);
@@ -421,17 +428,18 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    * null without an authenticator.
    */
   private AuthDecision admitCall(ChannelHandlerContext ctx, HttpHeaders messageHeaders) {
-    if (options.authenticator() == null) {
+    TunnelAuthenticator authenticator = options.access().authenticator();
+    if (authenticator == null) {
       return null;
     }
     HttpHeaders merged = new io.netty.handler.codec.http.DefaultHttpHeaders().add(upgradeHeaders)
         .add(messageHeaders);
-    AuthDecision decision = options.authenticator().authenticate(new UpgradeRequest(callPath, callQuery, merged,
+    AuthDecision decision = authenticator.authenticate(new UpgradeRequest(callPath, callQuery, merged,
         clientAddress, ctx.channel().remoteAddress(), sslSession(ctx),
         List.of(GrpcWebSocketsTranslator.SUBPROTOCOL)));
     if (!decision.accepted()) {
       options.listener().upgradeRejected(clientAddress, decision.status(),
-          decision.status() == 401 ? "unauthorized" : "forbidden");
+          decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN);
     }
     return decision;
   }
@@ -441,7 +449,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     PlainHttpHandler handler = options.plainHttpHandler();
     FullHttpResponse response = null;
     if (handler != null) {
-      SocketAddress client = options.trustedProxies().clientAddress(ctx.channel().remoteAddress(), request.headers());
+      SocketAddress client = options.access().trustedProxies().clientAddress(ctx.channel().remoteAddress(),
+          request.headers());
       try {
         response = handler.handle(request, client, ctx.alloc());
       } catch (RuntimeException e) {
@@ -450,7 +459,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       }
     }
     if (response == null) {
-      reject(ctx, HttpResponseStatus.NOT_FOUND, "not_found", "no WebSocket endpoint at " + printable(path));
+      reject(ctx, HttpResponseStatus.NOT_FOUND, RejectReason.NOT_FOUND, "no WebSocket endpoint at " + printable(path));
       return;
     }
     finished = true;
@@ -460,17 +469,17 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
   }
 
-  private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, String label, String reason) {
-    reject(ctx, status, label, reason, -1);
+  private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, RejectReason why, String reason) {
+    reject(ctx, status, why, reason, -1);
   }
 
-  private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, String label, String reason,
+  private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, RejectReason why, String reason,
       int retryAfterSeconds) {
-    reject(ctx, status, label, reason, retryAfterSeconds, null);
+    reject(ctx, status, why, reason, retryAfterSeconds, null);
   }
 
-  /** Answers with {@code status} and a plain-text {@code reason}, then closes; counted under {@code label}. */
-  private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, String label, String reason,
+  /** Answers with {@code status} and a plain-text {@code reason}, then closes; reported as {@code why}. */
+  private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, RejectReason why, String reason,
       int retryAfterSeconds, String challenge) {
     if (finished) {
       return;
@@ -478,8 +487,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (browserProtocol == BrowserProtocol.GRPC_WEBSOCKETS && webSocketKey != null && accept == null) {
       // The page's client can only read a status after a 101: it gets one, then the refusal as trailers.
       SocketAddress client = clientAddress != null ? clientAddress : ctx.channel().remoteAddress();
-      logger.debug("Refused a grpc-websockets call from {}: {} {}", client, status.code(), reason);
-      options.listener().upgradeRejected(client, status.code(), label);
+      logger.debug("Refused a grpc-websockets call from {}: {} {} ({})", client, status.code(), reason, why);
+      options.listener().upgradeRejected(client, status.code(), why);
       webSocketRefusal = BrowserCalls.statusForHttp(status.code(), reason);
       accept = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
       accept.headers()
@@ -494,8 +503,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       timeout.cancel(false);
     }
     SocketAddress client = clientAddress != null ? clientAddress : ctx.channel().remoteAddress();
-    logger.debug("Refused upgrade from {}: {} {}", client, status.code(), reason);
-    options.listener().upgradeRejected(client, status.code(), label);
+    logger.debug("Refused upgrade from {}: {} {} ({})", client, status.code(), reason, why);
+    options.listener().upgradeRejected(client, status.code(), why);
     if (browserProtocol == BrowserProtocol.GRPC_WEB) {
       // A page's client reads the refusal as a gRPC status (CORS lets it read the answer if its Origin is allowed).
       ctx.writeAndFlush(GrpcWebTranslator.trailersOnly(browserContentType,

@@ -42,10 +42,12 @@ public interface TunnelAdmission {
       return new Refusal(403, reason, -1);
     }
 
+    /** The HTTP status of the refusal, e.g. 403. */
     public int status() {
       return status;
     }
 
+    /** Why the tunnel was refused, as the client reads it in the response body. */
     public String reason() {
       return reason;
     }

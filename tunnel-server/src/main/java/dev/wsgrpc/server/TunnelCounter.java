@@ -12,9 +12,6 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class TunnelCounter {
 
-  static final String TOO_MANY = "too_many_tunnels";
-  static final String TOO_MANY_FROM_CLIENT = "too_many_tunnels_per_client";
-
   private final int max;
   private final int maxPerClient;
   private final AtomicInteger total = new AtomicInteger();
@@ -25,18 +22,23 @@ final class TunnelCounter {
     this.maxPerClient = maxPerClient;
   }
 
-  /** Takes a slot for {@code channel}, given back when it closes; returns null, or the label of the limit hit. */
-  String tryAcquire(Channel channel, SocketAddress client) {
+  /** A counter against {@code access}' limits. */
+  TunnelCounter(AccessPolicy access) {
+    this(access.maxTunnels(), access.maxTunnelsPerClient());
+  }
+
+  /** Takes a slot for {@code channel}, given back when it closes; returns null, or the limit hit. */
+  RejectReason tryAcquire(Channel channel, SocketAddress client) {
     if (total.incrementAndGet() > max) {
       total.decrementAndGet();
-      return TOO_MANY;
+      return RejectReason.TOO_MANY_TUNNELS;
     }
     Object key = client instanceof InetSocketAddress && ((InetSocketAddress) client).getAddress() != null
         ? ((InetSocketAddress) client).getAddress() : String.valueOf(client);
     AtomicInteger mine = perClient.computeIfAbsent(key, k -> new AtomicInteger());
     if (mine.incrementAndGet() > maxPerClient) {
       release(key, mine);
-      return TOO_MANY_FROM_CLIENT;
+      return RejectReason.TOO_MANY_TUNNELS_PER_CLIENT;
     }
     channel.closeFuture().addListener(f -> release(key, mine));
     return null;

@@ -18,8 +18,7 @@ public interface TunnelListener {
    * An upgrade request was refused before the 101.
    *
    * @param status the HTTP status answered, e.g. 404
-   * @param reason a short stable label for metrics: {@code not_found}, {@code method}, {@code bad_request},
-   *     {@code version}, {@code subprotocol}, {@code timeout}, {@code too_large}, {@code rejected}
+   * @param reason why; its {@link RejectReason#label() label} is stable, for metrics
    */
-  default void upgradeRejected(SocketAddress clientAddress, int status, String reason) {}
+  default void upgradeRejected(SocketAddress clientAddress, int status, RejectReason reason) {}
 }

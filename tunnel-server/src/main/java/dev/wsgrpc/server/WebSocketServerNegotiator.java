@@ -19,7 +19,7 @@ final class WebSocketServerNegotiator implements InternalProtocolNegotiator.Prot
 
   WebSocketServerNegotiator(WebSocketServerOptions options) {
     this.options = options;
-    this.counter = new TunnelCounter(options.maxTunnels(), options.maxTunnelsPerClient());
+    this.counter = new TunnelCounter(options.access());
   }
 
   @Override

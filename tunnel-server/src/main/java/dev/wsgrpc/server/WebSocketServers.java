@@ -59,7 +59,7 @@ public final class WebSocketServers {
     // Services read the authenticated principal with TunnelPrincipal.current().
     builder.intercept(TunnelPrincipal.interceptor());
     // grpc's own negotiation deadline covers TLS too; the upgrade step answers 408 at the same moment.
-    return builder.handshakeTimeout(options.handshakeTimeout().toMillis() + 1_000, TimeUnit.MILLISECONDS)
+    return builder.handshakeTimeout(options.settings().handshakeTimeout().toMillis() + 1_000, TimeUnit.MILLISECONDS)
         // Clients keep tunnels alive through proxies with gRPC keepalive (WebSocketChannels: every 30 s, also
         // without calls); grpc's defaults (one PING per 5 min, none without calls) would answer GOAWAY.
         .permitKeepAliveTime(PERMIT_KEEPALIVE_TIME_SECONDS, TimeUnit.SECONDS)

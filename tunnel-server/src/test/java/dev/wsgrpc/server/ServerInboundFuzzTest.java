@@ -2,6 +2,7 @@ package dev.wsgrpc.server;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.wsgrpc.core.TunnelSettings;
 import io.grpc.ChannelLogger;
 import io.grpc.netty.InternalProtocolNegotiationEvent;
 import io.netty.buffer.ByteBuf;
@@ -32,9 +33,9 @@ class ServerInboundFuzzTest {
   private static final String KEY = "dGhlIHNhbXBsZSBub25jZQ==";
   private static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
   private static final WebSocketServerOptions OPTIONS = WebSocketServerOptions.newBuilder()
-      .authenticator(BearerTokens.of(Map.of("t", "fuzzer")))
-      .maxInboundFramePayload(4096)
-      .handshakeTimeout(Duration.ofSeconds(5))
+      .access(AccessPolicy.newBuilder().authenticator(BearerTokens.of(Map.of("t", "fuzzer"))).build())
+      .settings(TunnelSettings.newBuilder().maxInboundFramePayload(4096).handshakeTimeout(Duration.ofSeconds(5))
+              .build())
       .build();
   private static final ChannelLogger NOOP = new ChannelLogger() {
     @Override

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.testing.HttpHead;
 import dev.wsgrpc.testing.InboundRecorder;
@@ -92,7 +93,7 @@ class ServerUpgradeHandlerTest {
 
   /** A channel whose upgrade step has received the negotiation event, with time frozen. */
   private EmbeddedChannel start(WebSocketServerOptions options) {
-    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(next, options, new TunnelCounter(options.maxTunnels(), options.maxTunnelsPerClient()), NoopChannelLogger.INSTANCE), tail);
+    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(next, options, new TunnelCounter(options.access()), NoopChannelLogger.INSTANCE), tail);
     ch.freezeTime();
     ch.pipeline().fireUserEventTriggered(event);
     assertNull(ch.readOutbound(), "the server waits for the request");
@@ -484,7 +485,8 @@ class ServerUpgradeHandlerTest {
 
   @Test
   void incompleteRequestGets408WhenTheHandshakeTimeoutPasses() {
-    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build());
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder()
+        .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build()).build());
     ch.writeInbound(Unpooled.copiedBuffer("GET /grpc HTTP/1.1\r\nHost: example.com\r\n", StandardCharsets.US_ASCII));
 
     ch.advanceTimeBy(249, TimeUnit.MILLISECONDS);
@@ -499,7 +501,8 @@ class ServerUpgradeHandlerTest {
 
   @Test
   void silentClientGets408WhenTheHandshakeTimeoutPasses() {
-    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().handshakeTimeout(Duration.ofSeconds(3)).build());
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder()
+        .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofSeconds(3)).build()).build());
     ch.advanceTimeBy(3, TimeUnit.SECONDS);
     ch.runScheduledPendingTasks();
     assertRefused(ch, "HTTP/1.1 408 Request Timeout", "expected a complete upgrade request within 3000 ms");
@@ -508,8 +511,9 @@ class ServerUpgradeHandlerTest {
   @Test
   void completedUpgradeStopsTheHandshakeTimeout() {
     // Pings off: only the handshake timer could write here.
-    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().handshakeTimeout(Duration.ofMillis(250))
-        .pingInterval(Duration.ZERO).build());
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder()
+        .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(250)).pingInterval(Duration.ZERO)
+            .build()).build());
     ch.writeInbound(Request.valid().bytes());
     written(ch);
 
@@ -522,7 +526,8 @@ class ServerUpgradeHandlerTest {
 
   @Test
   void serversPingTheirClientsAfterTheUpgrade() {
-    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().pingInterval(Duration.ofSeconds(30)).build());
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder()
+        .settings(TunnelSettings.newBuilder().pingInterval(Duration.ofSeconds(30)).build()).build());
     ch.writeInbound(Request.valid().bytes());
     written(ch);
 
@@ -536,7 +541,8 @@ class ServerUpgradeHandlerTest {
 
   @Test
   void refusalStopsTheHandshakeTimeout() {
-    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build());
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder()
+        .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build()).build());
     ch.writeInbound(Request.valid().line("GET /other HTTP/1.1").bytes());
     ch.advanceTimeBy(1, TimeUnit.HOURS);
     ch.runScheduledPendingTasks();
@@ -545,7 +551,8 @@ class ServerUpgradeHandlerTest {
 
   @Test
   void clientClosingDuringTheHandshakeGetsNoAnswer() {
-    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build());
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder()
+        .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build()).build());
     ch.writeInbound(Unpooled.copiedBuffer("GET /grpc HTTP/1.1\r\n", StandardCharsets.US_ASCII));
     ch.pipeline().close();
     ch.advanceTimeBy(1, TimeUnit.HOURS);

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.testing.TestCertificates;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -29,10 +30,11 @@ class WebSocketServerOptionsTest {
     WebSocketServerOptions o = WebSocketServerOptions.DEFAULT;
     assertEquals("/grpc", o.path());
     assertEquals("wsgrpc.v1", o.subprotocol());
-    assertEquals(Duration.ofSeconds(10), o.handshakeTimeout());
+    assertEquals(Duration.ofSeconds(10), o.settings().handshakeTimeout());
     assertNull(o.sslContext());
-    assertEquals(1024 * 1024, o.maxInboundFramePayload());
-    assertEquals(64 * 1024, o.maxOutboundFramePayload());
+    assertEquals(1024 * 1024, o.settings().maxInboundFramePayload());
+    assertEquals(64 * 1024, o.settings().maxOutboundFramePayload());
+    assertSame(AccessPolicy.OPEN, o.access());
   }
 
   @Test
@@ -45,15 +47,17 @@ class WebSocketServerOptionsTest {
     WebSocketServerOptions o = WebSocketServerOptions.newBuilder()
         .path("/a/b")
         .subprotocol("acme.v2")
-        .handshakeTimeout(Duration.ofMillis(1500))
-        .maxInboundFramePayload(4096)
-        .maxOutboundFramePayload(2048)
+        .settings(TunnelSettings.newBuilder()
+            .handshakeTimeout(Duration.ofMillis(1500))
+            .maxInboundFramePayload(4096)
+            .maxOutboundFramePayload(2048)
+            .build())
         .build();
     assertEquals("/a/b", o.path());
     assertEquals("acme.v2", o.subprotocol());
-    assertEquals(Duration.ofMillis(1500), o.handshakeTimeout());
-    assertEquals(4096, o.maxInboundFramePayload());
-    assertEquals(2048, o.maxOutboundFramePayload());
+    assertEquals(Duration.ofMillis(1500), o.settings().handshakeTimeout());
+    assertEquals(4096, o.settings().maxInboundFramePayload());
+    assertEquals(2048, o.settings().maxOutboundFramePayload());
   }
 
   @Test
@@ -69,11 +73,12 @@ class WebSocketServerOptionsTest {
 
   @Test
   void toStringListsEveryField() {
-    assertEquals("WebSocketServerOptions{path=/grpc, subprotocol=wsgrpc.v1, handshakeTimeout=PT10S, tls=false, "
-        + "nativeGrpc=false, plainHttpHandler=false, trustedProxies=[], authenticator=false, allowedOrigins=[], "
-        + "maxTunnels=2147483647, maxTunnelsPerClient=2147483647, maxRequestLineBytes=4096, "
-        + "maxRequestHeaderBytes=16384, browser=null, "
-        + "maxInboundFramePayload=1048576, maxOutboundFramePayload=65536, pingInterval=PT30S, pingTimeout=PT15S}",
+    assertEquals("WebSocketServerOptions{path=/grpc, subprotocol=wsgrpc.v1, tls=null, "
+        + "nativeGrpc=false, plainHttpHandler=false, maxRequestLineBytes=4096, maxRequestHeaderBytes=16384, "
+        + "access=AccessPolicy{authenticator=false, allowedOrigins=[], trustedProxies=[], admission=false, "
+        + "maxTunnels=2147483647, maxTunnelsPerClient=2147483647}, "
+        + "settings=TunnelSettings{maxInboundFramePayload=1048576, maxOutboundFramePayload=65536, pingInterval=PT30S, "
+        + "pingTimeout=PT15S, handshakeTimeout=PT10S}, browser=null}",
         WebSocketServerOptions.DEFAULT.toString());
   }
 
@@ -106,39 +111,39 @@ class WebSocketServerOptionsTest {
   @Test
   void handshakeTimeoutMustBePositive() {
     assertEquals("handshakeTimeout: PT0S (expected: > 0)",
-        message(() -> WebSocketServerOptions.newBuilder().handshakeTimeout(Duration.ZERO)));
+        message(() -> TunnelSettings.newBuilder().handshakeTimeout(Duration.ZERO)));
     assertEquals("handshakeTimeout: PT-1S (expected: > 0)",
-        message(() -> WebSocketServerOptions.newBuilder().handshakeTimeout(Duration.ofSeconds(-1))));
+        message(() -> TunnelSettings.newBuilder().handshakeTimeout(Duration.ofSeconds(-1))));
     assertEquals("handshakeTimeout", assertThrows(NullPointerException.class,
-        () -> WebSocketServerOptions.newBuilder().handshakeTimeout(null)).getMessage());
+        () -> TunnelSettings.newBuilder().handshakeTimeout(null)).getMessage());
   }
 
   @Test
   void frameLimitsMustBePositive() {
     assertEquals("maxInboundFramePayload: 0 (expected: > 0)",
-        message(() -> WebSocketServerOptions.newBuilder().maxInboundFramePayload(0)));
+        message(() -> TunnelSettings.newBuilder().maxInboundFramePayload(0)));
     assertEquals("maxOutboundFramePayload: -5 (expected: > 0)",
-        message(() -> WebSocketServerOptions.newBuilder().maxOutboundFramePayload(-5)));
+        message(() -> TunnelSettings.newBuilder().maxOutboundFramePayload(-5)));
   }
 
   @Test
   void pingIntervalIsZeroOrAtLeast100MillisAndPingTimeoutPositive() {
-    WebSocketServerOptions o = WebSocketServerOptions.newBuilder().pingInterval(Duration.ZERO)
-        .pingTimeout(Duration.ofSeconds(2)).build();
-    assertEquals(Duration.ZERO, o.pingInterval());
-    assertEquals(Duration.ofSeconds(2), o.pingTimeout());
-    assertEquals(Duration.ofSeconds(30), WebSocketServerOptions.DEFAULT.pingInterval());
-    assertEquals(Duration.ofSeconds(15), WebSocketServerOptions.DEFAULT.pingTimeout());
+    WebSocketServerOptions o = WebSocketServerOptions.newBuilder().settings(TunnelSettings.newBuilder()
+        .pingInterval(Duration.ZERO).pingTimeout(Duration.ofSeconds(2)).build()).build();
+    assertEquals(Duration.ZERO, o.settings().pingInterval());
+    assertEquals(Duration.ofSeconds(2), o.settings().pingTimeout());
+    assertEquals(Duration.ofSeconds(30), WebSocketServerOptions.DEFAULT.settings().pingInterval());
+    assertEquals(Duration.ofSeconds(15), WebSocketServerOptions.DEFAULT.settings().pingTimeout());
     assertEquals("pingInterval: PT0.099S (expected: 0 to send no pings, or at least 100 ms)",
-        message(() -> WebSocketServerOptions.newBuilder().pingInterval(Duration.ofMillis(99))));
+        message(() -> TunnelSettings.newBuilder().pingInterval(Duration.ofMillis(99))));
     assertEquals("pingTimeout: PT-1S (expected: > 0)",
-        message(() -> WebSocketServerOptions.newBuilder().pingTimeout(Duration.ofSeconds(-1))));
+        message(() -> TunnelSettings.newBuilder().pingTimeout(Duration.ofSeconds(-1))));
   }
 
   @Test
   void sslContextMustBeAServerContext() throws Exception {
     SslContext client = SslContextBuilder.forClient().build();
-    String m = message(() -> WebSocketServerOptions.newBuilder().sslContext(client));
+    String m = message(() -> ServerTls.of(client));
     assertTrue(m.startsWith("sslContext: "), m);
     assertTrue(m.endsWith(" (expected: a server context)"), m);
   }
@@ -147,13 +152,13 @@ class WebSocketServerOptionsTest {
   void tlsBuildsAServerContextOfferingOnlyHttp11() {
     TestCertificates certs = TestCertificates.create();
     WebSocketServerOptions o = WebSocketServerOptions.newBuilder()
-        .tls(certs.serverCertPem(), certs.serverKeyPem())
+        .tls(ServerTls.pemFiles(certs.serverCertPem(), certs.serverKeyPem()))
         .build();
     assertNotNull(o.sslContext());
     assertTrue(o.sslContext().get().isServer());
     assertEquals(Collections.singletonList("http/1.1"),
         o.sslContext().get().applicationProtocolNegotiator().protocols());
-    assertTrue(o.toString().contains("tls=true"));
+    assertTrue(o.toString().contains("tls=pemFiles("), o.toString());
     assertFalse(o.toString().contains("PRIVATE KEY"));
   }
 
@@ -161,7 +166,7 @@ class WebSocketServerOptionsTest {
   void tlsWithNativeGrpcAlsoOffersH2First() {
     TestCertificates certs = TestCertificates.create();
     WebSocketServerOptions o = WebSocketServerOptions.newBuilder()
-        .tls(certs.serverCertPem(), certs.serverKeyPem())
+        .tls(ServerTls.pemFiles(certs.serverCertPem(), certs.serverKeyPem()))
         .nativeGrpc(true)
         .build();
     assertEquals(java.util.Arrays.asList("h2", "http/1.1"),
@@ -171,10 +176,10 @@ class WebSocketServerOptionsTest {
   @Test
   void trustedProxiesRejectAnythingButAddressesAndPrefixes() {
     assertEquals("trustedProxies: 10.0.0.0/33 (expected: a prefix length from 0 to 32)",
-        assertThrows(IllegalArgumentException.class, () -> WebSocketServerOptions.newBuilder()
+        assertThrows(IllegalArgumentException.class, () -> AccessPolicy.newBuilder()
             .trustedProxies(java.util.Arrays.asList("10.0.0.0/33"))).getMessage());
     assertEquals("trustedProxies: proxy.example.com (expected: an IP address or CIDR block)",
-        assertThrows(IllegalArgumentException.class, () -> WebSocketServerOptions.newBuilder()
+        assertThrows(IllegalArgumentException.class, () -> AccessPolicy.newBuilder()
             .trustedProxies(java.util.Arrays.asList("proxy.example.com"))).getMessage());
   }
 
@@ -182,16 +187,15 @@ class WebSocketServerOptionsTest {
   void sslContextIsUsedAsGiven() throws Exception {
     TestCertificates certs = TestCertificates.create();
     SslContext server = SslContextBuilder.forServer(certs.serverCertPem(), certs.serverKeyPem()).build();
-    assertSame(server, WebSocketServerOptions.newBuilder().sslContext(server).build().sslContext().get());
-    assertNull(WebSocketServerOptions.newBuilder().sslContext(server).sslContext((SslContext) null).build()
-        .sslContext());
+    assertSame(server, WebSocketServerOptions.newBuilder().tls(ServerTls.of(server)).build().sslContext().get());
+    assertNull(WebSocketServerOptions.newBuilder().tls(ServerTls.of(server)).tls(null).build().sslContext());
   }
 
   @Test
   void tlsWithUnreadableFilesSaysWhatWasExpected() {
     File cert = new File("/nonexistent/cert.pem");
     File key = new File("/nonexistent/key.pem");
-    String m = message(() -> WebSocketServerOptions.newBuilder().tls(cert, key).build());
+    String m = message(() -> WebSocketServerOptions.newBuilder().tls(ServerTls.pemFiles(cert, key)).build());
     assertTrue(m.startsWith("tls: /nonexistent/cert.pem, /nonexistent/key.pem (expected: a PEM certificate chain "
         + "and a PEM PKCS#8 private key; "), m);
   }
@@ -200,8 +204,35 @@ class WebSocketServerOptionsTest {
   void tlsRejectsNullFiles() {
     File f = new File("x.pem");
     assertEquals("certChainPem", assertThrows(NullPointerException.class,
-        () -> WebSocketServerOptions.newBuilder().tls(null, f)).getMessage());
+        () -> ServerTls.pemFiles(null, f)).getMessage());
     assertEquals("privateKeyPem", assertThrows(NullPointerException.class,
-        () -> WebSocketServerOptions.newBuilder().tls(f, null)).getMessage());
+        () -> ServerTls.pemFiles(f, null)).getMessage());
+  }
+
+  @Test
+  void clientCertificatesNeedPemFilesAndReachTheContext() {
+    TestCertificates certs = TestCertificates.create();
+    assertEquals("tlsClientCa: ca.pem (expected: set together with pemFiles(cert, key))",
+        message(() -> ServerTls.reloading(() -> null).requireClientCertificates(new File("ca.pem"))));
+    WebSocketServerOptions o = WebSocketServerOptions.newBuilder()
+        .tls(ServerTls.pemFiles(certs.serverCertPem(), certs.serverKeyPem()).requireClientCertificates(certs.caPem()))
+        .build();
+    assertTrue(o.sslContext().get().isServer());
+    assertTrue(o.toString().contains(", clientCa "), o.toString());
+  }
+
+  @Test
+  void accessPolicyKeepsEverySettingAndToBuilderCopiesIt() {
+    TunnelAdmission none = (client, path) -> TunnelAdmission.Refusal.forbidden("no");
+    AccessPolicy p = AccessPolicy.newBuilder().allowedOrigins(java.util.List.of("https://a.example"))
+        .trustedProxies(java.util.List.of("10.0.0.0/8")).admission(none).maxTunnels(5).maxTunnelsPerClient(2)
+        .authenticator(TunnelAuthenticator.CLIENT_CERTIFICATE).build();
+    assertEquals(java.util.List.of("https://a.example"), p.allowedOrigins());
+    assertSame(none, p.admission());
+    assertEquals(5, p.maxTunnels());
+    assertEquals(2, p.maxTunnelsPerClient());
+    assertSame(TunnelAuthenticator.CLIENT_CERTIFICATE, p.authenticator());
+    assertEquals(p.toString(), p.toBuilder().build().toString());
+    assertEquals("maxTunnels: 0 (expected: > 0)", message(() -> AccessPolicy.newBuilder().maxTunnels(0)));
   }
 }

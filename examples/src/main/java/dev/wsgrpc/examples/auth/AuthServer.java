@@ -1,5 +1,6 @@
 package dev.wsgrpc.examples.auth;
 
+import dev.wsgrpc.server.AccessPolicy;
 import dev.wsgrpc.server.AuthDecision;
 import dev.wsgrpc.server.BearerTokens;
 import dev.wsgrpc.server.TunnelAuthenticator;
@@ -35,7 +36,7 @@ public final class AuthServer {
   /** Starts the server on {@code port} (0 for a free one) with the demo credentials. */
   public static Server start(int port) throws IOException {
     WebSocketServerOptions options = WebSocketServerOptions.newBuilder()
-        .authenticator(suspending(BearerTokens.of(TOKENS), SUSPENDED))
+        .access(AccessPolicy.newBuilder().authenticator(suspending(BearerTokens.of(TOKENS), SUSPENDED)).build())
         .build();
     return WebSocketServers.newServerBuilder(port, options)
         // The interceptor wraps this service only; services that need no API key are added without it.

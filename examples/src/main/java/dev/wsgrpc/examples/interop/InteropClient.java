@@ -1,5 +1,6 @@
 package dev.wsgrpc.examples.interop;
 
+import dev.wsgrpc.client.ClientTls;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.interop.InteropCases;
@@ -55,7 +56,7 @@ public final class InteropClient {
       WebSocketClientOptions.Builder builder = WebSocketClientOptions.newBuilder(url);
       if (trustCert != null) {
         // Trust the CA (or self-signed certificate) that issued the server's certificate, e.g. a test CA.
-        builder.trustCertificates(trustCert);
+        builder.tls(ClientTls.trusting(trustCert));
       }
       options = builder.build();
     } catch (IllegalArgumentException e) {

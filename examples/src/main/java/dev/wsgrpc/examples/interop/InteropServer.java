@@ -1,5 +1,6 @@
 package dev.wsgrpc.examples.interop;
 
+import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import io.grpc.Server;
@@ -81,10 +82,10 @@ public final class InteropServer {
         System.exit(2);
       }
     }
-    // tls(...) builds the TLS context for a WebSocket server: ALPN http/1.1, since HTTP/2 runs inside the tunnel.
+    // ServerTls.pemFiles(...) builds the TLS context for a WebSocket server: ALPN http/1.1, since HTTP/2 runs inside the tunnel.
     WebSocketServerOptions options = cert == null
         ? WebSocketServerOptions.DEFAULT
-        : WebSocketServerOptions.newBuilder().tls(cert, key).build();
+        : WebSocketServerOptions.newBuilder().tls(ServerTls.pemFiles(cert, key)).build();
     Server server = start(port, options);
     int bound = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
     System.out.println("InteropServer listening on " + (cert == null ? "ws" : "wss") + "://localhost:" + bound + "/grpc");

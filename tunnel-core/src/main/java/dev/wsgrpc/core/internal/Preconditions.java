@@ -1,12 +1,12 @@
 package dev.wsgrpc.core.internal;
 
-/** Argument checks whose messages read {@code "name: value (expected: ...)"}. */
+/** Argument checks that throw an {@link InvalidValueException}: {@code "name: value (expected: ...)"}. */
 public final class Preconditions {
 
   /** Returns {@code value} when it is positive, else throws naming the argument and its value. */
   public static int checkPositive(int value, String name) {
     if (value <= 0) {
-      throw new IllegalArgumentException(name + ": " + value + " (expected: > 0)");
+      throw new InvalidValueException(name, value, "> 0");
     }
     return value;
   }
@@ -14,8 +14,7 @@ public final class Preconditions {
   /** Returns {@code value} when it lies in {@code [min, max]}, else throws naming the argument and its value. */
   public static int checkInRange(int value, int min, int max, String name) {
     if (value < min || value > max) {
-      throw new IllegalArgumentException(
-          name + ": " + value + " (expected: " + min + " <= " + name + " <= " + max + ")");
+      throw new InvalidValueException(name, value, min + " <= " + name + " <= " + max);
     }
     return value;
   }
@@ -23,7 +22,7 @@ public final class Preconditions {
   /** Throws {@code IllegalArgumentException("name: value (expected: what)")} unless {@code ok}. */
   public static void checkArgument(boolean ok, String name, Object value, String expected) {
     if (!ok) {
-      throw new IllegalArgumentException(name + ": " + value + " (expected: " + expected + ")");
+      throw new InvalidValueException(name, value, expected);
     }
   }
 

@@ -1,5 +1,7 @@
 package dev.wsgrpc.gateway.proxy;
 
+import dev.wsgrpc.core.internal.OptionValues;
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -16,25 +18,11 @@ final class HostPort {
   /**
    * Parses {@code HOST:PORT}.
    *
-   * @throws IllegalArgumentException "{@code what}: VALUE (expected: HOST:PORT)"
+   * @throws IllegalArgumentException "{@code what}: VALUE (expected: HOST:PORT)", from {@link OptionValues}
    */
   static HostPort parse(String what, String value) {
-    String s = value.trim();
-    int colon = s.lastIndexOf(':');
-    String host = colon > 0 ? s.substring(0, colon) : "";
-    if (host.startsWith("[") && host.endsWith("]")) {
-      host = host.substring(1, host.length() - 1);
-    }
-    int port = -1;
-    try {
-      port = colon > 0 ? Integer.parseInt(s.substring(colon + 1)) : -1;
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    if (host.isEmpty() || host.indexOf('/') >= 0 || port < 1 || port > 65535) {
-      throw new IllegalArgumentException(what + ": " + s + " (expected: HOST:PORT)");
-    }
-    return new HostPort(host, port);
+    InetSocketAddress hp = OptionValues.parseHostAndPort(value, what, false);
+    return new HostPort(hp.getHostString(), hp.getPort());
   }
 
   /** Parses the lines of a list file: one {@code HOST:PORT} per line, blank lines and {@code #} comments skipped. */
@@ -52,6 +40,6 @@ final class HostPort {
 
   @Override
   public String toString() {
-    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+    return OptionValues.hostAndPort(host, port);
   }
 }

@@ -1,5 +1,6 @@
 package dev.wsgrpc.gateway.proxy;
 
+import dev.wsgrpc.core.internal.InvalidValueException;
 import java.io.File;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -90,14 +91,12 @@ public final class UpstreamOptions {
           }
           if (s.contains("://")) {
             if (targetUri != null || !list.isEmpty() || values.size() > 1 || value.contains(",")) {
-              throw new IllegalArgumentException("upstream: " + s + " (expected: one target URI, or HOST:PORT "
-                  + "entries)");
+              throw new InvalidValueException("upstream", s, "one target URI, or HOST:PORT entries");
             }
             targetUri = s;
           } else {
             if (targetUri != null) {
-              throw new IllegalArgumentException("upstream: " + s + " (expected: one target URI, or HOST:PORT "
-                  + "entries)");
+              throw new InvalidValueException("upstream", s, "one target URI, or HOST:PORT entries");
             }
             list.add(HostPort.parse("upstream", s));
           }
@@ -115,7 +114,7 @@ public final class UpstreamOptions {
     /** How often names are looked up again and the list file re-read. Default: 30 s. */
     public Builder refreshInterval(Duration interval) {
       if (interval.isNegative() || interval.isZero()) {
-        throw new IllegalArgumentException("upstreamRefresh: " + interval + " (expected: > 0)");
+        throw new InvalidValueException("upstreamRefresh", interval, "> 0");
       }
       this.refreshInterval = interval;
       return this;
@@ -162,7 +161,7 @@ public final class UpstreamOptions {
     /** Largest message accepted from an upstream. Default: 4 MiB. */
     public Builder maxInboundMessageSize(int bytes) {
       if (bytes <= 0) {
-        throw new IllegalArgumentException("maxInboundMessage: " + bytes + " (expected: > 0)");
+        throw new InvalidValueException("maxInboundMessage", bytes, "> 0");
       }
       this.maxInboundMessageSize = bytes;
       return this;
@@ -171,7 +170,7 @@ public final class UpstreamOptions {
     /** Largest header or trailer block accepted from an upstream. Default: 16 KiB. */
     public Builder maxInboundMetadataSize(int bytes) {
       if (bytes <= 0) {
-        throw new IllegalArgumentException("maxInboundMetadata: " + bytes + " (expected: > 0)");
+        throw new InvalidValueException("maxInboundMetadata", bytes, "> 0");
       }
       this.maxInboundMetadataSize = bytes;
       return this;
@@ -184,14 +183,14 @@ public final class UpstreamOptions {
     public UpstreamOptions build() {
       int sources = (targetUri != null ? 1 : 0) + (!list.isEmpty() ? 1 : 0) + (listFile != null ? 1 : 0);
       if (sources != 1) {
-        throw new IllegalArgumentException("upstream: " + (sources == 0 ? "none" : "both a list and a file")
-            + " (expected: --upstream or --upstream-file)");
+        throw new InvalidValueException("upstream", sources == 0 ? "none" : "both a list and a file",
+            "--upstream or --upstream-file");
       }
       if (!tls && (trustCertificates != null || clientCertificate != null)) {
-        throw new IllegalArgumentException("upstreamTls: false (expected: true with trust or client certificates)");
+        throw new InvalidValueException("upstreamTls", false, "true with trust or client certificates");
       }
       if ((clientCertificate == null) != (clientKey == null)) {
-        throw new IllegalArgumentException("upstreamClientKey: " + clientKey + " (expected: with a certificate)");
+        throw new InvalidValueException("upstreamClientKey", clientKey, "with a certificate");
       }
       return new UpstreamOptions(this);
     }

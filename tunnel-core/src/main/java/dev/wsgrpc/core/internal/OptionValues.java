@@ -1,0 +1,79 @@
+package dev.wsgrpc.core.internal;
+
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.time.Duration;
+import java.util.Locale;
+
+/**
+ * How the command-line tools read values, in one place for both jars ({@code wsgrpc-cli.jar} and the gateway's
+ * {@code tunnel-server.jar}): durations and {@code HOST:PORT}.
+ */
+public final class OptionValues {
+
+  /** What a duration looks like, as refusals say it. */
+  public static final String DURATION_FORMS = "a duration such as 500ms, 10s, 2m";
+
+  /**
+   * Reads {@code 500ms}, {@code 10s} or {@code 1.5s}, {@code 2m}, {@code 1h}, a bare number of seconds
+   * ({@code 0}, {@code 2.5}) or ISO-8601 ({@code PT30S}).
+   *
+   * @throws IllegalArgumentException {@code "soon (expected: a duration such as 500ms, 10s, 2m)"}
+   */
+  public static Duration parseDuration(String value) {
+    String v = value == null ? "" : value.trim().toLowerCase(Locale.ROOT);
+    try {
+      if (v.startsWith("p")) {
+        return Duration.parse(v.toUpperCase(Locale.ROOT));
+      }
+      if (v.endsWith("ms")) {
+        return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
+      }
+      if (v.endsWith("s")) {
+        return Duration.ofMillis(Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 1000));
+      }
+      if (v.endsWith("m")) {
+        return Duration.ofMinutes(Long.parseLong(v.substring(0, v.length() - 1)));
+      }
+      if (v.endsWith("h")) {
+        return Duration.ofHours(Long.parseLong(v.substring(0, v.length() - 1)));
+      }
+      if (!v.isEmpty() && Character.isDigit(v.charAt(v.length() - 1))) {
+        return Duration.ofMillis(Math.round(Double.parseDouble(v) * 1000));
+      }
+    } catch (RuntimeException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException(value + " (expected: " + DURATION_FORMS + ")");
+  }
+
+  /**
+   * Reads {@code HOST:PORT}, IPv6 literals in brackets, as the authority of a URI ({@link URI} parses it).
+   *
+   * @param option how a refusal names the value, e.g. {@code --connect-to}
+   * @param allowPortZero whether port 0 (pick a free port, for listening) is accepted
+   * @throws InvalidValueException {@code "--connect-to: nowhere (expected: HOST:PORT)"}
+   */
+  public static InetSocketAddress parseHostAndPort(String value, String option, boolean allowPortZero) {
+    try {
+      URI uri = new URI("tcp://" + value.trim());
+      String host = uri.getHost();
+      if (host != null && uri.getRawPath().isEmpty() && uri.getRawQuery() == null && uri.getRawFragment() == null
+          && uri.getRawUserInfo() == null && uri.getPort() >= (allowPortZero ? 0 : 1) && uri.getPort() <= 65535) {
+        return InetSocketAddress.createUnresolved(
+            host.startsWith("[") ? host.substring(1, host.length() - 1) : host, uri.getPort());
+      }
+    } catch (URISyntaxException | RuntimeException e) {
+      // reported below
+    }
+    throw new InvalidValueException(option, value, "HOST:PORT");
+  }
+
+  /** {@code host:port} as {@link #parseHostAndPort} reads it: IPv6 literals in brackets. */
+  public static String hostAndPort(String host, int port) {
+    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+  }
+
+  private OptionValues() {}
+}

@@ -1,0 +1,175 @@
+package dev.wsgrpc.server;
+
+import static dev.wsgrpc.core.internal.Preconditions.checkArgument;
+import static dev.wsgrpc.core.internal.Preconditions.checkNotNull;
+import static dev.wsgrpc.core.internal.Preconditions.checkPositive;
+
+import dev.wsgrpc.core.internal.Http11Tokens;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * Who may open a tunnel, decided before the 101, and how many tunnels anyone may hold: the authenticator, the
+ * allowed origins, the trusted proxies that name the client, the admission hook and the tunnel limits. Immutable;
+ * build one with {@link #newBuilder()}.
+ *
+ * <pre>{@code
+ * AccessPolicy access = AccessPolicy.newBuilder()
+ *     .authenticator(BearerTokens.of(Map.of(token, "alice")))   // services see TunnelPrincipal.current()
+ *     .allowedOrigins(List.of("https://app.example.com"))
+ *     .maxTunnels(10_000).maxTunnelsPerClient(100)
+ *     .build();
+ * }</pre>
+ */
+public final class AccessPolicy {
+
+  /** Everyone admitted, no limits: the default of server options. */
+  public static final AccessPolicy OPEN = newBuilder().build();
+
+  private final TunnelAuthenticator authenticator;
+  private final List<String> allowedOrigins;
+  private final TrustedProxies trustedProxies;
+  private final TunnelAdmission admission;
+  private final int maxTunnels;
+  private final int maxTunnelsPerClient;
+
+  private AccessPolicy(Builder b) {
+    this.authenticator = b.authenticator;
+    this.allowedOrigins = Collections.unmodifiableList(new ArrayList<>(b.allowedOrigins));
+    this.trustedProxies = b.trustedProxies;
+    this.admission = b.admission;
+    this.maxTunnels = b.maxTunnels;
+    this.maxTunnelsPerClient = b.maxTunnelsPerClient;
+  }
+
+  /** Starts from {@link #OPEN}. */
+  public static Builder newBuilder() {
+    return new Builder();
+  }
+
+  /** A builder that starts from this policy. */
+  public Builder toBuilder() {
+    return new Builder(this);
+  }
+
+  /** Decides who each tunnel belongs to before the 101, or {@code null} for no authentication. */
+  public TunnelAuthenticator authenticator() {
+    return authenticator;
+  }
+
+  /** Origins allowed to open tunnels; empty allows all. */
+  public List<String> allowedOrigins() {
+    return allowedOrigins;
+  }
+
+  /** The proxies whose {@code Forwarded}/{@code X-Forwarded-For} headers decide the client's address. */
+  public TrustedProxies trustedProxies() {
+    return trustedProxies;
+  }
+
+  /** Decides each valid upgrade before the 101; never null. */
+  public TunnelAdmission admission() {
+    return admission;
+  }
+
+  /** The most tunnels open at once; more get 503. */
+  public int maxTunnels() {
+    return maxTunnels;
+  }
+
+  /** The most tunnels open at once from one client address; more get 503. */
+  public int maxTunnelsPerClient() {
+    return maxTunnelsPerClient;
+  }
+
+  @Override
+  public String toString() {
+    return "AccessPolicy{authenticator=" + (authenticator != null) + ", allowedOrigins=" + allowedOrigins
+        + ", trustedProxies=" + trustedProxies + ", admission=" + (admission != TunnelAdmission.ALL)
+        + ", maxTunnels=" + maxTunnels + ", maxTunnelsPerClient=" + maxTunnelsPerClient + "}";
+  }
+
+  /** A validating builder; every setter fails fast with the offending value. Not thread-safe. */
+  public static final class Builder {
+    private TunnelAuthenticator authenticator;
+    private List<String> allowedOrigins = Collections.emptyList();
+    private TrustedProxies trustedProxies = TrustedProxies.NONE;
+    private TunnelAdmission admission = TunnelAdmission.ALL;
+    private int maxTunnels = Integer.MAX_VALUE;
+    private int maxTunnelsPerClient = Integer.MAX_VALUE;
+
+    private Builder() {}
+
+    private Builder(AccessPolicy p) {
+      authenticator = p.authenticator;
+      allowedOrigins = p.allowedOrigins;
+      trustedProxies = p.trustedProxies;
+      admission = p.admission;
+      maxTunnels = p.maxTunnels;
+      maxTunnelsPerClient = p.maxTunnelsPerClient;
+    }
+
+    /**
+     * Authenticates each upgrade before the 101: a principal for {@link TunnelPrincipal}, or 401/403. Built in:
+     * {@link BearerTokens}, {@link TunnelAuthenticator#CLIENT_CERTIFICATE}. Default: none, every client admitted.
+     */
+    public Builder authenticator(TunnelAuthenticator authenticator) {
+      this.authenticator = authenticator;
+      return this;
+    }
+
+    /**
+     * The only {@code Origin} values allowed to open tunnels (e.g. {@code https://app.example.com}), compared
+     * ignoring case; a request with another Origin gets 403. Requests without Origin (non-browser clients) are
+     * allowed. Default: empty, any Origin.
+     */
+    public Builder allowedOrigins(List<String> origins) {
+      checkNotNull(origins, "allowedOrigins");
+      for (String origin : origins) {
+        checkArgument(origin != null && Http11Tokens.isHeaderValue(origin) && !origin.isEmpty(), "allowedOrigins",
+            origin, "an origin such as https://app.example.com");
+      }
+      this.allowedOrigins = new ArrayList<>(origins);
+      return this;
+    }
+
+    /**
+     * The proxies (CIDR blocks such as {@code 10.0.0.0/8} or single addresses) whose {@code Forwarded} and
+     * {@code X-Forwarded-For} headers decide the client's address, which services then see as
+     * {@code Grpc.TRANSPORT_ATTR_REMOTE_ADDR} and {@link #maxTunnelsPerClient} counts by. From anyone else the
+     * headers are ignored. Default: none.
+     */
+    public Builder trustedProxies(List<String> cidrs) {
+      checkNotNull(cidrs, "trustedProxies");
+      this.trustedProxies = TrustedProxies.parse(cidrs);
+      return this;
+    }
+
+    /** Decides each valid upgrade before the 101 (draining, limits). Default: admit all. */
+    public Builder admission(TunnelAdmission admission) {
+      this.admission = checkNotNull(admission, "admission");
+      return this;
+    }
+
+    /** The most tunnels open at once; more get 503 with {@code Retry-After}. Default: no limit. */
+    public Builder maxTunnels(int max) {
+      this.maxTunnels = checkPositive(max, "maxTunnels");
+      return this;
+    }
+
+    /**
+     * The most tunnels open at once from one client address (after {@link #trustedProxies}); more get 503 with
+     * {@code Retry-After}. Default: no limit.
+     */
+    public Builder maxTunnelsPerClient(int max) {
+      this.maxTunnelsPerClient = checkPositive(max, "maxTunnelsPerClient");
+      return this;
+    }
+
+    /** Returns the policy. */
+    public AccessPolicy build() {
+      return new AccessPolicy(this);
+    }
+  }
+}
