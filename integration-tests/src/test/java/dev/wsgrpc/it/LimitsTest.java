@@ -104,6 +104,27 @@ class LimitsTest {
   }
 
   @Test
+  void ipv6ClientsInOneSlash64ShareThePerClientLimit() throws Exception {
+    start(WebSocketServerOptions.newBuilder()
+        .access(AccessPolicy.newBuilder().maxTunnelsPerClient(1).trustedProxies(List.of("127.0.0.0/8")).build()));
+    assertEquals(2, call(channel("2001:db8::1")));
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> call(channel("2001:db8::2")));
+    assertTrue(e.getStatus().getDescription().startsWith("expected HTTP 101 but was 503 Service Unavailable"),
+        e.getStatus().getDescription());
+    assertEquals(2, call(channel("2001:db8:0:1::1")), "the next /64 is another client");
+    assertTrue(refusals.contains("503 too_many_tunnels_per_client"), refusals.toString());
+  }
+
+  @Test
+  void theIpv6ClientPrefixCanCountEachAddress() throws Exception {
+    start(WebSocketServerOptions.newBuilder().access(AccessPolicy.newBuilder().maxTunnelsPerClient(1)
+        .ipv6ClientPrefix(128).trustedProxies(List.of("127.0.0.0/8")).build()));
+    assertEquals(2, call(channel("2001:db8::1")));
+    assertEquals(2, call(channel("2001:db8::2")));
+    assertThrows(StatusRuntimeException.class, () -> call(channel("2001:db8::2")));
+  }
+
+  @Test
   void headersOverTheLimitGet431() throws Exception {
     start(WebSocketServerOptions.newBuilder().maxRequestHeaderBytes(1024));
     String answer = RawHttp.exchange(port, "GET /grpc HTTP/1.1\r\nHost: x\r\nX-Big: " + "a".repeat(2000)

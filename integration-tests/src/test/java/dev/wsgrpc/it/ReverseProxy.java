@@ -94,12 +94,20 @@ final class ReverseProxy implements AutoCloseable {
 
   /** HAProxy in front of the tunnel server, from {@code proxies/haproxy-tunnel.cfg}; TLS here when certs given. */
   static ReverseProxy haproxyTunnel(int upstreamPort, TestCertificates certs, String idleTimeout) throws IOException {
+    return haproxyTunnel("127.0.0.1:" + upstreamPort, certs, idleTimeout);
+  }
+
+  /**
+   * Like {@link #haproxyTunnel(int, TestCertificates, String)} with the backend's {@code server} line ending in
+   * {@code upstream}: an address, optionally followed by server options such as {@code source 127.0.0.2}.
+   */
+  static ReverseProxy haproxyTunnel(String upstream, TestCertificates certs, String idleTimeout) throws IOException {
     String exe = Kind.HAPROXY.require();
     int port = ExternalProgram.freePort();
     Map<String, String> values = new LinkedHashMap<>();
     values.put("BIND", "127.0.0.1:" + port
         + (certs != null ? " ssl crt " + certs.serverBundlePem() + " alpn http/1.1" : ""));
-    values.put("UPSTREAM", "127.0.0.1:" + upstreamPort);
+    values.put("UPSTREAM", upstream);
     values.put("IDLE_TIMEOUT", idleTimeout);
     Path dir = workDir("haproxy");
     Path cfg = dir.resolve("haproxy.cfg");

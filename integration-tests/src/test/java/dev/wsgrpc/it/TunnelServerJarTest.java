@@ -54,10 +54,10 @@ class TunnelServerJarTest {
 
   private static final List<String> OPTIONS = Arrays.asList("--port", "--bind", "--path", "--upstream",
       "--upstream-tls", "--upstream-trust-cert", "--tls-cert", "--tls-key", "--drain-timeout", "--trusted-proxies",
-      "--handshake-timeout", "--max-inbound-frame", "--max-outbound-frame", "--auth-tokens", "--tls-client-ca",
-      "--allowed-origins", "--max-tunnels", "--max-tunnels-per-client", "--max-request-headers",
-      "--max-concurrent-streams", "--max-inbound-message", "--idle-timeout", "--native-grpc", "--mode",
-      "--upstream-file", "--upstream-refresh", "--upstream-health-check", "--upstream-health-service",
+      "--forwarded-header", "--handshake-timeout", "--max-inbound-frame", "--max-outbound-frame", "--auth-tokens",
+      "--tls-client-ca", "--allowed-origins", "--max-tunnels", "--max-tunnels-per-client", "--ipv6-client-prefix",
+      "--max-request-headers", "--max-concurrent-streams", "--max-inbound-message", "--idle-timeout", "--native-grpc",
+      "--mode", "--upstream-file", "--upstream-refresh", "--upstream-health-check", "--upstream-health-service",
       "--upstream-authority", "--upstream-client-cert", "--upstream-client-key", "--max-inbound-metadata",
       "--max-rst-frames", "--max-connection-age");
 
@@ -117,7 +117,9 @@ class TunnelServerJarTest {
         "--upstream=nohost", "--upstream: nohost (expected: HOST:PORT)",
         "--trusted-proxies=proxy.example.com", "--trusted-proxies: proxy.example.com (expected: an IP address",
         "--max-tunnels=0", "--max-tunnels: 0 (expected: > 0)",
-        "--max-inbound-frame=0", "--max-inbound-frame: 0 (expected: > 0)");
+        "--max-inbound-frame=0", "--max-inbound-frame: 0 (expected: > 0)",
+        "--ipv6-client-prefix=0", "--ipv6-client-prefix: 0 (expected: 1 <= ",
+        "--forwarded-header=X-Real-IP", "--forwarded-header: X-Real-IP (expected: X-Forwarded-For or Forwarded)");
     for (Map.Entry<String, String> c : cases.entrySet()) {
       try (TunnelServerJar bad = TunnelServerJar.start(c.getKey())) {
         assertEquals(2, bad.awaitExit(Duration.ofSeconds(60)), c.getKey() + ":\n" + bad.stderr());

@@ -11,7 +11,8 @@ import java.util.Map;
 
 /**
  * Reads the {@code --auth-tokens} file: one {@code TOKEN PRINCIPAL} pair per line, separated by white space;
- * blank lines and lines starting with {@code #} are ignored. Errors name the line, never the token.
+ * blank lines and lines starting with {@code #} are ignored. A file without tokens means that no token is valid.
+ * Errors name the line, never the token.
  */
 final class TokenFile {
 
@@ -31,9 +32,6 @@ final class TokenFile {
       if (tokens.put(parts[0], parts[1]) != null) {
         throw new IOException(file + " line " + (i + 1) + ": a token appears twice");
       }
-    }
-    if (tokens.isEmpty()) {
-      throw new IOException(file + ": expected at least one 'TOKEN PRINCIPAL' line but found none");
     }
     return Collections.unmodifiableMap(tokens);
   }

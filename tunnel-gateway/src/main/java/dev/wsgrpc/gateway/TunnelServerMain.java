@@ -9,6 +9,7 @@ import dev.wsgrpc.server.AccessPolicy;
 import dev.wsgrpc.server.BrowserOptions;
 import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.TunnelAdmission;
+import dev.wsgrpc.server.TrustedProxies;
 import dev.wsgrpc.server.TunnelInfo;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
@@ -122,8 +123,16 @@ public final class TunnelServerMain implements Callable<Integer> {
   Duration drainTimeout;
 
   @Option(names = "--trusted-proxies", paramLabel = "CIDR", split = ",",
-      description = "Proxies (CIDR blocks or addresses) whose X-Forwarded-For / Forwarded headers name the client, which services and logs then see. Headers from anyone else are ignored. Default: none. Env: TUNNEL_TRUSTED_PROXIES.")
+      description = "Proxies (CIDR blocks or addresses) whose --forwarded-header names the client, which services, "
+          + "limits and logs then see: the chain is read from the right past these proxies, the first other hop is "
+          + "the client. Headers from anyone else are ignored. Default: none. Env: TUNNEL_TRUSTED_PROXIES.")
   List<String> trustedProxies = new ArrayList<>();
+
+  @Option(names = "--forwarded-header", paramLabel = "HEADER", defaultValue = "X-Forwarded-For",
+      description = "The one header --trusted-proxies append the client's address to: X-Forwarded-For (nginx "
+          + "$proxy_add_x_forwarded_for, HAProxy option forwardfor) or Forwarded (RFC 7239); the other is ignored. "
+          + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_FORWARDED_HEADER.")
+  String forwardedHeader;
 
   @Option(names = "--handshake-timeout", paramLabel = "DURATION", defaultValue = "10s",
       converter = DurationConverter.class,
@@ -179,6 +188,13 @@ public final class TunnelServerMain implements Callable<Integer> {
       description = "Most tunnels open at once from one client address (after --trusted-proxies); more get 503. "
           + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_TUNNELS_PER_CLIENT.")
   int maxTunnelsPerClient;
+
+  @Option(names = "--ipv6-client-prefix", paramLabel = "BITS",
+      defaultValue = "" + AccessPolicy.DEFAULT_IPV6_CLIENT_PREFIX,
+      description = "IPv6 clients in one network of this prefix length count as one client for "
+          + "--max-tunnels-per-client (IPv4 clients count by address); 128 counts each address. "
+          + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_IPV6_CLIENT_PREFIX.")
+  int ipv6ClientPrefix;
 
   @Option(names = "--max-request-headers", paramLabel = "BYTES",
       defaultValue = "" + WebSocketServerOptions.DEFAULT_MAX_REQUEST_HEADER_BYTES,
@@ -305,18 +321,31 @@ public final class TunnelServerMain implements Callable<Integer> {
       if (tlsClientCa != null) {
         files.add(tlsClientCa);
       }
-      tls = new Reloading<>("TLS certificate", files,
+      tls = Reloading.keepingPrevious("TLS certificate", files,
           () -> ServerTls.serverContext(tlsCert, tlsKey, nativeGrpc, tlsClientCa), 1000);
       builder.tls(ServerTls.reloading(tls));
     }
     if (authTokens != null) {
       try {
-        tokens = new Reloading<>("bearer tokens", java.util.Collections.singletonList(authTokens),
-            () -> TokenFile.read(authTokens), 1000);
+        // Revocation fails closed: a token file that is missing, unreadable or malformed admits no one.
+        tokens = Reloading.failingClosed("bearer tokens", java.util.Collections.singletonList(authTokens),
+            () -> TokenFile.read(authTokens), java.util.Collections.emptyMap(),
+            "no bearer token is valid (new tunnels get 401, open ones are closed with 1008)", 1000);
       } catch (java.io.IOException e) {
         throw new ParameterException(spec.commandLine(), "--auth-tokens: " + e.getMessage());
       }
-      access.authenticator(dev.wsgrpc.server.BearerTokens.from(tokens));
+      if (tokens.get().isEmpty()) {
+        logger.warn("{} lists no token: every tunnel is refused until it does", authTokens);
+      }
+      dev.wsgrpc.server.BearerTokens bearer = dev.wsgrpc.server.BearerTokens.from(tokens);
+      Reloading<java.util.Map<String, String>> reloaded = tokens;
+      tokens.onChange(() -> {
+        if (reloaded.get().isEmpty()) {
+          logger.warn("No bearer token is valid now: every tunnel is refused until {} lists tokens", authTokens);
+        }
+        bearer.refresh(); // closes the tunnels of revoked tokens with 1008
+      });
+      access.authenticator(bearer);
     } else if (tlsClientCa != null) {
       access.authenticator(dev.wsgrpc.server.TunnelAuthenticator.CLIENT_CERTIFICATE);
     }
@@ -390,10 +419,13 @@ public final class TunnelServerMain implements Callable<Integer> {
     set("--max-inbound-frame", () -> settings.maxInboundFramePayload(maxInboundFrame));
     set("--max-outbound-frame", () -> settings.maxOutboundFramePayload(maxOutboundFrame));
     AccessPolicy.Builder access = AccessPolicy.newBuilder();
-    set("--trusted-proxies", () -> access.trustedProxies(trustedProxies));
+    TrustedProxies.Header[] header = {TrustedProxies.Header.X_FORWARDED_FOR};
+    set("--forwarded-header", () -> header[0] = TrustedProxies.Header.named(forwardedHeader));
+    set("--trusted-proxies", () -> access.trustedProxies(trustedProxies, header[0]));
     set("--allowed-origins", () -> access.allowedOrigins(allowedOrigins));
     set("--max-tunnels", () -> access.maxTunnels(maxTunnels));
     set("--max-tunnels-per-client", () -> access.maxTunnelsPerClient(maxTunnelsPerClient));
+    set("--ipv6-client-prefix", () -> access.ipv6ClientPrefix(ipv6ClientPrefix));
     WebSocketServerOptions.Builder options = WebSocketServerOptions.newBuilder().nativeGrpc(nativeGrpc);
     set("--path", () -> options.path(path));
     set("--max-request-headers", () -> options.maxRequestHeaderBytes(maxRequestHeaders));

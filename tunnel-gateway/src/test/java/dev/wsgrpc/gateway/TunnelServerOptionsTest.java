@@ -26,6 +26,15 @@ class TunnelServerOptionsTest {
     assertEquals(Duration.ofSeconds(30), m.drainTimeout);
     assertTrue(m.nativeGrpc);
     assertTrue(m.upstream.isEmpty());
+    assertEquals("X-Forwarded-For", m.forwardedHeader);
+    assertEquals(64, m.ipv6ClientPrefix);
+  }
+
+  @Test
+  void clientAddressOptionsComeFromTheEnvironmentToo() {
+    TunnelServerMain m = parse(Map.of("TUNNEL_IPV6_CLIENT_PREFIX", "56", "TUNNEL_FORWARDED_HEADER", "Forwarded"));
+    assertEquals(56, m.ipv6ClientPrefix);
+    assertEquals("Forwarded", m.forwardedHeader);
   }
 
   @Test

@@ -1,6 +1,7 @@
 package dev.wsgrpc.server;
 
 import static dev.wsgrpc.core.internal.Preconditions.checkArgument;
+import static dev.wsgrpc.core.internal.Preconditions.checkInRange;
 import static dev.wsgrpc.core.internal.Preconditions.checkNotNull;
 import static dev.wsgrpc.core.internal.Preconditions.checkPositive;
 
@@ -24,6 +25,9 @@ import java.util.List;
  */
 public final class AccessPolicy {
 
+  /** The default prefix length that groups IPv6 clients for {@code maxTunnelsPerClient}: /{@value}. */
+  public static final int DEFAULT_IPV6_CLIENT_PREFIX = 64;
+
   /** Everyone admitted, no limits: the default of server options. */
   public static final AccessPolicy OPEN = newBuilder().build();
 
@@ -33,6 +37,7 @@ public final class AccessPolicy {
   private final TunnelAdmission admission;
   private final int maxTunnels;
   private final int maxTunnelsPerClient;
+  private final int ipv6ClientPrefix;
 
   private AccessPolicy(Builder b) {
     this.authenticator = b.authenticator;
@@ -41,6 +46,12 @@ public final class AccessPolicy {
     this.admission = b.admission;
     this.maxTunnels = b.maxTunnels;
     this.maxTunnelsPerClient = b.maxTunnelsPerClient;
+    this.ipv6ClientPrefix = b.ipv6ClientPrefix;
+  }
+
+  /** The IPv6 prefix length that counts as one client for {@link #maxTunnelsPerClient()}; IPv4 counts by /32. */
+  public int ipv6ClientPrefix() {
+    return ipv6ClientPrefix;
   }
 
   /** Starts from {@link #OPEN}. */
@@ -87,7 +98,8 @@ public final class AccessPolicy {
   public String toString() {
     return "AccessPolicy{authenticator=" + (authenticator != null) + ", allowedOrigins=" + allowedOrigins
         + ", trustedProxies=" + trustedProxies + ", admission=" + (admission != TunnelAdmission.ALL)
-        + ", maxTunnels=" + maxTunnels + ", maxTunnelsPerClient=" + maxTunnelsPerClient + "}";
+        + ", maxTunnels=" + maxTunnels + ", maxTunnelsPerClient=" + maxTunnelsPerClient
+        + ", ipv6ClientPrefix=" + ipv6ClientPrefix + "}";
   }
 
   /** A validating builder; every setter fails fast with the offending value. Not thread-safe. */
@@ -98,6 +110,7 @@ public final class AccessPolicy {
     private TunnelAdmission admission = TunnelAdmission.ALL;
     private int maxTunnels = Integer.MAX_VALUE;
     private int maxTunnelsPerClient = Integer.MAX_VALUE;
+    private int ipv6ClientPrefix = DEFAULT_IPV6_CLIENT_PREFIX;
 
     private Builder() {}
 
@@ -108,6 +121,7 @@ public final class AccessPolicy {
       admission = p.admission;
       maxTunnels = p.maxTunnels;
       maxTunnelsPerClient = p.maxTunnelsPerClient;
+      ipv6ClientPrefix = p.ipv6ClientPrefix;
     }
 
     /**
@@ -135,14 +149,24 @@ public final class AccessPolicy {
     }
 
     /**
-     * The proxies (CIDR blocks such as {@code 10.0.0.0/8} or single addresses) whose {@code Forwarded} and
-     * {@code X-Forwarded-For} headers decide the client's address, which services then see as
-     * {@code Grpc.TRANSPORT_ATTR_REMOTE_ADDR} and {@link #maxTunnelsPerClient} counts by. From anyone else the
-     * headers are ignored. Default: none.
+     * The proxies (CIDR blocks such as {@code 10.0.0.0/8} or single addresses) whose {@code X-Forwarded-For}
+     * header decides the client's address, which services then see as {@code Grpc.TRANSPORT_ATTR_REMOTE_ADDR} and
+     * {@link #maxTunnelsPerClient} counts by: the chain is walked from the right past these proxies, and the first
+     * other hop is the client. From anyone else the header is ignored, and {@code Forwarded} is never read (see
+     * {@link #trustedProxies(List, TrustedProxies.Header)} for proxies that set {@code Forwarded}). Default: none.
      */
     public Builder trustedProxies(List<String> cidrs) {
+      return trustedProxies(cidrs, TrustedProxies.Header.X_FORWARDED_FOR);
+    }
+
+    /**
+     * Like {@link #trustedProxies(List)}, reading the client's address from {@code header} only: the one these
+     * proxies append to. Reading a header that the proxy passes on from the client unchanged would let the client
+     * choose its address. Default: none, {@link TrustedProxies.Header#X_FORWARDED_FOR}.
+     */
+    public Builder trustedProxies(List<String> cidrs, TrustedProxies.Header header) {
       checkNotNull(cidrs, "trustedProxies");
-      this.trustedProxies = TrustedProxies.parse(cidrs);
+      this.trustedProxies = TrustedProxies.parse(cidrs, checkNotNull(header, "forwardedHeader"));
       return this;
     }
 
@@ -160,10 +184,22 @@ public final class AccessPolicy {
 
     /**
      * The most tunnels open at once from one client address (after {@link #trustedProxies}); more get 503 with
-     * {@code Retry-After}. Default: no limit.
+     * {@code Retry-After}. IPv6 clients count by network ({@link #ipv6ClientPrefix}), IPv4 clients by address.
+     * Default: no limit.
      */
     public Builder maxTunnelsPerClient(int max) {
       this.maxTunnelsPerClient = checkPositive(max, "maxTunnelsPerClient");
+      return this;
+    }
+
+    /**
+     * The IPv6 prefix length that counts as one client for {@link #maxTunnelsPerClient}: every address in one /64
+     * shares the limit, since a single host or subscriber usually gets a whole /64 and could otherwise take every
+     * slot with addresses of its own. 128 counts each address alone. IPv4 clients count by address (/32).
+     * Default: {@value #DEFAULT_IPV6_CLIENT_PREFIX}.
+     */
+    public Builder ipv6ClientPrefix(int prefixLength) {
+      this.ipv6ClientPrefix = checkInRange(prefixLength, 1, 128, "ipv6ClientPrefix");
       return this;
     }
 

@@ -1,6 +1,12 @@
 package dev.wsgrpc.server;
 
+import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Preconditions;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -8,22 +14,35 @@ import java.util.Base64;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A {@link TunnelAuthenticator} for bearer tokens, presented either as {@code Authorization: Bearer <token>} or,
  * by clients that cannot set headers (browsers), as a subprotocol {@code bearer.<token>} offered next to
  * {@code wsgrpc.v1}. A token offered as a subprotocol is never echoed back. Tokens are compared by their SHA-256
  * digests, so lookups take the same time whatever the token's content; no token ever reaches a log or an answer.
+ *
+ * <p>Tokens that change ({@link #from}) are revocable: when a token disappears from the map, or names another
+ * principal, every tunnel it opened is closed with WebSocket close 1008 (Policy Violation), and new upgrades with it
+ * get 401. The change is noticed at the next upgrade, or at once with {@link #refresh()}.
  */
 public final class BearerTokens implements TunnelAuthenticator {
 
   /** The prefix of subprotocols that carry a token. */
   public static final String SUBPROTOCOL_PREFIX = "bearer.";
+  /** The reason sent with close 1008 to a tunnel whose token was revoked. */
+  static final String REVOKED_REASON = "the bearer token was revoked";
+
+  private static final Logger logger = LoggerFactory.getLogger(BearerTokens.class);
 
   private final Supplier<Map<String, String>> tokens;
   private Map<String, String> hashedFrom;
   private Map<String, String> hashed = new HashMap<>();
+  /** Open tunnels (and upgrades about to become one) by the digest and principal that admitted them. */
+  private final Map<Channel, Admitted> admitted = new ConcurrentHashMap<>();
 
   private BearerTokens(Supplier<Map<String, String>> tokens) {
     this.tokens = tokens;
@@ -50,10 +69,40 @@ public final class BearerTokens implements TunnelAuthenticator {
       return AuthDecision.unauthorized(
           "expected a bearer token in Authorization or a " + SUBPROTOCOL_PREFIX + "<token> subprotocol");
     }
-    String principal = table().get(digest(token));
-    return principal == null
-        ? AuthDecision.unauthorized("Bearer realm=\"wsgrpc\", error=\"invalid_token\"", "the bearer token is not valid")
-        : AuthDecision.accept(principal);
+    String digest = digest(token);
+    String principal = table().get(digest);
+    if (principal == null) {
+      return invalidToken();
+    }
+    Channel channel = request.channel();
+    if (channel != null) {
+      admitted.put(channel, new Admitted(digest, principal));
+      channel.closeFuture().addListener(f -> admitted.remove(channel));
+      // A revocation between the lookup and the put would have missed this channel: look again.
+      synchronized (this) {
+        if (!principal.equals(hashed.get(digest))) {
+          admitted.remove(channel);
+          return invalidToken();
+        }
+      }
+    }
+    return AuthDecision.accept(principal);
+  }
+
+  /**
+   * Reads the tokens now and closes, with WebSocket close 1008 (Policy Violation), every open tunnel admitted with a
+   * token that is no longer valid or now names another principal. Call it when the tokens have changed (the gateway
+   * does after each reload of its token file); otherwise the next upgrade notices the change. Thread-safe and quick:
+   * the closes happen on each tunnel's event loop.
+   *
+   * @return how many tunnels are being closed
+   */
+  public int refresh() {
+    return revokeIfChanged();
+  }
+
+  private static AuthDecision invalidToken() {
+    return AuthDecision.unauthorized("Bearer realm=\"wsgrpc\", error=\"invalid_token\"", "the bearer token is not valid");
   }
 
   private static String presented(UpgradeRequest request) {
@@ -69,18 +118,65 @@ public final class BearerTokens implements TunnelAuthenticator {
     return null;
   }
 
-  /** The digest table, rebuilt when the supplier hands out a new map. */
-  private synchronized Map<String, String> table() {
-    Map<String, String> current = tokens.get();
-    if (current != hashedFrom) {
+  /** The digest table, rebuilt when the supplier hands out a new map (closing the tunnels of revoked tokens). */
+  private Map<String, String> table() {
+    revokeIfChanged();
+    synchronized (this) {
+      return hashed;
+    }
+  }
+
+  /** Rebuilds the table if the supplier hands out a new map; then closes tunnels whose token no longer admits them. */
+  private int revokeIfChanged() {
+    Map<String, String> table;
+    synchronized (this) {
+      Map<String, String> current = tokens.get();
+      if (current == hashedFrom) {
+        return 0;
+      }
       Map<String, String> fresh = new HashMap<>();
       for (Map.Entry<String, String> e : current.entrySet()) {
         fresh.put(digest(e.getKey()), e.getValue());
       }
       hashed = fresh;
       hashedFrom = current;
+      table = fresh;
     }
-    return hashed;
+    int closed = 0;
+    for (Map.Entry<Channel, Admitted> e : admitted.entrySet()) {
+      if (!e.getValue().principal.equals(table.get(e.getValue().digest)) && admitted.remove(e.getKey()) != null) {
+        closeRevoked(e.getKey());
+        closed++;
+      }
+    }
+    if (closed > 0) {
+      logger.info("Closing {} tunnel(s) opened with bearer tokens that are no longer valid (close 1008)", closed);
+    }
+    return closed;
+  }
+
+  /** Sends Close 1008 through the tunnel's frame handlers, then closes; a connection not yet upgraded just closes. */
+  private static void closeRevoked(Channel channel) {
+    channel.eventLoop().execute(() -> {
+      ChannelHandlerContext frames = channel.pipeline().context(FramePipeline.BYTE_STREAM);
+      if (frames == null || !channel.isActive()) {
+        channel.close();
+        return;
+      }
+      frames.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.POLICY_VIOLATION.code(), REVOKED_REASON))
+          .addListener(ChannelFutureListener.CLOSE);
+    });
+  }
+
+  /** What admitted a tunnel: the token's digest and the principal it named then. */
+  private static final class Admitted {
+    final String digest;
+    final String principal;
+
+    Admitted(String digest, String principal) {
+      this.digest = digest;
+      this.principal = principal;
+    }
   }
 
   private static String digest(String token) {

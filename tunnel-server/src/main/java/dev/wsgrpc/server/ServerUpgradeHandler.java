@@ -279,7 +279,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     AccessPolicy access = options.access();
     if (authenticate && access.authenticator() != null) {
       AuthDecision decision = access.authenticator().authenticate(new UpgradeRequest(path, query, h, clientAddress,
-          ctx.channel().remoteAddress(), sslSession(ctx), offered));
+          ctx.channel().remoteAddress(), sslSession(ctx), offered, ctx.channel()));
       if (!decision.accepted()) {
         reject(ctx, HttpResponseStatus.valueOf(decision.status()),
             decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN, decision.reason(), -1,
@@ -354,7 +354,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     AuthDecision decision = authenticator.authenticate(new UpgradeRequest(
         query < 0 ? target : target.substring(0, query), query < 0 ? null : target.substring(query + 1),
         request.headers(), clientAddress, ctx.channel().remoteAddress(), sslSession(ctx),
-        java.util.Collections.emptyList()));
+        java.util.Collections.emptyList(), ctx.channel()));
     if (!decision.accepted()) {
       return BrowserCalls.statusForHttp(decision.status(), decision.reason());
     }
@@ -436,7 +436,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
         .add(messageHeaders);
     AuthDecision decision = authenticator.authenticate(new UpgradeRequest(callPath, callQuery, merged,
         clientAddress, ctx.channel().remoteAddress(), sslSession(ctx),
-        List.of(GrpcWebSocketsTranslator.SUBPROTOCOL)));
+        List.of(GrpcWebSocketsTranslator.SUBPROTOCOL), ctx.channel()));
     if (!decision.accepted()) {
       options.listener().upgradeRejected(clientAddress, decision.status(),
           decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN);

@@ -9,32 +9,83 @@ import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.Locale;
 
 /**
- * The reverse proxies (CDN edges, load balancers) allowed to name the client: their {@code Forwarded} (RFC 7239)
- * or {@code X-Forwarded-For} headers decide the client's address. Headers from anyone else are ignored, so a client
- * cannot pretend to be someone else. Immutable.
+ * The reverse proxies (CDN edges, load balancers) allowed to name the client, and the one header they name it in:
+ * {@code X-Forwarded-For} by default, or {@code Forwarded} (RFC 7239). Only that header is read; the other is
+ * ignored, so a client cannot add a chain of its own next to the proxy's. The chain is walked from the right (the
+ * hop nearest to this server) past trusted proxies only: the first hop that is not a trusted proxy is the client.
+ * Several header lines are one list, in order. An entry that cannot be read as an IP address ({@code unknown}, an
+ * obfuscated identifier, garbage) stops the walk, and the last trusted hop is taken as the client: never a value a
+ * client chose. A request from a peer that is not a trusted proxy keeps the peer's address. Immutable.
  */
 public final class TrustedProxies {
 
+  /** The header that carries the forwarding chain. Exactly one is read. */
+  public enum Header {
+    /**
+     * {@code X-Forwarded-For: client, proxy1, proxy2}: what nginx ({@code $proxy_add_x_forwarded_for}), HAProxy
+     * ({@code option forwardfor}), AWS ALB and most CDNs append to.
+     */
+    X_FORWARDED_FOR("X-Forwarded-For"),
+    /** {@code Forwarded: for=client, for=proxy1} (RFC 7239): the {@code for} parameter of each element. */
+    FORWARDED("Forwarded");
+
+    private final String headerName;
+
+    Header(String headerName) {
+      this.headerName = headerName;
+    }
+
+    /** The header's name as sent, e.g. {@code X-Forwarded-For}. */
+    public String headerName() {
+      return headerName;
+    }
+
+    /** Reads {@code X-Forwarded-For} or {@code Forwarded}, ignoring case. */
+    public static Header named(String name) {
+      for (Header h : values()) {
+        if (h.headerName.equalsIgnoreCase(name == null ? "" : name.trim())) {
+          return h;
+        }
+      }
+      Preconditions.checkArgument(false, "forwardedHeader", name, "X-Forwarded-For or Forwarded");
+      throw new AssertionError("unreachable");
+    }
+  }
+
   /** Trusts no one: the client's address is always the socket's peer. */
-  public static final TrustedProxies NONE = new TrustedProxies(Collections.emptyList(), Collections.emptyList());
+  public static final TrustedProxies NONE =
+      new TrustedProxies(Collections.emptyList(), Collections.emptyList(), Header.X_FORWARDED_FOR);
 
   private final List<byte[]> networks;
   private final List<Integer> prefixes;
+  private final Header header;
 
-  private TrustedProxies(List<byte[]> networks, List<Integer> prefixes) {
+  private TrustedProxies(List<byte[]> networks, List<Integer> prefixes, Header header) {
     this.networks = networks;
     this.prefixes = prefixes;
+    this.header = header;
+  }
+
+  /**
+   * Like {@link #parse(List, Header)} with {@link Header#X_FORWARDED_FOR}.
+   *
+   * @throws IllegalArgumentException naming the first entry that is not an IP literal with an optional prefix
+   */
+  public static TrustedProxies parse(List<String> cidrs) {
+    return parse(cidrs, Header.X_FORWARDED_FOR);
   }
 
   /**
    * Parses CIDR blocks ({@code 10.0.0.0/8}, {@code 2001:db8::/32}) and single addresses ({@code 127.0.0.1}).
    *
+   * {@code header} is the one header those proxies append the client's address to.
+   *
    * @throws IllegalArgumentException naming the first entry that is not an IP literal with an optional prefix
    */
-  public static TrustedProxies parse(List<String> cidrs) {
+  public static TrustedProxies parse(List<String> cidrs, Header header) {
+    Preconditions.checkNotNull(header, "forwardedHeader");
     List<byte[]> networks = new ArrayList<>();
     List<Integer> prefixes = new ArrayList<>();
     for (String cidr : cidrs) {
@@ -59,7 +110,12 @@ public final class TrustedProxies {
       networks.add(address);
       prefixes.add(prefix);
     }
-    return new TrustedProxies(networks, prefixes);
+    return new TrustedProxies(networks, prefixes, header);
+  }
+
+  /** The one header whose chain names the client. */
+  public Header header() {
+    return header;
   }
 
   /** Whether {@code address} lies in one of the trusted blocks. */
@@ -92,9 +148,9 @@ public final class TrustedProxies {
   }
 
   /**
-   * The client's address for a request from {@code peer}: when the peer is trusted, the nearest address in the
-   * forwarding chain that is not itself a trusted proxy (walking {@code Forwarded}, else {@code X-Forwarded-For},
-   * from the right); otherwise, or when the headers name nothing usable, the peer itself.
+   * The client's address for a request from {@code peer}: when the peer is trusted, the hop nearest to this server
+   * in the {@link #header()} chain that is not itself a trusted proxy; when an unreadable entry comes first, the
+   * last trusted hop; otherwise (an untrusted peer, no header) the peer itself.
    */
   public SocketAddress clientAddress(SocketAddress peer, HttpHeaders headers) {
     if (networks.isEmpty() || !(peer instanceof InetSocketAddress)) {
@@ -104,11 +160,13 @@ public final class TrustedProxies {
     if (current.getAddress() == null || !contains(current.getAddress())) {
       return peer;
     }
-    List<String> chain = forwardedChain(headers);
+    List<String> chain = header == Header.FORWARDED
+        ? ForwardedHeaderParser.forChain(headers.getAll(header.headerName()))
+        : xForwardedForChain(headers.getAll(header.headerName()));
     for (int i = chain.size() - 1; i >= 0; i--) {
-      InetSocketAddress hop = parseHop(chain.get(i));
+      InetSocketAddress hop = chain.get(i) == null ? null : parseHop(chain.get(i));
       if (hop == null) {
-        // A hop we cannot read: stop at the last address we could trust.
+        // A hop we cannot read: the last trusted hop is as far as anyone can be believed.
         return current;
       }
       current = hop;
@@ -119,72 +177,68 @@ public final class TrustedProxies {
     return current;
   }
 
-  /** The addresses named by Forwarded (for=...) or, without it, X-Forwarded-For, left to right. */
-  private static List<String> forwardedChain(HttpHeaders headers) {
+  /** The entries of every X-Forwarded-For line, left to right; an empty entry is kept (as "") and stops a walk. */
+  private static List<String> xForwardedForChain(List<String> lines) {
     List<String> chain = new ArrayList<>();
-    List<String> forwarded = headers.getAll("Forwarded");
-    if (!forwarded.isEmpty()) {
-      for (String header : forwarded) {
-        for (String element : header.split(",")) {
-          for (String pair : element.split(";")) {
-            String p = pair.trim();
-            if (p.toLowerCase(Locale.ROOT).startsWith("for=")) {
-              chain.add(p.substring(4));
-            }
-          }
-        }
-      }
-      return chain;
-    }
-    for (String header : headers.getAll("X-Forwarded-For")) {
-      for (String element : header.split(",")) {
-        if (!element.trim().isEmpty()) {
-          chain.add(element.trim());
-        }
+    for (String line : lines) {
+      for (String element : line.split(",", -1)) {
+        chain.add(element.trim());
       }
     }
     return chain;
   }
 
-  /** Parses {@code 1.2.3.4}, {@code 1.2.3.4:5}, {@code "[2001:db8::1]:5"}, {@code 2001:db8::1}; null otherwise. */
+  /**
+   * Parses {@code 1.2.3.4}, {@code 1.2.3.4:5}, {@code "[2001:db8::1]:5"}, {@code 2001:db8::1} (a port may be an
+   * RFC 7239 obfuscated one, {@code _x}, read as 0); null for anything else.
+   */
   static InetSocketAddress parseHop(String raw) {
     String s = raw.trim();
-    if (s.startsWith("\"") && s.endsWith("\"") && s.length() >= 2) {
+    if (s.length() >= 2 && s.startsWith("\"") && s.endsWith("\"")) {
       s = s.substring(1, s.length() - 1);
     }
+    if (s.isEmpty() || s.length() > 64) {
+      return null;
+    }
     String host = s;
-    int port = 0;
+    String port = null;
     if (s.startsWith("[")) {
       int close = s.indexOf(']');
       if (close < 0) {
         return null;
       }
       host = s.substring(1, close);
-      if (s.length() > close + 2 && s.charAt(close + 1) == ':') {
-        port = parsePort(s.substring(close + 2));
+      String rest = s.substring(close + 1);
+      if (!rest.isEmpty()) {
+        if (rest.charAt(0) != ':') {
+          return null;
+        }
+        port = rest.substring(1);
       }
-    } else if (s.indexOf(':') == s.lastIndexOf(':') && s.indexOf(':') > 0) {
+    } else if (s.indexOf(':') > 0 && s.indexOf(':') == s.lastIndexOf(':')) {
       host = s.substring(0, s.indexOf(':'));
-      port = parsePort(s.substring(s.indexOf(':') + 1));
+      port = s.substring(s.indexOf(':') + 1);
     }
+    int portNumber = port == null ? 0 : parsePort(port);
     byte[] bytes = NetUtil.createByteArrayFromIpAddressString(host);
-    if (bytes == null || port < 0) {
+    if (bytes == null || portNumber < 0) {
       return null;
     }
     try {
-      return new InetSocketAddress(InetAddress.getByAddress(bytes), port);
+      // An IPv4-mapped IPv6 address comes back as the IPv4 address it maps.
+      return new InetSocketAddress(InetAddress.getByAddress(bytes), portNumber);
     } catch (java.net.UnknownHostException e) {
       return null;
     }
   }
 
+  /** A port number, 0 for an obfuscated port ({@code _hidden}), -1 for anything else. */
   private static int parsePort(String s) {
-    try {
+    if (s.matches("[0-9]{1,5}")) {
       int port = Integer.parseInt(s);
-      return port >= 0 && port <= 65535 ? port : -1;
-    } catch (NumberFormatException e) {
-      return 0; // obfuscated ports such as "_hidden" (RFC 7239) carry no number
+      return port <= 65535 ? port : -1;
     }
+    return s.matches("_[A-Za-z0-9._-]+") ? 0 : -1;
   }
 
   @Override
@@ -193,6 +247,6 @@ public final class TrustedProxies {
     for (int i = 0; i < networks.size(); i++) {
       out.add(NetUtil.bytesToIpAddress(networks.get(i)) + "/" + prefixes.get(i));
     }
-    return out.toString();
+    return out.isEmpty() ? "[]" : out + " via " + header.headerName();
   }
 }

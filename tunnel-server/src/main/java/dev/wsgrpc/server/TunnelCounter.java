@@ -1,55 +1,107 @@
 package dev.wsgrpc.server;
 
 import io.netty.channel.Channel;
+import io.netty.util.NetUtil;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.net.UnknownHostException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Counts one server's open tunnels, in all and per client address, against {@link WebSocketServerOptions}' limits.
- * A slot is taken before the 101 and given back when the connection closes.
+ * Counts one server's open tunnels, in all and per client, against {@link AccessPolicy}'s limits. A slot
+ * is taken before the 101 and given back when the connection closes. A client is an IPv4 address, or an IPv6
+ * network of {@link AccessPolicy#ipv6ClientPrefix()} bits (one host usually holds a whole /64).
+ *
+ * <p>Each client's count changes only inside {@link ConcurrentHashMap#compute}, which is atomic per key: an entry
+ * is removed exactly when its count reaches 0, and no acquire can hold an entry that a release is removing (which
+ * would split one client's count in two and let it past the limit).
  */
 final class TunnelCounter {
 
   private final int max;
   private final int maxPerClient;
+  private final int ipv6Prefix;
   private final AtomicInteger total = new AtomicInteger();
-  private final ConcurrentHashMap<Object, AtomicInteger> perClient = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Object, Integer> perClient = new ConcurrentHashMap<>();
 
-  TunnelCounter(int max, int maxPerClient) {
+  TunnelCounter(int max, int maxPerClient, int ipv6Prefix) {
     this.max = max;
     this.maxPerClient = maxPerClient;
+    this.ipv6Prefix = ipv6Prefix;
+  }
+
+  TunnelCounter(int max, int maxPerClient) {
+    this(max, maxPerClient, AccessPolicy.DEFAULT_IPV6_CLIENT_PREFIX);
   }
 
   /** A counter against {@code access}' limits. */
   TunnelCounter(AccessPolicy access) {
-    this(access.maxTunnels(), access.maxTunnelsPerClient());
+    this(access.maxTunnels(), access.maxTunnelsPerClient(), access.ipv6ClientPrefix());
   }
 
   /** Takes a slot for {@code channel}, given back when it closes; returns null, or the limit hit. */
   RejectReason tryAcquire(Channel channel, SocketAddress client) {
-    if (total.incrementAndGet() > max) {
-      total.decrementAndGet();
+    // A refused attempt never changes the count, so it cannot make a concurrent one fail spuriously.
+    if (total.getAndUpdate(n -> n < max ? n + 1 : n) >= max) {
       return RejectReason.TOO_MANY_TUNNELS;
     }
-    Object key = client instanceof InetSocketAddress && ((InetSocketAddress) client).getAddress() != null
-        ? ((InetSocketAddress) client).getAddress() : String.valueOf(client);
-    AtomicInteger mine = perClient.computeIfAbsent(key, k -> new AtomicInteger());
-    if (mine.incrementAndGet() > maxPerClient) {
-      release(key, mine);
+    Object key = clientKey(client, ipv6Prefix);
+    boolean[] admitted = new boolean[1];
+    perClient.compute(key, (k, count) -> {
+      int n = count == null ? 0 : count;
+      if (n >= maxPerClient) {
+        return count;
+      }
+      admitted[0] = true;
+      return n + 1;
+    });
+    if (!admitted[0]) {
+      total.decrementAndGet();
       return RejectReason.TOO_MANY_TUNNELS_PER_CLIENT;
     }
-    channel.closeFuture().addListener(f -> release(key, mine));
+    channel.closeFuture().addListener(f -> release(key));
     return null;
   }
 
-  private void release(Object key, AtomicInteger mine) {
+  private void release(Object key) {
+    perClient.computeIfPresent(key, (k, count) -> count <= 1 ? null : count - 1);
     total.decrementAndGet();
-    if (mine.decrementAndGet() == 0) {
-      perClient.remove(key, mine);
-      // A concurrent acquire may have found `mine` just before its removal: it still counts correctly, and its
-      // own release removes nothing that is in use.
+  }
+
+
+  /** Tunnels open now from the client {@code key} names ({@link #clientKey}). */
+  int openFrom(Object key) {
+    return perClient.getOrDefault(key, 0);
+  }
+
+  /** How many clients hold a slot now. */
+  int clients() {
+    return perClient.size();
+  }
+
+  /**
+   * What one client is counted under: {@code 192.0.2.7}, {@code 2001:db8:1:2::/64} (the address's first
+   * {@code ipv6Prefix} bits), or the address's text when it is not an IP address (local channels).
+   */
+  static Object clientKey(SocketAddress client, int ipv6Prefix) {
+    InetAddress address = client instanceof InetSocketAddress ? ((InetSocketAddress) client).getAddress() : null;
+    if (address == null) {
+      return String.valueOf(client);
+    }
+    if (!(address instanceof Inet6Address)) {
+      return NetUtil.toAddressString(address);
+    }
+    byte[] bytes = address.getAddress();
+    for (int bit = ipv6Prefix; bit < 128; bit++) {
+      bytes[bit / 8] &= (byte) ~(0x80 >>> (bit % 8));
+    }
+    try {
+      return NetUtil.toAddressString(InetAddress.getByAddress(bytes)) + "/" + ipv6Prefix;
+    } catch (UnknownHostException e) {
+      throw new AssertionError("16 bytes are an IPv6 address", e);
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.wsgrpc.server;
 
+import io.netty.channel.Channel;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.net.SocketAddress;
 import java.util.Collections;
@@ -19,9 +20,10 @@ public final class UpgradeRequest {
   private final SocketAddress peerAddress;
   private final SSLSession sslSession;
   private final List<String> offeredSubprotocols;
+  private final Channel channel;
 
   UpgradeRequest(String path, String query, HttpHeaders headers, SocketAddress clientAddress,
-      SocketAddress peerAddress, SSLSession sslSession, List<String> offeredSubprotocols) {
+      SocketAddress peerAddress, SSLSession sslSession, List<String> offeredSubprotocols, Channel channel) {
     this.path = path;
     this.query = query;
     this.headers = headers;
@@ -29,6 +31,12 @@ public final class UpgradeRequest {
     this.peerAddress = peerAddress;
     this.sslSession = sslSession;
     this.offeredSubprotocols = Collections.unmodifiableList(offeredSubprotocols);
+    this.channel = channel;
+  }
+
+  /** The connection that asked, for authenticators of this package that close tunnels later; null in unit tests. */
+  Channel channel() {
+    return channel;
   }
 
   /** The request's path, e.g. {@code /grpc}. */

@@ -5,6 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.core.internal.ControlFrameHandler;
+import dev.wsgrpc.core.internal.FramePipeline;
+import dev.wsgrpc.testing.Outbound;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.net.InetSocketAddress;
@@ -22,7 +27,7 @@ class BearerTokensTest {
   private final BearerTokens tokens = BearerTokens.of(Map.of("t0k3n-alice", "alice", "t0k3n-bob", "bob"));
 
   private static UpgradeRequest request(HttpHeaders headers, List<String> subprotocols) {
-    return new UpgradeRequest("/grpc", null, headers, CLIENT, CLIENT, null, subprotocols);
+    return new UpgradeRequest("/grpc", null, headers, CLIENT, CLIENT, null, subprotocols, null);
   }
 
   private static HttpHeaders authorization(String value) {
@@ -81,6 +86,78 @@ class BearerTokensTest {
     current.set(next);
     assertEquals(401, reloading.authenticate(request(authorization("Bearer old"), List.of())).status());
     assertEquals("dave", reloading.authenticate(request(authorization("Bearer new"), List.of())).principal());
+  }
+
+  /** An upgraded server connection: the frame handlers before a tail handler. */
+  private static EmbeddedChannel tunnel() {
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.pipeline().addLast("tail", new ChannelInboundHandlerAdapter());
+    FramePipeline.install(ch.pipeline(), "tail", true, 65536, 65536, "client test");
+    return ch;
+  }
+
+  private static AuthDecision upgrade(BearerTokens tokens, String token, EmbeddedChannel ch) {
+    return tokens.authenticate(new UpgradeRequest("/grpc", null, authorization("Bearer " + token), CLIENT, CLIENT,
+        null, List.of(), ch));
+  }
+
+  @Test
+  void revokedTokensCloseTheirTunnelsWith1008AndOthersStayOpen() {
+    AtomicReference<Map<String, String>> current = new AtomicReference<>(
+        Map.of("t0k3n-alice", "alice", "t0k3n-bob", "bob", "t0k3n-carol", "carol"));
+    BearerTokens reloading = BearerTokens.from(current::get);
+    EmbeddedChannel alice = tunnel();
+    EmbeddedChannel bob = tunnel();
+    EmbeddedChannel carol = tunnel();
+    assertTrue(upgrade(reloading, "t0k3n-alice", alice).accepted());
+    assertTrue(upgrade(reloading, "t0k3n-bob", bob).accepted());
+    assertTrue(upgrade(reloading, "t0k3n-carol", carol).accepted());
+    assertEquals(0, reloading.refresh(), "nothing changed");
+
+    // alice's token is gone; carol's now names someone else; bob's is unchanged.
+    current.set(Map.of("t0k3n-bob", "bob", "t0k3n-carol", "mallory"));
+    assertEquals(2, reloading.refresh());
+    for (EmbeddedChannel revoked : List.of(alice, carol)) {
+      revoked.runPendingTasks();
+      String close = Outbound.written(revoked);
+      assertEquals("\u0088" + (char) (2 + BearerTokens.REVOKED_REASON.length()) + "\u0003\u00f0"
+          + BearerTokens.REVOKED_REASON, close, "an unmasked Close 1008 with its reason");
+      assertFalse(revoked.isOpen());
+      assertEquals(1008, revoked.attr(ControlFrameHandler.CLOSE_SENT).get());
+    }
+    bob.runPendingTasks();
+    assertEquals("", Outbound.written(bob));
+    assertTrue(bob.isOpen());
+    assertEquals(0, reloading.refresh(), "each tunnel is closed once");
+    assertEquals(401, upgrade(reloading, "t0k3n-alice", tunnel()).status());
+    bob.close();
+    assertTrue(Outbound.written(bob).startsWith("\u0088\u0002\u0003\u00e9"), "a normal close is 1001");
+  }
+
+  @Test
+  void anEmptyTokenMapRefusesEveryoneAndClosesEveryTunnel() {
+    AtomicReference<Map<String, String>> current = new AtomicReference<>(Map.of("t0k3n-alice", "alice"));
+    BearerTokens reloading = BearerTokens.from(current::get);
+    EmbeddedChannel alice = tunnel();
+    assertTrue(upgrade(reloading, "t0k3n-alice", alice).accepted());
+    current.set(Map.of());
+    // The next upgrade notices the change by itself, and closes the old tunnels too.
+    assertEquals(401, upgrade(reloading, "t0k3n-alice", tunnel()).status());
+    alice.runPendingTasks();
+    assertTrue(Outbound.written(alice).startsWith("\u0088"));
+    assertFalse(alice.isOpen());
+  }
+
+  @Test
+  void closedTunnelsAreForgotten() {
+    AtomicReference<Map<String, String>> current = new AtomicReference<>(Map.of("t0k3n-alice", "alice"));
+    BearerTokens reloading = BearerTokens.from(current::get);
+    EmbeddedChannel alice = tunnel();
+    assertTrue(upgrade(reloading, "t0k3n-alice", alice).accepted());
+    alice.close();
+    Outbound.written(alice);
+    current.set(Map.of());
+    assertEquals(0, reloading.refresh());
   }
 
   @Test

@@ -3,6 +3,7 @@ package dev.wsgrpc.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.handler.codec.http.DefaultHttpHeaders;
@@ -17,6 +18,8 @@ class TrustedProxiesTest {
   private static final InetSocketAddress PROXY = new InetSocketAddress("10.1.2.3", 40000);
   private static final InetSocketAddress STRANGER = new InetSocketAddress("203.0.113.9", 40000);
   private final TrustedProxies trusted = TrustedProxies.parse(Arrays.asList("10.0.0.0/8", "192.168.1.1"));
+  private final TrustedProxies forwarded = TrustedProxies.parse(Arrays.asList("10.0.0.0/8", "192.168.1.1"),
+      TrustedProxies.Header.FORWARDED);
 
   private static HttpHeaders headers(String... nameValues) {
     HttpHeaders h = new DefaultHttpHeaders();
@@ -55,17 +58,107 @@ class TrustedProxiesTest {
   }
 
   @Test
-  void forwardedHeaderIsPreferredAndMayCarryPortsAndIpv6() {
-    assertEquals(new InetSocketAddress("198.51.100.7", 4711), trusted.clientAddress(PROXY,
+  void forwardedHeaderWhenConfiguredIsTheOnlyOneReadAndMayCarryPortsAndIpv6() {
+    assertEquals(new InetSocketAddress("198.51.100.7", 4711), forwarded.clientAddress(PROXY,
         headers("Forwarded", "for=\"198.51.100.7:4711\";proto=https", "X-Forwarded-For", "5.5.5.5")));
     assertEquals(new InetSocketAddress("2001:db8::1", 0),
-        trusted.clientAddress(PROXY, headers("Forwarded", "for=\"[2001:db8::1]\"")));
+        forwarded.clientAddress(PROXY, headers("Forwarded", "for=\"[2001:db8::1]\"")));
+    assertEquals(new InetSocketAddress("198.51.100.7", 0), forwarded.clientAddress(PROXY,
+        headers("Forwarded", "For=198.51.100.7;by=10.1.2.3")), "parameter names ignore case");
   }
 
   @Test
   void unreadableHopsStopTheWalk() {
     assertEquals(PROXY, trusted.clientAddress(PROXY, headers("X-Forwarded-For", "unknown")));
-    assertEquals(PROXY, trusted.clientAddress(PROXY, headers("Forwarded", "for=_hidden")));
+    assertEquals(PROXY, forwarded.clientAddress(PROXY, headers("Forwarded", "for=_hidden")));
+  }
+
+  // Spoofing attempts: the client controls everything left of (and including the text of) what the proxy appends.
+
+  @Test
+  void aClientSentForwardedIsIgnoredBehindAProxyThatAppendsXForwardedFor() {
+    // nginx as in docs/DEPLOYMENT.md passes the client's Forwarded on untouched and appends to X-Forwarded-For.
+    assertEquals(new InetSocketAddress("198.51.100.7", 0), trusted.clientAddress(PROXY,
+        headers("Forwarded", "for=1.1.1.1", "X-Forwarded-For", "198.51.100.7")));
+    assertEquals(PROXY, trusted.clientAddress(PROXY, headers("Forwarded", "for=1.1.1.1")),
+        "without X-Forwarded-For the proxy is the client, never the Forwarded value");
+  }
+
+  @Test
+  void aClientSentXForwardedForIsIgnoredBehindAProxyThatAppendsForwarded() {
+    assertEquals(new InetSocketAddress("198.51.100.7", 0), forwarded.clientAddress(PROXY,
+        headers("X-Forwarded-For", "1.1.1.1", "Forwarded", "for=198.51.100.7")));
+    assertEquals(PROXY, forwarded.clientAddress(PROXY, headers("X-Forwarded-For", "1.1.1.1")));
+  }
+
+  @Test
+  void severalHeaderLinesAreOneChainInOrder() {
+    // HAProxy's "option forwardfor" adds a line of its own after the client's.
+    assertEquals(new InetSocketAddress("198.51.100.7", 0), trusted.clientAddress(PROXY,
+        headers("X-Forwarded-For", "1.1.1.1", "X-Forwarded-For", "198.51.100.7")));
+    assertEquals(new InetSocketAddress("198.51.100.7", 0), trusted.clientAddress(PROXY,
+        headers("X-Forwarded-For", "1.1.1.1, 198.51.100.7", "x-forwarded-for", "10.0.0.2", "X-Forwarded-For",
+            "10.0.0.3")));
+    assertEquals(new InetSocketAddress("198.51.100.7", 0), forwarded.clientAddress(PROXY,
+        headers("Forwarded", "for=1.1.1.1", "Forwarded", "for=198.51.100.7, for=10.0.0.2")));
+  }
+
+  @Test
+  void aClientCannotPassItselfOffAsATrustedHop() {
+    assertEquals(new InetSocketAddress("198.51.100.7", 0), trusted.clientAddress(PROXY,
+        headers("X-Forwarded-For", "1.1.1.1, 10.9.9.9, 198.51.100.7")));
+    assertEquals(new InetSocketAddress("198.51.100.7", 0), forwarded.clientAddress(PROXY,
+        headers("Forwarded", "for=1.1.1.1, for=10.9.9.9, for=198.51.100.7")));
+  }
+
+  @Test
+  void malformedXForwardedForEntriesStopAtTheLastTrustedHop() {
+    InetSocketAddress inner = new InetSocketAddress("10.0.0.2", 0);
+    for (String chain : new String[] {"1.1.1.1, garbage, 10.0.0.2", "1.1.1.1,,10.0.0.2", "1.1.1.1, , 10.0.0.2",
+        "1.1.1.1, 1.2.3.4:99999, 10.0.0.2", "1.1.1.1, [2001:db8::1]x, 10.0.0.2", "1.1.1.1, example.com, 10.0.0.2",
+        "1.1.1.1, 1.2.3.4:80:90, 10.0.0.2", "1.1.1.1, \"\", 10.0.0.2"}) {
+      assertEquals(inner, trusted.clientAddress(PROXY, headers("X-Forwarded-For", chain)), chain);
+    }
+    assertEquals(PROXY, trusted.clientAddress(PROXY, headers("X-Forwarded-For", "1.1.1.1,")),
+        "a trailing empty entry is the nearest hop: unreadable");
+  }
+
+  @Test
+  void malformedForwardedElementsStopAtTheLastTrustedHop() {
+    InetSocketAddress inner = new InetSocketAddress("10.0.0.2", 0);
+    for (String chain : new String[] {
+        "for=1.1.1.1, by=10.9.9.9;proto=https, for=10.0.0.2", // an element without for
+        "for=1.1.1.1, for=10.9.9.9;for=1.1.1.1, for=10.0.0.2", // two for in one element
+        "for=1.1.1.1, for=\"1.1.1.1, for=1.1.1.2\", for=10.0.0.2", // a comma inside a quoted value
+        "for=1.1.1.1, for=1.1.1.1:80, for=10.0.0.2", // a port outside quotes is not a token
+        "for=1.1.1.1, =1.1.1.1, for=10.0.0.2", // no parameter name
+        "for=1.1.1.1, for=, for=10.0.0.2", // no value
+        "for=1.1.1.1,, for=10.0.0.2", // an empty element
+        "for=1.1.1.1;x=\"open, for=10.0.0.2"}) { // an unclosed quote cannot swallow what the proxy appended
+      assertEquals(inner, forwarded.clientAddress(PROXY, headers("Forwarded", chain)), chain);
+    }
+    assertEquals(new InetSocketAddress("198.51.100.7", 0), forwarded.clientAddress(PROXY,
+        headers("Forwarded", "for=1.1.1.1;x=\"a,b;c\", for=198.51.100.7")), "separators inside quotes do not split");
+    assertEquals(new InetSocketAddress("198.51.100.7", 0), forwarded.clientAddress(PROXY,
+        headers("Forwarded", "for=\"198.51.100\\.7\"")), "escapes inside quotes are undone");
+  }
+
+  @Test
+  void ipv4MappedIpv6AddressesAreIpv4() {
+    assertEquals(new InetSocketAddress("198.51.100.7", 0),
+        trusted.clientAddress(PROXY, headers("X-Forwarded-For", "::ffff:198.51.100.7")));
+    assertEquals(new InetSocketAddress("198.51.100.7", 0),
+        trusted.clientAddress(PROXY, headers("X-Forwarded-For", "1.1.1.1, ::ffff:10.0.0.2, 198.51.100.7")));
+  }
+
+  @Test
+  void theHeaderIsNamedCaseInsensitivelyAndAnythingElseIsRefused() {
+    assertEquals(TrustedProxies.Header.FORWARDED, TrustedProxies.Header.named("forwarded"));
+    assertEquals(TrustedProxies.Header.X_FORWARDED_FOR, TrustedProxies.Header.named("X-FORWARDED-FOR"));
+    assertEquals("forwardedHeader: X-Real-IP (expected: X-Forwarded-For or Forwarded)",
+        assertThrows(IllegalArgumentException.class, () -> TrustedProxies.Header.named("X-Real-IP")).getMessage());
+    assertEquals(TrustedProxies.Header.X_FORWARDED_FOR, trusted.header());
+    assertEquals("[10.0.0.0/8, 192.168.1.1/32] via Forwarded", forwarded.toString());
   }
 
   @Test
@@ -79,5 +172,9 @@ class TrustedProxiesTest {
     assertEquals(new InetSocketAddress("1.2.3.4", 5), TrustedProxies.parseHop("1.2.3.4:5"));
     assertEquals(new InetSocketAddress("2001:db8::1", 0), TrustedProxies.parseHop("2001:db8::1"));
     assertNull(TrustedProxies.parseHop("example.com"));
+    assertEquals(new InetSocketAddress("2001:db8::1", 4711), TrustedProxies.parseHop("\"[2001:db8::1]:4711\""));
+    assertEquals(new InetSocketAddress("1.2.3.4", 0), TrustedProxies.parseHop("1.2.3.4:_abc"));
+    assertNull(TrustedProxies.parseHop("1.2.3.4:-1"));
+    assertNull(TrustedProxies.parseHop("[2001:db8::1"));
   }
 }

@@ -76,7 +76,7 @@ class WebSocketServerOptionsTest {
     assertEquals("WebSocketServerOptions{path=/grpc, subprotocol=wsgrpc.v1, tls=null, "
         + "nativeGrpc=false, plainHttpHandler=false, maxRequestLineBytes=4096, maxRequestHeaderBytes=16384, "
         + "access=AccessPolicy{authenticator=false, allowedOrigins=[], trustedProxies=[], admission=false, "
-        + "maxTunnels=2147483647, maxTunnelsPerClient=2147483647}, "
+        + "maxTunnels=2147483647, maxTunnelsPerClient=2147483647, ipv6ClientPrefix=64}, "
         + "settings=TunnelSettings{maxInboundFramePayload=1048576, maxOutboundFramePayload=65536, pingInterval=PT30S, "
         + "pingTimeout=PT15S, handshakeTimeout=PT10S}, browser=null}",
         WebSocketServerOptions.DEFAULT.toString());
@@ -219,6 +219,26 @@ class WebSocketServerOptionsTest {
         .build();
     assertTrue(o.sslContext().get().isServer());
     assertTrue(o.toString().contains(", clientCa "), o.toString());
+  }
+
+  @Test
+  void trustedProxiesReadXForwardedForUnlessTheOtherHeaderIsNamed() {
+    assertEquals(TrustedProxies.Header.X_FORWARDED_FOR, AccessPolicy.newBuilder()
+        .trustedProxies(java.util.List.of("10.0.0.0/8")).build().trustedProxies().header());
+    AccessPolicy forwarded = AccessPolicy.newBuilder()
+        .trustedProxies(java.util.List.of("10.0.0.0/8"), TrustedProxies.Header.FORWARDED).build();
+    assertEquals(TrustedProxies.Header.FORWARDED, forwarded.trustedProxies().header());
+    assertEquals("[10.0.0.0/8] via Forwarded", forwarded.toBuilder().build().trustedProxies().toString());
+  }
+
+  @Test
+  void ipv6ClientPrefixDefaultsToSlash64AndIsValidated() {
+    assertEquals(64, AccessPolicy.OPEN.ipv6ClientPrefix());
+    assertEquals(48, AccessPolicy.newBuilder().ipv6ClientPrefix(48).build().toBuilder().build().ipv6ClientPrefix());
+    assertEquals("ipv6ClientPrefix: 0 (expected: 1 <= ipv6ClientPrefix <= 128)",
+        message(() -> AccessPolicy.newBuilder().ipv6ClientPrefix(0)));
+    assertEquals("ipv6ClientPrefix: 129 (expected: 1 <= ipv6ClientPrefix <= 128)",
+        message(() -> AccessPolicy.newBuilder().ipv6ClientPrefix(129)));
   }
 
   @Test

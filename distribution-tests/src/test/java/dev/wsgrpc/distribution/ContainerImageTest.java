@@ -1,0 +1,210 @@
+package dev.wsgrpc.distribution;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.wsgrpc.client.WebSocketChannels;
+import dev.wsgrpc.gateway.TunnelServerMain;
+import dev.wsgrpc.testing.ExternalProgram;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import java.io.IOException;
+import java.net.HttpURLConnection;
+import java.net.InetSocketAddress;
+import java.net.Proxy;
+import java.net.URL;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * The gateway's container image, built by deploy/container/build-image.sh (buildah, no Docker daemon, nothing from a
+ * registry), then run as a container runtime runs it: the image's layers unpacked in order into a root file system,
+ * its entry point, user and environment read from the image's config, in a private mount namespace with /proc and
+ * /dev, chrooted. (podman can load the image here, but cannot run any container in this sandbox: crun's setrlimit
+ * fails for want of CAP_SYS_RESOURCE; so the test runs the image's config itself.) Needs root, buildah and
+ * util-linux's unshare; skipped without them.
+ */
+class ContainerImageTest {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @TempDir
+  static Path work;
+
+  private static Path rootfs;
+  private static JsonNode config;
+  private static String unshare;
+  private static String mount;
+  private static String chroot;
+
+  @BeforeAll
+  static void buildTheImageAndUnpackIt() throws Exception {
+    assumeTrue(System.getProperty("os.name").equals("Linux"), "container images are built on Linux");
+    assumeTrue(((Integer) Files.getAttribute(Paths.get("/proc/self"), "unix:uid")) == 0,
+        "running the image needs root (chroot, mount namespaces); CI runs as root");
+    ExternalProgram.requireInstalled("buildah", "buildah");
+    unshare = ExternalProgram.requireInstalled("unshare", "util-linux");
+    mount = ExternalProgram.requireInstalled("mount", "mount");
+    chroot = ExternalProgram.requireInstalled("chroot", "coreutils");
+
+    Path image = work.resolve("image.tar");
+    Path jar = Maven.root().resolve("tunnel-gateway/target/tunnel-server.jar");
+    run(work.resolve("build.log"), Map.of("JAVA_HOME", System.getProperty("java.home")),
+        Maven.root().resolve("deploy/container/build-image.sh").toString(), jar.toString(), image.toString(),
+        "wsgrpc/tunnel-gateway:test");
+
+    Path archive = work.resolve("archive");
+    Files.createDirectories(archive);
+    run(work.resolve("untar.log"), Map.of(), "tar", "-xf", image.toString(), "-C", archive.toString());
+    JsonNode manifest = JSON.readTree(archive.resolve("manifest.json").toFile()).get(0);
+    config = JSON.readTree(archive.resolve(manifest.get("Config").asText()).toFile()).get("config");
+    rootfs = work.resolve("rootfs");
+    Files.createDirectories(rootfs);
+    for (JsonNode layer : manifest.get("Layers")) {
+      run(work.resolve("untar.log"), Map.of(), "tar", "-xf", archive.resolve(layer.asText()).toString(),
+          "-C", rootfs.toString());
+    }
+  }
+
+  @Test
+  void imageRunsTheJarAsANonRootUserWithAHealthCheckAndTheGatewaysPort() throws IOException {
+    assertEquals("10001:10001", config.get("User").asText());
+    assertTrue(Files.readString(rootfs.resolve("etc/passwd")).contains("wsgrpc:x:10001:10001:"));
+    List<String> entrypoint = strings(config.get("Entrypoint"));
+    assertEquals(List.of("-jar", "/app/tunnel-server.jar"), entrypoint.subList(entrypoint.size() - 2,
+        entrypoint.size()), "options after the image name go to the gateway");
+    assertTrue(Files.isRegularFile(rootfs.resolve("app/tunnel-server.jar")));
+    List<String> health = strings(config.get("Healthcheck").get("Test"));
+    assertEquals("CMD", health.get(0));
+    assertTrue(health.contains("dev.wsgrpc.gateway.HealthCheck"), health.toString());
+    CommandLine gateway = new CommandLine(new TunnelServerMain());
+    gateway.parseArgs();
+    int port = gateway.getCommandSpec().findOption("--port").getValue();
+    assertTrue(config.get("ExposedPorts").has(port + "/tcp"), config.get("ExposedPorts").toString());
+    assertEquals("Apache-2.0", config.get("Labels").get("org.opencontainers.image.licenses").asText());
+  }
+
+  @Test
+  void gatewayInTheImageAnswersHealthzRelaysACallAndDrainsOnSigterm() throws Exception {
+    // A service name only the upstream knows: an answer for it proves the call went through to the upstream.
+    HealthStatusManager health = new HealthStatusManager();
+    health.setStatus("wsgrpc.relayed", HealthCheckResponse.ServingStatus.SERVING);
+    Server upstream = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .addService(health.getHealthService()).build().start();
+    int port = ExternalProgram.freePort();
+    Path log = work.resolve("gateway.log");
+    List<String> command = new ArrayList<>(strings(config.get("Entrypoint")));
+    command.addAll(List.of("--bind", "127.0.0.1",
+        "--upstream", "127.0.0.1:" + ((InetSocketAddress) upstream.getListenSockets().get(0)).getPort()));
+    Process container = inContainer(command, Map.of("TUNNEL_PORT", "" + port)).redirectErrorStream(true)
+        .redirectOutput(log.toFile()).start();
+    try {
+      awaitListening(container, port, log);
+
+      HttpURLConnection healthz = (HttpURLConnection) new URL("http://127.0.0.1:" + port + "/healthz")
+          .openConnection(Proxy.NO_PROXY);
+      assertEquals(200, healthz.getResponseCode());
+      healthz.disconnect();
+
+      // The image's own HEALTHCHECK command, with the image's environment and TUNNEL_PORT as the gateway has it.
+      List<String> check = strings(config.get("Healthcheck").get("Test"));
+      Path checkLog = work.resolve("healthcheck.log");
+      Process healthCheck = inContainer(check.subList(1, check.size()), Map.of("TUNNEL_PORT", "" + port))
+          .redirectErrorStream(true).redirectOutput(checkLog.toFile()).start();
+      assertTrue(healthCheck.waitFor(60, TimeUnit.SECONDS));
+      assertEquals(0, healthCheck.exitValue(), Files.readString(checkLog));
+      assertTrue(Files.readString(checkLog).startsWith("healthy: HTTP/1.1 200"), Files.readString(checkLog));
+
+      ManagedChannel channel = WebSocketChannels.newChannel("ws://127.0.0.1:" + port + "/grpc");
+      try {
+        HealthCheckResponse response = HealthGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+            .check(HealthCheckRequest.newBuilder().setService("wsgrpc.relayed").build());
+        assertEquals(HealthCheckResponse.ServingStatus.SERVING, response.getStatus(), "forwarded to the upstream");
+      } finally {
+        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      }
+
+      container.destroy();
+      assertTrue(container.waitFor(60, TimeUnit.SECONDS), "the gateway stops after SIGTERM");
+      String output = Files.readString(log, StandardCharsets.UTF_8);
+      assertEquals(0, container.exitValue(), output);
+      assertTrue(output.contains("Stopped:"), output);
+      assertFalse(output.contains("Native epoll is unavailable"), "the image carries epoll and its libraries:\n"
+          + output);
+    } finally {
+      container.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      upstream.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * {@code command} run as the image's user inside its root file system, with /proc and /dev mounted in a mount
+   * namespace of its own (gone when it exits), and the image's environment plus {@code env}. The process started is
+   * the command itself (each step execs the next), so SIGTERM reaches the gateway as a container runtime sends it.
+   */
+  private static ProcessBuilder inContainer(List<String> command, Map<String, String> env) {
+    List<String> full = new ArrayList<>(List.of(unshare, "--mount", "--propagation", "private", "/bin/sh", "-c",
+        mount + " -t proc proc \"$0/proc\" && " + mount + " --rbind /dev \"$0/dev\" && exec " + chroot
+            + " --userspec=" + config.get("User").asText() + " \"$0\" \"$@\"",
+        rootfs.toString()));
+    full.addAll(command);
+    ProcessBuilder builder = new ProcessBuilder(full);
+    builder.environment().clear();
+    for (JsonNode e : config.get("Env")) {
+      String[] kv = e.asText().split("=", 2);
+      builder.environment().put(kv[0], kv[1]);
+    }
+    builder.environment().putAll(env);
+    return builder;
+  }
+
+  private static void awaitListening(Process container, int port, Path log) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!Files.readString(log, StandardCharsets.UTF_8).contains(", dial ws://")) {
+      if (!container.isAlive() || System.nanoTime() > deadline) {
+        throw new AssertionError("the gateway in the image did not start on port " + port + ":\n"
+            + Files.readString(log, StandardCharsets.UTF_8));
+      }
+      Thread.sleep(50);
+    }
+  }
+
+  private static List<String> strings(JsonNode array) {
+    assertNotNull(array);
+    List<String> out = new ArrayList<>();
+    array.forEach(n -> out.add(n.asText()));
+    return out;
+  }
+
+  private static void run(Path log, Map<String, String> env, String... command) throws Exception {
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    builder.environment().putAll(env);
+    Process process = builder.start();
+    if (!process.waitFor(10, TimeUnit.MINUTES)) {
+      process.destroyForcibly();
+      throw new AssertionError(String.join(" ", command) + " still running after 10 minutes");
+    }
+    assertEquals(0, process.exitValue(), String.join(" ", command) + ":\n" + Files.readString(log));
+  }
+}

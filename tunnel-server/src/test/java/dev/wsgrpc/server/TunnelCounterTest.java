@@ -1,0 +1,138 @@
+package dev.wsgrpc.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.netty.channel.embedded.EmbeddedChannel;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+class TunnelCounterTest {
+
+  private static InetSocketAddress client(String address) {
+    return new InetSocketAddress(address, 40000);
+  }
+
+  @Test
+  void ipv6ClientsInOneSlash64ShareTheLimitByDefault() {
+    TunnelCounter counter = new TunnelCounter(100, 2);
+    List<EmbeddedChannel> open = new ArrayList<>();
+    for (String address : new String[] {"2001:db8::1", "2001:db8::ffff:1"}) {
+      EmbeddedChannel ch = new EmbeddedChannel();
+      open.add(ch);
+      assertNull(counter.tryAcquire(ch, client(address)), address);
+    }
+    assertEquals(RejectReason.TOO_MANY_TUNNELS_PER_CLIENT,
+        counter.tryAcquire(new EmbeddedChannel(), client("2001:db8::abcd:1234:5678:9abc")));
+    assertNull(counter.tryAcquire(new EmbeddedChannel(), client("2001:db8:0:1::1")), "the next /64 is another client");
+    open.get(0).close();
+    assertNull(counter.tryAcquire(new EmbeddedChannel(), client("2001:db8::3")), "a closed tunnel frees its slot");
+  }
+
+  @Test
+  void theIpv6PrefixIsConfigurableAndIpv4CountsByAddress() {
+    TunnelCounter each = new TunnelCounter(100, 1, 128);
+    assertNull(each.tryAcquire(new EmbeddedChannel(), client("2001:db8::1")));
+    assertNull(each.tryAcquire(new EmbeddedChannel(), client("2001:db8::2")));
+    assertEquals(RejectReason.TOO_MANY_TUNNELS_PER_CLIENT, each.tryAcquire(new EmbeddedChannel(), client("2001:db8::2")));
+
+    TunnelCounter wide = new TunnelCounter(100, 1, 48);
+    assertNull(wide.tryAcquire(new EmbeddedChannel(), client("2001:db8:1:2::1")));
+    assertEquals(RejectReason.TOO_MANY_TUNNELS_PER_CLIENT, wide.tryAcquire(new EmbeddedChannel(), client("2001:db8:1:ff::1")));
+
+    TunnelCounter v4 = new TunnelCounter(100, 1);
+    assertNull(v4.tryAcquire(new EmbeddedChannel(), client("198.51.100.1")));
+    assertNull(v4.tryAcquire(new EmbeddedChannel(), client("198.51.100.2")));
+    assertEquals(RejectReason.TOO_MANY_TUNNELS_PER_CLIENT, v4.tryAcquire(new EmbeddedChannel(), client("198.51.100.2")));
+  }
+
+  @Test
+  void clientKeysNameTheNetwork() {
+    assertEquals("2001:db8:1:2::/64", TunnelCounter.clientKey(client("2001:db8:1:2:3:4:5:6"), 64));
+    assertEquals("2001:db8:1::/60", TunnelCounter.clientKey(client("2001:db8:1:f:3:4:5:6"), 60));
+    assertEquals("2001:db8:1:2:3:4:5:6/128", TunnelCounter.clientKey(client("2001:db8:1:2:3:4:5:6"), 128));
+    assertEquals("::/64", TunnelCounter.clientKey(client("::1"), 64));
+    assertEquals("198.51.100.7", TunnelCounter.clientKey(client("198.51.100.7"), 64));
+    assertEquals("198.51.100.7", TunnelCounter.clientKey(client("::ffff:198.51.100.7"), 64));
+  }
+
+  @Test
+  void theServerLimitRefusesWithoutCountingTheRefusal() {
+    TunnelCounter counter = new TunnelCounter(1, 10);
+    EmbeddedChannel first = new EmbeddedChannel();
+    assertNull(counter.tryAcquire(first, client("198.51.100.1")));
+    assertEquals(RejectReason.TOO_MANY_TUNNELS, counter.tryAcquire(new EmbeddedChannel(), client("198.51.100.2")));
+    assertEquals(RejectReason.TOO_MANY_TUNNELS, counter.tryAcquire(new EmbeddedChannel(), client("198.51.100.2")));
+    first.close();
+    assertEquals(0, counter.clients());
+    assertNull(counter.tryAcquire(new EmbeddedChannel(), client("198.51.100.2")));
+  }
+
+  /**
+   * Threads open and close tunnels for one client as fast as they can. A release that removes the client's entry
+   * while an open still uses it would split the count and let more than the limit in at once; afterwards every count
+   * must be back to 0 and the limit must hold exactly.
+   */
+  @Test
+  @Timeout(value = 120, unit = TimeUnit.SECONDS)
+  void racingOpensAndClosesNeverSplitAClientsCount() throws Exception {
+    int limit = 1;
+    int threads = 8;
+    int rounds = 50_000;
+    TunnelCounter counter = new TunnelCounter(Integer.MAX_VALUE, limit);
+    AtomicInteger inside = new AtomicInteger();
+    AtomicInteger mostInside = new AtomicInteger();
+    AtomicInteger admitted = new AtomicInteger();
+    CyclicBarrier start = new CyclicBarrier(threads);
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      List<Future<?>> done = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        InetSocketAddress address = client("198.51.100.1");
+        done.add(pool.submit(() -> {
+          start.await();
+          for (int i = 0; i < rounds; i++) {
+            EmbeddedChannel ch = new EmbeddedChannel();
+            if (counter.tryAcquire(ch, address) == null) {
+              admitted.incrementAndGet();
+              mostInside.accumulateAndGet(inside.incrementAndGet(), Math::max);
+              Thread.yield(); // hold the slot a moment, so that the others race for it
+              inside.decrementAndGet();
+            }
+            ch.close();
+          }
+          return null;
+        }));
+      }
+      for (Future<?> f : done) {
+        f.get(100, TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertTrue(admitted.get() > 0);
+    assertTrue(mostInside.get() <= limit, "at most " + limit + " tunnels at once, but " + mostInside.get()
+        + " were admitted together");
+    assertEquals(0, counter.clients(), "every client's entry is gone once its tunnels are");
+    List<EmbeddedChannel> open = new ArrayList<>();
+    for (int i = 0; i < limit; i++) {
+      EmbeddedChannel ch = new EmbeddedChannel();
+      open.add(ch);
+      assertNull(counter.tryAcquire(ch, client("198.51.100.1")));
+    }
+    assertEquals(RejectReason.TOO_MANY_TUNNELS_PER_CLIENT, counter.tryAcquire(new EmbeddedChannel(), client("198.51.100.1")));
+    assertEquals(limit, counter.openFrom(TunnelCounter.clientKey(client("198.51.100.1"), 64)));
+    open.forEach(EmbeddedChannel::close);
+    assertEquals(0, counter.clients());
+  }
+}
