@@ -24,6 +24,8 @@ final class EchoService extends EchoGrpc.EchoImplBase {
   /** Counted down when a unary call with a delay arrives, before the delay starts. */
   final CountDownLatch delayedUnaryArrived = new CountDownLatch(1);
   final AtomicInteger cancellations = new AtomicInteger();
+  /** One permit per cancellation seen, for tests that wait for a particular one. */
+  final java.util.concurrent.Semaphore cancelSignals = new java.util.concurrent.Semaphore(0);
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "echo-timer");
     t.setDaemon(true);
@@ -34,6 +36,7 @@ final class EchoService extends EchoGrpc.EchoImplBase {
     call.setOnCancelHandler(() -> {
       cancellations.incrementAndGet();
       cancelled.countDown();
+      cancelSignals.release();
     });
   }
 

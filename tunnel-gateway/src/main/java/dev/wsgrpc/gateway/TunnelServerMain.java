@@ -6,6 +6,7 @@ import dev.wsgrpc.core.internal.InvalidValueException;
 import dev.wsgrpc.core.internal.OptionValues;
 import dev.wsgrpc.core.internal.WsgrpcVersion;
 import dev.wsgrpc.server.AccessPolicy;
+import dev.wsgrpc.server.BrowserOptions;
 import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.TunnelAdmission;
 import dev.wsgrpc.server.TrustedProxies;
@@ -166,6 +167,17 @@ public final class TunnelServerMain implements Callable<Integer> {
       description = "Origins allowed to open tunnels (e.g. https://app.example.com); others get 403, requests "
           + "without Origin are allowed. Default: any. Env: TUNNEL_ALLOWED_ORIGINS.")
   List<String> allowedOrigins = new ArrayList<>();
+
+  @Option(names = "--browser-origins", paramLabel = "ORIGIN", split = ",",
+      description = "Serve web pages from these origins (or *) too: gRPC-Web, and gRPC over WebSocket "
+          + "(subprotocol grpc-websockets), on every path but --path, with CORS; the same authentication and limits "
+          + "as tunnels. Demo and proxy modes. Default: none (off). Env: TUNNEL_BROWSER_ORIGINS.")
+  List<String> browserOrigins = new ArrayList<>();
+
+  @Option(names = "--browser-headers", paramLabel = "NAME", split = ",",
+      description = "Metadata headers pages may send and read beyond gRPC's own (CORS allowed and exposed "
+          + "headers), with --browser-origins. Default: none. Env: TUNNEL_BROWSER_HEADERS.")
+  List<String> browserHeaders = new ArrayList<>();
 
   @Option(names = "--max-tunnels", paramLabel = "N", defaultValue = "10000",
       description = "Most tunnels open at once; more get 503 with Retry-After. Default: ${DEFAULT-VALUE}. "
@@ -391,6 +403,13 @@ public final class TunnelServerMain implements Callable<Integer> {
     if (idleTimeout.isNegative()) {
       throw new ParameterException(spec.commandLine(), "--idle-timeout: " + idleTimeout + " (expected: >= 0)");
     }
+    if (!browserOrigins.isEmpty() && mode == GatewayMode.RELAY && !(upstream.isEmpty() && upstreamFile == null)) {
+      throw new ParameterException(spec.commandLine(),
+          "--browser-origins needs --mode proxy: relay mode passes tunnel bytes through without reading calls");
+    }
+    if (!browserHeaders.isEmpty() && browserOrigins.isEmpty()) {
+      throw new ParameterException(spec.commandLine(), "--browser-headers needs --browser-origins");
+    }
     if (port < 0 || port > 65535) {
       throw new ParameterException(spec.commandLine(), "--port: " + port + " (expected: 0 to 65535)");
     }
@@ -410,6 +429,12 @@ public final class TunnelServerMain implements Callable<Integer> {
     WebSocketServerOptions.Builder options = WebSocketServerOptions.newBuilder().nativeGrpc(nativeGrpc);
     set("--path", () -> options.path(path));
     set("--max-request-headers", () -> options.maxRequestHeaderBytes(maxRequestHeaders));
+    if (!browserOrigins.isEmpty()) {
+      BrowserOptions.Builder[] browser = new BrowserOptions.Builder[1];
+      set("--browser-origins", () -> browser[0] = BrowserOptions.newBuilder(browserOrigins));
+      set("--browser-headers", () -> browser[0].allowedHeaders(browserHeaders).exposedHeaders(browserHeaders));
+      options.browser(browser[0].build());
+    }
     return options.settings(settings.build()).access(access.build()).build();
   }
 

@@ -25,6 +25,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.cors.CorsHandler;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
@@ -54,6 +55,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   private static final Logger logger = LoggerFactory.getLogger(ServerUpgradeHandler.class);
   static final String HTTP_CODEC = "wsgrpc-http-codec";
   static final String PREFACE_DETECTOR = "wsgrpc-h2-preface-detector";
+  static final String CORS = "wsgrpc-cors";
 
   private final WebSocketServerOptions options;
   private final TunnelCounter counter;
@@ -63,6 +65,15 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   private String subprotocol;
   private SocketAddress clientAddress;
   private boolean finished;
+  /** The browser protocol of the request being answered, or null for a tunnel's upgrade. */
+  private BrowserProtocol browserProtocol;
+  private String browserContentType;
+  /** For a grpc-websockets call: its path and query, the upgrade's headers, its key, and a refusal to send. */
+  private String callPath;
+  private String callQuery;
+  private HttpHeaders upgradeHeaders;
+  private String webSocketKey;
+  private io.grpc.Status webSocketRefusal;
 
   ServerUpgradeHandler(WebSocketServerOptions options, TunnelCounter counter) {
     this.options = options;
@@ -76,6 +87,10 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (options.nativeGrpc()) {
       ctx.pipeline().addBefore(HTTP_CODEC, PREFACE_DETECTOR, new Http2PrefaceDetector());
     }
+    if (options.browser() != null) {
+      // Answers CORS preflights and lets pages read the answers; a tunnel's upgrade removes it.
+      ctx.pipeline().addAfter(HTTP_CODEC, CORS, new CorsHandler(options.browser().cors()));
+    }
     timeout = ctx.executor().schedule(() -> reject(ctx, HttpResponseStatus.REQUEST_TIMEOUT, RejectReason.TIMEOUT,
         "expected a complete upgrade request within " + options.settings().handshakeTimeout().toMillis() + " ms"),
         options.settings().handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
@@ -88,6 +103,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       finished = true;
       timeout.cancel(false);
       ChannelPipeline pipeline = ctx.pipeline();
+      removeCors(pipeline);
       pipeline.remove(HTTP_CODEC);
       ctx.fireUserEventTriggered(evt);
       pipeline.remove(this);
@@ -152,7 +168,18 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     String target = request.uri();
     int query = target.indexOf('?');
     String path = query < 0 ? target : target.substring(0, query);
-    if (!path.equals(options.path())) {
+    if (options.browser() != null && !path.equals(options.path()) && GrpcWebTranslator.isGrpcWeb(request)) {
+      startGrpcWeb(ctx, request, path, query < 0 ? null : target.substring(query + 1));
+      return false;
+    }
+    if (options.browser() != null && !path.equals(options.path()) && Http11Tokens.elements(
+        request.headers().getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL)).contains(
+            GrpcWebSocketsTranslator.SUBPROTOCOL)) {
+      browserProtocol = BrowserProtocol.GRPC_WEBSOCKETS;
+      callPath = path;
+      callQuery = query < 0 ? null : target.substring(query + 1);
+      upgradeHeaders = request.headers();
+    } else if (!path.equals(options.path())) {
       answerPlain(ctx, request, path);
       return false;
     }
@@ -201,29 +228,58 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
               HttpHeaderNames.SEC_WEBSOCKET_KEY)));
       return false;
     }
+    webSocketKey = keys.get(0).trim();
     List<String> offered = Http11Tokens.elements(h.getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL));
     // Offers of the form bearer.<token> are credentials: never chosen, never echoed, not counted as protocols.
     List<String> protocols = new java.util.ArrayList<>(offered);
     protocols.removeIf(BearerTokens::isCredential);
-    if (!protocols.isEmpty() && !protocols.contains(options.subprotocol())) {
+    if (browserProtocol == BrowserProtocol.GRPC_WEBSOCKETS) {
+      protocols = List.of(GrpcWebSocketsTranslator.SUBPROTOCOL);
+    } else if (!protocols.isEmpty() && !protocols.contains(options.subprotocol())) {
       reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.SUBPROTOCOL, "expected subprotocol " + options.subprotocol()
           + " among those offered but it was not one of the " + protocols.size() + " offered");
       return false;
     }
-    subprotocol = protocols.isEmpty() ? null : options.subprotocol();
+    subprotocol = protocols.isEmpty() ? null : protocols.contains(options.subprotocol()) ? options.subprotocol()
+        : GrpcWebSocketsTranslator.SUBPROTOCOL;
     AccessPolicy access = options.access();
     clientAddress = access.trustedProxies().clientAddress(ctx.channel().remoteAddress(), h);
     String origin = h.get(HttpHeaderNames.ORIGIN);
-    if (origin != null && !access.allowedOrigins().isEmpty()
-        && access.allowedOrigins().stream().noneMatch(origin::equalsIgnoreCase)) {
+    boolean originAllowed = browserProtocol == BrowserProtocol.GRPC_WEBSOCKETS
+        ? options.browser().allows(origin)
+        : origin == null || access.allowedOrigins().isEmpty()
+            || access.allowedOrigins().stream().anyMatch(origin::equalsIgnoreCase);
+    if (!originAllowed) {
       reject(ctx, HttpResponseStatus.FORBIDDEN, RejectReason.ORIGIN, "expected an allowed Origin but was "
           + quoted(origin));
       return false;
     }
-    if (access.authenticator() != null) {
-      AuthDecision decision = access.authenticator().authenticate(new UpgradeRequest(path,
-          query < 0 ? null : target.substring(query + 1), h, clientAddress, ctx.channel().remoteAddress(),
-          sslSession(ctx), offered, ctx.channel()));
+    // A grpc-websockets call is authenticated once its first message (which may carry credentials) arrived.
+    if (!admit(ctx, h, path, query < 0 ? null : target.substring(query + 1), offered,
+        browserProtocol != BrowserProtocol.GRPC_WEBSOCKETS)) {
+      return false;
+    }
+    accept = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
+    accept.headers()
+        .set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET)
+        .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE)
+        .set(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT, Http11Tokens.acceptFor(keys.get(0).trim()));
+    if (subprotocol != null) {
+      accept.headers().set(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL, subprotocol);
+    }
+    return true;
+  }
+
+  /**
+   * The checks every request that opens a connection to gRPC passes, tunnel or browser: the authenticator (which
+   * names the principal), admission and the tunnel limits. Answers a refusal and returns false.
+   */
+  private boolean admit(ChannelHandlerContext ctx, HttpHeaders h, String path, String query, List<String> offered,
+      boolean authenticate) {
+    AccessPolicy access = options.access();
+    if (authenticate && access.authenticator() != null) {
+      AuthDecision decision = access.authenticator().authenticate(new UpgradeRequest(path, query, h, clientAddress,
+          ctx.channel().remoteAddress(), sslSession(ctx), offered, ctx.channel()));
       if (!decision.accepted()) {
         reject(ctx, HttpResponseStatus.valueOf(decision.status()),
             decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN, decision.reason(), -1,
@@ -246,24 +302,87 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
           ? "too many tunnels open; retry later" : "too many tunnels open from your address; retry later", 5);
       return false;
     }
-    accept = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
-    accept.headers()
-        .set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET)
-        .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE)
-        .set(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT, Http11Tokens.acceptFor(keys.get(0).trim()));
-    if (subprotocol != null) {
-      accept.headers().set(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL, subprotocol);
-    }
     return true;
   }
 
+  /**
+   * A gRPC-Web request: after the same checks as a tunnel (and the browser Origin allow-list), a
+   * {@link GrpcWebTranslator} takes this handler's place in front of gRPC, and the request, whose body follows.
+   */
+  private void startGrpcWeb(ChannelHandlerContext ctx, HttpRequest request, String path, String query) {
+    browserProtocol = BrowserProtocol.GRPC_WEB;
+    browserContentType = GrpcWebTranslator.responseContentType(request);
+    HttpHeaders h = request.headers();
+    clientAddress = options.access().trustedProxies().clientAddress(ctx.channel().remoteAddress(), h);
+    String origin = h.get(HttpHeaderNames.ORIGIN);
+    if (!options.browser().allows(origin)) {
+      reject(ctx, HttpResponseStatus.FORBIDDEN, RejectReason.ORIGIN,
+          "expected an allowed Origin but was " + quoted(origin));
+      return;
+    }
+    if (!admit(ctx, h, path, query, java.util.Collections.emptyList(), true)) {
+      return;
+    }
+    finished = true;
+    timeout.cancel(false);
+    ChannelPipeline pipeline = ctx.pipeline();
+    GrpcWebTranslator translator = new GrpcWebTranslator(sslSession(ctx) != null ? "https" : "http",
+        next -> checkFollowing(ctx, next));
+    pipeline.addBefore(ctx.name(), GrpcWebTranslator.NAME, translator);
+    logger.debug("gRPC-Web connection from {}", clientAddress);
+    ctx.fireUserEventTriggered(new TunnelEstablishedEvent(path, BrowserProtocol.GRPC_WEB.label(), clientAddress,
+        principal));
+    pipeline.remove(this);
+    translator.start(request);
+  }
+
+  /**
+   * A request that follows the first on a gRPC-Web connection: the same Origin rule, and credentials that name the
+   * principal the connection was opened for.
+   */
+  private io.grpc.Status checkFollowing(ChannelHandlerContext ctx, HttpRequest request) {
+    String origin = request.headers().get(HttpHeaderNames.ORIGIN);
+    if (!options.browser().allows(origin)) {
+      return io.grpc.Status.PERMISSION_DENIED.withDescription("expected an allowed Origin but was " + quoted(origin));
+    }
+    TunnelAuthenticator authenticator = options.access().authenticator();
+    if (authenticator == null) {
+      return null;
+    }
+    String target = request.uri();
+    int query = target.indexOf('?');
+    AuthDecision decision = authenticator.authenticate(new UpgradeRequest(
+        query < 0 ? target : target.substring(0, query), query < 0 ? null : target.substring(query + 1),
+        request.headers(), clientAddress, ctx.channel().remoteAddress(), sslSession(ctx),
+        java.util.Collections.emptyList(), ctx.channel()));
+    if (!decision.accepted()) {
+      return BrowserCalls.statusForHttp(decision.status(), decision.reason());
+    }
+    if (!java.util.Objects.equals(decision.principal(), principal)) {
+      return io.grpc.Status.UNAUTHENTICATED.withDescription(
+          "expected the credentials this connection was opened with");
+    }
+    return null;
+  }
+
+  private static void removeCors(ChannelPipeline pipeline) {
+    if (pipeline.get(CORS) != null) {
+      pipeline.remove(CORS);
+    }
+  }
+
   private void complete(ChannelHandlerContext ctx) {
+    if (browserProtocol == BrowserProtocol.GRPC_WEBSOCKETS) {
+      completeWebSocketCall(ctx);
+      return;
+    }
     finished = true;
     timeout.cancel(false);
     ChannelPipeline pipeline = ctx.pipeline();
     ctx.writeAndFlush(accept);
     // The 101 is encoded; writes from now on must reach the frame encoder, not the HTTP encoder.
     ((HttpServerCodec) pipeline.get(HTTP_CODEC)).removeOutboundHandler();
+    removeCors(pipeline);
     TunnelSettings settings = options.settings();
     FramePipeline.install(pipeline, ctx.name(), true, settings.maxInboundFramePayload(),
         settings.maxOutboundFramePayload(), "client " + clientAddress, settings.pingInterval().toMillis(),
@@ -274,6 +393,55 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     pipeline.remove(this);
     // Last: bytes the client sent right after its request now flow to whoever took over.
     pipeline.remove(HTTP_CODEC);
+  }
+
+  /**
+   * A grpc-websockets call after the 101: the frame handlers, then a {@link GrpcWebSocketsTranslator} in place of
+   * the byte-stream step. It admits the call (and hands the connection to gRPC) once the first message arrived, or
+   * sends the refusal decided before the 101.
+   */
+  private void completeWebSocketCall(ChannelHandlerContext ctx) {
+    finished = true;
+    timeout.cancel(false);
+    ChannelPipeline pipeline = ctx.pipeline();
+    ctx.writeAndFlush(accept);
+    ((HttpServerCodec) pipeline.get(HTTP_CODEC)).removeOutboundHandler();
+    removeCors(pipeline);
+    TunnelSettings settings = options.settings();
+    FramePipeline.install(pipeline, ctx.name(), true, settings.maxInboundFramePayload(),
+        settings.maxOutboundFramePayload(), "client " + clientAddress, settings.pingInterval().toMillis(),
+        settings.pingTimeout().toMillis());
+    GrpcWebSocketsTranslator translator = new GrpcWebSocketsTranslator(callPath,
+        sslSession(ctx) != null ? "https" : "http", upgradeHeaders.get(HttpHeaderNames.HOST), clientAddress,
+        options.maxRequestHeaderBytes(), settings.handshakeTimeout().toMillis(), headers -> admitCall(ctx, headers));
+    pipeline.replace(FramePipeline.BYTE_STREAM, GrpcWebSocketsTranslator.NAME, translator);
+    logger.debug("grpc-websockets call from {} on {}", clientAddress, printable(callPath));
+    pipeline.remove(this);
+    pipeline.remove(HTTP_CODEC);
+    if (webSocketRefusal != null) {
+      translator.refuse(webSocketRefusal);
+    }
+  }
+
+  /**
+   * The authenticator's decision on a grpc-websockets call, given the upgrade's headers and the first message's;
+   * null without an authenticator.
+   */
+  private AuthDecision admitCall(ChannelHandlerContext ctx, HttpHeaders messageHeaders) {
+    TunnelAuthenticator authenticator = options.access().authenticator();
+    if (authenticator == null) {
+      return null;
+    }
+    HttpHeaders merged = new io.netty.handler.codec.http.DefaultHttpHeaders().add(upgradeHeaders)
+        .add(messageHeaders);
+    AuthDecision decision = authenticator.authenticate(new UpgradeRequest(callPath, callQuery, merged,
+        clientAddress, ctx.channel().remoteAddress(), sslSession(ctx),
+        List.of(GrpcWebSocketsTranslator.SUBPROTOCOL), ctx.channel()));
+    if (!decision.accepted()) {
+      options.listener().upgradeRejected(clientAddress, decision.status(),
+          decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN);
+    }
+    return decision;
   }
 
   /** A plain request for another path: the {@link PlainHttpHandler} answers, else 404. */
@@ -316,6 +484,20 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (finished) {
       return;
     }
+    if (browserProtocol == BrowserProtocol.GRPC_WEBSOCKETS && webSocketKey != null && accept == null) {
+      // The page's client can only read a status after a 101: it gets one, then the refusal as trailers.
+      SocketAddress client = clientAddress != null ? clientAddress : ctx.channel().remoteAddress();
+      logger.debug("Refused a grpc-websockets call from {}: {} {} ({})", client, status.code(), reason, why);
+      options.listener().upgradeRejected(client, status.code(), why);
+      webSocketRefusal = BrowserCalls.statusForHttp(status.code(), reason);
+      accept = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
+      accept.headers()
+          .set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET)
+          .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE)
+          .set(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT, Http11Tokens.acceptFor(webSocketKey))
+          .set(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL, GrpcWebSocketsTranslator.SUBPROTOCOL);
+      return;
+    }
     finished = true;
     if (timeout != null) {
       timeout.cancel(false);
@@ -323,6 +505,12 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     SocketAddress client = clientAddress != null ? clientAddress : ctx.channel().remoteAddress();
     logger.debug("Refused upgrade from {}: {} {} ({})", client, status.code(), reason, why);
     options.listener().upgradeRejected(client, status.code(), why);
+    if (browserProtocol == BrowserProtocol.GRPC_WEB) {
+      // A page's client reads the refusal as a gRPC status (CORS lets it read the answer if its Origin is allowed).
+      ctx.writeAndFlush(GrpcWebTranslator.trailersOnly(browserContentType,
+          BrowserCalls.statusForHttp(status.code(), reason), true)).addListener(ChannelFutureListener.CLOSE);
+      return;
+    }
     FullHttpResponse response = textResponse(ctx, status, reason);
     response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     HttpUtil.setContentLength(response, response.content().readableBytes());

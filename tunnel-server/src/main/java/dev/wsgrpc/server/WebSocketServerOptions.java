@@ -44,6 +44,7 @@ public final class WebSocketServerOptions {
   private final TunnelListener listener;
   private final int maxRequestLineBytes;
   private final int maxRequestHeaderBytes;
+  private final BrowserOptions browser;
 
   private WebSocketServerOptions(Builder b) {
     this.path = b.path;
@@ -57,6 +58,7 @@ public final class WebSocketServerOptions {
     this.listener = b.listener;
     this.maxRequestLineBytes = b.maxRequestLineBytes;
     this.maxRequestHeaderBytes = b.maxRequestHeaderBytes;
+    this.browser = b.browser;
   }
 
   public static Builder newBuilder() {
@@ -118,6 +120,11 @@ public final class WebSocketServerOptions {
   }
 
   /** The most request header bytes accepted; more gets 431. */
+  /** Which pages may call from a browser, or {@code null}: browser protocols off. */
+  public BrowserOptions browser() {
+    return browser;
+  }
+
   public int maxRequestHeaderBytes() {
     return maxRequestHeaderBytes;
   }
@@ -127,7 +134,7 @@ public final class WebSocketServerOptions {
     return "WebSocketServerOptions{path=" + path + ", subprotocol=" + subprotocol + ", tls=" + tls
         + ", nativeGrpc=" + nativeGrpc + ", plainHttpHandler=" + (plainHttpHandler != null)
         + ", maxRequestLineBytes=" + maxRequestLineBytes + ", maxRequestHeaderBytes=" + maxRequestHeaderBytes
-        + ", access=" + access + ", settings=" + settings + "}";
+        + ", access=" + access + ", settings=" + settings + ", browser=" + browser + "}";
   }
 
   /** A validating builder; every setter fails fast with the offending value. Not thread-safe. */
@@ -142,6 +149,7 @@ public final class WebSocketServerOptions {
     private TunnelListener listener = new TunnelListener() {};
     private int maxRequestLineBytes = DEFAULT_MAX_REQUEST_LINE_BYTES;
     private int maxRequestHeaderBytes = DEFAULT_MAX_REQUEST_HEADER_BYTES;
+    private BrowserOptions browser;
 
     private Builder() {}
 
@@ -156,6 +164,7 @@ public final class WebSocketServerOptions {
       listener = o.listener;
       maxRequestLineBytes = o.maxRequestLineBytes;
       maxRequestHeaderBytes = o.maxRequestHeaderBytes;
+      browser = o.browser;
     }
 
     /** The path that answers the upgrade, matched exactly (the query is ignored). Default: {@value WebSocketTunnel#DEFAULT_PATH}. */
@@ -245,6 +254,16 @@ public final class WebSocketServerOptions {
      * @throws IllegalArgumentException when the {@link ServerTls#pemFiles} cannot be read as a certificate chain
      *     and key
      */
+    /**
+     * Turns the browser protocols on (gRPC-Web, and gRPC over WebSocket with subprotocol {@code grpc-websockets})
+     * for the pages {@code browser} allows, on every path but the tunnel's; {@code null} turns them off. The
+     * access policy (authenticator, admission, limits) applies to them as to tunnels. Default: off.
+     */
+    public Builder browser(BrowserOptions browser) {
+      this.browser = browser;
+      return this;
+    }
+
     public WebSocketServerOptions build() {
       return new WebSocketServerOptions(this);
     }

@@ -1,0 +1,108 @@
+package dev.wsgrpc.it;
+
+import dev.wsgrpc.server.BrowserOptions;
+import dev.wsgrpc.server.WebSocketServerOptions;
+import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.ExternalProgram;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * The browser suite in Chromium through the deployments people run: the gateway jar (proxy mode,
+ * {@code --browser-origins}) in front of a Python grpcio server, and nginx in front of the library server.
+ */
+class BrowserDeploymentsTest {
+
+  private BrowserHarness browser;
+  private Process python;
+  private TunnelServerJar jar;
+  private Server server;
+  private ReverseProxy nginx;
+  private final EchoService echo = new EchoService();
+
+  @AfterEach
+  void stop() throws Exception {
+    if (nginx != null) {
+      nginx.close();
+    }
+    if (jar != null) {
+      jar.close();
+    }
+    if (python != null) {
+      python.destroy();
+      python.waitFor(10, TimeUnit.SECONDS);
+    }
+    if (server != null) {
+      server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+    echo.shutdown();
+    if (browser != null) {
+      browser.close();
+    }
+  }
+
+  @TestFactory
+  Stream<DynamicTest> gatewayInFrontOfPythonGrpcio() throws Exception {
+    browser = BrowserHarness.start();
+    int upstream = startPythonUpstream();
+    jar = TunnelServerJar.start("--port", "0", "--upstream", "127.0.0.1:" + upstream,
+        "--browser-origins", browser.origin(), "--browser-headers", "x-echo-initial,x-echo-trailing-bin",
+        "--max-inbound-message", String.valueOf(DirectTunnelSetup.MAX_MESSAGE));
+    int port = URI.create(jar.awaitUrl()).getPort();
+    return BrowserHarness.tests(browser.run("http://127.0.0.1:" + port, "grpc-web", "grpc-websockets"));
+  }
+
+  @TestFactory
+  Stream<DynamicTest> nginxInFrontOfTheLibraryServer() throws Exception {
+    browser = BrowserHarness.start();
+    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+            WebSocketServerOptions.newBuilder()
+                .browser(BrowserOptions.newBuilder(List.of(browser.origin()))
+                    .allowedHeaders(List.of("x-echo-initial", "x-echo-trailing-bin"))
+                    .exposedHeaders(List.of("x-echo-initial"))
+                    .build())
+                .build())
+        .maxInboundMessageSize(DirectTunnelSetup.MAX_MESSAGE)
+        .addService(ServerInterceptors.intercept(echo, new MetadataEchoInterceptor()))
+        .build()
+        .start();
+    int port = ExternalProgram.freePort();
+    Map<String, String> values = new LinkedHashMap<>();
+    values.put("LISTEN", "127.0.0.1:" + port);
+    values.put("UPSTREAM", "127.0.0.1:" + ((InetSocketAddress) server.getListenSockets().get(0)).getPort());
+    nginx = ReverseProxy.nginx(port, ReverseProxy.template("proxies/nginx-browser.conf", values)).start();
+    return BrowserHarness.tests(browser.run("http://127.0.0.1:" + port, "grpc-web", "grpc-websockets"));
+  }
+
+  /** Starts the Python grpcio Echo server of the browser suite and returns its port. */
+  private int startPythonUpstream() throws Exception {
+    String interpreter = ExternalProgram.requirePythonWithGrpc();
+    Path copy = Files.createTempFile("browser_upstream", ".py");
+    copy.toFile().deleteOnExit();
+    Files.copy(Paths.get(getClass().getResource("/python/browser_upstream.py").toURI()), copy,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    python = new ProcessBuilder(interpreter, copy.toString()).redirectErrorStream(true).start();
+    BufferedReader out = new BufferedReader(new InputStreamReader(python.getInputStream(), StandardCharsets.UTF_8));
+    String line = out.readLine();
+    if (line == null || !line.trim().matches("\\d+")) {
+      throw new AssertionError("python grpcio server did not start: " + line);
+    }
+    return Integer.parseInt(line.trim());
+  }
+}

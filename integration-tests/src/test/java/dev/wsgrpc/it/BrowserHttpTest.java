@@ -1,0 +1,118 @@
+package dev.wsgrpc.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.client.WebSocketChannels;
+import dev.wsgrpc.server.BrowserOptions;
+import dev.wsgrpc.server.WebSocketServerOptions;
+import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.proto.EchoGrpc;
+import dev.wsgrpc.testing.proto.EchoRequest;
+import dev.wsgrpc.testing.proto.EchoResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.util.Base64;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** gRPC-Web from a plain HTTP/1.1 client (the JDK's), for what the browser clients do not send. */
+class BrowserHttpTest {
+
+  private final EchoService echo = new EchoService();
+  private Server server;
+  private int port;
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+  @BeforeEach
+  void start() throws Exception {
+    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+            WebSocketServerOptions.newBuilder().browser(BrowserOptions.forOrigins("*")).build())
+        .addService(echo)
+        .build()
+        .start();
+    port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    echo.shutdown();
+  }
+
+  private HttpResponse<byte[]> post(String path, String contentType, byte[] body) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+        .header("Content-Type", contentType)
+        .header("X-Grpc-Web", "1")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(body))
+        .timeout(java.time.Duration.ofSeconds(30))
+        .build(), HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  private static byte[] framed(byte[] message) {
+    return ByteBuffer.allocate(5 + message.length).put((byte) 0).putInt(message.length).put(message).array();
+  }
+
+  @Test
+  void grpcWebTextCarriesTheCallAndItsTrailersInBase64() throws Exception {
+    EchoRequest request = EchoRequest.newBuilder().setPayload(com.google.protobuf.ByteString.copyFromUtf8("text!"))
+        .build();
+    HttpResponse<byte[]> response = post("/wsgrpc.testing.Echo/Unary", "application/grpc-web-text",
+        Base64.getEncoder().encode(framed(request.toByteArray())));
+    assertEquals(200, response.statusCode());
+    assertEquals("application/grpc-web-text+proto", response.headers().firstValue("content-type").orElse(null));
+    ByteBuffer body = ByteBuffer.wrap(Base64.getDecoder().decode(response.body()));
+    assertEquals(0, body.get());
+    byte[] message = new byte[body.getInt()];
+    body.get(message);
+    assertEquals("text!", EchoResponse.parseFrom(message).getPayload().toStringUtf8());
+    assertEquals((byte) 0x80, body.get());
+    byte[] trailers = new byte[body.getInt()];
+    body.get(trailers);
+    assertEquals("grpc-status: 0\r\n", new String(trailers, java.nio.charset.StandardCharsets.US_ASCII));
+    assertEquals(0, body.remaining());
+  }
+
+  @Test
+  void anUnknownMethodGetsUnimplementedInTheHeadersNeverAnHtmlPage() throws Exception {
+    HttpResponse<byte[]> response = post("/no.Such/Method", "application/grpc-web+proto", framed(new byte[0]));
+    assertEquals(200, response.statusCode());
+    assertEquals("12", response.headers().firstValue("grpc-status").orElse(null));
+    assertEquals("application/grpc-web+proto", response.headers().firstValue("content-type").orElse(null));
+    assertEquals(0, response.body().length);
+  }
+
+  @Test
+  void callsFollowEachOtherOnOneKeptAliveConnection() throws Exception {
+    for (int i = 0; i < 5; i++) {
+      EchoRequest request = EchoRequest.newBuilder().setPayload(com.google.protobuf.ByteString.copyFromUtf8("n" + i))
+          .build();
+      HttpResponse<byte[]> response = post("/wsgrpc.testing.Echo/Unary", "application/grpc-web+proto",
+          framed(request.toByteArray()));
+      assertEquals(200, response.statusCode());
+      assertTrue(new String(response.body(), java.nio.charset.StandardCharsets.ISO_8859_1).contains("n" + i));
+    }
+  }
+
+  @Test
+  void tunnelsStillWorkOnTheSamePortWithBrowserProtocolsOn() {
+    ManagedChannel channel = WebSocketChannels.newChannel("ws://127.0.0.1:" + port + "/grpc");
+    try {
+      EchoResponse response = EchoGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+          .unary(EchoRequest.newBuilder().setPayload(com.google.protobuf.ByteString.copyFromUtf8("tunnel")).build());
+      assertArrayEquals("tunnel".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+          response.getPayload().toByteArray());
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+}

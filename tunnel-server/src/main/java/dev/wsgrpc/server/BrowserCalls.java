@@ -1,0 +1,128 @@
+package dev.wsgrpc.server;
+
+import dev.wsgrpc.core.internal.Http11Tokens;
+import io.grpc.Status;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Headers;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * What every browser protocol shares when it becomes a gRPC call and back: the HTTP/2 request headers, the
+ * {@code name: value\r\n} header blocks that carry metadata and trailers in a body, and the gRPC status a refusal or
+ * a reset turns into.
+ */
+final class BrowserCalls {
+
+  /** Headers that describe one HTTP/1.1 hop or a browser protocol, never passed to gRPC as metadata. */
+  private static final Set<String> NOT_METADATA = Set.of("host", "connection", "keep-alive", "proxy-connection",
+      "transfer-encoding", "upgrade", "te", "content-type", "content-length", "x-grpc-web", "sec-websocket-key",
+      "sec-websocket-version", "sec-websocket-protocol", "sec-websocket-extensions", "accept-encoding");
+
+  private BrowserCalls() {}
+
+  /**
+   * The HTTP/2 headers of a call on {@code path} with the browser's other headers as metadata.
+   *
+   * @param contentType the gRPC content type, e.g. {@code application/grpc+proto}
+   */
+  static Http2Headers requestHeaders(String path, String scheme, String authority, String contentType,
+      Iterable<Map.Entry<String, String>> headers) {
+    Http2Headers out = new DefaultHttp2Headers(false)
+        .method("POST")
+        .scheme(scheme)
+        .path(path)
+        .authority(authority == null ? "localhost" : authority);
+    out.set("content-type", contentType);
+    out.set("te", "trailers");
+    for (Map.Entry<String, String> header : headers) {
+      String name = header.getKey().toLowerCase(Locale.ROOT);
+      if (NOT_METADATA.contains(name) || !Http11Tokens.isToken(name)) {
+        continue;
+      }
+      out.add(name, header.getValue());
+    }
+    return out;
+  }
+
+  /**
+   * A header block as gRPC-Web trailers and grpc-websockets frames carry it: lower-case {@code name: value\r\n}
+   * lines, pseudo-headers left out.
+   */
+  static ByteBuf headerBlock(ByteBufAllocator alloc, Http2Headers headers) {
+    StringBuilder block = new StringBuilder();
+    for (Map.Entry<CharSequence, CharSequence> header : headers) {
+      CharSequence name = header.getKey();
+      if (name.length() > 0 && name.charAt(0) == ':') {
+        continue;
+      }
+      block.append(name.toString().toLowerCase(Locale.ROOT)).append(": ").append(header.getValue()).append("\r\n");
+    }
+    return io.netty.buffer.ByteBufUtil.writeAscii(alloc, block);
+  }
+
+  /** Trailers that end a call with {@code status}. */
+  static Http2Headers statusTrailers(Status status) {
+    Http2Headers trailers = new DefaultHttp2Headers(false);
+    trailers.set("grpc-status", Integer.toString(status.getCode().value()));
+    if (status.getDescription() != null) {
+      trailers.set("grpc-message", percentEncode(status.getDescription()));
+    }
+    return trailers;
+  }
+
+  /** The gRPC status that answers a request refused with this HTTP status (gRPC's HTTP-to-status mapping). */
+  static Status statusForHttp(int httpStatus, String reason) {
+    Status.Code code;
+    switch (httpStatus) {
+      case 400:
+        code = Status.Code.INTERNAL;
+        break;
+      case 401:
+        code = Status.Code.UNAUTHENTICATED;
+        break;
+      case 403:
+        code = Status.Code.PERMISSION_DENIED;
+        break;
+      case 404:
+        code = Status.Code.UNIMPLEMENTED;
+        break;
+      case 429:
+      case 502:
+      case 503:
+      case 504:
+        code = Status.Code.UNAVAILABLE;
+        break;
+      default:
+        code = Status.Code.UNKNOWN;
+    }
+    return code.toStatus().withDescription(reason);
+  }
+
+  /** The status of a call gRPC reset: CANCEL is a cancelled call, anything else broke the call. */
+  static Status statusForReset(Http2Error error) {
+    return error == Http2Error.CANCEL
+        ? Status.CANCELLED.withDescription("the call was cancelled by the server")
+        : Status.INTERNAL.withDescription("the server reset the call: " + error);
+  }
+
+  /** Percent-encodes a grpc-message as gRPC's HTTP/2 protocol prescribes (UTF-8; printable ASCII except %). */
+  static String percentEncode(String message) {
+    StringBuilder out = new StringBuilder(message.length());
+    for (byte b : message.getBytes(StandardCharsets.UTF_8)) {
+      int c = b & 0xff;
+      if (c >= 0x20 && c <= 0x7e && c != '%') {
+        out.append((char) c);
+      } else {
+        out.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
+            .append(Character.toUpperCase(Character.forDigit(c & 0xf, 16)));
+      }
+    }
+    return out.toString();
+  }
+}

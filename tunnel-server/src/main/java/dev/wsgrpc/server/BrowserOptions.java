@@ -1,0 +1,173 @@
+package dev.wsgrpc.server;
+
+import static dev.wsgrpc.core.internal.Preconditions.checkArgument;
+import static dev.wsgrpc.core.internal.Preconditions.checkNotNull;
+
+import dev.wsgrpc.core.internal.Http11Tokens;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.cors.CorsConfig;
+import io.netty.handler.codec.http.cors.CorsConfigBuilder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Which web pages may call the server's services from a browser, and what they may send and read. Setting these on
+ * {@link WebSocketServerOptions.Builder#browser(BrowserOptions)} turns the browser protocols on, on the same port and
+ * behind the same authenticator, admission and limits as tunnels:
+ *
+ * <ul>
+ *   <li>gRPC-Web ({@code POST /package.Service/Method}, {@code application/grpc-web[+proto]} and the base64
+ *       {@code application/grpc-web-text[+proto]}), unary and server streaming;
+ *   <li>gRPC over WebSocket ({@code ws://host/package.Service/Method} with subprotocol {@code grpc-websockets}, one
+ *       WebSocket per call), all four kinds.
+ * </ul>
+ *
+ * <p>Immutable; build one with {@link #newBuilder(List)}.
+ */
+public final class BrowserOptions {
+
+  /** Request headers every page may send: the ones gRPC-Web clients send themselves. */
+  static final List<String> STANDARD_REQUEST_HEADERS = List.of("content-type", "x-grpc-web", "x-user-agent",
+      "grpc-timeout", "grpc-accept-encoding", "grpc-encoding", "authorization");
+  /** Response headers every page may read: gRPC's own status headers. */
+  static final List<String> STANDARD_EXPOSED_HEADERS = List.of("grpc-status", "grpc-message",
+      "grpc-status-details-bin", "grpc-encoding", "grpc-accept-encoding");
+  /** How long, in seconds, a browser may cache a CORS preflight answer: {@value}. */
+  public static final long DEFAULT_PREFLIGHT_MAX_AGE_SECONDS = 600;
+
+  private final List<String> allowedOrigins;
+  private final List<String> allowedHeaders;
+  private final List<String> exposedHeaders;
+  private final CorsConfig cors;
+
+  private BrowserOptions(Builder b) {
+    this.allowedOrigins = Collections.unmodifiableList(new ArrayList<>(b.allowedOrigins));
+    this.allowedHeaders = Collections.unmodifiableList(new ArrayList<>(b.allowedHeaders));
+    this.exposedHeaders = Collections.unmodifiableList(new ArrayList<>(b.exposedHeaders));
+    CorsConfigBuilder cors = anyOrigin()
+        ? CorsConfigBuilder.forAnyOrigin()
+        : CorsConfigBuilder.forOrigins(allowedOrigins.toArray(new String[0]));
+    this.cors = cors
+        .allowedRequestMethods(HttpMethod.POST)
+        .allowedRequestHeaders(allRequestHeaders().toArray(new String[0]))
+        .exposeHeaders(allExposedHeaders().toArray(new String[0]))
+        .maxAge(DEFAULT_PREFLIGHT_MAX_AGE_SECONDS)
+        .build();
+  }
+
+  /**
+   * Browser access for pages from {@code origins}, e.g. {@code https://app.example.com}, or {@code *} for any page.
+   *
+   * @throws IllegalArgumentException for an empty list or a value that is not an origin
+   */
+  public static Builder newBuilder(List<String> origins) {
+    return new Builder(origins);
+  }
+
+  /** Browser access for pages from {@code origins} with the default headers. */
+  public static BrowserOptions forOrigins(String... origins) {
+    return newBuilder(Arrays.asList(origins)).build();
+  }
+
+  /** The origins allowed, as given ({@code *} for any). */
+  public List<String> allowedOrigins() {
+    return allowedOrigins;
+  }
+
+  /** The request headers pages may send beyond gRPC-Web's own, lower case. */
+  public List<String> allowedHeaders() {
+    return allowedHeaders;
+  }
+
+  /** The response headers and trailers pages may read beyond gRPC's own, lower case. */
+  public List<String> exposedHeaders() {
+    return exposedHeaders;
+  }
+
+  boolean anyOrigin() {
+    return allowedOrigins.contains("*");
+  }
+
+  /** Whether a request with this {@code Origin} (null when none was sent, as by non-browser clients) may call. */
+  boolean allows(String origin) {
+    return origin == null || anyOrigin() || allowedOrigins.stream().anyMatch(origin::equalsIgnoreCase);
+  }
+
+  CorsConfig cors() {
+    return cors;
+  }
+
+  private Set<String> allRequestHeaders() {
+    Set<String> all = new LinkedHashSet<>(STANDARD_REQUEST_HEADERS);
+    all.addAll(allowedHeaders);
+    return all;
+  }
+
+  private Set<String> allExposedHeaders() {
+    Set<String> all = new LinkedHashSet<>(STANDARD_EXPOSED_HEADERS);
+    all.addAll(exposedHeaders);
+    return all;
+  }
+
+  @Override
+  public String toString() {
+    return "BrowserOptions(origins=" + allowedOrigins + ", allowedHeaders=" + allowedHeaders + ", exposedHeaders="
+        + exposedHeaders + ")";
+  }
+
+  /** Builds {@link BrowserOptions}; every setter is optional. */
+  public static final class Builder {
+    private final List<String> allowedOrigins;
+    private List<String> allowedHeaders = List.of();
+    private List<String> exposedHeaders = List.of();
+
+    private Builder(List<String> origins) {
+      checkNotNull(origins, "origins");
+      checkArgument(!origins.isEmpty(), "origins", origins, "at least one origin, or *");
+      for (String origin : origins) {
+        checkArgument(origin != null && !origin.isEmpty() && Http11Tokens.isHeaderValue(origin)
+            && (origin.equals("*") || origin.contains("://")), "origins", origin,
+            "an origin such as https://app.example.com, or *");
+      }
+      this.allowedOrigins = new ArrayList<>(origins);
+    }
+
+    /**
+     * Request headers (custom metadata) pages may send, beyond those gRPC-Web clients send themselves
+     * ({@code content-type}, {@code x-grpc-web}, {@code x-user-agent}, {@code grpc-timeout}, {@code authorization},
+     * ...). Browsers refuse to send any other header across origins. Default: none.
+     */
+    public Builder allowedHeaders(List<String> headers) {
+      this.allowedHeaders = headerNames("allowedHeaders", headers);
+      return this;
+    }
+
+    /**
+     * Response headers and trailers (custom metadata) pages may read, beyond {@code grpc-status},
+     * {@code grpc-message} and gRPC's other own headers. Default: none.
+     */
+    public Builder exposedHeaders(List<String> headers) {
+      this.exposedHeaders = headerNames("exposedHeaders", headers);
+      return this;
+    }
+
+    public BrowserOptions build() {
+      return new BrowserOptions(this);
+    }
+
+    private static List<String> headerNames(String name, List<String> headers) {
+      checkNotNull(headers, name);
+      List<String> names = new ArrayList<>();
+      for (String header : headers) {
+        checkArgument(header != null && Http11Tokens.isToken(header), name, header, "a header name");
+        names.add(header.toLowerCase(Locale.ROOT));
+      }
+      return names;
+    }
+  }
+}

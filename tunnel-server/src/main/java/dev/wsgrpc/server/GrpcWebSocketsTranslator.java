@@ -1,0 +1,363 @@
+package dev.wsgrpc.server;
+
+import dev.wsgrpc.core.TunnelEstablishedEvent;
+import dev.wsgrpc.core.internal.Http11Tokens;
+import io.grpc.Status;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import io.netty.handler.codec.http.websocketx.WebSocketFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Translates one gRPC call over a WebSocket with subprotocol {@code grpc-websockets} (as improbable's
+ * {@code @improbable-eng/grpc-web} and {@code nice-grpc-web} WebsocketTransports speak it) into a gRPC call on
+ * gRPC's own HTTP/2 server handler, through an {@link Http2ClientBridge}. It replaces the tunnel's byte-stream step:
+ *
+ * <pre>
+ *   socket ─ frame-decoder ─ frame-encoder ─ [keepalive] ─ control ─ grpc-websockets ─ (gRPC's HTTP/2 handler)
+ * </pre>
+ *
+ * <p>The wire format, one binary WebSocket message each:
+ *
+ * <pre>
+ *   client → server   request headers as "name: value\r\n" lines   (first message; credentials may travel here)
+ *                     0x00, then gRPC length-prefixed message bytes  (any number)
+ *                     0x01                                           (exactly one byte: half-close)
+ *   server → client   0x80, 4-byte length, "name: value\r\n" lines   (response headers)
+ *                     gRPC length-prefixed message bytes             (as they come)
+ *                     0x80, 4-byte length, "name: value\r\n" lines   (trailers: grpc-status, grpc-message, ...)
+ *                     Close 1000
+ * </pre>
+ *
+ * <p>Closing the socket cancels the call. The call is admitted (authenticator, with the first message's headers
+ * added to the upgrade request's) when the first message arrives; until then gRPC has not seen the connection.
+ * A refusal, like every end, reaches the client as trailers with a gRPC status.
+ */
+final class GrpcWebSocketsTranslator extends ChannelDuplexHandler implements Http2ClientBridge.Listener {
+
+  static final String NAME = "wsgrpc-grpc-websockets";
+  static final String SUBPROTOCOL = "grpc-websockets";
+  private static final byte DATA = 0x00;
+  private static final byte HALF_CLOSE = 0x01;
+  private static final int TRAILERS_FLAG = 0x80;
+
+  /** Decides on the call once its headers are known: the authenticator's answer, or null when there is none. */
+  interface Admission {
+    AuthDecision admit(HttpHeaders firstMessageHeaders);
+  }
+
+  private final String path;
+  private final String scheme;
+  private final String authority;
+  private final SocketAddress clientAddress;
+  private final int maxHeaderBytes;
+  private final long firstMessageTimeoutMillis;
+  private final Admission admission;
+  private ChannelHandlerContext ctx;
+  private Http2ClientBridge bridge;
+  private ScheduledFuture<?> firstMessageTimeout;
+
+  /** Collects the first message (the request headers); null once it was read. */
+  private CompositeByteBuf headerMessage;
+  private int streamId = -1;
+  /** Inside a message after the first: whether its type byte was read, and what it was. */
+  private boolean inMessage;
+  private int messageType = -1;
+  private boolean halfClosed;
+  private boolean responseStarted;
+  private boolean ended;
+
+  GrpcWebSocketsTranslator(String path, String scheme, String authority, SocketAddress clientAddress,
+      int maxHeaderBytes, long firstMessageTimeoutMillis, Admission admission) {
+    this.path = path;
+    this.scheme = scheme;
+    this.authority = authority;
+    this.clientAddress = clientAddress;
+    this.maxHeaderBytes = maxHeaderBytes;
+    this.firstMessageTimeoutMillis = firstMessageTimeoutMillis;
+    this.admission = admission;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+    this.bridge = new Http2ClientBridge(ctx, this);
+    this.headerMessage = ctx.alloc().compositeBuffer();
+    firstMessageTimeout = ctx.executor().schedule(() -> refuse(Status.DEADLINE_EXCEEDED.withDescription(
+        "expected the request headers as the first message within " + firstMessageTimeoutMillis + " ms")),
+        firstMessageTimeoutMillis, TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    release();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    // gRPC (if it took over) learns of the end of the connection first: the call is cancelled.
+    ctx.fireChannelInactive();
+    release();
+  }
+
+  private void release() {
+    if (firstMessageTimeout != null) {
+      firstMessageTimeout.cancel(false);
+    }
+    if (headerMessage != null) {
+      headerMessage.release();
+      headerMessage = null;
+    }
+    if (bridge != null) {
+      bridge.close();
+    }
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof BinaryWebSocketFrame || msg instanceof ContinuationWebSocketFrame)) {
+      ctx.fireChannelRead(msg);
+      return;
+    }
+    WebSocketFrame frame = (WebSocketFrame) msg;
+    try {
+      if (ended) {
+        return;
+      }
+      if (headerMessage != null) {
+        readHeaderPiece(frame);
+      } else {
+        readMessagePiece(frame);
+      }
+    } finally {
+      frame.release();
+    }
+  }
+
+  private void readHeaderPiece(WebSocketFrame frame) {
+    if (headerMessage.readableBytes() + frame.content().readableBytes() > maxHeaderBytes) {
+      refuse(Status.RESOURCE_EXHAUSTED.withDescription(
+          "expected request headers of at most " + maxHeaderBytes + " bytes"));
+      return;
+    }
+    headerMessage.addComponent(true, frame.content().retain());
+    if (!frame.isFinalFragment()) {
+      return;
+    }
+    String block = headerMessage.toString(StandardCharsets.ISO_8859_1);
+    headerMessage.release();
+    headerMessage = null;
+    firstMessageTimeout.cancel(false);
+    HttpHeaders headers = new DefaultHttpHeaders();
+    for (String line : block.split("\r\n")) {
+      int colon = line.indexOf(':');
+      String name = colon <= 0 ? "" : line.substring(0, colon).trim();
+      String value = colon <= 0 ? "" : line.substring(colon + 1).trim();
+      if (line.isEmpty()) {
+        continue;
+      }
+      if (!Http11Tokens.isToken(name) || !Http11Tokens.isHeaderValue(value)) {
+        refuse(Status.INTERNAL.withDescription("expected request headers as 'name: value' lines"));
+        return;
+      }
+      headers.add(name, value);
+    }
+    AuthDecision decision = admission.admit(headers);
+    if (decision != null && !decision.accepted()) {
+      refuse(BrowserCalls.statusForHttp(decision.status(), decision.reason()));
+      return;
+    }
+    // gRPC takes over behind this handler now.
+    ctx.fireUserEventTriggered(new TunnelEstablishedEvent(path, SUBPROTOCOL, clientAddress,
+        decision == null ? null : decision.principal()));
+    bridge.start();
+    Http2Headers request = BrowserCalls.requestHeaders(path, scheme, authority,
+        "application/grpc" + protoSuffix(headers.get("content-type")), headers);
+    try {
+      streamId = bridge.openStream(request, false);
+    } catch (Http2Exception e) {
+      refuse(Status.INTERNAL.withDescription("could not start the call: " + e.getMessage()));
+    }
+  }
+
+  private static String protoSuffix(String contentType) {
+    int plus = contentType == null ? -1 : contentType.indexOf('+');
+    return plus < 0 ? "+proto" : contentType.substring(plus);
+  }
+
+  private void readMessagePiece(WebSocketFrame frame) {
+    ByteBuf content = frame.content();
+    if (frame instanceof BinaryWebSocketFrame) {
+      inMessage = true;
+      messageType = -1;
+    }
+    if (messageType == -1 && content.isReadable()) {
+      messageType = content.readByte();
+      if (messageType != DATA && messageType != HALF_CLOSE) {
+        fail(String.format("expected a message starting with 0x00 (data) or 0x01 (half-close) but was 0x%02x",
+            messageType & 0xff));
+        return;
+      }
+      if (halfClosed) {
+        fail("expected nothing after the half-close (0x01) but a message arrived");
+        return;
+      }
+    }
+    if (messageType == HALF_CLOSE) {
+      if (content.isReadable()) {
+        fail("expected the half-close message to be the single byte 0x01");
+        return;
+      }
+      if (frame.isFinalFragment()) {
+        halfClosed = true;
+        bridge.data(streamId, Unpooled.EMPTY_BUFFER, true);
+      }
+      return;
+    }
+    if (content.isReadable()) {
+      bridge.data(streamId, content.retain(), false);
+      if (!bridge.isWritable(streamId)) {
+        // gRPC's window is full: stop reading until it opens (onWritable).
+        ctx.channel().config().setAutoRead(false);
+      }
+    }
+    if (frame.isFinalFragment()) {
+      inMessage = false;
+      if (messageType == -1) {
+        fail("expected a message of at least one byte but it was empty");
+      }
+    }
+  }
+
+  @Override
+  public void onWritable(int id) {
+    if (id == streamId && !ctx.channel().config().isAutoRead()) {
+      ctx.channel().config().setAutoRead(true);
+      ctx.read();
+    }
+  }
+
+  @Override
+  public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+    if (msg instanceof ByteBuf) {
+      bridge.fromServer((ByteBuf) msg);
+      promise.trySuccess();
+    } else {
+      ctx.write(msg, promise);
+    }
+  }
+
+  @Override
+  public void onHeaders(int id, Http2Headers headers, boolean endStream) {
+    if (id != streamId || ended) {
+      return;
+    }
+    if (!responseStarted) {
+      responseStarted = true;
+      CharSequence status = headers.status();
+      if (status != null && !"200".contentEquals(status)) {
+        end(BrowserCalls.statusTrailers(BrowserCalls.statusForHttp(Integer.parseInt(status.toString()),
+            "the server answered HTTP " + status)));
+        return;
+      }
+      writeHeaderFrame(headers);
+      if (endStream) {
+        // Trailers only: the status travels in the headers; clients read it from the trailers frame.
+        end(headers);
+      }
+      return;
+    }
+    end(headers);
+  }
+
+  @Override
+  public void onData(int id, ByteBuf data, boolean endStream) {
+    if (id != streamId || ended) {
+      data.release();
+      return;
+    }
+    int bytes = data.readableBytes();
+    ctx.write(new BinaryWebSocketFrame(data)).addListener(f -> bridge.consumed(id, bytes));
+  }
+
+  @Override
+  public void onReset(int id, Http2Error error) {
+    if (id == streamId && !ended) {
+      end(BrowserCalls.statusTrailers(BrowserCalls.statusForReset(error)));
+    }
+  }
+
+  @Override
+  public void onGoAway() {}
+
+  @Override
+  public void onClosed() {
+    if (!ended) {
+      end(BrowserCalls.statusTrailers(Status.UNAVAILABLE.withDescription("the server closed the connection")));
+    }
+  }
+
+  /** The client broke the protocol: the call (if started) is cancelled and the client told why. */
+  private void fail(String problem) {
+    if (streamId != -1) {
+      bridge.cancel(streamId);
+    }
+    refuse(Status.INTERNAL.withDescription(problem));
+  }
+
+  /** Ends the exchange with {@code status}, as headers and trailers, before gRPC answered. */
+  void refuse(Status status) {
+    if (ended) {
+      return;
+    }
+    if (!responseStarted) {
+      responseStarted = true;
+      Http2Headers headers = new DefaultHttp2Headers(false).set("content-type", "application/grpc-web+proto");
+      writeHeaderFrame(headers);
+    }
+    end(BrowserCalls.statusTrailers(status));
+  }
+
+  /** Sends the trailers, then Close 1000; the connection closes once the Close is out. */
+  private void end(Http2Headers trailers) {
+    ended = true;
+    writeHeaderFrame(trailers);
+    ctx.write(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE));
+    ctx.flush();
+    ctx.close();
+  }
+
+  private void writeHeaderFrame(Http2Headers headers) {
+    if (headers.contains("content-type")) {
+      // What the client's request said it speaks: gRPC-Web's framing inside the socket.
+      headers = new DefaultHttp2Headers(false).add(headers).set("content-type", "application/grpc-web+proto");
+    }
+    ByteBuf block = BrowserCalls.headerBlock(ctx.alloc(), headers);
+    ByteBuf frame = ctx.alloc().buffer(5 + block.readableBytes());
+    frame.writeByte(TRAILERS_FLAG).writeInt(block.readableBytes()).writeBytes(block);
+    block.release();
+    ctx.write(new BinaryWebSocketFrame(frame));
+  }
+
+  @Override
+  public void flush(ChannelHandlerContext ctx) {
+    ctx.flush();
+  }
+}

@@ -1,0 +1,117 @@
+package dev.wsgrpc.server;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import java.util.Base64;
+
+/**
+ * The base64 of gRPC-Web's {@code -text} content types, streamed: a body arrives and leaves in pieces cut anywhere.
+ * Decoding takes the body as a sequence of 4-character groups, each of which may end in padding (clients may
+ * encode each message separately); encoding holds back up to two bytes so that only the end of the body is padded.
+ */
+final class GrpcWebText {
+
+  private GrpcWebText() {}
+
+  /** Decodes one body; feed the pieces in order. */
+  static final class Decoder {
+    private final byte[] group = new byte[4];
+    private int groupLength;
+
+    /**
+     * Decodes {@code in} (not released) into a new buffer, keeping an incomplete group for the next piece.
+     *
+     * @throws IllegalArgumentException naming the offending character when the text is not base64
+     */
+    ByteBuf decode(ByteBuf in, ByteBufAllocator alloc) {
+      ByteBuf out = alloc.buffer((in.readableBytes() + groupLength) / 4 * 3 + 3);
+      try {
+        for (int i = in.readerIndex(); i < in.writerIndex(); i++) {
+          group[groupLength++] = in.getByte(i);
+          if (groupLength == 4) {
+            decodeGroup(out);
+            groupLength = 0;
+          }
+        }
+        return out;
+      } catch (IllegalArgumentException e) {
+        out.release();
+        throw e;
+      }
+    }
+
+    /** Whether the body ended on a group boundary, as valid base64 must. */
+    boolean complete() {
+      return groupLength == 0;
+    }
+
+    private void decodeGroup(ByteBuf out) {
+      int a = value(group[0]);
+      int b = value(group[1]);
+      if (group[2] == '=') {
+        if (group[3] != '=') {
+          throw new IllegalArgumentException("expected '=' after '=' in base64 but was " + printable(group[3]));
+        }
+        out.writeByte(a << 2 | b >> 4);
+        return;
+      }
+      int c = value(group[2]);
+      if (group[3] == '=') {
+        out.writeByte(a << 2 | b >> 4).writeByte((b & 0xf) << 4 | c >> 2);
+        return;
+      }
+      int d = value(group[3]);
+      out.writeByte(a << 2 | b >> 4).writeByte((b & 0xf) << 4 | c >> 2).writeByte((c & 0x3) << 6 | d);
+    }
+
+    private static int value(byte ch) {
+      if (ch >= 'A' && ch <= 'Z') {
+        return ch - 'A';
+      } else if (ch >= 'a' && ch <= 'z') {
+        return ch - 'a' + 26;
+      } else if (ch >= '0' && ch <= '9') {
+        return ch - '0' + 52;
+      } else if (ch == '+' || ch == '-') {
+        return 62;
+      } else if (ch == '/' || ch == '_') {
+        return 63;
+      }
+      throw new IllegalArgumentException("expected base64 but found " + printable(ch));
+    }
+
+    private static String printable(byte ch) {
+      return ch >= 0x20 && ch < 0x7f ? "'" + (char) ch + "'" : String.format("byte 0x%02x", ch & 0xff);
+    }
+  }
+
+  /** Encodes one body; feed the pieces in order, the last with {@code last} set. */
+  static final class Encoder {
+    private final byte[] held = new byte[2];
+    private int heldLength;
+
+    /** Encodes {@code in} (released) into a new buffer; with {@code last}, pads the end of the body. */
+    ByteBuf encode(ByteBuf in, boolean last, ByteBufAllocator alloc) {
+      try {
+        int total = heldLength + in.readableBytes();
+        int now = last ? total : total / 3 * 3;
+        byte[] plain = new byte[now];
+        int fromHeld = Math.min(heldLength, now);
+        System.arraycopy(held, 0, plain, 0, fromHeld);
+        int fromIn = now - fromHeld;
+        in.readBytes(plain, fromHeld, fromIn);
+        // Whatever is left (at most two bytes) waits for the next piece.
+        int left = heldLength - fromHeld;
+        byte[] rest = new byte[2];
+        System.arraycopy(held, fromHeld, rest, 0, left);
+        int fromRest = in.readableBytes();
+        in.readBytes(rest, left, fromRest);
+        System.arraycopy(rest, 0, held, 0, left + fromRest);
+        heldLength = left + fromRest;
+        byte[] text = Base64.getEncoder().encode(plain);
+        return alloc.buffer(text.length).writeBytes(text);
+      } finally {
+        in.release();
+      }
+    }
+  }
+}

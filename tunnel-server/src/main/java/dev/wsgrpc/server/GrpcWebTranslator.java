@@ -1,0 +1,400 @@
+package dev.wsgrpc.server;
+
+import io.grpc.Status;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.util.ReferenceCountUtil;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Translates gRPC-Web (grpc/grpc {@code doc/PROTOCOL-WEB.md}) on HTTP/1.1 into gRPC calls on gRPC's own HTTP/2
+ * server handler, which follows it in the pipeline, through an {@link Http2ClientBridge}:
+ *
+ * <pre>
+ *   socket ─ HTTP/1.1 codec ─ CORS ─ grpc-web ─ (gRPC's HTTP/2 server handler)
+ *            bytes ⇄ requests, responses ⇄ preflights ⇄ HTTP/1.1 messages ⇄ HTTP/2 bytes
+ * </pre>
+ *
+ * <p>Each request ({@code POST /package.Service/Method}) becomes one HTTP/2 stream: its headers become metadata, its
+ * body the stream's data (base64-decoded for the {@code -text} content types). gRPC's answer comes back as one
+ * chunked response: the response headers, the data as it comes, then the trailers as a body frame flagged
+ * {@code 0x80}. A call that ends without data (trailers only, e.g. an unknown method) is answered with the status in
+ * the response headers. Requests follow each other on a kept-alive connection, each checked by the {@link Gate}.
+ */
+final class GrpcWebTranslator extends ChannelDuplexHandler implements Http2ClientBridge.Listener {
+
+  static final String NAME = "wsgrpc-grpc-web";
+  static final String CONTENT_TYPE = "application/grpc-web";
+  private static final String TEXT_CONTENT_TYPE = "application/grpc-web-text";
+
+  /** Decides whether a request that follows the first on a connection may call; null when it may. */
+  interface Gate {
+    Status check(HttpRequest request);
+  }
+
+  private final String scheme;
+  private final Gate gate;
+  private ChannelHandlerContext ctx;
+  private Http2ClientBridge bridge;
+  private boolean keepAlive = true;
+
+  // The call in progress; streamId -1 between calls.
+  private int streamId = -1;
+  private boolean discarding;
+  private boolean text;
+  private String responseContentType;
+  private GrpcWebText.Decoder decoder;
+  private GrpcWebText.Encoder encoder;
+  private boolean requestEnded;
+  private boolean responseStarted;
+  private boolean responseEnded;
+
+  GrpcWebTranslator(String scheme, Gate gate) {
+    this.scheme = scheme;
+    this.gate = gate;
+  }
+
+  /** Whether {@code request} is gRPC-Web: a POST with one of its content types. */
+  static boolean isGrpcWeb(HttpRequest request) {
+    String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
+    return HttpMethod.POST.equals(request.method()) && type != null
+        && type.toLowerCase(Locale.ROOT).startsWith(CONTENT_TYPE);
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+    this.bridge = new Http2ClientBridge(ctx, this);
+  }
+
+  /**
+   * Starts the HTTP/2 connection toward gRPC (whose handler must follow by now) and the first call, already checked.
+   */
+  void start(HttpRequest first) {
+    bridge.start();
+    startCall(first);
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    if (bridge != null) {
+      bridge.close();
+    }
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    ctx.fireChannelInactive();
+    bridge.close();
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    try {
+      if (msg instanceof HttpRequest) {
+        onRequest((HttpRequest) msg);
+      }
+      if (msg instanceof HttpContent) {
+        onContent((HttpContent) msg);
+      }
+    } finally {
+      ReferenceCountUtil.release(msg);
+    }
+  }
+
+  private void onRequest(HttpRequest request) {
+    if (streamId != -1 || discarding) {
+      // Browsers never pipeline; nothing else may send a second request before the first was answered.
+      close();
+      return;
+    }
+    if (request.decoderResult().isFailure() || !isGrpcWeb(request)) {
+      FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+          HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, io.netty.buffer.ByteBufUtil.writeUtf8(ctx.alloc(),
+              "expected a gRPC-Web request (POST with Content-Type application/grpc-web)\n"));
+      response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
+      response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+      HttpUtil.setContentLength(response, response.content().readableBytes());
+      ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+      discarding = true;
+      return;
+    }
+    Status refusal = gate.check(request);
+    if (refusal != null) {
+      keepAlive = false;
+      discarding = true;
+      ctx.writeAndFlush(trailersOnly(request, refusal)).addListener(ChannelFutureListener.CLOSE);
+      return;
+    }
+    startCall(request);
+  }
+
+  private void startCall(HttpRequest request) {
+    keepAlive &= HttpUtil.isKeepAlive(request);
+    String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE).toLowerCase(Locale.ROOT);
+    text = type.startsWith(TEXT_CONTENT_TYPE);
+    String suffix = type.substring(text ? TEXT_CONTENT_TYPE.length() : CONTENT_TYPE.length());
+    responseContentType = (text ? TEXT_CONTENT_TYPE : CONTENT_TYPE) + (suffix.isEmpty() ? "+proto" : suffix);
+    decoder = text ? new GrpcWebText.Decoder() : null;
+    encoder = text ? new GrpcWebText.Encoder() : null;
+    requestEnded = false;
+    responseStarted = false;
+    responseEnded = false;
+    String path = request.uri();
+    int query = path.indexOf('?');
+    Http2Headers headers = BrowserCalls.requestHeaders(query < 0 ? path : path.substring(0, query), scheme,
+        request.headers().get(HttpHeaderNames.HOST), "application/grpc" + (suffix.isEmpty() ? "" : suffix),
+        request.headers());
+    try {
+      streamId = bridge.openStream(headers, false);
+    } catch (Http2Exception e) {
+      ctx.fireExceptionCaught(e);
+    }
+  }
+
+  private void onContent(HttpContent content) {
+    boolean last = content instanceof LastHttpContent;
+    if (discarding || streamId == -1) {
+      discarding &= !last;
+      return;
+    }
+    if (requestEnded) {
+      return;
+    }
+    ByteBuf data;
+    if (text) {
+      try {
+        data = decoder.decode(content.content(), ctx.alloc());
+        if (last && !decoder.complete()) {
+          data.release();
+          throw new IllegalArgumentException("expected a body in whole groups of 4 base64 characters");
+        }
+      } catch (IllegalArgumentException e) {
+        failCall(Status.INTERNAL.withDescription(e.getMessage()));
+        return;
+      }
+    } else {
+      data = content.content().retain();
+    }
+    requestEnded = last;
+    if (data.isReadable() || last) {
+      bridge.data(streamId, data, last);
+    } else {
+      data.release();
+    }
+    if (last) {
+      finishIfDone();
+    } else if (!bridge.isWritable(streamId)) {
+      // gRPC's window is full: stop reading until it opens (onWritable).
+      ctx.channel().config().setAutoRead(false);
+    }
+  }
+
+  @Override
+  public void onWritable(int id) {
+    if (id == streamId && !ctx.channel().config().isAutoRead()) {
+      ctx.channel().config().setAutoRead(true);
+      ctx.read();
+    }
+  }
+
+  @Override
+  public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+    if (msg instanceof ByteBuf) {
+      // gRPC's HTTP/2 bytes: decoded by the bridge, whose listener writes HTTP/1.1 on.
+      bridge.fromServer((ByteBuf) msg);
+      promise.trySuccess();
+    } else {
+      ctx.write(msg, promise);
+    }
+  }
+
+  @Override
+  public void onHeaders(int id, Http2Headers headers, boolean endStream) {
+    if (id != streamId || responseEnded) {
+      return;
+    }
+    if (!responseStarted) {
+      responseStarted = true;
+      CharSequence status = headers.status();
+      if (status != null && !"200".contentEquals(status)) {
+        answerStatus(BrowserCalls.statusForHttp(Integer.parseInt(status.toString()),
+            "the server answered HTTP " + status));
+        return;
+      }
+      HttpResponse response = endStream
+          ? new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER)
+          : new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+      copyHeaders(headers, response.headers());
+      if (endStream) {
+        HttpUtil.setContentLength(response, 0);
+      } else {
+        HttpUtil.setTransferEncodingChunked(response, true);
+      }
+      ctx.write(response);
+      if (endStream) {
+        responseEnded = true;
+        finishIfDone();
+      }
+      return;
+    }
+    writeTrailers(headers);
+  }
+
+  @Override
+  public void onData(int id, ByteBuf data, boolean endStream) {
+    if (id != streamId || responseEnded) {
+      data.release();
+      return;
+    }
+    int bytes = data.readableBytes();
+    ByteBuf body = text ? encoder.encode(data, false, ctx.alloc()) : data;
+    ctx.write(new DefaultHttpContent(body)).addListener(f -> bridge.consumed(id, bytes));
+    if (endStream) {
+      writeTrailers(BrowserCalls.statusTrailers(Status.INTERNAL.withDescription("the call ended without a status")));
+    }
+  }
+
+  @Override
+  public void onReset(int id, Http2Error error) {
+    if (id == streamId && !responseEnded) {
+      keepAlive = false;
+      answerStatus(BrowserCalls.statusForReset(error));
+      ctx.flush();
+    }
+  }
+
+  @Override
+  public void onGoAway() {
+    keepAlive = false;
+    if (streamId == -1) {
+      close();
+    }
+  }
+
+  @Override
+  public void onClosed() {
+    close();
+  }
+
+  /** Ends the call in progress with {@code status}: in the headers if none were sent yet, else in the trailers. */
+  private void answerStatus(Status status) {
+    if (!responseStarted) {
+      responseStarted = true;
+      responseEnded = true;
+      FullHttpResponse response = trailersOnly(null, status);
+      ctx.write(response);
+      finishIfDone();
+    } else {
+      writeTrailers(BrowserCalls.statusTrailers(status));
+    }
+  }
+
+  /** The call fails on our side (e.g. a body that is not base64): gRPC's stream is cancelled. */
+  private void failCall(Status status) {
+    bridge.cancel(streamId);
+    keepAlive = false;
+    requestEnded = true;
+    answerStatus(status);
+    ctx.flush();
+  }
+
+  private void writeTrailers(Http2Headers trailers) {
+    responseEnded = true;
+    ByteBuf block = BrowserCalls.headerBlock(ctx.alloc(), trailers);
+    ByteBuf frame = ctx.alloc().buffer(5 + block.readableBytes());
+    frame.writeByte(0x80).writeInt(block.readableBytes()).writeBytes(block);
+    block.release();
+    ctx.write(new DefaultHttpContent(text ? encoder.encode(frame, true, ctx.alloc()) : frame));
+    ctx.write(LastHttpContent.EMPTY_LAST_CONTENT);
+    finishIfDone();
+  }
+
+  /** After the response: the next request may come, unless the connection cannot be reused. */
+  private void finishIfDone() {
+    if (!responseEnded) {
+      return;
+    }
+    if (!requestEnded) {
+      // Answered before the request's body ended (a refusal or an error): the connection is not reusable.
+      keepAlive = false;
+      discarding = true;
+    }
+    streamId = -1;
+    if (!ctx.channel().config().isAutoRead()) {
+      ctx.channel().config().setAutoRead(true);
+      ctx.read();
+    }
+    if (!keepAlive) {
+      close();
+    }
+  }
+
+  private void close() {
+    ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+  }
+
+  private FullHttpResponse trailersOnly(HttpRequest request, Status status) {
+    if (request != null) {
+      responseContentType = responseContentType(request);
+    }
+    return trailersOnly(responseContentType, status, !keepAlive);
+  }
+
+  /** The content type that answers {@code request}: gRPC-Web's, binary or text as the request's. */
+  static String responseContentType(HttpRequest request) {
+    String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE, CONTENT_TYPE).toLowerCase(Locale.ROOT);
+    return type.startsWith(TEXT_CONTENT_TYPE) ? TEXT_CONTENT_TYPE + "+proto" : CONTENT_TYPE + "+proto";
+  }
+
+  /** A complete gRPC-Web answer that carries only {@code status}, in its headers. */
+  static FullHttpResponse trailersOnly(String contentType, Status status, boolean close) {
+    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+        Unpooled.EMPTY_BUFFER);
+    for (Map.Entry<CharSequence, CharSequence> header : BrowserCalls.statusTrailers(status)) {
+      response.headers().add(header.getKey(), header.getValue());
+    }
+    response.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
+    HttpUtil.setContentLength(response, 0);
+    if (close) {
+      response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    }
+    return response;
+  }
+
+  private void copyHeaders(Http2Headers from, HttpHeaders to) {
+    for (Map.Entry<CharSequence, CharSequence> header : from) {
+      CharSequence name = header.getKey();
+      if (name.length() > 0 && name.charAt(0) != ':' && !HttpHeaderNames.CONTENT_TYPE.contentEqualsIgnoreCase(name)) {
+        to.add(name, header.getValue());
+      }
+    }
+    to.set(HttpHeaderNames.CONTENT_TYPE, responseContentType);
+    if (!keepAlive) {
+      to.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    }
+  }
+}

@@ -1,0 +1,239 @@
+package dev.wsgrpc.server;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http2.DefaultHttp2Connection;
+import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2ConnectionHandler;
+import io.netty.handler.codec.http2.Http2ConnectionHandlerBuilder;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2FrameAdapter;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2RemoteFlowController;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2Stream;
+
+/**
+ * Speaks HTTP/2 as a client to gRPC's HTTP/2 server handler on the same pipeline, so that a browser protocol can be
+ * translated into calls without writing HTTP/2 by hand: Netty's own {@link Http2ConnectionHandler} (client side)
+ * runs on an {@link EmbeddedChannel} whose outbound bytes are fired inbound from the translator's position toward
+ * gRPC's handler, and gRPC's outbound bytes are fed into it.
+ *
+ * <pre>
+ *   translator ── openStream/data ──▶ [embedded HTTP/2 client] ── bytes ──▶ gRPC's HTTP/2 server handler
+ *   translator ◀── headers/data/reset ── [embedded HTTP/2 client] ◀── bytes ── gRPC's HTTP/2 server handler
+ * </pre>
+ *
+ * <p>Everything runs on the connection's event loop. Flow control is HTTP/2's own, both ways: data gRPC sends is
+ * acknowledged ({@link #consumed}) only once the translator's write of it to the socket completed, so gRPC can run
+ * at most one window ahead of a slow browser; data toward gRPC beyond its window waits in the client's flow
+ * controller, and the translator stops reading from the socket until {@link Listener#onWritable} (at most one read's
+ * worth waits). The embedded channel is released by {@link #close()}.
+ */
+final class Http2ClientBridge {
+
+  /** What the bridge reports from gRPC's side, on the event loop. */
+  interface Listener {
+    /** Response headers, or trailers when {@code endStream}; the first headers may already end the stream. */
+    void onHeaders(int streamId, Http2Headers headers, boolean endStream);
+
+    /** Response data, owned by the listener; call {@link #consumed} once it has been written on. */
+    void onData(int streamId, ByteBuf data, boolean endStream);
+
+    /** gRPC reset the stream (e.g. the call was cancelled or broke a limit). */
+    void onReset(int streamId, Http2Error error);
+
+    /** A stream that was not writable toward gRPC (its window exhausted) can take data again. */
+    void onWritable(int streamId);
+
+    /** gRPC is shutting down (GOAWAY): calls in flight finish, no new ones may start. */
+    void onGoAway();
+
+    /** The HTTP/2 connection toward gRPC ended (GOAWAY, a protocol error, or gRPC closed the connection). */
+    void onClosed();
+  }
+
+  /** The client's receive window per stream: how far gRPC may run ahead of a slow browser. */
+  static final int INITIAL_WINDOW = 256 * 1024;
+
+  private final ChannelHandlerContext ctx;
+  private final Listener listener;
+  private final Http2Connection connection = new DefaultHttp2Connection(false);
+  private EmbeddedChannel embedded;
+  private Http2ConnectionHandler http2;
+  private ChannelHandlerContext http2Ctx;
+  private boolean started;
+  private boolean drainScheduled;
+  private boolean closed;
+
+  /**
+   * @param ctx the translator's context: bytes for gRPC are fired inbound from here
+   */
+  Http2ClientBridge(ChannelHandlerContext ctx, Listener listener) {
+    this.ctx = ctx;
+    this.listener = listener;
+    init();
+  }
+
+  /** Sets up the HTTP/2 client: what it writes (its preface first) waits for {@link #start()}. */
+  private void init() {
+    http2 = new Http2ConnectionHandlerBuilder()
+        .connection(connection)
+        .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).initialWindowSize(INITIAL_WINDOW))
+        .frameListener(new FrameListener())
+        .build();
+    connection.remote().flowController().listener(new Http2RemoteFlowController.Listener() {
+      @Override
+      public void writabilityChanged(Http2Stream stream) {
+        if (!closed && connection.remote().flowController().isWritable(stream)) {
+          listener.onWritable(stream.id());
+        }
+      }
+    });
+    embedded = new EmbeddedChannel(http2);
+    http2Ctx = embedded.pipeline().context(http2);
+    embedded.closeFuture().addListener(f -> {
+      if (!closed) {
+        closed = true;
+        listener.onClosed();
+      }
+    });
+  }
+
+  /** Sends the HTTP/2 preface and settings toward gRPC. Call once gRPC's handler follows the translator. */
+  void start() {
+    started = true;
+    drain();
+  }
+
+  /** Opens a stream toward gRPC with {@code headers} (pseudo-headers included) and returns its id. */
+  int openStream(Http2Headers headers, boolean endStream) throws Http2Exception {
+    int streamId = connection.local().incrementAndGetNextStreamId();
+    http2.encoder().writeHeaders(http2Ctx, streamId, headers, 0, endStream, http2Ctx.newPromise());
+    drain();
+    return streamId;
+  }
+
+  /** Sends {@code data} (ownership passes) on a stream toward gRPC, within HTTP/2 flow control. */
+  void data(int streamId, ByteBuf data, boolean endStream) {
+    if (closed || connection.stream(streamId) == null) {
+      data.release();
+      return;
+    }
+    http2.encoder().writeData(http2Ctx, streamId, data, 0, endStream, http2Ctx.newPromise());
+    drain();
+  }
+
+  /** Whether a stream toward gRPC can take more data now (its HTTP/2 window is open). */
+  boolean isWritable(int streamId) {
+    Http2Stream stream = connection.stream(streamId);
+    return stream == null || closed || connection.remote().flowController().isWritable(stream);
+  }
+
+  /** Cancels a stream toward gRPC (RST_STREAM CANCEL): the call ends as cancelled. */
+  void cancel(int streamId) {
+    Http2Stream stream = connection.stream(streamId);
+    if (closed || stream == null) {
+      return;
+    }
+    http2.resetStream(http2Ctx, streamId, Http2Error.CANCEL.code(), http2Ctx.newPromise());
+    drain();
+  }
+
+  /** Feeds bytes gRPC wrote (ownership passes); the frames come out through the {@link Listener}. */
+  void fromServer(ByteBuf bytes) {
+    if (closed) {
+      bytes.release();
+      return;
+    }
+    embedded.writeInbound(bytes);
+    // Answers such as SETTINGS acks and WINDOW_UPDATEs go to gRPC later: gRPC is in the middle of writing now.
+    drainLater();
+  }
+
+  /** The translator has written {@code bytes} of a stream's data on: gRPC may send that much more. */
+  void consumed(int streamId, int bytes) {
+    Http2Stream stream = connection.stream(streamId);
+    if (closed || stream == null || bytes == 0) {
+      return;
+    }
+    try {
+      connection.local().flowController().consumeBytes(stream, bytes);
+    } catch (Http2Exception e) {
+      ctx.fireExceptionCaught(e);
+      return;
+    }
+    drain();
+  }
+
+  /** Ends the bridge and releases everything it holds. */
+  void close() {
+    closed = true;
+    embedded.finishAndReleaseAll();
+  }
+
+  private void drainLater() {
+    if (!drainScheduled) {
+      drainScheduled = true;
+      ctx.executor().execute(() -> {
+        drainScheduled = false;
+        drain();
+      });
+    }
+  }
+
+  /** Passes every byte the embedded client wrote to gRPC's handler. */
+  private void drain() {
+    if (!started) {
+      return;
+    }
+    embedded.flushOutbound();
+    boolean any = false;
+    for (Object out; (out = embedded.readOutbound()) != null; ) {
+      if (closed || !ctx.channel().isActive()) {
+        io.netty.util.ReferenceCountUtil.release(out);
+        continue;
+      }
+      any = true;
+      ctx.fireChannelRead(out);
+    }
+    if (any) {
+      ctx.fireChannelReadComplete();
+    }
+  }
+
+  private final class FrameListener extends Http2FrameAdapter {
+    @Override
+    public void onHeadersRead(ChannelHandlerContext c, int streamId, Http2Headers headers, int padding,
+        boolean endOfStream) {
+      listener.onHeaders(streamId, headers, endOfStream);
+    }
+
+    @Override
+    public void onHeadersRead(ChannelHandlerContext c, int streamId, Http2Headers headers, int streamDependency,
+        short weight, boolean exclusive, int padding, boolean endOfStream) {
+      listener.onHeaders(streamId, headers, endOfStream);
+    }
+
+    @Override
+    public int onDataRead(ChannelHandlerContext c, int streamId, ByteBuf data, int padding, boolean endOfStream) {
+      listener.onData(streamId, data.retain(), endOfStream);
+      // The data counts as processed once written on (consumed()); padding at once.
+      return padding;
+    }
+
+    @Override
+    public void onRstStreamRead(ChannelHandlerContext c, int streamId, long errorCode) {
+      Http2Error error = Http2Error.valueOf(errorCode);
+      listener.onReset(streamId, error == null ? Http2Error.INTERNAL_ERROR : error);
+    }
+
+    @Override
+    public void onGoAwayRead(ChannelHandlerContext c, int lastStreamId, long errorCode, ByteBuf debugData) {
+      // Streams up to lastStreamId finish normally; the translator stops opening new ones.
+      listener.onGoAway();
+    }
+  }
+}
