@@ -280,12 +280,7 @@ class TunnelServerJarTest {
     assertTrue(servesTrusting(url, first.caPem()));
 
     // Renew: write the new files the way certbot does (new files moved into place).
-    File newKey = new File(dir, "key.new");
-    File newCert = new File(dir, "cert.new");
-    Files.copy(second.serverKeyPem().toPath(), newKey.toPath());
-    Files.copy(second.serverCertPem().toPath(), newCert.toPath());
-    Files.move(newKey.toPath(), key.toPath(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    Files.move(newCert.toPath(), cert.toPath(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    second.renew(cert, key);
 
     jar.awaitLog("Loaded the new TLS certificate");
     assertTrue(servesTrusting(url, second.caPem()), "new connections get the new certificate");
