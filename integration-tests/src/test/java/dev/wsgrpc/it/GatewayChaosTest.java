@@ -223,8 +223,7 @@ class GatewayChaosTest {
     File dir = Files.createTempDirectory("rotation").toFile();
     File cert = new File(dir, "cert.pem");
     File key = new File(dir, "key.pem");
-    Files.copy(first.serverCertPem().toPath(), cert.toPath());
-    Files.copy(first.serverKeyPem().toPath(), key.toPath());
+    first.renew(cert, key);
     File bothCas = new File(dir, "cas.pem");
     Files.write(bothCas.toPath(), (Files.readString(first.caPem().toPath()) + Files.readString(
         second.caPem().toPath())).getBytes(java.nio.charset.StandardCharsets.US_ASCII));

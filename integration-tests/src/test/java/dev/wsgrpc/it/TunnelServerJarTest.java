@@ -273,8 +273,7 @@ class TunnelServerJarTest {
     File dir = Files.createTempDirectory("rotation").toFile();
     File cert = new File(dir, "cert.pem");
     File key = new File(dir, "key.pem");
-    Files.copy(first.serverCertPem().toPath(), cert.toPath());
-    Files.copy(first.serverKeyPem().toPath(), key.toPath());
+    first.renew(cert, key);
     jar = TunnelServerJar.start("--port", "0", "--tls-cert", cert.getPath(), "--tls-key", key.getPath());
     String url = jar.awaitUrl();
     assertTrue(servesTrusting(url, first.caPem()));

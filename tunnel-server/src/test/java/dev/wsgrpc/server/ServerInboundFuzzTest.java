@@ -38,6 +38,20 @@ class ServerInboundFuzzTest {
               .build())
       .build();
 
+  /**
+   * A server's pipeline as gRPC starts it, on a channel with frozen time: the upgrade step handing over to Netty's
+   * HTTP/2 frame codec (standing in for gRPC's handler), then a {@link FuzzSink} that lets only HTTP/2 errors pass.
+   */
+  static EmbeddedChannel fuzzedServer(WebSocketServerOptions options) {
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.freezeTime();
+    ch.pipeline().addLast(new GrpcHandoffHandler(Http2FrameCodecBuilder.forServer().build(), options,
+        new TunnelCounter(Integer.MAX_VALUE, Integer.MAX_VALUE), NoopChannelLogger.INSTANCE));
+    ch.pipeline().addLast(new FuzzSink(cause -> Http2CodecUtil.getEmbeddedHttp2Exception(cause) != null));
+    ch.pipeline().fireUserEventTriggered(InternalProtocolNegotiationEvent.getDefault());
+    return ch;
+  }
+
   @FuzzTest(maxDuration = "40s")
   void serverSurvivesAnyInput(FuzzedDataProvider data) {
     ByteArrayOutputStream input = new ByteArrayOutputStream();
@@ -59,12 +73,7 @@ class ServerInboundFuzzTest {
     input.writeBytes(tail);
     byte[] bytes = input.toByteArray();
 
-    EmbeddedChannel ch = new EmbeddedChannel();
-    ch.freezeTime();
-    ch.pipeline().addLast(new GrpcHandoffHandler(Http2FrameCodecBuilder.forServer().build(), OPTIONS,
-        new TunnelCounter(Integer.MAX_VALUE, Integer.MAX_VALUE), NoopChannelLogger.INSTANCE));
-    ch.pipeline().addLast(new FuzzSink(cause -> Http2CodecUtil.getEmbeddedHttp2Exception(cause) != null));
-    ch.pipeline().fireUserEventTriggered(InternalProtocolNegotiationEvent.getDefault());
+    EmbeddedChannel ch = fuzzedServer(OPTIONS);
     try {
       // Deliver in a few reads, split where the input's own length suggests.
       int step = Math.max(1, bytes.length / 3 + (tail.length & 7));

@@ -6,14 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.wsgrpc.core.TunnelSettings;
-import dev.wsgrpc.testing.FuzzSink;
-import dev.wsgrpc.testing.NoopChannelLogger;
-import io.grpc.netty.InternalProtocolNegotiationEvent;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
-import io.netty.handler.codec.http2.Http2CodecUtil;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.util.ReferenceCountUtil;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -84,12 +79,7 @@ class UpgradeRequestFuzzTest {
     input.writeBytes(data.consumeBytes(64));
     byte[] bytes = input.toByteArray();
 
-    EmbeddedChannel ch = new EmbeddedChannel();
-    ch.freezeTime();
-    ch.pipeline().addLast(new GrpcHandoffHandler(Http2FrameCodecBuilder.forServer().build(), OPTIONS,
-        new TunnelCounter(Integer.MAX_VALUE, Integer.MAX_VALUE), NoopChannelLogger.INSTANCE));
-    ch.pipeline().addLast(new FuzzSink(cause -> Http2CodecUtil.getEmbeddedHttp2Exception(cause) != null));
-    ch.pipeline().fireUserEventTriggered(InternalProtocolNegotiationEvent.getDefault());
+    EmbeddedChannel ch = ServerInboundFuzzTest.fuzzedServer(OPTIONS);
     ByteArrayOutputStream answer = new ByteArrayOutputStream();
     try {
       int at = 0;
