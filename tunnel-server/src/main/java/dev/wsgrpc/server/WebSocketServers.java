@@ -60,6 +60,10 @@ public final class WebSocketServers {
   private static NettyServerBuilder configure(NettyServerBuilder builder, WebSocketServerOptions options) {
     // Services read the authenticated principal with TunnelPrincipal.current().
     builder.intercept(TunnelPrincipal.interceptor());
+    if (options.nativeGrpc() && !options.access().trustedProxies().isEmpty()) {
+      // Native calls from a trusted proxy name their client in their own headers, as tunnels do in the upgrade.
+      builder.intercept(new NativeClientAddress(options.access().trustedProxies()));
+    }
     // grpc-java limits neither concurrent calls nor stream resets unless asked: safe defaults from the options.
     Http2Limits limits = options.http2Limits();
     builder.maxConcurrentCallsPerConnection(limits.maxConcurrentCalls());
