@@ -16,11 +16,12 @@ import static dev.wsgrpc.it.TunnelH2.frame;
 import static dev.wsgrpc.it.TunnelH2.requestBlock;
 import static dev.wsgrpc.it.TunnelH2.settings;
 import static dev.wsgrpc.it.TunnelH2.unaryCall;
-import static dev.wsgrpc.it.TunnelH2.windowUpdate;
+import static dev.wsgrpc.testing.Http2Wire.windowUpdate;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.DynamicTest.dynamicTest;
 
+import dev.wsgrpc.testing.Http2Wire;
 import dev.wsgrpc.testing.WireFrames;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import dev.wsgrpc.testing.proto.EchoRequest;
@@ -623,30 +624,45 @@ abstract class HostileInputCatalogue {
 
   private void frames(List<DynamicTest> cases) {
     byte[] hello = ascii("hello");
-    cases.add(ws("unmasked client frame", WireFrames.frame(true, 0, 0x2, false, hello), "close 1002 received a frame that is not masked as expected"));
-    cases.add(ws("RSV1 without an extension", wsFrame(true, 4, 0x2, hello), "close 1002 expected RSV bits 0 (no extension was negotiated) but was 4 in a binary frame"));
-    cases.add(ws("RSV2 and RSV3", wsFrame(true, 3, 0x2, hello), "close 1002 expected RSV bits 0 (no extension was negotiated) but was 3 in a binary frame"));
-    cases.add(ws("reserved data opcode 0x3", wsFrame(true, 0, 0x3, hello), "close 1002 expected a defined opcode but was reserved opcode 0x3"));
-    cases.add(ws("reserved control opcode 0xB", wsFrame(true, 0, 0xB, hello), "close 1002 expected a defined opcode but was reserved opcode 0xb"));
-    cases.add(ws("fragmented ping", wsFrame(false, 0, 0x9, hello), "close 1002 expected control frames to be final but a ping frame was fragmented"));
-    cases.add(ws("ping of 126 bytes", wsFrame(true, 0, 0x9, new byte[126]), "close 1002 expected a control frame payload of at most 125 bytes but a ping frame announced a "
+    cases.add(ws("unmasked client frame", WireFrames.frame(true, 0, 0x2, false, hello),
+        "close 1002 received a frame that is not masked as expected"));
+    cases.add(ws("RSV1 without an extension", wsFrame(true, 4, 0x2, hello),
+        "close 1002 expected RSV bits 0 (no extension was negotiated) but was 4 in a binary frame"));
+    cases.add(ws("RSV2 and RSV3", wsFrame(true, 3, 0x2, hello),
+        "close 1002 expected RSV bits 0 (no extension was negotiated) but was 3 in a binary frame"));
+    cases.add(ws("reserved data opcode 0x3", wsFrame(true, 0, 0x3, hello),
+        "close 1002 expected a defined opcode but was reserved opcode 0x3"));
+    cases.add(ws("reserved control opcode 0xB", wsFrame(true, 0, 0xB, hello),
+        "close 1002 expected a defined opcode but was reserved opcode 0xb"));
+    cases.add(ws("fragmented ping", wsFrame(false, 0, 0x9, hello),
+        "close 1002 expected control frames to be final but a ping frame was fragmented"));
+    cases.add(ws("ping of 126 bytes", wsFrame(true, 0, 0x9, new byte[126]),
+        "close 1002 expected a control frame payload of at most 125 bytes but a ping frame announced a "
         + "16-bit length"));
-    cases.add(ws("continuation without a start", wsFrame(true, 0, 0x0, hello), "close 1002 expected a text or binary frame to start a message but was a "
+    cases.add(ws("continuation without a start", wsFrame(true, 0, 0x0, hello),
+        "close 1002 expected a text or binary frame to start a message but was a "
         + "continuation frame"));
     // The first fragment carries the start of a real preface, so that gRPC waits for more rather than ending the
     // tunnel itself; the interleaved message is then the decoder's to refuse.
     cases.add(ws("new message inside a fragmented one",
-        concat(wsFrame(false, 0, 0x2, ascii("PRI * ")), wsFrame(true, 0, 0x2, hello)), "close 1002 expected a continuation frame inside a fragmented message but was a "
+        concat(wsFrame(false, 0, 0x2, ascii("PRI * ")), wsFrame(true, 0, 0x2, hello)),
+        "close 1002 expected a continuation frame inside a fragmented message but was a "
         + "binary frame"));
-    cases.add(ws("text frame", wsFrame(true, 0, 0x1, ascii("{\"json\":1}")), "close 1003 expected binary frames but was a text frame"));
-    cases.add(ws("empty text frame", wsFrame(true, 0, 0x1, new byte[0]), "close 1003 expected binary frames but was a text frame"));
-    cases.add(ws("frame over the limit", binary(new byte[MAX_FRAME + 1]), "close 1009 Max frame length of 65536 has been exceeded."));
+    cases.add(ws("text frame", wsFrame(true, 0, 0x1, ascii("{\"json\":1}")),
+        "close 1003 expected binary frames but was a text frame"));
+    cases.add(ws("empty text frame", wsFrame(true, 0, 0x1, new byte[0]),
+        "close 1003 expected binary frames but was a text frame"));
+    cases.add(ws("frame over the limit", binary(new byte[MAX_FRAME + 1]),
+        "close 1009 Max frame length of 65536 has been exceeded."));
     cases.add(ws("frame claiming 2^63-1 bytes",
-        new byte[] {(byte) 0x82, (byte) 0xff, 0x7f, -1, -1, -1, -1, -1, -1, -1, 1, 2, 3, 4}, "close 1009 Max frame length of 65536 has been exceeded."));
+        new byte[] {(byte) 0x82, (byte) 0xff, 0x7f, -1, -1, -1, -1, -1, -1, -1, 1, 2, 3, 4},
+        "close 1009 Max frame length of 65536 has been exceeded."));
     cases.add(ws("frame claiming 2^32 bytes",
-        new byte[] {(byte) 0x82, (byte) 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4}, "close 1009 Max frame length of 65536 has been exceeded."));
+        new byte[] {(byte) 0x82, (byte) 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4},
+        "close 1009 Max frame length of 65536 has been exceeded."));
     cases.add(ws("frame length with the top bit set",
-        new byte[] {(byte) 0x82, (byte) 0xff, (byte) 0x80, 0, 0, 0, 0, 0, 0, 5, 1, 2, 3, 4}, "close 1002 expected a 64-bit length with the most significant bit 0 but was "
+        new byte[] {(byte) 0x82, (byte) 0xff, (byte) 0x80, 0, 0, 0, 0, 0, 0, 5, 1, 2, 3, 4},
+        "close 1002 expected a 64-bit length with the most significant bit 0 but was "
         + "0x8000000000000005"));
     cases.add(ws("length 5 in the 16-bit form", new byte[] {(byte) 0x82, (byte) 0xfe, 0, 5, 1, 2, 3, 4, 9, 9, 9, 9, 9},
         "close 1002 expected the shortest length encoding but 5 was sent in 2 bytes"));
@@ -659,7 +675,8 @@ abstract class HostileInputCatalogue {
     byte[] noise = new byte[4096];
     new Random(7).nextBytes(noise);
     noise[0] = (byte) 0xc2; // RSV1 set: never a valid first frame header
-    cases.add(ws("random bytes right after the 101", noise, "close 1002 expected RSV bits 0 (no extension was negotiated) but was 4 in a "
+    cases.add(ws("random bytes right after the 101", noise,
+        "close 1002 expected RSV bits 0 (no extension was negotiated) but was 4 in a "
         + "binary frame"));
     cases.add(ws("binary frames that are not HTTP/2", binary(ascii("GET / HTTP/1.1\r\n\r\n" + "x".repeat(100))),
         "close 1001"));
@@ -702,7 +719,7 @@ abstract class HostileInputCatalogue {
     ByteArrayOutputStream rapidReset = new ByteArrayOutputStream();
     for (int stream = 1; stream < 2 * 1000; stream += 2) {
       rapidReset.writeBytes(frame(HEADERS, END_HEADERS, stream, requestBlock("Unary")));
-      rapidReset.writeBytes(TunnelH2.rstStream(stream, Http2Error.CANCEL));
+      rapidReset.writeBytes(Http2Wire.rstStream(stream, (int) Http2Error.CANCEL.code()));
     }
     cases.add(h2("rapid reset: 1000 streams opened and cancelled", rapidReset.toByteArray(),
         "GOAWAY ENHANCE_YOUR_CALM 'too_many_rststreams'; close 1001"));
@@ -720,7 +737,8 @@ abstract class HostileInputCatalogue {
     cases.add(h2("CONTINUATION flood: 2 MB of header block", continuation.toByteArray(),
         "GOAWAY PROTOCOL_ERROR 'Header size exceeded max allowed size (10240)'; close 1001"));
     cases.add(h2("CONTINUATION on another stream", concat(frame(HEADERS, 0, 1, requestBlock("Unary")),
-        frame(CONTINUATION, END_HEADERS, 3, new byte[0])), "GOAWAY PROTOCOL_ERROR 'Continuation stream ID does not match "
+        frame(CONTINUATION, END_HEADERS, 3, new byte[0])),
+        "GOAWAY PROTOCOL_ERROR 'Continuation stream ID does not match "
         + "pending headers. Expected 1, but received 3.'; close 1001"));
     cases.add(h2("DATA inside an open header block", concat(frame(HEADERS, 0, 1, requestBlock("Unary")),
         frame(DATA, 0, 1, new byte[5])), "GOAWAY PROTOCOL_ERROR 'Received frame of type 0 while processing headers on "
@@ -728,12 +746,13 @@ abstract class HostileInputCatalogue {
     cases.add(check("SETTINGS flood, ACKs unread", ok,
         () -> h2Answer(repeat(settings(), 50_000), PROBE, true)));
     cases.add(check("PING flood, ACKs unread", "GOAWAY ENHANCE_YOUR_CALM 'too_many_pings'; close 1001",
-        () -> h2Answer(repeat(TunnelH2.ping(42), 50_000), PROBE, true)));
+        () -> h2Answer(repeat(Http2Wire.ping(42), 50_000), PROBE, true)));
     cases.add(h2("header table size of 2^32-1", settings(SETTINGS_HEADER_TABLE_SIZE, 0xffffffffL), ok));
     cases.add(h2("initial window size of 2^31", settings(SETTINGS_INITIAL_WINDOW_SIZE, 0x80000000L),
         "GOAWAY FLOW_CONTROL_ERROR 'Failed setting initial window size: Setting INITIAL_WINDOW_SIZE is invalid: "
             + "2147483648, expected [0, 2147483647]'; close 1001"));
-    cases.add(h2("ENABLE_PUSH of 2", settings(SETTINGS_ENABLE_PUSH, 2), "GOAWAY PROTOCOL_ERROR 'Protocol error: Setting "
+    cases.add(h2("ENABLE_PUSH of 2", settings(SETTINGS_ENABLE_PUSH, 2),
+        "GOAWAY PROTOCOL_ERROR 'Protocol error: Setting "
         + "ENABLE_PUSH is invalid: 2, expected [0, 1]'; close 1001"));
     cases.add(h2("MAX_FRAME_SIZE of 1", settings(SETTINGS_MAX_FRAME_SIZE, 1), "GOAWAY PROTOCOL_ERROR 'Protocol error: "
         + "Setting MAX_FRAME_SIZE is invalid: 1, expected [16384, 16777215]'; close 1001"));
@@ -763,10 +782,10 @@ abstract class HostileInputCatalogue {
     cases.add(h2("HPACK index out of range", frame(HEADERS, END_HEADERS, 1, new byte[] {(byte) 0xff, 0x7f}),
         "GOAWAY COMPRESSION_ERROR 'HPACK - illegal index value'; close 1001"));
     cases.add(h2("WINDOW_UPDATE overflowing the connection window",
-        concat(windowUpdate(0, 0x7fffffffL), windowUpdate(0, 0x7fffffffL)),
+        concat(windowUpdate(0, Integer.MAX_VALUE), windowUpdate(0, Integer.MAX_VALUE)),
         "GOAWAY FLOW_CONTROL_ERROR 'Window size overflow for stream: 0'; close 1001"));
     cases.add(h2("WINDOW_UPDATE overflowing a stream window", concat(frame(HEADERS, END_HEADERS, 1,
-        requestBlock("Bidi")), windowUpdate(1, 0x7fffffffL)), "RST_STREAM FLOW_CONTROL_ERROR, " + ok));
+        requestBlock("Bidi")), windowUpdate(1, Integer.MAX_VALUE)), "RST_STREAM FLOW_CONTROL_ERROR, " + ok));
     cases.add(h2("WINDOW_UPDATE of 0 on the connection", windowUpdate(0, 0), "GOAWAY PROTOCOL_ERROR 'Received "
         + "WINDOW_UPDATE with delta 0 for connection stream'; close 1001"));
     cases.add(h2("DATA on stream 0", frame(DATA, 0, 0, new byte[5]), "GOAWAY PROTOCOL_ERROR 'Frame of type 0 must be "
@@ -801,8 +820,8 @@ abstract class HostileInputCatalogue {
             byte[] request = EchoRequest.newBuilder().setPayload(com.google.protobuf.ByteString.copyFrom(
                 new byte[16_000])).setCount(200).build().toByteArray();
             out.write(tunnelled(concat(TunnelH2.PREFACE, settings(SETTINGS_INITIAL_WINDOW_SIZE, 0x7fffffffL),
-                windowUpdate(0, 0x7fffffffL - 65_535), frame(HEADERS, END_HEADERS, 1, requestBlock("ServerStream")),
-                TunnelH2.message(1, request, true))));
+                windowUpdate(0, Integer.MAX_VALUE - 65_535),
+                frame(HEADERS, END_HEADERS, 1, requestBlock("ServerStream")), TunnelH2.message(1, request, true))));
             out.flush();
             // The server has 3.2 MB to send and every HTTP/2 window open, so only the socket holds it back: it must
             // stop there rather than buffer (the memory bound after the barrage checks that). Then the reader

@@ -1,5 +1,6 @@
 package dev.wsgrpc.it;
 
+import dev.wsgrpc.testing.Http2Wire;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder;
@@ -21,7 +22,7 @@ import java.util.TreeMap;
  */
 final class TunnelH2 {
 
-  static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+  static final byte[] PREFACE = Http2Wire.PREFACE;
   static final int DATA = 0x0;
   static final int HEADERS = 0x1;
   static final int PRIORITY = 0x2;
@@ -41,57 +42,18 @@ final class TunnelH2 {
   static final int SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
   static final int SETTINGS_MAX_FRAME_SIZE = 0x5;
 
-  /** One frame: the 9-byte header and the payload. */
+  /** One frame (tunnel-testing's {@link Http2Wire#frame}). */
   static byte[] frame(int type, int flags, int stream, byte[] payload) {
-    byte[] f = new byte[9 + payload.length];
-    f[0] = (byte) (payload.length >>> 16);
-    f[1] = (byte) (payload.length >>> 8);
-    f[2] = (byte) payload.length;
-    f[3] = (byte) type;
-    f[4] = (byte) flags;
-    f[5] = (byte) (stream >>> 24);
-    f[6] = (byte) (stream >>> 16);
-    f[7] = (byte) (stream >>> 8);
-    f[8] = (byte) stream;
-    System.arraycopy(payload, 0, f, 9, payload.length);
-    return f;
+    return Http2Wire.frame(type, flags, stream, payload);
   }
 
-  /** A SETTINGS frame with these (identifier, value) pairs. */
+  /** A SETTINGS frame with these (identifier, value) pairs; values up to 2^32-1. */
   static byte[] settings(long... idValue) {
-    byte[] p = new byte[idValue.length * 3];
-    for (int i = 0, o = 0; i < idValue.length; i += 2, o += 6) {
-      p[o] = (byte) (idValue[i] >>> 8);
-      p[o + 1] = (byte) idValue[i];
-      putInt(p, o + 2, idValue[i + 1]);
+    int[] pairs = new int[idValue.length];
+    for (int i = 0; i < idValue.length; i++) {
+      pairs[i] = (int) idValue[i];
     }
-    return frame(SETTINGS, 0, 0, p);
-  }
-
-  static byte[] windowUpdate(int stream, long increment) {
-    byte[] p = new byte[4];
-    putInt(p, 0, increment);
-    return frame(WINDOW_UPDATE, 0, stream, p);
-  }
-
-  static byte[] rstStream(int stream, Http2Error error) {
-    byte[] p = new byte[4];
-    putInt(p, 0, error.code());
-    return frame(RST_STREAM, 0, stream, p);
-  }
-
-  static byte[] ping(long opaque) {
-    byte[] p = new byte[8];
-    putInt(p, 0, opaque >>> 32);
-    putInt(p, 4, opaque);
-    return frame(PING, 0, 0, p);
-  }
-
-  private static void putInt(byte[] p, int o, long v) {
-    p[o] = (byte) (v >>> 24);
-    p[o + 1] = (byte) (v >>> 16);
-    p[o + 2] = (byte) (v >>> 8);
-    p[o + 3] = (byte) v;
+    return Http2Wire.settings(pairs);
   }
 
   /** An HPACK integer with an {@code prefixBits}-bit prefix whose high bits are {@code flags} (RFC 7541 5.1). */
@@ -139,7 +101,10 @@ final class TunnelH2 {
   /** A gRPC message (uncompressed) in one DATA frame. */
   static byte[] message(int stream, byte[] protobuf, boolean endStream) {
     byte[] p = new byte[5 + protobuf.length];
-    putInt(p, 1, protobuf.length);
+    p[1] = (byte) (protobuf.length >>> 24);
+    p[2] = (byte) (protobuf.length >>> 16);
+    p[3] = (byte) (protobuf.length >>> 8);
+    p[4] = (byte) protobuf.length;
     System.arraycopy(protobuf, 0, p, 5, protobuf.length);
     return frame(DATA, endStream ? END_STREAM : 0, stream, p);
   }

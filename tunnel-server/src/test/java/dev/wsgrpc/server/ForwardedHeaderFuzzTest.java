@@ -21,7 +21,8 @@ import java.util.List;
  *
  * <p>Besides "never throws", the walk must be right: the address chosen is the peer itself (an untrusted peer), or
  * the first hop from the right that is not a trusted proxy, or the last trusted hop before an unreadable one; a hop
- * that is not trusted is never walked past. Every build fuzzes briefly (its own surefire execution); docs/SECURITY.md shows a longer run.
+ * that is not trusted is never walked past. Every build fuzzes briefly (its own surefire execution);
+ * docs/SECURITY.md shows a longer run.
  */
 class ForwardedHeaderFuzzTest {
 
