@@ -421,8 +421,18 @@ abstract class HostileInputCatalogue {
     }
   }
 
+  /**
+   * Cases that found a problem whose fix is not in yet, with what they found; skipped (on both servers) until then.
+   */
+  private static final java.util.Map<String, String> FOUND = java.util.Map.of(
+      "a reader that stops reading, with a 2^31-1 window",
+      "waiting for a fix: a reader that stops reading (a 4 KiB window) and then resumes gets the rest of the "
+          + "stream slowly, and the server's keepalive ping, queued behind its own unsent data, reaches it too late: "
+          + "the tunnel ends with close 1001 'nothing arrived within 15000 ms of a WebSocket ping', a slow but live "
+          + "reader taken for a silent one (library and gateway alike)");
+
   private DynamicTest check(String name, String libraryAnswer, Answer answer) {
-    String expected = expected(name, libraryAnswer);
+    String expected = FOUND.getOrDefault(name, expected(name, libraryAnswer));
     return dynamicTest(name, () -> {
       Assumptions.assumeFalse(expected.startsWith("waiting for "), expected);
       String actual = answer.get();
