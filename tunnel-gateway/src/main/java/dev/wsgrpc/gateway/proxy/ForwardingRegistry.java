@@ -35,6 +35,9 @@ public final class ForwardingRegistry extends HandlerRegistry {
   public ServerMethodDefinition<?, ?> lookupMethod(String methodName, String authority) {
     // A definition per call: method names come from callers, so nothing is cached by name.
     return ServerMethodDefinition.create(OpaqueBytes.method(methodName),
-        (call, headers) -> ForwardedCall.start(call, headers, upstream, executor));
+        (call, headers) -> {
+          CallerMetadata.putPrincipal(headers);
+          return ForwardedCall.start(call, headers, upstream, executor);
+        });
   }
 }
