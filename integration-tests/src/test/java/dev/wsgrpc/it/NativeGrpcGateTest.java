@@ -31,11 +31,6 @@ import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
-import io.grpc.stub.StreamObserver;
-import io.grpc.testing.integration.Messages.ResponseParameters;
-import io.grpc.testing.integration.Messages.StreamingOutputCallRequest;
-import io.grpc.testing.integration.Messages.StreamingOutputCallResponse;
-import io.grpc.testing.integration.TestServiceGrpc;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.io.File;
@@ -50,8 +45,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -61,7 +54,8 @@ import org.junit.jupiter.api.Timeout;
 /**
  * One gate for every connection (issue 12, item 1): a connection that starts with the HTTP/2 preface (native gRPC,
  * on by default in the jar) passes the same checks as a tunnel, in the library and in every mode of the jar: the
- * token (per call), the tunnel limits, the handshake timeout and the drain. Real processes and sockets.
+ * token (per call), the tunnel limits and the handshake timeout (the drain: {@code TunnelServerJarTest}). Real
+ * processes and sockets.
  */
 @Timeout(value = 240, unit = TimeUnit.SECONDS)
 class NativeGrpcGateTest {
@@ -321,52 +315,6 @@ class NativeGrpcGateTest {
   private static HealthCheckResponse.ServingStatus health(Channel channel) {
     return HealthGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
         .check(HealthCheckRequest.getDefaultInstance()).getStatus();
-  }
-
-  @Test
-  void nativeConnectionsAreRefusedWhileTheJarDrains() throws Exception {
-    jar = TunnelServerJar.start("--port", "0", "--drain-timeout", "30s");
-    String url = jar.awaitUrl();
-    ManagedChannel tunnel = tunnel(url, null);
-    // A stream in flight keeps the drain going while the native connection knocks.
-    StreamingOutputCallRequest.Builder request = StreamingOutputCallRequest.newBuilder();
-    for (int i = 0; i < 10; i++) {
-      request.addResponseParameters(ResponseParameters.newBuilder().setSize(10).setIntervalUs(300_000));
-    }
-    CountDownLatch first = new CountDownLatch(1);
-    CompletableFuture<Status> done = new CompletableFuture<>();
-    TestServiceGrpc.newStub(tunnel).withDeadlineAfter(60, TimeUnit.SECONDS).streamingOutputCall(request.build(),
-        new StreamObserver<StreamingOutputCallResponse>() {
-          @Override
-          public void onNext(StreamingOutputCallResponse value) {
-            first.countDown();
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            done.complete(Status.fromThrowable(t));
-          }
-
-          @Override
-          public void onCompleted() {
-            done.complete(Status.OK);
-          }
-        });
-    assertTrue(first.await(30, TimeUnit.SECONDS));
-    jar.terminate();
-    jar.awaitLog("Draining");
-    ManagedChannel late = h2c(jar.port());
-    Status refused = Status.OK;
-    try {
-      health(late);
-    } catch (io.grpc.StatusRuntimeException e) {
-      refused = e.getStatus();
-    }
-    assertEquals(Status.Code.UNAVAILABLE, refused.getCode(), refused.toString());
-    assertTrue(String.valueOf(refused.getDescription()).contains("draining: this server is shutting down"),
-        refused.toString());
-    assertEquals(Status.Code.OK, done.get(60, TimeUnit.SECONDS).getCode(), "the stream in flight completes");
-    assertEquals(0, jar.awaitExit(Duration.ofSeconds(60)), jar.stderr());
   }
 
   @Test
