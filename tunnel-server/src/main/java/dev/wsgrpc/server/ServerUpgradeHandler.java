@@ -35,6 +35,8 @@ import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -121,7 +123,11 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    */
   private void admitNative(ChannelHandlerContext ctx) {
     clientAddress = ctx.channel().remoteAddress();
-    Refusal refusal = admission(ctx, null);
+    InetAddress peer = clientAddress instanceof InetSocketAddress ? ((InetSocketAddress) clientAddress).getAddress()
+        : null;
+    // A trusted proxy's connection carries many clients, each named only in its calls: it counts in the total only.
+    boolean viaProxy = peer != null && options.access().trustedProxies().contains(peer);
+    Refusal refusal = admission(ctx, null, !viaProxy);
     if (refusal != null) {
       refuseNative(ctx, refusal.why, refusal.status, refusal.reason);
     }
@@ -355,7 +361,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       }
       principal = decision.principal();
     }
-    Refusal refusal = admission(ctx, path);
+    Refusal refusal = admission(ctx, path, true);
     if (refusal != null) {
       reject(ctx, HttpResponseStatus.valueOf(refusal.status), refusal.why, refusal.reason, refusal.retryAfterSeconds);
       return false;
@@ -369,14 +375,15 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    * until it closes. Returns null, or why not.
    *
    * @param path the upgrade's or browser request's path, null for a native connection
+   * @param perClient whether the connection also counts against the client's own limit
    */
-  private Refusal admission(ChannelHandlerContext ctx, String path) {
+  private Refusal admission(ChannelHandlerContext ctx, String path, boolean perClient) {
     AccessPolicy access = options.access();
     TunnelAdmission.Refusal refusal = access.admission().admit(clientAddress, path);
     if (refusal != null) {
       return new Refusal(refusal.status(), RejectReason.REJECTED, refusal.reason(), refusal.retryAfterSeconds());
     }
-    RejectReason limit = counter.tryAcquire(ctx.channel(), clientAddress);
+    RejectReason limit = counter.tryAcquire(ctx.channel(), perClient ? clientAddress : null);
     if (limit != null) {
       logger.debug("Refused a tunnel from {}: {} (limit {})", clientAddress, limit,
           limit == RejectReason.TOO_MANY_TUNNELS ? access.maxTunnels() : access.maxTunnelsPerClient());

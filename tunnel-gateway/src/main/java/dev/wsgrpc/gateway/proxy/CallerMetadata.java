@@ -20,9 +20,8 @@ import java.util.List;
  * <ul>
  *   <li>{@value #CLIENT_ADDRESS_NAME}: the client's IP address, as the gateway established it (for a tunnel behind
  *       {@code --trusted-proxies}, the address the trusted proxy named; else the socket's peer);
- *   <li>{@value #PRINCIPAL_NAME}: who the tunnel (or the native call) was authenticated as (bearer token or client
- *       certificate), absent without authentication; set by {@link ForwardingRegistry}'s handler, after every
- *       interceptor; bytes outside printable ASCII, and {@code %}, are percent-encoded (UTF-8);
+ *   <li>{@value #PRINCIPAL_NAME}: who the tunnel was authenticated as (bearer token or client certificate), absent
+ *       without authentication; bytes outside printable ASCII, and {@code %}, are percent-encoded (UTF-8);
  *   <li>{@value #TRANSPORT_NAME}: how the call arrived: {@code ws}, {@code wss} (a tunnel without or with TLS) or
  *       {@code native} (plain gRPC on the same port, h2c or TLS h2).
  * </ul>
@@ -54,21 +53,16 @@ public final class CallerMetadata implements ServerInterceptor {
     if (address != null) {
       headers.put(CLIENT_ADDRESS, address);
     }
-    headers.put(TRANSPORT, transport(attributes));
-    return next.startCall(call, headers);
-  }
-
-  /**
-   * Adds {@value #PRINCIPAL_NAME} from {@link TunnelPrincipal#current()}: called by the forwarding handler, after
-   * every interceptor, since a native call's principal is only known once {@link TunnelPrincipal#interceptor()}
-   * (the innermost) has authenticated it.
-   */
-  static void putPrincipal(Metadata headers) {
-    headers.discardAll(PRINCIPAL);
+    // The server's interceptors run first: the principal of the tunnel, or of the native call they authenticated.
     Object principal = TunnelPrincipal.current();
+    if (principal == null) {
+      principal = attributes.get(TunnelPrincipal.ATTRIBUTE);
+    }
     if (principal != null) {
       headers.put(PRINCIPAL, percentEncode(principal.toString()));
     }
+    headers.put(TRANSPORT, transport(attributes));
+    return next.startCall(call, headers);
   }
 
   static void stripReserved(Metadata headers) {
