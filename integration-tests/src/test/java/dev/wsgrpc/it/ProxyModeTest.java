@@ -246,8 +246,6 @@ class ProxyModeTest {
     assertEquals(Status.Code.UNAUTHENTICATED, refused.get().getCode(), refused.get().toString());
     Metadata token = new Metadata();
     token.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer s3cr3t");
-    io.grpc.Channel nativeWithToken = ClientInterceptors.intercept(nativeTls,
-        MetadataUtils.newAttachHeadersInterceptor(token));
     for (int i = 0; i < 4; i++) { // both replicas, in turn
       Metadata wssSeen = forgedCall(wss);
       assertEquals("127.0.0.1", wssSeen.get(UpstreamReplicas.seen("wsgrpc-client-address")), wssSeen.toString());
@@ -255,7 +253,7 @@ class ProxyModeTest {
       assertEquals("wss", wssSeen.get(UpstreamReplicas.seen("wsgrpc-transport")), wssSeen.toString());
       assertNull(wssSeen.get(UpstreamReplicas.seen("wsgrpc-forged")), wssSeen.toString());
 
-      Metadata nativeSeen = forgedCall(nativeWithToken);
+      Metadata nativeSeen = UpstreamReplicas.forgedCall(nativeTls, token);
       assertEquals("127.0.0.1", nativeSeen.get(UpstreamReplicas.seen("wsgrpc-client-address")));
       assertEquals("alice", nativeSeen.get(UpstreamReplicas.seen("wsgrpc-principal")), nativeSeen.toString());
       assertEquals("native", nativeSeen.get(UpstreamReplicas.seen("wsgrpc-transport")), nativeSeen.toString());
@@ -274,7 +272,7 @@ class ProxyModeTest {
   }
 
   /** A call that tries to forge every caller header; returns the replica's report of what it saw. */
-  private static Metadata forgedCall(io.grpc.Channel channel) {
+  private static Metadata forgedCall(ManagedChannel channel) {
     return UpstreamReplicas.forgedCall(channel, new Metadata());
   }
 
