@@ -47,7 +47,8 @@ final class Report {
   /** The headline numbers: the keys issue 7 asks for, and a few more. */
   Map<String, Double> summary() {
     Map<String, Double> s = new LinkedHashMap<>();
-    for (String setup : List.of("ws", "wss", "nginx", "gateway", "websockify", "gateway_h2c", "tcp_relay")) {
+    for (String setup : List.of("ws", "wss", "nginx", "gateway", "websockify", "gateway_h2c", "tcp_relay",
+        "okhttp_ws", "okhttp_wss")) {
       Results.SetupInfo info = results.setup(setup);
       if (info == null || info.baseline() == null) {
         continue;
