@@ -313,6 +313,7 @@ public final class TunnelServerMain implements Callable<Integer> {
     WebSocketServerOptions options = buildOptions();
     PrometheusRegistry registry = new PrometheusRegistry();
     TunnelTracker tracker = new TunnelTracker(registry);
+    MemoryGauges.register(registry);
     HealthAndMetrics http = new HealthAndMetrics(registry, () -> draining);
     Reloading<io.netty.handler.ssl.SslContext> tls = null;
     Reloading<java.util.Map<String, String>> tokens = null;
