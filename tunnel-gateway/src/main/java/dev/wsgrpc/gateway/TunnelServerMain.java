@@ -411,6 +411,14 @@ public final class TunnelServerMain implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(),
           "--browser-origins needs --mode proxy: relay mode passes tunnel bytes through without reading calls");
     }
+    if (nativeGrpc && authTokens != null && mode == GatewayMode.RELAY
+        && !(upstream.isEmpty() && upstreamFile == null)) {
+      // Relayed bytes are opaque: a native connection's calls could not be authenticated, so it would be a hole.
+      throw new ParameterException(spec.commandLine(), "--native-grpc (on by default) cannot be used with "
+          + "--auth-tokens in --mode relay: relay mode passes bytes through unread, so native gRPC calls could not "
+          + "be authenticated; add --no-native-grpc (tunnels still need a token), or use --mode proxy (which "
+          + "checks the token of every native call)");
+    }
     if (!browserHeaders.isEmpty() && browserOrigins.isEmpty()) {
       throw new ParameterException(spec.commandLine(), "--browser-headers needs --browser-origins");
     }
