@@ -463,6 +463,16 @@ abstract class HostileInputCatalogue {
     return check(name, expected, () -> h2Answer(attack, PROBE, false));
   }
 
+  /**
+   * {@link #h2} for a flood the server ends with a GOAWAY while the attacker is still sending: the server then closes
+   * with the attacker's bytes unread, which may reset the connection and destroy its Close in the attacker's
+   * receive buffer, so the answer's end reads "close 1001 or a reset".
+   */
+  DynamicTest h2Flood(String name, byte[] attack, String expected) {
+    return check(name, expected, () -> h2Answer(attack, PROBE, false)
+        .replaceAll("; (close 1001|cut without a Close)$", "; close 1001 or a reset"));
+  }
+
   /** The probe call's stream: above every stream an attack opens. */
   static final int PROBE = 0x7ffffff1;
 
@@ -731,8 +741,8 @@ abstract class HostileInputCatalogue {
       rapidReset.writeBytes(frame(HEADERS, END_HEADERS, stream, requestBlock("Unary")));
       rapidReset.writeBytes(Http2Wire.rstStream(stream, (int) Http2Error.CANCEL.code()));
     }
-    cases.add(h2("rapid reset: 1000 streams opened and cancelled", rapidReset.toByteArray(),
-        "GOAWAY ENHANCE_YOUR_CALM 'too_many_rststreams'; close 1001"));
+    cases.add(h2Flood("rapid reset: 1000 streams opened and cancelled", rapidReset.toByteArray(),
+        "GOAWAY ENHANCE_YOUR_CALM 'too_many_rststreams'; close 1001 or a reset"));
     ByteArrayOutputStream continuation = new ByteArrayOutputStream();
     continuation.writeBytes(frame(HEADERS, 0, 1, requestBlock("Unary")));
     byte[] junkHeaders = new byte[1000];
@@ -817,8 +827,8 @@ abstract class HostileInputCatalogue {
     for (int stream = 1; stream < 2 * 2000; stream += 2) {
       openStreams.writeBytes(frame(HEADERS, END_HEADERS, stream, requestBlock("Bidi")));
     }
-    cases.add(h2("2000 concurrent streams held open", openStreams.toByteArray(),
-        "GOAWAY ENHANCE_YOUR_CALM 'too_many_rststreams', RST_STREAM REFUSED_STREAM x201; close 1001"));
+    cases.add(h2Flood("2000 concurrent streams held open", openStreams.toByteArray(),
+        "GOAWAY ENHANCE_YOUR_CALM 'too_many_rststreams', RST_STREAM REFUSED_STREAM x201; close 1001 or a reset"));
     cases.add(check("a reader that stops reading, with a 2^31-1 window", "probe call grpc-status 0; close 1000",
         () -> {
           try (Socket s = connect()) {
