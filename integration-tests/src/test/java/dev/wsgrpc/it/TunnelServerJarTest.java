@@ -59,7 +59,8 @@ class TunnelServerJarTest {
       "--max-request-headers", "--max-concurrent-streams", "--max-inbound-message", "--idle-timeout", "--native-grpc",
       "--mode", "--upstream-file", "--upstream-refresh", "--upstream-health-check", "--upstream-health-service",
       "--upstream-authority", "--upstream-client-cert", "--upstream-client-key", "--max-inbound-metadata",
-      "--max-rst-frames", "--max-connection-age", "--browser-origins", "--browser-headers");
+      "--max-rst-frames", "--max-connection-age", "--browser-origins", "--browser-headers", "--admin-port",
+      "--admin-address");
 
   private TunnelServerJar jar;
   private ManagedChannel channel;
@@ -214,6 +215,37 @@ class TunnelServerJarTest {
     assertTrue(metrics.contains("wsgrpc_upstream_connect_failures_total 0.0"), metrics);
     assertTrue(metrics.contains("wsgrpc_tunnels_closed_total{closed_by=\"client\",code=\"1000\"} 1.0"), metrics);
     assertTrue(jar.stderr().contains("tunnel open client=/127.0.0.1:"), jar.stderr());
+  }
+
+  @Test
+  void adminPortServesMetricsWhichThePublicPortThenRefuses() throws Exception {
+    jar = TunnelServerJar.start("--port", "0", "--admin-port", "0");
+    String url = jar.awaitUrl();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("admin listener on http://127\\.0\\.0\\.1:(\\d+)")
+        .matcher(jar.stdout());
+    assertTrue(m.find(), jar.stdout());
+    int admin = Integer.parseInt(m.group(1));
+    channel = tunnel(url);
+    health(channel);
+    String metrics = get(admin, "/metrics");
+    assertTrue(metrics.startsWith("200 "), metrics);
+    assertTrue(metrics.contains("\nwsgrpc_tunnels_total 1.0\n"), metrics);
+    assertEquals("200 serving\n", get(admin, "/healthz"));
+    // The public port (what a CDN passes on) keeps /healthz for origin checks and no longer shows the metrics.
+    assertTrue(get(jar.port(), "/metrics").startsWith("404 "));
+    assertEquals("200 serving\n", get(jar.port(), "/healthz"));
+    assertTrue(get(admin, "/grpc").startsWith("404 "));
+  }
+
+  @Test
+  void adminPortOutOfRangeOrEqualToThePortIsABadOption() throws Exception {
+    for (String[] c : new String[][] {{"--admin-port=70000", "--admin-port: 70000 (expected: 0 to 65535)"},
+        {"--admin-port=8080", "--admin-port: 8080 (expected: a port other than --port)"}}) {
+      try (TunnelServerJar bad = TunnelServerJar.start(c[0])) {
+        assertEquals(2, bad.awaitExit(Duration.ofSeconds(60)), c[0] + ":\n" + bad.stderr());
+        assertTrue(bad.stderr().contains(c[1]), c[0] + ":\n" + bad.stderr());
+      }
+    }
   }
 
   @Test
