@@ -29,6 +29,12 @@ public final class OkHttpWebSocketChannels {
   static final long KEEPALIVE_TIME_SECONDS = 30;
   /** gRPC keepalive: how long a PING may go unanswered before the connection is considered dead. */
   static final long KEEPALIVE_TIMEOUT_SECONDS = 10;
+  /**
+   * The HTTP/2 flow-control window of each stream: {@value} bytes (1 MiB), where grpc-okhttp's default is 65535. A
+   * WebSocket path (proxies, CDNs, TLS) has a longer round trip than a direct connection, and a 64 KiB window capped
+   * a 1 MiB stream's throughput to a fraction of the link's.
+   */
+  static final int FLOW_CONTROL_WINDOW = 1024 * 1024;
 
   private static final ProxyDetector NO_GRPC_PROXY = new ProxyDetector() {
     @Override
@@ -53,6 +59,8 @@ public final class OkHttpWebSocketChannels {
    *
    * <ul>
    *   <li>plaintext HTTP/2 inside the tunnel (TLS, for wss, is the WebSocket's);</li>
+   *   <li>a flow-control window of {@value #FLOW_CONTROL_WINDOW} bytes (grpc-okhttp's default: 65535), and
+   *       TCP_NODELAY on the WebSocket's socket;</li>
    *   <li>gRPC keepalive on, also without calls: a PING after {@value #KEEPALIVE_TIME_SECONDS} s of silence, dead
    *       after {@value #KEEPALIVE_TIMEOUT_SECONDS} s unanswered (servers from {@code WebSocketServers} permit
    *       this). Override with {@code keepAliveTime}/{@code keepAliveTimeout}/{@code keepAliveWithoutCalls};</li>
@@ -60,7 +68,7 @@ public final class OkHttpWebSocketChannels {
    *       retries on, gRPC replays calls the server may already have run on the next tunnel; with them off,
    *       in-flight calls fail UNAVAILABLE as on the Netty client. {@code enableRetry()} turns gRPC's retries and
    *       that replay back on;</li>
-   *   <li>no gRPC proxy detection: OkHttp chooses the proxy (see {@link OkHttpWebSocketOptions.Builder#proxy});</li>
+   *   <li>no gRPC proxy detection: OkHttp chooses the proxy (see {@link OkHttpWebSocketOptions.Builder#proxy(ProxyOptions)});</li>
    *   <li>an interceptor that gives RPCs the status of their tunnel's failure, e.g. UNAVAILABLE {@code "expected
    *       HTTP 101 but was 403 Forbidden from wss://host/grpc"};</li>
    *   <li>with {@link OkHttpWebSocketOptions.Builder#connectTo}, the URL's {@code host:port} as authority.</li>
@@ -76,6 +84,7 @@ public final class OkHttpWebSocketChannels {
         .keepAliveTime(KEEPALIVE_TIME_SECONDS, TimeUnit.SECONDS)
         .keepAliveTimeout(KEEPALIVE_TIMEOUT_SECONDS, TimeUnit.SECONDS)
         .keepAliveWithoutCalls(true)
+        .flowControlWindow(FLOW_CONTROL_WINDOW)
         .disableRetry()
         .intercept(new TunnelStatusInterceptor());
     if (options.connectToHost() != null) {

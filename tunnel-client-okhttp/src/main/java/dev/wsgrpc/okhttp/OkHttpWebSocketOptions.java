@@ -3,7 +3,6 @@ package dev.wsgrpc.okhttp;
 import static dev.wsgrpc.okhttp.Checks.checkArgument;
 import static dev.wsgrpc.okhttp.Checks.checkNotNull;
 
-import java.io.File;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.ArrayList;
@@ -13,20 +12,20 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import javax.net.ssl.SSLSocketFactory;
-import javax.net.ssl.X509TrustManager;
-import okhttp3.CertificatePinner;
 
 /**
- * How an OkHttp-based client reaches a wsgrpc server: the URL and everything about the WebSocket. The same
- * settings, names and defaults as the Netty client's {@code WebSocketClientOptions}, in types Android API 21 has
- * ({@code long} + {@link TimeUnit} instead of {@code Duration}; {@link HeadersSupplier} instead of
- * {@code Supplier}). Immutable; build one with {@link #newBuilder(String)}.
+ * How an OkHttp-based client reaches a wsgrpc server: the URL and everything about the WebSocket. The same shape,
+ * names and defaults as the Netty client's {@code WebSocketClientOptions} (nested {@link ClientTls},
+ * {@link TunnelSettings} and {@link ProxyOptions}), in types Android API 21 has ({@code long} + {@code TimeUnit}
+ * instead of {@code Duration}; {@link HeadersSupplier} instead of {@code Supplier}). Immutable; build one with
+ * {@link #newBuilder(String)}.
  *
  * <pre>{@code
  * OkHttpWebSocketOptions options = OkHttpWebSocketOptions.newBuilder("wss://edge.example.com/grpc")
  *     .headersSupplier(() -> Collections.singletonMap("Authorization", "Bearer " + tokens.current()))
+ *     .tls(ClientTls.DEFAULT.withCertificatePinner(pinner))
+ *     .proxy(ProxyOptions.newBuilder().address("proxy.corp", 3128).credentials("alice", password).build())
+ *     .settings(TunnelSettings.newBuilder().pingInterval(20, TimeUnit.SECONDS).build())
  *     .build();
  * ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(options).build();
  * }</pre>
@@ -37,14 +36,6 @@ public final class OkHttpWebSocketOptions {
   public static final String SUBPROTOCOL = "wsgrpc.v1";
   /** Prefix of a subprotocol that carries a bearer token rather than naming a protocol: {@value}. */
   public static final String BEARER_SUBPROTOCOL_PREFIX = "bearer.";
-  /** Default {@link Builder#handshakeTimeout}: {@value} ms. */
-  public static final long DEFAULT_HANDSHAKE_TIMEOUT_MILLIS = 10_000;
-  /** Default {@link Builder#pingInterval}: {@value} ms, below the 60 s idle timeout of nginx and AWS ALB. */
-  public static final long DEFAULT_PING_INTERVAL_MILLIS = 30_000;
-  /** Default {@link Builder#maxOutboundFramePayload}: {@value} bytes. */
-  public static final int DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD = 64 * 1024;
-  /** Default {@link Builder#maxInboundFramePayload}: {@value} bytes. */
-  public static final int DEFAULT_MAX_INBOUND_FRAME_PAYLOAD = 1024 * 1024;
 
   /** Headers for a connect that only then are known (a fresh token). Android API 21 has no {@code Supplier}. */
   public interface HeadersSupplier {
@@ -65,19 +56,9 @@ public final class OkHttpWebSocketOptions {
   private final List<String> subprotocols;
   private final String bearerToken;
   private final String origin;
-  private final long handshakeTimeoutMillis;
-  private final long pingIntervalMillis;
-  private final int maxOutboundFramePayload;
-  private final int maxInboundFramePayload;
-  private final File trustCertificates;
-  private final SSLSocketFactory sslSocketFactory;
-  private final X509TrustManager trustManager;
-  private final CertificatePinner certificatePinner;
-  private final String proxyHost;
-  private final int proxyPort;
-  private final String proxyUsername;
-  private final String proxyPassword;
-  private final boolean useSystemProxy;
+  private final ClientTls tls;
+  private final TunnelSettings settings;
+  private final ProxyOptions proxy;
   private final String connectToHost;
   private final int connectToPort;
 
@@ -91,19 +72,9 @@ public final class OkHttpWebSocketOptions {
     this.subprotocols = Collections.unmodifiableList(new ArrayList<String>(b.subprotocols));
     this.bearerToken = b.bearerToken;
     this.origin = b.origin;
-    this.handshakeTimeoutMillis = b.handshakeTimeoutMillis;
-    this.pingIntervalMillis = b.pingIntervalMillis;
-    this.maxOutboundFramePayload = b.maxOutboundFramePayload;
-    this.maxInboundFramePayload = b.maxInboundFramePayload;
-    this.trustCertificates = b.trustCertificates;
-    this.sslSocketFactory = b.sslSocketFactory;
-    this.trustManager = b.trustManager;
-    this.certificatePinner = b.certificatePinner;
-    this.proxyHost = b.proxyHost;
-    this.proxyPort = b.proxyPort;
-    this.proxyUsername = b.proxyUsername;
-    this.proxyPassword = b.proxyPassword;
-    this.useSystemProxy = b.useSystemProxy;
+    this.tls = b.tls;
+    this.settings = b.settings;
+    this.proxy = b.proxy;
     this.connectToHost = b.connectToHost;
     this.connectToPort = b.connectToPort;
   }
@@ -196,69 +167,19 @@ public final class OkHttpWebSocketOptions {
     return origin;
   }
 
-  /** Time allowed for TCP, TLS and the upgrade together, in milliseconds. */
-  public long handshakeTimeoutMillis() {
-    return handshakeTimeoutMillis;
+  /** How the server's certificate is checked for wss. */
+  public ClientTls tls() {
+    return tls;
   }
 
-  /** Time between two WebSocket Pings in milliseconds; 0 when none are sent. */
-  public long pingIntervalMillis() {
-    return pingIntervalMillis;
+  /** The frame and handshake settings. */
+  public TunnelSettings settings() {
+    return settings;
   }
 
-  /** The largest frame payload sent to the server, in bytes. */
-  public int maxOutboundFramePayload() {
-    return maxOutboundFramePayload;
-  }
-
-  /** The largest message accepted from the server, in bytes. */
-  public int maxInboundFramePayload() {
-    return maxInboundFramePayload;
-  }
-
-  /** PEM file of certificates to trust for wss, or {@code null}. */
-  public File trustCertificates() {
-    return trustCertificates;
-  }
-
-  /** The TLS socket factory for wss, or {@code null}. */
-  public SSLSocketFactory sslSocketFactory() {
-    return sslSocketFactory;
-  }
-
-  /** The trust manager that goes with {@link #sslSocketFactory()}, or {@code null}. */
-  public X509TrustManager trustManager() {
-    return trustManager;
-  }
-
-  /** The certificate pins checked on wss, or {@code null} for none. */
-  public CertificatePinner certificatePinner() {
-    return certificatePinner;
-  }
-
-  /** The explicitly configured HTTP proxy's host, or {@code null}. */
-  public String proxyHost() {
-    return proxyHost;
-  }
-
-  /** The explicitly configured HTTP proxy's port, or 0. */
-  public int proxyPort() {
-    return proxyPort;
-  }
-
-  /** The user name for the proxy's Basic authentication, or {@code null}. */
-  public String proxyUsername() {
-    return proxyUsername;
-  }
-
-  /** The password for the proxy's Basic authentication, or {@code null}. Never shown. */
-  String proxyPassword() {
-    return proxyPassword;
-  }
-
-  /** Whether, with no explicit proxy, the platform's proxy settings choose one. */
-  public boolean useSystemProxy() {
-    return useSystemProxy;
+  /** Which HTTP proxy connections go through. */
+  public ProxyOptions proxy() {
+    return proxy;
   }
 
   /** The host dialed instead of the URL's, or {@code null}. */
@@ -273,17 +194,11 @@ public final class OkHttpWebSocketOptions {
 
   @Override
   public String toString() {
-    // Header values and tokens may be secrets: names only.
+    // Header values, the URL's query and tokens may be secrets: names only.
     return "OkHttpWebSocketOptions{url=" + safeUrl() + ", headers=" + headers.keySet()
         + ", headersSupplier=" + (headersSupplier != null) + ", subprotocols=" + subprotocols
-        + ", bearerTokenSubprotocol=" + (bearerToken != null) + ", origin=" + origin
-        + ", handshakeTimeoutMillis=" + handshakeTimeoutMillis + ", pingIntervalMillis=" + pingIntervalMillis
-        + ", maxOutboundFramePayload=" + maxOutboundFramePayload
-        + ", maxInboundFramePayload=" + maxInboundFramePayload
-        + ", trustCertificates=" + trustCertificates + ", sslSocketFactory=" + (sslSocketFactory != null)
-        + ", certificatePinner=" + (certificatePinner != null)
-        + ", proxy=" + (proxyHost == null ? null : proxyHost + ":" + proxyPort)
-        + ", proxyUsername=" + proxyUsername + ", useSystemProxy=" + useSystemProxy
+        + ", bearerTokenSubprotocol=" + (bearerToken != null ? BEARER_SUBPROTOCOL_PREFIX + "<redacted>" : null)
+        + ", origin=" + origin + ", tls=" + tls + ", settings=" + settings + ", proxy=" + proxy
         + ", connectTo=" + (connectToHost == null ? null : connectToHost + ":" + connectToPort) + "}";
   }
 
@@ -295,19 +210,9 @@ public final class OkHttpWebSocketOptions {
     private List<String> subprotocols = Collections.singletonList(SUBPROTOCOL);
     private String bearerToken;
     private String origin;
-    private long handshakeTimeoutMillis = DEFAULT_HANDSHAKE_TIMEOUT_MILLIS;
-    private long pingIntervalMillis = DEFAULT_PING_INTERVAL_MILLIS;
-    private int maxOutboundFramePayload = DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD;
-    private int maxInboundFramePayload = DEFAULT_MAX_INBOUND_FRAME_PAYLOAD;
-    private File trustCertificates;
-    private SSLSocketFactory sslSocketFactory;
-    private X509TrustManager trustManager;
-    private CertificatePinner certificatePinner;
-    private String proxyHost;
-    private int proxyPort;
-    private String proxyUsername;
-    private String proxyPassword;
-    private boolean useSystemProxy = true;
+    private ClientTls tls = ClientTls.DEFAULT;
+    private TunnelSettings settings = TunnelSettings.DEFAULT;
+    private ProxyOptions proxy = ProxyOptions.SYSTEM;
     private String connectToHost;
     private int connectToPort;
 
@@ -322,19 +227,9 @@ public final class OkHttpWebSocketOptions {
       this.subprotocols = o.subprotocols;
       this.bearerToken = o.bearerToken;
       this.origin = o.origin;
-      this.handshakeTimeoutMillis = o.handshakeTimeoutMillis;
-      this.pingIntervalMillis = o.pingIntervalMillis;
-      this.maxOutboundFramePayload = o.maxOutboundFramePayload;
-      this.maxInboundFramePayload = o.maxInboundFramePayload;
-      this.trustCertificates = o.trustCertificates;
-      this.sslSocketFactory = o.sslSocketFactory;
-      this.trustManager = o.trustManager;
-      this.certificatePinner = o.certificatePinner;
-      this.proxyHost = o.proxyHost;
-      this.proxyPort = o.proxyPort;
-      this.proxyUsername = o.proxyUsername;
-      this.proxyPassword = o.proxyPassword;
-      this.useSystemProxy = o.useSystemProxy;
+      this.tls = o.tls;
+      this.settings = o.settings;
+      this.proxy = o.proxy;
       this.connectToHost = o.connectToHost;
       this.connectToPort = o.connectToPort;
     }
@@ -387,7 +282,7 @@ public final class OkHttpWebSocketOptions {
      */
     public Builder subprotocols(String... names) {
       for (String name : names) {
-        checkArgument(isToken(name), "subprotocol", name, "an HTTP token");
+        checkArgument(Checks.isToken(name), "subprotocol", name, "an HTTP token");
         checkArgument(!name.startsWith(BEARER_SUBPROTOCOL_PREFIX), "subprotocol", "bearer.<redacted>",
             "a protocol name (set tokens with bearerTokenSubprotocol)");
       }
@@ -401,7 +296,7 @@ public final class OkHttpWebSocketOptions {
      * never logged. {@code null} offers none. Default: none.
      */
     public Builder bearerTokenSubprotocol(String token) {
-      checkArgument(token == null || isToken(BEARER_SUBPROTOCOL_PREFIX + token), "bearer token", "<redacted>",
+      checkArgument(token == null || Checks.isToken(BEARER_SUBPROTOCOL_PREFIX + token), "bearer token", "<redacted>",
           "an HTTP token (letters, digits, -._~+ and the like)");
       this.bearerToken = token;
       return this;
@@ -415,117 +310,30 @@ public final class OkHttpWebSocketOptions {
     }
 
     /**
-     * Time allowed for TCP, TLS and the upgrade together; when it passes, RPCs fail UNAVAILABLE and the channel
-     * retries with its backoff. Default: {@value OkHttpWebSocketOptions#DEFAULT_HANDSHAKE_TIMEOUT_MILLIS} ms.
+     * How the server's certificate is checked for wss URLs: {@link ClientTls#trusting} a PEM file, {@link
+     * ClientTls#of} a socket factory used as given, and certificate pins ({@link ClientTls#withCertificatePinner}).
+     * Default: {@link ClientTls#DEFAULT}, the platform's trust store, no pins.
      */
-    public Builder handshakeTimeout(long timeout, TimeUnit unit) {
-      checkNotNull(unit, "unit");
-      checkArgument(timeout > 0, "handshakeTimeout", timeout + " " + unit, "> 0");
-      this.handshakeTimeoutMillis = Math.max(1, unit.toMillis(timeout));
+    public Builder tls(ClientTls tls) {
+      this.tls = checkNotNull(tls, "tls");
       return this;
     }
 
     /**
-     * Time between two WebSocket Pings (OkHttp's {@code pingInterval}). Pings keep proxies, load balancers and
-     * CDNs that drop idle connections (nginx and AWS ALB after 60 s, Cloudflare after about 100 s) from cutting a
-     * quiet tunnel. A Ping whose Pong has not arrived when the next Ping is due ends the tunnel: in-flight RPCs
-     * fail UNAVAILABLE and the channel reconnects, so a dead path is noticed within two intervals. 0 sends none.
-     * Default: {@value OkHttpWebSocketOptions#DEFAULT_PING_INTERVAL_MILLIS} ms.
+     * The frame and handshake settings: frame payload limits, keepalive Pings, handshake timeout. Default:
+     * {@link TunnelSettings#DEFAULT} (Pings every {@value TunnelSettings#DEFAULT_PING_INTERVAL_MILLIS} ms).
      */
-    public Builder pingInterval(long interval, TimeUnit unit) {
-      checkNotNull(unit, "unit");
-      checkArgument(interval >= 0, "pingInterval", interval + " " + unit, ">= 0");
-      this.pingIntervalMillis = interval == 0 ? 0 : Math.max(1, unit.toMillis(interval));
+    public Builder settings(TunnelSettings settings) {
+      this.settings = checkNotNull(settings, "settings");
       return this;
     }
 
     /**
-     * The largest frame payload sent; gRPC's bytes are cut into binary messages of at most this size. Keep it at or
-     * below what every proxy on the path and the server accept. Default:
-     * {@value OkHttpWebSocketOptions#DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD} bytes.
+     * The HTTP proxy to go through. Default: {@link ProxyOptions#SYSTEM}: the platform's proxy settings, then
+     * {@code HTTPS_PROXY}/{@code HTTP_PROXY}, with {@code NO_PROXY} as exceptions, decide.
      */
-    public Builder maxOutboundFramePayload(int bytes) {
-      checkArgument(bytes > 0, "maxOutboundFramePayload", bytes, "> 0");
-      this.maxOutboundFramePayload = bytes;
-      return this;
-    }
-
-    /**
-     * The largest message accepted from the server; a larger one ends the tunnel with close 1009 and RPCs fail
-     * RESOURCE_EXHAUSTED. OkHttp reassembles fragmented messages, so the limit applies per message here (the server
-     * sends only unfragmented frames). Default: {@value OkHttpWebSocketOptions#DEFAULT_MAX_INBOUND_FRAME_PAYLOAD}
-     * bytes.
-     */
-    public Builder maxInboundFramePayload(int bytes) {
-      checkArgument(bytes > 0, "maxInboundFramePayload", bytes, "> 0");
-      this.maxInboundFramePayload = bytes;
-      return this;
-    }
-
-    /**
-     * A PEM file of CA or server certificates to trust for wss, instead of the platform's trust store. Set TLS one
-     * way: this or {@link #sslSocketFactory}. Default: the platform's trust store.
-     */
-    public Builder trustCertificates(File pemFile) {
-      this.trustCertificates = pemFile;
-      return this;
-    }
-
-    /**
-     * The TLS socket factory and its trust manager for wss, used as given (OkHttp's
-     * {@code sslSocketFactory(factory, trustManager)}). Set TLS one way: this or {@link #trustCertificates}.
-     * Default: the platform's.
-     */
-    public Builder sslSocketFactory(SSLSocketFactory factory, X509TrustManager trustManager) {
-      checkArgument((factory == null) == (trustManager == null), "trustManager", trustManager,
-          "set together with the factory");
-      this.sslSocketFactory = factory;
-      this.trustManager = trustManager;
-      return this;
-    }
-
-    /**
-     * Certificate pins checked on every wss connect after the usual verification (OkHttp's
-     * {@link CertificatePinner}); a mismatch fails the connect with UNAVAILABLE. Default: none.
-     */
-    public Builder certificatePinner(CertificatePinner pinner) {
-      this.certificatePinner = pinner;
-      return this;
-    }
-
-    /**
-     * Reaches the server through this HTTP proxy, whatever the platform's settings say. For wss the proxy is
-     * asked to {@code CONNECT} and TLS runs end to end through it; for ws OkHttp sends the upgrade request to the
-     * proxy as a forward proxy. Default: none; the platform's settings decide (see {@link #useSystemProxy}).
-     */
-    public Builder proxy(String host, int port) {
-      checkArgument(host != null && !host.isEmpty() && Checks.isHeaderValue(host) && host.indexOf(' ') < 0,
-          "proxy host", host, "a host name or IP address");
-      checkArgument(port >= 1 && port <= 65535, "proxy port", port, "between 1 and 65535");
-      this.proxyHost = host;
-      this.proxyPort = port;
-      return this;
-    }
-
-    /** Basic authentication for the proxy, explicit or chosen by the platform. Never logged. Default: none. */
-    public Builder proxyCredentials(String username, String password) {
-      checkNotNull(username, "proxy username");
-      checkNotNull(password, "proxy password");
-      checkArgument(username.indexOf(':') < 0 && Checks.isHeaderValue(username), "proxy username", username,
-          "no ':' or line breaks");
-      checkArgument(Checks.isHeaderValue(password), "proxy password", "<redacted>", "no line breaks");
-      this.proxyUsername = username;
-      this.proxyPassword = password;
-      return this;
-    }
-
-    /**
-     * Whether, when no {@link #proxy} is set, the platform's settings choose a proxy: {@code
-     * ProxySelector.getDefault()}, which on Android follows the system's (Wi-Fi) proxy and on the JVM the {@code
-     * https.proxyHost}/{@code http.proxyHost} properties. {@code false} connects directly. Default: true.
-     */
-    public Builder useSystemProxy(boolean use) {
-      this.useSystemProxy = use;
+    public Builder proxy(ProxyOptions proxy) {
+      this.proxy = checkNotNull(proxy, "proxy");
       return this;
     }
 
@@ -546,15 +354,8 @@ public final class OkHttpWebSocketOptions {
     /** Returns the options; fails when settings contradict each other. */
     public OkHttpWebSocketOptions build() {
       boolean secure = "wss".equalsIgnoreCase(url.getScheme());
-      checkArgument(secure || (sslSocketFactory == null && trustCertificates == null && certificatePinner == null),
-          "url", url, "a wss:// URL when sslSocketFactory, trustCertificates or certificatePinner is set");
-      checkArgument(sslSocketFactory == null || trustCertificates == null, "trustCertificates", trustCertificates,
-          "unset when sslSocketFactory is set (set TLS one way)");
+      checkArgument(secure || tls.isDefault(), "url", url, "a wss:// URL when tls is set");
       return new OkHttpWebSocketOptions(this);
-    }
-
-    private static boolean isToken(String name) {
-      return Checks.isToken(name);
     }
 
     static void checkHeader(String name, String value) {

@@ -69,6 +69,8 @@ final class SignallingSocketFactory extends SocketFactory {
     @Override
     public void connect(SocketAddress endpoint, int timeout) throws IOException {
       super.connect(endpoint, timeout);
+      // gRPC writes small frames (headers, pings, window updates) and waits for answers: no Nagle delay.
+      setTcpNoDelay(true);
       SocketAddress local = getLocalSocketAddress();
       SocketAddress remote = getRemoteSocketAddress();
       tunnel.onTcpConnected(local instanceof InetSocketAddress ? (InetSocketAddress) local : null,

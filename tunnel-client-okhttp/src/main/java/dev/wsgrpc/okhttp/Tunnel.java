@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.InetSocketAddress;
 import java.net.ProtocolException;
-import java.net.Proxy;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.util.concurrent.TimeUnit;
@@ -63,17 +62,17 @@ final class Tunnel extends WebSocketListener {
   private volatile boolean tcpConnected;
   private volatile InetSocketAddress localAddress;
   private volatile InetSocketAddress remoteAddress;
-  private volatile Proxy proxy;
+  private volatile ProxyChooser.Choice proxy;
 
   Tunnel(OkHttpWebSocketOptions options) {
     this.options = options;
     this.peer = options.safeUrl();
-    this.highWater = Math.max(1024L * 1024, 4L * options.maxOutboundFramePayload());
+    this.highWater = Math.max(1024L * 1024, 4L * options.settings().maxOutboundFramePayload());
   }
 
   /** Opens the WebSocket and waits for the upgrade; throws a {@link TunnelFailure} with the reason it failed. */
   void open(OkHttpClient client, Request request) throws IOException {
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.handshakeTimeoutMillis());
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.settings().handshakeTimeoutMillis());
     WebSocket ws = client.newWebSocket(request, this);
     lock.lock();
     try {
@@ -82,7 +81,7 @@ final class Tunnel extends WebSocketListener {
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           failure = TunnelFailure.handshake("WebSocket handshake with " + peer + " timed out after "
-              + options.handshakeTimeoutMillis() + " ms " + phase(), null);
+              + options.settings().handshakeTimeoutMillis() + " ms " + phase(), null);
           break;
         }
         changed.awaitNanos(left);
@@ -101,7 +100,7 @@ final class Tunnel extends WebSocketListener {
 
   private String phase() {
     if (!tcpConnected) {
-      return "while connecting" + (proxy != null && proxy.type() != Proxy.Type.DIRECT ? " to the proxy" : "");
+      return "while connecting" + (proxy != null ? " to the " + proxy.describe() : "");
     }
     return options.isSecure() ? "while waiting for the TLS handshake and the answer to the upgrade request"
         : "while waiting for the answer to the upgrade request";
@@ -148,7 +147,7 @@ final class Tunnel extends WebSocketListener {
               : " (dialing " + options.connectToHost() + ":" + options.connectToPort() + ")");
       f = TunnelFailure.handshake(text, t);
     } else if (t instanceof SocketTimeoutException && String.valueOf(t.getMessage()).startsWith("sent ping")) {
-      f = TunnelFailure.lost("no WebSocket Pong arrived within " + options.pingIntervalMillis()
+      f = TunnelFailure.lost("no WebSocket Pong arrived within " + options.settings().pingIntervalMillis()
           + " ms of a Ping: the server or a hop on the path has gone silent (from " + peer + ")", t);
     } else if (t instanceof ProtocolException) {
       f = TunnelFailure.protocolError(t.getMessage() + " (from " + peer + ")", t);
@@ -161,8 +160,8 @@ final class Tunnel extends WebSocketListener {
 
   @Override
   public void onMessage(WebSocket ws, ByteString bytes) {
-    if (bytes.size() > options.maxInboundFramePayload()) {
-      String problem = "Max frame length of " + options.maxInboundFramePayload() + " has been exceeded.";
+    if (bytes.size() > options.settings().maxInboundFramePayload()) {
+      String problem = "Max frame length of " + options.settings().maxInboundFramePayload() + " has been exceeded.";
       ws.close(1009, problem);
       end(TunnelFailure.closedHere(peer, 1009, problem));
       return;
@@ -236,7 +235,7 @@ final class Tunnel extends WebSocketListener {
     }
   }
 
-  void onProxyChosen(Proxy proxy) {
+  void onProxyChosen(ProxyChooser.Choice proxy) {
     this.proxy = proxy;
   }
 

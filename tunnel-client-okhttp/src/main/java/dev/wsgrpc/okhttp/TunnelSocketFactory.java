@@ -5,13 +5,10 @@ import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.Proxy;
 import java.net.ProxySelector;
 import java.net.Socket;
-import java.net.SocketAddress;
 import java.net.SocketException;
-import java.net.URI;
 import java.net.UnknownHostException;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
@@ -53,10 +50,16 @@ final class TunnelSocketFactory extends SocketFactory {
 
   private final OkHttpWebSocketOptions options;
   private final OkHttpClient base;
-  private final ProxySelector systemProxies;
+  private final ProxyChooser proxies;
 
   TunnelSocketFactory(OkHttpWebSocketOptions options) {
+    this(options, ProxySelector.getDefault(), ProxyChooser.SYSTEM_ENVIRONMENT);
+  }
+
+  TunnelSocketFactory(OkHttpWebSocketOptions options, ProxySelector platform, ProxyChooser.Environment env) {
     this.options = options;
+    this.proxies = new ProxyChooser(options, platform, env);
+    TunnelSettings settings = options.settings();
     Dispatcher dispatcher = new Dispatcher();
     // An open WebSocket holds a dispatcher slot for its whole life: no limit on tunnels per host.
     dispatcher.setMaxRequests(Integer.MAX_VALUE);
@@ -64,38 +67,26 @@ final class TunnelSocketFactory extends SocketFactory {
     OkHttpClient.Builder b = new OkHttpClient.Builder()
         .dispatcher(dispatcher)
         .protocols(Collections.singletonList(Protocol.HTTP_1_1))
-        .connectTimeout(options.handshakeTimeoutMillis(), TimeUnit.MILLISECONDS)
+        .connectTimeout(settings.handshakeTimeoutMillis(), TimeUnit.MILLISECONDS)
         // Read and write timeouts stay on for the WebSocket's life in OkHttp: none. The handshake has its own
         // deadline (Tunnel.open); a dead path is found by pings and gRPC keepalive.
         .readTimeout(0, TimeUnit.MILLISECONDS)
         .writeTimeout(0, TimeUnit.MILLISECONDS)
-        .pingInterval(options.pingIntervalMillis(), TimeUnit.MILLISECONDS)
+        .pingInterval(settings.pingIntervalMillis(), TimeUnit.MILLISECONDS)
         .followRedirects(false)
         .followSslRedirects(false)
         .retryOnConnectionFailure(false);
-    if (options.trustCertificates() != null) {
-      X509TrustManager trust = trustManagerFor(options.trustCertificates());
+    ClientTls tls = options.tls();
+    if (tls.trustCertificates() != null) {
+      X509TrustManager trust = trustManagerFor(tls.trustCertificates());
       b.sslSocketFactory(sslContextFor(trust).getSocketFactory(), trust);
-    } else if (options.sslSocketFactory() != null) {
-      b.sslSocketFactory(options.sslSocketFactory(), options.trustManager());
+    } else if (tls.sslSocketFactory() != null) {
+      b.sslSocketFactory(tls.sslSocketFactory(), tls.trustManager());
     }
-    if (options.certificatePinner() != null) {
-      b.certificatePinner(options.certificatePinner());
-    }
-    if (options.proxyUsername() != null) {
-      final String credentials = Credentials.basic(options.proxyUsername(), options.proxyPassword());
-      b.proxyAuthenticator(new Authenticator() {
-        @Override
-        public Request authenticate(Route route, Response response) {
-          if (response.request().header("Proxy-Authorization") != null) {
-            return null; // Refused once already: give up, the connect fails with the proxy's answer.
-          }
-          return response.request().newBuilder().header("Proxy-Authorization", credentials).build();
-        }
-      });
+    if (tls.certificatePinner() != null) {
+      b.certificatePinner(tls.certificatePinner());
     }
     this.base = b.build();
-    this.systemProxies = ProxySelector.getDefault();
   }
 
   @Override
@@ -108,8 +99,14 @@ final class TunnelSocketFactory extends SocketFactory {
       throw TunnelFailure.handshake("could not build the upgrade request for " + options.safeUrl() + ": "
           + e.getMessage(), e);
     }
-    tunnel.open(clientFor(tunnel, address), request);
-    return new TunnelSocket(tunnel, options.maxOutboundFramePayload());
+    OkHttpClient client;
+    try {
+      client = clientFor(tunnel, address);
+    } catch (IOException e) {
+      throw TunnelFailure.handshake("cannot choose a proxy for " + options.safeUrl() + ": " + e.getMessage(), e);
+    }
+    tunnel.open(client, request);
+    return new TunnelSocket(tunnel, options.settings().maxOutboundFramePayload());
   }
 
   @Override
@@ -134,7 +131,7 @@ final class TunnelSocketFactory extends SocketFactory {
   }
 
   /** This connect's client: OkHttp's socket tells the tunnel about writes; the URL's host is {@code address}. */
-  private OkHttpClient clientFor(final Tunnel tunnel, final InetAddress address) {
+  private OkHttpClient clientFor(final Tunnel tunnel, final InetAddress address) throws IOException {
     OkHttpClient.Builder b = base.newBuilder().socketFactory(new SignallingSocketFactory(tunnel));
     if (address != null) {
       final String host = options.host();
@@ -145,29 +142,15 @@ final class TunnelSocketFactory extends SocketFactory {
         }
       });
     }
-    if (options.proxyHost() != null) {
-      Proxy proxy = new Proxy(Proxy.Type.HTTP,
-          InetSocketAddress.createUnresolved(options.proxyHost(), options.proxyPort()));
-      tunnel.onProxyChosen(proxy);
-      b.proxy(proxy);
-    } else if (!options.useSystemProxy() || systemProxies == null) {
+    ProxyChooser.Choice choice = proxies.choose();
+    if (choice == null) {
       b.proxy(Proxy.NO_PROXY);
     } else {
-      b.proxySelector(new ProxySelector() {
-        @Override
-        public List<Proxy> select(URI uri) {
-          List<Proxy> chosen = systemProxies.select(uri);
-          if (chosen != null && !chosen.isEmpty()) {
-            tunnel.onProxyChosen(chosen.get(0));
-          }
-          return chosen;
-        }
-
-        @Override
-        public void connectFailed(URI uri, SocketAddress sa, IOException e) {
-          systemProxies.connectFailed(uri, sa, e);
-        }
-      });
+      tunnel.onProxyChosen(choice);
+      b.proxy(choice.proxy);
+      if (choice.username != null) {
+        b.proxyAuthenticator(new BasicProxyCredentials(Credentials.basic(choice.username, choice.password)));
+      }
     }
     return b.build();
   }
@@ -199,6 +182,23 @@ final class TunnelSocketFactory extends SocketFactory {
       }
     }
     return r.build();
+  }
+
+  /** Answers the proxy's 407 (and OkHttp's preemptive challenge for CONNECT) with Basic credentials, once. */
+  private static final class BasicProxyCredentials implements Authenticator {
+    private final String credentials;
+
+    BasicProxyCredentials(String credentials) {
+      this.credentials = credentials;
+    }
+
+    @Override
+    public Request authenticate(Route route, Response response) {
+      if (response.request().header("Proxy-Authorization") != null) {
+        return null; // Refused once already: give up, the connect fails with the proxy's answer.
+      }
+      return response.request().newBuilder().header("Proxy-Authorization", credentials).build();
+    }
   }
 
   /** Trusts exactly the certificates in a PEM file. */

@@ -4,7 +4,6 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
-import java.net.Proxy;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.security.MessageDigest;
@@ -73,25 +72,25 @@ final class UpgradeAnswer {
    * What went wrong before any answer arrived: TLS, TCP, the proxy, or the connection closing early. {@code proxy}
    * is the proxy this connect went through, or null.
    */
-  static String problemBeforeAnswer(OkHttpWebSocketOptions options, Throwable t, Proxy proxy, String dialed) {
+  static String problemBeforeAnswer(OkHttpWebSocketOptions options, Throwable t, ProxyChooser.Choice proxy,
+      String dialed) {
     String url = options.safeUrl();
     String reason = t.getMessage() == null ? t.getClass().getSimpleName() : firstLine(t.getMessage());
-    String viaProxy = proxy == null || proxy.type() == Proxy.Type.DIRECT ? null
-        : "HTTP proxy " + hostPort(proxy.address().toString());
+    String viaProxy = proxy == null ? null : proxy.describe();
     if (viaProxy != null && t instanceof IOException && t.getMessage() != null) {
       String m = t.getMessage();
       String target = options.host() + ":" + options.port();
       if (m.startsWith("Unexpected response code for CONNECT: ")) {
         String code = m.substring("Unexpected response code for CONNECT: ".length()).trim();
         String hint = code.equals("401") || code.equals("407")
-            ? (options.proxyUsername() != null ? ": the proxy credentials were refused"
+            ? (proxy.username != null ? ": the proxy credentials were refused"
                 : ": the proxy wants credentials and none were given")
             : code.equals("403") ? ": the proxy does not allow CONNECT to this host or port" : "";
         return viaProxy + " answered CONNECT " + target + " with " + code + hint;
       }
       if (m.startsWith("Failed to authenticate with proxy") || m.startsWith("Too many tunnel connections")) {
         return viaProxy + " answered CONNECT " + target + " with 407"
-            + (options.proxyUsername() != null ? ": the proxy credentials were refused"
+            + (proxy.username != null ? ": the proxy credentials were refused"
                 : ": the proxy wants credentials and none were given");
       }
     }
@@ -108,7 +107,7 @@ final class UpgradeAnswer {
       return "connection to " + url + " closed before the WebSocket upgrade completed";
     }
     if (t instanceof SocketTimeoutException) {
-      return "WebSocket handshake with " + url + " timed out after " + options.handshakeTimeoutMillis()
+      return "WebSocket handshake with " + url + " timed out after " + options.settings().handshakeTimeoutMillis()
           + " ms while waiting for the answer to the upgrade request";
     }
     return "WebSocket handshake with " + url + " failed: " + t;
@@ -189,16 +188,6 @@ final class UpgradeAnswer {
   private static String firstLine(String s) {
     int nl = s.indexOf('\n');
     return (nl < 0 ? s : s.substring(0, nl)).trim();
-  }
-
-  /** {@code "proxy.corp:3128"} from an address's {@code toString()} ({@code "proxy.corp/10.0.0.1:3128"}). */
-  private static String hostPort(String address) {
-    int slash = address.indexOf('/');
-    if (slash > 0) {
-      int colon = address.lastIndexOf(':');
-      return address.substring(0, slash) + (colon > slash ? address.substring(colon) : "");
-    }
-    return slash == 0 ? address.substring(1) : address;
   }
 
   private UpgradeAnswer() {}

@@ -127,7 +127,7 @@ class HandshakeTextsTest {
     String url = scripted(key -> null);
     assertEquals("WebSocket handshake with " + url + " timed out after 500 ms while waiting for the answer to the "
         + "upgrade request", callFails(OkHttpWebSocketOptions.newBuilder(url)
-            .handshakeTimeout(500, TimeUnit.MILLISECONDS).build()).getDescription());
+            .settings(TunnelSettings.newBuilder().handshakeTimeout(500, TimeUnit.MILLISECONDS).build()).build()).getDescription());
   }
 
   @Test
@@ -164,9 +164,9 @@ class HandshakeTextsTest {
         .addService(new TestEcho()).build().start();
     toClose.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
     String url = "wss://localhost:" + ((InetSocketAddress) server.getListenSockets().get(0)).getPort() + "/grpc";
-    String d = callFails(OkHttpWebSocketOptions.newBuilder(url).trustCertificates(certs.caPem())
-        .certificatePinner(new CertificatePinner.Builder()
-            .add("localhost", "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").build())
+    String d = callFails(OkHttpWebSocketOptions.newBuilder(url)
+        .tls(ClientTls.trusting(certs.caPem()).withCertificatePinner(new CertificatePinner.Builder()
+            .add("localhost", "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").build()))
         .build()).getDescription();
     assertTrue(d.startsWith("TLS handshake with " + url + " failed: Certificate pinning failure!"), d);
   }

@@ -98,7 +98,7 @@ class OkHttpTunnelTest {
   void unaryRoundTripsOverWssTrustingAPemFile() throws Exception {
     Server server = startServer(0, true);
     ManagedChannel channel = channel(OkHttpWebSocketOptions.newBuilder("wss://localhost:" + port(server) + "/grpc")
-        .trustCertificates(certs.caPem()).build());
+        .tls(ClientTls.trusting(certs.caPem())).build());
     EchoRequest request = TestEcho.payload(1000);
     assertEquals(request.getPayload(), blocking(channel).unary(request).getPayload());
   }
@@ -261,7 +261,7 @@ class OkHttpTunnelTest {
     FaultInjectingRelay relay = new FaultInjectingRelay(new InetSocketAddress("127.0.0.1", port(server)));
     toClose.add(relay);
     ManagedChannel channel = channel(OkHttpWebSocketOptions.newBuilder("ws://127.0.0.1:" + relay.port() + "/grpc")
-        .pingInterval(300, TimeUnit.MILLISECONDS).build());
+        .settings(TunnelSettings.newBuilder().pingInterval(300, TimeUnit.MILLISECONDS).build()).build());
     blocking(channel).unary(TestEcho.payload(1));
     CompletableFuture<Status> inFlight = new CompletableFuture<>();
     EchoGrpc.newStub(channel).bidi(Observers.statusOf(inFlight)).onNext(TestEcho.payload(1));

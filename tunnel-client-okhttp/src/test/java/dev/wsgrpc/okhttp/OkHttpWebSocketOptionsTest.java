@@ -2,6 +2,7 @@ package dev.wsgrpc.okhttp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,9 +10,10 @@ import java.io.File;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import okhttp3.CertificatePinner;
 import org.junit.jupiter.api.Test;
 
-/** The builder validates every value with {@code name: value (expected: ...)} and documents its defaults. */
+/** The builders validate every value with {@code name: value (expected: ...)}, nest like the Netty client's. */
 class OkHttpWebSocketOptionsTest {
 
   private static String refusal(Runnable r) {
@@ -22,11 +24,14 @@ class OkHttpWebSocketOptionsTest {
   void defaultsMatchTheNettyClient() {
     OkHttpWebSocketOptions o = OkHttpWebSocketOptions.newBuilder("wss://edge.example.com/grpc").build();
     assertEquals(List.of("wsgrpc.v1"), o.subprotocols());
-    assertEquals(10_000, o.handshakeTimeoutMillis());
-    assertEquals(30_000, o.pingIntervalMillis());
-    assertEquals(65_536, o.maxOutboundFramePayload());
-    assertEquals(1_048_576, o.maxInboundFramePayload());
-    assertTrue(o.useSystemProxy());
+    assertSame(TunnelSettings.DEFAULT, o.settings());
+    assertEquals(10_000, o.settings().handshakeTimeoutMillis());
+    assertEquals(30_000, o.settings().pingIntervalMillis());
+    assertEquals(65_536, o.settings().maxOutboundFramePayload());
+    assertEquals(1_048_576, o.settings().maxInboundFramePayload());
+    assertSame(ProxyOptions.SYSTEM, o.proxy());
+    assertTrue(o.proxy().useSystemProxy());
+    assertSame(ClientTls.DEFAULT, o.tls());
     assertEquals("dns:///edge.example.com:443", o.target());
     assertEquals("edge.example.com:443", o.authority());
   }
@@ -42,14 +47,33 @@ class OkHttpWebSocketOptionsTest {
   }
 
   @Test
-  void valuesOutOfRangeAreRefusedWithTheValue() {
-    OkHttpWebSocketOptions.Builder b = OkHttpWebSocketOptions.newBuilder("ws://h/grpc");
+  void settingsOutOfRangeAreRefusedWithTheValue() {
+    TunnelSettings.Builder b = TunnelSettings.newBuilder();
     assertEquals("maxOutboundFramePayload: 0 (expected: > 0)", refusal(() -> b.maxOutboundFramePayload(0)));
     assertEquals("maxInboundFramePayload: -1 (expected: > 0)", refusal(() -> b.maxInboundFramePayload(-1)));
     assertEquals("handshakeTimeout: 0 SECONDS (expected: > 0)", refusal(() -> b.handshakeTimeout(0, TimeUnit.SECONDS)));
-    assertEquals("pingInterval: -1 SECONDS (expected: >= 0)", refusal(() -> b.pingInterval(-1, TimeUnit.SECONDS)));
-    assertEquals("proxy port: 0 (expected: between 1 and 65535)", refusal(() -> b.proxy("p", 0)));
-    assertEquals("subprotocol: a b (expected: an HTTP token)", refusal(() -> b.subprotocols("a b")));
+    assertEquals("pingInterval: -1 SECONDS (expected: 0 to send no pings, or at least 100 ms)",
+        refusal(() -> b.pingInterval(-1, TimeUnit.SECONDS)));
+    assertEquals("pingInterval: 50 MILLISECONDS (expected: 0 to send no pings, or at least 100 ms)",
+        refusal(() -> b.pingInterval(50, TimeUnit.MILLISECONDS)));
+    assertEquals(0, b.pingInterval(0, TimeUnit.SECONDS).build().pingIntervalMillis());
+    assertEquals("subprotocol: a b (expected: an HTTP token)",
+        refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://h/grpc").subprotocols("a b")));
+  }
+
+  @Test
+  void proxyOptionsAreValidatedAndNeverShowThePassword() {
+    assertEquals("proxy port: 0 (expected: between 1 and 65535)", refusal(() -> ProxyOptions.of("p", 0)));
+    assertEquals("proxy host: a b (expected: a host name or IP address)", refusal(() -> ProxyOptions.of("a b", 1)));
+    assertEquals("proxy password: <redacted> (expected: no line breaks)",
+        refusal(() -> ProxyOptions.newBuilder().credentials("alice", "pw\r\n")));
+    assertEquals("proxy username: alice (expected: unset when there is no proxy address and useSystemProxy is "
+        + "false)", refusal(() -> ProxyOptions.newBuilder().useSystemProxy(false).credentials("alice", "pw").build()));
+    ProxyOptions p = ProxyOptions.newBuilder().address("proxy.corp", 3128).credentials("alice", "s3cr3t").build();
+    assertEquals("ProxyOptions{address=proxy.corp:3128, username=alice, password=<redacted>, useSystemProxy=true}",
+        p.toString());
+    assertEquals(p.toString(), p.toBuilder().build().toString());
+    assertFalse(ProxyOptions.DIRECT.useSystemProxy());
   }
 
   @Test
@@ -64,19 +88,30 @@ class OkHttpWebSocketOptionsTest {
   }
 
   @Test
-  void tlsSettingsNeedWssAndAreSetOneWay() {
-    assertEquals("url: ws://h/grpc (expected: a wss:// URL when sslSocketFactory, trustCertificates or "
-        + "certificatePinner is set)",
-        refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://h/grpc").trustCertificates(new File("ca.pem")).build()));
+  void tlsSettingsNeedWss() {
+    assertEquals("url: ws://h/grpc (expected: a wss:// URL when tls is set)",
+        refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://h/grpc").tls(ClientTls.trusting(new File("ca.pem")))
+            .build()));
+    CertificatePinner pins = new CertificatePinner.Builder()
+        .add("h", "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").build();
+    assertEquals("url: ws://h/grpc (expected: a wss:// URL when tls is set)",
+        refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://h/grpc")
+            .tls(ClientTls.DEFAULT.withCertificatePinner(pins)).build()));
+    assertEquals("default, pins=1", ClientTls.DEFAULT.withCertificatePinner(pins).toString());
   }
 
   @Test
-  void bearerTokenIsOfferedLastAndNeverShown() {
+  void toStringNeverShowsTheQueryTheBearerTokenHeaderValuesOrProxyPassword() {
     OkHttpWebSocketOptions o = OkHttpWebSocketOptions.newBuilder("wss://h/grpc?token=abc")
-        .bearerTokenSubprotocol("s3cr3t").header("Authorization", "Bearer s3cr3t").build();
+        .bearerTokenSubprotocol("s3cr3t").header("Authorization", "Bearer s3cr3t")
+        .proxy(ProxyOptions.newBuilder().address("p", 3128).credentials("alice", "pa55").build()).build();
     assertEquals(Arrays.asList("wsgrpc.v1", "bearer.s3cr3t"), o.offeredSubprotocols());
-    assertFalse(o.toString().contains("s3cr3t"), o.toString());
-    assertFalse(o.toString().contains("abc"), o.toString());
+    String shown = o.toString();
+    assertFalse(shown.contains("s3cr3t"), shown);
+    assertFalse(shown.contains("abc"), shown);
+    assertFalse(shown.contains("pa55"), shown);
+    assertTrue(shown.contains("url=wss://h/grpc?<redacted>"), shown);
+    assertTrue(shown.contains("bearerTokenSubprotocol=bearer.<redacted>"), shown);
   }
 
   @Test

@@ -1,0 +1,177 @@
+package dev.wsgrpc.okhttp;
+
+import static dev.wsgrpc.okhttp.Checks.checkArgument;
+import static dev.wsgrpc.okhttp.Checks.checkNotNull;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The settings of a tunnel's handshake and frames: frame payload limits, keepalive Pings and the handshake timeout.
+ * The same names, defaults and messages as {@code dev.wsgrpc.core.TunnelSettings} of the Netty client, in types
+ * Android API 21 has ({@code long} + {@link TimeUnit} instead of {@code Duration}). Immutable; build one with
+ * {@link #newBuilder()}.
+ *
+ * <pre>{@code
+ * TunnelSettings settings = TunnelSettings.newBuilder()
+ *     .pingInterval(20, TimeUnit.SECONDS)       // below every idle timeout on the path
+ *     .maxOutboundFramePayload(16 * 1024)       // what the strictest proxy on the path accepts
+ *     .build();
+ * }</pre>
+ *
+ * <p>One difference from the Netty client: there is no separate ping timeout. OkHttp ends the WebSocket when a
+ * Ping's Pong has not arrived by the time the next Ping is due, so a dead path is noticed within two intervals.
+ */
+public final class TunnelSettings {
+
+  /** Default {@link Builder#handshakeTimeout}: {@value} ms. */
+  public static final long DEFAULT_HANDSHAKE_TIMEOUT_MILLIS = 10_000;
+  /** Default {@link Builder#pingInterval}: {@value} ms, below the 60 s idle timeout of nginx and AWS ALB. */
+  public static final long DEFAULT_PING_INTERVAL_MILLIS = 30_000;
+  /** The shortest ping interval accepted, {@value} ms: shorter ones would flood the path with control frames. */
+  public static final long MIN_PING_INTERVAL_MILLIS = 100;
+  /** Default {@link Builder#maxOutboundFramePayload}: {@value} bytes. */
+  public static final int DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD = 64 * 1024;
+  /** Default {@link Builder#maxInboundFramePayload}: {@value} bytes. */
+  public static final int DEFAULT_MAX_INBOUND_FRAME_PAYLOAD = 1024 * 1024;
+
+  /** Every setting at its default. */
+  public static final TunnelSettings DEFAULT = newBuilder().build();
+
+  private final int maxInboundFramePayload;
+  private final int maxOutboundFramePayload;
+  private final long pingIntervalMillis;
+  private final long handshakeTimeoutMillis;
+
+  private TunnelSettings(Builder b) {
+    this.maxInboundFramePayload = b.maxInboundFramePayload;
+    this.maxOutboundFramePayload = b.maxOutboundFramePayload;
+    this.pingIntervalMillis = b.pingIntervalMillis;
+    this.handshakeTimeoutMillis = b.handshakeTimeoutMillis;
+  }
+
+  /** Starts from the defaults. */
+  public static Builder newBuilder() {
+    return new Builder();
+  }
+
+  /** A builder that starts from these settings. */
+  public Builder toBuilder() {
+    return new Builder(this);
+  }
+
+  /** The largest message accepted from the server, in bytes. */
+  public int maxInboundFramePayload() {
+    return maxInboundFramePayload;
+  }
+
+  /** The largest frame payload sent to the server, in bytes. */
+  public int maxOutboundFramePayload() {
+    return maxOutboundFramePayload;
+  }
+
+  /** Time between two WebSocket Pings in milliseconds; 0 when none are sent. */
+  public long pingIntervalMillis() {
+    return pingIntervalMillis;
+  }
+
+  /** Time allowed for TCP, the proxy, TLS and the upgrade together, in milliseconds. */
+  public long handshakeTimeoutMillis() {
+    return handshakeTimeoutMillis;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    if (!(o instanceof TunnelSettings)) {
+      return false;
+    }
+    TunnelSettings t = (TunnelSettings) o;
+    return maxInboundFramePayload == t.maxInboundFramePayload && maxOutboundFramePayload == t.maxOutboundFramePayload
+        && pingIntervalMillis == t.pingIntervalMillis && handshakeTimeoutMillis == t.handshakeTimeoutMillis;
+  }
+
+  @Override
+  public int hashCode() {
+    return ((maxInboundFramePayload * 31 + maxOutboundFramePayload) * 31 + (int) pingIntervalMillis) * 31
+        + (int) handshakeTimeoutMillis;
+  }
+
+  @Override
+  public String toString() {
+    return "TunnelSettings{maxInboundFramePayload=" + maxInboundFramePayload
+        + ", maxOutboundFramePayload=" + maxOutboundFramePayload
+        + ", pingIntervalMillis=" + pingIntervalMillis + ", handshakeTimeoutMillis=" + handshakeTimeoutMillis + "}";
+  }
+
+  /** A validating builder; every setter fails fast with the offending value. Not thread-safe. */
+  public static final class Builder {
+    private int maxInboundFramePayload = DEFAULT_MAX_INBOUND_FRAME_PAYLOAD;
+    private int maxOutboundFramePayload = DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD;
+    private long pingIntervalMillis = DEFAULT_PING_INTERVAL_MILLIS;
+    private long handshakeTimeoutMillis = DEFAULT_HANDSHAKE_TIMEOUT_MILLIS;
+
+    private Builder() {}
+
+    private Builder(TunnelSettings s) {
+      maxInboundFramePayload = s.maxInboundFramePayload;
+      maxOutboundFramePayload = s.maxOutboundFramePayload;
+      pingIntervalMillis = s.pingIntervalMillis;
+      handshakeTimeoutMillis = s.handshakeTimeoutMillis;
+    }
+
+    /**
+     * The largest message accepted from the server; a larger one ends the tunnel with close 1009 and RPCs fail
+     * RESOURCE_EXHAUSTED. OkHttp reassembles fragmented messages, so the limit applies per message here (wsgrpc
+     * servers send only unfragmented frames). Fails with {@code "maxInboundFramePayload: 0 (expected: > 0)"}.
+     * Default: {@value TunnelSettings#DEFAULT_MAX_INBOUND_FRAME_PAYLOAD} bytes.
+     */
+    public Builder maxInboundFramePayload(int bytes) {
+      checkArgument(bytes > 0, "maxInboundFramePayload", bytes, "> 0");
+      this.maxInboundFramePayload = bytes;
+      return this;
+    }
+
+    /**
+     * The largest frame payload sent; gRPC's bytes are cut into binary messages of at most this size. Keep it at or
+     * below what every proxy on the path and the server accept. Default:
+     * {@value TunnelSettings#DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD} bytes.
+     */
+    public Builder maxOutboundFramePayload(int bytes) {
+      checkArgument(bytes > 0, "maxOutboundFramePayload", bytes, "> 0");
+      this.maxOutboundFramePayload = bytes;
+      return this;
+    }
+
+    /**
+     * Time between two WebSocket Pings (OkHttp's {@code pingInterval}). Pings keep proxies, load balancers and
+     * CDNs that drop idle connections (nginx and AWS ALB after 60 s, Cloudflare after about 100 s) from cutting a
+     * quiet tunnel. A Ping whose Pong has not arrived when the next Ping is due ends the tunnel: in-flight RPCs
+     * fail UNAVAILABLE and the channel reconnects, so a dead path is noticed within two intervals. 0 sends none;
+     * otherwise at least {@value TunnelSettings#MIN_PING_INTERVAL_MILLIS} ms. Default:
+     * {@value TunnelSettings#DEFAULT_PING_INTERVAL_MILLIS} ms.
+     */
+    public Builder pingInterval(long interval, TimeUnit unit) {
+      checkNotNull(unit, "unit");
+      long millis = unit.toMillis(interval);
+      checkArgument(interval == 0 || (interval > 0 && millis >= MIN_PING_INTERVAL_MILLIS), "pingInterval",
+          interval + " " + unit, "0 to send no pings, or at least " + MIN_PING_INTERVAL_MILLIS + " ms");
+      this.pingIntervalMillis = millis;
+      return this;
+    }
+
+    /**
+     * Time allowed for TCP, the proxy, TLS and the upgrade together; when it passes, RPCs fail UNAVAILABLE and the
+     * channel retries with its backoff. Default: {@value TunnelSettings#DEFAULT_HANDSHAKE_TIMEOUT_MILLIS} ms.
+     */
+    public Builder handshakeTimeout(long timeout, TimeUnit unit) {
+      checkNotNull(unit, "unit");
+      checkArgument(timeout > 0, "handshakeTimeout", timeout + " " + unit, "> 0");
+      this.handshakeTimeoutMillis = Math.max(1, unit.toMillis(timeout));
+      return this;
+    }
+
+    /** Returns the settings. */
+    public TunnelSettings build() {
+      return new TunnelSettings(this);
+    }
+  }
+}
