@@ -62,8 +62,14 @@ final class UpstreamGateway implements AutoCloseable {
             if (tls == null) {
               addTunnelSteps(p);
             } else {
-              p.addLast(tls.get().newHandler(ch.alloc()));
+              p.addLast(InternalTunnelServer.newTlsHandler(options, ch.alloc()));
               p.addLast(new ApplicationProtocolNegotiationHandler(ApplicationProtocolNames.HTTP_1_1) {
+                @Override
+                protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
+                  // Not Netty's WARN with a stack trace per connection: counted, one rate-limited line.
+                  InternalTunnelServer.tlsHandshakeFailed(ctx, options, cause);
+                }
+
                 @Override
                 protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
                   if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
