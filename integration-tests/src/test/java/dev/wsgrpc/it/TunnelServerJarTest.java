@@ -237,6 +237,52 @@ class TunnelServerJarTest {
     assertTrue(get(admin, "/grpc").startsWith("404 "));
   }
 
+  /** Connects, sends {@code bytes} (perhaps none) and returns the milliseconds until the jar closed the connection. */
+  private static long millisUntilClosed(int port, byte[] bytes) throws Exception {
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+      long start = System.nanoTime();
+      socket.setSoTimeout(30_000);
+      socket.getOutputStream().write(bytes);
+      assertEquals(-1, socket.getInputStream().read(), "no answer to an unfinished TLS handshake");
+      return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    }
+  }
+
+  @Test
+  void relayModeTlsHandshakesEndAtTheHandshakeTimeoutAndAThousandFailuresAreCountedNotLogged() throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    jar = TunnelServerJar.start("--port", "0", "--admin-port", "0", "--mode", "relay", "--upstream", "127.0.0.1:1",
+        "--tls-cert", certs.serverCertPem().getPath(), "--tls-key", certs.serverKeyPem().getPath(),
+        "--handshake-timeout", "1s");
+    jar.awaitUrl();
+    long start = System.nanoTime();
+    // Netty's own TLS handshake timeout is 10 s: these end at the configured 1 s.
+    long silent = millisUntilClosed(jar.port(), new byte[0]);
+    assertTrue(silent >= 900 && silent < 8_000, "a silent client was closed after " + silent + " ms");
+    long half = millisUntilClosed(jar.port(), new byte[] {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01});
+    assertTrue(half >= 900 && half < 8_000, "half a ClientHello was closed after " + half + " ms");
+    for (int i = 0; i < 1000; i++) {
+      PeerTriggeredLogsTest.sendAndAwaitClose(jar.port(), PeerTriggeredLogsTest.NOT_TLS.get(i % 3));
+    }
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("admin listener on http://127\\.0\\.0\\.1:(\\d+)")
+        .matcher(jar.stdout());
+    assertTrue(m.find(), jar.stdout());
+    int admin = Integer.parseInt(m.group(1));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    String metrics = get(admin, "/metrics");
+    while (!metrics.contains("wsgrpc_handshake_failures_total{reason=\"tls\"} 1002.0")
+        && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+      metrics = get(admin, "/metrics");
+    }
+    assertTrue(metrics.contains("wsgrpc_handshake_failures_total{reason=\"tls\"} 1002.0"), metrics);
+    String log = jar.stderr();
+    assertFalse(log.contains("\tat "), "a stack trace:\n" + log);
+    assertFalse(log.contains("not-for-logs") || log.contains("6e6f742d666f722d6c6f6773"), "request bytes:\n" + log);
+    long lines = log.lines().filter(l -> l.contains("TLS handshake")).count();
+    assertTrue(lines <= PeerTriggeredLogsTest.allowedLines(System.nanoTime() - start), lines + " lines:\n" + log);
+  }
+
   @Test
   void adminPortOutOfRangeOrEqualToThePortIsABadOption() throws Exception {
     for (String[] c : new String[][] {{"--admin-port=70000", "--admin-port: 70000 (expected: 0 to 65535)"},

@@ -15,6 +15,7 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
@@ -65,9 +66,18 @@ final class UpstreamGateway implements AutoCloseable {
               p.addLast(InternalTunnelServer.newTlsHandler(options, ch.alloc()));
               p.addLast(new ApplicationProtocolNegotiationHandler(ApplicationProtocolNames.HTTP_1_1) {
                 @Override
+                public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+                  if (evt instanceof SslHandshakeCompletionEvent && !((SslHandshakeCompletionEvent) evt).isSuccess()) {
+                    // Every failure, the handshake timeout's too: counted, one rate-limited line, closed.
+                    InternalTunnelServer.tlsHandshakeFailed(ctx, options, ((SslHandshakeCompletionEvent) evt).cause());
+                  }
+                  super.userEventTriggered(ctx, evt);
+                }
+
+                @Override
                 protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
-                  // Not Netty's WARN with a stack trace per connection: counted, one rate-limited line.
-                  InternalTunnelServer.tlsHandshakeFailed(ctx, options, cause);
+                  // Already reported above; not Netty's WARN with a stack trace per connection.
+                  ctx.close();
                 }
 
                 @Override
