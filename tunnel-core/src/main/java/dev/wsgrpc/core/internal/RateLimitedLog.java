@@ -28,6 +28,9 @@ public final class RateLimitedLog {
    */
   public static final Duration DEFAULT_PERIOD = Duration.ofMinutes(1);
 
+  /** Bumped by {@link #refillAll()}: each log compares it with the generation it last saw. */
+  private static final java.util.concurrent.atomic.AtomicLong GENERATION = new java.util.concurrent.atomic.AtomicLong();
+
   private final Logger logger;
   private final Level level;
   private final int burst;
@@ -37,6 +40,7 @@ public final class RateLimitedLog {
   private long lastRefillNanos;
   private long suppressedSinceLast;
   private long suppressedTotal;
+  private long generation = GENERATION.get();
 
   /** At most {@link #DEFAULT_BURST} lines per {@link #DEFAULT_PERIOD} at {@code level}. */
   public RateLimitedLog(Logger logger, Level level) {
@@ -67,6 +71,11 @@ public final class RateLimitedLog {
     long suppressed;
     synchronized (this) {
       long now = nanoClock.getAsLong();
+      if (generation != GENERATION.get()) {
+        generation = GENERATION.get();
+        tokens = burst;
+        lastRefillNanos = now;
+      }
       long earned = (now - lastRefillNanos) / nanosPerToken;
       if (earned > 0) {
         tokens = Math.min(burst, tokens + earned);
@@ -101,6 +110,14 @@ public final class RateLimitedLog {
         logger.warn(line, shown);
         break;
     }
+  }
+
+  /**
+   * Gives every rate-limited log in this class loader a full burst again, as at start: for tests that assert a line
+   * which earlier tests in the same JVM may have used up.
+   */
+  public static void refillAll() {
+    GENERATION.incrementAndGet();
   }
 
   /** Lines held back since this log was made. */

@@ -106,6 +106,16 @@ class RateLimitedLogTest {
   }
 
   @Test
+  void refillAllStartsEveryLogOverForTests() {
+    RateLimitedLog log = log(1, Duration.ofHours(1));
+    log.log("first");
+    log.log("held back");
+    RateLimitedLog.refillAll();
+    log.log("after refill");
+    assertEquals(List.of("first", "after refill (1 more like this suppressed)"), messages());
+  }
+
+  @Test
   void refusesAZeroBurstOrPeriod() {
     assertEquals("burst: 0 (expected: > 0)", assertThrows(IllegalArgumentException.class,
         () -> log(0, Duration.ofSeconds(1))).getMessage());
