@@ -218,6 +218,14 @@ class TunnelServerJarTest {
   }
 
   @Test
+  void demoModeSaysLoudlyThatItIsNotForProduction() throws Exception {
+    jar = TunnelServerJar.start("--port", "0");
+    jar.awaitUrl();
+    jar.awaitLog("WARN  TunnelServerMain - DEMO MODE: serving test services (grpc.health.v1.Health, ");
+    jar.awaitLog("This is not for production: give --upstream HOST:PORT");
+  }
+
+  @Test
   void adminPortServesMetricsWhichThePublicPortThenRefuses() throws Exception {
     jar = TunnelServerJar.start("--port", "0", "--admin-port", "0");
     String url = jar.awaitUrl();
@@ -277,6 +285,7 @@ class TunnelServerJarTest {
     }
     assertTrue(metrics.contains("wsgrpc_handshake_failures_total{reason=\"tls\"} 1002.0"), metrics);
     String log = jar.stderr();
+    assertFalse(log.contains("DEMO MODE"), log);
     assertFalse(log.contains("\tat "), "a stack trace:\n" + log);
     assertFalse(log.contains("not-for-logs") || log.contains("6e6f742d666f722d6c6f6773"), "request bytes:\n" + log);
     long lines = log.lines().filter(l -> l.contains("TLS handshake")).count();

@@ -501,6 +501,10 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   private void runDemo(WebSocketServerOptions options, PrometheusRegistry registry, TunnelTracker tracker,
       InetSocketAddress bindAddress, String scheme) throws Exception {
+    // Loud, on purpose: a bare `java -jar tunnel-server.jar` must never pass for a production gateway.
+    logger.warn("DEMO MODE: serving test services ({}) to anyone who connects, without authentication unless "
+        + "configured. This is not for production: give --upstream HOST:PORT to put the gateway in front of your own "
+        + "gRPC servers", String.join(", ", DemoServices.NAMES));
     try (DemoServices demo = new DemoServices(registry)) {
       NettyServerBuilder builder = WebSocketServers.newServerBuilder(bindAddress, options);
       demo.addTo(builder);

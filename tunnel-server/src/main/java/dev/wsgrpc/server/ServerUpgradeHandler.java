@@ -13,6 +13,7 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -160,8 +161,11 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
         reject(ctx, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, RejectReason.TOO_LARGE,
             "expected request headers of at most " + options.maxRequestHeaderBytes() + " bytes");
       } else {
-        reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "expected an HTTP/1.1 request but it was malformed: "
-            + cause.getMessage());
+        // Plain words, not the decoder's message (its internals, and perhaps the bytes that arrived). Netty hands a
+        // FullHttpRequest placeholder when the request line itself failed, the request parsed so far otherwise.
+        reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, request instanceof FullHttpRequest
+            ? "expected a request line such as 'GET " + options.path() + " HTTP/1.1' but it was malformed"
+            : "expected header lines of the form 'Name: value' but they were malformed");
       }
       return false;
     }
