@@ -13,6 +13,8 @@ import dev.wsgrpc.server.TunnelListener;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.proto.EchoGrpc;
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
@@ -22,6 +24,8 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.ArrayList;
@@ -64,6 +68,10 @@ class ClientAddressBehindProxyTest {
   }
 
   private int startServer() throws Exception {
+    return startServer(PROXY_SOURCE + "/32");
+  }
+
+  private int startServer(String trusted) throws Exception {
     ServerInterceptor recorder = new ServerInterceptor() {
       @Override
       public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
@@ -72,8 +80,8 @@ class ClientAddressBehindProxyTest {
         return next.startCall(call, headers);
       }
     };
-    WebSocketServerOptions options = WebSocketServerOptions.newBuilder()
-        .access(AccessPolicy.newBuilder().trustedProxies(List.of(PROXY_SOURCE + "/32")).maxTunnelsPerClient(1).build())
+    WebSocketServerOptions options = WebSocketServerOptions.newBuilder().nativeGrpc(true)
+        .access(AccessPolicy.newBuilder().trustedProxies(List.of(trusted)).maxTunnelsPerClient(1).build())
         .listener(new TunnelListener() {
           @Override
           public void tunnelOpened(TunnelInfo tunnel) {
@@ -103,7 +111,7 @@ class ClientAddressBehindProxyTest {
     return c;
   }
 
-  private static int call(ManagedChannel channel) {
+  private static int call(Channel channel) {
     return EchoGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
         .unary(EchoService.payload(3)).getPayload().size();
   }
@@ -121,6 +129,46 @@ class ClientAddressBehindProxyTest {
     int port = startServer();
     proxy = ReverseProxy.haproxyTunnel("127.0.0.1:" + port + " source " + PROXY_SOURCE, null, "1h").start();
     assertSpoofingFails();
+  }
+
+  @Test
+  void nginxGrpcPassSpoofedForwardingHeaderDoesNotChangeANativeCallsAddress() throws Exception {
+    int port = startServer();
+    proxy = ReverseProxy.nginxNativeGrpc(port, null, "grpc_bind " + PROXY_SOURCE + ";\n").start();
+    // Through nginx (peer 127.0.0.2, trusted): the client nginx appended, not the one the client wrote.
+    assertEquals(3, call(nativeSpoofing(proxy.port(), "198.51.100.1")), proxy.output());
+    // Straight to the server (peer 127.0.0.1, not trusted): the header is not read at all.
+    assertEquals(3, call(nativeSpoofing(port, "198.51.100.1, " + PROXY_SOURCE)));
+    assertEquals(2, seenByServices.size(), seenByServices.toString());
+    assertEquals("127.0.0.1", address(seenByServices.get(0)), "services see the client's real address");
+    assertEquals("127.0.0.1", address(seenByServices.get(1)), "services see the socket's peer");
+  }
+
+  @Test
+  void aNativeCallFromATrustedProxyHasTheClientItNames() throws Exception {
+    int port = startServer("127.0.0.1/32");
+    assertEquals(3, call(nativeSpoofing(port, "198.51.100.1")));
+    assertEquals("198.51.100.1", address(seenByServices.get(0)));
+    // Inside a tunnel, the call's own header is never read: the upgrade named the client.
+    ManagedChannel tunnel = WebSocketChannels.newChannel("ws://127.0.0.1:" + port + "/grpc");
+    channels.add(tunnel);
+    assertEquals(3, call(ClientInterceptors.intercept(tunnel,
+        MetadataUtils.newAttachHeadersInterceptor(forwardedFor("198.51.100.2")))));
+    assertEquals("127.0.0.1", address(seenByServices.get(1)));
+  }
+
+  /** A native (h2c) channel to {@code port} whose calls carry {@code x-forwarded-for: value}. */
+  private Channel nativeSpoofing(int port, String value) {
+    ManagedChannel c = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+    channels.add(c);
+    return ClientInterceptors.intercept(c,
+        MetadataUtils.newAttachHeadersInterceptor(forwardedFor(value)));
+  }
+
+  private static Metadata forwardedFor(String value) {
+    Metadata headers = new Metadata();
+    headers.put(Metadata.Key.of("x-forwarded-for", Metadata.ASCII_STRING_MARSHALLER), value);
+    return headers;
   }
 
   private void assertSpoofingFails() {

@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Assumptions;
 final class ReverseProxy implements AutoCloseable {
 
   enum Kind {
-    NGINX("nginx", "nginx-light"),
+    NGINX("nginx", "nginx-full"),
     HAPROXY("haproxy", "haproxy");
 
     final String program;
@@ -90,6 +90,25 @@ final class ReverseProxy implements AutoCloseable {
     values.put("IDLE_TIMEOUT", idleTimeout);
     return nginx(port, template("proxies/nginx-tunnel.conf", values) + extraSite.replace("${PORT}",
         String.valueOf(port)));
+  }
+
+  /**
+   * nginx passing native gRPC calls ({@code grpc_pass}) to the server at {@code 127.0.0.1:upstreamPort}, configured
+   * from {@code proxies/nginx-native-grpc.conf}: with {@code certs}, TLS (ALPN h2) at nginx and TLS to the server
+   * (verified against the certificates' CA, name {@code localhost}); without, h2c on both hops. {@code extraSite} is
+   * added to the configuration.
+   */
+  static ReverseProxy nginxNativeGrpc(int upstreamPort, TestCertificates certs, String extraSite) throws IOException {
+    int port = ExternalProgram.freePort();
+    Map<String, String> values = new LinkedHashMap<>();
+    values.put("LISTEN", "127.0.0.1:" + port + (certs != null ? " ssl" : "") + " http2");
+    values.put("TLS", certs == null ? "" : "ssl_certificate " + certs.serverCertPem() + ";\n"
+        + "    ssl_certificate_key " + certs.serverKeyPem() + ";\n    ssl_protocols TLSv1.2 TLSv1.3;");
+    values.put("UPSTREAM", "127.0.0.1:" + upstreamPort);
+    values.put("UPSTREAM_SCHEME", certs == null ? "grpc" : "grpcs");
+    values.put("UPSTREAM_TLS", certs == null ? "" : "grpc_ssl_trusted_certificate " + certs.caPem() + ";\n"
+        + "        grpc_ssl_verify on;\n        grpc_ssl_name localhost;");
+    return nginx(port, template("proxies/nginx-native-grpc.conf", values) + extraSite);
   }
 
   /** HAProxy in front of the tunnel server, from {@code proxies/haproxy-tunnel.cfg}; TLS here when certs given. */

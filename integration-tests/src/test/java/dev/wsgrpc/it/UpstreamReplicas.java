@@ -255,6 +255,27 @@ final class UpstreamReplicas {
     }
   }
 
+  /**
+   * A successful call that tries to forge every caller header, sending {@code extra} headers too; returns the
+   * replica's report of what it saw (its trailers).
+   */
+  static Metadata forgedCall(Channel channel, Metadata extra) {
+    Metadata forged = new Metadata();
+    forged.put(Metadata.Key.of("wsgrpc-client-address", Metadata.ASCII_STRING_MARSHALLER), "10.6.6.6");
+    forged.put(Metadata.Key.of("wsgrpc-principal", Metadata.ASCII_STRING_MARSHALLER), "root");
+    forged.put(Metadata.Key.of("wsgrpc-transport", Metadata.ASCII_STRING_MARSHALLER), "forged");
+    forged.put(Metadata.Key.of("wsgrpc-forged", Metadata.ASCII_STRING_MARSHALLER), "yes");
+    forged.put(Metadata.Key.of("wsgrpc-forged-bin", Metadata.BINARY_BYTE_MARSHALLER), new byte[] {1, 2});
+    forged.merge(extra);
+    AtomicReference<Status> status = new AtomicReference<>();
+    Metadata trailers = call(ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(forged)),
+        EchoService.payload(4), 30_000, status);
+    if (!status.get().isOk()) {
+      throw new AssertionError("the forging call failed: " + status.get(), status.get().asRuntimeException(trailers));
+    }
+    return trailers;
+  }
+
   /** The replica that answered a successful call; fails with the status otherwise. */
   static String replicaOf(ManagedChannel channel) {
     AtomicReference<Status> status = new AtomicReference<>();

@@ -14,7 +14,6 @@ import dev.wsgrpc.server.TunnelInfo;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.gateway.proxy.CallMetrics;
-import dev.wsgrpc.gateway.proxy.CallerMetadata;
 import dev.wsgrpc.gateway.proxy.ForwardingRegistry;
 import dev.wsgrpc.gateway.proxy.UpstreamChannel;
 import dev.wsgrpc.gateway.proxy.UpstreamOptions;
@@ -542,7 +541,6 @@ public final class TunnelServerMain implements Callable<Integer> {
       NettyServerBuilder builder = WebSocketServers.newServerBuilder(bindAddress, options)
           .directExecutor() // the forwarding never blocks; each call's work runs in its own lane on `calls`
           .fallbackHandlerRegistry(new ForwardingRegistry(channel, calls))
-          .intercept(new CallerMetadata())
           .intercept(new CallMetrics(registry));
       serve(builder, tracker, scheme, "proxy mode", "forwarding every call to " + upstreams, () -> { });
     } finally {

@@ -152,7 +152,8 @@ public final class AccessPolicy {
      * The proxies (CIDR blocks such as {@code 10.0.0.0/8} or single addresses) whose {@code X-Forwarded-For}
      * header decides the client's address, which services then see as {@code Grpc.TRANSPORT_ATTR_REMOTE_ADDR} and
      * {@link #maxTunnelsPerClient} counts by: the chain is walked from the right past these proxies, and the first
-     * other hop is the client. From anyone else the header is ignored, and {@code Forwarded} is never read (see
+     * other hop is the client. A tunnel's header is read from its upgrade request; a native gRPC call's (a proxy
+     * such as nginx {@code grpc_pass} in front) from the call's own headers. From anyone else the header is ignored, and {@code Forwarded} is never read (see
      * {@link #trustedProxies(List, TrustedProxies.Header)} for proxies that set {@code Forwarded}). Default: none.
      */
     public Builder trustedProxies(List<String> cidrs) {

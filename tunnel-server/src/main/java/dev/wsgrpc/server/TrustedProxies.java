@@ -113,6 +113,11 @@ public final class TrustedProxies {
     return new TrustedProxies(networks, prefixes, header);
   }
 
+  /** Whether no proxy is trusted: every client address is then the socket's peer. */
+  boolean isEmpty() {
+    return networks.isEmpty();
+  }
+
   /** The one header whose chain names the client. */
   public Header header() {
     return header;
@@ -153,6 +158,15 @@ public final class TrustedProxies {
    * last trusted hop; otherwise (an untrusted peer, no header) the peer itself.
    */
   public SocketAddress clientAddress(SocketAddress peer, HttpHeaders headers) {
+    return isEmpty() ? peer : clientAddress(peer, headers.getAll(header.headerName()));
+  }
+
+  /**
+   * Like {@link #clientAddress(SocketAddress, HttpHeaders)} for the {@link #header()} lines of a request given as
+   * they arrived, in order: for a native gRPC call, the lines of its metadata (a proxy such as nginx
+   * {@code grpc_pass} adds the header to the call's HTTP/2 headers).
+   */
+  SocketAddress clientAddress(SocketAddress peer, List<String> headerLines) {
     if (networks.isEmpty() || !(peer instanceof InetSocketAddress)) {
       return peer;
     }
@@ -161,8 +175,8 @@ public final class TrustedProxies {
       return peer;
     }
     List<String> chain = header == Header.FORWARDED
-        ? ForwardedHeaderParser.forChain(headers.getAll(header.headerName()))
-        : xForwardedForChain(headers.getAll(header.headerName()));
+        ? ForwardedHeaderParser.forChain(headerLines)
+        : xForwardedForChain(headerLines);
     for (int i = chain.size() - 1; i >= 0; i--) {
       InetSocketAddress hop = chain.get(i) == null ? null : parseHop(chain.get(i));
       if (hop == null) {

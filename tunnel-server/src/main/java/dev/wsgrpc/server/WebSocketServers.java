@@ -58,6 +58,10 @@ public final class WebSocketServers {
   private static NettyServerBuilder configure(NettyServerBuilder builder, WebSocketServerOptions options) {
     // Services read the authenticated principal with TunnelPrincipal.current().
     builder.intercept(TunnelPrincipal.interceptor());
+    if (options.nativeGrpc() && !options.access().trustedProxies().isEmpty()) {
+      // Native calls from a trusted proxy name their client in their own headers, as tunnels do in the upgrade.
+      builder.intercept(new NativeClientAddress(options.access().trustedProxies()));
+    }
     // grpc's own negotiation deadline covers TLS too; the upgrade step answers 408 at the same moment.
     return builder.handshakeTimeout(options.settings().handshakeTimeout().toMillis() + 1_000, TimeUnit.MILLISECONDS)
         // Clients keep tunnels alive through proxies with gRPC keepalive (WebSocketChannels: every 30 s, also

@@ -46,6 +46,17 @@ class TrustedProxiesTest {
   }
 
   @Test
+  void headerLinesOfANativeCallFollowTheSameRules() {
+    // A native gRPC call's metadata lines, in order, as nginx grpc_pass sends them.
+    assertEquals(new InetSocketAddress("198.51.100.7", 0),
+        trusted.clientAddress(PROXY, Arrays.asList("1.1.1.1", "198.51.100.7, 10.9.9.9")));
+    assertEquals(STRANGER, trusted.clientAddress(STRANGER, Arrays.asList("198.51.100.7")));
+    assertEquals(PROXY, trusted.clientAddress(PROXY, Arrays.asList()));
+    assertEquals(new InetSocketAddress("198.51.100.8", 0),
+        forwarded.clientAddress(PROXY, Arrays.asList("for=1.1.1.1, for=198.51.100.8")));
+  }
+
+  @Test
   void headersFromAnUntrustedPeerAreIgnored() {
     assertEquals(STRANGER, trusted.clientAddress(STRANGER, headers("X-Forwarded-For", "198.51.100.7")));
   }

@@ -53,7 +53,11 @@ public final class CallerMetadata implements ServerInterceptor {
     if (address != null) {
       headers.put(CLIENT_ADDRESS, address);
     }
-    Object principal = attributes.get(TunnelPrincipal.ATTRIBUTE);
+    // The server's interceptors run first: the principal of the tunnel, or of the native call they authenticated.
+    Object principal = TunnelPrincipal.current();
+    if (principal == null) {
+      principal = attributes.get(TunnelPrincipal.ATTRIBUTE);
+    }
     if (principal != null) {
       headers.put(PRINCIPAL, percentEncode(principal.toString()));
     }

@@ -1,0 +1,59 @@
+package dev.wsgrpc.server;
+
+import io.grpc.Attributes;
+import io.grpc.ForwardingServerCall;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import java.net.SocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Gives a native gRPC call (h2c or TLS h2, no tunnel) from a trusted proxy the client address its forwarding header
+ * names, as tunnels get it from their upgrade request: a proxy such as nginx {@code grpc_pass} or HAProxy in HTTP/2
+ * mode appends the client to the call's own headers. The same {@link TrustedProxies} rules read the same one header
+ * ({@code X-Forwarded-For} or {@code Forwarded}); from anyone else it is ignored. Services then see the client in
+ * {@link Grpc#TRANSPORT_ATTR_REMOTE_ADDR} of {@code call.getAttributes()}. Calls in tunnels and browser protocols
+ * keep the address their upgrade established (a header inside a tunnel is never read).
+ */
+final class NativeClientAddress implements ServerInterceptor {
+
+  private final TrustedProxies proxies;
+  private final Metadata.Key<String> header;
+
+  NativeClientAddress(TrustedProxies proxies) {
+    this.proxies = proxies;
+    this.header = Metadata.Key.of(proxies.header().headerName().toLowerCase(Locale.ROOT),
+        Metadata.ASCII_STRING_MARSHALLER);
+  }
+
+  @Override
+  public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
+      ServerCallHandler<ReqT, RespT> next) {
+    Attributes attributes = call.getAttributes();
+    if (attributes.get(WebSocketServers.TUNNEL_PATH) != null) {
+      return next.startCall(call, headers);
+    }
+    SocketAddress peer = attributes.get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+    List<String> lines = new ArrayList<>();
+    Iterable<String> values = headers.getAll(header);
+    if (values != null) {
+      values.forEach(lines::add);
+    }
+    SocketAddress client = proxies.clientAddress(peer, lines);
+    if (client == peer) {
+      return next.startCall(call, headers);
+    }
+    Attributes withClient = attributes.toBuilder().set(Grpc.TRANSPORT_ATTR_REMOTE_ADDR, client).build();
+    return next.startCall(new ForwardingServerCall.SimpleForwardingServerCall<ReqT, RespT>(call) {
+      @Override
+      public Attributes getAttributes() {
+        return withClient;
+      }
+    }, headers);
+  }
+}
