@@ -4,6 +4,7 @@ import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.core.internal.RateLimitedLog;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelFutureListener;
@@ -54,6 +55,8 @@ import org.slf4j.LoggerFactory;
 final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
 
   private static final Logger logger = LoggerFactory.getLogger(ServerUpgradeHandler.class);
+  /** A handler that fails on a request fails again on the next: a few lines, then counts. */
+  private static final RateLimitedLog HANDLER_FAILED = new RateLimitedLog(logger, RateLimitedLog.Level.WARN);
   static final String HTTP_CODEC = "wsgrpc-http-codec";
   static final String PREFACE_DETECTOR = "wsgrpc-h2-preface-detector";
   static final String CORS = "wsgrpc-cors";
@@ -458,7 +461,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       try {
         response = handler.handle(request, client, ctx.alloc());
       } catch (RuntimeException e) {
-        logger.warn("PlainHttpHandler failed on {}; answering 500", printable(path), e);
+        HANDLER_FAILED.log("PlainHttpHandler failed on {}; answering 500: {}", printable(path), e);
         response = textResponse(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error");
       }
     }
