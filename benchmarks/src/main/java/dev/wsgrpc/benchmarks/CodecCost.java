@@ -1,5 +1,6 @@
 package dev.wsgrpc.benchmarks;
 
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.internal.FramePipeline;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
@@ -9,6 +10,7 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.concurrent.FastThreadLocalThread;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -76,8 +78,13 @@ final class CodecCost {
     });
     if (!mode.equals("plain")) {
       boolean masked = mode.equals("masked");
-      FramePipeline.install(client.pipeline(), "tail", !masked, MIB, 64 * 1024, "bench");
-      FramePipeline.install(server.pipeline(), "tail", masked, MIB, 64 * 1024, "bench");
+      // No pings: only the codec's cost is measured.
+      TunnelSettings settings = TunnelSettings.newBuilder().maxInboundFramePayload(MIB)
+          .maxOutboundFramePayload(64 * 1024).pingInterval(Duration.ZERO).build();
+      FramePipeline.install(client.pipeline(), "tail", masked ? FramePipeline.Role.CLIENT : FramePipeline.Role.SERVER,
+          settings, "bench");
+      FramePipeline.install(server.pipeline(), "tail", masked ? FramePipeline.Role.SERVER : FramePipeline.Role.CLIENT,
+          settings, "bench");
     }
     return new EmbeddedChannel[] {client, server};
   }

@@ -1,8 +1,5 @@
 package dev.wsgrpc.it;
 
-import dev.wsgrpc.client.ClientTls;
-import dev.wsgrpc.client.WebSocketChannels;
-import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
@@ -21,25 +18,37 @@ final class DirectTunnelSetup implements TunnelSetup {
   static final int MAX_MESSAGE = 32 * 1024 * 1024;
 
   private final boolean tls;
+  private final TunnelClient client;
   private TestCertificates certs;
   private Server server;
   private String url;
 
-  private DirectTunnelSetup(boolean tls) {
+  private DirectTunnelSetup(boolean tls, TunnelClient client) {
     this.tls = tls;
+    this.client = client;
   }
 
   static DirectTunnelSetup ws() {
-    return new DirectTunnelSetup(false);
+    return ws(TunnelClient.NETTY);
   }
 
   static DirectTunnelSetup wss() {
-    return new DirectTunnelSetup(true);
+    return wss(TunnelClient.NETTY);
+  }
+
+  /** ws, with channels from {@code client}. */
+  static DirectTunnelSetup ws(TunnelClient client) {
+    return new DirectTunnelSetup(false, client);
+  }
+
+  /** wss, with channels from {@code client}. */
+  static DirectTunnelSetup wss(TunnelClient client) {
+    return new DirectTunnelSetup(true, client);
   }
 
   @Override
   public String name() {
-    return tls ? "wss" : "ws";
+    return (tls ? "wss" : "ws") + client.suffix();
   }
 
   @Override
@@ -61,11 +70,16 @@ final class DirectTunnelSetup implements TunnelSetup {
 
   @Override
   public ManagedChannel newChannel() {
-    WebSocketClientOptions.Builder options = WebSocketClientOptions.newBuilder(url);
-    if (tls) {
-      options.tls(ClientTls.trusting(certs.caPem()));
-    }
-    return WebSocketChannels.newChannelBuilder(options.build()).maxInboundMessageSize(MAX_MESSAGE).build();
+    return client.newChannel(target());
+  }
+
+  /** Where the server is, for a channel of any client. */
+  TunnelClient.Target target() {
+    return new TunnelClient.Target(url).trust(tls ? certs.caPem() : null);
+  }
+
+  Server server() {
+    return server;
   }
 
   @Override

@@ -16,14 +16,9 @@ import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.InetSocketAddress;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -43,7 +38,7 @@ class GatewayModeTest {
 
   private TunnelServerJar jar;
   private ManagedChannel channel;
-  private Process python;
+  private PythonEchoServer python;
   private Server upstream;
 
   @AfterEach
@@ -55,8 +50,7 @@ class GatewayModeTest {
       jar.close();
     }
     if (python != null) {
-      python.destroy();
-      python.waitFor(10, TimeUnit.SECONDS);
+      python.close();
     }
     if (upstream != null) {
       upstream.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
@@ -65,18 +59,8 @@ class GatewayModeTest {
 
   /** Starts the Python grpcio echo server and returns its port. */
   private int startPythonUpstream() throws Exception {
-    String interpreter = ExternalProgram.requirePythonWithGrpc();
-    URL script = getClass().getResource("/python/echo_server.py");
-    Path copy = Files.createTempFile("echo_server", ".py");
-    copy.toFile().deleteOnExit();
-    Files.copy(Paths.get(script.toURI()), copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    python = new ProcessBuilder(interpreter, copy.toString()).redirectErrorStream(true).start();
-    BufferedReader out = new BufferedReader(new InputStreamReader(python.getInputStream(), StandardCharsets.UTF_8));
-    String line = out.readLine();
-    if (line == null || !line.trim().matches("\\d+")) {
-      throw new AssertionError("python grpcio server did not start: " + line);
-    }
-    return Integer.parseInt(line.trim());
+    python = PythonEchoServer.start();
+    return python.port();
   }
 
   private int startJavaUpstream(EchoService service, TestCertificates tls) throws Exception {
@@ -94,32 +78,7 @@ class GatewayModeTest {
     int pythonPort = startPythonUpstream();
     jar = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "127.0.0.1:" + pythonPort);
     channel = WebSocketChannels.newChannel(jar.awaitUrl());
-    EchoGrpc.EchoBlockingStub stub = EchoGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
-
-    EchoRequest request = EchoService.payload(200_000);
-    assertEquals(request.getPayload(), stub.unary(request).getPayload());
-
-    Iterator<EchoResponse> five = stub.serverStream(EchoService.payload(100));
-    int n = 0;
-    while (five.hasNext()) {
-      assertEquals(100, five.next().getPayload().size());
-      n++;
-    }
-    assertEquals(5, n);
-
-    List<EchoResponse> echoed = new ArrayList<>();
-    CompletableFuture<Void> done = new CompletableFuture<>();
-    StreamObserver<EchoRequest> requests = EchoGrpc.newStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS)
-        .bidi(Observers.collecting(echoed, done));
-    for (int i = 0; i < 200; i++) {
-      requests.onNext(EchoService.payload(i + 1));
-    }
-    requests.onCompleted();
-    done.get(60, TimeUnit.SECONDS);
-    assertEquals(200, echoed.size());
-    for (int i = 0; i < 200; i++) {
-      assertEquals(i + 1, echoed.get(i).getPayload().size());
-    }
+    PythonEchoServer.assertEchoes(channel);
     jar.awaitLog("tunnel open client=/127.0.0.1:");
   }
 

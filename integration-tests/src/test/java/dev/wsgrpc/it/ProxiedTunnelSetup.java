@@ -26,6 +26,8 @@ final class ProxiedTunnelSetup implements TunnelSetup {
   private final ReverseProxy.Kind kind;
   private final boolean tls;
   private final String idleTimeout;
+  private TunnelClient client = TunnelClient.NETTY;
+  private boolean clientOptionsSet;
   private UnaryOperator<WebSocketClientOptions.Builder> clientOptions = b -> b;
   private Consumer<NettyServerBuilder> serverConfig = b -> { };
   private TestCertificates certs;
@@ -55,6 +57,13 @@ final class ProxiedTunnelSetup implements TunnelSetup {
   /** Adjusts the options of every channel {@link #newChannel()} makes. */
   ProxiedTunnelSetup clientOptions(UnaryOperator<WebSocketClientOptions.Builder> adjust) {
     this.clientOptions = adjust;
+    this.clientOptionsSet = true;
+    return this;
+  }
+
+  /** Makes channels with {@code client} (default: the Netty client). */
+  ProxiedTunnelSetup client(TunnelClient client) {
+    this.client = client;
     return this;
   }
 
@@ -66,7 +75,7 @@ final class ProxiedTunnelSetup implements TunnelSetup {
 
   @Override
   public String name() {
-    return kind.program + (tls ? "-wss" : "-ws");
+    return kind.program + (tls ? "-wss" : "-ws") + client.suffix();
   }
 
   @Override
@@ -101,6 +110,12 @@ final class ProxiedTunnelSetup implements TunnelSetup {
 
   @Override
   public ManagedChannel newChannel() {
+    if (client != TunnelClient.NETTY) {
+      if (clientOptionsSet) {
+        throw new IllegalStateException("clientOptions adjusts the Netty client's options only");
+      }
+      return client.newChannel(new TunnelClient.Target(url).trust(tls ? certs.caPem() : null));
+    }
     return WebSocketChannels.newChannelBuilder(options().build())
         .maxInboundMessageSize(DirectTunnelSetup.MAX_MESSAGE)
         .build();

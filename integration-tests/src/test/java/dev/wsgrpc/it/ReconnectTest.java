@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.wsgrpc.client.WebSocketChannels;
-import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.ExternalProgram;
@@ -29,13 +27,14 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Timeout;
 
 /**
  * When the tunnel drops under load — the proxy restarted, the server killed, the connection cut — streams in flight
  * fail UNAVAILABLE within 2 s, no call hangs, and the channel reconnects with gRPC's backoff so that new calls
- * succeed.
+ * succeed. Each case runs with both clients (the Netty client and the OkHttp client for Android).
  */
 @Timeout(value = 150, unit = TimeUnit.SECONDS)
 class ReconnectTest {
@@ -164,9 +163,10 @@ class ReconnectTest {
     return rest;
   }
 
-  @Test
-  void restartingNginxUnderLoad() throws Exception {
-    ProxiedTunnelSetup setup = ProxiedTunnelSetup.nginx(false);
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(TunnelClient.class)
+  void restartingNginxUnderLoad(TunnelClient client) throws Exception {
+    ProxiedTunnelSetup setup = ProxiedTunnelSetup.nginx(false).client(client);
     resources.add(setup);
     EchoService service = new EchoService();
     resources.add(service::shutdown);
@@ -181,8 +181,9 @@ class ReconnectTest {
     assertNewCallsSucceed();
   }
 
-  @Test
-  void killingTheServerUnderLoad() throws Exception {
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(TunnelClient.class)
+  void killingTheServerUnderLoad(TunnelClient client) throws Exception {
     ReverseProxy.Kind.NGINX.require();
     int serverPort = ExternalProgram.freePort();
     ExternalProgram server = ExternalProgram.start("echo-server", EchoServerMain.command(serverPort))
@@ -190,7 +191,7 @@ class ReconnectTest {
     resources.add(() -> closeQuietly(server));
     ReverseProxy nginx = ReverseProxy.nginxTunnel(serverPort, null, "1h").start();
     resources.add(nginx);
-    channel = WebSocketChannels.newChannel("ws://127.0.0.1:" + nginx.port() + "/grpc");
+    channel = client.newChannel("ws://127.0.0.1:" + nginx.port() + "/grpc");
     load = new Load(channel, 4, 3);
     load.awaitSuccesses(20, 30);
 
@@ -204,18 +205,14 @@ class ReconnectTest {
     assertNewCallsSucceed();
   }
 
-  @Test
-  void connectionCutByARelayUnderLoad() throws Exception {
-    EchoService service = new EchoService();
-    resources.add(service::shutdown);
-    Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
-        WebSocketServerOptions.DEFAULT).addService(service).build().start();
-    resources.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
-    int port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(TunnelClient.class)
+  void connectionCutByARelayUnderLoad(TunnelClient client) throws Exception {
+    int port = startServer();
     FaultInjectingRelay relay = new FaultInjectingRelay(new InetSocketAddress("127.0.0.1", port));
     resources.add(relay);
-    channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder("ws://127.0.0.1:" + port + "/grpc")
-        .connectTo("127.0.0.1", relay.port()).build()).build();
+    channel = client.newChannel(new TunnelClient.Target("ws://127.0.0.1:" + port + "/grpc")
+        .connectTo("127.0.0.1", relay.port()));
     load = new Load(channel, 4, 3);
     load.awaitSuccesses(20, 30);
 
@@ -224,6 +221,35 @@ class ReconnectTest {
     load.assertStreamsFailedFast(brokeAt);
     assertNewCallsSucceed();
     assertTrue(relay.connectionsAccepted() >= 2, "the channel reconnected through the relay");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(TunnelClient.class)
+  void blackHoledPathIsNoticedThroughPings(TunnelClient client) throws Exception {
+    int port = startServer();
+    FaultInjectingRelay relay = new FaultInjectingRelay(new InetSocketAddress("127.0.0.1", port));
+    resources.add(relay);
+    channel = client.newChannel(new TunnelClient.Target("ws://127.0.0.1:" + port + "/grpc")
+        .connectTo("127.0.0.1", relay.port()).pingInterval(Duration.ofMillis(500)));
+    load = new Load(channel, 2, 2);
+    load.awaitSuccesses(10, 30);
+
+    // Nothing is closed: bytes just stop arriving, as when a NAT forgets the connection or a cable is pulled. Only
+    // the WebSocket Pings (gRPC keepalive is 30 s) can notice, within about two ping intervals.
+    long brokeAt = System.nanoTime();
+    relay.stallCurrentConnections();
+    load.assertStreamsFailedFast(brokeAt);
+    assertNewCallsSucceed();
+  }
+
+  /** A tunnel server on a loopback port, closed after the test; returns the port. */
+  private int startServer() throws Exception {
+    EchoService service = new EchoService();
+    resources.add(service::shutdown);
+    Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+        WebSocketServerOptions.DEFAULT).addService(service).build().start();
+    resources.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    return ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
   }
 
   private static void closeQuietly(ExternalProgram program) throws InterruptedException {

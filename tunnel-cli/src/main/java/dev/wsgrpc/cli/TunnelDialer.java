@@ -334,16 +334,12 @@ final class TunnelDialer {
       String subprotocol = InternalWebSocketClient.upgradeSubprotocol(response);
       deadline.cancel(false);
       ChannelPipeline pipeline = ctx.pipeline();
-      ((HttpClientCodec) pipeline.get(HTTP_CODEC)).removeOutboundHandler();
-      FramePipeline.install(pipeline, ctx.name(), false, options.settings().maxInboundFramePayload(),
-          options.settings().maxOutboundFramePayload(), url, options.settings().pingInterval().toMillis(),
-          options.settings().pingTimeout().toMillis());
-      finish(Step.UPGRADE, response.status() + ", subprotocol " + (subprotocol != null ? subprotocol : "none")
-          + (server != null ? ", Server: " + server : ""));
-      pipeline.remove(this);
-      result.trySuccess(ctx.channel());
-      // Last: bytes that came with the 101 now reach the frame decoder.
-      pipeline.remove(HTTP_CODEC);
+      FramePipeline.switchToFrames(ctx, HTTP_CODEC, FramePipeline.Role.CLIENT, options.settings(), url, null, () -> {
+        finish(Step.UPGRADE, response.status() + ", subprotocol " + (subprotocol != null ? subprotocol : "none")
+            + (server != null ? ", Server: " + server : ""));
+        pipeline.remove(this);
+        result.trySuccess(ctx.channel());
+      });
     }
 
     @Override

@@ -13,18 +13,24 @@ import javax.net.SocketFactory;
  * The factory of the plain TCP socket OkHttp opens for one tunnel (to the server or to the proxy). Its sockets are
  * ordinary sockets that tell the {@link Tunnel} when they connect and every time OkHttp writes to them, which is
  * how a writer waiting for room in OkHttp's send queue learns that the queue moved (see {@link Tunnel}).
+ *
+ * <p>Without a proxy, a socket dials the address and port grpc-java resolved and handed to the tunnel factory,
+ * whatever OkHttp derived from the URL: that is how {@code connectTo} dials another port than the URL's.
  */
 final class SignallingSocketFactory extends SocketFactory {
 
   private final Tunnel tunnel;
+  private final InetSocketAddress dial;
 
-  SignallingSocketFactory(Tunnel tunnel) {
+  /** Sockets for {@code tunnel} that connect to {@code dial}, or where OkHttp says when {@code dial} is null. */
+  SignallingSocketFactory(Tunnel tunnel, InetSocketAddress dial) {
     this.tunnel = tunnel;
+    this.dial = dial;
   }
 
   @Override
   public Socket createSocket() {
-    return new SignallingSocket(tunnel);
+    return new SignallingSocket(tunnel, dial);
   }
 
   @Override
@@ -60,15 +66,17 @@ final class SignallingSocketFactory extends SocketFactory {
 
   private static final class SignallingSocket extends Socket {
     private final Tunnel tunnel;
+    private final InetSocketAddress dial;
     private OutputStream out;
 
-    SignallingSocket(Tunnel tunnel) {
+    SignallingSocket(Tunnel tunnel, InetSocketAddress dial) {
       this.tunnel = tunnel;
+      this.dial = dial;
     }
 
     @Override
     public void connect(SocketAddress endpoint, int timeout) throws IOException {
-      super.connect(endpoint, timeout);
+      super.connect(dial != null ? dial : endpoint, timeout);
       // gRPC writes small frames (headers, pings, window updates) and waits for answers: no Nagle delay.
       setTcpNoDelay(true);
       SocketAddress local = getLocalSocketAddress();

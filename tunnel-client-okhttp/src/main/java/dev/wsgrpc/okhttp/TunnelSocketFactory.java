@@ -5,6 +5,7 @@ import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.Proxy;
 import java.net.ProxySelector;
 import java.net.Socket;
@@ -101,7 +102,7 @@ final class TunnelSocketFactory extends SocketFactory {
     }
     OkHttpClient client;
     try {
-      client = clientFor(tunnel, address);
+      client = clientFor(tunnel, address, port);
     } catch (IOException e) {
       throw TunnelFailure.handshake("cannot choose a proxy for " + options.safeUrl() + ": " + e.getMessage(), e);
     }
@@ -130,9 +131,15 @@ final class TunnelSocketFactory extends SocketFactory {
     return createSocket(address, port);
   }
 
-  /** This connect's client: OkHttp's socket tells the tunnel about writes; the URL's host is {@code address}. */
-  private OkHttpClient clientFor(final Tunnel tunnel, final InetAddress address) throws IOException {
-    OkHttpClient.Builder b = base.newBuilder().socketFactory(new SignallingSocketFactory(tunnel));
+  /**
+   * This connect's client: OkHttp's socket tells the tunnel about writes. The URL's host resolves to {@code address}
+   * (what grpc-java resolved), and without a proxy the socket dials {@code address:port}, which differ from the URL's
+   * with {@code connectTo}.
+   */
+  private OkHttpClient clientFor(final Tunnel tunnel, final InetAddress address, int port) throws IOException {
+    ProxyChooser.Choice choice = proxies.choose();
+    InetSocketAddress dial = choice == null && address != null ? new InetSocketAddress(address, port) : null;
+    OkHttpClient.Builder b = base.newBuilder().socketFactory(new SignallingSocketFactory(tunnel, dial));
     if (address != null) {
       final String host = options.host();
       b.dns(new Dns() {
@@ -142,7 +149,6 @@ final class TunnelSocketFactory extends SocketFactory {
         }
       });
     }
-    ProxyChooser.Choice choice = proxies.choose();
     if (choice == null) {
       b.proxy(Proxy.NO_PROXY);
     } else {

@@ -242,6 +242,17 @@ class OkHttpTunnelTest {
   }
 
   @Test
+  void connectToDialsItsHostAndPortWhileTheUrlNamesTheServer() throws Exception {
+    Server server = startServer(0, false);
+    FaultInjectingRelay relay = new FaultInjectingRelay(new InetSocketAddress("127.0.0.1", port(server)));
+    toClose.add(relay);
+    ManagedChannel channel = channel(OkHttpWebSocketOptions.newBuilder("ws://127.0.0.1:" + port(server) + "/grpc")
+        .connectTo("127.0.0.1", relay.port()).build());
+    assertEquals(5, blocking(channel).unary(TestEcho.payload(5)).getPayload().size());
+    assertEquals(1, relay.connectionsAccepted(), "the tunnel went through the connectTo address");
+  }
+
+  @Test
   void theChannelReconnectsWhenTheServerComesBackOnItsPort() throws Exception {
     Server server = startServer(0, false);
     int port = port(server);

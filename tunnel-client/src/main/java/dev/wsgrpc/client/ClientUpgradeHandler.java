@@ -1,7 +1,6 @@
 package dev.wsgrpc.client;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
-import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.core.internal.WsgrpcVersion;
@@ -16,7 +15,6 @@ import io.grpc.netty.ProtocolNegotiationEvent;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpContent;
@@ -146,11 +144,6 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
   private void complete(ChannelHandlerContext ctx) {
     finished = true;
     deadline.finish();
-    ChannelPipeline pipeline = ctx.pipeline();
-    TunnelSettings settings = options.settings();
-    FramePipeline.install(pipeline, ctx.name(), false, settings.maxInboundFramePayload(),
-        settings.maxOutboundFramePayload(), options.safeUrl().toString(), settings.pingInterval().toMillis(),
-        settings.pingTimeout().toMillis());
     ProtocolNegotiationEvent pne = getProtocolNegotiationEvent();
     Attributes attrs = InternalProtocolNegotiationEvent.getAttributes(pne);
     if (attrs.get(GrpcAttributes.ATTR_AUTHORITY_VERIFIER) == null) {
@@ -158,14 +151,11 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
       attrs = attrs.toBuilder().set(GrpcAttributes.ATTR_AUTHORITY_VERIFIER, authority -> Status.OK).build();
       replaceProtocolNegotiationEvent(InternalProtocolNegotiationEvent.withAttributes(pne, attrs));
     }
-    // gRPC writes from now on must reach the frame encoder, not the HTTP encoder.
-    ((HttpClientCodec) pipeline.get(HTTP_CODEC)).removeOutboundHandler();
-    ctx.fireUserEventTriggered(new TunnelEstablishedEvent(options.requestTarget(), subprotocol,
-        ctx.channel().remoteAddress(), null));
-    // Replaces this handler with gRPC's, which sends the HTTP/2 preface through the frame handlers.
-    fireProtocolNegotiationEvent(ctx);
-    // Last: whatever the codec still holds (frames sent right after the 101) now flows to gRPC.
-    pipeline.remove(HTTP_CODEC);
+    // fireProtocolNegotiationEvent replaces this handler with gRPC's, which sends the HTTP/2 preface through the
+    // frame handlers.
+    FramePipeline.switchToFrames(ctx, HTTP_CODEC, FramePipeline.Role.CLIENT, options.settings(),
+        options.safeUrl(), new TunnelEstablishedEvent(options.requestTarget(), subprotocol,
+            ctx.channel().remoteAddress(), null), () -> fireProtocolNegotiationEvent(ctx));
   }
 
   private void fail(ChannelHandlerContext ctx, String message, Throwable cause) {

@@ -32,8 +32,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -505,17 +503,14 @@ public final class TunnelServerMain implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), flag + ": " + e.value() + " (expected: " + e.expected() + ")");
     }
     ManagedChannel channel = UpstreamChannel.create(upstreams);
-    ExecutorService calls = Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()),
-        new io.netty.util.concurrent.DefaultThreadFactory("proxy-call", true));
     try {
       NettyServerBuilder builder = WebSocketServers.newServerBuilder(bindAddress, options)
-          .directExecutor() // the forwarding never blocks; each call's work runs in its own lane on `calls`
-          .fallbackHandlerRegistry(new ForwardingRegistry(channel, calls))
+          .directExecutor() // the forwarding never blocks: each call's work runs on its connections' event loops
+          .fallbackHandlerRegistry(new ForwardingRegistry(channel))
           .intercept(new CallMetrics(registry));
       serve(builder, tracker, scheme, "proxy mode", "forwarding every call to " + upstreams, () -> { });
     } finally {
       channel.shutdownNow();
-      calls.shutdownNow();
     }
   }
 

@@ -1,7 +1,6 @@
 package dev.wsgrpc.server;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
-import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
 import io.netty.buffer.ByteBuf;
@@ -534,19 +533,12 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     timeout.cancel(false);
     ChannelPipeline pipeline = ctx.pipeline();
     ctx.writeAndFlush(accept);
-    // The 101 is encoded; writes from now on must reach the frame encoder, not the HTTP encoder.
-    ((HttpServerCodec) pipeline.get(HTTP_CODEC)).removeOutboundHandler();
     removeCors(pipeline);
-    TunnelSettings settings = options.settings();
-    FramePipeline.install(pipeline, ctx.name(), true, settings.maxInboundFramePayload(),
-        settings.maxOutboundFramePayload(), "client " + clientAddress, settings.pingInterval().toMillis(),
-        settings.pingTimeout().toMillis());
     logger.debug("Tunnel opened with {} on {} (subprotocol {})", clientAddress, options.path(), subprotocol);
-    // The next handler takes over here (gRPC's handoff replaces itself with the HTTP/2 handler).
-    ctx.fireUserEventTriggered(new TunnelEstablishedEvent(options.path(), subprotocol, clientAddress, principal));
-    pipeline.remove(this);
-    // Last: bytes the client sent right after its request now flow to whoever took over.
-    pipeline.remove(HTTP_CODEC);
+    // The next handler takes over on the event (gRPC's handoff replaces itself with the HTTP/2 handler).
+    FramePipeline.switchToFrames(ctx, HTTP_CODEC, FramePipeline.Role.SERVER, options.settings(),
+        "client " + clientAddress, new TunnelEstablishedEvent(options.path(), subprotocol, clientAddress,
+            principal), () -> pipeline.remove(this));
   }
 
   /**
@@ -559,19 +551,18 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     timeout.cancel(false);
     ChannelPipeline pipeline = ctx.pipeline();
     ctx.writeAndFlush(accept);
-    ((HttpServerCodec) pipeline.get(HTTP_CODEC)).removeOutboundHandler();
     removeCors(pipeline);
-    TunnelSettings settings = options.settings();
-    FramePipeline.install(pipeline, ctx.name(), true, settings.maxInboundFramePayload(),
-        settings.maxOutboundFramePayload(), "client " + clientAddress, settings.pingInterval().toMillis(),
-        settings.pingTimeout().toMillis());
     GrpcWebSocketsTranslator translator = new GrpcWebSocketsTranslator(callPath,
         sslSession(ctx) != null ? "https" : "http", upgradeHeaders.get(HttpHeaderNames.HOST), clientAddress,
-        options.maxRequestHeaderBytes(), settings.handshakeTimeout().toMillis(), headers -> admitCall(ctx, headers));
-    pipeline.replace(FramePipeline.BYTE_STREAM, GrpcWebSocketsTranslator.NAME, translator);
+        options.maxRequestHeaderBytes(), options.settings().handshakeTimeout().toMillis(),
+        headers -> admitCall(ctx, headers));
     logger.debug("grpc-websockets call from {} on {}", clientAddress, printable(callPath));
-    pipeline.remove(this);
-    pipeline.remove(HTTP_CODEC);
+    // The translator takes the byte-stream step's place; the call's event comes once it is admitted.
+    FramePipeline.switchToFrames(ctx, HTTP_CODEC, FramePipeline.Role.SERVER, options.settings(),
+        "client " + clientAddress, null, () -> {
+          pipeline.replace(FramePipeline.BYTE_STREAM, GrpcWebSocketsTranslator.NAME, translator);
+          pipeline.remove(this);
+        });
     if (webSocketRefusal != null) {
       translator.refuse(webSocketRefusal);
     }

@@ -92,7 +92,9 @@ class BearerTokensTest {
   private static EmbeddedChannel tunnel() {
     EmbeddedChannel ch = new EmbeddedChannel();
     ch.pipeline().addLast("tail", new ChannelInboundHandlerAdapter());
-    FramePipeline.install(ch.pipeline(), "tail", true, 65536, 65536, "client test");
+    FramePipeline.install(ch.pipeline(), "tail", FramePipeline.Role.SERVER, dev.wsgrpc.core.TunnelSettings
+        .newBuilder().maxInboundFramePayload(65536).maxOutboundFramePayload(65536)
+        .pingInterval(java.time.Duration.ZERO).build(), "client test");
     return ch;
   }
 

@@ -1,11 +1,14 @@
 package dev.wsgrpc.core.internal;
 
-import dev.wsgrpc.core.WebSocketTunnel;
+import dev.wsgrpc.core.TunnelEstablishedEvent;
+import dev.wsgrpc.core.TunnelSettings;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 
 /**
- * Installs the handlers that carry a byte stream over an upgraded connection, in one place for both sides:
+ * The one home of the frame handlers and of the switch from HTTP/1.1 to frames, for both sides:
  *
  * <pre>
  *   socket ─ [TLS] ─ frame-decoder ─ frame-encoder ─ [keepalive] ─ control ─ byte-stream ─ (gRPC's HTTP/2 handler)
@@ -20,38 +23,59 @@ public final class FramePipeline {
   public static final String CONTROL = "wsgrpc-control";
   public static final String BYTE_STREAM = "wsgrpc-byte-stream";
 
-  /**
-   * Adds the frame handlers before the handler named {@code before}, without keepalive (no Pings are sent; see the
-   * overload that takes the ping settings, {@link WebSocketTunnel#DEFAULT_PING_INTERVAL_MILLIS}).
-   *
-   * @param server true on the server: it expects masked frames and sends unmasked ones; clients the reverse
-   * @param maxInboundFramePayload the largest frame payload accepted; a larger one ends the tunnel with 1009
-   * @param maxOutboundFramePayload the largest frame payload sent
-   * @param peer how errors name the other side
-   */
-  public static void install(ChannelPipeline pipeline, String before, boolean server, int maxInboundFramePayload,
-      int maxOutboundFramePayload, String peer) {
-    install(pipeline, before, server, maxInboundFramePayload, maxOutboundFramePayload, peer, 0, 0);
+  /** Which end of the tunnel a pipeline is: it decides masking and the close code sent when the tunnel ends. */
+  public enum Role {
+    /** Sends masked frames, expects unmasked ones, closes with 1000 (Normal Closure). */
+    CLIENT,
+    /** Sends unmasked frames, expects masked ones, closes with 1001 (Going Away). */
+    SERVER
   }
 
   /**
-   * Adds the frame handlers before the handler named {@code before}, with a {@link KeepaliveHandler} between the
-   * encoder and the control handler unless {@code pingIntervalMillis} is 0.
+   * Adds the frame handlers before the handler named {@code before}: decoder, encoder, a {@link KeepaliveHandler}
+   * unless {@link TunnelSettings#pingInterval()} is zero, control, byte stream.
    *
-   * @param pingIntervalMillis time between two WebSocket Pings; 0 sends none and never checks the peer
-   * @param pingTimeoutMillis how long after a Ping something must have arrived before the tunnel is closed
+   * @param settings the frame payload limits (a larger inbound frame ends the tunnel with 1009) and the pings
+   * @param peer how errors name the other side, e.g. {@code "wss://host/grpc"} or {@code "client 10.0.0.7:5512"}
    */
-  public static void install(ChannelPipeline pipeline, String before, boolean server, int maxInboundFramePayload,
-      int maxOutboundFramePayload, String peer, long pingIntervalMillis, long pingTimeoutMillis) {
+  public static void install(ChannelPipeline pipeline, String before, Role role, TunnelSettings settings,
+      String peer) {
+    boolean server = role == Role.SERVER;
     // Violations surface as exceptions and ControlFrameHandler answers them: one path for protocol errors.
-    pipeline.addBefore(before, DECODER, new FrameDecoder(server, maxInboundFramePayload));
+    pipeline.addBefore(before, DECODER, new FrameDecoder(server, settings.maxInboundFramePayload()));
     pipeline.addBefore(before, ENCODER, new FrameEncoder(!server));
-    if (pingIntervalMillis > 0) {
-      pipeline.addBefore(before, KEEPALIVE, new KeepaliveHandler(pingIntervalMillis, pingTimeoutMillis));
+    if (!settings.pingInterval().isZero()) {
+      pipeline.addBefore(before, KEEPALIVE, new KeepaliveHandler(settings.pingInterval().toMillis(),
+          settings.pingTimeout().toMillis()));
     }
     pipeline.addBefore(before, CONTROL, new ControlFrameHandler(peer,
         server ? WebSocketCloseStatus.ENDPOINT_UNAVAILABLE : WebSocketCloseStatus.NORMAL_CLOSURE, !server));
-    pipeline.addBefore(before, BYTE_STREAM, new ByteStreamFrameCodec(maxOutboundFramePayload));
+    pipeline.addBefore(before, BYTE_STREAM, new ByteStreamFrameCodec(settings.maxOutboundFramePayload()));
+  }
+
+  /**
+   * Switches a connection whose upgrade just succeeded from HTTP/1.1 to frames, in the one order that loses no
+   * byte; the upgrade handler at {@code upgrade} calls it once the 101 is sent (server) or read (client):
+   *
+   * <ol>
+   *   <li>the HTTP codec named {@code httpCodec} stops encoding: writes from now on reach the frame encoder;</li>
+   *   <li>the frame handlers are {@linkplain #install installed} before the upgrade handler;</li>
+   *   <li>{@code established}, unless null, is fired to the handlers after it;</li>
+   *   <li>{@code handOver} runs: it removes the upgrade handler, or replaces it with the one that takes over;</li>
+   *   <li>last, the HTTP codec is removed, so bytes the peer sent right after the handshake, which the codec still
+   *       holds, flow through the frame decoder to whoever took over.</li>
+   * </ol>
+   */
+  public static void switchToFrames(ChannelHandlerContext upgrade, String httpCodec, Role role,
+      TunnelSettings settings, String peer, TunnelEstablishedEvent established, Runnable handOver) {
+    ChannelPipeline pipeline = upgrade.pipeline();
+    ((CombinedChannelDuplexHandler<?, ?>) pipeline.get(httpCodec)).removeOutboundHandler();
+    install(pipeline, upgrade.name(), role, settings, peer);
+    if (established != null) {
+      upgrade.fireUserEventTriggered(established);
+    }
+    handOver.run();
+    pipeline.remove(httpCodec);
   }
 
   private FramePipeline() {}

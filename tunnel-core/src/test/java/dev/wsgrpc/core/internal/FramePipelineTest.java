@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.core.TunnelSettings;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.netty.buffer.ByteBuf;
@@ -17,6 +18,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -103,7 +105,9 @@ class FramePipelineTest {
   private static EmbeddedChannel side(boolean server, int maxIn, int maxOut, Tail tail) {
     EmbeddedChannel ch = new EmbeddedChannel();
     ch.pipeline().addLast("tail", tail);
-    FramePipeline.install(ch.pipeline(), "tail", server, maxIn, maxOut,
+    FramePipeline.install(ch.pipeline(), "tail", server ? FramePipeline.Role.SERVER : FramePipeline.Role.CLIENT,
+        TunnelSettings.newBuilder().maxInboundFramePayload(maxIn).maxOutboundFramePayload(maxOut)
+            .pingInterval(Duration.ZERO).build(),
         server ? "client 10.0.0.7:5512" : "ws://example.com/grpc");
     return ch;
   }

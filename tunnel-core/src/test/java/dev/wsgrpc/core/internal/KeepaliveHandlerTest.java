@@ -163,13 +163,16 @@ class KeepaliveHandlerTest {
   void installPutsKeepaliveBetweenTheEncoderAndTheControlHandler() {
     EmbeddedChannel ch = new EmbeddedChannel();
     ch.pipeline().addLast("tail", tail);
-    FramePipeline.install(ch.pipeline(), "tail", false, 1024, 1024, PEER, INTERVAL, TIMEOUT);
+    FramePipeline.install(ch.pipeline(), "tail", FramePipeline.Role.CLIENT, dev.wsgrpc.core.TunnelSettings
+        .newBuilder().pingInterval(java.time.Duration.ofMillis(INTERVAL)).pingTimeout(java.time.Duration.ofMillis(
+            TIMEOUT)).build(), PEER);
     java.util.List<String> names = ch.pipeline().names();
     assertEquals(java.util.Arrays.asList(FramePipeline.DECODER, FramePipeline.ENCODER, FramePipeline.KEEPALIVE,
         FramePipeline.CONTROL, FramePipeline.BYTE_STREAM, "tail"), names.subList(0, 6));
     EmbeddedChannel without = new EmbeddedChannel();
     without.pipeline().addLast("tail", new InboundRecorder());
-    FramePipeline.install(without.pipeline(), "tail", false, 1024, 1024, PEER, 0, 0);
+    FramePipeline.install(without.pipeline(), "tail", FramePipeline.Role.CLIENT, dev.wsgrpc.core.TunnelSettings
+        .newBuilder().pingInterval(java.time.Duration.ZERO).build(), PEER);
     assertNull(without.pipeline().get(FramePipeline.KEEPALIVE), "interval 0: no keepalive");
     ch.finishAndReleaseAll();
     without.finishAndReleaseAll();
