@@ -25,8 +25,8 @@ import java.util.concurrent.TimeUnit;
  * Refuses a native gRPC connection (one that sent the HTTP/2 preface) in the words its client understands: it sends
  * the server's SETTINGS, reads the client's frames up to its first HEADERS (its first call), ends that call
  * trailers-only with the refusal's gRPC status ({@code UNAVAILABLE} for a 503, the reason as {@code grpc-message}),
- * then sends GOAWAY NO_ERROR naming that call's stream as the last, and closes. A client that starts no call within
- * the handshake timeout gets GOAWAY with the reason as debug data.
+ * then sends GOAWAY NO_ERROR naming that call's stream as the last, and closes. A client that starts no call before
+ * the handshake deadline gets GOAWAY with the reason as debug data.
  *
  * <p>It ends the call rather than only the connection because gRPC clients retry at once, up to a thousand times, a
  * call that a GOAWAY left unsent; a call answered with a status is not retried. Holds at most one frame of at most
@@ -49,6 +49,7 @@ final class NativeCallRefuser extends ByteToMessageDecoder {
   /**
    * @param httpStatus the HTTP status a tunnel would have been refused with, mapped to the call's gRPC status
    * @param reason why, for the client; never a secret
+   * @param timeoutMillis how long to wait for the client's first call: what is left of the handshake timeout
    */
   NativeCallRefuser(int httpStatus, String reason, long timeoutMillis) {
     this.status = BrowserCalls.statusForHttp(httpStatus, reason);

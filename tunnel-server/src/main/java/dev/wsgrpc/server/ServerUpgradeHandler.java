@@ -142,6 +142,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     finished = true;
+    // A refused connection waits for its call only until the handshake deadline, as every connection does.
+    long left = Math.max(0, timeout.getDelay(TimeUnit.MILLISECONDS));
     timeout.cancel(false);
     SocketAddress client = clientAddress != null ? clientAddress : ctx.channel().remoteAddress();
     logger.debug("Refused a native gRPC connection from {}: {} ({})", client, reason, why);
@@ -149,8 +151,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     ChannelPipeline pipeline = ctx.pipeline();
     removeCors(pipeline);
     if (why != RejectReason.TIMEOUT) {
-      pipeline.replace(HTTP_CODEC, NativeCallRefuser.NAME, new NativeCallRefuser(status, reason,
-          options.settings().handshakeTimeout().toMillis()));
+      pipeline.replace(HTTP_CODEC, NativeCallRefuser.NAME, new NativeCallRefuser(status, reason, left));
     } else {
       pipeline.remove(HTTP_CODEC);
       Http2FrameWriter frames = new DefaultHttp2FrameWriter();
