@@ -279,6 +279,16 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
           + h.getAll(HttpHeaderNames.HOST).size());
       return false;
     }
+    // Fields a request carries at most once (RFC 9110 11.6.2, RFC 6454 7.3): two of them mean a broken client, or an
+    // attempt to have a proxy check one value while this server reads the other.
+    for (String singleton : new String[] {"Authorization", "Origin"}) {
+      int n = h.getAll(singleton).size();
+      if (n > 1) {
+        reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "expected at most one " + singleton
+            + " header but was " + n);
+        return false;
+      }
+    }
     if (!Http11Tokens.containsToken(h.getAll(HttpHeaderNames.UPGRADE), "websocket")) {
       reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST,
           "expected 'Upgrade: websocket' but was " + quoted(h.get(HttpHeaderNames.UPGRADE)));
@@ -324,14 +334,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
         : GrpcWebSocketsTranslator.SUBPROTOCOL;
     AccessPolicy access = options.access();
     clientAddress = access.trustedProxies().clientAddress(ctx.channel().remoteAddress(), h);
-    String origin = h.get(HttpHeaderNames.ORIGIN);
-    boolean originAllowed = browserProtocol == BrowserProtocol.GRPC_WEBSOCKETS
-        ? options.browser().allows(origin)
-        : origin == null || access.allowedOrigins().isEmpty()
-            || access.allowedOrigins().stream().anyMatch(origin::equalsIgnoreCase);
-    if (!originAllowed) {
-      reject(ctx, HttpResponseStatus.FORBIDDEN, RejectReason.ORIGIN, "expected an allowed Origin but was "
-          + quoted(origin));
+    String originRefusal = originRefusal(ctx, h, browserProtocol == BrowserProtocol.GRPC_WEBSOCKETS);
+    if (originRefusal != null) {
+      reject(ctx, HttpResponseStatus.FORBIDDEN, RejectReason.ORIGIN, originRefusal);
       return false;
     }
     // A grpc-websockets call is authenticated once its first message (which may carry credentials) arrived.
@@ -424,10 +429,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     browserContentType = GrpcWebTranslator.responseContentType(request);
     HttpHeaders h = request.headers();
     clientAddress = options.access().trustedProxies().clientAddress(ctx.channel().remoteAddress(), h);
-    String origin = h.get(HttpHeaderNames.ORIGIN);
-    if (!options.browser().allows(origin)) {
-      reject(ctx, HttpResponseStatus.FORBIDDEN, RejectReason.ORIGIN,
-          "expected an allowed Origin but was " + quoted(origin));
+    String originRefusal = originRefusal(ctx, h, true);
+    if (originRefusal != null) {
+      reject(ctx, HttpResponseStatus.FORBIDDEN, RejectReason.ORIGIN, originRefusal);
       return;
     }
     if (!admit(ctx, h, path, query, java.util.Collections.emptyList(), true)) {
@@ -451,9 +455,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    * principal the connection was opened for.
    */
   private io.grpc.Status checkFollowing(ChannelHandlerContext ctx, HttpRequest request) {
-    String origin = request.headers().get(HttpHeaderNames.ORIGIN);
-    if (!options.browser().allows(origin)) {
-      return io.grpc.Status.PERMISSION_DENIED.withDescription("expected an allowed Origin but was " + quoted(origin));
+    String originRefusal = originRefusal(ctx, request.headers(), true);
+    if (originRefusal != null) {
+      return io.grpc.Status.PERMISSION_DENIED.withDescription(originRefusal);
     }
     TunnelAuthenticator authenticator = options.access().authenticator();
     if (authenticator == null) {
@@ -471,6 +475,63 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (!java.util.Objects.equals(decision.principal(), principal)) {
       return io.grpc.Status.UNAUTHENTICATED.withDescription(
           "expected the credentials this connection was opened with");
+    }
+    return null;
+  }
+
+  /**
+   * The one Origin rule of tunnels and browser calls; returns null, or the reason of the 403. A request without
+   * {@code Origin} (not from a browser) passes. An explicit list ({@link AccessPolicy#allowedOrigins()} for tunnels,
+   * {@link BrowserOptions} other than {@code *} for browser calls) decides alone. Without one, any Origin passes,
+   * unless the connection carries credentials a browser sends by itself (a TLS client certificate, or what an
+   * authenticator that {@linkplain TunnelAuthenticator#readsAmbientCredentials() reads ambient credentials} reads):
+   * then only a page of the same origin as the Host may use them (no cross-site WebSocket hijacking), unless
+   * {@link AccessPolicy#crossSiteCredentialsAllowed()}.
+   */
+  private String originRefusal(ChannelHandlerContext ctx, HttpHeaders h, boolean browserCall) {
+    String origin = h.get(HttpHeaderNames.ORIGIN);
+    if (origin == null) {
+      return null;
+    }
+    AccessPolicy access = options.access();
+    boolean listed;
+    if (browserCall) {
+      if (!options.browser().allows(origin)) {
+        return "expected an allowed Origin but was " + quoted(origin);
+      }
+      listed = !options.browser().anyOrigin();
+    } else {
+      listed = !access.allowedOrigins().isEmpty();
+      if (listed && access.allowedOrigins().stream().noneMatch(origin::equalsIgnoreCase)) {
+        return "expected an allowed Origin but was " + quoted(origin);
+      }
+    }
+    if (listed || access.crossSiteCredentialsAllowed()) {
+      return null;
+    }
+    String ambient = ambientCredential(ctx);
+    String host = h.get(HttpHeaderNames.HOST);
+    if (ambient == null || Origins.sameOrigin(origin, host)) {
+      return null;
+    }
+    return "expected an Origin of the same site as Host " + quoted(host) + " (" + ambient
+        + "; list the origins allowed to use them) but was " + quoted(origin);
+  }
+
+  /** What credentials a browser sent by itself on this connection, or null. */
+  private String ambientCredential(ChannelHandlerContext ctx) {
+    javax.net.ssl.SSLSession session = sslSession(ctx);
+    if (session != null) {
+      try {
+        session.getPeerCertificates();
+        return "the connection carries a TLS client certificate, which browsers send by themselves";
+      } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+        // no client certificate
+      }
+    }
+    TunnelAuthenticator authenticator = options.access().authenticator();
+    if (authenticator != null && authenticator.readsAmbientCredentials()) {
+      return "the authenticator reads credentials browsers send by themselves";
     }
     return null;
   }
