@@ -17,6 +17,9 @@ import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -93,16 +96,27 @@ final class UpstreamGateway implements AutoCloseable {
     return new UpstreamRelayHandler(upstreams, connector, tracker, relaySettings);
   }
 
-  /** Sends GOAWAY into every relayed connection (at an HTTP/2 frame boundary); new tunnels are refused elsewhere. */
-  void beginDrain() {
+  /**
+   * Sends GOAWAY into every relayed connection (at an HTTP/2 frame boundary outside header blocks); new tunnels are
+   * refused elsewhere. The future completes once every connection has started its drain.
+   */
+  CompletableFuture<Void> beginDrain() {
+    List<CompletableFuture<Void>> started = new ArrayList<>();
     for (Channel ch : connections) {
+      CompletableFuture<Void> one = new CompletableFuture<>();
+      started.add(one);
       ch.eventLoop().execute(() -> {
-        UpstreamRelayHandler relay = ch.pipeline().get(UpstreamRelayHandler.class);
-        if (relay != null) {
-          relay.drain();
+        try {
+          UpstreamRelayHandler relay = ch.pipeline().get(UpstreamRelayHandler.class);
+          if (relay != null) {
+            relay.drain();
+          }
+        } finally {
+          one.complete(null);
         }
       });
     }
+    return CompletableFuture.allOf(started.toArray(new CompletableFuture<?>[0]));
   }
 
   @Override

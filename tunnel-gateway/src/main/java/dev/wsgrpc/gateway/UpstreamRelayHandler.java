@@ -238,7 +238,10 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       openStreams.add(streamId);
       lastClientStream = Math.max(lastClientStream, streamId);
     } else if (type == Http2FrameBoundaries.RST_STREAM) {
-      openStreams.remove(streamId);
+      if (openStreams.remove(streamId)) {
+        // A call the client cancels during a drain may be its last.
+        closeIfDrained();
+      }
       if (resets.exceeded(System.nanoTime())) {
         abusive("rst_stream", "more than " + settings.maxRstFrames + " RST_STREAM frames in " + window());
       }

@@ -44,17 +44,68 @@ class RelayModeTest {
     }
   }
 
+  private UpstreamGateway gateway;
+
+  /** An upstream written from the wire up: accepts one connection, reads and drops what comes, sends what it is told. */
+  private static final class RawUpstream implements AutoCloseable {
+    final java.net.ServerSocket listener = new java.net.ServerSocket(0, 5, java.net.InetAddress.getLoopbackAddress());
+    java.net.Socket socket;
+
+    RawUpstream() throws java.io.IOException {
+    }
+
+    int port() {
+      return listener.getLocalPort();
+    }
+
+    /** Waits for the gateway's connection, then sends SETTINGS as every HTTP/2 server starts. */
+    void accept() throws java.io.IOException {
+      listener.setSoTimeout(60_000);
+      socket = listener.accept();
+      java.io.InputStream in = socket.getInputStream();
+      Thread reader = new Thread(() -> {
+        byte[] b = new byte[8192];
+        try {
+          while (in.read(b) >= 0) {
+            // dropped
+          }
+        } catch (java.io.IOException e) {
+          // closed
+        }
+      }, "raw-upstream-reader");
+      reader.setDaemon(true);
+      reader.start();
+      send(Http2Wire.settings());
+    }
+
+    void send(byte[] bytes) throws java.io.IOException {
+      socket.getOutputStream().write(bytes);
+      socket.getOutputStream().flush();
+    }
+
+    @Override
+    public void close() throws java.io.IOException {
+      listener.close();
+      if (socket != null) {
+        socket.close();
+      }
+    }
+  }
+
+  private void startGateway(int upstreamPort, RelaySettings relay) throws Exception {
+    gateway = new UpstreamGateway(WebSocketServerOptions.newBuilder().nativeGrpc(true).build(),
+        new Upstreams(List.of(new Upstreams.Target("127.0.0.1", upstreamPort))), null, relay,
+        new TunnelTracker(new PrometheusRegistry()));
+    closeables.add(gateway);
+    gatewayAddress = gateway.start(new InetSocketAddress("127.0.0.1", 0));
+  }
+
   private void start(RelaySettings relay) throws Exception {
     Server upstream = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .addService(new HealthStatusManager().getHealthService())
         .build().start();
     closeables.add(() -> upstream.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
-    int port = ((InetSocketAddress) upstream.getListenSockets().get(0)).getPort();
-    UpstreamGateway gateway = new UpstreamGateway(WebSocketServerOptions.newBuilder().nativeGrpc(true).build(),
-        new Upstreams(List.of(new Upstreams.Target("127.0.0.1", port))), null, relay,
-        new TunnelTracker(new PrometheusRegistry()));
-    closeables.add(gateway);
-    gatewayAddress = gateway.start(new InetSocketAddress("127.0.0.1", 0));
+    startGateway(((InetSocketAddress) upstream.getListenSockets().get(0)).getPort(), relay);
   }
 
   /** A good client: native h2c through the gateway, calling the upstream's health service. */
@@ -105,5 +156,36 @@ class RelayModeTest {
     assertEquals(1008, attacker.awaitEnd());
     assertEquals("more than 200 RST_STREAM frames in 10 s", attacker.closeReason());
     assertServing(good);
+  }
+
+  /**
+   * A header block split into HEADERS and CONTINUATION must reach the client in one piece (RFC 9113, 6.10): a
+   * GOAWAY between them is a connection error that fails every call in the tunnel.
+   */
+  @Test
+  void theDrainsGoAwayNeverLandsInsideAHeaderBlock() throws Exception {
+    RawUpstream upstream = new RawUpstream();
+    closeables.add(upstream);
+    startGateway(upstream.port(), RelaySettings.DEFAULT);
+    RawTunnelClient client = rawTunnel();
+    client.send(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS,
+        Http2Wire.grpcRequestBlock("/grpc.health.v1.Health/Watch", "localhost")));
+    upstream.accept();
+    client.readUntil(Http2Wire.SETTINGS);
+    byte[] block = Http2Wire.headerBlock(java.util.Map.of(":status", "200", "content-type", "application/grpc"));
+    upstream.send(Http2Wire.headers(1, 0, java.util.Arrays.copyOfRange(block, 0, 10)));
+    assertEquals(Http2Wire.HEADERS, client.readFrame().type);
+    gateway.beginDrain().get(30, TimeUnit.SECONDS);
+    upstream.send(Http2Wire.frame(Http2Wire.CONTINUATION, Http2Wire.FLAG_END_HEADERS, 1,
+        java.util.Arrays.copyOfRange(block, 10, block.length)));
+    Http2Wire.Frame next = client.readFrame();
+    assertEquals(Http2Wire.CONTINUATION, next.type, "expected the header block's CONTINUATION but was " + next);
+    Http2Wire.Frame goAway = client.readFrame();
+    assertEquals(Http2Wire.GOAWAY, goAway.type, goAway.toString());
+    assertEquals(Http2Wire.NO_ERROR, goAway.goAwayErrorCode());
+    // The call ends (trailers), and with it the drained tunnel: close 1001.
+    upstream.send(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS | Http2Wire.FLAG_END_STREAM,
+        Http2Wire.headerBlock(java.util.Map.of("grpc-status", "0"))));
+    assertEquals(1001, client.awaitEnd());
   }
 }

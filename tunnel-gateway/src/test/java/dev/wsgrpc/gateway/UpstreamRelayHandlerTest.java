@@ -30,6 +30,7 @@ class UpstreamRelayHandlerTest {
   private final Upstreams upstreams = upstreams();
   private EmbeddedChannel upstream;
   private EmbeddedChannel client;
+  private UpstreamRelayHandler relay;
 
   private static Upstreams upstreams() {
     try {
@@ -56,8 +57,8 @@ class UpstreamRelayHandlerTest {
       upstream = new EmbeddedChannel(handler);
       return upstream.newSucceededFuture();
     };
-    client = new EmbeddedChannel(new UpstreamRelayHandler(upstreams, connector,
-        new TunnelTracker(new PrometheusRegistry()), settings));
+    relay = new UpstreamRelayHandler(upstreams, connector, new TunnelTracker(new PrometheusRegistry()), settings);
+    client = new EmbeddedChannel(relay);
     client.pipeline().fireUserEventTriggered(new TunnelEstablishedEvent("/grpc", null,
         new InetSocketAddress("127.0.0.1", 5000), null));
     clientSends(Http2Wire.concat(Http2Wire.PREFACE, Http2Wire.settings()));
@@ -198,5 +199,63 @@ class UpstreamRelayHandlerTest {
     assertEquals(1008, toClient.close.statusCode());
     assertEquals("more than 3 PING frames in 10 s without data in between", toClient.close.reasonText());
     toClient.close.release();
+  }
+
+  private static final byte[] STATUS_200 = Http2Wire.headerBlock(java.util.Map.of(":status", "200"));
+
+  private static List<String> names(List<Http2Wire.Frame> frames) {
+    List<String> out = new ArrayList<>();
+    for (Http2Wire.Frame f : frames) {
+      out.add(new String[] {"DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PROMISE", "PING",
+          "GOAWAY", "WINDOW_UPDATE", "CONTINUATION"}[f.type]);
+    }
+    return out;
+  }
+
+  @Test
+  void drainWaitsForTheEndOfAHeaderBlockBeforeItsGoAway() {
+    openTunnel(RelaySettings.DEFAULT);
+    clientSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    upstreamSends(Http2Wire.headers(1, 0, new byte[] {STATUS_200[0]})); // a block that CONTINUATION finishes
+    assertEquals(List.of("HEADERS"), names(clientReceived()));
+    relay.drain();
+    client.runPendingTasks();
+    assertEquals(List.of(), names(clientReceived()), "no GOAWAY inside a header block");
+    upstreamSends(Http2Wire.frame(Http2Wire.CONTINUATION, Http2Wire.FLAG_END_HEADERS, 1,
+        java.util.Arrays.copyOfRange(STATUS_200, 1, STATUS_200.length)));
+    List<Http2Wire.Frame> after = clientReceived();
+    assertEquals(List.of("CONTINUATION", "GOAWAY"), names(after));
+    assertEquals(Http2Wire.NO_ERROR, after.get(1).goAwayErrorCode());
+    assertTrue(client.isOpen(), "the call in flight may finish");
+    upstreamSends(Http2Wire.frame(Http2Wire.DATA, Http2Wire.FLAG_END_STREAM, 1, new byte[0]));
+    assertFalse(client.isOpen(), "its end ends the drained tunnel");
+  }
+
+  @Test
+  void aDrainThatWaitsMidFrameSkipsTheBoundaryInsideAHeaderBlockInTheSameRead() {
+    openTunnel(RelaySettings.DEFAULT);
+    clientSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    byte[] headers = Http2Wire.headers(1, 0, new byte[] {STATUS_200[0]});
+    upstreamSends(java.util.Arrays.copyOfRange(headers, 0, 5)); // half a frame header: no place for a GOAWAY yet
+    relay.drain();
+    client.runPendingTasks();
+    upstreamSends(Http2Wire.concat(java.util.Arrays.copyOfRange(headers, 5, headers.length),
+        Http2Wire.frame(Http2Wire.CONTINUATION, Http2Wire.FLAG_END_HEADERS, 1,
+            java.util.Arrays.copyOfRange(STATUS_200, 1, STATUS_200.length))));
+    // The end of the HEADERS frame is inside the header block: the GOAWAY waits for the CONTINUATION.
+    assertEquals(List.of("HEADERS", "CONTINUATION", "GOAWAY"), names(clientReceived()));
+  }
+
+  @Test
+  void aClientThatCancelsItsLastCallDuringADrainClosesTheTunnelAtOnce() {
+    openTunnel(RelaySettings.DEFAULT);
+    clientSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    relay.drain();
+    client.runPendingTasks();
+    assertEquals(List.of("GOAWAY"), names(clientReceived()));
+    assertTrue(client.isOpen(), "a call is in flight");
+    clientSends(Http2Wire.rstStream(1, Http2Wire.CANCEL));
+    assertEquals(List.of("HEADERS", "RST_STREAM"), names(upstreamReceived()), "the call and its cancel reach the upstream");
+    assertFalse(client.isOpen(), "the tunnel ends with its last call, not at the drain timeout");
   }
 }
