@@ -100,6 +100,11 @@ final class Http2FrameBoundaries {
     return index;
   }
 
+  /** Whether the stream is between two frames (or before the first): no header or payload half read. */
+  boolean betweenFrames() {
+    return skip == 0 && headerSeen == 0 && payloadLeft == 0;
+  }
+
   /** Moves over all of {@code buf}'s readable bytes. */
   void advanceAll(ByteBuf buf) {
     int end = buf.writerIndex();

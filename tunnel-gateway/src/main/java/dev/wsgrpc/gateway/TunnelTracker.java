@@ -30,6 +30,7 @@ final class TunnelTracker implements TunnelListener {
   private final Counter upstreamFailures;
   private final Counter closed;
   private final Counter abusive;
+  private final Counter upstreamSilent;
 
   TunnelTracker(PrometheusRegistry registry) {
     GaugeWithCallback.builder()
@@ -72,7 +73,13 @@ final class TunnelTracker implements TunnelListener {
         .register(registry);
     upstreamFailures = Counter.builder()
         .name("wsgrpc_upstream_connect_failures_total")
-        .help("Failed connection attempts to an upstream gRPC server")
+        .help("Relay mode: failed connection attempts to an upstream gRPC server (refused, timed out, or a failed "
+            + "TLS handshake)")
+        .register(registry);
+    upstreamSilent = Counter.builder()
+        .name("wsgrpc_upstream_keepalive_failures_total")
+        .help("Relay mode: upstream connections that answered no HTTP/2 PING within --upstream-keepalive-timeout "
+            + "(their tunnels ended with 1013)")
         .register(registry);
   }
 
@@ -112,7 +119,7 @@ final class TunnelTracker implements TunnelListener {
   public void upgradeRejected(SocketAddress clientAddress, int status, RejectReason reason) {
     rejected.labelValues(reason.label()).inc();
     if (reason.isLimit()) {
-      limitLog.get(reason).log(clientAddress, status, reason);
+      logLimit(clientAddress, status, reason);
     } else {
       logger.debug("refused upgrade from {}: {} {}", clientAddress, status, reason.label());
     }
@@ -120,6 +127,9 @@ final class TunnelTracker implements TunnelListener {
 
   /** One rate-limited line per limit (a {@link RejectReason#isLimit()} reason). */
   private final java.util.Map<RejectReason, RateLimitedLine> limitLog = limitLines();
+  private final RateLimitedLine connectFailureLog = new RateLimitedLine();
+  private final RateLimitedLine unreachableLog = new RateLimitedLine();
+  private final RateLimitedLine silentLog = new RateLimitedLine();
 
   private static java.util.Map<RejectReason, RateLimitedLine> limitLines() {
     java.util.Map<RejectReason, RateLimitedLine> lines = new java.util.EnumMap<>(RejectReason.class);
@@ -131,22 +141,38 @@ final class TunnelTracker implements TunnelListener {
     return lines;
   }
 
-  /** At most one INFO line per limit every 10 seconds, counting the refusals in between: a flood cannot flood logs. */
+  private void logLimit(SocketAddress client, int status, RejectReason limit) {
+    long more = limitLog.get(limit).admit();
+    if (more >= 0) {
+      logger.info("limit {} refused a tunnel from {} with {}{}; see docs/SECURITY.md to change it", limit.label(),
+          client, status, RateLimitedLine.more(more));
+    }
+  }
+
+  /**
+   * At most one line every 10 seconds of each kind, counting the ones in between: a flood (or an upstream down for
+   * hours) cannot flood the logs.
+   */
   private static final class RateLimitedLine {
     private static final long PERIOD_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
     private long lastNanos = System.nanoTime() - PERIOD_NANOS;
     private long suppressed;
 
-    synchronized void log(SocketAddress client, int status, RejectReason limit) {
+    /** -1 when this line is to be dropped; else how many were dropped since the last one logged. */
+    synchronized long admit() {
       long now = System.nanoTime();
       if (now - lastNanos < PERIOD_NANOS) {
         suppressed++;
-        return;
+        return -1;
       }
-      logger.info("limit {} refused a tunnel from {} with {}{}; see docs/SECURITY.md to change it", limit.label(), client,
-          status, suppressed == 0 ? "" : " (and " + suppressed + " more since the last report)");
       lastNanos = now;
+      long dropped = suppressed;
       suppressed = 0;
+      return dropped;
+    }
+
+    static String more(long dropped) {
+      return dropped == 0 ? "" : " (and " + dropped + " more since the last report)";
     }
   }
 
@@ -155,9 +181,58 @@ final class TunnelTracker implements TunnelListener {
     abusive.labelValues(frame).inc();
   }
 
-  /** Counts one failed connection attempt to an upstream. */
-  void upstreamConnectFailed() {
+  /**
+   * Counts one failed connection attempt to an upstream (refused, timed out, or a failed TLS handshake) and says so
+   * in a WARN line, at most one every 10 s.
+   */
+  void upstreamConnectFailed(Object upstream, Throwable cause) {
     upstreamFailures.inc();
+    long more = connectFailureLog.admit();
+    if (more >= 0) {
+      logger.warn("Cannot connect to upstream {}: {}; trying the next one{}", upstream, describe(cause),
+          RateLimitedLine.more(more));
+    }
+  }
+
+  /** Says, at most once every 10 s, that no upstream took a connection (the tunnel ends with 1013). */
+  void noUpstreamReachable(Object upstreams) {
+    long more = unreachableLog.admit();
+    if (more >= 0) {
+      logger.warn("No upstream of {} accepted a connection; tunnels end with 1013 until one does; check that the "
+          + "upstream servers are running{}", upstreams, RateLimitedLine.more(more));
+    }
+  }
+
+  /** Counts an upstream that did not answer a PING (its tunnel ends with 1013), with a WARN line every 10 s at most. */
+  void upstreamSilent(Object upstream) {
+    upstreamSilent.inc();
+    long more = silentLog.admit();
+    if (more >= 0) {
+      logger.warn("Upstream {} stopped answering (no reply to an HTTP/2 PING); its tunnel ends with 1013{}", upstream,
+          RateLimitedLine.more(more));
+    }
+  }
+
+  /** What went wrong, in one line: no stack trace, no class name where the message says it. */
+  private static String describe(Throwable cause) {
+    if (cause instanceof javax.net.ssl.SSLException) {
+      return "TLS handshake failed: " + cause.getMessage();
+    }
+    if (cause instanceof io.netty.handler.ssl.SslHandshakeTimeoutException) {
+      return "TLS handshake timed out";
+    }
+    String message = cause.getMessage();
+    return message == null ? cause.getClass().getSimpleName() : message;
+  }
+
+  /** Failed connection attempts to upstreams so far. */
+  long upstreamConnectFailures() {
+    return (long) upstreamFailures.get();
+  }
+
+  /** Upstreams that stopped answering so far. */
+  long upstreamsSilent() {
+    return (long) upstreamSilent.get();
   }
 
   /** The tunnels open now. */

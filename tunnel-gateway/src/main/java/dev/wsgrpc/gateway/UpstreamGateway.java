@@ -34,6 +34,7 @@ final class UpstreamGateway implements AutoCloseable {
   private final Upstreams upstreams;
   private final UpstreamConnector connector;
   private final RelaySettings relaySettings;
+  private final PendingBudget pendingBudget;
   private final TunnelTracker tracker;
   private final EventLoopGroup boss = GatewayTransport.newGroup(1, "gateway-accept");
   private final EventLoopGroup workers = GatewayTransport.newGroup(0, "gateway-io");
@@ -47,6 +48,7 @@ final class UpstreamGateway implements AutoCloseable {
     this.upstreams = upstreams;
     this.connector = UpstreamConnector.sockets(upstreamTls);
     this.relaySettings = relaySettings;
+    this.pendingBudget = new PendingBudget(relaySettings.maxPendingBytes);
     this.tracker = tracker;
     this.tunnelCounter = InternalTunnelServer.newTunnelCounter(options);
   }
@@ -93,7 +95,7 @@ final class UpstreamGateway implements AutoCloseable {
   }
 
   private UpstreamRelayHandler newRelay() {
-    return new UpstreamRelayHandler(upstreams, connector, tracker, relaySettings);
+    return new UpstreamRelayHandler(upstreams, connector, tracker, relaySettings, pendingBudget);
   }
 
   /**

@@ -1,6 +1,7 @@
 package dev.wsgrpc.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.core.WebSocketTunnel;
 import dev.wsgrpc.server.WebSocketServerOptions;
@@ -92,20 +93,35 @@ class RelayModeTest {
     }
   }
 
+  private final TunnelTracker tracker = new TunnelTracker(new PrometheusRegistry());
+
   private void startGateway(int upstreamPort, RelaySettings relay) throws Exception {
+    startGateway(List.of(new Upstreams.Target("127.0.0.1", upstreamPort)), null, relay);
+  }
+
+  private void startGateway(List<Upstreams.Target> upstreams, io.netty.handler.ssl.SslContext tls,
+      RelaySettings relay) throws Exception {
     gateway = new UpstreamGateway(WebSocketServerOptions.newBuilder().nativeGrpc(true).build(),
-        new Upstreams(List.of(new Upstreams.Target("127.0.0.1", upstreamPort))), null, relay,
-        new TunnelTracker(new PrometheusRegistry()));
+        new Upstreams(upstreams), tls, relay, tracker);
     closeables.add(gateway);
     gatewayAddress = gateway.start(new InetSocketAddress("127.0.0.1", 0));
   }
 
   private void start(RelaySettings relay) throws Exception {
-    Server upstream = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+    startGateway(healthServer(null), relay);
+  }
+
+  /** A grpc-java upstream serving grpc.health.v1 (over TLS with {@code tls}); returns its port. */
+  private int healthServer(dev.wsgrpc.testing.TestCertificates tls) throws Exception {
+    NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .addService(new HealthStatusManager().getHealthService())
-        .build().start();
+        .permitKeepAliveTime(1, TimeUnit.SECONDS);
+    if (tls != null) {
+      builder.sslContext(io.grpc.netty.GrpcSslContexts.forServer(tls.serverCertPem(), tls.serverKeyPem()).build());
+    }
+    Server upstream = builder.build().start();
     closeables.add(() -> upstream.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
-    startGateway(((InetSocketAddress) upstream.getListenSockets().get(0)).getPort(), relay);
+    return ((InetSocketAddress) upstream.getListenSockets().get(0)).getPort();
   }
 
   /** A good client: native h2c through the gateway, calling the upstream's health service. */
@@ -187,5 +203,55 @@ class RelayModeTest {
     upstream.send(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS | Http2Wire.FLAG_END_STREAM,
         Http2Wire.headerBlock(java.util.Map.of("grpc-status", "0"))));
     assertEquals(1001, client.awaitEnd());
+  }
+
+  /** An upstream whose TLS handshake fails is a failed connect: counted, and the next upstream is tried. */
+  @Test
+  void anUpstreamWhoseTlsHandshakeFailsIsSkippedLikeARefusal() throws Exception {
+    dev.wsgrpc.testing.TestCertificates trusted = dev.wsgrpc.testing.TestCertificates.create();
+    dev.wsgrpc.testing.TestCertificates stranger = dev.wsgrpc.testing.TestCertificates.create();
+    int bad = healthServer(stranger);
+    int good = healthServer(trusted);
+    io.netty.handler.ssl.SslContext tls = io.netty.handler.ssl.SslContextBuilder.forClient()
+        .trustManager(trusted.caPem())
+        .applicationProtocolConfig(new io.netty.handler.ssl.ApplicationProtocolConfig(
+            io.netty.handler.ssl.ApplicationProtocolConfig.Protocol.ALPN,
+            io.netty.handler.ssl.ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+            io.netty.handler.ssl.ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, "h2"))
+        .build();
+    startGateway(List.of(new Upstreams.Target("127.0.0.1", bad), new Upstreams.Target("127.0.0.1", good)), tls,
+        RelaySettings.DEFAULT);
+    assertServing(goodClient());
+    assertEquals(1, tracker.upstreamConnectFailures(), "the stranger's certificate failed the first attempt");
+  }
+
+  /**
+   * A black-holed upstream (bytes vanish, nothing is reset) is noticed by the gateway's PING, and the client's
+   * healthy tunnel ends with 1013 (Try Again Later), saying why.
+   */
+  @Test
+  void aBlackHoledUpstreamEndsTheTunnelWithTryAgainLater() throws Exception {
+    int port = healthServer(null);
+    try (dev.wsgrpc.testing.FaultInjectingRelay path =
+        new dev.wsgrpc.testing.FaultInjectingRelay(new InetSocketAddress("127.0.0.1", port))) {
+      startGateway(path.port(), RelaySettings.newBuilder()
+          .upstreamKeepAlive(Duration.ofSeconds(1), Duration.ofSeconds(1)).build());
+      RawTunnelClient client = rawTunnel();
+      client.readUntil(Http2Wire.SETTINGS);
+      // A Watch call: the upstream answers once and then stays quiet, the call open.
+      client.send(Http2Wire.concat(
+          Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS,
+              Http2Wire.grpcRequestBlock("/grpc.health.v1.Health/Watch", "localhost")),
+          Http2Wire.frame(Http2Wire.DATA, Http2Wire.FLAG_END_STREAM, 1, new byte[5])));
+      client.readUntil(Http2Wire.DATA);
+      path.stallCurrentConnections();
+      long stalled = System.nanoTime();
+      assertEquals(1013, client.awaitEnd());
+      assertEquals("the upstream gRPC server stopped answering (no reply to an HTTP/2 PING within 1000 ms)",
+          client.closeReason());
+      long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stalled);
+      assertTrue(tookMillis < 30_000, "noticed after " + tookMillis + " ms");
+      assertEquals(1, tracker.upstreamsSilent());
+    }
   }
 }
