@@ -1,5 +1,6 @@
 package dev.wsgrpc.gateway;
 
+import dev.wsgrpc.core.internal.RateLimitedLog;
 import dev.wsgrpc.server.RejectReason;
 import dev.wsgrpc.server.TunnelInfo;
 import dev.wsgrpc.server.TunnelListener;
@@ -44,9 +45,9 @@ final class TunnelTracker implements TunnelListener {
         .register(registry);
     rejected = Counter.builder()
         .name("wsgrpc_handshake_failures_total")
-        .help("Upgrade requests refused before the 101, by reason (the labels of RejectReason: not_found, method, "
+        .help("Connections refused before the 101, by reason (the labels of RejectReason: not_found, method, "
             + "bad_request, version, subprotocol, timeout, too_large, origin, unauthorized, forbidden, rejected, "
-            + "too_many_tunnels, too_many_tunnels_per_client)")
+            + "too_many_tunnels, too_many_tunnels_per_client, tls)")
         .labelNames("reason")
         .register(registry);
     CounterWithCallback.builder()
@@ -119,61 +120,33 @@ final class TunnelTracker implements TunnelListener {
   public void upgradeRejected(SocketAddress clientAddress, int status, RejectReason reason) {
     rejected.labelValues(reason.label()).inc();
     if (reason.isLimit()) {
-      logLimit(clientAddress, status, reason);
+      limitLog.get(reason).log("limit {} refused a tunnel from {} with {}; see docs/SECURITY.md to change it",
+          reason.label(), clientAddress, status);
     } else {
       logger.debug("refused upgrade from {}: {} {}", clientAddress, status, reason.label());
     }
   }
 
-  /** One rate-limited line per limit (a {@link RejectReason#isLimit()} reason). */
-  private final java.util.Map<RejectReason, RateLimitedLine> limitLog = limitLines();
-  private final RateLimitedLine connectFailureLog = new RateLimitedLine();
-  private final RateLimitedLine unreachableLog = new RateLimitedLine();
-  private final RateLimitedLine silentLog = new RateLimitedLine();
+  /** One rate-limited line per limit (a {@link RejectReason#isLimit()} reason): at most one every 10 seconds. */
+  private final java.util.Map<RejectReason, RateLimitedLog> limitLog = limitLines();
+  private final RateLimitedLog connectFailureLog = warnEvery10s();
+  private final RateLimitedLog unreachableLog = warnEvery10s();
+  private final RateLimitedLog silentLog = warnEvery10s();
 
-  private static java.util.Map<RejectReason, RateLimitedLine> limitLines() {
-    java.util.Map<RejectReason, RateLimitedLine> lines = new java.util.EnumMap<>(RejectReason.class);
+  /** At most one WARN line every 10 s of each kind, with the count of the others: an upstream down for hours. */
+  private static RateLimitedLog warnEvery10s() {
+    return new RateLimitedLog(logger, RateLimitedLog.Level.WARN, 1, java.time.Duration.ofSeconds(10), System::nanoTime);
+  }
+
+  private static java.util.Map<RejectReason, RateLimitedLog> limitLines() {
+    java.util.Map<RejectReason, RateLimitedLog> lines = new java.util.EnumMap<>(RejectReason.class);
     for (RejectReason r : RejectReason.values()) {
       if (r.isLimit()) {
-        lines.put(r, new RateLimitedLine());
+        lines.put(r, new RateLimitedLog(logger, RateLimitedLog.Level.INFO, 1, java.time.Duration.ofSeconds(10),
+            System::nanoTime));
       }
     }
     return lines;
-  }
-
-  private void logLimit(SocketAddress client, int status, RejectReason limit) {
-    long more = limitLog.get(limit).admit();
-    if (more >= 0) {
-      logger.info("limit {} refused a tunnel from {} with {}{}; see docs/SECURITY.md to change it", limit.label(),
-          client, status, RateLimitedLine.more(more));
-    }
-  }
-
-  /**
-   * At most one line every 10 seconds of each kind, counting the ones in between: a flood (or an upstream down for
-   * hours) cannot flood the logs.
-   */
-  private static final class RateLimitedLine {
-    private static final long PERIOD_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
-    private long lastNanos = System.nanoTime() - PERIOD_NANOS;
-    private long suppressed;
-
-    /** -1 when this line is to be dropped; else how many were dropped since the last one logged. */
-    synchronized long admit() {
-      long now = System.nanoTime();
-      if (now - lastNanos < PERIOD_NANOS) {
-        suppressed++;
-        return -1;
-      }
-      lastNanos = now;
-      long dropped = suppressed;
-      suppressed = 0;
-      return dropped;
-    }
-
-    static String more(long dropped) {
-      return dropped == 0 ? "" : " (and " + dropped + " more since the last report)";
-    }
   }
 
   /** Counts one connection ended for too many frames of kind {@code frame} (rst_stream, settings, ping). */
@@ -187,30 +160,19 @@ final class TunnelTracker implements TunnelListener {
    */
   void upstreamConnectFailed(Object upstream, Throwable cause) {
     upstreamFailures.inc();
-    long more = connectFailureLog.admit();
-    if (more >= 0) {
-      logger.warn("Cannot connect to upstream {}: {}; trying the next one{}", upstream, describe(cause),
-          RateLimitedLine.more(more));
-    }
+    connectFailureLog.log("Cannot connect to upstream {}: {}; trying the next one", upstream, describe(cause));
   }
 
   /** Says, at most once every 10 s, that no upstream took a connection (the tunnel ends with 1013). */
   void noUpstreamReachable(Object upstreams) {
-    long more = unreachableLog.admit();
-    if (more >= 0) {
-      logger.warn("No upstream of {} accepted a connection; tunnels end with 1013 until one does; check that the "
-          + "upstream servers are running{}", upstreams, RateLimitedLine.more(more));
-    }
+    unreachableLog.log("No upstream of {} accepted a connection; tunnels end with 1013 until one does; check that "
+        + "the upstream servers are running", upstreams);
   }
 
   /** Counts an upstream that did not answer a PING (its tunnel ends with 1013), with a WARN line every 10 s at most. */
   void upstreamSilent(Object upstream) {
     upstreamSilent.inc();
-    long more = silentLog.admit();
-    if (more >= 0) {
-      logger.warn("Upstream {} stopped answering (no reply to an HTTP/2 PING); its tunnel ends with 1013{}", upstream,
-          RateLimitedLine.more(more));
-    }
+    silentLog.log("Upstream {} stopped answering (no reply to an HTTP/2 PING); its tunnel ends with 1013", upstream);
   }
 
   /** What went wrong, in one line: no stack trace, no class name where the message says it. */
