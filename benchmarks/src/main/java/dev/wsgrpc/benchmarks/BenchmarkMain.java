@@ -73,8 +73,9 @@ public final class BenchmarkMain implements Callable<Integer> {
   @Option(names = "--gateway-jar", description = "The gateway (default: REPO/tunnel-gateway/target/tunnel-server.jar).")
   File gatewayJar;
 
-  @Option(names = "--gateway-command", description = "The gateway's command line; {java}, {jar}, {port} and "
-      + "{upstream} are replaced (default: " + GatewaySetup.DEFAULT_COMMAND + ").")
+  @Option(names = "--gateway-command", description = "The gateway's command line; {java}, {jar}, {port}, "
+      + "{upstream} and {mode} (relay or proxy, by setup) are replaced (default: " + GatewaySetup.DEFAULT_COMMAND
+      + ").")
   String gatewayCommand = GatewaySetup.DEFAULT_COMMAND;
 
   @Override

@@ -19,7 +19,7 @@ final class BenchmarkRun {
       Set<String> profile) {
 
     static final List<String> ALL_SETUPS = List.of("h2c", "ws", "h2", "wss", "nginx", "gateway", "websockify",
-        "gateway_h2c", "tcp_relay");
+        "gateway_h2c", "tcp_relay", "gateway_proxy", "gateway_proxy_h2c", "nginx_grpc", "haproxy_h2");
 
     static Mode quick() {
       return new Mode("quick", Duration.ofMillis(400), 3, Duration.ofMillis(200), List.of(64 * 1024, 1 << 20),
@@ -95,6 +95,10 @@ final class BenchmarkRun {
       case "gateway": return GatewaySetup.tunnel(gatewayJar, gatewayCommand);
       case "gateway_h2c": return GatewaySetup.nativeH2c(gatewayJar, gatewayCommand);
       case "tcp_relay": return new TcpRelaySetup();
+      case "gateway_proxy": return GatewaySetup.proxyTunnel(gatewayJar, gatewayCommand);
+      case "gateway_proxy_h2c": return GatewaySetup.proxyNativeH2c(gatewayJar, gatewayCommand);
+      case "nginx_grpc": return new NginxGrpcSetup();
+      case "haproxy_h2": return new HaproxyH2Setup();
       case "websockify": return new WebsockifySetup();
       default: throw new IllegalArgumentException("setup: " + name + " (expected: one of " + Mode.ALL_SETUPS + ")");
     }

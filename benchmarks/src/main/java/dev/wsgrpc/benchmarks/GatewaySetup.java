@@ -1,7 +1,10 @@
 package dev.wsgrpc.benchmarks;
 
 import dev.wsgrpc.testing.ExternalProgram;
+import dev.wsgrpc.testing.proto.EchoGrpc;
+import dev.wsgrpc.testing.proto.EchoResponse;
 import io.grpc.ManagedChannel;
+import io.grpc.stub.StreamObserver;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,43 +12,67 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * The standalone gateway in upstream mode in front of a plain grpc-java h2c server: our client dials the gateway over
- * ws (or, for {@link #nativeH2c}, plain gRPC dials the gateway's native h2c on the same port, no WebSocket at all),
- * and the gateway speaks h2c to the upstream. The gateway runs as its own JVM from {@code tunnel-server.jar}; the
- * command line is a template ({@code {java}}, {@code {jar}}, {@code {port}}, {@code {upstream}}), so it can follow the
- * gateway's options without a change here.
+ * The standalone gateway with an upstream, in front of a plain grpc-java h2c server: our client dials the gateway
+ * over ws (or, for the {@code _h2c} setups, plain gRPC dials the gateway's native h2c on the same port, no WebSocket
+ * at all), and the gateway speaks h2c to the upstream, in relay mode (each connection's bytes passed on) or proxy
+ * mode (every call forwarded by grpc-java on both sides). The gateway runs as its own JVM from
+ * {@code tunnel-server.jar}; the command line is a template ({@code {java}}, {@code {jar}}, {@code {port}},
+ * {@code {upstream}}, {@code {mode}}), so it can follow the gateway's options without a change here.
  */
 final class GatewaySetup extends RelaySetup {
 
   /** The default command line of the gateway. */
   static final String DEFAULT_COMMAND =
-      "{java} -jar {jar} --bind 127.0.0.1 --port {port} --mode relay --upstream {upstream}";
+      "{java} -jar {jar} --bind 127.0.0.1 --port {port} --mode {mode} --upstream {upstream}";
 
   private final File jar;
   private final String commandTemplate;
+  private final String mode;
   private final boolean tunnel;
 
-  private GatewaySetup(String name, String description, File jar, String commandTemplate, boolean tunnel) {
+  private GatewaySetup(String name, String description, File jar, String commandTemplate, String mode,
+      boolean tunnel) {
     super(name, description, DirectSetup.h2c());
     this.jar = jar;
     this.commandTemplate = commandTemplate;
+    this.mode = mode;
     this.tunnel = tunnel;
   }
 
-  /** Our client over ws to the gateway. */
+  /** Our client over ws to the gateway in relay mode. */
   static GatewaySetup tunnel(File jar, String commandTemplate) {
     return new GatewaySetup("gateway",
-        "the tunnel over ws to the gateway (tunnel-server.jar, upstream mode, own JVM), h2c to a plain server", jar,
-        commandTemplate, true);
+        "the tunnel over ws to the gateway (tunnel-server.jar, relay mode, own JVM), h2c to a plain server", jar,
+        commandTemplate, "relay", true);
   }
 
-  /** Plain gRPC over h2c to the gateway's native HTTP/2: the same relay without WebSocket. */
+  /** Plain gRPC over h2c to the gateway's native HTTP/2 in relay mode: the same relay without WebSocket. */
   static GatewaySetup nativeH2c(File jar, String commandTemplate) {
     return new GatewaySetup("gateway_h2c",
-        "direct gRPC over h2c to the gateway (native HTTP/2 on the same port, relayed as is), h2c to a plain server",
-        jar, commandTemplate, false);
+        "direct gRPC over h2c to the gateway (native HTTP/2 on the same port, relay mode: relayed as is), h2c to a "
+            + "plain server", jar, commandTemplate, "relay", false);
+  }
+
+  /** Our client over ws to the gateway in proxy mode: every call forwarded. */
+  static GatewaySetup proxyTunnel(File jar, String commandTemplate) {
+    return new GatewaySetup("gateway_proxy",
+        "the tunnel over ws to the gateway in proxy mode (own JVM: grpc-java ends the tunnel's HTTP/2 and forwards "
+            + "every call), h2c to a plain server", jar, commandTemplate, "proxy", true);
+  }
+
+  /**
+   * Plain gRPC over h2c to the gateway in proxy mode: the same client and protocol as the layer-7 proxies
+   * ({@link NginxGrpcSetup}, {@link HaproxyH2Setup}), so only the proxy in the middle differs.
+   */
+  static GatewaySetup proxyNativeH2c(File jar, String commandTemplate) {
+    return new GatewaySetup("gateway_proxy_h2c",
+        "direct gRPC over h2c to the gateway in proxy mode (native HTTP/2, every call forwarded), h2c to a plain "
+            + "server", jar, commandTemplate, "proxy", false);
   }
 
   @Override
@@ -61,7 +88,8 @@ final class GatewaySetup extends RelaySetup {
     List<String> command = new ArrayList<>();
     for (String part : commandTemplate.trim().split("\\s+")) {
       command.add(part.replace("{java}", java).replace("{jar}", copy.toString())
-          .replace("{port}", Integer.toString(port)).replace("{upstream}", "127.0.0.1:" + backendPort));
+          .replace("{port}", Integer.toString(port)).replace("{upstream}", "127.0.0.1:" + backendPort)
+          .replace("{mode}", mode));
     }
     ExternalProgram gateway = ExternalProgram.start("gateway", command);
     try {
@@ -70,6 +98,44 @@ final class GatewaySetup extends RelaySetup {
       gateway.close();
       throw new NotMeasured("the gateway did not start with '" + String.join(" ", command) + "': "
           + e.getMessage().replace('\n', ' '));
+    }
+  }
+
+  /** Unary calls through the gateway before any workload: a JIT-compiled gateway, as a long-running one is. */
+  static final int WARM_UP_CALLS = 20_000;
+
+  /**
+   * Warms the gateway's JVM up with {@link #WARM_UP_CALLS} unary calls, 64 at a time, so that even a quick run
+   * measures compiled code (a workload's own warm-up is short next to a JVM's; nginx and HAProxy need none).
+   */
+  @Override
+  void afterStart(ManagedChannel channel) throws Exception {
+    EchoGrpc.EchoStub stub = EchoGrpc.newStub(channel);
+    Semaphore inFlight = new Semaphore(64);
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    for (int i = 0; i < WARM_UP_CALLS && failure.get() == null; i++) {
+      if (!inFlight.tryAcquire(60, TimeUnit.SECONDS)) {
+        throw new NotMeasured("the gateway answered no warm-up call within 60 s");
+      }
+      stub.withDeadlineAfter(60, TimeUnit.SECONDS).unary(UnaryLatency.REQUEST, new StreamObserver<EchoResponse>() {
+        @Override
+        public void onNext(EchoResponse value) {}
+
+        @Override
+        public void onError(Throwable t) {
+          failure.compareAndSet(null, t);
+          inFlight.release();
+        }
+
+        @Override
+        public void onCompleted() {
+          inFlight.release();
+        }
+      });
+    }
+    inFlight.tryAcquire(64, 60, TimeUnit.SECONDS);
+    if (failure.get() != null) {
+      throw new NotMeasured("a warm-up call through the gateway failed: " + failure.get());
     }
   }
 

@@ -7,7 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The tunnel through nginx (Debian's nginx-light), as a reverse proxy is usually configured for WebSocket: HTTP/1.1
+ * The tunnel through nginx (Debian's nginx-full), as a reverse proxy is usually configured for WebSocket: HTTP/1.1
  * to the upstream with {@code Upgrade} and {@code Connection} passed on, and {@code proxy_buffering off}. One worker
  * process, started from a configuration of our own on loopback ports.
  */
@@ -20,21 +20,7 @@ final class NginxSetup extends RelaySetup {
 
   @Override
   ExternalProgram startProgram(int port, int backendPort) throws Exception {
-    String exe = require("nginx", "nginx-light");
-    Path dir = Files.createTempDirectory("wsgrpc-bench-nginx");
-    String conf = String.join("\n",
-        "worker_processes 1;",
-        "daemon off;",
-        "pid " + dir.resolve("nginx.pid") + ";",
-        "error_log " + dir.resolve("error.log") + " warn;",
-        "events { worker_connections 4096; }",
-        "http {",
-        "  access_log off;",
-        "  client_body_temp_path " + dir.resolve("body") + ";",
-        "  proxy_temp_path " + dir.resolve("proxy") + ";",
-        "  fastcgi_temp_path " + dir.resolve("fastcgi") + ";",
-        "  uwsgi_temp_path " + dir.resolve("uwsgi") + ";",
-        "  scgi_temp_path " + dir.resolve("scgi") + ";",
+    return start(port, "1", String.join("\n",
         "  server {",
         "    listen 127.0.0.1:" + port + ";",
         "    location /grpc {",
@@ -47,15 +33,36 @@ final class NginxSetup extends RelaySetup {
         "      proxy_read_timeout 3600s;",
         "      proxy_send_timeout 3600s;",
         "    }",
-        "  }",
+        "  }"));
+  }
+
+  /**
+   * Starts nginx with {@code workers} worker processes and {@code site} inside its {@code http} block, in a
+   * temporary directory of its own, and waits until it listens on {@code port}.
+   */
+  static ExternalProgram start(int port, String workers, String site) throws Exception {
+    String exe = require("nginx", "nginx-full");
+    Path dir = Files.createTempDirectory("wsgrpc-bench-nginx");
+    String conf = String.join("\n",
+        "worker_processes " + workers + ";",
+        "daemon off;",
+        "pid " + dir.resolve("nginx.pid") + ";",
+        "error_log " + dir.resolve("error.log") + " warn;",
+        "events { worker_connections 4096; }",
+        "http {",
+        "  access_log off;",
+        "  client_body_temp_path " + dir.resolve("body") + ";",
+        "  proxy_temp_path " + dir.resolve("proxy") + ";",
+        "  fastcgi_temp_path " + dir.resolve("fastcgi") + ";",
+        "  uwsgi_temp_path " + dir.resolve("uwsgi") + ";",
+        "  scgi_temp_path " + dir.resolve("scgi") + ";",
+        site,
         "}",
         "");
     Path file = dir.resolve("nginx.conf");
-    Files.write(file, conf.getBytes(StandardCharsets.US_ASCII));
-    // Running as root, nginx would hand its worker to 'nobody', which cannot use our temporary directory.
-    if ("root".equals(System.getProperty("user.name"))) {
-      Files.write(file, ("user root;\n" + conf).getBytes(StandardCharsets.US_ASCII));
-    }
+    // Running as root, nginx would hand its workers to 'nobody', which cannot use our temporary directory.
+    String user = "root".equals(System.getProperty("user.name")) ? "user root;\n" : "";
+    Files.write(file, (user + conf).getBytes(StandardCharsets.US_ASCII));
     return listening(ExternalProgram.start("nginx", exe, "-e", dir.resolve("error.log").toString(), "-p",
         dir.toString(), "-c", file.toString()), port);
   }

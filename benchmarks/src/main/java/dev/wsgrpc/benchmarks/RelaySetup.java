@@ -71,7 +71,16 @@ abstract class RelaySetup implements Setup {
     backend.start(transports, service, certs);
     port = ExternalProgram.freePort();
     program = startProgram(port, backend.port());
+    ManagedChannel channel = newChannel(transports, port);
+    try {
+      afterStart(channel);
+    } finally {
+      Channels.shutdown(channel);
+    }
   }
+
+  /** Called once the program listens, with a channel through it: e.g. to warm a JVM up. Default: nothing. */
+  void afterStart(ManagedChannel channel) throws Exception {}
 
   @Override
   public final ManagedChannel newChannel() {

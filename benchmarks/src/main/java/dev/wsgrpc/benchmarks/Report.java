@@ -13,7 +13,7 @@ import java.util.Map;
 /** Turns {@link Results} into {@code docs/BENCHMARKS.md} and {@code results.json}. */
 final class Report {
 
-  /** A target of issue 7, checked against one ratio of the run. */
+  /** A target of the issues (7, 13), checked against one ratio of the run. */
   record Target(String what, String key, boolean atLeast, double threshold) {
 
     boolean met(double value) {
@@ -35,6 +35,13 @@ final class Report {
       new Target("Gateway download (1 MiB) / h2c", "throughput_ratio_gateway_vs_h2c_download", true, 0.90),
       new Target("Gateway upload (1 MiB) / h2c", "throughput_ratio_gateway_vs_h2c_upload", true, 0.90),
       new Target("Gateway QPS (1 channel) / h2c", "qps_ratio_gateway_vs_h2c", true, 0.90),
+      new Target("Proxy mode QPS (1 channel) / best of nginx grpc_pass and HAProxy h2", "qps_ratio_proxy_vs_best_l7",
+          true, 1.0),
+      new Target("Proxy mode upload (1 MiB) / best layer-7 proxy", "throughput_ratio_proxy_vs_best_l7_upload", true,
+          1.0),
+      new Target("Proxy mode download (1 MiB) / best layer-7 proxy", "throughput_ratio_proxy_vs_best_l7_download",
+          true, 1.0),
+      new Target("Proxy mode unary p50 / best layer-7 proxy", "unary_p50_ratio_proxy_vs_best_l7", false, 1.0),
       new Target("ws download ahead of websockify (ratio of ratios)", "ws_over_websockify_download", true, 1.5),
       new Target("ws upload ahead of websockify (ratio of ratios)", "ws_over_websockify_upload", true, 1.5));
 
@@ -47,7 +54,8 @@ final class Report {
   /** The headline numbers: the keys issue 7 asks for, and a few more. */
   Map<String, Double> summary() {
     Map<String, Double> s = new LinkedHashMap<>();
-    for (String setup : List.of("ws", "wss", "nginx", "gateway", "websockify", "gateway_h2c", "tcp_relay")) {
+    for (String setup : List.of("ws", "wss", "nginx", "gateway", "websockify", "gateway_h2c", "tcp_relay",
+        "gateway_proxy", "gateway_proxy_h2c", "nginx_grpc", "haproxy_h2")) {
       Results.SetupInfo info = results.setup(setup);
       if (info == null || info.baseline() == null) {
         continue;
@@ -77,7 +85,26 @@ final class Report {
       Double relay = s.get("throughput_ratio_tcp_relay_vs_h2c_" + direction);
       s.put("gateway_over_tcp_relay_" + direction, gateway == null || relay == null ? Double.NaN : gateway / relay);
     }
+    // Proxy mode against the better of the two layer-7 gRPC proxies, same run: native h2c to each (same client,
+    // same protocol, only the proxy differs), each as its ratio to h2c iteration by iteration.
+    s.put("qps_ratio_proxy_vs_best_l7", againstBestL7(s, "qps_ratio_", "", true));
+    s.put("throughput_ratio_proxy_vs_best_l7_upload", againstBestL7(s, "throughput_ratio_", "_upload", true));
+    s.put("throughput_ratio_proxy_vs_best_l7_download", againstBestL7(s, "throughput_ratio_", "_download", true));
+    s.put("unary_p50_ratio_proxy_vs_best_l7", againstBestL7(s, "unary_p50_ratio_", "", false));
     return s;
+  }
+
+  /**
+   * {@code gateway_proxy_h2c}'s figure over the better of {@code nginx_grpc}'s and {@code haproxy_h2}'s (the higher
+   * when higher is better, else the lower), from their ratios to h2c; NaN when proxy mode or both are missing.
+   */
+  private static double againstBestL7(Map<String, Double> s, String prefix, String suffix, boolean higherIsBetter) {
+    double proxy = s.getOrDefault(prefix + "gateway_proxy_h2c_vs_h2c" + suffix, Double.NaN);
+    double nginx = s.getOrDefault(prefix + "nginx_grpc_vs_h2c" + suffix, Double.NaN);
+    double haproxy = s.getOrDefault(prefix + "haproxy_h2_vs_h2c" + suffix, Double.NaN);
+    double best = Double.isNaN(nginx) ? haproxy : Double.isNaN(haproxy) ? nginx
+        : higherIsBetter ? Math.max(nginx, haproxy) : Math.min(nginx, haproxy);
+    return proxy / best;
   }
 
   private double ratio(String workload, String setup, String metric) {
@@ -362,7 +389,8 @@ final class Report {
   }
 
   private static boolean isRelay(String setup) {
-    return List.of("nginx", "gateway", "websockify", "gateway_h2c", "tcp_relay").contains(setup);
+    return List.of("nginx", "gateway", "websockify", "gateway_h2c", "tcp_relay", "gateway_proxy",
+        "gateway_proxy_h2c", "nginx_grpc", "haproxy_h2").contains(setup);
   }
 
   private static String missedBy(Target t, double v) {

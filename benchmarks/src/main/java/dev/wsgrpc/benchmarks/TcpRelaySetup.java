@@ -20,9 +20,7 @@ final class TcpRelaySetup extends RelaySetup {
 
   @Override
   ExternalProgram startProgram(int port, int backendPort) throws Exception {
-    String exe = require("haproxy", "haproxy");
-    Path dir = Files.createTempDirectory("wsgrpc-bench-haproxy");
-    String cfg = String.join("\n",
+    return start(port, String.join("\n",
         "global",
         "  nbthread 1",
         "defaults",
@@ -33,7 +31,13 @@ final class TcpRelaySetup extends RelaySetup {
         "listen relay",
         "  bind 127.0.0.1:" + port,
         "  server backend 127.0.0.1:" + backendPort,
-        "");
+        ""));
+  }
+
+  /** Starts HAProxy with configuration {@code cfg} and waits until it listens on {@code port}. */
+  static ExternalProgram start(int port, String cfg) throws Exception {
+    String exe = require("haproxy", "haproxy");
+    Path dir = Files.createTempDirectory("wsgrpc-bench-haproxy");
     Path file = dir.resolve("haproxy.cfg");
     Files.write(file, cfg.getBytes(StandardCharsets.US_ASCII));
     return listening(ExternalProgram.start("haproxy", exe, "-db", "-f", file.toString()), port);

@@ -29,7 +29,8 @@ final class UpstreamGateway implements AutoCloseable {
 
   private final WebSocketServerOptions options;
   private final Upstreams upstreams;
-  private final SslContext upstreamTls;
+  private final UpstreamConnector connector;
+  private final RelaySettings relaySettings;
   private final TunnelTracker tracker;
   private final EventLoopGroup boss = GatewayTransport.newGroup(1, "gateway-accept");
   private final EventLoopGroup workers = GatewayTransport.newGroup(0, "gateway-io");
@@ -38,10 +39,11 @@ final class UpstreamGateway implements AutoCloseable {
   private Channel listener;
 
   UpstreamGateway(WebSocketServerOptions options, Upstreams upstreams, SslContext upstreamTls,
-      TunnelTracker tracker) {
+      RelaySettings relaySettings, TunnelTracker tracker) {
     this.options = options;
     this.upstreams = upstreams;
-    this.upstreamTls = upstreamTls;
+    this.connector = UpstreamConnector.sockets(upstreamTls);
+    this.relaySettings = relaySettings;
     this.tracker = tracker;
     this.tunnelCounter = InternalTunnelServer.newTunnelCounter(options);
   }
@@ -88,7 +90,7 @@ final class UpstreamGateway implements AutoCloseable {
   }
 
   private UpstreamRelayHandler newRelay() {
-    return new UpstreamRelayHandler(upstreams, upstreamTls, tracker);
+    return new UpstreamRelayHandler(upstreams, connector, tracker, relaySettings);
   }
 
   /** Sends GOAWAY into every relayed connection (at an HTTP/2 frame boundary); new tunnels are refused elsewhere. */

@@ -21,7 +21,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>The builders permit clients' gRPC keepalive PINGs every {@value #PERMIT_KEEPALIVE_TIME_SECONDS} s, also
  * without calls ({@code permitKeepAliveTime}, {@code permitKeepAliveWithoutCalls}), so that clients behind proxies
- * with short idle timeouts never get GOAWAY {@code too_many_pings}.
+ * with short idle timeouts never get GOAWAY {@code too_many_pings}. They apply the options'
+ * {@linkplain WebSocketServerOptions#http2Limits() HTTP/2 limits} (by default 1000 concurrent calls per connection
+ * and at most 200 stream resets per 10 s), which grpc-java leaves off unless asked.
  */
 public final class WebSocketServers {
 
@@ -61,6 +63,12 @@ public final class WebSocketServers {
     if (options.nativeGrpc() && !options.access().trustedProxies().isEmpty()) {
       // Native calls from a trusted proxy name their client in their own headers, as tunnels do in the upgrade.
       builder.intercept(new NativeClientAddress(options.access().trustedProxies()));
+    }
+    // grpc-java limits neither concurrent calls nor stream resets unless asked: safe defaults from the options.
+    Http2Limits limits = options.http2Limits();
+    builder.maxConcurrentCallsPerConnection(limits.maxConcurrentCalls());
+    if (limits.maxRstFrames() > 0) {
+      builder.maxRstFramesPerWindow(limits.maxRstFrames(), (int) limits.rstWindow().getSeconds());
     }
     // grpc's own negotiation deadline covers TLS too; the upgrade step answers 408 at the same moment.
     return builder.handshakeTimeout(options.settings().handshakeTimeout().toMillis() + 1_000, TimeUnit.MILLISECONDS)

@@ -18,7 +18,9 @@ import org.slf4j.LoggerFactory;
  * upstream channel.
  *
  * <p>Everything that touches either call runs in one sequential lane per call (neither call is thread-safe): the
- * server side's callbacks are posted to it, and the upstream call delivers its own callbacks there.
+ * server side's callbacks are posted to it, and the upstream call delivers its own callbacks there. The lane runs
+ * each task on the thread that posts it (an event loop of either side) unless another task of the call is running,
+ * in which case that thread runs it next: no thread hands the call to another, and nothing in a task blocks.
  *
  * <p>Flow control is end to end: each side has at most one message requested at a time, and the next one is asked
  * for only when the other side is ready to send it on ({@code isReady}, else the other side's {@code onReady}). A
@@ -51,9 +53,8 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
    * Starts forwarding {@code call} to {@code channel}. Called from the server's {@code startCall}, in the call's
    * {@link Context}: its deadline (the time the caller has left) becomes the upstream call's deadline.
    */
-  static ServerCall.Listener<byte[]> start(ServerCall<byte[], byte[]> call, Metadata headers, Channel channel,
-      Executor executor) {
-    Executor lane = MoreExecutors.newSequentialExecutor(executor);
+  static ServerCall.Listener<byte[]> start(ServerCall<byte[], byte[]> call, Metadata headers, Channel channel) {
+    Executor lane = MoreExecutors.newSequentialExecutor(MoreExecutors.directExecutor());
     CallOptions options = CallOptions.DEFAULT.withExecutor(lane);
     Deadline deadline = Context.current().getDeadline();
     if (deadline != null) {

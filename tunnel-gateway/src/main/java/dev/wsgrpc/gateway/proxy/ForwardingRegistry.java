@@ -4,7 +4,6 @@ import io.grpc.Channel;
 import io.grpc.HandlerRegistry;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerMethodDefinition;
-import java.util.concurrent.Executor;
 
 /**
  * The forwarding core: a fallback {@link HandlerRegistry} that answers every method by forwarding the call, as
@@ -17,25 +16,20 @@ import java.util.concurrent.Executor;
  * every front end goes through this one place to the same upstream channel (with its name resolution, balancing and
  * health checking). Every call tells the upstream who called ({@link CallerMetadata}); that runs inside the
  * server's interceptors, so the client address and principal they establish (trusted proxies, per-call
- * authentication of native calls) are what the upstream learns. Serve it with {@code directExecutor()}: the handler never blocks, and each call's work runs in
- * its own sequential lane on {@code executor}.
+ * authentication of native calls) are what the upstream learns. Serve it with {@code directExecutor()} and give
+ * the upstream channel none of its own: the forwarding never blocks, and each call's work runs on the event loops of
+ * its two connections, one task at a time per call, with no thread pool in between (a hop to a pool and back per
+ * callback cost more CPU per call than the rest of the forwarding).
  */
 public final class ForwardingRegistry extends HandlerRegistry {
 
   private static final CallerMetadata CALLER = new CallerMetadata();
 
-  private final Channel upstream;
-  private final Executor executor;
   private final ServerCallHandler<byte[], byte[]> forward;
 
-  /**
-   * Forwards to {@code upstream}; each call's callbacks run on {@code executor}, one at a time per call. Neither is
-   * owned: the caller shuts them down after the server.
-   */
-  public ForwardingRegistry(Channel upstream, Executor executor) {
-    this.upstream = upstream;
-    this.executor = executor;
-    this.forward = (call, headers) -> ForwardedCall.start(call, headers, upstream, executor);
+  /** Forwards to {@code upstream}, which is not owned: the caller shuts it down after the server. */
+  public ForwardingRegistry(Channel upstream) {
+    this.forward = (call, headers) -> ForwardedCall.start(call, headers, upstream);
   }
 
   @Override

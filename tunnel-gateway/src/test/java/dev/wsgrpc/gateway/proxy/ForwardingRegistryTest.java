@@ -20,8 +20,6 @@ import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
@@ -46,7 +44,6 @@ class ForwardingRegistryTest {
   private static final MethodDescriptor<byte[], byte[]> SINK = method("test.Flow/Sink");
   private static final MethodDescriptor<byte[], byte[]> ECHO = method("test.Flow/Echo");
 
-  private final ExecutorService lanes = Executors.newFixedThreadPool(2);
   private final List<AutoCloseable> closeables = new ArrayList<>();
   /** Bytes the upstream's Flood has sent; bytes its Sink has received. */
   private final AtomicLong flooded = new AtomicLong();
@@ -73,7 +70,7 @@ class ForwardingRegistryTest {
     closeables.add(() -> toUpstream.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
     proxy = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .directExecutor()
-        .fallbackHandlerRegistry(new ForwardingRegistry(toUpstream, lanes))
+        .fallbackHandlerRegistry(new ForwardingRegistry(toUpstream))
         .build().start();
     closeables.add(() -> proxy.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
   }
@@ -83,7 +80,6 @@ class ForwardingRegistryTest {
     for (int i = closeables.size() - 1; i >= 0; i--) {
       closeables.get(i).close();
     }
-    lanes.shutdownNow();
   }
 
   private ManagedChannel caller() {
@@ -263,7 +259,7 @@ class ForwardingRegistryTest {
         .usePlaintext().build();
     closeables.add(() -> toAborting.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
     Server front = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).directExecutor()
-        .fallbackHandlerRegistry(new ForwardingRegistry(toAborting, lanes)).build().start();
+        .fallbackHandlerRegistry(new ForwardingRegistry(toAborting)).build().start();
     closeables.add(() -> front.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
     ManagedChannel caller = NettyChannelBuilder.forAddress((InetSocketAddress) front.getListenSockets().get(0))
         .usePlaintext().build();
