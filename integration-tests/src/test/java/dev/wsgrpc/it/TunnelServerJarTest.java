@@ -55,11 +55,13 @@ class TunnelServerJarTest {
   private static final List<String> OPTIONS = Arrays.asList("--port", "--bind", "--path", "--upstream",
       "--upstream-tls", "--upstream-trust-cert", "--tls-cert", "--tls-key", "--drain-timeout", "--trusted-proxies",
       "--forwarded-header", "--handshake-timeout", "--max-inbound-frame", "--max-outbound-frame", "--auth-tokens",
-      "--tls-client-ca", "--allowed-origins", "--max-tunnels", "--max-tunnels-per-client", "--ipv6-client-prefix",
+      "--tls-client-ca", "--allowed-origins", "--allow-cross-site-credentials", "--max-tunnels",
+      "--max-tunnels-per-client", "--ipv6-client-prefix",
       "--max-request-headers", "--max-concurrent-streams", "--max-inbound-message", "--idle-timeout", "--native-grpc",
       "--mode", "--upstream-file", "--upstream-refresh", "--upstream-health-check", "--upstream-health-service",
       "--upstream-authority", "--upstream-client-cert", "--upstream-client-key", "--max-inbound-metadata",
-      "--max-rst-frames", "--max-control-frames", "--max-connection-age", "--browser-origins", "--browser-headers");
+      "--max-rst-frames", "--max-control-frames", "--max-connection-age", "--browser-origins", "--browser-headers",
+      "--admin-port", "--admin-address");
 
   private TunnelServerJar jar;
   private ManagedChannel channel;
@@ -217,11 +219,97 @@ class TunnelServerJarTest {
   }
 
   @Test
+  void demoModeSaysLoudlyThatItIsNotForProduction() throws Exception {
+    jar = TunnelServerJar.start("--port", "0");
+    jar.awaitUrl();
+    jar.awaitLog("WARN  TunnelServerMain - DEMO MODE: serving test services (grpc.health.v1.Health, ");
+    jar.awaitLog("This is not for production: give --upstream HOST:PORT");
+  }
+
+  @Test
+  void adminPortServesMetricsWhichThePublicPortThenRefuses() throws Exception {
+    jar = TunnelServerJar.start("--port", "0", "--admin-port", "0");
+    String url = jar.awaitUrl();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("admin listener on http://127\\.0\\.0\\.1:(\\d+)")
+        .matcher(jar.stdout());
+    assertTrue(m.find(), jar.stdout());
+    int admin = Integer.parseInt(m.group(1));
+    channel = tunnel(url);
+    health(channel);
+    String metrics = get(admin, "/metrics");
+    assertTrue(metrics.startsWith("200 "), metrics);
+    assertTrue(metrics.contains("\nwsgrpc_tunnels_total 1.0\n"), metrics);
+    assertEquals("200 serving\n", get(admin, "/healthz"));
+    // The public port (what a CDN passes on) keeps /healthz for origin checks and no longer shows the metrics.
+    assertTrue(get(jar.port(), "/metrics").startsWith("404 "));
+    assertEquals("200 serving\n", get(jar.port(), "/healthz"));
+    assertTrue(get(admin, "/grpc").startsWith("404 "));
+  }
+
+  /** Connects, sends {@code bytes} (perhaps none) and returns the milliseconds until the jar closed the connection. */
+  private static long millisUntilClosed(int port, byte[] bytes) throws Exception {
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+      long start = System.nanoTime();
+      socket.setSoTimeout(30_000);
+      socket.getOutputStream().write(bytes);
+      assertEquals(-1, socket.getInputStream().read(), "no answer to an unfinished TLS handshake");
+      return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    }
+  }
+
+  @Test
+  void relayModeTlsHandshakesEndAtTheHandshakeTimeoutAndAThousandFailuresAreCountedNotLogged() throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    jar = TunnelServerJar.start("--port", "0", "--admin-port", "0", "--mode", "relay", "--upstream", "127.0.0.1:1",
+        "--tls-cert", certs.serverCertPem().getPath(), "--tls-key", certs.serverKeyPem().getPath(),
+        "--handshake-timeout", "1s");
+    jar.awaitUrl();
+    long start = System.nanoTime();
+    // Netty's own TLS handshake timeout is 10 s: these end at the configured 1 s.
+    long silent = millisUntilClosed(jar.port(), new byte[0]);
+    assertTrue(silent >= 900 && silent < 8_000, "a silent client was closed after " + silent + " ms");
+    long half = millisUntilClosed(jar.port(), new byte[] {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01});
+    assertTrue(half >= 900 && half < 8_000, "half a ClientHello was closed after " + half + " ms");
+    for (int i = 0; i < 1000; i++) {
+      PeerTriggeredLogsTest.sendAndAwaitClose(jar.port(), PeerTriggeredLogsTest.NOT_TLS.get(i % 3));
+    }
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("admin listener on http://127\\.0\\.0\\.1:(\\d+)")
+        .matcher(jar.stdout());
+    assertTrue(m.find(), jar.stdout());
+    int admin = Integer.parseInt(m.group(1));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    String metrics = get(admin, "/metrics");
+    while (!metrics.contains("wsgrpc_handshake_failures_total{reason=\"tls\"} 1002.0")
+        && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+      metrics = get(admin, "/metrics");
+    }
+    assertTrue(metrics.contains("wsgrpc_handshake_failures_total{reason=\"tls\"} 1002.0"), metrics);
+    String log = jar.stderr();
+    assertFalse(log.contains("DEMO MODE"), log);
+    assertFalse(log.contains("\tat "), "a stack trace:\n" + log);
+    assertFalse(log.contains("not-for-logs") || log.contains("6e6f742d666f722d6c6f6773"), "request bytes:\n" + log);
+    long lines = log.lines().filter(l -> l.contains("TLS handshake")).count();
+    assertTrue(lines <= PeerTriggeredLogsTest.allowedLines(System.nanoTime() - start), lines + " lines:\n" + log);
+  }
+
+  @Test
+  void adminPortOutOfRangeOrEqualToThePortIsABadOption() throws Exception {
+    for (String[] c : new String[][] {{"--admin-port=70000", "--admin-port: 70000 (expected: 0 to 65535)"},
+        {"--admin-port=8080", "--admin-port: 8080 (expected: a port other than --port)"}}) {
+      try (TunnelServerJar bad = TunnelServerJar.start(c[0])) {
+        assertEquals(2, bad.awaitExit(Duration.ofSeconds(60)), c[0] + ":\n" + bad.stderr());
+        assertTrue(bad.stderr().contains(c[1]), c[0] + ":\n" + bad.stderr());
+      }
+    }
+  }
+
+  @Test
   void sigtermLetsALongStreamFinishThenExitsZero() throws Exception {
     jar = TunnelServerJar.start("--port", "0", "--drain-timeout", "30s");
     String url = jar.awaitUrl();
     channel = tunnel(url);
-    int messages = 10;
+    int messages = 20; // 6 s: the drain lasts while the refusals below are checked
     StreamingOutputCallRequest.Builder request = StreamingOutputCallRequest.newBuilder();
     for (int i = 0; i < messages; i++) {
       request.addResponseParameters(ResponseParameters.newBuilder().setSize(100).setIntervalUs(300_000));
@@ -250,7 +338,7 @@ class TunnelServerJarTest {
     assertTrue(first.await(30, TimeUnit.SECONDS));
     jar.terminate();
     jar.awaitLog("Draining");
-    // While draining: load balancers see 503, and new tunnels are refused with 503.
+    // While draining: load balancers see 503, and new tunnels are refused with 503 (native connections likewise).
     assertTrue(get(jar.port(), "/healthz").startsWith("503 draining"));
     ManagedChannel late = tunnel(url);
     try {
@@ -259,6 +347,15 @@ class TunnelServerJarTest {
           refused.getStatus().toString());
     } finally {
       late.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+    // Native gRPC too: its call ends UNAVAILABLE with the reason.
+    ManagedChannel lateNative = NettyChannelBuilder.forAddress("127.0.0.1", jar.port()).usePlaintext().build();
+    try {
+      StatusRuntimeException refused = assertThrows(StatusRuntimeException.class, () -> health(lateNative));
+      assertEquals(Status.Code.UNAVAILABLE, refused.getStatus().getCode(), refused.getStatus().toString());
+      assertEquals("draining: this server is shutting down, retry elsewhere", refused.getStatus().getDescription());
+    } finally {
+      lateNative.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     }
     assertEquals(Status.Code.OK, done.get(60, TimeUnit.SECONDS).getCode(), "the stream in flight completes");
     assertEquals(messages, received.get());

@@ -1,7 +1,6 @@
 package dev.wsgrpc.gateway;
 
 import dev.wsgrpc.server.InternalTunnelServer;
-import dev.wsgrpc.server.NativeHttp2Event;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -15,6 +14,7 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
@@ -23,7 +23,9 @@ import java.util.function.Supplier;
 /**
  * Gateway mode: a plain Netty server whose connections answer the upgrade (or start native HTTP/2, or ask for
  * {@code /healthz} and {@code /metrics}) exactly as the library's server does, and then have their byte stream
- * relayed to an existing gRPC server by {@link UpstreamRelayHandler}.
+ * relayed to an existing gRPC server by {@link UpstreamRelayHandler}. Native connections are admitted, counted
+ * against the tunnel limits and refused while draining as tunnels are; their calls cannot be authenticated (the
+ * bytes are relayed unread), so the gateway refuses to start relay mode with native gRPC and bearer tokens.
  */
 final class UpstreamGateway implements AutoCloseable {
 
@@ -64,17 +66,27 @@ final class UpstreamGateway implements AutoCloseable {
             if (tls == null) {
               addTunnelSteps(p);
             } else {
-              p.addLast(tls.get().newHandler(ch.alloc()));
+              p.addLast(InternalTunnelServer.newTlsHandler(options, ch.alloc()));
               p.addLast(new ApplicationProtocolNegotiationHandler(ApplicationProtocolNames.HTTP_1_1) {
                 @Override
-                protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
-                  if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
-                    // Native gRPC over TLS: relay as it is.
-                    ctx.pipeline().addLast(newRelay());
-                    ctx.pipeline().fireUserEventTriggered(NativeHttp2Event.INSTANCE);
-                  } else {
-                    addTunnelSteps(ctx.pipeline());
+                public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+                  if (evt instanceof SslHandshakeCompletionEvent && !((SslHandshakeCompletionEvent) evt).isSuccess()) {
+                    // Every failure, the handshake timeout's too: counted, one rate-limited line, closed.
+                    InternalTunnelServer.tlsHandshakeFailed(ctx, options, ((SslHandshakeCompletionEvent) evt).cause());
                   }
+                  super.userEventTriggered(ctx, evt);
+                }
+
+                @Override
+                protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
+                  // Already reported above; not Netty's WARN with a stack trace per connection.
+                  ctx.close();
+                }
+
+                @Override
+                protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
+                  // Native gRPC over TLS (ALPN h2) too: its preface is admitted, counted and timed as in the clear.
+                  addTunnelSteps(ctx.pipeline());
                 }
               });
             }

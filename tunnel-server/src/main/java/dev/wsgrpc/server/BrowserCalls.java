@@ -66,6 +66,18 @@ final class BrowserCalls {
     return io.netty.buffer.ByteBufUtil.writeAscii(alloc, block);
   }
 
+  /**
+   * A header block as a frame of its own, as gRPC-Web bodies and grpc-websockets messages carry headers and
+   * trailers: {@code 0x80}, the block's length in 4 bytes, then the block.
+   */
+  static ByteBuf headerFrame(ByteBufAllocator alloc, Http2Headers headers) {
+    ByteBuf block = headerBlock(alloc, headers);
+    ByteBuf frame = alloc.buffer(5 + block.readableBytes());
+    frame.writeByte(0x80).writeInt(block.readableBytes()).writeBytes(block);
+    block.release();
+    return frame;
+  }
+
   /** Trailers that end a call with {@code status}. */
   static Http2Headers statusTrailers(Status status) {
     Http2Headers trailers = new DefaultHttp2Headers(false);

@@ -6,9 +6,7 @@ import io.grpc.Status;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
@@ -50,13 +48,12 @@ import java.util.concurrent.TimeUnit;
  * added to the upgrade request's) when the first message arrives; until then gRPC has not seen the connection.
  * A refusal, like every end, reaches the client as trailers with a gRPC status.
  */
-final class GrpcWebSocketsTranslator extends ChannelDuplexHandler implements Http2ClientBridge.Listener {
+final class GrpcWebSocketsTranslator extends BridgedCallTranslator {
 
   static final String NAME = "wsgrpc-grpc-websockets";
   static final String SUBPROTOCOL = "grpc-websockets";
   private static final byte DATA = 0x00;
   private static final byte HALF_CLOSE = 0x01;
-  private static final int TRAILERS_FLAG = 0x80;
 
   /** Decides on the call once its headers are known: the authenticator's answer, or null when there is none. */
   interface Admission {
@@ -70,13 +67,10 @@ final class GrpcWebSocketsTranslator extends ChannelDuplexHandler implements Htt
   private final int maxHeaderBytes;
   private final long firstMessageTimeoutMillis;
   private final Admission admission;
-  private ChannelHandlerContext ctx;
-  private Http2ClientBridge bridge;
   private ScheduledFuture<?> firstMessageTimeout;
 
   /** Collects the first message (the request headers); null once it was read. */
   private CompositeByteBuf headerMessage;
-  private int streamId = -1;
   /** Inside a message after the first: whether its type byte was read, and what it was. */
   private boolean inMessage;
   private int messageType = -1;
@@ -97,8 +91,7 @@ final class GrpcWebSocketsTranslator extends ChannelDuplexHandler implements Htt
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
-    this.ctx = ctx;
-    this.bridge = new Http2ClientBridge(ctx, this);
+    super.handlerAdded(ctx);
     this.headerMessage = ctx.alloc().compositeBuffer();
     firstMessageTimeout = ctx.executor().schedule(() -> refuse(Status.DEADLINE_EXCEEDED.withDescription(
         "expected the request headers as the first message within " + firstMessageTimeoutMillis + " ms")),
@@ -233,10 +226,7 @@ final class GrpcWebSocketsTranslator extends ChannelDuplexHandler implements Htt
     }
     if (content.isReadable()) {
       bridge.data(streamId, content.retain(), false);
-      if (!bridge.isWritable(streamId)) {
-        // gRPC's window is full: stop reading until it opens (onWritable).
-        ctx.channel().config().setAutoRead(false);
-      }
+      pauseWhileFull();
     }
     if (frame.isFinalFragment()) {
       inMessage = false;
@@ -247,34 +237,15 @@ final class GrpcWebSocketsTranslator extends ChannelDuplexHandler implements Htt
   }
 
   @Override
-  public void onWritable(int id) {
-    if (id == streamId && !ctx.channel().config().isAutoRead()) {
-      ctx.channel().config().setAutoRead(true);
-      ctx.read();
-    }
-  }
-
-  @Override
-  public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-    if (msg instanceof ByteBuf) {
-      bridge.fromServer((ByteBuf) msg);
-      promise.trySuccess();
-    } else {
-      ctx.write(msg, promise);
-    }
-  }
-
-  @Override
   public void onHeaders(int id, Http2Headers headers, boolean endStream) {
     if (id != streamId || ended) {
       return;
     }
     if (!responseStarted) {
       responseStarted = true;
-      CharSequence status = headers.status();
-      if (status != null && !"200".contentEquals(status)) {
-        end(BrowserCalls.statusTrailers(BrowserCalls.statusForHttp(Integer.parseInt(status.toString()),
-            "the server answered HTTP " + status)));
+      Status refused = statusOfRefusal(headers);
+      if (refused != null) {
+        end(BrowserCalls.statusTrailers(refused));
         return;
       }
       writeHeaderFrame(headers);
@@ -349,11 +320,7 @@ final class GrpcWebSocketsTranslator extends ChannelDuplexHandler implements Htt
       // What the client's request said it speaks: gRPC-Web's framing inside the socket.
       headers = new DefaultHttp2Headers(false).add(headers).set("content-type", "application/grpc-web+proto");
     }
-    ByteBuf block = BrowserCalls.headerBlock(ctx.alloc(), headers);
-    ByteBuf frame = ctx.alloc().buffer(5 + block.readableBytes());
-    frame.writeByte(TRAILERS_FLAG).writeInt(block.readableBytes()).writeBytes(block);
-    block.release();
-    ctx.write(new BinaryWebSocketFrame(frame));
+    ctx.write(new BinaryWebSocketFrame(BrowserCalls.headerFrame(ctx.alloc(), headers)));
   }
 
   @Override

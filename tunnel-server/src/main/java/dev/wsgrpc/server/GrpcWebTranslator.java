@@ -3,10 +3,8 @@ package dev.wsgrpc.server;
 import io.grpc.Status;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
@@ -44,7 +42,7 @@ import java.util.Map;
  * {@code 0x80}. A call that ends without data (trailers only, e.g. an unknown method) is answered with the status in
  * the response headers. Requests follow each other on a kept-alive connection, each checked by the {@link Gate}.
  */
-final class GrpcWebTranslator extends ChannelDuplexHandler implements Http2ClientBridge.Listener {
+final class GrpcWebTranslator extends BridgedCallTranslator {
 
   static final String NAME = "wsgrpc-grpc-web";
   static final String CONTENT_TYPE = "application/grpc-web";
@@ -57,12 +55,9 @@ final class GrpcWebTranslator extends ChannelDuplexHandler implements Http2Clien
 
   private final String scheme;
   private final Gate gate;
-  private ChannelHandlerContext ctx;
-  private Http2ClientBridge bridge;
   private boolean keepAlive = true;
 
-  // The call in progress; streamId -1 between calls.
-  private int streamId = -1;
+  // The call in progress (streamId -1 between calls).
   private boolean discarding;
   private boolean text;
   private String responseContentType;
@@ -82,12 +77,6 @@ final class GrpcWebTranslator extends ChannelDuplexHandler implements Http2Clien
     String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
     return HttpMethod.POST.equals(request.method()) && type != null
         && type.toLowerCase(Locale.ROOT).startsWith(CONTENT_TYPE);
-  }
-
-  @Override
-  public void handlerAdded(ChannelHandlerContext ctx) {
-    this.ctx = ctx;
-    this.bridge = new Http2ClientBridge(ctx, this);
   }
 
   /**
@@ -207,28 +196,8 @@ final class GrpcWebTranslator extends ChannelDuplexHandler implements Http2Clien
     }
     if (last) {
       finishIfDone();
-    } else if (!bridge.isWritable(streamId)) {
-      // gRPC's window is full: stop reading until it opens (onWritable).
-      ctx.channel().config().setAutoRead(false);
-    }
-  }
-
-  @Override
-  public void onWritable(int id) {
-    if (id == streamId && !ctx.channel().config().isAutoRead()) {
-      ctx.channel().config().setAutoRead(true);
-      ctx.read();
-    }
-  }
-
-  @Override
-  public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-    if (msg instanceof ByteBuf) {
-      // gRPC's HTTP/2 bytes: decoded by the bridge, whose listener writes HTTP/1.1 on.
-      bridge.fromServer((ByteBuf) msg);
-      promise.trySuccess();
     } else {
-      ctx.write(msg, promise);
+      pauseWhileFull();
     }
   }
 
@@ -239,10 +208,9 @@ final class GrpcWebTranslator extends ChannelDuplexHandler implements Http2Clien
     }
     if (!responseStarted) {
       responseStarted = true;
-      CharSequence status = headers.status();
-      if (status != null && !"200".contentEquals(status)) {
-        answerStatus(BrowserCalls.statusForHttp(Integer.parseInt(status.toString()),
-            "the server answered HTTP " + status));
+      Status refused = statusOfRefusal(headers);
+      if (refused != null) {
+        answerStatus(refused);
         return;
       }
       HttpResponse response = endStream
@@ -324,10 +292,7 @@ final class GrpcWebTranslator extends ChannelDuplexHandler implements Http2Clien
 
   private void writeTrailers(Http2Headers trailers) {
     responseEnded = true;
-    ByteBuf block = BrowserCalls.headerBlock(ctx.alloc(), trailers);
-    ByteBuf frame = ctx.alloc().buffer(5 + block.readableBytes());
-    frame.writeByte(0x80).writeInt(block.readableBytes()).writeBytes(block);
-    block.release();
+    ByteBuf frame = BrowserCalls.headerFrame(ctx.alloc(), trailers);
     ctx.write(new DefaultHttpContent(text ? encoder.encode(frame, true, ctx.alloc()) : frame));
     ctx.write(LastHttpContent.EMPTY_LAST_CONTENT);
     finishIfDone();
@@ -344,17 +309,18 @@ final class GrpcWebTranslator extends ChannelDuplexHandler implements Http2Clien
       discarding = true;
     }
     streamId = -1;
-    if (!ctx.channel().config().isAutoRead()) {
-      ctx.channel().config().setAutoRead(true);
-      ctx.read();
-    }
+    resumeReading();
     if (!keepAlive) {
       close();
     }
   }
 
+  /**
+   * Closes the connection once what was written is out: from here toward the socket, so that gRPC's handler sees
+   * the connection end (and cancels what is in flight) rather than starting a graceful shutdown that waits.
+   */
   private void close() {
-    ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> ctx.close());
   }
 
   private FullHttpResponse trailersOnly(HttpRequest request, Status status) {

@@ -186,7 +186,8 @@ final class Http2ClientBridge {
 
   /** Passes every byte the embedded client wrote to gRPC's handler. */
   private void drain() {
-    if (!started) {
+    if (!started || closed) {
+      // Not yet, or never again: a drain scheduled before close() finds the embedded channel gone.
       return;
     }
     embedded.flushOutbound();

@@ -224,8 +224,13 @@ public final class WebSocketServerOptions {
 
     /**
      * Also serves connections that start gRPC directly on the same port: the HTTP/2 preface in the clear (h2c),
-     * or ALPN {@code h2} over TLS. Internal clients then need no tunnel. Such connections bypass
-     * {@link AccessPolicy#admission}. Default: false.
+     * or ALPN {@code h2} over TLS. Internal clients then need no tunnel. Such connections pass the same gate as
+     * tunnels: the {@link AccessPolicy#admission} (called with a null path) and a slot of the tunnel limits when the
+     * preface arrives (else GOAWAY and close), the handshake timeout until the client's SETTINGS, and the server's
+     * keepalive. With an {@link AccessPolicy#authenticator}, every call on such a connection is authenticated on
+     * its own with it (from its metadata and TLS session; {@link TunnelPrincipal#interceptor()}, which
+     * {@link WebSocketServers} adds): a call without valid credentials ends {@code UNAUTHENTICATED} or
+     * {@code PERMISSION_DENIED}. Default: false.
      */
     public Builder nativeGrpc(boolean nativeGrpc) {
       this.nativeGrpc = nativeGrpc;

@@ -19,6 +19,12 @@ import java.util.concurrent.TimeUnit;
  * <p>Each accepted connection answers the upgrade on the configured path and then hands the unwrapped bytes to
  * grpc-java's HTTP/2 server handler in the same pipeline, so services run in-process as on any Netty server.
  *
+ * <p>The builders authenticate each call of a native gRPC connection when the options have both an authenticator
+ * and {@link WebSocketServerOptions#nativeGrpc()} ({@link TunnelPrincipal#interceptor()}), and send HTTP/2 PINGs
+ * every {@link dev.wsgrpc.core.TunnelSettings#pingInterval()} (closing a connection whose answer takes longer than
+ * the {@link dev.wsgrpc.core.TunnelSettings#pingTimeout()}), which keep native connections alive as WebSocket
+ * pings keep tunnels.
+ *
  * <p>The builders permit clients' gRPC keepalive PINGs every {@value #PERMIT_KEEPALIVE_TIME_SECONDS} s, also
  * without calls ({@code permitKeepAliveTime}, {@code permitKeepAliveWithoutCalls}), so that clients behind proxies
  * with short idle timeouts never get GOAWAY {@code too_many_pings}. They apply the options'
@@ -75,7 +81,18 @@ public final class WebSocketServers {
         // Clients keep tunnels alive through proxies with gRPC keepalive (WebSocketChannels: every 30 s, also
         // without calls); grpc's defaults (one PING per 5 min, none without calls) would answer GOAWAY.
         .permitKeepAliveTime(PERMIT_KEEPALIVE_TIME_SECONDS, TimeUnit.SECONDS)
-        .permitKeepAliveWithoutCalls(true);
+        .permitKeepAliveWithoutCalls(true)
+        .keepAliveTime(keepAliveMillis(options), TimeUnit.MILLISECONDS)
+        .keepAliveTimeout(options.settings().pingTimeout().toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * The server's HTTP/2 PING interval: the tunnels' WebSocket ping interval, so that native gRPC connections, which
+   * have no WebSocket pings, are kept alive and checked as tunnels are; never with pings off.
+   */
+  private static long keepAliveMillis(WebSocketServerOptions options) {
+    long millis = options.settings().pingInterval().toMillis();
+    return millis == 0 ? Long.MAX_VALUE : millis;
   }
 
   private WebSocketServers() {}

@@ -459,7 +459,19 @@ class ServerUpgradeHandlerTest {
     ch.writeInbound(Unpooled.copiedBuffer("HELLO\r\n\r\n", StandardCharsets.US_ASCII));
     HttpHead r = new HttpHead(written(ch));
     assertEquals("HTTP/1.1 400 Bad Request", r.startLine);
-    assertTrue(r.body.startsWith("expected an HTTP/1.1 request but it was malformed: "), r.body);
+    assertEquals("expected a request line such as 'GET /grpc HTTP/1.1' but it was malformed\n", r.body);
+    assertFalse(ch.isOpen());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void malformedHeadersGet400InPlainWordsWithoutTheDecodersMessage() {
+    EmbeddedChannel ch = start();
+    ch.writeInbound(Unpooled.copiedBuffer("GET /grpc HTTP/1.1\r\nHost: x\r\nBad\u0000Name: s3cr3t\r\n\r\n",
+        StandardCharsets.ISO_8859_1));
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 400 Bad Request", r.startLine);
+    assertEquals("expected header lines of the form 'Name: value' but they were malformed\n", r.body);
     assertFalse(ch.isOpen());
     assertFalse(ch.finish());
   }
@@ -552,5 +564,237 @@ class ServerUpgradeHandlerTest {
     assertNull(ch.readOutbound());
     assertTrue(next.events.isEmpty());
     assertFalse(ch.finish());
+  }
+
+  // ---- native gRPC: the same gate as tunnels -------------------------------------------------------------------
+
+  private static final byte[] PREFACE = ascii("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  /** A client's first SETTINGS frame: SETTINGS_ENABLE_PUSH (2) = 0. */
+  private static final byte[] SETTINGS = {0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0};
+
+  /** Records the refusals a server reports. */
+  private final List<String> refusals = new ArrayList<>();
+  private final TunnelListener refusalRecorder = new TunnelListener() {
+    @Override
+    public void upgradeRejected(java.net.SocketAddress client, int status, RejectReason reason) {
+      refusals.add(status + " " + reason.label());
+    }
+  };
+
+  private EmbeddedChannel startNative(AccessPolicy access, TunnelCounter counter) {
+    return startNative(access, counter, next);
+  }
+
+  /** A native-capable channel whose gRPC stand-in is {@code grpc} (one per channel: recorders are not sharable). */
+  private EmbeddedChannel startNative(AccessPolicy access, TunnelCounter counter, InboundRecorder grpc) {
+    WebSocketServerOptions options = WebSocketServerOptions.newBuilder().nativeGrpc(true).access(access)
+        .listener(refusalRecorder)
+        .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build()).build();
+    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(grpc, options, counter,
+        NoopChannelLogger.INSTANCE), new InboundRecorder());
+    ch.freezeTime();
+    ch.pipeline().fireUserEventTriggered(event);
+    return ch;
+  }
+
+  /**
+   * Checks a refused native connection: the server's SETTINGS, then GOAWAY NO_ERROR before any stream, whose debug
+   * data (returned) says why; closed, gRPC never took over.
+   */
+  private String assertGoAway(EmbeddedChannel ch) {
+    return assertGoAway(ch, next);
+  }
+
+  private String assertGoAway(EmbeddedChannel ch, InboundRecorder grpc) {
+    ByteBuf out = Unpooled.buffer();
+    for (ByteBuf b = ch.readOutbound(); b != null; b = ch.readOutbound()) {
+      out.writeBytes(b);
+      assertTrue(b.release());
+    }
+    try {
+      assertEquals(io.netty.handler.codec.http2.Http2FrameTypes.SETTINGS, out.getByte(out.readerIndex() + 3));
+      out.skipBytes(9 + out.getUnsignedMedium(out.readerIndex()));
+      int length = out.readUnsignedMedium();
+      assertEquals(io.netty.handler.codec.http2.Http2FrameTypes.GO_AWAY, out.readByte(), "GOAWAY");
+      out.skipBytes(1 + 4); // flags, stream 0
+      assertEquals(0, out.readInt(), "last stream id: none");
+      assertEquals(0, out.readInt(), "NO_ERROR");
+      String debug = out.readCharSequence(length - 8, StandardCharsets.UTF_8).toString();
+      assertFalse(out.isReadable(), "nothing after the GOAWAY");
+      assertFalse(ch.isOpen(), "closed after the GOAWAY");
+      assertTrue(grpc.events.isEmpty(), "gRPC never takes over");
+      assertTrue(grpc.reads.isEmpty());
+      assertFalse(ch.finish());
+      return debug;
+    } finally {
+      out.release();
+    }
+  }
+
+  @Test
+  void nativePrefaceAndSettingsAreHandedToGrpcUnchangedOnceBothArrived() {
+    EmbeddedChannel ch = startNative(AccessPolicy.OPEN, new TunnelCounter(AccessPolicy.OPEN));
+    ch.writeInbound(Unpooled.wrappedBuffer(PREFACE));
+    ch.writeInbound(Unpooled.wrappedBuffer(Arrays.copyOf(SETTINGS, 10)));
+    assertTrue(next.events.isEmpty(), "not before the client's SETTINGS arrived whole");
+    ch.writeInbound(Unpooled.wrappedBuffer(Arrays.copyOfRange(SETTINGS, 10, SETTINGS.length)));
+    assertEquals(1, next.events.size(), "gRPC takes over: " + next.events);
+    ByteBuf passed = Unpooled.buffer();
+    for (Object read : next.reads) {
+      passed.writeBytes((ByteBuf) read);
+      assertTrue(((ByteBuf) read).release());
+    }
+    byte[] expected = new byte[PREFACE.length + SETTINGS.length];
+    System.arraycopy(PREFACE, 0, expected, 0, PREFACE.length);
+    System.arraycopy(SETTINGS, 0, expected, PREFACE.length, SETTINGS.length);
+    assertEquals(Unpooled.wrappedBuffer(expected), passed, "every byte passed on unchanged");
+    passed.release();
+    ch.advanceTimeBy(1, TimeUnit.HOURS);
+    ch.runScheduledPendingTasks();
+    assertNull(ch.readOutbound(), "no timeout after the SETTINGS");
+    assertTrue(ch.isOpen());
+    assertTrue(refusals.isEmpty());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void nativePrefaceWithoutSettingsGetsGoAwayWhenTheHandshakeTimeoutPasses() {
+    EmbeddedChannel ch = startNative(AccessPolicy.OPEN, new TunnelCounter(AccessPolicy.OPEN));
+    ch.writeInbound(Unpooled.wrappedBuffer(PREFACE));
+    ch.advanceTimeBy(249, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertNull(ch.readOutbound());
+    ch.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertEquals("expected the HTTP/2 preface and SETTINGS within 250 ms but SETTINGS did not arrive",
+        assertGoAway(ch));
+    assertEquals(List.of("408 timeout"), refusals);
+  }
+
+  @Test
+  void nativeConnectionRefusedByTheAdmissionGetsGoAwayWithTheReason() {
+    java.util.List<String> paths = new ArrayList<>();
+    AccessPolicy draining = AccessPolicy.newBuilder().admission((client, path) -> {
+      paths.add(String.valueOf(path));
+      return TunnelAdmission.Refusal.unavailable("draining: retry elsewhere", 5);
+    }).build();
+    EmbeddedChannel ch = startNative(draining, new TunnelCounter(draining));
+    ch.writeInbound(Unpooled.wrappedBuffer(PREFACE, SETTINGS));
+    // The refusal waits for a call to answer (see NativeGrpcGateTest); one that never comes gets GOAWAY.
+    ch.advanceTimeBy(250, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertEquals("draining: retry elsewhere", assertGoAway(ch));
+    assertEquals(List.of("null"), paths, "asked once, without a path");
+    assertEquals(List.of("503 rejected"), refusals);
+  }
+
+  @Test
+  void nativeConnectionsTakeTunnelSlotsAtTheirPrefaceAndGiveThemBackWhenClosed() {
+    AccessPolicy one = AccessPolicy.newBuilder().maxTunnelsPerClient(1).build();
+    TunnelCounter counter = new TunnelCounter(one);
+    EmbeddedChannel first = startNative(one, counter);
+    first.writeInbound(Unpooled.wrappedBuffer(PREFACE)); // only the preface: holds its slot until the deadline
+    assertNull(first.readOutbound());
+    assertEquals(1, counter.clients());
+
+    InboundRecorder secondGrpc = new InboundRecorder();
+    EmbeddedChannel second = startNative(one, counter, secondGrpc);
+    second.writeInbound(Unpooled.wrappedBuffer(PREFACE, SETTINGS));
+    second.advanceTimeBy(250, TimeUnit.MILLISECONDS);
+    second.runScheduledPendingTasks();
+    assertEquals("too many tunnels open from your address; retry later", assertGoAway(second, secondGrpc));
+    assertEquals(List.of("503 too_many_tunnels_per_client"), refusals);
+
+    first.advanceTimeBy(1, TimeUnit.HOURS);
+    first.runScheduledPendingTasks();
+    assertEquals("expected the HTTP/2 preface and SETTINGS within 250 ms but SETTINGS did not arrive",
+        assertGoAway(first));
+    assertEquals(0, counter.clients(), "the slot is given back once, when the connection closes");
+  }
+
+  // ---- cross-site requests with credentials browsers send by themselves ------------------------------------------
+
+  /** An authenticator that reads a session cookie, as a browser sends it with a request from any page. */
+  private static final TunnelAuthenticator COOKIES = new TunnelAuthenticator() {
+    @Override
+    public AuthDecision authenticate(UpgradeRequest request) {
+      return "session=alice".equals(request.header("Cookie")) ? AuthDecision.accept("alice")
+          : AuthDecision.unauthorized("expected a session cookie");
+    }
+
+    @Override
+    public boolean readsAmbientCredentials() {
+      return true;
+    }
+  };
+
+  private static WebSocketServerOptions cookieServer(AccessPolicy.Builder access) {
+    return WebSocketServerOptions.newBuilder().access(access.authenticator(COOKIES).build()).build();
+  }
+
+  private void assertUpgraded(WebSocketServerOptions options, Request request) {
+    // Recorders of its own: a test checks several servers.
+    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(new InboundRecorder(), options,
+        new TunnelCounter(options.access()), NoopChannelLogger.INSTANCE), new InboundRecorder());
+    ch.freezeTime();
+    ch.pipeline().fireUserEventTriggered(event);
+    ch.writeInbound(request.bytes());
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 101 Switching Protocols", r.startLine, r.raw);
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void ambientCredentialsFromAnotherSiteAre403WithoutAnOriginList() {
+    EmbeddedChannel ch = start(cookieServer(AccessPolicy.newBuilder()));
+    ch.writeInbound(Request.valid().with("Cookie: session=alice").with("Origin: https://evil.example.net").bytes());
+    assertRefused(ch, "HTTP/1.1 403 Forbidden", "expected an Origin of the same site as Host 'example.com:8080' "
+        + "(the authenticator reads credentials browsers send by themselves; list the origins allowed to use them) "
+        + "but was 'https://evil.example.net'");
+  }
+
+  @Test
+  void opaqueOriginWithAmbientCredentialsIs403() {
+    EmbeddedChannel ch = start(cookieServer(AccessPolicy.newBuilder()));
+    ch.writeInbound(Request.valid().with("Cookie: session=alice").with("Origin: null").bytes());
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 403 Forbidden", r.startLine, r.raw);
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void ambientCredentialsFromTheSameSiteListedOriginsOrTheOptOutAreUpgraded() {
+    Request cookie = Request.valid().with("Cookie: session=alice");
+    assertUpgraded(cookieServer(AccessPolicy.newBuilder()), cookie.with("Origin: http://EXAMPLE.com:8080"));
+    assertUpgraded(cookieServer(AccessPolicy.newBuilder().allowedOrigins(List.of("https://evil.example.net"))),
+        Request.valid().with("Cookie: session=alice").with("Origin: https://evil.example.net"));
+    assertUpgraded(cookieServer(AccessPolicy.newBuilder().crossSiteCredentialsAllowed(true)),
+        Request.valid().with("Cookie: session=alice").with("Origin: https://evil.example.net"));
+    assertUpgraded(cookieServer(AccessPolicy.newBuilder()), Request.valid().with("Cookie: session=alice"));
+  }
+
+  @Test
+  void withoutAmbientCredentialsAnyOriginIsUpgradedAsBefore() {
+    assertUpgraded(WebSocketServerOptions.DEFAULT, Request.valid().with("Origin: https://evil.example.net"));
+    assertUpgraded(WebSocketServerOptions.newBuilder().access(AccessPolicy.newBuilder()
+        .authenticator(BearerTokens.of(java.util.Map.of("t0ken", "alice"))).build()).build(),
+        Request.valid().with("Authorization: Bearer t0ken").with("Origin: https://evil.example.net"));
+  }
+
+  @Test
+  void browserCallsForAnyOriginWithAmbientCredentialsFromAnotherSiteArePermissionDenied() {
+    WebSocketServerOptions options = cookieServer(AccessPolicy.newBuilder()).toBuilder()
+        .browser(BrowserOptions.forOrigins("*")).build();
+    EmbeddedChannel ch = start(options);
+    ch.writeInbound(Unpooled.copiedBuffer("POST /pkg.Svc/Method HTTP/1.1\r\nHost: example.com:8080\r\n"
+        + "Content-Type: application/grpc-web+proto\r\nCookie: session=alice\r\n"
+        + "Origin: https://evil.example.net\r\nContent-Length: 0\r\n\r\n", StandardCharsets.US_ASCII));
+    String answer = written(ch);
+    // A page reads the refusal as a gRPC status: PERMISSION_DENIED (7), its reason percent-encoded.
+    assertTrue(answer.contains("grpc-status: 7"), answer);
+    assertTrue(answer.contains("grpc-message: expected an Origin of the same site as Host 'example.com:8080'"),
+        answer);
+    assertTrue(next.events.isEmpty(), "gRPC never takes over");
+    ch.finishAndReleaseAll();
   }
 }

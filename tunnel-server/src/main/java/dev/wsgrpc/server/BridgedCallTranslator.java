@@ -1,0 +1,79 @@
+package dev.wsgrpc.server;
+
+import io.grpc.Status;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http2.Http2Headers;
+
+/**
+ * What every browser front end does around its {@link Http2ClientBridge}: it sits in front of gRPC's HTTP/2 server
+ * handler, feeds gRPC's outbound bytes into the bridge, stops reading from the socket while gRPC's window for the
+ * call is full and reads again once it opens. Subclasses translate their protocol to and from the bridge's calls for
+ * the one call in progress ({@link #streamId}, -1 when there is none).
+ */
+abstract class BridgedCallTranslator extends ChannelDuplexHandler implements Http2ClientBridge.Listener {
+
+  ChannelHandlerContext ctx;
+  Http2ClientBridge bridge;
+  /** The HTTP/2 stream of the call in progress toward gRPC; -1 when there is none. */
+  int streamId = -1;
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+    this.bridge = new Http2ClientBridge(ctx, this);
+  }
+
+  @Override
+  public final void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+    if (msg instanceof ByteBuf) {
+      // gRPC's HTTP/2 bytes: decoded by the bridge, whose listener calls write the browser protocol on.
+      bridge.fromServer((ByteBuf) msg);
+      promise.trySuccess();
+    } else {
+      ctx.write(msg, promise);
+    }
+  }
+
+  /** After passing request data to gRPC: stops reading the socket while gRPC's window for the call is full. */
+  final void pauseWhileFull() {
+    if (!bridge.isWritable(streamId)) {
+      ctx.channel().config().setAutoRead(false);
+    }
+  }
+
+  /** Reads from the socket again if reading was paused. */
+  final void resumeReading() {
+    if (!ctx.channel().config().isAutoRead()) {
+      ctx.channel().config().setAutoRead(true);
+      ctx.read();
+    }
+  }
+
+  @Override
+  public void onWritable(int id) {
+    if (id == streamId) {
+      resumeReading();
+    }
+  }
+
+  /**
+   * The status that ends a call whose first response headers carry an HTTP status other than 200 (a call gRPC's
+   * handler refused before it reached a service), or null for a 200.
+   */
+  static Status statusOfRefusal(Http2Headers responseHeaders) {
+    CharSequence status = responseHeaders.status();
+    if (status == null || "200".contentEquals(status)) {
+      return null;
+    }
+    int code;
+    try {
+      code = Integer.parseInt(status.toString());
+    } catch (NumberFormatException e) {
+      code = 500;
+    }
+    return BrowserCalls.statusForHttp(code, "the server answered HTTP " + status);
+  }
+}

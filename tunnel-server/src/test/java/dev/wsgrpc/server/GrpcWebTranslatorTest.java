@@ -1,0 +1,312 @@
+package dev.wsgrpc.server;
+
+import static dev.wsgrpc.server.ScriptedHttp2Server.grpcMessage;
+import static dev.wsgrpc.server.ScriptedHttp2Server.grpcMessageText;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.Status;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Settings;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** {@link GrpcWebTranslator} in front of a real HTTP/2 server handler, on an {@link EmbeddedChannel}. */
+class GrpcWebTranslatorTest {
+
+  private ScriptedHttp2Server server = new ScriptedHttp2Server();
+  private Status refusal;
+  private GrpcWebTranslator translator = new GrpcWebTranslator("http", request -> refusal);
+  private EmbeddedChannel channel;
+
+  @AfterEach
+  void releaseEverything() {
+    if (channel != null) {
+      BrowserFrames.release(BrowserFrames.outbound(channel));
+      channel.finishAndReleaseAll();
+    }
+    server.release();
+  }
+
+  private void open() {
+    channel = new EmbeddedChannel(translator, server.handler);
+  }
+
+  private static HttpRequest request(String path, String contentType) {
+    HttpRequest request = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, path);
+    request.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType).set(HttpHeaderNames.HOST, "example.test")
+        .set("x-grpc-web", "1").set("x-tenant", "t1");
+    return request;
+  }
+
+  /** Starts a call with a whole body (one message) and returns gRPC's stream. */
+  private ScriptedHttp2Server.Stream unaryCall(String text) {
+    translator.start(request("/pkg.Svc/Echo?ignored=1", "application/grpc-web+proto"));
+    channel.writeInbound(new DefaultLastHttpContent(grpcMessage(text)));
+    channel.runPendingTasks();
+    return server.streams.get(server.streams.size() - 1);
+  }
+
+  private void answer(ScriptedHttp2Server.Stream stream, String text) {
+    server.responseHeaders(channel, stream.id);
+    server.data(channel, stream.id, grpcMessage(text), false);
+    server.trailers(channel, stream.id, 0, null);
+  }
+
+  @Test
+  void requestBecomesAStreamWithMetadataAndResponseComesBackChunkedWithTrailersInTheBody() {
+    open();
+    ScriptedHttp2Server.Stream stream = unaryCall("hello");
+    assertEquals("/pkg.Svc/Echo", stream.headers.path().toString());
+    assertEquals("POST", stream.headers.method().toString());
+    assertEquals("example.test", stream.headers.authority().toString());
+    assertEquals("application/grpc+proto", stream.headers.get("content-type").toString());
+    assertEquals("trailers", stream.headers.get("te").toString());
+    assertEquals("t1", stream.headers.get("x-tenant").toString());
+    assertFalse(stream.headers.contains("x-grpc-web"), "gRPC-Web's own headers are not metadata");
+    assertFalse(stream.headers.contains("host"));
+    assertTrue(stream.ended);
+    assertEquals("hello", grpcMessageText(stream.data));
+
+    answer(stream, "world");
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals(4, out.size(), out.toString());
+      HttpResponse response = (HttpResponse) out.get(0);
+      assertEquals(200, response.status().code());
+      assertEquals("application/grpc-web+proto", response.headers().get(HttpHeaderNames.CONTENT_TYPE));
+      assertEquals("yes", response.headers().get("x-answer"));
+      assertTrue(HttpUtil.isTransferEncodingChunked(response));
+      assertEquals("world", grpcMessageText(((HttpContent) out.get(1)).content()));
+      assertEquals("grpc-status: 0\r\n", BrowserFrames.headerFrameText(((HttpContent) out.get(2)).content()));
+      assertInstanceOf(LastHttpContent.class, out.get(3));
+    } finally {
+      BrowserFrames.release(out);
+    }
+    assertTrue(channel.isOpen(), "a kept-alive connection stays open for the next call");
+  }
+
+  @Test
+  void callsFollowEachOtherOnAKeptAliveConnection() {
+    open();
+    answer(unaryCall("one"), "1");
+    BrowserFrames.release(BrowserFrames.outbound(channel));
+    channel.writeInbound(request("/pkg.Svc/Echo", "application/grpc-web"));
+    channel.writeInbound(new DefaultLastHttpContent(grpcMessage("two")));
+    channel.runPendingTasks();
+    assertEquals(2, server.streams.size());
+    ScriptedHttp2Server.Stream second = server.streams.get(1);
+    assertTrue(second.id > server.streams.get(0).id);
+    assertEquals("two", grpcMessageText(second.data));
+    answer(second, "2");
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals("application/grpc-web+proto",
+          ((HttpResponse) out.get(0)).headers().get(HttpHeaderNames.CONTENT_TYPE));
+      assertEquals("2", grpcMessageText(((HttpContent) out.get(1)).content()));
+    } finally {
+      BrowserFrames.release(out);
+    }
+  }
+
+  @Test
+  void aCallEndedWithoutMessagesCarriesItsStatusInTheResponseHeaders() {
+    open();
+    ScriptedHttp2Server.Stream stream = unaryCall("x");
+    server.headers(channel, stream.id, new DefaultHttp2Headers().status("200").set("content-type", "application/grpc")
+        .set("grpc-status", "12").set("grpc-message", "Method not found: pkg.Svc/Echo"), true);
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals(1, out.size(), out.toString());
+      FullHttpResponse response = (FullHttpResponse) out.get(0);
+      assertEquals("12", response.headers().get("grpc-status"));
+      assertEquals("Method not found: pkg.Svc/Echo", response.headers().get("grpc-message"));
+      assertEquals(0, HttpUtil.getContentLength(response));
+    } finally {
+      BrowserFrames.release(out);
+    }
+    assertTrue(channel.isOpen());
+  }
+
+  @Test
+  void aTextBodyThatIsNotBase64CancelsTheCallAndSaysWhy() {
+    open();
+    translator.start(request("/pkg.Svc/Echo", "application/grpc-web-text"));
+    channel.writeInbound(new DefaultLastHttpContent(Unpooled.copiedBuffer("AAA!", StandardCharsets.US_ASCII)));
+    channel.runPendingTasks();
+    assertEquals(Http2Error.CANCEL.code(), server.only().resetCode);
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      FullHttpResponse response = (FullHttpResponse) out.get(0);
+      assertEquals("application/grpc-web-text+proto", response.headers().get(HttpHeaderNames.CONTENT_TYPE));
+      assertEquals("13", response.headers().get("grpc-status"));
+      assertEquals("expected base64 but found '!'", response.headers().get("grpc-message"));
+      assertEquals("close", response.headers().get(HttpHeaderNames.CONNECTION));
+    } finally {
+      BrowserFrames.release(out);
+    }
+    assertFalse(channel.isOpen());
+  }
+
+  @Test
+  void textCallsAreDecodedAndAnsweredInBase64() {
+    open();
+    translator.start(request("/pkg.Svc/Echo", "application/grpc-web-text"));
+    ByteBuf message = grpcMessage("hi");
+    byte[] bytes = new byte[message.readableBytes()];
+    message.readBytes(bytes).release();
+    channel.writeInbound(new DefaultLastHttpContent(Unpooled.copiedBuffer(Base64.getEncoder().encodeToString(bytes),
+        StandardCharsets.US_ASCII)));
+    channel.runPendingTasks();
+    ScriptedHttp2Server.Stream stream = server.only();
+    assertEquals("hi", grpcMessageText(stream.data));
+    answer(stream, "ho");
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals("application/grpc-web-text+proto",
+          ((HttpResponse) out.get(0)).headers().get(HttpHeaderNames.CONTENT_TYPE));
+      StringBuilder text = new StringBuilder();
+      for (Object piece : out.subList(1, out.size())) {
+        text.append(((HttpContent) piece).content().toString(StandardCharsets.US_ASCII));
+      }
+      byte[] body = Base64.getDecoder().decode(text.toString());
+      ByteBuf expected = grpcMessage("ho");
+      byte[] answer = new byte[expected.readableBytes()];
+      expected.readBytes(answer).release();
+      assertEquals(new String(answer, StandardCharsets.ISO_8859_1) + "\u0080\0\0\0\u0010grpc-status: 0\r\n",
+          new String(body, StandardCharsets.ISO_8859_1));
+    } finally {
+      BrowserFrames.release(out);
+    }
+  }
+
+  @Test
+  void aResetAfterTheHeadersEndsTheResponseWithACancelledStatusInTheTrailers() {
+    open();
+    ScriptedHttp2Server.Stream stream = unaryCall("x");
+    server.responseHeaders(channel, stream.id);
+    server.reset(channel, stream.id, Http2Error.CANCEL);
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals(3, out.size(), out.toString());
+      String trailers = BrowserFrames.headerFrameText(((HttpContent) out.get(1)).content());
+      assertTrue(trailers.startsWith("grpc-status: 1\r\n"), trailers);
+      assertInstanceOf(LastHttpContent.class, out.get(2));
+    } finally {
+      BrowserFrames.release(out);
+    }
+    assertFalse(channel.isOpen(), "after a reset the connection is not reused");
+  }
+
+  @Test
+  void aFollowingRequestThatTheGateRefusesIsAnsweredWithItsStatusAndTheConnectionCloses() {
+    open();
+    answer(unaryCall("one"), "1");
+    BrowserFrames.release(BrowserFrames.outbound(channel));
+    refusal = Status.UNAUTHENTICATED.withDescription("expected the same principal");
+    HttpRequest second = request("/pkg.Svc/Echo", "application/grpc-web");
+    channel.writeInbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, second.uri(),
+        grpcMessage("two"), second.headers(), EmptyHttpHeaders.INSTANCE));
+    assertEquals(1, server.streams.size(), "the refused call never reaches gRPC");
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      FullHttpResponse response = (FullHttpResponse) out.get(0);
+      assertEquals("16", response.headers().get("grpc-status"));
+      assertEquals("expected the same principal", response.headers().get("grpc-message"));
+    } finally {
+      BrowserFrames.release(out);
+    }
+    assertFalse(channel.isOpen());
+  }
+
+  @Test
+  void aFollowingRequestThatIsNotGrpcWebGets415() {
+    open();
+    answer(unaryCall("one"), "1");
+    BrowserFrames.release(BrowserFrames.outbound(channel));
+    channel.writeInbound(request("/index.html", "text/html"));
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      FullHttpResponse response = (FullHttpResponse) out.get(0);
+      assertEquals(415, response.status().code());
+      assertTrue(response.content().toString(StandardCharsets.UTF_8).startsWith("expected a gRPC-Web request"));
+    } finally {
+      BrowserFrames.release(out);
+    }
+    assertFalse(channel.isOpen());
+  }
+
+  @Test
+  void aSecondRequestBeforeTheFirstWasAnsweredClosesTheConnection() {
+    open();
+    unaryCall("one");
+    channel.writeInbound(request("/pkg.Svc/Echo", "application/grpc-web"));
+    channel.runPendingTasks();
+    assertFalse(channel.isOpen(), "browsers never pipeline");
+  }
+
+  @Test
+  void readingPausesWhileGrpcsWindowIsFullAndResumesWhenItOpens() throws Exception {
+    server = new ScriptedHttp2Server(Http2Settings.defaultSettings().initialWindowSize(16));
+    server.autoConsume = false;
+    translator = new GrpcWebTranslator("http", request -> null);
+    open();
+    translator.start(request("/pkg.Svc/Upload", "application/grpc-web"));
+    channel.runPendingTasks();
+    channel.writeInbound(new DefaultHttpContent(grpcMessage("x".repeat(100))));
+    channel.runPendingTasks();
+    ScriptedHttp2Server.Stream stream = server.only();
+    assertEquals(16, stream.data.readableBytes(), "gRPC got one window's worth");
+    assertFalse(channel.config().isAutoRead(), "gRPC's 16-byte window is full: the socket is not read");
+    for (int consumed = 0; consumed < 105 && stream.data.readableBytes() > consumed; ) {
+      int more = stream.data.readableBytes() - consumed;
+      server.consume(channel, stream.id, more);
+      consumed += more;
+    }
+    assertEquals(105, stream.data.readableBytes(), "the window updates let the rest through");
+    assertTrue(channel.config().isAutoRead(), "reading resumes once gRPC's window opened");
+    channel.writeInbound(LastHttpContent.EMPTY_LAST_CONTENT);
+    channel.runPendingTasks();
+    assertTrue(stream.ended);
+  }
+
+  @Test
+  void closingTheConnectionMidCallReleasesEverything() {
+    open();
+    translator.start(request("/pkg.Svc/Upload", "application/grpc-web"));
+    channel.writeInbound(new DefaultHttpContent(grpcMessage("part")));
+    channel.runPendingTasks();
+    ScriptedHttp2Server.Stream stream = server.only();
+    server.responseHeaders(channel, stream.id);
+    server.data(channel, stream.id, grpcMessage("partial answer"), false);
+    channel.close();
+    BrowserFrames.release(BrowserFrames.outbound(channel));
+    assertFalse(channel.finishAndReleaseAll());
+    assertNull(channel.readInbound());
+    channel = null;
+  }
+}
