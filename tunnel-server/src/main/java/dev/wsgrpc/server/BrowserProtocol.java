@@ -27,6 +27,20 @@ enum BrowserProtocol {
     return subprotocol;
   }
 
+  /**
+   * The protocol whose connection a {@link dev.wsgrpc.core.TunnelEstablishedEvent} with this subprotocol announces
+   * (gRPC-Web announces its label, the WebSocket protocols their subprotocol), or null for a tunnel.
+   */
+  static BrowserProtocol forEventSubprotocol(String subprotocol) {
+    for (BrowserProtocol protocol : values()) {
+      if (protocol.label.equals(subprotocol) || (protocol.subprotocol != null
+          && protocol.subprotocol.equals(subprotocol))) {
+        return protocol;
+      }
+    }
+    return null;
+  }
+
   boolean webSocketPerCall() {
     return subprotocol != null;
   }

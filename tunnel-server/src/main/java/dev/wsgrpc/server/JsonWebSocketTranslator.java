@@ -433,7 +433,9 @@ final class JsonWebSocketTranslator extends BridgedCallTranslator {
     JsonObject out = new JsonObject();
     for (Map.Entry<CharSequence, CharSequence> header : headers) {
       String name = header.getKey().toString();
-      if (name.startsWith(":") || name.equals("content-type")) {
+      // gRPC's own framing headers describe bytes this translator already decoded.
+      if (name.startsWith(":") || name.equals("content-type") || name.equals("grpc-encoding")
+          || name.equals("grpc-accept-encoding")) {
         continue;
       }
       out.addProperty(name, header.getValue().toString());

@@ -442,6 +442,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     FramePipeline.switchToFrames(ctx, HTTP_CODEC, FramePipeline.Role.SERVER, options.settings(),
         "client " + clientAddress, null, () -> {
           pipeline.replace(FramePipeline.BYTE_STREAM, name, translator);
+          if (browserProtocol == BrowserProtocol.JSON_WEBSOCKET) {
+            pipeline.get(dev.wsgrpc.core.internal.ControlFrameHandler.class).passTextFrames();
+          }
           pipeline.remove(this);
         });
     if (webSocketRefusal != null) {
