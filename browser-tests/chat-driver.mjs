@@ -2,24 +2,15 @@
 // for ChatPageTest. Prints every line the page shows as "PAGE <tab> line" as it appears.
 // Usage: node chat-driver.mjs --page http://127.0.0.1:PORT/ --room lobby --name page --await "<alice> hi" --say "hi"
 //   (--await and --say repeat in pairs: wait for a line, then say something)
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { launchChromium } from "./chromium.mjs";
 
 const argv = process.argv.slice(2);
 const arg = (name) => argv[argv.indexOf(`--${name}`) + 1];
 const pairs = [];
 argv.forEach((a, i) => { if (a === "--await") pairs.push([argv[i + 1], argv[i + 3]]); });
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 
-const profile = mkdtempSync(join(tmpdir(), "wsgrpc-chat-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath,
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking"],
-});
+const browser = await launchChromium();
+const context = browser.context;
 let printed = 0;
 async function printNew(page) {
   const lines = await page.locator("#log li").allTextContents();
@@ -44,6 +35,5 @@ try {
   await page.locator("#log li", { hasText: `<${arg("name")}> ${pairs[pairs.length - 1][1]}` }).waitFor({ timeout: 30000 });
   await printNew(page);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await browser.close();
 }
