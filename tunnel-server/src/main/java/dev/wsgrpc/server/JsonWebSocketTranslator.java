@@ -8,7 +8,6 @@ import com.google.protobuf.Descriptors;
 import com.google.protobuf.DynamicMessage;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
-import dev.wsgrpc.core.TunnelEstablishedEvent;
 import io.grpc.Status;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufInputStream;
@@ -22,16 +21,12 @@ import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
-import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.net.SocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Translates one gRPC call over a plain WebSocket with subprotocol {@code wsgrpc-json} into a gRPC call on gRPC's
@@ -53,7 +48,7 @@ import java.util.concurrent.TimeUnit;
  * added to the upgrade request's headers) when the first message arrives. A refusal, a method without a known schema
  * and a message that is not JSON of the request type end the call with a status message like any other end.
  */
-final class JsonWebSocketTranslator extends BridgedCallTranslator {
+final class JsonWebSocketTranslator extends WebSocketCallTranslator {
 
   static final String NAME = "wsgrpc-json-websocket";
   static final String SUBPROTOCOL = "wsgrpc-json";
@@ -63,15 +58,8 @@ final class JsonWebSocketTranslator extends BridgedCallTranslator {
   private static final JsonFormat.Printer PRINTER = JsonFormat.printer().omittingInsignificantWhitespace();
   private static final JsonFormat.Parser PARSER = JsonFormat.parser();
 
-  private final String path;
-  private final String scheme;
-  private final String authority;
-  private final SocketAddress clientAddress;
   private final Descriptors.MethodDescriptor method;
   private final int maxMessageBytes;
-  private final long firstMessageTimeoutMillis;
-  private final GrpcWebSocketsTranslator.Admission admission;
-  private ScheduledFuture<?> firstMessageTimeout;
 
   /** The text message being collected (fragments); null between messages. */
   private CompositeByteBuf incoming;
@@ -79,7 +67,6 @@ final class JsonWebSocketTranslator extends BridgedCallTranslator {
   private CompositeByteBuf responseBytes;
   private boolean admitted;
   private boolean halfClosed;
-  private boolean ended;
 
   /**
    * @param method the method's schema, or null when none is known (the call then ends as UNIMPLEMENTED)
@@ -87,40 +74,24 @@ final class JsonWebSocketTranslator extends BridgedCallTranslator {
    */
   JsonWebSocketTranslator(String path, String scheme, String authority, SocketAddress clientAddress,
       Descriptors.MethodDescriptor method, int maxMessageBytes, long firstMessageTimeoutMillis,
-      GrpcWebSocketsTranslator.Admission admission) {
-    this.path = path;
-    this.scheme = scheme;
-    this.authority = authority;
-    this.clientAddress = clientAddress;
+      Admission admission) {
+    super(path, scheme, authority, clientAddress, firstMessageTimeoutMillis, admission);
     this.method = method;
     this.maxMessageBytes = maxMessageBytes;
-    this.firstMessageTimeoutMillis = firstMessageTimeoutMillis;
-    this.admission = admission;
   }
 
   @Override
-  public void handlerAdded(ChannelHandlerContext ctx) {
-    super.handlerAdded(ctx);
-    firstMessageTimeout = ctx.executor().schedule(() -> refuse(Status.DEADLINE_EXCEEDED.withDescription(
-        "expected the first message within " + firstMessageTimeoutMillis + " ms")),
-        firstMessageTimeoutMillis, TimeUnit.MILLISECONDS);
+  String subprotocol() {
+    return SUBPROTOCOL;
   }
 
   @Override
-  public void handlerRemoved(ChannelHandlerContext ctx) {
-    release();
+  String firstMessage() {
+    return "the first message";
   }
 
   @Override
-  public void channelInactive(ChannelHandlerContext ctx) {
-    ctx.fireChannelInactive();
-    release();
-  }
-
-  private void release() {
-    if (firstMessageTimeout != null) {
-      firstMessageTimeout.cancel(false);
-    }
+  void releaseBuffers() {
     if (incoming != null) {
       incoming.release();
       incoming = null;
@@ -128,9 +99,6 @@ final class JsonWebSocketTranslator extends BridgedCallTranslator {
     if (responseBytes != null) {
       responseBytes.release();
       responseBytes = null;
-    }
-    if (bridge != null) {
-      bridge.close();
     }
   }
 
@@ -185,7 +153,6 @@ final class JsonWebSocketTranslator extends BridgedCallTranslator {
       return;
     }
     if (!admitted) {
-      firstMessageTimeout.cancel(false);
       HttpHeaders metadata = new DefaultHttpHeaders();
       if (envelope.has("metadata")) {
         if (!readMetadata(envelope.get("metadata"), metadata)) {
@@ -239,24 +206,8 @@ final class JsonWebSocketTranslator extends BridgedCallTranslator {
           + path + " is not one"));
       return false;
     }
-    AuthDecision decision = admission.admit(metadata);
-    if (decision != null && !decision.accepted()) {
-      refuse(BrowserCalls.statusForHttp(decision.status(), decision.reason()));
-      return false;
-    }
-    ctx.fireUserEventTriggered(new TunnelEstablishedEvent(path, SUBPROTOCOL, clientAddress,
-        decision == null ? null : decision.principal()));
-    bridge.start();
     metadata.remove("grpc-accept-encoding");
-    Http2Headers request = BrowserCalls.requestHeaders(path, scheme, authority, "application/grpc+proto",
-        metadata);
-    try {
-      streamId = bridge.openStream(request, false);
-    } catch (Http2Exception e) {
-      refuse(Status.INTERNAL.withDescription("could not start the call: " + e.getMessage()));
-      return false;
-    }
-    return true;
+    return startCall(metadata, "application/grpc+proto");
   }
 
   private void sendRequest(JsonElement json) {
@@ -346,31 +297,6 @@ final class JsonWebSocketTranslator extends BridgedCallTranslator {
   }
 
   @Override
-  public void onReset(int id, Http2Error error) {
-    if (id == streamId && !ended) {
-      end(BrowserCalls.statusForReset(error), null);
-    }
-  }
-
-  @Override
-  public void onGoAway() {}
-
-  @Override
-  public void onClosed() {
-    if (!ended) {
-      end(Status.UNAVAILABLE.withDescription("the server closed the connection"), null);
-    }
-  }
-
-  /** The client broke the protocol or sent what is not JSON of the request type: the call is cancelled. */
-  private void fail(Status status) {
-    if (streamId != -1) {
-      bridge.cancel(streamId);
-    }
-    refuse(status);
-  }
-
-  /** Ends the exchange with {@code status} (before or instead of gRPC's answer). */
   void refuse(Status status) {
     if (!ended) {
       end(status, null);
@@ -441,10 +367,5 @@ final class JsonWebSocketTranslator extends BridgedCallTranslator {
       out.addProperty(name, header.getValue().toString());
     }
     return out;
-  }
-
-  @Override
-  public void flush(ChannelHandlerContext ctx) {
-    ctx.flush();
   }
 }

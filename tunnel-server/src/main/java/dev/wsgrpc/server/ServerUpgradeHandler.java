@@ -418,10 +418,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     String scheme = sslSession(ctx) != null ? "https" : "http";
     String authority = upgradeHeaders.get(HttpHeaderNames.HOST);
     long firstMessageTimeout = options.settings().handshakeTimeout().toMillis();
-    GrpcWebSocketsTranslator.Admission admission = headers -> admitCall(ctx, headers);
-    BridgedCallTranslator translator;
+    WebSocketCallTranslator.Admission admission = headers -> admitCall(ctx, headers);
+    WebSocketCallTranslator translator;
     String name;
-    java.util.function.Consumer<io.grpc.Status> refuse;
     if (browserProtocol == BrowserProtocol.JSON_WEBSOCKET) {
       String method = callPath.startsWith("/") ? callPath.substring(1) : callPath;
       JsonWebSocketTranslator json = new JsonWebSocketTranslator(callPath, scheme, authority, clientAddress,
@@ -429,13 +428,11 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
           admission);
       translator = json;
       name = JsonWebSocketTranslator.NAME;
-      refuse = json::refuse;
     } else {
       GrpcWebSocketsTranslator grpc = new GrpcWebSocketsTranslator(callPath, scheme, authority, clientAddress,
           options.maxRequestHeaderBytes(), firstMessageTimeout, admission);
       translator = grpc;
       name = GrpcWebSocketsTranslator.NAME;
-      refuse = grpc::refuse;
     }
     logger.debug("{} call from {} on {}", browserProtocol.label(), clientAddress, printable(callPath));
     // The translator takes the byte-stream step's place; the call's event comes once it is admitted.
@@ -448,7 +445,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
           pipeline.remove(this);
         });
     if (webSocketRefusal != null) {
-      refuse.accept(webSocketRefusal);
+      translator.refuse(webSocketRefusal);
     }
   }
 
