@@ -19,7 +19,8 @@ final class BenchmarkRun {
       Set<String> profile) {
 
     static final List<String> ALL_SETUPS = List.of("h2c", "ws", "h2", "wss", "nginx", "gateway", "websockify",
-        "gateway_h2c", "tcp_relay", "gateway_proxy", "gateway_proxy_h2c", "nginx_grpc", "haproxy_h2");
+        "gateway_h2c", "tcp_relay", "gateway_proxy", "gateway_proxy_h2c", "nginx_grpc", "haproxy_h2", "okhttp_h2c",
+        "okhttp_ws", "okhttp_wss");
 
     static Mode quick() {
       return new Mode("quick", Duration.ofMillis(400), 3, Duration.ofMillis(200), List.of(64 * 1024, 1 << 20),
@@ -100,6 +101,9 @@ final class BenchmarkRun {
       case "nginx_grpc": return new NginxGrpcSetup();
       case "haproxy_h2": return new HaproxyH2Setup();
       case "websockify": return new WebsockifySetup();
+      case "okhttp_h2c": return OkHttpSetup.h2c();
+      case "okhttp_ws": return OkHttpSetup.ws();
+      case "okhttp_wss": return OkHttpSetup.wss();
       default: throw new IllegalArgumentException("setup: " + name + " (expected: one of " + Mode.ALL_SETUPS + ")");
     }
   }

@@ -55,7 +55,7 @@ final class Report {
   Map<String, Double> summary() {
     Map<String, Double> s = new LinkedHashMap<>();
     for (String setup : List.of("ws", "wss", "nginx", "gateway", "websockify", "gateway_h2c", "tcp_relay",
-        "gateway_proxy", "gateway_proxy_h2c", "nginx_grpc", "haproxy_h2")) {
+        "gateway_proxy", "gateway_proxy_h2c", "nginx_grpc", "haproxy_h2", "okhttp_ws", "okhttp_wss")) {
       Results.SetupInfo info = results.setup(setup);
       if (info == null || info.baseline() == null) {
         continue;

@@ -19,7 +19,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -60,18 +59,10 @@ class CallerThroughNginxTest {
   @ParameterizedTest(name = "tls: {0}")
   @ValueSource(booleans = {false, true})
   void theUpstreamLearnsTheTrueClientItsPrincipalAndTransportForTunnelsAndNativeCalls(boolean tls) throws Exception {
-    throughNginx(tls, false);
+    throughNginx(tls);
   }
 
-  @ParameterizedTest(name = "tls: {0}")
-  @ValueSource(booleans = {false, true})
-  @Disabled("waiting for helper gate: per-call authentication of native calls (issue 12 item 1) gives them a "
-      + "principal")
-  void nativeCallsThroughNginxTellTheUpstreamTheirPrincipalToo(boolean tls) throws Exception {
-    throughNginx(tls, true);
-  }
-
-  private void throughNginx(boolean tls, boolean nativePrincipal) throws Exception {
+  private void throughNginx(boolean tls) throws Exception {
     JavaReplica replica = closeLater(new JavaReplica("java"));
     TestCertificates certs = tls ? TestCertificates.create() : null;
     File tokens = File.createTempFile("tokens", ".txt");
@@ -106,12 +97,12 @@ class CallerThroughNginxTest {
     nativeHeaders.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer s3cr3t");
     nativeHeaders.put(Metadata.Key.of("x-forwarded-for", Metadata.ASCII_STRING_MARSHALLER), SPOOFED);
     ManagedChannel nativeThroughNginx = closeLater(nativeChannel(nginx.port(), certs));
-    String principal = nativePrincipal ? "alice" : null; // null: not checked
-    assertCaller(UpstreamReplicas.forgedCall(nativeThroughNginx, nativeHeaders), "native", principal, nginx);
+    // Each native call is authenticated on its own (its authorization metadata), so it has a principal too.
+    assertCaller(UpstreamReplicas.forgedCall(nativeThroughNginx, nativeHeaders), "native", "alice", nginx);
 
     // Native gRPC straight to the jar: its peer is not a trusted proxy, so its header is not read.
     ManagedChannel nativeDirect = closeLater(nativeChannel(jar.port(), certs));
-    assertCaller(UpstreamReplicas.forgedCall(nativeDirect, nativeHeaders), "native", principal, nginx);
+    assertCaller(UpstreamReplicas.forgedCall(nativeDirect, nativeHeaders), "native", "alice", nginx);
   }
 
   private static void assertCaller(Metadata seen, String transport, String principal, ReverseProxy nginx) {

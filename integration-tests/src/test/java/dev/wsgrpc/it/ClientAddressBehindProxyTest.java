@@ -12,6 +12,7 @@ import dev.wsgrpc.server.TunnelInfo;
 import dev.wsgrpc.server.TunnelListener;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.ExternalProgram;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import io.grpc.Channel;
 import io.grpc.ClientInterceptors;
@@ -30,6 +31,7 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -142,6 +144,18 @@ class ClientAddressBehindProxyTest {
     assertEquals(2, seenByServices.size(), seenByServices.toString());
     assertEquals("127.0.0.1", address(seenByServices.get(0)), "services see the client's real address");
     assertEquals("127.0.0.1", address(seenByServices.get(1)), "services see the socket's peer");
+  }
+
+  @Test
+  void haproxyH2SpoofedForwardingHeaderDoesNotChangeANativeCallsAddress() throws Exception {
+    int port = startServer();
+    int proxyPort = ExternalProgram.freePort();
+    proxy = ReverseProxy.haproxy(proxyPort, "proxies/haproxy-native-grpc.cfg", Map.of(
+        "BIND", "127.0.0.1:" + proxyPort + " proto h2", "UPSTREAM", "127.0.0.1:" + port + " source " + PROXY_SOURCE))
+        .start();
+    assertEquals(3, call(nativeSpoofing(proxyPort, "198.51.100.1")), proxy.output());
+    assertEquals(1, seenByServices.size(), seenByServices.toString());
+    assertEquals("127.0.0.1", address(seenByServices.get(0)), "services see the client's real address");
   }
 
   @Test

@@ -248,6 +248,29 @@ class CommandLineToolTest {
   }
 
   @Test
+  void interopWithTheOkHttpClientPassesEveryCaseThroughNginx() throws Exception {
+    CliJar.Result r = CliJar.run("interop", "--client", "okhttp", url, "--trust-certificates", ca);
+    assertEquals(0, r.exitCode, r.toString());
+    assertTrue(r.stdout.contains("PASS empty_unary\n") && r.stdout.contains("PASS custom_metadata\n"), r.toString());
+    assertTrue(r.stdout.endsWith("14 passed, 0 failed\n"), r.toString());
+  }
+
+  @Test
+  void interopWithTheOkHttpClientTakesTheSameOptionsAndRefusesThoseItLacks() throws Exception {
+    CliJar.Result r = CliJar.run("interop", "--client", "okhttp", "wss://localhost:1/grpc", "--connect-to",
+        "127.0.0.1:" + nginxPort(), "--trust-certificates", ca, "--header", "X-Tenant: blue", "--case", "empty_unary");
+    assertEquals(0, r.exitCode, r.toString());
+    assertEquals("PASS empty_unary\n1 passed, 0 failed\n", r.stdout);
+    CliJar.Result refused = CliJar.run("interop", "--client", "okhttp", url, "--ping-timeout", "5s");
+    assertEquals(2, refused.exitCode, refused.toString());
+    assertEquals("interop: --ping-timeout: 5000 ms (expected: unset with --client okhttp, whose tunnel ends when a "
+        + "Pong is missing at the next ping)\n", refused.stderr);
+    CliJar.Result unknown = CliJar.run("interop", "--client", "curl", url);
+    assertEquals(2, unknown.exitCode, unknown.toString());
+    assertEquals("interop: --client: curl (expected: netty or okhttp)\n", unknown.stderr);
+  }
+
+  @Test
   void interopReportsEachFailingCaseAndExits1() throws Exception {
     CliJar.Result r = CliJar.run("interop", healthOnlyUrl, "--case", "empty_unary", "--case", "large_unary");
     assertEquals(1, r.exitCode, r.toString());

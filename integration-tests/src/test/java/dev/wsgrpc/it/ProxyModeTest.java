@@ -254,6 +254,12 @@ class ProxyModeTest {
     ManagedChannel nativeTls = NettyChannelBuilder.forAddress("localhost", jar.port())
         .sslContext(GrpcSslContexts.forClient().trustManager(certs.caPem()).build()).build();
     closeables.add(() -> nativeTls.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    // Native calls need the token too (per call, as metadata): without it, refused before the upstream.
+    AtomicReference<Status> refused = new AtomicReference<>();
+    UpstreamReplicas.call(nativeTls, EchoService.payload(4), 30_000, refused);
+    assertEquals(Status.Code.UNAUTHENTICATED, refused.get().getCode(), refused.get().toString());
+    Metadata token = new Metadata();
+    token.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer s3cr3t");
     for (int i = 0; i < 4; i++) { // both replicas, in turn
       Metadata wssSeen = forgedCall(wss);
       assertEquals("127.0.0.1", wssSeen.get(UpstreamReplicas.seen("wsgrpc-client-address")), wssSeen.toString());
@@ -261,9 +267,9 @@ class ProxyModeTest {
       assertEquals("wss", wssSeen.get(UpstreamReplicas.seen("wsgrpc-transport")), wssSeen.toString());
       assertNull(wssSeen.get(UpstreamReplicas.seen("wsgrpc-forged")), wssSeen.toString());
 
-      Metadata nativeSeen = forgedCall(nativeTls);
+      Metadata nativeSeen = UpstreamReplicas.forgedCall(nativeTls, token);
       assertEquals("127.0.0.1", nativeSeen.get(UpstreamReplicas.seen("wsgrpc-client-address")));
-      assertNull(nativeSeen.get(UpstreamReplicas.seen("wsgrpc-principal")), nativeSeen.toString());
+      assertEquals("alice", nativeSeen.get(UpstreamReplicas.seen("wsgrpc-principal")), nativeSeen.toString());
       assertEquals("native", nativeSeen.get(UpstreamReplicas.seen("wsgrpc-transport")), nativeSeen.toString());
     }
     jar.close();

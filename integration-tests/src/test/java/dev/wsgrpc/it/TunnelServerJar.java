@@ -99,6 +99,11 @@ final class TunnelServerJar implements AutoCloseable {
     }
   }
 
+  /** The process id, for {@code jcmd}. */
+  long pid() {
+    return process.pid();
+  }
+
   /** Sends SIGTERM, as an orchestrator does. */
   void terminate() {
     process.destroy();

@@ -59,7 +59,7 @@ class TunnelServerJarTest {
       "--max-request-headers", "--max-concurrent-streams", "--max-inbound-message", "--idle-timeout", "--native-grpc",
       "--mode", "--upstream-file", "--upstream-refresh", "--upstream-health-check", "--upstream-health-service",
       "--upstream-authority", "--upstream-client-cert", "--upstream-client-key", "--max-inbound-metadata",
-      "--max-rst-frames", "--max-connection-age", "--browser-origins", "--browser-headers");
+      "--max-rst-frames", "--max-control-frames", "--max-connection-age", "--browser-origins", "--browser-headers");
 
   private TunnelServerJar jar;
   private ManagedChannel channel;
@@ -221,7 +221,7 @@ class TunnelServerJarTest {
     jar = TunnelServerJar.start("--port", "0", "--drain-timeout", "30s");
     String url = jar.awaitUrl();
     channel = tunnel(url);
-    int messages = 10;
+    int messages = 20; // 6 s: the drain lasts while the refusals below are checked
     StreamingOutputCallRequest.Builder request = StreamingOutputCallRequest.newBuilder();
     for (int i = 0; i < messages; i++) {
       request.addResponseParameters(ResponseParameters.newBuilder().setSize(100).setIntervalUs(300_000));
@@ -250,7 +250,7 @@ class TunnelServerJarTest {
     assertTrue(first.await(30, TimeUnit.SECONDS));
     jar.terminate();
     jar.awaitLog("Draining");
-    // While draining: load balancers see 503, and new tunnels are refused with 503.
+    // While draining: load balancers see 503, and new tunnels are refused with 503 (native connections likewise).
     assertTrue(get(jar.port(), "/healthz").startsWith("503 draining"));
     ManagedChannel late = tunnel(url);
     try {
@@ -259,6 +259,15 @@ class TunnelServerJarTest {
           refused.getStatus().toString());
     } finally {
       late.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+    // Native gRPC too: its call ends UNAVAILABLE with the reason.
+    ManagedChannel lateNative = NettyChannelBuilder.forAddress("127.0.0.1", jar.port()).usePlaintext().build();
+    try {
+      StatusRuntimeException refused = assertThrows(StatusRuntimeException.class, () -> health(lateNative));
+      assertEquals(Status.Code.UNAVAILABLE, refused.getStatus().getCode(), refused.getStatus().toString());
+      assertEquals("draining: this server is shutting down, retry elsewhere", refused.getStatus().getDescription());
+    } finally {
+      lateNative.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     }
     assertEquals(Status.Code.OK, done.get(60, TimeUnit.SECONDS).getCode(), "the stream in flight completes");
     assertEquals(messages, received.get());

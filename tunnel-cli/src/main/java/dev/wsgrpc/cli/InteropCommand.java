@@ -2,12 +2,18 @@ package dev.wsgrpc.cli;
 
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.interop.InteropCases;
+import dev.wsgrpc.okhttp.OkHttpWebSocketChannels;
+import dev.wsgrpc.okhttp.OkHttpWebSocketOptions;
 import io.grpc.ManagedChannel;
 import java.io.PrintStream;
+import java.net.URI;
+import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
@@ -20,7 +26,8 @@ import picocli.CommandLine.Model.CommandSpec;
 /**
  * {@code interop URL}: the standard gRPC interop cases ({@code grpc.testing.TestService}) through the tunnel, one
  * {@code PASS name} or {@code FAIL name: reason} line per case, then {@code N passed, M failed}. Exits 0 when all
- * passed, 1 otherwise.
+ * passed, 1 otherwise. {@code --client okhttp} runs them with the OkHttp client for Android
+ * ({@code tunnel-client-okhttp}) instead of the Netty client, with the same options.
  */
 @Command(name = "interop", mixinStandardHelpOptions = true,
     description = "Run the standard gRPC interop cases against a grpc.testing.TestService behind a tunnel.")
@@ -35,6 +42,11 @@ final class InteropCommand implements Callable<Integer> {
       + "special_status_message, unimplemented_method, unimplemented_service.")
   List<String> cases = new ArrayList<>();
 
+  @Option(names = "--client", paramLabel = "netty|okhttp", description = "The client library that runs the cases: "
+      + "netty (tunnel-client) or okhttp (tunnel-client-okhttp, the Android client). --ping-timeout applies to "
+      + "netty only (OkHttp fails a tunnel whose Pong is missing at the next ping). Default: netty.")
+  String clientKind = "netty";
+
   @Mixin
   ClientOptions client;
 
@@ -44,19 +56,32 @@ final class InteropCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     WebSocketClientOptions options;
+    OkHttpWebSocketOptions okHttpOptions = null;
     try {
       for (String c : cases) {
         if (!InteropCases.ALL_CASES.contains(c)) {
           throw new IllegalArgumentException("--case: " + c + " (expected one of " + InteropCases.ALL_CASES + ")");
         }
       }
+      if (!clientKind.equals("netty") && !clientKind.equals("okhttp")) {
+        throw new IllegalArgumentException("--client: " + clientKind + " (expected: netty or okhttp)");
+      }
       options = client.toOptions(url);
+      if (clientKind.equals("okhttp") && client.pingTimeout != null) {
+        throw new IllegalArgumentException("--ping-timeout: " + client.pingTimeout.toMillis()
+            + " ms (expected: unset with --client okhttp, whose tunnel ends when a Pong is missing at the next ping)");
+      }
+      if (clientKind.equals("okhttp")) {
+        okHttpOptions = toOkHttp(options);
+      }
     } catch (IllegalArgumentException e) {
       spec.commandLine().getErr().println("interop: " + e.getMessage());
       spec.commandLine().getErr().flush();
       return WsgrpcCli.USAGE;
     }
-    ManagedChannel channel = WebSocketChannels.newChannelBuilder(options).build();
+    ManagedChannel channel = okHttpOptions != null
+        ? OkHttpWebSocketChannels.newChannelBuilder(okHttpOptions).build()
+        : WebSocketChannels.newChannelBuilder(options).build();
     try {
       PrintStream out = new PrintStream(new WriterOutputStream(spec.commandLine().getOut()), true,
           StandardCharsets.UTF_8.name());
@@ -65,6 +90,57 @@ final class InteropCommand implements Callable<Integer> {
       return failed == 0 ? WsgrpcCli.OK : WsgrpcCli.FAILED;
     } finally {
       channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * The same settings for the OkHttp client. The Netty client's builders have validated every value, with the
+   * messages and flag names every command uses; only the proxy password, which those options never hand out, is read
+   * again from {@code --proxy-credentials} or {@code --proxy}.
+   */
+  private OkHttpWebSocketOptions toOkHttp(WebSocketClientOptions o) {
+    OkHttpWebSocketOptions.Builder b = OkHttpWebSocketOptions.newBuilder(o.url().toString())
+        .subprotocols(o.subprotocols().toArray(new String[0]))
+        .origin(o.origin());
+    for (Map.Entry<String, String> header : o.headers().entrySet()) {
+      b.header(header.getKey(), header.getValue());
+    }
+    if (o.tls().trustCertificates() != null) {
+      b.tls(dev.wsgrpc.okhttp.ClientTls.trusting(o.tls().trustCertificates()));
+    }
+    TunnelSettings s = o.settings();
+    b.settings(dev.wsgrpc.okhttp.TunnelSettings.newBuilder()
+        .handshakeTimeout(s.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .pingInterval(s.pingInterval().toMillis(), TimeUnit.MILLISECONDS)
+        .maxInboundFramePayload(s.maxInboundFramePayload())
+        .maxOutboundFramePayload(s.maxOutboundFramePayload())
+        .build());
+    dev.wsgrpc.client.ProxyOptions p = o.proxy();
+    dev.wsgrpc.okhttp.ProxyOptions.Builder proxy = dev.wsgrpc.okhttp.ProxyOptions.newBuilder()
+        .useSystemProxy(p.useSystemProxy());
+    if (p.host() != null) {
+      proxy.address(p.host(), p.port());
+    }
+    if (p.username() != null) {
+      proxy.credentials(p.username(), proxyPassword());
+    }
+    b.proxy(proxy.build());
+    if (o.connectToHost() != null) {
+      b.connectTo(o.connectToHost(), o.connectToPort());
+    }
+    return b.build();
+  }
+
+  /** The password of {@code --proxy-credentials USER:PASSWORD}, else of {@code --proxy USER:PASSWORD@HOST:PORT}. */
+  private String proxyPassword() {
+    if (client.proxyCredentials != null) {
+      return client.proxyCredentials.substring(client.proxyCredentials.indexOf(':') + 1);
+    }
+    String info = URI.create(client.proxy.contains("://") ? client.proxy : "http://" + client.proxy).getRawUserInfo();
+    try {
+      return URLDecoder.decode(info.substring(info.indexOf(':') + 1).replace("+", "%2B"), "UTF-8");
+    } catch (java.io.UnsupportedEncodingException e) {
+      throw new AssertionError(e);
     }
   }
 

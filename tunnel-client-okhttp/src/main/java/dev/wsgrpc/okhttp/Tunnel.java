@@ -36,12 +36,15 @@ import okio.ByteString;
  * <p>Back-pressure: {@link WebSocket#send} never blocks and closes the WebSocket when its 16 MiB queue would
  * overflow, and OkHttp has no event for "queue drained". The raw socket OkHttp writes to ({@link
  * SignallingSocketFactory}) signals each write, and a writer waiting for room re-checks {@link
- * WebSocket#queueSize()} then: OkHttp writes the queued frames one after another, so while a writer waits, a
- * write follows every dequeue. Where TLS writes below the Java socket (old Android versions write to the file
+ * WebSocket#queueSize()} then, and every {@value #QUEUE_RECHECK_MILLIS} ms (OkHttp lowers the queue's size only
+ * after a frame's bytes are written, so the last frame's signal comes before its room is visible). Where TLS writes below the Java socket (old Android versions write to the file
  * descriptor), no write is ever signalled; the writer then does not wait, and the queue stays bounded by HTTP/2
  * flow control (the server's connection window) far below 16 MiB.
  */
 final class Tunnel extends WebSocketListener {
+
+  /** How long a writer waiting for room in OkHttp's queue sleeps before it looks at the queue again. */
+  static final long QUEUE_RECHECK_MILLIS = 2;
 
   /** Bytes received but not yet read by grpc-okhttp, before OkHttp's reader thread is held. */
   static final int INBOUND_LIMIT = 1024 * 1024;
@@ -300,7 +303,9 @@ final class Tunnel extends WebSocketListener {
         if (!rawWritesSeen || webSocket.queueSize() + message.size() <= highWater) {
           break;
         }
-        changed.await();
+        // OkHttp lowers queueSize() only after the frame's bytes are written (and signalled): the signal of the last
+        // queued frame comes before its decrement, and no write follows it. Re-check shortly after a signal.
+        changed.await(QUEUE_RECHECK_MILLIS, TimeUnit.MILLISECONDS);
       }
       ws = webSocket;
     } catch (InterruptedException e) {

@@ -20,7 +20,11 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.SocketFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
@@ -49,6 +53,17 @@ final class TunnelSocketFactory extends SocketFactory {
 
   private static final String USER_AGENT = "wsgrpc-okhttp/" + BuildVersion.VERSION;
 
+  private static final ThreadFactory DAEMON_THREADS = new ThreadFactory() {
+    private final AtomicInteger count = new AtomicInteger();
+
+    @Override
+    public Thread newThread(Runnable r) {
+      Thread t = new Thread(r, "wsgrpc-okhttp-tunnel-" + count.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    }
+  };
+
   private final OkHttpWebSocketOptions options;
   private final OkHttpClient base;
   private final ProxyChooser proxies;
@@ -61,7 +76,11 @@ final class TunnelSocketFactory extends SocketFactory {
     this.options = options;
     this.proxies = new ProxyChooser(options, platform, env);
     TunnelSettings settings = options.settings();
-    Dispatcher dispatcher = new Dispatcher();
+    // OkHttp's default dispatcher threads are not daemons and linger 60 s, which keeps a JVM whose main() has
+    // returned alive for a minute; grpc-java's own threads are daemons, and so are these (each one carries a tunnel's
+    // upgrade, then reads its frames for the tunnel's life).
+    Dispatcher dispatcher = new Dispatcher(new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS,
+        new SynchronousQueue<Runnable>(), DAEMON_THREADS));
     // An open WebSocket holds a dispatcher slot for its whole life: no limit on tunnels per host.
     dispatcher.setMaxRequests(Integer.MAX_VALUE);
     dispatcher.setMaxRequestsPerHost(Integer.MAX_VALUE);

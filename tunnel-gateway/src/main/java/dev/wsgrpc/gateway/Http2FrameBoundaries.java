@@ -17,7 +17,12 @@ final class Http2FrameBoundaries {
   static final int HEADERS = 0x1;
   static final int RST_STREAM = 0x3;
   static final int DATA = 0x0;
+  static final int SETTINGS = 0x4;
+  static final int PING = 0x6;
   static final int FLAG_END_STREAM = 0x1;
+  static final int FLAG_ACK = 0x1;
+  static final int NO_ERROR = 0x0;
+  static final int ENHANCE_YOUR_CALM = 0xb;
 
   private static final int HEADER = 9;
 
@@ -101,11 +106,18 @@ final class Http2FrameBoundaries {
 
   /** A GOAWAY frame (type 7) naming the largest stream id and NO_ERROR: finish what you started, start nothing. */
   static void writeGracefulGoAway(ByteBuf out) {
-    out.writeMedium(8); // payload length
+    // Last stream id: every stream the client has opened may finish.
+    writeGoAway(out, Integer.MAX_VALUE, NO_ERROR, "");
+  }
+
+  /** A GOAWAY frame (type 7) on the connection with {@code lastStreamId}, {@code errorCode} and ASCII debug data. */
+  static void writeGoAway(ByteBuf out, int lastStreamId, int errorCode, String debugData) {
+    out.writeMedium(8 + debugData.length()); // payload length
     out.writeByte(0x7); // GOAWAY
     out.writeByte(0); // no flags
     out.writeInt(0); // stream 0: the connection
-    out.writeInt(Integer.MAX_VALUE); // last stream id: every stream the client has opened may finish
-    out.writeInt(0); // NO_ERROR
+    out.writeInt(lastStreamId);
+    out.writeInt(errorCode);
+    out.writeCharSequence(debugData, java.nio.charset.StandardCharsets.US_ASCII);
   }
 }

@@ -7,6 +7,7 @@ import dev.wsgrpc.core.internal.OptionValues;
 import dev.wsgrpc.core.internal.WsgrpcVersion;
 import dev.wsgrpc.server.AccessPolicy;
 import dev.wsgrpc.server.BrowserOptions;
+import dev.wsgrpc.server.Http2Limits;
 import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.TunnelAdmission;
 import dev.wsgrpc.server.TrustedProxies;
@@ -199,9 +200,10 @@ public final class TunnelServerMain implements Callable<Integer> {
           + "Env: TUNNEL_MAX_REQUEST_HEADERS.")
   int maxRequestHeaders;
 
-  @Option(names = "--max-concurrent-streams", paramLabel = "N", defaultValue = "1000",
-      description = "Demo and proxy modes: most concurrent calls in one tunnel or connection (HTTP/2 SETTINGS). "
-          + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_CONCURRENT_STREAMS.")
+  @Option(names = "--max-concurrent-streams", paramLabel = "N",
+      defaultValue = "" + Http2Limits.DEFAULT_MAX_CONCURRENT_CALLS,
+      description = "Demo and proxy modes: most concurrent calls in one tunnel or connection (HTTP/2 SETTINGS; relay "
+          + "mode passes the upstream's). Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_CONCURRENT_STREAMS.")
   int maxConcurrentStreams;
 
   @Option(names = "--max-inbound-message", paramLabel = "BYTES", defaultValue = "4194304",
@@ -269,11 +271,19 @@ public final class TunnelServerMain implements Callable<Integer> {
           + "mode, from an upstream). Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_INBOUND_METADATA.")
   int maxInboundMetadata;
 
-  @Option(names = "--max-rst-frames", paramLabel = "N", defaultValue = "200",
-      description = "Demo and proxy modes: most RST_STREAM frames a connection may send in 10 s (rapid reset); "
-          + "more end it with GOAWAY ENHANCE_YOUR_CALM; 0 turns the limit off. Default: ${DEFAULT-VALUE}. "
-          + "Env: TUNNEL_MAX_RST_FRAMES.")
+  @Option(names = "--max-rst-frames", paramLabel = "N", defaultValue = "" + Http2Limits.DEFAULT_MAX_RST_FRAMES,
+      description = "Most RST_STREAM frames a connection may send in 10 s (rapid reset); more end it with GOAWAY "
+          + "ENHANCE_YOUR_CALM (in relay mode before the upstream sees them, then close 1008); 0 turns the limit "
+          + "off. Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_RST_FRAMES.")
   int maxRstFrames;
+
+  @Option(names = "--max-control-frames", paramLabel = "N", defaultValue = "" + RelaySettings.DEFAULT_MAX_CONTROL_FRAMES,
+      description = "Relay mode: most SETTINGS frames, and most PING frames, a connection may send in 10 s (ACKs do "
+          + "not count; PINGs count only while the upstream sends no data); more end it with GOAWAY "
+          + "ENHANCE_YOUR_CALM before the upstream sees them, then close 1008; 0 turns the limit off. (Demo and proxy "
+          + "modes: grpc-java's server answers PING floods with GOAWAY too_many_pings.) Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_MAX_CONTROL_FRAMES.")
+  int maxControlFrames;
 
   @Option(names = "--max-connection-age", paramLabel = "DURATION", defaultValue = "0",
       converter = DurationConverter.class,
@@ -303,6 +313,7 @@ public final class TunnelServerMain implements Callable<Integer> {
     WebSocketServerOptions options = buildOptions();
     PrometheusRegistry registry = new PrometheusRegistry();
     TunnelTracker tracker = new TunnelTracker(registry);
+    MemoryGauges.register(registry);
     HealthAndMetrics http = new HealthAndMetrics(registry, () -> draining);
     Reloading<io.netty.handler.ssl.SslContext> tls = null;
     Reloading<java.util.Map<String, String>> tokens = null;
@@ -389,10 +400,6 @@ public final class TunnelServerMain implements Callable<Integer> {
     if ((upstreamTls || upstreamTrustCert != null) && upstream.isEmpty() && upstreamFile == null) {
       throw new ParameterException(spec.commandLine(), "--upstream-tls needs --upstream HOST:PORT");
     }
-    if (maxConcurrentStreams <= 0) {
-      throw new ParameterException(spec.commandLine(),
-          "--max-concurrent-streams: " + maxConcurrentStreams + " (expected: > 0)");
-    }
     if (maxInboundMessage <= 0) {
       throw new ParameterException(spec.commandLine(),
           "--max-inbound-message: " + maxInboundMessage + " (expected: > 0)");
@@ -405,6 +412,14 @@ public final class TunnelServerMain implements Callable<Integer> {
           "--browser-origins needs --mode proxy: relay mode passes each tunnel's HTTP/2 bytes to an upstream unread "
               + "(opaque), so it has no calls to translate browser protocols into; proxy mode reads calls and "
               + "forwards each one");
+    }
+    if (nativeGrpc && authTokens != null && mode == GatewayMode.RELAY
+        && !(upstream.isEmpty() && upstreamFile == null)) {
+      // Relayed bytes are opaque: a native connection's calls could not be authenticated, so it would be a hole.
+      throw new ParameterException(spec.commandLine(), "--native-grpc (on by default) cannot be used with "
+          + "--auth-tokens in --mode relay: relay mode passes bytes through unread, so native gRPC calls could not "
+          + "be authenticated; add --no-native-grpc (tunnels still need a token), or use --mode proxy (which "
+          + "checks the token of every native call)");
     }
     if (!browserHeaders.isEmpty() && browserOrigins.isEmpty()) {
       throw new ParameterException(spec.commandLine(), "--browser-headers needs --browser-origins");
@@ -425,7 +440,12 @@ public final class TunnelServerMain implements Callable<Integer> {
     set("--max-tunnels", () -> access.maxTunnels(maxTunnels));
     set("--max-tunnels-per-client", () -> access.maxTunnelsPerClient(maxTunnelsPerClient));
     set("--ipv6-client-prefix", () -> access.ipv6ClientPrefix(ipv6ClientPrefix));
-    WebSocketServerOptions.Builder options = WebSocketServerOptions.newBuilder().nativeGrpc(nativeGrpc);
+    Http2Limits.Builder http2 = Http2Limits.newBuilder();
+    set("--max-concurrent-streams", () -> http2.maxConcurrentCalls(maxConcurrentStreams));
+    set("--max-rst-frames", () -> http2.maxRstFrames(maxRstFrames, Duration.ofSeconds(10)));
+    set("--max-control-frames", () -> RelaySettings.newBuilder().maxControlFrames(maxControlFrames));
+    WebSocketServerOptions.Builder options = WebSocketServerOptions.newBuilder().nativeGrpc(nativeGrpc)
+        .http2Limits(http2.build());
     set("--path", () -> options.path(path));
     set("--max-request-headers", () -> options.maxRequestHeaderBytes(maxRequestHeaders));
     if (!browserOrigins.isEmpty()) {
@@ -505,12 +525,9 @@ public final class TunnelServerMain implements Callable<Integer> {
    */
   private void serve(NettyServerBuilder builder, TunnelTracker tracker, String scheme, String modeName,
       String serving, Runnable notServing) throws Exception {
-    builder.maxConcurrentCallsPerConnection(maxConcurrentStreams)
-        .maxInboundMessageSize(maxInboundMessage)
+    // Concurrent calls and resets: the options' Http2Limits, applied by WebSocketServers.
+    builder.maxInboundMessageSize(maxInboundMessage)
         .maxInboundMetadataSize(maxInboundMetadata);
-    if (maxRstFrames > 0) {
-      builder.maxRstFramesPerWindow(maxRstFrames, 10);
-    }
     if (!idleTimeout.isZero()) {
       builder.maxConnectionIdle(idleTimeout.toMillis(), TimeUnit.MILLISECONDS);
     }
@@ -558,7 +575,12 @@ public final class TunnelServerMain implements Callable<Integer> {
       }
       upstreamContext = b.build();
     }
-    try (UpstreamGateway gateway = new UpstreamGateway(options, new Upstreams(targets), upstreamContext, tracker)) {
+    RelaySettings relay = RelaySettings.newBuilder()
+        .http2Limits(options.http2Limits())
+        .maxControlFrames(maxControlFrames)
+        .build();
+    try (UpstreamGateway gateway = new UpstreamGateway(options, new Upstreams(targets), upstreamContext, relay,
+        tracker)) {
       InetSocketAddress bound = gateway.start(bindAddress);
       System.out.println("tunnel-server: relay mode, dial " + scheme + "://localhost:" + bound.getPort() + path
           + " (relaying to " + targets + (upstreamTls ? " over TLS" : " over h2c") + ")");

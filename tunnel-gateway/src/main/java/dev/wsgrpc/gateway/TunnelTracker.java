@@ -29,6 +29,7 @@ final class TunnelTracker implements TunnelListener {
   private final Counter rejected;
   private final Counter upstreamFailures;
   private final Counter closed;
+  private final Counter abusive;
 
   TunnelTracker(PrometheusRegistry registry) {
     GaugeWithCallback.builder()
@@ -62,6 +63,12 @@ final class TunnelTracker implements TunnelListener {
         .help("Tunnels ended, by who sent the first WebSocket Close (server, client, or none: the connection was cut) "
             + "and its code (1009: a frame over the limit, 1002: a protocol error, 1001: shutdown or silence)")
         .labelNames("closed_by", "code")
+        .register(registry);
+    abusive = Counter.builder()
+        .name("wsgrpc_relay_abusive_connections_total")
+        .help("Relay mode: connections ended with GOAWAY ENHANCE_YOUR_CALM for sending too many frames of one "
+            + "kind in a window (frame: rst_stream, settings, ping)")
+        .labelNames("frame")
         .register(registry);
     upstreamFailures = Counter.builder()
         .name("wsgrpc_upstream_connect_failures_total")
@@ -141,6 +148,11 @@ final class TunnelTracker implements TunnelListener {
       lastNanos = now;
       suppressed = 0;
     }
+  }
+
+  /** Counts one connection ended for too many frames of kind {@code frame} (rst_stream, settings, ping). */
+  void abusiveClientEnded(String frame) {
+    abusive.labelValues(frame).inc();
   }
 
   /** Counts one failed connection attempt to an upstream. */

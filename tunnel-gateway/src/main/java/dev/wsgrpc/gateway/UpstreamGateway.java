@@ -1,7 +1,6 @@
 package dev.wsgrpc.gateway;
 
 import dev.wsgrpc.server.InternalTunnelServer;
-import dev.wsgrpc.server.NativeHttp2Event;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -23,13 +22,16 @@ import java.util.function.Supplier;
 /**
  * Gateway mode: a plain Netty server whose connections answer the upgrade (or start native HTTP/2, or ask for
  * {@code /healthz} and {@code /metrics}) exactly as the library's server does, and then have their byte stream
- * relayed to an existing gRPC server by {@link UpstreamRelayHandler}.
+ * relayed to an existing gRPC server by {@link UpstreamRelayHandler}. Native connections are admitted, counted
+ * against the tunnel limits and refused while draining as tunnels are; their calls cannot be authenticated (the
+ * bytes are relayed unread), so the gateway refuses to start relay mode with native gRPC and bearer tokens.
  */
 final class UpstreamGateway implements AutoCloseable {
 
   private final WebSocketServerOptions options;
   private final Upstreams upstreams;
-  private final SslContext upstreamTls;
+  private final UpstreamConnector connector;
+  private final RelaySettings relaySettings;
   private final TunnelTracker tracker;
   private final EventLoopGroup boss = GatewayTransport.newGroup(1, "gateway-accept");
   private final EventLoopGroup workers = GatewayTransport.newGroup(0, "gateway-io");
@@ -38,10 +40,11 @@ final class UpstreamGateway implements AutoCloseable {
   private Channel listener;
 
   UpstreamGateway(WebSocketServerOptions options, Upstreams upstreams, SslContext upstreamTls,
-      TunnelTracker tracker) {
+      RelaySettings relaySettings, TunnelTracker tracker) {
     this.options = options;
     this.upstreams = upstreams;
-    this.upstreamTls = upstreamTls;
+    this.connector = UpstreamConnector.sockets(upstreamTls);
+    this.relaySettings = relaySettings;
     this.tracker = tracker;
     this.tunnelCounter = InternalTunnelServer.newTunnelCounter(options);
   }
@@ -66,13 +69,8 @@ final class UpstreamGateway implements AutoCloseable {
               p.addLast(new ApplicationProtocolNegotiationHandler(ApplicationProtocolNames.HTTP_1_1) {
                 @Override
                 protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
-                  if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
-                    // Native gRPC over TLS: relay as it is.
-                    ctx.pipeline().addLast(newRelay());
-                    ctx.pipeline().fireUserEventTriggered(NativeHttp2Event.INSTANCE);
-                  } else {
-                    addTunnelSteps(ctx.pipeline());
-                  }
+                  // Native gRPC over TLS (ALPN h2) too: its preface is admitted, counted and timed as in the clear.
+                  addTunnelSteps(ctx.pipeline());
                 }
               });
             }
@@ -88,7 +86,7 @@ final class UpstreamGateway implements AutoCloseable {
   }
 
   private UpstreamRelayHandler newRelay() {
-    return new UpstreamRelayHandler(upstreams, upstreamTls, tracker);
+    return new UpstreamRelayHandler(upstreams, connector, tracker, relaySettings);
   }
 
   /** Sends GOAWAY into every relayed connection (at an HTTP/2 frame boundary); new tunnels are refused elsewhere. */

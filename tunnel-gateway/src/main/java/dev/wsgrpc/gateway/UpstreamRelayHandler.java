@@ -3,27 +3,20 @@ package dev.wsgrpc.gateway;
 import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.server.InternalTunnelServer;
 import dev.wsgrpc.server.NativeHttp2Event;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
-import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.Iterator;
 import java.util.Queue;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.SSLParameters;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,8 +36,12 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   static final int MAX_PENDING_BYTES = 1024 * 1024;
 
   private final Upstreams upstreams;
-  private final SslContext upstreamTls;
+  private final UpstreamConnector connector;
   private final TunnelTracker tracker;
+  private final FrameRateLimit resets;
+  private final FrameRateLimit settingsFrames;
+  private final FrameRateLimit pings;
+  private final RelaySettings settings;
   /** Streams the client has opened and the upstream has not yet ended. */
   private final Set<Integer> openStreams = new HashSet<>();
   private final Http2FrameBoundaries toClient = new Http2FrameBoundaries(0, this::upstreamFrame);
@@ -57,11 +54,21 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   private boolean goAwayPending;
   private boolean goAwaySent;
   private int pendingBytes;
+  /** The highest stream the client has opened: the last stream id of a GOAWAY of ours. */
+  private int lastClientStream;
+  /** Why the client's bytes stopped being relayed (a limit it broke), or null. */
+  private String abuse;
 
-  UpstreamRelayHandler(Upstreams upstreams, SslContext upstreamTls, TunnelTracker tracker) {
+  UpstreamRelayHandler(Upstreams upstreams, UpstreamConnector connector, TunnelTracker tracker,
+      RelaySettings settings) {
     this.upstreams = upstreams;
-    this.upstreamTls = upstreamTls;
+    this.connector = connector;
     this.tracker = tracker;
+    long window = settings.window.toNanos();
+    this.resets = new FrameRateLimit(settings.maxRstFrames, window);
+    this.settingsFrames = new FrameRateLimit(settings.maxSettingsFrames, window);
+    this.pings = new FrameRateLimit(settings.maxPingFrames, window);
+    this.settings = settings;
   }
 
   @Override
@@ -104,26 +111,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     Upstreams.Resolved target = candidates.next();
-    Bootstrap bootstrap = new Bootstrap()
-        .group(ctx.channel().eventLoop())
-        .channel(GatewayTransport.clientChannelType(ctx.channel()))
-        .option(ChannelOption.TCP_NODELAY, true)
-        .option(ChannelOption.AUTO_READ, false)
-        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
-        .handler(new ChannelInitializer<Channel>() {
-          @Override
-          protected void initChannel(Channel ch) {
-            if (upstreamTls != null) {
-              SSLEngine engine = upstreamTls.newEngine(ch.alloc(), target.hostName, target.address.getPort());
-              SSLParameters params = engine.getSSLParameters();
-              params.setEndpointIdentificationAlgorithm("HTTPS");
-              engine.setSSLParameters(params);
-              ch.pipeline().addLast(new SslHandler(engine));
-            }
-            ch.pipeline().addLast(new ToClient());
-          }
-        });
-    bootstrap.connect(target.address).addListener((ChannelFutureListener) f -> {
+    connector.connect(target, ctx.channel(), new ToClient()).addListener((ChannelFutureListener) f -> {
       if (f.isSuccess()) {
         connected(f.channel());
       } else {
@@ -154,8 +142,13 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (msg instanceof ByteBuf && started) {
+    if (msg instanceof ByteBuf && started && abuse == null) {
       toUpstream.advanceAll((ByteBuf) msg);
+    }
+    if (abuse != null) {
+      // Nothing of an abusive client's reaches the upstream, not even the rest of the read that broke the limit.
+      ReferenceCountUtil.release(msg);
+      return;
     }
     if (upstream != null) {
       upstream.write(msg);
@@ -243,12 +236,62 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   private void clientFrame(int type, int flags, int streamId) {
     if (type == Http2FrameBoundaries.HEADERS && streamId != 0) {
       openStreams.add(streamId);
+      lastClientStream = Math.max(lastClientStream, streamId);
     } else if (type == Http2FrameBoundaries.RST_STREAM) {
       openStreams.remove(streamId);
+      if (resets.exceeded(System.nanoTime())) {
+        abusive("rst_stream", "more than " + settings.maxRstFrames + " RST_STREAM frames in " + window());
+      }
+    } else if (type == Http2FrameBoundaries.SETTINGS && (flags & Http2FrameBoundaries.FLAG_ACK) == 0) {
+      if (settingsFrames.exceeded(System.nanoTime())) {
+        abusive("settings", "more than " + settings.maxSettingsFrames + " SETTINGS frames in " + window());
+      }
+    } else if (type == Http2FrameBoundaries.PING && (flags & Http2FrameBoundaries.FLAG_ACK) == 0) {
+      if (pings.exceeded(System.nanoTime())) {
+        abusive("ping", "more than " + settings.maxPingFrames + " PING frames in " + window() + " without data in between");
+      }
     }
   }
 
+  private String window() {
+    return settings.window.getSeconds() + " s";
+  }
+
+  /**
+   * Ends a client that broke a frame limit: its bytes stop here, the upstream connection is closed, and the client
+   * gets GOAWAY ENHANCE_YOUR_CALM (when the upstream's byte stream is between frames, so that the GOAWAY cannot land
+   * inside one) and then, in a tunnel, WebSocket close 1008 saying which limit.
+   */
+  private void abusive(String frame, String problem) {
+    if (abuse != null) {
+      return;
+    }
+    abuse = problem;
+    tracker.abusiveClientEnded(frame);
+    logger.debug("Ending the connection of {}: {}", ctx.channel().remoteAddress(), problem);
+    ctx.channel().config().setAutoRead(false);
+    Object msg;
+    while ((msg = pending.poll()) != null) {
+      ReferenceCountUtil.release(msg);
+    }
+    pendingBytes = 0;
+    if (upstream != null) {
+      upstream.close();
+    }
+    if (toClient.atBoundary()) {
+      ByteBuf goAway = ctx.alloc().buffer();
+      Http2FrameBoundaries.writeGoAway(goAway, lastClientStream, Http2FrameBoundaries.ENHANCE_YOUR_CALM,
+          "too_many_" + frame + (frame.endsWith("s") ? "" : "s"));
+      ctx.write(goAway);
+    }
+    ctx.channel().eventLoop().execute(() -> fail(WebSocketCloseStatus.POLICY_VIOLATION, problem));
+  }
+
   private void upstreamFrame(int type, int flags, int streamId) {
+    if (type == Http2FrameBoundaries.HEADERS || type == Http2FrameBoundaries.DATA) {
+      // As grpc-java's keepalive policy does: pings are fine while the server sends something.
+      pings.forgive();
+    }
     boolean ended = type == Http2FrameBoundaries.RST_STREAM
         || ((type == Http2FrameBoundaries.HEADERS || type == Http2FrameBoundaries.DATA)
             && (flags & Http2FrameBoundaries.FLAG_END_STREAM) != 0);
@@ -269,7 +312,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   private final class ToClient extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext upCtx, Object msg) {
-      if (!(msg instanceof ByteBuf)) {
+      if (!(msg instanceof ByteBuf) || abuse != null) {
         ReferenceCountUtil.release(msg);
         return;
       }
@@ -311,6 +354,9 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext upCtx) {
+      if (abuse != null) {
+        return; // we closed it; the client's end is already on its way
+      }
       // The upstream ended: flush what it sent, then end the tunnel (WebSocket close 1001).
       ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     }

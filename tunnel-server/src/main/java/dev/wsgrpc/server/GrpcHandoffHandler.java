@@ -9,13 +9,12 @@ import io.grpc.netty.InternalProtocolNegotiators;
 import io.grpc.netty.ProtocolNegotiationEvent;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.ssl.ApplicationProtocolNames;
-import io.netty.handler.ssl.SslHandler;
 
 /**
  * Joins the plain upgrade step to grpc's negotiation: installs {@link ServerUpgradeHandler}, and when it announces a
  * tunnel (or native HTTP/2) replaces itself with gRPC's HTTP/2 server handler, passing on the client's address as
- * {@link Grpc#TRANSPORT_ATTR_REMOTE_ADDR}. The only server class that sees grpc-netty's negotiation API, with
+ * {@link Grpc#TRANSPORT_ATTR_REMOTE_ADDR}; a native connection on a server with an authenticator carries a
+ * {@link NativeCallAuthenticator} for its calls. The only server class that sees grpc-netty's negotiation API, with
  * {@link WebSocketServerNegotiator} and {@link ServerTlsHandler}.
  */
 final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegotiationHandler {
@@ -35,12 +34,7 @@ final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegot
   @Override
   protected void protocolNegotiationEventTriggered(ChannelHandlerContext ctx) {
     ctx.pipeline().addFirst(TunnelLifecycleHandler.NAME, new TunnelLifecycleHandler(options.listener()));
-    SslHandler tls = ctx.pipeline().get(SslHandler.class);
-    if (options.nativeGrpc() && tls != null && ApplicationProtocolNames.HTTP_2.equals(tls.applicationProtocol())) {
-      // The client chose h2 during TLS: plain gRPC, no upgrade.
-      fireProtocolNegotiationEvent(ctx);
-      return;
-    }
+    // Also when the client chose h2 during TLS: its preface goes through the same admission as a cleartext one.
     ctx.pipeline().addBefore(ctx.name(), UPGRADE, new ServerUpgradeHandler(options, counter));
   }
 
@@ -67,6 +61,16 @@ final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegot
       ctx.fireUserEventTriggered(evt);
       fireProtocolNegotiationEvent(ctx);
     } else if (evt instanceof NativeHttp2Event) {
+      TunnelAuthenticator authenticator = options.access().authenticator();
+      if (authenticator != null) {
+        // No upgrade request to authenticate: TunnelPrincipal's interceptor authenticates each call instead.
+        ProtocolNegotiationEvent pne = getProtocolNegotiationEvent();
+        replaceProtocolNegotiationEvent(InternalProtocolNegotiationEvent.withAttributes(pne,
+            InternalProtocolNegotiationEvent.getAttributes(pne).toBuilder()
+                .set(NativeCallAuthenticator.ATTRIBUTE,
+                    new NativeCallAuthenticator(authenticator, options.listener()))
+                .build()));
+      }
       fireProtocolNegotiationEvent(ctx);
     } else {
       super.userEventTriggered0(ctx, evt);

@@ -8,6 +8,7 @@ import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -25,10 +26,16 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.cors.CorsHandler;
+import io.netty.handler.codec.http2.DefaultHttp2FrameWriter;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameWriter;
+import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -40,7 +47,11 @@ import org.slf4j.LoggerFactory;
  * handlers ({@link FramePipeline}), announces a {@link TunnelEstablishedEvent} to the handler after it (gRPC's
  * handoff, or a gateway's relay), and removes itself and its HTTP codec. Bytes the client sent right after its
  * request then flow to whoever took over. With {@link WebSocketServerOptions#nativeGrpc()}, a connection that starts
- * with the HTTP/2 preface is announced as a {@link NativeHttp2Event} instead.
+ * with the HTTP/2 preface is announced as a {@link NativeHttp2Event} instead, once admitted as a tunnel is (the
+ * {@link TunnelAdmission} and a slot of the tunnel limits, at its preface) and once its SETTINGS arrived within the
+ * handshake timeout; else a {@link NativeCallRefuser} ends its first call with the reason (or, past the timeout,
+ * GOAWAY NO_ERROR says why), and it is closed. (Its calls are authenticated one by one:
+ * {@link NativeCallAuthenticator}.)
  *
  * <p>Plain requests for other paths go to the {@link PlainHttpHandler}, if any.
  *
@@ -59,6 +70,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   private final WebSocketServerOptions options;
   private final TunnelCounter counter;
   private ScheduledFuture<?> timeout;
+  private Http2PrefaceDetector prefaceDetector;
   private Object principal;
   private HttpResponse accept;
   private String subprotocol;
@@ -84,21 +96,83 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     ctx.pipeline().addBefore(ctx.name(), HTTP_CODEC,
         new HttpServerCodec(options.maxRequestLineBytes(), options.maxRequestHeaderBytes(), 8192));
     if (options.nativeGrpc()) {
-      ctx.pipeline().addBefore(HTTP_CODEC, PREFACE_DETECTOR, new Http2PrefaceDetector());
+      prefaceDetector = new Http2PrefaceDetector(() -> admitNative(ctx));
+      ctx.pipeline().addBefore(HTTP_CODEC, PREFACE_DETECTOR, prefaceDetector);
     }
     if (options.browser() != null) {
       // Answers CORS preflights and lets pages read the answers; a tunnel's upgrade removes it.
       ctx.pipeline().addAfter(HTTP_CODEC, CORS, new CorsHandler(options.browser().cors()));
     }
-    timeout = ctx.executor().schedule(() -> reject(ctx, HttpResponseStatus.REQUEST_TIMEOUT, RejectReason.TIMEOUT,
-        "expected a complete upgrade request within " + options.settings().handshakeTimeout().toMillis() + " ms"),
-        options.settings().handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    timeout = ctx.executor().schedule(() -> {
+      long millis = options.settings().handshakeTimeout().toMillis();
+      if (prefaceDetector != null && prefaceDetector.prefaceSeen()) {
+        refuseNative(ctx, RejectReason.TIMEOUT, HttpResponseStatus.REQUEST_TIMEOUT.code(),
+            "expected the HTTP/2 preface and SETTINGS within " + millis + " ms but SETTINGS did not arrive");
+      } else {
+        reject(ctx, HttpResponseStatus.REQUEST_TIMEOUT, RejectReason.TIMEOUT,
+            "expected a complete upgrade request within " + millis + " ms");
+      }
+    }, options.settings().handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * A native gRPC connection sent the whole HTTP/2 preface: it is admitted as a tunnel is (admission, so not while
+   * draining, and a slot of the tunnel limits, given back when it closes), or refused with GOAWAY. Its SETTINGS must
+   * still arrive within the handshake timeout.
+   */
+  private void admitNative(ChannelHandlerContext ctx) {
+    clientAddress = ctx.channel().remoteAddress();
+    InetAddress peer = clientAddress instanceof InetSocketAddress ? ((InetSocketAddress) clientAddress).getAddress()
+        : null;
+    // A trusted proxy's connection carries many clients, each named only in its calls: it counts in the total only.
+    boolean viaProxy = peer != null && options.access().trustedProxies().contains(peer);
+    Refusal refusal = admission(ctx, null, !viaProxy);
+    if (refusal != null) {
+      refuseNative(ctx, refusal.why, refusal.status, refusal.reason);
+    }
+  }
+
+  /**
+   * Refuses a connection that sent the HTTP/2 preface. Refused by the admission or a limit, a
+   * {@link NativeCallRefuser} takes over: its client's first call ends with the reason as gRPC status, then GOAWAY.
+   * Past the handshake timeout: SETTINGS, then GOAWAY NO_ERROR whose debug data says why, then close.
+   */
+  private void refuseNative(ChannelHandlerContext ctx, RejectReason why, int status, String reason) {
+    if (finished) {
+      return;
+    }
+    finished = true;
+    // A refused connection waits for its call only until the handshake deadline, as every connection does.
+    long left = Math.max(0, timeout.getDelay(TimeUnit.MILLISECONDS));
+    timeout.cancel(false);
+    SocketAddress client = clientAddress != null ? clientAddress : ctx.channel().remoteAddress();
+    logger.debug("Refused a native gRPC connection from {}: {} ({})", client, reason, why);
+    options.listener().upgradeRejected(client, status, why);
+    ChannelPipeline pipeline = ctx.pipeline();
+    removeCors(pipeline);
+    if (why != RejectReason.TIMEOUT) {
+      pipeline.replace(HTTP_CODEC, NativeCallRefuser.NAME, new NativeCallRefuser(status, reason, left));
+    } else {
+      pipeline.remove(HTTP_CODEC);
+      Http2FrameWriter frames = new DefaultHttp2FrameWriter();
+      frames.writeSettings(ctx, new Http2Settings(), ctx.newPromise());
+      ChannelPromise sent = ctx.newPromise();
+      frames.writeGoAway(ctx, 0, Http2Error.NO_ERROR.code(), ByteBufUtil.writeUtf8(ctx.alloc(), reason), sent);
+      ctx.flush();
+      sent.addListener(ChannelFutureListener.CLOSE);
+    }
+    if (pipeline.get(PREFACE_DETECTOR) != null) {
+      pipeline.remove(PREFACE_DETECTOR); // what it held goes to the refuser (or to this finished handler, dropped)
+    }
   }
 
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-    if (evt instanceof NativeHttp2Event && !finished) {
-      // Plain gRPC on the same port: no HTTP/1.1 here, hand the connection over as it is.
+    if (evt instanceof NativeHttp2Event) {
+      if (finished) {
+        return; // refused (GOAWAY sent): nobody takes over
+      }
+      // Plain gRPC on the same port, admitted at its preface: no HTTP/1.1 here, hand the connection over as it is.
       finished = true;
       timeout.cancel(false);
       ChannelPipeline pipeline = ctx.pipeline();
@@ -287,21 +361,51 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       }
       principal = decision.principal();
     }
-    TunnelAdmission.Refusal refusal = access.admission().admit(clientAddress, path);
+    Refusal refusal = admission(ctx, path, true);
     if (refusal != null) {
-      reject(ctx, HttpResponseStatus.valueOf(refusal.status()), RejectReason.REJECTED, refusal.reason(),
-          refusal.retryAfterSeconds());
-      return false;
-    }
-    RejectReason limit = counter.tryAcquire(ctx.channel(), clientAddress);
-    if (limit != null) {
-      logger.debug("Refused a tunnel from {}: {} (limit {})", clientAddress, limit,
-          limit == RejectReason.TOO_MANY_TUNNELS ? access.maxTunnels() : access.maxTunnelsPerClient());
-      reject(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, limit, limit == RejectReason.TOO_MANY_TUNNELS
-          ? "too many tunnels open; retry later" : "too many tunnels open from your address; retry later", 5);
+      reject(ctx, HttpResponseStatus.valueOf(refusal.status), refusal.why, refusal.reason, refusal.retryAfterSeconds);
       return false;
     }
     return true;
+  }
+
+  /**
+   * What every connection to gRPC passes after authentication, tunnel, browser call or native: the
+   * {@link TunnelAdmission} (e.g. refused while draining) and a slot of the tunnel limits, taken for the connection
+   * until it closes. Returns null, or why not.
+   *
+   * @param path the upgrade's or browser request's path, null for a native connection
+   * @param perClient whether the connection also counts against the client's own limit
+   */
+  private Refusal admission(ChannelHandlerContext ctx, String path, boolean perClient) {
+    AccessPolicy access = options.access();
+    TunnelAdmission.Refusal refusal = access.admission().admit(clientAddress, path);
+    if (refusal != null) {
+      return new Refusal(refusal.status(), RejectReason.REJECTED, refusal.reason(), refusal.retryAfterSeconds());
+    }
+    RejectReason limit = counter.tryAcquire(ctx.channel(), perClient ? clientAddress : null);
+    if (limit != null) {
+      logger.debug("Refused a tunnel from {}: {} (limit {})", clientAddress, limit,
+          limit == RejectReason.TOO_MANY_TUNNELS ? access.maxTunnels() : access.maxTunnelsPerClient());
+      return new Refusal(HttpResponseStatus.SERVICE_UNAVAILABLE.code(), limit, limit == RejectReason.TOO_MANY_TUNNELS
+          ? "too many tunnels open; retry later" : "too many tunnels open from your address; retry later", 5);
+    }
+    return null;
+  }
+
+  /** Why {@link #admission} refused: the HTTP status to answer, the reason reported, its text, Retry-After. */
+  private static final class Refusal {
+    final int status;
+    final RejectReason why;
+    final String reason;
+    final int retryAfterSeconds;
+
+    Refusal(int status, RejectReason why, String reason, int retryAfterSeconds) {
+      this.status = status;
+      this.why = why;
+      this.reason = reason;
+      this.retryAfterSeconds = retryAfterSeconds;
+    }
   }
 
   /**

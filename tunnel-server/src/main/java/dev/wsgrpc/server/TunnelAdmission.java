@@ -3,8 +3,8 @@ package dev.wsgrpc.server;
 import java.net.SocketAddress;
 
 /**
- * Decides, before the 101, whether an otherwise valid upgrade becomes a tunnel: for draining, limits or access
- * checks. Called on the connection's event loop: it must not block.
+ * Decides, before the 101, whether an otherwise valid upgrade becomes a tunnel, and when its HTTP/2 preface arrives,
+ * whether a native gRPC connection is served: for draining, limits or access checks. Called on the connection's event loop: it must not block.
  */
 @FunctionalInterface
 public interface TunnelAdmission {
@@ -15,8 +15,9 @@ public interface TunnelAdmission {
   /**
    * Returns {@code null} to admit the tunnel, or the refusal to answer instead.
    *
-   * @param clientAddress the client's address (after trusted-proxy headers)
-   * @param path the upgrade's path
+   * @param clientAddress the client's address (after trusted-proxy headers; a native gRPC connection's socket peer)
+   * @param path the upgrade's path, or {@code null} for a native gRPC connection (refused with GOAWAY NO_ERROR
+   *     whose debug data is the refusal's reason)
    */
   Refusal admit(SocketAddress clientAddress, String path);
 

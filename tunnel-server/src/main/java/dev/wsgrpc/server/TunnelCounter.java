@@ -42,11 +42,19 @@ final class TunnelCounter {
     this(access.maxTunnels(), access.maxTunnelsPerClient(), access.ipv6ClientPrefix());
   }
 
-  /** Takes a slot for {@code channel}, given back when it closes; returns null, or the limit hit. */
+  /**
+   * Takes a slot for {@code channel}, given back when it closes; returns null, or the limit hit. A null
+   * {@code client} (a native connection from a trusted proxy, whose clients are only named call by call) counts in
+   * the total only.
+   */
   RejectReason tryAcquire(Channel channel, SocketAddress client) {
     // A refused attempt never changes the count, so it cannot make a concurrent one fail spuriously.
     if (total.getAndUpdate(n -> n < max ? n + 1 : n) >= max) {
       return RejectReason.TOO_MANY_TUNNELS;
+    }
+    if (client == null) {
+      channel.closeFuture().addListener(f -> total.decrementAndGet());
+      return null;
     }
     Object key = clientKey(client, ipv6Prefix);
     boolean[] admitted = new boolean[1];

@@ -22,14 +22,21 @@ public final class TunnelPrincipal {
   /** The {@link Context} key holding the principal during a call. */
   public static final Context.Key<Object> CONTEXT_KEY = Context.key("wsgrpc.principal");
 
-  /** The principal of the current call's tunnel, or {@code null} (no authenticator, or not a tunnel). */
+  /**
+   * The principal of the current call's tunnel (or, for a native gRPC call, of the call), or {@code null} (no
+   * authenticator).
+   */
   public static Object current() {
     return CONTEXT_KEY.get();
   }
 
   /**
-   * The interceptor that makes {@link #current()} work. {@code WebSocketServers} adds it; servers built from
-   * {@code WebSocketServerCredentials} directly add it with {@code builder.intercept(TunnelPrincipal.interceptor())}.
+   * The interceptor that makes {@link #current()} work and, on a server with an authenticator and
+   * {@link WebSocketServerOptions#nativeGrpc() native gRPC}, authenticates each call of a native connection (which
+   * has no upgrade request): the authenticator sees the call's metadata ({@code authorization: Bearer ...}) and TLS
+   * session, and a refused call ends {@code UNAUTHENTICATED} or {@code PERMISSION_DENIED} before any service sees
+   * it. {@code WebSocketServers} adds it; servers built from {@code WebSocketServerCredentials} directly must add it
+   * with {@code builder.intercept(TunnelPrincipal.interceptor())}.
    */
   public static ServerInterceptor interceptor() {
     return Interceptor.INSTANCE;
@@ -43,7 +50,9 @@ public final class TunnelPrincipal {
         ServerCallHandler<ReqT, RespT> next) {
       Object principal = call.getAttributes().get(ATTRIBUTE);
       if (principal == null) {
-        return next.startCall(call, headers);
+        NativeCallAuthenticator authenticator = call.getAttributes().get(NativeCallAuthenticator.ATTRIBUTE);
+        return authenticator != null ? authenticator.interceptCall(call, headers, next)
+            : next.startCall(call, headers);
       }
       return Contexts.interceptCall(Context.current().withValue(CONTEXT_KEY, principal), call, headers, next);
     }

@@ -45,6 +45,7 @@ public final class WebSocketServerOptions {
   private final int maxRequestLineBytes;
   private final int maxRequestHeaderBytes;
   private final BrowserOptions browser;
+  private final Http2Limits http2Limits;
 
   private WebSocketServerOptions(Builder b) {
     this.path = b.path;
@@ -59,6 +60,7 @@ public final class WebSocketServerOptions {
     this.maxRequestLineBytes = b.maxRequestLineBytes;
     this.maxRequestHeaderBytes = b.maxRequestHeaderBytes;
     this.browser = b.browser;
+    this.http2Limits = b.http2Limits;
   }
 
   public static Builder newBuilder() {
@@ -129,12 +131,18 @@ public final class WebSocketServerOptions {
     return maxRequestHeaderBytes;
   }
 
+  /** What one client may do inside one connection at the HTTP/2 level: concurrent calls, stream resets. */
+  public Http2Limits http2Limits() {
+    return http2Limits;
+  }
+
   @Override
   public String toString() {
     return "WebSocketServerOptions{path=" + path + ", subprotocol=" + subprotocol + ", tls=" + tls
         + ", nativeGrpc=" + nativeGrpc + ", plainHttpHandler=" + (plainHttpHandler != null)
         + ", maxRequestLineBytes=" + maxRequestLineBytes + ", maxRequestHeaderBytes=" + maxRequestHeaderBytes
-        + ", access=" + access + ", settings=" + settings + ", browser=" + browser + "}";
+        + ", access=" + access + ", settings=" + settings + ", browser=" + browser + ", http2Limits=" + http2Limits
+        + "}";
   }
 
   /** A validating builder; every setter fails fast with the offending value. Not thread-safe. */
@@ -150,6 +158,7 @@ public final class WebSocketServerOptions {
     private int maxRequestLineBytes = DEFAULT_MAX_REQUEST_LINE_BYTES;
     private int maxRequestHeaderBytes = DEFAULT_MAX_REQUEST_HEADER_BYTES;
     private BrowserOptions browser;
+    private Http2Limits http2Limits = Http2Limits.DEFAULT;
 
     private Builder() {}
 
@@ -165,6 +174,7 @@ public final class WebSocketServerOptions {
       maxRequestLineBytes = o.maxRequestLineBytes;
       maxRequestHeaderBytes = o.maxRequestHeaderBytes;
       browser = o.browser;
+      http2Limits = o.http2Limits;
     }
 
     /** The path that answers the upgrade, matched exactly (the query is ignored). Default: {@value WebSocketTunnel#DEFAULT_PATH}. */
@@ -214,8 +224,13 @@ public final class WebSocketServerOptions {
 
     /**
      * Also serves connections that start gRPC directly on the same port: the HTTP/2 preface in the clear (h2c),
-     * or ALPN {@code h2} over TLS. Internal clients then need no tunnel. Such connections bypass
-     * {@link AccessPolicy#admission}. Default: false.
+     * or ALPN {@code h2} over TLS. Internal clients then need no tunnel. Such connections pass the same gate as
+     * tunnels: the {@link AccessPolicy#admission} (called with a null path) and a slot of the tunnel limits when the
+     * preface arrives (else GOAWAY and close), the handshake timeout until the client's SETTINGS, and the server's
+     * keepalive. With an {@link AccessPolicy#authenticator}, every call on such a connection is authenticated on
+     * its own with it (from its metadata and TLS session; {@link TunnelPrincipal#interceptor()}, which
+     * {@link WebSocketServers} adds): a call without valid credentials ends {@code UNAUTHENTICATED} or
+     * {@code PERMISSION_DENIED}. Default: false.
      */
     public Builder nativeGrpc(boolean nativeGrpc) {
       this.nativeGrpc = nativeGrpc;
@@ -261,6 +276,19 @@ public final class WebSocketServerOptions {
      */
     public Builder browser(BrowserOptions browser) {
       this.browser = browser;
+      return this;
+    }
+
+    /**
+     * What one client may do inside one tunnel or native connection at the HTTP/2 level: at most
+     * {@value Http2Limits#DEFAULT_MAX_CONCURRENT_CALLS} concurrent calls, and at most
+     * {@value Http2Limits#DEFAULT_MAX_RST_FRAMES} stream resets per {@value Http2Limits#DEFAULT_RST_WINDOW_SECONDS}
+     * s (rapid reset) before GOAWAY {@code ENHANCE_YOUR_CALM}. The server builders from {@link WebSocketServers}
+     * apply them; a later call on the builder ({@code maxConcurrentCallsPerConnection},
+     * {@code maxRstFramesPerWindow}) wins. Default: {@link Http2Limits#DEFAULT}.
+     */
+    public Builder http2Limits(Http2Limits limits) {
+      this.http2Limits = checkNotNull(limits, "http2Limits");
       return this;
     }
 

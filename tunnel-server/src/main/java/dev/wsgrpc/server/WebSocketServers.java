@@ -19,9 +19,17 @@ import java.util.concurrent.TimeUnit;
  * <p>Each accepted connection answers the upgrade on the configured path and then hands the unwrapped bytes to
  * grpc-java's HTTP/2 server handler in the same pipeline, so services run in-process as on any Netty server.
  *
+ * <p>The builders authenticate each call of a native gRPC connection when the options have both an authenticator
+ * and {@link WebSocketServerOptions#nativeGrpc()} ({@link TunnelPrincipal#interceptor()}), and send HTTP/2 PINGs
+ * every {@link dev.wsgrpc.core.TunnelSettings#pingInterval()} (closing a connection whose answer takes longer than
+ * the {@link dev.wsgrpc.core.TunnelSettings#pingTimeout()}), which keep native connections alive as WebSocket
+ * pings keep tunnels.
+ *
  * <p>The builders permit clients' gRPC keepalive PINGs every {@value #PERMIT_KEEPALIVE_TIME_SECONDS} s, also
  * without calls ({@code permitKeepAliveTime}, {@code permitKeepAliveWithoutCalls}), so that clients behind proxies
- * with short idle timeouts never get GOAWAY {@code too_many_pings}.
+ * with short idle timeouts never get GOAWAY {@code too_many_pings}. They apply the options'
+ * {@linkplain WebSocketServerOptions#http2Limits() HTTP/2 limits} (by default 1000 concurrent calls per connection
+ * and at most 200 stream resets per 10 s), which grpc-java leaves off unless asked.
  */
 public final class WebSocketServers {
 
@@ -70,12 +78,29 @@ public final class WebSocketServers {
       // Native calls from a trusted proxy name their client in their own headers, as tunnels do in the upgrade.
       builder.intercept(new NativeClientAddress(options.access().trustedProxies()));
     }
+    // grpc-java limits neither concurrent calls nor stream resets unless asked: safe defaults from the options.
+    Http2Limits limits = options.http2Limits();
+    builder.maxConcurrentCallsPerConnection(limits.maxConcurrentCalls());
+    if (limits.maxRstFrames() > 0) {
+      builder.maxRstFramesPerWindow(limits.maxRstFrames(), (int) limits.rstWindow().getSeconds());
+    }
     // grpc's own negotiation deadline covers TLS too; the upgrade step answers 408 at the same moment.
     return builder.handshakeTimeout(options.settings().handshakeTimeout().toMillis() + 1_000, TimeUnit.MILLISECONDS)
         // Clients keep tunnels alive through proxies with gRPC keepalive (WebSocketChannels: every 30 s, also
         // without calls); grpc's defaults (one PING per 5 min, none without calls) would answer GOAWAY.
         .permitKeepAliveTime(PERMIT_KEEPALIVE_TIME_SECONDS, TimeUnit.SECONDS)
-        .permitKeepAliveWithoutCalls(true);
+        .permitKeepAliveWithoutCalls(true)
+        .keepAliveTime(keepAliveMillis(options), TimeUnit.MILLISECONDS)
+        .keepAliveTimeout(options.settings().pingTimeout().toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * The server's HTTP/2 PING interval: the tunnels' WebSocket ping interval, so that native gRPC connections, which
+   * have no WebSocket pings, are kept alive and checked as tunnels are; never with pings off.
+   */
+  private static long keepAliveMillis(WebSocketServerOptions options) {
+    long millis = options.settings().pingInterval().toMillis();
+    return millis == 0 ? Long.MAX_VALUE : millis;
   }
 
   private WebSocketServers() {}

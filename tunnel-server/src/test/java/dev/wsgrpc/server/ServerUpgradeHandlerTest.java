@@ -553,4 +553,150 @@ class ServerUpgradeHandlerTest {
     assertTrue(next.events.isEmpty());
     assertFalse(ch.finish());
   }
+
+  // ---- native gRPC: the same gate as tunnels -------------------------------------------------------------------
+
+  private static final byte[] PREFACE = ascii("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  /** A client's first SETTINGS frame: SETTINGS_ENABLE_PUSH (2) = 0. */
+  private static final byte[] SETTINGS = {0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0};
+
+  /** Records the refusals a server reports. */
+  private final List<String> refusals = new ArrayList<>();
+  private final TunnelListener refusalRecorder = new TunnelListener() {
+    @Override
+    public void upgradeRejected(java.net.SocketAddress client, int status, RejectReason reason) {
+      refusals.add(status + " " + reason.label());
+    }
+  };
+
+  private EmbeddedChannel startNative(AccessPolicy access, TunnelCounter counter) {
+    return startNative(access, counter, next);
+  }
+
+  /** A native-capable channel whose gRPC stand-in is {@code grpc} (one per channel: recorders are not sharable). */
+  private EmbeddedChannel startNative(AccessPolicy access, TunnelCounter counter, InboundRecorder grpc) {
+    WebSocketServerOptions options = WebSocketServerOptions.newBuilder().nativeGrpc(true).access(access)
+        .listener(refusalRecorder)
+        .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build()).build();
+    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(grpc, options, counter,
+        NoopChannelLogger.INSTANCE), new InboundRecorder());
+    ch.freezeTime();
+    ch.pipeline().fireUserEventTriggered(event);
+    return ch;
+  }
+
+  /**
+   * Checks a refused native connection: the server's SETTINGS, then GOAWAY NO_ERROR before any stream, whose debug
+   * data (returned) says why; closed, gRPC never took over.
+   */
+  private String assertGoAway(EmbeddedChannel ch) {
+    return assertGoAway(ch, next);
+  }
+
+  private String assertGoAway(EmbeddedChannel ch, InboundRecorder grpc) {
+    ByteBuf out = Unpooled.buffer();
+    for (ByteBuf b = ch.readOutbound(); b != null; b = ch.readOutbound()) {
+      out.writeBytes(b);
+      assertTrue(b.release());
+    }
+    try {
+      assertEquals(io.netty.handler.codec.http2.Http2FrameTypes.SETTINGS, out.getByte(out.readerIndex() + 3));
+      out.skipBytes(9 + out.getUnsignedMedium(out.readerIndex()));
+      int length = out.readUnsignedMedium();
+      assertEquals(io.netty.handler.codec.http2.Http2FrameTypes.GO_AWAY, out.readByte(), "GOAWAY");
+      out.skipBytes(1 + 4); // flags, stream 0
+      assertEquals(0, out.readInt(), "last stream id: none");
+      assertEquals(0, out.readInt(), "NO_ERROR");
+      String debug = out.readCharSequence(length - 8, StandardCharsets.UTF_8).toString();
+      assertFalse(out.isReadable(), "nothing after the GOAWAY");
+      assertFalse(ch.isOpen(), "closed after the GOAWAY");
+      assertTrue(grpc.events.isEmpty(), "gRPC never takes over");
+      assertTrue(grpc.reads.isEmpty());
+      assertFalse(ch.finish());
+      return debug;
+    } finally {
+      out.release();
+    }
+  }
+
+  @Test
+  void nativePrefaceAndSettingsAreHandedToGrpcUnchangedOnceBothArrived() {
+    EmbeddedChannel ch = startNative(AccessPolicy.OPEN, new TunnelCounter(AccessPolicy.OPEN));
+    ch.writeInbound(Unpooled.wrappedBuffer(PREFACE));
+    ch.writeInbound(Unpooled.wrappedBuffer(Arrays.copyOf(SETTINGS, 10)));
+    assertTrue(next.events.isEmpty(), "not before the client's SETTINGS arrived whole");
+    ch.writeInbound(Unpooled.wrappedBuffer(Arrays.copyOfRange(SETTINGS, 10, SETTINGS.length)));
+    assertEquals(1, next.events.size(), "gRPC takes over: " + next.events);
+    ByteBuf passed = Unpooled.buffer();
+    for (Object read : next.reads) {
+      passed.writeBytes((ByteBuf) read);
+      assertTrue(((ByteBuf) read).release());
+    }
+    byte[] expected = new byte[PREFACE.length + SETTINGS.length];
+    System.arraycopy(PREFACE, 0, expected, 0, PREFACE.length);
+    System.arraycopy(SETTINGS, 0, expected, PREFACE.length, SETTINGS.length);
+    assertEquals(Unpooled.wrappedBuffer(expected), passed, "every byte passed on unchanged");
+    passed.release();
+    ch.advanceTimeBy(1, TimeUnit.HOURS);
+    ch.runScheduledPendingTasks();
+    assertNull(ch.readOutbound(), "no timeout after the SETTINGS");
+    assertTrue(ch.isOpen());
+    assertTrue(refusals.isEmpty());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void nativePrefaceWithoutSettingsGetsGoAwayWhenTheHandshakeTimeoutPasses() {
+    EmbeddedChannel ch = startNative(AccessPolicy.OPEN, new TunnelCounter(AccessPolicy.OPEN));
+    ch.writeInbound(Unpooled.wrappedBuffer(PREFACE));
+    ch.advanceTimeBy(249, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertNull(ch.readOutbound());
+    ch.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertEquals("expected the HTTP/2 preface and SETTINGS within 250 ms but SETTINGS did not arrive",
+        assertGoAway(ch));
+    assertEquals(List.of("408 timeout"), refusals);
+  }
+
+  @Test
+  void nativeConnectionRefusedByTheAdmissionGetsGoAwayWithTheReason() {
+    java.util.List<String> paths = new ArrayList<>();
+    AccessPolicy draining = AccessPolicy.newBuilder().admission((client, path) -> {
+      paths.add(String.valueOf(path));
+      return TunnelAdmission.Refusal.unavailable("draining: retry elsewhere", 5);
+    }).build();
+    EmbeddedChannel ch = startNative(draining, new TunnelCounter(draining));
+    ch.writeInbound(Unpooled.wrappedBuffer(PREFACE, SETTINGS));
+    // The refusal waits for a call to answer (see NativeGrpcGateTest); one that never comes gets GOAWAY.
+    ch.advanceTimeBy(250, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertEquals("draining: retry elsewhere", assertGoAway(ch));
+    assertEquals(List.of("null"), paths, "asked once, without a path");
+    assertEquals(List.of("503 rejected"), refusals);
+  }
+
+  @Test
+  void nativeConnectionsTakeTunnelSlotsAtTheirPrefaceAndGiveThemBackWhenClosed() {
+    AccessPolicy one = AccessPolicy.newBuilder().maxTunnelsPerClient(1).build();
+    TunnelCounter counter = new TunnelCounter(one);
+    EmbeddedChannel first = startNative(one, counter);
+    first.writeInbound(Unpooled.wrappedBuffer(PREFACE)); // only the preface: holds its slot until the deadline
+    assertNull(first.readOutbound());
+    assertEquals(1, counter.clients());
+
+    InboundRecorder secondGrpc = new InboundRecorder();
+    EmbeddedChannel second = startNative(one, counter, secondGrpc);
+    second.writeInbound(Unpooled.wrappedBuffer(PREFACE, SETTINGS));
+    second.advanceTimeBy(250, TimeUnit.MILLISECONDS);
+    second.runScheduledPendingTasks();
+    assertEquals("too many tunnels open from your address; retry later", assertGoAway(second, secondGrpc));
+    assertEquals(List.of("503 too_many_tunnels_per_client"), refusals);
+
+    first.advanceTimeBy(1, TimeUnit.HOURS);
+    first.runScheduledPendingTasks();
+    assertEquals("expected the HTTP/2 preface and SETTINGS within 250 ms but SETTINGS did not arrive",
+        assertGoAway(first));
+    assertEquals(0, counter.clients(), "the slot is given back once, when the connection closes");
+  }
 }

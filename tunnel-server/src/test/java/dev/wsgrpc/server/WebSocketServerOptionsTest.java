@@ -78,7 +78,8 @@ class WebSocketServerOptionsTest {
         + "access=AccessPolicy{authenticator=false, allowedOrigins=[], trustedProxies=[], admission=false, "
         + "maxTunnels=2147483647, maxTunnelsPerClient=2147483647, ipv6ClientPrefix=64}, "
         + "settings=TunnelSettings{maxInboundFramePayload=1048576, maxOutboundFramePayload=65536, pingInterval=PT30S, "
-        + "pingTimeout=PT15S, handshakeTimeout=PT10S}, browser=null}",
+        + "pingTimeout=PT15S, handshakeTimeout=PT10S}, browser=null, "
+        + "http2Limits=Http2Limits{maxConcurrentCalls=1000, maxRstFrames=200, rstWindow=PT10S}}",
         WebSocketServerOptions.DEFAULT.toString());
   }
 

@@ -1,0 +1,46 @@
+package dev.wsgrpc.gateway;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLParameters;
+
+/** Opens relay mode's connection to one upstream, for one client connection. */
+interface UpstreamConnector {
+
+  /**
+   * Connects to {@code target} on {@code client}'s event loop, with {@code handler} last in the new pipeline. The
+   * connection is not read until the caller asks.
+   */
+  ChannelFuture connect(Upstreams.Resolved target, Channel client, ChannelHandler handler);
+
+  /** TCP sockets of the client's transport (epoll or NIO), with TLS when {@code tls} is not null. */
+  static UpstreamConnector sockets(SslContext tls) {
+    return (target, client, handler) -> new Bootstrap()
+        .group(client.eventLoop())
+        .channel(GatewayTransport.clientChannelType(client))
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.AUTO_READ, false)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
+        .handler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            if (tls != null) {
+              SSLEngine engine = tls.newEngine(ch.alloc(), target.hostName, target.address.getPort());
+              SSLParameters params = engine.getSSLParameters();
+              params.setEndpointIdentificationAlgorithm("HTTPS");
+              engine.setSSLParameters(params);
+              ch.pipeline().addLast(new SslHandler(engine));
+            }
+            ch.pipeline().addLast(handler);
+          }
+        })
+        .connect(target.address);
+  }
+}

@@ -1,0 +1,118 @@
+package dev.wsgrpc.server;
+
+import io.grpc.Attributes;
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.ForwardingServerCall;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.Status;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaders;
+import java.net.SocketAddress;
+import java.util.Collections;
+
+/**
+ * Authenticates each call of a native gRPC connection (h2c, or TLS with ALPN h2) with the server's
+ * {@link TunnelAuthenticator}, since such a connection has no upgrade request to authenticate: the authenticator
+ * sees an {@link UpgradeRequest} built from the call, its path {@code /package.Service/Method}, its metadata as
+ * headers ({@code authorization: Bearer ...}), the client's address and the TLS session (client certificates).
+ *
+ * <p>A refusal ends the call before any service sees it: 401 as {@code UNAUTHENTICATED} (with the challenge in a
+ * {@code www-authenticate} trailer), 403 as {@code PERMISSION_DENIED}, mapped as every refusal is
+ * ({@code BrowserCalls.statusForHttp}); the description says what was expected and what the call carried, never a
+ * credential. It is reported to the {@link TunnelListener} as a tunnel's refusal is. An accepted call has its
+ * principal as a tunnel's calls do: {@link TunnelPrincipal#current()} and the call attribute
+ * {@link TunnelPrincipal#ATTRIBUTE}.
+ *
+ * <p>{@link GrpcHandoffHandler} puts one on each native connection of a server with an authenticator
+ * ({@link #ATTRIBUTE}); {@link TunnelPrincipal#interceptor()} applies it.
+ */
+final class NativeCallAuthenticator {
+
+  /** The transport attribute of a native connection whose calls must be authenticated. */
+  static final Attributes.Key<NativeCallAuthenticator> ATTRIBUTE =
+      Attributes.Key.create("wsgrpc.nativeCallAuthenticator");
+
+  private static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  private static final Metadata.Key<String> WWW_AUTHENTICATE =
+      Metadata.Key.of("www-authenticate", Metadata.ASCII_STRING_MARSHALLER);
+
+  private final TunnelAuthenticator authenticator;
+  private final TunnelListener listener;
+
+  NativeCallAuthenticator(TunnelAuthenticator authenticator, TunnelListener listener) {
+    this.authenticator = authenticator;
+    this.listener = listener;
+  }
+
+  <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
+      ServerCallHandler<ReqT, RespT> next) {
+    Attributes attributes = call.getAttributes();
+    SocketAddress client = attributes.get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+    AuthDecision decision = authenticator.authenticate(new UpgradeRequest(
+        "/" + call.getMethodDescriptor().getFullMethodName(), null, asHeaders(headers), client, client,
+        attributes.get(Grpc.TRANSPORT_ATTR_SSL_SESSION), Collections.emptyList(), null));
+    if (!decision.accepted()) {
+      listener.upgradeRejected(client, decision.status(),
+          decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN);
+      Metadata trailers = new Metadata();
+      if (decision.challenge() != null) {
+        trailers.put(WWW_AUTHENTICATE, decision.challenge());
+      }
+      Status status = BrowserCalls.statusForHttp(decision.status(),
+          decision.reason() + " (the call carried " + presented(headers) + ")");
+      call.close(status, trailers);
+      return new ServerCall.Listener<ReqT>() {};
+    }
+    Object principal = decision.principal();
+    Attributes withPrincipal = attributes.toBuilder().set(TunnelPrincipal.ATTRIBUTE, principal).build();
+    ServerCall<ReqT, RespT> admitted = new ForwardingServerCall.SimpleForwardingServerCall<ReqT, RespT>(call) {
+      @Override
+      public Attributes getAttributes() {
+        return withPrincipal;
+      }
+    };
+    return Contexts.interceptCall(Context.current().withValue(TunnelPrincipal.CONTEXT_KEY, principal), admitted,
+        headers, next);
+  }
+
+  /** The call's text metadata as HTTP headers; binary ({@code -bin}) entries are left out. */
+  private static HttpHeaders asHeaders(Metadata metadata) {
+    HttpHeaders headers = new DefaultHttpHeaders(false);
+    for (String name : metadata.keys()) {
+      if (name.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
+        continue;
+      }
+      Iterable<String> values = metadata.getAll(Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER));
+      if (values != null) {
+        for (String value : values) {
+          headers.add(name, value);
+        }
+      }
+    }
+    return headers;
+  }
+
+  /** What credentials the call carried, without any secret: {@code no 'authorization' metadata}, ... */
+  static String presented(Metadata headers) {
+    String authorization = headers.get(AUTHORIZATION);
+    if (authorization == null) {
+      return "no 'authorization' metadata";
+    }
+    int space = authorization.indexOf(' ');
+    if (space < 0) {
+      return "'authorization' metadata without a scheme, not shown"; // it may be a bare secret
+    }
+    String scheme = authorization.substring(0, space);
+    if (scheme.equalsIgnoreCase("Bearer")) {
+      return "'authorization: Bearer' with a token that is not shown";
+    }
+    return scheme.length() <= 16 && dev.wsgrpc.core.internal.Http11Tokens.isToken(scheme)
+        ? "'authorization' metadata of scheme '" + scheme + "'"
+        : "'authorization' metadata of an unknown scheme";
+  }
+}
