@@ -9,9 +9,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Headers;
@@ -236,13 +234,11 @@ final class GrpcWebSocketsTranslator extends WebSocketCallTranslator {
     end(BrowserCalls.statusTrailers(status));
   }
 
-  /** Sends the trailers, then Close 1000; the connection closes once the Close is out. */
+  /** Sends the trailers, then Close 1000; the connection closes shortly after ({@link #closeAfterStatus}). */
   private void end(Http2Headers trailers) {
     ended = true;
     writeHeaderFrame(trailers);
-    ctx.write(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE));
-    ctx.flush();
-    ctx.close();
+    closeAfterStatus();
   }
 
   private void writeHeaderFrame(Http2Headers headers) {

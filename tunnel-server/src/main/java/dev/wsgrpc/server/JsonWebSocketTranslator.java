@@ -16,10 +16,8 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
-import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import java.io.IOException;
@@ -303,7 +301,7 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
     }
   }
 
-  /** Sends the status message, then Close 1000; the connection closes once the Close is out. */
+  /** Sends the status message, then Close 1000; the connection closes shortly after ({@link #closeAfterStatus}). */
   private void end(Status status, Http2Headers trailers) {
     ended = true;
     JsonObject statusObject = new JsonObject();
@@ -321,9 +319,7 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
       }
     }
     send(out);
-    ctx.write(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE));
-    ctx.flush();
-    ctx.close();
+    closeAfterStatus();
   }
 
   private io.netty.channel.ChannelFuture send(JsonObject message) {

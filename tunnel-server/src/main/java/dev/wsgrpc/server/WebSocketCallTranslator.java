@@ -4,6 +4,8 @@ import dev.wsgrpc.core.TunnelEstablishedEvent;
 import io.grpc.Status;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -108,6 +110,22 @@ abstract class WebSocketCallTranslator extends BridgedCallTranslator {
       return false;
     }
     return true;
+  }
+
+  /**
+   * How long the connection stays open after the Close that follows the status, reading (and dropping) what the
+   * client still sends: closing at once with unread input makes the kernel answer with a reset, and a browser that
+   * gets a reset may drop the status and the Close it had already received (it reports 1006).
+   */
+  static final long CLOSE_LINGER_MILLIS = 1000;
+
+  /** After the status: sends Close 1000 and closes the connection once the client has had time to stop sending. */
+  final void closeAfterStatus() {
+    ctx.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE));
+    resumeReading();
+    ctx.executor().schedule(() -> {
+      ctx.close();
+    }, CLOSE_LINGER_MILLIS, TimeUnit.MILLISECONDS);
   }
 
   /** The client broke the protocol: the call (if started) is cancelled and the client told why. */

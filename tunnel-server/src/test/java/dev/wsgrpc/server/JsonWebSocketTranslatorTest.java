@@ -118,6 +118,12 @@ class JsonWebSocketTranslatorTest {
     return texts;
   }
 
+  /** The connection closes {@link WebSocketCallTranslator#CLOSE_LINGER_MILLIS} after the status. */
+  private void lingerEnds() {
+    channel.advanceTimeBy(WebSocketCallTranslator.CLOSE_LINGER_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+  }
+
   @Test
   void jsonMessagesBecomeProtobufAndTheAnswerComesBackAsJsonWithTheStatusLast() throws Exception {
     open(true);
@@ -144,6 +150,7 @@ class JsonWebSocketTranslatorTest {
     assertEquals(List.of("{\"metadata\":{\"x-answer\":\"yes\"}}", "{\"message\":{\"text\":\"a\",\"count\":2}}",
         "{\"status\":{\"code\":0,\"message\":\"\",\"details\":[]},\"trailers\":{\"x-trailer\":\"t\"}}", "close"),
         texts());
+    lingerEnds();
     assertFalse(channel.isOpen());
   }
 
@@ -238,6 +245,7 @@ class JsonWebSocketTranslatorTest {
     server.data(channel, server.only().id, partial.readRetainedSlice(3), false);
     partial.release();
     channel.pipeline().firstContext().close();
+    lingerEnds();
     assertFalse(channel.isOpen());
   }
 }
