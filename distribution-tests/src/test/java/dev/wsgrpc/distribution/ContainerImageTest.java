@@ -112,11 +112,13 @@ class ContainerImageTest {
     Server upstream = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .addService(health.getHealthService()).build().start();
     int port = ExternalProgram.freePort();
+    int adminPort = ExternalProgram.freePort();
     Path log = work.resolve("gateway.log");
     List<String> command = new ArrayList<>(strings(config.get("Entrypoint")));
     command.addAll(List.of("--bind", "127.0.0.1",
         "--upstream", "127.0.0.1:" + ((InetSocketAddress) upstream.getListenSockets().get(0)).getPort()));
-    Process container = inContainer(command, Map.of("TUNNEL_PORT", "" + port)).redirectErrorStream(true)
+    Process container = inContainer(command, Map.of("TUNNEL_PORT", "" + port, "TUNNEL_ADMIN_PORT", "" + adminPort))
+        .redirectErrorStream(true)
         .redirectOutput(log.toFile()).start();
     try {
       awaitListening(container, port, log);
@@ -134,6 +136,16 @@ class ContainerImageTest {
       assertTrue(healthCheck.waitFor(60, TimeUnit.SECONDS));
       assertEquals(0, healthCheck.exitValue(), Files.readString(checkLog));
       assertTrue(Files.readString(checkLog).startsWith("healthy: HTTP/1.1 200"), Files.readString(checkLog));
+      // With the admin listener (loopback by default) the check asks it, not --port (here a port nobody serves).
+      Process adminCheck = inContainer(check.subList(1, check.size()),
+          Map.of("TUNNEL_PORT", "1", "TUNNEL_ADMIN_PORT", "" + adminPort))
+          .redirectErrorStream(true).redirectOutput(checkLog.toFile()).start();
+      assertTrue(adminCheck.waitFor(60, TimeUnit.SECONDS));
+      assertEquals(0, adminCheck.exitValue(), Files.readString(checkLog));
+      HttpURLConnection publicMetrics = (HttpURLConnection) new URL("http://127.0.0.1:" + port + "/metrics")
+          .openConnection(Proxy.NO_PROXY);
+      assertEquals(404, publicMetrics.getResponseCode(), "the admin listener serves /metrics, the public port not");
+      publicMetrics.disconnect();
 
       ManagedChannel channel = WebSocketChannels.newChannel("ws://127.0.0.1:" + port + "/grpc");
       try {

@@ -119,6 +119,21 @@ class KubernetesManifestsTest {
   }
 
   @Test
+  void metricsAreOnTheAdminPortWhichTheServiceDoesNotExpose() {
+    Integer admin = option("--admin-port");
+    assertNotNull(admin, "the manifest keeps /metrics off the port the ingress reaches");
+    ContainerPort port = gateway.getPorts().stream().filter(p -> "admin".equals(p.getName())).findFirst()
+        .orElse(null);
+    assertNotNull(port, "a container port named admin");
+    assertEquals(admin, port.getContainerPort());
+    assertEquals("0.0.0.0", option("--admin-address"), "Prometheus scrapes the pod's address, not its loopback");
+    for (ServicePort exposed : service.getSpec().getPorts()) {
+      assertTrue(!"admin".equals(exposed.getTargetPort().getStrVal())
+          && !admin.equals(exposed.getTargetPort().getIntVal()), "the Service exposes the admin port: " + exposed);
+    }
+  }
+
+  @Test
   void livenessToleratesTheWholeDrainInWhichHealthzAnswers503() {
     Duration drain = option("--drain-timeout");
     Probe liveness = gateway.getLivenessProbe();

@@ -33,6 +33,24 @@ class SystemdUnitTest {
   }
 
   @Test
+  void exampleEnvironmentServesMetricsOnLoopbackOnly() throws Exception {
+    // gateway.env's TUNNEL_X=v lines as the gateway reads them: --x v.
+    java.util.List<String> args = new java.util.ArrayList<>();
+    for (String line : Files.readAllLines(UNIT.resolveSibling("gateway.env"))) {
+      Matcher m = Pattern.compile("^TUNNEL_([A-Z_]+)=(.*)$").matcher(line);
+      if (m.matches()) {
+        args.add("--" + m.group(1).toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+        args.add(m.group(2));
+      }
+    }
+    CommandLine gateway = new CommandLine(new TunnelServerMain());
+    gateway.parseArgs(args.toArray(new String[0]));
+    Integer admin = gateway.getCommandSpec().findOption("--admin-port").getValue();
+    assertTrue(admin != null && admin > 0, "gateway.env keeps /metrics off the public port: " + args);
+    assertEquals("127.0.0.1", gateway.getCommandSpec().findOption("--admin-address").getValue());
+  }
+
+  @Test
   void gatewayDocumentShowsTheUnitAsItIs() throws Exception {
     String unit = Files.readString(UNIT);
     String body = unit.substring(unit.indexOf("[Unit]")).strip();

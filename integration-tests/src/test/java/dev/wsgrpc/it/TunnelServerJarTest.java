@@ -59,7 +59,8 @@ class TunnelServerJarTest {
       "--max-request-headers", "--max-concurrent-streams", "--max-inbound-message", "--idle-timeout", "--native-grpc",
       "--mode", "--upstream-file", "--upstream-refresh", "--upstream-health-check", "--upstream-health-service",
       "--upstream-authority", "--upstream-client-cert", "--upstream-client-key", "--max-inbound-metadata",
-      "--max-rst-frames", "--max-control-frames", "--max-connection-age", "--browser-origins", "--browser-headers");
+      "--max-rst-frames", "--max-control-frames", "--max-connection-age", "--browser-origins", "--browser-headers",
+      "--admin-port", "--admin-address");
 
   private TunnelServerJar jar;
   private ManagedChannel channel;
@@ -214,6 +215,92 @@ class TunnelServerJarTest {
     assertTrue(metrics.contains("wsgrpc_upstream_connect_failures_total 0.0"), metrics);
     assertTrue(metrics.contains("wsgrpc_tunnels_closed_total{closed_by=\"client\",code=\"1000\"} 1.0"), metrics);
     assertTrue(jar.stderr().contains("tunnel open client=/127.0.0.1:"), jar.stderr());
+  }
+
+  @Test
+  void demoModeSaysLoudlyThatItIsNotForProduction() throws Exception {
+    jar = TunnelServerJar.start("--port", "0");
+    jar.awaitUrl();
+    jar.awaitLog("WARN  TunnelServerMain - DEMO MODE: serving test services (grpc.health.v1.Health, ");
+    jar.awaitLog("This is not for production: give --upstream HOST:PORT");
+  }
+
+  @Test
+  void adminPortServesMetricsWhichThePublicPortThenRefuses() throws Exception {
+    jar = TunnelServerJar.start("--port", "0", "--admin-port", "0");
+    String url = jar.awaitUrl();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("admin listener on http://127\\.0\\.0\\.1:(\\d+)")
+        .matcher(jar.stdout());
+    assertTrue(m.find(), jar.stdout());
+    int admin = Integer.parseInt(m.group(1));
+    channel = tunnel(url);
+    health(channel);
+    String metrics = get(admin, "/metrics");
+    assertTrue(metrics.startsWith("200 "), metrics);
+    assertTrue(metrics.contains("\nwsgrpc_tunnels_total 1.0\n"), metrics);
+    assertEquals("200 serving\n", get(admin, "/healthz"));
+    // The public port (what a CDN passes on) keeps /healthz for origin checks and no longer shows the metrics.
+    assertTrue(get(jar.port(), "/metrics").startsWith("404 "));
+    assertEquals("200 serving\n", get(jar.port(), "/healthz"));
+    assertTrue(get(admin, "/grpc").startsWith("404 "));
+  }
+
+  /** Connects, sends {@code bytes} (perhaps none) and returns the milliseconds until the jar closed the connection. */
+  private static long millisUntilClosed(int port, byte[] bytes) throws Exception {
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+      long start = System.nanoTime();
+      socket.setSoTimeout(30_000);
+      socket.getOutputStream().write(bytes);
+      assertEquals(-1, socket.getInputStream().read(), "no answer to an unfinished TLS handshake");
+      return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    }
+  }
+
+  @Test
+  void relayModeTlsHandshakesEndAtTheHandshakeTimeoutAndAThousandFailuresAreCountedNotLogged() throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    jar = TunnelServerJar.start("--port", "0", "--admin-port", "0", "--mode", "relay", "--upstream", "127.0.0.1:1",
+        "--tls-cert", certs.serverCertPem().getPath(), "--tls-key", certs.serverKeyPem().getPath(),
+        "--handshake-timeout", "1s");
+    jar.awaitUrl();
+    long start = System.nanoTime();
+    // Netty's own TLS handshake timeout is 10 s: these end at the configured 1 s.
+    long silent = millisUntilClosed(jar.port(), new byte[0]);
+    assertTrue(silent >= 900 && silent < 8_000, "a silent client was closed after " + silent + " ms");
+    long half = millisUntilClosed(jar.port(), new byte[] {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01});
+    assertTrue(half >= 900 && half < 8_000, "half a ClientHello was closed after " + half + " ms");
+    for (int i = 0; i < 1000; i++) {
+      PeerTriggeredLogsTest.sendAndAwaitClose(jar.port(), PeerTriggeredLogsTest.NOT_TLS.get(i % 3));
+    }
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("admin listener on http://127\\.0\\.0\\.1:(\\d+)")
+        .matcher(jar.stdout());
+    assertTrue(m.find(), jar.stdout());
+    int admin = Integer.parseInt(m.group(1));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    String metrics = get(admin, "/metrics");
+    while (!metrics.contains("wsgrpc_handshake_failures_total{reason=\"tls\"} 1002.0")
+        && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+      metrics = get(admin, "/metrics");
+    }
+    assertTrue(metrics.contains("wsgrpc_handshake_failures_total{reason=\"tls\"} 1002.0"), metrics);
+    String log = jar.stderr();
+    assertFalse(log.contains("DEMO MODE"), log);
+    assertFalse(log.contains("\tat "), "a stack trace:\n" + log);
+    assertFalse(log.contains("not-for-logs") || log.contains("6e6f742d666f722d6c6f6773"), "request bytes:\n" + log);
+    long lines = log.lines().filter(l -> l.contains("TLS handshake")).count();
+    assertTrue(lines <= PeerTriggeredLogsTest.allowedLines(System.nanoTime() - start), lines + " lines:\n" + log);
+  }
+
+  @Test
+  void adminPortOutOfRangeOrEqualToThePortIsABadOption() throws Exception {
+    for (String[] c : new String[][] {{"--admin-port=70000", "--admin-port: 70000 (expected: 0 to 65535)"},
+        {"--admin-port=8080", "--admin-port: 8080 (expected: a port other than --port)"}}) {
+      try (TunnelServerJar bad = TunnelServerJar.start(c[0])) {
+        assertEquals(2, bad.awaitExit(Duration.ofSeconds(60)), c[0] + ":\n" + bad.stderr());
+        assertTrue(bad.stderr().contains(c[1]), c[0] + ":\n" + bad.stderr());
+      }
+    }
   }
 
   @Test

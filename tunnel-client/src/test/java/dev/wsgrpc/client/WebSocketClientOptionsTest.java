@@ -344,6 +344,20 @@ class WebSocketClientOptionsTest {
   }
 
   @Test
+  void toStringShowsNeitherTheQueryNorABearerSubprotocolNorTheProxyPassword() {
+    WebSocketClientOptions o = WebSocketClientOptions.newBuilder("wss://example.com/grpc?access_token=s3cr3t-query")
+        .subprotocols("wsgrpc.v1", "bearer.s3cr3t-subprotocol")
+        .proxy(ProxyOptions.newBuilder().address("proxy.corp", 3128).credentials("alice", "s3cr3t-password").build())
+        .build();
+    String shown = o.toString();
+    assertFalse(shown.contains("s3cr3t"), shown);
+    assertTrue(shown.contains("url=wss://example.com/grpc?<redacted>"), shown);
+    assertTrue(shown.contains("subprotocols=[wsgrpc.v1, bearer.<redacted>]"), shown);
+    assertTrue(shown.contains("password=<redacted>"), shown);
+    assertFalse(o.proxy().toString().contains("s3cr3t"), o.proxy().toString());
+  }
+
+  @Test
   void toStringListsEveryField() {
     assertEquals("WebSocketClientOptions{url=ws://example.com/grpc, headers=[], headersSupplier=false, "
         + "subprotocols=[wsgrpc.v1], origin=null, tls=default, "

@@ -21,17 +21,26 @@ import java.util.function.BooleanSupplier;
 
 /**
  * The gateway's plain HTTP: {@code GET /healthz} is 200 while serving and 503 while draining (for CDN origin and
- * load-balancer checks); {@code GET /metrics} is the Prometheus text format. Everything else is 404.
+ * load-balancer checks); {@code GET /metrics} is the Prometheus text format, unless it is served elsewhere (the
+ * public port with {@code --admin-port} set answers only {@code /healthz}). Everything else is 404.
  */
 final class HealthAndMetrics implements PlainHttpHandler {
 
   private final PrometheusRegistry registry;
   private final BooleanSupplier draining;
+  private final boolean metrics;
   private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
 
-  HealthAndMetrics(PrometheusRegistry registry, BooleanSupplier draining) {
+  /** Serves {@code /healthz} and, when {@code metrics}, {@code /metrics}. */
+  HealthAndMetrics(PrometheusRegistry registry, BooleanSupplier draining, boolean metrics) {
     this.registry = registry;
     this.draining = draining;
+    this.metrics = metrics;
+  }
+
+  /** The same registry and drain state, without {@code /metrics}: for the public port when an admin port serves it. */
+  HealthAndMetrics withoutMetrics() {
+    return new HealthAndMetrics(registry, draining, false);
   }
 
   @Override
@@ -49,7 +58,7 @@ final class HealthAndMetrics implements PlainHttpHandler {
       return text(alloc, drain ? HttpResponseStatus.SERVICE_UNAVAILABLE : HttpResponseStatus.OK,
           drain ? "draining\n" : "serving\n", "text/plain; charset=utf-8");
     }
-    if (path.equals("/metrics")) {
+    if (metrics && path.equals("/metrics")) {
       ByteBuf body = alloc.buffer();
       try (ByteBufOutputStream out = new ByteBufOutputStream(body)) {
         writer.write(out, registry.scrape());

@@ -3,6 +3,7 @@ package dev.wsgrpc.gateway;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -19,7 +20,8 @@ import picocli.CommandLine;
  * health check. It asks the gateway in the same container for {@code GET /healthz} on loopback and exits 0 on 200,
  * 1 on anything else (503 while draining, refused, no answer within 5 s). It reads the port and TLS the way the
  * gateway does: the same options, the same {@code TUNNEL_*} variables, the same defaults. Over TLS it accepts the
- * certificate it is shown: it only ever dials 127.0.0.1 inside the container.
+ * certificate it is shown: it only ever dials 127.0.0.1 inside the container. With {@code --admin-port} it asks the
+ * admin listener instead (plain HTTP, on {@code --admin-address}, or 127.0.0.1 when that is a wildcard address).
  */
 public final class HealthCheck {
 
@@ -30,7 +32,13 @@ public final class HealthCheck {
     new CommandLine(gateway).setDefaultValueProvider(new EnvironmentDefaults()).parseArgs(args);
     String status;
     try {
-      status = statusLine(gateway.port, gateway.tlsCert != null);
+      if (gateway.adminPort != null) {
+        InetAddress admin = InetAddress.getByName(gateway.adminAddress);
+        String host = admin.isAnyLocalAddress() ? "127.0.0.1" : admin.getHostAddress();
+        status = statusLine(host, gateway.adminPort, false);
+      } else {
+        status = statusLine("127.0.0.1", gateway.port, gateway.tlsCert != null);
+      }
     } catch (IOException | RuntimeException e) {
       status = e.toString();
     }
@@ -39,13 +47,14 @@ public final class HealthCheck {
     System.exit(healthy ? 0 : 1);
   }
 
-  /** The status line of {@code GET /healthz} on 127.0.0.1:{@code port}. */
-  static String statusLine(int port, boolean tls) throws IOException {
+  /** The status line of {@code GET /healthz} on {@code host}:{@code port}. */
+  static String statusLine(String host, int port, boolean tls) throws IOException {
     try (Socket socket = tls ? trustingTls() : new Socket()) {
-      socket.connect(new InetSocketAddress("127.0.0.1", port), TIMEOUT_MILLIS);
+      socket.connect(new InetSocketAddress(host, port), TIMEOUT_MILLIS);
       socket.setSoTimeout(TIMEOUT_MILLIS);
       OutputStream out = socket.getOutputStream();
-      out.write(("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\nConnection: close\r\n\r\n")
+      String authority = host.contains(":") ? "[" + host + "]" : host;
+      out.write(("GET /healthz HTTP/1.1\r\nHost: " + authority + ":" + port + "\r\nConnection: close\r\n\r\n")
           .getBytes(StandardCharsets.US_ASCII));
       out.flush();
       InputStream in = socket.getInputStream();

@@ -48,7 +48,8 @@ import picocli.CommandLine.Spec;
  * {@code java -jar tunnel-server.jar}: the standalone gateway operators run behind their CDN. Demo mode (no
  * {@code --upstream}) serves health, reflection and the interop test service in-process; with upstreams, proxy mode
  * (the default) forwards every call to them, balanced per call, and relay mode relays each tunnel's bytes to one of
- * them. All serve native gRPC, {@code /healthz} and {@code /metrics} on the same port and drain on SIGTERM/SIGINT.
+ * them. All serve native gRPC, {@code /healthz} and {@code /metrics} on the same port (or {@code /metrics} on
+ * {@code --admin-port} only) and drain on SIGTERM/SIGINT.
  */
 @Command(
     name = "tunnel-server",
@@ -60,7 +61,8 @@ import picocli.CommandLine.Spec;
         "gRPC over WebSocket: accepts tunnels (ws:// or wss://) and serves them in-process (demo mode) or passes them "
             + "to existing gRPC servers (--upstream): call by call (--mode proxy, the default) or tunnel by tunnel "
             + "(--mode relay). The same port also serves plain gRPC (h2c, "
-            + "or TLS with ALPN h2), GET /healthz (200 serving, 503 draining) and GET /metrics (Prometheus text).",
+            + "or TLS with ALPN h2), GET /healthz (200 serving, 503 draining) and GET /metrics (Prometheus text; "
+            + "only on --admin-port when it is set).",
         "Every option can also come from the environment variable shown; the command line wins.",
         ""},
     exitCodeListHeading = "%nExit codes:%n",
@@ -292,6 +294,18 @@ public final class TunnelServerMain implements Callable<Integer> {
           + "Default: 0 (never). Env: TUNNEL_MAX_CONNECTION_AGE.")
   Duration maxConnectionAge;
 
+  @Option(names = "--admin-port", paramLabel = "PORT",
+      description = "Serve GET /healthz and GET /metrics on this port of --admin-address too (plain HTTP, no "
+          + "tunnels), and stop serving /metrics on --port; /healthz stays there for CDN and load-balancer checks. "
+          + "0 picks a free one. Default: none (/healthz and /metrics on --port, to anyone who reaches it). "
+          + "Env: TUNNEL_ADMIN_PORT.")
+  Integer adminPort;
+
+  @Option(names = "--admin-address", paramLabel = "ADDRESS", defaultValue = "127.0.0.1",
+      description = "Address of --admin-port: loopback unless monitoring must reach it from elsewhere (e.g. 0.0.0.0 "
+          + "in a pod, reached only inside the cluster). Default: ${DEFAULT-VALUE}. Env: TUNNEL_ADMIN_ADDRESS.")
+  String adminAddress;
+
   private volatile boolean draining;
   private final CountDownLatch stop = new CountDownLatch(1);
 
@@ -314,7 +328,7 @@ public final class TunnelServerMain implements Callable<Integer> {
     PrometheusRegistry registry = new PrometheusRegistry();
     TunnelTracker tracker = new TunnelTracker(registry);
     MemoryGauges.register(registry);
-    HealthAndMetrics http = new HealthAndMetrics(registry, () -> draining);
+    HealthAndMetrics http = new HealthAndMetrics(registry, () -> draining, true);
     Reloading<io.netty.handler.ssl.SslContext> tls = null;
     Reloading<java.util.Map<String, String>> tokens = null;
     AccessPolicy.Builder access = options.access().toBuilder()
@@ -323,7 +337,7 @@ public final class TunnelServerMain implements Callable<Integer> {
             : null);
     WebSocketServerOptions.Builder builder = options.toBuilder()
         .listener(tracker)
-        .plainHttpHandler(http);
+        .plainHttpHandler(adminPort == null ? http : http.withoutMetrics());
     if (tlsCert != null) {
       List<File> files = new ArrayList<>(java.util.Arrays.asList(tlsCert, tlsKey));
       if (tlsClientCa != null) {
@@ -361,7 +375,11 @@ public final class TunnelServerMain implements Callable<Integer> {
     InetSocketAddress bindAddress = new InetSocketAddress(bind, port);
     String scheme = tlsCert != null ? "wss" : "ws";
     installSignalHandlers();
+    AdminServer admin = null;
     try {
+      if (adminPort != null) {
+        admin = startAdmin(http);
+      }
       if (upstream.isEmpty() && upstreamFile == null) {
         runDemo(options, registry, tracker, bindAddress, scheme);
       } else if (mode == GatewayMode.RELAY) {
@@ -370,6 +388,9 @@ public final class TunnelServerMain implements Callable<Integer> {
         runProxy(options, registry, tracker, bindAddress, scheme);
       }
     } finally {
+      if (admin != null) {
+        admin.close();
+      }
       if (tls != null) {
         tls.close();
       }
@@ -378,6 +399,21 @@ public final class TunnelServerMain implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** Binds the admin listener; it answers until the gateway exits, so metrics are scraped during a drain too. */
+  private AdminServer startAdmin(HealthAndMetrics http) {
+    AdminServer admin;
+    try {
+      admin = AdminServer.start(new InetSocketAddress(adminAddress, adminPort), http);
+    } catch (java.io.IOException e) {
+      throw new ParameterException(spec.commandLine(), "--admin-port: " + e.getMessage());
+    }
+    String host = adminAddress.contains(":") ? "[" + adminAddress + "]" : adminAddress;
+    System.out.println("tunnel-server: admin listener on http://" + host + ":" + admin.address().getPort()
+        + " (GET /healthz, GET /metrics; /metrics is no longer served on --port)");
+    System.out.flush();
+    return admin;
   }
 
   private WebSocketServerOptions buildOptions() {
@@ -426,6 +462,13 @@ public final class TunnelServerMain implements Callable<Integer> {
     }
     if (port < 0 || port > 65535) {
       throw new ParameterException(spec.commandLine(), "--port: " + port + " (expected: 0 to 65535)");
+    }
+    if (adminPort != null && (adminPort < 0 || adminPort > 65535)) {
+      throw new ParameterException(spec.commandLine(), "--admin-port: " + adminPort + " (expected: 0 to 65535)");
+    }
+    if (adminPort != null && adminPort != 0 && adminPort == port) {
+      throw new ParameterException(spec.commandLine(),
+          "--admin-port: " + adminPort + " (expected: a port other than --port)");
     }
     // Each library setter runs where this command's flag is known: a refused value is reported under the flag.
     TunnelSettings.Builder settings = TunnelSettings.newBuilder();
@@ -477,6 +520,10 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   private void runDemo(WebSocketServerOptions options, PrometheusRegistry registry, TunnelTracker tracker,
       InetSocketAddress bindAddress, String scheme) throws Exception {
+    // Loud, on purpose: a bare `java -jar tunnel-server.jar` must never pass for a production gateway.
+    logger.warn("DEMO MODE: serving test services ({}) to anyone who connects, without authentication unless "
+        + "configured. This is not for production: give --upstream HOST:PORT to put the gateway in front of your own "
+        + "gRPC servers", String.join(", ", DemoServices.NAMES));
     try (DemoServices demo = new DemoServices(registry)) {
       NettyServerBuilder builder = WebSocketServers.newServerBuilder(bindAddress, options);
       demo.addTo(builder);

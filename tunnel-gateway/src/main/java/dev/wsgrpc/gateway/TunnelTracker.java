@@ -1,5 +1,6 @@
 package dev.wsgrpc.gateway;
 
+import dev.wsgrpc.core.internal.RateLimitedLog;
 import dev.wsgrpc.server.RejectReason;
 import dev.wsgrpc.server.TunnelInfo;
 import dev.wsgrpc.server.TunnelListener;
@@ -43,9 +44,9 @@ final class TunnelTracker implements TunnelListener {
         .register(registry);
     rejected = Counter.builder()
         .name("wsgrpc_handshake_failures_total")
-        .help("Upgrade requests refused before the 101, by reason (the labels of RejectReason: not_found, method, "
+        .help("Connections refused before the 101, by reason (the labels of RejectReason: not_found, method, "
             + "bad_request, version, subprotocol, timeout, too_large, origin, unauthorized, forbidden, rejected, "
-            + "too_many_tunnels, too_many_tunnels_per_client)")
+            + "too_many_tunnels, too_many_tunnels_per_client, tls)")
         .labelNames("reason")
         .register(registry);
     CounterWithCallback.builder()
@@ -112,42 +113,25 @@ final class TunnelTracker implements TunnelListener {
   public void upgradeRejected(SocketAddress clientAddress, int status, RejectReason reason) {
     rejected.labelValues(reason.label()).inc();
     if (reason.isLimit()) {
-      limitLog.get(reason).log(clientAddress, status, reason);
+      limitLog.get(reason).log("limit {} refused a tunnel from {} with {}; see docs/SECURITY.md to change it",
+          reason.label(), clientAddress, status);
     } else {
       logger.debug("refused upgrade from {}: {} {}", clientAddress, status, reason.label());
     }
   }
 
-  /** One rate-limited line per limit (a {@link RejectReason#isLimit()} reason). */
-  private final java.util.Map<RejectReason, RateLimitedLine> limitLog = limitLines();
+  /** One rate-limited line per limit (a {@link RejectReason#isLimit()} reason): at most one every 10 seconds. */
+  private final java.util.Map<RejectReason, RateLimitedLog> limitLog = limitLines();
 
-  private static java.util.Map<RejectReason, RateLimitedLine> limitLines() {
-    java.util.Map<RejectReason, RateLimitedLine> lines = new java.util.EnumMap<>(RejectReason.class);
+  private static java.util.Map<RejectReason, RateLimitedLog> limitLines() {
+    java.util.Map<RejectReason, RateLimitedLog> lines = new java.util.EnumMap<>(RejectReason.class);
     for (RejectReason r : RejectReason.values()) {
       if (r.isLimit()) {
-        lines.put(r, new RateLimitedLine());
+        lines.put(r, new RateLimitedLog(logger, RateLimitedLog.Level.INFO, 1, java.time.Duration.ofSeconds(10),
+            System::nanoTime));
       }
     }
     return lines;
-  }
-
-  /** At most one INFO line per limit every 10 seconds, counting the refusals in between: a flood cannot flood logs. */
-  private static final class RateLimitedLine {
-    private static final long PERIOD_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
-    private long lastNanos = System.nanoTime() - PERIOD_NANOS;
-    private long suppressed;
-
-    synchronized void log(SocketAddress client, int status, RejectReason limit) {
-      long now = System.nanoTime();
-      if (now - lastNanos < PERIOD_NANOS) {
-        suppressed++;
-        return;
-      }
-      logger.info("limit {} refused a tunnel from {} with {}{}; see docs/SECURITY.md to change it", limit.label(), client,
-          status, suppressed == 0 ? "" : " (and " + suppressed + " more since the last report)");
-      lastNanos = now;
-      suppressed = 0;
-    }
   }
 
   /** Counts one connection ended for too many frames of kind {@code frame} (rst_stream, settings, ping). */

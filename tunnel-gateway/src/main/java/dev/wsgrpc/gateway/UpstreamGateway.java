@@ -14,6 +14,7 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
@@ -65,8 +66,23 @@ final class UpstreamGateway implements AutoCloseable {
             if (tls == null) {
               addTunnelSteps(p);
             } else {
-              p.addLast(tls.get().newHandler(ch.alloc()));
+              p.addLast(InternalTunnelServer.newTlsHandler(options, ch.alloc()));
               p.addLast(new ApplicationProtocolNegotiationHandler(ApplicationProtocolNames.HTTP_1_1) {
+                @Override
+                public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+                  if (evt instanceof SslHandshakeCompletionEvent && !((SslHandshakeCompletionEvent) evt).isSuccess()) {
+                    // Every failure, the handshake timeout's too: counted, one rate-limited line, closed.
+                    InternalTunnelServer.tlsHandshakeFailed(ctx, options, ((SslHandshakeCompletionEvent) evt).cause());
+                  }
+                  super.userEventTriggered(ctx, evt);
+                }
+
+                @Override
+                protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
+                  // Already reported above; not Netty's WARN with a stack trace per connection.
+                  ctx.close();
+                }
+
                 @Override
                 protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
                   // Native gRPC over TLS (ALPN h2) too: its preface is admitted, counted and timed as in the clear.

@@ -1,7 +1,10 @@
 package dev.wsgrpc.server;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.channel.ChannelPipeline;
 
 /**
@@ -34,6 +37,16 @@ public final class InternalTunnelServer {
     if (lifecycle != null) {
       lifecycle.established(pipeline.firstContext(), event);
     }
+  }
+
+  /** The TLS handler for a new connection of a wss server: the current certificate, the handshake timeout. */
+  public static SslHandler newTlsHandler(WebSocketServerOptions options, ByteBufAllocator alloc) {
+    return ServerTlsHandler.newSslHandler(options, alloc);
+  }
+
+  /** Counts, logs (rate-limited, one line) and closes a connection whose TLS handshake failed or timed out. */
+  public static void tlsHandshakeFailed(ChannelHandlerContext ctx, WebSocketServerOptions options, Throwable cause) {
+    ServerTlsHandler.handshakeFailed(ctx, options, cause);
   }
 
   private InternalTunnelServer() {}

@@ -31,7 +31,13 @@ public enum RejectReason {
   /** 503: the most tunnels open at once. Label {@code too_many_tunnels}; a limit. */
   TOO_MANY_TUNNELS("too_many_tunnels", true),
   /** 503: the most tunnels open at once from one client address. Label {@code too_many_tunnels_per_client}; a limit. */
-  TOO_MANY_TUNNELS_PER_CLIENT("too_many_tunnels_per_client", true);
+  TOO_MANY_TUNNELS_PER_CLIENT("too_many_tunnels_per_client", true),
+  /**
+   * No HTTP status (reported as 0): the TLS handshake failed (not TLS at all, no common protocol or cipher, the client
+   * refused our certificate or sent none that mutual TLS accepts) or did not finish within the handshake timeout.
+   * Label {@code tls}.
+   */
+  TLS("tls");
 
   private final String label;
   private final boolean limit;

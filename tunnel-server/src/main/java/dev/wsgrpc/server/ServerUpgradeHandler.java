@@ -3,6 +3,7 @@ package dev.wsgrpc.server;
 import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.core.internal.RateLimitedLog;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelFutureListener;
@@ -13,6 +14,7 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -63,6 +65,8 @@ import org.slf4j.LoggerFactory;
 final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
 
   private static final Logger logger = LoggerFactory.getLogger(ServerUpgradeHandler.class);
+  /** A handler that fails on a request fails again on the next: a few lines, then counts. */
+  private static final RateLimitedLog HANDLER_FAILED = new RateLimitedLog(logger, RateLimitedLog.Level.WARN);
   static final String HTTP_CODEC = "wsgrpc-http-codec";
   static final String PREFACE_DETECTOR = "wsgrpc-h2-preface-detector";
   static final String CORS = "wsgrpc-cors";
@@ -233,8 +237,11 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
         reject(ctx, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, RejectReason.TOO_LARGE,
             "expected request headers of at most " + options.maxRequestHeaderBytes() + " bytes");
       } else {
-        reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "expected an HTTP/1.1 request but it was malformed: "
-            + cause.getMessage());
+        // Plain words, not the decoder's message (its internals, and perhaps the bytes that arrived). Netty hands a
+        // FullHttpRequest placeholder when the request line itself failed, the request parsed so far otherwise.
+        reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, request instanceof FullHttpRequest
+            ? "expected a request line such as 'GET " + options.path() + " HTTP/1.1' but it was malformed"
+            : "expected header lines of the form 'Name: value' but they were malformed");
       }
       return false;
     }
@@ -584,7 +591,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       try {
         response = handler.handle(request, client, ctx.alloc());
       } catch (RuntimeException e) {
-        logger.warn("PlainHttpHandler failed on {}; answering 500", printable(path), e);
+        HANDLER_FAILED.log("PlainHttpHandler failed on {}; answering 500: {}", printable(path), e);
         response = textResponse(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error");
       }
     }

@@ -33,7 +33,7 @@ final class WebSocketServerNegotiator implements InternalProtocolNegotiator.Prot
     ChannelHandler grpc = InternalProtocolNegotiators.grpcNegotiationHandler(grpcHandler);
     ChannelHandler upgrade = new GrpcHandoffHandler(grpc, options, counter, logger);
     ChannelHandler afterActive = options.sslContext() != null
-        ? new ServerTlsHandler(upgrade, options.sslContext(), logger)
+        ? new ServerTlsHandler(upgrade, options, logger)
         : upgrade;
     return InternalProtocolNegotiators.waitUntilActiveHandler(afterActive, logger);
   }

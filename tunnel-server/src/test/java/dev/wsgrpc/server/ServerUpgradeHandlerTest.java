@@ -459,7 +459,19 @@ class ServerUpgradeHandlerTest {
     ch.writeInbound(Unpooled.copiedBuffer("HELLO\r\n\r\n", StandardCharsets.US_ASCII));
     HttpHead r = new HttpHead(written(ch));
     assertEquals("HTTP/1.1 400 Bad Request", r.startLine);
-    assertTrue(r.body.startsWith("expected an HTTP/1.1 request but it was malformed: "), r.body);
+    assertEquals("expected a request line such as 'GET /grpc HTTP/1.1' but it was malformed\n", r.body);
+    assertFalse(ch.isOpen());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void malformedHeadersGet400InPlainWordsWithoutTheDecodersMessage() {
+    EmbeddedChannel ch = start();
+    ch.writeInbound(Unpooled.copiedBuffer("GET /grpc HTTP/1.1\r\nHost: x\r\nBad\u0000Name: s3cr3t\r\n\r\n",
+        StandardCharsets.ISO_8859_1));
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 400 Bad Request", r.startLine);
+    assertEquals("expected header lines of the form 'Name: value' but they were malformed\n", r.body);
     assertFalse(ch.isOpen());
     assertFalse(ch.finish());
   }

@@ -72,6 +72,24 @@ class WebSocketServerOptionsTest {
   }
 
   @Test
+  void toStringShowsNoTokenNoKeyAndNoTrustedSecret() throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    WebSocketServerOptions o = WebSocketServerOptions.newBuilder()
+        .tls(ServerTls.pemFiles(certs.serverCertPem(), certs.serverKeyPem()))
+        .access(AccessPolicy.newBuilder().authenticator(BearerTokens.of(java.util.Map.of("s3cr3t-token", "alice")))
+            .build())
+        .build();
+    String shown = o.toString();
+    assertFalse(shown.contains("s3cr3t"), shown);
+    assertFalse(shown.contains("alice"), shown);
+    assertFalse(shown.contains("PRIVATE KEY"), shown);
+    String key = new String(java.nio.file.Files.readAllBytes(certs.serverKeyPem().toPath()),
+        java.nio.charset.StandardCharsets.US_ASCII);
+    assertFalse(shown.contains(key.substring(key.indexOf('\n') + 1, key.indexOf('\n') + 20)), shown);
+    assertTrue(shown.contains("authenticator=true"), shown);
+  }
+
+  @Test
   void toStringListsEveryField() {
     assertEquals("WebSocketServerOptions{path=/grpc, subprotocol=wsgrpc.v1, tls=null, "
         + "nativeGrpc=false, plainHttpHandler=false, maxRequestLineBytes=4096, maxRequestHeaderBytes=16384, "

@@ -35,6 +35,9 @@ import org.slf4j.LoggerFactory;
 public final class ControlFrameHandler extends ChannelDuplexHandler {
 
   private static final Logger logger = LoggerFactory.getLogger(ControlFrameHandler.class);
+  /** Peers decide how often these happen: a few lines, then counts (the metrics count every close). */
+  private static final RateLimitedLog TOO_BIG = new RateLimitedLog(logger, RateLimitedLog.Level.INFO);
+  private static final RateLimitedLog SILENT = new RateLimitedLog(logger, RateLimitedLog.Level.INFO);
 
   /** The close code of a close handshake this side began, for logs and metrics (unset otherwise). */
   public static final AttributeKey<Integer> CLOSE_SENT = AttributeKey.valueOf("wsgrpc.closeSent");
@@ -153,10 +156,10 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
       return;
     }
     if (status.code() == WebSocketCloseStatus.MESSAGE_TOO_BIG.code()) {
-      logger.info("Closing tunnel with {}: {} ({}) - raise the frame limit on this side or lower it on the other",
+      TOO_BIG.log("Closing tunnel with {}: {} ({}) - raise the frame limit on this side or lower it on the other",
           peer, problem, TunnelStatus.describe(status.code()));
     } else if (cause instanceof KeepaliveHandler.PingTimeoutException) {
-      logger.info("Closing tunnel with {}: {}", peer, problem);
+      SILENT.log("Closing tunnel with {}: {}", peer, problem);
     } else {
       logger.debug("Closing tunnel with {}: {} ({})", peer, problem, TunnelStatus.describe(status.code()));
     }

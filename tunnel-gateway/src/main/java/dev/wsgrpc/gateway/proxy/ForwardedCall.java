@@ -1,6 +1,7 @@
 package dev.wsgrpc.gateway.proxy;
 
 import com.google.common.util.concurrent.MoreExecutors;
+import dev.wsgrpc.core.internal.RateLimitedLog;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -30,6 +31,8 @@ import org.slf4j.LoggerFactory;
 final class ForwardedCall extends ServerCall.Listener<byte[]> {
 
   private static final Logger logger = LoggerFactory.getLogger(ForwardedCall.class);
+  /** Callers decide how often a call is forwarded: a few lines, then counts (the caller gets INTERNAL each time). */
+  private static final RateLimitedLog FAILED = new RateLimitedLog(logger, RateLimitedLog.Level.WARN);
 
   private final ServerCall<byte[], byte[]> downstream;
   private final ClientCall<byte[], byte[]> upstream;
@@ -185,7 +188,7 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
 
   /** A bug or a broken invariant: both sides end, the caller with INTERNAL. */
   private void fail(RuntimeException e) {
-    logger.warn("Forwarding {} failed", downstream.getMethodDescriptor().getFullMethodName(), e);
+    FAILED.log("Forwarding {} failed: {}", downstream.getMethodDescriptor().getFullMethodName(), e);
     cancelUpstream("the proxy failed: " + e);
     if (!downstreamClosed) {
       downstreamClosed = true;

@@ -1,0 +1,147 @@
+package dev.wsgrpc.gateway;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpVersion;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The admin listener on a real loopback socket: what it answers, and that it ends bad or idle connections quietly. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class AdminServerTest {
+
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final AtomicBoolean draining = new AtomicBoolean();
+  private final HealthAndMetrics http = new HealthAndMetrics(registry, draining::get, true);
+  private AdminServer admin;
+
+  @BeforeEach
+  void start() throws IOException {
+    Counter.builder().name("wsgrpc_tunnels_total").help("Tunnels opened").register(registry).inc();
+    admin = AdminServer.start(new InetSocketAddress("127.0.0.1", 0), http);
+  }
+
+  @AfterEach
+  void stop() {
+    admin.close();
+  }
+
+  /** Sends {@code request} raw and reads until the server closes the connection. */
+  private String exchange(String request) throws IOException {
+    try (Socket socket = new Socket("127.0.0.1", admin.address().getPort())) {
+      socket.setSoTimeout(30_000);
+      socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+      return readAll(socket.getInputStream());
+    }
+  }
+
+  private static String readAll(InputStream in) throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    in.transferTo(out);
+    return out.toString(StandardCharsets.ISO_8859_1);
+  }
+
+  private static String get(String path) {
+    return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  }
+
+  @Test
+  void servesHealthzAndMetrics() throws IOException {
+    String health = exchange(get("/healthz"));
+    assertTrue(health.startsWith("HTTP/1.1 200 OK\r\n"), health);
+    assertTrue(health.endsWith("\r\n\r\nserving\n"), health);
+    String metrics = exchange(get("/metrics"));
+    assertTrue(metrics.startsWith("HTTP/1.1 200 OK\r\n"), metrics);
+    assertTrue(metrics.contains("\nwsgrpc_tunnels_total 1.0\n"), metrics);
+  }
+
+  @Test
+  void healthzAnswers503WhileDraining() throws IOException {
+    draining.set(true);
+    String health = exchange(get("/healthz"));
+    assertTrue(health.startsWith("HTTP/1.1 503 Service Unavailable\r\n"), health);
+    assertTrue(health.endsWith("draining\n"), health);
+  }
+
+  @Test
+  void anythingElseIs404SayingWhatIsServed() throws IOException {
+    String other = exchange(get("/grpc"));
+    assertTrue(other.startsWith("HTTP/1.1 404 Not Found\r\n"), other);
+    assertTrue(other.endsWith("not found: this admin port serves GET /healthz and GET /metrics\n"), other);
+    String post = exchange("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    assertTrue(post.startsWith("HTTP/1.1 404 Not Found\r\n"), post);
+  }
+
+  @Test
+  void keepAliveServesOneScrapeAfterAnother() throws IOException {
+    try (Socket socket = new Socket("127.0.0.1", admin.address().getPort())) {
+      socket.setSoTimeout(30_000);
+      String twice = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + get("/healthz");
+      socket.getOutputStream().write(twice.getBytes(StandardCharsets.ISO_8859_1));
+      String answers = readAll(socket.getInputStream());
+      assertEquals(2, answers.split("HTTP/1.1 200 OK", -1).length - 1, answers);
+    }
+  }
+
+  @Test
+  void headGivesTheLengthWithoutTheBody() throws IOException {
+    String head = exchange("HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assertTrue(head.startsWith("HTTP/1.1 200 OK\r\n"), head);
+    assertTrue(head.toLowerCase().contains("content-length: 8\r\n"), head);
+    assertTrue(head.endsWith("\r\n\r\n"), head);
+  }
+
+  @Test
+  void oversizedOrMalformedRequestsEndTheConnection() throws IOException {
+    String huge;
+    try {
+      huge = exchange("GET /healthz HTTP/1.1\r\nX: " + "a".repeat(20_000) + "\r\n\r\n");
+    } catch (java.net.SocketException e) {
+      huge = ""; // closed while unread bytes were still arriving: a reset, also an end
+    }
+    assertTrue(huge.isEmpty() || huge.startsWith("HTTP/1.1 4"), huge);
+    String garbage = exchange("\u0000\u0001 nonsense\r\n\r\n");
+    assertTrue(garbage.isEmpty() || garbage.startsWith("HTTP/1.1 400"), garbage);
+    String body = exchange("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n");
+    assertTrue(body.startsWith("HTTP/1.1 413"), body);
+    // And the listener still answers.
+    assertTrue(exchange(get("/healthz")).startsWith("HTTP/1.1 200 OK\r\n"));
+  }
+
+  @Test
+  void publicPortHandlerWithoutMetricsAnswersHealthzOnly() {
+    HealthAndMetrics publicPort = http.withoutMetrics();
+    FullHttpResponse health = publicPort.handle(
+        new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/healthz"), null, ByteBufAllocator.DEFAULT);
+    try {
+      assertEquals(200, health.status().code());
+    } finally {
+      health.release();
+    }
+    assertNull(publicPort.handle(
+        new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/metrics"), null, ByteBufAllocator.DEFAULT));
+  }
+
+  @Test
+  void healthCheckAsksTheAdminListener() throws IOException {
+    assertEquals("HTTP/1.1 200 OK", HealthCheck.statusLine("127.0.0.1", admin.address().getPort(), false));
+  }
+}
