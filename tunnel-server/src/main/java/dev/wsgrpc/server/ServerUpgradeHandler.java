@@ -324,14 +324,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
         : browserProtocol.subprotocol();
     AccessPolicy access = options.access();
     clientAddress = access.trustedProxies().clientAddress(ctx.channel().remoteAddress(), h);
-    String origin = h.get(HttpHeaderNames.ORIGIN);
-    boolean originAllowed = isWebSocketCall()
-        ? options.browser().allows(origin)
-        : origin == null || access.allowedOrigins().isEmpty()
-            || access.allowedOrigins().stream().anyMatch(origin::equalsIgnoreCase);
-    if (!originAllowed) {
-      reject(ctx, HttpResponseStatus.FORBIDDEN, RejectReason.ORIGIN, "expected an allowed Origin but was "
-          + quoted(origin));
+    String originRefusal = originRefusal(ctx, h, isWebSocketCall());
+    if (originRefusal != null) {
+      reject(ctx, HttpResponseStatus.FORBIDDEN, RejectReason.ORIGIN, originRefusal);
       return false;
     }
     // A grpc-websockets call is authenticated once its first message (which may carry credentials) arrived.
@@ -424,10 +419,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     browserContentType = GrpcWebTranslator.responseContentType(request);
     HttpHeaders h = request.headers();
     clientAddress = options.access().trustedProxies().clientAddress(ctx.channel().remoteAddress(), h);
-    String origin = h.get(HttpHeaderNames.ORIGIN);
-    if (!options.browser().allows(origin)) {
-      reject(ctx, HttpResponseStatus.FORBIDDEN, RejectReason.ORIGIN,
-          "expected an allowed Origin but was " + quoted(origin));
+    String originRefusal = originRefusal(ctx, h, true);
+    if (originRefusal != null) {
+      reject(ctx, HttpResponseStatus.FORBIDDEN, RejectReason.ORIGIN, originRefusal);
       return;
     }
     if (!admit(ctx, h, path, query, java.util.Collections.emptyList(), true)) {
@@ -451,9 +445,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    * principal the connection was opened for.
    */
   private io.grpc.Status checkFollowing(ChannelHandlerContext ctx, HttpRequest request) {
-    String origin = request.headers().get(HttpHeaderNames.ORIGIN);
-    if (!options.browser().allows(origin)) {
-      return io.grpc.Status.PERMISSION_DENIED.withDescription("expected an allowed Origin but was " + quoted(origin));
+    String originRefusal = originRefusal(ctx, request.headers(), true);
+    if (originRefusal != null) {
+      return io.grpc.Status.PERMISSION_DENIED.withDescription(originRefusal);
     }
     TunnelAuthenticator authenticator = options.access().authenticator();
     if (authenticator == null) {
@@ -483,6 +477,63 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     }
     if (options.browser().json() != null && offered.contains(JsonWebSocketTranslator.SUBPROTOCOL)) {
       return BrowserProtocol.JSON_WEBSOCKET;
+    }
+    return null;
+  }
+
+  /**
+   * The one Origin rule of tunnels and browser calls; returns null, or the reason of the 403. A request without
+   * {@code Origin} (not from a browser) passes. An explicit list ({@link AccessPolicy#allowedOrigins()} for tunnels,
+   * {@link BrowserOptions} other than {@code *} for browser calls) decides alone. Without one, any Origin passes,
+   * unless the connection carries credentials a browser sends by itself (a TLS client certificate, or what an
+   * authenticator that {@linkplain TunnelAuthenticator#readsAmbientCredentials() reads ambient credentials} reads):
+   * then only a page of the same origin as the Host may use them (no cross-site WebSocket hijacking), unless
+   * {@link AccessPolicy#crossSiteCredentialsAllowed()}.
+   */
+  private String originRefusal(ChannelHandlerContext ctx, HttpHeaders h, boolean browserCall) {
+    String origin = h.get(HttpHeaderNames.ORIGIN);
+    if (origin == null) {
+      return null;
+    }
+    AccessPolicy access = options.access();
+    boolean listed;
+    if (browserCall) {
+      if (!options.browser().allows(origin)) {
+        return "expected an allowed Origin but was " + quoted(origin);
+      }
+      listed = !options.browser().anyOrigin();
+    } else {
+      listed = !access.allowedOrigins().isEmpty();
+      if (listed && access.allowedOrigins().stream().noneMatch(origin::equalsIgnoreCase)) {
+        return "expected an allowed Origin but was " + quoted(origin);
+      }
+    }
+    if (listed || access.crossSiteCredentialsAllowed()) {
+      return null;
+    }
+    String ambient = ambientCredential(ctx);
+    String host = h.get(HttpHeaderNames.HOST);
+    if (ambient == null || Origins.sameOrigin(origin, host)) {
+      return null;
+    }
+    return "expected an Origin of the same site as Host " + quoted(host) + " (" + ambient
+        + "; list the origins allowed to use them) but was " + quoted(origin);
+  }
+
+  /** What credentials a browser sent by itself on this connection, or null. */
+  private String ambientCredential(ChannelHandlerContext ctx) {
+    javax.net.ssl.SSLSession session = sslSession(ctx);
+    if (session != null) {
+      try {
+        session.getPeerCertificates();
+        return "the connection carries a TLS client certificate, which browsers send by themselves";
+      } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+        // no client certificate
+      }
+    }
+    TunnelAuthenticator authenticator = options.access().authenticator();
+    if (authenticator != null && authenticator.readsAmbientCredentials()) {
+      return "the authenticator reads credentials browsers send by themselves";
     }
     return null;
   }
