@@ -370,19 +370,13 @@ class TunnelServerJarTest {
     File dir = Files.createTempDirectory("rotation").toFile();
     File cert = new File(dir, "cert.pem");
     File key = new File(dir, "key.pem");
-    Files.copy(first.serverCertPem().toPath(), cert.toPath());
-    Files.copy(first.serverKeyPem().toPath(), key.toPath());
+    first.renew(cert, key);
     jar = TunnelServerJar.start("--port", "0", "--tls-cert", cert.getPath(), "--tls-key", key.getPath());
     String url = jar.awaitUrl();
     assertTrue(servesTrusting(url, first.caPem()));
 
     // Renew: write the new files the way certbot does (new files moved into place).
-    File newKey = new File(dir, "key.new");
-    File newCert = new File(dir, "cert.new");
-    Files.copy(second.serverKeyPem().toPath(), newKey.toPath());
-    Files.copy(second.serverCertPem().toPath(), newCert.toPath());
-    Files.move(newKey.toPath(), key.toPath(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    Files.move(newCert.toPath(), cert.toPath(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    second.renew(cert, key);
 
     jar.awaitLog("Loaded the new TLS certificate");
     assertTrue(servesTrusting(url, second.caPem()), "new connections get the new certificate");

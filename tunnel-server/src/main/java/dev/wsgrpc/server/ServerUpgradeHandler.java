@@ -279,6 +279,16 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
           + h.getAll(HttpHeaderNames.HOST).size());
       return false;
     }
+    // Fields a request carries at most once (RFC 9110 11.6.2, RFC 6454 7.3): two of them mean a broken client, or an
+    // attempt to have a proxy check one value while this server reads the other.
+    for (String singleton : new String[] {"Authorization", "Origin"}) {
+      int n = h.getAll(singleton).size();
+      if (n > 1) {
+        reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "expected at most one " + singleton
+            + " header but was " + n);
+        return false;
+      }
+    }
     if (!Http11Tokens.containsToken(h.getAll(HttpHeaderNames.UPGRADE), "websocket")) {
       reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST,
           "expected 'Upgrade: websocket' but was " + quoted(h.get(HttpHeaderNames.UPGRADE)));

@@ -353,6 +353,19 @@ class ServerUpgradeHandlerTest {
   }
 
   @Test
+  void twoAuthorizationHeadersGet400EvenWhenBothAreRight() {
+    // A proxy may check one Authorization and this server read the other: a request with two is refused.
+    refuse(Request.valid().with("Authorization: Bearer a").with("Authorization: Bearer a"),
+        "HTTP/1.1 400 Bad Request", "expected at most one Authorization header but was 2");
+  }
+
+  @Test
+  void twoOriginsGet400EvenWhenTheFirstIsAllowed() {
+    refuse(Request.valid().with("Origin: https://app.example.com").with("Origin: https://evil.example"),
+        "HTTP/1.1 400 Bad Request", "expected at most one Origin header but was 2");
+  }
+
+  @Test
   void missingUpgradeGets400() {
     refuse(Request.valid().without("Upgrade"), "HTTP/1.1 400 Bad Request",
         "expected 'Upgrade: websocket' but was missing");
