@@ -453,7 +453,9 @@ public final class TunnelServerMain implements Callable<Integer> {
     }
     if (!browserOrigins.isEmpty() && mode == GatewayMode.RELAY && !(upstream.isEmpty() && upstreamFile == null)) {
       throw new ParameterException(spec.commandLine(),
-          "--browser-origins needs --mode proxy: relay mode passes tunnel bytes through without reading calls");
+          "--browser-origins needs --mode proxy: relay mode passes each tunnel's HTTP/2 bytes to an upstream unread "
+              + "(opaque), so it has no calls to translate browser protocols into; proxy mode reads calls and "
+              + "forwards each one");
     }
     if (nativeGrpc && authTokens != null && mode == GatewayMode.RELAY
         && !(upstream.isEmpty() && upstreamFile == null)) {
