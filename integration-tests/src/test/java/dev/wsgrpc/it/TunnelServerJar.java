@@ -104,6 +104,45 @@ final class TunnelServerJar implements AutoCloseable {
     return process.pid();
   }
 
+  /**
+   * The process's memory after a full GC ({@code jcmd PID GC.run}), read from its {@code /metrics} on {@code port}:
+   * {@code wsgrpc_jvm_heap_used_bytes}, {@code wsgrpc_netty_direct_memory_used_bytes} and the pooled allocator's
+   * direct memory.
+   */
+  Memory memory(int metricsPort) throws IOException, InterruptedException {
+    Process gc = new ProcessBuilder(Paths.get(System.getProperty("java.home"), "bin", "jcmd").toString(),
+        String.valueOf(pid()), "GC.run").redirectErrorStream(true).start();
+    String gcOut = new String(gc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (!gc.waitFor(60, TimeUnit.SECONDS) || gc.exitValue() != 0) {
+      throw new AssertionError("jcmd GC.run failed: " + gcOut);
+    }
+    String metrics;
+    try (java.io.InputStream in = java.net.URI.create("http://127.0.0.1:" + metricsPort + "/metrics").toURL()
+        .openStream()) {
+      metrics = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+    return new Memory(gauge(metrics, "wsgrpc_jvm_heap_used_bytes"),
+        gauge(metrics, "wsgrpc_netty_direct_memory_used_bytes"),
+        gauge(metrics, "wsgrpc_netty_allocator_used_bytes{allocator=\"pooled\",kind=\"direct\"}"));
+  }
+
+  private static long gauge(String metrics, String name) {
+    Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + " (\\S+)$").matcher(metrics);
+    if (!m.find()) {
+      throw new AssertionError("no " + name + " in /metrics:\n" + metrics);
+    }
+    return (long) Double.parseDouble(m.group(1));
+  }
+
+  /** Heap in use after a full GC, Netty's direct memory, and what Netty's pooled allocator holds, in bytes. */
+  record Memory(long heap, long direct, long pooledDirect) {
+    @Override
+    public String toString() {
+      return "heap " + heap / 1024 + " KiB, Netty direct " + direct / 1024 + " KiB, pooled direct "
+          + pooledDirect / 1024 + " KiB";
+    }
+  }
+
   /** Sends SIGTERM, as an orchestrator does. */
   void terminate() {
     process.destroy();

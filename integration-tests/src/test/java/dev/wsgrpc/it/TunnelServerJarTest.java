@@ -55,7 +55,8 @@ class TunnelServerJarTest {
   private static final List<String> OPTIONS = Arrays.asList("--port", "--bind", "--path", "--upstream",
       "--upstream-tls", "--upstream-trust-cert", "--tls-cert", "--tls-key", "--drain-timeout", "--trusted-proxies",
       "--forwarded-header", "--handshake-timeout", "--max-inbound-frame", "--max-outbound-frame", "--auth-tokens",
-      "--tls-client-ca", "--allowed-origins", "--max-tunnels", "--max-tunnels-per-client", "--ipv6-client-prefix",
+      "--tls-client-ca", "--allowed-origins", "--allow-cross-site-credentials", "--max-tunnels",
+      "--max-tunnels-per-client", "--ipv6-client-prefix",
       "--max-request-headers", "--max-concurrent-streams", "--max-inbound-message", "--idle-timeout", "--native-grpc",
       "--mode", "--upstream-file", "--upstream-refresh", "--upstream-health-check", "--upstream-health-service",
       "--upstream-authority", "--upstream-client-cert", "--upstream-client-key", "--max-inbound-metadata",
@@ -294,6 +295,54 @@ class TunnelServerJarTest {
   }
 
   @Test
+  void aFloodOfTunnelsCannotFloodTheAccessLog() throws Exception {
+    jar = TunnelServerJar.start("--port", "0", "--admin-port", "0");
+    jar.awaitUrl();
+    int tunnels = 1000;
+    long start = System.nanoTime();
+    for (int i = 0; i < tunnels; i++) {
+      try (java.net.Socket socket = new java.net.Socket("127.0.0.1", jar.port())) {
+        socket.setSoTimeout(30_000);
+        socket.getOutputStream().write(("GET /grpc HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wsgrpc.v1\r\n\r\n")
+            .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        java.io.InputStream in = socket.getInputStream();
+        byte[] status = new byte[12];
+        int n = 0;
+        while (n < status.length) {
+          int r = in.read(status, n, status.length - n);
+          assertTrue(r > 0, "the connection closed before the status line");
+          n += r;
+        }
+        assertEquals("HTTP/1.1 101", new String(status, java.nio.charset.StandardCharsets.ISO_8859_1));
+      } // closed without a Close frame: the gateway logs (or holds back) a close line
+    }
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("admin listener on http://127\\.0\\.0\\.1:(\\d+)")
+        .matcher(jar.stdout());
+    assertTrue(m.find(), jar.stdout());
+    int admin = Integer.parseInt(m.group(1));
+    // Wait for the gateway to have seen every tunnel close (an event it counts), then read the log.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    String metrics = get(admin, "/metrics");
+    while (!metrics.contains("wsgrpc_tunnels_open 0.0") && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+      metrics = get(admin, "/metrics");
+    }
+    assertTrue(metrics.contains("wsgrpc_tunnels_total " + tunnels + ".0"), metrics);
+    long elapsedSeconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start) + 1;
+    // 100 in a row, then ten a second, for each of the two lines.
+    long allowed = 2 * (100 + 10 * elapsedSeconds);
+    String log = jar.stderr();
+    long lines = log.lines().filter(l -> l.contains("tunnel open") || l.contains("tunnel closed")).count();
+    assertTrue(lines <= allowed, lines + " access-log lines for " + tunnels + " tunnels in " + elapsedSeconds
+        + " s (at most " + allowed + " expected)");
+    if (lines < 2L * tunnels) {
+      assertTrue(log.contains("more like this suppressed"), "the held-back lines are counted:\n" + log);
+    }
+  }
+
+  @Test
   void adminPortOutOfRangeOrEqualToThePortIsABadOption() throws Exception {
     for (String[] c : new String[][] {{"--admin-port=70000", "--admin-port: 70000 (expected: 0 to 65535)"},
         {"--admin-port=8080", "--admin-port: 8080 (expected: a port other than --port)"}}) {
@@ -370,19 +419,13 @@ class TunnelServerJarTest {
     File dir = Files.createTempDirectory("rotation").toFile();
     File cert = new File(dir, "cert.pem");
     File key = new File(dir, "key.pem");
-    Files.copy(first.serverCertPem().toPath(), cert.toPath());
-    Files.copy(first.serverKeyPem().toPath(), key.toPath());
+    first.renew(cert, key);
     jar = TunnelServerJar.start("--port", "0", "--tls-cert", cert.getPath(), "--tls-key", key.getPath());
     String url = jar.awaitUrl();
     assertTrue(servesTrusting(url, first.caPem()));
 
     // Renew: write the new files the way certbot does (new files moved into place).
-    File newKey = new File(dir, "key.new");
-    File newCert = new File(dir, "cert.new");
-    Files.copy(second.serverKeyPem().toPath(), newKey.toPath());
-    Files.copy(second.serverCertPem().toPath(), newCert.toPath());
-    Files.move(newKey.toPath(), key.toPath(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    Files.move(newCert.toPath(), cert.toPath(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    second.renew(cert, key);
 
     jar.awaitLog("Loaded the new TLS certificate");
     assertTrue(servesTrusting(url, second.caPem()), "new connections get the new certificate");

@@ -165,8 +165,16 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   @Option(names = "--allowed-origins", paramLabel = "ORIGIN", split = ",",
       description = "Origins allowed to open tunnels (e.g. https://app.example.com); others get 403, requests "
-          + "without Origin are allowed. Default: any. Env: TUNNEL_ALLOWED_ORIGINS.")
+          + "without Origin are allowed. Default: any (with --tls-client-ca: the Host's own, see "
+          + "--allow-cross-site-credentials). Env: TUNNEL_ALLOWED_ORIGINS.")
   List<String> allowedOrigins = new ArrayList<>();
+
+  @Option(names = "--allow-cross-site-credentials", defaultValue = "false",
+      description = "With --tls-client-ca and no --allowed-origins, browsers send their client certificate with "
+          + "upgrades from any web page, so those from other sites than the Host get 403 (as do browser calls with "
+          + "--browser-origins '*'); this lets them in. List --allowed-origins instead where you can. "
+          + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_ALLOW_CROSS_SITE_CREDENTIALS.")
+  boolean allowCrossSiteCredentials;
 
   @Option(names = "--browser-origins", paramLabel = "ORIGIN", split = ",",
       description = "Serve web pages from these origins (or *) too: gRPC-Web, and gRPC over WebSocket "
@@ -470,7 +478,9 @@ public final class TunnelServerMain implements Callable<Integer> {
     }
     if (!browserOrigins.isEmpty() && mode == GatewayMode.RELAY && !(upstream.isEmpty() && upstreamFile == null)) {
       throw new ParameterException(spec.commandLine(),
-          "--browser-origins needs --mode proxy: relay mode passes tunnel bytes through without reading calls");
+          "--browser-origins needs --mode proxy: relay mode passes each tunnel's HTTP/2 bytes to an upstream unread "
+              + "(opaque), so it has no calls to translate browser protocols into; proxy mode reads calls and "
+              + "forwards each one");
     }
     if (nativeGrpc && authTokens != null && mode == GatewayMode.RELAY
         && !(upstream.isEmpty() && upstreamFile == null)) {
@@ -503,6 +513,7 @@ public final class TunnelServerMain implements Callable<Integer> {
     set("--forwarded-header", () -> header[0] = TrustedProxies.Header.named(forwardedHeader));
     set("--trusted-proxies", () -> access.trustedProxies(trustedProxies, header[0]));
     set("--allowed-origins", () -> access.allowedOrigins(allowedOrigins));
+    access.crossSiteCredentialsAllowed(allowCrossSiteCredentials);
     set("--max-tunnels", () -> access.maxTunnels(maxTunnels));
     set("--max-tunnels-per-client", () -> access.maxTunnelsPerClient(maxTunnelsPerClient));
     set("--ipv6-client-prefix", () -> access.ipv6ClientPrefix(ipv6ClientPrefix));

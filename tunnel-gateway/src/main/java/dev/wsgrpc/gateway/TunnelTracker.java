@@ -16,12 +16,28 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Keeps the gateway's book of tunnels: one INFO line when a tunnel opens and one when it closes, the tunnel metrics,
- * and the set of open tunnels that a drain waits for.
+ * Keeps the gateway's book of tunnels: the access log (one INFO line when a tunnel opens and one when it closes,
+ * rate-limited so that a flood of tunnels cannot flood the log), the tunnel metrics, and the set of open tunnels that
+ * a drain waits for.
  */
 final class TunnelTracker implements TunnelListener {
 
   private static final Logger logger = LoggerFactory.getLogger("dev.wsgrpc.gateway.Tunnels");
+
+  /** Access-log lines let through in a row: {@value}, for each of the open and close lines. */
+  static final int ACCESS_LOG_BURST = 100;
+
+  /**
+   * The period in which {@link #ACCESS_LOG_BURST} access-log lines are let through again: ten seconds, so a sustained
+   * flood of tunnels logs at most ten open and ten close lines a second; the next line says how many were held back,
+   * and the metrics still count every tunnel.
+   */
+  static final java.time.Duration ACCESS_LOG_PERIOD = java.time.Duration.ofSeconds(10);
+
+  private final RateLimitedLog openLog = new RateLimitedLog(logger, RateLimitedLog.Level.INFO, ACCESS_LOG_BURST,
+      ACCESS_LOG_PERIOD, System::nanoTime);
+  private final RateLimitedLog closeLog = new RateLimitedLog(logger, RateLimitedLog.Level.INFO, ACCESS_LOG_BURST,
+      ACCESS_LOG_PERIOD, System::nanoTime);
 
   private final Set<TunnelInfo> open = ConcurrentHashMap.newKeySet();
   private final AtomicLong closedBytesIn = new AtomicLong();
@@ -88,7 +104,7 @@ final class TunnelTracker implements TunnelListener {
   public void tunnelOpened(TunnelInfo tunnel) {
     open.add(tunnel);
     opened.inc();
-    logger.info("tunnel open client={} path={} subprotocol={} principal={}", tunnel.clientAddress(), tunnel.path(),
+    openLog.log("tunnel open client={} path={} subprotocol={} principal={}", tunnel.clientAddress(), tunnel.path(),
         tunnel.subprotocol() == null ? "-" : tunnel.subprotocol(), tunnel.principal() == null ? "-" : tunnel.principal());
   }
 
@@ -111,7 +127,7 @@ final class TunnelTracker implements TunnelListener {
       code = 1006;
     }
     closed.labelValues(closedBy, String.valueOf(code)).inc();
-    logger.info("tunnel closed client={} path={} subprotocol={} duration={}ms bytes_in={} bytes_out={} close={}/{}",
+    closeLog.log("tunnel closed client={} path={} subprotocol={} duration={}ms bytes_in={} bytes_out={} close={}/{}",
         tunnel.clientAddress(), tunnel.path(), tunnel.subprotocol() == null ? "-" : tunnel.subprotocol(),
         tunnel.duration().toMillis(), tunnel.bytesIn(), tunnel.bytesOut(), closedBy, code);
   }

@@ -38,6 +38,7 @@ public final class AccessPolicy {
   private final int maxTunnels;
   private final int maxTunnelsPerClient;
   private final int ipv6ClientPrefix;
+  private final boolean crossSiteCredentialsAllowed;
 
   private AccessPolicy(Builder b) {
     this.authenticator = b.authenticator;
@@ -47,6 +48,16 @@ public final class AccessPolicy {
     this.maxTunnels = b.maxTunnels;
     this.maxTunnelsPerClient = b.maxTunnelsPerClient;
     this.ipv6ClientPrefix = b.ipv6ClientPrefix;
+    this.crossSiteCredentialsAllowed = b.crossSiteCredentialsAllowed;
+  }
+
+  /**
+   * Whether pages of any origin may open tunnels (and, with {@link BrowserOptions} for {@code *}, call) over
+   * connections that carry credentials a browser sends by itself, when no origins are listed; see
+   * {@link Builder#crossSiteCredentialsAllowed(boolean)}.
+   */
+  public boolean crossSiteCredentialsAllowed() {
+    return crossSiteCredentialsAllowed;
   }
 
   /** The IPv6 prefix length that counts as one client for {@link #maxTunnelsPerClient()}; IPv4 counts by /32. */
@@ -99,7 +110,8 @@ public final class AccessPolicy {
     return "AccessPolicy{authenticator=" + (authenticator != null) + ", allowedOrigins=" + allowedOrigins
         + ", trustedProxies=" + trustedProxies + ", admission=" + (admission != TunnelAdmission.ALL)
         + ", maxTunnels=" + maxTunnels + ", maxTunnelsPerClient=" + maxTunnelsPerClient
-        + ", ipv6ClientPrefix=" + ipv6ClientPrefix + "}";
+        + ", ipv6ClientPrefix=" + ipv6ClientPrefix + ", crossSiteCredentialsAllowed=" + crossSiteCredentialsAllowed
+        + "}";
   }
 
   /** A validating builder; every setter fails fast with the offending value. Not thread-safe. */
@@ -111,6 +123,7 @@ public final class AccessPolicy {
     private int maxTunnels = Integer.MAX_VALUE;
     private int maxTunnelsPerClient = Integer.MAX_VALUE;
     private int ipv6ClientPrefix = DEFAULT_IPV6_CLIENT_PREFIX;
+    private boolean crossSiteCredentialsAllowed;
 
     private Builder() {}
 
@@ -122,6 +135,7 @@ public final class AccessPolicy {
       maxTunnels = p.maxTunnels;
       maxTunnelsPerClient = p.maxTunnelsPerClient;
       ipv6ClientPrefix = p.ipv6ClientPrefix;
+      crossSiteCredentialsAllowed = p.crossSiteCredentialsAllowed;
     }
 
     /**
@@ -136,7 +150,9 @@ public final class AccessPolicy {
     /**
      * The only {@code Origin} values allowed to open tunnels (e.g. {@code https://app.example.com}), compared
      * ignoring case; a request with another Origin gets 403. Requests without Origin (non-browser clients) are
-     * allowed. Default: empty, any Origin.
+     * allowed. Default: empty, any Origin; but on a connection with credentials a browser sends by itself (a TLS
+     * client certificate, cookies an authenticator reads) only the Host's own origin, see
+     * {@link #crossSiteCredentialsAllowed(boolean)}.
      */
     public Builder allowedOrigins(List<String> origins) {
       checkNotNull(origins, "allowedOrigins");
@@ -201,6 +217,22 @@ public final class AccessPolicy {
      */
     public Builder ipv6ClientPrefix(int prefixLength) {
       this.ipv6ClientPrefix = checkInRange(prefixLength, 1, 128, "ipv6ClientPrefix");
+      return this;
+    }
+
+    /**
+     * Lets pages of any origin use credentials their browser sends by itself. A browser attaches a TLS client
+     * certificate (mutual TLS) and cookies to a WebSocket upgrade from any web page, so when the connection carries
+     * such a credential (a client certificate, or what an authenticator that
+     * {@linkplain TunnelAuthenticator#readsAmbientCredentials() reads ambient credentials} reads) and no origins are
+     * listed ({@link #allowedOrigins} empty; for browser calls {@link BrowserOptions} of {@code *}), an upgrade or
+     * browser call whose {@code Origin} is not the same site as its {@code Host} gets 403: otherwise any page the
+     * user visits could open tunnels as the user (cross-site WebSocket hijacking). Listing the allowed origins is
+     * the better fix; this turns the check off. Requests without {@code Origin} (non-browser clients) are never
+     * affected. Default: false, refused.
+     */
+    public Builder crossSiteCredentialsAllowed(boolean allowed) {
+      this.crossSiteCredentialsAllowed = allowed;
       return this;
     }
 

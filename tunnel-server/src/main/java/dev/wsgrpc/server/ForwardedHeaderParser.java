@@ -53,7 +53,10 @@ final class ForwardedHeaderParser {
     return found;
   }
 
-  /** A token as it is, a quoted string without its quotes and escapes, else null. */
+  /**
+   * A token as it is, a quoted string without its quotes and escapes, else null; an empty quoted string ({@code
+   * for=""}) names no node, so it is null too.
+   */
   private static String value(String raw) {
     if (raw.isEmpty()) {
       return null;
@@ -76,7 +79,7 @@ final class ForwardedHeaderParser {
       }
       b.append(c);
     }
-    return b.toString();
+    return b.length() == 0 ? null : b.toString();
   }
 
   /** Splits on {@code separator} outside well-formed quoted strings; keeps empty parts. */

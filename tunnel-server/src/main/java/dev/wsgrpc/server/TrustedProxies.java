@@ -192,7 +192,7 @@ public final class TrustedProxies {
   }
 
   /** The entries of every X-Forwarded-For line, left to right; an empty entry is kept (as "") and stops a walk. */
-  private static List<String> xForwardedForChain(List<String> lines) {
+  static List<String> xForwardedForChain(List<String> lines) {
     List<String> chain = new ArrayList<>();
     for (String line : lines) {
       for (String element : line.split(",", -1)) {

@@ -19,18 +19,41 @@ public interface TunnelAuthenticator {
    * client certificates from a trusted CA); the principal is the certificate's subject, an
    * {@link javax.security.auth.x500.X500Principal}.
    */
-  TunnelAuthenticator CLIENT_CERTIFICATE = request -> {
-    if (request.sslSession() == null) {
-      return AuthDecision.forbidden("expected a TLS client certificate but the connection is not TLS");
+  TunnelAuthenticator CLIENT_CERTIFICATE = new TunnelAuthenticator() {
+    @Override
+    public AuthDecision authenticate(UpgradeRequest request) {
+      if (request.sslSession() == null) {
+        return AuthDecision.forbidden("expected a TLS client certificate but the connection is not TLS");
+      }
+      try {
+        Certificate[] chain = request.sslSession().getPeerCertificates();
+        return AuthDecision.accept(((X509Certificate) chain[0]).getSubjectX500Principal());
+      } catch (SSLPeerUnverifiedException e) {
+        return AuthDecision.forbidden("expected a TLS client certificate but none was presented");
+      }
     }
-    try {
-      Certificate[] chain = request.sslSession().getPeerCertificates();
-      return AuthDecision.accept(((X509Certificate) chain[0]).getSubjectX500Principal());
-    } catch (SSLPeerUnverifiedException e) {
-      return AuthDecision.forbidden("expected a TLS client certificate but none was presented");
+
+    @Override
+    public boolean readsAmbientCredentials() {
+      return true;
+    }
+
+    @Override
+    public String toString() {
+      return "CLIENT_CERTIFICATE";
     }
   };
 
   /** Returns the decision for {@code request}. */
   AuthDecision authenticate(UpgradeRequest request);
+
+  /**
+   * Whether this authenticator reads credentials a browser sends by itself with a request from any web page:
+   * cookies, HTTP authentication it remembers, the TLS client certificate. Then pages from other sites are refused
+   * unless their origins are listed ({@link AccessPolicy.Builder#crossSiteCredentialsAllowed(boolean)}). Bearer
+   * tokens are not ambient: a page's script must add them. Default: false; {@link #CLIENT_CERTIFICATE}: true.
+   */
+  default boolean readsAmbientCredentials() {
+    return false;
+  }
 }

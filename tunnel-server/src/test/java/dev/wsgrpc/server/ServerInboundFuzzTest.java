@@ -5,16 +5,14 @@ import static dev.wsgrpc.testing.WireFrames.key;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.wsgrpc.core.TunnelSettings;
-import io.grpc.ChannelLogger;
+import dev.wsgrpc.testing.FuzzSink;
+import dev.wsgrpc.testing.NoopChannelLogger;
 import io.grpc.netty.InternalProtocolNegotiationEvent;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
-import io.netty.util.ReferenceCountUtil;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -28,7 +26,7 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>A finding is any exception that escapes the pipeline, or a leaked buffer (paranoid leak detection). Run as a
  * regression test (the saved inputs under {@code src/test/resources}) in every build, and as a short fuzzing run
- * when {@code JAZZER_FUZZ=1} (the tunnel-server build sets it; see docs/SECURITY.md for a longer run).
+ * when {@code JAZZER_FUZZ=1} (its own surefire execution in every build; see docs/SECURITY.md for a longer run).
  */
 class ServerInboundFuzzTest {
 
@@ -39,31 +37,19 @@ class ServerInboundFuzzTest {
       .settings(TunnelSettings.newBuilder().maxInboundFramePayload(4096).handshakeTimeout(Duration.ofSeconds(5))
               .build())
       .build();
-  private static final ChannelLogger NOOP = new ChannelLogger() {
-    @Override
-    public void log(ChannelLogLevel level, String message) {}
-
-    @Override
-    public void log(ChannelLogLevel level, String messageFormat, Object... args) {}
-  };
 
   /**
-   * Releases whatever reaches the end of the pipeline. HTTP/2 connection errors are the expected answer to garbage
-   * inside the frames (Netty's frame codec passes them on after sending GOAWAY, as gRPC's handler would not); any
-   * other exception is a finding.
+   * A server's pipeline as gRPC starts it, on a channel with frozen time: the upgrade step handing over to Netty's
+   * HTTP/2 frame codec (standing in for gRPC's handler), then a {@link FuzzSink} that lets only HTTP/2 errors pass.
    */
-  private static final class Sink extends ChannelInboundHandlerAdapter {
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      ReferenceCountUtil.release(msg);
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      if (Http2CodecUtil.getEmbeddedHttp2Exception(cause) == null) {
-        ctx.fireExceptionCaught(cause);
-      }
-    }
+  static EmbeddedChannel fuzzedServer(WebSocketServerOptions options) {
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.freezeTime();
+    ch.pipeline().addLast(new GrpcHandoffHandler(Http2FrameCodecBuilder.forServer().build(), options,
+        new TunnelCounter(Integer.MAX_VALUE, Integer.MAX_VALUE), NoopChannelLogger.INSTANCE));
+    ch.pipeline().addLast(new FuzzSink(cause -> Http2CodecUtil.getEmbeddedHttp2Exception(cause) != null));
+    ch.pipeline().fireUserEventTriggered(InternalProtocolNegotiationEvent.getDefault());
+    return ch;
   }
 
   @FuzzTest(maxDuration = "40s")
@@ -87,12 +73,7 @@ class ServerInboundFuzzTest {
     input.writeBytes(tail);
     byte[] bytes = input.toByteArray();
 
-    EmbeddedChannel ch = new EmbeddedChannel();
-    ch.freezeTime();
-    ch.pipeline().addLast(new GrpcHandoffHandler(Http2FrameCodecBuilder.forServer().build(), OPTIONS,
-        new TunnelCounter(Integer.MAX_VALUE, Integer.MAX_VALUE), NOOP));
-    ch.pipeline().addLast(new Sink());
-    ch.pipeline().fireUserEventTriggered(InternalProtocolNegotiationEvent.getDefault());
+    EmbeddedChannel ch = fuzzedServer(OPTIONS);
     try {
       // Deliver in a few reads, split where the input's own length suggests.
       int step = Math.max(1, bytes.length / 3 + (tail.length & 7));

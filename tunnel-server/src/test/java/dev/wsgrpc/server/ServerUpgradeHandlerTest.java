@@ -353,6 +353,19 @@ class ServerUpgradeHandlerTest {
   }
 
   @Test
+  void twoAuthorizationHeadersGet400EvenWhenBothAreRight() {
+    // A proxy may check one Authorization and this server read the other: a request with two is refused.
+    refuse(Request.valid().with("Authorization: Bearer a").with("Authorization: Bearer a"),
+        "HTTP/1.1 400 Bad Request", "expected at most one Authorization header but was 2");
+  }
+
+  @Test
+  void twoOriginsGet400EvenWhenTheFirstIsAllowed() {
+    refuse(Request.valid().with("Origin: https://app.example.com").with("Origin: https://evil.example"),
+        "HTTP/1.1 400 Bad Request", "expected at most one Origin header but was 2");
+  }
+
+  @Test
   void missingUpgradeGets400() {
     refuse(Request.valid().without("Upgrade"), "HTTP/1.1 400 Bad Request",
         "expected 'Upgrade: websocket' but was missing");
@@ -710,5 +723,91 @@ class ServerUpgradeHandlerTest {
     assertEquals("expected the HTTP/2 preface and SETTINGS within 250 ms but SETTINGS did not arrive",
         assertGoAway(first));
     assertEquals(0, counter.clients(), "the slot is given back once, when the connection closes");
+  }
+
+  // ---- cross-site requests with credentials browsers send by themselves ------------------------------------------
+
+  /** An authenticator that reads a session cookie, as a browser sends it with a request from any page. */
+  private static final TunnelAuthenticator COOKIES = new TunnelAuthenticator() {
+    @Override
+    public AuthDecision authenticate(UpgradeRequest request) {
+      return "session=alice".equals(request.header("Cookie")) ? AuthDecision.accept("alice")
+          : AuthDecision.unauthorized("expected a session cookie");
+    }
+
+    @Override
+    public boolean readsAmbientCredentials() {
+      return true;
+    }
+  };
+
+  private static WebSocketServerOptions cookieServer(AccessPolicy.Builder access) {
+    return WebSocketServerOptions.newBuilder().access(access.authenticator(COOKIES).build()).build();
+  }
+
+  private void assertUpgraded(WebSocketServerOptions options, Request request) {
+    // Recorders of its own: a test checks several servers.
+    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(new InboundRecorder(), options,
+        new TunnelCounter(options.access()), NoopChannelLogger.INSTANCE), new InboundRecorder());
+    ch.freezeTime();
+    ch.pipeline().fireUserEventTriggered(event);
+    ch.writeInbound(request.bytes());
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 101 Switching Protocols", r.startLine, r.raw);
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void ambientCredentialsFromAnotherSiteAre403WithoutAnOriginList() {
+    EmbeddedChannel ch = start(cookieServer(AccessPolicy.newBuilder()));
+    ch.writeInbound(Request.valid().with("Cookie: session=alice").with("Origin: https://evil.example.net").bytes());
+    assertRefused(ch, "HTTP/1.1 403 Forbidden", "expected an Origin of the same site as Host 'example.com:8080' "
+        + "(the authenticator reads credentials browsers send by themselves; list the origins allowed to use them) "
+        + "but was 'https://evil.example.net'");
+  }
+
+  @Test
+  void opaqueOriginWithAmbientCredentialsIs403() {
+    EmbeddedChannel ch = start(cookieServer(AccessPolicy.newBuilder()));
+    ch.writeInbound(Request.valid().with("Cookie: session=alice").with("Origin: null").bytes());
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 403 Forbidden", r.startLine, r.raw);
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void ambientCredentialsFromTheSameSiteListedOriginsOrTheOptOutAreUpgraded() {
+    Request cookie = Request.valid().with("Cookie: session=alice");
+    assertUpgraded(cookieServer(AccessPolicy.newBuilder()), cookie.with("Origin: http://EXAMPLE.com:8080"));
+    assertUpgraded(cookieServer(AccessPolicy.newBuilder().allowedOrigins(List.of("https://evil.example.net"))),
+        Request.valid().with("Cookie: session=alice").with("Origin: https://evil.example.net"));
+    assertUpgraded(cookieServer(AccessPolicy.newBuilder().crossSiteCredentialsAllowed(true)),
+        Request.valid().with("Cookie: session=alice").with("Origin: https://evil.example.net"));
+    assertUpgraded(cookieServer(AccessPolicy.newBuilder()), Request.valid().with("Cookie: session=alice"));
+  }
+
+  @Test
+  void withoutAmbientCredentialsAnyOriginIsUpgradedAsBefore() {
+    assertUpgraded(WebSocketServerOptions.DEFAULT, Request.valid().with("Origin: https://evil.example.net"));
+    assertUpgraded(WebSocketServerOptions.newBuilder().access(AccessPolicy.newBuilder()
+        .authenticator(BearerTokens.of(java.util.Map.of("t0ken", "alice"))).build()).build(),
+        Request.valid().with("Authorization: Bearer t0ken").with("Origin: https://evil.example.net"));
+  }
+
+  @Test
+  void browserCallsForAnyOriginWithAmbientCredentialsFromAnotherSiteArePermissionDenied() {
+    WebSocketServerOptions options = cookieServer(AccessPolicy.newBuilder()).toBuilder()
+        .browser(BrowserOptions.forOrigins("*")).build();
+    EmbeddedChannel ch = start(options);
+    ch.writeInbound(Unpooled.copiedBuffer("POST /pkg.Svc/Method HTTP/1.1\r\nHost: example.com:8080\r\n"
+        + "Content-Type: application/grpc-web+proto\r\nCookie: session=alice\r\n"
+        + "Origin: https://evil.example.net\r\nContent-Length: 0\r\n\r\n", StandardCharsets.US_ASCII));
+    String answer = written(ch);
+    // A page reads the refusal as a gRPC status: PERMISSION_DENIED (7), its reason percent-encoded.
+    assertTrue(answer.contains("grpc-status: 7"), answer);
+    assertTrue(answer.contains("grpc-message: expected an Origin of the same site as Host 'example.com:8080'"),
+        answer);
+    assertTrue(next.events.isEmpty(), "gRPC never takes over");
+    ch.finishAndReleaseAll();
   }
 }

@@ -79,6 +79,14 @@ class TrustedProxiesTest {
   }
 
   @Test
+  void anEmptyQuotedForNamesNoOne() {
+    // Found by ForwardedHeaderFuzzTest: for="" was read as an address of "" rather than as no valid for.
+    assertEquals(java.util.Arrays.asList(null, "1.2.3.4"), ForwardedHeaderParser.forChain(
+        java.util.List.of("for=\"\", for=1.2.3.4")));
+    assertEquals(PROXY, forwarded.clientAddress(PROXY, headers("Forwarded", "for=\"\"")));
+  }
+
+  @Test
   void unreadableHopsStopTheWalk() {
     assertEquals(PROXY, trusted.clientAddress(PROXY, headers("X-Forwarded-For", "unknown")));
     assertEquals(PROXY, forwarded.clientAddress(PROXY, headers("Forwarded", "for=_hidden")));

@@ -94,7 +94,8 @@ class WebSocketServerOptionsTest {
     assertEquals("WebSocketServerOptions{path=/grpc, subprotocol=wsgrpc.v1, tls=null, "
         + "nativeGrpc=false, plainHttpHandler=false, maxRequestLineBytes=4096, maxRequestHeaderBytes=16384, "
         + "access=AccessPolicy{authenticator=false, allowedOrigins=[], trustedProxies=[], admission=false, "
-        + "maxTunnels=2147483647, maxTunnelsPerClient=2147483647, ipv6ClientPrefix=64}, "
+        + "maxTunnels=2147483647, maxTunnelsPerClient=2147483647, ipv6ClientPrefix=64, "
+        + "crossSiteCredentialsAllowed=false}, "
         + "settings=TunnelSettings{maxInboundFramePayload=1048576, maxOutboundFramePayload=65536, pingInterval=PT30S, "
         + "pingTimeout=PT15S, handshakeTimeout=PT10S}, browser=null, "
         + "http2Limits=Http2Limits{maxConcurrentCalls=1000, maxRstFrames=200, rstWindow=PT10S}}",

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 
@@ -111,6 +112,19 @@ public final class TestCertificates {
   /** PEM of the client certificate's private key (PKCS#8). */
   public File clientKeyPem() {
     return dir.resolve("client-key.pem").toFile();
+  }
+
+  /**
+   * Puts this server certificate and key in place of {@code cert} and {@code key} the way certbot renews them: new
+   * files written next to them, then moved over them atomically, key first.
+   */
+  public void renew(File cert, File key) throws IOException {
+    Path newKey = key.toPath().resolveSibling(key.getName() + ".new");
+    Path newCert = cert.toPath().resolveSibling(cert.getName() + ".new");
+    Files.copy(serverKeyPem().toPath(), newKey, StandardCopyOption.REPLACE_EXISTING);
+    Files.copy(serverCertPem().toPath(), newCert, StandardCopyOption.REPLACE_EXISTING);
+    Files.move(newKey, key.toPath(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    Files.move(newCert, cert.toPath(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 
   /** The CA bundle, for trust managers. */
