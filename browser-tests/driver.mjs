@@ -1,23 +1,14 @@
 // Runs the test page's cases in Debian's Chromium (never a downloaded browser) and prints one line per case:
 //   CASE <tab> suite <tab> name <tab> pass|fail <tab> detail
 // Usage: node driver.mjs --page http://127.0.0.1:PORT/index.html --target http://127.0.0.1:PORT --suite grpc-web[,..]
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { launchChromium } from "./chromium.mjs";
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, arg, i, all) =>
   arg.startsWith("--") ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs, []));
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const caseTimeoutMs = Number(args["case-timeout-ms"] || 60000);
 
-const profile = mkdtempSync(join(tmpdir(), "wsgrpc-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath,
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking"],
-});
+const browser = await launchChromium();
+const context = browser.context;
 const clean = (text) => String(text).replace(/[\t\r\n]+/g, " ");
 let failed = 0;
 try {
@@ -37,7 +28,6 @@ try {
     }
   }
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await browser.close();
 }
 process.exit(failed === 0 ? 0 : 1);

@@ -302,7 +302,96 @@ const wrongOriginCases = {
   },
 };
 
+// JSON over a plain WebSocket (subprotocol wsgrpc-json): no generated code, no client library.
+function jsonCall(target, method, messages, metadata) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`${target.replace(/^http/, "ws")}/wsgrpc.testing.Echo/${method}`, "wsgrpc-json");
+    const got = { protocol: null, metadata: null, messages: [], status: null, trailers: null, closeCode: null };
+    ws.onopen = () => {
+      got.protocol = ws.protocol;
+      if (metadata) {
+        ws.send(JSON.stringify({ metadata }));
+      }
+      for (const message of messages) {
+        ws.send(JSON.stringify({ message }));
+      }
+      ws.send(JSON.stringify({ halfClose: true }));
+    };
+    ws.onmessage = (event) => {
+      const received = JSON.parse(event.data);
+      if (received.metadata) {
+        got.metadata = received.metadata;
+      } else if (received.message) {
+        got.messages.push(received.message);
+      } else if (received.status) {
+        got.status = received.status;
+        got.trailers = received.trailers;
+      }
+    };
+    ws.onclose = (event) => {
+      got.closeCode = event.code;
+      resolve(got);
+    };
+  });
+}
+
+function expectJsonStatus(got, code, messagePart) {
+  check(got.closeCode === 1000, `expected Close 1000 but was ${got.closeCode}`);
+  check(got.status !== null, "expected a status message last");
+  check(got.status.code === code, `expected status ${code} but was ${JSON.stringify(got.status)}`);
+  if (messagePart !== undefined) {
+    check(got.status.message.includes(messagePart),
+      `expected a message containing '${messagePart}' but was '${got.status.message}'`);
+  }
+  return `status ${got.status.code}: ${got.status.message}`;
+}
+
+const jsonWebSocketCases = {
+  "unary with metadata both ways": async (target) => {
+    const got = await jsonCall(target, "Unary", [{ payload: btoa("hello") }], { "x-echo-initial": "from-page" });
+    check(got.protocol === "wsgrpc-json", `expected the server to choose wsgrpc-json but was '${got.protocol}'`);
+    check(got.metadata && got.metadata["x-echo-initial"] === "from-page",
+      `expected the echoed header but got ${JSON.stringify(got.metadata)}`);
+    check(got.messages.length === 1 && atob(got.messages[0].payload) === "hello",
+      `expected the payload back but got ${JSON.stringify(got.messages)}`);
+    check(got.messages[0].messagesReceived === "1", "int64 travels as a JSON string");
+    return expectJsonStatus(got, 0);
+  },
+  "server streaming": async (target) => {
+    const got = await jsonCall(target, "ServerStream", [{ payload: btoa("s"), count: 50 }]);
+    check(got.messages.length === 50, `expected 50 messages but got ${got.messages.length}`);
+    return expectJsonStatus(got, 0);
+  },
+  "client streaming, 1,000 messages": async (target) => {
+    const messages = Array.from({ length: 1000 }, (_, i) => ({ payload: btoa(`m${i}`) }));
+    const got = await jsonCall(target, "ClientStream", messages);
+    check(got.messages.length === 1 && got.messages[0].messagesReceived === "1000",
+      `expected 1000 received but got ${JSON.stringify(got.messages)}`);
+    return expectJsonStatus(got, 0);
+  },
+  "bidi, 1,000 messages each way": async (target) => {
+    const messages = Array.from({ length: 1000 }, (_, i) => ({ payload: btoa(`m${i}`) }));
+    const got = await jsonCall(target, "Bidi", messages);
+    check(got.messages.length === 1000, `expected 1000 answers but got ${got.messages.length}`);
+    check(atob(got.messages[999].payload) === "m999", "in order");
+    return expectJsonStatus(got, 0);
+  },
+  "error status with a message": async (target) => {
+    const got = await jsonCall(target, "Unary", [{ payload: btoa("no such thing"), failWith: 5 }]);
+    return expectJsonStatus(got, 5, "no such thing");
+  },
+  "not JSON of the request type": async (target) => {
+    const got = await jsonCall(target, "Unary", [{ colour: "red" }]);
+    return expectJsonStatus(got, 3, "expected a wsgrpc.testing.EchoRequest as JSON");
+  },
+  "unknown method": async (target) => {
+    const got = await jsonCall(target, "Nope", [{}]);
+    return expectJsonStatus(got, 12);
+  },
+};
+
 const suites = {
+  "json-ws": jsonWebSocketCases,
   "grpc-web": grpcWebCases,
   "grpc-web-guarded": grpcWebGuardedCases,
   "grpc-websockets": grpcWebSocketsCases,

@@ -196,6 +196,17 @@ class CommandLineToolTest {
   }
 
   @Test
+  void probeQuotesTheRefusalBodyAsChannelsDo() throws Exception {
+    String other = healthOnlyUrl.replace("/grpc", "/other");
+    CliJar.Result r = CliJar.run("probe", other);
+    assertEquals(1, r.exitCode, r.toString());
+    assertTrue(r.stderr.startsWith("probe failed at upgrade: expected HTTP 101 but was 404 Not Found from " + other),
+        r.toString());
+    assertTrue(r.stderr.contains("; it said: \"no WebSocket endpoint at /other\" [hop: "), r.toString());
+    assertEquals(1, r.stderr.lines().count(), "one line:\n" + r);
+  }
+
+  @Test
   void probeGoesThroughTheProxyNamedByHttpsProxy() throws Exception {
     try (Tinyproxy proxy = Tinyproxy.start()) {
       String proxyUrl = "http://" + Tinyproxy.USER + ":" + Tinyproxy.PASSWORD + "@127.0.0.1:" + proxy.port();
@@ -221,6 +232,9 @@ class CommandLineToolTest {
       assertTrue(r.stderr.startsWith("probe failed at proxy: HTTP proxy 127.0.0.1:" + proxy.port() + " (from "
           + "https_proxy) answered CONNECT localhost:" + nginxPort() + " with 401 Unauthorized (Server: tinyproxy/"),
           r.toString());
+      // The library's words for it, hint included, as a channel's status would say.
+      assertTrue(r.stderr.endsWith("): the proxy credentials were refused [hop: HTTP proxy 127.0.0.1:" + proxy.port()
+          + " (from https_proxy)]\n"), r.toString());
     }
   }
 

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.client.WebSocketChannels;
+import dev.wsgrpc.testing.Http2Wire;
+import dev.wsgrpc.testing.RawTunnelClient;
 import dev.wsgrpc.testing.ExternalProgram;
 import dev.wsgrpc.testing.TestCertificates;
 import dev.wsgrpc.testing.proto.EchoGrpc;
@@ -153,6 +155,37 @@ class GatewayModeTest {
     assertTrue(service.delayedUnaryArrived.await(60, TimeUnit.SECONDS), "the slow call reached the upstream");
     jar.terminate();
     assertEquals(3, slow.get(60, TimeUnit.SECONDS).getPayload().size(), "the call in flight finishes");
+    assertEquals(0, jar.awaitExit(Duration.ofSeconds(60)), jar.stderr());
+    assertTrue(jar.stderr().contains("Stopped: 1 tunnel(s) drained, 0 closed at the drain deadline"), jar.stderr());
+  }
+
+  /**
+   * During a drain, a tunnel ends with its last call: a client that cancels that call (RST_STREAM) is closed at
+   * once, not at the drain deadline. The client here is written from the wire up, so nothing but the gateway can
+   * end the tunnel (a gRPC client would hang up by itself after GOAWAY once it has no call left).
+   */
+  @Test
+  void aClientCancellingItsLastCallDuringADrainIsClosedAtOnceNotAtTheDrainTimeout() throws Exception {
+    int port = startJavaUpstream(new EchoService(), null);
+    jar = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "127.0.0.1:" + port,
+        "--drain-timeout", "60s");
+    jar.awaitUrl();
+    try (RawTunnelClient client = RawTunnelClient.connect(new InetSocketAddress("127.0.0.1", jar.port()), "/grpc",
+        "wsgrpc.v1", Duration.ofSeconds(90))) {
+      client.sendPrefaceAndSettings();
+      // A unary call whose request never comes: the upstream waits for it.
+      client.send(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS,
+          Http2Wire.grpcRequestBlock("/" + EchoGrpc.getUnaryMethod().getFullMethodName(), "localhost")));
+      client.readUntil(Http2Wire.SETTINGS);
+      jar.awaitLog("tunnel open");
+      jar.terminate();
+      assertEquals(Http2Wire.NO_ERROR, client.readUntil(Http2Wire.GOAWAY).goAwayErrorCode());
+      long cancelled = System.nanoTime();
+      client.send(Http2Wire.rstStream(1, Http2Wire.CANCEL));
+      assertEquals(1001, client.awaitEnd());
+      long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - cancelled);
+      assertTrue(tookMillis < 30_000, "closed " + tookMillis + " ms after the cancel; the drain timeout is 60 s");
+    }
     assertEquals(0, jar.awaitExit(Duration.ofSeconds(60)), jar.stderr());
     assertTrue(jar.stderr().contains("Stopped: 1 tunnel(s) drained, 0 closed at the drain deadline"), jar.stderr());
   }

@@ -60,7 +60,8 @@ class TunnelServerJarTest {
       "--max-request-headers", "--max-concurrent-streams", "--max-inbound-message", "--idle-timeout", "--native-grpc",
       "--mode", "--upstream-file", "--upstream-refresh", "--upstream-health-check", "--upstream-health-service",
       "--upstream-authority", "--upstream-client-cert", "--upstream-client-key", "--max-inbound-metadata",
-      "--max-rst-frames", "--max-control-frames", "--max-connection-age", "--browser-origins", "--browser-headers",
+      "--max-rst-frames", "--max-control-frames", "--upstream-keepalive", "--upstream-keepalive-timeout",
+      "--max-pending-bytes", "--max-connection-age", "--browser-origins", "--browser-headers",
       "--admin-port", "--admin-address");
 
   private TunnelServerJar jar;

@@ -1,5 +1,6 @@
 package dev.wsgrpc.cli;
 
+import dev.wsgrpc.client.InternalWebSocketClient;
 import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.core.internal.OptionValues;
 import io.netty.bootstrap.ServerBootstrap;
@@ -75,7 +76,7 @@ final class ForwardCommand implements Callable<Integer> {
       return t;
     });
     try {
-      TunnelDialer dialer = new TunnelDialer(options, group, dns);
+      InternalWebSocketClient.Dialer dialer = InternalWebSocketClient.newDialer(options, group, dns);
       Channel server = new ServerBootstrap()
           .group(group)
           .channel(NioServerSocketChannel.class)
@@ -91,8 +92,8 @@ final class ForwardCommand implements Callable<Integer> {
           .bind(new InetSocketAddress(listenAddress.getHostString(), listenAddress.getPort())).sync().channel();
       InetSocketAddress bound = (InetSocketAddress) server.localAddress();
       out.println("forward: listening on " + bound.getAddress().getHostAddress() + ":" + bound.getPort() + " -> "
-          + dev.wsgrpc.client.InternalWebSocketClient.safeUrl(options)
-          + (dialer.proxy() != null ? " through " + dialer.proxy().describe() : ""));
+          + InternalWebSocketClient.safeUrl(options)
+          + (dialer.proxy() != null ? " through " + dialer.proxy() : ""));
       out.flush();
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         server.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
@@ -112,11 +113,11 @@ final class ForwardCommand implements Callable<Integer> {
 
   /** On a new local connection: opens its tunnel, then relays; closes the connection if the tunnel fails. */
   private static final class Opener extends ChannelInboundHandlerAdapter {
-    private final TunnelDialer dialer;
+    private final InternalWebSocketClient.Dialer dialer;
     private final PrintWriter out;
     private final PrintWriter err;
 
-    Opener(TunnelDialer dialer, PrintWriter out, PrintWriter err) {
+    Opener(InternalWebSocketClient.Dialer dialer, PrintWriter out, PrintWriter err) {
       this.dialer = dialer;
       this.out = out;
       this.err = err;
@@ -129,8 +130,8 @@ final class ForwardCommand implements Callable<Integer> {
       dialer.dial(new Relay(local), (step, nanos, detail) -> { }).addListener(f -> {
         if (!f.isSuccess()) {
           Throwable cause = f.cause();
-          String reason = cause instanceof TunnelDialer.StepFailure
-              ? ((TunnelDialer.StepFailure) cause).oneLine() : String.valueOf(cause);
+          String reason = cause instanceof InternalWebSocketClient.StepFailure
+              ? ((InternalWebSocketClient.StepFailure) cause).oneLine() : String.valueOf(cause);
           synchronized (err) {
             err.println("forward: " + who + ": tunnel failed at " + reason);
             err.flush();

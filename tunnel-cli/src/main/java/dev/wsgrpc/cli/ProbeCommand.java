@@ -21,10 +21,11 @@ import io.grpc.testing.integration.Messages.StreamingOutputCallRequest;
 import io.grpc.testing.integration.Messages.StreamingOutputCallResponse;
 import io.grpc.testing.integration.TestServiceGrpc;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
-import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.Future;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.Locale;
@@ -139,19 +140,21 @@ final class ProbeCommand implements Callable<Integer> {
       return t;
     });
     try {
-      TunnelDialer dialer;
+      InternalWebSocketClient.Dialer dialer;
       try {
-        dialer = new TunnelDialer(options, group, dns);
+        dialer = InternalWebSocketClient.newDialer(options, group, dns);
       } catch (java.io.IOException e) {
         failed("proxy: " + e.getMessage());
         return false;
       }
-      Promise<Channel> tunnel = dialer.dial(new io.netty.channel.ChannelInboundHandlerAdapter(),
-          (s, nanos, detail) -> step(s.label, nanos, detail));
-      tunnel.await(options.settings().handshakeTimeout().toMillis() * 2 + 5_000);
+      Future<Channel> tunnel = dialer.dial(new ChannelInboundHandlerAdapter(),
+          (s, nanos, detail) -> step(s.label(), nanos, detail));
+      // TCP, the proxy, then TLS and the upgrade together each have their own limit.
+      tunnel.await(options.settings().handshakeTimeout().toMillis() * 3 + 15_000);
       if (!tunnel.isSuccess()) {
         Throwable cause = tunnel.cause();
-        failed(cause instanceof TunnelDialer.StepFailure ? ((TunnelDialer.StepFailure) cause).oneLine()
+        failed(cause instanceof InternalWebSocketClient.StepFailure
+            ? ((InternalWebSocketClient.StepFailure) cause).oneLine()
             : "connect: " + (cause == null ? "no answer" : cause));
         if (tunnel.isDone() == false) {
           tunnel.cancel(false);

@@ -15,8 +15,8 @@ import java.util.Map;
 
 /**
  * The client's half of the RFC 6455 opening handshake, as bytes on the wire: the upgrade request and the checks of
- * the answer. {@link ClientUpgradeHandler} and the command-line tool (through {@link InternalWebSocketClient}) both
- * use it, so they send the same request and describe a bad answer in the same words.
+ * the answer, used by {@link ClientUpgradeHandler}, which channels and the command-line tool's
+ * {@link InternalWebSocketClient.Dialer} both run: one request, one wording for a bad answer.
  */
 final class ClientHandshake {
 

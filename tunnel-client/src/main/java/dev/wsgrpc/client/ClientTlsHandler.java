@@ -30,13 +30,15 @@ final class ClientTlsHandler extends InternalProtocolNegotiators.ProtocolNegotia
   private final SslContext sslContext;
   private final WebSocketClientOptions options;
   private final HandshakeDeadline deadline;
+  private final HandshakeProgress progress;
 
   ClientTlsHandler(ChannelHandler next, SslContext sslContext, WebSocketClientOptions options,
-      HandshakeDeadline deadline, ChannelLogger logger) {
+      HandshakeDeadline deadline, HandshakeProgress progress, ChannelLogger logger) {
     super(next, "WebSocketTls", logger);
     this.sslContext = sslContext;
     this.options = options;
     this.deadline = deadline;
+    this.progress = progress;
   }
 
   @Override
@@ -63,7 +65,9 @@ final class ClientTlsHandler extends InternalProtocolNegotiators.ProtocolNegotia
           + (cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName()), cause));
       return;
     }
-    SSLSession session = ctx.pipeline().get(SslHandler.class).engine().getSession();
+    SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+    progress.tlsDone(ssl);
+    SSLSession session = ssl.engine().getSession();
     ProtocolNegotiationEvent pne = getProtocolNegotiationEvent();
     Attributes attrs = InternalProtocolNegotiationEvent.getAttributes(pne).toBuilder()
         .set(GrpcAttributes.ATTR_SECURITY_LEVEL, SecurityLevel.PRIVACY_AND_INTEGRITY)

@@ -40,6 +40,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
 
   private final WebSocketClientOptions options;
   private final HandshakeDeadline deadline;
+  private final HandshakeProgress progress;
   private String key;
   private String subprotocol;
   private boolean accepted;
@@ -49,10 +50,11 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
   private final StringBuilder refusalBody = new StringBuilder();
 
   ClientUpgradeHandler(ChannelHandler next, WebSocketClientOptions options, HandshakeDeadline deadline,
-      ChannelLogger logger) {
+      HandshakeProgress progress, ChannelLogger logger) {
     super(next, "WebSocketUpgrade", logger);
     this.options = options;
     this.deadline = deadline;
+    this.progress = progress;
   }
 
   @Override
@@ -91,6 +93,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
       }
       if (msg instanceof HttpResponse) {
         HttpResponse response = (HttpResponse) msg;
+        progress.upgradeAnswered(response);
         String problem = ClientHandshake.check(options, key, response);
         if (problem != null) {
           if (!response.decoderResult().isFailure() && isPlainText(response)

@@ -68,7 +68,7 @@ final class ConnectErrorInterceptor implements ClientInterceptor {
     }
     ProxyConnectException refused = find(status.getCause(), ProxyConnectException.class);
     if (refused != null) {
-      return status.withDescription(describeProxyFailure(refused));
+      return status.withDescription(describeProxyFailure(refused, proxyInUse()));
     }
     String description = status.getDescription() == null ? "" : status.getDescription();
     if (!description.startsWith("io exception") && !description.startsWith("unresolved address")) {
@@ -94,7 +94,11 @@ final class ConnectErrorInterceptor implements ClientInterceptor {
     return status.withDescription(verb + where + (verb.startsWith("connection") ? " failed" : "") + ": " + reason);
   }
 
-  private String describeProxyFailure(ProxyConnectException e) {
+  /**
+   * A refused or failed CONNECT in the words channels use for it, naming {@code proxy} (or "the HTTP proxy" when
+   * null), the target, the proxy's answer and its {@code Server}. The command-line tool's dialer says the same.
+   */
+  static String describeProxyFailure(ProxyConnectException e, WebSocketProxyDetector.Choice proxy) {
     String message = e.getMessage() == null ? "" : e.getMessage();
     // Netty: "<protocol>, <auth>, <proxy address> => <destination>[, <what happened>]".
     int arrow = message.indexOf(" => ");
@@ -107,7 +111,6 @@ final class ConnectErrorInterceptor implements ClientInterceptor {
       destination = (comma < 0 ? rest : rest.substring(0, comma)).replace("/<unresolved>", "");
       what = comma < 0 ? "" : rest.substring(comma + 2);
     }
-    WebSocketProxyDetector.Choice proxy = proxyInUse();
     String named = proxy != null ? proxy.describe() : "the HTTP proxy";
     String server = "";
     if (e instanceof HttpProxyHandler.HttpProxyConnectException

@@ -10,7 +10,8 @@ import io.netty.util.AsciiString;
 
 /**
  * Builds each connection's setup chain: wait until active, then TLS (wss only), then the upgrade, then gRPC's
- * HTTP/2 handler. This and {@link WebSocketChannelCredentials} are the only places that touch grpc-netty's
+ * HTTP/2 handler. {@link #handshake} is the one client handshake, which the command-line tool's
+ * {@link InternalWebSocketClient.Dialer} runs too; docs/ARCHITECTURE.md lists the classes that touch grpc-netty's
  * {@code @Internal} negotiation API.
  */
 final class WebSocketClientNegotiator implements InternalProtocolNegotiator.ProtocolNegotiator {
@@ -33,12 +34,22 @@ final class WebSocketClientNegotiator implements InternalProtocolNegotiator.Prot
 
   @Override
   public ChannelHandler newHandler(GrpcHttp2ConnectionHandler grpcHandler) {
-    ChannelLogger logger = grpcHandler.getNegotiationLogger();
-    HandshakeDeadline deadline = new HandshakeDeadline(options.settings().handshakeTimeout().toMillis(), options.safeUrl());
-    ChannelHandler grpc = InternalProtocolNegotiators.grpcNegotiationHandler(grpcHandler);
-    ChannelHandler upgrade = new ClientUpgradeHandler(grpc, options, deadline, logger);
+    return handshake(options, sslContext, InternalProtocolNegotiators.grpcNegotiationHandler(grpcHandler),
+        HandshakeProgress.NONE, grpcHandler.getNegotiationLogger());
+  }
+
+  /**
+   * The client handshake, the one chain of setup steps that channels and the command-line tool
+   * ({@link InternalWebSocketClient.Dialer}) both run: wait until active, TLS (wss only), the upgrade, then
+   * {@code next}, which receives grpc's negotiation event once the connection carries frames.
+   */
+  static ChannelHandler handshake(WebSocketClientOptions options, SslContext sslContext, ChannelHandler next,
+      HandshakeProgress progress, ChannelLogger logger) {
+    HandshakeDeadline deadline = new HandshakeDeadline(options.settings().handshakeTimeout().toMillis(),
+        options.safeUrl());
+    ChannelHandler upgrade = new ClientUpgradeHandler(next, options, deadline, progress, logger);
     ChannelHandler afterActive = options.isSecure()
-        ? new ClientTlsHandler(upgrade, sslContext, options, deadline, logger)
+        ? new ClientTlsHandler(upgrade, sslContext, options, deadline, progress, logger)
         : upgrade;
     return InternalProtocolNegotiators.waitUntilActiveHandler(afterActive, logger);
   }

@@ -13,7 +13,10 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import org.junit.jupiter.api.Test;
 
-/** The handshake as the command-line tool reaches it; {@link ClientUpgradeHandlerTest} covers it on the wire. */
+/**
+ * The upgrade request and the checks of the answer, as values; {@link ClientUpgradeHandlerTest} covers them on the
+ * wire.
+ */
 class ClientHandshakeTest {
 
   private static final WebSocketClientOptions OPTIONS =
@@ -32,22 +35,22 @@ class ClientHandshakeTest {
 
   @Test
   void requestCarriesTheCallersUserAgentUnlessAHeaderReplacesIt() {
-    FullHttpRequest request = InternalWebSocketClient.newUpgradeRequest(OPTIONS, KEY, "wsgrpc-cli");
+    FullHttpRequest request = ClientHandshake.newRequest(OPTIONS, KEY, "wsgrpc-cli");
     assertEquals("/grpc?token=t", request.uri());
     assertEquals("wsgrpc-cli", request.headers().get("User-Agent"));
     assertEquals(KEY, request.headers().get("Sec-WebSocket-Key"));
     assertEquals("wsgrpc.v1", request.headers().get("Sec-WebSocket-Protocol"));
     assertSame(Unpooled.EMPTY_BUFFER, request.content(), "no body, nothing to release");
-    FullHttpRequest replaced = InternalWebSocketClient.newUpgradeRequest(
+    FullHttpRequest replaced = ClientHandshake.newRequest(
         OPTIONS.toBuilder().header("User-Agent", "acme/2.0").build(), KEY, "wsgrpc-cli");
     assertEquals("acme/2.0", replaced.headers().get("User-Agent"));
   }
 
   @Test
   void aGood101IsAcceptedWithItsSubprotocol() {
-    assertNull(InternalWebSocketClient.checkUpgradeResponse(OPTIONS, KEY, switching("wsgrpc.v1")));
-    assertEquals("wsgrpc.v1", InternalWebSocketClient.upgradeSubprotocol(switching("wsgrpc.v1")));
-    assertNull(InternalWebSocketClient.upgradeSubprotocol(switching(null)));
+    assertNull(ClientHandshake.check(OPTIONS, KEY, switching("wsgrpc.v1")));
+    assertEquals("wsgrpc.v1", ClientHandshake.subprotocol(switching("wsgrpc.v1")));
+    assertNull(ClientHandshake.subprotocol(switching(null)));
   }
 
   @Test
@@ -56,7 +59,7 @@ class ClientHandshakeTest {
     r.headers().set("Sec-WebSocket-Version", "8").set("Server", "old/1.0");
     assertEquals("expected HTTP 101 but was 426 Upgrade Required from ws://example.com/grpc?<redacted> "
         + "(Server: old/1.0): the server speaks WebSocket version 8",
-        InternalWebSocketClient.checkUpgradeResponse(OPTIONS, KEY, r));
+        ClientHandshake.check(OPTIONS, KEY, r));
   }
 
   @Test
@@ -64,6 +67,6 @@ class ClientHandshakeTest {
     HttpResponse r = switching(null);
     r.headers().set("Sec-WebSocket-Accept", "nope");
     assertEquals("expected Sec-WebSocket-Accept '" + Http11Tokens.acceptFor(KEY) + "' but was 'nope' from "
-        + "ws://example.com/grpc?<redacted>", InternalWebSocketClient.checkUpgradeResponse(OPTIONS, KEY, r));
+        + "ws://example.com/grpc?<redacted>", ClientHandshake.check(OPTIONS, KEY, r));
   }
 }

@@ -50,7 +50,7 @@ class ClientInboundFuzzTest {
     EmbeddedChannel ch = new EmbeddedChannel();
     ch.freezeTime();
     ch.pipeline().addLast(new ClientUpgradeHandler(Http2FrameCodecBuilder.forClient().build(), options,
-        new HandshakeDeadline(2_000, options.safeUrl()), NoopChannelLogger.INSTANCE));
+        new HandshakeDeadline(2_000, options.safeUrl()), HandshakeProgress.NONE, NoopChannelLogger.INSTANCE));
     ch.pipeline().addLast(new FuzzSink(cause -> cause instanceof StatusRuntimeException
         || Http2CodecUtil.getEmbeddedHttp2Exception(cause) != null));
     try {

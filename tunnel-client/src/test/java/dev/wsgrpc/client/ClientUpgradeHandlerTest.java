@@ -55,7 +55,8 @@ class ClientUpgradeHandlerTest {
   private EmbeddedChannel start(WebSocketClientOptions options, HandshakeDeadline deadline) {
     next = new InboundRecorder();
     tail = new InboundRecorder();
-    ch = new EmbeddedChannel(new ClientUpgradeHandler(next, options, deadline, NoopChannelLogger.INSTANCE), tail);
+    ch = new EmbeddedChannel(new ClientUpgradeHandler(next, options, deadline, HandshakeProgress.NONE,
+        NoopChannelLogger.INSTANCE), tail);
     ch.freezeTime();
     ch.pipeline().fireUserEventTriggered(event);
     String raw = written(ch);
@@ -615,7 +616,8 @@ class ClientUpgradeHandlerTest {
   void timeoutAfterTlsNamesTheUpgradeStep() {
     WebSocketClientOptions options = WebSocketClientOptions.newBuilder("wss://example.com/grpc").build();
     HandshakeDeadline deadline = new HandshakeDeadline(TIMEOUT_MILLIS, options.safeUrl());
-    ch = new EmbeddedChannel(new ClientUpgradeHandler(next, options, deadline, NoopChannelLogger.INSTANCE), tail);
+    ch = new EmbeddedChannel(new ClientUpgradeHandler(next, options, deadline, HandshakeProgress.NONE,
+        NoopChannelLogger.INSTANCE), tail);
     ch.freezeTime();
     // What ClientTlsHandler does when TLS starts; TLS then succeeds and hands over to the upgrade step.
     deadline.start(ch, () -> "waiting for the TLS handshake");

@@ -18,7 +18,10 @@ final class Http2FrameBoundaries {
   static final int RST_STREAM = 0x3;
   static final int DATA = 0x0;
   static final int SETTINGS = 0x4;
+  static final int PUSH_PROMISE = 0x5;
   static final int PING = 0x6;
+  static final int CONTINUATION = 0x9;
+  static final int FLAG_END_HEADERS = 0x4;
   static final int FLAG_END_STREAM = 0x1;
   static final int FLAG_ACK = 0x1;
   static final int NO_ERROR = 0x0;
@@ -35,6 +38,8 @@ final class Http2FrameBoundaries {
   private int streamId;
   private long payloadLeft;
   private long frames;
+  /** Inside a header block: a HEADERS or PUSH_PROMISE without END_HEADERS, until a CONTINUATION with it. */
+  private boolean inHeaderBlock;
 
   /**
    * @param skip bytes before the first frame: 24 for the client's side (the connection preface
@@ -77,6 +82,10 @@ final class Http2FrameBoundaries {
         streamId = (streamId << 8) | b;
       }
       if (++headerSeen == HEADER) {
+        if (type == HEADERS || type == PUSH_PROMISE || type == CONTINUATION) {
+          // RFC 9113, 6.10: nothing but the block's CONTINUATION frames may come before END_HEADERS.
+          inHeaderBlock = (flags & FLAG_END_HEADERS) == 0;
+        }
         listener.onFrame(type, flags, streamId & Integer.MAX_VALUE);
         headerSeen = 0;
         payloadLeft = length;
@@ -91,6 +100,11 @@ final class Http2FrameBoundaries {
     return index;
   }
 
+  /** Whether the stream is between two frames (or before the first): no header or payload half read. */
+  boolean betweenFrames() {
+    return skip == 0 && headerSeen == 0 && payloadLeft == 0;
+  }
+
   /** Moves over all of {@code buf}'s readable bytes. */
   void advanceAll(ByteBuf buf) {
     int end = buf.writerIndex();
@@ -99,9 +113,12 @@ final class Http2FrameBoundaries {
     }
   }
 
-  /** Whether the stream is between two frames, at least one of which has passed. */
+  /**
+   * Whether a frame of our own may go here: between two frames, at least one of which has passed, and not inside a
+   * header block (a HEADERS without END_HEADERS must be followed by its CONTINUATION frames and nothing else).
+   */
   boolean atBoundary() {
-    return frames > 0 && headerSeen == 0 && payloadLeft == 0;
+    return frames > 0 && headerSeen == 0 && payloadLeft == 0 && !inHeaderBlock;
   }
 
   /** A GOAWAY frame (type 7) naming the largest stream id and NO_ERROR: finish what you started, start nothing. */

@@ -1,5 +1,6 @@
 package dev.wsgrpc.gateway;
 
+import static dev.wsgrpc.core.internal.Preconditions.checkArgument;
 import static dev.wsgrpc.core.internal.Preconditions.checkInRange;
 import static dev.wsgrpc.core.internal.Preconditions.checkNotNull;
 
@@ -7,15 +8,27 @@ import dev.wsgrpc.server.Http2Limits;
 import java.time.Duration;
 
 /**
- * The limits of relay mode, which has no HTTP/2 server of its own and so counts, in the client's byte stream, the
- * frames an attacker uses to make a server work for nothing: RST_STREAM (rapid reset), SETTINGS and PING. One more
- * than allowed in a window ends the tunnel with GOAWAY {@code ENHANCE_YOUR_CALM} before any of it reaches the
- * upstream. Immutable; one value per gateway.
+ * The limits and timers of relay mode, which has no HTTP/2 server of its own. It counts, in the client's byte
+ * stream, the frames an attacker uses to make a server work for nothing (RST_STREAM, SETTINGS, PING): one more than
+ * allowed in a window ends the tunnel with GOAWAY {@code ENHANCE_YOUR_CALM} before any of it reaches the upstream.
+ * It pings an upstream that has been silent, ends tunnels without calls, and caps the bytes held for upstream
+ * connections still being made. Immutable; one value per gateway.
  */
 final class RelaySettings {
 
   /** The default most SETTINGS frames, and most PING frames, a client may send per window: {@value}. */
   static final int DEFAULT_MAX_CONTROL_FRAMES = 100;
+  /**
+   * The default time an upstream may be silent, while a call is open, before it gets a PING: {@value} s, what
+   * grpc-java servers permit by default ({@code permitKeepAliveTime}).
+   */
+  static final int DEFAULT_UPSTREAM_KEEPALIVE_SECONDS = 300;
+  /** The default time an upstream has to answer that PING: {@value} s. */
+  static final int DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS = 20;
+  /** The default time a tunnel may have no call before it is drained: {@value} min. */
+  static final int DEFAULT_IDLE_TIMEOUT_MINUTES = 30;
+  /** The default most bytes held, for all connections together, while their upstream connections are made. */
+  static final long DEFAULT_MAX_PENDING_BYTES = 64L * 1024 * 1024;
 
   static final RelaySettings DEFAULT = newBuilder().build();
 
@@ -23,12 +36,20 @@ final class RelaySettings {
   final int maxSettingsFrames;
   final int maxPingFrames;
   final Duration window;
+  final Duration upstreamKeepAliveTime;
+  final Duration upstreamKeepAliveTimeout;
+  final Duration idleTimeout;
+  final long maxPendingBytes;
 
   private RelaySettings(Builder b) {
     this.maxRstFrames = b.maxRstFrames;
     this.maxSettingsFrames = b.maxControlFrames;
     this.maxPingFrames = b.maxControlFrames;
     this.window = b.window;
+    this.upstreamKeepAliveTime = b.upstreamKeepAliveTime;
+    this.upstreamKeepAliveTimeout = b.upstreamKeepAliveTimeout;
+    this.idleTimeout = b.idleTimeout;
+    this.maxPendingBytes = b.maxPendingBytes;
   }
 
   static Builder newBuilder() {
@@ -38,7 +59,9 @@ final class RelaySettings {
   @Override
   public String toString() {
     return "RelaySettings{maxRstFrames=" + maxRstFrames + ", maxSettingsFrames=" + maxSettingsFrames
-        + ", maxPingFrames=" + maxPingFrames + ", window=" + window + "}";
+        + ", maxPingFrames=" + maxPingFrames + ", window=" + window + ", upstreamKeepAliveTime="
+        + upstreamKeepAliveTime + ", upstreamKeepAliveTimeout=" + upstreamKeepAliveTimeout + ", idleTimeout="
+        + idleTimeout + ", maxPendingBytes=" + maxPendingBytes + "}";
   }
 
   /** A validating builder, starting from the defaults. */
@@ -46,6 +69,10 @@ final class RelaySettings {
     private int maxRstFrames = Http2Limits.DEFAULT_MAX_RST_FRAMES;
     private int maxControlFrames = DEFAULT_MAX_CONTROL_FRAMES;
     private Duration window = Duration.ofSeconds(Http2Limits.DEFAULT_RST_WINDOW_SECONDS);
+    private Duration upstreamKeepAliveTime = Duration.ofSeconds(DEFAULT_UPSTREAM_KEEPALIVE_SECONDS);
+    private Duration upstreamKeepAliveTimeout = Duration.ofSeconds(DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS);
+    private Duration idleTimeout = Duration.ofMinutes(DEFAULT_IDLE_TIMEOUT_MINUTES);
+    private long maxPendingBytes = DEFAULT_MAX_PENDING_BYTES;
 
     private Builder() {}
 
@@ -65,6 +92,42 @@ final class RelaySettings {
      */
     Builder maxControlFrames(int frames) {
       this.maxControlFrames = checkInRange(frames, 0, Integer.MAX_VALUE - 1, "maxControlFrames");
+      return this;
+    }
+
+    /**
+     * How long an upstream may send nothing while a call is open before the gateway sends it an HTTP/2 PING, and how
+     * long it then has to answer; no answer ends the tunnel with close 1013. {@code time} zero sends none. The
+     * upstream must permit pings this often (grpc-java: {@code permitKeepAliveTime}, 5 min by default). Default:
+     * {@value #DEFAULT_UPSTREAM_KEEPALIVE_SECONDS} s and {@value #DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS} s.
+     */
+    Builder upstreamKeepAlive(Duration time, Duration timeout) {
+      checkNotNull(time, "upstreamKeepAlive");
+      checkNotNull(timeout, "upstreamKeepAliveTimeout");
+      checkArgument(!time.isNegative(), "upstreamKeepAlive", time, ">= 0");
+      checkArgument(!timeout.isNegative() && !timeout.isZero(), "upstreamKeepAliveTimeout", timeout, "> 0");
+      this.upstreamKeepAliveTime = time;
+      this.upstreamKeepAliveTimeout = timeout;
+      return this;
+    }
+
+    /** How long a tunnel may have no call before it is drained (GOAWAY, close 1001); zero never. Default: 30 min. */
+    Builder idleTimeout(Duration idle) {
+      checkNotNull(idle, "idleTimeout");
+      checkArgument(!idle.isNegative(), "idleTimeout", idle, ">= 0");
+      this.idleTimeout = idle;
+      return this;
+    }
+
+    /**
+     * The most bytes all connections together may hold while their upstream connections are being made (each also
+     * holds at most {@value UpstreamRelayHandler#MAX_PENDING_BYTES}); a connection that would pass it ends with
+     * close 1013. Default: 64 MiB.
+     */
+    Builder maxPendingBytes(long bytes) {
+      checkArgument(bytes >= UpstreamRelayHandler.MAX_PENDING_BYTES, "maxPendingBytes", bytes,
+          ">= " + UpstreamRelayHandler.MAX_PENDING_BYTES);
+      this.maxPendingBytes = bytes;
       return this;
     }
 

@@ -222,8 +222,8 @@ public final class TunnelServerMain implements Callable<Integer> {
   int maxInboundMessage;
 
   @Option(names = "--idle-timeout", paramLabel = "DURATION", defaultValue = "30m", converter = DurationConverter.class,
-      description = "Demo and proxy modes: close a tunnel with no calls for this long (GOAWAY, then close 1001); 0 "
-          + "keeps idle tunnels. Default: ${DEFAULT-VALUE}. Env: TUNNEL_IDLE_TIMEOUT.")
+      description = "Close a tunnel with no calls for this long (GOAWAY, then close 1001); 0 keeps idle tunnels. "
+          + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_IDLE_TIMEOUT.")
   Duration idleTimeout;
 
   @Option(names = "--native-grpc", negatable = true, defaultValue = "true", fallbackValue = "true",
@@ -301,6 +301,31 @@ public final class TunnelServerMain implements Callable<Integer> {
           + "--drain-timeout to finish, so clients reconnect and spread over gateway replicas; 0 keeps connections. "
           + "Default: 0 (never). Env: TUNNEL_MAX_CONNECTION_AGE.")
   Duration maxConnectionAge;
+
+  @Option(names = "--upstream-keepalive", paramLabel = "DURATION",
+      defaultValue = RelaySettings.DEFAULT_UPSTREAM_KEEPALIVE_SECONDS + "s", converter = DurationConverter.class,
+      description = "Proxy and relay modes: when an upstream connection with a call open has sent nothing for this "
+          + "long, send it an HTTP/2 PING (a black-holed upstream is noticed; TCP keepalive is on too). Upstreams must "
+          + "permit it (grpc-java: permitKeepAliveTime, 5m by default); 0 sends none. Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_UPSTREAM_KEEPALIVE.")
+  Duration upstreamKeepAlive;
+
+  @Option(names = "--upstream-keepalive-timeout", paramLabel = "DURATION",
+      defaultValue = RelaySettings.DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS + "s",
+      converter = DurationConverter.class,
+      description = "Proxy and relay modes: how long an upstream has to answer that PING; no answer fails its calls "
+          + "UNAVAILABLE (relay mode: the tunnel ends with close 1013, Try Again Later). Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_UPSTREAM_KEEPALIVE_TIMEOUT.")
+  Duration upstreamKeepAliveTimeout;
+
+  @Option(names = "--max-pending-bytes", paramLabel = "BYTES", defaultValue = "" + RelaySettings.DEFAULT_MAX_PENDING_BYTES,
+      description = "Relay mode: most bytes held for all tunnels together while their upstream connections are made "
+          + "(each holds at most 1 MiB); a tunnel that would pass it ends with close 1013. Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_MAX_PENDING_BYTES.")
+  long maxPendingBytes;
+
+  /** Relay mode's limits and timers, from the flags (buildOptions). */
+  private RelaySettings relaySettings;
 
   @Option(names = "--admin-port", paramLabel = "PORT",
       description = "Serve GET /healthz and GET /metrics on this port of --admin-address too (plain HTTP, no "
@@ -453,7 +478,9 @@ public final class TunnelServerMain implements Callable<Integer> {
     }
     if (!browserOrigins.isEmpty() && mode == GatewayMode.RELAY && !(upstream.isEmpty() && upstreamFile == null)) {
       throw new ParameterException(spec.commandLine(),
-          "--browser-origins needs --mode proxy: relay mode passes tunnel bytes through without reading calls");
+          "--browser-origins needs --mode proxy: relay mode passes each tunnel's HTTP/2 bytes to an upstream unread "
+              + "(opaque), so it has no calls to translate browser protocols into; proxy mode reads calls and "
+              + "forwards each one");
     }
     if (nativeGrpc && authTokens != null && mode == GatewayMode.RELAY
         && !(upstream.isEmpty() && upstreamFile == null)) {
@@ -493,9 +520,15 @@ public final class TunnelServerMain implements Callable<Integer> {
     Http2Limits.Builder http2 = Http2Limits.newBuilder();
     set("--max-concurrent-streams", () -> http2.maxConcurrentCalls(maxConcurrentStreams));
     set("--max-rst-frames", () -> http2.maxRstFrames(maxRstFrames, Duration.ofSeconds(10)));
-    set("--max-control-frames", () -> RelaySettings.newBuilder().maxControlFrames(maxControlFrames));
+    RelaySettings.Builder relay = RelaySettings.newBuilder();
+    set("--max-control-frames", () -> relay.maxControlFrames(maxControlFrames));
+    set("--upstream-keepalive", () -> relay.upstreamKeepAlive(upstreamKeepAlive, upstreamKeepAliveTimeout));
+    set("--idle-timeout", () -> relay.idleTimeout(idleTimeout));
+    set("--max-pending-bytes", () -> relay.maxPendingBytes(maxPendingBytes));
+    Http2Limits http2Limits = http2.build();
+    relaySettings = relay.http2Limits(http2Limits).build();
     WebSocketServerOptions.Builder options = WebSocketServerOptions.newBuilder().nativeGrpc(nativeGrpc)
-        .http2Limits(http2.build());
+        .http2Limits(http2Limits);
     set("--path", () -> options.path(path));
     set("--max-request-headers", () -> options.maxRequestHeaderBytes(maxRequestHeaders));
     if (!browserOrigins.isEmpty()) {
@@ -514,7 +547,9 @@ public final class TunnelServerMain implements Callable<Integer> {
       "upstreamTls", "--upstream-tls",
       "upstreamClientKey", "--upstream-client-key",
       "maxInboundMessage", "--max-inbound-message",
-      "maxInboundMetadata", "--max-inbound-metadata");
+      "maxInboundMetadata", "--max-inbound-metadata",
+      "upstreamKeepAlive", "--upstream-keepalive",
+      "upstreamKeepAliveTimeout", "--upstream-keepalive-timeout");
 
   /** Runs one library setter for {@code flag}; a value it refuses is reported as {@code "--flag: value (...)"}. */
   private void set(String flag, Runnable setter) {
@@ -555,6 +590,7 @@ public final class TunnelServerMain implements Callable<Integer> {
           .healthCheckService(upstreamHealthCheck ? upstreamHealthService : null)
           .maxInboundMessageSize(maxInboundMessage)
           .maxInboundMetadataSize(maxInboundMetadata)
+          .keepAlive(upstreamKeepAlive, upstreamKeepAliveTimeout)
           .build();
     } catch (InvalidValueException e) {
       // The upstream options check their values together in build(): the flag comes from this command's table.
@@ -629,11 +665,7 @@ public final class TunnelServerMain implements Callable<Integer> {
       }
       upstreamContext = b.build();
     }
-    RelaySettings relay = RelaySettings.newBuilder()
-        .http2Limits(options.http2Limits())
-        .maxControlFrames(maxControlFrames)
-        .build();
-    try (UpstreamGateway gateway = new UpstreamGateway(options, new Upstreams(targets), upstreamContext, relay,
+    try (UpstreamGateway gateway = new UpstreamGateway(options, new Upstreams(targets), upstreamContext, relaySettings,
         tracker)) {
       InetSocketAddress bound = gateway.start(bindAddress);
       System.out.println("tunnel-server: relay mode, dial " + scheme + "://localhost:" + bound.getPort() + path

@@ -47,6 +47,7 @@ final class TunnelTracker implements TunnelListener {
   private final Counter upstreamFailures;
   private final Counter closed;
   private final Counter abusive;
+  private final Counter upstreamSilent;
 
   TunnelTracker(PrometheusRegistry registry) {
     GaugeWithCallback.builder()
@@ -89,7 +90,13 @@ final class TunnelTracker implements TunnelListener {
         .register(registry);
     upstreamFailures = Counter.builder()
         .name("wsgrpc_upstream_connect_failures_total")
-        .help("Failed connection attempts to an upstream gRPC server")
+        .help("Relay mode: failed connection attempts to an upstream gRPC server (refused, timed out, or a failed "
+            + "TLS handshake)")
+        .register(registry);
+    upstreamSilent = Counter.builder()
+        .name("wsgrpc_upstream_keepalive_failures_total")
+        .help("Relay mode: upstream connections that answered no HTTP/2 PING within --upstream-keepalive-timeout "
+            + "(their tunnels ended with 1013)")
         .register(registry);
   }
 
@@ -138,6 +145,14 @@ final class TunnelTracker implements TunnelListener {
 
   /** One rate-limited line per limit (a {@link RejectReason#isLimit()} reason): at most one every 10 seconds. */
   private final java.util.Map<RejectReason, RateLimitedLog> limitLog = limitLines();
+  private final RateLimitedLog connectFailureLog = warnEvery10s();
+  private final RateLimitedLog unreachableLog = warnEvery10s();
+  private final RateLimitedLog silentLog = warnEvery10s();
+
+  /** At most one WARN line every 10 s of each kind, with the count of the others: an upstream down for hours. */
+  private static RateLimitedLog warnEvery10s() {
+    return new RateLimitedLog(logger, RateLimitedLog.Level.WARN, 1, java.time.Duration.ofSeconds(10), System::nanoTime);
+  }
 
   private static java.util.Map<RejectReason, RateLimitedLog> limitLines() {
     java.util.Map<RejectReason, RateLimitedLog> lines = new java.util.EnumMap<>(RejectReason.class);
@@ -155,9 +170,47 @@ final class TunnelTracker implements TunnelListener {
     abusive.labelValues(frame).inc();
   }
 
-  /** Counts one failed connection attempt to an upstream. */
-  void upstreamConnectFailed() {
+  /**
+   * Counts one failed connection attempt to an upstream (refused, timed out, or a failed TLS handshake) and says so
+   * in a WARN line, at most one every 10 s.
+   */
+  void upstreamConnectFailed(Object upstream, Throwable cause) {
     upstreamFailures.inc();
+    connectFailureLog.log("Cannot connect to upstream {}: {}; trying the next one", upstream, describe(cause));
+  }
+
+  /** Says, at most once every 10 s, that no upstream took a connection (the tunnel ends with 1013). */
+  void noUpstreamReachable(Object upstreams) {
+    unreachableLog.log("No upstream of {} accepted a connection; tunnels end with 1013 until one does; check that "
+        + "the upstream servers are running", upstreams);
+  }
+
+  /** Counts an upstream that did not answer a PING (its tunnel ends with 1013), with a WARN line every 10 s at most. */
+  void upstreamSilent(Object upstream) {
+    upstreamSilent.inc();
+    silentLog.log("Upstream {} stopped answering (no reply to an HTTP/2 PING); its tunnel ends with 1013", upstream);
+  }
+
+  /** What went wrong, in one line: no stack trace, no class name where the message says it. */
+  private static String describe(Throwable cause) {
+    if (cause instanceof javax.net.ssl.SSLException) {
+      return "TLS handshake failed: " + cause.getMessage();
+    }
+    if (cause instanceof io.netty.handler.ssl.SslHandshakeTimeoutException) {
+      return "TLS handshake timed out";
+    }
+    String message = cause.getMessage();
+    return message == null ? cause.getClass().getSimpleName() : message;
+  }
+
+  /** Failed connection attempts to upstreams so far. */
+  long upstreamConnectFailures() {
+    return (long) upstreamFailures.get();
+  }
+
+  /** Upstreams that stopped answering so far. */
+  long upstreamsSilent() {
+    return (long) upstreamSilent.get();
   }
 
   /** The tunnels open now. */

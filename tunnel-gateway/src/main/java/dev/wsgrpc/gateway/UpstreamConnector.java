@@ -6,6 +6,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPromise;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import javax.net.ssl.SSLEngine;
@@ -16,31 +17,58 @@ interface UpstreamConnector {
 
   /**
    * Connects to {@code target} on {@code client}'s event loop, with {@code handler} last in the new pipeline. The
-   * connection is not read until the caller asks.
+   * future succeeds once the connection can carry HTTP/2 (after the TLS handshake, with TLS), and fails otherwise;
+   * the connection is not read until the caller asks.
    */
   ChannelFuture connect(Upstreams.Resolved target, Channel client, ChannelHandler handler);
 
-  /** TCP sockets of the client's transport (epoll or NIO), with TLS when {@code tls} is not null. */
+  /**
+   * TCP sockets of the client's transport (epoll or NIO) with TCP keepalive, with TLS when {@code tls} is not null:
+   * a failed TLS handshake fails the connect, like a refusal.
+   */
   static UpstreamConnector sockets(SslContext tls) {
-    return (target, client, handler) -> new Bootstrap()
-        .group(client.eventLoop())
-        .channel(GatewayTransport.clientChannelType(client))
-        .option(ChannelOption.TCP_NODELAY, true)
-        .option(ChannelOption.AUTO_READ, false)
-        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
-        .handler(new ChannelInitializer<Channel>() {
-          @Override
-          protected void initChannel(Channel ch) {
-            if (tls != null) {
-              SSLEngine engine = tls.newEngine(ch.alloc(), target.hostName, target.address.getPort());
-              SSLParameters params = engine.getSSLParameters();
-              params.setEndpointIdentificationAlgorithm("HTTPS");
-              engine.setSSLParameters(params);
-              ch.pipeline().addLast(new SslHandler(engine));
+    return (target, client, handler) -> {
+      ChannelFuture connect = new Bootstrap()
+          .group(client.eventLoop())
+          .channel(GatewayTransport.clientChannelType(client))
+          .option(ChannelOption.TCP_NODELAY, true)
+          .option(ChannelOption.SO_KEEPALIVE, true)
+          .option(ChannelOption.AUTO_READ, false)
+          .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
+          .handler(new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+              if (tls != null) {
+                SSLEngine engine = tls.newEngine(ch.alloc(), target.hostName, target.address.getPort());
+                SSLParameters params = engine.getSSLParameters();
+                params.setEndpointIdentificationAlgorithm("HTTPS");
+                engine.setSSLParameters(params);
+                ch.pipeline().addLast(new SslHandler(engine));
+              }
+              ch.pipeline().addLast(handler);
             }
-            ch.pipeline().addLast(handler);
+          })
+          .connect(target.address);
+      if (tls == null) {
+        return connect;
+      }
+      ChannelPromise ready = connect.channel().newPromise();
+      connect.addListener(f -> {
+        if (!f.isSuccess()) {
+          ready.tryFailure(f.cause());
+          return;
+        }
+        // SslHandler reads the handshake itself, although the connection is not read otherwise yet.
+        connect.channel().pipeline().get(SslHandler.class).handshakeFuture().addListener(h -> {
+          if (h.isSuccess()) {
+            ready.trySuccess();
+          } else {
+            connect.channel().close();
+            ready.tryFailure(h.cause());
           }
-        })
-        .connect(target.address);
+        });
+      });
+      return ready;
+    };
   }
 }

@@ -17,6 +17,9 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -33,6 +36,7 @@ final class UpstreamGateway implements AutoCloseable {
   private final Upstreams upstreams;
   private final UpstreamConnector connector;
   private final RelaySettings relaySettings;
+  private final PendingBudget pendingBudget;
   private final TunnelTracker tracker;
   private final EventLoopGroup boss = GatewayTransport.newGroup(1, "gateway-accept");
   private final EventLoopGroup workers = GatewayTransport.newGroup(0, "gateway-io");
@@ -46,6 +50,7 @@ final class UpstreamGateway implements AutoCloseable {
     this.upstreams = upstreams;
     this.connector = UpstreamConnector.sockets(upstreamTls);
     this.relaySettings = relaySettings;
+    this.pendingBudget = new PendingBudget(relaySettings.maxPendingBytes);
     this.tracker = tracker;
     this.tunnelCounter = InternalTunnelServer.newTunnelCounter(options);
   }
@@ -102,19 +107,30 @@ final class UpstreamGateway implements AutoCloseable {
   }
 
   private UpstreamRelayHandler newRelay() {
-    return new UpstreamRelayHandler(upstreams, connector, tracker, relaySettings);
+    return new UpstreamRelayHandler(upstreams, connector, tracker, relaySettings, pendingBudget);
   }
 
-  /** Sends GOAWAY into every relayed connection (at an HTTP/2 frame boundary); new tunnels are refused elsewhere. */
-  void beginDrain() {
+  /**
+   * Sends GOAWAY into every relayed connection (at an HTTP/2 frame boundary outside header blocks); new tunnels are
+   * refused elsewhere. The future completes once every connection has started its drain.
+   */
+  CompletableFuture<Void> beginDrain() {
+    List<CompletableFuture<Void>> started = new ArrayList<>();
     for (Channel ch : connections) {
+      CompletableFuture<Void> one = new CompletableFuture<>();
+      started.add(one);
       ch.eventLoop().execute(() -> {
-        UpstreamRelayHandler relay = ch.pipeline().get(UpstreamRelayHandler.class);
-        if (relay != null) {
-          relay.drain();
+        try {
+          UpstreamRelayHandler relay = ch.pipeline().get(UpstreamRelayHandler.class);
+          if (relay != null) {
+            relay.drain();
+          }
+        } finally {
+          one.complete(null);
         }
       });
     }
+    return CompletableFuture.allOf(started.toArray(new CompletableFuture<?>[0]));
   }
 
   @Override

@@ -14,9 +14,11 @@ import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
 import java.util.HashSet;
-import java.util.Set;
 import java.util.Iterator;
 import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,31 +26,47 @@ import org.slf4j.LoggerFactory;
  * The last handler of a gateway connection: once the connection is a tunnel (or native HTTP/2), it opens a
  * connection to an upstream gRPC server on the same event loop and relays bytes both ways, unchanged, until either
  * side ends. Reading stops on one side while the other cannot take more (back-pressure); at most
- * {@value #MAX_PENDING_BYTES} bytes wait for the upstream connection.
+ * {@value #MAX_PENDING_BYTES} bytes per connection, and {@link RelaySettings#maxPendingBytes} for all together, wait
+ * for upstream connections still being made.
  *
- * <p>To drain, it does what a gRPC server does on shutdown, on the upstream's behalf: it inserts an HTTP/2 GOAWAY
- * between two of the upstream's frames (the client then starts no new calls), follows the frame headers both ways to
- * see when the last call in flight has ended, and then closes the tunnel (WebSocket close 1001).
+ * <p>It follows the HTTP/2 frame headers both ways ({@link Http2FrameBoundaries}), without copying or decoding, to:
+ * <ul>
+ *   <li>drain: it does what a gRPC server does on shutdown, on the upstream's behalf: it inserts an HTTP/2 GOAWAY
+ *       between two of the upstream's frames, never inside a header block (the client then starts no new calls),
+ *       sees when the last call in flight has ended (the upstream ended it, or the client cancelled it), and then
+ *       closes the tunnel (WebSocket close 1001); an idle tunnel is drained the same way;</li>
+ *   <li>refuse abuse: too many RST_STREAM, SETTINGS or PING frames from the client in a window end the connection
+ *       with GOAWAY ENHANCE_YOUR_CALM before the upstream sees them;</li>
+ *   <li>keep the upstream honest: when it has been silent for the keepalive time while a call is open, an HTTP/2
+ *       PING of the gateway's own goes to it (between two of the client's frames) and its ACK is taken out of the bytes to the client;
+ *       an upstream that answers nothing within the timeout ends the tunnel with close 1013 (Try Again Later).</li>
+ * </ul>
  */
 final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
   private static final Logger logger = LoggerFactory.getLogger(UpstreamRelayHandler.class);
   static final int MAX_PENDING_BYTES = 1024 * 1024;
+  /** The opaque data of the gateway's own PINGs to upstreams: "wsgrpc" and two bytes. */
+  static final long UPSTREAM_PING_DATA = 0x7773677270630001L;
+  private static final int FRAME_HEADER = 9;
+  private static final int PING_FRAME = FRAME_HEADER + 8;
 
   private final Upstreams upstreams;
   private final UpstreamConnector connector;
   private final TunnelTracker tracker;
+  private final RelaySettings settings;
+  private final PendingBudget budget;
   private final FrameRateLimit resets;
   private final FrameRateLimit settingsFrames;
   private final FrameRateLimit pings;
-  private final RelaySettings settings;
-  /** Streams the client has opened and the upstream has not yet ended. */
+  /** Streams the client has opened and neither side has ended yet. */
   private final Set<Integer> openStreams = new HashSet<>();
   private final Http2FrameBoundaries toClient = new Http2FrameBoundaries(0, this::upstreamFrame);
   private final Http2FrameBoundaries toUpstream = new Http2FrameBoundaries(24, this::clientFrame);
-  private final Queue<Object> pending = new ArrayDeque<>();
+  private final Queue<ByteBuf> pending = new ArrayDeque<>();
   private ChannelHandlerContext ctx;
   private Channel upstream;
+  private Upstreams.Resolved upstreamTarget;
   private boolean tunnel;
   private boolean started;
   private boolean goAwayPending;
@@ -56,24 +74,38 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   private int pendingBytes;
   /** The highest stream the client has opened: the last stream id of a GOAWAY of ours. */
   private int lastClientStream;
-  /** Why the client's bytes stopped being relayed (a limit it broke), or null. */
-  private String abuse;
+  /** Why this relay ended the connection (a limit the client broke, a silent upstream), or null. */
+  private String ended;
+  /** Reads from the upstream so far, and when the last one was (the event loop's ticker). */
+  private long upstreamReads;
+  private long lastUpstreamReadNanos;
+  /** A PING of ours waits for the next boundary between the client's frames. */
+  private boolean pingPending;
+  /** Since when no call has been open (the event loop's ticker). */
+  private long idleSinceNanos;
+  private ScheduledFuture<?> keepaliveTimer;
+  private ScheduledFuture<?> idleTimer;
 
   UpstreamRelayHandler(Upstreams upstreams, UpstreamConnector connector, TunnelTracker tracker,
-      RelaySettings settings) {
+      RelaySettings settings, PendingBudget budget) {
     this.upstreams = upstreams;
     this.connector = connector;
     this.tracker = tracker;
+    this.settings = settings;
+    this.budget = budget;
     long window = settings.window.toNanos();
     this.resets = new FrameRateLimit(settings.maxRstFrames, window);
     this.settingsFrames = new FrameRateLimit(settings.maxSettingsFrames, window);
     this.pings = new FrameRateLimit(settings.maxPingFrames, window);
-    this.settings = settings;
   }
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
+  }
+
+  private long now() {
+    return ctx.executor().ticker().nanoTime();
   }
 
   @Override
@@ -99,69 +131,117 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     connect(upstreams.rotation().iterator());
   }
 
-  /** Tries each address in turn; a refusal moves on to the next. */
+  /** Tries each address in turn; a refusal or a failed TLS handshake moves on to the next. */
   private void connect(Iterator<Upstreams.Resolved> candidates) {
-    if (!ctx.channel().isActive()) {
+    if (!ctx.channel().isActive() || ended != null) {
       return;
     }
     if (!candidates.hasNext()) {
-      logger.warn("No upstream of {} accepted a connection for {}; check that the upstream servers are running",
-          upstreams, ctx.channel().remoteAddress());
+      tracker.noUpstreamReachable(upstreams);
       fail(WebSocketCloseStatus.TRY_AGAIN_LATER, "no upstream gRPC server reachable");
       return;
     }
     Upstreams.Resolved target = candidates.next();
     connector.connect(target, ctx.channel(), new ToClient()).addListener((ChannelFutureListener) f -> {
       if (f.isSuccess()) {
-        connected(f.channel());
+        connected(f.channel(), target);
       } else {
-        tracker.upstreamConnectFailed();
-        logger.debug("Upstream {} refused: {}", target, f.cause().toString());
+        tracker.upstreamConnectFailed(target, f.cause());
         connect(candidates);
       }
     });
   }
 
-  private void connected(Channel up) {
-    if (!ctx.channel().isActive()) {
+  private void connected(Channel up, Upstreams.Resolved target) {
+    if (!ctx.channel().isActive() || ended != null) {
       up.close();
       return;
     }
     upstream = up;
-    Object msg;
+    upstreamTarget = target;
+    ByteBuf msg;
     while ((msg = pending.poll()) != null) {
       up.write(msg);
     }
+    budget.release(pendingBytes);
     pendingBytes = 0;
     up.flush();
     up.config().setAutoRead(true);
     up.read();
     ctx.channel().config().setAutoRead(true);
     ctx.read();
+    lastUpstreamReadNanos = now();
+    idleSinceNanos = now();
+    if (!settings.upstreamKeepAliveTime.isZero()) {
+      keepaliveTimer = schedule(this::keepaliveTick, settings.upstreamKeepAliveTime.toNanos());
+    }
+    if (!settings.idleTimeout.isZero()) {
+      idleTimer = schedule(this::idleTick, settings.idleTimeout.toNanos());
+    }
+  }
+
+  private ScheduledFuture<?> schedule(Runnable task, long delayNanos) {
+    return ctx.executor().schedule(task, delayNanos, TimeUnit.NANOSECONDS);
   }
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (msg instanceof ByteBuf && started && abuse == null) {
-      toUpstream.advanceAll((ByteBuf) msg);
-    }
-    if (abuse != null) {
-      // Nothing of an abusive client's reaches the upstream, not even the rest of the read that broke the limit.
+    if (!(msg instanceof ByteBuf) || !started || ended != null) {
+      // Nothing of a client this relay has ended reaches the upstream, not even the rest of the read that did it.
       ReferenceCountUtil.release(msg);
       return;
     }
-    if (upstream != null) {
-      upstream.write(msg);
-    } else if (started && msg instanceof ByteBuf
-        && pendingBytes + ((ByteBuf) msg).readableBytes() <= MAX_PENDING_BYTES) {
-      pendingBytes += ((ByteBuf) msg).readableBytes();
-      pending.add(msg);
-    } else {
-      ReferenceCountUtil.release(msg);
-      if (started) {
-        fail(WebSocketCloseStatus.MESSAGE_TOO_BIG, "more than " + MAX_PENDING_BYTES
-            + " bytes arrived before the upstream connection was ready");
+    ByteBuf buf = (ByteBuf) msg;
+    int start = buf.readerIndex();
+    int end = buf.writerIndex();
+    int pos = start;
+    while (true) {
+      if (pingPending && upstream != null && toUpstream.atBoundary()) {
+        if (pos > start) {
+          upstream.write(buf.retainedSlice(start, pos - start));
+          start = pos;
+        }
+        writeUpstreamPing();
       }
+      if (pos >= end) {
+        break;
+      }
+      pos = toUpstream.advance(buf, pos, end);
+      if (ended != null) {
+        buf.release();
+        return;
+      }
+    }
+    if (start == buf.readerIndex()) {
+      forward(buf);
+    } else {
+      if (start < end) {
+        forward(buf.retainedSlice(start, end - start));
+      }
+      buf.release();
+    }
+  }
+
+  /** Sends the client's bytes on, or keeps them while the upstream connection is being made. */
+  private void forward(ByteBuf buf) {
+    if (upstream != null) {
+      upstream.write(buf);
+      return;
+    }
+    int n = buf.readableBytes();
+    if (pendingBytes + n > MAX_PENDING_BYTES) {
+      buf.release();
+      String problem = "more than " + MAX_PENDING_BYTES + " bytes arrived before the upstream connection was ready";
+      end(problem);
+      fail(WebSocketCloseStatus.MESSAGE_TOO_BIG, problem);
+    } else if (!budget.tryReserve(n)) {
+      buf.release();
+      String problem = "the gateway holds too many bytes for upstream connections still being made";
+      end(problem);
+      fail(WebSocketCloseStatus.TRY_AGAIN_LATER, problem);
+    } else {
+      pendingBytes += n;
+      pending.add(buf);
     }
   }
 
@@ -183,14 +263,27 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
-    Object msg;
-    while ((msg = pending.poll()) != null) {
-      ReferenceCountUtil.release(msg);
+    // Timers would keep this handler (and its tunnel's state) reachable until they fire: up to --idle-timeout.
+    if (keepaliveTimer != null) {
+      keepaliveTimer.cancel(false);
     }
+    if (idleTimer != null) {
+      idleTimer.cancel(false);
+    }
+    releasePending();
     if (upstream != null) {
       upstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     }
     ctx.fireChannelInactive();
+  }
+
+  private void releasePending() {
+    ByteBuf msg;
+    while ((msg = pending.poll()) != null) {
+      msg.release();
+    }
+    budget.release(pendingBytes);
+    pendingBytes = 0;
   }
 
   @Override
@@ -204,17 +297,20 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     if (tunnel) {
       ctx.writeAndFlush(new CloseWebSocketFrame(status.code(), reason)).addListener(ChannelFutureListener.CLOSE);
     } else {
-      ctx.close();
+      ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     }
   }
 
   /**
-   * Starts a drain: GOAWAY to the client at the next frame boundary of the upstream's stream. A connection that has
-   * not heard from its upstream yet is simply closed. Runs on the event loop.
+   * Starts a drain: GOAWAY to the client at the next frame boundary of the upstream's stream outside a header
+   * block. A connection that has not heard from its upstream yet is simply closed. Runs on the event loop.
    */
   void drain() {
     if (upstream == null || !started) {
       ctx.close();
+      return;
+    }
+    if (goAwayPending || goAwaySent) {
       return;
     }
     goAwayPending = true;
@@ -235,20 +331,24 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
   private void clientFrame(int type, int flags, int streamId) {
     if (type == Http2FrameBoundaries.HEADERS && streamId != 0) {
-      openStreams.add(streamId);
-      lastClientStream = Math.max(lastClientStream, streamId);
+      if (openStreams.add(streamId)) {
+        lastClientStream = Math.max(lastClientStream, streamId);
+      }
     } else if (type == Http2FrameBoundaries.RST_STREAM) {
-      openStreams.remove(streamId);
-      if (resets.exceeded(System.nanoTime())) {
+      if (openStreams.remove(streamId)) {
+        streamEnded();
+      }
+      if (resets.exceeded(now())) {
         abusive("rst_stream", "more than " + settings.maxRstFrames + " RST_STREAM frames in " + window());
       }
     } else if (type == Http2FrameBoundaries.SETTINGS && (flags & Http2FrameBoundaries.FLAG_ACK) == 0) {
-      if (settingsFrames.exceeded(System.nanoTime())) {
+      if (settingsFrames.exceeded(now())) {
         abusive("settings", "more than " + settings.maxSettingsFrames + " SETTINGS frames in " + window());
       }
     } else if (type == Http2FrameBoundaries.PING && (flags & Http2FrameBoundaries.FLAG_ACK) == 0) {
-      if (pings.exceeded(System.nanoTime())) {
-        abusive("ping", "more than " + settings.maxPingFrames + " PING frames in " + window() + " without data in between");
+      if (pings.exceeded(now())) {
+        abusive("ping", "more than " + settings.maxPingFrames + " PING frames in " + window()
+            + " without data in between");
       }
     }
   }
@@ -259,25 +359,16 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
   /**
    * Ends a client that broke a frame limit: its bytes stop here, the upstream connection is closed, and the client
-   * gets GOAWAY ENHANCE_YOUR_CALM (when the upstream's byte stream is between frames, so that the GOAWAY cannot land
-   * inside one) and then, in a tunnel, WebSocket close 1008 saying which limit.
+   * gets GOAWAY ENHANCE_YOUR_CALM (when the upstream's byte stream is between frames outside a header block, so
+   * that the GOAWAY cannot land inside one) and then, in a tunnel, WebSocket close 1008 saying which limit.
    */
   private void abusive(String frame, String problem) {
-    if (abuse != null) {
+    if (ended != null) {
       return;
     }
-    abuse = problem;
     tracker.abusiveClientEnded(frame);
     logger.debug("Ending the connection of {}: {}", ctx.channel().remoteAddress(), problem);
-    ctx.channel().config().setAutoRead(false);
-    Object msg;
-    while ((msg = pending.poll()) != null) {
-      ReferenceCountUtil.release(msg);
-    }
-    pendingBytes = 0;
-    if (upstream != null) {
-      upstream.close();
-    }
+    end(problem);
     if (toClient.atBoundary()) {
       ByteBuf goAway = ctx.alloc().buffer();
       Http2FrameBoundaries.writeGoAway(goAway, lastClientStream, Http2FrameBoundaries.ENHANCE_YOUR_CALM,
@@ -287,17 +378,34 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     ctx.channel().eventLoop().execute(() -> fail(WebSocketCloseStatus.POLICY_VIOLATION, problem));
   }
 
+  /** Stops relaying both ways: the client is not read any more, the upstream connection is closed. */
+  private void end(String why) {
+    ended = why;
+    ctx.channel().config().setAutoRead(false);
+    releasePending();
+    if (upstream != null) {
+      upstream.close();
+    }
+  }
+
   private void upstreamFrame(int type, int flags, int streamId) {
     if (type == Http2FrameBoundaries.HEADERS || type == Http2FrameBoundaries.DATA) {
       // As grpc-java's keepalive policy does: pings are fine while the server sends something.
       pings.forgive();
     }
-    boolean ended = type == Http2FrameBoundaries.RST_STREAM
+    boolean streamEnds = type == Http2FrameBoundaries.RST_STREAM
         || ((type == Http2FrameBoundaries.HEADERS || type == Http2FrameBoundaries.DATA)
             && (flags & Http2FrameBoundaries.FLAG_END_STREAM) != 0);
-    if (ended && openStreams.remove(streamId)) {
-      closeIfDrained();
+    if (streamEnds && openStreams.remove(streamId)) {
+      streamEnded();
     }
+  }
+
+  private void streamEnded() {
+    if (openStreams.isEmpty()) {
+      idleSinceNanos = now();
+    }
+    closeIfDrained();
   }
 
   /** After GOAWAY, the last call to end ends the tunnel, once its bytes have been flushed. */
@@ -308,29 +416,137 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  /** The upstream side: bytes from the upstream go to the client, with a GOAWAY slipped in when draining. */
+  /** No call for the idle timeout: drain (GOAWAY, then close 1001 as no call is left). */
+  private void idleTick() {
+    if (ended != null || goAwaySent || !ctx.channel().isActive()) {
+      return;
+    }
+    long idle = settings.idleTimeout.toNanos();
+    long quiet = now() - idleSinceNanos;
+    if (!openStreams.isEmpty()) {
+      idleTimer = schedule(this::idleTick, idle);
+    } else if (quiet < idle) {
+      idleTimer = schedule(this::idleTick, idle - quiet);
+    } else {
+      logger.debug("Closing {}: no call for {}", ctx.channel().remoteAddress(), settings.idleTimeout);
+      drain();
+    }
+  }
+
+  /**
+   * The upstream has been silent for the keepalive time while a call is open: ask it with a PING; no answer ends the
+   * tunnel. (Without calls nothing is lost, and grpc-java servers by default permit pings only while calls are open.)
+   */
+  private void keepaliveTick() {
+    if (ended != null || !ctx.channel().isActive()) {
+      return;
+    }
+    long interval = settings.upstreamKeepAliveTime.toNanos();
+    long quiet = now() - lastUpstreamReadNanos;
+    if (openStreams.isEmpty()) {
+      keepaliveTimer = schedule(this::keepaliveTick, interval);
+      return;
+    }
+    if (quiet < interval) {
+      keepaliveTimer = schedule(this::keepaliveTick, interval - quiet);
+      return;
+    }
+    long readsBefore = upstreamReads;
+    if (toUpstream.atBoundary()) {
+      writeUpstreamPing();
+      upstream.flush();
+    } else {
+      pingPending = true;
+    }
+    keepaliveTimer = schedule(() -> {
+      if (ended != null || !ctx.channel().isActive()) {
+        return;
+      }
+      if (upstreamReads != readsBefore) {
+        keepaliveTick();
+      } else {
+        upstreamSilent();
+      }
+    }, settings.upstreamKeepAliveTimeout.toNanos());
+  }
+
+  private void writeUpstreamPing() {
+    pingPending = false;
+    ByteBuf ping = upstream.alloc().buffer(PING_FRAME);
+    ping.writeMedium(8).writeByte(Http2FrameBoundaries.PING).writeByte(0).writeInt(0).writeLong(UPSTREAM_PING_DATA);
+    upstream.write(ping);
+  }
+
+  private void upstreamSilent() {
+    String problem = "the upstream gRPC server stopped answering (no reply to an HTTP/2 PING within "
+        + settings.upstreamKeepAliveTimeout.toMillis() + " ms)";
+    tracker.upstreamSilent(upstreamTarget);
+    end(problem);
+    fail(WebSocketCloseStatus.TRY_AGAIN_LATER, problem);
+  }
+
+  /** Whether the frame at {@code pos} (whole in {@code buf}) is a PING ACK on the connection. */
+  private static boolean isPingAck(ByteBuf buf, int pos) {
+    return buf.getUnsignedMedium(pos) == 8 && buf.getUnsignedByte(pos + 3) == Http2FrameBoundaries.PING
+        && (buf.getUnsignedByte(pos + 4) & Http2FrameBoundaries.FLAG_ACK) != 0
+        && (buf.getInt(pos + 5) & Integer.MAX_VALUE) == 0;
+  }
+
+  /**
+   * The upstream side: bytes from the upstream go to the client, with a GOAWAY slipped in when draining and the
+   * ACKs of the gateway's own PINGs taken out.
+   */
   private final class ToClient extends ChannelInboundHandlerAdapter {
+    /** The start of a frame whose header (or PING ACK) the last read cut: kept until it is whole. */
+    private ByteBuf carry;
+
     @Override
     public void channelRead(ChannelHandlerContext upCtx, Object msg) {
-      if (!(msg instanceof ByteBuf) || abuse != null) {
+      if (!(msg instanceof ByteBuf) || upCtx.channel() != upstream || ended != null) {
         ReferenceCountUtil.release(msg);
         return;
       }
+      upstreamReads++;
+      lastUpstreamReadNanos = now();
       ByteBuf buf = (ByteBuf) msg;
-      int start = buf.readerIndex();
+      if (carry != null) {
+        buf = Unpooled.wrappedBuffer(carry, buf); // owns both
+        carry = null;
+      }
+      int start = buf.readerIndex(); // the first byte not yet written to the client
       int end = buf.writerIndex();
       int pos = start;
-      while (pos < end) {
-        pos = toClient.advance(buf, pos, end);
+      while (true) {
         if (goAwayPending && toClient.atBoundary()) {
           if (pos > start) {
             ctx.write(buf.retainedSlice(start, pos - start));
+            start = pos;
           }
           sendGoAway();
-          start = pos;
         }
+        if (pos >= end) {
+          break;
+        }
+        if (toClient.betweenFrames()) {
+          int available = end - pos;
+          if (available < FRAME_HEADER || (available < PING_FRAME && isPingAck(buf, pos))) {
+            // A frame header, or a PING ACK that may be ours, cut by the read: wait for the rest.
+            carry = buf.retainedSlice(pos, available);
+            end = pos;
+            break;
+          }
+          if (isPingAck(buf, pos) && buf.getLong(pos + FRAME_HEADER) == UPSTREAM_PING_DATA) {
+            if (pos > start) {
+              ctx.write(buf.retainedSlice(start, pos - start));
+            }
+            pos = toClient.advance(buf, pos, pos + PING_FRAME); // followed, not relayed: the ACK is ours
+            start = pos;
+            continue;
+          }
+        }
+        pos = toClient.advance(buf, pos, end);
       }
-      if (start == buf.readerIndex()) {
+      if (start == buf.readerIndex() && end == buf.writerIndex()) {
         ctx.write(buf);
       } else {
         if (start < end) {
@@ -347,15 +563,21 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext upCtx) {
-      // The upstream is slow: stop reading from the client until its bytes have left.
-      ctx.channel().config().setAutoRead(upCtx.channel().isWritable());
+      if (upCtx.channel() == upstream && ended == null) {
+        // The upstream is slow: stop reading from the client until its bytes have left.
+        ctx.channel().config().setAutoRead(upCtx.channel().isWritable());
+      }
       upCtx.fireChannelWritabilityChanged();
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext upCtx) {
-      if (abuse != null) {
-        return; // we closed it; the client's end is already on its way
+      if (carry != null) {
+        carry.release();
+        carry = null;
+      }
+      if (upCtx.channel() != upstream || ended != null) {
+        return; // a failed attempt (the next one is on its way), or this relay ended it and the client's end
       }
       // The upstream ended: flush what it sent, then end the tunnel (WebSocket close 1001).
       ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
@@ -367,5 +589,4 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       upCtx.close();
     }
   }
-
 }

@@ -60,6 +60,33 @@ class Http2FrameBoundariesTest {
   }
 
   @Test
+  void notABoundaryInsideAHeaderBlock() {
+    Http2FrameBoundaries f = new Http2FrameBoundaries(0, (t, fl, s) -> frames.add(t + "/" + fl));
+    ByteBuf headers = frame(4, 1, 0, 1); // HEADERS without END_HEADERS: CONTINUATION must follow
+    ByteBuf continuation = frame(4, 9, 0, 1);
+    ByteBuf last = frame(3, 9, 4, 1); // CONTINUATION with END_HEADERS ends the block
+    f.advanceAll(headers);
+    assertFalse(f.atBoundary(), "after HEADERS without END_HEADERS");
+    f.advanceAll(continuation);
+    assertFalse(f.atBoundary(), "after a CONTINUATION without END_HEADERS");
+    f.advanceAll(last);
+    assertTrue(f.atBoundary(), "after END_HEADERS");
+    assertEquals(List.of("1/0", "9/0", "9/4"), frames);
+    assertTrue(headers.release());
+    assertTrue(continuation.release());
+    assertTrue(last.release());
+  }
+
+  @Test
+  void aHeaderBlockInOneFrameIsFollowedByABoundary() {
+    Http2FrameBoundaries f = new Http2FrameBoundaries(0, (t, fl, s) -> { });
+    ByteBuf b = frame(4, 1, 4, 1);
+    f.advanceAll(b);
+    assertTrue(f.atBoundary());
+    assertTrue(b.release());
+  }
+
+  @Test
   void notABoundaryBeforeTheFirstFrame() {
     assertFalse(new Http2FrameBoundaries(0, (t, fl, s) -> { }).atBoundary());
   }

@@ -1,6 +1,7 @@
 package dev.wsgrpc.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.core.WebSocketTunnel;
 import dev.wsgrpc.server.WebSocketServerOptions;
@@ -44,17 +45,83 @@ class RelayModeTest {
     }
   }
 
-  private void start(RelaySettings relay) throws Exception {
-    Server upstream = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-        .addService(new HealthStatusManager().getHealthService())
-        .build().start();
-    closeables.add(() -> upstream.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
-    int port = ((InetSocketAddress) upstream.getListenSockets().get(0)).getPort();
-    UpstreamGateway gateway = new UpstreamGateway(WebSocketServerOptions.newBuilder().nativeGrpc(true).build(),
-        new Upstreams(List.of(new Upstreams.Target("127.0.0.1", port))), null, relay,
-        new TunnelTracker(new PrometheusRegistry()));
+  private UpstreamGateway gateway;
+
+  /** An upstream written from the wire up: accepts one connection, reads and drops what comes, sends what it is told. */
+  private static final class RawUpstream implements AutoCloseable {
+    final java.net.ServerSocket listener = new java.net.ServerSocket(0, 5, java.net.InetAddress.getLoopbackAddress());
+    java.net.Socket socket;
+
+    RawUpstream() throws java.io.IOException {
+    }
+
+    int port() {
+      return listener.getLocalPort();
+    }
+
+    /** Waits for the gateway's connection, then sends SETTINGS as every HTTP/2 server starts. */
+    void accept() throws java.io.IOException {
+      listener.setSoTimeout(60_000);
+      socket = listener.accept();
+      java.io.InputStream in = socket.getInputStream();
+      Thread reader = new Thread(() -> {
+        byte[] b = new byte[8192];
+        try {
+          while (in.read(b) >= 0) {
+            // dropped
+          }
+        } catch (java.io.IOException e) {
+          // closed
+        }
+      }, "raw-upstream-reader");
+      reader.setDaemon(true);
+      reader.start();
+      send(Http2Wire.settings());
+    }
+
+    void send(byte[] bytes) throws java.io.IOException {
+      socket.getOutputStream().write(bytes);
+      socket.getOutputStream().flush();
+    }
+
+    @Override
+    public void close() throws java.io.IOException {
+      listener.close();
+      if (socket != null) {
+        socket.close();
+      }
+    }
+  }
+
+  private final TunnelTracker tracker = new TunnelTracker(new PrometheusRegistry());
+
+  private void startGateway(int upstreamPort, RelaySettings relay) throws Exception {
+    startGateway(List.of(new Upstreams.Target("127.0.0.1", upstreamPort)), null, relay);
+  }
+
+  private void startGateway(List<Upstreams.Target> upstreams, io.netty.handler.ssl.SslContext tls,
+      RelaySettings relay) throws Exception {
+    gateway = new UpstreamGateway(WebSocketServerOptions.newBuilder().nativeGrpc(true).build(),
+        new Upstreams(upstreams), tls, relay, tracker);
     closeables.add(gateway);
     gatewayAddress = gateway.start(new InetSocketAddress("127.0.0.1", 0));
+  }
+
+  private void start(RelaySettings relay) throws Exception {
+    startGateway(healthServer(null), relay);
+  }
+
+  /** A grpc-java upstream serving grpc.health.v1 (over TLS with {@code tls}); returns its port. */
+  private int healthServer(dev.wsgrpc.testing.TestCertificates tls) throws Exception {
+    NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .addService(new HealthStatusManager().getHealthService())
+        .permitKeepAliveTime(1, TimeUnit.SECONDS);
+    if (tls != null) {
+      builder.sslContext(io.grpc.netty.GrpcSslContexts.forServer(tls.serverCertPem(), tls.serverKeyPem()).build());
+    }
+    Server upstream = builder.build().start();
+    closeables.add(() -> upstream.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    return ((InetSocketAddress) upstream.getListenSockets().get(0)).getPort();
   }
 
   /** A good client: native h2c through the gateway, calling the upstream's health service. */
@@ -105,5 +172,86 @@ class RelayModeTest {
     assertEquals(1008, attacker.awaitEnd());
     assertEquals("more than 200 RST_STREAM frames in 10 s", attacker.closeReason());
     assertServing(good);
+  }
+
+  /**
+   * A header block split into HEADERS and CONTINUATION must reach the client in one piece (RFC 9113, 6.10): a
+   * GOAWAY between them is a connection error that fails every call in the tunnel.
+   */
+  @Test
+  void theDrainsGoAwayNeverLandsInsideAHeaderBlock() throws Exception {
+    RawUpstream upstream = new RawUpstream();
+    closeables.add(upstream);
+    startGateway(upstream.port(), RelaySettings.DEFAULT);
+    RawTunnelClient client = rawTunnel();
+    client.send(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS,
+        Http2Wire.grpcRequestBlock("/grpc.health.v1.Health/Watch", "localhost")));
+    upstream.accept();
+    client.readUntil(Http2Wire.SETTINGS);
+    byte[] block = Http2Wire.headerBlock(java.util.Map.of(":status", "200", "content-type", "application/grpc"));
+    upstream.send(Http2Wire.headers(1, 0, java.util.Arrays.copyOfRange(block, 0, 10)));
+    assertEquals(Http2Wire.HEADERS, client.readFrame().type);
+    gateway.beginDrain().get(30, TimeUnit.SECONDS);
+    upstream.send(Http2Wire.frame(Http2Wire.CONTINUATION, Http2Wire.FLAG_END_HEADERS, 1,
+        java.util.Arrays.copyOfRange(block, 10, block.length)));
+    Http2Wire.Frame next = client.readFrame();
+    assertEquals(Http2Wire.CONTINUATION, next.type, "expected the header block's CONTINUATION but was " + next);
+    Http2Wire.Frame goAway = client.readFrame();
+    assertEquals(Http2Wire.GOAWAY, goAway.type, goAway.toString());
+    assertEquals(Http2Wire.NO_ERROR, goAway.goAwayErrorCode());
+    // The call ends (trailers), and with it the drained tunnel: close 1001.
+    upstream.send(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS | Http2Wire.FLAG_END_STREAM,
+        Http2Wire.headerBlock(java.util.Map.of("grpc-status", "0"))));
+    assertEquals(1001, client.awaitEnd());
+  }
+
+  /** An upstream whose TLS handshake fails is a failed connect: counted, and the next upstream is tried. */
+  @Test
+  void anUpstreamWhoseTlsHandshakeFailsIsSkippedLikeARefusal() throws Exception {
+    dev.wsgrpc.testing.TestCertificates trusted = dev.wsgrpc.testing.TestCertificates.create();
+    dev.wsgrpc.testing.TestCertificates stranger = dev.wsgrpc.testing.TestCertificates.create();
+    int bad = healthServer(stranger);
+    int good = healthServer(trusted);
+    io.netty.handler.ssl.SslContext tls = io.netty.handler.ssl.SslContextBuilder.forClient()
+        .trustManager(trusted.caPem())
+        .applicationProtocolConfig(new io.netty.handler.ssl.ApplicationProtocolConfig(
+            io.netty.handler.ssl.ApplicationProtocolConfig.Protocol.ALPN,
+            io.netty.handler.ssl.ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+            io.netty.handler.ssl.ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, "h2"))
+        .build();
+    startGateway(List.of(new Upstreams.Target("127.0.0.1", bad), new Upstreams.Target("127.0.0.1", good)), tls,
+        RelaySettings.DEFAULT);
+    assertServing(goodClient());
+    assertEquals(1, tracker.upstreamConnectFailures(), "the stranger's certificate failed the first attempt");
+  }
+
+  /**
+   * A black-holed upstream (bytes vanish, nothing is reset) is noticed by the gateway's PING, and the client's
+   * healthy tunnel ends with 1013 (Try Again Later), saying why.
+   */
+  @Test
+  void aBlackHoledUpstreamEndsTheTunnelWithTryAgainLater() throws Exception {
+    int port = healthServer(null);
+    try (dev.wsgrpc.testing.FaultInjectingRelay path =
+        new dev.wsgrpc.testing.FaultInjectingRelay(new InetSocketAddress("127.0.0.1", port))) {
+      startGateway(path.port(), RelaySettings.newBuilder()
+          .upstreamKeepAlive(Duration.ofSeconds(1), Duration.ofSeconds(1)).build());
+      RawTunnelClient client = rawTunnel();
+      client.readUntil(Http2Wire.SETTINGS);
+      // A Watch call: the upstream answers once and then stays quiet, the call open.
+      client.send(Http2Wire.concat(
+          Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS,
+              Http2Wire.grpcRequestBlock("/grpc.health.v1.Health/Watch", "localhost")),
+          Http2Wire.frame(Http2Wire.DATA, Http2Wire.FLAG_END_STREAM, 1, new byte[5])));
+      client.readUntil(Http2Wire.DATA);
+      path.stallCurrentConnections();
+      long stalled = System.nanoTime();
+      assertEquals(1013, client.awaitEnd());
+      assertEquals("the upstream gRPC server stopped answering (no reply to an HTTP/2 PING within 1000 ms)",
+          client.closeReason());
+      long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stalled);
+      assertTrue(tookMillis < 30_000, "noticed after " + tookMillis + " ms");
+      assertEquals(1, tracker.upstreamsSilent());
+    }
   }
 }

@@ -28,8 +28,11 @@ import org.junit.jupiter.api.Test;
 class UpstreamRelayHandlerTest {
 
   private final Upstreams upstreams = upstreams();
+  private final TunnelTracker tracker = new TunnelTracker(new PrometheusRegistry());
+  private final PendingBudget budget = new PendingBudget(RelaySettings.DEFAULT_MAX_PENDING_BYTES);
   private EmbeddedChannel upstream;
   private EmbeddedChannel client;
+  private UpstreamRelayHandler relay;
 
   private static Upstreams upstreams() {
     try {
@@ -56,14 +59,22 @@ class UpstreamRelayHandlerTest {
       upstream = new EmbeddedChannel(handler);
       return upstream.newSucceededFuture();
     };
-    client = new EmbeddedChannel(new UpstreamRelayHandler(upstreams, connector,
-        new TunnelTracker(new PrometheusRegistry()), settings));
+    relay = new UpstreamRelayHandler(upstreams, connector, tracker, settings, budget);
+    client = new EmbeddedChannel();
+    client.freezeTime(); // timers run on the client's event loop, driven by advance()
+    client.pipeline().addLast(relay);
     client.pipeline().fireUserEventTriggered(new TunnelEstablishedEvent("/grpc", null,
         new InetSocketAddress("127.0.0.1", 5000), null));
     clientSends(Http2Wire.concat(Http2Wire.PREFACE, Http2Wire.settings()));
     upstreamSends(Http2Wire.settings(Http2Wire.SETTINGS_MAX_CONCURRENT_STREAMS, 100));
     assertEquals(1, upstreamReceived().stream().filter(f -> f.type == Http2Wire.SETTINGS).count());
     assertEquals(Http2Wire.SETTINGS, clientReceived().get(0).type);
+  }
+
+  private void advance(long millis) {
+    client.advanceTimeBy(millis, java.util.concurrent.TimeUnit.MILLISECONDS);
+    client.runScheduledPendingTasks();
+    client.runPendingTasks();
   }
 
   private void clientSends(byte[] bytes) {
@@ -198,5 +209,204 @@ class UpstreamRelayHandlerTest {
     assertEquals(1008, toClient.close.statusCode());
     assertEquals("more than 3 PING frames in 10 s without data in between", toClient.close.reasonText());
     toClient.close.release();
+  }
+
+  private static final byte[] STATUS_200 = Http2Wire.headerBlock(java.util.Map.of(":status", "200"));
+
+  private static List<String> names(List<Http2Wire.Frame> frames) {
+    List<String> out = new ArrayList<>();
+    for (Http2Wire.Frame f : frames) {
+      out.add(new String[] {"DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PROMISE", "PING",
+          "GOAWAY", "WINDOW_UPDATE", "CONTINUATION"}[f.type]);
+    }
+    return out;
+  }
+
+  @Test
+  void drainWaitsForTheEndOfAHeaderBlockBeforeItsGoAway() {
+    openTunnel(RelaySettings.DEFAULT);
+    clientSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    upstreamSends(Http2Wire.headers(1, 0, new byte[] {STATUS_200[0]})); // a block that CONTINUATION finishes
+    assertEquals(List.of("HEADERS"), names(clientReceived()));
+    relay.drain();
+    client.runPendingTasks();
+    assertEquals(List.of(), names(clientReceived()), "no GOAWAY inside a header block");
+    upstreamSends(Http2Wire.frame(Http2Wire.CONTINUATION, Http2Wire.FLAG_END_HEADERS, 1,
+        java.util.Arrays.copyOfRange(STATUS_200, 1, STATUS_200.length)));
+    List<Http2Wire.Frame> after = clientReceived();
+    assertEquals(List.of("CONTINUATION", "GOAWAY"), names(after));
+    assertEquals(Http2Wire.NO_ERROR, after.get(1).goAwayErrorCode());
+    assertTrue(client.isOpen(), "the call in flight may finish");
+    upstreamSends(Http2Wire.frame(Http2Wire.DATA, Http2Wire.FLAG_END_STREAM, 1, new byte[0]));
+    assertFalse(client.isOpen(), "its end ends the drained tunnel");
+  }
+
+  @Test
+  void aDrainThatWaitsMidFrameSkipsTheBoundaryInsideAHeaderBlockInTheSameRead() {
+    openTunnel(RelaySettings.DEFAULT);
+    clientSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    byte[] block = Http2Wire.headerBlock(java.util.Map.of(":status", "200", "content-type", "application/grpc"));
+    byte[] headers = Http2Wire.headers(1, 0, java.util.Arrays.copyOfRange(block, 0, 10));
+    upstreamSends(java.util.Arrays.copyOfRange(headers, 0, 12)); // inside the frame's payload: no place for a GOAWAY
+    relay.drain();
+    client.runPendingTasks();
+    upstreamSends(Http2Wire.concat(java.util.Arrays.copyOfRange(headers, 12, headers.length),
+        Http2Wire.frame(Http2Wire.CONTINUATION, Http2Wire.FLAG_END_HEADERS, 1,
+            java.util.Arrays.copyOfRange(block, 10, block.length))));
+    // The end of the HEADERS frame is inside the header block: the GOAWAY waits for the CONTINUATION.
+    assertEquals(List.of("HEADERS", "CONTINUATION", "GOAWAY"), names(clientReceived()));
+  }
+
+  @Test
+  void aClientThatCancelsItsLastCallDuringADrainClosesTheTunnelAtOnce() {
+    openTunnel(RelaySettings.DEFAULT);
+    clientSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    relay.drain();
+    client.runPendingTasks();
+    assertEquals(List.of("GOAWAY"), names(clientReceived()));
+    assertTrue(client.isOpen(), "a call is in flight");
+    clientSends(Http2Wire.rstStream(1, Http2Wire.CANCEL));
+    assertEquals(List.of("HEADERS", "RST_STREAM"), names(upstreamReceived()), "the call and its cancel reach the upstream");
+    assertFalse(client.isOpen(), "the tunnel ends with its last call, not at the drain timeout");
+  }
+
+  private static final RelaySettings KEEPALIVE = RelaySettings.newBuilder()
+      .upstreamKeepAlive(java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(2)).build();
+
+  private static byte[] ourPingAck() {
+    ByteBuf b = Unpooled.buffer();
+    b.writeMedium(8).writeByte(6).writeByte(1).writeInt(0).writeLong(UpstreamRelayHandler.UPSTREAM_PING_DATA);
+    byte[] a = new byte[b.readableBytes()];
+    b.readBytes(a);
+    b.release();
+    return a;
+  }
+
+  @Test
+  void aQuietUpstreamGetsAPingWhoseAckNeverReachesTheClient() {
+    openTunnel(KEEPALIVE);
+    clientSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    upstreamReceived();
+    advance(999);
+    assertEquals(List.of(), names(upstreamReceived()), "no ping before the upstream has been quiet for 1 s");
+    advance(1);
+    List<Http2Wire.Frame> sent = upstreamReceived();
+    assertEquals(List.of("PING"), names(sent));
+    assertEquals(0, sent.get(0).flags);
+    // The ACK arrives cut in two reads, followed by a frame of the call's.
+    byte[] ack = ourPingAck();
+    upstreamSends(java.util.Arrays.copyOfRange(ack, 0, 5));
+    upstreamSends(Http2Wire.concat(java.util.Arrays.copyOfRange(ack, 5, ack.length),
+        Http2Wire.frame(Http2Wire.DATA, 0, 1, new byte[3])));
+    assertEquals(List.of("DATA"), names(clientReceived()), "the gateway's ACK is taken out");
+    // A client's own PING ACK (other data) passes.
+    upstreamSends(Http2Wire.frame(Http2Wire.PING, Http2Wire.FLAG_ACK, 0, new byte[8]));
+    assertEquals(List.of("PING"), names(clientReceived()));
+    advance(2_000);
+    assertTrue(client.isOpen(), "the upstream answered");
+  }
+
+  @Test
+  void anUpstreamThatAnswersNoPingEndsTheTunnelWithTryAgainLater() {
+    openTunnel(KEEPALIVE);
+    clientSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    upstreamReceived();
+    advance(1_000);
+    assertEquals(List.of("PING"), names(upstreamReceived()));
+    advance(1_999);
+    assertTrue(client.isOpen());
+    advance(1);
+    clientReceived();
+    assertEquals(1013, toClient.close.statusCode());
+    assertEquals("the upstream gRPC server stopped answering (no reply to an HTTP/2 PING within 2000 ms)",
+        toClient.close.reasonText());
+    toClient.close.release();
+    assertFalse(upstream.isOpen());
+    assertEquals(1, tracker.upstreamsSilent());
+  }
+
+  @Test
+  void noPingWhileNoCallIsOpen() {
+    openTunnel(KEEPALIVE);
+    advance(10_000);
+    assertEquals(List.of(), names(upstreamReceived()));
+    assertTrue(client.isOpen());
+  }
+
+  @Test
+  void aPingWaitsForTheEndOfTheClientsFrame() {
+    openTunnel(KEEPALIVE);
+    upstreamReceived();
+    byte[] headers = Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h"));
+    byte[] data = Http2Wire.frame(Http2Wire.DATA, 0, 1, new byte[10]);
+    clientSends(Http2Wire.concat(headers, java.util.Arrays.copyOfRange(data, 0, 12)));
+    advance(1_000);
+    clientSends(java.util.Arrays.copyOfRange(data, 12, data.length));
+    assertEquals(List.of("HEADERS", "DATA", "PING"), names(upstreamReceived()));
+  }
+
+  @Test
+  void aTunnelWithoutCallsForTheIdleTimeoutIsDrained() {
+    openTunnel(RelaySettings.newBuilder().idleTimeout(java.time.Duration.ofMinutes(1)).build());
+    clientSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    advance(120_000);
+    assertTrue(client.isOpen(), "a call is open");
+    upstreamSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS | Http2Wire.FLAG_END_STREAM, STATUS_200));
+    clientReceived();
+    advance(59_999);
+    assertTrue(client.isOpen(), "idle for less than a minute");
+    advance(1);
+    assertEquals(List.of("GOAWAY"), names(clientReceived()));
+    assertFalse(client.isOpen());
+  }
+
+  @Test
+  void aFailedConnectIsCountedAndTheNextUpstreamTried() throws Exception {
+    Upstreams two = new Upstreams(List.of(new Upstreams.Target("127.0.0.1", 1), new Upstreams.Target("127.0.0.1", 2)));
+    try {
+      List<Integer> tried = new ArrayList<>();
+      UpstreamConnector connector = (target, clientChannel, handler) -> {
+        tried.add(target.address.getPort());
+        if (tried.size() == 1) {
+          return clientChannel.newFailedFuture(new javax.net.ssl.SSLHandshakeException("PKIX path building failed"));
+        }
+        upstream = new EmbeddedChannel(handler);
+        return upstream.newSucceededFuture();
+      };
+      client = new EmbeddedChannel(new UpstreamRelayHandler(two, connector, tracker, RelaySettings.DEFAULT, budget));
+      client.pipeline().fireUserEventTriggered(dev.wsgrpc.server.NativeHttp2Event.INSTANCE);
+      assertEquals(2, tried.size());
+      assertTrue(upstream.isActive());
+      assertEquals(1, tracker.upstreamConnectFailures());
+      assertTrue(client.isOpen());
+    } finally {
+      two.close();
+    }
+  }
+
+  @Test
+  void bytesHeldForUpstreamsStillConnectingAreCappedInTotal() {
+    PendingBudget small = new PendingBudget(100);
+    UpstreamConnector never = (target, clientChannel, handler) -> clientChannel.newPromise();
+    EmbeddedChannel first = new EmbeddedChannel(new UpstreamRelayHandler(upstreams, never, tracker,
+        RelaySettings.DEFAULT, small));
+    EmbeddedChannel second = new EmbeddedChannel(new UpstreamRelayHandler(upstreams, never, tracker,
+        RelaySettings.DEFAULT, small));
+    TunnelEstablishedEvent open = new TunnelEstablishedEvent("/grpc", null, new InetSocketAddress("127.0.0.1", 1), null);
+    first.pipeline().fireUserEventTriggered(open);
+    second.pipeline().fireUserEventTriggered(open);
+    first.writeInbound(Unpooled.wrappedBuffer(new byte[60]));
+    assertEquals(60, small.held());
+    second.writeInbound(Unpooled.wrappedBuffer(new byte[60]));
+    second.runPendingTasks();
+    CloseWebSocketFrame close = second.readOutbound();
+    assertEquals(1013, close.statusCode());
+    assertEquals("the gateway holds too many bytes for upstream connections still being made", close.reasonText());
+    close.release();
+    assertEquals(60, small.held(), "the refused bytes were released, not held");
+    first.close();
+    assertEquals(0, small.held(), "a closed connection gives its bytes back");
+    first.finishAndReleaseAll();
+    second.finishAndReleaseAll();
   }
 }

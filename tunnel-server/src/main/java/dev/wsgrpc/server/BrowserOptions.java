@@ -24,7 +24,9 @@ import java.util.Set;
  *   <li>gRPC-Web ({@code POST /package.Service/Method}, {@code application/grpc-web[+proto]} and the base64
  *       {@code application/grpc-web-text[+proto]}), unary and server streaming;
  *   <li>gRPC over WebSocket ({@code ws://host/package.Service/Method} with subprotocol {@code grpc-websockets}, one
- *       WebSocket per call), all four kinds.
+ *       WebSocket per call), all four kinds;
+ *   <li>with {@link Builder#json(JsonSchemas)}, JSON over a plain WebSocket ({@code ws://host/package.Service/Method}
+ *       with subprotocol {@code wsgrpc-json}), all four kinds, for clients without protobuf code.
  * </ul>
  *
  * <p>Immutable; build one with {@link #newBuilder(List)}.
@@ -44,11 +46,13 @@ public final class BrowserOptions {
   private final List<String> allowedHeaders;
   private final List<String> exposedHeaders;
   private final CorsConfig cors;
+  private final JsonSchemas json;
 
   private BrowserOptions(Builder b) {
     this.allowedOrigins = Collections.unmodifiableList(new ArrayList<>(b.allowedOrigins));
     this.allowedHeaders = Collections.unmodifiableList(new ArrayList<>(b.allowedHeaders));
     this.exposedHeaders = Collections.unmodifiableList(new ArrayList<>(b.exposedHeaders));
+    this.json = b.json;
     CorsConfigBuilder cors = anyOrigin()
         ? CorsConfigBuilder.forAnyOrigin()
         : CorsConfigBuilder.forOrigins(allowedOrigins.toArray(new String[0]));
@@ -89,6 +93,11 @@ public final class BrowserOptions {
     return exposedHeaders;
   }
 
+  /** Where JSON calls find their schemas; null when the JSON protocol is off. */
+  public JsonSchemas json() {
+    return json;
+  }
+
   boolean anyOrigin() {
     return allowedOrigins.contains("*");
   }
@@ -117,7 +126,7 @@ public final class BrowserOptions {
   @Override
   public String toString() {
     return "BrowserOptions(origins=" + allowedOrigins + ", allowedHeaders=" + allowedHeaders + ", exposedHeaders="
-        + exposedHeaders + ")";
+        + exposedHeaders + ", json=" + (json != null) + ")";
   }
 
   /** Builds {@link BrowserOptions}; every setter is optional. */
@@ -125,6 +134,7 @@ public final class BrowserOptions {
     private final List<String> allowedOrigins;
     private List<String> allowedHeaders = List.of();
     private List<String> exposedHeaders = List.of();
+    private JsonSchemas json;
 
     private Builder(List<String> origins) {
       checkNotNull(origins, "origins");
@@ -153,6 +163,15 @@ public final class BrowserOptions {
      */
     public Builder exposedHeaders(List<String> headers) {
       this.exposedHeaders = headerNames("exposedHeaders", headers);
+      return this;
+    }
+
+    /**
+     * Turns on JSON over a plain WebSocket (subprotocol {@code wsgrpc-json}, docs/BROWSERS.md gives the messages)
+     * for the methods {@code schemas} knows, e.g. {@code JsonSchemas.of(List.of(greeter))}. Default: off.
+     */
+    public Builder json(JsonSchemas schemas) {
+      this.json = checkNotNull(schemas, "json");
       return this;
     }
 

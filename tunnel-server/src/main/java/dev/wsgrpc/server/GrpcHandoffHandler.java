@@ -46,6 +46,10 @@ final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegot
       Attributes.Builder attrs = InternalProtocolNegotiationEvent.getAttributes(pne).toBuilder()
           .set(Grpc.TRANSPORT_ATTR_REMOTE_ADDR, established.clientAddress())
           .set(WebSocketServers.TUNNEL_PATH, established.path());
+      BrowserProtocol browser = BrowserProtocol.forEventSubprotocol(established.subprotocol());
+      if (browser != null) {
+        attrs.set(WebSocketServers.BROWSER_PROTOCOL, browser.label());
+      }
       if (established.principal() != null) {
         attrs.set(TunnelPrincipal.ATTRIBUTE, established.principal());
       }

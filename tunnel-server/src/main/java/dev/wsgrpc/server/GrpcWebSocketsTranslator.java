@@ -1,6 +1,5 @@
 package dev.wsgrpc.server;
 
-import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.core.internal.Http11Tokens;
 import io.grpc.Status;
 import io.netty.buffer.ByteBuf;
@@ -10,18 +9,12 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
-import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Translates one gRPC call over a WebSocket with subprotocol {@code grpc-websockets} (as improbable's
@@ -48,26 +41,14 @@ import java.util.concurrent.TimeUnit;
  * added to the upgrade request's) when the first message arrives; until then gRPC has not seen the connection.
  * A refusal, like every end, reaches the client as trailers with a gRPC status.
  */
-final class GrpcWebSocketsTranslator extends BridgedCallTranslator {
+final class GrpcWebSocketsTranslator extends WebSocketCallTranslator {
 
   static final String NAME = "wsgrpc-grpc-websockets";
   static final String SUBPROTOCOL = "grpc-websockets";
   private static final byte DATA = 0x00;
   private static final byte HALF_CLOSE = 0x01;
 
-  /** Decides on the call once its headers are known: the authenticator's answer, or null when there is none. */
-  interface Admission {
-    AuthDecision admit(HttpHeaders firstMessageHeaders);
-  }
-
-  private final String path;
-  private final String scheme;
-  private final String authority;
-  private final SocketAddress clientAddress;
   private final int maxHeaderBytes;
-  private final long firstMessageTimeoutMillis;
-  private final Admission admission;
-  private ScheduledFuture<?> firstMessageTimeout;
 
   /** Collects the first message (the request headers); null once it was read. */
   private CompositeByteBuf headerMessage;
@@ -76,50 +57,34 @@ final class GrpcWebSocketsTranslator extends BridgedCallTranslator {
   private int messageType = -1;
   private boolean halfClosed;
   private boolean responseStarted;
-  private boolean ended;
 
   GrpcWebSocketsTranslator(String path, String scheme, String authority, SocketAddress clientAddress,
       int maxHeaderBytes, long firstMessageTimeoutMillis, Admission admission) {
-    this.path = path;
-    this.scheme = scheme;
-    this.authority = authority;
-    this.clientAddress = clientAddress;
+    super(path, scheme, authority, clientAddress, firstMessageTimeoutMillis, admission);
     this.maxHeaderBytes = maxHeaderBytes;
-    this.firstMessageTimeoutMillis = firstMessageTimeoutMillis;
-    this.admission = admission;
+  }
+
+  @Override
+  String subprotocol() {
+    return SUBPROTOCOL;
+  }
+
+  @Override
+  String firstMessage() {
+    return "the request headers as the first message";
   }
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     super.handlerAdded(ctx);
     this.headerMessage = ctx.alloc().compositeBuffer();
-    firstMessageTimeout = ctx.executor().schedule(() -> refuse(Status.DEADLINE_EXCEEDED.withDescription(
-        "expected the request headers as the first message within " + firstMessageTimeoutMillis + " ms")),
-        firstMessageTimeoutMillis, TimeUnit.MILLISECONDS);
   }
 
   @Override
-  public void handlerRemoved(ChannelHandlerContext ctx) {
-    release();
-  }
-
-  @Override
-  public void channelInactive(ChannelHandlerContext ctx) {
-    // gRPC (if it took over) learns of the end of the connection first: the call is cancelled.
-    ctx.fireChannelInactive();
-    release();
-  }
-
-  private void release() {
-    if (firstMessageTimeout != null) {
-      firstMessageTimeout.cancel(false);
-    }
+  void releaseBuffers() {
     if (headerMessage != null) {
       headerMessage.release();
       headerMessage = null;
-    }
-    if (bridge != null) {
-      bridge.close();
     }
   }
 
@@ -157,7 +122,6 @@ final class GrpcWebSocketsTranslator extends BridgedCallTranslator {
     String block = headerMessage.toString(StandardCharsets.ISO_8859_1);
     headerMessage.release();
     headerMessage = null;
-    firstMessageTimeout.cancel(false);
     HttpHeaders headers = new DefaultHttpHeaders();
     for (String line : block.split("\r\n")) {
       int colon = line.indexOf(':');
@@ -172,22 +136,7 @@ final class GrpcWebSocketsTranslator extends BridgedCallTranslator {
       }
       headers.add(name, value);
     }
-    AuthDecision decision = admission.admit(headers);
-    if (decision != null && !decision.accepted()) {
-      refuse(BrowserCalls.statusForHttp(decision.status(), decision.reason()));
-      return;
-    }
-    // gRPC takes over behind this handler now.
-    ctx.fireUserEventTriggered(new TunnelEstablishedEvent(path, SUBPROTOCOL, clientAddress,
-        decision == null ? null : decision.principal()));
-    bridge.start();
-    Http2Headers request = BrowserCalls.requestHeaders(path, scheme, authority,
-        "application/grpc" + protoSuffix(headers.get("content-type")), headers);
-    try {
-      streamId = bridge.openStream(request, false);
-    } catch (Http2Exception e) {
-      refuse(Status.INTERNAL.withDescription("could not start the call: " + e.getMessage()));
-    }
+    startCall(headers, "application/grpc" + protoSuffix(headers.get("content-type")));
   }
 
   private static String protoSuffix(String contentType) {
@@ -204,18 +153,20 @@ final class GrpcWebSocketsTranslator extends BridgedCallTranslator {
     if (messageType == -1 && content.isReadable()) {
       messageType = content.readByte();
       if (messageType != DATA && messageType != HALF_CLOSE) {
-        fail(String.format("expected a message starting with 0x00 (data) or 0x01 (half-close) but was 0x%02x",
-            messageType & 0xff));
+        fail(Status.INTERNAL.withDescription(String.format(
+            "expected a message starting with 0x00 (data) or 0x01 (half-close) but was 0x%02x",
+            messageType & 0xff)));
         return;
       }
       if (halfClosed) {
-        fail("expected nothing after the half-close (0x01) but a message arrived");
+        fail(Status.INTERNAL.withDescription(
+            "expected nothing after the half-close (0x01) but a message arrived"));
         return;
       }
     }
     if (messageType == HALF_CLOSE) {
       if (content.isReadable()) {
-        fail("expected the half-close message to be the single byte 0x01");
+        fail(Status.INTERNAL.withDescription("expected the half-close message to be the single byte 0x01"));
         return;
       }
       if (frame.isFinalFragment()) {
@@ -231,7 +182,8 @@ final class GrpcWebSocketsTranslator extends BridgedCallTranslator {
     if (frame.isFinalFragment()) {
       inMessage = false;
       if (messageType == -1) {
-        fail("expected a message of at least one byte but it was empty");
+        fail(Status.INTERNAL.withDescription(
+            "expected a message of at least one byte but it was empty"));
       }
     }
   }
@@ -268,32 +220,8 @@ final class GrpcWebSocketsTranslator extends BridgedCallTranslator {
     ctx.write(new BinaryWebSocketFrame(data)).addListener(f -> bridge.consumed(id, bytes));
   }
 
+  /** Ends the exchange with {@code status} as trailers (after response headers if none were sent yet). */
   @Override
-  public void onReset(int id, Http2Error error) {
-    if (id == streamId && !ended) {
-      end(BrowserCalls.statusTrailers(BrowserCalls.statusForReset(error)));
-    }
-  }
-
-  @Override
-  public void onGoAway() {}
-
-  @Override
-  public void onClosed() {
-    if (!ended) {
-      end(BrowserCalls.statusTrailers(Status.UNAVAILABLE.withDescription("the server closed the connection")));
-    }
-  }
-
-  /** The client broke the protocol: the call (if started) is cancelled and the client told why. */
-  private void fail(String problem) {
-    if (streamId != -1) {
-      bridge.cancel(streamId);
-    }
-    refuse(Status.INTERNAL.withDescription(problem));
-  }
-
-  /** Ends the exchange with {@code status}, as headers and trailers, before gRPC answered. */
   void refuse(Status status) {
     if (ended) {
       return;
@@ -306,13 +234,11 @@ final class GrpcWebSocketsTranslator extends BridgedCallTranslator {
     end(BrowserCalls.statusTrailers(status));
   }
 
-  /** Sends the trailers, then Close 1000; the connection closes once the Close is out. */
+  /** Sends the trailers, then Close 1000; the connection closes shortly after ({@link #closeAfterStatus}). */
   private void end(Http2Headers trailers) {
     ended = true;
     writeHeaderFrame(trailers);
-    ctx.write(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE));
-    ctx.flush();
-    ctx.close();
+    closeAfterStatus();
   }
 
   private void writeHeaderFrame(Http2Headers headers) {
@@ -321,10 +247,5 @@ final class GrpcWebSocketsTranslator extends BridgedCallTranslator {
       headers = new DefaultHttp2Headers(false).add(headers).set("content-type", "application/grpc-web+proto");
     }
     ctx.write(new BinaryWebSocketFrame(BrowserCalls.headerFrame(ctx.alloc(), headers)));
-  }
-
-  @Override
-  public void flush(ChannelHandlerContext ctx) {
-    ctx.flush();
   }
 }

@@ -252,10 +252,10 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       startGrpcWeb(ctx, request, path, query < 0 ? null : target.substring(query + 1));
       return false;
     }
-    if (options.browser() != null && !path.equals(options.path()) && Http11Tokens.elements(
-        request.headers().getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL)).contains(
-            GrpcWebSocketsTranslator.SUBPROTOCOL)) {
-      browserProtocol = BrowserProtocol.GRPC_WEBSOCKETS;
+    BrowserProtocol perCall = options.browser() == null || path.equals(options.path()) ? null
+        : webSocketCallProtocol(request);
+    if (perCall != null) {
+      browserProtocol = perCall;
       callPath = path;
       callQuery = query < 0 ? null : target.substring(query + 1);
       upgradeHeaders = request.headers();
@@ -323,25 +323,25 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     // Offers of the form bearer.<token> are credentials: never chosen, never echoed, not counted as protocols.
     List<String> protocols = new java.util.ArrayList<>(offered);
     protocols.removeIf(BearerTokens::isCredential);
-    if (browserProtocol == BrowserProtocol.GRPC_WEBSOCKETS) {
-      protocols = List.of(GrpcWebSocketsTranslator.SUBPROTOCOL);
+    if (isWebSocketCall()) {
+      protocols = List.of(browserProtocol.subprotocol());
     } else if (!protocols.isEmpty() && !protocols.contains(options.subprotocol())) {
       reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.SUBPROTOCOL, "expected subprotocol " + options.subprotocol()
           + " among those offered but it was not one of the " + protocols.size() + " offered");
       return false;
     }
     subprotocol = protocols.isEmpty() ? null : protocols.contains(options.subprotocol()) ? options.subprotocol()
-        : GrpcWebSocketsTranslator.SUBPROTOCOL;
+        : browserProtocol.subprotocol();
     AccessPolicy access = options.access();
     clientAddress = access.trustedProxies().clientAddress(ctx.channel().remoteAddress(), h);
-    String originRefusal = originRefusal(ctx, h, browserProtocol == BrowserProtocol.GRPC_WEBSOCKETS);
+    String originRefusal = originRefusal(ctx, h, isWebSocketCall());
     if (originRefusal != null) {
       reject(ctx, HttpResponseStatus.FORBIDDEN, RejectReason.ORIGIN, originRefusal);
       return false;
     }
     // A grpc-websockets call is authenticated once its first message (which may carry credentials) arrived.
     if (!admit(ctx, h, path, query < 0 ? null : target.substring(query + 1), offered,
-        browserProtocol != BrowserProtocol.GRPC_WEBSOCKETS)) {
+        !isWebSocketCall())) {
       return false;
     }
     accept = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
@@ -479,6 +479,18 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     return null;
   }
 
+  /** The browser protocol with one WebSocket per call that {@code request} offers, or null. */
+  private BrowserProtocol webSocketCallProtocol(HttpRequest request) {
+    List<String> offered = Http11Tokens.elements(request.headers().getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL));
+    if (offered.contains(GrpcWebSocketsTranslator.SUBPROTOCOL)) {
+      return BrowserProtocol.GRPC_WEBSOCKETS;
+    }
+    if (options.browser().json() != null && offered.contains(JsonWebSocketTranslator.SUBPROTOCOL)) {
+      return BrowserProtocol.JSON_WEBSOCKET;
+    }
+    return null;
+  }
+
   /**
    * The one Origin rule of tunnels and browser calls; returns null, or the reason of the 403. A request without
    * {@code Origin} (not from a browser) passes. An explicit list ({@link AccessPolicy#allowedOrigins()} for tunnels,
@@ -536,6 +548,11 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     return null;
   }
 
+  /** Whether the request being answered opens a WebSocket for one call (grpc-websockets, wsgrpc-json). */
+  private boolean isWebSocketCall() {
+    return browserProtocol != null && browserProtocol.webSocketPerCall();
+  }
+
   private static void removeCors(ChannelPipeline pipeline) {
     if (pipeline.get(CORS) != null) {
       pipeline.remove(CORS);
@@ -543,7 +560,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void complete(ChannelHandlerContext ctx) {
-    if (browserProtocol == BrowserProtocol.GRPC_WEBSOCKETS) {
+    if (isWebSocketCall()) {
       completeWebSocketCall(ctx);
       return;
     }
@@ -570,15 +587,33 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     ChannelPipeline pipeline = ctx.pipeline();
     ctx.writeAndFlush(accept);
     removeCors(pipeline);
-    GrpcWebSocketsTranslator translator = new GrpcWebSocketsTranslator(callPath,
-        sslSession(ctx) != null ? "https" : "http", upgradeHeaders.get(HttpHeaderNames.HOST), clientAddress,
-        options.maxRequestHeaderBytes(), options.settings().handshakeTimeout().toMillis(),
-        headers -> admitCall(ctx, headers));
-    logger.debug("grpc-websockets call from {} on {}", clientAddress, printable(callPath));
+    String scheme = sslSession(ctx) != null ? "https" : "http";
+    String authority = upgradeHeaders.get(HttpHeaderNames.HOST);
+    long firstMessageTimeout = options.settings().handshakeTimeout().toMillis();
+    WebSocketCallTranslator.Admission admission = headers -> admitCall(ctx, headers);
+    WebSocketCallTranslator translator;
+    String name;
+    if (browserProtocol == BrowserProtocol.JSON_WEBSOCKET) {
+      String method = callPath.startsWith("/") ? callPath.substring(1) : callPath;
+      JsonWebSocketTranslator json = new JsonWebSocketTranslator(callPath, scheme, authority, clientAddress,
+          options.browser().json().method(method), JsonWebSocketTranslator.MAX_MESSAGE_BYTES, firstMessageTimeout,
+          admission);
+      translator = json;
+      name = JsonWebSocketTranslator.NAME;
+    } else {
+      GrpcWebSocketsTranslator grpc = new GrpcWebSocketsTranslator(callPath, scheme, authority, clientAddress,
+          options.maxRequestHeaderBytes(), firstMessageTimeout, admission);
+      translator = grpc;
+      name = GrpcWebSocketsTranslator.NAME;
+    }
+    logger.debug("{} call from {} on {}", browserProtocol.label(), clientAddress, printable(callPath));
     // The translator takes the byte-stream step's place; the call's event comes once it is admitted.
     FramePipeline.switchToFrames(ctx, HTTP_CODEC, FramePipeline.Role.SERVER, options.settings(),
         "client " + clientAddress, null, () -> {
-          pipeline.replace(FramePipeline.BYTE_STREAM, GrpcWebSocketsTranslator.NAME, translator);
+          pipeline.replace(FramePipeline.BYTE_STREAM, name, translator);
+          if (browserProtocol == BrowserProtocol.JSON_WEBSOCKET) {
+            pipeline.get(dev.wsgrpc.core.internal.ControlFrameHandler.class).passTextFrames();
+          }
           pipeline.remove(this);
         });
     if (webSocketRefusal != null) {
@@ -599,7 +634,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
         .add(messageHeaders);
     AuthDecision decision = authenticator.authenticate(new UpgradeRequest(callPath, callQuery, merged,
         clientAddress, ctx.channel().remoteAddress(), sslSession(ctx),
-        List.of(GrpcWebSocketsTranslator.SUBPROTOCOL), ctx.channel()));
+        List.of(browserProtocol.subprotocol()), ctx.channel()));
     if (!decision.accepted()) {
       options.listener().upgradeRejected(clientAddress, decision.status(),
           decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN);
@@ -647,10 +682,11 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (finished) {
       return;
     }
-    if (browserProtocol == BrowserProtocol.GRPC_WEBSOCKETS && webSocketKey != null && accept == null) {
+    if (isWebSocketCall() && webSocketKey != null && accept == null) {
       // The page's client can only read a status after a 101: it gets one, then the refusal as trailers.
       SocketAddress client = clientAddress != null ? clientAddress : ctx.channel().remoteAddress();
-      logger.debug("Refused a grpc-websockets call from {}: {} {} ({})", client, status.code(), reason, why);
+      logger.debug("Refused a {} call from {}: {} {} ({})", browserProtocol.label(), client, status.code(), reason,
+          why);
       options.listener().upgradeRejected(client, status.code(), why);
       webSocketRefusal = BrowserCalls.statusForHttp(status.code(), reason);
       accept = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
@@ -658,7 +694,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
           .set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET)
           .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE)
           .set(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT, Http11Tokens.acceptFor(webSocketKey))
-          .set(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL, GrpcWebSocketsTranslator.SUBPROTOCOL);
+          .set(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL, browserProtocol.subprotocol());
       return;
     }
     finished = true;

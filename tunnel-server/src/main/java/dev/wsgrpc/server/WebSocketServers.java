@@ -41,6 +41,14 @@ public final class WebSocketServers {
   @Grpc.TransportAttr
   public static final Attributes.Key<String> TUNNEL_PATH = Attributes.Key.create("wsgrpc.tunnelPath");
 
+  /**
+   * Transport and call attribute of a connection that a browser protocol opened: {@code grpc-web},
+   * {@code grpc-websockets} or {@code json-ws} (JSON over WebSocket). Absent on tunnels and native gRPC; where it is
+   * set, {@link #TUNNEL_PATH} holds the call's path.
+   */
+  @Grpc.TransportAttr
+  public static final Attributes.Key<String> BROWSER_PROTOCOL = Attributes.Key.create("wsgrpc.browserProtocol");
+
   /** A server builder listening on {@code port} with default options (ws on {@code /grpc}). */
   public static NettyServerBuilder newServerBuilder(int port) {
     return newServerBuilder(port, WebSocketServerOptions.DEFAULT);

@@ -82,11 +82,18 @@ class GrpcWebSocketsTranslatorTest {
     try {
       CloseWebSocketFrame close = (CloseWebSocketFrame) out.get(out.size() - 1);
       assertEquals(1000, close.statusCode());
+      lingerEnds();
       assertFalse(channel.isOpen());
       return BrowserFrames.headerFrameText(((BinaryWebSocketFrame) out.get(out.size() - 2)).content());
     } finally {
       BrowserFrames.release(out);
     }
+  }
+
+  /** The connection closes {@link WebSocketCallTranslator#CLOSE_LINGER_MILLIS} after the status. */
+  private void lingerEnds() {
+    channel.advanceTimeBy(WebSocketCallTranslator.CLOSE_LINGER_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
   }
 
   @Test
@@ -124,6 +131,7 @@ class GrpcWebSocketsTranslatorTest {
     } finally {
       BrowserFrames.release(out);
     }
+    lingerEnds();
     assertFalse(channel.isOpen());
   }
 

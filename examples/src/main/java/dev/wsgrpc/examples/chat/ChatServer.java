@@ -1,6 +1,18 @@
 package dev.wsgrpc.examples.chat;
 
+import dev.wsgrpc.server.BrowserOptions;
+import dev.wsgrpc.server.JsonSchemas;
+import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import java.io.InputStream;
+import java.util.List;
 import io.grpc.Server;
 import io.grpc.Status;
 import java.io.IOException;
@@ -37,11 +49,36 @@ public final class ChatServer implements AutoCloseable {
     // grpc's default executor (a cached thread pool) runs the handlers. They never block, since a slow member's
     // events wait in its outbox rather than in a thread, so the pool stays as small as the number of members
     // talking at the same moment.
-    Server server = WebSocketServers.newServerBuilder(port)
-        .addService(new ChatService(hub))
+    ChatService service = new ChatService(hub);
+    // Browsers join through the page at / (chat.html), which speaks JSON over a plain WebSocket (wsgrpc-json) to
+    // the same service: the schemas come from the registered service. Any origin may use it here; a real deployment
+    // names its page's origin.
+    WebSocketServerOptions options = WebSocketServerOptions.newBuilder()
+        .browser(BrowserOptions.newBuilder(List.of("*")).json(JsonSchemas.of(List.of(service))).build())
+        .plainHttpHandler(ChatServer::page)
+        .build();
+    Server server = WebSocketServers.newServerBuilder(port, options)
+        .addService(service)
         .build()
         .start();
     return new ChatServer(server, hub);
+  }
+
+  /** Answers {@code GET /} with the chat page; null (404) for anything else. */
+  private static FullHttpResponse page(HttpRequest request, java.net.SocketAddress client, ByteBufAllocator alloc) {
+    if (!request.uri().equals("/") && !request.uri().equals("/chat.html")) {
+      return null;
+    }
+    byte[] html;
+    try (InputStream in = ChatServer.class.getResourceAsStream("chat.html")) {
+      html = in.readAllBytes();
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+        alloc.buffer(html.length).writeBytes(html));
+    response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/html; charset=utf-8");
+    return response;
   }
 
   /** The port clients dial. */
@@ -68,7 +105,8 @@ public final class ChatServer implements AutoCloseable {
     int port = args.length > 0 ? Integer.parseInt(args[0]) : 8080;
     int maxQueued = args.length > 1 ? Integer.parseInt(args[1]) : DEFAULT_MAX_QUEUED;
     ChatServer server = start(port, maxQueued);
-    System.out.println("ChatServer listening on ws://localhost:" + server.port() + "/grpc");
+    System.out.println("ChatServer listening on ws://localhost:" + server.port() + "/grpc; in a browser: http://localhost:"
+        + server.port() + "/");
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         server.close();

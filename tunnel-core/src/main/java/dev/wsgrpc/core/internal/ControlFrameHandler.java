@@ -73,6 +73,17 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
    *     in-flight RPCs fail with it). Servers simply close: gRPC cancels their calls, and its server transport
    *     would log every reported status at INFO, which a normal client close must not cause.
    */
+  /** Whether text frames go on to the next handler (else they fail the connection). */
+  private boolean passText;
+
+  /**
+   * Passes text frames on instead of failing the connection with 1003: for a protocol that speaks text (the server's
+   * JSON over WebSocket). Call on the event loop before frames arrive.
+   */
+  public void passTextFrames() {
+    passText = true;
+  }
+
   public ControlFrameHandler(String peer, WebSocketCloseStatus normalClose, boolean reportStatus) {
     this.peer = Preconditions.checkNotNull(peer, "peer");
     this.normalClose = Preconditions.checkNotNull(normalClose, "normalClose");
@@ -96,7 +107,7 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
       ((PongWebSocketFrame) msg).release();
     } else if (msg instanceof CloseWebSocketFrame) {
       onClose(ctx, (CloseWebSocketFrame) msg);
-    } else if (msg instanceof TextWebSocketFrame) {
+    } else if (msg instanceof TextWebSocketFrame && !passText) {
       ((TextWebSocketFrame) msg).release();
       failConnection(ctx, WebSocketCloseStatus.INVALID_MESSAGE_TYPE,
           "expected binary frames but was a text frame", null);

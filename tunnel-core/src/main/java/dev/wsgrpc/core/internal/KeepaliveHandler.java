@@ -17,7 +17,8 @@ import java.util.concurrent.TimeUnit;
  * Pong, no data, no frame of any kind — the peer or a hop on the path is considered dead: the handler fires a
  * {@link PingTimeoutException}, which {@link ControlFrameHandler} turns into a Close and a gRPC status like any other
  * tunnel failure. It sits between the frame encoder and {@link ControlFrameHandler}, so it sees every frame that
- * arrives, and stops once a Close has been written or the connection is closed.
+ * arrives, and stops once a Close has been written or the connection is closed. While this side has stopped reading
+ * ({@code autoRead} off, for back-pressure), nothing is judged: the peer's answer may be waiting unread.
  *
  * <p>Timers run on the channel's event loop, so tests can drive them with a fake clock.
  */
@@ -120,6 +121,11 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
   private void checkAnswered(long readsBefore) {
     if (stopped || reads != readsBefore) {
+      return;
+    }
+    if (!ctx.channel().config().isAutoRead()) {
+      // This side holds the peer's bytes unread (back-pressure: a gateway whose upstream is not reading), so the
+      // answer may be waiting in the socket: silence cannot be judged. The next ping's check judges again.
       return;
     }
     stop();

@@ -127,6 +127,26 @@ class KeepaliveHandlerTest {
   }
 
   @Test
+  void aPeerIsNotJudgedSilentWhileThisSideHoldsItsBytesUnread() {
+    EmbeddedChannel ch = channel();
+    // A gateway stops reading its client while the upstream cannot take more: the Pong may be waiting unread.
+    ch.config().setAutoRead(false);
+    for (int i = 0; i < 5; i++) {
+      advance(ch, INTERVAL);
+      assertPing(ch);
+    }
+    advance(ch, TIMEOUT);
+    assertTrue(ch.isOpen(), "not closed while reads are held");
+    assertTrue(tail.exceptions.isEmpty(), "exceptions: " + tail.exceptions);
+    ch.config().setAutoRead(true);
+    ch.writeInbound(new PongWebSocketFrame());
+    advance(ch, INTERVAL);
+    assertPing(ch);
+    assertTrue(ch.isOpen());
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
   void noPingFollowsACloseFromThisSide() {
     EmbeddedChannel ch = channel();
     ch.writeOutbound(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE));

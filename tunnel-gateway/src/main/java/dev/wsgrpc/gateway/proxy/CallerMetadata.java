@@ -23,7 +23,8 @@ import java.util.List;
  *   <li>{@value #PRINCIPAL_NAME}: who the tunnel was authenticated as (bearer token or client certificate), absent
  *       without authentication; bytes outside printable ASCII, and {@code %}, are percent-encoded (UTF-8);
  *   <li>{@value #TRANSPORT_NAME}: how the call arrived: {@code ws}, {@code wss} (a tunnel without or with TLS) or
- *       {@code native} (plain gRPC on the same port, h2c or TLS h2).
+ *       {@code native} (plain gRPC on the same port, h2c or TLS h2), or for a browser's call the protocol it came
+ *       by: {@code grpc-web} (text included), {@code grpc-websockets} or {@code json-ws}.
  * </ul>
  *
  * <p>Every incoming header whose name starts with {@value #RESERVED_PREFIX} is removed first, so a client cannot
@@ -81,8 +82,12 @@ public final class CallerMetadata implements ServerInterceptor {
     }
   }
 
-  /** {@code ws}, {@code wss} or {@code native}. */
+  /** {@code ws}, {@code wss}, {@code native}, or a browser protocol's name ({@code grpc-web}, ...). */
   static String transport(Attributes attributes) {
+    String browser = attributes.get(WebSocketServers.BROWSER_PROTOCOL);
+    if (browser != null) {
+      return browser;
+    }
     if (attributes.get(WebSocketServers.TUNNEL_PATH) == null) {
       return "native";
     }

@@ -12,12 +12,14 @@ import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The one upstream channel of proxy mode, built from grpc-java's own parts: name resolution (a
  * {@code HOST:PORT} list or file through {@link ListNameResolver}, or {@code dns:///} through grpc's DNS resolver
  * asked again every refresh), {@code round_robin} over every address, client-side health checking with
- * {@code grpc.health.v1} ({@code healthCheckConfig}, from grpc-services), and TLS with the given trust.
+ * {@code grpc.health.v1} ({@code healthCheckConfig}, from grpc-services), TLS with the given trust, and keepalive
+ * pings so that a black-holed upstream is noticed.
  */
 public final class UpstreamChannel {
 
@@ -62,6 +64,11 @@ public final class UpstreamChannel {
         .userAgent(USER_AGENT);
     if (options.authority != null) {
       builder.overrideAuthority(options.authority);
+    }
+    if (!options.keepAliveTime.isZero()) {
+      // A black-holed upstream (no reset, no answer) fails its calls instead of holding them until their deadline.
+      builder.keepAliveTime(options.keepAliveTime.toMillis(), TimeUnit.MILLISECONDS)
+          .keepAliveTimeout(options.keepAliveTimeout.toMillis(), TimeUnit.MILLISECONDS);
     }
     return builder.build();
   }

@@ -18,6 +18,10 @@ public final class UpstreamOptions {
   public static final int DEFAULT_REFRESH_SECONDS = 30;
   /** Default {@link Builder#maxInboundMessageSize}: 4 MiB, as grpc-java's. */
   public static final int DEFAULT_MAX_INBOUND_MESSAGE = 4 * 1024 * 1024;
+  /** Default {@link Builder#keepAlive} time: {@value} s, what grpc-java servers permit by default. */
+  public static final int DEFAULT_KEEPALIVE_SECONDS = 300;
+  /** Default {@link Builder#keepAlive} timeout: {@value} s. */
+  public static final int DEFAULT_KEEPALIVE_TIMEOUT_SECONDS = 20;
   /** Default {@link Builder#maxInboundMetadataSize}: 16 KiB. */
   public static final int DEFAULT_MAX_INBOUND_METADATA = 16 * 1024;
 
@@ -33,6 +37,8 @@ public final class UpstreamOptions {
   final String healthCheckService;
   final int maxInboundMessageSize;
   final int maxInboundMetadataSize;
+  final Duration keepAliveTime;
+  final Duration keepAliveTimeout;
 
   private UpstreamOptions(Builder b) {
     targetUri = b.targetUri;
@@ -47,6 +53,8 @@ public final class UpstreamOptions {
     healthCheckService = b.healthCheckService;
     maxInboundMessageSize = b.maxInboundMessageSize;
     maxInboundMetadataSize = b.maxInboundMetadataSize;
+    keepAliveTime = b.keepAliveTime;
+    keepAliveTimeout = b.keepAliveTimeout;
   }
 
   public static Builder newBuilder() {
@@ -73,6 +81,8 @@ public final class UpstreamOptions {
     private String healthCheckService = "";
     private int maxInboundMessageSize = DEFAULT_MAX_INBOUND_MESSAGE;
     private int maxInboundMetadataSize = DEFAULT_MAX_INBOUND_METADATA;
+    private Duration keepAliveTime = Duration.ofSeconds(DEFAULT_KEEPALIVE_SECONDS);
+    private Duration keepAliveTimeout = Duration.ofSeconds(DEFAULT_KEEPALIVE_TIMEOUT_SECONDS);
 
     private Builder() {}
 
@@ -173,6 +183,25 @@ public final class UpstreamOptions {
         throw new InvalidValueException("maxInboundMetadata", bytes, "> 0");
       }
       this.maxInboundMetadataSize = bytes;
+      return this;
+    }
+
+    /**
+     * gRPC keepalive to the upstreams: a PING when a connection with a call open has received nothing for
+     * {@code time}, and {@code timeout} for its answer, after which the connection's calls fail UNAVAILABLE and
+     * grpc-java reconnects; {@code time} zero turns it off. grpc-java rounds a time below 10 s up to 10 s. Upstreams
+     * must permit pings this often ({@code permitKeepAliveTime}, 5 min by default in grpc-java). Default: 300 s and
+     * 20 s.
+     */
+    public Builder keepAlive(Duration time, Duration timeout) {
+      if (time == null || time.isNegative()) {
+        throw new InvalidValueException("upstreamKeepAlive", time, ">= 0");
+      }
+      if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+        throw new InvalidValueException("upstreamKeepAliveTimeout", timeout, "> 0");
+      }
+      this.keepAliveTime = time;
+      this.keepAliveTimeout = timeout;
       return this;
     }
 

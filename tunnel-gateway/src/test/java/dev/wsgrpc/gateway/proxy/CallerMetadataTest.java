@@ -31,6 +31,14 @@ class CallerMetadataTest {
   }
 
   @Test
+  void aBrowsersCallIsLabelledWithItsProtocol() {
+    assertEquals("grpc-web", CallerMetadata.transport(Attributes.newBuilder()
+        .set(WebSocketServers.TUNNEL_PATH, "/pkg.Svc/M").set(WebSocketServers.BROWSER_PROTOCOL, "grpc-web").build()));
+    assertEquals("json-ws", CallerMetadata.transport(Attributes.newBuilder()
+        .set(WebSocketServers.TUNNEL_PATH, "/pkg.Svc/M").set(WebSocketServers.BROWSER_PROTOCOL, "json-ws").build()));
+  }
+
+  @Test
   void principalsOutsidePrintableAsciiArePercentEncoded() {
     assertEquals("CN=alice,O=Example", CallerMetadata.percentEncode("CN=alice,O=Example"));
     assertEquals("CN=J%C3%BCrgen %25 x%0A", CallerMetadata.percentEncode("CN=J\u00fcrgen % x\n"));

@@ -1,0 +1,316 @@
+package dev.wsgrpc.client;
+
+import static java.nio.charset.StandardCharsets.US_ASCII;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.client.InternalWebSocketClient.Step;
+import dev.wsgrpc.client.InternalWebSocketClient.StepFailure;
+import dev.wsgrpc.core.TunnelSettings;
+import dev.wsgrpc.core.internal.Http11Tokens;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.concurrent.Future;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The command-line tool's way in, {@link InternalWebSocketClient.Dialer}, over real loopback sockets against
+ * scripted servers and proxies: it reports each step with its duration, and fails in the words channels use
+ * (refusal bodies, proxy answers, the handshake deadline) because it runs the same handlers.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class DialerTest {
+
+  private static EventLoopGroup group;
+  private static ExecutorService dns;
+
+  @BeforeAll
+  static void start() {
+    group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    dns = Executors.newSingleThreadExecutor();
+  }
+
+  @AfterAll
+  static void stop() throws InterruptedException {
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS);
+    dns.shutdownNow();
+  }
+
+  /** What one accepted connection does: reads and writes its socket's streams. */
+  interface Script {
+    void run(Scripted server, InputStream in, OutputStream out) throws IOException;
+  }
+
+  /** A loopback server that runs {@link Script} on each connection it accepts, one at a time. */
+  static final class Scripted implements AutoCloseable {
+    final ServerSocket socket;
+    final BlockingQueue<String> heads = new LinkedBlockingQueue<>();
+
+    Scripted(Script script) throws IOException {
+      socket = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+      Thread t = new Thread(() -> {
+        while (!socket.isClosed()) {
+          try (Socket s = socket.accept()) {
+            script.run(this, s.getInputStream(), s.getOutputStream());
+            s.getOutputStream().flush();
+            // Hold the connection until the client closes it.
+            while (s.getInputStream().read() != -1) {
+              // discard
+            }
+          } catch (IOException e) {
+            // closed
+          }
+        }
+      }, "scripted-server");
+      t.setDaemon(true);
+      t.start();
+    }
+
+    int port() {
+      return socket.getLocalPort();
+    }
+
+    /** Reads one request head and keeps it for the test. */
+    String readHead(InputStream in) throws IOException {
+      ByteArrayOutputStream head = new ByteArrayOutputStream();
+      while (!head.toString(US_ASCII).endsWith("\r\n\r\n")) {
+        int b = in.read();
+        if (b < 0) {
+          throw new IOException("closed");
+        }
+        head.write(b);
+      }
+      String text = head.toString(US_ASCII);
+      heads.add(text);
+      return text;
+    }
+
+    @Override
+    public void close() throws IOException {
+      socket.close();
+    }
+  }
+
+  private static String header(String head, String name) {
+    for (String line : head.split("\r\n")) {
+      if (line.toLowerCase(Locale.ROOT).startsWith(name.toLowerCase(Locale.ROOT) + ":")) {
+        return line.substring(name.length() + 1).trim();
+      }
+    }
+    return null;
+  }
+
+  /** A 101 for {@code head}, with a 12 KiB header (within the library's 16 KiB, beyond Netty's default 8 KiB). */
+  private static byte[] accept(String head) {
+    char[] big = new char[12 * 1024];
+    java.util.Arrays.fill(big, 'x');
+    return ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Accept: " + Http11Tokens.acceptFor(header(head, "Sec-WebSocket-Key")) + "\r\n"
+        + "Sec-WebSocket-Protocol: wsgrpc.v1\r\nServer: fake/1.0\r\nX-Padding: " + new String(big) + "\r\n\r\n")
+        .getBytes(US_ASCII);
+  }
+
+  /** An unmasked binary frame carrying {@code text}, as a server sends it. */
+  private static byte[] binaryFrame(String text) {
+    byte[] payload = text.getBytes(US_ASCII);
+    byte[] frame = new byte[2 + payload.length];
+    frame[0] = (byte) 0x82;
+    frame[1] = (byte) payload.length;
+    System.arraycopy(payload, 0, frame, 2, payload.length);
+    return frame;
+  }
+
+  /** The caller's handler: collects the tunnel's bytes as text, passes events on. */
+  static final class Tail extends ChannelInboundHandlerAdapter {
+    final BlockingQueue<String> bytes = new LinkedBlockingQueue<>();
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      ByteBuf buf = (ByteBuf) msg;
+      bytes.add(buf.toString(US_ASCII));
+      buf.release();
+    }
+  }
+
+  /** A finished step as the listener heard it. */
+  static final class Done {
+    final Step step;
+    final long nanos;
+    final String detail;
+
+    Done(Step step, long nanos, String detail) {
+      this.step = step;
+      this.nanos = nanos;
+      this.detail = detail;
+    }
+  }
+
+  private final List<Done> steps = Collections.synchronizedList(new ArrayList<>());
+  private final Tail tail = new Tail();
+
+  private Future<Channel> dial(WebSocketClientOptions options) throws Exception {
+    Future<Channel> f = InternalWebSocketClient.newDialer(options, group, dns)
+        .dial(tail, (step, nanos, detail) -> steps.add(new Done(step, nanos, detail)));
+    assertTrue(f.await(30, TimeUnit.SECONDS), "the dial finished");
+    return f;
+  }
+
+  private StepFailure failure(WebSocketClientOptions options) throws Exception {
+    Future<Channel> f = dial(options);
+    return assertInstanceOf(StepFailure.class, f.cause());
+  }
+
+  private List<Step> stepsDone() {
+    List<Step> out = new ArrayList<>();
+    for (Done d : steps) {
+      out.add(d.step);
+    }
+    return out;
+  }
+
+  private String detail(Step step) {
+    for (Done d : steps) {
+      if (d.step == step) {
+        return d.detail;
+      }
+    }
+    throw new AssertionError("no " + step + " step in " + stepsDone());
+  }
+
+  private static WebSocketClientOptions.Builder direct(int port) {
+    return WebSocketClientOptions.newBuilder("ws://127.0.0.1:" + port + "/grpc").proxy(ProxyOptions.DIRECT);
+  }
+
+  @Test
+  void reportsEachStepWithItsDurationThenHandsTheBytesAfterThe101ToTheCallersHandler() throws Exception {
+    try (Scripted server = new Scripted((self, in, out) -> {
+      String head = self.readHead(in);
+      // The 101 and the first frame in one write: the frame must reach the caller's handler, not the HTTP codec.
+      ByteArrayOutputStream both = new ByteArrayOutputStream();
+      both.write(accept(head));
+      both.write(binaryFrame("hello"));
+      out.write(both.toByteArray());
+    })) {
+      Future<Channel> f = dial(direct(server.port()).build());
+      assertTrue(f.isSuccess(), String.valueOf(f.cause()));
+      assertEquals(List.of(Step.DNS, Step.TCP, Step.UPGRADE), stepsDone());
+      for (Done d : steps) {
+        assertTrue(d.nanos >= 0, d.step + " has a duration");
+      }
+      assertEquals("127.0.0.1 -> 127.0.0.1", detail(Step.DNS));
+      assertEquals("connected to 127.0.0.1:" + server.port(), detail(Step.TCP));
+      assertEquals("101 Switching Protocols, subprotocol wsgrpc.v1, Server: fake/1.0", detail(Step.UPGRADE));
+      assertEquals("hello", tail.bytes.poll(30, TimeUnit.SECONDS));
+      String head = server.heads.take();
+      assertTrue(head.startsWith("GET /grpc HTTP/1.1\r\n"), head);
+      assertTrue(header(head, "User-Agent").startsWith("wsgrpc-java/"), "the request channels send:\n" + head);
+      f.getNow().close().await(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void aRefusalIsReportedWithItsPlainTextBodyAndTheServerThatAnswered() throws Exception {
+    try (Scripted server = new Scripted((self, in, out) -> {
+      self.readHead(in);
+      out.write(("HTTP/1.1 403 Forbidden\r\nServer: fake/1.0\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n"
+          + "\r\ntoken expired\n").getBytes(US_ASCII));
+    })) {
+      StepFailure e = failure(direct(server.port()).build());
+      assertEquals(Step.UPGRADE, e.step());
+      assertEquals("upgrade: expected HTTP 101 but was 403 Forbidden from ws://127.0.0.1:" + server.port()
+          + "/grpc (Server: fake/1.0); it said: \"token expired\" [hop: fake/1.0 at 127.0.0.1:" + server.port() + "]",
+          e.oneLine());
+      assertEquals(List.of(Step.DNS, Step.TCP), stepsDone());
+    }
+  }
+
+  @Test
+  void aSilentServerFailsTheUpgradeAtTheHandshakeDeadline() throws Exception {
+    try (Scripted server = new Scripted((self, in, out) -> self.readHead(in))) {
+      StepFailure e = failure(direct(server.port())
+          .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(300)).build()).build());
+      assertEquals("upgrade: WebSocket handshake with ws://127.0.0.1:" + server.port() + "/grpc timed out after "
+          + "300 ms while waiting for the answer to the upgrade request [hop: 127.0.0.1:" + server.port() + "]",
+          e.oneLine());
+    }
+  }
+
+  @Test
+  void aClosedPortFailsTheTcpStepNamingTheAddress() throws Exception {
+    int closed;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closed = s.getLocalPort();
+    }
+    StepFailure e = failure(direct(closed).build());
+    assertEquals(Step.TCP, e.step());
+    assertTrue(e.oneLine().startsWith("tcp: cannot connect to 127.0.0.1:" + closed + ": "), e.oneLine());
+    assertTrue(e.oneLine().endsWith(" [hop: 127.0.0.1:" + closed + "]"), e.oneLine());
+  }
+
+  @Test
+  void aProxyRefusalIsReportedInTheWordsChannelsUse() throws Exception {
+    try (Scripted proxy = new Scripted((self, in, out) -> {
+      self.readHead(in);
+      out.write("HTTP/1.1 407 Proxy Authentication Required\r\nServer: fakeproxy/2.0\r\nContent-Length: 0\r\n\r\n"
+          .getBytes(US_ASCII));
+    })) {
+      StepFailure e = failure(WebSocketClientOptions.newBuilder("ws://backend.example:8080/grpc")
+          .proxy(ProxyOptions.of("127.0.0.1", proxy.port())).build());
+      assertEquals(Step.PROXY, e.step());
+      String named = "HTTP proxy 127.0.0.1:" + proxy.port() + " (from the proxy option)";
+      assertEquals("proxy: " + named + " answered CONNECT backend.example:8080 with 407 Proxy Authentication "
+          + "Required (Server: fakeproxy/2.0): the proxy wants credentials and none were given [hop: " + named + "]",
+          e.oneLine());
+      assertEquals(List.of(Step.DNS, Step.TCP), stepsDone());
+      assertEquals("127.0.0.1 -> 127.0.0.1", detail(Step.DNS), "the proxy's host is resolved, not the target's");
+      assertTrue(proxy.heads.take().startsWith("CONNECT backend.example:8080 HTTP/1.1\r\n"));
+    }
+  }
+
+  @Test
+  void throughAProxyTheUpgradeFollowsTheConnect() throws Exception {
+    try (Scripted proxy = new Scripted((self, in, out) -> {
+      self.readHead(in);
+      out.write("HTTP/1.1 200 Connection established\r\n\r\n".getBytes(US_ASCII));
+      out.flush();
+      out.write(accept(self.readHead(in)));
+    })) {
+      Future<Channel> f = dial(WebSocketClientOptions.newBuilder("ws://backend.example:8080/grpc")
+          .proxy(ProxyOptions.of("127.0.0.1", proxy.port())).build());
+      assertTrue(f.isSuccess(), String.valueOf(f.cause()));
+      assertEquals(List.of(Step.DNS, Step.TCP, Step.PROXY, Step.UPGRADE), stepsDone());
+      assertEquals("CONNECT backend.example:8080 through HTTP proxy 127.0.0.1:" + proxy.port()
+          + " (from the proxy option): established", detail(Step.PROXY));
+      proxy.heads.take();
+      String upgrade = proxy.heads.take();
+      assertEquals("backend.example:8080", header(upgrade, "Host"), upgrade);
+      f.getNow().close().await(10, TimeUnit.SECONDS);
+    }
+  }
+}

@@ -1,0 +1,153 @@
+package dev.wsgrpc.server;
+
+import dev.wsgrpc.core.TunnelEstablishedEvent;
+import io.grpc.Status;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.SocketAddress;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What the browser protocols with one WebSocket per call ({@code grpc-websockets}, {@code wsgrpc-json}) share: the
+ * first message must come within a deadline and carries the credentials, the call is admitted and opened toward gRPC
+ * once it came, a client that breaks the protocol has its call cancelled, and every end (a refusal, a reset, the
+ * connection to gRPC ending) reaches the client as a status through {@link #refuse}.
+ */
+abstract class WebSocketCallTranslator extends BridgedCallTranslator {
+
+  /** Decides on the call once its headers are known: the authenticator's answer, or null when there is none. */
+  interface Admission {
+    AuthDecision admit(HttpHeaders firstMessageHeaders);
+  }
+
+  final String path;
+  private final String scheme;
+  private final String authority;
+  private final SocketAddress clientAddress;
+  private final long firstMessageTimeoutMillis;
+  private final Admission admission;
+  private ScheduledFuture<?> firstMessageTimeout;
+  /** Whether the exchange ended (the status was sent). */
+  boolean ended;
+
+  WebSocketCallTranslator(String path, String scheme, String authority, SocketAddress clientAddress,
+      long firstMessageTimeoutMillis, Admission admission) {
+    this.path = path;
+    this.scheme = scheme;
+    this.authority = authority;
+    this.clientAddress = clientAddress;
+    this.firstMessageTimeoutMillis = firstMessageTimeoutMillis;
+    this.admission = admission;
+  }
+
+  /** The subprotocol, as the call's {@link TunnelEstablishedEvent} names it. */
+  abstract String subprotocol();
+
+  /** What the first message is, for the timeout's status: e.g. "the request headers as the first message". */
+  abstract String firstMessage();
+
+  /** Ends the exchange with {@code status} (before or instead of gRPC's answer); nothing once it ended. */
+  abstract void refuse(Status status);
+
+  /** Releases what the subclass holds; called once the handler is removed or the connection ended. */
+  abstract void releaseBuffers();
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    super.handlerAdded(ctx);
+    firstMessageTimeout = ctx.executor().schedule(() -> refuse(Status.DEADLINE_EXCEEDED.withDescription(
+        "expected " + firstMessage() + " within " + firstMessageTimeoutMillis + " ms")),
+        firstMessageTimeoutMillis, TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    release();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    // gRPC (if it took over) learns of the end of the connection first: the call is cancelled.
+    ctx.fireChannelInactive();
+    release();
+  }
+
+  private void release() {
+    if (firstMessageTimeout != null) {
+      firstMessageTimeout.cancel(false);
+    }
+    releaseBuffers();
+    if (bridge != null) {
+      bridge.close();
+    }
+  }
+
+  /**
+   * The first message arrived with {@code metadata}: admits the call and opens it toward gRPC; false (the client
+   * was told why) when it was refused.
+   */
+  final boolean startCall(HttpHeaders metadata, String grpcContentType) {
+    firstMessageTimeout.cancel(false);
+    AuthDecision decision = admission.admit(metadata);
+    if (decision != null && !decision.accepted()) {
+      refuse(BrowserCalls.statusForHttp(decision.status(), decision.reason()));
+      return false;
+    }
+    // gRPC takes over behind this handler now.
+    ctx.fireUserEventTriggered(new TunnelEstablishedEvent(path, subprotocol(), clientAddress,
+        decision == null ? null : decision.principal()));
+    bridge.start();
+    try {
+      streamId = bridge.openStream(BrowserCalls.requestHeaders(path, scheme, authority, grpcContentType, metadata),
+          false);
+    } catch (Http2Exception e) {
+      refuse(Status.INTERNAL.withDescription("could not start the call: " + e.getMessage()));
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * How long the connection stays open after the Close that follows the status, reading (and dropping) what the
+   * client still sends: closing at once with unread input makes the kernel answer with a reset, and a browser that
+   * gets a reset may drop the status and the Close it had already received (it reports 1006).
+   */
+  static final long CLOSE_LINGER_MILLIS = 1000;
+
+  /** After the status: sends Close 1000 and closes the connection once the client has had time to stop sending. */
+  final void closeAfterStatus() {
+    ctx.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE));
+    resumeReading();
+    ctx.executor().schedule(() -> {
+      ctx.close();
+    }, CLOSE_LINGER_MILLIS, TimeUnit.MILLISECONDS);
+  }
+
+  /** The client broke the protocol: the call (if started) is cancelled and the client told why. */
+  final void fail(Status status) {
+    if (streamId != -1) {
+      bridge.cancel(streamId);
+    }
+    refuse(status);
+  }
+
+  @Override
+  public void onReset(int id, Http2Error error) {
+    if (id == streamId) {
+      refuse(BrowserCalls.statusForReset(error));
+    }
+  }
+
+  @Override
+  public void onGoAway() {}
+
+  @Override
+  public void onClosed() {
+    refuse(Status.UNAVAILABLE.withDescription("the server closed the connection"));
+  }
+}

@@ -1,0 +1,251 @@
+package dev.wsgrpc.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.DescriptorProtos.DescriptorProto;
+import com.google.protobuf.DescriptorProtos.FieldDescriptorProto;
+import com.google.protobuf.DescriptorProtos.FileDescriptorProto;
+import com.google.protobuf.DescriptorProtos.MethodDescriptorProto;
+import com.google.protobuf.DescriptorProtos.ServiceDescriptorProto;
+import com.google.protobuf.Descriptors;
+import com.google.protobuf.DynamicMessage;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Error;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** {@link JsonWebSocketTranslator} in front of a real HTTP/2 server handler, on an {@link EmbeddedChannel}. */
+class JsonWebSocketTranslatorTest {
+
+  /** test.Greeter/Greet: test.Greeting {string text = 1; int32 count = 2;} both ways. */
+  static final Descriptors.FileDescriptor FILE;
+
+  static {
+    FieldDescriptorProto.Builder text = FieldDescriptorProto.newBuilder().setName("text").setNumber(1)
+        .setType(FieldDescriptorProto.Type.TYPE_STRING).setLabel(FieldDescriptorProto.Label.LABEL_OPTIONAL);
+    FieldDescriptorProto.Builder count = FieldDescriptorProto.newBuilder().setName("count").setNumber(2)
+        .setType(FieldDescriptorProto.Type.TYPE_INT32).setLabel(FieldDescriptorProto.Label.LABEL_OPTIONAL);
+    FileDescriptorProto proto = FileDescriptorProto.newBuilder().setName("test.proto").setPackage("test")
+        .setSyntax("proto3")
+        .addMessageType(DescriptorProto.newBuilder().setName("Greeting").addField(text).addField(count))
+        .addService(ServiceDescriptorProto.newBuilder().setName("Greeter").addMethod(MethodDescriptorProto
+            .newBuilder().setName("Greet").setInputType(".test.Greeting").setOutputType(".test.Greeting")
+            .setClientStreaming(true).setServerStreaming(true)))
+        .build();
+    try {
+      FILE = Descriptors.FileDescriptor.buildFrom(proto, new Descriptors.FileDescriptor[0]);
+    } catch (Descriptors.DescriptorValidationException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  private static final Descriptors.Descriptor GREETING = FILE.findMessageTypeByName("Greeting");
+
+  private final ScriptedHttp2Server server = new ScriptedHttp2Server();
+  private final List<HttpHeaders> admitted = new ArrayList<>();
+  private AuthDecision decision;
+  private EmbeddedChannel channel;
+
+  @AfterEach
+  void releaseEverything() {
+    BrowserFrames.release(BrowserFrames.outbound(channel));
+    // As a disconnect does: the close starts at the socket's end (not through gRPC's graceful shutdown).
+    if (channel.isOpen()) {
+      channel.pipeline().firstContext().close();
+    }
+    channel.finishAndReleaseAll();
+    server.release();
+  }
+
+  private void open(boolean known) {
+    JsonWebSocketTranslator translator = new JsonWebSocketTranslator("/test.Greeter/Greet", "http", "example.test",
+        new InetSocketAddress("127.0.0.1", 1234),
+        known ? JsonSchemas.ofFiles(FILE).method("test.Greeter/Greet") : null, 1024, 5_000, headers -> {
+          admitted.add(headers);
+          return decision;
+        });
+    channel = new EmbeddedChannel(translator, server.handler);
+  }
+
+  private static TextWebSocketFrame text(String json) {
+    return new TextWebSocketFrame(json);
+  }
+
+  private static ByteBuf greeting(String text, int count) {
+    byte[] bytes = DynamicMessage.newBuilder(GREETING).setField(GREETING.findFieldByName("text"), text)
+        .setField(GREETING.findFieldByName("count"), count).build().toByteArray();
+    return Unpooled.buffer().writeByte(0).writeInt(bytes.length).writeBytes(bytes);
+  }
+
+  private static String greetingText(ByteBuf grpcBytes, int offset) throws Exception {
+    int length = grpcBytes.getInt(offset + 1);
+    byte[] bytes = new byte[length];
+    grpcBytes.getBytes(offset + 5, bytes);
+    DynamicMessage message = DynamicMessage.parseFrom(GREETING, bytes);
+    return message.getField(GREETING.findFieldByName("text")) + "/"
+        + message.getField(GREETING.findFieldByName("count"));
+  }
+
+  /** The text messages the client got, and that the exchange ended with Close 1000. */
+  private List<String> texts() {
+    List<Object> out = BrowserFrames.outbound(channel);
+    List<String> texts = new ArrayList<>();
+    try {
+      for (Object msg : out) {
+        if (msg instanceof TextWebSocketFrame) {
+          texts.add(((TextWebSocketFrame) msg).text());
+        } else {
+          assertEquals(1000, ((CloseWebSocketFrame) msg).statusCode());
+          texts.add("close");
+        }
+      }
+    } finally {
+      BrowserFrames.release(out);
+    }
+    return texts;
+  }
+
+  /** The connection closes {@link WebSocketCallTranslator#CLOSE_LINGER_MILLIS} after the status. */
+  private void lingerEnds() {
+    channel.advanceTimeBy(WebSocketCallTranslator.CLOSE_LINGER_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+  }
+
+  @Test
+  void jsonMessagesBecomeProtobufAndTheAnswerComesBackAsJsonWithTheStatusLast() throws Exception {
+    open(true);
+    channel.writeInbound(text("{\"metadata\": {\"authorization\": \"Bearer t0ken\", \"x-tenant\": \"t1\"}}"));
+    assertEquals("Bearer t0ken", admitted.get(0).get("authorization"));
+    channel.writeInbound(text("{\"message\": {\"text\": \"one\", \"count\": 1}}"),
+        text("{\"message\": {\"text\": \"two\"}}"), text("{\"halfClose\": true}"));
+    channel.runPendingTasks();
+    ScriptedHttp2Server.Stream stream = server.only();
+    assertEquals("/test.Greeter/Greet", stream.headers.path().toString());
+    assertEquals("application/grpc+proto", stream.headers.get("content-type").toString());
+    assertEquals("t1", stream.headers.get("x-tenant").toString());
+    assertTrue(stream.ended);
+    assertEquals("one/1", greetingText(stream.data, 0));
+    assertEquals("two/0", greetingText(stream.data, 5 + stream.data.getInt(1)));
+
+    server.responseHeaders(channel, stream.id);
+    ByteBuf answer = greeting("a", 2);
+    // One message split across two DATA frames arrives as one JSON message.
+    server.data(channel, stream.id, answer.readRetainedSlice(4), false);
+    server.data(channel, stream.id, answer, false);
+    server.headers(channel, stream.id, new DefaultHttp2Headers().set("grpc-status", "0")
+        .set("x-trailer", "t"), true);
+    assertEquals(List.of("{\"metadata\":{\"x-answer\":\"yes\"}}", "{\"message\":{\"text\":\"a\",\"count\":2}}",
+        "{\"status\":{\"code\":0,\"message\":\"\",\"details\":[]},\"trailers\":{\"x-trailer\":\"t\"}}", "close"),
+        texts());
+    lingerEnds();
+    assertFalse(channel.isOpen());
+  }
+
+  @Test
+  void aFirstMessageWithoutMetadataIsAdmittedAndSent() throws Exception {
+    open(true);
+    channel.writeInbound(new TextWebSocketFrame(false, 0, "{\"message\": {\"te"),
+        new ContinuationWebSocketFrame(true, 0, Unpooled.copiedBuffer("xt\": \"hi\"}}",
+            java.nio.charset.StandardCharsets.UTF_8)));
+    channel.runPendingTasks();
+    assertEquals(1, admitted.size());
+    assertEquals("hi/0", greetingText(server.only().data, 0));
+  }
+
+  @Test
+  void trailersOnlyEndWithTheDecodedStatusMessage() {
+    open(true);
+    channel.writeInbound(text("{\"message\": {}}"));
+    channel.runPendingTasks();
+    server.headers(channel, server.only().id, new DefaultHttp2Headers().status("200")
+        .set("content-type", "application/grpc").set("grpc-status", "5").set("grpc-message", "no%20such%20user%C3%BC+"),
+        true);
+    assertEquals(List.of("{\"status\":{\"code\":5,\"message\":\"no such userü+\",\"details\":[]}}", "close"), texts());
+  }
+
+  @Test
+  void jsonThatIsNotTheRequestTypeCancelsTheCallAndSaysWhatWasExpected() {
+    open(true);
+    channel.writeInbound(text("{\"message\": {\"text\": \"ok\"}}"), text("{\"message\": {\"colour\": \"red\"}}"));
+    assertEquals(Http2Error.CANCEL.code(), server.only().resetCode);
+    List<String> texts = texts();
+    assertTrue(texts.get(0).startsWith("{\"status\":{\"code\":3,\"message\":\"expected a test.Greeting as JSON but "),
+        texts.get(0));
+    assertTrue(texts.get(0).contains("colour"), texts.get(0));
+  }
+
+  @Test
+  void textThatIsNotAnEnvelopeIsRefused() {
+    open(true);
+    channel.writeInbound(text("[1, 2]"));
+    assertEquals(List.of("{\"status\":{\"code\":3,\"message\":\"expected a JSON object with \\\"metadata\\\", "
+        + "\\\"message\\\" or \\\"halfClose\\\" but the text was not one\",\"details\":[]}}", "close"), texts());
+  }
+
+  @Test
+  void aMethodWithoutAKnownSchemaEndsAsUnimplemented() {
+    open(false);
+    channel.writeInbound(text("{\"message\": {}}"));
+    assertTrue(server.streams.isEmpty());
+    assertEquals(List.of("{\"status\":{\"code\":12,\"message\":\"expected a method whose schema the server knows "
+        + "but /test.Greeter/Greet is not one\",\"details\":[]}}", "close"), texts());
+  }
+
+  @Test
+  void aRefusedCallNeverReachesGrpc() {
+    decision = AuthDecision.forbidden("expected a member of the room");
+    open(true);
+    channel.writeInbound(text("{\"metadata\": {}}"));
+    assertTrue(server.streams.isEmpty());
+    assertEquals(List.of("{\"status\":{\"code\":7,\"message\":\"expected a member of the room\",\"details\":[]}}",
+        "close"), texts());
+  }
+
+  @Test
+  void binaryMessagesAreRefused() {
+    open(true);
+    channel.writeInbound(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(new byte[] {1})));
+    assertTrue(texts().get(0).contains("expected text messages holding JSON but a binary message arrived"));
+  }
+
+  @Test
+  void oversizedTextIsRefused() {
+    open(true);
+    channel.writeInbound(text("{\"message\": {\"text\": \"" + "x".repeat(2000) + "\"}}"));
+    assertTrue(texts().get(0).startsWith("{\"status\":{\"code\":8,\"message\":\"expected a message of at most 1024"));
+  }
+
+  @Test
+  void metadataAfterTheFirstMessageAndMessagesAfterTheHalfCloseAreRefused() {
+    open(true);
+    channel.writeInbound(text("{\"message\": {}}"), text("{\"halfClose\": true}"), text("{\"message\": {}}"));
+    assertTrue(texts().get(0).contains("expected nothing after the half-close but a message arrived"));
+  }
+
+  @Test
+  void closingTheSocketMidMessageReleasesEverything() {
+    open(true);
+    channel.writeInbound(text("{\"message\": {}}"), new TextWebSocketFrame(false, 0, "{\"mess"));
+    channel.runPendingTasks();
+    server.responseHeaders(channel, server.only().id);
+    ByteBuf partial = greeting("partial", 1);
+    server.data(channel, server.only().id, partial.readRetainedSlice(3), false);
+    partial.release();
+    channel.pipeline().firstContext().close();
+    lingerEnds();
+    assertFalse(channel.isOpen());
+  }
+}
