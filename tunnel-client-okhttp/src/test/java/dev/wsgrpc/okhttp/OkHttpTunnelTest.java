@@ -130,6 +130,67 @@ class OkHttpTunnelTest {
     assertEquals(300_000, response.getBytesReceived());
   }
 
+  /**
+   * grpc-okhttp with {@code directExecutor()} runs onReady inside the stream's start, and a message written there and
+   * sent at once (the server's windows hold it) made onReady fire again while its bytes were written: the next
+   * message went into a buffer nothing sends any more, and the upload stalled (the benchmark's 1 MiB upload). A
+   * server window larger than a message makes it happen on the first call.
+   */
+  @Test
+  void onReadyDrivenUploadWithDirectExecutorDeliversEveryMessageWhenTheWindowHoldsAMessage() throws Exception {
+    Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+            WebSocketServerOptions.newBuilder().build())
+        .flowControlWindow(8 * 1024 * 1024)
+        .maxInboundMessageSize(MAX_MESSAGE)
+        .addService(echo)
+        .build()
+        .start();
+    toClose.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(
+            OkHttpWebSocketOptions.newBuilder("ws://127.0.0.1:" + port(server) + "/grpc").build())
+        .directExecutor().maxInboundMessageSize(MAX_MESSAGE).build();
+    toClose.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    // The server's SETTINGS and connection WINDOW_UPDATE arrive before the upload starts.
+    blocking(channel).unary(TestEcho.payload(1));
+
+    int messages = 4;
+    EchoRequest message = TestEcho.payload(1024 * 1024);
+    CompletableFuture<EchoResponse> result = new CompletableFuture<>();
+    EchoGrpc.newStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS).clientStream(
+        new ClientResponseObserver<EchoRequest, EchoResponse>() {
+          int sent;
+
+          @Override
+          public void beforeStart(ClientCallStreamObserver<EchoRequest> requests) {
+            requests.setOnReadyHandler(() -> {
+              while (sent < messages && requests.isReady()) {
+                requests.onNext(message);
+                if (++sent == messages) {
+                  requests.onCompleted();
+                }
+              }
+            });
+          }
+
+          @Override
+          public void onNext(EchoResponse value) {
+            result.complete(value);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            result.completeExceptionally(t);
+          }
+
+          @Override
+          public void onCompleted() {
+          }
+        });
+    EchoResponse response = result.get(60, TimeUnit.SECONDS);
+    assertEquals(messages, response.getMessagesReceived());
+    assertEquals(messages * 1024L * 1024, response.getBytesReceived());
+  }
+
   @Test
   void bidiStreamingEchoesEachMessage() throws Exception {
     ManagedChannel channel = wsChannel(startServer(0, false));
