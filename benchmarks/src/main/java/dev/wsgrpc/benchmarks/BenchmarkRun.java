@@ -82,6 +82,7 @@ final class BenchmarkRun {
       all.add(new StreamingThroughput(false, size));
     }
     all.add(new ConnectRate());
+    all.add(new FirstCall());
     all.removeIf(w -> !onlyWorkloads.isEmpty() && !onlyWorkloads.contains(w.id()));
     return all;
   }
