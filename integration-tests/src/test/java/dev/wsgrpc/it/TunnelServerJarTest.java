@@ -62,7 +62,7 @@ class TunnelServerJarTest {
       "--upstream-authority", "--upstream-client-cert", "--upstream-client-key", "--max-inbound-metadata",
       "--max-rst-frames", "--max-control-frames", "--upstream-keepalive", "--upstream-keepalive-timeout",
       "--max-pending-bytes", "--max-connection-age", "--browser-origins", "--browser-headers",
-      "--admin-port", "--admin-address");
+      "--admin-port", "--admin-address", "--descriptor-set", "--reflection-refresh");
 
   private TunnelServerJar jar;
   private ManagedChannel channel;
