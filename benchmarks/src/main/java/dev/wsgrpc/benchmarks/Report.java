@@ -32,6 +32,9 @@ final class Report {
       new Target("QPS, 64 calls on 8 channels, ws / h2c", "qps_8_channels_ratio_ws_vs_h2c", true, 0.95),
       new Target("Idle tunnels held by one server", "idle_tunnels_held", true, 10_000),
       new Target("Heap per idle tunnel (bytes)", "heap_bytes_per_idle_tunnel", false, 64 * 1024),
+      new Target("Idle ws tunnels held by one server JVM (issue 17)", "idle_tunnels_held_100k", true, 100_000),
+      new Target("Heap per idle ws tunnel, 100,000 held (bytes)", "heap_bytes_per_idle_tunnel_100k", false,
+          16 * 1024),
       new Target("Gateway download (1 MiB) / h2c", "throughput_ratio_gateway_vs_h2c_download", true, 0.90),
       new Target("Gateway upload (1 MiB) / h2c", "throughput_ratio_gateway_vs_h2c_upload", true, 0.90),
       new Target("Gateway QPS (1 channel) / h2c", "qps_ratio_gateway_vs_h2c", true, 0.90),
@@ -107,6 +110,10 @@ final class Report {
     s.put("idle_tunnels_held", ws == null ? Double.NaN : (double) ws.held());
     s.put("heap_bytes_per_idle_tunnel", ws == null ? Double.NaN : ws.heapPerConnection());
     s.put("rss_bytes_per_idle_tunnel", ws == null ? Double.NaN : ws.rssPerConnection());
+    IdleTunnels.Result many = results.manyIdle;
+    s.put("idle_tunnels_held_100k", many == null ? Double.NaN : (double) many.held());
+    s.put("heap_bytes_per_idle_tunnel_100k", many == null ? Double.NaN : many.heapPerConnection());
+    s.put("rss_bytes_per_idle_tunnel_100k", many == null ? Double.NaN : many.rssPerConnection());
     IdleTunnels.Result h2c = results.idle("h2c");
     s.put("heap_bytes_per_idle_h2c_connection", h2c == null ? Double.NaN : h2c.heapPerConnection());
     for (String direction : List.of("download", "upload")) {
@@ -235,6 +242,23 @@ final class Report {
       idle.add(m);
     }
     root.put("idle", idle);
+    if (results.manyIdle != null) {
+      IdleTunnels.Result r = results.manyIdle;
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("kind", r.kind());
+      m.put("requested", r.requested());
+      m.put("connected", r.connected());
+      m.put("held_by_server", r.held());
+      m.put("server_heap_before", r.heapBefore());
+      m.put("server_heap_after", r.heapAfter());
+      m.put("server_rss_before", r.rssBefore());
+      m.put("server_rss_after", r.rssAfter());
+      m.put("heap_bytes_per_connection", r.heapPerConnection());
+      m.put("rss_bytes_per_connection", r.rssPerConnection());
+      m.put("seconds", r.seconds());
+      m.put("note", r.note());
+      root.put("idle_many", m);
+    }
     Map<String, Object> codec = new LinkedHashMap<>();
     results.codec.forEach((k, v) -> codec.put(k, Map.of("median", v.median(), "min", v.min(), "max", v.max())));
     root.put("frame_handlers_alone", codec);
@@ -371,12 +395,26 @@ final class Report {
         + "side would exceed one process's file limit here). Each connection first completes one unary call. Heap is "
         + "the server's used heap after full collections, before the clients connect and once all have; RSS the "
         + "same for the whole process.\n\n");
+    if (results.manyIdle != null) {
+      md.append("The last row (issue 17): ws tunnels held by one server JVM, each child process started with its file "
+          + "limit raised (`ulimit -n`), the clients spread over processes of at most "
+          + String.format(Locale.ROOT, "%,d", IdleTunnels.PER_SOURCE) + " connections, each from a loopback source "
+          + "address of its own." + (results.manyIdle.note() == null ? "" : " **" + results.manyIdle.note() + ".**")
+          + "\n\n");
+    }
     md.append("| Kind | Held by the server | Heap per connection | RSS per connection | Time |\n"
         + "|---|---:|---:|---:|---:|\n");
     for (IdleTunnels.Result r : results.idle) {
       md.append("| ").append(r.kind()).append(" | ").append(r.held()).append(" of ").append(r.requested())
           .append(" | ").append(bytes(r.heapPerConnection())).append(" | ").append(bytes(r.rssPerConnection()))
           .append(" | ").append(String.format(Locale.ROOT, "%.0f s", r.seconds())).append(" |\n");
+    }
+    if (results.manyIdle != null) {
+      IdleTunnels.Result r = results.manyIdle;
+      md.append("| ws, ").append(String.format(Locale.ROOT, "%,d", r.requested())).append(" asked").append(" | ")
+          .append(r.held()).append(" of ").append(r.requested()).append(" | ").append(bytes(r.heapPerConnection()))
+          .append(" | ").append(bytes(r.rssPerConnection())).append(" | ")
+          .append(String.format(Locale.ROOT, "%.0f s", r.seconds())).append(" |\n");
     }
     for (Map.Entry<String, String> e : results.idleFailures.entrySet()) {
       md.append("| ").append(e.getKey()).append(" | failed: ").append(e.getValue().replace('|', '/'))

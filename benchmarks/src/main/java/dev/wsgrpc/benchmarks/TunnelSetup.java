@@ -100,9 +100,17 @@ final class TunnelSetup extends LocalServerSetup {
     }
 
     ManagedChannel newChannel(Transports transports) {
-      return transports.configure(NettyChannelBuilder.forTarget(options.target(), credentials))
-          .maxInboundMessageSize(MAX_MESSAGE)
-          .build();
+      return newChannel(transports, null);
+    }
+
+    /** A channel that connects from the address {@code picker} gives (null: the system's choice). */
+    ManagedChannel newChannel(Transports transports, NettyChannelBuilder.LocalSocketPicker picker) {
+      NettyChannelBuilder builder = transports.configure(NettyChannelBuilder.forTarget(options.target(), credentials))
+          .maxInboundMessageSize(MAX_MESSAGE);
+      if (picker != null) {
+        builder.localSocketPicker(picker);
+      }
+      return builder.build();
     }
   }
 }
