@@ -12,8 +12,16 @@ import dev.wsgrpc.testing.TestCertificates;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import dev.wsgrpc.testing.proto.EchoRequest;
 import dev.wsgrpc.testing.proto.EchoResponse;
+import io.grpc.Attributes;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ClientStreamTracer;
+import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
@@ -62,6 +70,19 @@ class OkHttpTunnelTest {
     Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", port), options.build())
         .maxInboundMessageSize(MAX_MESSAGE)
         .addService(ServerInterceptors.intercept(echo, new HeaderEchoInterceptor()))
+        .build()
+        .start();
+    toClose.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    return server;
+  }
+
+  /** A ws server whose HTTP/2 flow-control windows (stream and connection) are {@code window} bytes. */
+  private Server startServerWithWindow(int window) throws Exception {
+    Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+            WebSocketServerOptions.newBuilder().build())
+        .flowControlWindow(window)
+        .maxInboundMessageSize(MAX_MESSAGE)
+        .addService(echo)
         .build()
         .start();
     toClose.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
@@ -138,14 +159,7 @@ class OkHttpTunnelTest {
    */
   @Test
   void onReadyDrivenUploadWithDirectExecutorDeliversEveryMessageWhenTheWindowHoldsAMessage() throws Exception {
-    Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
-            WebSocketServerOptions.newBuilder().build())
-        .flowControlWindow(8 * 1024 * 1024)
-        .maxInboundMessageSize(MAX_MESSAGE)
-        .addService(echo)
-        .build()
-        .start();
-    toClose.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    Server server = startServerWithWindow(8 * 1024 * 1024);
     ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(
             OkHttpWebSocketOptions.newBuilder("ws://127.0.0.1:" + port(server) + "/grpc").build())
         .directExecutor().maxInboundMessageSize(MAX_MESSAGE).build();
@@ -158,6 +172,7 @@ class OkHttpTunnelTest {
     CompletableFuture<EchoResponse> result = new CompletableFuture<>();
     EchoGrpc.newStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS).clientStream(
         new ClientResponseObserver<EchoRequest, EchoResponse>() {
+          final StreamObserver<EchoResponse> into = Observers.into(result);
           int sent;
 
           @Override
@@ -174,21 +189,77 @@ class OkHttpTunnelTest {
 
           @Override
           public void onNext(EchoResponse value) {
-            result.complete(value);
+            into.onNext(value);
           }
 
           @Override
           public void onError(Throwable t) {
-            result.completeExceptionally(t);
+            into.onError(t);
           }
 
           @Override
           public void onCompleted() {
+            into.onCompleted();
           }
         });
     EchoResponse response = result.get(60, TimeUnit.SECONDS);
     assertEquals(messages, response.getMessagesReceived());
     assertEquals(messages * 1024L * 1024, response.getBytesReceived());
+  }
+
+  /**
+   * A writer waiting for room in OkHttp's queue is woken by OkHttp's writes alone (no timed re-check): uploads that
+   * outrun the WebSocket (the server's 16 MiB window lets gRPC write far past the tunnel's 1 MiB high-water mark)
+   * wait many times and each wait ends, or the calls would miss their deadline.
+   */
+  @Test
+  void writersWaitingForRoomInOkHttpsQueueAreAlwaysWoken() throws Exception {
+    Server server = startServerWithWindow(16 * 1024 * 1024);
+    AtomicReference<Tunnel> tunnel = new AtomicReference<>();
+    ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(
+            OkHttpWebSocketOptions.newBuilder("ws://127.0.0.1:" + port(server) + "/grpc")
+                .settings(TunnelSettings.newBuilder().maxOutboundFramePayload(16 * 1024).build())
+                .build())
+        .intercept(new ClientInterceptor() {
+          @Override
+          public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions options,
+              Channel next) {
+            return next.newCall(method, options.withStreamTracerFactory(new ClientStreamTracer.Factory() {
+              @Override
+              public ClientStreamTracer newClientStreamTracer(ClientStreamTracer.StreamInfo info, Metadata h) {
+                return new ClientStreamTracer() {
+                  @Override
+                  public void streamCreated(Attributes attrs, Metadata headers) {
+                    tunnel.set(((TunnelLocalAddress) attrs.get(Grpc.TRANSPORT_ATTR_LOCAL_ADDR)).tunnel());
+                  }
+                };
+              }
+            }));
+          }
+        })
+        .maxInboundMessageSize(MAX_MESSAGE).build();
+    toClose.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+
+    int calls = 4;
+    int messages = 256;
+    EchoRequest message = TestEcho.payload(64 * 1024);
+    List<CompletableFuture<EchoResponse>> results = new ArrayList<>();
+    for (int c = 0; c < calls; c++) {
+      CompletableFuture<EchoResponse> result = new CompletableFuture<>();
+      results.add(result);
+      StreamObserver<EchoRequest> requests = EchoGrpc.newStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS)
+          .clientStream(Observers.into(result));
+      for (int i = 0; i < messages; i++) {
+        requests.onNext(message);
+      }
+      requests.onCompleted();
+    }
+    for (CompletableFuture<EchoResponse> result : results) {
+      EchoResponse response = result.get(90, TimeUnit.SECONDS);
+      assertEquals(messages, response.getMessagesReceived());
+      assertEquals(messages * 64L * 1024, response.getBytesReceived());
+    }
+    assertTrue(tunnel.get().roomWaits() > 0, "no writer waited for room: the test did not test waiting");
   }
 
   @Test
