@@ -1,7 +1,7 @@
 """A JSON-over-WebSocket client with no protobuf code: Python's websockets (Debian python3-websockets, 10.x).
 
-Usage: json_ws_client.py URL METADATA_JSON MESSAGES_JSON
-Opens URL offering the subprotocol wsgrpc-json, sends {"metadata": ...} (when not null), each request as
+Usage: json_ws_client.py URL METADATA_JSON MESSAGES_JSON [ORIGIN]
+Opens URL offering the subprotocol wsgrpc-json (with an Origin header when ORIGIN is given, as a browser would), sends {"metadata": ...} (when not null), each request as
 {"message": ...} and {"halfClose": true}, then prints every text message the server sends, one a line, and
 finally "close <code>".
 """
@@ -12,14 +12,18 @@ import sys
 import websockets
 
 
-async def main(url, metadata, messages):
-    async with websockets.connect(url, subprotocols=["wsgrpc-json"], open_timeout=30, close_timeout=30) as ws:
+async def main(url, metadata, messages, origin):
+    async with websockets.connect(url, subprotocols=["wsgrpc-json"], origin=origin, open_timeout=30,
+                                  close_timeout=30) as ws:
         print("subprotocol " + str(ws.subprotocol), flush=True)
-        if metadata is not None:
-            await ws.send(json.dumps({"metadata": metadata}))
-        for message in messages:
-            await ws.send(json.dumps({"message": message}))
-        await ws.send(json.dumps({"halfClose": True}))
+        try:
+            if metadata is not None:
+                await ws.send(json.dumps({"metadata": metadata}))
+            for message in messages:
+                await ws.send(json.dumps({"message": message}))
+            await ws.send(json.dumps({"halfClose": True}))
+        except websockets.exceptions.ConnectionClosed:
+            pass  # the server ended the call early (a refusal): what it sent is still read below
         try:
             while True:
                 print(await asyncio.wait_for(ws.recv(), 60), flush=True)
@@ -27,4 +31,5 @@ async def main(url, metadata, messages):
             print("close " + str(closed.code), flush=True)
 
 
-asyncio.run(main(sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])))
+asyncio.run(main(sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]),
+                 sys.argv[4] if len(sys.argv) > 4 else None))

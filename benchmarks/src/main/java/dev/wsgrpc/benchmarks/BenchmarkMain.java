@@ -62,6 +62,10 @@ public final class BenchmarkMain implements Callable<Integer> {
       + "0 to skip).")
   Integer idleTunnels;
 
+  @Option(names = "--many-idle-tunnels", description = "How many idle ws tunnels one server JVM holds at the end "
+      + "(default: 100000 full, 0 otherwise; cut to what the file limit allows).")
+  Integer manyIdleTunnels;
+
   @Option(names = "--idle-kinds", split = ",", description = "Which connections to hold idle (default: h2c,ws,h2,wss "
       + "full; h2c,ws quick).")
   List<String> idleKinds = new ArrayList<>();
@@ -95,6 +99,9 @@ public final class BenchmarkMain implements Callable<Integer> {
         gatewayJar != null ? gatewayJar : root.resolve("tunnel-gateway/target/tunnel-server.jar").toFile(),
         gatewayCommand, workloads, mode.profile(), root.resolve("benchmarks/target/profiles"),
         line -> System.out.println(line));
+    if (manyIdleTunnels != null) {
+      run.manyIdleTunnels(manyIdleTunnels);
+    }
     run.run(results);
     results.environment.put("Load average (1/5/15 min) before / after", loadBefore + " / " + loadAverage());
     results.environment.put("Duration", String.format(Locale.ROOT, "%.0f s", (System.nanoTime() - started) / 1e9));

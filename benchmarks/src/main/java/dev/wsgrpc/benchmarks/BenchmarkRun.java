@@ -58,6 +58,8 @@ final class BenchmarkRun {
   private static final Set<String> PROFILED_SETUPS = Set.of("h2c", "ws", "h2", "wss");
   private final Path profileDir;
   private final Consumer<String> log;
+  /** Idle ws tunnels for one server JVM to hold at the end of the run (issue 17: 100,000 in full runs), 0 for none. */
+  private int manyIdleTunnels;
 
   BenchmarkRun(Mode mode, File gatewayJar, String gatewayCommand, Set<String> onlyWorkloads,
       Set<String> profileWorkloads, Path profileDir, Consumer<String> log) {
@@ -68,6 +70,13 @@ final class BenchmarkRun {
     this.profileWorkloads = profileWorkloads;
     this.profileDir = profileDir;
     this.log = log;
+    this.manyIdleTunnels = mode.name().equals("full") ? 100_000 : 0;
+  }
+
+  /** Sets how many idle ws tunnels one server JVM holds at the end of the run; 0 for none. */
+  BenchmarkRun manyIdleTunnels(int count) {
+    this.manyIdleTunnels = count;
+    return this;
   }
 
   List<Workload> workloads() {
@@ -82,6 +91,7 @@ final class BenchmarkRun {
       all.add(new StreamingThroughput(false, size));
     }
     all.add(new ConnectRate());
+    all.add(new FirstCall());
     all.removeIf(w -> !onlyWorkloads.isEmpty() && !onlyWorkloads.contains(w.id()));
     return all;
   }
@@ -157,6 +167,18 @@ final class BenchmarkRun {
       } catch (Exception e) {
         results.idleFailures.put(kind, e.toString());
         log.accept("idle " + kind + " failed: " + e);
+      }
+    }
+    if (manyIdleTunnels > 0) {
+      try {
+        log.accept("idle: " + manyIdleTunnels + " ws tunnels held by one server JVM");
+        IdleTunnels.Result r = idle.measure("ws", manyIdleTunnels);
+        results.manyIdle = r;
+        log.accept(String.format("idle ws (many): %d held, %.0f heap bytes and %.0f RSS bytes each%s", r.held(),
+            r.heapPerConnection(), r.rssPerConnection(), r.note() == null ? "" : "; " + r.note()));
+      } catch (Exception e) {
+        results.idleFailures.put("ws, " + manyIdleTunnels, e.toString());
+        log.accept("idle ws (many) failed: " + e);
       }
     }
     return results;

@@ -3,6 +3,7 @@ package dev.wsgrpc.benchmarks;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -10,7 +11,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * New connections per second, one after the other: a new channel, one unary call through it (so TLS, the upgrade and
- * the HTTP/2 preface are all done), then shut down. Over ws and wss and their baselines only.
+ * the HTTP/2 preface are all done), then shut down. Over ws and wss and their baselines only. Beside the rate, the
+ * CPU time each new connection costs the client and the server, from the CPU time of their threads
+ * ({@link CpuClock.Threads}): client and server share this JVM but not their threads.
  */
 final class ConnectRate extends Workload {
 
@@ -28,7 +31,8 @@ final class ConnectRate extends Workload {
 
   @Override
   List<Metric> metrics() {
-    return List.of(new Metric("rate", "conn/s", true));
+    return List.of(new Metric("rate", "conn/s", true), new Metric("client_cpu", "CPU µs/conn", false),
+        new Metric("server_cpu", "CPU µs/conn", false));
   }
 
   @Override
@@ -38,6 +42,7 @@ final class ConnectRate extends Workload {
 
   @Override
   Map<String, Double> run(Setup setup, Duration duration) {
+    CpuClock.Threads before = CpuClock.Threads.now();
     long start = System.nanoTime();
     long end = start + duration.toNanos();
     int connections = 0;
@@ -52,6 +57,11 @@ final class ConnectRate extends Workload {
       connections++;
       now = System.nanoTime();
     } while (now < end);
-    return Map.of("rate", connections * 1e9 / (now - start));
+    CpuClock.Threads cpu = CpuClock.Threads.now().since(before);
+    Map<String, Double> result = new LinkedHashMap<>();
+    result.put("rate", connections * 1e9 / (now - start));
+    result.put("client_cpu", cpu.client() / 1e3 / connections);
+    result.put("server_cpu", cpu.server() / 1e3 / connections);
+    return result;
   }
 }

@@ -56,6 +56,44 @@ final class CpuClock {
     return new Sample(self, selfKernel, helper, helperKernel);
   }
 
+  /**
+   * CPU time of this JVM's threads by side, for setups whose client and server share the JVM: the server's event
+   * loops ({@code bench-server}, {@code bench-boss}, see {@link Transports}) against the client's (its event loops
+   * {@code bench-client}, gRPC's own threads such as name resolution and timers ({@code grpc-*}), and the thread that
+   * drives the workload). Threads that ended in between are not counted (the event loops live for the whole run);
+   * the JIT compiler and the garbage collector count for neither side.
+   */
+  record Threads(long client, long server) {
+
+    private static final java.lang.management.ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
+    static Threads now() {
+      long client = 0;
+      long server = 0;
+      long self = Thread.currentThread().getId();
+      for (java.lang.management.ThreadInfo info : THREADS.getThreadInfo(THREADS.getAllThreadIds())) {
+        if (info == null) {
+          continue;
+        }
+        String name = info.getThreadName();
+        long cpu = THREADS.getThreadCpuTime(info.getThreadId());
+        if (cpu < 0) {
+          continue;
+        }
+        if (name.startsWith("bench-server") || name.startsWith("bench-boss")) {
+          server += cpu;
+        } else if (name.startsWith("bench-client") || name.startsWith("grpc-") || info.getThreadId() == self) {
+          client += cpu;
+        }
+      }
+      return new Threads(client, server);
+    }
+
+    Threads since(Threads earlier) {
+      return new Threads(client - earlier.client, server - earlier.server);
+    }
+  }
+
   private static long cpuNanos(ProcessHandle handle) {
     return handle.info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
   }

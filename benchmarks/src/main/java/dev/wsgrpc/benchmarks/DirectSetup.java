@@ -53,10 +53,15 @@ final class DirectSetup extends LocalServerSetup {
 
   @Override
   public ManagedChannel newChannel() {
+    return newChannelTo(port());
+  }
+
+  @Override
+  ManagedChannel newChannelTo(int port) {
     if (!tls) {
-      return h2cChannel(transports, port());
+      return h2cChannel(transports, port);
     }
-    return transports.configure(NettyChannelBuilder.forAddress("localhost", port()).maxInboundMessageSize(MAX_MESSAGE)
+    return transports.configure(NettyChannelBuilder.forAddress("localhost", port).maxInboundMessageSize(MAX_MESSAGE)
         .sslContext(clientTls)).build();
   }
 

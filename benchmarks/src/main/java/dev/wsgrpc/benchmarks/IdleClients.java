@@ -20,8 +20,11 @@ import java.util.function.Supplier;
 
 /**
  * The client half of the idle-tunnel measurement, in its own JVM (one process may not hold both ends of 10,000
- * connections under the file limit): {@code IdleClients KIND PORT COUNT [CA]} opens COUNT channels, each proving its
- * connection with one unary call, prints {@code READY n}, and holds them idle until {@code EXIT} or end of input.
+ * connections under the file limit): {@code IdleClients KIND PORT COUNT [CA|-] [SOURCE]} opens COUNT channels, each
+ * proving its connection with one unary call, prints {@code READY n}, and holds them idle until {@code EXIT} or end
+ * of input. CA is the trust anchor for h2 and wss ({@code -} for none); SOURCE a loopback address to connect from
+ * (default: the system's choice), so that several processes together may open more connections to one server than
+ * one source address has ephemeral ports.
  */
 public final class IdleClients {
 
@@ -31,12 +34,13 @@ public final class IdleClients {
     String kind = args[0];
     int port = Integer.parseInt(args[1]);
     int count = Integer.parseInt(args[2]);
-    File ca = args.length > 3 ? new File(args[3]) : null;
+    File ca = args.length > 3 && !args[3].equals("-") ? new File(args[3]) : null;
+    String source = args.length > 4 ? args[4] : null;
     List<ManagedChannel> channels = new ArrayList<>(count);
     AtomicInteger ready = new AtomicInteger();
     AtomicInteger failed = new AtomicInteger();
     try (Transports loops = new Transports(Runtime.getRuntime().availableProcessors())) {
-      Supplier<ManagedChannel> factory = channels(loops, kind, port, ca);
+      Supplier<ManagedChannel> factory = channels(loops, kind, port, ca, source);
       for (int start = 0; start < count; start += BATCH) {
         int n = Math.min(BATCH, count - start);
         CountDownLatch batch = new CountDownLatch(n);
@@ -80,12 +84,18 @@ public final class IdleClients {
   }
 
   /** Makes channels of {@code kind}, with TLS contexts and credentials built once for all of them. */
-  private static Supplier<ManagedChannel> channels(Transports loops, String kind, int port, File ca)
+  private static Supplier<ManagedChannel> channels(Transports loops, String kind, int port, File ca, String source)
       throws Exception {
+    NettyChannelBuilder.LocalSocketPicker picker = source == null ? null : new NettyChannelBuilder.LocalSocketPicker() {
+      @Override
+      public java.net.SocketAddress createSocketAddress(java.net.SocketAddress remote, io.grpc.Attributes attrs) {
+        return new java.net.InetSocketAddress(source, 0);
+      }
+    };
     if (kind.startsWith("ws")) {
       TunnelSetup.Client client = TunnelSetup.Client.of(
           (kind.equals("wss") ? "wss://localhost:" : "ws://127.0.0.1:") + port + "/grpc", ca, true);
-      return () -> client.newChannel(loops);
+      return () -> client.newChannel(loops, picker);
     }
     SslContext tls = ca == null ? null : GrpcSslContexts.forClient().trustManager(ca).build();
     return () -> {
@@ -94,6 +104,9 @@ public final class IdleClients {
         builder.sslContext(tls);
       } else {
         builder.usePlaintext();
+      }
+      if (picker != null) {
+        builder.localSocketPicker(picker);
       }
       return loops.configure(builder).build();
     };

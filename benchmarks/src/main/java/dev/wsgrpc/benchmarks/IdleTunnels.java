@@ -15,12 +15,23 @@ import java.util.concurrent.TimeUnit;
 /**
  * Many idle connections held by one server: {@link IdleServer} and {@link IdleClients} each in a JVM of their own,
  * the server's heap (after full collections) and RSS read before the clients connect and once they all have.
+ *
+ * <p>Every child starts through {@code sh -c 'ulimit -n N'}, N the connections it holds plus a margin, or the hard
+ * limit when N is above it (raising the hard limit needs {@code CAP_SYS_RESOURCE}); a count the server's limit cannot
+ * hold is cut to what it can, and the result says so. The clients are spread over as many processes as their own
+ * limit needs, at most {@link #PER_SOURCE} each, each process from a loopback source address of its own
+ * (127.0.0.2, 127.0.0.3, ...) when there is more than one: a source address has about 28,000 ephemeral ports.
  */
 final class IdleTunnels {
 
   /** What one kind of connection costs the server when idle. */
   record Result(String kind, int requested, int connected, int held, long heapBefore, long heapAfter,
-      long rssBefore, long rssAfter, double seconds) {
+      long rssBefore, long rssAfter, double seconds, String note) {
+
+    Result(String kind, int requested, int connected, int held, long heapBefore, long heapAfter, long rssBefore,
+        long rssAfter, double seconds) {
+      this(kind, requested, connected, held, heapBefore, heapAfter, rssBefore, rssAfter, seconds, null);
+    }
 
     double heapPerConnection() {
       return held == 0 ? Double.NaN : (double) (heapAfter - heapBefore) / held;
@@ -37,6 +48,11 @@ final class IdleTunnels {
     this.certs = certs;
   }
 
+  /** Connections per client process at most: below the 28,232 ephemeral ports of one source address. */
+  static final int PER_SOURCE = 25_000;
+  /** Files a child needs besides its connections (jars, epoll, pipes). */
+  private static final int MARGIN = 512;
+
   Result measure(String kind, int count) throws Exception {
     boolean tls = kind.equals("h2") || kind.equals("wss");
     List<String> serverArgs = new ArrayList<>(List.of(kind));
@@ -44,24 +60,67 @@ final class IdleTunnels {
       serverArgs.add(certs.serverCertPem().getPath());
       serverArgs.add(certs.serverKeyPem().getPath());
     }
+    int limit = fileLimit(count + MARGIN);
+    String note = null;
+    int requested = count;
+    if (count > limit - MARGIN) {
+      count = limit - MARGIN;
+      note = "cut to " + count + ": one process may open " + limit + " files here (ulimit -Hn; raising it needs "
+          + "CAP_SYS_RESOURCE)";
+    }
+    // A lower share per process (system property, for checking the spreading where the file limit is low).
+    int perProcess = Math.max(1, Math.min(Integer.getInteger("wsgrpc.bench.idlePerProcess", PER_SOURCE), count));
+    int processes = (count + perProcess - 1) / perProcess;
+    // About 10 KiB of heap per tunnel on the server, more on the client side (a channel each); at least as before.
+    String serverHeap = "-Xmx" + Math.max(1024, 256 + count / 40) + "m";
+    String clientHeap = "-Xmx" + Math.max(4096 / processes, 512 + perProcess / 8) + "m";
     long started = System.nanoTime();
-    try (Child server = Child.start(IdleServer.class, "-Xmx1g", serverArgs)) {
+    try (Child server = Child.start(IdleServer.class, serverHeap, count + MARGIN, serverArgs)) {
       int port = Integer.parseInt(server.expect("PORT").split(" ")[1]);
       long[] before = parseMeasure(server.ask("MEASURE", "HEAP"));
-      List<String> clientArgs = new ArrayList<>(List.of(kind, Integer.toString(port), Integer.toString(count)));
-      if (tls) {
-        clientArgs.add(certs.caPem().getPath());
-      }
-      try (Child clients = Child.start(IdleClients.class, "-Xmx4g", clientArgs)) {
-        String[] ready = clients.expect("READY").split(" ");
+      List<Child> clients = new ArrayList<>();
+      try {
+        for (int i = 0; i < processes; i++) {
+          int n = Math.min(perProcess, count - i * perProcess);
+          List<String> clientArgs = new ArrayList<>(List.of(kind, Integer.toString(port), Integer.toString(n)));
+          clientArgs.add(tls ? certs.caPem().getPath() : "-");
+          if (processes > 1) {
+            clientArgs.add("127.0.0." + (2 + i));
+          }
+          clients.add(Child.start(IdleClients.class, clientHeap, n + MARGIN, clientArgs));
+        }
+        int connected = 0;
+        for (Child client : clients) {
+          connected += Integer.parseInt(client.expect("READY").split(" ")[1]);
+        }
         // Let the last handshakes settle (SETTINGS acknowledgements, first window updates).
         Thread.sleep(1000);
         long[] after = parseMeasure(server.ask("MEASURE", "HEAP"));
-        clients.send("EXIT");
-        return new Result(kind, count, Integer.parseInt(ready[1]), (int) after[2], before[0], after[0], before[1],
-            after[1], (System.nanoTime() - started) / 1e9);
+        return new Result(kind, requested, connected, (int) after[2], before[0], after[0], before[1], after[1],
+            (System.nanoTime() - started) / 1e9, note);
+      } finally {
+        for (Child client : clients) {
+          client.close();
+        }
       }
     }
+  }
+
+  /** The file limit a child started with {@code ulimit -n wanted} gets: {@code wanted}, or the hard limit if lower. */
+  static int fileLimit(int wanted) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder("sh", "-c", raise(wanted) + "; ulimit -n").redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).trim();
+    p.waitFor();
+    try {
+      return out.equals("unlimited") ? Integer.MAX_VALUE : Integer.parseInt(out);
+    } catch (NumberFormatException e) {
+      throw new IOException("expected the file limit from 'sh -c ulimit -n' but got '" + out + "'");
+    }
+  }
+
+  /** Shell that raises the soft file limit to {@code wanted}, or to the hard limit when that is lower. */
+  private static String raise(int wanted) {
+    return "ulimit -n " + wanted + " 2>/dev/null || ulimit -n \"$(ulimit -Hn)\"";
   }
 
   private static long[] parseMeasure(String line) {
@@ -81,8 +140,13 @@ final class IdleTunnels {
       this.in = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
     }
 
-    static Child start(Class<?> main, String heap, List<String> args) throws IOException {
+    /** Starts {@code main} in a JVM of its own with heap option {@code heap} and a file limit of {@code files}. */
+    static Child start(Class<?> main, String heap, int files, List<String> args) throws IOException {
       List<String> command = new ArrayList<>();
+      command.add("sh");
+      command.add("-c");
+      command.add(raise(files) + "; exec \"$@\"");
+      command.add("sh");
       command.add(new File(System.getProperty("java.home"), "bin/java").getPath());
       command.add(heap);
       command.add("-Dio.netty.leakDetection.level=disabled");

@@ -1,6 +1,7 @@
 package dev.wsgrpc.benchmarks;
 
 import io.grpc.BindableService;
+import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
@@ -32,6 +33,14 @@ abstract class LocalServerSetup implements Setup {
   /** The port of the server, for setups that put something in front of it. */
   final int port() {
     return port;
+  }
+
+  /**
+   * A new channel of this setup's client to {@code port} on loopback instead of the server's own port, with
+   * everything else as {@link #newChannel}: e.g. through a {@link LatencyRelay} in front of {@link #port}.
+   */
+  ManagedChannel newChannelTo(int port) {
+    throw new UnsupportedOperationException(name() + " cannot dial another port");
   }
 
   @Override

@@ -46,6 +46,8 @@ final class Results {
   final List<WorkloadResult> workloads = new ArrayList<>();
   final List<IdleTunnels.Result> idle = new ArrayList<>();
   final Map<String, String> idleFailures = new LinkedHashMap<>();
+  /** The many idle tunnels (issue 17: 100,000) held by one server JVM, or null when not measured. */
+  IdleTunnels.Result manyIdle;
   final List<Profiler.Profile> profiles = new ArrayList<>();
   /** {@link CodecCost}: the frame handlers alone. */
   final Map<String, Stats> codec = new LinkedHashMap<>();

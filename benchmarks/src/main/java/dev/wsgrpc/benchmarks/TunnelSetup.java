@@ -18,6 +18,9 @@ import java.net.InetSocketAddress;
 final class TunnelSetup extends LocalServerSetup {
 
   private Client client;
+  private File ca;
+  /** Clients of other ports ({@link #newChannelTo}), made once each: a TLS context is costly. */
+  private final java.util.Map<Integer, Client> others = new java.util.concurrent.ConcurrentHashMap<>();
 
   private TunnelSetup(boolean tls) {
     super(tls);
@@ -54,12 +57,22 @@ final class TunnelSetup extends LocalServerSetup {
     }
     serve(transports, WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), options.build()),
         service);
-    client = Client.of(url(), tls ? certs.caPem() : null, true);
+    ca = tls ? certs.caPem() : null;
+    client = Client.of(url(), ca, true);
   }
 
   /** The URL clients dial. */
   String url() {
-    return (tls ? "wss://localhost:" : "ws://127.0.0.1:") + port() + "/grpc";
+    return url(port());
+  }
+
+  private String url(int port) {
+    return (tls ? "wss://localhost:" : "ws://127.0.0.1:") + port + "/grpc";
+  }
+
+  @Override
+  ManagedChannel newChannelTo(int port) {
+    return others.computeIfAbsent(port, p -> Client.of(url(p), ca, true)).newChannel(transports);
   }
 
   @Override
@@ -87,9 +100,17 @@ final class TunnelSetup extends LocalServerSetup {
     }
 
     ManagedChannel newChannel(Transports transports) {
-      return transports.configure(NettyChannelBuilder.forTarget(options.target(), credentials))
-          .maxInboundMessageSize(MAX_MESSAGE)
-          .build();
+      return newChannel(transports, null);
+    }
+
+    /** A channel that connects from the address {@code picker} gives (null: the system's choice). */
+    ManagedChannel newChannel(Transports transports, NettyChannelBuilder.LocalSocketPicker picker) {
+      NettyChannelBuilder builder = transports.configure(NettyChannelBuilder.forTarget(options.target(), credentials))
+          .maxInboundMessageSize(MAX_MESSAGE);
+      if (picker != null) {
+        builder.localSocketPicker(picker);
+      }
+      return builder.build();
     }
   }
 }

@@ -59,7 +59,8 @@ class BenchmarkSmokeTest {
     String js = new String(Files.readAllBytes(json), StandardCharsets.UTF_8);
     for (String key : List.of("\"unary_p50_ratio_ws_vs_h2c\": ", "\"unary_p99_ratio_ws_vs_h2c\": ",
         "\"qps_ratio_ws_vs_h2c\": ", "\"throughput_ratio_ws_vs_h2c_upload\": ", "\"idle_tunnels_held\": ",
-        "\"heap_bytes_per_idle_tunnel\": ")) {
+        "\"heap_bytes_per_idle_tunnel\": ", "\"first_call_round_trips_ws\": ", "\"first_call_round_trips_h2c\": ",
+        "\"new_tunnel_client_cpu_ratio_ws_vs_h2c\": ", "\"new_tunnel_server_cpu_ratio_ws_vs_h2c\": ")) {
       assertTrue(js.contains(key), key + " in " + js);
     }
   }

@@ -68,6 +68,25 @@ class BrowserDeploymentsTest {
     return BrowserHarness.tests(browser.run("http://127.0.0.1:" + port, "grpc-web", "grpc-websockets"));
   }
 
+  /**
+   * JSON over WebSocket from a plain {@code WebSocket} in the page, through the gateway jar in front of a grpc-java
+   * upstream that serves server reflection (where the jar finds the schemas).
+   */
+  @TestFactory
+  Stream<DynamicTest> gatewayJsonWithSchemasFromReflection() throws Exception {
+    browser = BrowserHarness.start();
+    server = io.grpc.netty.NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .addService(ServerInterceptors.intercept(echo, new MetadataEchoInterceptor()))
+        .addService(io.grpc.protobuf.services.ProtoReflectionServiceV1.newInstance())
+        .build()
+        .start();
+    jar = TunnelServerJar.start("--port", "0", "--upstream",
+        "127.0.0.1:" + ((InetSocketAddress) server.getListenSockets().get(0)).getPort(),
+        "--browser-origins", browser.origin());
+    int port = URI.create(jar.awaitUrl()).getPort();
+    return BrowserHarness.tests(browser.run("http://127.0.0.1:" + port, "json-ws"));
+  }
+
   @TestFactory
   Stream<DynamicTest> nginxInFrontOfTheLibraryServer() throws Exception {
     browser = BrowserHarness.start();

@@ -61,10 +61,11 @@ import org.junit.jupiter.api.Timeout;
  * direct memory must not have grown beyond a bound. Leaks fail the build through the paranoid leak check.
  *
  * <p>Each subclass runs the whole catalogue against one server it starts once: {@link HostileInputCatalogueTest}
- * the library server in this JVM, {@link GatewayHostileInputCatalogueTest} the jar as a process in gateway mode. Both
- * are configured alike (a bearer token, an Origin allow-list, a 5 s handshake timeout, 64 KiB frames), so that the
- * answers are the same unless {@link #expected} says otherwise. Cases share nothing but the server, so the classes
- * may run in parallel.
+ * the library server in this JVM, {@link GatewayHostileInputCatalogueTest} the jar as a process in proxy mode,
+ * {@link RelayHostileInputCatalogueTest} the jar in relay mode. All have a bearer token, a 5 s handshake timeout and
+ * 64 KiB frames, so that the answers are the same unless {@link #expected} says otherwise (the Origin rule differs by
+ * configuration, see {@link #originAllowList}). Cases share nothing but the server, so the classes may run in
+ * parallel.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
@@ -72,6 +73,8 @@ abstract class HostileInputCatalogue {
 
   static final String TOKEN = "g00d-t0ken";
   static final String ORIGIN = "https://app.example.com";
+  /** A session cookie that a target may accept as an ambient credential (see {@link #originAllowList}). */
+  static final String SESSION = "s3ss10n";
   static final int MAX_FRAME = 64 * 1024;
   static final String KEY = "dGhlIHNhbXBsZSBub25jZQ==";
   /** Growth allowed after the barrage, measured after a full GC: heap, and Netty's direct memory. */
@@ -101,6 +104,22 @@ abstract class HostileInputCatalogue {
    */
   String expected(String name, String answer) {
     return answer;
+  }
+
+  /**
+   * Whether the server allows {@link #ORIGIN} only (the jar's targets); else (the library's target) it has no
+   * allow-list and an authenticator that also reads an ambient credential ({@code Cookie: session=SESSION}), so
+   * that only pages of the Host's own site may open tunnels (issue 12 item 7).
+   */
+  boolean originAllowList() {
+    return true;
+  }
+
+  /** The 403 body for a browser upgrade from {@code origin}, another site than the Host. */
+  String crossSiteRefusal(String origin) {
+    return "HTTP/1.1 403 Forbidden | " + (originAllowList() ? "expected an allowed Origin but was '" + origin + "'"
+        : "expected an Origin of the same site as Host '127.0.0.1' (the authenticator reads credentials browsers "
+            + "send by themselves; list the origins allowed to use them) but was '" + origin + "'");
   }
 
   @BeforeAll
@@ -219,6 +238,29 @@ abstract class HostileInputCatalogue {
     Socket s = new Socket("127.0.0.1", port());
     s.setSoTimeout(30_000);
     return s;
+  }
+
+  /**
+   * Sends {@code bytes}, which start like an HTTP/2 connection, and returns the status line when the server answers
+   * in HTTP/1.1, or {@code "native gRPC: "} and what the server answered in HTTP/2 once the call on stream 1 ended.
+   */
+  String plainOrNativeAnswer(byte[] bytes) throws IOException {
+    try (Socket s = connect()) {
+      s.getOutputStream().write(bytes);
+      InputStream in = s.getInputStream();
+      byte[] first = in.readNBytes(5);
+      if (new String(first, StandardCharsets.ISO_8859_1).equals("HTTP/")) {
+        String all = "HTTP/" + readAll(in);
+        return all.substring(0, all.indexOf("\r\n"));
+      }
+      TunnelH2.Reader h2 = new TunnelH2.Reader();
+      h2.read(first);
+      byte[] buf = new byte[8192];
+      for (int n; !h2.ended(1) && (n = in.read(buf)) != -1; ) {
+        h2.read(java.util.Arrays.copyOf(buf, n));
+      }
+      return "native gRPC: " + h2.summary(1);
+    }
   }
 
   /** Sends {@code request}, reads until the server closes, and returns the status line of its answer. */
@@ -431,8 +473,18 @@ abstract class HostileInputCatalogue {
           + "the tunnel ends with close 1001 'nothing arrived within 15000 ms of a WebSocket ping', a slow but live "
           + "reader taken for a silent one (library and gateway alike)");
 
+  /** Cases that found a problem whose fix is not in yet on this target: {@link #FOUND} and the target's own. */
+  java.util.Map<String, String> found() {
+    return FOUND;
+  }
+
+  /** What this target must answer to case {@code name}, whose answer from the library server is {@code answer}. */
+  private String resolved(String name, String libraryAnswer) {
+    return found().getOrDefault(name, expected(name, libraryAnswer));
+  }
+
   private DynamicTest check(String name, String libraryAnswer, Answer answer) {
-    String expected = FOUND.getOrDefault(name, expected(name, libraryAnswer));
+    String expected = resolved(name, libraryAnswer);
     return dynamicTest(name, () -> {
       Assumptions.assumeFalse(expected.startsWith("waiting for "), expected);
       String actual = answer.get();
@@ -455,6 +507,18 @@ abstract class HostileInputCatalogue {
     return check(name, expectedStatusLine, () -> statusLineFor(request));
   }
 
+  /** A case whose answer is the status line and the whole body of a refusal, as {@code "STATUS LINE | body"}. */
+  DynamicTest refusal(String name, String request, String expectedStatusAndBody) {
+    return check(name, expectedStatusAndBody, () -> {
+      try (Socket s = connect()) {
+        s.getOutputStream().write(ascii(request));
+        String all = readAll(s.getInputStream());
+        int headEnd = all.indexOf("\r\n\r\n");
+        return headEnd < 0 ? all : all.substring(0, all.indexOf("\r\n")) + " | " + all.substring(headEnd + 4).trim();
+      }
+    });
+  }
+
   DynamicTest ws(String name, byte[] afterUpgrade, String expectedClose) {
     return check(name, expectedClose, () -> closeAfter(afterUpgrade, false));
   }
@@ -464,13 +528,36 @@ abstract class HostileInputCatalogue {
   }
 
   /**
-   * {@link #h2} for a flood the server ends with a GOAWAY while the attacker is still sending: the server then closes
-   * with the attacker's bytes unread, which may reset the connection and destroy its Close in the attacker's
-   * receive buffer, so the answer's end reads "close 1001 or a reset".
+   * {@link #h2} for a flood the server ends with a GOAWAY while the attacker is still sending (see {@link #flood}).
    */
   DynamicTest h2Flood(String name, byte[] attack, String expected) {
-    return check(name, expected, () -> h2Answer(attack, PROBE, false)
-        .replaceAll("; (close 1001|cut without a Close)$", "; close 1001 or a reset"));
+    return flood(name, expected, () -> h2Answer(attack, PROBE, false));
+  }
+
+  /**
+   * A case whose answer, when it is a GOAWAY, may lose its end or its start without anything being wrong: the server
+   * closes with the attacker's bytes unread, which may reset the connection and destroy its Close in the attacker's
+   * receive buffer, so a cut is accepted in place of the expected Close (after the expected GOAWAY); and where
+   * {@link #floodGoAwayMayBeLost} the GOAWAY itself may be missing before the expected Close.
+   */
+  DynamicTest flood(String name, String expected, Answer answer) {
+    String want = resolved(name, expected);
+    int close = want.lastIndexOf("; close ");
+    boolean goAway = want.startsWith("GOAWAY ") && close >= 0;
+    String cut = goAway ? want.substring(0, close) + "; cut without a Close" : null;
+    String closeOnly = goAway ? want.substring(close + 2) : null;
+    return check(name, expected, () -> {
+      String actual = answer.get();
+      return actual.equals(cut) || (floodGoAwayMayBeLost() && actual.equals(closeOnly)) ? want : actual;
+    });
+  }
+
+  /**
+   * Whether a flood's GOAWAY may be missing before the expected Close on this target without anything being wrong
+   * (relay mode: see its override).
+   */
+  boolean floodGoAwayMayBeLost() {
+    return false;
   }
 
   /** The probe call's stream: above every stream an attack opens. */
@@ -483,6 +570,7 @@ abstract class HostileInputCatalogue {
     List<DynamicTest> cases = new ArrayList<>();
     upgradeRequests(cases);
     smuggling(cases);
+    refusalBodies(cases);
     frames(cases);
     closeCodes(cases);
     http2InTheTunnel(cases);
@@ -535,7 +623,13 @@ abstract class HostileInputCatalogue {
         "HTTP/1.1 403 Forbidden"));
     cases.add(http("no bearer token", without("Authorization", upgrade()), "HTTP/1.1 401 Unauthorized"));
     cases.add(http("wrong bearer token", upgrade().replace(TOKEN, "guess"), "HTTP/1.1 401 Unauthorized"));
-    cases.add(http("HTTP/2 preface where an upgrade belongs", TunnelH2.PREFACE, "HTTP/1.1 404 Not Found"));
+    // A whole call without a token, as a native gRPC client sends it: a server that serves native gRPC on this port
+    // must put it behind the same gate as tunnels (issue 12 item 1).
+    cases.add(check("HTTP/2 preface where an upgrade belongs", "HTTP/1.1 404 Not Found",
+        () -> plainOrNativeAnswer(concat(TunnelH2.PREFACE, settings(), unaryCall(1)))));
+    // What the default exposes (issue 12 item 8): a server with an admin listener serves /metrics there only.
+    cases.add(http("GET /metrics on the tunnel port", "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        + "Connection: close\r\n\r\n", "HTTP/1.1 404 Not Found"));
     cases.add(check("request trickled one byte a second", "HTTP/1.1 408 Request Timeout, within 10 s", () -> {
       try (Socket s = connect()) {
         OutputStream out = s.getOutputStream();
@@ -642,6 +736,33 @@ abstract class HostileInputCatalogue {
         }));
   }
 
+  /**
+   * The whole answer to refused upgrades (issue 12 items 7 and 8): plain words saying what was expected, never the
+   * HTTP decoder's message (its internals, and perhaps the bytes that arrived), nor a secret.
+   */
+  private void refusalBodies(List<DynamicTest> cases) {
+    String badLine = "HTTP/1.1 400 Bad Request | expected a request line such as 'GET /grpc HTTP/1.1' but it was "
+        + "malformed";
+    String badHeaders = "HTTP/1.1 400 Bad Request | expected header lines of the form 'Name: value' but they were "
+        + "malformed";
+    cases.add(refusal("refusal body: garbage instead of a request", "\u0001\u0002garbage\r\n\r\n", badLine));
+    cases.add(refusal("refusal body: unknown HTTP version", upgrade().replace("HTTP/1.1", "HTTP/7.3"),
+        "HTTP/1.1 400 Bad Request | expected HTTP/1.1 but was HTTP/7.3"));
+    cases.add(refusal("refusal body: NUL byte in a header name", upgrade("X-N\u0000ul: v"), badHeaders));
+    cases.add(refusal("refusal body: header line without a colon", upgrade("NotAHeader"), badHeaders));
+    cases.add(refusal("refusal body: bare CR inside a header", upgrade("X-A: one\rX-B: two"), badHeaders));
+    cases.add(refusal("refusal body: invalid Content-Length", upgrade("Content-Length: 5x"), badHeaders));
+    cases.add(refusal("refusal body: wrong bearer token", upgrade().replace(TOKEN, "s3cret-guess"),
+        "HTTP/1.1 401 Unauthorized | the bearer token is not valid"));
+    cases.add(refusal("refusal body: Origin of another site", upgrade("Origin: https://evil.example.net"),
+        crossSiteRefusal("https://evil.example.net")));
+    cases.add(refusal("refusal body: Origin: null", upgrade("Origin: null"), crossSiteRefusal("null")));
+    // A page of another site whose browser sends the session cookie by itself (cross-site WebSocket hijacking).
+    cases.add(refusal("refusal body: cross-site upgrade with a session cookie", without("Authorization",
+        upgrade("Cookie: session=" + SESSION, "Origin: https://evil.example.net")),
+        crossSiteRefusal("https://evil.example.net")));
+  }
+
   private void frames(List<DynamicTest> cases) {
     byte[] hello = ascii("hello");
     cases.add(ws("unmasked client frame", WireFrames.frame(true, 0, 0x2, false, hello),
@@ -742,7 +863,7 @@ abstract class HostileInputCatalogue {
       rapidReset.writeBytes(Http2Wire.rstStream(stream, (int) Http2Error.CANCEL.code()));
     }
     cases.add(h2Flood("rapid reset: 1000 streams opened and cancelled", rapidReset.toByteArray(),
-        "GOAWAY ENHANCE_YOUR_CALM 'too_many_rststreams'; close 1001 or a reset"));
+        "GOAWAY ENHANCE_YOUR_CALM 'too_many_rststreams'; close 1001"));
     ByteArrayOutputStream continuation = new ByteArrayOutputStream();
     continuation.writeBytes(frame(HEADERS, 0, 1, requestBlock("Unary")));
     byte[] junkHeaders = new byte[1000];
@@ -754,7 +875,7 @@ abstract class HostileInputCatalogue {
     for (int i = 0; i < 2000; i++) {
       continuation.writeBytes(frame(CONTINUATION, 0, 1, junkHeaders));
     }
-    cases.add(h2("CONTINUATION flood: 2 MB of header block", continuation.toByteArray(),
+    cases.add(h2Flood("CONTINUATION flood: 2 MB of header block", continuation.toByteArray(),
         "GOAWAY PROTOCOL_ERROR 'Header size exceeded max allowed size (10240)'; close 1001"));
     cases.add(h2("CONTINUATION on another stream", concat(frame(HEADERS, 0, 1, requestBlock("Unary")),
         frame(CONTINUATION, END_HEADERS, 3, new byte[0])),
@@ -763,9 +884,9 @@ abstract class HostileInputCatalogue {
     cases.add(h2("DATA inside an open header block", concat(frame(HEADERS, 0, 1, requestBlock("Unary")),
         frame(DATA, 0, 1, new byte[5])), "GOAWAY PROTOCOL_ERROR 'Received frame of type 0 while processing headers on "
         + "stream 1.'; close 1001"));
-    cases.add(check("SETTINGS flood, ACKs unread", ok,
+    cases.add(flood("SETTINGS flood, ACKs unread", ok,
         () -> h2Answer(repeat(settings(), 50_000), PROBE, true)));
-    cases.add(check("PING flood, ACKs unread", "GOAWAY ENHANCE_YOUR_CALM 'too_many_pings'; close 1001",
+    cases.add(flood("PING flood, ACKs unread", "GOAWAY ENHANCE_YOUR_CALM 'too_many_pings'; close 1001",
         () -> h2Answer(repeat(Http2Wire.ping(42), 50_000), PROBE, true)));
     cases.add(h2("header table size of 2^32-1", settings(SETTINGS_HEADER_TABLE_SIZE, 0xffffffffL), ok));
     cases.add(h2("initial window size of 2^31", settings(SETTINGS_INITIAL_WINDOW_SIZE, 0x80000000L),

@@ -9,19 +9,14 @@ import dev.wsgrpc.server.BrowserOptions;
 import dev.wsgrpc.server.JsonSchemas;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
-import dev.wsgrpc.testing.ExternalProgram;
 import io.grpc.Metadata;
 import io.grpc.Server;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
-import java.io.File;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Paths;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -94,19 +89,7 @@ class JsonWebSocketTest {
 
   private static List<String> python(String address, String method, String metadata, String messages)
       throws Exception {
-    String python = ExternalProgram.requirePythonWithGrpc();
-    Process probe = new ProcessBuilder(python, "-c", "import websockets").redirectErrorStream(true)
-        .start();
-    probe.getInputStream().readAllBytes();
-    org.junit.jupiter.api.Assumptions.assumeTrue(probe.waitFor(60, TimeUnit.SECONDS) && probe.exitValue() == 0,
-        "python3-websockets is not installed (apt-get install python3-websockets); .ci/run installs it. Skipping.");
-    File script = Paths.get("src", "test", "resources", "python", "json_ws_client.py").toFile();
-    Process process = new ProcessBuilder(python, script.getPath(), "ws://" + address + "/wsgrpc.testing.Echo/"
-        + method, metadata, messages).redirectErrorStream(true).start();
-    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(process.waitFor(120, TimeUnit.SECONDS), "the Python client did not finish");
-    assertEquals(0, process.exitValue(), output);
-    return Arrays.asList(output.strip().split("\n"));
+    return PythonJsonClient.call("ws://" + address + "/wsgrpc.testing.Echo/" + method, metadata, messages, null);
   }
 
   @Test

@@ -22,6 +22,7 @@ import java.util.regex.Pattern;
 final class TunnelServerJar implements AutoCloseable {
 
   private static final Pattern DIAL = Pattern.compile("dial (wss?://\\S+)");
+  private static final Pattern ADMIN = Pattern.compile("admin listener on http://[^:]+:(\\d+)");
 
   private final Process process;
   private final Path out;
@@ -86,6 +87,15 @@ final class TunnelServerJar implements AutoCloseable {
   /** The port of the URL from the start-up line. */
   int port() {
     return Integer.parseInt(url.replaceAll("^wss?://[^:]+:(\\d+)/.*$", "$1"));
+  }
+
+  /** The port of the admin listener ({@code --admin-port}) that the start-up output names. */
+  int adminPort() {
+    Matcher m = ADMIN.matcher(stdout());
+    if (!m.find()) {
+      throw new AssertionError("no admin listener in the start-up output:\n" + stdout());
+    }
+    return Integer.parseInt(m.group(1));
   }
 
   /** Waits until stderr contains {@code text} (a log line), failing after a minute. */

@@ -62,7 +62,7 @@ class TunnelServerJarTest {
       "--upstream-authority", "--upstream-client-cert", "--upstream-client-key", "--max-inbound-metadata",
       "--max-rst-frames", "--max-control-frames", "--upstream-keepalive", "--upstream-keepalive-timeout",
       "--max-pending-bytes", "--max-connection-age", "--browser-origins", "--browser-headers",
-      "--admin-port", "--admin-address");
+      "--admin-port", "--admin-address", "--descriptor-set", "--reflection-refresh");
 
   private TunnelServerJar jar;
   private ManagedChannel channel;
@@ -231,10 +231,8 @@ class TunnelServerJarTest {
   void adminPortServesMetricsWhichThePublicPortThenRefuses() throws Exception {
     jar = TunnelServerJar.start("--port", "0", "--admin-port", "0");
     String url = jar.awaitUrl();
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile("admin listener on http://127\\.0\\.0\\.1:(\\d+)")
-        .matcher(jar.stdout());
-    assertTrue(m.find(), jar.stdout());
-    int admin = Integer.parseInt(m.group(1));
+    int admin = jar.adminPort();
+    assertTrue(jar.stdout().contains("admin listener on http://127.0.0.1:" + admin), "loopback by default");
     channel = tunnel(url);
     health(channel);
     String metrics = get(admin, "/metrics");
@@ -274,10 +272,7 @@ class TunnelServerJarTest {
     for (int i = 0; i < 1000; i++) {
       PeerTriggeredLogsTest.sendAndAwaitClose(jar.port(), PeerTriggeredLogsTest.NOT_TLS.get(i % 3));
     }
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile("admin listener on http://127\\.0\\.0\\.1:(\\d+)")
-        .matcher(jar.stdout());
-    assertTrue(m.find(), jar.stdout());
-    int admin = Integer.parseInt(m.group(1));
+    int admin = jar.adminPort();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     String metrics = get(admin, "/metrics");
     while (!metrics.contains("wsgrpc_handshake_failures_total{reason=\"tls\"} 1002.0")
@@ -318,10 +313,7 @@ class TunnelServerJarTest {
         assertEquals("HTTP/1.1 101", new String(status, java.nio.charset.StandardCharsets.ISO_8859_1));
       } // closed without a Close frame: the gateway logs (or holds back) a close line
     }
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile("admin listener on http://127\\.0\\.0\\.1:(\\d+)")
-        .matcher(jar.stdout());
-    assertTrue(m.find(), jar.stdout());
-    int admin = Integer.parseInt(m.group(1));
+    int admin = jar.adminPort();
     // Wait for the gateway to have seen every tunnel close (an event it counts), then read the log.
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     String metrics = get(admin, "/metrics");

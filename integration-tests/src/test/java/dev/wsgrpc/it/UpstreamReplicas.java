@@ -67,6 +67,9 @@ final class UpstreamReplicas {
       this.name = name;
       health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
       server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+          // Gateways under test may ping as often as grpc-java allows (10 s), as an operator permits for short
+          // --upstream-keepalive values.
+          .permitKeepAliveTime(5, TimeUnit.SECONDS)
           .addService(ServerInterceptors.intercept(echo, new Reporting(name, started, cancelled)))
           .addService(health.getHealthService())
           .build()

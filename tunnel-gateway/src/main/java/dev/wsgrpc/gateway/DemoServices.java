@@ -1,5 +1,6 @@
 package dev.wsgrpc.gateway;
 
+import dev.wsgrpc.server.JsonSchemas;
 import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
@@ -17,6 +18,7 @@ import io.grpc.testing.integration.TestServiceGrpc;
 import io.grpc.testing.integration.TestServiceImpl;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 
@@ -37,6 +39,7 @@ final class DemoServices implements AutoCloseable {
   });
   private final HealthStatusManager health = new HealthStatusManager();
   private final Counter handled;
+  private List<ServerServiceDefinition> services;
 
   DemoServices(PrometheusRegistry registry) {
     handled = Counter.builder()
@@ -48,16 +51,30 @@ final class DemoServices implements AutoCloseable {
 
   /** Adds the services to {@code builder}. */
   void addTo(NettyServerBuilder builder) {
-    health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
-    health.setStatus(TestServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
-    ServerInterceptor counting = new RpcCounter();
-    ServerServiceDefinition testService = ServerInterceptors.intercept(
-        ServerInterceptors.intercept(new TestServiceImpl(testServiceTimer), TestServiceImpl.interceptors()),
-        counting);
-    builder.addService(testService)
-        .addService(ServerInterceptors.intercept(health.getHealthService(), counting))
-        .addService(ServerInterceptors.intercept(ProtoReflectionServiceV1.newInstance(), counting))
-        .addService(ServerInterceptors.intercept(ProtoReflectionService.newInstance(), counting));
+    for (ServerServiceDefinition service : services()) {
+      builder.addService(service);
+    }
+  }
+
+  /** The services' schemas, for JSON over WebSocket. */
+  JsonSchemas schemas() {
+    return JsonSchemas.of(services());
+  }
+
+  private synchronized List<ServerServiceDefinition> services() {
+    if (services == null) {
+      health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
+      health.setStatus(TestServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
+      ServerInterceptor counting = new RpcCounter();
+      ServerServiceDefinition testService = ServerInterceptors.intercept(
+          ServerInterceptors.intercept(new TestServiceImpl(testServiceTimer), TestServiceImpl.interceptors()),
+          counting);
+      services = List.of(testService,
+          ServerInterceptors.intercept(health.getHealthService(), counting),
+          ServerInterceptors.intercept(ProtoReflectionServiceV1.newInstance(), counting),
+          ServerInterceptors.intercept(ProtoReflectionService.newInstance(), counting));
+    }
+    return services;
   }
 
   /** Reports NOT_SERVING from now on (a drain has begun). */

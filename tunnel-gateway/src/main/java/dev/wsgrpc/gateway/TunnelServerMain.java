@@ -16,6 +16,7 @@ import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.gateway.proxy.CallMetrics;
 import dev.wsgrpc.gateway.proxy.ForwardingRegistry;
+import dev.wsgrpc.gateway.proxy.ReflectionSchemas;
 import dev.wsgrpc.gateway.proxy.UpstreamChannel;
 import dev.wsgrpc.gateway.proxy.UpstreamOptions;
 import io.grpc.ManagedChannel;
@@ -177,10 +178,26 @@ public final class TunnelServerMain implements Callable<Integer> {
   boolean allowCrossSiteCredentials;
 
   @Option(names = "--browser-origins", paramLabel = "ORIGIN", split = ",",
-      description = "Serve web pages from these origins (or *) too: gRPC-Web, and gRPC over WebSocket "
-          + "(subprotocol grpc-websockets), on every path but --path, with CORS; the same authentication and limits "
-          + "as tunnels. Demo and proxy modes. Default: none (off). Env: TUNNEL_BROWSER_ORIGINS.")
+      description = "Serve web pages from these origins (or *) too: gRPC-Web, gRPC over WebSocket "
+          + "(subprotocol grpc-websockets) and JSON over WebSocket (subprotocol wsgrpc-json; proxy mode takes the "
+          + "schemas from the upstream's server reflection or --descriptor-set), on every path but --path, with "
+          + "CORS; the same authentication and limits as tunnels. Demo and proxy modes. Default: none (off). "
+          + "Env: TUNNEL_BROWSER_ORIGINS.")
   List<String> browserOrigins = new ArrayList<>();
+
+  @Option(names = "--descriptor-set", paramLabel = "FILE",
+      description = "Proxy mode, with --browser-origins: JSON-over-WebSocket calls of the services this file "
+          + "describes (protoc --descriptor_set_out=FILE --include_imports) take their schemas from it; other "
+          + "services' from the upstream's server reflection. Read at start. Default: none (reflection only). "
+          + "Env: TUNNEL_DESCRIPTOR_SET.")
+  File descriptorSet;
+
+  @Option(names = "--reflection-refresh", paramLabel = "DURATION", defaultValue = "5m",
+      converter = DurationConverter.class,
+      description = "Proxy mode, with --browser-origins: how long a schema fetched from the upstream's server "
+          + "reflection serves JSON-over-WebSocket calls before it is fetched again. Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_REFLECTION_REFRESH.")
+  Duration reflectionRefresh;
 
   @Option(names = "--browser-headers", paramLabel = "NAME", split = ",",
       description = "Metadata headers pages may send and read beyond gRPC's own (CORS allowed and exposed "
@@ -339,6 +356,9 @@ public final class TunnelServerMain implements Callable<Integer> {
           + "in a pod, reached only inside the cluster). Default: ${DEFAULT-VALUE}. Env: TUNNEL_ADMIN_ADDRESS.")
   String adminAddress;
 
+  /** The services --descriptor-set describes, by full name. */
+  private java.util.Map<String, com.google.protobuf.Descriptors.ServiceDescriptor> describedServices =
+      java.util.Map.of();
   private volatile boolean draining;
   private final CountDownLatch stop = new CountDownLatch(1);
 
@@ -493,6 +513,24 @@ public final class TunnelServerMain implements Callable<Integer> {
     if (!browserHeaders.isEmpty() && browserOrigins.isEmpty()) {
       throw new ParameterException(spec.commandLine(), "--browser-headers needs --browser-origins");
     }
+    if (descriptorSet != null && (browserOrigins.isEmpty() || mode == GatewayMode.RELAY
+        || (upstream.isEmpty() && upstreamFile == null))) {
+      throw new ParameterException(spec.commandLine(),
+          "--descriptor-set needs --browser-origins and --upstream in --mode proxy");
+    }
+    if (reflectionRefresh.isNegative() || reflectionRefresh.isZero()) {
+      throw new ParameterException(spec.commandLine(),
+          "--reflection-refresh: " + reflectionRefresh + " (expected: > 0)");
+    }
+    if (descriptorSet != null) {
+      try {
+        describedServices = ReflectionSchemas.readDescriptorSet(java.nio.file.Files.readAllBytes(
+            descriptorSet.toPath()));
+      } catch (java.io.IOException | IllegalArgumentException e) {
+        throw new ParameterException(spec.commandLine(), "--descriptor-set: " + descriptorSet + ": "
+            + e.getMessage());
+      }
+    }
     if (port < 0 || port > 65535) {
       throw new ParameterException(spec.commandLine(), "--port: " + port + " (expected: 0 to 65535)");
     }
@@ -567,6 +605,9 @@ public final class TunnelServerMain implements Callable<Integer> {
         + "configured. This is not for production: give --upstream HOST:PORT to put the gateway in front of your own "
         + "gRPC servers", String.join(", ", DemoServices.NAMES));
     try (DemoServices demo = new DemoServices(registry)) {
+      if (options.browser() != null) {
+        options = options.toBuilder().browser(options.browser().toBuilder().json(demo.schemas()).build()).build();
+      }
       NettyServerBuilder builder = WebSocketServers.newServerBuilder(bindAddress, options);
       demo.addTo(builder);
       serve(builder, tracker, scheme, "demo mode", "serving " + String.join(", ", DemoServices.NAMES),
@@ -598,6 +639,11 @@ public final class TunnelServerMain implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), flag + ": " + e.value() + " (expected: " + e.expected() + ")");
     }
     ManagedChannel channel = UpstreamChannel.create(upstreams);
+    if (options.browser() != null) {
+      // JSON over WebSocket: the upstream's schemas, asked through the same channel as the calls.
+      options = options.toBuilder().browser(options.browser().toBuilder()
+          .json(new ReflectionSchemas(channel, describedServices, reflectionRefresh)).build()).build();
+    }
     try {
       NettyServerBuilder builder = WebSocketServers.newServerBuilder(bindAddress, options)
           .directExecutor() // the forwarding never blocks: each call's work runs on its connections' event loops

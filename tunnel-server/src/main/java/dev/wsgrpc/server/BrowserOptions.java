@@ -78,6 +78,15 @@ public final class BrowserOptions {
     return newBuilder(Arrays.asList(origins)).build();
   }
 
+  /** A builder that starts from these options. */
+  public Builder toBuilder() {
+    Builder builder = new Builder(allowedOrigins);
+    builder.allowedHeaders = allowedHeaders;
+    builder.exposedHeaders = exposedHeaders;
+    builder.json = json;
+    return builder;
+  }
+
   /** The origins allowed, as given ({@code *} for any). */
   public List<String> allowedOrigins() {
     return allowedOrigins;

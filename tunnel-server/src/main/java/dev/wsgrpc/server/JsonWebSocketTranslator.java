@@ -1,14 +1,18 @@
 package dev.wsgrpc.server;
 
+import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
+import com.google.protobuf.Any;
 import com.google.protobuf.Descriptors;
 import com.google.protobuf.DynamicMessage;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
 import io.grpc.Status;
+import io.grpc.StatusException;
+import io.grpc.StatusRuntimeException;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufInputStream;
 import io.netty.buffer.CompositeByteBuf;
@@ -20,11 +24,19 @@ import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.net.SocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.Base64;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Translates one gRPC call over a plain WebSocket with subprotocol {@code wsgrpc-json} into a gRPC call on gRPC's
@@ -43,8 +55,11 @@ import java.util.Map;
  * </pre>
  *
  * <p>Closing the socket cancels the call. The call is admitted (authenticator, with the first message's metadata
- * added to the upgrade request's headers) when the first message arrives. A refusal, a method without a known schema
- * and a message that is not JSON of the request type end the call with a status message like any other end.
+ * added to the upgrade request's headers) when the first message arrives; then the method's schema is looked up
+ * ({@link JsonSchemas#lookup}, which may complete later: meanwhile the socket is not read, and what was already read
+ * waits, bounded by the message limit). A refusal, a method without a known schema and a message that is not JSON of
+ * the request type end the call with a status message like any other end. The final status carries the
+ * {@code google.rpc.Status} details of {@code grpc-status-details-bin} as protobuf JSON of their {@code Any}s.
  */
 final class JsonWebSocketTranslator extends WebSocketCallTranslator {
 
@@ -56,8 +71,20 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
   private static final JsonFormat.Printer PRINTER = JsonFormat.printer().omittingInsignificantWhitespace();
   private static final JsonFormat.Parser PARSER = JsonFormat.parser();
 
-  private final Descriptors.MethodDescriptor method;
+  /** The google.rpc error details (error_details.proto): rich error details every client may meet. */
+  private static final List<Descriptors.Descriptor> ERROR_DETAILS_TYPES =
+      com.google.rpc.ErrorInfo.getDescriptor().getFile().getMessageTypes();
+  private static final JsonFormat.TypeRegistry ERROR_DETAILS = JsonFormat.TypeRegistry.newBuilder()
+      .add(ERROR_DETAILS_TYPES).build();
+
+  private final JsonSchemas schemas;
   private final int maxMessageBytes;
+  /** The method's schema, once the lookup after admission found it; null before. */
+  private Descriptors.MethodDescriptor method;
+  /** Whole messages that arrived while the schema was being looked up; null when not waiting. */
+  private ArrayDeque<String> waiting;
+  private int waitingBytes;
+  private ScheduledFuture<?> lookupTimeout;
 
   /** The text message being collected (fragments); null between messages. */
   private CompositeByteBuf incoming;
@@ -67,14 +94,14 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
   private boolean halfClosed;
 
   /**
-   * @param method the method's schema, or null when none is known (the call then ends as UNIMPLEMENTED)
+   * @param schemas where the method's schema is looked up once the call is admitted; a lookup that has not completed
+   *     within {@code firstMessageTimeoutMillis} ends the call as UNAVAILABLE
    * @param maxMessageBytes the largest JSON text and protobuf message either way
    */
   JsonWebSocketTranslator(String path, String scheme, String authority, SocketAddress clientAddress,
-      Descriptors.MethodDescriptor method, int maxMessageBytes, long firstMessageTimeoutMillis,
-      Admission admission) {
+      JsonSchemas schemas, int maxMessageBytes, long firstMessageTimeoutMillis, Admission admission) {
     super(path, scheme, authority, clientAddress, firstMessageTimeoutMillis, admission);
-    this.method = method;
+    this.schemas = schemas;
     this.maxMessageBytes = maxMessageBytes;
   }
 
@@ -90,6 +117,10 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
 
   @Override
   void releaseBuffers() {
+    waiting = null;
+    if (lookupTimeout != null) {
+      lookupTimeout.cancel(false);
+    }
     if (incoming != null) {
       incoming.release();
       incoming = null;
@@ -130,7 +161,15 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
         String text = incoming.toString(StandardCharsets.UTF_8);
         incoming.release();
         incoming = null;
-        onMessage(text);
+        if (waiting == null) {
+          onMessage(text);
+        } else if (waitingBytes + text.length() > maxMessageBytes) {
+          fail(Status.RESOURCE_EXHAUSTED.withDescription("expected at most " + maxMessageBytes
+              + " bytes of messages while the method's schema is looked up"));
+        } else {
+          waitingBytes += text.length();
+          waiting.add(text);
+        }
       }
     } finally {
       frame.release();
@@ -157,10 +196,16 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
           return;
         }
       }
-      if (!admit(metadata) || envelope.has("metadata")) {
-        return;
+      admitted = true;
+      if (admit(metadata)) {
+        lookUpSchema(metadata, envelope.has("metadata") ? null : envelope);
       }
+      return;
     }
+    onEnvelope(envelope);
+  }
+
+  private void onEnvelope(JsonObject envelope) {
     if (envelope.has("metadata")) {
       fail(Status.INVALID_ARGUMENT.withDescription("expected metadata only in the first message"));
     } else if (halfClosed) {
@@ -196,16 +241,84 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
     return true;
   }
 
-  /** Admits the call and opens it toward gRPC; false (the call ended) when refused. */
-  private boolean admit(HttpHeaders metadata) {
-    admitted = true;
-    if (method == null) {
+  /**
+   * The call was admitted: looks up the method's schema, then opens the call and handles {@code first} (the first
+   * message, unless it held only metadata) and what arrived meanwhile. The socket is not read while waiting.
+   */
+  private void lookUpSchema(HttpHeaders metadata, JsonObject first) {
+    String name = path.startsWith("/") ? path.substring(1) : path;
+    waiting = new ArrayDeque<>();
+    CompletionStage<Descriptors.MethodDescriptor> lookup;
+    try {
+      lookup = schemas.lookup(name);
+    } catch (RuntimeException e) {
+      lookup = CompletableFuture.failedFuture(e);
+    }
+    lookup.whenComplete((found, error) -> {
+      if (ctx.executor().inEventLoop()) {
+        onSchema(found, error, metadata, first);
+      } else {
+        ctx.executor().execute(() -> onSchema(found, error, metadata, first));
+      }
+    });
+    if (waiting != null && !ended) {
+      // Not known yet: hold the socket until it is, without holding the event loop.
+      ctx.channel().config().setAutoRead(false);
+      lookupTimeout = ctx.executor().schedule(() -> refuse(Status.UNAVAILABLE.withDescription(
+          "expected the schema of " + name + " within " + firstMessageTimeoutMillis + " ms")),
+          firstMessageTimeoutMillis, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private void onSchema(Descriptors.MethodDescriptor found, Throwable error, HttpHeaders metadata,
+      JsonObject first) {
+    if (lookupTimeout != null) {
+      lookupTimeout.cancel(false);
+    }
+    ArrayDeque<String> arrived = waiting;
+    waiting = null;
+    if (ended || ctx.isRemoved() || arrived == null) {
+      return;
+    }
+    if (error != null) {
+      refuse(statusOfLookup(error));
+      return;
+    }
+    if (found == null) {
       refuse(Status.UNIMPLEMENTED.withDescription("expected a method whose schema the server knows but "
           + path + " is not one"));
-      return false;
+      return;
     }
+    method = found;
     metadata.remove("grpc-accept-encoding");
-    return startCall(metadata, "application/grpc+proto");
+    if (!openCall(metadata, "application/grpc+proto")) {
+      return;
+    }
+    if (first != null) {
+      onEnvelope(first);
+    }
+    while (!ended && !arrived.isEmpty()) {
+      onMessage(arrived.poll());
+    }
+    if (!ended) {
+      resumeReading();
+      if (!halfClosed) {
+        pauseWhileFull();
+      }
+    }
+  }
+
+  /** The status a failed schema lookup ends the call with. */
+  private Status statusOfLookup(Throwable error) {
+    Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+    if (cause instanceof StatusException) {
+      return ((StatusException) cause).getStatus();
+    }
+    if (cause instanceof StatusRuntimeException) {
+      return ((StatusRuntimeException) cause).getStatus();
+    }
+    return Status.UNAVAILABLE.withDescription("could not look up the schema of " + path + ": " + cause)
+        .withCause(cause);
   }
 
   private void sendRequest(JsonElement json) {
@@ -307,7 +420,7 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
     JsonObject statusObject = new JsonObject();
     statusObject.addProperty("code", status.getCode().value());
     statusObject.addProperty("message", status.getDescription() == null ? "" : status.getDescription());
-    statusObject.add("details", new com.google.gson.JsonArray());
+    statusObject.add("details", details(trailers));
     JsonObject out = new JsonObject();
     out.add("status", statusObject);
     if (trailers != null) {
@@ -320,6 +433,46 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
     }
     send(out);
     closeAfterStatus();
+  }
+
+  /**
+   * The {@code google.rpc.Status} details of {@code grpc-status-details-bin}, each {@code Any} as protobuf JSON
+   * ({@code {"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [...]}}) where its type is one
+   * of google.rpc's error details or of the method's own files, else as {@code {"@type": ..., "value": base64}};
+   * empty without details or when the trailer is not a {@code google.rpc.Status}.
+   */
+  private JsonArray details(Http2Headers trailers) {
+    JsonArray out = new JsonArray();
+    CharSequence encoded = trailers == null ? null : trailers.get("grpc-status-details-bin");
+    if (encoded == null) {
+      return out;
+    }
+    com.google.rpc.Status rich;
+    try {
+      rich = com.google.rpc.Status.parseFrom(Base64.getDecoder().decode(encoded.toString()));
+    } catch (IllegalArgumentException | InvalidProtocolBufferException e) {
+      return out; // still in "trailers", as it came
+    }
+    if (rich.getDetailsCount() == 0) {
+      return out;
+    }
+    JsonFormat.TypeRegistry types = ERROR_DETAILS;
+    if (method != null) {
+      types = JsonFormat.TypeRegistry.newBuilder().add(ERROR_DETAILS_TYPES).add(method.getInputType())
+          .add(method.getOutputType()).build();
+    }
+    JsonFormat.Printer printer = PRINTER.usingTypeRegistry(types);
+    for (Any detail : rich.getDetailsList()) {
+      try {
+        out.add(JsonParser.parseString(printer.print(detail)));
+      } catch (InvalidProtocolBufferException | RuntimeException e) {
+        JsonObject raw = new JsonObject();
+        raw.addProperty("@type", detail.getTypeUrl());
+        raw.addProperty("value", Base64.getEncoder().encodeToString(detail.getValue().toByteArray()));
+        out.add(raw);
+      }
+    }
+    return out;
   }
 
   private io.netty.channel.ChannelFuture send(JsonObject message) {

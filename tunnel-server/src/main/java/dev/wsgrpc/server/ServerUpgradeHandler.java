@@ -596,10 +596,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     WebSocketCallTranslator translator;
     String name;
     if (browserProtocol == BrowserProtocol.JSON_WEBSOCKET) {
-      String method = callPath.startsWith("/") ? callPath.substring(1) : callPath;
       JsonWebSocketTranslator json = new JsonWebSocketTranslator(callPath, scheme, authority, clientAddress,
-          options.browser().json().method(method), JsonWebSocketTranslator.MAX_MESSAGE_BYTES, firstMessageTimeout,
-          admission);
+          options.browser().json(), JsonWebSocketTranslator.MAX_MESSAGE_BYTES, firstMessageTimeout, admission);
       translator = json;
       name = JsonWebSocketTranslator.NAME;
     } else {

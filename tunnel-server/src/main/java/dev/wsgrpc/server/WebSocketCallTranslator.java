@@ -29,9 +29,11 @@ abstract class WebSocketCallTranslator extends BridgedCallTranslator {
   private final String scheme;
   private final String authority;
   private final SocketAddress clientAddress;
-  private final long firstMessageTimeoutMillis;
+  final long firstMessageTimeoutMillis;
   private final Admission admission;
   private ScheduledFuture<?> firstMessageTimeout;
+  /** Who the authenticator said the caller is, once admitted; null without one. */
+  private Object principal;
   /** Whether the exchange ended (the status was sent). */
   boolean ended;
 
@@ -92,15 +94,27 @@ abstract class WebSocketCallTranslator extends BridgedCallTranslator {
    * was told why) when it was refused.
    */
   final boolean startCall(HttpHeaders metadata, String grpcContentType) {
+    return admit(metadata) && openCall(metadata, grpcContentType);
+  }
+
+  /**
+   * The first message arrived with {@code metadata}: asks the authenticator; false (the client was told why) when it
+   * refused. The call is then opened with {@link #openCall}.
+   */
+  final boolean admit(HttpHeaders metadata) {
     firstMessageTimeout.cancel(false);
     AuthDecision decision = admission.admit(metadata);
     if (decision != null && !decision.accepted()) {
       refuse(BrowserCalls.statusForHttp(decision.status(), decision.reason()));
       return false;
     }
-    // gRPC takes over behind this handler now.
-    ctx.fireUserEventTriggered(new TunnelEstablishedEvent(path, subprotocol(), clientAddress,
-        decision == null ? null : decision.principal()));
+    principal = decision == null ? null : decision.principal();
+    return true;
+  }
+
+  /** Opens the admitted call toward gRPC, which takes over behind this handler; false when that failed. */
+  final boolean openCall(HttpHeaders metadata, String grpcContentType) {
+    ctx.fireUserEventTriggered(new TunnelEstablishedEvent(path, subprotocol(), clientAddress, principal));
     bridge.start();
     try {
       streamId = bridge.openStream(BrowserCalls.requestHeaders(path, scheme, authority, grpcContentType, metadata),

@@ -23,7 +23,9 @@ import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Error;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -71,9 +73,28 @@ class JsonWebSocketTranslatorTest {
   }
 
   private void open(boolean known) {
+    open(known ? JsonSchemas.ofFiles(FILE) : JsonSchemas.ofFiles());
+  }
+
+  /** Schemas whose lookup completes when the test says so. */
+  private static JsonSchemas later(CompletableFuture<Descriptors.MethodDescriptor> lookup) {
+    return new JsonSchemas() {
+      @Override
+      public Descriptors.MethodDescriptor method(String fullMethodName) {
+        return null;
+      }
+
+      @Override
+      public CompletableFuture<Descriptors.MethodDescriptor> lookup(String fullMethodName) {
+        assertEquals("test.Greeter/Greet", fullMethodName);
+        return lookup;
+      }
+    };
+  }
+
+  private void open(JsonSchemas schemas) {
     JsonWebSocketTranslator translator = new JsonWebSocketTranslator("/test.Greeter/Greet", "http", "example.test",
-        new InetSocketAddress("127.0.0.1", 1234),
-        known ? JsonSchemas.ofFiles(FILE).method("test.Greeter/Greet") : null, 1024, 5_000, headers -> {
+        new InetSocketAddress("127.0.0.1", 1234), schemas, 1024, 5_000, headers -> {
           admitted.add(headers);
           return decision;
         });
@@ -247,5 +268,112 @@ class JsonWebSocketTranslatorTest {
     channel.pipeline().firstContext().close();
     lingerEnds();
     assertFalse(channel.isOpen());
+  }
+
+  @Test
+  void aSchemaThatArrivesLaterOpensTheCallWithWhatArrivedMeanwhile() throws Exception {
+    CompletableFuture<Descriptors.MethodDescriptor> lookup = new CompletableFuture<>();
+    open(later(lookup));
+    channel.writeInbound(text("{\"metadata\": {\"x-tenant\": \"t1\"}}"), text("{\"message\": {\"text\": \"one\"}}"),
+        text("{\"halfClose\": true}"));
+    assertEquals(1, admitted.size());
+    assertTrue(server.streams.isEmpty());
+    assertFalse(channel.config().isAutoRead(), "the socket is not read while the schema is looked up");
+    lookup.complete(FILE.findServiceByName("Greeter").findMethodByName("Greet"));
+    channel.runPendingTasks();
+    ScriptedHttp2Server.Stream stream = server.only();
+    assertEquals("t1", stream.headers.get("x-tenant").toString());
+    assertEquals("one/0", greetingText(stream.data, 0));
+    assertTrue(stream.ended);
+    assertTrue(channel.config().isAutoRead());
+  }
+
+  @Test
+  void aRefusedCallIsNotLookedUp() {
+    decision = AuthDecision.unauthorized("expected a bearer token");
+    CompletableFuture<Descriptors.MethodDescriptor> lookup = new CompletableFuture<>();
+    open(new JsonSchemas() {
+      @Override
+      public Descriptors.MethodDescriptor method(String fullMethodName) {
+        throw new AssertionError("looked up before admission");
+      }
+
+      @Override
+      public CompletableFuture<Descriptors.MethodDescriptor> lookup(String fullMethodName) {
+        throw new AssertionError("looked up before admission");
+      }
+    });
+    channel.writeInbound(text("{\"message\": {}}"));
+    assertEquals(List.of("{\"status\":{\"code\":16,\"message\":\"expected a bearer token\",\"details\":[]}}",
+        "close"), texts());
+  }
+
+  @Test
+  void aFailedLookupEndsTheCallWithItsStatus() {
+    open(later(CompletableFuture.failedFuture(io.grpc.Status.FAILED_PRECONDITION
+        .withDescription("expected the upstream to serve gRPC server reflection").asException())));
+    channel.writeInbound(text("{\"message\": {}}"));
+    assertTrue(server.streams.isEmpty());
+    assertEquals(List.of("{\"status\":{\"code\":9,\"message\":\"expected the upstream to serve gRPC server "
+        + "reflection\",\"details\":[]}}", "close"), texts());
+  }
+
+  @Test
+  void aLookupThatNeverEndsEndsTheCallAsUnavailable() {
+    open(later(new CompletableFuture<>()));
+    channel.writeInbound(text("{\"message\": {}}"));
+    channel.advanceTimeBy(5_000, java.util.concurrent.TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+    assertEquals(List.of("{\"status\":{\"code\":14,\"message\":\"expected the schema of test.Greeter/Greet "
+        + "within 5000 ms\",\"details\":[]}}", "close"), texts());
+  }
+
+  @Test
+  void messagesWaitingForTheSchemaAreBounded() {
+    open(later(new CompletableFuture<>()));
+    channel.writeInbound(text("{\"message\": {}}"), text("{\"message\": {\"text\": \"" + "x".repeat(600) + "\"}}"),
+        text("{\"message\": {\"text\": \"" + "x".repeat(600) + "\"}}"));
+    assertTrue(texts().get(0).startsWith("{\"status\":{\"code\":8,\"message\":\"expected at most 1024 bytes of "
+        + "messages while the method's schema is looked up"));
+  }
+
+  @Test
+  void richErrorDetailsBecomeJsonOfTheirTypesOrStayBase64() {
+    open(true);
+    channel.writeInbound(text("{\"message\": {}}"));
+    channel.runPendingTasks();
+    com.google.rpc.Status rich = com.google.rpc.Status.newBuilder().setCode(3).setMessage("bad")
+        .addDetails(com.google.protobuf.Any.pack(com.google.rpc.BadRequest.newBuilder()
+            .addFieldViolations(com.google.rpc.BadRequest.FieldViolation.newBuilder().setField("text")
+                .setDescription("empty"))
+            .build()))
+        .addDetails(com.google.protobuf.Any.newBuilder().setTypeUrl("type.googleapis.com/test.Greeting")
+            .setValue(DynamicMessage.newBuilder(GREETING).setField(GREETING.findFieldByName("count"), 7).build()
+                .toByteString()))
+        .addDetails(com.google.protobuf.Any.newBuilder().setTypeUrl("type.googleapis.com/acme.Unknown")
+            .setValue(com.google.protobuf.ByteString.copyFrom(new byte[] {1, 2})))
+        .build();
+    String bin = Base64.getEncoder().withoutPadding().encodeToString(rich.toByteArray());
+    server.headers(channel, server.only().id, new DefaultHttp2Headers().status("200")
+        .set("content-type", "application/grpc").set("grpc-status", "3").set("grpc-message", "bad")
+        .set("grpc-status-details-bin", bin), true);
+    assertEquals(List.of("{\"status\":{\"code\":3,\"message\":\"bad\",\"details\":["
+        + "{\"@type\":\"type.googleapis.com/google.rpc.BadRequest\",\"fieldViolations\":[{\"field\":\"text\","
+        + "\"description\":\"empty\"}]},"
+        + "{\"@type\":\"type.googleapis.com/test.Greeting\",\"count\":7},"
+        + "{\"@type\":\"type.googleapis.com/acme.Unknown\",\"value\":\"AQI=\"}]},"
+        + "\"trailers\":{\"grpc-status-details-bin\":\"" + bin + "\"}}", "close"), texts());
+  }
+
+  @Test
+  void detailsThatAreNotAStatusLeaveTheListEmpty() {
+    open(true);
+    channel.writeInbound(text("{\"message\": {}}"));
+    channel.runPendingTasks();
+    server.headers(channel, server.only().id, new DefaultHttp2Headers().status("200")
+        .set("content-type", "application/grpc").set("grpc-status", "13")
+        .set("grpc-status-details-bin", "!!not base64"), true);
+    assertEquals(List.of("{\"status\":{\"code\":13,\"message\":\"\",\"details\":[]},"
+        + "\"trailers\":{\"grpc-status-details-bin\":\"!!not base64\"}}", "close"), texts());
   }
 }

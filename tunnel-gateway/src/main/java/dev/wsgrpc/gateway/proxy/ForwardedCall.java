@@ -10,6 +10,7 @@ import io.grpc.Deadline;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.Status;
+import java.io.IOException;
 import java.util.concurrent.Executor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -158,7 +159,7 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
       guarded(() -> {
         if (!downstreamClosed) {
           downstreamClosed = true;
-          downstream.close(status, trailers); // code, description and trailers as the upstream sent them
+          downstream.close(forCaller(status), trailers); // as the upstream sent them, unless its connection broke
         }
       });
     }
@@ -172,6 +173,32 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
         }
       });
     }
+  }
+
+  /**
+   * The status the caller gets when the upstream call ends with {@code status}: code and description as the upstream
+   * sent them, except when the gateway's own connection to the upstream broke under the call. grpc-netty reports
+   * that break as UNAVAILABLE when it sees the connection close, but as UNKNOWN "channel closed" (its cause a
+   * {@link java.nio.channels.ClosedChannelException}) when a write of the call reached the closed connection first;
+   * which one wins is a race between the upstream's death and the call's own traffic. Both are the same event, and
+   * the caller learns UNAVAILABLE (which it may retry) either way. A status the upstream sent has no cause, so it
+   * is never changed.
+   */
+  static Status forCaller(Status status) {
+    if (status.getCode() == Status.Code.UNKNOWN && brokenConnection(status.getCause())) {
+      return Status.UNAVAILABLE.withDescription("the connection to the upstream gRPC server closed during the call ("
+          + status.getDescription() + ")").withCause(status.getCause());
+    }
+    return status;
+  }
+
+  private static boolean brokenConnection(Throwable cause) {
+    for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof IOException) { // ClosedChannelException is one
+        return true;
+      }
+    }
+    return false;
   }
 
   private void inLane(Runnable task) {

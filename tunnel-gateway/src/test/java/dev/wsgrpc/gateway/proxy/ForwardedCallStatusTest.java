@@ -1,0 +1,124 @@
+package dev.wsgrpc.gateway.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.ClientCalls;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.channels.ClosedChannelException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * What the caller learns when the upstream call ends: the upstream's own status unchanged, and a broken upstream
+ * connection as UNAVAILABLE however grpc-netty happened to word it. The proxy and the caller are real (loopback,
+ * native h2c); the upstream is a {@link Channel} whose call ends with exactly the status grpc-netty gives a call
+ * whose write met the closed connection (UNKNOWN "channel closed", a {@link ClosedChannelException} as cause), which
+ * a real upstream killed mid-call produces only in a race.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class ForwardedCallStatusTest {
+
+  private static final MethodDescriptor<byte[], byte[]> UNARY = OpaqueBytes.method("test.Svc/Call");
+
+  @Test
+  void aCallWhoseUpstreamConnectionClosedUnderAWriteFailsUnavailableNotUnknown() throws Exception {
+    Status broken = Status.UNKNOWN.withDescription("channel closed").withCause(new ClosedChannelException());
+    Status seen = callThroughProxyEndingWith(broken);
+    assertEquals(Status.Code.UNAVAILABLE, seen.getCode(), seen.toString());
+    assertEquals("the connection to the upstream gRPC server closed during the call (channel closed)",
+        seen.getDescription());
+  }
+
+  @Test
+  void anUnknownStatusTheUpstreamSentReachesTheCallerUnchanged() throws Exception {
+    Status seen = callThroughProxyEndingWith(Status.UNKNOWN.withDescription("the service threw"));
+    assertEquals(Status.Code.UNKNOWN, seen.getCode(), seen.toString());
+    assertEquals("the service threw", seen.getDescription());
+  }
+
+  @Test
+  void onlyUnknownStatusesCausedByABrokenConnectionAreChanged() {
+    Status ioFailure = Status.UNKNOWN.withCause(new RuntimeException(new IOException("Connection reset by peer")));
+    assertEquals(Status.Code.UNAVAILABLE, ForwardedCall.forCaller(ioFailure).getCode());
+    Status bug = Status.UNKNOWN.withCause(new IllegalStateException("a bug"));
+    assertSame(bug, ForwardedCall.forCaller(bug));
+    Status unavailable = Status.UNAVAILABLE.withDescription("io exception").withCause(new IOException());
+    assertSame(unavailable, ForwardedCall.forCaller(unavailable));
+    Status deadline = Status.DEADLINE_EXCEEDED.withDescription("deadline exceeded");
+    assertSame(deadline, ForwardedCall.forCaller(deadline));
+  }
+
+  /** A unary call from a real caller through a real proxy to an upstream call that ends with {@code end}. */
+  private static Status callThroughProxyEndingWith(Status end) throws Exception {
+    Server proxy = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .directExecutor()
+        .fallbackHandlerRegistry(new ForwardingRegistry(new EndingUpstream(end)))
+        .build().start();
+    ManagedChannel caller = NettyChannelBuilder.forAddress((InetSocketAddress) proxy.getListenSockets().get(0))
+        .usePlaintext().build();
+    try {
+      ClientCalls.blockingUnaryCall(caller, UNARY, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS),
+          new byte[] {1, 2, 3});
+      throw new AssertionError("the call succeeded");
+    } catch (StatusRuntimeException e) {
+      return e.getStatus();
+    } finally {
+      caller.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      proxy.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /** An upstream whose every call, once the caller half-closes, ends with one status, in the call's executor. */
+  private static final class EndingUpstream extends Channel {
+    private final Status end;
+
+    EndingUpstream(Status end) {
+      this.end = end;
+    }
+
+    @Override
+    public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(MethodDescriptor<ReqT, RespT> method, CallOptions options) {
+      return new ClientCall<ReqT, RespT>() {
+        private Listener<RespT> listener;
+
+        @Override
+        public void start(Listener<RespT> responseListener, Metadata headers) {
+          listener = responseListener;
+        }
+
+        @Override
+        public void request(int numMessages) {}
+
+        @Override
+        public void cancel(String message, Throwable cause) {}
+
+        @Override
+        public void halfClose() {
+          options.getExecutor().execute(() -> listener.onClose(end, new Metadata()));
+        }
+
+        @Override
+        public void sendMessage(ReqT message) {}
+      };
+    }
+
+    @Override
+    public String authority() {
+      return "upstream.test";
+    }
+  }
+}
