@@ -469,7 +469,7 @@ public final class TunnelServerMain implements Callable<Integer> {
     return admin;
   }
 
-  private WebSocketServerOptions buildOptions() {
+  WebSocketServerOptions buildOptions() {
     if ((tlsCert == null) != (tlsKey == null)) {
       throw new ParameterException(spec.commandLine(), "--tls-cert and --tls-key go together: give both or neither");
     }

@@ -70,4 +70,26 @@ class TunnelServerOptionsTest {
         assertThrows(IllegalArgumentException.class, () -> Upstreams.parse(java.util.List.of("a:99999")))
             .getMessage());
   }
+
+  @Test
+  void jsonSchemaOptionsAreCheckedAtStart() throws Exception {
+    assertEquals(Duration.ofMinutes(5), parse(Map.of()).reflectionRefresh);
+    assertEquals("--reflection-refresh: PT0S (expected: > 0)", assertThrows(CommandLine.ParameterException.class,
+        () -> parse(Map.of(), "--reflection-refresh", "0s").buildOptions()).getMessage());
+    assertEquals("--descriptor-set needs --browser-origins and --upstream in --mode proxy",
+        assertThrows(CommandLine.ParameterException.class,
+            () -> parse(Map.of(), "--descriptor-set", "x.protoset", "--upstream", "a:1").buildOptions())
+            .getMessage());
+    java.nio.file.Path garbage = java.nio.file.Files.createTempFile("garbage", ".protoset");
+    try {
+      java.nio.file.Files.write(garbage, new byte[] {(byte) 0xff, 1, 2});
+      String message = assertThrows(CommandLine.ParameterException.class,
+          () -> parse(Map.of(), "--descriptor-set", garbage.toString(), "--upstream", "a:1",
+              "--browser-origins", "https://app.example").buildOptions()).getMessage();
+      assertTrue(message.startsWith("--descriptor-set: " + garbage + ": expected a FileDescriptorSet (protoc "
+          + "--descriptor_set_out) but it did not parse"), message);
+    } finally {
+      java.nio.file.Files.delete(garbage);
+    }
+  }
 }
