@@ -6,6 +6,7 @@ import static dev.wsgrpc.testing.Outbound.written;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -20,6 +21,9 @@ import io.grpc.netty.InternalProtocolNegotiationEvent;
 import io.grpc.netty.ProtocolNegotiationEvent;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -27,6 +31,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -95,7 +100,7 @@ class ServerUpgradeHandlerTest {
 
   /** A channel whose upgrade step has received the negotiation event, with time frozen. */
   private EmbeddedChannel start(WebSocketServerOptions options) {
-    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(next, options, new TunnelCounter(options.access()), NoopChannelLogger.INSTANCE), tail);
+    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(next, options, new TunnelCounter(options.access()), true, NoopChannelLogger.INSTANCE), tail);
     ch.freezeTime();
     ch.pipeline().fireUserEventTriggered(event);
     assertNull(ch.readOutbound(), "the server waits for the request");
@@ -158,6 +163,39 @@ class ServerUpgradeHandlerTest {
         + "\r\n", written(ch));
     assertTrue(ch.isOpen());
     closeUpgraded(ch);
+  }
+
+  @Test
+  void the101AndWhatGrpcFlushesInTheSameReadLeaveInOneFlush() {
+    // gRPC's server handler, once it takes over, writes SETTINGS and a WINDOW_UPDATE, flushing after each.
+    ChannelInboundHandlerAdapter grpc = new ChannelInboundHandlerAdapter() {
+      @Override
+      public void handlerAdded(ChannelHandlerContext ctx) {
+        ctx.writeAndFlush(Unpooled.copiedBuffer("settings", StandardCharsets.US_ASCII));
+        ctx.writeAndFlush(Unpooled.copiedBuffer("window", StandardCharsets.US_ASCII));
+      }
+    };
+    int[] flushes = {0};
+    ChannelOutboundHandlerAdapter socket = new ChannelOutboundHandlerAdapter() {
+      @Override
+      public void flush(ChannelHandlerContext ctx) {
+        flushes[0]++;
+        ctx.flush();
+      }
+    };
+    WebSocketServerOptions options = WebSocketServerOptions.DEFAULT;
+    EmbeddedChannel ch = new EmbeddedChannel(socket, new GrpcHandoffHandler(grpc, options,
+        new TunnelCounter(options.access()), NoopChannelLogger.INSTANCE));
+    ch.freezeTime();
+    ch.pipeline().fireUserEventTriggered(event);
+    ch.writeInbound(Request.valid().bytes());
+
+    assertEquals(1, flushes[0], "one flush (one system call) for the 101 and both frames");
+    assertNull(ch.pipeline().get(FramePipeline.FLUSH_CONSOLIDATION), "the tunnel's own flushes are gRPC's");
+    String out = written(ch);
+    assertTrue(out.startsWith("HTTP/1.1 101 Switching Protocols\r\n"), out);
+    assertTrue(out.endsWith("\r\n\r\n\u0082\u0008settings\u0082\u0006window"), out);
+    ch.finishAndReleaseAll();
   }
 
   @Test
@@ -600,10 +638,16 @@ class ServerUpgradeHandlerTest {
 
   /** A native-capable channel whose gRPC stand-in is {@code grpc} (one per channel: recorders are not sharable). */
   private EmbeddedChannel startNative(AccessPolicy access, TunnelCounter counter, InboundRecorder grpc) {
+    return startNative(access, counter, grpc, true);
+  }
+
+  /** As above; {@code callsChecked} false: a server that does not authenticate native calls one by one. */
+  private EmbeddedChannel startNative(AccessPolicy access, TunnelCounter counter, InboundRecorder grpc,
+      boolean callsChecked) {
     WebSocketServerOptions options = WebSocketServerOptions.newBuilder().nativeGrpc(true).access(access)
         .listener(refusalRecorder)
         .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build()).build();
-    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(grpc, options, counter,
+    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(grpc, options, counter, callsChecked,
         NoopChannelLogger.INSTANCE), new InboundRecorder());
     ch.freezeTime();
     ch.pipeline().fireUserEventTriggered(event);
@@ -725,6 +769,57 @@ class ServerUpgradeHandlerTest {
     assertEquals(0, counter.clients(), "the slot is given back once, when the connection closes");
   }
 
+  @Test
+  void nativeConnectionWhoseCallsNobodyChecksIsRefusedWhenTheAuthenticatorNeedsHeaders() {
+    AccessPolicy tokens = AccessPolicy.newBuilder().authenticator(BearerTokens.of(Map.of("secret", "alice"))).build();
+    EmbeddedChannel ch = startNative(tokens, new TunnelCounter(tokens), next, false);
+    ch.writeInbound(Unpooled.wrappedBuffer(PREFACE, SETTINGS));
+    ch.advanceTimeBy(250, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    String reason = assertGoAway(ch); // gRPC never takes over: no call reaches a service
+    assertTrue(reason.endsWith("; native gRPC connections to this server are authenticated as a whole, without "
+        + "headers: send the credentials through a WebSocket tunnel"), reason);
+    assertEquals(List.of("401 unauthorized"), refusals);
+  }
+
+  @Test
+  void nativeConnectionWhoseCallsNobodyChecksIsAdmittedAsAWholeWhenTheAuthenticatorAcceptsWhatItShows() {
+    java.util.List<String> asked = new ArrayList<>();
+    AccessPolicy byConnection = AccessPolicy.newBuilder().authenticator(request -> {
+      asked.add(request.path() + " " + request.header("authorization"));
+      return AuthDecision.accept("the-connection");
+    }).build();
+    EmbeddedChannel ch = startNative(byConnection, new TunnelCounter(byConnection), next, false);
+    ch.writeInbound(Unpooled.wrappedBuffer(PREFACE, SETTINGS));
+    assertEquals(List.of("/grpc null"), asked, "asked once, at the preface, as a tunnel without headers");
+    assertEquals(1, next.events.size(), "gRPC takes over: " + next.events);
+    io.grpc.Attributes attributes = InternalProtocolNegotiationEvent.getAttributes(
+        (ProtocolNegotiationEvent) next.events.get(0));
+    assertEquals("the-connection", attributes.get(TunnelPrincipal.ATTRIBUTE), "every call has the principal");
+    assertNull(attributes.get(NativeCallAuthenticator.ATTRIBUTE), "authenticated already");
+    for (Object read : next.reads) {
+      assertTrue(((ByteBuf) read).release());
+    }
+    assertTrue(refusals.isEmpty());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void nativeConnectionOfAServerThatChecksEachCallIsLeftToThePerCallCheck() {
+    AccessPolicy tokens = AccessPolicy.newBuilder().authenticator(BearerTokens.of(Map.of("secret", "alice"))).build();
+    EmbeddedChannel ch = startNative(tokens, new TunnelCounter(tokens), next, true);
+    ch.writeInbound(Unpooled.wrappedBuffer(PREFACE, SETTINGS));
+    assertEquals(1, next.events.size(), "gRPC takes over: " + next.events);
+    io.grpc.Attributes attributes = InternalProtocolNegotiationEvent.getAttributes(
+        (ProtocolNegotiationEvent) next.events.get(0));
+    assertNotNull(attributes.get(NativeCallAuthenticator.ATTRIBUTE));
+    assertNull(attributes.get(TunnelPrincipal.ATTRIBUTE));
+    for (Object read : next.reads) {
+      assertTrue(((ByteBuf) read).release());
+    }
+    assertFalse(ch.finish());
+  }
+
   // ---- cross-site requests with credentials browsers send by themselves ------------------------------------------
 
   /** An authenticator that reads a session cookie, as a browser sends it with a request from any page. */
@@ -748,7 +843,7 @@ class ServerUpgradeHandlerTest {
   private void assertUpgraded(WebSocketServerOptions options, Request request) {
     // Recorders of its own: a test checks several servers.
     EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(new InboundRecorder(), options,
-        new TunnelCounter(options.access()), NoopChannelLogger.INSTANCE), new InboundRecorder());
+        new TunnelCounter(options.access()), true, NoopChannelLogger.INSTANCE), new InboundRecorder());
     ch.freezeTime();
     ch.pipeline().fireUserEventTriggered(event);
     ch.writeInbound(request.bytes());
