@@ -185,7 +185,7 @@ class ServerUpgradeHandlerTest {
     };
     WebSocketServerOptions options = WebSocketServerOptions.DEFAULT;
     EmbeddedChannel ch = new EmbeddedChannel(socket, new GrpcHandoffHandler(grpc, options,
-        new TunnelCounter(options.access()), NoopChannelLogger.INSTANCE));
+        new TunnelCounter(options.access()), true, NoopChannelLogger.INSTANCE));
     ch.freezeTime();
     ch.pipeline().fireUserEventTriggered(event);
     ch.writeInbound(Request.valid().bytes());
