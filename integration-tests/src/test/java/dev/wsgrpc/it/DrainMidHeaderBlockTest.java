@@ -82,15 +82,11 @@ class DrainMidHeaderBlockTest {
     return String.join(", ", seen) + "; " + call + "; close " + client.closeCode();
   }
 
-  /** Reads frames, answering PINGs as a client does, until one of {@code type} (any frame when -1). */
+  /** Reads frames, answering as a client does, until one of {@code type} (any frame when -1). */
   private static Http2Wire.Frame readAnsweringPings(RawTunnelClient client, TunnelH2.Reader reader, int type)
       throws IOException {
     while (true) {
-      Http2Wire.Frame f = client.readFrame();
-      reader.read(Http2Wire.frame(f.type, f.flags, f.streamId, f.payload));
-      if (f.type == Http2Wire.PING && (f.flags & Http2Wire.FLAG_ACK) == 0) {
-        client.send(Http2Wire.frame(Http2Wire.PING, Http2Wire.FLAG_ACK, 0, f.payload));
-      }
+      Http2Wire.Frame f = TunnelH2.readAsAClient(client, reader);
       if (type < 0 || f.type == type) {
         return f;
       }

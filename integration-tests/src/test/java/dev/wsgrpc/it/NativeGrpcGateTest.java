@@ -11,7 +11,10 @@ import dev.wsgrpc.it.UpstreamReplicas.Counter;
 import dev.wsgrpc.it.UpstreamReplicas.JavaReplica;
 import dev.wsgrpc.server.AccessPolicy;
 import dev.wsgrpc.server.BearerTokens;
+import dev.wsgrpc.server.ServerTls;
+import dev.wsgrpc.server.TunnelAuthenticator;
 import dev.wsgrpc.server.TunnelPrincipal;
+import dev.wsgrpc.server.WebSocketServerCredentials;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.TestCertificates;
@@ -30,6 +33,7 @@ import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.MetadataUtils;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -310,6 +314,60 @@ class NativeGrpcGateTest {
     assertTrue(String.valueOf(status.get().getDescription())
         .contains("too many tunnels open from your address; retry later"), status.get().toString());
     assertEquals(1, replica.started.get(), "the refused call never reached the upstream");
+  }
+
+  @Test
+  void aServerBuiltFromTheCredentialsAloneRefusesNativeCallsItCannotAuthenticateAndServesTunnels() throws Exception {
+    // The omission: WebSocketServerCredentials with bearer tokens and native gRPC, and no TunnelPrincipal.interceptor().
+    Recorder recorder = new Recorder();
+    Server server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0),
+        WebSocketServerCredentials.create(WebSocketServerOptions.newBuilder().nativeGrpc(true)
+            .access(AccessPolicy.newBuilder().authenticator(BearerTokens.of(Map.of("s3cr3t-alice", "alice")))
+                .build()).build()))
+        .addService(ServerInterceptors.intercept(new EchoService(), recorder))
+        .build().start();
+    closeables.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    int port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+    AtomicReference<Status> status = new AtomicReference<>();
+    for (String credential : new String[] {null, BAD, GOOD}) {
+      UpstreamReplicas.call(withAuthorization(h2c(port), credential), EchoService.payload(3), 30_000, status);
+      assertEquals(Status.Code.UNAUTHENTICATED, status.get().getCode(), credential + ": " + status.get());
+      assertTrue(String.valueOf(status.get().getDescription()).endsWith("; native gRPC connections to this server "
+          + "are authenticated as a whole, without headers: send the credentials through a WebSocket tunnel"),
+          status.get().toString());
+      assertEquals(0, recorder.calls.get(), "no native call reaches the service, with " + credential);
+    }
+    UpstreamReplicas.call(tunnel("ws://127.0.0.1:" + port + "/grpc", GOOD), EchoService.payload(3), 30_000, status);
+    assertTrue(status.get().isOk(), "a tunnel with the token is served: " + status.get());
+    assertEquals(1, recorder.calls.get());
+    UpstreamReplicas.call(tunnel("ws://127.0.0.1:" + port + "/grpc", null), EchoService.payload(3), 30_000, status);
+    assertEquals(Status.Code.UNAVAILABLE, status.get().getCode(), status.get().toString());
+    assertEquals(1, recorder.calls.get());
+  }
+
+  @Test
+  void aServerBuiltFromTheCredentialsAloneAdmitsNativeConnectionsByTheirClientCertificate() throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    Recorder recorder = new Recorder();
+    Server server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0),
+        WebSocketServerCredentials.create(WebSocketServerOptions.newBuilder().nativeGrpc(true)
+            .tls(ServerTls.pemFiles(certs.serverCertPem(), certs.serverKeyPem())
+                .requireClientCertificates(certs.caPem()))
+            .access(AccessPolicy.newBuilder().authenticator(TunnelAuthenticator.CLIENT_CERTIFICATE).build())
+            .build()))
+        .intercept(TunnelPrincipal.interceptor()) // here only for TunnelPrincipal.current()
+        .addService(ServerInterceptors.intercept(new EchoService(), recorder))
+        .build().start();
+    closeables.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    int port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+    ManagedChannel withCertificate = closeLater(NettyChannelBuilder.forAddress("127.0.0.1", port).overrideAuthority("localhost")
+        .sslContext(GrpcSslContexts.forClient().trustManager(certs.caPem())
+            .keyManager(certs.clientCertPem(), certs.clientKeyPem()).build()).build());
+    AtomicReference<Status> status = new AtomicReference<>();
+    UpstreamReplicas.call(withCertificate, EchoService.payload(2), 30_000, status);
+    assertTrue(status.get().isOk(), status.get().toString());
+    assertEquals(1, recorder.calls.get());
+    assertEquals("CN=wsgrpc-test-client", String.valueOf(recorder.principal.get()));
   }
 
   private static HealthCheckResponse.ServingStatus health(Channel channel) {

@@ -245,6 +245,22 @@ final class TunnelH2 {
     }
   }
 
+  /**
+   * Reads the next HTTP/2 frame of a raw tunnel into {@code reader} and answers it as a client does (a PING with its
+   * ACK, the server's SETTINGS with an ACK); at the end of the tunnel, throws EOFException.
+   */
+  static dev.wsgrpc.testing.Http2Wire.Frame readAsAClient(dev.wsgrpc.testing.RawTunnelClient client, Reader reader)
+      throws java.io.IOException {
+    dev.wsgrpc.testing.Http2Wire.Frame f = client.readFrame();
+    reader.read(Http2Wire.frame(f.type, f.flags, f.streamId, f.payload));
+    if (f.type == PING && (f.flags & ACK) == 0) {
+      client.send(Http2Wire.frame(PING, ACK, 0, f.payload));
+    } else if (f.type == SETTINGS && (f.flags & ACK) == 0) {
+      client.send(Http2Wire.settingsAck());
+    }
+    return f;
+  }
+
   static String errorName(long code) {
     Http2Error e = Http2Error.valueOf(code);
     return e == null ? "0x" + Long.toHexString(code) : e.name();

@@ -23,19 +23,21 @@ final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegot
 
   private final WebSocketServerOptions options;
   private final TunnelCounter counter;
+  private final boolean nativeCallsChecked;
 
   GrpcHandoffHandler(ChannelHandler next, WebSocketServerOptions options, TunnelCounter counter,
-      ChannelLogger logger) {
+      boolean nativeCallsChecked, ChannelLogger logger) {
     super(next, "WebSocketServerHandoff", logger);
     this.options = options;
     this.counter = counter;
+    this.nativeCallsChecked = nativeCallsChecked;
   }
 
   @Override
   protected void protocolNegotiationEventTriggered(ChannelHandlerContext ctx) {
     ctx.pipeline().addFirst(TunnelLifecycleHandler.NAME, new TunnelLifecycleHandler(options.listener()));
     // Also when the client chose h2 during TLS: its preface goes through the same admission as a cleartext one.
-    ctx.pipeline().addBefore(ctx.name(), UPGRADE, new ServerUpgradeHandler(options, counter));
+    ctx.pipeline().addBefore(ctx.name(), UPGRADE, new ServerUpgradeHandler(options, counter, nativeCallsChecked));
   }
 
   @Override
@@ -62,7 +64,15 @@ final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegot
       fireProtocolNegotiationEvent(ctx);
     } else if (evt instanceof NativeHttp2Event) {
       TunnelAuthenticator authenticator = options.access().authenticator();
-      if (authenticator != null) {
+      Object principal = ctx.channel().attr(ServerUpgradeHandler.NATIVE_PRINCIPAL).getAndSet(null);
+      if (principal != null) {
+        // Authenticated as a whole at its preface (the server cannot check its calls one by one).
+        ProtocolNegotiationEvent pne = getProtocolNegotiationEvent();
+        replaceProtocolNegotiationEvent(InternalProtocolNegotiationEvent.withAttributes(pne,
+            InternalProtocolNegotiationEvent.getAttributes(pne).toBuilder()
+                .set(TunnelPrincipal.ATTRIBUTE, principal)
+                .build()));
+      } else if (authenticator != null) {
         // No upgrade request to authenticate: TunnelPrincipal's interceptor authenticates each call instead.
         ProtocolNegotiationEvent pne = getProtocolNegotiationEvent();
         replaceProtocolNegotiationEvent(InternalProtocolNegotiationEvent.withAttributes(pne,

@@ -15,10 +15,12 @@ public final class InternalTunnelServer {
 
   /**
    * Adds, at the end of {@code pipeline}, the step that reads the HTTP/1.1 request (or the HTTP/2 preface) and
-   * announces a {@link TunnelEstablishedEvent} or {@link NativeHttp2Event} to the next handler.
+   * announces a {@link TunnelEstablishedEvent} or {@link NativeHttp2Event} to the next handler. Nothing here checks
+   * native calls one by one, so with an authenticator a native connection is authenticated as a whole at its preface
+   * (as with {@link WebSocketServerCredentials}), or refused.
    */
   public static void addUpgradeStep(ChannelPipeline pipeline, WebSocketServerOptions options, Object counter) {
-    pipeline.addLast(GrpcHandoffHandler.UPGRADE, new ServerUpgradeHandler(options, (TunnelCounter) counter));
+    pipeline.addLast(GrpcHandoffHandler.UPGRADE, new ServerUpgradeHandler(options, (TunnelCounter) counter, false));
   }
 
   /** A counter of one server's tunnels against {@code options}' limits, to share among its connections. */

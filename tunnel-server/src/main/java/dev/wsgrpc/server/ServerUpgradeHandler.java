@@ -52,8 +52,11 @@ import org.slf4j.LoggerFactory;
  * with the HTTP/2 preface is announced as a {@link NativeHttp2Event} instead, once admitted as a tunnel is (the
  * {@link TunnelAdmission} and a slot of the tunnel limits, at its preface) and once its SETTINGS arrived within the
  * handshake timeout; else a {@link NativeCallRefuser} ends its first call with the reason (or, past the timeout,
- * GOAWAY NO_ERROR says why), and it is closed. (Its calls are authenticated one by one:
- * {@link NativeCallAuthenticator}.)
+ * GOAWAY NO_ERROR says why), and it is closed. (Its calls are authenticated one by one,
+ * {@link NativeCallAuthenticator}, on servers that apply {@link TunnelPrincipal#interceptor()} to every call; on
+ * others, with an authenticator, the connection is authenticated as a whole at its preface from what it shows without
+ * headers, its TLS session and address, and refused unless accepted: fail closed, see
+ * {@link WebSocketServerCredentials}.)
  *
  * <p>Plain requests for other paths go to the {@link PlainHttpHandler}, if any.
  *
@@ -67,12 +70,19 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   private static final Logger logger = LoggerFactory.getLogger(ServerUpgradeHandler.class);
   /** A handler that fails on a request fails again on the next: a few lines, then counts. */
   private static final RateLimitedLog HANDLER_FAILED = new RateLimitedLog(logger, RateLimitedLog.Level.WARN);
+  /** Native connections refused because nothing checks their calls one by one: the operator's to fix. */
+  private static final RateLimitedLog NATIVE_UNCHECKED = new RateLimitedLog(logger, RateLimitedLog.Level.WARN);
+  /** The principal of a native connection authenticated as a whole, for {@link GrpcHandoffHandler}. */
+  static final io.netty.util.AttributeKey<Object> NATIVE_PRINCIPAL =
+      io.netty.util.AttributeKey.valueOf("wsgrpc.nativePrincipal");
   static final String HTTP_CODEC = "wsgrpc-http-codec";
   static final String PREFACE_DETECTOR = "wsgrpc-h2-preface-detector";
   static final String CORS = "wsgrpc-cors";
 
   private final WebSocketServerOptions options;
   private final TunnelCounter counter;
+  /** Whether the server authenticates each native call ({@link TunnelPrincipal#interceptor()} on every call). */
+  private final boolean nativeCallsChecked;
   private ScheduledFuture<?> timeout;
   private Http2PrefaceDetector prefaceDetector;
   private Object principal;
@@ -90,9 +100,10 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   private String webSocketKey;
   private io.grpc.Status webSocketRefusal;
 
-  ServerUpgradeHandler(WebSocketServerOptions options, TunnelCounter counter) {
+  ServerUpgradeHandler(WebSocketServerOptions options, TunnelCounter counter, boolean nativeCallsChecked) {
     this.options = options;
     this.counter = counter;
+    this.nativeCallsChecked = nativeCallsChecked;
   }
 
   @Override
@@ -133,7 +144,34 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     Refusal refusal = admission(ctx, null, !viaProxy);
     if (refusal != null) {
       refuseNative(ctx, refusal.why, refusal.status, refusal.reason);
+      return;
     }
+    TunnelAuthenticator authenticator = options.access().authenticator();
+    if (authenticator != null && !nativeCallsChecked) {
+      authenticateNativeConnection(ctx, authenticator);
+    }
+  }
+
+  /**
+   * Fail closed where nothing authenticates native calls one by one: the connection is authenticated as a whole,
+   * from what it shows without any header (TLS session, address), as a tunnel on the configured path with no
+   * credentials in its request would be; refused unless the authenticator accepts that.
+   */
+  private void authenticateNativeConnection(ChannelHandlerContext ctx, TunnelAuthenticator authenticator) {
+    AuthDecision decision = authenticator.authenticate(new UpgradeRequest(options.path(), null,
+        new io.netty.handler.codec.http.DefaultHttpHeaders(false), clientAddress, ctx.channel().remoteAddress(),
+        sslSession(ctx), java.util.Collections.emptyList(), ctx.channel()));
+    if (decision.accepted()) {
+      ctx.channel().attr(NATIVE_PRINCIPAL).set(decision.principal());
+      return;
+    }
+    NATIVE_UNCHECKED.log("Refused a native gRPC connection from {}: {}. This server authenticates native gRPC "
+        + "connections only as a whole (it was not built with WebSocketServers, which checks each call's "
+        + "metadata); build it with WebSocketServers.newServerBuilder(...), or turn native gRPC off",
+        clientAddress, decision.reason());
+    refuseNative(ctx, decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN,
+        decision.status(), decision.reason() + "; native gRPC connections to this server are authenticated as a "
+            + "whole, without headers: send the credentials through a WebSocket tunnel");
   }
 
   /**

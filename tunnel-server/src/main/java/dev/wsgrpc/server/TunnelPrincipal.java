@@ -35,8 +35,9 @@ public final class TunnelPrincipal {
    * {@link WebSocketServerOptions#nativeGrpc() native gRPC}, authenticates each call of a native connection (which
    * has no upgrade request): the authenticator sees the call's metadata ({@code authorization: Bearer ...}) and TLS
    * session, and a refused call ends {@code UNAUTHENTICATED} or {@code PERMISSION_DENIED} before any service sees
-   * it. {@code WebSocketServers} adds it; servers built from {@code WebSocketServerCredentials} directly must add it
-   * with {@code builder.intercept(TunnelPrincipal.interceptor())}.
+   * it. {@code WebSocketServers} adds it, and only its servers authenticate native calls one by one: a server built
+   * from {@link WebSocketServerCredentials} directly authenticates each native connection as a whole, failing closed
+   * (see there), and needs {@code builder.intercept(TunnelPrincipal.interceptor())} only for {@link #current()}.
    */
   public static ServerInterceptor interceptor() {
     return Interceptor.INSTANCE;

@@ -2,18 +2,51 @@ package dev.wsgrpc.server;
 
 import io.grpc.ServerCredentials;
 import io.grpc.netty.InternalNettyServerCredentials;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@link ServerCredentials} whose connections arrive as WebSocket upgrades, for
  * {@code Grpc.newServerBuilderForPort(port, WebSocketServerCredentials.create(options))} or
  * {@code NettyServerBuilder.forPort(port, ...)}. Most code wants {@link WebSocketServers} instead, which also sets
- * the server's handshake timeout from the options.
+ * the server's handshake timeout, HTTP/2 limits and keepalive from the options, and authenticates each native gRPC
+ * call.
+ *
+ * <p><b>Native gRPC with an authenticator fails closed here.</b> A server built from these credentials may lack
+ * {@link TunnelPrincipal#interceptor()}, which authenticates each call of a native gRPC connection from its metadata,
+ * so such connections are not trusted to it: with an {@linkplain AccessPolicy.Builder#authenticator authenticator}
+ * and {@linkplain WebSocketServerOptions.Builder#nativeGrpc native gRPC} on, each native connection is authenticated
+ * as a whole at its HTTP/2 preface, from what the connection alone shows (the TLS session with its client
+ * certificate, the client address; no headers). {@link TunnelAuthenticator#CLIENT_CERTIFICATE} admits it then; an
+ * authenticator that needs headers ({@link BearerTokens}) refuses it: its first call ends {@code UNAUTHENTICATED}
+ * (or {@code PERMISSION_DENIED}) with the authenticator's reason, then GOAWAY, and no service sees it. Tunnels and
+ * browser calls are unaffected (their upgrade or request is authenticated). To accept native calls with bearer
+ * tokens, build the server with {@link WebSocketServers#newServerBuilder(int, WebSocketServerOptions)}.
+ * {@link #create} logs a WARN saying so when the options have both.
  */
 public final class WebSocketServerCredentials {
 
-  /** Credentials that accept tunnels as {@code options} describe. */
+  private static final Logger logger = LoggerFactory.getLogger(WebSocketServerCredentials.class);
+
+  /** Credentials that accept tunnels as {@code options} describe; native gRPC fails closed as described above. */
   public static ServerCredentials create(WebSocketServerOptions options) {
-    return InternalNettyServerCredentials.create(new WebSocketServerNegotiator(options));
+    if (options.nativeGrpc() && options.access().authenticator() != null) {
+      logger.warn("WebSocketServerCredentials with an authenticator ({}) and native gRPC: native gRPC connections "
+          + "are authenticated as a whole from the connection alone (TLS client certificate, address) and refused "
+          + "when that is not enough (bearer tokens), because these credentials cannot check each native call. "
+          + "To authenticate native calls from their metadata, build the server with "
+          + "WebSocketServers.newServerBuilder(...); or turn native gRPC off (nativeGrpc(false))",
+          options.access().authenticator());
+    }
+    return InternalNettyServerCredentials.create(new WebSocketServerNegotiator(options, false));
+  }
+
+  /**
+   * Credentials for a server that applies {@link TunnelPrincipal#interceptor()} to every call
+   * ({@link WebSocketServers} does), so that native gRPC calls are authenticated one by one.
+   */
+  static ServerCredentials createChecked(WebSocketServerOptions options) {
+    return InternalNettyServerCredentials.create(new WebSocketServerNegotiator(options, true));
   }
 
   private WebSocketServerCredentials() {}

@@ -16,10 +16,17 @@ final class WebSocketServerNegotiator implements InternalProtocolNegotiator.Prot
 
   private final WebSocketServerOptions options;
   private final TunnelCounter counter;
+  private final boolean nativeCallsChecked;
 
-  WebSocketServerNegotiator(WebSocketServerOptions options) {
+  /**
+   * @param nativeCallsChecked whether the server applies {@link TunnelPrincipal#interceptor()} to every call, so
+   *     that native calls can be authenticated one by one; else native connections are authenticated as a whole
+   *     (see {@link ServerUpgradeHandler})
+   */
+  WebSocketServerNegotiator(WebSocketServerOptions options, boolean nativeCallsChecked) {
     this.options = options;
     this.counter = new TunnelCounter(options.access());
+    this.nativeCallsChecked = nativeCallsChecked;
   }
 
   @Override
@@ -31,7 +38,7 @@ final class WebSocketServerNegotiator implements InternalProtocolNegotiator.Prot
   public ChannelHandler newHandler(GrpcHttp2ConnectionHandler grpcHandler) {
     ChannelLogger logger = grpcHandler.getNegotiationLogger();
     ChannelHandler grpc = InternalProtocolNegotiators.grpcNegotiationHandler(grpcHandler);
-    ChannelHandler upgrade = new GrpcHandoffHandler(grpc, options, counter, logger);
+    ChannelHandler upgrade = new GrpcHandoffHandler(grpc, options, counter, nativeCallsChecked, logger);
     ChannelHandler afterActive = options.sslContext() != null
         ? new ServerTlsHandler(upgrade, options, logger)
         : upgrade;

@@ -56,12 +56,12 @@ public final class WebSocketServers {
 
   /** A server builder listening on {@code port} with {@code options}. */
   public static NettyServerBuilder newServerBuilder(int port, WebSocketServerOptions options) {
-    return configure(NettyServerBuilder.forPort(port, WebSocketServerCredentials.create(options)), options);
+    return configure(NettyServerBuilder.forPort(port, WebSocketServerCredentials.createChecked(options)), options);
   }
 
   /** A server builder listening on {@code address} with {@code options}. */
   public static NettyServerBuilder newServerBuilder(SocketAddress address, WebSocketServerOptions options) {
-    return configure(NettyServerBuilder.forAddress(address, WebSocketServerCredentials.create(options)), options);
+    return configure(NettyServerBuilder.forAddress(address, WebSocketServerCredentials.createChecked(options)), options);
   }
 
   /**

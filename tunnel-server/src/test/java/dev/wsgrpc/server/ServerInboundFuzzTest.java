@@ -46,7 +46,7 @@ class ServerInboundFuzzTest {
     EmbeddedChannel ch = new EmbeddedChannel();
     ch.freezeTime();
     ch.pipeline().addLast(new GrpcHandoffHandler(Http2FrameCodecBuilder.forServer().build(), options,
-        new TunnelCounter(Integer.MAX_VALUE, Integer.MAX_VALUE), NoopChannelLogger.INSTANCE));
+        new TunnelCounter(Integer.MAX_VALUE, Integer.MAX_VALUE), true, NoopChannelLogger.INSTANCE));
     ch.pipeline().addLast(new FuzzSink(cause -> Http2CodecUtil.getEmbeddedHttp2Exception(cause) != null));
     ch.pipeline().fireUserEventTriggered(InternalProtocolNegotiationEvent.getDefault());
     return ch;

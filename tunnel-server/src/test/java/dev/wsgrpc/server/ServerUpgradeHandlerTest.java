@@ -6,6 +6,7 @@ import static dev.wsgrpc.testing.Outbound.written;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -27,6 +28,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -95,7 +97,7 @@ class ServerUpgradeHandlerTest {
 
   /** A channel whose upgrade step has received the negotiation event, with time frozen. */
   private EmbeddedChannel start(WebSocketServerOptions options) {
-    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(next, options, new TunnelCounter(options.access()), NoopChannelLogger.INSTANCE), tail);
+    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(next, options, new TunnelCounter(options.access()), true, NoopChannelLogger.INSTANCE), tail);
     ch.freezeTime();
     ch.pipeline().fireUserEventTriggered(event);
     assertNull(ch.readOutbound(), "the server waits for the request");
@@ -600,10 +602,16 @@ class ServerUpgradeHandlerTest {
 
   /** A native-capable channel whose gRPC stand-in is {@code grpc} (one per channel: recorders are not sharable). */
   private EmbeddedChannel startNative(AccessPolicy access, TunnelCounter counter, InboundRecorder grpc) {
+    return startNative(access, counter, grpc, true);
+  }
+
+  /** As above; {@code callsChecked} false: a server that does not authenticate native calls one by one. */
+  private EmbeddedChannel startNative(AccessPolicy access, TunnelCounter counter, InboundRecorder grpc,
+      boolean callsChecked) {
     WebSocketServerOptions options = WebSocketServerOptions.newBuilder().nativeGrpc(true).access(access)
         .listener(refusalRecorder)
         .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build()).build();
-    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(grpc, options, counter,
+    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(grpc, options, counter, callsChecked,
         NoopChannelLogger.INSTANCE), new InboundRecorder());
     ch.freezeTime();
     ch.pipeline().fireUserEventTriggered(event);
@@ -725,6 +733,57 @@ class ServerUpgradeHandlerTest {
     assertEquals(0, counter.clients(), "the slot is given back once, when the connection closes");
   }
 
+  @Test
+  void nativeConnectionWhoseCallsNobodyChecksIsRefusedWhenTheAuthenticatorNeedsHeaders() {
+    AccessPolicy tokens = AccessPolicy.newBuilder().authenticator(BearerTokens.of(Map.of("secret", "alice"))).build();
+    EmbeddedChannel ch = startNative(tokens, new TunnelCounter(tokens), next, false);
+    ch.writeInbound(Unpooled.wrappedBuffer(PREFACE, SETTINGS));
+    ch.advanceTimeBy(250, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    String reason = assertGoAway(ch); // gRPC never takes over: no call reaches a service
+    assertTrue(reason.endsWith("; native gRPC connections to this server are authenticated as a whole, without "
+        + "headers: send the credentials through a WebSocket tunnel"), reason);
+    assertEquals(List.of("401 unauthorized"), refusals);
+  }
+
+  @Test
+  void nativeConnectionWhoseCallsNobodyChecksIsAdmittedAsAWholeWhenTheAuthenticatorAcceptsWhatItShows() {
+    java.util.List<String> asked = new ArrayList<>();
+    AccessPolicy byConnection = AccessPolicy.newBuilder().authenticator(request -> {
+      asked.add(request.path() + " " + request.header("authorization"));
+      return AuthDecision.accept("the-connection");
+    }).build();
+    EmbeddedChannel ch = startNative(byConnection, new TunnelCounter(byConnection), next, false);
+    ch.writeInbound(Unpooled.wrappedBuffer(PREFACE, SETTINGS));
+    assertEquals(List.of("/grpc null"), asked, "asked once, at the preface, as a tunnel without headers");
+    assertEquals(1, next.events.size(), "gRPC takes over: " + next.events);
+    io.grpc.Attributes attributes = InternalProtocolNegotiationEvent.getAttributes(
+        (ProtocolNegotiationEvent) next.events.get(0));
+    assertEquals("the-connection", attributes.get(TunnelPrincipal.ATTRIBUTE), "every call has the principal");
+    assertNull(attributes.get(NativeCallAuthenticator.ATTRIBUTE), "authenticated already");
+    for (Object read : next.reads) {
+      assertTrue(((ByteBuf) read).release());
+    }
+    assertTrue(refusals.isEmpty());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void nativeConnectionOfAServerThatChecksEachCallIsLeftToThePerCallCheck() {
+    AccessPolicy tokens = AccessPolicy.newBuilder().authenticator(BearerTokens.of(Map.of("secret", "alice"))).build();
+    EmbeddedChannel ch = startNative(tokens, new TunnelCounter(tokens), next, true);
+    ch.writeInbound(Unpooled.wrappedBuffer(PREFACE, SETTINGS));
+    assertEquals(1, next.events.size(), "gRPC takes over: " + next.events);
+    io.grpc.Attributes attributes = InternalProtocolNegotiationEvent.getAttributes(
+        (ProtocolNegotiationEvent) next.events.get(0));
+    assertNotNull(attributes.get(NativeCallAuthenticator.ATTRIBUTE));
+    assertNull(attributes.get(TunnelPrincipal.ATTRIBUTE));
+    for (Object read : next.reads) {
+      assertTrue(((ByteBuf) read).release());
+    }
+    assertFalse(ch.finish());
+  }
+
   // ---- cross-site requests with credentials browsers send by themselves ------------------------------------------
 
   /** An authenticator that reads a session cookie, as a browser sends it with a request from any page. */
@@ -748,7 +807,7 @@ class ServerUpgradeHandlerTest {
   private void assertUpgraded(WebSocketServerOptions options, Request request) {
     // Recorders of its own: a test checks several servers.
     EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(new InboundRecorder(), options,
-        new TunnelCounter(options.access()), NoopChannelLogger.INSTANCE), new InboundRecorder());
+        new TunnelCounter(options.access()), true, NoopChannelLogger.INSTANCE), new InboundRecorder());
     ch.freezeTime();
     ch.pipeline().fireUserEventTriggered(event);
     ch.writeInbound(request.bytes());
