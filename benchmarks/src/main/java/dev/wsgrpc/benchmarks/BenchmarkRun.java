@@ -180,6 +180,23 @@ final class BenchmarkRun {
         results.idleFailures.put("ws, " + manyIdleTunnels, e.toString());
         log.accept("idle ws (many) failed: " + e);
       }
+      for (String gatewayMode : List.of("proxy", "relay")) {
+        if (!gatewayJar.isFile()) {
+          results.idleFailures.put("gateway_" + gatewayMode + ", " + manyIdleTunnels, "not measured: " + gatewayJar
+              + " does not exist (build tunnel-gateway first)");
+          continue;
+        }
+        try {
+          log.accept("idle: " + manyIdleTunnels + " ws tunnels held by the gateway in " + gatewayMode + " mode");
+          IdleTunnels.Result r = idle.measureGateway(gatewayJar, gatewayCommand, gatewayMode, manyIdleTunnels);
+          results.manyIdleGateway.add(r);
+          log.accept(String.format("idle %s (many): %d held, %.0f heap bytes and %.0f RSS bytes each%s", r.kind(),
+              r.held(), r.heapPerConnection(), r.rssPerConnection(), r.note() == null ? "" : "; " + r.note()));
+        } catch (Exception e) {
+          results.idleFailures.put("gateway_" + gatewayMode + ", " + manyIdleTunnels, describe(e));
+          log.accept("idle gateway_" + gatewayMode + " (many) failed: " + describe(e));
+        }
+      }
     }
     return results;
   }

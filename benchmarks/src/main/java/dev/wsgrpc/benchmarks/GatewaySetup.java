@@ -80,17 +80,7 @@ final class GatewaySetup extends RelaySetup {
     if (!jar.isFile()) {
       throw new NotMeasured("not yet measured: " + jar + " does not exist (build tunnel-gateway first)");
     }
-    // Run a copy: a build that rewrites the jar under a running JVM breaks its class loading mid-run.
-    Path copy = Files.createTempFile("wsgrpc-bench-gateway", ".jar");
-    copy.toFile().deleteOnExit();
-    Files.copy(jar.toPath(), copy, StandardCopyOption.REPLACE_EXISTING);
-    String java = new File(System.getProperty("java.home"), "bin/java").getPath();
-    List<String> command = new ArrayList<>();
-    for (String part : commandTemplate.trim().split("\\s+")) {
-      command.add(part.replace("{java}", java).replace("{jar}", copy.toString())
-          .replace("{port}", Integer.toString(port)).replace("{upstream}", "127.0.0.1:" + backendPort)
-          .replace("{mode}", mode));
-    }
+    List<String> command = command(jar, commandTemplate, port, "127.0.0.1:" + backendPort, mode);
     ExternalProgram gateway = ExternalProgram.start("gateway", command);
     try {
       return gateway.awaitListening(port, Duration.ofSeconds(60));
@@ -99,6 +89,24 @@ final class GatewaySetup extends RelaySetup {
       throw new NotMeasured("the gateway did not start with '" + String.join(" ", command) + "': "
           + e.getMessage().replace('\n', ' '));
     }
+  }
+
+  /**
+   * The gateway's command line from {@code template} ({@link #DEFAULT_COMMAND}), running a copy of {@code jar}: a
+   * build that rewrites the jar under a running JVM breaks its class loading mid-run.
+   */
+  static List<String> command(File jar, String template, int port, String upstream, String mode)
+      throws java.io.IOException {
+    Path copy = Files.createTempFile("wsgrpc-bench-gateway", ".jar");
+    copy.toFile().deleteOnExit();
+    Files.copy(jar.toPath(), copy, StandardCopyOption.REPLACE_EXISTING);
+    String java = new File(System.getProperty("java.home"), "bin/java").getPath();
+    List<String> command = new ArrayList<>();
+    for (String part : template.trim().split("\\s+")) {
+      command.add(part.replace("{java}", java).replace("{jar}", copy.toString())
+          .replace("{port}", Integer.toString(port)).replace("{upstream}", upstream).replace("{mode}", mode));
+    }
+    return command;
   }
 
   /** Unary calls through the gateway before any workload: a JIT-compiled gateway, as a long-running one is. */

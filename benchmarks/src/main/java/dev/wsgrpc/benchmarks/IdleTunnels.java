@@ -106,6 +106,129 @@ final class IdleTunnels {
     }
   }
 
+  /**
+   * Idle ws tunnels held by the gateway ({@code tunnel-server.jar}, its own JVM) in {@code mode} ({@code proxy}: one
+   * socket per tunnel, the calls forwarded over a shared upstream connection; {@code relay}: two, each tunnel with an
+   * upstream connection of its own) in front of an h2c {@link IdleServer}. The gateway's heap is read after full
+   * collections ({@code jcmd GC.run}) from its {@code /metrics} ({@code wsgrpc_jvm_heap_used_bytes}), the tunnels it
+   * holds from {@code wsgrpc_tunnels_open}, its RSS from {@code /proc}.
+   */
+  Result measureGateway(File jar, String template, String mode, int count) throws Exception {
+    int perTunnel = mode.equals("relay") ? 2 : 1;
+    int limit = fileLimit(perTunnel * count + MARGIN);
+    String note = null;
+    int requested = count;
+    if (perTunnel * count > limit - MARGIN) {
+      count = (limit - MARGIN) / perTunnel;
+      note = "cut to " + count + ": one process may open " + limit + " files here (ulimit -Hn; raising it needs "
+          + "CAP_SYS_RESOURCE)" + (perTunnel == 2 ? ", and relay mode takes two per tunnel" : "");
+    }
+    int perProcess = Math.max(1, Math.min(Integer.getInteger("wsgrpc.bench.idlePerProcess", PER_SOURCE), count));
+    int processes = (count + perProcess - 1) / perProcess;
+    String clientHeap = "-Xmx" + Math.max(4096 / processes, 512 + perProcess / 8) + "m";
+    long started = System.nanoTime();
+    try (Child upstream = Child.start(IdleServer.class, "-Xmx" + Math.max(1024, 256 + count / 40) + "m",
+        (mode.equals("relay") ? count : 0) + MARGIN, List.of("h2c"))) {
+      int upstreamPort = Integer.parseInt(upstream.expect("PORT").split(" ")[1]);
+      int port = dev.wsgrpc.testing.ExternalProgram.freePort();
+      List<String> command = new ArrayList<>(List.of("sh", "-c", raise(perTunnel * count + MARGIN) + "; exec \"$@\"",
+          "sh"));
+      command.addAll(GatewaySetup.command(jar, template, port, "127.0.0.1:" + upstreamPort, mode));
+      String all = Integer.toString(count + 1000);
+      command.addAll(List.of("--max-tunnels", all, "--max-tunnels-per-client", all));
+      try (dev.wsgrpc.testing.ExternalProgram gateway = dev.wsgrpc.testing.ExternalProgram.start("gateway-idle",
+          command)) {
+        gateway.awaitListening(port, java.time.Duration.ofSeconds(60));
+        long pid = gateway.process().pid();
+        long heapBefore = gatewayHeapAfterGc(pid, port);
+        long rssBefore = rss(pid);
+        List<Child> clients = new ArrayList<>();
+        try {
+          for (int i = 0; i < processes; i++) {
+            int n = Math.min(perProcess, count - i * perProcess);
+            List<String> clientArgs = new ArrayList<>(List.of("ws", Integer.toString(port), Integer.toString(n), "-"));
+            if (processes > 1) {
+              clientArgs.add("127.0.0." + (2 + i));
+            }
+            clients.add(Child.start(IdleClients.class, clientHeap, n + MARGIN, clientArgs));
+          }
+          int connected = 0;
+          for (Child client : clients) {
+            connected += Integer.parseInt(client.expect("READY").split(" ")[1]);
+          }
+          Thread.sleep(1000);
+          long heapAfter = gatewayHeapAfterGc(pid, port);
+          long rssAfter = rss(pid);
+          int held = (int) metric(port, "wsgrpc_tunnels_open");
+          return new Result("gateway_" + mode, requested, connected, held, heapBefore, heapAfter, rssBefore, rssAfter,
+              (System.nanoTime() - started) / 1e9, note);
+        } finally {
+          for (Child client : clients) {
+            client.close();
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * The gateway's used heap after two full collections: from its metrics, or where a gateway has no such metric
+   * from {@code jcmd GC.heap_info} (the first {@code used} figure: the whole heap with G1, the default here).
+   */
+  private static long gatewayHeapAfterGc(long pid, int port) throws IOException, InterruptedException {
+    String jcmd = new File(System.getProperty("java.home"), "bin/jcmd").getPath();
+    for (int i = 0; i < 2; i++) {
+      Process p = new ProcessBuilder(jcmd, Long.toString(pid), "GC.run").redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+        throw new IOException("jcmd " + pid + " GC.run failed");
+      }
+    }
+    try {
+      return (long) metric(port, "wsgrpc_jvm_heap_used_bytes");
+    } catch (IOException noSuchMetric) {
+      Process p = new ProcessBuilder(jcmd, Long.toString(pid), "GC.heap_info").redirectErrorStream(true).start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      p.waitFor(60, TimeUnit.SECONDS);
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("used (\\d+)K").matcher(out);
+      if (!m.find()) {
+        throw new IOException("expected 'used NK' from jcmd " + pid + " GC.heap_info but got: " + out);
+      }
+      return Long.parseLong(m.group(1)) * 1024;
+    }
+  }
+
+  /** One unlabelled metric of the gateway's {@code /metrics} on {@code port}. */
+  private static double metric(int port, String name) throws IOException {
+    java.net.HttpURLConnection c = (java.net.HttpURLConnection) new java.net.URL("http://127.0.0.1:" + port
+        + "/metrics").openConnection();
+    try (BufferedReader in = new BufferedReader(new InputStreamReader(c.getInputStream(), StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = in.readLine()) != null) {
+        if (line.startsWith(name + " ")) {
+          return Double.parseDouble(line.substring(name.length() + 1).trim());
+        }
+      }
+    } finally {
+      c.disconnect();
+    }
+    throw new IOException("expected " + name + " in the gateway's /metrics but it was not there");
+  }
+
+  /** Resident set size of process {@code pid} in bytes (Linux), or -1. */
+  private static long rss(long pid) {
+    try {
+      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Paths.get("/proc/" + pid + "/status"))) {
+        if (line.startsWith("VmRSS:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+        }
+      }
+    } catch (Exception e) {
+      // Not Linux: no RSS.
+    }
+    return -1;
+  }
+
   /** The file limit a child started with {@code ulimit -n wanted} gets: {@code wanted}, or the hard limit if lower. */
   static int fileLimit(int wanted) throws IOException, InterruptedException {
     Process p = new ProcessBuilder("sh", "-c", raise(wanted) + "; ulimit -n").redirectErrorStream(true).start();

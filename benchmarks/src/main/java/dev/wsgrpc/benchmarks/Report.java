@@ -114,6 +114,11 @@ final class Report {
     s.put("idle_tunnels_held_100k", many == null ? Double.NaN : (double) many.held());
     s.put("heap_bytes_per_idle_tunnel_100k", many == null ? Double.NaN : many.heapPerConnection());
     s.put("rss_bytes_per_idle_tunnel_100k", many == null ? Double.NaN : many.rssPerConnection());
+    for (IdleTunnels.Result r : results.manyIdleGateway) {
+      s.put("idle_tunnels_held_100k_" + r.kind(), (double) r.held());
+      s.put("heap_bytes_per_idle_tunnel_100k_" + r.kind(), r.heapPerConnection());
+      s.put("rss_bytes_per_idle_tunnel_100k_" + r.kind(), r.rssPerConnection());
+    }
     IdleTunnels.Result h2c = results.idle("h2c");
     s.put("heap_bytes_per_idle_h2c_connection", h2c == null ? Double.NaN : h2c.heapPerConnection());
     for (String direction : List.of("download", "upload")) {
@@ -242,8 +247,8 @@ final class Report {
       idle.add(m);
     }
     root.put("idle", idle);
-    if (results.manyIdle != null) {
-      IdleTunnels.Result r = results.manyIdle;
+    List<Object> many = new ArrayList<>();
+    for (IdleTunnels.Result r : manyIdle()) {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("kind", r.kind());
       m.put("requested", r.requested());
@@ -257,8 +262,9 @@ final class Report {
       m.put("rss_bytes_per_connection", r.rssPerConnection());
       m.put("seconds", r.seconds());
       m.put("note", r.note());
-      root.put("idle_many", m);
+      many.add(m);
     }
+    root.put("idle_many", many);
     Map<String, Object> codec = new LinkedHashMap<>();
     results.codec.forEach((k, v) -> codec.put(k, Map.of("median", v.median(), "min", v.min(), "max", v.max())));
     root.put("frame_handlers_alone", codec);
@@ -395,12 +401,20 @@ final class Report {
         + "side would exceed one process's file limit here). Each connection first completes one unary call. Heap is "
         + "the server's used heap after full collections, before the clients connect and once all have; RSS the "
         + "same for the whole process.\n\n");
-    if (results.manyIdle != null) {
-      md.append("The last row (issue 17): ws tunnels held by one server JVM, each child process started with its file "
-          + "limit raised (`ulimit -n`), the clients spread over processes of at most "
+    if (!manyIdle().isEmpty()) {
+      md.append("The rows marked *asked* (issue 17): ws tunnels held by one server JVM, and by the gateway "
+          + "(`tunnel-server.jar`, its own JVM, in front of an h2c server) in proxy mode (one socket per tunnel) and "
+          + "relay mode (two: each tunnel has an upstream connection of its own); the gateway's heap is read from its "
+          + "`/metrics` after `jcmd GC.run`, the tunnels it holds from `wsgrpc_tunnels_open`. Each child process "
+          + "starts with its file limit raised (`ulimit -n`); the clients are spread over processes of at most "
           + String.format(Locale.ROOT, "%,d", IdleTunnels.PER_SOURCE) + " connections, each from a loopback source "
-          + "address of its own." + (results.manyIdle.note() == null ? "" : " **" + results.manyIdle.note() + ".**")
-          + "\n\n");
+          + "address of its own.");
+      for (IdleTunnels.Result r : manyIdle()) {
+        if (r.note() != null) {
+          md.append(" **").append(r.kind()).append(": ").append(r.note()).append(".**");
+        }
+      }
+      md.append("\n\n");
     }
     md.append("| Kind | Held by the server | Heap per connection | RSS per connection | Time |\n"
         + "|---|---:|---:|---:|---:|\n");
@@ -409,11 +423,10 @@ final class Report {
           .append(" | ").append(bytes(r.heapPerConnection())).append(" | ").append(bytes(r.rssPerConnection()))
           .append(" | ").append(String.format(Locale.ROOT, "%.0f s", r.seconds())).append(" |\n");
     }
-    if (results.manyIdle != null) {
-      IdleTunnels.Result r = results.manyIdle;
-      md.append("| ws, ").append(String.format(Locale.ROOT, "%,d", r.requested())).append(" asked").append(" | ")
-          .append(r.held()).append(" of ").append(r.requested()).append(" | ").append(bytes(r.heapPerConnection()))
-          .append(" | ").append(bytes(r.rssPerConnection())).append(" | ")
+    for (IdleTunnels.Result r : manyIdle()) {
+      md.append("| ").append(r.kind()).append(", ").append(String.format(Locale.ROOT, "%,d", r.requested()))
+          .append(" asked | ").append(r.held()).append(" of ").append(r.requested()).append(" | ")
+          .append(bytes(r.heapPerConnection())).append(" | ").append(bytes(r.rssPerConnection())).append(" | ")
           .append(String.format(Locale.ROOT, "%.0f s", r.seconds())).append(" |\n");
     }
     for (Map.Entry<String, String> e : results.idleFailures.entrySet()) {
@@ -448,6 +461,16 @@ final class Report {
       md.append('\n').append(analysis.strip()).append('\n');
     }
     return md.toString();
+  }
+
+  /** The issue-17 idle rows: the server JVM's, then the gateway's. */
+  private List<IdleTunnels.Result> manyIdle() {
+    List<IdleTunnels.Result> all = new ArrayList<>();
+    if (results.manyIdle != null) {
+      all.add(results.manyIdle);
+    }
+    all.addAll(results.manyIdleGateway);
+    return all;
   }
 
   /** Per setup and direction of the 1 MiB streams: CPU ms per GiB in all, in the kernel, and in the relay. */

@@ -48,6 +48,8 @@ final class Results {
   final Map<String, String> idleFailures = new LinkedHashMap<>();
   /** The many idle tunnels (issue 17: 100,000) held by one server JVM, or null when not measured. */
   IdleTunnels.Result manyIdle;
+  /** The same held by the gateway (tunnel-server.jar), kinds {@code gateway_proxy} and {@code gateway_relay}. */
+  final List<IdleTunnels.Result> manyIdleGateway = new ArrayList<>();
   final List<Profiler.Profile> profiles = new ArrayList<>();
   /** {@link CodecCost}: the frame handlers alone. */
   final Map<String, Stats> codec = new LinkedHashMap<>();

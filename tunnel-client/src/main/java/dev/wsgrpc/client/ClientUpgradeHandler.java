@@ -69,6 +69,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     }
     ctx.pipeline().addBefore(ctx.name(), HTTP_CODEC,
         new HttpClientCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_HEADER_SIZE));
+    FramePipeline.addFlushConsolidation(ctx.pipeline(), HTTP_CODEC);
     ctx.writeAndFlush(request).addListener(f -> {
       if (!f.isSuccess()) {
         fail(ctx, "could not send the upgrade request to " + options.safeUrl() + ": " + f.cause(), f.cause());

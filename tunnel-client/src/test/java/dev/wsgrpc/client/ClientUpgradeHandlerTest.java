@@ -134,6 +134,45 @@ class ClientUpgradeHandlerTest {
   // ---- the request --------------------------------------------------------------------------------------------
 
   @Test
+  void whatGrpcFlushesWhileThe101IsReadLeavesInOneFlush() {
+    // gRPC's client handler, once it takes over, writes the preface and SETTINGS, then a WINDOW_UPDATE, flushing each.
+    io.netty.channel.ChannelInboundHandlerAdapter grpc = new io.netty.channel.ChannelInboundHandlerAdapter() {
+      @Override
+      public void handlerAdded(io.netty.channel.ChannelHandlerContext ctx) {
+        ctx.writeAndFlush(ascii("preface"));
+        ctx.writeAndFlush(ascii("window"));
+      }
+    };
+    int[] flushes = {0};
+    io.netty.channel.ChannelOutboundHandlerAdapter socket = new io.netty.channel.ChannelOutboundHandlerAdapter() {
+      @Override
+      public void flush(io.netty.channel.ChannelHandlerContext ctx) {
+        flushes[0]++;
+        ctx.flush();
+      }
+    };
+    WebSocketClientOptions options = WebSocketClientOptions.newBuilder(URL).build();
+    ch = new EmbeddedChannel(socket, new ClientUpgradeHandler(grpc, options,
+        new HandshakeDeadline(TIMEOUT_MILLIS, options.safeUrl()), HandshakeProgress.NONE, NoopChannelLogger.INSTANCE));
+    ch.freezeTime();
+    ch.pipeline().fireUserEventTriggered(event);
+    request = new HttpHead(written(ch));
+    flushes[0] = 0;
+
+    ch.writeInbound(ascii(accepted()));
+
+    assertEquals(1, flushes[0], "one flush (one system call) for both frames");
+    assertNull(ch.pipeline().get(FramePipeline.FLUSH_CONSOLIDATION), "the tunnel's own flushes are gRPC's");
+    ByteBuf first = ch.readOutbound();
+    ByteBuf second = ch.readOutbound();
+    assertEquals(0x82, first.getUnsignedByte(first.readerIndex()), "a binary frame");
+    assertEquals(0x82, second.getUnsignedByte(second.readerIndex()), "a binary frame");
+    assertTrue(first.release());
+    assertTrue(second.release());
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
   void requestIsAnRfc6455OpeningHandshake() {
     start();
 

@@ -110,6 +110,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   public void handlerAdded(ChannelHandlerContext ctx) {
     ctx.pipeline().addBefore(ctx.name(), HTTP_CODEC,
         new HttpServerCodec(options.maxRequestLineBytes(), options.maxRequestHeaderBytes(), 8192));
+    FramePipeline.addFlushConsolidation(ctx.pipeline(), HTTP_CODEC);
     if (options.nativeGrpc()) {
       prefaceDetector = new Http2PrefaceDetector(() -> admitNative(ctx));
       ctx.pipeline().addBefore(HTTP_CODEC, PREFACE_DETECTOR, prefaceDetector);
@@ -222,6 +223,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       pipeline.remove(HTTP_CODEC);
       ctx.fireUserEventTriggered(evt);
       pipeline.remove(this);
+      FramePipeline.removeFlushConsolidation(pipeline);
       return;
     }
     ctx.fireUserEventTriggered(evt);

@@ -21,6 +21,9 @@ import io.grpc.netty.InternalProtocolNegotiationEvent;
 import io.grpc.netty.ProtocolNegotiationEvent;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -160,6 +163,39 @@ class ServerUpgradeHandlerTest {
         + "\r\n", written(ch));
     assertTrue(ch.isOpen());
     closeUpgraded(ch);
+  }
+
+  @Test
+  void the101AndWhatGrpcFlushesInTheSameReadLeaveInOneFlush() {
+    // gRPC's server handler, once it takes over, writes SETTINGS and a WINDOW_UPDATE, flushing after each.
+    ChannelInboundHandlerAdapter grpc = new ChannelInboundHandlerAdapter() {
+      @Override
+      public void handlerAdded(ChannelHandlerContext ctx) {
+        ctx.writeAndFlush(Unpooled.copiedBuffer("settings", StandardCharsets.US_ASCII));
+        ctx.writeAndFlush(Unpooled.copiedBuffer("window", StandardCharsets.US_ASCII));
+      }
+    };
+    int[] flushes = {0};
+    ChannelOutboundHandlerAdapter socket = new ChannelOutboundHandlerAdapter() {
+      @Override
+      public void flush(ChannelHandlerContext ctx) {
+        flushes[0]++;
+        ctx.flush();
+      }
+    };
+    WebSocketServerOptions options = WebSocketServerOptions.DEFAULT;
+    EmbeddedChannel ch = new EmbeddedChannel(socket, new GrpcHandoffHandler(grpc, options,
+        new TunnelCounter(options.access()), true, NoopChannelLogger.INSTANCE));
+    ch.freezeTime();
+    ch.pipeline().fireUserEventTriggered(event);
+    ch.writeInbound(Request.valid().bytes());
+
+    assertEquals(1, flushes[0], "one flush (one system call) for the 101 and both frames");
+    assertNull(ch.pipeline().get(FramePipeline.FLUSH_CONSOLIDATION), "the tunnel's own flushes are gRPC's");
+    String out = written(ch);
+    assertTrue(out.startsWith("HTTP/1.1 101 Switching Protocols\r\n"), out);
+    assertTrue(out.endsWith("\r\n\r\n\u0082\u0008settings\u0082\u0006window"), out);
+    ch.finishAndReleaseAll();
   }
 
   @Test

@@ -5,6 +5,7 @@ import dev.wsgrpc.core.TunnelSettings;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.CombinedChannelDuplexHandler;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 
 /**
@@ -22,6 +23,7 @@ public final class FramePipeline {
   public static final String KEEPALIVE = "wsgrpc-keepalive";
   public static final String CONTROL = "wsgrpc-control";
   public static final String BYTE_STREAM = "wsgrpc-byte-stream";
+  public static final String FLUSH_CONSOLIDATION = "wsgrpc-flush-consolidation";
 
   /** Which end of the tunnel a pipeline is: it decides masking and the close code sent when the tunnel ends. */
   public enum Role {
@@ -54,6 +56,21 @@ public final class FramePipeline {
   }
 
   /**
+   * Adds Netty's {@link FlushConsolidationHandler} before the handler named {@code before}, for the handshake only:
+   * flushes made while a read is being handled go out once, when the read completes (or when the handler is
+   * removed); other flushes go out at once. Both upgrade handlers add it with their HTTP codec, so that it is in
+   * place when the request (server) or the 101 (client) is read: the switch to frames and gRPC's first writes
+   * happen inside that read and flush three times (the 101, gRPC's SETTINGS, its connection WINDOW_UPDATE), which
+   * without it were three system calls and three packets where one does. {@link #switchToFrames} removes it (and a
+   * native HTTP/2 connection's handoff does), so that a tunnel's flushes are as gRPC makes them: holding back a
+   * whole read loop's answers would let a flood of SETTINGS or PINGs pile up unwritten acknowledgements.
+   */
+  public static void addFlushConsolidation(ChannelPipeline pipeline, String before) {
+    pipeline.addBefore(before, FLUSH_CONSOLIDATION, new FlushConsolidationHandler(
+        FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, false));
+  }
+
+  /**
    * Switches a connection whose upgrade just succeeded from HTTP/1.1 to frames, in the one order that loses no
    * byte; the upgrade handler at {@code upgrade} calls it once the 101 is sent (server) or read (client):
    *
@@ -62,8 +79,10 @@ public final class FramePipeline {
    *   <li>the frame handlers are {@linkplain #install installed} before the upgrade handler;</li>
    *   <li>{@code established}, unless null, is fired to the handlers after it;</li>
    *   <li>{@code handOver} runs: it removes the upgrade handler, or replaces it with the one that takes over;</li>
-   *   <li>last, the HTTP codec is removed, so bytes the peer sent right after the handshake, which the codec still
-   *       holds, flow through the frame decoder to whoever took over.</li>
+   *   <li>the HTTP codec is removed, so bytes the peer sent right after the handshake, which the codec still
+   *       holds, flow through the frame decoder to whoever took over;</li>
+   *   <li>last, the {@linkplain #addFlushConsolidation flush consolidation} goes, sending what the steps before
+   *       flushed (the 101 and gRPC's first frames on the server, gRPC's first frames on the client) in one write.</li>
    * </ol>
    */
   public static void switchToFrames(ChannelHandlerContext upgrade, String httpCodec, Role role,
@@ -76,6 +95,14 @@ public final class FramePipeline {
     }
     handOver.run();
     pipeline.remove(httpCodec);
+    removeFlushConsolidation(pipeline);
+  }
+
+  /** Removes what {@link #addFlushConsolidation} added, if it is there, flushing what it held back. */
+  public static void removeFlushConsolidation(ChannelPipeline pipeline) {
+    if (pipeline.get(FLUSH_CONSOLIDATION) != null) {
+      pipeline.remove(FLUSH_CONSOLIDATION);
+    }
   }
 
   private FramePipeline() {}

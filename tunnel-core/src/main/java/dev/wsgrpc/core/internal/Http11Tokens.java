@@ -1,23 +1,47 @@
 package dev.wsgrpc.core.internal;
 
+import io.netty.util.concurrent.FastThreadLocal;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
 
 /** The small pieces of RFC 6455 section 4 and RFC 9110 that both handshake sides need. */
 public final class Http11Tokens {
 
-  private static final String ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-  private static final SecureRandom RANDOM = new SecureRandom();
+  private static final byte[] ACCEPT_GUID =
+      "258EAFA5-E914-47DA-95CA-C5AB0DC85B11".getBytes(StandardCharsets.US_ASCII);
 
-  /** A fresh {@code Sec-WebSocket-Key}: 16 random bytes, base64. */
+  /** One SHA-1 per thread (event loops are long-lived): a lookup of the provider per handshake cost more. */
+  private static final FastThreadLocal<MessageDigest> SHA1 = new FastThreadLocal<MessageDigest>() {
+    @Override
+    protected MessageDigest initialValue() throws NoSuchAlgorithmException {
+      return MessageDigest.getInstance("SHA-1");
+    }
+  };
+
+  /**
+   * A fresh {@code Sec-WebSocket-Key}: 16 random bytes, base64, from the thread's {@link ThreadLocalRandom}.
+   *
+   * <p>RFC 6455 section 4.1 asks for a nonce "randomly selected" for each connection. It is no secret (it is sent
+   * as it is, and answered in the clear): it only shows that the server read this very request (section 1.3), so
+   * a fresh value per connection is all it needs. What an attacker must not predict is the masking key (section
+   * 10.3), which {@link FrameMask#nextKey} draws from a strong generator. Netty's own client draws this nonce from
+   * a thread-local generator too; the shared {@code SecureRandom} used before cost a lock per connection and,
+   * under churn, a read of {@code /dev/urandom} every other one.
+   */
   public static String newKey() {
+    ThreadLocalRandom random = ThreadLocalRandom.current();
     byte[] nonce = new byte[16];
-    RANDOM.nextBytes(nonce);
+    long a = random.nextLong();
+    long b = random.nextLong();
+    for (int i = 0; i < 8; i++) {
+      nonce[i] = (byte) (a >>> (i << 3));
+      nonce[i + 8] = (byte) (b >>> (i << 3));
+    }
     return Base64.getEncoder().encodeToString(nonce);
   }
 
@@ -35,13 +59,10 @@ public final class Http11Tokens {
 
   /** The {@code Sec-WebSocket-Accept} value that answers {@code key}. */
   public static String acceptFor(String key) {
-    try {
-      MessageDigest sha1 = MessageDigest.getInstance("SHA-1");
-      byte[] digest = sha1.digest((key + ACCEPT_GUID).getBytes(StandardCharsets.US_ASCII));
-      return Base64.getEncoder().encodeToString(digest);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every JVM has SHA-1", e);
-    }
+    MessageDigest sha1 = SHA1.get();
+    sha1.update(key.getBytes(StandardCharsets.US_ASCII));
+    // digest() resets the instance for the next handshake on this thread.
+    return Base64.getEncoder().encodeToString(sha1.digest(ACCEPT_GUID));
   }
 
   /** Splits comma-separated header values into trimmed, non-empty elements, in order. */
