@@ -646,6 +646,9 @@ abstract class HostileInputCatalogue {
         bad));
     cases.add(http("Origin outside the allow-list", upgrade("Origin: https://evil.example.net"),
         "HTTP/1.1 403 Forbidden"));
+    // The cross-site rule refuses other sites only: the Host's own page may use its ambient credential.
+    cases.add(http("same-site upgrade with a session cookie", without("Authorization",
+        upgrade("Cookie: session=" + SESSION, "Origin: http://127.0.0.1")), "HTTP/1.1 101 Switching Protocols"));
     cases.add(http("no bearer token", without("Authorization", upgrade()), "HTTP/1.1 401 Unauthorized"));
     cases.add(http("wrong bearer token", upgrade().replace(TOKEN, "guess"), "HTTP/1.1 401 Unauthorized"));
     // A whole call without a token, as a native gRPC client sends it: a server that serves native gRPC on this port
