@@ -96,7 +96,8 @@ final class Report {
     for (String setup : List.of("ws", "h2c", "wss", "h2")) {
       s.put("first_call_round_trips_" + setup, median("first_call", setup, "first_call_rtt"));
       s.put("first_call_ms_" + setup, median("first_call", setup, "first_call"));
-      s.put("first_call_counted_round_trips_" + setup, median("first_call", setup, "counted"));
+      // The fewest over the iterations: a step slower than the relay's delay can only make a count higher.
+      s.put("first_call_counted_round_trips_" + setup, results.stats("first_call", setup, "counted").min());
       s.put("call_1000_round_trips_" + setup, median("first_call", setup, "call_1000_rtt"));
     }
     for (String[] pair : List.of(new String[] {"ws", "h2c"}, new String[] {"wss", "h2"})) {

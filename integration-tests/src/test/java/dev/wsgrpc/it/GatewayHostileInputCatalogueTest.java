@@ -22,7 +22,7 @@ class GatewayHostileInputCatalogueTest extends JarHostileInputCatalogue {
         // exposes); the relay-mode target has an admin port.
         return "HTTP/1.1 200 OK";
       default:
-        return answer;
+        return super.expected(name, answer);
     }
   }
 }

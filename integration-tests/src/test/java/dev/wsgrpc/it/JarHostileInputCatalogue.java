@@ -31,6 +31,15 @@ abstract class JarHostileInputCatalogue extends HostileInputCatalogue {
   }
 
   @Override
+  String expected(String name, String answer) {
+    if (name.equals("same-site upgrade with a session cookie")) {
+      // The jar has no cookie authenticator, and its Origin allow-list does not list the Host's own page.
+      return "HTTP/1.1 403 Forbidden";
+    }
+    return answer;
+  }
+
+  @Override
   ManagedChannel startServer() throws Exception {
     upstream = new JavaReplica("upstream");
     File tokens = File.createTempFile("tokens", ".txt");

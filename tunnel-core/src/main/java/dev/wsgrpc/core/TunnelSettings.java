@@ -155,8 +155,9 @@ public final class TunnelSettings {
     /**
      * How long after a Ping something (a Pong, data, any frame) must arrive; when nothing does, the peer or a hop
      * on the path is taken to be dead and the tunnel is closed: on the client in-flight RPCs fail UNAVAILABLE and
-     * the channel reconnects, on the server the tunnel's calls are cancelled. Default:
-     * {@value WebSocketTunnel#DEFAULT_PING_TIMEOUT_MILLIS} ms.
+     * the channel reconnects, on the server the tunnel's calls are cancelled. A peer that is still taking our data
+     * (a slow reader, whose answer is queued behind that data) gets another timeout each time it has taken some;
+     * see PROTOCOL.md section 7. Default: {@value WebSocketTunnel#DEFAULT_PING_TIMEOUT_MILLIS} ms.
      */
     public Builder pingTimeout(Duration timeout) {
       this.pingTimeout = checkPositiveDuration(timeout, "pingTimeout");

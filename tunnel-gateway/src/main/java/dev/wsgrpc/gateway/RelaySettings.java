@@ -40,6 +40,7 @@ final class RelaySettings {
   final Duration upstreamKeepAliveTimeout;
   final Duration idleTimeout;
   final long maxPendingBytes;
+  final Duration handshakeTimeout;
 
   private RelaySettings(Builder b) {
     this.maxRstFrames = b.maxRstFrames;
@@ -50,6 +51,7 @@ final class RelaySettings {
     this.upstreamKeepAliveTimeout = b.upstreamKeepAliveTimeout;
     this.idleTimeout = b.idleTimeout;
     this.maxPendingBytes = b.maxPendingBytes;
+    this.handshakeTimeout = b.handshakeTimeout;
   }
 
   static Builder newBuilder() {
@@ -61,7 +63,7 @@ final class RelaySettings {
     return "RelaySettings{maxRstFrames=" + maxRstFrames + ", maxSettingsFrames=" + maxSettingsFrames
         + ", maxPingFrames=" + maxPingFrames + ", window=" + window + ", upstreamKeepAliveTime="
         + upstreamKeepAliveTime + ", upstreamKeepAliveTimeout=" + upstreamKeepAliveTimeout + ", idleTimeout="
-        + idleTimeout + ", maxPendingBytes=" + maxPendingBytes + "}";
+        + idleTimeout + ", maxPendingBytes=" + maxPendingBytes + ", handshakeTimeout=" + handshakeTimeout + "}";
   }
 
   /** A validating builder, starting from the defaults. */
@@ -73,6 +75,7 @@ final class RelaySettings {
     private Duration upstreamKeepAliveTimeout = Duration.ofSeconds(DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS);
     private Duration idleTimeout = Duration.ofMinutes(DEFAULT_IDLE_TIMEOUT_MINUTES);
     private long maxPendingBytes = DEFAULT_MAX_PENDING_BYTES;
+    private Duration handshakeTimeout = dev.wsgrpc.core.TunnelSettings.DEFAULT.handshakeTimeout();
 
     private Builder() {}
 
@@ -128,6 +131,19 @@ final class RelaySettings {
       checkArgument(bytes >= UpstreamRelayHandler.MAX_PENDING_BYTES, "maxPendingBytes", bytes,
           ">= " + UpstreamRelayHandler.MAX_PENDING_BYTES);
       this.maxPendingBytes = bytes;
+      return this;
+    }
+
+    /**
+     * How long a tunnel has, once its upstream connection is made, to send the HTTP/2 preface and its first SETTINGS
+     * frame (the library and proxy mode give it as long, through gRPC's own handshake deadline); a tunnel that does
+     * not ends with close 1001, and its upstream connection is closed. Default: the tunnels' handshake timeout
+     * ({@code TunnelSettings}, 10 s); the jar passes {@code --handshake-timeout}.
+     */
+    Builder handshakeTimeout(Duration timeout) {
+      checkNotNull(timeout, "handshakeTimeout");
+      checkArgument(!timeout.isNegative() && !timeout.isZero(), "handshakeTimeout", timeout, "> 0");
+      this.handshakeTimeout = timeout;
       return this;
     }
 

@@ -137,7 +137,8 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   @Option(names = "--handshake-timeout", paramLabel = "DURATION", defaultValue = "10s",
       converter = DurationConverter.class,
-      description = "Time allowed for TLS and the upgrade request. Default: ${DEFAULT-VALUE}. "
+      description = "Time allowed for TLS, the upgrade request, and then a tunnel's HTTP/2 preface and SETTINGS "
+          + "(relay mode: from its upstream connection on). Default: ${DEFAULT-VALUE}. "
           + "Env: TUNNEL_HANDSHAKE_TIMEOUT.")
   Duration handshakeTimeout;
 
@@ -563,6 +564,7 @@ public final class TunnelServerMain implements Callable<Integer> {
     set("--upstream-keepalive", () -> relay.upstreamKeepAlive(upstreamKeepAlive, upstreamKeepAliveTimeout));
     set("--idle-timeout", () -> relay.idleTimeout(idleTimeout));
     set("--max-pending-bytes", () -> relay.maxPendingBytes(maxPendingBytes));
+    set("--handshake-timeout", () -> relay.handshakeTimeout(handshakeTimeout));
     Http2Limits http2Limits = http2.build();
     relaySettings = relay.http2Limits(http2Limits).build();
     WebSocketServerOptions.Builder options = WebSocketServerOptions.newBuilder().nativeGrpc(nativeGrpc)

@@ -85,6 +85,9 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   private long idleSinceNanos;
   private ScheduledFuture<?> keepaliveTimer;
   private ScheduledFuture<?> idleTimer;
+  /** A tunnel's deadline for the client's HTTP/2 preface and first SETTINGS frame; null once they came. */
+  private ScheduledFuture<?> prefaceTimer;
+  private boolean settingsSeen;
 
   UpstreamRelayHandler(Upstreams upstreams, UpstreamConnector connector, TunnelTracker tracker,
       RelaySettings settings, PendingBudget budget) {
@@ -178,6 +181,23 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     if (!settings.idleTimeout.isZero()) {
       idleTimer = schedule(this::idleTick, settings.idleTimeout.toNanos());
     }
+    if (tunnel && !settingsSeen) {
+      // A native connection was admitted only with its SETTINGS; a tunnel's HTTP/2 begins after the 101.
+      prefaceTimer = schedule(this::prefaceMissing, settings.handshakeTimeout.toNanos());
+    }
+  }
+
+  /** The tunnel sent no HTTP/2 preface and SETTINGS in time: it holds a slot and an upstream connection for nothing. */
+  private void prefaceMissing() {
+    prefaceTimer = null;
+    if (settingsSeen || ended != null) {
+      return;
+    }
+    String problem = "expected the HTTP/2 preface and SETTINGS within " + settings.handshakeTimeout.toMillis()
+        + " ms of the upgrade but they did not arrive";
+    logger.debug("Closing {}: {}", ctx.channel().remoteAddress(), problem);
+    end(problem);
+    fail(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, problem);
   }
 
   private ScheduledFuture<?> schedule(Runnable task, long delayNanos) {
@@ -270,6 +290,9 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     if (idleTimer != null) {
       idleTimer.cancel(false);
     }
+    if (prefaceTimer != null) {
+      prefaceTimer.cancel(false);
+    }
     releasePending();
     if (upstream != null) {
       upstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
@@ -330,6 +353,13 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void clientFrame(int type, int flags, int streamId) {
+    if (!settingsSeen && type == Http2FrameBoundaries.SETTINGS && (flags & Http2FrameBoundaries.FLAG_ACK) == 0) {
+      settingsSeen = true;
+      if (prefaceTimer != null) {
+        prefaceTimer.cancel(false);
+        prefaceTimer = null;
+      }
+    }
     if (type == Http2FrameBoundaries.HEADERS && streamId != 0) {
       if (openStreams.add(streamId)) {
         lastClientStream = Math.max(lastClientStream, streamId);

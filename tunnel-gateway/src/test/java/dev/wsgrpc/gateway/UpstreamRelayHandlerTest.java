@@ -71,6 +71,43 @@ class UpstreamRelayHandlerTest {
     assertEquals(Http2Wire.SETTINGS, clientReceived().get(0).type);
   }
 
+  @Test
+  void aTunnelThatSendsNoPrefaceIsClosedWith1001AtTheHandshakeTimeoutAndItsUpstreamConnectionClosed() {
+    RelaySettings settings = RelaySettings.newBuilder().handshakeTimeout(java.time.Duration.ofSeconds(5)).build();
+    UpstreamConnector connector = (target, clientChannel, handler) -> {
+      upstream = new EmbeddedChannel(handler);
+      return upstream.newSucceededFuture();
+    };
+    relay = new UpstreamRelayHandler(upstreams, connector, tracker, settings, budget);
+    client = new EmbeddedChannel();
+    client.freezeTime();
+    client.pipeline().addLast(relay);
+    client.pipeline().fireUserEventTriggered(new TunnelEstablishedEvent("/grpc", null,
+        new InetSocketAddress("127.0.0.1", 5000), null));
+    clientSends(java.util.Arrays.copyOf(Http2Wire.PREFACE, 10)); // part of a preface is not enough
+    advance(4_999);
+    assertTrue(client.isOpen());
+    assertTrue(upstream.isOpen());
+    advance(1);
+    clientReceived();
+    assertEquals(1001, toClient.close.statusCode());
+    assertEquals("expected the HTTP/2 preface and SETTINGS within 5000 ms of the upgrade but they did not arrive",
+        toClient.close.reasonText());
+    assertTrue(toClient.close.release());
+    assertFalse(client.isOpen());
+    assertFalse(upstream.isOpen(), "its upstream connection is closed");
+  }
+
+  @Test
+  void aTunnelWhosePrefaceAndSettingsCameInTimeOutlivesTheHandshakeTimeout() {
+    openTunnel(RelaySettings.newBuilder().handshakeTimeout(java.time.Duration.ofSeconds(5)).build());
+    advance(60_000);
+    clientReceived();
+    assertNull(toClient.close);
+    assertTrue(client.isOpen());
+    assertTrue(upstream.isOpen());
+  }
+
   private void advance(long millis) {
     client.advanceTimeBy(millis, java.util.concurrent.TimeUnit.MILLISECONDS);
     client.runScheduledPendingTasks();

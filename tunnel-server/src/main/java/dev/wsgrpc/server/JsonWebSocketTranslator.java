@@ -85,6 +85,8 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
   private ArrayDeque<String> waiting;
   private int waitingBytes;
   private ScheduledFuture<?> lookupTimeout;
+  private JsonFormat.TypeRegistry types;
+  private JsonFormat.Printer printer;
 
   /** The text message being collected (fragments); null between messages. */
   private CompositeByteBuf incoming;
@@ -324,7 +326,7 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
   private void sendRequest(JsonElement json) {
     DynamicMessage.Builder builder = DynamicMessage.newBuilder(method.getInputType());
     try {
-      PARSER.merge(json.toString(), builder);
+      PARSER.usingTypeRegistry(types()).merge(json.toString(), builder);
     } catch (InvalidProtocolBufferException | RuntimeException e) {
       fail(Status.INVALID_ARGUMENT.withDescription("expected a " + method.getInputType().getFullName()
           + " as JSON but " + e.getMessage()));
@@ -390,7 +392,7 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
       JsonObject out = new JsonObject();
       try (ByteBufInputStream in = new ByteBufInputStream(message)) {
         DynamicMessage response = DynamicMessage.parseFrom(method.getOutputType(), in);
-        out.add("message", JsonParser.parseString(PRINTER.print(response)));
+        out.add("message", JsonParser.parseString(printer().print(response)));
       } catch (IOException | RuntimeException e) {
         bridge.cancel(streamId);
         end(Status.INTERNAL.withDescription("could not turn the " + method.getOutputType().getFullName()
@@ -456,12 +458,7 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
     if (rich.getDetailsCount() == 0) {
       return out;
     }
-    JsonFormat.TypeRegistry types = ERROR_DETAILS;
-    if (method != null) {
-      types = JsonFormat.TypeRegistry.newBuilder().add(ERROR_DETAILS_TYPES).add(method.getInputType())
-          .add(method.getOutputType()).build();
-    }
-    JsonFormat.Printer printer = PRINTER.usingTypeRegistry(types);
+    JsonFormat.Printer printer = method == null ? PRINTER.usingTypeRegistry(ERROR_DETAILS) : printer();
     for (Any detail : rich.getDetailsList()) {
       try {
         out.add(JsonParser.parseString(printer.print(detail)));
@@ -473,6 +470,25 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
       }
     }
     return out;
+  }
+
+  /**
+   * The types an {@code Any} may hold that this call can print or parse: google.rpc's error details and every type
+   * of the method's own files (and their imports). Built once per call, when first needed.
+   */
+  private JsonFormat.TypeRegistry types() {
+    if (types == null) {
+      types = JsonFormat.TypeRegistry.newBuilder().add(ERROR_DETAILS_TYPES).add(method.getInputType())
+          .add(method.getOutputType()).build();
+    }
+    return types;
+  }
+
+  private JsonFormat.Printer printer() {
+    if (printer == null) {
+      printer = PRINTER.usingTypeRegistry(types());
+    }
+    return printer;
   }
 
   private io.netty.channel.ChannelFuture send(JsonObject message) {

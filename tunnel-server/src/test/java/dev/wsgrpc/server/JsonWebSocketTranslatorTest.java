@@ -376,4 +376,34 @@ class JsonWebSocketTranslatorTest {
     assertEquals(List.of("{\"status\":{\"code\":13,\"message\":\"\",\"details\":[]},"
         + "\"trailers\":{\"grpc-status-details-bin\":\"!!not base64\"}}", "close"), texts());
   }
+
+  @Test
+  void anyFieldsOfTheMethodsOwnTypesTravelAsJsonBothWays() throws Exception {
+    FileDescriptorProto wrap = FileDescriptorProto.newBuilder().setName("wrap.proto").setPackage("test")
+        .setSyntax("proto3").addDependency("google/protobuf/any.proto").addDependency("test.proto")
+        .addMessageType(DescriptorProto.newBuilder().setName("Envelope").addField(FieldDescriptorProto.newBuilder()
+            .setName("item").setNumber(1).setType(FieldDescriptorProto.Type.TYPE_MESSAGE)
+            .setTypeName(".google.protobuf.Any").setLabel(FieldDescriptorProto.Label.LABEL_OPTIONAL)))
+        .addService(ServiceDescriptorProto.newBuilder().setName("Wrapper").addMethod(MethodDescriptorProto
+            .newBuilder().setName("Wrap").setInputType(".test.Envelope").setOutputType(".test.Envelope")))
+        .build();
+    Descriptors.FileDescriptor file = Descriptors.FileDescriptor.buildFrom(wrap,
+        new Descriptors.FileDescriptor[] {com.google.protobuf.AnyProto.getDescriptor(), FILE});
+    Descriptors.Descriptor envelope = file.findMessageTypeByName("Envelope");
+    open(later(CompletableFuture.completedFuture(file.findServiceByName("Wrapper").findMethodByName("Wrap"))));
+    channel.writeInbound(text("{\"message\": {\"item\": {\"@type\": \"type.googleapis.com/test.Greeting\", "
+        + "\"text\": \"hi\"}}}"));
+    channel.runPendingTasks();
+    ByteBuf sent = server.only().data;
+    byte[] bytes = new byte[sent.getInt(1)];
+    sent.getBytes(5, bytes);
+    DynamicMessage request = DynamicMessage.parseFrom(envelope, bytes);
+    assertTrue(request.toString().contains("type.googleapis.com/test.Greeting"), request.toString());
+    server.responseHeaders(channel, server.only().id);
+    server.data(channel, server.only().id, Unpooled.buffer().writeByte(0).writeInt(bytes.length).writeBytes(bytes),
+        false);
+    List<String> texts = texts();
+    assertEquals("{\"message\":{\"item\":{\"@type\":\"type.googleapis.com/test.Greeting\",\"text\":\"hi\"}}}",
+        texts.get(1), texts.toString());
+  }
 }

@@ -20,6 +20,16 @@ import java.util.concurrent.TimeUnit;
  * arrives, and stops once a Close has been written or the connection is closed. While this side has stopped reading
  * ({@code autoRead} off, for back-pressure), nothing is judged: the peer's answer may be waiting unread.
  *
+ * <p>A Ping cannot overtake the bytes this side sent before it (a frame is never interrupted, and the socket is a
+ * queue), so a peer that reads slowly sees it late, and its answer comes late, although the peer is alive. So silence
+ * is judged only where the peer is not taking our bytes either. A Ping's {@code timeout} runs from when it reached
+ * the socket; while it waits behind our queued bytes, or when no answer has come in time, the peer is still taking
+ * our data if our queued bytes went out to the socket meanwhile (the channel became writable again) or, on native
+ * epoll, if the peer's TCP acknowledged data we sent within the timeout ({@code TCP_INFO}): then the answer is
+ * behind our data, and the Ping gets another {@code timeout}, as often as that holds. A peer that is gone (a black hole) takes nothing, so it is still caught one
+ * {@code timeout} after the Ping. On NIO the kernel's own send buffer is invisible: a reader slower than
+ * {@code send buffer / timeout} may still be taken for a silent one once all our bytes are in that buffer.
+ *
  * <p>Timers run on the channel's event loop, so tests can drive them with a fake clock.
  */
 public final class KeepaliveHandler extends ChannelDuplexHandler {
@@ -39,6 +49,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
   private ScheduledFuture<?> nextPing;
   /** Counts reads, so that a check can tell whether anything arrived after its Ping. */
   private long reads;
+  /** Counts signs that the peer is taking our bytes: the channel became writable again (our queued bytes drained). */
+  private long drained;
   private boolean started;
   private boolean stopped;
 
@@ -87,6 +99,14 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
   }
 
   @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (ctx.channel().isWritable()) {
+      drained++;
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
   public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
     if (msg instanceof CloseWebSocketFrame) {
       // Nothing may follow a Close, and the tunnel is ending anyway.
@@ -109,23 +129,54 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     nextPing = ctx.executor().schedule(this::ping, intervalNanos, TimeUnit.NANOSECONDS);
   }
 
+  /** One Ping waiting for anything to arrive after it. */
+  private static final class SentPing {
+    final long readsBefore;
+    /** Whether it has left for the socket; until then it waits behind bytes this side queued before it. */
+    boolean written;
+
+    SentPing(long readsBefore) {
+      this.readsBefore = readsBefore;
+    }
+  }
+
   private void ping() {
     if (stopped) {
       return;
     }
-    long readsBefore = reads;
-    ctx.writeAndFlush(new PingWebSocketFrame(Unpooled.EMPTY_BUFFER));
-    ctx.executor().schedule(() -> checkAnswered(readsBefore), timeoutNanos, TimeUnit.NANOSECONDS);
+    SentPing ping = new SentPing(reads);
+    ChannelPromise promise = ctx.newPromise();
+    promise.addListener(f -> {
+      if (f.isSuccess()) {
+        ping.written = true;
+        scheduleCheck(ping); // judged from the moment it could reach the peer
+      }
+    });
+    ctx.writeAndFlush(new PingWebSocketFrame(Unpooled.EMPTY_BUFFER), promise);
+    if (!ping.written) {
+      scheduleCheck(ping); // queued behind our own bytes: judged meanwhile by whether they drain
+    }
     nextPing = ctx.executor().schedule(this::ping, intervalNanos, TimeUnit.NANOSECONDS);
   }
 
-  private void checkAnswered(long readsBefore) {
-    if (stopped || reads != readsBefore) {
-      return;
+  private void scheduleCheck(SentPing ping) {
+    long drainedBefore = drained;
+    boolean written = ping.written;
+    ctx.executor().schedule(() -> checkAnswered(ping, written, drainedBefore), timeoutNanos, TimeUnit.NANOSECONDS);
+  }
+
+  private void checkAnswered(SentPing ping, boolean wasWritten, long drainedBefore) {
+    if (stopped || reads != ping.readsBefore || (!wasWritten && ping.written)) {
+      return; // answered, or written meanwhile: the check scheduled at its write judges it
     }
     if (!ctx.channel().config().isAutoRead()) {
       // This side holds the peer's bytes unread (back-pressure: a gateway whose upstream is not reading), so the
       // answer may be waiting in the socket: silence cannot be judged. The next ping's check judges again.
+      return;
+    }
+    if (drained != drainedBefore || TcpProgress.dataAckedWithin(ctx.channel(), timeoutNanos)) {
+      // The peer is taking our bytes, and the answer is behind them: another timeout, as long as that holds.
+      scheduleCheck(ping);
       return;
     }
     stop();

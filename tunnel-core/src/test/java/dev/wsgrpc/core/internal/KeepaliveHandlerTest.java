@@ -126,6 +126,82 @@ class KeepaliveHandlerTest {
     assertFalse(ch.finish());
   }
 
+  /** A pipeline whose socket holds every write until the test completes them, with one ping per 10 s. */
+  private EmbeddedChannel heldChannel(ControlFrameHandlerTest.HoldWrites socket) {
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.freezeTime();
+    ch.pipeline().addLast(socket, new KeepaliveHandler(10 * TIMEOUT, TIMEOUT),
+        new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), tail);
+    return ch;
+  }
+
+  @Test
+  void aPingQueuedBehindOurOwnBytesIsNotJudgedWhileThoseBytesKeepDraining() {
+    // A slow but live reader: our data before the Ping leaves for the socket bit by bit (the channel keeps becoming
+    // writable again), so the Ping reaches the peer late and its answer comes late.
+    ControlFrameHandlerTest.HoldWrites socket = new ControlFrameHandlerTest.HoldWrites();
+    EmbeddedChannel ch = heldChannel(socket);
+    advance(ch, 10 * TIMEOUT);
+    assertInstanceOf(PingWebSocketFrame.class, socket.messages.get(0), "the ping is queued");
+    for (int i = 0; i < 8; i++) { // four timeouts
+      advance(ch, TIMEOUT / 2);
+      ch.pipeline().fireChannelWritabilityChanged(); // writable again: the peer took some of our bytes
+    }
+    assertTrue(tail.exceptions.isEmpty(), "not silent while our bytes drain: " + tail.exceptions);
+    socket.completeAll(); // the Ping reaches the socket
+    advance(ch, TIMEOUT - 1);
+    ch.writeInbound(new PongWebSocketFrame()); // and its answer comes within a timeout of that
+    advance(ch, 5 * TIMEOUT);
+    assertTrue(ch.isOpen());
+    assertTrue(tail.exceptions.isEmpty(), "exceptions: " + tail.exceptions);
+    socket.completeAll();
+    ch.finishAndReleaseAll();
+    socket.completeAll(); // the Close that finishing wrote
+  }
+
+  @Test
+  void aPingWrittenLateGetsAFullTimeoutFromItsWriteThenSilenceIsJudged() {
+    ControlFrameHandlerTest.HoldWrites socket = new ControlFrameHandlerTest.HoldWrites();
+    EmbeddedChannel ch = heldChannel(socket);
+    advance(ch, 10 * TIMEOUT);
+    advance(ch, TIMEOUT - 1);
+    ch.pipeline().fireChannelWritabilityChanged();
+    advance(ch, 1 + TIMEOUT / 2);
+    assertTrue(tail.exceptions.isEmpty(), "our bytes drained within the timeout: " + tail.exceptions);
+    socket.completeAll(); // the Ping is written one and a half timeouts after it was queued
+    advance(ch, TIMEOUT - 1);
+    assertTrue(tail.exceptions.isEmpty(), "the answer has a whole timeout from the write: " + tail.exceptions);
+    advance(ch, 1);
+    StatusRuntimeException e = tail.onlyException(StatusRuntimeException.class);
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+    assertInstanceOf(KeepaliveHandler.PingTimeoutException.class, e.getCause());
+    CloseWebSocketFrame close = assertInstanceOf(CloseWebSocketFrame.class, socket.messages.get(0));
+    assertEquals(1001, close.statusCode());
+    socket.completeAll();
+    assertFalse(ch.isOpen());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void aPingQueuedBehindBytesThatStopDrainingIsJudgedSilentAfterOneQuietTimeout() {
+    // A black hole under load: the socket takes nothing more, so nothing drains and nothing arrives.
+    ControlFrameHandlerTest.HoldWrites socket = new ControlFrameHandlerTest.HoldWrites();
+    EmbeddedChannel ch = heldChannel(socket);
+    advance(ch, 10 * TIMEOUT);
+    advance(ch, TIMEOUT / 2);
+    ch.pipeline().fireChannelWritabilityChanged(); // the last bit that drained
+    advance(ch, TIMEOUT / 2);
+    assertTrue(tail.exceptions.isEmpty(), "drained within the first timeout: " + tail.exceptions);
+    advance(ch, TIMEOUT - 1);
+    assertTrue(tail.exceptions.isEmpty());
+    advance(ch, 1);
+    assertInstanceOf(KeepaliveHandler.PingTimeoutException.class,
+        tail.onlyException(StatusRuntimeException.class).getCause());
+    socket.completeAll();
+    assertFalse(ch.isOpen());
+    assertFalse(ch.finish());
+  }
+
   @Test
   void aPeerIsNotJudgedSilentWhileThisSideHoldsItsBytesUnread() {
     EmbeddedChannel ch = channel();
