@@ -16,10 +16,9 @@ import java.net.InetSocketAddress;
 /**
  * The OkHttp client for Android ({@code tunnel-client-okhttp}) against the same servers as the Netty client's rows:
  * grpc-okhttp direct over h2c (its baseline), and grpc-okhttp over an OkHttp WebSocket, ws or wss. The client runs
- * on grpc-okhttp's and OkHttp's own threads (they have no event loop to share) and its callbacks on grpc's default
- * executor, not directly: with {@code directExecutor()} the flow-controlled 1 MiB upload stalled over the tunnel (an
- * open item of issue 15). Both OkHttp rows and their baseline use the tunnel client's 1 MiB HTTP/2 flow-control
- * window, so the ratio is the WebSocket's cost alone.
+ * on grpc-okhttp's and OkHttp's own threads (they have no event loop to share) and, as the Netty rows, runs its
+ * callbacks directly ({@code directExecutor()}). Both OkHttp rows and their baseline use the tunnel client's 1 MiB
+ * HTTP/2 flow-control window, so the ratio is the WebSocket's cost alone.
  */
 final class OkHttpSetup extends LocalServerSetup {
 
@@ -83,8 +82,9 @@ final class OkHttpSetup extends LocalServerSetup {
   public ManagedChannel newChannel() {
     if (!tunnel) {
       return OkHttpChannelBuilder.forAddress("127.0.0.1", port()).usePlaintext()
-          .flowControlWindow(1024 * 1024).maxInboundMessageSize(MAX_MESSAGE).build();
+          .flowControlWindow(1024 * 1024).maxInboundMessageSize(MAX_MESSAGE).directExecutor().build();
     }
-    return OkHttpWebSocketChannels.newChannelBuilder(options).maxInboundMessageSize(MAX_MESSAGE).build();
+    return OkHttpWebSocketChannels.newChannelBuilder(options).maxInboundMessageSize(MAX_MESSAGE).directExecutor()
+        .build();
   }
 }

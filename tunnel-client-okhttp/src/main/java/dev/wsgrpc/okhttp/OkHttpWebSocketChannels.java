@@ -71,6 +71,10 @@ public final class OkHttpWebSocketChannels {
    *   <li>no gRPC proxy detection: OkHttp chooses the proxy (see {@link OkHttpWebSocketOptions.Builder#proxy(ProxyOptions)});</li>
    *   <li>an interceptor that gives RPCs the status of their tunnel's failure, e.g. UNAVAILABLE {@code "expected
    *       HTTP 101 but was 403 Forbidden from wss://host/grpc"};</li>
+   *   <li>an interceptor that delivers each call's listener callbacks (onReady first) only after its
+   *       {@code start} has returned, one at a time: with {@code directExecutor()}, grpc-okhttp 1.82 could drop a
+   *       message written from an onReady handler while the stream was starting (see
+   *       {@code CallbacksAfterStartInterceptor});</li>
    *   <li>with {@link OkHttpWebSocketOptions.Builder#connectTo}, the URL's {@code host:port} as authority.</li>
    * </ul>
    *
@@ -86,7 +90,7 @@ public final class OkHttpWebSocketChannels {
         .keepAliveWithoutCalls(true)
         .flowControlWindow(FLOW_CONTROL_WINDOW)
         .disableRetry()
-        .intercept(new TunnelStatusInterceptor());
+        .intercept(new TunnelStatusInterceptor(), new CallbacksAfterStartInterceptor());
     if (options.connectToHost() != null) {
       builder.overrideAuthority(options.authority());
     }

@@ -36,22 +36,25 @@ import okio.ByteString;
  * <p>Back-pressure: {@link WebSocket#send} never blocks and closes the WebSocket when its 16 MiB queue would
  * overflow, and OkHttp has no event for "queue drained". The raw socket OkHttp writes to ({@link
  * SignallingSocketFactory}) signals each write, and a writer waiting for room re-checks {@link
- * WebSocket#queueSize()} then, and every {@value #QUEUE_RECHECK_MILLIS} ms (OkHttp lowers the queue's size only
- * after a frame's bytes are written, so the last frame's signal comes before its room is visible). Where TLS writes below the Java socket (old Android versions write to the file
- * descriptor), no write is ever signalled; the writer then does not wait, and the queue stays bounded by HTTP/2
- * flow control (the server's connection window) far below 16 MiB.
+ * WebSocket#queueSize()} at each signal. No wait is lost: OkHttp's writer takes frames in order and lowers the
+ * queue's size right after each frame's last write, so at any signal the queue counts at most the frames not yet
+ * written plus the one being written. After the last signal nothing is left but that one frame (at most
+ * {@code maxOutboundFramePayload}), and {@link #highWater} holds two frames: the waiting message fits then. Where TLS
+ * writes below the Java socket (old Android versions write to the file descriptor), no write is ever signalled; the
+ * writer then does not wait, and the queue stays bounded by HTTP/2 flow control (the server's connection window)
+ * far below 16 MiB.
  */
 final class Tunnel extends WebSocketListener {
-
-  /** How long a writer waiting for room in OkHttp's queue sleeps before it looks at the queue again. */
-  static final long QUEUE_RECHECK_MILLIS = 2;
 
   /** Bytes received but not yet read by grpc-okhttp, before OkHttp's reader thread is held. */
   static final int INBOUND_LIMIT = 1024 * 1024;
 
   private final OkHttpWebSocketOptions options;
   private final String peer;
-  /** Most bytes queued in OkHttp before a writer waits. */
+  /**
+   * Most bytes queued in OkHttp before a writer waits: at least two frames (a message fits beside the frame being
+   * written when the last write is signalled) and 1 MiB.
+   */
   private final long highWater;
 
   private final ReentrantLock lock = new ReentrantLock();
@@ -61,6 +64,8 @@ final class Tunnel extends WebSocketListener {
   private boolean open;
   private boolean closedLocally;
   private boolean rawWritesSeen;
+  /** How many times a writer waited for room in OkHttp's queue (for tests). */
+  private long roomWaits;
   private TunnelFailure failure;
   private volatile boolean tcpConnected;
   private volatile InetSocketAddress localAddress;
@@ -303,9 +308,9 @@ final class Tunnel extends WebSocketListener {
         if (!rawWritesSeen || webSocket.queueSize() + message.size() <= highWater) {
           break;
         }
-        // OkHttp lowers queueSize() only after the frame's bytes are written (and signalled): the signal of the last
-        // queued frame comes before its decrement, and no write follows it. Re-check shortly after a signal.
-        changed.await(QUEUE_RECHECK_MILLIS, TimeUnit.MILLISECONDS);
+        // Woken by OkHttp's next raw write (onRawWrite), or by the tunnel's end.
+        roomWaits++;
+        changed.await();
       }
       ws = webSocket;
     } catch (InterruptedException e) {
@@ -338,6 +343,15 @@ final class Tunnel extends WebSocketListener {
     }
     if (ws != null) {
       ws.close(1000, null);
+    }
+  }
+
+  long roomWaits() {
+    lock.lock();
+    try {
+      return roomWaits;
+    } finally {
+      lock.unlock();
     }
   }
 

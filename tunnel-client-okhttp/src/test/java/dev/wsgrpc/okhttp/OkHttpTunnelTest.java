@@ -12,8 +12,16 @@ import dev.wsgrpc.testing.TestCertificates;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import dev.wsgrpc.testing.proto.EchoRequest;
 import dev.wsgrpc.testing.proto.EchoResponse;
+import io.grpc.Attributes;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ClientStreamTracer;
+import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
@@ -62,6 +70,19 @@ class OkHttpTunnelTest {
     Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", port), options.build())
         .maxInboundMessageSize(MAX_MESSAGE)
         .addService(ServerInterceptors.intercept(echo, new HeaderEchoInterceptor()))
+        .build()
+        .start();
+    toClose.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    return server;
+  }
+
+  /** A ws server whose HTTP/2 flow-control windows (stream and connection) are {@code window} bytes. */
+  private Server startServerWithWindow(int window) throws Exception {
+    Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+            WebSocketServerOptions.newBuilder().build())
+        .flowControlWindow(window)
+        .maxInboundMessageSize(MAX_MESSAGE)
+        .addService(echo)
         .build()
         .start();
     toClose.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
@@ -128,6 +149,117 @@ class OkHttpTunnelTest {
     EchoResponse response = result.get(60, TimeUnit.SECONDS);
     assertEquals(300, response.getMessagesReceived());
     assertEquals(300_000, response.getBytesReceived());
+  }
+
+  /**
+   * grpc-okhttp with {@code directExecutor()} runs onReady inside the stream's start, and a message written there and
+   * sent at once (the server's windows hold it) made onReady fire again while its bytes were written: the next
+   * message went into a buffer nothing sends any more, and the upload stalled (the benchmark's 1 MiB upload). A
+   * server window larger than a message makes it happen on the first call.
+   */
+  @Test
+  void onReadyDrivenUploadWithDirectExecutorDeliversEveryMessageWhenTheWindowHoldsAMessage() throws Exception {
+    Server server = startServerWithWindow(8 * 1024 * 1024);
+    ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(
+            OkHttpWebSocketOptions.newBuilder("ws://127.0.0.1:" + port(server) + "/grpc").build())
+        .directExecutor().maxInboundMessageSize(MAX_MESSAGE).build();
+    toClose.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    // The server's SETTINGS and connection WINDOW_UPDATE arrive before the upload starts.
+    blocking(channel).unary(TestEcho.payload(1));
+
+    int messages = 4;
+    EchoRequest message = TestEcho.payload(1024 * 1024);
+    CompletableFuture<EchoResponse> result = new CompletableFuture<>();
+    EchoGrpc.newStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS).clientStream(
+        new ClientResponseObserver<EchoRequest, EchoResponse>() {
+          final StreamObserver<EchoResponse> into = Observers.into(result);
+          int sent;
+
+          @Override
+          public void beforeStart(ClientCallStreamObserver<EchoRequest> requests) {
+            requests.setOnReadyHandler(() -> {
+              while (sent < messages && requests.isReady()) {
+                requests.onNext(message);
+                if (++sent == messages) {
+                  requests.onCompleted();
+                }
+              }
+            });
+          }
+
+          @Override
+          public void onNext(EchoResponse value) {
+            into.onNext(value);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            into.onError(t);
+          }
+
+          @Override
+          public void onCompleted() {
+            into.onCompleted();
+          }
+        });
+    EchoResponse response = result.get(60, TimeUnit.SECONDS);
+    assertEquals(messages, response.getMessagesReceived());
+    assertEquals(messages * 1024L * 1024, response.getBytesReceived());
+  }
+
+  /**
+   * A writer waiting for room in OkHttp's queue is woken by OkHttp's writes alone (no timed re-check): uploads that
+   * outrun the WebSocket (the server's 16 MiB window lets gRPC write far past the tunnel's 1 MiB high-water mark)
+   * wait many times and each wait ends, or the calls would miss their deadline.
+   */
+  @Test
+  void writersWaitingForRoomInOkHttpsQueueAreAlwaysWoken() throws Exception {
+    Server server = startServerWithWindow(16 * 1024 * 1024);
+    AtomicReference<Tunnel> tunnel = new AtomicReference<>();
+    ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(
+            OkHttpWebSocketOptions.newBuilder("ws://127.0.0.1:" + port(server) + "/grpc")
+                .settings(TunnelSettings.newBuilder().maxOutboundFramePayload(16 * 1024).build())
+                .build())
+        .intercept(new ClientInterceptor() {
+          @Override
+          public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions options,
+              Channel next) {
+            return next.newCall(method, options.withStreamTracerFactory(new ClientStreamTracer.Factory() {
+              @Override
+              public ClientStreamTracer newClientStreamTracer(ClientStreamTracer.StreamInfo info, Metadata h) {
+                return new ClientStreamTracer() {
+                  @Override
+                  public void streamCreated(Attributes attrs, Metadata headers) {
+                    tunnel.set(((TunnelLocalAddress) attrs.get(Grpc.TRANSPORT_ATTR_LOCAL_ADDR)).tunnel());
+                  }
+                };
+              }
+            }));
+          }
+        })
+        .maxInboundMessageSize(MAX_MESSAGE).build();
+    toClose.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+
+    int calls = 4;
+    int messages = 256;
+    EchoRequest message = TestEcho.payload(64 * 1024);
+    List<CompletableFuture<EchoResponse>> results = new ArrayList<>();
+    for (int c = 0; c < calls; c++) {
+      CompletableFuture<EchoResponse> result = new CompletableFuture<>();
+      results.add(result);
+      StreamObserver<EchoRequest> requests = EchoGrpc.newStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS)
+          .clientStream(Observers.into(result));
+      for (int i = 0; i < messages; i++) {
+        requests.onNext(message);
+      }
+      requests.onCompleted();
+    }
+    for (CompletableFuture<EchoResponse> result : results) {
+      EchoResponse response = result.get(90, TimeUnit.SECONDS);
+      assertEquals(messages, response.getMessagesReceived());
+      assertEquals(messages * 64L * 1024, response.getBytesReceived());
+    }
+    assertTrue(tunnel.get().roomWaits() > 0, "no writer waited for room: the test did not test waiting");
   }
 
   @Test

@@ -125,6 +125,7 @@ class ReflectionSchemasTest {
   }
 
   @Test
+  @SuppressWarnings("deprecation") // ProtoReflectionService is v1alpha, deprecated for v1: exactly what this tests
   void anUpstreamWithV1alphaOnlyIsAskedThere() throws Exception {
     ReflectionSchemas schemas = schemas(upstream(ProtoReflectionService.newInstance()));
     assertEquals("UnaryCall", await(schemas, UNARY).getName());
