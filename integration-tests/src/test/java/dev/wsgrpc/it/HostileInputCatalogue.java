@@ -346,6 +346,10 @@ abstract class HostileInputCatalogue {
         pong(out, opcode, payload);
         if (opcode == 0x2 && h2 != null) {
           h2.read(payload);
+          byte[] acks = h2.takePingAcks();
+          if (acks.length > 0 && !closeSent) {
+            send(out, binary(acks)); // as a client acknowledges the server's HTTP/2 PINGs
+          }
           if (!closeSent && probeStream > 0 && h2.ended(probeStream)) {
             closeSent = send(out, close(1000, new byte[0]));
           }

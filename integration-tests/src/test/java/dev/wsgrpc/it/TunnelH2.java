@@ -163,8 +163,26 @@ final class TunnelH2 {
       return ((b[o] & 0xffL) << 24) | ((b[o + 1] & 0xffL) << 16) | ((b[o + 2] & 0xffL) << 8) | (b[o + 3] & 0xffL);
     }
 
+    /** The server's PINGs not acknowledged yet (their 8 bytes); see {@link #takePingAcks}. */
+    private final List<byte[]> pings = new ArrayList<>();
+
+    /** PING ACK frames for the server's PINGs read since the last call, which a client sends back. */
+    byte[] takePingAcks() {
+      ByteArrayOutputStream acks = new ByteArrayOutputStream();
+      for (byte[] data : pings) {
+        acks.writeBytes(Http2Wire.frame(PING, ACK, 0, data));
+      }
+      pings.clear();
+      return acks.toByteArray();
+    }
+
     private void onFrame(int type, int flags, int stream, byte[] payload) {
       switch (type) {
+        case PING:
+          if ((flags & ACK) == 0) {
+            pings.add(payload);
+          }
+          break;
         case GOAWAY:
           if (goAway == null) {
             long code = readInt(payload, 4);
@@ -253,8 +271,9 @@ final class TunnelH2 {
       throws java.io.IOException {
     dev.wsgrpc.testing.Http2Wire.Frame f = client.readFrame();
     reader.read(Http2Wire.frame(f.type, f.flags, f.streamId, f.payload));
-    if (f.type == PING && (f.flags & ACK) == 0) {
-      client.send(Http2Wire.frame(PING, ACK, 0, f.payload));
+    byte[] acks = reader.takePingAcks();
+    if (acks.length > 0) {
+      client.send(acks);
     } else if (f.type == SETTINGS && (f.flags & ACK) == 0) {
       client.send(Http2Wire.settingsAck());
     }
