@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import dev.wsgrpc.client.WebSocketChannels;
+import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import dev.wsgrpc.testing.proto.EchoRequest;
 import dev.wsgrpc.testing.proto.EchoResponse;
@@ -19,8 +20,6 @@ import java.net.InetSocketAddress;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Paths;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -48,7 +47,7 @@ class GatewayBackPressureTest {
   private static final long BOUND = 32L * 1024 * 1024;
   private static final ByteString CHUNK = ByteString.copyFrom(new byte[MESSAGE]);
 
-  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final Closer closer = new Closer();
   private final CompletableFuture<ServerCallStreamObserver<EchoResponse>> sink = new CompletableFuture<>();
   private final AtomicLong sunk = new AtomicLong();
   private final AtomicLong flooded = new AtomicLong();
@@ -59,24 +58,20 @@ class GatewayBackPressureTest {
   void start() throws Exception {
     Server upstream = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .addService(new Upstream()).build().start();
-    closeables.add(() -> upstream.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    closer.add(upstream);
     jar = TunnelServerJar.start("--port", "0", "--upstream",
         "127.0.0.1:" + ((InetSocketAddress) upstream.getListenSockets().get(0)).getPort());
-    closeables.add(jar);
+    closer.add(jar);
     url = jar.awaitUrl();
   }
 
   @AfterEach
   void stop() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      closeables.get(i).close();
-    }
+    closer.close();
   }
 
   private ManagedChannel tunnel() {
-    ManagedChannel channel = WebSocketChannels.newChannel(url);
-    closeables.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
-    return channel;
+    return closer.add(WebSocketChannels.newChannel(url));
   }
 
   @Test

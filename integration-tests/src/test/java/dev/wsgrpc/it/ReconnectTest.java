@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.ExternalProgram;
 import dev.wsgrpc.testing.FaultInjectingRelay;
 import dev.wsgrpc.testing.proto.EchoGrpc;
@@ -42,7 +43,7 @@ class ReconnectTest {
   /** How soon after the break every stream in flight must have failed. */
   private static final long FAIL_WITHIN_MILLIS = 2_000;
 
-  private final List<AutoCloseable> resources = new ArrayList<>();
+  private final Closer closer = new Closer();
   private ManagedChannel channel;
   private Load load;
 
@@ -54,9 +55,7 @@ class ReconnectTest {
     if (channel != null) {
       channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     }
-    for (int i = resources.size() - 1; i >= 0; i--) {
-      resources.get(i).close();
-    }
+    closer.close();
   }
 
   /**
@@ -167,9 +166,9 @@ class ReconnectTest {
   @EnumSource(TunnelClient.class)
   void restartingNginxUnderLoad(TunnelClient client) throws Exception {
     ProxiedTunnelSetup setup = ProxiedTunnelSetup.nginx(false).client(client);
-    resources.add(setup);
+    closer.add(setup);
     EchoService service = new EchoService();
-    resources.add(service::shutdown);
+    closer.add(service::shutdown);
     setup.start(service.bindService());
     channel = setup.newChannel();
     load = new Load(channel, 4, 3);
@@ -188,9 +187,9 @@ class ReconnectTest {
     int serverPort = ExternalProgram.freePort();
     ExternalProgram server = ExternalProgram.start("echo-server", EchoServerMain.command(serverPort))
         .awaitListening(serverPort, Duration.ofSeconds(60));
-    resources.add(() -> closeQuietly(server));
+    closer.add(() -> closeQuietly(server));
     ReverseProxy nginx = ReverseProxy.nginxTunnel(serverPort, null, "1h").start();
-    resources.add(nginx);
+    closer.add(nginx);
     channel = client.newChannel("ws://127.0.0.1:" + nginx.port() + "/grpc");
     load = new Load(channel, 4, 3);
     load.awaitSuccesses(20, 30);
@@ -201,7 +200,7 @@ class ReconnectTest {
     // Meanwhile nginx answers 502 to the channel's reconnection attempts; then the server is back.
     ExternalProgram restarted = ExternalProgram.start("echo-server", EchoServerMain.command(serverPort))
         .awaitListening(serverPort, Duration.ofSeconds(60));
-    resources.add(() -> closeQuietly(restarted));
+    closer.add(() -> closeQuietly(restarted));
     assertNewCallsSucceed();
   }
 
@@ -210,7 +209,7 @@ class ReconnectTest {
   void connectionCutByARelayUnderLoad(TunnelClient client) throws Exception {
     int port = startServer();
     FaultInjectingRelay relay = new FaultInjectingRelay(new InetSocketAddress("127.0.0.1", port));
-    resources.add(relay);
+    closer.add(relay);
     channel = client.newChannel(new TunnelClient.Target("ws://127.0.0.1:" + port + "/grpc")
         .connectTo("127.0.0.1", relay.port()));
     load = new Load(channel, 4, 3);
@@ -228,7 +227,7 @@ class ReconnectTest {
   void blackHoledPathIsNoticedThroughPings(TunnelClient client) throws Exception {
     int port = startServer();
     FaultInjectingRelay relay = new FaultInjectingRelay(new InetSocketAddress("127.0.0.1", port));
-    resources.add(relay);
+    closer.add(relay);
     channel = client.newChannel(new TunnelClient.Target("ws://127.0.0.1:" + port + "/grpc")
         .connectTo("127.0.0.1", relay.port()).pingInterval(Duration.ofMillis(500)));
     load = new Load(channel, 2, 2);
@@ -245,10 +244,10 @@ class ReconnectTest {
   /** A tunnel server on a loopback port, closed after the test; returns the port. */
   private int startServer() throws Exception {
     EchoService service = new EchoService();
-    resources.add(service::shutdown);
+    closer.add(service::shutdown);
     Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
         WebSocketServerOptions.DEFAULT).addService(service).build().start();
-    resources.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    closer.add(server);
     return ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
   }
 
