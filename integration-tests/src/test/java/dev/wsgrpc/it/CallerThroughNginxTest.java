@@ -7,6 +7,7 @@ import dev.wsgrpc.client.ClientTls;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.it.UpstreamReplicas.JavaReplica;
+import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.ExternalProgram;
 import dev.wsgrpc.testing.TestCertificates;
 import io.grpc.ManagedChannel;
@@ -37,23 +38,11 @@ class CallerThroughNginxTest {
   private static final String NGINX_SOURCE = "127.0.0.2";
   private static final String SPOOFED = "198.51.100.1";
 
-  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final Closer closer = new Closer();
 
   @AfterEach
   void stop() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      closeables.get(i).close();
-    }
-  }
-
-  private <T extends AutoCloseable> T closeLater(T closeable) {
-    closeables.add(closeable);
-    return closeable;
-  }
-
-  private ManagedChannel closeLater(ManagedChannel channel) {
-    closeables.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
-    return channel;
+    closer.close();
   }
 
   @ParameterizedTest(name = "tls: {0}")
@@ -63,7 +52,7 @@ class CallerThroughNginxTest {
   }
 
   private void throughNginx(boolean tls) throws Exception {
-    JavaReplica replica = closeLater(new JavaReplica("java"));
+    JavaReplica replica = closer.add(new JavaReplica("java"));
     TestCertificates certs = tls ? TestCertificates.create() : null;
     File tokens = File.createTempFile("tokens", ".txt");
     tokens.deleteOnExit();
@@ -73,11 +62,11 @@ class CallerThroughNginxTest {
     if (tls) {
       args.addAll(List.of("--tls-cert", certs.serverCertPem().getPath(), "--tls-key", certs.serverKeyPem().getPath()));
     }
-    TunnelServerJar jar = closeLater(TunnelServerJar.start(args.toArray(new String[0])));
+    TunnelServerJar jar = closer.add(TunnelServerJar.start(args.toArray(new String[0])));
     jar.awaitUrl();
 
     int tunnelPort = ExternalProgram.freePort();
-    ReverseProxy nginx = closeLater(ReverseProxy.nginxNativeGrpc(jar.port(), certs,
+    ReverseProxy nginx = closer.add(ReverseProxy.nginxNativeGrpc(jar.port(), certs,
         tunnelSite(tunnelPort, jar.port(), certs)
             + "proxy_bind " + NGINX_SOURCE + ";\ngrpc_bind " + NGINX_SOURCE + ";\n").start());
 
@@ -89,19 +78,19 @@ class CallerThroughNginxTest {
     if (tls) {
       options.tls(ClientTls.trusting(certs.caPem()));
     }
-    ManagedChannel tunnel = closeLater(WebSocketChannels.newChannelBuilder(options.build()).build());
+    ManagedChannel tunnel = closer.add(WebSocketChannels.newChannelBuilder(options.build()).build());
     assertCaller(UpstreamReplicas.forgedCall(tunnel, new Metadata()), tls ? "wss" : "ws", "alice", nginx);
 
     // Native gRPC through nginx's grpc_pass, the call carrying a client's own x-forwarded-for.
     Metadata nativeHeaders = new Metadata();
     nativeHeaders.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer s3cr3t");
     nativeHeaders.put(Metadata.Key.of("x-forwarded-for", Metadata.ASCII_STRING_MARSHALLER), SPOOFED);
-    ManagedChannel nativeThroughNginx = closeLater(nativeChannel(nginx.port(), certs));
+    ManagedChannel nativeThroughNginx = closer.add(nativeChannel(nginx.port(), certs));
     // Each native call is authenticated on its own (its authorization metadata), so it has a principal too.
     assertCaller(UpstreamReplicas.forgedCall(nativeThroughNginx, nativeHeaders), "native", "alice", nginx);
 
     // Native gRPC straight to the jar: its peer is not a trusted proxy, so its header is not read.
-    ManagedChannel nativeDirect = closeLater(nativeChannel(jar.port(), certs));
+    ManagedChannel nativeDirect = closer.add(nativeChannel(jar.port(), certs));
     assertCaller(UpstreamReplicas.forgedCall(nativeDirect, nativeHeaders), "native", "alice", nginx);
   }
 

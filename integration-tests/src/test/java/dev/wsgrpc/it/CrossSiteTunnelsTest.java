@@ -11,6 +11,7 @@ import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.TunnelAuthenticator;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.TestCertificates;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
@@ -40,13 +41,11 @@ class CrossSiteTunnelsTest {
   private static final String EVIL = "https://evil.example.net";
 
   private final TestCertificates certs = TestCertificates.create();
-  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final Closer closer = new Closer();
 
   @AfterEach
   void stop() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      closeables.get(i).close();
-    }
+    closer.close();
   }
 
   /** One call through a tunnel that presents the client certificate, with {@code origin} (null: none). */
@@ -92,7 +91,7 @@ class CrossSiteTunnelsTest {
             .build())
         .addService(health.getHealthService())
         .build().start();
-    closeables.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    closer.add(server);
     return ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
   }
 
@@ -115,7 +114,7 @@ class CrossSiteTunnelsTest {
         "--tls-key", certs.serverKeyPem().getPath(), "--tls-client-ca", certs.caPem().getPath()));
     args.addAll(List.of(extra));
     TunnelServerJar jar = TunnelServerJar.start(args.toArray(new String[0]));
-    closeables.add(jar);
+    closer.add(jar);
     jar.awaitUrl();
     return jar.port();
   }

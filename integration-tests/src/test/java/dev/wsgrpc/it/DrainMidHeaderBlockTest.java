@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.wsgrpc.it.UpstreamReplicas.JavaReplica;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.Http2Wire;
 import dev.wsgrpc.testing.RawTunnelClient;
 import io.grpc.Server;
@@ -32,13 +33,11 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class DrainMidHeaderBlockTest {
 
-  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final Closer closer = new Closer();
 
   @AfterEach
   void stop() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      closeables.get(i).close();
-    }
+    closer.close();
   }
 
   /** Opens a unary call whose header block stops before its end; returns the tunnel. */
@@ -105,7 +104,7 @@ class DrainMidHeaderBlockTest {
             WebSocketServerOptions.newBuilder().build())
         .addService(new EchoService())
         .build().start();
-    closeables.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    closer.add(server);
     try (RawTunnelClient client = openHalfAHeaderBlock(
         ((InetSocketAddress) server.getListenSockets().get(0)).getPort())) {
       server.shutdown();
@@ -115,12 +114,12 @@ class DrainMidHeaderBlockTest {
 
   private String jar(String... mode) throws Exception {
     JavaReplica upstream = new JavaReplica("upstream");
-    closeables.add(upstream);
+    closer.add(upstream);
     List<String> args = new ArrayList<>(List.of("--port", "0", "--bind", "127.0.0.1", "--upstream",
         upstream.address(), "--drain-timeout", "60s"));
     args.addAll(List.of(mode));
     TunnelServerJar jar = TunnelServerJar.start(args.toArray(new String[0]));
-    closeables.add(jar);
+    closer.add(jar);
     jar.awaitUrl();
     try (RawTunnelClient client = openHalfAHeaderBlock(jar.port())) {
       jar.awaitLog("tunnel open");

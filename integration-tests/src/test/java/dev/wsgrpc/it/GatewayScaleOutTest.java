@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.it.UpstreamReplicas.JavaReplica;
+import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.ExternalProgram;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import io.grpc.ManagedChannel;
@@ -39,13 +40,11 @@ class GatewayScaleOutTest {
       "retryPolicy", Map.of("maxAttempts", 5.0, "initialBackoff", "0.1s", "maxBackoff", "2s",
           "backoffMultiplier", 2.0, "retryableStatusCodes", List.of("UNAVAILABLE")))));
 
-  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final Closer closer = new Closer();
 
   @AfterEach
   void stop() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      closeables.get(i).close();
-    }
+    closer.close();
   }
 
   @Test
@@ -60,14 +59,14 @@ class GatewayScaleOutTest {
 
   private void scaleOut(boolean haproxy) throws Exception {
     JavaReplica a = new JavaReplica("java-a");
-    closeables.add(a);
+    closer.add(a);
     JavaReplica b = new JavaReplica("java-b");
-    closeables.add(b);
+    closer.add(b);
     String upstreams = a.address() + "," + b.address();
     TunnelServerJar first = TunnelServerJar.start("--port", "0", "--upstream", upstreams, "--drain-timeout", "20s");
-    closeables.add(first);
+    closer.add(first);
     TunnelServerJar second = TunnelServerJar.start("--port", "0", "--upstream", upstreams, "--drain-timeout", "20s");
-    closeables.add(second);
+    closer.add(second);
     first.awaitUrl();
     second.awaitUrl();
     int port = ExternalProgram.freePort();
@@ -80,12 +79,12 @@ class GatewayScaleOutTest {
           "LISTEN", "127.0.0.1:" + port, "GATEWAY1", "127.0.0.1:" + first.port(),
           "GATEWAY2", "127.0.0.1:" + second.port())));
     }
-    closeables.add(balancer);
+    closer.add(balancer);
     balancer.start();
     String url = "ws://127.0.0.1:" + port + "/grpc";
 
     ExecutorService pool = Executors.newCachedThreadPool();
-    closeables.add(pool::shutdownNow);
+    closer.add(pool::shutdownNow);
     UpstreamReplicas.Counter calls = new UpstreamReplicas.Counter();
     ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
     CompletableFuture<Void> stopCalling = new CompletableFuture<>();
@@ -93,7 +92,7 @@ class GatewayScaleOutTest {
     for (int i = 0; i < CLIENTS; i++) {
       ManagedChannel channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url).build())
           .defaultServiceConfig(RETRY_POLICY).enableRetry().build();
-      closeables.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+      closer.add(channel);
       EchoGrpc.EchoBlockingStub stub = EchoGrpc.newBlockingStub(channel);
       loops.add(CompletableFuture.runAsync(() -> {
         while (!stopCalling.isDone()) {

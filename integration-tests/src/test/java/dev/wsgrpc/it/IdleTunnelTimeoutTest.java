@@ -3,6 +3,7 @@ package dev.wsgrpc.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.wsgrpc.it.UpstreamReplicas.JavaReplica;
+import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.Http2Wire;
 import dev.wsgrpc.testing.RawTunnelClient;
 import java.io.EOFException;
@@ -24,24 +25,22 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class IdleTunnelTimeoutTest {
 
-  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final Closer closer = new Closer();
 
   @AfterEach
   void stop() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      closeables.get(i).close();
-    }
+    closer.close();
   }
 
   /** Starts the jar with a 1 s idle timeout, makes one call in a raw tunnel, and returns how the tunnel ended. */
   private String idleTunnelEnd(String... mode) throws Exception {
     JavaReplica upstream = new JavaReplica("upstream");
-    closeables.add(upstream);
+    closer.add(upstream);
     List<String> args = new ArrayList<>(List.of("--port", "0", "--bind", "127.0.0.1", "--upstream",
         upstream.address(), "--idle-timeout", "1s"));
     args.addAll(List.of(mode));
     TunnelServerJar jar = TunnelServerJar.start(args.toArray(new String[0]));
-    closeables.add(jar);
+    closer.add(jar);
     jar.awaitUrl();
     try (RawTunnelClient client = RawTunnelClient.connect(new InetSocketAddress("127.0.0.1", jar.port()), "/grpc",
         "wsgrpc.v1", Duration.ofSeconds(90))) {

@@ -17,6 +17,7 @@ import dev.wsgrpc.server.TunnelPrincipal;
 import dev.wsgrpc.server.WebSocketServerCredentials;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.TestCertificates;
 import io.grpc.Channel;
 import io.grpc.ClientInterceptors;
@@ -68,27 +69,15 @@ class NativeGrpcGateTest {
   private static final String BAD = "Bearer wr0ng-t0ken";
   private static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
 
-  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final Closer closer = new Closer();
   private TunnelServerJar jar;
 
   @AfterEach
   void stop() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      closeables.get(i).close();
-    }
+    closer.close();
     if (jar != null) {
       jar.close();
     }
-  }
-
-  private <T extends AutoCloseable> T closeLater(T closeable) {
-    closeables.add(closeable);
-    return closeable;
-  }
-
-  private ManagedChannel closeLater(ManagedChannel channel) {
-    closeables.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
-    return channel;
   }
 
   private static File tokenFile() throws Exception {
@@ -104,12 +93,12 @@ class NativeGrpcGateTest {
     if (authorization != null) {
       options.header("Authorization", authorization);
     }
-    return closeLater(WebSocketChannels.newChannelBuilder(options.build()).build());
+    return closer.add(WebSocketChannels.newChannelBuilder(options.build()).build());
   }
 
   /** A plain h2c channel to {@code port}. */
   private ManagedChannel h2c(int port) {
-    return closeLater(NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build());
+    return closer.add(NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build());
   }
 
   /** {@code channel} sending {@code authorization} (null: none) as metadata on every call. */
@@ -141,7 +130,7 @@ class NativeGrpcGateTest {
   @Test
   void everyFrontEndOfTheLibraryAndOfEachJarModeNeedsTheTokenAndNoRefusedCallReachesTheService()
       throws Exception {
-    JavaReplica replica = closeLater(new JavaReplica("java"));
+    JavaReplica replica = closer.add(new JavaReplica("java"));
     Recorder recorder = new Recorder();
     Server library = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
         WebSocketServerOptions.newBuilder().nativeGrpc(true)
@@ -149,7 +138,7 @@ class NativeGrpcGateTest {
                 .build()).build())
         .addService(ServerInterceptors.intercept(new EchoService(), recorder))
         .build().start();
-    closeables.add(() -> library.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    closer.add(library);
     File tokens = tokenFile();
     List<String> failures = new ArrayList<>();
     for (Target target : Target.values()) {
@@ -274,7 +263,7 @@ class NativeGrpcGateTest {
     jar.awaitUrl();
     List<Socket> sockets = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
-      Socket socket = closeLater(new Socket("127.0.0.1", jar.port()));
+      Socket socket = closer.add(new Socket("127.0.0.1", jar.port()));
       OutputStream out = socket.getOutputStream();
       out.write(PREFACE);
       out.flush();
@@ -300,7 +289,7 @@ class NativeGrpcGateTest {
 
   @Test
   void relayModeCountsNativeConnectionsAgainstTheTunnelLimits() throws Exception {
-    JavaReplica replica = closeLater(new JavaReplica("java"));
+    JavaReplica replica = closer.add(new JavaReplica("java"));
     jar = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", replica.address(),
         "--max-tunnels-per-client", "1");
     jar.awaitUrl();
@@ -326,7 +315,7 @@ class NativeGrpcGateTest {
                 .build()).build()))
         .addService(ServerInterceptors.intercept(new EchoService(), recorder))
         .build().start();
-    closeables.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    closer.add(server);
     int port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
     AtomicReference<Status> status = new AtomicReference<>();
     for (String credential : new String[] {null, BAD, GOOD}) {
@@ -358,9 +347,9 @@ class NativeGrpcGateTest {
         .intercept(TunnelPrincipal.interceptor()) // here only for TunnelPrincipal.current()
         .addService(ServerInterceptors.intercept(new EchoService(), recorder))
         .build().start();
-    closeables.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    closer.add(server);
     int port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
-    ManagedChannel withCertificate = closeLater(NettyChannelBuilder.forAddress("127.0.0.1", port).overrideAuthority("localhost")
+    ManagedChannel withCertificate = closer.add(NettyChannelBuilder.forAddress("127.0.0.1", port).overrideAuthority("localhost")
         .sslContext(GrpcSslContexts.forClient().trustManager(certs.caPem())
             .keyManager(certs.clientCertPem(), certs.clientKeyPem()).build()).build());
     AtomicReference<Status> status = new AtomicReference<>();
@@ -377,13 +366,13 @@ class NativeGrpcGateTest {
 
   @Test
   void mutualTlsRequiresTheClientCertificateOfNativeCallsTooAndNamesTheirPrincipal() throws Exception {
-    JavaReplica replica = closeLater(new JavaReplica("java"));
+    JavaReplica replica = closer.add(new JavaReplica("java"));
     TestCertificates certs = TestCertificates.create();
     jar = TunnelServerJar.start("--port", "0", "--upstream", replica.address(),
         "--tls-cert", certs.serverCertPem().getPath(), "--tls-key", certs.serverKeyPem().getPath(),
         "--tls-client-ca", certs.caPem().getPath());
     jar.awaitUrl();
-    ManagedChannel withCertificate = closeLater(NettyChannelBuilder.forAddress("localhost", jar.port())
+    ManagedChannel withCertificate = closer.add(NettyChannelBuilder.forAddress("localhost", jar.port())
         .sslContext(GrpcSslContexts.forClient().trustManager(certs.caPem())
             .keyManager(certs.clientCertPem(), certs.clientKeyPem()).build()).build());
     AtomicReference<Status> status = new AtomicReference<>();
@@ -392,11 +381,11 @@ class NativeGrpcGateTest {
     assertEquals("CN=wsgrpc-test-client", seen.get(UpstreamReplicas.seen("wsgrpc-principal")), seen.toString());
     assertEquals("native", seen.get(UpstreamReplicas.seen("wsgrpc-transport")), seen.toString());
 
-    ManagedChannel anonymous = closeLater(NettyChannelBuilder.forAddress("localhost", jar.port())
+    ManagedChannel anonymous = closer.add(NettyChannelBuilder.forAddress("localhost", jar.port())
         .sslContext(GrpcSslContexts.forClient().trustManager(certs.caPem()).build()).build());
     UpstreamReplicas.call(anonymous, EchoService.payload(2), 30_000, status);
     assertEquals(Status.Code.UNAVAILABLE, status.get().getCode(), status.get().toString());
-    ManagedChannel anonymousTunnel = closeLater(WebSocketChannels.newChannelBuilder(WebSocketClientOptions
+    ManagedChannel anonymousTunnel = closer.add(WebSocketChannels.newChannelBuilder(WebSocketClientOptions
         .newBuilder("wss://localhost:" + jar.port() + "/grpc").tls(ClientTls.trusting(certs.caPem())).build())
         .build());
     UpstreamReplicas.call(anonymousTunnel, EchoService.payload(2), 30_000, status);

@@ -10,6 +10,7 @@ import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.it.UpstreamReplicas.JavaReplica;
 import dev.wsgrpc.it.UpstreamReplicas.PythonReplica;
+import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.TestCertificates;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import dev.wsgrpc.testing.proto.EchoRequest;
@@ -59,28 +60,19 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 240, unit = TimeUnit.SECONDS)
 class ProxyModeTest {
 
-  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final Closer closer = new Closer();
   private TunnelServerJar jar;
 
   @AfterEach
   void stop() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      closeables.get(i).close();
-    }
+    closer.close();
     if (jar != null) {
       jar.close();
     }
   }
 
-  private <T extends AutoCloseable> T closeLater(T closeable) {
-    closeables.add(closeable);
-    return closeable;
-  }
-
   private ManagedChannel channel(String url) {
-    ManagedChannel channel = WebSocketChannels.newChannel(url);
-    closeables.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
-    return channel;
+    return closer.add(WebSocketChannels.newChannel(url));
   }
 
   private String metrics() throws Exception {
@@ -91,9 +83,9 @@ class ProxyModeTest {
   @Test
   void callsOnOneTunnelSpreadEvenlyOverThreeReplicasAndANewlyListedReplicaGetsCallsWithoutAReconnect()
       throws Exception {
-    JavaReplica a = closeLater(new JavaReplica("java-a"));
-    JavaReplica b = closeLater(new JavaReplica("java-b"));
-    PythonReplica c = closeLater(new PythonReplica("python-c"));
+    JavaReplica a = closer.add(new JavaReplica("java-a"));
+    JavaReplica b = closer.add(new JavaReplica("java-b"));
+    PythonReplica c = closer.add(new PythonReplica("python-c"));
     Path list = Files.createTempDirectory("proxy").resolve("upstreams.txt");
     UpstreamReplicas.writeList(list, List.of(a.address(), b.address(), c.address()));
     jar = TunnelServerJar.start("--port", "0", "--upstream-file", list.toString(), "--upstream-refresh", "1s");
@@ -115,7 +107,7 @@ class ProxyModeTest {
       assertTrue(n >= 80 && n <= 120, replica + " got " + n + " of 300 calls (expected 100 +- 20 %): " + counts);
     }
 
-    JavaReplica d = closeLater(new JavaReplica("java-d"));
+    JavaReplica d = closer.add(new JavaReplica("java-d"));
     UpstreamReplicas.writeList(list, List.of(a.address(), b.address(), c.address(), d.address()));
     long start = System.nanoTime();
     boolean reached = false;
@@ -130,9 +122,9 @@ class ProxyModeTest {
 
   @Test
   void aKilledReplicaFailsItsCallsFastLaterCallsSucceedAndRetryingClientsSeeNoFailure() throws Exception {
-    JavaReplica a = closeLater(new JavaReplica("java-a"));
-    JavaReplica b = closeLater(new JavaReplica("java-b"));
-    PythonReplica victim = closeLater(new PythonReplica("python-victim"));
+    JavaReplica a = closer.add(new JavaReplica("java-a"));
+    JavaReplica b = closer.add(new JavaReplica("java-b"));
+    PythonReplica victim = closer.add(new PythonReplica("python-victim"));
     jar = TunnelServerJar.start("--port", "0", "--upstream",
         a.address() + "," + b.address() + "," + victim.address());
     String url = jar.awaitUrl();
@@ -150,9 +142,9 @@ class ProxyModeTest {
             "backoffMultiplier", 2.0, "retryableStatusCodes", List.of("UNAVAILABLE")))));
     ManagedChannel retrying = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url).build())
         .defaultServiceConfig(retry).enableRetry().build();
-    closeables.add(() -> retrying.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    closer.add(retrying);
     ExecutorService pool = Executors.newCachedThreadPool();
-    closeables.add(pool::shutdownNow);
+    closer.add(pool::shutdownNow);
     AtomicInteger retryingFailures = new AtomicInteger();
     AtomicInteger retryingCalls = new AtomicInteger();
     CompletableFuture<Void> stopRetrying = new CompletableFuture<>();
@@ -212,8 +204,8 @@ class ProxyModeTest {
 
   @Test
   void aReplicaAnsweringNotServingStopsGettingCalls() throws Exception {
-    JavaReplica a = closeLater(new JavaReplica("java-a"));
-    JavaReplica b = closeLater(new JavaReplica("java-b"));
+    JavaReplica a = closer.add(new JavaReplica("java-a"));
+    JavaReplica b = closer.add(new JavaReplica("java-b"));
     jar = TunnelServerJar.start("--port", "0", "--upstream", a.address() + "," + b.address());
     ManagedChannel channel = channel(jar.awaitUrl());
     Map<String, Integer> seen = new HashMap<>();
@@ -236,8 +228,8 @@ class ProxyModeTest {
 
   @Test
   void upstreamsLearnTheCallersAddressPrincipalAndTransportAndCallersCannotForgeThem() throws Exception {
-    JavaReplica java = closeLater(new JavaReplica("java"));
-    PythonReplica python = closeLater(new PythonReplica("python"));
+    JavaReplica java = closer.add(new JavaReplica("java"));
+    PythonReplica python = closer.add(new PythonReplica("python"));
     TestCertificates certs = TestCertificates.create();
     File tokens = File.createTempFile("tokens", ".txt");
     tokens.deleteOnExit();
@@ -250,10 +242,10 @@ class ProxyModeTest {
     String url = jar.awaitUrl();
     ManagedChannel wss = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
         .tls(ClientTls.trusting(certs.caPem())).header("Authorization", "Bearer s3cr3t").build()).build();
-    closeables.add(() -> wss.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    closer.add(wss);
     ManagedChannel nativeTls = NettyChannelBuilder.forAddress("localhost", jar.port())
         .sslContext(GrpcSslContexts.forClient().trustManager(certs.caPem()).build()).build();
-    closeables.add(() -> nativeTls.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    closer.add(nativeTls);
     // Native calls need the token too (per call, as metadata): without it, refused before the upstream.
     AtomicReference<Status> refused = new AtomicReference<>();
     UpstreamReplicas.call(nativeTls, EchoService.payload(4), 30_000, refused);
@@ -278,7 +270,7 @@ class ProxyModeTest {
     jar = TunnelServerJar.start("--port", "0", "--upstream", java.address(), "--trusted-proxies", "127.0.0.1/32");
     ManagedChannel ws = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(jar.awaitUrl())
         .header("X-Forwarded-For", "198.51.100.7").build()).build();
-    closeables.add(() -> ws.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    closer.add(ws);
     Metadata wsSeen = forgedCall(ws);
     assertEquals("198.51.100.7", wsSeen.get(UpstreamReplicas.seen("wsgrpc-client-address")), wsSeen.toString());
     assertNull(wsSeen.get(UpstreamReplicas.seen("wsgrpc-principal")), wsSeen.toString());
@@ -292,7 +284,7 @@ class ProxyModeTest {
 
   @Test
   void deadlinesCancellationAndUpstreamAbortsCrossTheProxy() throws Exception {
-    JavaReplica replica = closeLater(new JavaReplica("java"));
+    JavaReplica replica = closer.add(new JavaReplica("java"));
     jar = TunnelServerJar.start("--port", "0", "--upstream", replica.address());
     ManagedChannel channel = channel(jar.awaitUrl());
     UpstreamReplicas.replicaOf(channel); // connected
@@ -356,7 +348,7 @@ class ProxyModeTest {
             return next.startCall(call, headers);
           }
         })).build().start();
-    closeables.add(() -> upstream.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    closer.add(upstream);
     jar = TunnelServerJar.start("--port", "0", "--upstream",
         "127.0.0.1:" + ((InetSocketAddress) upstream.getListenSockets().get(0)).getPort());
     ManagedChannel channel = channel(jar.awaitUrl());

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.FaultInjectingRelay;
 import dev.wsgrpc.testing.TestCertificates;
 import dev.wsgrpc.testing.proto.EchoGrpc;
@@ -48,15 +49,13 @@ class OkHttpTunnelTest {
   private static final int MAX_MESSAGE = 32 * 1024 * 1024;
   private static final Metadata.Key<String> ECHO_HEADER = Metadata.Key.of("x-echo", Metadata.ASCII_STRING_MARSHALLER);
 
-  private final List<AutoCloseable> toClose = new ArrayList<>();
+  private final Closer closer = new Closer();
   private final TestEcho echo = new TestEcho();
   private TestCertificates certs;
 
   @AfterEach
   void closeAll() throws Exception {
-    for (int i = toClose.size() - 1; i >= 0; i--) {
-      toClose.get(i).close();
-    }
+    closer.close();
   }
 
   private Server startServer(int port, boolean tls) throws Exception {
@@ -72,7 +71,7 @@ class OkHttpTunnelTest {
         .addService(ServerInterceptors.intercept(echo, new HeaderEchoInterceptor()))
         .build()
         .start();
-    toClose.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    closer.add(server);
     return server;
   }
 
@@ -85,7 +84,7 @@ class OkHttpTunnelTest {
         .addService(echo)
         .build()
         .start();
-    toClose.add(() -> server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    closer.add(server);
     return server;
   }
 
@@ -96,7 +95,7 @@ class OkHttpTunnelTest {
   private ManagedChannel channel(OkHttpWebSocketOptions options) {
     ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(options)
         .maxInboundMessageSize(MAX_MESSAGE).build();
-    toClose.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    closer.add(channel);
     return channel;
   }
 
@@ -163,7 +162,7 @@ class OkHttpTunnelTest {
     ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(
             OkHttpWebSocketOptions.newBuilder("ws://127.0.0.1:" + port(server) + "/grpc").build())
         .directExecutor().maxInboundMessageSize(MAX_MESSAGE).build();
-    toClose.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    closer.add(channel);
     // The server's SETTINGS and connection WINDOW_UPDATE arrive before the upload starts.
     blocking(channel).unary(TestEcho.payload(1));
 
@@ -238,7 +237,7 @@ class OkHttpTunnelTest {
           }
         })
         .maxInboundMessageSize(MAX_MESSAGE).build();
-    toClose.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    closer.add(channel);
 
     int calls = 4;
     int messages = 256;
@@ -355,7 +354,7 @@ class OkHttpTunnelTest {
   void inFlightCallsFailUnavailableWithinTwoSecondsOfAConnectionResetAndTheNextCallWorks() throws Exception {
     Server server = startServer(0, false);
     FaultInjectingRelay relay = new FaultInjectingRelay(new InetSocketAddress("127.0.0.1", port(server)));
-    toClose.add(relay);
+    closer.add(relay);
     ManagedChannel channel = channel(OkHttpWebSocketOptions.newBuilder("ws://127.0.0.1:" + relay.port() + "/grpc")
         .build());
     blocking(channel).unary(TestEcho.payload(1));
@@ -377,7 +376,7 @@ class OkHttpTunnelTest {
   void connectToDialsItsHostAndPortWhileTheUrlNamesTheServer() throws Exception {
     Server server = startServer(0, false);
     FaultInjectingRelay relay = new FaultInjectingRelay(new InetSocketAddress("127.0.0.1", port(server)));
-    toClose.add(relay);
+    closer.add(relay);
     ManagedChannel channel = channel(OkHttpWebSocketOptions.newBuilder("ws://127.0.0.1:" + port(server) + "/grpc")
         .connectTo("127.0.0.1", relay.port()).build());
     assertEquals(5, blocking(channel).unary(TestEcho.payload(5)).getPayload().size());
@@ -402,7 +401,7 @@ class OkHttpTunnelTest {
   void aSilentPathIsNoticedThroughPingsAndTheCallFailsUnavailable() throws Exception {
     Server server = startServer(0, false);
     FaultInjectingRelay relay = new FaultInjectingRelay(new InetSocketAddress("127.0.0.1", port(server)));
-    toClose.add(relay);
+    closer.add(relay);
     ManagedChannel channel = channel(OkHttpWebSocketOptions.newBuilder("ws://127.0.0.1:" + relay.port() + "/grpc")
         .settings(TunnelSettings.newBuilder().pingInterval(300, TimeUnit.MILLISECONDS).build()).build());
     blocking(channel).unary(TestEcho.payload(1));

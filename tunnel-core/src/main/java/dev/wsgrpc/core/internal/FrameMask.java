@@ -1,10 +1,8 @@
 package dev.wsgrpc.core.internal;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.CompositeByteBuf;
 import io.netty.util.IllegalReferenceCountException;
 import io.netty.util.internal.PlatformDependent;
-import java.nio.ByteBuffer;
 import java.security.SecureRandom;
 
 /**
@@ -86,94 +84,14 @@ public final class FrameMask {
   }
 
   /**
-   * Appends the readable bytes of {@code src} to {@code dst}, masked with {@code key} from phase 0. Leaves
-   * {@code src}'s indexes unchanged.
-   *
-   * <p>When both are direct buffers (as on event loops), each byte is read once from {@code src}, XORed and written
-   * once to {@code dst}, eight bytes at a time by address: one pass, where a bulk copy followed by {@link #apply}
-   * on the copy wrote every byte twice and read it twice. (An earlier fused loop was slower than the two passes
-   * because it went through {@code getLongLE}/{@code setLongLE} on both buffers, whose bounds and reference-count
-   * checks ran for every eight bytes.) The parts of a composite {@code src} are masked in turn, each from the phase
-   * where the one before it ended, so a part that starts at an odd offset gets the rotated key.
+   * Appends the readable bytes of {@code src} to {@code dst}, masked with {@code key} from phase 0, in one pass over
+   * {@code dst}'s memory after a bulk copy. Leaves {@code src}'s indexes unchanged.
    */
   public static void copyMasked(ByteBuf src, ByteBuf dst, int key) {
     int length = src.readableBytes();
     int start = dst.writerIndex();
-    if (length < 32 || !RAW_MEMORY || !src.isDirect()) {
-      dst.writeBytes(src, src.readerIndex(), length);
-      apply(dst, start, length, key, 0);
-      return;
-    }
-    dst.ensureWritable(length);
-    if (!dst.hasMemoryAddress()) {
-      dst.writeBytes(src, src.readerIndex(), length);
-      apply(dst, start, length, key, 0);
-      return;
-    }
-    if (src.refCnt() == 0) {
-      throw new IllegalReferenceCountException(0);
-    }
-    long to = dst.memoryAddress() + start;
-    if (src.hasMemoryAddress()) {
-      copyMaskedMemory(src.memoryAddress() + src.readerIndex(), to, length, key, 0);
-    } else if (src instanceof CompositeByteBuf) {
-      // One pass per part, each at the phase where the previous part ended; the parts as they are, no views.
-      CompositeByteBuf composite = (CompositeByteBuf) src;
-      int index = src.readerIndex();
-      int offset = 0;
-      for (int c = composite.toComponentIndex(index); offset < length; c++) {
-        ByteBuf part = composite.internalComponent(c);
-        int skip = index + offset - composite.toByteIndex(c);
-        int n = Math.min(part.readableBytes() - skip, length - offset);
-        int from = part.readerIndex() + skip;
-        if (part.hasMemoryAddress()) {
-          copyMaskedMemory(part.memoryAddress() + from, to + offset, n, key, offset);
-        } else {
-          dst.setBytes(start + offset, part, from, n);
-          apply(dst, start + offset, n, key, offset);
-        }
-        offset += n;
-      }
-    } else {
-      // Another kind of wrapper: one pass per part, as above.
-      int offset = 0;
-      for (ByteBuffer part : src.nioBuffers(src.readerIndex(), length)) {
-        int n = part.remaining();
-        if (part.isDirect()) {
-          copyMaskedMemory(PlatformDependent.directBufferAddress(part) + part.position(), to + offset, n, key, offset);
-        } else {
-          dst.setBytes(start + offset, part);
-          apply(dst, start + offset, n, key, offset);
-        }
-        offset += n;
-      }
-    }
-    dst.writerIndex(start + length);
-  }
-
-  /**
-   * Writes {@code length} bytes from address {@code from} to address {@code to}, XORed with {@code key} starting at
-   * key byte {@code phase % 4}. The caller has checked both ranges.
-   */
-  private static void copyMaskedMemory(long from, long to, int length, int key, int phase) {
-    int rotated = Integer.rotateLeft(key, (phase & 3) << 3);
-    int little = Integer.reverseBytes(rotated);
-    long littleWord = (little & 0xFFFFFFFFL) | ((long) little << 32);
-    long word = PlatformDependent.BIG_ENDIAN_NATIVE_ORDER ? Long.reverseBytes(littleWord) : littleWord;
-    int i = 0;
-    for (int last = length - 32; i <= last; i += 32) {
-      PlatformDependent.putLong(to + i, PlatformDependent.getLong(from + i) ^ word);
-      PlatformDependent.putLong(to + i + 8, PlatformDependent.getLong(from + i + 8) ^ word);
-      PlatformDependent.putLong(to + i + 16, PlatformDependent.getLong(from + i + 16) ^ word);
-      PlatformDependent.putLong(to + i + 24, PlatformDependent.getLong(from + i + 24) ^ word);
-    }
-    for (int last = length - 8; i <= last; i += 8) {
-      PlatformDependent.putLong(to + i, PlatformDependent.getLong(from + i) ^ word);
-    }
-    // Fewer than eight bytes remain, and i is a multiple of eight: key bytes 0, 1, 2, ... of the rotated key.
-    for (int shift = 24; i < length; i++, shift = (shift - 8) & 31) {
-      PlatformDependent.putByte(to + i, (byte) (PlatformDependent.getByte(from + i) ^ (rotated >>> shift)));
-    }
+    dst.writeBytes(src, src.readerIndex(), length);
+    apply(dst, start, length, key, 0);
   }
 
   /** A per-thread batch of keys from a strong generator. Event loops are long-lived threads: one batch each. */

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
-import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.util.IllegalReferenceCountException;
@@ -102,51 +101,6 @@ class FrameMaskTest {
     FrameMask.apply(heap, 0, data.length, 0xdeadbeef, 3);
     assertArrayEquals(data, ByteBufUtil.getBytes(heap));
     assertTrue(heap.release());
-  }
-
-  /**
-   * Property: for random lengths, random cuts into parts (direct, heap, slices at odd offsets, composites) and
-   * random bytes already in the destination, the one-pass masked copy equals RFC 6455 section 5.3 byte by byte. A
-   * part that starts at an odd offset of the payload needs the rotated key: a wrong rotation fails here.
-   */
-  @Test
-  void copyMaskedEqualsTheOctetDefinitionForRandomPartsAndLengths() {
-    Random random = new Random(0x6455);
-    PooledByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
-    for (int round = 0; round < 2000; round++) {
-      int length = round < 200 ? round : random.nextInt(round % 10 == 0 ? 70_000 : 600);
-      byte[] data = new byte[length];
-      random.nextBytes(data);
-      int key = random.nextInt();
-      // Cut the payload into parts, each in a buffer of its own kind, at an odd place inside it.
-      CompositeByteBuf composite = alloc.compositeDirectBuffer(64);
-      boolean allDirect = true;
-      for (int at = 0; at < length; ) {
-        int n = Math.min(length - at, 1 + random.nextInt(random.nextBoolean() ? 9 : 20_000));
-        int lead = random.nextInt(7);
-        boolean heap = random.nextInt(8) == 0;
-        allDirect &= !heap;
-        ByteBuf whole = heap ? alloc.heapBuffer(lead + n) : alloc.directBuffer(lead + n);
-        whole.writeZero(lead).writeBytes(data, at, n);
-        composite.addComponent(true, whole.skipBytes(lead));
-        at += n;
-      }
-      int parts = composite.numComponents();
-      ByteBuf src = parts == 1 && random.nextBoolean()
-          ? composite.component(0).retain() : composite.retain();
-      composite.release();
-      int prefix = random.nextInt(15);
-      ByteBuf dst = random.nextInt(6) == 0 ? alloc.heapBuffer(prefix + length) : alloc.directBuffer(prefix + length);
-      dst.writeZero(prefix);
-      FrameMask.copyMasked(src, dst, key);
-      String where = "round " + round + ", length " + length + ", parts " + parts
-          + (allDirect ? "" : " (some heap)") + ", prefix " + prefix;
-      assertEquals(prefix + length, dst.writerIndex(), where);
-      assertArrayEquals(naive(data, key, 0), ByteBufUtil.getBytes(dst, prefix, length), where);
-      assertArrayEquals(data, ByteBufUtil.getBytes(src), "the source is left alone: " + where);
-      assertTrue(src.release());
-      assertTrue(dst.release());
-    }
   }
 
   @Test
