@@ -477,9 +477,10 @@ abstract class HostileInputCatalogue {
           + "peer that takes our data as alive (our queued bytes drain; on epoll, TCP acks), so the gateway (epoll) "
           + "no longer closes it as silent; what remains: the library server here runs on NIO, where the kernel's "
           + "send buffer (about 2.5 MB on loopback) is invisible, so the ping behind it still times out (close 1001 "
-          + "'nothing arrived within 15000 ms'); and gRPC's own HTTP/2 keepalive (30 s / 15 s from WebSocketServers) "
-          + "PINGs this client, which never ACKs an HTTP/2 PING (an ACK would come after the same megabytes): "
-          + "GOAWAY NO_ERROR, then close 1001 (the gateway's answer)");
+          + "'nothing arrived within 15000 ms'); and in proxy mode gRPC's own HTTP/2 keepalive PINGs this client, "
+          + "whose ACK (it acknowledges PINGs as a gRPC client does) can only come after the same megabytes: the "
+          + "stream completes, then GOAWAY NO_ERROR and close 1001 instead of the client's close 1000. Relay mode "
+          + "passes (its target re-enables the case)");
 
   /** Cases that found a problem whose fix is not in yet on this target: {@link #FOUND} and the target's own. */
   java.util.Map<String, String> found() {
