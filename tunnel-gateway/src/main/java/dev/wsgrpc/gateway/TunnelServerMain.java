@@ -31,7 +31,10 @@ import java.io.File;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -682,10 +685,14 @@ public final class TunnelServerMain implements Callable<Integer> {
     long deadline = System.nanoTime() + drainTimeout.toNanos();
     beginDrain(tracker);
     notServing.run();
-    for (TunnelInfo tunnel : tracker.open()) {
-      tunnel.close(); // GOAWAY inside the tunnel; the close (1001) follows once its calls have finished
-    }
-    int drained = awaitTunnels(tracker, deadline);
+    Set<TunnelInfo> told = Collections.newSetFromMap(new IdentityHashMap<>());
+    int drained = drainTunnels(tracker, deadline, () -> {
+      for (TunnelInfo tunnel : tracker.open()) {
+        if (told.add(tunnel)) {
+          tunnel.close(); // GOAWAY inside the tunnel; the close (1001) follows once its calls have finished
+        }
+      }
+    });
     server.shutdown();
     if (!server.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
       server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
@@ -722,8 +729,7 @@ public final class TunnelServerMain implements Callable<Integer> {
       stop.await();
       long deadline = System.nanoTime() + drainTimeout.toNanos();
       beginDrain(tracker);
-      gateway.beginDrain();
-      int drained = awaitTunnels(tracker, deadline);
+      int drained = drainTunnels(tracker, deadline, gateway::beginDrain); // drain() is idempotent per connection
       logger.info("Stopped: {} tunnel(s) drained, {} closed at the drain deadline", drained, tracker.open().size());
     }
   }
@@ -734,13 +740,28 @@ public final class TunnelServerMain implements Callable<Integer> {
         + "finish their calls", tracker.open().size(), drainTimeout);
   }
 
-  /** Waits until every tunnel has closed or the deadline passes; returns how many closed meanwhile. */
-  private static int awaitTunnels(TunnelTracker tracker, long deadline) throws InterruptedException {
+  /**
+   * Tells the open tunnels to drain until every tunnel has closed or the deadline passes; returns how many closed
+   * meanwhile. {@code tellOpenTunnels} runs again on every pass: a tunnel admitted just before the drain began (its
+   * upgrade checked before {@code draining} was set) opens after the first pass and must be told too, or it would be
+   * held until the deadline.
+   */
+  private static int drainTunnels(TunnelTracker tracker, long deadline, Runnable tellOpenTunnels)
+      throws InterruptedException {
     int before = tracker.open().size();
+    int admittedLate = 0;
+    Set<TunnelInfo> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+    seen.addAll(tracker.open());
     while (!tracker.open().isEmpty() && System.nanoTime() < deadline) {
+      for (TunnelInfo tunnel : tracker.open()) {
+        if (seen.add(tunnel)) {
+          admittedLate++;
+        }
+      }
+      tellOpenTunnels.run();
       Thread.sleep(50);
     }
-    return before - tracker.open().size();
+    return before + admittedLate - tracker.open().size();
   }
 
   @SuppressWarnings("restriction")
