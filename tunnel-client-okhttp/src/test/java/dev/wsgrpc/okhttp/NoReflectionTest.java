@@ -15,8 +15,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * R8 readiness: this module's classes look nothing up by name (no reflection, no ServiceLoader), so R8 can shrink and
- * rename them without keep rules, and the jar ships none (OkHttp and grpc-java bring their own). A class that starts
- * to need reflection fails here, and must then ship rules under {@code META-INF/proguard/}.
+ * rename them without keep rules (the jar's {@code META-INF/proguard/wsgrpc-okhttp.pro} holds rules for grpc-okhttp
+ * code only; examples' GreeterAppR8Test runs an app shrunk by R8). A class that starts to need reflection fails
+ * here, and must then get rules in that file.
  */
 class NoReflectionTest {
 

@@ -25,6 +25,26 @@ public final class HelloServer {
       responses.onNext(HelloReply.newBuilder().setMessage("Hello, " + request.getName() + "!").build());
       responses.onCompleted();
     }
+
+    @Override
+    public StreamObserver<HelloRequest> sayHelloToEach(StreamObserver<HelloReply> responses) {
+      return new StreamObserver<HelloRequest>() {
+        @Override
+        public void onNext(HelloRequest request) {
+          responses.onNext(HelloReply.newBuilder().setMessage("Hello, " + request.getName() + "!").build());
+        }
+
+        @Override
+        public void onError(Throwable t) {
+          // The client cancelled or the tunnel ended: nothing to answer.
+        }
+
+        @Override
+        public void onCompleted() {
+          responses.onCompleted();
+        }
+      };
+    }
   }
 
   /** Starts the server on {@code port}; the returned server's port is the one to dial. */

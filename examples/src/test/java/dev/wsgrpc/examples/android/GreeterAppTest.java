@@ -78,7 +78,8 @@ class GreeterAppTest {
       String output = new String(app.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       assertTrue(app.waitFor(60, TimeUnit.SECONDS), output);
       assertEquals(0, app.exitValue(), output);
-      assertTrue(output.contains("Hello, android!\nHello, android again!\ntunnels opened: 2\n"), output);
+      assertTrue(output.contains("Hello, android!\nHello, android again!\n"
+          + "Hello, one!\nHello, two!\nHello, three!\ntunnels opened: 2\n"), output);
     } finally {
       server.shutdownNow();
       assertTrue(server.awaitTermination(10, TimeUnit.SECONDS), "server did not terminate");
