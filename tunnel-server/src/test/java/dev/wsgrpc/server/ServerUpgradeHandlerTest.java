@@ -729,6 +729,29 @@ class ServerUpgradeHandlerTest {
   }
 
   @Test
+  void theHandshakeTimeoutCountsFromTheConnectionsStartWhenTheStepStartsLate() {
+    // A busy server reached the upgrade step 200 ms after HandshakeBackstop marked the start: the answer still
+    // comes at 250 ms, a second before the backstop's silent close.
+    WebSocketServerOptions options = WebSocketServerOptions.newBuilder().nativeGrpc(true).listener(refusalRecorder)
+        .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build()).build();
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.freezeTime();
+    ch.attr(HandshakeBackstop.START).set(ch.eventLoop().ticker().nanoTime() - TimeUnit.MILLISECONDS.toNanos(200));
+    ch.pipeline().addLast(new GrpcHandoffHandler(next, options, new TunnelCounter(AccessPolicy.OPEN), true,
+        NoopChannelLogger.INSTANCE), new InboundRecorder());
+    ch.pipeline().fireUserEventTriggered(event);
+    ch.writeInbound(Unpooled.wrappedBuffer(PREFACE));
+    ch.advanceTimeBy(49, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertNull(ch.readOutbound());
+    ch.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertEquals("expected the HTTP/2 preface and SETTINGS within 250 ms but SETTINGS did not arrive",
+        assertGoAway(ch));
+    assertEquals(List.of("408 timeout"), refusals);
+  }
+
+  @Test
   void nativeConnectionRefusedByTheAdmissionGetsGoAwayWithTheReason() {
     java.util.List<String> paths = new ArrayList<>();
     AccessPolicy draining = AccessPolicy.newBuilder().admission((client, path) -> {
