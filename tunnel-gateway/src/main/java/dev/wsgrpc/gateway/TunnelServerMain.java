@@ -673,7 +673,7 @@ public final class TunnelServerMain implements Callable<Integer> {
           .directExecutor() // the forwarding never blocks: each call's work runs on its connection's event loop
           .fallbackHandlerRegistry(new ForwardingRegistry(channels))
           .intercept(new CallMetrics(registry));
-      serve(builder, tracker, scheme, "proxy mode", "forwarding every call to " + upstreams + " over "
+      serve(builder, tracker, scheme, "proxy mode", "forwarding every call to " + upstreams + ", "
           + channels.size() + " event loops", () -> { });
     } finally {
       if (channels != null) {
