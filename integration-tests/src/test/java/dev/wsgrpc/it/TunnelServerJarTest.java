@@ -61,7 +61,7 @@ class TunnelServerJarTest {
       "--mode", "--upstream-file", "--upstream-refresh", "--upstream-health-check", "--upstream-health-service",
       "--upstream-authority", "--upstream-client-cert", "--upstream-client-key", "--max-inbound-metadata",
       "--max-rst-frames", "--max-control-frames", "--upstream-keepalive", "--upstream-keepalive-timeout",
-      "--max-pending-bytes", "--max-connection-age", "--browser-origins", "--browser-headers",
+      "--event-loop-threads", "--max-pending-bytes", "--max-connection-age", "--browser-origins", "--browser-headers",
       "--admin-port", "--admin-address", "--descriptor-set", "--reflection-refresh");
 
   private TunnelServerJar jar;

@@ -42,6 +42,11 @@ final class GatewayTransport {
     return epoll() ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
   }
 
+  /** The client socket type that matches {@link #newGroup}'s event loops. */
+  static Class<? extends Channel> clientChannelType() {
+    return epoll() ? EpollSocketChannel.class : NioSocketChannel.class;
+  }
+
   /** The client socket type that matches {@code accepted}'s event loop. */
   static Class<? extends Channel> clientChannelType(Channel accepted) {
     return accepted instanceof EpollSocketChannel ? EpollSocketChannel.class : NioSocketChannel.class;

@@ -18,10 +18,11 @@ import dev.wsgrpc.gateway.proxy.CallMetrics;
 import dev.wsgrpc.gateway.proxy.ForwardingRegistry;
 import dev.wsgrpc.gateway.proxy.ReflectionSchemas;
 import dev.wsgrpc.gateway.proxy.UpstreamChannel;
+import dev.wsgrpc.gateway.proxy.UpstreamChannels;
 import dev.wsgrpc.gateway.proxy.UpstreamOptions;
-import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
+import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
@@ -323,6 +324,12 @@ public final class TunnelServerMain implements Callable<Integer> {
           + "Default: 0 (never). Env: TUNNEL_MAX_CONNECTION_AGE.")
   Duration maxConnectionAge;
 
+  @Option(names = "--event-loop-threads", paramLabel = "N", defaultValue = "0",
+      description = "Proxy mode: how many event-loop threads serve connections; each has its own connections to "
+          + "every upstream, so a call never leaves the thread of its caller's connection. 0 is Netty's default, "
+          + "twice the CPU count. Default: ${DEFAULT-VALUE}. Env: TUNNEL_EVENT_LOOP_THREADS.")
+  int eventLoopThreads;
+
   @Option(names = "--upstream-keepalive", paramLabel = "DURATION",
       defaultValue = RelaySettings.DEFAULT_UPSTREAM_KEEPALIVE_SECONDS + "s", converter = DurationConverter.class,
       description = "Proxy and relay modes: when an upstream connection with a call open has sent nothing for this "
@@ -493,6 +500,10 @@ public final class TunnelServerMain implements Callable<Integer> {
     if ((upstreamTls || upstreamTrustCert != null) && upstream.isEmpty() && upstreamFile == null) {
       throw new ParameterException(spec.commandLine(), "--upstream-tls needs --upstream HOST:PORT");
     }
+    if (eventLoopThreads < 0) {
+      throw new ParameterException(spec.commandLine(),
+          "--event-loop-threads: " + eventLoopThreads + " (expected: >= 0, 0 for twice the CPU count)");
+    }
     if (maxInboundMessage <= 0) {
       throw new ParameterException(spec.commandLine(),
           "--max-inbound-message: " + maxInboundMessage + " (expected: > 0)");
@@ -643,20 +654,33 @@ public final class TunnelServerMain implements Callable<Integer> {
       String flag = UPSTREAM_FLAGS.getOrDefault(e.name(), "--" + e.name());
       throw new ParameterException(spec.commandLine(), flag + ": " + e.value() + " (expected: " + e.expected() + ")");
     }
-    ManagedChannel channel = UpstreamChannel.create(upstreams);
-    if (options.browser() != null) {
-      // JSON over WebSocket: the upstream's schemas, asked through the same channel as the calls.
-      options = options.toBuilder().browser(options.browser().toBuilder()
-          .json(new ReflectionSchemas(channel, describedServices, reflectionRefresh)).build()).build();
-    }
+    // The server's event loops are the gateway's own, and each has its own upstream channel on the same loop: a call
+    // is read and written by one thread from its caller's connection to its upstream connection and back.
+    EventLoopGroup boss = GatewayTransport.newGroup(1, "proxy-accept");
+    EventLoopGroup workers = GatewayTransport.newGroup(eventLoopThreads, "proxy-io");
+    UpstreamChannels channels = null;
     try {
+      channels = UpstreamChannel.createPerLoop(upstreams, workers, GatewayTransport.clientChannelType());
+      if (options.browser() != null) {
+        // JSON over WebSocket: the upstream's schemas, asked through the channel of the first loop.
+        options = options.toBuilder().browser(options.browser().toBuilder()
+            .json(new ReflectionSchemas(channels.first(), describedServices, reflectionRefresh)).build()).build();
+      }
       NettyServerBuilder builder = WebSocketServers.newServerBuilder(bindAddress, options)
-          .directExecutor() // the forwarding never blocks: each call's work runs on its connections' event loops
-          .fallbackHandlerRegistry(new ForwardingRegistry(channel))
+          .bossEventLoopGroup(boss)
+          .workerEventLoopGroup(workers)
+          .channelType(GatewayTransport.serverChannelType())
+          .directExecutor() // the forwarding never blocks: each call's work runs on its connection's event loop
+          .fallbackHandlerRegistry(new ForwardingRegistry(channels))
           .intercept(new CallMetrics(registry));
-      serve(builder, tracker, scheme, "proxy mode", "forwarding every call to " + upstreams, () -> { });
+      serve(builder, tracker, scheme, "proxy mode", "forwarding every call to " + upstreams + ", "
+          + channels.size() + " event loops", () -> { });
     } finally {
-      channel.shutdownNow();
+      if (channels != null) {
+        channels.shutdownNow(5_000);
+      }
+      workers.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
+      boss.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
     }
   }
 

@@ -119,6 +119,10 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       // Answers CORS preflights and lets pages read the answers; a tunnel's upgrade removes it.
       ctx.pipeline().addAfter(HTTP_CODEC, CORS, new CorsHandler(options.browser().cors()));
     }
+    // From the start HandshakeBackstop marked (where there is one), so that this answer comes before its close.
+    Long start = ctx.channel().attr(HandshakeBackstop.START).get();
+    long now = ctx.executor().ticker().nanoTime();
+    long left = options.settings().handshakeTimeout().toNanos() - (start != null ? now - start : 0);
     timeout = ctx.executor().schedule(() -> {
       long millis = options.settings().handshakeTimeout().toMillis();
       if (prefaceDetector != null && prefaceDetector.prefaceSeen()) {
@@ -128,7 +132,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
         reject(ctx, HttpResponseStatus.REQUEST_TIMEOUT, RejectReason.TIMEOUT,
             "expected a complete upgrade request within " + millis + " ms");
       }
-    }, options.settings().handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    }, Math.max(0, left), TimeUnit.NANOSECONDS);
   }
 
   /**

@@ -8,8 +8,10 @@ import io.netty.channel.ChannelHandler;
 import io.netty.util.AsciiString;
 
 /**
- * Builds each accepted connection's setup chain: wait until active, then TLS (wss only), then the upgrade (or, with
- * native gRPC on, the HTTP/2 preface), then gRPC's HTTP/2 server handler. This, {@link GrpcHandoffHandler}, {@link ServerTlsHandler} and {@link WebSocketServerCredentials} are the only places that touch
+ * Builds each accepted connection's setup chain: wait until active, then TLS (wss only), then a
+ * {@link HandshakeBackstop} (it marks the start the upgrade step's timeout counts from, and closes what gRPC has not
+ * taken over a second after that timeout), then the upgrade (or, with native gRPC on, the HTTP/2 preface), then
+ * gRPC's HTTP/2 server handler. This, {@link GrpcHandoffHandler}, {@link ServerTlsHandler} and {@link WebSocketServerCredentials} are the only places that touch
  * grpc-netty's {@code @Internal} negotiation API on the server.
  */
 final class WebSocketServerNegotiator implements InternalProtocolNegotiator.ProtocolNegotiator {
@@ -38,7 +40,9 @@ final class WebSocketServerNegotiator implements InternalProtocolNegotiator.Prot
   public ChannelHandler newHandler(GrpcHttp2ConnectionHandler grpcHandler) {
     ChannelLogger logger = grpcHandler.getNegotiationLogger();
     ChannelHandler grpc = InternalProtocolNegotiators.grpcNegotiationHandler(grpcHandler);
-    ChannelHandler upgrade = new GrpcHandoffHandler(grpc, options, counter, nativeCallsChecked, logger);
+    ChannelHandler upgrade = new HandshakeBackstop(
+        new GrpcHandoffHandler(grpc, options, counter, nativeCallsChecked, logger),
+        options.settings().handshakeTimeout(), () -> grpcHandler.decoder().prefaceReceived());
     ChannelHandler afterActive = options.sslContext() != null
         ? new ServerTlsHandler(upgrade, options, logger)
         : upgrade;

@@ -84,8 +84,9 @@ public final class WebSocketServers {
     if (limits.maxRstFrames() > 0) {
       builder.maxRstFramesPerWindow(limits.maxRstFrames(), (int) limits.rstWindow().getSeconds());
     }
-    // grpc's own negotiation deadline covers TLS too; the upgrade step answers 408 at the same moment.
-    return builder.handshakeTimeout(options.settings().handshakeTimeout().toMillis() + 1_000, TimeUnit.MILLISECONDS)
+    // The negotiation's own HandshakeBackstop replaces grpc's handshake deadline, which counts from a moment the
+    // upgrade step cannot see and so could close a connection before the step's answer (GOAWAY or 408 with why).
+    return builder.handshakeTimeout(Long.MAX_VALUE, TimeUnit.MILLISECONDS)
         // Clients keep tunnels alive through proxies with gRPC keepalive (WebSocketChannels: every 30 s, also
         // without calls); grpc's defaults (one PING per 5 min, none without calls) would answer GOAWAY.
         .permitKeepAliveTime(PERMIT_KEEPALIVE_TIME_SECONDS, TimeUnit.SECONDS)

@@ -644,12 +644,26 @@ class ServerUpgradeHandlerTest {
   /** As above; {@code callsChecked} false: a server that does not authenticate native calls one by one. */
   private EmbeddedChannel startNative(AccessPolicy access, TunnelCounter counter, InboundRecorder grpc,
       boolean callsChecked) {
+    return startNative(access, counter, grpc, callsChecked, 0);
+  }
+
+  /**
+   * As above; {@code startedMillisAgo} &gt; 0: {@link HandshakeBackstop} marked the connection's start that long
+   * before the upgrade step began.
+   */
+  private EmbeddedChannel startNative(AccessPolicy access, TunnelCounter counter, InboundRecorder grpc,
+      boolean callsChecked, long startedMillisAgo) {
     WebSocketServerOptions options = WebSocketServerOptions.newBuilder().nativeGrpc(true).access(access)
         .listener(refusalRecorder)
         .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build()).build();
-    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(grpc, options, counter, callsChecked,
-        NoopChannelLogger.INSTANCE), new InboundRecorder());
+    EmbeddedChannel ch = new EmbeddedChannel();
     ch.freezeTime();
+    if (startedMillisAgo > 0) {
+      ch.attr(HandshakeBackstop.START).set(
+          ch.eventLoop().ticker().nanoTime() - TimeUnit.MILLISECONDS.toNanos(startedMillisAgo));
+    }
+    ch.pipeline().addLast(new GrpcHandoffHandler(grpc, options, counter, callsChecked, NoopChannelLogger.INSTANCE),
+        new InboundRecorder());
     ch.pipeline().fireUserEventTriggered(event);
     return ch;
   }
@@ -716,9 +730,14 @@ class ServerUpgradeHandlerTest {
 
   @Test
   void nativePrefaceWithoutSettingsGetsGoAwayWhenTheHandshakeTimeoutPasses() {
-    EmbeddedChannel ch = startNative(AccessPolicy.OPEN, new TunnelCounter(AccessPolicy.OPEN));
+    assertPrefaceOnlyGetsTheTimeoutsGoAwayAfter(startNative(AccessPolicy.OPEN, new TunnelCounter(AccessPolicy.OPEN)),
+        250);
+  }
+
+  /** Sends only the preface: nothing comes back until {@code millis} have passed, then the timeout's GOAWAY. */
+  private void assertPrefaceOnlyGetsTheTimeoutsGoAwayAfter(EmbeddedChannel ch, long millis) {
     ch.writeInbound(Unpooled.wrappedBuffer(PREFACE));
-    ch.advanceTimeBy(249, TimeUnit.MILLISECONDS);
+    ch.advanceTimeBy(millis - 1, TimeUnit.MILLISECONDS);
     ch.runScheduledPendingTasks();
     assertNull(ch.readOutbound());
     ch.advanceTimeBy(1, TimeUnit.MILLISECONDS);
@@ -726,6 +745,14 @@ class ServerUpgradeHandlerTest {
     assertEquals("expected the HTTP/2 preface and SETTINGS within 250 ms but SETTINGS did not arrive",
         assertGoAway(ch));
     assertEquals(List.of("408 timeout"), refusals);
+  }
+
+  @Test
+  void theHandshakeTimeoutCountsFromTheConnectionsStartWhenTheStepStartsLate() {
+    // A busy server reached the upgrade step 200 ms after HandshakeBackstop marked the start: the answer still
+    // comes at 250 ms, a second before the backstop's silent close.
+    assertPrefaceOnlyGetsTheTimeoutsGoAwayAfter(startNative(AccessPolicy.OPEN, new TunnelCounter(AccessPolicy.OPEN),
+        next, true, 200), 50);
   }
 
   @Test

@@ -8,7 +8,11 @@ import io.grpc.ManagedChannelBuilder;
 import io.grpc.NameResolverProvider;
 import io.grpc.NameResolverRegistry;
 import io.grpc.TlsChannelCredentials;
+import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,6 +37,40 @@ public final class UpstreamChannel {
    * @throws IllegalArgumentException when the target's scheme is not one grpc-java here resolves
    */
   public static ManagedChannel create(UpstreamOptions options) throws IOException {
+    return builder(options).build();
+  }
+
+  /**
+   * One channel per event loop of {@code loops}, each running its connections on that loop: see
+   * {@link UpstreamChannels}.
+   *
+   * @param channelType the socket type that matches {@code loops}' I/O (epoll or NIO)
+   * @throws IOException when a certificate or key file cannot be read
+   */
+  public static UpstreamChannels createPerLoop(UpstreamOptions options, EventLoopGroup loops,
+      Class<? extends io.netty.channel.Channel> channelType) throws IOException {
+    List<EventLoop> list = new ArrayList<>();
+    loops.forEach(executor -> list.add((EventLoop) executor));
+    List<ManagedChannel> channels = new ArrayList<>();
+    try {
+      for (EventLoop loop : list) {
+        ManagedChannelBuilder<?> builder = builder(options);
+        if (!(builder instanceof NettyChannelBuilder)) {
+          throw new IllegalStateException("expected grpc-netty to build the upstream channels, got "
+              + builder.getClass().getName());
+        }
+        NettyChannelBuilder netty = (NettyChannelBuilder) builder;
+        // An EventLoop is an EventLoopGroup of one; the channel does not own it (the caller shuts the group down).
+        channels.add(netty.eventLoopGroup(loop).channelType(channelType).build());
+      }
+    } catch (IOException | RuntimeException e) {
+      channels.forEach(ManagedChannel::shutdownNow);
+      throw e;
+    }
+    return new UpstreamChannels(list, channels);
+  }
+
+  private static ManagedChannelBuilder<?> builder(UpstreamOptions options) throws IOException {
     ChannelCredentials credentials = credentials(options);
     NameResolverRegistry registry = new NameResolverRegistry();
     String target;
@@ -70,7 +108,7 @@ public final class UpstreamChannel {
       builder.keepAliveTime(options.keepAliveTime.toMillis(), TimeUnit.MILLISECONDS)
           .keepAliveTimeout(options.keepAliveTimeout.toMillis(), TimeUnit.MILLISECONDS);
     }
-    return builder.build();
+    return builder;
   }
 
   /** {@code round_robin} over every address, with {@code grpc.health.v1} checks unless {@code healthService} is null.

@@ -1,0 +1,68 @@
+package dev.wsgrpc.gateway.proxy;
+
+import io.grpc.Channel;
+import io.grpc.ManagedChannel;
+import io.netty.channel.EventLoop;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Proxy mode's upstream channels: one per event loop of the gateway's server, each with its own connections on that
+ * loop, so that a call whose caller's connection runs on loop <i>n</i> goes upstream over a connection of the same
+ * loop. The call then never crosses threads inside the gateway: its request and its response are each read and
+ * written by one thread, with no hand-off and no wake-up of another thread (which, per call, cost more than the
+ * forwarding itself). Envoy's per-worker connection pools do the same.
+ *
+ * <p>Each channel is a whole grpc-java channel: it resolves the upstream names, balances with {@code round_robin}
+ * over every address and runs the {@code grpc.health.v1} checks itself. All calls of one connection (a tunnel, or a
+ * native gRPC connection) go through one channel, so they are balanced across every upstream replica as with a
+ * single channel; each upstream replica gets one connection (and one health-check stream) per event loop.
+ */
+public final class UpstreamChannels {
+
+  private final EventLoop[] loops;
+  private final ManagedChannel[] channels;
+
+  UpstreamChannels(List<EventLoop> loops, List<ManagedChannel> channels) {
+    if (loops.isEmpty() || loops.size() != channels.size()) {
+      throw new IllegalArgumentException("loops: " + loops.size() + ", channels: " + channels.size()
+          + " (expected: one channel per loop, at least one)");
+    }
+    this.loops = loops.toArray(new EventLoop[0]);
+    this.channels = channels.toArray(new ManagedChannel[0]);
+  }
+
+  /**
+   * The channel of the event loop running this thread, or the first channel on any other thread (a server executor
+   * other than {@code directExecutor()}, or a caller outside the server).
+   */
+  Channel current() {
+    for (int i = 0; i < loops.length; i++) {
+      if (loops[i].inEventLoop()) {
+        return channels[i];
+      }
+    }
+    return channels[0];
+  }
+
+  /** The first channel, for work that is not a forwarded call (e.g. asking the upstream for its schemas). */
+  public ManagedChannel first() {
+    return channels[0];
+  }
+
+  /** How many channels (one per event loop). */
+  public int size() {
+    return channels.length;
+  }
+
+  /** Shuts every channel down now; waits up to {@code timeoutMillis} for them to terminate. */
+  public void shutdownNow(long timeoutMillis) throws InterruptedException {
+    for (ManagedChannel channel : channels) {
+      channel.shutdownNow();
+    }
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+    for (ManagedChannel channel : channels) {
+      channel.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    }
+  }
+}

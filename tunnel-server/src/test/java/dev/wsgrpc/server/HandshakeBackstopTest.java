@@ -1,0 +1,57 @@
+package dev.wsgrpc.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.testing.InboundRecorder;
+import io.netty.channel.embedded.EmbeddedChannel;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+
+/** The handshake's last resort on an EmbeddedChannel with a frozen clock. */
+class HandshakeBackstopTest {
+
+  private final AtomicBoolean ready = new AtomicBoolean();
+  private final InboundRecorder next = new InboundRecorder();
+
+  private EmbeddedChannel connect() {
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.freezeTime();
+    ch.pipeline().addLast(new HandshakeBackstop(next, Duration.ofMillis(2_000), ready::get));
+    return ch;
+  }
+
+  @Test
+  void marksTheStartAndGivesItsPlaceToTheNegotiation() {
+    EmbeddedChannel ch = connect();
+    assertEquals(ch.eventLoop().ticker().nanoTime(), ch.attr(HandshakeBackstop.START).get());
+    assertNull(ch.pipeline().get(HandshakeBackstop.class));
+    assertTrue(ch.pipeline().toMap().containsValue(next));
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void closesAConnectionStillNegotiatingOneSecondAfterTheHandshakeTimeout() {
+    EmbeddedChannel ch = connect();
+    ch.advanceTimeBy(2_999, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertTrue(ch.isOpen(), "the upgrade step answers at 2000 ms; the backstop must not come before it");
+    ch.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertFalse(ch.isOpen());
+  }
+
+  @Test
+  void leavesAConnectionWhoseClientSettingsGrpcHasRead() {
+    EmbeddedChannel ch = connect();
+    ready.set(true);
+    ch.advanceTimeBy(1, TimeUnit.HOURS);
+    ch.runScheduledPendingTasks();
+    assertTrue(ch.isOpen());
+    assertFalse(ch.finish());
+  }
+}
