@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
+import dev.wsgrpc.testing.Observers;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import dev.wsgrpc.testing.proto.EchoRequest;
 import dev.wsgrpc.testing.proto.EchoResponse;
@@ -15,7 +16,6 @@ import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
-import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
@@ -248,27 +248,7 @@ abstract class AbstractEndToEndSuite {
   void cancellationReachesTheServer() throws Exception {
     AtomicReference<ClientCallStreamObserver<EchoRequest>> call = new AtomicReference<>();
     LinkedBlockingQueue<Object> events = new LinkedBlockingQueue<>();
-    async().bidi(new ClientResponseObserver<EchoRequest, EchoResponse>() {
-      @Override
-      public void beforeStart(ClientCallStreamObserver<EchoRequest> requestStream) {
-        call.set(requestStream);
-      }
-
-      @Override
-      public void onNext(EchoResponse value) {
-        events.add(value);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        events.add(t);
-      }
-
-      @Override
-      public void onCompleted() {
-        events.add("completed");
-      }
-    });
+    async().bidi(Observers.<EchoRequest, EchoResponse>events(events, call::set));
     call.get().onNext(EchoService.payload(10));
     assertTrue(events.poll(DEADLINE_SECONDS, TimeUnit.SECONDS) instanceof EchoResponse);
     call.get().cancel("the user changed their mind", null);

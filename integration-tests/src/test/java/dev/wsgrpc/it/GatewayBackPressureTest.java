@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.protobuf.ByteString;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.testing.Closer;
+import dev.wsgrpc.testing.Observers;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import dev.wsgrpc.testing.proto.EchoRequest;
 import dev.wsgrpc.testing.proto.EchoResponse;

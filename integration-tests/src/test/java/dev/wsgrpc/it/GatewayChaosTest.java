@@ -8,6 +8,7 @@ import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.it.UpstreamReplicas.JavaReplica;
 import dev.wsgrpc.it.UpstreamReplicas.PythonReplica;
+import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.FaultInjectingRelay;
 import dev.wsgrpc.testing.TestCertificates;
 import io.grpc.ConnectivityState;
@@ -41,20 +42,13 @@ import org.junit.jupiter.params.provider.ValueSource;
 @Timeout(value = 240, unit = TimeUnit.SECONDS)
 class GatewayChaosTest {
 
-  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final Closer closer = new Closer();
   private final ExecutorService pool = Executors.newCachedThreadPool();
 
   @AfterEach
   void stop() throws Exception {
     pool.shutdownNow();
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      closeables.get(i).close();
-    }
-  }
-
-  private <T extends AutoCloseable> T closeLater(T c) {
-    closeables.add(c);
-    return c;
+    closer.close();
   }
 
   private ManagedChannel channel(String url) {
@@ -62,15 +56,13 @@ class GatewayChaosTest {
   }
 
   private ManagedChannel channel(WebSocketClientOptions options) {
-    ManagedChannel c = WebSocketChannels.newChannelBuilder(options).build();
-    closeables.add(() -> c.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
-    return c;
+    return closer.add(WebSocketChannels.newChannelBuilder(options).build());
   }
 
   private TunnelServerJar jar(String mode, String... args) throws Exception {
     List<String> all = new ArrayList<>(List.of("--port", "0", "--bind", "127.0.0.1", "--mode", mode));
     all.addAll(List.of(args));
-    TunnelServerJar jar = closeLater(TunnelServerJar.start(all.toArray(new String[0])));
+    TunnelServerJar jar = closer.add(TunnelServerJar.start(all.toArray(new String[0])));
     jar.awaitUrl();
     return jar;
   }
@@ -89,8 +81,8 @@ class GatewayChaosTest {
   @ParameterizedTest(name = "--mode {0}")
   @ValueSource(strings = {"proxy", "relay"})
   void anUpstreamKilledUnderLoadFailsItsCallsWithinTwoSecondsAndTheRestGoToTheOther(String mode) throws Exception {
-    JavaReplica java = closeLater(new JavaReplica("java"));
-    PythonReplica python = closeLater(new PythonReplica("python"));
+    JavaReplica java = closer.add(new JavaReplica("java"));
+    PythonReplica python = closer.add(new PythonReplica("python"));
     TunnelServerJar jar = jar(mode, "--upstream", java.address() + "," + python.address());
     String url = jar.awaitUrl();
 
@@ -168,9 +160,9 @@ class GatewayChaosTest {
   @ParameterizedTest(name = "--mode {0}")
   @ValueSource(strings = {"proxy", "relay"})
   void aBlackHoledUpstreamIsNoticedAndCallsSucceedAgain(String mode) throws Exception {
-    JavaReplica healthy = closeLater(new JavaReplica("healthy"));
-    JavaReplica victim = closeLater(new JavaReplica("victim"));
-    FaultInjectingRelay hole = closeLater(new FaultInjectingRelay(
+    JavaReplica healthy = closer.add(new JavaReplica("healthy"));
+    JavaReplica victim = closer.add(new JavaReplica("victim"));
+    FaultInjectingRelay hole = closer.add(new FaultInjectingRelay(
         new InetSocketAddress("127.0.0.1", Integer.parseInt(victim.address().replaceAll(".*:", "")))));
     // Short keepalive on the upstream connections (grpc-java's shortest time, 10 s, in proxy mode; the replicas permit
     // it): the black hole is noticed by the gateway's own PING, in both modes, well within the minute allowed below.
@@ -216,7 +208,7 @@ class GatewayChaosTest {
   @ParameterizedTest(name = "--mode {0}")
   @ValueSource(strings = {"proxy", "relay"})
   void aRenewedCertificateServesNewTunnelsWhileOpenTunnelsCarryOn(String mode) throws Exception {
-    JavaReplica upstream = closeLater(new JavaReplica("upstream"));
+    JavaReplica upstream = closer.add(new JavaReplica("upstream"));
     TestCertificates first = TestCertificates.create();
     TestCertificates second = TestCertificates.create();
     File dir = Files.createTempDirectory("rotation").toFile();

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.client.WebSocketChannels;
+import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.Http2Wire;
 import dev.wsgrpc.testing.RawTunnelClient;
 import dev.wsgrpc.testing.ExternalProgram;
@@ -38,31 +39,14 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class GatewayModeTest {
 
+  private final Closer closer = new Closer();
   private TunnelServerJar jar;
   private ManagedChannel channel;
-  private PythonEchoServer python;
   private Server upstream;
 
   @AfterEach
   void stop() throws Exception {
-    if (channel != null) {
-      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-    }
-    if (jar != null) {
-      jar.close();
-    }
-    if (python != null) {
-      python.close();
-    }
-    if (upstream != null) {
-      upstream.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-    }
-  }
-
-  /** Starts the Python grpcio echo server and returns its port. */
-  private int startPythonUpstream() throws Exception {
-    python = PythonEchoServer.start();
-    return python.port();
+    closer.close();
   }
 
   private int startJavaUpstream(EchoService service, TestCertificates tls) throws Exception {
@@ -71,15 +55,14 @@ class GatewayModeTest {
     if (tls != null) {
       builder.sslContext(GrpcSslContexts.forServer(tls.serverCertPem(), tls.serverKeyPem()).build());
     }
-    upstream = builder.build().start();
+    upstream = closer.add(builder.build().start());
     return ((InetSocketAddress) upstream.getListenSockets().get(0)).getPort();
   }
 
   @Test
   void tunnelsReachAPythonGrpcioServerUnaryAndStreaming() throws Exception {
-    int pythonPort = startPythonUpstream();
-    jar = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "127.0.0.1:" + pythonPort);
-    channel = WebSocketChannels.newChannel(jar.awaitUrl());
+    jar = PythonEchoServer.behindTheGateway(closer, null);
+    channel = closer.add(WebSocketChannels.newChannel(jar.awaitUrl()));
     PythonEchoServer.assertEchoes(channel);
     jar.awaitLog("tunnel open client=/127.0.0.1:");
   }
@@ -88,8 +71,8 @@ class GatewayModeTest {
   void newTunnelsGoRoundRobinAndSkipAnUpstreamThatRefuses() throws Exception {
     int live = startJavaUpstream(new EchoService(), null);
     int refusing = ExternalProgram.freePort();
-    jar = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream",
-        "127.0.0.1:" + refusing + ",127.0.0.1:" + live);
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream",
+        "127.0.0.1:" + refusing + ",127.0.0.1:" + live));
     String url = jar.awaitUrl();
     for (int i = 0; i < 4; i++) {
       ManagedChannel c = WebSocketChannels.newChannel(url);
@@ -111,9 +94,9 @@ class GatewayModeTest {
   void upstreamOverTlsAndNativeH2cClientsAreRelayedToo() throws Exception {
     TestCertificates certs = TestCertificates.create();
     int port = startJavaUpstream(new EchoService(), certs);
-    jar = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "localhost:" + port, "--upstream-tls",
-        "--upstream-trust-cert", certs.caPem().getPath());
-    channel = WebSocketChannels.newChannel(jar.awaitUrl());
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "localhost:" + port,
+        "--upstream-tls", "--upstream-trust-cert", certs.caPem().getPath()));
+    channel = closer.add(WebSocketChannels.newChannel(jar.awaitUrl()));
     assertEquals(11, EchoGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS)
         .unary(EchoService.payload(11)).getPayload().size());
     ManagedChannel h2c = NettyChannelBuilder.forAddress("127.0.0.1", jar.port()).usePlaintext().build();
@@ -127,9 +110,9 @@ class GatewayModeTest {
 
   @Test
   void unreachableUpstreamsEndTheTunnelWithTryAgainLater() throws Exception {
-    jar = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream",
-        "127.0.0.1:" + ExternalProgram.freePort());
-    channel = WebSocketChannels.newChannel(jar.awaitUrl());
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream",
+        "127.0.0.1:" + ExternalProgram.freePort()));
+    channel = closer.add(WebSocketChannels.newChannel(jar.awaitUrl()));
     io.grpc.StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
         io.grpc.StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
             .withDeadlineAfter(60, TimeUnit.SECONDS).unary(EchoService.payload(1)));
@@ -143,9 +126,9 @@ class GatewayModeTest {
   void sigtermSendsGoAwayInsideTunnelsAndLetsCallsFinish() throws Exception {
     EchoService service = new EchoService();
     int port = startJavaUpstream(service, null);
-    jar = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "127.0.0.1:" + port,
-        "--drain-timeout", "30s");
-    channel = WebSocketChannels.newChannel(jar.awaitUrl());
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "127.0.0.1:" + port,
+        "--drain-timeout", "30s"));
+    channel = closer.add(WebSocketChannels.newChannel(jar.awaitUrl()));
     EchoGrpc.EchoBlockingStub stub = EchoGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
     stub.unary(EchoService.payload(1)); // the tunnel is up
     CompletableFuture<EchoResponse> slow = CompletableFuture.supplyAsync(
@@ -167,8 +150,8 @@ class GatewayModeTest {
   @Test
   void aClientCancellingItsLastCallDuringADrainIsClosedAtOnceNotAtTheDrainTimeout() throws Exception {
     int port = startJavaUpstream(new EchoService(), null);
-    jar = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "127.0.0.1:" + port,
-        "--drain-timeout", "60s");
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "127.0.0.1:" + port,
+        "--drain-timeout", "60s"));
     jar.awaitUrl();
     try (RawTunnelClient client = RawTunnelClient.connect(new InetSocketAddress("127.0.0.1", jar.port()), "/grpc",
         "wsgrpc.v1", Duration.ofSeconds(90))) {

@@ -21,6 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.DynamicTest.dynamicTest;
 
+import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.Http2Wire;
 import dev.wsgrpc.testing.WireFrames;
 import dev.wsgrpc.testing.proto.EchoGrpc;
@@ -84,19 +85,19 @@ abstract class HostileInputCatalogue {
   private final AtomicBoolean stop = new AtomicBoolean();
   private final AtomicInteger goodCalls = new AtomicInteger();
   private final AtomicReference<Throwable> goodFailure = new AtomicReference<>();
+  /** What the server under test and the good client opened, closed after the barrage. */
+  final Closer closer = new Closer();
   private ManagedChannel goodClient;
   private Thread goodLoop;
   private TunnelServerJar.Memory before;
 
-  /** Starts the server under test; returns a channel to it for the good client. */
+  /** Starts the server under test (what it opens goes to {@link #closer}); returns a channel for the good client. */
   abstract ManagedChannel startServer() throws Exception;
 
   abstract int port();
 
   /** The server's memory after a full GC. */
   abstract TunnelServerJar.Memory memory() throws Exception;
-
-  abstract void stopServer() throws Exception;
 
   /**
    * The answer this server gives to case {@code name}, whose answer from the library server is {@code answer};
@@ -124,7 +125,7 @@ abstract class HostileInputCatalogue {
 
   @BeforeAll
   void start() throws Exception {
-    goodClient = startServer();
+    goodClient = closer.add(startServer());
     // One call before the barrage, so that a cold start on a busy machine is not counted against the good client.
     EchoGrpc.newBlockingStub(goodClient).withWaitForReady().withDeadlineAfter(60, TimeUnit.SECONDS)
         .unary(EchoService.payload(1));
@@ -163,8 +164,7 @@ abstract class HostileInputCatalogue {
       assertTrue(after.direct() - before.direct() < DIRECT_GROWTH_LIMIT,
           "Netty's direct memory grew from " + before + " to " + after + " during the barrage");
     } finally {
-      goodClient.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-      stopServer();
+      closer.close();
     }
   }
 

@@ -17,7 +17,6 @@ import io.netty.util.internal.PlatformDependent;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The hostile-input catalogue against the library server, in this JVM. Unlike the jar's targets it has no Origin
@@ -47,14 +46,14 @@ class HostileInputCatalogueTest extends HostileInputCatalogue {
 
   @Override
   ManagedChannel startServer() throws Exception {
-    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+    server = closer.add(WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
             WebSocketServerOptions.newBuilder()
             .access(AccessPolicy.newBuilder().authenticator(new BearerTokenOrSessionCookie()).build())
             .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofSeconds(5))
                     .maxInboundFramePayload(MAX_FRAME).build())
             .build())
         .addService(new EchoService())
-        .build().start();
+        .build().start());
     return WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder("ws://127.0.0.1:" + port()
         + "/grpc").header("Authorization", "Bearer " + TOKEN).build()).build();
   }
@@ -77,10 +76,5 @@ class HostileInputCatalogueTest extends HostileInputCatalogue {
     Runtime r = Runtime.getRuntime();
     return new TunnelServerJar.Memory(r.totalMemory() - r.freeMemory(), PlatformDependent.usedDirectMemory(),
         PooledByteBufAllocator.DEFAULT.metric().usedDirectMemory());
-  }
-
-  @Override
-  void stopServer() throws Exception {
-    server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
   }
 }

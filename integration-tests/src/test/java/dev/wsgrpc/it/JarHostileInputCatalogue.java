@@ -41,7 +41,7 @@ abstract class JarHostileInputCatalogue extends HostileInputCatalogue {
 
   @Override
   ManagedChannel startServer() throws Exception {
-    upstream = new JavaReplica("upstream");
+    upstream = closer.add(new JavaReplica("upstream"));
     File tokens = File.createTempFile("tokens", ".txt");
     tokens.deleteOnExit();
     Files.write(tokens.toPath(), List.of(TOKEN + " good"));
@@ -51,7 +51,11 @@ abstract class JarHostileInputCatalogue extends HostileInputCatalogue {
         // The close storm opens 200 tunnels from 127.0.0.1 at once.
         "--max-tunnels-per-client", "1000"));
     args.addAll(modeOptions());
-    jar = TunnelServerJar.start(args.toArray(new String[0]));
+    jar = closer.add(TunnelServerJar.start(args.toArray(new String[0])));
+    closer.add(() -> { // a graceful exit first
+      jar.terminate();
+      jar.awaitExit(Duration.ofSeconds(60));
+    });
     String url = jar.awaitUrl();
     return WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
         .header("Authorization", "Bearer " + TOKEN).build()).build();
@@ -65,16 +69,5 @@ abstract class JarHostileInputCatalogue extends HostileInputCatalogue {
   @Override
   TunnelServerJar.Memory memory() throws Exception {
     return jar.memory(metricsPort());
-  }
-
-  @Override
-  void stopServer() throws Exception {
-    try {
-      jar.terminate();
-      jar.awaitExit(Duration.ofSeconds(60));
-    } finally {
-      jar.close();
-      upstream.close();
-    }
   }
 }

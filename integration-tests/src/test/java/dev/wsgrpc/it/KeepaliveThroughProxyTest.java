@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.testing.FaultInjectingRelay;
+import dev.wsgrpc.testing.Observers;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import dev.wsgrpc.testing.proto.EchoRequest;
 import dev.wsgrpc.testing.proto.EchoResponse;
@@ -62,22 +63,7 @@ class KeepaliveThroughProxyTest {
     final StreamObserver<EchoRequest> requests;
 
     Stream(ManagedChannel channel) {
-      requests = EchoGrpc.newStub(channel).bidi(new StreamObserver<EchoResponse>() {
-        @Override
-        public void onNext(EchoResponse value) {
-          events.add(value);
-        }
-
-        @Override
-        public void onError(Throwable t) {
-          events.add(t);
-        }
-
-        @Override
-        public void onCompleted() {
-          events.add("completed");
-        }
-      });
+      requests = EchoGrpc.newStub(channel).bidi(Observers.events(events));
     }
 
     /** Sends one message and waits for its echo. */

@@ -3,6 +3,7 @@ package dev.wsgrpc.it;
 import static dev.wsgrpc.it.TunnelClient.OKHTTP;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.TestCertificates;
 import io.grpc.ManagedChannel;
 import java.util.concurrent.TimeUnit;
@@ -106,41 +107,25 @@ class OkHttpClientSuitesTest {
   @Nested
   @Timeout(value = 120, unit = TimeUnit.SECONDS)
   class GatewayBeforePythonGrpcio {
-    private PythonEchoServer python;
-    private TunnelServerJar jar;
-    private ManagedChannel channel;
+    private final Closer closer = new Closer();
 
     @AfterEach
     void stop() throws Exception {
-      if (channel != null) {
-        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-      }
-      if (jar != null) {
-        jar.close();
-      }
-      if (python != null) {
-        python.close();
-      }
+      closer.close();
     }
 
     @Test
     void unaryAndStreamingOverWs() throws Exception {
-      python = PythonEchoServer.start();
-      jar = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "127.0.0.1:" + python.port());
-      channel = OKHTTP.newChannel(jar.awaitUrl());
-      PythonEchoServer.assertEchoes(channel);
+      TunnelServerJar jar = PythonEchoServer.behindTheGateway(closer, null);
+      PythonEchoServer.assertEchoes(closer.add(OKHTTP.newChannel(jar.awaitUrl())));
     }
 
     @Test
     void unaryAndStreamingOverWss() throws Exception {
-      python = PythonEchoServer.start();
       TestCertificates certs = TestCertificates.create();
-      jar = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "127.0.0.1:" + python.port(),
-          "--tls-cert", certs.serverCertPem().getPath(), "--tls-key", certs.serverKeyPem().getPath());
-      String url = jar.awaitUrl();
+      String url = PythonEchoServer.behindTheGateway(closer, certs).awaitUrl();
       assertTrue(url.startsWith("wss://"), url);
-      channel = OKHTTP.newChannel(new TunnelClient.Target(url).trust(certs.caPem()));
-      PythonEchoServer.assertEchoes(channel);
+      PythonEchoServer.assertEchoes(closer.add(OKHTTP.newChannel(new TunnelClient.Target(url).trust(certs.caPem()))));
     }
   }
 }

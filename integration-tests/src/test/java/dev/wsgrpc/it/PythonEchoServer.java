@@ -2,7 +2,10 @@ package dev.wsgrpc.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.ExternalProgram;
+import dev.wsgrpc.testing.Observers;
+import dev.wsgrpc.testing.TestCertificates;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import dev.wsgrpc.testing.proto.EchoRequest;
 import dev.wsgrpc.testing.proto.EchoResponse;
@@ -50,6 +53,20 @@ final class PythonEchoServer implements AutoCloseable {
       throw new AssertionError("python grpcio server did not start: " + line);
     }
     return new PythonEchoServer(python, Integer.parseInt(line.trim()));
+  }
+
+  /**
+   * This server behind the gateway jar in relay mode, over ws, or over wss with {@code certs}' server certificate
+   * if not null: both started, and closed by {@code closer}. Returns the jar; its URL is {@code awaitUrl()}.
+   */
+  static TunnelServerJar behindTheGateway(Closer closer, TestCertificates certs) throws Exception {
+    PythonEchoServer python = closer.add(start());
+    List<String> args = new ArrayList<>(List.of("--port", "0", "--mode", "relay", "--upstream",
+        "127.0.0.1:" + python.port()));
+    if (certs != null) {
+      args.addAll(List.of("--tls-cert", certs.serverCertPem().getPath(), "--tls-key", certs.serverKeyPem().getPath()));
+    }
+    return closer.add(TunnelServerJar.start(args.toArray(new String[0])));
   }
 
   /**

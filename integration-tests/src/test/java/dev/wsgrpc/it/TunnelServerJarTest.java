@@ -9,6 +9,8 @@ import dev.wsgrpc.client.ClientTls;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.interop.InteropCases;
+import dev.wsgrpc.testing.Closer;
+import dev.wsgrpc.testing.Observers;
 import dev.wsgrpc.testing.TestCertificates;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -64,17 +66,13 @@ class TunnelServerJarTest {
       "--event-loop-threads", "--max-pending-bytes", "--max-connection-age", "--browser-origins", "--browser-headers",
       "--admin-port", "--admin-address", "--descriptor-set", "--reflection-refresh");
 
+  private final Closer closer = new Closer();
   private TunnelServerJar jar;
   private ManagedChannel channel;
 
   @AfterEach
   void stop() throws Exception {
-    if (channel != null) {
-      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-    }
-    if (jar != null) {
-      jar.close();
-    }
+    closer.close();
   }
 
   private static ManagedChannel tunnel(String url) {
@@ -98,7 +96,7 @@ class TunnelServerJarTest {
 
   @Test
   void helpDocumentsEveryOptionWithItsDefaultAndVariable() throws Exception {
-    jar = TunnelServerJar.start("--help");
+    jar = closer.add(TunnelServerJar.start("--help"));
     assertEquals(0, jar.awaitExit(Duration.ofSeconds(60)));
     String help = jar.stdout().replaceAll("\\s+", " ");
     for (String option : OPTIONS) {
@@ -133,18 +131,18 @@ class TunnelServerJarTest {
 
   @Test
   void environmentVariablesSetOptionsAndTheCommandLineWins() throws Exception {
-    jar = TunnelServerJar.start(Map.of("TUNNEL_PATH", "/from-env", "TUNNEL_PORT", "1"), "--port", "0");
+    jar = closer.add(TunnelServerJar.start(Map.of("TUNNEL_PATH", "/from-env", "TUNNEL_PORT", "1"), "--port", "0"));
     String url = jar.awaitUrl();
     assertTrue(url.endsWith("/from-env"), url);
     assertTrue(jar.port() > 1, url);
-    channel = tunnel(url);
+    channel = closer.add(tunnel(url));
     assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(channel));
   }
 
   @Test
   void demoModeServesHealthReflectionAndTheInteropCasesThroughTheTunnel() throws Exception {
-    jar = TunnelServerJar.start("--port", "0");
-    channel = tunnel(jar.awaitUrl());
+    jar = closer.add(TunnelServerJar.start("--port", "0"));
+    channel = closer.add(tunnel(jar.awaitUrl()));
     assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(channel));
 
     // What grpcurl and friends do first: list the services through reflection.
@@ -165,21 +163,21 @@ class TunnelServerJarTest {
 
   @Test
   void plainGrpcOverH2cSharesThePort() throws Exception {
-    jar = TunnelServerJar.start("--port", "0");
+    jar = closer.add(TunnelServerJar.start("--port", "0"));
     jar.awaitUrl();
-    channel = NettyChannelBuilder.forAddress("127.0.0.1", jar.port()).usePlaintext().build();
+    channel = closer.add(NettyChannelBuilder.forAddress("127.0.0.1", jar.port()).usePlaintext().build());
     assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(channel));
   }
 
   @Test
   void wssAndPlainGrpcOverTlsH2ShareThePort() throws Exception {
     TestCertificates certs = TestCertificates.create();
-    jar = TunnelServerJar.start("--port", "0", "--tls-cert", certs.serverCertPem().getPath(),
-        "--tls-key", certs.serverKeyPem().getPath());
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--tls-cert", certs.serverCertPem().getPath(),
+        "--tls-key", certs.serverKeyPem().getPath()));
     String url = jar.awaitUrl();
     assertTrue(url.startsWith("wss://"), url);
-    channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
-        .tls(ClientTls.trusting(certs.caPem())).build()).build();
+    channel = closer.add(WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
+        .tls(ClientTls.trusting(certs.caPem())).build()).build());
     assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(channel));
     ManagedChannel h2 = NettyChannelBuilder.forAddress("localhost", jar.port())
         .sslContext(GrpcSslContexts.forClient().trustManager(certs.caPem()).build()).build();
@@ -192,10 +190,10 @@ class TunnelServerJarTest {
 
   @Test
   void healthzAndMetricsReportWhatHappened() throws Exception {
-    jar = TunnelServerJar.start("--port", "0");
+    jar = closer.add(TunnelServerJar.start("--port", "0"));
     String url = jar.awaitUrl();
     assertEquals("200 serving\n", get(jar.port(), "/healthz"));
-    channel = tunnel(url);
+    channel = closer.add(tunnel(url));
     health(channel);
     channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     jar.awaitLog("tunnel closed");
@@ -221,7 +219,7 @@ class TunnelServerJarTest {
 
   @Test
   void demoModeSaysLoudlyThatItIsNotForProduction() throws Exception {
-    jar = TunnelServerJar.start("--port", "0");
+    jar = closer.add(TunnelServerJar.start("--port", "0"));
     jar.awaitUrl();
     jar.awaitLog("WARN  TunnelServerMain - DEMO MODE: serving test services (grpc.health.v1.Health, ");
     jar.awaitLog("This is not for production: give --upstream HOST:PORT");
@@ -229,11 +227,11 @@ class TunnelServerJarTest {
 
   @Test
   void adminPortServesMetricsWhichThePublicPortThenRefuses() throws Exception {
-    jar = TunnelServerJar.start("--port", "0", "--admin-port", "0");
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--admin-port", "0"));
     String url = jar.awaitUrl();
     int admin = jar.adminPort();
     assertTrue(jar.stdout().contains("admin listener on http://127.0.0.1:" + admin), "loopback by default");
-    channel = tunnel(url);
+    channel = closer.add(tunnel(url));
     health(channel);
     String metrics = get(admin, "/metrics");
     assertTrue(metrics.startsWith("200 "), metrics);
@@ -259,9 +257,9 @@ class TunnelServerJarTest {
   @Test
   void relayModeTlsHandshakesEndAtTheHandshakeTimeoutAndAThousandFailuresAreCountedNotLogged() throws Exception {
     TestCertificates certs = TestCertificates.create();
-    jar = TunnelServerJar.start("--port", "0", "--admin-port", "0", "--mode", "relay", "--upstream", "127.0.0.1:1",
-        "--tls-cert", certs.serverCertPem().getPath(), "--tls-key", certs.serverKeyPem().getPath(),
-        "--handshake-timeout", "1s");
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--admin-port", "0", "--mode", "relay", "--upstream",
+        "127.0.0.1:1", "--tls-cert", certs.serverCertPem().getPath(), "--tls-key", certs.serverKeyPem().getPath(),
+        "--handshake-timeout", "1s"));
     jar.awaitUrl();
     long start = System.nanoTime();
     // Netty's own TLS handshake timeout is 10 s: these end at the configured 1 s.
@@ -291,7 +289,7 @@ class TunnelServerJarTest {
 
   @Test
   void aFloodOfTunnelsCannotFloodTheAccessLog() throws Exception {
-    jar = TunnelServerJar.start("--port", "0", "--admin-port", "0");
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--admin-port", "0"));
     jar.awaitUrl();
     int tunnels = 1000;
     long start = System.nanoTime();
@@ -347,9 +345,9 @@ class TunnelServerJarTest {
 
   @Test
   void sigtermLetsALongStreamFinishThenExitsZero() throws Exception {
-    jar = TunnelServerJar.start("--port", "0", "--drain-timeout", "30s");
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--drain-timeout", "30s"));
     String url = jar.awaitUrl();
-    channel = tunnel(url);
+    channel = closer.add(tunnel(url));
     int messages = 20; // 6 s: the drain lasts while the refusals below are checked
     StreamingOutputCallRequest.Builder request = StreamingOutputCallRequest.newBuilder();
     for (int i = 0; i < messages; i++) {
@@ -412,7 +410,7 @@ class TunnelServerJarTest {
     File cert = new File(dir, "cert.pem");
     File key = new File(dir, "key.pem");
     first.renew(cert, key);
-    jar = TunnelServerJar.start("--port", "0", "--tls-cert", cert.getPath(), "--tls-key", key.getPath());
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--tls-cert", cert.getPath(), "--tls-key", key.getPath()));
     String url = jar.awaitUrl();
     assertTrue(servesTrusting(url, first.caPem()));
 
@@ -441,7 +439,7 @@ class TunnelServerJarTest {
     File dir = Files.createTempDirectory("tokens").toFile();
     File tokens = new File(dir, "tokens.txt");
     Files.writeString(tokens.toPath(), "# token principal\nalpha-t0ken alice\n");
-    jar = TunnelServerJar.start("--port", "0", "--auth-tokens", tokens.getPath());
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--auth-tokens", tokens.getPath()));
     String url = jar.awaitUrl();
     assertFalse(servesWithToken(url, null));
     assertTrue(servesWithToken(url, "alpha-t0ken"));
@@ -474,9 +472,9 @@ class TunnelServerJarTest {
 
   @Test
   void aFrameOverTheLimitIsClosedWith1009LoggedAndCounted() throws Exception {
-    jar = TunnelServerJar.start("--port", "0", "--max-inbound-frame", "2048");
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--max-inbound-frame", "2048"));
     String url = jar.awaitUrl();
-    channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url).build()).build();
+    channel = closer.add(WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url).build()).build());
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> TestServiceGrpc
         .newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
         .unaryCall(io.grpc.testing.integration.Messages.SimpleRequest.newBuilder()
@@ -492,15 +490,15 @@ class TunnelServerJarTest {
 
   @Test
   void forwardedForNamesTheClientOnlyFromTrustedProxies() throws Exception {
-    jar = TunnelServerJar.start("--port", "0", "--trusted-proxies", "127.0.0.0/8");
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--trusted-proxies", "127.0.0.0/8"));
     String url = jar.awaitUrl();
-    channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
-        .header("X-Forwarded-For", "198.51.100.7").build()).build();
+    channel = closer.add(WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
+        .header("X-Forwarded-For", "198.51.100.7").build()).build());
     health(channel);
     jar.awaitLog("tunnel open client=/198.51.100.7:0");
     jar.close();
 
-    jar = TunnelServerJar.start("--port", "0", "--trusted-proxies", "10.0.0.0/8");
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--trusted-proxies", "10.0.0.0/8"));
     url = jar.awaitUrl();
     ManagedChannel untrusted = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
         .header("X-Forwarded-For", "198.51.100.7").build()).build();

@@ -9,6 +9,7 @@ import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.FaultInjectingRelay;
+import dev.wsgrpc.testing.Observers;
 import dev.wsgrpc.testing.TestCertificates;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import dev.wsgrpc.testing.proto.EchoRequest;
@@ -140,7 +141,7 @@ class OkHttpTunnelTest {
     ManagedChannel channel = wsChannel(startServer(0, false));
     CompletableFuture<EchoResponse> result = new CompletableFuture<>();
     StreamObserver<EchoRequest> requests = EchoGrpc.newStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS)
-        .clientStream(Observers.into(result));
+        .clientStream(Observers.firstValue(result));
     for (int i = 0; i < 300; i++) {
       requests.onNext(TestEcho.payload(1000));
     }
@@ -171,7 +172,7 @@ class OkHttpTunnelTest {
     CompletableFuture<EchoResponse> result = new CompletableFuture<>();
     EchoGrpc.newStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS).clientStream(
         new ClientResponseObserver<EchoRequest, EchoResponse>() {
-          final StreamObserver<EchoResponse> into = Observers.into(result);
+          final StreamObserver<EchoResponse> into = Observers.firstValue(result);
           int sent;
 
           @Override
@@ -247,7 +248,7 @@ class OkHttpTunnelTest {
       CompletableFuture<EchoResponse> result = new CompletableFuture<>();
       results.add(result);
       StreamObserver<EchoRequest> requests = EchoGrpc.newStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS)
-          .clientStream(Observers.into(result));
+          .clientStream(Observers.firstValue(result));
       for (int i = 0; i < messages; i++) {
         requests.onNext(message);
       }
