@@ -122,6 +122,10 @@ public class AndroidChannelBuilderTest {
 
   @Test
   public void watchesTheDefaultNetworkThroughConnectivityManager() throws Exception {
+    // The framework jar came from Maven (robolectric.dependency.dir); Robolectric may not fetch one at run time.
+    assertEquals("true", System.getProperty("robolectric.offline"));
+    assertTrue(new java.io.File(System.getProperty("robolectric.dependency.dir"),
+        "android-all-instrumented-14-robolectric-10818077-i7.jar").isFile());
     assertEquals(34, AndroidFramework.sdkInt());
     assertEquals(0, AndroidFramework.networkCallbacks());
 
