@@ -15,8 +15,8 @@ import java.util.Locale;
 
 /**
  * Decides, at each connect, whether a tunnel goes through a proxy, and which: the rules of the Netty client's
- * {@code WebSocketProxyDetector}, answered as a {@link Proxy} OkHttp dials (OkHttp then speaks {@code CONNECT} and
- * the proxy authentication).
+ * {@code WebSocketProxyDetector}, answered as a {@link Proxy}. An HTTP proxy is dialed by the tunnel's socket, which
+ * speaks {@code CONNECT} and Basic authentication itself ({@link ProxyConnect}); a SOCKS proxy is left to OkHttp.
  *
  * <p>In order: the explicit {@link ProxyOptions#host() proxy}; then, unless {@link ProxyOptions#useSystemProxy()}
  * is off, the platform's {@link ProxySelector#getDefault()} for the URL (JVM properties {@code https.proxyHost} etc.

@@ -5,8 +5,8 @@ import static dev.wsgrpc.okhttp.Checks.checkNotNull;
 
 /**
  * Which HTTP proxy a client goes through: an explicit one, the one the standard settings choose, or none. The same
- * shape, defaults and messages as the Netty client's {@code ProxyOptions}. For wss the proxy is asked to
- * {@code CONNECT} and TLS runs end to end through it; the proxy sees only the target's host and port. Immutable;
+ * shape, defaults and messages as the Netty client's {@code ProxyOptions}. The proxy is asked to {@code CONNECT};
+ * for wss TLS runs end to end through it, and the proxy sees only the target's host and port. Immutable;
  * build one with {@link #newBuilder()}, or use {@link #SYSTEM}, {@link #DIRECT} or {@link #of(String, int)}.
  *
  * <pre>{@code
@@ -16,9 +16,10 @@ import static dev.wsgrpc.okhttp.Checks.checkNotNull;
  *     .build();
  * }</pre>
  *
- * <p>Difference from the Netty client: for a plain {@code ws://} URL, OkHttp sends the upgrade request to the proxy
- * as a forward-proxy request ({@code GET http://host/path}) rather than through {@code CONNECT}. Many proxies
- * (tinyproxy, squid by default) do not pass an upgrade that way: use {@code wss://} through proxies.
+ * <p>ws and wss alike go through {@code CONNECT host:port} (the target by name: the proxy resolves it), with the
+ * credentials on the request, as on the Netty client; a refusal fails RPCs UNAVAILABLE with the proxy's status line,
+ * e.g. {@code "HTTP proxy 127.0.0.1:3128 (from HTTP_PROXY) answered CONNECT edge.example.com:80 with 407 Proxy
+ * Authentication Required (Server: tinyproxy/1.11.1): the proxy credentials were refused"}.
  */
 public final class ProxyOptions {
 
@@ -121,8 +122,8 @@ public final class ProxyOptions {
 
     /**
      * Basic authentication for the proxy, explicit or chosen by the standard settings; without it, a user and
-     * password in the proxy URL of {@code HTTPS_PROXY} (or {@code HTTP_PROXY}) are used. Sent only when the proxy
-     * asks (407). The password is never shown. Default: none.
+     * password in the proxy URL of {@code HTTPS_PROXY} (or {@code HTTP_PROXY}) are used. Sent with the {@code
+     * CONNECT} request, without waiting for a 407, as the Netty client does. The password is never shown. Default: none.
      */
     public Builder credentials(String username, String password) {
       checkNotNull(username, "proxy username");

@@ -10,27 +10,58 @@ import java.net.SocketAddress;
 import javax.net.SocketFactory;
 
 /**
- * The factory of the plain TCP socket OkHttp opens for one tunnel (to the server or to the proxy). Its sockets are
- * ordinary sockets that tell the {@link Tunnel} when they connect and every time OkHttp writes to them, which is
- * how a writer waiting for room in OkHttp's send queue learns that the queue moved (see {@link Tunnel}).
+ * The factory of the plain TCP socket OkHttp opens for one tunnel. Its sockets are ordinary sockets that tell the
+ * {@link Tunnel} when they connect and every time OkHttp writes to them, which is how a writer waiting for room in
+ * OkHttp's send queue learns that the queue moved (see {@link Tunnel}).
  *
  * <p>Without a proxy, a socket dials the address and port grpc-java resolved and handed to the tunnel factory,
- * whatever OkHttp derived from the URL: that is how {@code connectTo} dials another port than the URL's.
+ * whatever OkHttp derived from the URL: that is how {@code connectTo} dials another port than the URL's. Through an
+ * HTTP proxy, it dials the proxy and has it {@code CONNECT} to the target ({@link ProxyConnect}) before OkHttp sees
+ * it connected, so that OkHttp speaks TLS and the upgrade through the tunnel as it would to the server: for ws as
+ * for wss, as the Netty client does.
  */
 final class SignallingSocketFactory extends SocketFactory {
 
   private final Tunnel tunnel;
   private final InetSocketAddress dial;
+  private final HttpProxyRoute proxy;
+
+  /** How a socket reaches the target through an HTTP proxy. */
+  static final class HttpProxyRoute {
+    final ProxyChooser.Choice proxy;
+    /** {@code host:port} the proxy is asked to CONNECT to (a name: the proxy resolves it). */
+    final String target;
+    /** The tunnel's URL without secrets, for messages. */
+    final String url;
+    final int timeoutMillis;
+
+    HttpProxyRoute(ProxyChooser.Choice proxy, String target, String url, int timeoutMillis) {
+      this.proxy = proxy;
+      this.target = target;
+      this.url = url;
+      this.timeoutMillis = timeoutMillis;
+    }
+  }
 
   /** Sockets for {@code tunnel} that connect to {@code dial}, or where OkHttp says when {@code dial} is null. */
   SignallingSocketFactory(Tunnel tunnel, InetSocketAddress dial) {
+    this(tunnel, dial, null);
+  }
+
+  /** Sockets for {@code tunnel} that reach the target through {@code proxy}'s CONNECT. */
+  SignallingSocketFactory(Tunnel tunnel, HttpProxyRoute proxy) {
+    this(tunnel, null, proxy);
+  }
+
+  private SignallingSocketFactory(Tunnel tunnel, InetSocketAddress dial, HttpProxyRoute proxy) {
     this.tunnel = tunnel;
     this.dial = dial;
+    this.proxy = proxy;
   }
 
   @Override
   public Socket createSocket() {
-    return new SignallingSocket(tunnel, dial);
+    return new SignallingSocket(tunnel, dial, proxy);
   }
 
   @Override
@@ -67,22 +98,46 @@ final class SignallingSocketFactory extends SocketFactory {
   private static final class SignallingSocket extends Socket {
     private final Tunnel tunnel;
     private final InetSocketAddress dial;
+    private final HttpProxyRoute proxy;
     private OutputStream out;
 
-    SignallingSocket(Tunnel tunnel, InetSocketAddress dial) {
+    SignallingSocket(Tunnel tunnel, InetSocketAddress dial, HttpProxyRoute proxy) {
       this.tunnel = tunnel;
       this.dial = dial;
+      this.proxy = proxy;
     }
 
     @Override
     public void connect(SocketAddress endpoint, int timeout) throws IOException {
-      super.connect(dial != null ? dial : endpoint, timeout);
+      if (proxy != null) {
+        connectThroughProxy(timeout);
+      } else {
+        super.connect(dial != null ? dial : endpoint, timeout);
+      }
       // gRPC writes small frames (headers, pings, window updates) and waits for answers: no Nagle delay.
       setTcpNoDelay(true);
       SocketAddress local = getLocalSocketAddress();
       SocketAddress remote = getRemoteSocketAddress();
       tunnel.onTcpConnected(local instanceof InetSocketAddress ? (InetSocketAddress) local : null,
           remote instanceof InetSocketAddress ? (InetSocketAddress) remote : null);
+    }
+
+    /** Dials the proxy (the endpoint OkHttp resolved is a stand-in) and opens the CONNECT tunnel. */
+    private void connectThroughProxy(int timeout) throws IOException {
+      InetSocketAddress named = (InetSocketAddress) proxy.proxy.proxy.address();
+      InetSocketAddress address = new InetSocketAddress(named.getHostString(), named.getPort());
+      if (address.isUnresolved()) {
+        throw new ProxyConnect.Refused("cannot connect to " + proxy.proxy.describe() + " for " + proxy.url
+            + ": cannot resolve " + named.getHostString(), null);
+      }
+      try {
+        super.connect(address, timeout);
+      } catch (IOException e) {
+        throw new ProxyConnect.Refused("cannot connect to " + proxy.proxy.describe() + " for " + proxy.url + ": "
+            + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
+      }
+      setTcpNoDelay(true);
+      ProxyConnect.open(this, proxy.target, proxy.proxy, proxy.timeoutMillis);
     }
 
     @Override

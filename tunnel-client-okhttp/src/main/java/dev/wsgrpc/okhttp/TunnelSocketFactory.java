@@ -30,15 +30,11 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
-import okhttp3.Authenticator;
-import okhttp3.Credentials;
 import okhttp3.Dispatcher;
 import okhttp3.Dns;
 import okhttp3.OkHttpClient;
 import okhttp3.Protocol;
 import okhttp3.Request;
-import okhttp3.Response;
-import okhttp3.Route;
 
 /**
  * The {@link SocketFactory} handed to grpc-okhttp: each socket it asks for is a new tunnel, a WebSocket opened by
@@ -154,13 +150,39 @@ final class TunnelSocketFactory extends SocketFactory {
    * This connect's client: OkHttp's socket tells the tunnel about writes. The URL's host resolves to {@code address}
    * (what grpc-java resolved), and without a proxy the socket dials {@code address:port}, which differ from the URL's
    * with {@code connectTo}.
+   *
+   * <p>Through an HTTP proxy (ws and wss alike) OkHttp is told to connect directly and the socket makes the
+   * connection a CONNECT tunnel ({@link ProxyConnect}) to the host grpc-java was given, by name, as the Netty
+   * client's CONNECT does: the URL's {@code host:port}, or {@code connectTo}'s. OkHttp's own proxy code is kept for
+   * SOCKS proxies that the platform's selector names.
    */
   private OkHttpClient clientFor(final Tunnel tunnel, final InetAddress address, int port) throws IOException {
     ProxyChooser.Choice choice = proxies.choose();
+    OkHttpClient.Builder b = base.newBuilder();
+    final String host = options.host();
+    if (choice != null && choice.proxy.type() == Proxy.Type.HTTP) {
+      tunnel.onProxyChosen(choice);
+      String targetHost = options.connectToHost() != null ? options.connectToHost() : host;
+      String target = (targetHost.indexOf(':') >= 0 && !targetHost.startsWith("[") ? "[" + targetHost + "]"
+          : targetHost) + ":" + port;
+      int timeout = (int) Math.min(Integer.MAX_VALUE, options.settings().handshakeTimeoutMillis());
+      b.socketFactory(new SignallingSocketFactory(tunnel,
+          new SignallingSocketFactory.HttpProxyRoute(choice, target, options.safeUrl(), timeout)));
+      b.proxy(Proxy.NO_PROXY);
+      // OkHttp wants an address for the URL's host before it connects; the socket dials the proxy instead, and the
+      // proxy resolves the target. Hand OkHttp grpc-java's address, or a stand-in, and never look the name up here.
+      final InetAddress standIn = address != null ? address : InetAddress.getByAddress(host, new byte[4]);
+      b.dns(new Dns() {
+        @Override
+        public List<InetAddress> lookup(String hostname) {
+          return Collections.singletonList(standIn);
+        }
+      });
+      return b.build();
+    }
     InetSocketAddress dial = choice == null && address != null ? new InetSocketAddress(address, port) : null;
-    OkHttpClient.Builder b = base.newBuilder().socketFactory(new SignallingSocketFactory(tunnel, dial));
+    b.socketFactory(new SignallingSocketFactory(tunnel, dial));
     if (address != null) {
-      final String host = options.host();
       b.dns(new Dns() {
         @Override
         public List<InetAddress> lookup(String hostname) throws UnknownHostException {
@@ -171,11 +193,9 @@ final class TunnelSocketFactory extends SocketFactory {
     if (choice == null) {
       b.proxy(Proxy.NO_PROXY);
     } else {
+      // A SOCKS proxy from the platform's selector: OkHttp speaks SOCKS5 (with the JVM's authenticator, if any).
       tunnel.onProxyChosen(choice);
       b.proxy(choice.proxy);
-      if (choice.username != null) {
-        b.proxyAuthenticator(new BasicProxyCredentials(Credentials.basic(choice.username, choice.password)));
-      }
     }
     return b.build();
   }
@@ -207,23 +227,6 @@ final class TunnelSocketFactory extends SocketFactory {
       }
     }
     return r.build();
-  }
-
-  /** Answers the proxy's 407 (and OkHttp's preemptive challenge for CONNECT) with Basic credentials, once. */
-  private static final class BasicProxyCredentials implements Authenticator {
-    private final String credentials;
-
-    BasicProxyCredentials(String credentials) {
-      this.credentials = credentials;
-    }
-
-    @Override
-    public Request authenticate(Route route, Response response) {
-      if (response.request().header("Proxy-Authorization") != null) {
-        return null; // Refused once already: give up, the connect fails with the proxy's answer.
-      }
-      return response.request().newBuilder().header("Proxy-Authorization", credentials).build();
-    }
   }
 
   /** Trusts exactly the certificates in a PEM file. */

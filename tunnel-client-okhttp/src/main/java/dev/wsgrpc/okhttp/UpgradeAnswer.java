@@ -76,24 +76,12 @@ final class UpgradeAnswer {
       String dialed) {
     String url = options.safeUrl();
     String reason = t.getMessage() == null ? t.getClass().getSimpleName() : firstLine(t.getMessage());
-    String viaProxy = proxy == null ? null : proxy.describe();
-    if (viaProxy != null && t instanceof IOException && t.getMessage() != null) {
-      String m = t.getMessage();
-      String target = options.host() + ":" + options.port();
-      if (m.startsWith("Unexpected response code for CONNECT: ")) {
-        String code = m.substring("Unexpected response code for CONNECT: ".length()).trim();
-        String hint = code.equals("401") || code.equals("407")
-            ? (proxy.username != null ? ": the proxy credentials were refused"
-                : ": the proxy wants credentials and none were given")
-            : code.equals("403") ? ": the proxy does not allow CONNECT to this host or port" : "";
-        return viaProxy + " answered CONNECT " + target + " with " + code + hint;
-      }
-      if (m.startsWith("Failed to authenticate with proxy") || m.startsWith("Too many tunnel connections")) {
-        return viaProxy + " answered CONNECT " + target + " with 407"
-            + (proxy.username != null ? ": the proxy credentials were refused"
-                : ": the proxy wants credentials and none were given");
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof ProxyConnect.Refused) {
+        return c.getMessage(); // It names the proxy, the target and what the proxy did.
       }
     }
+    String viaProxy = proxy == null ? null : proxy.describe();
     if (t instanceof SSLException) {
       return "TLS handshake with " + url + " failed: " + reason;
     }
