@@ -4,23 +4,31 @@ import io.grpc.ManagedChannel;
 import io.grpc.ServerServiceDefinition;
 
 /**
- * The tunnel server over wss, reached through a real corporate proxy: client -> tinyproxy ({@code CONNECT} with
- * Basic authentication) -> tunnel server. TLS runs end to end through the proxy.
+ * The tunnel server over wss or ws, reached through a real corporate proxy: client -> tinyproxy ({@code CONNECT} with
+ * Basic authentication) -> tunnel server. For wss TLS runs end to end through the proxy; for ws the upgrade and the
+ * tunnel's frames cross it in the clear, inside the CONNECT tunnel.
  */
 final class ConnectProxyTunnelSetup implements TunnelSetup {
 
   private final TunnelClient client;
+  private final boolean tls;
   private final DirectTunnelSetup server;
   private Tinyproxy proxy;
 
+  /** Over wss. */
   ConnectProxyTunnelSetup(TunnelClient client) {
+    this(client, true);
+  }
+
+  ConnectProxyTunnelSetup(TunnelClient client, boolean tls) {
     this.client = client;
-    this.server = DirectTunnelSetup.wss(client);
+    this.tls = tls;
+    this.server = tls ? DirectTunnelSetup.wss(client) : DirectTunnelSetup.ws(client);
   }
 
   @Override
   public String name() {
-    return "tinyproxy-wss" + client.suffix();
+    return (tls ? "tinyproxy-wss" : "tinyproxy-ws") + client.suffix();
   }
 
   @Override
@@ -32,6 +40,11 @@ final class ConnectProxyTunnelSetup implements TunnelSetup {
   @Override
   public ManagedChannel newChannel() {
     return client.newChannel(server.target().proxy("127.0.0.1", proxy.port(), Tinyproxy.USER, Tinyproxy.PASSWORD));
+  }
+
+  /** The {@code host:port} the proxy is asked to CONNECT to. */
+  String connectTarget() {
+    return server.url().replaceAll("^wss?://([^/]+)/.*$", "$1");
   }
 
   /** The proxy, to check that connections went through it. */

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The shared suites with the OkHttp client for Android ({@code tunnel-client-okhttp}), over ws and wss, against
  * every kind of server on the path: the library server, nginx, HAProxy, a corporate CONNECT proxy (tinyproxy with
- * Basic authentication), websockify in front of a plain grpc-java server, and the gateway jar in front of Python's
+ * Basic authentication, over ws and wss), websockify in front of a plain grpc-java server, and the gateway jar in front of Python's
  * grpcio. The Netty client runs the same suites in the {@code *EndToEndTest}/{@code *InteropTest} classes; only the
  * client dimension differs. To keep CI short, the full end-to-end suite runs on two setups (ws direct, wss through
  * nginx), the interop cases on the rest; {@link ReconnectTest} covers failures with both clients.
@@ -78,6 +78,39 @@ class OkHttpClientSuitesTest {
     }
   }
 
+  /** ws:// through tinyproxy: the OkHttp client CONNECTs for ws as for wss (as the Netty client does). */
+  @Nested
+  class TinyproxyWsEndToEnd extends AbstractEndToEndSuite {
+    private ConnectProxyTunnelSetup setup;
+
+    @Override
+    protected TunnelSetup newSetup() {
+      setup = new ConnectProxyTunnelSetup(OKHTTP, false);
+      return setup;
+    }
+
+    @AfterEach
+    void wentThroughTheProxy() {
+      assertWentThrough(setup);
+    }
+  }
+
+  @Nested
+  class TinyproxyWsInterop extends AbstractInteropSuite {
+    private ConnectProxyTunnelSetup setup;
+
+    @Override
+    protected TunnelSetup newSetup() {
+      setup = new ConnectProxyTunnelSetup(OKHTTP, false);
+      return setup;
+    }
+
+    @AfterEach
+    void wentThroughTheProxy() {
+      assertWentThrough(setup);
+    }
+  }
+
   @Nested
   class TinyproxyWssInterop extends AbstractInteropSuite {
     private ConnectProxyTunnelSetup setup;
@@ -90,9 +123,13 @@ class OkHttpClientSuitesTest {
 
     @AfterEach
     void wentThroughTheProxy() {
-      String target = setup.url().replaceAll("^wss://([^/]+)/.*$", "$1");
-      assertTrue(setup.proxy().connects(target) >= 1, "expected a CONNECT " + target + " in\n" + setup.proxy().log());
+      assertWentThrough(setup);
     }
+  }
+
+  private static void assertWentThrough(ConnectProxyTunnelSetup setup) {
+    String target = setup.connectTarget();
+    assertTrue(setup.proxy().connects(target) >= 1, "expected a CONNECT " + target + " in\n" + setup.proxy().log());
   }
 
   @Nested

@@ -24,8 +24,11 @@ final class Tinyproxy implements AutoCloseable {
     this.port = port;
   }
 
-  /** Starts tinyproxy on a free loopback port, accepting {@link #USER}/{@link #PASSWORD}; skips when missing. */
-  static Tinyproxy start() throws IOException, InterruptedException {
+  /**
+   * Starts tinyproxy on a free loopback port, accepting {@link #USER}/{@link #PASSWORD}, with {@code extraConfig}
+   * lines added to its configuration (e.g. {@code "ConnectPort 443"}); skips when missing.
+   */
+  static Tinyproxy start(String... extraConfig) throws IOException, InterruptedException {
     String exe = ExternalProgram.requireInstalled("tinyproxy", "tinyproxy");
     int port = ExternalProgram.freePort();
     Path dir = Files.createTempDirectory("wsgrpc-tinyproxy");
@@ -37,7 +40,8 @@ final class Tinyproxy implements AutoCloseable {
         + "LogLevel Connect\n"
         + "MaxClients 200\n"
         + "Allow 127.0.0.1\n"
-        + "BasicAuth " + USER + " " + PASSWORD + "\n";
+        + "BasicAuth " + USER + " " + PASSWORD + "\n"
+        + (extraConfig.length == 0 ? "" : String.join("\n", extraConfig) + "\n");
     Files.write(config, text.getBytes(StandardCharsets.US_ASCII));
     config.toFile().deleteOnExit();
     ExternalProgram program = ExternalProgram.start("tinyproxy", exe, "-d", "-c", config.toString())
