@@ -6,6 +6,7 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
 import okhttp3.Credentials;
 
 /**
@@ -32,8 +33,8 @@ final class ProxyConnect {
   /** Most bytes of the proxy's answer head read before giving up: {@value}. */
   static final int MAX_HEAD = 8192;
 
-  private static final Charset LATIN_1 = Charset.forName("ISO-8859-1");
-  private static final Charset UTF_8 = Charset.forName("UTF-8");
+  private static final Charset LATIN_1 = StandardCharsets.ISO_8859_1;
+  private static final Charset UTF_8 = StandardCharsets.UTF_8;
 
   /** The CONNECT failed; the message says how, naming the proxy and the target. */
   static final class Refused extends IOException {
