@@ -61,7 +61,7 @@ class ProxyConnectTest {
     return ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
   }
 
-  private FakeConnectProxy proxy(FakeConnectProxy.Script script) throws IOException {
+  private FakeConnectProxy proxy(ScriptedHttpServer.Script script) throws IOException {
     FakeConnectProxy proxy = new FakeConnectProxy(script);
     closer.add(proxy);
     return proxy;
@@ -88,6 +88,11 @@ class ProxyConnectTest {
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> echo(channel, 1));
     assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
     return e.getStatus();
+  }
+
+  /** How a call to ws://localhost:8080/grpc through {@code proxy} (explicit, no credentials) fails. */
+  private Status failsThrough(FakeConnectProxy proxy) {
+    return fails(channel(OkHttpWebSocketOptions.newBuilder("ws://localhost:8080/grpc").proxy(explicit(proxy)).build()));
   }
 
   private static ProxyOptions explicit(FakeConnectProxy proxy) {
@@ -189,8 +194,7 @@ class ProxyConnectTest {
   @Test
   void aForbiddenPortIsNamed() throws Exception {
     FakeConnectProxy proxy = proxy(FakeConnectProxy.answer("HTTP/1.0 403 Access violation\r\n\r\n"));
-    Status status = fails(channel(OkHttpWebSocketOptions.newBuilder("ws://localhost:8080/grpc")
-        .proxy(explicit(proxy)).build()));
+    Status status = failsThrough(proxy);
     assertEquals("HTTP proxy 127.0.0.1:" + proxy.port() + " (from the proxy option) answered CONNECT localhost:8080 "
         + "with 403 Access violation: the proxy does not allow CONNECT to this host or port", status.getDescription());
   }
@@ -198,8 +202,7 @@ class ProxyConnectTest {
   @Test
   void aProxyClosingMidAnswerIsNamed() throws Exception {
     FakeConnectProxy proxy = proxy(FakeConnectProxy.answer("HTTP/1.1 200 Conn"));
-    Status status = fails(channel(OkHttpWebSocketOptions.newBuilder("ws://localhost:8080/grpc")
-        .proxy(explicit(proxy)).build()));
+    Status status = failsThrough(proxy);
     assertEquals("HTTP proxy 127.0.0.1:" + proxy.port() + " (from the proxy option) closed the connection before "
         + "answering CONNECT localhost:8080 (after 17 bytes of its answer: 'HTTP/1.1 200 Conn')",
         status.getDescription());
@@ -208,8 +211,7 @@ class ProxyConnectTest {
   @Test
   void garbageInsteadOfAStatusLineIsQuoted() throws Exception {
     FakeConnectProxy proxy = proxy(FakeConnectProxy.answer("SSH-2.0-OpenSSH_9.2\r\n\r\n"));
-    Status status = fails(channel(OkHttpWebSocketOptions.newBuilder("ws://localhost:8080/grpc")
-        .proxy(explicit(proxy)).build()));
+    Status status = failsThrough(proxy);
     assertEquals("HTTP proxy 127.0.0.1:" + proxy.port() + " (from the proxy option) answered CONNECT localhost:8080 "
         + "with 'SSH-2.0-OpenSSH_9.2' (expected: an HTTP/1.1 status line such as 'HTTP/1.1 200 Connection "
         + "established')", status.getDescription());
@@ -225,8 +227,7 @@ class ProxyConnectTest {
       client.getOutputStream().write(endless.toString().getBytes(StandardCharsets.US_ASCII));
       client.getInputStream().read(); // Holds the connection until the client gives up.
     });
-    Status status = fails(channel(OkHttpWebSocketOptions.newBuilder("ws://localhost:8080/grpc")
-        .proxy(explicit(proxy)).build()));
+    Status status = failsThrough(proxy);
     assertEquals("HTTP proxy 127.0.0.1:" + proxy.port() + " (from the proxy option) answered CONNECT localhost:8080 "
         + "with a head of more than 8192 bytes (expected: a status line and headers ending in an empty line); it "
         + "began 'HTTP/1.1 200 Connection established\\r\\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...'",

@@ -7,25 +7,58 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Function;
 
 /**
- * A loopback server that reads one HTTP request per connection and writes the answer a function makes of the
- * request's {@code Sec-WebSocket-Key} (null: answer nothing and keep the connection open). Plain sockets and a
- * thread: it shares no code with the client under test.
+ * A loopback server that reads one HTTP request head per connection and hands it to a {@link Script}; the
+ * connection is closed when the script returns. Plain sockets and a thread: it shares no code with the client under
+ * test.
  */
 final class ScriptedHttpServer implements AutoCloseable {
 
-  private final ServerSocket listener;
-  private final Function<String, String> answer;
+  /** What the server does with a connection after reading its request head (without the empty line). */
+  interface Script {
+    void play(Socket client, String requestHead) throws IOException;
+  }
 
-  ScriptedHttpServer(Function<String, String> answer) throws IOException {
+  private final ServerSocket listener;
+  private final Script script;
+  private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+
+  ScriptedHttpServer(Script script) throws IOException {
     this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-    this.answer = answer;
+    this.script = script;
     Thread t = new Thread(this::acceptLoop, "scripted-http");
     t.setDaemon(true);
     t.start();
+  }
+
+  /**
+   * Writes the answer a function makes of the request's {@code Sec-WebSocket-Key} (null: answer nothing and keep
+   * the connection open until the client closes it).
+   */
+  ScriptedHttpServer(Function<String, String> answer) throws IOException {
+    this((s, head) -> {
+      String key = null;
+      for (String line : head.split("\r\n")) {
+        if (line.toLowerCase(Locale.ROOT).startsWith("sec-websocket-key:")) {
+          key = line.substring(line.indexOf(':') + 1).trim();
+        }
+      }
+      String response = answer.apply(key);
+      InputStream in = s.getInputStream();
+      if (response != null) {
+        s.getOutputStream().write(response.getBytes(StandardCharsets.ISO_8859_1));
+        s.getOutputStream().flush();
+        s.shutdownOutput();
+      }
+      while (in.read() != -1) {
+        // Silent, or the answer is out: let the client close first.
+      }
+    });
   }
 
   int port() {
@@ -36,6 +69,7 @@ final class ScriptedHttpServer implements AutoCloseable {
     while (!listener.isClosed()) {
       try {
         Socket s = listener.accept();
+        sockets.add(s);
         Thread t = new Thread(() -> serve(s), "scripted-http-conn");
         t.setDaemon(true);
         t.start();
@@ -54,41 +88,30 @@ final class ScriptedHttpServer implements AutoCloseable {
         head.write(b);
         String h = head.toString(StandardCharsets.ISO_8859_1.name());
         if (h.endsWith("\r\n\r\n")) {
+          script.play(s, h.substring(0, h.length() - 4));
           break;
-        }
-      }
-      String key = null;
-      for (String line : head.toString(StandardCharsets.ISO_8859_1.name()).split("\r\n")) {
-        if (line.toLowerCase(Locale.ROOT).startsWith("sec-websocket-key:")) {
-          key = line.substring(line.indexOf(':') + 1).trim();
-        }
-      }
-      String response = answer.apply(key);
-      if (response == null) {
-        while (in.read() != -1) {
-          // Silent: read until the client gives up.
-        }
-      } else {
-        s.getOutputStream().write(response.getBytes(StandardCharsets.ISO_8859_1));
-        s.getOutputStream().flush();
-        s.shutdownOutput();
-        while (in.read() != -1) {
-          // Let the client close first.
         }
       }
     } catch (IOException e) {
       // The client went away.
     } finally {
-      try {
-        s.close();
-      } catch (IOException ignored) {
-        // closing
-      }
+      closeQuietly(s);
+    }
+  }
+
+  static void closeQuietly(Socket s) {
+    try {
+      s.close();
+    } catch (IOException e) {
+      // Already closed.
     }
   }
 
   @Override
   public void close() throws IOException {
     listener.close();
+    for (Socket s : sockets) {
+      closeQuietly(s);
+    }
   }
 }
