@@ -59,7 +59,8 @@ final class FakeConnectProxy implements AutoCloseable {
     return requests;
   }
 
-  private static void pump(Socket from, Socket to) {
+  /** Copies {@code from} to {@code to} until either closes, then closes both. */
+  static void pump(Socket from, Socket to) {
     byte[] buffer = new byte[16 * 1024];
     try {
       InputStream in = from.getInputStream();

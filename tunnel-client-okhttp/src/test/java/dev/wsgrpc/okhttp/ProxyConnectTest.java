@@ -14,10 +14,15 @@ import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.io.DataInputStream;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
 import java.net.ProxySelector;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.SocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -26,6 +31,7 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -177,6 +183,71 @@ class ProxyConnectTest {
     assertEquals(10, echo(channel, 10));
     assertEquals("http://localhost:" + port, asked[0].toString());
     assertTrue(proxy.requests().get(0).startsWith("CONNECT localhost:" + port + " "), proxy.requests().toString());
+  }
+
+  /**
+   * A platform selector's SOCKS proxy is still OkHttp's (the JDK's SOCKS client under it): a minimal SOCKS5 server
+   * (no authentication, CONNECT only) that records the host the client asked for and relays.
+   */
+  @Test
+  void platformSelectorsSocksProxyStaysWithOkHttp() throws Exception {
+    int port = startServer(false);
+    List<String> asked = new CopyOnWriteArrayList<>();
+    ServerSocket socks = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    closer.add(socks);
+    Thread acceptor = new Thread(() -> {
+      while (!socks.isClosed()) {
+        try {
+          Socket client = socks.accept();
+          closer.add(client);
+          DataInputStream in = new DataInputStream(client.getInputStream());
+          OutputStream out = client.getOutputStream();
+          in.readFully(new byte[in.readUnsignedByte() == 5 ? in.readUnsignedByte() : 0]); // greeting: methods
+          out.write(new byte[] {5, 0}); // no authentication
+          byte[] request = new byte[4];
+          in.readFully(request); // 5, CONNECT, 0, address type
+          String host;
+          if (request[3] == 3) {
+            byte[] name = new byte[in.readUnsignedByte()];
+            in.readFully(name);
+            host = new String(name, StandardCharsets.US_ASCII);
+          } else {
+            byte[] address = new byte[request[3] == 1 ? 4 : 16];
+            in.readFully(address);
+            host = InetAddress.getByAddress(address).getHostAddress();
+          }
+          int targetPort = in.readUnsignedShort();
+          asked.add(host + ":" + targetPort);
+          Socket upstream = new Socket(host, targetPort);
+          closer.add(upstream);
+          out.write(new byte[] {5, 0, 0, 1, 0, 0, 0, 0, 0, 0});
+          Thread back = new Thread(() -> FakeConnectProxy.pump(upstream, client));
+          back.setDaemon(true);
+          back.start();
+          Thread forth = new Thread(() -> FakeConnectProxy.pump(client, upstream));
+          forth.setDaemon(true);
+          forth.start();
+        } catch (IOException e) {
+          return;
+        }
+      }
+    }, "fake-socks5");
+    acceptor.setDaemon(true);
+    acceptor.start();
+    ProxySelector platform = new ProxySelector() {
+      @Override
+      public List<Proxy> select(URI uri) {
+        return Collections.singletonList(new Proxy(Proxy.Type.SOCKS,
+            new InetSocketAddress(InetAddress.getLoopbackAddress(), socks.getLocalPort())));
+      }
+
+      @Override
+      public void connectFailed(URI uri, SocketAddress sa, IOException ioe) {}
+    };
+    ManagedChannel channel = channel(OkHttpWebSocketOptions.newBuilder("ws://localhost:" + port + "/grpc").build(),
+        platform);
+    assertEquals(10, echo(channel, 10));
+    assertTrue(asked.contains("localhost:" + port) || asked.contains("127.0.0.1:" + port), asked.toString());
   }
 
   @Test
