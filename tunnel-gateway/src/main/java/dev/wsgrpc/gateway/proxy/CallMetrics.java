@@ -8,14 +8,16 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
+import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * Per-call Prometheus metrics under the names and labels users of gRPC's Prometheus interceptors know
@@ -35,13 +37,16 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class CallMetrics implements ServerInterceptor {
 
   static final int MAX_METHODS = 1000;
+  private static final MethodDescriptor.MethodType[] TYPES = MethodDescriptor.MethodType.values();
+  private static final Status.Code[] CODES = Status.Code.values();
 
   private final Counter handled;
   private final Histogram seconds;
   private final Counter received;
   private final Counter sent;
   private final Gauge inFlight;
-  private final Set<String> methods = ConcurrentHashMap.newKeySet();
+  private final ConcurrentHashMap<String, MethodSeries> byMethod = new ConcurrentHashMap<>();
+  private final MethodSeries other = new MethodSeries("other", "other");
 
   public CallMetrics(PrometheusRegistry registry) {
     handled = Counter.builder()
@@ -142,38 +147,87 @@ public final class CallMetrics implements ServerInterceptor {
       }
       inFlight.dec();
       Status.Code c = code != null ? code : Status.Code.CANCELLED;
-      String service = method.getServiceName();
-      String name = method.getBareMethodName();
-      if (service == null || name == null || c == Status.Code.UNIMPLEMENTED || !admit(method.getFullMethodName())) {
-        service = "other";
-        name = "other";
+      MethodSeries methodSeries = c == Status.Code.UNIMPLEMENTED ? other : series(method);
+      TypeSeries series = methodSeries.of(type(method.getType(), received.get(), sent.get()));
+      series.handled(c).inc();
+      series.seconds.observe((System.nanoTime() - startNanos) / 1e9);
+      series.received.inc(received.get());
+      series.sent.inc(sent.get());
+    }
+  }
+
+  /** The series of {@code method}: its own while fewer than {@value #MAX_METHODS} methods have one, else "other". */
+  private MethodSeries series(MethodDescriptor<?, ?> method) {
+    String fullName = method.getFullMethodName();
+    MethodSeries known = byMethod.get(fullName);
+    if (known != null) {
+      return known;
+    }
+    String service = method.getServiceName();
+    String name = method.getBareMethodName();
+    if (service == null || name == null || byMethod.size() >= MAX_METHODS) {
+      return other;
+    }
+    return byMethod.computeIfAbsent(fullName, n -> new MethodSeries(service, name));
+  }
+
+  /**
+   * One method's data points, found once (Prometheus otherwise looks each one up by its label values on every
+   * call): per {@code grpc_type}, created when first seen.
+   */
+  private final class MethodSeries {
+    final String service;
+    final String method;
+    final AtomicReferenceArray<TypeSeries> byType = new AtomicReferenceArray<>(TYPES.length);
+
+    MethodSeries(String service, String method) {
+      this.service = service;
+      this.method = method;
+    }
+
+    TypeSeries of(MethodDescriptor.MethodType type) {
+      TypeSeries series = byType.get(type.ordinal());
+      if (series == null) {
+        byType.compareAndSet(type.ordinal(), null, new TypeSeries(service, method, type.name()));
+        series = byType.get(type.ordinal());
       }
-      String type = type(method.getType(), received.get(), sent.get());
-      handled.labelValues(service, name, type, c.name()).inc();
-      seconds.labelValues(service, name, type).observe((System.nanoTime() - startNanos) / 1e9);
-      CallMetrics.this.received.labelValues(service, name, type).inc(received.get());
-      CallMetrics.this.sent.labelValues(service, name, type).inc(sent.get());
+      return series;
     }
   }
 
-  private boolean admit(String fullMethodName) {
-    if (methods.contains(fullMethodName)) {
-      return true;
+  /** One method's data points of one {@code grpc_type}; {@code grpc_server_handled_total}'s per code when seen. */
+  private final class TypeSeries {
+    final String[] labels;
+    final DistributionDataPoint seconds;
+    final CounterDataPoint received;
+    final CounterDataPoint sent;
+    final AtomicReferenceArray<CounterDataPoint> handledByCode = new AtomicReferenceArray<>(CODES.length);
+
+    TypeSeries(String service, String method, String type) {
+      labels = new String[] {service, method, type};
+      seconds = CallMetrics.this.seconds.labelValues(labels);
+      received = CallMetrics.this.received.labelValues(labels);
+      sent = CallMetrics.this.sent.labelValues(labels);
     }
-    if (methods.size() >= MAX_METHODS) {
-      return false;
+
+    CounterDataPoint handled(Status.Code code) {
+      CounterDataPoint point = handledByCode.get(code.ordinal());
+      if (point == null) {
+        // The same labels give the same data point, so a race here only looks it up twice.
+        point = CallMetrics.this.handled.labelValues(labels[0], labels[1], labels[2], code.name());
+        handledByCode.set(code.ordinal(), point);
+      }
+      return point;
     }
-    methods.add(fullMethodName);
-    return true;
   }
 
-  static String type(MethodDescriptor.MethodType known, long received, long sent) {
+  static MethodDescriptor.MethodType type(MethodDescriptor.MethodType known, long received, long sent) {
     if (known != MethodDescriptor.MethodType.UNKNOWN) {
-      return known.name();
+      return known;
     }
     if (received > 1) {
-      return sent > 1 ? "BIDI_STREAMING" : "CLIENT_STREAMING";
+      return sent > 1 ? MethodDescriptor.MethodType.BIDI_STREAMING : MethodDescriptor.MethodType.CLIENT_STREAMING;
     }
-    return sent > 1 ? "SERVER_STREAMING" : "UNARY";
+    return sent > 1 ? MethodDescriptor.MethodType.SERVER_STREAMING : MethodDescriptor.MethodType.UNARY;
   }
 }

@@ -47,11 +47,11 @@ class CallerMetadataTest {
   @Test
   void aCallsTypeIsWhatItWasSeenToBeWhenTheDescriptorDoesNotSay() {
     MethodDescriptor.MethodType unknown = MethodDescriptor.MethodType.UNKNOWN;
-    assertEquals("UNARY", CallMetrics.type(unknown, 1, 1));
-    assertEquals("CLIENT_STREAMING", CallMetrics.type(unknown, 5, 1));
-    assertEquals("SERVER_STREAMING", CallMetrics.type(unknown, 1, 5));
-    assertEquals("BIDI_STREAMING", CallMetrics.type(unknown, 2, 2));
-    assertEquals("SERVER_STREAMING", CallMetrics.type(MethodDescriptor.MethodType.SERVER_STREAMING, 1, 0));
+    assertEquals(MethodDescriptor.MethodType.UNARY, CallMetrics.type(unknown, 1, 1));
+    assertEquals(MethodDescriptor.MethodType.CLIENT_STREAMING, CallMetrics.type(unknown, 5, 1));
+    assertEquals(MethodDescriptor.MethodType.SERVER_STREAMING, CallMetrics.type(unknown, 1, 5));
+    assertEquals(MethodDescriptor.MethodType.BIDI_STREAMING, CallMetrics.type(unknown, 2, 2));
+    assertEquals(MethodDescriptor.MethodType.SERVER_STREAMING, CallMetrics.type(MethodDescriptor.MethodType.SERVER_STREAMING, 1, 0));
   }
 
   @Test
