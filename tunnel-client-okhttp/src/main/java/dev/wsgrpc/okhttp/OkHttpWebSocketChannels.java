@@ -5,6 +5,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.ProxiedSocketAddress;
 import io.grpc.ProxyDetector;
 import io.grpc.okhttp.OkHttpChannelBuilder;
+import java.net.ProxySelector;
 import java.net.SocketAddress;
 import java.util.concurrent.TimeUnit;
 
@@ -68,7 +69,10 @@ public final class OkHttpWebSocketChannels {
    *       retries on, gRPC replays calls the server may already have run on the next tunnel; with them off,
    *       in-flight calls fail UNAVAILABLE as on the Netty client. {@code enableRetry()} turns gRPC's retries and
    *       that replay back on;</li>
-   *   <li>no gRPC proxy detection: OkHttp chooses the proxy (see {@link OkHttpWebSocketOptions.Builder#proxy(ProxyOptions)});</li>
+   *   <li>no gRPC proxy detection: the tunnel chooses the proxy at each connect (see
+   *       {@link OkHttpWebSocketOptions.Builder#proxy(ProxyOptions)}), and when it names an HTTP proxy the channel's
+   *       name resolution does not look the target up (the proxy resolves it), as grpc-java does for the Netty
+   *       client. Do not replace the name resolver factory;</li>
    *   <li>an interceptor that gives RPCs the status of their tunnel's failure, e.g. UNAVAILABLE {@code "expected
    *       HTTP 101 but was 403 Forbidden from wss://host/grpc"};</li>
    *   <li>an interceptor that delivers each call's listener callbacks (onReady first) only after its
@@ -81,9 +85,17 @@ public final class OkHttpWebSocketChannels {
    * <p>Do not replace the socket factory, the SSL socket factory or the negotiation type: the tunnel needs them.
    */
   public static OkHttpChannelBuilder newChannelBuilder(OkHttpWebSocketOptions options) {
+    return newChannelBuilder(options,
+        new ProxyChooser(options, ProxySelector.getDefault(), ProxyChooser.SYSTEM_ENVIRONMENT));
+  }
+
+  /** The same, choosing proxies with {@code proxies} (tests give it their own environment). */
+  @SuppressWarnings("deprecation") // nameResolverFactory: the only per-channel hook for name resolution.
+  static OkHttpChannelBuilder newChannelBuilder(OkHttpWebSocketOptions options, ProxyChooser proxies) {
     OkHttpChannelBuilder builder = OkHttpChannelBuilder.forTarget(options.target(),
             InsecureChannelCredentials.create())
-        .socketFactory(new TunnelSocketFactory(options))
+        .socketFactory(new TunnelSocketFactory(options, proxies))
+        .nameResolverFactory(new ProxiedTargetResolver(options, proxies))
         .proxyDetector(NO_GRPC_PROXY)
         .keepAliveTime(KEEPALIVE_TIME_SECONDS, TimeUnit.SECONDS)
         .keepAliveTimeout(KEEPALIVE_TIMEOUT_SECONDS, TimeUnit.SECONDS)

@@ -7,7 +7,6 @@ import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
-import java.net.ProxySelector;
 import java.net.Socket;
 import java.net.SocketException;
 import java.net.UnknownHostException;
@@ -64,13 +63,9 @@ final class TunnelSocketFactory extends SocketFactory {
   private final OkHttpClient base;
   private final ProxyChooser proxies;
 
-  TunnelSocketFactory(OkHttpWebSocketOptions options) {
-    this(options, ProxySelector.getDefault(), ProxyChooser.SYSTEM_ENVIRONMENT);
-  }
-
-  TunnelSocketFactory(OkHttpWebSocketOptions options, ProxySelector platform, ProxyChooser.Environment env) {
+  TunnelSocketFactory(OkHttpWebSocketOptions options, ProxyChooser proxies) {
     this.options = options;
-    this.proxies = new ProxyChooser(options, platform, env);
+    this.proxies = proxies;
     TunnelSettings settings = options.settings();
     // OkHttp's default dispatcher threads are not daemons and linger 60 s, which keeps a JVM whose main() has
     // returned alive for a minute; grpc-java's own threads are daemons, and so are these (each one carries a tunnel's

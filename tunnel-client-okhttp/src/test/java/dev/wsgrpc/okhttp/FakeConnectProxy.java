@@ -22,14 +22,22 @@ final class FakeConnectProxy implements AutoCloseable {
   static final ScriptedHttpServer.Script RELAY = (client, head) -> {
     String target = head.substring("CONNECT ".length(), head.indexOf(' ', "CONNECT ".length()));
     int colon = target.lastIndexOf(':');
-    Socket upstream = new Socket(target.substring(0, colon).replace("[", "").replace("]", ""),
-        Integer.parseInt(target.substring(colon + 1)));
+    relay(client, new Socket(target.substring(0, colon).replace("[", "").replace("]", ""),
+        Integer.parseInt(target.substring(colon + 1))));
+  };
+
+  /** Opens the tunnel to loopback {@code port} whatever the request named: a proxy with its own name service. */
+  static ScriptedHttpServer.Script relayTo(int port) {
+    return (client, head) -> relay(client, new Socket(InetAddress.getLoopbackAddress(), port));
+  }
+
+  private static void relay(Socket client, Socket upstream) throws IOException {
     client.getOutputStream().write("HTTP/1.1 200 Connection established\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
     Thread back = new Thread(() -> pump(upstream, client), "fake-proxy-pump");
     back.setDaemon(true);
     back.start();
     pump(client, upstream);
-  };
+  }
 
   /** Answers {@code bytes} and closes. */
   static ScriptedHttpServer.Script answer(String bytes) {

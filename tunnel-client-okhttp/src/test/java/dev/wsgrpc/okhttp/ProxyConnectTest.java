@@ -75,8 +75,8 @@ class ProxyConnectTest {
 
   /** A channel whose proxy choice sees {@link #env} and {@code platform} rather than the JVM's. */
   private ManagedChannel channel(OkHttpWebSocketOptions options, ProxySelector platform) {
-    ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(options)
-        .socketFactory(new TunnelSocketFactory(options, platform, env::get)).build();
+    ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(options,
+        new ProxyChooser(options, platform, env::get)).build();
     closer.add(channel);
     return channel;
   }
@@ -129,6 +129,25 @@ class ProxyConnectTest {
         .tls(ClientTls.trusting(certs.caPem())).proxy(explicit(proxy)).build());
     assertEquals(1000, echo(channel, 1000));
     assertEquals("CONNECT localhost:" + port + " HTTP/1.1\r\nHost: localhost:" + port, proxy.requests().get(0));
+  }
+
+  @Test
+  void aNameOnlyTheProxyCanResolveIsNeverLookedUpHere() throws Exception {
+    int port = startServer(false);
+    FakeConnectProxy proxy = proxy(FakeConnectProxy.relayTo(port));
+    ManagedChannel channel = channel(OkHttpWebSocketOptions.newBuilder("ws://grpc.corp.invalid:" + port + "/grpc")
+        .proxy(explicit(proxy)).build());
+    assertEquals(10, echo(channel, 10));
+    assertTrue(proxy.requests().get(0).startsWith("CONNECT grpc.corp.invalid:" + port + " HTTP/1.1\r\n"),
+        proxy.requests().toString());
+  }
+
+  @Test
+  void withoutAProxyTheNameIsResolvedHereAsBefore() throws Exception {
+    int port = startServer(false);
+    Status status = fails(channel(OkHttpWebSocketOptions.newBuilder("ws://grpc.corp.invalid:" + port + "/grpc")
+        .proxy(ProxyOptions.DIRECT).build()));
+    assertTrue(status.getDescription().contains("grpc.corp.invalid"), status.toString());
   }
 
   @Test
