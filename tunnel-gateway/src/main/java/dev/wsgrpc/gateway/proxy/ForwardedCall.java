@@ -8,6 +8,7 @@ import io.grpc.ClientCall;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
 import io.grpc.Status;
 import java.io.IOException;
@@ -64,11 +65,20 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
     if (deadline != null) {
       options = options.withDeadline(deadline);
     }
-    ClientCall<byte[], byte[]> upstream =
-        channel.newCall(OpaqueBytes.method(call.getMethodDescriptor().getFullMethodName()), options);
+    ClientCall<byte[], byte[]> upstream = channel.newCall(upstreamMethod(call.getMethodDescriptor()), options);
     ForwardedCall forwarded = new ForwardedCall(call, upstream, lane);
     lane.execute(() -> forwarded.begin(headers));
     return forwarded;
+  }
+
+  /** The caller's descriptor when it is already the pass-through one (always, from ForwardingRegistry), else one. */
+  static MethodDescriptor<byte[], byte[]> upstreamMethod(MethodDescriptor<byte[], byte[]> called) {
+    if (called.getType() == MethodDescriptor.MethodType.UNKNOWN
+        && called.getRequestMarshaller() == OpaqueBytes.INSTANCE
+        && called.getResponseMarshaller() == OpaqueBytes.INSTANCE) {
+      return called;
+    }
+    return OpaqueBytes.method(called.getFullMethodName());
   }
 
   private void begin(Metadata headers) {

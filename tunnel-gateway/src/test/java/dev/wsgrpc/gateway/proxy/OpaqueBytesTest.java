@@ -3,9 +3,11 @@ package dev.wsgrpc.gateway.proxy;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
 
 import io.grpc.Drainable;
 import io.grpc.KnownLength;
+import io.grpc.MethodDescriptor;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -57,5 +59,19 @@ class OpaqueBytesTest {
     assertArrayEquals(message, OpaqueBytes.INSTANCE.parse(OpaqueBytes.INSTANCE.stream(message)));
     ((Drainable) OpaqueBytes.INSTANCE.stream(message)).drainTo(OutputStream.nullOutputStream());
     assertArrayEquals(message, OpaqueBytes.INSTANCE.parse(OpaqueBytes.INSTANCE.stream(message)));
+  }
+
+  @Test
+  void theUpstreamCallReusesThePassThroughDescriptorOfTheCall() {
+    MethodDescriptor<byte[], byte[]> called = OpaqueBytes.method("test.Svc/Call");
+    assertSame(called, ForwardedCall.upstreamMethod(called));
+
+    // Any other descriptor (a type it declares, other marshallers) gets a pass-through one of the same name.
+    MethodDescriptor<byte[], byte[]> typed = called.toBuilder().setType(MethodDescriptor.MethodType.UNARY).build();
+    MethodDescriptor<byte[], byte[]> upstream = ForwardedCall.upstreamMethod(typed);
+    assertEquals("test.Svc/Call", upstream.getFullMethodName());
+    assertEquals(MethodDescriptor.MethodType.UNKNOWN, upstream.getType());
+    assertSame(OpaqueBytes.INSTANCE, upstream.getRequestMarshaller());
+    assertSame(OpaqueBytes.INSTANCE, upstream.getResponseMarshaller());
   }
 }
