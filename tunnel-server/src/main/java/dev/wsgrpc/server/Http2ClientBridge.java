@@ -171,6 +171,17 @@ final class Http2ClientBridge {
   /** Ends the bridge and releases everything it holds. */
   void close() {
     closed = true;
+    // Streams still open end here, so that the flow controller releases data waiting beyond gRPC's window. Closing the
+    // embedded channel alone would not: Netty's HTTP/2 handler closes gracefully, waiting for open streams on a timer
+    // the embedded event loop never runs.
+    try {
+      connection.forEachActiveStream(stream -> {
+        stream.close();
+        return true;
+      });
+    } catch (Http2Exception e) {
+      throw new IllegalStateException(e); // Closing a stream does not throw.
+    }
     embedded.finishAndReleaseAll();
   }
 

@@ -164,6 +164,23 @@ class Http2ClientBridgeTest {
   }
 
   @Test
+  void dataWaitingBeyondGrpcsWindowIsReleasedByClose() throws Exception {
+    // gRPC stopped reading (its window stays shut: a message too large, a failed call) while the browser kept sending.
+    server = new ScriptedHttp2Server(Http2Settings.defaultSettings().initialWindowSize(32));
+    server.autoConsume = false;
+    int id = openStream();
+    ByteBuf waiting = grpcMessage("z".repeat(200));
+    recorder.bridge.data(id, waiting, false);
+    channel.runPendingTasks();
+    assertFalse(recorder.bridge.isWritable(id));
+    assertTrue(waiting.refCnt() > 0, "the rest waits in the flow controller");
+    recorder.bridge.close();
+    server.release(); // what gRPC received of it (32 bytes)
+    server = new ScriptedHttp2Server();
+    assertEquals(0, waiting.refCnt(), "close() ends the open streams, so the flow controller lets go of their data");
+  }
+
+  @Test
   void afterCloseEverythingHandedToTheBridgeIsReleased() throws Exception {
     int id = openStream();
     recorder.bridge.close();
