@@ -11,6 +11,7 @@ import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
 import io.grpc.Status;
+import io.netty.channel.EventLoop;
 import java.io.IOException;
 import java.util.concurrent.Executor;
 import org.slf4j.Logger;
@@ -21,9 +22,12 @@ import org.slf4j.LoggerFactory;
  * upstream channel.
  *
  * <p>Everything that touches either call runs in one sequential lane per call (neither call is thread-safe): the
- * server side's callbacks are posted to it, and the upstream call delivers its own callbacks there. The lane runs
- * each task on the thread that posts it (an event loop of either side) unless another task of the call is running,
- * in which case that thread runs it next: no thread hands the call to another, and nothing in a task blocks.
+ * callbacks of both sides are posted to it. With the caller's event loop known ({@link UpstreamChannels}), the lane
+ * is a {@link LoopLane} on that loop, where both connections of the call live: each callback runs at once on the
+ * thread that delivers it. Otherwise it runs each task on the thread that posts it (an event loop of either side)
+ * unless another task of the call is running, in which case that thread runs it next. Either way nothing in a task
+ * blocks. The upstream call delivers its callbacks directly (grpc's direct executor, which also lets grpc read its
+ * messages on the transport's thread instead of handing them over), and the lane orders them.
  *
  * <p>Flow control is end to end: each side has at most one message requested at a time, and the next one is asked
  * for only when the other side is ready to send it on ({@code isReady}, else the other side's {@code onReady}). A
@@ -59,8 +63,22 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
    * {@link Context}: its deadline (the time the caller has left) becomes the upstream call's deadline.
    */
   static ServerCall.Listener<byte[]> start(ServerCall<byte[], byte[]> call, Metadata headers, Channel channel) {
-    Executor lane = MoreExecutors.newSequentialExecutor(MoreExecutors.directExecutor());
-    CallOptions options = CallOptions.DEFAULT.withExecutor(lane);
+    return start(call, headers, channel, MoreExecutors.newSequentialExecutor(MoreExecutors.directExecutor()));
+  }
+
+  /**
+   * As {@link #start(ServerCall, Metadata, Channel)}, from the event loop {@code loop} (the current thread's), whose
+   * channel {@code channel} is: the call's tasks run in a {@link LoopLane} on it.
+   */
+  static ServerCall.Listener<byte[]> start(ServerCall<byte[], byte[]> call, Metadata headers, Channel channel,
+      EventLoop loop) {
+    return start(call, headers, channel, LoopLane.onCurrentLoop(loop));
+  }
+
+  private static ServerCall.Listener<byte[]> start(ServerCall<byte[], byte[]> call, Metadata headers,
+      Channel channel, Executor lane) {
+    // Callbacks come straight from the upstream transport; UpstreamListener posts each to the lane.
+    CallOptions options = CallOptions.DEFAULT.withExecutor(MoreExecutors.directExecutor());
     Deadline deadline = Context.current().getDeadline();
     if (deadline != null) {
       options = options.withDeadline(deadline);
@@ -137,12 +155,12 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
     });
   }
 
-  // ---- the upstream's side (delivered in the lane) ----
+  // ---- the upstream's side (posted to the lane) ----
 
   private final class UpstreamListener extends ClientCall.Listener<byte[]> {
     @Override
     public void onHeaders(Metadata headers) {
-      guarded(() -> {
+      inLane(() -> {
         if (!downstreamClosed) {
           downstream.sendHeaders(headers);
         }
@@ -151,7 +169,7 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
 
     @Override
     public void onMessage(byte[] message) {
-      guarded(() -> {
+      inLane(() -> {
         if (downstreamClosed) {
           return;
         }
@@ -166,7 +184,7 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
 
     @Override
     public void onClose(Status status, Metadata trailers) {
-      guarded(() -> {
+      inLane(() -> {
         if (!downstreamClosed) {
           downstreamClosed = true;
           downstream.close(forCaller(status), trailers); // as the upstream sent them, unless its connection broke
@@ -176,7 +194,7 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
 
     @Override
     public void onReady() {
-      guarded(() -> {
+      inLane(() -> {
         if (awaitingUpstreamReady && !upstreamCancelled && upstream.isReady()) {
           awaitingUpstreamReady = false;
           downstream.request(1);

@@ -40,7 +40,7 @@ public final class ForwardingRegistry extends HandlerRegistry {
    * not owned: the caller shuts them down after the server.
    */
   public ForwardingRegistry(UpstreamChannels upstreams) {
-    this.forward = (call, headers) -> ForwardedCall.start(call, headers, upstreams.current());
+    this.forward = upstreams::forward;
   }
 
   @Override

@@ -2,6 +2,8 @@ package dev.wsgrpc.gateway.proxy;
 
 import io.grpc.Channel;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
 import io.netty.channel.EventLoop;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -37,12 +39,25 @@ public final class UpstreamChannels {
    * other than {@code directExecutor()}, or a caller outside the server).
    */
   Channel current() {
+    int i = currentLoop();
+    return channels[i < 0 ? 0 : i];
+  }
+
+  /** Starts forwarding {@code call} over {@link #current()}; on its loop's thread, in a lane on that loop. */
+  ServerCall.Listener<byte[]> forward(ServerCall<byte[], byte[]> call, Metadata headers) {
+    int i = currentLoop();
+    return i < 0 ? ForwardedCall.start(call, headers, channels[0])
+        : ForwardedCall.start(call, headers, channels[i], loops[i]);
+  }
+
+  /** The index of the event loop running this thread, or -1. */
+  private int currentLoop() {
     for (int i = 0; i < loops.length; i++) {
       if (loops[i].inEventLoop()) {
-        return channels[i];
+        return i;
       }
     }
-    return channels[0];
+    return -1;
   }
 
   /** The first channel, for work that is not a forwarded call (e.g. asking the upstream for its schemas). */
