@@ -32,6 +32,7 @@ interface UpstreamConnector {
           .group(client.eventLoop())
           .channel(GatewayTransport.clientChannelType(client))
           .option(ChannelOption.TCP_NODELAY, true)
+          .option(ChannelOption.RCVBUF_ALLOCATOR, UpstreamGateway.RELAY_READS)
           .option(ChannelOption.SO_KEEPALIVE, true)
           .option(ChannelOption.AUTO_READ, false)
           .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)

@@ -3,12 +3,14 @@ package dev.wsgrpc.gateway;
 import dev.wsgrpc.server.InternalTunnelServer;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.ssl.ApplicationProtocolNames;
@@ -18,7 +20,9 @@ import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -55,12 +59,24 @@ final class UpstreamGateway implements AutoCloseable {
     this.tunnelCounter = InternalTunnelServer.newTunnelCounter(options);
   }
 
+  /** The largest read of a relayed socket. */
+  static final int MAX_READ_BYTES = 256 * 1024;
+
+  /**
+   * Reads of both sockets of a relayed connection: sized to what arrives, as Netty's default, but up to
+   * {@link #MAX_READ_BYTES} rather than 64 KiB, so that a stream moves in fewer reads and writes (each a system
+   * call and a pass through the pipeline). A read takes no more than the socket holds, and reading stops while the
+   * other side cannot take more, so this bounds what one read may add, not what idle connections hold.
+   */
+  static final RecvByteBufAllocator RELAY_READS = new AdaptiveRecvByteBufAllocator(64, 2048, MAX_READ_BYTES);
+
   /** Binds and returns the address actually bound (port 0 picks one). */
   InetSocketAddress start(InetSocketAddress bind) throws InterruptedException {
     ServerBootstrap bootstrap = new ServerBootstrap()
         .group(boss, workers)
         .channel(GatewayTransport.serverChannelType())
         .childOption(ChannelOption.TCP_NODELAY, true)
+        .childOption(ChannelOption.RCVBUF_ALLOCATOR, RELAY_READS)
         .childHandler(new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
@@ -108,6 +124,11 @@ final class UpstreamGateway implements AutoCloseable {
 
   private UpstreamRelayHandler newRelay() {
     return new UpstreamRelayHandler(upstreams, connector, tracker, relaySettings, pendingBudget);
+  }
+
+  /** The client connections open now (for tests). */
+  Set<Channel> connections() {
+    return Collections.unmodifiableSet(connections);
   }
 
   /**

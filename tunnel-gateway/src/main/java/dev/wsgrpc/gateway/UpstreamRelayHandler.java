@@ -619,4 +619,9 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       upCtx.close();
     }
   }
+
+  /** The upstream connection once connected, else null (for tests; read on the event loop). */
+  Channel upstream() {
+    return upstream;
+  }
 }

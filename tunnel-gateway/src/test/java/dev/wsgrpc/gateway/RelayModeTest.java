@@ -1,6 +1,7 @@
 package dev.wsgrpc.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.core.WebSocketTunnel;
@@ -142,6 +143,29 @@ class RelayModeTest {
     closeables.add(client);
     client.sendPrefaceAndSettings();
     return client;
+  }
+
+  @Test
+  void bothSocketsOfARelayedConnectionReadUpTo256KiBAtATime() throws Exception {
+    start(RelaySettings.DEFAULT);
+    assertServing(goodClient());
+    assertEquals(1, gateway.connections().size());
+    io.netty.channel.Channel client = gateway.connections().iterator().next();
+    io.netty.channel.Channel upstream = client.eventLoop()
+        .submit(() -> client.pipeline().get(UpstreamRelayHandler.class).upstream()).get(10, TimeUnit.SECONDS);
+    for (io.netty.channel.Channel ch : List.of(client, upstream)) {
+      assertSame(UpstreamGateway.RELAY_READS, ch.config().getRecvByteBufAllocator(), ch.toString());
+    }
+    // Fed full reads, the allocator's guess grows past Netty's default maximum of 64 KiB, up to 256 KiB.
+    io.netty.channel.RecvByteBufAllocator.ExtendedHandle handle =
+        (io.netty.channel.RecvByteBufAllocator.ExtendedHandle) UpstreamGateway.RELAY_READS.newHandle();
+    for (int i = 0; i < 20; i++) {
+      handle.reset(client.config());
+      handle.attemptedBytesRead(handle.guess());
+      handle.lastBytesRead(handle.guess());
+      handle.readComplete();
+    }
+    assertEquals(256 * 1024, handle.guess());
   }
 
   @Test
