@@ -1,9 +1,11 @@
 package dev.wsgrpc.gateway.proxy;
 
+import dev.wsgrpc.core.internal.RateLimitedLog;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.LoggerFactory;
 
 /**
  * One forwarded call's lane on the event loop that serves it: its tasks run one at a time, in the order they were
@@ -12,13 +14,17 @@ import java.util.concurrent.RejectedExecutionException;
  * <p>In proxy mode both connections of a call live on one loop ({@link UpstreamChannels}), so nearly every task is
  * posted from the loop itself while no other task of the call runs: it runs at once, with no queue and no
  * allocation. A task posted while another runs (a callback one of the call's own actions set off) waits for it. A
- * task posted from another thread (a deadline timer, or the upstream channel starting a call it had to hold while
- * connecting) goes to the loop; from then until the lane is empty again, the loop's own tasks queue behind it, so
- * that the order of posting is kept.
+ * task posted from another thread (the upstream channel starting a call it had to hold while connecting, on the
+ * thread that ran the channel's own work, or the channel's {@code shutdownNow}) goes to the loop; from then until
+ * the lane is empty again, the loop's own tasks queue behind it, so that the order of posting is kept.
  *
- * <p>Not a general executor: it serves one call, and the call's tasks never throw (they handle their own failures).
+ * <p>Not a general executor: it serves one call, whose tasks handle their own failures. Should one throw anyway, the
+ * lane logs it (rate-limited) and runs the tasks after it, so that the call still ends.
  */
 final class LoopLane implements Executor {
+
+  private static final RateLimitedLog FAILED =
+      new RateLimitedLog(LoggerFactory.getLogger(LoopLane.class), RateLimitedLog.Level.WARN);
 
   private final Executor loop;
   private final Thread loopThread;
@@ -61,12 +67,12 @@ final class LoopLane implements Executor {
     }
     running = true;
     try {
-      task.run();
+      run(task);
     } finally {
       running = false;
-    }
-    if (!queue.isEmpty()) {
-      drain();
+      if (!queue.isEmpty()) {
+        drain();
+      }
     }
   }
 
@@ -78,10 +84,18 @@ final class LoopLane implements Executor {
     running = true;
     try {
       for (Runnable task = queue.poll(); task != null; task = queue.poll()) {
-        task.run();
+        run(task);
       }
     } finally {
       running = false;
+    }
+  }
+
+  private static void run(Runnable task) {
+    try {
+      task.run();
+    } catch (RuntimeException e) {
+      FAILED.log("A task of a forwarded call failed: {}", e);
     }
   }
 }

@@ -53,6 +53,20 @@ class LoopLaneTest {
   }
 
   @Test
+  void aTaskThatThrowsDoesNotHoldUpTheTasksAfterIt() throws Exception {
+    List<String> order = new ArrayList<>();
+    onLoop(() -> {
+      LoopLane lane = LoopLane.onCurrentLoop(loop);
+      lane.execute(() -> {
+        lane.execute(() -> order.add("queued behind the failing task"));
+        throw new IllegalStateException("a bug in a task");
+      });
+      lane.execute(() -> order.add("posted after"));
+    });
+    assertEquals(List.of("queued behind the failing task", "posted after"), order);
+  }
+
+  @Test
   void aTaskFromAnotherThreadRunsOnTheLoopAndIsNotOvertakenByTheLoopsLaterOnes() throws Exception {
     List<String> order = new ArrayList<>(); // touched on the loop only
     AtomicReference<LoopLane> laneRef = new AtomicReference<>();
