@@ -63,12 +63,14 @@ final class UpstreamGateway implements AutoCloseable {
   static final int MAX_READ_BYTES = 256 * 1024;
 
   /**
-   * Reads of both sockets of a relayed connection: sized to what arrives, as Netty's default, but up to
-   * {@link #MAX_READ_BYTES} rather than 64 KiB, so that a stream moves in fewer reads and writes (each a system
-   * call and a pass through the pipeline). A read takes no more than the socket holds, and reading stops while the
-   * other side cannot take more, so this bounds what one read may add, not what idle connections hold.
+   * Reads of both sockets of a relayed connection: each buffer sized to what arrives, as Netty's default, but up to
+   * {@link #MAX_READ_BYTES} rather than 64 KiB, and one read per readiness event rather than up to 16, so that a
+   * stream moves in fewer reads and writes (each a system call and a pass through the pipeline) and one event adds
+   * at most 256 KiB where it added up to 1 MiB. A read takes no more than the socket holds, and reading stops while
+   * the other side cannot take more. Shared by every relayed socket: not to be changed.
    */
-  static final RecvByteBufAllocator RELAY_READS = new AdaptiveRecvByteBufAllocator(64, 2048, MAX_READ_BYTES);
+  static final RecvByteBufAllocator RELAY_READS =
+      new AdaptiveRecvByteBufAllocator(64, 2048, MAX_READ_BYTES).maxMessagesPerRead(1);
 
   /** Binds and returns the address actually bound (port 0 picks one). */
   InetSocketAddress start(InetSocketAddress bind) throws InterruptedException {

@@ -561,7 +561,8 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
           int available = end - pos;
           if (available < FRAME_HEADER || (available < PING_FRAME && isPingAck(buf, pos))) {
             // A frame header, or a PING ACK that may be ours, cut by the read: wait for the rest.
-            carry = buf.retainedSlice(pos, available);
+            // A copy of the few bytes (under 17), not a slice that would hold the whole read buffer meanwhile.
+            carry = ctx.alloc().buffer(available).writeBytes(buf, pos, available);
             end = pos;
             break;
           }

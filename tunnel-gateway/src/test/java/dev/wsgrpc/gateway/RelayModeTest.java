@@ -1,6 +1,7 @@
 package dev.wsgrpc.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -166,6 +167,12 @@ class RelayModeTest {
       handle.readComplete();
     }
     assertEquals(256 * 1024, handle.guess());
+    // One read per readiness event: at most 256 KiB read before the relay writes it on.
+    handle.reset(client.config());
+    handle.attemptedBytesRead(handle.guess());
+    handle.lastBytesRead(handle.guess());
+    handle.incMessagesRead(1);
+    assertFalse(handle.continueReading());
   }
 
   @Test
