@@ -117,6 +117,8 @@ final class GatewaySetup extends RelaySetup {
   static final int WARM_UP_CALLS = 100_000;
   /** Then unary calls one at a time, the other shape the workloads measure. */
   static final int WARM_UP_SEQUENTIAL_CALLS = 10_000;
+  /** The longest a warm-up may take (about 10 s on a 2-core machine) before the setup is reported unmeasured. */
+  static final Duration WARM_UP_LIMIT = Duration.ofMinutes(5);
 
   /**
    * Warms the gateway's JVM up with {@link #WARM_UP_CALLS} unary calls, 64 at a time, then
@@ -128,7 +130,11 @@ final class GatewaySetup extends RelaySetup {
     EchoGrpc.EchoStub stub = EchoGrpc.newStub(channel);
     Semaphore inFlight = new Semaphore(64);
     AtomicReference<Throwable> failure = new AtomicReference<>();
+    long deadline = System.nanoTime() + WARM_UP_LIMIT.toNanos();
     for (int i = 0; i < WARM_UP_CALLS && failure.get() == null; i++) {
+      if (i % 1000 == 0 && System.nanoTime() > deadline) {
+        throw new NotMeasured("the gateway's warm-up took over " + WARM_UP_LIMIT.toMinutes() + " minutes");
+      }
       if (!inFlight.tryAcquire(60, TimeUnit.SECONDS)) {
         throw new NotMeasured("the gateway answered no warm-up call within 60 s");
       }
@@ -148,13 +154,18 @@ final class GatewaySetup extends RelaySetup {
         }
       });
     }
-    inFlight.tryAcquire(64, 60, TimeUnit.SECONDS);
+    if (!inFlight.tryAcquire(64, 60, TimeUnit.SECONDS)) {
+      throw new NotMeasured("the gateway left warm-up calls unanswered for 60 s");
+    }
     if (failure.get() != null) {
       throw new NotMeasured("a warm-up call through the gateway failed: " + failure.get());
     }
     EchoGrpc.EchoBlockingStub blocking = EchoGrpc.newBlockingStub(channel);
     try {
       for (int i = 0; i < WARM_UP_SEQUENTIAL_CALLS; i++) {
+        if (i % 1000 == 0 && System.nanoTime() > deadline) {
+          throw new NotMeasured("the gateway's warm-up took over " + WARM_UP_LIMIT.toMinutes() + " minutes");
+        }
         blocking.withDeadlineAfter(60, TimeUnit.SECONDS).unary(UnaryLatency.REQUEST);
       }
     } catch (RuntimeException e) {
