@@ -132,9 +132,7 @@ final class GatewaySetup extends RelaySetup {
     AtomicReference<Throwable> failure = new AtomicReference<>();
     long deadline = System.nanoTime() + WARM_UP_LIMIT.toNanos();
     for (int i = 0; i < WARM_UP_CALLS && failure.get() == null; i++) {
-      if (i % 1000 == 0 && System.nanoTime() > deadline) {
-        throw new NotMeasured("the gateway's warm-up took over " + WARM_UP_LIMIT.toMinutes() + " minutes");
-      }
+      checkWarmUpTime(i, deadline);
       if (!inFlight.tryAcquire(60, TimeUnit.SECONDS)) {
         throw new NotMeasured("the gateway answered no warm-up call within 60 s");
       }
@@ -163,13 +161,18 @@ final class GatewaySetup extends RelaySetup {
     EchoGrpc.EchoBlockingStub blocking = EchoGrpc.newBlockingStub(channel);
     try {
       for (int i = 0; i < WARM_UP_SEQUENTIAL_CALLS; i++) {
-        if (i % 1000 == 0 && System.nanoTime() > deadline) {
-          throw new NotMeasured("the gateway's warm-up took over " + WARM_UP_LIMIT.toMinutes() + " minutes");
-        }
+        checkWarmUpTime(i, deadline);
         blocking.withDeadlineAfter(60, TimeUnit.SECONDS).unary(UnaryLatency.REQUEST);
       }
     } catch (RuntimeException e) {
       throw new NotMeasured("a warm-up call through the gateway failed: " + e);
+    }
+  }
+
+  /** Every 1,000 calls: gives up once the warm-up has run past {@link #WARM_UP_LIMIT}. */
+  private static void checkWarmUpTime(int call, long deadlineNanos) throws NotMeasured {
+    if (call % 1000 == 0 && System.nanoTime() > deadlineNanos) {
+      throw new NotMeasured("the gateway's warm-up took over " + WARM_UP_LIMIT.toMinutes() + " minutes");
     }
   }
 

@@ -36,7 +36,7 @@ final class LoopLane implements Executor {
    * @param loop the executor of {@code loopThread}: the event loop serving the call
    * @param loopThread the loop's thread, which must be the current thread: the lane is made where the call starts
    */
-  LoopLane(Executor loop, Thread loopThread) {
+  private LoopLane(Executor loop, Thread loopThread) {
     this.loop = loop;
     this.loopThread = loopThread;
   }
@@ -59,10 +59,8 @@ final class LoopLane implements Executor {
       return;
     }
     if (running || !queue.isEmpty()) {
-      queue.add(task); // the running task, or the drain already posted, runs it in turn
-      if (!running) {
-        drain();
-      }
+      queue.add(task); // behind the running task, or behind a task from another thread
+      drain();
       return;
     }
     running = true;
