@@ -67,6 +67,11 @@ public final class BenchmarkMain implements Callable<Integer> {
       + "(default: 100000 full, 0 otherwise; cut to what the file limit allows).")
   Integer manyIdleTunnels;
 
+  @Option(names = "--max-steal", description = "The share of CPU time the host (hypervisor) may take from this "
+      + "machine during a sample; a sample that saw more is measured again, up to 5 times (default: 0.03; 1 to "
+      + "never measure again).")
+  double maxSteal = BenchmarkRun.DEFAULT_MAX_STEAL;
+
   @Option(names = "--idle-kinds", split = ",", description = "Which connections to hold idle (default: h2c,ws,h2,wss "
       + "full; h2c,ws quick).")
   List<String> idleKinds = new ArrayList<>();
@@ -95,7 +100,11 @@ public final class BenchmarkMain implements Callable<Integer> {
     Results results = new Results();
     environment(results, mode);
     String loadBefore = loadAverage();
+    HostSteal.Reading stealBefore = HostSteal.now();
     long started = System.nanoTime();
+    // Interrupted (Ctrl-C, kill), the run leaves no gateway, nginx, haproxy or websockify behind.
+    Runtime.getRuntime().addShutdownHook(new Thread(
+        () -> ProcessHandle.current().descendants().forEach(ProcessHandle::destroy), "bench-cleanup"));
     BenchmarkRun run = new BenchmarkRun(mode,
         gatewayJar != null ? gatewayJar : root.resolve("tunnel-gateway/target/tunnel-server.jar").toFile(),
         gatewayCommand, workloads, mode.profile(), root.resolve("benchmarks/target/profiles"),
@@ -103,8 +112,15 @@ public final class BenchmarkMain implements Callable<Integer> {
     if (manyIdleTunnels != null) {
       run.manyIdleTunnels(manyIdleTunnels);
     }
+    if (!smoke) {
+      run.maxSteal(maxSteal);
+    }
     run.run(results);
     results.environment.put("Load average (1/5/15 min) before / after", loadBefore + " / " + loadAverage());
+    double stolen = HostSteal.since(stealBefore);
+    results.environment.put("CPU time taken by the host (steal) over the run", Double.isNaN(stolen)
+        ? "unknown (no /proc/stat)" : String.format(Locale.ROOT, "%.1f %% (a sample that saw more than %.0f %% "
+            + "was measured again)", stolen * 100, maxSteal * 100));
     results.environment.put("Duration", String.format(Locale.ROOT, "%.0f s", (System.nanoTime() - started) / 1e9));
     Path md = "-".equals(markdown) ? null
         : markdown != null ? Paths.get(markdown) : root.resolve(smoke ? "benchmarks/target/smoke.md"

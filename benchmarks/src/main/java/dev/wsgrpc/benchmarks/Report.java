@@ -205,6 +205,11 @@ final class Report {
       if (w.note != null) {
         wm.put("note", w.note);
       }
+      Map<String, Object> steal = new LinkedHashMap<>();
+      steal.put("remeasured", w.remeasured);
+      steal.put("max_share_kept", Double.isNaN(w.maxStealKept) ? null : w.maxStealKept);
+      steal.put("kept_above_limit", w.keptNoisy);
+      wm.put("host_steal", steal);
       Map<String, Object> bySetup = new LinkedHashMap<>();
       for (String setup : w.samples.keySet()) {
         Map<String, Object> sm = new LinkedHashMap<>();
@@ -288,6 +293,16 @@ final class Report {
     return Json.write(root);
   }
 
+  /** What the host's steal did to a workload's samples, or null where it did nothing or is unknown. */
+  static String stealNote(Results.WorkloadResult w) {
+    if (w.remeasured == 0 && !(w.maxStealKept >= 0.01)) {
+      return null;
+    }
+    return String.format(Locale.ROOT, "Host steal: %d sample%s measured again; the kept samples lost at most %.1f %% "
+        + "of the CPU to the host%s.", w.remeasured, w.remeasured == 1 ? "" : "s", w.maxStealKept * 100,
+        w.keptNoisy == 0 ? "" : " (" + w.keptNoisy + " kept above the limit: every attempt saw more)");
+  }
+
   String markdown(String analysis) {
     StringBuilder md = new StringBuilder();
     Map<String, String> env = results.environment;
@@ -303,8 +318,9 @@ final class Report {
     }
     md.append("\nEvery figure is the median over the iterations, with the range (min–max) in brackets; a ratio "
         + "compares a setup with its baseline iteration by iteration (iterations run round robin over the setups, "
-        + "so a disturbance hits them alike). Ratios above 1 are better for throughput, QPS and rates; below 1 "
-        + "for latency.\n\n");
+        + "so a disturbance hits them alike). A sample during which the host's hypervisor took more of this "
+        + "machine's CPU than `--max-steal` allows (steal in `/proc/stat`) is measured again once the host is quiet, "
+        + "up to five times. Ratios above 1 are better for throughput, QPS and rates; below 1 for latency.\n\n");
 
     md.append("## Targets\n\n| Target | Expected | Measured | Met |\n|---|---|---|---|\n");
     Map<String, Double> summary = summary();
@@ -328,6 +344,10 @@ final class Report {
       md.append("\n### ").append(w.workload.title()).append("\n\n");
       if (w.note != null) {
         md.append(w.note).append("\n\n");
+      }
+      String steal = stealNote(w);
+      if (steal != null) {
+        md.append(steal).append("\n\n");
       }
       md.append("| Setup |");
       for (Workload.Metric m : w.workload.metrics()) {

@@ -17,6 +17,12 @@ final class Results {
     final Map<String, Map<String, List<Double>>> samples = new LinkedHashMap<>();
     final Map<String, String> failures = new LinkedHashMap<>();
     String note;
+    /** Samples measured again because the host took more CPU than allowed while they ran ({@link HostSteal}). */
+    int remeasured;
+    /** The largest share of CPU time stolen while a kept sample ran, NaN where steal is unknown. */
+    double maxStealKept = Double.NaN;
+    /** Kept samples that saw more steal than allowed, because every attempt did. */
+    int keptNoisy;
 
     WorkloadResult(Workload workload) {
       this.workload = workload;
