@@ -66,6 +66,10 @@ final class BenchmarkRun {
   private static final int ATTEMPTS = 5;
   /** How long to wait for the host to calm down before measuring a sample again. */
   private static final java.time.Duration QUIET_WAIT = java.time.Duration.ofSeconds(60);
+  /** Where steal is read, and how long a window judges whether the host calmed down (a test's fake clock). */
+  private java.util.function.Supplier<HostSteal.Reading> stealClock = HostSteal::now;
+  private java.time.Duration quietWindow = HostSteal.WINDOW;
+  private java.time.Duration quietWait = QUIET_WAIT;
   /** Idle ws tunnels for one server JVM to hold at the end of the run (issue 17: 100,000 in full runs), 0 for none. */
   private int manyIdleTunnels;
 
@@ -89,6 +93,15 @@ final class BenchmarkRun {
       throw new IllegalArgumentException("maxSteal: " + share + " (expected: > 0 and <= 1)");
     }
     this.maxSteal = share;
+    return this;
+  }
+
+  /** Reads steal from {@code clock}, judges calm over {@code window} and waits for it {@code atMost}: for tests. */
+  BenchmarkRun stealClock(java.util.function.Supplier<HostSteal.Reading> clock, java.time.Duration window,
+      java.time.Duration atMost) {
+    this.stealClock = clock;
+    this.quietWindow = window;
+    this.quietWait = atMost;
     return this;
   }
 
@@ -228,9 +241,9 @@ final class BenchmarkRun {
   private Map<String, Double> sample(Workload workload, Setup setup, Results.WorkloadResult result)
       throws Exception {
     for (int attempt = 1; ; attempt++) {
-      HostSteal.Reading before = HostSteal.now();
+      HostSteal.Reading before = stealClock.get();
       Map<String, Double> values = workload.run(setup, mode.iteration());
-      double stolen = HostSteal.since(before);
+      double stolen = HostSteal.share(before, stealClock.get());
       if (!(stolen > maxSteal) || attempt == ATTEMPTS) {
         if (!Double.isNaN(stolen)) {
           result.maxStealKept = Double.isNaN(result.maxStealKept) ? stolen : Math.max(result.maxStealKept, stolen);
@@ -243,7 +256,7 @@ final class BenchmarkRun {
       result.remeasured++;
       log.accept(String.format(java.util.Locale.ROOT, "  %s: the host took %.0f%% of the CPU during the sample; "
           + "measuring it again", setup.name(), stolen * 100));
-      HostSteal.awaitQuiet(maxSteal, QUIET_WAIT);
+      HostSteal.awaitQuiet(stealClock, maxSteal, quietWindow, quietWait);
     }
   }
 

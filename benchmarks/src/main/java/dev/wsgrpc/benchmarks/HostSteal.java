@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.function.Supplier;
 
 /**
  * The share of this machine's CPU time that its hypervisor gave to other guests ("steal", the eighth value of the
@@ -15,8 +16,8 @@ import java.time.Duration;
 final class HostSteal {
 
   private static final Path PROC_STAT = Path.of("/proc/stat");
-  /** The shortest window {@link #awaitQuiet} judges, long enough for a few dozen clock ticks on two cores. */
-  private static final Duration WINDOW = Duration.ofSeconds(3);
+  /** The window {@link #awaitQuiet} judges, long enough for hundreds of clock ticks on two cores. */
+  static final Duration WINDOW = Duration.ofSeconds(3);
 
   /** Clock ticks of all CPUs since boot: stolen, and in total (every state). */
   record Reading(long steal, long total) {
@@ -58,23 +59,28 @@ final class HostSteal {
 
   /** The share stolen between {@code before} and now, or NaN when unknown. */
   static double since(Reading before) {
-    Reading after = now();
+    return share(before, now());
+  }
+
+  /** The share stolen between two readings, or NaN when either is unknown. */
+  static double share(Reading before, Reading after) {
     return before == null || after == null ? Double.NaN : after.shareSince(before);
   }
 
   /**
-   * Waits, at most {@code atMost}, until a window of a few seconds passes with at most {@code maxShare} stolen.
-   * Returns at once where steal is unknown.
+   * Waits, at most {@code atMost}, until a {@code window} passes with at most {@code maxShare} stolen according to
+   * {@code clock}. Returns at once where steal is unknown.
    */
-  static void awaitQuiet(double maxShare, Duration atMost) throws InterruptedException {
+  static void awaitQuiet(Supplier<Reading> clock, double maxShare, Duration window, Duration atMost)
+      throws InterruptedException {
     long deadline = System.nanoTime() + atMost.toNanos();
     while (System.nanoTime() < deadline) {
-      Reading before = now();
+      Reading before = clock.get();
       if (before == null) {
         return;
       }
-      Thread.sleep(WINDOW.toMillis());
-      if (!(since(before) > maxShare)) {
+      Thread.sleep(window.toMillis());
+      if (!(share(before, clock.get()) > maxShare)) {
         return;
       }
     }
