@@ -73,17 +73,21 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
     failAll();
   }
 
-  /** Fails and releases everything not yet written. */
+  /** Fails and releases everything not yet written (nothing at all, usually: then no exception is made). */
   private void failAll() {
+    Throwable closed = null;
     if (gathered != null) {
       ChannelPromise[] promises = takeGatheredPromises();
       gathered.release();
       gathered = null;
+      closed = TunnelStatus.closedBeforeWrite();
       for (ChannelPromise p : promises) {
-        p.tryFailure(TunnelStatus.closedBeforeWrite());
+        p.tryFailure(closed);
       }
     }
-    pending.removeAndFailAll(TunnelStatus.closedBeforeWrite());
+    if (!pending.isEmpty()) {
+      pending.removeAndFailAll(closed != null ? closed : TunnelStatus.closedBeforeWrite());
+    }
   }
 
   @Override

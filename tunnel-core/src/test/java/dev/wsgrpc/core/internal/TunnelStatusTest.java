@@ -114,4 +114,16 @@ class TunnelStatusTest {
     assertEquals("expected HTTP 101 but was 403 Forbidden", e.getStatus().getDescription());
     assertSame(cause, e.getStatus().getCause());
   }
+
+  @Test
+  void aWriteOvertakenByTheTunnelsEndFailsWithAClosedChannelExceptionThatSaysWhyWithoutAStackTrace() {
+    java.nio.channels.ClosedChannelException e = TunnelStatus.closedBeforeWrite();
+
+    assertEquals("the WebSocket tunnel closed before these bytes were written", e.getCause().getMessage());
+    assertEquals(true, e.getCause() instanceof IOException);
+    // Made at the end of every tunnel that still had writes queued: no stack to fill in, which is what cost.
+    assertEquals(0, e.getStackTrace().length);
+    assertEquals(0, e.getCause().getStackTrace().length);
+    assertSame(e, TunnelStatus.writeFailure(e));
+  }
 }
