@@ -6,9 +6,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /** Runs the workloads over the setups side by side and collects {@link Results}. */
 final class BenchmarkRun {
@@ -65,11 +67,11 @@ final class BenchmarkRun {
   /** How often one sample is measured at most, the first time included. */
   private static final int ATTEMPTS = 5;
   /** How long to wait for the host to calm down before measuring a sample again. */
-  private static final java.time.Duration QUIET_WAIT = java.time.Duration.ofSeconds(60);
+  private static final Duration QUIET_WAIT = Duration.ofSeconds(60);
   /** Where steal is read, and how long a window judges whether the host calmed down (a test's fake clock). */
-  private java.util.function.Supplier<HostSteal.Reading> stealClock = HostSteal::now;
-  private java.time.Duration quietWindow = HostSteal.WINDOW;
-  private java.time.Duration quietWait = QUIET_WAIT;
+  private Supplier<HostSteal.Reading> stealClock = HostSteal::now;
+  private Duration quietWindow = HostSteal.WINDOW;
+  private Duration quietWait = QUIET_WAIT;
   /** Idle ws tunnels for one server JVM to hold at the end of the run (issue 17: 100,000 in full runs), 0 for none. */
   private int manyIdleTunnels;
 
@@ -97,8 +99,8 @@ final class BenchmarkRun {
   }
 
   /** Reads steal from {@code clock}, judges calm over {@code window} and waits for it {@code atMost}: for tests. */
-  BenchmarkRun stealClock(java.util.function.Supplier<HostSteal.Reading> clock, java.time.Duration window,
-      java.time.Duration atMost) {
+  BenchmarkRun stealClock(Supplier<HostSteal.Reading> clock, Duration window,
+      Duration atMost) {
     this.stealClock = clock;
     this.quietWindow = window;
     this.quietWait = atMost;
@@ -254,7 +256,7 @@ final class BenchmarkRun {
         return values;
       }
       result.remeasured++;
-      log.accept(String.format(java.util.Locale.ROOT, "  %s: the host took %.0f%% of the CPU during the sample; "
+      log.accept(String.format(Locale.ROOT, "  %s: the host took %.0f%% of the CPU during the sample; "
           + "measuring it again", setup.name(), stolen * 100));
       HostSteal.awaitQuiet(stealClock, maxSteal, quietWindow, quietWait);
     }
