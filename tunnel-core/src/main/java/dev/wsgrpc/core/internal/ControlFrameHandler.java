@@ -13,6 +13,7 @@ import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -64,15 +65,6 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
   /** After a protocol error: completes when the peer has hung up or the linger time is over. */
   private ChannelPromise lingerEnded;
 
-  /**
-   * Creates the handler for one tunnel.
-   *
-   * @param peer how errors name the other side, e.g. {@code "ws://host:8080/grpc"} or {@code "client 10.0.0.7:5512"}
-   * @param normalClose the code sent when gRPC closes the connection: 1000 on clients, 1001 on servers
-   * @param reportStatus whether a close or protocol error is reported to gRPC as a mapped {@code Status} (clients:
-   *     in-flight RPCs fail with it). Servers simply close: gRPC cancels their calls, and its server transport
-   *     would log every reported status at INFO, which a normal client close must not cause.
-   */
   /** Whether text frames go on to the next handler (else they fail the connection). */
   private boolean passText;
 
@@ -84,12 +76,20 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
     passText = true;
   }
 
+  /**
+   * Creates the handler for one tunnel.
+   *
+   * @param peer how errors name the other side, e.g. {@code "ws://host:8080/grpc"} or {@code "client 10.0.0.7:5512"}
+   * @param normalClose the code sent when gRPC closes the connection: 1000 on clients, 1001 on servers
+   * @param reportStatus whether a close or protocol error is reported to gRPC as a mapped {@code Status} (clients:
+   *     in-flight RPCs fail with it). Servers simply close: gRPC cancels their calls, and its server transport
+   *     would log every reported status at INFO, which a normal client close must not cause.
+   */
   public ControlFrameHandler(String peer, WebSocketCloseStatus normalClose, boolean reportStatus) {
     this.peer = Preconditions.checkNotNull(peer, "peer");
     this.normalClose = Preconditions.checkNotNull(normalClose, "normalClose");
     this.reportStatus = reportStatus;
   }
-
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -126,9 +126,11 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
     frame.release();
     logger.debug("{} closed the tunnel with {}", peer, TunnelStatus.describe(code));
     // Echo first, so that what gRPC writes while it winds down (GOAWAY) is dropped rather than sent after a Close;
-    // then tell gRPC, so that in-flight RPCs fail with the peer's code rather than "connection closed".
+    // then tell gRPC, so that in-flight RPCs fail with the peer's code rather than "connection closed". The echo
+    // itself is written once this read is handled: a peer that hung up right after its Close (as clients of ours
+    // do) has then been seen to, and gets no echo, which it could not read (written, it would only draw a reset).
     sendClose(ctx, code < 0 ? WebSocketCloseStatus.NORMAL_CLOSURE : new WebSocketCloseStatus(code, "echo"), null,
-        false);
+        false, true);
     if (reportStatus) {
       ctx.fireExceptionCaught(TunnelStatus.closedByPeer(peer, code, reason));
     }
@@ -164,7 +166,7 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
       logger.debug("Closing tunnel with {}: {} ({})", peer, problem, TunnelStatus.describe(status.code()));
     }
     // A silent peer will not hang up: close at once. Anyone else gets a moment to read the Close.
-    sendClose(ctx, status, problem, !(cause instanceof KeepaliveHandler.PingTimeoutException));
+    sendClose(ctx, status, problem, !(cause instanceof KeepaliveHandler.PingTimeoutException), false);
     if (reportStatus) {
       ctx.fireExceptionCaught(TunnelStatus.closedHere(peer, status, problem, cause));
     }
@@ -189,7 +191,7 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
   @Override
   public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
     if (!closeSent && ctx.channel().isActive()) {
-      sendClose(ctx, normalClose, null, false);
+      sendClose(ctx, normalClose, null, false, false);
     }
     ChannelPromise pending = lingerEnded != null ? lingerEnded : closeWritten;
     if (pending != null && !pending.isDone()) {
@@ -210,9 +212,13 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
 
   /**
    * Sends Close once; the connection is closed once it has been written (or after a timeout), or with
-   * {@code linger}, once the peer has hung up or {@link #ERROR_LINGER_MILLIS} later.
+   * {@code linger}, once the peer has hung up or {@link #ERROR_LINGER_MILLIS} later. With {@code afterRead}, the
+   * Close is written by a task of the event loop, which runs once the read under way is handled: if the peer hung
+   * up in that read, the connection is closed by then and nothing is written. Either way no write of anyone else
+   * goes out after this call.
    */
-  private void sendClose(ChannelHandlerContext ctx, WebSocketCloseStatus status, String reason, boolean linger) {
+  private void sendClose(ChannelHandlerContext ctx, WebSocketCloseStatus status, String reason, boolean linger,
+      boolean afterRead) {
     if (closeSent) {
       return;
     }
@@ -243,6 +249,22 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
         timeout.cancel(false);
         ctx.close();
       });
+    }
+    if (afterRead) {
+      try {
+        ctx.executor().execute(() -> writeClose(ctx, status, reason));
+      } catch (RejectedExecutionException e) {
+        closeWritten.trySuccess(); // the event loop is shutting down, and its connections with it
+      }
+    } else {
+      writeClose(ctx, status, reason);
+    }
+  }
+
+  private void writeClose(ChannelHandlerContext ctx, WebSocketCloseStatus status, String reason) {
+    if (!ctx.channel().isActive()) {
+      closeWritten.trySuccess(); // the peer hung up: nothing to write, and nobody to read it
+      return;
     }
     ctx.writeAndFlush(new CloseWebSocketFrame(status.code(), truncate(reason)))
         .addListener(f -> closeWritten.trySuccess());

@@ -253,6 +253,44 @@ class ControlFrameHandlerTest {
   }
 
   @Test
+  void receivedCloseIsEchoedOnceTheReadIsHandledAndNothingElseGoesOutAfterIt() {
+    InboundRecorder recorder = new InboundRecorder();
+    EmbeddedChannel ch = channel(recorder);
+    ch.pipeline().fireChannelRead(new CloseWebSocketFrame(1000, "done")); // inside the socket's read
+
+    BinaryWebSocketFrame goAway = new BinaryWebSocketFrame(bytes("GOAWAY"));
+    // Through the pipeline: EmbeddedChannel's own write would run the loop's tasks after it.
+    assertFalse(ch.pipeline().write(goAway).isSuccess(), "what gRPC writes as it winds down is dropped");
+    assertEquals(0, goAway.refCnt());
+    assertTrue(ch.outboundMessages().isEmpty(), "the echo waits for the read to be handled");
+    assertTrue(ch.isOpen());
+
+    ch.runPendingTasks(); // the read is handled and the peer is still there
+    readClose(ch, 1000);
+    assertFalse(ch.isOpen(), "closed once the echo is written");
+    assertEquals(Status.Code.UNAVAILABLE, recorder.onlyException(StatusRuntimeException.class).getStatus().getCode());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void peerThatHungUpInTheReadOfItsCloseGetsNoEcho() {
+    InboundRecorder recorder = new InboundRecorder();
+    EmbeddedChannel ch = channel(recorder);
+    ch.pipeline().fireChannelRead(new CloseWebSocketFrame(1000, "done"));
+    // The same read found the end of the stream: the transport closes the connection, as Netty does without
+    // half-closure, before the event loop's tasks run.
+    ch.unsafe().close(ch.voidPromise());
+
+    ch.runPendingTasks();
+    assertTrue(ch.outboundMessages().isEmpty(), "a Close to a peer that hung up would only draw a TCP reset");
+    assertFalse(ch.isOpen());
+    assertEquals(1, recorder.inactive);
+    assertEquals(1000, ch.attr(ControlFrameHandler.CLOSE_RECEIVED).get());
+    assertEquals(Status.Code.UNAVAILABLE, recorder.onlyException(StatusRuntimeException.class).getStatus().getCode());
+    assertFalse(ch.finish());
+  }
+
+  @Test
   void receivedCloseWithoutCodeIsAnsweredWith1000() {
     InboundRecorder recorder = new InboundRecorder();
     EmbeddedChannel ch = channel(recorder);
