@@ -124,7 +124,8 @@ final class BenchmarkRun {
       all.add(new StreamingThroughput(true, size));
       all.add(new StreamingThroughput(false, size));
     }
-    all.add(new ConnectRate());
+    all.add(new ConnectRate(1));
+    all.add(new ConnectRate(ConnectRate.OPENERS));
     all.add(new FirstCall());
     all.removeIf(w -> !onlyWorkloads.isEmpty() && !onlyWorkloads.contains(w.id()));
     return all;

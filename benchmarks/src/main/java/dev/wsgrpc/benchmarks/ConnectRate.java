@@ -3,16 +3,23 @@ package dev.wsgrpc.benchmarks;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import io.grpc.ManagedChannel;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * New connections per second, one after the other: a new channel, one unary call through it (so TLS, the upgrade and
- * the HTTP/2 preface are all done), then shut down. Over ws and wss and their baselines only. Beside the rate, the
- * CPU time each new connection costs the client and the server, from the CPU time of their threads
+ * New connections per second: a new channel, one unary call through it (so TLS, the upgrade and the HTTP/2 preface
+ * are all done), then shut down. With one opener ({@code new_tunnels}) each connection starts when the last one has
+ * ended, so the rate counts every round trip a connection waits for; with several at once
+ * ({@code new_tunnels_8_openers}) the round trips overlap and the rate shows what the CPU allows, as
+ * when many clients connect at the same time. Over ws and wss and their baselines only. Beside the rate, the CPU
+ * time each new connection costs the client and the server, from the CPU time of their threads
  * ({@link CpuClock.Threads}): client and server share this JVM but not their threads.
  */
 final class ConnectRate extends Workload {
@@ -21,19 +28,33 @@ final class ConnectRate extends Workload {
   /**
    * How many times the mode's warm-up each setup gets here (15 s in a full run): the code that opens and ends a
    * connection runs once per connection, about a thousand times a second, so after the shared 3 s it was still being
-   * compiled, and the rates of the iterations climbed from the first to the last (the full run of 2026-12-03 08:42: h2c 630 to
-   * 1,256-1,433, ws 606 to 986-1,077 connections per second).
+   * compiled, and the rates of the iterations climbed from the first to the last (the full run of 2026-12-03 08:42:
+   * h2c 630 to 1,256-1,433, ws 606 to 986-1,077 connections per second).
    */
   static final int WARM_UP_FACTOR = 5;
 
+  /** How many threads open connections at once in the second variant: four per core of this 2-core machine. */
+  static final int OPENERS = 8;
+
+  private final int openers;
+
+  /** @param openers how many threads open connections at the same time, each one after the other */
+  ConnectRate(int openers) {
+    if (openers < 1) {
+      throw new IllegalArgumentException("openers: " + openers + " (expected: > 0)");
+    }
+    this.openers = openers;
+  }
+
   @Override
   String id() {
-    return "new_tunnels";
+    return openers == 1 ? "new_tunnels" : "new_tunnels_" + openers + "_openers";
   }
 
   @Override
   String title() {
-    return "New connections (tunnels) per second, each with one unary call";
+    return openers == 1 ? "New connections (tunnels) per second, each with one unary call"
+        : "New connections (tunnels) per second, each with one unary call, " + openers + " opened at a time";
   }
 
   @Override
@@ -48,17 +69,67 @@ final class ConnectRate extends Workload {
   }
 
   @Override
-  void warmUp(Setup setup, Duration duration) {
+  void warmUp(Setup setup, Duration duration) throws Exception {
     run(setup, duration.multipliedBy(WARM_UP_FACTOR));
   }
 
   @Override
-  Map<String, Double> run(Setup setup, Duration duration) {
+  Map<String, Double> run(Setup setup, Duration duration) throws Exception {
     CpuClock.Threads before = CpuClock.Threads.now();
     long start = System.nanoTime();
     long end = start + duration.toNanos();
-    int connections = 0;
+    int connections;
     long now;
+    if (openers == 1) {
+      connections = openUntil(setup, end);
+      now = System.nanoTime();
+    } else {
+      // The openers stay alive until their CPU time is read: the clock counts only threads that are still there.
+      AtomicInteger opened = new AtomicInteger();
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      CountDownLatch done = new CountDownLatch(openers);
+      CountDownLatch release = new CountDownLatch(1);
+      List<Thread> threads = new ArrayList<>();
+      for (int i = 0; i < openers; i++) {
+        Thread thread = new Thread(() -> {
+          try {
+            opened.addAndGet(openUntil(setup, end));
+          } catch (Throwable t) {
+            failure.compareAndSet(null, t);
+          } finally {
+            done.countDown();
+          }
+          try {
+            release.await();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }, "bench-client-opener-" + i);
+        thread.setDaemon(true);
+        thread.start();
+        threads.add(thread);
+      }
+      try {
+        done.await();
+        now = System.nanoTime();
+      } finally {
+        release.countDown();
+      }
+      CpuClock.Threads cpu = CpuClock.Threads.now().since(before);
+      for (Thread thread : threads) {
+        thread.join();
+      }
+      if (failure.get() != null) {
+        throw new IllegalStateException("an opener failed: " + failure.get(), failure.get());
+      }
+      return result(opened.get(), now - start, cpu);
+    }
+    return result(connections, now - start, CpuClock.Threads.now().since(before));
+  }
+
+  /** Opens connections one after the other until {@code end} (System.nanoTime()) has passed; returns how many. */
+  private static int openUntil(Setup setup, long end) {
+    int connections = 0;
     do {
       ManagedChannel channel = setup.newChannel();
       try {
@@ -67,11 +138,13 @@ final class ConnectRate extends Workload {
         Channels.shutdown(channel);
       }
       connections++;
-      now = System.nanoTime();
-    } while (now < end);
-    CpuClock.Threads cpu = CpuClock.Threads.now().since(before);
+    } while (System.nanoTime() < end);
+    return connections;
+  }
+
+  private static Map<String, Double> result(int connections, long nanos, CpuClock.Threads cpu) {
     Map<String, Double> result = new LinkedHashMap<>();
-    result.put("rate", connections * 1e9 / (now - start));
+    result.put("rate", connections * 1e9 / nanos);
     result.put("client_cpu", cpu.client() / 1e3 / connections);
     result.put("server_cpu", cpu.server() / 1e3 / connections);
     return result;

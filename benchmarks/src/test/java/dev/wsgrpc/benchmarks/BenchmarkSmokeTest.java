@@ -56,11 +56,14 @@ class BenchmarkSmokeTest {
     String report = new String(Files.readAllBytes(md), StandardCharsets.UTF_8);
     assertTrue(report.contains("| Unary p50 latency ws / h2c | ≤ 1.05 |"), report);
     assertTrue(report.contains("### Streaming upload (client to server, masked), 64 KiB messages"), report);
+    assertTrue(report.contains(
+        "### New connections (tunnels) per second, each with one unary call, 8 opened at a time"), report);
     String js = new String(Files.readAllBytes(json), StandardCharsets.UTF_8);
     for (String key : List.of("\"unary_p50_ratio_ws_vs_h2c\": ", "\"unary_p99_ratio_ws_vs_h2c\": ",
         "\"qps_ratio_ws_vs_h2c\": ", "\"throughput_ratio_ws_vs_h2c_upload\": ", "\"idle_tunnels_held\": ",
         "\"heap_bytes_per_idle_tunnel\": ", "\"first_call_round_trips_ws\": ", "\"first_call_round_trips_h2c\": ",
-        "\"new_tunnel_client_cpu_ratio_ws_vs_h2c\": ", "\"new_tunnel_server_cpu_ratio_ws_vs_h2c\": ")) {
+        "\"new_tunnel_client_cpu_ratio_ws_vs_h2c\": ", "\"new_tunnel_server_cpu_ratio_ws_vs_h2c\": ",
+        "\"new_tunnels_8_openers_ratio_ws_vs_h2c\": ")) {
       assertTrue(js.contains(key), key + " in " + js);
     }
   }
