@@ -99,8 +99,7 @@ final class BenchmarkRun {
   }
 
   /** Reads steal from {@code clock}, judges calm over {@code window} and waits for it {@code atMost}: for tests. */
-  BenchmarkRun stealClock(Supplier<HostSteal.Reading> clock, Duration window,
-      Duration atMost) {
+  BenchmarkRun stealClock(Supplier<HostSteal.Reading> clock, Duration window, Duration atMost) {
     this.stealClock = clock;
     this.quietWindow = window;
     this.quietWait = atMost;

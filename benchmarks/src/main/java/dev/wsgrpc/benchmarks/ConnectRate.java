@@ -48,6 +48,11 @@ final class ConnectRate extends Workload {
 
   @Override
   String id() {
+    return id(openers);
+  }
+
+  /** The workload id with {@code openers} at once: {@code new_tunnels}, or e.g. {@code new_tunnels_8_openers}. */
+  static String id(int openers) {
     return openers == 1 ? "new_tunnels" : "new_tunnels_" + openers + "_openers";
   }
 
@@ -78,53 +83,52 @@ final class ConnectRate extends Workload {
     CpuClock.Threads before = CpuClock.Threads.now();
     long start = System.nanoTime();
     long end = start + duration.toNanos();
-    int connections;
-    long now;
     if (openers == 1) {
-      connections = openUntil(setup, end);
-      now = System.nanoTime();
-    } else {
-      // The openers stay alive until their CPU time is read: the clock counts only threads that are still there.
-      AtomicInteger opened = new AtomicInteger();
-      AtomicReference<Throwable> failure = new AtomicReference<>();
-      CountDownLatch done = new CountDownLatch(openers);
-      CountDownLatch release = new CountDownLatch(1);
-      List<Thread> threads = new ArrayList<>();
-      for (int i = 0; i < openers; i++) {
-        Thread thread = new Thread(() -> {
-          try {
-            opened.addAndGet(openUntil(setup, end));
-          } catch (Throwable t) {
-            failure.compareAndSet(null, t);
-          } finally {
-            done.countDown();
-          }
-          try {
-            release.await();
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
-        }, "bench-client-opener-" + i);
-        thread.setDaemon(true);
-        thread.start();
-        threads.add(thread);
-      }
-      try {
-        done.await();
-        now = System.nanoTime();
-      } finally {
-        release.countDown();
-      }
-      CpuClock.Threads cpu = CpuClock.Threads.now().since(before);
-      for (Thread thread : threads) {
-        thread.join();
-      }
-      if (failure.get() != null) {
-        throw new IllegalStateException("an opener failed: " + failure.get(), failure.get());
-      }
-      return result(opened.get(), now - start, cpu);
+      int connections = openUntil(setup, end);
+      long nanos = System.nanoTime() - start;
+      return result(connections, nanos, CpuClock.Threads.now().since(before));
     }
-    return result(connections, now - start, CpuClock.Threads.now().since(before));
+    // The openers stay alive until their CPU time is read: the clock counts only threads that are still there.
+    AtomicInteger opened = new AtomicInteger();
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    CountDownLatch done = new CountDownLatch(openers);
+    CountDownLatch release = new CountDownLatch(1);
+    List<Thread> threads = new ArrayList<>();
+    for (int i = 0; i < openers; i++) {
+      Thread thread = new Thread(() -> {
+        try {
+          opened.addAndGet(openUntil(setup, end));
+        } catch (Throwable t) {
+          failure.compareAndSet(null, t);
+        } finally {
+          done.countDown();
+        }
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }, "bench-client-opener-" + i);
+      thread.setDaemon(true);
+      thread.start();
+      threads.add(thread);
+    }
+    long nanos;
+    CpuClock.Threads cpu;
+    try {
+      done.await();
+      nanos = System.nanoTime() - start;
+      cpu = CpuClock.Threads.now().since(before);
+    } finally {
+      release.countDown();
+    }
+    for (Thread thread : threads) {
+      thread.join();
+    }
+    if (failure.get() != null) {
+      throw new IllegalStateException("an opener failed: " + failure.get(), failure.get());
+    }
+    return result(opened.get(), nanos, cpu);
   }
 
   /** Opens connections one after the other until {@code end} (System.nanoTime()) has passed; returns how many. */

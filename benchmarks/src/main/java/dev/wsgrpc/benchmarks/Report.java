@@ -87,7 +87,7 @@ final class Report {
     }
     s.put("new_tunnels_ratio_ws_vs_h2c", ratio("new_tunnels", "ws", "rate"));
     s.put("new_tunnels_ratio_wss_vs_h2", ratio("new_tunnels", "wss", "rate"));
-    String parallel = "new_tunnels_" + ConnectRate.OPENERS + "_openers";
+    String parallel = ConnectRate.id(ConnectRate.OPENERS);
     s.put(parallel + "_ratio_ws_vs_h2c", ratio(parallel, "ws", "rate"));
     s.put(parallel + "_ratio_wss_vs_h2", ratio(parallel, "wss", "rate"));
     // CPU per new connection on each side (client threads, server threads): below 1 means the tunnel costs less.
