@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.netty.util.ResourceLeakDetector;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Properties;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -90,6 +92,28 @@ class TunnelServerOptionsTest {
           + "--descriptor_set_out) but it did not parse"), message);
     } finally {
       java.nio.file.Files.delete(garbage);
+    }
+  }
+
+  @Test
+  void leakDetectionIsOffUnlessAPropertyChoosesItsLevel() {
+    ResourceLeakDetector.Level before = ResourceLeakDetector.getLevel();
+    try {
+      Properties chosen = new Properties();
+      ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.PARANOID);
+      chosen.setProperty("io.netty.leakDetection.level", "paranoid");
+      TunnelServerMain.defaultLeakDetection(chosen);
+      assertEquals(ResourceLeakDetector.Level.PARANOID, ResourceLeakDetector.getLevel());
+
+      Properties older = new Properties();
+      older.setProperty("io.netty.leakDetectionLevel", "advanced");
+      TunnelServerMain.defaultLeakDetection(older);
+      assertEquals(ResourceLeakDetector.Level.PARANOID, ResourceLeakDetector.getLevel());
+
+      TunnelServerMain.defaultLeakDetection(new Properties());
+      assertEquals(ResourceLeakDetector.Level.DISABLED, ResourceLeakDetector.getLevel());
+    } finally {
+      ResourceLeakDetector.setLevel(before);
     }
   }
 }
