@@ -48,7 +48,9 @@ final class TunnelServerJar implements AutoCloseable {
   /** Starts the jar with {@code args} and extra environment variables; does not wait for it. */
   static TunnelServerJar start(Map<String, String> env, String... args) throws IOException {
     List<String> command = new ArrayList<>(Arrays.asList(
-        Paths.get(System.getProperty("java.home"), "bin", "java").toString(), "-jar", jar().getPath()));
+        Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
+        // As the build's own tests: every buffer tracked, and a report fails the test (close()).
+        "-Dio.netty.leakDetection.level=paranoid", "-jar", jar().getPath()));
     command.addAll(Arrays.asList(args));
     Path out = Files.createTempFile("tunnel-server", ".out");
     Path err = Files.createTempFile("tunnel-server", ".err");
@@ -182,10 +184,17 @@ final class TunnelServerJar implements AutoCloseable {
     }
   }
 
+  /** Stops the process if it still runs, then fails if Netty reported a leaked buffer in its output. */
   @Override
   public void close() throws InterruptedException {
     if (process.isAlive()) {
       process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+    String output = stdout() + stderr();
+    int leak = output.indexOf("LEAK:");
+    if (leak >= 0) {
+      throw new AssertionError("tunnel-server reported a leaked buffer:\n"
+          + output.substring(leak, Math.min(output.length(), leak + 4000)));
     }
   }
 }
