@@ -18,7 +18,8 @@ import io.netty.handler.codec.http.websocketx.WebSocketFrame;
  * <ul>
  *   <li>Masked (clients): the header, the key and the masked payload go into one new buffer, the payload masked
  *       while it is copied there; this is the one buffer that must be written anyway, as the payload cannot be
- *       masked where it lies (gRPC may still hold it).</li>
+ *       masked where it lies: its bytes may be shared (Netty's HTTP/2 writer sends one frame header buffer, as a
+ *       slice, in front of every full-size DATA frame of a write).</li>
  *   <li>Unmasked (servers): the header goes out in a small buffer of its own and the payload as it is, in a second
  *       write of the same flush (a gathering write, no copy). Payloads of at most {@value #COPY_THRESHOLD} bytes are
  *       copied behind the header instead: one small buffer is cheaper than two.</li>

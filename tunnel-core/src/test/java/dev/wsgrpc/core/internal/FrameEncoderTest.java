@@ -172,6 +172,38 @@ class FrameEncoderTest {
     assertFalse(server.finish());
   }
 
+  @Test
+  void maskingLeavesTheWrittenBuffersUnchangedEvenWhenTheyShareBytes() {
+    // Netty's HTTP/2 writer sends one frame header buffer, as a slice, in front of every full-size DATA frame of a
+    // write: masking in place would mask those shared bytes once per frame.
+    EmbeddedChannel client = new EmbeddedChannel(new FrameEncoder(true), new ByteStreamFrameCodec(64 * 1024));
+    byte[] headerBytes = random(9);
+    byte[] first = random(16 * 1024);
+    byte[] second = random(16 * 1024 + 1);
+    ByteBuf header = Unpooled.directBuffer(9).writeBytes(headerBytes);
+    ByteBuf data = Unpooled.directBuffer(first.length + second.length).writeBytes(first).writeBytes(second);
+    client.write(header.retainedSlice());
+    client.write(data.readRetainedSlice(first.length));
+    client.write(header.retainedSlice());
+    client.write(data.readRetainedSlice(second.length));
+    client.flush();
+    FrameDecoderTest.Recorder recorder = new FrameDecoderTest.Recorder();
+    EmbeddedChannel server = new EmbeddedChannel(new FrameDecoder(true, 1 << 20), recorder);
+    server.writeInbound(Unpooled.wrappedBuffer(written(client)));
+    ByteBuf expected = Unpooled.buffer().writeBytes(headerBytes).writeBytes(first).writeBytes(headerBytes)
+        .writeBytes(second);
+    assertArrayEquals(ByteBufUtil.getBytes(expected), recorder.takePayload());
+    assertTrue(expected.release());
+    assertArrayEquals(headerBytes, ByteBufUtil.getBytes(header), "the shared header bytes are as written");
+    data.readerIndex(0);
+    assertArrayEquals(first, ByteBufUtil.getBytes(data, 0, first.length), "the writer's bytes are as written");
+    assertTrue(header.release());
+    assertTrue(data.release());
+    assertTrue(recorder.exceptions.isEmpty());
+    assertFalse(client.finish());
+    assertFalse(server.finish());
+  }
+
   // ---- no copies (server side) --------------------------------------------------------------------------------
 
   @Test
