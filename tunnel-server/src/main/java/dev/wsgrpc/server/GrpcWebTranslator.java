@@ -3,7 +3,6 @@ package dev.wsgrpc.server;
 import io.grpc.Status;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
@@ -56,6 +55,8 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   private final String scheme;
   private final Gate gate;
   private boolean keepAlive = true;
+  /** Answered for the last time: nothing the client sends is read any more. */
+  private boolean closing;
 
   // The call in progress (streamId -1 between calls).
   private boolean discarding;
@@ -115,9 +116,12 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   }
 
   private void onRequest(HttpRequest request) {
+    if (closing) {
+      return;
+    }
     if (streamId != -1 || discarding) {
       // Browsers never pipeline; nothing else may send a second request before the first was answered.
-      close();
+      close(false);
       return;
     }
     if (request.decoderResult().isFailure() || !isGrpcWeb(request)) {
@@ -127,15 +131,13 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
       response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
       response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
       HttpUtil.setContentLength(response, response.content().readableBytes());
-      ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
-      discarding = true;
+      answerAndClose(response, LingeringClose.bodyFollows(request));
       return;
     }
     Status refusal = gate.check(request);
     if (refusal != null) {
       keepAlive = false;
-      discarding = true;
-      ctx.writeAndFlush(trailersOnly(request, refusal)).addListener(ChannelFutureListener.CLOSE);
+      answerAndClose(trailersOnly(request, refusal), LingeringClose.bodyFollows(request));
       return;
     }
     startCall(request);
@@ -166,8 +168,11 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
 
   private void onContent(HttpContent content) {
     boolean last = content instanceof LastHttpContent;
-    if (discarding || streamId == -1) {
-      discarding &= !last;
+    if (closing || discarding || streamId == -1) {
+      if (last && discarding) {
+        discarding = false;
+        LingeringClose.bodyEnded(ctx.channel());
+      }
       return;
     }
     if (requestEnded) {
@@ -182,6 +187,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
           throw new IllegalArgumentException("expected a body in whole groups of 4 base64 characters");
         }
       } catch (IllegalArgumentException e) {
+        discarding = !last;
         failCall(Status.INTERNAL.withDescription(e.getMessage()));
         return;
       }
@@ -208,6 +214,9 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     }
     if (!responseStarted) {
       responseStarted = true;
+      if (endStream && !requestEnded) {
+        keepAlive = false; // answered before the request ended: the connection cannot be reused
+      }
       Status refused = statusOfRefusal(headers);
       if (refused != null) {
         answerStatus(refused);
@@ -259,13 +268,13 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   public void onGoAway() {
     keepAlive = false;
     if (streamId == -1) {
-      close();
+      close(discarding);
     }
   }
 
   @Override
   public void onClosed() {
-    close();
+    close(discarding);
   }
 
   /** Ends the call in progress with {@code status}: in the headers if none were sent yet, else in the trailers. */
@@ -273,6 +282,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     if (!responseStarted) {
       responseStarted = true;
       responseEnded = true;
+      keepAlive &= requestEnded;
       FullHttpResponse response = trailersOnly(null, status);
       ctx.write(response);
       finishIfDone();
@@ -311,16 +321,25 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     streamId = -1;
     resumeReading();
     if (!keepAlive) {
-      close();
+      close(discarding);
     }
   }
 
+  /** Answers a request that may not call, then closes: the answer ends the connection. */
+  private void answerAndClose(FullHttpResponse response, boolean bodyUnread) {
+    discarding = bodyUnread;
+    closing = true;
+    LingeringClose.closeAfter(ctx, ctx.writeAndFlush(response), bodyUnread);
+  }
+
   /**
-   * Closes the connection once what was written is out: from here toward the socket, so that gRPC's handler sees
-   * the connection end (and cancels what is in flight) rather than starting a graceful shutdown that waits.
+   * Closes the connection once what was written is out (after lingering while the client may still be sending a
+   * body, {@code bodyUnread}): from here toward the socket, so that gRPC's handler sees the connection end (and
+   * cancels what is in flight) rather than starting a graceful shutdown that waits.
    */
-  private void close() {
-    ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> ctx.close());
+  private void close(boolean bodyUnread) {
+    closing = true;
+    LingeringClose.closeAfter(ctx, ctx.writeAndFlush(Unpooled.EMPTY_BUFFER), bodyUnread);
   }
 
   private FullHttpResponse trailersOnly(HttpRequest request, Status status) {

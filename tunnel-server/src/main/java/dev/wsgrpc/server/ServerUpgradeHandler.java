@@ -90,6 +90,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   private String subprotocol;
   private SocketAddress clientAddress;
   private boolean finished;
+  /** The request being read declared a body that has not ended yet: answering early means a lingering close. */
+  private boolean bodyUnread;
   /** The browser protocol of the request being answered, or null for a tunnel's upgrade. */
   private BrowserProtocol browserProtocol;
   private String browserContentType;
@@ -237,6 +239,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     try {
       if (finished) {
+        if (msg instanceof LastHttpContent) {
+          LingeringClose.bodyEnded(ctx.channel());
+        }
         return;
       }
       if (msg instanceof HttpRequest) {
@@ -246,11 +251,13 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
           return;
         }
         HttpRequest request = (HttpRequest) msg;
+        bodyUnread = LingeringClose.bodyFollows(request);
         if (!check(ctx, request)) {
           return;
         }
       }
       if (msg instanceof LastHttpContent) {
+        bodyUnread = false;
         ByteBuf body = ((LastHttpContent) msg).content();
         if (accept == null) {
           return;
@@ -706,7 +713,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     timeout.cancel(false);
     response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     HttpUtil.setContentLength(response, response.content().readableBytes());
-    ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+    LingeringClose.closeAfter(ctx, ctx.writeAndFlush(response), bodyUnread);
   }
 
   private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, RejectReason why, String reason) {
@@ -748,8 +755,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     options.listener().upgradeRejected(client, status.code(), why);
     if (browserProtocol == BrowserProtocol.GRPC_WEB) {
       // A page's client reads the refusal as a gRPC status (CORS lets it read the answer if its Origin is allowed).
-      ctx.writeAndFlush(GrpcWebTranslator.trailersOnly(browserContentType,
-          BrowserCalls.statusForHttp(status.code(), reason), true)).addListener(ChannelFutureListener.CLOSE);
+      LingeringClose.closeAfter(ctx, ctx.writeAndFlush(GrpcWebTranslator.trailersOnly(browserContentType,
+          BrowserCalls.statusForHttp(status.code(), reason), true)), bodyUnread);
       return;
     }
     FullHttpResponse response = textResponse(ctx, status, reason);
@@ -767,7 +774,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     } else if (status.code() == HttpResponseStatus.METHOD_NOT_ALLOWED.code()) {
       response.headers().set(HttpHeaderNames.ALLOW, "GET");
     }
-    ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+    LingeringClose.closeAfter(ctx, ctx.writeAndFlush(response), bodyUnread);
   }
 
   private static FullHttpResponse textResponse(ChannelHandlerContext ctx, HttpResponseStatus status, String text) {

@@ -32,6 +32,7 @@ import io.netty.handler.codec.http2.Http2Settings;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -150,6 +151,36 @@ class GrpcWebTranslatorTest {
       BrowserFrames.release(out);
     }
     assertTrue(channel.isOpen());
+  }
+
+  @Test
+  void aCallAnsweredBeforeItsBodyEndedDrainsTheRestBeforeClosing() {
+    open();
+    channel.freezeTime();
+    translator.start(request("/pkg.Svc/Upload", "application/grpc-web"));
+    channel.writeInbound(new DefaultHttpContent(grpcMessage("the first part of a message too large")));
+    channel.runPendingTasks();
+    ScriptedHttp2Server.Stream stream = server.only();
+    server.headers(channel, stream.id, new DefaultHttp2Headers().status("200").set("content-type", "application/grpc")
+        .set("grpc-status", "8").set("grpc-message", "message too large"), true);
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      FullHttpResponse response = (FullHttpResponse) out.get(0);
+      assertEquals("8", response.headers().get("grpc-status"));
+      assertEquals("close", response.headers().get(HttpHeaderNames.CONNECTION));
+    } finally {
+      BrowserFrames.release(out);
+    }
+    assertTrue(channel.isOpen(), "a client still uploading is not reset under its answer");
+    assertInstanceOf(LingeringClose.class, channel.pipeline().first());
+    int received = stream.data.readableBytes();
+    ByteBuf rest = Unpooled.wrappedBuffer(new byte[4096]);
+    channel.writeInbound(rest);
+    assertEquals(0, rest.refCnt(), "the rest of the body is dropped");
+    assertEquals(received, stream.data.readableBytes(), "and never reaches gRPC");
+    channel.advanceTimeBy(LingeringClose.LINGER_MILLIS, TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+    assertFalse(channel.isOpen());
   }
 
   @Test
