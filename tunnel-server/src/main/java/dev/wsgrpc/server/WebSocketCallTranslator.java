@@ -127,19 +127,13 @@ abstract class WebSocketCallTranslator extends BridgedCallTranslator {
   }
 
   /**
-   * How long the connection stays open after the Close that follows the status, reading (and dropping) what the
-   * client still sends: closing at once with unread input makes the kernel answer with a reset, and a browser that
-   * gets a reset may drop the status and the Close it had already received (it reports 1006).
+   * After the status: sends Close 1000, then closes the connection as {@link LingeringClose} does once the client
+   * stops sending: closing at once with unread input makes the kernel answer with a reset, and a browser that gets a
+   * reset may drop the status and the Close it had already received (it reports 1006).
    */
-  static final long CLOSE_LINGER_MILLIS = 1000;
-
-  /** After the status: sends Close 1000 and closes the connection once the client has had time to stop sending. */
   final void closeAfterStatus() {
-    ctx.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE));
-    resumeReading();
-    ctx.executor().schedule(() -> {
-      ctx.close();
-    }, CLOSE_LINGER_MILLIS, TimeUnit.MILLISECONDS);
+    LingeringClose.closeAfter(ctx, ctx.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE)),
+        true);
   }
 
   /** The client broke the protocol: the call (if started) is cancelled and the client told why. */

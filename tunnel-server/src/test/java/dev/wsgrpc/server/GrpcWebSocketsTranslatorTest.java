@@ -90,9 +90,9 @@ class GrpcWebSocketsTranslatorTest {
     }
   }
 
-  /** The connection closes {@link WebSocketCallTranslator#CLOSE_LINGER_MILLIS} after the status. */
+  /** The connection closes {@link LingeringClose#LINGER_MILLIS} after the status. */
   private void lingerEnds() {
-    channel.advanceTimeBy(WebSocketCallTranslator.CLOSE_LINGER_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+    channel.advanceTimeBy(LingeringClose.LINGER_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
     channel.runScheduledPendingTasks();
   }
 

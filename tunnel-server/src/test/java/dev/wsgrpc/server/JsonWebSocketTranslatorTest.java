@@ -139,9 +139,9 @@ class JsonWebSocketTranslatorTest {
     return texts;
   }
 
-  /** The connection closes {@link WebSocketCallTranslator#CLOSE_LINGER_MILLIS} after the status. */
+  /** The connection closes {@link LingeringClose#LINGER_MILLIS} after the status. */
   private void lingerEnds() {
-    channel.advanceTimeBy(WebSocketCallTranslator.CLOSE_LINGER_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+    channel.advanceTimeBy(LingeringClose.LINGER_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
     channel.runScheduledPendingTasks();
   }
 
