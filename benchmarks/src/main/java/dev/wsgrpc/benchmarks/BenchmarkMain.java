@@ -80,6 +80,10 @@ public final class BenchmarkMain implements Callable<Integer> {
       + "wss ('all' for every workload, 'none' for none; default: the 1 MiB streams and QPS in --full, none otherwise).")
   Set<String> profile = new HashSet<>();
 
+  @Option(names = "--warm-up-ms", description = "The warm-up per workload and setup, in milliseconds (default: 3000 "
+      + "full, 400 quick).")
+  Long warmUpMillis;
+
   @Option(names = "--gateway-jar", description = "The gateway (default: REPO/tunnel-gateway/target/tunnel-server.jar).")
   File gatewayJar;
 
@@ -96,6 +100,13 @@ public final class BenchmarkMain implements Callable<Integer> {
         idleTunnels != null ? idleTunnels : mode.idleTunnels(),
         idleTunnels != null && idleTunnels == 0 ? List.of() : idleKinds.isEmpty() ? mode.idleKinds() : idleKinds,
         profile.isEmpty() ? mode.profile() : profile.contains("none") ? Set.of() : profile);
+    if (warmUpMillis != null) {
+      if (warmUpMillis < 0) {
+        throw new CommandLine.ParameterException(new CommandLine(this),
+            "--warm-up-ms: " + warmUpMillis + " (expected: >= 0)");
+      }
+      mode = mode.withWarmUp(java.time.Duration.ofMillis(warmUpMillis));
+    }
     Path root = repo.toAbsolutePath().normalize();
     Results results = new Results();
     environment(results, mode);

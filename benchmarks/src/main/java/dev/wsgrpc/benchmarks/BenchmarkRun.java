@@ -45,6 +45,11 @@ final class BenchmarkRun {
           codecMib, profile);
     }
 
+    Mode withWarmUp(Duration warmUp) {
+      return new Mode(name, warmUp, iterations, iteration, streamSizes, eightChannels, idleTunnels, idleKinds, setups,
+          codecMib, profile);
+    }
+
     String describe() {
       return name + ": per workload and setup " + warmUp.toMillis() + " ms warm-up, then " + iterations
           + " iterations of about " + iteration.toMillis() + " ms each, round robin over the setups";
