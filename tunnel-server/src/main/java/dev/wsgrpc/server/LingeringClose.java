@@ -1,7 +1,6 @@
 package dev.wsgrpc.server;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufHolder;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -120,9 +119,7 @@ final class LingeringClose extends ChannelInboundHandlerAdapter {
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     if (msg instanceof ByteBuf) {
-      discarded += ((ByteBuf) msg).readableBytes();
-    } else if (msg instanceof ByteBufHolder) {
-      discarded += ((ByteBufHolder) msg).content().readableBytes();
+      discarded += ((ByteBuf) msg).readableBytes(); // first in the pipeline: the socket's bytes, nothing decoded
     }
     ReferenceCountUtil.release(msg);
     if (discarded > LINGER_BYTES) {
