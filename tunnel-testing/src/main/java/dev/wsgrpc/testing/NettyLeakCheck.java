@@ -56,14 +56,27 @@ public final class NettyLeakCheck implements BeforeAllCallback, AfterAllCallback
     install();
   }
 
+  /**
+   * Hooks the leak detector in a JVM that a test starts outside JUnit (a benchmark's child JVM, say); read what it
+   * found with {@link #drainReports}.
+   */
+  public static void watch() {
+    install();
+  }
+
+  /** Lets Netty report every leak it can find now, and returns (and forgets) the reports since the last call. */
+  public static List<String> drainReports() {
+    drain();
+    synchronized (leaks) {
+      List<String> found = new ArrayList<>(leaks);
+      leaks.clear();
+      return found;
+    }
+  }
+
   @Override
   public void afterAll(ExtensionContext context) {
-    drain();
-    List<String> found;
-    synchronized (leaks) {
-      found = new ArrayList<>(leaks);
-      leaks.clear();
-    }
+    List<String> found = drainReports();
     if (!found.isEmpty()) {
       throw new AssertionError(found.size() + " ByteBuf leak(s) reported by Netty during or before "
           + context.getDisplayName() + ":\n" + String.join("\n\n", found));
