@@ -5,8 +5,6 @@ import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.OutputStreamWriter;
-import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -75,10 +73,10 @@ final class IdleTunnels {
     String serverHeap = "-Xmx" + Math.max(1024, 256 + count / 40) + "m";
     String clientHeap = "-Xmx" + Math.max(4096 / processes, 512 + perProcess / 8) + "m";
     long started = System.nanoTime();
-    try (Child server = Child.start(IdleServer.class, serverHeap, count + MARGIN, serverArgs)) {
+    try (ChildJvm server = ChildJvm.start(IdleServer.class, serverHeap, count + MARGIN, serverArgs)) {
       int port = Integer.parseInt(server.expect("PORT").split(" ")[1]);
       long[] before = parseMeasure(server.ask("MEASURE", "HEAP"));
-      List<Child> clients = new ArrayList<>();
+      List<ChildJvm> clients = new ArrayList<>();
       try {
         for (int i = 0; i < processes; i++) {
           int n = Math.min(perProcess, count - i * perProcess);
@@ -87,10 +85,10 @@ final class IdleTunnels {
           if (processes > 1) {
             clientArgs.add("127.0.0." + (2 + i));
           }
-          clients.add(Child.start(IdleClients.class, clientHeap, n + MARGIN, clientArgs));
+          clients.add(ChildJvm.start(IdleClients.class, clientHeap, n + MARGIN, clientArgs));
         }
         int connected = 0;
-        for (Child client : clients) {
+        for (ChildJvm client : clients) {
           connected += Integer.parseInt(client.expect("READY").split(" ")[1]);
         }
         // Let the last handshakes settle (SETTINGS acknowledgements, first window updates).
@@ -99,7 +97,7 @@ final class IdleTunnels {
         return new Result(kind, requested, connected, (int) after[2], before[0], after[0], before[1], after[1],
             (System.nanoTime() - started) / 1e9, note);
       } finally {
-        for (Child client : clients) {
+        for (ChildJvm client : clients) {
           client.close();
         }
       }
@@ -127,12 +125,12 @@ final class IdleTunnels {
     int processes = (count + perProcess - 1) / perProcess;
     String clientHeap = "-Xmx" + Math.max(4096 / processes, 512 + perProcess / 8) + "m";
     long started = System.nanoTime();
-    try (Child upstream = Child.start(IdleServer.class, "-Xmx" + Math.max(1024, 256 + count / 40) + "m",
+    try (ChildJvm upstream = ChildJvm.start(IdleServer.class, "-Xmx" + Math.max(1024, 256 + count / 40) + "m",
         (mode.equals("relay") ? count : 0) + MARGIN, List.of("h2c"))) {
       int upstreamPort = Integer.parseInt(upstream.expect("PORT").split(" ")[1]);
       int port = dev.wsgrpc.testing.ExternalProgram.freePort();
-      List<String> command = new ArrayList<>(List.of("sh", "-c", raise(perTunnel * count + MARGIN) + "; exec \"$@\"",
-          "sh"));
+      List<String> command = new ArrayList<>(List.of("sh", "-c",
+          ChildJvm.raiseFileLimit(perTunnel * count + MARGIN) + "; exec \"$@\"", "sh"));
       command.addAll(GatewaySetup.command(jar, template, port, "127.0.0.1:" + upstreamPort, mode));
       String all = Integer.toString(count + 1000);
       command.addAll(List.of("--max-tunnels", all, "--max-tunnels-per-client", all));
@@ -142,7 +140,7 @@ final class IdleTunnels {
         long pid = gateway.process().pid();
         long heapBefore = gatewayHeapAfterGc(pid, port);
         long rssBefore = rss(pid);
-        List<Child> clients = new ArrayList<>();
+        List<ChildJvm> clients = new ArrayList<>();
         try {
           for (int i = 0; i < processes; i++) {
             int n = Math.min(perProcess, count - i * perProcess);
@@ -150,10 +148,10 @@ final class IdleTunnels {
             if (processes > 1) {
               clientArgs.add("127.0.0." + (2 + i));
             }
-            clients.add(Child.start(IdleClients.class, clientHeap, n + MARGIN, clientArgs));
+            clients.add(ChildJvm.start(IdleClients.class, clientHeap, n + MARGIN, clientArgs));
           }
           int connected = 0;
-          for (Child client : clients) {
+          for (ChildJvm client : clients) {
             connected += Integer.parseInt(client.expect("READY").split(" ")[1]);
           }
           Thread.sleep(1000);
@@ -163,7 +161,7 @@ final class IdleTunnels {
           return new Result("gateway_" + mode, requested, connected, held, heapBefore, heapAfter, rssBefore, rssAfter,
               (System.nanoTime() - started) / 1e9, note);
         } finally {
-          for (Child client : clients) {
+          for (ChildJvm client : clients) {
             client.close();
           }
         }
@@ -231,7 +229,8 @@ final class IdleTunnels {
 
   /** The file limit a child started with {@code ulimit -n wanted} gets: {@code wanted}, or the hard limit if lower. */
   static int fileLimit(int wanted) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder("sh", "-c", raise(wanted) + "; ulimit -n").redirectErrorStream(true).start();
+    Process p = new ProcessBuilder("sh", "-c", ChildJvm.raiseFileLimit(wanted) + "; ulimit -n")
+        .redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).trim();
     p.waitFor();
     try {
@@ -241,78 +240,8 @@ final class IdleTunnels {
     }
   }
 
-  /** Shell that raises the soft file limit to {@code wanted}, or to the hard limit when that is lower. */
-  private static String raise(int wanted) {
-    return "ulimit -n " + wanted + " 2>/dev/null || ulimit -n \"$(ulimit -Hn)\"";
-  }
-
   private static long[] parseMeasure(String line) {
     String[] p = line.split(" ");
     return new long[] {Long.parseLong(p[1]), Long.parseLong(p[3]), Long.parseLong(p[5])};
-  }
-
-  /** A child JVM on this JVM's class path, talked to by lines on stdin and stdout. */
-  static final class Child implements AutoCloseable {
-    private final Process process;
-    private final BufferedReader out;
-    private final Writer in;
-
-    private Child(Process process) {
-      this.process = process;
-      this.out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-      this.in = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
-    }
-
-    /** Starts {@code main} in a JVM of its own with heap option {@code heap} and a file limit of {@code files}. */
-    static Child start(Class<?> main, String heap, int files, List<String> args) throws IOException {
-      List<String> command = new ArrayList<>();
-      command.add("sh");
-      command.add("-c");
-      command.add(raise(files) + "; exec \"$@\"");
-      command.add("sh");
-      command.add(new File(System.getProperty("java.home"), "bin/java").getPath());
-      command.add(heap);
-      command.add("-Dio.netty.leakDetection.level=disabled");
-      command.add("-cp");
-      command.add(System.getProperty("java.class.path"));
-      command.add(main.getName());
-      command.addAll(args);
-      ProcessBuilder builder = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
-      return new Child(builder.start());
-    }
-
-    /** Waits for a line starting with {@code prefix}, failing if the child ends first. */
-    String expect(String prefix) throws IOException {
-      String line;
-      while ((line = out.readLine()) != null) {
-        if (line.startsWith(prefix)) {
-          return line;
-        }
-      }
-      throw new IOException("expected a line '" + prefix + " ...' from the child but it ended with "
-          + (process.isAlive() ? "output closed" : "exit code " + process.exitValue()));
-    }
-
-    String ask(String command, String answerPrefix) throws IOException {
-      send(command);
-      return expect(answerPrefix);
-    }
-
-    void send(String line) throws IOException {
-      in.write(line + "\n");
-      in.flush();
-    }
-
-    @Override
-    public void close() throws InterruptedException {
-      try {
-        send("EXIT");
-      } catch (IOException gone) {
-        // Already ended.
-      }
-      if (!process.waitFor(60, TimeUnit.SECONDS)) {
-        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-      }
-    }
   }
 }
