@@ -84,6 +84,10 @@ public final class BenchmarkMain implements Callable<Integer> {
       + "full, 400 quick).")
   Long warmUpMillis;
 
+  @Option(names = "--one-jvm", description = "Run every setup in this JVM, one after the other on the same event "
+      + "loops (runs 1-12), instead of each setup in a JVM of its own (the default).")
+  boolean oneJvm;
+
   @Option(names = "--gateway-jar", description = "The gateway (default: REPO/tunnel-gateway/target/tunnel-server.jar).")
   File gatewayJar;
 
@@ -126,6 +130,7 @@ public final class BenchmarkMain implements Callable<Integer> {
     if (!smoke) {
       run.maxSteal(maxSteal);
     }
+    run.jvmPerSetup(!oneJvm);
     run.run(results);
     results.environment.put("Load average (1/5/15 min) before / after", loadBefore + " / " + loadAverage());
     double stolen = HostSteal.since(stealBefore);

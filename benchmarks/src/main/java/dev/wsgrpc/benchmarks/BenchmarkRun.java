@@ -79,6 +79,8 @@ final class BenchmarkRun {
   private Duration quietWait = QUIET_WAIT;
   /** Idle ws tunnels for one server JVM to hold at the end of the run (issue 17: 100,000 in full runs), 0 for none. */
   private int manyIdleTunnels;
+  /** Whether each setup runs in a JVM of its own ({@link SetupHost#forked}) rather than all in this one. */
+  private boolean jvmPerSetup;
 
   BenchmarkRun(Mode mode, File gatewayJar, String gatewayCommand, Set<String> onlyWorkloads,
       Set<String> profileWorkloads, Path profileDir, Consumer<String> log) {
@@ -111,6 +113,15 @@ final class BenchmarkRun {
     return this;
   }
 
+  /**
+   * Runs each setup in a JVM of its own (true) or every setup in this JVM (false, the default here; the command
+   * line's default is a JVM per setup).
+   */
+  BenchmarkRun jvmPerSetup(boolean own) {
+    this.jvmPerSetup = own;
+    return this;
+  }
+
   /** Sets how many idle ws tunnels one server JVM holds at the end of the run; 0 for none. */
   BenchmarkRun manyIdleTunnels(int count) {
     this.manyIdleTunnels = count;
@@ -118,24 +129,39 @@ final class BenchmarkRun {
   }
 
   List<Workload> workloads() {
+    List<Workload> all = workloads(mode.eightChannels(), mode.streamSizes());
+    all.removeIf(w -> !onlyWorkloads.isEmpty() && !onlyWorkloads.contains(w.id()));
+    return all;
+  }
+
+  private static List<Workload> workloads(boolean eightChannels, List<Integer> streamSizes) {
     List<Workload> all = new ArrayList<>();
     all.add(new UnaryLatency());
     all.add(new UnaryQps(1));
-    if (mode.eightChannels()) {
+    if (eightChannels) {
       all.add(new UnaryQps(8));
     }
-    for (int size : mode.streamSizes()) {
+    for (int size : streamSizes) {
       all.add(new StreamingThroughput(true, size));
       all.add(new StreamingThroughput(false, size));
     }
     all.add(new ConnectRate(1));
     all.add(new ConnectRate(ConnectRate.OPENERS));
     all.add(new FirstCall());
-    all.removeIf(w -> !onlyWorkloads.isEmpty() && !onlyWorkloads.contains(w.id()));
     return all;
   }
 
-  private Setup newSetup(String name) {
+  /** The workload with {@code id}, of any mode. */
+  static Workload workload(String id) {
+    for (Workload w : workloads(true, List.of(1024, 64 * 1024, 1 << 20))) {
+      if (w.id().equals(id)) {
+        return w;
+      }
+    }
+    throw new IllegalArgumentException("workload: " + id + " (expected: an id as in results.json)");
+  }
+
+  static Setup newSetup(String name, File gatewayJar, String gatewayCommand) {
     switch (name) {
       case "h2c": return DirectSetup.h2c();
       case "h2": return DirectSetup.h2();
@@ -159,16 +185,19 @@ final class BenchmarkRun {
 
   Results run(Results results) throws Exception {
     TestCertificates certs = TestCertificates.create();
-    List<Setup> started = new ArrayList<>();
-    try (Transports transports = new Transports(Runtime.getRuntime().availableProcessors())) {
-      results.environment.put("Transport", transports.describe());
+    List<SetupHost> started = new ArrayList<>();
+    results.environment.put("Transport", Transports.describeAvailable());
+    results.environment.put("JVMs", jvmPerSetup
+        ? "each setup in a JVM of its own (client and server), with this JVM's options"
+        : "every setup in this one JVM");
+    try (Transports transports = jvmPerSetup ? null : new Transports(Runtime.getRuntime().availableProcessors())) {
       BenchService service = new BenchService();
       for (String name : mode.setups()) {
-        Setup setup = newSetup(name);
+        Setup setup = newSetup(name, gatewayJar, gatewayCommand);
         String problem = null;
         try {
-          setup.start(transports, service, certs);
-          started.add(setup);
+          started.add(jvmPerSetup ? SetupHost.forked(setup, gatewayJar, gatewayCommand, profileDir, mode.warmUp())
+              : SetupHost.inProcess(setup, transports, service, certs, profileDir));
         } catch (Setup.NotMeasured e) {
           problem = e.getMessage();
           setup.close();
@@ -184,8 +213,8 @@ final class BenchmarkRun {
           runWorkload(workload, started, results);
         }
       } finally {
-        for (Setup setup : started) {
-          setup.close();
+        for (SetupHost host : started) {
+          host.close();
         }
       }
     }
@@ -245,11 +274,11 @@ final class BenchmarkRun {
    * the host's hypervisor took more than {@link #maxSteal} of the CPU time during it, at most {@value #ATTEMPTS}
    * times in all; the last attempt is kept whatever it saw, and counted.
    */
-  private Map<String, Double> sample(Workload workload, Setup setup, Results.WorkloadResult result)
+  private Map<String, Double> sample(Workload workload, SetupHost host, Results.WorkloadResult result)
       throws Exception {
     for (int attempt = 1; ; attempt++) {
       HostSteal.Reading before = stealClock.get();
-      Map<String, Double> values = workload.run(setup, mode.iteration());
+      Map<String, Double> values = host.run(workload, mode.iteration());
       double stolen = HostSteal.share(before, stealClock.get());
       if (!(stolen > maxSteal) || attempt == ATTEMPTS) {
         if (!Double.isNaN(stolen)) {
@@ -262,7 +291,7 @@ final class BenchmarkRun {
       }
       result.remeasured++;
       log.accept(String.format(Locale.ROOT, "  %s: the host took %.0f%% of the CPU during the sample; "
-          + "measuring it again", setup.name(), stolen * 100));
+          + "measuring it again", host.setup.name(), stolen * 100));
       HostSteal.awaitQuiet(stealClock, maxSteal, quietWindow, quietWait);
     }
   }
@@ -276,65 +305,79 @@ final class BenchmarkRun {
     return out.toString().replace('\n', ' ');
   }
 
-  private void runWorkload(Workload workload, List<Setup> all, Results results) throws Exception {
-    List<Setup> setups = new ArrayList<>();
-    for (Setup s : all) {
-      if (workload.appliesTo(s)) {
-        setups.add(s);
+  private void runWorkload(Workload workload, List<SetupHost> all, Results results) throws Exception {
+    List<SetupHost> hosts = new ArrayList<>();
+    for (SetupHost host : all) {
+      if (workload.appliesTo(host.setup)) {
+        hosts.add(host);
       }
     }
     Results.WorkloadResult result = new Results.WorkloadResult(workload);
     results.workloads.add(result);
     log.accept("workload " + workload.id());
-    List<Setup> usable = new ArrayList<>();
-    for (Setup setup : setups) {
-      result.samples.put(setup.name(), new java.util.LinkedHashMap<>());
+    List<SetupHost> usable = new ArrayList<>();
+    double firstWarmUp = Double.NaN;
+    for (SetupHost host : hosts) {
+      String name = host.setup.name();
+      result.samples.put(name, new java.util.LinkedHashMap<>());
       try {
-        workload.open(setup);
-        workload.warmUp(setup, mode.warmUp());
-        usable.add(setup);
+        host.open(workload);
+        double figure = host.warmUp(workload, mode.warmUp());
+        if (usable.isEmpty()) {
+          firstWarmUp = figure;
+        }
+        usable.add(host);
       } catch (Exception e) {
-        result.failures.put(setup.name(), "warm-up failed: " + describe(e));
-        log.accept("  " + setup.name() + " failed during warm-up: " + describe(e));
-        workload.close(setup);
+        result.failures.put(name, "warm-up failed: " + describe(e));
+        log.accept("  " + name + " failed during warm-up: " + describe(e));
+        host.close(workload);
       }
     }
-    workload.calibrate(mode.iteration());
+    for (SetupHost host : usable) {
+      try {
+        host.calibrate(workload, mode.iteration(), firstWarmUp);
+      } catch (Exception e) {
+        result.failures.put(host.setup.name(), "calibration failed: " + describe(e));
+      }
+    }
     if (workload instanceof StreamingThroughput st) {
+      st.calibrate(mode.iteration(), firstWarmUp);
       result.note = st.count() + " messages per iteration.";
     }
     for (int i = 0; i < mode.iterations(); i++) {
       for (int k = 0; k < usable.size(); k++) {
-        Setup setup = usable.get((i + k) % usable.size());
-        if (result.failures.containsKey(setup.name())) {
+        SetupHost host = usable.get((i + k) % usable.size());
+        String name = host.setup.name();
+        if (result.failures.containsKey(name)) {
           continue;
         }
         try {
-          result.add(setup.name(), sample(workload, setup, result));
+          result.add(name, sample(workload, host, result));
         } catch (Exception e) {
-          result.failures.put(setup.name(), describe(e));
-          log.accept("  " + setup.name() + " failed: " + describe(e));
+          result.failures.put(name, describe(e));
+          log.accept("  " + name + " failed: " + describe(e));
         }
       }
     }
-    for (Setup setup : usable) {
+    for (SetupHost host : usable) {
+      String name = host.setup.name();
       if ((profileWorkloads.contains(workload.id()) || profileWorkloads.contains("all"))
-          && PROFILED_SETUPS.contains(setup.name())) {
+          && PROFILED_SETUPS.contains(name)) {
         try {
-          results.profiles.add(new Profiler(profileDir).record(workload.id(), setup.name(),
-              () -> workload.run(setup, mode.iteration())));
+          results.profiles.add(Profiler.summarise(workload.id(), name, host.profile(workload, mode.iteration())));
         } catch (Exception e) {
-          log.accept("  profile of " + setup.name() + " failed: " + e);
+          log.accept("  profile of " + name + " failed: " + e);
         }
       }
-      workload.close(setup);
+      host.close(workload);
     }
-    for (Setup setup : usable) {
-      if (!result.failures.containsKey(setup.name())) {
+    for (SetupHost host : usable) {
+      String name = host.setup.name();
+      if (!result.failures.containsKey(name)) {
         Workload.Metric head = workload.metrics().get(0);
-        Stats v = results.stats(workload.id(), setup.name(), head.name());
-        Stats r = results.ratio(workload.id(), setup.name(), head.name());
-        log.accept(String.format("  %-10s %s %s%s", setup.name(), Report.range(v), head.unit(),
+        Stats v = results.stats(workload.id(), name, head.name());
+        Stats r = results.ratio(workload.id(), name, head.name());
+        log.accept(String.format("  %-10s %s %s%s", name, Report.range(v), head.unit(),
             r.isEmpty() ? "" : "  ratio " + Report.range(r)));
       }
     }

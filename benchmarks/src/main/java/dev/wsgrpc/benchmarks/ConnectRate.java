@@ -74,8 +74,9 @@ final class ConnectRate extends Workload {
   }
 
   @Override
-  void warmUp(Setup setup, Duration duration) throws Exception {
+  double warmUp(Setup setup, Duration duration) throws Exception {
     run(setup, duration.multipliedBy(WARM_UP_FACTOR));
+    return Double.NaN;
   }
 
   @Override

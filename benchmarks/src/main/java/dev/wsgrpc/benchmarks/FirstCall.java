@@ -62,12 +62,13 @@ final class FirstCall extends Workload {
   }
 
   @Override
-  void warmUp(Setup setup, Duration duration) throws Exception {
+  double warmUp(Setup setup, Duration duration) throws Exception {
     // At least one connection: the first TLS handshake of a JVM is slow, and so is code not yet compiled.
     long end = System.nanoTime() + duration.toNanos();
     do {
       run(setup, duration);
     } while (System.nanoTime() < end);
+    return Double.NaN;
   }
 
   @Override

@@ -35,6 +35,11 @@ final class Profiler {
 
   /** Runs {@code work} under a recording and summarises it. */
   Profile record(String workload, String setup, ThrowingRunnable work) throws Exception {
+    return summarise(workload, setup, recording(workload, setup, work));
+  }
+
+  /** Runs {@code work} under a recording and returns the recording's file. */
+  Path recording(String workload, String setup, ThrowingRunnable work) throws Exception {
     Files.createDirectories(dir);
     Path file = dir.resolve(workload + "-" + setup + ".jfr");
     try (Recording recording = new Recording()) {
@@ -45,7 +50,7 @@ final class Profiler {
       recording.stop();
       recording.dump(file);
     }
-    return summarise(workload, setup, file);
+    return file;
   }
 
   interface ThrowingRunnable {

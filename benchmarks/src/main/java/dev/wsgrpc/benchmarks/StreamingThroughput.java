@@ -35,8 +35,6 @@ final class StreamingThroughput extends Workload {
   private final int size;
   private final ByteString payload;
   private final Map<String, ManagedChannel> channels = new HashMap<>();
-  /** Payload bytes per second of the first setup warmed up (a baseline), to size iterations. */
-  private double warmUpRate;
   private int count = 16;
 
   StreamingThroughput(boolean upload, int size) {
@@ -78,7 +76,7 @@ final class StreamingThroughput extends Workload {
   }
 
   @Override
-  void warmUp(Setup setup, Duration duration) throws Exception {
+  double warmUp(Setup setup, Duration duration) throws Exception {
     long end = System.nanoTime() + duration.toNanos();
     int n = Math.max(1, (int) (4L * MIB / size));
     double rate;
@@ -90,14 +88,12 @@ final class StreamingThroughput extends Workload {
       // Grow the batch towards a tenth of the warm-up so that the rate measured last is a fair one.
       n = (int) Math.max(1, Math.min(Integer.MAX_VALUE / 2, rate * duration.toNanos() / 1e10 / size));
     } while (System.nanoTime() < end);
-    if (warmUpRate == 0) {
-      warmUpRate = rate;
-    }
+    return rate; // payload bytes per second, to size the iterations
   }
 
   @Override
-  void calibrate(Duration iteration) {
-    count = (int) Math.max(4, Math.min(1_000_000, warmUpRate * iteration.toNanos() / 1e9 / size));
+  void calibrate(Duration iteration, double firstWarmUp) {
+    count = (int) Math.max(4, Math.min(1_000_000, firstWarmUp * iteration.toNanos() / 1e9 / size));
   }
 
   /** The number of messages each iteration moves. */

@@ -15,8 +15,8 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The event loops every setup shares: the native epoll transport where it loads, NIO otherwise. One group for all
- * servers and one for all clients, each with one thread per core, so that every setup runs on the same threads.
+ * The event loops of a JVM's setups: the native epoll transport where it loads, NIO otherwise. One group for the
+ * servers and one for the clients, each with one thread per core; every setup of one JVM runs on the same threads.
  * Servers and clients run gRPC callbacks on the event loop ({@code directExecutor}): no thread hop hides the cost
  * of the transport. Buffers come from gRPC's pooled allocator, the same for every setup.
  */
@@ -39,9 +39,9 @@ final class Transports implements AutoCloseable {
         epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
   }
 
-  /** A description for the report, e.g. {@code "epoll"}. */
-  String describe() {
-    return epoll ? "epoll (native)" : "NIO (epoll unavailable: " + Epoll.unavailabilityCause() + ")";
+  /** What the event loops of this machine use, for the report, e.g. {@code "epoll (native)"}. */
+  static String describeAvailable() {
+    return Epoll.isAvailable() ? "epoll (native)" : "NIO (epoll unavailable: " + Epoll.unavailabilityCause() + ")";
   }
 
   NettyServerBuilder configure(NettyServerBuilder builder) {

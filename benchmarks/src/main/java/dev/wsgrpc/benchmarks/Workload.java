@@ -38,13 +38,20 @@ abstract class Workload {
   /** Opens what iterations over {@code setup} use (channels, stubs). */
   void open(Setup setup) throws Exception {}
 
-  /** Runs about {@code duration} of work over {@code setup}, discarding the result; called before iterations. */
-  void warmUp(Setup setup, Duration duration) throws Exception {
+  /**
+   * Runs about {@code duration} of work over {@code setup}, discarding the result; called before iterations. Returns
+   * what {@link #calibrate} needs to know of this setup (a rate), or NaN when it needs nothing.
+   */
+  double warmUp(Setup setup, Duration duration) throws Exception {
     run(setup, duration);
+    return Double.NaN;
   }
 
-  /** Called once every setup is warmed up, before the first iteration. */
-  void calibrate(Duration iteration) {}
+  /**
+   * Called once every setup is warmed up, before the first iteration, with what the warm-up of the first setup
+   * (a baseline) returned: every setup then runs iterations of the same size.
+   */
+  void calibrate(Duration iteration, double firstWarmUp) {}
 
   /** One iteration: about {@code duration} of work over {@code setup} (longer for slow setups). */
   abstract Map<String, Double> run(Setup setup, Duration duration) throws Exception;

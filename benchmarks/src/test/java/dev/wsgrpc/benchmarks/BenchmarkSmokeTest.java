@@ -15,6 +15,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The benchmark code itself, in seconds: every in-process workload over h2c and ws with tiny iterations, and the
@@ -23,12 +25,13 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class BenchmarkSmokeTest {
 
-  @Test
-  void everyWorkloadRunsOverH2cAndWsAndTheReportIsWritten(@TempDir Path dir) throws Exception {
+  @ParameterizedTest(name = "a JVM per setup: {0}")
+  @ValueSource(booleans = {false, true})
+  void everyWorkloadRunsOverH2cAndWsAndTheReportIsWritten(boolean jvmPerSetup, @TempDir Path dir) throws Exception {
     Results results = new Results();
     results.environment.put("command", "smoke test");
     new BenchmarkRun(BenchmarkRun.Mode.smoke(), dir.resolve("no-gateway.jar").toFile(), GatewaySetup.DEFAULT_COMMAND,
-        Set.of(), Set.of(), dir, line -> { }).run(results);
+        Set.of(), Set.of(), dir, line -> { }).jvmPerSetup(jvmPerSetup).run(results);
 
     assertEquals(List.of("h2c", "ws"), results.setups.stream().map(Results.SetupInfo::name).toList());
     for (Results.SetupInfo setup : results.setups) {
