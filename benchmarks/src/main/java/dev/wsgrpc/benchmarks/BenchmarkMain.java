@@ -33,7 +33,7 @@ import picocli.CommandLine.Option;
     description = "Runs the tunnel against direct gRPC and generic bridges, side by side, and writes the report.")
 public final class BenchmarkMain implements Callable<Integer> {
 
-  @Option(names = "--full", description = "The full run (about 105 minutes on two cores, 5-10 of them holding the "
+  @Option(names = "--full", description = "The full run (about 45 minutes on two cores, 5-10 of them holding the "
       + "idle tunnels of issue 17: --many-idle-tunnels 0 skips those): what docs/BENCHMARKS.md should show.")
   boolean full;
 
