@@ -305,7 +305,11 @@ final class BenchmarkRun {
     return out.toString().replace('\n', ' ');
   }
 
-  private void runWorkload(Workload workload, List<SetupHost> all, Results results) throws Exception {
+  /**
+   * Warms every setup {@code workload} applies to up, runs its unmeasured rounds, then the measured iterations, round
+   * robin over the setups, into {@code results}.
+   */
+  void runWorkload(Workload workload, List<SetupHost> all, Results results) throws Exception {
     List<SetupHost> hosts = new ArrayList<>();
     for (SetupHost host : all) {
       if (workload.appliesTo(host.setup)) {
@@ -344,14 +348,18 @@ final class BenchmarkRun {
       st.calibrate(mode.iteration(), firstWarmUp);
       result.note = st.count() + " messages per iteration.";
     }
-    for (int i = 0; i < mode.iterations(); i++) {
+    for (int i = -workload.unmeasuredRounds(); i < mode.iterations(); i++) {
       for (int k = 0; k < usable.size(); k++) {
-        SetupHost host = usable.get((i + k) % usable.size());
+        SetupHost host = usable.get(Math.floorMod(i + k, usable.size()));
         String name = host.setup.name();
         if (result.failures.containsKey(name)) {
           continue;
         }
         try {
+          if (i < 0) {
+            host.run(workload, mode.iteration());
+            continue;
+          }
           result.add(name, sample(workload, host, result));
         } catch (Exception e) {
           result.failures.put(name, describe(e));

@@ -2,6 +2,8 @@ package dev.wsgrpc.benchmarks;
 
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import io.grpc.ManagedChannel;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -26,12 +28,25 @@ final class ConnectRate extends Workload {
 
   private static final Set<String> SETUPS = Set.of("h2c", "ws", "h2", "wss");
   /**
-   * How many times the mode's warm-up each setup gets here (15 s in a full run): the code that opens and ends a
-   * connection runs once per connection, about a thousand times a second, so after the shared 3 s it was still being
-   * compiled, and the rates of the iterations climbed from the first to the last (the full run of 2026-12-03 08:42:
-   * h2c 630 to 1,256-1,433, ws 606 to 986-1,077 connections per second).
+   * How many times the mode's warm-up each setup gets here before the JIT compiler is watched (15 s in a full run):
+   * the code that opens and ends a connection runs once per connection, about a thousand times a second, so after
+   * the shared 3 s it was still being compiled, and the rates of the iterations climbed from the first to the last
+   * (the full run of 2026-12-03 08:42: h2c 630 to 1,256-1,433, ws 606 to 986-1,077 connections per second).
    */
   static final int WARM_UP_FACTOR = 5;
+
+  /**
+   * After that, the warm-up goes on in slices as long as the mode's warm-up until two slices in a row saw the JIT
+   * compiler work for less than this share of their time. 15 s was still not enough: on 2026-12-04 the JIT of a
+   * setup's JVM still compiled for 10-40 % of the time after 30,000 connections (about 20 s), and went quiet only
+   * after some 35,000 (h2c) to 40,000 (ws; more code per connection, so it settles later). Measured before then,
+   * each setup is measured at a different stage of its compilation, and a JVM still compiling in the background
+   * slows whichever setup is measured beside it.
+   */
+  static final double SETTLED_JIT_SHARE = 0.02;
+
+  /** At most this many slices after the first warm-up (45 s in a full run), settled or not. */
+  static final int MAX_SETTLING_SLICES = 15;
 
   /** How many threads open connections at once in the second variant: four per core of this 2-core machine. */
   static final int OPENERS = 8;
@@ -73,10 +88,35 @@ final class ConnectRate extends Workload {
     return SETUPS.contains(setup.name());
   }
 
+  /**
+   * Opens connections for {@link #WARM_UP_FACTOR} times {@code duration}, then on in slices of {@code duration} until
+   * the JIT compiler has settled ({@link #SETTLED_JIT_SHARE}) or {@link #MAX_SETTLING_SLICES} have passed.
+   */
   @Override
   double warmUp(Setup setup, Duration duration) throws Exception {
     run(setup, duration.multipliedBy(WARM_UP_FACTOR));
+    CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+    if (jit == null || !jit.isCompilationTimeMonitoringSupported() || duration.isZero()) {
+      return Double.NaN;
+    }
+    int quiet = 0;
+    for (int slice = 0; slice < MAX_SETTLING_SLICES && quiet < 2; slice++) {
+      long compiledMillis = jit.getTotalCompilationTime();
+      long start = System.nanoTime();
+      run(setup, duration);
+      double share = (jit.getTotalCompilationTime() - compiledMillis) * 1e6 / (System.nanoTime() - start);
+      quiet = share < SETTLED_JIT_SHARE ? quiet + 1 : 0;
+    }
     return Double.NaN;
+  }
+
+  /**
+   * Two: after the other setups' warm-ups (a minute or more) the first rounds were still slower, as the JIT compiled
+   * again what had idled (2026-12-04: ws 1,345, 1,563, 1,638, then 1,695-1,904 connections per second).
+   */
+  @Override
+  int unmeasuredRounds() {
+    return 2;
   }
 
   @Override

@@ -53,6 +53,15 @@ abstract class Workload {
    */
   void calibrate(Duration iteration, double firstWarmUp) {}
 
+  /**
+   * Rounds of iterations, over every setup in turn as the measured ones, run once all setups are warmed up and
+   * before the measured iterations, their results dropped (0 here): each setup's JVM waited idle while the others
+   * warmed up, and code idle that long is compiled anew when it runs again.
+   */
+  int unmeasuredRounds() {
+    return 0;
+  }
+
   /** One iteration: about {@code duration} of work over {@code setup} (longer for slow setups). */
   abstract Map<String, Double> run(Setup setup, Duration duration) throws Exception;
 
