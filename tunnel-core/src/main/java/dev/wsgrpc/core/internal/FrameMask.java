@@ -42,7 +42,7 @@ public final class FrameMask {
     int i = index;
     int end = index + length;
     if (length >= 32 && RAW_MEMORY && buf.hasMemoryAddress()) {
-      i += applyToMemory(buf, index, length & ~31, word);
+      i += applyToMemory(buf, index, length & ~7, word);
     }
     for (int last = end - 8; i <= last; i += 8) {
       buf.setLongLE(i, buf.getLongLE(i) ^ word);
@@ -58,10 +58,12 @@ public final class FrameMask {
   }
 
   /**
-   * The bulk of {@link #apply} straight on the memory of a direct buffer, 32 bytes per turn: the range and the
-   * buffer's liveness are checked once rather than for every eight bytes, which made the loop twice as fast in the
-   * codec's hot path (JDK 17: the per-access checks of {@code getLongLE}/{@code setLongLE} are not hoisted out of
-   * the loop). Returns {@code length}, a multiple of 32.
+   * The bulk of {@link #apply} straight on the memory of a direct buffer: the range and the buffer's liveness are
+   * checked once rather than for every eight bytes ({@code getLongLE}/{@code setLongLE} check each access, and on JDK
+   * 17 those checks are not hoisted out of the loop). The loop counts with an {@code int} from 0 so that C2 sees a
+   * counted loop, which it unrolls and vectorises (SIMD words, not eight bytes a turn); a loop over a {@code long}
+   * address, even unrolled by hand, is neither, and was 2.5-4 times slower (34 against 9-14 ms per GiB on the
+   * benchmark machine). Returns {@code length}, a multiple of 8.
    */
   private static int applyToMemory(ByteBuf buf, int index, int length, long littleEndianWord) {
     if (index < 0 || index > buf.capacity() - length) {
@@ -73,12 +75,8 @@ public final class FrameMask {
     }
     long word = PlatformDependent.BIG_ENDIAN_NATIVE_ORDER ? Long.reverseBytes(littleEndianWord) : littleEndianWord;
     long address = buf.memoryAddress() + index;
-    long stop = address + length;
-    for (; address < stop; address += 32) {
-      PlatformDependent.putLong(address, PlatformDependent.getLong(address) ^ word);
-      PlatformDependent.putLong(address + 8, PlatformDependent.getLong(address + 8) ^ word);
-      PlatformDependent.putLong(address + 16, PlatformDependent.getLong(address + 16) ^ word);
-      PlatformDependent.putLong(address + 24, PlatformDependent.getLong(address + 24) ^ word);
+    for (int i = 0; i < length; i += 8) {
+      PlatformDependent.putLong(address + i, PlatformDependent.getLong(address + i) ^ word);
     }
     return length;
   }
