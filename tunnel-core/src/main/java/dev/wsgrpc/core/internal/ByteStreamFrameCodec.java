@@ -30,6 +30,13 @@ import java.util.List;
  * gathered before them; the bytes they hold are counted against the channel's writability, so HTTP/2 flow control
  * sees them (the at most {@value #GATHER_MAX} gathered bytes are not: below any sensible water mark).
  *
+ * <p>A codec that {@linkplain #ByteStreamFrameCodec(int, boolean) copies every write} (a client's: its frames are
+ * masked, and a masked payload is a copy anyway) gathers large writes too, as they arrive, into frames of up to
+ * {@value #COPY_ALL_GATHER_MAX} bytes (or {@code maxFramePayload}, if lower), and releases them at once; a frame
+ * leaves as soon as it is full, where its bytes count against the channel's writability like any write. The encoder
+ * masks such a frame in place, so the one copy is this one: no composite buffer, no second pass to copy, no write
+ * held until the flush.
+ *
  * <p>Text, ping, pong and close frames never reach this handler: {@link ControlFrameHandler} sits before it.
  */
 public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
@@ -43,9 +50,14 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
   /** Gathered bytes per frame, at most. */
   static final int GATHER_MAX = 16 * 1024;
 
+  /** Gathered bytes per frame when every write is copied, at most: a bound on what is held outside writability. */
+  static final int COPY_ALL_GATHER_MAX = 64 * 1024;
+
   private final int maxFramePayload;
-  /** Gathered bytes per frame: {@link #GATHER_MAX}, and no more than a frame may carry. */
+  /** Gathered bytes per frame, no more than a frame may carry: {@link #GATHER_MAX}, or {@link #COPY_ALL_GATHER_MAX}. */
   private final int gatherLimit;
+  /** Whether every write is copied (gathered), large ones too. */
+  private final boolean copyAll;
   private PendingWriteQueue pending;
   /** Small writes gathered since the last flush, after {@link HeadroomFrame#HEADROOM} bytes; null when none. */
   private ByteBuf gathered;
@@ -57,10 +69,22 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
   private final List<ChannelPromise> completed = new ArrayList<>();
   private static final ChannelPromise[] NO_PROMISES = new ChannelPromise[0];
 
-  /** Creates a codec whose outgoing frames carry at most {@code maxFramePayload} bytes each. */
+  /** Creates a codec whose outgoing frames carry at most {@code maxFramePayload} bytes each, large writes uncopied. */
   public ByteStreamFrameCodec(int maxFramePayload) {
+    this(maxFramePayload, false);
+  }
+
+  /**
+   * Creates a codec whose outgoing frames carry at most {@code maxFramePayload} bytes each.
+   *
+   * @param copyAll whether large writes are copied too (as they arrive, into frames of up to {@value
+   *     #COPY_ALL_GATHER_MAX} bytes), which is cheaper when the frames are masked: the encoder then masks them in place
+   *     instead of copying
+   */
+  public ByteStreamFrameCodec(int maxFramePayload, boolean copyAll) {
     this.maxFramePayload = Preconditions.checkPositive(maxFramePayload, "maxFramePayload");
-    this.gatherLimit = Math.min(GATHER_MAX, maxFramePayload);
+    this.copyAll = copyAll;
+    this.gatherLimit = Math.min(copyAll ? COPY_ALL_GATHER_MAX : GATHER_MAX, maxFramePayload);
   }
 
   @Override
@@ -121,6 +145,10 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
         return;
       }
       int size = buf.readableBytes();
+      if (copyAll) {
+        gatherAll(ctx, buf, promise);
+        return;
+      }
       if (pending.isEmpty() && size <= COPY_BELOW && size <= gatherLimit) {
         if (gathered != null && gathered.readableBytes() + size > gatherLimit) {
           // This frame is full: it can leave now; gathering starts again.
@@ -157,15 +185,55 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
   private void gather(ChannelHandlerContext ctx, ByteBuf buf, ChannelPromise promise) {
     if (gathered == null) {
       // Room for what most flushes hold (a unary call's few hundred bytes); it grows up to gatherLimit.
-      gathered = ctx.alloc().buffer(HeadroomFrame.HEADROOM + Math.min(COPY_BELOW, gatherLimit));
-      gathered.writerIndex(HeadroomFrame.HEADROOM).readerIndex(HeadroomFrame.HEADROOM);
-      gatheredPromises = new ChannelPromise[4];
+      startGathering(ctx, Math.min(COPY_BELOW, gatherLimit));
     }
     try {
       gathered.writeBytes(buf, buf.readerIndex(), buf.readableBytes());
     } finally {
       buf.release();
     }
+    addGatheredPromise(promise);
+  }
+
+  /**
+   * Copies a write of any size behind the others gathered, into as many frames as it takes, and releases it; each
+   * frame that fills up is written at once. The write's promise goes with the frame that holds its last byte.
+   */
+  private void gatherAll(ChannelHandlerContext ctx, ByteBuf buf, ChannelPromise promise) {
+    try {
+      while (buf.isReadable()) {
+        int size = buf.readableBytes();
+        if (gathered == null) {
+          startGathering(ctx, size > COPY_BELOW ? gatherLimit : Math.min(COPY_BELOW, gatherLimit));
+        } else if (gathered.readableBytes() == gatherLimit) {
+          writeGathered(ctx);
+          continue;
+        }
+        int n = Math.min(size, gatherLimit - gathered.readableBytes());
+        if (gathered.writableBytes() < n) {
+          // Each growth copies what is there: a large write grows the buffer to a whole frame at once, small ones
+          // double it, never past a whole frame.
+          int full = HeadroomFrame.HEADROOM + gatherLimit;
+          gathered.capacity(size > COPY_BELOW ? full
+              : Math.min(full, Math.max(gathered.writerIndex() + n, 2 * gathered.capacity())));
+        }
+        gathered.writeBytes(buf, n);
+      }
+    } finally {
+      buf.release();
+    }
+    addGatheredPromise(promise);
+  }
+
+  /** Begins a frame's buffer, with room for the frame header in front and for {@code payload} bytes behind it. */
+  private void startGathering(ChannelHandlerContext ctx, int payload) {
+    gathered = ctx.alloc().buffer(HeadroomFrame.HEADROOM + payload);
+    gathered.writerIndex(HeadroomFrame.HEADROOM).readerIndex(HeadroomFrame.HEADROOM);
+    gatheredPromises = new ChannelPromise[4];
+  }
+
+  /** Adds the promise of a write whose last byte is in {@link #gathered}. */
+  private void addGatheredPromise(ChannelPromise promise) {
     if (gatheredCount == gatheredPromises.length) {
       // At most one promise per gathered byte (empty writes aside).
       gatheredPromises = Arrays.copyOf(gatheredPromises, gatheredCount * 2);
@@ -174,7 +242,7 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
   }
 
   private ChannelPromise[] takeGatheredPromises() {
-    ChannelPromise[] promises = gatheredCount == gatheredPromises.length
+    ChannelPromise[] promises = gatheredCount == 0 ? NO_PROMISES : gatheredCount == gatheredPromises.length
         ? gatheredPromises : Arrays.copyOf(gatheredPromises, gatheredCount);
     gatheredPromises = null;
     gatheredCount = 0;

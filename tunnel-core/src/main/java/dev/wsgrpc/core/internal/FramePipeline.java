@@ -52,7 +52,8 @@ public final class FramePipeline {
     }
     pipeline.addBefore(before, CONTROL, new ControlFrameHandler(peer,
         server ? WebSocketCloseStatus.ENDPOINT_UNAVAILABLE : WebSocketCloseStatus.NORMAL_CLOSURE, !server));
-    pipeline.addBefore(before, BYTE_STREAM, new ByteStreamFrameCodec(settings.maxOutboundFramePayload()));
+    pipeline.addBefore(before, BYTE_STREAM, new ByteStreamFrameCodec(settings.maxOutboundFramePayload(),
+        !server)); // a client's frames are masked, a copy anyway: copied once, as they are gathered
   }
 
   /**

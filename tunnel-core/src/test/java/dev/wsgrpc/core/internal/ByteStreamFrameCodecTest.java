@@ -194,6 +194,106 @@ class ByteStreamFrameCodecTest {
   }
 
   @Test
+  void copyingEveryWriteGathersLargeWritesIntoFullFramesAndReleasesThemAtOnce() {
+    EmbeddedChannel ch = new EmbeddedChannel(new ByteStreamFrameCodec(4096, true));
+    byte[] data = new byte[9 + 5000 + 3];
+    new java.util.Random(5).nextBytes(data);
+    ByteBuf large = Unpooled.wrappedBuffer(data, 9, 5000);
+    ChannelFuture a = ch.write(Unpooled.wrappedBuffer(data, 0, 9));
+    ChannelFuture b = ch.write(large);
+    assertEquals(0, large.refCnt(), "copied and released as it arrives, not held until the flush");
+    ChannelFuture c = ch.write(Unpooled.wrappedBuffer(data, 5009, 3));
+    assertNull(ch.readOutbound(), "nothing leaves before the flush");
+    assertFalse(a.isDone());
+    ch.flush();
+    BinaryWebSocketFrame first = ch.readOutbound();
+    BinaryWebSocketFrame second = ch.readOutbound();
+    assertNull(ch.readOutbound());
+    assertInstanceOf(HeadroomFrame.class, first, "room for the header in front: the encoder copies nothing");
+    assertInstanceOf(HeadroomFrame.class, second);
+    assertEquals(4096, first.content().readableBytes(), "a frame is filled before the next one begins");
+    assertEquals(data.length - 4096, second.content().readableBytes());
+    assertArrayEquals(data, ByteBufUtil.getBytes(Unpooled.wrappedBuffer(first.content(), second.content())));
+    assertTrue(a.isSuccess());
+    assertTrue(b.isSuccess());
+    assertTrue(c.isSuccess());
+    assertTrue(first.release());
+    assertTrue(second.release());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void copyingEveryWriteCompletesAWritesPromiseWithTheFrameHoldingItsLastByte() {
+    List<ChannelFuture> frames = new ArrayList<>();
+    EmbeddedChannel ch = new EmbeddedChannel(new io.netty.channel.ChannelOutboundHandlerAdapter() {
+      @Override
+      public void write(io.netty.channel.ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise p) {
+        frames.add(p);
+        ((BinaryWebSocketFrame) msg).release(); // written, but its promise completes only when the test says so
+      }
+    }, new ByteStreamFrameCodec(8, true));
+    ChannelFuture a = ch.write(bytes("0123456789abc")); // fills frame 1, ends in frame 2
+    ChannelFuture b = ch.write(bytes("def")); // ends frame 2 exactly
+    ChannelFuture c = ch.writeAndFlush(bytes("g")); // frame 3
+    assertEquals(3, frames.size());
+    ((io.netty.channel.ChannelPromise) frames.get(0)).setSuccess();
+    assertFalse(a.isDone(), "its last byte is in frame 2");
+    ((io.netty.channel.ChannelPromise) frames.get(1)).setSuccess();
+    assertTrue(a.isSuccess());
+    assertTrue(b.isSuccess());
+    assertFalse(c.isDone());
+    ((io.netty.channel.ChannelPromise) frames.get(2)).setFailure(new java.io.IOException("reset"));
+    assertEquals("reset", c.cause().getMessage(), "the frame's failure is the write's");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void copyingEveryWriteCountsFullFramesAgainstWritabilityAtOnce() {
+    EmbeddedChannel ch = new EmbeddedChannel(new ByteStreamFrameCodec(2048, true));
+    ch.config().setWriteBufferWaterMark(new WriteBufferWaterMark(1024, 4000));
+    ch.write(Unpooled.wrappedBuffer(new byte[5000]));
+    assertFalse(ch.isWritable(), "two full frames are in the outbound buffer before the flush");
+    ch.flush();
+    for (BinaryWebSocketFrame f; (f = ch.readOutbound()) != null; ) {
+      assertTrue(f.release());
+    }
+    assertTrue(ch.isWritable());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void maskedFramesOfCopiedWritesDecodeToTheBytesWritten() {
+    EmbeddedChannel client = new EmbeddedChannel(new FrameEncoder(true), new ByteStreamFrameCodec(64 * 1024, true));
+    byte[] data = new byte[1 << 20];
+    new java.util.Random(7).nextBytes(data);
+    ByteBuf message = Unpooled.directBuffer(data.length).writeBytes(data);
+    for (int i = 0; i < data.length; i += 16 * 1024) {
+      client.write(Unpooled.wrappedBuffer(new byte[] {0, 0x40, 0, 0, 1, 0, 0, 0, 1}));
+      client.write(message.retainedSlice(i, 16 * 1024));
+    }
+    client.flush();
+    assertTrue(message.release());
+    EmbeddedChannel server = new EmbeddedChannel(new FrameDecoder(true, 64 * 1024), new ByteStreamFrameCodec(64));
+    for (ByteBuf wire; (wire = client.readOutbound()) != null; ) {
+      server.writeInbound(wire);
+    }
+    ByteBuf received = Unpooled.buffer();
+    for (ByteBuf piece; (piece = server.readInbound()) != null; ) {
+      received.writeBytes(piece);
+      piece.release();
+    }
+    assertEquals(64 * (9 + 16 * 1024), received.readableBytes());
+    for (int i = 0; i < 64; i++) {
+      received.skipBytes(9);
+      assertArrayEquals(java.util.Arrays.copyOfRange(data, i * 16 * 1024, (i + 1) * 16 * 1024),
+          ByteBufUtil.getBytes(received.readSlice(16 * 1024)), "slice " + i);
+    }
+    assertTrue(received.release());
+    assertFalse(client.finish());
+    assertFalse(server.finish());
+  }
+
+  @Test
   void pendingWritesFailAndAreReleasedWhenTheChannelCloses() {
     EmbeddedChannel ch = new EmbeddedChannel(new ByteStreamFrameCodec(16));
     ByteBuf buf = bytes("never sent");
