@@ -16,15 +16,16 @@ import io.netty.handler.codec.http.websocketx.WebSocketFrame;
  * Writes WebSocket frames (RFC 6455 section 5.2) with at most one copy, and only where masking demands it.
  *
  * <ul>
- *   <li>Masked (clients): the header, the key and the masked payload go into one new buffer, the payload masked
- *       while it is copied there; this is the one buffer that must be written anyway, as the payload cannot be
+ *   <li>Masked (clients), other frames: the header, the key and the masked payload go into one new buffer, the
+ *       payload masked once copied there; this is the one buffer that must be written anyway, as the payload cannot be
  *       masked where it lies: its bytes may be shared (Netty's HTTP/2 writer sends one frame header buffer, as a
  *       slice, in front of every full-size DATA frame of a write).</li>
  *   <li>Unmasked (servers): the header goes out in a small buffer of its own and the payload as it is, in a second
  *       write of the same flush (a gathering write, no copy). Payloads of at most {@value #COPY_THRESHOLD} bytes are
  *       copied behind the header instead: one small buffer is cheaper than two.</li>
- *   <li>A {@link HeadroomFrame} (small writes gathered by {@link ByteStreamFrameCodec}): the header goes into the
- *       room in front of the payload, which is masked in place when masking; no new buffer, no copy.</li>
+ *   <li>A {@link HeadroomFrame} (writes gathered by {@link ByteStreamFrameCodec}: small ones, and on a client all of
+ *       them): the header goes into the room in front of the payload, which is masked in place when masking; no new
+ *       buffer, no copy.</li>
  * </ul>
  *
  * <p>Frames of any of Netty's types are accepted; the final flag comes from the frame and the length always takes
