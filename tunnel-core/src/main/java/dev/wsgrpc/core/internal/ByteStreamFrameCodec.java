@@ -32,10 +32,11 @@ import java.util.List;
  *
  * <p>A codec that {@linkplain #ByteStreamFrameCodec(int, boolean) copies every write} (a client's: its frames are
  * masked, and a masked payload is a copy anyway) gathers large writes too, as they arrive, into frames of up to
- * {@value #COPY_ALL_GATHER_MAX} bytes (or {@code maxFramePayload}, if lower), and releases them at once; a frame
- * leaves as soon as it is full, where its bytes count against the channel's writability like any write. The encoder
- * masks such a frame in place, so the one copy is this one: no composite buffer, no second pass to copy, no write
- * held until the flush.
+ * {@code maxFramePayload} bytes, and releases them at once; a frame leaves as soon as it is full, where its bytes
+ * count against the channel's writability like any write (so at most one frame, 64 KiB by default, is held outside
+ * it). A frame's buffer starts with room for {@value #FRAME_BUFFER_START} bytes when a large write begins it and
+ * doubles from there if the limit is higher. The encoder masks such a frame in place, so the one copy is this one:
+ * no composite buffer, no second pass to copy, no write held until the flush.
  *
  * <p>Text, ping, pong and close frames never reach this handler: {@link ControlFrameHandler} sits before it.
  */
@@ -50,11 +51,11 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
   /** Gathered bytes per frame, at most. */
   static final int GATHER_MAX = 16 * 1024;
 
-  /** Gathered bytes per frame when every write is copied, at most: a bound on what is held outside writability. */
-  static final int COPY_ALL_GATHER_MAX = 64 * 1024;
+  /** Room for payload in a frame's buffer begun by a large write when every write is copied (then it doubles). */
+  static final int FRAME_BUFFER_START = 64 * 1024;
 
   private final int maxFramePayload;
-  /** Gathered bytes per frame, no more than a frame may carry: {@link #GATHER_MAX}, or {@link #COPY_ALL_GATHER_MAX}. */
+  /** Gathered bytes per frame: {@link #GATHER_MAX} (copying every write: a whole frame), and no more than a frame. */
   private final int gatherLimit;
   /** Whether every write is copied (gathered), large ones too. */
   private final boolean copyAll;
@@ -77,14 +78,13 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
   /**
    * Creates a codec whose outgoing frames carry at most {@code maxFramePayload} bytes each.
    *
-   * @param copyAll whether large writes are copied too (as they arrive, into frames of up to {@value
-   *     #COPY_ALL_GATHER_MAX} bytes), which is cheaper when the frames are masked: the encoder then masks them in place
-   *     instead of copying
+   * @param copyAll whether large writes are copied too (as they arrive, into frames of up to {@code maxFramePayload}
+   *     bytes), which is cheaper when the frames are masked: the encoder then masks them in place instead of copying
    */
   public ByteStreamFrameCodec(int maxFramePayload, boolean copyAll) {
     this.maxFramePayload = Preconditions.checkPositive(maxFramePayload, "maxFramePayload");
     this.copyAll = copyAll;
-    this.gatherLimit = Math.min(copyAll ? COPY_ALL_GATHER_MAX : GATHER_MAX, maxFramePayload);
+    this.gatherLimit = copyAll ? maxFramePayload : Math.min(GATHER_MAX, maxFramePayload);
   }
 
   @Override
@@ -204,18 +204,21 @@ public final class ByteStreamFrameCodec extends ChannelDuplexHandler {
       while (buf.isReadable()) {
         int size = buf.readableBytes();
         if (gathered == null) {
-          startGathering(ctx, size > COPY_BELOW ? gatherLimit : Math.min(COPY_BELOW, gatherLimit));
+          int room = size > COPY_BELOW ? Math.max(size, FRAME_BUFFER_START) : COPY_BELOW;
+          startGathering(ctx, Math.min(gatherLimit, room));
         } else if (gathered.readableBytes() == gatherLimit) {
           writeGathered(ctx);
           continue;
         }
         int n = Math.min(size, gatherLimit - gathered.readableBytes());
         if (gathered.writableBytes() < n) {
-          // Each growth copies what is there: a large write grows the buffer to a whole frame at once, small ones
-          // double it, never past a whole frame.
-          int full = HeadroomFrame.HEADROOM + gatherLimit;
-          gathered.capacity(size > COPY_BELOW ? full
-              : Math.min(full, Math.max(gathered.writerIndex() + n, 2 * gathered.capacity())));
+          // Each growth copies what is there: a large write makes room for FRAME_BUFFER_START bytes at once (a whole
+          // frame, by default), and beyond that the buffer doubles, never past a whole frame.
+          int wanted = gathered.writerIndex() + n;
+          if (size > COPY_BELOW) {
+            wanted = Math.max(wanted, HeadroomFrame.HEADROOM + FRAME_BUFFER_START);
+          }
+          gathered.capacity(Math.min(HeadroomFrame.HEADROOM + gatherLimit, Math.max(wanted, 2 * gathered.capacity())));
         }
         gathered.writeBytes(buf, n);
       }

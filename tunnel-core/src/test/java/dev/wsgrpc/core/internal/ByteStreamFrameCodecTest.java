@@ -248,6 +248,29 @@ class ByteStreamFrameCodecTest {
   }
 
   @Test
+  void copyingEveryWriteFillsFramesUpToALimitAboveTheStartingRoom() {
+    int limit = 4 * ByteStreamFrameCodec.FRAME_BUFFER_START;
+    EmbeddedChannel ch = new EmbeddedChannel(new ByteStreamFrameCodec(limit, true));
+    byte[] data = new byte[2 * limit + 100];
+    new java.util.Random(9).nextBytes(data);
+    for (int at = 0; at < data.length; at += 16 * 1024) {
+      ch.write(Unpooled.wrappedBuffer(data, at, Math.min(16 * 1024, data.length - at)));
+    }
+    ch.flush();
+    List<ByteBuf> payloads = new ArrayList<>();
+    for (BinaryWebSocketFrame f; (f = ch.readOutbound()) != null; ) {
+      payloads.add(f.content());
+    }
+    List<Integer> sizes = new ArrayList<>();
+    payloads.forEach(p -> sizes.add(p.readableBytes()));
+    assertEquals(List.of(limit, limit, 100), sizes, "frames as large as the limit allows, though buffers start smaller");
+    ByteBuf all = Unpooled.wrappedBuffer(payloads.toArray(new ByteBuf[0]));
+    assertArrayEquals(data, ByteBufUtil.getBytes(all));
+    assertTrue(all.release());
+    assertFalse(ch.finish());
+  }
+
+  @Test
   void copyingEveryWriteCountsFullFramesAgainstWritabilityAtOnce() {
     EmbeddedChannel ch = new EmbeddedChannel(new ByteStreamFrameCodec(2048, true));
     ch.config().setWriteBufferWaterMark(new WriteBufferWaterMark(1024, 4000));
