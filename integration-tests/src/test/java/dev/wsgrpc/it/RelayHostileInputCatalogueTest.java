@@ -35,8 +35,9 @@ class RelayHostileInputCatalogueTest extends JarHostileInputCatalogue {
   /**
    * The relay sends its own GOAWAY ENHANCE_YOUR_CALM only while the upstream's byte stream is between two frames (so
    * that it cannot land inside one; docs/GATEWAY.md, Protection), and a GOAWAY from the upstream (the CONTINUATION
-   * flood's PROTOCOL_ERROR) may be destroyed by the reset of the upstream connection, which the upstream closes with
-   * the flood's bytes unread: either way the client then gets the Close alone.
+   * flood's PROTOCOL_ERROR, the FRAME_SIZE_ERROR of a frame over MAX_FRAME_SIZE) may be destroyed by the reset of the
+   * upstream connection, which the upstream closes with the attacker's bytes unread: either way the client then gets
+   * the Close alone.
    */
   @Override
   boolean floodGoAwayMayBeLost() {
