@@ -1,5 +1,6 @@
 package dev.wsgrpc.okhttp;
 
+import dev.wsgrpc.okhttp.internal.CallbacksAfterStartInterceptor;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.ProxiedSocketAddress;

@@ -1,4 +1,4 @@
-package dev.wsgrpc.okhttp;
+package dev.wsgrpc.okhttp.internal;
 
 import io.grpc.CallOptions;
 import io.grpc.Channel;
@@ -15,7 +15,7 @@ import java.util.ArrayDeque;
  * order, once it has returned; later callbacks go through the same queue, so the listener still sees one callback
  * at a time.
  *
- * <p>Why: grpc-okhttp (1.82) starts a stream by announcing it ready and only then sending what was written before
+ * <p>Why: grpc-okhttp (1.82 to 1.85) starts a stream by announcing it ready and only then sending what was written before
  * the start. With {@code directExecutor()} the application's onReady handler runs inside that announcement and its
  * first message waits in the stream's pending buffer; sending that buffer, when the server's windows hold all of it,
  * fires onReady again, and a message written then is appended to the buffer being sent, after the byte count
@@ -26,8 +26,11 @@ import java.util.ArrayDeque;
  * <p>Not covered: a call that waits for a stream because the server's {@code MAX_CONCURRENT_STREAMS} are in use
  * starts later, on grpc-okhttp's reader thread, outside {@code start}; with {@code directExecutor()} its onReady
  * handler must not write from within that first onReady (see docs/ANDROID.md).
+ *
+ * <p>Not API: {@code OkHttpWebSocketChannels} installs it, and it is public only so that the benchmark's grpc-okhttp
+ * baseline can have the same guard. It may change or go without notice.
  */
-final class CallbacksAfterStartInterceptor implements ClientInterceptor {
+public final class CallbacksAfterStartInterceptor implements ClientInterceptor {
 
   @Override
   public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions callOptions,

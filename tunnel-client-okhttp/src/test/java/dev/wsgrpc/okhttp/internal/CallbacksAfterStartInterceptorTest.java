@@ -1,4 +1,4 @@
-package dev.wsgrpc.okhttp;
+package dev.wsgrpc.okhttp.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
