@@ -77,8 +77,8 @@ public final class OkHttpWebSocketChannels {
    *   <li>an interceptor that gives RPCs the status of their tunnel's failure, e.g. UNAVAILABLE {@code "expected
    *       HTTP 101 but was 403 Forbidden from wss://host/grpc"};</li>
    *   <li>an interceptor that delivers each call's listener callbacks (onReady first) only after its
-   *       {@code start} has returned, one at a time: with {@code directExecutor()}, grpc-okhttp 1.82 could drop a
-   *       message written from an onReady handler while the stream was starting (see
+   *       {@code start} has returned, one at a time: with {@code directExecutor()}, grpc-okhttp 1.82 to 1.85 can
+   *       drop a message written from an onReady handler while the stream is starting (see
    *       {@code CallbacksAfterStartInterceptor});</li>
    *   <li>with {@link OkHttpWebSocketOptions.Builder#connectTo}, the URL's {@code host:port} as authority.</li>
    * </ul>
