@@ -15,11 +15,11 @@ import java.util.ArrayDeque;
  * order, once it has returned; later callbacks go through the same queue, so the listener still sees one callback
  * at a time.
  *
- * <p>Why: grpc-okhttp (1.82 to 1.85) starts a stream by announcing it ready and only then sending what was written before
- * the start. With {@code directExecutor()} the application's onReady handler runs inside that announcement and its
- * first message waits in the stream's pending buffer; sending that buffer, when the server's windows hold all of it,
- * fires onReady again, and a message written then is appended to the buffer being sent, after the byte count
- * being sent was fixed: it is never sent, and an onReady-driven upload stalls. With the first onReady delivered after
+ * <p>Why: grpc-okhttp (1.82 to 1.85) starts a stream by announcing it ready and only then sending what was written
+ * before the start. With {@code directExecutor()} the application's onReady handler runs inside that announcement and
+ * its first message waits in the stream's pending buffer; sending that buffer, when the server's windows hold all of
+ * it, fires onReady again, and a message written then is appended to the buffer being sent, after the byte count being
+ * sent was fixed: it is never sent, and an onReady-driven upload stalls. With the first onReady delivered after
  * {@code start} returns, the stream has started, nothing is pending, and every message goes straight to flow
  * control. Callbacks from other executors take the same path (they already run after the start).
  *
