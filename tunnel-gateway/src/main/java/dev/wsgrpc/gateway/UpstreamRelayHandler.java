@@ -88,6 +88,9 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   /** A tunnel's deadline for the client's HTTP/2 preface and first SETTINGS frame; null once they came. */
   private ScheduledFuture<?> prefaceTimer;
   private boolean settingsSeen;
+  /** A read of the client's (or the upstream's) is being handled: from its channelRead to its channelReadComplete. */
+  private boolean readingClient;
+  private boolean readingUpstream;
 
   UpstreamRelayHandler(Upstreams upstreams, UpstreamConnector connector, TunnelTracker tracker,
       RelaySettings settings, PendingBudget budget) {
@@ -169,10 +172,10 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     budget.release(pendingBytes);
     pendingBytes = 0;
     up.flush();
-    up.config().setAutoRead(true);
-    up.read();
-    ctx.channel().config().setAutoRead(true);
-    ctx.read();
+    // Each side is read only while the other can take more: what waited may have filled the upstream already, and
+    // then its writability will not change again (and turn reading on or off) until it has drained.
+    up.config().setAutoRead(ctx.channel().isWritable());
+    ctx.channel().config().setAutoRead(up.isWritable());
     lastUpstreamReadNanos = now();
     idleSinceNanos = now();
     if (!settings.upstreamKeepAliveTime.isZero()) {
@@ -206,6 +209,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    readingClient = true;
     if (!(msg instanceof ByteBuf) || !started || ended != null) {
       // Nothing of a client this relay has ended reaches the upstream, not even the rest of the read that did it.
       ReferenceCountUtil.release(msg);
@@ -267,8 +271,10 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
+    readingClient = false;
     if (upstream != null) {
       upstream.flush();
+      pauseIfStillFull(upstream, ctx.channel());
     }
   }
 
@@ -276,9 +282,36 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   public void channelWritabilityChanged(ChannelHandlerContext ctx) {
     // The client is slow: stop reading from the upstream until its bytes have left.
     if (upstream != null) {
-      upstream.config().setAutoRead(ctx.channel().isWritable());
+      followWritability(ctx.channel(), upstream, readingUpstream);
     }
     ctx.fireChannelWritabilityChanged();
+  }
+
+  /**
+   * Back-pressure: {@code source} is read only while {@code sink}, where its bytes go, can take more. Reading resumes
+   * as soon as {@code sink} is writable again. It stops at once when {@code sink} fills outside a read of
+   * {@code source}; within one ({@code inSourceRead}), the end of that read decides ({@link #pauseIfStillFull}),
+   * after its flush: a full read (up to {@link UpstreamGateway#MAX_READ_BYTES}) passes the sink's high-water mark
+   * when it is written, and the flush that follows usually empties it, so stopping and resuming on the way would
+   * cost two system calls per read and change nothing.
+   */
+  private static void followWritability(Channel sink, Channel source, boolean inSourceRead) {
+    if (sink.isWritable()) {
+      source.config().setAutoRead(true);
+    } else if (!inSourceRead) {
+      source.config().setAutoRead(false);
+    }
+  }
+
+  /**
+   * At the end of a read of {@code source}, once its bytes have been flushed to {@code sink}: if {@code sink} still
+   * cannot take more, {@code source} is not read again until it can. This runs before Netty asks for the next read,
+   * so no more than one read goes past the sink's high-water mark, as when reading stopped at once.
+   */
+  private static void pauseIfStillFull(Channel sink, Channel source) {
+    if (!sink.isWritable()) {
+      source.config().setAutoRead(false);
+    }
   }
 
   @Override
@@ -532,6 +565,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext upCtx, Object msg) {
+      readingUpstream = true;
       if (!(msg instanceof ByteBuf) || upCtx.channel() != upstream || ended != null) {
         ReferenceCountUtil.release(msg);
         return;
@@ -589,14 +623,18 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext upCtx) {
+      readingUpstream = false;
       ctx.flush();
+      if (upCtx.channel() == upstream) {
+        pauseIfStillFull(ctx.channel(), upstream);
+      }
     }
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext upCtx) {
       if (upCtx.channel() == upstream && ended == null) {
         // The upstream is slow: stop reading from the client until its bytes have left.
-        ctx.channel().config().setAutoRead(upCtx.channel().isWritable());
+        followWritability(upstream, ctx.channel(), readingClient);
       }
       upCtx.fireChannelWritabilityChanged();
     }

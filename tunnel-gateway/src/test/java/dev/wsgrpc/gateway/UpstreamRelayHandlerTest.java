@@ -33,6 +33,9 @@ class UpstreamRelayHandlerTest {
   private EmbeddedChannel upstream;
   private EmbeddedChannel client;
   private UpstreamRelayHandler relay;
+  /** Between the relay and each connection's outbound buffer: open unless a test holds it. */
+  private final FlushGate upstreamGate = new FlushGate();
+  private final FlushGate clientGate = new FlushGate();
 
   private static Upstreams upstreams() {
     try {
@@ -56,13 +59,13 @@ class UpstreamRelayHandlerTest {
   /** A tunnel whose upstream connection is up and has sent its SETTINGS, the client its preface and SETTINGS. */
   private void openTunnel(RelaySettings settings) {
     UpstreamConnector connector = (target, clientChannel, handler) -> {
-      upstream = new EmbeddedChannel(handler);
+      upstream = new EmbeddedChannel(upstreamGate, handler);
       return upstream.newSucceededFuture();
     };
     relay = new UpstreamRelayHandler(upstreams, connector, tracker, settings, budget);
     client = new EmbeddedChannel();
     client.freezeTime(); // timers run on the client's event loop, driven by advance()
-    client.pipeline().addLast(relay);
+    client.pipeline().addLast(clientGate, relay);
     client.pipeline().fireUserEventTriggered(new TunnelEstablishedEvent("/grpc", null,
         new InetSocketAddress("127.0.0.1", 5000), null));
     clientSends(Http2Wire.concat(Http2Wire.PREFACE, Http2Wire.settings()));
@@ -445,5 +448,116 @@ class UpstreamRelayHandlerTest {
     assertEquals(0, small.held(), "a closed connection gives its bytes back");
     first.finishAndReleaseAll();
     second.finishAndReleaseAll();
+  }
+
+  /**
+   * Passes flushes on unless {@link #held} (then what was written stays in the channel's outbound buffer, as with a
+   * peer that reads nothing); at each flush, notes whether the channel was writable and the other side being read.
+   */
+  private static final class FlushGate extends io.netty.channel.ChannelOutboundHandlerAdapter {
+    boolean held;
+    java.util.function.BooleanSupplier otherSideRead = () -> true;
+    final List<String> flushes = new ArrayList<>();
+
+    @Override
+    public void flush(io.netty.channel.ChannelHandlerContext ctx) {
+      flushes.add("writable " + ctx.channel().isWritable() + ", other side read " + otherSideRead.getAsBoolean());
+      if (!held) {
+        ctx.flush();
+      }
+    }
+  }
+
+  /** A call on stream 1 whose message comes as {@code frames} DATA frames of 16 KiB: more than Netty's high-water mark. */
+  private static byte[] callWithData(int frames) {
+    byte[][] parts = new byte[frames + 1][];
+    parts[0] = Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "localhost"));
+    for (int i = 1; i <= frames; i++) {
+      parts[i] = Http2Wire.frame(Http2Wire.DATA, 0, 1, new byte[16 * 1024]);
+    }
+    return Http2Wire.concat(parts);
+  }
+
+  private static long count(List<Http2Wire.Frame> frames, int type) {
+    return frames.stream().filter(f -> f.type == type).count();
+  }
+
+  @Test
+  void aReadThatTheUpstreamTakesAtOnceKeepsTheClientBeingRead() {
+    openTunnel(RelaySettings.DEFAULT);
+    upstreamGate.otherSideRead = () -> client.config().isAutoRead();
+    upstreamGate.flushes.clear();
+    clientSends(callWithData(12)); // 192 KiB in one read: past the upstream's high-water mark until the flush
+    assertEquals(List.of("writable false, other side read true"), upstreamGate.flushes,
+        "the client is still read when the flush that empties the upstream's buffer begins");
+    assertEquals(12, count(upstreamReceived(), Http2Wire.DATA));
+    assertTrue(client.config().isAutoRead());
+  }
+
+  @Test
+  void anUpstreamThatTakesNothingStopsTheClientBeingReadUntilItDoes() {
+    openTunnel(RelaySettings.DEFAULT);
+    upstreamGate.held = true;
+    clientSends(callWithData(12));
+    assertFalse(client.config().isAutoRead(), "the client is not read while the upstream holds 192 KiB");
+    upstreamGate.held = false;
+    upstream.flush();
+    client.runPendingTasks();
+    assertTrue(client.config().isAutoRead(), "the client is read again once the upstream took its bytes");
+    assertEquals(12, count(upstreamReceived(), Http2Wire.DATA));
+  }
+
+  @Test
+  void aReadThatTheClientTakesAtOnceKeepsTheUpstreamBeingRead() {
+    openTunnel(RelaySettings.DEFAULT);
+    clientSends(callWithData(0));
+    clientGate.otherSideRead = () -> upstream.config().isAutoRead();
+    clientGate.flushes.clear();
+    upstreamSends(callWithData(12));
+    assertEquals(List.of("writable false, other side read true"), clientGate.flushes,
+        "the upstream is still read when the flush that empties the client's buffer begins");
+    assertEquals(12, count(clientReceived(), Http2Wire.DATA));
+    assertTrue(upstream.config().isAutoRead());
+  }
+
+  @Test
+  void aClientThatTakesNothingStopsTheUpstreamBeingReadUntilItDoes() {
+    openTunnel(RelaySettings.DEFAULT);
+    clientSends(callWithData(0));
+    clientGate.held = true;
+    upstreamSends(callWithData(12));
+    assertFalse(upstream.config().isAutoRead(), "the upstream is not read while the client holds 192 KiB");
+    clientGate.held = false;
+    client.flush();
+    client.runPendingTasks();
+    assertTrue(upstream.config().isAutoRead(), "the upstream is read again once the client took its bytes");
+    assertEquals(12, count(clientReceived(), Http2Wire.DATA));
+  }
+
+  @Test
+  void whatWaitedForTheUpstreamConnectionAndFilledItKeepsTheClientUnreadUntilItDrains() {
+    io.netty.channel.ChannelPromise[] connecting = new io.netty.channel.ChannelPromise[1];
+    UpstreamConnector connector = (target, clientChannel, handler) -> {
+      upstream = new EmbeddedChannel(upstreamGate, handler);
+      connecting[0] = upstream.newPromise();
+      return connecting[0];
+    };
+    relay = new UpstreamRelayHandler(upstreams, connector, tracker, RelaySettings.DEFAULT, budget);
+    client = new EmbeddedChannel();
+    client.freezeTime();
+    client.pipeline().addLast(clientGate, relay);
+    client.pipeline().fireUserEventTriggered(new TunnelEstablishedEvent("/grpc", null,
+        new InetSocketAddress("127.0.0.1", 5000), null));
+    clientSends(Http2Wire.concat(Http2Wire.PREFACE, Http2Wire.settings(), callWithData(12)));
+    upstreamGate.held = true;
+    connecting[0].setSuccess();
+    client.runPendingTasks();
+    assertFalse(client.config().isAutoRead(),
+        "192 KiB waited for the upstream connection and it took none: the client is not read yet");
+    upstreamGate.held = false;
+    upstream.flush();
+    client.runPendingTasks();
+    assertTrue(client.config().isAutoRead());
+    assertEquals(12, count(upstreamReceived(), Http2Wire.DATA));
   }
 }
