@@ -88,8 +88,9 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   /** A tunnel's deadline for the client's HTTP/2 preface and first SETTINGS frame; null once they came. */
   private ScheduledFuture<?> prefaceTimer;
   private boolean settingsSeen;
-  /** A read of the client's (or the upstream's) is being handled: from its channelRead to its channelReadComplete. */
+  /** A read of the client's is being handled: from its channelRead to the end of its channelReadComplete. */
   private boolean readingClient;
+  /** A read of the upstream's is being handled, likewise. */
   private boolean readingUpstream;
 
   UpstreamRelayHandler(Upstreams upstreams, UpstreamConnector connector, TunnelTracker tracker,
@@ -271,16 +272,16 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
-    readingClient = false;
     if (upstream != null) {
       upstream.flush();
       pauseIfStillFull(upstream, ctx.channel());
     }
+    readingClient = false;
   }
 
   @Override
   public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-    // The client is slow: stop reading from the upstream until its bytes have left.
+    // The upstream is read only while the client can take more.
     if (upstream != null) {
       followWritability(ctx.channel(), upstream, readingUpstream);
     }
@@ -293,7 +294,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
    * {@code source}; within one ({@code inSourceRead}), the end of that read decides ({@link #pauseIfStillFull}),
    * after its flush: a full read (up to {@link UpstreamGateway#MAX_READ_BYTES}) passes the sink's high-water mark
    * when it is written, and the flush that follows usually empties it, so stopping and resuming on the way would
-   * cost two system calls per read and change nothing.
+   * change nothing and, where Netty reports the change at once (a plain TCP socket), cost two system calls per read.
    */
   private static void followWritability(Channel sink, Channel source, boolean inSourceRead) {
     if (sink.isWritable()) {
@@ -623,17 +624,17 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext upCtx) {
-      readingUpstream = false;
       ctx.flush();
       if (upCtx.channel() == upstream) {
         pauseIfStillFull(ctx.channel(), upstream);
       }
+      readingUpstream = false;
     }
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext upCtx) {
       if (upCtx.channel() == upstream && ended == null) {
-        // The upstream is slow: stop reading from the client until its bytes have left.
+        // The client is read only while the upstream can take more.
         followWritability(upstream, ctx.channel(), readingClient);
       }
       upCtx.fireChannelWritabilityChanged();

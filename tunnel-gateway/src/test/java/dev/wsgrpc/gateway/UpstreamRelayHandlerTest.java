@@ -9,6 +9,9 @@ import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.testing.Http2Wire;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
@@ -18,6 +21,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -454,13 +458,13 @@ class UpstreamRelayHandlerTest {
    * Passes flushes on unless {@link #held} (then what was written stays in the channel's outbound buffer, as with a
    * peer that reads nothing); at each flush, notes whether the channel was writable and the other side being read.
    */
-  private static final class FlushGate extends io.netty.channel.ChannelOutboundHandlerAdapter {
+  private static final class FlushGate extends ChannelOutboundHandlerAdapter {
     boolean held;
-    java.util.function.BooleanSupplier otherSideRead = () -> true;
+    BooleanSupplier otherSideRead = () -> true;
     final List<String> flushes = new ArrayList<>();
 
     @Override
-    public void flush(io.netty.channel.ChannelHandlerContext ctx) {
+    public void flush(ChannelHandlerContext ctx) {
       flushes.add("writable " + ctx.channel().isWritable() + ", other side read " + otherSideRead.getAsBoolean());
       if (!held) {
         ctx.flush();
@@ -536,7 +540,7 @@ class UpstreamRelayHandlerTest {
 
   @Test
   void whatWaitedForTheUpstreamConnectionAndFilledItKeepsTheClientUnreadUntilItDrains() {
-    io.netty.channel.ChannelPromise[] connecting = new io.netty.channel.ChannelPromise[1];
+    ChannelPromise[] connecting = new ChannelPromise[1];
     UpstreamConnector connector = (target, clientChannel, handler) -> {
       upstream = new EmbeddedChannel(upstreamGate, handler);
       connecting[0] = upstream.newPromise();
