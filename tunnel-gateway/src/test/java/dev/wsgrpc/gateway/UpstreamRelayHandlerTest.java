@@ -62,35 +62,35 @@ class UpstreamRelayHandlerTest {
 
   /** A tunnel whose upstream connection is up and has sent its SETTINGS, the client its preface and SETTINGS. */
   private void openTunnel(RelaySettings settings) {
-    UpstreamConnector connector = (target, clientChannel, handler) -> {
-      upstream = new EmbeddedChannel(upstreamGate, handler);
-      return upstream.newSucceededFuture();
-    };
-    relay = new UpstreamRelayHandler(upstreams, connector, tracker, settings, budget);
-    client = new EmbeddedChannel();
-    client.freezeTime(); // timers run on the client's event loop, driven by advance()
-    client.pipeline().addLast(clientGate, relay);
-    client.pipeline().fireUserEventTriggered(new TunnelEstablishedEvent("/grpc", null,
-        new InetSocketAddress("127.0.0.1", 5000), null));
+    upgrade(settings, connectAtOnce());
     clientSends(Http2Wire.concat(Http2Wire.PREFACE, Http2Wire.settings()));
     upstreamSends(Http2Wire.settings(Http2Wire.SETTINGS_MAX_CONCURRENT_STREAMS, 100));
     assertEquals(1, upstreamReceived().stream().filter(f -> f.type == Http2Wire.SETTINGS).count());
     assertEquals(Http2Wire.SETTINGS, clientReceived().get(0).type);
   }
 
+  /** The relay on a client that has just upgraded; {@code connector} makes its upstream connection. */
+  private void upgrade(RelaySettings settings, UpstreamConnector connector) {
+    relay = new UpstreamRelayHandler(upstreams, connector, tracker, settings, budget);
+    client = new EmbeddedChannel();
+    client.freezeTime(); // timers run on the client's event loop, driven by advance()
+    client.pipeline().addLast(clientGate, relay);
+    client.pipeline().fireUserEventTriggered(new TunnelEstablishedEvent("/grpc", null,
+        new InetSocketAddress("127.0.0.1", 5000), null));
+  }
+
+  /** A connector whose upstream connection is up at once. */
+  private UpstreamConnector connectAtOnce() {
+    return (target, clientChannel, handler) -> {
+      upstream = new EmbeddedChannel(upstreamGate, handler);
+      return upstream.newSucceededFuture();
+    };
+  }
+
   @Test
   void aTunnelThatSendsNoPrefaceIsClosedWith1001AtTheHandshakeTimeoutAndItsUpstreamConnectionClosed() {
     RelaySettings settings = RelaySettings.newBuilder().handshakeTimeout(java.time.Duration.ofSeconds(5)).build();
-    UpstreamConnector connector = (target, clientChannel, handler) -> {
-      upstream = new EmbeddedChannel(handler);
-      return upstream.newSucceededFuture();
-    };
-    relay = new UpstreamRelayHandler(upstreams, connector, tracker, settings, budget);
-    client = new EmbeddedChannel();
-    client.freezeTime();
-    client.pipeline().addLast(relay);
-    client.pipeline().fireUserEventTriggered(new TunnelEstablishedEvent("/grpc", null,
-        new InetSocketAddress("127.0.0.1", 5000), null));
+    upgrade(settings, connectAtOnce());
     clientSends(java.util.Arrays.copyOf(Http2Wire.PREFACE, 10)); // part of a preface is not enough
     advance(4_999);
     assertTrue(client.isOpen());
@@ -541,17 +541,11 @@ class UpstreamRelayHandlerTest {
   @Test
   void whatWaitedForTheUpstreamConnectionAndFilledItKeepsTheClientUnreadUntilItDrains() {
     ChannelPromise[] connecting = new ChannelPromise[1];
-    UpstreamConnector connector = (target, clientChannel, handler) -> {
+    upgrade(RelaySettings.DEFAULT, (target, clientChannel, handler) -> {
       upstream = new EmbeddedChannel(upstreamGate, handler);
       connecting[0] = upstream.newPromise();
       return connecting[0];
-    };
-    relay = new UpstreamRelayHandler(upstreams, connector, tracker, RelaySettings.DEFAULT, budget);
-    client = new EmbeddedChannel();
-    client.freezeTime();
-    client.pipeline().addLast(clientGate, relay);
-    client.pipeline().fireUserEventTriggered(new TunnelEstablishedEvent("/grpc", null,
-        new InetSocketAddress("127.0.0.1", 5000), null));
+    });
     clientSends(Http2Wire.concat(Http2Wire.PREFACE, Http2Wire.settings(), callWithData(12)));
     upstreamGate.held = true;
     connecting[0].setSuccess();
