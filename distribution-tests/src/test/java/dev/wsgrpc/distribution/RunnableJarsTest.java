@@ -1,8 +1,12 @@
 package dev.wsgrpc.distribution;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.wsgrpc.distribution.Jdks.Jdk;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -17,8 +21,11 @@ import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.jar.JarEntry;
 import java.util.jar.JarFile;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -30,6 +37,12 @@ class RunnableJarsTest {
   private static final Map<String, String> EMBEDDED = Map.of("org.jctools:jctools-core:", "io.netty:netty-common:");
 
   private static final Pattern POM_PROPERTIES = Pattern.compile("META-INF/maven/[^/]+/[^/]+/pom\\.properties");
+
+  /** The gateway's start-up line names the port it listens on. */
+  private static final Pattern DIAL = Pattern.compile("dial ws://[^:/]+:(\\d+)/");
+
+  /** What the JVM prints before a warning of its own (restricted methods, sun.misc.Unsafe, ...). */
+  private static final String JVM_WARNING = "WARNING:";
 
   /** Each runnable jar and the program name its {@code --version} starts with. */
   static Stream<Arguments> jars() {
@@ -82,6 +95,84 @@ class RunnableJarsTest {
     } finally {
       Files.deleteIfExists(out);
     }
+  }
+
+  @ParameterizedTest
+  @MethodSource("jars")
+  void manifestLetsNettyLoadItsNativeLibraryWithoutAWarning(Path jar, String program) throws IOException {
+    try (JarFile j = new JarFile(jar.toFile())) {
+      assertEquals("ALL-UNNAMED", j.getManifest().getMainAttributes().getValue("Enable-Native-Access"),
+          "Java 22+ warns at Netty's System.loadLibrary without it (" + jar + ")");
+    }
+  }
+
+  /**
+   * Both jars on the newest JDK of the machine, as docs/GATEWAY.md tells users to run them there: the gateway (demo
+   * mode, epoll, every buffer tracked) serves the CLI's interop cases, drains on SIGTERM, and neither process prints
+   * a warning of the JVM's or a leak.
+   */
+  @Test
+  void gatewayAndCliRunOnTheNewestJdkWithoutAWarning(@TempDir Path work) throws Exception {
+    Jdk jdk = Jdks.newest().orElse(null);
+    assumeTrue(jdk != null, Jdks::noneNewer);
+    Path gatewayLog = work.resolve("gateway.log");
+    Process gateway = javaJar(jdk, jar("tunnel-gateway", "tunnel-server.jar"), "--bind", "127.0.0.1", "--port", "0")
+        .redirectOutput(gatewayLog.toFile()).start();
+    try {
+      int port = awaitPort(gateway, gatewayLog);
+      Path cliLog = work.resolve("cli.log");
+      Process cli = javaJar(jdk, jar("tunnel-cli", "wsgrpc-cli.jar"), "interop", "ws://127.0.0.1:" + port + "/grpc")
+          .redirectOutput(cliLog.toFile()).start();
+      assertTrue(cli.waitFor(5, TimeUnit.MINUTES), "the interop cases end");
+      String cliOutput = Files.readString(cliLog, StandardCharsets.UTF_8);
+      assertEquals(0, cli.exitValue(), jdk + ":\n" + cliOutput);
+      assertTrue(cliOutput.contains(" passed, 0 failed"), cliOutput);
+      assertClean(jdk, "wsgrpc-cli.jar", cliOutput);
+
+      gateway.destroy();
+      assertTrue(gateway.waitFor(60, TimeUnit.SECONDS), "the gateway stops after SIGTERM");
+      String gatewayOutput = Files.readString(gatewayLog, StandardCharsets.UTF_8);
+      assertEquals(0, gateway.exitValue(), gatewayOutput);
+      assertTrue(gatewayOutput.contains("Stopped:"), gatewayOutput);
+      assertFalse(gatewayOutput.contains("Native epoll is unavailable"), jdk + ":\n" + gatewayOutput);
+      assertClean(jdk, "tunnel-server.jar", gatewayOutput);
+    } finally {
+      gateway.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /** {@code java [options for jdk] -Dio.netty.leakDetection.level=paranoid -jar jar args}, stderr with stdout. */
+  private static ProcessBuilder javaJar(Jdk jdk, Path jar, String... args) {
+    List<String> command = new ArrayList<>();
+    command.add(jdk.java().toString());
+    command.addAll(jdk.jarOptions());
+    command.addAll(List.of("-Dio.netty.leakDetection.level=paranoid", "-jar", jar.toString()));
+    command.addAll(List.of(args));
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    builder.environment().keySet().removeIf(k -> k.startsWith("TUNNEL_") || k.startsWith("JDK_JAVA_OPTIONS"));
+    return builder;
+  }
+
+  private static int awaitPort(Process gateway, Path log) throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    long pause = 10;
+    while (true) {
+      String output = Files.readString(log, StandardCharsets.UTF_8);
+      Matcher m = DIAL.matcher(output);
+      if (m.find()) {
+        return Integer.parseInt(m.group(1));
+      }
+      if (!gateway.isAlive() || System.nanoTime() > deadline) {
+        throw new AssertionError("the gateway did not start within 60 s:\n" + output);
+      }
+      Thread.sleep(pause);
+      pause = Math.min(pause * 2, 200);
+    }
+  }
+
+  private static void assertClean(Jdk jdk, String program, String output) {
+    assertFalse(output.contains(JVM_WARNING), program + " on " + jdk + " printed a warning:\n" + output);
+    assertFalse(output.contains("LEAK:"), program + " on " + jdk + " leaked a buffer:\n" + output);
   }
 
   private static Path jar(String module, String name) {
