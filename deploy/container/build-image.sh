@@ -11,11 +11,14 @@
 # modules the gateway needs), the shared libraries it and Netty's epoll library load, copied from this system
 # (Debian), the CA certificates, and a non-root user `wsgrpc` (uid/gid 10001). The app: tunnel-server.jar.
 # The entry point is the jar: arguments after the image name are the gateway's options, and TUNNEL_* variables
-# work as they do outside a container (JDK_JAVA_OPTIONS adds JVM options; the heap is 75 % of the memory limit). HEALTHCHECK runs dev.wsgrpc.gateway.HealthCheck (GET /healthz on
-# loopback). The image format is Docker's, since the OCI image format has no health check.
+# work as they do outside a container (JDK_JAVA_OPTIONS adds JVM options; the heap is 75 % of the memory limit).
+# HEALTHCHECK runs dev.wsgrpc.gateway.HealthCheck (GET /healthz on loopback). The image format is Docker's, since the
+# OCI image format has no health check.
 #
-# Needs: a JDK 17+ with jmods (Debian: openjdk-17-jdk-headless), buildah (Debian: buildah), root or rootless
-# buildah. buildah runs with a private storage directory and the vfs driver, so it touches no shared image store.
+# Needs: a JDK, chosen with JAVA_HOME (default: the one javac belongs to): 17+ with jmods (Debian:
+# openjdk-17-jdk-headless), or 24+ whose jlink links from its own run-time image (Temurin 25 does); the image runs
+# the gateway on that JDK's version. buildah (Debian: buildah), root or rootless buildah. buildah runs with a
+# private storage directory and the vfs driver, so it touches no shared image store.
 set -euo pipefail
 export BUILDAH_FORMAT=docker   # HEALTHCHECK exists in Docker's image format only
 
@@ -26,7 +29,12 @@ out=${2:-$root/tunnel-gateway/target/tunnel-gateway-image.tar}
 command -v buildah >/dev/null || { echo "build-image: buildah is missing (apt-get install buildah)" >&2; exit 2; }
 
 java_home=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}
-[ -d "$java_home/jmods" ] || { echo "build-image: $java_home has no jmods: jlink needs a full JDK" >&2; exit 2; }
+java_major=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$java_home/release" 2>/dev/null)
+[ -n "$java_major" ] || { echo "build-image: $java_home/release names no JAVA_VERSION: is it a JDK?" >&2; exit 2; }
+# jlink links from jmods, or (JDK 24+ built for it, JEP 493: Temurin's are) from the JDK's own run-time image.
+if [ ! -d "$java_home/jmods" ] && [ "$java_major" -lt 24 ]; then
+  echo "build-image: $java_home has no jmods: jlink needs a full JDK" >&2; exit 2
+fi
 version=$(unzip -p "$jar" META-INF/wsgrpc/version.properties | sed -n 's/^version=//p')
 image=${3:-wsgrpc/tunnel-gateway:$version}
 
@@ -47,8 +55,10 @@ mkdir -p "$base"
 #    configuration and JMX, and what is loaded by name: elliptic-curve TLS, DNS through JNDI.
 modules=java.base,java.logging,java.management,java.naming,java.sql,java.xml
 modules=$modules,jdk.crypto.ec,jdk.jfr,jdk.naming.dns,jdk.unsupported
+compress=2                                    # JDK 17's name for zip compression
+[ "$java_major" -lt 21 ] || compress=zip-6    # JDK 21 renamed it and deprecated the number
 "$java_home/bin/jlink" --add-modules "$modules" --strip-debug --no-header-files --no-man-pages \
-  --compress=2 --output "$base/opt/java"
+  --compress=$compress --output "$base/opt/java"
 # Debian's JDK links its cacerts to the system store: carry the certificates themselves.
 cacerts=$base/opt/java/lib/security/cacerts
 if [ -L "$cacerts" ] || [ ! -s "$cacerts" ]; then
@@ -86,13 +96,18 @@ ctr=$(buildah "${storage[@]}" from scratch)
 buildah "${storage[@]}" copy --quiet "$ctr" "$base" / >/dev/null
 buildah "${storage[@]}" commit --quiet --format docker "$ctr" wsgrpc-gateway-base >/dev/null
 ctr=$(buildah "${storage[@]}" from wsgrpc-gateway-base)
+# JDK 24+ warns when sun.misc.Unsafe's memory access is first used, and so on every start: protobuf-java 3.25 (the
+# version grpc-java asks for) uses it. Allowing it silences that warning and keeps protobuf working should a later
+# JDK deny it by default; older JDKs do not know the option.
+jvm_options=
+[ "$java_major" -lt 24 ] || jvm_options=' "--sun-misc-unsafe-memory-access=allow",'
 buildah "${storage[@]}" copy --quiet --chown 0:0 --chmod 0644 "$ctr" "$jar" /app/tunnel-server.jar >/dev/null
 buildah "${storage[@]}" config \
   --user 10001:10001 \
   --workingdir /app \
   --port 8080/tcp \
   --env PATH=/opt/java/bin \
-  --entrypoint '["/opt/java/bin/java", "-XX:MaxRAMPercentage=75", "-XX:+ExitOnOutOfMemoryError", "-jar", "/app/tunnel-server.jar"]' \
+  --entrypoint "[\"/opt/java/bin/java\", \"-XX:MaxRAMPercentage=75\", \"-XX:+ExitOnOutOfMemoryError\",$jvm_options \"-jar\", \"/app/tunnel-server.jar\"]" \
   --cmd '[]' \
   --healthcheck 'CMD /opt/java/bin/java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx32m -cp /app/tunnel-server.jar dev.wsgrpc.gateway.HealthCheck' \
   --healthcheck-interval 30s --healthcheck-timeout 10s --healthcheck-start-period 20s --healthcheck-retries 3 \

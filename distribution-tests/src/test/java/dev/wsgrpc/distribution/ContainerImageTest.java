@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.wsgrpc.client.WebSocketChannels;
+import dev.wsgrpc.distribution.Jdks.Jdk;
 import dev.wsgrpc.gateway.TunnelServerMain;
 import dev.wsgrpc.testing.ExternalProgram;
 import io.grpc.ManagedChannel;
@@ -28,12 +29,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import picocli.CommandLine;
 
 /**
@@ -42,7 +47,8 @@ import picocli.CommandLine;
  * its entry point, user and environment read from the image's config, in a private mount namespace with /proc and
  * /dev, chrooted. (podman can load the image here, but cannot run any container in this sandbox: crun's setrlimit
  * fails for want of CAP_SYS_RESOURCE; so the test runs the image's config itself.) Needs root, buildah and
- * util-linux's unshare; skipped without them.
+ * util-linux's unshare; skipped without them. One image from the build's JDK, one from the newest JDK on the machine
+ * ({@link Jdks}), each built once.
  */
 class ContainerImageTest {
 
@@ -51,14 +57,22 @@ class ContainerImageTest {
   @TempDir
   static Path work;
 
-  private static Path rootfs;
-  private static JsonNode config;
+  /** The images built so far, by JDK home. */
+  private static final Map<Path, Image> IMAGES = new HashMap<>();
   private static String unshare;
   private static String mount;
   private static String chroot;
 
+  /** An image unpacked: its root file system, and the config a container runtime reads. */
+  private record Image(Path rootfs, JsonNode config) {}
+
+  /** The build's JDK, and the newest on the machine (null, and the test says why it does not run, if none). */
+  static Stream<Named<Jdk>> jdks() {
+    return Stream.of(Named.of("build's JDK", Jdks.build()), Named.of("newest JDK", Jdks.newest().orElse(null)));
+  }
+
   @BeforeAll
-  static void buildTheImageAndUnpackIt() throws Exception {
+  static void requireRootAndTools() throws IOException {
     assumeTrue(System.getProperty("os.name").equals("Linux"), "container images are built on Linux");
     assumeTrue(((Integer) Files.getAttribute(Paths.get("/proc/self"), "unix:uid")) == 0,
         "running the image needs root (chroot, mount namespaces); CI runs as root");
@@ -66,28 +80,42 @@ class ContainerImageTest {
     unshare = ExternalProgram.requireInstalled("unshare", "util-linux");
     mount = ExternalProgram.requireInstalled("mount", "mount");
     chroot = ExternalProgram.requireInstalled("chroot", "coreutils");
+  }
 
-    Path image = work.resolve("image.tar");
+  /** The image build-image.sh makes with {@code JAVA_HOME=jdk}, unpacked (built at the first call for it). */
+  private static synchronized Image image(Jdk jdk) throws Exception {
+    assumeTrue(jdk != null, Jdks::noneNewer);
+    Image built = IMAGES.get(jdk.home());
+    if (built != null) {
+      return built;
+    }
+    Path dir = Files.createDirectories(work.resolve("jdk-" + jdk.feature()));
+    Path image = dir.resolve("image.tar");
     Path jar = Maven.root().resolve("tunnel-gateway/target/tunnel-server.jar");
-    run(work.resolve("build.log"), Map.of("JAVA_HOME", System.getProperty("java.home")),
+    run(dir.resolve("build.log"), Map.of("JAVA_HOME", jdk.home().toString()),
         Maven.root().resolve("deploy/container/build-image.sh").toString(), jar.toString(), image.toString(),
         "wsgrpc/tunnel-gateway:test");
 
-    Path archive = work.resolve("archive");
-    Files.createDirectories(archive);
-    run(work.resolve("untar.log"), Map.of(), "tar", "-xf", image.toString(), "-C", archive.toString());
+    Path archive = Files.createDirectories(dir.resolve("archive"));
+    run(dir.resolve("untar.log"), Map.of(), "tar", "-xf", image.toString(), "-C", archive.toString());
     JsonNode manifest = JSON.readTree(archive.resolve("manifest.json").toFile()).get(0);
-    config = JSON.readTree(archive.resolve(manifest.get("Config").asText()).toFile()).get("config");
-    rootfs = work.resolve("rootfs");
-    Files.createDirectories(rootfs);
+    JsonNode config = JSON.readTree(archive.resolve(manifest.get("Config").asText()).toFile()).get("config");
+    Path rootfs = Files.createDirectories(dir.resolve("rootfs"));
     for (JsonNode layer : manifest.get("Layers")) {
-      run(work.resolve("untar.log"), Map.of(), "tar", "-xf", archive.resolve(layer.asText()).toString(),
+      run(dir.resolve("untar.log"), Map.of(), "tar", "-xf", archive.resolve(layer.asText()).toString(),
           "-C", rootfs.toString());
     }
+    built = new Image(rootfs, config);
+    IMAGES.put(jdk.home(), built);
+    return built;
   }
 
-  @Test
-  void imageRunsTheJarAsANonRootUserWithAHealthCheckAndTheGatewaysPort() throws IOException {
+  @ParameterizedTest
+  @MethodSource("jdks")
+  void imageRunsTheJarAsANonRootUserWithAHealthCheckAndTheGatewaysPort(Jdk jdk) throws Exception {
+    Image built = image(jdk);
+    Path rootfs = built.rootfs();
+    JsonNode config = built.config();
     assertEquals("10001:10001", config.get("User").asText());
     assertTrue(Files.readString(rootfs.resolve("etc/passwd")).contains("wsgrpc:x:10001:10001:"));
     List<String> entrypoint = strings(config.get("Entrypoint"));
@@ -102,10 +130,16 @@ class ContainerImageTest {
     int port = gateway.getCommandSpec().findOption("--port").getValue();
     assertTrue(config.get("ExposedPorts").has(port + "/tcp"), config.get("ExposedPorts").toString());
     assertEquals("Apache-2.0", config.get("Labels").get("org.opencontainers.image.licenses").asText());
+    assertTrue(Files.readString(rootfs.resolve("opt/java/release")).contains("JAVA_VERSION=\"" + jdk.feature()),
+        "the image's runtime is linked from " + jdk);
+    assertEquals(jdk.jarOptions(), entrypoint.stream().filter(o -> o.startsWith("--sun-misc")).toList(),
+        "the JVM options docs/GATEWAY.md gives for " + jdk);
   }
 
-  @Test
-  void gatewayInTheImageAnswersHealthzRelaysACallAndDrainsOnSigterm() throws Exception {
+  @ParameterizedTest
+  @MethodSource("jdks")
+  void gatewayInTheImageAnswersHealthzRelaysACallAndDrainsOnSigterm(Jdk jdk) throws Exception {
+    Image image = image(jdk);
     // A service name only the upstream knows: an answer for it proves the call went through to the upstream.
     HealthStatusManager health = new HealthStatusManager();
     health.setStatus("wsgrpc.relayed", HealthCheckResponse.ServingStatus.SERVING);
@@ -113,11 +147,11 @@ class ContainerImageTest {
         .addService(health.getHealthService()).build().start();
     int port = ExternalProgram.freePort();
     int adminPort = ExternalProgram.freePort();
-    Path log = work.resolve("gateway.log");
-    List<String> command = new ArrayList<>(strings(config.get("Entrypoint")));
+    Path log = work.resolve("jdk-" + jdk.feature()).resolve("gateway.log");
+    List<String> command = new ArrayList<>(strings(image.config().get("Entrypoint")));
     command.addAll(List.of("--bind", "127.0.0.1",
         "--upstream", "127.0.0.1:" + ((InetSocketAddress) upstream.getListenSockets().get(0)).getPort()));
-    Process container = inContainer(command, Map.of("TUNNEL_PORT", "" + port, "TUNNEL_ADMIN_PORT", "" + adminPort))
+    Process container = inContainer(image, command, Map.of("TUNNEL_PORT", "" + port, "TUNNEL_ADMIN_PORT", "" + adminPort))
         .redirectErrorStream(true)
         .redirectOutput(log.toFile()).start();
     try {
@@ -129,15 +163,15 @@ class ContainerImageTest {
       healthz.disconnect();
 
       // The image's own HEALTHCHECK command, with the image's environment and TUNNEL_PORT as the gateway has it.
-      List<String> check = strings(config.get("Healthcheck").get("Test"));
-      Path checkLog = work.resolve("healthcheck.log");
-      Process healthCheck = inContainer(check.subList(1, check.size()), Map.of("TUNNEL_PORT", "" + port))
+      List<String> check = strings(image.config().get("Healthcheck").get("Test"));
+      Path checkLog = log.resolveSibling("healthcheck.log");
+      Process healthCheck = inContainer(image, check.subList(1, check.size()), Map.of("TUNNEL_PORT", "" + port))
           .redirectErrorStream(true).redirectOutput(checkLog.toFile()).start();
       assertTrue(healthCheck.waitFor(60, TimeUnit.SECONDS));
       assertEquals(0, healthCheck.exitValue(), Files.readString(checkLog));
       assertTrue(Files.readString(checkLog).startsWith("healthy: HTTP/1.1 200"), Files.readString(checkLog));
       // With the admin listener (loopback by default) the check asks it, not --port (here a port nobody serves).
-      Process adminCheck = inContainer(check.subList(1, check.size()),
+      Process adminCheck = inContainer(image, check.subList(1, check.size()),
           Map.of("TUNNEL_PORT", "1", "TUNNEL_ADMIN_PORT", "" + adminPort))
           .redirectErrorStream(true).redirectOutput(checkLog.toFile()).start();
       assertTrue(adminCheck.waitFor(60, TimeUnit.SECONDS));
@@ -163,6 +197,7 @@ class ContainerImageTest {
       assertTrue(output.contains("Stopped:"), output);
       assertFalse(output.contains("Native epoll is unavailable"), "the image carries epoll and its libraries:\n"
           + output);
+      assertFalse(output.contains("WARNING:"), "the JVM of the image from " + jdk + " warned:\n" + output);
     } finally {
       container.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       upstream.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
@@ -174,11 +209,12 @@ class ContainerImageTest {
    * namespace of its own (gone when it exits), and the image's environment plus {@code env}. The process started is
    * the command itself (each step execs the next), so SIGTERM reaches the gateway as a container runtime sends it.
    */
-  private static ProcessBuilder inContainer(List<String> command, Map<String, String> env) {
+  private static ProcessBuilder inContainer(Image image, List<String> command, Map<String, String> env) {
+    JsonNode config = image.config();
     List<String> full = new ArrayList<>(List.of(unshare, "--mount", "--propagation", "private", "/bin/sh", "-c",
         mount + " -t proc proc \"$0/proc\" && " + mount + " --rbind /dev \"$0/dev\" && exec " + chroot
             + " --userspec=" + config.get("User").asText() + " \"$0\" \"$@\"",
-        rootfs.toString()));
+        image.rootfs().toString()));
     full.addAll(command);
     ProcessBuilder builder = new ProcessBuilder(full);
     builder.environment().clear();
