@@ -311,10 +311,12 @@ class OkHttpTunnelTest {
   @Test
   void deadlineExpiresAndTheServerSeesTheCancellation() throws Exception {
     ManagedChannel channel = wsChannel(startServer(0, false));
+    // Long enough for the handler to start on a busy machine: a call that expires before, the handler never sees.
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
-        .withDeadlineAfter(300, TimeUnit.MILLISECONDS)
+        .withDeadlineAfter(3, TimeUnit.SECONDS)
         .unary(EchoRequest.newBuilder().setDelayMs(60_000).build()));
     assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
+    assertEquals(0, echo.delayStarted.getCount(), "the handler started within the deadline");
     assertTrue(echo.cancelled.await(30, TimeUnit.SECONDS), "expected the server to see the cancellation");
   }
 
@@ -344,8 +346,8 @@ class OkHttpTunnelTest {
             closed.complete(Status.OK);
           }
         });
-    // The call is on the wire once the channel is ready and a unary round trip has passed behind it.
-    blocking(channel).unary(TestEcho.payload(1));
+    // Cancelled before its handler runs, a unary call never reaches the handler: wait for the handler.
+    assertTrue(echo.delayStarted.await(30, TimeUnit.SECONDS), "the server started the call");
     call.get().cancel("user gave up", null);
     assertEquals(Status.Code.CANCELLED, closed.get(30, TimeUnit.SECONDS).getCode());
     assertTrue(echo.cancelled.await(30, TimeUnit.SECONDS), "expected the server to see the cancellation");

@@ -13,6 +13,12 @@ import java.util.concurrent.TimeUnit;
 /** The Echo service for this module's tests: answers as echo.proto says; delays wait on cancellation, not sleep. */
 final class TestEcho extends EchoGrpc.EchoImplBase {
 
+  /**
+   * Counts delayed calls whose handler runs and listens for cancellation. A call cancelled before that never reaches
+   * the handler (grpc invokes a unary handler only once the request is complete), so tests wait for this first.
+   */
+  final CountDownLatch delayStarted = new CountDownLatch(1);
+
   /** Counts calls that reached the server and were cancelled by the client. */
   final CountDownLatch cancelled = new CountDownLatch(1);
 
@@ -32,6 +38,7 @@ final class TestEcho extends EchoGrpc.EchoImplBase {
         cancelled.countDown();
         never.countDown();
       }, Runnable::run);
+      delayStarted.countDown();
       try {
         never.await(request.getDelayMs(), TimeUnit.MILLISECONDS);
       } catch (InterruptedException e) {
