@@ -29,7 +29,7 @@ out=${2:-$root/tunnel-gateway/target/tunnel-gateway-image.tar}
 command -v buildah >/dev/null || { echo "build-image: buildah is missing (apt-get install buildah)" >&2; exit 2; }
 
 java_home=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}
-java_major=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$java_home/release" 2>/dev/null)
+java_major=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$java_home/release" 2>/dev/null || true)
 [ -n "$java_major" ] || { echo "build-image: $java_home/release names no JAVA_VERSION: is it a JDK?" >&2; exit 2; }
 # jlink links from jmods, or (JDK 24+ built for it, JEP 493: Temurin's are) from the JDK's own run-time image.
 if [ ! -d "$java_home/jmods" ] && [ "$java_major" -lt 24 ]; then
