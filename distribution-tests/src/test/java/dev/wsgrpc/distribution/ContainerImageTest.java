@@ -33,6 +33,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Named;
@@ -53,12 +55,15 @@ import picocli.CommandLine;
 class ContainerImageTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Pattern DIAL = Pattern.compile(", dial ws://[^:/]+:(\\d+)/");
+  private static final Pattern ADMIN = Pattern.compile("admin listener on http://[^:/]+:(\\d+)");
 
   @TempDir
   static Path work;
 
-  /** The images built so far, by JDK home. */
+  /** The images built so far, by JDK home, or why building one failed (not tried again). */
   private static final Map<Path, Image> IMAGES = new HashMap<>();
+  private static final Map<Path, Throwable> FAILED = new HashMap<>();
   private static String unshare;
   private static String mount;
   private static String chroot;
@@ -80,15 +85,35 @@ class ContainerImageTest {
     unshare = ExternalProgram.requireInstalled("unshare", "util-linux");
     mount = ExternalProgram.requireInstalled("mount", "mount");
     chroot = ExternalProgram.requireInstalled("chroot", "coreutils");
+    IMAGES.clear(); // in this class's @TempDir, gone after it
+    FAILED.clear();
   }
 
   /** The image build-image.sh makes with {@code JAVA_HOME=jdk}, unpacked (built at the first call for it). */
   private static synchronized Image image(Jdk jdk) throws Exception {
     assumeTrue(jdk != null, Jdks::noneNewer);
+    assumeTrue(Files.isExecutable(jdk.home().resolve("bin/jlink"))
+            && (Files.isDirectory(jdk.home().resolve("jmods")) || jdk.feature() >= 24),
+        () -> jdk + " cannot link a runtime (build-image.sh needs jlink, and jmods before JDK 24)");
     Image built = IMAGES.get(jdk.home());
     if (built != null) {
       return built;
     }
+    Throwable failed = FAILED.get(jdk.home());
+    if (failed != null) {
+      throw new AssertionError("building the image from " + jdk + " failed before", failed);
+    }
+    try {
+      built = build(jdk);
+    } catch (Exception | AssertionError e) {
+      FAILED.put(jdk.home(), e);
+      throw e;
+    }
+    IMAGES.put(jdk.home(), built);
+    return built;
+  }
+
+  private static Image build(Jdk jdk) throws Exception {
     Path dir = Files.createDirectories(work.resolve("jdk-" + jdk.feature()));
     Path image = dir.resolve("image.tar");
     Path jar = Maven.root().resolve("tunnel-gateway/target/tunnel-server.jar");
@@ -105,9 +130,7 @@ class ContainerImageTest {
       run(dir.resolve("untar.log"), Map.of(), "tar", "-xf", archive.resolve(layer.asText()).toString(),
           "-C", rootfs.toString());
     }
-    built = new Image(rootfs, config);
-    IMAGES.put(jdk.home(), built);
-    return built;
+    return new Image(rootfs, config);
   }
 
   @ParameterizedTest
@@ -130,8 +153,9 @@ class ContainerImageTest {
     int port = gateway.getCommandSpec().findOption("--port").getValue();
     assertTrue(config.get("ExposedPorts").has(port + "/tcp"), config.get("ExposedPorts").toString());
     assertEquals("Apache-2.0", config.get("Labels").get("org.opencontainers.image.licenses").asText());
-    assertTrue(Files.readString(rootfs.resolve("opt/java/release")).contains("JAVA_VERSION=\"" + jdk.feature()),
-        "the image's runtime is linked from " + jdk);
+    String release = Files.readString(rootfs.resolve("opt/java/release"));
+    assertTrue(Pattern.compile("(?m)^JAVA_VERSION=\"" + jdk.feature() + "[.\"]").matcher(release).find(),
+        "the image's runtime is linked from " + jdk + ":\n" + release);
     assertEquals(jdk.jarOptions(), entrypoint.stream().filter(o -> o.startsWith("--sun-misc")).toList(),
         "the JVM options docs/GATEWAY.md gives for " + jdk);
   }
@@ -145,17 +169,17 @@ class ContainerImageTest {
     health.setStatus("wsgrpc.relayed", HealthCheckResponse.ServingStatus.SERVING);
     Server upstream = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .addService(health.getHealthService()).build().start();
-    int port = ExternalProgram.freePort();
-    int adminPort = ExternalProgram.freePort();
     Path log = work.resolve("jdk-" + jdk.feature()).resolve("gateway.log");
     List<String> command = new ArrayList<>(strings(image.config().get("Entrypoint")));
     command.addAll(List.of("--bind", "127.0.0.1",
         "--upstream", "127.0.0.1:" + ((InetSocketAddress) upstream.getListenSockets().get(0)).getPort()));
-    Process container = inContainer(image, command, Map.of("TUNNEL_PORT", "" + port, "TUNNEL_ADMIN_PORT", "" + adminPort))
+    // Ports from 0: the gateway names the ones it got in its start-up lines.
+    Process container = inContainer(image, command, Map.of("TUNNEL_PORT", "0", "TUNNEL_ADMIN_PORT", "0"))
         .redirectErrorStream(true)
         .redirectOutput(log.toFile()).start();
     try {
-      awaitListening(container, port, log);
+      int port = awaitPort(container, DIAL, log);
+      int adminPort = awaitPort(container, ADMIN, log);
 
       HttpURLConnection healthz = (HttpURLConnection) new URL("http://127.0.0.1:" + port + "/healthz")
           .openConnection(Proxy.NO_PROXY);
@@ -226,12 +250,18 @@ class ContainerImageTest {
     return builder;
   }
 
-  private static void awaitListening(Process container, int port, Path log) throws Exception {
+  /** Waits for the gateway's start-up line that {@code line} matches, and returns the port it names. */
+  private static int awaitPort(Process container, Pattern line, Path log) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (!Files.readString(log, StandardCharsets.UTF_8).contains(", dial ws://")) {
+    while (true) {
+      String output = Files.readString(log, StandardCharsets.UTF_8);
+      Matcher m = line.matcher(output);
+      if (m.find()) {
+        return Integer.parseInt(m.group(1));
+      }
       if (!container.isAlive() || System.nanoTime() > deadline) {
-        throw new AssertionError("the gateway in the image did not start on port " + port + ":\n"
-            + Files.readString(log, StandardCharsets.UTF_8));
+        throw new AssertionError("the gateway in the image printed no line matching '" + line + "' within 60 s:\n"
+            + output);
       }
       Thread.sleep(50);
     }

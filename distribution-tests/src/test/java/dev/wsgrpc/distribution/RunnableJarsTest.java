@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.wsgrpc.distribution.Jdks.Jdk;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -18,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.jar.JarEntry;
 import java.util.jar.JarFile;
@@ -40,6 +40,10 @@ class RunnableJarsTest {
 
   /** The gateway's start-up line names the port it listens on. */
   private static final Pattern DIAL = Pattern.compile("dial ws://[^:/]+:(\\d+)/");
+
+  /** Variables the JVM takes options from: the jars run with the options these tests give them only. */
+  private static final Set<String> JVM_OPTION_VARIABLES = Set.of("JDK_JAVA_OPTIONS", "JAVA_TOOL_OPTIONS",
+      "_JAVA_OPTIONS");
 
   /** What the JVM prints before a warning of its own (restricted methods, sun.misc.Unsafe, ...). */
   private static final String JVM_WARNING = "WARNING:";
@@ -102,7 +106,7 @@ class RunnableJarsTest {
   void manifestLetsNettyLoadItsNativeLibraryWithoutAWarning(Path jar, String program) throws IOException {
     try (JarFile j = new JarFile(jar.toFile())) {
       assertEquals("ALL-UNNAMED", j.getManifest().getMainAttributes().getValue("Enable-Native-Access"),
-          "Java 22+ warns at Netty's System.loadLibrary without it (" + jar + ")");
+          "Java 24+ warns at Netty's System.loadLibrary without it (" + jar + ")");
     }
   }
 
@@ -123,7 +127,11 @@ class RunnableJarsTest {
       Path cliLog = work.resolve("cli.log");
       Process cli = javaJar(jdk, jar("tunnel-cli", "wsgrpc-cli.jar"), "interop", "ws://127.0.0.1:" + port + "/grpc")
           .redirectOutput(cliLog.toFile()).start();
-      assertTrue(cli.waitFor(5, TimeUnit.MINUTES), "the interop cases end");
+      try {
+        assertTrue(cli.waitFor(5, TimeUnit.MINUTES), "the interop cases end");
+      } finally {
+        cli.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
       String cliOutput = Files.readString(cliLog, StandardCharsets.UTF_8);
       assertEquals(0, cli.exitValue(), jdk + ":\n" + cliOutput);
       assertTrue(cliOutput.contains(" passed, 0 failed"), cliOutput);
@@ -149,7 +157,7 @@ class RunnableJarsTest {
     command.addAll(List.of("-Dio.netty.leakDetection.level=paranoid", "-jar", jar.toString()));
     command.addAll(List.of(args));
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
-    builder.environment().keySet().removeIf(k -> k.startsWith("TUNNEL_") || k.startsWith("JDK_JAVA_OPTIONS"));
+    builder.environment().keySet().removeIf(k -> k.startsWith("TUNNEL_") || JVM_OPTION_VARIABLES.contains(k));
     return builder;
   }
 
