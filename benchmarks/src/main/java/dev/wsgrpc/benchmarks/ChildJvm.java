@@ -46,6 +46,10 @@ final class ChildJvm implements AutoCloseable {
     command.add(raiseFileLimit(files) + "; exec \"$@\"");
     command.add("sh");
     command.add(new File(System.getProperty("java.home"), "bin/java").getPath());
+    if (Runtime.version().feature() >= 22) {
+      // What the benchmark jar's manifest gives this JVM (Enable-Native-Access), which a -cp child does not read.
+      command.add("--enable-native-access=ALL-UNNAMED");
+    }
     command.addAll(jvmOptions);
     command.add("-cp");
     command.add(System.getProperty("java.class.path"));
@@ -56,13 +60,15 @@ final class ChildJvm implements AutoCloseable {
   }
 
   /**
-   * This JVM's own options that a child measuring the same code should run with too (heap, collector, compiler and
-   * system properties), without agents, debuggers or recordings, which belong to this process only.
+   * This JVM's own options that a child measuring the same code should run with too (heap, collector, compiler,
+   * system properties and Java 23+'s {@code sun.misc.Unsafe} memory-access mode), without agents, debuggers or
+   * recordings, which belong to this process only.
    */
   static List<String> inheritedOptions() {
     List<String> options = new ArrayList<>();
     for (String option : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-      if ((option.startsWith("-X") || option.startsWith("-D")) && !option.startsWith("-Xrunjdwp")
+      if ((option.startsWith("-X") || option.startsWith("-D")
+          || option.startsWith("--sun-misc-unsafe-memory-access=")) && !option.startsWith("-Xrunjdwp")
           && !option.startsWith("-Xdebug") && !option.startsWith("-XX:StartFlightRecording")
           && !option.startsWith("-XX:FlightRecorderOptions")) {
         options.add(option);
