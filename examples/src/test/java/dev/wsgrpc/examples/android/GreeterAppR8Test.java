@@ -98,7 +98,11 @@ class GreeterAppR8Test {
 
   private static String run(List<String> command, Path log, long timeoutMinutes) throws Exception {
     Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-    assertTrue(process.waitFor(timeoutMinutes, TimeUnit.MINUTES), command.get(command.size() - 1) + " timed out");
+    try {
+      assertTrue(process.waitFor(timeoutMinutes, TimeUnit.MINUTES), command.get(command.size() - 1) + " timed out");
+    } finally {
+      process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
     String output = new String(Files.readAllBytes(log), StandardCharsets.UTF_8);
     assertEquals(0, process.exitValue(), output);
     return output;
