@@ -33,7 +33,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
@@ -55,8 +54,6 @@ import picocli.CommandLine;
 class ContainerImageTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final Pattern DIAL = Pattern.compile(", dial ws://[^:/]+:(\\d+)/");
-  private static final Pattern ADMIN = Pattern.compile("admin listener on http://[^:/]+:(\\d+)");
 
   @TempDir
   static Path work;
@@ -178,8 +175,8 @@ class ContainerImageTest {
         .redirectErrorStream(true)
         .redirectOutput(log.toFile()).start();
     try {
-      int port = awaitPort(container, DIAL, log);
-      int adminPort = awaitPort(container, ADMIN, log);
+      int port = StartupLines.awaitPort(container, StartupLines.DIAL, log);
+      int adminPort = StartupLines.awaitPort(container, StartupLines.ADMIN, log);
 
       HttpURLConnection healthz = (HttpURLConnection) new URL("http://127.0.0.1:" + port + "/healthz")
           .openConnection(Proxy.NO_PROXY);
@@ -248,23 +245,6 @@ class ContainerImageTest {
     }
     builder.environment().putAll(env);
     return builder;
-  }
-
-  /** Waits for the gateway's start-up line that {@code line} matches, and returns the port it names. */
-  private static int awaitPort(Process container, Pattern line, Path log) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (true) {
-      String output = Files.readString(log, StandardCharsets.UTF_8);
-      Matcher m = line.matcher(output);
-      if (m.find()) {
-        return Integer.parseInt(m.group(1));
-      }
-      if (!container.isAlive() || System.nanoTime() > deadline) {
-        throw new AssertionError("the gateway in the image printed no line matching '" + line + "' within 60 s:\n"
-            + output);
-      }
-      Thread.sleep(50);
-    }
   }
 
   private static List<String> strings(JsonNode array) {

@@ -21,7 +21,6 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.jar.JarEntry;
 import java.util.jar.JarFile;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -37,9 +36,6 @@ class RunnableJarsTest {
   private static final Map<String, String> EMBEDDED = Map.of("org.jctools:jctools-core:", "io.netty:netty-common:");
 
   private static final Pattern POM_PROPERTIES = Pattern.compile("META-INF/maven/[^/]+/[^/]+/pom\\.properties");
-
-  /** The gateway's start-up line names the port it listens on. */
-  private static final Pattern DIAL = Pattern.compile("dial ws://[^:/]+:(\\d+)/");
 
   /** Variables the JVM takes options from: the jars run with the options these tests give them only. */
   private static final Set<String> JVM_OPTION_VARIABLES = Set.of("JDK_JAVA_OPTIONS", "JAVA_TOOL_OPTIONS",
@@ -123,7 +119,7 @@ class RunnableJarsTest {
     Process gateway = javaJar(jdk, jar("tunnel-gateway", "tunnel-server.jar"), "--bind", "127.0.0.1", "--port", "0")
         .redirectOutput(gatewayLog.toFile()).start();
     try {
-      int port = awaitPort(gateway, gatewayLog);
+      int port = StartupLines.awaitPort(gateway, StartupLines.DIAL, gatewayLog);
       Path cliLog = work.resolve("cli.log");
       Process cli = javaJar(jdk, jar("tunnel-cli", "wsgrpc-cli.jar"), "interop", "ws://127.0.0.1:" + port + "/grpc")
           .redirectOutput(cliLog.toFile()).start();
@@ -159,23 +155,6 @@ class RunnableJarsTest {
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
     builder.environment().keySet().removeIf(k -> k.startsWith("TUNNEL_") || JVM_OPTION_VARIABLES.contains(k));
     return builder;
-  }
-
-  private static int awaitPort(Process gateway, Path log) throws IOException, InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    long pause = 10;
-    while (true) {
-      String output = Files.readString(log, StandardCharsets.UTF_8);
-      Matcher m = DIAL.matcher(output);
-      if (m.find()) {
-        return Integer.parseInt(m.group(1));
-      }
-      if (!gateway.isAlive() || System.nanoTime() > deadline) {
-        throw new AssertionError("the gateway did not start within 60 s:\n" + output);
-      }
-      Thread.sleep(pause);
-      pause = Math.min(pause * 2, 200);
-    }
   }
 
   private static void assertClean(Jdk jdk, String program, String output) {
