@@ -70,7 +70,7 @@ final class Jdks {
       }
     }
     return homes.stream()
-        .map(Jdks::read)
+        .map(Jdks::at)
         .flatMap(Optional::stream)
         .filter(jdk -> jdk.feature() > build().feature() && Files.isExecutable(jdk.java()))
         .max(Comparator.comparingInt(Jdk::feature));
@@ -85,7 +85,8 @@ final class Jdks {
     return "no JDK of a later release than the build's (" + build().feature() + ") " + where;
   }
 
-  private static Optional<Jdk> read(Path home) {
+  /** The JDK or Java runtime at {@code home}, as its {@code release} file names it; empty if it names none. */
+  static Optional<Jdk> at(Path home) {
     Path release = home.resolve("release");
     if (!Files.isRegularFile(release)) {
       return Optional.empty();
