@@ -76,8 +76,10 @@ public final class BearerTokens implements TunnelAuthenticator {
     }
     Channel channel = request.channel();
     if (channel != null) {
-      admitted.put(channel, new Admitted(digest, principal));
-      channel.closeFuture().addListener(f -> admitted.remove(channel));
+      // One listener per connection: a browser's kept-alive connection is authenticated again at each request.
+      if (admitted.put(channel, new Admitted(digest, principal)) == null) {
+        channel.closeFuture().addListener(f -> admitted.remove(channel));
+      }
       // A revocation between the lookup and the put would have missed this channel: look again.
       synchronized (this) {
         if (!principal.equals(hashed.get(digest))) {

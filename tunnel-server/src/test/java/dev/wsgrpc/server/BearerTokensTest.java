@@ -8,16 +8,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wsgrpc.core.internal.ControlFrameHandler;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.testing.Outbound;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.DefaultChannelPromise;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GenericFutureListener;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 import java.net.InetSocketAddress;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
@@ -160,6 +167,43 @@ class BearerTokensTest {
     Outbound.written(alice);
     current.set(Map.of());
     assertEquals(0, reloading.refresh());
+  }
+
+  @Test
+  void aConnectionAuthenticatedAtEachRequestGetsOneCloseListener() {
+    // A browser's kept-alive gRPC-Web connection is authenticated again at each request; each used to add a listener
+    // to the connection's close future, held until the connection closed.
+    AtomicReference<Map<String, String>> current = new AtomicReference<>(Map.of("t0k3n-alice", "alice"));
+    BearerTokens reloading = BearerTokens.from(current::get);
+    CloseListenerCounting connection = new CloseListenerCounting();
+    for (int i = 0; i < 1_000; i++) {
+      assertTrue(upgrade(reloading, "t0k3n-alice", connection).accepted());
+    }
+    assertEquals(1, connection.added.get());
+    connection.close();
+    current.set(Map.of());
+    assertEquals(0, reloading.refresh(), "the closed connection is forgotten");
+  }
+
+  /** A connection that counts the listeners added to its close future. */
+  private static final class CloseListenerCounting extends EmbeddedChannel {
+    final AtomicInteger added = new AtomicInteger();
+    private final ChannelPromise counted = new DefaultChannelPromise(this, ImmediateEventExecutor.INSTANCE) {
+      @Override
+      public ChannelPromise addListener(GenericFutureListener<? extends Future<? super Void>> listener) {
+        added.incrementAndGet();
+        return super.addListener(listener);
+      }
+    };
+
+    CloseListenerCounting() {
+      super.closeFuture().addListener(f -> counted.trySuccess());
+    }
+
+    @Override
+    public ChannelFuture closeFuture() {
+      return counted == null ? super.closeFuture() : counted; // null while EmbeddedChannel's constructor runs
+    }
   }
 
   @Test
