@@ -108,11 +108,16 @@ final class Http2ClientBridge {
     drain();
   }
 
-  /** Opens a stream toward gRPC with {@code headers} (pseudo-headers included) and returns its id. */
+  /**
+   * Opens a stream toward gRPC with {@code headers} (pseudo-headers included) and returns its id. The headers reach
+   * gRPC once the caller's task has returned (or with the caller's next {@link #data}): gRPC may reset the stream
+   * while it reads them (a header it cannot accept), and the caller must know the id by then to take the reset as
+   * its own.
+   */
   int openStream(Http2Headers headers, boolean endStream) throws Http2Exception {
     int streamId = connection.local().incrementAndGetNextStreamId();
     http2.encoder().writeHeaders(http2Ctx, streamId, headers, 0, endStream, http2Ctx.newPromise());
-    drain();
+    drainLater();
     return streamId;
   }
 

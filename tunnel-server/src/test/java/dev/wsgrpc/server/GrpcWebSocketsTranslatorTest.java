@@ -224,6 +224,18 @@ class GrpcWebSocketsTranslatorTest {
   }
 
   @Test
+  void aCallGrpcResetsWhileReadingItsHeadersEndsWithTheResetsStatus() {
+    // gRPC resets a stream whose headers it cannot accept before the bridge has handed the stream's id back.
+    server.resetOnHeaders = Http2Error.PROTOCOL_ERROR;
+    open(8192);
+    channel.writeInbound(frame(HEADERS), message("x"));
+    channel.runPendingTasks();
+    String trailers = trailersOfEnd();
+    assertTrue(trailers.startsWith("grpc-status: 13\r\ngrpc-message: the server reset the call: PROTOCOL_ERROR\r\n"),
+        trailers);
+  }
+
+  @Test
   void closingTheSocketMidMessageReleasesEverything() {
     open(8192);
     channel.writeInbound(frame(HEADERS));

@@ -254,6 +254,24 @@ class GrpcWebTranslatorTest {
   }
 
   @Test
+  void aCallGrpcResetsWhileReadingItsHeadersIsAnsweredWithTheResetsStatus() {
+    // gRPC resets a stream whose headers it cannot accept before the bridge has handed the stream's id back.
+    server.resetOnHeaders = Http2Error.PROTOCOL_ERROR;
+    open();
+    unaryCall("x");
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals(1, out.size(), out.toString());
+      FullHttpResponse response = (FullHttpResponse) out.get(0);
+      assertEquals("13", response.headers().get("grpc-status"));
+      assertEquals("the server reset the call: PROTOCOL_ERROR", response.headers().get("grpc-message"));
+    } finally {
+      BrowserFrames.release(out);
+    }
+    assertFalse(channel.isOpen(), "after a reset the connection is not reused");
+  }
+
+  @Test
   void aFollowingRequestThatTheGateRefusesIsAnsweredWithItsStatusAndTheConnectionCloses() {
     open();
     answer(unaryCall("one"), "1");

@@ -236,6 +236,17 @@ class JsonWebSocketTranslatorTest {
   }
 
   @Test
+  void aCallGrpcResetsWhileReadingItsHeadersEndsWithTheResetsStatus() {
+    // gRPC resets a stream whose headers it cannot accept before the bridge has handed the stream's id back.
+    server.resetOnHeaders = Http2Error.PROTOCOL_ERROR;
+    open(true);
+    channel.writeInbound(text("{\"metadata\": {}}"), text("{\"message\": {}}"));
+    channel.runPendingTasks();
+    assertEquals(List.of("{\"status\":{\"code\":13,\"message\":\"the server reset the call: PROTOCOL_ERROR\","
+        + "\"details\":[]}}", "close"), texts());
+  }
+
+  @Test
   void binaryMessagesAreRefused() {
     open(true);
     channel.writeInbound(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(new byte[] {1})));

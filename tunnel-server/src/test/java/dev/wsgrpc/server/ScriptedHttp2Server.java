@@ -39,6 +39,11 @@ final class ScriptedHttp2Server {
   final List<Stream> streams = new ArrayList<>();
   /** Whether received data counts as processed at once (else {@link #consume} returns it, as gRPC does on demand). */
   boolean autoConsume = true;
+  /**
+   * When set, each stream is reset with this error while its headers are read, and the reset is flushed at once:
+   * what gRPC's handler does with headers it cannot accept (a malformed {@code -bin} value, say).
+   */
+  Http2Error resetOnHeaders;
   final Http2ConnectionHandler handler;
 
   ScriptedHttp2Server() {
@@ -55,6 +60,10 @@ final class ScriptedHttp2Server {
             stream.headers = headers;
             stream.ended = endOfStream;
             streams.add(stream);
+            if (resetOnHeaders != null) {
+              handler.resetStream(ctx, streamId, resetOnHeaders.code(), ctx.newPromise());
+              handler.flush(ctx);
+            }
           }
 
           @Override
