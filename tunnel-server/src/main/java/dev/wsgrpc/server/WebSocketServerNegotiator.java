@@ -29,6 +29,8 @@ final class WebSocketServerNegotiator implements InternalProtocolNegotiator.Prot
     this.options = options;
     this.counter = new TunnelCounter(options.access());
     this.nativeCallsChecked = nativeCallsChecked;
+    // Peers reach gRPC's HTTP/2 server through every server made here, tunnels and native gRPC alike.
+    GrpcServerLogLimit.install();
   }
 
   @Override

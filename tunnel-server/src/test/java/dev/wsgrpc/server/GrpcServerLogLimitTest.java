@@ -1,0 +1,64 @@
+package dev.wsgrpc.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.logging.Filter;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/** The filter on grpc-java's server loggers; PeerTriggeredLogsTest (integration-tests) floods a real server. */
+class GrpcServerLogLimitTest {
+
+  @Test
+  void recordsBelowInfoPassOnWholeAndLouderOnesGoToTheRateLimitedLog() {
+    GrpcServerLogLimit.install();
+    for (String name : GrpcServerLogLimit.LOGGER_NAMES) {
+      Logger logger = Logger.getLogger(name);
+      List<LogRecord> passed = new ArrayList<>();
+      Handler recorder = new Handler() {
+        @Override
+        public void publish(LogRecord record) {
+          passed.add(record);
+        }
+
+        @Override
+        public void flush() {}
+
+        @Override
+        public void close() {}
+      };
+      Level level = logger.getLevel();
+      logger.addHandler(recorder);
+      logger.setLevel(Level.ALL);
+      try {
+        logger.log(Level.FINE, "Connection Error", new IOException("reset by peer"));
+        logger.log(Level.INFO, "Transport failed", new IllegalStateException("unexpected"));
+        logger.log(Level.WARNING, "Stream Error", new IllegalStateException("bad header"));
+        assertEquals(List.of("Connection Error"), passed.stream().map(LogRecord::getMessage)
+            .collect(Collectors.toList()), name);
+        assertInstanceOf(IOException.class, passed.get(0).getThrown(), "a record asked for comes whole");
+      } finally {
+        logger.removeHandler(recorder);
+        logger.setLevel(level);
+      }
+    }
+  }
+
+  @Test
+  void installingAgainKeepsTheOneFilter() {
+    GrpcServerLogLimit.install();
+    Filter first = Logger.getLogger(GrpcServerLogLimit.LOGGER_NAMES.get(0)).getFilter();
+    assertInstanceOf(GrpcServerLogLimit.class, first);
+    GrpcServerLogLimit.install();
+    assertSame(first, Logger.getLogger(GrpcServerLogLimit.LOGGER_NAMES.get(0)).getFilter());
+  }
+}
