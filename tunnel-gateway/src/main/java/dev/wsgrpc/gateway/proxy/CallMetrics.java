@@ -31,8 +31,11 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * Where the descriptor knows (a service served in-process), its type is used.
  *
  * <p>Method names come from callers, so at most {@value #MAX_METHODS} distinct methods get series of their own; later
- * ones are counted under {@code grpc_service="other", grpc_method="other"}, and so are calls the upstream answered
- * {@code UNIMPLEMENTED}, so a scan of made-up names cannot grow the metrics.
+ * ones are counted under {@code grpc_service="other", grpc_method="other"}. So are calls that ended
+ * {@code UNIMPLEMENTED} (the upstream does not serve the name), {@code UNAUTHENTICATED} or {@code PERMISSION_DENIED}
+ * (the gateway's token check or the upstream refused the caller; they still count, with their code): a scan of
+ * made-up names cannot grow the metrics, and a caller without a token cannot use up the series that real methods
+ * would get.
  */
 public final class CallMetrics implements ServerInterceptor {
 
@@ -147,13 +150,19 @@ public final class CallMetrics implements ServerInterceptor {
       }
       inFlight.dec();
       Status.Code c = code != null ? code : Status.Code.CANCELLED;
-      MethodSeries methodSeries = c == Status.Code.UNIMPLEMENTED ? other : series(method);
+      MethodSeries methodSeries = namedByAnAdmittedCall(c) ? series(method) : other;
       TypeSeries series = methodSeries.of(type(method.getType(), received.get(), sent.get()));
       series.handled(c).inc();
       series.seconds.observe((System.nanoTime() - startNanos) / 1e9);
       series.received.inc(received.get());
       series.sent.inc(sent.get());
     }
+  }
+
+  /** Whether a call that ended with {@code code} was served by a method that exists, for a caller it admitted. */
+  private static boolean namedByAnAdmittedCall(Status.Code code) {
+    return code != Status.Code.UNIMPLEMENTED && code != Status.Code.UNAUTHENTICATED
+        && code != Status.Code.PERMISSION_DENIED;
   }
 
   /** The series of {@code method}: its own while fewer than {@value #MAX_METHODS} methods have one, else "other". */

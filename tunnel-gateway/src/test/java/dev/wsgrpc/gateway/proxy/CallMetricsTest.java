@@ -1,6 +1,7 @@
 package dev.wsgrpc.gateway.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.grpc.CallOptions;
@@ -10,6 +11,8 @@ import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Server;
 import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
 import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
@@ -23,6 +26,7 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.ByteArrayOutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -63,6 +67,20 @@ class CallMetricsTest {
             });
           }
         })
+        // The gateway's token check sits inside the metrics, as here: it refuses calls to one service.
+        .intercept(new ServerInterceptor() {
+          @Override
+          public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+              ServerCallHandler<Q, R> next) {
+            String service = call.getMethodDescriptor().getServiceName();
+            if (service.startsWith("locked.")) {
+              call.close(service.equals("locked.Token") ? Status.UNAUTHENTICATED : Status.PERMISSION_DENIED,
+                  new Metadata());
+              return new ServerCall.Listener<Q>() { };
+            }
+            return next.startCall(call, headers);
+          }
+        })
         .intercept(new CallMetrics(registry)).build().start();
     ManagedChannel channel = NettyChannelBuilder.forAddress((InetSocketAddress) server.getListenSockets().get(0))
         .usePlaintext().build();
@@ -76,6 +94,10 @@ class CallMetricsTest {
       }
       assertThrows(StatusRuntimeException.class, () -> ClientCalls.blockingUnaryCall(channel,
           OpaqueBytes.method("made.Up/Name"), CallOptions.DEFAULT, new byte[] {1}));
+      for (String refused : List.of("locked.Token/A", "locked.Token/B", "locked.Role/C")) {
+        assertThrows(StatusRuntimeException.class, () -> ClientCalls.blockingUnaryCall(channel,
+            OpaqueBytes.method(refused), CallOptions.DEFAULT, new byte[] {1}));
+      }
     } finally {
       channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
       server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
@@ -92,6 +114,12 @@ class CallMetricsTest {
     // A method nobody serves is counted under "other", so made-up names cannot grow the series.
     assertEquals(1, value(text, "grpc_server_handled_total{grpc_code=\"UNIMPLEMENTED\","
         + "grpc_method=\"other\",grpc_service=\"other\",grpc_type=\"UNARY\"}"), text);
+    // Refused callers count, with their code, but name no series: without a token no one uses up MAX_METHODS.
+    assertEquals(2, value(text, "grpc_server_handled_total{grpc_code=\"UNAUTHENTICATED\","
+        + "grpc_method=\"other\",grpc_service=\"other\",grpc_type=\"UNARY\"}"), text);
+    assertEquals(1, value(text, "grpc_server_handled_total{grpc_code=\"PERMISSION_DENIED\","
+        + "grpc_method=\"other\",grpc_service=\"other\",grpc_type=\"UNARY\"}"), text);
+    assertFalse(text.contains("locked."), text);
     assertEquals(0, value(text, "grpc_server_calls_in_flight"), text);
   }
 
