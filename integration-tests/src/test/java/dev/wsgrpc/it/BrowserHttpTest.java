@@ -104,6 +104,32 @@ class BrowserHttpTest {
   }
 
   @Test
+  void aRequestWithTwoAuthorizationOrOriginHeadersIsRefusedWhetherFirstOrFollowing() throws Exception {
+    // A proxy may check one value and the server read the other: gRPC-Web requests are held to the upgrade's rule.
+    byte[] body = framed(EchoRequest.getDefaultInstance().toByteArray());
+    HttpResponse<byte[]> first = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
+        + "/wsgrpc.testing.Echo/Unary")).header("Content-Type", "application/grpc-web+proto")
+        .header("Authorization", "Bearer a").header("Authorization", "Bearer b")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(body)).timeout(java.time.Duration.ofSeconds(30)).build(),
+        HttpResponse.BodyHandlers.ofByteArray());
+    assertEquals("13", first.headers().firstValue("grpc-status").orElse(null));
+    assertEquals("expected at most one Authorization header but was 2",
+        first.headers().firstValue("grpc-message").orElse(null));
+    assertEquals(0, echo.unaryCalls.get(), "nothing reached the service");
+
+    assertEquals(200, post("/wsgrpc.testing.Echo/Unary", "application/grpc-web+proto", body).statusCode());
+    HttpResponse<byte[]> following = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
+        + "/wsgrpc.testing.Echo/Unary")).header("Content-Type", "application/grpc-web+proto")
+        .header("Origin", "https://app.example").header("Origin", "https://other.example")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(body)).timeout(java.time.Duration.ofSeconds(30)).build(),
+        HttpResponse.BodyHandlers.ofByteArray());
+    assertEquals("13", following.headers().firstValue("grpc-status").orElse(null));
+    assertEquals("expected at most one Origin header but was 2",
+        following.headers().firstValue("grpc-message").orElse(null));
+    assertEquals(1, echo.unaryCalls.get(), "only the call between them");
+  }
+
+  @Test
   void tunnelsStillWorkOnTheSamePortWithBrowserProtocolsOn() {
     ManagedChannel channel = WebSocketChannels.newChannel("ws://127.0.0.1:" + port + "/grpc");
     try {

@@ -24,6 +24,8 @@ final class EchoService extends EchoGrpc.EchoImplBase {
   /** Counted down when a unary call with a delay arrives, before the delay starts. */
   final CountDownLatch delayedUnaryArrived = new CountDownLatch(1);
   final AtomicInteger cancellations = new AtomicInteger();
+  /** Unary calls that reached the service. */
+  final AtomicInteger unaryCalls = new AtomicInteger();
   /** One permit per cancellation seen, for tests that wait for a particular one. */
   final java.util.concurrent.Semaphore cancelSignals = new java.util.concurrent.Semaphore(0);
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -42,6 +44,7 @@ final class EchoService extends EchoGrpc.EchoImplBase {
 
   @Override
   public void unary(EchoRequest request, StreamObserver<EchoResponse> responses) {
+    unaryCalls.incrementAndGet();
     ServerCallStreamObserver<EchoResponse> call = (ServerCallStreamObserver<EchoResponse>) responses;
     onCancel(call);
     Runnable answer = () -> {

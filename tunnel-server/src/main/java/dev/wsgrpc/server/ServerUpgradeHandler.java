@@ -325,20 +325,10 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       return false;
     }
     HttpHeaders h = request.headers();
-    if (h.getAll(HttpHeaderNames.HOST).size() != 1) {
-      reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "expected one Host header but was "
-          + h.getAll(HttpHeaderNames.HOST).size());
+    String repeated = repeatedHeaderRefusal(h);
+    if (repeated != null) {
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, repeated);
       return false;
-    }
-    // Fields a request carries at most once (RFC 9110 11.6.2, RFC 6454 7.3): two of them mean a broken client, or an
-    // attempt to have a proxy check one value while this server reads the other.
-    for (String singleton : new String[] {"Authorization", "Origin"}) {
-      int n = h.getAll(singleton).size();
-      if (n > 1) {
-        reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "expected at most one " + singleton
-            + " header but was " + n);
-        return false;
-      }
     }
     if (!Http11Tokens.containsToken(h.getAll(HttpHeaderNames.UPGRADE), "websocket")) {
       reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST,
@@ -472,6 +462,26 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   }
 
   /**
+   * Returns null, or the reason of a 400 for a request without exactly one Host, or with more than one Authorization
+   * or Origin. Those fields come at most once in a request (RFC 9110 11.6.2, RFC 6454 7.3): two of them mean a broken
+   * client, or an attempt to have a proxy check one value while this server reads the other. Every request is held
+   * to it: upgrades, and each gRPC-Web request of a connection.
+   */
+  private static String repeatedHeaderRefusal(HttpHeaders h) {
+    int hosts = h.getAll(HttpHeaderNames.HOST).size();
+    if (hosts != 1) {
+      return "expected one Host header but was " + hosts;
+    }
+    for (String singleton : new String[] {"Authorization", "Origin"}) {
+      int n = h.getAll(singleton).size();
+      if (n > 1) {
+        return "expected at most one " + singleton + " header but was " + n;
+      }
+    }
+    return null;
+  }
+
+  /**
    * A gRPC-Web request: after the same checks as a tunnel (and the browser Origin allow-list), a
    * {@link GrpcWebTranslator} takes this handler's place in front of gRPC, and the request, whose body follows.
    */
@@ -479,6 +489,11 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     browserProtocol = BrowserProtocol.GRPC_WEB;
     browserContentType = GrpcWebTranslator.responseContentType(request);
     HttpHeaders h = request.headers();
+    String repeated = repeatedHeaderRefusal(h);
+    if (repeated != null) {
+      reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, repeated);
+      return;
+    }
     clientAddress = options.access().trustedProxies().clientAddress(ctx.channel().remoteAddress(), h);
     String originRefusal = originRefusal(ctx, h, true);
     if (originRefusal != null) {
@@ -502,10 +517,14 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * A request that follows the first on a gRPC-Web connection: the same Origin rule, and credentials that name the
-   * principal the connection was opened for.
+   * A request that follows the first on a gRPC-Web connection: the same headers at most once, the same Origin rule,
+   * and credentials that name the principal the connection was opened for.
    */
   private io.grpc.Status checkFollowing(ChannelHandlerContext ctx, HttpRequest request) {
+    String repeated = repeatedHeaderRefusal(request.headers());
+    if (repeated != null) {
+      return BrowserCalls.statusForHttp(HttpResponseStatus.BAD_REQUEST.code(), repeated);
+    }
     String originRefusal = originRefusal(ctx, request.headers(), true);
     if (originRefusal != null) {
       return io.grpc.Status.PERMISSION_DENIED.withDescription(originRefusal);
