@@ -258,7 +258,8 @@ public final class TunnelServerMain implements Callable<Integer> {
       description = "With upstreams: 'proxy' ends each tunnel's HTTP/2 and forwards every call on its own, balanced "
           + "round robin over every healthy upstream address, with caller metadata, per-call limits and metrics; "
           + "'relay' passes each tunnel's bytes unchanged to one upstream connection (no per-call balancing, caller "
-          + "metadata, health checks or per-call metrics). Default: ${DEFAULT-VALUE}. Env: TUNNEL_MODE.")
+          + "metadata, health checks or per-call metrics; a client's own wsgrpc-* headers reach the upstream "
+          + "unchanged, so the upstream must not trust them). Default: ${DEFAULT-VALUE}. Env: TUNNEL_MODE.")
   GatewayMode mode;
 
   @Option(names = "--upstream-file", paramLabel = "FILE",
