@@ -235,7 +235,7 @@ class PeerTriggeredLogsTest {
       assertEquals(400, resets, "every stream is reset");
       List<ILoggingEvent> loud = loudLines(start);
       assertTrue(loud.stream().anyMatch(e -> e.getLoggerName().equals("io.grpc.netty.NettyServerHandler.limited")
-          && e.getLevel() == Level.WARN && e.getFormattedMessage().startsWith(
+          && e.getLevel() == Level.INFO && e.getFormattedMessage().startsWith(
           "Stream Error: StreamException: Validation failed for header 'x-b-bin'")),
           "grpc-java's line, once, without its stack trace:\n" + show(loud));
       // And the server still serves.

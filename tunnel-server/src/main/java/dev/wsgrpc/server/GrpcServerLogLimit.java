@@ -21,10 +21,12 @@ import org.slf4j.LoggerFactory;
  * connection that fails in a way it does not expect gets an INFO record from
  * {@code io.grpc.netty.NettyServerTransport.connections} ("Transport failed"). A peer can open hundreds of such
  * streams per connection, and it needs no token for it: the headers are rejected before any call reaches the
- * interceptor that checks one. So a filter on those two loggers passes records below INFO on unchanged (they are off
- * unless asked for, and then wanted whole), and turns the others into rate-limited lines of the SLF4J logger named
- * after the original with {@code .limited} appended ({@code io.grpc.netty.NettyServerHandler.limited}), so that a
- * level set for {@code io.grpc} still applies to them.
+ * interceptor that checks one, and an ordinary client causes some too (a call cancelled while its answer was on its
+ * way: "Stream closed before write could take place"). None of them asks anything of an operator. So a filter on
+ * those two loggers passes records below INFO on unchanged (they are off unless asked for, and then wanted whole),
+ * and turns the others into rate-limited INFO lines, as everything else a peer can cause is logged, of the SLF4J
+ * logger named after the original with {@code .limited} appended ({@code io.grpc.netty.NettyServerHandler.limited}),
+ * so that a level set for {@code io.grpc} still applies to them.
  *
  * <p>Installed once per class loader, when the first server negotiator is made ({@link WebSocketServerNegotiator}).
  * A filter the application had set on those loggers before still sees each record first; a filter it sets later
@@ -46,14 +48,11 @@ final class GrpcServerLogLimit implements Filter {
   private static List<Logger> filtered;
 
   private final Filter previous;
-  private final RateLimitedLog warnings;
-  private final RateLimitedLog infos;
+  private final RateLimitedLog limited;
 
   private GrpcServerLogLimit(String loggerName, Filter previous) {
     this.previous = previous;
-    org.slf4j.Logger limited = LoggerFactory.getLogger(loggerName + ".limited");
-    this.warnings = new RateLimitedLog(limited, RateLimitedLog.Level.WARN);
-    this.infos = new RateLimitedLog(limited, RateLimitedLog.Level.INFO);
+    this.limited = new RateLimitedLog(LoggerFactory.getLogger(loggerName + ".limited"), RateLimitedLog.Level.INFO);
   }
 
   /** Puts the filters in place; calls after the first do nothing. */
@@ -78,12 +77,11 @@ final class GrpcServerLogLimit implements Filter {
     if (record.getLevel().intValue() < Level.INFO.intValue()) {
       return true;
     }
-    RateLimitedLog log = record.getLevel().intValue() >= Level.WARNING.intValue() ? warnings : infos;
     String message = MESSAGE.formatMessage(record);
     if (record.getThrown() == null) {
-      log.log("{}", message);
+      limited.log("{}", message);
     } else {
-      log.log("{}: {}", message, record.getThrown()); // the throwable as one line, without its stack trace
+      limited.log("{}: {}", message, record.getThrown()); // the throwable as one line, without its stack trace
     }
     return false;
   }
