@@ -51,6 +51,29 @@ class SystemdUnitTest {
   }
 
   @Test
+  void everyExampleLineOfTheEnvironmentFileIsAValueTheGatewayTakesOnceUncommented() throws Exception {
+    // systemd takes everything after '=' as the value, comments included: an example uncommented must still work.
+    java.util.List<String> args = new java.util.ArrayList<>();
+    for (String line : Files.readAllLines(UNIT.resolveSibling("gateway.env"))) {
+      Matcher m = Pattern.compile("^(?:# )?TUNNEL_([A-Z_]+)=(.*)$").matcher(line);
+      if (m.matches()) {
+        assertTrue(m.group(2).matches("\\S+"), "a value and nothing else: " + line);
+        args.add("--" + m.group(1).toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+        args.add(m.group(2));
+      }
+    }
+    assertTrue(args.size() >= 2 * 6, "the examples: " + args);
+    new CommandLine(new TunnelServerMain()).parseArgs(args.toArray(new String[0]));
+  }
+
+  @Test
+  void theUnitDoesNotStartWithoutItsEnvironmentFile() throws Exception {
+    // Without the file the gateway would start in demo mode, serving its test services to anyone.
+    assertTrue(Files.readString(UNIT).contains("\nEnvironmentFile=/etc/wsgrpc/gateway.env\n"),
+        "EnvironmentFile without '-': a missing file fails the start");
+  }
+
+  @Test
   void gatewayDocumentShowsTheUnitAsItIs() throws Exception {
     String unit = Files.readString(UNIT);
     String body = unit.substring(unit.indexOf("[Unit]")).strip();
