@@ -71,12 +71,12 @@ final class ClientOptions {
       description = "How long after a ping something must arrive. Default: 15s.")
   Duration pingTimeout;
 
-  @Option(names = "--max-inbound-frame-payload", paramLabel = "BYTES",
-      description = "The largest frame accepted. Default: 1048576.")
+  @Option(names = {"--max-inbound-frame-payload", "--max-inbound-frame"}, paramLabel = "BYTES",
+      description = "The largest frame accepted (the second name is the gateway's). Default: 1048576.")
   Integer maxInboundFramePayload;
 
-  @Option(names = "--max-outbound-frame-payload", paramLabel = "BYTES",
-      description = "The largest frame sent. Default: 65536.")
+  @Option(names = {"--max-outbound-frame-payload", "--max-outbound-frame"}, paramLabel = "BYTES",
+      description = "The largest frame sent (the second name is the gateway's). Default: 65536.")
   Integer maxOutboundFramePayload;
 
   /**

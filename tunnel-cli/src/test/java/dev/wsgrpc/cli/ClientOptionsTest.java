@@ -23,6 +23,13 @@ class ClientOptionsTest {
   }
 
   @Test
+  void theFrameLimitsAlsoTakeTheGatewaysNames() {
+    WebSocketClientOptions o = parse("ws://h/", "--max-inbound-frame", "2097152", "--max-outbound-frame", "16384");
+    assertEquals(2097152, o.settings().maxInboundFramePayload());
+    assertEquals(16384, o.settings().maxOutboundFramePayload());
+  }
+
+  @Test
   void everySharedOptionReachesTheLibrary() {
     WebSocketClientOptions o = parse("wss://edge.example.com/grpc",
         "--header", "Authorization: Bearer abc", "--header", "X-Tenant:blue",
