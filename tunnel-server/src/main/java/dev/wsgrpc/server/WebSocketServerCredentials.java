@@ -12,6 +12,12 @@ import org.slf4j.LoggerFactory;
  * the server's handshake timeout, HTTP/2 limits and keepalive from the options, and authenticates each native gRPC
  * call.
  *
+ * <p><b>Permit the clients' keepalive pings.</b> Tunnel clients send gRPC keepalive pings every 30 s, also without
+ * calls, so that proxies and CDNs do not cut quiet tunnels. A grpc-java server permits one ping per 5 minutes, and
+ * none without calls, unless told otherwise, and ends such a tunnel with GOAWAY {@code too_many_pings}. On a builder
+ * made with these credentials, set {@code .permitKeepAliveTime(5, TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true)}
+ * as {@link WebSocketServers} does.
+ *
  * <p><b>Native gRPC with an authenticator fails closed here.</b> A server built from these credentials may lack
  * {@link TunnelPrincipal#interceptor()}, which authenticates each call of a native gRPC connection from its metadata,
  * so such connections are not trusted to it: with an {@linkplain AccessPolicy.Builder#authenticator authenticator}
