@@ -136,10 +136,27 @@ final class TunnelTracker implements TunnelListener {
   public void upgradeRejected(SocketAddress clientAddress, int status, RejectReason reason) {
     rejected.labelValues(reason.label()).inc();
     if (reason.isLimit()) {
-      limitLog.get(reason).log("limit {} refused a tunnel from {} with {}; see docs/SECURITY.md to change it",
-          reason.label(), clientAddress, status);
+      limitLog.get(reason).log("limit {} refused a tunnel from {} with {}; {}", reason.label(), clientAddress,
+          status, remedy(reason));
     } else {
       logger.debug("refused upgrade from {}: {} {}", clientAddress, status, reason.label());
+    }
+  }
+
+  /** What an operator changes when {@code reason}'s limit refuses tunnels it should not: the gateway's option. */
+  static String remedy(RejectReason reason) {
+    switch (reason) {
+      case TOO_MANY_TUNNELS_PER_CLIENT:
+        return "to change it, --max-tunnels-per-client; behind a CDN or proxy, --trusted-proxies with its addresses,"
+            + " else every client it carries counts as the proxy's address";
+      case TOO_MANY_TUNNELS:
+        return "to change it, --max-tunnels";
+      case TOO_LARGE:
+        return "to change it, --max-request-headers";
+      case TIMEOUT:
+        return "to change it, --handshake-timeout";
+      default:
+        return "see docs/SECURITY.md";
     }
   }
 
