@@ -13,7 +13,10 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.testing.integration.TestServiceImpl;
 import java.io.File;
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -193,6 +196,64 @@ class CommandLineToolTest {
     assertTrue(r.stderr.startsWith("probe failed at tls: TLS handshake with " + url + " failed: "), r.toString());
     assertTrue(r.stderr.trim().endsWith("[hop: 127.0.0.1:" + nginxPort() + "]"), r.toString());
     assertEquals(1, r.stderr.lines().count(), "one line:\n" + r);
+  }
+
+  /**
+   * A server that accepts every upgrade and closes the tunnel at once with 1013, in the same write as its 101, as a
+   * relaying gateway whose upstream is down does. Returns its port; it serves until the test's socket is closed.
+   */
+  private static ServerSocket acceptAndCloseWith1013() throws IOException {
+    ServerSocket server = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+    Thread accepting = new Thread(() -> {
+      while (!server.isClosed()) {
+        try (Socket s = server.accept()) {
+          java.io.BufferedReader in = new java.io.BufferedReader(
+              new java.io.InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1));
+          String key = null;
+          for (String line = in.readLine(); line != null && !line.isEmpty(); line = in.readLine()) {
+            if (line.regionMatches(true, 0, "Sec-WebSocket-Key:", 0, 18)) {
+              key = line.substring(18).trim();
+            }
+          }
+          String accept = java.util.Base64.getEncoder().encodeToString(java.security.MessageDigest
+              .getInstance("SHA-1").digest((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+                  .getBytes(StandardCharsets.ISO_8859_1)));
+          byte[] reason = "no upstream".getBytes(StandardCharsets.US_ASCII);
+          java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+          out.writeBytes(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              + "Sec-WebSocket-Accept: " + accept + "\r\nSec-WebSocket-Protocol: wsgrpc.v1\r\n\r\n")
+              .getBytes(StandardCharsets.ISO_8859_1));
+          out.write(0x88);
+          out.write(2 + reason.length);
+          out.write(1013 >> 8);
+          out.write(1013 & 0xff);
+          out.writeBytes(reason);
+          s.getOutputStream().write(out.toByteArray());
+          s.getOutputStream().flush();
+          while (s.getInputStream().read() != -1) {
+            // until the client closes
+          }
+        } catch (Exception e) {
+          // the next connection, or the server closed
+        }
+      }
+    }, "close-1013");
+    accepting.setDaemon(true);
+    accepting.start();
+    return server;
+  }
+
+  @Test
+  void aTunnelClosedRightAfterItsUpgradeFailsTheProbeInOneLine() throws Exception {
+    try (ServerSocket server = acceptAndCloseWith1013()) {
+      CliJar.Result r = CliJar.run("probe", "ws://127.0.0.1:" + server.getLocalPort() + "/grpc");
+      assertEquals(1, r.exitCode, r.toString());
+      assertStep(r, "upgrade", "101 Switching Protocols");
+      assertFalse(r.stderr.contains("tail of the pipeline"), "Netty's warning about an unhandled failure:\n" + r);
+      assertTrue(r.stderr.startsWith("probe failed at rpc: "), r.toString());
+      assertTrue(r.stderr.contains("with 1013 (Try Again Later): no upstream"), r.toString());
+      assertEquals(1, r.stderr.lines().count(), "one line:\n" + r);
+    }
   }
 
   @Test

@@ -21,6 +21,7 @@ import io.grpc.testing.integration.Messages.StreamingOutputCallRequest;
 import io.grpc.testing.integration.Messages.StreamingOutputCallResponse;
 import io.grpc.testing.integration.TestServiceGrpc;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -147,8 +148,14 @@ final class ProbeCommand implements Callable<Integer> {
         failed("proxy: " + e.getMessage());
         return false;
       }
-      Future<Channel> tunnel = dialer.dial(new ChannelInboundHandlerAdapter(),
-          (s, nanos, detail) -> step(s.label(), nanos, detail));
+      Future<Channel> tunnel = dialer.dial(new ChannelInboundHandlerAdapter() {
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+          // Once upgraded, this tunnel is only closed: a failure after the upgrade (a Close the server sent at once,
+          // as a gateway whose upstream is down does) shows again, with its reason, in the RPC step.
+          ctx.close();
+        }
+      }, (s, nanos, detail) -> step(s.label(), nanos, detail));
       // TCP, the proxy, then TLS and the upgrade together each have their own limit.
       tunnel.await(options.settings().handshakeTimeout().toMillis() * 3 + 15_000);
       if (!tunnel.isSuccess()) {
