@@ -6,6 +6,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -30,6 +31,14 @@ import java.util.concurrent.TimeUnit;
  * {@code timeout} after the Ping. On NIO the kernel's own send buffer is invisible: a reader slower than
  * {@code send buffer / timeout} may still be taken for a silent one once all our bytes are in that buffer.
  *
+ * <p>A Ping also goes out at once, outside the interval, when this side writes data after nothing has arrived for
+ * {@link #QUIET_BEFORE_WRITE_PING_MILLIS} ms (or the interval, if shorter) and no Ping is waiting for an answer: the
+ * write is the moment a dead path starts to matter (an RPC now waits on it), so it is noticed within {@code timeout}
+ * of that write instead of up to {@code interval + timeout} later. It is judged exactly as a timed Ping, with the same
+ * {@code timeout} and the same allowance for slow readers. It is bounded: never while a Ping is unanswered, and never
+ * while data arrives within the quiet time, so steady traffic sends no more Pings than before; at most one per quiet
+ * time plus round trip while an application writes into a connection that only answers its Pings.
+ *
  * <p>Timers run on the channel's event loop, so tests can drive them with a fake clock.
  */
 public final class KeepaliveHandler extends ChannelDuplexHandler {
@@ -43,12 +52,24 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     }
   }
 
+  /**
+   * How long nothing must have arrived before a data write sends a Ping at once: {@value} ms. Long enough that a
+   * connection carrying answers (any RPC in progress reads within a round trip or so) never pings for its writes;
+   * short enough that an RPC started on a path that died seconds ago finds out within the ping timeout.
+   */
+  public static final long QUIET_BEFORE_WRITE_PING_MILLIS = 2_000;
+
   private final long intervalNanos;
   private final long timeoutNanos;
+  private final long quietNanos;
   private ChannelHandlerContext ctx;
   private ScheduledFuture<?> nextPing;
   /** Counts reads, so that a check can tell whether anything arrived after its Ping. */
   private long reads;
+  /** When something last arrived (or the handler started), on the event loop's clock. */
+  private long lastReadNanos;
+  /** The last Ping sent; unanswered while nothing has been read since it went out. */
+  private SentPing lastPing;
   /** Counts signs that the peer is taking our bytes: the channel became writable again (our queued bytes drained). */
   private long drained;
   private boolean started;
@@ -65,6 +86,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     Preconditions.checkArgument(timeoutMillis > 0, "timeoutMillis", timeoutMillis, "> 0");
     this.intervalNanos = TimeUnit.MILLISECONDS.toNanos(intervalMillis);
     this.timeoutNanos = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+    this.quietNanos = Math.min(intervalNanos, TimeUnit.MILLISECONDS.toNanos(QUIET_BEFORE_WRITE_PING_MILLIS));
   }
 
   @Override
@@ -95,6 +117,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     reads++;
+    lastReadNanos = now();
     ctx.fireChannelRead(msg);
   }
 
@@ -111,8 +134,27 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     if (msg instanceof CloseWebSocketFrame) {
       // Nothing may follow a Close, and the tunnel is ending anyway.
       stop();
+    } else if (!(msg instanceof PingWebSocketFrame) && !(msg instanceof PongWebSocketFrame)) {
+      pingIfQuiet();
     }
     ctx.write(msg, promise);
+  }
+
+  /**
+   * Data is about to be written: when nothing has arrived for the quiet time and no Ping is unanswered, a Ping goes
+   * first, so that a dead path is noticed within the timeout of this write. Not while this side holds the peer's
+   * bytes unread: that silence is our own.
+   */
+  private void pingIfQuiet() {
+    if (!started || stopped || now() - lastReadNanos < quietNanos || !ctx.channel().config().isAutoRead()
+        || (lastPing != null && lastPing.readsBefore == reads)) {
+      return;
+    }
+    sendPing();
+  }
+
+  private long now() {
+    return ctx.executor().ticker().nanoTime();
   }
 
   @Override
@@ -126,6 +168,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
       return;
     }
     started = true;
+    lastReadNanos = now();
     nextPing = ctx.executor().schedule(this::ping, intervalNanos, TimeUnit.NANOSECONDS);
   }
 
@@ -144,7 +187,13 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     if (stopped) {
       return;
     }
+    sendPing();
+    nextPing = ctx.executor().schedule(this::ping, intervalNanos, TimeUnit.NANOSECONDS);
+  }
+
+  private void sendPing() {
     SentPing ping = new SentPing(reads);
+    lastPing = ping;
     ChannelPromise promise = ctx.newPromise();
     promise.addListener(f -> {
       if (f.isSuccess()) {
@@ -156,7 +205,6 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     if (!ping.written) {
       scheduleCheck(ping); // queued behind our own bytes: judged meanwhile by whether they drain
     }
-    nextPing = ctx.executor().schedule(this::ping, intervalNanos, TimeUnit.NANOSECONDS);
   }
 
   private void scheduleCheck(SentPing ping) {

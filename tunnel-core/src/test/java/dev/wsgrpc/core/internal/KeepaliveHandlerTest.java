@@ -222,6 +222,147 @@ class KeepaliveHandlerTest {
     ch.finishAndReleaseAll();
   }
 
+  /** Default-like: Pings every 30 s, so any Ping within a test's few seconds comes from a write. */
+  private EmbeddedChannel rarelyPingingChannel() {
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.freezeTime();
+    ch.pipeline().addLast(new KeepaliveHandler(30_000, TIMEOUT),
+        new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), tail);
+    return ch;
+  }
+
+  private static void writeData(EmbeddedChannel ch) {
+    ch.writeOutbound(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(new byte[] {7})));
+  }
+
+  private static void assertData(EmbeddedChannel ch) {
+    BinaryWebSocketFrame data = assertInstanceOf(BinaryWebSocketFrame.class, ch.readOutbound());
+    assertTrue(data.release());
+  }
+
+  private void receiveData(EmbeddedChannel ch) {
+    ch.writeInbound(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(new byte[] {1})));
+    assertTrue(((BinaryWebSocketFrame) tail.reads.remove(0)).release());
+  }
+
+  @Test
+  void aWriteAfterTwoQuietSecondsPingsAtOnceAheadOfTheData() {
+    EmbeddedChannel ch = rarelyPingingChannel();
+    advance(ch, KeepaliveHandler.QUIET_BEFORE_WRITE_PING_MILLIS - 1);
+    writeData(ch);
+    assertData(ch);
+    assertNull(ch.readOutbound(), "not quiet long enough: no ping");
+    advance(ch, 1);
+    writeData(ch);
+    assertPing(ch);
+    assertData(ch);
+    assertNull(ch.readOutbound());
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void noSecondPingWhileOneIsUnansweredAndAnotherOnlyAfterTheNextQuietTime() {
+    EmbeddedChannel ch = rarelyPingingChannel();
+    advance(ch, KeepaliveHandler.QUIET_BEFORE_WRITE_PING_MILLIS);
+    writeData(ch);
+    assertPing(ch);
+    assertData(ch);
+    for (int i = 0; i < 3; i++) {
+      advance(ch, TIMEOUT / 4);
+      writeData(ch);
+      assertData(ch);
+      assertNull(ch.readOutbound(), "a ping is unanswered: no other");
+    }
+    ch.writeInbound(new PongWebSocketFrame());
+    writeData(ch);
+    assertData(ch);
+    assertNull(ch.readOutbound(), "the pong just arrived: not quiet");
+    advance(ch, KeepaliveHandler.QUIET_BEFORE_WRITE_PING_MILLIS);
+    writeData(ch);
+    assertPing(ch);
+    assertData(ch);
+    assertTrue(ch.isOpen());
+    assertTrue(tail.exceptions.isEmpty(), "exceptions: " + tail.exceptions);
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void steadyTrafficBothWaysSendsNoWritePings() {
+    EmbeddedChannel ch = rarelyPingingChannel();
+    for (int i = 0; i < 20; i++) { // 20 s of a request each second, each answered
+      advance(ch, 1_000);
+      writeData(ch);
+      assertData(ch);
+      receiveData(ch);
+    }
+    assertNull(ch.readOutbound(), "no ping while data arrives");
+    assertTrue(ch.isOpen());
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void noWritePingWhileThisSideHoldsThePeersBytesUnread() {
+    EmbeddedChannel ch = rarelyPingingChannel();
+    ch.config().setAutoRead(false);
+    advance(ch, 10_000);
+    writeData(ch);
+    assertData(ch);
+    assertNull(ch.readOutbound(), "the silence is our own");
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void aMissingPongAfterAWritePingClosesWithinTheTimeoutOfTheWrite() {
+    // The path is a black hole: every write is taken and nothing ever comes back.
+    ControlFrameHandlerTest.HoldWrites socket = new ControlFrameHandlerTest.HoldWrites();
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.freezeTime();
+    ch.pipeline().addLast(socket, new KeepaliveHandler(30_000, TIMEOUT),
+        new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), tail);
+    receiveData(ch);
+    advance(ch, 5_000);
+    writeData(ch); // an RPC starts on a path that went silent 5 s ago
+    assertInstanceOf(PingWebSocketFrame.class, socket.messages.get(0));
+    assertInstanceOf(BinaryWebSocketFrame.class, socket.messages.get(1));
+    socket.completeAll(); // both reach the socket
+    advance(ch, TIMEOUT - 1);
+    assertTrue(tail.exceptions.isEmpty(), "within the timeout: " + tail.exceptions);
+    advance(ch, 1);
+    StatusRuntimeException e = tail.onlyException(StatusRuntimeException.class);
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+    assertInstanceOf(KeepaliveHandler.PingTimeoutException.class, e.getCause());
+    CloseWebSocketFrame close = assertInstanceOf(CloseWebSocketFrame.class, socket.messages.get(0),
+        "closed 7 s into a 30 s ping interval");
+    assertEquals(1001, close.statusCode());
+    socket.completeAll();
+    assertFalse(ch.isOpen());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void aWritePingQueuedBehindOurBytesKeepsTheSlowReaderAllowance() {
+    ControlFrameHandlerTest.HoldWrites socket = new ControlFrameHandlerTest.HoldWrites();
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.freezeTime();
+    ch.pipeline().addLast(socket, new KeepaliveHandler(30_000, TIMEOUT),
+        new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), tail);
+    advance(ch, KeepaliveHandler.QUIET_BEFORE_WRITE_PING_MILLIS);
+    writeData(ch);
+    assertInstanceOf(PingWebSocketFrame.class, socket.messages.get(0), "the ping goes ahead of the data");
+    for (int i = 0; i < 6; i++) { // three timeouts of a slow reader taking our bytes
+      advance(ch, TIMEOUT / 2);
+      ch.pipeline().fireChannelWritabilityChanged();
+    }
+    assertTrue(tail.exceptions.isEmpty(), "not silent while our bytes drain: " + tail.exceptions);
+    socket.completeAll();
+    ch.writeInbound(new PongWebSocketFrame());
+    advance(ch, 2 * TIMEOUT);
+    assertTrue(ch.isOpen());
+    assertTrue(tail.exceptions.isEmpty(), "exceptions: " + tail.exceptions);
+    ch.finishAndReleaseAll();
+    socket.completeAll();
+  }
+
   @Test
   void noPingFollowsACloseFromThisSide() {
     EmbeddedChannel ch = channel();
