@@ -28,9 +28,10 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.junit.jupiter.api.Timeout;
 
 /**
  * When the tunnel drops under load — the proxy restarted, the server killed, the connection cut — streams in flight
@@ -239,6 +240,43 @@ class ReconnectTest {
     relay.stallCurrentConnections();
     load.assertStreamsFailedFast(brokeAt);
     assertNewCallsSucceed();
+  }
+
+  /**
+   * With the default keepalive (Pings every 30 s, a 15 s timeout; gRPC keepalive 30 s / 10 s), a call started on a
+   * path that went silent fails UNAVAILABLE within the ping timeout of its start: the write into the quiet tunnel
+   * sends a Ping at once. Before, it waited for the next timed Ping, up to 45 s, and such calls ended
+   * DEADLINE_EXCEEDED. The Netty client only: OkHttp has no public way to send a Ping (docs/ANDROID.md).
+   */
+  @Test
+  void aCallIntoASilentlyDeadPathFailsUnavailableWithinThePingTimeout() throws Exception {
+    TunnelClient client = TunnelClient.NETTY;
+    int port = startServer();
+    FaultInjectingRelay relay = new FaultInjectingRelay(new InetSocketAddress("127.0.0.1", port));
+    closer.add(relay);
+    channel = client.newChannel(new TunnelClient.Target("ws://127.0.0.1:" + port + "/grpc")
+        .connectTo("127.0.0.1", relay.port()));
+    EchoGrpc.EchoBlockingStub stub = EchoGrpc.newBlockingStub(channel);
+    assertEquals(10, stub.withDeadlineAfter(30, TimeUnit.SECONDS).unary(EchoService.payload(10)).getPayload().size());
+
+    relay.stallCurrentConnections();
+    // Sent right after the last read, this one cannot tell the path died: it runs into its deadline. Its 3 s are
+    // also the quiet time after which the next write pings.
+    StatusRuntimeException early = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+        () -> stub.withDeadlineAfter(3, TimeUnit.SECONDS).unary(EchoService.payload(10)));
+    assertEquals(Status.Code.DEADLINE_EXCEEDED, early.getStatus().getCode());
+
+    long start = System.nanoTime();
+    StatusRuntimeException failed = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+        () -> stub.withDeadlineAfter(25, TimeUnit.SECONDS).unary(EchoService.payload(10)));
+    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    assertEquals(Status.Code.UNAVAILABLE, failed.getStatus().getCode(), failed.getStatus().toString());
+    assertTrue(millis <= 15_000 + 3_000, "failed " + millis + " ms after it started: " + failed.getStatus());
+
+    // The channel dials a new tunnel through the relay, which relays new connections normally.
+    assertEquals(5, stub.withWaitForReady().withDeadlineAfter(30, TimeUnit.SECONDS).unary(EchoService.payload(5))
+        .getPayload().size());
+    assertTrue(relay.connectionsAccepted() >= 2, "a new tunnel");
   }
 
   /** A tunnel server on a loopback port, closed after the test; returns the port. */
