@@ -406,7 +406,8 @@ public final class TunnelServerMain implements Callable<Integer> {
     }
     WebSocketServerOptions options = buildOptions();
     PrometheusRegistry registry = new PrometheusRegistry();
-    TunnelTracker tracker = new TunnelTracker(registry);
+    boolean demo = upstream.isEmpty() && upstreamFile == null;
+    TunnelTracker tracker = new TunnelTracker(registry, !demo && mode == GatewayMode.RELAY);
     MemoryGauges.register(registry);
     HealthAndMetrics http = new HealthAndMetrics(registry, () -> draining, true);
     Reloading<io.netty.handler.ssl.SslContext> tls = null;
@@ -460,7 +461,7 @@ public final class TunnelServerMain implements Callable<Integer> {
       if (adminPort != null) {
         admin = startAdmin(http);
       }
-      if (upstream.isEmpty() && upstreamFile == null) {
+      if (demo) {
         runDemo(options, registry, tracker, bindAddress, scheme);
       } else if (mode == GatewayMode.RELAY) {
         runGateway(options, tracker, bindAddress, scheme);

@@ -49,7 +49,13 @@ final class TunnelTracker implements TunnelListener {
   private final Counter abusive;
   private final Counter upstreamSilent;
 
-  TunnelTracker(PrometheusRegistry registry) {
+  /**
+   * Registers the tunnel metrics in {@code registry}, and with {@code relay} those only relay mode has
+   * ({@code wsgrpc_upstream_connect_failures_total}, {@code wsgrpc_upstream_keepalive_failures_total},
+   * {@code wsgrpc_relay_abusive_connections_total}): in the other modes they would only ever read 0, as if nothing
+   * had failed. The methods that count them are relay mode's, called only with {@code relay}.
+   */
+  TunnelTracker(PrometheusRegistry registry, boolean relay) {
     GaugeWithCallback.builder()
         .name("wsgrpc_tunnels_open")
         .help("Tunnels open now")
@@ -82,22 +88,28 @@ final class TunnelTracker implements TunnelListener {
             + "and its code (1009: a frame over the limit, 1002: a protocol error, 1001: shutdown or silence)")
         .labelNames("closed_by", "code")
         .register(registry);
-    abusive = Counter.builder()
-        .name("wsgrpc_relay_abusive_connections_total")
-        .help("Relay mode: connections ended with GOAWAY ENHANCE_YOUR_CALM for sending too many frames of one "
-            + "kind in a window (frame: rst_stream, settings, ping)")
-        .labelNames("frame")
-        .register(registry);
-    upstreamFailures = Counter.builder()
-        .name("wsgrpc_upstream_connect_failures_total")
-        .help("Relay mode: failed connection attempts to an upstream gRPC server (refused, timed out, or a failed "
-            + "TLS handshake)")
-        .register(registry);
-    upstreamSilent = Counter.builder()
-        .name("wsgrpc_upstream_keepalive_failures_total")
-        .help("Relay mode: upstream connections that answered no HTTP/2 PING within --upstream-keepalive-timeout "
-            + "(their tunnels ended with 1013)")
-        .register(registry);
+    if (relay) {
+      abusive = Counter.builder()
+          .name("wsgrpc_relay_abusive_connections_total")
+          .help("Relay mode: connections ended with GOAWAY ENHANCE_YOUR_CALM for sending too many frames of one "
+              + "kind in a window (frame: rst_stream, settings, ping)")
+          .labelNames("frame")
+          .register(registry);
+      upstreamFailures = Counter.builder()
+          .name("wsgrpc_upstream_connect_failures_total")
+          .help("Relay mode: failed connection attempts to an upstream gRPC server (refused, timed out, or a failed "
+              + "TLS handshake)")
+          .register(registry);
+      upstreamSilent = Counter.builder()
+          .name("wsgrpc_upstream_keepalive_failures_total")
+          .help("Relay mode: upstream connections that answered no HTTP/2 PING within --upstream-keepalive-timeout "
+              + "(their tunnels ended with 1013)")
+          .register(registry);
+    } else {
+      abusive = null;
+      upstreamFailures = null;
+      upstreamSilent = null;
+    }
   }
 
   @Override

@@ -95,7 +95,7 @@ class RelayModeTest {
     }
   }
 
-  private final TunnelTracker tracker = new TunnelTracker(new PrometheusRegistry());
+  private final TunnelTracker tracker = new TunnelTracker(new PrometheusRegistry(), true);
 
   private void startGateway(int upstreamPort, RelaySettings relay) throws Exception {
     startGateway(List.of(new Upstreams.Target("127.0.0.1", upstreamPort)), null, relay);

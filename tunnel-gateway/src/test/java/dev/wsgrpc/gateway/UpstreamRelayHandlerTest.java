@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Test;
 class UpstreamRelayHandlerTest {
 
   private final Upstreams upstreams = upstreams();
-  private final TunnelTracker tracker = new TunnelTracker(new PrometheusRegistry());
+  private final TunnelTracker tracker = new TunnelTracker(new PrometheusRegistry(), true);
   private final PendingBudget budget = new PendingBudget(RelaySettings.DEFAULT_MAX_PENDING_BYTES);
   private EmbeddedChannel upstream;
   private EmbeddedChannel client;
