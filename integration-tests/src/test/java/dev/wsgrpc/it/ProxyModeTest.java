@@ -1,6 +1,7 @@
 package dev.wsgrpc.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,6 +12,7 @@ import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.it.UpstreamReplicas.JavaReplica;
 import dev.wsgrpc.it.UpstreamReplicas.PythonReplica;
 import dev.wsgrpc.testing.Closer;
+import dev.wsgrpc.testing.ExternalProgram;
 import dev.wsgrpc.testing.TestCertificates;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import dev.wsgrpc.testing.proto.EchoRequest;
@@ -48,6 +50,9 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -224,6 +229,69 @@ class ProxyModeTest {
     for (int i = 0; i < 100; i++) {
       assertEquals("java-a", UpstreamReplicas.replicaOf(channel));
     }
+  }
+
+  /** Calls over {@code tunnels} tunnels in turn, one call each: Netty gives accepted connections its loops in turn. */
+  private List<Status> callOverTunnels(String url, int tunnels) {
+    List<Status> statuses = new ArrayList<>();
+    for (int i = 0; i < tunnels; i++) {
+      AtomicReference<Status> status = new AtomicReference<>();
+      UpstreamReplicas.call(channel(url), EchoService.payload(1), 30_000, status);
+      statuses.add(status.get());
+    }
+    return statuses;
+  }
+
+  /** The jar's WARN lines that contain {@code text}. */
+  private List<String> warns(String text) {
+    return jar.stderr().lines().filter(l -> l.contains(" WARN ") && l.contains(text)).collect(Collectors.toList());
+  }
+
+  @Test
+  void aDeadUpstreamIsNamedInOneWarnForTheCallsOfEveryEventLoopAndEachLoopsFailedConnectionCounts()
+      throws Exception {
+    int dead = ExternalProgram.freePort();
+    jar = TunnelServerJar.start("--port", "0", "--event-loop-threads", "4", "--upstream", "localhost:" + dead);
+    String url = jar.awaitUrl();
+
+    // Eight tunnels: two on each of the four loops, each loop with its own upstream channel.
+    for (Status status : callOverTunnels(url, 8)) {
+      assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+    }
+    // A call fails only once its channel has seen its connection fail, and that failure is counted first.
+    String metrics = metrics();
+    Matcher failures = Pattern.compile("(?m)^wsgrpc_upstream_connect_failures_total (\\S+)$").matcher(metrics);
+    assertTrue(failures.find(), metrics);
+    assertTrue(Double.parseDouble(failures.group(1)) >= 4, "one failure per loop at least:\n" + metrics);
+    assertFalse(metrics.contains("wsgrpc_upstream_keepalive_failures_total"), "relay mode's only:\n" + metrics);
+    assertFalse(metrics.contains("wsgrpc_relay_abusive_connections_total"), "relay mode's only:\n" + metrics);
+
+    List<String> lines = warns("proxy mode: cannot connect to upstream localhost:" + dead + " (");
+    // At most one line every 10 s, each later one saying how many were held back: one fresh line for every loop.
+    List<String> fresh = lines.stream().filter(l -> !l.contains("more like this suppressed"))
+        .collect(Collectors.toList());
+    assertEquals(1, fresh.size(), jar.stderr());
+    assertTrue(fresh.get(0).endsWith("): Connection refused"), fresh.get(0));
+    assertFalse(jar.stderr().contains("\tat "), "no stack trace:\n" + jar.stderr());
+  }
+
+  @Test
+  void anUpstreamWhoseCertificateIsNotTrustedIsNamedInAWarnWithTheFailedTlsHandshake() throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    Server upstream = closer.add(NettyServerBuilder.forPort(0)
+        .sslContext(GrpcSslContexts.forServer(certs.serverCertPem(), certs.serverKeyPem()).build())
+        .addService(new EchoService())
+        .build().start());
+    int port = ((InetSocketAddress) upstream.getListenSockets().get(0)).getPort();
+    // --upstream-tls without --upstream-trust-cert: the JDK's CAs, which never signed the test CA.
+    jar = TunnelServerJar.start("--port", "0", "--upstream", "localhost:" + port, "--upstream-tls");
+
+    for (Status status : callOverTunnels(jar.awaitUrl(), 2)) {
+      assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+    }
+    List<String> lines = warns("proxy mode: cannot connect to upstream localhost:" + port + " (");
+    assertEquals(1, lines.size(), jar.stderr());
+    assertTrue(lines.get(0).contains("): TLS handshake failed: PKIX path building failed"), lines.get(0));
   }
 
   @Test

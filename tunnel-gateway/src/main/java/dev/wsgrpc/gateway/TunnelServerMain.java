@@ -20,6 +20,7 @@ import dev.wsgrpc.gateway.proxy.ReflectionSchemas;
 import dev.wsgrpc.gateway.proxy.UpstreamChannel;
 import dev.wsgrpc.gateway.proxy.UpstreamChannels;
 import dev.wsgrpc.gateway.proxy.UpstreamOptions;
+import dev.wsgrpc.gateway.proxy.UpstreamProblems;
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
 import io.netty.channel.EventLoopGroup;
@@ -677,7 +678,8 @@ public final class TunnelServerMain implements Callable<Integer> {
     EventLoopGroup workers = GatewayTransport.newGroup(eventLoopThreads, "proxy-io");
     UpstreamChannels channels = null;
     try {
-      channels = UpstreamChannel.createPerLoop(upstreams, workers, GatewayTransport.clientChannelType());
+      channels = UpstreamChannel.createPerLoop(upstreams, workers, GatewayTransport.clientChannelType(),
+          new UpstreamProblems(registry));
       if (options.browser() != null) {
         // JSON over WebSocket: the upstream's schemas, asked through the channel of the first loop.
         options = options.toBuilder().browser(options.browser().toBuilder()

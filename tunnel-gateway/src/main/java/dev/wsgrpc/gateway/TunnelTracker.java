@@ -52,8 +52,9 @@ final class TunnelTracker implements TunnelListener {
   /**
    * Registers the tunnel metrics in {@code registry}, and with {@code relay} those only relay mode has
    * ({@code wsgrpc_upstream_connect_failures_total}, {@code wsgrpc_upstream_keepalive_failures_total},
-   * {@code wsgrpc_relay_abusive_connections_total}): in the other modes they would only ever read 0, as if nothing
-   * had failed. The methods that count them are relay mode's, called only with {@code relay}.
+   * {@code wsgrpc_relay_abusive_connections_total}): in the other modes they would only ever read 0 (proxy mode
+   * counts its failed upstream connections in {@code UpstreamProblems}). The methods that count them are relay
+   * mode's, called only with {@code relay}.
    */
   TunnelTracker(PrometheusRegistry registry, boolean relay) {
     GaugeWithCallback.builder()

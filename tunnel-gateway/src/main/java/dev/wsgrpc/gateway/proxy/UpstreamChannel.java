@@ -37,24 +37,26 @@ public final class UpstreamChannel {
    * @throws IllegalArgumentException when the target's scheme is not one grpc-java here resolves
    */
   public static ManagedChannel create(UpstreamOptions options) throws IOException {
-    return builder(options).build();
+    return builder(options, "round_robin").build();
   }
 
   /**
    * One channel per event loop of {@code loops}, each running its connections on that loop: see
-   * {@link UpstreamChannels}.
+   * {@link UpstreamChannels}. All of them report failed connections to {@code problems}, which logs them once for
+   * all of them.
    *
    * @param channelType the socket type that matches {@code loops}' I/O (epoll or NIO)
    * @throws IOException when a certificate or key file cannot be read
    */
   public static UpstreamChannels createPerLoop(UpstreamOptions options, EventLoopGroup loops,
-      Class<? extends io.netty.channel.Channel> channelType) throws IOException {
+      Class<? extends io.netty.channel.Channel> channelType, UpstreamProblems problems) throws IOException {
     List<EventLoop> list = new ArrayList<>();
     loops.forEach(executor -> list.add((EventLoop) executor));
     List<ManagedChannel> channels = new ArrayList<>();
+    ReportingRoundRobin balancer = ReportingRoundRobin.register(problems);
     try {
       for (EventLoop loop : list) {
-        ManagedChannelBuilder<?> builder = builder(options);
+        ManagedChannelBuilder<?> builder = builder(options, balancer.getPolicyName());
         if (!(builder instanceof NettyChannelBuilder)) {
           throw new IllegalStateException("expected grpc-netty to build the upstream channels, got "
               + builder.getClass().getName());
@@ -65,12 +67,17 @@ public final class UpstreamChannel {
       }
     } catch (IOException | RuntimeException e) {
       channels.forEach(ManagedChannel::shutdownNow);
+      balancer.deregister();
       throw e;
     }
-    return new UpstreamChannels(list, channels);
+    return new UpstreamChannels(list, channels, balancer::deregister);
   }
 
-  private static ManagedChannelBuilder<?> builder(UpstreamOptions options) throws IOException {
+  /**
+   * A channel builder for {@code options}, balancing with {@code policy} ({@code round_robin}, or a
+   * {@link ReportingRoundRobin}).
+   */
+  private static ManagedChannelBuilder<?> builder(UpstreamOptions options, String policy) throws IOException {
     ChannelCredentials credentials = credentials(options);
     NameResolverRegistry registry = new NameResolverRegistry();
     String target;
@@ -95,7 +102,7 @@ public final class UpstreamChannel {
       target = list.target();
     }
     ManagedChannelBuilder<?> builder = Grpc.newChannelBuilder(target, credentials, registry)
-        .defaultServiceConfig(serviceConfig(options.healthCheckService))
+        .defaultServiceConfig(serviceConfig(options.healthCheckService, policy))
         .disableServiceConfigLookUp()
         .maxInboundMessageSize(options.maxInboundMessageSize)
         .maxInboundMetadataSize(options.maxInboundMetadataSize)
@@ -111,11 +118,13 @@ public final class UpstreamChannel {
     return builder;
   }
 
-  /** {@code round_robin} over every address, with {@code grpc.health.v1} checks unless {@code healthService} is null.
+  /**
+   * {@code policy} (round_robin, or one that wraps it) over every address, with {@code grpc.health.v1} checks unless
+   * {@code healthService} is null.
    */
-  static Map<String, Object> serviceConfig(String healthService) {
+  static Map<String, Object> serviceConfig(String healthService, String policy) {
     Map<String, Object> config = new LinkedHashMap<>();
-    config.put("loadBalancingConfig", List.of(Map.of("round_robin", Map.of())));
+    config.put("loadBalancingConfig", List.of(Map.of(policy, Map.of())));
     if (healthService != null) {
       config.put("healthCheckConfig", Map.of("serviceName", healthService));
     }

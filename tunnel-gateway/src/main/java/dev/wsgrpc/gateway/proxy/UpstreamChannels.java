@@ -24,14 +24,17 @@ public final class UpstreamChannels {
 
   private final EventLoop[] loops;
   private final ManagedChannel[] channels;
+  private final Runnable onShutdown;
 
-  UpstreamChannels(List<EventLoop> loops, List<ManagedChannel> channels) {
+  /** {@code onShutdown} runs once the channels are shut down (e.g. to remove their balancer from grpc's registry). */
+  UpstreamChannels(List<EventLoop> loops, List<ManagedChannel> channels, Runnable onShutdown) {
     if (loops.isEmpty() || loops.size() != channels.size()) {
       throw new IllegalArgumentException("loops: " + loops.size() + ", channels: " + channels.size()
           + " (expected: one channel per loop, at least one)");
     }
     this.loops = loops.toArray(new EventLoop[0]);
     this.channels = channels.toArray(new ManagedChannel[0]);
+    this.onShutdown = onShutdown;
   }
 
   /**
@@ -76,8 +79,12 @@ public final class UpstreamChannels {
       channel.shutdownNow();
     }
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-    for (ManagedChannel channel : channels) {
-      channel.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    try {
+      for (ManagedChannel channel : channels) {
+        channel.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      }
+    } finally {
+      onShutdown.run();
     }
   }
 }

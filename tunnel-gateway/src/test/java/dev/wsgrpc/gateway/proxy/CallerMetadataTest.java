@@ -66,8 +66,8 @@ class CallerMetadataTest {
         () -> UpstreamOptions.newBuilder().refreshInterval(java.time.Duration.ZERO)));
     UpstreamOptions ok = UpstreamOptions.newBuilder().upstreams(java.util.List.of("a:1,[::1]:2")).build();
     assertEquals("[a:1, [::1]:2] over h2c", ok.toString());
-    assertTrue(UpstreamChannel.serviceConfig("").containsKey("healthCheckConfig"));
-    assertFalse(UpstreamChannel.serviceConfig(null).containsKey("healthCheckConfig"));
+    assertTrue(UpstreamChannel.serviceConfig("", "round_robin").containsKey("healthCheckConfig"));
+    assertFalse(UpstreamChannel.serviceConfig(null, "round_robin").containsKey("healthCheckConfig"));
   }
 
   private static String assertThrows(org.junit.jupiter.api.function.Executable executable) {

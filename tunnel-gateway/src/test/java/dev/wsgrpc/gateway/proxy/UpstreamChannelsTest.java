@@ -19,6 +19,7 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -77,7 +78,8 @@ class UpstreamChannelsTest {
         .upstreams(List.of("127.0.0.1:" + ((InetSocketAddress) upstream.getListenSockets().get(0)).getPort()))
         .healthCheckService(null)
         .build();
-    UpstreamChannels channels = UpstreamChannel.createPerLoop(options, workers, NioSocketChannel.class);
+    UpstreamChannels channels = UpstreamChannel.createPerLoop(options, workers, NioSocketChannel.class,
+        new UpstreamProblems(new PrometheusRegistry()));
     closeables.add(() -> channels.shutdownNow(10_000));
     assertEquals(2, channels.size());
     // The loop-of-this-thread lookup: off every loop, the first channel.

@@ -1,0 +1,113 @@
+package dev.wsgrpc.gateway.proxy;
+
+import dev.wsgrpc.core.internal.RateLimitedLog;
+import io.grpc.EquivalentAddressGroup;
+import io.grpc.Status;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import javax.net.ssl.SSLException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What proxy mode tells the operator about its upstreams, once per gateway: every event loop has its own upstream
+ * channel (with its own connections), and all of them share this one object, so that a problem they all run into is
+ * one log line, not one per loop.
+ *
+ * <p>A failed connection attempt (refused, timed out, a failed TLS handshake) counts in
+ * {@code wsgrpc_upstream_connect_failures_total} and is named, with grpc's reason, in a WARN line: at most one every
+ * 10 s, the next one saying how many were held back (grpc-java keeps trying a dead upstream, with backoff, for hours).
+ */
+public final class UpstreamProblems {
+
+  private static final Logger logger = LoggerFactory.getLogger("dev.wsgrpc.gateway.proxy.Upstreams");
+
+  private final Counter connectFailures;
+  /** A dead upstream is tried again and again, on every loop's channel: one line every 10 s at most. */
+  private final RateLimitedLog connectLog =
+      new RateLimitedLog(logger, RateLimitedLog.Level.WARN, 1, Duration.ofSeconds(10), System::nanoTime);
+
+  /** Registers {@code wsgrpc_upstream_connect_failures_total} in {@code registry}. */
+  public UpstreamProblems(PrometheusRegistry registry) {
+    connectFailures = Counter.builder()
+        .name("wsgrpc_upstream_connect_failures_total")
+        .help("Proxy mode: failed connection attempts to upstream gRPC servers (refused, timed out, a failed TLS "
+            + "handshake), counted per event loop: each loop has its own connections, and tries each upstream itself")
+        .register(registry);
+  }
+
+  /**
+   * An attempt to connect to {@code addresses} (one subchannel's) failed with {@code status}: counted, and said in a
+   * rate-limited WARN line.
+   */
+  void connectFailed(List<EquivalentAddressGroup> addresses, Status status) {
+    connectFailures.inc();
+    connectLog.log("proxy mode: cannot connect to upstream {}: {}", name(addresses), reason(status));
+  }
+
+  /** Failed connection attempts so far. */
+  public long connectFailures() {
+    return (long) connectFailures.get();
+  }
+
+  /** {@code host:port}, and the IP address when the host is a name: {@code grpc.internal:50051 (10.0.0.7)}. */
+  static String name(List<EquivalentAddressGroup> groups) {
+    List<String> names = new ArrayList<>();
+    for (EquivalentAddressGroup group : groups) {
+      for (SocketAddress address : group.getAddresses()) {
+        names.add(name(address));
+      }
+    }
+    return names.size() == 1 ? names.get(0) : names.toString();
+  }
+
+  private static String name(SocketAddress address) {
+    if (!(address instanceof InetSocketAddress)) {
+      return String.valueOf(address);
+    }
+    InetSocketAddress inet = (InetSocketAddress) address;
+    String host = inet.getHostString();
+    String ip = inet.getAddress() == null ? null : inet.getAddress().getHostAddress();
+    String name = (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + inet.getPort();
+    return ip == null || ip.equals(host) ? name : name + " (" + ip + ")";
+  }
+
+  /**
+   * Why grpc gave up on a connection, in one line without a stack trace: the cause's message where there is one
+   * ({@code Connection refused}, {@code TLS handshake failed: PKIX path building failed: ...}), else grpc's
+   * description.
+   */
+  static String reason(Status status) {
+    Throwable cause = status.getCause();
+    for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof SSLException) {
+        return "TLS handshake failed: " + oneLine(t.getMessage());
+      }
+      if (t instanceof ConnectException && t.getMessage() != null) {
+        // Netty adds ": host/ip:port" to the JDK's message; the line names the upstream already.
+        String message = t.getMessage();
+        int at = message.lastIndexOf(": ");
+        return oneLine(at > 0 && message.substring(at + 2).contains("/") ? message.substring(0, at) : message);
+      }
+    }
+    if (cause != null) {
+      return RateLimitedLog.describe(cause);
+    }
+    String description = status.getDescription();
+    return description == null ? status.getCode().toString() : status.getCode() + ": " + oneLine(description);
+  }
+
+  private static String oneLine(String message) {
+    if (message == null) {
+      return "";
+    }
+    String line = message.replaceAll("[\\r\\n\\t]+", " ");
+    return line.length() > 300 ? line.substring(0, 300) + "..." : line;
+  }
+}

@@ -1,0 +1,161 @@
+package dev.wsgrpc.gateway.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import dev.wsgrpc.testing.Closer;
+import dev.wsgrpc.testing.ExternalProgram;
+import dev.wsgrpc.testing.TestCertificates;
+import io.grpc.CallOptions;
+import io.grpc.MethodDescriptor;
+import io.grpc.Server;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
+import io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.ClientCalls;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Proxy mode's upstream channels, one per event loop, tell the operator about upstream problems once for all loops:
+ * real grpc-java channels on four loops, calls started on every loop, a dead port and an untrusted TLS server.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class UpstreamProblemsTest {
+
+  private static final int LOOPS = 4;
+  private static final MethodDescriptor<byte[], byte[]> CALL = OpaqueBytes.method("test.Any/Call").toBuilder()
+      .setType(MethodDescriptor.MethodType.UNARY).build();
+
+  private final Closer closer = new Closer();
+  private final Logger log = (Logger) LoggerFactory.getLogger("dev.wsgrpc.gateway.proxy.Upstreams");
+  private final ListAppender<ILoggingEvent> lines = new ListAppender<>();
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final UpstreamProblems problems = new UpstreamProblems(registry);
+  private EventLoopGroup loops;
+
+  @BeforeEach
+  void start() {
+    lines.start();
+    log.addAppender(lines);
+    loops = new MultiThreadIoEventLoopGroup(LOOPS, NioIoHandler.newFactory());
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    closer.close();
+    loops.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
+    log.detachAppender(lines);
+  }
+
+  @Test
+  void aDeadUpstreamIsOneWarnNamingItWhileCallsFailOnEveryLoopAndEachLoopsFailureCounts() throws Exception {
+    int dead = ExternalProgram.freePort();
+    UpstreamChannels channels = channels(UpstreamOptions.newBuilder().upstreams(List.of("localhost:" + dead)));
+
+    for (Status status : callOnEveryLoop(channels, 5)) {
+      assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+    }
+    // A call fails only after its channel's balancer has seen the failed connection: every loop's is counted.
+    assertTrue(problems.connectFailures() >= LOOPS, "failures counted: " + problems.connectFailures());
+    assertTrue(scrape().contains("wsgrpc_upstream_connect_failures_total"), scrape());
+    List<ILoggingEvent> warns = warns("cannot connect to upstream");
+    assertEquals(1, warns.size(), "one line for all loops' channels (limit: one every 10 s): " + text(warns));
+    String line = warns.get(0).getFormattedMessage();
+    assertTrue(line.startsWith("proxy mode: cannot connect to upstream localhost:" + dead + " ("), line);
+    assertTrue(line.endsWith(": Connection refused"), line);
+    assertNull(warns.get(0).getThrowableProxy(), "no stack trace");
+  }
+
+  @Test
+  void anUpstreamWhoseCertificateIsNotTrustedIsNamedWithTheFailedTlsHandshake() throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    // Every address of localhost: IPv4 and, where there is one, IPv6.
+    Server upstream = closer.add(NettyServerBuilder.forPort(0)
+        .sslContext(GrpcSslContexts.forServer(certs.serverCertPem(), certs.serverKeyPem()).build())
+        .addService(ServerServiceDefinition.builder("test.Any").build())
+        .build().start());
+    int port = ((InetSocketAddress) upstream.getListenSockets().get(0)).getPort();
+    // Trusting the JDK's CAs only, which never signed the test CA.
+    UpstreamChannels channels = channels(UpstreamOptions.newBuilder().upstreams(List.of("localhost:" + port))
+        .tls(true));
+
+    for (Status status : callOnEveryLoop(channels, 2)) {
+      assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+    }
+    assertTrue(problems.connectFailures() >= LOOPS, "failures counted: " + problems.connectFailures());
+    List<ILoggingEvent> warns = warns("cannot connect to upstream");
+    assertEquals(1, warns.size(), text(warns));
+    String line = warns.get(0).getFormattedMessage();
+    assertTrue(line.startsWith("proxy mode: cannot connect to upstream localhost:" + port + " ("), line);
+    assertTrue(line.contains("): TLS handshake failed: "), line);
+  }
+
+  private UpstreamChannels channels(UpstreamOptions.Builder options) throws Exception {
+    UpstreamChannels channels = UpstreamChannel.createPerLoop(options.refreshInterval(java.time.Duration.ofSeconds(1))
+        .build(), loops, NioSocketChannel.class, problems);
+    closer.add(() -> channels.shutdownNow(10_000));
+    assertEquals(LOOPS, channels.size());
+    return channels;
+  }
+
+  /** Starts {@code perLoop} calls on each event loop (so over each loop's channel); their statuses. */
+  private List<Status> callOnEveryLoop(UpstreamChannels channels, int perLoop) throws Exception {
+    List<Future<byte[]>> calls = new ArrayList<>();
+    for (io.netty.util.concurrent.EventExecutor executor : loops) {
+      EventLoop loop = (EventLoop) executor;
+      for (int i = 0; i < perLoop; i++) {
+        calls.add(loop.submit(() -> ClientCalls.futureUnaryCall(channels.current().newCall(CALL,
+            CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS)), new byte[0])).get());
+      }
+    }
+    List<Status> statuses = new ArrayList<>();
+    for (Future<byte[]> call : calls) {
+      try {
+        call.get(40, TimeUnit.SECONDS);
+        statuses.add(Status.OK);
+      } catch (ExecutionException e) {
+        statuses.add(Status.fromThrowable(e.getCause()));
+      }
+    }
+    return statuses;
+  }
+
+  private List<ILoggingEvent> warns(String containing) {
+    return lines.list.stream()
+        .filter(e -> e.getLevel() == Level.WARN && e.getFormattedMessage().contains(containing))
+        .collect(Collectors.toList());
+  }
+
+  private static String text(List<ILoggingEvent> events) {
+    return events.stream().map(ILoggingEvent::getFormattedMessage).collect(Collectors.joining("\n"));
+  }
+
+  private String scrape() throws Exception {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter.create().write(out, registry.scrape());
+    return out.toString(java.nio.charset.StandardCharsets.UTF_8);
+  }
+}
