@@ -295,6 +295,23 @@ class ProxyModeTest {
   }
 
   @Test
+  void aBadUpstreamFileIsOneWarnForTheResolversOfEveryEventLoopAndGrpcsOwnLinesStayOut() throws Exception {
+    Path list = Files.createTempDirectory("proxy").resolve("upstreams.txt");
+    Files.write(list, List.of("# the replicas", "grpc-1.internal"));
+    jar = TunnelServerJar.start("--port", "0", "--event-loop-threads", "4", "--upstream-file", list.toString());
+
+    for (Status status : callOverTunnels(jar.awaitUrl(), 8)) {
+      // The reason is the resolver's own: every loop's resolver has read the file and reported it first.
+      assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+      assertTrue(status.getDescription().contains("no upstream address: --upstream-file " + list),
+          status.toString());
+    }
+    assertEquals(1, warns("--upstream-file " + list).size(), jar.stderr());
+    assertFalse(jar.stderr().contains("Failed to resolve name"), jar.stderr());
+    assertFalse(jar.stderr().contains("ManagedChannelImpl"), jar.stderr());
+  }
+
+  @Test
   void upstreamsLearnTheCallersAddressPrincipalAndTransportAndCallersCannotForgeThem() throws Exception {
     JavaReplica java = closer.add(new JavaReplica("java"));
     PythonReplica python = closer.add(new PythonReplica("python"));

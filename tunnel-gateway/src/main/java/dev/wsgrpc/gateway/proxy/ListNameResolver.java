@@ -21,8 +21,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A grpc-java name resolver for a list of {@code HOST:PORT}: fixed ({@code --upstream a:1,b:2}) or read from a file
@@ -31,11 +29,11 @@ import org.slf4j.LoggerFactory;
  * whenever the channel asks (a connection failed), on grpc's offload executor (never on an event loop).
  *
  * <p>While the list cannot be read or no name resolves, the last good addresses stay in use (and a WARN line says
- * why, once per distinct problem); before there was any, calls fail UNAVAILABLE with the reason.
+ * why, once per distinct problem: every event loop's channel has a resolver of its own, and all of them report to one
+ * {@link UpstreamProblems}, which logs a problem once however many of them meet it); before there was any, calls fail
+ * UNAVAILABLE with the reason.
  */
 final class ListNameResolver extends NameResolver {
-
-  private static final Logger logger = LoggerFactory.getLogger(ListNameResolver.class);
 
   static final String SCHEME = "wsgrpc-list";
 
@@ -45,13 +43,19 @@ final class ListNameResolver extends NameResolver {
     private final Path file;
     private final Duration refresh;
     private final boolean authorityPerAddress;
+    private final UpstreamProblems problems;
 
-    /** {@code authorityPerAddress}: each address's TLS name and {@code :authority} is its own host. */
-    Provider(List<HostPort> fixed, Path file, Duration refresh, boolean authorityPerAddress) {
+    /**
+     * {@code authorityPerAddress}: each address's TLS name and {@code :authority} is its own host; {@code problems}:
+     * where the resolvers report what they cannot read or resolve.
+     */
+    Provider(List<HostPort> fixed, Path file, Duration refresh, boolean authorityPerAddress,
+        UpstreamProblems problems) {
       this.fixed = fixed;
       this.file = file;
       this.refresh = refresh;
       this.authorityPerAddress = authorityPerAddress;
+      this.problems = problems;
     }
 
     /** The channel target this provider resolves. */
@@ -88,13 +92,13 @@ final class ListNameResolver extends NameResolver {
   private final Executor offload;
   private final ScheduledExecutorService timer;
   private final String authority;
+  private final UpstreamProblems.Resolution problems;
 
   // Confined to syncContext.
   private Listener2 listener;
   private boolean resolving;
   private boolean shutdown;
   private boolean haveAddresses;
-  private String lastProblem;
   private SynchronizationContext.ScheduledHandle periodic;
 
   private ListNameResolver(Provider provider, Args args) {
@@ -103,6 +107,7 @@ final class ListNameResolver extends NameResolver {
     this.offload = args.getOffloadExecutor();
     this.timer = args.getScheduledExecutorService();
     this.authority = provider.fixed.isEmpty() ? "upstreams" : provider.fixed.get(0).toString();
+    this.problems = provider.problems.resolution();
   }
 
   @Override
@@ -128,6 +133,7 @@ final class ListNameResolver extends NameResolver {
     if (periodic != null) {
       periodic.cancel();
     }
+    problems.close();
   }
 
   private void resolve() {
@@ -147,11 +153,8 @@ final class ListNameResolver extends NameResolver {
   }
 
   private void deliver(Lookup lookup) {
-    if (lookup.problem != null && !lookup.problem.equals(lastProblem)) {
-      logger.warn("Upstreams: {}{}", lookup.problem,
-          haveAddresses && lookup.addresses.isEmpty() ? "; the last good addresses stay in use" : "");
-    }
-    lastProblem = lookup.problem;
+    problems.report(lookup.problem,
+        haveAddresses && lookup.addresses.isEmpty() ? "; the last good addresses stay in use" : "");
     if (lookup.addresses.isEmpty()) {
       if (!haveAddresses) {
         listener.onError(Status.UNAVAILABLE.withDescription("no upstream address: " + lookup.problem));

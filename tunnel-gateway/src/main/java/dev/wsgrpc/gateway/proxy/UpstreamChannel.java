@@ -11,6 +11,7 @@ import io.grpc.TlsChannelCredentials;
 import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -31,19 +32,20 @@ public final class UpstreamChannel {
   static final String USER_AGENT = "wsgrpc-gateway";
 
   /**
-   * Builds the channel. It connects lazily, on the first call.
+   * Builds the channel, which logs its own name resolution problems (but not failed connections, which
+   * {@link #createPerLoop} reports). It connects lazily, on the first call.
    *
    * @throws IOException when a certificate or key file cannot be read
    * @throws IllegalArgumentException when the target's scheme is not one grpc-java here resolves
    */
   public static ManagedChannel create(UpstreamOptions options) throws IOException {
-    return builder(options, "round_robin").build();
+    return builder(options, new UpstreamProblems(new PrometheusRegistry()), "round_robin").build();
   }
 
   /**
    * One channel per event loop of {@code loops}, each running its connections on that loop: see
-   * {@link UpstreamChannels}. All of them report failed connections to {@code problems}, which logs them once for
-   * all of them.
+   * {@link UpstreamChannels}. All of them report failed connections and name resolution problems to
+   * {@code problems}, which logs each once for all of them.
    *
    * @param channelType the socket type that matches {@code loops}' I/O (epoll or NIO)
    * @throws IOException when a certificate or key file cannot be read
@@ -56,7 +58,7 @@ public final class UpstreamChannel {
     ReportingRoundRobin balancer = ReportingRoundRobin.register(problems);
     try {
       for (EventLoop loop : list) {
-        ManagedChannelBuilder<?> builder = builder(options, balancer.getPolicyName());
+        ManagedChannelBuilder<?> builder = builder(options, problems, balancer.getPolicyName());
         if (!(builder instanceof NettyChannelBuilder)) {
           throw new IllegalStateException("expected grpc-netty to build the upstream channels, got "
               + builder.getClass().getName());
@@ -75,9 +77,10 @@ public final class UpstreamChannel {
 
   /**
    * A channel builder for {@code options}, balancing with {@code policy} ({@code round_robin}, or a
-   * {@link ReportingRoundRobin}).
+   * {@link ReportingRoundRobin}); its name resolvers report problems to {@code problems}.
    */
-  private static ManagedChannelBuilder<?> builder(UpstreamOptions options, String policy) throws IOException {
+  private static ManagedChannelBuilder<?> builder(UpstreamOptions options, UpstreamProblems problems,
+      String policy) throws IOException {
     ChannelCredentials credentials = credentials(options);
     NameResolverRegistry registry = new NameResolverRegistry();
     String target;
@@ -85,7 +88,7 @@ public final class UpstreamChannel {
       target = options.targetUri;
       NameResolverProvider dns = NameResolverRegistry.getDefaultRegistry().getProviderForScheme("dns");
       if (dns != null) {
-        registry.register(PeriodicRefresh.provider(dns, options.refreshInterval));
+        registry.register(PeriodicRefresh.provider(dns, options.refreshInterval, problems));
       }
       String scheme = target.substring(0, target.indexOf(':'));
       if (registry.getProviderForScheme(scheme) == null) {
@@ -97,7 +100,7 @@ public final class UpstreamChannel {
       }
     } else {
       ListNameResolver.Provider list = new ListNameResolver.Provider(options.list, options.listFile,
-          options.refreshInterval, options.tls && options.authority == null);
+          options.refreshInterval, options.tls && options.authority == null, problems);
       registry.register(list);
       target = list.target();
     }

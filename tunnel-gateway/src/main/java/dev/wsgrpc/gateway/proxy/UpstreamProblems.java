@@ -10,19 +10,26 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * What proxy mode tells the operator about its upstreams, once per gateway: every event loop has its own upstream
- * channel (with its own connections), and all of them share this one object, so that a problem they all run into is
- * one log line, not one per loop.
+ * channel (with its own name resolver and its own connections), and all of them share this one object, so that a
+ * problem they all run into is one log line, not one per loop.
  *
- * <p>A failed connection attempt (refused, timed out, a failed TLS handshake) counts in
- * {@code wsgrpc_upstream_connect_failures_total} and is named, with grpc's reason, in a WARN line: at most one every
- * 10 s, the next one saying how many were held back (grpc-java keeps trying a dead upstream, with backoff, for hours).
+ * <ul>
+ *   <li>A failed connection attempt (refused, timed out, a failed TLS handshake) counts in
+ *       {@code wsgrpc_upstream_connect_failures_total} and is named, with grpc's reason, in a WARN line: at most one
+ *       every 10 s, the next one saying how many were held back (grpc-java keeps trying a dead upstream, with backoff,
+ *       for hours).
+ *   <li>A name resolution problem (a list file that cannot be read or lists nothing, names that do not resolve) is
+ *       one WARN line when the first resolver meets it, and none from the others while any of them still has it.
+ * </ul>
  */
 public final class UpstreamProblems {
 
@@ -32,6 +39,10 @@ public final class UpstreamProblems {
   /** A dead upstream is tried again and again, on every loop's channel: one line every 10 s at most. */
   private final RateLimitedLog connectLog =
       new RateLimitedLog(logger, RateLimitedLog.Level.WARN, 1, Duration.ofSeconds(10), System::nanoTime);
+  /** Distinct resolution problems are few, but a flapping DNS could make many: the default limit on top. */
+  private final RateLimitedLog resolutionLog = new RateLimitedLog(logger, RateLimitedLog.Level.WARN);
+  /** Each resolution problem some resolver has now, with how many resolvers have it. */
+  private final Map<String, Integer> resolutionProblems = new HashMap<>();
 
   /** Registers {@code wsgrpc_upstream_connect_failures_total} in {@code registry}. */
   public UpstreamProblems(PrometheusRegistry registry) {
@@ -54,6 +65,46 @@ public final class UpstreamProblems {
   /** Failed connection attempts so far. */
   public long connectFailures() {
     return (long) connectFailures.get();
+  }
+
+  /** A new resolver's view of resolution problems: one per name resolver, each in one synchronization context. */
+  Resolution resolution() {
+    return new Resolution();
+  }
+
+  /** What one name resolver last found wrong. */
+  final class Resolution {
+    private String current;
+
+    /**
+     * The resolver's latest lookup found {@code problem} (null: none); {@code note} is added to the line when this
+     * is the first resolver to report it (e.g. that the last good addresses stay in use).
+     */
+    void report(String problem, String note) {
+      boolean first;
+      synchronized (UpstreamProblems.this) {
+        if (problem == null ? current == null : problem.equals(current)) {
+          return;
+        }
+        release(current);
+        current = problem;
+        first = problem != null && resolutionProblems.merge(problem, 1, Integer::sum) == 1;
+      }
+      if (first) {
+        resolutionLog.log("proxy mode: {}{}", problem, note);
+      }
+    }
+
+    /** The resolver stopped: its problem, if any, is no longer its. */
+    void close() {
+      report(null, "");
+    }
+  }
+
+  private void release(String problem) {
+    if (problem != null) {
+      resolutionProblems.computeIfPresent(problem, (p, n) -> n == 1 ? null : n - 1);
+    }
   }
 
   /** {@code host:port}, and the IP address when the host is a name: {@code grpc.internal:50051 (10.0.0.7)}. */

@@ -26,6 +26,8 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -40,7 +42,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Proxy mode's upstream channels, one per event loop, tell the operator about upstream problems once for all loops:
- * real grpc-java channels on four loops, calls started on every loop, a dead port and an untrusted TLS server.
+ * real grpc-java channels on four loops, calls started on every loop, a dead port, an untrusted TLS server, a list
+ * file that is not there and a name that does not resolve.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class UpstreamProblemsTest {
@@ -111,6 +114,53 @@ class UpstreamProblemsTest {
     String line = warns.get(0).getFormattedMessage();
     assertTrue(line.startsWith("proxy mode: cannot connect to upstream localhost:" + port + " ("), line);
     assertTrue(line.contains("): TLS handshake failed: "), line);
+  }
+
+  @Test
+  void aListFileThatIsNotThereIsOneWarnThoughEveryLoopsResolverReadsIt() throws Exception {
+    Path missing = Files.createTempDirectory("upstreams").resolve("upstreams.txt");
+    UpstreamChannels channels = channels(UpstreamOptions.newBuilder().upstreamFile(missing));
+
+    for (Status status : callOnEveryLoop(channels, 2)) {
+      // The reason is the resolver's own: each loop's resolver has read the file and reported before this.
+      assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+      assertTrue(status.getDescription().contains("cannot read --upstream-file " + missing), status.toString());
+    }
+    List<ILoggingEvent> warns = warns("cannot read --upstream-file");
+    assertEquals(1, warns.size(), "one line for " + LOOPS + " resolvers: " + text(warns));
+    assertEquals(0, problems.connectFailures(), "no address, so no connection was tried");
+  }
+
+  @Test
+  void aDnsNameThatDoesNotResolveIsOneWarnNamingTheTarget() throws Exception {
+    UpstreamChannels channels = channels(UpstreamOptions.newBuilder()
+        .upstreams(List.of("dns:///nowhere.invalid:50051")));
+
+    for (Status status : callOnEveryLoop(channels, 2)) {
+      assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+    }
+    List<ILoggingEvent> warns = warns("cannot resolve");
+    assertEquals(1, warns.size(), "one line for " + LOOPS + " resolvers: " + text(warns));
+    assertTrue(warns.get(0).getFormattedMessage().startsWith(
+        "proxy mode: cannot resolve dns:///nowhere.invalid:50051: "), text(warns));
+  }
+
+  @Test
+  void aResolutionProblemIsLoggedOnceWhileAnyResolverHasItAndAgainWhenItComesBack() {
+    UpstreamProblems.Resolution a = problems.resolution();
+    UpstreamProblems.Resolution b = problems.resolution();
+    a.report("cannot resolve x:1", "");
+    b.report("cannot resolve x:1", "");
+    a.report(null, "");
+    b.report("cannot resolve x:1", ""); // b still has it: not new
+    assertEquals(1, warns("cannot resolve x:1").size(), text(warns("")));
+    b.report(null, "");
+    a.report("cannot resolve x:1", ""); // gone everywhere, then back
+    b.report("cannot resolve y:2", ""); // another problem
+    b.close();
+    a.report("cannot resolve y:2", ""); // b no longer has it
+    assertEquals(2, warns("cannot resolve x:1").size(), text(warns("")));
+    assertEquals(2, warns("cannot resolve y:2").size(), text(warns("")));
   }
 
   private UpstreamChannels channels(UpstreamOptions.Builder options) throws Exception {
