@@ -20,6 +20,7 @@ final class Http2FrameBoundaries {
   static final int SETTINGS = 0x4;
   static final int PUSH_PROMISE = 0x5;
   static final int PING = 0x6;
+  static final int GOAWAY = 0x7;
   static final int CONTINUATION = 0x9;
   static final int FLAG_END_HEADERS = 0x4;
   static final int FLAG_END_STREAM = 0x1;
@@ -130,7 +131,7 @@ final class Http2FrameBoundaries {
   /** A GOAWAY frame (type 7) on the connection with {@code lastStreamId}, {@code errorCode} and ASCII debug data. */
   static void writeGoAway(ByteBuf out, int lastStreamId, int errorCode, String debugData) {
     out.writeMedium(8 + debugData.length()); // payload length
-    out.writeByte(0x7); // GOAWAY
+    out.writeByte(GOAWAY);
     out.writeByte(0); // no flags
     out.writeInt(0); // stream 0: the connection
     out.writeInt(lastStreamId);

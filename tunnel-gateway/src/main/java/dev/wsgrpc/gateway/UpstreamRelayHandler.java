@@ -1,6 +1,7 @@
 package dev.wsgrpc.gateway;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
+import dev.wsgrpc.core.internal.RateLimitedLog;
 import dev.wsgrpc.server.InternalTunnelServer;
 import dev.wsgrpc.server.NativeHttp2Event;
 import io.netty.buffer.ByteBuf;
@@ -39,7 +40,14 @@ import org.slf4j.LoggerFactory;
  *       with GOAWAY ENHANCE_YOUR_CALM before the upstream sees them;</li>
  *   <li>keep the upstream honest: when it has been silent for the keepalive time while a call is open, an HTTP/2
  *       PING of the gateway's own goes to it (between two of the client's frames) and its ACK is taken out of the bytes to the client;
- *       an upstream that answers nothing within the timeout ends the tunnel with close 1013 (Try Again Later).</li>
+ *       an upstream that answers nothing within the timeout ends the tunnel with close 1013 (Try Again Later);</li>
+ *   <li>answer the client's PINGs itself: a client's keepalive (every 30 s, also without calls) would otherwise reach
+ *       an upstream that permits far fewer (grpc-java: one per 5 min, none without calls) and get GOAWAY
+ *       ENHANCE_YOUR_CALM "too_many_pings". Each PING of the client's (not an ACK) is taken out of the bytes to the
+ *       upstream, still counted against the PING limit, and answered with its ACK, inserted between two of the
+ *       upstream's frames outside a header block (after the upstream's SETTINGS, as a server's first frame must
+ *       be). The client's keepalive then proves the path to the gateway; the gateway's own PINGs watch the
+ *       upstream. PINGs of the upstream's, and the client's ACKs of them, pass unchanged.</li>
  * </ul>
  */
 final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
@@ -50,6 +58,15 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   static final long UPSTREAM_PING_DATA = 0x7773677270630001L;
   private static final int FRAME_HEADER = 9;
   private static final int PING_FRAME = FRAME_HEADER + 8;
+  /**
+   * The most ACKs of the client's PINGs that may wait for a boundary in the upstream's bytes or for the client to
+   * read them: {@value}, 17 bytes each (a client's keepalive has one PING at a time outstanding). One more ends the
+   * connection as a ping flood, also when the PING limit is off.
+   */
+  static final int MAX_OUTSTANDING_PING_ACKS = 1024;
+  /** An upstream that limits pings: the line an operator needs, at most once every 10 s. */
+  private static final RateLimitedLog enhanceYourCalmLog = new RateLimitedLog(logger, RateLimitedLog.Level.WARN, 1,
+      java.time.Duration.ofSeconds(10), System::nanoTime);
 
   private final Upstreams upstreams;
   private final UpstreamConnector connector;
@@ -92,6 +109,14 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   private boolean readingClient;
   /** A read of the upstream's is being handled, likewise. */
   private boolean readingUpstream;
+  /** The start of a frame of the client's that may be a PING, cut by the last read: kept until it is whole. */
+  private ByteBuf clientCarry;
+  /** ACKs of the client's PINGs waiting for a boundary between the upstream's frames, or null. */
+  private ByteBuf pingAcks;
+  /** ACKs of the client's PINGs waiting, or written and not yet taken by the client's socket. */
+  private int outstandingPingAcks;
+  /** ACKs were written to the client during its read: flushed at the end of it. */
+  private boolean pingAcksUnflushed;
 
   UpstreamRelayHandler(Upstreams upstreams, UpstreamConnector connector, TunnelTracker tracker,
       RelaySettings settings, PendingBudget budget) {
@@ -217,7 +242,11 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     ByteBuf buf = (ByteBuf) msg;
-    int start = buf.readerIndex();
+    if (clientCarry != null) {
+      buf = Unpooled.wrappedBuffer(clientCarry, buf); // owns both
+      clientCarry = null;
+    }
+    int start = buf.readerIndex(); // the first byte not yet sent on
     int end = buf.writerIndex();
     int pos = start;
     while (true) {
@@ -231,19 +260,118 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       if (pos >= end) {
         break;
       }
+      if (toUpstream.betweenFrames()) {
+        int available = end - pos;
+        if (available < PING_FRAME && mayBeClientPing(buf, pos, available)) {
+          // A PING of the client's cut by the read (or by its WebSocket frames): wait for the rest. A copy of the
+          // few bytes (under 17), not a slice that would hold the whole read buffer meanwhile.
+          clientCarry = ctx.alloc().buffer(available).writeBytes(buf, pos, available);
+          end = pos;
+          break;
+        }
+        if (mayBeClientPing(buf, pos, PING_FRAME)) {
+          if (pos > start) {
+            forward(buf.retainedSlice(start, pos - start));
+          }
+          long data = buf.getLong(pos + FRAME_HEADER);
+          pos = toUpstream.advance(buf, pos, pos + PING_FRAME); // counted, not relayed: the gateway answers it
+          start = pos;
+          if (ended == null) {
+            answerPing(data);
+          }
+          if (ended != null) {
+            buf.release();
+            return;
+          }
+          continue;
+        }
+      }
       pos = toUpstream.advance(buf, pos, end);
       if (ended != null) {
         buf.release();
         return;
       }
     }
-    if (start == buf.readerIndex()) {
+    if (start == buf.readerIndex() && end == buf.writerIndex()) {
       forward(buf);
     } else {
       if (start < end) {
         forward(buf.retainedSlice(start, end - start));
       }
       buf.release();
+    }
+  }
+
+  /**
+   * Whether the first {@code n} bytes at {@code pos} (at most a PING frame's 17) could be a PING of the client's that
+   * the gateway answers: a header of length 8, type PING, without the ACK flag, on stream 0. A malformed PING (other
+   * length, or on a stream) goes to the upstream, which ends the connection as HTTP/2 says.
+   */
+  private static boolean mayBeClientPing(ByteBuf buf, int pos, int n) {
+    for (int i = 0; i < Math.min(n, FRAME_HEADER); i++) {
+      int b = buf.getUnsignedByte(pos + i);
+      boolean matches;
+      switch (i) {
+        case 2:
+          matches = b == 8;
+          break;
+        case 3:
+          matches = b == Http2FrameBoundaries.PING;
+          break;
+        case 4:
+          matches = (b & Http2FrameBoundaries.FLAG_ACK) == 0;
+          break;
+        case 5:
+          matches = (b & 0x7f) == 0; // the reserved bit is ignored
+          break;
+        default:
+          matches = b == 0;
+          break;
+      }
+      if (!matches) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Answers a PING of the client's with its ACK: at once when the bytes to the client are at a boundary between the
+   * upstream's frames, else when they next are. At most {@value #MAX_OUTSTANDING_PING_ACKS} wait or sit unread.
+   */
+  private void answerPing(long data) {
+    if (outstandingPingAcks >= MAX_OUTSTANDING_PING_ACKS) {
+      abusive("ping", "more than " + MAX_OUTSTANDING_PING_ACKS + " PING ACKs waiting for the client to read them");
+      return;
+    }
+    outstandingPingAcks++;
+    if (pingAcks == null) {
+      pingAcks = ctx.alloc().buffer(PING_FRAME);
+    }
+    pingAcks.writeMedium(8).writeByte(Http2FrameBoundaries.PING).writeByte(Http2FrameBoundaries.FLAG_ACK)
+        .writeInt(0).writeLong(data);
+    if (toClient.atBoundary()) {
+      writePingAcks();
+      pingAcksUnflushed = true;
+    }
+  }
+
+  /** Writes the waiting ACKs to the client; they stop counting once its socket has taken them. */
+  private void writePingAcks() {
+    ByteBuf acks = pingAcks;
+    pingAcks = null;
+    int n = acks.readableBytes() / PING_FRAME;
+    ctx.write(acks).addListener(f -> outstandingPingAcks -= n);
+  }
+
+  private void releaseClientState() {
+    if (clientCarry != null) {
+      clientCarry.release();
+      clientCarry = null;
+    }
+    if (pingAcks != null) {
+      pingAcks.release();
+      pingAcks = null;
     }
   }
 
@@ -272,6 +400,10 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
+    if (pingAcksUnflushed) {
+      pingAcksUnflushed = false;
+      ctx.flush();
+    }
     if (upstream != null) {
       upstream.flush();
       pauseIfStillFull(upstream, ctx.channel());
@@ -328,6 +460,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       prefaceTimer.cancel(false);
     }
     releasePending();
+    releaseClientState();
     if (upstream != null) {
       upstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     }
@@ -447,6 +580,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     ended = why;
     ctx.channel().config().setAutoRead(false);
     releasePending();
+    releaseClientState();
     if (upstream != null) {
       upstream.close();
     }
@@ -556,6 +690,30 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
         && (buf.getInt(pos + 5) & Integer.MAX_VALUE) == 0;
   }
 
+  /** Whether the frame at {@code pos} (its header whole in {@code buf}) is a GOAWAY with room for its error code. */
+  private static boolean isGoAway(ByteBuf buf, int pos) {
+    return buf.getUnsignedByte(pos + 3) == Http2FrameBoundaries.GOAWAY && buf.getUnsignedMedium(pos) >= 8;
+  }
+
+  /**
+   * The upstream sent GOAWAY ENHANCE_YOUR_CALM (at {@code pos}, its first 17 bytes in {@code buf}): passed on to
+   * the client as it is, and a WARN line, as the client's calls on the tunnel fail. A grpc-java upstream says
+   * "too_many_pings" when pings come more often than it permits; since relay mode answers clients' PINGs itself,
+   * those can only be the gateway's own (--upstream-keepalive).
+   */
+  private void enhanceYourCalm(ByteBuf buf, int pos, int end) {
+    int debugLength = Math.min(Math.min(buf.getUnsignedMedium(pos) - 8, end - pos - PING_FRAME), 64);
+    StringBuilder debug = new StringBuilder(debugLength);
+    for (int i = 0; i < debugLength; i++) {
+      int c = buf.getUnsignedByte(pos + PING_FRAME + i);
+      debug.append(c >= 0x20 && c < 0x7f ? (char) c : '?');
+    }
+    enhanceYourCalmLog.log("Upstream {} sent GOAWAY ENHANCE_YOUR_CALM \"{}\" into a relayed tunnel of {}: if it is"
+        + " too_many_pings, permit keepalive pings on the upstream at least every --upstream-keepalive ({} s; grpc-java:"
+        + " permitKeepAliveTime) or raise --upstream-keepalive", upstreamTarget, debug,
+        ctx.channel().remoteAddress(), settings.upstreamKeepAliveTime.getSeconds());
+  }
+
   /**
    * The upstream side: bytes from the upstream go to the client, with a GOAWAY slipped in when draining and the
    * ACKs of the gateway's own PINGs taken out.
@@ -582,6 +740,13 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       int end = buf.writerIndex();
       int pos = start;
       while (true) {
+        if (pingAcks != null && toClient.atBoundary()) {
+          if (pos > start) {
+            ctx.write(buf.retainedSlice(start, pos - start));
+            start = pos;
+          }
+          writePingAcks();
+        }
         if (goAwayPending && toClient.atBoundary()) {
           if (pos > start) {
             ctx.write(buf.retainedSlice(start, pos - start));
@@ -594,8 +759,8 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
         }
         if (toClient.betweenFrames()) {
           int available = end - pos;
-          if (available < FRAME_HEADER || (available < PING_FRAME && isPingAck(buf, pos))) {
-            // A frame header, or a PING ACK that may be ours, cut by the read: wait for the rest.
+          if (available < FRAME_HEADER || (available < PING_FRAME && (isPingAck(buf, pos) || isGoAway(buf, pos)))) {
+            // A frame header, a PING ACK that may be ours, or the start of a GOAWAY, cut by the read: wait for it.
             // A copy of the few bytes (under 17), not a slice that would hold the whole read buffer meanwhile.
             carry = ctx.alloc().buffer(available).writeBytes(buf, pos, available);
             end = pos;
@@ -608,6 +773,9 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
             pos = toClient.advance(buf, pos, pos + PING_FRAME); // followed, not relayed: the ACK is ours
             start = pos;
             continue;
+          }
+          if (isGoAway(buf, pos) && buf.getInt(pos + 13) == Http2FrameBoundaries.ENHANCE_YOUR_CALM) {
+            enhanceYourCalm(buf, pos, end);
           }
         }
         pos = toClient.advance(buf, pos, end);

@@ -250,12 +250,194 @@ class UpstreamRelayHandlerTest {
     }
     List<Http2Wire.Frame> answer = clientReceived();
     assertEquals("too_many_pings", answer.get(answer.size() - 1).goAwayDebugData());
+    assertEquals(40 + 3, count(answer, Http2Wire.PING), "each PING within the limit is answered, the fourth not");
+    assertEquals(0, count(upstreamReceived(), Http2Wire.PING), "the gateway answers them: none reaches the upstream");
     assertEquals(1008, toClient.close.statusCode());
     assertEquals("more than 3 PING frames in 10 s without data in between", toClient.close.reasonText());
     toClient.close.release();
   }
 
   private static final byte[] STATUS_200 = Http2Wire.headerBlock(java.util.Map.of(":status", "200"));
+
+  private static final long PING_DATA = 0x0102030405060708L;
+
+  private static long pingData(Http2Wire.Frame f) {
+    return java.nio.ByteBuffer.wrap(f.payload).getLong();
+  }
+
+  private static void assertAck(Http2Wire.Frame f, long data) {
+    assertEquals(Http2Wire.PING, f.type, f.toString());
+    assertEquals(Http2Wire.FLAG_ACK, f.flags);
+    assertEquals(0, f.streamId);
+    assertEquals(data, pingData(f));
+  }
+
+  @Test
+  void aClientsPingIsAnsweredByTheGatewayWithItsDataAndNeverReachesTheUpstream() {
+    openTunnel(RelaySettings.DEFAULT);
+    clientSends(Http2Wire.ping(PING_DATA));
+    assertEquals(List.of(), names(upstreamReceived()), "the upstream gets no PING");
+    List<Http2Wire.Frame> answer = clientReceived();
+    assertEquals(List.of("PING"), names(answer));
+    assertAck(answer.get(0), PING_DATA);
+  }
+
+  @Test
+  void aClientsPingCutAnywhereBetweenDataFramesIsTakenOutAndTheDataPassesWhole() {
+    openTunnel(RelaySettings.DEFAULT);
+    clientSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    upstreamReceived();
+    byte[] ping = Http2Wire.ping(PING_DATA);
+    for (int cut = 1; cut < ping.length; cut++) {
+      byte[] before = Http2Wire.frame(Http2Wire.DATA, 0, 1, new byte[] {(byte) cut, 1, 2});
+      byte[] after = Http2Wire.frame(Http2Wire.DATA, 0, 1, new byte[] {(byte) cut, 3});
+      clientSends(Http2Wire.concat(before, java.util.Arrays.copyOfRange(ping, 0, cut)));
+      clientSends(Http2Wire.concat(java.util.Arrays.copyOfRange(ping, cut, ping.length), after));
+      List<Http2Wire.Frame> up = upstreamReceived();
+      assertEquals(List.of("DATA", "DATA"), names(up), "cut after " + cut + " bytes");
+      assertEquals(List.of((byte) cut, (byte) 1, (byte) 2), bytes(up.get(0).payload));
+      assertEquals(List.of((byte) cut, (byte) 3), bytes(up.get(1).payload));
+      List<Http2Wire.Frame> answer = clientReceived();
+      assertEquals(List.of("PING"), names(answer), "cut after " + cut + " bytes");
+      assertAck(answer.get(0), PING_DATA);
+    }
+    // Cut into three reads, one byte in the middle one.
+    clientSends(java.util.Arrays.copyOfRange(ping, 0, 2));
+    clientSends(java.util.Arrays.copyOfRange(ping, 2, 3));
+    clientSends(java.util.Arrays.copyOfRange(ping, 3, ping.length));
+    assertEquals(List.of(), names(upstreamReceived()));
+    assertAck(clientReceived().get(0), PING_DATA);
+  }
+
+  private static List<Byte> bytes(byte[] a) {
+    List<Byte> out = new ArrayList<>();
+    for (byte b : a) {
+      out.add(b);
+    }
+    return out;
+  }
+
+  @Test
+  void theAckWaitsForTheEndOfTheUpstreamsFrameAndOfItsHeaderBlock() {
+    openTunnel(RelaySettings.DEFAULT);
+    clientSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    byte[] data = Http2Wire.frame(Http2Wire.DATA, 0, 1, new byte[20]);
+    upstreamSends(java.util.Arrays.copyOfRange(data, 0, 15)); // mid-DATA: no place for an ACK
+    clientSends(Http2Wire.ping(1));
+    upstreamSends(Http2Wire.concat(java.util.Arrays.copyOfRange(data, 15, data.length),
+        Http2Wire.headers(1, 0, new byte[] {STATUS_200[0]}))); // a header block that CONTINUATION finishes
+    clientSends(Http2Wire.ping(2));
+    upstreamSends(Http2Wire.frame(Http2Wire.CONTINUATION, Http2Wire.FLAG_END_HEADERS, 1,
+        java.util.Arrays.copyOfRange(STATUS_200, 1, STATUS_200.length)));
+    List<Http2Wire.Frame> answer = clientReceived();
+    assertEquals(List.of("DATA", "PING", "HEADERS", "CONTINUATION", "PING"), names(answer));
+    assertAck(answer.get(1), 1);
+    assertAck(answer.get(4), 2);
+    assertEquals(List.of("HEADERS"), names(upstreamReceived()));
+  }
+
+  @Test
+  void aPingBeforeTheUpstreamsSettingsIsAnsweredAfterThem() {
+    upgrade(RelaySettings.DEFAULT, connectAtOnce());
+    clientSends(Http2Wire.concat(Http2Wire.PREFACE, Http2Wire.settings(), Http2Wire.ping(PING_DATA)));
+    assertEquals(List.of(), names(clientReceived()), "a server's first frame is its SETTINGS");
+    upstreamSends(Http2Wire.settings(Http2Wire.SETTINGS_MAX_CONCURRENT_STREAMS, 100));
+    List<Http2Wire.Frame> answer = clientReceived();
+    assertEquals(List.of("SETTINGS", "PING"), names(answer));
+    assertAck(answer.get(1), PING_DATA);
+    assertEquals(List.of("SETTINGS"), names(upstreamReceived()));
+  }
+
+  @Test
+  void aPingThatCameWhileTheUpstreamConnectionWasMadeIsAnsweredNotRelayed() {
+    ChannelPromise[] connecting = new ChannelPromise[1];
+    upgrade(RelaySettings.DEFAULT, (target, clientChannel, handler) -> {
+      upstream = new EmbeddedChannel(upstreamGate, handler);
+      connecting[0] = upstream.newPromise();
+      return connecting[0];
+    });
+    byte[] ping = Http2Wire.ping(PING_DATA);
+    clientSends(Http2Wire.concat(Http2Wire.PREFACE, Http2Wire.settings(), java.util.Arrays.copyOfRange(ping, 0, 7)));
+    clientSends(java.util.Arrays.copyOfRange(ping, 7, ping.length));
+    connecting[0].setSuccess();
+    client.runPendingTasks();
+    upstreamSends(Http2Wire.settings());
+    assertEquals(List.of("SETTINGS"), names(upstreamReceived()));
+    List<Http2Wire.Frame> answer = clientReceived();
+    assertEquals(List.of("SETTINGS", "PING"), names(answer));
+    assertAck(answer.get(1), PING_DATA);
+  }
+
+  @Test
+  void theUpstreamsPingsAndTheClientsAcksOfThemPassUnchanged() {
+    openTunnel(RelaySettings.DEFAULT);
+    upstreamSends(Http2Wire.ping(PING_DATA));
+    List<Http2Wire.Frame> toTheClient = clientReceived();
+    assertEquals(List.of("PING"), names(toTheClient));
+    assertEquals(0, toTheClient.get(0).flags);
+    clientSends(Http2Wire.frame(Http2Wire.PING, Http2Wire.FLAG_ACK, 0, java.nio.ByteBuffer.allocate(8)
+        .putLong(PING_DATA).array()));
+    List<Http2Wire.Frame> toTheUpstream = upstreamReceived();
+    assertEquals(List.of("PING"), names(toTheUpstream));
+    assertAck(toTheUpstream.get(0), PING_DATA);
+    assertEquals(List.of(), names(clientReceived()));
+  }
+
+  @Test
+  void aMalformedPingGoesToTheUpstreamToEndTheConnection() {
+    openTunnel(RelaySettings.DEFAULT);
+    clientSends(Http2Wire.frame(Http2Wire.PING, 0, 0, new byte[4])); // FRAME_SIZE_ERROR: the upstream's to say
+    clientSends(Http2Wire.frame(Http2Wire.PING, 0, 3, new byte[8])); // PROTOCOL_ERROR, likewise
+    assertEquals(List.of("PING", "PING"), names(upstreamReceived()));
+    assertEquals(List.of(), names(clientReceived()));
+  }
+
+  @Test
+  void aClientThatReadsNoAcksIsEndedAtTheirLimitEvenWithThePingLimitOff() {
+    openTunnel(RelaySettings.newBuilder().maxControlFrames(0).build());
+    clientGate.held = true;
+    for (int i = 0; i < UpstreamRelayHandler.MAX_OUTSTANDING_PING_ACKS; i++) {
+      clientSends(Http2Wire.ping(i));
+    }
+    assertTrue(client.isOpen(), "as many ACKs as allowed wait for the client");
+    clientSends(Http2Wire.ping(-1));
+    clientGate.held = false;
+    client.flush();
+    client.runPendingTasks();
+    List<Http2Wire.Frame> answer = clientReceived();
+    assertEquals(UpstreamRelayHandler.MAX_OUTSTANDING_PING_ACKS + 1, answer.size());
+    assertEquals("too_many_pings", answer.get(answer.size() - 1).goAwayDebugData());
+    assertEquals(1008, toClient.close.statusCode());
+    assertEquals("more than 1024 PING ACKs waiting for the client to read them", toClient.close.reasonText());
+    toClient.close.release();
+    assertEquals(List.of(), names(upstreamReceived()));
+  }
+
+  @Test
+  void aClientThatReadsItsAcksMayPingOnWithThePingLimitOff() {
+    openTunnel(RelaySettings.newBuilder().maxControlFrames(0).build());
+    for (int i = 0; i < 3 * UpstreamRelayHandler.MAX_OUTSTANDING_PING_ACKS; i++) {
+      clientSends(Http2Wire.ping(i));
+    }
+    assertTrue(client.isOpen());
+    assertEquals(3 * UpstreamRelayHandler.MAX_OUTSTANDING_PING_ACKS, clientReceived().size());
+  }
+
+  @Test
+  void anUpstreamsGoAwayEnhanceYourCalmCutByAReadReachesTheClientWhole() {
+    openTunnel(RelaySettings.DEFAULT);
+    ByteBuf b = Unpooled.buffer();
+    Http2FrameBoundaries.writeGoAway(b, 0, Http2Wire.ENHANCE_YOUR_CALM, "too_many_pings");
+    byte[] goAway = new byte[b.readableBytes()];
+    b.readBytes(goAway);
+    b.release();
+    upstreamSends(java.util.Arrays.copyOfRange(goAway, 0, 12));
+    upstreamSends(java.util.Arrays.copyOfRange(goAway, 12, goAway.length));
+    List<Http2Wire.Frame> answer = clientReceived();
+    assertEquals(List.of("GOAWAY"), names(answer));
+    assertEquals(Http2Wire.ENHANCE_YOUR_CALM, answer.get(0).goAwayErrorCode());
+    assertEquals("too_many_pings", answer.get(0).goAwayDebugData());
+  }
 
   private static List<String> names(List<Http2Wire.Frame> frames) {
     List<String> out = new ArrayList<>();
