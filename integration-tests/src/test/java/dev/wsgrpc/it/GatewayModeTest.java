@@ -108,6 +108,55 @@ class GatewayModeTest {
     }
   }
 
+  /**
+   * Our client pings every 30 s (here 10 s, the least grpc-java allows), also without calls; a grpc-java upstream
+   * with its defaults permits one ping per 5 min and none without calls, and answered the relayed pings with GOAWAY
+   * ENHANCE_YOUR_CALM "too_many_pings" after about 30 s. The gateway answers them: an idle Watch call outlives four
+   * of them in the tunnel it opened, the only one.
+   */
+  @Test
+  void aTunnelsKeepaliveOnAnIdleCallIsAnsweredByTheGatewayNotByAnUpstreamWithDefaultSettings() throws Exception {
+    io.grpc.protobuf.services.HealthStatusManager health = new io.grpc.protobuf.services.HealthStatusManager();
+    upstream = closer.add(NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .addService(health.getHealthService()) // grpc-java's defaults: no permitKeepAliveTime
+        .build().start());
+    int port = ((InetSocketAddress) upstream.getListenSockets().get(0)).getPort();
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "127.0.0.1:" + port));
+    channel = closer.add(WebSocketChannels.newChannelBuilder(jar.awaitUrl())
+        .keepAliveTime(10, TimeUnit.SECONDS)
+        .build());
+    java.util.concurrent.BlockingQueue<io.grpc.health.v1.HealthCheckResponse.ServingStatus> statuses =
+        new java.util.concurrent.LinkedBlockingQueue<>();
+    CompletableFuture<Status> ended = new CompletableFuture<>();
+    io.grpc.health.v1.HealthGrpc.newStub(channel).watch(io.grpc.health.v1.HealthCheckRequest.getDefaultInstance(),
+        new StreamObserver<io.grpc.health.v1.HealthCheckResponse>() {
+          @Override
+          public void onNext(io.grpc.health.v1.HealthCheckResponse value) {
+            statuses.add(value.getStatus());
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            ended.complete(Status.fromThrowable(t));
+          }
+
+          @Override
+          public void onCompleted() {
+            ended.complete(Status.OK);
+          }
+        });
+    assertEquals(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING, statuses.poll(60, TimeUnit.SECONDS));
+    org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.TimeoutException.class,
+        () -> ended.get(40, TimeUnit.SECONDS), () -> "the idle Watch call ended: " + ended.getNow(null));
+    health.setStatus("", io.grpc.health.v1.HealthCheckResponse.ServingStatus.NOT_SERVING);
+    assertEquals(io.grpc.health.v1.HealthCheckResponse.ServingStatus.NOT_SERVING,
+        statuses.poll(30, TimeUnit.SECONDS), "the call still delivers");
+    String metrics = new String(new URL("http://127.0.0.1:" + jar.port() + "/metrics").openStream().readAllBytes(),
+        StandardCharsets.UTF_8);
+    assertTrue(metrics.contains("wsgrpc_tunnels_total 1.0"), metrics);
+    assertTrue(!jar.stderr().contains("ENHANCE_YOUR_CALM"), jar.stderr());
+  }
+
   @Test
   void unreachableUpstreamsEndTheTunnelWithTryAgainLater() throws Exception {
     jar = closer.add(TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream",
