@@ -90,7 +90,9 @@ final class RelaySettings {
     /**
      * The most SETTINGS frames, and separately the most PING frames, a client may send per window (ACKs do not
      * count; a PING counts only until the upstream next sends HEADERS or DATA, as grpc-java's keepalive policy
-     * counts them, so that flow-control pings during a download never do); 0 turns the limit off. Default:
+     * counts them, so that flow-control pings during a download never do); 0 turns the limit off. The gateway
+     * answers the PINGs itself (none reaches the upstream), so this limit, and at most
+     * {@value UpstreamRelayHandler#MAX_OUTSTANDING_PING_ACKS} ACKs unread, bound what it queues for them. Default:
      * {@value #DEFAULT_MAX_CONTROL_FRAMES}.
      */
     Builder maxControlFrames(int frames) {

@@ -708,10 +708,10 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       int c = buf.getUnsignedByte(pos + PING_FRAME + i);
       debug.append(c >= 0x20 && c < 0x7f ? (char) c : '?');
     }
-    enhanceYourCalmLog.log("Upstream {} sent GOAWAY ENHANCE_YOUR_CALM \"{}\" into a relayed tunnel of {}: if it is"
-        + " too_many_pings, permit keepalive pings on the upstream at least every --upstream-keepalive ({} s; grpc-java:"
-        + " permitKeepAliveTime) or raise --upstream-keepalive", upstreamTarget, debug,
-        ctx.channel().remoteAddress(), settings.upstreamKeepAliveTime.getSeconds());
+    enhanceYourCalmLog.log("Upstream {} sent GOAWAY ENHANCE_YOUR_CALM \"{}\" into a relayed tunnel of {} (its calls"
+        + " fail): too_many_pings means it permits fewer pings than the gateway's --upstream-keepalive ({} s) sends;"
+        + " permit keepalive pings on it (grpc-java: permitKeepAliveTime) or raise --upstream-keepalive",
+        upstreamTarget, debug, ctx.channel().remoteAddress(), settings.upstreamKeepAliveTime.getSeconds());
   }
 
   /**

@@ -117,6 +117,7 @@ class RelayModeTest {
   private int healthServer(dev.wsgrpc.testing.TestCertificates tls) throws Exception {
     NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .addService(new HealthStatusManager().getHealthService())
+        // For the gateway's own pings every second (aBlackHoledUpstream...); clients' pings never reach it.
         .permitKeepAliveTime(1, TimeUnit.SECONDS);
     if (tls != null) {
       builder.sslContext(io.grpc.netty.GrpcSslContexts.forServer(tls.serverCertPem(), tls.serverKeyPem()).build());
