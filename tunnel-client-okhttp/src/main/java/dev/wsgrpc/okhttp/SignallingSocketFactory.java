@@ -2,6 +2,7 @@ package dev.wsgrpc.okhttp;
 
 import java.io.FilterOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -12,7 +13,8 @@ import javax.net.SocketFactory;
 /**
  * The factory of the plain TCP socket OkHttp opens for one tunnel. Its sockets are ordinary sockets that tell the
  * {@link Tunnel} when they connect and every time OkHttp writes to them, which is how a writer waiting for room in
- * OkHttp's send queue learns that the queue moved (see {@link Tunnel}).
+ * OkHttp's send queue learns that the queue moved (see {@link Tunnel}). For ws, what OkHttp reads from them passes
+ * through {@link InboundFrameLimit}, which refuses a message over the limit at its frame header.
  *
  * <p>Without a proxy, a socket dials the address and port grpc-java resolved and handed to the tunnel factory,
  * whatever OkHttp derived from the URL: that is how {@code connectTo} dials another port than the URL's. Through an
@@ -100,6 +102,9 @@ final class SignallingSocketFactory extends SocketFactory {
     private final InetSocketAddress dial;
     private final HttpProxyRoute proxy;
     private OutputStream out;
+    private InputStream in;
+    /** Whether connect() has returned: before, the CONNECT exchange with a proxy reads the plain stream. */
+    private volatile boolean connected;
 
     SignallingSocket(Tunnel tunnel, InetSocketAddress dial, HttpProxyRoute proxy) {
       this.tunnel = tunnel;
@@ -120,6 +125,7 @@ final class SignallingSocketFactory extends SocketFactory {
       SocketAddress remote = getRemoteSocketAddress();
       tunnel.onTcpConnected(local instanceof InetSocketAddress ? (InetSocketAddress) local : null,
           remote instanceof InetSocketAddress ? (InetSocketAddress) remote : null);
+      connected = true;
     }
 
     /** Dials the proxy (the endpoint OkHttp resolved is a stand-in) and opens the CONNECT tunnel. */
@@ -138,6 +144,18 @@ final class SignallingSocketFactory extends SocketFactory {
       }
       setTcpNoDelay(true);
       ProxyConnect.open(this, proxy.target, proxy.proxy, proxy.timeoutMillis);
+    }
+
+    /** For ws, what OkHttp reads passes through the tunnel's frame limit (see {@link InboundFrameLimit}). */
+    @Override
+    public synchronized InputStream getInputStream() throws IOException {
+      if (!connected || !tunnel.rawSocketIsPlaintext()) {
+        return super.getInputStream();
+      }
+      if (in == null) {
+        in = tunnel.limitInbound(super.getInputStream());
+      }
+      return in;
     }
 
     @Override

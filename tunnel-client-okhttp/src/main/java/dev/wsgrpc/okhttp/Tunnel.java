@@ -1,6 +1,7 @@
 package dev.wsgrpc.okhttp;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.net.InetSocketAddress;
 import java.net.ProtocolException;
@@ -121,6 +122,9 @@ final class Tunnel extends WebSocketListener {
     String problem = UpgradeAnswer.problemWithAccepted(options, response);
     lock.lock();
     try {
+      if (webSocket == null) {
+        webSocket = ws; // Before open() has stored it: InboundFrameLimit's refusal may need it.
+      }
       if (failure != null) {
         return;
       }
@@ -169,9 +173,9 @@ final class Tunnel extends WebSocketListener {
   @Override
   public void onMessage(WebSocket ws, ByteString bytes) {
     if (bytes.size() > options.settings().maxInboundFramePayload()) {
-      String problem = "Max frame length of " + options.settings().maxInboundFramePayload() + " has been exceeded.";
-      ws.close(1009, problem);
-      end(TunnelFailure.closedHere(peer, 1009, problem));
+      // Where the connection's plaintext passes through InboundFrameLimit, this never happens: it refuses the
+      // message at its header. Kept for connections whose plaintext it does not see.
+      refuseTooBig(ws);
       return;
     }
     lock.lock();
@@ -188,6 +192,15 @@ final class Tunnel extends WebSocketListener {
     } finally {
       lock.unlock();
     }
+  }
+
+  /** Close 1009 and the end of the tunnel for a message over {@code maxInboundFramePayload}: the one path. */
+  private void refuseTooBig(WebSocket ws) {
+    String problem = "Max frame length of " + options.settings().maxInboundFramePayload() + " has been exceeded.";
+    // The failure first: a writer whose send() OkHttp refuses once the Close is queued then throws this failure,
+    // not a "send queue full" of its own.
+    end(TunnelFailure.closedHere(peer, 1009, problem));
+    ws.close(1009, problem);
   }
 
   @Override
@@ -224,6 +237,32 @@ final class Tunnel extends WebSocketListener {
   }
 
   // ---- the raw socket under OkHttp ----
+
+  /**
+   * The stream OkHttp is to read the connection's plaintext from: {@code in} behind an {@link InboundFrameLimit},
+   * which refuses a message over {@code maxInboundFramePayload} at its header.
+   */
+  InputStream limitInbound(InputStream in) {
+    return new InboundFrameLimit(in, options.settings().maxInboundFramePayload(), new InboundFrameLimit.Refusal() {
+      @Override
+      public void tooBig() {
+        WebSocket ws;
+        lock.lock();
+        try {
+          ws = webSocket;
+        } finally {
+          lock.unlock();
+        }
+        // OkHttp's reader asks for these bytes only after onOpen, which has set webSocket.
+        refuseTooBig(ws);
+      }
+    });
+  }
+
+  /** Whether the raw socket carries the WebSocket's frames in plaintext (ws; for wss it carries TLS records). */
+  boolean rawSocketIsPlaintext() {
+    return !options.isSecure();
+  }
 
   /** OkHttp's socket connected (TCP, to the server or the proxy). */
   void onTcpConnected(InetSocketAddress local, InetSocketAddress remote) {
@@ -326,7 +365,10 @@ final class Tunnel extends WebSocketListener {
     }
   }
 
-  /** grpc-okhttp is done with the connection: Close 1000 after what is queued, and wake every waiter. */
+  /**
+   * grpc-okhttp is done with the connection: Close 1000 after what is queued (unless the tunnel has ended), and wake
+   * every waiter.
+   */
   void close() {
     WebSocket ws;
     lock.lock();
@@ -335,7 +377,9 @@ final class Tunnel extends WebSocketListener {
         return;
       }
       closedLocally = true;
-      ws = webSocket;
+      // An ended tunnel has sent or received its Close, or lost its connection; a Close 1000 now could overtake the
+      // Close that a refusal is about to queue (refuseTooBig ends the tunnel first).
+      ws = failure == null ? webSocket : null;
       inbound.clear();
       changed.signalAll();
     } finally {
