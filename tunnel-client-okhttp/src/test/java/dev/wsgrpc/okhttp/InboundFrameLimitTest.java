@@ -1,0 +1,83 @@
+package dev.wsgrpc.okhttp;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/** The frame limit under OkHttp's reader, fed one byte per read so that every header is split at every point. */
+class InboundFrameLimitTest {
+
+  private static final byte[] HEAD_101 = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
+      .getBytes(StandardCharsets.ISO_8859_1);
+
+  private final AtomicInteger refusals = new AtomicInteger();
+
+  @Test
+  void framesWithinTheLimitPassUnchanged() throws IOException {
+    byte[] in = concat(HEAD_101, frame(0x82, 1000), frame(0x02, 600), frame(0x89, 4), frame(0x80, 400));
+    assertArrayEquals(in, readAll(in, 1000));
+    assertEquals(0, refusals.get());
+  }
+
+  @Test
+  void aContinuationTakingItsMessageOverTheLimitIsRefusedAtItsHeader() throws IOException {
+    byte[] before = concat(HEAD_101, frame(0x82, 3), frame(0x02, 600));
+    byte[] out = readAll(concat(before, frame(0x80, 401)), 1000);
+    assertArrayEquals(concat(before, new byte[] {(byte) 0x88, 0x02, 0x03, (byte) 0xF1}), out);
+    assertEquals(1, refusals.get());
+  }
+
+  @Test
+  void aSixtyFourBitLengthIsRefusedWithoutItsPayload() throws IOException {
+    byte[] header = {(byte) 0x82, 127, 0, 0, 1, 0, 0, 0, 0, 0};
+    byte[] out = readAll(concat(HEAD_101, header, new byte[50]), 1000);
+    assertArrayEquals(concat(HEAD_101, new byte[] {(byte) 0x88, 0x02, 0x03, (byte) 0xF1}), out);
+    assertEquals(1, refusals.get());
+  }
+
+  @Test
+  void anAnswerOtherThan101PassesUntouched() throws IOException {
+    byte[] in = concat("HTTP/1.1 403 Forbidden\r\nContent-Length: 10\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1),
+        new byte[] {(byte) 0x82, 127, 0, 0, 1, 0, 0, 0, 0, 0});
+    assertArrayEquals(in, readAll(in, 1000));
+    assertEquals(0, refusals.get());
+  }
+
+  private byte[] readAll(byte[] input, int limit) throws IOException {
+    InputStream oneByteAtATime = new ByteArrayInputStream(input) {
+      @Override
+      public synchronized int read(byte[] b, int off, int len) {
+        return super.read(b, off, Math.min(len, 1));
+      }
+    };
+    InboundFrameLimit in = new InboundFrameLimit(oneByteAtATime, limit, refusals::incrementAndGet);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    byte[] b = new byte[8192];
+    for (int n; (n = in.read(b, 0, b.length)) != -1; ) {
+      out.write(b, 0, n);
+    }
+    return out.toByteArray();
+  }
+
+  /** An unmasked frame with {@code firstByte} (FIN and opcode) and {@code length} payload bytes. */
+  private static byte[] frame(int firstByte, int length) {
+    byte[] header = length <= 125 ? new byte[] {(byte) firstByte, (byte) length}
+        : new byte[] {(byte) firstByte, 126, (byte) (length >> 8), (byte) length};
+    return concat(header, new byte[length]);
+  }
+
+  private static byte[] concat(byte[]... parts) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    for (byte[] p : parts) {
+      out.write(p, 0, p.length);
+    }
+    return out.toByteArray();
+  }
+}
