@@ -43,6 +43,8 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
   private final ServerCall<byte[], byte[]> downstream;
   private final ClientCall<byte[], byte[]> upstream;
   private final Executor lane;
+  /** Told when the call ends UNAVAILABLE before the upstream answered anything: no upstream could be reached. */
+  private final Runnable upstreamUnreachable;
 
   // Confined to the lane.
   /** A caller message is wanted, but the upstream could not take it yet. */
@@ -51,11 +53,15 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
   private boolean awaitingDownstreamReady;
   private boolean downstreamClosed;
   private boolean upstreamCancelled;
+  /** The upstream sent headers or a message: it was reached. */
+  private boolean upstreamAnswered;
 
-  private ForwardedCall(ServerCall<byte[], byte[]> downstream, ClientCall<byte[], byte[]> upstream, Executor lane) {
+  private ForwardedCall(ServerCall<byte[], byte[]> downstream, ClientCall<byte[], byte[]> upstream, Executor lane,
+      Runnable upstreamUnreachable) {
     this.downstream = downstream;
     this.upstream = upstream;
     this.lane = lane;
+    this.upstreamUnreachable = upstreamUnreachable;
   }
 
   /**
@@ -63,20 +69,22 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
    * {@link Context}: its deadline (the time the caller has left) becomes the upstream call's deadline.
    */
   static ServerCall.Listener<byte[]> start(ServerCall<byte[], byte[]> call, Metadata headers, Channel channel) {
-    return start(call, headers, channel, MoreExecutors.newSequentialExecutor(MoreExecutors.directExecutor()));
+    return start(call, headers, channel, MoreExecutors.newSequentialExecutor(MoreExecutors.directExecutor()),
+        () -> { });
   }
 
   /**
    * As {@link #start(ServerCall, Metadata, Channel)}, from the event loop {@code loop} (the current thread's), whose
-   * channel {@code channel} is: the call's tasks run in a {@link LoopLane} on it.
+   * channel {@code channel} is: the call's tasks run in a {@link LoopLane} on it. {@code upstreamUnreachable} runs
+   * when the call ends {@code UNAVAILABLE} before the upstream answered anything.
    */
   static ServerCall.Listener<byte[]> start(ServerCall<byte[], byte[]> call, Metadata headers, Channel channel,
-      EventLoop loop) {
-    return start(call, headers, channel, LoopLane.onCurrentLoop(loop));
+      EventLoop loop, Runnable upstreamUnreachable) {
+    return start(call, headers, channel, LoopLane.onCurrentLoop(loop), upstreamUnreachable);
   }
 
   private static ServerCall.Listener<byte[]> start(ServerCall<byte[], byte[]> call, Metadata headers,
-      Channel channel, Executor lane) {
+      Channel channel, Executor lane, Runnable upstreamUnreachable) {
     // Callbacks come straight from the upstream transport; UpstreamListener posts each to the lane.
     CallOptions options = CallOptions.DEFAULT.withExecutor(MoreExecutors.directExecutor());
     Deadline deadline = Context.current().getDeadline();
@@ -84,7 +92,7 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
       options = options.withDeadline(deadline);
     }
     ClientCall<byte[], byte[]> upstream = channel.newCall(upstreamMethod(call.getMethodDescriptor()), options);
-    ForwardedCall forwarded = new ForwardedCall(call, upstream, lane);
+    ForwardedCall forwarded = new ForwardedCall(call, upstream, lane, upstreamUnreachable);
     lane.execute(() -> forwarded.begin(headers));
     return forwarded;
   }
@@ -161,6 +169,7 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
     @Override
     public void onHeaders(Metadata headers) {
       inLane(() -> {
+        upstreamAnswered = true;
         if (!downstreamClosed) {
           downstream.sendHeaders(headers);
         }
@@ -170,6 +179,7 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
     @Override
     public void onMessage(byte[] message) {
       inLane(() -> {
+        upstreamAnswered = true;
         if (downstreamClosed) {
           return;
         }
@@ -185,6 +195,9 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
     @Override
     public void onClose(Status status, Metadata trailers) {
       inLane(() -> {
+        if (status.getCode() == Status.Code.UNAVAILABLE && !upstreamAnswered && !upstreamCancelled) {
+          upstreamUnreachable.run();
+        }
         if (!downstreamClosed) {
           downstreamClosed = true;
           downstream.close(forCaller(status), trailers); // as the upstream sent them, unless its connection broke

@@ -7,6 +7,7 @@ import io.grpc.ServerCall;
 import io.netty.channel.EventLoop;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * Proxy mode's upstream channels: one per event loop of the gateway's server, each with its own connections on that
@@ -25,6 +26,11 @@ public final class UpstreamChannels {
   private final EventLoop[] loops;
   private final ManagedChannel[] channels;
   private final Runnable onShutdown;
+  /** Per channel, when a failed call last cut its connection backoff short (System.nanoTime()). */
+  private final AtomicLongArray lastBackoffReset;
+
+  /** At most one {@code resetConnectBackoff} per channel in this time: one second. */
+  static final long BACKOFF_RESET_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(1);
 
   /** {@code onShutdown} runs once the channels are shut down (e.g. to remove their balancer from grpc's registry). */
   UpstreamChannels(List<EventLoop> loops, List<ManagedChannel> channels, Runnable onShutdown) {
@@ -35,6 +41,11 @@ public final class UpstreamChannels {
     this.loops = loops.toArray(new EventLoop[0]);
     this.channels = channels.toArray(new ManagedChannel[0]);
     this.onShutdown = onShutdown;
+    this.lastBackoffReset = new AtomicLongArray(this.channels.length);
+    long longAgo = System.nanoTime() - BACKOFF_RESET_INTERVAL_NANOS;
+    for (int i = 0; i < this.channels.length; i++) {
+      lastBackoffReset.set(i, longAgo);
+    }
   }
 
   /**
@@ -50,7 +61,22 @@ public final class UpstreamChannels {
   ServerCall.Listener<byte[]> forward(ServerCall<byte[], byte[]> call, Metadata headers) {
     int i = currentLoop();
     return i < 0 ? ForwardedCall.start(call, headers, channels[0])
-        : ForwardedCall.start(call, headers, channels[i], loops[i]);
+        : ForwardedCall.start(call, headers, channels[i], loops[i], () -> upstreamUnreachable(i));
+  }
+
+  /**
+   * A call of channel {@code i} found no upstream to take it. grpc-java waits longer and longer between attempts to
+   * connect to an upstream that refused (up to two minutes), and fails calls at once meanwhile: an upstream back
+   * after an outage would miss calls until the next attempt. So a call that finds none cuts the wait short
+   * ({@code resetConnectBackoff}), at most once per {@link #BACKOFF_RESET_INTERVAL_NANOS} per channel, so that calls
+   * bring a returning upstream back within a second without a connection attempt per call.
+   */
+  private void upstreamUnreachable(int i) {
+    long now = System.nanoTime();
+    long last = lastBackoffReset.get(i);
+    if (now - last >= BACKOFF_RESET_INTERVAL_NANOS && lastBackoffReset.compareAndSet(i, last, now)) {
+      channels[i].resetConnectBackoff();
+    }
   }
 
   /** The index of the event loop running this thread, or -1. */

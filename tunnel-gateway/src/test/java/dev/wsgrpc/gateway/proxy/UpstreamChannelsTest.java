@@ -1,6 +1,8 @@
 package dev.wsgrpc.gateway.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.grpc.CallOptions;
 import io.grpc.Grpc;
@@ -11,6 +13,7 @@ import io.grpc.Server;
 import io.grpc.ServerCall;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.ClientCalls;
@@ -109,5 +112,74 @@ class UpstreamChannelsTest {
       upstreamConnections.addAll(seen);
     }
     assertEquals(2, upstreamConnections.size(), "one upstream connection per loop: " + upstreamConnections);
+  }
+
+  private static Server whoUpstream(int port) throws java.io.IOException {
+    return NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", port))
+        .addService(ServerServiceDefinition.builder("test.Who").addMethod(WHO, (call, headers) -> {
+          call.request(1);
+          return new ServerCall.Listener<byte[]>() {
+            @Override
+            public void onHalfClose() {
+              call.sendHeaders(new Metadata());
+              call.sendMessage(new byte[] {1});
+              call.close(Status.OK, new Metadata());
+            }
+          };
+        }).build())
+        .build().start();
+  }
+
+  private static byte[] who(ManagedChannel caller) {
+    return ClientCalls.blockingUnaryCall(caller, WHO, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS),
+        new byte[0]);
+  }
+
+  @Test
+  void anUpstreamBackAfterAnOutageTakesCallsAtOnceNotAfterTheGrownBackoff() throws Exception {
+    Server first = whoUpstream(0);
+    int port = ((InetSocketAddress) first.getListenSockets().get(0)).getPort();
+    EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    EventLoopGroup workers = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    closeables.add(() -> boss.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly());
+    closeables.add(() -> workers.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly());
+    UpstreamChannels channels = UpstreamChannel.createPerLoop(UpstreamOptions.newBuilder()
+        .upstreams(List.of("127.0.0.1:" + port)).healthCheckService(null).build(), workers, NioSocketChannel.class,
+        new UpstreamProblems(new PrometheusRegistry()));
+    closeables.add(() -> channels.shutdownNow(10_000));
+    Server proxy = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .bossEventLoopGroup(boss).workerEventLoopGroup(workers).channelType(NioServerSocketChannel.class)
+        .directExecutor().fallbackHandlerRegistry(new ForwardingRegistry(channels))
+        .build().start();
+    closeables.add(() -> proxy.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    ManagedChannel caller = NettyChannelBuilder.forAddress((InetSocketAddress) proxy.getListenSockets().get(0))
+        .usePlaintext().build();
+    closeables.add(() -> caller.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    who(caller);
+
+    first.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    // 20 s of calls to no upstream: grpc-java's backoff alone would have grown to about 10 s between attempts
+    // (1 s, then 1.6 times longer each time), so a returning upstream would wait seconds for the next one.
+    long outageEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (System.nanoTime() < outageEnd) {
+      StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> who(caller));
+      assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
+      Thread.sleep(100); // the pace of a caller retrying ten times a second, not a wait for an event
+    }
+    Server back = whoUpstream(port);
+    closeables.add(() -> back.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
+    // A failed call cuts the backoff short at most once a second: within a few calls a new connection is up.
+    int failures = 0;
+    while (true) {
+      try {
+        who(caller);
+        break;
+      } catch (StatusRuntimeException e) {
+        assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
+        failures++;
+        assertTrue(failures < 30, "the upstream is back, but calls still fail after " + failures + " tries");
+        Thread.sleep(100);
+      }
+    }
   }
 }
