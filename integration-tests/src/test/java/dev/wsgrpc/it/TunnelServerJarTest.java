@@ -209,7 +209,8 @@ class TunnelServerJarTest {
     assertTrue(metrics.contains("\nwsgrpc_tunnels_open 0.0\n"), metrics);
     assertTrue(metrics.contains("wsgrpc_handshake_failures_total{reason=\"not_found\"}"), metrics);
     assertTrue(metrics.contains(
-        "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"grpc.health.v1.Health/Check\"} 1.0"), metrics);
+        "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Check\",grpc_service=\"grpc.health.v1.Health\","
+        + "grpc_type=\"UNARY\"} 1.0"), metrics);
     assertTrue(metrics.matches("(?s).*\nwsgrpc_tunnel_received_bytes_total [1-9][0-9.E]*\n.*"), metrics);
     assertTrue(metrics.matches("(?s).*\nwsgrpc_tunnel_sent_bytes_total [1-9][0-9.E]*\n.*"), metrics);
     // Demo mode has no upstream: no upstream or relay metric reads 0 as if nothing had failed.

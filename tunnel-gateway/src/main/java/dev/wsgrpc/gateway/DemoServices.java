@@ -1,14 +1,8 @@
 package dev.wsgrpc.gateway;
 
 import dev.wsgrpc.server.JsonSchemas;
-import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
-import io.grpc.Metadata;
-import io.grpc.ServerCall;
-import io.grpc.ServerCallHandler;
-import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
-import io.grpc.Status;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -16,8 +10,6 @@ import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.grpc.testing.integration.TestServiceGrpc;
 import io.grpc.testing.integration.TestServiceImpl;
-import io.prometheus.metrics.core.metrics.Counter;
-import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -25,7 +17,8 @@ import java.util.concurrent.ScheduledExecutorService;
 /**
  * What demo mode serves in-process: {@code grpc.health.v1.Health}, server reflection (v1 and v1alpha, so standard
  * tools can list and call services through the tunnel) and the interop {@code grpc.testing.TestService}, so that any
- * language's interop client can check a path end to end. Counts RPCs by method and status.
+ * language's interop client can check a path end to end. Its calls are counted as proxy mode's are
+ * ({@link dev.wsgrpc.gateway.proxy.CallMetrics}, which the server applies).
  */
 final class DemoServices implements AutoCloseable {
 
@@ -38,16 +31,7 @@ final class DemoServices implements AutoCloseable {
     return t;
   });
   private final HealthStatusManager health = new HealthStatusManager();
-  private final Counter handled;
   private List<ServerServiceDefinition> services;
-
-  DemoServices(PrometheusRegistry registry) {
-    handled = Counter.builder()
-        .name("grpc_server_handled_total")
-        .help("RPCs completed by the demo services, by method and status")
-        .labelNames("grpc_method", "grpc_code")
-        .register(registry);
-  }
 
   /** Adds the services to {@code builder}. */
   void addTo(NettyServerBuilder builder) {
@@ -65,14 +49,10 @@ final class DemoServices implements AutoCloseable {
     if (services == null) {
       health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
       health.setStatus(TestServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
-      ServerInterceptor counting = new RpcCounter();
-      ServerServiceDefinition testService = ServerInterceptors.intercept(
-          ServerInterceptors.intercept(new TestServiceImpl(testServiceTimer), TestServiceImpl.interceptors()),
-          counting);
-      services = List.of(testService,
-          ServerInterceptors.intercept(health.getHealthService(), counting),
-          ServerInterceptors.intercept(ProtoReflectionServiceV1.newInstance(), counting),
-          ServerInterceptors.intercept(ProtoReflectionService.newInstance(), counting));
+      ServerServiceDefinition testService =
+          ServerInterceptors.intercept(new TestServiceImpl(testServiceTimer), TestServiceImpl.interceptors());
+      services = List.of(testService, health.getHealthService().bindService(),
+          ProtoReflectionServiceV1.newInstance().bindService(), ProtoReflectionService.newInstance().bindService());
     }
     return services;
   }
@@ -85,21 +65,5 @@ final class DemoServices implements AutoCloseable {
   @Override
   public void close() {
     testServiceTimer.shutdownNow();
-  }
-
-  /** Counts every RPC once, when it ends, under its method and status code. */
-  private final class RpcCounter implements ServerInterceptor {
-    @Override
-    public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
-        ServerCallHandler<ReqT, RespT> next) {
-      String method = call.getMethodDescriptor().getFullMethodName();
-      return next.startCall(new SimpleForwardingServerCall<ReqT, RespT>(call) {
-        @Override
-        public void close(Status status, Metadata trailers) {
-          handled.labelValues(method, status.getCode().name()).inc();
-          super.close(status, trailers);
-        }
-      }, headers);
-    }
   }
 }

@@ -638,11 +638,12 @@ public final class TunnelServerMain implements Callable<Integer> {
     logger.warn("DEMO MODE: serving test services ({}) to anyone who connects, without authentication unless "
         + "configured. This is not for production: give --upstream HOST:PORT to put the gateway in front of your own "
         + "gRPC servers", String.join(", ", DemoServices.NAMES));
-    try (DemoServices demo = new DemoServices(registry)) {
+    try (DemoServices demo = new DemoServices()) {
       if (options.browser() != null) {
         options = options.toBuilder().browser(options.browser().toBuilder().json(demo.schemas()).build()).build();
       }
-      NettyServerBuilder builder = WebSocketServers.newServerBuilder(bindAddress, options);
+      NettyServerBuilder builder = WebSocketServers.newServerBuilder(bindAddress, options)
+          .intercept(new CallMetrics(registry)); // the labels of proxy mode's, and of gRPC's Prometheus interceptors
       demo.addTo(builder);
       serve(builder, tracker, scheme, "demo mode", "serving " + String.join(", ", DemoServices.NAMES),
           demo::notServing);
