@@ -106,7 +106,7 @@ class ClientOptionsTest {
     assertEquals(Duration.ofMinutes(2), OptionValues.parseDuration("2m"));
     assertEquals(Duration.ofSeconds(3), OptionValues.parseDuration("3"));
     assertEquals(Duration.ofSeconds(10), OptionValues.parseDuration("PT10S"));
-    assertEquals("soon (expected: a duration such as 500ms, 10s, 2m)",
+    assertEquals("soon (expected: a duration such as 500ms, 10s, 2m or 1h; a number without a unit is seconds)",
         assertThrows(IllegalArgumentException.class, () -> OptionValues.parseDuration("soon")).getMessage());
   }
 }

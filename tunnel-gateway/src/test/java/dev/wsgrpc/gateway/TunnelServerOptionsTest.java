@@ -59,7 +59,8 @@ class TunnelServerOptionsTest {
     assertEquals(Duration.ofMinutes(2), c.convert("2m"));
     assertEquals(Duration.ofHours(1), c.convert("1h"));
     assertEquals(Duration.ofSeconds(45), c.convert("PT45S"));
-    assertEquals("'soon' is not a duration (expected: a duration such as 500ms, 10s, 2m)",
+    assertEquals("'soon' is not a duration (expected: a duration such as 500ms, 10s, 2m or 1h; a number without a "
+        + "unit is seconds)",
         assertThrows(CommandLine.TypeConversionException.class, () -> c.convert("soon")).getMessage());
   }
 

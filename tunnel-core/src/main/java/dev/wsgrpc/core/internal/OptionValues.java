@@ -12,14 +12,15 @@ import java.util.Locale;
  */
 public final class OptionValues {
 
-  /** What a duration looks like, as refusals say it. */
-  public static final String DURATION_FORMS = "a duration such as 500ms, 10s, 2m";
+  /** What a duration looks like, as refusals say it: every form {@link #parseDuration} reads but ISO-8601. */
+  public static final String DURATION_FORMS = "a duration such as 500ms, 10s, 2m or 1h; a number without a unit is "
+      + "seconds";
 
   /**
    * Reads {@code 500ms}, {@code 10s} or {@code 1.5s}, {@code 2m}, {@code 1h}, a bare number of seconds
    * ({@code 0}, {@code 2.5}) or ISO-8601 ({@code PT30S}).
    *
-   * @throws IllegalArgumentException {@code "soon (expected: a duration such as 500ms, 10s, 2m)"}
+   * @throws IllegalArgumentException {@code "soon (expected: a duration such as 500ms, 10s, 2m or 1h; ...)"}
    */
   public static Duration parseDuration(String value) {
     String v = value == null ? "" : value.trim().toLowerCase(Locale.ROOT);
@@ -46,6 +47,34 @@ public final class OptionValues {
       // reported below
     }
     throw new IllegalArgumentException(value + " (expected: " + DURATION_FORMS + ")");
+  }
+
+  /**
+   * Writes a duration the way people write them and {@link #parseDuration} reads them back: in the largest of
+   * {@code h}, {@code m}, {@code s} and {@code ms} that holds it whole ({@code 30s}, {@code 500ms}, {@code 2m},
+   * {@code 1500ms}, {@code 0s}); below a millisecond, ISO-8601.
+   */
+  public static String formatDuration(Duration duration) {
+    if (duration.isNegative()) {
+      return "-" + formatDuration(duration.negated());
+    }
+    if (duration.getNano() % 1_000_000 != 0) {
+      return duration.toString();
+    }
+    long millis = duration.toMillis();
+    if (millis == 0) {
+      return "0s";
+    }
+    if (millis % 3_600_000 == 0) {
+      return millis / 3_600_000 + "h";
+    }
+    if (millis % 60_000 == 0) {
+      return millis / 60_000 + "m";
+    }
+    if (millis % 1000 == 0) {
+      return millis / 1000 + "s";
+    }
+    return millis + "ms";
   }
 
   /**

@@ -27,8 +27,24 @@ class OptionValuesTest {
   @ParameterizedTest
   @ValueSource(strings = {"soon", "", "s", "10x", "ms"})
   void anythingElseIsNotADuration(String value) {
-    assertEquals(value + " (expected: a duration such as 500ms, 10s, 2m)",
+    assertEquals(value + " (expected: a duration such as 500ms, 10s, 2m or 1h; a number without a unit is seconds)",
         assertThrows(IllegalArgumentException.class, () -> OptionValues.parseDuration(value)).getMessage());
+  }
+
+  @Test
+  void durationsAreWrittenInTheLargestWholeUnitAndReadBackTheSame() {
+    assertEquals("30s", OptionValues.formatDuration(Duration.ofSeconds(30)));
+    assertEquals("500ms", OptionValues.formatDuration(Duration.ofMillis(500)));
+    assertEquals("1500ms", OptionValues.formatDuration(Duration.ofMillis(1500)));
+    assertEquals("2m", OptionValues.formatDuration(Duration.ofSeconds(120)));
+    assertEquals("90s", OptionValues.formatDuration(Duration.ofSeconds(90)));
+    assertEquals("1h", OptionValues.formatDuration(Duration.ofMinutes(60)));
+    assertEquals("0s", OptionValues.formatDuration(Duration.ZERO));
+    assertEquals("-5s", OptionValues.formatDuration(Duration.ofSeconds(-5)));
+    assertEquals("PT0.0000015S", OptionValues.formatDuration(Duration.ofNanos(1500)));
+    for (Duration d : new Duration[] {Duration.ofMillis(1500), Duration.ofHours(3), Duration.ofSeconds(-7)}) {
+      assertEquals(d, OptionValues.parseDuration(OptionValues.formatDuration(d)));
+    }
   }
 
   @Test
