@@ -127,6 +127,77 @@ public final class TestCertificates {
     Files.move(newCert, cert.toPath(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 
+  /**
+   * Writes an RSA certificate for {@code localhost} (from a CA of its own) to {@code cert}, and its key to
+   * {@code key} as {@code openssl genrsa -traditional} (and OpenSSL before 3.0) writes it: PKCS#1, {@code -----BEGIN
+   * RSA PRIVATE KEY-----}, which Java cannot read; for tests of how that key is refused.
+   */
+  public static void writeRsaWithPkcs1Key(File cert, File key) {
+    try {
+      Instant now = Instant.now();
+      CertificateBuilder base = new CertificateBuilder()
+          .notBefore(now.minus(1, ChronoUnit.DAYS))
+          .notAfter(now.plus(2, ChronoUnit.DAYS))
+          .rsa2048();
+      X509Bundle ca = base.copy().subject("CN=wsgrpc test RSA CA").setIsCertificateAuthority(true).buildSelfSigned();
+      X509Bundle rsa = base.copy()
+          .subject("CN=localhost")
+          .addSanDnsName("localhost")
+          .addExtendedKeyUsageServerAuth()
+          .buildIssuedBy(ca);
+      byte[] pkcs1 = privateKeyOfPkcs8(rsa.getKeyPair().getPrivate().getEncoded());
+      String pem = "-----BEGIN RSA PRIVATE KEY-----\n"
+          + java.util.Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(pkcs1)
+          + "\n-----END RSA PRIVATE KEY-----\n";
+      Files.write(cert.toPath(), rsa.getCertificatePEM().getBytes(StandardCharsets.US_ASCII));
+      Files.write(key.toPath(), pem.getBytes(StandardCharsets.US_ASCII));
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot issue an RSA test certificate", e);
+    }
+  }
+
+  /**
+   * The {@code privateKey} OCTET STRING of a PKCS#8 PrivateKeyInfo (RFC 5208): {@code SEQUENCE {version INTEGER,
+   * algorithm SEQUENCE, privateKey OCTET STRING, ...}}; for RSA, the PKCS#1 RSAPrivateKey.
+   */
+  private static byte[] privateKeyOfPkcs8(byte[] der) {
+    java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(der);
+    expectTag(in, 0x30);
+    readLength(in);
+    expectTag(in, 0x02);
+    skip(in, readLength(in));
+    expectTag(in, 0x30);
+    skip(in, readLength(in));
+    expectTag(in, 0x04);
+    byte[] key = new byte[readLength(in)];
+    in.get(key);
+    return key;
+  }
+
+  private static void skip(java.nio.ByteBuffer in, int bytes) {
+    in.position(in.position() + bytes);
+  }
+
+  private static void expectTag(java.nio.ByteBuffer in, int tag) {
+    int found = in.get() & 0xff;
+    if (found != tag) {
+      throw new IllegalArgumentException("PKCS#8: expected DER tag " + tag + ", found " + found);
+    }
+  }
+
+  /** A DER length: one byte below 128, else 0x80 plus the count of big-endian bytes that follow. */
+  private static int readLength(java.nio.ByteBuffer in) {
+    int first = in.get() & 0xff;
+    if (first < 0x80) {
+      return first;
+    }
+    int length = 0;
+    for (int i = 0; i < (first & 0x7f); i++) {
+      length = (length << 8) | (in.get() & 0xff);
+    }
+    return length;
+  }
+
   /** The CA bundle, for trust managers. */
   public X509Bundle ca() {
     return ca;
