@@ -66,6 +66,8 @@ class TunnelServerJarTest {
       "--event-loop-threads", "--max-pending-bytes", "--max-connection-age", "--browser-origins", "--browser-headers",
       "--admin-port", "--admin-address", "--descriptor-set", "--reflection-refresh");
 
+  private static final String HELP_HINT = "Run 'java -jar tunnel-server.jar --help' for the options.";
+
   private final Closer closer = new Closer();
   private TunnelServerJar jar;
   private ManagedChannel channel;
@@ -125,6 +127,10 @@ class TunnelServerJarTest {
       try (TunnelServerJar bad = TunnelServerJar.start(c.getKey())) {
         assertEquals(2, bad.awaitExit(Duration.ofSeconds(60)), c.getKey() + ":\n" + bad.stderr());
         assertTrue(bad.stderr().contains(c.getValue()), c.getKey() + ":\n" + bad.stderr());
+        // The message and where the options are: not the whole --help after it, nor a stack trace.
+        assertTrue(bad.stderr().endsWith("\n" + HELP_HINT + "\n"), c.getKey() + ":\n" + bad.stderr());
+        assertFalse(bad.stderr().contains("Usage:"), c.getKey() + ":\n" + bad.stderr());
+        assertFalse(bad.stderr().contains("\tat "), c.getKey() + ":\n" + bad.stderr());
       }
     }
   }

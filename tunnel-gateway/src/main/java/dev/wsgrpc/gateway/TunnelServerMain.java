@@ -380,9 +380,14 @@ public final class TunnelServerMain implements Callable<Integer> {
     defaultLeakDetection(System.getProperties());
     SLF4JBridgeHandler.removeHandlersForRootLogger();
     SLF4JBridgeHandler.install();
-    CommandLine commandLine = new CommandLine(new TunnelServerMain())
-        .setDefaultValueProvider(new EnvironmentDefaults());
-    System.exit(commandLine.execute(args));
+    System.exit(commandLine(new TunnelServerMain(), System.getenv()).execute(args));
+  }
+
+  /** The command line of {@code main}: defaults from {@code env}, and a bad option reported by {@link OptionErrors}. */
+  static CommandLine commandLine(TunnelServerMain main, java.util.Map<String, String> env) {
+    return new CommandLine(main)
+        .setDefaultValueProvider(new EnvironmentDefaults(env))
+        .setParameterExceptionHandler(new OptionErrors(env));
   }
 
   /**
@@ -400,12 +405,13 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    // First: a bad option is reported alone, on its own line (OptionErrors).
+    WebSocketServerOptions options = buildOptions();
     String nio = GatewayTransport.nioReason();
     if (nio != null) {
       // Every mode's sockets (grpc-netty's and the relay's) use epoll where it loads, NIO otherwise.
       logger.info("Native epoll is unavailable ({}); the gateway uses NIO, which costs more CPU per byte", nio);
     }
-    WebSocketServerOptions options = buildOptions();
     PrometheusRegistry registry = new PrometheusRegistry();
     boolean demo = upstream.isEmpty() && upstreamFile == null;
     TunnelTracker tracker = new TunnelTracker(registry, !demo && mode == GatewayMode.RELAY);
@@ -436,7 +442,8 @@ public final class TunnelServerMain implements Callable<Integer> {
             () -> TokenFile.read(authTokens), java.util.Collections.emptyMap(),
             "no bearer token is valid (new tunnels get 401, open ones are closed with 1008)", 1000);
       } catch (java.io.IOException e) {
-        throw new ParameterException(spec.commandLine(), "--auth-tokens: " + e.getMessage());
+        // TokenFile names the file and the line: "FILE line 3: expected 'TOKEN PRINCIPAL' but found 1 field(s)".
+        throw badOption("--auth-tokens", authTokens.toString(), "--auth-tokens: " + e.getMessage());
       }
       if (tokens.get().isEmpty()) {
         logger.warn("{} lists no token: every tunnel is refused until it does", authTokens);
@@ -489,7 +496,7 @@ public final class TunnelServerMain implements Callable<Integer> {
     try {
       admin = AdminServer.start(new InetSocketAddress(adminAddress, adminPort), http);
     } catch (java.io.IOException e) {
-      throw new ParameterException(spec.commandLine(), "--admin-port: " + e.getMessage());
+      throw badValue("--admin-port", adminPort, "a port free on " + adminAddress + "; " + e.getMessage());
     }
     String host = adminAddress.contains(":") ? "[" + adminAddress + "]" : adminAddress;
     System.out.println("tunnel-server: admin listener on http://" + host + ":" + admin.address().getPort()
@@ -519,15 +526,13 @@ public final class TunnelServerMain implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), "--upstream-tls needs --upstream HOST:PORT");
     }
     if (eventLoopThreads < 0) {
-      throw new ParameterException(spec.commandLine(),
-          "--event-loop-threads: " + eventLoopThreads + " (expected: >= 0, 0 for twice the CPU count)");
+      throw badValue("--event-loop-threads", eventLoopThreads, ">= 0, 0 for twice the CPU count");
     }
     if (maxInboundMessage <= 0) {
-      throw new ParameterException(spec.commandLine(),
-          "--max-inbound-message: " + maxInboundMessage + " (expected: > 0)");
+      throw badValue("--max-inbound-message", maxInboundMessage, "> 0");
     }
     if (idleTimeout.isNegative()) {
-      throw new ParameterException(spec.commandLine(), "--idle-timeout: " + idleTimeout + " (expected: >= 0)");
+      throw badValue("--idle-timeout", idleTimeout, ">= 0");
     }
     if (!browserOrigins.isEmpty() && mode == GatewayMode.RELAY && !(upstream.isEmpty() && upstreamFile == null)) {
       throw new ParameterException(spec.commandLine(),
@@ -552,27 +557,25 @@ public final class TunnelServerMain implements Callable<Integer> {
           "--descriptor-set needs --browser-origins and --upstream in --mode proxy");
     }
     if (reflectionRefresh.isNegative() || reflectionRefresh.isZero()) {
-      throw new ParameterException(spec.commandLine(),
-          "--reflection-refresh: " + reflectionRefresh + " (expected: > 0)");
+      throw badValue("--reflection-refresh", reflectionRefresh, "> 0");
     }
     if (descriptorSet != null) {
       try {
         describedServices = ReflectionSchemas.readDescriptorSet(java.nio.file.Files.readAllBytes(
             descriptorSet.toPath()));
       } catch (java.io.IOException | IllegalArgumentException e) {
-        throw new ParameterException(spec.commandLine(), "--descriptor-set: " + descriptorSet + ": "
+        throw badOption("--descriptor-set", descriptorSet.toString(), "--descriptor-set: " + descriptorSet + ": "
             + e.getMessage());
       }
     }
     if (port < 0 || port > 65535) {
-      throw new ParameterException(spec.commandLine(), "--port: " + port + " (expected: 0 to 65535)");
+      throw badValue("--port", port, "0 to 65535");
     }
     if (adminPort != null && (adminPort < 0 || adminPort > 65535)) {
-      throw new ParameterException(spec.commandLine(), "--admin-port: " + adminPort + " (expected: 0 to 65535)");
+      throw badValue("--admin-port", adminPort, "0 to 65535");
     }
     if (adminPort != null && adminPort != 0 && adminPort == port) {
-      throw new ParameterException(spec.commandLine(),
-          "--admin-port: " + adminPort + " (expected: a port other than --port)");
+      throw badValue("--admin-port", adminPort, "a port other than --port");
     }
     // Each library setter runs where this command's flag is known: a refused value is reported under the flag.
     TunnelSettings.Builder settings = TunnelSettings.newBuilder();
@@ -628,8 +631,29 @@ public final class TunnelServerMain implements Callable<Integer> {
     try {
       setter.run();
     } catch (InvalidValueException e) {
-      throw new ParameterException(spec.commandLine(), flag + ": " + e.value() + " (expected: " + e.expected() + ")");
+      throw badValue(flag, e.value(), e.expected());
     }
+  }
+
+  /**
+   * {@code "--flag: value (expected: what)"}, durations written as people write them ({@code 0s}, not {@code PT0S}),
+   * and tied to the option so that {@link OptionErrors} can name its environment variable.
+   */
+  private ParameterException badValue(String flag, Object value, String expected) {
+    String shown = value instanceof Duration ? OptionValues.formatDuration((Duration) value) : String.valueOf(value);
+    if (shown.matches("-?PT.*")) { // a library's refusal of a Duration, given as its toString()
+      try {
+        shown = OptionValues.formatDuration(Duration.parse(shown));
+      } catch (java.time.format.DateTimeParseException e) {
+        // shown as it is
+      }
+    }
+    return badOption(flag, shown, flag + ": " + shown + " (expected: " + expected + ")");
+  }
+
+  /** An error about one option's value, tied to the option so that {@link OptionErrors} can name its variable. */
+  private ParameterException badOption(String flag, String value, String message) {
+    return new ParameterException(spec.commandLine(), message, spec.findOption(flag), value);
   }
 
   private void runDemo(WebSocketServerOptions options, PrometheusRegistry registry, TunnelTracker tracker,
@@ -670,8 +694,7 @@ public final class TunnelServerMain implements Callable<Integer> {
           .build();
     } catch (InvalidValueException e) {
       // The upstream options check their values together in build(): the flag comes from this command's table.
-      String flag = UPSTREAM_FLAGS.getOrDefault(e.name(), "--" + e.name());
-      throw new ParameterException(spec.commandLine(), flag + ": " + e.value() + " (expected: " + e.expected() + ")");
+      throw badValue(UPSTREAM_FLAGS.getOrDefault(e.name(), "--" + e.name()), e.value(), e.expected());
     }
     // The server's event loops are the gateway's own, and each has its own upstream channel on the same loop: a call
     // is read and written by one thread from its caller's connection to its upstream connection and back.
@@ -749,8 +772,8 @@ public final class TunnelServerMain implements Callable<Integer> {
     List<Upstreams.Target> targets;
     try {
       targets = Upstreams.parse(upstream);
-    } catch (IllegalArgumentException e) {
-      throw new ParameterException(spec.commandLine(), e.getMessage());
+    } catch (InvalidValueException e) {
+      throw badValue("--upstream", e.value(), e.expected());
     }
     SslContext upstreamContext = null;
     if (upstreamTls) {

@@ -1,14 +1,19 @@
 package dev.wsgrpc.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.util.ResourceLeakDetector;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import picocli.CommandLine;
 
 class TunnelServerOptionsTest {
@@ -17,6 +22,34 @@ class TunnelServerOptionsTest {
     TunnelServerMain main = new TunnelServerMain();
     new CommandLine(main).setDefaultValueProvider(new EnvironmentDefaults(env)).parseArgs(args);
     return main;
+  }
+
+  /** What the gateway's command line printed on stderr and its exit code, run as main() runs it. */
+  private static final class Outcome {
+    final int exit;
+    final String stderr;
+
+    Outcome(int exit, String stderr) {
+      this.exit = exit;
+      this.stderr = stderr;
+    }
+  }
+
+  /** Runs the command line as main() does, with {@code env} as the environment; only for options that are refused. */
+  private static Outcome run(Map<String, String> env, String... args) {
+    StringWriter err = new StringWriter();
+    CommandLine commandLine = TunnelServerMain.commandLine(new TunnelServerMain(), env)
+        .setErr(new PrintWriter(err, true))
+        .setOut(new PrintWriter(new StringWriter(), true));
+    int exit = commandLine.execute(args);
+    return new Outcome(exit, err.toString().replace(System.lineSeparator(), "\n"));
+  }
+
+  /** Exit code 2 and exactly {@code message} on one line, then the pointer to --help: no usage, no stack trace. */
+  private static void assertRefused(String message, Outcome outcome) {
+    assertEquals(message + "\nRun 'java -jar tunnel-server.jar --help' for the options.\n", outcome.stderr);
+    assertEquals(2, outcome.exit);
+    assertFalse(outcome.stderr.contains("\tat "), outcome.stderr);
   }
 
   @Test
@@ -65,6 +98,34 @@ class TunnelServerOptionsTest {
   }
 
   @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void aBadOptionPrintsItsLineAndWhereTheOptionsAreNotTheWholeHelp() {
+    assertRefused("Invalid value for option '--drain-timeout': 'soon' is not a duration (expected: a duration such "
+        + "as 500ms, 10s, 2m or 1h; a number without a unit is seconds)", run(Map.of(), "--drain-timeout=soon"));
+    assertRefused("--max-tunnels: 0 (expected: > 0)", run(Map.of(), "--max-tunnels", "0"));
+    assertRefused("--reflection-refresh: 0s (expected: > 0)", run(Map.of(), "--reflection-refresh", "0"));
+    assertRefused("--tls-cert and --tls-key go together: give both or neither", run(Map.of(), "--tls-cert", "x.pem"));
+  }
+
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void aBadValueFromTheEnvironmentIsReportedUnderItsVariable() {
+    assertRefused("TUNNEL_UPSTREAM_TLS=yes: Invalid value for option '--upstream-tls': 'yes' is not a boolean",
+        run(Map.of("TUNNEL_UPSTREAM_TLS", "yes")));
+    // A flag given alone takes no value: picocli still reads the variable's.
+    assertRefused("TUNNEL_UPSTREAM_TLS=yes: Invalid value for option '--upstream-tls': 'yes' is not a boolean",
+        run(Map.of("TUNNEL_UPSTREAM_TLS", "yes"), "--upstream-tls", "--upstream", "a:1"));
+    assertRefused("TUNNEL_MAX_TUNNELS=0: --max-tunnels: 0 (expected: > 0)", run(Map.of("TUNNEL_MAX_TUNNELS", "0")));
+    assertRefused("TUNNEL_DRAIN_TIMEOUT=soon: Invalid value for option '--drain-timeout': 'soon' is not a duration "
+        + "(expected: a duration such as 500ms, 10s, 2m or 1h; a number without a unit is seconds)",
+        run(Map.of("TUNNEL_DRAIN_TIMEOUT", "soon")));
+    // The command line wins: its value is the one reported, under the flag alone.
+    assertRefused("--max-tunnels: 0 (expected: > 0)",
+        run(Map.of("TUNNEL_MAX_TUNNELS", "5"), "--max-tunnels=0"));
+    assertRefused("--max-tunnels: 0 (expected: > 0)", run(Map.of("TUNNEL_MAX_TUNNELS", "5"), "--max-tunnels", "0"));
+  }
+
+  @Test
   void upstreamsParseHostsPortsAndIpv6() {
     assertEquals("[a:1, [::1]:2]", Upstreams.parse(java.util.List.of("a:1,[::1]:2")).toString());
     assertEquals("--upstream: a (expected: HOST:PORT)",
@@ -77,7 +138,7 @@ class TunnelServerOptionsTest {
   @Test
   void jsonSchemaOptionsAreCheckedAtStart() throws Exception {
     assertEquals(Duration.ofMinutes(5), parse(Map.of()).reflectionRefresh);
-    assertEquals("--reflection-refresh: PT0S (expected: > 0)", assertThrows(CommandLine.ParameterException.class,
+    assertEquals("--reflection-refresh: 0s (expected: > 0)", assertThrows(CommandLine.ParameterException.class,
         () -> parse(Map.of(), "--reflection-refresh", "0s").buildOptions()).getMessage());
     assertEquals("--descriptor-set needs --browser-origins and --upstream in --mode proxy",
         assertThrows(CommandLine.ParameterException.class,
