@@ -431,8 +431,16 @@ public final class TunnelServerMain implements Callable<Integer> {
       if (tlsClientCa != null) {
         files.add(tlsClientCa);
       }
-      tls = Reloading.keepingPrevious("TLS certificate", files,
-          () -> ServerTls.serverContext(tlsCert, tlsKey, nativeGrpc, tlsClientCa), 1000);
+      try {
+        tls = Reloading.keepingPrevious("TLS certificate", files,
+            () -> ServerTls.serverContext(tlsCert, tlsKey, nativeGrpc, tlsClientCa), 1000);
+      } catch (IllegalArgumentException e) {
+        // buildOptions() checked that the files are there and hold PEM blocks of the right kinds; what is left is
+        // Netty's reason (a garbled block): "tls: CERT, KEY (expected: ...; reason)", reported under the flags.
+        String reason = e.getMessage().replaceFirst("^tls: ", "").replaceAll("\\s+", " ");
+        throw new ParameterException(spec.commandLine(),
+            "--tls-cert, --tls-key" + (tlsClientCa == null ? "" : ", --tls-client-ca") + ": " + reason);
+      }
       builder.tls(ServerTls.reloading(tls));
     }
     if (authTokens != null) {
@@ -559,6 +567,19 @@ public final class TunnelServerMain implements Callable<Integer> {
     if (reflectionRefresh.isNegative() || reflectionRefresh.isZero()) {
       throw badValue("--reflection-refresh", reflectionRefresh, "> 0");
     }
+    // Files: each must be there and readable now (a reloaded one is read again when it changes), and keys must be
+    // in the one form Java reads without a password: PKCS#8.
+    checkFile("--tls-cert", tlsCert, "a PEM certificate chain", OptionFiles::certificatesProblem);
+    checkFile("--tls-key", tlsKey, OptionFiles.PRIVATE_KEY, OptionFiles::privateKeyProblem);
+    checkFile("--tls-client-ca", tlsClientCa, "PEM CA certificates", OptionFiles::certificatesProblem);
+    checkFile("--upstream-trust-cert", upstreamTrustCert, "PEM CA or server certificates",
+        OptionFiles::certificatesProblem);
+    checkFile("--upstream-client-cert", upstreamClientCert, "a PEM certificate chain",
+        OptionFiles::certificatesProblem);
+    checkFile("--upstream-client-key", upstreamClientKey, OptionFiles.PRIVATE_KEY, OptionFiles::privateKeyProblem);
+    checkFile("--auth-tokens", authTokens, "a file of 'TOKEN PRINCIPAL' lines", OptionFiles::unreadable);
+    checkFile("--descriptor-set", descriptorSet, "a FileDescriptorSet, protoc --descriptor_set_out",
+        OptionFiles::unreadable);
     if (descriptorSet != null) {
       try {
         describedServices = ReflectionSchemas.readDescriptorSet(java.nio.file.Files.readAllBytes(
@@ -632,6 +653,14 @@ public final class TunnelServerMain implements Callable<Integer> {
       setter.run();
     } catch (InvalidValueException e) {
       throw badValue(flag, e.value(), e.expected());
+    }
+  }
+
+  /** Refuses {@code file}, when given, for what {@code problem} finds: {@code "--flag: FILE (expected: X; problem)"}. */
+  private void checkFile(String flag, File file, String expected, java.util.function.Function<File, String> problem) {
+    String wrong = file == null ? null : problem.apply(file);
+    if (wrong != null) {
+      throw badValue(flag, file, expected + "; " + wrong);
     }
   }
 

@@ -5,15 +5,20 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.testing.TestCertificates;
 import io.netty.util.ResourceLeakDetector;
+import java.io.File;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 class TunnelServerOptionsTest {
@@ -123,6 +128,90 @@ class TunnelServerOptionsTest {
     assertRefused("--max-tunnels: 0 (expected: > 0)",
         run(Map.of("TUNNEL_MAX_TUNNELS", "5"), "--max-tunnels=0"));
     assertRefused("--max-tunnels: 0 (expected: > 0)", run(Map.of("TUNNEL_MAX_TUNNELS", "5"), "--max-tunnels", "0"));
+  }
+
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void aPkcs1KeyIsRefusedWithTheCommandThatConvertsIt(@TempDir File dir) throws Exception {
+    File cert = new File(dir, "cert.pem");
+    File key = new File(dir, "key.pem");
+    TestCertificates.writeRsaWithPkcs1Key(cert, key);
+    assertRefused("--tls-key: " + key + " (expected: a PEM PKCS#8 private key, -----BEGIN PRIVATE KEY-----; found "
+        + "a PKCS#1 RSA key, -----BEGIN RSA PRIVATE KEY-----, which Java cannot read: convert it with openssl pkcs8 "
+        + "-topk8 -nocrypt -in " + key + " -out " + new File(dir, "key-pkcs8.pem") + ")",
+        run(Map.of(), "--tls-cert", cert.getPath(), "--tls-key", key.getPath()));
+    assertRefused("--upstream-client-key: " + key + " (expected: a PEM PKCS#8 private key, -----BEGIN PRIVATE "
+        + "KEY-----; found a PKCS#1 RSA key, -----BEGIN RSA PRIVATE KEY-----, which Java cannot read: convert it with "
+        + "openssl pkcs8 -topk8 -nocrypt -in " + key + " -out " + new File(dir, "key-pkcs8.pem") + ")",
+        run(Map.of(), "--upstream", "a:1", "--upstream-tls", "--upstream-client-cert", cert.getPath(),
+            "--upstream-client-key", key.getPath()));
+  }
+
+  @Test
+  void keysJavaCannotReadAreNamedAndKeysItCanPass() throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    assertEquals(null, OptionFiles.privateKeyProblem(certs.serverKeyPem()));
+    assertEquals(null, OptionFiles.certificatesProblem(certs.serverCertPem()));
+    assertEquals("found a certificate and no -----BEGIN PRIVATE KEY-----: are the certificate and the key swapped?",
+        OptionFiles.privateKeyProblem(certs.serverCertPem()));
+    assertEquals("found a private key and no -----BEGIN CERTIFICATE-----: are the certificate and the key swapped?",
+        OptionFiles.certificatesProblem(certs.serverKeyPem()));
+    File ec = File.createTempFile("sec1-key", ".pem");
+    File encrypted = File.createTempFile("encrypted key", ".pem");
+    try {
+      Files.write(ec.toPath(), "-----BEGIN EC PRIVATE KEY-----\nAA==\n-----END EC PRIVATE KEY-----\n"
+          .getBytes(StandardCharsets.US_ASCII));
+      assertEquals("found a SEC1 EC key, -----BEGIN EC PRIVATE KEY-----, which Java cannot read: convert it with "
+          + "openssl pkcs8 -topk8 -nocrypt -in " + ec + " -out " + ec.getPath().replaceFirst("\\.pem$", "-pkcs8.pem"),
+          OptionFiles.privateKeyProblem(ec));
+      Files.write(encrypted.toPath(), ("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAA==\n"
+          + "-----END ENCRYPTED PRIVATE KEY-----\n").getBytes(StandardCharsets.US_ASCII));
+      assertEquals("found an encrypted key, -----BEGIN ENCRYPTED PRIVATE KEY-----, and the gateway takes no "
+          + "password: convert it with openssl pkcs8 -topk8 -nocrypt -in '" + encrypted + "' -out '"
+          + encrypted.getPath().replaceFirst("\\.pem$", "-pkcs8.pem") + "'",
+          OptionFiles.privateKeyProblem(encrypted));
+    } finally {
+      Files.delete(ec.toPath());
+      Files.delete(encrypted.toPath());
+    }
+  }
+
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void aFileThatIsNotThereOrIsADirectoryIsRefusedSayingSo(@TempDir File dir) throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    File missing = new File(dir, "nothere.pem");
+    assertRefused("--tls-cert: " + missing + " (expected: a PEM certificate chain; no such file)",
+        run(Map.of(), "--tls-cert", missing.getPath(), "--tls-key", certs.serverKeyPem().getPath()));
+    assertRefused("--tls-cert: nothere.pem (expected: a PEM certificate chain; no such file in "
+        + new File("").getAbsolutePath() + ")",
+        run(Map.of(), "--tls-cert", "nothere.pem", "--tls-key", certs.serverKeyPem().getPath()));
+    assertRefused("--tls-key: " + dir + " (expected: a PEM PKCS#8 private key, -----BEGIN PRIVATE KEY-----; it is "
+        + "a directory)", run(Map.of(), "--tls-cert", certs.serverCertPem().getPath(), "--tls-key", dir.getPath()));
+    assertRefused("--auth-tokens: " + missing + " (expected: a file of 'TOKEN PRINCIPAL' lines; no such file)",
+        run(Map.of(), "--auth-tokens", missing.getPath()));
+    assertRefused("--auth-tokens: " + dir + " (expected: a file of 'TOKEN PRINCIPAL' lines; it is a directory)",
+        run(Map.of(), "--auth-tokens", dir.getPath()));
+    File tokens = new File(dir, "tokens.txt");
+    Files.write(tokens.toPath(), "# TOKEN PRINCIPAL\nsecret\n".getBytes(StandardCharsets.UTF_8));
+    assertRefused("--auth-tokens: " + tokens + " line 2: expected 'TOKEN PRINCIPAL' but found 1 field(s)",
+        run(Map.of(), "--auth-tokens", tokens.getPath()));
+  }
+
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void aCertificateThatDoesNotParseIsABadOptionNotAStackTrace(@TempDir File dir) throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    File garbled = new File(dir, "garbled.pem");
+    Files.write(garbled.toPath(), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+        .getBytes(StandardCharsets.US_ASCII));
+    Outcome outcome = run(Map.of(), "--tls-cert", garbled.getPath(), "--tls-key", certs.serverKeyPem().getPath());
+    assertEquals(2, outcome.exit, outcome.stderr);
+    String[] lines = outcome.stderr.split("\n");
+    assertEquals(2, lines.length, outcome.stderr);
+    assertTrue(lines[0].startsWith("--tls-cert, --tls-key: " + garbled + ", " + certs.serverKeyPem() + " (expected: a "
+        + "PEM certificate chain and a PEM PKCS#8 private key; "), outcome.stderr);
+    assertEquals("Run 'java -jar tunnel-server.jar --help' for the options.", lines[1]);
   }
 
   @Test
