@@ -136,6 +136,39 @@ class TunnelServerJarTest {
   }
 
   @Test
+  void badFilesUrlsAndEnvironmentValuesExit2WithOneLineSayingWhatIsWrong() throws Exception {
+    File dir = Files.createTempDirectory("bad-options").toFile();
+    File cert = new File(dir, "cert.pem");
+    File key = new File(dir, "key.pem");
+    TestCertificates.writeRsaWithPkcs1Key(cert, key);
+    File missing = new File(dir, "nothere.pem");
+    Map<List<String>, String> cases = Map.of(
+        List.of("--tls-cert", cert.getPath(), "--tls-key", key.getPath()),
+        "--tls-key: " + key + " (expected: a PEM PKCS#8 private key, -----BEGIN PRIVATE KEY-----; found a PKCS#1 RSA "
+            + "key, -----BEGIN RSA PRIVATE KEY-----, which Java cannot read: convert it with openssl pkcs8 -topk8 "
+            + "-nocrypt -in " + key + " -out " + new File(dir, "key-pkcs8.pem") + ")",
+        List.of("--tls-cert", missing.getPath(), "--tls-key", key.getPath()),
+        "--tls-cert: " + missing + " (expected: a PEM certificate chain; no such file)",
+        List.of("--upstream", "http://foo:50051"),
+        "--upstream: http://foo:50051 (expected: HOST:PORT, or one target URI such as dns:///HOST:PORT; http:// is a "
+            + "URL, not a gRPC target: write foo:50051)",
+        List.of("--auth-tokens", missing.getPath()),
+        "--auth-tokens: " + missing + " (expected: a file of 'TOKEN PRINCIPAL' lines; no such file)");
+    for (Map.Entry<List<String>, String> c : cases.entrySet()) {
+      try (TunnelServerJar bad = TunnelServerJar.start(c.getKey().toArray(new String[0]))) {
+        assertEquals(2, bad.awaitExit(Duration.ofSeconds(60)), c.getKey() + ":\n" + bad.stderr());
+        assertEquals(c.getValue() + "\n" + HELP_HINT + "\n", bad.stderr(), c.getKey().toString());
+      }
+    }
+    // From the environment (systemd, Kubernetes): the line names the variable and its value.
+    try (TunnelServerJar bad = TunnelServerJar.start(Map.of("TUNNEL_UPSTREAM_TLS", "yes"))) {
+      assertEquals(2, bad.awaitExit(Duration.ofSeconds(60)), bad.stderr());
+      assertEquals("TUNNEL_UPSTREAM_TLS=yes: Invalid value for option '--upstream-tls': 'yes' is not a boolean\n"
+          + HELP_HINT + "\n", bad.stderr());
+    }
+  }
+
+  @Test
   void environmentVariablesSetOptionsAndTheCommandLineWins() throws Exception {
     jar = closer.add(TunnelServerJar.start(Map.of("TUNNEL_PATH", "/from-env", "TUNNEL_PORT", "1"), "--port", "0"));
     String url = jar.awaitUrl();

@@ -357,6 +357,10 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   /** Relay mode's limits and timers, from the flags (buildOptions). */
   private RelaySettings relaySettings;
+  /** Proxy mode's upstreams, from the flags (buildOptions); null in the other modes. */
+  private UpstreamOptions upstreamOptions;
+  /** Relay mode's upstreams, from the flags (buildOptions); null in the other modes. */
+  private List<Upstreams.Target> relayTargets;
 
   @Option(names = "--admin-port", paramLabel = "PORT",
       description = "Serve GET /healthz and GET /metrics on this port of --admin-address too (plain HTTP, no "
@@ -598,6 +602,15 @@ public final class TunnelServerMain implements Callable<Integer> {
     if (adminPort != null && adminPort != 0 && adminPort == port) {
       throw badValue("--admin-port", adminPort, "a port other than --port");
     }
+    if (mode == GatewayMode.PROXY && !(upstream.isEmpty() && upstreamFile == null)) {
+      upstreamOptions = upstreamOptions();
+    } else if (mode == GatewayMode.RELAY && !upstream.isEmpty()) {
+      try {
+        relayTargets = Upstreams.parse(upstream);
+      } catch (InvalidValueException e) {
+        throw badValue("--upstream", e.value(), e.expected());
+      }
+    }
     // Each library setter runs where this command's flag is known: a refused value is reported under the flag.
     TunnelSettings.Builder settings = TunnelSettings.newBuilder();
     set("--handshake-timeout", () -> settings.handshakeTimeout(handshakeTimeout));
@@ -634,6 +647,28 @@ public final class TunnelServerMain implements Callable<Integer> {
       options.browser(browser[0].build());
     }
     return options.settings(settings.build()).access(access.build()).build();
+  }
+
+  /** Proxy mode's upstreams, checked with the other options, before anything starts. */
+  private UpstreamOptions upstreamOptions() {
+    try {
+      return UpstreamOptions.newBuilder()
+          .upstreams(upstream)
+          .upstreamFile(upstreamFile == null ? null : upstreamFile.toPath())
+          .refreshInterval(upstreamRefresh)
+          .tls(upstreamTls)
+          .trustCertificates(upstreamTrustCert)
+          .clientCertificate(upstreamClientCert, upstreamClientKey)
+          .authority(upstreamAuthority)
+          .healthCheckService(upstreamHealthCheck ? upstreamHealthService : null)
+          .maxInboundMessageSize(maxInboundMessage)
+          .maxInboundMetadataSize(maxInboundMetadata)
+          .keepAlive(upstreamKeepAlive, upstreamKeepAliveTimeout)
+          .build();
+    } catch (InvalidValueException e) {
+      // The upstream options check their values together in build(): the flag comes from this command's table.
+      throw badValue(UPSTREAM_FLAGS.getOrDefault(e.name(), "--" + e.name()), e.value(), e.expected());
+    }
   }
 
   /** The flag of each {@code UpstreamOptions} value, by the name its refusals give it. */
@@ -706,25 +741,7 @@ public final class TunnelServerMain implements Callable<Integer> {
   /** Proxy mode: grpc-java's server ends every front end's HTTP/2 and forwards each call to the upstream channel. */
   private void runProxy(WebSocketServerOptions options, PrometheusRegistry registry, TunnelTracker tracker,
       InetSocketAddress bindAddress, String scheme) throws Exception {
-    UpstreamOptions upstreams;
-    try {
-      upstreams = UpstreamOptions.newBuilder()
-          .upstreams(upstream)
-          .upstreamFile(upstreamFile == null ? null : upstreamFile.toPath())
-          .refreshInterval(upstreamRefresh)
-          .tls(upstreamTls)
-          .trustCertificates(upstreamTrustCert)
-          .clientCertificate(upstreamClientCert, upstreamClientKey)
-          .authority(upstreamAuthority)
-          .healthCheckService(upstreamHealthCheck ? upstreamHealthService : null)
-          .maxInboundMessageSize(maxInboundMessage)
-          .maxInboundMetadataSize(maxInboundMetadata)
-          .keepAlive(upstreamKeepAlive, upstreamKeepAliveTimeout)
-          .build();
-    } catch (InvalidValueException e) {
-      // The upstream options check their values together in build(): the flag comes from this command's table.
-      throw badValue(UPSTREAM_FLAGS.getOrDefault(e.name(), "--" + e.name()), e.value(), e.expected());
-    }
+    UpstreamOptions upstreams = upstreamOptions;
     // The server's event loops are the gateway's own, and each has its own upstream channel on the same loop: a call
     // is read and written by one thread from its caller's connection to its upstream connection and back.
     EventLoopGroup boss = GatewayTransport.newGroup(1, "proxy-accept");
@@ -798,12 +815,7 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   private void runGateway(WebSocketServerOptions options, TunnelTracker tracker, InetSocketAddress bindAddress,
       String scheme) throws Exception {
-    List<Upstreams.Target> targets;
-    try {
-      targets = Upstreams.parse(upstream);
-    } catch (InvalidValueException e) {
-      throw badValue("--upstream", e.value(), e.expected());
-    }
+    List<Upstreams.Target> targets = relayTargets;
     SslContext upstreamContext = null;
     if (upstreamTls) {
       SslContextBuilder b = SslContextBuilder.forClient().applicationProtocolConfig(new ApplicationProtocolConfig(

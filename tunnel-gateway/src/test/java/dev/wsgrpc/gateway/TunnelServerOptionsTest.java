@@ -124,6 +124,9 @@ class TunnelServerOptionsTest {
     assertRefused("TUNNEL_DRAIN_TIMEOUT=soon: Invalid value for option '--drain-timeout': 'soon' is not a duration "
         + "(expected: a duration such as 500ms, 10s, 2m or 1h; a number without a unit is seconds)",
         run(Map.of("TUNNEL_DRAIN_TIMEOUT", "soon")));
+    assertRefused("TUNNEL_UPSTREAM=http://foo:50051: --upstream: http://foo:50051 (expected: HOST:PORT, or one "
+        + "target URI such as dns:///HOST:PORT; http:// is a URL, not a gRPC target: write foo:50051)",
+        run(Map.of("TUNNEL_UPSTREAM", "http://foo:50051")));
     // The command line wins: its value is the one reported, under the flag alone.
     assertRefused("--max-tunnels: 0 (expected: > 0)",
         run(Map.of("TUNNEL_MAX_TUNNELS", "5"), "--max-tunnels=0"));
@@ -212,6 +215,20 @@ class TunnelServerOptionsTest {
     assertTrue(lines[0].startsWith("--tls-cert, --tls-key: " + garbled + ", " + certs.serverKeyPem() + " (expected: a "
         + "PEM certificate chain and a PEM PKCS#8 private key; "), outcome.stderr);
     assertEquals("Run 'java -jar tunnel-server.jar --help' for the options.", lines[1]);
+  }
+
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void anUpstreamUrlIsRefusedWithTheFormsThatWork() {
+    assertRefused("--upstream: http://foo:50051 (expected: HOST:PORT, or one target URI such as dns:///HOST:PORT; "
+        + "http:// is a URL, not a gRPC target: write foo:50051)", run(Map.of(), "--upstream", "http://foo:50051"));
+    assertRefused("--upstream: https://foo/ (expected: HOST:PORT, or one target URI such as dns:///HOST:PORT; "
+        + "https:// is a URL, not a gRPC target: write foo:PORT with --upstream-tls)",
+        run(Map.of(), "--upstream", "https://foo/"));
+    assertRefused("--upstream: xds:///foo (expected: HOST:PORT, or one target URI such as dns:///HOST:PORT; no "
+        + "name resolver reads xds:// targets)", run(Map.of(), "--upstream", "xds:///foo"));
+    assertRefused("--upstream: http://foo:50051 (expected: HOST:PORT)",
+        run(Map.of(), "--mode", "relay", "--upstream", "http://foo:50051"));
   }
 
   @Test

@@ -1,6 +1,7 @@
 package dev.wsgrpc.gateway.proxy;
 
 import dev.wsgrpc.core.internal.InvalidValueException;
+import io.grpc.NameResolverRegistry;
 import java.io.File;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -103,6 +104,7 @@ public final class UpstreamOptions {
             if (targetUri != null || !list.isEmpty() || values.size() > 1 || value.contains(",")) {
               throw new InvalidValueException("upstream", s, "one target URI, or HOST:PORT entries");
             }
+            checkScheme(s);
             targetUri = s;
           } else {
             if (targetUri != null) {
@@ -113,6 +115,26 @@ public final class UpstreamOptions {
         }
       }
       return this;
+    }
+
+    /**
+     * Refuses a target URI whose scheme grpc-java here cannot resolve ({@code dns} and {@code unix} can), saying
+     * what to write instead of the likely mistake, a URL: {@code http://host:50051} is {@code host:50051}.
+     */
+    private static void checkScheme(String target) {
+      String scheme = target.substring(0, target.indexOf("://"));
+      if (NameResolverRegistry.getDefaultRegistry().getProviderForScheme(scheme) != null) {
+        return;
+      }
+      String expected = "HOST:PORT, or one target URI such as dns:///HOST:PORT";
+      String authority = target.substring(target.indexOf("://") + 3).replaceFirst("/.*$", "");
+      if (scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https")) {
+        String hostPort = (authority.isEmpty() ? "HOST" : authority) + (authority.matches(".*:\\d+") ? "" : ":PORT");
+        throw new InvalidValueException("upstream", target, expected + "; " + scheme + ":// is a URL, not a gRPC "
+            + "target: write " + hostPort + (scheme.equalsIgnoreCase("https") ? " with --upstream-tls" : ""));
+      }
+      throw new InvalidValueException("upstream", target, expected + "; no name resolver reads " + scheme
+          + ":// targets");
     }
 
     /** A file of {@code HOST:PORT} lines ({@code #} comments), read again every refresh. Default: none. */
