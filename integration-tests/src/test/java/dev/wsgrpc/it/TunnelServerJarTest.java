@@ -442,6 +442,9 @@ class TunnelServerJarTest {
     assertEquals(messages, received.get());
     assertEquals(0, jar.awaitExit(Duration.ofSeconds(60)), jar.stderr());
     assertTrue(jar.stderr().contains("Stopped: 1 tunnel(s) drained, 0 closed at the drain deadline"), jar.stderr());
+    // The drain timeout as it was written, not as java.time prints it (PT30S).
+    assertTrue(jar.stderr().contains("Received SIGTERM: draining for up to 30s\n"), jar.stderr());
+    assertTrue(jar.stderr().contains("1 open tunnel(s) get GOAWAY and have 30s to finish their calls"), jar.stderr());
   }
 
   @Test

@@ -70,7 +70,8 @@ import picocli.CommandLine.Spec;
             + "(--mode relay). The same port also serves plain gRPC (h2c, "
             + "or TLS with ALPN h2), GET /healthz (200 serving, 503 draining) and GET /metrics (Prometheus text; "
             + "only on --admin-port when it is set).",
-        "Every option can also come from the environment variable shown; the command line wins.",
+        "Every option can also come from the environment variable shown; the command line wins. Durations read "
+            + "500ms, 30s, 2m or 1h; a number without a unit is seconds.",
         ""},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:stopped after SIGTERM/SIGINT (drained)", "1:failed to start", "2:bad option"})
@@ -845,7 +846,7 @@ public final class TunnelServerMain implements Callable<Integer> {
   private void beginDrain(TunnelTracker tracker) {
     draining = true;
     logger.info("Draining: /healthz answers 503, new tunnels get 503, {} open tunnel(s) get GOAWAY and have {} to "
-        + "finish their calls", tracker.open().size(), drainTimeout);
+        + "finish their calls", tracker.open().size(), OptionValues.formatDuration(drainTimeout));
   }
 
   /**
@@ -875,14 +876,18 @@ public final class TunnelServerMain implements Callable<Integer> {
   @SuppressWarnings("restriction")
   private void installSignalHandlers() {
     sun.misc.SignalHandler handler = signal -> {
-      logger.info("Received SIG{}: draining for up to {}", signal.getName(), drainTimeout);
+      logger.info("Received SIG{}: draining for up to {}", signal.getName(),
+          OptionValues.formatDuration(drainTimeout));
       stop.countDown();
     };
     sun.misc.Signal.handle(new sun.misc.Signal("TERM"), handler);
     sun.misc.Signal.handle(new sun.misc.Signal("INT"), handler);
   }
 
-  /** Reads durations as {@link OptionValues#parseDuration} does: {@code 30s}, {@code 500ms}, {@code 2m}, ISO-8601. */
+  /**
+   * Reads durations as {@link OptionValues#parseDuration} does: {@code 30s}, {@code 500ms}, {@code 2m}, {@code 1h}, a
+   * number without a unit as seconds ({@code 30}, as systemd and nginx read one), ISO-8601.
+   */
   static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
     @Override
     public Duration convert(String value) {

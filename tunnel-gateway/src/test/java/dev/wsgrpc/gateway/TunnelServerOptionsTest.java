@@ -90,13 +90,14 @@ class TunnelServerOptionsTest {
   }
 
   @Test
-  void durationsReadUnitsAndIso() {
+  void durationsReadUnitsBareSecondsAndIso() {
     TunnelServerMain.DurationConverter c = new TunnelServerMain.DurationConverter();
     assertEquals(Duration.ofMillis(500), c.convert("500ms"));
     assertEquals(Duration.ofSeconds(30), c.convert("30s"));
     assertEquals(Duration.ofMinutes(2), c.convert("2m"));
     assertEquals(Duration.ofHours(1), c.convert("1h"));
     assertEquals(Duration.ofSeconds(45), c.convert("PT45S"));
+    assertEquals(Duration.ofSeconds(30), parse(Map.of("TUNNEL_DRAIN_TIMEOUT", "30")).drainTimeout);
     assertEquals("'soon' is not a duration (expected: a duration such as 500ms, 10s, 2m or 1h; a number without a "
         + "unit is seconds)",
         assertThrows(CommandLine.TypeConversionException.class, () -> c.convert("soon")).getMessage());
