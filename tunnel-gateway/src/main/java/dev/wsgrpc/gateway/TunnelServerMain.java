@@ -315,8 +315,9 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   @Option(names = "--max-control-frames", paramLabel = "N", defaultValue = "" + RelaySettings.DEFAULT_MAX_CONTROL_FRAMES,
       description = "Relay mode: most SETTINGS frames, and most PING frames, a connection may send in 10 s (ACKs do "
-          + "not count; PINGs count only while the upstream sends no data); more end it with GOAWAY "
-          + "ENHANCE_YOUR_CALM before the upstream sees them, then close 1008; 0 turns the limit off. (Demo and proxy "
+          + "not count; PINGs count only while the upstream sends no data; the gateway answers PINGs itself); more "
+          + "end it with GOAWAY ENHANCE_YOUR_CALM before the upstream sees them, then close 1008; 0 turns the limit "
+          + "off. (Demo and proxy "
           + "modes: grpc-java's server answers PING floods with GOAWAY too_many_pings.) Default: ${DEFAULT-VALUE}. "
           + "Env: TUNNEL_MAX_CONTROL_FRAMES.")
   int maxControlFrames;

@@ -25,8 +25,8 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>A failed connection attempt (refused, timed out, a failed TLS handshake) counts in
  *       {@code wsgrpc_upstream_connect_failures_total} and is named, with grpc's reason, in a WARN line: at most one
- *       every 10 s, the next one saying how many were held back (grpc-java keeps trying a dead upstream, with backoff,
- *       for hours).
+ *       every 10 s, the next one saying how many were held back (grpc-java keeps trying a dead upstream, with
+ *       backoff, for hours).
  *   <li>A name resolution problem (a list file that cannot be read or lists nothing, names that do not resolve) is
  *       one WARN line when the first resolver meets it, and none from the others while any of them still has it.
  * </ul>
