@@ -150,7 +150,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         || (lastPing != null && lastPing.readsBefore == reads)) {
       return;
     }
-    sendPing();
+    sendPing(false); // it leaves with the data, in the caller's flush: no write of its own
   }
 
   private long now() {
@@ -187,11 +187,12 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     if (stopped) {
       return;
     }
-    sendPing();
+    sendPing(true);
     nextPing = ctx.executor().schedule(this::ping, intervalNanos, TimeUnit.NANOSECONDS);
   }
 
-  private void sendPing() {
+  /** Sends a Ping and judges it; {@code flush}: at once, else with whatever this side flushes next. */
+  private void sendPing(boolean flush) {
     SentPing ping = new SentPing(reads);
     lastPing = ping;
     ChannelPromise promise = ctx.newPromise();
@@ -201,7 +202,11 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         scheduleCheck(ping); // judged from the moment it could reach the peer
       }
     });
-    ctx.writeAndFlush(new PingWebSocketFrame(Unpooled.EMPTY_BUFFER), promise);
+    if (flush) {
+      ctx.writeAndFlush(new PingWebSocketFrame(Unpooled.EMPTY_BUFFER), promise);
+    } else {
+      ctx.write(new PingWebSocketFrame(Unpooled.EMPTY_BUFFER), promise);
+    }
     if (!ping.written) {
       scheduleCheck(ping); // queued behind our own bytes: judged meanwhile by whether they drain
     }
