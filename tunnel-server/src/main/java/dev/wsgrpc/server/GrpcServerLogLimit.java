@@ -28,9 +28,12 @@ import org.slf4j.LoggerFactory;
  * logger named after the original with {@code .limited} appended ({@code io.grpc.netty.NettyServerHandler.limited}),
  * so that a level set for {@code io.grpc} still applies to them.
  *
- * <p>Installed once per class loader, when the first server negotiator is made ({@link WebSocketServerNegotiator}).
- * A filter the application had set on those loggers before still sees each record first; a filter it sets later
- * replaces this one.
+ * <p>Installed once per class loader, when the first server negotiator is made ({@link WebSocketServerNegotiator}),
+ * and so for every grpc-java Netty server of the process from then on, ours or not: those two loggers are
+ * grpc-java's, not per server. What the filter turns into rate-limited lines may include the odd record no peer
+ * caused (an internal failure grpc-java logs there too); it still appears, once, without its stack trace. A filter
+ * the application had set on those loggers before still sees each record first; a filter it sets later replaces
+ * this one.
  */
 final class GrpcServerLogLimit implements Filter {
 
@@ -48,11 +51,13 @@ final class GrpcServerLogLimit implements Filter {
   private static List<Logger> filtered;
 
   private final Filter previous;
+  private final org.slf4j.Logger target;
   private final RateLimitedLog limited;
 
   private GrpcServerLogLimit(String loggerName, Filter previous) {
     this.previous = previous;
-    this.limited = new RateLimitedLog(LoggerFactory.getLogger(loggerName + ".limited"), RateLimitedLog.Level.INFO);
+    this.target = LoggerFactory.getLogger(loggerName + ".limited");
+    this.limited = new RateLimitedLog(target, RateLimitedLog.Level.INFO);
   }
 
   /** Puts the filters in place; calls after the first do nothing. */
@@ -76,6 +81,9 @@ final class GrpcServerLogLimit implements Filter {
     }
     if (record.getLevel().intValue() < Level.INFO.intValue()) {
       return true;
+    }
+    if (!target.isInfoEnabled()) {
+      return false; // off (tunnel-server.jar keeps io.grpc at WARN): nothing to format, on the event loop
     }
     String message = MESSAGE.formatMessage(record);
     if (record.getThrown() == null) {

@@ -30,6 +30,13 @@ import java.util.concurrent.TimeUnit;
  * with short idle timeouts never get GOAWAY {@code too_many_pings}. They apply the options'
  * {@linkplain WebSocketServerOptions#http2Limits() HTTP/2 limits} (by default 1000 concurrent calls per connection
  * and at most 200 stream resets per 10 s), which grpc-java leaves off unless asked.
+ *
+ * <p><b>Logging.</b> grpc-java's Netty server logs a WARNING with a stack trace for each HTTP/2 stream whose headers
+ * it rejects, before any interceptor runs, so any peer could fill the log. The first server made here (with {@link
+ * WebSocketServers} or {@link WebSocketServerCredentials}) puts a filter on the two grpc-java loggers concerned
+ * ({@code io.grpc.netty.NettyServerHandler} and {@code io.grpc.netty.NettyServerTransport.connections}) that turns
+ * their records at INFO and above into rate-limited one-line INFO records of {@code <logger>.limited}; it is
+ * process-wide, as those loggers are (docs/SECURITY.md).
  */
 public final class WebSocketServers {
 
