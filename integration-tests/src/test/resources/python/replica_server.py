@@ -2,7 +2,7 @@
 
 Serves wsgrpc.testing.Echo/Unary and grpc.health.v1.Health (Check and Watch, always SERVING). Unary echoes the
 request as raw bytes (EchoRequest and EchoResponse share field 1, payload), waits `delay_ms` (field 4) first, and
-answers in trailers which replica it is (`replica`), what caller metadata it received (`seen-wsgrpc-*`) and the time
+answers in trailers which replica it is (`replica`), what caller metadata it received (`seen-wsgrpc-*`, `seen-authorization`) and the time
 the call had left when it arrived (`seen-timeout-ms`). Prints its port, then one line per call it starts
 (`call <n>`), and serves until killed.
 
@@ -58,7 +58,7 @@ def unary(request, context):
     if remaining is not None:
         trailers.append(("seen-timeout-ms", str(int(remaining * 1000))))
     for key, value in context.invocation_metadata():
-        if key.startswith("wsgrpc-"):
+        if key.startswith("wsgrpc-") or key == "authorization":
             trailers.append(("seen-" + key, value))
     delay = _delay_ms(request)
     if delay:

@@ -337,8 +337,12 @@ class ProxyModeTest {
     assertEquals(Status.Code.UNAUTHENTICATED, refused.get().getCode(), refused.get().toString());
     Metadata token = new Metadata();
     token.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer s3cr3t");
+    // A tunnel call's own authorization (a token for the upstream) is the caller's, forwarded as it came.
+    Metadata upstreamToken = new Metadata();
+    upstreamToken.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer for-the-upstream");
     for (int i = 0; i < 4; i++) { // both replicas, in turn
-      Metadata wssSeen = forgedCall(wss);
+      Metadata wssSeen = UpstreamReplicas.forgedCall(wss, upstreamToken);
+      assertEquals("Bearer for-the-upstream", wssSeen.get(UpstreamReplicas.seen("authorization")), wssSeen.toString());
       assertEquals("127.0.0.1", wssSeen.get(UpstreamReplicas.seen("wsgrpc-client-address")), wssSeen.toString());
       assertEquals("alice", wssSeen.get(UpstreamReplicas.seen("wsgrpc-principal")), wssSeen.toString());
       assertEquals("wss", wssSeen.get(UpstreamReplicas.seen("wsgrpc-transport")), wssSeen.toString());
@@ -348,6 +352,8 @@ class ProxyModeTest {
       assertEquals("127.0.0.1", nativeSeen.get(UpstreamReplicas.seen("wsgrpc-client-address")));
       assertEquals("alice", nativeSeen.get(UpstreamReplicas.seen("wsgrpc-principal")), nativeSeen.toString());
       assertEquals("native", nativeSeen.get(UpstreamReplicas.seen("wsgrpc-transport")), nativeSeen.toString());
+      // The gateway's own token, checked, goes no further: upstreams never hold a credential that opens the gateway.
+      assertNull(nativeSeen.get(UpstreamReplicas.seen("authorization")), nativeSeen.toString());
     }
     jar.close();
 

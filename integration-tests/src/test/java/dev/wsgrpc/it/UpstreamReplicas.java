@@ -39,7 +39,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Upstream replicas for proxy mode: each answers in its trailers which replica it is ({@code replica}), the caller
- * metadata it received ({@code seen-wsgrpc-*}) and the time its call had left on arrival ({@code seen-timeout-ms}).
+ * metadata it received ({@code seen-wsgrpc-*}, {@code seen-authorization}) and the time its call had left on arrival ({@code seen-timeout-ms}).
  * In-JVM grpc-java replicas serve the whole Echo service and a controllable {@code grpc.health.v1}; Python grpcio
  * replicas (a real process, {@code replica_server.py}) serve Echo/Unary and an always-SERVING health service.
  */
@@ -140,7 +140,7 @@ final class UpstreamReplicas {
         report.put(SEEN_TIMEOUT_MS, Long.toString(deadline.timeRemaining(TimeUnit.MILLISECONDS)));
       }
       for (String key : headers.keys()) {
-        if (key.startsWith("wsgrpc-") && !key.endsWith("-bin")) {
+        if ((key.startsWith("wsgrpc-") || key.equals("authorization")) && !key.endsWith("-bin")) {
           Metadata.Key<String> k = Metadata.Key.of(key, Metadata.ASCII_STRING_MARSHALLER);
           for (String value : headers.getAll(k)) {
             report.put(seen(key), value);

@@ -762,7 +762,7 @@ public final class TunnelServerMain implements Callable<Integer> {
           .workerEventLoopGroup(workers)
           .channelType(GatewayTransport.serverChannelType())
           .directExecutor() // the forwarding never blocks: each call's work runs on its connection's event loop
-          .fallbackHandlerRegistry(new ForwardingRegistry(channels))
+          .fallbackHandlerRegistry(new ForwardingRegistry(channels, authTokens != null))
           .intercept(new CallMetrics(registry));
       serve(builder, tracker, scheme, "proxy mode", "forwarding every call to " + upstreams + ", "
           + channels.size() + " event loops", () -> { });

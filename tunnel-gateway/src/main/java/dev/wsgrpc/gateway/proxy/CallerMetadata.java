@@ -29,6 +29,13 @@ import java.util.List;
  *
  * <p>Every incoming header whose name starts with {@value #RESERVED_PREFIX} is removed first, so a client cannot
  * forge any of them (nor a future one).
+ *
+ * <p>When the gateway authenticates with bearer tokens of its own, a call authenticated one by one (native gRPC, a
+ * browser protocol) carries the gateway's token in {@code authorization}; that header is removed too, once it has
+ * been checked, so that upstreams never hold a credential that opens the gateway (as Envoy's JWT filter drops a
+ * verified token unless told to forward it). The upstream learns who called from {@value #PRINCIPAL_NAME}. A
+ * tunnel's token travels in its upgrade request, never in its calls: a tunnel call's own {@code authorization}
+ * (say, a token for the upstream) is forwarded as it came.
  */
 public final class CallerMetadata implements ServerInterceptor {
 
@@ -44,6 +51,19 @@ public final class CallerMetadata implements ServerInterceptor {
       Metadata.Key.of(PRINCIPAL_NAME, Metadata.ASCII_STRING_MARSHALLER);
   public static final Metadata.Key<String> TRANSPORT =
       Metadata.Key.of(TRANSPORT_NAME, Metadata.ASCII_STRING_MARSHALLER);
+
+  private static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
+  private final boolean dropGatewayToken;
+
+  /**
+   * @param dropGatewayToken whether the server authenticates calls with bearer tokens of its own: then a call that
+   *     did not arrive through a tunnel loses its {@code authorization} header, which carried that token
+   */
+  public CallerMetadata(boolean dropGatewayToken) {
+    this.dropGatewayToken = dropGatewayToken;
+  }
 
   @Override
   public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
@@ -62,7 +82,11 @@ public final class CallerMetadata implements ServerInterceptor {
     if (principal != null) {
       headers.put(PRINCIPAL, percentEncode(principal.toString()));
     }
-    headers.put(TRANSPORT, transport(attributes));
+    String transport = transport(attributes);
+    headers.put(TRANSPORT, transport);
+    if (dropGatewayToken && !transport.equals("ws") && !transport.equals("wss")) {
+      headers.discardAll(AUTHORIZATION);
+    }
     return next.startCall(call, headers);
   }
 

@@ -25,12 +25,12 @@ import io.grpc.ServerMethodDefinition;
  */
 public final class ForwardingRegistry extends HandlerRegistry {
 
-  private static final CallerMetadata CALLER = new CallerMetadata();
-
+  private final CallerMetadata caller;
   private final ServerCallHandler<byte[], byte[]> forward;
 
   /** Forwards to {@code upstream}, which is not owned: the caller shuts it down after the server. */
   public ForwardingRegistry(Channel upstream) {
+    this.caller = new CallerMetadata(false);
     this.forward = (call, headers) -> ForwardedCall.start(call, headers, upstream);
   }
 
@@ -38,8 +38,13 @@ public final class ForwardingRegistry extends HandlerRegistry {
    * Forwards each call over the channel of the event loop that starts it (its caller's connection's loop, with
    * {@code directExecutor()}), so that the call stays on one thread; see {@link UpstreamChannels}. The channels are
    * not owned: the caller shuts them down after the server.
+   *
+   * @param dropGatewayToken whether the server authenticates calls with bearer tokens of its own, which calls
+   *     authenticated one by one (native gRPC, browser protocols) carry in {@code authorization}: that header is then
+   *     removed before the call goes upstream (see {@link CallerMetadata})
    */
-  public ForwardingRegistry(UpstreamChannels upstreams) {
+  public ForwardingRegistry(UpstreamChannels upstreams, boolean dropGatewayToken) {
+    this.caller = new CallerMetadata(dropGatewayToken);
     this.forward = upstreams::forward;
   }
 
@@ -47,6 +52,6 @@ public final class ForwardingRegistry extends HandlerRegistry {
   public ServerMethodDefinition<?, ?> lookupMethod(String methodName, String authority) {
     // A definition per call: method names come from callers, so nothing is cached by name.
     return ServerMethodDefinition.create(OpaqueBytes.method(methodName),
-        (call, headers) -> CALLER.interceptCall(call, headers, forward));
+        (call, headers) -> caller.interceptCall(call, headers, forward));
   }
 }

@@ -93,7 +93,7 @@ class UpstreamChannelsTest {
         .workerEventLoopGroup(workers)
         .channelType(NioServerSocketChannel.class)
         .directExecutor()
-        .fallbackHandlerRegistry(new ForwardingRegistry(channels))
+        .fallbackHandlerRegistry(new ForwardingRegistry(channels, false))
         .build().start();
     closeables.add(() -> proxy.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
 
@@ -149,7 +149,7 @@ class UpstreamChannelsTest {
     closeables.add(() -> channels.shutdownNow(10_000));
     Server proxy = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .bossEventLoopGroup(boss).workerEventLoopGroup(workers).channelType(NioServerSocketChannel.class)
-        .directExecutor().fallbackHandlerRegistry(new ForwardingRegistry(channels))
+        .directExecutor().fallbackHandlerRegistry(new ForwardingRegistry(channels, false))
         .build().start();
     closeables.add(() -> proxy.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
     ManagedChannel caller = NettyChannelBuilder.forAddress((InetSocketAddress) proxy.getListenSockets().get(0))
