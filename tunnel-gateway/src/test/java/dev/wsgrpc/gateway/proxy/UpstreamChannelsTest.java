@@ -158,9 +158,9 @@ class UpstreamChannelsTest {
     who(caller);
 
     first.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-    // 20 s of calls to no upstream: grpc-java's backoff alone would have grown to about 10 s between attempts
+    // 30 s of calls to no upstream: grpc-java's backoff alone would have grown to about 17 s between attempts
     // (1 s, then 1.6 times longer each time), so a returning upstream would wait seconds for the next one.
-    long outageEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    long outageEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (System.nanoTime() < outageEnd) {
       StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> who(caller));
       assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
