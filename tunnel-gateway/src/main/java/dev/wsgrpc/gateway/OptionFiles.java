@@ -47,15 +47,11 @@ final class OptionFiles {
 
   /** Why {@code file} holds no PEM certificate, or null if it can be read and does. */
   static String certificatesProblem(File file) {
-    String problem = unreadable(file);
-    if (problem != null) {
-      return problem;
-    }
     String pem;
     try {
-      pem = start(file);
-    } catch (IOException e) {
-      return "it cannot be read: " + e;
+      pem = readable(file);
+    } catch (Unreadable e) {
+      return e.getMessage();
     }
     if (CERTIFICATE.matcher(pem).find()) {
       return null;
@@ -70,15 +66,11 @@ final class OptionFiles {
    * known here, left to the TLS code): a PKCS#1, SEC1 or encrypted key comes with the command that converts it.
    */
   static String privateKeyProblem(File file) {
-    String problem = unreadable(file);
-    if (problem != null) {
-      return problem;
-    }
     String pem;
     try {
-      pem = start(file);
-    } catch (IOException e) {
-      return "it cannot be read: " + e;
+      pem = readable(file);
+    } catch (Unreadable e) {
+      return e.getMessage();
     }
     if (PKCS8.matcher(pem).find()) {
       return null;
@@ -122,6 +114,28 @@ final class OptionFiles {
   /** {@code word} as a shell reads it back: quoted when it holds anything but letters, digits and {@code _.,/+:=@-}. */
   private static String shellWord(String word) {
     return word.matches("[A-Za-z0-9_.,/+:=@-]+") ? word : "'" + word.replace("'", "'\\''") + "'";
+  }
+
+  /** The beginning of {@code file}'s text; throws {@link Unreadable} saying why it cannot be read. */
+  private static String readable(File file) throws Unreadable {
+    String problem = unreadable(file);
+    if (problem != null) {
+      throw new Unreadable(problem);
+    }
+    try {
+      return start(file);
+    } catch (IOException e) {
+      throw new Unreadable("it cannot be read: " + e);
+    }
+  }
+
+  /** Why a file cannot be read, as an option's refusal says it. */
+  private static final class Unreadable extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    Unreadable(String why) {
+      super(why, null, false, false);
+    }
   }
 
   private static String start(File file) throws IOException {
