@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.ExternalProgram;
+import dev.wsgrpc.testing.WireFrames;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
@@ -215,19 +217,12 @@ class CommandLineToolTest {
               key = line.substring(18).trim();
             }
           }
-          String accept = java.util.Base64.getEncoder().encodeToString(java.security.MessageDigest
-              .getInstance("SHA-1").digest((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
-                  .getBytes(StandardCharsets.ISO_8859_1)));
-          byte[] reason = "no upstream".getBytes(StandardCharsets.US_ASCII);
           java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
           out.writeBytes(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-              + "Sec-WebSocket-Accept: " + accept + "\r\nSec-WebSocket-Protocol: wsgrpc.v1\r\n\r\n")
-              .getBytes(StandardCharsets.ISO_8859_1));
-          out.write(0x88);
-          out.write(2 + reason.length);
-          out.write(1013 >> 8);
-          out.write(1013 & 0xff);
-          out.writeBytes(reason);
+              + "Sec-WebSocket-Accept: " + Http11Tokens.acceptFor(key)
+              + "\r\nSec-WebSocket-Protocol: wsgrpc.v1\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+          out.writeBytes(WireFrames.frame(true, 0, 0x8, false, // Close 1013, unmasked as a server's
+              ("\u0003\u00f5no upstream").getBytes(StandardCharsets.ISO_8859_1)));
           s.getOutputStream().write(out.toByteArray());
           s.getOutputStream().flush();
           while (s.getInputStream().read() != -1) {
