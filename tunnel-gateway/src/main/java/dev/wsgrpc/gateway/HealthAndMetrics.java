@@ -22,7 +22,8 @@ import java.util.function.BooleanSupplier;
 /**
  * The gateway's plain HTTP: {@code GET /healthz} is 200 while serving and 503 while draining (for CDN origin and
  * load-balancer checks); {@code GET /metrics} is the Prometheus text format, unless it is served elsewhere (the
- * public port with {@code --admin-port} set answers only {@code /healthz}). Everything else is 404.
+ * public port with {@code --admin-port} set answers only {@code /healthz}). Another method on either path is 405
+ * with {@code Allow: GET, HEAD}; every other path is 404.
  */
 final class HealthAndMetrics implements PlainHttpHandler {
 
@@ -50,27 +51,38 @@ final class HealthAndMetrics implements PlainHttpHandler {
     if (query >= 0) {
       path = path.substring(0, query);
     }
-    if (!HttpMethod.GET.equals(request.method()) && !HttpMethod.HEAD.equals(request.method())) {
+    boolean served = path.equals("/healthz") || (metrics && path.equals("/metrics"));
+    if (!served) {
       return null;
+    }
+    if (!HttpMethod.GET.equals(request.method()) && !HttpMethod.HEAD.equals(request.method())) {
+      FullHttpResponse refused = text(alloc, HttpResponseStatus.METHOD_NOT_ALLOWED,
+          path + " answers GET and HEAD, not " + printable(request.method().name()) + "\n",
+          "text/plain; charset=utf-8");
+      refused.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD");
+      return refused;
     }
     if (path.equals("/healthz")) {
       boolean drain = draining.getAsBoolean();
       return text(alloc, drain ? HttpResponseStatus.SERVICE_UNAVAILABLE : HttpResponseStatus.OK,
           drain ? "draining\n" : "serving\n", "text/plain; charset=utf-8");
     }
-    if (metrics && path.equals("/metrics")) {
-      ByteBuf body = alloc.buffer();
-      try (ByteBufOutputStream out = new ByteBufOutputStream(body)) {
-        writer.write(out, registry.scrape());
-      } catch (IOException e) {
-        body.release();
-        throw new UncheckedIOException(e);
-      }
-      FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, body);
-      response.headers().set(HttpHeaderNames.CONTENT_TYPE, PrometheusTextFormatWriter.CONTENT_TYPE);
-      return response;
+    ByteBuf body = alloc.buffer(); // /metrics
+    try (ByteBufOutputStream out = new ByteBufOutputStream(body)) {
+      writer.write(out, registry.scrape());
+    } catch (IOException e) {
+      body.release();
+      throw new UncheckedIOException(e);
     }
-    return null;
+    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, body);
+    response.headers().set(HttpHeaderNames.CONTENT_TYPE, PrometheusTextFormatWriter.CONTENT_TYPE);
+    return response;
+  }
+
+  /** A request method as sent, cut and without control characters, for the answer's text. */
+  private static String printable(String method) {
+    String cut = method.length() > 32 ? method.substring(0, 32) + "..." : method;
+    return cut.replaceAll("[^\\x21-\\x7e]", "?");
   }
 
   private static FullHttpResponse text(ByteBufAllocator alloc, HttpResponseStatus status, String text,

@@ -86,8 +86,25 @@ class AdminServerTest {
     String other = exchange(get("/grpc"));
     assertTrue(other.startsWith("HTTP/1.1 404 Not Found\r\n"), other);
     assertTrue(other.endsWith("not found: this admin port serves GET /healthz and GET /metrics\n"), other);
-    String post = exchange("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    String post = exchange("POST /grpc HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     assertTrue(post.startsWith("HTTP/1.1 404 Not Found\r\n"), post);
+  }
+
+  @Test
+  void anotherMethodOnAServedPathIs405WithAllow() throws IOException {
+    for (String path : new String[] {"/healthz", "/metrics"}) {
+      String post = exchange("POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      assertTrue(post.startsWith("HTTP/1.1 405 Method Not Allowed\r\n"), post);
+      assertTrue(post.toLowerCase().contains("\r\nallow: get, head\r\n"), post);
+      assertTrue(post.endsWith(path + " answers GET and HEAD, not POST\n"), post);
+    }
+    FullHttpResponse put = http.withoutMetrics().handle(
+        new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.PUT, "/healthz?x=1"), null, ByteBufAllocator.DEFAULT);
+    try {
+      assertEquals(405, put.status().code());
+    } finally {
+      put.release();
+    }
   }
 
   @Test
