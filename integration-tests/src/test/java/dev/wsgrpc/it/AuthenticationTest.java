@@ -124,10 +124,10 @@ class AuthenticationTest {
     assertEquals(4, call(channel));
     assertEquals("alice", seenPrincipal.get());
     int port = Integer.parseInt(url.replaceAll(".*:(\\d+)/.*", "$1"));
-    String answer = RawHttp.exchange(port, "GET /grpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    String answer = RawHttp.head(port, "GET /grpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
         + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
         + "Sec-WebSocket-Protocol: wsgrpc.v1, bearer.s3cr3t-alice\r\n\r\n");
-    String head = answer.substring(0, answer.indexOf("\r\n\r\n")).toLowerCase(Locale.ROOT);
+    String head = answer.toLowerCase(Locale.ROOT);
     assertTrue(head.startsWith("http/1.1 101"), answer);
     assertTrue(head.contains("sec-websocket-protocol: wsgrpc.v1"), answer);
     assertFalse(answer.contains("s3cr3t"), answer);

@@ -25,5 +25,23 @@ final class RawHttp {
     }
   }
 
+  /**
+   * Sends {@code request} to loopback {@code port} and returns the answer's head, through the empty line that ends
+   * it, then hangs up: for answers after which the server keeps the connection open (a {@code 101}).
+   */
+  static String head(int port, String request) throws IOException {
+    try (Socket socket = new Socket("127.0.0.1", port)) {
+      socket.setSoTimeout(30_000);
+      socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+      InputStream in = socket.getInputStream();
+      StringBuilder head = new StringBuilder();
+      int b;
+      while (head.indexOf("\r\n\r\n") < 0 && (b = in.read()) != -1) {
+        head.append((char) b);
+      }
+      return head.toString();
+    }
+  }
+
   private RawHttp() {}
 }
