@@ -237,42 +237,6 @@ class RelayModeTest {
     assertEquals(1001, client.awaitEnd());
   }
 
-  /**
-   * A client's gRPC keepalive (here every 10 s, the least grpc-java allows; our clients ping every 30 s, also
-   * without calls) on an idle Watch call through relay mode to a grpc-java upstream with its defaults, which permit
-   * one ping per 5 minutes and none without calls: the gateway answers the pings, so the upstream never sends
-   * GOAWAY ENHANCE_YOUR_CALM "too_many_pings" (it did after its third ping, about 30 s, when they were relayed), and
-   * an unanswered ping would end the connection after the 5 s keepalive timeout instead.
-   */
-  @Test
-  void aClientsKeepaliveOnAnIdleCallDoesNotReachAnUpstreamWithDefaultSettings() throws Exception {
-    HealthStatusManager health = new HealthStatusManager();
-    Server upstream = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-        .addService(health.getHealthService()) // grpc-java's defaults: no permitKeepAliveTime
-        .build().start();
-    closeables.add(() -> upstream.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
-    startGateway(((InetSocketAddress) upstream.getListenSockets().get(0)).getPort(), RelaySettings.DEFAULT);
-    ManagedChannel channel = NettyChannelBuilder.forAddress(gatewayAddress).usePlaintext()
-        .keepAliveTime(10, TimeUnit.SECONDS)
-        .keepAliveTimeout(5, TimeUnit.SECONDS)
-        .keepAliveWithoutCalls(true)
-        .build();
-    closeables.add(() -> channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS));
-    java.util.concurrent.BlockingQueue<Object> events = new java.util.concurrent.LinkedBlockingQueue<>();
-    HealthGrpc.newStub(channel).watch(HealthCheckRequest.getDefaultInstance(),
-        dev.wsgrpc.testing.Observers.events(events));
-    assertEquals(HealthCheckResponse.ServingStatus.SERVING,
-        ((HealthCheckResponse) events.poll(30, TimeUnit.SECONDS)).getStatus());
-    // The call is now quiet both ways but for the client's pings, four of them in the next 40 s: it stays open.
-    Object ended = events.poll(40, TimeUnit.SECONDS);
-    org.junit.jupiter.api.Assertions.assertNull(ended, () -> "the idle Watch call ended: " + ended);
-    health.setStatus("", HealthCheckResponse.ServingStatus.NOT_SERVING);
-    assertEquals(HealthCheckResponse.ServingStatus.NOT_SERVING,
-        ((HealthCheckResponse) events.poll(30, TimeUnit.SECONDS)).getStatus(), "the call still delivers");
-    assertEquals(1, gateway.connections().size(), "one connection all along");
-    assertEquals(0, tracker.upstreamConnectFailures());
-  }
-
   /** An upstream whose TLS handshake fails is a failed connect: counted, and the next upstream is tried. */
   @Test
   void anUpstreamWhoseTlsHandshakeFailsIsSkippedLikeARefusal() throws Exception {
