@@ -52,7 +52,7 @@ class ServerInboundFuzzTest {
     return ch;
   }
 
-  @FuzzTest(maxDuration = "40s")
+  @FuzzTest(maxDuration = "20s")
   void serverSurvivesAnyInput(FuzzedDataProvider data) {
     ByteArrayOutputStream input = new ByteArrayOutputStream();
     if (data.consumeBoolean()) {
