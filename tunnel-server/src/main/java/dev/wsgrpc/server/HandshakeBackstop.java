@@ -20,6 +20,10 @@ import java.util.function.BooleanSupplier;
  * one marks its start in {@link #START}, which the upgrade step's timeout counts from; both run on the channel's
  * event loop, so the answer always comes first.
  *
+ * <p>The close starts at the handler before gRPC's, not at the pipeline's tail: gRPC's own close is a graceful one,
+ * which sends GOAWAY and a PING and waits up to 10 s for the PING's answer, which a client that never spoke HTTP/2
+ * does not send. The handlers before it (the tunnel's Close 1001, TLS's close_notify) still have their say.
+ *
  * <p>Schedules its close when added, then gives its place to the upgrade step ({@link GrpcHandoffHandler}).
  */
 final class HandshakeBackstop extends ChannelInboundHandlerAdapter {
@@ -30,16 +34,20 @@ final class HandshakeBackstop extends ChannelInboundHandlerAdapter {
 
   private final ChannelHandler next;
   private final long closeAfterNanos;
+  private final ChannelHandler grpcHandler;
   private final BooleanSupplier ready;
 
   /**
    * @param next the upgrade step, which takes this handler's place
    * @param handshakeTimeout the handshake timeout; the close comes {@value #MARGIN_MILLIS} ms after it
+   * @param grpcHandler gRPC's HTTP/2 handler, whose graceful close the backstop's close passes by
    * @param ready whether gRPC has read the client's first SETTINGS: then the handshake is over and nothing is closed
    */
-  HandshakeBackstop(ChannelHandler next, Duration handshakeTimeout, BooleanSupplier ready) {
+  HandshakeBackstop(ChannelHandler next, Duration handshakeTimeout, ChannelHandler grpcHandler,
+      BooleanSupplier ready) {
     this.next = next;
     this.closeAfterNanos = handshakeTimeout.toNanos() + TimeUnit.MILLISECONDS.toNanos(MARGIN_MILLIS);
+    this.grpcHandler = grpcHandler;
     this.ready = ready;
   }
 
@@ -49,7 +57,12 @@ final class HandshakeBackstop extends ChannelInboundHandlerAdapter {
     channel.attr(START).set(ctx.executor().ticker().nanoTime());
     ScheduledFuture<?> close = ctx.executor().schedule(() -> {
       if (!ready.getAsBoolean()) {
-        channel.close();
+        ChannelHandlerContext grpc = channel.pipeline().context(grpcHandler);
+        if (grpc != null) {
+          grpc.close(); // from the handler before gRPC's on
+        } else {
+          channel.close(); // gRPC's handler is not in place yet
+        }
       }
     }, closeAfterNanos, TimeUnit.NANOSECONDS);
     channel.closeFuture().addListener(closed -> close.cancel(false));

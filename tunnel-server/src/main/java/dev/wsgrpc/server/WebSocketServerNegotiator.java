@@ -44,7 +44,7 @@ final class WebSocketServerNegotiator implements InternalProtocolNegotiator.Prot
     ChannelHandler grpc = InternalProtocolNegotiators.grpcNegotiationHandler(grpcHandler);
     ChannelHandler upgrade = new HandshakeBackstop(
         new GrpcHandoffHandler(grpc, options, counter, nativeCallsChecked, logger),
-        options.settings().handshakeTimeout(), () -> grpcHandler.decoder().prefaceReceived());
+        options.settings().handshakeTimeout(), grpcHandler, () -> grpcHandler.decoder().prefaceReceived());
     ChannelHandler afterActive = options.sslContext() != null
         ? new ServerTlsHandler(upgrade, options, logger)
         : upgrade;

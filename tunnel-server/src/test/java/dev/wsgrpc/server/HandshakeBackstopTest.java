@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.testing.InboundRecorder;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.embedded.EmbeddedChannel;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -17,11 +20,19 @@ class HandshakeBackstopTest {
 
   private final AtomicBoolean ready = new AtomicBoolean();
   private final InboundRecorder next = new InboundRecorder();
+  /** Stands in for gRPC's handler, whose close is graceful: it only starts a GOAWAY and a PING, and waits. */
+  private final AtomicBoolean grpcCloseCalled = new AtomicBoolean();
+  private final ChannelOutboundHandlerAdapter grpc = new ChannelOutboundHandlerAdapter() {
+    @Override
+    public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
+      grpcCloseCalled.set(true);
+    }
+  };
 
   private EmbeddedChannel connect() {
     EmbeddedChannel ch = new EmbeddedChannel();
     ch.freezeTime();
-    ch.pipeline().addLast(new HandshakeBackstop(next, Duration.ofMillis(2_000), ready::get));
+    ch.pipeline().addLast(new HandshakeBackstop(next, Duration.ofMillis(2_000), grpc, ready::get));
     return ch;
   }
 
@@ -43,6 +54,26 @@ class HandshakeBackstopTest {
     ch.advanceTimeBy(1, TimeUnit.MILLISECONDS);
     ch.runScheduledPendingTasks();
     assertFalse(ch.isOpen());
+  }
+
+  @Test
+  void closesPastGrpcsGracefulCloseWhichWouldWaitForAPingAnswer() {
+    EmbeddedChannel ch = connect();
+    // The upgrade went through: gRPC's handler is in place, but the client never sent the HTTP/2 preface.
+    AtomicBoolean closeSeenBeforeGrpc = new AtomicBoolean();
+    ch.pipeline().addLast(new ChannelOutboundHandlerAdapter() {
+      @Override
+      public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
+        closeSeenBeforeGrpc.set(true); // the tunnel's Close 1001 is written here in a real pipeline
+        ctx.close(promise);
+      }
+    });
+    ch.pipeline().addLast(grpc);
+    ch.advanceTimeBy(3_000, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertFalse(ch.isOpen(), "closed at once, not after gRPC's graceful close has waited for a PING answer");
+    assertTrue(closeSeenBeforeGrpc.get(), "the handlers before gRPC's see the close");
+    assertFalse(grpcCloseCalled.get(), "gRPC's graceful close is passed by");
   }
 
   @Test
