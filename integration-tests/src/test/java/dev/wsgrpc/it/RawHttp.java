@@ -11,9 +11,7 @@ final class RawHttp {
 
   /** Sends {@code request} to loopback {@code port} and returns everything the server sent before closing. */
   static String exchange(int port, String request) throws IOException {
-    try (Socket socket = new Socket("127.0.0.1", port)) {
-      socket.setSoTimeout(30_000);
-      socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+    try (Socket socket = sent(port, request)) {
       InputStream in = socket.getInputStream();
       ByteArrayOutputStream all = new ByteArrayOutputStream();
       byte[] buf = new byte[4096];
@@ -30,9 +28,7 @@ final class RawHttp {
    * it, then hangs up: for answers after which the server keeps the connection open (a {@code 101}).
    */
   static String head(int port, String request) throws IOException {
-    try (Socket socket = new Socket("127.0.0.1", port)) {
-      socket.setSoTimeout(30_000);
-      socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+    try (Socket socket = sent(port, request)) {
       InputStream in = socket.getInputStream();
       StringBuilder head = new StringBuilder();
       int b;
@@ -40,6 +36,19 @@ final class RawHttp {
         head.append((char) b);
       }
       return head.toString();
+    }
+  }
+
+  /** A connection to loopback {@code port} (reads time out after 30 s) on which {@code request} has been sent. */
+  private static Socket sent(int port, String request) throws IOException {
+    Socket socket = new Socket("127.0.0.1", port);
+    try {
+      socket.setSoTimeout(30_000);
+      socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+      return socket;
+    } catch (IOException e) {
+      socket.close();
+      throw e;
     }
   }
 
