@@ -55,5 +55,33 @@ final class Checks {
         || n.equals("sec-websocket-protocol");
   }
 
+  /**
+   * {@code url} as errors show it: a query (which may carry a token) becomes {@code ?<redacted>} and a
+   * {@code user:password@} becomes {@code <redacted>@}. Works on text that is not a valid URI too. The same rule as
+   * tunnel-core's {@code UrlRedaction.redact}, which this module cannot use (tunnel-core is built on Netty).
+   */
+  static String redactUrl(String url) {
+    if (url == null) {
+      return null;
+    }
+    int q = url.indexOf('?');
+    String s = q < 0 ? url : url.substring(0, q);
+    int scheme = s.indexOf("://");
+    int authorityStart = scheme < 0 ? 0 : scheme + 3;
+    int authorityEnd = s.length();
+    for (int i = authorityStart; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '/' || c == '#') {
+        authorityEnd = i;
+        break;
+      }
+    }
+    int at = s.lastIndexOf('@', authorityEnd - 1);
+    if (at >= authorityStart) {
+      s = s.substring(0, authorityStart) + "<redacted>@" + s.substring(at + 1);
+    }
+    return q < 0 ? s : s + "?<redacted>";
+  }
+
   private Checks() {}
 }

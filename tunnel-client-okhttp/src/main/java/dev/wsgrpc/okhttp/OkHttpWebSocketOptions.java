@@ -96,8 +96,7 @@ public final class OkHttpWebSocketOptions {
 
   /** The URL as errors show it: a query (which may carry a token) is replaced by {@code ?<redacted>}. */
   String safeUrl() {
-    String s = url.toString();
-    return url.getRawQuery() == null ? s : s.substring(0, s.indexOf('?')) + "?<redacted>";
+    return Checks.redactUrl(url.toString());
   }
 
   /** Whether the URL is {@code wss://} (TLS). */
@@ -241,10 +240,11 @@ public final class OkHttpWebSocketOptions {
       try {
         parsed = new URI(url);
       } catch (URISyntaxException e) {
-        throw new IllegalArgumentException("url: " + url + " (expected: a ws:// or wss:// URL; " + e.getReason() + ")");
+        throw new IllegalArgumentException("url: " + Checks.redactUrl(url) + " (expected: a ws:// or wss:// URL; "
+            + e.getReason() + ")");
       }
-      // Never quote a password back: it would end up in logs.
-      String shown = parsed.getRawUserInfo() == null ? url : url.replace(parsed.getRawUserInfo() + "@", "<redacted>@");
+      // Never quote a password or a query back: they would end up in logs.
+      String shown = Checks.redactUrl(url);
       String scheme = parsed.getScheme() == null ? "" : parsed.getScheme().toLowerCase(Locale.ROOT);
       checkArgument(scheme.equals("ws") || scheme.equals("wss"), "url", shown, "a ws:// or wss:// URL");
       checkArgument(parsed.getHost() != null, "url", shown, "a URL with a host");
@@ -354,7 +354,8 @@ public final class OkHttpWebSocketOptions {
     /** Returns the options; fails when settings contradict each other. */
     public OkHttpWebSocketOptions build() {
       boolean secure = "wss".equalsIgnoreCase(url.getScheme());
-      checkArgument(secure || tls.isDefault(), "url", url, "a wss:// URL when tls is set");
+      checkArgument(secure || tls.isDefault(), "url", Checks.redactUrl(url.toString()),
+          "a wss:// URL when tls is set");
       return new OkHttpWebSocketOptions(this);
     }
 

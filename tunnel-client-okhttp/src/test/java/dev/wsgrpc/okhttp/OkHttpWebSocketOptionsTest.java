@@ -47,6 +47,34 @@ class OkHttpWebSocketOptionsTest {
   }
 
   @Test
+  void urlErrorsNeverQuoteTheQuery() {
+    assertEquals("url: ws://h/grpc?<redacted> (expected: a wss:// URL when tls is set)",
+        refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://h/grpc?key=SECRET")
+            .tls(ClientTls.trusting(new File("/etc/ca.pem"))).build()));
+    assertEquals("url: ws://<redacted>@h/grpc?<redacted> (expected: no user:password@ (send credentials as headers))",
+        refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://alice:secret@h/grpc?key=SECRET")));
+    assertEquals("url: ws://h/grpc?<redacted> (expected: no #fragment)",
+        refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://h/grpc?key=SECRET#x")));
+    assertEquals("url: ws://bad host/grpc?<redacted> (expected: a ws:// or wss:// URL; Illegal character in "
+        + "authority)", refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://bad host/grpc?key=SECRET")));
+  }
+
+  /** The same cases as tunnel-core's UrlRedactionTest: the two copies of the rule must agree. */
+  @Test
+  void redactUrlHidesTheQueryAndUserInfoLikeTunnelCore() {
+    assertEquals("wss://h.example:8443/grpc", Checks.redactUrl("wss://h.example:8443/grpc"));
+    assertEquals("ws://h/grpc#frag", Checks.redactUrl("ws://h/grpc#frag"));
+    assertEquals("ws://h/grpc?<redacted>", Checks.redactUrl("ws://h/grpc?key=SECRET&x=1"));
+    assertEquals("ws://h?<redacted>", Checks.redactUrl("ws://h?key=SECRET"));
+    assertEquals("ws://h/grpc#f?<redacted>", Checks.redactUrl("ws://h/grpc#f?key=SECRET"));
+    assertEquals("ws://<redacted>@h/grpc", Checks.redactUrl("ws://user:pa@ss@h/grpc"));
+    assertEquals("ws://<redacted>@h/grpc?<redacted>", Checks.redactUrl("ws://u:p@h/grpc?key=SECRET"));
+    assertEquals("ws://h/a@b", Checks.redactUrl("ws://h/a@b"));
+    assertEquals("ws://<redacted>@h h/grpc?<redacted>", Checks.redactUrl("ws://u:p@h h/grpc?key=SE CRET"));
+    assertEquals("<redacted>@h?<redacted>", Checks.redactUrl("u:p@h?k=v"));
+  }
+
+  @Test
   void settingsOutOfRangeAreRefusedWithTheValue() {
     TunnelSettings.Builder b = TunnelSettings.newBuilder();
     assertEquals("maxOutboundFramePayload: 0 (expected: > 0)", refusal(() -> b.maxOutboundFramePayload(0)));

@@ -6,6 +6,7 @@ import static dev.wsgrpc.core.internal.Preconditions.checkNotNull;
 import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.WebSocketTunnel;
 import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.core.internal.UrlRedaction;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.ArrayList;
@@ -89,8 +90,7 @@ public final class WebSocketClientOptions {
    * The URL as errors and logs show it: a query (which may carry a token) is replaced by {@code ?<redacted>}.
    */
   String safeUrl() {
-    return url.getRawQuery() == null ? url.toString()
-        : url.toString().substring(0, url.toString().indexOf('?')) + "?<redacted>";
+    return UrlRedaction.redact(url.toString());
   }
 
   /** Whether the URL is {@code wss://} (TLS). */
@@ -235,10 +235,11 @@ public final class WebSocketClientOptions {
       try {
         parsed = new URI(url);
       } catch (URISyntaxException e) {
-        throw new IllegalArgumentException("url: " + url + " (expected: a ws:// or wss:// URL; " + e.getReason() + ")");
+        throw new IllegalArgumentException("url: " + UrlRedaction.redact(url) + " (expected: a ws:// or wss:// URL; "
+            + e.getReason() + ")");
       }
-      // Never quote a password back: it would end up in logs.
-      String shown = parsed.getRawUserInfo() == null ? url : url.replace(parsed.getRawUserInfo() + "@", "<redacted>@");
+      // Never quote a password or a query back: they would end up in logs.
+      String shown = UrlRedaction.redact(url);
       String scheme = parsed.getScheme() == null ? "" : parsed.getScheme().toLowerCase(Locale.ROOT);
       checkArgument(scheme.equals("ws") || scheme.equals("wss"), "url", shown, "a ws:// or wss:// URL");
       checkArgument(parsed.getHost() != null, "url", shown, "a URL with a host");
@@ -334,7 +335,8 @@ public final class WebSocketClientOptions {
     /** Returns the options; fails when settings contradict each other. */
     public WebSocketClientOptions build() {
       boolean secure = "wss".equalsIgnoreCase(url.getScheme());
-      checkArgument(secure || tls == ClientTls.DEFAULT, "url", url, "a wss:// URL when tls is set");
+      checkArgument(secure || tls == ClientTls.DEFAULT, "url", UrlRedaction.redact(url.toString()),
+          "a wss:// URL when tls is set");
       return new WebSocketClientOptions(this);
     }
 

@@ -204,6 +204,19 @@ class WebSocketClientOptionsTest {
   }
 
   @Test
+  void urlErrorsNeverQuoteTheQuery() {
+    assertEquals("url: ws://example.com/grpc?<redacted> (expected: a wss:// URL when tls is set)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://example.com/grpc?key=SECRET")
+            .tls(ClientTls.trusting(new File("/etc/ca.pem"))).build()));
+    assertEquals("url: ws://<redacted>@example.com/grpc?<redacted> (expected: no user:password@ (send credentials "
+        + "as headers))", message(() -> options("ws://user:hunter2@example.com/grpc?key=SECRET")));
+    assertEquals("url: ws://h/grpc?<redacted> (expected: no #fragment)",
+        message(() -> options("ws://h/grpc?key=SECRET#top")));
+    assertEquals("url: ws://bad host/grpc?<redacted> (expected: a ws:// or wss:// URL; Illegal character in "
+        + "authority)", message(() -> options("ws://bad host/grpc?key=SECRET")));
+  }
+
+  @Test
   void portOutOfRangeIsRejected() {
     String m = message(() -> options("ws://example.com:99999/grpc"));
     assertTrue(m.startsWith("url: ws://example.com:99999/grpc (expected: "), m);
