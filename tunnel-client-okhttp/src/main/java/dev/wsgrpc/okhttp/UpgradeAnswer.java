@@ -83,7 +83,8 @@ final class UpgradeAnswer {
     }
     String viaProxy = proxy == null ? null : proxy.describe();
     if (t instanceof SSLException) {
-      return "TLS handshake with " + url + " failed: " + reason;
+      String pins = t.getMessage() == null ? null : pinningFailure(t.getMessage());
+      return "TLS handshake with " + url + " failed: " + (pins != null ? pins : reason);
     }
     if (t instanceof ConnectException || t instanceof NoRouteToHostException || t instanceof UnknownHostException) {
       String cause = t.getCause() != null && t.getCause().getMessage() != null ? t.getCause().getMessage() + ": "
@@ -171,6 +172,48 @@ final class UpgradeAnswer {
 
   private static String quoted(String value) {
     return value == null ? "missing" : "'" + value + "'";
+  }
+
+  /**
+   * OkHttp's several-line text for a pin mismatch on one line, or null when {@code message} is not one:
+   * {@code "certificate pinning failure: expected one of sha256/AAA= but the server's chain had sha256/BBB=,
+   * sha256/CCC="}. OkHttp lists the chain as {@code "    sha256/BBB=: CN=..."} under {@code "Peer certificate
+   * chain:"} and the pins under {@code "Pinned certificates for host:"}.
+   */
+  static String pinningFailure(String message) {
+    if (!message.startsWith("Certificate pinning failure!")) {
+      return null;
+    }
+    List<String> chain = new ArrayList<String>();
+    List<String> pinned = new ArrayList<String>();
+    List<String> into = null;
+    for (String raw : message.split("\n")) {
+      String line = raw.trim();
+      if (line.startsWith("Peer certificate chain:")) {
+        into = chain;
+      } else if (line.startsWith("Pinned certificates for ")) {
+        into = pinned;
+      } else if (into != null && !line.isEmpty()) {
+        int end = line.indexOf(": ");
+        into.add(end < 0 ? line : line.substring(0, end));
+      }
+    }
+    if (pinned.isEmpty() && chain.isEmpty()) {
+      return null;
+    }
+    return "certificate pinning failure: expected one of " + join(pinned) + " but the server's chain had "
+        + join(chain);
+  }
+
+  private static String join(List<String> items) {
+    if (items.isEmpty()) {
+      return "none";
+    }
+    StringBuilder b = new StringBuilder();
+    for (String item : items) {
+      b.append(b.length() == 0 ? "" : ", ").append(item);
+    }
+    return b.toString();
   }
 
   private static String firstLine(String s) {

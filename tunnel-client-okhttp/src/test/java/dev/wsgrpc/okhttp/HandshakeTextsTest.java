@@ -13,8 +13,13 @@ import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.io.File;
+import java.io.FileInputStream;
+import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -168,6 +173,16 @@ class HandshakeTextsTest {
         .tls(ClientTls.trusting(certs.caPem()).withCertificatePinner(new CertificatePinner.Builder()
             .add("localhost", "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").build()))
         .build()).getDescription();
-    assertTrue(d.startsWith("TLS handshake with " + url + " failed: Certificate pinning failure!"), d);
+    assertEquals("TLS handshake with " + url + " failed: certificate pinning failure: expected one of "
+        + "sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= but the server's chain had "
+        + pinOf(certs.serverCertPem()) + ", " + pinOf(certs.caPem()), d);
+  }
+
+  /** The {@code sha256/...} pin of the first certificate in a PEM file. */
+  private static String pinOf(File pem) throws Exception {
+    try (InputStream in = new FileInputStream(pem)) {
+      return CertificatePinner.pin((X509Certificate)
+          CertificateFactory.getInstance("X.509").generateCertificate(in));
+    }
   }
 }
