@@ -93,9 +93,10 @@ public final class OkHttpWebSocketChannels {
   /** The same, choosing proxies with {@code proxies} (tests give it their own environment). */
   @SuppressWarnings("deprecation") // nameResolverFactory: the only per-channel hook for name resolution.
   static OkHttpChannelBuilder newChannelBuilder(OkHttpWebSocketOptions options, ProxyChooser proxies) {
+    TunnelSocketFactory tunnels = new TunnelSocketFactory(options, proxies);
     OkHttpChannelBuilder builder = OkHttpChannelBuilder.forTarget(options.target(),
             InsecureChannelCredentials.create())
-        .socketFactory(new TunnelSocketFactory(options, proxies))
+        .socketFactory(tunnels)
         .nameResolverFactory(new ProxiedTargetResolver(options, proxies))
         .proxyDetector(NO_GRPC_PROXY)
         .keepAliveTime(KEEPALIVE_TIME_SECONDS, TimeUnit.SECONDS)
@@ -103,7 +104,7 @@ public final class OkHttpWebSocketChannels {
         .keepAliveWithoutCalls(true)
         .flowControlWindow(FLOW_CONTROL_WINDOW)
         .disableRetry()
-        .intercept(new TunnelStatusInterceptor(), new CallbacksAfterStartInterceptor());
+        .intercept(new TunnelStatusInterceptor(tunnels), new CallbacksAfterStartInterceptor());
     if (options.connectToHost() != null) {
       builder.overrideAuthority(options.authority());
     }

@@ -69,6 +69,8 @@ final class Tunnel extends WebSocketListener {
   private long roomWaits;
   private TunnelFailure failure;
   private volatile boolean tcpConnected;
+  /** A message from the server has arrived (the first carries its HTTP/2 SETTINGS). */
+  private volatile boolean serverBytesSeen;
   private volatile InetSocketAddress localAddress;
   private volatile InetSocketAddress remoteAddress;
   private volatile ProxyChooser.Choice proxy;
@@ -172,6 +174,7 @@ final class Tunnel extends WebSocketListener {
 
   @Override
   public void onMessage(WebSocket ws, ByteString bytes) {
+    serverBytesSeen = true;
     if (bytes.size() > options.settings().maxInboundFramePayload()) {
       // Where the connection's plaintext passes through InboundFrameLimit, this never happens: it refuses the
       // message at its header. Kept for connections whose plaintext it does not see.
@@ -205,6 +208,7 @@ final class Tunnel extends WebSocketListener {
 
   @Override
   public void onMessage(WebSocket ws, String text) {
+    serverBytesSeen = true;
     String problem = "expected binary frames but was a text frame";
     ws.close(1003, problem);
     end(TunnelFailure.closedHere(peer, 1003, problem));
@@ -302,6 +306,15 @@ final class Tunnel extends WebSocketListener {
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * How this tunnel ended, if it ended before any message from the server arrived: grpc-okhttp never saw the
+   * server's SETTINGS, so its connection never became ready and the calls waiting for it fail with grpc-okhttp's
+   * own text. Null while open or once the server has sent a message.
+   */
+  TunnelFailure failureBeforeServerBytes() {
+    return serverBytesSeen ? null : failure();
   }
 
   // ---- the byte streams grpc-okhttp uses ----

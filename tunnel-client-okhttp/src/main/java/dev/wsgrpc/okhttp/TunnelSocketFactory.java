@@ -62,6 +62,8 @@ final class TunnelSocketFactory extends SocketFactory {
   private final OkHttpWebSocketOptions options;
   private final OkHttpClient base;
   private final ProxyChooser proxies;
+  /** The tunnel most recently asked for; see {@link #latestFailureBeforeServerBytes()}. */
+  private volatile Tunnel latest;
 
   TunnelSocketFactory(OkHttpWebSocketOptions options, ProxyChooser proxies) {
     this.options = options;
@@ -103,6 +105,7 @@ final class TunnelSocketFactory extends SocketFactory {
   @Override
   public Socket createSocket(InetAddress address, int port) throws IOException {
     final Tunnel tunnel = new Tunnel(options);
+    latest = tunnel;
     Request request;
     try {
       request = upgradeRequest();
@@ -118,6 +121,19 @@ final class TunnelSocketFactory extends SocketFactory {
     }
     tunnel.open(client, request);
     return new TunnelSocket(tunnel, options.settings().maxOutboundFramePayload());
+  }
+
+  /**
+   * How the channel's most recent tunnel ended, if it ended after its upgrade but before the server's first message
+   * (for example a Close 1013 from a relay-mode gateway without an upstream). grpc-okhttp fails the calls waiting
+   * for that connection with {@code "End of stream or IOException"} and no cause, and no stream of theirs ever
+   * names the tunnel; {@link TunnelStatusInterceptor} asks here. Null while that tunnel is open or connecting, or
+   * once its server has sent a message. A later tunnel replaces the answer, so a failure is never given to calls
+   * that a newer connection attempt failed.
+   */
+  TunnelFailure latestFailureBeforeServerBytes() {
+    Tunnel t = latest;
+    return t == null ? null : t.failureBeforeServerBytes();
   }
 
   @Override

@@ -21,10 +21,21 @@ import java.net.SocketAddress;
  * HTTP/2 frame, INTERNAL {@code "error in frame handler"}); this interceptor replaces those with the {@link
  * TunnelFailure}'s status: e.g. UNAVAILABLE {@code "expected HTTP 101 but was 403 Forbidden from wss://host/grpc"},
  * or RESOURCE_EXHAUSTED after a close 1009. It learns each RPC's tunnel from the transport's local address (a
- * {@link TunnelLocalAddress}). Statuses from the server and from gRPC itself (deadlines, cancellation, GOAWAY) pass
- * unchanged.
+ * {@link TunnelLocalAddress}). A call that never got a stream (it waited for a connection whose tunnel ended before
+ * the server's SETTINGS, say after a Close 1013 right after the 101) has no tunnel of its own: it gets the status
+ * of the channel's latest tunnel if that one ended so ({@link TunnelSocketFactory#latestFailureBeforeServerBytes}),
+ * e.g. UNAVAILABLE {@code "WebSocket closed by ws://host/grpc with 1013 (Try Again Later): no upstream gRPC server
+ * reachable"}, the Netty client's words. Statuses from the server and from gRPC itself (deadlines, cancellation,
+ * GOAWAY) pass unchanged.
  */
 final class TunnelStatusInterceptor implements ClientInterceptor {
+
+  private final TunnelSocketFactory tunnels;
+
+  /** {@code tunnels}: the channel's socket factory, asked about calls that never got a stream. */
+  TunnelStatusInterceptor(TunnelSocketFactory tunnels) {
+    this.tunnels = tunnels;
+  }
 
   @Override
   public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions callOptions,
@@ -37,15 +48,19 @@ final class TunnelStatusInterceptor implements ClientInterceptor {
         super.start(new ForwardingClientCallListener.SimpleForwardingClientCallListener<R>(listener) {
           @Override
           public void onClose(Status status, Metadata trailers) {
-            super.onClose(describe(status, tunnelOfCall.tunnel), trailers);
+            super.onClose(describe(status, tunnelOfCall.tunnel, tunnels), trailers);
           }
         }, headers);
       }
     };
   }
 
-  /** {@code status}, or the status of the tunnel failure behind it. */
-  static Status describe(Status status, Tunnel tunnel) {
+  /**
+   * {@code status}, or the status of the tunnel failure behind it: the one in its causes, else the end of
+   * {@code tunnel} (the call's, null when it got no stream), else, for a call without a stream, an end of the
+   * channel's latest tunnel before the server's first message.
+   */
+  static Status describe(Status status, Tunnel tunnel, TunnelSocketFactory tunnels) {
     if (status.isOk()) {
       return status;
     }
@@ -53,13 +68,11 @@ final class TunnelStatusInterceptor implements ClientInterceptor {
     if (failure != null) {
       return failure.status();
     }
-    if (tunnel != null && isConnectionLoss(status)) {
-      TunnelFailure ended = tunnel.failure();
-      if (ended != null) {
-        return ended.status();
-      }
+    if (!isConnectionLoss(status)) {
+      return status;
     }
-    return status;
+    TunnelFailure ended = tunnel != null ? tunnel.failure() : tunnels.latestFailureBeforeServerBytes();
+    return ended != null ? ended.status() : status;
   }
 
   private static boolean isConnectionLoss(Status status) {

@@ -8,6 +8,7 @@ import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.TestCertificates;
+import dev.wsgrpc.testing.WireFrames;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
@@ -18,9 +19,11 @@ import java.io.FileInputStream;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -158,6 +161,48 @@ class HandshakeTextsTest {
     String url = "wss://localhost:" + ((InetSocketAddress) server.getListenSockets().get(0)).getPort() + "/grpc";
     String d = callFails(OkHttpWebSocketOptions.newBuilder(url).build()).getDescription();
     assertTrue(d.startsWith("TLS handshake with " + url + " failed: "), d);
+  }
+
+  /**
+   * A relay-mode gateway without a reachable upstream answers 101 and closes 1013 before grpc-okhttp has seen the
+   * server's SETTINGS: the call, still waiting for a ready connection, fails with the Close's code and reason.
+   */
+  @Test
+  void aCloseRightAfterThe101NamesItsCodeAndReason() throws Exception {
+    byte[] payload = concat(new byte[] {0x03, (byte) 0xf5}, // 1013
+        "no upstream gRPC server reachable".getBytes(StandardCharsets.UTF_8));
+    String close = new String(WireFrames.frameBytes(WireFrames.firstByte(true, 0, 8), payload, null),
+        StandardCharsets.ISO_8859_1);
+    String url = scripted(key -> upgrade(key, "") + close);
+    assertEquals("WebSocket closed by " + url + " with 1013 (Try Again Later): no upstream gRPC server reachable",
+        callFails(OkHttpWebSocketOptions.newBuilder(url).build()).getDescription());
+  }
+
+  /** A server that answers 101 and then says nothing: the call fails naming the missing Pong. */
+  @Test
+  void aServerSilentAfterThe101IsNamedByTheMissingPong() throws Exception {
+    ScriptedHttpServer server = new ScriptedHttpServer((socket, head) -> {
+      socket.getOutputStream().write(upgrade(ScriptedHttpServer.webSocketKey(head), "")
+          .getBytes(StandardCharsets.ISO_8859_1));
+      socket.getOutputStream().flush();
+      InputStream in = socket.getInputStream();
+      while (in.read() != -1) {
+        // Silent: read the client's preface and pings, answer nothing.
+      }
+    });
+    toClose.add(server);
+    String url = "ws://127.0.0.1:" + server.port() + "/grpc";
+    String d = callFails(OkHttpWebSocketOptions.newBuilder(url)
+        .settings(TunnelSettings.newBuilder().pingInterval(300, TimeUnit.MILLISECONDS).build()).build())
+        .getDescription();
+    assertEquals("no WebSocket Pong arrived within 300 ms of a Ping: the server or a hop on the path has gone "
+        + "silent (from " + url + ")", d);
+  }
+
+  private static byte[] concat(byte[] a, byte[] b) {
+    byte[] out = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
   }
 
   @Test

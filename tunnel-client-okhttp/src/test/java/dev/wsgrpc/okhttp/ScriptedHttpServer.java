@@ -42,13 +42,7 @@ final class ScriptedHttpServer implements AutoCloseable {
    */
   ScriptedHttpServer(Function<String, String> answer) throws IOException {
     this((s, head) -> {
-      String key = null;
-      for (String line : head.split("\r\n")) {
-        if (line.toLowerCase(Locale.ROOT).startsWith("sec-websocket-key:")) {
-          key = line.substring(line.indexOf(':') + 1).trim();
-        }
-      }
-      String response = answer.apply(key);
+      String response = answer.apply(webSocketKey(head));
       InputStream in = s.getInputStream();
       if (response != null) {
         s.getOutputStream().write(response.getBytes(StandardCharsets.ISO_8859_1));
@@ -59,6 +53,17 @@ final class ScriptedHttpServer implements AutoCloseable {
         // Silent, or the answer is out: let the client close first.
       }
     });
+  }
+
+  /** The request's {@code Sec-WebSocket-Key}, or null. */
+  static String webSocketKey(String requestHead) {
+    String key = null;
+    for (String line : requestHead.split("\r\n")) {
+      if (line.toLowerCase(Locale.ROOT).startsWith("sec-websocket-key:")) {
+        key = line.substring(line.indexOf(':') + 1).trim();
+      }
+    }
+    return key;
   }
 
   int port() {
