@@ -31,9 +31,11 @@ import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
 import okhttp3.Dispatcher;
 import okhttp3.Dns;
+import okhttp3.Interceptor;
 import okhttp3.OkHttpClient;
 import okhttp3.Protocol;
 import okhttp3.Request;
+import okhttp3.Response;
 
 /**
  * The {@link SocketFactory} handed to grpc-okhttp: each socket it asks for is a new tunnel, a WebSocket opened by
@@ -56,6 +58,22 @@ final class TunnelSocketFactory extends SocketFactory {
       Thread t = new Thread(r, "wsgrpc-okhttp-tunnel-" + count.incrementAndGet());
       t.setDaemon(true);
       return t;
+    }
+  };
+
+  /**
+   * Takes OkHttp's {@code Sec-WebSocket-Extensions: permessage-deflate} offer out of the upgrade request: wsgrpc
+   * offers no extension (docs/PROTOCOL.md 2.1, as the Netty client), and a server or proxy that accepted the offer
+   * would be refused ({@link UpgradeAnswer#problemWithAccepted}). {@code RealWebSocket} adds the header to the
+   * request it hands its call, and an application interceptor sees that request (network interceptors do not run for
+   * WebSocket calls).
+   */
+  static final Interceptor NO_EXTENSION_OFFER = new Interceptor() {
+    @Override
+    public Response intercept(Chain chain) throws IOException {
+      Request request = chain.request();
+      return chain.proceed(request.header("Sec-WebSocket-Extensions") == null ? request
+          : request.newBuilder().removeHeader("Sec-WebSocket-Extensions").build());
     }
   };
 
@@ -88,7 +106,8 @@ final class TunnelSocketFactory extends SocketFactory {
         .pingInterval(settings.pingIntervalMillis(), TimeUnit.MILLISECONDS)
         .followRedirects(false)
         .followSslRedirects(false)
-        .retryOnConnectionFailure(false);
+        .retryOnConnectionFailure(false)
+        .addInterceptor(NO_EXTENSION_OFFER);
     ClientTls tls = options.tls();
     if (tls.trustCertificates() != null) {
       X509TrustManager trust = trustManagerFor(tls.trustCertificates());

@@ -1,6 +1,7 @@
 package dev.wsgrpc.okhttp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -25,6 +26,8 @@ import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import okhttp3.CertificatePinner;
@@ -56,6 +59,18 @@ class HandshakeTextsTest {
 
   private String scripted(Function<String, String> answer) throws Exception {
     ScriptedHttpServer server = new ScriptedHttpServer(answer);
+    toClose.add(server);
+    return "ws://127.0.0.1:" + server.port() + "/grpc";
+  }
+
+  /** The same, completing {@code head} with the first request's head (request line and headers). */
+  private String scripted(Function<String, String> answer, CompletableFuture<String> head) throws Exception {
+    ScriptedHttpServer server = new ScriptedHttpServer((socket, requestHead) -> {
+      head.complete(requestHead);
+      socket.getOutputStream().write(answer.apply(ScriptedHttpServer.webSocketKey(requestHead))
+          .getBytes(StandardCharsets.ISO_8859_1));
+      socket.getOutputStream().flush();
+    });
     toClose.add(server);
     return "ws://127.0.0.1:" + server.port() + "/grpc";
   }
@@ -113,6 +128,20 @@ class HandshakeTextsTest {
     String url = scripted(key -> "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n");
     assertEquals("expected 'Upgrade: websocket' in the 101 but was missing from " + url,
         callFails(OkHttpWebSocketOptions.newBuilder(url).build()).getDescription());
+  }
+
+  /** OkHttp adds an offer of permessage-deflate; the tunnel takes it out, as the Netty client sends none. */
+  @Test
+  void theUpgradeRequestOnTheWireOffersNoExtension() throws Exception {
+    CompletableFuture<String> head = new CompletableFuture<>();
+    String url = scripted(key -> "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        head);
+    callFails(OkHttpWebSocketOptions.newBuilder(url).build());
+    String request = head.get(30, TimeUnit.SECONDS);
+    String lower = request.toLowerCase(Locale.ROOT);
+    assertTrue(lower.contains("\r\nsec-websocket-key: "), "expected an upgrade request but was:\n" + request);
+    assertFalse(lower.contains("sec-websocket-extensions"),
+        "expected no Sec-WebSocket-Extensions header but the request was:\n" + request);
   }
 
   @Test
