@@ -5,6 +5,8 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Headers;
 
 /**
@@ -35,6 +37,29 @@ abstract class BridgedCallTranslator extends ChannelDuplexHandler implements Htt
     } else {
       ctx.write(msg, promise);
     }
+  }
+
+  /** The {@code grpc-timeout} of the call in progress as handed to gRPC, or null. */
+  private CharSequence grpcTimeout;
+  /** When the call in progress was handed to gRPC, in the nanoseconds of the event loop's ticker. */
+  private long callStartNanos;
+
+  /**
+   * Opens a call toward gRPC with {@code headers} and returns its stream id; remembers when, and the call's
+   * {@code grpc-timeout}, for {@link #statusForReset}.
+   */
+  final int openStream(Http2Headers headers) throws Http2Exception {
+    grpcTimeout = headers.get("grpc-timeout");
+    callStartNanos = ctx.executor().ticker().nanoTime();
+    return bridge.openStream(headers, false);
+  }
+
+  /**
+   * The status of the call in progress that gRPC reset with {@code error}: DEADLINE_EXCEEDED when it was a CANCEL
+   * once the call's grpc-timeout had elapsed (see {@link BrowserCalls#statusForReset}).
+   */
+  final Status statusForReset(Http2Error error) {
+    return BrowserCalls.statusForReset(error, grpcTimeout, ctx.executor().ticker().nanoTime() - callStartNanos);
   }
 
   /** After passing request data to gRPC: stops reading the socket while gRPC's window for the call is full. */

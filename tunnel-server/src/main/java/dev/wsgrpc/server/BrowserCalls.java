@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
 /**
  * What every browser protocol shares when it becomes a gRPC call and back: the HTTP/2 request headers, the
@@ -116,11 +117,67 @@ final class BrowserCalls {
     return code.toStatus().withDescription(reason);
   }
 
-  /** The status of a call gRPC reset: CANCEL is a cancelled call, anything else broke the call. */
-  static Status statusForReset(Http2Error error) {
-    return error == Http2Error.CANCEL
-        ? Status.CANCELLED.withDescription("the call was cancelled by the server")
-        : Status.INTERNAL.withDescription("the server reset the call: " + error);
+  /**
+   * The status of a call gRPC reset: CANCEL once the call's {@code grpc-timeout} has elapsed is its deadline
+   * (gRPC's server resets a call whose deadline passed with CANCEL, as it does any call it cancels), any other
+   * CANCEL is a cancelled call, anything else broke the call.
+   *
+   * @param grpcTimeout the call's {@code grpc-timeout} header as it was handed to gRPC, or null
+   * @param elapsedNanos how long ago the call's headers were handed to gRPC
+   */
+  static Status statusForReset(Http2Error error, CharSequence grpcTimeout, long elapsedNanos) {
+    if (error != Http2Error.CANCEL) {
+      return Status.INTERNAL.withDescription("the server reset the call: " + error);
+    }
+    long timeoutNanos = timeoutNanos(grpcTimeout);
+    if (timeoutNanos >= 0 && elapsedNanos >= timeoutNanos) {
+      return Status.DEADLINE_EXCEEDED.withDescription("deadline of " + millis(timeoutNanos) + " (grpc-timeout "
+          + grpcTimeout + ") exceeded after " + TimeUnit.NANOSECONDS.toMillis(elapsedNanos) + " ms");
+    }
+    return Status.CANCELLED.withDescription("the call was cancelled by the server");
+  }
+
+  /**
+   * A {@code grpc-timeout} in nanoseconds: 1 to 8 ASCII digits and a unit ({@code H}, {@code M}, {@code S},
+   * {@code m}, {@code u}, {@code n}), as gRPC's HTTP/2 protocol defines it; -1 when {@code value} is null or not
+   * of that form (gRPC's server then refuses the call itself).
+   */
+  static long timeoutNanos(CharSequence value) {
+    if (value == null || value.length() < 2 || value.length() > 9) {
+      return -1;
+    }
+    long amount = 0;
+    for (int i = 0; i < value.length() - 1; i++) {
+      char c = value.charAt(i);
+      if (c < '0' || c > '9') {
+        return -1;
+      }
+      amount = amount * 10 + (c - '0');
+    }
+    switch (value.charAt(value.length() - 1)) {
+      case 'H':
+        return TimeUnit.HOURS.toNanos(amount);
+      case 'M':
+        return TimeUnit.MINUTES.toNanos(amount);
+      case 'S':
+        return TimeUnit.SECONDS.toNanos(amount);
+      case 'm':
+        return TimeUnit.MILLISECONDS.toNanos(amount);
+      case 'u':
+        return TimeUnit.MICROSECONDS.toNanos(amount);
+      case 'n':
+        return amount;
+      default:
+        return -1;
+    }
+  }
+
+  /** {@code nanos} as milliseconds: whole ones when it is, else with the fraction ({@code 0.25 ms}). */
+  private static String millis(long nanos) {
+    if (nanos % 1_000_000 == 0) {
+      return nanos / 1_000_000 + " ms";
+    }
+    return java.math.BigDecimal.valueOf(nanos, 6).stripTrailingZeros().toPlainString() + " ms";
   }
 
   /** Percent-encodes a grpc-message as gRPC's HTTP/2 protocol prescribes (UTF-8; printable ASCII except %). */

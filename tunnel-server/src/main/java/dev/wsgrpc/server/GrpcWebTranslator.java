@@ -160,7 +160,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
         request.headers().get(HttpHeaderNames.HOST), "application/grpc" + (suffix.isEmpty() ? "" : suffix),
         request.headers());
     try {
-      streamId = bridge.openStream(headers, false);
+      streamId = openStream(headers);
     } catch (Http2Exception e) {
       ctx.fireExceptionCaught(e);
     }
@@ -259,7 +259,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   public void onReset(int id, Http2Error error) {
     if (id == streamId && !responseEnded) {
       keepAlive = false;
-      answerStatus(BrowserCalls.statusForReset(error));
+      answerStatus(statusForReset(error));
       ctx.flush();
     }
   }

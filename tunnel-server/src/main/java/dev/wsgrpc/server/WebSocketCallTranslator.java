@@ -117,8 +117,7 @@ abstract class WebSocketCallTranslator extends BridgedCallTranslator {
     ctx.fireUserEventTriggered(new TunnelEstablishedEvent(path, subprotocol(), clientAddress, principal));
     bridge.start();
     try {
-      streamId = bridge.openStream(BrowserCalls.requestHeaders(path, scheme, authority, grpcContentType, metadata),
-          false);
+      streamId = openStream(BrowserCalls.requestHeaders(path, scheme, authority, grpcContentType, metadata));
     } catch (Http2Exception e) {
       refuse(Status.INTERNAL.withDescription("could not start the call: " + e.getMessage()));
       return false;
@@ -147,7 +146,7 @@ abstract class WebSocketCallTranslator extends BridgedCallTranslator {
   @Override
   public void onReset(int id, Http2Error error) {
     if (id == streamId) {
-      refuse(BrowserCalls.statusForReset(error));
+      refuse(statusForReset(error));
     }
   }
 

@@ -224,6 +224,18 @@ class GrpcWebSocketsTranslatorTest {
   }
 
   @Test
+  void aCancelOnceTheCallsGrpcTimeoutHasElapsedIsItsDeadline() {
+    open(8192);
+    channel.freezeTime();
+    channel.writeInbound(frame(HEADERS + "grpc-timeout: 500m\r\n"), message("x"));
+    channel.runPendingTasks();
+    channel.advanceTimeBy(503, TimeUnit.MILLISECONDS);
+    server.reset(channel, server.only().id, Http2Error.CANCEL);
+    assertEquals("grpc-status: 4\r\ngrpc-message: deadline of 500 ms (grpc-timeout 500m) exceeded after 503 ms\r\n",
+        trailersOfEnd());
+  }
+
+  @Test
   void aCallGrpcResetsWhileReadingItsHeadersEndsWithTheResetsStatus() {
     // gRPC resets a stream whose headers it cannot accept before the bridge has handed the stream's id back.
     server.resetOnHeaders = Http2Error.PROTOCOL_ERROR;

@@ -253,6 +253,55 @@ class GrpcWebTranslatorTest {
     assertFalse(channel.isOpen(), "after a reset the connection is not reused");
   }
 
+  /** A call with {@code grpc-timeout: 500m} that gRPC resets with CANCEL {@code afterMillis} after it started. */
+  private FullHttpResponse cancelledAfter(long afterMillis) {
+    open();
+    channel.freezeTime();
+    HttpRequest request = request("/pkg.Svc/Echo", "application/grpc-web-text");
+    request.headers().set("grpc-timeout", "500m");
+    translator.start(request);
+    channel.writeInbound(new DefaultLastHttpContent(Unpooled.copiedBuffer(
+        Base64.getEncoder().encode(retainedRelease(grpcMessage("x"))))));
+    channel.runPendingTasks();
+    ScriptedHttp2Server.Stream stream = server.only();
+    assertEquals("500m", stream.headers.get("grpc-timeout").toString(), "the deadline travels to gRPC");
+    channel.advanceTimeBy(afterMillis, TimeUnit.MILLISECONDS);
+    server.reset(channel, stream.id, Http2Error.CANCEL);
+    List<Object> out = BrowserFrames.outbound(channel);
+    assertEquals(1, out.size(), out.toString());
+    return (FullHttpResponse) out.get(0);
+  }
+
+  private static byte[] retainedRelease(ByteBuf buf) {
+    byte[] bytes = io.netty.buffer.ByteBufUtil.getBytes(buf);
+    buf.release();
+    return bytes;
+  }
+
+  @Test
+  void aCancelOnceTheCallsGrpcTimeoutHasElapsedIsItsDeadline() {
+    FullHttpResponse response = cancelledAfter(503);
+    try {
+      assertEquals("application/grpc-web-text+proto", response.headers().get(HttpHeaderNames.CONTENT_TYPE));
+      assertEquals("4", response.headers().get("grpc-status"));
+      assertEquals("deadline of 500 ms (grpc-timeout 500m) exceeded after 503 ms",
+          response.headers().get("grpc-message"));
+    } finally {
+      response.release();
+    }
+  }
+
+  @Test
+  void aCancelBeforeTheCallsGrpcTimeoutHasElapsedIsACancelledCall() {
+    FullHttpResponse response = cancelledAfter(499);
+    try {
+      assertEquals("1", response.headers().get("grpc-status"));
+      assertEquals("the call was cancelled by the server", response.headers().get("grpc-message"));
+    } finally {
+      response.release();
+    }
+  }
+
   @Test
   void aCallGrpcResetsWhileReadingItsHeadersIsAnsweredWithTheResetsStatus() {
     // gRPC resets a stream whose headers it cannot accept before the bridge has handed the stream's id back.

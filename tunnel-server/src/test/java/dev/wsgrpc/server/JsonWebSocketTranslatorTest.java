@@ -236,6 +236,18 @@ class JsonWebSocketTranslatorTest {
   }
 
   @Test
+  void aCancelOnceTheCallsGrpcTimeoutHasElapsedIsItsDeadline() {
+    open(true);
+    channel.freezeTime();
+    channel.writeInbound(text("{\"metadata\": {\"grpc-timeout\": \"500m\"}}"), text("{\"message\": {}}"));
+    channel.runPendingTasks();
+    channel.advanceTimeBy(503, java.util.concurrent.TimeUnit.MILLISECONDS);
+    server.reset(channel, server.only().id, Http2Error.CANCEL);
+    assertEquals(List.of("{\"status\":{\"code\":4,\"message\":\"deadline of 500 ms (grpc-timeout 500m) exceeded "
+        + "after 503 ms\",\"details\":[]}}", "close"), texts());
+  }
+
+  @Test
   void aCallGrpcResetsWhileReadingItsHeadersEndsWithTheResetsStatus() {
     // gRPC resets a stream whose headers it cannot accept before the bridge has handed the stream's id back.
     server.resetOnHeaders = Http2Error.PROTOCOL_ERROR;

@@ -1,0 +1,54 @@
+package dev.wsgrpc.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.grpc.Status;
+import io.netty.handler.codec.http2.Http2Error;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+class BrowserCallsTest {
+
+  @Test
+  void grpcTimeoutsInEveryUnitAreReadAsNanoseconds() {
+    assertEquals(TimeUnit.HOURS.toNanos(2), BrowserCalls.timeoutNanos("2H"));
+    assertEquals(TimeUnit.MINUTES.toNanos(3), BrowserCalls.timeoutNanos("3M"));
+    assertEquals(TimeUnit.SECONDS.toNanos(99999999), BrowserCalls.timeoutNanos("99999999S"));
+    assertEquals(500_000_000L, BrowserCalls.timeoutNanos("500m"));
+    assertEquals(250_000L, BrowserCalls.timeoutNanos("250u"));
+    assertEquals(7L, BrowserCalls.timeoutNanos("7n"));
+  }
+
+  @Test
+  void malformedGrpcTimeoutsAreNone() {
+    for (String value : new String[] {"", "m", "500", "500x", "-5m", "5 m", "123456789m", "1.5S"}) {
+      assertEquals(-1, BrowserCalls.timeoutNanos(value), value);
+    }
+    assertEquals(-1, BrowserCalls.timeoutNanos(null));
+  }
+
+  @Test
+  void aCancelOnceTheGrpcTimeoutHasElapsedIsDeadlineExceededAndSaysBothTimes() {
+    Status status = BrowserCalls.statusForReset(Http2Error.CANCEL, "500m", TimeUnit.MILLISECONDS.toNanos(503));
+    assertEquals(Status.Code.DEADLINE_EXCEEDED, status.getCode());
+    assertEquals("deadline of 500 ms (grpc-timeout 500m) exceeded after 503 ms", status.getDescription());
+    assertEquals("deadline of 0.25 ms (grpc-timeout 250u) exceeded after 1 ms",
+        BrowserCalls.statusForReset(Http2Error.CANCEL, "250u", 1_000_000).getDescription());
+  }
+
+  @Test
+  void aCancelBeforeTheGrpcTimeoutOrWithoutOneIsCancelled() {
+    assertEquals(Status.Code.CANCELLED,
+        BrowserCalls.statusForReset(Http2Error.CANCEL, "500m", TimeUnit.MILLISECONDS.toNanos(499)).getCode());
+    assertEquals(Status.Code.CANCELLED, BrowserCalls.statusForReset(Http2Error.CANCEL, null, Long.MAX_VALUE).getCode());
+    assertEquals(Status.Code.CANCELLED,
+        BrowserCalls.statusForReset(Http2Error.CANCEL, "soon", Long.MAX_VALUE).getCode());
+  }
+
+  @Test
+  void anyOtherResetBrokeTheCall() {
+    Status status = BrowserCalls.statusForReset(Http2Error.INTERNAL_ERROR, "500m", Long.MAX_VALUE);
+    assertEquals(Status.Code.INTERNAL, status.getCode());
+    assertEquals("the server reset the call: INTERNAL_ERROR", status.getDescription());
+  }
+}
