@@ -73,7 +73,10 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     this.gate = gate;
   }
 
-  /** Whether {@code request} is gRPC-Web: a POST with one of its content types. */
+  /**
+   * Whether {@code request} means to be gRPC-Web: a POST whose content type starts with {@code application/grpc-web}.
+   * Only {@linkplain #mediaType the protobuf ones} are served; the translator refuses the others (415).
+   */
   static boolean isGrpcWeb(HttpRequest request) {
     String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
     return HttpMethod.POST.equals(request.method()) && type != null
@@ -81,9 +84,38 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   }
 
   /**
-   * Starts the HTTP/2 connection toward gRPC (whose handler must follow by now) and the first call, already checked.
+   * The gRPC-Web media type of {@code request} that this translator serves, without parameters and lower-case:
+   * {@code application/grpc-web}, {@code application/grpc-web+proto}, {@code application/grpc-web-text} or
+   * {@code application/grpc-web-text+proto}; null for any other (e.g. {@code application/grpc-web+json}, whose
+   * messages gRPC's protobuf services cannot read).
+   */
+  static String mediaType(HttpRequest request) {
+    String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
+    if (type == null) {
+      return null;
+    }
+    int parameters = type.indexOf(';');
+    type = (parameters < 0 ? type : type.substring(0, parameters)).trim().toLowerCase(Locale.ROOT);
+    switch (type) {
+      case CONTENT_TYPE:
+      case CONTENT_TYPE + "+proto":
+      case TEXT_CONTENT_TYPE:
+      case TEXT_CONTENT_TYPE + "+proto":
+        return type;
+      default:
+        return null;
+    }
+  }
+
+  /**
+   * Starts the HTTP/2 connection toward gRPC (whose handler must follow by now) and the first call, already checked;
+   * a first request with a content type the translator does not serve is refused like one that follows.
    */
   void start(HttpRequest first) {
+    if (mediaType(first) == null) {
+      refuseContentType(first);
+      return;
+    }
     bridge.start();
     startCall(first);
   }
@@ -125,13 +157,11 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
       return;
     }
     if (request.decoderResult().isFailure() || !isGrpcWeb(request)) {
-      FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
-          HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, io.netty.buffer.ByteBufUtil.writeUtf8(ctx.alloc(),
-              "expected a gRPC-Web request (POST with Content-Type application/grpc-web)\n"));
-      response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
-      response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-      HttpUtil.setContentLength(response, response.content().readableBytes());
-      answerAndClose(response, LingeringClose.bodyFollows(request));
+      answerUnsupported(request, "expected a gRPC-Web request (POST with Content-Type application/grpc-web)");
+      return;
+    }
+    if (mediaType(request) == null) {
+      refuseContentType(request);
       return;
     }
     Status refusal = gate.check(request);
@@ -143,12 +173,28 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     startCall(request);
   }
 
+  /** A gRPC-Web request whose content type is not one of the protobuf ones: 415, and the connection closes. */
+  private void refuseContentType(HttpRequest request) {
+    answerUnsupported(request, "expected application/grpc-web[+proto] or application/grpc-web-text[+proto] but was "
+        + BrowserCalls.printable(request.headers().get(HttpHeaderNames.CONTENT_TYPE)));
+  }
+
+  /** Answers 415 with {@code reason} as text, then closes: the answer ends the connection. */
+  private void answerUnsupported(HttpRequest request, String reason) {
+    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+        HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, io.netty.buffer.ByteBufUtil.writeUtf8(ctx.alloc(), reason + "\n"));
+    response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
+    response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    HttpUtil.setContentLength(response, response.content().readableBytes());
+    answerAndClose(response, LingeringClose.bodyFollows(request));
+  }
+
   private void startCall(HttpRequest request) {
     keepAlive &= HttpUtil.isKeepAlive(request);
-    String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE).toLowerCase(Locale.ROOT);
+    String type = mediaType(request);
     text = type.startsWith(TEXT_CONTENT_TYPE);
     String suffix = type.substring(text ? TEXT_CONTENT_TYPE.length() : CONTENT_TYPE.length());
-    responseContentType = (text ? TEXT_CONTENT_TYPE : CONTENT_TYPE) + (suffix.isEmpty() ? "+proto" : suffix);
+    responseContentType = (text ? TEXT_CONTENT_TYPE : CONTENT_TYPE) + "+proto";
     decoder = text ? new GrpcWebText.Decoder() : null;
     encoder = text ? new GrpcWebText.Encoder() : null;
     requestEnded = false;

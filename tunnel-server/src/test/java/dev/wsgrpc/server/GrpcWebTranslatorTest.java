@@ -358,6 +358,76 @@ class GrpcWebTranslatorTest {
     assertFalse(channel.isOpen());
   }
 
+  /** The text of the 415 the translator answered with; the connection closed and nothing reached gRPC. */
+  private String refusedAs415(int callsBefore) {
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals(1, out.size(), out.toString());
+      FullHttpResponse response = (FullHttpResponse) out.get(0);
+      assertEquals(415, response.status().code());
+      assertEquals("text/plain; charset=utf-8", response.headers().get(HttpHeaderNames.CONTENT_TYPE));
+      assertEquals(callsBefore, server.streams.size(), "the refused call never reaches gRPC");
+      return response.content().toString(StandardCharsets.UTF_8);
+    } finally {
+      BrowserFrames.release(out);
+      channel.advanceTimeBy(LingeringClose.LINGER_MILLIS, TimeUnit.MILLISECONDS);
+      channel.runScheduledPendingTasks();
+      assertFalse(channel.isOpen());
+    }
+  }
+
+  @Test
+  void aFirstRequestInAnotherGrpcWebFormatThanProtobufGets415AndWhatWasExpected() {
+    open();
+    HttpRequest request = request("/pkg.Svc/Echo", "application/grpc-web+json");
+    HttpUtil.setContentLength(request, 2);
+    translator.start(request);
+    channel.writeInbound(new DefaultLastHttpContent(Unpooled.copiedBuffer("{}", StandardCharsets.UTF_8)));
+    channel.runPendingTasks();
+    assertEquals("expected application/grpc-web[+proto] or application/grpc-web-text[+proto] but was "
+        + "application/grpc-web+json\n", refusedAs415(0));
+  }
+
+  @Test
+  void aFollowingRequestInAnotherGrpcWebFormatThanProtobufGets415AndWhatWasExpected() {
+    open();
+    answer(unaryCall("one"), "1");
+    BrowserFrames.release(BrowserFrames.outbound(channel));
+    HttpRequest request = request("/pkg.Svc/Echo", "application/grpc-web-text+thrift; charset=utf-8");
+    HttpUtil.setContentLength(request, 4);
+    channel.writeInbound(request);
+    channel.writeInbound(new DefaultLastHttpContent(Unpooled.copiedBuffer("AAAA", StandardCharsets.UTF_8)));
+    assertEquals("expected application/grpc-web[+proto] or application/grpc-web-text[+proto] but was "
+        + "application/grpc-web-text+thrift; charset=utf-8\n", refusedAs415(1));
+  }
+
+  @Test
+  void theProtobufContentTypesAreServedWhateverTheirCaseAndParameters() {
+    open();
+    answer(unaryCall("one"), "1");
+    BrowserFrames.release(BrowserFrames.outbound(channel));
+    String[][] cases = {
+        {"Application/GRPC-Web+Proto; charset=UTF-8", "application/grpc+proto", "application/grpc-web+proto"},
+        {"application/grpc-web ;charset=utf-8", "application/grpc", "application/grpc-web+proto"},
+        {"application/grpc-web-text+proto", "application/grpc+proto", "application/grpc-web-text+proto"}};
+    for (String[] c : cases) {
+      channel.writeInbound(request("/pkg.Svc/Echo", c[0]));
+      channel.writeInbound(new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER));
+      channel.runPendingTasks();
+      ScriptedHttp2Server.Stream stream = server.streams.get(server.streams.size() - 1);
+      assertEquals(c[1], stream.headers.get("content-type").toString(), c[0]);
+      server.trailers(channel, stream.id, 0, null);
+      List<Object> out = BrowserFrames.outbound(channel);
+      try {
+        assertEquals(c[2], ((HttpResponse) out.get(0)).headers().get(HttpHeaderNames.CONTENT_TYPE), c[0]);
+      } finally {
+        BrowserFrames.release(out);
+      }
+    }
+    assertEquals(4, server.streams.size());
+    assertTrue(channel.isOpen());
+  }
+
   @Test
   void aSecondRequestBeforeTheFirstWasAnsweredClosesTheConnection() {
     open();
