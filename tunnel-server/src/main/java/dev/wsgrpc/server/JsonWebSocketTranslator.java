@@ -153,9 +153,11 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
       if (incoming == null) {
         incoming = ctx.alloc().compositeBuffer();
       }
-      if (incoming.readableBytes() + frame.content().readableBytes() > maxMessageBytes) {
+      long arrived = (long) incoming.readableBytes() + frame.content().readableBytes();
+      if (arrived > maxMessageBytes) {
+        // Refused at the fragment that crosses the limit: the size is exact once the message's last one came.
         fail(Status.RESOURCE_EXHAUSTED.withDescription("expected a message of at most " + maxMessageBytes
-            + " bytes"));
+            + " bytes but it had " + (frame.isFinalFragment() ? "" : "at least ") + arrived));
         return;
       }
       incoming.addComponent(true, frame.content().retain());

@@ -266,10 +266,21 @@ class JsonWebSocketTranslatorTest {
   }
 
   @Test
-  void oversizedTextIsRefused() {
+  void oversizedTextIsRefusedWithTheLimitAndTheSizeThatArrived() {
     open(true);
     channel.writeInbound(text("{\"message\": {\"text\": \"" + "x".repeat(2000) + "\"}}"));
-    assertTrue(texts().get(0).startsWith("{\"status\":{\"code\":8,\"message\":\"expected a message of at most 1024"));
+    assertEquals("{\"status\":{\"code\":8,\"message\":\"expected a message of at most 1024 bytes but it had 2025\","
+        + "\"details\":[]}}", texts().get(0));
+  }
+
+  @Test
+  void anOversizedMessageStillInFragmentsIsRefusedWithTheSizeSoFar() {
+    open(true);
+    channel.writeInbound(new TextWebSocketFrame(false, 0, "{\"message\": {\"text\": \"" + "x".repeat(1000)),
+        new ContinuationWebSocketFrame(false, 0, Unpooled.copiedBuffer("x".repeat(100),
+            java.nio.charset.StandardCharsets.UTF_8)));
+    assertEquals("{\"status\":{\"code\":8,\"message\":\"expected a message of at most 1024 bytes but it had at "
+        + "least 1122\",\"details\":[]}}", texts().get(0));
   }
 
   @Test
