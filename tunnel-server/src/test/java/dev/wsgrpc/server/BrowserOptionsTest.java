@@ -1,0 +1,65 @@
+package dev.wsgrpc.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.cors.CorsHandler;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+/** The CORS answers {@link BrowserOptions} configures, through Netty's {@link CorsHandler}. */
+class BrowserOptionsTest {
+
+  /** The preflight answer to a page from {@code origin}, every header name lower case. */
+  private static Map<String, String> preflight(BrowserOptions options, String origin) {
+    EmbeddedChannel channel = new EmbeddedChannel(new CorsHandler(options.cors()));
+    DefaultFullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.OPTIONS,
+        "/wsgrpc.testing.Echo/Unary");
+    request.headers().set(HttpHeaderNames.ORIGIN, origin)
+        .set(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .set(HttpHeaderNames.ACCESS_CONTROL_REQUEST_HEADERS, "content-type,x-grpc-web");
+    assertFalse(channel.writeInbound(request), "a preflight is answered, never passed on");
+    FullHttpResponse response = channel.readOutbound();
+    try {
+      assertEquals(200, response.status().code());
+      assertEquals(0, response.content().readableBytes());
+      Map<String, String> headers = new TreeMap<>();
+      response.headers().forEach(h -> headers.merge(h.getKey().toLowerCase(java.util.Locale.ROOT), h.getValue(),
+          (a, b) -> a + " | " + b));
+      return headers;
+    } finally {
+      assertTrue(response.release());
+      assertFalse(channel.finish());
+    }
+  }
+
+  @Test
+  void aPreflightAnswerCarriesExactlyTheCorsHeadersAndNoQuotedDate() {
+    BrowserOptions options = BrowserOptions.newBuilder(List.of("https://app.example")).build();
+    Map<String, String> headers = preflight(options, "https://app.example");
+    assertFalse(headers.containsKey("date"), "no Date: Netty's default is quoted as a combined header " + headers);
+    assertEquals(new java.util.TreeSet<>(BrowserOptions.STANDARD_REQUEST_HEADERS),
+        new java.util.TreeSet<>(List.of(headers.remove("access-control-allow-headers").split(","))));
+    assertEquals(Map.of(
+        "access-control-allow-origin", "https://app.example",
+        "vary", "origin",
+        "access-control-allow-methods", "POST",
+        "access-control-max-age", "600",
+        "content-length", "0"), headers);
+  }
+
+  @Test
+  void aPreflightFromAnOriginNotAllowedGetsNoCorsHeaders() {
+    BrowserOptions options = BrowserOptions.newBuilder(List.of("https://app.example")).build();
+    assertEquals(Map.of("content-length", "0"), preflight(options, "https://evil.example"));
+  }
+}
