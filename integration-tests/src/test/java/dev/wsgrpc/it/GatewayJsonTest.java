@@ -125,6 +125,19 @@ class GatewayJsonTest {
   }
 
   @Test
+  void aDeadlineThatPassesOnTheGatewayIsDeadlineExceededNotCancelled() throws Exception {
+    // The JDK's WebSocket client, not Python: this check runs where python3-websockets is not installed.
+    JdkBrowserSocket.Exchange exchange = JdkBrowserSocket.call(URI.create(reflecting + "/wsgrpc.testing.Echo/Unary"),
+        "wsgrpc-json", "{\"metadata\": {" + TOKEN + ", \"grpc-timeout\": \"500m\"}}",
+        "{\"message\": {\"delayMs\": 3000}}", "{\"halfClose\": true}");
+    assertEquals(1000, exchange.closeCode);
+    String status = exchange.texts().get(exchange.texts().size() - 1);
+    // Whichever ends the call first, the gateway's own deadline (its gRPC server resets the call) or the upstream's
+    // (the proxied call ends with its status), the page sees the deadline.
+    assertTrue(status.startsWith("{\"status\":{\"code\":4,\"message\":\""), status);
+  }
+
+  @Test
   void serverStreaming() throws Exception {
     List<String> lines = call(reflecting, "wsgrpc.testing.Echo/ServerStream", "{" + TOKEN + "}",
         "[{\"payload\": \"cw==\", \"count\": 20}]", null);

@@ -1,0 +1,186 @@
+package dev.wsgrpc.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.server.BrowserOptions;
+import dev.wsgrpc.server.JsonSchemas;
+import dev.wsgrpc.server.WebSocketServerOptions;
+import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.proto.EchoRequest;
+import io.grpc.Server;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The statuses every browser protocol gives for the same event, against the library server with a real gRPC
+ * service on loopback: a deadline that passes on the server (DEADLINE_EXCEEDED, not CANCELLED, on gRPC-Web,
+ * grpc-websockets and wsgrpc-json), a gRPC-Web format other than protobuf, an oversized JSON message, and the
+ * CORS preflight's headers.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class BrowserStatusTest {
+
+  /** What every deadline test expects: grpc-java cancels the call at its 500 ms deadline. */
+  private static final String DEADLINE = "deadline of 500 ms \\(grpc-timeout 500m\\) exceeded after \\d+ ms";
+
+  private static final EchoService echo = new EchoService();
+  private static Server server;
+  private static String address;
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+  @BeforeAll
+  static void start() throws Exception {
+    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+            WebSocketServerOptions.newBuilder().browser(BrowserOptions.newBuilder(List.of("https://app.example"))
+                .json(JsonSchemas.of(List.of(echo))).build()).build())
+        .addService(echo)
+        .build()
+        .start();
+    address = "127.0.0.1:" + ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    echo.shutdown();
+  }
+
+  private static byte[] framed(byte[] message) {
+    return ByteBuffer.allocate(5 + message.length).put((byte) 0).putInt(message.length).put(message).array();
+  }
+
+  private static byte[] slowRequest() {
+    return EchoRequest.newBuilder().setDelayMs(3000).build().toByteArray();
+  }
+
+  private HttpResponse<byte[]> grpcWeb(String contentType, byte[] body, String... headers) throws Exception {
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://" + address
+        + "/wsgrpc.testing.Echo/Unary"))
+        .header("Content-Type", contentType)
+        .header("X-Grpc-Web", "1")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(body))
+        .timeout(Duration.ofSeconds(30));
+    for (int i = 0; i < headers.length; i += 2) {
+      request.header(headers[i], headers[i + 1]);
+    }
+    return http.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  @Test
+  void grpcWebDeadlineThatPassesOnTheServerIsDeadlineExceeded() throws Exception {
+    HttpResponse<byte[]> response = grpcWeb("application/grpc-web+proto", framed(slowRequest()),
+        "grpc-timeout", "500m");
+    assertEquals(200, response.statusCode());
+    assertEquals("4", response.headers().firstValue("grpc-status").orElse(null), response.headers().toString());
+    String message = response.headers().firstValue("grpc-message").orElse("");
+    assertTrue(message.matches(DEADLINE), message);
+  }
+
+  @Test
+  void grpcWebSocketsDeadlineThatPassesOnTheServerIsDeadlineExceeded() throws Exception {
+    byte[] headers = ("content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\ngrpc-timeout: 500m\r\n")
+        .getBytes(StandardCharsets.ISO_8859_1);
+    byte[] framed = framed(slowRequest());
+    byte[] data = ByteBuffer.allocate(1 + framed.length).put((byte) 0).put(framed).array();
+    JdkBrowserSocket.Exchange exchange = JdkBrowserSocket.call(
+        URI.create("ws://" + address + "/wsgrpc.testing.Echo/Unary"), "grpc-websockets", headers, data,
+        new byte[] {1});
+    assertEquals(1000, exchange.closeCode);
+    String trailers = exchange.lastHeaderFrame();
+    assertTrue(trailers.matches("grpc-status: 4\r\ngrpc-message: " + DEADLINE + "\r\n"), trailers);
+  }
+
+  @Test
+  void jsonDeadlineThatPassesOnTheServerIsDeadlineExceeded() throws Exception {
+    JdkBrowserSocket.Exchange exchange = JdkBrowserSocket.call(
+        URI.create("ws://" + address + "/wsgrpc.testing.Echo/Unary"), "wsgrpc-json",
+        "{\"metadata\": {\"grpc-timeout\": \"500m\"}}", "{\"message\": {\"delayMs\": 3000}}", "{\"halfClose\": true}");
+    assertEquals(1000, exchange.closeCode);
+    List<String> texts = exchange.texts();
+    assertEquals(1, texts.size(), texts.toString());
+    assertTrue(texts.get(0).matches("\\{\"status\":\\{\"code\":4,\"message\":\"" + DEADLINE
+        + "\",\"details\":\\[]}}"), texts.get(0));
+  }
+
+  @Test
+  void anOversizedJsonMessageIsRefusedWithTheLimitAndTheSizeThatArrived() throws Exception {
+    String big = "{\"message\": {\"payload\": \"" + Base64.getEncoder().encodeToString(new byte[5 * 1024 * 1024])
+        + "\"}}";
+    JdkBrowserSocket.Exchange exchange = JdkBrowserSocket.call(
+        URI.create("ws://" + address + "/wsgrpc.testing.Echo/Unary"), "wsgrpc-json", big);
+    List<String> texts = exchange.texts();
+    assertEquals(1, texts.size(), texts.toString());
+    assertTrue(texts.get(0).matches("\\{\"status\":\\{\"code\":8,\"message\":\"expected a message of at most "
+        + "4194304 bytes but it had (at least )?\\d+\",\"details\":\\[]}}"), texts.get(0));
+  }
+
+  @Test
+  void grpcWebInAnotherFormatThanProtobufGets415SayingWhatWasExpectedAndNeverReachesTheService() throws Exception {
+    List<LogRecord> severe = Collections.synchronizedList(new ArrayList<>());
+    Handler recorder = new Handler() {
+      @Override
+      public void publish(LogRecord record) {
+        if (record.getLevel().intValue() >= Level.SEVERE.intValue()) {
+          severe.add(record);
+        }
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    Logger grpc = Logger.getLogger("io.grpc");
+    grpc.addHandler(recorder);
+    try {
+      int before = echo.unaryCalls.get();
+      HttpResponse<byte[]> response = grpcWeb("application/grpc-web+json",
+          framed("{\"payload\": \"aGk=\"}".getBytes(StandardCharsets.UTF_8)));
+      assertEquals(415, response.statusCode());
+      assertEquals("expected application/grpc-web[+proto] or application/grpc-web-text[+proto] but was "
+          + "application/grpc-web+json\n", new String(response.body(), StandardCharsets.UTF_8));
+      assertEquals(before, echo.unaryCalls.get(), "nothing reached the service");
+    } finally {
+      grpc.removeHandler(recorder);
+    }
+    assertEquals(List.of(), severe.stream().map(LogRecord::getMessage).toList());
+  }
+
+  @Test
+  void aCorsPreflightIsAnsweredWithoutAQuotedDate() throws Exception {
+    HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create("http://" + address
+        + "/wsgrpc.testing.Echo/Unary"))
+        .method("OPTIONS", HttpRequest.BodyPublishers.noBody())
+        .header("Origin", "https://app.example")
+        .header("Access-Control-Request-Method", "POST")
+        .timeout(Duration.ofSeconds(30))
+        .build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, response.statusCode());
+    assertEquals("https://app.example", response.headers().firstValue("access-control-allow-origin").orElse(null));
+    assertEquals("POST", response.headers().firstValue("access-control-allow-methods").orElse(null));
+    assertEquals("600", response.headers().firstValue("access-control-max-age").orElse(null));
+    assertFalse(response.headers().firstValue("date").isPresent(), response.headers().toString());
+  }
+}
