@@ -78,6 +78,18 @@ const grpcWebCases = {
     return expectCode(error, Code.DeadlineExceeded);
   },
 
+  // The page keeps no deadline of its own: the server's, from grpc-timeout, ends the call.
+  async serverSideDeadline(target) {
+    const error = await failure(() => grpcWeb(target).unary({ delayMs: 3000 }, { headers: { "grpc-timeout": "500m" } }));
+    return expectCode(error, Code.DeadlineExceeded);
+  },
+
+  async jsonFormatIsRefusedWith415(target) {
+    const client = createClient(Echo, createGrpcWebTransport({ baseUrl: target, useBinaryFormat: false }));
+    const error = await failure(() => client.unary({ payload: encoder.encode("json") }));
+    return expectCode(error, Code.Unknown, "415");
+  },
+
   async cancel(target) {
     const abort = new AbortController();
     setTimeout(() => abort.abort(), 300);
@@ -260,6 +272,13 @@ const grpcWebSocketsCases = {
     return expectWsCode(end, grpc.Code.FailedPrecondition);
   },
 
+  async serverSideDeadline(target) {
+    const call = wsCall(target, "Unary", false, false, { "grpc-timeout": "500m" });
+    call.send({ delayMs: 3000 });
+    call.finishSend();
+    return expectWsCode(await call.ended, grpc.Code.DeadlineExceeded);
+  },
+
   async unknownMethod(target) {
     const call = wsCall(target, "NoSuchMethod", false, false);
     call.send({});
@@ -383,6 +402,10 @@ const jsonWebSocketCases = {
   "not JSON of the request type": async (target) => {
     const got = await jsonCall(target, "Unary", [{ colour: "red" }]);
     return expectJsonStatus(got, 3, "expected a wsgrpc.testing.EchoRequest as JSON");
+  },
+  "a deadline that passes on the server": async (target) => {
+    const got = await jsonCall(target, "Unary", [{ delayMs: 3000 }], { "grpc-timeout": "500m" });
+    return expectJsonStatus(got, 4);
   },
   "unknown method": async (target) => {
     const got = await jsonCall(target, "Nope", [{}]);
