@@ -101,6 +101,11 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   private HttpHeaders upgradeHeaders;
   private String webSocketKey;
   private io.grpc.Status webSocketRefusal;
+  /**
+   * The subprotocols the upgrade offered, for the authenticator ({@code bearer.<token>} among them: browsers cannot
+   * set Authorization on a WebSocket); the 101 names only the protocol's own.
+   */
+  private List<String> offeredSubprotocols = List.of();
 
   ServerUpgradeHandler(WebSocketServerOptions options, TunnelCounter counter, boolean nativeCallsChecked) {
     this.options = options;
@@ -361,6 +366,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     }
     webSocketKey = keys.get(0).trim();
     List<String> offered = Http11Tokens.elements(h.getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL));
+    offeredSubprotocols = offered;
     // Offers of the form bearer.<token> are credentials: never chosen, never echoed, not counted as protocols.
     List<String> protocols = new java.util.ArrayList<>(offered);
     protocols.removeIf(BearerTokens::isCredential);
@@ -701,8 +707,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     HttpHeaders merged = new io.netty.handler.codec.http.DefaultHttpHeaders().add(upgradeHeaders)
         .add(messageHeaders);
     AuthDecision decision = authenticator.authenticate(new UpgradeRequest(callPath, callQuery, merged,
-        clientAddress, ctx.channel().remoteAddress(), sslSession(ctx),
-        List.of(browserProtocol.subprotocol()), ctx.channel()));
+        clientAddress, ctx.channel().remoteAddress(), sslSession(ctx), offeredSubprotocols, ctx.channel()));
     if (!decision.accepted()) {
       options.listener().upgradeRejected(clientAddress, decision.status(),
           decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN);

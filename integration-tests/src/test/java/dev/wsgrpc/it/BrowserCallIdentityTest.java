@@ -1,0 +1,200 @@
+package dev.wsgrpc.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.server.AccessPolicy;
+import dev.wsgrpc.server.BearerTokens;
+import dev.wsgrpc.server.BrowserOptions;
+import dev.wsgrpc.server.JsonSchemas;
+import dev.wsgrpc.server.TunnelPrincipal;
+import dev.wsgrpc.server.WebSocketServerOptions;
+import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.WireFrames;
+import dev.wsgrpc.testing.proto.EchoRequest;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Who each browser call is for: a WebSocket call (wsgrpc-json, grpc-websockets) authenticates with a
+ * {@code bearer.<token>} subprotocol. Raw WebSocket bytes over real loopback sockets to a real server; services
+ * record what they see.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class BrowserCallIdentityTest {
+
+  private static final BearerTokens TOKENS = BearerTokens.of(Map.of("tok-alice", "alice", "tok-bob", "bob"));
+  private static final String UNARY = "/wsgrpc.testing.Echo/Unary";
+
+  private final EchoService echo = new EchoService();
+  /** One line per call that reached the service: principal (Context), principal (attribute), client host. */
+  private final Queue<String> seen = new ConcurrentLinkedQueue<>();
+  private Server server;
+  private int port;
+
+  private final ServerInterceptor recorder = new ServerInterceptor() {
+    @Override
+    public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
+        ServerCallHandler<ReqT, RespT> next) {
+      SocketAddress client = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+      seen.add(TunnelPrincipal.current() + " " + call.getAttributes().get(TunnelPrincipal.ATTRIBUTE) + " "
+          + ((InetSocketAddress) client).getAddress().getHostAddress()
+          + (headers.containsKey(Metadata.Key.of("wsgrpc-admission", Metadata.ASCII_STRING_MARSHALLER))
+              ? " (saw the internal header)" : ""));
+      return next.startCall(call, headers);
+    }
+  };
+
+  private void start(AccessPolicy.Builder access) throws Exception {
+    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), WebSocketServerOptions
+            .newBuilder()
+            .browser(BrowserOptions.newBuilder(List.of("*")).json(JsonSchemas.of(List.of(echo))).build())
+            .access(access.authenticator(TOKENS).trustedProxies(List.of("127.0.0.0/8")).build())
+            .build())
+        .addService(ServerInterceptors.intercept(echo, recorder))
+        .build()
+        .start();
+    port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    if (server != null) {
+      server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+    echo.shutdown();
+  }
+
+  private static byte[] unaryBody(String payload) {
+    byte[] message = EchoRequest.newBuilder().setPayload(com.google.protobuf.ByteString.copyFromUtf8(payload))
+        .build().toByteArray();
+    return ByteBuffer.allocate(5 + message.length).put((byte) 0).putInt(message.length).put(message).array();
+  }
+
+  // WebSocket calls: the token as a subprotocol, as browsers offer it (they cannot set Authorization).
+
+  /** One WebSocket call over a raw socket: upgrade, the client's messages, then the server's until its Close. */
+  private static final class WebSocketCall {
+    final String head;
+    final List<byte[]> received = new ArrayList<>();
+
+    WebSocketCall(int port, String protocols, int opcode, List<byte[]> messages) throws IOException {
+      try (Socket socket = new Socket("127.0.0.1", port)) {
+        socket.setSoTimeout(30_000);
+        OutputStream out = socket.getOutputStream();
+        out.write(("GET " + UNARY + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            + "Origin: http://127.0.0.1\r\nSec-WebSocket-Protocol: " + protocols + "\r\n\r\n")
+            .getBytes(StandardCharsets.ISO_8859_1));
+        DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(socket.getInputStream()));
+        StringBuilder head = new StringBuilder();
+        while (head.indexOf("\r\n\r\n") < 0) {
+          int b = in.read();
+          if (b == -1) {
+            break;
+          }
+          head.append((char) b);
+        }
+        this.head = head.toString();
+        if (!this.head.startsWith("HTTP/1.1 101")) {
+          return;
+        }
+        for (byte[] message : messages) {
+          out.write(WireFrames.frame(true, 0, opcode, true, message));
+        }
+        out.flush();
+        while (true) {
+          int first = in.readUnsignedByte();
+          long length = in.readUnsignedByte() & 0x7f;
+          if (length == 126) {
+            length = in.readUnsignedShort();
+          } else if (length == 127) {
+            length = in.readLong();
+          }
+          byte[] payload = in.readNBytes((int) length);
+          if ((first & 0x0f) == 8) {
+            out.write(WireFrames.frame(true, 0, 8, true, payload));
+            return;
+          }
+          received.add(payload);
+        }
+      }
+    }
+
+    String all() {
+      ByteArrayOutputStream all = new ByteArrayOutputStream();
+      received.forEach(all::writeBytes);
+      return all.toString(StandardCharsets.ISO_8859_1);
+    }
+  }
+
+  private WebSocketCall json(String protocols) throws IOException {
+    return new WebSocketCall(port, protocols, 1, List.of(
+        "{\"message\": {\"payload\": \"aGk=\"}}".getBytes(StandardCharsets.UTF_8),
+        "{\"halfClose\": true}".getBytes(StandardCharsets.UTF_8)));
+  }
+
+  private WebSocketCall grpcWebSockets(String protocols) throws IOException {
+    byte[] body = unaryBody("over-grpc-websockets");
+    byte[] message = ByteBuffer.allocate(1 + body.length).put((byte) 0).put(body).array();
+    return new WebSocketCall(port, protocols, 2, List.of(
+        "content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\n".getBytes(StandardCharsets.ISO_8859_1),
+        message, new byte[] {1}));
+  }
+
+  private static void assertAcceptedWithoutEchoingTheToken(WebSocketCall call, String subprotocol) {
+    assertTrue(call.head.startsWith("HTTP/1.1 101"), call.head);
+    assertTrue(call.head.toLowerCase(java.util.Locale.ROOT).contains("sec-websocket-protocol: " + subprotocol
+        + "\r\n"), "expected only " + subprotocol + " chosen but the 101 was " + call.head);
+    assertFalse(call.head.contains("tok-"), "the token is never echoed: " + call.head);
+  }
+
+  @Test
+  void aJsonWebSocketCallAuthenticatesWithABearerSubprotocol() throws Exception {
+    start(AccessPolicy.newBuilder());
+    WebSocketCall call = json("wsgrpc-json, bearer.tok-bob");
+    assertAcceptedWithoutEchoingTheToken(call, "wsgrpc-json");
+    assertTrue(call.all().contains("{\"status\":{\"code\":0,"), call.all());
+    WebSocketCall wrong = json("wsgrpc-json, bearer.wrong");
+    assertAcceptedWithoutEchoingTheToken(wrong, "wsgrpc-json");
+    assertTrue(wrong.all().contains("{\"status\":{\"code\":16,"), wrong.all());
+    assertEquals(List.of("bob bob 127.0.0.1"), new ArrayList<>(seen));
+  }
+
+  @Test
+  void aGrpcWebSocketsCallAuthenticatesWithABearerSubprotocol() throws Exception {
+    start(AccessPolicy.newBuilder());
+    WebSocketCall call = grpcWebSockets("grpc-websockets, bearer.tok-alice");
+    assertAcceptedWithoutEchoingTheToken(call, "grpc-websockets");
+    assertTrue(call.all().contains("over-grpc-websockets") && call.all().contains("grpc-status: 0\r\n"),
+        call.all());
+    WebSocketCall wrong = grpcWebSockets("bearer.wrong, grpc-websockets");
+    assertAcceptedWithoutEchoingTheToken(wrong, "grpc-websockets");
+    assertTrue(wrong.all().contains("grpc-status: 16\r\n"), wrong.all());
+    assertEquals(List.of("alice alice 127.0.0.1"), new ArrayList<>(seen));
+  }
+}
