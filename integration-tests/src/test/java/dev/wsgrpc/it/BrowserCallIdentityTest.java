@@ -40,9 +40,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Who each browser call is for: a WebSocket call (wsgrpc-json, grpc-websockets) authenticates with a
- * {@code bearer.<token>} subprotocol. Raw WebSocket bytes over real loopback sockets to a real server; services
- * record what they see.
+ * Who each browser call is for: every gRPC-Web request on a kept-alive connection is admitted on its own (a proxy
+ * or CDN pools its connections to the origin across its users), and a WebSocket call (wsgrpc-json,
+ * grpc-websockets) authenticates with a {@code bearer.<token>} subprotocol. Raw HTTP/1.1 and WebSocket bytes over
+ * real loopback sockets to a real server; services record what they see.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class BrowserCallIdentityTest {
@@ -93,6 +94,113 @@ class BrowserCallIdentityTest {
     byte[] message = EchoRequest.newBuilder().setPayload(com.google.protobuf.ByteString.copyFromUtf8(payload))
         .build().toByteArray();
     return ByteBuffer.allocate(5 + message.length).put((byte) 0).putInt(message.length).put(message).array();
+  }
+
+  /** A gRPC-Web request as a pooling proxy forwards it: its client in X-Forwarded-For, its user's credentials. */
+  private static RawHttp.Answer grpcWeb(RawHttp.KeptAlive connection, String forwardedFor, String authorization,
+      String payload) throws IOException {
+    byte[] body = unaryBody(payload);
+    return connection.send("POST " + UNARY + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        + "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\n"
+        + "X-Forwarded-For: " + forwardedFor + "\r\n"
+        + (authorization == null ? "" : "Authorization: " + authorization + "\r\n")
+        + "Content-Length: " + body.length + "\r\n\r\n", body);
+  }
+
+  private static void assertCalled(RawHttp.Answer answer, String payload) {
+    assertEquals(200, answer.status);
+    assertTrue(answer.bodyText().contains(payload) && answer.bodyText().contains("grpc-status: 0\r\n"),
+        "expected the echoed payload and grpc-status 0 but was " + answer.headers + " " + answer.bodyText());
+  }
+
+  @Test
+  void requestsOfTwoUsersOnOneKeptAliveConnectionEachCallWithTheirOwnPrincipal() throws Exception {
+    start(AccessPolicy.newBuilder());
+    try (RawHttp.KeptAlive pooled = new RawHttp.KeptAlive(port)) {
+      assertCalled(grpcWeb(pooled, "198.51.100.7", "Bearer tok-alice", "first"), "first");
+      assertCalled(grpcWeb(pooled, "198.51.100.7", "Bearer tok-bob", "second"), "second");
+      assertCalled(grpcWeb(pooled, "198.51.100.7", "Bearer tok-alice", "third"), "third");
+    }
+    assertEquals(List.of("alice alice 198.51.100.7", "bob bob 198.51.100.7", "alice alice 198.51.100.7"),
+        new ArrayList<>(seen));
+  }
+
+  @Test
+  void requestsFromTwoClientsOfATrustedProxyOnOneConnectionEachHaveTheirOwnAddress() throws Exception {
+    start(AccessPolicy.newBuilder());
+    try (RawHttp.KeptAlive pooled = new RawHttp.KeptAlive(port)) {
+      assertCalled(grpcWeb(pooled, "198.51.100.7", "Bearer tok-alice", "a"), "a");
+      assertCalled(grpcWeb(pooled, "203.0.113.9", "Bearer tok-alice", "b"), "b");
+    }
+    assertEquals(List.of("alice alice 198.51.100.7", "alice alice 203.0.113.9"), new ArrayList<>(seen));
+  }
+
+  @Test
+  void aFollowingRequestWithABadTokenIsRefusedAsAFirstOneAndNeverCallsAsTheUserBefore() throws Exception {
+    start(AccessPolicy.newBuilder());
+    String firstRefusal;
+    try (RawHttp.KeptAlive fresh = new RawHttp.KeptAlive(port)) {
+      RawHttp.Answer refused = grpcWeb(fresh, "198.51.100.7", "Bearer wrong", "x");
+      assertEquals("16", refused.headers.get("grpc-status"), refused.headers.toString());
+      firstRefusal = refused.headers.get("grpc-message");
+    }
+    try (RawHttp.KeptAlive pooled = new RawHttp.KeptAlive(port)) {
+      assertCalled(grpcWeb(pooled, "198.51.100.7", "Bearer tok-alice", "ok"), "ok");
+      RawHttp.Answer refused = grpcWeb(pooled, "198.51.100.7", "Bearer wrong", "x");
+      assertEquals("16", refused.headers.get("grpc-status"), refused.headers.toString());
+      assertEquals(firstRefusal, refused.headers.get("grpc-message"));
+      assertTrue(pooled.closedByServer(), "a refused request ends the connection");
+    }
+    try (RawHttp.KeptAlive pooled = new RawHttp.KeptAlive(port)) {
+      assertCalled(grpcWeb(pooled, "198.51.100.7", "Bearer tok-alice", "ok"), "ok");
+      RawHttp.Answer anonymous = grpcWeb(pooled, "198.51.100.7", null, "x");
+      assertEquals("16", anonymous.headers.get("grpc-status"), anonymous.headers.toString());
+    }
+    assertEquals(List.of("alice alice 198.51.100.7", "alice alice 198.51.100.7"), new ArrayList<>(seen));
+  }
+
+  @Test
+  void aClientCannotNameAnAdmissionItself() throws Exception {
+    start(AccessPolicy.newBuilder());
+    try (RawHttp.KeptAlive pooled = new RawHttp.KeptAlive(port)) {
+      byte[] body = unaryBody("forged");
+      for (int i = 0; i < 3; i++) {
+        // The server's own header, sent by the client with every value an entry could have: removed unread.
+        assertCalled(pooled.send("POST " + UNARY + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + "Content-Type: application/grpc-web+proto\r\nAuthorization: Bearer tok-bob\r\n"
+            + "wsgrpc-admission: " + i + "\r\nwsgrpc-admission: " + (i + 1) + "\r\n"
+            + "Content-Length: " + body.length + "\r\n\r\n", body), "forged");
+      }
+    }
+    assertEquals(List.of("bob bob 127.0.0.1", "bob bob 127.0.0.1", "bob bob 127.0.0.1"), new ArrayList<>(seen));
+  }
+
+  @Test
+  void aPooledConnectionHoldsOneSlotCountedForTheClientWhoseRequestItCarries() throws Exception {
+    start(AccessPolicy.newBuilder().maxTunnelsPerClient(1));
+    try (RawHttp.KeptAlive pooled = new RawHttp.KeptAlive(port)) {
+      assertCalled(grpcWeb(pooled, "198.51.100.7", "Bearer tok-alice", "a"), "a");
+      try (RawHttp.KeptAlive second = new RawHttp.KeptAlive(port)) {
+        RawHttp.Answer refused = grpcWeb(second, "198.51.100.7", "Bearer tok-alice", "b");
+        assertEquals("14", refused.headers.get("grpc-status"), "198.51.100.7 is at its limit: " + refused.headers);
+      }
+      // The pooled connection now carries 203.0.113.9's request: its slot is counted for that client ...
+      assertCalled(grpcWeb(pooled, "203.0.113.9", "Bearer tok-bob", "c"), "c");
+      try (RawHttp.KeptAlive second = new RawHttp.KeptAlive(port)) {
+        // ... so 198.51.100.7 may open one again, and 203.0.113.9 may not (not evaded, not counted twice).
+        assertCalled(grpcWeb(second, "198.51.100.7", "Bearer tok-alice", "d"), "d");
+        try (RawHttp.KeptAlive third = new RawHttp.KeptAlive(port)) {
+          RawHttp.Answer refused = grpcWeb(third, "203.0.113.9", "Bearer tok-bob", "e");
+          assertEquals("14", refused.headers.get("grpc-status"), refused.headers.toString());
+        }
+        // A request on the pooled connection for a client at its limit is refused as a first request would be.
+        RawHttp.Answer refused = grpcWeb(pooled, "198.51.100.7", "Bearer tok-alice", "f");
+        assertEquals("14", refused.headers.get("grpc-status"), refused.headers.toString());
+        assertEquals("too many tunnels open from your address; retry later", refused.headers.get("grpc-message"));
+      }
+    }
+    assertEquals(List.of("alice alice 198.51.100.7", "bob bob 203.0.113.9", "alice alice 198.51.100.7"),
+        new ArrayList<>(seen));
   }
 
   // WebSocket calls: the token as a subprotocol, as browsers offer it (they cannot set Authorization).

@@ -1,6 +1,14 @@
 package dev.wsgrpc.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.server.AccessPolicy;
+import dev.wsgrpc.server.BearerTokens;
 import dev.wsgrpc.server.BrowserOptions;
+import dev.wsgrpc.server.TunnelInfo;
+import dev.wsgrpc.server.TunnelListener;
+import dev.wsgrpc.server.TunnelPrincipal;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.ExternalProgram;
@@ -21,6 +29,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
 /**
@@ -107,6 +116,70 @@ class BrowserDeploymentsTest {
     values.put("UPSTREAM", "127.0.0.1:" + ((InetSocketAddress) server.getListenSockets().get(0)).getPort());
     nginx = ReverseProxy.nginx(port, ReverseProxy.template("proxies/nginx-browser.conf", values)).start();
     return BrowserHarness.tests(browser.run("http://127.0.0.1:" + port, "grpc-web", "grpc-websockets"));
+  }
+
+  /**
+   * nginx with upstream keepalive ({@code nginx-browser.conf}) pools its connections to the server across the users
+   * of its clients: each gRPC-Web request is admitted on its own, and its call sees its own principal and client.
+   */
+  @Test
+  void nginxPoolsGrpcWebRequestsOfDifferentUsersOnItsUpstreamConnections() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger connections = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.Queue<String> seen = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+            WebSocketServerOptions.newBuilder()
+                .browser(BrowserOptions.forOrigins("*"))
+                .access(AccessPolicy.newBuilder()
+                    .authenticator(BearerTokens.of(Map.of("tok-alice", "alice", "tok-bob", "bob")))
+                    .trustedProxies(List.of("127.0.0.0/8"))
+                    .build())
+                .listener(new TunnelListener() {
+                  @Override
+                  public void tunnelOpened(TunnelInfo tunnel) {
+                    connections.incrementAndGet();
+                  }
+                })
+                .build())
+        .addService(ServerInterceptors.intercept(echo, new io.grpc.ServerInterceptor() {
+          @Override
+          public <ReqT, RespT> io.grpc.ServerCall.Listener<ReqT> interceptCall(io.grpc.ServerCall<ReqT, RespT> call,
+              io.grpc.Metadata headers, io.grpc.ServerCallHandler<ReqT, RespT> next) {
+            seen.add(TunnelPrincipal.current() + " " + ((InetSocketAddress) call.getAttributes()
+                .get(io.grpc.Grpc.TRANSPORT_ATTR_REMOTE_ADDR)).getAddress().getHostAddress());
+            return next.startCall(call, headers);
+          }
+        }))
+        .build()
+        .start();
+    int port = ExternalProgram.freePort();
+    Map<String, String> values = new LinkedHashMap<>();
+    values.put("LISTEN", "127.0.0.1:" + port);
+    values.put("UPSTREAM", "127.0.0.1:" + ((InetSocketAddress) server.getListenSockets().get(0)).getPort());
+    nginx = ReverseProxy.nginx(port, ReverseProxy.template("proxies/nginx-browser.conf", values)).start();
+    java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder()
+        .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+    byte[] message = dev.wsgrpc.testing.proto.EchoRequest.getDefaultInstance().toByteArray();
+    byte[] body = java.nio.ByteBuffer.allocate(5 + message.length).put((byte) 0).putInt(message.length)
+        .put(message).array();
+    List<String> expected = new java.util.ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      String user = i % 2 == 0 ? "alice" : "bob";
+      String client = "198.51.100." + (i + 1);
+      expected.add(user + " " + client);
+      java.net.http.HttpResponse<String> answer = http.send(java.net.http.HttpRequest.newBuilder(
+              URI.create("http://127.0.0.1:" + port + "/wsgrpc.testing.Echo/Unary"))
+          .header("Content-Type", "application/grpc-web+proto")
+          .header("Authorization", "Bearer tok-" + user)
+          .header("X-Forwarded-For", client)
+          .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(body))
+          .timeout(java.time.Duration.ofSeconds(30))
+          .build(), java.net.http.HttpResponse.BodyHandlers.ofString(StandardCharsets.ISO_8859_1));
+      assertTrue(answer.body().contains("grpc-status: 0\r\n"), "call " + i + " as " + user + ": "
+          + answer.headers().map() + " " + answer.body());
+    }
+    assertEquals(expected, new java.util.ArrayList<>(seen));
+    assertTrue(connections.get() < expected.size(),
+        "expected nginx to send several requests on one upstream connection but it opened " + connections.get());
   }
 
   /** Starts the Python grpcio Echo server of the browser suite and returns its port. */

@@ -46,14 +46,22 @@ final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegot
       TunnelEstablishedEvent established = (TunnelEstablishedEvent) evt;
       ProtocolNegotiationEvent pne = getProtocolNegotiationEvent();
       Attributes.Builder attrs = InternalProtocolNegotiationEvent.getAttributes(pne).toBuilder()
-          .set(Grpc.TRANSPORT_ATTR_REMOTE_ADDR, established.clientAddress())
           .set(WebSocketServers.TUNNEL_PATH, established.path());
       BrowserProtocol browser = BrowserProtocol.forEventSubprotocol(established.subprotocol());
       if (browser != null) {
         attrs.set(WebSocketServers.BROWSER_PROTOCOL, browser.label());
       }
-      if (established.principal() != null) {
-        attrs.set(TunnelPrincipal.ATTRIBUTE, established.principal());
+      GrpcWebAdmissions admissions = ctx.channel().attr(GrpcWebAdmissions.CHANNEL_ATTRIBUTE).getAndSet(null);
+      if (admissions != null) {
+        // A gRPC-Web connection's requests may each be of another client: each call gets its own identity
+        // (TunnelPrincipal's interceptor); the connection as a whole names only its peer and no principal.
+        attrs.set(GrpcWebAdmissions.ATTRIBUTE, admissions)
+            .set(Grpc.TRANSPORT_ATTR_REMOTE_ADDR, ctx.channel().remoteAddress());
+      } else {
+        attrs.set(Grpc.TRANSPORT_ATTR_REMOTE_ADDR, established.clientAddress());
+        if (established.principal() != null) {
+          attrs.set(TunnelPrincipal.ATTRIBUTE, established.principal());
+        }
       }
       replaceProtocolNegotiationEvent(InternalProtocolNegotiationEvent.withAttributes(pne, attrs.build()));
       TunnelLifecycleHandler lifecycle = ctx.pipeline().get(TunnelLifecycleHandler.class);

@@ -106,6 +106,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    * set Authorization on a WebSocket); the 101 names only the protocol's own.
    */
   private List<String> offeredSubprotocols = List.of();
+  /** For a gRPC-Web connection on a server that checks every call: each request's identity, for its call. */
+  private GrpcWebAdmissions grpcWebAdmissions;
 
   ServerUpgradeHandler(WebSocketServerOptions options, TunnelCounter counter, boolean nativeCallsChecked) {
     this.options = options;
@@ -489,12 +491,15 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
 
   /**
    * A gRPC-Web request: after the same checks as a tunnel (and the browser Origin allow-list), a
-   * {@link GrpcWebTranslator} takes this handler's place in front of gRPC, and the request, whose body follows.
+   * {@link GrpcWebTranslator} takes this handler's place in front of gRPC, and the request, whose body follows. On a
+   * server that applies {@link TunnelPrincipal#interceptor()} to every call, the request's identity (principal,
+   * client address) goes with its call ({@link GrpcWebAdmissions}), as that of each request that follows.
    */
   private void startGrpcWeb(ChannelHandlerContext ctx, HttpRequest request, String path, String query) {
     browserProtocol = BrowserProtocol.GRPC_WEB;
     browserContentType = GrpcWebTranslator.responseContentType(request);
     HttpHeaders h = request.headers();
+    GrpcWebAdmissions.strip(h);
     String repeated = repeatedHeaderRefusal(h);
     if (repeated != null) {
       reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, repeated);
@@ -511,6 +516,12 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     }
     finished = true;
     timeout.cancel(false);
+    if (nativeCallsChecked) {
+      GrpcWebAdmissions admissions = new GrpcWebAdmissions();
+      admissions.admit(h, principal, clientAddress);
+      ctx.channel().attr(GrpcWebAdmissions.CHANNEL_ATTRIBUTE).set(admissions);
+      grpcWebAdmissions = admissions;
+    }
     ChannelPipeline pipeline = ctx.pipeline();
     GrpcWebTranslator translator = new GrpcWebTranslator(sslSession(ctx) != null ? "https" : "http",
         next -> checkFollowing(ctx, next));
@@ -523,35 +534,76 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * A request that follows the first on a gRPC-Web connection: the same headers at most once, the same Origin rule,
-   * and credentials that name the principal the connection was opened for.
+   * A request that follows the first on a gRPC-Web connection, admitted on its own as the first was: the same
+   * headers at most once, the same Origin rule, its own client address (from its own forwarding headers, when the
+   * connection comes from a trusted proxy) and its own authentication. A proxy that pools its connections to this
+   * server sends requests of different clients on one connection; each call gets its request's identity
+   * ({@link GrpcWebAdmissions}), never an earlier request's. A request from another client than the one before is
+   * also admitted as a new client ({@link TunnelAdmission}) and moves the connection's slot of the per-client limit
+   * to that client ({@link TunnelCounter#moveTo}). On a server that does not apply
+   * {@link TunnelPrincipal#interceptor()}, calls see the identity the connection was opened with: a request with
+   * another is refused.
    */
   private io.grpc.Status checkFollowing(ChannelHandlerContext ctx, HttpRequest request) {
-    String repeated = repeatedHeaderRefusal(request.headers());
+    HttpHeaders h = request.headers();
+    GrpcWebAdmissions.strip(h);
+    String repeated = repeatedHeaderRefusal(h);
     if (repeated != null) {
       return BrowserCalls.statusForHttp(HttpResponseStatus.BAD_REQUEST.code(), repeated);
     }
-    String originRefusal = originRefusal(ctx, request.headers(), true);
+    String originRefusal = originRefusal(ctx, h, true);
     if (originRefusal != null) {
       return io.grpc.Status.PERMISSION_DENIED.withDescription(originRefusal);
     }
-    TunnelAuthenticator authenticator = options.access().authenticator();
-    if (authenticator == null) {
-      return null;
-    }
+    AccessPolicy access = options.access();
+    SocketAddress client = access.trustedProxies().clientAddress(ctx.channel().remoteAddress(), h);
     String target = request.uri();
     int query = target.indexOf('?');
-    AuthDecision decision = authenticator.authenticate(new UpgradeRequest(
-        query < 0 ? target : target.substring(0, query), query < 0 ? null : target.substring(query + 1),
-        request.headers(), clientAddress, ctx.channel().remoteAddress(), sslSession(ctx),
-        java.util.Collections.emptyList(), ctx.channel()));
-    if (!decision.accepted()) {
-      return BrowserCalls.statusForHttp(decision.status(), decision.reason());
+    String path = query < 0 ? target : target.substring(0, query);
+    Object admitted = null;
+    TunnelAuthenticator authenticator = access.authenticator();
+    if (authenticator != null) {
+      AuthDecision decision = authenticator.authenticate(new UpgradeRequest(path,
+          query < 0 ? null : target.substring(query + 1), h, client, ctx.channel().remoteAddress(),
+          sslSession(ctx), java.util.Collections.emptyList(), ctx.channel()));
+      if (!decision.accepted()) {
+        logger.debug("Refused a gRPC-Web request from {}: {} {}", client, decision.status(), decision.reason());
+        options.listener().upgradeRejected(client, decision.status(),
+            decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN);
+        return BrowserCalls.statusForHttp(decision.status(), decision.reason());
+      }
+      admitted = decision.principal();
     }
-    if (!java.util.Objects.equals(decision.principal(), principal)) {
-      return io.grpc.Status.UNAUTHENTICATED.withDescription(
-          "expected the credentials this connection was opened with");
+    if (grpcWebAdmissions == null) {
+      if (!java.util.Objects.equals(admitted, principal)) {
+        return io.grpc.Status.UNAUTHENTICATED.withDescription("expected the credentials this connection was opened "
+            + "with but the request's name another principal (this server gives each call its own only with "
+            + "TunnelPrincipal.interceptor(), as WebSocketServers builds it)");
+      }
+      if (!client.equals(clientAddress)) {
+        return io.grpc.Status.UNAUTHENTICATED.withDescription("expected a request from the client this connection "
+            + "was opened for but it came from " + client + " (this server gives each call its own only with "
+            + "TunnelPrincipal.interceptor(), as WebSocketServers builds it)");
+      }
+      return null;
     }
+    if (!client.equals(clientAddress)) {
+      TunnelAdmission.Refusal refusal = access.admission().admit(client, path);
+      if (refusal != null) {
+        options.listener().upgradeRejected(client, refusal.status(), RejectReason.REJECTED);
+        return BrowserCalls.statusForHttp(refusal.status(), refusal.reason());
+      }
+      RejectReason limit = counter.moveTo(ctx.channel(), client);
+      if (limit != null) {
+        logger.debug("Refused a gRPC-Web request from {}: {} (limit {})", client, limit,
+            access.maxTunnelsPerClient());
+        options.listener().upgradeRejected(client, HttpResponseStatus.SERVICE_UNAVAILABLE.code(), limit);
+        return BrowserCalls.statusForHttp(HttpResponseStatus.SERVICE_UNAVAILABLE.code(),
+            "too many tunnels open from your address; retry later");
+      }
+      clientAddress = client;
+    }
+    grpcWebAdmissions.admit(h, admitted, client);
     return null;
   }
 

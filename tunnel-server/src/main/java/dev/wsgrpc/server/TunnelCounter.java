@@ -1,6 +1,7 @@
 package dev.wsgrpc.server;
 
 import io.netty.channel.Channel;
+import io.netty.util.AttributeKey;
 import io.netty.util.NetUtil;
 import java.net.Inet6Address;
 import java.net.InetAddress;
@@ -26,6 +27,8 @@ final class TunnelCounter {
   private final int ipv6Prefix;
   private final AtomicInteger total = new AtomicInteger();
   private final ConcurrentHashMap<Object, Integer> perClient = new ConcurrentHashMap<>();
+  /** The client a channel's slot is counted for ({@link #clientKey}), unset for one counted in the total only. */
+  private static final AttributeKey<Object> CLIENT = AttributeKey.valueOf(TunnelCounter.class, "client");
 
   TunnelCounter(int max, int maxPerClient, int ipv6Prefix) {
     this.max = max;
@@ -70,7 +73,43 @@ final class TunnelCounter {
       total.decrementAndGet();
       return RejectReason.TOO_MANY_TUNNELS_PER_CLIENT;
     }
-    channel.closeFuture().addListener(f -> release(key));
+    channel.attr(CLIENT).set(key);
+    // The slot is given back under the client it is counted for when the connection closes (see moveTo).
+    channel.closeFuture().addListener(f -> release(channel.attr(CLIENT).get()));
+    return null;
+  }
+
+  /**
+   * Counts the slot {@code channel} holds for its client from now on for {@code client}: a kept-alive gRPC-Web
+   * connection from a proxy that pools its connections carries one request at a time, each of its own client, and
+   * holds one slot, counted for the client whose request it carries (so that neither client evades its limit by the
+   * pooling, nor is counted twice). Returns null, or {@link RejectReason#TOO_MANY_TUNNELS_PER_CLIENT} when
+   * {@code client} is at its limit (the slot then stays where it was). A connection counted in the total only keeps
+   * that. Called on the channel's event loop.
+   */
+  RejectReason moveTo(Channel channel, SocketAddress client) {
+    Object from = channel.attr(CLIENT).get();
+    if (from == null || channel.closeFuture().isDone()) {
+      return null;
+    }
+    Object to = clientKey(client, ipv6Prefix);
+    if (to.equals(from)) {
+      return null;
+    }
+    boolean[] admitted = new boolean[1];
+    perClient.compute(to, (k, count) -> {
+      int n = count == null ? 0 : count;
+      if (n >= maxPerClient) {
+        return count;
+      }
+      admitted[0] = true;
+      return n + 1;
+    });
+    if (!admitted[0]) {
+      return RejectReason.TOO_MANY_TUNNELS_PER_CLIENT;
+    }
+    channel.attr(CLIENT).set(to);
+    perClient.computeIfPresent(from, (k, count) -> count <= 1 ? null : count - 1);
     return null;
   }
 

@@ -49,6 +49,11 @@ public final class TunnelPrincipal {
     @Override
     public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
         ServerCallHandler<ReqT, RespT> next) {
+      GrpcWebAdmissions grpcWeb = call.getAttributes().get(GrpcWebAdmissions.ATTRIBUTE);
+      if (grpcWeb != null) {
+        // A gRPC-Web call: the identity its own request was admitted with, not the connection's.
+        return grpcWeb.interceptCall(call, headers, next);
+      }
       Object principal = call.getAttributes().get(ATTRIBUTE);
       if (principal == null) {
         NativeCallAuthenticator authenticator = call.getAttributes().get(NativeCallAuthenticator.ATTRIBUTE);

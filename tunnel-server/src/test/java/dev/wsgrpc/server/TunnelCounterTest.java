@@ -67,6 +67,31 @@ class TunnelCounterTest {
   }
 
   @Test
+  void aMovedSlotCountsForItsNewClientAndIsGivenBackUnderItOnClose() {
+    TunnelCounter counter = new TunnelCounter(10, 1);
+    EmbeddedChannel pooled = new EmbeddedChannel();
+    assertNull(counter.tryAcquire(pooled, client("198.51.100.1")));
+    EmbeddedChannel other = new EmbeddedChannel();
+    assertNull(counter.tryAcquire(other, client("198.51.100.2")));
+    assertEquals(RejectReason.TOO_MANY_TUNNELS_PER_CLIENT, counter.moveTo(pooled, client("198.51.100.2")),
+        "198.51.100.2 is at its limit");
+    assertEquals(1, counter.openFrom("198.51.100.1"), "a refused move leaves the slot where it was");
+    other.close();
+    assertNull(counter.moveTo(pooled, client("198.51.100.2")));
+    assertNull(counter.moveTo(pooled, client("198.51.100.2")), "moving to the same client changes nothing");
+    assertEquals(0, counter.openFrom("198.51.100.1"));
+    assertEquals(1, counter.openFrom("198.51.100.2"));
+    assertEquals(RejectReason.TOO_MANY_TUNNELS_PER_CLIENT, counter.tryAcquire(new EmbeddedChannel(),
+        client("198.51.100.2")));
+    assertNull(counter.tryAcquire(new EmbeddedChannel(), client("198.51.100.1")), "the first client's slot is free");
+    pooled.close();
+    assertEquals(0, counter.openFrom("198.51.100.2"), "given back under the client it was counted for");
+    assertEquals(1, counter.clients());
+    assertNull(counter.moveTo(pooled, client("198.51.100.3")), "a closed channel's slot is not moved");
+    assertEquals(0, counter.openFrom("198.51.100.3"));
+  }
+
+  @Test
   void theServerLimitRefusesWithoutCountingTheRefusal() {
     TunnelCounter counter = new TunnelCounter(1, 10);
     EmbeddedChannel first = new EmbeddedChannel();
