@@ -1,5 +1,6 @@
 package dev.wsgrpc.gateway;
 
+import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.server.PlainHttpHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -57,7 +58,7 @@ final class HealthAndMetrics implements PlainHttpHandler {
     }
     if (!HttpMethod.GET.equals(request.method()) && !HttpMethod.HEAD.equals(request.method())) {
       FullHttpResponse refused = text(alloc, HttpResponseStatus.METHOD_NOT_ALLOWED,
-          path + " answers GET and HEAD, not " + printable(request.method().name()) + "\n",
+          path + " answers GET and HEAD, not " + Http11Tokens.printable(request.method().name()) + "\n",
           "text/plain; charset=utf-8");
       refused.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD");
       return refused;
@@ -77,12 +78,6 @@ final class HealthAndMetrics implements PlainHttpHandler {
     FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, body);
     response.headers().set(HttpHeaderNames.CONTENT_TYPE, PrometheusTextFormatWriter.CONTENT_TYPE);
     return response;
-  }
-
-  /** A request method as sent, cut and without control characters, for the answer's text. */
-  private static String printable(String method) {
-    String cut = method.length() > 32 ? method.substring(0, 32) + "..." : method;
-    return cut.replaceAll("[^\\x21-\\x7e]", "?");
   }
 
   private static FullHttpResponse text(ByteBufAllocator alloc, HttpResponseStatus status, String text,

@@ -180,19 +180,6 @@ final class BrowserCalls {
     return java.math.BigDecimal.valueOf(nanos, 6).stripTrailingZeros().toPlainString() + " ms";
   }
 
-  /**
-   * A value the client sent as an answer may quote it: at most 64 characters (then {@code ...}), anything but
-   * printable ASCII as {@code ?}.
-   */
-  static String printable(String value) {
-    StringBuilder out = new StringBuilder(Math.min(value.length(), 64));
-    for (int i = 0; i < value.length() && i < 64; i++) {
-      char c = value.charAt(i);
-      out.append(c >= 0x20 && c < 0x7f ? c : '?');
-    }
-    return value.length() > 64 ? out.append("...").toString() : out.toString();
-  }
-
   /** Percent-encodes a grpc-message as gRPC's HTTP/2 protocol prescribes (UTF-8; printable ASCII except %). */
   static String percentEncode(String message) {
     StringBuilder out = new StringBuilder(message.length());

@@ -1,5 +1,6 @@
 package dev.wsgrpc.server;
 
+import dev.wsgrpc.core.internal.Http11Tokens;
 import io.grpc.Status;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -176,7 +177,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   /** A gRPC-Web request whose content type is not one of the protobuf ones: 415, and the connection closes. */
   private void refuseContentType(HttpRequest request) {
     answerUnsupported(request, "expected application/grpc-web[+proto] or application/grpc-web-text[+proto] but was "
-        + BrowserCalls.printable(request.headers().get(HttpHeaderNames.CONTENT_TYPE)));
+        + Http11Tokens.printable(request.headers().get(HttpHeaderNames.CONTENT_TYPE)));
   }
 
   /** Answers 415 with {@code reason} as text, then closes: the answer ends the connection. */

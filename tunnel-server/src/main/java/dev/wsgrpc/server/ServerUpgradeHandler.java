@@ -323,12 +323,12 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     }
     if (!HttpMethod.GET.equals(request.method())) {
       reject(ctx, HttpResponseStatus.METHOD_NOT_ALLOWED, RejectReason.METHOD,
-          "expected GET but was " + printable(request.method().name()));
+          "expected GET but was " + Http11Tokens.printable(request.method().name()));
       return false;
     }
     if (!HttpVersion.HTTP_1_1.equals(request.protocolVersion())) {
       reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST,
-          "expected HTTP/1.1 but was " + printable(request.protocolVersion().text()));
+          "expected HTTP/1.1 but was " + Http11Tokens.printable(request.protocolVersion().text()));
       return false;
     }
     HttpHeaders h = request.headers();
@@ -732,7 +732,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       translator = grpc;
       name = GrpcWebSocketsTranslator.NAME;
     }
-    logger.debug("{} call from {} on {}", browserProtocol.label(), clientAddress, printable(callPath));
+    logger.debug("{} call from {} on {}", browserProtocol.label(), clientAddress,
+        Http11Tokens.printable(callPath));
     // The translator takes the byte-stream step's place; the call's event comes once it is admitted.
     FramePipeline.switchToFrames(ctx, HTTP_CODEC, FramePipeline.Role.SERVER, options.settings(),
         "client " + clientAddress, null, () -> {
@@ -777,12 +778,13 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       try {
         response = handler.handle(request, client, ctx.alloc());
       } catch (RuntimeException e) {
-        HANDLER_FAILED.log("PlainHttpHandler failed on {}; answering 500: {}", printable(path), e);
+        HANDLER_FAILED.log("PlainHttpHandler failed on {}; answering 500: {}", Http11Tokens.printable(path), e);
         response = textResponse(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error");
       }
     }
     if (response == null) {
-      reject(ctx, HttpResponseStatus.NOT_FOUND, RejectReason.NOT_FOUND, "no WebSocket endpoint at " + printable(path));
+      reject(ctx, HttpResponseStatus.NOT_FOUND, RejectReason.NOT_FOUND,
+          "no WebSocket endpoint at " + Http11Tokens.printable(path));
       return;
     }
     finished = true;
@@ -875,17 +877,6 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   }
 
   private static String quoted(String value) {
-    return value == null ? "missing" : "'" + printable(value) + "'";
+    return value == null ? "missing" : "'" + Http11Tokens.printable(value) + "'";
   }
-
-  /** Keeps client-supplied text short and free of control characters before it is echoed or logged. */
-  private static String printable(String s) {
-    StringBuilder b = new StringBuilder(Math.min(s.length(), 64));
-    for (int i = 0; i < s.length() && b.length() < 64; i++) {
-      char c = s.charAt(i);
-      b.append(c >= 0x20 && c < 0x7f ? c : '?');
-    }
-    return s.length() > 64 ? b + "..." : b.toString();
-  }
-
 }

@@ -127,5 +127,18 @@ public final class Http11Tokens {
         || n.equals("sec-websocket-protocol");
   }
 
+  /**
+   * A value a peer sent (a path, a header, a method), as an answer or a log line may quote it: at most 64
+   * characters (then {@code ...}), anything but printable ASCII as {@code ?}.
+   */
+  public static String printable(String value) {
+    StringBuilder out = new StringBuilder(Math.min(value.length(), 64));
+    for (int i = 0; i < value.length() && i < 64; i++) {
+      char c = value.charAt(i);
+      out.append(c >= 0x20 && c < 0x7f ? c : '?');
+    }
+    return value.length() > 64 ? out.append("...").toString() : out.toString();
+  }
+
   private Http11Tokens() {}
 }
