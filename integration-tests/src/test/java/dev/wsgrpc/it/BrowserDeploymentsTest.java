@@ -110,11 +110,7 @@ class BrowserDeploymentsTest {
         .addService(ServerInterceptors.intercept(echo, new MetadataEchoInterceptor()))
         .build()
         .start();
-    int port = ExternalProgram.freePort();
-    Map<String, String> values = new LinkedHashMap<>();
-    values.put("LISTEN", "127.0.0.1:" + port);
-    values.put("UPSTREAM", "127.0.0.1:" + ((InetSocketAddress) server.getListenSockets().get(0)).getPort());
-    nginx = ReverseProxy.nginx(port, ReverseProxy.template("proxies/nginx-browser.conf", values)).start();
+    int port = nginxBrowserConfIn(server);
     return BrowserHarness.tests(browser.run("http://127.0.0.1:" + port, "grpc-web", "grpc-websockets"));
   }
 
@@ -151,11 +147,7 @@ class BrowserDeploymentsTest {
         }))
         .build()
         .start();
-    int port = ExternalProgram.freePort();
-    Map<String, String> values = new LinkedHashMap<>();
-    values.put("LISTEN", "127.0.0.1:" + port);
-    values.put("UPSTREAM", "127.0.0.1:" + ((InetSocketAddress) server.getListenSockets().get(0)).getPort());
-    nginx = ReverseProxy.nginx(port, ReverseProxy.template("proxies/nginx-browser.conf", values)).start();
+    int port = nginxBrowserConfIn(server);
     java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder()
         .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
     byte[] message = dev.wsgrpc.testing.proto.EchoRequest.getDefaultInstance().toByteArray();
@@ -196,5 +188,15 @@ class BrowserDeploymentsTest {
       throw new AssertionError("python grpcio server did not start: " + line);
     }
     return Integer.parseInt(line.trim());
+  }
+
+  /** Starts nginx with proxies/nginx-browser.conf in front of {@code server} (as {@link #nginx}); returns its port. */
+  private int nginxBrowserConfIn(Server server) throws Exception {
+    int port = ExternalProgram.freePort();
+    Map<String, String> values = new LinkedHashMap<>();
+    values.put("LISTEN", "127.0.0.1:" + port);
+    values.put("UPSTREAM", "127.0.0.1:" + ((InetSocketAddress) server.getListenSockets().get(0)).getPort());
+    nginx = ReverseProxy.nginx(port, ReverseProxy.template("proxies/nginx-browser.conf", values)).start();
+    return port;
   }
 }

@@ -60,16 +60,7 @@ final class TunnelCounter {
       return null;
     }
     Object key = clientKey(client, ipv6Prefix);
-    boolean[] admitted = new boolean[1];
-    perClient.compute(key, (k, count) -> {
-      int n = count == null ? 0 : count;
-      if (n >= maxPerClient) {
-        return count;
-      }
-      admitted[0] = true;
-      return n + 1;
-    });
-    if (!admitted[0]) {
+    if (!takeSlot(key)) {
       total.decrementAndGet();
       return RejectReason.TOO_MANY_TUNNELS_PER_CLIENT;
     }
@@ -77,6 +68,20 @@ final class TunnelCounter {
     // The slot is given back under the client it is counted for when the connection closes (see moveTo).
     channel.closeFuture().addListener(f -> release(channel.attr(CLIENT).get()));
     return null;
+  }
+
+  /** Takes one of {@code key}'s slots; false when it has all {@code maxPerClient} already. */
+  private boolean takeSlot(Object key) {
+    boolean[] taken = new boolean[1];
+    perClient.compute(key, (k, count) -> {
+      int n = count == null ? 0 : count;
+      if (n >= maxPerClient) {
+        return count;
+      }
+      taken[0] = true;
+      return n + 1;
+    });
+    return taken[0];
   }
 
   /**
@@ -96,16 +101,7 @@ final class TunnelCounter {
     if (to.equals(from)) {
       return null;
     }
-    boolean[] admitted = new boolean[1];
-    perClient.compute(to, (k, count) -> {
-      int n = count == null ? 0 : count;
-      if (n >= maxPerClient) {
-        return count;
-      }
-      admitted[0] = true;
-      return n + 1;
-    });
-    if (!admitted[0]) {
+    if (!takeSlot(to)) {
       return RejectReason.TOO_MANY_TUNNELS_PER_CLIENT;
     }
     channel.attr(CLIENT).set(to);
@@ -117,7 +113,6 @@ final class TunnelCounter {
     perClient.computeIfPresent(key, (k, count) -> count <= 1 ? null : count - 1);
     total.decrementAndGet();
   }
-
 
   /** Tunnels open now from the client {@code key} names ({@link #clientKey}). */
   int openFrom(Object key) {
