@@ -99,7 +99,10 @@ final class GrpcWebAdmissions {
               : "its admission was no longer current")), new Metadata());
       return new ServerCall.Listener<ReqT>() {};
     }
+    // Without the table: an interceptor of the same kind inside this one (an application may add its own) treats
+    // the call as admitted, not as a gRPC-Web call whose admission it has yet to find.
     Attributes.Builder attributes = call.getAttributes().toBuilder()
+        .discard(ATTRIBUTE)
         .set(Grpc.TRANSPORT_ATTR_REMOTE_ADDR, admitted.client);
     if (admitted.principal != null) {
       attributes.set(TunnelPrincipal.ATTRIBUTE, admitted.principal);

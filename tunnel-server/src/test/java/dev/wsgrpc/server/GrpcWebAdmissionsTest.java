@@ -41,11 +41,23 @@ class GrpcWebAdmissionsTest {
 
   /** A call as gRPC hands it to the interceptor: the connection's attributes; records how it was closed. */
   private static final class RecordingCall extends ServerCall<InputStream, InputStream> {
-    final Attributes attributes = Attributes.newBuilder()
-        .set(Grpc.TRANSPORT_ATTR_REMOTE_ADDR, PROXY)
-        .set(TunnelPrincipal.ATTRIBUTE, "connection-principal")
-        .build();
+    final Attributes attributes;
     Status closed;
+
+    RecordingCall() {
+      this(Attributes.newBuilder());
+    }
+
+    /** A call of a gRPC-Web connection whose admissions are {@code table}, as GrpcHandoffHandler sets them up. */
+    RecordingCall(GrpcWebAdmissions table) {
+      this(Attributes.newBuilder().set(GrpcWebAdmissions.ATTRIBUTE, table));
+    }
+
+    private RecordingCall(Attributes.Builder attributes) {
+      this.attributes = attributes.set(Grpc.TRANSPORT_ATTR_REMOTE_ADDR, PROXY)
+          .set(TunnelPrincipal.ATTRIBUTE, "connection-principal")
+          .build();
+    }
 
     @Override
     public void request(int numMessages) {}
@@ -146,6 +158,20 @@ class GrpcWebAdmissionsTest {
     assertEquals("expected a gRPC-Web call admitted on this connection but it carried 2 admissions",
         call(admissions, two).getDescription());
     assertNull(seen[0]);
+  }
+
+  @Test
+  void aSecondPrincipalInterceptorInsideTheFirstKeepsTheCallsIdentity() {
+    // An application that adds TunnelPrincipal.interceptor() itself (per service, say) on a WebSocketServers server.
+    GrpcWebAdmissions admissions = new GrpcWebAdmissions();
+    HttpHeaders request = new DefaultHttpHeaders();
+    admissions.admit(request, "alice", ALICE_HOST);
+    seen[0] = null;
+    RecordingCall call = new RecordingCall(admissions);
+    TunnelPrincipal.interceptor().interceptCall(call, metadataOf(request),
+        (inner, headers) -> TunnelPrincipal.interceptor().interceptCall(inner, headers, SERVICE));
+    assertNull(call.closed);
+    assertEquals("alice alice " + ALICE_HOST + " false", seen[0]);
   }
 
   @Test
