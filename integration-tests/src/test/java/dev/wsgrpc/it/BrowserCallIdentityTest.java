@@ -203,6 +203,52 @@ class BrowserCallIdentityTest {
         new ArrayList<>(seen));
   }
 
+  @Test
+  void everyFollowingRequestIsAdmittedOnItsOwnAsInADrain() throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean draining = new java.util.concurrent.atomic.AtomicBoolean();
+    start(AccessPolicy.newBuilder().admission((client, path) -> draining.get()
+        ? dev.wsgrpc.server.TunnelAdmission.Refusal.unavailable("draining", 5) : null));
+    try (RawHttp.KeptAlive pooled = new RawHttp.KeptAlive(port)) {
+      assertCalled(grpcWeb(pooled, "198.51.100.7", "Bearer tok-alice", "before"), "before");
+      draining.set(true);
+      // The same client again: refused as a new tunnel would be, not served because the one before was admitted.
+      RawHttp.Answer refused = grpcWeb(pooled, "198.51.100.7", "Bearer tok-alice", "during");
+      assertEquals("14", refused.headers.get("grpc-status"), refused.headers.toString());
+      assertEquals("draining", refused.headers.get("grpc-message"));
+    }
+    assertEquals(List.of("alice alice 198.51.100.7"), new ArrayList<>(seen));
+  }
+
+  @Test
+  void withoutTheInterceptorAClientNamedWithAnotherPortIsStillTheSameClient() throws Exception {
+    // A server built from the credentials alone: calls keep the connection's identity, so a following request must
+    // come from its client; a forwarding header that names the client's port (one per front connection) does not
+    // make it another client.
+    server = io.grpc.netty.NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0),
+            dev.wsgrpc.server.WebSocketServerCredentials.create(WebSocketServerOptions.newBuilder()
+                .browser(BrowserOptions.newBuilder(List.of("*")).build())
+                .access(AccessPolicy.newBuilder().trustedProxies(List.of("127.0.0.0/8"),
+                    dev.wsgrpc.server.TrustedProxies.Header.FORWARDED).build())
+                .build()))
+        .addService(ServerInterceptors.intercept(echo, recorder))
+        .build()
+        .start();
+    port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+    byte[] body = unaryBody("p");
+    try (RawHttp.KeptAlive pooled = new RawHttp.KeptAlive(port)) {
+      for (String hop : new String[] {"\"198.51.100.7:1111\"", "\"198.51.100.7:2222\""}) {
+        assertCalled(pooled.send("POST " + UNARY + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + "Content-Type: application/grpc-web+proto\r\nForwarded: for=" + hop + "\r\n"
+            + "Content-Length: " + body.length + "\r\n\r\n", body), "p");
+      }
+      RawHttp.Answer other = pooled.send("POST " + UNARY + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Content-Type: application/grpc-web+proto\r\nForwarded: for=203.0.113.9\r\n"
+          + "Content-Length: " + body.length + "\r\n\r\n", body);
+      assertEquals("16", other.headers.get("grpc-status"), "another host is another client: " + other.headers);
+    }
+    assertEquals(List.of("null null 198.51.100.7", "null null 198.51.100.7"), new ArrayList<>(seen));
+  }
+
   // WebSocket calls: the token as a subprotocol, as browsers offer it (they cannot set Authorization).
 
   /** One WebSocket call over a raw socket: upgrade, the client's messages, then the server's until its Close. */

@@ -538,9 +538,10 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    * headers at most once, the same Origin rule, its own client address (from its own forwarding headers, when the
    * connection comes from a trusted proxy) and its own authentication. A proxy that pools its connections to this
    * server sends requests of different clients on one connection; each call gets its request's identity
-   * ({@link GrpcWebAdmissions}), never an earlier request's. A request from another client than the one before is
-   * also admitted as a new client ({@link TunnelAdmission}) and moves the connection's slot of the per-client limit
-   * to that client ({@link TunnelCounter#moveTo}). On a server that does not apply
+   * ({@link GrpcWebAdmissions}), never an earlier request's. Each request is admitted as a tunnel is
+   * ({@link TunnelAdmission}: refused during a drain, say), and one from another client (another host; ports do not
+   * count) than the one before moves the connection's slot of the per-client limit to that client
+   * ({@link TunnelCounter#moveTo}). On a server that does not apply
    * {@link TunnelPrincipal#interceptor()}, calls see the identity the connection was opened with: a request with
    * another is refused.
    */
@@ -574,25 +575,28 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       }
       admitted = decision.principal();
     }
+    // Admitted as every tunnel and first request is (a drain, a policy on the path), each request on its own.
+    TunnelAdmission.Refusal refusal = access.admission().admit(client, path);
+    if (refusal != null) {
+      options.listener().upgradeRejected(client, refusal.status(), RejectReason.REJECTED);
+      return BrowserCalls.statusForHttp(refusal.status(), refusal.reason());
+    }
+    // One client is one host: a forwarding header may name its port too, which differs per front connection.
+    boolean sameClient = TunnelCounter.clientKey(client, 128).equals(TunnelCounter.clientKey(clientAddress, 128));
     if (grpcWebAdmissions == null) {
       if (!java.util.Objects.equals(admitted, principal)) {
         return io.grpc.Status.UNAUTHENTICATED.withDescription("expected the credentials this connection was opened "
             + "with but the request's name another principal (this server gives each call its own only with "
             + "TunnelPrincipal.interceptor(), as WebSocketServers builds it)");
       }
-      if (!client.equals(clientAddress)) {
+      if (!sameClient) {
         return io.grpc.Status.UNAUTHENTICATED.withDescription("expected a request from the client this connection "
             + "was opened for but it came from " + client + " (this server gives each call its own only with "
             + "TunnelPrincipal.interceptor(), as WebSocketServers builds it)");
       }
       return null;
     }
-    if (!client.equals(clientAddress)) {
-      TunnelAdmission.Refusal refusal = access.admission().admit(client, path);
-      if (refusal != null) {
-        options.listener().upgradeRejected(client, refusal.status(), RejectReason.REJECTED);
-        return BrowserCalls.statusForHttp(refusal.status(), refusal.reason());
-      }
+    if (!sameClient) {
       RejectReason limit = counter.moveTo(ctx.channel(), client);
       if (limit != null) {
         logger.debug("Refused a gRPC-Web request from {}: {} (limit {})", client, limit,
