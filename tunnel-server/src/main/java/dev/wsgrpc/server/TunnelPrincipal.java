@@ -12,6 +12,12 @@ import io.grpc.ServerInterceptor;
 /**
  * The principal a {@link TunnelAuthenticator} admitted a tunnel for, as services see it: {@link #current()} inside
  * a call, or the call attribute {@link #ATTRIBUTE} ({@code call.getAttributes()} in an interceptor).
+ *
+ * <p>Native gRPC calls and gRPC-Web calls get theirs call by call, from {@link #interceptor()}: an interceptor of
+ * yours sees them (and their own client address, {@code Grpc.TRANSPORT_ATTR_REMOTE_ADDR}) only when it runs after
+ * that one. Add it per service ({@code ServerInterceptors.intercept(service, yours)}): one added to a
+ * {@code WebSocketServers} builder with {@code intercept} runs before it (grpc-java runs a builder's interceptors
+ * from the last added to the first) and sees, on such calls, the socket's peer and no principal.
  */
 public final class TunnelPrincipal {
 
