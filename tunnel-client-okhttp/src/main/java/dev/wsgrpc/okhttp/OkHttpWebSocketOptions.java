@@ -94,7 +94,7 @@ public final class OkHttpWebSocketOptions {
     return url;
   }
 
-  /** The URL as errors show it: a query (which may carry a token) is replaced by {@code ?<redacted>}. */
+  /** The URL as errors show it: a query (which may carry a token) is replaced by {@code ?<redacted>} (see Checks). */
   String safeUrl() {
     return Checks.redactUrl(url.toString());
   }

@@ -2,6 +2,7 @@ package dev.wsgrpc.okhttp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -42,8 +43,22 @@ class OkHttpWebSocketOptionsTest {
         refusal(() -> OkHttpWebSocketOptions.newBuilder("http://h/grpc")));
     assertEquals("url: ws://<redacted>@h/grpc (expected: no user:password@ (send credentials as headers))",
         refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://alice:secret@h/grpc")));
-    assertEquals("url: ws://h/grpc#x (expected: no #fragment)",
+    assertEquals("url: ws://h/grpc#<redacted> (expected: no #fragment)",
         refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://h/grpc#x")));
+    assertEquals("url: ws://h/grpc#<redacted> (expected: no #fragment)",
+        refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://h/grpc#access_token=SECRET")));
+  }
+
+  @Test
+  void urlErrorsNeverQuoteUserInfoHoldingASlashQuestionMarkOrHash() {
+    assertEquals("url: ws://<redacted>@host/grpc (expected: a URL with a host)",
+        refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://user:pa/ss@host/grpc")));
+    assertEquals("url: ws://<redacted> (expected: a URL with a host)",
+        refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://user:p#ss@host/grpc")));
+    assertEquals("url: ws://<redacted> (expected: a URL with a host)",
+        refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://user:p?ss@host/grpc")));
+    assertEquals("url: ws://<redacted>@[::1]:8080/grpc (expected: no user:password@ (send credentials as headers))",
+        refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://user:SECRET@[::1]:8080/grpc")));
   }
 
   @Test
@@ -61,17 +76,37 @@ class OkHttpWebSocketOptionsTest {
 
   /** The same cases as tunnel-core's UrlRedactionTest: the two copies of the rule must agree. */
   @Test
-  void redactUrlHidesTheQueryAndUserInfoLikeTunnelCore() {
+  void redactUrlHidesUserInfoQueryAndFragmentLikeTunnelCore() {
     assertEquals("wss://h.example:8443/grpc", Checks.redactUrl("wss://h.example:8443/grpc"));
-    assertEquals("ws://h/grpc#frag", Checks.redactUrl("ws://h/grpc#frag"));
+    assertEquals("ws://[::1]:8080/grpc", Checks.redactUrl("ws://[::1]:8080/grpc"));
+    assertEquals("ws://h", Checks.redactUrl("ws://h"));
+    assertNull(Checks.redactUrl(null));
     assertEquals("ws://h/grpc?<redacted>", Checks.redactUrl("ws://h/grpc?key=SECRET&x=1"));
     assertEquals("ws://h?<redacted>", Checks.redactUrl("ws://h?key=SECRET"));
-    assertEquals("ws://h/grpc#f?<redacted>", Checks.redactUrl("ws://h/grpc#f?key=SECRET"));
+    assertEquals("ws://h/grpc?<redacted>", Checks.redactUrl("ws://h/grpc?key=SECRET#x"));
+    assertEquals("ws://h/grpc?<redacted>", Checks.redactUrl("ws://h/grpc?next=http://x/y"));
+    assertEquals("ws://h/grpc#<redacted>", Checks.redactUrl("ws://h/grpc#access_token=SECRET"));
+    assertEquals("ws://h/grpc#<redacted>", Checks.redactUrl("ws://h/grpc#f?key=SECRET"));
+    assertEquals("ws://h#<redacted>", Checks.redactUrl("ws://h#SECRET"));
     assertEquals("ws://<redacted>@h/grpc", Checks.redactUrl("ws://user:pa@ss@h/grpc"));
     assertEquals("ws://<redacted>@h/grpc?<redacted>", Checks.redactUrl("ws://u:p@h/grpc?key=SECRET"));
-    assertEquals("ws://h/a@b", Checks.redactUrl("ws://h/a@b"));
+    assertEquals("ws://<redacted>@h/grpc#<redacted>", Checks.redactUrl("ws://u:p@h/grpc#SECRET"));
+    assertEquals("ws://<redacted>@[::1]:8080/grpc", Checks.redactUrl("ws://u:SECRET@[::1]:8080/grpc"));
+    assertEquals("wss://<redacted>@[2001:db8::1]/grpc?<redacted>",
+        Checks.redactUrl("wss://u:SECRET@[2001:db8::1]/grpc?k=v"));
+    assertEquals("ws://<redacted>@host/grpc", Checks.redactUrl("ws://user:pa/ss@host/grpc"));
+    assertEquals("ws://<redacted>@host/grpc?<redacted>", Checks.redactUrl("ws://user:pa/ss@host/grpc?k=v"));
+    assertEquals("ws://<redacted>@b", Checks.redactUrl("ws://h/a@b"));
+    assertEquals("ws://<redacted>", Checks.redactUrl("ws://user:p?ss@host/grpc"));
+    assertEquals("ws://<redacted>", Checks.redactUrl("ws://user:p#ss@host/grpc"));
+    assertEquals("ws://<redacted>", Checks.redactUrl("ws://h/grpc?token=abc@SECRET"));
+    assertEquals("ws://<redacted>", Checks.redactUrl("ws://h/grpc?email=a@b.example&key=SECRET"));
+    assertEquals("ws://<redacted>", Checks.redactUrl("ws://h/grpc#access_token=abc@SECRET"));
+    assertEquals("ws://<redacted>", Checks.redactUrl("ws://u:p@h/grpc?e=a@b"));
     assertEquals("ws://<redacted>@h h/grpc?<redacted>", Checks.redactUrl("ws://u:p@h h/grpc?key=SE CRET"));
     assertEquals("<redacted>@h?<redacted>", Checks.redactUrl("u:p@h?k=v"));
+    assertEquals("<redacted>@h/grpc", Checks.redactUrl("u:p://x@h/grpc"));
+    assertEquals("<redacted>", Checks.redactUrl("u:p?x@h?next=ws://y"));
   }
 
   @Test

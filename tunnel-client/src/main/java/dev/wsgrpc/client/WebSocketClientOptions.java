@@ -87,7 +87,8 @@ public final class WebSocketClientOptions {
   }
 
   /**
-   * The URL as errors and logs show it: a query (which may carry a token) is replaced by {@code ?<redacted>}.
+   * The URL as errors and logs show it: a query (which may carry a token) is replaced by {@code ?<redacted>} (see
+   * {@link UrlRedaction#redact}).
    */
   String safeUrl() {
     return UrlRedaction.redact(url.toString());

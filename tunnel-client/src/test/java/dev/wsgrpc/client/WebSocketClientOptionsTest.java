@@ -181,7 +181,21 @@ class WebSocketClientOptionsTest {
 
   @Test
   void urlWithFragmentIsRejected() {
-    assertEquals("url: ws://h/grpc#top (expected: no #fragment)", message(() -> options("ws://h/grpc#top")));
+    assertEquals("url: ws://h/grpc#<redacted> (expected: no #fragment)", message(() -> options("ws://h/grpc#top")));
+    assertEquals("url: ws://h/grpc#<redacted> (expected: no #fragment)",
+        message(() -> options("ws://h/grpc#access_token=SECRET")));
+  }
+
+  @Test
+  void urlErrorsNeverQuoteUserInfoHoldingASlashQuestionMarkOrHash() {
+    assertEquals("url: ws://<redacted>@host/grpc (expected: a URL with a host)",
+        message(() -> options("ws://user:pa/ss@host/grpc")));
+    assertEquals("url: ws://<redacted> (expected: a URL with a host)",
+        message(() -> options("ws://user:p#ss@host/grpc")));
+    assertEquals("url: ws://<redacted> (expected: a URL with a host)",
+        message(() -> options("ws://user:p?ss@host/grpc")));
+    assertEquals("url: ws://<redacted>@[::1]:8080/grpc (expected: no user:password@ (send credentials as headers))",
+        message(() -> options("ws://user:SECRET@[::1]:8080/grpc")));
   }
 
   @Test
