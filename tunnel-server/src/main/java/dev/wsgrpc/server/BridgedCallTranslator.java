@@ -8,6 +8,7 @@ import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Headers;
+import java.util.List;
 
 /**
  * What every browser front end does around its {@link Http2ClientBridge}: it sits in front of gRPC's HTTP/2 server
@@ -49,7 +50,9 @@ abstract class BridgedCallTranslator extends ChannelDuplexHandler implements Htt
    * {@code grpc-timeout}, for {@link #statusForReset}.
    */
   final int openStream(Http2Headers headers) throws Http2Exception {
-    grpcTimeout = headers.get("grpc-timeout");
+    // grpc-java's Metadata.get reads the last of several grpc-timeout headers: so does the deadline kept here.
+    List<CharSequence> timeouts = headers.getAll("grpc-timeout");
+    grpcTimeout = timeouts.isEmpty() ? null : timeouts.get(timeouts.size() - 1);
     callStartNanos = ctx.executor().ticker().nanoTime();
     return bridge.openStream(headers, false);
   }

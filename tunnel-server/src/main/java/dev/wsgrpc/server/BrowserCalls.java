@@ -138,21 +138,36 @@ final class BrowserCalls {
   }
 
   /**
-   * A {@code grpc-timeout} in nanoseconds: 1 to 8 ASCII digits and a unit ({@code H}, {@code M}, {@code S},
-   * {@code m}, {@code u}, {@code n}), as gRPC's HTTP/2 protocol defines it; -1 when {@code value} is null or not
-   * of that form (gRPC's server then refuses the call itself).
+   * A {@code grpc-timeout} in nanoseconds as gRPC's server reads it: an amount and a unit ({@code H}, {@code M},
+   * {@code S}, {@code m}, {@code u}, {@code n}), at most 9 characters in all. gRPC's HTTP/2 protocol says 1 to 8
+   * ASCII digits, but grpc-java reads the amount with {@link Long#parseLong}, so an optional {@code +} or {@code -}
+   * is accepted too; a negative amount is 0 (gRPC's deadline has passed at once). -1 when {@code value} is null or
+   * not of that form (gRPC's server then refuses the call itself).
    */
   static long timeoutNanos(CharSequence value) {
     if (value == null || value.length() < 2 || value.length() > 9) {
       return -1;
     }
+    int end = value.length() - 1;
+    int i = 0;
+    boolean negative = false;
+    if (value.charAt(0) == '+' || value.charAt(0) == '-') {
+      negative = value.charAt(0) == '-';
+      i = 1;
+      if (end == 1) {
+        return -1;
+      }
+    }
     long amount = 0;
-    for (int i = 0; i < value.length() - 1; i++) {
+    for (; i < end; i++) {
       char c = value.charAt(i);
       if (c < '0' || c > '9') {
         return -1;
       }
       amount = amount * 10 + (c - '0');
+    }
+    if (negative) {
+      amount = 0;
     }
     switch (value.charAt(value.length() - 1)) {
       case 'H':

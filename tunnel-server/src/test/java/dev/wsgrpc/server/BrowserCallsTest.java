@@ -21,10 +21,34 @@ class BrowserCallsTest {
 
   @Test
   void malformedGrpcTimeoutsAreNone() {
-    for (String value : new String[] {"", "m", "500", "500x", "-5m", "5 m", "123456789m", "1.5S"}) {
+    for (String value : new String[] {"", "m", "500", "500x", "5 m", "123456789m", "1.5S", "+m", "-S", "+-5S",
+        "5-S", "--5S", "+12345678S", " 5S"}) {
       assertEquals(-1, BrowserCalls.timeoutNanos(value), value);
     }
     assertEquals(-1, BrowserCalls.timeoutNanos(null));
+  }
+
+  @Test
+  void aSignIsAcceptedAsGrpcJavasLongParseLongDoesAndANegativeTimeoutIsZero() {
+    assertEquals(TimeUnit.SECONDS.toNanos(5), BrowserCalls.timeoutNanos("+5S"));
+    assertEquals(TimeUnit.SECONDS.toNanos(9999999), BrowserCalls.timeoutNanos("+9999999S"));
+    assertEquals(0, BrowserCalls.timeoutNanos("-1S"));
+    assertEquals(0, BrowserCalls.timeoutNanos("-5m"));
+    assertEquals(0, BrowserCalls.timeoutNanos("-9999999H"));
+    assertEquals(0, BrowserCalls.timeoutNanos("-0n"));
+    assertEquals(0, BrowserCalls.timeoutNanos("0S"));
+  }
+
+  @Test
+  void aCancelOfACallWithASignedGrpcTimeoutIsItsDeadline() {
+    Status negative = BrowserCalls.statusForReset(Http2Error.CANCEL, "-1S", 0);
+    assertEquals(Status.Code.DEADLINE_EXCEEDED, negative.getCode());
+    assertEquals("deadline of 0 ms (grpc-timeout -1S) exceeded after 0 ms", negative.getDescription());
+    Status positive = BrowserCalls.statusForReset(Http2Error.CANCEL, "+5S", TimeUnit.SECONDS.toNanos(5));
+    assertEquals(Status.Code.DEADLINE_EXCEEDED, positive.getCode());
+    assertEquals("deadline of 5000 ms (grpc-timeout +5S) exceeded after 5000 ms", positive.getDescription());
+    assertEquals(Status.Code.CANCELLED,
+        BrowserCalls.statusForReset(Http2Error.CANCEL, "+5S", TimeUnit.MILLISECONDS.toNanos(4999)).getCode());
   }
 
   @Test

@@ -24,6 +24,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -232,6 +233,31 @@ class GrpcWebSocketsTranslatorTest {
     channel.advanceTimeBy(503, TimeUnit.MILLISECONDS);
     server.reset(channel, server.only().id, Http2Error.CANCEL);
     assertEquals("grpc-status: 4\r\ngrpc-message: deadline of 500 ms (grpc-timeout 500m) exceeded after 503 ms\r\n",
+        trailersOfEnd());
+  }
+
+  @Test
+  void ofSeveralGrpcTimeoutsTheLastIsTheDeadlineAsInGrpcJavasMetadata() {
+    open(8192);
+    channel.freezeTime();
+    channel.writeInbound(frame(HEADERS + "grpc-timeout: 10S\r\ngrpc-timeout: 1m\r\n"), message("x"));
+    channel.runPendingTasks();
+    assertEquals(List.of("10S", "1m"), server.only().headers.getAll("grpc-timeout").stream()
+        .map(CharSequence::toString).collect(Collectors.toList()), "both travel to gRPC, in order");
+    channel.advanceTimeBy(2, TimeUnit.MILLISECONDS);
+    server.reset(channel, server.only().id, Http2Error.CANCEL);
+    assertEquals("grpc-status: 4\r\ngrpc-message: deadline of 1 ms (grpc-timeout 1m) exceeded after 2 ms\r\n",
+        trailersOfEnd());
+  }
+
+  @Test
+  void aCancelOfACallWithANegativeGrpcTimeoutIsItsDeadline() {
+    open(8192);
+    channel.freezeTime();
+    channel.writeInbound(frame(HEADERS + "grpc-timeout: -1S\r\n"), message("x"));
+    channel.runPendingTasks();
+    server.reset(channel, server.only().id, Http2Error.CANCEL);
+    assertEquals("grpc-status: 4\r\ngrpc-message: deadline of 0 ms (grpc-timeout -1S) exceeded after 0 ms\r\n",
         trailersOfEnd());
   }
 
