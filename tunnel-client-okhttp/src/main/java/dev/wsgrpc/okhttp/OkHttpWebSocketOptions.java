@@ -94,9 +94,14 @@ public final class OkHttpWebSocketOptions {
     return url;
   }
 
-  /** The URL as errors show it: a query (which may carry a token) is replaced by {@code ?<redacted>} (see Checks). */
+  /**
+   * The URL as errors show it: a query (which may carry a token) is replaced by {@code ?<redacted>}. Built from the
+   * checked URL's parts (it has no user info and no fragment), so that an {@code @} in its query hides nothing else;
+   * {@code Checks.redactUrl} is for text that did not pass the checks.
+   */
   String safeUrl() {
-    return Checks.redactUrl(url.toString());
+    return url.getScheme() + "://" + url.getRawAuthority() + (url.getRawPath() == null ? "" : url.getRawPath())
+        + (url.getRawQuery() == null ? "" : "?<redacted>");
   }
 
   /** Whether the URL is {@code wss://} (TLS). */

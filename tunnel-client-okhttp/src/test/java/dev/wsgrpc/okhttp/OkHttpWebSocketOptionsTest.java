@@ -175,6 +175,10 @@ class OkHttpWebSocketOptionsTest {
     assertFalse(shown.contains("pa55"), shown);
     assertTrue(shown.contains("url=wss://h/grpc?<redacted>"), shown);
     assertTrue(shown.contains("bearerTokenSubprotocol=bearer.<redacted>"), shown);
+    // An @ in the query of a URL that passed the checks hides the query only, not the host.
+    String at = OkHttpWebSocketOptions.newBuilder("wss://h:8443/grpc?user=a@b.example").build().toString();
+    assertTrue(at.contains("url=wss://h:8443/grpc?<redacted>,"), at);
+    assertFalse(at.contains("b.example"), at);
   }
 
   @Test

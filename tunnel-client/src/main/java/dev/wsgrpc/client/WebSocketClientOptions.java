@@ -87,11 +87,13 @@ public final class WebSocketClientOptions {
   }
 
   /**
-   * The URL as errors and logs show it: a query (which may carry a token) is replaced by {@code ?<redacted>} (see
-   * {@link UrlRedaction#redact}).
+   * The URL as errors and logs show it: a query (which may carry a token) is replaced by {@code ?<redacted>}. Built
+   * from the checked URL's parts (it has no user info and no fragment), so that an {@code @} in its query hides
+   * nothing else; {@link UrlRedaction#redact} is for text that did not pass the checks.
    */
   String safeUrl() {
-    return UrlRedaction.redact(url.toString());
+    return url.getScheme() + "://" + url.getRawAuthority() + (url.getRawPath() == null ? "" : url.getRawPath())
+        + (url.getRawQuery() == null ? "" : "?<redacted>");
   }
 
   /** Whether the URL is {@code wss://} (TLS). */

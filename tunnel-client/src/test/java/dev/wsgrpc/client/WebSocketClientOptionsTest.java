@@ -382,6 +382,10 @@ class WebSocketClientOptionsTest {
     assertTrue(shown.contains("subprotocols=[wsgrpc.v1, bearer.<redacted>]"), shown);
     assertTrue(shown.contains("password=<redacted>"), shown);
     assertFalse(o.proxy().toString().contains("s3cr3t"), o.proxy().toString());
+    // An @ in the query of a URL that passed the checks hides the query only, not the host.
+    String at = WebSocketClientOptions.newBuilder("wss://h:8443/grpc?user=a@b.example").build().toString();
+    assertTrue(at.contains("url=wss://h:8443/grpc?<redacted>,"), at);
+    assertFalse(at.contains("b.example"), at);
   }
 
   @Test
