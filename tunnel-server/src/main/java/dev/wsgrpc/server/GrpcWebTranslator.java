@@ -109,8 +109,9 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   }
 
   /**
-   * Starts the HTTP/2 connection toward gRPC (whose handler must follow by now) and the first call, already checked;
-   * a first request with a content type the translator does not serve is refused like one that follows.
+   * Starts the HTTP/2 connection toward gRPC (whose handler must follow by now) and the first call, already checked
+   * (the upgrade step refuses a first request in a format other than protobuf's before admitting it; should one
+   * arrive here anyway, it is refused as one that follows).
    */
   void start(HttpRequest first) {
     if (mediaType(first) == null) {
@@ -176,8 +177,13 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
 
   /** A gRPC-Web request whose content type is not one of the protobuf ones: 415, and the connection closes. */
   private void refuseContentType(HttpRequest request) {
-    answerUnsupported(request, "expected application/grpc-web[+proto] or application/grpc-web-text[+proto] but was "
-        + Http11Tokens.printable(request.headers().get(HttpHeaderNames.CONTENT_TYPE)));
+    answerUnsupported(request, unsupportedContentType(request));
+  }
+
+  /** Why a request whose {@link #mediaType} is null gets 415: what was expected, and what arrived. */
+  static String unsupportedContentType(HttpRequest request) {
+    return "expected application/grpc-web[+proto] or application/grpc-web-text[+proto] but was "
+        + Http11Tokens.printable(request.headers().get(HttpHeaderNames.CONTENT_TYPE));
   }
 
   /** Answers 415 with {@code reason} as text, then closes: the answer ends the connection. */

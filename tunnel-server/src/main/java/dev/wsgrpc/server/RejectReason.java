@@ -12,6 +12,11 @@ public enum RejectReason {
   METHOD("method"),
   /** 400: missing or malformed WebSocket headers, not HTTP/1.1, a body, a second request. Label {@code bad_request}. */
   BAD_REQUEST("bad_request"),
+  /**
+   * 415: a gRPC-Web request in another format than protobuf's (e.g. {@code application/grpc-web+json}). Label
+   * {@code media_type}.
+   */
+  MEDIA_TYPE("media_type"),
   /** 426: another WebSocket version than 13. Label {@code version}. */
   VERSION("version"),
   /** 400: the client offered subprotocols, none of them ours. Label {@code subprotocol}. */

@@ -490,12 +490,19 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * A gRPC-Web request: after the same checks as a tunnel (and the browser Origin allow-list), a
+   * A gRPC-Web request: one in a format other than protobuf's gets 415 at once; else, after the same checks as a
+   * tunnel (and the browser Origin allow-list), a
    * {@link GrpcWebTranslator} takes this handler's place in front of gRPC, and the request, whose body follows. On a
    * server that applies {@link TunnelPrincipal#interceptor()} to every call, the request's identity (principal,
    * client address) goes with its call ({@link GrpcWebAdmissions}), as that of each request that follows.
    */
   private void startGrpcWeb(ChannelHandlerContext ctx, HttpRequest request, String path, String query) {
+    if (GrpcWebTranslator.mediaType(request) == null) {
+      // As grpc-java answers a content type it does not serve: before anything is admitted or counted.
+      reject(ctx, HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, RejectReason.MEDIA_TYPE,
+          GrpcWebTranslator.unsupportedContentType(request));
+      return;
+    }
     browserProtocol = BrowserProtocol.GRPC_WEB;
     browserContentType = GrpcWebTranslator.responseContentType(request);
     HttpHeaders h = request.headers();

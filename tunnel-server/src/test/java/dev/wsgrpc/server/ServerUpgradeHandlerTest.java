@@ -917,6 +917,19 @@ class ServerUpgradeHandlerTest {
   }
 
   @Test
+  void aGrpcWebRequestInAnotherFormatThanProtobufIs415BeforeItIsAdmitted() {
+    // No credentials, on a server that wants them: the format is refused first, as grpc-java refuses a content type.
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().browser(BrowserOptions.forOrigins("*"))
+        .listener(refusalRecorder).access(AccessPolicy.newBuilder()
+            .authenticator(BearerTokens.of(java.util.Map.of("t0ken", "alice"))).build()).build());
+    ch.writeInbound(Unpooled.wrappedBuffer(ascii("POST /pkg.Svc/Method HTTP/1.1\r\nHost: example.com:8080\r\n"
+        + "Content-Type: application/grpc-web+json\r\nContent-Length: 0\r\n\r\n")));
+    assertRefused(ch, "HTTP/1.1 415 Unsupported Media Type", "expected application/grpc-web[+proto] or "
+        + "application/grpc-web-text[+proto] but was application/grpc-web+json");
+    assertEquals(List.of("415 media_type"), refusals, "refused, not admitted (no TunnelEstablishedEvent either)");
+  }
+
+  @Test
   void browserCallsForAnyOriginWithAmbientCredentialsFromAnotherSiteArePermissionDenied() {
     WebSocketServerOptions options = cookieServer(AccessPolicy.newBuilder()).toBuilder()
         .browser(BrowserOptions.forOrigins("*")).build();
