@@ -54,6 +54,8 @@ class BrowserCallIdentityTest {
   private final EchoService echo = new EchoService();
   /** One line per call that reached the service: principal (Context), principal (attribute), client host. */
   private final Queue<String> seen = new ConcurrentLinkedQueue<>();
+  /** The {@code WebSocketServers.TUNNEL_PATH} of each call that reached the service. */
+  private final Queue<String> paths = new ConcurrentLinkedQueue<>();
   private Server server;
   private int port;
 
@@ -62,6 +64,7 @@ class BrowserCallIdentityTest {
     public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
         ServerCallHandler<ReqT, RespT> next) {
       SocketAddress client = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+      paths.add(call.getAttributes().get(WebSocketServers.TUNNEL_PATH));
       seen.add(TunnelPrincipal.current() + " " + call.getAttributes().get(TunnelPrincipal.ATTRIBUTE) + " "
           + ((InetSocketAddress) client).getAddress().getHostAddress()
           + (headers.containsKey(Metadata.Key.of("wsgrpc-admission", Metadata.ASCII_STRING_MARSHALLER))
@@ -99,8 +102,14 @@ class BrowserCallIdentityTest {
   /** A gRPC-Web request as a pooling proxy forwards it: its client in X-Forwarded-For, its user's credentials. */
   private static RawHttp.Answer grpcWeb(RawHttp.KeptAlive connection, String forwardedFor, String authorization,
       String payload) throws IOException {
+    return grpcWeb(connection, UNARY, forwardedFor, authorization, payload);
+  }
+
+  /** As above, to the method at {@code path}. */
+  private static RawHttp.Answer grpcWeb(RawHttp.KeptAlive connection, String path, String forwardedFor,
+      String authorization, String payload) throws IOException {
     byte[] body = unaryBody(payload);
-    return connection.send("POST " + UNARY + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    return connection.send("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         + "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\n"
         + "X-Forwarded-For: " + forwardedFor + "\r\n"
         + (authorization == null ? "" : "Authorization: " + authorization + "\r\n")
@@ -123,6 +132,22 @@ class BrowserCallIdentityTest {
     }
     assertEquals(List.of("alice alice 198.51.100.7", "bob bob 198.51.100.7", "alice alice 198.51.100.7"),
         new ArrayList<>(seen));
+  }
+
+  @Test
+  void eachCallOnAKeptAliveConnectionHasItsOwnPath() throws Exception {
+    start(AccessPolicy.newBuilder());
+    try (RawHttp.KeptAlive pooled = new RawHttp.KeptAlive(port)) {
+      assertCalled(grpcWeb(pooled, UNARY, "198.51.100.7", "Bearer tok-alice", "first"), "first");
+      // A server stream of no messages (the request's count is 0): its status in the headers or the trailers.
+      RawHttp.Answer stream = grpcWeb(pooled, "/wsgrpc.testing.Echo/ServerStream", "198.51.100.7",
+          "Bearer tok-alice", "second");
+      assertEquals(200, stream.status);
+      assertTrue("0".equals(stream.headers.get("grpc-status")) || stream.bodyText().contains("grpc-status: 0\r\n"),
+          stream.headers + " " + stream.bodyText());
+    }
+    assertEquals(List.of(UNARY, "/wsgrpc.testing.Echo/ServerStream"), new ArrayList<>(paths),
+        "each call's own path, not the connection's first");
   }
 
   @Test

@@ -22,8 +22,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * admitted on its own ({@code ServerUpgradeHandler}: its own credentials, its own client address from its own
  * forwarding headers) and its identity travels with its call: the request gets the internal header
  * {@value #HEADER} naming an entry here, and {@link TunnelPrincipal#interceptor()} gives the call that entry's
- * principal ({@link TunnelPrincipal#current()}, {@link TunnelPrincipal#ATTRIBUTE}) and client address
- * ({@link Grpc#TRANSPORT_ATTR_REMOTE_ADDR}), and removes the header before any service sees it.
+ * principal ({@link TunnelPrincipal#current()}, {@link TunnelPrincipal#ATTRIBUTE}), client address
+ * ({@link Grpc#TRANSPORT_ATTR_REMOTE_ADDR}) and path ({@link WebSocketServers#TUNNEL_PATH}), and removes the header
+ * before any service sees it.
  *
  * <p>Safe by construction: the header a client sends itself is removed before the request is admitted
  * ({@link #strip}); an entry is taken at most once; the connection holds only its newest entry (requests follow one
@@ -103,7 +104,9 @@ final class GrpcWebAdmissions {
     // the call as admitted, not as a gRPC-Web call whose admission it has yet to find.
     Attributes.Builder attributes = call.getAttributes().toBuilder()
         .discard(ATTRIBUTE)
-        .set(Grpc.TRANSPORT_ATTR_REMOTE_ADDR, admitted.client);
+        .set(Grpc.TRANSPORT_ATTR_REMOTE_ADDR, admitted.client)
+        // The connection's attribute holds its first request's path; each request is a call of its own method.
+        .set(WebSocketServers.TUNNEL_PATH, "/" + call.getMethodDescriptor().getFullMethodName());
     if (admitted.principal != null) {
       attributes.set(TunnelPrincipal.ATTRIBUTE, admitted.principal);
     } else {

@@ -51,7 +51,9 @@ public final class WebSocketServers {
   /**
    * Transport and call attribute of a connection that a browser protocol opened: {@code grpc-web},
    * {@code grpc-websockets} or {@code json-ws} (JSON over WebSocket). Absent on tunnels and native gRPC; where it is
-   * set, {@link #TUNNEL_PATH} holds the call's path.
+   * set, {@link #TUNNEL_PATH} holds the call's path. A gRPC-Web connection carries one request after another: there
+   * each call gets its own request's path from {@link TunnelPrincipal#interceptor()} (the servers built here apply
+   * it), and the connection's attribute holds its first request's.
    */
   @Grpc.TransportAttr
   public static final Attributes.Key<String> BROWSER_PROTOCOL = Attributes.Key.create("wsgrpc.browserProtocol");

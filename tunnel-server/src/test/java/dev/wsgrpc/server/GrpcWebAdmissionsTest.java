@@ -175,6 +175,22 @@ class GrpcWebAdmissionsTest {
   }
 
   @Test
+  void eachCallHasItsOwnPathNotTheConnectionsFirst() {
+    GrpcWebAdmissions admissions = new GrpcWebAdmissions();
+    HttpHeaders request = new DefaultHttpHeaders();
+    admissions.admit(request, null, ALICE_HOST);
+    String[] path = new String[1];
+    RecordingCall call = new RecordingCall(Attributes.newBuilder()
+        .set(WebSocketServers.TUNNEL_PATH, "/first.Svc/First"));
+    admissions.interceptCall(call, metadataOf(request), (admitted, headers) -> {
+      path[0] = admitted.getAttributes().get(WebSocketServers.TUNNEL_PATH);
+      return new ServerCall.Listener<>() {};
+    });
+    assertNull(call.closed);
+    assertEquals("/wsgrpc.testing.Echo/Unary", path[0]);
+  }
+
+  @Test
   void theHeaderAClientSendsIsStripped() {
     HttpHeaders request = new DefaultHttpHeaders().add(GrpcWebAdmissions.HEADER, "1")
         .add("WSGRPC-Admission", "2").add("authorization", "Bearer t");
