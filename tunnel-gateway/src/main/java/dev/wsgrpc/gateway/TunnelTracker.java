@@ -1,5 +1,6 @@
 package dev.wsgrpc.gateway;
 
+import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.core.internal.RateLimitedLog;
 import dev.wsgrpc.server.RejectReason;
 import dev.wsgrpc.server.TunnelInfo;
@@ -117,7 +118,7 @@ final class TunnelTracker implements TunnelListener {
   public void tunnelOpened(TunnelInfo tunnel) {
     open.add(tunnel);
     opened.inc();
-    openLog.log("tunnel open client={} path={} subprotocol={} principal={}", tunnel.clientAddress(), tunnel.path(),
+    openLog.log("tunnel open client={} path={} subprotocol={} principal={}", tunnel.clientAddress(), loggedPath(tunnel.path()),
         tunnel.subprotocol() == null ? "-" : tunnel.subprotocol(), tunnel.principal() == null ? "-" : tunnel.principal());
   }
 
@@ -141,9 +142,20 @@ final class TunnelTracker implements TunnelListener {
     }
     closed.labelValues(closedBy, String.valueOf(code)).inc();
     closeLog.log("tunnel closed client={} path={} subprotocol={} duration={}ms bytes_in={} bytes_out={} close={}/{}",
-        tunnel.clientAddress(), tunnel.path(), tunnel.subprotocol() == null ? "-" : tunnel.subprotocol(),
+        tunnel.clientAddress(), loggedPath(tunnel.path()), tunnel.subprotocol() == null ? "-" : tunnel.subprotocol(),
         tunnel.duration().toMillis(), tunnel.bytesIn(), tunnel.bytesOut(), closedBy, code);
   }
+
+  /**
+   * The tunnel's path as the access log shows it: the path is the client's (a browser call's is any path), so only
+   * printable ASCII, at most {@link #LOGGED_PATH_CHARS} characters of it.
+   */
+  static String loggedPath(String path) {
+    return Http11Tokens.printable(path, LOGGED_PATH_CHARS);
+  }
+
+  /** Room for a long gRPC method path ({@code /package.Service/Method}). */
+  static final int LOGGED_PATH_CHARS = 256;
 
   @Override
   public void upgradeRejected(SocketAddress clientAddress, int status, RejectReason reason) {

@@ -29,6 +29,16 @@ class TunnelTrackerTest {
   }
 
   @Test
+  void theAccessLogShowsAPathAsPrintableTextOfBoundedLength() {
+    String method = "/com.example.inventory.v1alpha1.InventoryManagementService/ListWarehouseLocations";
+    assertEquals(method, TunnelTracker.loggedPath(method), "a long method path is shown whole");
+    assertEquals("/grpc.health.v1.Health/Check?[2J?[31mFAKE LINE?", // a browser call's path is any the client sends
+        TunnelTracker.loggedPath("/grpc.health.v1.Health/Check\u001b[2J\u001b[31mFAKE LINE\u0007"));
+    String flood = "/" + "a".repeat(3000);
+    assertEquals(flood.substring(0, TunnelTracker.LOGGED_PATH_CHARS) + "...", TunnelTracker.loggedPath(flood));
+  }
+
+  @Test
   void thePerClientLimitsLineSaysWhatACdnInFrontNeeds() {
     assertEquals("to change it, --max-tunnels-per-client; behind a CDN or proxy, --trusted-proxies with its "
         + "addresses, else every client it carries counts as the proxy's address",

@@ -132,12 +132,20 @@ public final class Http11Tokens {
    * characters (then {@code ...}), anything but printable ASCII as {@code ?}.
    */
   public static String printable(String value) {
-    StringBuilder out = new StringBuilder(Math.min(value.length(), 64));
-    for (int i = 0; i < value.length() && i < 64; i++) {
+    return printable(value, 64);
+  }
+
+  /**
+   * As {@link #printable(String)}, with at most {@code maxChars} characters: for a log line that must keep a whole
+   * path, say.
+   */
+  public static String printable(String value, int maxChars) {
+    StringBuilder out = new StringBuilder(Math.min(value.length(), maxChars));
+    for (int i = 0; i < value.length() && i < maxChars; i++) {
       char c = value.charAt(i);
       out.append(c >= 0x20 && c < 0x7f ? c : '?');
     }
-    return value.length() > 64 ? out.append("...").toString() : out.toString();
+    return value.length() > maxChars ? out.append("...").toString() : out.toString();
   }
 
   private Http11Tokens() {}
