@@ -86,6 +86,12 @@ public final class CallMetrics implements ServerInterceptor {
     inFlight.inc();
     ServerCall.Listener<ReqT> listener = next.startCall(new SimpleForwardingServerCall<ReqT, RespT>(call) {
       @Override
+      public void sendHeaders(Metadata responseHeaders) {
+        recorder.answered = true;
+        super.sendHeaders(responseHeaders);
+      }
+
+      @Override
       public void sendMessage(RespT message) {
         recorder.sent.incrementAndGet();
         super.sendMessage(message);
@@ -133,6 +139,8 @@ public final class CallMetrics implements ServerInterceptor {
     final AtomicLong sent = new AtomicLong();
     final AtomicBoolean ended = new AtomicBoolean();
     volatile Status.Code code;
+    /** Response headers went to the caller: a handler (the upstream's, in proxy mode) answered. */
+    volatile boolean answered;
 
     Recorder(MethodDescriptor<?, ?> method) {
       this.method = method;
@@ -150,7 +158,9 @@ public final class CallMetrics implements ServerInterceptor {
       }
       inFlight.dec();
       Status.Code c = code != null ? code : Status.Code.CANCELLED;
-      MethodSeries methodSeries = namedByAnAdmittedCall(c) ? series(method) : other;
+      MethodSeries methodSeries = !namedByAnAdmittedCall(c) ? other
+          : answered || sent.get() > 0 || !generatedByGrpc(c) ? series(method)
+          : byMethod.getOrDefault(method.getFullMethodName(), other);
       TypeSeries series = methodSeries.of(type(method.getType(), received.get(), sent.get()));
       series.handled(c).inc();
       series.seconds.observe((System.nanoTime() - startNanos) / 1e9);
@@ -163,6 +173,29 @@ public final class CallMetrics implements ServerInterceptor {
   private static boolean namedByAnAdmittedCall(Status.Code code) {
     return code != Status.Code.UNIMPLEMENTED && code != Status.Code.UNAUTHENTICATED
         && code != Status.Code.PERMISSION_DENIED;
+  }
+
+  /**
+   * Whether gRPC itself gives {@code code} (gRPC's status code documentation lists these), so that a call ending
+   * with it says nothing about whether its method exists: a caller cancelling, a deadline, an upstream out of
+   * reach, a message too large. Such a call of a method not yet seen answered counts under "other", so that a scan
+   * of made-up names reset at once, or sent with a tiny deadline, cannot use up the series. The other codes come
+   * only from a handler of the method.
+   */
+  private static boolean generatedByGrpc(Status.Code code) {
+    switch (code) {
+      case CANCELLED:
+      case UNKNOWN:
+      case DEADLINE_EXCEEDED:
+      case RESOURCE_EXHAUSTED:
+      case UNIMPLEMENTED:
+      case INTERNAL:
+      case UNAVAILABLE:
+      case UNAUTHENTICATED:
+        return true;
+      default:
+        return false;
+    }
   }
 
   /** The series of {@code method}: its own while fewer than {@value #MAX_METHODS} methods have one, else "other". */

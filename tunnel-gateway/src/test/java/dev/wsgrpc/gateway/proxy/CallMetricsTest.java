@@ -62,7 +62,11 @@ class CallMetricsTest {
           public ServerMethodDefinition<?, ?> lookupMethod(String methodName, String authority) {
             // As in proxy mode: every name reaches a handler, and the upstream answers UNIMPLEMENTED.
             return ServerMethodDefinition.create(OpaqueBytes.method(methodName), (call, headers) -> {
-              call.close(Status.UNIMPLEMENTED.withDescription("no such method"), new Metadata());
+              if (methodName.startsWith("silent.")) {
+                return new ServerCall.Listener<byte[]>() { }; // an upstream that never answers: the deadline ends it
+              }
+              call.close(methodName.startsWith("down.") ? Status.UNAVAILABLE.withDescription("no upstream")
+                  : Status.UNIMPLEMENTED.withDescription("no such method"), new Metadata());
               return new ServerCall.Listener<byte[]>() { };
             });
           }
@@ -94,6 +98,12 @@ class CallMetricsTest {
       }
       assertThrows(StatusRuntimeException.class, () -> ClientCalls.blockingUnaryCall(channel,
           OpaqueBytes.method("made.Up/Name"), CallOptions.DEFAULT, new byte[] {1}));
+      // Made-up names whose calls end with a code gRPC gives itself: nothing says they exist.
+      assertThrows(StatusRuntimeException.class, () -> ClientCalls.blockingUnaryCall(channel,
+          OpaqueBytes.method("silent.Scan/One"), CallOptions.DEFAULT.withDeadlineAfter(50, TimeUnit.MILLISECONDS),
+          new byte[] {1}));
+      assertThrows(StatusRuntimeException.class, () -> ClientCalls.blockingUnaryCall(channel,
+          OpaqueBytes.method("down.Scan/Two"), CallOptions.DEFAULT, new byte[] {1}));
       for (String refused : List.of("locked.Token/A", "locked.Token/B", "locked.Role/C")) {
         assertThrows(StatusRuntimeException.class, () -> ClientCalls.blockingUnaryCall(channel,
             OpaqueBytes.method(refused), CallOptions.DEFAULT, new byte[] {1}));
@@ -120,6 +130,9 @@ class CallMetricsTest {
     assertEquals(1, value(text, "grpc_server_handled_total{grpc_code=\"PERMISSION_DENIED\","
         + "grpc_method=\"other\",grpc_service=\"other\",grpc_type=\"UNARY\"}"), text);
     assertFalse(text.contains("locked."), text);
+    assertFalse(text.contains("Scan"), text);
+    assertEquals(1, value(text, "grpc_server_handled_total{grpc_code=\"UNAVAILABLE\","
+        + "grpc_method=\"other\",grpc_service=\"other\",grpc_type=\"UNARY\"}"), text);
     assertEquals(0, value(text, "grpc_server_calls_in_flight"), text);
   }
 
