@@ -74,8 +74,13 @@ class BrowserCallIdentityTest {
   };
 
   private void start(AccessPolicy.Builder access) throws Exception {
+    start(access, java.time.Duration.ofSeconds(10));
+  }
+
+  private void start(AccessPolicy.Builder access, java.time.Duration handshakeTimeout) throws Exception {
     server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), WebSocketServerOptions
             .newBuilder()
+            .settings(dev.wsgrpc.core.TunnelSettings.newBuilder().handshakeTimeout(handshakeTimeout).build())
             .browser(BrowserOptions.newBuilder(List.of("*")).json(JsonSchemas.of(List.of(echo))).build())
             .access(access.authenticator(TOKENS).trustedProxies(List.of("127.0.0.0/8")).build())
             .build())
@@ -132,6 +137,18 @@ class BrowserCallIdentityTest {
     }
     assertEquals(List.of("alice alice 198.51.100.7", "bob bob 198.51.100.7", "alice alice 198.51.100.7"),
         new ArrayList<>(seen));
+  }
+
+  @Test
+  void aFollowingRequestTrickledInIsAnswered408AsAFirstOneIs() throws Exception {
+    start(AccessPolicy.newBuilder(), java.time.Duration.ofMillis(500));
+    try (RawHttp.KeptAlive pooled = new RawHttp.KeptAlive(port)) {
+      assertCalled(grpcWeb(pooled, "198.51.100.7", "Bearer tok-alice", "first"), "first");
+      RawHttp.Answer answer = pooled.send("POST " + UNARY + " HTTP/1.1\r\nHost: 127.0.0.1\r\n", new byte[0]);
+      assertEquals(408, answer.status);
+      assertEquals("expected a complete request within 500 ms\n", new String(answer.body, StandardCharsets.UTF_8));
+      assertTrue(pooled.closedByServer());
+    }
   }
 
   @Test

@@ -55,6 +55,8 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
 
   private final String scheme;
   private final Gate gate;
+  private final FollowingRequestTimeout requestTimeout;
+  private final long requestTimeoutMillis;
   private boolean keepAlive = true;
   /** Answered for the last time: nothing the client sends is read any more. */
   private boolean closing;
@@ -69,9 +71,25 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   private boolean responseStarted;
   private boolean responseEnded;
 
-  GrpcWebTranslator(String scheme, Gate gate) {
+  /**
+   * @param requestTimeout how long a request that follows the first may take to arrive whole once its first byte
+   *     has (the handshake timeout: the upgrade step times the first request)
+   */
+  GrpcWebTranslator(String scheme, Gate gate, java.time.Duration requestTimeout) {
     this.scheme = scheme;
     this.gate = gate;
+    this.requestTimeoutMillis = requestTimeout.toMillis();
+    this.requestTimeout = new FollowingRequestTimeout(requestTimeout.toNanos(), this::requestTimedOut);
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    super.handlerAdded(ctx);
+    if (ctx.pipeline().get(ServerUpgradeHandler.HTTP_CODEC) != null) {
+      ctx.pipeline().addBefore(ServerUpgradeHandler.HTTP_CODEC, FollowingRequestTimeout.NAME, requestTimeout);
+    } else {
+      ctx.pipeline().addBefore(ctx.name(), FollowingRequestTimeout.NAME, requestTimeout);
+    }
   }
 
   /**
@@ -150,6 +168,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   }
 
   private void onRequest(HttpRequest request) {
+    requestTimeout.requestArrived();
     if (closing) {
       return;
     }
@@ -188,12 +207,25 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
 
   /** Answers 415 with {@code reason} as text, then closes: the answer ends the connection. */
   private void answerUnsupported(HttpRequest request, String reason) {
-    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
-        HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, io.netty.buffer.ByteBufUtil.writeUtf8(ctx.alloc(), reason + "\n"));
+    answerAndClose(plainText(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, reason), LingeringClose.bodyFollows(request));
+  }
+
+  /** A request that follows the first began to arrive but was not whole within the timeout: 408, and close. */
+  private void requestTimedOut() {
+    if (closing || streamId != -1) {
+      return;
+    }
+    answerAndClose(plainText(HttpResponseStatus.REQUEST_TIMEOUT,
+        "expected a complete request within " + requestTimeoutMillis + " ms"), false);
+  }
+
+  private FullHttpResponse plainText(HttpResponseStatus status, String reason) {
+    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
+        io.netty.buffer.ByteBufUtil.writeUtf8(ctx.alloc(), reason + "\n"));
     response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
     response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     HttpUtil.setContentLength(response, response.content().readableBytes());
-    answerAndClose(response, LingeringClose.bodyFollows(request));
+    return response;
   }
 
   private void startCall(HttpRequest request) {
@@ -375,6 +407,8 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     resumeReading();
     if (!keepAlive) {
       close(discarding);
+    } else {
+      requestTimeout.awaitRequest();
     }
   }
 

@@ -39,9 +39,11 @@ import org.junit.jupiter.api.Test;
 /** {@link GrpcWebTranslator} in front of a real HTTP/2 server handler, on an {@link EmbeddedChannel}. */
 class GrpcWebTranslatorTest {
 
+  private static final java.time.Duration REQUEST_TIMEOUT = java.time.Duration.ofSeconds(1);
+
   private ScriptedHttp2Server server = new ScriptedHttp2Server();
   private Status refusal;
-  private GrpcWebTranslator translator = new GrpcWebTranslator("http", request -> refusal);
+  private GrpcWebTranslator translator = new GrpcWebTranslator("http", request -> refusal, REQUEST_TIMEOUT);
   private EmbeddedChannel channel;
 
   @AfterEach
@@ -389,6 +391,48 @@ class GrpcWebTranslatorTest {
   }
 
   @Test
+  void aFollowingRequestTrickledInGets408OnceItsFirstBytesAreOlderThanTheTimeout() {
+    open();
+    answer(unaryCall("one"), "1");
+    BrowserFrames.release(BrowserFrames.outbound(channel));
+    channel.advanceTimeBy(1, TimeUnit.HOURS); // idle between requests: a pooled connection may wait
+    channel.runScheduledPendingTasks();
+    assertTrue(channel.isOpen());
+    channel.writeInbound(Unpooled.copiedBuffer("POST /pkg.Svc/Echo HTTP/1.1\r\n", StandardCharsets.US_ASCII));
+    channel.advanceTimeBy(REQUEST_TIMEOUT.toMillis() - 1, TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+    assertTrue(BrowserFrames.outbound(channel).isEmpty());
+    channel.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals(1, out.size(), out.toString());
+      FullHttpResponse response = (FullHttpResponse) out.get(0);
+      assertEquals(408, response.status().code());
+      assertEquals("expected a complete request within 1000 ms\n", response.content().toString(StandardCharsets.UTF_8));
+      assertEquals("close", response.headers().get(HttpHeaderNames.CONNECTION));
+    } finally {
+      BrowserFrames.release(out);
+    }
+    channel.runPendingTasks();
+    assertFalse(channel.isOpen());
+  }
+
+  @Test
+  void aFollowingRequestThatArrivesInTimeStopsTheClock() {
+    open();
+    answer(unaryCall("one"), "1");
+    BrowserFrames.release(BrowserFrames.outbound(channel));
+    channel.writeInbound(Unpooled.copiedBuffer("POST /pkg.Svc/Echo HTTP/1.1\r\n", StandardCharsets.US_ASCII));
+    channel.advanceTimeBy(REQUEST_TIMEOUT.toMillis() / 2, TimeUnit.MILLISECONDS);
+    channel.writeInbound(request("/pkg.Svc/Echo", "application/grpc-web+proto"));
+    channel.advanceTimeBy(1, TimeUnit.HOURS); // the call itself is not timed here
+    channel.runScheduledPendingTasks();
+    assertTrue(channel.isOpen());
+    assertEquals(2, server.streams.size());
+  }
+
+  @Test
   void aFollowingRequestInAnotherGrpcWebFormatThanProtobufGets415AndWhatWasExpected() {
     open();
     answer(unaryCall("one"), "1");
@@ -441,7 +485,7 @@ class GrpcWebTranslatorTest {
   void readingPausesWhileGrpcsWindowIsFullAndResumesWhenItOpens() throws Exception {
     server = new ScriptedHttp2Server(Http2Settings.defaultSettings().initialWindowSize(16));
     server.autoConsume = false;
-    translator = new GrpcWebTranslator("http", request -> null);
+    translator = new GrpcWebTranslator("http", request -> null, REQUEST_TIMEOUT);
     open();
     translator.start(request("/pkg.Svc/Upload", "application/grpc-web"));
     channel.runPendingTasks();
