@@ -26,14 +26,17 @@ import org.slf4j.LoggerFactory;
  * digests, so lookups take the same time whatever the token's content; no token ever reaches a log or an answer.
  *
  * <p>Tokens that change ({@link #from}) are revocable: when a token disappears from the map, or names another
- * principal, every tunnel it opened is closed with WebSocket close 1008 (Policy Violation), and new upgrades with it
- * get 401. The change is noticed at the next upgrade, or at once with {@link #refresh()}.
+ * principal, every tunnel it opened is closed with WebSocket close 1008 (Policy Violation), every native gRPC call
+ * it admitted (h2c or h2 on the same port, {@link TunnelPrincipal#interceptor()}) that is still in flight ends with
+ * {@code UNAUTHENTICATED} "the bearer token was revoked" (its handler sees it cancelled; other calls of the same
+ * connection go on), and new upgrades and calls with it get 401 ({@code UNAUTHENTICATED}). The change is noticed at
+ * the next upgrade or call, or at once with {@link #refresh()}.
  */
 public final class BearerTokens implements TunnelAuthenticator {
 
   /** The prefix of subprotocols that carry a token. */
   public static final String SUBPROTOCOL_PREFIX = "bearer.";
-  /** The reason sent with close 1008 to a tunnel whose token was revoked. */
+  /** The reason of close 1008 to a tunnel, and of {@code UNAUTHENTICATED} to a call, whose token was revoked. */
   static final String REVOKED_REASON = "the bearer token was revoked";
 
   private static final Logger logger = LoggerFactory.getLogger(BearerTokens.class);
@@ -43,6 +46,8 @@ public final class BearerTokens implements TunnelAuthenticator {
   private Map<String, String> hashed = new HashMap<>();
   /** Open tunnels (and upgrades about to become one) by the digest and principal that admitted them. */
   private final Map<Channel, Admitted> admitted = new ConcurrentHashMap<>();
+  /** Native calls in flight by the digest and principal that admitted them; each forgotten when it ends. */
+  private final Map<Revocable, Admitted> calls = new ConcurrentHashMap<>();
 
   private BearerTokens(Supplier<Map<String, String>> tokens) {
     this.tokens = tokens;
@@ -74,6 +79,18 @@ public final class BearerTokens implements TunnelAuthenticator {
     if (principal == null) {
       return invalidToken();
     }
+    Revocable call = request.call();
+    if (call != null) {
+      calls.put(call, new Admitted(digest, principal));
+      call.whenEnded(() -> calls.remove(call));
+      // A revocation between the lookup and the put would have missed this call: look again.
+      synchronized (this) {
+        if (!principal.equals(hashed.get(digest))) {
+          calls.remove(call);
+          return invalidToken();
+        }
+      }
+    }
     Channel channel = request.channel();
     if (channel != null) {
       // One listener per connection: a browser's kept-alive connection is authenticated again at each request.
@@ -93,11 +110,12 @@ public final class BearerTokens implements TunnelAuthenticator {
 
   /**
    * Reads the tokens now and closes, with WebSocket close 1008 (Policy Violation), every open tunnel admitted with a
-   * token that is no longer valid or now names another principal. Call it when the tokens have changed (the gateway
-   * does after each reload of its token file); otherwise the next upgrade notices the change. Thread-safe and quick:
-   * the closes happen on each tunnel's event loop.
+   * token that is no longer valid or now names another principal, and ends every native gRPC call in flight admitted
+   * with such a token ({@code UNAUTHENTICATED}, "the bearer token was revoked"). Call it when the tokens have changed
+   * (the gateway does after each reload of its token file); otherwise the next upgrade or call notices the change.
+   * Thread-safe and quick: the closes happen on each tunnel's event loop, and a call's close is only queued.
    *
-   * @return how many tunnels are being closed
+   * @return how many tunnels and native calls are being ended
    */
   public int refresh() {
     return revokeIfChanged();
@@ -154,7 +172,18 @@ public final class BearerTokens implements TunnelAuthenticator {
     if (closed > 0) {
       logger.info("Closing {} tunnel(s) opened with bearer tokens that are no longer valid (close 1008)", closed);
     }
-    return closed;
+    int ended = 0;
+    for (Map.Entry<Revocable, Admitted> e : calls.entrySet()) {
+      if (!e.getValue().principal.equals(table.get(e.getValue().digest)) && calls.remove(e.getKey()) != null) {
+        e.getKey().revoke(REVOKED_REASON);
+        ended++;
+      }
+    }
+    if (ended > 0) {
+      logger.info("Ending {} native gRPC call(s) admitted with bearer tokens that are no longer valid "
+          + "(UNAUTHENTICATED)", ended);
+    }
+    return closed + ended;
   }
 
   /** Sends Close 1008 through the tunnel's frame handlers, then closes; a connection not yet upgraded just closes. */
@@ -170,7 +199,12 @@ public final class BearerTokens implements TunnelAuthenticator {
     });
   }
 
-  /** What admitted a tunnel: the token's digest and the principal it named then. */
+  /** How many native calls are kept for revocation: those in flight admitted here (for tests). */
+  int callsInFlight() {
+    return calls.size();
+  }
+
+  /** What admitted a tunnel or a call: the token's digest and the principal it named then. */
   private static final class Admitted {
     final String digest;
     final String principal;

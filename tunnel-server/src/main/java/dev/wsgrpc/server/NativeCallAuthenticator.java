@@ -2,8 +2,6 @@ package dev.wsgrpc.server;
 
 import io.grpc.Attributes;
 import io.grpc.Context;
-import io.grpc.Contexts;
-import io.grpc.ForwardingServerCall;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
@@ -53,9 +51,11 @@ final class NativeCallAuthenticator {
       ServerCallHandler<ReqT, RespT> next) {
     Attributes attributes = call.getAttributes();
     SocketAddress client = attributes.get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+    // Made before the decision: an authenticator that revokes (BearerTokens) keeps it to end it later.
+    RevocableCall<ReqT, RespT> revocable = new RevocableCall<>(call, Context.current());
     AuthDecision decision = authenticator.authenticate(new UpgradeRequest(
         "/" + call.getMethodDescriptor().getFullMethodName(), null, asHeaders(headers), client, client,
-        attributes.get(Grpc.TRANSPORT_ATTR_SSL_SESSION), Collections.emptyList(), null));
+        attributes.get(Grpc.TRANSPORT_ATTR_SSL_SESSION), Collections.emptyList(), null, revocable));
     if (!decision.accepted()) {
       listener.upgradeRejected(client, decision.status(),
           decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN);
@@ -65,19 +65,10 @@ final class NativeCallAuthenticator {
       }
       Status status = BrowserCalls.statusForHttp(decision.status(),
           decision.reason() + " (the call carried " + presented(headers) + ")");
-      call.close(status, trailers);
+      revocable.close(status, trailers);
       return new ServerCall.Listener<ReqT>() {};
     }
-    Object principal = decision.principal();
-    Attributes withPrincipal = attributes.toBuilder().set(TunnelPrincipal.ATTRIBUTE, principal).build();
-    ServerCall<ReqT, RespT> admitted = new ForwardingServerCall.SimpleForwardingServerCall<ReqT, RespT>(call) {
-      @Override
-      public Attributes getAttributes() {
-        return withPrincipal;
-      }
-    };
-    return Contexts.interceptCall(Context.current().withValue(TunnelPrincipal.CONTEXT_KEY, principal), admitted,
-        headers, next);
+    return revocable.start(decision.principal(), headers, next);
   }
 
   /** The call's text metadata as HTTP headers; binary ({@code -bin}) entries are left out. */

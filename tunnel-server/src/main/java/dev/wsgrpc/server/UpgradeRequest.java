@@ -21,9 +21,16 @@ public final class UpgradeRequest {
   private final SSLSession sslSession;
   private final List<String> offeredSubprotocols;
   private final Channel channel;
+  private final Revocable call;
 
   UpgradeRequest(String path, String query, HttpHeaders headers, SocketAddress clientAddress,
       SocketAddress peerAddress, SSLSession sslSession, List<String> offeredSubprotocols, Channel channel) {
+    this(path, query, headers, clientAddress, peerAddress, sslSession, offeredSubprotocols, channel, null);
+  }
+
+  UpgradeRequest(String path, String query, HttpHeaders headers, SocketAddress clientAddress,
+      SocketAddress peerAddress, SSLSession sslSession, List<String> offeredSubprotocols, Channel channel,
+      Revocable call) {
     this.path = path;
     this.query = query;
     this.headers = headers;
@@ -32,11 +39,20 @@ public final class UpgradeRequest {
     this.sslSession = sslSession;
     this.offeredSubprotocols = Collections.unmodifiableList(offeredSubprotocols);
     this.channel = channel;
+    this.call = call;
   }
 
   /** The connection that asked, for authenticators of this package that close tunnels later; null in unit tests. */
   Channel channel() {
     return channel;
+  }
+
+  /**
+   * The native gRPC call that asked (its metadata as the headers), for authenticators of this package that end calls
+   * later; null for an upgrade or a connection.
+   */
+  Revocable call() {
+    return call;
   }
 
   /** The request's path, e.g. {@code /grpc}. */
