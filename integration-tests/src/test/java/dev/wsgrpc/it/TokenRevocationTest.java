@@ -32,7 +32,9 @@ import org.junit.jupiter.api.Timeout;
 /**
  * Revocation in {@code tunnel-server.jar --auth-tokens FILE} fails closed: a token edited out of the file (even by an
  * edit that keeps the file's length and modification time) closes the tunnels it opened with WebSocket close 1008
- * and opens no new ones; an emptied or deleted file refuses everyone.
+ * and opens no new ones; an emptied or deleted file refuses everyone. Native gRPC calls (h2c on the same port) in
+ * flight with a revoked token end {@code UNAUTHENTICATED}, in demo and in proxy mode, while calls of other tokens on
+ * the same connection go on.
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class TokenRevocationTest {
@@ -63,7 +65,7 @@ class TokenRevocationTest {
     final CompletableFuture<Status> end = new CompletableFuture<>();
     final StreamObserver<StreamingOutputCallRequest> requests;
 
-    OpenCall(ManagedChannel channel) {
+    OpenCall(io.grpc.Channel channel) {
       requests = TestServiceGrpc.newStub(channel).fullDuplexCall(new StreamObserver<StreamingOutputCallResponse>() {
         @Override
         public void onNext(StreamingOutputCallResponse value) {
@@ -108,6 +110,120 @@ class TokenRevocationTest {
     } catch (StatusRuntimeException e) {
       assertTrue(e.getStatus().getDescription().contains("but was 401 Unauthorized"), e.getStatus().toString());
       return false;
+    }
+  }
+
+  /** A channel of one native h2c connection to {@code port} (grpc-java's, no tunnel). */
+  private ManagedChannel nativeConnection(int port) {
+    ManagedChannel c = io.grpc.netty.NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+    channels.add(c);
+    return c;
+  }
+
+  /** {@code connection} with {@code token} as the calls' metadata: several tokens may share one connection. */
+  private static io.grpc.Channel withToken(io.grpc.Channel connection, String token) {
+    io.grpc.Metadata headers = new io.grpc.Metadata();
+    headers.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
+        "Bearer " + token);
+    return io.grpc.ClientInterceptors.intercept(connection,
+        io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers));
+  }
+
+  /** Waits (at most 10 s: a reload period is 1 s) for a native call to end; asserts it ended as revoked. */
+  private static void assertRevoked(CompletableFuture<Status> end) throws Exception {
+    Status status = end.get(10, TimeUnit.SECONDS);
+    assertEquals(Status.Code.UNAUTHENTICATED, status.getCode(), status.toString());
+    assertEquals("the bearer token was revoked", status.getDescription(), status.toString());
+  }
+
+  private static Status.Code refusedCode(io.grpc.Channel channel) {
+    try {
+      HealthGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+          .check(HealthCheckRequest.getDefaultInstance());
+      return Status.Code.OK;
+    } catch (StatusRuntimeException e) {
+      return e.getStatus().getCode();
+    }
+  }
+
+  @Test
+  void aRevokedTokenEndsTheNativeCallsItAdmittedAndNotTheOtherCallsOfTheirConnection() throws Exception {
+    File tokens = new File(Files.createTempDirectory("tokens").toFile(), "tokens.txt");
+    Files.writeString(tokens.toPath(), "alpha-t0ken alice\nbravo-t0ken bob\n");
+    jar = TunnelServerJar.start("--port", "0", "--auth-tokens", tokens.getPath());
+    jar.awaitUrl();
+    ManagedChannel connection = nativeConnection(jar.port());
+    OpenCall alice = new OpenCall(withToken(connection, "alpha-t0ken"));
+    alice.ping();
+    OpenCall bob = new OpenCall(withToken(connection, "bravo-t0ken"));
+    bob.ping();
+
+    Files.writeString(tokens.toPath(), "bravo-t0ken bob\n");
+    assertRevoked(alice.end);
+    bob.ping(); // bob's call, on the same connection, goes on
+    assertEquals(Status.Code.UNAUTHENTICATED, refusedCode(withToken(connection, "alpha-t0ken")),
+        "a new call with the revoked token is refused");
+    assertEquals(Status.Code.OK, refusedCode(withToken(connection, "bravo-t0ken")));
+    bob.ping();
+    bob.requests.onCompleted();
+    assertEquals(Status.OK, bob.awaitEnd());
+    jar.awaitLog("Ending 1 native gRPC call(s)");
+    assertFalse(jar.stderr().contains("t0ke"), "tokens never reach the logs:\n" + jar.stderr());
+  }
+
+  @Test
+  void inProxyModeARevokedTokensNativeCallEndsAndItsUpstreamCallIsCancelled() throws Exception {
+    File tokens = new File(Files.createTempDirectory("tokens").toFile(), "tokens.txt");
+    Files.writeString(tokens.toPath(), "alpha-t0ken alice\nbravo-t0ken bob\n");
+    try (UpstreamReplicas.JavaReplica replica = new UpstreamReplicas.JavaReplica("java")) {
+      jar = TunnelServerJar.start("--port", "0", "--upstream", replica.address(), "--auth-tokens",
+          tokens.getPath());
+      jar.awaitUrl();
+      ManagedChannel connection = nativeConnection(jar.port());
+      EchoBidi alice = new EchoBidi(withToken(connection, "alpha-t0ken"));
+      alice.ping();
+      EchoBidi bob = new EchoBidi(withToken(connection, "bravo-t0ken"));
+      bob.ping();
+
+      Files.writeString(tokens.toPath(), "bravo-t0ken bob\n");
+      assertRevoked(alice.end);
+      replica.cancelled.awaitAtLeast(1, "upstream calls cancelled"); // the proxy's handler saw it cancelled
+      bob.ping();
+      bob.requests.onCompleted();
+      assertEquals(Status.OK, bob.end.get(30, TimeUnit.SECONDS));
+      assertEquals(1, replica.cancelled.get(), "only alice's upstream call was cancelled");
+    }
+  }
+
+  /** A bidirectional Echo call kept open (proxy mode's upstream serves Echo). */
+  private static final class EchoBidi {
+    final LinkedBlockingQueue<dev.wsgrpc.testing.proto.EchoResponse> responses = new LinkedBlockingQueue<>();
+    final CompletableFuture<Status> end = new CompletableFuture<>();
+    final StreamObserver<dev.wsgrpc.testing.proto.EchoRequest> requests;
+
+    EchoBidi(io.grpc.Channel channel) {
+      requests = dev.wsgrpc.testing.proto.EchoGrpc.newStub(channel).bidi(
+          new StreamObserver<dev.wsgrpc.testing.proto.EchoResponse>() {
+            @Override
+            public void onNext(dev.wsgrpc.testing.proto.EchoResponse value) {
+              responses.add(value);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+              end.complete(Status.fromThrowable(t));
+            }
+
+            @Override
+            public void onCompleted() {
+              end.complete(Status.OK);
+            }
+          });
+    }
+
+    void ping() throws InterruptedException {
+      requests.onNext(EchoService.payload(10));
+      assertTrue(responses.poll(30, TimeUnit.SECONDS) != null, "a response on the open call");
     }
   }
 
