@@ -454,7 +454,8 @@ public final class TunnelServerMain implements Callable<Integer> {
         // Revocation fails closed: a token file that is missing, unreadable or malformed admits no one.
         tokens = Reloading.failingClosed("bearer tokens", java.util.Collections.singletonList(authTokens),
             () -> TokenFile.read(authTokens), java.util.Collections.emptyMap(),
-            "no bearer token is valid (new tunnels get 401, open ones are closed with 1008)", 1000);
+            "no bearer token is valid (new tunnels get 401, open ones are closed with 1008, native calls end "
+                + "UNAUTHENTICATED)", 1000);
       } catch (java.io.IOException e) {
         // TokenFile names the file and the line: "FILE line 3: expected 'TOKEN PRINCIPAL' but found 1 field(s)".
         throw badOption("--auth-tokens", authTokens.toString(), "--auth-tokens: " + e.getMessage());
@@ -468,7 +469,7 @@ public final class TunnelServerMain implements Callable<Integer> {
         if (reloaded.get().isEmpty()) {
           logger.warn("No bearer token is valid now: every tunnel is refused until {} lists tokens", authTokens);
         }
-        bearer.refresh(); // closes the tunnels of revoked tokens with 1008
+        bearer.refresh(); // closes the tunnels of revoked tokens with 1008 and ends their native calls in flight
       });
       access.authenticator(bearer);
     } else if (tlsClientCa != null) {
