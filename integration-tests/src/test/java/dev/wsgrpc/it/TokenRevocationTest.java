@@ -6,25 +6,41 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.server.AccessPolicy;
+import dev.wsgrpc.server.BearerTokens;
+import dev.wsgrpc.server.TunnelPrincipal;
+import dev.wsgrpc.server.WebSocketServerOptions;
+import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.proto.EchoGrpc;
+import dev.wsgrpc.testing.proto.EchoRequest;
+import dev.wsgrpc.testing.proto.EchoResponse;
+import io.grpc.Context;
 import io.grpc.ManagedChannel;
+import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.grpc.testing.integration.Messages.ResponseParameters;
 import io.grpc.testing.integration.Messages.StreamingOutputCallRequest;
 import io.grpc.testing.integration.Messages.StreamingOutputCallResponse;
 import io.grpc.testing.integration.TestServiceGrpc;
 import java.io.File;
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -195,17 +211,89 @@ class TokenRevocationTest {
     }
   }
 
+  /** What an Echo bidi handler saw of its call: its context cancelled, its onCancel, and sends that failed. */
+  private static final class SeenByHandler {
+    final CountDownLatch contextCancelled = new CountDownLatch(1);
+    final CountDownLatch onCancel = new CountDownLatch(1);
+    volatile Throwable sendFailed;
+  }
+
+  @Test
+  void theLibraryEndsARevokedTokensNativeCallAndItsHandlerSeesItCancelled() throws Exception {
+    AtomicReference<Map<String, String>> current = new AtomicReference<>(
+        Map.of("alpha-t0ken", "alice", "bravo-t0ken", "bob"));
+    BearerTokens bearer = BearerTokens.from(current::get);
+    Map<Object, SeenByHandler> seen = new ConcurrentHashMap<>();
+    Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+        WebSocketServerOptions.newBuilder().nativeGrpc(true)
+            .access(AccessPolicy.newBuilder().authenticator(bearer).build()).build())
+        .addService(new EchoGrpc.EchoImplBase() {
+          @Override
+          public StreamObserver<EchoRequest> bidi(StreamObserver<EchoResponse> responses) {
+            SeenByHandler handler = new SeenByHandler();
+            seen.put(TunnelPrincipal.current(), handler);
+            ServerCallStreamObserver<EchoResponse> call = (ServerCallStreamObserver<EchoResponse>) responses;
+            call.setOnCancelHandler(handler.onCancel::countDown);
+            Context.current().addListener(c -> handler.contextCancelled.countDown(), Runnable::run);
+            return new StreamObserver<EchoRequest>() {
+              @Override
+              public void onNext(EchoRequest value) {
+                try {
+                  responses.onNext(EchoResponse.newBuilder().setPayload(value.getPayload()).build());
+                } catch (RuntimeException e) {
+                  handler.sendFailed = e;
+                }
+              }
+
+              @Override
+              public void onError(Throwable t) {}
+
+              @Override
+              public void onCompleted() {
+                responses.onCompleted();
+              }
+            };
+          }
+        })
+        .build().start();
+    try {
+      ManagedChannel connection = nativeConnection(((InetSocketAddress) server.getListenSockets().get(0)).getPort());
+      EchoBidi alice = new EchoBidi(withToken(connection, "alpha-t0ken"));
+      alice.ping();
+      EchoBidi bob = new EchoBidi(withToken(connection, "bravo-t0ken"));
+      bob.ping();
+      assertEquals(0, bearer.refresh(), "nothing changed");
+
+      current.set(Map.of("bravo-t0ken", "bob"));
+      assertEquals(1, bearer.refresh(), "alice's call is being ended");
+      assertRevoked(alice.end);
+      SeenByHandler aliceHandler = seen.get("alice");
+      assertTrue(aliceHandler.contextCancelled.await(5, TimeUnit.SECONDS), "the handler's context is cancelled");
+      assertTrue(aliceHandler.onCancel.await(5, TimeUnit.SECONDS), "the handler's onCancel ran");
+      bob.ping(); // the other call on the same connection goes on
+      bob.ping();
+      assertEquals(1, seen.get("bob").contextCancelled.getCount());
+      bob.requests.onCompleted();
+      assertEquals(Status.OK, bob.end.get(30, TimeUnit.SECONDS));
+      assertEquals(null, aliceHandler.sendFailed, "the handler's sends after the revocation failed");
+      current.set(Map.of());
+      assertEquals(0, bearer.refresh(), "ended calls are forgotten");
+    } finally {
+      server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
   /** A bidirectional Echo call kept open (proxy mode's upstream serves Echo). */
   private static final class EchoBidi {
-    final LinkedBlockingQueue<dev.wsgrpc.testing.proto.EchoResponse> responses = new LinkedBlockingQueue<>();
+    final LinkedBlockingQueue<EchoResponse> responses = new LinkedBlockingQueue<>();
     final CompletableFuture<Status> end = new CompletableFuture<>();
-    final StreamObserver<dev.wsgrpc.testing.proto.EchoRequest> requests;
+    final StreamObserver<EchoRequest> requests;
 
     EchoBidi(io.grpc.Channel channel) {
-      requests = dev.wsgrpc.testing.proto.EchoGrpc.newStub(channel).bidi(
-          new StreamObserver<dev.wsgrpc.testing.proto.EchoResponse>() {
+      requests = EchoGrpc.newStub(channel).bidi(
+          new StreamObserver<EchoResponse>() {
             @Override
-            public void onNext(dev.wsgrpc.testing.proto.EchoResponse value) {
+            public void onNext(EchoResponse value) {
               responses.add(value);
             }
 
