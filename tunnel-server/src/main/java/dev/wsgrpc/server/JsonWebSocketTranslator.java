@@ -79,6 +79,8 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
 
   private final JsonSchemas schemas;
   private final int maxMessageBytes;
+  /** The largest first message before the call is admitted (authenticated); {@link #maxMessageBytes} after. */
+  private final int maxFirstMessageBytes;
   /** The method's schema, once the lookup after admission found it; null before. */
   private Descriptors.MethodDescriptor method;
   /** Whole messages that arrived while the schema was being looked up; null when not waiting. */
@@ -99,12 +101,16 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
    * @param schemas where the method's schema is looked up once the call is admitted; a lookup that has not completed
    *     within {@code firstMessageTimeoutMillis} ends the call as UNAVAILABLE
    * @param maxMessageBytes the largest JSON text and protobuf message either way
+   * @param maxFirstMessageBytes the largest first message, which arrives before the call is admitted: what a
+   *     caller not yet authenticated may make the server hold (at most {@code maxMessageBytes})
    */
   JsonWebSocketTranslator(String path, String scheme, String authority, SocketAddress clientAddress,
-      JsonSchemas schemas, int maxMessageBytes, long firstMessageTimeoutMillis, Admission admission) {
+      JsonSchemas schemas, int maxMessageBytes, int maxFirstMessageBytes, long firstMessageTimeoutMillis,
+      Admission admission) {
     super(path, scheme, authority, clientAddress, firstMessageTimeoutMillis, admission);
     this.schemas = schemas;
     this.maxMessageBytes = maxMessageBytes;
+    this.maxFirstMessageBytes = Math.min(maxFirstMessageBytes, maxMessageBytes);
   }
 
   @Override
@@ -154,9 +160,17 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
         incoming = ctx.alloc().compositeBuffer();
       }
       long arrived = (long) incoming.readableBytes() + frame.content().readableBytes();
+      if (!admitted && maxFirstMessageBytes < maxMessageBytes && arrived > maxFirstMessageBytes) {
+        // Before the call is admitted the caller may not be who it claims: it may make the server hold no more
+        // than request headers (credentials at the upgrade admit it earlier, with the full limit).
+        refuseOversize(Status.RESOURCE_EXHAUSTED.withDescription("expected a first message of at most "
+            + maxFirstMessageBytes + " bytes before the call is admitted (credentials at the upgrade admit larger "
+            + "ones) but it had " + (frame.isFinalFragment() ? "" : "at least ") + arrived));
+        return;
+      }
       if (arrived > maxMessageBytes) {
         // Refused at the fragment that crosses the limit: the size is exact once the message's last one came.
-        fail(Status.RESOURCE_EXHAUSTED.withDescription("expected a message of at most " + maxMessageBytes
+        refuseOversize(Status.RESOURCE_EXHAUSTED.withDescription("expected a message of at most " + maxMessageBytes
             + " bytes but it had " + (frame.isFinalFragment() ? "" : "at least ") + arrived));
         return;
       }
@@ -178,6 +192,13 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
     } finally {
       frame.release();
     }
+  }
+
+  /** A message over its limit: what was collected of it is let go at once, not when the connection ends. */
+  private void refuseOversize(Status status) {
+    incoming.release();
+    incoming = null;
+    fail(status);
   }
 
   private void onMessage(String text) {

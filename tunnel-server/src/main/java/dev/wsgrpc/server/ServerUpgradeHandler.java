@@ -733,8 +733,10 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     WebSocketCallTranslator translator;
     String name;
     if (browserProtocol == BrowserProtocol.JSON_WEBSOCKET) {
+      int maxMessage = JsonWebSocketTranslator.MAX_MESSAGE_BYTES;
       JsonWebSocketTranslator json = new JsonWebSocketTranslator(callPath, scheme, authority, clientAddress,
-          options.browser().json(), JsonWebSocketTranslator.MAX_MESSAGE_BYTES, firstMessageTimeout, admission);
+          options.browser().json(), maxMessage, upgradeAdmits(ctx) ? maxMessage : options.maxRequestHeaderBytes(),
+          firstMessageTimeout, admission);
       translator = json;
       name = JsonWebSocketTranslator.NAME;
     } else {
@@ -756,6 +758,28 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
         });
     if (webSocketRefusal != null) {
       translator.refuse(webSocketRefusal);
+    }
+  }
+
+  /**
+   * Whether the upgrade alone (its headers and cookies, the offered {@code bearer.<token>}, the TLS session) would
+   * have the call admitted: then its first message may be as large as any message, since a caller the authenticator
+   * already knows may send one after the next anyway. Otherwise the first message, which arrives before anyone knows
+   * who sent it, is held to the request-header limit, as grpc-websockets' is: its credentials fit in that, and a
+   * first message without them could only be refused. Only a probe for that limit: nothing is reported, and the
+   * call is still admitted (or refused) with the first message's metadata by {@link #admitCall}.
+   */
+  private boolean upgradeAdmits(ChannelHandlerContext ctx) {
+    TunnelAuthenticator authenticator = options.access().authenticator();
+    if (authenticator == null) {
+      return true;
+    }
+    try {
+      // Without the channel: BearerTokens registers for revocation only the channels of calls it admits for good.
+      return authenticator.authenticate(new UpgradeRequest(callPath, callQuery, upgradeHeaders, clientAddress,
+          ctx.channel().remoteAddress(), sslSession(ctx), offeredSubprotocols, null)).accepted();
+    } catch (RuntimeException e) {
+      return false;
     }
   }
 

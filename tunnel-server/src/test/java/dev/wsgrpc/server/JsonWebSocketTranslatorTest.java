@@ -92,9 +92,14 @@ class JsonWebSocketTranslatorTest {
     };
   }
 
+  /** A call the upgrade admitted (or without an authenticator): its first message may be as large as any. */
   private void open(JsonSchemas schemas) {
+    open(schemas, 1024, 1024);
+  }
+
+  private void open(JsonSchemas schemas, int maxMessageBytes, int maxFirstMessageBytes) {
     JsonWebSocketTranslator translator = new JsonWebSocketTranslator("/test.Greeter/Greet", "http", "example.test",
-        new InetSocketAddress("127.0.0.1", 1234), schemas, 1024, 5_000, headers -> {
+        new InetSocketAddress("127.0.0.1", 1234), schemas, maxMessageBytes, maxFirstMessageBytes, 5_000, headers -> {
           admitted.add(headers);
           return decision;
         });
@@ -281,6 +286,55 @@ class JsonWebSocketTranslatorTest {
             java.nio.charset.StandardCharsets.UTF_8)));
     assertEquals("{\"status\":{\"code\":8,\"message\":\"expected a message of at most 1024 bytes but it had at "
         + "least 1122\",\"details\":[]}}", texts().get(0));
+  }
+
+  @Test
+  void aFirstMessageBeforeAdmissionIsHeldToItsOwnLimitAndWhatArrivedIsLetGoAtOnce() {
+    decision = AuthDecision.unauthorized("expected a bearer token");
+    open(JsonSchemas.ofFiles(FILE), 4096, 256);
+    ByteBuf first = Unpooled.copiedBuffer("{\"message\": {\"text\": \"" + "x".repeat(200),
+        java.nio.charset.StandardCharsets.UTF_8);
+    ByteBuf second = Unpooled.copiedBuffer("x".repeat(100), java.nio.charset.StandardCharsets.UTF_8);
+    channel.writeInbound(new TextWebSocketFrame(false, 0, first), new ContinuationWebSocketFrame(false, 0, second));
+    // Refused at the fragment that crossed the limit, and nothing of the message stays held while the close lingers.
+    assertEquals(0, first.refCnt());
+    assertEquals(0, second.refCnt());
+    ByteBuf more = Unpooled.copiedBuffer("x".repeat(1000), java.nio.charset.StandardCharsets.UTF_8);
+    channel.writeInbound(new ContinuationWebSocketFrame(false, 0, more));
+    assertEquals(0, more.refCnt());
+    assertTrue(admitted.isEmpty(), "never admitted");
+    assertTrue(server.streams.isEmpty());
+    assertEquals(List.of("{\"status\":{\"code\":8,\"message\":\"expected a first message of at most 256 bytes "
+        + "before the call is admitted (credentials at the upgrade admit larger ones) but it had at least 322\","
+        + "\"details\":[]}}", "close"), texts());
+    lingerEnds();
+    assertFalse(channel.isOpen());
+  }
+
+  @Test
+  void aWholeFirstMessageOverItsLimitIsRefusedWithItsSize() {
+    open(JsonSchemas.ofFiles(FILE), 4096, 256);
+    channel.writeInbound(text("{\"metadata\": {\"x-big\": \"" + "x".repeat(300) + "\"}}"));
+    assertTrue(admitted.isEmpty());
+    assertEquals("{\"status\":{\"code\":8,\"message\":\"expected a first message of at most 256 bytes before the "
+        + "call is admitted (credentials at the upgrade admit larger ones) but it had 327\",\"details\":[]}}",
+        texts().get(0));
+  }
+
+  @Test
+  void onceAdmittedACallSendsMessagesUpToTheFullLimit() throws Exception {
+    open(JsonSchemas.ofFiles(FILE), 4096, 256);
+    channel.writeInbound(text("{\"metadata\": {\"authorization\": \"Bearer t0ken\"}}"));
+    assertEquals(1, admitted.size());
+    String big = "x".repeat(3000);
+    channel.writeInbound(new TextWebSocketFrame(false, 0, "{\"message\": {\"text\": \"" + big.substring(0, 1000)),
+        new ContinuationWebSocketFrame(true, 0, Unpooled.copiedBuffer(big.substring(1000) + "\", \"count\": 3}}",
+            java.nio.charset.StandardCharsets.UTF_8)));
+    channel.runPendingTasks();
+    assertEquals(big + "/3", greetingText(server.only().data, 0));
+    // The full limit still holds after admission.
+    channel.writeInbound(text("{\"message\": {\"text\": \"" + "x".repeat(5000) + "\"}}"));
+    assertTrue(texts().get(0).contains("expected a message of at most 4096 bytes but it had 5025"));
   }
 
   @Test
