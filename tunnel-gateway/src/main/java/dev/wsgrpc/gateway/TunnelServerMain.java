@@ -647,6 +647,8 @@ public final class TunnelServerMain implements Callable<Integer> {
       BrowserOptions.Builder[] browser = new BrowserOptions.Builder[1];
       set("--browser-origins", () -> browser[0] = BrowserOptions.newBuilder(browserOrigins));
       set("--browser-headers", () -> browser[0].allowedHeaders(browserHeaders).exposedHeaders(browserHeaders));
+      // JSON calls' messages are held to the server's message limit, as gRPC's own calls are.
+      set("--max-inbound-message", () -> browser[0].maxJsonMessageBytes(maxInboundMessage));
       options.browser(browser[0].build());
     }
     return options.settings(settings.build()).access(access.build()).build();

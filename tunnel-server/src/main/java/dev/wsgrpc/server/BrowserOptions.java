@@ -41,18 +41,22 @@ public final class BrowserOptions {
       "grpc-status-details-bin", "grpc-encoding", "grpc-accept-encoding");
   /** How long, in seconds, a browser may cache a CORS preflight answer: {@value}. */
   public static final long DEFAULT_PREFLIGHT_MAX_AGE_SECONDS = 600;
+  /** The default {@link Builder#maxJsonMessageBytes}: 4 MiB, gRPC's default message limit. */
+  public static final int DEFAULT_MAX_JSON_MESSAGE_BYTES = 4 * 1024 * 1024;
 
   private final List<String> allowedOrigins;
   private final List<String> allowedHeaders;
   private final List<String> exposedHeaders;
   private final CorsConfig cors;
   private final JsonSchemas json;
+  private final int maxJsonMessageBytes;
 
   private BrowserOptions(Builder b) {
     this.allowedOrigins = Collections.unmodifiableList(new ArrayList<>(b.allowedOrigins));
     this.allowedHeaders = Collections.unmodifiableList(new ArrayList<>(b.allowedHeaders));
     this.exposedHeaders = Collections.unmodifiableList(new ArrayList<>(b.exposedHeaders));
     this.json = b.json;
+    this.maxJsonMessageBytes = b.maxJsonMessageBytes;
     CorsConfigBuilder cors = anyOrigin()
         ? CorsConfigBuilder.forAnyOrigin()
         : CorsConfigBuilder.forOrigins(allowedOrigins.toArray(new String[0]));
@@ -88,6 +92,7 @@ public final class BrowserOptions {
     builder.allowedHeaders = allowedHeaders;
     builder.exposedHeaders = exposedHeaders;
     builder.json = json;
+    builder.maxJsonMessageBytes = maxJsonMessageBytes;
     return builder;
   }
 
@@ -109,6 +114,11 @@ public final class BrowserOptions {
   /** Where JSON calls find their schemas; null when the JSON protocol is off. */
   public JsonSchemas json() {
     return json;
+  }
+
+  /** The largest JSON text and protobuf message of a JSON call, either way, once the call is admitted. */
+  public int maxJsonMessageBytes() {
+    return maxJsonMessageBytes;
   }
 
   boolean anyOrigin() {
@@ -139,7 +149,7 @@ public final class BrowserOptions {
   @Override
   public String toString() {
     return "BrowserOptions(origins=" + allowedOrigins + ", allowedHeaders=" + allowedHeaders + ", exposedHeaders="
-        + exposedHeaders + ", json=" + (json != null) + ")";
+        + exposedHeaders + ", json=" + (json != null) + ", maxJsonMessageBytes=" + maxJsonMessageBytes + ")";
   }
 
   /** Builds {@link BrowserOptions}; every setter is optional. */
@@ -148,6 +158,7 @@ public final class BrowserOptions {
     private List<String> allowedHeaders = List.of();
     private List<String> exposedHeaders = List.of();
     private JsonSchemas json;
+    private int maxJsonMessageBytes = DEFAULT_MAX_JSON_MESSAGE_BYTES;
 
     private Builder(List<String> origins) {
       checkNotNull(origins, "origins");
@@ -185,6 +196,19 @@ public final class BrowserOptions {
      */
     public Builder json(JsonSchemas schemas) {
       this.json = checkNotNull(schemas, "json");
+      return this;
+    }
+
+    /**
+     * The largest JSON text and protobuf message of a JSON call, either way, once the call is admitted: set it to
+     * the server's {@code maxInboundMessageSize} when that is not gRPC's default (the jar passes
+     * {@code --max-inbound-message}), which gRPC applies again to the protobuf message. Before the call is admitted
+     * its first message is held to {@link WebSocketServerOptions#maxRequestHeaderBytes()} unless the upgrade's own
+     * credentials would admit it (docs/SECURITY.md). Default: {@value #DEFAULT_MAX_JSON_MESSAGE_BYTES}.
+     */
+    public Builder maxJsonMessageBytes(int bytes) {
+      checkArgument(bytes > 0, "maxJsonMessageBytes", bytes, "> 0");
+      this.maxJsonMessageBytes = bytes;
       return this;
     }
 

@@ -65,9 +65,6 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
 
   static final String NAME = "wsgrpc-json-websocket";
   static final String SUBPROTOCOL = "wsgrpc-json";
-  /** The largest JSON text and protobuf message either way: 4 MiB, gRPC's default message limit. */
-  static final int MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
-
   private static final JsonFormat.Printer PRINTER = JsonFormat.printer().omittingInsignificantWhitespace();
   private static final JsonFormat.Parser PARSER = JsonFormat.parser();
 

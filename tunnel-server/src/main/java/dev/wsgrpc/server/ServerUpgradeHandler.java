@@ -733,7 +733,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     WebSocketCallTranslator translator;
     String name;
     if (browserProtocol == BrowserProtocol.JSON_WEBSOCKET) {
-      int maxMessage = JsonWebSocketTranslator.MAX_MESSAGE_BYTES;
+      int maxMessage = options.browser().maxJsonMessageBytes();
       JsonWebSocketTranslator json = new JsonWebSocketTranslator(callPath, scheme, authority, clientAddress,
           options.browser().json(), maxMessage, upgradeAdmits(ctx) ? maxMessage : options.maxRequestHeaderBytes(),
           firstMessageTimeout, admission);

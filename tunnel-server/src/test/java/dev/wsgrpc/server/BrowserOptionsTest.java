@@ -58,6 +58,18 @@ class BrowserOptionsTest {
   }
 
   @Test
+  void theJsonMessageLimitDefaultsToGrpcsAndIsKeptByToBuilder() {
+    BrowserOptions options = BrowserOptions.forOrigins("*");
+    assertEquals(4 * 1024 * 1024, options.maxJsonMessageBytes());
+    BrowserOptions larger = options.toBuilder().maxJsonMessageBytes(16 << 20).build();
+    assertEquals(16 << 20, larger.toBuilder().build().maxJsonMessageBytes());
+    org.junit.jupiter.api.Assertions.assertTrue(larger.toString().contains("maxJsonMessageBytes=16777216"));
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> BrowserOptions.forOrigins("*").toBuilder().maxJsonMessageBytes(0));
+    assertEquals("maxJsonMessageBytes: 0 (expected: > 0)", e.getMessage());
+  }
+
+  @Test
   void aPreflightFromAnOriginNotAllowedGetsNoCorsHeaders() {
     BrowserOptions options = BrowserOptions.newBuilder(List.of("https://app.example")).build();
     assertEquals(Map.of("content-length", "0"), preflight(options, "https://evil.example"));
