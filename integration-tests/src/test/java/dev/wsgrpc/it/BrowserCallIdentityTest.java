@@ -320,7 +320,8 @@ class BrowserCallIdentityTest {
           return;
         }
         for (byte[] message : messages) {
-          out.write(WireFrames.frame(true, 0, opcode, true, message));
+          // An opcode of -1: the messages are whole frames already (fragments, say).
+          out.write(opcode == -1 ? message : WireFrames.frame(true, 0, opcode, true, message));
         }
         out.flush();
         while (true) {
@@ -379,6 +380,47 @@ class BrowserCallIdentityTest {
     assertAcceptedWithoutEchoingTheToken(wrong, "wsgrpc-json");
     assertTrue(wrong.all().contains("{\"status\":{\"code\":16,"), wrong.all());
     assertEquals(List.of("bob bob 127.0.0.1"), new ArrayList<>(seen));
+  }
+
+  /** A JSON request message whose payload is {@code bytes} bytes (base64: a third more text). */
+  private static byte[] largeJsonRequest(int bytes) {
+    return ("{\"message\": {\"payload\": \"" + java.util.Base64.getEncoder().encodeToString(new byte[bytes])
+        + "\"}}").getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void aJsonCallNotYetAdmittedMayNotMakeTheServerHoldMoreThanRequestHeaders() throws Exception {
+    start(AccessPolicy.newBuilder());
+    // As in the review's repro: unfinished text fragments, no token anywhere, each fragment 12 KiB.
+    byte[] fragment = new byte[12 * 1024];
+    java.util.Arrays.fill(fragment, (byte) 'x');
+    WebSocketCall call = new WebSocketCall(port, "wsgrpc-json", -1, List.of(
+        WireFrames.frame(false, 0, 1, true, fragment), WireFrames.frame(false, 0, 0, true, fragment),
+        WireFrames.frame(false, 0, 0, true, fragment)));
+    assertTrue(call.head.startsWith("HTTP/1.1 101"), call.head);
+    assertEquals("{\"status\":{\"code\":8,\"message\":\"expected a first message of at most 16384 bytes before "
+        + "the call is admitted (credentials at the upgrade admit larger ones) but it had at least 24576\","
+        + "\"details\":[]}}", call.all());
+    assertTrue(seen.isEmpty());
+  }
+
+  @Test
+  void aJsonCallWithItsTokenAtTheUpgradeOrInItsFirstMessageSendsLargeMessages() throws Exception {
+    start(AccessPolicy.newBuilder());
+    // The token at the upgrade: the first message (no metadata) may be as large as any message.
+    WebSocketCall upgrade = new WebSocketCall(port, "wsgrpc-json, bearer.tok-bob", 1, List.of(
+        largeJsonRequest(100_000), "{\"halfClose\": true}".getBytes(StandardCharsets.UTF_8)));
+    assertTrue(upgrade.all().contains("{\"status\":{\"code\":0,"), upgrade.all().substring(0, 200));
+    // The token in the first message's metadata: admitted, then a large message.
+    WebSocketCall metadata = new WebSocketCall(port, "wsgrpc-json", 1, List.of(
+        "{\"metadata\": {\"authorization\": \"Bearer tok-alice\"}}".getBytes(StandardCharsets.UTF_8),
+        largeJsonRequest(100_000), "{\"halfClose\": true}".getBytes(StandardCharsets.UTF_8)));
+    assertTrue(metadata.all().contains("{\"status\":{\"code\":0,"), metadata.all().substring(0, 200));
+    // No token anywhere: the same first message is refused at the request-header limit, before any authenticator.
+    WebSocketCall none = new WebSocketCall(port, "wsgrpc-json", 1, List.of(largeJsonRequest(100_000)));
+    assertTrue(none.all().contains("expected a first message of at most 16384 bytes before the call is admitted"),
+        none.all());
+    assertEquals(List.of("bob bob 127.0.0.1", "alice alice 127.0.0.1"), new ArrayList<>(seen));
   }
 
   @Test
