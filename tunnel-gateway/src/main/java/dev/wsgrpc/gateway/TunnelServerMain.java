@@ -243,7 +243,8 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   @Option(names = "--max-inbound-message", paramLabel = "BYTES", defaultValue = "4194304",
       description = "Demo and proxy modes: largest gRPC message accepted (larger: RESOURCE_EXHAUSTED; in proxy mode "
-          + "from upstreams too). Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_INBOUND_MESSAGE.")
+          + "from upstreams too), and largest JSON message of a wsgrpc-json call. Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_MAX_INBOUND_MESSAGE.")
   int maxInboundMessage;
 
   @Option(names = "--idle-timeout", paramLabel = "DURATION", defaultValue = "30m", converter = DurationConverter.class,

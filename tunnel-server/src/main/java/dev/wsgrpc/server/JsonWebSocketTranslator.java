@@ -57,7 +57,10 @@ import java.util.concurrent.TimeUnit;
  * <p>Closing the socket cancels the call. The call is admitted (authenticator, with the first message's metadata
  * added to the upgrade request's headers) when the first message arrives; then the method's schema is looked up
  * ({@link JsonSchemas#lookup}, which may complete later: meanwhile the socket is not read, and what was already read
- * waits, bounded by the message limit). A refusal, a method without a known schema and a message that is not JSON of
+ * waits, bounded by the message limit). Until the call is admitted its first message is held to a smaller limit
+ * (the request-header limit, unless the upgrade's own credentials would admit the call): a caller nobody has
+ * authenticated yet may not make the server hold more. A refusal, a method without a known schema and a message that
+ * is not JSON of
  * the request type end the call with a status message like any other end. The final status carries the
  * {@code google.rpc.Status} details of {@code grpc-status-details-bin} as protobuf JSON of their {@code Any}s.
  */
