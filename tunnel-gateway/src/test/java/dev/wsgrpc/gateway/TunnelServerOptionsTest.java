@@ -265,6 +265,14 @@ class TunnelServerOptionsTest {
   }
 
   @Test
+  void jsonCallsAreHeldToTheServersMessageLimit() {
+    assertEquals(4 * 1024 * 1024,
+        parse(Map.of(), "--browser-origins", "*").buildOptions().browser().maxJsonMessageBytes());
+    assertEquals(8 * 1024 * 1024, parse(Map.of(), "--browser-origins", "*", "--max-inbound-message", "8388608")
+        .buildOptions().browser().maxJsonMessageBytes());
+  }
+
+  @Test
   void leakDetectionIsOffUnlessAPropertyChoosesItsLevel() {
     ResourceLeakDetector.Level before = ResourceLeakDetector.getLevel();
     try {
