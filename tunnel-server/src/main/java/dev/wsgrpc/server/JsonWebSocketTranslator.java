@@ -214,6 +214,12 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
           "expected a JSON object with \"metadata\", \"message\" or \"halfClose\" but the text was not one"));
       return;
     }
+    if (envelope.size() != 1) {
+      // One purpose per object: {"metadata": ..., "message": ...} would otherwise lose its message without a word.
+      fail(Status.INVALID_ARGUMENT.withDescription("expected a JSON object with one of \"metadata\", \"message\" "
+          + "or \"halfClose\" but it had " + envelope.keySet()));
+      return;
+    }
     if (!admitted) {
       HttpHeaders metadata = new DefaultHttpHeaders();
       if (envelope.has("metadata")) {

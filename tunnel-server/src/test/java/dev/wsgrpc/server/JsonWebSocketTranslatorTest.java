@@ -222,6 +222,14 @@ class JsonWebSocketTranslatorTest {
   }
 
   @Test
+  void anObjectWithMetadataAndAMessageIsRefusedRatherThanLosingTheMessage() {
+    open(true);
+    channel.writeInbound(text("{\"metadata\": {\"x-tenant\": \"t1\"}, \"message\": {\"text\": \"lost\"}}"));
+    assertEquals(List.of("{\"status\":{\"code\":3,\"message\":\"expected a JSON object with one of \\\"metadata\\\", "
+        + "\\\"message\\\" or \\\"halfClose\\\" but it had [metadata, message]\",\"details\":[]}}", "close"), texts());
+  }
+
+  @Test
   void aMethodWithoutAKnownSchemaEndsAsUnimplemented() {
     open(false);
     channel.writeInbound(text("{\"message\": {}}"));
