@@ -52,7 +52,7 @@ public final class AccessPolicy {
   }
 
   /**
-   * Whether pages of any origin may open tunnels (and, with {@link BrowserOptions} for {@code *}, call) over
+   * Whether pages of any origin may open tunnels, and (with {@link BrowserOptions} for {@code *}) call over
    * connections that carry credentials a browser sends by itself, when no origins are listed; see
    * {@link Builder#crossSiteCredentialsAllowed(boolean)}.
    */
@@ -80,7 +80,10 @@ public final class AccessPolicy {
     return authenticator;
   }
 
-  /** Origins allowed to open tunnels; empty allows all. */
+  /**
+   * Origins allowed to open tunnels; empty allows the Host's own origin only (and requests without Origin), see
+   * {@link Builder#allowedOrigins(List)}.
+   */
   public List<String> allowedOrigins() {
     return allowedOrigins;
   }
@@ -149,10 +152,12 @@ public final class AccessPolicy {
 
     /**
      * The only {@code Origin} values allowed to open tunnels (e.g. {@code https://app.example.com}), compared
-     * ignoring case; a request with another Origin gets 403. Requests without Origin (non-browser clients) are
-     * allowed. Default: empty, any Origin; but on a connection with credentials a browser sends by itself (a TLS
-     * client certificate, cookies an authenticator reads) only the Host's own origin, see
-     * {@link #crossSiteCredentialsAllowed(boolean)}.
+     * ignoring case; a request with another Origin gets 403. Requests without Origin (non-browser clients: the
+     * wsgrpc clients send none unless given one) are allowed. A browser sends Origin with every WebSocket upgrade,
+     * and a page's script can speak HTTP/2 inside binary messages, so a tunnel upgrade with an Origin comes from a
+     * web page. Default: empty, the Host's own origin only (same host and port, any scheme): a page of another site
+     * gets 403, whether or not the server asks for credentials, unless
+     * {@link #crossSiteCredentialsAllowed(boolean)}. Browser calls ({@link BrowserOptions}) have their own list.
      */
     public Builder allowedOrigins(List<String> origins) {
       checkNotNull(origins, "allowedOrigins");
@@ -221,15 +226,16 @@ public final class AccessPolicy {
     }
 
     /**
-     * Lets pages of any origin use credentials their browser sends by itself. A browser attaches a TLS client
-     * certificate (mutual TLS) and cookies to a WebSocket upgrade from any web page, so when the connection carries
-     * such a credential (a client certificate, or what an authenticator that
-     * {@linkplain TunnelAuthenticator#readsAmbientCredentials() reads ambient credentials} reads) and no origins are
-     * listed ({@link #allowedOrigins} empty; for browser calls {@link BrowserOptions} of {@code *}), an upgrade or
-     * browser call whose {@code Origin} is not the same site as its {@code Host} gets 403: otherwise any page the
-     * user visits could open tunnels as the user (cross-site WebSocket hijacking). Listing the allowed origins is
-     * the better fix; this turns the check off. Requests without {@code Origin} (non-browser clients) are never
-     * affected. Default: false, refused.
+     * Lets pages of any origin open tunnels, and use credentials their browser sends by itself. With no origins
+     * listed ({@link #allowedOrigins} empty), a tunnel upgrade whose {@code Origin} is not the same site as its
+     * {@code Host} gets 403: otherwise any page the user visits could open a tunnel from the user's browser, and
+     * call this server's services with what the user's network position or credentials grant (cross-site WebSocket
+     * hijacking). Browser calls for any origin ({@link BrowserOptions} of {@code *}) get the same 403 when the
+     * connection carries a credential a browser attaches by itself to a request from any page: a TLS client
+     * certificate (mutual TLS), or what an authenticator that
+     * {@linkplain TunnelAuthenticator#readsAmbientCredentials() reads ambient credentials} reads (cookies). Listing
+     * the allowed origins is the better fix; this turns both checks off. Requests without {@code Origin}
+     * (non-browser clients) are never affected. Default: false, refused.
      */
     public Builder crossSiteCredentialsAllowed(boolean allowed) {
       this.crossSiteCredentialsAllowed = allowed;

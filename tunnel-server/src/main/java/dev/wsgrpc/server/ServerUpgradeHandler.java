@@ -632,12 +632,15 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
 
   /**
    * The one Origin rule of tunnels and browser calls; returns null, or the reason of the 403. A request without
-   * {@code Origin} (not from a browser) passes. An explicit list ({@link AccessPolicy#allowedOrigins()} for tunnels,
-   * {@link BrowserOptions} other than {@code *} for browser calls) decides alone. Without one, any Origin passes,
-   * unless the connection carries credentials a browser sends by itself (a TLS client certificate, or what an
-   * authenticator that {@linkplain TunnelAuthenticator#readsAmbientCredentials() reads ambient credentials} reads):
-   * then only a page of the same origin as the Host may use them (no cross-site WebSocket hijacking), unless
-   * {@link AccessPolicy#crossSiteCredentialsAllowed()}.
+   * {@code Origin} (not from a browser: our clients never send one unless told to) passes. An explicit list
+   * ({@link AccessPolicy#allowedOrigins()} for tunnels, {@link BrowserOptions} other than {@code *} for browser
+   * calls) decides alone. Without one, a tunnel is opened by the Host's own page only: a page's script can speak
+   * HTTP/2 inside binary WebSocket messages, so a tunnel from any page would let every site the user visits call
+   * the services this server's network position reaches (cross-site WebSocket hijacking). Browser calls for
+   * {@code *} let any page in, unless the connection carries credentials a browser sends by itself (a TLS client
+   * certificate, or what an authenticator that
+   * {@linkplain TunnelAuthenticator#readsAmbientCredentials() reads ambient credentials} reads): then only the Host's
+   * own page may use them. {@link AccessPolicy#crossSiteCredentialsAllowed()} turns both same-site checks off.
    */
   private String originRefusal(ChannelHandlerContext ctx, HttpHeaders h, boolean browserCall) {
     String origin = h.get(HttpHeaderNames.ORIGIN);
@@ -660,10 +663,16 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (listed || access.crossSiteCredentialsAllowed()) {
       return null;
     }
-    String ambient = ambientCredential(ctx);
     String host = h.get(HttpHeaderNames.HOST);
-    if (ambient == null || Origins.sameOrigin(origin, host)) {
+    if (Origins.sameOrigin(origin, host)) {
       return null;
+    }
+    String ambient = ambientCredential(ctx);
+    if (ambient == null) {
+      if (browserCall) {
+        return null;
+      }
+      ambient = "a web page may open tunnels on its own site only";
     }
     return "expected an Origin of the same site as Host " + quoted(host) + " (" + ambient
         + "; list the origins allowed to use them) but was " + quoted(origin);

@@ -49,7 +49,8 @@ public interface TunnelAuthenticator {
 
   /**
    * Whether this authenticator reads credentials a browser sends by itself with a request from any web page:
-   * cookies, HTTP authentication it remembers, the TLS client certificate. Then pages from other sites are refused
+   * cookies, HTTP authentication it remembers, the TLS client certificate. Then browser calls for any origin
+   * ({@link BrowserOptions} of {@code *}) from pages of other sites are refused too, as tunnels from them always are
    * unless their origins are listed ({@link AccessPolicy.Builder#crossSiteCredentialsAllowed(boolean)}). Bearer
    * tokens are not ambient: a page's script must add them. Default: false; {@link #CLIENT_CERTIFICATE}: true.
    */

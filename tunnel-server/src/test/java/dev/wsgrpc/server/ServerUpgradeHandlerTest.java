@@ -908,12 +908,71 @@ class ServerUpgradeHandlerTest {
     assertUpgraded(cookieServer(AccessPolicy.newBuilder()), Request.valid().with("Cookie: session=alice"));
   }
 
+  // ---- tunnels from web pages ------------------------------------------------------------------------------------
+
   @Test
-  void withoutAmbientCredentialsAnyOriginIsUpgradedAsBefore() {
-    assertUpgraded(WebSocketServerOptions.DEFAULT, Request.valid().with("Origin: https://evil.example.net"));
+  void aTunnelFromAPageOfAnotherSiteIs403WithoutCredentialsOrAList() {
+    // Our clients send no Origin; a browser always does, and a page's script can speak HTTP/2 in binary messages.
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().listener(refusalRecorder).build());
+    ch.writeInbound(Request.valid().with("Origin: https://evil.example.net").bytes());
+    assertRefused(ch, "HTTP/1.1 403 Forbidden", "expected an Origin of the same site as Host 'example.com:8080' "
+        + "(a web page may open tunnels on its own site only; list the origins allowed to use them) but was "
+        + "'https://evil.example.net'");
+    assertEquals(List.of("403 origin"), refusals);
+    assertTrue(next.events.isEmpty(), "gRPC never takes over");
+  }
+
+  @Test
+  void aTunnelFromAPageOfAnotherSiteIs403EvenWithABearerToken() {
+    // A page that holds the token could use it; still, only listed origins may open tunnels from another site.
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().access(AccessPolicy.newBuilder()
+        .authenticator(BearerTokens.of(java.util.Map.of("t0ken", "alice"))).build()).build());
+    ch.writeInbound(Request.valid().with("Authorization: Bearer t0ken").with("Origin: https://evil.example.net")
+        .bytes());
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 403 Forbidden", r.startLine, r.raw);
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void anOpaqueOriginOpensNoTunnel() {
+    EmbeddedChannel ch = start();
+    ch.writeInbound(Request.valid().with("Origin: null").bytes());
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 403 Forbidden", r.startLine, r.raw);
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void tunnelsWithoutOriginFromTheSameSiteListedOriginsOrTheOptOutAreUpgraded() {
+    assertUpgraded(WebSocketServerOptions.DEFAULT, Request.valid());
+    assertUpgraded(WebSocketServerOptions.DEFAULT, Request.valid().with("Origin: http://EXAMPLE.com:8080"));
+    assertUpgraded(WebSocketServerOptions.DEFAULT, Request.valid().with("Origin: https://example.com:8080"));
     assertUpgraded(WebSocketServerOptions.newBuilder().access(AccessPolicy.newBuilder()
-        .authenticator(BearerTokens.of(java.util.Map.of("t0ken", "alice"))).build()).build(),
-        Request.valid().with("Authorization: Bearer t0ken").with("Origin: https://evil.example.net"));
+        .allowedOrigins(List.of("https://evil.example.net")).build()).build(),
+        Request.valid().with("Origin: https://evil.example.net"));
+    assertUpgraded(WebSocketServerOptions.newBuilder().access(AccessPolicy.newBuilder()
+        .crossSiteCredentialsAllowed(true).build()).build(), Request.valid().with("Origin: https://evil.example.net"));
+  }
+
+  @Test
+  void aListOfOriginsStillDecidesAloneForTunnels() {
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().access(AccessPolicy.newBuilder()
+        .allowedOrigins(List.of("https://app.example.com")).build()).build());
+    ch.writeInbound(Request.valid().with("Origin: http://example.com:8080").bytes());
+    assertRefused(ch, "HTTP/1.1 403 Forbidden", "expected an allowed Origin but was 'http://example.com:8080'");
+  }
+
+  @Test
+  void browserCallsForAnyOriginWithoutAmbientCredentialsKeepTheirOwnRule() {
+    // BrowserOptions of * let any page call: the tunnel rule does not reach them.
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().browser(BrowserOptions.forOrigins("*")).build());
+    ch.writeInbound(Unpooled.copiedBuffer("POST /pkg.Svc/Method HTTP/1.1\r\nHost: example.com:8080\r\n"
+        + "Content-Type: application/grpc-web+proto\r\nOrigin: https://evil.example.net\r\n"
+        + "Content-Length: 0\r\n\r\n", StandardCharsets.US_ASCII));
+    assertFalse(next.events.isEmpty(), "admitted: gRPC takes over");
+    next.reads.forEach(io.netty.util.ReferenceCountUtil::release);
+    ch.finishAndReleaseAll();
   }
 
   @Test
