@@ -28,12 +28,15 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Cross-site tunnels (issue 12, item 7): with mutual TLS a browser sends its client certificate with an upgrade
- * from any web page, so without an Origin allow-list an upgrade whose Origin is another site than the Host gets 403;
- * the Host's own pages, clients without Origin, a listed origin and the explicit opt-out keep working. The library
- * and the jar, over real TLS with client certificates.
+ * Cross-site tunnels (issue 12, item 7): a browser sends Origin with every upgrade, and a page's script can speak
+ * HTTP/2 inside binary messages, so without an Origin allow-list an upgrade whose Origin is another site than the
+ * Host gets 403, with credentials a browser sends by itself (mutual TLS) or without any (cross-site WebSocket
+ * hijacking, security review); the Host's own pages, clients without Origin, a listed origin and the explicit opt-out
+ * keep working. The library and the jar in each mode, over real sockets.
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class CrossSiteTunnelsTest {
@@ -50,14 +53,21 @@ class CrossSiteTunnelsTest {
 
   /** One call through a tunnel that presents the client certificate, with {@code origin} (null: none). */
   private Status call(int port, String origin) throws Exception {
-    WebSocketClientOptions.Builder options = WebSocketClientOptions.newBuilder("wss://localhost:" + port + "/grpc")
-        .tls(ClientTls.of(SslContextBuilder.forClient()
+    return call(WebSocketClientOptions.newBuilder("wss://localhost:" + port + "/grpc").tls(ClientTls.of(SslContextBuilder.forClient()
             .trustManager(certs.caPem())
             .keyManager(certs.clientCertPem(), certs.clientKeyPem())
             .applicationProtocolConfig(new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
                 ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
                 ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, ApplicationProtocolNames.HTTP_1_1))
-            .build()));
+            .build())), origin);
+  }
+
+  /** One call through a plain tunnel, with {@code origin} (null: none). */
+  private static Status plainCall(int port, String origin) throws Exception {
+    return call(WebSocketClientOptions.newBuilder("ws://127.0.0.1:" + port + "/grpc"), origin);
+  }
+
+  private static Status call(WebSocketClientOptions.Builder options, String origin) throws Exception {
     if (origin != null) {
       options.origin(origin);
     }
@@ -79,6 +89,15 @@ class CrossSiteTunnelsTest {
     assertTrue(String.valueOf(status.getDescription()).contains("expected an Origin of the same site as Host"),
         status.toString());
     assertTrue(String.valueOf(status.getDescription()).contains("TLS client certificate"), status.toString());
+  }
+
+  private static void assertTunnelFromAnotherSiteRefused(Status status) {
+    assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+    assertTrue(String.valueOf(status.getDescription()).contains("but was 403 Forbidden"), status.toString());
+    assertTrue(String.valueOf(status.getDescription()).contains("expected an Origin of the same site as Host "
+        + "'127.0.0.1:"), status.toString());
+    assertTrue(String.valueOf(status.getDescription()).contains("a web page may open tunnels on its own site only"),
+        status.toString());
   }
 
   private int library(AccessPolicy.Builder access) throws Exception {
@@ -127,5 +146,62 @@ class CrossSiteTunnelsTest {
     assertEquals(Status.OK, call(port, null), "clients without Origin");
     assertEquals(Status.OK, call(jar("--allowed-origins", EVIL), EVIL), "a listed origin");
     assertEquals(Status.OK, call(jar("--allow-cross-site-credentials"), EVIL), "the explicit opt-out");
+  }
+
+  /** A plain server without credentials, as the review found it: a page of any site could call its services. */
+  private int plainLibrary(AccessPolicy.Builder access) throws Exception {
+    io.grpc.protobuf.services.HealthStatusManager health = new io.grpc.protobuf.services.HealthStatusManager();
+    Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+        WebSocketServerOptions.newBuilder().access(access.build()).build())
+        .addService(health.getHealthService())
+        .build().start();
+    closer.add(server);
+    return ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+  }
+
+  @Test
+  void libraryWithoutCredentialsRefusesTunnelsFromPagesOfOtherSitesUnlessListedOrAllowed() throws Exception {
+    int port = plainLibrary(AccessPolicy.newBuilder());
+    assertTunnelFromAnotherSiteRefused(plainCall(port, EVIL));
+    assertTunnelFromAnotherSiteRefused(plainCall(port, "null"));
+    assertEquals(Status.OK, plainCall(port, "http://127.0.0.1:" + port), "the Host's own pages");
+    assertEquals(Status.OK, plainCall(port, null), "clients without Origin");
+    assertEquals(Status.OK, plainCall(plainLibrary(AccessPolicy.newBuilder().allowedOrigins(List.of(EVIL))), EVIL),
+        "a listed origin");
+    assertEquals(Status.OK, plainCall(plainLibrary(AccessPolicy.newBuilder().crossSiteCredentialsAllowed(true)),
+        EVIL), "the explicit opt-out");
+  }
+
+  /**
+   * Every mode of the jar opens tunnels with the same handler: the review's repro (demo mode with browser origins,
+   * no authenticator) and relay and proxy modes in front of a plain gRPC server.
+   */
+  @ParameterizedTest(name = "--mode {0}")
+  @ValueSource(strings = {"demo", "relay", "proxy"})
+  void jarWithoutCredentialsRefusesTunnelsFromPagesOfOtherSitesInEveryMode(String mode) throws Exception {
+    io.grpc.protobuf.services.HealthStatusManager health = new io.grpc.protobuf.services.HealthStatusManager();
+    Server upstream = io.grpc.Grpc.newServerBuilderForPort(0, io.grpc.InsecureServerCredentials.create())
+        .addService(health.getHealthService()).build().start();
+    closer.add(upstream);
+    List<String> args = new ArrayList<>(List.of("--port", "0"));
+    if (mode.equals("demo")) {
+      args.addAll(List.of("--browser-origins", "https://app.example.com"));
+    } else {
+      args.addAll(List.of("--mode", mode, "--upstream", "127.0.0.1:" + upstream.getPort()));
+    }
+    TunnelServerJar jar = closer.add(TunnelServerJar.start(args.toArray(new String[0])));
+    jar.awaitUrl();
+    int port = jar.port();
+    assertTunnelFromAnotherSiteRefused(plainCall(port, EVIL));
+    // The browser protocols' origins are for browser calls: a tunnel from that page is another site's too.
+    if (mode.equals("demo")) {
+      assertTunnelFromAnotherSiteRefused(plainCall(port, "https://app.example.com"));
+    }
+    assertEquals(Status.OK, plainCall(port, "http://127.0.0.1:" + port), "the Host's own pages");
+    assertEquals(Status.OK, plainCall(port, null), "clients without Origin");
+    args.addAll(List.of("--allowed-origins", EVIL));
+    TunnelServerJar listed = closer.add(TunnelServerJar.start(args.toArray(new String[0])));
+    listed.awaitUrl();
+    assertEquals(Status.OK, plainCall(listed.port(), EVIL), "a listed origin");
   }
 }
