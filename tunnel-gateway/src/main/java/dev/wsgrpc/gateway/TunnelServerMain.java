@@ -173,16 +173,18 @@ public final class TunnelServerMain implements Callable<Integer> {
   File tlsClientCa;
 
   @Option(names = "--allowed-origins", paramLabel = "ORIGIN", split = ",",
-      description = "Origins allowed to open tunnels (e.g. https://app.example.com); others get 403, requests "
-          + "without Origin are allowed. Default: any (with --tls-client-ca: the Host's own, see "
-          + "--allow-cross-site-credentials). Env: TUNNEL_ALLOWED_ORIGINS.")
+      description = "Origins of web pages allowed to open tunnels (e.g. https://app.example.com); others get 403. "
+          + "Browsers send Origin with every upgrade, wsgrpc clients only with --origin; requests without Origin are "
+          + "allowed. Pages use --browser-origins for browser calls, not this. Default: none, only the Host's own "
+          + "origin (see --allow-cross-site-credentials). Env: TUNNEL_ALLOWED_ORIGINS.")
   List<String> allowedOrigins = new ArrayList<>();
 
   @Option(names = "--allow-cross-site-credentials", defaultValue = "false",
-      description = "With --tls-client-ca and no --allowed-origins, browsers send their client certificate with "
-          + "upgrades from any web page, so those from other sites than the Host get 403 (as do browser calls with "
-          + "--browser-origins '*'); this lets them in. List --allowed-origins instead where you can. "
-          + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_ALLOW_CROSS_SITE_CREDENTIALS.")
+      description = "Without --allowed-origins, tunnel upgrades from web pages of other sites than the Host get "
+          + "403 (any page could otherwise call the services from its visitors' browsers), as do browser calls with "
+          + "--browser-origins '*' when the browser sends a credential by itself (--tls-client-ca); this lets them "
+          + "in. List --allowed-origins instead where you can. Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_ALLOW_CROSS_SITE_CREDENTIALS.")
   boolean allowCrossSiteCredentials;
 
   @Option(names = "--browser-origins", paramLabel = "ORIGIN", split = ",",
