@@ -87,6 +87,8 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     super.handlerAdded(ctx);
     if (ctx.pipeline().get(ServerUpgradeHandler.HTTP_CODEC) != null) {
       ctx.pipeline().addBefore(ServerUpgradeHandler.HTTP_CODEC, FollowingRequestTimeout.NAME, requestTimeout);
+      ctx.pipeline().addAfter(ServerUpgradeHandler.HTTP_CODEC, FollowingRequestTimeout.HEADS,
+          requestTimeout.headsAfterCodec());
     } else {
       ctx.pipeline().addBefore(ctx.name(), FollowingRequestTimeout.NAME, requestTimeout);
     }

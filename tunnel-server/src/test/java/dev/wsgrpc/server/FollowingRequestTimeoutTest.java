@@ -1,0 +1,70 @@
+package dev.wsgrpc.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.cors.CorsConfigBuilder;
+import io.netty.handler.codec.http.cors.CorsHandler;
+import io.netty.util.ReferenceCountUtil;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The clock of following gRPC-Web requests, in front of a real HTTP/1.1 codec and CORS step. */
+class FollowingRequestTimeoutTest {
+
+  private static final long TIMEOUT_MILLIS = 1000;
+
+  private final AtomicInteger timeouts = new AtomicInteger();
+  private final FollowingRequestTimeout timeout =
+      new FollowingRequestTimeout(TimeUnit.MILLISECONDS.toNanos(TIMEOUT_MILLIS), timeouts::incrementAndGet);
+  private final EmbeddedChannel channel = new EmbeddedChannel();
+
+  FollowingRequestTimeoutTest() {
+    channel.pipeline().addLast(FollowingRequestTimeout.NAME, timeout)
+        .addLast(ServerUpgradeHandler.HTTP_CODEC, new HttpServerCodec())
+        .addLast(FollowingRequestTimeout.HEADS, timeout.headsAfterCodec())
+        .addLast(new CorsHandler(CorsConfigBuilder.forAnyOrigin().allowedRequestMethods(
+            io.netty.handler.codec.http.HttpMethod.POST).build()));
+  }
+
+  @AfterEach
+  void release() {
+    for (Object out = channel.readOutbound(); out != null; out = channel.readOutbound()) {
+      ReferenceCountUtil.release(out);
+    }
+    channel.finishAndReleaseAll();
+  }
+
+  private void read(String bytes) {
+    channel.writeInbound(Unpooled.copiedBuffer(bytes, StandardCharsets.US_ASCII));
+  }
+
+  private void advance(long millis) {
+    channel.advanceTimeBy(millis, TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+  }
+
+  @Test
+  void aPreflightTheCorsStepAnswersStopsTheClockAndTheNextRequestIsTimedAgain() {
+    timeout.awaitRequest();
+    read("OPTIONS /pkg.Svc/Echo HTTP/1.1\r\nHost: example.test\r\nOrigin: https://page.example\r\n"
+        + "Access-Control-Request-Method: POST\r\n\r\n");
+    advance(TIMEOUT_MILLIS * 10);
+    assertEquals(0, timeouts.get(), "no 408 for a connection that only carried a preflight and idles");
+    read("POST /pkg.Svc/Echo HTTP/1.1\r\n"); // the next request, trickled
+    advance(TIMEOUT_MILLIS);
+    assertEquals(1, timeouts.get());
+  }
+
+  @Test
+  void idleBytesNeverArriveSoTheClockNeverStarts() {
+    timeout.awaitRequest();
+    advance(TIMEOUT_MILLIS * 10);
+    assertEquals(0, timeouts.get());
+  }
+}
