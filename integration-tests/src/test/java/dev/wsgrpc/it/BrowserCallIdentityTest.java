@@ -8,6 +8,7 @@ import dev.wsgrpc.server.AccessPolicy;
 import dev.wsgrpc.server.BearerTokens;
 import dev.wsgrpc.server.BrowserOptions;
 import dev.wsgrpc.server.JsonSchemas;
+import dev.wsgrpc.server.TunnelAuthenticator;
 import dev.wsgrpc.server.TunnelPrincipal;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
@@ -52,6 +53,12 @@ class BrowserCallIdentityTest {
   private static final String UNARY = "/wsgrpc.testing.Echo/Unary";
 
   private final EchoService echo = new EchoService();
+  /** How many times the authenticator was asked. */
+  private final java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+  private final TunnelAuthenticator authenticator = request -> {
+    asked.incrementAndGet();
+    return TOKENS.authenticate(request);
+  };
   /** One line per call that reached the service: principal (Context), principal (attribute), client host. */
   private final Queue<String> seen = new ConcurrentLinkedQueue<>();
   /** The {@code WebSocketServers.TUNNEL_PATH} of each call that reached the service. */
@@ -82,7 +89,7 @@ class BrowserCallIdentityTest {
             .newBuilder()
             .settings(dev.wsgrpc.core.TunnelSettings.newBuilder().handshakeTimeout(handshakeTimeout).build())
             .browser(BrowserOptions.newBuilder(List.of("*")).json(JsonSchemas.of(List.of(echo))).build())
-            .access(access.authenticator(TOKENS).trustedProxies(List.of("127.0.0.0/8")).build())
+            .access(access.authenticator(authenticator).trustedProxies(List.of("127.0.0.0/8")).build())
             .build())
         .addService(ServerInterceptors.intercept(echo, recorder))
         .build()
@@ -420,6 +427,23 @@ class BrowserCallIdentityTest {
     WebSocketCall none = new WebSocketCall(port, "wsgrpc-json", 1, List.of(largeJsonRequest(100_000)));
     assertTrue(none.all().contains("expected a first message of at most 16384 bytes before the call is admitted"),
         none.all());
+    assertEquals(List.of("bob bob 127.0.0.1", "alice alice 127.0.0.1"), new ArrayList<>(seen));
+  }
+
+  @Test
+  void aJsonCallAsksTheAuthenticatorOnce() throws Exception {
+    start(AccessPolicy.newBuilder());
+    // The token at the upgrade: asked for the first message's limit, and that answer admits the call.
+    WebSocketCall upgrade = json("wsgrpc-json, bearer.tok-bob");
+    assertTrue(upgrade.all().contains("{\"status\":{\"code\":0,"), upgrade.all());
+    assertEquals(1, asked.getAndSet(0), "a one-time credential would be spent by a second question");
+    // Nothing at the upgrade: not asked about it (no failed attempt to count), only with the first message.
+    WebSocketCall metadata = new WebSocketCall(port, "wsgrpc-json", 1, List.of(
+        "{\"metadata\": {\"authorization\": \"Bearer tok-alice\"}}".getBytes(StandardCharsets.UTF_8),
+        "{\"message\": {\"payload\": \"aGk=\"}}".getBytes(StandardCharsets.UTF_8),
+        "{\"halfClose\": true}".getBytes(StandardCharsets.UTF_8)));
+    assertTrue(metadata.all().contains("{\"status\":{\"code\":0,"), metadata.all());
+    assertEquals(1, asked.get());
     assertEquals(List.of("bob bob 127.0.0.1", "alice alice 127.0.0.1"), new ArrayList<>(seen));
   }
 

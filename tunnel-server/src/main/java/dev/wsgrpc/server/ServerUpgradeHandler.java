@@ -106,6 +106,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    * set Authorization on a WebSocket); the 101 names only the protocol's own.
    */
   private List<String> offeredSubprotocols = List.of();
+  /** A JSON call's upgrade alone was accepted by the authenticator ({@link #upgradeAdmits}): its decision. */
+  private AuthDecision upgradeDecision;
   /** For a gRPC-Web connection on a server that checks every call: each request's identity, for its call. */
   private GrpcWebAdmissions grpcWebAdmissions;
 
@@ -775,21 +777,53 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    * have the call admitted: then its first message may be as large as any message, since a caller the authenticator
    * already knows may send one after the next anyway. Otherwise the first message, which arrives before anyone knows
    * who sent it, is held to the request-header limit, as grpc-websockets' is: its credentials fit in that, and a
-   * first message without them could only be refused. Only a probe for that limit: nothing is reported, and the
-   * call is still admitted (or refused) with the first message's metadata by {@link #admitCall}.
+   * first message without them could only be refused. The authenticator is asked only when the upgrade offers
+   * credentials ({@link #upgradeOffersCredentials}), and nothing is reported; its acceptance stands for the call when
+   * the first message brings no metadata, else {@link #admitCall} asks again with the first message's metadata.
    */
   private boolean upgradeAdmits(ChannelHandlerContext ctx) {
     TunnelAuthenticator authenticator = options.access().authenticator();
     if (authenticator == null) {
       return true;
     }
+    if (!upgradeOffersCredentials(ctx)) {
+      return false; // nothing to ask the authenticator about: no attempt it would count as failed
+    }
     try {
-      // Without the channel: BearerTokens registers for revocation only the channels of calls it admits for good.
-      return authenticator.authenticate(new UpgradeRequest(callPath, callQuery, upgradeHeaders, clientAddress,
-          ctx.channel().remoteAddress(), sslSession(ctx), offeredSubprotocols, null)).accepted();
+      // With the channel, as admitCall asks: an accepted decision is kept and stands for the call unless its first
+      // message brings metadata, so the authenticator is asked once (a one-time ticket stays usable).
+      AuthDecision decision = authenticator.authenticate(new UpgradeRequest(callPath, callQuery, upgradeHeaders,
+          clientAddress, ctx.channel().remoteAddress(), sslSession(ctx), offeredSubprotocols, ctx.channel()));
+      upgradeDecision = decision.accepted() ? decision : null;
+      return upgradeDecision != null;
     } catch (RuntimeException e) {
       return false;
     }
+  }
+
+  /**
+   * Whether the upgrade carries anything an authenticator reads: an {@code Authorization} or {@code Cookie} header,
+   * a {@code bearer.<token>} subprotocol, a client certificate.
+   */
+  private boolean upgradeOffersCredentials(ChannelHandlerContext ctx) {
+    if (upgradeHeaders.contains(HttpHeaderNames.AUTHORIZATION) || upgradeHeaders.contains(HttpHeaderNames.COOKIE)) {
+      return true;
+    }
+    for (String offered : offeredSubprotocols) {
+      if (offered.regionMatches(true, 0, BearerTokens.SUBPROTOCOL_PREFIX, 0,
+          BearerTokens.SUBPROTOCOL_PREFIX.length())) {
+        return true;
+      }
+    }
+    javax.net.ssl.SSLSession session = sslSession(ctx);
+    if (session != null) {
+      try {
+        return session.getPeerCertificates().length > 0;
+      } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+        return false;
+      }
+    }
+    return false;
   }
 
   /**
@@ -800,6 +834,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     TunnelAuthenticator authenticator = options.access().authenticator();
     if (authenticator == null) {
       return null;
+    }
+    if (upgradeDecision != null && messageHeaders.isEmpty()) {
+      return upgradeDecision; // asked already, about the same request (upgradeAdmits)
     }
     HttpHeaders merged = new io.netty.handler.codec.http.DefaultHttpHeaders().add(upgradeHeaders)
         .add(messageHeaders);
