@@ -113,7 +113,8 @@ public final class BearerTokens implements TunnelAuthenticator {
    * token that is no longer valid or now names another principal, and ends every native gRPC call in flight admitted
    * with such a token ({@code UNAUTHENTICATED}, "the bearer token was revoked"). Call it when the tokens have changed
    * (the gateway does after each reload of its token file); otherwise the next upgrade or call notices the change.
-   * Thread-safe and quick: the closes happen on each tunnel's event loop, and a call's close is only queued.
+   * Thread-safe: a tunnel's close happens on its event loop; a call is ended on the calling thread (grpc-java queues
+   * its close on the transport), and its context's cancellation listeners run there, so they must not block.
    *
    * @return how many tunnels and native calls are being ended
    */
@@ -163,9 +164,15 @@ public final class BearerTokens implements TunnelAuthenticator {
       table = fresh;
     }
     int closed = 0;
+    // One failure (an event loop shutting down, say) must not spare the entries after it.
+    RuntimeException failure = null;
     for (Map.Entry<Channel, Admitted> e : admitted.entrySet()) {
       if (!e.getValue().principal.equals(table.get(e.getValue().digest)) && admitted.remove(e.getKey()) != null) {
-        closeRevoked(e.getKey());
+        try {
+          closeRevoked(e.getKey());
+        } catch (RuntimeException ex) {
+          failure = ex;
+        }
         closed++;
       }
     }
@@ -175,9 +182,17 @@ public final class BearerTokens implements TunnelAuthenticator {
     int ended = 0;
     for (Map.Entry<Revocable, Admitted> e : calls.entrySet()) {
       if (!e.getValue().principal.equals(table.get(e.getValue().digest)) && calls.remove(e.getKey()) != null) {
-        e.getKey().revoke(REVOKED_REASON);
+        try {
+          e.getKey().revoke(REVOKED_REASON);
+        } catch (RuntimeException ex) {
+          failure = ex;
+        }
         ended++;
       }
+    }
+    if (failure != null) {
+      logger.warn("Ending a tunnel or call of a revoked bearer token failed (the others were ended): {}",
+          failure.toString());
     }
     if (ended > 0) {
       logger.info("Ending {} native gRPC call(s) admitted with bearer tokens that are no longer valid "

@@ -53,19 +53,25 @@ final class NativeCallAuthenticator {
     SocketAddress client = attributes.get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
     // Made before the decision: an authenticator that revokes (BearerTokens) keeps it to end it later.
     RevocableCall<ReqT, RespT> revocable = new RevocableCall<>(call, Context.current());
-    AuthDecision decision = authenticator.authenticate(new UpgradeRequest(
-        "/" + call.getMethodDescriptor().getFullMethodName(), null, asHeaders(headers), client, client,
-        attributes.get(Grpc.TRANSPORT_ATTR_SSL_SESSION), Collections.emptyList(), null, revocable));
+    AuthDecision decision;
+    try {
+      decision = authenticator.authenticate(new UpgradeRequest(
+          "/" + call.getMethodDescriptor().getFullMethodName(), null, asHeaders(headers), client, client,
+          attributes.get(Grpc.TRANSPORT_ATTR_SSL_SESSION), Collections.emptyList(), null, revocable));
+    } catch (RuntimeException | Error e) {
+      revocable.abandoned(); // whoever kept it (an authenticator that failed after another admitted) forgets it
+      throw e;
+    }
     if (!decision.accepted()) {
-      listener.upgradeRejected(client, decision.status(),
-          decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN);
       Metadata trailers = new Metadata();
       if (decision.challenge() != null) {
         trailers.put(WWW_AUTHENTICATE, decision.challenge());
       }
       Status status = BrowserCalls.statusForHttp(decision.status(),
           decision.reason() + " (the call carried " + presented(headers) + ")");
-      revocable.close(status, trailers);
+      revocable.close(status, trailers); // first: the call ends (and is forgotten) whatever a listener does
+      listener.upgradeRejected(client, decision.status(),
+          decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN);
       return new ServerCall.Listener<ReqT>() {};
     }
     return revocable.start(decision.principal(), headers, next);

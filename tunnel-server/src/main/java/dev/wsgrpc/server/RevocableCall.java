@@ -93,11 +93,14 @@ final class RevocableCall<ReqT, RespT> extends ForwardingServerCall.SimpleForwar
       if (closed) {
         return;
       }
-      closed = true;
+      closed = true; // from here the application's writes are dropped
       revoked = true;
+    }
+    // The handler learns first, and why, before grpc-java reports the call over (onCancel, with no cause).
+    context.cancel(status.asRuntimeException());
+    synchronized (lock) {
       delegate().close(status, new Metadata());
     }
-    context.cancel(status.asRuntimeException());
     ended();
   }
 
@@ -110,6 +113,11 @@ final class RevocableCall<ReqT, RespT> extends ForwardingServerCall.SimpleForwar
       }
     }
     action.run();
+  }
+
+  /** The call was never started (its authentication failed with an exception): whoever keeps it forgets it. */
+  void abandoned() {
+    ended();
   }
 
   /** The call is over for grpc-java too: its context is cancelled, as grpc-java's own is. */
