@@ -75,16 +75,22 @@ class TokenRevocationTest {
     return c;
   }
 
-  /** A bidirectional call kept open on the tunnel: it ends only when the tunnel does. */
-  private static final class OpenCall {
-    final LinkedBlockingQueue<StreamingOutputCallResponse> responses = new LinkedBlockingQueue<>();
+  /**
+   * A bidirectional call kept open: it ends only when its tunnel does, or when it is revoked. Over the interop
+   * service's FullDuplexCall ({@link #fullDuplex}) or Echo's Bidi ({@link #echoBidi}, which proxy mode's upstream
+   * serves).
+   */
+  private static final class OpenCall<ReqT, RespT> {
+    final LinkedBlockingQueue<RespT> responses = new LinkedBlockingQueue<>();
     final CompletableFuture<Status> end = new CompletableFuture<>();
-    final StreamObserver<StreamingOutputCallRequest> requests;
+    final StreamObserver<ReqT> requests;
+    final ReqT pingRequest;
 
-    OpenCall(io.grpc.Channel channel) {
-      requests = TestServiceGrpc.newStub(channel).fullDuplexCall(new StreamObserver<StreamingOutputCallResponse>() {
+    private OpenCall(java.util.function.Function<StreamObserver<RespT>, StreamObserver<ReqT>> open, ReqT pingRequest) {
+      this.pingRequest = pingRequest;
+      requests = open.apply(new StreamObserver<RespT>() {
         @Override
-        public void onNext(StreamingOutputCallResponse value) {
+        public void onNext(RespT value) {
           responses.add(value);
         }
 
@@ -100,10 +106,18 @@ class TokenRevocationTest {
       });
     }
 
+    static OpenCall<StreamingOutputCallRequest, StreamingOutputCallResponse> fullDuplex(io.grpc.Channel channel) {
+      return new OpenCall<>(TestServiceGrpc.newStub(channel)::fullDuplexCall, StreamingOutputCallRequest.newBuilder()
+          .addResponseParameters(ResponseParameters.newBuilder().setSize(10)).build());
+    }
+
+    static OpenCall<EchoRequest, EchoResponse> echoBidi(io.grpc.Channel channel) {
+      return new OpenCall<>(EchoGrpc.newStub(channel)::bidi, EchoService.payload(10));
+    }
+
     /** One request and its response: the call (and so the tunnel) is alive. */
     void ping() throws InterruptedException {
-      requests.onNext(StreamingOutputCallRequest.newBuilder()
-          .addResponseParameters(ResponseParameters.newBuilder().setSize(10)).build());
+      requests.onNext(pingRequest);
       assertTrue(responses.poll(30, TimeUnit.SECONDS) != null, "a response on the open call");
     }
 
@@ -169,9 +183,9 @@ class TokenRevocationTest {
     jar = TunnelServerJar.start("--port", "0", "--auth-tokens", tokens.getPath());
     jar.awaitUrl();
     ManagedChannel connection = nativeConnection(jar.port());
-    OpenCall alice = new OpenCall(withToken(connection, "alpha-t0ken"));
+    OpenCall<?, ?> alice = OpenCall.fullDuplex(withToken(connection, "alpha-t0ken"));
     alice.ping();
-    OpenCall bob = new OpenCall(withToken(connection, "bravo-t0ken"));
+    OpenCall<?, ?> bob = OpenCall.fullDuplex(withToken(connection, "bravo-t0ken"));
     bob.ping();
 
     Files.writeString(tokens.toPath(), "bravo-t0ken bob\n");
@@ -196,9 +210,9 @@ class TokenRevocationTest {
           tokens.getPath());
       jar.awaitUrl();
       ManagedChannel connection = nativeConnection(jar.port());
-      EchoBidi alice = new EchoBidi(withToken(connection, "alpha-t0ken"));
+      OpenCall<?, ?> alice = OpenCall.echoBidi(withToken(connection, "alpha-t0ken"));
       alice.ping();
-      EchoBidi bob = new EchoBidi(withToken(connection, "bravo-t0ken"));
+      OpenCall<?, ?> bob = OpenCall.echoBidi(withToken(connection, "bravo-t0ken"));
       bob.ping();
 
       Files.writeString(tokens.toPath(), "bravo-t0ken bob\n");
@@ -258,9 +272,9 @@ class TokenRevocationTest {
         .build().start();
     try {
       ManagedChannel connection = nativeConnection(((InetSocketAddress) server.getListenSockets().get(0)).getPort());
-      EchoBidi alice = new EchoBidi(withToken(connection, "alpha-t0ken"));
+      OpenCall<?, ?> alice = OpenCall.echoBidi(withToken(connection, "alpha-t0ken"));
       alice.ping();
-      EchoBidi bob = new EchoBidi(withToken(connection, "bravo-t0ken"));
+      OpenCall<?, ?> bob = OpenCall.echoBidi(withToken(connection, "bravo-t0ken"));
       bob.ping();
       assertEquals(0, bearer.refresh(), "nothing changed");
 
@@ -283,38 +297,6 @@ class TokenRevocationTest {
     }
   }
 
-  /** A bidirectional Echo call kept open (proxy mode's upstream serves Echo). */
-  private static final class EchoBidi {
-    final LinkedBlockingQueue<EchoResponse> responses = new LinkedBlockingQueue<>();
-    final CompletableFuture<Status> end = new CompletableFuture<>();
-    final StreamObserver<EchoRequest> requests;
-
-    EchoBidi(io.grpc.Channel channel) {
-      requests = EchoGrpc.newStub(channel).bidi(
-          new StreamObserver<EchoResponse>() {
-            @Override
-            public void onNext(EchoResponse value) {
-              responses.add(value);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-              end.complete(Status.fromThrowable(t));
-            }
-
-            @Override
-            public void onCompleted() {
-              end.complete(Status.OK);
-            }
-          });
-    }
-
-    void ping() throws InterruptedException {
-      requests.onNext(EchoService.payload(10));
-      assertTrue(responses.poll(30, TimeUnit.SECONDS) != null, "a response on the open call");
-    }
-  }
-
   private static int count(String text, String part) {
     return text.split(java.util.regex.Pattern.quote(part), -1).length - 1;
   }
@@ -325,9 +307,9 @@ class TokenRevocationTest {
     Files.writeString(tokens.toPath(), "alpha-t0ken alice\nbravo-t0ken bob\n");
     jar = TunnelServerJar.start("--port", "0", "--auth-tokens", tokens.getPath());
     String url = jar.awaitUrl();
-    OpenCall alice = new OpenCall(channel(url, "alpha-t0ken"));
+    OpenCall<?, ?> alice = OpenCall.fullDuplex(channel(url, "alpha-t0ken"));
     alice.ping();
-    OpenCall bob = new OpenCall(channel(url, "bravo-t0ken"));
+    OpenCall<?, ?> bob = OpenCall.fullDuplex(channel(url, "bravo-t0ken"));
     bob.ping();
 
     // alice's token changes in place: same length, and the modification time put back as it was.
@@ -354,7 +336,7 @@ class TokenRevocationTest {
     while (count(jar.stderr(), "Loaded the new bearer tokens") == loaded) {
       Thread.sleep(20); // the jar's log is a file: poll it, as TunnelServerJar.awaitLog does
     }
-    OpenCall carol = new OpenCall(channel(url, "charlie-t0ken"));
+    OpenCall<?, ?> carol = OpenCall.fullDuplex(channel(url, "charlie-t0ken"));
     carol.ping();
     assertTrue(tokens.delete());
     assertClosedWith1008(carol.awaitEnd());
