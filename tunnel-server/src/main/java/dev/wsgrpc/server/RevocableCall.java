@@ -9,6 +9,8 @@ import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.Status;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * An admitted native gRPC call that its authenticator may end later, from any thread: when the bearer token it was
@@ -32,7 +34,8 @@ final class RevocableCall<ReqT, RespT> extends ForwardingServerCall.SimpleForwar
   private boolean closed;
   private volatile boolean revoked;
   private boolean ended;
-  private Runnable onEnd;
+  /** Each keeper's action (one per authenticator that admitted the call); null once run. */
+  private List<Runnable> onEnd = new ArrayList<>(1);
   /** The call's attributes with its principal, once admitted. */
   private volatile Attributes attributes;
 
@@ -108,7 +111,7 @@ final class RevocableCall<ReqT, RespT> extends ForwardingServerCall.SimpleForwar
   public void whenEnded(Runnable action) {
     synchronized (lock) {
       if (!ended) {
-        onEnd = action;
+        onEnd.add(action);
         return;
       }
     }
@@ -128,16 +131,16 @@ final class RevocableCall<ReqT, RespT> extends ForwardingServerCall.SimpleForwar
 
   /** The call has ended (closed, revoked or cancelled): the keeper forgets it. */
   private void ended() {
-    Runnable action;
+    List<Runnable> actions;
     synchronized (lock) {
       if (ended) {
         return;
       }
       ended = true;
-      action = onEnd;
+      actions = onEnd;
       onEnd = null;
     }
-    if (action != null) {
+    for (Runnable action : actions) {
       action.run();
     }
   }

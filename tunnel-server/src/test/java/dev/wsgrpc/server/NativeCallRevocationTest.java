@@ -139,6 +139,10 @@ class NativeCallRevocationTest {
   }
 
   private Handled start(String token) {
+    return start(authenticator, token);
+  }
+
+  private Handled start(NativeCallAuthenticator through, String token) {
     Handled h = new Handled();
     Metadata headers = new Metadata();
     headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
@@ -159,7 +163,7 @@ class NativeCallRevocationTest {
         }
       };
     };
-    h.listener = authenticator.interceptCall(h.transport, headers, handler);
+    h.listener = through.interceptCall(h.transport, headers, handler);
     return h;
   }
 
@@ -226,6 +230,34 @@ class NativeCallRevocationTest {
     assertNull(refused.call, "never reached the service");
     assertEquals(Status.Code.UNAUTHENTICATED, refused.transport.closed.getCode());
     assertEquals(0, tokens.callsInFlight());
+  }
+
+  /**
+   * An application's authenticator may ask two token tables about one call (here: a token must be in both): each
+   * keeps the call, and each forgets it when it ends, and either's revocation ends it.
+   */
+  @Test
+  void everyTableThatAdmittedACallForgetsItWhenItEnds() {
+    AtomicReference<Map<String, String>> second = new AtomicReference<>(Map.of("t0k3n-alice", "alice"));
+    BearerTokens audit = BearerTokens.from(second::get);
+    NativeCallAuthenticator both = new NativeCallAuthenticator(request -> {
+      AuthDecision first = tokens.authenticate(request);
+      return first.accepted() ? audit.authenticate(request) : first;
+    }, new TunnelListener() {});
+    Handled ended = start(both, "t0k3n-alice");
+    Handled revoked = start(both, "t0k3n-alice");
+    assertEquals(2, tokens.callsInFlight());
+    assertEquals(2, audit.callsInFlight());
+
+    ended.call.close(Status.OK, new Metadata());
+    assertEquals(1, tokens.callsInFlight(), "the first table forgot the ended call");
+    assertEquals(1, audit.callsInFlight(), "the second table forgot it too");
+
+    second.set(Map.of());
+    assertEquals(1, audit.refresh());
+    assertEquals(Status.Code.UNAUTHENTICATED, revoked.transport.closed.getCode());
+    assertEquals(0, tokens.callsInFlight());
+    assertEquals(0, audit.callsInFlight());
   }
 
   @Test
