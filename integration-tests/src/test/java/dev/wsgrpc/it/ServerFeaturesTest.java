@@ -41,8 +41,10 @@ import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -195,6 +197,54 @@ class ServerFeaturesTest {
     assertTrue(closed.await(30, TimeUnit.SECONDS), events.toString());
     assertEquals(Arrays.asList("rejected 404 not_found", "opened /grpc wsgrpc.v1", "closed in=true out=true"), events);
     assertTrue(opened.get().duration().toNanos() > 0);
+  }
+
+  /**
+   * Native gRPC connections are reported apart from tunnels, and their {@code close()} is a graceful GOAWAY while
+   * the server keeps listening: the client's next call opens a new connection.
+   */
+  @Test
+  void listenerSeesNativeConnectionsApartFromTunnelsAndTheirCloseIsAGoAway() throws Exception {
+    List<String> events = new CopyOnWriteArrayList<>();
+    BlockingQueue<TunnelInfo> nativeOpened = new LinkedBlockingQueue<>();
+    CountDownLatch nativeClosed = new CountDownLatch(1);
+    int port = start(WebSocketServerOptions.newBuilder().nativeGrpc(true).listener(new TunnelListener() {
+      @Override
+      public void tunnelOpened(TunnelInfo tunnel) {
+        events.add("tunnel opened " + tunnel.path());
+      }
+
+      @Override
+      public void nativeConnectionOpened(TunnelInfo connection) {
+        events.add("native opened path=" + connection.path() + " subprotocol=" + connection.subprotocol()
+            + " client=" + ((InetSocketAddress) connection.clientAddress()).getAddress().getHostAddress());
+        nativeOpened.add(connection);
+      }
+
+      @Override
+      public void nativeConnectionClosed(TunnelInfo connection) {
+        events.add("native closed in=" + (connection.bytesIn() > 0) + " out=" + (connection.bytesOut() > 0)
+            + " close codes=" + connection.closeCodeSent() + "/" + connection.closeCodeReceived());
+        nativeClosed.countDown();
+      }
+    }).build());
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+    assertEquals(9, call(channel));
+    TunnelInfo first = nativeOpened.poll(30, TimeUnit.SECONDS);
+    first.close();
+    assertTrue(nativeClosed.await(30, TimeUnit.SECONDS), events.toString());
+    assertEquals(9, call(channel), "the next call opens a new connection: the server still listens");
+    assertTrue(nativeOpened.poll(30, TimeUnit.SECONDS) != null, events.toString());
+    ManagedChannel tunnel = WebSocketChannels.newChannel("ws://127.0.0.1:" + port + "/grpc");
+    try {
+      assertEquals(9, call(tunnel));
+    } finally {
+      tunnel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+    assertEquals(Arrays.asList("native opened path=null subprotocol=null client=127.0.0.1",
+        "native closed in=true out=true close codes=-1/-1",
+        "native opened path=null subprotocol=null client=127.0.0.1",
+        "tunnel opened /grpc"), events);
   }
 
   @Test

@@ -41,6 +41,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.bridge.SLF4JBridgeHandler;
@@ -783,7 +784,9 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   /**
    * Serves with grpc-java's server (demo and proxy modes) until SIGTERM/SIGINT, then drains: GOAWAY inside every
-   * tunnel, close 1001 once its calls have finished, the rest closed at the drain deadline.
+   * tunnel, close 1001 once its calls have finished, and GOAWAY on every native gRPC connection, which closes once its
+   * calls have finished; the port stays open meanwhile (new tunnels and native connections are refused with the
+   * reason), and what is left is closed at the drain deadline.
    */
   private void serve(NettyServerBuilder builder, TunnelTracker tracker, String scheme, String modeName,
       String serving, Runnable notServing) throws Exception {
@@ -807,18 +810,28 @@ public final class TunnelServerMain implements Callable<Integer> {
     beginDrain(tracker);
     notServing.run();
     Set<TunnelInfo> told = Collections.newSetFromMap(new IdentityHashMap<>());
+    AtomicInteger nativeTold = new AtomicInteger();
     int drained = drainTunnels(tracker, deadline, () -> {
       for (TunnelInfo tunnel : tracker.open()) {
         if (told.add(tunnel)) {
           tunnel.close(); // GOAWAY inside the tunnel; the close (1001) follows once its calls have finished
         }
       }
+      for (TunnelInfo connection : tracker.openNative()) {
+        if (told.add(connection)) {
+          nativeTold.incrementAndGet();
+          connection.close(); // grpc-java's GOAWAY; the close follows once its calls have finished
+        }
+      }
     });
+    int nativeLeft = tracker.openNative().size();
+    // Only now: Server.shutdown() closes the port, and /healthz with it.
     server.shutdown();
     if (!server.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
       server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
-    logger.info("Stopped: {} tunnel(s) drained, {} closed at the drain deadline", drained, tracker.open().size());
+    logger.info("Stopped: {} tunnel(s) drained, {} closed at the drain deadline; native gRPC connections: {} drained, "
+        + "{} closed at the drain deadline", drained, tracker.open().size(), nativeTold.get() - nativeLeft, nativeLeft);
   }
 
   private void runGateway(WebSocketServerOptions options, TunnelTracker tracker, InetSocketAddress bindAddress,
@@ -852,15 +865,17 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   private void beginDrain(TunnelTracker tracker) {
     draining = true;
+    int nativeConnections = tracker.openNative().size();
     logger.info("Draining: /healthz answers 503, new tunnels get 503, {} open tunnel(s) get GOAWAY and have {} to "
-        + "finish their calls", tracker.open().size(), OptionValues.formatDuration(drainTimeout));
+        + "finish their calls{}", tracker.open().size(), OptionValues.formatDuration(drainTimeout),
+        nativeConnections == 0 ? "" : ", as do " + nativeConnections + " native gRPC connection(s)");
   }
 
   /**
-   * Tells the open tunnels to drain until every tunnel has closed or the deadline passes; returns how many closed
-   * meanwhile. {@code tellOpenTunnels} runs again on every pass: a tunnel admitted just before the drain began (its
-   * upgrade checked before {@code draining} was set) opens after the first pass and must be told too, or it would be
-   * held until the deadline.
+   * Tells the open tunnels (and native gRPC connections) to drain until every one has closed or the deadline passes;
+   * returns how many tunnels closed meanwhile. {@code tellOpenTunnels} runs again on every pass: a tunnel admitted
+   * just before the drain began (its upgrade checked before {@code draining} was set) opens after the first pass and
+   * must be told too, or it would be held until the deadline.
    */
   private static int drainTunnels(TunnelTracker tracker, long deadline, Runnable tellOpenTunnels)
       throws InterruptedException {
@@ -868,7 +883,7 @@ public final class TunnelServerMain implements Callable<Integer> {
     int admittedLate = 0;
     Set<TunnelInfo> seen = Collections.newSetFromMap(new IdentityHashMap<>());
     seen.addAll(tracker.open());
-    while (!tracker.open().isEmpty() && System.nanoTime() < deadline) {
+    while ((!tracker.open().isEmpty() || !tracker.openNative().isEmpty()) && System.nanoTime() < deadline) {
       for (TunnelInfo tunnel : tracker.open()) {
         if (seen.add(tunnel)) {
           admittedLate++;

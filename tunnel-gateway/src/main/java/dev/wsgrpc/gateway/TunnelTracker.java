@@ -18,8 +18,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Keeps the gateway's book of tunnels: the access log (one INFO line when a tunnel opens and one when it closes,
- * rate-limited so that a flood of tunnels cannot flood the log), the tunnel metrics, and the set of open tunnels that
- * a drain waits for.
+ * rate-limited so that a flood of tunnels cannot flood the log), the tunnel metrics, and the sets of open tunnels and
+ * native gRPC connections that a drain waits for.
  */
 final class TunnelTracker implements TunnelListener {
 
@@ -41,6 +41,7 @@ final class TunnelTracker implements TunnelListener {
       ACCESS_LOG_PERIOD, System::nanoTime);
 
   private final Set<TunnelInfo> open = ConcurrentHashMap.newKeySet();
+  private final Set<TunnelInfo> nativeOpen = ConcurrentHashMap.newKeySet();
   private final AtomicLong closedBytesIn = new AtomicLong();
   private final AtomicLong closedBytesOut = new AtomicLong();
   private final Counter opened;
@@ -90,6 +91,14 @@ final class TunnelTracker implements TunnelListener {
             + "and its code (1009: a frame over the limit, 1002: a protocol error, 1001: shutdown or silence)")
         .labelNames("closed_by", "code")
         .register(registry);
+    if (!relay) {
+      // In relay mode a native connection's bytes are relayed like a tunnel's: the library reports none.
+      GaugeWithCallback.builder()
+          .name("wsgrpc_native_connections_open")
+          .help("Native gRPC connections (h2c, or h2 over TLS, without a tunnel) open now")
+          .callback(cb -> cb.call(nativeOpen.size()))
+          .register(registry);
+    }
     if (relay) {
       abusive = Counter.builder()
           .name("wsgrpc_relay_abusive_connections_total")
@@ -120,6 +129,16 @@ final class TunnelTracker implements TunnelListener {
     opened.inc();
     openLog.log("tunnel open client={} path={} subprotocol={} principal={}", tunnel.clientAddress(), loggedPath(tunnel.path()),
         tunnel.subprotocol() == null ? "-" : tunnel.subprotocol(), tunnel.principal() == null ? "-" : tunnel.principal());
+  }
+
+  @Override
+  public void nativeConnectionOpened(TunnelInfo connection) {
+    nativeOpen.add(connection);
+  }
+
+  @Override
+  public void nativeConnectionClosed(TunnelInfo connection) {
+    nativeOpen.remove(connection);
   }
 
   @Override
@@ -258,5 +277,10 @@ final class TunnelTracker implements TunnelListener {
   /** The tunnels open now. */
   Set<TunnelInfo> open() {
     return open;
+  }
+
+  /** The native gRPC connections open now (demo and proxy modes; none in relay mode, which relays them as tunnels). */
+  Set<TunnelInfo> openNative() {
+    return nativeOpen;
   }
 }

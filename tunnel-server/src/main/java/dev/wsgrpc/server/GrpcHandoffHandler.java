@@ -12,9 +12,9 @@ import io.netty.channel.ChannelHandlerContext;
 
 /**
  * Joins the plain upgrade step to grpc's negotiation: installs {@link ServerUpgradeHandler}, and when it announces a
- * tunnel (or native HTTP/2) replaces itself with gRPC's HTTP/2 server handler, passing on the client's address as
- * {@link Grpc#TRANSPORT_ATTR_REMOTE_ADDR}; a native connection on a server with an authenticator carries a
- * {@link NativeCallAuthenticator} for its calls. The only server class that sees grpc-netty's negotiation API, with
+ * tunnel (or native HTTP/2, which it reports to the {@link TunnelListener} too) replaces itself with gRPC's HTTP/2
+ * server handler, passing on the client's address as {@link Grpc#TRANSPORT_ATTR_REMOTE_ADDR}; a native connection on
+ * a server with an authenticator carries a {@link NativeCallAuthenticator} for its calls. The only server class that sees grpc-netty's negotiation API, with
  * {@link WebSocketServerNegotiator} and {@link ServerTlsHandler}.
  */
 final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegotiationHandler {
@@ -88,6 +88,10 @@ final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegot
                 .set(NativeCallAuthenticator.ATTRIBUTE,
                     new NativeCallAuthenticator(authenticator, options.listener()))
                 .build()));
+      }
+      TunnelLifecycleHandler lifecycle = ctx.pipeline().get(TunnelLifecycleHandler.class);
+      if (lifecycle != null) {
+        lifecycle.nativeEstablished(ctx, principal);
       }
       fireProtocolNegotiationEvent(ctx);
     } else {

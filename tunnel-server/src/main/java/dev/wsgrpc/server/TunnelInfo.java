@@ -6,7 +6,10 @@ import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** One tunnel as a {@link TunnelListener} sees it. Thread-safe. */
+/**
+ * One tunnel, or one native gRPC connection ({@link TunnelListener#nativeConnectionOpened}), as a
+ * {@link TunnelListener} sees it. Thread-safe.
+ */
 public final class TunnelInfo {
 
   private final Channel channel;
@@ -41,12 +44,12 @@ public final class TunnelInfo {
     return channel.remoteAddress();
   }
 
-  /** The upgrade's path. */
+  /** The upgrade's path; null for a native gRPC connection. */
   public String path() {
     return path;
   }
 
-  /** The negotiated subprotocol, or {@code null}. */
+  /** The negotiated subprotocol, or {@code null} (always for a native gRPC connection). */
   public String subprotocol() {
     return subprotocol;
   }
@@ -58,7 +61,7 @@ public final class TunnelInfo {
 
   /**
    * The close code when the server began the close handshake (1001 on shutdown or a silent client, 1002/1003/1009
-   * on bad input...), else -1.
+   * on bad input...), else -1 (always for a native gRPC connection).
    */
   public int closeCodeSent() {
     Integer code = channel.attr(ControlFrameHandler.CLOSE_SENT).get();
@@ -89,7 +92,8 @@ public final class TunnelInfo {
 
   /**
    * Starts a graceful close: on a gRPC server, GOAWAY inside the tunnel, then the close once in-flight calls have
-   * finished (WebSocket close 1001). Returns at once.
+   * finished (WebSocket close 1001); on a native gRPC connection, grpc-java's own GOAWAY, then the close once its
+   * calls have finished. New calls then go to a new connection. Returns at once.
    */
   public void close() {
     channel.close();

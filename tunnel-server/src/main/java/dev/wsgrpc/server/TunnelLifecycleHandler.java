@@ -12,7 +12,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Sits first in a connection's pipeline, counts the bytes on the socket each way, and tells the
- * {@link TunnelListener} when the connection became a tunnel and when it ended.
+ * {@link TunnelListener} when the connection became a tunnel (or a native gRPC connection) and when it ended.
  */
 final class TunnelLifecycleHandler extends ChannelDuplexHandler {
 
@@ -23,6 +23,7 @@ final class TunnelLifecycleHandler extends ChannelDuplexHandler {
   private final AtomicLong bytesIn = new AtomicLong();
   private final AtomicLong bytesOut = new AtomicLong();
   private TunnelInfo tunnel;
+  private boolean nativeGrpc;
 
   TunnelLifecycleHandler(TunnelListener listener) {
     this.listener = listener;
@@ -34,6 +35,14 @@ final class TunnelLifecycleHandler extends ChannelDuplexHandler {
         event.principal(), bytesIn,
         bytesOut);
     listener.tunnelOpened(tunnel);
+  }
+
+  /** Called by gRPC's side when a native HTTP/2 connection was admitted at its preface. */
+  void nativeEstablished(ChannelHandlerContext anyCtx, Object principal) {
+    tunnel = new TunnelInfo(anyCtx.channel(), anyCtx.channel().remoteAddress(), null, null, principal, bytesIn,
+        bytesOut);
+    nativeGrpc = true;
+    listener.nativeConnectionOpened(tunnel);
   }
 
   @Override
@@ -52,9 +61,13 @@ final class TunnelLifecycleHandler extends ChannelDuplexHandler {
   public void channelInactive(ChannelHandlerContext ctx) {
     if (tunnel != null) {
       tunnel.markClosed();
-      logger.debug("Tunnel with {} closed after {} ({} bytes in, {} out)", tunnel.clientAddress(), tunnel.duration(),
-          bytesIn.get(), bytesOut.get());
-      listener.tunnelClosed(tunnel);
+      logger.debug("{} with {} closed after {} ({} bytes in, {} out)", nativeGrpc ? "Native gRPC connection" : "Tunnel",
+          tunnel.clientAddress(), tunnel.duration(), bytesIn.get(), bytesOut.get());
+      if (nativeGrpc) {
+        listener.nativeConnectionClosed(tunnel);
+      } else {
+        listener.tunnelClosed(tunnel);
+      }
       tunnel = null;
     }
     ctx.fireChannelInactive();

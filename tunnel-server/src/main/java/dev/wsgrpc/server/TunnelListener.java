@@ -3,7 +3,7 @@ package dev.wsgrpc.server;
 import java.net.SocketAddress;
 
 /**
- * Observes tunnels: for logs, metrics and orderly shutdown. Called on the tunnel's event loop: implementations must
+ * Observes tunnels, and on a gRPC server native gRPC connections: for logs, metrics and orderly shutdown. Called on the tunnel's event loop: implementations must
  * be quick, must not block, and must be thread-safe (tunnels live on several event loops).
  */
 public interface TunnelListener {
@@ -13,6 +13,20 @@ public interface TunnelListener {
 
   /** A tunnel ended, for whatever reason. */
   default void tunnelClosed(TunnelInfo tunnel) {}
+
+  /**
+   * A native gRPC connection (HTTP/2 without a WebSocket: prior-knowledge h2c, or h2 chosen during TLS) was admitted
+   * at its preface, on a server made by {@link WebSocketServers} with {@link WebSocketServerOptions#nativeGrpc()}.
+   * Never counted as a tunnel: its {@link TunnelInfo#path() path} and {@link TunnelInfo#subprotocol() subprotocol}
+   * are null, its {@link TunnelInfo#clientAddress() client address} is the socket's peer (each call finds its own,
+   * from a trusted proxy's header, in the call's attributes), and its principal is the one it was admitted for as a
+   * whole (a client certificate), else null. Its {@link TunnelInfo#close() close()} sends GOAWAY while the server
+   * goes on listening: how a drain reaches native connections before {@code Server.shutdown()} closes the port.
+   */
+  default void nativeConnectionOpened(TunnelInfo connection) {}
+
+  /** A native gRPC connection reported to {@link #nativeConnectionOpened} ended, for whatever reason. */
+  default void nativeConnectionClosed(TunnelInfo connection) {}
 
   /**
    * An upgrade request was refused before the 101.
