@@ -773,8 +773,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * Whether the upgrade alone (its headers and cookies, the offered {@code bearer.<token>}, the TLS session) would
-   * have the call admitted: then its first message may be as large as any message, since a caller the authenticator
+   * Whether the upgrade alone (its headers and cookies, the offered {@code bearer.<token>}, its query, the TLS
+   * session) would have the call admitted: then its first message may be as large as any message, since a caller the authenticator
    * already knows may send one after the next anyway. Otherwise the first message, which arrives before anyone knows
    * who sent it, is held to the request-header limit, as grpc-websockets' is: its credentials fit in that, and a
    * first message without them could only be refused. The authenticator is asked only when the upgrade offers
@@ -803,10 +803,13 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
 
   /**
    * Whether the upgrade carries anything an authenticator reads: an {@code Authorization} or {@code Cookie} header,
-   * a {@code bearer.<token>} subprotocol, a client certificate.
+   * a {@code bearer.<token>} subprotocol, a query (where pages that cannot set a WebSocket's headers often put a
+   * token, for an authenticator of the application's that reads {@link UpgradeRequest#query()}), a client
+   * certificate.
    */
   private boolean upgradeOffersCredentials(ChannelHandlerContext ctx) {
-    if (upgradeHeaders.contains(HttpHeaderNames.AUTHORIZATION) || upgradeHeaders.contains(HttpHeaderNames.COOKIE)) {
+    if (upgradeHeaders.contains(HttpHeaderNames.AUTHORIZATION) || upgradeHeaders.contains(HttpHeaderNames.COOKIE)
+        || (callQuery != null && !callQuery.isEmpty())) {
       return true;
     }
     for (String offered : offeredSubprotocols) {
