@@ -73,7 +73,9 @@ class IdleTunnelTimeoutTest {
 
   @Test
   void relayModeClosesAnIdleTunnel() throws Exception {
-    // The relay's own drain: one GOAWAY between the upstream's frames, and close 1001 as no call is left.
-    assertEquals("call grpc-status 0, then GOAWAY NO_ERROR; close 1001", idleTunnelEnd("--mode", "relay"));
+    // The relay's own drain, as grpc-java's: two GOAWAYs between the upstream's frames (the second after the client's
+    // ACK of the relay's PING), and close 1001 as no call is left.
+    assertEquals("call grpc-status 0, then GOAWAY NO_ERROR, GOAWAY NO_ERROR; close 1001",
+        idleTunnelEnd("--mode", "relay"));
   }
 }

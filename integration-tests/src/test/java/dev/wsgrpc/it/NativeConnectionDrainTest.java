@@ -34,9 +34,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * A drain of the jar in demo and proxy modes reaches native gRPC connections at once, as it reaches tunnels: GOAWAY
- * while the port stays open and a tunnel still holds the drain, the native call in flight finishes, then the
- * connection closes. The native client is written from the wire up, so that nothing but the gateway decides when
+ * A drain of the jar reaches native gRPC connections at once, as it reaches tunnels, in every mode: GOAWAY while the
+ * port stays open and a tunnel still holds the drain (in relay mode the gateway's own, with its PING, followed by a
+ * second GOAWAY once the PING is acknowledged), the native call in flight finishes, then the connection closes. The native client is written from the wire up, so that nothing but the gateway decides when
  * its GOAWAY comes (a gRPC client would hang up by itself once it has no call left).
  */
 class NativeConnectionDrainTest {
@@ -53,12 +53,12 @@ class NativeConnectionDrainTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"demo", "proxy"})
+  @ValueSource(strings = {"demo", "proxy", "relay"})
   void sigtermSendsGoAwayToNativeConnectionsWhileATunnelStillHoldsTheDrain(String mode) throws Exception {
     List<String> args = new ArrayList<>(List.of("--port", "0", "--drain-timeout", "90s"));
-    if (mode.equals("proxy")) { // else demo mode: no upstream
+    if (!mode.equals("demo")) { // demo mode: no upstream
       JavaReplica upstream = closer.add(new JavaReplica("java-a"));
-      args.addAll(List.of("--mode", "proxy", "--upstream", upstream.address()));
+      args.addAll(List.of("--mode", mode, "--upstream", upstream.address()));
     }
     TunnelServerJar jar = closer.add(TunnelServerJar.start(args.toArray(new String[0])));
     String url = jar.awaitUrl();
@@ -88,6 +88,9 @@ class NativeConnectionDrainTest {
     Http2Wire.Frame goAway = client.readUntil(Http2Wire.GOAWAY);
     assertEquals(Http2Wire.NO_ERROR, goAway.goAwayErrorCode());
     assertFalse(jar.stderr().contains("Stopped:"), "the GOAWAY came before the drain ended:\n" + jar.stderr());
+    // The second GOAWAY (the client acknowledged the PING that came with the first) names the call in flight.
+    goAway = client.readUntil(Http2Wire.GOAWAY);
+    assertEquals(1, java.nio.ByteBuffer.wrap(goAway.payload).getInt(0), "the last stream the server takes");
 
     // The call in flight still finishes, with its trailers; then the connection closes.
     client.send(Http2Wire.frame(Http2Wire.DATA, Http2Wire.FLAG_END_STREAM, 1, EMPTY_MESSAGE));

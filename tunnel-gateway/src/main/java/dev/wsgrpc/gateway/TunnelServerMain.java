@@ -41,7 +41,6 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.bridge.SLF4JBridgeHandler;
@@ -810,8 +809,7 @@ public final class TunnelServerMain implements Callable<Integer> {
     beginDrain(tracker);
     notServing.run();
     Set<TunnelInfo> told = Collections.newSetFromMap(new IdentityHashMap<>());
-    AtomicInteger nativeTold = new AtomicInteger();
-    int drained = drainTunnels(tracker, deadline, () -> {
+    String drained = drainConnections(tracker, deadline, () -> {
       for (TunnelInfo tunnel : tracker.open()) {
         if (told.add(tunnel)) {
           tunnel.close(); // GOAWAY inside the tunnel; the close (1001) follows once its calls have finished
@@ -819,19 +817,16 @@ public final class TunnelServerMain implements Callable<Integer> {
       }
       for (TunnelInfo connection : tracker.openNative()) {
         if (told.add(connection)) {
-          nativeTold.incrementAndGet();
           connection.close(); // grpc-java's GOAWAY; the close follows once its calls have finished
         }
       }
     });
-    int nativeLeft = tracker.openNative().size();
     // Only now: Server.shutdown() closes the port, and /healthz with it.
     server.shutdown();
     if (!server.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
       server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
-    logger.info("Stopped: {} tunnel(s) drained, {} closed at the drain deadline; native gRPC connections: {} drained, "
-        + "{} closed at the drain deadline", drained, tracker.open().size(), nativeTold.get() - nativeLeft, nativeLeft);
+    logger.info("Stopped: {}", drained);
   }
 
   private void runGateway(WebSocketServerOptions options, TunnelTracker tracker, InetSocketAddress bindAddress,
@@ -858,8 +853,8 @@ public final class TunnelServerMain implements Callable<Integer> {
       stop.await();
       long deadline = System.nanoTime() + drainTimeout.toNanos();
       beginDrain(tracker);
-      int drained = drainTunnels(tracker, deadline, gateway::beginDrain); // drain() is idempotent per connection
-      logger.info("Stopped: {} tunnel(s) drained, {} closed at the drain deadline", drained, tracker.open().size());
+      String drained = drainConnections(tracker, deadline, gateway::beginDrain); // idempotent per connection
+      logger.info("Stopped: {}", drained);
     }
   }
 
@@ -872,27 +867,32 @@ public final class TunnelServerMain implements Callable<Integer> {
   }
 
   /**
-   * Tells the open tunnels (and native gRPC connections) to drain until every one has closed or the deadline passes;
-   * returns how many tunnels closed meanwhile. {@code tellOpenTunnels} runs again on every pass: a tunnel admitted
-   * just before the drain began (its upgrade checked before {@code draining} was set) opens after the first pass and
-   * must be told too, or it would be held until the deadline.
+   * Tells the open tunnels and native gRPC connections to drain until every one has closed or the deadline passes,
+   * and says how it went: how many of each closed meanwhile, and how many are left for the deadline to close.
+   * {@code tellOpen} runs again on every pass: a connection admitted just before the drain began (checked before
+   * {@code draining} was set) opens after the first pass and must be told too, or it would be held until the deadline.
    */
-  private static int drainTunnels(TunnelTracker tracker, long deadline, Runnable tellOpenTunnels)
+  private static String drainConnections(TunnelTracker tracker, long deadline, Runnable tellOpen)
       throws InterruptedException {
-    int before = tracker.open().size();
-    int admittedLate = 0;
-    Set<TunnelInfo> seen = Collections.newSetFromMap(new IdentityHashMap<>());
-    seen.addAll(tracker.open());
-    while ((!tracker.open().isEmpty() || !tracker.openNative().isEmpty()) && System.nanoTime() < deadline) {
-      for (TunnelInfo tunnel : tracker.open()) {
-        if (seen.add(tunnel)) {
-          admittedLate++;
-        }
+    Set<TunnelInfo> tunnels = Collections.newSetFromMap(new IdentityHashMap<>());
+    Set<TunnelInfo> natives = Collections.newSetFromMap(new IdentityHashMap<>());
+    while (true) {
+      tunnels.addAll(tracker.open());
+      natives.addAll(tracker.openNative());
+      if ((tracker.open().isEmpty() && tracker.openNative().isEmpty()) || System.nanoTime() >= deadline) {
+        break;
       }
-      tellOpenTunnels.run();
+      tellOpen.run();
       Thread.sleep(50);
     }
-    return before + admittedLate - tracker.open().size();
+    // Left: those still open, each of them seen, so that the counts add up.
+    Set<TunnelInfo> tunnelsLeft = Set.copyOf(tracker.open());
+    Set<TunnelInfo> nativesLeft = Set.copyOf(tracker.openNative());
+    tunnels.addAll(tunnelsLeft);
+    natives.addAll(nativesLeft);
+    return (tunnels.size() - tunnelsLeft.size()) + " tunnel(s) drained, " + tunnelsLeft.size() + " closed at the "
+        + "drain deadline; native gRPC connections: " + (natives.size() - nativesLeft.size()) + " drained, "
+        + nativesLeft.size() + " closed at the drain deadline";
   }
 
   @SuppressWarnings("restriction")

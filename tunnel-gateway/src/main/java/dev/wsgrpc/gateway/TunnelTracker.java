@@ -91,14 +91,11 @@ final class TunnelTracker implements TunnelListener {
             + "and its code (1009: a frame over the limit, 1002: a protocol error, 1001: shutdown or silence)")
         .labelNames("closed_by", "code")
         .register(registry);
-    if (!relay) {
-      // In relay mode a native connection's bytes are relayed like a tunnel's: the library reports none.
-      GaugeWithCallback.builder()
-          .name("wsgrpc_native_connections_open")
-          .help("Native gRPC connections (h2c, or h2 over TLS, without a tunnel) open now")
-          .callback(cb -> cb.call(nativeOpen.size()))
-          .register(registry);
-    }
+    GaugeWithCallback.builder()
+        .name("wsgrpc_native_connections_open")
+        .help("Native gRPC connections (h2c, or h2 over TLS, without a tunnel) open now")
+        .callback(cb -> cb.call(nativeOpen.size()))
+        .register(registry);
     if (relay) {
       abusive = Counter.builder()
           .name("wsgrpc_relay_abusive_connections_total")
@@ -279,7 +276,7 @@ final class TunnelTracker implements TunnelListener {
     return open;
   }
 
-  /** The native gRPC connections open now (demo and proxy modes; none in relay mode, which relays them as tunnels). */
+  /** The native gRPC connections open now. */
   Set<TunnelInfo> openNative() {
     return nativeOpen;
   }

@@ -33,9 +33,12 @@ import org.slf4j.LoggerFactory;
  * <p>It follows the HTTP/2 frame headers both ways ({@link Http2FrameBoundaries}), without copying or decoding, to:
  * <ul>
  *   <li>drain: it does what a gRPC server does on shutdown, on the upstream's behalf: it inserts an HTTP/2 GOAWAY
- *       between two of the upstream's frames, never inside a header block (the client then starts no new calls),
- *       sees when the last call in flight has ended (the upstream ended it, or the client cancelled it), and then
- *       closes the tunnel (WebSocket close 1001); an idle tunnel is drained the same way;</li>
+ *       naming the largest stream id, with a PING of its own, between two of the upstream's frames, never inside a
+ *       header block (the client then starts no new calls, and a call it was starting meanwhile is still taken);
+ *       once the client has acknowledged the PING (or after {@value #DRAIN_PING_TIMEOUT_SECONDS} s), a second
+ *       GOAWAY naming the last stream the client opened; it sees when the last call in flight has ended (the
+ *       upstream ended it, or the client cancelled it), and then closes the tunnel (WebSocket close 1001) or native
+ *       connection; an idle one is drained the same way;</li>
  *   <li>refuse abuse: too many RST_STREAM, SETTINGS or PING frames from the client in a window end the connection
  *       with GOAWAY ENHANCE_YOUR_CALM before the upstream sees them;</li>
  *   <li>keep the upstream honest: when it has been silent for the keepalive time while a call is open, an HTTP/2
@@ -56,6 +59,10 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   static final int MAX_PENDING_BYTES = 1024 * 1024;
   /** The opaque data of the gateway's own PINGs to upstreams: "wsgrpc" and two bytes. */
   static final long UPSTREAM_PING_DATA = 0x7773677270630001L;
+  /** The opaque data of the PING that follows a drain's first GOAWAY: "wsgrpc" and two bytes. */
+  static final long DRAIN_PING_DATA = 0x7773677270630002L;
+  /** How long a drain waits for the client's ACK of its PING before the second GOAWAY: as grpc-java's server. */
+  static final int DRAIN_PING_TIMEOUT_SECONDS = 10;
   private static final int FRAME_HEADER = 9;
   private static final int PING_FRAME = FRAME_HEADER + 8;
   /**
@@ -86,8 +93,11 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   private Upstreams.Resolved upstreamTarget;
   private boolean tunnel;
   private boolean started;
-  private boolean goAwayPending;
-  private boolean goAwaySent;
+  /** Where a drain is: no drain, a GOAWAY waiting for a boundary, the PING's ACK awaited, the last GOAWAY sent. */
+  private enum Drain { NONE, FIRST_PENDING, AWAITING_ACK, SECOND_PENDING, SENT }
+
+  private Drain drain = Drain.NONE;
+  private ScheduledFuture<?> drainPingTimer;
   private int pendingBytes;
   /** The highest stream the client has opened: the last stream id of a GOAWAY of ours. */
   private int lastClientStream;
@@ -147,6 +157,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       InternalTunnelServer.tunnelEstablished(ctx.pipeline(), (TunnelEstablishedEvent) evt);
       start();
     } else if (evt instanceof NativeHttp2Event) {
+      InternalTunnelServer.nativeEstablished(ctx.pipeline()); // reported, and drained, apart from tunnels
       start();
     } else {
       ctx.fireUserEventTriggered(evt);
@@ -262,14 +273,25 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       }
       if (toUpstream.betweenFrames()) {
         int available = end - pos;
-        if (available < PING_FRAME && mayBeClientPing(buf, pos, available)) {
-          // A PING of the client's cut by the read (or by its WebSocket frames): wait for the rest. A copy of the
-          // few bytes (under 17), not a slice that would hold the whole read buffer meanwhile.
+        if (available < PING_FRAME && (mayBePing(buf, pos, available, false)
+            || (drain == Drain.AWAITING_ACK && mayBePing(buf, pos, available, true)))) {
+          // A PING of the client's (or its ACK of the drain's) cut by the read (or by its WebSocket frames): wait for
+          // the rest. A copy of the few bytes (under 17), not a slice that would hold the whole read buffer meanwhile.
           clientCarry = ctx.alloc().buffer(available).writeBytes(buf, pos, available);
           end = pos;
           break;
         }
-        if (mayBeClientPing(buf, pos, PING_FRAME)) {
+        if (drain == Drain.AWAITING_ACK && mayBePing(buf, pos, PING_FRAME, true)
+            && buf.getLong(pos + FRAME_HEADER) == DRAIN_PING_DATA) {
+          if (pos > start) {
+            forward(buf.retainedSlice(start, pos - start));
+          }
+          pos = toUpstream.advance(buf, pos, pos + PING_FRAME); // followed, not relayed: the PING was ours
+          start = pos;
+          drainPingAnswered();
+          continue;
+        }
+        if (mayBePing(buf, pos, PING_FRAME, false)) {
           if (pos > start) {
             forward(buf.retainedSlice(start, pos - start));
           }
@@ -304,10 +326,11 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
   /**
    * Whether the first {@code n} bytes at {@code pos} (at most a PING frame's 17) could be a PING of the client's that
-   * the gateway answers: a header of length 8, type PING, without the ACK flag, on stream 0. A malformed PING (other
-   * length, or on a stream) goes to the upstream, which ends the connection as HTTP/2 says.
+   * the gateway answers ({@code ack} false), or an ACK that may be of the gateway's own PING ({@code ack} true): a
+   * header of length 8, type PING, with or without the ACK flag, on stream 0. A malformed PING (other length, or on a
+   * stream) goes to the upstream, which ends the connection as HTTP/2 says.
    */
-  private static boolean mayBeClientPing(ByteBuf buf, int pos, int n) {
+  private static boolean mayBePing(ByteBuf buf, int pos, int n, boolean ack) {
     for (int i = 0; i < Math.min(n, FRAME_HEADER); i++) {
       int b = buf.getUnsignedByte(pos + i);
       boolean matches;
@@ -319,7 +342,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
           matches = b == Http2FrameBoundaries.PING;
           break;
         case 4:
-          matches = (b & Http2FrameBoundaries.FLAG_ACK) == 0;
+          matches = ((b & Http2FrameBoundaries.FLAG_ACK) != 0) == ack;
           break;
         case 5:
           matches = (b & 0x7f) == 0; // the reserved bit is ignored
@@ -459,6 +482,9 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     if (prefaceTimer != null) {
       prefaceTimer.cancel(false);
     }
+    if (drainPingTimer != null) {
+      drainPingTimer.cancel(false);
+    }
     releasePending();
     releaseClientState();
     if (upstream != null) {
@@ -500,23 +526,54 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       ctx.close();
       return;
     }
-    if (goAwayPending || goAwaySent) {
+    if (drain != Drain.NONE) {
       return;
     }
-    goAwayPending = true;
+    drain = Drain.FIRST_PENDING;
     if (toClient.atBoundary()) {
-      sendGoAway();
+      writeDrainGoAway();
       ctx.flush();
     }
   }
 
-  private void sendGoAway() {
-    goAwayPending = false;
-    goAwaySent = true;
-    ByteBuf frame = ctx.alloc().buffer(17);
-    Http2FrameBoundaries.writeGracefulGoAway(frame);
-    ctx.write(frame);
+  /** Whether a GOAWAY of the drain waits for the next boundary between the upstream's frames. */
+  private boolean drainGoAwayPending() {
+    return drain == Drain.FIRST_PENDING || drain == Drain.SECOND_PENDING;
+  }
+
+  /**
+   * Writes the drain's next GOAWAY, at a boundary. The first names the largest stream id, since a call the client is
+   * starting may already be on its way, and comes with a PING: its ACK proves the client has seen the GOAWAY, so the
+   * second can name the last stream the client opened, and a stream after it was never taken (the client may retry
+   * it elsewhere). Without either, a call started just as the drain began would be cut, unprocessed but unknown.
+   */
+  private void writeDrainGoAway() {
+    ByteBuf frames = ctx.alloc().buffer(2 * PING_FRAME);
+    if (drain == Drain.FIRST_PENDING) {
+      Http2FrameBoundaries.writeGracefulGoAway(frames);
+      frames.writeMedium(8).writeByte(Http2FrameBoundaries.PING).writeByte(0).writeInt(0).writeLong(DRAIN_PING_DATA);
+      drain = Drain.AWAITING_ACK;
+      drainPingTimer = schedule(this::drainPingAnswered, TimeUnit.SECONDS.toNanos(DRAIN_PING_TIMEOUT_SECONDS));
+    } else {
+      Http2FrameBoundaries.writeGoAway(frames, lastClientStream, Http2FrameBoundaries.NO_ERROR, "");
+      drain = Drain.SENT;
+    }
+    ctx.write(frames);
     closeIfDrained();
+  }
+
+  /** The client acknowledged the drain's PING, or did not in time: the second GOAWAY, at the next boundary. */
+  private void drainPingAnswered() {
+    if (drain != Drain.AWAITING_ACK) {
+      return;
+    }
+    drainPingTimer.cancel(false);
+    drainPingTimer = null;
+    drain = Drain.SECOND_PENDING;
+    if (toClient.atBoundary() && ended == null && ctx.channel().isActive()) {
+      writeDrainGoAway();
+      ctx.flush();
+    }
   }
 
   private void clientFrame(int type, int flags, int streamId) {
@@ -606,9 +663,9 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     closeIfDrained();
   }
 
-  /** After GOAWAY, the last call to end ends the tunnel, once its bytes have been flushed. */
+  /** After the last GOAWAY, the last call to end ends the tunnel, once its bytes have been flushed. */
   private void closeIfDrained() {
-    if (goAwaySent && openStreams.isEmpty()) {
+    if (drain == Drain.SENT && openStreams.isEmpty()) {
       ctx.channel().eventLoop().execute(
           () -> ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE));
     }
@@ -616,7 +673,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
   /** No call for the idle timeout: drain (GOAWAY, then close 1001 as no call is left). */
   private void idleTick() {
-    if (ended != null || goAwaySent || !ctx.channel().isActive()) {
+    if (ended != null || drain != Drain.NONE || !ctx.channel().isActive()) {
       return;
     }
     long idle = settings.idleTimeout.toNanos();
@@ -747,12 +804,12 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
           }
           writePingAcks();
         }
-        if (goAwayPending && toClient.atBoundary()) {
+        if (drainGoAwayPending() && toClient.atBoundary()) {
           if (pos > start) {
             ctx.write(buf.retainedSlice(start, pos - start));
             start = pos;
           }
-          sendGoAway();
+          writeDrainGoAway();
         }
         if (pos >= end) {
           break;

@@ -460,8 +460,10 @@ class UpstreamRelayHandlerTest {
     upstreamSends(Http2Wire.frame(Http2Wire.CONTINUATION, Http2Wire.FLAG_END_HEADERS, 1,
         java.util.Arrays.copyOfRange(STATUS_200, 1, STATUS_200.length)));
     List<Http2Wire.Frame> after = clientReceived();
-    assertEquals(List.of("CONTINUATION", "GOAWAY"), names(after));
+    assertEquals(List.of("CONTINUATION", "GOAWAY", "PING"), names(after));
     assertEquals(Http2Wire.NO_ERROR, after.get(1).goAwayErrorCode());
+    clientSends(drainPingAck());
+    assertEquals(List.of("GOAWAY"), names(clientReceived()));
     assertTrue(client.isOpen(), "the call in flight may finish");
     upstreamSends(Http2Wire.frame(Http2Wire.DATA, Http2Wire.FLAG_END_STREAM, 1, new byte[0]));
     assertFalse(client.isOpen(), "its end ends the drained tunnel");
@@ -480,7 +482,7 @@ class UpstreamRelayHandlerTest {
         Http2Wire.frame(Http2Wire.CONTINUATION, Http2Wire.FLAG_END_HEADERS, 1,
             java.util.Arrays.copyOfRange(block, 10, block.length))));
     // The end of the HEADERS frame is inside the header block: the GOAWAY waits for the CONTINUATION.
-    assertEquals(List.of("HEADERS", "CONTINUATION", "GOAWAY"), names(clientReceived()));
+    assertEquals(List.of("HEADERS", "CONTINUATION", "GOAWAY", "PING"), names(clientReceived()));
   }
 
   @Test
@@ -489,11 +491,74 @@ class UpstreamRelayHandlerTest {
     clientSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
     relay.drain();
     client.runPendingTasks();
+    assertEquals(List.of("GOAWAY", "PING"), names(clientReceived()));
+    clientSends(drainPingAck());
     assertEquals(List.of("GOAWAY"), names(clientReceived()));
     assertTrue(client.isOpen(), "a call is in flight");
     clientSends(Http2Wire.rstStream(1, Http2Wire.CANCEL));
     assertEquals(List.of("HEADERS", "RST_STREAM"), names(upstreamReceived()), "the call and its cancel reach the upstream");
     assertFalse(client.isOpen(), "the tunnel ends with its last call, not at the drain timeout");
+  }
+
+  /** The client's ACK of the PING that follows a drain's first GOAWAY. */
+  private static byte[] drainPingAck() {
+    return Http2Wire.frame(Http2Wire.PING, Http2Wire.FLAG_ACK, 0,
+        java.nio.ByteBuffer.allocate(8).putLong(UpstreamRelayHandler.DRAIN_PING_DATA).array());
+  }
+
+  private static int lastStreamId(Http2Wire.Frame goAway) {
+    return java.nio.ByteBuffer.wrap(goAway.payload).getInt(0) & Integer.MAX_VALUE;
+  }
+
+  /**
+   * As grpc-java's server drains: a first GOAWAY naming the largest stream id and a PING; a call the client starts
+   * before it has seen them is still taken; once the PING is acknowledged (the ACK taken out, also when a read cuts
+   * it), a second GOAWAY names the last stream the client opened.
+   */
+  @Test
+  void aDrainTakesCallsStartedBeforeTheClientSawItsGoAwayThenNamesTheLastOne() {
+    openTunnel(RelaySettings.DEFAULT);
+    clientSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    relay.drain();
+    client.runPendingTasks();
+    List<Http2Wire.Frame> first = clientReceived();
+    assertEquals(List.of("GOAWAY", "PING"), names(first));
+    assertEquals(Integer.MAX_VALUE, lastStreamId(first.get(0)));
+    assertEquals(0, first.get(1).flags);
+    assertEquals(UpstreamRelayHandler.DRAIN_PING_DATA, java.nio.ByteBuffer.wrap(first.get(1).payload).getLong());
+    // A call the client started before the GOAWAY reached it goes on to the upstream.
+    clientSends(Http2Wire.headers(3, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    // The ACK, cut in two reads and followed by a frame of a call; a client's ACK of the upstream's PING passes.
+    byte[] ack = drainPingAck();
+    clientSends(java.util.Arrays.copyOfRange(ack, 0, 11));
+    assertEquals(List.of(), names(clientReceived()), "no second GOAWAY before the whole ACK");
+    clientSends(Http2Wire.concat(java.util.Arrays.copyOfRange(ack, 11, ack.length),
+        Http2Wire.frame(Http2Wire.DATA, Http2Wire.FLAG_END_STREAM, 3, new byte[5]),
+        Http2Wire.frame(Http2Wire.PING, Http2Wire.FLAG_ACK, 0, new byte[8])));
+    assertEquals(List.of("HEADERS", "HEADERS", "DATA", "PING"), names(upstreamReceived()),
+        "every call reaches the upstream; the ACK of the gateway's PING does not");
+    List<Http2Wire.Frame> second = clientReceived();
+    assertEquals(List.of("GOAWAY"), names(second));
+    assertEquals(3, lastStreamId(second.get(0)));
+    upstreamSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS | Http2Wire.FLAG_END_STREAM, STATUS_200));
+    assertTrue(client.isOpen(), "a call is still in flight");
+    upstreamSends(Http2Wire.headers(3, Http2Wire.FLAG_END_HEADERS | Http2Wire.FLAG_END_STREAM, STATUS_200));
+    assertFalse(client.isOpen(), "the last call's end ends the drained tunnel");
+  }
+
+  @Test
+  void aClientThatNeverAcknowledgesTheDrainsPingGetsTheSecondGoAwayAfterTenSeconds() {
+    openTunnel(RelaySettings.DEFAULT);
+    relay.drain();
+    client.runPendingTasks();
+    assertEquals(List.of("GOAWAY", "PING"), names(clientReceived()));
+    advance(9_999);
+    assertTrue(client.isOpen(), "waiting for the ACK");
+    advance(1);
+    List<Http2Wire.Frame> second = clientReceived();
+    assertEquals(List.of("GOAWAY"), names(second));
+    assertEquals(0, lastStreamId(second.get(0)), "no call was opened");
+    assertFalse(client.isOpen(), "no call in flight: closed");
   }
 
   private static final RelaySettings KEEPALIVE = RelaySettings.newBuilder()
@@ -582,6 +647,8 @@ class UpstreamRelayHandlerTest {
     advance(59_999);
     assertTrue(client.isOpen(), "idle for less than a minute");
     advance(1);
+    assertEquals(List.of("GOAWAY", "PING"), names(clientReceived()));
+    clientSends(drainPingAck());
     assertEquals(List.of("GOAWAY"), names(clientReceived()));
     assertFalse(client.isOpen());
   }

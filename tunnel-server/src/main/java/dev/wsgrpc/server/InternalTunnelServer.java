@@ -41,6 +41,18 @@ public final class InternalTunnelServer {
     }
   }
 
+  /**
+   * Tells the lifecycle handler of {@code pipeline}, if any, that its connection is native HTTP/2, admitted at its
+   * preface ({@link TunnelListener#nativeConnectionOpened}).
+   */
+  public static void nativeEstablished(ChannelPipeline pipeline) {
+    TunnelLifecycleHandler lifecycle = pipeline.get(TunnelLifecycleHandler.class);
+    if (lifecycle != null) {
+      lifecycle.nativeEstablished(pipeline.firstContext(),
+          pipeline.channel().attr(ServerUpgradeHandler.NATIVE_PRINCIPAL).get());
+    }
+  }
+
   /** The TLS handler for a new connection of a wss server: the current certificate, the handshake timeout. */
   public static SslHandler newTlsHandler(WebSocketServerOptions options, ByteBufAllocator alloc) {
     return ServerTlsHandler.newSslHandler(options, alloc);

@@ -16,12 +16,13 @@ public interface TunnelListener {
 
   /**
    * A native gRPC connection (HTTP/2 without a WebSocket: prior-knowledge h2c, or h2 chosen during TLS) was admitted
-   * at its preface, on a server made by {@link WebSocketServers} with {@link WebSocketServerOptions#nativeGrpc()}.
-   * Never counted as a tunnel: its {@link TunnelInfo#path() path} and {@link TunnelInfo#subprotocol() subprotocol}
-   * are null, its {@link TunnelInfo#clientAddress() client address} is the socket's peer (each call finds its own,
-   * from a trusted proxy's header, in the call's attributes), and its principal is the one it was admitted for as a
-   * whole (a client certificate), else null. Its {@link TunnelInfo#close() close()} sends GOAWAY while the server
-   * goes on listening: how a drain reaches native connections before {@code Server.shutdown()} closes the port.
+   * at its preface, on a server with {@link WebSocketServerOptions#nativeGrpc()} ({@link WebSocketServers} or
+   * {@link WebSocketServerCredentials}). Reported here, not as a tunnel (though it takes a slot of the tunnel
+   * limits): its {@link TunnelInfo#path() path} and {@link TunnelInfo#subprotocol() subprotocol} are null, its
+   * {@link TunnelInfo#clientAddress() client address} is the socket's peer (each call finds its own, from a trusted
+   * proxy's header, in the call's attributes), and its principal is the one it was admitted for as a whole (a client
+   * certificate), else null. Its {@link TunnelInfo#close() close()} sends GOAWAY while the server goes on listening:
+   * how a drain reaches native connections before {@code Server.shutdown()} closes the port.
    */
   default void nativeConnectionOpened(TunnelInfo connection) {}
 
