@@ -178,6 +178,56 @@ class GatewayModeTest {
   }
 
   /**
+   * A drain in relay mode, as grpc-java's server drains: a call the client starts after the drain's first GOAWAY was
+   * sent but before the client has read it (its HEADERS cross the GOAWAY on the wire) is still taken and served; the
+   * second GOAWAY, after the client's ACK of the drain's PING, names it. Written from the wire up to choose that
+   * order; before, the relay's one GOAWAY was followed at once by the close of a tunnel without calls, which cut such
+   * a call unprocessed.
+   */
+  @Test
+  void aCallTheClientStartsAsTheDrainBeginsIsServed() throws Exception {
+    int port = startJavaUpstream(new EchoService(), null);
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "127.0.0.1:" + port,
+        "--drain-timeout", "60s"));
+    jar.awaitUrl();
+    try (RawTunnelClient client = RawTunnelClient.connect(new InetSocketAddress("127.0.0.1", jar.port()), "/grpc",
+        "wsgrpc.v1", Duration.ofSeconds(90))) {
+      client.sendPrefaceAndSettings();
+      client.readUntil(Http2Wire.SETTINGS);
+      client.send(Http2Wire.settingsAck());
+      jar.awaitLog("tunnel open");
+      jar.terminate();
+      TunnelH2.Reader reader = new TunnelH2.Reader();
+      List<String> goAways = new ArrayList<>();
+      Http2Wire.Frame f;
+      do {
+        f = client.readFrame();
+        reader.read(Http2Wire.frame(f.type, f.flags, f.streamId, f.payload));
+        if (f.type == Http2Wire.GOAWAY) {
+          goAways.add("last " + java.nio.ByteBuffer.wrap(f.payload).getInt(0));
+        }
+      } while (f.type != Http2Wire.PING);
+      // The call, sent before the ACK of the PING that followed the GOAWAY.
+      client.send(TunnelH2.unaryCall(1));
+      client.send(reader.takePingAcks());
+      try {
+        while (true) {
+          f = TunnelH2.readAsAClient(client, reader);
+          if (f.type == Http2Wire.GOAWAY) {
+            goAways.add("last " + java.nio.ByteBuffer.wrap(f.payload).getInt(0));
+          }
+        }
+      } catch (java.io.EOFException end) {
+        // the tunnel ended
+      }
+      assertEquals(List.of("last " + Integer.MAX_VALUE, "last 1"), goAways);
+      assertEquals("0", reader.grpcStatus.get(1), "the call was served");
+      assertEquals(1001, client.closeCode());
+    }
+    assertEquals(0, jar.awaitExit(Duration.ofSeconds(60)), jar.stderr());
+  }
+
+  /**
    * During a drain, a tunnel ends with its last call: a client that cancels that call (RST_STREAM) is closed at
    * once, not at the drain deadline. The client here is written from the wire up, so nothing but the gateway can
    * end the tunnel (a gRPC client would hang up by itself after GOAWAY once it has no call left).
