@@ -50,7 +50,10 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class BrowserCallIdentityTest {
 
-  private static final BearerTokens TOKENS = BearerTokens.of(Map.of("tok-alice", "alice", "tok-bob", "bob"));
+  /** The valid tokens: a test may revoke one ({@link BearerTokens#refresh()}). */
+  private final java.util.concurrent.atomic.AtomicReference<Map<String, String>> validTokens =
+      new java.util.concurrent.atomic.AtomicReference<>(Map.of("tok-alice", "alice", "tok-bob", "bob"));
+  private final BearerTokens tokens = BearerTokens.from(validTokens::get);
   private static final String UNARY = "/wsgrpc.testing.Echo/Unary";
 
   private final EchoService echo = new EchoService();
@@ -63,10 +66,12 @@ class BrowserCallIdentityTest {
       String principal = Map.of("tok-alice", "alice", "tok-bob", "bob").get(request.query().substring(13));
       return principal != null ? AuthDecision.accept(principal) : AuthDecision.unauthorized("unknown token");
     }
-    return TOKENS.authenticate(request);
+    return tokens.authenticate(request);
   };
   /** One line per call that reached the service: principal (Context), principal (attribute), client host. */
   private final Queue<String> seen = new ConcurrentLinkedQueue<>();
+  /** One permit per call that reached the service. */
+  private final java.util.concurrent.Semaphore reached = new java.util.concurrent.Semaphore(0);
   /** The {@code WebSocketServers.TUNNEL_PATH} of each call that reached the service. */
   private final Queue<String> paths = new ConcurrentLinkedQueue<>();
   private Server server;
@@ -82,6 +87,7 @@ class BrowserCallIdentityTest {
           + ((InetSocketAddress) client).getAddress().getHostAddress()
           + (headers.containsKey(Metadata.Key.of("wsgrpc-admission", Metadata.ASCII_STRING_MARSHALLER))
               ? " (saw the internal header)" : ""));
+      reached.release();
       return next.startCall(call, headers);
     }
   };
@@ -306,6 +312,11 @@ class BrowserCallIdentityTest {
 
   // WebSocket calls: the token as a subprotocol, as browsers offer it (they cannot set Authorization).
 
+  /** An action that may throw, run in the middle of a {@link WebSocketCall}. */
+  private interface ThrowingRunnable {
+    void run() throws Exception;
+  }
+
   /** One WebSocket call over a raw socket: upgrade, the client's messages, then the server's until its Close. */
   private static final class WebSocketCall {
     final String head;
@@ -316,6 +327,12 @@ class BrowserCallIdentityTest {
     }
 
     WebSocketCall(int port, String target, String protocols, int opcode, List<byte[]> messages) throws IOException {
+      this(port, target, protocols, opcode, messages, () -> { });
+    }
+
+    /** {@code afterSending} runs once the messages are sent, before the server's are read. */
+    WebSocketCall(int port, String target, String protocols, int opcode, List<byte[]> messages,
+        ThrowingRunnable afterSending) throws IOException {
       try (Socket socket = new Socket("127.0.0.1", port)) {
         socket.setSoTimeout(30_000);
         OutputStream out = socket.getOutputStream();
@@ -341,6 +358,11 @@ class BrowserCallIdentityTest {
           out.write(opcode == -1 ? message : WireFrames.frame(true, 0, opcode, true, message));
         }
         out.flush();
+        try {
+          afterSending.run();
+        } catch (Exception e) {
+          throw new AssertionError(e);
+        }
         while (true) {
           int first = in.readUnsignedByte();
           long length = in.readUnsignedByte() & 0x7f;
@@ -474,6 +496,41 @@ class BrowserCallIdentityTest {
         largeJsonRequest(100_000)));
     assertTrue(wrong.all().contains("expected a first message of at most 16384 bytes before the call is admitted"),
         wrong.all());
+  }
+
+  /** Revokes Alice's token once her call has reached the service. */
+  private void revokeAliceOnceHerCallIsIn() throws InterruptedException {
+    assertTrue(reached.tryAcquire(30, TimeUnit.SECONDS), "the call reached the service");
+    validTokens.set(Map.of("tok-bob", "bob"));
+    assertEquals(1, tokens.refresh());
+  }
+
+  /**
+   * A browser call over a WebSocket of its own whose token is revoked while it is in flight ends as a native call
+   * does: the client gets {@code UNAUTHENTICATED} "the bearer token was revoked" in its protocol's status, not a cut
+   * connection.
+   */
+  @Test
+  void aRevokedTokensJsonCallInFlightEndsUnauthenticatedWithTheReason() throws Exception {
+    start(AccessPolicy.newBuilder());
+    // No halfClose: the unary call waits for it.
+    WebSocketCall call = new WebSocketCall(port, UNARY, "wsgrpc-json, bearer.tok-alice", 1,
+        List.of("{\"message\": {\"payload\": \"aGk=\"}}".getBytes(StandardCharsets.UTF_8)),
+        this::revokeAliceOnceHerCallIsIn);
+    assertEquals("{\"status\":{\"code\":16,\"message\":\"the bearer token was revoked\",\"details\":[]}}",
+        call.all());
+  }
+
+  @Test
+  void aRevokedTokensGrpcWebSocketsCallInFlightEndsUnauthenticatedWithTheReason() throws Exception {
+    start(AccessPolicy.newBuilder());
+    byte[] body = unaryBody("in-flight");
+    byte[] message = ByteBuffer.allocate(1 + body.length).put((byte) 0).put(body).array();
+    WebSocketCall call = new WebSocketCall(port, UNARY, "grpc-websockets, bearer.tok-alice", 2, List.of(
+        "content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\n".getBytes(StandardCharsets.ISO_8859_1),
+        message), this::revokeAliceOnceHerCallIsIn);
+    assertTrue(call.all().contains("grpc-status: 16\r\n") && call.all().contains("the bearer token was revoked"),
+        call.all());
   }
 
   @Test

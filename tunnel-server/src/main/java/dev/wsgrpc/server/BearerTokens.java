@@ -2,6 +2,7 @@ package dev.wsgrpc.server;
 
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Preconditions;
+import io.grpc.Status;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -202,15 +203,30 @@ public final class BearerTokens implements TunnelAuthenticator {
   }
 
   /** Sends Close 1008 through the tunnel's frame handlers, then closes; a connection not yet upgraded just closes. */
+  /**
+   * Ends what a revoked token admitted on {@code channel}: a tunnel with close 1008; a browser call over a WebSocket
+   * of its own (grpc-websockets, wsgrpc-json) as a native call ends (its handler cancelled, the client told
+   * {@code UNAUTHENTICATED} with {@link #REVOKED_REASON} in its protocol's status, then Close 1000); anything else (a
+   * gRPC-Web connection over HTTP/1.1) is closed.
+   */
   private static void closeRevoked(Channel channel) {
     channel.eventLoop().execute(() -> {
-      ChannelHandlerContext frames = channel.pipeline().context(FramePipeline.BYTE_STREAM);
-      if (frames == null || !channel.isActive()) {
+      if (!channel.isActive()) {
         channel.close();
         return;
       }
-      frames.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.POLICY_VIOLATION.code(), REVOKED_REASON))
-          .addListener(ChannelFutureListener.CLOSE);
+      ChannelHandlerContext frames = channel.pipeline().context(FramePipeline.BYTE_STREAM);
+      if (frames != null) {
+        frames.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.POLICY_VIOLATION.code(), REVOKED_REASON))
+            .addListener(ChannelFutureListener.CLOSE);
+        return;
+      }
+      WebSocketCallTranslator browserCall = channel.pipeline().get(WebSocketCallTranslator.class);
+      if (browserCall != null) {
+        browserCall.fail(Status.UNAUTHENTICATED.withDescription(REVOKED_REASON)); // its handler cancelled; Close 1000
+        return;
+      }
+      channel.close();
     });
   }
 

@@ -135,7 +135,10 @@ abstract class WebSocketCallTranslator extends BridgedCallTranslator {
         true);
   }
 
-  /** The client broke the protocol: the call (if started) is cancelled and the client told why. */
+  /**
+   * The call must end (the client broke the protocol, its bearer token was revoked): the call toward gRPC (if
+   * started) is cancelled and the client told why.
+   */
   final void fail(Status status) {
     if (streamId != -1) {
       bridge.cancel(streamId);
