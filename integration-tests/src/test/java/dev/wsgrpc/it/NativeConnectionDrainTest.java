@@ -36,8 +36,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * A drain of the jar reaches native gRPC connections at once, as it reaches tunnels, in every mode: GOAWAY while the
  * port stays open and a tunnel still holds the drain (in relay mode the gateway's own, with its PING, followed by a
- * second GOAWAY once the PING is acknowledged), the native call in flight finishes, then the connection closes. The native client is written from the wire up, so that nothing but the gateway decides when
- * its GOAWAY comes (a gRPC client would hang up by itself once it has no call left).
+ * second GOAWAY once the PING is acknowledged), the native call in flight finishes, then the connection closes. The
+ * native client is written from the wire up, so that nothing but the gateway decides when its GOAWAY comes (a gRPC
+ * client would hang up by itself once it has no call left).
  */
 class NativeConnectionDrainTest {
 

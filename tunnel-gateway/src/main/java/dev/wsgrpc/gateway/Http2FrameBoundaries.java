@@ -26,6 +26,7 @@ final class Http2FrameBoundaries {
   static final int FLAG_END_STREAM = 0x1;
   static final int FLAG_ACK = 0x1;
   static final int NO_ERROR = 0x0;
+  static final int CANCEL = 0x8;
   static final int ENHANCE_YOUR_CALM = 0xb;
 
   private static final int HEADER = 9;

@@ -101,6 +101,20 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   private int pendingBytes;
   /** The highest stream the client has opened: the last stream id of a GOAWAY of ours. */
   private int lastClientStream;
+  /**
+   * The lowest last stream id of the GOAWAYs the client has been sent, the upstream's and ours: a later one may not
+   * name more (a client ends the connection on an increase), so ours are capped and the upstream's rewritten.
+   */
+  private int lastStreamToldClient = Integer.MAX_VALUE;
+  /**
+   * Streams above this one, opened after the drain's last GOAWAY named it, are refused: the client retries them
+   * elsewhere, so the upstream must not run them.
+   */
+  private int refuseAbove = Integer.MAX_VALUE;
+  /** The last refused stream: its header block was relayed (the upstream's HPACK state needs it), then cancelled. */
+  private int lastRefusedStream;
+  /** Refused streams whose RST_STREAM (CANCEL) waits for the next boundary between the client's frames. */
+  private final Queue<Integer> refusedResets = new ArrayDeque<>();
   /** Why this relay ended the connection (a limit the client broke, a silent upstream), or null. */
   private String ended;
   /** Reads from the upstream so far, and when the last one was (the event loop's ticker). */
@@ -261,34 +275,40 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     int end = buf.writerIndex();
     int pos = start;
     while (true) {
-      if (pingPending && upstream != null && toUpstream.atBoundary()) {
+      if ((pingPending || !refusedResets.isEmpty()) && upstream != null && toUpstream.atBoundary()) {
         if (pos > start) {
           upstream.write(buf.retainedSlice(start, pos - start));
           start = pos;
         }
-        writeUpstreamPing();
+        if (pingPending) {
+          writeUpstreamPing();
+        }
+        writeRefusedResets();
       }
       if (pos >= end) {
         break;
       }
       if (toUpstream.betweenFrames()) {
         int available = end - pos;
-        if (available < PING_FRAME && (mayBePing(buf, pos, available, false)
-            || (drain == Drain.AWAITING_ACK && mayBePing(buf, pos, available, true)))) {
-          // A PING of the client's (or its ACK of the drain's) cut by the read (or by its WebSocket frames): wait for
-          // the rest. A copy of the few bytes (under 17), not a slice that would hold the whole read buffer meanwhile.
+        if (available < PING_FRAME && (mayBePing(buf, pos, available, false) || mayBePing(buf, pos, available, true))) {
+          // A PING of the client's (or an ACK that may be of a PING of the gateway's) cut by the read (or by its
+          // WebSocket frames): wait for the rest. A copy of the few bytes (under 17), not a slice that would hold the
+          // whole read buffer meanwhile.
           clientCarry = ctx.alloc().buffer(available).writeBytes(buf, pos, available);
           end = pos;
           break;
         }
-        if (drain == Drain.AWAITING_ACK && mayBePing(buf, pos, PING_FRAME, true)
-            && buf.getLong(pos + FRAME_HEADER) == DRAIN_PING_DATA) {
+        if (mayBePing(buf, pos, PING_FRAME, true) && isGatewayPingData(buf.getLong(pos + FRAME_HEADER))) {
+          // An ACK with the data of a PING of the gateway's (or made to look so): never the upstream's to see.
           if (pos > start) {
             forward(buf.retainedSlice(start, pos - start));
           }
-          pos = toUpstream.advance(buf, pos, pos + PING_FRAME); // followed, not relayed: the PING was ours
+          boolean drainAck = buf.getLong(pos + FRAME_HEADER) == DRAIN_PING_DATA;
+          pos = toUpstream.advance(buf, pos, pos + PING_FRAME); // followed, not relayed
           start = pos;
-          drainPingAnswered();
+          if (drainAck) {
+            drainPingAnswered(); // only the first, while the drain waits for it, counts
+          }
           continue;
         }
         if (mayBePing(buf, pos, PING_FRAME, false)) {
@@ -321,6 +341,22 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
         forward(buf.retainedSlice(start, end - start));
       }
       buf.release();
+    }
+  }
+
+  /** The data of a PING the gateway sends: to the upstream (keepalive) or to the client (drain). */
+  private static boolean isGatewayPingData(long data) {
+    return data == UPSTREAM_PING_DATA || data == DRAIN_PING_DATA;
+  }
+
+  /** Cancels, toward the upstream, the refused streams whose header blocks have just been relayed. */
+  private void writeRefusedResets() {
+    Integer stream;
+    while ((stream = refusedResets.poll()) != null) {
+      ByteBuf rst = upstream.alloc().buffer(FRAME_HEADER + 4);
+      rst.writeMedium(4).writeByte(Http2FrameBoundaries.RST_STREAM).writeByte(0).writeInt(stream)
+          .writeInt(Http2FrameBoundaries.CANCEL);
+      upstream.write(rst);
     }
   }
 
@@ -518,10 +554,14 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * Starts a drain: GOAWAY to the client at the next frame boundary of the upstream's stream outside a header
-   * block. A connection that has not heard from its upstream yet is simply closed. Runs on the event loop.
+   * Starts a drain: GOAWAY and a PING to the client at the next frame boundary of the upstream's stream outside a
+   * header block, a second GOAWAY once the PING is acknowledged (see {@link #writeDrainGoAway}), then the close once
+   * no call is left. A connection that has not heard from its upstream yet is simply closed. Runs on the event loop.
    */
   void drain() {
+    if (ended != null || !ctx.channel().isActive()) {
+      return; // ended already (a limit, a silent upstream) or closed
+    }
     if (upstream == null || !started) {
       ctx.close();
       return;
@@ -544,18 +584,23 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   /**
    * Writes the drain's next GOAWAY, at a boundary. The first names the largest stream id, since a call the client is
    * starting may already be on its way, and comes with a PING: its ACK proves the client has seen the GOAWAY, so the
-   * second can name the last stream the client opened, and a stream after it was never taken (the client may retry
-   * it elsewhere). Without either, a call started just as the drain began would be cut, unprocessed but unknown.
+   * second can name the last stream the client opened. A stream after it is never run: its header block still goes
+   * to the upstream (whose HPACK state must follow the client's), followed by RST_STREAM CANCEL, and the client,
+   * told it was not taken, retries it elsewhere (as grpc-java's server ignores such streams). Without the two, a call
+   * started just as the drain began would be cut, unprocessed but unknown. No GOAWAY names more than one the client
+   * was sent before (the upstream may have sent its own).
    */
   private void writeDrainGoAway() {
     ByteBuf frames = ctx.alloc().buffer(2 * PING_FRAME);
     if (drain == Drain.FIRST_PENDING) {
-      Http2FrameBoundaries.writeGracefulGoAway(frames);
+      Http2FrameBoundaries.writeGoAway(frames, lastStreamToldClient, Http2FrameBoundaries.NO_ERROR, "");
       frames.writeMedium(8).writeByte(Http2FrameBoundaries.PING).writeByte(0).writeInt(0).writeLong(DRAIN_PING_DATA);
       drain = Drain.AWAITING_ACK;
       drainPingTimer = schedule(this::drainPingAnswered, TimeUnit.SECONDS.toNanos(DRAIN_PING_TIMEOUT_SECONDS));
     } else {
-      Http2FrameBoundaries.writeGoAway(frames, lastClientStream, Http2FrameBoundaries.NO_ERROR, "");
+      lastStreamToldClient = Math.min(lastClientStream, lastStreamToldClient);
+      refuseAbove = lastStreamToldClient;
+      Http2FrameBoundaries.writeGoAway(frames, lastStreamToldClient, Http2FrameBoundaries.NO_ERROR, "");
       drain = Drain.SENT;
     }
     ctx.write(frames);
@@ -585,7 +630,12 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       }
     }
     if (type == Http2FrameBoundaries.HEADERS && streamId != 0) {
-      if (openStreams.add(streamId)) {
+      if (streamId > refuseAbove) {
+        if (streamId > lastRefusedStream) { // a new stream, not the trailers of one refused before
+          lastRefusedStream = streamId;
+          refusedResets.add(streamId);
+        }
+      } else if (openStreams.add(streamId)) {
         lastClientStream = Math.max(lastClientStream, streamId);
       }
     } else if (type == Http2FrameBoundaries.RST_STREAM) {
@@ -625,7 +675,8 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     end(problem);
     if (toClient.atBoundary()) {
       ByteBuf goAway = ctx.alloc().buffer();
-      Http2FrameBoundaries.writeGoAway(goAway, lastClientStream, Http2FrameBoundaries.ENHANCE_YOUR_CALM,
+      lastStreamToldClient = Math.min(lastClientStream, lastStreamToldClient);
+      Http2FrameBoundaries.writeGoAway(goAway, lastStreamToldClient, Http2FrameBoundaries.ENHANCE_YOUR_CALM,
           "too_many_" + frame + (frame.endsWith("s") ? "" : "s"));
       ctx.write(goAway);
     }
@@ -671,7 +722,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  /** No call for the idle timeout: drain (GOAWAY, then close 1001 as no call is left). */
+  /** No call for the idle timeout: drain (the two GOAWAYs, then close 1001 as no call is left). */
   private void idleTick() {
     if (ended != null || drain != Drain.NONE || !ctx.channel().isActive()) {
       return;
@@ -831,8 +882,16 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
             start = pos;
             continue;
           }
-          if (isGoAway(buf, pos) && buf.getInt(pos + 13) == Http2FrameBoundaries.ENHANCE_YOUR_CALM) {
-            enhanceYourCalm(buf, pos, end);
+          if (isGoAway(buf, pos)) {
+            int last = buf.getInt(pos + FRAME_HEADER) & Integer.MAX_VALUE;
+            if (last > lastStreamToldClient) {
+              buf.setInt(pos + FRAME_HEADER, lastStreamToldClient); // the client was told less already: keep it so
+            } else {
+              lastStreamToldClient = last;
+            }
+            if (buf.getInt(pos + 13) == Http2FrameBoundaries.ENHANCE_YOUR_CALM) {
+              enhanceYourCalm(buf, pos, end);
+            }
           }
         }
         pos = toClient.advance(buf, pos, end);

@@ -561,6 +561,80 @@ class UpstreamRelayHandlerTest {
     assertFalse(client.isOpen(), "no call in flight: closed");
   }
 
+  /**
+   * A call the client opens after the drain's last GOAWAY named an earlier stream (here: it never acknowledged the
+   * PING, so the GOAWAY came after 10 s) is not run: the client retries it elsewhere. Its header block still reaches
+   * the upstream, whose HPACK state needs it, and is cancelled at once, before its request.
+   */
+  @Test
+  void aCallOpenedAfterTheLastGoAwayIsCancelledTowardTheUpstreamBeforeItsRequest() {
+    openTunnel(RelaySettings.DEFAULT);
+    clientSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    upstreamReceived();
+    relay.drain();
+    client.runPendingTasks();
+    assertEquals(List.of("GOAWAY", "PING"), names(clientReceived()));
+    advance(10_000);
+    List<Http2Wire.Frame> second = clientReceived();
+    assertEquals(List.of("GOAWAY"), names(second));
+    assertEquals(1, lastStreamId(second.get(0)));
+    clientSends(Http2Wire.concat(
+        Http2Wire.headers(3, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")),
+        Http2Wire.frame(Http2Wire.DATA, Http2Wire.FLAG_END_STREAM, 3, new byte[5])));
+    List<Http2Wire.Frame> up = upstreamReceived();
+    assertEquals(List.of("HEADERS", "RST_STREAM", "DATA"), names(up));
+    assertEquals(3, up.get(1).streamId);
+    assertEquals(Http2Wire.CANCEL, java.nio.ByteBuffer.wrap(up.get(1).payload).getInt());
+    assertTrue(client.isOpen(), "call 1 is still in flight");
+    upstreamSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS | Http2Wire.FLAG_END_STREAM, STATUS_200));
+    assertFalse(client.isOpen(), "the refused call does not hold the drain");
+  }
+
+  /** The upstream's own GOAWAY may not name more than the client was told: a client ends such a connection. */
+  @Test
+  void anUpstreamsGoAwayNeverNamesMoreThanTheClientWasTold() {
+    openTunnel(RelaySettings.DEFAULT);
+    clientSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    relay.drain();
+    client.runPendingTasks();
+    clientReceived();
+    clientSends(drainPingAck());
+    assertEquals(1, lastStreamId(clientReceived().get(0)));
+    // The upstream begins its own graceful shutdown: GOAWAY naming the largest stream id.
+    byte[] goAway = Http2Wire.frame(Http2Wire.GOAWAY, 0, 0, java.nio.ByteBuffer.allocate(8)
+        .putInt(Integer.MAX_VALUE).putInt(Http2Wire.NO_ERROR).array());
+    upstreamSends(goAway);
+    List<Http2Wire.Frame> relayed = clientReceived();
+    assertEquals(List.of("GOAWAY"), names(relayed));
+    assertEquals(1, lastStreamId(relayed.get(0)), "rewritten to what the client was told");
+  }
+
+  /** ACKs carrying the data of the gateway's own PINGs never reach the upstream, in a drain or not. */
+  @Test
+  void ackWithTheGatewaysPingDataNeverReachTheUpstream() {
+    openTunnel(RelaySettings.DEFAULT);
+    byte[] forgedKeepaliveAck = ourPingAck();
+    clientSends(Http2Wire.concat(drainPingAck(), java.util.Arrays.copyOfRange(forgedKeepaliveAck, 0, 7)));
+    clientSends(Http2Wire.concat(java.util.Arrays.copyOfRange(forgedKeepaliveAck, 7, forgedKeepaliveAck.length),
+        Http2Wire.frame(Http2Wire.PING, Http2Wire.FLAG_ACK, 0, new byte[8])));
+    assertEquals(List.of("PING"), names(upstreamReceived()), "only the ACK with other data passes");
+    assertTrue(client.isOpen());
+  }
+
+  /** A drain that reaches a connection the relay has already ended writes nothing more. */
+  @Test
+  void aDrainAfterTheRelayEndedTheConnectionWritesNothing() {
+    openTunnel(RelaySettings.newBuilder().maxControlFrames(1).build());
+    clientSends(Http2Wire.concat(Http2Wire.settings(), Http2Wire.settings()));
+    List<Http2Wire.Frame> ended = clientReceived();
+    assertEquals(Http2Wire.ENHANCE_YOUR_CALM, ended.get(ended.size() - 1).goAwayErrorCode());
+    assertEquals(1008, toClient.close.statusCode());
+    toClient.close.release();
+    relay.drain();
+    client.runPendingTasks();
+    assertEquals(List.of(), names(clientReceived()));
+  }
+
   private static final RelaySettings KEEPALIVE = RelaySettings.newBuilder()
       .upstreamKeepAlive(java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(2)).build();
 
