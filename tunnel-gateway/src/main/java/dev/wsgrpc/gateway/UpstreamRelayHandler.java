@@ -19,6 +19,7 @@ import java.util.Iterator;
 import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,10 +58,12 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
   private static final Logger logger = LoggerFactory.getLogger(UpstreamRelayHandler.class);
   static final int MAX_PENDING_BYTES = 1024 * 1024;
-  /** The opaque data of the gateway's own PINGs to upstreams: "wsgrpc" and two bytes. */
-  static final long UPSTREAM_PING_DATA = 0x7773677270630001L;
-  /** The opaque data of the PING that follows a drain's first GOAWAY: "wsgrpc" and two bytes. */
-  static final long DRAIN_PING_DATA = 0x7773677270630002L;
+  /**
+   * The opaque data of the gateway's own PINGs to upstreams, and of the PING that follows a drain's first GOAWAY:
+   * random for each process, so that gateways in a chain (a relay whose upstream is another) tell theirs apart.
+   */
+  static final long UPSTREAM_PING_DATA = ThreadLocalRandom.current().nextLong();
+  static final long DRAIN_PING_DATA = UPSTREAM_PING_DATA + 1;
   /** How long a drain waits for the client's ACK of its PING before the second GOAWAY: as grpc-java's server. */
   static final int DRAIN_PING_TIMEOUT_SECONDS = 10;
   private static final int FRAME_HEADER = 9;
@@ -107,10 +110,12 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
    */
   private int lastStreamToldClient = Integer.MAX_VALUE;
   /**
-   * Streams above this one, opened after the drain's last GOAWAY named it, are refused: the client retries them
-   * elsewhere, so the upstream must not run them.
+   * Streams above this one, opened after the drain's last GOAWAY, are refused: the client, told they were not taken,
+   * retries them elsewhere, so the upstream must not run them.
    */
   private int refuseAbove = Integer.MAX_VALUE;
+  /** The lowest last stream id of the upstream's own GOAWAYs: it refuses streams above it by itself. */
+  private int upstreamLastStream = Integer.MAX_VALUE;
   /** The last refused stream: its header block was relayed (the upstream's HPACK state needs it), then cancelled. */
   private int lastRefusedStream;
   /** Refused streams whose RST_STREAM (CANCEL) waits for the next boundary between the client's frames. */
@@ -584,9 +589,12 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   /**
    * Writes the drain's next GOAWAY, at a boundary. The first names the largest stream id, since a call the client is
    * starting may already be on its way, and comes with a PING: its ACK proves the client has seen the GOAWAY, so the
-   * second can name the last stream the client opened. A stream after it is never run: its header block still goes
-   * to the upstream (whose HPACK state must follow the client's), followed by RST_STREAM CANCEL, and the client,
-   * told it was not taken, retries it elsewhere (as grpc-java's server ignores such streams). Without the two, a call
+   * second can name the last stream the client opened. A stream after it gets none of its request: its header block
+   * still goes to the upstream (whose HPACK state must follow the client's), followed by RST_STREAM CANCEL, and the
+   * client, told it was not taken, retries it elsewhere (grpc-java's server ignores such streams outright; the
+   * upstream here starts the call and sees it cancelled at once, so a streaming method's start may run). A reset of
+   * a stream the upstream never made (above a GOAWAY of its own still on its way) would end its connection: a rare
+   * race, only with a client that opens calls after the drain's GOAWAY. Without the two GOAWAYs, a call
    * started just as the drain began would be cut, unprocessed but unknown. No GOAWAY names more than one the client
    * was sent before (the upstream may have sent its own).
    */
@@ -599,7 +607,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       drainPingTimer = schedule(this::drainPingAnswered, TimeUnit.SECONDS.toNanos(DRAIN_PING_TIMEOUT_SECONDS));
     } else {
       lastStreamToldClient = Math.min(lastClientStream, lastStreamToldClient);
-      refuseAbove = lastStreamToldClient;
+      refuseAbove = lastClientStream; // streams up to it were relayed already; the upstream's GOAWAY, if lower, rules
       Http2FrameBoundaries.writeGoAway(frames, lastStreamToldClient, Http2FrameBoundaries.NO_ERROR, "");
       drain = Drain.SENT;
     }
@@ -631,9 +639,15 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     }
     if (type == Http2FrameBoundaries.HEADERS && streamId != 0) {
       if (streamId > refuseAbove) {
-        if (streamId > lastRefusedStream) { // a new stream, not the trailers of one refused before
+        // A new stream (not the trailers of one refused before) that the upstream would take: it must not run it.
+        // Above the upstream's own GOAWAY the upstream refuses it itself, and a reset of a stream it never made would
+        // end its connection.
+        if (streamId > lastRefusedStream && streamId <= upstreamLastStream) {
           lastRefusedStream = streamId;
           refusedResets.add(streamId);
+          if (resets.exceeded(now())) { // the rapid-reset limit counts the resets the relay makes for the client
+            abusive("rst_stream", "more than " + settings.maxRstFrames + " RST_STREAM frames in " + window());
+          }
         }
       } else if (openStreams.add(streamId)) {
         lastClientStream = Math.max(lastClientStream, streamId);
@@ -884,6 +898,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
           }
           if (isGoAway(buf, pos)) {
             int last = buf.getInt(pos + FRAME_HEADER) & Integer.MAX_VALUE;
+            upstreamLastStream = Math.min(upstreamLastStream, last);
             if (last > lastStreamToldClient) {
               buf.setInt(pos + FRAME_HEADER, lastStreamToldClient); // the client was told less already: keep it so
             } else {

@@ -590,6 +590,49 @@ class UpstreamRelayHandlerTest {
     assertFalse(client.isOpen(), "the refused call does not hold the drain");
   }
 
+  /**
+   * Above the upstream's own GOAWAY the upstream refuses a stream by itself: the relay resets none there (a reset of a
+   * stream the upstream never made would end its connection, and every call on it).
+   */
+  @Test
+  void aStreamAboveTheUpstreamsOwnGoAwayIsLeftToTheUpstream() {
+    openTunnel(RelaySettings.DEFAULT);
+    clientSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    upstreamReceived();
+    upstreamSends(Http2Wire.frame(Http2Wire.GOAWAY, 0, 0, java.nio.ByteBuffer.allocate(8).putInt(1)
+        .putInt(Http2Wire.NO_ERROR).array()));
+    assertEquals(1, lastStreamId(clientReceived().get(0)));
+    relay.drain();
+    client.runPendingTasks();
+    List<Http2Wire.Frame> first = clientReceived();
+    assertEquals(List.of("GOAWAY", "PING"), names(first));
+    assertEquals(1, lastStreamId(first.get(0)), "never more than the client was told");
+    advance(10_000);
+    assertEquals(1, lastStreamId(clientReceived().get(0)));
+    clientSends(Http2Wire.headers(3, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    assertEquals(List.of("HEADERS"), names(upstreamReceived()));
+  }
+
+  /** The resets the relay makes for refused streams count in the rapid-reset limit. */
+  @Test
+  void refusedStreamsCountInTheResetLimit() {
+    openTunnel(RelaySettings.newBuilder().http2Limits(dev.wsgrpc.server.Http2Limits.newBuilder()
+        .maxRstFrames(2, java.time.Duration.ofSeconds(10)).build()).build());
+    clientSends(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    relay.drain();
+    client.runPendingTasks();
+    advance(10_000); // no ACK: the second GOAWAY names stream 1
+    clientReceived();
+    for (int stream = 3; stream <= 7; stream += 2) {
+      clientSends(Http2Wire.headers(stream, Http2Wire.FLAG_END_HEADERS, Http2Wire.grpcRequestBlock("/s/M", "h")));
+    }
+    List<Http2Wire.Frame> answer = clientReceived();
+    assertEquals("too_many_rst_streams", answer.get(answer.size() - 1).goAwayDebugData());
+    assertEquals(1008, toClient.close.statusCode());
+    toClient.close.release();
+    assertFalse(client.isOpen());
+  }
+
   /** The upstream's own GOAWAY may not name more than the client was told: a client ends such a connection. */
   @Test
   void anUpstreamsGoAwayNeverNamesMoreThanTheClientWasTold() {
