@@ -177,6 +177,16 @@ class GatewayModeTest {
     assertTrue(jar.stderr().contains("Stopped: 1 tunnel(s) drained, 0 closed at the drain deadline"), jar.stderr());
   }
 
+  /** The jar in relay mode (drain timeout 60 s) in front of a grpc-java Echo upstream, and a raw tunnel to it. */
+  private RawTunnelClient rawTunnelThroughARelay() throws Exception {
+    int port = startJavaUpstream(new EchoService(), null);
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "127.0.0.1:" + port,
+        "--drain-timeout", "60s"));
+    jar.awaitUrl();
+    return RawTunnelClient.connect(new InetSocketAddress("127.0.0.1", jar.port()), "/grpc", "wsgrpc.v1",
+        Duration.ofSeconds(90));
+  }
+
   /**
    * A drain in relay mode, as grpc-java's server drains: a call the client starts after the drain's first GOAWAY was
    * sent but before the client has read it (its HEADERS cross the GOAWAY on the wire) is still taken and served; the
@@ -186,12 +196,7 @@ class GatewayModeTest {
    */
   @Test
   void aCallTheClientStartsAsTheDrainBeginsIsServed() throws Exception {
-    int port = startJavaUpstream(new EchoService(), null);
-    jar = closer.add(TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "127.0.0.1:" + port,
-        "--drain-timeout", "60s"));
-    jar.awaitUrl();
-    try (RawTunnelClient client = RawTunnelClient.connect(new InetSocketAddress("127.0.0.1", jar.port()), "/grpc",
-        "wsgrpc.v1", Duration.ofSeconds(90))) {
+    try (RawTunnelClient client = rawTunnelThroughARelay()) {
       client.sendPrefaceAndSettings();
       client.readUntil(Http2Wire.SETTINGS);
       client.send(Http2Wire.settingsAck());
@@ -234,12 +239,7 @@ class GatewayModeTest {
    */
   @Test
   void aClientCancellingItsLastCallDuringADrainIsClosedAtOnceNotAtTheDrainTimeout() throws Exception {
-    int port = startJavaUpstream(new EchoService(), null);
-    jar = closer.add(TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", "127.0.0.1:" + port,
-        "--drain-timeout", "60s"));
-    jar.awaitUrl();
-    try (RawTunnelClient client = RawTunnelClient.connect(new InetSocketAddress("127.0.0.1", jar.port()), "/grpc",
-        "wsgrpc.v1", Duration.ofSeconds(90))) {
+    try (RawTunnelClient client = rawTunnelThroughARelay()) {
       client.sendPrefaceAndSettings();
       // A unary call whose request never comes: the upstream waits for it.
       client.send(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS,
