@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.server.AccessPolicy;
-import dev.wsgrpc.server.AuthDecision;
 import dev.wsgrpc.server.BearerTokens;
 import dev.wsgrpc.server.BrowserOptions;
 import dev.wsgrpc.server.JsonSchemas;
@@ -61,11 +60,6 @@ class BrowserCallIdentityTest {
   private final java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
   private final TunnelAuthenticator authenticator = request -> {
     asked.incrementAndGet();
-    // As an application's authenticator may also read a token from the URL, where a page can put it.
-    if (request.query() != null && request.query().startsWith("access_token=")) {
-      String principal = Map.of("tok-alice", "alice", "tok-bob", "bob").get(request.query().substring(13));
-      return principal != null ? AuthDecision.accept(principal) : AuthDecision.unauthorized("unknown token");
-    }
     return tokens.authenticate(request);
   };
   /** One line per call that reached the service: principal (Context), principal (attribute), client host. */
@@ -323,11 +317,7 @@ class BrowserCallIdentityTest {
     final List<byte[]> received = new ArrayList<>();
 
     WebSocketCall(int port, String protocols, int opcode, List<byte[]> messages) throws IOException {
-      this(port, UNARY, protocols, opcode, messages);
-    }
-
-    WebSocketCall(int port, String target, String protocols, int opcode, List<byte[]> messages) throws IOException {
-      this(port, target, protocols, opcode, messages, () -> { });
+      this(port, UNARY, protocols, opcode, messages, () -> { });
     }
 
     /** {@code afterSending} runs once the messages are sent, before the server's are read. */
@@ -479,23 +469,14 @@ class BrowserCallIdentityTest {
     assertEquals(List.of("bob bob 127.0.0.1", "alice alice 127.0.0.1"), new ArrayList<>(seen));
   }
 
-  /**
-   * A token in the upgrade's URL, for an authenticator that reads it there: the upgrade offers credentials, so the
-   * authenticator is asked about it (once) and its first message may be large.
-   */
+  /** A JSON call refused before the 101 (here: a drain) spends no question of the authenticator's, one-time or not. */
   @Test
-  void aJsonCallWithItsTokenInTheUrlSendsALargeFirstMessageAndTheAuthenticatorIsAskedOnce() throws Exception {
-    start(AccessPolicy.newBuilder());
-    WebSocketCall call = new WebSocketCall(port, UNARY + "?access_token=tok-bob", "wsgrpc-json", 1, List.of(
-        largeJsonRequest(100_000), "{\"halfClose\": true}".getBytes(StandardCharsets.UTF_8)));
-    assertTrue(call.all().contains("{\"status\":{\"code\":0,"), call.all().substring(0, 200));
-    assertEquals(1, asked.get());
-    assertEquals(List.of("bob bob 127.0.0.1"), new ArrayList<>(seen));
-    // A wrong token in the URL: the same first message is held to the request-header limit.
-    WebSocketCall wrong = new WebSocketCall(port, UNARY + "?access_token=wrong", "wsgrpc-json", 1, List.of(
-        largeJsonRequest(100_000)));
-    assertTrue(wrong.all().contains("expected a first message of at most 16384 bytes before the call is admitted"),
-        wrong.all());
+  void aJsonCallRefusedAlreadyIsNotPutToTheAuthenticator() throws Exception {
+    start(AccessPolicy.newBuilder().admission((client, path) ->
+        dev.wsgrpc.server.TunnelAdmission.Refusal.unavailable("draining: try another server", 7)));
+    WebSocketCall call = json("wsgrpc-json, bearer.tok-bob");
+    assertTrue(call.all().contains("{\"status\":{\"code\":14,"), call.all());
+    assertEquals(0, asked.get());
   }
 
   /** Revokes Alice's token once her call has reached the service. */

@@ -178,7 +178,8 @@ public final class BearerTokens implements TunnelAuthenticator {
       }
     }
     if (closed > 0) {
-      logger.info("Closing {} tunnel(s) opened with bearer tokens that are no longer valid (close 1008)", closed);
+      logger.info("Ending {} tunnel(s) and browser connection(s) opened with bearer tokens that are no longer valid",
+          closed);
     }
     int ended = 0;
     for (Map.Entry<Revocable, Admitted> e : calls.entrySet()) {
@@ -202,7 +203,6 @@ public final class BearerTokens implements TunnelAuthenticator {
     return closed + ended;
   }
 
-  /** Sends Close 1008 through the tunnel's frame handlers, then closes; a connection not yet upgraded just closes. */
   /**
    * Ends what a revoked token admitted on {@code channel}: a tunnel with close 1008; a browser call over a WebSocket
    * of its own (grpc-websockets, wsgrpc-json) as a native call ends (its handler cancelled, the client told

@@ -746,7 +746,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (browserProtocol == BrowserProtocol.JSON_WEBSOCKET) {
       int maxMessage = options.browser().maxJsonMessageBytes();
       JsonWebSocketTranslator json = new JsonWebSocketTranslator(callPath, scheme, authority, clientAddress,
-          options.browser().json(), maxMessage, upgradeAdmits(ctx) ? maxMessage : options.maxRequestHeaderBytes(),
+          options.browser().json(), maxMessage,
+          // A call refused already (origin, drain, limits) spends no question of the authenticator's.
+          webSocketRefusal == null && upgradeAdmits(ctx) ? maxMessage : options.maxRequestHeaderBytes(),
           firstMessageTimeout, admission);
       translator = json;
       name = JsonWebSocketTranslator.NAME;
@@ -773,8 +775,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * Whether the upgrade alone (its headers and cookies, the offered {@code bearer.<token>}, its query, the TLS
-   * session) would have the call admitted: then its first message may be as large as any message, since a caller the authenticator
+   * Whether the upgrade alone (its headers and cookies, the offered {@code bearer.<token>}, the TLS session) would
+   * have the call admitted: then its first message may be as large as any message, since a caller the authenticator
    * already knows may send one after the next anyway. Otherwise the first message, which arrives before anyone knows
    * who sent it, is held to the request-header limit, as grpc-websockets' is: its credentials fit in that, and a
    * first message without them could only be refused. The authenticator is asked only when the upgrade offers
@@ -803,13 +805,10 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
 
   /**
    * Whether the upgrade carries anything an authenticator reads: an {@code Authorization} or {@code Cookie} header,
-   * a {@code bearer.<token>} subprotocol, a query (where pages that cannot set a WebSocket's headers often put a
-   * token, for an authenticator of the application's that reads {@link UpgradeRequest#query()}), a client
-   * certificate.
+   * a {@code bearer.<token>} subprotocol, a client certificate.
    */
   private boolean upgradeOffersCredentials(ChannelHandlerContext ctx) {
-    if (upgradeHeaders.contains(HttpHeaderNames.AUTHORIZATION) || upgradeHeaders.contains(HttpHeaderNames.COOKIE)
-        || (callQuery != null && !callQuery.isEmpty())) {
+    if (upgradeHeaders.contains(HttpHeaderNames.AUTHORIZATION) || upgradeHeaders.contains(HttpHeaderNames.COOKIE)) {
       return true;
     }
     for (String offered : offeredSubprotocols) {
