@@ -5,11 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.server.AccessPolicy;
+import dev.wsgrpc.server.AuthDecision;
 import dev.wsgrpc.server.BearerTokens;
 import dev.wsgrpc.server.BrowserOptions;
 import dev.wsgrpc.server.JsonSchemas;
 import dev.wsgrpc.server.TunnelAuthenticator;
 import dev.wsgrpc.server.TunnelPrincipal;
+import dev.wsgrpc.server.UpgradeRequest;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.WireFrames;
@@ -58,9 +60,23 @@ class BrowserCallIdentityTest {
   private final EchoService echo = new EchoService();
   /** How many times the authenticator was asked. */
   private final java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
-  private final TunnelAuthenticator authenticator = request -> {
-    asked.incrementAndGet();
-    return tokens.authenticate(request);
+  /** Whether the authenticator says it reads a token from the upgrade's query ({@code ?access_token=}). */
+  private boolean queryTokens;
+  private final TunnelAuthenticator authenticator = new TunnelAuthenticator() {
+    @Override
+    public AuthDecision authenticate(UpgradeRequest request) {
+      asked.incrementAndGet();
+      if (queryTokens && request.query() != null && request.query().startsWith("access_token=")) {
+        String principal = Map.of("tok-alice", "alice", "tok-bob", "bob").get(request.query().substring(13));
+        return principal != null ? AuthDecision.accept(principal) : AuthDecision.unauthorized("unknown token");
+      }
+      return tokens.authenticate(request);
+    }
+
+    @Override
+    public boolean readsQueryCredentials() {
+      return queryTokens;
+    }
   };
   /** One line per call that reached the service: principal (Context), principal (attribute), client host. */
   private final Queue<String> seen = new ConcurrentLinkedQueue<>();
@@ -467,6 +483,38 @@ class BrowserCallIdentityTest {
     assertTrue(metadata.all().contains("{\"status\":{\"code\":0,"), metadata.all());
     assertEquals(1, asked.get());
     assertEquals(List.of("bob bob 127.0.0.1", "alice alice 127.0.0.1"), new ArrayList<>(seen));
+  }
+
+  /**
+   * An authenticator that reads a token from the URL says so: the upgrade is then asked about (once), and the call's
+   * first message may be large. Without that, a query is nothing to ask about: an unrelated one ({@code ?v=2}) on a
+   * call that sends its token as metadata costs no extra question, and the first message is held to the limit.
+   */
+  @Test
+  void aTokenInTheUrlCountsAtTheUpgradeOnlyForAnAuthenticatorThatReadsIt() throws Exception {
+    queryTokens = true;
+    start(AccessPolicy.newBuilder());
+    WebSocketCall call = new WebSocketCall(port, UNARY + "?access_token=tok-bob", "wsgrpc-json", 1, List.of(
+        largeJsonRequest(100_000), "{\"halfClose\": true}".getBytes(StandardCharsets.UTF_8)), () -> { });
+    assertTrue(call.all().contains("{\"status\":{\"code\":0,"), call.all().substring(0, 200));
+    assertEquals(1, asked.getAndSet(0), "asked once, at the upgrade");
+    assertEquals(List.of("bob bob 127.0.0.1"), new ArrayList<>(seen));
+  }
+
+  @Test
+  void aQueryIsNothingToAskAboutForAnAuthenticatorThatDoesNotReadIt() throws Exception {
+    start(AccessPolicy.newBuilder());
+    WebSocketCall metadata = new WebSocketCall(port, UNARY + "?v=2", "wsgrpc-json", 1, List.of(
+        "{\"metadata\": {\"authorization\": \"Bearer tok-alice\"}}".getBytes(StandardCharsets.UTF_8),
+        "{\"message\": {\"payload\": \"aGk=\"}}".getBytes(StandardCharsets.UTF_8),
+        "{\"halfClose\": true}".getBytes(StandardCharsets.UTF_8)), () -> { });
+    assertTrue(metadata.all().contains("{\"status\":{\"code\":0,"), metadata.all());
+    assertEquals(1, asked.getAndSet(0), "asked once, with the metadata");
+    WebSocketCall large = new WebSocketCall(port, UNARY + "?access_token=tok-bob", "wsgrpc-json", 1,
+        List.of(largeJsonRequest(100_000)), () -> { });
+    assertTrue(large.all().contains("expected a first message of at most 16384 bytes before the call is admitted"),
+        large.all());
+    assertEquals(0, asked.get(), "refused at the limit, before any question");
   }
 
   /** A JSON call refused before the 101 (here: a drain) spends no question of the authenticator's, one-time or not. */

@@ -805,10 +805,14 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
 
   /**
    * Whether the upgrade carries anything an authenticator reads: an {@code Authorization} or {@code Cookie} header,
-   * a {@code bearer.<token>} subprotocol, a client certificate.
+   * a {@code bearer.<token>} subprotocol, a client certificate, or a query for an authenticator that reads one
+   * ({@link TunnelAuthenticator#readsQueryCredentials()}).
    */
   private boolean upgradeOffersCredentials(ChannelHandlerContext ctx) {
     if (upgradeHeaders.contains(HttpHeaderNames.AUTHORIZATION) || upgradeHeaders.contains(HttpHeaderNames.COOKIE)) {
+      return true;
+    }
+    if (callQuery != null && !callQuery.isEmpty() && options.access().authenticator().readsQueryCredentials()) {
       return true;
     }
     for (String offered : offeredSubprotocols) {

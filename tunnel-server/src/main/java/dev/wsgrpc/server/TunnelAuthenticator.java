@@ -57,4 +57,16 @@ public interface TunnelAuthenticator {
   default boolean readsAmbientCredentials() {
     return false;
   }
+
+  /**
+   * Whether this authenticator reads credentials from the upgrade's query ({@link UpgradeRequest#query()}), where
+   * pages that cannot set a WebSocket's headers often put a token. Then a {@code wsgrpc-json} upgrade with a query is
+   * asked about before its first message, as one with an {@code Authorization} header is, and once admitted its first
+   * message may be as large as any (otherwise it is held to the request-header limit until the call is admitted). As
+   * for a header, a first message that brings metadata has the authenticator asked again, with it: a one-time ticket
+   * in the URL suits calls whose first message has none. Default: false (a query is not asked about).
+   */
+  default boolean readsQueryCredentials() {
+    return false;
+  }
 }
