@@ -295,7 +295,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       }
       if (toUpstream.betweenFrames()) {
         int available = end - pos;
-        if (available < PING_FRAME && (mayBePing(buf, pos, available, false) || mayBePing(buf, pos, available, true))) {
+        if (available < PING_FRAME && mayBePing(buf, pos, available)) {
           // A PING of the client's (or an ACK that may be of a PING of the gateway's) cut by the read (or by its
           // WebSocket frames): wait for the rest. A copy of the few bytes (under 17), not a slice that would hold the
           // whole read buffer meanwhile.
@@ -303,7 +303,9 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
           end = pos;
           break;
         }
-        if (mayBePing(buf, pos, PING_FRAME, true) && isGatewayPingData(buf.getLong(pos + FRAME_HEADER))) {
+        boolean ping = mayBePing(buf, pos, PING_FRAME);
+        boolean ack = ping && (buf.getUnsignedByte(pos + 4) & Http2FrameBoundaries.FLAG_ACK) != 0;
+        if (ack && isGatewayPingData(buf.getLong(pos + FRAME_HEADER))) {
           // An ACK with the data of a PING of the gateway's (or made to look so): never the upstream's to see.
           if (pos > start) {
             forward(buf.retainedSlice(start, pos - start));
@@ -316,7 +318,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
           }
           continue;
         }
-        if (mayBePing(buf, pos, PING_FRAME, false)) {
+        if (ping && !ack) {
           if (pos > start) {
             forward(buf.retainedSlice(start, pos - start));
           }
@@ -366,12 +368,12 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * Whether the first {@code n} bytes at {@code pos} (at most a PING frame's 17) could be a PING of the client's that
-   * the gateway answers ({@code ack} false), or an ACK that may be of the gateway's own PING ({@code ack} true): a
-   * header of length 8, type PING, with or without the ACK flag, on stream 0. A malformed PING (other length, or on a
-   * stream) goes to the upstream, which ends the connection as HTTP/2 says.
+   * Whether the first {@code n} bytes at {@code pos} (at most a PING frame's 17) could be a PING (or its ACK): a
+   * header of length 8, type PING, on stream 0. Without the ACK flag it is the client's, which the gateway answers;
+   * with it, it may be the ACK of a PING of the gateway's. A malformed PING (other length, or on a stream) goes to the
+   * upstream, which ends the connection as HTTP/2 says.
    */
-  private static boolean mayBePing(ByteBuf buf, int pos, int n, boolean ack) {
+  private static boolean mayBePing(ByteBuf buf, int pos, int n) {
     for (int i = 0; i < Math.min(n, FRAME_HEADER); i++) {
       int b = buf.getUnsignedByte(pos + i);
       boolean matches;
@@ -383,7 +385,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
           matches = b == Http2FrameBoundaries.PING;
           break;
         case 4:
-          matches = ((b & Http2FrameBoundaries.FLAG_ACK) != 0) == ack;
+          matches = true; // the flags: ACK or not, both are followed
           break;
         case 5:
           matches = (b & 0x7f) == 0; // the reserved bit is ignored
