@@ -375,6 +375,9 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
    */
   private static boolean mayBePing(ByteBuf buf, int pos, int n) {
     for (int i = 0; i < Math.min(n, FRAME_HEADER); i++) {
+      if (i == 4) {
+        continue; // the flags: ACK or not, both are followed
+      }
       int b = buf.getUnsignedByte(pos + i);
       boolean matches;
       switch (i) {
@@ -383,9 +386,6 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
           break;
         case 3:
           matches = b == Http2FrameBoundaries.PING;
-          break;
-        case 4:
-          matches = true; // the flags: ACK or not, both are followed
           break;
         case 5:
           matches = (b & 0x7f) == 0; // the reserved bit is ignored

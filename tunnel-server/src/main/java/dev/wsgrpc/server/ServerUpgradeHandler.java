@@ -788,7 +788,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (authenticator == null) {
       return true;
     }
-    if (!upgradeOffersCredentials(ctx)) {
+    if (!upgradeOffersCredentials(ctx, authenticator)) {
       return false; // nothing to ask the authenticator about: no attempt it would count as failed
     }
     try {
@@ -808,11 +808,11 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    * a {@code bearer.<token>} subprotocol, a client certificate, or a query for an authenticator that reads one
    * ({@link TunnelAuthenticator#readsQueryCredentials()}).
    */
-  private boolean upgradeOffersCredentials(ChannelHandlerContext ctx) {
+  private boolean upgradeOffersCredentials(ChannelHandlerContext ctx, TunnelAuthenticator authenticator) {
     if (upgradeHeaders.contains(HttpHeaderNames.AUTHORIZATION) || upgradeHeaders.contains(HttpHeaderNames.COOKIE)) {
       return true;
     }
-    if (callQuery != null && !callQuery.isEmpty() && options.access().authenticator().readsQueryCredentials()) {
+    if (callQuery != null && !callQuery.isEmpty() && authenticator.readsQueryCredentials()) {
       return true;
     }
     for (String offered : offeredSubprotocols) {
