@@ -23,6 +23,8 @@ import dev.wsgrpc.gateway.proxy.UpstreamOptions;
 import dev.wsgrpc.gateway.proxy.UpstreamProblems;
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
@@ -767,6 +769,10 @@ public final class TunnelServerMain implements Callable<Integer> {
           .bossEventLoopGroup(boss)
           .workerEventLoopGroup(workers)
           .channelType(GatewayTransport.serverChannelType())
+          // Netty's own allocator (its adaptive one) in place of grpc-netty's pool, as for the upstream channels
+          // (UpstreamChannel.createPerLoop): that pool frees every 2 MiB chunk that empties and zeroes a new one,
+          // and a proxy's buffered messages come and go in bursts (docs/BENCHMARKS.md, "Chunks made and freed").
+          .withChildOption(ChannelOption.ALLOCATOR, ByteBufAllocator.DEFAULT)
           .directExecutor() // the forwarding never blocks: each call's work runs on its connection's event loop
           .fallbackHandlerRegistry(new ForwardingRegistry(channels, authTokens != null))
           .intercept(new CallMetrics(registry));

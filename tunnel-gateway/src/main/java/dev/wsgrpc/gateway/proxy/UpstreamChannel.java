@@ -9,6 +9,8 @@ import io.grpc.NameResolverProvider;
 import io.grpc.NameResolverRegistry;
 import io.grpc.TlsChannelCredentials;
 import io.grpc.netty.NettyChannelBuilder;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
@@ -65,7 +67,11 @@ public final class UpstreamChannel {
         }
         NettyChannelBuilder netty = (NettyChannelBuilder) builder;
         // An EventLoop is an EventLoopGroup of one; the channel does not own it (the caller shuts the group down).
-        channels.add(netty.eventLoopGroup(loop).channelType(channelType).build());
+        // Netty's own allocator, as on the server side of proxy mode (TunnelServerMain.runProxy): grpc-netty's pool
+        // frees each 2 MiB chunk that empties and zeroes a new one, which a proxy's bursts of buffered messages
+        // made it do hundreds of times a second (docs/BENCHMARKS.md, analysis: "Chunks made and freed").
+        channels.add(netty.eventLoopGroup(loop).channelType(channelType)
+            .withOption(ChannelOption.ALLOCATOR, ByteBufAllocator.DEFAULT).build());
       }
     } catch (IOException | RuntimeException e) {
       channels.forEach(ManagedChannel::shutdownNow);
