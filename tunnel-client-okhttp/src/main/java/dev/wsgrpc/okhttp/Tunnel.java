@@ -210,8 +210,8 @@ final class Tunnel extends WebSocketListener {
   public void onMessage(WebSocket ws, String text) {
     serverBytesSeen = true;
     String problem = "expected binary frames but was a text frame";
+    end(TunnelFailure.closedHere(peer, 1003, problem)); // first, as in refuseTooBig
     ws.close(1003, problem);
-    end(TunnelFailure.closedHere(peer, 1003, problem));
   }
 
   @Override
@@ -219,8 +219,10 @@ final class Tunnel extends WebSocketListener {
     // Echo the code (RFC 6455 5.5.1); codes that may not be sent (1005: none given) are echoed as 1000.
     boolean sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
         || (code >= 3000 && code <= 4999);
-    ws.close(sendable ? code : 1000, null);
+    // The failure before the echo, as in refuseTooBig: once the echo is queued OkHttp refuses every send, and a writer
+    // in between (grpc-okhttp's preface right after the 101) must throw the peer's Close, not "send queue full".
     end(TunnelFailure.closedByPeer(peer, code, reason));
+    ws.close(sendable ? code : 1000, null);
   }
 
   @Override
