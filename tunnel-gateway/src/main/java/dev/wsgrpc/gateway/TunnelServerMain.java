@@ -769,9 +769,8 @@ public final class TunnelServerMain implements Callable<Integer> {
           .bossEventLoopGroup(boss)
           .workerEventLoopGroup(workers)
           .channelType(GatewayTransport.serverChannelType())
-          // Netty's own allocator (its adaptive one) in place of grpc-netty's pool, as for the upstream channels
-          // (UpstreamChannel.createPerLoop): that pool frees every 2 MiB chunk that empties and zeroes a new one,
-          // and a proxy's buffered messages come and go in bursts (docs/BENCHMARKS.md, "Chunks made and freed").
+          // Netty's own allocator in place of grpc-netty's pool, as for the upstream channels: see
+          // UpstreamChannel.createPerLoop.
           .withChildOption(ChannelOption.ALLOCATOR, ByteBufAllocator.DEFAULT)
           .directExecutor() // the forwarding never blocks: each call's work runs on its connection's event loop
           .fallbackHandlerRegistry(new ForwardingRegistry(channels, authTokens != null))

@@ -68,8 +68,8 @@ public final class UpstreamChannel {
         NettyChannelBuilder netty = (NettyChannelBuilder) builder;
         // An EventLoop is an EventLoopGroup of one; the channel does not own it (the caller shuts the group down).
         // Netty's own allocator, as on the server side of proxy mode (TunnelServerMain.runProxy): grpc-netty's pool
-        // frees each 2 MiB chunk that empties and zeroes a new one, which a proxy's bursts of buffered messages
-        // made it do hundreds of times a second (docs/BENCHMARKS.md, analysis: "Chunks made and freed").
+        // frees each 2 MiB chunk that empties and zeroes a new one, which under a proxy's bursts of buffered messages
+        // took up to a third of the gateway's CPU (docs/BENCHMARKS.md, analysis: "Chunks made and freed").
         channels.add(netty.eventLoopGroup(loop).channelType(channelType)
             .withOption(ChannelOption.ALLOCATOR, ByteBufAllocator.DEFAULT).build());
       }
