@@ -179,10 +179,20 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
       promise.tryFailure(TunnelStatus.closedBeforeWrite());
     } else if (msg instanceof CloseWebSocketFrame) {
       // A Close chosen by a handler after this one (a gateway that cannot reach its upstream): it is the Close.
+      // Whoever wrote it closes the connection once it has left; a peer that does not read would keep it from
+      // leaving, and the connection open, so it is cut after the same wait as a Close of this handler's own.
       closeSent = true;
       ctx.channel().attr(CLOSE_SENT).setIfAbsent(((CloseWebSocketFrame) msg).statusCode());
       closeWritten = ctx.newPromise();
-      ctx.write(msg, promise).addListener(f -> closeWritten.trySuccess());
+      ScheduledFuture<?> cut = ctx.executor().schedule(() -> {
+        if (closeWritten.trySuccess()) {
+          ctx.close();
+        }
+      }, CLOSE_FLUSH_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+      ctx.write(msg, promise).addListener(f -> {
+        cut.cancel(false);
+        closeWritten.trySuccess();
+      });
     } else {
       ctx.write(msg, promise);
     }

@@ -14,6 +14,7 @@ import dev.wsgrpc.testing.InboundRecorder;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
@@ -413,6 +414,48 @@ class ControlFrameHandlerTest {
     assertEquals("no upstream", readClose(ch, 1013));
     assertTrue(closed.isSuccess());
     assertFalse(ch.isOpen());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void closeFrameWrittenByALaterHandlerIsCutWhenItIsNotWrittenWithinFiveSeconds() {
+    // A gateway ending a tunnel (a limit broken, a token revoked) writes its Close and closes once it has left. A
+    // peer that stopped reading would hold both back for ever, and with them the connection and its tunnel slot.
+    HoldWrites socket = new HoldWrites();
+    EmbeddedChannel ch = new EmbeddedChannel(socket,
+        new ControlFrameHandler("client 10.0.0.7:5512", WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, false),
+        new InboundRecorder());
+    ch.freezeTime();
+    ChannelFuture written = ch.pipeline().writeAndFlush(new CloseWebSocketFrame(1008, "too_many_pings"));
+    written.addListener(ChannelFutureListener.CLOSE);
+
+    ch.advanceTimeBy(4_999, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertTrue(ch.isOpen());
+
+    ch.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertFalse(ch.isOpen(), "cut 5 s after its Close was written, though the Close never left");
+    assertEquals(1008, ((CloseWebSocketFrame) socket.messages.get(0)).statusCode());
+    socket.completeAll();
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void closeFrameWrittenByALaterHandlerThatLeavesCancelsTheCut() {
+    HoldWrites socket = new HoldWrites();
+    EmbeddedChannel ch = new EmbeddedChannel(socket,
+        new ControlFrameHandler("client 10.0.0.7:5512", WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, false),
+        new InboundRecorder());
+    ch.freezeTime();
+    ch.pipeline().writeAndFlush(new CloseWebSocketFrame(1013, "no upstream"));
+    socket.completeAll();
+
+    ch.advanceTimeBy(10, TimeUnit.SECONDS);
+    ch.runScheduledPendingTasks();
+    assertTrue(ch.isOpen(), "the writer closes once its Close has left; nothing else does");
+    ChannelFuture closed = ch.close();
+    assertTrue(closed.isSuccess());
     assertFalse(ch.finish());
   }
 
