@@ -9,15 +9,18 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundInvoker;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.EventExecutor;
 import java.util.ArrayDeque;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.Queue;
 import java.util.Set;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -66,6 +69,8 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   static final long DRAIN_PING_DATA = UPSTREAM_PING_DATA + 1;
   /** How long a drain waits for the client's ACK of its PING before the second GOAWAY: as grpc-java's server. */
   static final int DRAIN_PING_TIMEOUT_SECONDS = 10;
+  /** How long the last bytes for a side may take to leave before that side is closed anyway. */
+  static final long FLUSH_BEFORE_CLOSE_MILLIS = 5_000;
   private static final int FRAME_HEADER = 9;
   private static final int PING_FRAME = FRAME_HEADER + 8;
   /**
@@ -257,6 +262,27 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     logger.debug("Closing {}: {}", ctx.channel().remoteAddress(), problem);
     end(problem);
     fail(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, problem);
+  }
+
+  /**
+   * Closes {@code side} once what is queued for it has left, or {@value #FLUSH_BEFORE_CLOSE_MILLIS} ms later at the
+   * latest: a peer that has stopped reading must not keep its connection, and its slot, open by never taking the
+   * last bytes. (A tunnel's own Close frame has the same bound, in {@code ControlFrameHandler}.)
+   */
+  private static void closeOnceFlushed(ChannelOutboundInvoker side, EventExecutor loop) {
+    ScheduledFuture<?> cut;
+    try {
+      cut = loop.schedule(() -> {
+        side.close();
+      }, FLUSH_BEFORE_CLOSE_MILLIS, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      side.close(); // the event loop is shutting down, and its connections with it
+      return;
+    }
+    side.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
+      cut.cancel(false);
+      side.close();
+    });
   }
 
   private ScheduledFuture<?> schedule(Runnable task, long delayNanos) {
@@ -531,7 +557,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     releasePending();
     releaseClientState();
     if (upstream != null) {
-      upstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+      closeOnceFlushed(upstream, upstream.eventLoop());
     }
     ctx.fireChannelInactive();
   }
@@ -556,7 +582,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     if (tunnel) {
       ctx.writeAndFlush(new CloseWebSocketFrame(status.code(), reason)).addListener(ChannelFutureListener.CLOSE);
     } else {
-      ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+      closeOnceFlushed(ctx, ctx.executor());
     }
   }
 
@@ -733,8 +759,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   /** After the last GOAWAY, the last call to end ends the tunnel, once its bytes have been flushed. */
   private void closeIfDrained() {
     if (drain == Drain.SENT && openStreams.isEmpty()) {
-      ctx.channel().eventLoop().execute(
-          () -> ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE));
+      ctx.channel().eventLoop().execute(() -> closeOnceFlushed(ctx, ctx.executor()));
     }
   }
 
@@ -951,7 +976,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
         return; // a failed attempt (the next one is on its way), or this relay ended it and the client's end
       }
       // The upstream ended: flush what it sent, then end the tunnel (WebSocket close 1001).
-      ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+      closeOnceFlushed(ctx, ctx.executor());
     }
 
     @Override

@@ -852,6 +852,67 @@ class UpstreamRelayHandlerTest {
     return frames.stream().filter(f -> f.type == type).count();
   }
 
+  /** A native HTTP/2 connection (no tunnel) whose upstream connection is up; both sides have sent their SETTINGS. */
+  private void openNative() {
+    relay = new UpstreamRelayHandler(upstreams, connectAtOnce(), tracker, RelaySettings.DEFAULT, budget);
+    client = new EmbeddedChannel();
+    client.freezeTime();
+    client.pipeline().addLast(clientGate, relay);
+    client.pipeline().fireUserEventTriggered(dev.wsgrpc.server.NativeHttp2Event.INSTANCE);
+    clientSends(Http2Wire.concat(Http2Wire.PREFACE, Http2Wire.settings()));
+    upstreamSends(Http2Wire.settings(Http2Wire.SETTINGS_MAX_CONCURRENT_STREAMS, 100));
+    assertEquals(Http2Wire.SETTINGS, clientReceived().get(0).type);
+  }
+
+  @Test
+  void aNativeClientThatReadsNothingIsClosedFiveSecondsAfterItsUpstreamEnded() {
+    openNative();
+    clientSends(callWithData(0));
+    clientGate.held = true; // the client reads nothing: what the upstream sent never leaves
+    upstreamSends(callWithData(12));
+    upstream.close();
+    client.runPendingTasks();
+    assertTrue(client.isOpen(), "what the upstream sent may still leave");
+
+    advance(UpstreamRelayHandler.FLUSH_BEFORE_CLOSE_MILLIS - 1);
+    assertTrue(client.isOpen());
+    advance(1);
+    assertFalse(client.isOpen(), "a client that does not read keeps its connection no longer");
+  }
+
+  @Test
+  void aNativeClientThatReadsIsClosedOnceItHasTakenWhatTheUpstreamSentBeforeItEnded() {
+    openNative();
+    clientSends(callWithData(0));
+    clientGate.held = true;
+    upstreamSends(callWithData(12));
+    upstream.close();
+    client.runPendingTasks();
+    assertTrue(client.isOpen());
+    clientGate.held = false;
+    client.flush();
+    client.runPendingTasks();
+    assertFalse(client.isOpen(), "closed as soon as the last bytes left");
+    assertEquals(12, count(clientReceived(), Http2Wire.DATA));
+  }
+
+  @Test
+  void anUpstreamThatReadsNothingIsClosedFiveSecondsAfterTheClientEnded() {
+    openNative();
+    upstreamGate.held = true; // the upstream reads nothing: what the client sent never leaves
+    clientSends(callWithData(12));
+    client.close();
+    assertTrue(upstream.isOpen(), "what the client sent may still leave");
+
+    upstream.advanceTimeBy(UpstreamRelayHandler.FLUSH_BEFORE_CLOSE_MILLIS - 1,
+        java.util.concurrent.TimeUnit.MILLISECONDS);
+    upstream.runScheduledPendingTasks();
+    assertTrue(upstream.isOpen());
+    upstream.advanceTimeBy(1, java.util.concurrent.TimeUnit.MILLISECONDS);
+    upstream.runScheduledPendingTasks();
+    assertFalse(upstream.isOpen(), "an upstream that does not read keeps its connection no longer");
+  }
+
   @Test
   void aReadThatTheUpstreamTakesAtOnceKeepsTheClientBeingRead() {
     openTunnel(RelaySettings.DEFAULT);
