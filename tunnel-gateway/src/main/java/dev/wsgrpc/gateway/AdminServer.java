@@ -24,6 +24,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.flow.FlowControlHandler;
 import io.netty.handler.timeout.ReadTimeoutHandler;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -34,8 +35,10 @@ import java.util.concurrent.TimeUnit;
  * The gateway's admin listener ({@code --admin-port}): plain HTTP/1.1 with keep-alive that answers
  * {@code GET /healthz} and {@code GET /metrics} (through the same {@link HealthAndMetrics} as the public port) and
  * 404 to everything else. It carries no tunnels, no gRPC and no TLS: bind it to loopback (the default) or to a network
- * only monitoring reaches. Requests are bounded (4 KiB request line, 8 KiB headers, 1 KiB body) and a connection
- * that sends nothing for {@value #IDLE_SECONDS} s is closed; nothing it does is logged.
+ * only monitoring reaches. Requests are bounded (4 KiB request line, 8 KiB headers, 1 KiB body), a connection
+ * that sends nothing for {@value #IDLE_SECONDS} s is closed, and requests sent one after the other without waiting
+ * (pipelined) are answered one at a time: the next is read once the last answer has left, so a client that sends
+ * but does not read makes the listener queue no answers; nothing it does is logged.
  */
 final class AdminServer implements AutoCloseable {
 
@@ -58,15 +61,11 @@ final class AdminServer implements AutoCloseable {
           .group(group)
           .channel(GatewayTransport.serverChannelType())
           .childOption(ChannelOption.TCP_NODELAY, true)
+          .childOption(ChannelOption.AUTO_READ, false) // Answer reads: one request at a time
           .childHandler(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
-              ChannelPipeline p = ch.pipeline();
-              p.addLast(new ReadTimeoutHandler(IDLE_SECONDS, TimeUnit.SECONDS));
-              p.addLast(new HttpServerCodec(4096, 8192, 8192));
-              p.addLast(new HttpServerKeepAliveHandler());
-              p.addLast(new HttpObjectAggregator(1024));
-              p.addLast(new Answer(http));
+              addHandlers(ch.pipeline(), http);
             }
           })
           .bind(address).awaitUninterruptibly();
@@ -82,6 +81,17 @@ final class AdminServer implements AutoCloseable {
     }
   }
 
+  /** The handlers of a connection to the listener, whose channel does not read by itself (no auto-read). */
+  static void addHandlers(ChannelPipeline p, PlainHttpHandler http) {
+    p.addLast(new ReadTimeoutHandler(IDLE_SECONDS, TimeUnit.SECONDS));
+    p.addLast(new HttpServerCodec(4096, 8192, 8192));
+    p.addLast(new HttpServerKeepAliveHandler());
+    p.addLast(new HttpObjectAggregator(1024));
+    // One read of the socket can hold many pipelined requests: they wait here, and Answer takes one per read().
+    p.addLast(new FlowControlHandler());
+    p.addLast(new Answer(http));
+  }
+
   /** The address bound, with the port picked when 0 was asked for. */
   InetSocketAddress address() {
     return (InetSocketAddress) channel.localAddress();
@@ -93,12 +103,31 @@ final class AdminServer implements AutoCloseable {
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
   }
 
-  /** Answers each request with {@link PlainHttpHandler#handle}, 404 when it has no answer, 400 when unreadable. */
+  /**
+   * Answers each request with {@link PlainHttpHandler#handle}, 404 when it has no answer, 400 when unreadable, and
+   * asks for the next request once the answer has left.
+   */
   private static final class Answer extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final PlainHttpHandler http;
+    /** An answer is on its way out: the next request waits for it. */
+    private boolean answering;
 
     Answer(PlainHttpHandler http) {
       this.http = http;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+      ctx.read();
+      ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      if (!answering) {
+        ctx.read(); // the read held no whole request (part of one, or a body being discarded): read on
+      }
+      ctx.fireChannelReadComplete();
     }
 
     @Override
@@ -126,7 +155,13 @@ final class AdminServer implements AutoCloseable {
         response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
       } else {
-        ctx.writeAndFlush(response);
+        answering = true;
+        ctx.writeAndFlush(response).addListener(f -> {
+          answering = false;
+          if (f.isSuccess()) {
+            ctx.read();
+          }
+        });
       }
     }
 

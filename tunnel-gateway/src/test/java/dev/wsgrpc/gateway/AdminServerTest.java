@@ -5,6 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpMethod;
@@ -17,6 +22,8 @@ import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
@@ -160,5 +167,53 @@ class AdminServerTest {
   @Test
   void healthCheckAsksTheAdminListener() throws IOException {
     assertEquals("HTTP/1.1 200 OK", HealthCheck.statusLine("127.0.0.1", admin.address().getPort(), false));
+  }
+
+  /** Keeps every answer Answer writes, with its promise, as a client that does not read would. */
+  private static final class HoldAnswers extends ChannelOutboundHandlerAdapter {
+    final List<Object> answers = new ArrayList<>();
+    final List<ChannelPromise> promises = new ArrayList<>();
+
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+      answers.add(msg);
+      promises.add(promise);
+    }
+
+    /** Lets the answers held so far leave. */
+    void leave() {
+      List<ChannelPromise> done = new ArrayList<>(promises);
+      promises.clear();
+      done.forEach(ChannelPromise::setSuccess);
+    }
+  }
+
+  @Test
+  void pipelinedRequestsAreAnsweredOneAtATimeAsAnswersLeave() throws Exception {
+    // A client may pipeline many requests and read no answer: the listener must not queue answers for it.
+    EmbeddedChannel ch = new EmbeddedChannel(false, false);
+    ch.config().setAutoRead(false); // as the listener's connections
+    AdminServer.addHandlers(ch.pipeline(), http);
+    HoldAnswers held = new HoldAnswers();
+    ch.pipeline().addBefore(ch.pipeline().lastContext().name(), "held", held);
+    ch.register();
+
+    ch.writeInbound(Unpooled.copiedBuffer("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".repeat(100),
+        StandardCharsets.US_ASCII));
+    assertEquals(1, held.answers.size(), "one answer, the next request waiting for it to leave");
+    for (int answered = 1; answered < 100; answered++) {
+      held.leave();
+      ch.runPendingTasks();
+      assertEquals(answered + 1, held.answers.size());
+    }
+    held.leave();
+    ch.runPendingTasks();
+    assertEquals(100, held.answers.size());
+    for (Object answer : held.answers) {
+      FullHttpResponse response = (FullHttpResponse) answer;
+      assertEquals(200, response.status().code());
+      response.release();
+    }
+    ch.finishAndReleaseAll();
   }
 }
