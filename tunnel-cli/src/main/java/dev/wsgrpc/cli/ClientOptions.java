@@ -72,11 +72,11 @@ final class ClientOptions {
   Duration pingTimeout;
 
   @Option(names = {"--max-inbound-frame-payload", "--max-inbound-frame"}, paramLabel = "BYTES",
-      description = "The largest frame accepted (the second name is the gateway's). Default: 1048576.")
+      description = "The largest frame accepted (--max-inbound-frame is the gateway's name). Default: 1048576.")
   Integer maxInboundFramePayload;
 
   @Option(names = {"--max-outbound-frame-payload", "--max-outbound-frame"}, paramLabel = "BYTES",
-      description = "The largest frame sent (the second name is the gateway's). Default: 65536.")
+      description = "The largest frame sent (--max-outbound-frame is the gateway's name). Default: 65536.")
   Integer maxOutboundFramePayload;
 
   /**

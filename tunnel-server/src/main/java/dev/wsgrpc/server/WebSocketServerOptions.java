@@ -264,15 +264,13 @@ public final class WebSocketServerOptions {
     }
 
     /**
-     * Returns the options.
-     *
-     * @throws IllegalArgumentException when the {@link ServerTls#pemFiles} cannot be read as a certificate chain
-     *     and key
-     */
-    /**
      * Turns the browser protocols on (gRPC-Web, and gRPC over WebSocket with subprotocol {@code grpc-websockets})
      * for the pages {@code browser} allows, on every path but the tunnel's; {@code null} turns them off. The
      * access policy (authenticator, admission, limits) applies to them as to tunnels. Default: off.
+     *
+     * <p>gRPC-Web needs HTTP/1.1: with {@link ServerTls#pemFiles} and {@link #nativeGrpc} on, TLS offers ALPN
+     * {@code h2}, browsers take it, and gRPC's own HTTP/2 handler refuses their gRPC-Web requests (415). Leave native
+     * gRPC off where pages make gRPC-Web calls over TLS.
      */
     public Builder browser(BrowserOptions browser) {
       this.browser = browser;
@@ -292,6 +290,12 @@ public final class WebSocketServerOptions {
       return this;
     }
 
+    /**
+     * Returns the options.
+     *
+     * @throws IllegalArgumentException when the {@link ServerTls#pemFiles} cannot be read as a certificate chain
+     *     and key
+     */
     public WebSocketServerOptions build() {
       return new WebSocketServerOptions(this);
     }
