@@ -12,8 +12,9 @@
 # (Debian), the CA certificates, and a non-root user `wsgrpc` (uid/gid 10001). The app: tunnel-server.jar.
 # The entry point is the jar: arguments after the image name are the gateway's options, and TUNNEL_* variables
 # work as they do outside a container (JDK_JAVA_OPTIONS adds JVM options; the heap is 75 % of the memory limit).
-# HEALTHCHECK runs dev.wsgrpc.gateway.HealthCheck (GET /healthz on loopback). The image format is Docker's, since the
-# OCI image format has no health check.
+# HEALTHCHECK runs dev.wsgrpc.gateway.HealthCheck (GET /healthz on loopback), which dials the URL the gateway writes
+# to TUNNEL_HEALTH_FILE once it listens, so that options given after the image name count. The image format is
+# Docker's, since the OCI image format has no health check.
 #
 # Needs: a JDK, chosen with JAVA_HOME (default: the one javac belongs to): 17+ with jmods (Debian:
 # openjdk-17-jdk-headless), or 24+ whose jlink links from its own run-time image (Temurin 25 does); the image runs
@@ -107,6 +108,7 @@ buildah "${storage[@]}" config \
   --workingdir /app \
   --port 8080/tcp \
   --env PATH=/opt/java/bin \
+  --env TUNNEL_HEALTH_FILE=/tmp/wsgrpc-gateway.health \
   --entrypoint "[\"/opt/java/bin/java\", \"-XX:MaxRAMPercentage=75\", \"-XX:+ExitOnOutOfMemoryError\",$jvm_options \"-jar\", \"/app/tunnel-server.jar\"]" \
   --cmd '[]' \
   --healthcheck 'CMD /opt/java/bin/java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx32m -cp /app/tunnel-server.jar dev.wsgrpc.gateway.HealthCheck' \

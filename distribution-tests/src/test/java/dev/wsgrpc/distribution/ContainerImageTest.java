@@ -167,10 +167,11 @@ class ContainerImageTest {
         .addService(health.getHealthService()).build().start();
     Path log = work.resolve("jdk-" + jdk.feature()).resolve("gateway.log");
     List<String> command = new ArrayList<>(strings(image.config().get("Entrypoint")));
-    command.addAll(List.of("--bind", "127.0.0.1",
+    // Options after the image name, as `podman run IMAGE --port ...`; ports from 0: the gateway names the ones it got
+    // in its start-up lines.
+    command.addAll(List.of("--bind", "127.0.0.1", "--port", "0", "--admin-port", "0",
         "--upstream", "127.0.0.1:" + ((InetSocketAddress) upstream.getListenSockets().get(0)).getPort()));
-    // Ports from 0: the gateway names the ones it got in its start-up lines.
-    Process container = inContainer(image, command, Map.of("TUNNEL_PORT", "0", "TUNNEL_ADMIN_PORT", "0"))
+    Process container = inContainer(image, command, Map.of())
         .redirectErrorStream(true)
         .redirectOutput(log.toFile()).start();
     try {
@@ -182,20 +183,18 @@ class ContainerImageTest {
       assertEquals(200, healthz.getResponseCode());
       healthz.disconnect();
 
-      // The image's own HEALTHCHECK command, with the image's environment and TUNNEL_PORT as the gateway has it.
+      // The image's own HEALTHCHECK command with the image's environment alone, as a container runtime runs it: the
+      // gateway's options were given on its command line, which the check reaches through TUNNEL_HEALTH_FILE. With
+      // the admin listener (loopback by default) the check asks it.
+      Path healthFile = image.rootfs().resolve("tmp/wsgrpc-gateway.health");
+      assertEquals("http://127.0.0.1:" + adminPort + "/healthz", Files.readString(healthFile).trim());
       List<String> check = strings(image.config().get("Healthcheck").get("Test"));
       Path checkLog = log.resolveSibling("healthcheck.log");
-      Process healthCheck = inContainer(image, check.subList(1, check.size()), Map.of("TUNNEL_PORT", "" + port))
+      Process healthCheck = inContainer(image, check.subList(1, check.size()), Map.of())
           .redirectErrorStream(true).redirectOutput(checkLog.toFile()).start();
       assertTrue(healthCheck.waitFor(60, TimeUnit.SECONDS));
       assertEquals(0, healthCheck.exitValue(), Files.readString(checkLog));
       assertTrue(Files.readString(checkLog).startsWith("healthy: HTTP/1.1 200"), Files.readString(checkLog));
-      // With the admin listener (loopback by default) the check asks it, not --port (here a port nobody serves).
-      Process adminCheck = inContainer(image, check.subList(1, check.size()),
-          Map.of("TUNNEL_PORT", "1", "TUNNEL_ADMIN_PORT", "" + adminPort))
-          .redirectErrorStream(true).redirectOutput(checkLog.toFile()).start();
-      assertTrue(adminCheck.waitFor(60, TimeUnit.SECONDS));
-      assertEquals(0, adminCheck.exitValue(), Files.readString(checkLog));
       HttpURLConnection publicMetrics = (HttpURLConnection) new URL("http://127.0.0.1:" + port + "/metrics")
           .openConnection(Proxy.NO_PROXY);
       assertEquals(404, publicMetrics.getResponseCode(), "the admin listener serves /metrics, the public port not");
@@ -215,6 +214,7 @@ class ContainerImageTest {
       String output = Files.readString(log, StandardCharsets.UTF_8);
       assertEquals(0, container.exitValue(), output);
       assertTrue(output.contains("Stopped:"), output);
+      assertFalse(Files.exists(healthFile), "the gateway deletes its health file when it exits");
       assertFalse(output.contains("Native epoll is unavailable"), "the image carries epoll and its libraries:\n"
           + output);
       assertFalse(output.contains("WARNING:"), "the JVM of the image from " + jdk + " warned:\n" + output);

@@ -36,6 +36,8 @@ import java.net.HttpURLConnection;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.Arrays;
@@ -49,6 +51,7 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /** {@code java -jar tunnel-server.jar} started as a real process: options, demo mode, plain HTTP, drain, TLS. */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
@@ -64,7 +67,7 @@ class TunnelServerJarTest {
       "--upstream-authority", "--upstream-client-cert", "--upstream-client-key", "--max-inbound-metadata",
       "--max-rst-frames", "--max-control-frames", "--upstream-keepalive", "--upstream-keepalive-timeout",
       "--event-loop-threads", "--max-pending-bytes", "--max-connection-age", "--browser-origins", "--browser-headers",
-      "--admin-port", "--admin-address", "--descriptor-set", "--reflection-refresh");
+      "--admin-port", "--admin-address", "--descriptor-set", "--reflection-refresh", "--health-file");
 
   private static final String HELP_HINT = "Run 'java -jar tunnel-server.jar --help' for the options.";
 
@@ -383,6 +386,41 @@ class TunnelServerJarTest {
         assertTrue(bad.stderr().contains(c[1]), c[0] + ":\n" + bad.stderr());
       }
     }
+  }
+
+  /**
+   * Runs the health check as the container image does: {@code java -cp tunnel-server.jar ...HealthCheck}, no
+   * arguments, {@code TUNNEL_HEALTH_FILE} in its environment. Returns "EXIT-CODE OUTPUT".
+   */
+  private static String imageHealthCheck(Path healthFile) throws Exception {
+    ProcessBuilder check = new ProcessBuilder(Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", TunnelServerJar.jar().getPath(), "dev.wsgrpc.gateway.HealthCheck").redirectErrorStream(true);
+    check.environment().keySet().removeIf(k -> k.startsWith("TUNNEL_"));
+    check.environment().put("TUNNEL_HEALTH_FILE", healthFile.toString());
+    Process process = check.start();
+    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+    assertTrue(process.waitFor(60, TimeUnit.SECONDS));
+    return process.exitValue() + " " + output;
+  }
+
+  @Test
+  void theImagesHealthCheckFollowsOptionsGivenOnTheCommandLine(@TempDir Path dir) throws Exception {
+    // The image's HEALTHCHECK has no arguments: options given after the image name reach it through the file.
+    Path file = dir.resolve("health");
+    assertTrue(imageHealthCheck(file).startsWith("1 unhealthy: java.io.IOException: " + file + " is missing"));
+    jar = closer.add(TunnelServerJar.start(Map.of("TUNNEL_HEALTH_FILE", file.toString()), "--port", "0"));
+    jar.awaitUrl();
+    assertEquals("http://127.0.0.1:" + jar.port() + "/healthz", Files.readString(file).trim());
+    assertEquals("0 healthy: HTTP/1.1 200 OK", imageHealthCheck(file));
+    jar.terminate();
+    assertEquals(0, jar.awaitExit(Duration.ofSeconds(60)), jar.stderr());
+    assertFalse(Files.exists(file), "deleted when the gateway exits");
+
+    // With an admin listener, the check asks it.
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--admin-port", "0", "--health-file", file.toString()));
+    jar.awaitUrl();
+    assertEquals("http://127.0.0.1:" + jar.adminPort() + "/healthz", Files.readString(file).trim());
+    assertEquals("0 healthy: HTTP/1.1 200 OK", imageHealthCheck(file));
   }
 
   @Test

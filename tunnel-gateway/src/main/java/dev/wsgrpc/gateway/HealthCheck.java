@@ -3,8 +3,8 @@ package dev.wsgrpc.gateway;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.URI;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
@@ -17,43 +17,53 @@ import picocli.CommandLine;
 
 /**
  * {@code java -cp tunnel-server.jar dev.wsgrpc.gateway.HealthCheck [gateway options]}: the container image's
- * health check. It asks the gateway in the same container for {@code GET /healthz} on loopback and exits 0 on 200,
- * 1 on anything else (503 while draining, refused, no answer within 5 s). It reads the port and TLS the way the
- * gateway does: the same options, the same {@code TUNNEL_*} variables, the same defaults. Over TLS it accepts the
- * certificate it is shown: it only ever dials 127.0.0.1 inside the container. With {@code --admin-port} it asks the
- * admin listener instead (plain HTTP, on {@code --admin-address}, or 127.0.0.1 when that is a wildcard address).
+ * health check. It asks the gateway in the same container for {@code GET /healthz} and exits 0 on 200, 1 on anything
+ * else (503 while draining, refused, no answer within 5 s). With {@code --health-file} (the image sets
+ * {@code TUNNEL_HEALTH_FILE}) it dials the URL the gateway wrote there once it listened ({@link HealthFile}), so that
+ * options given to the gateway on the command line count too; without, it reads the port and TLS the way the gateway
+ * does: the same options, the same {@code TUNNEL_*} variables, the same defaults, and with {@code --admin-port} it
+ * asks the admin listener instead (plain HTTP). It dials {@code --bind} (or {@code --admin-address}), or 127.0.0.1
+ * for a wildcard address. Over TLS it accepts the certificate it is shown: it only ever dials the gateway beside it.
  */
 public final class HealthCheck {
 
   private static final int TIMEOUT_MILLIS = 5000;
 
   public static void main(String[] args) {
-    TunnelServerMain gateway = new TunnelServerMain();
-    new CommandLine(gateway).setDefaultValueProvider(new EnvironmentDefaults()).parseArgs(args);
-    String status;
-    try {
-      if (gateway.adminPort != null) {
-        InetAddress admin = InetAddress.getByName(gateway.adminAddress);
-        String host = admin.isAnyLocalAddress() ? "127.0.0.1" : admin.getHostAddress();
-        status = statusLine(host, gateway.adminPort, false);
-      } else {
-        status = statusLine("127.0.0.1", gateway.port, gateway.tlsCert != null);
-      }
-    } catch (IOException | RuntimeException e) {
-      status = e.toString();
-    }
+    String status = status(args);
     boolean healthy = status.startsWith("HTTP/1.1 200");
     System.out.println((healthy ? "healthy: " : "unhealthy: ") + status);
     System.exit(healthy ? 0 : 1);
   }
 
+  /** The status line of the gateway's {@code /healthz}, or why there is none. */
+  static String status(String[] args) {
+    TunnelServerMain gateway = new TunnelServerMain();
+    new CommandLine(gateway).setDefaultValueProvider(new EnvironmentDefaults()).parseArgs(args);
+    try {
+      URI url;
+      if (gateway.healthFile != null) {
+        url = HealthFile.read(gateway.healthFile.toPath());
+      } else if (gateway.adminPort != null) {
+        url = HealthFile.url(gateway.adminAddress, gateway.adminPort, false);
+      } else {
+        url = HealthFile.url(gateway.bind, gateway.port, gateway.tlsCert != null);
+      }
+      return statusLine(url.getHost(), url.getPort(), "https".equals(url.getScheme()));
+    } catch (IOException | RuntimeException e) {
+      return e.toString();
+    }
+  }
+
   /** The status line of {@code GET /healthz} on {@code host}:{@code port}. */
   static String statusLine(String host, int port, boolean tls) throws IOException {
     try (Socket socket = tls ? trustingTls() : new Socket()) {
-      socket.connect(new InetSocketAddress(host, port), TIMEOUT_MILLIS);
+      // A URL's IPv6 host comes in brackets, which a socket address does not take.
+      String address = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
+      socket.connect(new InetSocketAddress(address, port), TIMEOUT_MILLIS);
       socket.setSoTimeout(TIMEOUT_MILLIS);
       OutputStream out = socket.getOutputStream();
-      String authority = host.contains(":") ? "[" + host + "]" : host;
+      String authority = host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
       out.write(("GET /healthz HTTP/1.1\r\nHost: " + authority + ":" + port + "\r\nConnection: close\r\n\r\n")
           .getBytes(StandardCharsets.US_ASCII));
       out.flush();

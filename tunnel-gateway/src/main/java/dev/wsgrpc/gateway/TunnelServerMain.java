@@ -381,6 +381,16 @@ public final class TunnelServerMain implements Callable<Integer> {
           + "in a pod, reached only inside the cluster). Default: ${DEFAULT-VALUE}. Env: TUNNEL_ADMIN_ADDRESS.")
   String adminAddress;
 
+  @Option(names = "--health-file", paramLabel = "FILE",
+      description = "Once listening, write the URL of /healthz here (the admin listener's with --admin-port), and "
+          + "delete the file on exit. HealthCheck, the container image's health check, reads it (the image sets "
+          + "TUNNEL_HEALTH_FILE), so that it follows every option, those on the command line too. Default: none. "
+          + "Env: TUNNEL_HEALTH_FILE.")
+  File healthFile;
+
+  /** The admin listener's address once it listens; null without --admin-port. */
+  private InetSocketAddress adminListening;
+
   /** The services --descriptor-set describes, by full name. */
   private java.util.Map<String, com.google.protobuf.Descriptors.ServiceDescriptor> describedServices =
       java.util.Map.of();
@@ -497,6 +507,9 @@ public final class TunnelServerMain implements Callable<Integer> {
         runProxy(options, registry, tracker, bindAddress, scheme);
       }
     } finally {
+      if (healthFile != null) {
+        HealthFile.delete(healthFile.toPath());
+      }
       if (admin != null) {
         admin.close();
       }
@@ -518,6 +531,7 @@ public final class TunnelServerMain implements Callable<Integer> {
     } catch (java.io.IOException e) {
       throw badValue("--admin-port", adminPort, "a port free on " + adminAddress + "; " + e.getMessage());
     }
+    adminListening = admin.address();
     String host = adminAddress.contains(":") ? "[" + adminAddress + "]" : adminAddress;
     System.out.println("tunnel-server: admin listener on http://" + host + ":" + admin.address().getPort()
         + " (GET /healthz, GET /metrics; /metrics is no longer served on --port)");
@@ -609,6 +623,9 @@ public final class TunnelServerMain implements Callable<Integer> {
     }
     if (adminPort != null && adminPort != 0 && adminPort == port) {
       throw badValue("--admin-port", adminPort, "a port other than --port");
+    }
+    if (healthFile != null && !healthFile.getAbsoluteFile().getParentFile().isDirectory()) {
+      throw badValue("--health-file", healthFile, "a file in a directory that exists");
     }
     if (mode == GatewayMode.PROXY && !(upstream.isEmpty() && upstreamFile == null)) {
       upstreamOptions = upstreamOptions();
@@ -809,6 +826,7 @@ public final class TunnelServerMain implements Callable<Integer> {
     System.out.println("tunnel-server: " + modeName + ", dial " + scheme + "://localhost:" + bound + path
         + " (" + serving + ")");
     System.out.flush();
+    listening(bound);
     stop.await();
     long deadline = System.nanoTime() + drainTimeout.toNanos();
     beginDrain(tracker);
@@ -855,11 +873,26 @@ public final class TunnelServerMain implements Callable<Integer> {
       System.out.println("tunnel-server: relay mode, dial " + scheme + "://localhost:" + bound.getPort() + path
           + " (relaying to " + targets + (upstreamTls ? " over TLS" : " over h2c") + ")");
       System.out.flush();
+      listening(bound.getPort());
       stop.await();
       long deadline = System.nanoTime() + drainTimeout.toNanos();
       beginDrain(tracker);
       String drained = drainConnections(tracker, deadline, gateway::beginDrain); // idempotent per connection
       logger.info("Stopped: {}", drained);
+    }
+  }
+
+  /** Once the gateway listens on {@code boundPort}: writes {@code --health-file}, when asked for. */
+  private void listening(int boundPort) {
+    if (healthFile == null) {
+      return;
+    }
+    try {
+      HealthFile.write(healthFile.toPath(), adminListening != null
+          ? HealthFile.url(adminAddress, adminListening.getPort(), false)
+          : HealthFile.url(bind, boundPort, tlsCert != null));
+    } catch (java.io.IOException e) {
+      throw badValue("--health-file", healthFile, "a file the gateway can write; " + e);
     }
   }
 

@@ -167,6 +167,9 @@ class AdminServerTest {
   @Test
   void healthCheckAsksTheAdminListener() throws IOException {
     assertEquals("HTTP/1.1 200 OK", HealthCheck.statusLine("127.0.0.1", admin.address().getPort(), false));
+    // Without a health file, from the gateway's own options (a wildcard address is asked on loopback).
+    assertEquals("HTTP/1.1 200 OK", HealthCheck.status(new String[] {"--admin-address", "0.0.0.0",
+        "--admin-port", "" + admin.address().getPort()}));
   }
 
   /** Keeps every answer Answer writes, with its promise, as a client that does not read would. */
