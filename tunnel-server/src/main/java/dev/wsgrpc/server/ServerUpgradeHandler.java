@@ -11,10 +11,8 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpResponse;
-import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -32,8 +30,6 @@ import io.netty.handler.codec.http2.DefaultHttp2FrameWriter;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameWriter;
 import io.netty.handler.codec.http2.Http2Settings;
-import io.netty.handler.codec.http.TooLongHttpHeaderException;
-import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetAddress;
@@ -289,20 +285,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   /** Answers everything but a valid upgrade and returns false; else prepares the 101 and returns true. */
   private boolean check(ChannelHandlerContext ctx, HttpRequest request) {
     if (request.decoderResult().isFailure()) {
-      Throwable cause = request.decoderResult().cause();
-      if (cause instanceof TooLongHttpLineException) {
-        reject(ctx, HttpResponseStatus.REQUEST_URI_TOO_LONG, RejectReason.TOO_LARGE,
-            "expected a request line of at most " + options.maxRequestLineBytes() + " bytes");
-      } else if (cause instanceof TooLongHttpHeaderException || cause instanceof TooLongFrameException) {
-        reject(ctx, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, RejectReason.TOO_LARGE,
-            "expected request headers of at most " + options.maxRequestHeaderBytes() + " bytes");
-      } else {
-        // Plain words, not the decoder's message (its internals, and perhaps the bytes that arrived). Netty hands a
-        // FullHttpRequest placeholder when the request line itself failed, the request parsed so far otherwise.
-        reject(ctx, HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, request instanceof FullHttpRequest
-            ? "expected a request line such as 'GET " + options.path() + " HTTP/1.1' but it was malformed"
-            : "expected header lines of the form 'Name: value' but they were malformed");
-      }
+      UndecodableRequest refusal = UndecodableRequest.of(request, options);
+      reject(ctx, refusal.status, refusal.why, refusal.reason);
       return false;
     }
     String target = request.uri();
