@@ -55,6 +55,8 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
 
   private final String scheme;
   private final Gate gate;
+  /** The server's limits and path, for the answer to a request the HTTP/1.1 decoder failed on. */
+  private final WebSocketServerOptions options;
   private final FollowingRequestTimeout requestTimeout;
   private final long requestTimeoutMillis;
   private boolean keepAlive = true;
@@ -72,12 +74,15 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   private boolean responseEnded;
 
   /**
+   * @param options the server's, for the answer to a request that follows the first and that the HTTP/1.1 decoder
+   *     failed on: the first request's ({@link UndecodableRequest})
    * @param requestTimeout how long a request that follows the first may take to arrive whole once its first byte
    *     has (the handshake timeout: the upgrade step times the first request)
    */
-  GrpcWebTranslator(String scheme, Gate gate, java.time.Duration requestTimeout) {
+  GrpcWebTranslator(String scheme, Gate gate, WebSocketServerOptions options, java.time.Duration requestTimeout) {
     this.scheme = scheme;
     this.gate = gate;
+    this.options = options;
     this.requestTimeoutMillis = requestTimeout.toMillis();
     this.requestTimeout = new FollowingRequestTimeout(requestTimeout.toNanos(), this::requestTimedOut);
   }
@@ -179,7 +184,13 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
       close(false);
       return;
     }
-    if (request.decoderResult().isFailure() || !isGrpcWeb(request)) {
+    if (request.decoderResult().isFailure()) {
+      // 414, 431 or 400, as the first request of a connection gets it; the decoder drops what follows it.
+      UndecodableRequest refusal = UndecodableRequest.of(request, options);
+      answerAndClose(plainText(refusal.status, refusal.reason), LingeringClose.bodyFollows(request));
+      return;
+    }
+    if (!isGrpcWeb(request)) {
       answerUnsupported(request, "expected a gRPC-Web request (POST with Content-Type application/grpc-web)");
       return;
     }

@@ -8,10 +8,11 @@ import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 
 /**
- * How a request that opens a connection ({@link ServerUpgradeHandler}) is refused when the HTTP/1.1 decoder failed on
- * it. 414 a request line over {@link WebSocketServerOptions#maxRequestLineBytes()}, 431 headers over
- * {@link WebSocketServerOptions#maxRequestHeaderBytes()}, 400 anything else; the reason says what was expected in
- * plain words, never the decoder's message (its internals, and perhaps the bytes that arrived).
+ * How a request that the HTTP/1.1 decoder failed on is refused, in one place for every request a connection reads:
+ * the one that opens it ({@link ServerUpgradeHandler}) and each that follows on a kept-alive gRPC-Web connection
+ * ({@link GrpcWebTranslator}). 414 a request line over {@link WebSocketServerOptions#maxRequestLineBytes()}, 431
+ * headers over {@link WebSocketServerOptions#maxRequestHeaderBytes()}, 400 anything else; the reason says what was
+ * expected in plain words, never the decoder's message (its internals, and perhaps the bytes that arrived).
  */
 final class UndecodableRequest {
 

@@ -23,6 +23,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
@@ -43,7 +44,8 @@ class GrpcWebTranslatorTest {
 
   private ScriptedHttp2Server server = new ScriptedHttp2Server();
   private Status refusal;
-  private GrpcWebTranslator translator = new GrpcWebTranslator("http", request -> refusal, REQUEST_TIMEOUT);
+  private GrpcWebTranslator translator = new GrpcWebTranslator("http", request -> refusal,
+      WebSocketServerOptions.DEFAULT, REQUEST_TIMEOUT);
   private EmbeddedChannel channel;
 
   @AfterEach
@@ -445,6 +447,82 @@ class GrpcWebTranslatorTest {
         + "application/grpc-web-text+thrift; charset=utf-8\n", refusedAs415(1));
   }
 
+  /**
+   * What the server's HTTP/1.1 codec, with the server's default limits, makes of {@code bytes} that follow an
+   * answered call: one request whose decoding failed, as the translator gets it.
+   */
+  private static HttpRequest undecodable(String bytes) {
+    WebSocketServerOptions limits = WebSocketServerOptions.DEFAULT;
+    EmbeddedChannel codec = new EmbeddedChannel(
+        new HttpServerCodec(limits.maxRequestLineBytes(), limits.maxRequestHeaderBytes(), 8192));
+    try {
+      codec.writeInbound(Unpooled.copiedBuffer(bytes, StandardCharsets.ISO_8859_1));
+      HttpRequest request = codec.readInbound();
+      assertTrue(request.decoderResult().isFailure(), request.toString());
+      assertNull(codec.readInbound(), "the codec discards what follows a request it failed on");
+      return request;
+    } finally {
+      codec.finishAndReleaseAll();
+    }
+  }
+
+  /**
+   * Sends {@code bytes} as the request that follows an answered call and returns the answer's status and body;
+   * asserts it is plain text that closes the connection, that the connection closed and nothing reached gRPC.
+   */
+  private String refusedUndecodable(String bytes) {
+    open();
+    answer(unaryCall("one"), "1");
+    BrowserFrames.release(BrowserFrames.outbound(channel));
+    channel.writeInbound(undecodable(bytes));
+    channel.runPendingTasks();
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals(1, out.size(), out.toString());
+      FullHttpResponse response = (FullHttpResponse) out.get(0);
+      assertEquals("text/plain; charset=utf-8", response.headers().get(HttpHeaderNames.CONTENT_TYPE));
+      assertEquals("close", response.headers().get(HttpHeaderNames.CONNECTION));
+      assertEquals(String.valueOf(response.content().readableBytes()),
+          response.headers().get(HttpHeaderNames.CONTENT_LENGTH));
+      assertEquals(1, server.streams.size(), "the refused request never reaches gRPC");
+      return response.status().code() + " " + response.content().toString(StandardCharsets.UTF_8);
+    } finally {
+      BrowserFrames.release(out);
+      assertFalse(channel.isOpen(), "the connection closes after the answer, as after the first request's");
+    }
+  }
+
+  // The answers the first request of a connection gets (ServerUpgradeHandlerTest), word for word.
+
+  @Test
+  void aFollowingRequestWithHeadersOverTheLimitGets431() {
+    StringBuilder pad = new StringBuilder();
+    for (int i = 0; i < 2000; i++) {
+      pad.append("X-Pad-").append(i).append(": aaaaaaaaaa\r\n");
+    }
+    assertEquals("431 expected request headers of at most 16384 bytes\n", refusedUndecodable(
+        "POST /pkg.Svc/Echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc-web+proto\r\n" + pad
+        + "Content-Length: 5\r\n\r\n"));
+  }
+
+  @Test
+  void aFollowingRequestWithARequestLineOverTheLimitGets414() {
+    assertEquals("414 expected a request line of at most 4096 bytes\n", refusedUndecodable(
+        "POST /pkg.Svc/Echo?q=" + "a".repeat(5000) + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  }
+
+  @Test
+  void aFollowingRequestWithAMalformedRequestLineGets400() {
+    assertEquals("400 expected a request line such as 'GET /grpc HTTP/1.1' but it was malformed\n",
+        refusedUndecodable("HELLO\r\n\r\n"));
+  }
+
+  @Test
+  void aFollowingRequestWithMalformedHeadersGets400InPlainWords() {
+    assertEquals("400 expected header lines of the form 'Name: value' but they were malformed\n",
+        refusedUndecodable("POST /pkg.Svc/Echo HTTP/1.1\r\nHost: x\r\nBad\u0000Name: s3cr3t\r\n\r\n"));
+  }
+
   @Test
   void theProtobufContentTypesAreServedWhateverTheirCaseAndParameters() {
     open();
@@ -485,7 +563,8 @@ class GrpcWebTranslatorTest {
   void readingPausesWhileGrpcsWindowIsFullAndResumesWhenItOpens() throws Exception {
     server = new ScriptedHttp2Server(Http2Settings.defaultSettings().initialWindowSize(16));
     server.autoConsume = false;
-    translator = new GrpcWebTranslator("http", request -> null, REQUEST_TIMEOUT);
+    translator = new GrpcWebTranslator("http", request -> null, WebSocketServerOptions.DEFAULT,
+        REQUEST_TIMEOUT);
     open();
     translator.start(request("/pkg.Svc/Upload", "application/grpc-web"));
     channel.runPendingTasks();
