@@ -19,6 +19,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -127,6 +128,80 @@ class BrowserHttpTest {
     assertEquals("expected at most one Origin header but was 2",
         following.headers().firstValue("grpc-message").orElse(null));
     assertEquals(1, echo.unaryCalls.get(), "only the call between them");
+  }
+
+  /**
+   * Sends {@code undecodable}, a request the server's HTTP/1.1 decoder fails on, first as the first request of a
+   * connection, then after a call on a kept-alive connection: both get the same answer (status, header fields, CORS
+   * among them, and body), and both connections close after it. Returns the answer that followed the call.
+   */
+  private RawHttp.Answer sameAnswerFirstOrFollowing(String undecodable) throws Exception {
+    RawHttp.Answer first;
+    try (RawHttp.KeptAlive fresh = new RawHttp.KeptAlive(port)) {
+      first = fresh.send(undecodable, new byte[0]);
+      assertTrue(closedByServer(fresh), "the first request's answer ends the connection");
+    }
+    byte[] body = framed(EchoRequest.newBuilder().setPayload(com.google.protobuf.ByteString.copyFromUtf8("kept"))
+        .build().toByteArray());
+    try (RawHttp.KeptAlive pooled = new RawHttp.KeptAlive(port)) {
+      RawHttp.Answer call = pooled.send("POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nOrigin: https://app.example\r\n"
+          + "Content-Length: " + body.length + "\r\n\r\n", body);
+      assertEquals(200, call.status);
+      assertTrue(call.bodyText().contains("kept") && call.bodyText().contains("grpc-status: 0\r\n"),
+          call.bodyText());
+      RawHttp.Answer following = pooled.send(undecodable, new byte[0]);
+      assertEquals(first.status, following.status, new String(following.body, StandardCharsets.UTF_8));
+      assertEquals(first.headers, following.headers);
+      assertEquals(new String(first.body, StandardCharsets.UTF_8), new String(following.body, StandardCharsets.UTF_8));
+      assertEquals("close", following.headers.get("connection"));
+      assertEquals("text/plain; charset=utf-8", following.headers.get("content-type"));
+      assertTrue(closedByServer(pooled), "the following request's answer ends the connection too");
+      assertEquals(1, echo.unaryCalls.get(), "only the call before it reached the service");
+      return following;
+    }
+  }
+
+  /**
+   * Whether the server closed the connection: the end of the stream, or a reset (the server closes at once after
+   * such an answer, as after a first request's, and a reset is what closing a socket with unread bytes sends).
+   */
+  private static boolean closedByServer(RawHttp.KeptAlive connection) throws Exception {
+    try {
+      return connection.closedByServer();
+    } catch (java.net.SocketException reset) {
+      return true;
+    }
+  }
+
+  @Test
+  void aFollowingRequestWithHeadersOverTheLimitGets431AsAFirstOneDoes() throws Exception {
+    StringBuilder pad = new StringBuilder();
+    for (int i = 0; i < 2000; i++) {
+      pad.append("X-Pad-").append(i).append(": aaaaaaaaaa\r\n"); // about 30 KiB against the 16 KiB limit
+    }
+    RawHttp.Answer answer = sameAnswerFirstOrFollowing("POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\n"
+        + "Host: 127.0.0.1\r\nContent-Type: application/grpc-web+proto\r\nOrigin: https://app.example\r\n" + pad
+        + "Content-Length: 5\r\n\r\n");
+    assertEquals(431, answer.status);
+    assertEquals("expected request headers of at most 16384 bytes\n", new String(answer.body, StandardCharsets.UTF_8));
+    assertEquals("*", answer.headers.get("access-control-allow-origin"), "a page may read why, as for a first request");
+  }
+
+  @Test
+  void aFollowingRequestWithAMalformedRequestLineGets400AsAFirstOneDoes() throws Exception {
+    RawHttp.Answer answer = sameAnswerFirstOrFollowing("HELLO\r\nHost: 127.0.0.1\r\n\r\n");
+    assertEquals(400, answer.status);
+    assertEquals("expected a request line such as 'GET /grpc HTTP/1.1' but it was malformed\n",
+        new String(answer.body, StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void aFollowingRequestWithARequestLineOverTheLimitGets414AsAFirstOneDoes() throws Exception {
+    RawHttp.Answer answer = sameAnswerFirstOrFollowing("POST /wsgrpc.testing.Echo/Unary?q=" + "a".repeat(5000)
+        + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/grpc-web+proto\r\n\r\n");
+    assertEquals(414, answer.status);
+    assertEquals("expected a request line of at most 4096 bytes\n", new String(answer.body, StandardCharsets.UTF_8));
   }
 
   @Test
