@@ -901,6 +901,7 @@ class UpstreamRelayHandlerTest {
     openNative();
     upstreamGate.held = true; // the upstream reads nothing: what the client sent never leaves
     clientSends(callWithData(12));
+    upstream.freezeTime(); // the cut is timed on the upstream's event loop: only advanceTimeBy moves its clock
     client.close();
     assertTrue(upstream.isOpen(), "what the client sent may still leave");
 

@@ -395,6 +395,7 @@ class GrpcWebTranslatorTest {
   @Test
   void aFollowingRequestTrickledInGets408OnceItsFirstBytesAreOlderThanTheTimeout() {
     open();
+    channel.freezeTime(); // only advanceTimeBy moves the clock: a busy machine must not bring the 408 early
     answer(unaryCall("one"), "1");
     BrowserFrames.release(BrowserFrames.outbound(channel));
     channel.advanceTimeBy(1, TimeUnit.HOURS); // idle between requests: a pooled connection may wait
@@ -423,6 +424,7 @@ class GrpcWebTranslatorTest {
   @Test
   void aFollowingRequestThatArrivesInTimeStopsTheClock() {
     open();
+    channel.freezeTime();
     answer(unaryCall("one"), "1");
     BrowserFrames.release(BrowserFrames.outbound(channel));
     channel.writeInbound(Unpooled.copiedBuffer("POST /pkg.Svc/Echo HTTP/1.1\r\n", StandardCharsets.US_ASCII));
