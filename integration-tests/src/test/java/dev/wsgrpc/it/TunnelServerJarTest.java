@@ -31,14 +31,22 @@ import io.grpc.testing.integration.Messages.StreamingOutputCallResponse;
 import io.grpc.testing.integration.TestServiceGrpc;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
+import java.io.FileInputStream;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.net.HttpURLConnection;
+import java.net.URI;
 import java.net.URL;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -48,6 +56,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -221,6 +231,44 @@ class TunnelServerJarTest {
     channel = closer.add(WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
         .tls(ClientTls.trusting(certs.caPem())).build()).build());
     assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(channel));
+    ManagedChannel h2 = NettyChannelBuilder.forAddress("localhost", jar.port())
+        .sslContext(GrpcSslContexts.forClient().trustManager(certs.caPem()).build()).build();
+    try {
+      assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(h2));
+    } finally {
+      h2.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void browsersGetGrpcWebOverHttp11WhereTlsAlsoServesNativeGrpc() throws Exception {
+    // A browser offers ALPN h2 and http/1.1: with --browser-origins the gateway prefers http/1.1, since gRPC-Web over
+    // HTTP/2 would reach gRPC's own handler (415); native gRPC clients offer h2 alone and keep it.
+    TestCertificates certs = TestCertificates.create();
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--tls-cert", certs.serverCertPem().getPath(),
+        "--tls-key", certs.serverKeyPem().getPath(), "--browser-origins", "*"));
+    jar.awaitUrl();
+    KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+    store.load(null, null);
+    try (InputStream ca = new FileInputStream(certs.caPem())) {
+      store.setCertificateEntry("ca", CertificateFactory.getInstance("X.509")
+          .generateCertificate(ca));
+    }
+    TrustManagerFactory trust = TrustManagerFactory.getInstance(
+        TrustManagerFactory.getDefaultAlgorithm());
+    trust.init(store);
+    SSLContext tls = SSLContext.getInstance("TLS");
+    tls.init(null, trust.getTrustManagers(), null);
+    HttpClient browserLike = HttpClient.newBuilder()
+        .version(HttpClient.Version.HTTP_2).sslContext(tls).build();
+    HttpResponse<byte[]> answer = browserLike.send(HttpRequest.newBuilder(
+            URI.create("https://localhost:" + jar.port() + "/grpc.health.v1.Health/Check"))
+        .header("Content-Type", "application/grpc-web+proto")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(new byte[5])) // one empty message
+        .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofByteArray());
+    assertEquals(200, answer.statusCode(), new String(answer.body(), StandardCharsets.ISO_8859_1));
+    assertEquals(HttpClient.Version.HTTP_1_1, answer.version());
+    assertTrue(new String(answer.body(), StandardCharsets.ISO_8859_1).contains("grpc-status: 0"));
     ManagedChannel h2 = NettyChannelBuilder.forAddress("localhost", jar.port())
         .sslContext(GrpcSslContexts.forClient().trustManager(certs.caPem()).build()).build();
     try {

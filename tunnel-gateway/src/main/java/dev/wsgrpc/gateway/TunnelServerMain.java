@@ -8,6 +8,7 @@ import dev.wsgrpc.core.internal.WsgrpcVersion;
 import dev.wsgrpc.server.AccessPolicy;
 import dev.wsgrpc.server.BrowserOptions;
 import dev.wsgrpc.server.Http2Limits;
+import dev.wsgrpc.server.InternalTunnelServer;
 import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.TunnelAdmission;
 import dev.wsgrpc.server.TrustedProxies;
@@ -448,13 +449,14 @@ public final class TunnelServerMain implements Callable<Integer> {
         .listener(tracker)
         .plainHttpHandler(adminPort == null ? http : http.withoutMetrics());
     if (tlsCert != null) {
+      boolean browsers = options.browser() != null;
       List<File> files = new ArrayList<>(java.util.Arrays.asList(tlsCert, tlsKey));
       if (tlsClientCa != null) {
         files.add(tlsClientCa);
       }
       try {
         tls = Reloading.keepingPrevious("TLS certificate", files,
-            () -> ServerTls.serverContext(tlsCert, tlsKey, nativeGrpc, tlsClientCa), 1000);
+            () -> InternalTunnelServer.serverContext(tlsCert, tlsKey, nativeGrpc, browsers, tlsClientCa), 1000);
       } catch (IllegalArgumentException e) {
         // buildOptions() checked that the files are there and hold PEM blocks of the right kinds; what is left is
         // Netty's reason (a garbled block): "tls: CERT, KEY (expected: ...; reason)", reported under the flags.

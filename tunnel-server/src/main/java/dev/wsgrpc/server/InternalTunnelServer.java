@@ -4,8 +4,10 @@ import dev.wsgrpc.core.TunnelEstablishedEvent;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.ssl.SslHandler;
 import io.netty.channel.ChannelPipeline;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import java.io.File;
 
 /**
  * Reaches the server's connection handlers from wsgrpc's own standalone gateway. Not API: it may change in any
@@ -61,6 +63,16 @@ public final class InternalTunnelServer {
   /** Counts, logs (rate-limited, one line) and closes a connection whose TLS handshake failed or timed out. */
   public static void tlsHandshakeFailed(ChannelHandlerContext ctx, WebSocketServerOptions options, Throwable cause) {
     ServerTlsHandler.handshakeFailed(ctx, options, cause);
+  }
+
+  /**
+   * A server TLS context from PEM files whose ALPN offers what a listener with these protocols serves, in the order
+   * {@link WebSocketServerOptions} would choose: {@code http/1.1} first where browsers are served beside native gRPC.
+   */
+  public static SslContext serverContext(File certChainPem, File privateKeyPem, boolean nativeGrpc, boolean browsers,
+      File clientCaPem) {
+    return ServerTls.serverContext(certChainPem, privateKeyPem, ServerTls.applicationProtocols(nativeGrpc, browsers),
+        clientCaPem);
   }
 
   private InternalTunnelServer() {}

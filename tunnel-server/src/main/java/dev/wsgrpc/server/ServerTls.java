@@ -68,12 +68,28 @@ public final class ServerTls {
   }
 
   /** The context source for the options, reading the PEM files now. */
-  Supplier<SslContext> contexts(boolean nativeGrpc) {
+  Supplier<SslContext> contexts(boolean nativeGrpc, boolean browsers) {
     if (source != null) {
       return source;
     }
-    SslContext context = serverContext(certChainPem, privateKeyPem, nativeGrpc, clientCaPem);
+    SslContext context = serverContext(certChainPem, privateKeyPem, applicationProtocols(nativeGrpc, browsers),
+        clientCaPem);
     return () -> context;
+  }
+
+  /**
+   * The ALPN protocols of a listener, in the order it prefers them (the server's order decides): {@code http/1.1}
+   * for tunnels; with native gRPC, {@code h2} before it, unless browser protocols are served too. Browsers offer
+   * both, and their gRPC-Web over HTTP/2 would reach gRPC's own handler, which refuses it (415); gRPC clients offer
+   * {@code h2} alone and get it either way. So with both, {@code http/1.1} comes first.
+   */
+  static String[] applicationProtocols(boolean nativeGrpc, boolean browsers) {
+    if (!nativeGrpc) {
+      return new String[] {ApplicationProtocolNames.HTTP_1_1};
+    }
+    return browsers
+        ? new String[] {ApplicationProtocolNames.HTTP_1_1, ApplicationProtocolNames.HTTP_2}
+        : new String[] {ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1};
   }
 
   /**
@@ -84,10 +100,12 @@ public final class ServerTls {
    * @throws IllegalArgumentException when the files cannot be read as a certificate chain and key
    */
   public static SslContext serverContext(File certChainPem, File privateKeyPem, boolean offerH2, File clientCaPem) {
+    return serverContext(certChainPem, privateKeyPem, applicationProtocols(offerH2, false), clientCaPem);
+  }
+
+  /** A server TLS context from PEM files offering {@code protocols} with ALPN, in that order of preference. */
+  static SslContext serverContext(File certChainPem, File privateKeyPem, String[] protocols, File clientCaPem) {
     try {
-      String[] protocols = offerH2
-          ? new String[] {ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1}
-          : new String[] {ApplicationProtocolNames.HTTP_1_1};
       SslContextBuilder builder = SslContextBuilder.forServer(certChainPem, privateKeyPem);
       if (clientCaPem != null) {
         builder.trustManager(clientCaPem).clientAuth(ClientAuth.REQUIRE);

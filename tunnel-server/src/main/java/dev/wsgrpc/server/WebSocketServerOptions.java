@@ -51,7 +51,7 @@ public final class WebSocketServerOptions {
     this.path = b.path;
     this.subprotocol = b.subprotocol;
     this.tls = b.tls;
-    this.sslContext = b.tls == null ? null : b.tls.contexts(b.nativeGrpc);
+    this.sslContext = b.tls == null ? null : b.tls.contexts(b.nativeGrpc, b.browser != null);
     this.settings = b.settings;
     this.access = b.access;
     this.nativeGrpc = b.nativeGrpc;
@@ -268,9 +268,9 @@ public final class WebSocketServerOptions {
      * for the pages {@code browser} allows, on every path but the tunnel's; {@code null} turns them off. The
      * access policy (authenticator, admission, limits) applies to them as to tunnels. Default: off.
      *
-     * <p>gRPC-Web needs HTTP/1.1: with {@link ServerTls#pemFiles} and {@link #nativeGrpc} on, TLS offers ALPN
-     * {@code h2}, browsers take it, and gRPC's own HTTP/2 handler refuses their gRPC-Web requests (415). Leave native
-     * gRPC off where pages make gRPC-Web calls over TLS.
+     * <p>gRPC-Web needs HTTP/1.1 (gRPC's own HTTP/2 handler refuses it): with {@link ServerTls#pemFiles} and
+     * {@link #nativeGrpc} on as well, TLS prefers ALPN {@code http/1.1}, which browsers offer beside {@code h2}; gRPC
+     * clients offer {@code h2} alone and still get it.
      */
     public Builder browser(BrowserOptions browser) {
       this.browser = browser;

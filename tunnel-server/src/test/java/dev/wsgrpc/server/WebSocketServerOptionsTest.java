@@ -194,6 +194,19 @@ class WebSocketServerOptionsTest {
   }
 
   @Test
+  void tlsWithNativeGrpcAndBrowsersPrefersHttp11ForBrowsers() {
+    // Browsers offer both and need HTTP/1.1 for gRPC-Web; gRPC clients offer h2 alone and still get it.
+    TestCertificates certs = TestCertificates.create();
+    WebSocketServerOptions o = WebSocketServerOptions.newBuilder()
+        .tls(ServerTls.pemFiles(certs.serverCertPem(), certs.serverKeyPem()))
+        .nativeGrpc(true)
+        .browser(BrowserOptions.forOrigins("*"))
+        .build();
+    assertEquals(java.util.Arrays.asList("http/1.1", "h2"),
+        o.sslContext().get().applicationProtocolNegotiator().protocols());
+  }
+
+  @Test
   void trustedProxiesRejectAnythingButAddressesAndPrefixes() {
     assertEquals("trustedProxies: 10.0.0.0/33 (expected: a prefix length from 0 to 32)",
         assertThrows(IllegalArgumentException.class, () -> AccessPolicy.newBuilder()
