@@ -91,19 +91,46 @@ final class UpstreamGateway implements AutoCloseable {
             } else {
               p.addLast(InternalTunnelServer.newTlsHandler(options, ch.alloc()));
               p.addLast(new ApplicationProtocolNegotiationHandler(ApplicationProtocolNames.HTTP_1_1) {
+                /** The handshake has failed and been reported: once per connection, whichever way it came. */
+                private boolean failed;
+                private boolean succeeded;
+
                 @Override
                 public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
-                  if (evt instanceof SslHandshakeCompletionEvent && !((SslHandshakeCompletionEvent) evt).isSuccess()) {
-                    // Every failure, the handshake timeout's too: counted, one rate-limited line, closed.
-                    InternalTunnelServer.tlsHandshakeFailed(ctx, options, ((SslHandshakeCompletionEvent) evt).cause());
+                  if (evt instanceof SslHandshakeCompletionEvent) {
+                    SslHandshakeCompletionEvent done = (SslHandshakeCompletionEvent) evt;
+                    if (done.isSuccess()) {
+                      succeeded = true;
+                    } else {
+                      // Every failure, the handshake timeout's too: counted, one rate-limited line, closed.
+                      handshakeFailed(ctx, done.cause());
+                    }
                   }
                   super.userEventTriggered(ctx, evt);
                 }
 
+                /**
+                 * Until the handshake has succeeded this handler is the last one, and what reaches it is the peer's
+                 * doing: a record that is no TLS, or a reset passed on by SslHandler as an IOException. Netty's own
+                 * would log a WARN with a stack trace and pass it on to the pipeline's tail for a second one, per
+                 * connection. It ends as a failed handshake: counted, one rate-limited line, closed.
+                 */
                 @Override
-                protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
-                  // Already reported above; not Netty's WARN with a stack trace per connection.
-                  ctx.close();
+                public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) throws Exception {
+                  if (succeeded) {
+                    super.exceptionCaught(ctx, cause); // configurePipeline failed: ours, not the peer's
+                    return;
+                  }
+                  handshakeFailed(ctx, cause);
+                }
+
+                private void handshakeFailed(ChannelHandlerContext ctx, Throwable cause) {
+                  if (failed) {
+                    ctx.close(); // the same failure again (its event, or the exception after it)
+                    return;
+                  }
+                  failed = true;
+                  InternalTunnelServer.tlsHandshakeFailed(ctx, options, cause);
                 }
 
                 @Override
