@@ -1,6 +1,7 @@
 package dev.wsgrpc.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -8,11 +9,13 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import dev.wsgrpc.core.WebSocketTunnel;
 import dev.wsgrpc.core.internal.RateLimitedLog;
 import dev.wsgrpc.server.RejectReason;
 import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.TunnelListener;
 import dev.wsgrpc.server.WebSocketServerOptions;
+import dev.wsgrpc.testing.Http2Wire;
 import dev.wsgrpc.testing.TestCertificates;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
@@ -23,18 +26,27 @@ import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
+import io.netty.channel.Channel;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.DataInputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -42,9 +54,9 @@ import org.junit.jupiter.api.Timeout;
 import org.slf4j.LoggerFactory;
 
 /**
- * What a flood of peers can make relay mode with TLS log: connections reset in the middle of the TLS handshake give a
- * handful of rate-limited lines without stack traces, as the library server's (PeerTriggeredLogsTest in
- * integration-tests), and every failed handshake is counted.
+ * What a flood of peers can make relay mode with TLS log: connections reset in the middle of the TLS handshake, or
+ * right after it, give a handful of rate-limited lines without stack traces, as the library server's
+ * (PeerTriggeredLogsTest in integration-tests), and every failed handshake is counted.
  */
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class RelayModePeerLogsTest {
@@ -161,6 +173,83 @@ class RelayModePeerLogsTest {
     assertTrue(allTlsFailures.await(60, TimeUnit.SECONDS), tlsFailures.get() + " of " + connections + " counted");
     assertFewLinesWithoutStackTraces(start);
     assertEquals(connections, tlsFailures.get(), "every failed handshake is counted, once");
+    assertServing();
+  }
+
+  /**
+   * A client that completed the handshake and resets once the gateway has answered over TLS: a tunnel (ALPN
+   * http/1.1) after the 101, in the middle of a WebSocket frame header, or a native connection (ALPN h2) after the
+   * upstream's SETTINGS arrived through the relay. Returns the gateway's side of the connection.
+   */
+  private Channel resetAfterTheHandshake(SSLContext tls, Set<Channel> seen, boolean h2) throws Exception {
+    Socket raw = new Socket(gatewayAddress.getAddress(), gatewayAddress.getPort());
+    try {
+      // Reset through the TCP socket: closing the TLS one would send close_notify first, and a reset after it is
+      // expected (SslHandler only logs it at DEBUG).
+      SSLSocket socket = (SSLSocket) tls.getSocketFactory().createSocket(raw, "localhost", gatewayAddress.getPort(),
+          false);
+      SSLParameters params = socket.getSSLParameters();
+      params.setApplicationProtocols(new String[] {h2 ? "h2" : "http/1.1"});
+      socket.setSSLParameters(params);
+      socket.setSoTimeout(30_000);
+      socket.startHandshake();
+      OutputStream out = socket.getOutputStream();
+      DataInputStream in = new DataInputStream(socket.getInputStream());
+      if (h2) {
+        out.write(Http2Wire.concat(Http2Wire.PREFACE, Http2Wire.settings()));
+        out.flush();
+        assertEquals(Http2Wire.SETTINGS, Http2Wire.read(in).type, "the upstream's SETTINGS, relayed");
+      } else {
+        out.write(("GET " + WebSocketTunnel.DEFAULT_PATH + " HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+            + "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n"
+            + "Sec-WebSocket-Protocol: " + WebSocketTunnel.SUBPROTOCOL + "\r\n\r\n")
+            .getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+        StringBuilder head = new StringBuilder();
+        while (head.indexOf("\r\n\r\n") < 0) {
+          int b = in.read();
+          assertTrue(b >= 0, "the upgrade's answer: " + head);
+          head.append((char) b);
+        }
+        assertTrue(head.toString().startsWith("HTTP/1.1 101"), head.toString());
+        out.write(new byte[] {(byte) 0x82, (byte) 0xfe, 0x10}); // a masked binary frame, cut in its length
+        out.flush();
+      }
+      // The gateway's side was among its connections before the handshake began.
+      Channel server = null;
+      for (Channel ch : gateway.connections()) {
+        if (seen.add(ch)) {
+          server = ch;
+        }
+      }
+      assertNotNull(server, "the gateway's side of the connection");
+      return server;
+    } finally {
+      reset(raw);
+    }
+  }
+
+  @Test
+  void connectionsResetAfterTheHandshakeLogAHandfulOfLines() throws Exception {
+    startGateway(0);
+    TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    java.security.KeyStore store = java.security.KeyStore.getInstance("PKCS12");
+    store.load(null, null);
+    try (java.io.InputStream in = new java.io.FileInputStream(CERTS.caPem())) {
+      store.setCertificateEntry("ca", java.security.cert.CertificateFactory.getInstance("X.509")
+          .generateCertificate(in));
+    }
+    trust.init(store);
+    SSLContext tls = SSLContext.getInstance("TLS");
+    tls.init(null, trust.getTrustManagers(), null);
+    long start = System.nanoTime();
+    Set<Channel> seen = new HashSet<>();
+    for (int i = 0; i < 100; i++) {
+      Channel server = resetAfterTheHandshake(tls, seen, i % 2 == 1);
+      assertTrue(server.closeFuture().await(30, TimeUnit.SECONDS), "the gateway closes its side");
+    }
+    assertFewLinesWithoutStackTraces(start);
+    assertEquals(0, tlsFailures.get(), "no handshake failed");
     assertServing();
   }
 }
