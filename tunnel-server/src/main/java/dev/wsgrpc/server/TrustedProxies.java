@@ -17,7 +17,12 @@ import java.util.List;
  * hop nearest to this server) past trusted proxies only: the first hop that is not a trusted proxy is the client.
  * Several header lines are one list, in order. An entry that cannot be read as an IP address ({@code unknown}, an
  * obfuscated identifier, garbage) stops the walk, and the last trusted hop is taken as the client: never a value a
- * client chose. A request from a peer that is not a trusted proxy keeps the peer's address. Immutable.
+ * client chose. The entry left of a trusted hop is what that hop, appending as a trusted proxy must, said of its
+ * own peer; unreadable, it hides the client, and the hop is as far as anyone can be believed. A client's own entries
+ * stand left of the one its first proxy appended and are reached only when that one names a trusted address (a
+ * client inside a trusted block, which is then what is reported); a client's malformed {@code Forwarded} text
+ * cannot run into the elements proxies append after it ({@code ForwardedHeaderParser}). A request from a peer that
+ * is not a trusted proxy keeps the peer's address. Immutable.
  */
 public final class TrustedProxies {
 

@@ -162,6 +162,59 @@ class TrustedProxiesTest {
         headers("Forwarded", "for=\"198.51.100\\.7\"")), "escapes inside quotes are undone");
   }
 
+  /**
+   * A client's unclosed quote or trailing backslash spoils only its own elements: what a proxy appended after it on
+   * the same line (a quoted value, as IPv6 and ports need) is read as sent, so the client is neither swallowed into
+   * one unreadable element (which stopped the walk at the proxy itself) nor able to choose what is read.
+   */
+  @Test
+  void aClientsUnclosedQuoteCannotSwallowWhatTheProxyAppended() {
+    InetSocketAddress v6 = new InetSocketAddress("2001:db8::7", 4711);
+    InetSocketAddress v4 = new InetSocketAddress("198.51.100.7", 4711);
+    String[][] cases = {
+        // {what the client sent, what the proxy appended}
+        {"for=\"x", "for=\"[2001:db8::7]:4711\""},
+        {"for=\"x", "for=\"198.51.100.7:4711\""},
+        {"for=\"x", "for=\"198.51.100.7:4711\";proto=https;by=\"[2001:db8::1]\""},
+        {"for=\"x\\", "for=\"[2001:db8::7]:4711\""}, // a trailing backslash: the proxy's comma is not escaped
+        {"for=\"x\\\"", "for=\"[2001:db8::7]:4711\""}, // an escaped quote, still unclosed
+        {"for=\"x\\\\\"", "for=\"[2001:db8::7]:4711\""}, // closed after an escaped backslash: an element
+        {"for=\"x\\\\\"\"", "for=\"[2001:db8::7]:4711\""}, // ... then a stray quote
+        {"for=1.1.1.1;x=\"", "for=\"[2001:db8::7]:4711\""},
+        {"\"", "for=\"[2001:db8::7]:4711\""},
+        {"for=\"a, b\", for=\"c", "for=\"198.51.100.7:4711\""},
+        {"for=\"x", "for=\"[2001:db8::7]:4711\", for=10.0.0.2"}, // and an inner proxy's own element
+        {"for=\"x", "for=\"[2001:db8::7]:4711\", for=\"10.0.0.2:80\", for=\"[::ffff:10.0.0.3]\""},
+        {"for=\"x", "for=\"198.51\\.100.7:4711\""}, // escapes in the proxy's own value are undone
+    };
+    for (String[] c : cases) {
+      InetSocketAddress expected = c[1].contains("2001:db8::7") ? v6 : v4;
+      for (String separator : new String[] {", ", ",", " , "}) {
+        String line = c[0] + separator + c[1];
+        assertEquals(expected, forwarded.clientAddress(PROXY, headers("Forwarded", line)), line);
+      }
+      // The same client line with the proxy's element on a line of its own.
+      assertEquals(expected, forwarded.clientAddress(PROXY, headers("Forwarded", c[0], "Forwarded", c[1])), c[0]);
+    }
+    // The chain as read: the client's element is unreadable, the proxy's is whole.
+    assertEquals(Arrays.asList(null, "[2001:db8::7]:4711"),
+        ForwardedHeaderParser.forChain(java.util.List.of("for=\"x, for=\"[2001:db8::7]:4711\"")));
+    assertEquals(Arrays.asList(null, "198.51.100.7"),
+        ForwardedHeaderParser.forChain(java.util.List.of("for=\"x\\, for=198.51.100.7")));
+  }
+
+  @Test
+  void quotedStringsKeepTheirEscapedQuotesBackslashesAndSeparators() {
+    assertEquals(Arrays.asList("a\"b", "a\\", "a, b;c", "198.51.100.7"), ForwardedHeaderParser.forChain(
+        java.util.List.of("for=\"a\\\"b\", for=\"a\\\\\", for=\"a, b;c\";proto=https, for=198.51.100.7")));
+    // A quote inside a value is only read as an escaped one; a closing quote needs an even run of backslashes.
+    assertEquals(Arrays.asList(null, "198.51.100.7"), ForwardedHeaderParser.forChain(
+        java.util.List.of("for=\"a\"b\", for=198.51.100.7")));
+    assertEquals(Arrays.asList(null, "198.51.100.7"), ForwardedHeaderParser.forChain(
+        java.util.List.of("for=\"a\\\\\"b\", for=198.51.100.7")));
+    assertEquals(Arrays.asList((String) null), ForwardedHeaderParser.forChain(java.util.List.of("for=\"a\\\"")));
+  }
+
   @Test
   void ipv4MappedIpv6AddressesAreIpv4() {
     assertEquals(new InetSocketAddress("198.51.100.7", 0),
