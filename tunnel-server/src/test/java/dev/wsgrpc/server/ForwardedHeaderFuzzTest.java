@@ -21,7 +21,10 @@ import java.util.List;
  *
  * <p>Besides "never throws", the walk must be right: the address chosen is the peer itself (an untrusted peer), or
  * the first hop from the right that is not a trusted proxy, or the last trusted hop before an unreadable one; a hop
- * that is not trusted is never walked past. Every build fuzzes briefly (its own surefire execution);
+ * that is not trusted is never walked past. And, read without the parser's own chain, whatever the fuzzed lines are
+ * (the client's), once the trusted peer appends a well-formed element naming the client, on the last line or on one
+ * of its own, and maybe an inner proxy its own after it, the client chosen is the one the peer named: a client's
+ * text cannot swallow what a proxy appended. Every build fuzzes briefly (its own surefire execution);
  * docs/SECURITY.md shows a longer run.
  */
 class ForwardedHeaderFuzzTest {
@@ -92,5 +95,48 @@ class ForwardedHeaderFuzzTest {
       }
     }
     assertEquals(expected, chosen, "the client behind " + chain);
+
+    // The same lines as a client sent them, then what the trusted peer appends naming the client (and maybe what an
+    // inner trusted proxy appends naming the peer's peer, another trusted address): that client, whatever the lines.
+    InetSocketAddress client = data.pickValue(CLIENTS);
+    String named = forwarded ? data.pickValue(FORWARDED_FOR[CLIENT_INDEX.indexOf(client)])
+        : data.pickValue(X_FORWARDED_FOR[CLIENT_INDEX.indexOf(client)]);
+    String appended = named;
+    if (data.consumeBoolean()) {
+      appended += data.pickValue(SEPARATORS) + (forwarded ? data.pickValue(FORWARDED_INNER)
+          : data.pickValue(X_FORWARDED_FOR_INNER));
+    }
+    List<String> sent = new ArrayList<>(lines);
+    if (sent.isEmpty() || data.consumeBoolean()) {
+      sent.add(appended);
+    } else {
+      sent.set(sent.size() - 1, sent.get(sent.size() - 1) + data.pickValue(SEPARATORS) + appended);
+    }
+    HttpHeaders withProxy = new DefaultHttpHeaders(false);
+    for (String line : sent) {
+      withProxy.add(proxies.header().headerName(), line);
+    }
+    assertEquals(client, proxies.clientAddress(peer, withProxy), "the client the proxy appended to " + sent);
   }
+
+  /** Clients a proxy may name (none trusted), and how a proxy writes each in a header. */
+  private static final InetSocketAddress[] CLIENTS = {
+    new InetSocketAddress("203.0.113.7", 0), new InetSocketAddress("203.0.113.7", 4711),
+    new InetSocketAddress("2001:db9::7", 0), new InetSocketAddress("2001:db9::7", 4711),
+  };
+  private static final List<InetSocketAddress> CLIENT_INDEX = List.of(CLIENTS);
+  private static final String[][] FORWARDED_FOR = {
+    {"for=203.0.113.7", "for=\"203.0.113.7\"", "for=203.0.113.7;proto=https;by=\"[2001:db8::1]:443\"",
+        "proto=https;For=203.0.113.7", "for=\"203.0.113\\.7\";host=\"a,b;c\""},
+    {"for=\"203.0.113.7:4711\"", "for=\"203.0.113.7:4711\";proto=http"},
+    {"for=\"[2001:db9::7]\"", "by=_proxy;for=\"[2001:db9::7]\""},
+    {"for=\"[2001:db9::7]:4711\"", "for=\"[2001:db9::7]:4711\";proto=https;host=\"example.com\""},
+  };
+  private static final String[][] X_FORWARDED_FOR = {
+    {"203.0.113.7"}, {"203.0.113.7:4711"}, {"2001:db9::7", "[2001:db9::7]"}, {"[2001:db9::7]:4711"},
+  };
+  private static final String[] FORWARDED_INNER = {"for=10.0.0.2", "for=\"[2001:db8::3]:80\"",
+    "for=10.0.0.2, for=\"10.0.0.3:8080\";proto=http"};
+  private static final String[] X_FORWARDED_FOR_INNER = {"10.0.0.2", "2001:db8::3", "10.0.0.2, 10.0.0.3"};
+  private static final String[] SEPARATORS = {", ", ",", " , ", ",\t"};
 }
