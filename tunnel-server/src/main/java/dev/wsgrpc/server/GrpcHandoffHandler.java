@@ -86,7 +86,7 @@ final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegot
         replaceProtocolNegotiationEvent(InternalProtocolNegotiationEvent.withAttributes(pne,
             InternalProtocolNegotiationEvent.getAttributes(pne).toBuilder()
                 .set(NativeCallAuthenticator.ATTRIBUTE,
-                    new NativeCallAuthenticator(authenticator, options.listener()))
+                    new NativeCallAuthenticator(authenticator, options.listener(), ctx.channel().remoteAddress()))
                 .build()));
       }
       TunnelLifecycleHandler lifecycle = ctx.pipeline().get(TunnelLifecycleHandler.class);

@@ -16,7 +16,10 @@ import java.util.Collections;
  * Authenticates each call of a native gRPC connection (h2c, or TLS with ALPN h2) with the server's
  * {@link TunnelAuthenticator}, since such a connection has no upgrade request to authenticate: the authenticator
  * sees an {@link UpgradeRequest} built from the call, its path {@code /package.Service/Method}, its metadata as
- * headers ({@code authorization: Bearer ...}), the client's address and the TLS session (client certificates).
+ * headers ({@code authorization: Bearer ...}), the client's address (the call's
+ * {@link Grpc#TRANSPORT_ATTR_REMOTE_ADDR}: from a trusted proxy, the client its header names, {@link
+ * NativeClientAddress}), the socket's peer (the connection's, whatever interceptors did to the call's attributes) and
+ * the TLS session (client certificates).
  *
  * <p>A refusal ends the call before any service sees it: 401 as {@code UNAUTHENTICATED} (with the challenge in a
  * {@code www-authenticate} trailer), 403 as {@code PERMISSION_DENIED}, mapped as every refusal is
@@ -41,10 +44,13 @@ final class NativeCallAuthenticator {
 
   private final TunnelAuthenticator authenticator;
   private final TunnelListener listener;
+  private final SocketAddress peer;
 
-  NativeCallAuthenticator(TunnelAuthenticator authenticator, TunnelListener listener) {
+  /** For the calls of one native connection, whose socket's peer is {@code peer}. */
+  NativeCallAuthenticator(TunnelAuthenticator authenticator, TunnelListener listener, SocketAddress peer) {
     this.authenticator = authenticator;
     this.listener = listener;
+    this.peer = peer;
   }
 
   <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
@@ -56,7 +62,7 @@ final class NativeCallAuthenticator {
     AuthDecision decision;
     try {
       decision = authenticator.authenticate(new UpgradeRequest(
-          "/" + call.getMethodDescriptor().getFullMethodName(), null, asHeaders(headers), client, client,
+          "/" + call.getMethodDescriptor().getFullMethodName(), null, asHeaders(headers), client, peer,
           attributes.get(Grpc.TRANSPORT_ATTR_SSL_SESSION), Collections.emptyList(), null, revocable));
     } catch (RuntimeException | Error e) {
       revocable.abandoned(); // whoever kept it (an authenticator that failed after another admitted) forgets it

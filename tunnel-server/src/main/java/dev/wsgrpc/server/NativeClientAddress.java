@@ -17,7 +17,9 @@ import java.util.Locale;
  * names, as tunnels get it from their upgrade request: a proxy such as nginx {@code grpc_pass} or HAProxy in HTTP/2
  * mode appends the client to the call's own headers. The same {@link TrustedProxies} rules read the same one header
  * ({@code X-Forwarded-For} or {@code Forwarded}); from anyone else it is ignored. Services then see the client in
- * {@link Grpc#TRANSPORT_ATTR_REMOTE_ADDR} of {@code call.getAttributes()}. Calls in tunnels and browser protocols
+ * {@link Grpc#TRANSPORT_ATTR_REMOTE_ADDR} of {@code call.getAttributes()}, and so does the authenticator as
+ * {@link UpgradeRequest#clientAddress()} (its {@link UpgradeRequest#peerAddress()} stays the socket's peer, which
+ * {@link NativeCallAuthenticator} has from the connection). Calls in tunnels and browser protocols
  * keep the address their upgrade established (a header inside a tunnel is never read).
  */
 final class NativeClientAddress implements ServerInterceptor {

@@ -1,0 +1,129 @@
+package dev.wsgrpc.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+
+import io.grpc.CallOptions;
+import io.grpc.Grpc;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.ClientCalls;
+import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.ServerCalls;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * What a native gRPC call (h2c, no tunnel) from a trusted proxy tells its authenticator and its service: the client
+ * the proxy named in the call's headers as {@link UpgradeRequest#clientAddress()} and
+ * {@link Grpc#TRANSPORT_ATTR_REMOTE_ADDR}, and the socket's peer, the proxy, as {@link UpgradeRequest#peerAddress()},
+ * as a tunnel's upgrade request has them.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class NativeCallAddressesTest {
+
+  private static final MethodDescriptor.Marshaller<String> STRINGS = new MethodDescriptor.Marshaller<String>() {
+    @Override
+    public InputStream stream(String value) {
+      return new ByteArrayInputStream(value.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Override
+    public String parse(InputStream stream) {
+      try {
+        return new String(stream.readAllBytes(), StandardCharsets.UTF_8);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  };
+  private static final MethodDescriptor<String, String> METHOD = MethodDescriptor.<String, String>newBuilder()
+      .setType(MethodDescriptor.MethodType.UNARY).setFullMethodName("test.Address/Get")
+      .setRequestMarshaller(STRINGS).setResponseMarshaller(STRINGS).build();
+  private static final Metadata.Key<String> X_FORWARDED_FOR =
+      Metadata.Key.of("x-forwarded-for", Metadata.ASCII_STRING_MARSHALLER);
+
+  private final List<UpgradeRequest> authenticated = new CopyOnWriteArrayList<>();
+  private final List<SocketAddress> seenByService = new CopyOnWriteArrayList<>();
+  private Server server;
+  private ManagedChannel channel;
+
+  @AfterEach
+  void stop() throws InterruptedException {
+    if (channel != null) {
+      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+    if (server != null) {
+      server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void aNativeCallFromATrustedProxyNamesTheClientAsClientAndTheSocketsPeerAsPeer() throws Exception {
+    // The test's own connection from loopback plays the trusted proxy (nginx grpc_pass) and names the client.
+    AccessPolicy access = AccessPolicy.newBuilder().authenticator(request -> {
+      authenticated.add(request);
+      return AuthDecision.accept("p");
+    }).trustedProxies(List.of("127.0.0.1")).build();
+    WebSocketServerOptions options = WebSocketServerOptions.newBuilder().nativeGrpc(true).access(access).build();
+    ServerInterceptor recorder = new ServerInterceptor() {
+      @Override
+      public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
+          ServerCallHandler<ReqT, RespT> next) {
+        seenByService.add(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
+        return next.startCall(call, headers);
+      }
+    };
+    ServerServiceDefinition service = ServerServiceDefinition.builder("test.Address")
+        .addMethod(METHOD, ServerCalls.asyncUnaryCall((request, response) -> {
+          response.onNext("ok");
+          response.onCompleted();
+        })).build();
+    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), options)
+        .addService(ServerInterceptors.intercept(service, recorder)).build().start();
+    int port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+
+    // A call that names no one: the client is the socket's peer.
+    assertEquals("ok", ClientCalls.blockingUnaryCall(channel, METHOD, CallOptions.DEFAULT, "plain"));
+    // A call on the same connection naming a client, as a proxy appends it.
+    Metadata named = new Metadata();
+    named.put(X_FORWARDED_FOR, "203.0.113.9");
+    assertEquals("ok", ClientCalls.blockingUnaryCall(
+        io.grpc.ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(named)), METHOD,
+        CallOptions.DEFAULT, "named"));
+
+    assertEquals(2, authenticated.size());
+    InetSocketAddress socketPeer = (InetSocketAddress) authenticated.get(0).peerAddress();
+    assertEquals(InetAddress.getByName("127.0.0.1"), socketPeer.getAddress());
+    assertNotEquals(0, socketPeer.getPort());
+    assertNotEquals(port, socketPeer.getPort(), "the client's end of the socket, not the server's");
+    assertEquals(socketPeer, authenticated.get(0).clientAddress(), "no header: the client is the peer");
+
+    UpgradeRequest throughProxy = authenticated.get(1);
+    assertEquals(new InetSocketAddress("203.0.113.9", 0), throughProxy.clientAddress(), "the client the proxy named");
+    assertEquals(socketPeer, throughProxy.peerAddress(), "the socket's peer: the proxy");
+    assertEquals(List.of(socketPeer, new InetSocketAddress("203.0.113.9", 0)), seenByService,
+        "services see the client");
+  }
+}
