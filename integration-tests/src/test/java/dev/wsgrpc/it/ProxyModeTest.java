@@ -17,6 +17,8 @@ import dev.wsgrpc.testing.TestCertificates;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import dev.wsgrpc.testing.proto.EchoRequest;
 import dev.wsgrpc.testing.proto.EchoResponse;
+import io.grpc.ClientInterceptors;
+import io.grpc.InternalMetadata;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Server;
@@ -29,6 +31,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.File;
@@ -368,6 +371,37 @@ class ProxyModeTest {
     assertEquals("198.51.100.7", wsSeen.get(UpstreamReplicas.seen("wsgrpc-client-address")), wsSeen.toString());
     assertNull(wsSeen.get(UpstreamReplicas.seen("wsgrpc-principal")), wsSeen.toString());
     assertEquals("ws", wsSeen.get(UpstreamReplicas.seen("wsgrpc-transport")), wsSeen.toString());
+  }
+
+  @Test
+  void headerNamesThatGrpcKeysRefuseAreStrippedOrForwardedWithoutFailingTheCall() throws Exception {
+    // HTTP/2 allows '!' or '~' in a header name; grpc-java's Metadata.Key does not. Such a name once made the
+    // gateway's start of the call throw: UNKNOWN for the caller, a stack trace per call, a call in flight for good.
+    JavaReplica java = closer.add(new JavaReplica("java"));
+    File tokens = File.createTempFile("tokens", ".txt");
+    tokens.deleteOnExit();
+    Files.write(tokens.toPath(), List.of("s3cr3t alice"));
+    jar = TunnelServerJar.start("--port", "0", "--upstream", java.address(), "--auth-tokens", tokens.getPath());
+    jar.awaitUrl();
+    ManagedChannel h2c = closer.add(NettyChannelBuilder.forAddress("127.0.0.1", jar.port()).usePlaintext().build());
+    Metadata odd = InternalMetadata.newMetadata(
+        "wsgrpc-forged!".getBytes(StandardCharsets.US_ASCII), "yes".getBytes(StandardCharsets.US_ASCII),
+        "x-odd~".getBytes(StandardCharsets.US_ASCII), "kept".getBytes(StandardCharsets.US_ASCII));
+    // Without the token: refused as unauthenticated, the odd name notwithstanding.
+    AtomicReference<Status> refused = new AtomicReference<>();
+    UpstreamReplicas.call(ClientInterceptors.intercept(h2c, MetadataUtils.newAttachHeadersInterceptor(odd)),
+        EchoService.payload(4), 30_000, refused);
+    assertEquals(Status.Code.UNAUTHENTICATED, refused.get().getCode(), refused.get().toString());
+    // With it: forwarded, the reserved name stripped (the replica reads every wsgrpc-* name with a Key).
+    Metadata extra = new Metadata();
+    extra.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer s3cr3t");
+    extra.merge(odd);
+    Metadata seen = UpstreamReplicas.forgedCall(h2c, extra);
+    assertEquals("alice", seen.get(UpstreamReplicas.seen("wsgrpc-principal")), seen.toString());
+    assertEquals("native", seen.get(UpstreamReplicas.seen("wsgrpc-transport")), seen.toString());
+    String metrics = metrics();
+    assertTrue(metrics.contains("\ngrpc_server_calls_in_flight 0.0\n"), metrics);
+    assertFalse(jar.stderr().contains("Exception"), jar.stderr());
   }
 
   /** A call that tries to forge every caller header; returns the replica's report of what it saw. */

@@ -3,12 +3,14 @@ package dev.wsgrpc.server;
 import io.grpc.Attributes;
 import io.grpc.Context;
 import io.grpc.Grpc;
+import io.grpc.InternalMetadata;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.Status;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
+import java.nio.charset.StandardCharsets;
 import java.net.SocketAddress;
 import java.util.Collections;
 
@@ -83,18 +85,18 @@ final class NativeCallAuthenticator {
     return revocable.start(decision.principal(), headers, next);
   }
 
-  /** The call's text metadata as HTTP headers; binary ({@code -bin}) entries are left out. */
+  /**
+   * The call's text metadata as HTTP headers; binary ({@code -bin}) entries are left out. Read from the wire form, not
+   * through {@code Metadata.Key}s: a caller may send names a key refuses (HTTP/2 allows {@code !} or {@code ~} in a
+   * name, gRPC's keys only {@code [a-z0-9-_.]}), and authentication must not fail on them.
+   */
   private static HttpHeaders asHeaders(Metadata metadata) {
     HttpHeaders headers = new DefaultHttpHeaders(false);
-    for (String name : metadata.keys()) {
-      if (name.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
-        continue;
-      }
-      Iterable<String> values = metadata.getAll(Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER));
-      if (values != null) {
-        for (String value : values) {
-          headers.add(name, value);
-        }
+    byte[][] wire = InternalMetadata.serialize(metadata); // names and values, one after the other
+    for (int i = 0; i < wire.length; i += 2) {
+      String name = new String(wire[i], StandardCharsets.US_ASCII);
+      if (!name.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
+        headers.add(name, new String(wire[i + 1], StandardCharsets.US_ASCII));
       }
     }
     return headers;

@@ -84,7 +84,7 @@ public final class CallMetrics implements ServerInterceptor {
       ServerCallHandler<ReqT, RespT> next) {
     Recorder recorder = new Recorder(call.getMethodDescriptor());
     inFlight.inc();
-    ServerCall.Listener<ReqT> listener = next.startCall(new SimpleForwardingServerCall<ReqT, RespT>(call) {
+    ServerCall<ReqT, RespT> recorded = new SimpleForwardingServerCall<ReqT, RespT>(call) {
       @Override
       public void sendHeaders(Metadata responseHeaders) {
         recorder.answered = true;
@@ -102,7 +102,17 @@ public final class CallMetrics implements ServerInterceptor {
         recorder.status(status);
         super.close(status, trailers);
       }
-    }, headers);
+    };
+    ServerCall.Listener<ReqT> listener;
+    try {
+      listener = next.startCall(recorded, headers);
+    } catch (RuntimeException | Error e) {
+      // grpc-java ends a call whose start threw (UNKNOWN), and no listener of it will hear of its end: end it here,
+      // or it would stay in flight for good.
+      recorder.status(Status.UNKNOWN);
+      recorder.end();
+      throw e;
+    }
     return new SimpleForwardingServerCallListener<ReqT>(listener) {
       @Override
       public void onMessage(ReqT message) {

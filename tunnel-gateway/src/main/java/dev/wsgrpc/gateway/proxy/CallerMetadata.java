@@ -4,6 +4,7 @@ import dev.wsgrpc.server.TunnelPrincipal;
 import dev.wsgrpc.server.WebSocketServers;
 import io.grpc.Attributes;
 import io.grpc.Grpc;
+import io.grpc.InternalMetadata;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
@@ -68,7 +69,7 @@ public final class CallerMetadata implements ServerInterceptor {
   @Override
   public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
       ServerCallHandler<ReqT, RespT> next) {
-    stripReserved(headers);
+    headers = withoutReserved(headers);
     Attributes attributes = call.getAttributes();
     String address = hostAddress(attributes.get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
     if (address != null) {
@@ -90,20 +91,29 @@ public final class CallerMetadata implements ServerInterceptor {
     return next.startCall(call, headers);
   }
 
-  static void stripReserved(Metadata headers) {
-    List<String> reserved = new ArrayList<>();
+  /**
+   * {@code headers} without any entry whose name starts with {@value #RESERVED_PREFIX}: {@code headers} itself when
+   * there is none, else a copy made from their wire form. A copy, because a caller may send names that grpc-java's
+   * {@code Metadata.Key} refuses (HTTP/2 allows more characters in a name, such as {@code !} or {@code ~}, than
+   * gRPC's {@code [a-z0-9-_.]}), and no key could name such an entry to remove it.
+   */
+  static Metadata withoutReserved(Metadata headers) {
+    boolean reserved = false;
     for (String key : headers.keys()) {
-      if (key.startsWith(RESERVED_PREFIX)) {
-        reserved.add(key);
+      reserved |= key.startsWith(RESERVED_PREFIX);
+    }
+    if (!reserved) {
+      return headers;
+    }
+    byte[][] wire = InternalMetadata.serialize(headers); // names and values, one after the other
+    List<byte[]> kept = new ArrayList<>(wire.length);
+    for (int i = 0; i < wire.length; i += 2) {
+      if (!new String(wire[i], StandardCharsets.US_ASCII).startsWith(RESERVED_PREFIX)) {
+        kept.add(wire[i]);
+        kept.add(wire[i + 1]);
       }
     }
-    for (String key : reserved) {
-      if (key.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
-        headers.discardAll(Metadata.Key.of(key, Metadata.BINARY_BYTE_MARSHALLER));
-      } else {
-        headers.discardAll(Metadata.Key.of(key, Metadata.ASCII_STRING_MARSHALLER));
-      }
-    }
+    return InternalMetadata.newMetadata(kept.toArray(new byte[0][]));
   }
 
   /** {@code ws}, {@code wss}, {@code native}, or a browser protocol's name ({@code grpc-web}, ...). */

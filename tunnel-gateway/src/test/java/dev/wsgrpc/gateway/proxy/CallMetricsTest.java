@@ -2,6 +2,7 @@ package dev.wsgrpc.gateway.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.grpc.CallOptions;
@@ -134,6 +135,44 @@ class CallMetricsTest {
     assertEquals(1, value(text, "grpc_server_handled_total{grpc_code=\"UNAVAILABLE\","
         + "grpc_method=\"other\",grpc_service=\"other\",grpc_type=\"UNARY\"}"), text);
     assertEquals(0, value(text, "grpc_server_calls_in_flight"), text);
+  }
+
+  @Test
+  void aCallWhoseStartThrowsIsCountedAndNotLeftInFlight() throws Exception {
+    PrometheusRegistry registry = new PrometheusRegistry();
+    CallMetrics metrics = new CallMetrics(registry);
+    ServerCall<byte[], byte[]> call = new ServerCall<byte[], byte[]>() {
+      @Override
+      public void request(int numMessages) {}
+
+      @Override
+      public void sendHeaders(Metadata headers) {}
+
+      @Override
+      public void sendMessage(byte[] message) {}
+
+      @Override
+      public void close(Status status, Metadata trailers) {}
+
+      @Override
+      public boolean isCancelled() {
+        return false;
+      }
+
+      @Override
+      public MethodDescriptor<byte[], byte[]> getMethodDescriptor() {
+        return ECHO;
+      }
+    };
+    IllegalStateException thrown = new IllegalStateException("a handler's bug");
+    assertSame(thrown, assertThrows(IllegalStateException.class, () -> metrics.interceptCall(call, new Metadata(),
+        (c, h) -> {
+          throw thrown;
+        })));
+    String text = scrape(registry);
+    assertEquals(0, value(text, "grpc_server_calls_in_flight"), text);
+    assertEquals(1, value(text, "grpc_server_handled_total{grpc_code=\"UNKNOWN\","
+        + "grpc_method=\"other\",grpc_service=\"other\",grpc_type=\"UNARY\"}"), text);
   }
 
   private static String scrape(PrometheusRegistry registry) throws Exception {

@@ -2,10 +2,12 @@ package dev.wsgrpc.gateway.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.server.WebSocketServers;
 import io.grpc.Attributes;
+import io.grpc.InternalMetadata;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import org.junit.jupiter.api.Test;
@@ -19,8 +21,29 @@ class CallerMetadataTest {
     headers.put(Metadata.Key.of("wsgrpc-future", Metadata.ASCII_STRING_MARSHALLER), "x");
     headers.put(Metadata.Key.of("wsgrpc-future-bin", Metadata.BINARY_BYTE_MARSHALLER), new byte[] {1});
     headers.put(Metadata.Key.of("x-tenant", Metadata.ASCII_STRING_MARSHALLER), "blue");
-    CallerMetadata.stripReserved(headers);
-    assertEquals("[x-tenant]", headers.keys().toString());
+    assertEquals("[x-tenant]", CallerMetadata.withoutReserved(headers).keys().toString());
+  }
+
+  @Test
+  void namesThatNoKeyCanHoldAreStrippedOrKept() {
+    // HTTP/2 allows them, gRPC's Metadata.Key does not: the copy is made from the wire form.
+    Metadata headers = InternalMetadata.newMetadata(
+        bytes("wsgrpc-forged!"), bytes("yes"), bytes("x-odd~"), bytes("kept"), bytes("wsgrpc-x~-bin"), new byte[] {1},
+        bytes("x-tenant"), bytes("blue"));
+    Metadata kept = CallerMetadata.withoutReserved(headers);
+    assertEquals(java.util.Set.of("x-odd~", "x-tenant"), kept.keys());
+    assertEquals("blue", kept.get(Metadata.Key.of("x-tenant", Metadata.ASCII_STRING_MARSHALLER)));
+  }
+
+  @Test
+  void headersWithoutTheReservedPrefixAreLeftAsTheyAre() {
+    Metadata headers = new Metadata();
+    headers.put(Metadata.Key.of("x-tenant", Metadata.ASCII_STRING_MARSHALLER), "blue");
+    assertSame(headers, CallerMetadata.withoutReserved(headers));
+  }
+
+  private static byte[] bytes(String s) {
+    return s.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   }
 
   @Test
