@@ -233,13 +233,14 @@ abstract class AbstractEndToEndSuite {
 
   @Test
   void deadlineReachesTheServer() throws Exception {
-    // The tunnel first: on a loaded machine TLS and the upgrade alone can outlast the 300 ms deadline, and a call
-    // that expires before it is sent never reaches the server.
+    // The tunnel first, and a deadline long enough for the handler to start on a busy machine: a call that expires
+    // before it reaches the server, the server never sees.
     blocking().unary(EchoService.payload(1));
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () ->
-        EchoGrpc.newBlockingStub(channel).withDeadlineAfter(300, TimeUnit.MILLISECONDS)
-            .unary(EchoService.payload(10).toBuilder().setDelayMs(30_000).build()));
+        EchoGrpc.newBlockingStub(channel).withDeadlineAfter(3, TimeUnit.SECONDS)
+            .unary(EchoService.payload(10).toBuilder().setDelayMs(60_000).build()));
     assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
+    assertEquals(0, service.delayedUnaryArrived.getCount(), "the handler started within the deadline");
     assertTrue(service.cancelled.await(DEADLINE_SECONDS, TimeUnit.SECONDS),
         "the server never saw the deadline expire");
   }
