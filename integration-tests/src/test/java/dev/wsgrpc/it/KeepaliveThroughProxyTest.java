@@ -118,8 +118,8 @@ class KeepaliveThroughProxyTest {
     start(b -> b.settings(TunnelSettings.newBuilder().pingInterval(Duration.ZERO).build()));
     channel = WebSocketChannels.newChannelBuilder(setup.options().build()).build();
     Stream stream = new Stream(channel);
+    long start = System.nanoTime(); // before the round trip: nginx's idle clock starts at its last byte, after this
     stream.roundTrip(10);
-    long start = System.nanoTime();
     Object event = stream.events.poll(60, TimeUnit.SECONDS);
     assertInstanceOf(Throwable.class, event, "expected the proxy to cut the idle stream");
     assertEquals(Status.Code.UNAVAILABLE, Status.fromThrowable((Throwable) event).getCode());

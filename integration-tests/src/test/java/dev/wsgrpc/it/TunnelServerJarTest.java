@@ -338,8 +338,8 @@ class TunnelServerJarTest {
 
   /** Connects, sends {@code bytes} (perhaps none) and returns the milliseconds until the jar closed the connection. */
   private static long millisUntilClosed(int port, byte[] bytes) throws Exception {
+    long start = System.nanoTime(); // before the connect: the jar's clock may start before this thread resumes
     try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
-      long start = System.nanoTime();
       socket.setSoTimeout(30_000);
       socket.getOutputStream().write(bytes);
       assertEquals(-1, socket.getInputStream().read(), "no answer to an unfinished TLS handshake");
