@@ -126,7 +126,9 @@ final class UpgradeAnswer {
       return ": the server speaks WebSocket version " + response.header("Sec-WebSocket-Version");
     }
     if (code >= 300 && code < 400 && response.header("Location") != null) {
-      return ": redirected to " + response.header("Location");
+      // The Location may repeat the request's query (nginx's "return 301 https://$host$request_uri"), and a token
+      // with it: it is shown as the dialed URL is.
+      return ": redirected to " + Checks.redactUrl(response.header("Location"));
     }
     return "";
   }

@@ -105,6 +105,23 @@ class HandshakeTextsTest {
         + "wss://elsewhere/grpc", callFails(OkHttpWebSocketOptions.newBuilder(url).build()).getDescription());
   }
 
+  /** nginx's {@code return 301 https://$host$request_uri} repeats the request's query, and a token with it. */
+  @Test
+  void redirectNamesItsTargetWithTheQueryAndUserInfoRedacted() throws Exception {
+    String url = scripted(key -> "HTTP/1.1 301 Moved Permanently\r\n"
+        + "Location: https://edge.example.com/grpc?access_token=SECRET\r\n"
+        + "Content-Length: 0\r\nConnection: close\r\n\r\n");
+    assertEquals("expected HTTP 101 but was 301 Moved Permanently from " + url + "?<redacted>: redirected to "
+        + "https://edge.example.com/grpc?<redacted>",
+        callFails(OkHttpWebSocketOptions.newBuilder(url + "?access_token=SECRET").build()).getDescription());
+    String withUser = scripted(key -> "HTTP/1.1 307 Temporary Redirect\r\n"
+        + "Location: wss://alice:SECRET@edge.example.com/grpc#SECRET\r\n"
+        + "Content-Length: 0\r\nConnection: close\r\n\r\n");
+    assertEquals("expected HTTP 101 but was 307 Temporary Redirect from " + withUser + ": redirected to "
+        + "wss://<redacted>@edge.example.com/grpc#<redacted>",
+        callFails(OkHttpWebSocketOptions.newBuilder(withUser).build()).getDescription());
+  }
+
   @Test
   void wrongPathOnTheTunnelServerQuotesItsRefusal() throws Exception {
     Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),

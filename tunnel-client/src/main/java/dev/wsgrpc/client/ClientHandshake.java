@@ -1,6 +1,7 @@
 package dev.wsgrpc.client;
 
 import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.core.internal.UrlRedaction;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -60,8 +61,9 @@ final class ClientHandshake {
 
   /**
    * Returns what is wrong with the answer to the request sent with {@code key}, or null when it accepts the
-   * upgrade. The text names the URL (query redacted) and the answering {@code Server}, e.g. {@code "expected HTTP
-   * 101 but was 403 Forbidden from wss://host/grpc (Server: nginx)"}.
+   * upgrade. The text names the URL (query redacted), the answering {@code Server} and a redirect's
+   * {@code Location} (redacted as the URL is), e.g. {@code "expected HTTP 101 but was 403 Forbidden from
+   * wss://host/grpc (Server: nginx)"}.
    */
   static String check(WebSocketClientOptions options, String key, HttpResponse response) {
     String from = " from " + options.safeUrl() + serverSuffix(response.headers());
@@ -122,7 +124,9 @@ final class ClientHandshake {
       return ": the server speaks WebSocket version " + h.get(HttpHeaderNames.SEC_WEBSOCKET_VERSION);
     }
     if (code >= 300 && code < 400 && h.contains(HttpHeaderNames.LOCATION)) {
-      return ": redirected to " + h.get(HttpHeaderNames.LOCATION);
+      // The Location may repeat the request's query (nginx's "return 301 https://$host$request_uri"), and a token
+      // with it: it is shown as the dialed URL is.
+      return ": redirected to " + UrlRedaction.redact(h.get(HttpHeaderNames.LOCATION));
     }
     return "";
   }

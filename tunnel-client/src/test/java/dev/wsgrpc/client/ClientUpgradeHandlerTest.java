@@ -501,6 +501,33 @@ class ClientUpgradeHandlerTest {
     assertFalse(ch.finish());
   }
 
+  /** nginx's {@code return 301 https://$host$request_uri} repeats the request's query, and a token with it. */
+  @Test
+  void redirectNamesTheLocationWithItsQueryAndUserInfoRedacted() {
+    refusedWith("HTTP/1.1 301 Moved Permanently\r\nLocation: https://edge.example.com/grpc?access_token=SECRET\r\n"
+        + "Content-Length: 0\r\n\r\n");
+    assertFailed("expected HTTP 101 but was 301 Moved Permanently from ws://example.com:8080/grpc?<redacted>: "
+        + "redirected to https://edge.example.com/grpc?<redacted>");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void redirectToAUrlWithUserInfoRedactsIt() {
+    refusedWith("HTTP/1.1 307 Temporary Redirect\r\nLocation: wss://alice:SECRET@edge.example.com/grpc#SECRET\r\n"
+        + "Content-Length: 0\r\n\r\n");
+    assertFailed("expected HTTP 101 but was 307 Temporary Redirect from ws://example.com:8080/grpc?<redacted>: "
+        + "redirected to wss://<redacted>@edge.example.com/grpc#<redacted>");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void redirectToARelativeLocationRedactsItsQuery() {
+    refusedWith("HTTP/1.1 302 Found\r\nLocation: /login?next=/grpc&session=SECRET\r\nContent-Length: 0\r\n\r\n");
+    assertFailed("expected HTTP 101 but was 302 Found from ws://example.com:8080/grpc?<redacted>: redirected to "
+        + "/login?<redacted>");
+    assertFalse(ch.finish());
+  }
+
   @Test
   void upgradeRequiredNamesTheServersVersion() {
     refusedWith("HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 8\r\nContent-Length: 0\r\n\r\n");
