@@ -20,7 +20,8 @@ import java.util.List;
  * transport the unresolved target. Here the proxy is chosen by {@link ProxyChooser} at each resolution (the
  * channel re-resolves after a connection fails and on Android network changes), and the unresolved address reaches
  * {@link TunnelSocketFactory} as a null {@code InetAddress}. A device that cannot resolve the server's name can
- * then still reach it through the proxy.
+ * then still reach it through the proxy. A proxy setting that cannot be used (a malformed {@code HTTPS_PROXY}) skips
+ * DNS too, so that the connect fails naming the setting rather than the target's name.
  */
 final class ProxiedTargetResolver extends NameResolver.Factory {
 
@@ -55,7 +56,10 @@ final class ProxiedTargetResolver extends NameResolver.Factory {
     private final NameResolver delegate;
     private Listener2 listener;
     private boolean delegateStarted;
-    /** Whether the last resolution chose a proxy: DNS results still arriving then are dropped. */
+    /**
+     * Whether the last resolution chose a proxy, or found a proxy setting it cannot use: DNS results still arriving
+     * then are dropped.
+     */
     private boolean proxied;
 
     Resolver(NameResolver delegate) {
@@ -79,7 +83,7 @@ final class ProxiedTargetResolver extends NameResolver.Factory {
     }
 
     private void resolve() {
-      proxied = httpProxyChosen();
+      proxied = skipsDns();
       if (proxied) {
         List<EquivalentAddressGroup> target =
             Collections.singletonList(new EquivalentAddressGroup(unresolvedTarget));
@@ -114,12 +118,15 @@ final class ProxiedTargetResolver extends NameResolver.Factory {
       }
     }
 
-    private boolean httpProxyChosen() {
+    /** Whether an HTTP proxy is chosen, which resolves the target, or a proxy setting cannot be used. */
+    private boolean skipsDns() {
       try {
         ProxyChooser.Choice choice = proxies.choose();
         return choice != null && choice.proxy.type() == Proxy.Type.HTTP;
       } catch (IOException e) {
-        return false; // The connect names the unusable setting in its failure.
+        // No DNS either: the connect then fails naming the unusable setting, not the target's name, which need not
+        // resolve here when a proxy is meant to be used.
+        return true;
       }
     }
 

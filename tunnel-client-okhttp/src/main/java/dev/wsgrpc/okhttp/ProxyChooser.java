@@ -84,7 +84,8 @@ final class ProxyChooser {
   /**
    * The proxy this connect goes through, or null for a direct connection.
    *
-   * @throws IOException when a setting names a proxy that cannot be used (an https:// proxy URL, a bad port)
+   * @throws IOException when a setting names a proxy that cannot be used (an https:// proxy URL, a bad port); the
+   *     message names the setting with any password redacted, and there is no cause
    */
   Choice choose() throws IOException {
     ProxyOptions proxy = options.proxy();
@@ -134,7 +135,10 @@ final class ProxyChooser {
     try {
       uri = new URI(spec);
     } catch (URISyntaxException e) {
-      throw new IOException(source + " is not a proxy URL: " + redact(value), e);
+      // Its message quotes the URL, password included: only the reason and where (in the setting's value) are kept.
+      int index = e.getIndex() < 0 ? -1 : Math.max(0, e.getIndex() - (spec.length() - value.length()));
+      throw new IOException(source + " is not a proxy URL: " + redact(value) + " (" + e.getReason()
+          + (index < 0 ? "" : " at index " + index) + ")");
     }
     String scheme = uri.getScheme().toLowerCase(Locale.ROOT);
     if (!scheme.equals("http")) {

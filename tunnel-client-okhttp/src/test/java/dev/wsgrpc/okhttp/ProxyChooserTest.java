@@ -6,7 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.testing.proto.EchoGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
 import java.net.ProxySelector;
@@ -16,6 +22,7 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** The proxy rules are the Netty client's: explicit, then the platform's selector, then HTTPS_PROXY and NO_PROXY. */
@@ -112,5 +119,71 @@ class ProxyChooserTest {
         () -> choose("wss://edge.example.com/grpc", ProxyOptions.SYSTEM, directPlatform));
     assertEquals("HTTPS_PROXY names a https:// proxy (https://<redacted>@proxy:3128); only http:// proxies, which "
         + "the tunnel reaches with CONNECT, are supported", e.getMessage());
+  }
+
+  /** {@code URISyntaxException}'s message quotes the whole URL, password included: only its reason is kept. */
+  @Test
+  void malformedProxyUrlSaysWhyWithoutThePasswordAndKeepsNoCauseQuotingIt() {
+    env.put("HTTP_PROXY", "http://alice:pa%ss-SECRET@127.0.0.1:3128");
+    IOException e = assertThrows(IOException.class,
+        () -> choose("ws://edge.example.com/grpc", ProxyOptions.SYSTEM, directPlatform));
+    assertEquals("HTTP_PROXY is not a proxy URL: http://<redacted>@127.0.0.1:3128 (Malformed escape pair at index "
+        + "15)", e.getMessage());
+    assertNull(e.getCause());
+    env.put("HTTP_PROXY", "alice:SECRET@[::1:3128");
+    e = assertThrows(IOException.class,
+        () -> choose("ws://edge.example.com/grpc", ProxyOptions.SYSTEM, directPlatform));
+    assertEquals("HTTP_PROXY is not a proxy URL: <redacted>@[::1:3128 (Expected closing bracket for IPv6 address at "
+        + "index 22)", e.getMessage(), "the index is the setting's, without the http:// added to parse it");
+    assertNull(e.getCause());
+  }
+
+  @Test
+  void callWithAMalformedProxyUrlFailsNamingTheSettingWithoutThePassword() throws Exception {
+    env.put("HTTP_PROXY", "http://alice:pa%ss-SECRET@127.0.0.1:3128");
+    StatusRuntimeException e = callFails("ws://127.0.0.1:9/grpc");
+    assertEquals("cannot choose a proxy for ws://127.0.0.1:9/grpc: HTTP_PROXY is not a proxy URL: "
+        + "http://<redacted>@127.0.0.1:3128 (Malformed escape pair at index 15)", e.getStatus().getDescription());
+    assertFalse(stackTrace(e).contains("SECRET"), stackTrace(e));
+  }
+
+  /** Through a proxy the target need not resolve here: a bad proxy setting is named, not the target's name. */
+  @Test
+  void callWithAMalformedProxyUrlToAnUnresolvableTargetNamesTheSettingNotTheTarget() throws Exception {
+    env.put("HTTP_PROXY", "http://alice:pa%ss-SECRET@127.0.0.1:3128");
+    StatusRuntimeException e = callFails("ws://edge.invalid/grpc");
+    assertEquals("cannot choose a proxy for ws://edge.invalid/grpc: HTTP_PROXY is not a proxy URL: "
+        + "http://<redacted>@127.0.0.1:3128 (Malformed escape pair at index 15)", e.getStatus().getDescription());
+    assertFalse(stackTrace(e).contains("SECRET"), stackTrace(e));
+  }
+
+  @Test
+  void callThroughAnUnresolvableProxyNamesTheProxyWithoutThePassword() throws Exception {
+    env.put("HTTP_PROXY", "http://alice:SECRET@proxy.invalid:3128");
+    StatusRuntimeException e = callFails("ws://127.0.0.1:9/grpc");
+    String d = e.getStatus().getDescription();
+    assertTrue(d.startsWith("cannot connect to HTTP proxy proxy.invalid:3128 (from HTTP_PROXY) for "
+        + "ws://127.0.0.1:9/grpc"), d);
+    assertFalse(stackTrace(e).contains("SECRET"), stackTrace(e));
+  }
+
+  private StatusRuntimeException callFails(String url) throws Exception {
+    OkHttpWebSocketOptions options = OkHttpWebSocketOptions.newBuilder(url).build();
+    ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(options,
+        new ProxyChooser(options, directPlatform, env::get)).build();
+    try {
+      StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
+          .withDeadlineAfter(30, TimeUnit.SECONDS).unary(TestEcho.payload(1)));
+      assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
+      return e;
+    } finally {
+      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  private static String stackTrace(Throwable t) {
+    StringWriter out = new StringWriter();
+    t.printStackTrace(new PrintWriter(out));
+    return out.toString();
   }
 }

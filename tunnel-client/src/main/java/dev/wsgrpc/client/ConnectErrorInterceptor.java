@@ -18,14 +18,17 @@ import java.nio.channels.UnresolvedAddressException;
 
 /**
  * Rewrites the descriptions grpc-netty gives connection failures ({@code "io exception"}) into sentences that name
- * the hop: the CONNECT proxy and what it answered, or the address that could not be reached. Only UNAVAILABLE
- * statuses with such a cause change; the cause is kept. The list of handler names grpc-netty appends to every
- * negotiation failure ({@code "Channel Pipeline: [...]"}) is dropped.
+ * the hop: the CONNECT proxy and what it answered, or the address that could not be reached; and grpc-java's
+ * {@code "Unable to resolve host <target>"} for a proxy setting that cannot be used or a proxy host that does not
+ * resolve into what is wrong with the proxy. Only UNAVAILABLE statuses with such a cause change; the cause is kept.
+ * The list of handler names grpc-netty appends to every negotiation failure ({@code "Channel Pipeline: [...]"}) is
+ * dropped.
  *
  * <pre>
  * HTTP proxy 127.0.0.1:3128 (from HTTPS_PROXY) answered CONNECT edge.example.com:443 with 407 Proxy
  *     Authentication Required (Server: tinyproxy/1.11.1): the proxy credentials are missing or wrong
  * cannot connect to wss://edge.example.com/grpc: Connection refused: edge.example.com/192.0.2.7:443
+ * cannot resolve the host of HTTP proxy proxy.corp:3128 (from HTTPS_PROXY)
  * </pre>
  */
 final class ConnectErrorInterceptor implements ClientInterceptor {
@@ -65,6 +68,12 @@ final class ConnectErrorInterceptor implements ClientInterceptor {
     }
     if (status.getCode() != Status.Code.UNAVAILABLE || status.getCause() == null) {
       return status;
+    }
+    // grpc-java's name resolution words a failure of the proxy detector "Unable to resolve host <target>".
+    WebSocketProxyDetector.UnusableProxyException unusable =
+        find(status.getCause(), WebSocketProxyDetector.UnusableProxyException.class);
+    if (unusable != null) {
+      return status.withDescription(unusable.getMessage());
     }
     ProxyConnectException refused = find(status.getCause(), ProxyConnectException.class);
     if (refused != null) {

@@ -53,7 +53,11 @@ public final class WebSocketChannels {
    * .create(options))} get none of these; set them yourself.
    */
   public static NettyChannelBuilder newChannelBuilder(WebSocketClientOptions options) {
-    WebSocketProxyDetector proxies = new WebSocketProxyDetector(options);
+    return newChannelBuilder(options, new WebSocketProxyDetector(options));
+  }
+
+  /** The same, choosing proxies with {@code proxies} (tests give it their own settings). */
+  static NettyChannelBuilder newChannelBuilder(WebSocketClientOptions options, WebSocketProxyDetector proxies) {
     NettyChannelBuilder builder = NettyChannelBuilder.forTarget(options.target(),
             WebSocketChannelCredentials.create(options))
         .keepAliveTime(KEEPALIVE_TIME_SECONDS, TimeUnit.SECONDS)

@@ -55,6 +55,18 @@ final class WebSocketProxyDetector implements ProxyDetector {
     }
   }
 
+  /**
+   * A proxy setting that cannot be used, or a proxy whose host does not resolve. The message names the setting and
+   * the proxy with any password redacted, and there is no cause: {@code URISyntaxException}'s message quotes the
+   * whole URL. grpc-java words it {@code "Unable to resolve host <target>"}, which {@link ConnectErrorInterceptor}
+   * replaces with this message.
+   */
+  static final class UnusableProxyException extends IOException {
+    UnusableProxyException(String message) {
+      super(message);
+    }
+  }
+
   /** The JDK's default {@code http.nonProxyHosts}: every common spelling of the loopback address. */
   private static final String DEFAULT_NON_PROXY_HOSTS = "localhost|127.*|[::1]|0.0.0.0|[::0]";
 
@@ -84,7 +96,7 @@ final class WebSocketProxyDetector implements ProxyDetector {
     }
     InetSocketAddress proxy = new InetSocketAddress(choice.host, choice.port);
     if (proxy.isUnresolved()) {
-      throw new UnknownHostException("cannot resolve the host of " + choice.describe());
+      throw new UnusableProxyException("cannot resolve the host of " + choice.describe());
     }
     HttpConnectProxiedSocketAddress.Builder address = HttpConnectProxiedSocketAddress.newBuilder()
         .setTargetAddress((InetSocketAddress) target)
@@ -150,15 +162,18 @@ final class WebSocketProxyDetector implements ProxyDetector {
     try {
       uri = new URI(spec);
     } catch (URISyntaxException e) {
-      throw new IOException(source + " is not a proxy URL: " + redact(value), e);
+      // Its message quotes the URL, password included: only the reason and where (in the setting's value) are kept.
+      int index = e.getIndex() < 0 ? -1 : Math.max(0, e.getIndex() - (spec.length() - value.length()));
+      throw new UnusableProxyException(source + " is not a proxy URL: " + redact(value) + " (" + e.getReason()
+          + (index < 0 ? "" : " at index " + index) + ")");
     }
     String scheme = uri.getScheme().toLowerCase(Locale.ROOT);
     if (!scheme.equals("http")) {
-      throw new IOException(source + " names a " + scheme + ":// proxy (" + redact(value)
+      throw new UnusableProxyException(source + " names a " + scheme + ":// proxy (" + redact(value)
           + "); only http:// proxies, which the tunnel reaches with CONNECT, are supported");
     }
     if (uri.getHost() == null) {
-      throw new IOException(source + " has no proxy host: " + redact(value));
+      throw new UnusableProxyException(source + " has no proxy host: " + redact(value));
     }
     String user = null;
     String password = null;
@@ -191,7 +206,7 @@ final class WebSocketProxyDetector implements ProxyDetector {
     } catch (NumberFormatException e) {
       // Reported below.
     }
-    throw new IOException(name + " is not a port: " + value);
+    throw new UnusableProxyException(name + " is not a port: " + value);
   }
 
   private static String decode(String s) {

@@ -7,15 +7,31 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.grpc.CallOptions;
 import io.grpc.HttpConnectProxiedSocketAddress;
+import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCalls;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.proxy.HttpProxyHandler;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
 
 class WebSocketProxyDetectorTest {
@@ -127,6 +143,97 @@ class WebSocketProxyDetectorTest {
     properties.put("https.proxyPort", "eighty");
     assertEquals("https.proxyPort is not a port: eighty",
         assertThrows(IOException.class, () -> choose("wss://e.example/grpc")).getMessage());
+  }
+
+  /** {@code URISyntaxException}'s message quotes the whole URL, password included: only its reason is kept. */
+  @Test
+  void malformedProxyUrlSaysWhyWithoutThePasswordAndKeepsNoCauseQuotingIt() {
+    environment.put("HTTP_PROXY", "http://alice:pa%ss-SECRET@127.0.0.1:3128");
+    IOException e = assertThrows(IOException.class, () -> choose("ws://e.example/grpc"));
+    assertEquals("HTTP_PROXY is not a proxy URL: http://<redacted>@127.0.0.1:3128 (Malformed escape pair at index "
+        + "15)", e.getMessage());
+    assertNull(e.getCause());
+    environment.put("HTTP_PROXY", "alice:SECRET@[::1:3128");
+    e = assertThrows(IOException.class, () -> choose("ws://e.example/grpc"));
+    assertEquals("HTTP_PROXY is not a proxy URL: <redacted>@[::1:3128 (Expected closing bracket for IPv6 address at "
+        + "index 22)", e.getMessage(), "the index is the setting's, without the http:// added to parse it");
+    assertNull(e.getCause());
+  }
+
+  @Test
+  void callWithAMalformedProxyUrlFailsNamingTheSettingNotTheTargetAndLogsNoPassword() throws Exception {
+    environment.put("HTTP_PROXY", "http://alice:pa%ss-SECRET@127.0.0.1:3128");
+    List<String> logged = new ArrayList<>();
+    StatusRuntimeException e = callFailsRecordingGrpcLogs("ws://127.0.0.1:9/grpc", logged);
+    assertEquals("HTTP_PROXY is not a proxy URL: http://<redacted>@127.0.0.1:3128 (Malformed escape pair at index "
+        + "15)", e.getStatus().getDescription());
+    assertFalse(stackTrace(e).contains("SECRET"), stackTrace(e));
+    assertFalse(logged.toString().contains("SECRET"), logged.toString());
+  }
+
+  @Test
+  void callThroughAnUnresolvableProxyFailsNamingTheProxyNotTheTarget() throws Exception {
+    environment.put("HTTP_PROXY", "http://alice:SECRET@proxy.invalid:3128");
+    List<String> logged = new ArrayList<>();
+    StatusRuntimeException e = callFailsRecordingGrpcLogs("ws://127.0.0.1:9/grpc", logged);
+    assertEquals("cannot resolve the host of HTTP proxy proxy.invalid:3128 (from HTTP_PROXY)",
+        e.getStatus().getDescription());
+    assertFalse(stackTrace(e).contains("SECRET"), stackTrace(e));
+    assertFalse(logged.toString().contains("SECRET"), logged.toString());
+  }
+
+  private static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<byte[]>() {
+    @Override
+    public InputStream stream(byte[] value) {
+      return new ByteArrayInputStream(value);
+    }
+
+    @Override
+    public byte[] parse(InputStream stream) {
+      return new byte[0];
+    }
+  };
+
+  private static final MethodDescriptor<byte[], byte[]> UNARY = MethodDescriptor.<byte[], byte[]>newBuilder()
+      .setType(MethodDescriptor.MethodType.UNARY).setFullMethodName("test.Service/Unary")
+      .setRequestMarshaller(BYTES).setResponseMarshaller(BYTES).build();
+
+  /** Calls through a channel whose detector reads this test's settings; adds what grpc-java logs to {@code logged}. */
+  private StatusRuntimeException callFailsRecordingGrpcLogs(String url, List<String> logged) throws Exception {
+    WebSocketClientOptions options = WebSocketClientOptions.newBuilder(url).build();
+    Logger grpc = Logger.getLogger("io.grpc");
+    Handler recorder = new Handler() {
+      @Override
+      public void publish(LogRecord record) {
+        synchronized (logged) {
+          logged.add(record.getMessage() + " " + Arrays.toString(record.getParameters()) + " "
+              + (record.getThrown() == null ? "" : stackTrace(record.getThrown())));
+        }
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    grpc.addHandler(recorder);
+    ManagedChannel channel = WebSocketChannels.newChannelBuilder(options, detector(options)).build();
+    try {
+      StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> ClientCalls.blockingUnaryCall(
+          channel, UNARY, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS), new byte[0]));
+      assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
+      return e;
+    } finally {
+      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      grpc.removeHandler(recorder);
+    }
+  }
+
+  private static String stackTrace(Throwable t) {
+    StringWriter out = new StringWriter();
+    t.printStackTrace(new PrintWriter(out));
+    return out.toString();
   }
 
   @Test
