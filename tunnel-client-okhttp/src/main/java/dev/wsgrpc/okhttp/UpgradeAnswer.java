@@ -37,9 +37,14 @@ final class UpgradeAnswer {
     }
     List<String> chosen = elements(response.headers("Sec-WebSocket-Protocol"));
     if (chosen.size() > 1 || (chosen.size() == 1 && !options.subprotocols().contains(chosen.get(0)))) {
-      return "expected a subprotocol among " + options.subprotocols() + " but the server chose "
-          + (chosen.size() == 1 && chosen.get(0).startsWith(OkHttpWebSocketOptions.BEARER_SUBPROTOCOL_PREFIX)
-              ? "[bearer.<redacted>]" : chosen.toString()) + from;
+      // A server may echo the bearer token's subprotocol (a credential), alone or with others.
+      List<String> shown = new ArrayList<String>(chosen.size());
+      for (String name : chosen) {
+        shown.add(name.regionMatches(true, 0, OkHttpWebSocketOptions.BEARER_SUBPROTOCOL_PREFIX, 0,
+            OkHttpWebSocketOptions.BEARER_SUBPROTOCOL_PREFIX.length())
+            ? name.substring(0, OkHttpWebSocketOptions.BEARER_SUBPROTOCOL_PREFIX.length()) + "<redacted>" : name);
+      }
+      return "expected a subprotocol among " + options.subprotocols() + " but the server chose " + shown + from;
     }
     return null;
   }

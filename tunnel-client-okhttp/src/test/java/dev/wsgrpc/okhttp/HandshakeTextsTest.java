@@ -177,6 +177,14 @@ class HandshakeTextsTest {
   }
 
   @Test
+  void twoSubprotocolsChosenAreRefusedWithAnEchoedBearerTokenRedacted() throws Exception {
+    String url = scripted(key -> upgrade(key, "Sec-WebSocket-Protocol: wsgrpc.v1, bearer.SECRET-TOKEN\r\n"));
+    assertEquals("expected a subprotocol among [wsgrpc.v1] but the server chose [wsgrpc.v1, bearer.<redacted>] from "
+        + url, callFails(OkHttpWebSocketOptions.newBuilder(url).bearerTokenSubprotocol("SECRET-TOKEN").build())
+            .getDescription());
+  }
+
+  @Test
   void silentServerTimesOutWithTheHandshakeTimeout() throws Exception {
     String url = scripted(key -> null);
     assertEquals("WebSocket handshake with " + url + " timed out after 500 ms while waiting for the answer to the "

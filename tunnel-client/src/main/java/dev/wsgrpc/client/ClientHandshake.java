@@ -92,7 +92,9 @@ final class ClientHandshake {
     }
     List<String> chosen = Http11Tokens.elements(h.getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL));
     if (chosen.size() > 1 || (chosen.size() == 1 && !options.subprotocols().contains(chosen.get(0)))) {
-      return "expected a subprotocol among " + options.subprotocols() + " but the server chose " + chosen + from;
+      // A bearer.<token> offer is a credential, and a server may echo it.
+      return "expected a subprotocol among " + options.shownSubprotocols() + " but the server chose "
+          + WebSocketClientOptions.shownSubprotocols(chosen) + from;
     }
     return null;
   }

@@ -87,7 +87,8 @@ final class DialProgressHandler extends ChannelInboundHandlerAdapter implements 
       // The upgrade step handed over: the frame handlers and the caller's handler are in place.
       String server = answer.headers().get(HttpHeaderNames.SERVER);
       String subprotocol = ClientHandshake.subprotocol(answer);
-      finish(Step.UPGRADE, answer.status() + ", subprotocol " + (subprotocol != null ? subprotocol : "none")
+      finish(Step.UPGRADE, answer.status() + ", subprotocol "
+          + (subprotocol != null ? WebSocketClientOptions.shownSubprotocol(subprotocol) : "none")
           + (server != null ? ", Server: " + server : ""), null);
       ctx.pipeline().remove(this);
       result.trySuccess(ctx.channel());

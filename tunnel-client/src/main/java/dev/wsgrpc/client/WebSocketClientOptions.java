@@ -193,12 +193,25 @@ public final class WebSocketClientOptions {
   }
 
   /** The subprotocols, with the token of a {@code bearer.<token>} offer (a credential) redacted. */
-  private List<String> shownSubprotocols() {
-    List<String> shown = new ArrayList<>(subprotocols.size());
-    for (String p : subprotocols) {
-      shown.add(p.regionMatches(true, 0, "bearer.", 0, 7) ? p.substring(0, 7) + "<redacted>" : p);
+  List<String> shownSubprotocols() {
+    return shownSubprotocols(subprotocols);
+  }
+
+  /**
+   * {@code names} as errors and logs show subprotocols: the token of a {@code bearer.<token>} one (a credential)
+   * redacted, e.g. {@code [wsgrpc.v1, bearer.<redacted>]}.
+   */
+  static List<String> shownSubprotocols(List<String> names) {
+    List<String> shown = new ArrayList<>(names.size());
+    for (String p : names) {
+      shown.add(shownSubprotocol(p));
     }
     return shown;
+  }
+
+  /** {@code name} as errors and logs show a subprotocol: {@code bearer.<redacted>} for a bearer token's. */
+  static String shownSubprotocol(String name) {
+    return name.regionMatches(true, 0, "bearer.", 0, 7) ? name.substring(0, 7) + "<redacted>" : name;
   }
 
   /** A validating builder; every setter fails fast with the offending value. Not thread-safe. */

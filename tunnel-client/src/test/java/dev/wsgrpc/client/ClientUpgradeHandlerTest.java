@@ -602,6 +602,25 @@ class ClientUpgradeHandlerTest {
     assertFalse(ch.finish());
   }
 
+  /** A {@code bearer.<token>} offer is a credential: shown as the options' toString() shows it. */
+  @Test
+  void subprotocolRefusalRedactsTheTokenOfABearerOffer() {
+    start(WebSocketClientOptions.newBuilder(URL).subprotocols("wsgrpc.v1", "bearer.SECRET-TOKEN").build());
+    ch.writeInbound(ascii(accepted("Sec-WebSocket-Protocol: chat")));
+    assertFailed("expected a subprotocol among [wsgrpc.v1, bearer.<redacted>] but the server chose [chat] from "
+        + "ws://example.com:8080/grpc?<redacted>");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void subprotocolRefusalRedactsABearerTokenTheServerEchoed() {
+    start(WebSocketClientOptions.newBuilder(URL).subprotocols("wsgrpc.v1", "Bearer.SECRET-TOKEN").build());
+    ch.writeInbound(ascii(accepted("Sec-WebSocket-Protocol: wsgrpc.v1, Bearer.SECRET-TOKEN")));
+    assertFailed("expected a subprotocol among [wsgrpc.v1, Bearer.<redacted>] but the server chose [wsgrpc.v1, "
+        + "Bearer.<redacted>] from ws://example.com:8080/grpc?<redacted>");
+    assertFalse(ch.finish());
+  }
+
   @Test
   void extensionsChosenByTheServerFail() {
     start();

@@ -234,6 +234,22 @@ class DialerTest {
     }
   }
 
+  /** A server that chose the {@code bearer.<token>} offer: the step's detail shows it as the options show it. */
+  @Test
+  void theChosenBearerSubprotocolIsReportedWithItsTokenRedacted() throws Exception {
+    try (Scripted server = new Scripted((self, in, out) -> {
+      String head = self.readHead(in);
+      out.write(new String(accept(head), US_ASCII)
+          .replace("Sec-WebSocket-Protocol: wsgrpc.v1", "Sec-WebSocket-Protocol: bearer.SECRET-TOKEN")
+          .getBytes(US_ASCII));
+    })) {
+      Future<Channel> f = dial(direct(server.port()).subprotocols("bearer.SECRET-TOKEN").build());
+      assertTrue(f.isSuccess(), String.valueOf(f.cause()));
+      assertEquals("101 Switching Protocols, subprotocol bearer.<redacted>, Server: fake/1.0", detail(Step.UPGRADE));
+      f.getNow().close().await(10, TimeUnit.SECONDS);
+    }
+  }
+
   @Test
   void aRefusalIsReportedWithItsPlainTextBodyAndTheServerThatAnswered() throws Exception {
     try (Scripted server = new Scripted((self, in, out) -> {
