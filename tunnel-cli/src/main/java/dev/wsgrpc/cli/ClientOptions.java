@@ -87,11 +87,19 @@ final class ClientOptions {
   WebSocketClientOptions toOptions(String url) {
     WebSocketClientOptions.Builder b = WebSocketClientOptions.newBuilder(url);
     for (String header : headers) {
+      // Never quoted: without its colon the argument may be the value alone ("Bearer ..."), and any value may be a
+      // secret. The library's refusals say which character is wrong, and where.
       int colon = header.indexOf(':');
       if (colon <= 0) {
-        throw new IllegalArgumentException("--header: " + header + " (expected: NAME:VALUE)");
+        throw new IllegalArgumentException("--header: <redacted> (expected: NAME:VALUE; found "
+            + (colon < 0 ? "no ':'" : "no NAME before ':'") + ")");
       }
-      set("--header", () -> b.header(header.substring(0, colon).trim(), header.substring(colon + 1).trim()));
+      try {
+        b.header(header.substring(0, colon).trim(), header.substring(colon + 1).trim());
+      } catch (InvalidValueException e) {
+        // "--header name: ..." or "--header X-Auth-Key: <redacted> (...)": the library's text, which names the header.
+        throw new IllegalArgumentException("--" + e.getMessage(), e);
+      }
     }
     ProxyOptions.Builder proxyOptions = ProxyOptions.newBuilder().useSystemProxy(useSystemProxy);
     if (proxy != null) {

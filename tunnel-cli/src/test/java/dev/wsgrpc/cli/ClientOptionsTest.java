@@ -79,13 +79,30 @@ class ClientOptionsTest {
 
   @Test
   void mistakesNameTheOptionAndWhatWasExpected() {
-    assertEquals("--header: nocolon (expected: NAME:VALUE)",
+    assertEquals("--header: <redacted> (expected: NAME:VALUE; found no ':')",
         assertThrows(IllegalArgumentException.class, () -> parse("ws://h/", "--header", "nocolon")).getMessage());
     assertEquals("--proxy: <redacted>@proxy (expected: [http://][USER:PASSWORD@]HOST:PORT)",
         assertThrows(IllegalArgumentException.class, () -> parse("ws://h/", "--proxy", "u:secret@proxy"))
             .getMessage());
     assertEquals("--connect-to: h:x (expected: HOST:PORT)",
         assertThrows(IllegalArgumentException.class, () -> parse("ws://h/", "--connect-to", "h:x")).getMessage());
+  }
+
+  /** Without its colon the argument may be the value alone, and any header's value may be a secret. */
+  @Test
+  void aRefusedHeaderIsNeverEchoed() {
+    assertEquals("--header: <redacted> (expected: NAME:VALUE; found no ':')", assertThrows(
+        IllegalArgumentException.class, () -> parse("ws://h/", "--header", "Bearer SECRET-TOKEN")).getMessage());
+    assertEquals("--header: <redacted> (expected: NAME:VALUE; found no NAME before ':')", assertThrows(
+        IllegalArgumentException.class, () -> parse("ws://h/", "--header", ": SECRET-TOKEN")).getMessage());
+    assertEquals("--header X-Auth-Key: <redacted> (expected: printable Latin-1 without line breaks; found U+0001 at "
+        + "index 6)", assertThrows(IllegalArgumentException.class,
+            () -> parse("ws://h/", "--header", "X-Auth-Key: SECRET\u0001TOKEN")).getMessage());
+    assertEquals("--header name: <redacted> (expected: an HTTP token; found ' ' at index 13)", assertThrows(
+        IllegalArgumentException.class, () -> parse("ws://h/", "--header", "Authorization Bearer SECRET:TOKEN"))
+            .getMessage());
+    assertEquals("--header name: Host (expected: not one the handshake sets itself)", assertThrows(
+        IllegalArgumentException.class, () -> parse("ws://h/", "--header", "Host: other")).getMessage());
   }
 
   @Test

@@ -19,40 +19,60 @@ final class Checks {
 
   /** An HTTP token (RFC 9110 5.6.2): header names, subprotocols. */
   static boolean isToken(String s) {
-    if (s == null || s.isEmpty()) {
-      return false;
-    }
+    return s != null && !s.isEmpty() && firstNonTokenChar(s) < 0;
+  }
+
+  /**
+   * Where {@code s} stops being an HTTP token, for a refusal that must not quote it (it may be a pasted credential):
+   * the character and its index, e.g. {@code "' ' at index 3"} or {@code "U+000A at index 1"}; null when {@code s}
+   * is a token, null or empty. tunnel-core's {@code Http11Tokens.whereNotAToken}, which this module cannot use.
+   */
+  static String whereNotAToken(String s) {
+    int i = s == null ? -1 : firstNonTokenChar(s);
+    return i < 0 ? null : describeCharAt(s, i);
+  }
+
+  private static int firstNonTokenChar(String s) {
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
       boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
           || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
       if (!ok) {
-        return false;
+        return i;
       }
     }
-    return true;
+    return -1;
   }
 
   /** A header value OkHttp sends as given: printable ASCII and tab, so no line breaks that could split the request. */
   static boolean isHeaderValue(String s) {
-    if (s == null) {
-      return false;
-    }
+    return s != null && firstNonHeaderValueChar(s) < 0;
+  }
+
+  /**
+   * Where {@code s} stops being a header value ({@link #isHeaderValue}), for a refusal that must not quote it (any
+   * header's value may be a secret): the character and its index, e.g. {@code "U+000A at index 6"}; null when
+   * {@code s} is one, or is null.
+   */
+  static String whereNotAHeaderValue(String s) {
+    int i = s == null ? -1 : firstNonHeaderValueChar(s);
+    return i < 0 ? null : describeCharAt(s, i);
+  }
+
+  private static int firstNonHeaderValueChar(String s) {
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
       if ((c < 0x20 && c != '\t') || c >= 0x7f) {
-        return false;
+        return i;
       }
     }
-    return true;
+    return -1;
   }
 
-  /** Header names whose values are secrets and are shown as {@code <redacted>}. */
-  static boolean isSensitive(String headerName) {
-    String n = headerName.toLowerCase(java.util.Locale.ROOT);
-    return n.equals("authorization") || n.equals("proxy-authorization") || n.equals("cookie")
-        || n.equals("set-cookie") || n.contains("token") || n.contains("secret") || n.contains("api-key")
-        || n.equals("sec-websocket-protocol");
+  /** {@code "'c' at index i"} for printable ASCII, else {@code "U+XXXX at index i"}: one character, never more. */
+  private static String describeCharAt(String s, int i) {
+    char c = s.charAt(i);
+    return (c >= 0x20 && c < 0x7f ? "'" + c + "'" : String.format("U+%04X", (int) c)) + " at index " + i;
   }
 
   /**

@@ -262,8 +262,9 @@ public final class OkHttpWebSocketOptions {
     }
 
     /**
-     * Adds a header to every upgrade request, e.g. {@code Authorization}. Values are never logged. Default: none.
-     * Headers the handshake sets itself ({@code Host}, {@code Upgrade}, {@code Sec-WebSocket-*}, ...) are refused;
+     * Adds a header to every upgrade request, e.g. {@code Authorization}. Values are never logged, nor quoted when
+     * refused (the refusal names the first character it cannot send, and its index). Default: none. Headers the
+     * handshake sets itself ({@code Host}, {@code Upgrade}, {@code Sec-WebSocket-*}, ...) are refused;
      * use {@link #origin} and {@link #subprotocols} for those.
      */
     public Builder header(String name, String value) {
@@ -287,9 +288,10 @@ public final class OkHttpWebSocketOptions {
      */
     public Builder subprotocols(String... names) {
       for (String name : names) {
-        checkArgument(Checks.isToken(name), "subprotocol", name, "an HTTP token");
-        checkArgument(!name.startsWith(BEARER_SUBPROTOCOL_PREFIX), "subprotocol", "bearer.<redacted>",
+        // The bearer check first: a token that is no HTTP token would otherwise be quoted.
+        checkArgument(name == null || !name.startsWith(BEARER_SUBPROTOCOL_PREFIX), "subprotocol", "bearer.<redacted>",
             "a protocol name (set tokens with bearerTokenSubprotocol)");
+        checkArgument(Checks.isToken(name), "subprotocol", name, "an HTTP token");
       }
       this.subprotocols = Arrays.asList(names.clone());
       return this;
@@ -301,8 +303,11 @@ public final class OkHttpWebSocketOptions {
      * never logged. {@code null} offers none. Default: none.
      */
     public Builder bearerTokenSubprotocol(String token) {
-      checkArgument(token == null || Checks.isToken(BEARER_SUBPROTOCOL_PREFIX + token), "bearer token", "<redacted>",
-          "an HTTP token (letters, digits, -._~+ and the like)");
+      if (token != null && !Checks.isToken(BEARER_SUBPROTOCOL_PREFIX + token)) {
+        String where = Checks.whereNotAToken(token);
+        checkArgument(false, "bearer token", "<redacted>", "an HTTP token (letters, digits, -._~+ and the like)"
+            + (where == null ? "" : "; found " + where));
+      }
       this.bearerToken = token;
       return this;
     }
@@ -364,12 +369,24 @@ public final class OkHttpWebSocketOptions {
       return new OkHttpWebSocketOptions(this);
     }
 
+    /**
+     * Refuses a header the handshake cannot send. A refusal never quotes a value, whatever the header's name (any
+     * header may carry a secret), nor a name that is no token (it may be a pasted credential): it says which
+     * character is wrong, and where.
+     */
     static void checkHeader(String name, String value) {
+      String notToken = Checks.whereNotAToken(name);
+      if (notToken != null) {
+        checkArgument(false, "header name", "<redacted>", "an HTTP token; found " + notToken);
+      }
       checkArgument(Checks.isToken(name), "header name", name, "an HTTP token");
       checkArgument(!RESERVED_HEADERS.contains(name.toLowerCase(Locale.ROOT)), "header name", name,
           "not one the handshake sets itself");
-      checkArgument(Checks.isHeaderValue(value), "header " + name,
-          Checks.isSensitive(name) ? "<redacted>" : value, "printable ASCII without line breaks");
+      if (!Checks.isHeaderValue(value)) {
+        String where = Checks.whereNotAHeaderValue(value);
+        checkArgument(false, "header " + name, value == null ? null : "<redacted>",
+            "printable ASCII without line breaks" + (where == null ? "" : "; found " + where));
+      }
     }
   }
 }

@@ -25,6 +25,7 @@ import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
@@ -120,6 +121,16 @@ class HandshakeTextsTest {
     assertEquals("expected HTTP 101 but was 307 Temporary Redirect from " + withUser + ": redirected to "
         + "wss://<redacted>@edge.example.com/grpc#<redacted>",
         callFails(OkHttpWebSocketOptions.newBuilder(withUser).build()).getDescription());
+  }
+
+  /** X-Auth-Key is on no list of sensitive names, and its value is a secret all the same. */
+  @Test
+  void aSuppliedHeaderValueTheRequestCannotCarryIsNotQuoted() throws Exception {
+    String url = scripted(key -> "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    Status status = callFails(OkHttpWebSocketOptions.newBuilder(url)
+        .headersSupplier(() -> Collections.singletonMap("X-Auth-Key", "SECRET\u0001TOKEN")).build());
+    assertEquals("could not build the upgrade request for " + url + ": header X-Auth-Key: <redacted> (expected: "
+        + "printable ASCII without line breaks; found U+0001 at index 6)", status.getDescription());
   }
 
   @Test

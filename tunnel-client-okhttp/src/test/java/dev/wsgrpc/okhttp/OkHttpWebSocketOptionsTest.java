@@ -144,10 +144,29 @@ class OkHttpWebSocketOptionsTest {
     OkHttpWebSocketOptions.Builder b = OkHttpWebSocketOptions.newBuilder("ws://h/grpc");
     assertEquals("header name: Sec-WebSocket-Key (expected: not one the handshake sets itself)",
         refusal(() -> b.header("Sec-WebSocket-Key", "x")));
-    assertEquals("header Authorization: <redacted> (expected: printable ASCII without line breaks)",
-        refusal(() -> b.header("Authorization", "Bearer a\r\nX: y")));
-    assertEquals("bearer token: <redacted> (expected: an HTTP token (letters, digits, -._~+ and the like))",
-        refusal(() -> b.bearerTokenSubprotocol("a b")));
+    assertEquals("header Authorization: <redacted> (expected: printable ASCII without line breaks; found U+000D at "
+        + "index 8)", refusal(() -> b.header("Authorization", "Bearer a\r\nX: y")));
+    assertEquals("bearer token: <redacted> (expected: an HTTP token (letters, digits, -._~+ and the like); found ' ' "
+        + "at index 1)", refusal(() -> b.bearerTokenSubprotocol("a b")));
+  }
+
+  /** Any header may carry a secret (X-Auth-Key is on no list of sensitive names): no refusal quotes a value. */
+  @Test
+  void noHeaderValueNorNonTokenNameIsQuotedInARefusal() {
+    OkHttpWebSocketOptions.Builder b = OkHttpWebSocketOptions.newBuilder("ws://h/grpc");
+    assertEquals("header X-Auth-Key: <redacted> (expected: printable ASCII without line breaks; found U+0001 at "
+        + "index 6)", refusal(() -> b.header("X-Auth-Key", "SECRET\u0001TOKEN")));
+    assertEquals("header X-Trace: <redacted> (expected: printable ASCII without line breaks; found U+00E9 at "
+        + "index 3)", refusal(() -> b.header("X-Trace", "caf\u00e9")));
+    assertEquals("header X-Trace: null (expected: printable ASCII without line breaks)",
+        refusal(() -> b.header("X-Trace", null)));
+    assertEquals("header name: <redacted> (expected: an HTTP token; found ' ' at index 13)",
+        refusal(() -> b.header("Authorization Bearer SECRET", "x")));
+    assertEquals("header name:  (expected: an HTTP token)", refusal(() -> b.header("", "x")));
+    assertEquals("header X-Auth-Key: <redacted> (expected: printable ASCII without line breaks; found U+0001 at "
+        + "index 6)", refusal(() -> OkHttpWebSocketOptions.Builder.checkHeader("X-Auth-Key", "SECRET\u0001TOKEN")));
+    assertEquals("subprotocol: bearer.<redacted> (expected: a protocol name (set tokens with "
+        + "bearerTokenSubprotocol))", refusal(() -> b.subprotocols("bearer.ab/SECRET==")));
   }
 
   @Test

@@ -6,6 +6,7 @@ import static dev.wsgrpc.core.internal.Preconditions.checkNotNull;
 import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.WebSocketTunnel;
 import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.core.internal.InvalidValueException;
 import dev.wsgrpc.core.internal.UrlRedaction;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -268,7 +269,8 @@ public final class WebSocketClientOptions {
     }
 
     /**
-     * Adds a header to every upgrade request, e.g. {@code Authorization}. Values are never logged. Default: none.
+     * Adds a header to every upgrade request, e.g. {@code Authorization}. Values are never logged, nor quoted when
+     * refused (the refusal names the first character it cannot send, and its index). Default: none.
      * Headers the handshake sets itself ({@code Host}, {@code Upgrade}, {@code Sec-WebSocket-*}, ...) are refused;
      * use {@link #origin} and {@link #subprotocols} for those.
      */
@@ -293,6 +295,11 @@ public final class WebSocketClientOptions {
      */
     public Builder subprotocols(String... names) {
       for (String name : names) {
+        if (!Http11Tokens.isToken(name) && name != null && !shownSubprotocol(name).equals(name)) {
+          // A bearer.<token> offer is a credential: shown as toString() shows it, with where it stops being a token.
+          throw new InvalidValueException("subprotocol", shownSubprotocol(name),
+              "an HTTP token; found " + Http11Tokens.whereNotAToken(name));
+        }
         checkArgument(Http11Tokens.isToken(name), "subprotocol", name, "an HTTP token");
       }
       this.subprotocols = Arrays.asList(names.clone());
@@ -356,12 +363,24 @@ public final class WebSocketClientOptions {
       return new WebSocketClientOptions(this);
     }
 
+    /**
+     * Refuses a header the handshake cannot send. A refusal never quotes a value, whatever the header's name (any
+     * header may carry a secret), nor a name that is no token (it may be a pasted credential): it says which
+     * character is wrong, and where.
+     */
     private static void checkHeader(String name, String value) {
+      String notToken = Http11Tokens.whereNotAToken(name);
+      if (notToken != null) {
+        throw new InvalidValueException("header name", "<redacted>", "an HTTP token; found " + notToken);
+      }
       checkArgument(Http11Tokens.isToken(name), "header name", name, "an HTTP token");
       checkArgument(!RESERVED_HEADERS.contains(name.toLowerCase(Locale.ROOT)), "header name", name,
           "not one the handshake sets itself");
-      checkArgument(Http11Tokens.isHeaderValue(value), "header " + name,
-          Http11Tokens.isSensitive(name) ? "<redacted>" : value, "a value without line breaks");
+      if (!Http11Tokens.isHeaderValue(value)) {
+        String where = Http11Tokens.whereNotAHeaderValue(value);
+        throw new InvalidValueException("header " + name, value == null ? null : "<redacted>",
+            "printable Latin-1 without line breaks" + (where == null ? "" : "; found " + where));
+      }
     }
   }
 

@@ -293,9 +293,21 @@ class ClientUpgradeHandlerTest {
     assertNull(request, "nothing is sent");
     StatusRuntimeException e = assertFailed(null);
     String description = e.getStatus().getDescription();
-    assertTrue(description.contains("header Authorization: <redacted> (expected: a value without line breaks)"),
-        description);
+    assertTrue(description.contains("header Authorization: <redacted> (expected: printable Latin-1 without line "
+        + "breaks; found U+000D at index 14)"), description);
     assertFalse(description.contains("hunter2"));
+    assertFalse(ch.finish());
+  }
+
+  /** X-Auth-Key is on no list of sensitive names, and its value is a secret all the same. */
+  @Test
+  void suppliedValueOfAnyHeaderIsNotQuotedInTheError() {
+    start(WebSocketClientOptions.newBuilder(URL)
+        .headersSupplier(() -> Map.of("X-Auth-Key", "SECRET\u0001TOKEN"))
+        .build());
+    assertNull(request, "nothing is sent");
+    assertFailed("could not build the upgrade request for ws://example.com:8080/grpc?<redacted>: header X-Auth-Key: "
+        + "<redacted> (expected: printable Latin-1 without line breaks; found U+0001 at index 6)");
     assertFalse(ch.finish());
   }
 

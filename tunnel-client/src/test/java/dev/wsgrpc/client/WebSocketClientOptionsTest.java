@@ -269,33 +269,51 @@ class WebSocketClientOptionsTest {
         message(() -> WebSocketClientOptions.newBuilder("ws://h/").header(name, "x")));
   }
 
+  @Test
+  void headerNamesMustBeTokens() {
+    assertEquals("header name:  (expected: an HTTP token)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").header("", "x")));
+    assertEquals("header name: null (expected: an HTTP token)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").header(null, "x")));
+    assertEquals("header name: <redacted> (expected: an HTTP token; found U+000D at index 1)",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").header("X\r\nY", "x")));
+  }
+
+  /** A name that is no token may be a pasted credential ("Authorization Bearer a:b"): it is not quoted either. */
   @ParameterizedTest
-  @ValueSource(strings = {"", "Bad Name", "X:Y", "X\r\nY"})
-  void headerNamesMustBeTokens(String name) {
-    assertEquals("header name: " + name + " (expected: an HTTP token)",
-        message(() -> WebSocketClientOptions.newBuilder("ws://h/").header(name, "x")));
+  @CsvSource(delimiter = '|', value = {"Bad Name|' ' at index 3", "X:Y|':' at index 1",
+      "Authorization Bearer SECRET|' ' at index 13"})
+  void aHeaderNameThatIsNoTokenIsRefusedSayingWhereWithoutQuotingIt(String name, String where) {
+    String m = message(() -> WebSocketClientOptions.newBuilder("ws://h/").header(name, "x"));
+    assertEquals("header name: <redacted> (expected: an HTTP token; found " + where + ")", m);
   }
 
   @Test
   void secretHeaderValuesAreRedactedInMessages() {
     String m = message(() -> WebSocketClientOptions.newBuilder("ws://h/").header("Authorization", "Bearer abc\n"));
-    assertEquals("header Authorization: <redacted> (expected: a value without line breaks)", m);
+    assertEquals("header Authorization: <redacted> (expected: printable Latin-1 without line breaks; found U+000A "
+        + "at index 10)", m);
     assertFalse(m.contains("abc"));
   }
 
+  /** Any header may carry a secret (X-Auth-Key is on no list of sensitive names): no refusal quotes a value. */
   @ParameterizedTest
-  @ValueSource(strings = {"Cookie", "X-Auth-Token", "X-Api-Key", "Proxy-Authorization", "X-Client-Secret"})
-  void everySensitiveHeaderIsRedacted(String name) {
-    String m = message(() -> WebSocketClientOptions.newBuilder("ws://h/").header(name, "s3cr3t\r\nX: y"));
-    assertEquals("header " + name + ": <redacted> (expected: a value without line breaks)", m);
-    assertFalse(m.contains("s3cr3t"));
+  @ValueSource(strings = {"Cookie", "X-Auth-Token", "X-Api-Key", "Proxy-Authorization", "X-Client-Secret",
+      "X-Auth-Key", "X-Trace"})
+  void noHeaderValueIsQuotedInARefusal(String name) {
+    String m = message(() -> WebSocketClientOptions.newBuilder("ws://h/").header(name, "s3cr3t\u0001TOKEN"));
+    assertEquals("header " + name + ": <redacted> (expected: printable Latin-1 without line breaks; found U+0001 "
+        + "at index 6)", m);
+    assertFalse(m.contains("s3cr3t") || m.contains("TOKEN"), m);
   }
 
   @Test
-  void ordinaryHeaderValuesAreQuotedInMessages() {
-    assertEquals("header X-Trace: a\nb (expected: a value without line breaks)",
-        message(() -> WebSocketClientOptions.newBuilder("ws://h/").header("X-Trace", "a\nb")));
-    assertEquals("header X-Trace: null (expected: a value without line breaks)",
+  void aRefusedHeaderValueNamesItsFirstBadCharacterAndWhereItIs() {
+    assertEquals("header X-Trace: <redacted> (expected: printable Latin-1 without line breaks; found U+000A at "
+        + "index 1)", message(() -> WebSocketClientOptions.newBuilder("ws://h/").header("X-Trace", "a\nb")));
+    assertEquals("header X-Trace: <redacted> (expected: printable Latin-1 without line breaks; found U+4E2D at "
+        + "index 2)", message(() -> WebSocketClientOptions.newBuilder("ws://h/").header("X-Trace", "ab\u4e2d")));
+    assertEquals("header X-Trace: null (expected: printable Latin-1 without line breaks)",
         message(() -> WebSocketClientOptions.newBuilder("ws://h/").header("X-Trace", null)));
   }
 
@@ -303,8 +321,10 @@ class WebSocketClientOptionsTest {
   void suppliedHeadersAreCheckedLikeStaticOnes() {
     assertEquals("header name: Host (expected: not one the handshake sets itself)",
         message(() -> WebSocketClientOptions.checkSuppliedHeader("Host", "evil")));
-    assertEquals("header Cookie: <redacted> (expected: a value without line breaks)",
-        message(() -> WebSocketClientOptions.checkSuppliedHeader("Cookie", "a=b\r\n")));
+    assertEquals("header Cookie: <redacted> (expected: printable Latin-1 without line breaks; found U+000D at "
+        + "index 3)", message(() -> WebSocketClientOptions.checkSuppliedHeader("Cookie", "a=b\r\n")));
+    assertEquals("header X-Auth-Key: <redacted> (expected: printable Latin-1 without line breaks; found U+0001 at "
+        + "index 6)", message(() -> WebSocketClientOptions.checkSuppliedHeader("X-Auth-Key", "SECRET\u0001TOKEN")));
     WebSocketClientOptions.checkSuppliedHeader("Authorization", "Bearer ok");
   }
 
@@ -312,6 +332,13 @@ class WebSocketClientOptionsTest {
   void subprotocolsMustBeTokens() {
     assertEquals("subprotocol: bad name (expected: an HTTP token)",
         message(() -> WebSocketClientOptions.newBuilder("ws://h/").subprotocols("wsgrpc.v1", "bad name")));
+  }
+
+  /** Base64 tokens hold '/' and '=', which no token may: the refusal says where, as the options show the token. */
+  @Test
+  void aBearerSubprotocolThatIsNoTokenIsRefusedWithoutQuotingTheToken() {
+    String m = message(() -> WebSocketClientOptions.newBuilder("ws://h/").subprotocols("bearer.ab/SECRET=="));
+    assertEquals("subprotocol: bearer.<redacted> (expected: an HTTP token; found '/' at index 9)", m);
   }
 
   @Test

@@ -91,32 +91,60 @@ public final class Http11Tokens {
 
   /** Whether {@code name} is an HTTP token (RFC 9110 5.6.2), usable as a header name or subprotocol. */
   public static boolean isToken(String name) {
-    if (name == null || name.isEmpty()) {
-      return false;
-    }
+    return name != null && !name.isEmpty() && firstNonTokenChar(name) < 0;
+  }
+
+  /**
+   * Where {@code name} stops being an HTTP token, for a refusal that must not quote it (it may be a pasted
+   * credential): the character and its index, e.g. {@code "' ' at index 3"} or {@code "U+000A at index 1"}; null when
+   * {@code name} is a token, null or empty.
+   */
+  public static String whereNotAToken(String name) {
+    int i = name == null ? -1 : firstNonTokenChar(name);
+    return i < 0 ? null : describeCharAt(name, i);
+  }
+
+  private static int firstNonTokenChar(String name) {
     for (int i = 0; i < name.length(); i++) {
       char c = name.charAt(i);
       boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
           || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
       if (!ok) {
-        return false;
+        return i;
       }
     }
-    return true;
+    return -1;
   }
 
-  /** Whether {@code value} can be sent as a header value: visible ASCII, spaces and tabs, no line breaks. */
+  /** Whether {@code value} can be sent as a header value: visible Latin-1, spaces and tabs, no line breaks. */
   public static boolean isHeaderValue(String value) {
-    if (value == null) {
-      return false;
-    }
+    return value != null && firstNonHeaderValueChar(value) < 0;
+  }
+
+  /**
+   * Where {@code value} stops being a header value ({@link #isHeaderValue}), for a refusal that must not quote it
+   * (any header's value may be a secret): the character and its index, e.g. {@code "U+000A at index 6"}; null when
+   * {@code value} is one, or is null.
+   */
+  public static String whereNotAHeaderValue(String value) {
+    int i = value == null ? -1 : firstNonHeaderValueChar(value);
+    return i < 0 ? null : describeCharAt(value, i);
+  }
+
+  private static int firstNonHeaderValueChar(String value) {
     for (int i = 0; i < value.length(); i++) {
       char c = value.charAt(i);
       if (c != '\t' && (c < 0x20 || c == 0x7f || c > 0xff)) {
-        return false;
+        return i;
       }
     }
-    return true;
+    return -1;
+  }
+
+  /** {@code "'c' at index i"} for printable ASCII, else {@code "U+XXXX at index i"}: one character, never more. */
+  private static String describeCharAt(String s, int i) {
+    char c = s.charAt(i);
+    return (c >= 0x20 && c < 0x7f ? "'" + c + "'" : String.format("U+%04X", (int) c)) + " at index " + i;
   }
 
   /** Header names whose values are secrets: never logged, never quoted in an error. */

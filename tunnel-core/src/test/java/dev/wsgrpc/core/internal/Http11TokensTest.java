@@ -3,6 +3,7 @@ package dev.wsgrpc.core.internal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
@@ -114,6 +115,26 @@ class Http11TokensTest {
   @Test
   void isHeaderValueRejectsNull() {
     assertFalse(Http11Tokens.isHeaderValue(null));
+  }
+
+  @Test
+  void whereNotAHeaderValueNamesOnlyTheFirstBadCharacterAndItsIndex() {
+    assertEquals("U+0001 at index 6", Http11Tokens.whereNotAHeaderValue("SECRET\u0001TOKEN"));
+    assertEquals("U+000D at index 1", Http11Tokens.whereNotAHeaderValue("a\r\nb"));
+    assertEquals("U+007F at index 0", Http11Tokens.whereNotAHeaderValue("\u007f"));
+    assertEquals("U+4E2D at index 2", Http11Tokens.whereNotAHeaderValue("ab\u4e2d"));
+    assertNull(Http11Tokens.whereNotAHeaderValue("caf\u00e9\tok"));
+    assertNull(Http11Tokens.whereNotAHeaderValue(null));
+  }
+
+  @Test
+  void whereNotATokenNamesOnlyTheFirstBadCharacterAndItsIndex() {
+    assertEquals("' ' at index 3", Http11Tokens.whereNotAToken("Bad Name"));
+    assertEquals("'/' at index 9", Http11Tokens.whereNotAToken("bearer.ab/cd=="));
+    assertEquals("U+000A at index 1", Http11Tokens.whereNotAToken("X\nY"));
+    assertNull(Http11Tokens.whereNotAToken("X-Auth-Key"));
+    assertNull(Http11Tokens.whereNotAToken(""));
+    assertNull(Http11Tokens.whereNotAToken(null));
   }
 
   @ParameterizedTest
