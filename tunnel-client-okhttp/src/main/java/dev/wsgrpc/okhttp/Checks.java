@@ -17,6 +17,39 @@ final class Checks {
     return value;
   }
 
+  /**
+   * Refuses what cannot be dialed as a host: a name, an IPv4 address or an IPv6 literal (bracketed or not). A host
+   * holding a port ({@code "edge.example.com:443"}) would otherwise be taken, and fail only when the channel is
+   * built. The Netty client's {@code WebSocketClientOptions.checkHost}.
+   */
+  static void checkHost(String host, String name) {
+    checkArgument(host != null && !host.isEmpty() && isHeaderValue(host) && host.indexOf(' ') < 0, name, host,
+        "a host name or IP address");
+    boolean bracketed = host.startsWith("[") && host.endsWith("]");
+    boolean plain = !bracketed && host.indexOf(':') < 0 && host.indexOf('[') < 0 && host.indexOf(']') < 0;
+    checkArgument(plain || isIpv6Literal(bracketed ? host.substring(1, host.length() - 1) : host), name, host,
+        "a host name or IP address without a port (':' only in an IPv6 literal; the port is the second argument)");
+  }
+
+  /** Whether {@code s} is an IPv6 address, as a URI holds it in brackets (RFC 3986 3.2.2); no zone. */
+  private static boolean isIpv6Literal(String s) {
+    if (s.indexOf(':') < 0) {
+      return false;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      boolean hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+      if (!hex && c != ':' && c != '.') {
+        return false;
+      }
+    }
+    try {
+      return new java.net.URI("http://[" + s + "]/").getHost() != null;
+    } catch (java.net.URISyntaxException e) {
+      return false;
+    }
+  }
+
   /** An HTTP token (RFC 9110 5.6.2): header names, subprotocols. */
   static boolean isToken(String s) {
     return s != null && !s.isEmpty() && firstNonTokenChar(s) < 0;

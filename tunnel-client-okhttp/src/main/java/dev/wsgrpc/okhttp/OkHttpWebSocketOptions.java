@@ -350,11 +350,11 @@ public final class OkHttpWebSocketOptions {
     /**
      * Dials {@code host:port} (say, one CDN edge's address) instead of the URL's host and port, while the
      * {@code Host} header, TLS SNI, the certificate check and the RPCs' {@code :authority} still carry the URL's
-     * host. Default: none, dial the URL's host.
+     * host. {@code host} is a name, an IPv4 address or an IPv6 literal (bracketed or not), without the port.
+     * Default: none, dial the URL's host.
      */
     public Builder connectTo(String host, int port) {
-      checkArgument(host != null && !host.isEmpty() && Checks.isHeaderValue(host) && host.indexOf(' ') < 0,
-          "connectTo host", host, "a host name or IP address");
+      Checks.checkHost(host, "connectTo host");
       checkArgument(port >= 1 && port <= 65535, "connectTo port", port, "between 1 and 65535");
       this.connectToHost = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
       this.connectToPort = port;

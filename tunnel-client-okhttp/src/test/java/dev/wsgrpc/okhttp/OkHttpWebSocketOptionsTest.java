@@ -13,6 +13,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import okhttp3.CertificatePinner;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The builders validate every value with {@code name: value (expected: ...)}, nest like the Netty client's. */
 class OkHttpWebSocketOptionsTest {
@@ -206,5 +208,27 @@ class OkHttpWebSocketOptionsTest {
         .connectTo("[2001:db8::1]", 8443).build();
     assertEquals("dns:///[2001:db8::1]:8443", o.target());
     assertEquals("edge.example.com:443", o.authority());
+  }
+
+  private static final String WITHOUT_A_PORT = "a host name or IP address without a port (':' only in an IPv6 "
+      + "literal; the port is the second argument)";
+
+  /** grpc-java refused "dns:///[edge.example.com:443]:443" only when the channel was built, in its own words. */
+  @ParameterizedTest
+  @ValueSource(strings = {"edge.example.com:443", "192.0.2.7:443", "[edge.example.com]", "dead:beef", "1::2::3",
+      "[::1]:443", "fe80::1%eth0"})
+  void aHostThatIsNoHostAloneIsRefusedByTheBuilders(String host) {
+    assertEquals("connectTo host: " + host + " (expected: " + WITHOUT_A_PORT + ")",
+        refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://h/").connectTo(host, 443)));
+    assertEquals("proxy host: " + host + " (expected: " + WITHOUT_A_PORT + ")",
+        refusal(() -> ProxyOptions.of(host, 3128)));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"edge.example.com", "192.0.2.7", "::1", "[::1]", "2001:db8::7", "[::ffff:192.0.2.7]"})
+  void hostNamesAndIpAddressesAreAccepted(String host) throws Exception {
+    OkHttpWebSocketOptions o = OkHttpWebSocketOptions.newBuilder("ws://h/grpc").connectTo(host, 443)
+        .proxy(ProxyOptions.of(host, 3128)).build();
+    assertEquals(3128, o.proxy().port());
   }
 }

@@ -106,12 +106,12 @@ public final class ProxyOptions {
     }
 
     /**
-     * Goes through this proxy whatever the standard settings say. Default: none; the standard settings decide (see
+     * Goes through this proxy whatever the standard settings say. {@code host} is a name, an IPv4 address or an
+     * IPv6 literal (bracketed or not), without the port. Default: none; the standard settings decide (see
      * {@link #useSystemProxy}).
      */
     public Builder address(String host, int port) {
-      checkArgument(host != null && !host.isEmpty() && Http11Tokens.isHeaderValue(host) && host.indexOf(' ') < 0,
-          "proxy host", host, "a host name or IP address");
+      WebSocketClientOptions.checkHost(host, "proxy host");
       checkArgument(port >= 1 && port <= 65535, "proxy port", port, "between 1 and 65535");
       this.host = host;
       this.port = port;

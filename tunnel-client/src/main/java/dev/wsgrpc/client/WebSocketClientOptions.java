@@ -344,11 +344,11 @@ public final class WebSocketClientOptions {
     /**
      * Dials {@code host:port} (say, one CDN edge's address) instead of the URL's host and port, while the
      * {@code Host} header, TLS SNI, the certificate check and the RPCs' {@code :authority} still carry the URL's
-     * host. Default: none, dial the URL's host.
+     * host. {@code host} is a name, an IPv4 address or an IPv6 literal (bracketed or not), without the port.
+     * Default: none, dial the URL's host.
      */
     public Builder connectTo(String host, int port) {
-      checkArgument(host != null && !host.isEmpty() && Http11Tokens.isHeaderValue(host) && host.indexOf(' ') < 0,
-          "connectTo host", host, "a host name or IP address");
+      checkHost(host, "connectTo host");
       checkArgument(port >= 1 && port <= 65535, "connectTo port", port, "between 1 and 65535");
       this.connectToHost = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
       this.connectToPort = port;
@@ -381,6 +381,39 @@ public final class WebSocketClientOptions {
         throw new InvalidValueException("header " + name, value == null ? null : "<redacted>",
             "printable Latin-1 without line breaks" + (where == null ? "" : "; found " + where));
       }
+    }
+  }
+
+  /**
+   * Refuses what cannot be dialed as a host: a name, an IPv4 address or an IPv6 literal (bracketed or not). A host
+   * holding a port ({@code "edge.example.com:443"}) would otherwise be taken, and fail only when the channel is
+   * built (grpc-java: "Could not find a NameResolverProvider").
+   */
+  static void checkHost(String host, String name) {
+    checkArgument(host != null && !host.isEmpty() && Http11Tokens.isHeaderValue(host) && host.indexOf(' ') < 0,
+        name, host, "a host name or IP address");
+    boolean bracketed = host.startsWith("[") && host.endsWith("]");
+    boolean plain = !bracketed && host.indexOf(':') < 0 && host.indexOf('[') < 0 && host.indexOf(']') < 0;
+    checkArgument(plain || isIpv6Literal(bracketed ? host.substring(1, host.length() - 1) : host), name, host,
+        "a host name or IP address without a port (':' only in an IPv6 literal; the port is the second argument)");
+  }
+
+  /** Whether {@code s} is an IPv6 address, as a URI holds it in brackets (RFC 3986 3.2.2); no zone. */
+  private static boolean isIpv6Literal(String s) {
+    if (s.indexOf(':') < 0) {
+      return false;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      boolean hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+      if (!hex && c != ':' && c != '.') {
+        return false;
+      }
+    }
+    try {
+      return new URI("http://[" + s + "]/").getHost() != null;
+    } catch (URISyntaxException e) {
+      return false;
     }
   }
 

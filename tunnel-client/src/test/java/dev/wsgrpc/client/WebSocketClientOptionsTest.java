@@ -505,4 +505,26 @@ class WebSocketClientOptionsTest {
     assertEquals("connectTo port: 70000 (expected: between 1 and 65535)",
         message(() -> WebSocketClientOptions.newBuilder("ws://h/").connectTo("h", 70000)));
   }
+
+  private static final String WITHOUT_A_PORT = "a host name or IP address without a port (':' only in an IPv6 "
+      + "literal; the port is the second argument)";
+
+  /** grpc-java refused "dns:///[edge.example.com:443]:443" only when the channel was built, in its own words. */
+  @ParameterizedTest
+  @ValueSource(strings = {"edge.example.com:443", "192.0.2.7:443", "[edge.example.com]", "dead:beef", "1::2::3",
+      "[::1]:443", "fe80::1%eth0"})
+  void aHostThatIsNoHostAloneIsRefusedByTheBuilders(String host) {
+    assertEquals("connectTo host: " + host + " (expected: " + WITHOUT_A_PORT + ")",
+        message(() -> WebSocketClientOptions.newBuilder("ws://h/").connectTo(host, 443)));
+    assertEquals("proxy host: " + host + " (expected: " + WITHOUT_A_PORT + ")",
+        message(() -> ProxyOptions.of(host, 3128)));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"edge.example.com", "192.0.2.7", "::1", "[::1]", "2001:db8::7", "[::ffff:192.0.2.7]"})
+  void hostNamesAndIpAddressesAreAccepted(String host) throws Exception {
+    WebSocketClientOptions o = WebSocketClientOptions.newBuilder("ws://h/grpc").connectTo(host, 443)
+        .proxy(ProxyOptions.of(host, 3128)).build();
+    assertEquals(3128, o.proxy().port());
+  }
 }
