@@ -121,11 +121,16 @@ public final class OkHttpWebSocketOptions {
 
   /**
    * The gRPC target the channel resolves: {@code dns:///host:port} of the URL, or of {@link #connectToHost()} and
-   * {@link #connectToPort()} when set. Each resolved address becomes one WebSocket dialed to that address.
+   * {@link #connectToPort()} when set. Each resolved address becomes one WebSocket dialed to that address. An IPv6
+   * literal's brackets are percent-encoded ({@code dns:///%5B::1%5D:443}): grpc-java refuses them in a target's
+   * path.
    */
   public String target() {
-    String dial = connectToHost != null ? connectToHost : host;
-    return "dns:///" + bracketed(dial) + ":" + (connectToHost != null ? connectToPort : port);
+    String dial = bracketed(connectToHost != null ? connectToHost : host);
+    if (dial.startsWith("[")) {
+      dial = "%5B" + dial.substring(1, dial.length() - 1) + "%5D";
+    }
+    return "dns:///" + dial + ":" + (connectToHost != null ? connectToPort : port);
   }
 
   /** The URL's {@code host:port}, which RPCs carry as their {@code :authority}. */

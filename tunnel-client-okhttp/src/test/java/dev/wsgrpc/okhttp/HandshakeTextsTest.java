@@ -133,6 +133,23 @@ class HandshakeTextsTest {
         + "printable ASCII without line breaks; found U+0001 at index 6)", status.getDescription());
   }
 
+  /**
+   * grpc-java 1.85 refused {@code dns:///[::1]:443} as a target when the channel was built. {@code ::ffff:127.0.0.1}
+   * is dialed as 127.0.0.1, so this needs no IPv6 on the machine.
+   */
+  @Test
+  void anIpv6LiteralInTheUrlOrInConnectToIsDialed() throws Exception {
+    String url = scripted(key -> "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    String port = url.substring("ws://127.0.0.1:".length(), url.indexOf("/grpc"));
+    String v6 = "ws://[::ffff:127.0.0.1]:" + port + "/grpc";
+    assertEquals("expected HTTP 101 but was 403 Forbidden from " + v6,
+        callFails(OkHttpWebSocketOptions.newBuilder(v6).build()).getDescription());
+    assertEquals("expected HTTP 101 but was 403 Forbidden from ws://edge.example.com/grpc",
+        callFails(OkHttpWebSocketOptions.newBuilder("ws://edge.example.com/grpc")
+            .connectTo("::ffff:127.0.0.1", Integer.parseInt(port)).proxy(ProxyOptions.DIRECT).build())
+            .getDescription());
+  }
+
   @Test
   void wrongPathOnTheTunnelServerQuotesItsRefusal() throws Exception {
     Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),

@@ -206,7 +206,7 @@ class OkHttpWebSocketOptionsTest {
   void connectToDialsElsewhereButKeepsTheUrlsAuthority() {
     OkHttpWebSocketOptions o = OkHttpWebSocketOptions.newBuilder("wss://edge.example.com/grpc")
         .connectTo("[2001:db8::1]", 8443).build();
-    assertEquals("dns:///[2001:db8::1]:8443", o.target());
+    assertEquals("dns:///%5B2001:db8::1%5D:8443", o.target(), "grpc-java refuses brackets in the target's path");
     assertEquals("edge.example.com:443", o.authority());
   }
 

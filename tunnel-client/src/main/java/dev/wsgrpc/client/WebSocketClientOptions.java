@@ -125,11 +125,15 @@ public final class WebSocketClientOptions {
 
   /**
    * The gRPC target that names the address to dial: {@code dns:///host:port} of the URL, or of {@link
-   * #connectToHost()} and {@link #connectToPort()} when set.
+   * #connectToHost()} and {@link #connectToPort()} when set. An IPv6 literal's brackets are percent-encoded
+   * ({@code dns:///%5B::1%5D:443}): grpc-java refuses them in a target's path.
    */
   public String target() {
     String dial = connectToHost != null ? connectToHost : host;
-    String h = dial.indexOf(':') >= 0 && !dial.startsWith("[") ? "[" + dial + "]" : dial;
+    if (dial.startsWith("[") && dial.endsWith("]")) {
+      dial = dial.substring(1, dial.length() - 1);
+    }
+    String h = dial.indexOf(':') >= 0 ? "%5B" + dial + "%5D" : dial;
     return "dns:///" + h + ":" + (connectToHost != null ? connectToPort : port);
   }
 

@@ -77,8 +77,8 @@ class WebSocketClientOptionsTest {
       "wss://example.com:80/grpc,      80,   example.com:80,    dns:///example.com:80",
       "WSS://example.com/grpc,         443,  example.com,       dns:///example.com:443",
       "ws://10.0.0.7:9000/grpc,        9000, 10.0.0.7:9000,     dns:///10.0.0.7:9000",
-      "ws://[::1]:8080/grpc,           8080, [::1]:8080,        dns:///[::1]:8080",
-      "wss://[2001:db8::1]/grpc,       443,  [2001:db8::1],     dns:///[2001:db8::1]:443",
+      "ws://[::1]:8080/grpc,           8080, [::1]:8080,        dns:///%5B::1%5D:8080",
+      "wss://[2001:db8::1]/grpc,       443,  [2001:db8::1],     dns:///%5B2001:db8::1%5D:443",
   })
   void portHostHeaderAndTargetComeFromTheUrl(String url, int port, String hostHeader, String target) {
     WebSocketClientOptions o = options(url);
@@ -500,8 +500,8 @@ class WebSocketClientOptionsTest {
     assertEquals("edge.example.com", o.hostHeader());
     assertEquals("edge.example.com", o.host());
     assertEquals("edge.example.com:443", o.authority());
-    assertEquals("dns:///[::1]:8443", WebSocketClientOptions.newBuilder("ws://h/").connectTo("[::1]", 8443).build()
-        .target());
+    assertEquals("dns:///%5B::1%5D:8443", WebSocketClientOptions.newBuilder("ws://h/").connectTo("[::1]", 8443)
+        .build().target());
     assertEquals("connectTo port: 70000 (expected: between 1 and 65535)",
         message(() -> WebSocketClientOptions.newBuilder("ws://h/").connectTo("h", 70000)));
   }
