@@ -114,6 +114,10 @@ class ClientOptionsTest {
         () -> parse("ws://h/", "--max-inbound-frame-payload", "0")).getMessage());
     assertEquals("--subprotocols: a b (expected: an HTTP token)", assertThrows(IllegalArgumentException.class,
         () -> parse("ws://h/", "--subprotocols", "a b")).getMessage());
+    assertEquals("--handshake-timeout: PT1000000H (expected: at most 2147483647 ms, about 24.8 days)", assertThrows(
+        IllegalArgumentException.class, () -> parse("ws://h/", "--handshake-timeout", "1000000h")).getMessage());
+    assertEquals("--ping-interval: PT600H (expected: at most 2147483647 ms, about 24.8 days)", assertThrows(
+        IllegalArgumentException.class, () -> parse("ws://h/", "--ping-interval", "600h")).getMessage());
   }
 
   @Test

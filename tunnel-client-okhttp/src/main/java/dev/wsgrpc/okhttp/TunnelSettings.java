@@ -29,6 +29,11 @@ public final class TunnelSettings {
   public static final long DEFAULT_PING_INTERVAL_MILLIS = 30_000;
   /** The shortest ping interval accepted, {@value} ms: shorter ones would flood the path with control frames. */
   public static final long MIN_PING_INTERVAL_MILLIS = 100;
+  /**
+   * The longest duration a setting takes, {@value} ms ({@code Integer.MAX_VALUE}, about 24.8 days): OkHttp refuses
+   * longer timeouts and ping intervals ("timeout too large"). The Netty client's settings have the same bound.
+   */
+  public static final long MAX_DURATION_MILLIS = Integer.MAX_VALUE;
   /** Default {@link Builder#maxOutboundFramePayload}: {@value} bytes. */
   public static final int DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD = 64 * 1024;
   /** Default {@link Builder#maxInboundFramePayload}: {@value} bytes. */
@@ -104,6 +109,8 @@ public final class TunnelSettings {
 
   /** A validating builder; every setter fails fast with the offending value. Not thread-safe. */
   public static final class Builder {
+    private static final String AT_MOST = "at most " + MAX_DURATION_MILLIS + " ms, about 24.8 days";
+
     private int maxInboundFramePayload = DEFAULT_MAX_INBOUND_FRAME_PAYLOAD;
     private int maxOutboundFramePayload = DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD;
     private long pingIntervalMillis = DEFAULT_PING_INTERVAL_MILLIS;
@@ -146,12 +153,14 @@ public final class TunnelSettings {
      * CDNs that drop idle connections (nginx and AWS ALB after 60 s, Cloudflare after about 100 s) from cutting a
      * quiet tunnel. A Ping whose Pong has not arrived when the next Ping is due ends the tunnel: in-flight RPCs
      * fail UNAVAILABLE and the channel reconnects, so a dead path is noticed within two intervals. 0 sends none;
-     * otherwise at least {@value TunnelSettings#MIN_PING_INTERVAL_MILLIS} ms. Default:
+     * otherwise at least {@value TunnelSettings#MIN_PING_INTERVAL_MILLIS} ms and at most
+     * {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days). Default:
      * {@value TunnelSettings#DEFAULT_PING_INTERVAL_MILLIS} ms.
      */
     public Builder pingInterval(long interval, TimeUnit unit) {
       checkNotNull(unit, "unit");
       long millis = unit.toMillis(interval);
+      checkArgument(millis <= MAX_DURATION_MILLIS, "pingInterval", interval + " " + unit, AT_MOST);
       checkArgument(interval == 0 || (interval > 0 && millis >= MIN_PING_INTERVAL_MILLIS), "pingInterval",
           interval + " " + unit, "0 to send no pings, or at least " + MIN_PING_INTERVAL_MILLIS + " ms");
       this.pingIntervalMillis = millis;
@@ -160,11 +169,13 @@ public final class TunnelSettings {
 
     /**
      * Time allowed for TCP, the proxy, TLS and the upgrade together; when it passes, RPCs fail UNAVAILABLE and the
-     * channel retries with its backoff. Default: {@value TunnelSettings#DEFAULT_HANDSHAKE_TIMEOUT_MILLIS} ms.
+     * channel retries with its backoff. At most {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days);
+     * less than 1 ms counts as 1 ms. Default: {@value TunnelSettings#DEFAULT_HANDSHAKE_TIMEOUT_MILLIS} ms.
      */
     public Builder handshakeTimeout(long timeout, TimeUnit unit) {
       checkNotNull(unit, "unit");
       checkArgument(timeout > 0, "handshakeTimeout", timeout + " " + unit, "> 0");
+      checkArgument(unit.toMillis(timeout) <= MAX_DURATION_MILLIS, "handshakeTimeout", timeout + " " + unit, AT_MOST);
       this.handshakeTimeoutMillis = Math.max(1, unit.toMillis(timeout));
       return this;
     }

@@ -150,6 +150,17 @@ class HandshakeTextsTest {
             .getDescription());
   }
 
+  /** OkHttp takes timeouts and ping intervals up to Integer.MAX_VALUE ms: the longest settings make a channel. */
+  @Test
+  void theLongestSettingsMakeAChannelThatConnects() throws Exception {
+    String url = scripted(key -> "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    TunnelSettings longest = TunnelSettings.newBuilder()
+        .handshakeTimeout(TunnelSettings.MAX_DURATION_MILLIS, TimeUnit.MILLISECONDS)
+        .pingInterval(TunnelSettings.MAX_DURATION_MILLIS, TimeUnit.MILLISECONDS).build();
+    assertEquals("expected HTTP 101 but was 403 Forbidden from " + url,
+        callFails(OkHttpWebSocketOptions.newBuilder(url).settings(longest).build()).getDescription());
+  }
+
   @Test
   void wrongPathOnTheTunnelServerQuotesItsRefusal() throws Exception {
     Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),

@@ -126,6 +126,27 @@ class OkHttpWebSocketOptionsTest {
         refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://h/grpc").subprotocols("a b")));
   }
 
+  /**
+   * OkHttp refuses timeouts and ping intervals over Integer.MAX_VALUE ms ("timeout too large") when the channel is
+   * built; the builder refuses them first.
+   */
+  @Test
+  void durationsAreAtMostIntegerMaxValueMilliseconds() {
+    TunnelSettings.Builder b = TunnelSettings.newBuilder();
+    String atMost = " (expected: at most 2147483647 ms, about 24.8 days)";
+    assertEquals("handshakeTimeout: 9223372036854775807 MILLISECONDS" + atMost,
+        refusal(() -> b.handshakeTimeout(Long.MAX_VALUE, TimeUnit.MILLISECONDS)));
+    assertEquals("handshakeTimeout: 2147483648 MILLISECONDS" + atMost,
+        refusal(() -> b.handshakeTimeout(Integer.MAX_VALUE + 1L, TimeUnit.MILLISECONDS)));
+    assertEquals("handshakeTimeout: 25 DAYS" + atMost, refusal(() -> b.handshakeTimeout(25, TimeUnit.DAYS)));
+    assertEquals("pingInterval: 9223372036854775807 SECONDS" + atMost,
+        refusal(() -> b.pingInterval(Long.MAX_VALUE, TimeUnit.SECONDS)));
+    TunnelSettings longest = b.handshakeTimeout(Integer.MAX_VALUE, TimeUnit.MILLISECONDS)
+        .pingInterval(Integer.MAX_VALUE, TimeUnit.MILLISECONDS).build();
+    assertEquals(TunnelSettings.MAX_DURATION_MILLIS, longest.handshakeTimeoutMillis());
+    assertEquals(TunnelSettings.MAX_DURATION_MILLIS, longest.pingIntervalMillis());
+  }
+
   @Test
   void proxyOptionsAreValidatedAndNeverShowThePassword() {
     assertEquals("proxy port: 0 (expected: between 1 and 65535)", refusal(() -> ProxyOptions.of("p", 0)));

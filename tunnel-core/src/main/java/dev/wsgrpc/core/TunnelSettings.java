@@ -24,6 +24,16 @@ public final class TunnelSettings {
   /** The shortest ping interval accepted, {@value} ms: shorter ones would flood the path with control frames. */
   public static final long MIN_PING_INTERVAL_MILLIS = 100;
 
+  /**
+   * The longest duration a setting takes, {@value} ms ({@code Integer.MAX_VALUE}, about 24.8 days): clients hold
+   * timeouts as ints of milliseconds (Netty's connect timeout; the OkHttp client's, whose settings have the same
+   * bound).
+   */
+  public static final long MAX_DURATION_MILLIS = Integer.MAX_VALUE;
+
+  private static final Duration MAX_DURATION = Duration.ofMillis(MAX_DURATION_MILLIS);
+  private static final String AT_MOST = "at most " + MAX_DURATION_MILLIS + " ms, about 24.8 days";
+
   /** Every setting at its default. */
   public static final TunnelSettings DEFAULT = newBuilder().build();
 
@@ -141,11 +151,12 @@ public final class TunnelSettings {
      * Time between two WebSocket Pings. Pings keep proxies, load balancers and CDNs that drop idle connections
      * (nginx and AWS ALB after 60 s, Cloudflare after about 100 s) from cutting a quiet tunnel, and let this side
      * notice a peer that has gone silent (see {@link #pingTimeout}). {@link Duration#ZERO} sends none; otherwise at
-     * least {@value #MIN_PING_INTERVAL_MILLIS} ms. Default: {@value WebSocketTunnel#DEFAULT_PING_INTERVAL_MILLIS}
-     * ms.
+     * least {@value #MIN_PING_INTERVAL_MILLIS} ms and at most {@value #MAX_DURATION_MILLIS} ms (about 24.8 days).
+     * Default: {@value WebSocketTunnel#DEFAULT_PING_INTERVAL_MILLIS} ms.
      */
     public Builder pingInterval(Duration interval) {
       checkNotNull(interval, "pingInterval");
+      checkArgument(interval.compareTo(MAX_DURATION) <= 0, "pingInterval", interval, AT_MOST);
       checkArgument(interval.isZero() || interval.toMillis() >= MIN_PING_INTERVAL_MILLIS && !interval.isNegative(),
           "pingInterval", interval, "0 to send no pings, or at least " + MIN_PING_INTERVAL_MILLIS + " ms");
       this.pingInterval = interval;
@@ -157,20 +168,22 @@ public final class TunnelSettings {
      * on the path is taken to be dead and the tunnel is closed: on the client in-flight RPCs fail UNAVAILABLE and
      * the channel reconnects, on the server the tunnel's calls are cancelled. A peer that is still taking our data
      * (a slow reader, whose answer is queued behind that data) gets another timeout each time it has taken some;
-     * see PROTOCOL.md section 7. Default: {@value WebSocketTunnel#DEFAULT_PING_TIMEOUT_MILLIS} ms.
+     * see PROTOCOL.md section 7. At least 1 ms and at most {@value #MAX_DURATION_MILLIS} ms (about 24.8 days).
+     * Default: {@value WebSocketTunnel#DEFAULT_PING_TIMEOUT_MILLIS} ms.
      */
     public Builder pingTimeout(Duration timeout) {
-      this.pingTimeout = checkPositiveDuration(timeout, "pingTimeout");
+      this.pingTimeout = checkTimeout(timeout, "pingTimeout");
       return this;
     }
 
     /**
      * Time allowed for TLS and the upgrade together. When it passes, a client's RPCs fail UNAVAILABLE and the
-     * channel retries with its backoff; a server answers 408 (or, during TLS, closes the connection). Default:
+     * channel retries with its backoff; a server answers 408 (or, during TLS, closes the connection). At least 1 ms
+     * and at most {@value #MAX_DURATION_MILLIS} ms (about 24.8 days). Default:
      * {@value WebSocketTunnel#DEFAULT_HANDSHAKE_TIMEOUT_MILLIS} ms.
      */
     public Builder handshakeTimeout(Duration timeout) {
-      this.handshakeTimeout = checkPositiveDuration(timeout, "handshakeTimeout");
+      this.handshakeTimeout = checkTimeout(timeout, "handshakeTimeout");
       return this;
     }
 
@@ -179,9 +192,12 @@ public final class TunnelSettings {
       return new TunnelSettings(this);
     }
 
-    private static Duration checkPositiveDuration(Duration value, String name) {
+    /** A timeout: consumers take it in whole milliseconds, in an int. */
+    private static Duration checkTimeout(Duration value, String name) {
       checkNotNull(value, name);
       checkArgument(!value.isNegative() && !value.isZero(), name, value, "> 0");
+      checkArgument(value.compareTo(Duration.ofMillis(1)) >= 0, name, value, "at least 1 ms");
+      checkArgument(value.compareTo(MAX_DURATION) <= 0, name, value, AT_MOST);
       return value;
     }
   }

@@ -56,6 +56,41 @@ class TunnelSettingsTest {
     assertEquals(TunnelSettings.DEFAULT, s.build(), "a refused value leaves the setting as it was");
   }
 
+  /**
+   * Consumers hold these as ints of milliseconds (Netty's connect timeout, OkHttp's timeouts); Long.MAX_VALUE
+   * seconds overflowed Duration.toMillis() and failed every RPC with "INTERNAL: Panic! This is a bug!".
+   */
+  @Test
+  void durationsAreAtMostIntegerMaxValueMilliseconds() {
+    Duration longest = Duration.ofMillis(Integer.MAX_VALUE);
+    assertEquals(longest.toMillis(), TunnelSettings.MAX_DURATION_MILLIS);
+    TunnelSettings s = TunnelSettings.newBuilder().handshakeTimeout(longest).pingInterval(longest)
+        .pingTimeout(longest).build();
+    assertEquals(longest, s.handshakeTimeout());
+    assertEquals(longest, s.pingInterval());
+    assertEquals(longest, s.pingTimeout());
+    String atMost = " (expected: at most 2147483647 ms, about 24.8 days)";
+    TunnelSettings.Builder b = TunnelSettings.newBuilder();
+    assertEquals("handshakeTimeout: PT2562047788015215H30M7S" + atMost,
+        message(() -> b.handshakeTimeout(Duration.ofSeconds(Long.MAX_VALUE))));
+    assertEquals("handshakeTimeout: PT596H31M23.648S" + atMost,
+        message(() -> b.handshakeTimeout(longest.plusMillis(1))));
+    assertEquals("pingInterval: PT596H31M23.648S" + atMost, message(() -> b.pingInterval(longest.plusMillis(1))));
+    assertEquals("pingTimeout: PT596H31M23.647000001S" + atMost, message(() -> b.pingTimeout(longest.plusNanos(1))));
+    assertEquals(TunnelSettings.DEFAULT, b.build(), "a refused value leaves the setting as it was");
+  }
+
+  /** Consumers round down to milliseconds, where 0 means "none" or is refused (the keepalive's ping timeout). */
+  @Test
+  void timeoutsAreAtLeastAMillisecond() {
+    TunnelSettings.Builder b = TunnelSettings.newBuilder();
+    assertEquals("handshakeTimeout: PT0.000999999S (expected: at least 1 ms)",
+        message(() -> b.handshakeTimeout(Duration.ofNanos(999_999))));
+    assertEquals("pingTimeout: PT0.0005S (expected: at least 1 ms)",
+        message(() -> b.pingTimeout(Duration.ofNanos(500_000))));
+    assertEquals(Duration.ofMillis(1), b.handshakeTimeout(Duration.ofMillis(1)).build().handshakeTimeout());
+  }
+
   @Test
   void aRefusalKeepsTheNameTheValueAndTheExpectationApart() {
     InvalidValueException e = assertThrows(InvalidValueException.class,
