@@ -88,6 +88,17 @@ abstract class BridgedCallTranslator extends ChannelDuplexHandler implements Htt
   }
 
   /**
+   * The status of a call whose headers could not be written toward gRPC ({@link #openStream} threw): metadata over
+   * gRPC's header-list limit is RESOURCE_EXHAUSTED, as every other over-limit input is; anything else is INTERNAL.
+   */
+  static Status statusOfOpenFailure(Http2Exception e) {
+    if (e instanceof Http2Exception.HeaderListSizeException) {
+      return Status.RESOURCE_EXHAUSTED.withDescription(e.getMessage());
+    }
+    return Status.INTERNAL.withDescription("could not start the call: " + e.getMessage());
+  }
+
+  /**
    * The status that ends a call whose first response headers carry an HTTP status other than 200 (a call gRPC's
    * handler refused before it reached a service), or null for a 200.
    */

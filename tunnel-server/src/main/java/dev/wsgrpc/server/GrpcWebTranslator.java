@@ -260,7 +260,9 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     try {
       streamId = openStream(headers);
     } catch (Http2Exception e) {
-      ctx.fireExceptionCaught(e);
+      // gRPC never saw the call: the request's body (if any) is dropped and the connection closes after the answer.
+      answerStatus(statusOfOpenFailure(e));
+      ctx.flush();
     }
   }
 

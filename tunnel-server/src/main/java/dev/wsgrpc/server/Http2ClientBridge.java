@@ -1,6 +1,7 @@
 package dev.wsgrpc.server;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http2.DefaultHttp2Connection;
@@ -116,9 +117,43 @@ final class Http2ClientBridge {
    */
   int openStream(Http2Headers headers, boolean endStream) throws Http2Exception {
     int streamId = connection.local().incrementAndGetNextStreamId();
-    http2.encoder().writeHeaders(http2Ctx, streamId, headers, 0, endStream, http2Ctx.newPromise());
+    ChannelFuture written = http2.encoder().writeHeaders(http2Ctx, streamId, headers, 0, endStream,
+        http2Ctx.newPromise());
+    // The headers are encoded as they are written: a failure (e.g. metadata over the header-list limit gRPC announced)
+    // is known by now. Netty's handler has closed the stream without telling gRPC, which never saw it.
+    if (written.isDone() && !written.isSuccess()) {
+      throw openFailure(streamId, headers, written.cause());
+    }
+    written.addListener(f -> {
+      if (!f.isSuccess() && !closed) {
+        listener.onReset(streamId, Http2Error.INTERNAL_ERROR);
+      }
+    });
     drainLater();
     return streamId;
+  }
+
+  /** Why a stream's headers could not be written toward gRPC, in words that say what was expected and what was. */
+  private Http2Exception openFailure(int streamId, Http2Headers headers, Throwable cause) {
+    if (cause instanceof Http2Exception.HeaderListSizeException) {
+      long max = http2.encoder().configuration().headersConfiguration().maxHeaderListSize();
+      return Http2Exception.headerListSizeError(streamId, Http2Error.PROTOCOL_ERROR, false,
+          "expected metadata of at most %d bytes but it had %d", max, headerListSize(headers));
+    }
+    if (cause instanceof Http2Exception) {
+      return (Http2Exception) cause;
+    }
+    return Http2Exception.streamError(streamId, Http2Error.INTERNAL_ERROR, cause,
+        "could not write the call's headers: %s", cause);
+  }
+
+  /** The size of {@code headers} as HTTP/2's header-list limit counts it: name, value and 32 bytes per field. */
+  static long headerListSize(Http2Headers headers) {
+    long size = 0;
+    for (java.util.Map.Entry<CharSequence, CharSequence> header : headers) {
+      size += header.getKey().length() + header.getValue().length() + 32;
+    }
+    return size;
   }
 
   /** Sends {@code data} (ownership passes) on a stream toward gRPC, within HTTP/2 flow control. */

@@ -119,7 +119,7 @@ abstract class WebSocketCallTranslator extends BridgedCallTranslator {
     try {
       streamId = openStream(BrowserCalls.requestHeaders(path, scheme, authority, grpcContentType, metadata));
     } catch (Http2Exception e) {
-      refuse(Status.INTERNAL.withDescription("could not start the call: " + e.getMessage()));
+      refuse(statusOfOpenFailure(e));
       return false;
     }
     return true;

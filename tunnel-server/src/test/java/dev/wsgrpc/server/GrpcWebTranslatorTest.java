@@ -325,6 +325,38 @@ class GrpcWebTranslatorTest {
   }
 
   @Test
+  void metadataOverGrpcsHeaderListLimitIsAnsweredResourceExhaustedAndNeverReachesGrpc() {
+    server.release();
+    server = new ScriptedHttp2Server(Http2Settings.defaultSettings().maxHeaderListSize(8192));
+    open();
+    channel.freezeTime();
+    channel.runPendingTasks();
+    HttpRequest request = request("/pkg.Svc/Echo", "application/grpc-web+proto");
+    request.headers().set("x-big", "a".repeat(9000));
+    translator.start(request);
+    channel.runPendingTasks();
+    assertEquals(0, server.streams.size(), "gRPC never sees the call");
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals(1, out.size(), out.toString());
+      FullHttpResponse response = (FullHttpResponse) out.get(0);
+      assertEquals(200, response.status().code());
+      assertEquals("8", response.headers().get("grpc-status"));
+      assertTrue(response.headers().get("grpc-message").matches(
+          "expected metadata of at most 8192 bytes but it had 9\\d{3}"), response.headers().get("grpc-message"));
+      assertEquals("close", response.headers().get(HttpHeaderNames.CONNECTION));
+    } finally {
+      BrowserFrames.release(out);
+    }
+    // The body the client may still send is dropped while the connection lingers, then it closes.
+    channel.writeInbound(new DefaultLastHttpContent(grpcMessage("x")));
+    channel.advanceTimeBy(LingeringClose.LINGER_MILLIS, TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+    assertEquals(0, server.streams.size());
+    assertFalse(channel.isOpen());
+  }
+
+  @Test
   void aFollowingRequestThatTheGateRefusesIsAnsweredWithItsStatusAndTheConnectionCloses() {
     open();
     answer(unaryCall("one"), "1");

@@ -56,7 +56,7 @@ class JsonWebSocketTranslatorTest {
 
   private static final Descriptors.Descriptor GREETING = FILE.findMessageTypeByName("Greeting");
 
-  private final ScriptedHttp2Server server = new ScriptedHttp2Server();
+  private ScriptedHttp2Server server = new ScriptedHttp2Server();
   private final List<HttpHeaders> admitted = new ArrayList<>();
   private AuthDecision decision;
   private EmbeddedChannel channel;
@@ -176,6 +176,25 @@ class JsonWebSocketTranslatorTest {
     assertEquals(List.of("{\"metadata\":{\"x-answer\":\"yes\"}}", "{\"message\":{\"text\":\"a\",\"count\":2}}",
         "{\"status\":{\"code\":0,\"message\":\"\",\"details\":[]},\"trailers\":{\"x-trailer\":\"t\"}}", "close"),
         texts());
+    lingerEnds();
+    assertFalse(channel.isOpen());
+  }
+
+  @Test
+  void metadataOverGrpcsHeaderListLimitEndsTheCallResourceExhausted() {
+    server.release();
+    server = new ScriptedHttp2Server(io.netty.handler.codec.http2.Http2Settings.defaultSettings()
+        .maxHeaderListSize(8192));
+    open(JsonSchemas.ofFiles(FILE), 16384, 16384);
+    channel.runPendingTasks();
+    channel.writeInbound(text("{\"metadata\": {\"x-big\": \"" + "a".repeat(9000) + "\"}}"));
+    channel.runPendingTasks();
+    assertEquals(0, server.streams.size(), "gRPC never sees the call");
+    List<String> texts = texts();
+    assertEquals(2, texts.size(), texts.toString());
+    assertTrue(texts.get(0).matches("\\{\"status\":\\{\"code\":8,\"message\":\"expected metadata of at most 8192 "
+        + "bytes but it had 9\\d{3}\".*"), texts.get(0));
+    assertEquals("close", texts.get(1));
     lingerEnds();
     assertFalse(channel.isOpen());
   }
