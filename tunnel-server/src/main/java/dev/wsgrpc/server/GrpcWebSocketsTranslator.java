@@ -217,7 +217,7 @@ final class GrpcWebSocketsTranslator extends WebSocketCallTranslator {
       return;
     }
     int bytes = data.readableBytes();
-    ctx.write(new BinaryWebSocketFrame(data)).addListener(f -> bridge.consumed(id, bytes));
+    send(new BinaryWebSocketFrame(data)).addListener(f -> bridge.consumed(id, bytes));
   }
 
   /** Ends the exchange with {@code status} as trailers (after response headers if none were sent yet). */
@@ -246,6 +246,17 @@ final class GrpcWebSocketsTranslator extends WebSocketCallTranslator {
       // What the client's request said it speaks: gRPC-Web's framing inside the socket.
       headers = new DefaultHttp2Headers(false).add(headers).set("content-type", "application/grpc-web+proto");
     }
-    ctx.write(new BinaryWebSocketFrame(BrowserCalls.headerFrame(ctx.alloc(), headers)));
+    send(new BinaryWebSocketFrame(BrowserCalls.headerFrame(ctx.alloc(), headers)));
+  }
+
+  /** Writes a frame; one that fails leaves the client without its status: the connection closes rather than hang. */
+  private io.netty.channel.ChannelFuture send(WebSocketFrame frame) {
+    io.netty.channel.ChannelFuture written = ctx.write(frame);
+    written.addListener(f -> {
+      if (!f.isSuccess()) {
+        ctx.close();
+      }
+    });
+    return written;
   }
 }

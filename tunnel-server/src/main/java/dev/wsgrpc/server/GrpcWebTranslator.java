@@ -313,15 +313,20 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
       return;
     }
     if (!responseStarted) {
-      responseStarted = true;
       if (endStream && !requestEnded) {
         keepAlive = false; // answered before the request ended: the connection cannot be reused
       }
       Status refused = statusOfRefusal(headers);
       if (refused != null) {
+        // No response head went out yet: the status travels in one (as grpc-websockets answers it).
+        if (!endStream) {
+          bridge.cancel(streamId);
+        }
         answerStatus(refused);
+        ctx.flush();
         return;
       }
+      responseStarted = true;
       HttpResponse response = endStream
           ? new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER)
           : new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
@@ -331,7 +336,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
       } else {
         HttpUtil.setTransferEncodingChunked(response, true);
       }
-      ctx.write(response);
+      send(response);
       if (endStream) {
         responseEnded = true;
         finishIfDone();
@@ -349,7 +354,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     }
     int bytes = data.readableBytes();
     ByteBuf body = text ? encoder.encode(data, false, ctx.alloc()) : data;
-    ctx.write(new DefaultHttpContent(body)).addListener(f -> bridge.consumed(id, bytes));
+    send(new DefaultHttpContent(body)).addListener(f -> bridge.consumed(id, bytes));
     if (endStream) {
       writeTrailers(BrowserCalls.statusTrailers(Status.INTERNAL.withDescription("the call ended without a status")));
     }
@@ -384,7 +389,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
       responseEnded = true;
       keepAlive &= requestEnded;
       FullHttpResponse response = trailersOnly(null, status);
-      ctx.write(response);
+      send(response);
       finishIfDone();
     } else {
       writeTrailers(BrowserCalls.statusTrailers(status));
@@ -403,9 +408,23 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   private void writeTrailers(Http2Headers trailers) {
     responseEnded = true;
     ByteBuf frame = BrowserCalls.headerFrame(ctx.alloc(), trailers);
-    ctx.write(new DefaultHttpContent(text ? encoder.encode(frame, true, ctx.alloc()) : frame));
-    ctx.write(LastHttpContent.EMPTY_LAST_CONTENT);
+    send(new DefaultHttpContent(text ? encoder.encode(frame, true, ctx.alloc()) : frame));
+    send(LastHttpContent.EMPTY_LAST_CONTENT);
     finishIfDone();
+  }
+
+  /**
+   * Writes part of a response. A write that fails (the HTTP/1.1 encoder refused it, the socket broke) leaves the
+   * client without a complete answer: the connection closes, from here toward the socket, rather than hang.
+   */
+  private io.netty.channel.ChannelFuture send(Object msg) {
+    io.netty.channel.ChannelFuture written = ctx.write(msg);
+    written.addListener(f -> {
+      if (!f.isSuccess()) {
+        ctx.close();
+      }
+    });
+    return written;
   }
 
   /** After the response: the next request may come, unless the connection cannot be reused. */

@@ -357,6 +357,41 @@ class GrpcWebTranslatorTest {
   }
 
   @Test
+  void aCallGrpcRefusesWithAnHttpStatusIsAnsweredWithAResponseHeadCarryingTheStatus() {
+    // gRPC's handler refuses e.g. an absolute-form :path with HTTP 400 before any service sees the call.
+    open();
+    ScriptedHttp2Server.Stream stream = unaryCall("x");
+    server.headers(channel, stream.id, new DefaultHttp2Headers().status("400").set("content-type", "text/plain"),
+        true);
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals(1, out.size(), out.toString());
+      FullHttpResponse response = (FullHttpResponse) out.get(0);
+      assertEquals(200, response.status().code());
+      assertEquals("application/grpc-web+proto", response.headers().get(HttpHeaderNames.CONTENT_TYPE));
+      assertEquals("13", response.headers().get("grpc-status"));
+      assertEquals("the server answered HTTP 400", response.headers().get("grpc-message"));
+    } finally {
+      BrowserFrames.release(out);
+    }
+  }
+
+  @Test
+  void aResponseWriteThatFailsClosesTheConnectionRatherThanHang() {
+    io.netty.channel.ChannelOutboundHandlerAdapter refusing = new io.netty.channel.ChannelOutboundHandlerAdapter() {
+      @Override
+      public void write(io.netty.channel.ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise p) {
+        io.netty.util.ReferenceCountUtil.release(msg);
+        p.setFailure(new IllegalStateException("refused"));
+      }
+    };
+    channel = new EmbeddedChannel(refusing, translator, server.handler);
+    server.responseHeaders(channel, unaryCall("x").id);
+    channel.runPendingTasks();
+    assertFalse(channel.isOpen());
+  }
+
+  @Test
   void aFollowingRequestThatTheGateRefusesIsAnsweredWithItsStatusAndTheConnectionCloses() {
     open();
     answer(unaryCall("one"), "1");
