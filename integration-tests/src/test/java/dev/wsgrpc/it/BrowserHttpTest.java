@@ -205,6 +205,20 @@ class BrowserHttpTest {
   }
 
   @Test
+  void aBodyWithABrokenChunkSizeGets400AndNeverRunsTheCall() throws Exception {
+    try (RawHttp.KeptAlive connection = new RawHttp.KeptAlive(port)) {
+      RawHttp.Answer answer = connection.send("POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+          "5\r\n\u0000\u0000\u0000\u0000\u0000\r\nzz\r\n".getBytes(StandardCharsets.ISO_8859_1));
+      assertEquals(400, answer.status);
+      assertEquals("expected a body in chunked encoding (a hexadecimal chunk size, then CRLF) but it was malformed\n",
+          new String(answer.body, StandardCharsets.UTF_8));
+      assertTrue(closedByServer(connection));
+    }
+    assertEquals(0, echo.unaryCalls.get(), "the call was cancelled, never run");
+  }
+
+  @Test
   void tunnelsStillWorkOnTheSamePortWithBrowserProtocolsOn() {
     ManagedChannel channel = WebSocketChannels.newChannel("ws://127.0.0.1:" + port + "/grpc");
     try {

@@ -278,6 +278,10 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     if (requestEnded) {
       return;
     }
+    if (content.decoderResult().isFailure()) {
+      brokenBody();
+      return;
+    }
     ByteBuf data;
     if (text) {
       try {
@@ -305,6 +309,27 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     } else {
       pauseWhileFull();
     }
+  }
+
+  /**
+   * The HTTP/1.1 decoder failed on the body (a malformed or overflowing chunk size): it is not the end of the request,
+   * and the decoder drops whatever follows. gRPC's stream is cancelled; the client gets 400 (or, once the response has
+   * begun, INTERNAL in the trailers) and the connection closes.
+   */
+  private void brokenBody() {
+    String reason = "expected a body in chunked encoding (a hexadecimal chunk size, then CRLF) but it was malformed";
+    bridge.cancel(streamId);
+    keepAlive = false;
+    requestEnded = true;
+    if (responseStarted) {
+      answerStatus(Status.INTERNAL.withDescription(reason));
+      ctx.flush();
+      return;
+    }
+    responseStarted = true;
+    responseEnded = true;
+    streamId = -1;
+    answerAndClose(plainText(HttpResponseStatus.BAD_REQUEST, reason), false);
   }
 
   @Override

@@ -392,6 +392,34 @@ class GrpcWebTranslatorTest {
   }
 
   @Test
+  void aBodyWithABrokenChunkSizeCancelsTheCallAndGets400() {
+    open();
+    translator.start(request("/pkg.Svc/Echo", "application/grpc-web+proto"));
+    channel.writeInbound(new DefaultHttpContent(grpcMessage("a part")));
+    channel.runPendingTasks();
+    // What Netty's HTTP/1.1 decoder hands on after a chunk-size line such as "zz".
+    LastHttpContent broken = new DefaultLastHttpContent();
+    broken.setDecoderResult(io.netty.handler.codec.DecoderResult.failure(new NumberFormatException("zz")));
+    channel.writeInbound(broken);
+    channel.runPendingTasks();
+    ScriptedHttp2Server.Stream stream = server.only();
+    assertFalse(stream.ended, "the body's failure is no end of the request");
+    assertEquals(Http2Error.CANCEL.code(), stream.resetCode);
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals(1, out.size(), out.toString());
+      FullHttpResponse response = (FullHttpResponse) out.get(0);
+      assertEquals(400, response.status().code());
+      assertEquals("text/plain; charset=utf-8", response.headers().get(HttpHeaderNames.CONTENT_TYPE));
+      assertEquals("expected a body in chunked encoding (a hexadecimal chunk size, then CRLF) but it was malformed\n",
+          response.content().toString(StandardCharsets.UTF_8));
+    } finally {
+      BrowserFrames.release(out);
+    }
+    assertFalse(channel.isOpen());
+  }
+
+  @Test
   void aFollowingRequestThatTheGateRefusesIsAnsweredWithItsStatusAndTheConnectionCloses() {
     open();
     answer(unaryCall("one"), "1");
