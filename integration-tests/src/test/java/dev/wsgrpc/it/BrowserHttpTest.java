@@ -205,6 +205,38 @@ class BrowserHttpTest {
   }
 
   @Test
+  void metadataOverGrpcsHeaderListLimitGetsResourceExhaustedNotSilence() throws Exception {
+    byte[] body = framed(EchoRequest.getDefaultInstance().toByteArray());
+    try (RawHttp.KeptAlive connection = new RawHttp.KeptAlive(port)) {
+      RawHttp.Answer answer = connection.send("POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nX-Big: " + "a".repeat(9000) + "\r\n"
+          + "Content-Length: " + body.length + "\r\n\r\n", body);
+      assertEquals(200, answer.status);
+      assertEquals("8", answer.headers.get("grpc-status"));
+      assertTrue(answer.headers.get("grpc-message").startsWith("expected metadata of at most 8192 bytes but it had "),
+          answer.headers.get("grpc-message"));
+      assertTrue(closedByServer(connection));
+    }
+    assertEquals(0, echo.unaryCalls.get());
+  }
+
+  @Test
+  void aCallGrpcRefusesWithAnHttpStatusGetsAStatusNotSilence() throws Exception {
+    // An absolute-form target reaches gRPC as a :path it refuses with HTTP 404 before any service sees the call.
+    byte[] body = framed(EchoRequest.getDefaultInstance().toByteArray());
+    try (RawHttp.KeptAlive connection = new RawHttp.KeptAlive(port)) {
+      RawHttp.Answer answer = connection.send("POST http://127.0.0.1/wsgrpc.testing.Echo/Unary HTTP/1.1\r\n"
+          + "Host: 127.0.0.1\r\nContent-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\n"
+          + "Content-Length: " + body.length + "\r\n\r\n", body);
+      assertEquals(200, answer.status);
+      assertTrue(answer.headers.containsKey("grpc-status"), answer.headers.toString());
+      assertTrue(answer.headers.get("grpc-message").startsWith("the server answered HTTP "),
+          answer.headers.toString());
+    }
+    assertEquals(0, echo.unaryCalls.get());
+  }
+
+  @Test
   void aBodyWithABrokenChunkSizeGets400AndNeverRunsTheCall() throws Exception {
     try (RawHttp.KeptAlive connection = new RawHttp.KeptAlive(port)) {
       RawHttp.Answer answer = connection.send("POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\n"
