@@ -237,6 +237,32 @@ class BrowserHttpTest {
   }
 
   @Test
+  void aTransferEncodingOtherThanChunkedGets400FirstOrFollowing() throws Exception {
+    byte[] body = framed(EchoRequest.getDefaultInstance().toByteArray());
+    String identity = "POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        + "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nTransfer-Encoding: identity\r\n\r\n";
+    try (RawHttp.KeptAlive fresh = new RawHttp.KeptAlive(port)) {
+      RawHttp.Answer first = fresh.send(identity, body);
+      assertEquals(400, first.status);
+      assertEquals("expected no Transfer-Encoding or 'chunked' but was identity\n",
+          new String(first.body, StandardCharsets.UTF_8));
+      assertTrue(closedByServer(fresh));
+    }
+    try (RawHttp.KeptAlive pooled = new RawHttp.KeptAlive(port)) {
+      RawHttp.Answer call = pooled.send("POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\n"
+          + "Content-Length: " + body.length + "\r\n\r\n", body);
+      assertEquals(200, call.status);
+      RawHttp.Answer following = pooled.send(identity, body);
+      assertEquals(400, following.status);
+      assertEquals("expected no Transfer-Encoding or 'chunked' but was identity\n",
+          new String(following.body, StandardCharsets.UTF_8));
+      assertTrue(closedByServer(pooled));
+    }
+    assertEquals(1, echo.unaryCalls.get(), "only the call before it reached the service");
+  }
+
+  @Test
   void aBodyWithABrokenChunkSizeGets400AndNeverRunsTheCall() throws Exception {
     try (RawHttp.KeptAlive connection = new RawHttp.KeptAlive(port)) {
       RawHttp.Answer answer = connection.send("POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\n"

@@ -692,6 +692,12 @@ abstract class HostileInputCatalogue {
     cases.add(http("negative Content-Length", upgrade("Content-Length: -1"), bad));
     cases.add(http("Transfer-Encoding: chunked, identity", upgrade("Transfer-Encoding: chunked, identity")
         + "0\r\n\r\n", bad));
+    // RFC 9112 6.3: a final transfer coding other than chunked leaves the body's length unknown; its bytes must not
+    // be read as frames.
+    cases.add(refusal("Transfer-Encoding: gzip", upgrade("Transfer-Encoding: gzip") + "hello",
+        bad + " | expected no Transfer-Encoding or 'chunked' but was gzip"));
+    cases.add(refusal("Transfer-Encoding: identity", upgrade("Transfer-Encoding: identity") + "hello",
+        bad + " | expected no Transfer-Encoding or 'chunked' but was identity"));
     cases.add(http("bare LF line endings", upgrade().replace("\r\n", "\n"), bad));
     cases.add(http("bare CR inside a header", upgrade("X-A: one\rX-B: two"), bad));
     // RFC 9112 5.2 lets a server replace obs-fold with a space (Netty's decoder does) rather than refuse it.

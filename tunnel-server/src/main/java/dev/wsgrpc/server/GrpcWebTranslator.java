@@ -184,9 +184,10 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
       close(false);
       return;
     }
-    if (request.decoderResult().isFailure()) {
-      // 414, 431 or 400, as the first request of a connection gets it; the decoder drops what follows it.
-      UndecodableRequest refusal = UndecodableRequest.of(request, options);
+    UndecodableRequest refusal = UndecodableRequest.check(request, options);
+    if (refusal != null) {
+      // 414, 431 or 400 (a head the decoder failed on, or a Transfer-Encoding other than chunked), as the first
+      // request of a connection gets it.
       answerAndClose(plainText(refusal.status, refusal.reason), LingeringClose.bodyFollows(request));
       return;
     }
@@ -198,10 +199,10 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
       refuseContentType(request);
       return;
     }
-    Status refusal = gate.check(request);
-    if (refusal != null) {
+    Status gateRefusal = gate.check(request);
+    if (gateRefusal != null) {
       keepAlive = false;
-      answerAndClose(trailersOnly(request, refusal), LingeringClose.bodyFollows(request));
+      answerAndClose(trailersOnly(request, gateRefusal), LingeringClose.bodyFollows(request));
       return;
     }
     startCall(request);

@@ -77,13 +77,17 @@ final class LingeringClose extends ChannelInboundHandlerAdapter {
     }
   }
 
-  /** Whether the body of {@code request}, which has just arrived, is still to be read: it declares one. */
+  /**
+   * Whether the body of {@code request}, which has just arrived, is still to be read: it declares one (any
+   * Transfer-Encoding does, chunked or not: one that is not is refused, but its body may be on the way).
+   */
   static boolean bodyFollows(HttpRequest request) {
     if (request instanceof LastHttpContent || request.decoderResult().isFailure()) {
       return false;
     }
     try {
-      return HttpUtil.isTransferEncodingChunked(request) || HttpUtil.getContentLength(request, 0L) > 0;
+      return request.headers().contains(io.netty.handler.codec.http.HttpHeaderNames.TRANSFER_ENCODING)
+          || HttpUtil.getContentLength(request, 0L) > 0;
     } catch (NumberFormatException e) {
       return false;
     }

@@ -284,8 +284,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
 
   /** Answers everything but a valid upgrade and returns false; else prepares the 101 and returns true. */
   private boolean check(ChannelHandlerContext ctx, HttpRequest request) {
-    if (request.decoderResult().isFailure()) {
-      UndecodableRequest refusal = UndecodableRequest.of(request, options);
+    UndecodableRequest refusal = UndecodableRequest.check(request, options);
+    if (refusal != null) {
       reject(ctx, refusal.status, refusal.why, refusal.reason);
       return false;
     }

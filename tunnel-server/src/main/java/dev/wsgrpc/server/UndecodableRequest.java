@@ -28,6 +28,39 @@ final class UndecodableRequest {
     this.reason = reason;
   }
 
+  /**
+   * The refusal of {@code request} if its head cannot be served: its decoding failed ({@link #of}), or its body's
+   * framing is one the server does not read (see {@link #ofTransferEncoding}); null when it can be.
+   */
+  static UndecodableRequest check(HttpRequest request, WebSocketServerOptions options) {
+    return request.decoderResult().isFailure() ? of(request, options) : ofTransferEncoding(request);
+  }
+
+  /**
+   * 400 for a request with a Transfer-Encoding other than {@code chunked} (RFC 9112 6.3: a request whose final
+   * transfer coding is not chunked has no length the server can know; the server decodes no other coding), null for
+   * one without Transfer-Encoding or with {@code chunked} alone.
+   */
+  static UndecodableRequest ofTransferEncoding(HttpRequest request) {
+    java.util.List<String> values = request.headers().getAll(io.netty.handler.codec.http.HttpHeaderNames.TRANSFER_ENCODING);
+    if (values.isEmpty()) {
+      return null;
+    }
+    String all = String.join(", ", values);
+    java.util.List<String> codings = new java.util.ArrayList<>();
+    for (String coding : all.split(",", -1)) {
+      if (!coding.trim().isEmpty()) {
+        codings.add(coding.trim());
+      }
+    }
+    if (codings.size() == 1 && "chunked".equalsIgnoreCase(codings.get(0))) {
+      return null;
+    }
+    return new UndecodableRequest(HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST,
+        "expected no Transfer-Encoding or 'chunked' but was "
+            + dev.wsgrpc.core.internal.Http11Tokens.printable(all));
+  }
+
   /** The refusal of {@code request}, whose {@linkplain HttpRequest#decoderResult() decoding failed}. */
   static UndecodableRequest of(HttpRequest request, WebSocketServerOptions options) {
     Throwable cause = request.decoderResult().cause();

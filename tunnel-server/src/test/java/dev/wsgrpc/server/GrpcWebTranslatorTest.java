@@ -603,6 +603,32 @@ class GrpcWebTranslatorTest {
   }
 
   @Test
+  void aFollowingRequestWithATransferEncodingOtherThanChunkedGets400() {
+    open();
+    channel.freezeTime();
+    answer(unaryCall("one"), "1");
+    BrowserFrames.release(BrowserFrames.outbound(channel));
+    HttpRequest following = request("/pkg.Svc/Echo", "application/grpc-web+proto");
+    following.headers().set(HttpHeaderNames.TRANSFER_ENCODING, "gzip");
+    channel.writeInbound(following);
+    channel.runPendingTasks();
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals(1, out.size(), out.toString());
+      FullHttpResponse response = (FullHttpResponse) out.get(0);
+      assertEquals("400 expected no Transfer-Encoding or 'chunked' but was gzip\n",
+          response.status().code() + " " + response.content().toString(StandardCharsets.UTF_8));
+      assertEquals("close", response.headers().get(HttpHeaderNames.CONNECTION));
+    } finally {
+      BrowserFrames.release(out);
+    }
+    assertEquals(1, server.streams.size(), "the refused request never reaches gRPC");
+    channel.advanceTimeBy(LingeringClose.LINGER_MILLIS, TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+    assertFalse(channel.isOpen());
+  }
+
+  @Test
   void aFollowingRequestWithARequestLineOverTheLimitGets414() {
     assertEquals("414 expected a request line of at most 4096 bytes\n", refusedUndecodable(
         "POST /pkg.Svc/Echo?q=" + "a".repeat(5000) + " HTTP/1.1\r\nHost: x\r\n\r\n"));

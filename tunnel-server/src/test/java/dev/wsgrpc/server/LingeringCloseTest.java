@@ -104,6 +104,8 @@ class LingeringCloseTest {
   void aBodyFollowsARequestThatDeclaresOneAndHasNotEnded() {
     assertTrue(LingeringClose.bodyFollows(post(HttpHeaderNames.CONTENT_LENGTH, "10")));
     assertTrue(LingeringClose.bodyFollows(post(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED)));
+    assertTrue(LingeringClose.bodyFollows(post(HttpHeaderNames.TRANSFER_ENCODING, "identity")),
+        "a body may follow a Transfer-Encoding that is refused");
     assertFalse(LingeringClose.bodyFollows(post(HttpHeaderNames.CONTENT_LENGTH, "0")));
     assertFalse(LingeringClose.bodyFollows(new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/grpc")));
     DefaultFullHttpRequest whole = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/x",

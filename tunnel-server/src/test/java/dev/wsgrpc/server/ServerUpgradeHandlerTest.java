@@ -1004,4 +1004,35 @@ class ServerUpgradeHandlerTest {
     assertTrue(next.events.isEmpty(), "gRPC never takes over");
     ch.finishAndReleaseAll();
   }
+
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"gzip", "identity", "x", "gzip, chunked"})
+  void aTransferEncodingOtherThanChunkedAloneGets400AndTheBodyIsNeverReadAsFrames(String coding) {
+    // RFC 9112 6.3: a request whose final transfer coding is not chunked has no length the server can know.
+    {
+      EmbeddedChannel ch = start();
+      ch.freezeTime();
+      ch.writeInbound(Request.valid().with("Transfer-Encoding: " + coding).body("hello").bytes());
+      if (ch.isOpen()) {
+        // Lingering for the body the client declared (the decoder may have read "hello" as a request and ended it).
+        ch.advanceTimeBy(LingeringClose.LINGER_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+        ch.runScheduledPendingTasks();
+      }
+      assertRefused(ch, "HTTP/1.1 400 Bad Request", "expected no Transfer-Encoding or 'chunked' but was " + coding);
+    }
+  }
+
+  @Test
+  void aGrpcWebRequestWithATransferEncodingOtherThanChunkedGets400() {
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().browser(BrowserOptions.forOrigins("*")).build());
+    ch.freezeTime();
+    ch.writeInbound(Unpooled.wrappedBuffer(ascii("POST /pkg.Svc/Method HTTP/1.1\r\nHost: example.com:8080\r\n"
+        + "Content-Type: application/grpc-web+proto\r\nTransfer-Encoding: identity\r\n\r\n"
+        + "\u0000\u0000\u0000\u0000\u0000")));
+    if (ch.isOpen()) {
+      ch.advanceTimeBy(LingeringClose.LINGER_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+      ch.runScheduledPendingTasks();
+    }
+    assertRefused(ch, "HTTP/1.1 400 Bad Request", "expected no Transfer-Encoding or 'chunked' but was identity");
+  }
 }
