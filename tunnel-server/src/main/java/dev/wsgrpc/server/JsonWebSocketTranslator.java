@@ -176,9 +176,13 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
       }
       incoming.addComponent(true, frame.content().retain());
       if (frame.isFinalFragment()) {
-        String text = incoming.toString(StandardCharsets.UTF_8);
+        String text = strictUtf8(incoming);
         incoming.release();
         incoming = null;
+        if (text == null) {
+          invalidUtf8();
+          return;
+        }
         if (waiting == null) {
           onMessage(text);
         } else if (waitingBytes + text.length() > maxMessageBytes) {
@@ -192,6 +196,33 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
     } finally {
       frame.release();
     }
+  }
+
+  /** {@code bytes} (a whole text message, its fragments assembled) decoded as UTF-8; null when they are not UTF-8. */
+  private static String strictUtf8(ByteBuf bytes) {
+    try {
+      return StandardCharsets.UTF_8.newDecoder()
+          .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+          .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+          .decode(bytes.nioBuffer()).toString();
+    } catch (java.nio.charset.CharacterCodingException e) {
+      return null;
+    }
+  }
+
+  /**
+   * A text message that is not UTF-8 (RFC 6455 8.1): the connection fails with 1007, through the one path for
+   * WebSocket protocol errors (the control-frame handler ahead of this one sends the Close and closes); the call
+   * toward gRPC, if started, is cancelled.
+   */
+  private void invalidUtf8() {
+    ended = true;
+    if (streamId != -1) {
+      bridge.cancel(streamId);
+    }
+    ctx.pipeline().fireExceptionCaught(new io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException(
+        io.netty.handler.codec.http.websocketx.WebSocketCloseStatus.INVALID_PAYLOAD_DATA,
+        "expected a text message in UTF-8 but it was not valid UTF-8"));
   }
 
   /** A message over its limit: what was collected of it is let go at once, not when the connection ends. */

@@ -199,6 +199,58 @@ class JsonWebSocketTranslatorTest {
     assertFalse(channel.isOpen());
   }
 
+  /** The Close the client got, after a text message with {@code bytes} split in two fragments after {@code split}. */
+  private CloseWebSocketFrame closeAfterText(byte[] bytes, int split) {
+    open(true);
+    dev.wsgrpc.core.internal.ControlFrameHandler control = new dev.wsgrpc.core.internal.ControlFrameHandler("test",
+        io.netty.handler.codec.http.websocketx.WebSocketCloseStatus.NORMAL_CLOSURE, false);
+    control.passTextFrames(); // as the upgrade sets it up for wsgrpc-json
+    channel.pipeline().addFirst(control);
+    channel.writeInbound(text("{\"metadata\": {}}"));
+    channel.runPendingTasks();
+    channel.writeInbound(new TextWebSocketFrame(false, 0, Unpooled.copiedBuffer(bytes, 0, split)),
+        new ContinuationWebSocketFrame(true, 0, Unpooled.copiedBuffer(bytes, split, bytes.length - split)));
+    channel.runPendingTasks();
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals(1, out.size(), out.toString());
+      return ((CloseWebSocketFrame) out.get(0)).retain();
+    } finally {
+      BrowserFrames.release(out);
+    }
+  }
+
+  @Test
+  void aTextMessageThatIsNotUtf8FailsTheConnectionWith1007AndCancelsTheCall() {
+    byte[] json = "{\"message\": {\"text\": \"\u00ff\"}}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    // A lone continuation byte, and the first byte of a two-byte sequence cut in two across the fragments.
+    byte[] bad = java.util.Arrays.copyOf(json, json.length);
+    int at = new String(json, java.nio.charset.StandardCharsets.ISO_8859_1).indexOf('\u00c3');
+    bad[at] = (byte) 0x80;
+    CloseWebSocketFrame close = closeAfterText(bad, at);
+    try {
+      assertEquals(1007, close.statusCode());
+      assertEquals("expected a text message in UTF-8 but it was not valid UTF-8", close.reasonText());
+    } finally {
+      close.release();
+    }
+    assertEquals(Http2Error.CANCEL.code(), server.only().resetCode);
+    assertEquals(0, server.only().data.readableBytes(), "nothing of it reached gRPC");
+  }
+
+  @Test
+  void aCharacterSplitAcrossFragmentsIsStillUtf8() {
+    byte[] json = "{\"message\": {\"text\": \"\u00ff\"}}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    int at = new String(json, java.nio.charset.StandardCharsets.ISO_8859_1).indexOf('\u00c3');
+    open(true);
+    channel.writeInbound(text("{\"metadata\": {}}"));
+    channel.writeInbound(new TextWebSocketFrame(false, 0, Unpooled.copiedBuffer(json, 0, at + 1)),
+        new ContinuationWebSocketFrame(true, 0, Unpooled.copiedBuffer(json, at + 1, json.length - at - 1)));
+    channel.runPendingTasks();
+    assertTrue(server.only().data.readableBytes() > 0, "the message reached gRPC");
+    assertEquals(null, server.only().resetCode);
+  }
+
   @Test
   void aFirstMessageWithoutMetadataIsAdmittedAndSent() throws Exception {
     open(true);
