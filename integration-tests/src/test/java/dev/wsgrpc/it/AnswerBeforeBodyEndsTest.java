@@ -9,18 +9,13 @@ import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.TestCertificates;
 import io.grpc.Server;
 import java.io.ByteArrayOutputStream;
-import java.io.FileInputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.security.KeyStore;
-import java.security.cert.CertificateFactory;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -104,7 +99,7 @@ class AnswerBeforeBodyEndsTest {
    * to its end. Fails with a reset ("Connection reset", "Broken pipe") if the server closed on unread bytes.
    */
   private String uploadThenRead(boolean tls, String head, byte[] body) throws Exception {
-    try (Socket socket = tls ? trusting().getSocketFactory().createSocket("127.0.0.1", port)
+    try (Socket socket = tls ? certs.jdkClientContext().getSocketFactory().createSocket("127.0.0.1", port)
         : new Socket("127.0.0.1", port)) {
       socket.setSoTimeout(30_000);
       OutputStream out = socket.getOutputStream();
@@ -121,18 +116,5 @@ class AnswerBeforeBodyEndsTest {
       }
       return answer.toString(StandardCharsets.ISO_8859_1);
     }
-  }
-
-  private static SSLContext trusting() throws Exception {
-    KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
-    store.load(null, null);
-    try (InputStream ca = new FileInputStream(certs.caPem())) {
-      store.setCertificateEntry("ca", CertificateFactory.getInstance("X.509").generateCertificate(ca));
-    }
-    TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-    trust.init(store);
-    SSLContext context = SSLContext.getInstance("TLS");
-    context.init(null, trust.getTrustManagers(), null);
-    return context;
   }
 }

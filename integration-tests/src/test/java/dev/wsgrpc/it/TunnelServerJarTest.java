@@ -31,8 +31,6 @@ import io.grpc.testing.integration.Messages.StreamingOutputCallResponse;
 import io.grpc.testing.integration.TestServiceGrpc;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
-import java.io.FileInputStream;
-import java.io.InputStream;
 import java.io.PrintStream;
 import java.net.HttpURLConnection;
 import java.net.URI;
@@ -45,8 +43,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
-import java.security.KeyStore;
-import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -56,8 +52,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -248,19 +242,8 @@ class TunnelServerJarTest {
     jar = closer.add(TunnelServerJar.start("--port", "0", "--tls-cert", certs.serverCertPem().getPath(),
         "--tls-key", certs.serverKeyPem().getPath(), "--browser-origins", "*"));
     jar.awaitUrl();
-    KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
-    store.load(null, null);
-    try (InputStream ca = new FileInputStream(certs.caPem())) {
-      store.setCertificateEntry("ca", CertificateFactory.getInstance("X.509")
-          .generateCertificate(ca));
-    }
-    TrustManagerFactory trust = TrustManagerFactory.getInstance(
-        TrustManagerFactory.getDefaultAlgorithm());
-    trust.init(store);
-    SSLContext tls = SSLContext.getInstance("TLS");
-    tls.init(null, trust.getTrustManagers(), null);
     HttpClient browserLike = HttpClient.newBuilder()
-        .version(HttpClient.Version.HTTP_2).sslContext(tls).build();
+        .version(HttpClient.Version.HTTP_2).sslContext(certs.jdkClientContext()).build();
     HttpResponse<byte[]> answer = browserLike.send(HttpRequest.newBuilder(
             URI.create("https://localhost:" + jar.port() + "/grpc.health.v1.Health/Check"))
         .header("Content-Type", "application/grpc-web+proto")

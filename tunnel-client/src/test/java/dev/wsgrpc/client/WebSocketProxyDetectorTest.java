@@ -10,15 +10,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.grpc.CallOptions;
 import io.grpc.HttpConnectProxiedSocketAddress;
 import io.grpc.ManagedChannel;
-import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.proxy.HttpProxyHandler;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.ConnectException;
@@ -182,22 +179,6 @@ class WebSocketProxyDetectorTest {
     assertFalse(logged.toString().contains("SECRET"), logged.toString());
   }
 
-  private static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<byte[]>() {
-    @Override
-    public InputStream stream(byte[] value) {
-      return new ByteArrayInputStream(value);
-    }
-
-    @Override
-    public byte[] parse(InputStream stream) {
-      return new byte[0];
-    }
-  };
-
-  private static final MethodDescriptor<byte[], byte[]> UNARY = MethodDescriptor.<byte[], byte[]>newBuilder()
-      .setType(MethodDescriptor.MethodType.UNARY).setFullMethodName("test.Service/Unary")
-      .setRequestMarshaller(BYTES).setResponseMarshaller(BYTES).build();
-
   /** Calls through a channel whose detector reads this test's settings; adds what grpc-java logs to {@code logged}. */
   private StatusRuntimeException callFailsRecordingGrpcLogs(String url, List<String> logged) throws Exception {
     WebSocketClientOptions options = WebSocketClientOptions.newBuilder(url).build();
@@ -221,7 +202,7 @@ class WebSocketProxyDetectorTest {
     ManagedChannel channel = WebSocketChannels.newChannelBuilder(options, detector(options)).build();
     try {
       StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> ClientCalls.blockingUnaryCall(
-          channel, UNARY, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS), new byte[0]));
+          channel, AnyUnary.METHOD, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS), new byte[0]));
       assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
       return e;
     } finally {

@@ -46,7 +46,6 @@ import java.util.stream.Collectors;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -232,16 +231,7 @@ class RelayModePeerLogsTest {
   @Test
   void connectionsResetAfterTheHandshakeLogAHandfulOfLines() throws Exception {
     startGateway(0);
-    TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-    java.security.KeyStore store = java.security.KeyStore.getInstance("PKCS12");
-    store.load(null, null);
-    try (java.io.InputStream in = new java.io.FileInputStream(CERTS.caPem())) {
-      store.setCertificateEntry("ca", java.security.cert.CertificateFactory.getInstance("X.509")
-          .generateCertificate(in));
-    }
-    trust.init(store);
-    SSLContext tls = SSLContext.getInstance("TLS");
-    tls.init(null, trust.getTrustManagers(), null);
+    SSLContext tls = CERTS.jdkClientContext();
     long start = System.nanoTime();
     Set<Channel> seen = new HashSet<>();
     for (int i = 0; i < 100; i++) {

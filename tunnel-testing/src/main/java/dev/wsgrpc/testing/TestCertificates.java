@@ -4,12 +4,18 @@ import io.netty.pkitesting.CertificateBuilder;
 import io.netty.pkitesting.X509Bundle;
 import java.io.File;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 
 /**
  * A certificate authority, a server certificate for {@code localhost} and {@code 127.0.0.1}, and a client
@@ -87,6 +93,22 @@ public final class TestCertificates {
   /** PEM of the CA certificate: what clients trust. */
   public File caPem() {
     return dir.resolve("ca.pem").toFile();
+  }
+
+  /** A JDK client TLS context that trusts this CA alone: for the JDK's HTTP client and plain sockets. */
+  public SSLContext jdkClientContext() {
+    try (InputStream ca = Files.newInputStream(caPem().toPath())) {
+      KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+      store.load(null, null);
+      store.setCertificateEntry("ca", CertificateFactory.getInstance("X.509").generateCertificate(ca));
+      TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      trust.init(store);
+      SSLContext context = SSLContext.getInstance("TLS");
+      context.init(null, trust.getTrustManagers(), null);
+      return context;
+    } catch (IOException | GeneralSecurityException e) {
+      throw new IllegalStateException("cannot trust " + caPem() + ": " + e, e);
+    }
   }
 
   /** PEM of the server certificate. */
