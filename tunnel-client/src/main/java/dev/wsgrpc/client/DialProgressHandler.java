@@ -3,6 +3,7 @@ package dev.wsgrpc.client;
 import dev.wsgrpc.client.InternalWebSocketClient.Step;
 import dev.wsgrpc.client.InternalWebSocketClient.StepFailure;
 import dev.wsgrpc.client.InternalWebSocketClient.StepListener;
+import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.core.internal.OptionValues;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -88,7 +89,7 @@ final class DialProgressHandler extends ChannelInboundHandlerAdapter implements 
       String server = answer.headers().get(HttpHeaderNames.SERVER);
       String subprotocol = ClientHandshake.subprotocol(answer);
       finish(Step.UPGRADE, answer.status() + ", subprotocol "
-          + (subprotocol != null ? WebSocketClientOptions.shownSubprotocol(subprotocol) : "none")
+          + (subprotocol != null ? Http11Tokens.shownSubprotocol(subprotocol) : "none")
           + (server != null ? ", Server: " + server : ""), null);
       ctx.pipeline().remove(this);
       result.trySuccess(ctx.channel());

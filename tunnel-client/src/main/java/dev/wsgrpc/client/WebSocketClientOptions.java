@@ -209,14 +209,9 @@ public final class WebSocketClientOptions {
   static List<String> shownSubprotocols(List<String> names) {
     List<String> shown = new ArrayList<>(names.size());
     for (String p : names) {
-      shown.add(shownSubprotocol(p));
+      shown.add(Http11Tokens.shownSubprotocol(p));
     }
     return shown;
-  }
-
-  /** {@code name} as errors and logs show a subprotocol: {@code bearer.<redacted>} for a bearer token's. */
-  static String shownSubprotocol(String name) {
-    return name.regionMatches(true, 0, "bearer.", 0, 7) ? name.substring(0, 7) + "<redacted>" : name;
   }
 
   /** A validating builder; every setter fails fast with the offending value. Not thread-safe. */
@@ -299,9 +294,9 @@ public final class WebSocketClientOptions {
      */
     public Builder subprotocols(String... names) {
       for (String name : names) {
-        if (!Http11Tokens.isToken(name) && name != null && !shownSubprotocol(name).equals(name)) {
+        if (!Http11Tokens.isToken(name) && name != null && !Http11Tokens.shownSubprotocol(name).equals(name)) {
           // A bearer.<token> offer is a credential: shown as toString() shows it, with where it stops being a token.
-          throw new InvalidValueException("subprotocol", shownSubprotocol(name),
+          throw new InvalidValueException("subprotocol", Http11Tokens.shownSubprotocol(name),
               "an HTTP token; found " + Http11Tokens.whereNotAToken(name));
         }
         checkArgument(Http11Tokens.isToken(name), "subprotocol", name, "an HTTP token");

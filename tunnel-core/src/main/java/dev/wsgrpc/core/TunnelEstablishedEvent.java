@@ -1,5 +1,6 @@
 package dev.wsgrpc.core;
 
+import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.core.internal.UrlRedaction;
 import java.net.SocketAddress;
 
@@ -49,9 +50,7 @@ public final class TunnelEstablishedEvent {
   @Override
   public String toString() {
     // As every log line of ours: a query (perhaps an access token) and a bearer.<token> subprotocol are not shown.
-    String shownSubprotocol = subprotocol != null && subprotocol.regionMatches(true, 0, "bearer.", 0, 7)
-        ? subprotocol.substring(0, 7) + "<redacted>" : subprotocol;
-    return "TunnelEstablishedEvent(path=" + UrlRedaction.redact(path) + ", subprotocol=" + shownSubprotocol
-        + ", client=" + clientAddress + ")";
+    return "TunnelEstablishedEvent(path=" + UrlRedaction.redact(path) + ", subprotocol="
+        + Http11Tokens.shownSubprotocol(subprotocol) + ", client=" + clientAddress + ")";
   }
 }

@@ -3,6 +3,7 @@ package dev.wsgrpc.server;
 import io.grpc.Status;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http2.Http2Error;
@@ -78,6 +79,21 @@ abstract class BridgedCallTranslator extends ChannelDuplexHandler implements Htt
       ctx.channel().config().setAutoRead(true);
       ctx.read();
     }
+  }
+
+  /**
+   * Writes part of a response toward the browser. A write that fails (the HTTP/1.1 encoder refused it, the socket
+   * broke) leaves the client without a complete answer: the connection closes, from here toward the socket, rather
+   * than hang.
+   */
+  final ChannelFuture send(Object msg) {
+    ChannelFuture written = ctx.write(msg);
+    written.addListener(f -> {
+      if (!f.isSuccess()) {
+        ctx.close();
+      }
+    });
+    return written;
   }
 
   @Override

@@ -248,15 +248,4 @@ final class GrpcWebSocketsTranslator extends WebSocketCallTranslator {
     }
     send(new BinaryWebSocketFrame(BrowserCalls.headerFrame(ctx.alloc(), headers)));
   }
-
-  /** Writes a frame; one that fails leaves the client without its status: the connection closes rather than hang. */
-  private io.netty.channel.ChannelFuture send(WebSocketFrame frame) {
-    io.netty.channel.ChannelFuture written = ctx.write(frame);
-    written.addListener(f -> {
-      if (!f.isSuccess()) {
-        ctx.close();
-      }
-    });
-    return written;
-  }
 }

@@ -439,20 +439,6 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     finishIfDone();
   }
 
-  /**
-   * Writes part of a response. A write that fails (the HTTP/1.1 encoder refused it, the socket broke) leaves the
-   * client without a complete answer: the connection closes, from here toward the socket, rather than hang.
-   */
-  private io.netty.channel.ChannelFuture send(Object msg) {
-    io.netty.channel.ChannelFuture written = ctx.write(msg);
-    written.addListener(f -> {
-      if (!f.isSuccess()) {
-        ctx.close();
-      }
-    });
-    return written;
-  }
-
   /** After the response: the next request may come, unless the connection cannot be reused. */
   private void finishIfDone() {
     if (!responseEnded) {

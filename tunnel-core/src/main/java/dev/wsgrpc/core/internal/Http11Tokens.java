@@ -147,6 +147,15 @@ public final class Http11Tokens {
     return (c >= 0x20 && c < 0x7f ? "'" + c + "'" : String.format("U+%04X", (int) c)) + " at index " + i;
   }
 
+  /**
+   * {@code subprotocol} as errors and logs show it: a {@code bearer.<token>} one (a credential) as
+   * {@code bearer.<redacted>}, any other as it is; null stays null.
+   */
+  public static String shownSubprotocol(String subprotocol) {
+    return subprotocol != null && subprotocol.regionMatches(true, 0, "bearer.", 0, 7)
+        ? subprotocol.substring(0, 7) + "<redacted>" : subprotocol;
+  }
+
   /** Header names whose values are secrets: never logged, never quoted in an error. */
   public static boolean isSensitive(String headerName) {
     String n = headerName.toLowerCase(java.util.Locale.ROOT);
