@@ -4,6 +4,7 @@ import static dev.wsgrpc.core.internal.Preconditions.checkArgument;
 import static dev.wsgrpc.core.internal.Preconditions.checkInRange;
 import static dev.wsgrpc.core.internal.Preconditions.checkNotNull;
 
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.server.Http2Limits;
 import java.time.Duration;
 
@@ -75,7 +76,7 @@ final class RelaySettings {
     private Duration upstreamKeepAliveTimeout = Duration.ofSeconds(DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS);
     private Duration idleTimeout = Duration.ofMinutes(DEFAULT_IDLE_TIMEOUT_MINUTES);
     private long maxPendingBytes = DEFAULT_MAX_PENDING_BYTES;
-    private Duration handshakeTimeout = dev.wsgrpc.core.TunnelSettings.DEFAULT.handshakeTimeout();
+    private Duration handshakeTimeout = TunnelSettings.DEFAULT.handshakeTimeout();
 
     private Builder() {}
 
@@ -139,13 +140,13 @@ final class RelaySettings {
     /**
      * How long a tunnel has, once its upstream connection is made, to send the HTTP/2 preface and its first SETTINGS
      * frame (the library and proxy mode give it as long, through gRPC's own handshake deadline); a tunnel that does
-     * not ends with close 1001, and its upstream connection is closed. Default: the tunnels' handshake timeout
-     * ({@code TunnelSettings}, 10 s); the jar passes {@code --handshake-timeout}.
+     * not ends with close 1001, and its upstream connection is closed. Taken from the tunnels' own settings, which
+     * bound it (1 ms to about 24.8 days), so that one value is checked once. Default: {@code TunnelSettings.DEFAULT}'s
+     * (10 s); the jar passes the settings that {@code --handshake-timeout} made.
      */
-    Builder handshakeTimeout(Duration timeout) {
-      checkNotNull(timeout, "handshakeTimeout");
-      checkArgument(!timeout.isNegative() && !timeout.isZero(), "handshakeTimeout", timeout, "> 0");
-      this.handshakeTimeout = timeout;
+    Builder handshakeTimeout(TunnelSettings tunnels) {
+      checkNotNull(tunnels, "tunnelSettings");
+      this.handshakeTimeout = tunnels.handshakeTimeout();
       return this;
     }
 

@@ -660,9 +660,9 @@ public final class TunnelServerMain implements Callable<Integer> {
     set("--upstream-keepalive", () -> relay.upstreamKeepAlive(upstreamKeepAlive, upstreamKeepAliveTimeout));
     set("--idle-timeout", () -> relay.idleTimeout(idleTimeout));
     set("--max-pending-bytes", () -> relay.maxPendingBytes(maxPendingBytes));
-    set("--handshake-timeout", () -> relay.handshakeTimeout(handshakeTimeout));
+    TunnelSettings tunnelSettings = settings.build();
     Http2Limits http2Limits = http2.build();
-    relaySettings = relay.http2Limits(http2Limits).build();
+    relaySettings = relay.http2Limits(http2Limits).handshakeTimeout(tunnelSettings).build();
     WebSocketServerOptions.Builder options = WebSocketServerOptions.newBuilder().nativeGrpc(nativeGrpc)
         .http2Limits(http2Limits);
     set("--path", () -> options.path(path));
@@ -675,7 +675,7 @@ public final class TunnelServerMain implements Callable<Integer> {
       set("--max-inbound-message", () -> browser[0].maxJsonMessageBytes(maxInboundMessage));
       options.browser(browser[0].build());
     }
-    return options.settings(settings.build()).access(access.build()).build();
+    return options.settings(tunnelSettings).access(access.build()).build();
   }
 
   /** Proxy mode's upstreams, checked with the other options, before anything starts. */

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.testing.Http2Wire;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -89,7 +90,8 @@ class UpstreamRelayHandlerTest {
 
   @Test
   void aTunnelThatSendsNoPrefaceIsClosedWith1001AtTheHandshakeTimeoutAndItsUpstreamConnectionClosed() {
-    RelaySettings settings = RelaySettings.newBuilder().handshakeTimeout(java.time.Duration.ofSeconds(5)).build();
+    RelaySettings settings = RelaySettings.newBuilder()
+        .handshakeTimeout(TunnelSettings.newBuilder().handshakeTimeout(java.time.Duration.ofSeconds(5)).build()).build();
     upgrade(settings, connectAtOnce());
     clientSends(java.util.Arrays.copyOf(Http2Wire.PREFACE, 10)); // part of a preface is not enough
     advance(4_999);
@@ -107,7 +109,8 @@ class UpstreamRelayHandlerTest {
 
   @Test
   void aTunnelWhosePrefaceAndSettingsCameInTimeOutlivesTheHandshakeTimeout() {
-    openTunnel(RelaySettings.newBuilder().handshakeTimeout(java.time.Duration.ofSeconds(5)).build());
+    openTunnel(RelaySettings.newBuilder()
+        .handshakeTimeout(TunnelSettings.newBuilder().handshakeTimeout(java.time.Duration.ofSeconds(5)).build()).build());
     advance(60_000);
     clientReceived();
     assertNull(toClient.close);
