@@ -156,14 +156,6 @@ public final class Http11Tokens {
         ? subprotocol.substring(0, 7) + "<redacted>" : subprotocol;
   }
 
-  /** Header names whose values are secrets: never logged, never quoted in an error. */
-  public static boolean isSensitive(String headerName) {
-    String n = headerName.toLowerCase(java.util.Locale.ROOT);
-    return n.equals("authorization") || n.equals("proxy-authorization") || n.equals("cookie")
-        || n.equals("set-cookie") || n.contains("token") || n.contains("secret") || n.contains("api-key")
-        || n.equals("sec-websocket-protocol");
-  }
-
   /**
    * A value a peer sent (a path, a header, a method), as an answer or a log line may quote it: at most 64
    * characters (then {@code ...}), anything but printable ASCII as {@code ?}.

@@ -136,17 +136,4 @@ class Http11TokensTest {
     assertNull(Http11Tokens.whereNotAToken(""));
     assertNull(Http11Tokens.whereNotAToken(null));
   }
-
-  @ParameterizedTest
-  @ValueSource(strings = {"Authorization", "authorization", "AUTHORIZATION", "Proxy-Authorization", "Cookie",
-      "Set-Cookie", "X-Auth-Token", "token", "X-Client-Secret", "X-Api-Key", "Sec-WebSocket-Protocol"})
-  void isSensitiveForCredentialsAndTokens(String name) {
-    assertTrue(Http11Tokens.isSensitive(name), name);
-  }
-
-  @ParameterizedTest
-  @ValueSource(strings = {"User-Agent", "X-Request-Id", "Origin", "Accept", "Host"})
-  void isSensitiveIsFalseForOrdinaryHeaders(String name) {
-    assertFalse(Http11Tokens.isSensitive(name), name);
-  }
 }
