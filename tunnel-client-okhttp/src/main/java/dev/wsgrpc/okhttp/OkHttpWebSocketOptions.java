@@ -293,8 +293,12 @@ public final class OkHttpWebSocketOptions {
      */
     public Builder subprotocols(String... names) {
       for (String name : names) {
-        // The bearer check first: a token that is no HTTP token would otherwise be quoted.
-        checkArgument(name == null || !name.startsWith(BEARER_SUBPROTOCOL_PREFIX), "subprotocol", "bearer.<redacted>",
+        // The bearer check first: a token that is no HTTP token would otherwise be quoted. The prefix in any case,
+        // as servers read it (wsgrpc's BearerTokens does) and as the refusal of a chosen one redacts it.
+        boolean bearer = name != null && name.regionMatches(true, 0, BEARER_SUBPROTOCOL_PREFIX, 0,
+            BEARER_SUBPROTOCOL_PREFIX.length());
+        checkArgument(!bearer, "subprotocol",
+            bearer ? name.substring(0, BEARER_SUBPROTOCOL_PREFIX.length()) + "<redacted>" : null,
             "a protocol name (set tokens with bearerTokenSubprotocol)");
         checkArgument(Checks.isToken(name), "subprotocol", name, "an HTTP token");
       }

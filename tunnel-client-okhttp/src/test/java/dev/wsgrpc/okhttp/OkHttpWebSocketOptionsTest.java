@@ -151,8 +151,10 @@ class OkHttpWebSocketOptionsTest {
   void proxyOptionsAreValidatedAndNeverShowThePassword() {
     assertEquals("proxy port: 0 (expected: between 1 and 65535)", refusal(() -> ProxyOptions.of("p", 0)));
     assertEquals("proxy host: a b (expected: a host name or IP address)", refusal(() -> ProxyOptions.of("a b", 1)));
-    assertEquals("proxy password: <redacted> (expected: no line breaks)",
-        refusal(() -> ProxyOptions.newBuilder().credentials("alice", "pw\r\n")));
+    assertEquals("proxy password: <redacted> (expected: printable ASCII without line breaks; found U+000D at index "
+        + "2)", refusal(() -> ProxyOptions.newBuilder().credentials("alice", "pw\r\n")));
+    assertEquals("proxy password: <redacted> (expected: printable ASCII without line breaks; found U+00E4 at index "
+        + "1)", refusal(() -> ProxyOptions.newBuilder().credentials("alice", "p\u00e4ss")));
     assertEquals("proxy username: alice (expected: unset when there is no proxy address and useSystemProxy is "
         + "false)", refusal(() -> ProxyOptions.newBuilder().useSystemProxy(false).credentials("alice", "pw").build()));
     ProxyOptions p = ProxyOptions.newBuilder().address("proxy.corp", 3128).credentials("alice", "s3cr3t").build();
@@ -190,6 +192,10 @@ class OkHttpWebSocketOptionsTest {
         + "index 6)", refusal(() -> OkHttpWebSocketOptions.Builder.checkHeader("X-Auth-Key", "SECRET\u0001TOKEN")));
     assertEquals("subprotocol: bearer.<redacted> (expected: a protocol name (set tokens with "
         + "bearerTokenSubprotocol))", refusal(() -> b.subprotocols("bearer.ab/SECRET==")));
+    // Servers read the prefix in any case: so is a token under it refused, and not shown.
+    assertEquals("subprotocol: Bearer.<redacted> (expected: a protocol name (set tokens with "
+        + "bearerTokenSubprotocol))", refusal(() -> b.subprotocols("wsgrpc.v1", "Bearer.SECRET")));
+    assertEquals("[wsgrpc.v1]", b.build().subprotocols().toString());
   }
 
   @Test
