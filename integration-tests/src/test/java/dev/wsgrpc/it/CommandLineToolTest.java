@@ -342,6 +342,46 @@ class CommandLineToolTest {
   }
 
   @Test
+  void interopOffersABearerTokenSubprotocolWithEitherClientAndNeverPrintsIt() throws Exception {
+    String token = "cli-S3cret-t0ken";
+    File tokens = new File(Files.createTempDirectory("tokens").toFile(), "tokens.txt");
+    Files.writeString(tokens.toPath(), token + " alice\n");
+    try (TunnelServerJar gateway = TunnelServerJar.start("--port", "0", "--bind", "127.0.0.1", "--auth-tokens",
+        tokens.getPath())) {
+      String gatewayUrl = gateway.awaitUrl();
+      String[] cases = {"--case", "empty_unary", "--case", "large_unary", "--case", "ping_pong"};
+      // The gateway wants the token: without it, either client's upgrade is refused.
+      CliJar.Result refused = CliJar.run(concat(new String[] {"interop", "--client", "okhttp", gatewayUrl,
+          "--case", "empty_unary"}));
+      assertEquals(1, refused.exitCode, refused.toString());
+      assertTrue(refused.stdout.contains("401 Unauthorized"), refused.toString());
+      for (String client : new String[] {"netty", "okhttp"}) {
+        // As a browser offers it: the OkHttp client takes it through bearerTokenSubprotocol, in any case of prefix.
+        for (String offer : new String[] {"wsgrpc.v1,bearer." + token, "Bearer." + token + ",wsgrpc.v1"}) {
+          CliJar.Result r = CliJar.run(concat(new String[] {"interop", "--client", client, gatewayUrl,
+              "--subprotocols", offer}, cases));
+          assertEquals(0, r.exitCode, client + " " + r);
+          assertEquals("PASS empty_unary\nPASS large_unary\nPASS ping_pong\n3 passed, 0 failed\n", r.stdout,
+              client + " " + r);
+          assertFalse(r.toString().contains(token), client + " " + r);
+        }
+      }
+      // The OkHttp client offers one token: two are refused before anything is dialed, neither shown.
+      CliJar.Result two = CliJar.run("interop", "--client", "okhttp", gatewayUrl, "--subprotocols",
+          "wsgrpc.v1,bearer." + token + ",bearer.other-" + token);
+      assertEquals(2, two.exitCode, two.toString());
+      assertEquals("interop: --subprotocols: bearer.<redacted>,bearer.<redacted> (expected: at most one "
+          + "bearer.<token> with --client okhttp)\n", two.stderr);
+      gateway.close();
+      assertFalse((gateway.stdout() + gateway.stderr()).contains(token), gateway.stdout() + gateway.stderr());
+    }
+  }
+
+  private static String[] concat(String[]... parts) {
+    return java.util.Arrays.stream(parts).flatMap(java.util.Arrays::stream).toArray(String[]::new);
+  }
+
+  @Test
   void interopReportsEachFailingCaseAndExits1() throws Exception {
     CliJar.Result r = CliJar.run("interop", healthOnlyUrl, "--case", "empty_unary", "--case", "large_unary");
     assertEquals(1, r.exitCode, r.toString());

@@ -44,7 +44,9 @@ final class InteropCommand implements Callable<Integer> {
 
   @Option(names = "--client", paramLabel = "netty|okhttp", description = "The client library that runs the cases: "
       + "netty (tunnel-client) or okhttp (tunnel-client-okhttp, the Android client). --ping-timeout applies to "
-      + "netty only (OkHttp fails a tunnel whose Pong is missing at the next ping). Default: netty.")
+      + "netty only (OkHttp fails a tunnel whose Pong is missing at the next ping). With okhttp, a bearer.TOKEN "
+      + "among --subprotocols is offered as its bearer token (one at most), and header values, --origin and proxy "
+      + "credentials must be printable ASCII. Default: netty.")
   String clientKind = "netty";
 
   @Mixin
@@ -96,14 +98,40 @@ final class InteropCommand implements Callable<Integer> {
   /**
    * The same settings for the OkHttp client. The Netty client's builders have validated every value, with the
    * messages and flag names every command uses; only the proxy password, which those options never hand out, is read
-   * again from {@code --proxy-credentials} or {@code --proxy}.
+   * again from {@code --proxy-credentials} or {@code --proxy}. A {@code bearer.<token>} among {@code --subprotocols}
+   * is a credential, which the Netty client offers as it offers any name but the OkHttp client takes only through
+   * {@code bearerTokenSubprotocol} (and offers after the others). What the OkHttp client refuses beyond that (header
+   * values, the origin and proxy credentials in printable ASCII only, where the Netty client takes Latin-1) is
+   * reported under the flag that set it, as the library words it: values redacted as it redacts them.
    */
-  private OkHttpWebSocketOptions toOkHttp(WebSocketClientOptions o) {
-    OkHttpWebSocketOptions.Builder b = OkHttpWebSocketOptions.newBuilder(o.url().toString())
-        .subprotocols(o.subprotocols().toArray(new String[0]))
-        .origin(o.origin());
+  OkHttpWebSocketOptions toOkHttp(WebSocketClientOptions o) {
+    OkHttpWebSocketOptions.Builder b = OkHttpWebSocketOptions.newBuilder(o.url().toString());
+    List<String> names = new ArrayList<>();
+    List<String> tokens = new ArrayList<>();
+    for (String name : o.subprotocols()) {
+      // As the gateway reads the prefix (BearerTokens): in any case.
+      if (name.regionMatches(true, 0, OkHttpWebSocketOptions.BEARER_SUBPROTOCOL_PREFIX, 0,
+          OkHttpWebSocketOptions.BEARER_SUBPROTOCOL_PREFIX.length())) {
+        tokens.add(name.substring(OkHttpWebSocketOptions.BEARER_SUBPROTOCOL_PREFIX.length()));
+      } else {
+        names.add(name);
+      }
+    }
+    if (tokens.size() > 1) {
+      List<String> shown = new ArrayList<>();
+      for (int i = 0; i < tokens.size(); i++) {
+        shown.add(OkHttpWebSocketOptions.BEARER_SUBPROTOCOL_PREFIX + "<redacted>");
+      }
+      throw new IllegalArgumentException("--subprotocols: " + String.join(",", shown)
+          + " (expected: at most one bearer.<token> with --client okhttp)");
+    }
+    b.subprotocols(names.toArray(new String[0]));
+    if (!tokens.isEmpty()) {
+      b.bearerTokenSubprotocol(tokens.get(0));
+    }
+    okHttp("--origin", true, () -> b.origin(o.origin()));
     for (Map.Entry<String, String> header : o.headers().entrySet()) {
-      b.header(header.getKey(), header.getValue());
+      okHttp("--header", true, () -> b.header(header.getKey(), header.getValue()));
     }
     if (o.tls().trustCertificates() != null) {
       b.tls(dev.wsgrpc.okhttp.ClientTls.trusting(o.tls().trustCertificates()));
@@ -122,13 +150,27 @@ final class InteropCommand implements Callable<Integer> {
       proxy.address(p.host(), p.port());
     }
     if (p.username() != null) {
-      proxy.credentials(p.username(), proxyPassword());
+      okHttp(client.proxyCredentials != null ? "--proxy-credentials" : "--proxy", false,
+          () -> proxy.credentials(p.username(), proxyPassword()));
     }
     b.proxy(proxy.build());
     if (o.connectToHost() != null) {
       b.connectTo(o.connectToHost(), o.connectToPort());
     }
     return b.build();
+  }
+
+  /**
+   * Runs one OkHttp setter for {@code flag}; its refusal, whose text already redacts what may be a secret, is reported
+   * as {@code "--header X-Name: <redacted> (...)"} when the library names the value as the flag does
+   * ({@code sameName}), else as {@code "--proxy-credentials: proxy password: <redacted> (...)"}.
+   */
+  private static void okHttp(String flag, boolean sameName, Runnable setter) {
+    try {
+      setter.run();
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException((sameName ? "--" : flag + ": ") + e.getMessage(), e);
+    }
   }
 
   /** The password of {@code --proxy-credentials USER:PASSWORD}, else of {@code --proxy USER:PASSWORD@HOST:PORT}. */

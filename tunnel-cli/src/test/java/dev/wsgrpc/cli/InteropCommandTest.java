@@ -1,0 +1,78 @@
+package dev.wsgrpc.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.okhttp.OkHttpWebSocketOptions;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** {@code interop --client okhttp}: the shared options reach the OkHttp client as they reach the Netty client. */
+class InteropCommandTest {
+
+  private static OkHttpWebSocketOptions okHttp(String... args) {
+    InteropCommand interop = new InteropCommand();
+    new CommandLine(interop).parseArgs(args);
+    return interop.toOkHttp(interop.client.toOptions(interop.url));
+  }
+
+  /** Runs {@code interop ARGS} in this JVM as the jar does; returns what it printed on stderr and its exit code. */
+  private static String run(String... args) {
+    StringWriter err = new StringWriter();
+    CommandLine cli = new CommandLine(new WsgrpcCli());
+    cli.setErr(new PrintWriter(err));
+    int exit = cli.execute(args);
+    return exit + " " + err;
+  }
+
+  @Test
+  void aBearerSubprotocolBecomesTheOkHttpClientsBearerTokenAndTheOthersStayProtocols() {
+    OkHttpWebSocketOptions o = okHttp("ws://h/grpc", "--client", "okhttp", "--subprotocols",
+        "wsgrpc.v1,bearer.S3CRET-t0ken,binary");
+    assertEquals(Arrays.asList("wsgrpc.v1", "binary"), o.subprotocols());
+    assertTrue(o.hasBearerTokenSubprotocol());
+    assertFalse(o.toString().contains("S3CRET"), o.toString());
+    assertTrue(o.toString().contains("bearerTokenSubprotocol=bearer.<redacted>"), o.toString());
+    // The gateway reads the prefix in any case; so does the command.
+    o = okHttp("ws://h/grpc", "--subprotocols", "BEARER.S3CRET-t0ken");
+    assertEquals(Arrays.asList(), o.subprotocols());
+    assertTrue(o.hasBearerTokenSubprotocol());
+    o = okHttp("ws://h/grpc");
+    assertEquals(Arrays.asList("wsgrpc.v1"), o.subprotocols());
+    assertFalse(o.hasBearerTokenSubprotocol());
+  }
+
+  @Test
+  void twoBearerSubprotocolsAreRefusedWithoutShowingEither() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> okHttp("ws://h/grpc", "--subprotocols", "bearer.S3CRET-one,wsgrpc.v1,Bearer.S3CRET-two"));
+    assertEquals("--subprotocols: bearer.<redacted>,bearer.<redacted> (expected: at most one bearer.<token> with "
+        + "--client okhttp)", e.getMessage());
+    assertEquals("2 interop: --subprotocols: bearer.<redacted>,bearer.<redacted> (expected: at most one "
+        + "bearer.<token> with --client okhttp)\n", run("interop", "--client", "okhttp", "ws://127.0.0.1:1/grpc",
+        "--subprotocols", "bearer.S3CRET-one,wsgrpc.v1,Bearer.S3CRET-two").replace(System.lineSeparator(), "\n"));
+  }
+
+  @Test
+  void whatOnlyTheNettyClientCanSendIsRefusedUnderItsFlagAndNotShown() {
+    // OkHttp sends header values, the Origin and proxy credentials in printable ASCII; the Netty client Latin-1.
+    assertEquals("2 interop: --header X-Name: <redacted> (expected: printable ASCII without line breaks; found U+00E9 "
+        + "at index 3)\n", run("interop", "--client", "okhttp", "ws://127.0.0.1:1/grpc", "--header",
+        "X-Name: caf\u00e9-S3CRET").replace(System.lineSeparator(), "\n"));
+    assertEquals("2 interop: --origin: https://caf\u00e9.example (expected: a header value)\n",
+        run("interop", "--client", "okhttp", "ws://127.0.0.1:1/grpc", "--origin", "https://caf\u00e9.example")
+            .replace(System.lineSeparator(), "\n"));
+    assertEquals("2 interop: --proxy-credentials: proxy password: <redacted> (expected: printable ASCII without line "
+        + "breaks; found U+00E4 at index 1)\n", run("interop", "--client", "okhttp", "ws://127.0.0.1:1/grpc",
+        "--proxy", "127.0.0.1:9", "--proxy-credentials", "alice:p\u00e4ss-S3CRET")
+        .replace(System.lineSeparator(), "\n"));
+    assertEquals("2 interop: --proxy: proxy password: <redacted> (expected: printable ASCII without line breaks; "
+        + "found U+00E4 at index 1)\n", run("interop", "--client", "okhttp", "ws://127.0.0.1:1/grpc",
+        "--proxy", "http://alice:p%C3%A4ss-S3CRET@127.0.0.1:9").replace(System.lineSeparator(), "\n"));
+  }
+}
