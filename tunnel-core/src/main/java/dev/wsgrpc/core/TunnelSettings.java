@@ -1,6 +1,8 @@
 package dev.wsgrpc.core;
 
+import static dev.wsgrpc.core.internal.Preconditions.AT_MOST_MAX_DURATION;
 import static dev.wsgrpc.core.internal.Preconditions.checkArgument;
+import static dev.wsgrpc.core.internal.Preconditions.checkDuration;
 import static dev.wsgrpc.core.internal.Preconditions.checkNotNull;
 import static dev.wsgrpc.core.internal.Preconditions.checkPositive;
 
@@ -27,12 +29,11 @@ public final class TunnelSettings {
   /**
    * The longest duration a setting takes, {@value} ms ({@code Integer.MAX_VALUE}, about 24.8 days): clients hold
    * timeouts as ints of milliseconds (Netty's connect timeout; the OkHttp client's, whose settings have the same
-   * bound).
+   * bound). Every duration the other options take (the gateway's too) has the same bound.
    */
   public static final long MAX_DURATION_MILLIS = Integer.MAX_VALUE;
 
   private static final Duration MAX_DURATION = Duration.ofMillis(MAX_DURATION_MILLIS);
-  private static final String AT_MOST = "at most " + MAX_DURATION_MILLIS + " ms, about 24.8 days";
 
   /** Every setting at its default. */
   public static final TunnelSettings DEFAULT = newBuilder().build();
@@ -156,7 +157,7 @@ public final class TunnelSettings {
      */
     public Builder pingInterval(Duration interval) {
       checkNotNull(interval, "pingInterval");
-      checkArgument(interval.compareTo(MAX_DURATION) <= 0, "pingInterval", interval, AT_MOST);
+      checkArgument(interval.compareTo(MAX_DURATION) <= 0, "pingInterval", interval, AT_MOST_MAX_DURATION);
       checkArgument(interval.isZero() || interval.toMillis() >= MIN_PING_INTERVAL_MILLIS && !interval.isNegative(),
           "pingInterval", interval, "0 to send no pings, or at least " + MIN_PING_INTERVAL_MILLIS + " ms");
       this.pingInterval = interval;
@@ -172,7 +173,7 @@ public final class TunnelSettings {
      * Default: {@value WebSocketTunnel#DEFAULT_PING_TIMEOUT_MILLIS} ms.
      */
     public Builder pingTimeout(Duration timeout) {
-      this.pingTimeout = checkTimeout(timeout, "pingTimeout");
+      this.pingTimeout = checkDuration(timeout, "pingTimeout");
       return this;
     }
 
@@ -183,22 +184,13 @@ public final class TunnelSettings {
      * {@value WebSocketTunnel#DEFAULT_HANDSHAKE_TIMEOUT_MILLIS} ms.
      */
     public Builder handshakeTimeout(Duration timeout) {
-      this.handshakeTimeout = checkTimeout(timeout, "handshakeTimeout");
+      this.handshakeTimeout = checkDuration(timeout, "handshakeTimeout");
       return this;
     }
 
     /** Returns the settings. */
     public TunnelSettings build() {
       return new TunnelSettings(this);
-    }
-
-    /** A timeout: consumers take it in whole milliseconds, in an int. */
-    private static Duration checkTimeout(Duration value, String name) {
-      checkNotNull(value, name);
-      checkArgument(!value.isNegative() && !value.isZero(), name, value, "> 0");
-      checkArgument(value.compareTo(Duration.ofMillis(1)) >= 0, name, value, "at least 1 ms");
-      checkArgument(value.compareTo(MAX_DURATION) <= 0, name, value, AT_MOST);
-      return value;
     }
   }
 }

@@ -1,5 +1,8 @@
 package dev.wsgrpc.core.internal;
 
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.math.RoundingMode;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -16,9 +19,16 @@ public final class OptionValues {
   public static final String DURATION_FORMS = "a duration such as 500ms, 10s, 2m or 1h; a number without a unit is "
       + "seconds";
 
+  /** A number of seconds as {@link #parseDuration} reads it: {@code 2}, {@code 1.5}, {@code .5}, {@code 1e3}. */
+  private static final java.util.regex.Pattern SECONDS =
+      java.util.regex.Pattern.compile("[+-]?(\\d+\\.?\\d*|\\.\\d+)(e[+-]?\\d{1,3})?");
+  private static final BigInteger NANOS_PER_SECOND = BigInteger.valueOf(1_000_000_000);
+
   /**
    * Reads {@code 500ms}, {@code 10s} or {@code 1.5s}, {@code 2m}, {@code 1h}, a bare number of seconds
-   * ({@code 0}, {@code 2.5}) or ISO-8601 ({@code PT30S}).
+   * ({@code 0}, {@code 2.5}) or ISO-8601 ({@code PT30S}). Fractions of a second are kept to the nanosecond, and one
+   * below a nanosecond counts as one: a value that is not 0 never reads as 0 (which turns timers off), so an option
+   * that needs at least 1 ms can refuse {@code 0.0004s} rather than take it as 0.
    *
    * @throws IllegalArgumentException {@code "soon (expected: a duration such as 500ms, 10s, 2m or 1h; ...)"}
    */
@@ -32,7 +42,7 @@ public final class OptionValues {
         return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
       }
       if (v.endsWith("s")) {
-        return Duration.ofMillis(Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 1000));
+        return seconds(v.substring(0, v.length() - 1));
       }
       if (v.endsWith("m")) {
         return Duration.ofMinutes(Long.parseLong(v.substring(0, v.length() - 1)));
@@ -41,12 +51,22 @@ public final class OptionValues {
         return Duration.ofHours(Long.parseLong(v.substring(0, v.length() - 1)));
       }
       if (!v.isEmpty() && Character.isDigit(v.charAt(v.length() - 1))) {
-        return Duration.ofMillis(Math.round(Double.parseDouble(v) * 1000));
+        return seconds(v);
       }
     } catch (RuntimeException e) {
       // reported below
     }
     throw new IllegalArgumentException(value + " (expected: " + DURATION_FORMS + ")");
+  }
+
+  /** {@code number} seconds, exactly; a fraction of a nanosecond is rounded away from zero. */
+  private static Duration seconds(String number) {
+    if (!SECONDS.matcher(number).matches()) {
+      throw new IllegalArgumentException(number);
+    }
+    BigInteger nanos = new BigDecimal(number).movePointRight(9).setScale(0, RoundingMode.UP).toBigInteger();
+    BigInteger[] secondsAndNanos = nanos.divideAndRemainder(NANOS_PER_SECOND);
+    return Duration.ofSeconds(secondsAndNanos[0].longValueExact(), secondsAndNanos[1].longValue());
   }
 
   /**
@@ -56,25 +76,30 @@ public final class OptionValues {
    */
   public static String formatDuration(Duration duration) {
     if (duration.isNegative()) {
-      return "-" + formatDuration(duration.negated());
+      return duration.getSeconds() == Long.MIN_VALUE ? duration.toString() : "-" + formatDuration(duration.negated());
     }
-    if (duration.getNano() % 1_000_000 != 0) {
+    long seconds = duration.getSeconds();
+    int nanos = duration.getNano();
+    if (nanos % 1_000_000 != 0) {
       return duration.toString();
     }
-    long millis = duration.toMillis();
-    if (millis == 0) {
+    if (nanos != 0) {
+      try {
+        return Math.addExact(Math.multiplyExact(seconds, 1000), nanos / 1_000_000) + "ms";
+      } catch (ArithmeticException e) {
+        return duration.toString(); // more milliseconds than a long holds: a refused value, shown as it was given
+      }
+    }
+    if (seconds == 0) {
       return "0s";
     }
-    if (millis % 3_600_000 == 0) {
-      return millis / 3_600_000 + "h";
+    if (seconds % 3600 == 0) {
+      return seconds / 3600 + "h";
     }
-    if (millis % 60_000 == 0) {
-      return millis / 60_000 + "m";
+    if (seconds % 60 == 0) {
+      return seconds / 60 + "m";
     }
-    if (millis % 1000 == 0) {
-      return millis / 1000 + "s";
-    }
-    return millis + "ms";
+    return seconds + "s";
   }
 
   /**

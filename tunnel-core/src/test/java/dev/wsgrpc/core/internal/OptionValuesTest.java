@@ -31,6 +31,40 @@ class OptionValuesTest {
         assertThrows(IllegalArgumentException.class, () -> OptionValues.parseDuration(value)).getMessage());
   }
 
+  /** Rounded to whole milliseconds, 0.0004s read as 0: an idle timeout or a keepalive silently off. */
+  @Test
+  void aFractionOfASecondIsKeptSoThatNothingButZeroReadsAsZero() {
+    assertEquals(Duration.ofNanos(400_000), OptionValues.parseDuration("0.0004s"));
+    assertEquals(Duration.ofNanos(400_000), OptionValues.parseDuration("0.0004"));
+    assertEquals(Duration.ofNanos(1), OptionValues.parseDuration("0.0000000001s"));
+    assertEquals(Duration.ofNanos(-1), OptionValues.parseDuration("-0.0000000001s"));
+    assertEquals(Duration.ofNanos(1_000_500_000), OptionValues.parseDuration("1.0005s"));
+    assertEquals(Duration.ofMillis(500), OptionValues.parseDuration(".5s"));
+    assertEquals(Duration.ofSeconds(1000), OptionValues.parseDuration("1e3s"));
+    assertEquals(Duration.ZERO, OptionValues.parseDuration("0.0s"));
+    assertEquals(Duration.ofHours(999_999_999_999L), OptionValues.parseDuration("999999999999h"));
+    assertEquals(Duration.ofMillis(Long.MAX_VALUE), OptionValues.parseDuration("9223372036854775807ms"));
+  }
+
+  @Test
+  void durationsTooLongForADurationAreNotDurations() {
+    for (String value : new String[] {"1e300s", "9223372036854775808ms", "9999999999999999h", "1ds", "infinitys"}) {
+      assertEquals(value + " (expected: a duration such as 500ms, 10s, 2m or 1h; a number without a unit is seconds)",
+          assertThrows(IllegalArgumentException.class, () -> OptionValues.parseDuration(value)).getMessage());
+    }
+  }
+
+  /** A refusal shows the value it refused: the longest ones too, which do not fit in a long of milliseconds. */
+  @Test
+  void theLongestDurationsAreWrittenToo() {
+    assertEquals("999999999999h", OptionValues.formatDuration(Duration.ofHours(999_999_999_999L)));
+    assertEquals("9223372036854775807ms", OptionValues.formatDuration(Duration.ofMillis(Long.MAX_VALUE)));
+    assertEquals("9223372036854775807s", OptionValues.formatDuration(Duration.ofSeconds(Long.MAX_VALUE)));
+    assertEquals("PT2562047788015215H30M7.001S",
+        OptionValues.formatDuration(Duration.ofSeconds(Long.MAX_VALUE, 1_000_000)));
+    assertEquals("PT-2562047788015215H-30M-8S", OptionValues.formatDuration(Duration.ofSeconds(Long.MIN_VALUE)));
+  }
+
   @Test
   void durationsAreWrittenInTheLargestWholeUnitAndReadBackTheSame() {
     assertEquals("30s", OptionValues.formatDuration(Duration.ofSeconds(30)));
