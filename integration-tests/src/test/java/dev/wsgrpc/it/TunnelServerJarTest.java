@@ -142,6 +142,23 @@ class TunnelServerJarTest {
     }
   }
 
+  /**
+   * A duration too long for the timers it sets is refused at start, as --handshake-timeout's always was: relay mode
+   * took --drain-timeout 999999999999h and crashed at SIGTERM with "long overflow", and took --idle-timeout and
+   * --upstream-keepalive to overflow when a tunnel opened.
+   */
+  @Test
+  void durationsTooLongForTheirTimersExit2NamingTheOption() throws Exception {
+    for (String flag : List.of("--drain-timeout", "--idle-timeout", "--upstream-keepalive", "--handshake-timeout")) {
+      try (TunnelServerJar bad = TunnelServerJar.start("--mode=relay", "--upstream=127.0.0.1:1", "--port=0",
+          flag + "=999999999999h")) {
+        assertEquals(2, bad.awaitExit(Duration.ofSeconds(60)), flag + ":\n" + bad.stderr());
+        assertEquals(flag + ": 999999999999h (expected: at most 2147483647 ms, about 24.8 days)\n" + HELP_HINT
+            + "\n", bad.stderr(), flag);
+      }
+    }
+  }
+
   @Test
   void badFilesUrlsAndEnvironmentValuesExit2WithOneLineSayingWhatIsWrong() throws Exception {
     File dir = Files.createTempDirectory("bad-options").toFile();

@@ -1,6 +1,8 @@
 package dev.wsgrpc.gateway;
 
 import static dev.wsgrpc.core.internal.Preconditions.checkArgument;
+import static dev.wsgrpc.core.internal.Preconditions.checkDuration;
+import static dev.wsgrpc.core.internal.Preconditions.checkDurationOrZero;
 import static dev.wsgrpc.core.internal.Preconditions.checkInRange;
 import static dev.wsgrpc.core.internal.Preconditions.checkNotNull;
 
@@ -104,24 +106,27 @@ final class RelaySettings {
     /**
      * How long an upstream may send nothing while a call is open before the gateway sends it an HTTP/2 PING, and how
      * long it then has to answer; no answer ends the tunnel with close 1013. {@code time} zero sends none. The
-     * upstream must permit pings this often (grpc-java: {@code permitKeepAliveTime}, 5 min by default). Default:
-     * {@value #DEFAULT_UPSTREAM_KEEPALIVE_SECONDS} s and {@value #DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS} s.
+     * upstream must permit pings this often (grpc-java: {@code permitKeepAliveTime}, 5 min by default). {@code time}
+     * is 0 or 1 ms to {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days), {@code timeout} 1 ms to as
+     * much; others fail with {@code "upstreamKeepAlive: PT999999999999H (expected: at most 2147483647 ms, about 24.8
+     * days)"}. Default: {@value #DEFAULT_UPSTREAM_KEEPALIVE_SECONDS} s and
+     * {@value #DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS} s.
      */
     Builder upstreamKeepAlive(Duration time, Duration timeout) {
-      checkNotNull(time, "upstreamKeepAlive");
-      checkNotNull(timeout, "upstreamKeepAliveTimeout");
-      checkArgument(!time.isNegative(), "upstreamKeepAlive", time, ">= 0");
-      checkArgument(!timeout.isNegative() && !timeout.isZero(), "upstreamKeepAliveTimeout", timeout, "> 0");
+      checkDurationOrZero(time, "upstreamKeepAlive");
+      checkDuration(timeout, "upstreamKeepAliveTimeout");
       this.upstreamKeepAliveTime = time;
       this.upstreamKeepAliveTimeout = timeout;
       return this;
     }
 
-    /** How long a tunnel may have no call before it is drained (GOAWAY, close 1001); zero never. Default: 30 min. */
+    /**
+     * How long a tunnel may have no call before it is drained (GOAWAY, close 1001); zero never. 0 or 1 ms to
+     * {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days); others fail with
+     * {@code "idleTimeout: PT-1S (expected: >= 0)"}. Default: {@value #DEFAULT_IDLE_TIMEOUT_MINUTES} min.
+     */
     Builder idleTimeout(Duration idle) {
-      checkNotNull(idle, "idleTimeout");
-      checkArgument(!idle.isNegative(), "idleTimeout", idle, ">= 0");
-      this.idleTimeout = idle;
+      this.idleTimeout = checkDurationOrZero(idle, "idleTimeout");
       return this;
     }
 

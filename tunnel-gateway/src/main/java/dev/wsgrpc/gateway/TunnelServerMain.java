@@ -4,6 +4,7 @@ import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.WebSocketTunnel;
 import dev.wsgrpc.core.internal.InvalidValueException;
 import dev.wsgrpc.core.internal.OptionValues;
+import dev.wsgrpc.core.internal.Preconditions;
 import dev.wsgrpc.core.internal.WsgrpcVersion;
 import dev.wsgrpc.server.AccessPolicy;
 import dev.wsgrpc.server.BrowserOptions;
@@ -74,7 +75,8 @@ import picocli.CommandLine.Spec;
             + "or TLS with ALPN h2), GET /healthz (200 serving, 503 draining) and GET /metrics (Prometheus text; "
             + "only on --admin-port when it is set).",
         "Every option can also come from the environment variable shown; the command line wins. Durations read "
-            + "500ms, 30s, 2m or 1h; a number without a unit is seconds.",
+            + "500ms, 30s, 2m or 1h; a number without a unit is seconds. Each is at most 2147483647 ms (about 24.8 "
+            + "days) and, unless 0, at least 1 ms.",
         ""},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:stopped after SIGTERM/SIGINT (drained)", "1:failed to start", "2:bad option"})
@@ -567,9 +569,6 @@ public final class TunnelServerMain implements Callable<Integer> {
     if (maxInboundMessage <= 0) {
       throw badValue("--max-inbound-message", maxInboundMessage, "> 0");
     }
-    if (idleTimeout.isNegative()) {
-      throw badValue("--idle-timeout", idleTimeout, ">= 0");
-    }
     if (!browserOrigins.isEmpty() && mode == GatewayMode.RELAY && !(upstream.isEmpty() && upstreamFile == null)) {
       throw new ParameterException(spec.commandLine(),
           "--browser-origins needs --mode proxy: relay mode passes each tunnel's HTTP/2 bytes to an upstream unread "
@@ -592,9 +591,12 @@ public final class TunnelServerMain implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(),
           "--descriptor-set needs --browser-origins and --upstream in --mode proxy");
     }
-    if (reflectionRefresh.isNegative() || reflectionRefresh.isZero()) {
-      throw badValue("--reflection-refresh", reflectionRefresh, "> 0");
-    }
+    // Every duration, in every mode (those a mode does not use too): each is set on a timer in milliseconds or in
+    // nanoseconds of a long, where 0 turns it off and a few hundred years overflow, long after the start.
+    set("--drain-timeout", () -> Preconditions.checkDurationOrZero(drainTimeout, "drainTimeout"));
+    set("--max-connection-age", () -> Preconditions.checkDurationOrZero(maxConnectionAge, "maxConnectionAge"));
+    set("--reflection-refresh", () -> Preconditions.checkDuration(reflectionRefresh, "reflectionRefresh"));
+    set("--upstream-refresh", () -> Preconditions.checkDuration(upstreamRefresh, "upstreamRefresh"));
     // Files: each must be there and readable now (a reloaded one is read again when it changes), and keys must be
     // in the one form Java reads without a password: PKCS#8.
     checkFile("--tls-cert", tlsCert, "a PEM certificate chain", OptionFiles::certificatesProblem);
@@ -657,7 +659,12 @@ public final class TunnelServerMain implements Callable<Integer> {
     set("--max-rst-frames", () -> http2.maxRstFrames(maxRstFrames, Duration.ofSeconds(10)));
     RelaySettings.Builder relay = RelaySettings.newBuilder();
     set("--max-control-frames", () -> relay.maxControlFrames(maxControlFrames));
-    set("--upstream-keepalive", () -> relay.upstreamKeepAlive(upstreamKeepAlive, upstreamKeepAliveTimeout));
+    try {
+      relay.upstreamKeepAlive(upstreamKeepAlive, upstreamKeepAliveTimeout);
+    } catch (InvalidValueException e) {
+      // Two flags, one setter: the refusal's name says which ("upstreamKeepAliveTimeout").
+      throw badValue(UPSTREAM_FLAGS.get(e.name()), e.value(), e.expected());
+    }
     set("--idle-timeout", () -> relay.idleTimeout(idleTimeout));
     set("--max-pending-bytes", () -> relay.maxPendingBytes(maxPendingBytes));
     TunnelSettings tunnelSettings = settings.build();

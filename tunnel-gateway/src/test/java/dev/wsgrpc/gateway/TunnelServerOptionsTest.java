@@ -113,6 +113,53 @@ class TunnelServerOptionsTest {
     assertRefused("--tls-cert and --tls-key go together: give both or neither", run(Map.of(), "--tls-cert", "x.pem"));
   }
 
+  /**
+   * Every duration is refused at start outside 1 ms to about 24.8 days (0 too, where it turns the timer off), in every
+   * mode: a longer one overflowed when its timer was set (--drain-timeout 999999999999h crashed with "long overflow"
+   * at SIGTERM; --idle-timeout and --upstream-keepalive when a tunnel opened in relay mode; --reflection-refresh
+   * at start with a stack trace), and 0.0004s was read as 0, an idle timeout or a keepalive silently off.
+   */
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void everyDurationIsOneMillisecondToAbout25Days() {
+    String atMost = ": 999999999999h (expected: at most 2147483647 ms, about 24.8 days)";
+    for (String[] mode : new String[][] {{"--mode=relay", "--upstream=127.0.0.1:1"},
+        {"--mode=proxy", "--upstream=127.0.0.1:1"}, {}}) {
+      for (String flag : new String[] {"--drain-timeout", "--idle-timeout", "--upstream-keepalive",
+          "--upstream-keepalive-timeout", "--max-connection-age", "--upstream-refresh", "--reflection-refresh",
+          "--handshake-timeout"}) {
+        String[] args = java.util.Arrays.copyOf(mode, mode.length + 2);
+        args[mode.length] = "--port=0";
+        args[mode.length + 1] = flag + "=999999999999h";
+        assertRefused(flag + atMost, run(Map.of(), args));
+      }
+    }
+    assertRefused("TUNNEL_DRAIN_TIMEOUT=999999999999h: --drain-timeout" + atMost,
+        run(Map.of("TUNNEL_DRAIN_TIMEOUT", "999999999999h")));
+    assertRefused("--drain-timeout: 9223372036854775807ms (expected: at most 2147483647 ms, about 24.8 days)",
+        run(Map.of(), "--drain-timeout=9223372036854775807ms"));
+    assertRefused("--idle-timeout: PT0.0004S (expected: 0, or at least 1 ms)",
+        run(Map.of(), "--mode=relay", "--upstream=127.0.0.1:1", "--idle-timeout=0.0004s"));
+    assertRefused("--upstream-keepalive: PT0.0004S (expected: 0, or at least 1 ms)",
+        run(Map.of(), "--upstream=127.0.0.1:1", "--upstream-keepalive=0.0004"));
+    assertRefused("--max-connection-age: PT0.0004S (expected: 0, or at least 1 ms)",
+        run(Map.of(), "--max-connection-age=0.0004s"));
+    assertRefused("--drain-timeout: -1s (expected: >= 0)", run(Map.of(), "--drain-timeout=-1s"));
+    assertRefused("--max-connection-age: -1s (expected: >= 0)", run(Map.of(), "--max-connection-age=-1s"));
+    // Relay mode sets both keepalive values at once: a refused timeout is named as such.
+    assertRefused("--upstream-keepalive-timeout: 0s (expected: > 0)",
+        run(Map.of(), "--mode=relay", "--upstream=127.0.0.1:1", "--upstream-keepalive-timeout=0"));
+    // The bounds themselves are taken.
+    String longest = "2147483647ms";
+    TunnelServerMain m = parse(Map.of(), "--mode=relay", "--upstream=127.0.0.1:1", "--drain-timeout=" + longest,
+        "--idle-timeout=" + longest, "--upstream-keepalive=" + longest, "--upstream-keepalive-timeout=" + longest,
+        "--max-connection-age=" + longest, "--upstream-refresh=1ms", "--reflection-refresh=1ms");
+    m.buildOptions();
+    assertEquals(Duration.ofMillis(Integer.MAX_VALUE), m.drainTimeout);
+    parse(Map.of(), "--upstream=127.0.0.1:1", "--idle-timeout=0", "--upstream-keepalive=0", "--drain-timeout=0",
+        "--upstream-refresh=" + longest, "--reflection-refresh=" + longest).buildOptions();
+  }
+
   @Test
   @Timeout(value = 60, unit = TimeUnit.SECONDS)
   void aBadValueFromTheEnvironmentIsReportedUnderItsVariable() {

@@ -5,6 +5,8 @@ import com.google.protobuf.DescriptorProtos.FileDescriptorProto;
 import com.google.protobuf.DescriptorProtos.FileDescriptorSet;
 import com.google.protobuf.Descriptors;
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.wsgrpc.core.TunnelSettings;
+import dev.wsgrpc.core.internal.Preconditions;
 import dev.wsgrpc.server.JsonSchemas;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
@@ -71,7 +73,9 @@ public final class ReflectionSchemas implements JsonSchemas {
   /**
    * @param upstream the upstream channel calls go to
    * @param described services described ahead ({@link #readDescriptorSet}), asked for no reflection; may be empty
-   * @param refresh how long a fetched schema is used before it is fetched again
+   * @param refresh how long a fetched schema is used before it is fetched again: 1 ms to
+   *     {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days)
+   * @throws IllegalArgumentException {@code "reflectionRefresh: PT0S (expected: > 0)"}
    */
   public ReflectionSchemas(Channel upstream, Map<String, Descriptors.ServiceDescriptor> described, Duration refresh) {
     this(upstream, described, refresh, System::nanoTime);
@@ -81,7 +85,7 @@ public final class ReflectionSchemas implements JsonSchemas {
       LongSupplier nanoTime) {
     this.upstream = upstream;
     this.described = Map.copyOf(described);
-    this.refreshNanos = refresh.toNanos();
+    this.refreshNanos = Preconditions.checkDuration(refresh, "reflectionRefresh").toNanos();
     this.nanoTime = nanoTime;
   }
 

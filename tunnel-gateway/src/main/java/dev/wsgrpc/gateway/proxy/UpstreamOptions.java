@@ -1,6 +1,8 @@
 package dev.wsgrpc.gateway.proxy;
 
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.internal.InvalidValueException;
+import dev.wsgrpc.core.internal.Preconditions;
 import io.grpc.NameResolverRegistry;
 import java.io.File;
 import java.nio.file.Path;
@@ -143,12 +145,13 @@ public final class UpstreamOptions {
       return this;
     }
 
-    /** How often names are looked up again and the list file re-read. Default: 30 s. */
+    /**
+     * How often names are looked up again and the list file re-read: 1 ms to
+     * {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days); others fail with
+     * {@code "upstreamRefresh: PT0S (expected: > 0)"}. Default: {@value #DEFAULT_REFRESH_SECONDS} s.
+     */
     public Builder refreshInterval(Duration interval) {
-      if (interval.isNegative() || interval.isZero()) {
-        throw new InvalidValueException("upstreamRefresh", interval, "> 0");
-      }
-      this.refreshInterval = interval;
+      this.refreshInterval = Preconditions.checkDuration(interval, "upstreamRefresh");
       return this;
     }
 
@@ -212,16 +215,14 @@ public final class UpstreamOptions {
      * gRPC keepalive to the upstreams: a PING when a connection with a call open has received nothing for
      * {@code time}, and {@code timeout} for its answer, after which the connection's calls fail UNAVAILABLE and
      * grpc-java reconnects; {@code time} zero turns it off. grpc-java rounds a time below 10 s up to 10 s. Upstreams
-     * must permit pings this often ({@code permitKeepAliveTime}, 5 min by default in grpc-java). Default: 300 s and
-     * 20 s.
+     * must permit pings this often ({@code permitKeepAliveTime}, 5 min by default in grpc-java). {@code time} is 0 or
+     * 1 ms to {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days), {@code timeout} 1 ms to as much;
+     * others fail with {@code "upstreamKeepAlive: PT999999999999H (expected: at most 2147483647 ms, about 24.8
+     * days)"}. Default: {@value #DEFAULT_KEEPALIVE_SECONDS} s and {@value #DEFAULT_KEEPALIVE_TIMEOUT_SECONDS} s.
      */
     public Builder keepAlive(Duration time, Duration timeout) {
-      if (time == null || time.isNegative()) {
-        throw new InvalidValueException("upstreamKeepAlive", time, ">= 0");
-      }
-      if (timeout == null || timeout.isNegative() || timeout.isZero()) {
-        throw new InvalidValueException("upstreamKeepAliveTimeout", timeout, "> 0");
-      }
+      Preconditions.checkDurationOrZero(time, "upstreamKeepAlive");
+      Preconditions.checkDuration(timeout, "upstreamKeepAliveTimeout");
       this.keepAliveTime = time;
       this.keepAliveTimeout = timeout;
       return this;

@@ -87,6 +87,10 @@ class CallerMetadataTest {
         () -> UpstreamOptions.newBuilder().build()));
     assertEquals("upstreamRefresh: PT0S (expected: > 0)", assertThrows(
         () -> UpstreamOptions.newBuilder().refreshInterval(java.time.Duration.ZERO)));
+    assertEquals("upstreamRefresh: PT999999999999H (expected: at most 2147483647 ms, about 24.8 days)", assertThrows(
+        () -> UpstreamOptions.newBuilder().refreshInterval(java.time.Duration.ofHours(999_999_999_999L))));
+    assertEquals("upstreamRefresh: PT0.0005S (expected: at least 1 ms)", assertThrows(
+        () -> UpstreamOptions.newBuilder().refreshInterval(java.time.Duration.ofNanos(500_000))));
     UpstreamOptions ok = UpstreamOptions.newBuilder().upstreams(java.util.List.of("a:1,[::1]:2")).build();
     assertEquals("[a:1, [::1]:2] over h2c", ok.toString());
     assertTrue(UpstreamChannel.serviceConfig("", "round_robin").containsKey("healthCheckConfig"));

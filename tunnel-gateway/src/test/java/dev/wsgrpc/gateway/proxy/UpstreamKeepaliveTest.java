@@ -82,4 +82,30 @@ class UpstreamKeepaliveTest {
         IllegalArgumentException.class,
         () -> UpstreamOptions.newBuilder().keepAlive(Duration.ofSeconds(1), Duration.ZERO)).getMessage());
   }
+
+  /**
+   * grpc-java takes them in milliseconds here: below 1 ms was 0, which it refuses when the channel is made, not when
+   * the options are; the longest are refused with every other duration's bound.
+   */
+  @Test
+  void keepaliveIsZeroOrOneMillisecondToAbout25Days() {
+    UpstreamOptions.Builder b = UpstreamOptions.newBuilder();
+    Duration second = Duration.ofSeconds(1);
+    Duration huge = Duration.ofHours(999_999_999_999L);
+    String atMost = " (expected: at most 2147483647 ms, about 24.8 days)";
+    assertEquals("upstreamKeepAlive: PT999999999999H" + atMost, refusal(() -> b.keepAlive(huge, second)));
+    assertEquals("upstreamKeepAliveTimeout: PT999999999999H" + atMost, refusal(() -> b.keepAlive(second, huge)));
+    assertEquals("upstreamKeepAlive: PT0.0005S (expected: 0, or at least 1 ms)",
+        refusal(() -> b.keepAlive(Duration.ofNanos(500_000), second)));
+    assertEquals("upstreamKeepAliveTimeout: PT0.0005S (expected: at least 1 ms)",
+        refusal(() -> b.keepAlive(second, Duration.ofNanos(500_000))));
+    Duration longest = Duration.ofMillis(Integer.MAX_VALUE);
+    UpstreamOptions o = b.upstreams(List.of("h:1")).keepAlive(longest, longest).build();
+    assertEquals(longest, o.keepAliveTime);
+    assertEquals(longest, o.keepAliveTimeout);
+  }
+
+  private static String refusal(org.junit.jupiter.api.function.Executable e) {
+    return org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, e).getMessage();
+  }
 }
