@@ -155,7 +155,7 @@ final class ClientOptions {
   /**
    * Runs one library setter for {@code option}; a value it refuses is reported as {@code "--option: value (...)"}.
    */
-  private static <T> T set(String option, Supplier<T> setter) {
+  static <T> T set(String option, Supplier<T> setter) {
     try {
       return setter.get();
     } catch (InvalidValueException e) {

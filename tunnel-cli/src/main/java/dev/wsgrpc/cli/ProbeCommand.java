@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import dev.wsgrpc.client.InternalWebSocketClient;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.core.internal.Preconditions;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -67,7 +68,8 @@ final class ProbeCommand implements Callable<Integer> {
 
   @Option(names = "--duration", defaultValue = "2s", paramLabel = "DURATION",
       converter = ClientOptions.DurationConverter.class,
-      description = "How long to measure throughput each way; 0 skips it. Default: ${DEFAULT-VALUE}.")
+      description = "How long to measure throughput each way: 0 skips it, else 1 ms to 2147483647 ms (about 24.8 "
+          + "days). Default: ${DEFAULT-VALUE}.")
   Duration duration;
 
   @Option(names = "--message-size", defaultValue = "32768", paramLabel = "BYTES",
@@ -76,7 +78,7 @@ final class ProbeCommand implements Callable<Integer> {
 
   @Option(names = "--timeout", defaultValue = "20s", paramLabel = "DURATION",
       converter = ClientOptions.DurationConverter.class,
-      description = "Deadline of each RPC. Default: ${DEFAULT-VALUE}.")
+      description = "Deadline of each RPC: 1 ms to 2147483647 ms (about 24.8 days). Default: ${DEFAULT-VALUE}.")
   Duration timeout;
 
   @Mixin
@@ -94,10 +96,12 @@ final class ProbeCommand implements Callable<Integer> {
     err = spec.commandLine().getErr();
     WebSocketClientOptions options;
     try {
-      if (calls < 1 || messageSize < 1 || duration.isNegative() || timeout.isNegative() || timeout.isZero()) {
-        throw new IllegalArgumentException("--calls and --message-size must be positive, --duration and "
-            + "--timeout not negative");
+      if (calls < 1 || messageSize < 1) {
+        throw new IllegalArgumentException("--calls and --message-size must be positive");
       }
+      // Both are set on timers: 1 ms to about 24.8 days, or 0 for --duration (which skips the measurement).
+      ClientOptions.set("--duration", () -> Preconditions.checkDurationOrZero(duration, "duration"));
+      ClientOptions.set("--timeout", () -> Preconditions.checkDuration(timeout, "timeout"));
       options = client.toOptions(url);
     } catch (IllegalArgumentException e) {
       err.println("probe: " + e.getMessage());

@@ -120,6 +120,42 @@ class ClientOptionsTest {
         IllegalArgumentException.class, () -> parse("ws://h/", "--ping-interval", "600h")).getMessage());
   }
 
+  /** 0.0004s was read as 0: no pings at all, without a word. */
+  @Test
+  void aFractionOfAMillisecondIsNotZero() {
+    assertEquals("--ping-interval: PT0.0004S (expected: 0 to send no pings, or at least 100 ms)", assertThrows(
+        IllegalArgumentException.class, () -> parse("ws://h/", "--ping-interval", "0.0004s")).getMessage());
+    assertEquals("--ping-timeout: PT0.0004S (expected: at least 1 ms)", assertThrows(
+        IllegalArgumentException.class, () -> parse("ws://h/", "--ping-timeout", "0.0004")).getMessage());
+  }
+
+  /** What probe printed on stderr and its exit code. */
+  private static String probeRefusal(String... args) {
+    java.io.StringWriter err = new java.io.StringWriter();
+    CommandLine commandLine = new CommandLine(new ProbeCommand()).setErr(new java.io.PrintWriter(err, true))
+        .setOut(new java.io.PrintWriter(new java.io.StringWriter(), true));
+    int exit = commandLine.execute(args);
+    return exit + " " + err.toString().trim();
+  }
+
+  /**
+   * probe's own durations are set on timers too: --duration 999999999999h overflowed Duration.toNanos() after the
+   * path had been walked, and a --timeout of Long.MAX_VALUE ms overflowed into a deadline already past.
+   */
+  @Test
+  void probesDurationsAreRefusedBeforeAnythingIsDialled() {
+    String atMost = " (expected: at most 2147483647 ms, about 24.8 days)";
+    assertEquals("2 probe: --duration: PT999999999999H" + atMost,
+        probeRefusal("ws://127.0.0.1:1/", "--duration", "999999999999h"));
+    assertEquals("2 probe: --timeout: PT2562047788015H12M55.807S" + atMost,
+        probeRefusal("ws://127.0.0.1:1/", "--timeout", "9223372036854775807ms"));
+    assertEquals("2 probe: --timeout: PT0.0004S (expected: at least 1 ms)",
+        probeRefusal("ws://127.0.0.1:1/", "--timeout", "0.0004s"));
+    assertEquals("2 probe: --timeout: PT0S (expected: > 0)", probeRefusal("ws://127.0.0.1:1/", "--timeout", "0"));
+    assertEquals("2 probe: --duration: PT-1S (expected: >= 0)",
+        probeRefusal("ws://127.0.0.1:1/", "--duration", "-1s"));
+  }
+
   @Test
   void durationsReadAsPeopleWriteThem() {
     assertEquals(Duration.ofMillis(250), OptionValues.parseDuration("250ms"));
