@@ -6,6 +6,7 @@ import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.internal.InvalidValueException;
 import dev.wsgrpc.core.internal.OptionValues;
+import io.netty.handler.ssl.SslContextBuilder;
 import java.io.File;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -17,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Supplier;
+import javax.net.ssl.SSLException;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Option;
 
@@ -111,10 +113,7 @@ final class ClientOptions {
     }
     set("--proxy-credentials", () -> b.proxy(proxyOptions.build()));
     if (trustCertificates != null) {
-      if (!trustCertificates.canRead()) {
-        throw new IllegalArgumentException("--trust-certificates: " + trustCertificates
-            + " (expected: a readable PEM file)");
-      }
+      checkCertificates(trustCertificates);
       b.tls(ClientTls.trusting(trustCertificates));
     }
     if (connectTo != null) {
@@ -150,6 +149,22 @@ final class ClientOptions {
       set("--max-outbound-frame-payload", () -> settings.maxOutboundFramePayload(maxOutboundFramePayload));
     }
     return set("--trust-certificates", () -> b.settings(settings.build()).build());
+  }
+
+  /**
+   * Reads {@code pem} now, as the channel will when it dials, so that a file that is not one of certificates is a
+   * usage error before anything is dialled rather than a failure of the command.
+   */
+  private static void checkCertificates(File pem) {
+    if (!pem.canRead()) {
+      throw new IllegalArgumentException("--trust-certificates: " + pem + " (expected: a readable PEM file)");
+    }
+    try {
+      SslContextBuilder.forClient().trustManager(pem).build();
+    } catch (SSLException | IllegalArgumentException e) {
+      throw new IllegalArgumentException("--trust-certificates: " + pem
+          + " (expected: a PEM file of certificates; " + e.getMessage() + ")", e);
+    }
   }
 
   /**

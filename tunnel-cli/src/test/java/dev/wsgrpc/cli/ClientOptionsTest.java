@@ -4,13 +4,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.core.internal.OptionValues;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Collections;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** The shared options reach the library under the library's names. */
@@ -55,6 +59,19 @@ class ClientOptionsTest {
     assertEquals(Duration.ofSeconds(2), o.settings().pingTimeout());
     assertEquals(2097152, o.settings().maxInboundFramePayload());
     assertEquals(16384, o.settings().maxOutboundFramePayload());
+  }
+
+  @Test
+  void aTrustFileThatHoldsNoCertificatesIsRefusedUnderItsFlag(@TempDir Path dir) throws Exception {
+    Path pem = Files.writeString(dir.resolve("ca.pem"), "not a certificate\n");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> parse("wss://h/grpc", "--trust-certificates", pem.toString()));
+    assertTrue(e.getMessage().startsWith("--trust-certificates: " + pem + " (expected: a PEM file of certificates; "),
+        e.getMessage());
+    IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
+        () -> parse("wss://h/grpc", "--trust-certificates", dir.resolve("absent.pem").toString()));
+    assertEquals("--trust-certificates: " + dir.resolve("absent.pem") + " (expected: a readable PEM file)",
+        missing.getMessage());
   }
 
   @Test
