@@ -1,96 +1,63 @@
 package dev.wsgrpc.server;
 
-import dev.wsgrpc.core.internal.RateLimitedLog;
-import java.util.ArrayList;
+import dev.wsgrpc.core.internal.GrpcLogLimit;
 import java.util.List;
-import java.util.logging.Filter;
-import java.util.logging.Level;
+import java.util.Map;
+import java.util.function.Predicate;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
-import java.util.logging.SimpleFormatter;
-import org.slf4j.LoggerFactory;
 
 /**
- * Holds what grpc-java's Netty server logs about a misbehaving peer to the rate of a {@link RateLimitedLog}: one line
- * per record, without the stack trace.
+ * Holds what grpc-java's Netty server logs about a misbehaving peer to the rate of a
+ * {@link dev.wsgrpc.core.internal.RateLimitedLog}: one line per record, without the stack trace, in printable ASCII
+ * ({@link GrpcLogLimit}, logger name + {@code .limited}, at INFO).
  *
- * <p>grpc-java logs through {@code java.util.logging}. For each stream whose headers it cannot accept (an upper-case
- * header name or a {@code -bin} value that is not base64 is enough), {@code io.grpc.netty.NettyServerHandler} logs a
- * WARNING record ("Stream Error", after "Exception in onHeadersRead()" when the headers could not become a call),
- * with a stack trace of some forty lines; a
- * connection that fails in a way it does not expect gets an INFO record from
- * {@code io.grpc.netty.NettyServerTransport.connections} ("Transport failed"). A peer can open hundreds of such
- * streams per connection, and it needs no token for it: the headers are rejected before any call reaches the
- * interceptor that checks one, and an ordinary client causes some too (a call cancelled while its answer was on its
- * way: "Stream closed before write could take place"). None of them asks anything of an operator. So a filter on
- * those two loggers passes records below INFO on unchanged (they are off unless asked for, and then wanted whole),
- * and turns the others into rate-limited INFO lines, as everything else a peer can cause is logged, of the SLF4J
- * logger named after the original with {@code .limited} appended ({@code io.grpc.netty.NettyServerHandler.limited}),
- * so that a level set for {@code io.grpc} still applies to them.
+ * <p>grpc-java logs through {@code java.util.logging}, per stream or call, records a peer causes at will, and needs no
+ * token for it (they come before, or outside, any interceptor that checks one):
+ * <ul>
+ *   <li>{@code io.grpc.netty.NettyServerHandler}: a WARNING record ("Stream Error", after "Exception in
+ *       onHeadersRead()" when the headers could not become a call) with a stack trace of some forty lines for each
+ *       stream whose headers it cannot accept (an upper-case header name or a {@code -bin} value that is not base64 is
+ *       enough); an ordinary client causes some too (a call cancelled while its answer was on its way: "Stream closed
+ *       before write could take place");
+ *   <li>{@code io.grpc.netty.NettyServerTransport.connections}: an INFO record ("Transport failed") for a connection
+ *       that fails in a way it does not expect;
+ *   <li>{@code io.grpc.netty.NettyServerStream}: a WARNING record ("Exception processing message") for each call
+ *       whose message cannot be deframed: reserved flag bits, the compressed flag without {@code grpc-encoding}, a
+ *       message over the size limit (an ordinary client sending too large a message), the stream ending mid-message;
+ *   <li>{@code io.grpc.internal.SerializingExecutor}: a SEVERE record ("Exception while executing runnable") for each
+ *       call whose message a protobuf service cannot parse (INTERNAL "Invalid protobuf byte sequence"). That logger
+ *       also reports a service's own failures, which an operator must see whole: only records whose exception says
+ *       the peer's message was bad ({@link GrpcLogLimit#isBadPeerMessage}) are limited.
+ * </ul>
+ * None of the limited records asks anything of an operator; records below INFO pass on unchanged (they are off
+ * unless asked for, and then wanted whole).
  *
  * <p>Installed once per class loader, when the first server negotiator is made ({@link WebSocketServerNegotiator}),
- * and so for every grpc-java Netty server of the process from then on, ours or not: those two loggers are
- * grpc-java's, not per server. What the filter turns into rate-limited lines may include the odd record no peer
- * caused (an internal failure grpc-java logs there too); it still appears, once, without its stack trace. A filter
- * the application had set on those loggers before still sees each record first; a filter it sets later replaces
- * this one.
+ * and so for every grpc-java server of the process from then on, ours or not: these loggers are grpc-java's, not per
+ * server. What the filter turns into rate-limited lines may include the odd record no peer caused (an internal
+ * failure grpc-java logs there too); it still appears, once, without its stack trace. A filter the application had
+ * set on those loggers before still sees each record first; a filter it sets later replaces this one.
  */
-final class GrpcServerLogLimit implements Filter {
+final class GrpcServerLogLimit {
 
-  /** The grpc-java loggers whose records a peer can cause. */
-  static final List<String> LOGGER_NAMES =
-      List.of("io.grpc.netty.NettyServerHandler", "io.grpc.netty.NettyServerTransport.connections");
+  /** The grpc-java loggers whose records a peer can cause, each with the records of it that are limited. */
+  static final Map<String, Predicate<LogRecord>> LOGGERS = Map.of(
+      "io.grpc.netty.NettyServerHandler", GrpcLogLimit.ANY,
+      "io.grpc.netty.NettyServerTransport.connections", GrpcLogLimit.ANY,
+      "io.grpc.netty.NettyServerStream", GrpcLogLimit.ANY,
+      "io.grpc.internal.SerializingExecutor", GrpcLogLimit.BAD_PEER_MESSAGE);
 
-  /** Formats a record's message with its parameters, as java.util.logging's own handlers do. */
-  private static final SimpleFormatter MESSAGE = new SimpleFormatter();
-
-  /**
-   * The filtered loggers, held: java.util.logging keeps loggers only weakly, and a logger collected and made again
-   * would have lost its filter. Null until {@link #install()}.
-   */
-  private static List<Logger> filtered;
-
-  private final Filter previous;
-  private final org.slf4j.Logger target;
-  private final RateLimitedLog limited;
-
-  private GrpcServerLogLimit(String loggerName, Filter previous) {
-    this.previous = previous;
-    this.target = LoggerFactory.getLogger(loggerName + ".limited");
-    this.limited = new RateLimitedLog(target, RateLimitedLog.Level.INFO);
-  }
+  /** The names of {@link #LOGGERS}, in a fixed order. */
+  static final List<String> LOGGER_NAMES = List.of("io.grpc.netty.NettyServerHandler",
+      "io.grpc.netty.NettyServerTransport.connections", "io.grpc.netty.NettyServerStream",
+      "io.grpc.internal.SerializingExecutor");
 
   /** Puts the filters in place; calls after the first do nothing. */
-  static synchronized void install() {
-    if (filtered != null) {
-      return;
-    }
-    List<Logger> loggers = new ArrayList<>();
+  static void install() {
     for (String name : LOGGER_NAMES) {
-      Logger logger = Logger.getLogger(name);
-      logger.setFilter(new GrpcServerLogLimit(name, logger.getFilter()));
-      loggers.add(logger);
+      GrpcLogLimit.install(name, LOGGERS.get(name));
     }
-    filtered = List.copyOf(loggers);
   }
 
-  @Override
-  public boolean isLoggable(LogRecord record) {
-    if (previous != null && !previous.isLoggable(record)) {
-      return false;
-    }
-    if (record.getLevel().intValue() < Level.INFO.intValue()) {
-      return true;
-    }
-    if (!target.isInfoEnabled()) {
-      return false; // off (tunnel-server.jar keeps io.grpc at WARN): nothing to format, on the event loop
-    }
-    String message = MESSAGE.formatMessage(record);
-    if (record.getThrown() == null) {
-      limited.log("{}", message);
-    } else {
-      limited.log("{}: {}", message, record.getThrown()); // the throwable as one line, without its stack trace
-    }
-    return false;
-  }
+  private GrpcServerLogLimit() {}
 }

@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.wsgrpc.core.internal.GrpcLogLimit;
+import io.grpc.Status;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,7 +24,8 @@ class GrpcServerLogLimitTest {
   @Test
   void recordsBelowInfoPassOnWholeAndLouderOnesGoToTheRateLimitedLog() {
     GrpcServerLogLimit.install();
-    for (String name : GrpcServerLogLimit.LOGGER_NAMES) {
+    for (String name : List.of("io.grpc.netty.NettyServerHandler", "io.grpc.netty.NettyServerTransport.connections",
+        "io.grpc.netty.NettyServerStream")) {
       Logger logger = Logger.getLogger(name);
       List<LogRecord> passed = new ArrayList<>();
       Handler recorder = new Handler() {
@@ -57,8 +61,41 @@ class GrpcServerLogLimitTest {
   void installingAgainKeepsTheOneFilter() {
     GrpcServerLogLimit.install();
     Filter first = Logger.getLogger(GrpcServerLogLimit.LOGGER_NAMES.get(0)).getFilter();
-    assertInstanceOf(GrpcServerLogLimit.class, first);
+    assertInstanceOf(GrpcLogLimit.class, first);
     GrpcServerLogLimit.install();
     assertSame(first, Logger.getLogger(GrpcServerLogLimit.LOGGER_NAMES.get(0)).getFilter());
+  }
+
+  @Test
+  void theExecutorsRecordsAreLimitedOnlyForAMessageThePeerSentThatIsNotProtobuf() {
+    GrpcServerLogLimit.install();
+    Logger logger = Logger.getLogger("io.grpc.internal.SerializingExecutor");
+    List<LogRecord> passed = new ArrayList<>();
+    Handler recorder = new Handler() {
+      @Override
+      public void publish(LogRecord record) {
+        passed.add(record);
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    logger.addHandler(recorder);
+    try {
+      // What grpc-java's protobuf marshaller throws for a message that is not protobuf.
+      logger.log(Level.SEVERE, "Exception while executing runnable HalfClosed", Status.INTERNAL
+          .withDescription("Invalid protobuf byte sequence")
+          .withCause(new InvalidProtocolBufferException("While parsing a protocol message, the input ended"))
+          .asRuntimeException());
+      logger.log(Level.SEVERE, "Exception while executing runnable HalfClosed",
+          new NullPointerException("the service's own bug"));
+      assertEquals(1, passed.size(), "a service's own failure passes on whole");
+      assertInstanceOf(NullPointerException.class, passed.get(0).getThrown());
+    } finally {
+      logger.removeHandler(recorder);
+    }
   }
 }
