@@ -1,5 +1,6 @@
 package dev.wsgrpc.client;
 
+import dev.wsgrpc.core.internal.GrpcLogLimit;
 import io.grpc.ChannelLogger;
 import io.grpc.netty.GrpcHttp2ConnectionHandler;
 import io.grpc.netty.InternalProtocolNegotiator;
@@ -65,6 +66,9 @@ final class WebSocketClientNegotiator implements InternalProtocolNegotiator.Prot
     Factory(WebSocketClientOptions options, SslContext sslContext) {
       this.options = options;
       this.sslContext = sslContext;
+      // The tunnel server, which may be hostile, reaches grpc-java's HTTP/2 client through every channel made here:
+      // a GOAWAY with ENHANCE_YOUR_CALM per connection must not log a line each, nor its raw debug data.
+      GrpcLogLimit.installNettyClient();
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.wsgrpc.gateway.proxy;
 
+import dev.wsgrpc.core.internal.GrpcLogLimit;
 import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
@@ -54,6 +55,9 @@ public final class UpstreamChannel {
    */
   public static UpstreamChannels createPerLoop(UpstreamOptions options, EventLoopGroup loops,
       Class<? extends io.netty.channel.Channel> channelType, UpstreamProblems problems) throws IOException {
+    // An upstream reaches grpc-java's HTTP/2 client through these channels: a GOAWAY with ENHANCE_YOUR_CALM per
+    // connection must not log a line each, nor its raw debug data (relay mode's UpstreamRelayHandler limits its own).
+    GrpcLogLimit.installNettyClient();
     List<EventLoop> list = new ArrayList<>();
     loops.forEach(executor -> list.add((EventLoop) executor));
     List<ManagedChannel> channels = new ArrayList<>();
