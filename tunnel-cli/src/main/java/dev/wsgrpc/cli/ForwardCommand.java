@@ -2,7 +2,9 @@ package dev.wsgrpc.cli;
 
 import dev.wsgrpc.client.InternalWebSocketClient;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.core.internal.OptionValues;
+import dev.wsgrpc.core.internal.RateLimitedLog;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -20,10 +22,12 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.helpers.NOPLogger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -77,6 +81,7 @@ final class ForwardCommand implements Callable<Integer> {
     });
     try {
       InternalWebSocketClient.Dialer dialer = InternalWebSocketClient.newDialer(options, group, dns);
+      ConnectionLines lines = new ConnectionLines(out, err);
       Channel server = new ServerBootstrap()
           .group(group)
           .channel(NioServerSocketChannel.class)
@@ -86,7 +91,7 @@ final class ForwardCommand implements Callable<Integer> {
           .childHandler(new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel local) {
-              local.pipeline().addLast(new Opener(dialer, out, err));
+              local.pipeline().addLast(new Opener(dialer, lines));
             }
           })
           .bind(new InetSocketAddress(listenAddress.getHostString(), listenAddress.getPort())).sync().channel();
@@ -111,16 +116,51 @@ final class ForwardCommand implements Callable<Integer> {
     }
   }
 
+  /**
+   * The lines printed per local connection, each kind held to {@link #BURST} in a row and then as many per
+   * {@link #PERIOD}, with a count of those held back: any local program (or, listening on a public address, anyone)
+   * can open connections, and a tunnel server can fail them, at any rate.
+   */
+  static final class ConnectionLines {
+    static final int BURST = 10;
+    static final Duration PERIOD = Duration.ofMinutes(1);
+
+    final PrintWriter out;
+    final PrintWriter err;
+    final RateLimitedLog failed = limit();
+    final RateLimitedLog open = limit();
+    final RateLimitedLog closed = limit();
+
+    ConnectionLines(PrintWriter out, PrintWriter err) {
+      this.out = out;
+      this.err = err;
+    }
+
+    private static RateLimitedLog limit() {
+      return new RateLimitedLog(NOPLogger.NOP_LOGGER, RateLimitedLog.Level.INFO, BURST, PERIOD, System::nanoTime);
+    }
+
+    /** Prints {@code line} to {@code to}, unless over {@code limit}'s rate; says how many lines were held back. */
+    static void print(PrintWriter to, RateLimitedLog limit, String line) {
+      long suppressed = limit.tryAcquire();
+      if (suppressed < 0) {
+        return;
+      }
+      synchronized (to) {
+        to.println(suppressed > 0 ? line + " (" + suppressed + " more like this suppressed)" : line);
+        to.flush();
+      }
+    }
+  }
+
   /** On a new local connection: opens its tunnel, then relays; closes the connection if the tunnel fails. */
   private static final class Opener extends ChannelInboundHandlerAdapter {
     private final InternalWebSocketClient.Dialer dialer;
-    private final PrintWriter out;
-    private final PrintWriter err;
+    private final ConnectionLines lines;
 
-    Opener(InternalWebSocketClient.Dialer dialer, PrintWriter out, PrintWriter err) {
+    Opener(InternalWebSocketClient.Dialer dialer, ConnectionLines lines) {
       this.dialer = dialer;
-      this.out = out;
-      this.err = err;
+      this.lines = lines;
     }
 
     @Override
@@ -132,10 +172,8 @@ final class ForwardCommand implements Callable<Integer> {
           Throwable cause = f.cause();
           String reason = cause instanceof InternalWebSocketClient.StepFailure
               ? ((InternalWebSocketClient.StepFailure) cause).oneLine() : String.valueOf(cause);
-          synchronized (err) {
-            err.println("forward: " + who + ": tunnel failed at " + reason);
-            err.flush();
-          }
+          ConnectionLines.print(lines.err, lines.failed,
+              "forward: " + who + ": tunnel failed at " + Http11Tokens.printable(reason, 500));
           local.close();
           return;
         }
@@ -147,16 +185,9 @@ final class ForwardCommand implements Callable<Integer> {
           }
           local.pipeline().replace(Opener.this, "relay", new Relay(tunnel));
           local.config().setAutoRead(true);
-          synchronized (out) {
-            out.println("forward: " + who + ": tunnel open");
-            out.flush();
-          }
-          tunnel.closeFuture().addListener(c -> {
-            synchronized (out) {
-              out.println("forward: " + who + ": tunnel closed");
-              out.flush();
-            }
-          });
+          ConnectionLines.print(lines.out, lines.open, "forward: " + who + ": tunnel open");
+          tunnel.closeFuture().addListener(
+              c -> ConnectionLines.print(lines.out, lines.closed, "forward: " + who + ": tunnel closed"));
         });
       });
       ctx.fireChannelActive();

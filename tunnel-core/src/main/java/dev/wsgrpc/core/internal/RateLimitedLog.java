@@ -68,27 +68,9 @@ public final class RateLimitedLog {
     if (!enabled()) {
       return;
     }
-    long suppressed;
-    synchronized (this) {
-      long now = nanoClock.getAsLong();
-      if (generation != GENERATION.get()) {
-        generation = GENERATION.get();
-        tokens = burst;
-        lastRefillNanos = now;
-      }
-      long earned = (now - lastRefillNanos) / nanosPerToken;
-      if (earned > 0) {
-        tokens = Math.min(burst, tokens + earned);
-        lastRefillNanos = tokens == burst ? now : lastRefillNanos + earned * nanosPerToken;
-      }
-      if (tokens == 0) {
-        suppressedSinceLast++;
-        suppressedTotal++;
-        return;
-      }
-      tokens--;
-      suppressed = suppressedSinceLast;
-      suppressedSinceLast = 0;
+    long suppressed = tryAcquire();
+    if (suppressed < 0) {
+      return;
     }
     Object[] shown = new Object[args.length + (suppressed > 0 ? 1 : 0)];
     for (int i = 0; i < args.length; i++) {
@@ -110,6 +92,37 @@ public final class RateLimitedLog {
         logger.warn(line, shown);
         break;
     }
+  }
+
+  /**
+   * Spends a token for one line that is written elsewhere than this log's logger (a command-line tool's own output,
+   * say): the number of lines held back since the last one let through (to say so in the line), or -1 when this line
+   * must be held back too. Does not look at the logger's level.
+   */
+  public long tryAcquire() {
+    long suppressed;
+    synchronized (this) {
+      long now = nanoClock.getAsLong();
+      if (generation != GENERATION.get()) {
+        generation = GENERATION.get();
+        tokens = burst;
+        lastRefillNanos = now;
+      }
+      long earned = (now - lastRefillNanos) / nanosPerToken;
+      if (earned > 0) {
+        tokens = Math.min(burst, tokens + earned);
+        lastRefillNanos = tokens == burst ? now : lastRefillNanos + earned * nanosPerToken;
+      }
+      if (tokens == 0) {
+        suppressedSinceLast++;
+        suppressedTotal++;
+        return -1;
+      }
+      tokens--;
+      suppressed = suppressedSinceLast;
+      suppressedSinceLast = 0;
+    }
+    return suppressed;
   }
 
   /**
