@@ -17,6 +17,7 @@ import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.TunnelListener;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.ExternalProgram;
 import dev.wsgrpc.testing.Http2Wire;
 import dev.wsgrpc.testing.TestCertificates;
 import io.grpc.ManagedChannel;
@@ -47,9 +48,13 @@ import org.slf4j.LoggerFactory;
 import org.slf4j.bridge.SLF4JBridgeHandler;
 
 /**
- * What a flood of peers can make the library server log: 1000 failed TLS handshakes of every kind, or 400 native
- * gRPC streams whose headers gRPC rejects, give a handful of lines, none with a stack trace (grpc-java's and Netty's
- * own loggers included, through the JUL bridge), and every failed handshake is counted.
+ * What a flood of peers can make us log: 1000 failed TLS handshakes of every kind, 400 native gRPC streams whose
+ * headers gRPC rejects, hundreds of calls whose messages cannot be deframed (natively and through a tunnel) or are not
+ * protobuf, give the library server a handful of lines, none with a stack trace (grpc-java's and Netty's own loggers
+ * included, through the JUL bridge), while a service's own failure still logs whole; every failed handshake is
+ * counted. An upstream answering each connection with GOAWAY ENHANCE_YOUR_CALM gives the gateway's proxy mode a
+ * handful of lines in printable ASCII, and a flood of local connections whose tunnels fail gives {@code forward} a
+ * handful of lines.
  */
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class PeerTriggeredLogsTest {
@@ -143,7 +148,7 @@ class PeerTriggeredLogsTest {
    * and none with a stack trace.
    */
   private List<ILoggingEvent> loudLines(long start) {
-    List<ILoggingEvent> loud = lines.list.stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.INFO))
+    List<ILoggingEvent> loud = snapshot().stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.INFO))
         .collect(Collectors.toList());
     assertTrue(loud.size() <= allowedLines(System.nanoTime() - start), loud.size() + " lines in "
         + TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start) + " s:\n" + show(loud));
@@ -151,6 +156,13 @@ class PeerTriggeredLogsTest {
       assertNull(e.getThrowableProxy(), "a stack trace: " + e.getLoggerName() + " " + e.getFormattedMessage());
     }
     return loud;
+  }
+
+  /** The lines so far (the appender adds to its list under its own lock, from any thread). */
+  private List<ILoggingEvent> snapshot() {
+    synchronized (lines) {
+      return List.copyOf(lines.list);
+    }
   }
 
   private static String show(List<ILoggingEvent> events) {
@@ -249,6 +261,245 @@ class PeerTriggeredLogsTest {
       }
     } finally {
       nativeServer.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * Sends {@code streams} native gRPC calls to Echo/Unary on a new connection, each with one DATA frame (END_STREAM)
+   * carrying {@code body(i)}, and waits until the server has ended every one (trailers or RST_STREAM).
+   */
+  static void callsWithBodies(int port, int streams, java.util.function.IntFunction<byte[]> body) throws IOException {
+    byte[] block = Http2Wire.grpcRequestBlock(
+        "/" + dev.wsgrpc.testing.proto.EchoGrpc.getUnaryMethod().getFullMethodName(), "localhost");
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    out.writeBytes(Http2Wire.PREFACE);
+    out.writeBytes(Http2Wire.settings());
+    for (int i = 0; i < streams; i++) {
+      int id = 1 + 2 * i;
+      out.writeBytes(Http2Wire.headers(id, Http2Wire.FLAG_END_HEADERS, block));
+      out.writeBytes(Http2Wire.frame(Http2Wire.DATA, Http2Wire.FLAG_END_STREAM, id, body.apply(i)));
+    }
+    try (Socket socket = new Socket("127.0.0.1", port)) {
+      socket.setSoTimeout(30_000);
+      socket.getOutputStream().write(out.toByteArray());
+      DataInputStream in = new DataInputStream(socket.getInputStream());
+      java.util.Set<Integer> ended = new java.util.HashSet<>();
+      while (ended.size() < streams) {
+        Http2Wire.Frame frame = Http2Wire.read(in);
+        if (frame.type == Http2Wire.RST_STREAM
+            || frame.type == Http2Wire.HEADERS && (frame.flags & Http2Wire.FLAG_END_STREAM) != 0) {
+          ended.add(frame.streamId);
+        } else if (frame.type == Http2Wire.GOAWAY) {
+          throw new AssertionError("GOAWAY after " + ended.size() + " calls ended");
+        }
+      }
+    }
+  }
+
+  /** A gRPC message frame: the flag byte, the length, the bytes. */
+  static byte[] grpcFrame(int flags, int length, byte... bytes) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    out.write(flags);
+    out.write(length >>> 24);
+    out.write(length >>> 16);
+    out.write(length >>> 8);
+    out.write(length);
+    out.writeBytes(bytes);
+    return out.toByteArray();
+  }
+
+  private static Server nativeServer(io.grpc.ServerServiceDefinition service) throws IOException {
+    return WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+        WebSocketServerOptions.newBuilder().nativeGrpc(true).build()).addService(service).build().start();
+  }
+
+  @Test
+  void callsWhoseMessagesCannotBeDeframedLogAHandfulOfLinesWithoutStackTraces() throws Exception {
+    // grpc-java's NettyServerStream logs a WARNING record with a stack trace for each call whose message it cannot
+    // deframe: reserved flag bits, the compressed flag without grpc-encoding, END_STREAM mid-message, too large.
+    RateLimitedLog.refillAll();
+    Server nativeServer = nativeServer(new EchoService().bindService());
+    try {
+      int nativePort = ((InetSocketAddress) nativeServer.getListenSockets().get(0)).getPort();
+      long start = System.nanoTime();
+      callsWithBodies(nativePort, 300, i -> i % 3 == 0 ? grpcFrame(0x02, 1, (byte) 0) // reserved flag bits
+          : i % 3 == 1 ? grpcFrame(0x01, 1, (byte) 0) // compressed, no grpc-encoding
+          : grpcFrame(0x00, 10, (byte) 0)); // END_STREAM mid-message
+      // An ordinary grpc-java client sending messages over the server's limit (4 MiB), through a tunnel.
+      ManagedChannel channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions
+          .newBuilder("wss://localhost:" + port + "/grpc").tls(ClientTls.trusting(CERTS.caPem())).build()).build();
+      try {
+        for (int i = 0; i < 10; i++) {
+          io.grpc.StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
+              io.grpc.StatusRuntimeException.class, () -> dev.wsgrpc.testing.proto.EchoGrpc.newBlockingStub(channel)
+                  .withDeadlineAfter(30, TimeUnit.SECONDS).unary(EchoService.payload(5 << 20)));
+          assertEquals(io.grpc.Status.Code.RESOURCE_EXHAUSTED, e.getStatus().getCode(), e.getStatus().toString());
+        }
+      } finally {
+        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      }
+      List<ILoggingEvent> loud = loudLines(start);
+      assertTrue(loud.stream().anyMatch(e -> e.getLoggerName().equals("io.grpc.netty.NettyServerStream.limited")
+          && e.getFormattedMessage().startsWith("Exception processing message: ")),
+          "grpc-java's line, without its stack trace:\n" + show(loud));
+    } finally {
+      nativeServer.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void callsWhoseMessagesAreNotProtobufLogAHandfulOfLinesButAServicesOwnFailureLogsWhole() throws Exception {
+    // grpc-java's SerializingExecutor logs a SEVERE record with a stack trace for each call whose message a protobuf
+    // service cannot parse (INTERNAL "Invalid protobuf byte sequence"); a service's own exception logs there too.
+    RateLimitedLog.refillAll();
+    io.grpc.Metadata.Key<String> bug =
+        io.grpc.Metadata.Key.of("x-service-bug", io.grpc.Metadata.ASCII_STRING_MARSHALLER);
+    io.grpc.ServerInterceptor buggy = new io.grpc.ServerInterceptor() {
+      @Override
+      public <Q, A> io.grpc.ServerCall.Listener<Q> interceptCall(io.grpc.ServerCall<Q, A> call,
+          io.grpc.Metadata headers, io.grpc.ServerCallHandler<Q, A> next) {
+        io.grpc.ServerCall.Listener<Q> listener = next.startCall(call, headers);
+        return !headers.containsKey(bug) ? listener
+            : new io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener<Q>(listener) {
+              @Override
+              public void onHalfClose() {
+                throw new IllegalStateException("a service's own bug");
+              }
+            };
+      }
+    };
+    CountDownLatch bugLogged = new CountDownLatch(1);
+    ch.qos.logback.core.AppenderBase<ILoggingEvent> bugWatch = new ch.qos.logback.core.AppenderBase<>() {
+      @Override
+      protected void append(ILoggingEvent e) {
+        if (e.getThrowableProxy() != null && e.getThrowableProxy().getMessage() != null
+            && e.getThrowableProxy().getMessage().contains("a service's own bug")) {
+          bugLogged.countDown();
+        }
+      }
+    };
+    bugWatch.start();
+    root.addAppender(bugWatch);
+    Server nativeServer = nativeServer(io.grpc.ServerInterceptors.intercept(new EchoService(), buggy));
+    try {
+      int nativePort = ((InetSocketAddress) nativeServer.getListenSockets().get(0)).getPort();
+      long start = System.nanoTime();
+      callsWithBodies(nativePort, 200, i -> grpcFrame(0x00, 3, (byte) 0xff, (byte) 0xff, (byte) 0xff));
+      List<ILoggingEvent> loud = loudLines(start);
+      assertTrue(loud.stream().anyMatch(e -> e.getLoggerName().equals("io.grpc.internal.SerializingExecutor.limited")
+          && e.getFormattedMessage().contains("Invalid protobuf byte sequence")),
+          "grpc-java's line, without its stack trace:\n" + show(loud));
+      // A service's own failure is no peer's doing: it still logs whole.
+      ManagedChannel channel = io.grpc.Grpc.newChannelBuilderForAddress("127.0.0.1", nativePort,
+          io.grpc.InsecureChannelCredentials.create()).build();
+      try {
+        io.grpc.Metadata headers = new io.grpc.Metadata();
+        headers.put(bug, "1");
+        io.grpc.StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
+            io.grpc.StatusRuntimeException.class, () -> dev.wsgrpc.testing.proto.EchoGrpc.newBlockingStub(channel)
+                .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers))
+                .withDeadlineAfter(30, TimeUnit.SECONDS).unary(EchoService.payload(1)));
+        assertEquals(io.grpc.Status.Code.UNKNOWN, e.getStatus().getCode(), e.getStatus().toString());
+      } finally {
+        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      }
+      assertTrue(bugLogged.await(30, TimeUnit.SECONDS), "the service's failure, with its stack trace:\n"
+          + show(snapshot()));
+    } finally {
+      root.detachAppender(bugWatch);
+      nativeServer.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void anUpstreamAnsweringGoAwayEnhanceYourCalmMakesProxyModeLogAHandfulOfPrintableLines() throws Exception {
+    // grpc-java's NettyClientHandler logged a WARNING with the GOAWAY's raw debug data for each upstream connection,
+    // and proxy mode's health check reconnects many times a second: an upstream could flood the log and forge lines.
+    java.nio.file.Path config = java.nio.file.Files.createTempFile("logback-io-grpc-info", ".xml");
+    config.toFile().deleteOnExit();
+    java.nio.file.Files.writeString(config, "<configuration><appender name=\"E\" "
+        + "class=\"ch.qos.logback.core.ConsoleAppender\"><target>System.err</target><encoder>"
+        + "<pattern>%-5level %logger - %msg%n</pattern></encoder></appender>"
+        + "<logger name=\"io.grpc\" level=\"INFO\"/><root level=\"INFO\"><appender-ref ref=\"E\"/></root>"
+        + "</configuration>");
+    byte[] debug = "calm\n12:00:00.000 ERROR forged line\u001b[2J".getBytes(StandardCharsets.UTF_8);
+    AtomicInteger closed = new AtomicInteger();
+    CountDownLatch manyClosed = new CountDownLatch(40);
+    try (java.net.ServerSocket upstream = new java.net.ServerSocket(0, 50,
+        java.net.InetAddress.getByName("127.0.0.1"))) {
+      Thread acceptor = new Thread(() -> {
+        while (!upstream.isClosed()) {
+          try (Socket s = upstream.accept()) {
+            s.setSoTimeout(30_000);
+            ByteArrayOutputStream goAway = new ByteArrayOutputStream();
+            goAway.writeBytes(new byte[] {0, 0, 0, 0, 0, 0, 0, (byte) Http2Wire.ENHANCE_YOUR_CALM});
+            goAway.writeBytes(debug);
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            in.readFully(new byte[Http2Wire.PREFACE.length]);
+            Http2Wire.read(in); // the client's SETTINGS
+            s.getOutputStream().write(Http2Wire.concat(Http2Wire.settings(),
+                Http2Wire.frame(Http2Wire.GOAWAY, 0, 0, goAway.toByteArray())));
+            s.shutdownOutput(); // the client closes the connection once it has read all, GOAWAY first
+            while (in.read() != -1) {
+              // what else the client sends, until it closes
+            }
+            closed.incrementAndGet();
+            manyClosed.countDown();
+          } catch (IOException e) {
+            // closed at the end of the test, or a connection reset
+          }
+        }
+      }, "enhance-your-calm-upstream");
+      acceptor.setDaemon(true);
+      acceptor.start();
+      long start = System.nanoTime();
+      try (TunnelServerJar jar = TunnelServerJar.start(
+          Map.of("JAVA_TOOL_OPTIONS", "-Dlogback.configurationFile=" + config),
+          "--port", "0", "--mode", "proxy", "--upstream", "127.0.0.1:" + upstream.getLocalPort())) {
+        // The upstream channels connect on the first calls; then their health checks reconnect on their own.
+        ManagedChannel channel = WebSocketChannels.newChannel(jar.awaitUrl());
+        try {
+          for (int i = 0; i < 200 && manyClosed.getCount() > 0; i++) {
+            org.junit.jupiter.api.Assertions.assertThrows(io.grpc.StatusRuntimeException.class,
+                () -> dev.wsgrpc.testing.proto.EchoGrpc.newBlockingStub(channel)
+                    .withDeadlineAfter(10, TimeUnit.SECONDS).unary(EchoService.payload(1)));
+          }
+        } finally {
+          channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+        }
+        assertTrue(manyClosed.await(60, TimeUnit.SECONDS), "upstream connections closed: " + closed.get()
+            + "\n" + jar.stderr());
+        jar.awaitLog("io.grpc.netty.NettyClientHandler.limited - Received GOAWAY with ENHANCE_YOUR_CALM. "
+            + "Debug data: calm?12:00:00.000 ERROR forged line?[2J");
+        String stderr = jar.stderr();
+        long shown = stderr.lines().filter(l -> l.contains("ENHANCE_YOUR_CALM")).count();
+        assertTrue(shown <= allowedLines(System.nanoTime() - start), shown + " lines for " + closed.get()
+            + " GOAWAYs:\n" + stderr);
+        assertTrue(stderr.indexOf('\u001b') < 0 && !stderr.contains("\n12:00:00.000 ERROR forged"),
+            "the upstream's debug data as it sent it:\n" + stderr);
+      }
+    }
+  }
+
+  @Test
+  void forwardPrintsAHandfulOfLinesForAFloodOfLocalConnectionsWhoseTunnelsFail() throws Exception {
+    int listen = ExternalProgram.freePort();
+    int nowhere = ExternalProgram.freePort(); // nothing listens: each tunnel fails at tcp
+    try (ExternalProgram forward = CliJar.start(listen, "forward", "--listen", "127.0.0.1:" + listen, "--to",
+        "ws://127.0.0.1:" + nowhere + "/grpc", "--use-system-proxy", "false")) {
+      long start = System.nanoTime();
+      for (int i = 0; i < 60; i++) {
+        try (Socket s = new Socket("127.0.0.1", listen)) {
+          s.setSoTimeout(30_000);
+          assertEquals(-1, s.getInputStream().read(), "the local connection is closed");
+        }
+      }
+      // Each line is written before its connection is closed.
+      String output = forward.output();
+      long failed = output.lines().filter(l -> l.contains(": tunnel failed at ")).count();
+      long refill = TimeUnit.MINUTES.toNanos(1) / 10;
+      assertTrue(failed >= 1 && failed <= 10 + (System.nanoTime() - start) / refill + 1,
+          failed + " lines for 60 failed tunnels:\n" + output);
     }
   }
 }
