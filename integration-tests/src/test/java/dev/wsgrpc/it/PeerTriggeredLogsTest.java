@@ -205,8 +205,8 @@ class PeerTriggeredLogsTest {
    */
   static int rejectedStreams(int port, int streams) throws IOException {
     byte[] block = Http2Wire.headerBlock(Map.of(":method", "POST", ":scheme", "http", ":path",
-        "/dev.wsgrpc.testing.Echo/Unary", ":authority", "localhost", "content-type", "application/grpc",
-        "te", "trailers", "x-b-bin", "!!!"));
+        "/" + dev.wsgrpc.testing.proto.EchoGrpc.getUnaryMethod().getFullMethodName(), ":authority", "localhost",
+        "content-type", "application/grpc", "te", "trailers", "x-b-bin", "!!!"));
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     out.writeBytes(Http2Wire.PREFACE);
     out.writeBytes(Http2Wire.settings());

@@ -1,7 +1,6 @@
 package dev.wsgrpc.server;
 
 import dev.wsgrpc.core.internal.GrpcLogLimit;
-import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
 import java.util.logging.LogRecord;
@@ -47,16 +46,9 @@ final class GrpcServerLogLimit {
       "io.grpc.netty.NettyServerStream", GrpcLogLimit.ANY,
       "io.grpc.internal.SerializingExecutor", GrpcLogLimit.BAD_PEER_MESSAGE);
 
-  /** The names of {@link #LOGGERS}, in a fixed order. */
-  static final List<String> LOGGER_NAMES = List.of("io.grpc.netty.NettyServerHandler",
-      "io.grpc.netty.NettyServerTransport.connections", "io.grpc.netty.NettyServerStream",
-      "io.grpc.internal.SerializingExecutor");
-
   /** Puts the filters in place; calls after the first do nothing. */
   static void install() {
-    for (String name : LOGGER_NAMES) {
-      GrpcLogLimit.install(name, LOGGERS.get(name));
-    }
+    LOGGERS.forEach(GrpcLogLimit::install);
   }
 
   private GrpcServerLogLimit() {}
