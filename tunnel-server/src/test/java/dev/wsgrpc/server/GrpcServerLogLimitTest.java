@@ -6,12 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.wsgrpc.core.internal.GrpcLogLimit;
+import dev.wsgrpc.testing.JulRecorder;
 import io.grpc.Status;
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.logging.Filter;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
@@ -27,19 +26,7 @@ class GrpcServerLogLimitTest {
     for (String name : List.of("io.grpc.netty.NettyServerHandler", "io.grpc.netty.NettyServerTransport.connections",
         "io.grpc.netty.NettyServerStream")) {
       Logger logger = Logger.getLogger(name);
-      List<LogRecord> passed = new ArrayList<>();
-      Handler recorder = new Handler() {
-        @Override
-        public void publish(LogRecord record) {
-          passed.add(record);
-        }
-
-        @Override
-        public void flush() {}
-
-        @Override
-        public void close() {}
-      };
+      JulRecorder recorder = new JulRecorder();
       Level level = logger.getLevel();
       logger.addHandler(recorder);
       logger.setLevel(Level.ALL);
@@ -47,9 +34,9 @@ class GrpcServerLogLimitTest {
         logger.log(Level.FINE, "Connection Error", new IOException("reset by peer"));
         logger.log(Level.INFO, "Transport failed", new IllegalStateException("unexpected"));
         logger.log(Level.WARNING, "Stream Error", new IllegalStateException("bad header"));
-        assertEquals(List.of("Connection Error"), passed.stream().map(LogRecord::getMessage)
+        assertEquals(List.of("Connection Error"), recorder.records().stream().map(LogRecord::getMessage)
             .collect(Collectors.toList()), name);
-        assertInstanceOf(IOException.class, passed.get(0).getThrown(), "a record asked for comes whole");
+        assertInstanceOf(IOException.class, recorder.records().get(0).getThrown(), "a record asked for comes whole");
       } finally {
         logger.removeHandler(recorder);
         logger.setLevel(level);
@@ -70,19 +57,7 @@ class GrpcServerLogLimitTest {
   void theExecutorsRecordsAreLimitedOnlyForAMessageThePeerSentThatIsNotProtobuf() {
     GrpcServerLogLimit.install();
     Logger logger = Logger.getLogger("io.grpc.internal.SerializingExecutor");
-    List<LogRecord> passed = new ArrayList<>();
-    Handler recorder = new Handler() {
-      @Override
-      public void publish(LogRecord record) {
-        passed.add(record);
-      }
-
-      @Override
-      public void flush() {}
-
-      @Override
-      public void close() {}
-    };
+    JulRecorder recorder = new JulRecorder();
     logger.addHandler(recorder);
     try {
       // What grpc-java's protobuf marshaller throws for a message that is not protobuf.
@@ -92,8 +67,8 @@ class GrpcServerLogLimitTest {
           .asRuntimeException());
       logger.log(Level.SEVERE, "Exception while executing runnable HalfClosed",
           new NullPointerException("the service's own bug"));
-      assertEquals(1, passed.size(), "a service's own failure passes on whole");
-      assertInstanceOf(NullPointerException.class, passed.get(0).getThrown());
+      assertEquals(1, recorder.records().size(), "a service's own failure passes on whole");
+      assertInstanceOf(NullPointerException.class, recorder.records().get(0).getThrown());
     } finally {
       logger.removeHandler(recorder);
     }

@@ -8,11 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import dev.wsgrpc.testing.JulRecorder;
 import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.logging.Filter;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
@@ -26,19 +26,7 @@ class GrpcLogLimitTest {
   /** Logs {@code records} to the logger {@code name}; returns the records passed on and the limited lines. */
   private static List<List<String>> log(String name, LogRecord... records) {
     Logger logger = Logger.getLogger(name);
-    List<LogRecord> passed = new ArrayList<>();
-    Handler recorder = new Handler() {
-      @Override
-      public void publish(LogRecord record) {
-        passed.add(record);
-      }
-
-      @Override
-      public void flush() {}
-
-      @Override
-      public void close() {}
-    };
+    JulRecorder recorder = new JulRecorder();
     ch.qos.logback.classic.Logger limited = (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(name + ".limited");
     ListAppender<ILoggingEvent> lines = new ListAppender<>();
     lines.start();
@@ -60,7 +48,7 @@ class GrpcLogLimitTest {
       assertEquals(ch.qos.logback.classic.Level.INFO, e.getLevel());
       assertEquals(null, e.getThrowableProxy(), "no stack trace");
     }
-    return List.of(passed.stream().map(LogRecord::getMessage).collect(Collectors.toList()),
+    return List.of(recorder.records().stream().map(LogRecord::getMessage).collect(Collectors.toList()),
         lines.list.stream().map(ILoggingEvent::getFormattedMessage).collect(Collectors.toList()));
   }
 
