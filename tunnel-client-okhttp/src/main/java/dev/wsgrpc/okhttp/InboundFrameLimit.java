@@ -22,12 +22,36 @@ import java.io.InputStream;
  * the server had answered ours. That is OkHttp's own way to stop reading: its reader stops at a Close, and its writer
  * closes the connection as soon as our Close is written. Nothing of the payload is read after the header. The stream
  * holds one buffer of {@value #BUFFER} bytes.
+ *
+ * <p>A Ping's header is handed to OkHttp only once its {@link Pings} lets it pass: while too many Pongs are owed, the
+ * reader waits there, having handed out everything before the Ping, and reads nothing more from the connection.
  */
 final class InboundFrameLimit extends InputStream {
 
   /** What to do when a message is over the limit: close the WebSocket with 1009 and end the tunnel. */
   interface Refusal {
     void tooBig();
+  }
+
+  /**
+   * Where Pings wait for the Pongs owed (see {@link Tunnel#MAX_OWED_PONGS}): a Ping's header is handed to OkHttp only
+   * once {@link #tryPass} says so; until then nothing more is read, and the reader waits in
+   * {@link #awaitPongsWritten} (with every byte before the Ping handed out, so that OkHttp can answer those).
+   */
+  interface Pings {
+    Pings UNLIMITED = new Pings() {
+      @Override
+      public boolean tryPass() {
+        return true;
+      }
+
+      @Override
+      public void awaitPongsWritten() {}
+    };
+
+    boolean tryPass();
+
+    void awaitPongsWritten() throws IOException;
   }
 
   static final int BUFFER = 8192;
@@ -53,6 +77,9 @@ final class InboundFrameLimit extends InputStream {
   private final InputStream in;
   private final int limit;
   private final Refusal refusal;
+  private final Pings pings;
+  /** A Ping's header is next, and waits for Pongs to be written. */
+  private boolean pingWaiting;
 
   /** Bytes read from {@link #in}: {@code [pos, released)} may be handed out, {@code [released, end)} wait. */
   private final byte[] buf = new byte[BUFFER];
@@ -72,8 +99,13 @@ final class InboundFrameLimit extends InputStream {
   private int closeBytesGiven;
 
   InboundFrameLimit(InputStream in, int limit, Refusal refusal) {
+    this(in, limit, Pings.UNLIMITED, refusal);
+  }
+
+  InboundFrameLimit(InputStream in, int limit, Pings pings, Refusal refusal) {
     this.in = in;
     this.limit = limit;
+    this.pings = pings;
     this.refusal = refusal;
   }
 
@@ -101,6 +133,13 @@ final class InboundFrameLimit extends InputStream {
       }
       if (state == State.REFUSED) {
         return giveClose(b, off, len);
+      }
+      if (pingWaiting) {
+        // Everything before the Ping was handed out: OkHttp can write the Pongs it owes.
+        pings.awaitPongsWritten();
+        pingWaiting = false;
+        follow();
+        continue;
       }
       // Keep the part of a header that waits, and read more after it.
       if (pos > 0) {
@@ -157,7 +196,7 @@ final class InboundFrameLimit extends InputStream {
         }
         case FRAME_HEADER:
           if (!followFrameHeader()) {
-            return; // Wait for the rest of the header, or refused.
+            return; // Wait for the rest of the header or for Pongs to be written, or refused.
           }
           break;
         case PASS:
@@ -221,6 +260,10 @@ final class InboundFrameLimit extends InputStream {
       // Over 2^63 - 1: OkHttp refuses the header as a protocol error; stop following.
       state = State.PASS;
       return true;
+    }
+    if (opcode == 0x9 && !pings.tryPass()) {
+      pingWaiting = true;
+      return false;
     }
     if (opcode < 0x8) {
       long before = opcode == 0x0 ? messageSoFar : 0; // At most the limit: no overflow below.

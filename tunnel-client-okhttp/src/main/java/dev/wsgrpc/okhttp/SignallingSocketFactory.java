@@ -103,6 +103,8 @@ final class SignallingSocketFactory extends SocketFactory {
     private final HttpProxyRoute proxy;
     private OutputStream out;
     private InputStream in;
+    /** For ws, the Pongs among what OkHttp writes after connecting (the CONNECT exchange with a proxy is not). */
+    private final WrittenPongs pongs = new WrittenPongs();
     /** Whether connect() has returned: before, the CONNECT exchange with a proxy reads the plain stream. */
     private volatile boolean connected;
 
@@ -164,14 +166,13 @@ final class SignallingSocketFactory extends SocketFactory {
         out = new FilterOutputStream(super.getOutputStream()) {
           @Override
           public void write(int b) throws IOException {
-            super.out.write(b);
-            tunnel.onRawWrite();
+            write(new byte[] {(byte) b}, 0, 1);
           }
 
           @Override
           public void write(byte[] b, int off, int len) throws IOException {
             super.out.write(b, off, len);
-            tunnel.onRawWrite();
+            tunnel.onRawWrite(connected && tunnel.rawSocketIsPlaintext() ? pongs.written(b, off, len) : 0);
           }
         };
       }

@@ -44,11 +44,24 @@ import okio.ByteString;
  * writes below the Java socket (old Android versions write to the file descriptor), no write is ever signalled; the
  * writer then does not wait, and the queue stays bounded by HTTP/2 flow control (the server's connection window)
  * far below 16 MiB.
+ *
+ * <p>OkHttp also queues a Pong for every Ping of the server's, without bound and apart from that queue: a server that
+ * pings but does not read would grow it with every Ping. Over ws, where the plaintext passes through this side's
+ * streams, OkHttp's reader is handed no further Ping while {@value #MAX_OWED_PONGS} Pongs wait to be written
+ * ({@link WrittenPongs} counts them as they leave), so such a server is read no faster than it reads.
  */
 final class Tunnel extends WebSocketListener {
 
   /** Bytes received but not yet read by grpc-okhttp, before OkHttp's reader thread is held. */
   static final int INBOUND_LIMIT = 1024 * 1024;
+
+  /**
+   * Pings of the server's that OkHttp may owe a Pong for (queued, not yet written to the socket) before its reader
+   * thread is held at the next Ping: OkHttp queues a Pong for every Ping without bound, so a server that pings but
+   * does not read would otherwise grow the client's heap with every Ping. Followed where the connection's plaintext
+   * is (ws), as {@code maxInboundFramePayload} is.
+   */
+  static final int MAX_OWED_PONGS = 1024;
 
   private final OkHttpWebSocketOptions options;
   private final String peer;
@@ -67,6 +80,9 @@ final class Tunnel extends WebSocketListener {
   private boolean rawWritesSeen;
   /** How many times a writer waited for room in OkHttp's queue (for tests). */
   private long roomWaits;
+  /** Pings handed to OkHttp's reader, and Pongs written to the socket, where the plaintext is followed (ws). */
+  private long pingsRead;
+  private long pongsWritten;
   private TunnelFailure failure;
   private volatile boolean tcpConnected;
   /** A message from the server has arrived (the first carries its HTTP/2 SETTINGS). */
@@ -246,10 +262,23 @@ final class Tunnel extends WebSocketListener {
 
   /**
    * The stream OkHttp is to read the connection's plaintext from: {@code in} behind an {@link InboundFrameLimit},
-   * which refuses a message over {@code maxInboundFramePayload} at its header.
+   * which refuses a message over {@code maxInboundFramePayload} at its header and holds a Ping while
+   * {@value #MAX_OWED_PONGS} Pongs are owed.
    */
   InputStream limitInbound(InputStream in) {
-    return new InboundFrameLimit(in, options.settings().maxInboundFramePayload(), new InboundFrameLimit.Refusal() {
+    InboundFrameLimit.Pings pings = new InboundFrameLimit.Pings() {
+      @Override
+      public boolean tryPass() {
+        return tryPassPing();
+      }
+
+      @Override
+      public void awaitPongsWritten() throws InterruptedIOException {
+        Tunnel.this.awaitPongsWritten();
+      }
+    };
+    int limit = options.settings().maxInboundFramePayload();
+    return new InboundFrameLimit(in, limit, pings, new InboundFrameLimit.Refusal() {
       @Override
       public void tooBig() {
         WebSocket ws;
@@ -277,12 +306,49 @@ final class Tunnel extends WebSocketListener {
     this.tcpConnected = true;
   }
 
-  /** OkHttp's socket took bytes: its queue may have shrunk. */
-  void onRawWrite() {
+  /** OkHttp's socket took bytes, among them {@code pongs} whole Pong frames: its queues may have shrunk. */
+  void onRawWrite(int pongs) {
     lock.lock();
     try {
       rawWritesSeen = true;
+      pongsWritten += pongs;
       changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * A Ping of the server's is about to be handed to OkHttp's reader: true when it may be (counted as owing a Pong),
+   * false while {@value #MAX_OWED_PONGS} Pongs are owed ({@link #awaitPongsWritten} then waits). Once the tunnel
+   * has ended, OkHttp answers no more Pings and every one may pass.
+   */
+  boolean tryPassPing() {
+    lock.lock();
+    try {
+      if (failure != null || closedLocally) {
+        return true;
+      }
+      if (pingsRead - pongsWritten >= MAX_OWED_PONGS) {
+        return false;
+      }
+      pingsRead++;
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Holds OkHttp's reader while {@value #MAX_OWED_PONGS} Pongs are owed and the tunnel is open. */
+  void awaitPongsWritten() throws InterruptedIOException {
+    lock.lock();
+    try {
+      while (pingsRead - pongsWritten >= MAX_OWED_PONGS && failure == null && !closedLocally) {
+        changed.await();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while reading from " + peer);
     } finally {
       lock.unlock();
     }

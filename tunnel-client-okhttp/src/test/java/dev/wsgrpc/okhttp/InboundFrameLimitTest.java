@@ -50,14 +50,47 @@ class InboundFrameLimitTest {
     assertEquals(0, refusals.get());
   }
 
-  private byte[] readAll(byte[] input, int limit) throws IOException {
-    InputStream oneByteAtATime = new ByteArrayInputStream(input) {
+  @Test
+  void aPingWaitsWhilePongsAreOwedWithEverythingBeforeItHandedOut() throws IOException {
+    byte[] before = concat(HEAD_101, frame(0x89, 4), frame(0x82, 300));
+    byte[] held = concat(frame(0x89, 125), frame(0x82, 2));
+    AtomicInteger passes = new AtomicInteger();
+    AtomicInteger waits = new AtomicInteger();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    InboundFrameLimit.Pings owedOnce = new InboundFrameLimit.Pings() {
+      @Override
+      public boolean tryPass() {
+        // The first Ping passes; the second is owed a Pong until the reader has waited once.
+        return passes.incrementAndGet() == 1 || waits.get() > 0;
+      }
+
+      @Override
+      public void awaitPongsWritten() {
+        assertArrayEquals(before, out.toByteArray(), "handed out before the wait");
+        waits.incrementAndGet();
+      }
+    };
+    InboundFrameLimit in = new InboundFrameLimit(oneByteAtATime(concat(before, held)), 1000, owedOnce,
+        refusals::incrementAndGet);
+    byte[] b = new byte[8192];
+    for (int n; (n = in.read(b, 0, b.length)) != -1; ) {
+      out.write(b, 0, n);
+    }
+    assertArrayEquals(concat(before, held), out.toByteArray());
+    assertEquals(1, waits.get());
+  }
+
+  private static InputStream oneByteAtATime(byte[] input) {
+    return new ByteArrayInputStream(input) {
       @Override
       public synchronized int read(byte[] b, int off, int len) {
         return super.read(b, off, Math.min(len, 1));
       }
     };
-    InboundFrameLimit in = new InboundFrameLimit(oneByteAtATime, limit, refusals::incrementAndGet);
+  }
+
+  private byte[] readAll(byte[] input, int limit) throws IOException {
+    InboundFrameLimit in = new InboundFrameLimit(oneByteAtATime(input), limit, refusals::incrementAndGet);
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     byte[] b = new byte[8192];
     for (int n; (n = in.read(b, 0, b.length)) != -1; ) {

@@ -1,0 +1,128 @@
+package dev.wsgrpc.okhttp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.testing.Closer;
+import dev.wsgrpc.testing.proto.EchoGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A server that pings but does not read the Pongs: OkHttp queues a Pong for every Ping, without bound, so the client
+ * reads no further than {@link Tunnel#MAX_OWED_PONGS} Pings past what its socket has taken. Before, it read every
+ * Ping (48 MiB of them grew the client's heap by 67 MiB) and whatever followed.
+ */
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
+class UnreadPongsTest {
+
+  /** 400,000 Pings of 125 bytes (48 MiB): far more than the kernel's socket buffers both ways hold. */
+  private static final int PINGS = 400_000;
+  private static final int BATCH = 1000;
+
+  private final Closer closer = new Closer();
+
+  @AfterEach
+  void closeAll() throws Exception {
+    closer.close();
+  }
+
+  @Test
+  void aServerThatPingsButReadsNothingIsReadNoFurtherThanThePongsItTakes() throws Exception {
+    AtomicLong pingsSent = new AtomicLong();
+    Status status = callAgainst(PINGS, false, pingsSent, 10);
+
+    // The client's reader waits at a Ping while its Pongs are not taken: the server's Close is never read.
+    assertEquals(Status.Code.DEADLINE_EXCEEDED, status.getCode(), status.toString());
+    long sent = pingsSent.get();
+    assertTrue(sent < PINGS, "the client read all " + sent + " Pings");
+  }
+
+  @Test
+  void aServerThatTakesThePongsHasEveryPingRead() throws Exception {
+    AtomicLong pingsSent = new AtomicLong();
+    Status status = callAgainst(PINGS / 4, true, pingsSent, 60);
+
+    // Every Ping was read and answered, then the Close that follows them ended the call.
+    assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+    assertTrue(status.getDescription().contains("1000"), status.toString());
+    assertEquals(PINGS / 4, pingsSent.get());
+  }
+
+  /**
+   * Runs a unary call (with a deadline of {@code deadlineSeconds}) against a server that answers the upgrade and
+   * HTTP/2 SETTINGS, then sends {@code pings} Pings of 125 bytes and Close 1000, reading what the client sends only
+   * when {@code readPongs}; returns the call's status.
+   */
+  private Status callAgainst(int pings, boolean readPongs, AtomicLong pingsSent, int deadlineSeconds)
+      throws IOException {
+    ScriptedHttpServer server = new ScriptedHttpServer((Socket s, String head) -> {
+      Thread reader = new Thread(() -> discardAll(s), "pong-reader");
+      reader.setDaemon(true);
+      if (readPongs) {
+        reader.start();
+      }
+      OutputStream out = s.getOutputStream();
+      out.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          + "Sec-WebSocket-Accept: " + UpgradeAnswer.acceptFor(ScriptedHttpServer.webSocketKey(head)) + "\r\n"
+          + "Sec-WebSocket-Protocol: wsgrpc.v1\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+      // An empty HTTP/2 SETTINGS in a binary message: grpc-okhttp starts calls once the server's SETTINGS came.
+      out.write(new byte[] {(byte) 0x82, 9, 0, 0, 0, 0x4, 0, 0, 0, 0, 0});
+      byte[] batch = new byte[127 * BATCH];
+      for (int i = 0; i < BATCH; i++) {
+        batch[127 * i] = (byte) 0x89;
+        batch[127 * i + 1] = 125;
+      }
+      for (int i = 0; i < pings / BATCH; i++) {
+        out.write(batch);
+        pingsSent.addAndGet(BATCH);
+      }
+      out.write(new byte[] {(byte) 0x88, 0x02, 0x03, (byte) 0xE8});
+      out.flush();
+      if (readPongs) {
+        join(reader);
+      } else {
+        discardAll(s);
+      }
+    });
+    closer.add(server);
+    String url = "ws://127.0.0.1:" + server.port() + "/grpc";
+    ManagedChannel channel = closer.add(
+        OkHttpWebSocketChannels.newChannelBuilder(OkHttpWebSocketOptions.newBuilder(url).build()).build());
+    return assertThrows(StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
+        .withDeadlineAfter(deadlineSeconds, TimeUnit.SECONDS).unary(TestEcho.payload(1))).getStatus();
+  }
+
+  private static void join(Thread t) {
+    try {
+      t.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Reads and drops what the client sends until it closes. */
+  private static void discardAll(Socket s) {
+    try {
+      InputStream in = s.getInputStream();
+      byte[] b = new byte[8192];
+      while (in.read(b) != -1) {
+        // dropped
+      }
+    } catch (IOException ignored) {
+      // closed
+    }
+  }
+}
