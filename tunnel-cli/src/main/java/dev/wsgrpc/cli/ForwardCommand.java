@@ -8,7 +8,6 @@ import dev.wsgrpc.core.internal.RateLimitedLog;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -26,6 +25,8 @@ import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.helpers.NOPLogger;
 import picocli.CommandLine.Command;
@@ -40,7 +41,8 @@ import picocli.CommandLine.Model.CommandSpec;
  * plain h2c to the local port, exactly as the tunnel carries it.
  *
  * <p>Back-pressure: a side that cannot write fast enough stops reading the other (Netty's writability and
- * auto-read), so each connection holds at most a few hundred KiB, whatever the speeds.
+ * auto-read), so each connection holds at most a few hundred KiB, whatever the speeds; when one side ends, the other
+ * is closed within {@value Relay#FLUSH_BEFORE_CLOSE_MILLIS} ms even if it never takes its last bytes.
  */
 @Command(name = "forward", mixinStandardHelpOptions = true,
     description = "Accept gRPC (h2c) on a local port and carry each connection through its own tunnel.")
@@ -194,8 +196,14 @@ final class ForwardCommand implements Callable<Integer> {
     }
   }
 
-  /** Copies what one channel reads into the other, reading only while the other can take it. */
+  /**
+   * Copies what one channel reads into the other, reading only while the other can take it. When one side ends, the
+   * other is closed once its last bytes have left, or {@value #FLUSH_BEFORE_CLOSE_MILLIS} ms later at the latest: a
+   * side that has stopped reading must not keep its connection, and what waits for it, for good.
+   */
   static final class Relay extends ChannelInboundHandlerAdapter {
+    static final long FLUSH_BEFORE_CLOSE_MILLIS = 5_000;
+
     private final Channel peer;
 
     Relay(Channel peer) {
@@ -241,9 +249,20 @@ final class ForwardCommand implements Callable<Integer> {
     }
 
     private static void closeAfterFlush(Channel ch) {
-      if (ch.isActive()) {
-        ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+      if (!ch.isActive()) {
+        return;
       }
+      ScheduledFuture<?> cut;
+      try {
+        cut = ch.eventLoop().schedule(() -> ch.close(), FLUSH_BEFORE_CLOSE_MILLIS, TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException e) {
+        ch.close(); // the event loop is shutting down, and its connections with it
+        return;
+      }
+      ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
+        cut.cancel(false);
+        ch.close();
+      });
     }
   }
 }

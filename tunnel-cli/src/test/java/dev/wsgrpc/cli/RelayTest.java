@@ -6,9 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** The forward relay reads a side only while the other side can take what it reads. */
@@ -53,6 +60,30 @@ class RelayTest {
     if (empty != null) {
       empty.release();
     }
+    assertFalse(peer.finish());
+  }
+
+  @Test
+  void aPeerThatNeverTakesItsLastBytesIsClosedAnyway() {
+    // A socket that has stopped reading: what is written to it is never done.
+    List<ChannelPromise> neverDone = new ArrayList<>();
+    EmbeddedChannel peer = new EmbeddedChannel(new ChannelOutboundHandlerAdapter() {
+      @Override
+      public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        ReferenceCountUtil.release(msg);
+        neverDone.add(promise);
+      }
+    });
+    EmbeddedChannel source = new EmbeddedChannel(new ForwardCommand.Relay(peer));
+    source.writeInbound(Unpooled.wrappedBuffer(new byte[] {1, 2, 3}));
+    source.close();
+    assertTrue(peer.isOpen(), "the peer has not taken its last bytes yet");
+
+    peer.advanceTimeBy(ForwardCommand.Relay.FLUSH_BEFORE_CLOSE_MILLIS, TimeUnit.MILLISECONDS);
+    peer.runScheduledPendingTasks();
+
+    assertFalse(peer.isOpen(), "the peer is closed although its last bytes never left");
+    assertEquals(2, neverDone.size(), "the bytes read before the close, and the flush before closing");
     assertFalse(peer.finish());
   }
 }
