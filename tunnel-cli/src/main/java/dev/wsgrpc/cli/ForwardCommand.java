@@ -2,11 +2,11 @@ package dev.wsgrpc.cli;
 
 import dev.wsgrpc.client.InternalWebSocketClient;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.core.internal.FlushThenClose;
 import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.core.internal.OptionValues;
 import dev.wsgrpc.core.internal.RateLimitedLog;
 import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -25,8 +25,6 @@ import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.helpers.NOPLogger;
 import picocli.CommandLine.Command;
@@ -202,7 +200,7 @@ final class ForwardCommand implements Callable<Integer> {
    * side that has stopped reading must not keep its connection, and what waits for it, for good.
    */
   static final class Relay extends ChannelInboundHandlerAdapter {
-    static final long FLUSH_BEFORE_CLOSE_MILLIS = 5_000;
+    static final long FLUSH_BEFORE_CLOSE_MILLIS = FlushThenClose.TIMEOUT_MILLIS;
 
     private final Channel peer;
 
@@ -249,20 +247,9 @@ final class ForwardCommand implements Callable<Integer> {
     }
 
     private static void closeAfterFlush(Channel ch) {
-      if (!ch.isActive()) {
-        return;
+      if (ch.isActive()) {
+        FlushThenClose.close(ch, ch.eventLoop());
       }
-      ScheduledFuture<?> cut;
-      try {
-        cut = ch.eventLoop().schedule(() -> ch.close(), FLUSH_BEFORE_CLOSE_MILLIS, TimeUnit.MILLISECONDS);
-      } catch (RejectedExecutionException e) {
-        ch.close(); // the event loop is shutting down, and its connections with it
-        return;
-      }
-      ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
-        cut.cancel(false);
-        ch.close();
-      });
     }
   }
 }

@@ -1,6 +1,7 @@
 package dev.wsgrpc.gateway;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
+import dev.wsgrpc.core.internal.FlushThenClose;
 import dev.wsgrpc.core.internal.RateLimitedLog;
 import dev.wsgrpc.server.InternalTunnelServer;
 import dev.wsgrpc.server.NativeHttp2Event;
@@ -20,7 +21,6 @@ import java.util.HashSet;
 import java.util.Iterator;
 import java.util.Queue;
 import java.util.Set;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -70,7 +70,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   /** How long a drain waits for the client's ACK of its PING before the second GOAWAY: as grpc-java's server. */
   static final int DRAIN_PING_TIMEOUT_SECONDS = 10;
   /** How long the last bytes for a side may take to leave before that side is closed anyway. */
-  static final long FLUSH_BEFORE_CLOSE_MILLIS = 5_000;
+  static final long FLUSH_BEFORE_CLOSE_MILLIS = FlushThenClose.TIMEOUT_MILLIS;
   private static final int FRAME_HEADER = 9;
   private static final int PING_FRAME = FRAME_HEADER + 8;
   /**
@@ -266,23 +266,11 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
   /**
    * Closes {@code side} once what is queued for it has left, or {@value #FLUSH_BEFORE_CLOSE_MILLIS} ms later at the
-   * latest: a peer that has stopped reading must not keep its connection, and its slot, open by never taking the
-   * last bytes. (A tunnel's own Close frame has the same bound, in {@code ControlFrameHandler}.)
+   * latest ({@link FlushThenClose}): a peer that has stopped reading must not keep its connection, and its slot, open
+   * by never taking the last bytes. (A tunnel's own Close frame has the same bound, in {@code ControlFrameHandler}.)
    */
   private static void closeOnceFlushed(ChannelOutboundInvoker side, EventExecutor loop) {
-    ScheduledFuture<?> cut;
-    try {
-      cut = loop.schedule(() -> {
-        side.close();
-      }, FLUSH_BEFORE_CLOSE_MILLIS, TimeUnit.MILLISECONDS);
-    } catch (RejectedExecutionException e) {
-      side.close(); // the event loop is shutting down, and its connections with it
-      return;
-    }
-    side.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
-      cut.cancel(false);
-      side.close();
-    });
+    FlushThenClose.close(side, loop);
   }
 
   private ScheduledFuture<?> schedule(Runnable task, long delayNanos) {
