@@ -83,6 +83,8 @@ final class Tunnel extends WebSocketListener {
   /** Pings handed to OkHttp's reader, and Pongs written to the socket, where the plaintext is followed (ws). */
   private long pingsRead;
   private long pongsWritten;
+  /** OkHttp failed the WebSocket (its socket is closed): it answers no more Pings. */
+  private boolean failedInOkHttp;
   private TunnelFailure failure;
   private volatile boolean tcpConnected;
   /** A message from the server has arrived (the first carries its HTTP/2 SETTINGS). */
@@ -167,6 +169,7 @@ final class Tunnel extends WebSocketListener {
     lock.lock();
     try {
       wasOpen = open;
+      failedInOkHttp = true;
     } finally {
       lock.unlock();
     }
@@ -320,13 +323,14 @@ final class Tunnel extends WebSocketListener {
 
   /**
    * A Ping of the server's is about to be handed to OkHttp's reader: true when it may be (counted as owing a Pong),
-   * false while {@value #MAX_OWED_PONGS} Pongs are owed ({@link #awaitPongsWritten} then waits). Once the tunnel
-   * has ended, OkHttp answers no more Pings and every one may pass.
+   * false while {@value #MAX_OWED_PONGS} Pongs are owed ({@link #awaitPongsWritten} then waits). Once OkHttp has failed
+   * the WebSocket it answers no more Pings, and every one may pass; a tunnel that is closing (closed here, or a Close
+   * of ours queued) still holds them, since OkHttp answers Pings until its Close is written.
    */
   boolean tryPassPing() {
     lock.lock();
     try {
-      if (failure != null || closedLocally) {
+      if (failedInOkHttp) {
         return true;
       }
       if (pingsRead - pongsWritten >= MAX_OWED_PONGS) {
@@ -339,11 +343,11 @@ final class Tunnel extends WebSocketListener {
     }
   }
 
-  /** Holds OkHttp's reader while {@value #MAX_OWED_PONGS} Pongs are owed and the tunnel is open. */
+  /** Holds OkHttp's reader while {@value #MAX_OWED_PONGS} Pongs are owed, until OkHttp fails the WebSocket. */
   void awaitPongsWritten() throws InterruptedIOException {
     lock.lock();
     try {
-      while (pingsRead - pongsWritten >= MAX_OWED_PONGS && failure == null && !closedLocally) {
+      while (pingsRead - pongsWritten >= MAX_OWED_PONGS && !failedInOkHttp) {
         changed.await();
       }
     } catch (InterruptedException e) {

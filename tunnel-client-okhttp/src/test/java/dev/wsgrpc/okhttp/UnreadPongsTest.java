@@ -14,7 +14,9 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -36,6 +38,9 @@ class UnreadPongsTest {
   private static final int BATCH = 1000;
 
   private final Closer closer = new Closer();
+  /** Completes once the server has sent every Ping and its Close. */
+  private final CompletableFuture<Void> floodSent = new CompletableFuture<>();
+  private ManagedChannel channel;
 
   @AfterEach
   void closeAll() throws Exception {
@@ -52,6 +57,13 @@ class UnreadPongsTest {
     // What the kernel's buffers took (here about 66,000 Pings, 8 MiB), far from all of them.
     long sent = pingsSent.get();
     assertTrue(sent < PINGS / 2, "the server could send " + sent + " of its " + PINGS + " Pings");
+
+    // Closing the channel queues OkHttp's Close behind the unwritten Pongs, and OkHttp answers Pings until that Close
+    // is written: the reader stays held.
+    channel.shutdownNow();
+    assertTrue(channel.awaitTermination(10, TimeUnit.SECONDS));
+    assertThrows(TimeoutException.class, () -> floodSent.get(5, TimeUnit.SECONDS),
+        "the client read the rest of the Pings once its channel was closed");
   }
 
   @Test
@@ -95,6 +107,7 @@ class UnreadPongsTest {
       }
       out.write(new byte[] {(byte) 0x88, 0x02, 0x03, (byte) 0xE8});
       out.flush();
+      floodSent.complete(null);
       if (readPongs) {
         join(reader);
       } else {
@@ -103,7 +116,7 @@ class UnreadPongsTest {
     });
     closer.add(server);
     String url = "ws://127.0.0.1:" + server.port() + "/grpc";
-    ManagedChannel channel = closer.add(
+    channel = closer.add(
         OkHttpWebSocketChannels.newChannelBuilder(OkHttpWebSocketOptions.newBuilder(url).build()).build());
     return assertThrows(StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
         .withDeadlineAfter(deadlineSeconds, TimeUnit.SECONDS).unary(TestEcho.payload(1))).getStatus();
