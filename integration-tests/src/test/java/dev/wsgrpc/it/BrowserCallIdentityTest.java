@@ -562,6 +562,37 @@ class BrowserCallIdentityTest {
         call.all());
   }
 
+  /**
+   * A WebSocket call's authenticator sees the upgrade's headers and its first message's together: Authorization
+   * twice among them is refused as a gRPC-Web request with two is (13, "expected at most one Authorization header
+   * but was 2"), whether both are in the first message or one is in the upgrade, since the authenticator would
+   * check the first and the call's metadata carry the other.
+   */
+  @Test
+  void aWebSocketCallWithTwoAuthorizationHeadersIsRefusedAsAGrpcWebRequestWithTwoIs() throws Exception {
+    start(AccessPolicy.newBuilder());
+    byte[] body = unaryBody("twice");
+    byte[] message = ByteBuffer.allocate(1 + body.length).put((byte) 0).put(body).array();
+    String refusal = "expected at most one Authorization header but was 2";
+    WebSocketCall inTheMessage = new WebSocketCall(port, "grpc-websockets", 2, List.of(
+        ("content-type: application/grpc-web+proto\r\nauthorization: Bearer tok-alice\r\n"
+            + "authorization: Bearer forged\r\n").getBytes(StandardCharsets.ISO_8859_1), message, new byte[] {1}));
+    assertTrue(inTheMessage.all().contains("grpc-status: 13\r\n") && inTheMessage.all().contains(refusal),
+        inTheMessage.all());
+    // The upgrade's own header line rides on the subprotocol's.
+    WebSocketCall inBoth = new WebSocketCall(port, "grpc-websockets\r\nAuthorization: Bearer tok-alice", 2, List.of(
+        "content-type: application/grpc-web+proto\r\nauthorization: Bearer forged\r\n"
+            .getBytes(StandardCharsets.ISO_8859_1), message, new byte[] {1}));
+    assertTrue(inBoth.all().contains("grpc-status: 13\r\n") && inBoth.all().contains(refusal), inBoth.all());
+    WebSocketCall json = new WebSocketCall(port, "wsgrpc-json", 1, List.of(
+        "{\"metadata\": {\"authorization\": \"Bearer tok-alice\", \"Authorization\": \"Bearer forged\"}}"
+            .getBytes(StandardCharsets.UTF_8),
+        "{\"message\": {\"payload\": \"aGk=\"}}".getBytes(StandardCharsets.UTF_8),
+        "{\"halfClose\": true}".getBytes(StandardCharsets.UTF_8)));
+    assertEquals("{\"status\":{\"code\":13,\"message\":\"" + refusal + "\",\"details\":[]}}", json.all());
+    assertTrue(seen.isEmpty(), "no call reached the service: " + seen);
+  }
+
   @Test
   void aGrpcWebSocketsCallAuthenticatesWithABearerSubprotocol() throws Exception {
     start(AccessPolicy.newBuilder());

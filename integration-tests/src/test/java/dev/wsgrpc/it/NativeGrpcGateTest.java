@@ -217,6 +217,42 @@ class NativeGrpcGateTest {
     }
   }
 
+  /**
+   * A native call carrying {@code authorization} twice is refused as an upgrade or gRPC-Web request with two
+   * Authorization headers is, in the library and in proxy mode: the authenticator would check the first value and a
+   * service reading the metadata ({@code Metadata.get}) would see the last.
+   */
+  @Test
+  void aNativeCallWithTwoAuthorizationValuesIsRefusedAsARequestWithTwoIsInTheLibraryAndProxyMode() throws Exception {
+    JavaReplica replica = closer.add(new JavaReplica("java"));
+    Recorder recorder = new Recorder();
+    Server library = closer.add(WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+        WebSocketServerOptions.newBuilder().nativeGrpc(true)
+            .access(AccessPolicy.newBuilder().authenticator(BearerTokens.of(Map.of("s3cr3t-alice", "alice")))
+                .build()).build())
+        .addService(ServerInterceptors.intercept(new EchoService(), recorder))
+        .build().start());
+    jar = TunnelServerJar.start("--port", "0", "--upstream", replica.address(), "--auth-tokens",
+        tokenFile().getPath());
+    jar.awaitUrl();
+    Metadata.Key<String> authorization = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    Metadata twice = new Metadata();
+    twice.put(authorization, GOOD); // the one the authenticator reads
+    twice.put(authorization, BAD); // the one a service's Metadata.get reads
+    Map<Integer, Counter> targets = Map.of(((InetSocketAddress) library.getListenSockets().get(0)).getPort(),
+        recorder.calls, jar.port(), replica.started);
+    for (Map.Entry<Integer, Counter> target : targets.entrySet()) {
+      AtomicReference<Status> status = new AtomicReference<>();
+      UpstreamReplicas.call(ClientInterceptors.intercept(h2c(target.getKey()),
+          MetadataUtils.newAttachHeadersInterceptor(twice)), EchoService.payload(3), 30_000, status);
+      assertEquals(Status.Code.INTERNAL, status.get().getCode(), status.get().toString());
+      assertEquals("expected at most one Authorization header but was 2", status.get().getDescription());
+      assertEquals(0, target.getValue().get(), "the call never reached the service");
+      UpstreamReplicas.call(withAuthorization(h2c(target.getKey()), GOOD), EchoService.payload(3), 30_000, status);
+      assertTrue(status.get().isOk(), "one value is served: " + status.get());
+    }
+  }
+
   @Test
   void relayModeRefusesToStartNativeGrpcWithTokensNamingBothFlagsAndTheFix() throws Exception {
     File tokens = tokenFile();

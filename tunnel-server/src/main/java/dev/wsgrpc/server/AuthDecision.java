@@ -41,6 +41,14 @@ public final class AuthDecision {
     return new AuthDecision(null, 403, null, Preconditions.checkNotNull(reason, "reason"));
   }
 
+  /**
+   * Refuses with 400 a request the server does not put to the authenticator (two Authorization headers, say): the
+   * server's own answer, never an authenticator's.
+   */
+  static AuthDecision badRequest(String reason) {
+    return new AuthDecision(null, 400, null, Preconditions.checkNotNull(reason, "reason"));
+  }
+
   /** Whether the tunnel is admitted. */
   public boolean accepted() {
     return principal != null;
@@ -51,7 +59,7 @@ public final class AuthDecision {
     return principal;
   }
 
-  /** 401 or 403 for a refusal. */
+  /** 401 or 403 for an authenticator's refusal. */
   public int status() {
     return status;
   }

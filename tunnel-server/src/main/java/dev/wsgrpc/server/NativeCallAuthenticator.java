@@ -10,6 +10,7 @@ import io.grpc.ServerCallHandler;
 import io.grpc.Status;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import java.nio.charset.StandardCharsets;
 import java.net.SocketAddress;
 import java.util.Collections;
@@ -28,7 +29,10 @@ import java.util.Collections;
  * ({@code BrowserCalls.statusForHttp}); the description says what was expected and what the call carried, never a
  * credential. It is reported to the {@link TunnelListener} as a tunnel's refusal is. An accepted call has its
  * principal as a tunnel's calls do: {@link TunnelPrincipal#current()} and the call attribute
- * {@link TunnelPrincipal#ATTRIBUTE}.
+ * {@link TunnelPrincipal#ATTRIBUTE}. A call whose metadata holds {@code authorization} (or {@code origin}) more than
+ * once is refused before the authenticator is asked, as a request with two such headers is (400, so
+ * {@code INTERNAL} "expected at most one Authorization header but was 2"): the authenticator would check one value
+ * and a service reading the metadata see another.
  *
  * <p>{@link GrpcHandoffHandler} puts one on each native connection of a server with an authenticator
  * ({@link #ATTRIBUTE}); {@link TunnelPrincipal#interceptor()} applies it.
@@ -59,12 +63,21 @@ final class NativeCallAuthenticator {
       ServerCallHandler<ReqT, RespT> next) {
     Attributes attributes = call.getAttributes();
     SocketAddress client = attributes.get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+    HttpHeaders shown = asHeaders(headers);
+    String repeated = ServerUpgradeHandler.repeatedCredentialRefusal(shown);
+    if (repeated != null) {
+      // As a request with two Authorization headers is refused: the authenticator would check the first, a service
+      // reading the metadata would see the last.
+      call.close(BrowserCalls.statusForHttp(HttpResponseStatus.BAD_REQUEST.code(), repeated), new Metadata());
+      listener.upgradeRejected(client, HttpResponseStatus.BAD_REQUEST.code(), RejectReason.BAD_REQUEST);
+      return new ServerCall.Listener<ReqT>() {};
+    }
     // Made before the decision: an authenticator that revokes (BearerTokens) keeps it to end it later.
     RevocableCall<ReqT, RespT> revocable = new RevocableCall<>(call, Context.current());
     AuthDecision decision;
     try {
       decision = authenticator.authenticate(new UpgradeRequest(
-          "/" + call.getMethodDescriptor().getFullMethodName(), null, asHeaders(headers), client, peer,
+          "/" + call.getMethodDescriptor().getFullMethodName(), null, shown, client, peer,
           attributes.get(Grpc.TRANSPORT_ATTR_SSL_SESSION), Collections.emptyList(), null, revocable));
     } catch (RuntimeException | Error e) {
       revocable.abandoned(); // whoever kept it (an authenticator that failed after another admitted) forgets it

@@ -459,13 +459,24 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    * Returns null, or the reason of a 400 for a request without exactly one Host, or with more than one Authorization
    * or Origin. Those fields come at most once in a request (RFC 9110 11.6.2, RFC 6454 7.3): two of them mean a broken
    * client, or an attempt to have a proxy check one value while this server reads the other. Every request is held
-   * to it: upgrades, and each gRPC-Web request of a connection.
+   * to it: upgrades, each gRPC-Web request of a connection, and a browser WebSocket call's upgrade together with its
+   * first message's headers (the authenticator sees both).
    */
   private static String repeatedHeaderRefusal(HttpHeaders h) {
     int hosts = h.getAll(HttpHeaderNames.HOST).size();
     if (hosts != 1) {
       return "expected one Host header but was " + hosts;
     }
+    return repeatedCredentialRefusal(h);
+  }
+
+  /**
+   * Returns null, or the reason of a 400 for headers with more than one Authorization or Origin: what an
+   * authenticator is shown must have one value that it and the service both read (an authenticator reads the first,
+   * grpc-java's {@code Metadata.get} the last). Besides requests ({@link #repeatedHeaderRefusal}), a native call's
+   * metadata is held to it ({@link NativeCallAuthenticator}).
+   */
+  static String repeatedCredentialRefusal(HttpHeaders h) {
     for (String singleton : new String[] {"Authorization", "Origin"}) {
       int n = h.getAll(singleton).size();
       if (n > 1) {
@@ -818,7 +829,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
 
   /**
    * The authenticator's decision on a grpc-websockets call, given the upgrade's headers and the first message's;
-   * null without an authenticator.
+   * null without an authenticator; a 400 without asking it when the two together repeat a header that comes once.
    */
   private AuthDecision admitCall(ChannelHandlerContext ctx, HttpHeaders messageHeaders) {
     TunnelAuthenticator authenticator = options.access().authenticator();
@@ -830,6 +841,12 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     }
     HttpHeaders merged = new io.netty.handler.codec.http.DefaultHttpHeaders().add(upgradeHeaders)
         .add(messageHeaders);
+    String repeated = repeatedHeaderRefusal(merged);
+    if (repeated != null) {
+      options.listener().upgradeRejected(clientAddress, HttpResponseStatus.BAD_REQUEST.code(),
+          RejectReason.BAD_REQUEST);
+      return AuthDecision.badRequest(repeated);
+    }
     AuthDecision decision = authenticator.authenticate(new UpgradeRequest(callPath, callQuery, merged,
         clientAddress, ctx.channel().remoteAddress(), sslSession(ctx), offeredSubprotocols, ctx.channel()));
     if (!decision.accepted()) {
