@@ -11,6 +11,7 @@ import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.interop.InteropCases;
 import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.Observers;
+import dev.wsgrpc.testing.RawTunnelClient;
 import dev.wsgrpc.testing.TestCertificates;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -33,6 +34,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.PrintStream;
 import java.net.HttpURLConnection;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URL;
 import java.net.http.HttpClient;
@@ -308,6 +310,30 @@ class TunnelServerJarTest {
     assertFalse(metrics.contains("wsgrpc_relay_"), metrics);
     assertTrue(metrics.contains("wsgrpc_tunnels_closed_total{closed_by=\"client\",code=\"1000\"} 1.0"), metrics);
     assertTrue(jar.stderr().contains("tunnel open client=/127.0.0.1:"), jar.stderr());
+  }
+
+  /**
+   * The close codes of applications (3000-4999), which a client chooses freely, count as {@code code="other"}: each
+   * would otherwise add a series to the public metrics (about 2000 of them).
+   */
+  @Test
+  void closeCodesAClientChoosesCountAsOtherAndAddNoSeriesToTheMetrics() throws Exception {
+    jar = closer.add(TunnelServerJar.start("--port", "0"));
+    jar.awaitUrl();
+    for (int code : new int[] {4001, 4002, 3000, 1000}) {
+      try (RawTunnelClient tunnel = RawTunnelClient.connect(new InetSocketAddress("127.0.0.1", jar.port()), "/grpc",
+          "wsgrpc.v1", Duration.ofSeconds(30))) {
+        tunnel.sendClose(code);
+        assertEquals(code, tunnel.awaitEnd(), "the server echoes a valid code");
+      }
+    }
+    for (int code : new int[] {4001, 4002, 3000, 1000}) {
+      jar.awaitLog("close=client/" + code); // the access log's line comes once the tunnel is counted
+    }
+    String metrics = get(jar.port(), "/metrics");
+    assertTrue(metrics.contains("wsgrpc_tunnels_closed_total{closed_by=\"client\",code=\"other\"} 3.0"), metrics);
+    assertTrue(metrics.contains("wsgrpc_tunnels_closed_total{closed_by=\"client\",code=\"1000\"} 1.0"), metrics);
+    assertFalse(metrics.contains("code=\"4001\""), metrics);
   }
 
   @Test

@@ -88,7 +88,8 @@ final class TunnelTracker implements TunnelListener {
     closed = Counter.builder()
         .name("wsgrpc_tunnels_closed_total")
         .help("Tunnels ended, by who sent the first WebSocket Close (server, client, or none: the connection was cut) "
-            + "and its code (1009: a frame over the limit, 1002: a protocol error, 1001: shutdown or silence)")
+            + "and its code (1009: a frame over the limit, 1002: a protocol error, 1001: shutdown or silence; "
+            + "other: an application's code, 3000-4999)")
         .labelNames("closed_by", "code")
         .register(registry);
     GaugeWithCallback.builder()
@@ -156,10 +157,19 @@ final class TunnelTracker implements TunnelListener {
       closedBy = "none";
       code = 1006;
     }
-    closed.labelValues(closedBy, String.valueOf(code)).inc();
+    closed.labelValues(closedBy, codeLabel(code)).inc();
     closeLog.log("tunnel closed client={} path={} subprotocol={} duration={}ms bytes_in={} bytes_out={} close={}/{}",
         tunnel.clientAddress(), loggedPath(tunnel.path()), tunnel.subprotocol() == null ? "-" : tunnel.subprotocol(),
         tunnel.duration().toMillis(), tunnel.bytesIn(), tunnel.bytesOut(), closedBy, code);
+  }
+
+  /**
+   * The {@code code} label of a tunnel's close: a code RFC 6455 defines (1000-1014) as it is, and {@code other} for
+   * the codes of applications (3000-4999), which a client chooses freely: clients cannot add series to the metrics,
+   * only count in the fixed ones.
+   */
+  static String codeLabel(int code) {
+    return code >= 1000 && code <= 1014 ? String.valueOf(code) : "other";
   }
 
   /**

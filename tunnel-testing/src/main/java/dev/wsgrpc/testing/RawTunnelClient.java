@@ -74,6 +74,13 @@ public final class RawTunnelClient implements AutoCloseable {
     out.flush();
   }
 
+  /** Sends a masked Close frame with {@code code} and no reason. */
+  public void sendClose(int code) throws IOException {
+    out.write(WireFrames.frameBytes(WireFrames.firstByte(true, 0, 0x8), new byte[] {(byte) (code >> 8), (byte) code},
+        WireFrames.key(maskSeed++)));
+    out.flush();
+  }
+
   /** Sends the connection preface and an empty SETTINGS frame, as every HTTP/2 client starts. */
   public void sendPrefaceAndSettings() throws IOException {
     send(Http2Wire.concat(Http2Wire.PREFACE, Http2Wire.settings()));
