@@ -336,6 +336,27 @@ class TunnelServerJarTest {
     assertFalse(metrics.contains("code=\"4001\""), metrics);
   }
 
+  /**
+   * {@code --browser-origins} lets pages call gRPC, not read {@code /metrics} or {@code /healthz}: their answers carry
+   * no CORS headers, so a page of another site cannot read them through a visitor's browser (which may reach a
+   * gateway on an intranet or localhost that the page's site cannot).
+   */
+  @Test
+  void browserOriginsDoNotLetPagesReadMetricsOrHealth() throws Exception {
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--browser-origins", "*"));
+    jar.awaitUrl();
+    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    for (String path : new String[] {"/metrics", "/healthz"}) {
+      // HttpURLConnection would drop Origin, a restricted header there.
+      HttpResponse<String> answer = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + jar.port()
+          + path)).header("Origin", "https://evil.example").timeout(Duration.ofSeconds(30)).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, answer.statusCode(), path);
+      assertTrue(answer.headers().firstValue("access-control-allow-origin").isEmpty(),
+          path + ": " + answer.headers().map());
+    }
+  }
+
   @Test
   void demoModeSaysLoudlyThatItIsNotForProduction() throws Exception {
     jar = closer.add(TunnelServerJar.start("--port", "0"));

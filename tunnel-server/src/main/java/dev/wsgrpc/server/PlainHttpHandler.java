@@ -7,7 +7,8 @@ import java.net.SocketAddress;
 
 /**
  * Answers plain HTTP requests on the tunnel's port that are not for the tunnel path, such as load-balancer health
- * checks ({@code GET /healthz}) or metrics scrapes. The connection is closed after the answer.
+ * checks ({@code GET /healthz}) or metrics scrapes. The connection is closed after the answer. The answer carries no
+ * CORS headers, even with {@link BrowserOptions}: their origins may make browser calls, not read these answers.
  *
  * <p>Called on the connection's event loop: it must not block.
  */

@@ -856,7 +856,10 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     return decision;
   }
 
-  /** A plain request for another path: the {@link PlainHttpHandler} answers, else 404. */
+  /**
+   * A plain request for another path: the {@link PlainHttpHandler} answers (without CORS headers: browser origins
+   * are for browser calls), else 404.
+   */
   private void answerPlain(ChannelHandlerContext ctx, HttpRequest request, String path) {
     PlainHttpHandler handler = options.plainHttpHandler();
     FullHttpResponse response = null;
@@ -877,6 +880,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     }
     finished = true;
     timeout.cancel(false);
+    // The browser origins may call gRPC, not read these answers (/metrics, say): no CORS headers, so a page of
+    // another site cannot read them through a visitor's browser, whatever the browser can reach that it cannot.
+    removeCors(ctx.pipeline());
     response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     HttpUtil.setContentLength(response, response.content().readableBytes());
     LingeringClose.closeAfter(ctx, ctx.writeAndFlush(response), bodyUnread);
