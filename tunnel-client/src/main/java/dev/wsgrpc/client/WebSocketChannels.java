@@ -2,6 +2,7 @@ package dev.wsgrpc.client;
 
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.ChannelOption;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -41,6 +42,9 @@ public final class WebSocketChannels {
    *   <li>gRPC keepalive on, also without calls: a PING after {@value #KEEPALIVE_TIME_SECONDS} s of silence, dead
    *       after {@value #KEEPALIVE_TIMEOUT_SECONDS} s unanswered (servers from {@code WebSocketServers} permit
    *       this). Override with {@code keepAliveTime}/{@code keepAliveTimeout}/{@code keepAliveWithoutCalls}.</li>
+   *   <li>the TCP connect's timeout: the handshake timeout ({@link dev.wsgrpc.core.TunnelSettings.Builder
+   *       #handshakeTimeout}, 10 s by default), as the OkHttp client and the command-line tool have it, so that a
+   *       connect whose SYNs go unanswered fails then rather than after Netty's 30 s;</li>
    *   <li>the proxy detector of {@link WebSocketClientOptions.Builder#proxy} (a {@link ProxyOptions}, by default
    *       {@link ProxyOptions#SYSTEM}), so that connections go through an HTTP CONNECT
    *       proxy when one is configured or named by the standard settings;</li>
@@ -63,6 +67,7 @@ public final class WebSocketChannels {
         .keepAliveTime(KEEPALIVE_TIME_SECONDS, TimeUnit.SECONDS)
         .keepAliveTimeout(KEEPALIVE_TIMEOUT_SECONDS, TimeUnit.SECONDS)
         .keepAliveWithoutCalls(true)
+        .withOption(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) options.settings().handshakeTimeout().toMillis())
         .proxyDetector(proxies)
         .intercept(new ConnectErrorInterceptor(options, proxies));
     if (options.connectToHost() != null) {

@@ -178,8 +178,10 @@ public final class TunnelSettings {
     }
 
     /**
-     * Time allowed for TLS and the upgrade together. When it passes, a client's RPCs fail UNAVAILABLE and the
-     * channel retries with its backoff; a server answers 408 (or, during TLS, closes the connection). At least 1 ms
+     * Time allowed for TLS and the upgrade together; on clients also, before them, for the TCP connect (channels
+     * from {@code WebSocketChannels} take it as their connect timeout). When it passes, a client's RPCs fail
+     * UNAVAILABLE and the channel retries with its backoff; a server answers 408 (or, during TLS, closes the
+     * connection). At least 1 ms
      * and at most {@value #MAX_DURATION_MILLIS} ms (about 24.8 days). Default:
      * {@value WebSocketTunnel#DEFAULT_HANDSHAKE_TIMEOUT_MILLIS} ms.
      */
