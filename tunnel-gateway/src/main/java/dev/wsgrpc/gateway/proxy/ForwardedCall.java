@@ -13,6 +13,8 @@ import io.grpc.ServerCall;
 import io.grpc.Status;
 import io.netty.channel.EventLoop;
 import java.io.IOException;
+import java.net.ConnectException;
+import java.net.NoRouteToHostException;
 import java.util.concurrent.Executor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -222,15 +224,29 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
    * that break as UNAVAILABLE when it sees the connection close, but as UNKNOWN "channel closed" (its cause a
    * {@link java.nio.channels.ClosedChannelException}) when a write of the call reached the closed connection first;
    * which one wins is a race between the upstream's death and the call's own traffic. Both are the same event, and
-   * the caller learns UNAVAILABLE (which it may retry) either way. A status the upstream sent has no cause, so it
-   * is never changed.
+   * the caller learns UNAVAILABLE (which it may retry) either way. A call that found no upstream it could connect
+   * to (refused, timed out, no route) learns so in relay mode's words, "no upstream gRPC server reachable", not
+   * grpc-netty's "io exception"; the reason and address are in the gateway's WARN line, not sent to callers. A
+   * status the upstream sent has no cause, so it is never changed.
    */
   static Status forCaller(Status status) {
     if (status.getCode() == Status.Code.UNKNOWN && brokenConnection(status.getCause())) {
       return Status.UNAVAILABLE.withDescription("the connection to the upstream gRPC server closed during the call ("
           + status.getDescription() + ")").withCause(status.getCause());
     }
+    if (status.getCode() == Status.Code.UNAVAILABLE && failedConnect(status.getCause())) {
+      return Status.UNAVAILABLE.withDescription("no upstream gRPC server reachable").withCause(status.getCause());
+    }
     return status;
+  }
+
+  private static boolean failedConnect(Throwable cause) {
+    for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof ConnectException || t instanceof NoRouteToHostException) { // also Netty's connect timeout
+        return true;
+      }
+    }
+    return false;
   }
 
   private static boolean brokenConnection(Throwable cause) {

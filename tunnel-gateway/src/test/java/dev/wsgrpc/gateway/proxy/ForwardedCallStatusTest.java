@@ -16,8 +16,11 @@ import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.ClientCalls;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.channels.ClosedChannelException;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -62,11 +65,33 @@ class ForwardedCallStatusTest {
     assertSame(deadline, ForwardedCall.forCaller(deadline));
   }
 
+  @Test
+  void aCallerOfAnUpstreamNobodyListensOnIsToldNoUpstreamIsReachableNotIoException() throws Exception {
+    int closed;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closed = s.getLocalPort();
+    }
+    ManagedChannel upstream = UpstreamChannel.create(UpstreamOptions.newBuilder()
+        .upstreams(List.of("127.0.0.1:" + closed)).healthCheckService(null).build());
+    try {
+      Status seen = callThroughProxyTo(upstream);
+      assertEquals(Status.Code.UNAVAILABLE, seen.getCode(), seen.toString());
+      assertEquals("no upstream gRPC server reachable", seen.getDescription());
+    } finally {
+      upstream.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
   /** A unary call from a real caller through a real proxy to an upstream call that ends with {@code end}. */
   private static Status callThroughProxyEndingWith(Status end) throws Exception {
+    return callThroughProxyTo(new EndingUpstream(end));
+  }
+
+  /** A unary call from a real caller through a real proxy to {@code upstream}. */
+  private static Status callThroughProxyTo(Channel upstream) throws Exception {
     Server proxy = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .directExecutor()
-        .fallbackHandlerRegistry(new ForwardingRegistry(new EndingUpstream(end)))
+        .fallbackHandlerRegistry(new ForwardingRegistry(upstream))
         .build().start();
     ManagedChannel caller = NettyChannelBuilder.forAddress((InetSocketAddress) proxy.getListenSockets().get(0))
         .usePlaintext().build();
