@@ -33,6 +33,8 @@ public final class UpstreamChannel {
 
   /** User agent the upstreams see. */
   static final String USER_AGENT = "wsgrpc-gateway";
+  /** How long a connect to an upstream may take, as in relay mode ({@code UpstreamConnector}). */
+  static final int CONNECT_TIMEOUT_MILLIS = 10_000;
 
   /**
    * Builds the channel, which logs its own name resolution problems (but not failed connections, which
@@ -74,8 +76,10 @@ public final class UpstreamChannel {
         // Netty's own allocator, as on the server side of proxy mode (TunnelServerMain.runProxy): grpc-netty's pool
         // frees each 2 MiB chunk that empties and zeroes a new one, which under a proxy's bursts of buffered messages
         // took up to a third of the gateway's CPU (docs/BENCHMARKS.md, analysis: "Chunks made and freed").
+        // A connect that gets no answer (a black-holed upstream) fails as relay mode's does, not after Netty's 30 s.
         channels.add(netty.eventLoopGroup(loop).channelType(channelType)
-            .withOption(ChannelOption.ALLOCATOR, ByteBufAllocator.DEFAULT).build());
+            .withOption(ChannelOption.ALLOCATOR, ByteBufAllocator.DEFAULT)
+            .withOption(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MILLIS).build());
       }
     } catch (IOException | RuntimeException e) {
       channels.forEach(ManagedChannel::shutdownNow);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.testing.UnansweredPort;
 import io.grpc.CallOptions;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
@@ -128,6 +129,23 @@ class UpstreamChannelsTest {
           };
         }).build())
         .build().start();
+  }
+
+  @Test
+  void aConnectToAnUpstreamThatGetsNoAnswerFailsAfterTenSecondsAsInRelayMode() throws Exception {
+    UnansweredPort unanswered = new UnansweredPort();
+    closeables.add(unanswered);
+    EventLoopGroup loops = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    closeables.add(() -> loops.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly());
+    UpstreamChannels channels = UpstreamChannel.createPerLoop(UpstreamOptions.newBuilder()
+        .upstreams(List.of("127.0.0.1:" + unanswered.port())).healthCheckService(null).build(), loops,
+        NioSocketChannel.class, new UpstreamProblems(new PrometheusRegistry()));
+    closeables.add(() -> channels.shutdownNow(10_000));
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> ClientCalls.blockingUnaryCall(
+        channels.first(), WHO, CallOptions.DEFAULT.withDeadlineAfter(50, TimeUnit.SECONDS), new byte[0]));
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
+    assertEquals("connection timed out after 10000 ms: /127.0.0.1:" + unanswered.port(),
+        e.getStatus().getCause().getMessage());
   }
 
   private static byte[] who(ManagedChannel caller) {
