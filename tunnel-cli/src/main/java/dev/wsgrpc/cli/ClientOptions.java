@@ -62,7 +62,7 @@ final class ClientOptions {
   String origin;
 
   @Option(names = "--handshake-timeout", paramLabel = "DURATION", converter = DurationConverter.class,
-      description = "Time allowed for TLS and the upgrade, e.g. 10s. Default: 10s.")
+      description = "Time allowed for the TCP connect, then for TLS and the upgrade, e.g. 10s. Default: 10s.")
   Duration handshakeTimeout;
 
   @Option(names = "--ping-interval", paramLabel = "DURATION", converter = DurationConverter.class,

@@ -82,7 +82,7 @@ public final class TunnelSettings {
     return pingTimeout;
   }
 
-  /** Time allowed for TLS and the upgrade together. */
+  /** Time allowed for TLS and the upgrade together (on clients, also for the TCP connect before them). */
   public Duration handshakeTimeout() {
     return handshakeTimeout;
   }
