@@ -93,7 +93,17 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
     if (deadline != null) {
       options = options.withDeadline(deadline);
     }
-    ClientCall<byte[], byte[]> upstream = channel.newCall(upstreamMethod(call.getMethodDescriptor()), options);
+    // Made outside the call's Context, which carries nothing else: the caller's cancellation reaches the upstream
+    // through onCancel only. Bound to that Context, the upstream call would end itself the moment grpc cancels the
+    // caller's call (e.g. a message over the limit), and when it was still waiting for a connection its
+    // CANCELLED "RPC cancelled" would reach the caller before grpc's own answer (RESOURCE_EXHAUSTED).
+    ClientCall<byte[], byte[]> upstream;
+    Context previous = Context.ROOT.attach();
+    try {
+      upstream = channel.newCall(upstreamMethod(call.getMethodDescriptor()), options);
+    } finally {
+      Context.ROOT.detach(previous);
+    }
     ForwardedCall forwarded = new ForwardedCall(call, upstream, lane, upstreamUnreachable);
     lane.execute(() -> forwarded.begin(headers));
     return forwarded;

@@ -3,6 +3,7 @@ package dev.wsgrpc.gateway.proxy;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
+import dev.wsgrpc.testing.UnansweredPort;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -82,6 +83,24 @@ class ForwardedCallStatusTest {
     }
   }
 
+  @Test
+  void aRequestOverTheProxysLimitIsRefusedResourceExhaustedAlsoWhileTheUpstreamCallWaitsForAConnection()
+      throws Exception {
+    // The upstream call is still waiting for its connection when the proxy refuses the message: the caller must
+    // learn why (RESOURCE_EXHAUSTED), not the upstream call's cancellation that followed ("RPC cancelled").
+    try (UnansweredPort unanswered = new UnansweredPort()) {
+      ManagedChannel upstream = UpstreamChannel.create(UpstreamOptions.newBuilder()
+          .upstreams(List.of("127.0.0.1:" + unanswered.port())).healthCheckService(null).build());
+      try {
+        Status seen = callThroughProxyTo(upstream, new byte[2048]);
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, seen.getCode(), seen.toString());
+        assertEquals("gRPC message exceeds maximum size 1024: 2048", seen.getDescription());
+      } finally {
+        upstream.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
   /** A unary call from a real caller through a real proxy to an upstream call that ends with {@code end}. */
   private static Status callThroughProxyEndingWith(Status end) throws Exception {
     return callThroughProxyTo(new EndingUpstream(end));
@@ -89,15 +108,24 @@ class ForwardedCallStatusTest {
 
   /** A unary call from a real caller through a real proxy to {@code upstream}. */
   private static Status callThroughProxyTo(Channel upstream) throws Exception {
+    return callThroughProxyTo(upstream, new byte[] {1, 2, 3});
+  }
+
+  /**
+   * A unary call of {@code request} from a real caller through a real proxy, which takes messages of at most 1 KiB,
+   * to {@code upstream}.
+   */
+  private static Status callThroughProxyTo(Channel upstream, byte[] request) throws Exception {
     Server proxy = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .directExecutor()
+        .maxInboundMessageSize(1024)
         .fallbackHandlerRegistry(new ForwardingRegistry(upstream))
         .build().start();
     ManagedChannel caller = NettyChannelBuilder.forAddress((InetSocketAddress) proxy.getListenSockets().get(0))
         .usePlaintext().build();
     try {
       ClientCalls.blockingUnaryCall(caller, UNARY, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS),
-          new byte[] {1, 2, 3});
+          request);
       throw new AssertionError("the call succeeded");
     } catch (StatusRuntimeException e) {
       return e.getStatus();
