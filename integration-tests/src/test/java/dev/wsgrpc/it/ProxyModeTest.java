@@ -404,6 +404,73 @@ class ProxyModeTest {
     assertFalse(jar.stderr().contains("Exception"), jar.stderr());
   }
 
+  @Test
+  void forwardingHeadersTheClientSentEndWithTheAddressTheGatewayEstablished() throws Exception {
+    // An upstream that trusts the gateway as its proxy takes the right-most X-Forwarded-For entry, Forwarded's last
+    // for= or X-Real-IP. Inside a tunnel, over native gRPC and from a browser, all three are the client's to write.
+    JavaReplica replica = closer.add(new JavaReplica("java"));
+    jar = TunnelServerJar.start("--port", "0", "--upstream", replica.address(), "--browser-origins", "*");
+    ManagedChannel ws = channel(jar.awaitUrl());
+    ManagedChannel h2c = closer.add(NettyChannelBuilder.forAddress("127.0.0.1", jar.port()).usePlaintext().build());
+    Metadata forged = new Metadata();
+    forged.put(ascii("x-forwarded-for"), "10.6.6.6");
+    forged.put(ascii("x-forwarded-for"), "10.6.6.7, 10.6.6.8");
+    forged.put(ascii("forwarded"), "for=10.6.6.6;proto=https");
+    forged.put(ascii("x-real-ip"), "10.6.6.6");
+    for (ManagedChannel channel : List.of(ws, h2c)) {
+      Metadata seen = UpstreamReplicas.forgedCall(channel, forged);
+      assertEquals(List.of("10.6.6.6, 10.6.6.7, 10.6.6.8, 127.0.0.1"), seen(seen, "x-forwarded-for"), seen.toString());
+      assertEquals(List.of("for=10.6.6.6;proto=https, for=127.0.0.1"), seen(seen, "forwarded"), seen.toString());
+      assertEquals(List.of("127.0.0.1"), seen(seen, "x-real-ip"), seen.toString());
+    }
+    // A call without them: X-Forwarded-For and X-Real-IP are made; Forwarded is only appended to.
+    Metadata plain = UpstreamReplicas.forgedCall(h2c, new Metadata());
+    assertEquals(List.of("127.0.0.1"), seen(plain, "x-forwarded-for"), plain.toString());
+    assertEquals(List.of(), seen(plain, "forwarded"), plain.toString());
+    assertEquals(List.of("127.0.0.1"), seen(plain, "x-real-ip"), plain.toString());
+    // gRPC-Web: the request's own headers become the call's metadata.
+    byte[] request = EchoService.payload(4).toByteArray();
+    byte[] body = java.nio.ByteBuffer.allocate(5 + request.length).put((byte) 0).putInt(request.length).put(request)
+        .array();
+    try (RawHttp.KeptAlive browser = new RawHttp.KeptAlive(jar.port())) {
+      String answer = browser.send("POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nX-Forwarded-For: 10.6.6.6\r\n"
+          + "Forwarded: for=10.6.6.6\r\nX-Real-IP: 10.6.6.6\r\nContent-Length: " + body.length + "\r\n\r\n", body)
+          .bodyText();
+      assertTrue(answer.contains("grpc-status: 0\r\n"), answer);
+      assertTrue(answer.contains("seen-x-forwarded-for: 10.6.6.6, 127.0.0.1\r\n"), answer);
+      assertTrue(answer.contains("seen-forwarded: for=10.6.6.6, for=127.0.0.1\r\n"), answer);
+      assertTrue(answer.contains("seen-x-real-ip: 127.0.0.1\r\n"), answer);
+    }
+    jar.close();
+
+    // Behind a trusted proxy that named an IPv6 client in the tunnel's upgrade: that address, bracketed in Forwarded.
+    jar = TunnelServerJar.start("--port", "0", "--upstream", replica.address(), "--trusted-proxies", "127.0.0.1/32");
+    ManagedChannel proxied = closer.add(WebSocketChannels.newChannelBuilder(
+        WebSocketClientOptions.newBuilder(jar.awaitUrl()).header("X-Forwarded-For", "2001:db8::7").build()).build());
+    Metadata seen = UpstreamReplicas.forgedCall(proxied, forged);
+    String client = seen.get(UpstreamReplicas.seen("wsgrpc-client-address"));
+    assertEquals("2001:db8:0:0:0:0:0:7", client, seen.toString());
+    assertEquals(List.of("10.6.6.6, 10.6.6.7, 10.6.6.8, " + client), seen(seen, "x-forwarded-for"), seen.toString());
+    assertEquals(List.of("for=10.6.6.6;proto=https, for=\"[" + client + "]\""), seen(seen, "forwarded"),
+        seen.toString());
+    assertEquals(List.of(client), seen(seen, "x-real-ip"), seen.toString());
+  }
+
+  private static Metadata.Key<String> ascii(String name) {
+    return Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER);
+  }
+
+  /** Every line of {@code header} the replica reported, in the order it received them. */
+  private static List<String> seen(Metadata report, String header) {
+    List<String> lines = new ArrayList<>();
+    Iterable<String> values = report.getAll(UpstreamReplicas.seen(header));
+    if (values != null) {
+      values.forEach(lines::add);
+    }
+    return lines;
+  }
+
   /** A call that tries to forge every caller header; returns the replica's report of what it saw. */
   private static Metadata forgedCall(ManagedChannel channel) {
     return UpstreamReplicas.forgedCall(channel, new Metadata());

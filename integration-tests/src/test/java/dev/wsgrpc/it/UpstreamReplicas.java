@@ -39,7 +39,9 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Upstream replicas for proxy mode: each answers in its trailers which replica it is ({@code replica}), the caller
- * metadata it received ({@code seen-wsgrpc-*}, {@code seen-authorization}) and the time its call had left on arrival ({@code seen-timeout-ms}).
+ * metadata it received ({@code seen-wsgrpc-*}, {@code seen-authorization}; grpc-java replicas also
+ * {@code seen-x-forwarded-for}, {@code seen-forwarded} and {@code seen-x-real-ip}; one entry per line that arrived)
+ * and the time its call had left on arrival ({@code seen-timeout-ms}).
  * In-JVM grpc-java replicas serve the whole Echo service and a controllable {@code grpc.health.v1}; Python grpcio
  * replicas (a real process, {@code replica_server.py}) serve Echo/Unary and an always-SERVING health service.
  */
@@ -48,6 +50,10 @@ final class UpstreamReplicas {
   static final Metadata.Key<String> REPLICA = Metadata.Key.of("replica", Metadata.ASCII_STRING_MARSHALLER);
   static final Metadata.Key<String> SEEN_TIMEOUT_MS =
       Metadata.Key.of("seen-timeout-ms", Metadata.ASCII_STRING_MARSHALLER);
+
+  /** Headers besides {@code wsgrpc-*} that replicas report, each line as it arrived. */
+  private static final java.util.Set<String> REPORTED =
+      java.util.Set.of("authorization", "x-forwarded-for", "forwarded", "x-real-ip");
 
   static Metadata.Key<String> seen(String wsgrpcHeader) {
     return Metadata.Key.of("seen-" + wsgrpcHeader, Metadata.ASCII_STRING_MARSHALLER);
@@ -140,7 +146,7 @@ final class UpstreamReplicas {
         report.put(SEEN_TIMEOUT_MS, Long.toString(deadline.timeRemaining(TimeUnit.MILLISECONDS)));
       }
       for (String key : headers.keys()) {
-        if ((key.startsWith("wsgrpc-") || key.equals("authorization")) && !key.endsWith("-bin")) {
+        if ((key.startsWith("wsgrpc-") || REPORTED.contains(key)) && !key.endsWith("-bin")) {
           Metadata.Key<String> k = Metadata.Key.of(key, Metadata.ASCII_STRING_MARSHALLER);
           for (String value : headers.getAll(k)) {
             report.put(seen(key), value);

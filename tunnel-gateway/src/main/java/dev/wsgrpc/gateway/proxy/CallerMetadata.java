@@ -14,6 +14,7 @@ import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * Tells the upstream who called, in request metadata under names that a trusted upstream can rely on:
@@ -30,6 +31,29 @@ import java.util.List;
  *
  * <p>Every incoming header whose name starts with {@value #RESERVED_PREFIX} is removed first, so a client cannot
  * forge any of them (nor a future one).
+ *
+ * <p>Upstreams written for the common proxies read the caller from other headers: trusting the gateway as their
+ * proxy, they take the right-most {@code x-forwarded-for} entry, the last {@code for=} of {@code forwarded}
+ * (RFC 7239) or {@code x-real-ip}. A call's metadata is the client's to write (inside a tunnel entirely, over
+ * native gRPC and from browsers too), so the forwarded call gets them as nginx and Envoy make them, naming the
+ * same address as {@value #CLIENT_ADDRESS_NAME} ({@link #appendClient}):
+ *
+ * <ul>
+ *   <li>{@code x-forwarded-for}: the client's entries, every line joined into one ({@code , }), then the address
+ *       as the last entry; made with the address alone when the call had none;
+ *   <li>{@code forwarded}: when the call carries it, its lines joined, then {@code for=ADDRESS} as the last element
+ *       (an IPv6 address quoted and bracketed: {@code for="[2001:db8::7]"}); not added to a call without it. A value
+ *       that leaves a quoted-string open ({@code for="x}) would swallow the appended element for a parser reading
+ *       from the left, so it is replaced by that element alone;
+ *   <li>{@code x-real-ip}: set to the address, whatever the call carried. It names one address, not a chain, so
+ *       there is nothing to append to; the gateway's value replaces the client's (as nginx's {@code proxy_set_header
+ *       X-Real-IP $remote_addr} does) rather than just dropping it, so an upstream that reads it learns the client.
+ * </ul>
+ *
+ * <p>The client's own entries stay in front, for the upstream's logs; an upstream that trusts the gateway must never
+ * believe more than the gateway's entry. Behind {@code --trusted-proxies} the address is the client the trusted
+ * proxy named, which on a native call may already end the chain (nginx {@code grpc_pass} appends it): it is then
+ * named twice, and the right-most entry is still the client.
  *
  * <p>When the gateway authenticates with bearer tokens of its own, a call authenticated one by one (native gRPC, a
  * browser protocol) carries the gateway's token in {@code authorization}; that header is removed too, once it has
@@ -55,6 +79,12 @@ public final class CallerMetadata implements ServerInterceptor {
 
   private static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  static final Metadata.Key<String> X_FORWARDED_FOR =
+      Metadata.Key.of("x-forwarded-for", Metadata.ASCII_STRING_MARSHALLER);
+  static final Metadata.Key<String> FORWARDED = Metadata.Key.of("forwarded", Metadata.ASCII_STRING_MARSHALLER);
+  static final Metadata.Key<String> X_REAL_IP = Metadata.Key.of("x-real-ip", Metadata.ASCII_STRING_MARSHALLER);
+  /** What an address may hold to stand in {@code forwarded}: IPv4, IPv6 (with a zone: {@code %eth0}), a token. */
+  private static final Pattern NODE = Pattern.compile("[0-9A-Za-z.:%_-]+");
 
   private final boolean dropGatewayToken;
 
@@ -75,6 +105,7 @@ public final class CallerMetadata implements ServerInterceptor {
     if (address != null) {
       headers.put(CLIENT_ADDRESS, address);
     }
+    appendClient(headers, address);
     // The server's interceptors run first: the principal of the tunnel, or of the native call they authenticated.
     Object principal = TunnelPrincipal.current();
     if (principal == null) {
@@ -114,6 +145,73 @@ public final class CallerMetadata implements ServerInterceptor {
       }
     }
     return InternalMetadata.newMetadata(kept.toArray(new byte[0][]));
+  }
+
+  /**
+   * Ends {@code x-forwarded-for} and {@code forwarded} with {@code address} and sets {@code x-real-ip} to it, as the
+   * class comment describes; with no address (never so for a TCP connection), removes all three, since none of the
+   * client's entries may be the last one an upstream sees.
+   */
+  static void appendClient(Metadata headers, String address) {
+    String chain = joined(headers.getAll(X_FORWARDED_FOR));
+    String forwarded = joined(headers.getAll(FORWARDED));
+    headers.discardAll(X_FORWARDED_FOR);
+    headers.discardAll(FORWARDED);
+    headers.discardAll(X_REAL_IP);
+    if (address == null) {
+      return;
+    }
+    headers.put(X_FORWARDED_FOR, chain == null || chain.isEmpty() ? address : chain + ", " + address);
+    if (forwarded != null) {
+      String element = "for=" + forwardedNode(address);
+      headers.put(FORWARDED, forwarded.isEmpty() || !quotesClosed(forwarded) ? element : forwarded + ", " + element);
+    }
+    headers.put(X_REAL_IP, address);
+  }
+
+  /** The lines, trimmed, the blank ones left out, joined by {@code ", "}; null when there is no line. */
+  private static String joined(Iterable<String> lines) {
+    if (lines == null) {
+      return null;
+    }
+    StringBuilder out = new StringBuilder();
+    for (String line : lines) {
+      String trimmed = line.trim();
+      if (!trimmed.isEmpty()) {
+        out.append(out.length() == 0 ? "" : ", ").append(trimmed);
+      }
+    }
+    return out.toString();
+  }
+
+  /**
+   * {@code address} as an RFC 7239 node: an IPv6 address quoted and bracketed ({@code "[2001:db8::7]"}), an IPv4
+   * address (or another token) as it is, anything else {@code unknown}.
+   */
+  static String forwardedNode(String address) {
+    if (!NODE.matcher(address).matches()) {
+      return "unknown";
+    }
+    return address.indexOf(':') >= 0 ? "\"[" + address + "]\"" : address;
+  }
+
+  /**
+   * Whether {@code value}, read from the left, ends outside any quoted-string ({@code "..."} with {@code \}
+   * escapes, RFC 7230 3.2.6): only then does an element appended after a comma stand on its own.
+   */
+  static boolean quotesClosed(String value) {
+    boolean quoted = false;
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if (quoted && c == '\\') {
+        if (++i == value.length()) {
+          return false;
+        }
+      } else if (c == '"') {
+        quoted = !quoted;
+      }
+    }
+    return !quoted;
   }
 
   /** {@code ws}, {@code wss}, {@code native}, or a browser protocol's name ({@code grpc-web}, ...). */

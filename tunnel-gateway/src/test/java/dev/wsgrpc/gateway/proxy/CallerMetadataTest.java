@@ -10,6 +10,7 @@ import io.grpc.Attributes;
 import io.grpc.InternalMetadata;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class CallerMetadataTest {
@@ -44,6 +45,90 @@ class CallerMetadataTest {
 
   private static byte[] bytes(String s) {
     return s.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  }
+
+  @Test
+  void theClientsForwardedForLinesAreJoinedAndEndWithTheEstablishedAddress() {
+    Metadata headers = new Metadata();
+    headers.put(CallerMetadata.X_FORWARDED_FOR, "10.6.6.6");
+    headers.put(CallerMetadata.X_FORWARDED_FOR, " 10.6.6.7, 10.6.6.8 ");
+    headers.put(CallerMetadata.X_FORWARDED_FOR, "");
+    CallerMetadata.appendClient(headers, "192.0.2.1");
+    assertEquals(List.of("10.6.6.6, 10.6.6.7, 10.6.6.8, 192.0.2.1"), all(headers, CallerMetadata.X_FORWARDED_FOR));
+  }
+
+  @Test
+  void forwardedForIsMadeWhenAbsentAndForwardedIsNot() {
+    Metadata headers = new Metadata();
+    CallerMetadata.appendClient(headers, "2001:db8::7");
+    assertEquals(List.of("2001:db8::7"), all(headers, CallerMetadata.X_FORWARDED_FOR));
+    assertEquals(List.of(), all(headers, CallerMetadata.FORWARDED));
+    assertEquals(List.of("2001:db8::7"), all(headers, CallerMetadata.X_REAL_IP));
+  }
+
+  @Test
+  void forwardedGetsAForElementLastWithIpv6QuotedAndBracketed() {
+    Metadata headers = new Metadata();
+    headers.put(CallerMetadata.FORWARDED, "for=10.6.6.6;proto=https");
+    headers.put(CallerMetadata.FORWARDED, "for=\"[2001:db8::6]:443\", by=10.0.0.1");
+    CallerMetadata.appendClient(headers, "2001:db8::7");
+    assertEquals(List.of("for=10.6.6.6;proto=https, for=\"[2001:db8::6]:443\", by=10.0.0.1, for=\"[2001:db8::7]\""),
+        all(headers, CallerMetadata.FORWARDED));
+    headers = new Metadata();
+    headers.put(CallerMetadata.FORWARDED, "for=10.6.6.6");
+    CallerMetadata.appendClient(headers, "192.0.2.1");
+    assertEquals(List.of("for=10.6.6.6, for=192.0.2.1"), all(headers, CallerMetadata.FORWARDED));
+  }
+
+  @Test
+  void aForwardedValueThatLeavesAQuoteOpenIsReplacedSoItCannotSwallowTheAppendedElement() {
+    for (String open : List.of("for=\"10.6.6.6", "for=\"10.6.6.6\\\"", "for=\"x\\", "for=a, for=\"b\", \"")) {
+      Metadata headers = new Metadata();
+      headers.put(CallerMetadata.FORWARDED, open);
+      CallerMetadata.appendClient(headers, "192.0.2.1");
+      assertEquals(List.of("for=192.0.2.1"), all(headers, CallerMetadata.FORWARDED), open);
+    }
+    Metadata headers = new Metadata();
+    headers.put(CallerMetadata.FORWARDED, "for=\"a,\\\"b\"");
+    CallerMetadata.appendClient(headers, "192.0.2.1");
+    assertEquals(List.of("for=\"a,\\\"b\", for=192.0.2.1"), all(headers, CallerMetadata.FORWARDED));
+  }
+
+  @Test
+  void realIpIsTheEstablishedAddressWhateverTheClientSent() {
+    Metadata headers = new Metadata();
+    headers.put(CallerMetadata.X_REAL_IP, "10.6.6.6");
+    headers.put(CallerMetadata.X_REAL_IP, "10.6.6.7");
+    CallerMetadata.appendClient(headers, "192.0.2.1");
+    assertEquals(List.of("192.0.2.1"), all(headers, CallerMetadata.X_REAL_IP));
+  }
+
+  @Test
+  void withoutAnAddressNoneOfTheClientsForwardingHeadersIsLeft() {
+    Metadata headers = new Metadata();
+    headers.put(CallerMetadata.X_FORWARDED_FOR, "10.6.6.6");
+    headers.put(CallerMetadata.FORWARDED, "for=10.6.6.6");
+    headers.put(CallerMetadata.X_REAL_IP, "10.6.6.6");
+    headers.put(Metadata.Key.of("x-tenant", Metadata.ASCII_STRING_MARSHALLER), "blue");
+    CallerMetadata.appendClient(headers, null);
+    assertEquals(java.util.Set.of("x-tenant"), headers.keys());
+  }
+
+  @Test
+  void anAddressIsAForwardedNodeAsRfc7239WritesIt() {
+    assertEquals("192.0.2.1", CallerMetadata.forwardedNode("192.0.2.1"));
+    assertEquals("\"[2001:db8:0:0:0:0:0:7]\"", CallerMetadata.forwardedNode("2001:db8:0:0:0:0:0:7"));
+    assertEquals("\"[fe80:0:0:0:0:0:0:1%eth0]\"", CallerMetadata.forwardedNode("fe80:0:0:0:0:0:0:1%eth0"));
+    assertEquals("unknown", CallerMetadata.forwardedNode("local:/tmp/x y"));
+  }
+
+  private static List<String> all(Metadata headers, Metadata.Key<String> key) {
+    List<String> lines = new java.util.ArrayList<>();
+    Iterable<String> values = headers.getAll(key);
+    if (values != null) {
+      values.forEach(lines::add);
+    }
+    return lines;
   }
 
   @Test
