@@ -49,12 +49,8 @@ class CallerMetadataTest {
 
   @Test
   void theClientsForwardedForLinesAreJoinedAndEndWithTheEstablishedAddress() {
-    Metadata headers = new Metadata();
-    headers.put(CallerMetadata.X_FORWARDED_FOR, "10.6.6.6");
-    headers.put(CallerMetadata.X_FORWARDED_FOR, " 10.6.6.7, 10.6.6.8 ");
-    headers.put(CallerMetadata.X_FORWARDED_FOR, "");
-    CallerMetadata.appendClient(headers, "192.0.2.1");
-    assertEquals(List.of("10.6.6.6, 10.6.6.7, 10.6.6.8, 192.0.2.1"), all(headers, CallerMetadata.X_FORWARDED_FOR));
+    assertEquals(List.of("10.6.6.6, 10.6.6.7, 10.6.6.8, 192.0.2.1"),
+        appended(CallerMetadata.X_FORWARDED_FOR, "192.0.2.1", "10.6.6.6", " 10.6.6.7, 10.6.6.8 ", ""));
   }
 
   @Test
@@ -68,39 +64,25 @@ class CallerMetadataTest {
 
   @Test
   void forwardedGetsAForElementLastWithIpv6QuotedAndBracketed() {
-    Metadata headers = new Metadata();
-    headers.put(CallerMetadata.FORWARDED, "for=10.6.6.6;proto=https");
-    headers.put(CallerMetadata.FORWARDED, "for=\"[2001:db8::6]:443\", by=10.0.0.1");
-    CallerMetadata.appendClient(headers, "2001:db8::7");
     assertEquals(List.of("for=10.6.6.6;proto=https, for=\"[2001:db8::6]:443\", by=10.0.0.1, for=\"[2001:db8::7]\""),
-        all(headers, CallerMetadata.FORWARDED));
-    headers = new Metadata();
-    headers.put(CallerMetadata.FORWARDED, "for=10.6.6.6");
-    CallerMetadata.appendClient(headers, "192.0.2.1");
-    assertEquals(List.of("for=10.6.6.6, for=192.0.2.1"), all(headers, CallerMetadata.FORWARDED));
+        appended(CallerMetadata.FORWARDED, "2001:db8::7", "for=10.6.6.6;proto=https",
+            "for=\"[2001:db8::6]:443\", by=10.0.0.1"));
+    assertEquals(List.of("for=10.6.6.6, for=192.0.2.1"),
+        appended(CallerMetadata.FORWARDED, "192.0.2.1", "for=10.6.6.6"));
   }
 
   @Test
   void aForwardedValueThatLeavesAQuoteOpenIsReplacedSoItCannotSwallowTheAppendedElement() {
     for (String open : List.of("for=\"10.6.6.6", "for=\"10.6.6.6\\\"", "for=\"x\\", "for=a, for=\"b\", \"")) {
-      Metadata headers = new Metadata();
-      headers.put(CallerMetadata.FORWARDED, open);
-      CallerMetadata.appendClient(headers, "192.0.2.1");
-      assertEquals(List.of("for=192.0.2.1"), all(headers, CallerMetadata.FORWARDED), open);
+      assertEquals(List.of("for=192.0.2.1"), appended(CallerMetadata.FORWARDED, "192.0.2.1", open), open);
     }
-    Metadata headers = new Metadata();
-    headers.put(CallerMetadata.FORWARDED, "for=\"a,\\\"b\"");
-    CallerMetadata.appendClient(headers, "192.0.2.1");
-    assertEquals(List.of("for=\"a,\\\"b\", for=192.0.2.1"), all(headers, CallerMetadata.FORWARDED));
+    assertEquals(List.of("for=\"a,\\\"b\", for=192.0.2.1"),
+        appended(CallerMetadata.FORWARDED, "192.0.2.1", "for=\"a,\\\"b\""));
   }
 
   @Test
   void realIpIsTheEstablishedAddressWhateverTheClientSent() {
-    Metadata headers = new Metadata();
-    headers.put(CallerMetadata.X_REAL_IP, "10.6.6.6");
-    headers.put(CallerMetadata.X_REAL_IP, "10.6.6.7");
-    CallerMetadata.appendClient(headers, "192.0.2.1");
-    assertEquals(List.of("192.0.2.1"), all(headers, CallerMetadata.X_REAL_IP));
+    assertEquals(List.of("192.0.2.1"), appended(CallerMetadata.X_REAL_IP, "192.0.2.1", "10.6.6.6", "10.6.6.7"));
   }
 
   @Test
@@ -120,6 +102,16 @@ class CallerMetadataTest {
     assertEquals("\"[2001:db8:0:0:0:0:0:7]\"", CallerMetadata.forwardedNode("2001:db8:0:0:0:0:0:7"));
     assertEquals("\"[fe80:0:0:0:0:0:0:1%eth0]\"", CallerMetadata.forwardedNode("fe80:0:0:0:0:0:0:1%eth0"));
     assertEquals("unknown", CallerMetadata.forwardedNode("local:/tmp/x y"));
+  }
+
+  /** The {@code key} lines forwarded for a call from {@code address} that carried {@code lines} under {@code key}. */
+  private static List<String> appended(Metadata.Key<String> key, String address, String... lines) {
+    Metadata headers = new Metadata();
+    for (String line : lines) {
+      headers.put(key, line);
+    }
+    CallerMetadata.appendClient(headers, address);
+    return all(headers, key);
   }
 
   private static List<String> all(Metadata headers, Metadata.Key<String> key) {
