@@ -15,6 +15,7 @@ import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufInputStream;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
@@ -459,7 +460,16 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
             + " response into JSON: " + e.getMessage()), null);
         return;
       }
-      last = send(out);
+      // The JSON may be several times the protobuf (base64, escapes, field names): the limit holds for what is sent.
+      String text = out.toString();
+      int jsonBytes = ByteBufUtil.utf8Bytes(text);
+      if (jsonBytes > maxMessageBytes) {
+        bridge.cancel(streamId);
+        end(Status.RESOURCE_EXHAUSTED.withDescription("expected a response message of at most " + maxMessageBytes
+            + " bytes but its JSON had " + jsonBytes + " (" + length + " bytes of protobuf)"), null);
+        return;
+      }
+      last = send(text);
     }
     responseBytes.discardReadComponents();
     if (last == null) {
@@ -552,7 +562,11 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
   }
 
   private io.netty.channel.ChannelFuture send(JsonObject message) {
-    return ctx.write(new TextWebSocketFrame(message.toString()));
+    return send(message.toString());
+  }
+
+  private io.netty.channel.ChannelFuture send(String text) {
+    return ctx.write(new TextWebSocketFrame(text));
   }
 
   /** The status gRPC's trailers carry (grpc-message percent-decoded). */

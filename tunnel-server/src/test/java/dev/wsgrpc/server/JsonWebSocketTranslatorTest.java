@@ -368,6 +368,21 @@ class JsonWebSocketTranslatorTest {
   }
 
   @Test
+  void aResponseWhoseJsonIsOverTheLimitEndsTheCallThoughItsProtobufFits() {
+    open(true);
+    channel.writeInbound(text("{\"message\": {\"text\": \"hi\"}}"));
+    channel.runPendingTasks();
+    ScriptedHttp2Server.Stream stream = server.only();
+    server.responseHeaders(channel, stream.id);
+    // 300 bytes of protobuf text, each control character six of JSON (a backslash-u escape).
+    server.data(channel, stream.id, greeting("\u0001".repeat(300), 0), false);
+    assertEquals(Http2Error.CANCEL.code(), stream.resetCode);
+    assertEquals(List.of("{\"metadata\":{\"x-answer\":\"yes\"}}", "{\"status\":{\"code\":8,\"message\":"
+        + "\"expected a response message of at most 1024 bytes but its JSON had 1823 (303 bytes of protobuf)\","
+        + "\"details\":[]}}", "close"), texts());
+  }
+
+  @Test
   void aFirstMessageBeforeAdmissionIsHeldToItsOwnLimitAndWhatArrivedIsLetGoAtOnce() {
     decision = AuthDecision.unauthorized("expected a bearer token");
     open(JsonSchemas.ofFiles(FILE), 4096, 256);
