@@ -91,7 +91,8 @@ class AnswerBeforeBodyEndsTest {
     String answer = uploadThenRead(tls, "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n"
         + "Content-Length: " + BODY_BYTES + "\r\n\r\n", new byte[BODY_BYTES]);
     assertTrue(answer.startsWith("HTTP/1.1 404 Not Found\r\n"), answer);
-    assertTrue(answer.endsWith("no WebSocket endpoint at /upload\n"), answer);
+    assertTrue(answer.endsWith("no WebSocket endpoint at /upload (a gRPC-Web call expected Content-Type "
+        + "application/grpc-web but was 'text/plain')\n"), answer);
   }
 
   /**

@@ -874,8 +874,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       }
     }
     if (response == null) {
-      reject(ctx, HttpResponseStatus.NOT_FOUND, RejectReason.NOT_FOUND,
-          "no WebSocket endpoint at " + Http11Tokens.printable(path));
+      reject(ctx, HttpResponseStatus.NOT_FOUND, RejectReason.NOT_FOUND, notFound(request, path));
       return;
     }
     finished = true;
@@ -890,6 +889,31 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
 
   private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, RejectReason why, String reason) {
     reject(ctx, status, why, reason, -1);
+  }
+
+  /**
+   * Why a request for another path than the tunnels' gets 404. With browser calls on, every other path is a method's:
+   * a request that meant to be one is told what a browser call needs of it (offered subprotocols are counted, not
+   * quoted: a {@code bearer.<token>} offer is a credential).
+   */
+  private String notFound(HttpRequest request, String path) {
+    String reason = "no WebSocket endpoint at " + Http11Tokens.printable(path);
+    if (options.browser() == null) {
+      return reason;
+    }
+    HttpHeaders h = request.headers();
+    if (HttpMethod.POST.equals(request.method())) {
+      return reason + " (a gRPC-Web call expected Content-Type application/grpc-web but was "
+          + quoted(h.get(HttpHeaderNames.CONTENT_TYPE)) + ")";
+    }
+    if (HttpMethod.GET.equals(request.method())
+        && Http11Tokens.containsToken(h.getAll(HttpHeaderNames.UPGRADE), "websocket")) {
+      List<String> offered = Http11Tokens.elements(h.getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL));
+      return reason + " (a WebSocket call expected subprotocol " + GrpcWebSocketsTranslator.SUBPROTOCOL
+          + (options.browser().json() == null ? "" : " or " + JsonWebSocketTranslator.SUBPROTOCOL)
+          + " among those offered but it was not one of the " + offered.size() + " offered)";
+    }
+    return reason;
   }
 
   private void reject(ChannelHandlerContext ctx, HttpResponseStatus status, RejectReason why, String reason,

@@ -354,6 +354,26 @@ class ServerUpgradeHandlerTest {
   }
 
   @Test
+  void anUpgradeForAMethodWithoutABrowserSubprotocolGets404SayingWhichWereExpected() {
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().browser(BrowserOptions.forOrigins("*").toBuilder()
+        .json(JsonSchemas.ofFiles()).build()).build());
+    // The bearer.<token> offer is counted, never quoted.
+    ch.writeInbound(Request.valid().line("GET /pkg.Svc/Method HTTP/1.1").with("Sec-WebSocket-Protocol: bearer.s3cret")
+        .bytes());
+    assertRefused(ch, "HTTP/1.1 404 Not Found", "no WebSocket endpoint at /pkg.Svc/Method (a WebSocket call expected "
+        + "subprotocol grpc-websockets or wsgrpc-json among those offered but it was not one of the 2 offered)");
+  }
+
+  @Test
+  void aPostForAMethodThatIsNotGrpcWebGets404SayingWhichContentTypeWasExpected() {
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().browser(BrowserOptions.forOrigins("*")).build());
+    ch.writeInbound(Unpooled.wrappedBuffer(ascii("POST /pkg.Svc/Method HTTP/1.1\r\nHost: example.com:8080\r\n"
+        + "Content-Type: application/xml\r\nContent-Length: 0\r\n\r\n")));
+    assertRefused(ch, "HTTP/1.1 404 Not Found", "no WebSocket endpoint at /pkg.Svc/Method (a gRPC-Web call expected "
+        + "Content-Type application/grpc-web but was 'application/xml')");
+  }
+
+  @Test
   void defaultPathIsNotServedWhenAnotherIsConfigured() {
     EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().path("/tunnel").build());
     ch.writeInbound(Request.valid().bytes());
