@@ -159,7 +159,10 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     // frame handlers.
     FramePipeline.switchToFrames(ctx, HTTP_CODEC, FramePipeline.Role.CLIENT, options.settings(),
         options.safeUrl(), new TunnelEstablishedEvent(options.requestTarget(), subprotocol,
-            ctx.channel().remoteAddress(), null), () -> fireProtocolNegotiationEvent(ctx));
+            ctx.channel().remoteAddress(), null), () -> {
+          ctx.pipeline().addBefore(ctx.name(), Http2ServerPrefaceValidator.NAME, new Http2ServerPrefaceValidator());
+          fireProtocolNegotiationEvent(ctx);
+        });
   }
 
   private void fail(ChannelHandlerContext ctx, String message, Throwable cause) {

@@ -324,8 +324,9 @@ class ClientUpgradeHandlerTest {
     List<String> names = ch.pipeline().names();
     int decoder = names.indexOf(FramePipeline.DECODER);
     assertEquals(Arrays.asList(FramePipeline.DECODER, FramePipeline.ENCODER, FramePipeline.KEEPALIVE,
-        FramePipeline.CONTROL, FramePipeline.BYTE_STREAM), names.subList(decoder, decoder + 5));
-    assertSame(next, ch.pipeline().context(names.get(decoder + 5)).handler());
+        FramePipeline.CONTROL, FramePipeline.BYTE_STREAM, Http2ServerPrefaceValidator.NAME),
+        names.subList(decoder, decoder + 6));
+    assertSame(next, ch.pipeline().context(names.get(decoder + 6)).handler());
 
     assertEquals(1, next.events.size());
     ProtocolNegotiationEvent fired = assertInstanceOf(ProtocolNegotiationEvent.class, next.events.get(0));
@@ -392,11 +393,45 @@ class ClientUpgradeHandlerTest {
   void framesInLaterReadsReachNextAsPayload() {
     start();
     ch.writeInbound(ascii(accepted()));
-    ch.writeInbound(serverFrame("later"));
+    ch.writeInbound(serverFrame("\0\0\0\4\0\0\0\0\0later"));
     ByteBuf payload = assertInstanceOf(ByteBuf.class, next.reads.get(0));
-    assertEquals("later", payload.toString(StandardCharsets.US_ASCII));
+    assertEquals("\0\0\0\4\0\0\0\0\0later", payload.toString(StandardCharsets.US_ASCII));
     assertTrue(payload.release());
     closeUpgraded(ch);
+  }
+
+  @Test
+  void aSettingsFrameHeaderSplitAcrossFramesReachesNextWhole() {
+    start();
+    ch.writeInbound(ascii(accepted()));
+    ch.writeInbound(serverFrame("\0\0"));
+    assertTrue(next.reads.isEmpty(), "held until the frame header is whole");
+    ch.writeInbound(serverFrame("\0\4\0\0\0\0\0"), serverFrame("then"));
+    assertEquals("\0\0\0\4\0\0\0\0\0then", next.reads.stream().map(r -> {
+      String text = ((ByteBuf) r).toString(StandardCharsets.US_ASCII);
+      ((ByteBuf) r).release();
+      return text;
+    }).collect(java.util.stream.Collectors.joining()));
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void aTunnelThatDoesNotBeginWithHttp2SettingsFailsWith1002QuotingHowItBegan() {
+    start();
+    ch.writeInbound(ascii(accepted()));
+    ch.writeInbound(serverFrame("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"));
+    assertTrue(next.reads.isEmpty(), "gRPC reads none of it");
+    StatusRuntimeException e = next.onlyException(StatusRuntimeException.class);
+    assertEquals(Status.Code.INTERNAL, e.getStatus().getCode());
+    assertEquals("expected HTTP/2 in the tunnel, a SETTINGS frame first, but it began with 'HTTP/1.1 400 Bad "
+        + "Request??Conten...' (from ws://example.com:8080/grpc?<redacted>; sent close 1002 (Protocol Error))",
+        e.getStatus().getDescription());
+    ByteBuf close = ch.readOutbound();
+    assertEquals(0x88, close.readUnsignedByte(), "FIN + close");
+    assertTrue(close.release());
+    ch.writeInbound(serverFrame("more"));
+    assertTrue(next.reads.isEmpty(), "what follows is dropped");
+    ch.finishAndReleaseAll();
   }
 
   @Test
