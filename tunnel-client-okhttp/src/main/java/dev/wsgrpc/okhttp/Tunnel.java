@@ -93,6 +93,9 @@ final class Tunnel extends WebSocketListener {
   private volatile InetSocketAddress remoteAddress;
   private volatile ProxyChooser.Choice proxy;
 
+  /** How long a writer whose message OkHttp refused waits for OkHttp to say why. */
+  static final long REFUSAL_WAIT_MILLIS = 1000;
+
   Tunnel(OkHttpWebSocketOptions options) {
     this.options = options;
     this.peer = options.safeUrl();
@@ -444,9 +447,31 @@ final class Tunnel extends WebSocketListener {
       lock.unlock();
     }
     if (!ws.send(message)) {
-      TunnelFailure f = failure();
-      throw f != null ? f : TunnelFailure.lost("OkHttp refused a message for " + peer
+      throw refused();
+    }
+  }
+
+  /**
+   * Why OkHttp refused a message. It refuses once a Close is queued, which this class records as the failure first,
+   * and once it has failed the WebSocket, a moment before it reports why ({@link #onFailure}, on its reader thread):
+   * that reason is waited for, {@value #REFUSAL_WAIT_MILLIS} ms at most, so a writer does not report a refusal of
+   * its own instead of the server's protocol error.
+   */
+  private TunnelFailure refused() throws InterruptedIOException {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(REFUSAL_WAIT_MILLIS);
+    lock.lock();
+    try {
+      long left;
+      while (failure == null && !closedLocally && (left = deadline - System.nanoTime()) > 0) {
+        changed.awaitNanos(left);
+      }
+      return failure != null ? failure : TunnelFailure.lost("OkHttp refused a message for " + peer
           + ": its 16 MiB send queue was full or the WebSocket was closing", null);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while writing to " + peer);
+    } finally {
+      lock.unlock();
     }
   }
 
