@@ -41,6 +41,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
   private final WebSocketClientOptions options;
   private final HandshakeDeadline deadline;
   private final HandshakeProgress progress;
+  private final boolean checkServerPreface;
   private String key;
   private String subprotocol;
   private boolean accepted;
@@ -49,12 +50,23 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
   private String refusal;
   private final StringBuilder refusalBody = new StringBuilder();
 
+  /** The upgrade step of a gRPC channel: the server's first bytes in the tunnel must be HTTP/2's SETTINGS. */
   ClientUpgradeHandler(ChannelHandler next, WebSocketClientOptions options, HandshakeDeadline deadline,
       HandshakeProgress progress, ChannelLogger logger) {
+    this(next, options, deadline, progress, logger, true);
+  }
+
+  /**
+   * @param checkServerPreface whether an {@link Http2ServerPrefaceValidator} goes ahead of {@code next}; not for a
+   *     raw tunnel, which carries whatever its caller's peers say
+   */
+  ClientUpgradeHandler(ChannelHandler next, WebSocketClientOptions options, HandshakeDeadline deadline,
+      HandshakeProgress progress, ChannelLogger logger, boolean checkServerPreface) {
     super(next, "WebSocketUpgrade", logger);
     this.options = options;
     this.deadline = deadline;
     this.progress = progress;
+    this.checkServerPreface = checkServerPreface;
   }
 
   @Override
@@ -160,7 +172,9 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     FramePipeline.switchToFrames(ctx, HTTP_CODEC, FramePipeline.Role.CLIENT, options.settings(),
         options.safeUrl(), new TunnelEstablishedEvent(options.requestTarget(), subprotocol,
             ctx.channel().remoteAddress(), null), () -> {
-          ctx.pipeline().addBefore(ctx.name(), Http2ServerPrefaceValidator.NAME, new Http2ServerPrefaceValidator());
+          if (checkServerPreface) {
+            ctx.pipeline().addBefore(ctx.name(), Http2ServerPrefaceValidator.NAME, new Http2ServerPrefaceValidator());
+          }
           fireProtocolNegotiationEvent(ctx);
         });
   }

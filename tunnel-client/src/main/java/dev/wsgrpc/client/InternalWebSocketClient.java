@@ -174,7 +174,8 @@ public final class InternalWebSocketClient {
       InetSocketAddress address = new InetSocketAddress(addresses[index], dialPort());
       String where = OptionValues.hostAndPort(address.getAddress().getHostAddress(), address.getPort());
       DialProgressHandler progress = new DialProgressHandler(options, proxy, where, steps, result);
-      ChannelHandler handshake = WebSocketClientNegotiator.handshake(options, sslContext, tail, progress, QUIET);
+      ChannelHandler handshake = WebSocketClientNegotiator.handshake(options, sslContext, tail, progress, QUIET,
+          false);
       ChannelHandler first = proxy != null ? new ProxyConnectStep(handshake, address, proxy, QUIET) : handshake;
       Bootstrap bootstrap = new Bootstrap()
           .group(group)

@@ -36,19 +36,21 @@ final class WebSocketClientNegotiator implements InternalProtocolNegotiator.Prot
   @Override
   public ChannelHandler newHandler(GrpcHttp2ConnectionHandler grpcHandler) {
     return handshake(options, sslContext, InternalProtocolNegotiators.grpcNegotiationHandler(grpcHandler),
-        HandshakeProgress.NONE, grpcHandler.getNegotiationLogger());
+        HandshakeProgress.NONE, grpcHandler.getNegotiationLogger(), true);
   }
 
   /**
    * The client handshake, the one chain of setup steps that channels and the command-line tool
    * ({@link InternalWebSocketClient.Dialer}) both run: wait until active, TLS (wss only), the upgrade, then
    * {@code next}, which receives grpc's negotiation event once the connection carries frames.
+   *
+   * @param grpc whether gRPC reads the tunnel (a channel): then the server's first bytes must be HTTP/2's SETTINGS
    */
   static ChannelHandler handshake(WebSocketClientOptions options, SslContext sslContext, ChannelHandler next,
-      HandshakeProgress progress, ChannelLogger logger) {
+      HandshakeProgress progress, ChannelLogger logger, boolean grpc) {
     HandshakeDeadline deadline = new HandshakeDeadline(options.settings().handshakeTimeout().toMillis(),
         options.safeUrl());
-    ChannelHandler upgrade = new ClientUpgradeHandler(next, options, deadline, progress, logger);
+    ChannelHandler upgrade = new ClientUpgradeHandler(next, options, deadline, progress, logger, grpc);
     ChannelHandler afterActive = options.isSecure()
         ? new ClientTlsHandler(upgrade, sslContext, options, deadline, progress, logger)
         : upgrade;
