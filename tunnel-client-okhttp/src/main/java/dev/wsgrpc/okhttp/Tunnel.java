@@ -86,6 +86,8 @@ final class Tunnel extends WebSocketListener {
   /** OkHttp failed the WebSocket (its socket is closed): it answers no more Pings. */
   private boolean failedInOkHttp;
   private TunnelFailure failure;
+  /** Whether the server's first 9 bytes in the tunnel have been checked to begin an HTTP/2 SETTINGS frame. */
+  private boolean prefaceChecked;
   private volatile boolean tcpConnected;
   /** A message from the server has arrived (the first carries its HTTP/2 SETTINGS). */
   private volatile boolean serverBytesSeen;
@@ -203,6 +205,7 @@ final class Tunnel extends WebSocketListener {
       refuseTooBig(ws);
       return;
     }
+    String notHttp2 = null;
     lock.lock();
     try {
       while (inbound.size() >= INBOUND_LIMIT && failure == null && !closedLocally) {
@@ -210,6 +213,10 @@ final class Tunnel extends WebSocketListener {
       }
       if (failure == null && !closedLocally) {
         inbound.write(bytes);
+        if (!prefaceChecked && inbound.size() >= 9) {
+          prefaceChecked = true;
+          notHttp2 = notHttp2Settings(inbound);
+        }
         changed.signalAll();
       }
     } catch (InterruptedException e) {
@@ -217,6 +224,33 @@ final class Tunnel extends WebSocketListener {
     } finally {
       lock.unlock();
     }
+    if (notHttp2 != null) {
+      // grpc-okhttp read none of it: calls waiting for the server's SETTINGS get this failure's status.
+      serverBytesSeen = false;
+      end(TunnelFailure.closedHere(peer, 1002, notHttp2)); // first, as in refuseTooBig
+      ws.close(1002, notHttp2);
+    }
+  }
+
+  /**
+   * Why the tunnel's first bytes from the server ({@code first}, at least the 9 of a frame header) are not HTTP/2's
+   * server preface, a SETTINGS frame (RFC 9113 section 3.4); null when they are. A server that speaks something else
+   * inside the tunnel (a relay in front of a port that is not gRPC's) is named so, where grpc-okhttp alone says
+   * only "error in frame handler"; the Netty client's words.
+   */
+  private static String notHttp2Settings(Buffer first) {
+    int type = first.getByte(3) & 0xff;
+    int flags = first.getByte(4) & 0xff;
+    if (type == 0x4 && (flags & 0x1) == 0) {
+      return null;
+    }
+    StringBuilder began = new StringBuilder();
+    for (int i = 0; i < Math.min(first.size(), 32); i++) {
+      int c = first.getByte(i) & 0xff;
+      began.append(c >= 0x20 && c < 0x7f ? (char) c : '?');
+    }
+    return "expected HTTP/2 in the tunnel, a SETTINGS frame first, but it began with '" + began
+        + (first.size() > 32 ? "...'" : "'");
   }
 
   /** Close 1009 and the end of the tunnel for a message over {@code maxInboundFramePayload}: the one path. */
@@ -400,7 +434,8 @@ final class Tunnel extends WebSocketListener {
     }
     lock.lock();
     try {
-      while (inbound.size() == 0) {
+      // Nothing before the first bytes are known to be HTTP/2 (onMessage checks them once 9 have arrived).
+      while (inbound.size() == 0 || !prefaceChecked) {
         if (closedLocally) {
           throw new SocketException("Socket closed");
         }

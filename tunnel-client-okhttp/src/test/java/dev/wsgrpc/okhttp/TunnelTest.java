@@ -3,7 +3,12 @@ package dev.wsgrpc.okhttp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import dev.wsgrpc.testing.proto.EchoGrpc;
 import java.net.ProtocolException;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import okhttp3.Protocol;
@@ -76,5 +81,35 @@ class TunnelTest {
       reader.join();
     }
     assertEquals("Unknown opcode: 3 (from " + URL + ")", e.getMessage());
+  }
+
+  @Test
+  void aTunnelThatDoesNotBeginWithHttp2SettingsFailsWith1002QuotingHowItBegan() throws Exception {
+    byte[] notHttp2 = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+    try (ScriptedHttpServer server = new ScriptedHttpServer((socket, head) -> {
+      socket.getOutputStream().write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+          + "Connection: Upgrade\r\nSec-WebSocket-Accept: "
+          + UpgradeAnswer.acceptFor(ScriptedHttpServer.webSocketKey(head)) + "\r\n\r\n")
+          .getBytes(StandardCharsets.ISO_8859_1));
+      // One binary message, as a relay in front of a port that speaks HTTP/1.1 passes its answer on.
+      socket.getOutputStream().write(new byte[] {(byte) 0x82, (byte) notHttp2.length});
+      socket.getOutputStream().write(notHttp2);
+      socket.getOutputStream().flush();
+      socket.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+    })) {
+      String url = "ws://127.0.0.1:" + server.port() + "/grpc";
+      ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(OkHttpWebSocketOptions.newBuilder(url)
+          .build()).build();
+      try {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
+            .withDeadlineAfter(30, TimeUnit.SECONDS).unary(TestEcho.payload(1)));
+        assertEquals(Status.Code.INTERNAL, e.getStatus().getCode(), e.getStatus().toString());
+        assertEquals("expected HTTP/2 in the tunnel, a SETTINGS frame first, but it began with 'HTTP/1.1 400 Bad "
+            + "Request??Conten...' (from " + url + "; sent close 1002 (Protocol Error))",
+            e.getStatus().getDescription());
+      } finally {
+        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      }
+    }
   }
 }
