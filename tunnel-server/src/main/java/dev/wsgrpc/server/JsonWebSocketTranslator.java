@@ -234,18 +234,20 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
   }
 
   private void onMessage(String text) {
-    JsonObject envelope;
+    JsonElement element;
     try {
-      JsonElement element = JsonParser.parseString(text);
-      if (!element.isJsonObject()) {
-        throw new JsonParseException("not an object");
-      }
-      envelope = element.getAsJsonObject();
+      element = JsonParser.parseString(text);
     } catch (JsonParseException e) {
-      fail(Status.INVALID_ARGUMENT.withDescription(
-          "expected a JSON object with \"metadata\", \"message\" or \"halfClose\" but the text was not one"));
+      fail(Status.INVALID_ARGUMENT.withDescription("expected a JSON object with \"metadata\", \"message\" or "
+          + "\"halfClose\" but the text was not JSON" + where(e)));
       return;
     }
+    if (!element.isJsonObject()) {
+      fail(Status.INVALID_ARGUMENT.withDescription("expected a JSON object with \"metadata\", \"message\" or "
+          + "\"halfClose\" but it was " + kind(element)));
+      return;
+    }
+    JsonObject envelope = element.getAsJsonObject();
     if (envelope.size() != 1) {
       // One purpose per object: {"metadata": ..., "message": ...} would otherwise lose its message without a word.
       fail(Status.INVALID_ARGUMENT.withDescription("expected a JSON object with one of \"metadata\", \"message\" "
@@ -266,6 +268,27 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
       return;
     }
     onEnvelope(envelope);
+  }
+
+  private static final java.util.regex.Pattern POSITION = java.util.regex.Pattern.compile("at line \\d+ column \\d+");
+
+  /** Where the JSON parser gave up ({@code " (at line 1 column 12)"}), without its advice; empty when it did not say. */
+  private static String where(JsonParseException e) {
+    String message = e.getCause() != null ? e.getCause().getMessage() : e.getMessage();
+    java.util.regex.Matcher at = POSITION.matcher(message == null ? "" : message);
+    return at.find() ? " (" + at.group() + ")" : "";
+  }
+
+  /** What a JSON value that is not an object is, for a refusal: {@code "an array"}, {@code "a string"}... */
+  private static String kind(JsonElement element) {
+    if (element.isJsonArray()) {
+      return "an array";
+    }
+    if (element.isJsonNull()) {
+      return "empty or null";
+    }
+    com.google.gson.JsonPrimitive primitive = element.getAsJsonPrimitive();
+    return primitive.isString() ? "a string" : primitive.isNumber() ? "a number" : "a boolean";
   }
 
   private void onEnvelope(JsonObject envelope) {

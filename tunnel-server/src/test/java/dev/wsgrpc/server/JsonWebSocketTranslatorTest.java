@@ -289,7 +289,23 @@ class JsonWebSocketTranslatorTest {
     open(true);
     channel.writeInbound(text("[1, 2]"));
     assertEquals(List.of("{\"status\":{\"code\":3,\"message\":\"expected a JSON object with \\\"metadata\\\", "
-        + "\\\"message\\\" or \\\"halfClose\\\" but the text was not one\",\"details\":[]}}", "close"), texts());
+        + "\\\"message\\\" or \\\"halfClose\\\" but it was an array\",\"details\":[]}}", "close"), texts());
+  }
+
+  @Test
+  void textThatIsNotJsonIsRefusedSayingWhereItStopped() {
+    open(true);
+    channel.writeInbound(text("{\"message\": {\"text\" \"hi\"}}"));
+    assertEquals(List.of("{\"status\":{\"code\":3,\"message\":\"expected a JSON object with \\\"metadata\\\", "
+        + "\\\"message\\\" or \\\"halfClose\\\" but the text was not JSON (at line 1 column 22)\",\"details\":[]}}",
+        "close"), texts());
+  }
+
+  @Test
+  void anEmptyTextIsRefusedAsOne() {
+    open(true);
+    channel.writeInbound(text(""));
+    assertTrue(texts().get(0).contains("but it was empty or null"));
   }
 
   @Test
