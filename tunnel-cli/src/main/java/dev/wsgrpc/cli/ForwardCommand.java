@@ -40,7 +40,8 @@ import picocli.CommandLine.Model.CommandSpec;
  *
  * <p>Back-pressure: a side that cannot write fast enough stops reading the other (Netty's writability and
  * auto-read), so each connection holds at most a few hundred KiB, whatever the speeds; when one side ends, the other
- * is closed within {@value Relay#FLUSH_BEFORE_CLOSE_MILLIS} ms even if it never takes its last bytes.
+ * gets what is left for it, however slowly it reads, and is closed once {@value Relay#FLUSH_BEFORE_CLOSE_MILLIS} ms
+ * pass without any of it leaving (it has stopped reading).
  */
 @Command(name = "forward", mixinStandardHelpOptions = true,
     description = "Accept gRPC (h2c) on a local port and carry each connection through its own tunnel.")
@@ -196,8 +197,8 @@ final class ForwardCommand implements Callable<Integer> {
 
   /**
    * Copies what one channel reads into the other, reading only while the other can take it. When one side ends, the
-   * other is closed once its last bytes have left, or {@value #FLUSH_BEFORE_CLOSE_MILLIS} ms later at the latest: a
-   * side that has stopped reading must not keep its connection, and what waits for it, for good.
+   * other is closed once its last bytes have left, or once {@value #FLUSH_BEFORE_CLOSE_MILLIS} ms pass without any of
+   * them leaving: a side that has stopped reading must not keep its connection, and what waits for it, for good.
    */
   static final class Relay extends ChannelInboundHandlerAdapter {
     static final long FLUSH_BEFORE_CLOSE_MILLIS = FlushThenClose.TIMEOUT_MILLIS;
@@ -248,7 +249,7 @@ final class ForwardCommand implements Callable<Integer> {
 
     private static void closeAfterFlush(Channel ch) {
       if (ch.isActive()) {
-        FlushThenClose.close(ch, ch.eventLoop());
+        FlushThenClose.close(ch, ch);
       }
     }
   }

@@ -15,7 +15,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.EventExecutor;
 import java.util.ArrayDeque;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -69,7 +68,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   static final long DRAIN_PING_DATA = UPSTREAM_PING_DATA + 1;
   /** How long a drain waits for the client's ACK of its PING before the second GOAWAY: as grpc-java's server. */
   static final int DRAIN_PING_TIMEOUT_SECONDS = 10;
-  /** How long the last bytes for a side may take to leave before that side is closed anyway. */
+  /** How long the last bytes for a side may go without any of them leaving before that side is closed anyway. */
   static final long FLUSH_BEFORE_CLOSE_MILLIS = FlushThenClose.TIMEOUT_MILLIS;
   private static final int FRAME_HEADER = 9;
   private static final int PING_FRAME = FRAME_HEADER + 8;
@@ -265,12 +264,14 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * Closes {@code side} once what is queued for it has left, or {@value #FLUSH_BEFORE_CLOSE_MILLIS} ms later at the
-   * latest ({@link FlushThenClose}): a peer that has stopped reading must not keep its connection, and its slot, open
-   * by never taking the last bytes. (A tunnel's own Close frame has the same bound, in {@code ControlFrameHandler}.)
+   * Closes {@code side} once what is queued for it has left, or once {@value #FLUSH_BEFORE_CLOSE_MILLIS} ms have passed
+   * without any of it leaving ({@link FlushThenClose}): a peer that has stopped reading must not keep its connection,
+   * and its slot, open by never taking the last bytes, and a slow peer still reading gets the end of its calls. (A
+   * tunnel's byte-stream codec holds nothing once flushed, so a tunnel is closed at once: its Close frame goes out
+   * behind those bytes, and {@code ControlFrameHandler} closes the connection on the same terms.)
    */
-  private static void closeOnceFlushed(ChannelOutboundInvoker side, EventExecutor loop) {
-    FlushThenClose.close(side, loop);
+  private static void closeOnceFlushed(ChannelOutboundInvoker side, Channel channel) {
+    FlushThenClose.close(side, channel);
   }
 
   private ScheduledFuture<?> schedule(Runnable task, long delayNanos) {
@@ -545,7 +546,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     releasePending();
     releaseClientState();
     if (upstream != null) {
-      closeOnceFlushed(upstream, upstream.eventLoop());
+      closeOnceFlushed(upstream, upstream);
     }
     ctx.fireChannelInactive();
   }
@@ -570,7 +571,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     if (tunnel) {
       ctx.writeAndFlush(new CloseWebSocketFrame(status.code(), reason)).addListener(ChannelFutureListener.CLOSE);
     } else {
-      closeOnceFlushed(ctx, ctx.executor());
+      closeOnceFlushed(ctx, ctx.channel());
     }
   }
 
@@ -747,7 +748,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   /** After the last GOAWAY, the last call to end ends the tunnel, once its bytes have been flushed. */
   private void closeIfDrained() {
     if (drain == Drain.SENT && openStreams.isEmpty()) {
-      ctx.channel().eventLoop().execute(() -> closeOnceFlushed(ctx, ctx.executor()));
+      ctx.channel().eventLoop().execute(() -> closeOnceFlushed(ctx, ctx.channel()));
     }
   }
 
@@ -964,7 +965,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
         return; // a failed attempt (the next one is on its way), or this relay ended it and the client's end
       }
       // The upstream ended: flush what it sent, then end the tunnel (WebSocket close 1001).
-      closeOnceFlushed(ctx, ctx.executor());
+      closeOnceFlushed(ctx, ctx.channel());
     }
 
     @Override

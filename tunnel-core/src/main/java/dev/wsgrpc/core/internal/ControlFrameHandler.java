@@ -44,8 +44,12 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
   public static final AttributeKey<Integer> CLOSE_SENT = AttributeKey.valueOf("wsgrpc.closeSent");
   /** The close code of a close handshake the peer began, -1 for a Close without a code (unset otherwise). */
   public static final AttributeKey<Integer> CLOSE_RECEIVED = AttributeKey.valueOf("wsgrpc.closeReceived");
-  /** How long a sent Close may take to reach the socket before the connection is cut anyway. */
-  private static final long CLOSE_FLUSH_TIMEOUT_MILLIS = 5_000;
+  /**
+   * How long what is queued ahead of a sent Close, and the Close, may go without any of it leaving before the
+   * connection is cut anyway: a peer that has stopped reading. One still reading, however slowly, gets it all (in
+   * relay mode, a tunnel's Close follows what the upstream sent last, often a stream's end and gRPC's trailers).
+   */
+  static final long CLOSE_FLUSH_TIMEOUT_MILLIS = FlushThenClose.TIMEOUT_MILLIS;
   /**
    * After a Close sent for a protocol error (an oversized frame, most often), how long the connection stays open,
    * discarding what arrives, for the peer to read the Close and hang up first. Closing a socket with unread input
@@ -59,6 +63,7 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
   private final String peer;
   private final WebSocketCloseStatus normalClose;
   private final boolean reportStatus;
+  private final long closeFlushTimeoutMillis;
   private boolean closeSent;
   /** Completes when the Close this side sent has reached the socket (or failed, or timed out). */
   private ChannelPromise closeWritten;
@@ -86,9 +91,16 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
    *     would log every reported status at INFO, which a normal client close must not cause.
    */
   public ControlFrameHandler(String peer, WebSocketCloseStatus normalClose, boolean reportStatus) {
+    this(peer, normalClose, reportStatus, CLOSE_FLUSH_TIMEOUT_MILLIS);
+  }
+
+  /** With another {@link #CLOSE_FLUSH_TIMEOUT_MILLIS}, for tests. */
+  ControlFrameHandler(String peer, WebSocketCloseStatus normalClose, boolean reportStatus,
+      long closeFlushTimeoutMillis) {
     this.peer = Preconditions.checkNotNull(peer, "peer");
     this.normalClose = Preconditions.checkNotNull(normalClose, "normalClose");
     this.reportStatus = reportStatus;
+    this.closeFlushTimeoutMillis = closeFlushTimeoutMillis;
   }
 
   @Override
@@ -184,13 +196,13 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
       closeSent = true;
       ctx.channel().attr(CLOSE_SENT).setIfAbsent(((CloseWebSocketFrame) msg).statusCode());
       closeWritten = ctx.newPromise();
-      ScheduledFuture<?> cut = ctx.executor().schedule(() -> {
+      OutboundStall cut = OutboundStall.start(ctx.channel(), closeFlushTimeoutMillis, () -> {
         if (closeWritten.trySuccess()) {
           ctx.close();
         }
-      }, CLOSE_FLUSH_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+      });
       ctx.write(msg, promise).addListener(f -> {
-        cut.cancel(false);
+        cut.stop();
         closeWritten.trySuccess();
       });
     } else {
@@ -221,11 +233,11 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
   }
 
   /**
-   * Sends Close once; the connection is closed once it has been written (or after a timeout), or with
-   * {@code linger}, once the peer has hung up or {@link #ERROR_LINGER_MILLIS} later. With {@code afterRead}, the
-   * Close is written by a task of the event loop, which runs once the read under way is handled: if the peer hung
-   * up in that read, the connection is closed by then and nothing is written. Either way no write of anyone else
-   * goes out after this call.
+   * Sends Close once; the connection is closed once it has been written (or once nothing queued has left for
+   * {@link #CLOSE_FLUSH_TIMEOUT_MILLIS}), or with {@code linger}, once the peer has hung up or
+   * {@link #ERROR_LINGER_MILLIS} later. With {@code afterRead}, the Close is written by a task of the event loop,
+   * which runs once the read under way is handled: if the peer hung up in that read, the connection is closed by then
+   * and nothing is written. Either way no write of anyone else goes out after this call.
    */
   private void sendClose(ChannelHandlerContext ctx, WebSocketCloseStatus status, String reason, boolean linger,
       boolean afterRead) {
@@ -241,12 +253,11 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
       return;
     }
     closeWritten = ctx.newPromise();
-    ScheduledFuture<?> timeout = ctx.executor().schedule(
-        () -> closeWritten.trySuccess(), CLOSE_FLUSH_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+    OutboundStall timeout = OutboundStall.start(ctx.channel(), closeFlushTimeoutMillis, closeWritten::trySuccess);
     if (linger) {
       lingerEnded = ctx.newPromise();
       closeWritten.addListener(f -> {
-        timeout.cancel(false);
+        timeout.stop();
         ScheduledFuture<?> lingerTimer = ctx.executor().schedule(
             () -> lingerEnded.trySuccess(), ERROR_LINGER_MILLIS, TimeUnit.MILLISECONDS);
         lingerEnded.addListener(g -> {
@@ -256,7 +267,7 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
       });
     } else {
       closeWritten.addListener(f -> {
-        timeout.cancel(false);
+        timeout.stop();
         ctx.close();
       });
     }

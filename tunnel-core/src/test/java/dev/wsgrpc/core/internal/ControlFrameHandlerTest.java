@@ -418,7 +418,7 @@ class ControlFrameHandlerTest {
   }
 
   @Test
-  void closeFrameWrittenByALaterHandlerIsCutWhenItIsNotWrittenWithinFiveSeconds() {
+  void closeFrameWrittenByALaterHandlerIsCutWhenNothingLeavesForFiveSeconds() {
     // A gateway ending a tunnel (a limit broken, a token revoked) writes its Close and closes once it has left. A
     // peer that stopped reading would hold both back for ever, and with them the connection and its tunnel slot.
     HoldWrites socket = new HoldWrites();
@@ -435,7 +435,7 @@ class ControlFrameHandlerTest {
 
     ch.advanceTimeBy(1, TimeUnit.MILLISECONDS);
     ch.runScheduledPendingTasks();
-    assertFalse(ch.isOpen(), "cut 5 s after its Close was written, though the Close never left");
+    assertFalse(ch.isOpen(), "cut after 5 s in which nothing left: its Close never did");
     assertEquals(1008, ((CloseWebSocketFrame) socket.messages.get(0)).statusCode());
     socket.completeAll();
     assertFalse(ch.finish());
@@ -492,7 +492,7 @@ class ControlFrameHandlerTest {
   }
 
   @Test
-  void channelCloseIsForcedWhenTheCloseFrameIsNotWrittenWithinFiveSeconds() {
+  void channelCloseIsForcedWhenNothingLeavesForFiveSecondsAfterTheCloseFrame() {
     HoldWrites socket = new HoldWrites();
     EmbeddedChannel ch = new EmbeddedChannel(socket,
         new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), new InboundRecorder());
