@@ -1,12 +1,14 @@
 package dev.wsgrpc.server;
 
 import static dev.wsgrpc.core.internal.Preconditions.checkArgument;
+import static dev.wsgrpc.core.internal.Preconditions.checkDuration;
 import static dev.wsgrpc.core.internal.Preconditions.checkNotNull;
 
 import dev.wsgrpc.core.internal.Http11Tokens;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.cors.CorsConfig;
 import io.netty.handler.codec.http.cors.CorsConfigBuilder;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -43,6 +45,8 @@ public final class BrowserOptions {
   public static final long DEFAULT_PREFLIGHT_MAX_AGE_SECONDS = 600;
   /** The default {@link Builder#maxJsonMessageBytes}: 4 MiB, gRPC's default message limit. */
   public static final int DEFAULT_MAX_JSON_MESSAGE_BYTES = 4 * 1024 * 1024;
+  /** The default {@link Builder#requestBodyTimeout}: 60 s, as nginx's {@code client_body_timeout}. */
+  public static final Duration DEFAULT_REQUEST_BODY_TIMEOUT = Duration.ofSeconds(60);
 
   private final List<String> allowedOrigins;
   private final List<String> allowedHeaders;
@@ -50,6 +54,7 @@ public final class BrowserOptions {
   private final CorsConfig cors;
   private final JsonSchemas json;
   private final int maxJsonMessageBytes;
+  private final Duration requestBodyTimeout;
 
   private BrowserOptions(Builder b) {
     this.allowedOrigins = Collections.unmodifiableList(new ArrayList<>(b.allowedOrigins));
@@ -57,6 +62,7 @@ public final class BrowserOptions {
     this.exposedHeaders = Collections.unmodifiableList(new ArrayList<>(b.exposedHeaders));
     this.json = b.json;
     this.maxJsonMessageBytes = b.maxJsonMessageBytes;
+    this.requestBodyTimeout = b.requestBodyTimeout;
     CorsConfigBuilder cors = anyOrigin()
         ? CorsConfigBuilder.forAnyOrigin()
         : CorsConfigBuilder.forOrigins(allowedOrigins.toArray(new String[0]));
@@ -93,6 +99,7 @@ public final class BrowserOptions {
     builder.exposedHeaders = exposedHeaders;
     builder.json = json;
     builder.maxJsonMessageBytes = maxJsonMessageBytes;
+    builder.requestBodyTimeout = requestBodyTimeout;
     return builder;
   }
 
@@ -119,6 +126,11 @@ public final class BrowserOptions {
   /** The largest JSON text and protobuf message of a JSON call, either way, once the call is admitted. */
   public int maxJsonMessageBytes() {
     return maxJsonMessageBytes;
+  }
+
+  /** How long a gRPC-Web request's body may stop arriving before the call is cancelled and answered 408. */
+  public Duration requestBodyTimeout() {
+    return requestBodyTimeout;
   }
 
   boolean anyOrigin() {
@@ -149,7 +161,8 @@ public final class BrowserOptions {
   @Override
   public String toString() {
     return "BrowserOptions(origins=" + allowedOrigins + ", allowedHeaders=" + allowedHeaders + ", exposedHeaders="
-        + exposedHeaders + ", json=" + (json != null) + ", maxJsonMessageBytes=" + maxJsonMessageBytes + ")";
+        + exposedHeaders + ", json=" + (json != null) + ", maxJsonMessageBytes=" + maxJsonMessageBytes
+        + ", requestBodyTimeout=" + requestBodyTimeout + ")";
   }
 
   /** Builds {@link BrowserOptions}; every setter is optional. */
@@ -159,6 +172,7 @@ public final class BrowserOptions {
     private List<String> exposedHeaders = List.of();
     private JsonSchemas json;
     private int maxJsonMessageBytes = DEFAULT_MAX_JSON_MESSAGE_BYTES;
+    private Duration requestBodyTimeout = DEFAULT_REQUEST_BODY_TIMEOUT;
 
     private Builder(List<String> origins) {
       checkNotNull(origins, "origins");
@@ -209,6 +223,23 @@ public final class BrowserOptions {
     public Builder maxJsonMessageBytes(int bytes) {
       checkArgument(bytes > 0, "maxJsonMessageBytes", bytes, "> 0");
       this.maxJsonMessageBytes = bytes;
+      return this;
+    }
+
+    /**
+     * How long a gRPC-Web request's body may go without a byte arriving while the request is unfinished (the clock
+     * restarts on every read, so a body that arrives slowly but steadily is never cut; it does not run while the
+     * server itself stops reading because gRPC's flow-control window is full). When it runs out, the gRPC call is
+     * cancelled (the service sees it cancelled), the client gets 408 Request Timeout saying what was expected (or,
+     * once the response has begun, CANCELLED in the trailers) and the connection closes, freeing its slot under the
+     * server's tunnel limits. HTTP/1.1 has no ping: without this, a client that vanished mid-body would hold its
+     * connection until TCP noticed. The head of each request is timed by {@link
+     * dev.wsgrpc.core.TunnelSettings#handshakeTimeout()}. Default: 60 s ({@link #DEFAULT_REQUEST_BODY_TIMEOUT}), as
+     * nginx's {@code client_body_timeout}, and no longer than the 60-100 s idle cut of common proxies, so that the
+     * client gets the 408 rather than a proxy's own error.
+     */
+    public Builder requestBodyTimeout(Duration timeout) {
+      this.requestBodyTimeout = checkDuration(timeout, "requestBodyTimeout");
       return this;
     }
 

@@ -26,6 +26,8 @@ import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.ReferenceCountUtil;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Translates gRPC-Web (grpc/grpc {@code doc/PROTOCOL-WEB.md}) on HTTP/1.1 into gRPC calls on gRPC's own HTTP/2
@@ -59,6 +61,11 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   private final WebSocketServerOptions options;
   private final FollowingRequestTimeout requestTimeout;
   private final long requestTimeoutMillis;
+  private final long bodyTimeoutNanos;
+  /** Cancels the call whose body stopped arriving; null when the body is not being timed. */
+  private ScheduledFuture<?> bodyTimer;
+  /** When the last part of the call's body arrived, in the nanoseconds of the event loop's ticker. */
+  private long lastBodyReadNanos;
   private boolean keepAlive = true;
   /** Answered for the last time: nothing the client sends is read any more. */
   private boolean closing;
@@ -78,9 +85,13 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
    *     failed on: the first request's ({@link UndecodableRequest})
    * @param requestTimeout how long a request that follows the first may take to arrive whole once its first byte
    *     has (the handshake timeout: the upgrade step times the first request)
+   * @param bodyTimeout how long the body of a call may go without a byte arriving ({@link
+   *     BrowserOptions#requestBodyTimeout()})
    */
-  GrpcWebTranslator(String scheme, Gate gate, WebSocketServerOptions options, java.time.Duration requestTimeout) {
+  GrpcWebTranslator(String scheme, Gate gate, WebSocketServerOptions options, java.time.Duration requestTimeout,
+      java.time.Duration bodyTimeout) {
     this.scheme = scheme;
+    this.bodyTimeoutNanos = bodyTimeout.toNanos();
     this.gate = gate;
     this.options = options;
     this.requestTimeoutMillis = requestTimeout.toMillis();
@@ -149,6 +160,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
 
   @Override
   public void handlerRemoved(ChannelHandlerContext ctx) {
+    stopBodyTimer();
     if (bridge != null) {
       bridge.close();
     }
@@ -156,6 +168,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    stopBodyTimer();
     ctx.fireChannelInactive();
     bridge.close();
   }
@@ -260,6 +273,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
         request.headers());
     try {
       streamId = openStream(headers);
+      bodyArrived();
     } catch (Http2Exception e) {
       // gRPC never saw the call: the request's body (if any) is dropped and the connection closes after the answer.
       answerStatus(statusOfOpenFailure(e));
@@ -306,10 +320,61 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
       data.release();
     }
     if (last) {
+      stopBodyTimer();
       finishIfDone();
     } else {
       pauseWhileFull();
+      bodyArrived();
     }
+  }
+
+  @Override
+  public void onWritable(int id) {
+    boolean paused = !ctx.channel().config().isAutoRead();
+    super.onWritable(id);
+    if (paused && id == streamId && !requestEnded) {
+      bodyArrived(); // reading again: the client's silence counts from now, not from before the pause
+    }
+  }
+
+  /**
+   * Part of the call's body arrived (or the call began, or reading resumed): restarts the body's clock, unless the
+   * server itself does not read (gRPC's window is full), which is no silence of the client's.
+   */
+  private void bodyArrived() {
+    lastBodyReadNanos = ctx.executor().ticker().nanoTime();
+    if (!ctx.channel().config().isAutoRead()) {
+      stopBodyTimer();
+    } else if (bodyTimer == null) {
+      bodyTimer = ctx.executor().schedule(this::bodyTimerExpired, bodyTimeoutNanos, TimeUnit.NANOSECONDS);
+    }
+  }
+
+  private void stopBodyTimer() {
+    if (bodyTimer != null) {
+      bodyTimer.cancel(false);
+      bodyTimer = null;
+    }
+  }
+
+  /**
+   * The body's timer ran out: unless part of the body arrived since it was set (then it waits for the rest of the
+   * time), the call is cancelled toward gRPC, the client gets 408 and the connection closes.
+   */
+  private void bodyTimerExpired() {
+    bodyTimer = null;
+    if (closing || streamId == -1 || requestEnded || !ctx.channel().config().isAutoRead()) {
+      return;
+    }
+    long silentNanos = ctx.executor().ticker().nanoTime() - lastBodyReadNanos;
+    if (silentNanos < bodyTimeoutNanos) {
+      bodyTimer = ctx.executor().schedule(this::bodyTimerExpired, bodyTimeoutNanos - silentNanos,
+          TimeUnit.NANOSECONDS);
+      return;
+    }
+    endUnfinishedRequest(HttpResponseStatus.REQUEST_TIMEOUT, Status.Code.CANCELLED,
+        "expected more of the request body within " + TimeUnit.NANOSECONDS.toMillis(bodyTimeoutNanos)
+            + " ms but none arrived");
   }
 
   /**
@@ -318,19 +383,29 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
    * begun, INTERNAL in the trailers) and the connection closes.
    */
   private void brokenBody() {
-    String reason = "expected a body in chunked encoding (a hexadecimal chunk size, then CRLF) but it was malformed";
+    endUnfinishedRequest(HttpResponseStatus.BAD_REQUEST, Status.Code.INTERNAL,
+        "expected a body in chunked encoding (a hexadecimal chunk size, then CRLF) but it was malformed");
+  }
+
+  /**
+   * Ends the call whose request cannot finish: gRPC's stream is cancelled; the client gets {@code httpStatus} with
+   * {@code reason} as text (or, once the response has begun, {@code code} and {@code reason} in the trailers) and
+   * the connection closes.
+   */
+  private void endUnfinishedRequest(HttpResponseStatus httpStatus, Status.Code code, String reason) {
+    stopBodyTimer();
     bridge.cancel(streamId);
     keepAlive = false;
     requestEnded = true;
     if (responseStarted) {
-      answerStatus(Status.INTERNAL.withDescription(reason));
+      answerStatus(Status.fromCode(code).withDescription(reason));
       ctx.flush();
       return;
     }
     responseStarted = true;
     responseEnded = true;
     streamId = -1;
-    answerAndClose(plainText(HttpResponseStatus.BAD_REQUEST, reason), false);
+    answerAndClose(plainText(httpStatus, reason), false);
   }
 
   @Override

@@ -70,6 +70,18 @@ class BrowserOptionsTest {
   }
 
   @Test
+  void theRequestBodyTimeoutDefaultsToSixtySecondsIsKeptByToBuilderAndMustBePositive() {
+    BrowserOptions options = BrowserOptions.forOrigins("*");
+    assertEquals(java.time.Duration.ofSeconds(60), options.requestBodyTimeout());
+    BrowserOptions shorter = options.toBuilder().requestBodyTimeout(java.time.Duration.ofSeconds(5)).build();
+    assertEquals(java.time.Duration.ofSeconds(5), shorter.toBuilder().build().requestBodyTimeout());
+    org.junit.jupiter.api.Assertions.assertTrue(shorter.toString().contains("requestBodyTimeout=PT5S"));
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> BrowserOptions.forOrigins("*").toBuilder().requestBodyTimeout(java.time.Duration.ZERO));
+    assertEquals("requestBodyTimeout: PT0S (expected: > 0)", e.getMessage());
+  }
+
+  @Test
   void aPreflightFromAnOriginNotAllowedGetsNoCorsHeaders() {
     BrowserOptions options = BrowserOptions.newBuilder(List.of("https://app.example")).build();
     assertEquals(Map.of("content-length", "0"), preflight(options, "https://evil.example"));

@@ -36,16 +36,19 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** {@link GrpcWebTranslator} in front of a real HTTP/2 server handler, on an {@link EmbeddedChannel}. */
 class GrpcWebTranslatorTest {
 
   private static final java.time.Duration REQUEST_TIMEOUT = java.time.Duration.ofSeconds(1);
+  private static final java.time.Duration BODY_TIMEOUT = java.time.Duration.ofSeconds(2);
 
   private ScriptedHttp2Server server = new ScriptedHttp2Server();
   private Status refusal;
   private GrpcWebTranslator translator = new GrpcWebTranslator("http", request -> refusal,
-      WebSocketServerOptions.DEFAULT, REQUEST_TIMEOUT);
+      WebSocketServerOptions.DEFAULT, REQUEST_TIMEOUT, BODY_TIMEOUT);
   private EmbeddedChannel channel;
 
   @AfterEach
@@ -525,7 +528,8 @@ class GrpcWebTranslatorTest {
     channel.writeInbound(Unpooled.copiedBuffer("POST /pkg.Svc/Echo HTTP/1.1\r\n", StandardCharsets.US_ASCII));
     channel.advanceTimeBy(REQUEST_TIMEOUT.toMillis() / 2, TimeUnit.MILLISECONDS);
     channel.writeInbound(request("/pkg.Svc/Echo", "application/grpc-web+proto"));
-    channel.advanceTimeBy(1, TimeUnit.HOURS); // the call itself is not timed here
+    channel.writeInbound(LastHttpContent.EMPTY_LAST_CONTENT);
+    channel.advanceTimeBy(1, TimeUnit.HOURS); // the call itself is not timed here, once its request is whole
     channel.runScheduledPendingTasks();
     assertTrue(channel.isOpen());
     assertEquals(2, server.streams.size());
@@ -687,7 +691,7 @@ class GrpcWebTranslatorTest {
     server = new ScriptedHttp2Server(Http2Settings.defaultSettings().initialWindowSize(16));
     server.autoConsume = false;
     translator = new GrpcWebTranslator("http", request -> null, WebSocketServerOptions.DEFAULT,
-        REQUEST_TIMEOUT);
+        REQUEST_TIMEOUT, BODY_TIMEOUT);
     open();
     translator.start(request("/pkg.Svc/Upload", "application/grpc-web"));
     channel.runPendingTasks();
@@ -706,6 +710,103 @@ class GrpcWebTranslatorTest {
     channel.writeInbound(LastHttpContent.EMPTY_LAST_CONTENT);
     channel.runPendingTasks();
     assertTrue(stream.ended);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"application/grpc-web+proto", "application/grpc-web-text"})
+  void aBodyThatStopsArrivingCancelsTheCallAndGets408ThenTheConnectionCloses(String contentType) {
+    open();
+    channel.freezeTime(); // only advanceTimeBy moves the clock: a busy machine must not bring the 408 early
+    translator.start(request("/pkg.Svc/Echo", contentType));
+    channel.writeInbound(new DefaultHttpContent(contentType.contains("text")
+        ? Unpooled.copiedBuffer("AAAA", StandardCharsets.US_ASCII) : Unpooled.wrappedBuffer(new byte[3])));
+    channel.runPendingTasks();
+    ScriptedHttp2Server.Stream stream = server.only();
+    channel.advanceTimeBy(BODY_TIMEOUT.toMillis() - 1, TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+    assertTrue(BrowserFrames.outbound(channel).isEmpty());
+    assertNull(stream.resetCode);
+    channel.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+    channel.runPendingTasks();
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals(1, out.size(), out.toString());
+      FullHttpResponse response = (FullHttpResponse) out.get(0);
+      assertEquals(408, response.status().code());
+      assertEquals("expected more of the request body within 2000 ms but none arrived\n",
+          response.content().toString(StandardCharsets.UTF_8));
+      assertEquals("close", response.headers().get(HttpHeaderNames.CONNECTION));
+    } finally {
+      BrowserFrames.release(out);
+    }
+    assertEquals(Http2Error.CANCEL.code(), stream.resetCode, "gRPC's call is cancelled");
+    assertFalse(channel.isOpen());
+  }
+
+  @Test
+  void aBodyThatArrivesSlowlyButSteadilyIsNotCut() {
+    open();
+    channel.freezeTime();
+    translator.start(request("/pkg.Svc/Echo", "application/grpc-web"));
+    ByteBuf message = grpcMessage("steady");
+    try {
+      while (message.isReadable()) {
+        channel.writeInbound(new DefaultHttpContent(message.readRetainedSlice(1)));
+        channel.advanceTimeBy(BODY_TIMEOUT.toMillis() * 3 / 4, TimeUnit.MILLISECONDS);
+        channel.runScheduledPendingTasks();
+        assertTrue(BrowserFrames.outbound(channel).isEmpty());
+      }
+    } finally {
+      message.release();
+    }
+    channel.writeInbound(LastHttpContent.EMPTY_LAST_CONTENT);
+    channel.runPendingTasks();
+    ScriptedHttp2Server.Stream stream = server.only();
+    assertTrue(stream.ended);
+    assertNull(stream.resetCode);
+    assertEquals("steady", grpcMessageText(stream.data));
+    channel.advanceTimeBy(1, TimeUnit.HOURS); // the answer is gRPC's to time, not the body's clock
+    channel.runScheduledPendingTasks();
+    assertTrue(channel.isOpen());
+    assertTrue(BrowserFrames.outbound(channel).isEmpty());
+  }
+
+  @Test
+  void theBodysClockStopsWhileGrpcsWindowIsFull() throws Exception {
+    server = new ScriptedHttp2Server(Http2Settings.defaultSettings().initialWindowSize(16));
+    server.autoConsume = false;
+    translator = new GrpcWebTranslator("http", request -> null, WebSocketServerOptions.DEFAULT,
+        REQUEST_TIMEOUT, BODY_TIMEOUT);
+    open();
+    channel.freezeTime();
+    translator.start(request("/pkg.Svc/Upload", "application/grpc-web"));
+    channel.writeInbound(new DefaultHttpContent(grpcMessage("x".repeat(100))));
+    channel.runPendingTasks();
+    ScriptedHttp2Server.Stream stream = server.only();
+    assertFalse(channel.config().isAutoRead());
+    channel.advanceTimeBy(1, TimeUnit.HOURS); // the server does not read: no silence of the client's
+    channel.runScheduledPendingTasks();
+    assertTrue(channel.isOpen());
+    assertTrue(BrowserFrames.outbound(channel).isEmpty());
+    for (int consumed = 0; consumed < 105 && stream.data.readableBytes() > consumed; ) {
+      int more = stream.data.readableBytes() - consumed;
+      server.consume(channel, stream.id, more);
+      consumed += more;
+    }
+    assertTrue(channel.config().isAutoRead());
+    channel.advanceTimeBy(BODY_TIMEOUT.toMillis() - 1, TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+    assertTrue(BrowserFrames.outbound(channel).isEmpty(), "the clock restarts when reading resumes");
+    channel.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+    channel.runPendingTasks();
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals(408, ((FullHttpResponse) out.get(0)).status().code(), out.toString());
+    } finally {
+      BrowserFrames.release(out);
+    }
   }
 
   @Test

@@ -1,0 +1,136 @@
+package dev.wsgrpc.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wsgrpc.server.BrowserOptions;
+import dev.wsgrpc.server.WebSocketServerOptions;
+import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.proto.EchoRequest;
+import io.grpc.ForwardingServerCallListener;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * A gRPC-Web request whose body stops arriving is ended after {@link BrowserOptions#requestBodyTimeout()}: HTTP/1.1
+ * has no ping, so without it a client that vanished mid-body would hold its connection and its tunnel slot until TCP
+ * noticed. Real sockets on loopback, a real gRPC server, a 1 s timeout.
+ */
+class GrpcWebRequestBodyTimeoutTest {
+
+  private static final Duration BODY_TIMEOUT = Duration.ofSeconds(1);
+
+  private final EchoService echo = new EchoService();
+  /** Counts down when gRPC tells the service its call was cancelled. */
+  private final CountDownLatch cancelled = new CountDownLatch(1);
+  private Server server;
+  private int port;
+
+  private void start() throws Exception {
+    ServerInterceptor cancellations = new ServerInterceptor() {
+      @Override
+      public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
+          ServerCallHandler<Q, A> next) {
+        return new ForwardingServerCallListener.SimpleForwardingServerCallListener<Q>(next.startCall(call, headers)) {
+          @Override
+          public void onCancel() {
+            cancelled.countDown();
+            super.onCancel();
+          }
+        };
+      }
+    };
+    WebSocketServerOptions options = WebSocketServerOptions.newBuilder()
+        .browser(BrowserOptions.forOrigins("*").toBuilder().requestBodyTimeout(BODY_TIMEOUT).build())
+        .build();
+    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), options)
+        .addService(ServerInterceptors.intercept(echo, cancellations))
+        .build()
+        .start();
+    port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    if (server != null) {
+      server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+    echo.shutdown();
+  }
+
+  private static byte[] unaryBody(String payload) {
+    byte[] message = EchoRequest.newBuilder().setPayload(com.google.protobuf.ByteString.copyFromUtf8(payload))
+        .build().toByteArray();
+    return ByteBuffer.allocate(5 + message.length).put((byte) 0).putInt(message.length).put(message).array();
+  }
+
+  private static String head(String contentType, int contentLength) {
+    return "POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: " + contentType
+        + "\r\nX-Grpc-Web: 1\r\nContent-Length: " + contentLength + "\r\n\r\n";
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"application/grpc-web+proto", "application/grpc-web-text"})
+  void aBodyThatStopsArrivingIsCancelledAnswered408AndTheConnectionCloses(String contentType) throws Exception {
+    start();
+    byte[] body = unaryBody("never finished");
+    if (contentType.contains("text")) {
+      body = Base64.getEncoder().encode(body);
+    }
+    try (RawHttp.KeptAlive connection = new RawHttp.KeptAlive(port)) {
+      long started = System.nanoTime();
+      // The head and part of the body, then nothing: the client stalled or vanished without a FIN.
+      RawHttp.Answer answer = connection.send(head(contentType, body.length), java.util.Arrays.copyOf(body, 8));
+      assertEquals(408, answer.status, answer.headers.toString());
+      assertEquals("expected more of the request body within 1000 ms but none arrived\n", answer.bodyText());
+      assertEquals("close", answer.headers.get("connection"));
+      assertTrue(System.nanoTime() - started >= BODY_TIMEOUT.toNanos(), "not before the timeout");
+      assertTrue(connection.closedByServer());
+    }
+    assertTrue(cancelled.await(30, TimeUnit.SECONDS), "the service saw its call cancelled");
+  }
+
+  @Test
+  void aBodyThatArrivesSlowlyButSteadilyIsNotCut() throws Exception {
+    start();
+    byte[] body = unaryBody("steady");
+    try (Socket socket = new Socket("127.0.0.1", port)) {
+      socket.setSoTimeout(30_000);
+      OutputStream out = socket.getOutputStream();
+      out.write(("POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+          + "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nContent-Length: " + body.length
+          + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      // A byte every 200 ms (13 bytes: over 2 s in all, twice the timeout), never a second's silence. The pause
+      // paces the client; no assertion waits on it.
+      for (byte b : body) {
+        out.write(b);
+        out.flush();
+        TimeUnit.MILLISECONDS.sleep(200);
+      }
+      InputStream in = socket.getInputStream();
+      String answer = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
+      assertTrue(answer.startsWith("HTTP/1.1 200 OK\r\n"), answer);
+      assertTrue(answer.contains("steady") && answer.contains("grpc-status: 0\r\n"), answer);
+    }
+    assertEquals(1, cancelled.getCount(), "the call completed without a cancellation");
+  }
+}
