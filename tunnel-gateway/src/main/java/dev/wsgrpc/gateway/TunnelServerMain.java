@@ -219,6 +219,13 @@ public final class TunnelServerMain implements Callable<Integer> {
           + "headers), with --browser-origins. Default: none. Env: TUNNEL_BROWSER_HEADERS.")
   List<String> browserHeaders = new ArrayList<>();
 
+  @Option(names = "--browser-body-timeout", paramLabel = "DURATION", defaultValue = "60s",
+      converter = DurationConverter.class,
+      description = "With --browser-origins: how long a gRPC-Web request's body may go without a byte arriving "
+          + "(the clock restarts on every read) before its call is cancelled, the client gets 408 and the "
+          + "connection closes; HTTP/1.1 has no ping. Default: ${DEFAULT-VALUE}. Env: TUNNEL_BROWSER_BODY_TIMEOUT.")
+  Duration browserBodyTimeout;
+
   @Option(names = "--max-tunnels", paramLabel = "N", defaultValue = "10000",
       description = "Most tunnels open at once; more get 503 with Retry-After. Default: ${DEFAULT-VALUE}. "
           + "Env: TUNNEL_MAX_TUNNELS.")
@@ -596,6 +603,7 @@ public final class TunnelServerMain implements Callable<Integer> {
     set("--drain-timeout", () -> Preconditions.checkDurationOrZero(drainTimeout, "drainTimeout"));
     set("--max-connection-age", () -> Preconditions.checkDurationOrZero(maxConnectionAge, "maxConnectionAge"));
     set("--reflection-refresh", () -> Preconditions.checkDuration(reflectionRefresh, "reflectionRefresh"));
+    set("--browser-body-timeout", () -> Preconditions.checkDuration(browserBodyTimeout, "browserBodyTimeout"));
     set("--upstream-refresh", () -> Preconditions.checkDuration(upstreamRefresh, "upstreamRefresh"));
     // Files: each must be there and readable now (a reloaded one is read again when it changes), and keys must be
     // in the one form Java reads without a password: PKCS#8.
@@ -678,6 +686,7 @@ public final class TunnelServerMain implements Callable<Integer> {
       BrowserOptions.Builder[] browser = new BrowserOptions.Builder[1];
       set("--browser-origins", () -> browser[0] = BrowserOptions.newBuilder(browserOrigins));
       set("--browser-headers", () -> browser[0].allowedHeaders(browserHeaders).exposedHeaders(browserHeaders));
+      set("--browser-body-timeout", () -> browser[0].requestBodyTimeout(browserBodyTimeout));
       // JSON calls' messages are held to the server's message limit, as gRPC's own calls are.
       set("--max-inbound-message", () -> browser[0].maxJsonMessageBytes(maxInboundMessage));
       options.browser(browser[0].build());

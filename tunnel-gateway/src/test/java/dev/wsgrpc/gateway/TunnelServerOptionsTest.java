@@ -127,7 +127,7 @@ class TunnelServerOptionsTest {
         {"--mode=proxy", "--upstream=127.0.0.1:1"}, {}}) {
       for (String flag : new String[] {"--drain-timeout", "--idle-timeout", "--upstream-keepalive",
           "--upstream-keepalive-timeout", "--max-connection-age", "--upstream-refresh", "--reflection-refresh",
-          "--handshake-timeout"}) {
+          "--handshake-timeout", "--browser-body-timeout"}) {
         String[] args = java.util.Arrays.copyOf(mode, mode.length + 2);
         args[mode.length] = "--port=0";
         args[mode.length + 1] = flag + "=999999999999h";
@@ -158,6 +158,16 @@ class TunnelServerOptionsTest {
     assertEquals(Duration.ofMillis(Integer.MAX_VALUE), m.drainTimeout);
     parse(Map.of(), "--upstream=127.0.0.1:1", "--idle-timeout=0", "--upstream-keepalive=0", "--drain-timeout=0",
         "--upstream-refresh=" + longest, "--reflection-refresh=" + longest).buildOptions();
+  }
+
+  @Test
+  void theBrowserBodyTimeoutDefaultsTo60SecondsAndReachesTheBrowserOptions() throws Exception {
+    assertEquals(Duration.ofSeconds(60),
+        parse(Map.of(), "--browser-origins=*").buildOptions().browser().requestBodyTimeout());
+    assertEquals(Duration.ofSeconds(5), parse(Map.of("TUNNEL_BROWSER_BODY_TIMEOUT", "5s"), "--browser-origins=*")
+        .buildOptions().browser().requestBodyTimeout());
+    assertEquals("--browser-body-timeout: 0s (expected: > 0)", assertThrows(CommandLine.ParameterException.class,
+        () -> parse(Map.of(), "--browser-body-timeout", "0s").buildOptions()).getMessage());
   }
 
   @Test
