@@ -127,7 +127,8 @@ class BrowserCallIdentityTest {
     echo.shutdown();
   }
 
-  private static byte[] unaryBody(String payload) {
+  /** One gRPC-Web message: an {@code EchoRequest} carrying {@code payload}, with its 5-byte prefix. */
+  static byte[] unaryBody(String payload) {
     byte[] message = EchoRequest.newBuilder().setPayload(com.google.protobuf.ByteString.copyFromUtf8(payload))
         .build().toByteArray();
     return ByteBuffer.allocate(5 + message.length).put((byte) 0).putInt(message.length).put(message).array();

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wsgrpc.server.BrowserOptions;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
-import dev.wsgrpc.testing.proto.EchoRequest;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.Server;
@@ -18,7 +17,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
@@ -76,12 +74,6 @@ class GrpcWebRequestBodyTimeoutTest {
     echo.shutdown();
   }
 
-  private static byte[] unaryBody(String payload) {
-    byte[] message = EchoRequest.newBuilder().setPayload(com.google.protobuf.ByteString.copyFromUtf8(payload))
-        .build().toByteArray();
-    return ByteBuffer.allocate(5 + message.length).put((byte) 0).putInt(message.length).put(message).array();
-  }
-
   private static String head(String contentType, int contentLength) {
     return "POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: " + contentType
         + "\r\nX-Grpc-Web: 1\r\nContent-Length: " + contentLength + "\r\n\r\n";
@@ -91,7 +83,7 @@ class GrpcWebRequestBodyTimeoutTest {
   @ValueSource(strings = {"application/grpc-web+proto", "application/grpc-web-text"})
   void aBodyThatStopsArrivingIsCancelledAnswered408AndTheConnectionCloses(String contentType) throws Exception {
     start();
-    byte[] body = unaryBody("never finished");
+    byte[] body = BrowserCallIdentityTest.unaryBody("never finished");
     if (contentType.contains("text")) {
       body = Base64.getEncoder().encode(body);
     }
@@ -111,7 +103,7 @@ class GrpcWebRequestBodyTimeoutTest {
   @Test
   void aBodyThatArrivesSlowlyButSteadilyIsNotCut() throws Exception {
     start();
-    byte[] body = unaryBody("steady");
+    byte[] body = BrowserCallIdentityTest.unaryBody("steady");
     try (Socket socket = new Socket("127.0.0.1", port)) {
       socket.setSoTimeout(30_000);
       OutputStream out = socket.getOutputStream();
