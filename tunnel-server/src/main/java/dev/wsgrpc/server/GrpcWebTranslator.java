@@ -43,6 +43,8 @@ import java.util.concurrent.TimeUnit;
  * chunked response: the response headers, the data as it comes, then the trailers as a body frame flagged
  * {@code 0x80}. A call that ends without data (trailers only, e.g. an unknown method) is answered with the status in
  * the response headers. Requests follow each other on a kept-alive connection, each checked by the {@link Gate}.
+ * A body that stops arriving (no byte for {@link BrowserOptions#requestBodyTimeout()}) cancels its call and is
+ * answered 408; HTTP/1.1 has no ping that would notice a client gone mid-body.
  */
 final class GrpcWebTranslator extends BridgedCallTranslator {
 
