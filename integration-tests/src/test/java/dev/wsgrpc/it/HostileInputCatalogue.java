@@ -839,18 +839,21 @@ abstract class HostileInputCatalogue {
     cases.add(ws("length 200 in the 64-bit form",
         concat(new byte[] {(byte) 0x82, (byte) 0xff, 0, 0, 0, 0, 0, 0, 0, (byte) 200, 1, 2, 3, 4}, new byte[200]),
         "close 1002 expected the shortest length encoding but 200 was sent in 8 bytes"));
-    // The limit is per frame: fragments pass on as they come, here as bytes that are not HTTP/2.
+    // The limit is per frame: fragments pass on as they come, here as bytes that are not HTTP/2's preface.
     cases.add(wsFlood("fragments adding up past the frame limit",
         concat(wsFrame(false, 0, 0x2, new byte[MAX_FRAME]), wsFrame(true, 0, 0x0, new byte[MAX_FRAME])),
-        "close 1001"));
+        "close 1002 expected the HTTP/2 client preface (PRI * HTTP/2.0) but the tunnel began with '"
+        + "?".repeat(24) + "...'"));
     byte[] noise = new byte[4096];
     new Random(7).nextBytes(noise);
     noise[0] = (byte) 0xc2; // RSV1 set: never a valid first frame header
     cases.add(ws("random bytes right after the 101", noise,
         "close 1002 expected RSV bits 0 (no extension was negotiated) but was 4 in a "
         + "binary frame"));
+    // A client that does not speak HTTP/2 reads no GOAWAY: the Close says what was expected and what arrived.
     cases.add(ws("binary frames that are not HTTP/2", binary(ascii("GET / HTTP/1.1\r\n\r\n" + "x".repeat(100))),
-        "close 1001"));
+        "close 1002 expected the HTTP/2 client preface (PRI * HTTP/2.0) but the tunnel began with "
+        + "'GET / HTTP/1.1????xxxxxx...'"));
     cases.add(ws("HTTP/2 preface followed by garbage", binary(concat(TunnelH2.PREFACE, noise)), "close 1001"));
     cases.add(check("tunnel that never sends the HTTP/2 preface", "close 1001", () -> {
       try (Socket s = connect()) {

@@ -3,6 +3,7 @@ package dev.wsgrpc.client;
 import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.core.internal.Http2PrefaceCheck;
 import dev.wsgrpc.core.internal.WsgrpcVersion;
 import dev.wsgrpc.core.internal.TunnelStatus;
 import io.grpc.Attributes;
@@ -57,7 +58,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
   }
 
   /**
-   * @param checkServerPreface whether an {@link Http2ServerPrefaceValidator} goes ahead of {@code next}; not for a
+   * @param checkServerPreface whether {@link Http2PrefaceCheck#serverPreface} goes ahead of {@code next}; not for a
    *     raw tunnel, which carries whatever its caller's peers say
    */
   ClientUpgradeHandler(ChannelHandler next, WebSocketClientOptions options, HandshakeDeadline deadline,
@@ -173,7 +174,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
         options.safeUrl(), new TunnelEstablishedEvent(options.requestTarget(), subprotocol,
             ctx.channel().remoteAddress(), null), () -> {
           if (checkServerPreface) {
-            ctx.pipeline().addBefore(ctx.name(), Http2ServerPrefaceValidator.NAME, new Http2ServerPrefaceValidator());
+            ctx.pipeline().addBefore(ctx.name(), Http2PrefaceCheck.NAME, Http2PrefaceCheck.serverPreface());
           }
           fireProtocolNegotiationEvent(ctx);
         });

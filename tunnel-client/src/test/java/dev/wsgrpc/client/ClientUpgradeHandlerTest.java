@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.core.internal.Http2PrefaceCheck;
 import dev.wsgrpc.core.internal.WsgrpcVersion;
 import dev.wsgrpc.testing.HttpHead;
 import dev.wsgrpc.testing.InboundRecorder;
@@ -324,7 +325,7 @@ class ClientUpgradeHandlerTest {
     List<String> names = ch.pipeline().names();
     int decoder = names.indexOf(FramePipeline.DECODER);
     assertEquals(Arrays.asList(FramePipeline.DECODER, FramePipeline.ENCODER, FramePipeline.KEEPALIVE,
-        FramePipeline.CONTROL, FramePipeline.BYTE_STREAM, Http2ServerPrefaceValidator.NAME),
+        FramePipeline.CONTROL, FramePipeline.BYTE_STREAM, Http2PrefaceCheck.NAME),
         names.subList(decoder, decoder + 6));
     assertSame(next, ch.pipeline().context(names.get(decoder + 6)).handler());
 

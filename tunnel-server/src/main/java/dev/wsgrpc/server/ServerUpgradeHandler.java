@@ -3,6 +3,7 @@ package dev.wsgrpc.server;
 import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.core.internal.Http2PrefaceCheck;
 import dev.wsgrpc.core.internal.RateLimitedLog;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -716,10 +717,14 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     ctx.writeAndFlush(accept);
     removeCors(pipeline);
     logger.debug("Tunnel opened with {} on {} (subprotocol {})", clientAddress, options.path(), subprotocol);
-    // The next handler takes over on the event (gRPC's handoff replaces itself with the HTTP/2 handler).
+    // The next handler takes over on the event (gRPC's handoff replaces itself with the HTTP/2 handler, a gateway's
+    // relay opens its upstream); the client's first bytes reach it once they are known to begin HTTP/2.
     FramePipeline.switchToFrames(ctx, HTTP_CODEC, FramePipeline.Role.SERVER, options.settings(),
         "client " + clientAddress, new TunnelEstablishedEvent(options.path(), subprotocol, clientAddress,
-            principal), () -> pipeline.remove(this));
+            principal), () -> {
+          pipeline.addAfter(FramePipeline.BYTE_STREAM, Http2PrefaceCheck.NAME, Http2PrefaceCheck.clientPreface());
+          pipeline.remove(this);
+        });
   }
 
   /**

@@ -14,6 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.internal.FramePipeline;
+import dev.wsgrpc.core.internal.Http2PrefaceCheck;
 import dev.wsgrpc.testing.HttpHead;
 import dev.wsgrpc.testing.InboundRecorder;
 import dev.wsgrpc.testing.NoopChannelLogger;
@@ -33,6 +34,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 class ServerUpgradeHandlerTest {
@@ -113,6 +115,10 @@ class ServerUpgradeHandlerTest {
 
   private static byte[] ascii(String s) {
     return s.getBytes(StandardCharsets.US_ASCII);
+  }
+
+  private static String ascii(byte[] b) {
+    return new String(b, StandardCharsets.US_ASCII);
   }
 
   /** Checks a refusal: status, plain-text body saying what was expected, Connection: close, closed channel. */
@@ -237,8 +243,9 @@ class ServerUpgradeHandlerTest {
     List<String> names = ch.pipeline().names();
     int decoder = names.indexOf(FramePipeline.DECODER);
     assertEquals(Arrays.asList(FramePipeline.DECODER, FramePipeline.ENCODER, FramePipeline.KEEPALIVE,
-        FramePipeline.CONTROL, FramePipeline.BYTE_STREAM), names.subList(decoder, decoder + 5));
-    assertSame(next, ch.pipeline().context(names.get(decoder + 5)).handler(), "next follows the frame handlers");
+        FramePipeline.CONTROL, FramePipeline.BYTE_STREAM, Http2PrefaceCheck.NAME), names.subList(decoder, decoder + 6));
+    assertSame(next, ch.pipeline().context(names.get(decoder + 6)).handler(),
+        "next follows the frame handlers and the preface check");
 
     assertEquals(1, next.events.size());
     ProtocolNegotiationEvent handedOver = assertInstanceOf(ProtocolNegotiationEvent.class, next.events.get(0),
@@ -256,12 +263,12 @@ class ServerUpgradeHandlerTest {
   @Test
   void frameInTheSameReadAsTheRequestReachesNextAsPayload() {
     EmbeddedChannel ch = start();
-    ch.writeInbound(Unpooled.wrappedBuffer(Request.valid().bytes(), frame(0x82, ascii("PRI * HTTP/2.0"), RFC_KEY)));
+    ch.writeInbound(Unpooled.wrappedBuffer(Request.valid().bytes(), frame(0x82, PREFACE, RFC_KEY)));
 
     assertTrue(written(ch).startsWith("HTTP/1.1 101 Switching Protocols\r\n"));
     assertEquals(1, next.reads.size());
     ByteBuf payload = assertInstanceOf(ByteBuf.class, next.reads.get(0));
-    assertEquals("PRI * HTTP/2.0", payload.toString(StandardCharsets.US_ASCII));
+    assertEquals(ascii(PREFACE), payload.toString(StandardCharsets.US_ASCII));
     assertTrue(payload.release());
     assertInstanceOf(ProtocolNegotiationEvent.class, next.events.get(0), "the event comes before the bytes");
     closeUpgraded(ch);
@@ -272,12 +279,12 @@ class ServerUpgradeHandlerTest {
     EmbeddedChannel ch = start();
     ch.writeInbound(Request.valid().bytes());
     written(ch);
-    ch.writeInbound(Unpooled.wrappedBuffer(frame(0x82, ascii("one"), RFC_KEY), frame(0x82, ascii("two"), RFC_KEY)));
+    ch.writeInbound(Unpooled.wrappedBuffer(frame(0x82, PREFACE, RFC_KEY), frame(0x82, ascii("two"), RFC_KEY)));
 
     assertEquals(2, next.reads.size());
     for (Object read : next.reads) {
       ByteBuf b = (ByteBuf) read;
-      assertTrue(b.toString(StandardCharsets.US_ASCII).matches("one|two"));
+      assertTrue(b.toString(StandardCharsets.US_ASCII).matches(Pattern.quote(ascii(PREFACE)) + "|two"));
       b.release();
     }
     for (Object read : next.reads) {
@@ -285,6 +292,65 @@ class ServerUpgradeHandlerTest {
       assertEquals(0, ((ByteBuf) read).refCnt());
     }
     closeUpgraded(ch);
+  }
+
+  @Test
+  void aPrefaceSplitAcrossFramesReachesNextWholeOnceItIsComplete() {
+    EmbeddedChannel ch = upgraded();
+    ch.writeInbound(frame(0x82, Arrays.copyOf(PREFACE, 10), RFC_KEY));
+    assertTrue(next.reads.isEmpty(), "held until the preface is whole");
+    ch.writeInbound(frame(0x82, Arrays.copyOfRange(PREFACE, 10, PREFACE.length), RFC_KEY));
+
+    assertEquals(1, next.reads.size());
+    ByteBuf payload = (ByteBuf) next.reads.get(0);
+    assertEquals(ascii(PREFACE), payload.toString(StandardCharsets.US_ASCII));
+    assertTrue(payload.release());
+    assertNull(ch.pipeline().get(Http2PrefaceCheck.NAME), "the check is gone");
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void aTunnelThatDoesNotBeginWithTheHttp2PrefaceIsClosedWith1002QuotingHowItBegan() {
+    EmbeddedChannel ch = upgraded();
+    // A generic WebSocket client, or one meant for another service: it reads no GOAWAY, only the Close.
+    ch.writeInbound(frame(0x82, ascii("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"), RFC_KEY));
+
+    assertTrue(next.reads.isEmpty(), "gRPC reads none of it");
+    assertEquals("1002 expected the HTTP/2 client preface (PRI * HTTP/2.0) but the tunnel began with "
+        + "'GET / HTTP/1.1??Host: ex...'", readClose(ch));
+    ch.writeInbound(frame(0x82, PREFACE, RFC_KEY));
+    assertTrue(next.reads.isEmpty(), "what follows is dropped");
+    assertFalse(ch.finishAndReleaseAll());
+  }
+
+  @Test
+  void aFirstByteThatDiffersFromThePrefaceFailsAtOnce() {
+    EmbeddedChannel ch = upgraded();
+    ch.writeInbound(frame(0x82, new byte[] {'P', 'U', 0x1b}, RFC_KEY));
+
+    assertTrue(next.reads.isEmpty());
+    assertEquals("1002 expected the HTTP/2 client preface (PRI * HTTP/2.0) but the tunnel began with 'PU?'",
+        readClose(ch), "without waiting for 24 bytes, and nothing unprintable quoted");
+    assertFalse(ch.finishAndReleaseAll());
+  }
+
+  /** A channel that has answered a valid upgrade with 101 (read and dropped). */
+  private EmbeddedChannel upgraded() {
+    EmbeddedChannel ch = start();
+    ch.writeInbound(Request.valid().bytes());
+    written(ch);
+    return ch;
+  }
+
+  /** The Close the server sent, as its code and reason. */
+  private static String readClose(EmbeddedChannel ch) {
+    ByteBuf close = ch.readOutbound();
+    assertEquals(0x88, close.readUnsignedByte(), "FIN + close");
+    int length = close.readUnsignedByte();
+    assertTrue(length <= 125, "unmasked, fits a control frame");
+    String text = close.readUnsignedShort() + " " + close.toString(StandardCharsets.UTF_8);
+    assertTrue(close.release());
+    return text;
   }
 
   @Test
