@@ -73,6 +73,7 @@ class TunnelServerJarTest {
       "--upstream-authority", "--upstream-client-cert", "--upstream-client-key", "--max-inbound-metadata",
       "--max-rst-frames", "--max-control-frames", "--upstream-keepalive", "--upstream-keepalive-timeout",
       "--event-loop-threads", "--max-pending-bytes", "--max-connection-age", "--browser-origins", "--browser-headers",
+      "--browser-body-timeout",
       "--admin-port", "--admin-address", "--descriptor-set", "--reflection-refresh", "--health-file");
 
   private static final String HELP_HINT = "Run 'java -jar tunnel-server.jar --help' for the options.";
