@@ -86,7 +86,10 @@ final class Tunnel extends WebSocketListener {
   /** OkHttp failed the WebSocket (its socket is closed): it answers no more Pings. */
   private boolean failedInOkHttp;
   private TunnelFailure failure;
-  /** Whether the server's first 9 bytes in the tunnel have been checked to begin an HTTP/2 SETTINGS frame. */
+  /**
+   * Whether the server's first 9 bytes in the tunnel were found to begin an HTTP/2 SETTINGS frame: only then may
+   * grpc-okhttp read.
+   */
   private boolean prefaceChecked;
   private volatile boolean tcpConnected;
   /** A message from the server has arrived (the first carries its HTTP/2 SETTINGS). */
@@ -214,8 +217,15 @@ final class Tunnel extends WebSocketListener {
       if (failure == null && !closedLocally) {
         inbound.write(bytes);
         if (!prefaceChecked && inbound.size() >= 9) {
-          prefaceChecked = true;
           notHttp2 = notHttp2Settings(inbound);
+          if (notHttp2 == null) {
+            prefaceChecked = true; // grpc-okhttp may read from now on
+          } else {
+            // Decided before grpc-okhttp's reader can take any of it: it stays unread, the reader gets this
+            // failure, and calls waiting for the server's SETTINGS get its status.
+            serverBytesSeen = false;
+            failure = TunnelFailure.closedHere(peer, 1002, notHttp2);
+          }
         }
         changed.signalAll();
       }
@@ -225,9 +235,6 @@ final class Tunnel extends WebSocketListener {
       lock.unlock();
     }
     if (notHttp2 != null) {
-      // grpc-okhttp read none of it: calls waiting for the server's SETTINGS get this failure's status.
-      serverBytesSeen = false;
-      end(TunnelFailure.closedHere(peer, 1002, notHttp2)); // first, as in refuseTooBig
       ws.close(1002, notHttp2);
     }
   }
