@@ -103,7 +103,7 @@ class GrpcWebRequestBodyTimeoutTest {
   @Test
   void aBodyThatArrivesSlowlyButSteadilyIsNotCut() throws Exception {
     start();
-    byte[] body = BrowserCallIdentityTest.unaryBody("steady");
+    byte[] body = BrowserCallIdentityTest.unaryBody("steady, byte by byte");
     try (Socket socket = new Socket("127.0.0.1", port)) {
       socket.setSoTimeout(30_000);
       OutputStream out = socket.getOutputStream();
@@ -111,17 +111,18 @@ class GrpcWebRequestBodyTimeoutTest {
           + "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nContent-Length: " + body.length
           + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
       out.flush();
-      // A byte every 200 ms (13 bytes: over 2 s in all, twice the timeout), never a second's silence. The pause
-      // paces the client; no assertion waits on it.
+      // A byte every 100 ms (27 bytes: over 2.5 s in all, more than twice the timeout), a tenth of the timeout
+      // apart, so a busy machine that wakes the client late does not make a silence of it. The pause paces the
+      // client; no assertion waits on it.
       for (byte b : body) {
         out.write(b);
         out.flush();
-        TimeUnit.MILLISECONDS.sleep(200);
+        TimeUnit.MILLISECONDS.sleep(100);
       }
       InputStream in = socket.getInputStream();
       String answer = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
       assertTrue(answer.startsWith("HTTP/1.1 200 OK\r\n"), answer);
-      assertTrue(answer.contains("steady") && answer.contains("grpc-status: 0\r\n"), answer);
+      assertTrue(answer.contains("steady, byte by byte") && answer.contains("grpc-status: 0\r\n"), answer);
     }
     assertEquals(1, cancelled.getCount(), "the call completed without a cancellation");
   }
