@@ -5,6 +5,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
 import com.google.protobuf.Any;
 import com.google.protobuf.Descriptors;
 import com.google.protobuf.DynamicMessage;
@@ -18,6 +19,7 @@ import io.netty.buffer.ByteBufInputStream;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -38,6 +40,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Translates one gRPC call over a plain WebSocket with subprotocol {@code wsgrpc-json} into a gRPC call on gRPC's
@@ -270,12 +274,12 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
     onEnvelope(envelope);
   }
 
-  private static final java.util.regex.Pattern POSITION = java.util.regex.Pattern.compile("at line \\d+ column \\d+");
+  private static final Pattern POSITION = Pattern.compile("at line \\d+ column \\d+");
 
   /** Where the JSON parser gave up ({@code " (at line 1 column 12)"}), without its advice; empty when it did not say. */
   private static String where(JsonParseException e) {
     String message = e.getCause() != null ? e.getCause().getMessage() : e.getMessage();
-    java.util.regex.Matcher at = POSITION.matcher(message == null ? "" : message);
+    Matcher at = POSITION.matcher(message == null ? "" : message);
     return at.find() ? " (" + at.group() + ")" : "";
   }
 
@@ -287,7 +291,7 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
     if (element.isJsonNull()) {
       return "empty or null";
     }
-    com.google.gson.JsonPrimitive primitive = element.getAsJsonPrimitive();
+    JsonPrimitive primitive = element.getAsJsonPrimitive();
     return primitive.isString() ? "a string" : primitive.isNumber() ? "a number" : "a boolean";
   }
 
@@ -452,7 +456,7 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
       responseBytes = ctx.alloc().compositeBuffer();
     }
     responseBytes.addComponent(true, data);
-    io.netty.channel.ChannelFuture last = null;
+    ChannelFuture last = null;
     while (responseBytes.readableBytes() >= 5) {
       int flags = responseBytes.getUnsignedByte(responseBytes.readerIndex());
       int length = responseBytes.getInt(responseBytes.readerIndex() + 1);
@@ -484,15 +488,16 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
         return;
       }
       // The JSON may be several times the protobuf (base64, escapes, field names): the limit holds for what is sent.
-      String text = out.toString();
-      int jsonBytes = ByteBufUtil.utf8Bytes(text);
-      if (jsonBytes > maxMessageBytes) {
+      ByteBuf json = ByteBufUtil.writeUtf8(ctx.alloc(), out.toString());
+      if (json.readableBytes() > maxMessageBytes) {
+        int jsonBytes = json.readableBytes();
+        json.release();
         bridge.cancel(streamId);
         end(Status.RESOURCE_EXHAUSTED.withDescription("expected a response message of at most " + maxMessageBytes
             + " bytes but its JSON had " + jsonBytes + " (" + length + " bytes of protobuf)"), null);
         return;
       }
-      last = send(text);
+      last = ctx.write(new TextWebSocketFrame(json));
     }
     responseBytes.discardReadComponents();
     if (last == null) {
@@ -584,12 +589,8 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
     return printer;
   }
 
-  private io.netty.channel.ChannelFuture send(JsonObject message) {
-    return send(message.toString());
-  }
-
-  private io.netty.channel.ChannelFuture send(String text) {
-    return ctx.write(new TextWebSocketFrame(text));
+  private ChannelFuture send(JsonObject message) {
+    return ctx.write(new TextWebSocketFrame(message.toString()));
   }
 
   /** The status gRPC's trailers carry (grpc-message percent-decoded). */
