@@ -841,10 +841,10 @@ public final class TunnelServerMain implements Callable<Integer> {
     }
     Server server = builder.build().start();
     int bound = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+    listening(bound); // before the line that says so: whoever reads it may read the file at once
     System.out.println("tunnel-server: " + modeName + ", dial " + scheme + "://localhost:" + bound + path
         + " (" + serving + ")");
     System.out.flush();
-    listening(bound);
     stop.await();
     long deadline = System.nanoTime() + drainTimeout.toNanos();
     beginDrain(tracker);
@@ -888,10 +888,10 @@ public final class TunnelServerMain implements Callable<Integer> {
     try (UpstreamGateway gateway = new UpstreamGateway(options, new Upstreams(targets), upstreamContext, relaySettings,
         tracker)) {
       InetSocketAddress bound = gateway.start(bindAddress);
+      listening(bound.getPort()); // before the line that says so: whoever reads it may read the file at once
       System.out.println("tunnel-server: relay mode, dial " + scheme + "://localhost:" + bound.getPort() + path
           + " (relaying to " + targets + (upstreamTls ? " over TLS" : " over h2c") + ")");
       System.out.flush();
-      listening(bound.getPort());
       stop.await();
       long deadline = System.nanoTime() + drainTimeout.toNanos();
       beginDrain(tracker);
