@@ -8,15 +8,10 @@ import dev.wsgrpc.testing.proto.EchoGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -105,88 +100,15 @@ class OversizedInboundFrameTest {
   }
 
   /**
-   * A server that answers the upgrade with a 101 and HTTP/2 SETTINGS, waits for the call's HTTP/2 HEADERS (so that the call is on the
-   * tunnel), then writes {@code header} in two writes (the first of {@code firstWrite} bytes) and 100 bytes of
-   * payload, and completes {@code close} with the code and reason of the first Close the client sends.
+   * A server that answers the upgrade with a 101 and HTTP/2 SETTINGS, waits for the call's HTTP/2 HEADERS, then
+   * writes {@code header} in two writes (the first of {@code firstWrite} bytes) and 100 bytes of payload, and
+   * completes {@code close} with the code and reason of the first Close the client sends.
    */
   private String serve(byte[] header, int firstWrite, CompletableFuture<String> close) throws IOException {
-    ScriptedHttpServer server = new ScriptedHttpServer((Socket s, String head) -> {
-      s.setTcpNoDelay(true);
-      String key = null;
-      for (String line : head.split("\r\n")) {
-        if (line.toLowerCase(Locale.ROOT).startsWith("sec-websocket-key:")) {
-          key = line.substring(line.indexOf(':') + 1).trim();
-        }
-      }
-      OutputStream out = s.getOutputStream();
-      out.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          + "Sec-WebSocket-Accept: " + UpgradeAnswer.acceptFor(key) + "\r\n"
-          + "Sec-WebSocket-Protocol: wsgrpc.v1\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
-      // An empty HTTP/2 SETTINGS in a binary message: grpc-okhttp starts calls once the server's SETTINGS came.
-      out.write(new byte[] {(byte) 0x82, 9, 0, 0, 0, 0x4, 0, 0, 0, 0, 0});
-      out.flush();
-      DataInputStream in = new DataInputStream(s.getInputStream());
-      try {
-        awaitHeaders(in);
-        out.write(header, 0, firstWrite);
-        out.flush();
-        out.write(header, firstWrite, header.length - firstWrite);
-        out.write(new byte[100]);
-        out.flush();
-        while (true) {
-          byte[] frame = readFrame(in);
-          if (frame[0] == 0x8) {
-            int code = ((frame[1] & 0xff) << 8) | (frame[2] & 0xff);
-            close.complete(code + " " + new String(frame, 3, frame.length - 3, StandardCharsets.UTF_8));
-            return;
-          }
-        }
-      } catch (IOException e) {
-        close.complete("EOF before a Close");
-      }
-    });
+    ScriptedHttpServer server = ScriptedHttpServer.afterTheCallStarts(
+        Arrays.copyOf(header, header.length + 100), firstWrite, close);
     toClose.add(server);
     toClose.add(() -> close.complete("none"));
     return "ws://127.0.0.1:" + server.port() + "/grpc";
-  }
-
-  /** Reads the client's binary messages until its HTTP/2 bytes (after the 24-byte preface) hold a HEADERS frame. */
-  private static void awaitHeaders(DataInputStream in) throws IOException {
-    ByteArrayOutputStream h2 = new ByteArrayOutputStream();
-    int at = 24;
-    while (true) {
-      byte[] frame = readFrame(in);
-      h2.write(frame, 1, frame.length - 1);
-      byte[] b = h2.toByteArray();
-      while (b.length >= at + 9) {
-        if (b[at + 3] == 0x1) {
-          return;
-        }
-        at += 9 + (((b[at] & 0xff) << 16) | ((b[at + 1] & 0xff) << 8) | (b[at + 2] & 0xff));
-      }
-    }
-  }
-
-  /** One (masked) client frame: its opcode, then its unmasked payload. */
-  private static byte[] readFrame(DataInputStream in) throws IOException {
-    int first = in.readUnsignedByte();
-    int second = in.readUnsignedByte();
-    long length = second & 0x7f;
-    if (length == 126) {
-      length = in.readUnsignedShort();
-    } else if (length == 127) {
-      length = in.readLong();
-    }
-    byte[] mask = new byte[4];
-    if ((second & 0x80) != 0) {
-      in.readFully(mask);
-    }
-    byte[] frame = new byte[1 + (int) length];
-    frame[0] = (byte) (first & 0x0f);
-    in.readFully(frame, 1, (int) length);
-    for (int i = 0; i < length; i++) {
-      frame[1 + i] ^= mask[i % 4];
-    }
-    return frame;
   }
 }
