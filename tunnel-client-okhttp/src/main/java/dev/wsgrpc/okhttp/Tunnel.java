@@ -31,8 +31,9 @@ import okio.ByteString;
  *
  * <p>Lifecycle: connecting ({@link #open} waits for the upgrade), open, ended. The first of these ends it and fixes
  * the {@link TunnelFailure} every later read and write throws: a Close from the server (echoed with the same code),
- * a failure of the connection or of OkHttp's ping, a message this side refuses (close 1003 or 1009), or the socket
- * closed by grpc-okhttp (close 1000). Bytes already received are still read before the failure is thrown.
+ * a failure of the connection or of OkHttp's ping, a frame OkHttp's reader refuses as a protocol error (told in the
+ * Netty client's words, {@link TunnelFailure#expectedButWas}), a message this side refuses (close 1003 or 1009), or
+ * the socket closed by grpc-okhttp (close 1000). Bytes already received are still read before the failure is thrown.
  *
  * <p>Back-pressure: {@link WebSocket#send} never blocks and closes the WebSocket when its 16 MiB queue would
  * overflow, and OkHttp has no event for "queue drained". The raw socket OkHttp writes to ({@link
@@ -191,7 +192,7 @@ final class Tunnel extends WebSocketListener {
       f = TunnelFailure.lost("no WebSocket Pong arrived within " + options.settings().pingIntervalMillis()
           + " ms of a Ping: the server or a hop on the path has gone silent (from " + peer + ")", t);
     } else if (t instanceof ProtocolException) {
-      f = TunnelFailure.protocolError(t.getMessage() + " (from " + peer + ")", t);
+      f = TunnelFailure.protocolError(peer, (ProtocolException) t);
     } else {
       f = TunnelFailure.lost("connection to " + peer + " lost: "
           + (t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage()), t);

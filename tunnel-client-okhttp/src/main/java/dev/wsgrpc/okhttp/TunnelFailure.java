@@ -2,6 +2,8 @@ package dev.wsgrpc.okhttp;
 
 import io.grpc.Status;
 import java.io.IOException;
+import java.net.ProtocolException;
+import java.util.Locale;
 
 /**
  * Why a tunnel could not be opened or has ended, with the gRPC status code its RPCs fail with. Thrown from the
@@ -60,9 +62,66 @@ final class TunnelFailure extends IOException {
     return new TunnelFailure(Status.Code.UNAVAILABLE, text, cause);
   }
 
-  /** The server broke RFC 6455 (OkHttp's reader refused a frame): INTERNAL, as after a close 1002. */
-  static TunnelFailure protocolError(String text, Throwable cause) {
-    return new TunnelFailure(Status.Code.INTERNAL, text, cause);
+  /**
+   * The server broke RFC 6455 and OkHttp's reader refused its frame with {@code e}: INTERNAL, as after a close 1002,
+   * saying what was expected and what arrived in the Netty client's words ({@link #expectedButWas}), e.g. {@code
+   * "expected a defined opcode but was reserved opcode 0x3 (from ws://host/grpc)"}. OkHttp closes the connection
+   * without a Close of its own, so the text names no close code sent.
+   */
+  static TunnelFailure protocolError(String peer, ProtocolException e) {
+    return new TunnelFailure(Status.Code.INTERNAL, expectedButWas(e.getMessage()) + " (from " + peer + ")", e);
+  }
+
+  /**
+   * What the Netty client's frame decoder says of the frame that OkHttp 4.12's reader refused with {@code okHttp}
+   * (its ProtocolException's text), as far as that text tells; a text of OkHttp's not listed here is kept as it is.
+   */
+  static String expectedButWas(String okHttp) {
+    String m = String.valueOf(okHttp);
+    if (m.equals("Server-sent frames must not be masked.")) {
+      return "received a frame that is not masked as expected";
+    }
+    if (m.startsWith("Unexpected rsv") && m.endsWith(" flag")) { // "Unexpected rsv1 flag"
+      return "expected RSV bits 0 (no extension was negotiated) but "
+          + m.substring("Unexpected ".length(), m.length() - " flag".length()).toUpperCase(Locale.ROOT) + " was set";
+    }
+    if (m.equals("Unknown opcode: 0")) { // a continuation frame where a message begins
+      return "expected a text or binary frame to start a message but was a continuation frame";
+    }
+    if (m.startsWith("Unknown opcode: ") || m.startsWith("Unknown control opcode: ")) {
+      return "expected a defined opcode but was reserved opcode 0x" + m.substring(m.lastIndexOf(' ') + 1);
+    }
+    if (m.startsWith("Expected continuation opcode. Got: ")) {
+      String opcode = m.substring(m.lastIndexOf(' ') + 1);
+      return opcode.equals("1") || opcode.equals("2")
+          ? "expected a continuation frame inside a fragmented message but was a "
+              + (opcode.equals("1") ? "text" : "binary") + " frame"
+          : "expected a defined opcode but was reserved opcode 0x" + opcode;
+    }
+    if (m.equals("Control frames must be final.")) {
+      return "expected control frames to be final but a control frame was fragmented";
+    }
+    if (m.equals("Control frame must be less than 125B.")) {
+      return "expected a control frame payload of at most 125 bytes but a control frame announced more";
+    }
+    if (m.startsWith("Frame length 0x") && m.contains(" > ")) { // "Frame length 0x8000000000000000 > 0x7FFF..."
+      return "expected a 64-bit length with the most significant bit 0 but was "
+          + m.substring("Frame length ".length(), m.indexOf(" > "));
+    }
+    if (m.equals("Malformed close payload length of 1.")) {
+      return "expected a close payload of 0 or at least 2 bytes but was 1 byte";
+    }
+    if (m.startsWith("Code must be in range [1000,5000): ")) {
+      return closeCodeNotAllowed(m.substring(m.lastIndexOf(' ') + 1));
+    }
+    if (m.startsWith("Code ") && m.endsWith(" is reserved and may not be used.")) {
+      return closeCodeNotAllowed(m.substring("Code ".length(), m.indexOf(' ', "Code ".length())));
+    }
+    return m;
+  }
+
+  private static String closeCodeNotAllowed(String code) {
+    return "expected a close code of 1000-1003, 1007-1014 or 3000-4999 but was " + code;
   }
 
   /** The gRPC status code that a close with {@code closeCode} becomes. */

@@ -80,7 +80,7 @@ class TunnelTest {
       thrown.set(true);
       reader.join();
     }
-    assertEquals("Unknown opcode: 3 (from " + URL + ")", e.getMessage());
+    assertEquals("expected a defined opcode but was reserved opcode 0x3 (from " + URL + ")", e.getMessage());
   }
 
   @Test
