@@ -30,10 +30,11 @@ import okio.ByteString;
  * </pre>
  *
  * <p>Lifecycle: connecting ({@link #open} waits for the upgrade), open, ended. The first of these ends it and fixes
- * the {@link TunnelFailure} every later read and write throws: a Close from the server (echoed with the same code),
- * a failure of the connection or of OkHttp's ping, a frame OkHttp's reader refuses as a protocol error (told in the
- * Netty client's words, {@link TunnelFailure#expectedButWas}), a message this side refuses (close 1003 or 1009), or
- * the socket closed by grpc-okhttp (close 1000). Bytes already received are still read before the failure is thrown.
+ * the {@link TunnelFailure} every later read and write throws: a Close from the server (echoed with the same code;
+ * answered with 1007 when its reason is not UTF-8), a failure of the connection or of OkHttp's ping, a frame OkHttp's
+ * reader refuses as a protocol error (told in the Netty client's words, {@link TunnelFailure#expectedButWas}), a
+ * message this side refuses (close 1003 or 1009), or the socket closed by grpc-okhttp (close 1000). Bytes already
+ * received are still read before the failure is thrown.
  *
  * <p>Back-pressure: {@link WebSocket#send} never blocks and closes the WebSocket when its 16 MiB queue would
  * overflow, and OkHttp has no event for "queue drained". The raw socket OkHttp writes to ({@link
@@ -280,6 +281,15 @@ final class Tunnel extends WebSocketListener {
 
   @Override
   public void onClosing(WebSocket ws, int code, String reason) {
+    if (reason.indexOf('\uFFFD') >= 0) {
+      // OkHttp decodes the reason with U+FFFD in place of bytes that are not UTF-8 (and cannot tell us which it
+      // was): RFC 6455 8.1 fails the connection, 1007, as the Netty client does. A U+FFFD the server encoded itself
+      // is refused as well.
+      String problem = "expected a UTF-8 close reason but it was not";
+      end(TunnelFailure.closedHere(peer, 1007, problem)); // first, as in refuseTooBig
+      ws.close(1007, problem);
+      return;
+    }
     // Echo the code (RFC 6455 5.5.1); codes that may not be sent (1005: none given) are echoed as 1000.
     boolean sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
         || (code >= 3000 && code <= 4999);

@@ -22,7 +22,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * A server that breaks RFC 6455 while a call is on its tunnel: the call fails INTERNAL saying what was expected and
  * what arrived, in the Netty client's words for the same frame (grpc-okhttp's call got OkHttp's own text, such as
- * "Unknown opcode: 3"). OkHttp's reader refuses these frames itself and drops the connection without a Close.
+ * "Unknown opcode: 3"). OkHttp's reader refuses these frames itself and drops the connection without a Close; a
+ * Close whose reason is not UTF-8 is answered with Close 1007 (it was echoed and its reason passed on as text).
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ServerFrameViolationsTest {
@@ -72,7 +73,10 @@ class ServerFrameViolationsTest {
             "expected a close code of 1000-1003, 1007-1014 or 3000-4999 but was 1005", DROPPED),
         Arguments.of("close codes are below 5000",
             frameBytes(firstByte(true, 0, 0x8), new byte[] {0x13, (byte) 0x88}, null),
-            "expected a close code of 1000-1003, 1007-1014 or 3000-4999 but was 5000", DROPPED));
+            "expected a close code of 1000-1003, 1007-1014 or 3000-4999 but was 5000", DROPPED),
+        Arguments.of("a close reason is UTF-8",
+            frameBytes(firstByte(true, 0, 0x8), new byte[] {0x03, (byte) 0xE8, (byte) 0xC3, 0x28}, null),
+            "expected a UTF-8 close reason but it was not", "1007 expected a UTF-8 close reason but it was not"));
   }
 
   @ParameterizedTest(name = "{0}")
