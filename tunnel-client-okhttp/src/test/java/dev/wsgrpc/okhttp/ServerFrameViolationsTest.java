@@ -23,7 +23,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * A server that breaks RFC 6455 while a call is on its tunnel: the call fails INTERNAL saying what was expected and
  * what arrived, in the Netty client's words for the same frame (grpc-okhttp's call got OkHttp's own text, such as
  * "Unknown opcode: 3"). OkHttp's reader refuses these frames itself and drops the connection without a Close; a
- * Close whose reason is not UTF-8 is answered with Close 1007 (it was echoed and its reason passed on as text).
+ * Close whose reason is not UTF-8 is answered with Close 1007 (it was echoed and its reason passed on as text), a text
+ * frame with Close 1003.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ServerFrameViolationsTest {
@@ -76,7 +77,10 @@ class ServerFrameViolationsTest {
             "expected a close code of 1000-1003, 1007-1014 or 3000-4999 but was 5000", DROPPED),
         Arguments.of("a close reason is UTF-8",
             frameBytes(firstByte(true, 0, 0x8), new byte[] {0x03, (byte) 0xE8, (byte) 0xC3, 0x28}, null),
-            "expected a UTF-8 close reason but it was not", "1007 expected a UTF-8 close reason but it was not"));
+            "expected a UTF-8 close reason but it was not", "1007 expected a UTF-8 close reason but it was not"),
+        Arguments.of("text frames are refused",
+            frameBytes(firstByte(true, 0, 0x1), new byte[] {'h', 'i'}, null),
+            "expected binary frames but was a text frame", "1003 expected binary frames but was a text frame"));
   }
 
   @ParameterizedTest(name = "{0}")
@@ -91,7 +95,8 @@ class ServerFrameViolationsTest {
       try {
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
             .withDeadlineAfter(30, TimeUnit.SECONDS).unary(TestEcho.payload(1)));
-        String sent = serverRead.equals(DROPPED) ? "" : "; sent close 1007 (Invalid Payload Data)";
+        String sent = serverRead.equals(DROPPED) ? ""
+            : "; sent close " + TunnelFailure.describe(Integer.parseInt(serverRead.substring(0, 4)));
         assertEquals(Status.Code.INTERNAL + ": " + problem + " (from " + url + sent + ") / the server read: "
             + serverRead, e.getStatus().getCode() + ": " + e.getStatus().getDescription() + " / the server read: "
             + close.get(10, TimeUnit.SECONDS));
