@@ -196,6 +196,19 @@ class PublishedArtifactsTest {
   }
 
   /** The one file in {@code dir} named {@code artifact-<version or snapshot stamp><suffix>}. */
+  /**
+   * docs/ANDROID.md (Size) promises that the OkHttp client adds under 100 KiB to an app that has gRPC on OkHttp, and
+   * the published jar is what an app adds (its dependencies are grpc-okhttp and OkHttp, which that app has).
+   */
+  @Test
+  void theOkHttpClientJarAnAppAddsStaysUnder100KiB() throws IOException {
+    String artifact = "tunnel-client-okhttp";
+    Path jar = only(repository.resolve(GROUP_PATH).resolve(artifact).resolve(version), artifact, ".jar");
+    long size = Files.size(jar);
+    assertTrue(size < 100 * 1024, "expected the " + artifact + " jar under 102,400 bytes (100 KiB, docs/ANDROID.md) "
+        + "but it was " + size);
+  }
+
   private static Path only(Path dir, String artifact, String suffix) throws IOException {
     assertTrue(Files.isDirectory(dir), dir + " was deployed");
     List<Path> matches;
