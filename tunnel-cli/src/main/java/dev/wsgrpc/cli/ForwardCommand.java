@@ -22,9 +22,11 @@ import io.netty.util.ReferenceCountUtil;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.helpers.NOPLogger;
 import picocli.CommandLine.Command;
@@ -75,11 +77,7 @@ final class ForwardCommand implements Callable<Integer> {
       return WsgrpcCli.USAGE;
     }
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
-    ExecutorService dns = Executors.newCachedThreadPool(r -> {
-      Thread t = new Thread(r, "forward-dns");
-      t.setDaemon(true);
-      return t;
-    });
+    ExecutorService dns = dnsExecutor();
     try {
       InternalWebSocketClient.Dialer dialer = InternalWebSocketClient.newDialer(options, group, dns);
       ConnectionLines lines = new ConnectionLines(out, err);
@@ -115,6 +113,32 @@ final class ForwardCommand implements Callable<Integer> {
       group.shutdownGracefully(0, 5, TimeUnit.SECONDS);
       dns.shutdownNow();
     }
+  }
+
+  /** Threads that look names up: as many dials resolve at once (each lookup blocks one), however slow DNS is. */
+  static final int DNS_THREADS = 4;
+  /** Dials that may wait for a resolver thread; a dial past them fails at once (its connection is closed). */
+  static final int DNS_QUEUE = 64;
+
+  /**
+   * The executor of the dialer's name lookups: {@value #DNS_THREADS} threads, idle ones ending after 30 s, and up to
+   * {@value #DNS_QUEUE} lookups waiting. The lookups are the JDK's ({@code InetAddress}, as gRPC's own name resolver
+   * does, with the host's files and resolver settings), and each blocks its thread for as long as the name server
+   * takes: without a bound, every connection accepted while DNS is slow held a thread of its own. A lookup past the
+   * queue is refused, and its dial fails saying so.
+   */
+  static ThreadPoolExecutor dnsExecutor() {
+    ThreadPoolExecutor pool = new ThreadPoolExecutor(DNS_THREADS, DNS_THREADS, 30, TimeUnit.SECONDS,
+        new ArrayBlockingQueue<>(DNS_QUEUE), r -> {
+          Thread t = new Thread(r, "forward-dns");
+          t.setDaemon(true);
+          return t;
+        }, (task, full) -> {
+          throw new RejectedExecutionException(DNS_THREADS + " name lookups under way and " + DNS_QUEUE
+              + " waiting, the most forward allows (is the name server slow?)");
+        });
+    pool.allowCoreThreadTimeOut(true);
+    return pool;
   }
 
   /**

@@ -23,6 +23,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 
 /**
  * wsgrpc's own tools' way into the client: the command-line tool's {@code probe} and {@code forward} open raw
@@ -133,11 +134,18 @@ public final class InternalWebSocketClient {
     /**
      * Opens a tunnel whose byte stream reaches {@code tail}, which must pass user events on (as
      * {@code ChannelInboundHandlerAdapter} does). The future completes with the channel once the upgrade is done,
-     * or fails with a {@link StepFailure}; {@code steps} hears each step that succeeded, with its duration.
+     * or fails with a {@link StepFailure}; {@code steps} hears each step that succeeded, with its duration. When the
+     * dialer's executor refuses the lookup (a bounded one, full while the name server is slow), the dial fails at
+     * once at the DNS step, with the executor's words.
      */
     public Future<Channel> dial(ChannelHandler tail, StepListener steps) {
       Promise<Channel> result = group.next().newPromise();
-      blocking.execute(() -> resolve(tail, steps, result));
+      try {
+        blocking.execute(() -> resolve(tail, steps, result));
+      } catch (RejectedExecutionException e) {
+        result.tryFailure(new StepFailure(Step.DNS, "cannot resolve " + dialHost() + " now: "
+            + (e.getMessage() != null ? e.getMessage() : "the lookup was refused"), null, e));
+      }
       return result;
     }
 

@@ -278,6 +278,18 @@ class DialerTest {
   }
 
   @Test
+  void aLookupTheExecutorRefusesFailsTheDnsStepAtOnce() throws Exception {
+    Future<Channel> f = InternalWebSocketClient.newDialer(direct(1).build(), group, task -> {
+      throw new java.util.concurrent.RejectedExecutionException("4 name lookups under way");
+    }).dial(tail, (step, nanos, detail) -> steps.add(new Done(step, nanos, detail)));
+
+    assertTrue(f.isDone(), "failed, not left pending");
+    StepFailure e = assertInstanceOf(StepFailure.class, f.cause());
+    assertEquals("dns: cannot resolve 127.0.0.1 now: 4 name lookups under way", e.oneLine());
+    assertEquals(List.of(), stepsDone());
+  }
+
+  @Test
   void aClosedPortFailsTheTcpStepNamingTheAddress() throws Exception {
     int closed;
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
