@@ -13,6 +13,7 @@ import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -30,7 +31,9 @@ import org.slf4j.LoggerFactory;
  *   <li>A peer that stays silent after a Ping ({@link KeepaliveHandler}) gets Close 1001 and the same treatment
  *       as a protocol error: gRPC sees UNAVAILABLE.</li>
  *   <li>When gRPC closes the channel, a Close with this side's normal code goes out first, so the peer can tell a
- *       clean end from a cut. Once a Close is sent, outbound data is dropped and inbound data ignored.</li>
+ *       clean end from a cut; unless the HTTP/2 connection inside ended in an error ({@link #http2Error}), which
+ *       the Close then names like a protocol error. Once a Close is sent, outbound data is dropped and inbound data
+ *       ignored.</li>
  * </ul>
  */
 public final class ControlFrameHandler extends ChannelDuplexHandler {
@@ -59,6 +62,12 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
   static final long ERROR_LINGER_MILLIS = 2_000;
   /** The largest reason text that fits in a close frame (125 bytes minus the two-byte code). */
   private static final int MAX_REASON_BYTES = 123;
+  /** HTTP/2's error codes by value (RFC 9113 section 7); this module has no HTTP/2 codec to take them from. */
+  private static final List<String> HTTP2_ERRORS = List.of("NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR",
+      "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT", "STREAM_CLOSED", "FRAME_SIZE_ERROR", "REFUSED_STREAM", "CANCEL",
+      "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED");
+  private static final int HTTP2_INTERNAL_ERROR = 0x2;
+  private static final int HTTP2_ENHANCE_YOUR_CALM = 0xb;
 
   private final String peer;
   private final WebSocketCloseStatus normalClose;
@@ -70,6 +79,9 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
   /** After a protocol error: completes when the peer has hung up or the linger time is over. */
   private ChannelPromise lingerEnded;
 
+  /** The HTTP/2 connection error the tunnel ends in, as the Close that names it ({@link #http2Error}), or null. */
+  private CorruptedWebSocketFrameException http2Error;
+
   /** Whether text frames go on to the next handler (else they fail the connection). */
   private boolean passText;
 
@@ -79,6 +91,28 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
    */
   public void passTextFrames() {
     passText = true;
+  }
+
+  /**
+   * The HTTP/2 connection inside the tunnel is ending in an error that its codec has answered with a GOAWAY carrying
+   * {@code errorCode} and {@code debugText} (RFC 9113 section 6.8): when the connection is closed, the Close says so
+   * instead of this side's normal code, for a peer that reads no GOAWAY (a generic WebSocket client), through the
+   * one path for protocol errors. The code: 1008 (Policy Violation) for ENHANCE_YOUR_CALM, 1011 (Internal Error) for
+   * INTERNAL_ERROR, else 1002 (Protocol Error); the reason, e.g. {@code "HTTP/2 PROTOCOL_ERROR: Frame of type 0 must
+   * be associated with a stream."}, cut to fit a Close. NO_ERROR (a graceful shutdown's GOAWAY) changes nothing, and
+   * the first error counts. Call on the event loop, before the close.
+   */
+  public void http2Error(long errorCode, String debugText) {
+    if (errorCode == 0 || http2Error != null || closeSent) {
+      return;
+    }
+    String name = errorCode < HTTP2_ERRORS.size() ? HTTP2_ERRORS.get((int) errorCode)
+        : "error 0x" + Long.toHexString(errorCode);
+    WebSocketCloseStatus status = errorCode == HTTP2_ENHANCE_YOUR_CALM ? WebSocketCloseStatus.POLICY_VIOLATION
+        : errorCode == HTTP2_INTERNAL_ERROR ? WebSocketCloseStatus.INTERNAL_SERVER_ERROR
+        : WebSocketCloseStatus.PROTOCOL_ERROR;
+    http2Error = new CorruptedWebSocketFrameException(status,
+        "HTTP/2 " + name + (debugText == null || debugText.isEmpty() ? "" : ": " + debugText));
   }
 
   /**
@@ -213,7 +247,11 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
   @Override
   public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
     if (!closeSent && ctx.channel().isActive()) {
-      sendClose(ctx, normalClose, null, false, false);
+      if (http2Error != null) {
+        failConnection(ctx, http2Error.closeStatus(), http2Error.getMessage(), http2Error);
+      } else {
+        sendClose(ctx, normalClose, null, false, false);
+      }
     }
     ChannelPromise pending = lingerEnded != null ? lingerEnded : closeWritten;
     if (pending != null && !pending.isDone()) {
@@ -299,9 +337,10 @@ public final class ControlFrameHandler extends ChannelDuplexHandler {
     if (bytes.length <= MAX_REASON_BYTES) {
       return reason;
     }
-    // Cut on a character boundary.
+    // Cut on a character boundary, never between the two halves of a surrogate pair.
     int end = reason.length();
-    while (reason.substring(0, end).getBytes(StandardCharsets.UTF_8).length > MAX_REASON_BYTES) {
+    while (reason.substring(0, end).getBytes(StandardCharsets.UTF_8).length > MAX_REASON_BYTES
+        || (end > 0 && Character.isHighSurrogate(reason.charAt(end - 1)))) {
       end--;
     }
     return reason.substring(0, end);

@@ -473,6 +473,68 @@ class ControlFrameHandlerTest {
     assertFalse(ch.finish());
   }
 
+  private static EmbeddedChannel server() {
+    return new EmbeddedChannel(
+        new ControlFrameHandler("client 10.0.0.7:5512", WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, false),
+        new InboundRecorder());
+  }
+
+  @Test
+  void channelCloseAfterAnHttp2ConnectionErrorSends1002NamingItInsteadOfGoingAway() {
+    EmbeddedChannel ch = server();
+    ch.pipeline().get(ControlFrameHandler.class).http2Error(0x1, "Frame of type 0 must be associated with a stream.");
+    ChannelFuture closed = ch.close();
+
+    assertEquals("HTTP/2 PROTOCOL_ERROR: Frame of type 0 must be associated with a stream.", readClose(ch, 1002));
+    assertFalse(closed.isDone(), "a protocol error's Close: the peer gets a moment to read it");
+    lingerOver(ch);
+    assertTrue(closed.isSuccess());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void http2ErrorCodesChooseTheCloseCode() {
+    long[] errors = {0xb, 0x2, 0x6, 0x42};
+    int[] codes = {1008, 1011, 1002, 1002};
+    String[] reasons = {"HTTP/2 ENHANCE_YOUR_CALM: too_many_pings", "HTTP/2 INTERNAL_ERROR: oops",
+        "HTTP/2 FRAME_SIZE_ERROR: Frame length 7 invalid.", "HTTP/2 error 0x42"};
+    String[] debug = {"too_many_pings", "oops", "Frame length 7 invalid.", ""};
+    for (int i = 0; i < errors.length; i++) {
+      EmbeddedChannel ch = server();
+      ch.pipeline().get(ControlFrameHandler.class).http2Error(errors[i], debug[i]);
+      ch.pipeline().get(ControlFrameHandler.class).http2Error(0x1, "a second error changes nothing");
+      ch.close();
+      assertEquals(reasons[i], readClose(ch, codes[i]));
+      lingerOver(ch);
+      assertFalse(ch.finish());
+    }
+  }
+
+  @Test
+  void aGracefulGoAwayLeavesTheNormalClose() {
+    EmbeddedChannel ch = server();
+    ch.pipeline().get(ControlFrameHandler.class).http2Error(0x0, "graceful shutdown");
+    ChannelFuture closed = ch.close();
+
+    readClose(ch, 1001);
+    assertTrue(closed.isSuccess(), "closed at once, as a normal end");
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void anHttp2ErrorTextIsCutToFitACloseWithoutSplittingACharacter() {
+    EmbeddedChannel ch = server();
+    // "HTTP/2 PROTOCOL_ERROR: x" is 24 bytes, then four-byte characters (surrogate pairs in Java): 24 of them make
+    // 120 bytes, and half of the 25th would have fitted as a '?'.
+    ch.pipeline().get(ControlFrameHandler.class).http2Error(0x1, "x" + "\ud83d\ude00".repeat(40));
+    ch.close();
+
+    String reason = readClose(ch, 1002);
+    assertEquals("HTTP/2 PROTOCOL_ERROR: x" + "\ud83d\ude00".repeat(24), reason);
+    lingerOver(ch);
+    assertFalse(ch.finish());
+  }
+
   @Test
   void channelCloseWaitsForTheCloseFrameToBeWritten() {
     HoldWrites socket = new HoldWrites();
