@@ -1,33 +1,43 @@
 package dev.wsgrpc.server;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
+import dev.wsgrpc.core.internal.ControlFrameHandler;
 import io.grpc.Attributes;
 import io.grpc.ChannelLogger;
 import io.grpc.Grpc;
 import io.grpc.netty.InternalProtocolNegotiationEvent;
 import io.grpc.netty.InternalProtocolNegotiators;
 import io.grpc.netty.ProtocolNegotiationEvent;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2ConnectionAdapter;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Joins the plain upgrade step to grpc's negotiation: installs {@link ServerUpgradeHandler}, and when it announces a
  * tunnel (or native HTTP/2, which it reports to the {@link TunnelListener} too) replaces itself with gRPC's HTTP/2
  * server handler, passing on the client's address as {@link Grpc#TRANSPORT_ATTR_REMOTE_ADDR}; a native connection on
- * a server with an authenticator carries a {@link NativeCallAuthenticator} for its calls. The only server class that sees grpc-netty's negotiation API, with
+ * a server with an authenticator carries a {@link NativeCallAuthenticator} for its calls. In a tunnel, a GOAWAY that
+ * gRPC's HTTP/2 handler sends for a connection error is passed to {@link ControlFrameHandler#http2Error}, so that the
+ * Close says what went wrong to a client that reads no GOAWAY. The only server class that sees grpc-netty's negotiation API, with
  * {@link WebSocketServerNegotiator} and {@link ServerTlsHandler}.
  */
 final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegotiationHandler {
 
   static final String UPGRADE = "wsgrpc-upgrade";
 
+  private final Http2Connection http2;
   private final WebSocketServerOptions options;
   private final TunnelCounter counter;
   private final boolean nativeCallsChecked;
 
-  GrpcHandoffHandler(ChannelHandler next, WebSocketServerOptions options, TunnelCounter counter,
-      boolean nativeCallsChecked, ChannelLogger logger) {
+  /** @param http2 the HTTP/2 connection of the gRPC handler {@code next} hands over to (null in tests without one) */
+  GrpcHandoffHandler(ChannelHandler next, Http2Connection http2, WebSocketServerOptions options,
+      TunnelCounter counter, boolean nativeCallsChecked, ChannelLogger logger) {
     super(next, "WebSocketServerHandoff", logger);
+    this.http2 = http2;
     this.options = options;
     this.counter = counter;
     this.nativeCallsChecked = nativeCallsChecked;
@@ -67,6 +77,15 @@ final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegot
       TunnelLifecycleHandler lifecycle = ctx.pipeline().get(TunnelLifecycleHandler.class);
       if (lifecycle != null) {
         lifecycle.established(ctx, established);
+      }
+      ControlFrameHandler control = ctx.pipeline().get(ControlFrameHandler.class);
+      if (control != null && http2 != null) { // a WebSocket: its Close can tell what a GOAWAY would
+        http2.addListener(new Http2ConnectionAdapter() {
+          @Override
+          public void onGoAwaySent(int lastStreamId, long errorCode, ByteBuf debugData) {
+            control.http2Error(errorCode, debugData.toString(StandardCharsets.UTF_8));
+          }
+        });
       }
       ctx.fireUserEventTriggered(evt);
       fireProtocolNegotiationEvent(ctx);

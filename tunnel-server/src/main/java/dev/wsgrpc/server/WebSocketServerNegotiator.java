@@ -43,7 +43,7 @@ final class WebSocketServerNegotiator implements InternalProtocolNegotiator.Prot
     ChannelLogger logger = grpcHandler.getNegotiationLogger();
     ChannelHandler grpc = InternalProtocolNegotiators.grpcNegotiationHandler(grpcHandler);
     ChannelHandler upgrade = new HandshakeBackstop(
-        new GrpcHandoffHandler(grpc, options, counter, nativeCallsChecked, logger),
+        new GrpcHandoffHandler(grpc, grpcHandler.connection(), options, counter, nativeCallsChecked, logger),
         options.settings().handshakeTimeout(), grpcHandler, () -> grpcHandler.decoder().prefaceReceived());
     ChannelHandler afterActive = options.sslContext() != null
         ? new ServerTlsHandler(upgrade, options, logger)

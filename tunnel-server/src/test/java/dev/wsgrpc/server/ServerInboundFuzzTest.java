@@ -45,7 +45,7 @@ class ServerInboundFuzzTest {
   static EmbeddedChannel fuzzedServer(WebSocketServerOptions options) {
     EmbeddedChannel ch = new EmbeddedChannel();
     ch.freezeTime();
-    ch.pipeline().addLast(new GrpcHandoffHandler(Http2FrameCodecBuilder.forServer().build(), options,
+    ch.pipeline().addLast(new GrpcHandoffHandler(Http2FrameCodecBuilder.forServer().build(), null, options,
         new TunnelCounter(Integer.MAX_VALUE, Integer.MAX_VALUE), true, NoopChannelLogger.INSTANCE));
     ch.pipeline().addLast(new FuzzSink(cause -> Http2CodecUtil.getEmbeddedHttp2Exception(cause) != null));
     ch.pipeline().fireUserEventTriggered(InternalProtocolNegotiationEvent.getDefault());

@@ -102,7 +102,7 @@ class ServerUpgradeHandlerTest {
 
   /** A channel whose upgrade step has received the negotiation event, with time frozen. */
   private EmbeddedChannel start(WebSocketServerOptions options) {
-    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(next, options, new TunnelCounter(options.access()), true, NoopChannelLogger.INSTANCE), tail);
+    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(next, null, options, new TunnelCounter(options.access()), true, NoopChannelLogger.INSTANCE), tail);
     ch.freezeTime();
     ch.pipeline().fireUserEventTriggered(event);
     assertNull(ch.readOutbound(), "the server waits for the request");
@@ -190,7 +190,7 @@ class ServerUpgradeHandlerTest {
       }
     };
     WebSocketServerOptions options = WebSocketServerOptions.DEFAULT;
-    EmbeddedChannel ch = new EmbeddedChannel(socket, new GrpcHandoffHandler(grpc, options,
+    EmbeddedChannel ch = new EmbeddedChannel(socket, new GrpcHandoffHandler(grpc, null, options,
         new TunnelCounter(options.access()), true, NoopChannelLogger.INSTANCE));
     ch.freezeTime();
     ch.pipeline().fireUserEventTriggered(event);
@@ -748,7 +748,7 @@ class ServerUpgradeHandlerTest {
       ch.attr(HandshakeBackstop.START).set(
           ch.eventLoop().ticker().nanoTime() - TimeUnit.MILLISECONDS.toNanos(startedMillisAgo));
     }
-    ch.pipeline().addLast(new GrpcHandoffHandler(grpc, options, counter, callsChecked, NoopChannelLogger.INSTANCE),
+    ch.pipeline().addLast(new GrpcHandoffHandler(grpc, null, options, counter, callsChecked, NoopChannelLogger.INSTANCE),
         new InboundRecorder());
     ch.pipeline().fireUserEventTriggered(event);
     return ch;
@@ -955,7 +955,7 @@ class ServerUpgradeHandlerTest {
 
   private void assertUpgraded(WebSocketServerOptions options, Request request) {
     // Recorders of its own: a test checks several servers.
-    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(new InboundRecorder(), options,
+    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(new InboundRecorder(), null, options,
         new TunnelCounter(options.access()), true, NoopChannelLogger.INSTANCE), new InboundRecorder());
     ch.freezeTime();
     ch.pipeline().fireUserEventTriggered(event);
