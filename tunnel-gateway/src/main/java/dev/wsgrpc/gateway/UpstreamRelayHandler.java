@@ -1,6 +1,7 @@
 package dev.wsgrpc.gateway;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
+import dev.wsgrpc.core.internal.ControlFrameHandler;
 import dev.wsgrpc.core.internal.FlushThenClose;
 import dev.wsgrpc.core.internal.RateLimitedLog;
 import dev.wsgrpc.server.InternalTunnelServer;
@@ -15,6 +16,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.util.ReferenceCountUtil;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -53,7 +55,10 @@ import org.slf4j.LoggerFactory;
  *       upstream, still counted against the PING limit, and answered with its ACK, inserted between two of the
  *       upstream's frames outside a header block (after the upstream's SETTINGS, as a server's first frame must
  *       be). The client's keepalive then proves the path to the gateway; the gateway's own PINGs watch the
- *       upstream. PINGs of the upstream's, and the client's ACKs of them, pass unchanged.</li>
+ *       upstream. PINGs of the upstream's, and the client's ACKs of them, pass unchanged;</li>
+ *   <li>name the upstream's connection error: a GOAWAY of the upstream's with an error (bytes from the client that
+ *       break HTTP/2) passes unchanged, and the tunnel's Close, once the upstream has ended, says what it said
+ *       ({@code ControlFrameHandler.http2Error}: 1002 "HTTP/2 PROTOCOL_ERROR: ..." rather than 1001).</li>
  * </ul>
  */
 final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
@@ -923,6 +928,14 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
             if (buf.getInt(pos + 13) == Http2FrameBoundaries.ENHANCE_YOUR_CALM) {
               enhanceYourCalm(buf, pos, end);
             }
+            ControlFrameHandler control = ctx.pipeline().get(ControlFrameHandler.class);
+            if (control != null) {
+              // The upstream's connection error, for the tunnel's Close once the upstream has ended (the debug text
+              // as far as this read holds it: a GOAWAY is written whole, and mostly read so).
+              int debugLength = Math.min(buf.getUnsignedMedium(pos) - 8, end - pos - PING_FRAME);
+              control.http2Error(buf.getUnsignedInt(pos + 13),
+                  buf.toString(pos + PING_FRAME, debugLength, StandardCharsets.UTF_8));
+            }
           }
         }
         pos = toClient.advance(buf, pos, end);
@@ -964,7 +977,8 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       if (upCtx.channel() != upstream || ended != null) {
         return; // a failed attempt (the next one is on its way), or this relay ended it and the client's end
       }
-      // The upstream ended: flush what it sent, then end the tunnel (WebSocket close 1001).
+      // The upstream ended: flush what it sent, then end the tunnel (WebSocket close 1001, or the connection error
+      // of a GOAWAY it sent: 1002 "HTTP/2 PROTOCOL_ERROR: ...").
       closeOnceFlushed(ctx, ctx.channel());
     }
 

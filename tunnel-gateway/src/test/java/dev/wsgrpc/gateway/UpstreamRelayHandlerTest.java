@@ -7,14 +7,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.core.TunnelSettings;
+import dev.wsgrpc.core.internal.ControlFrameHandler;
+import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.testing.Http2Wire;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.ByteArrayInputStream;
 import java.io.DataInputStream;
@@ -440,6 +444,27 @@ class UpstreamRelayHandlerTest {
     assertEquals(List.of("GOAWAY"), names(answer));
     assertEquals(Http2Wire.ENHANCE_YOUR_CALM, answer.get(0).goAwayErrorCode());
     assertEquals("too_many_pings", answer.get(0).goAwayDebugData());
+  }
+
+  @Test
+  void anUpstreamsConnectionErrorNamesTheTunnelsCloseOnceTheUpstreamHasEnded() {
+    openTunnel(RelaySettings.DEFAULT);
+    client.pipeline().addFirst(FramePipeline.CONTROL,
+        new ControlFrameHandler("client 127.0.0.1:5000", WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, false));
+    // The client sent bytes that break HTTP/2 (DATA on stream 0); the upstream says so and hangs up.
+    ByteBuf b = Unpooled.buffer();
+    Http2FrameBoundaries.writeGoAway(b, 0, 0x1, "Frame of type 0 must be associated with a stream.");
+    upstreamSends(ByteBufUtil.getBytes(b));
+    b.release();
+    upstream.close();
+    client.runPendingTasks();
+
+    List<Http2Wire.Frame> answer = clientReceived();
+    assertEquals(List.of("GOAWAY"), names(answer), "passed on unchanged");
+    assertEquals(1002, toClient.close.statusCode());
+    assertEquals("HTTP/2 PROTOCOL_ERROR: Frame of type 0 must be associated with a stream.",
+        toClient.close.reasonText());
+    toClient.close.release();
   }
 
   private static List<String> names(List<Http2Wire.Frame> frames) {
