@@ -566,9 +566,13 @@ abstract class HostileInputCatalogue {
     String cut = goAway ? want.substring(0, close) + "; cut without a Close"
         : want.startsWith("close ") ? "cut without a Close" : null;
     String closeOnly = goAway ? want.substring(close + 2) : null;
+    // A Close that names an HTTP/2 error: in relay mode, the upstream's GOAWAY's, so that where the GOAWAY is lost
+    // the tunnel ends as the upstream did, with close 1001.
+    String unnamed = want.matches("(.*; )?close 10\\d\\d HTTP/2 .*") ? "close 1001" : null;
     return check(name, expected, () -> {
       String actual = answer.get();
-      return actual.equals(cut) || (floodGoAwayMayBeLost() && actual.equals(closeOnly)) ? want : actual;
+      return actual.equals(cut) || (floodGoAwayMayBeLost() && (actual.equals(closeOnly) || actual.equals(unnamed)))
+          ? want : actual;
     });
   }
 
@@ -578,6 +582,17 @@ abstract class HostileInputCatalogue {
    */
   boolean floodGoAwayMayBeLost() {
     return false;
+  }
+
+  /**
+   * The answer to an HTTP/2 connection error inside the tunnel: gRPC's GOAWAY with its code and debug text, then a
+   * Close that says the same for a client that reads no GOAWAY (1008 for ENHANCE_YOUR_CALM, else 1002), its reason
+   * cut to a Close's 123 bytes.
+   */
+  static String goAwayThenClose(String error, String debug) {
+    String reason = "HTTP/2 " + error + ": " + debug; // ASCII: a byte a character
+    return "GOAWAY " + error + " '" + debug + "'; close " + (error.equals("ENHANCE_YOUR_CALM") ? 1008 : 1002) + " "
+        + reason.substring(0, Math.min(reason.length(), 123));
   }
 
   /** The probe call's stream: above every stream an attack opens. */
@@ -854,7 +869,11 @@ abstract class HostileInputCatalogue {
     cases.add(ws("binary frames that are not HTTP/2", binary(ascii("GET / HTTP/1.1\r\n\r\n" + "x".repeat(100))),
         "close 1002 expected the HTTP/2 client preface (PRI * HTTP/2.0) but the tunnel began with "
         + "'GET / HTTP/1.1????xxxxxx...'"));
-    cases.add(ws("HTTP/2 preface followed by garbage", binary(concat(TunnelH2.PREFACE, noise)), "close 1001"));
+    // gRPC's GOAWAY says what was wrong with HTTP/2 after a good preface, and the Close says it again for a client that
+    // reads no GOAWAY.
+    cases.add(ws("HTTP/2 preface followed by garbage", binary(concat(TunnelH2.PREFACE, noise)),
+        "close 1002 HTTP/2 PROTOCOL_ERROR: First received frame was not SETTINGS. Hex dump for first 5 bytes: "
+        + String.format("%02x%02x%02x%02x%02x", noise[0], noise[1], noise[2], noise[3], noise[4])));
     cases.add(check("tunnel that never sends the HTTP/2 preface", "close 1001", () -> {
       try (Socket s = connect()) {
         s.getOutputStream().write(ascii(upgrade()));
@@ -896,7 +915,7 @@ abstract class HostileInputCatalogue {
       rapidReset.writeBytes(Http2Wire.rstStream(stream, (int) Http2Error.CANCEL.code()));
     }
     cases.add(h2Flood("rapid reset: 1000 streams opened and cancelled", rapidReset.toByteArray(),
-        "GOAWAY ENHANCE_YOUR_CALM 'too_many_rststreams'; close 1001"));
+        goAwayThenClose("ENHANCE_YOUR_CALM", "too_many_rststreams")));
     ByteArrayOutputStream continuation = new ByteArrayOutputStream();
     continuation.writeBytes(frame(HEADERS, 0, 1, requestBlock("Unary")));
     byte[] junkHeaders = new byte[1000];
@@ -909,31 +928,30 @@ abstract class HostileInputCatalogue {
       continuation.writeBytes(frame(CONTINUATION, 0, 1, junkHeaders));
     }
     cases.add(h2Flood("CONTINUATION flood: 2 MB of header block", continuation.toByteArray(),
-        "GOAWAY PROTOCOL_ERROR 'Header size exceeded max allowed size (10240)'; close 1001"));
+        goAwayThenClose("PROTOCOL_ERROR", "Header size exceeded max allowed size (10240)")));
     cases.add(h2("CONTINUATION on another stream", concat(frame(HEADERS, 0, 1, requestBlock("Unary")),
         frame(CONTINUATION, END_HEADERS, 3, new byte[0])),
-        "GOAWAY PROTOCOL_ERROR 'Continuation stream ID does not match "
-        + "pending headers. Expected 1, but received 3.'; close 1001"));
+        goAwayThenClose("PROTOCOL_ERROR", "Continuation stream ID does not match pending headers. Expected 1, but "
+            + "received 3.")));
     cases.add(h2("DATA inside an open header block", concat(frame(HEADERS, 0, 1, requestBlock("Unary")),
-        frame(DATA, 0, 1, new byte[5])), "GOAWAY PROTOCOL_ERROR 'Received frame of type 0 while processing headers on "
-        + "stream 1.'; close 1001"));
+        frame(DATA, 0, 1, new byte[5])), goAwayThenClose("PROTOCOL_ERROR", "Received frame of type 0 while processing "
+        + "headers on stream 1.")));
     cases.add(flood("SETTINGS flood, ACKs unread", ok,
         () -> h2Answer(repeat(settings(), 50_000), PROBE, true)));
-    cases.add(flood("PING flood, ACKs unread", "GOAWAY ENHANCE_YOUR_CALM 'too_many_pings'; close 1001",
+    cases.add(flood("PING flood, ACKs unread", goAwayThenClose("ENHANCE_YOUR_CALM", "too_many_pings"),
         () -> h2Answer(repeat(Http2Wire.ping(42), 50_000), PROBE, true)));
     cases.add(h2("header table size of 2^32-1", settings(SETTINGS_HEADER_TABLE_SIZE, 0xffffffffL), ok));
     cases.add(h2("initial window size of 2^31", settings(SETTINGS_INITIAL_WINDOW_SIZE, 0x80000000L),
-        "GOAWAY FLOW_CONTROL_ERROR 'Failed setting initial window size: Setting INITIAL_WINDOW_SIZE is invalid: "
-            + "2147483648, expected [0, 2147483647]'; close 1001"));
+        goAwayThenClose("FLOW_CONTROL_ERROR", "Failed setting initial window size: Setting INITIAL_WINDOW_SIZE is "
+            + "invalid: 2147483648, expected [0, 2147483647]")));
     cases.add(h2("ENABLE_PUSH of 2", settings(SETTINGS_ENABLE_PUSH, 2),
-        "GOAWAY PROTOCOL_ERROR 'Protocol error: Setting "
-        + "ENABLE_PUSH is invalid: 2, expected [0, 1]'; close 1001"));
-    cases.add(h2("MAX_FRAME_SIZE of 1", settings(SETTINGS_MAX_FRAME_SIZE, 1), "GOAWAY PROTOCOL_ERROR 'Protocol error: "
-        + "Setting MAX_FRAME_SIZE is invalid: 1, expected [16384, 16777215]'; close 1001"));
+        goAwayThenClose("PROTOCOL_ERROR", "Protocol error: Setting ENABLE_PUSH is invalid: 2, expected [0, 1]")));
+    cases.add(h2("MAX_FRAME_SIZE of 1", settings(SETTINGS_MAX_FRAME_SIZE, 1), goAwayThenClose("PROTOCOL_ERROR",
+        "Protocol error: Setting MAX_FRAME_SIZE is invalid: 1, expected [16384, 16777215]")));
     cases.add(h2("SETTINGS with a length not a multiple of 6", frame(SETTINGS, 0, 0, new byte[7]),
-        "GOAWAY FRAME_SIZE_ERROR 'Frame length 7 invalid.'; close 1001"));
+        goAwayThenClose("FRAME_SIZE_ERROR", "Frame length 7 invalid.")));
     cases.add(h2("SETTINGS on a stream", frame(SETTINGS, 0, 1, new byte[0]),
-        "GOAWAY PROTOCOL_ERROR 'A stream ID must be zero.'; close 1001"));
+        goAwayThenClose("PROTOCOL_ERROR", "A stream ID must be zero.")));
     // HPACK bomb: one 4000-byte entry put in the dynamic table, then referenced 1000 times (4 MB of headers from
     // about 1 KB).
     ByteArrayOutputStream bomb = new ByteArrayOutputStream();
@@ -952,30 +970,30 @@ abstract class HostileInputCatalogue {
     TunnelH2.hpackInt(tableUpdate, 0x20, 5, 1L << 30);
     tableUpdate.writeBytes(requestBlock("Unary"));
     cases.add(h2("HPACK table size update over the limit", frame(HEADERS, END_HEADERS, 1, tableUpdate.toByteArray()),
-        "GOAWAY COMPRESSION_ERROR 'HPACK - invalid max dynamic table size'; close 1001"));
+        goAwayThenClose("COMPRESSION_ERROR", "HPACK - invalid max dynamic table size")));
     cases.add(h2("HPACK index out of range", frame(HEADERS, END_HEADERS, 1, new byte[] {(byte) 0xff, 0x7f}),
-        "GOAWAY COMPRESSION_ERROR 'HPACK - illegal index value'; close 1001"));
+        goAwayThenClose("COMPRESSION_ERROR", "HPACK - illegal index value")));
     cases.add(h2("WINDOW_UPDATE overflowing the connection window",
         concat(windowUpdate(0, Integer.MAX_VALUE), windowUpdate(0, Integer.MAX_VALUE)),
-        "GOAWAY FLOW_CONTROL_ERROR 'Window size overflow for stream: 0'; close 1001"));
+        goAwayThenClose("FLOW_CONTROL_ERROR", "Window size overflow for stream: 0")));
     cases.add(h2("WINDOW_UPDATE overflowing a stream window", concat(frame(HEADERS, END_HEADERS, 1,
         requestBlock("Bidi")), windowUpdate(1, Integer.MAX_VALUE)), "RST_STREAM FLOW_CONTROL_ERROR, " + ok));
-    cases.add(h2("WINDOW_UPDATE of 0 on the connection", windowUpdate(0, 0), "GOAWAY PROTOCOL_ERROR 'Received "
-        + "WINDOW_UPDATE with delta 0 for connection stream'; close 1001"));
-    cases.add(h2("DATA on stream 0", frame(DATA, 0, 0, new byte[5]), "GOAWAY PROTOCOL_ERROR 'Frame of type 0 must be "
-        + "associated with a stream.'; close 1001"));
+    cases.add(h2("WINDOW_UPDATE of 0 on the connection", windowUpdate(0, 0), goAwayThenClose("PROTOCOL_ERROR",
+        "Received WINDOW_UPDATE with delta 0 for connection stream")));
+    cases.add(h2("DATA on stream 0", frame(DATA, 0, 0, new byte[5]), goAwayThenClose("PROTOCOL_ERROR",
+        "Frame of type 0 must be associated with a stream.")));
     cases.add(h2("HEADERS on an even stream", frame(HEADERS, END_HEADERS, 2, requestBlock("Unary")),
-        "GOAWAY PROTOCOL_ERROR 'Request stream 2 is not correct for client connection'; close 1001"));
+        goAwayThenClose("PROTOCOL_ERROR", "Request stream 2 is not correct for client connection")));
     cases.add(h2("stream ids going backwards", concat(unaryCall(5), unaryCall(3)),
         "RST_STREAM STREAM_CLOSED x2, " + ok));
     cases.add(h2("PRIORITY on a stream that depends on itself", frame(PRIORITY, 0, 1, new byte[] {0, 0, 0, 1, 16}),
         "RST_STREAM PROTOCOL_ERROR, " + ok));
     cases.add(h2("PUSH_PROMISE from the client", frame(PUSH_PROMISE, END_HEADERS, 1, new byte[4]),
-        "GOAWAY PROTOCOL_ERROR 'A client cannot push.'; close 1001"));
+        goAwayThenClose("PROTOCOL_ERROR", "A client cannot push.")));
     // The server answers once it has read the frame's header and closes with the rest unread (the payload, the
     // probe): like a flood, the reset that may follow can destroy the Close, and behind the relay the GOAWAY.
     cases.add(h2Flood("frame over MAX_FRAME_SIZE", frame(DATA, 0, 1, new byte[16_385]),
-        "GOAWAY FRAME_SIZE_ERROR 'Frame length: 16385 exceeds maximum: 16384'; close 1001"));
+        goAwayThenClose("FRAME_SIZE_ERROR", "Frame length: 16385 exceeds maximum: 16384")));
     cases.add(h2("unknown frame type 0xFA", frame(0xfa, 0xff, 1, new byte[100]), ok));
     cases.add(h2("DATA on a closed stream", concat(unaryCall(1), frame(DATA, 0, 1, new byte[5])),
         "RST_STREAM STREAM_CLOSED, " + ok));
@@ -989,13 +1007,17 @@ abstract class HostileInputCatalogue {
     // then cut while the attacker's bytes are unread, so the TCP reset discards whatever this reader had not read
     // yet. What must hold: refusals only, at most the 1000 streams over the limit, and a GOAWAY only after more than
     // 200 refusals; then the end.
+    String calm = goAwayThenClose("ENHANCE_YOUR_CALM", "too_many_rststreams");
+    String calmClose = calm.substring(calm.indexOf("; close ") + 2);
     String attackerCut = "RST_STREAM REFUSED_STREAM (at most 1000; GOAWAY ENHANCE_YOUR_CALM 'too_many_rststreams' only "
-        + "after 200, unless a reset discarded it); close 1001 or a reset";
+        + "after 200, unless a reset discarded it); " + calmClose + " or a reset";
     java.util.regex.Pattern cut = java.util.regex.Pattern.compile(
-        "(GOAWAY ENHANCE_YOUR_CALM 'too_many_rststreams', )?RST_STREAM REFUSED_STREAM x(\\d+); close 1001 or a reset");
+        "(GOAWAY ENHANCE_YOUR_CALM 'too_many_rststreams', )?RST_STREAM REFUSED_STREAM x(\\d+); "
+        + java.util.regex.Pattern.quote(calmClose) + " or a reset");
     cases.add(check("2000 concurrent streams held open", attackerCut, () -> {
       String answer = h2Answer(openStreams.toByteArray(), PROBE, false)
-          .replaceAll("; (close 1001|cut without a Close)$", "; close 1001 or a reset");
+          .replaceAll("; (" + java.util.regex.Pattern.quote(calmClose) + "|cut without a Close)$",
+              java.util.regex.Matcher.quoteReplacement("; " + calmClose + " or a reset"));
       java.util.regex.Matcher m = cut.matcher(answer);
       boolean asExpected = m.matches() && Integer.parseInt(m.group(2)) <= 1000
           && (m.group(1) == null || Integer.parseInt(m.group(2)) >= 201);
@@ -1083,7 +1105,7 @@ abstract class HostileInputCatalogue {
     }));
     cases.add(wsFlood("100,000 1-byte fragments of garbage", concat(tunnelled(concat(TunnelH2.PREFACE, settings())),
         wsFrame(false, 0, 0x2, new byte[] {0}), repeat(wsFrame(false, 0, 0x0, new byte[] {0}), 100_000)),
-        "close 1001"));
+        "close 1002 HTTP/2 PROTOCOL_ERROR: Frame of type 0 must be associated with a stream."));
     cases.add(check("close storm: 200 tunnels opened and closed at once", "200 x close 1001", () -> {
       List<Socket> sockets = new ArrayList<>();
       List<String> answers = new ArrayList<>();

@@ -58,7 +58,7 @@ class RelayHostileInputCatalogueTest extends JarHostileInputCatalogue {
         return "GOAWAY ENHANCE_YOUR_CALM 'too_many_settings'; close 1008 more than 100 SETTINGS frames in 10 s";
       case "PING flood, ACKs unread":
         // The relay's own PING limit (100 per 10 s without data from the upstream in between), then close 1008
-        // instead of grpc-java's GOAWAY and close 1001.
+        // instead of grpc-java's GOAWAY and the close naming it.
         return "GOAWAY ENHANCE_YOUR_CALM 'too_many_pings'; close 1008 more than 100 PING frames in 10 s without "
             + "data in between";
       case "2000 concurrent streams held open":
