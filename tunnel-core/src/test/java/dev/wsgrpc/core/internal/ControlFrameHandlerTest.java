@@ -483,12 +483,14 @@ class ControlFrameHandlerTest {
   void channelCloseAfterAnHttp2ConnectionErrorSends1002NamingItInsteadOfGoingAway() {
     EmbeddedChannel ch = server();
     ch.pipeline().get(ControlFrameHandler.class).http2Error(0x1, "Frame of type 0 must be associated with a stream.");
-    ChannelFuture closed = ch.close();
+    // As gRPC closes it (EmbeddedChannel's own close() would cancel the linger timer).
+    ChannelFuture closed = ch.pipeline().close();
 
     assertEquals("HTTP/2 PROTOCOL_ERROR: Frame of type 0 must be associated with a stream.", readClose(ch, 1002));
     assertFalse(closed.isDone(), "a protocol error's Close: the peer gets a moment to read it");
     lingerOver(ch);
-    assertTrue(closed.isSuccess());
+    assertFalse(ch.isOpen(), "closed once the linger time is over");
+    assertTrue(closed.isSuccess(), String.valueOf(closed.cause()));
     assertFalse(ch.finish());
   }
 
@@ -503,7 +505,7 @@ class ControlFrameHandlerTest {
       EmbeddedChannel ch = server();
       ch.pipeline().get(ControlFrameHandler.class).http2Error(errors[i], debug[i]);
       ch.pipeline().get(ControlFrameHandler.class).http2Error(0x1, "a second error changes nothing");
-      ch.close();
+      ch.pipeline().close();
       assertEquals(reasons[i], readClose(ch, codes[i]));
       lingerOver(ch);
       assertFalse(ch.finish());
@@ -527,7 +529,7 @@ class ControlFrameHandlerTest {
     // "HTTP/2 PROTOCOL_ERROR: x" is 24 bytes, then four-byte characters (surrogate pairs in Java): 24 of them make
     // 120 bytes, and half of the 25th would have fitted as a '?'.
     ch.pipeline().get(ControlFrameHandler.class).http2Error(0x1, "x" + "\ud83d\ude00".repeat(40));
-    ch.close();
+    ch.pipeline().close();
 
     String reason = readClose(ch, 1002);
     assertEquals("HTTP/2 PROTOCOL_ERROR: x" + "\ud83d\ude00".repeat(24), reason);
