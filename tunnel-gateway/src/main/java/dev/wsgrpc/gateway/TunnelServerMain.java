@@ -76,7 +76,8 @@ import picocli.CommandLine.Spec;
             + "only on --admin-port when it is set).",
         "Every option can also come from the environment variable shown; the command line wins. Durations read "
             + "500ms, 30s, 2m or 1h; a number without a unit is seconds. Each is at most 2147483647 ms (about 24.8 "
-            + "days) and, unless 0, at least 1 ms.",
+            + "days) and, unless 0, at least 1 ms. An option that the mode, or the options it comes with, would not "
+            + "use (such as --max-inbound-message in relay mode) is refused unless it has its default.",
         ""},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:stopped after SIGTERM/SIGINT (drained)", "1:failed to start", "2:bad option"})
@@ -252,12 +253,14 @@ public final class TunnelServerMain implements Callable<Integer> {
   @Option(names = "--max-concurrent-streams", paramLabel = "N",
       defaultValue = "" + Http2Limits.DEFAULT_MAX_CONCURRENT_CALLS,
       description = "Demo and proxy modes: most concurrent calls in one tunnel or connection (HTTP/2 SETTINGS; relay "
-          + "mode passes the upstream's). Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_CONCURRENT_STREAMS.")
+          + "mode passes the upstream's, and refuses this option). Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_MAX_CONCURRENT_STREAMS.")
   int maxConcurrentStreams;
 
   @Option(names = "--max-inbound-message", paramLabel = "BYTES", defaultValue = "4194304",
-      description = "Demo and proxy modes: largest gRPC message accepted (larger: RESOURCE_EXHAUSTED; in proxy mode "
-          + "from upstreams too), and largest JSON message of a wsgrpc-json call. Default: ${DEFAULT-VALUE}. "
+      description = "Demo and proxy modes (relay mode refuses it: the upstream's own limit applies): largest gRPC "
+          + "message accepted (larger: RESOURCE_EXHAUSTED; in proxy mode from upstreams too), and largest JSON message "
+          + "of a wsgrpc-json call. Default: ${DEFAULT-VALUE}. "
           + "Env: TUNNEL_MAX_INBOUND_MESSAGE.")
   int maxInboundMessage;
 
@@ -318,8 +321,9 @@ public final class TunnelServerMain implements Callable<Integer> {
   File upstreamClientKey;
 
   @Option(names = "--max-inbound-metadata", paramLabel = "BYTES", defaultValue = "8192",
-      description = "Demo and proxy modes: largest header or trailer block accepted from a caller (and, in proxy "
-          + "mode, from an upstream). Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_INBOUND_METADATA.")
+      description = "Demo and proxy modes (relay mode refuses it: the upstream's own limit applies): largest header "
+          + "or trailer block accepted from a caller (and, in proxy mode, from an upstream). "
+          + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_INBOUND_METADATA.")
   int maxInboundMetadata;
 
   @Option(names = "--max-rst-frames", paramLabel = "N", defaultValue = "" + Http2Limits.DEFAULT_MAX_RST_FRAMES,
@@ -339,9 +343,9 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   @Option(names = "--max-connection-age", paramLabel = "DURATION", defaultValue = "0",
       converter = DurationConverter.class,
-      description = "Demo and proxy modes: after this long a connection gets GOAWAY and its calls have "
-          + "--drain-timeout to finish, so clients reconnect and spread over gateway replicas; 0 keeps connections. "
-          + "Default: 0 (never). Env: TUNNEL_MAX_CONNECTION_AGE.")
+      description = "Demo and proxy modes (relay mode refuses it): after this long a connection gets GOAWAY and "
+          + "its calls have --drain-timeout to finish, so clients reconnect and spread over gateway replicas; 0 keeps "
+          + "connections. Default: 0 (never). Env: TUNNEL_MAX_CONNECTION_AGE.")
   Duration maxConnectionAge;
 
   @Option(names = "--event-loop-threads", paramLabel = "N", defaultValue = "0",
@@ -398,6 +402,8 @@ public final class TunnelServerMain implements Callable<Integer> {
           + "Env: TUNNEL_HEALTH_FILE.")
   File healthFile;
 
+  /** Every option at its built-in default, once {@link #refuseUnless} has needed them. */
+  private CommandSpec builtInDefaults;
   /** The admin listener's address once it listens; null without --admin-port. */
   private InetSocketAddress adminListening;
 
@@ -691,7 +697,85 @@ public final class TunnelServerMain implements Callable<Integer> {
       set("--max-inbound-message", () -> browser[0].maxJsonMessageBytes(maxInboundMessage));
       options.browser(browser[0].build());
     }
+    refuseUnused();
     return options.settings(tunnelSettings).access(access.build()).build();
+  }
+
+  /**
+   * Refuses every option that the chosen mode, or the options it comes with, never reads, when its value differs from
+   * its built-in default (from the command line or its {@code TUNNEL_*} variable alike): it would be checked and then
+   * ignored, and the operator would believe it applied. Its default given explicitly does nothing either way and is
+   * taken. Runs after the values' own checks, so that a bad value is reported as such in every mode.
+   */
+  private void refuseUnused() {
+    boolean demo = upstream.isEmpty() && upstreamFile == null;
+    boolean relay = !demo && mode == GatewayMode.RELAY;
+    String[][] relayPasses = {{"--max-concurrent-streams", "SETTINGS_MAX_CONCURRENT_STREAMS"},
+        {"--max-inbound-message", "message size limit"}, {"--max-inbound-metadata", "metadata size limit"},
+        {"--max-connection-age", "connection age (grpc-java: maxConnectionAge)"}};
+    for (String[] option : relayPasses) {
+      refuseUnless(!relay, option[0], "demo or proxy mode: relay mode passes each tunnel's HTTP/2 bytes to an "
+          + "upstream unread, so the upstream's own " + option[1] + " applies (set it there); use --mode proxy for "
+          + "the gateway to apply it");
+    }
+    for (String flag : List.of("--upstream-keepalive", "--upstream-keepalive-timeout")) {
+      refuseUnless(!demo, flag, "--upstream HOST:PORT: it watches upstream connections, and demo mode has none");
+    }
+    // --no-upstream-health-check is not among them: no health checks is what demo and relay modes do anyway.
+    String proxyCalls = "only proxy mode makes calls of its own to upstreams (relay mode passes each client's bytes, "
+        + "demo mode has no upstreams)";
+    String[][] proxyOnly = {
+        {"--upstream-refresh", "relay mode looks its upstream names up again every 30 s, a period of its own, and "
+            + "demo mode has no upstreams"},
+        {"--upstream-health-service", "it names the service proxy mode's health checks ask about; relay mode does "
+            + "no health checks, and demo mode has no upstreams"},
+        {"--upstream-authority", proxyCalls}, {"--upstream-client-cert", proxyCalls},
+        {"--upstream-client-key", proxyCalls},
+        {"--event-loop-threads", "demo and relay modes serve on event loops of their own number, twice the CPU "
+            + "count"}};
+    for (String[] option : proxyOnly) {
+      refuseUnless(!demo && !relay, option[0], "--upstream HOST:PORT in --mode proxy: " + option[1]);
+    }
+    refuseUnless(!demo, "--mode", "--upstream HOST:PORT: without upstreams the gateway serves its demo services "
+        + "(demo mode)");
+    refuseUnless(upstreamHealthCheck, "--upstream-health-service", "--upstream-health-check (on by default): it "
+        + "names the service that health checks ask about");
+    refuseUnless(relay, "--max-control-frames", "--upstream HOST:PORT in --mode relay: in demo and proxy modes "
+        + "grpc-java's server ends HTTP/2 and limits SETTINGS and PING frames itself (PING floods get GOAWAY "
+        + "too_many_pings)");
+    refuseUnless(relay, "--max-pending-bytes", "--upstream HOST:PORT in --mode relay: only relay mode holds a "
+        + "tunnel's bytes while its upstream connection is made");
+    refuseUnless(!browserOrigins.isEmpty(), "--browser-body-timeout", "--browser-origins: it bounds gRPC-Web "
+        + "request bodies, and without --browser-origins there are no browser calls");
+    refuseUnless(!browserOrigins.isEmpty() && !demo && !relay, "--reflection-refresh",
+        "--browser-origins and --upstream in --mode proxy: it times the schemas fetched from the upstream's server "
+            + "reflection for JSON-over-WebSocket calls, which only proxy mode fetches");
+    refuseUnless(!trustedProxies.isEmpty(), "--forwarded-header", "--trusted-proxies: the header is read only from "
+        + "those proxies, and without them from no one");
+    refuseUnless(allowedOrigins.isEmpty() || browserOrigins.contains("*"), "--allow-cross-site-credentials",
+        "--browser-origins '*' when --allowed-origins is given: the list alone then decides which pages may open "
+            + "tunnels, and pages of listed --browser-origins need no such permission");
+    refuseUnless(adminPort != null, "--admin-address", "--admin-port: it is about the admin listener, which only "
+        + "--admin-port opens");
+  }
+
+  /**
+   * Refuses {@code flag}, unless it is {@code used} or at its built-in default, with {@code "--flag needs
+   * <needs>"}: tied to the option, so that {@link OptionErrors} names its variable when the value came from there.
+   */
+  private void refuseUnless(boolean used, String flag, String needs) {
+    if (used) {
+      return;
+    }
+    Object value = spec.findOption(flag).getValue();
+    if (builtInDefaults == null) { // this command parsed without arguments or environment
+      CommandLine defaults = new CommandLine(new TunnelServerMain());
+      defaults.parseArgs();
+      builtInDefaults = defaults.getCommandSpec();
+    }
+    if (!java.util.Objects.equals(value, builtInDefaults.findOption(flag).getValue())) {
+      throw badOption(flag, String.valueOf(value), flag + " needs " + needs);
+    }
   }
 
   /** Proxy mode's upstreams, checked with the other options, before anything starts. */

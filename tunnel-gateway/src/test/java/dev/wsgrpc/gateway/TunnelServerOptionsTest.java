@@ -149,15 +149,127 @@ class TunnelServerOptionsTest {
     // Relay mode sets both keepalive values at once: a refused timeout is named as such.
     assertRefused("--upstream-keepalive-timeout: 0s (expected: > 0)",
         run(Map.of(), "--mode=relay", "--upstream=127.0.0.1:1", "--upstream-keepalive-timeout=0"));
-    // The bounds themselves are taken.
+    // The bounds themselves are taken, each in a mode that uses it.
     String longest = "2147483647ms";
     TunnelServerMain m = parse(Map.of(), "--mode=relay", "--upstream=127.0.0.1:1", "--drain-timeout=" + longest,
-        "--idle-timeout=" + longest, "--upstream-keepalive=" + longest, "--upstream-keepalive-timeout=" + longest,
-        "--max-connection-age=" + longest, "--upstream-refresh=1ms", "--reflection-refresh=1ms");
+        "--idle-timeout=" + longest, "--upstream-keepalive=" + longest, "--upstream-keepalive-timeout=" + longest);
     m.buildOptions();
     assertEquals(Duration.ofMillis(Integer.MAX_VALUE), m.drainTimeout);
-    parse(Map.of(), "--upstream=127.0.0.1:1", "--idle-timeout=0", "--upstream-keepalive=0", "--drain-timeout=0",
-        "--upstream-refresh=" + longest, "--reflection-refresh=" + longest).buildOptions();
+    parse(Map.of(), "--upstream=127.0.0.1:1", "--browser-origins=*", "--max-connection-age=" + longest,
+        "--upstream-refresh=1ms", "--reflection-refresh=1ms", "--browser-body-timeout=1ms").buildOptions();
+    parse(Map.of(), "--upstream=127.0.0.1:1", "--browser-origins=*", "--idle-timeout=0", "--upstream-keepalive=0",
+        "--drain-timeout=0", "--upstream-refresh=" + longest, "--reflection-refresh=" + longest,
+        "--browser-body-timeout=" + longest).buildOptions();
+  }
+
+  /**
+   * An option that the chosen mode, or the options it comes with, never reads is refused at start, saying what it
+   * needs and why: relay mode parsed and checked --max-inbound-message and its kind, and then passed the bytes to the
+   * upstream unread, the operator believing the limit applied. Whether from the command line or its variable.
+   */
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void anOptionTheModeWouldIgnoreIsRefusedSayingWhatItNeeds() throws Exception {
+    String relayPasses = " needs demo or proxy mode: relay mode passes each tunnel's HTTP/2 bytes to an upstream "
+        + "unread, so the upstream's own ";
+    String useProxy = " applies (set it there); use --mode proxy for the gateway to apply it";
+    String[] relay = {"--mode=relay", "--upstream=127.0.0.1:1", "--port=0"};
+    assertRefused("--max-concurrent-streams" + relayPasses + "SETTINGS_MAX_CONCURRENT_STREAMS" + useProxy,
+        run(Map.of(), with(relay, "--max-concurrent-streams=10")));
+    assertRefused("--max-inbound-message" + relayPasses + "message size limit" + useProxy,
+        run(Map.of(), with(relay, "--max-inbound-message=8388608")));
+    assertRefused("--max-inbound-metadata" + relayPasses + "metadata size limit" + useProxy,
+        run(Map.of(), with(relay, "--max-inbound-metadata=16384")));
+    assertRefused("--max-connection-age" + relayPasses + "connection age (grpc-java: maxConnectionAge)" + useProxy,
+        run(Map.of(), with(relay, "--max-connection-age=1h")));
+    assertRefused("TUNNEL_MAX_INBOUND_MESSAGE=8388608: --max-inbound-message" + relayPasses + "message size limit"
+        + useProxy, run(Map.of("TUNNEL_MAX_INBOUND_MESSAGE", "8388608"), relay));
+    assertRefused("--browser-body-timeout needs --browser-origins: it bounds gRPC-Web request bodies, and without "
+        + "--browser-origins there are no browser calls", run(Map.of(), "--port=0", "--browser-body-timeout=5s"));
+    assertRefused("TUNNEL_BROWSER_BODY_TIMEOUT=5s: --browser-body-timeout needs --browser-origins: it bounds "
+        + "gRPC-Web request bodies, and without --browser-origins there are no browser calls",
+        run(Map.of("TUNNEL_BROWSER_BODY_TIMEOUT", "5s"), "--port=0", "--upstream=127.0.0.1:1"));
+    String reflection = "--reflection-refresh needs --browser-origins and --upstream in --mode proxy: it times the "
+        + "schemas fetched from the upstream's server reflection for JSON-over-WebSocket calls, which only proxy "
+        + "mode fetches";
+    assertRefused(reflection, run(Map.of(), "--port=0", "--browser-origins=*", "--reflection-refresh=1m"));
+    assertRefused(reflection, run(Map.of(), "--port=0", "--upstream=127.0.0.1:1", "--reflection-refresh=1m"));
+    assertRefused("--upstream-keepalive needs --upstream HOST:PORT: it watches upstream connections, and demo mode "
+        + "has none", run(Map.of(), "--port=0", "--upstream-keepalive=10s"));
+    assertRefused("--upstream-keepalive-timeout needs --upstream HOST:PORT: it watches upstream connections, and "
+        + "demo mode has none", run(Map.of(), "--port=0", "--upstream-keepalive-timeout=2s"));
+    String refresh = "--upstream-refresh needs --upstream HOST:PORT in --mode proxy: relay mode looks its upstream "
+        + "names up again every 30 s, a period of its own, and demo mode has no upstreams";
+    assertRefused(refresh, run(Map.of(), with(relay, "--upstream-refresh=10s")));
+    assertRefused(refresh, run(Map.of(), "--port=0", "--upstream-refresh=10s"));
+    assertRefused("--upstream-health-service needs --upstream HOST:PORT in --mode proxy: it names the service "
+        + "proxy mode's health checks ask about; relay mode does no health checks, and demo mode has no upstreams",
+        run(Map.of(), with(relay, "--upstream-health-service=echo.Echo")));
+    assertRefused("--upstream-health-service needs --upstream-health-check (on by default): it names the service "
+        + "that health checks ask about", run(Map.of(), "--port=0", "--upstream=127.0.0.1:1",
+            "--no-upstream-health-check", "--upstream-health-service=echo.Echo"));
+    String proxyCalls = " needs --upstream HOST:PORT in --mode proxy: only proxy mode makes calls of its own to "
+        + "upstreams (relay mode passes each client's bytes, demo mode has no upstreams)";
+    assertRefused("--upstream-authority" + proxyCalls, run(Map.of(), "--port=0", "--upstream-authority=grpc"));
+    assertRefused("--upstream-client-key" + proxyCalls, run(Map.of(), with(relay, "--upstream-tls",
+        "--upstream-client-key=" + TestCertificates.create().serverKeyPem().getPath())));
+    String threads = "--event-loop-threads needs --upstream HOST:PORT in --mode proxy: demo and relay modes serve on "
+        + "event loops of their own number, twice the CPU count";
+    assertRefused(threads, run(Map.of(), with(relay, "--event-loop-threads=4")));
+    assertRefused(threads, run(Map.of(), "--port=0", "--event-loop-threads=4"));
+    assertRefused("--mode needs --upstream HOST:PORT: without upstreams the gateway serves its demo services (demo "
+        + "mode)", run(Map.of(), "--port=0", "--mode=relay"));
+    String controlFrames = "--max-control-frames needs --upstream HOST:PORT in --mode relay: in demo and proxy modes "
+        + "grpc-java's server ends HTTP/2 and limits SETTINGS and PING frames itself (PING floods get GOAWAY "
+        + "too_many_pings)";
+    assertRefused(controlFrames, run(Map.of(), "--port=0", "--max-control-frames=10"));
+    assertRefused(controlFrames, run(Map.of(), "--port=0", "--upstream=127.0.0.1:1", "--max-control-frames=10"));
+    assertRefused("--max-pending-bytes needs --upstream HOST:PORT in --mode relay: only relay mode holds a tunnel's "
+        + "bytes while its upstream connection is made",
+        run(Map.of(), "--port=0", "--upstream=127.0.0.1:1", "--max-pending-bytes=134217728"));
+    assertRefused("--forwarded-header needs --trusted-proxies: the header is read only from those proxies, and "
+        + "without them from no one", run(Map.of(), "--port=0", "--forwarded-header=Forwarded"));
+    assertRefused("--allow-cross-site-credentials needs --browser-origins '*' when --allowed-origins is given: the "
+        + "list alone then decides which pages may open tunnels, and pages of listed --browser-origins need no such "
+        + "permission", run(Map.of(), "--port=0", "--allowed-origins=https://app.example",
+            "--allow-cross-site-credentials"));
+    assertRefused("--admin-address needs --admin-port: it is about the admin listener, which only --admin-port "
+        + "opens", run(Map.of(), "--port=0", "--admin-address=0.0.0.0"));
+  }
+
+  /** The options refused where they would be ignored, taken where they are used, and at their defaults anywhere. */
+  @Test
+  void optionsAreTakenInTheModesThatUseThemAndAtTheirDefaultsInAnyMode() {
+    String[] demoAndProxy = {"--max-concurrent-streams=10", "--max-inbound-message=8388608",
+        "--max-inbound-metadata=16384", "--max-connection-age=1h", "--browser-origins=*",
+        "--browser-body-timeout=5s", "--forwarded-header=Forwarded", "--trusted-proxies=10.0.0.0/8",
+        "--allowed-origins=https://app.example", "--allow-cross-site-credentials", "--admin-port=0",
+        "--admin-address=0.0.0.0"};
+    parse(Map.of(), demoAndProxy).buildOptions();
+    parse(Map.of(), with(demoAndProxy, "--upstream=127.0.0.1:1", "--mode=proxy", "--upstream-keepalive=10s",
+        "--upstream-keepalive-timeout=2s", "--upstream-refresh=10s", "--upstream-health-service=echo.Echo",
+        "--upstream-authority=grpc", "--event-loop-threads=4", "--reflection-refresh=1m")).buildOptions();
+    parse(Map.of(), "--upstream=127.0.0.1:1", "--mode=relay", "--upstream-keepalive=10s",
+        "--upstream-keepalive-timeout=2s", "--max-control-frames=10", "--max-pending-bytes=134217728")
+        .buildOptions();
+    // Each default given explicitly, in the modes that do not use it: as if it were not given.
+    String[] defaults = {"--max-concurrent-streams=1000", "--max-inbound-message=4194304",
+        "--max-inbound-metadata=8192", "--max-connection-age=0s", "--browser-body-timeout=60",
+        "--upstream-refresh=30s", "--upstream-health-service=", "--event-loop-threads=0", "--max-control-frames=100",
+        "--max-pending-bytes=67108864", "--reflection-refresh=5m", "--forwarded-header=X-Forwarded-For",
+        "--admin-address=127.0.0.1", "--upstream-keepalive=5m", "--upstream-keepalive-timeout=20s"};
+    parse(Map.of(), with(defaults, "--mode=proxy")).buildOptions();
+    Map<String, String> env = Map.of("TUNNEL_MAX_INBOUND_MESSAGE", "4194304", "TUNNEL_MAX_CONNECTION_AGE", "0");
+    parse(env, with(defaults, "--upstream=127.0.0.1:1", "--mode=relay")).buildOptions();
+    // --no-upstream-health-check asks for what demo and relay modes do anyway.
+    parse(Map.of(), "--upstream=127.0.0.1:1", "--mode=relay", "--no-upstream-health-check").buildOptions();
+  }
+
+  /** {@code args} followed by {@code more}. */
+  private static String[] with(String[] args, String... more) {
+    String[] all = java.util.Arrays.copyOf(args, args.length + more.length);
+    System.arraycopy(more, 0, all, args.length, more.length);
+    return all;
   }
 
   @Test
