@@ -74,7 +74,8 @@ class TunnelServerJarTest {
       "--max-rst-frames", "--max-control-frames", "--upstream-keepalive", "--upstream-keepalive-timeout",
       "--event-loop-threads", "--max-pending-bytes", "--max-connection-age", "--browser-origins", "--browser-headers",
       "--browser-body-timeout",
-      "--admin-port", "--admin-address", "--descriptor-set", "--reflection-refresh", "--health-file");
+      "--admin-port", "--admin-address", "--admin-hosts", "--descriptor-set", "--reflection-refresh",
+      "--health-file");
 
   private static final String HELP_HINT = "Run 'java -jar tunnel-server.jar --help' for the options.";
 
@@ -382,6 +383,37 @@ class TunnelServerJarTest {
     assertTrue(get(jar.port(), "/metrics").startsWith("404 "));
     assertEquals("200 serving\n", get(jar.port(), "/healthz"));
     assertTrue(get(admin, "/grpc").startsWith("404 "));
+  }
+
+  /**
+   * The admin listener answers requests for its address, localhost or a name of --admin-hosts, and 421 to a name a
+   * web page re-resolved to it (DNS rebinding); the public port, reached by names, answers /healthz for any.
+   */
+  @Test
+  void adminPortAnswersItsAddressesAndListedNamesOnly() throws Exception {
+    jar = closer.add(TunnelServerJar.start("--port", "0", "--admin-port", "0", "--admin-hosts", "wsgrpc-gateway"));
+    jar.awaitUrl();
+    int admin = jar.adminPort();
+    String rebound = getFor(admin, "rebind.example:" + admin, "/metrics");
+    assertTrue(rebound.startsWith("HTTP/1.1 421 Misdirected Request\r\n"), rebound);
+    assertTrue(rebound.endsWith("\r\n\r\nexpected a Host that is an IP address, localhost or a name --admin-hosts "
+        + "lists but was 'rebind.example:" + admin + "'\n"), rebound);
+    for (String host : List.of("wsgrpc-gateway:" + admin, "localhost:" + admin, "127.0.0.1:" + admin)) {
+      String metrics = getFor(admin, host, "/metrics");
+      assertTrue(metrics.startsWith("HTTP/1.1 200 OK\r\n") && metrics.contains("# TYPE "), metrics);
+    }
+    String publicHealth = getFor(jar.port(), "rebind.example", "/healthz");
+    assertTrue(publicHealth.startsWith("HTTP/1.1 200 OK\r\n"), publicHealth);
+  }
+
+  /** GET {@code path} on {@code port} with {@code Host: host}; returns the whole answer. */
+  private static String getFor(int port, String host, String path) throws Exception {
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+      socket.setSoTimeout(30_000);
+      socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      return new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+    }
   }
 
   /** Connects, sends {@code bytes} (perhaps none) and returns the milliseconds until the jar closed the connection. */

@@ -1,5 +1,6 @@
 package dev.wsgrpc.gateway;
 
+import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.server.PlainHttpHandler;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
@@ -26,9 +27,13 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.flow.FlowControlHandler;
 import io.netty.handler.timeout.ReadTimeoutHandler;
+import io.netty.util.NetUtil;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -39,6 +44,14 @@ import java.util.concurrent.TimeUnit;
  * that sends nothing for {@value #IDLE_SECONDS} s is closed, and requests sent one after the other without waiting
  * (pipelined) are answered one at a time: the next is read once the last answer has left, so a client that sends
  * but does not read makes the listener queue no answers; nothing it does is logged.
+ *
+ * <p>It answers only requests whose {@code Host} names it as a machine, not a site: an IP address (IPv4, or IPv6 in
+ * brackets), {@code localhost} or a name under {@code .localhost}, or one of the names it was given
+ * ({@code --admin-hosts} and {@code --admin-address}), with or without a port. A web page can make its visitor's browser send requests to the
+ * listener through a name of its own re-resolved to a loopback or intranet address (DNS rebinding), and read the
+ * answers, since they are then of the page's own origin; such a request carries the page's name in {@code Host}, and
+ * gets 421 Misdirected Request instead. A request without {@code Host} is answered over HTTP/1.0 (no browser sends one)
+ * and 400 over HTTP/1.1, which requires it.
  */
 final class AdminServer implements AutoCloseable {
 
@@ -52,8 +65,11 @@ final class AdminServer implements AutoCloseable {
     this.channel = channel;
   }
 
-  /** Binds {@code address} and serves {@code http} there until {@link #close()}. */
-  static AdminServer start(InetSocketAddress address, PlainHttpHandler http) throws IOException {
+  /**
+   * Binds {@code address} and serves {@code http} there until {@link #close()}, to requests whose {@code Host} is an
+   * IP address, localhost, or one of {@code hosts} (lower-case names, without port).
+   */
+  static AdminServer start(InetSocketAddress address, PlainHttpHandler http, Set<String> hosts) throws IOException {
     EventLoopGroup group = GatewayTransport.newGroup(1, "wsgrpc-admin");
     boolean started = false;
     try {
@@ -65,7 +81,7 @@ final class AdminServer implements AutoCloseable {
           .childHandler(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
-              addHandlers(ch.pipeline(), http);
+              addHandlers(ch.pipeline(), http, hosts);
             }
           })
           .bind(address).awaitUninterruptibly();
@@ -82,14 +98,59 @@ final class AdminServer implements AutoCloseable {
   }
 
   /** The handlers of a connection to the listener, whose channel does not read by itself (no auto-read). */
-  static void addHandlers(ChannelPipeline p, PlainHttpHandler http) {
+  static void addHandlers(ChannelPipeline p, PlainHttpHandler http, Set<String> hosts) {
     p.addLast(new ReadTimeoutHandler(IDLE_SECONDS, TimeUnit.SECONDS));
     p.addLast(new HttpServerCodec(4096, 8192, 8192));
     p.addLast(new HttpServerKeepAliveHandler());
     p.addLast(new HttpObjectAggregator(1024));
     // One read of the socket can hold many pipelined requests: they wait here, and Answer takes one per read().
     p.addLast(new FlowControlHandler());
-    p.addLast(new Answer(http));
+    p.addLast(new Answer(http, hosts));
+  }
+
+  /**
+   * Why a request with these {@code Host} headers is malformed (400), or null: HTTP/1.1 requires exactly one, and
+   * HTTP/1.0 none or one.
+   */
+  static String hostHeaderProblem(List<String> host, HttpVersion version) {
+    if (host.isEmpty()) {
+      return version.equals(HttpVersion.HTTP_1_0) ? null : "expected a Host header (HTTP/1.1 requires one)";
+    }
+    return host.size() == 1 ? null : "expected one Host header but there were " + host.size();
+  }
+
+  /**
+   * Why the listener does not answer a request for {@code host} (421), or null when it does: an IP address (IPv6 in
+   * brackets), {@code localhost}, a name under {@code .localhost} or one of {@code hosts} (lower-case), with or
+   * without a port. The reason reads {@code "expected a Host that is an IP address, localhost or a name
+   * --admin-hosts lists but was 'rebind.example:9090'"}, the value printable and at most 64 characters.
+   */
+  static String hostRefusal(String host, Set<String> hosts) {
+    String value = host.trim();
+    String name = null;
+    if (value.startsWith("[")) { // [IPv6] or [IPv6]:port
+      int close = value.indexOf(']');
+      if (close > 0 && NetUtil.isValidIpV6Address(value.substring(1, close))
+          && portOrNothing(value.substring(close + 1))) {
+        return null;
+      }
+    } else {
+      int colon = value.lastIndexOf(':');
+      if (colon < 0 || portOrNothing(value.substring(colon))) {
+        name = (colon < 0 ? value : value.substring(0, colon)).toLowerCase(Locale.ROOT);
+      }
+    }
+    if (name != null && (NetUtil.isValidIpV4Address(name) || name.equals("localhost") || name.endsWith(".localhost")
+        || hosts.contains(name))) {
+      return null;
+    }
+    return "expected a Host that is an IP address, localhost or a name --admin-hosts lists but was '"
+        + Http11Tokens.printable(value) + "'";
+  }
+
+  /** Whether {@code rest} is empty or {@code :} and a port number. */
+  private static boolean portOrNothing(String rest) {
+    return rest.isEmpty() || rest.matches(":[0-9]{1,5}");
   }
 
   /** The address bound, with the port picked when 0 was asked for. */
@@ -104,16 +165,19 @@ final class AdminServer implements AutoCloseable {
   }
 
   /**
-   * Answers each request with {@link PlainHttpHandler#handle}, 404 when it has no answer, 400 when unreadable, and
-   * asks for the next request once the answer has left.
+   * Answers each request with {@link PlainHttpHandler#handle}, 404 when it has no answer, 400 when unreadable or
+   * without the Host HTTP/1.1 requires, 421 when its Host is not this machine's ({@link #hostRefusal}), and asks for
+   * the next request once the answer has left.
    */
   private static final class Answer extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final PlainHttpHandler http;
+    private final Set<String> hosts;
     /** An answer is on its way out: the next request waits for it. */
     private boolean answering;
 
-    Answer(PlainHttpHandler http) {
+    Answer(PlainHttpHandler http, Set<String> hosts) {
       this.http = http;
+      this.hosts = hosts;
     }
 
     @Override
@@ -133,10 +197,18 @@ final class AdminServer implements AutoCloseable {
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
       FullHttpResponse response;
+      String refusal;
       boolean keepAlive = HttpUtil.isKeepAlive(request);
       if (request.decoderResult().isFailure()) {
         response = text(HttpResponseStatus.BAD_REQUEST, "expected an HTTP/1.1 GET of /healthz or /metrics\n");
         keepAlive = false;
+      } else if ((refusal = hostHeaderProblem(request.headers().getAll(HttpHeaderNames.HOST),
+          request.protocolVersion())) != null) {
+        response = text(HttpResponseStatus.BAD_REQUEST, refusal + "\n");
+      } else if (request.headers().contains(HttpHeaderNames.HOST)
+          && (refusal = hostRefusal(request.headers().get(HttpHeaderNames.HOST), hosts)) != null) {
+        // Not logged, as nothing a client does here is.
+        response = text(HttpResponseStatus.MISDIRECTED_REQUEST, refusal + "\n");
       } else {
         response = http.handle(request, ctx.channel().remoteAddress(), ctx.alloc());
         if (response == null) {

@@ -395,6 +395,14 @@ public final class TunnelServerMain implements Callable<Integer> {
           + "in a pod, reached only inside the cluster). Default: ${DEFAULT-VALUE}. Env: TUNNEL_ADMIN_ADDRESS.")
   String adminAddress;
 
+  @Option(names = "--admin-hosts", paramLabel = "NAME", split = ",",
+      description = "Names monitoring may reach --admin-port by, as it sends them in the Host header (e.g. a Docker "
+          + "Compose or Kubernetes service name). The admin listener answers only requests whose Host is an IP "
+          + "address, localhost, --admin-address or one of these (with any port); others get 421, so that a web "
+          + "page cannot read it through its visitors' browsers by a name of its own re-resolved to this address "
+          + "(DNS rebinding). Default: none. Env: TUNNEL_ADMIN_HOSTS.")
+  List<String> adminHosts = new ArrayList<>();
+
   @Option(names = "--health-file", paramLabel = "FILE",
       description = "Once listening, write the URL of /healthz here (the admin listener's with --admin-port), and "
           + "delete the file on exit. HealthCheck, the container image's health check, reads it (the image sets "
@@ -402,6 +410,8 @@ public final class TunnelServerMain implements Callable<Integer> {
           + "Env: TUNNEL_HEALTH_FILE.")
   File healthFile;
 
+  /** The names of --admin-hosts, lower-case (buildOptions). */
+  private java.util.Set<String> adminHostNames = java.util.Set.of();
   /** Every option at its built-in default, once {@link #refuseUnless} has needed them. */
   private CommandSpec builtInDefaults;
   /** The admin listener's address once it listens; null without --admin-port. */
@@ -544,7 +554,7 @@ public final class TunnelServerMain implements Callable<Integer> {
   private AdminServer startAdmin(HealthAndMetrics http) {
     AdminServer admin;
     try {
-      admin = AdminServer.start(new InetSocketAddress(adminAddress, adminPort), http);
+      admin = AdminServer.start(new InetSocketAddress(adminAddress, adminPort), http, adminHostNames);
     } catch (java.io.IOException e) {
       throw badValue("--admin-port", adminPort, "a port free on " + adminAddress + "; " + e.getMessage());
     }
@@ -642,6 +652,16 @@ public final class TunnelServerMain implements Callable<Integer> {
     if (adminPort != null && adminPort != 0 && adminPort == port) {
       throw badValue("--admin-port", adminPort, "a port other than --port");
     }
+    // --admin-address, when a name, too: the health check (HealthFile) dials the listener by it.
+    java.util.Set<String> names = new java.util.HashSet<>(List.of(adminAddress.toLowerCase(java.util.Locale.ROOT)));
+    for (String name : adminHosts) {
+      if (!name.matches("[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")) {
+        throw badValue("--admin-hosts", name, "host names as monitoring sends them in Host, without a port, such as "
+            + "gateway or wsgrpc-gateway.monitoring.svc");
+      }
+      names.add(name.toLowerCase(java.util.Locale.ROOT));
+    }
+    adminHostNames = java.util.Set.copyOf(names);
     if (healthFile != null && !healthFile.getAbsoluteFile().getParentFile().isDirectory()) {
       throw badValue("--health-file", healthFile, "a file in a directory that exists");
     }
@@ -755,8 +775,10 @@ public final class TunnelServerMain implements Callable<Integer> {
     refuseUnless(allowedOrigins.isEmpty() || browserOrigins.contains("*"), "--allow-cross-site-credentials",
         "--browser-origins '*' when --allowed-origins is given: the list alone then decides which pages may open "
             + "tunnels, and pages of listed --browser-origins need no such permission");
-    refuseUnless(adminPort != null, "--admin-address", "--admin-port: it is about the admin listener, which only "
-        + "--admin-port opens");
+    for (String flag : List.of("--admin-address", "--admin-hosts")) {
+      refuseUnless(adminPort != null, flag, "--admin-port: it is about the admin listener, which only --admin-port "
+          + "opens");
+    }
   }
 
   /**

@@ -24,6 +24,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
@@ -43,7 +44,7 @@ class AdminServerTest {
   @BeforeEach
   void start() throws IOException {
     Counter.builder().name("wsgrpc_tunnels_total").help("Tunnels opened").register(registry).inc();
-    admin = AdminServer.start(new InetSocketAddress("127.0.0.1", 0), http);
+    admin = AdminServer.start(new InetSocketAddress("127.0.0.1", 0), http, Set.of());
   }
 
   @AfterEach
@@ -80,6 +81,75 @@ class AdminServerTest {
     assertTrue(metrics.contains("\nwsgrpc_tunnels_total 1.0\n"), metrics);
   }
 
+  /**
+   * DNS rebinding: a web page whose own name is re-resolved to the listener's address makes its visitor's browser
+   * send requests that carry the page's name in Host, and may read the answers. They get 421 saying what was expected;
+   * the listener answered them 200 with the metrics.
+   */
+  @Test
+  void aRequestForAnotherNameIs421SayingWhatWasExpected() throws IOException {
+    int port = admin.address().getPort();
+    for (String path : new String[] {"/metrics", "/healthz"}) {
+      String rebound = exchange("GET " + path + " HTTP/1.1\r\nHost: rebind.example:" + port
+          + "\r\nConnection: close\r\n\r\n");
+      assertTrue(rebound.startsWith("HTTP/1.1 421 Misdirected Request\r\n"), rebound);
+      assertTrue(rebound.endsWith("\r\n\r\nexpected a Host that is an IP address, localhost or a name "
+          + "--admin-hosts lists but was 'rebind.example:" + port + "'\n"), rebound);
+    }
+    // And the listener still answers its own names.
+    assertTrue(exchange(get("/healthz")).startsWith("HTTP/1.1 200 OK\r\n"));
+  }
+
+  @Test
+  void ipAddressesLocalhostAndListedNamesAreAnsweredWithOrWithoutAPort() throws IOException {
+    AdminServer named = AdminServer.start(new InetSocketAddress("127.0.0.1", 0), http, Set.of("wsgrpc-gateway"));
+    try (Socket socket = new Socket("127.0.0.1", named.address().getPort())) {
+      socket.setSoTimeout(30_000);
+      String[] hosts = {"127.0.0.1", "127.0.0.1:9090", "10.1.2.3:9090", "[::1]", "[::1]:9090", "localhost",
+          "LocalHost:9090", "prometheus.localhost:1", "wsgrpc-gateway", "WSGRPC-Gateway:9090"};
+      StringBuilder requests = new StringBuilder();
+      for (String host : hosts) {
+        requests.append("GET /healthz HTTP/1.1\r\nHost: ").append(host).append("\r\n\r\n");
+      }
+      requests.append(get("/healthz"));
+      socket.getOutputStream().write(requests.toString().getBytes(StandardCharsets.ISO_8859_1));
+      String answers = readAll(socket.getInputStream());
+      assertEquals(hosts.length + 1, answers.split("HTTP/1.1 200 OK", -1).length - 1, answers);
+    } finally {
+      named.close();
+    }
+    assertTrue(exchange("GET /healthz HTTP/1.1\r\nHost: wsgrpc-gateway\r\nConnection: close\r\n\r\n")
+        .startsWith("HTTP/1.1 421 "), "a name the listener was not given");
+  }
+
+  @Test
+  void hostsThatAreNotAnAddressOrAListedNameAreRefusedQuotedPrintableAndCapped() {
+    Set<String> listed = Set.of("wsgrpc-gateway");
+    String expected = "expected a Host that is an IP address, localhost or a name --admin-hosts lists but was ";
+    for (String host : new String[] {"rebind.example", "wsgrpc-gateway.rebind.example", "localhost.rebind.example",
+        "127.0.0.1.rebind.example", "::1", "[::1", "[::1]:x", "[rebind.example]", "127.0.0.1:", "127.0.0.1:port",
+        "localhost:9090:9090", "127.1", ""}) {
+      assertEquals(expected + "'" + host + "'", AdminServer.hostRefusal(host, listed), host);
+    }
+    assertEquals(expected + "'a?" + "b".repeat(62) + "...'",
+        AdminServer.hostRefusal("a\u0001" + "b".repeat(100), listed));
+    assertNull(AdminServer.hostRefusal(" 127.0.0.1:80 ", listed));
+  }
+
+  /** Browsers always send Host: a request without one is no page's, and HTTP/1.0 needs none; HTTP/1.1 does. */
+  @Test
+  void withoutHostHttp10IsAnsweredAndHttp11Is400() throws IOException {
+    String old = exchange("GET /metrics HTTP/1.0\r\n\r\n");
+    assertTrue(old.startsWith("HTTP/1.1 200 OK\r\n"), old);
+    String missing = exchange("GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assertTrue(missing.startsWith("HTTP/1.1 400 Bad Request\r\n"), missing);
+    assertTrue(missing.endsWith("\r\n\r\nexpected a Host header (HTTP/1.1 requires one)\n"), missing);
+    String twice = exchange("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: rebind.example\r\n"
+        + "Connection: close\r\n\r\n");
+    assertTrue(twice.startsWith("HTTP/1.1 400 Bad Request\r\n"), twice);
+    assertTrue(twice.endsWith("\r\n\r\nexpected one Host header but there were 2\n"), twice);
+  }
+
   @Test
   void healthzAnswers503WhileDraining() throws IOException {
     draining.set(true);
@@ -93,14 +163,16 @@ class AdminServerTest {
     String other = exchange(get("/grpc"));
     assertTrue(other.startsWith("HTTP/1.1 404 Not Found\r\n"), other);
     assertTrue(other.endsWith("not found: this admin port serves GET /healthz and GET /metrics\n"), other);
-    String post = exchange("POST /grpc HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    String post = exchange("POST /grpc HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close"
+        + "\r\n\r\n");
     assertTrue(post.startsWith("HTTP/1.1 404 Not Found\r\n"), post);
   }
 
   @Test
   void anotherMethodOnAServedPathIs405WithAllow() throws IOException {
     for (String path : new String[] {"/healthz", "/metrics"}) {
-      String post = exchange("POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      String post = exchange("POST " + path + " HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n"
+          + "Connection: close\r\n\r\n");
       assertTrue(post.startsWith("HTTP/1.1 405 Method Not Allowed\r\n"), post);
       assertTrue(post.toLowerCase().contains("\r\nallow: get, head\r\n"), post);
       assertTrue(post.endsWith(path + " answers GET and HEAD, not POST\n"), post);
@@ -118,7 +190,7 @@ class AdminServerTest {
   void keepAliveServesOneScrapeAfterAnother() throws IOException {
     try (Socket socket = new Socket("127.0.0.1", admin.address().getPort())) {
       socket.setSoTimeout(30_000);
-      String twice = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + get("/healthz");
+      String twice = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n" + get("/healthz");
       socket.getOutputStream().write(twice.getBytes(StandardCharsets.ISO_8859_1));
       String answers = readAll(socket.getInputStream());
       assertEquals(2, answers.split("HTTP/1.1 200 OK", -1).length - 1, answers);
@@ -127,7 +199,7 @@ class AdminServerTest {
 
   @Test
   void headGivesTheLengthWithoutTheBody() throws IOException {
-    String head = exchange("HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    String head = exchange("HEAD /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     assertTrue(head.startsWith("HTTP/1.1 200 OK\r\n"), head);
     assertTrue(head.toLowerCase().contains("content-length: 8\r\n"), head);
     assertTrue(head.endsWith("\r\n\r\n"), head);
@@ -144,7 +216,8 @@ class AdminServerTest {
     assertTrue(huge.isEmpty() || huge.startsWith("HTTP/1.1 4"), huge);
     String garbage = exchange("\u0000\u0001 nonsense\r\n\r\n");
     assertTrue(garbage.isEmpty() || garbage.startsWith("HTTP/1.1 400"), garbage);
-    String body = exchange("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n");
+    String body = exchange("POST /metrics HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000\r\n"
+        + "Connection: close\r\n\r\n");
     assertTrue(body.startsWith("HTTP/1.1 413"), body);
     // And the listener still answers.
     assertTrue(exchange(get("/healthz")).startsWith("HTTP/1.1 200 OK\r\n"));
@@ -196,12 +269,12 @@ class AdminServerTest {
     // A client may pipeline many requests and read no answer: the listener must not queue answers for it.
     EmbeddedChannel ch = new EmbeddedChannel(false, false);
     ch.config().setAutoRead(false); // as the listener's connections
-    AdminServer.addHandlers(ch.pipeline(), http);
+    AdminServer.addHandlers(ch.pipeline(), http, Set.of());
     HoldAnswers held = new HoldAnswers();
     ch.pipeline().addBefore(ch.pipeline().lastContext().name(), "held", held);
     ch.register();
 
-    ch.writeInbound(Unpooled.copiedBuffer("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".repeat(100),
+    ch.writeInbound(Unpooled.copiedBuffer("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n".repeat(100),
         StandardCharsets.US_ASCII));
     assertEquals(1, held.answers.size(), "one answer, the next request waiting for it to leave");
     for (int answered = 1; answered < 100; answered++) {

@@ -235,6 +235,20 @@ class TunnelServerOptionsTest {
             "--allow-cross-site-credentials"));
     assertRefused("--admin-address needs --admin-port: it is about the admin listener, which only --admin-port "
         + "opens", run(Map.of(), "--port=0", "--admin-address=0.0.0.0"));
+    assertRefused("TUNNEL_ADMIN_HOSTS=prometheus: --admin-hosts needs --admin-port: it is about the admin listener, "
+        + "which only --admin-port opens", run(Map.of("TUNNEL_ADMIN_HOSTS", "prometheus"), "--port=0"));
+  }
+
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void adminHostsAreHostNamesWithoutAPort() {
+    for (String name : new String[] {"gateway:9090", "http://gateway", "[::1]", "-gateway", "gate way"}) {
+      assertRefused("--admin-hosts: " + name + " (expected: host names as monitoring sends them in Host, without a "
+          + "port, such as gateway or wsgrpc-gateway.monitoring.svc)",
+          run(Map.of(), "--port=0", "--admin-port=0", "--admin-hosts=" + name));
+    }
+    parse(Map.of(), "--admin-port=0", "--admin-hosts=gateway,wsgrpc_gateway_1,Gateway.Monitoring.svc.cluster.local")
+        .buildOptions();
   }
 
   /** The options refused where they would be ignored, taken where they are used, and at their defaults anywhere. */
@@ -244,7 +258,7 @@ class TunnelServerOptionsTest {
         "--max-inbound-metadata=16384", "--max-connection-age=1h", "--browser-origins=*",
         "--browser-body-timeout=5s", "--forwarded-header=Forwarded", "--trusted-proxies=10.0.0.0/8",
         "--allowed-origins=https://app.example", "--allow-cross-site-credentials", "--admin-port=0",
-        "--admin-address=0.0.0.0"};
+        "--admin-address=0.0.0.0", "--admin-hosts=prometheus"};
     parse(Map.of(), demoAndProxy).buildOptions();
     parse(Map.of(), with(demoAndProxy, "--upstream=127.0.0.1:1", "--mode=proxy", "--upstream-keepalive=10s",
         "--upstream-keepalive-timeout=2s", "--upstream-refresh=10s", "--upstream-health-service=echo.Echo",
