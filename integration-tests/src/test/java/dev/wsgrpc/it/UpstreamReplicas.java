@@ -189,6 +189,7 @@ final class UpstreamReplicas {
       BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
       String line = out.readLine();
       if (line == null || !line.trim().matches("\\d+")) {
+        process.destroyForcibly(); // no caller gets this replica to close
         throw new AssertionError("python grpcio replica did not start: " + line);
       }
       port = Integer.parseInt(line.trim());

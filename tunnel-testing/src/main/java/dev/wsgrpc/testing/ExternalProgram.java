@@ -97,26 +97,35 @@ public final class ExternalProgram implements AutoCloseable {
 
   /**
    * Waits until {@code port} on loopback accepts connections (the program is ready), failing with the program's
-   * output if it exits first or {@code timeout} passes.
+   * output if it exits first or {@code timeout} passes. A program that fails to get ready (or whose wait is
+   * interrupted, as by a test's timeout) is killed: the caller never gets it to close, and it would outlive the JVM.
    */
   public ExternalProgram awaitListening(int port, Duration timeout) throws InterruptedException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    long pauseMillis = 10;
-    while (System.nanoTime() < deadline) {
-      if (!process.isAlive()) {
-        throw new AssertionError(name + " exited with " + process.exitValue() + " before listening on " + port
-            + ":\n" + output());
+    boolean listening = false;
+    try {
+      long deadline = System.nanoTime() + timeout.toNanos();
+      long pauseMillis = 10;
+      while (System.nanoTime() < deadline) {
+        if (!process.isAlive()) {
+          throw new AssertionError(name + " exited with " + process.exitValue() + " before listening on " + port
+              + ":\n" + output());
+        }
+        try (Socket s = new Socket()) {
+          s.connect(new InetSocketAddress("127.0.0.1", port), 1000);
+          listening = true;
+          return this;
+        } catch (IOException notYet) {
+          // The program is still starting: poll again with a growing pause.
+          Thread.sleep(pauseMillis);
+          pauseMillis = Math.min(pauseMillis * 2, 200);
+        }
       }
-      try (Socket s = new Socket()) {
-        s.connect(new InetSocketAddress("127.0.0.1", port), 1000);
-        return this;
-      } catch (IOException notYet) {
-        // The program is still starting: poll again with a growing pause.
-        Thread.sleep(pauseMillis);
-        pauseMillis = Math.min(pauseMillis * 2, 200);
+      throw new AssertionError(name + " did not listen on " + port + " within " + timeout + ":\n" + output());
+    } finally {
+      if (!listening) {
+        process.destroyForcibly();
       }
     }
-    throw new AssertionError(name + " did not listen on " + port + " within " + timeout + ":\n" + output());
   }
 
   /** What the program has printed so far. */
