@@ -29,8 +29,13 @@ import io.grpc.testing.integration.Messages.StreamingOutputCallRequest;
 import io.grpc.testing.integration.Messages.StreamingOutputCallResponse;
 import io.grpc.testing.integration.TestServiceGrpc;
 import java.io.File;
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
@@ -188,7 +193,7 @@ class TokenRevocationTest {
     OpenCall<?, ?> bob = OpenCall.fullDuplex(withToken(connection, "bravo-t0ken"));
     bob.ping();
 
-    Files.writeString(tokens.toPath(), "bravo-t0ken bob\n");
+    UpstreamReplicas.writeList(tokens.toPath(), List.of("bravo-t0ken bob"));
     assertRevoked(alice.end);
     bob.ping(); // bob's call, on the same connection, goes on
     assertEquals(Status.Code.UNAUTHENTICATED, refusedCode(withToken(connection, "alpha-t0ken")),
@@ -215,7 +220,7 @@ class TokenRevocationTest {
       OpenCall<?, ?> bob = OpenCall.echoBidi(withToken(connection, "bravo-t0ken"));
       bob.ping();
 
-      Files.writeString(tokens.toPath(), "bravo-t0ken bob\n");
+      UpstreamReplicas.writeList(tokens.toPath(), List.of("bravo-t0ken bob"));
       assertRevoked(alice.end);
       replica.cancelled.awaitAtLeast(1, "upstream calls cancelled"); // the proxy's handler saw it cancelled
       bob.ping();
@@ -297,6 +302,17 @@ class TokenRevocationTest {
     }
   }
 
+  /**
+   * Writes {@code text} over the start of {@code file} without truncating it first, as an editor saving in place
+   * does: {@code Files.writeString} truncates and then writes, and a check of the file in between reads an empty
+   * file, which revokes every token (bob's tunnel too).
+   */
+  private static void overwrite(File file, String text) throws IOException {
+    try (FileChannel out = FileChannel.open(file.toPath(), StandardOpenOption.WRITE)) {
+      out.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)), 0);
+    }
+  }
+
   private static int count(String text, String part) {
     return text.split(java.util.regex.Pattern.quote(part), -1).length - 1;
   }
@@ -315,7 +331,7 @@ class TokenRevocationTest {
     // alice's token changes in place: same length, and the modification time put back as it was.
     FileTime mtime = Files.getLastModifiedTime(tokens.toPath());
     long length = tokens.length();
-    Files.writeString(tokens.toPath(), "alpha-t0kem alice\nbravo-t0ken bob\n");
+    overwrite(tokens, "alpha-t0kem alice\nbravo-t0ken bob\n");
     Files.setLastModifiedTime(tokens.toPath(), mtime);
     assertEquals(length, tokens.length());
     assertClosedWith1008(alice.awaitEnd());
@@ -332,8 +348,10 @@ class TokenRevocationTest {
 
     // Tokens again, then the file deleted: everyone refused, and an ERROR says why.
     int loaded = count(jar.stderr(), "Loaded the new bearer tokens");
-    Files.writeString(tokens.toPath(), "charlie-t0ken carol\n");
+    UpstreamReplicas.writeList(tokens.toPath(), List.of("charlie-t0ken carol"));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (count(jar.stderr(), "Loaded the new bearer tokens") == loaded) {
+      assertTrue(System.nanoTime() < deadline, "charlie's token was not loaded within 60 s:\n" + jar.stderr());
       Thread.sleep(20); // the jar's log is a file: poll it, as TunnelServerJar.awaitLog does
     }
     OpenCall<?, ?> carol = OpenCall.fullDuplex(channel(url, "charlie-t0ken"));
