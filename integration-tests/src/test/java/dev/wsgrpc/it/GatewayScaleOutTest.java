@@ -88,6 +88,9 @@ class GatewayScaleOutTest {
     UpstreamReplicas.Counter calls = new UpstreamReplicas.Counter();
     ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
     CompletableFuture<Void> stopCalling = new CompletableFuture<>();
+    // However the test ends: the loops must not outlive it, calling closed channels (which fail at once) for the rest
+    // of the run.
+    closer.add(() -> stopCalling.complete(null));
     List<CompletableFuture<Void>> loops = new ArrayList<>();
     for (int i = 0; i < CLIENTS; i++) {
       ManagedChannel channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url).build())

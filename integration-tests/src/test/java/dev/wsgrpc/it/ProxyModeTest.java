@@ -156,6 +156,7 @@ class ProxyModeTest {
     AtomicInteger retryingFailures = new AtomicInteger();
     AtomicInteger retryingCalls = new AtomicInteger();
     CompletableFuture<Void> stopRetrying = new CompletableFuture<>();
+    closer.add(() -> stopRetrying.complete(null)); // however the test ends: the loop must not outlive it
     CompletableFuture<Void> retryLoop = CompletableFuture.runAsync(() -> {
       while (!stopRetrying.isDone()) {
         AtomicReference<Status> status = new AtomicReference<>();
