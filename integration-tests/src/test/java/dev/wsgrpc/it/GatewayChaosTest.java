@@ -260,8 +260,13 @@ class GatewayChaosTest {
     ManagedChannel stale = channel(WebSocketClientOptions.newBuilder(url).tls(ClientTls.trusting(first.caPem()))
         .build());
     assertEquals(Status.Code.UNAVAILABLE, call(stale, 0, 30_000, null).getCode(), "the old one is no longer served");
+    // Forty more calls on the open tunnels after the renewal (a poll with a deadline: a loop that failed every call
+    // would otherwise spin here until the class timeout, and then say nothing of why).
     int before = succeeded.get();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (succeeded.get() < before + 40) {
+      assertTrue(System.nanoTime() < deadline, (succeeded.get() - before) + " of 40 calls succeeded on the open "
+          + "tunnels within 60 s of the renewal (" + failed.get() + " failed)");
       Thread.sleep(10);
     }
     stopCalling.set(true);
