@@ -228,14 +228,9 @@ class GatewayJsonTest {
   @Test
   void jsonCallsAreCountedInTheGatewaysCallMetricsLikeEveryOtherCall() throws Exception {
     call(described, "wsgrpc.testing.Echo/ClientStream", "null", "[{\"payload\": \"YQ==\"}]", null);
-    String metrics;
-    try (java.io.InputStream in = URI.create(described.replace("ws://", "http://") + "/metrics").toURL()
-        .openStream()) {
-      metrics = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-    }
-    assertTrue(metrics.lines().anyMatch(line -> line.startsWith("grpc_server_handled_total{")
-        && line.contains("grpc_service=\"wsgrpc.testing.Echo\"") && line.contains("grpc_method=\"ClientStream\"")
-        && line.contains("grpc_code=\"OK\"")), metrics);
+    TunnelServerJar.awaitMetrics(URI.create(described).getPort(), metrics -> metrics.lines().anyMatch(line ->
+        line.startsWith("grpc_server_handled_total{") && line.contains("grpc_service=\"wsgrpc.testing.Echo\"")
+            && line.contains("grpc_method=\"ClientStream\"") && line.contains("grpc_code=\"OK\"")));
   }
 
   /** Ends an Echo call with INVALID_ARGUMENT and google.rpc details when the caller sends x-fail-with-details. */

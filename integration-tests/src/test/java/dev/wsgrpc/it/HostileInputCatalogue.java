@@ -136,11 +136,13 @@ abstract class HostileInputCatalogue {
         try {
           stub.withDeadlineAfter(30, TimeUnit.SECONDS).unary(EchoService.payload(100));
           goodCalls.incrementAndGet();
-          Thread.sleep(5);
-        } catch (InterruptedException e) {
-          return;
         } catch (RuntimeException e) {
           goodFailure.compareAndSet(null, e);
+        }
+        try {
+          Thread.sleep(5); // after a failure too: calls that fail at once must not spin a core for the rest
+        } catch (InterruptedException e) {
+          return;
         }
       }
     }, "good-client");

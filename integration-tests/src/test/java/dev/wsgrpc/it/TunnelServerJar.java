@@ -12,6 +12,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -116,6 +117,31 @@ final class TunnelServerJar implements AutoCloseable {
     return process.pid();
   }
 
+  /** The text of {@code /metrics} on {@code metricsPort}. */
+  static String metrics(int metricsPort) throws IOException {
+    try (java.io.InputStream in = java.net.URI.create("http://127.0.0.1:" + metricsPort + "/metrics").toURL()
+        .openStream()) {
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+  }
+
+  /**
+   * The text of {@code /metrics} on {@code metricsPort} once it shows {@code shown}, failing after a minute: the
+   * gateway counts a call once its status has left, so a client that has just read the status may scrape before.
+   */
+  static String awaitMetrics(int metricsPort, Predicate<String> shown) throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    String metrics = metrics(metricsPort);
+    while (!shown.test(metrics)) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("/metrics did not show what was expected within 60 s:\n" + metrics);
+      }
+      Thread.sleep(20);
+      metrics = metrics(metricsPort);
+    }
+    return metrics;
+  }
+
   /**
    * The process's memory after a full GC ({@code jcmd PID GC.run}), read from its {@code /metrics} on {@code port}:
    * {@code wsgrpc_jvm_heap_used_bytes}, {@code wsgrpc_netty_direct_memory_used_bytes} and the pooled allocator's
@@ -128,11 +154,7 @@ final class TunnelServerJar implements AutoCloseable {
     if (!gc.waitFor(60, TimeUnit.SECONDS) || gc.exitValue() != 0) {
       throw new AssertionError("jcmd GC.run failed: " + gcOut);
     }
-    String metrics;
-    try (java.io.InputStream in = java.net.URI.create("http://127.0.0.1:" + metricsPort + "/metrics").toURL()
-        .openStream()) {
-      metrics = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    }
+    String metrics = metrics(metricsPort);
     return new Memory(gauge(metrics, "wsgrpc_jvm_heap_used_bytes"),
         gauge(metrics, "wsgrpc_netty_direct_memory_used_bytes"),
         gauge(metrics, "wsgrpc_netty_allocator_used_bytes{allocator=\"pooled\",kind=\"direct\"}"));
