@@ -4,13 +4,20 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpRequest;
 import java.net.SocketAddress;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 
 /**
  * Answers plain HTTP requests on the tunnel's port that are not for the tunnel path, such as load-balancer health
  * checks ({@code GET /healthz}) or metrics scrapes. The connection is closed after the answer. The answer carries no
  * CORS headers, even with {@link BrowserOptions}: their origins may make browser calls, not read these answers.
  *
- * <p>Called on the connection's event loop: it must not block.
+ * <p>Called on the connection's event loop, which serves other connections (tunnels among them): it must not block,
+ * nor take long. An answer that takes time to make (a large metrics page, say) is made elsewhere: override
+ * {@link #answer} to return a stage that completes later, on any thread; the answer is then written on the event loop.
+ * Meanwhile the connection reads nothing more of the request (pipelined requests and extra bytes are dropped). If the
+ * connection closes first, the answer is released, not written; if the handshake timeout passes first, the client gets
+ * 503 saying the answer was not ready in time. An answer that was not ready at once carries no CORS headers, even a 404.
  */
 @FunctionalInterface
 public interface PlainHttpHandler {
@@ -22,4 +29,17 @@ public interface PlainHttpHandler {
    * @param clientAddress the client's address (after trusted-proxy headers)
    */
   FullHttpResponse handle(HttpRequest request, SocketAddress clientAddress, ByteBufAllocator alloc);
+
+  /**
+   * Returns a stage that completes with the answer to {@code request} ({@code null} for 404), or fails (500). Called
+   * on the connection's event loop instead of {@link #handle}; the default returns {@link #handle}'s answer, already
+   * complete. Override it to make the answer on another thread. A response that arrives after the connection closed
+   * is released.
+   *
+   * @param clientAddress the client's address (after trusted-proxy headers)
+   */
+  default CompletionStage<FullHttpResponse> answer(HttpRequest request, SocketAddress clientAddress,
+      ByteBufAllocator alloc) {
+    return CompletableFuture.completedFuture(handle(request, clientAddress, alloc));
+  }
 }

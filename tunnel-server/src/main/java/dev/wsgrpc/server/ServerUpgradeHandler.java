@@ -37,6 +37,10 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -87,6 +91,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   private String subprotocol;
   private SocketAddress clientAddress;
   private boolean finished;
+  /** A {@link PlainHttpHandler}'s answer is on its way: reads are dropped, and the answer is written when it comes. */
+  private boolean plainPending;
   /** The request being read declared a body that has not ended yet: answering early means a lingering close. */
   private boolean bodyUnread;
   /** The browser protocol of the request being answered, or null for a tunnel's upgrade. */
@@ -133,7 +139,11 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     long left = options.settings().handshakeTimeout().toNanos() - (start != null ? now - start : 0);
     timeout = ctx.executor().schedule(() -> {
       long millis = options.settings().handshakeTimeout().toMillis();
-      if (prefaceDetector != null && prefaceDetector.prefaceSeen()) {
+      if (plainPending) {
+        // The request came in time; its answer did not (the connection would close without a word at the deadline).
+        reject(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, RejectReason.TIMEOUT,
+            "expected the answer within " + millis + " ms but it was not ready");
+      } else if (prefaceDetector != null && prefaceDetector.prefaceSeen()) {
         refuseNative(ctx, RejectReason.TIMEOUT, HttpResponseStatus.REQUEST_TIMEOUT.code(),
             "expected the HTTP/2 preface and SETTINGS within " + millis + " ms but SETTINGS did not arrive");
       } else {
@@ -244,8 +254,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     try {
-      if (finished) {
+      if (finished || plainPending) {
         if (msg instanceof LastHttpContent) {
+          bodyUnread = false;
           LingeringClose.bodyEnded(ctx.channel());
         }
         return;
@@ -868,16 +879,49 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    */
   private void answerPlain(ChannelHandlerContext ctx, HttpRequest request, String path) {
     PlainHttpHandler handler = options.plainHttpHandler();
-    FullHttpResponse response = null;
-    if (handler != null) {
-      SocketAddress client = options.access().trustedProxies().clientAddress(ctx.channel().remoteAddress(),
-          request.headers());
-      try {
-        response = handler.handle(request, client, ctx.alloc());
-      } catch (RuntimeException e) {
-        HANDLER_FAILED.log("PlainHttpHandler failed on {}; answering 500: {}", Http11Tokens.printable(path), e);
-        response = textResponse(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error");
+    if (handler == null) {
+      reject(ctx, HttpResponseStatus.NOT_FOUND, RejectReason.NOT_FOUND, notFound(request, path));
+      return;
+    }
+    SocketAddress client = options.access().trustedProxies().clientAddress(ctx.channel().remoteAddress(),
+        request.headers());
+    CompletionStage<FullHttpResponse> answer;
+    try {
+      answer = handler.answer(request, client, ctx.alloc());
+    } catch (RuntimeException e) {
+      answer = CompletableFuture.failedFuture(e);
+    }
+    plainPending = true; // until answered, reads are dropped: nothing pipelined is answered before this
+    answer.whenComplete((response, failure) -> {
+      if (ctx.executor().inEventLoop()) {
+        plainAnswered(ctx, request, path, response, failure);
+        return;
       }
+      try {
+        ctx.executor().execute(() -> plainAnswered(ctx, request, path, response, failure));
+      } catch (RejectedExecutionException e) {
+        ReferenceCountUtil.release(response); // the event loop is gone, and the connection with it
+      }
+    });
+    if (plainPending) {
+      // Not ready at once: nothing may answer a pipelined request (a CORS preflight) before this answer.
+      removeCors(ctx.pipeline());
+    }
+  }
+
+  /** The {@link PlainHttpHandler}'s answer is ready (on the event loop): written, unless the connection moved on. */
+  private void plainAnswered(ChannelHandlerContext ctx, HttpRequest request, String path, FullHttpResponse response,
+      Throwable failure) {
+    if (!plainPending) {
+      ReferenceCountUtil.release(response); // closed, or timed out, meanwhile
+      return;
+    }
+    plainPending = false;
+    if (failure != null) {
+      ReferenceCountUtil.release(response);
+      HANDLER_FAILED.log("PlainHttpHandler failed on {}; answering 500: {}", Http11Tokens.printable(path),
+          failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure);
+      response = textResponse(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error");
     }
     if (response == null) {
       reject(ctx, HttpResponseStatus.NOT_FOUND, RejectReason.NOT_FOUND, notFound(request, path));
@@ -949,6 +993,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     finished = true;
+    plainPending = false;
     if (timeout != null) {
       timeout.cancel(false);
     }
@@ -989,6 +1034,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void channelInactive(ChannelHandlerContext ctx) throws Exception {
     finished = true;
+    plainPending = false; // an answer still to come is released, not written
     if (timeout != null) {
       timeout.cancel(false);
     }

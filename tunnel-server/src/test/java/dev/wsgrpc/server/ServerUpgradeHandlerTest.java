@@ -25,7 +25,14 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -33,6 +40,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -1120,5 +1129,123 @@ class ServerUpgradeHandlerTest {
       ch.runScheduledPendingTasks();
     }
     assertRefused(ch, "HTTP/1.1 400 Bad Request", "expected no Transfer-Encoding or 'chunked' but was identity");
+  }
+
+  // ---- plain HTTP answered later ------------------------------------------------------------------------------
+
+  /** A {@link PlainHttpHandler} whose answer completes when the test completes {@link #later}. */
+  private static final class AnswersLater implements PlainHttpHandler {
+    final CompletableFuture<FullHttpResponse> later = new CompletableFuture<>();
+
+    @Override
+    public FullHttpResponse handle(HttpRequest request, SocketAddress clientAddress, ByteBufAllocator alloc) {
+      throw new AssertionError("answer(...) is called, not handle(...)");
+    }
+
+    @Override
+    public CompletionStage<FullHttpResponse> answer(HttpRequest request, SocketAddress clientAddress,
+        ByteBufAllocator alloc) {
+      return later;
+    }
+  }
+
+  private EmbeddedChannel startPlain(PlainHttpHandler handler) {
+    return start(WebSocketServerOptions.newBuilder().plainHttpHandler(handler)
+        .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build()).build());
+  }
+
+  private static FullHttpResponse text(String body) {
+    return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+        Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void anAnswerMadeLaterIsWrittenWhenReadyAndPipelinedRequestsAreDropped() {
+    AnswersLater handler = new AnswersLater();
+    EmbeddedChannel ch = startPlain(handler);
+    ch.writeInbound(Unpooled.copiedBuffer("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+        + "GET /other HTTP/1.1\r\nHost: x\r\n\r\nextra bytes", StandardCharsets.US_ASCII));
+    ch.runPendingTasks();
+    assertNull(ch.readOutbound(), "nothing is written before the answer, not even for the pipelined request");
+    assertTrue(ch.isOpen());
+
+    ch.advanceTimeBy(249, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    handler.later.complete(text("later\n"));
+    ch.runPendingTasks();
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 200 OK", r.startLine, r.raw);
+    assertEquals("close", r.header("Connection"));
+    assertEquals("6", r.header("Content-Length"));
+    assertEquals("later\n", r.body);
+    assertFalse(ch.isOpen());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void anAnswerReadyAfterTheConnectionClosedIsReleasedUnwritten() {
+    AnswersLater handler = new AnswersLater();
+    EmbeddedChannel ch = startPlain(handler);
+    ch.writeInbound(Unpooled.copiedBuffer("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", StandardCharsets.US_ASCII));
+    ch.close();
+    FullHttpResponse late = text("late\n");
+    handler.later.complete(late);
+    ch.runPendingTasks();
+    assertEquals(0, late.refCnt(), "released once");
+    assertNull(ch.readOutbound());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void anAnswerThatFailsLaterIs500() {
+    AnswersLater handler = new AnswersLater();
+    EmbeddedChannel ch = startPlain(handler);
+    ch.writeInbound(Unpooled.copiedBuffer("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", StandardCharsets.US_ASCII));
+    handler.later.completeExceptionally(new IllegalStateException("test: rendering failed"));
+    ch.runPendingTasks();
+    assertRefused(ch, "HTTP/1.1 500 Internal Server Error", "internal error");
+  }
+
+  @Test
+  void aNullAnswerLaterIs404() {
+    AnswersLater handler = new AnswersLater();
+    EmbeddedChannel ch = startPlain(handler);
+    ch.writeInbound(Unpooled.copiedBuffer("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", StandardCharsets.US_ASCII));
+    handler.later.complete(null);
+    ch.runPendingTasks();
+    assertRefused(ch, "HTTP/1.1 404 Not Found", "no WebSocket endpoint at /metrics");
+  }
+
+  @Test
+  void anAnswerNotReadyWithinTheHandshakeTimeoutIs503AndReleasedWhenItComes() {
+    AnswersLater handler = new AnswersLater();
+    EmbeddedChannel ch = startPlain(handler);
+    ch.writeInbound(Unpooled.copiedBuffer("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", StandardCharsets.US_ASCII));
+    ch.advanceTimeBy(250, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertRefused(ch, "HTTP/1.1 503 Service Unavailable", "expected the answer within 250 ms but it was not ready");
+    FullHttpResponse late = text("late\n");
+    handler.later.complete(late);
+    assertEquals(0, late.refCnt(), "released once, unwritten");
+  }
+
+  @Test
+  void anAnswerReadyAtOnceIsWrittenAtOnce() {
+    EmbeddedChannel ch = startPlain((request, client, alloc) -> text("now\n"));
+    ch.writeInbound(Unpooled.copiedBuffer("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", StandardCharsets.US_ASCII));
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 200 OK", r.startLine, r.raw);
+    assertEquals("now\n", r.body);
+    assertFalse(ch.isOpen());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void aHandlerThatThrowsIs500() {
+    EmbeddedChannel ch = startPlain((request, client, alloc) -> {
+      throw new IllegalStateException("test: handler failed");
+    });
+    ch.writeInbound(Unpooled.copiedBuffer("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", StandardCharsets.US_ASCII));
+    assertRefused(ch, "HTTP/1.1 500 Internal Server Error", "internal error");
   }
 }
