@@ -165,7 +165,7 @@ final class AdminServer implements AutoCloseable {
   }
 
   /**
-   * Answers each request with {@link PlainHttpHandler#handle}, 404 when it has no answer, 400 when unreadable or
+   * Answers each request with {@link PlainHttpHandler#answer} (when it completes, without blocking), 404 when it has no answer, 400 when unreadable or
    * without the Host HTTP/1.1 requires, 421 when its Host is not this machine's ({@link #hostRefusal}), and asks for
    * the next request once the answer has left.
    */
@@ -196,9 +196,10 @@ final class AdminServer implements AutoCloseable {
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
-      FullHttpResponse response;
+      FullHttpResponse response = null;
       String refusal;
       boolean keepAlive = HttpUtil.isKeepAlive(request);
+      boolean head = HttpMethod.HEAD.equals(request.method());
       if (request.decoderResult().isFailure()) {
         response = text(HttpResponseStatus.BAD_REQUEST, "expected an HTTP/1.1 GET of /healthz or /metrics\n");
         keepAlive = false;
@@ -209,25 +210,53 @@ final class AdminServer implements AutoCloseable {
           && (refusal = hostRefusal(request.headers().get(HttpHeaderNames.HOST), hosts)) != null) {
         // Not logged, as nothing a client does here is.
         response = text(HttpResponseStatus.MISDIRECTED_REQUEST, refusal + "\n");
-      } else {
-        response = http.handle(request, ctx.channel().remoteAddress(), ctx.alloc());
-        if (response == null) {
-          response = text(HttpResponseStatus.NOT_FOUND, "not found: this admin port serves GET /healthz and "
-              + "GET /metrics\n");
-        }
       }
+      answering = true; // no request is read until this one is answered
+      if (response != null) {
+        send(ctx, response, head, keepAlive);
+        return;
+      }
+      boolean alive = keepAlive;
+      // /metrics is rendered on its own thread: this one waits for it without blocking, then answers.
+      http.answer(request, ctx.channel().remoteAddress(), ctx.alloc()).whenComplete((answer, failure) -> {
+        try {
+          ctx.executor().execute(() -> answered(ctx, answer, failure, head, alive));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+          io.netty.util.ReferenceCountUtil.release(answer); // the listener is closing
+        }
+      });
+    }
+
+    private void answered(ChannelHandlerContext ctx, FullHttpResponse answer, Throwable failure, boolean head,
+        boolean keepAlive) {
+      if (!ctx.channel().isActive()) {
+        io.netty.util.ReferenceCountUtil.release(answer);
+        return;
+      }
+      FullHttpResponse response = answer;
+      if (failure != null) {
+        io.netty.util.ReferenceCountUtil.release(answer);
+        response = text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error\n");
+        keepAlive = false;
+      } else if (response == null) {
+        response = text(HttpResponseStatus.NOT_FOUND, "not found: this admin port serves GET /healthz and "
+            + "GET /metrics\n");
+      }
+      send(ctx, response, head, keepAlive);
+    }
+
+    private void send(ChannelHandlerContext ctx, FullHttpResponse response, boolean head, boolean keepAlive) {
       HttpUtil.setContentLength(response, response.content().readableBytes());
-      if (HttpMethod.HEAD.equals(request.method())) {
+      if (head) {
         // The length of what GET would send, without the body.
-        FullHttpResponse head = response.replace(Unpooled.EMPTY_BUFFER);
+        FullHttpResponse headOnly = response.replace(Unpooled.EMPTY_BUFFER);
         response.release();
-        response = head;
+        response = headOnly;
       }
       if (!keepAlive) {
         response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
       } else {
-        answering = true;
         ctx.writeAndFlush(response).addListener(f -> {
           answering = false;
           if (f.isSuccess()) {

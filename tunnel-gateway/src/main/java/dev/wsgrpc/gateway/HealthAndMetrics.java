@@ -18,6 +18,12 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.SocketAddress;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -25,33 +31,81 @@ import java.util.function.BooleanSupplier;
  * load-balancer checks); {@code GET /metrics} is the Prometheus text format, unless it is served elsewhere (the
  * public port with {@code --admin-port} set answers only {@code /healthz}). Another method on either path is 405
  * with {@code Allow: GET, HEAD}; every other path is 404.
+ *
+ * <p>{@code /healthz} is answered at once; {@code /metrics} is rendered on one thread of its own ({@value #THREAD}),
+ * never on an event loop (a large registry takes hundreds of milliseconds, which would stall every tunnel of the loop).
+ * At most {@value #MAX_SCRAPES_WAITING} scrapes wait for it; another is answered 503 at once, so that a flood of
+ * scrapes costs neither memory nor threads.
  */
-final class HealthAndMetrics implements PlainHttpHandler {
+final class HealthAndMetrics implements PlainHttpHandler, AutoCloseable {
+
+  static final String THREAD = "wsgrpc-metrics";
+  /** Scrapes that may wait while one is rendered: Prometheus scrapes one at a time, a few more are someone else's. */
+  static final int MAX_SCRAPES_WAITING = 4;
 
   private final PrometheusRegistry registry;
   private final BooleanSupplier draining;
   private final boolean metrics;
   private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+  /** Renders {@code /metrics}; null without it. */
+  private final ThreadPoolExecutor renderer;
 
-  /** Serves {@code /healthz} and, when {@code metrics}, {@code /metrics}. */
+  /** Serves {@code /healthz} and, when {@code metrics}, {@code /metrics}; {@link #close()} stops its thread. */
   HealthAndMetrics(PrometheusRegistry registry, BooleanSupplier draining, boolean metrics) {
+    this(registry, draining, metrics ? newRenderer() : null);
+  }
+
+  private HealthAndMetrics(PrometheusRegistry registry, BooleanSupplier draining, ThreadPoolExecutor renderer) {
     this.registry = registry;
     this.draining = draining;
-    this.metrics = metrics;
+    this.metrics = renderer != null;
+    this.renderer = renderer;
+  }
+
+  private static ThreadPoolExecutor newRenderer() {
+    return new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(MAX_SCRAPES_WAITING),
+        task -> {
+          Thread thread = new Thread(task, THREAD);
+          thread.setDaemon(true);
+          return thread;
+        });
   }
 
   /** The same registry and drain state, without {@code /metrics}: for the public port when an admin port serves it. */
   HealthAndMetrics withoutMetrics() {
-    return new HealthAndMetrics(registry, draining, false);
+    return new HealthAndMetrics(registry, draining, (ThreadPoolExecutor) null);
+  }
+
+  /** {@code /metrics} rendered on its own thread, 503 when too many wait; everything else at once. */
+  @Override
+  public CompletionStage<FullHttpResponse> answer(HttpRequest request, SocketAddress clientAddress,
+      ByteBufAllocator alloc) {
+    if (!metrics || !path(request).equals("/metrics") || !(HttpMethod.GET.equals(request.method())
+        || HttpMethod.HEAD.equals(request.method()))) {
+      return CompletableFuture.completedFuture(handle(request, clientAddress, alloc));
+    }
+    try {
+      return CompletableFuture.supplyAsync(() -> metrics(alloc), renderer);
+    } catch (RejectedExecutionException e) {
+      FullHttpResponse busy = text(alloc, HttpResponseStatus.SERVICE_UNAVAILABLE, "/metrics is busy: "
+          + MAX_SCRAPES_WAITING + " scrapes already wait for the one being rendered; retry later\n",
+          "text/plain; charset=utf-8");
+      busy.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
+      return CompletableFuture.completedFuture(busy);
+    }
+  }
+
+  /** Stops the thread that renders {@code /metrics}; scrapes still waiting get no answer. */
+  @Override
+  public void close() {
+    if (renderer != null) {
+      renderer.shutdownNow();
+    }
   }
 
   @Override
   public FullHttpResponse handle(HttpRequest request, SocketAddress clientAddress, ByteBufAllocator alloc) {
-    String path = request.uri();
-    int query = path.indexOf('?');
-    if (query >= 0) {
-      path = path.substring(0, query);
-    }
+    String path = path(request);
     boolean served = path.equals("/healthz") || (metrics && path.equals("/metrics"));
     if (!served) {
       return null;
@@ -68,7 +122,17 @@ final class HealthAndMetrics implements PlainHttpHandler {
       return text(alloc, drain ? HttpResponseStatus.SERVICE_UNAVAILABLE : HttpResponseStatus.OK,
           drain ? "draining\n" : "serving\n", "text/plain; charset=utf-8");
     }
-    ByteBuf body = alloc.buffer(); // /metrics
+    return metrics(alloc);
+  }
+
+  private static String path(HttpRequest request) {
+    String path = request.uri();
+    int query = path.indexOf('?');
+    return query < 0 ? path : path.substring(0, query);
+  }
+
+  private FullHttpResponse metrics(ByteBufAllocator alloc) {
+    ByteBuf body = alloc.buffer();
     try (ByteBufOutputStream out = new ByteBufOutputStream(body)) {
       writer.write(out, registry.scrape());
     } catch (IOException e) {

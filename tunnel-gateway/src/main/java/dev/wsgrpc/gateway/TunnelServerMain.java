@@ -540,6 +540,7 @@ public final class TunnelServerMain implements Callable<Integer> {
       if (admin != null) {
         admin.close();
       }
+      http.close();
       if (tls != null) {
         tls.close();
       }

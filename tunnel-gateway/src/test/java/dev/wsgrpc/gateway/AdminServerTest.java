@@ -1,6 +1,7 @@
 package dev.wsgrpc.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,6 +16,8 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.model.registry.Collector;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -25,6 +28,9 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
@@ -50,6 +56,24 @@ class AdminServerTest {
   @AfterEach
   void stop() {
     admin.close();
+    http.close();
+  }
+
+  /** A collector that notes the thread rendering it and, there only, waits for {@code go}. */
+  private static Collector slow(List<String> threads, CountDownLatch rendering, CountDownLatch go) {
+    Gauge gauge = Gauge.builder().name("test_slow").help("Waits").build();
+    return () -> {
+      threads.add(Thread.currentThread().getName());
+      rendering.countDown();
+      if (Thread.currentThread().getName().equals(HealthAndMetrics.THREAD)) {
+        try {
+          assertTrue(go.await(30, TimeUnit.SECONDS));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      return gauge.collect();
+    };
   }
 
   /** Sends {@code request} raw and reads until the server closes the connection. */
@@ -291,5 +315,49 @@ class AdminServerTest {
       response.release();
     }
     ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void metricsAreRenderedOnTheirOwnThreadNeverTheListeners() throws IOException {
+    List<String> threads = new CopyOnWriteArrayList<>();
+    registry.register(slow(threads, new CountDownLatch(1), new CountDownLatch(0)));
+    String metrics = exchange(get("/metrics"));
+    assertTrue(metrics.startsWith("HTTP/1.1 200 OK\r\n"), metrics);
+    assertTrue(metrics.contains("test_slow "), metrics);
+    assertEquals(List.of(HealthAndMetrics.THREAD), threads);
+  }
+
+  @Test
+  void scrapesPastTheFewThatMayWaitAre503AtOnceAndHealthzStaysImmediate() throws Exception {
+    List<String> threads = new CopyOnWriteArrayList<>();
+    CountDownLatch rendering = new CountDownLatch(1);
+    CountDownLatch go = new CountDownLatch(1);
+    registry.register(slow(threads, rendering, go));
+    DefaultHttpRequest scrape = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/metrics");
+    List<CompletableFuture<FullHttpResponse>> answers = new ArrayList<>();
+    answers.add(http.answer(scrape, null, ByteBufAllocator.DEFAULT).toCompletableFuture());
+    assertTrue(rendering.await(30, TimeUnit.SECONDS), "the first scrape is being rendered");
+    for (int i = 0; i < HealthAndMetrics.MAX_SCRAPES_WAITING; i++) {
+      answers.add(http.answer(scrape, null, ByteBufAllocator.DEFAULT).toCompletableFuture());
+    }
+    FullHttpResponse busy = http.answer(scrape, null, ByteBufAllocator.DEFAULT).toCompletableFuture().getNow(null);
+    assertEquals(503, busy.status().code());
+    assertEquals("1", busy.headers().get("Retry-After"));
+    assertEquals("/metrics is busy: 4 scrapes already wait for the one being rendered; retry later\n",
+        busy.content().toString(StandardCharsets.UTF_8));
+    assertTrue(busy.release());
+    FullHttpResponse health = http.answer(new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/healthz"),
+        null, ByteBufAllocator.DEFAULT).toCompletableFuture().getNow(null);
+    assertEquals(200, health.status().code());
+    assertTrue(health.release());
+    for (CompletableFuture<FullHttpResponse> answer : answers) {
+      assertFalse(answer.isDone(), "waits for the one being rendered");
+    }
+    go.countDown();
+    for (CompletableFuture<FullHttpResponse> answer : answers) {
+      FullHttpResponse response = answer.get(30, TimeUnit.SECONDS);
+      assertEquals(200, response.status().code());
+      assertTrue(response.release());
+    }
   }
 }
