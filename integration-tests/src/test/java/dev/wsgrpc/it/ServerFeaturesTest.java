@@ -8,6 +8,7 @@ import dev.wsgrpc.client.ClientTls;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.server.AccessPolicy;
+import dev.wsgrpc.server.PlainHttpHandler;
 import dev.wsgrpc.server.RejectReason;
 import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.TunnelAdmission;
@@ -29,8 +30,15 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import java.io.ByteArrayOutputStream;
@@ -42,6 +50,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -145,6 +155,59 @@ class ServerFeaturesTest {
     assertTrue(healthy.endsWith("\r\n\r\nok\n"), healthy);
     String missing = RawHttp.exchange(port, "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n");
     assertTrue(missing.startsWith("HTTP/1.1 404 Not Found\r\n"), missing);
+  }
+
+  @Test
+  void aPlainAnswerMadeLaterLeavesTheOnlyEventLoopFreeForTunnels() throws Exception {
+    CompletableFuture<FullHttpResponse> later = new CompletableFuture<>();
+    CountDownLatch asked = new CountDownLatch(1);
+    PlainHttpHandler handler = new PlainHttpHandler() {
+      @Override
+      public FullHttpResponse handle(HttpRequest request, SocketAddress client, ByteBufAllocator alloc) {
+        return request.uri().equals("/healthz")
+            ? new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, ByteBufUtil.writeAscii(alloc, "ok\n"))
+            : null;
+      }
+
+      @Override
+      public CompletionStage<FullHttpResponse> answer(HttpRequest request, SocketAddress client,
+          ByteBufAllocator alloc) {
+        if (!request.uri().equals("/metrics")) {
+          return PlainHttpHandler.super.answer(request, client, alloc);
+        }
+        asked.countDown();
+        return later;
+      }
+    };
+    EventLoopGroup loop = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    try {
+      server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+              WebSocketServerOptions.newBuilder().plainHttpHandler(handler).build())
+          .bossEventLoopGroup(loop).workerEventLoopGroup(loop).channelType(NioServerSocketChannel.class)
+          .addService(new EchoService())
+          .build()
+          .start();
+      int port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+      try (Socket scrape = new Socket("127.0.0.1", port)) {
+        scrape.setSoTimeout(30_000);
+        scrape.getOutputStream().write("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        assertTrue(asked.await(30, TimeUnit.SECONDS), "the handler was asked");
+        // The scrape's answer is pending: the one event loop still serves a tunnel's call and another request.
+        channel = WebSocketChannels.newChannel("ws://127.0.0.1:" + port + "/grpc");
+        assertEquals(9, call(channel));
+        assertTrue(RawHttp.exchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").endsWith("\r\n\r\nok\n"));
+        later.complete(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+            ByteBufUtil.writeAscii(ByteBufAllocator.DEFAULT, "later\n"))); // on this thread: written on the loop
+        String answer = new String(scrape.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+        assertTrue(answer.startsWith("HTTP/1.1 200 OK\r\n"), answer);
+        assertTrue(answer.endsWith("\r\n\r\nlater\n"), answer);
+      }
+    } finally {
+      stop(); // the server before its event loop
+      channel = null;
+      server = null;
+      loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
   }
 
   @Test
