@@ -1154,6 +1154,13 @@ class ServerUpgradeHandlerTest {
         .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(250)).build()).build());
   }
 
+  /** A channel whose {@code GET /metrics} waits for {@code handler}'s answer. */
+  private EmbeddedChannel asked(AnswersLater handler) {
+    EmbeddedChannel ch = startPlain(handler);
+    ch.writeInbound(Unpooled.copiedBuffer("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", StandardCharsets.US_ASCII));
+    return ch;
+  }
+
   private static FullHttpResponse text(String body) {
     return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
         Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
@@ -1185,8 +1192,7 @@ class ServerUpgradeHandlerTest {
   @Test
   void anAnswerReadyAfterTheConnectionClosedIsReleasedUnwritten() {
     AnswersLater handler = new AnswersLater();
-    EmbeddedChannel ch = startPlain(handler);
-    ch.writeInbound(Unpooled.copiedBuffer("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", StandardCharsets.US_ASCII));
+    EmbeddedChannel ch = asked(handler);
     ch.close();
     FullHttpResponse late = text("late\n");
     handler.later.complete(late);
@@ -1199,8 +1205,7 @@ class ServerUpgradeHandlerTest {
   @Test
   void anAnswerThatFailsLaterIs500() {
     AnswersLater handler = new AnswersLater();
-    EmbeddedChannel ch = startPlain(handler);
-    ch.writeInbound(Unpooled.copiedBuffer("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", StandardCharsets.US_ASCII));
+    EmbeddedChannel ch = asked(handler);
     handler.later.completeExceptionally(new IllegalStateException("test: rendering failed"));
     ch.runPendingTasks();
     assertRefused(ch, "HTTP/1.1 500 Internal Server Error", "internal error");
@@ -1209,8 +1214,7 @@ class ServerUpgradeHandlerTest {
   @Test
   void aNullAnswerLaterIs404() {
     AnswersLater handler = new AnswersLater();
-    EmbeddedChannel ch = startPlain(handler);
-    ch.writeInbound(Unpooled.copiedBuffer("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", StandardCharsets.US_ASCII));
+    EmbeddedChannel ch = asked(handler);
     handler.later.complete(null);
     ch.runPendingTasks();
     assertRefused(ch, "HTTP/1.1 404 Not Found", "no WebSocket endpoint at /metrics");
@@ -1219,8 +1223,7 @@ class ServerUpgradeHandlerTest {
   @Test
   void anAnswerNotReadyWithinTheHandshakeTimeoutIs503AndReleasedWhenItComes() {
     AnswersLater handler = new AnswersLater();
-    EmbeddedChannel ch = startPlain(handler);
-    ch.writeInbound(Unpooled.copiedBuffer("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", StandardCharsets.US_ASCII));
+    EmbeddedChannel ch = asked(handler);
     ch.advanceTimeBy(250, TimeUnit.MILLISECONDS);
     ch.runScheduledPendingTasks();
     assertRefused(ch, "HTTP/1.1 503 Service Unavailable", "expected the answer within 250 ms but it was not ready");
