@@ -292,6 +292,7 @@ public final class OkHttpWebSocketOptions {
      * want that). Default: {@value OkHttpWebSocketOptions#SUBPROTOCOL}.
      */
     public Builder subprotocols(String... names) {
+      checkNotNull(names, "subprotocols");
       for (String name : names) {
         // The bearer check first: a token that is no HTTP token would otherwise be quoted. The prefix in any case,
         // as servers read it (wsgrpc's BearerTokens does) and as the refusal of a chosen one redacts it.

@@ -199,6 +199,12 @@ class OkHttpWebSocketOptionsTest {
   }
 
   @Test
+  void subprotocolsMustNotBeNull() {
+    assertEquals("subprotocols", assertThrows(NullPointerException.class,
+        () -> OkHttpWebSocketOptions.newBuilder("ws://h/grpc").subprotocols((String[]) null)).getMessage());
+  }
+
+  @Test
   void tlsSettingsNeedWss() {
     assertEquals("url: ws://h/grpc (expected: a wss:// URL when tls is set)",
         refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://h/grpc").tls(ClientTls.trusting(new File("ca.pem")))

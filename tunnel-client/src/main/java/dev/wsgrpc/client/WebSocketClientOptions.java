@@ -293,6 +293,7 @@ public final class WebSocketClientOptions {
      * want that). Default: {@value WebSocketTunnel#SUBPROTOCOL}.
      */
     public Builder subprotocols(String... names) {
+      checkNotNull(names, "subprotocols");
       for (String name : names) {
         if (!Http11Tokens.isToken(name) && name != null && !Http11Tokens.shownSubprotocol(name).equals(name)) {
           // A bearer.<token> offer is a credential: shown as toString() shows it, with where it stops being a token.

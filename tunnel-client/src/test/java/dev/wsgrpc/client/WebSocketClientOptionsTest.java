@@ -334,6 +334,12 @@ class WebSocketClientOptionsTest {
         message(() -> WebSocketClientOptions.newBuilder("ws://h/").subprotocols("wsgrpc.v1", "bad name")));
   }
 
+  @Test
+  void subprotocolsMustNotBeNull() {
+    assertEquals("subprotocols", assertThrows(NullPointerException.class,
+        () -> WebSocketClientOptions.newBuilder("ws://h/").subprotocols((String[]) null)).getMessage());
+  }
+
   /** Base64 tokens hold '/' and '=', which no token may: the refusal says where, as the options show the token. */
   @Test
   void aBearerSubprotocolThatIsNoTokenIsRefusedWithoutQuotingTheToken() {
