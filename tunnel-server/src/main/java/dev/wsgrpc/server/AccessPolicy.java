@@ -5,7 +5,6 @@ import static dev.wsgrpc.core.internal.Preconditions.checkInRange;
 import static dev.wsgrpc.core.internal.Preconditions.checkNotNull;
 import static dev.wsgrpc.core.internal.Preconditions.checkPositive;
 
-import dev.wsgrpc.core.internal.Http11Tokens;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -151,8 +150,8 @@ public final class AccessPolicy {
     }
 
     /**
-     * The only {@code Origin} values allowed to open tunnels (e.g. {@code https://app.example.com}), compared
-     * ignoring case; a request with another Origin gets 403. Requests without Origin (non-browser clients: the
+     * The only {@code Origin} values allowed to open tunnels (e.g. {@code https://app.example.com}, without a
+     * path: browsers send none), compared ignoring case; a request with another Origin gets 403. Requests without Origin (non-browser clients: the
      * wsgrpc clients send none unless given one) are allowed. A browser sends Origin with every WebSocket upgrade,
      * and a page's script can speak HTTP/2 inside binary messages, so a tunnel upgrade with an Origin comes from a
      * web page. Default: empty, the Host's own origin only (same host and port, any scheme): a page of another site
@@ -162,8 +161,10 @@ public final class AccessPolicy {
     public Builder allowedOrigins(List<String> origins) {
       checkNotNull(origins, "allowedOrigins");
       for (String origin : origins) {
-        checkArgument(origin != null && Http11Tokens.isHeaderValue(origin) && !origin.isEmpty(), "allowedOrigins",
-            origin, "an origin such as https://app.example.com");
+        // "null" is what sandboxed frames and files send; "*" would match no Origin here, unlike in BrowserOptions.
+        checkArgument(!"*".equals(origin), "allowedOrigins", origin,
+            "listed origins; for pages of any origin, crossSiteCredentialsAllowed(true)");
+        checkArgument("null".equals(origin) || Origins.isOrigin(origin), "allowedOrigins", origin, Origins.EXPECTED);
       }
       this.allowedOrigins = new ArrayList<>(origins);
       return this;

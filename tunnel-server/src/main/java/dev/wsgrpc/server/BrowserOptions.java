@@ -79,7 +79,8 @@ public final class BrowserOptions {
   }
 
   /**
-   * Browser access for pages from {@code origins}, e.g. {@code https://app.example.com}, or {@code *} for any page.
+   * Browser access for pages from {@code origins}, e.g. {@code https://app.example.com} (as browsers send
+   * {@code Origin}: no path, not even {@code /}), or {@code *} for any page.
    *
    * @throws IllegalArgumentException for an empty list or a value that is not an origin
    */
@@ -89,7 +90,7 @@ public final class BrowserOptions {
 
   /** Browser access for pages from {@code origins} with the default headers. */
   public static BrowserOptions forOrigins(String... origins) {
-    return newBuilder(Arrays.asList(origins)).build();
+    return newBuilder(Arrays.asList(checkNotNull(origins, "origins"))).build();
   }
 
   /** A builder that starts from these options. */
@@ -178,9 +179,7 @@ public final class BrowserOptions {
       checkNotNull(origins, "origins");
       checkArgument(!origins.isEmpty(), "origins", origins, "at least one origin, or *");
       for (String origin : origins) {
-        checkArgument(origin != null && !origin.isEmpty() && Http11Tokens.isHeaderValue(origin)
-            && (origin.equals("*") || origin.contains("://")), "origins", origin,
-            "an origin such as https://app.example.com, or *");
+        checkArgument("*".equals(origin) || Origins.isOrigin(origin), "origins", origin, Origins.EXPECTED + ", or *");
       }
       this.allowedOrigins = new ArrayList<>(origins);
     }

@@ -1,13 +1,38 @@
 package dev.wsgrpc.server;
 
+import dev.wsgrpc.core.internal.Http11Tokens;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.Locale;
 
-/** Compares a browser's {@code Origin} with the request's {@code Host}. */
+/** Compares a browser's {@code Origin} with the request's {@code Host}, and checks the origins options list. */
 final class Origins {
 
+  /** What a refused origin in the options expected. */
+  static final String EXPECTED = "an origin such as https://app.example.com: scheme://host[:port], without a path";
+
   private Origins() {}
+
+  /**
+   * Whether {@code value} is an origin as browsers send it in {@code Origin} (RFC 6454 6.2): a scheme, {@code ://},
+   * the host and an optional port, and nothing after. Options compare their list with {@code Origin} as text, so a
+   * value with a path (even a lone {@code /}), a query, a fragment, user info or no scheme would never match.
+   */
+  static boolean isOrigin(String value) {
+    if (value == null || !Http11Tokens.isHeaderValue(value)) {
+      return false;
+    }
+    URI uri;
+    try {
+      uri = new URI(value);
+    } catch (URISyntaxException e) {
+      return false;
+    }
+    String authority = uri.getRawAuthority();
+    return uri.getScheme() != null && authority != null && authority.indexOf('@') < 0
+        && (uri.getRawPath() == null || uri.getRawPath().isEmpty()) && uri.getRawQuery() == null
+        && uri.getRawFragment() == null;
+  }
 
   /**
    * Whether a page of {@code origin} (e.g. {@code https://app.example.com}) is on the site {@code host} names (e.g.

@@ -90,10 +90,12 @@ public final class TrustedProxies {
    * @throws IllegalArgumentException naming the first entry that is not an IP literal with an optional prefix
    */
   public static TrustedProxies parse(List<String> cidrs, Header header) {
+    Preconditions.checkNotNull(cidrs, "trustedProxies");
     Preconditions.checkNotNull(header, "forwardedHeader");
     List<byte[]> networks = new ArrayList<>();
     List<Integer> prefixes = new ArrayList<>();
     for (String cidr : cidrs) {
+      Preconditions.checkArgument(cidr != null, "trustedProxies", null, "an IP address or CIDR block");
       String entry = cidr.trim();
       if (entry.isEmpty()) {
         continue;

@@ -2,6 +2,7 @@ package dev.wsgrpc.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -15,6 +16,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The CORS answers {@link BrowserOptions} configures, through Netty's {@link CorsHandler}. */
 class BrowserOptionsTest {
@@ -55,6 +58,28 @@ class BrowserOptionsTest {
         "access-control-allow-methods", "POST",
         "access-control-max-age", "600",
         "content-length", "0"), headers);
+  }
+
+  /** Browsers send {@code Origin} without a path, and the list is compared as text: these could never match. */
+  @ParameterizedTest
+  @ValueSource(strings = {"https://app.example.com/", "https://app.example.com/app", "https://app.example.com?a",
+      "https://user@app.example.com", "app.example.com", "null", ""})
+  void originsThatNoBrowserSendsAreRefused(String origin) {
+    assertEquals("origins: " + origin + " (expected: an origin such as https://app.example.com: "
+        + "scheme://host[:port], without a path, or *)",
+        assertThrows(IllegalArgumentException.class, () -> BrowserOptions.forOrigins(origin)).getMessage());
+  }
+
+  @Test
+  void originsAreKeptAsGivenAndMatchedIgnoringCase() {
+    BrowserOptions options = BrowserOptions.forOrigins("https://App.example.com:8443", "http://[::1]:8080",
+        "http://gateway_1:8080");
+    assertEquals(List.of("https://App.example.com:8443", "http://[::1]:8080", "http://gateway_1:8080"),
+        options.allowedOrigins());
+    assertTrue(options.allows("https://app.example.com:8443"));
+    assertFalse(options.allows("https://app.example.com"));
+    assertEquals("origins", assertThrows(NullPointerException.class,
+        () -> BrowserOptions.forOrigins((String[]) null)).getMessage());
   }
 
   @Test

@@ -234,6 +234,15 @@ class TrustedProxiesTest {
   }
 
   @Test
+  void aNullListOrEntryIsRefusedNamingTheOption() {
+    assertEquals("trustedProxies", assertThrows(NullPointerException.class,
+        () -> TrustedProxies.parse(null)).getMessage());
+    assertEquals("trustedProxies: null (expected: an IP address or CIDR block)",
+        assertThrows(IllegalArgumentException.class,
+            () -> TrustedProxies.parse(Arrays.asList("10.0.0.0/8", null))).getMessage());
+  }
+
+  @Test
   void noHeadersMeansThePeer() {
     assertEquals(PROXY, trusted.clientAddress(PROXY, headers()));
     assertEquals(PROXY, TrustedProxies.NONE.clientAddress(PROXY, headers("X-Forwarded-For", "198.51.100.7")));

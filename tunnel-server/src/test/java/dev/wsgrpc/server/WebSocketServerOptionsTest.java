@@ -288,4 +288,24 @@ class WebSocketServerOptionsTest {
     assertEquals(p.toString(), p.toBuilder().build().toString());
     assertEquals("maxTunnels: 0 (expected: > 0)", message(() -> AccessPolicy.newBuilder().maxTunnels(0)));
   }
+
+  /** Browsers send {@code Origin} without a path, and the list is compared as text: these could never match. */
+  @ParameterizedTest
+  @ValueSource(strings = {"https://app.example.com/", "https://app.example.com/app", "https://app.example.com#x",
+      "https://user@app.example.com", "app.example.com", ""})
+  void allowedOriginsThatNoBrowserSendsAreRefused(String origin) {
+    assertEquals("allowedOrigins: " + origin + " (expected: an origin such as https://app.example.com: "
+        + "scheme://host[:port], without a path)",
+        message(() -> AccessPolicy.newBuilder().allowedOrigins(java.util.List.of(origin))));
+  }
+
+  /** "*" means any page in BrowserOptions; here it would match no Origin, so it is refused, saying what does that. */
+  @Test
+  void allowedOriginsRefuseTheWildcardAndKeepTheOpaqueOriginAndPorts() {
+    assertEquals("allowedOrigins: * (expected: listed origins; for pages of any origin, "
+        + "crossSiteCredentialsAllowed(true))",
+        message(() -> AccessPolicy.newBuilder().allowedOrigins(java.util.List.of("https://a.example", "*"))));
+    java.util.List<String> kept = java.util.List.of("null", "http://127.0.0.1:8080", "https://[::1]:8443");
+    assertEquals(kept, AccessPolicy.newBuilder().allowedOrigins(kept).build().allowedOrigins());
+  }
 }
