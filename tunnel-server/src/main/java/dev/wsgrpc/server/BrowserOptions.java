@@ -242,6 +242,7 @@ public final class BrowserOptions {
       return this;
     }
 
+    /** Returns the options. */
     public BrowserOptions build() {
       return new BrowserOptions(this);
     }

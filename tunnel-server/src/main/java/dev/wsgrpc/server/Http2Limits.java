@@ -133,6 +133,7 @@ public final class Http2Limits {
       return this;
     }
 
+    /** Returns the limits. */
     public Http2Limits build() {
       return new Http2Limits(this);
     }

@@ -63,10 +63,12 @@ public final class WebSocketServerOptions {
     this.http2Limits = b.http2Limits;
   }
 
+  /** Starts from the defaults ({@link #DEFAULT}). */
   public static Builder newBuilder() {
     return new Builder();
   }
 
+  /** A builder that starts from these options. */
   public Builder toBuilder() {
     return new Builder(this);
   }
@@ -121,12 +123,12 @@ public final class WebSocketServerOptions {
     return maxRequestLineBytes;
   }
 
-  /** The most request header bytes accepted; more gets 431. */
   /** Which pages may call from a browser, or {@code null}: browser protocols off. */
   public BrowserOptions browser() {
     return browser;
   }
 
+  /** The most request header bytes accepted; more gets 431. */
   public int maxRequestHeaderBytes() {
     return maxRequestHeaderBytes;
   }
