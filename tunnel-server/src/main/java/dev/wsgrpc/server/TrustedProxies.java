@@ -78,7 +78,7 @@ public final class TrustedProxies {
    *
    * @throws IllegalArgumentException naming the first entry that is not an IP literal with an optional prefix
    */
-  public static TrustedProxies parse(List<String> cidrs) {
+  static TrustedProxies parse(List<String> cidrs) {
     return parse(cidrs, Header.X_FORWARDED_FOR);
   }
 
@@ -89,7 +89,7 @@ public final class TrustedProxies {
    *
    * @throws IllegalArgumentException naming the first entry that is not an IP literal with an optional prefix
    */
-  public static TrustedProxies parse(List<String> cidrs, Header header) {
+  static TrustedProxies parse(List<String> cidrs, Header header) {
     Preconditions.checkNotNull(cidrs, "trustedProxies");
     Preconditions.checkNotNull(header, "forwardedHeader");
     List<byte[]> networks = new ArrayList<>();
@@ -131,7 +131,7 @@ public final class TrustedProxies {
   }
 
   /** Whether {@code address} lies in one of the trusted blocks. */
-  public boolean contains(InetAddress address) {
+  boolean contains(InetAddress address) {
     byte[] bytes = address.getAddress();
     for (int i = 0; i < networks.size(); i++) {
       if (matches(networks.get(i), prefixes.get(i), bytes)) {
@@ -164,7 +164,7 @@ public final class TrustedProxies {
    * in the {@link #header()} chain that is not itself a trusted proxy; when an unreadable entry comes first, the
    * last trusted hop; otherwise (an untrusted peer, no header) the peer itself.
    */
-  public SocketAddress clientAddress(SocketAddress peer, HttpHeaders headers) {
+  SocketAddress clientAddress(SocketAddress peer, HttpHeaders headers) {
     return isEmpty() ? peer : clientAddress(peer, headers.getAll(header.headerName()));
   }
 

@@ -10,7 +10,11 @@ import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
 import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 class TrustedProxiesTest {
@@ -231,6 +235,17 @@ class TrustedProxiesTest {
         assertThrows(IllegalArgumentException.class, () -> TrustedProxies.Header.named("X-Real-IP")).getMessage());
     assertEquals(TrustedProxies.Header.X_FORWARDED_FOR, trusted.header());
     assertEquals("[10.0.0.0/8, 192.168.1.1/32] via Forwarded", forwarded.toString());
+  }
+
+  /**
+   * Users set proxies through {@link AccessPolicy.Builder#trustedProxies} and get the client's address from the
+   * server ({@link UpgradeRequest#clientAddress()}, {@link TunnelInfo#clientAddress()}); parsing and the address
+   * walk are the server's own.
+   */
+  @Test
+  void onlyTheHeaderAndTheTextArePublic() {
+    assertEquals(List.of("header", "toString"), Arrays.stream(TrustedProxies.class.getDeclaredMethods())
+        .filter(m -> Modifier.isPublic(m.getModifiers())).map(Method::getName).sorted().collect(Collectors.toList()));
   }
 
   @Test
