@@ -63,8 +63,8 @@ public final class ServerTls {
    * TLS); pair with {@link TunnelAuthenticator#CLIENT_CERTIFICATE}.
    */
   public ServerTls requireClientCertificates(File caPem) {
-    checkArgument(certChainPem != null, "tlsClientCa", caPem, "set together with pemFiles(cert, key)");
-    return new ServerTls(certChainPem, privateKeyPem, checkNotNull(caPem, "tlsClientCa"), null);
+    checkArgument(certChainPem != null, "caPem", caPem, "set together with pemFiles(cert, key)");
+    return new ServerTls(certChainPem, privateKeyPem, checkNotNull(caPem, "caPem"), null);
   }
 
   /** The context source for the options, reading the PEM files now. */

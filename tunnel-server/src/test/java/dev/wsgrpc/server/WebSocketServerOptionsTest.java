@@ -245,8 +245,11 @@ class WebSocketServerOptionsTest {
   @Test
   void clientCertificatesNeedPemFilesAndReachTheContext() {
     TestCertificates certs = TestCertificates.create();
-    assertEquals("tlsClientCa: ca.pem (expected: set together with pemFiles(cert, key))",
+    assertEquals("caPem: ca.pem (expected: set together with pemFiles(cert, key))",
         message(() -> ServerTls.reloading(() -> null).requireClientCertificates(new File("ca.pem"))));
+    assertEquals("caPem", assertThrows(NullPointerException.class,
+        () -> ServerTls.pemFiles(certs.serverCertPem(), certs.serverKeyPem()).requireClientCertificates(null))
+        .getMessage());
     WebSocketServerOptions o = WebSocketServerOptions.newBuilder()
         .tls(ServerTls.pemFiles(certs.serverCertPem(), certs.serverKeyPem()).requireClientCertificates(certs.caPem()))
         .build();
