@@ -141,8 +141,9 @@ public final class UpstreamProblems {
         return "TLS handshake failed: " + oneLine(t.getMessage());
       }
       if (t instanceof ConnectException && t.getMessage() != null) {
-        // Netty adds ": host/ip:port" to the JDK's message; the line names the upstream already.
-        String message = t.getMessage();
+        // Netty adds ": host/ip:port" to the JDK's message, and its epoll transport puts the system call first
+        // ("finishConnect(..) failed with error(-111): "); the line names the upstream already.
+        String message = t.getMessage().replaceFirst("^\\w+\\(\\.\\.\\) failed with error\\(-?\\d+\\): ", "");
         int at = message.lastIndexOf(": ");
         return oneLine(at > 0 && message.substring(at + 2).contains("/") ? message.substring(0, at) : message);
       }

@@ -1,8 +1,10 @@
 package dev.wsgrpc.gateway.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
@@ -19,9 +21,15 @@ import io.grpc.Status;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.ClientCalls;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
@@ -90,6 +98,24 @@ class UpstreamProblemsTest {
     assertTrue(line.startsWith("proxy mode: cannot connect to upstream localhost:" + dead + " ("), line);
     assertTrue(line.endsWith(": Connection refused"), line);
     assertNull(warns.get(0).getThrowableProxy(), "no stack trace");
+  }
+
+  @Test
+  void aRefusedConnectOverEpollReadsAsTheJdksReasonWithoutTheSystemCall() throws Exception {
+    assumeTrue(Epoll.isAvailable(), "native epoll (the jar's transport on Linux) is not available here");
+    EventLoopGroup epoll = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+    try {
+      int dead = ExternalProgram.freePort();
+      ChannelFuture connect = new Bootstrap().group(epoll).channel(EpollSocketChannel.class)
+          .handler(new ChannelInboundHandlerAdapter())
+          .connect(new InetSocketAddress("127.0.0.1", dead)).awaitUninterruptibly();
+      assertFalse(connect.isSuccess());
+      // Netty's epoll says "finishConnect(..) failed with error(-111): Connection refused: /127.0.0.1:PORT".
+      assertEquals("Connection refused", UpstreamProblems.reason(Status.UNAVAILABLE.withCause(connect.cause())),
+          connect.cause().toString());
+    } finally {
+      epoll.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
+    }
   }
 
   @Test
