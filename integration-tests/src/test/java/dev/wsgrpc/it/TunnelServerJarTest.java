@@ -197,6 +197,25 @@ class TunnelServerJarTest {
   }
 
   @Test
+  void aGatewayThatCannotStartSaysWhyInOneLineAndExitsWith1() throws Exception {
+    try (java.net.ServerSocket taken = new java.net.ServerSocket(0)) {
+      try (TunnelServerJar bad = TunnelServerJar.start("--port", String.valueOf(taken.getLocalPort()))) {
+        assertEquals(1, bad.awaitExit(Duration.ofSeconds(60)), bad.stderr());
+        assertTrue(bad.stderr().contains("\ntunnel-server: cannot start: Failed to bind to address /0.0.0.0:"
+            + taken.getLocalPort() + ": Address already in use\n"), bad.stderr());
+        assertFalse(bad.stderr().contains("\tat "), "no stack trace:\n" + bad.stderr());
+      }
+    }
+    try (TunnelServerJar bad = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream",
+        "upstream.invalid:50051")) {
+      assertEquals(1, bad.awaitExit(Duration.ofSeconds(60)), bad.stderr());
+      assertTrue(bad.stderr().contains("\ntunnel-server: cannot start: no upstream name resolves; check --upstream "
+          + "and DNS: upstream.invalid"), bad.stderr());
+      assertFalse(bad.stderr().contains("\tat "), "no stack trace:\n" + bad.stderr());
+    }
+  }
+
+  @Test
   void environmentVariablesSetOptionsAndTheCommandLineWins() throws Exception {
     jar = closer.add(TunnelServerJar.start(Map.of("TUNNEL_PATH", "/from-env", "TUNNEL_PORT", "1"), "--port", "0"));
     String url = jar.awaitUrl();

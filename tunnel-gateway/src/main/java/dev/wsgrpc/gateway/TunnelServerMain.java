@@ -430,11 +430,15 @@ public final class TunnelServerMain implements Callable<Integer> {
     System.exit(commandLine(new TunnelServerMain(), System.getenv()).execute(args));
   }
 
-  /** The command line of {@code main}: defaults from {@code env}, and a bad option reported by {@link OptionErrors}. */
+  /**
+   * The command line of {@code main}: defaults from {@code env}, a bad option reported by {@link OptionErrors}, a
+   * failure to start by {@link StartFailure}.
+   */
   static CommandLine commandLine(TunnelServerMain main, java.util.Map<String, String> env) {
     return new CommandLine(main)
         .setDefaultValueProvider(new EnvironmentDefaults(env))
-        .setParameterExceptionHandler(new OptionErrors(env));
+        .setParameterExceptionHandler(new OptionErrors(env))
+        .setExecutionExceptionHandler(new StartFailure());
   }
 
   /**

@@ -102,7 +102,9 @@ final class Upstreams implements AutoCloseable {
       }
     }
     if (out.isEmpty() && failIfNone) {
-      throw last != null ? last : new UnknownHostException("no upstream given");
+      UnknownHostException none = new UnknownHostException("no upstream name resolves; check --upstream and DNS");
+      none.initCause(last);
+      throw none;
     }
     return Collections.unmodifiableList(out);
   }
