@@ -812,7 +812,7 @@ abstract class HostileInputCatalogue {
   private void frames(List<DynamicTest> cases) {
     byte[] hello = ascii("hello");
     cases.add(ws("unmasked client frame", WireFrames.frame(true, 0, 0x2, false, hello),
-        "close 1002 received a frame that is not masked as expected"));
+        "close 1002 expected a masked frame (a client masks every frame) but it was not masked"));
     cases.add(ws("RSV1 without an extension", wsFrame(true, 4, 0x2, hello),
         "close 1002 expected RSV bits 0 (no extension was negotiated) but was 4 in a binary frame"));
     cases.add(ws("RSV2 and RSV3", wsFrame(true, 3, 0x2, hello),

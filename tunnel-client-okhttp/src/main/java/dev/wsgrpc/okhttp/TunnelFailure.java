@@ -79,7 +79,7 @@ final class TunnelFailure extends IOException {
   static String expectedButWas(String okHttp) {
     String m = String.valueOf(okHttp);
     if (m.equals("Server-sent frames must not be masked.")) {
-      return "received a frame that is not masked as expected";
+      return "expected an unmasked frame (a server masks none) but it was masked";
     }
     if (m.startsWith("Unexpected rsv") && m.endsWith(" flag")) { // "Unexpected rsv1 flag"
       return "expected RSV bits 0 (no extension was negotiated) but "

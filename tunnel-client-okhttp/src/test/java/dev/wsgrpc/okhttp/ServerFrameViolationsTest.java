@@ -37,7 +37,7 @@ class ServerFrameViolationsTest {
     return Stream.of(
         Arguments.of("server frames must not be masked",
             frameBytes(firstByte(true, 0, 0x2), ONE, WireFrames.RFC_KEY),
-            "received a frame that is not masked as expected", DROPPED),
+            "expected an unmasked frame (a server masks none) but it was masked", DROPPED),
         Arguments.of("rsv1 must be 0 without an extension",
             frameBytes(firstByte(true, 4, 0x2), ONE, null),
             "expected RSV bits 0 (no extension was negotiated) but RSV1 was set", DROPPED),

@@ -220,7 +220,9 @@ public final class FrameDecoder extends ChannelInboundHandlerAdapter {
   private void readSecondByte(ByteBuf in, int b) {
     masked = (b & 0x80) != 0;
     if (masked != expectMasked) {
-      violation(in, WebSocketCloseStatus.PROTOCOL_ERROR, "received a frame that is not masked as expected");
+      violation(in, WebSocketCloseStatus.PROTOCOL_ERROR, expectMasked
+          ? "expected a masked frame (a client masks every frame) but it was not masked"
+          : "expected an unmasked frame (a server masks none) but it was masked");
     }
     int length7 = b & 0x7F;
     if (opcode >= OPCODE_CLOSE && length7 > MAX_CONTROL_PAYLOAD) {

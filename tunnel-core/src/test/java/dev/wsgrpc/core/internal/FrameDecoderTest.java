@@ -361,12 +361,13 @@ class FrameDecoderTest {
 
   @Test
   void serversMustCloseOnUnmaskedFrames() {
-    assertViolation(server(), unmasked(0x82, new byte[] {1}), 1002, "received a frame that is not masked as expected");
+    assertViolation(server(), unmasked(0x82, new byte[] {1}), 1002,
+        "expected a masked frame (a client masks every frame) but it was not masked");
   }
 
   @Test
   void clientsMustCloseOnMaskedFrames() {
-    assertViolation(client(), masked(0x82, "x"), 1002, "received a frame that is not masked as expected");
+    assertViolation(client(), masked(0x82, "x"), 1002, "expected an unmasked frame (a server masks none) but it was masked");
   }
 
   @Test
