@@ -165,7 +165,8 @@ class ServerFeaturesTest {
       @Override
       public FullHttpResponse handle(HttpRequest request, SocketAddress client, ByteBufAllocator alloc) {
         return request.uri().equals("/healthz")
-            ? new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, ByteBufUtil.writeAscii(alloc, "ok\n"))
+            ? new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+                ByteBufUtil.writeAscii(alloc, "ok\n"))
             : null;
       }
 

@@ -47,11 +47,11 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>It answers only requests whose {@code Host} names it as a machine, not a site: an IP address (IPv4, or IPv6 in
  * brackets), {@code localhost} or a name under {@code .localhost}, or one of the names it was given
- * ({@code --admin-hosts} and {@code --admin-address}), with or without a port. A web page can make its visitor's browser send requests to the
- * listener through a name of its own re-resolved to a loopback or intranet address (DNS rebinding), and read the
- * answers, since they are then of the page's own origin; such a request carries the page's name in {@code Host}, and
- * gets 421 Misdirected Request instead. A request without {@code Host} is answered over HTTP/1.0 (no browser sends one)
- * and 400 over HTTP/1.1, which requires it.
+ * ({@code --admin-hosts} and {@code --admin-address}), with or without a port. A web page can make its visitor's
+ * browser send requests to the listener through a name of its own re-resolved to a loopback or intranet address (DNS
+ * rebinding), and read the answers, since they are then of the page's own origin; such a request carries the page's
+ * name in {@code Host}, and gets 421 Misdirected Request instead. A request without {@code Host} is answered over
+ * HTTP/1.0 (no browser sends one) and 400 over HTTP/1.1, which requires it.
  */
 final class AdminServer implements AutoCloseable {
 
@@ -165,9 +165,9 @@ final class AdminServer implements AutoCloseable {
   }
 
   /**
-   * Answers each request with {@link PlainHttpHandler#answer} (when it completes, without blocking), 404 when it has no answer, 400 when unreadable or
-   * without the Host HTTP/1.1 requires, 421 when its Host is not this machine's ({@link #hostRefusal}), and asks for
-   * the next request once the answer has left.
+   * Answers each request with {@link PlainHttpHandler#answer} (when it completes, without blocking), 404 when it has
+   * no answer, 400 when unreadable or without the Host HTTP/1.1 requires, 421 when its Host is not this machine's
+   * ({@link #hostRefusal}), and asks for the next request once the answer has left.
    */
   private static final class Answer extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final PlainHttpHandler http;

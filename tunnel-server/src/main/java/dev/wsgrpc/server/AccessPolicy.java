@@ -151,11 +151,11 @@ public final class AccessPolicy {
 
     /**
      * The only {@code Origin} values allowed to open tunnels (e.g. {@code https://app.example.com}, without a
-     * path: browsers send none), compared ignoring case; a request with another Origin gets 403. Requests without Origin (non-browser clients: the
-     * wsgrpc clients send none unless given one) are allowed. A browser sends Origin with every WebSocket upgrade,
-     * and a page's script can speak HTTP/2 inside binary messages, so a tunnel upgrade with an Origin comes from a
-     * web page. Default: empty, the Host's own origin only (same host and port, any scheme): a page of another site
-     * gets 403, whether or not the server asks for credentials, unless
+     * path: browsers send none), compared ignoring case; a request with another Origin gets 403. Requests without
+     * Origin (non-browser clients: the wsgrpc clients send none unless given one) are allowed. A browser sends Origin
+     * with every WebSocket upgrade, and a page's script can speak HTTP/2 inside binary messages, so a tunnel upgrade
+     * with an Origin comes from a web page. Default: empty, the Host's own origin only (same host and port, any
+     * scheme): a page of another site gets 403, whether or not the server asks for credentials, unless
      * {@link #crossSiteCredentialsAllowed(boolean)}. Browser calls ({@link BrowserOptions}) have their own list.
      */
     public Builder allowedOrigins(List<String> origins) {
@@ -175,8 +175,9 @@ public final class AccessPolicy {
      * header decides the client's address, which services then see as {@code Grpc.TRANSPORT_ATTR_REMOTE_ADDR} and
      * {@link #maxTunnelsPerClient} counts by: the chain is walked from the right past these proxies, and the first
      * other hop is the client. A tunnel's header is read from its upgrade request; a native gRPC call's (a proxy
-     * such as nginx {@code grpc_pass} in front) from the call's own headers. From anyone else the header is ignored, and {@code Forwarded} is never read (see
-     * {@link #trustedProxies(List, TrustedProxies.Header)} for proxies that set {@code Forwarded}). Default: none.
+     * such as nginx {@code grpc_pass} in front) from the call's own headers. From anyone else the header is ignored,
+     * and {@code Forwarded} is never read (see {@link #trustedProxies(List, TrustedProxies.Header)} for proxies that
+     * set {@code Forwarded}). Default: none.
      */
     public Builder trustedProxies(List<String> cidrs) {
       return trustedProxies(cidrs, TrustedProxies.Header.X_FORWARDED_FOR);

@@ -21,8 +21,8 @@ import java.nio.charset.StandardCharsets;
  * server handler, passing on the client's address as {@link Grpc#TRANSPORT_ATTR_REMOTE_ADDR}; a native connection on
  * a server with an authenticator carries a {@link NativeCallAuthenticator} for its calls. In a tunnel, a GOAWAY that
  * gRPC's HTTP/2 handler sends for a connection error is passed to {@link ControlFrameHandler#http2Error}, so that the
- * Close says what went wrong to a client that reads no GOAWAY. The only server class that sees grpc-netty's negotiation API, with
- * {@link WebSocketServerNegotiator} and {@link ServerTlsHandler}.
+ * Close says what went wrong to a client that reads no GOAWAY. The only server class that sees grpc-netty's
+ * negotiation API, with {@link WebSocketServerNegotiator} and {@link ServerTlsHandler}.
  */
 final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegotiationHandler {
 

@@ -17,7 +17,8 @@ import java.util.concurrent.CompletionStage;
  * {@link #answer} to return a stage that completes later, on any thread; the answer is then written on the event loop.
  * Meanwhile the connection reads nothing more of the request (pipelined requests and extra bytes are dropped). If the
  * connection closes first, the answer is released, not written; if the handshake timeout passes first, the client gets
- * 503 saying the answer was not ready in time. An answer that was not ready at once carries no CORS headers, even a 404.
+ * 503 saying the answer was not ready in time. An answer that was not ready at once carries no CORS headers, even a
+ * 404.
  */
 @FunctionalInterface
 public interface PlainHttpHandler {

@@ -111,7 +111,8 @@ class ServerUpgradeHandlerTest {
 
   /** A channel whose upgrade step has received the negotiation event, with time frozen. */
   private EmbeddedChannel start(WebSocketServerOptions options) {
-    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(next, null, options, new TunnelCounter(options.access()), true, NoopChannelLogger.INSTANCE), tail);
+    EmbeddedChannel ch = new EmbeddedChannel(new GrpcHandoffHandler(next, null, options,
+        new TunnelCounter(options.access()), true, NoopChannelLogger.INSTANCE), tail);
     ch.freezeTime();
     ch.pipeline().fireUserEventTriggered(event);
     assertNull(ch.readOutbound(), "the server waits for the request");
@@ -757,7 +758,8 @@ class ServerUpgradeHandlerTest {
       ch.attr(HandshakeBackstop.START).set(
           ch.eventLoop().ticker().nanoTime() - TimeUnit.MILLISECONDS.toNanos(startedMillisAgo));
     }
-    ch.pipeline().addLast(new GrpcHandoffHandler(grpc, null, options, counter, callsChecked, NoopChannelLogger.INSTANCE),
+    ch.pipeline().addLast(
+        new GrpcHandoffHandler(grpc, null, options, counter, callsChecked, NoopChannelLogger.INSTANCE),
         new InboundRecorder());
     ch.pipeline().fireUserEventTriggered(event);
     return ch;

@@ -367,7 +367,8 @@ class FrameDecoderTest {
 
   @Test
   void clientsMustCloseOnMaskedFrames() {
-    assertViolation(client(), masked(0x82, "x"), 1002, "expected an unmasked frame (a server masks none) but it was masked");
+    assertViolation(client(), masked(0x82, "x"), 1002,
+        "expected an unmasked frame (a server masks none) but it was masked");
   }
 
   @Test
