@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.client.WebSocketChannels;
+import dev.wsgrpc.it.UpstreamReplicas.JavaReplica;
 import dev.wsgrpc.testing.Closer;
 import dev.wsgrpc.testing.Http2Wire;
 import dev.wsgrpc.testing.RawTunnelClient;
@@ -22,15 +23,18 @@ import io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Relay mode ({@code --mode relay --upstream}): each tunnel's byte stream relayed to an existing gRPC server,
@@ -88,6 +92,47 @@ class GatewayModeTest {
     // Round robin: two of the four tunnels tried the refusing upstream first.
     assertTrue(metrics.contains("wsgrpc_upstream_connect_failures_total 2.0"), metrics);
     assertTrue(metrics.contains("wsgrpc_tunnels_total 4.0"), metrics);
+  }
+
+  /**
+   * Relay mode looks its upstream names up again every {@code --upstream-refresh}, as proxy mode does: a name that
+   * now points elsewhere gets the new tunnels within that period. The name is the jar's own (a hosts file, which the
+   * JDK reads at every lookup, and the JDK's cache off as GATEWAY.md tells operators of a short period); the two
+   * replicas listen on one port of two loopback addresses. Relay mode refused the option and looked names up every
+   * 30 s.
+   */
+  @Test
+  void aNameThatNowPointsElsewhereGetsTheNewTunnelsWithinTheUpstreamRefresh(@TempDir Path dir) throws Exception {
+    JavaReplica a = closer.add(new JavaReplica("java-a"));
+    JavaReplica b = closer.add(new JavaReplica("java-b", new InetSocketAddress("127.0.0.2", a.port())));
+    Path hosts = dir.resolve("hosts");
+    UpstreamReplicas.writeList(hosts, List.of("127.0.0.1 localhost", "127.0.0.1 upstream.test"));
+    jar = closer.add(TunnelServerJar.start(List.of("-Djdk.net.hosts.file=" + hosts, "-Dsun.net.inetaddr.ttl=0"),
+        Map.of(), "--port", "0", "--mode", "relay", "--upstream", "upstream.test:" + a.port(),
+        "--upstream-refresh", "1s"));
+    String url = jar.awaitUrl();
+    assertEquals(a.name, replicaOfANewTunnel(url));
+
+    UpstreamReplicas.writeList(hosts, List.of("127.0.0.1 localhost", "127.0.0.2 upstream.test"));
+    long start = System.nanoTime();
+    String reached = a.name;
+    while (!reached.equals(b.name) && System.nanoTime() - start < TimeUnit.SECONDS.toNanos(60)) {
+      reached = replicaOfANewTunnel(url);
+    }
+    long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
+    assertEquals(b.name, reached, "no new tunnel reached the name's new address within 60 s");
+    assertTrue(seconds <= 10, "a new tunnel reached the name's new address after " + seconds
+        + " s (refresh: 1 s; the default is 30 s)");
+  }
+
+  /** The replica that a call on a tunnel of its own reached. */
+  private static String replicaOfANewTunnel(String url) throws InterruptedException {
+    ManagedChannel tunnel = WebSocketChannels.newChannel(url);
+    try {
+      return UpstreamReplicas.replicaOf(tunnel);
+    } finally {
+      tunnel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
   }
 
   @Test

@@ -48,10 +48,16 @@ final class TunnelServerJar implements AutoCloseable {
 
   /** Starts the jar with {@code args} and extra environment variables; does not wait for it. */
   static TunnelServerJar start(Map<String, String> env, String... args) throws IOException {
-    List<String> command = new ArrayList<>(Arrays.asList(
-        Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
-        // As the build's own tests: every buffer tracked, and a report fails the test (close()).
-        "-Dio.netty.leakDetection.level=paranoid", "-jar", jar().getPath()));
+    return start(List.of(), env, args);
+  }
+
+  /** Starts the jar in a JVM with {@code jvmOptions} (such as {@code -Dname=value}); does not wait for it. */
+  static TunnelServerJar start(List<String> jvmOptions, Map<String, String> env, String... args) throws IOException {
+    List<String> command = new ArrayList<>(List.of(Paths.get(System.getProperty("java.home"), "bin", "java")
+        .toString()));
+    command.addAll(jvmOptions);
+    // As the build's own tests: every buffer tracked, and a report fails the test (close()).
+    command.addAll(List.of("-Dio.netty.leakDetection.level=paranoid", "-jar", jar().getPath()));
     command.addAll(Arrays.asList(args));
     Path out = Files.createTempFile("tunnel-server", ".out");
     Path err = Files.createTempFile("tunnel-server", ".err");

@@ -70,9 +70,14 @@ final class UpstreamReplicas {
     final Server server;
 
     JavaReplica(String name) throws IOException {
+      this(name, new InetSocketAddress("127.0.0.1", 0));
+    }
+
+    /** A replica listening on {@code address} (another loopback address, such as 127.0.0.2, and a given port). */
+    JavaReplica(String name, InetSocketAddress address) throws IOException {
       this.name = name;
       health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
-      server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+      server = NettyServerBuilder.forAddress(address)
           // Gateways under test may ping as often as grpc-java allows (10 s), as an operator permits for short
           // --upstream-keepalive values.
           .permitKeepAliveTime(5, TimeUnit.SECONDS)
@@ -83,7 +88,11 @@ final class UpstreamReplicas {
     }
 
     String address() {
-      return "127.0.0.1:" + ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+      return "127.0.0.1:" + port();
+    }
+
+    int port() {
+      return ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
     }
 
     void serving(boolean serving) {

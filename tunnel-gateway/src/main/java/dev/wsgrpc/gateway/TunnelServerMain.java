@@ -290,7 +290,9 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   @Option(names = "--upstream-refresh", paramLabel = "DURATION", defaultValue = "30s",
       converter = DurationConverter.class,
-      description = "Proxy mode: how often upstream names are looked up again and --upstream-file re-read. "
+      description = "Proxy and relay modes: how often upstream names are looked up again (and --upstream-file "
+          + "re-read). The JDK caches each answer for 30 s (-Dsun.net.inetaddr.ttl=SECONDS, or "
+          + "networkaddress.cache.ttl in java.security): lower it too for a shorter period. "
           + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_UPSTREAM_REFRESH.")
   Duration upstreamRefresh;
 
@@ -746,12 +748,12 @@ public final class TunnelServerMain implements Callable<Integer> {
     for (String flag : List.of("--upstream-keepalive", "--upstream-keepalive-timeout")) {
       refuseUnless(!demo, flag, "--upstream HOST:PORT: it watches upstream connections, and demo mode has none");
     }
+    refuseUnless(!demo, "--upstream-refresh", "--upstream HOST:PORT: it times how often upstream names are looked "
+        + "up again, and demo mode has none");
     // --no-upstream-health-check is not among them: no health checks is what demo and relay modes do anyway.
     String proxyCalls = "only proxy mode makes calls of its own to upstreams (relay mode passes each client's bytes, "
         + "demo mode has no upstreams)";
     String[][] proxyOnly = {
-        {"--upstream-refresh", "relay mode looks its upstream names up again every 30 s, a period of its own, and "
-            + "demo mode has no upstreams"},
         {"--upstream-health-service", "it names the service proxy mode's health checks ask about; relay mode does "
             + "no health checks, and demo mode has no upstreams"},
         {"--upstream-authority", proxyCalls}, {"--upstream-client-cert", proxyCalls},
@@ -996,8 +998,8 @@ public final class TunnelServerMain implements Callable<Integer> {
       }
       upstreamContext = b.build();
     }
-    try (UpstreamGateway gateway = new UpstreamGateway(options, new Upstreams(targets), upstreamContext, relaySettings,
-        tracker)) {
+    try (UpstreamGateway gateway = new UpstreamGateway(options, new Upstreams(targets, upstreamRefresh),
+        upstreamContext, relaySettings, tracker)) {
       InetSocketAddress bound = gateway.start(bindAddress);
       listening(bound.getPort()); // before the line that says so: whoever reads it may read the file at once
       System.out.println("tunnel-server: relay mode, dial " + scheme + "://localhost:" + bound.getPort() + path

@@ -1,9 +1,11 @@
 package dev.wsgrpc.gateway;
 
 import dev.wsgrpc.core.internal.OptionValues;
+import dev.wsgrpc.gateway.proxy.UpstreamOptions;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -15,8 +17,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The upstream gRPC servers of gateway mode: every address of every {@code HOST:PORT} given, resolved at start and
- * again every 30 seconds on a background thread (never on an event loop). New tunnels take them round robin.
+ * The upstream gRPC servers of relay mode: every address of every {@code HOST:PORT} given, resolved at start and
+ * again every refresh period ({@code --upstream-refresh}, 30 s by default) on a background thread (never on an event
+ * loop). New tunnels take them round robin.
  */
 final class Upstreams implements AutoCloseable {
 
@@ -63,10 +66,20 @@ final class Upstreams implements AutoCloseable {
     }
   }
 
+  /** Resolved again every {@link UpstreamOptions#DEFAULT_REFRESH_SECONDS} seconds, as proxy mode's by default. */
   Upstreams(List<Target> targets) throws UnknownHostException {
+    this(targets, Duration.ofSeconds(UpstreamOptions.DEFAULT_REFRESH_SECONDS));
+  }
+
+  /**
+   * Resolves {@code targets} now, and again every {@code refresh} (checked by the caller: 1 ms to about 24.8 days).
+   *
+   * @throws UnknownHostException when no name resolves
+   */
+  Upstreams(List<Target> targets, Duration refresh) throws UnknownHostException {
     this.targets = targets;
     this.resolved = resolve(true);
-    resolver.scheduleWithFixedDelay(this::refresh, 30, 30, TimeUnit.SECONDS);
+    resolver.scheduleWithFixedDelay(this::refresh, refresh.toNanos(), refresh.toNanos(), TimeUnit.NANOSECONDS);
   }
 
   /**

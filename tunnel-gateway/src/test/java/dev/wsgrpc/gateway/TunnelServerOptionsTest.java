@@ -198,10 +198,8 @@ class TunnelServerOptionsTest {
         + "has none", run(Map.of(), "--port=0", "--upstream-keepalive=10s"));
     assertRefused("--upstream-keepalive-timeout needs --upstream HOST:PORT: it watches upstream connections, and "
         + "demo mode has none", run(Map.of(), "--port=0", "--upstream-keepalive-timeout=2s"));
-    String refresh = "--upstream-refresh needs --upstream HOST:PORT in --mode proxy: relay mode looks its upstream "
-        + "names up again every 30 s, a period of its own, and demo mode has no upstreams";
-    assertRefused(refresh, run(Map.of(), with(relay, "--upstream-refresh=10s")));
-    assertRefused(refresh, run(Map.of(), "--port=0", "--upstream-refresh=10s"));
+    assertRefused("--upstream-refresh needs --upstream HOST:PORT: it times how often upstream names are looked up "
+        + "again, and demo mode has none", run(Map.of(), "--port=0", "--upstream-refresh=10s"));
     assertRefused("--upstream-health-service needs --upstream HOST:PORT in --mode proxy: it names the service "
         + "proxy mode's health checks ask about; relay mode does no health checks, and demo mode has no upstreams",
         run(Map.of(), with(relay, "--upstream-health-service=echo.Echo")));
@@ -264,8 +262,10 @@ class TunnelServerOptionsTest {
         "--upstream-keepalive-timeout=2s", "--upstream-refresh=10s", "--upstream-health-service=echo.Echo",
         "--upstream-authority=grpc", "--event-loop-threads=4", "--reflection-refresh=1m")).buildOptions();
     parse(Map.of(), "--upstream=127.0.0.1:1", "--mode=relay", "--upstream-keepalive=10s",
-        "--upstream-keepalive-timeout=2s", "--max-control-frames=10", "--max-pending-bytes=134217728")
-        .buildOptions();
+        "--upstream-keepalive-timeout=2s", "--upstream-refresh=10s", "--max-control-frames=10",
+        "--max-pending-bytes=134217728").buildOptions();
+    // Relay mode looks its names up again every --upstream-refresh too, from its variable as well.
+    parse(Map.of("TUNNEL_UPSTREAM_REFRESH", "5s"), "--upstream=127.0.0.1:1", "--mode=relay").buildOptions();
     // Each default given explicitly, in the modes that do not use it: as if it were not given.
     String[] defaults = {"--max-concurrent-streams=1000", "--max-inbound-message=4194304",
         "--max-inbound-metadata=8192", "--max-connection-age=0s", "--browser-body-timeout=60",
