@@ -1,18 +1,23 @@
 package dev.wsgrpc.gateway;
 
 import dev.wsgrpc.core.internal.OptionValues;
+import dev.wsgrpc.core.internal.RateLimitedLog;
 import dev.wsgrpc.gateway.proxy.UpstreamOptions;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,6 +25,11 @@ import org.slf4j.LoggerFactory;
  * The upstream gRPC servers of relay mode: every address of every {@code HOST:PORT} given, resolved at start and
  * again every refresh period ({@code --upstream-refresh}, 30 s by default) on a background thread (never on an event
  * loop). New tunnels take them round robin.
+ *
+ * <p>A name that does not resolve is one WARN line when it starts failing (at start, or when it no longer resolves),
+ * none while it keeps failing, and one INFO line when it resolves again; for names that flap, a rate limit on top
+ * (at most 5 lines of each kind a minute, or one per name with more names). Meanwhile its addresses are not used,
+ * and while no name resolves the last good addresses are.
  */
 final class Upstreams implements AutoCloseable {
 
@@ -41,7 +51,18 @@ final class Upstreams implements AutoCloseable {
     }
   }
 
+  /** How a host name is looked up: {@link InetAddress#getAllByName}, or a test's own. */
+  interface Lookup {
+    InetAddress[] addresses(String host) throws UnknownHostException;
+  }
+
   private final List<Target> targets;
+  private final Lookup lookup;
+  /** A line per name at start; then, for names that flap, as many a minute (at least 5). */
+  private final RateLimitedLog failedLog;
+  private final RateLimitedLog resolvedLog;
+  /** The names whose last lookup failed; on the resolver thread (before it, the constructor's). */
+  private final Set<Target> failing = new HashSet<>();
   private final AtomicInteger next = new AtomicInteger();
   private final ScheduledExecutorService resolver = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "upstream-dns");
@@ -77,7 +98,18 @@ final class Upstreams implements AutoCloseable {
    * @throws UnknownHostException when no name resolves
    */
   Upstreams(List<Target> targets, Duration refresh) throws UnknownHostException {
+    this(targets, refresh, InetAddress::getAllByName);
+  }
+
+  /** As above, looking names up with {@code lookup}. */
+  Upstreams(List<Target> targets, Duration refresh, Lookup lookup) throws UnknownHostException {
     this.targets = targets;
+    this.lookup = lookup;
+    int burst = Math.max(RateLimitedLog.DEFAULT_BURST, targets.size());
+    failedLog = new RateLimitedLog(logger, RateLimitedLog.Level.WARN, burst, RateLimitedLog.DEFAULT_PERIOD,
+        System::nanoTime);
+    resolvedLog = new RateLimitedLog(logger, RateLimitedLog.Level.INFO, burst, RateLimitedLog.DEFAULT_PERIOD,
+        System::nanoTime);
     this.resolved = resolve(true);
     resolver.scheduleWithFixedDelay(this::refresh, refresh.toNanos(), refresh.toNanos(), TimeUnit.NANOSECONDS);
   }
@@ -105,13 +137,22 @@ final class Upstreams implements AutoCloseable {
     List<Resolved> out = new ArrayList<>();
     UnknownHostException last = null;
     for (Target t : targets) {
+      InetAddress[] all;
       try {
-        for (InetAddress a : InetAddress.getAllByName(t.host)) {
-          out.add(new Resolved(new InetSocketAddress(a, t.port), t.host));
-        }
+        all = lookup.addresses(t.host);
       } catch (UnknownHostException e) {
         last = e;
-        logger.warn("Cannot resolve upstream {}: {}; check --upstream and DNS", t, e.getMessage());
+        if (failing.add(t)) {
+          failedLog.log("Cannot resolve upstream {}: {}; check --upstream and DNS", t, e.getMessage());
+        }
+        continue;
+      }
+      for (InetAddress a : all) {
+        out.add(new Resolved(new InetSocketAddress(a, t.port), t.host));
+      }
+      if (failing.remove(t)) {
+        resolvedLog.log("Upstream {} resolves again, to {}", t,
+            Arrays.stream(all).map(InetAddress::getHostAddress).collect(Collectors.joining(", ")));
       }
     }
     if (out.isEmpty() && failIfNone) {
@@ -122,7 +163,8 @@ final class Upstreams implements AutoCloseable {
     return Collections.unmodifiableList(out);
   }
 
-  private void refresh() {
+  /** Looks every name up again: on the resolver thread (a test's own, with a period that never comes). */
+  void refresh() {
     try {
       List<Resolved> fresh = resolve(false);
       if (!fresh.isEmpty()) {
