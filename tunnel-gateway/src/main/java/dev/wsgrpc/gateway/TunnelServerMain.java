@@ -779,9 +779,14 @@ public final class TunnelServerMain implements Callable<Integer> {
             + "reflection for JSON-over-WebSocket calls, which only proxy mode fetches");
     refuseUnless(!trustedProxies.isEmpty(), "--forwarded-header", "--trusted-proxies: the header is read only from "
         + "those proxies, and without them from no one");
-    refuseUnless(allowedOrigins.isEmpty() || browserOrigins.contains("*"), "--allow-cross-site-credentials",
-        "--browser-origins '*' when --allowed-origins is given: the list alone then decides which pages may open "
-            + "tunnels, and pages of listed --browser-origins need no such permission");
+    // With --allowed-origins, only browser calls for '*' over connections with a credential browsers send by
+    // themselves need the permission, and the only such credential the gateway reads is the TLS client certificate.
+    refuseUnless(allowedOrigins.isEmpty() || (browserOrigins.contains("*") && tlsClientCa != null),
+        "--allow-cross-site-credentials", "--browser-origins '*' and --tls-client-ca when --allowed-origins is "
+            + "given: the list alone then decides which pages may open tunnels, pages of listed --browser-origins "
+            + "need no such permission, and browser calls for any origin need it only over connections with a "
+            + "credential browsers send by themselves, which is a TLS client certificate here (bearer tokens are "
+            + "not one: a page's script adds them)");
     for (String flag : List.of("--admin-address", "--admin-hosts")) {
       refuseUnless(adminPort != null, flag, "--admin-port: it is about the admin listener, which only --admin-port "
           + "opens");

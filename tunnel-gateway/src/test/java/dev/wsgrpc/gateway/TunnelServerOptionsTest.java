@@ -169,7 +169,7 @@ class TunnelServerOptionsTest {
    */
   @Test
   @Timeout(value = 60, unit = TimeUnit.SECONDS)
-  void anOptionTheModeWouldIgnoreIsRefusedSayingWhatItNeeds() throws Exception {
+  void anOptionTheModeWouldIgnoreIsRefusedSayingWhatItNeeds(@TempDir File dir) throws Exception {
     String relayPasses = " needs demo or proxy mode: relay mode passes each tunnel's HTTP/2 bytes to an upstream "
         + "unread, so the upstream's own ";
     String useProxy = " applies (set it there); use --mode proxy for the gateway to apply it";
@@ -227,10 +227,21 @@ class TunnelServerOptionsTest {
         run(Map.of(), "--port=0", "--upstream=127.0.0.1:1", "--max-pending-bytes=134217728"));
     assertRefused("--forwarded-header needs --trusted-proxies: the header is read only from those proxies, and "
         + "without them from no one", run(Map.of(), "--port=0", "--forwarded-header=Forwarded"));
-    assertRefused("--allow-cross-site-credentials needs --browser-origins '*' when --allowed-origins is given: the "
-        + "list alone then decides which pages may open tunnels, and pages of listed --browser-origins need no such "
-        + "permission", run(Map.of(), "--port=0", "--allowed-origins=https://app.example",
-            "--allow-cross-site-credentials"));
+    String crossSite = "--allow-cross-site-credentials needs --browser-origins '*' and --tls-client-ca when "
+        + "--allowed-origins is given: the list alone then decides which pages may open tunnels, pages of listed "
+        + "--browser-origins need no such permission, and browser calls for any origin need it only over "
+        + "connections with a credential browsers send by themselves, which is a TLS client certificate here "
+        + "(bearer tokens are not one: a page's script adds them)";
+    assertRefused(crossSite, run(Map.of(), "--port=0", "--allowed-origins=https://app.example",
+        "--allow-cross-site-credentials"));
+    // Browser calls for any origin with nothing a browser sends by itself: the permission would let nothing in.
+    assertRefused(crossSite, run(Map.of(), "--port=0", "--allowed-origins=https://app.example",
+        "--browser-origins=*", "--allow-cross-site-credentials"));
+    // Bearer tokens are no such credential.
+    File tokens = new File(dir, "tokens.txt");
+    Files.write(tokens.toPath(), "secret app\n".getBytes(StandardCharsets.UTF_8));
+    assertRefused(crossSite, run(Map.of(), "--port=0", "--allowed-origins=https://app.example",
+        "--browser-origins=*", "--allow-cross-site-credentials", "--auth-tokens=" + tokens.getPath()));
     assertRefused("--admin-address needs --admin-port: it is about the admin listener, which only --admin-port "
         + "opens", run(Map.of(), "--port=0", "--admin-address=0.0.0.0"));
     assertRefused("TUNNEL_ADMIN_HOSTS=prometheus: --admin-hosts needs --admin-port: it is about the admin listener, "
@@ -252,12 +263,18 @@ class TunnelServerOptionsTest {
   /** The options refused where they would be ignored, taken where they are used, and at their defaults anywhere. */
   @Test
   void optionsAreTakenInTheModesThatUseThemAndAtTheirDefaultsInAnyMode() {
+    TestCertificates certs = TestCertificates.create();
     String[] demoAndProxy = {"--max-concurrent-streams=10", "--max-inbound-message=8388608",
         "--max-inbound-metadata=16384", "--max-connection-age=1h", "--browser-origins=*",
         "--browser-body-timeout=5s", "--forwarded-header=Forwarded", "--trusted-proxies=10.0.0.0/8",
-        "--allowed-origins=https://app.example", "--allow-cross-site-credentials", "--admin-port=0",
-        "--admin-address=0.0.0.0", "--admin-hosts=prometheus"};
+        "--allowed-origins=https://app.example", "--allow-cross-site-credentials",
+        "--tls-cert=" + certs.serverCertPem().getPath(), "--tls-key=" + certs.serverKeyPem().getPath(),
+        "--tls-client-ca=" + certs.caPem().getPath(), "--admin-port=0", "--admin-address=0.0.0.0",
+        "--admin-hosts=prometheus"};
     parse(Map.of(), demoAndProxy).buildOptions();
+    // Without --allowed-origins it lets pages of other sites open tunnels, whatever else is given.
+    parse(Map.of(), "--allow-cross-site-credentials").buildOptions();
+    parse(Map.of(), "--browser-origins=*", "--allow-cross-site-credentials").buildOptions();
     parse(Map.of(), with(demoAndProxy, "--upstream=127.0.0.1:1", "--mode=proxy", "--upstream-keepalive=10s",
         "--upstream-keepalive-timeout=2s", "--upstream-refresh=10s", "--upstream-health-service=echo.Echo",
         "--upstream-authority=grpc", "--event-loop-threads=4", "--reflection-refresh=1m")).buildOptions();
