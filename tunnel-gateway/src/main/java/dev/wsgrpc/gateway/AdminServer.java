@@ -241,6 +241,8 @@ final class AdminServer implements AutoCloseable {
       } else if (response == null) {
         response = text(HttpResponseStatus.NOT_FOUND, "not found: this admin port serves GET /healthz and "
             + "GET /metrics\n");
+      } else if (!HttpUtil.isKeepAlive(response)) {
+        keepAlive = false; // the answer ends the connection (a gateway shutting down)
       }
       send(ctx, response, head, keepAlive);
     }

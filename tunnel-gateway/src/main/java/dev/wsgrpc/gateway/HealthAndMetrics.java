@@ -9,6 +9,7 @@ import io.netty.buffer.ByteBufUtil;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -18,9 +19,11 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.SocketAddress;
+import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -35,7 +38,8 @@ import java.util.function.BooleanSupplier;
  * <p>{@code /healthz} is answered at once; {@code /metrics} is rendered on one thread of its own ({@value #THREAD}),
  * never on an event loop (a large registry takes hundreds of milliseconds, which would stall every tunnel of the loop).
  * At most {@value #MAX_SCRAPES_WAITING} scrapes wait for it; another is answered 503 at once, so that a flood of
- * scrapes costs neither memory nor threads.
+ * scrapes costs neither memory nor threads. {@link #close()} answers the scrapes still waiting, and the one being
+ * rendered, 503 with {@code Connection: close}, so that a gateway shutting down leaves none unanswered.
  */
 final class HealthAndMetrics implements PlainHttpHandler, AutoCloseable {
 
@@ -49,6 +53,8 @@ final class HealthAndMetrics implements PlainHttpHandler, AutoCloseable {
   private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
   /** Renders {@code /metrics}; null without it. */
   private final ThreadPoolExecutor renderer;
+  /** The scrapes the renderer took, waiting or being rendered, for {@link #close()} to answer: as many as it holds. */
+  private final Set<Scrape> scrapes = ConcurrentHashMap.newKeySet();
 
   /** Serves {@code /healthz} and, when {@code metrics}, {@code /metrics}; {@link #close()} stops its thread. */
   HealthAndMetrics(PrometheusRegistry registry, BooleanSupplier draining, boolean metrics) {
@@ -84,22 +90,79 @@ final class HealthAndMetrics implements PlainHttpHandler, AutoCloseable {
         || HttpMethod.HEAD.equals(request.method()))) {
       return CompletableFuture.completedFuture(handle(request, clientAddress, alloc));
     }
+    Scrape scrape = new Scrape(alloc);
+    scrapes.add(scrape); // first: close() answers every scrape the renderer took
     try {
-      return CompletableFuture.supplyAsync(() -> metrics(alloc), renderer);
+      renderer.execute(scrape);
     } catch (RejectedExecutionException e) {
-      FullHttpResponse busy = text(alloc, HttpResponseStatus.SERVICE_UNAVAILABLE, "/metrics is busy: "
-          + MAX_SCRAPES_WAITING + " scrapes already wait for the one being rendered; retry later\n",
-          "text/plain; charset=utf-8");
-      busy.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
-      return CompletableFuture.completedFuture(busy);
+      scrapes.remove(scrape);
+      if (renderer.isShutdown()) {
+        scrape.finish(stopped(alloc));
+      } else {
+        FullHttpResponse busy = text(alloc, HttpResponseStatus.SERVICE_UNAVAILABLE, "/metrics is busy: "
+            + MAX_SCRAPES_WAITING + " scrapes already wait for the one being rendered; retry later\n",
+            "text/plain; charset=utf-8");
+        busy.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
+        scrape.finish(busy);
+      }
     }
+    return scrape.answer;
   }
 
-  /** Stops the thread that renders {@code /metrics}; scrapes still waiting get no answer. */
+  /**
+   * Stops the thread that renders {@code /metrics}, without waiting for it: the scrapes still waiting for it, and the
+   * one being rendered (whose page is dropped when done), are answered at once, as is every scrape after: 503 with
+   * {@code Retry-After: 5} and {@code Connection: close}. Their connections are written to on their event loops, so
+   * a listener closed after this writes the answers first. Closing again does nothing.
+   */
   @Override
   public void close() {
-    if (renderer != null) {
-      renderer.shutdownNow();
+    if (renderer == null) {
+      return;
+    }
+    renderer.shutdown(); // takes no more scrapes
+    for (Scrape scrape : scrapes) {
+      scrapes.remove(scrape);
+      scrape.finish(stopped(scrape.alloc));
+    }
+    renderer.shutdownNow(); // only now: the render it interrupts may end, and must find its scrape answered
+  }
+
+  private static FullHttpResponse stopped(ByteBufAllocator alloc) {
+    FullHttpResponse stopped = text(alloc, HttpResponseStatus.SERVICE_UNAVAILABLE,
+        "/metrics is not served: the gateway is shutting down\n", "text/plain; charset=utf-8");
+    stopped.headers().set(HttpHeaderNames.RETRY_AFTER, 5);
+    stopped.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    return stopped;
+  }
+
+  /** A scrape for the renderer: answered once, with its page, or 503 by {@link #close()}, whichever comes first. */
+  private final class Scrape implements Runnable {
+    final CompletableFuture<FullHttpResponse> answer = new CompletableFuture<>();
+    final ByteBufAllocator alloc;
+
+    Scrape(ByteBufAllocator alloc) {
+      this.alloc = alloc;
+    }
+
+    @Override
+    public void run() {
+      try {
+        if (!answer.isDone()) {
+          finish(metrics(alloc));
+        }
+      } catch (Throwable t) {
+        answer.completeExceptionally(t);
+      } finally {
+        scrapes.remove(this);
+      }
+    }
+
+    /** Answers with {@code response}, or releases it when the scrape was answered already. */
+    void finish(FullHttpResponse response) {
+      if (!answer.complete(response)) {
+        response.release();
+      }
     }
   }
 

@@ -418,6 +418,8 @@ public final class TunnelServerMain implements Callable<Integer> {
   private CommandSpec builtInDefaults;
   /** The admin listener's address once it listens; null without --admin-port. */
   private InetSocketAddress adminListening;
+  /** /healthz and /metrics of both listeners (call); closed when the drain ends, before the port closes. */
+  private HealthAndMetrics http;
 
   /** The services --descriptor-set describes, by full name. */
   private java.util.Map<String, com.google.protobuf.Descriptors.ServiceDescriptor> describedServices =
@@ -469,7 +471,7 @@ public final class TunnelServerMain implements Callable<Integer> {
     boolean demo = upstream.isEmpty() && upstreamFile == null;
     TunnelTracker tracker = new TunnelTracker(registry, !demo && mode == GatewayMode.RELAY);
     MemoryGauges.register(registry);
-    HealthAndMetrics http = new HealthAndMetrics(registry, () -> draining, true);
+    http = new HealthAndMetrics(registry, () -> draining, true);
     Reloading<io.netty.handler.ssl.SslContext> tls = null;
     Reloading<java.util.Map<String, String>> tokens = null;
     AccessPolicy.Builder access = options.access().toBuilder()
@@ -543,10 +545,10 @@ public final class TunnelServerMain implements Callable<Integer> {
       if (healthFile != null) {
         HealthFile.delete(healthFile.toPath());
       }
+      http.close(); // first: scrapes still waiting on the admin listener get 503 before it closes
       if (admin != null) {
         admin.close();
       }
-      http.close();
       if (tls != null) {
         tls.close();
       }
@@ -980,6 +982,7 @@ public final class TunnelServerMain implements Callable<Integer> {
         }
       }
     });
+    http.close(); // scrapes still waiting for /metrics get 503 now, while their connections are open
     // Only now: Server.shutdown() closes the port, and /healthz with it.
     server.shutdown();
     if (!server.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
@@ -1014,6 +1017,7 @@ public final class TunnelServerMain implements Callable<Integer> {
       long deadline = System.nanoTime() + drainTimeout.toNanos();
       beginDrain(tracker);
       String drained = drainConnections(tracker, deadline, gateway::beginDrain); // idempotent per connection
+      http.close(); // scrapes still waiting for /metrics get 503 now, before the gateway closes their connections
       logger.info("Stopped: {}", drained);
     }
   }

@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.server.PlainHttpHandler;
+import dev.wsgrpc.server.WebSocketServerOptions;
+import dev.wsgrpc.server.WebSocketServers;
+import io.grpc.Server;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
@@ -14,6 +18,7 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpVersion;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
@@ -24,11 +29,14 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -358,6 +366,118 @@ class AdminServerTest {
       FullHttpResponse response = answer.get(30, TimeUnit.SECONDS);
       assertEquals(200, response.status().code());
       assertTrue(response.release());
+    }
+  }
+
+  /** {@link #http}, counting {@code asked} down once it has been asked for each answer (a scrape handed on). */
+  private PlainHttpHandler counting(CountDownLatch asked) {
+    return new PlainHttpHandler() {
+      @Override
+      public FullHttpResponse handle(HttpRequest request, SocketAddress clientAddress, ByteBufAllocator alloc) {
+        return http.handle(request, clientAddress, alloc);
+      }
+
+      @Override
+      public CompletionStage<FullHttpResponse> answer(HttpRequest request, SocketAddress clientAddress,
+          ByteBufAllocator alloc) {
+        CompletionStage<FullHttpResponse> answer = http.answer(request, clientAddress, alloc);
+        asked.countDown();
+        return answer;
+      }
+    };
+  }
+
+  /** Opens a connection to {@code port} and sends a scrape of /metrics on it, keeping the connection alive. */
+  private static Socket scrape(int port) throws IOException {
+    Socket socket = new Socket("127.0.0.1", port);
+    socket.setSoTimeout(30_000);
+    socket.getOutputStream().write("GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        .getBytes(StandardCharsets.ISO_8859_1));
+    return socket;
+  }
+
+  /** What a scrape waiting when the gateway stopped gets: 503 saying why, then the end of its connection. */
+  private static void assertAnsweredStopping(String answer, List<String> all) {
+    assertTrue(answer.startsWith("HTTP/1.1 503 Service Unavailable\r\n"), "the answers: " + all);
+    String headers = answer.toLowerCase(Locale.ROOT);
+    assertTrue(headers.contains("\r\nconnection: close\r\n"), answer);
+    assertTrue(headers.contains("\r\nretry-after: 5\r\n"), answer);
+    assertTrue(answer.endsWith("\r\n\r\n/metrics is not served: the gateway is shutting down\n"), answer);
+  }
+
+  /**
+   * Sends {@code asked}'s count of scrapes to {@code port} on connections of their own (one is rendered, the others
+   * wait for it), then stops as the gateway does: {@link #http} closed, then the listener ({@code closeListener}).
+   * Each scrape must be answered 503 saying why, before its connection ends; the render thread is not waited for.
+   */
+  private void assertWaitingScrapesAre503WhenStopping(int port, CountDownLatch asked, Runnable closeListener)
+      throws Exception {
+    CountDownLatch rendering = new CountDownLatch(1);
+    CountDownLatch go = new CountDownLatch(1);
+    registry.register(slow(new CopyOnWriteArrayList<>(), rendering, go));
+    List<Socket> scrapes = new ArrayList<>();
+    boolean closed = false;
+    try {
+      for (long i = asked.getCount(); i > 0; i--) {
+        scrapes.add(scrape(port));
+      }
+      assertTrue(asked.await(30, TimeUnit.SECONDS), "one scrape is being rendered, the others wait for it");
+      assertTrue(rendering.await(30, TimeUnit.SECONDS));
+      http.close(); // what TunnelServerMain does when the drain ends, before its listeners close
+      closed = true;
+      closeListener.run();
+      List<String> answers = new ArrayList<>();
+      for (Socket socket : scrapes) {
+        answers.add(readAll(socket.getInputStream()));
+      }
+      for (String answer : answers) {
+        assertAnsweredStopping(answer, answers);
+      }
+    } finally {
+      go.countDown();
+      if (!closed) {
+        closeListener.run();
+      }
+      for (Socket socket : scrapes) {
+        socket.close();
+      }
+    }
+  }
+
+  /** On the admin listener, keep-alive connections included; they ended without an answer. */
+  @Test
+  void scrapesStillWaitingWhenTheGatewayStopsAre503() throws Exception {
+    CountDownLatch asked = new CountDownLatch(3);
+    AdminServer listener = AdminServer.start(new InetSocketAddress("127.0.0.1", 0), counting(asked), Set.of());
+    assertWaitingScrapesAre503WhenStopping(listener.address().getPort(), asked, listener::close);
+  }
+
+  /** On the public port too, even when the drain deadline closes every connection left at once. */
+  @Test
+  void scrapesStillWaitingOnThePublicPortWhenTheGatewayStopsAre503() throws Exception {
+    CountDownLatch asked = new CountDownLatch(3);
+    Server server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+        WebSocketServerOptions.newBuilder().plainHttpHandler(counting(asked)).build()).build().start();
+    try {
+      assertWaitingScrapesAre503WhenStopping(((InetSocketAddress) server.getListenSockets().get(0)).getPort(),
+          asked, server::shutdownNow);
+    } finally {
+      server.shutdownNow().awaitTermination(30, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void scrapesAfterCloseAre503SayingTheGatewayStops() {
+    http.close();
+    FullHttpResponse stopped = http.answer(new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/metrics"),
+        null, ByteBufAllocator.DEFAULT).toCompletableFuture().getNow(null);
+    try {
+      assertEquals(503, stopped.status().code());
+      assertEquals("close", stopped.headers().get("Connection"));
+      assertEquals("/metrics is not served: the gateway is shutting down\n",
+          stopped.content().toString(StandardCharsets.UTF_8));
+    } finally {
+      assertTrue(stopped.release());
     }
   }
 }
