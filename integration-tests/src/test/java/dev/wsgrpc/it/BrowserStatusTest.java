@@ -31,12 +31,14 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The statuses every browser protocol gives for the same event, against the library server with a real gRPC
  * service on loopback: a deadline that passes on the server (DEADLINE_EXCEEDED, not CANCELLED, on gRPC-Web,
- * grpc-websockets and wsgrpc-json), a gRPC-Web format other than protobuf, an oversized JSON message, and the
- * CORS preflight's headers.
+ * grpc-websockets and wsgrpc-json), a gRPC-Web format other than protobuf, a gRPC-Web body that is not framed as
+ * gRPC messages, an oversized JSON message, and the CORS preflight's headers.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class BrowserStatusTest {
@@ -95,6 +97,27 @@ class BrowserStatusTest {
     assertEquals("4", response.headers().firstValue("grpc-status").orElse(null), response.headers().toString());
     String message = response.headers().firstValue("grpc-message").orElse("");
     assertTrue(message.matches(DEADLINE), message);
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "0000000100 0a02 | expected a message of 256 bytes (its length prefix) but the body ended after 2",
+      "0000000003 0a0168 00000000 | expected a 5-byte message header but the body ended after 4",
+      "0100000000 | expected an uncompressed message (flags 0x00: the request has no grpc-encoding) but its flags "
+          + "were 0x01",
+      "0000000000 8000000000 | expected a message (flags 0x00) but was a trailers frame (flags 0x80), which only a "
+          + "server sends",
+      "0200000000 | expected a message with flags 0x00 (or 0x01, compressed, with a grpc-encoding) but its flags "
+          + "were 0x02"})
+  void aGrpcWebBodyNotFramedAsGrpcMessagesIsRefusedSayingWhatWasExpectedAndWhatArrived(String hex, String expected)
+      throws Exception {
+    byte[] body = java.util.HexFormat.of().parseHex(hex.replace(" ", ""));
+    int before = echo.unaryCalls.get();
+    HttpResponse<byte[]> response = grpcWeb("application/grpc-web+proto", body);
+    assertEquals(200, response.statusCode());
+    assertEquals("13", response.headers().firstValue("grpc-status").orElse(null), response.headers().toString());
+    assertEquals(expected, response.headers().firstValue("grpc-message").orElse(null));
+    assertEquals(before, echo.unaryCalls.get(), "nothing reached the service");
   }
 
   @Test

@@ -39,7 +39,8 @@ import java.util.concurrent.TimeUnit;
  * </pre>
  *
  * <p>Each request ({@code POST /package.Service/Method}) becomes one HTTP/2 stream: its headers become metadata, its
- * body the stream's data (base64-decoded for the {@code -text} content types). gRPC's answer comes back as one
+ * body the stream's data (base64-decoded for the {@code -text} content types; a body not framed as gRPC messages,
+ * {@link RequestMessageFraming}, ends the call INTERNAL saying why). gRPC's answer comes back as one
  * chunked response: the response headers, the data as it comes, then the trailers as a body frame flagged
  * {@code 0x80}. A call that ends without data (trailers only, e.g. an unknown method) is answered with the status in
  * the response headers. Requests follow each other on a kept-alive connection, each checked by the {@link Gate}.
@@ -78,6 +79,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   private String responseContentType;
   private GrpcWebText.Decoder decoder;
   private GrpcWebText.Encoder encoder;
+  private RequestMessageFraming framing;
   private boolean requestEnded;
   private boolean responseStarted;
   private boolean responseEnded;
@@ -265,6 +267,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     responseContentType = (text ? TEXT_CONTENT_TYPE : CONTENT_TYPE) + "+proto";
     decoder = text ? new GrpcWebText.Decoder() : null;
     encoder = text ? new GrpcWebText.Encoder() : null;
+    framing = new RequestMessageFraming(request.headers().get("grpc-encoding"));
     requestEnded = false;
     responseStarted = false;
     responseEnded = false;
@@ -299,21 +302,26 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
       brokenBody();
       return;
     }
-    ByteBuf data;
-    if (text) {
-      try {
+    ByteBuf data = text ? null : content.content().retain();
+    try {
+      if (text) {
         data = decoder.decode(content.content(), ctx.alloc());
         if (last && !decoder.complete()) {
-          data.release();
           throw new IllegalArgumentException("expected a body in whole groups of 4 base64 characters");
         }
-      } catch (IllegalArgumentException e) {
-        discarding = !last;
-        failCall(Status.INTERNAL.withDescription(e.getMessage()));
-        return;
       }
-    } else {
-      data = content.content().retain();
+      // Checked here rather than left to gRPC, whose own words say neither what was expected nor what arrived.
+      framing.next(data);
+      if (last) {
+        framing.end();
+      }
+    } catch (IllegalArgumentException e) {
+      if (data != null) {
+        data.release();
+      }
+      discarding = !last;
+      failCall(Status.INTERNAL.withDescription(e.getMessage()));
+      return;
     }
     requestEnded = last;
     if (data.isReadable() || last) {

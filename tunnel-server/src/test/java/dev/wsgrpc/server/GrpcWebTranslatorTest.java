@@ -211,6 +211,29 @@ class GrpcWebTranslatorTest {
   }
 
   @Test
+  void aMessageFromTheClientFlaggedAsTrailersCancelsTheCallBeforeGrpcReadsItAndSaysWhy() {
+    open();
+    translator.start(request("/pkg.Svc/Echo", "application/grpc-web-text"));
+    ByteBuf body = Unpooled.wrappedBuffer(retainedRelease(grpcMessage("ok")), new byte[] {(byte) 0x80, 0, 0, 0, 0});
+    channel.writeInbound(new DefaultHttpContent(Unpooled.copiedBuffer(Base64.getEncoder().encode(body.nioBuffer()))));
+    body.release();
+    channel.runPendingTasks();
+    ScriptedHttp2Server.Stream stream = server.only();
+    assertEquals(Http2Error.CANCEL.code(), stream.resetCode);
+    assertEquals(0, stream.data.readableBytes(), "gRPC got none of the piece that held the trailers frame");
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      FullHttpResponse response = (FullHttpResponse) out.get(0);
+      assertEquals("13", response.headers().get("grpc-status"));
+      assertEquals("expected a message (flags 0x00) but was a trailers frame (flags 0x80), which only a server sends",
+          response.headers().get("grpc-message"));
+      assertEquals("close", response.headers().get(HttpHeaderNames.CONNECTION));
+    } finally {
+      BrowserFrames.release(out);
+    }
+  }
+
+  @Test
   void textCallsAreDecodedAndAnsweredInBase64() {
     open();
     translator.start(request("/pkg.Svc/Echo", "application/grpc-web-text"));
