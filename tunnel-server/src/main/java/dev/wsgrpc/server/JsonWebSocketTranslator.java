@@ -420,7 +420,16 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
           + " as JSON but " + e.getMessage()));
       return;
     }
-    byte[] bytes = builder.build().toByteArray();
+    DynamicMessage request = builder.build();
+    // The protobuf may be several times its JSON (a repeated int32 of -1s: 3 characters, 10 bytes each): sized
+    // before it is written out, as the response's JSON is.
+    int size = request.getSerializedSize();
+    if (size > maxMessageBytes) {
+      fail(Status.RESOURCE_EXHAUSTED.withDescription("expected a request message of at most " + maxMessageBytes
+          + " bytes but its protobuf had " + size));
+      return;
+    }
+    byte[] bytes = request.toByteArray();
     ByteBuf framed = ctx.alloc().buffer(5 + bytes.length).writeByte(0).writeInt(bytes.length).writeBytes(bytes);
     bridge.data(streamId, framed, false);
     pauseWhileFull();

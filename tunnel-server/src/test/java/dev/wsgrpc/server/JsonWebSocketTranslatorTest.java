@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Test;
 /** {@link JsonWebSocketTranslator} in front of a real HTTP/2 server handler, on an {@link EmbeddedChannel}. */
 class JsonWebSocketTranslatorTest {
 
-  /** test.Greeter/Greet: test.Greeting {string text = 1; int32 count = 2;} both ways. */
+  /** test.Greeter/Greet: test.Greeting {string text = 1; int32 count = 2; repeated int32 marks = 3;} both ways. */
   static final Descriptors.FileDescriptor FILE;
 
   static {
@@ -40,9 +40,12 @@ class JsonWebSocketTranslatorTest {
         .setType(FieldDescriptorProto.Type.TYPE_STRING).setLabel(FieldDescriptorProto.Label.LABEL_OPTIONAL);
     FieldDescriptorProto.Builder count = FieldDescriptorProto.newBuilder().setName("count").setNumber(2)
         .setType(FieldDescriptorProto.Type.TYPE_INT32).setLabel(FieldDescriptorProto.Label.LABEL_OPTIONAL);
+    FieldDescriptorProto.Builder marks = FieldDescriptorProto.newBuilder().setName("marks").setNumber(3)
+        .setType(FieldDescriptorProto.Type.TYPE_INT32).setLabel(FieldDescriptorProto.Label.LABEL_REPEATED);
     FileDescriptorProto proto = FileDescriptorProto.newBuilder().setName("test.proto").setPackage("test")
         .setSyntax("proto3")
-        .addMessageType(DescriptorProto.newBuilder().setName("Greeting").addField(text).addField(count))
+        .addMessageType(DescriptorProto.newBuilder().setName("Greeting").addField(text).addField(count)
+            .addField(marks))
         .addService(ServiceDescriptorProto.newBuilder().setName("Greeter").addMethod(MethodDescriptorProto
             .newBuilder().setName("Greet").setInputType(".test.Greeting").setOutputType(".test.Greeting")
             .setClientStreaming(true).setServerStreaming(true)))
@@ -429,6 +432,23 @@ class JsonWebSocketTranslatorTest {
     assertEquals("{\"status\":{\"code\":8,\"message\":\"expected a first message of at most 256 bytes before the "
         + "call is admitted (credentials at the upgrade admit larger ones) but it had 327\",\"details\":[]}}",
         texts().get(0));
+  }
+
+  @Test
+  void aRequestWhoseProtobufIsOverTheLimitEndsTheCallThoughItsJsonFits() {
+    open(true);
+    channel.writeInbound(text("{\"message\": {\"text\": \"hi\"}}"));
+    channel.runPendingTasks();
+    ScriptedHttp2Server.Stream stream = server.only();
+    int before = stream.data.readableBytes();
+    // 300 marks of -1: 3 characters of JSON each, 10 bytes of protobuf (a negative int32 is a 10-byte varint).
+    String marks = String.join(",", java.util.Collections.nCopies(300, "-1"));
+    channel.writeInbound(text("{\"message\": {\"marks\": [" + marks + "]}}"));
+    channel.runPendingTasks();
+    assertEquals(before, stream.data.readableBytes(), "gRPC got nothing of it");
+    assertEquals(Http2Error.CANCEL.code(), stream.resetCode);
+    assertEquals(List.of("{\"status\":{\"code\":8,\"message\":\"expected a request message of at most 1024 bytes "
+        + "but its protobuf had 3003\",\"details\":[]}}", "close"), texts());
   }
 
   @Test
