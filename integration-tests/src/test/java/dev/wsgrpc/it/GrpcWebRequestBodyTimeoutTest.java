@@ -4,8 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.server.BrowserOptions;
+import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.FaultInjectingRelay;
+import dev.wsgrpc.testing.TestCertificates;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.Server;
@@ -30,7 +33,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * A gRPC-Web request whose body stops arriving is ended after {@link BrowserOptions#requestBodyTimeout()}: HTTP/1.1
  * has no ping, so without it a client that vanished mid-body would hold its connection and its tunnel slot until TCP
- * noticed. Real sockets on loopback, a real gRPC server, a 1 s timeout.
+ * noticed. Real sockets on loopback, a real gRPC server, a 1 s timeout; TLS through a slow relay where bytes must count
+ * as they arrive rather than once TLS decrypted them.
  */
 class GrpcWebRequestBodyTimeoutTest {
 
@@ -43,6 +47,11 @@ class GrpcWebRequestBodyTimeoutTest {
   private int port;
 
   private void start() throws Exception {
+    start(null);
+  }
+
+  /** Starts the server, over TLS with {@code tls}'s certificate unless it is null. */
+  private void start(TestCertificates tls) throws Exception {
     ServerInterceptor cancellations = new ServerInterceptor() {
       @Override
       public <Q, A> ServerCall.Listener<Q> interceptCall(ServerCall<Q, A> call, Metadata headers,
@@ -56,10 +65,12 @@ class GrpcWebRequestBodyTimeoutTest {
         };
       }
     };
-    WebSocketServerOptions options = WebSocketServerOptions.newBuilder()
-        .browser(BrowserOptions.forOrigins("*").toBuilder().requestBodyTimeout(BODY_TIMEOUT).build())
-        .build();
-    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), options)
+    WebSocketServerOptions.Builder options = WebSocketServerOptions.newBuilder()
+        .browser(BrowserOptions.forOrigins("*").toBuilder().requestBodyTimeout(BODY_TIMEOUT).build());
+    if (tls != null) {
+      options.tls(ServerTls.pemFiles(tls.serverCertPem(), tls.serverKeyPem()));
+    }
+    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), options.build())
         .addService(ServerInterceptors.intercept(echo, cancellations))
         .build()
         .start();
@@ -77,6 +88,13 @@ class GrpcWebRequestBodyTimeoutTest {
   private static String head(String contentType, int contentLength) {
     return "POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: " + contentType
         + "\r\nX-Grpc-Web: 1\r\nContent-Length: " + contentLength + "\r\n\r\n";
+  }
+
+  /** The head of a binary gRPC-Web request after which the server closes the connection. */
+  private static byte[] lastRequestHead(int contentLength) {
+    return ("POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        + "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nContent-Length: " + contentLength
+        + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
   }
 
   @ParameterizedTest(name = "{0}")
@@ -107,9 +125,7 @@ class GrpcWebRequestBodyTimeoutTest {
     try (Socket socket = new Socket("127.0.0.1", port)) {
       socket.setSoTimeout(30_000);
       OutputStream out = socket.getOutputStream();
-      out.write(("POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-          + "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nContent-Length: " + body.length
-          + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(lastRequestHead(body.length));
       out.flush();
       // A byte every 100 ms (27 bytes: over 2.5 s in all, more than twice the timeout), a tenth of the timeout
       // apart, so a busy machine that wakes the client late does not make a silence of it. The pause paces the
@@ -123,6 +139,30 @@ class GrpcWebRequestBodyTimeoutTest {
       String answer = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
       assertTrue(answer.startsWith("HTTP/1.1 200 OK\r\n"), answer);
       assertTrue(answer.contains("steady, byte by byte") && answer.contains("grpc-status: 0\r\n"), answer);
+    }
+    assertEquals(1, cancelled.getCount(), "the call completed without a cancellation");
+  }
+
+  @Test
+  void aBodyInATlsRecordThatArrivesSlowlyButSteadilyIsNotCut() throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    start(certs);
+    byte[] body = BrowserCallIdentityTest.unaryBody("x".repeat(12_000));
+    try (FaultInjectingRelay slowLink = new FaultInjectingRelay(new InetSocketAddress("127.0.0.1", port))) {
+      // 256 bytes every 60 ms: the body's TLS record (about 12 KiB, one write) takes some 2.8 s to arrive, nearly
+      // three times the timeout, and none of it is decrypted before its last byte; its bytes arrive all along.
+      slowLink.slowUplink(256, 60);
+      try (Socket socket = certs.jdkClientContext().getSocketFactory().createSocket("127.0.0.1", slowLink.port())) {
+        socket.setSoTimeout(30_000);
+        OutputStream out = socket.getOutputStream();
+        out.write(lastRequestHead(body.length));
+        out.flush();
+        out.write(body);
+        out.flush();
+        String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+        assertTrue(answer.startsWith("HTTP/1.1 200 OK\r\n"), answer);
+        assertTrue(answer.contains("grpc-status: 0\r\n"), answer);
+      }
     }
     assertEquals(1, cancelled.getCount(), "the call completed without a cancellation");
   }

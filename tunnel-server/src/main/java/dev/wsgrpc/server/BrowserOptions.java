@@ -227,8 +227,9 @@ public final class BrowserOptions {
 
     /**
      * How long a gRPC-Web request's body may go without a byte arriving while the request is unfinished (the clock
-     * restarts on every read, so a body that arrives slowly but steadily is never cut; it does not run while the
-     * server itself stops reading because gRPC's flow-control window is full). When it runs out, the gRPC call is
+     * restarts on every read of the socket, before TLS decrypts it, so a body that arrives slowly but steadily is
+     * never cut, even within a TLS record not yet whole; it does not run while the server itself stops reading
+     * because gRPC's flow-control window is full). When it runs out, the gRPC call is
      * cancelled (the service sees it cancelled), the client gets 408 Request Timeout saying what was expected (or,
      * once the response has begun, CANCELLED in the trailers) and the connection closes, freeing its slot under the
      * server's tunnel limits. HTTP/1.1 has no ping: without this, a client that vanished mid-body would hold its

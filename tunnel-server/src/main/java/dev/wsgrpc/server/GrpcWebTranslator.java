@@ -69,6 +69,8 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   private ScheduledFuture<?> bodyTimer;
   /** When the last part of the call's body arrived, in the nanoseconds of the event loop's ticker. */
   private long lastBodyReadNanos;
+  /** When the socket last delivered bytes, before TLS and HTTP/1.1 decoding: the body's arrival as it is sent. */
+  private final SocketReadClock socketReads = new SocketReadClock();
   private boolean keepAlive = true;
   /** Answered for the last time: nothing the client sends is read any more. */
   private boolean closing;
@@ -105,6 +107,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     super.handlerAdded(ctx);
+    ctx.pipeline().addFirst(SocketReadClock.NAME, socketReads);
     if (ctx.pipeline().get(ServerUpgradeHandler.HTTP_CODEC) != null) {
       ctx.pipeline().addBefore(ServerUpgradeHandler.HTTP_CODEC, FollowingRequestTimeout.NAME, requestTimeout);
       ctx.pipeline().addAfter(ServerUpgradeHandler.HTTP_CODEC, FollowingRequestTimeout.HEADS,
@@ -369,14 +372,16 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
 
   /**
    * The body's timer ran out: unless part of the body arrived since it was set (then it waits for the rest of the
-   * time), the call is cancelled toward gRPC, the client gets 408 and the connection closes.
+   * time), the call is cancelled toward gRPC, the client gets 408 and the connection closes. Bytes count when the
+   * socket delivers them, before TLS and HTTP/1.1 decode them: a TLS record passes nothing on until it is whole, and
+   * a slow client may take long to send one.
    */
   private void bodyTimerExpired() {
     bodyTimer = null;
     if (closing || streamId == -1 || requestEnded || !ctx.channel().config().isAutoRead()) {
       return;
     }
-    long silentNanos = ctx.executor().ticker().nanoTime() - lastBodyReadNanos;
+    long silentNanos = ctx.executor().ticker().nanoTime() - Math.max(lastBodyReadNanos, socketReads.lastReadNanos());
     if (silentNanos < bodyTimeoutNanos) {
       bodyTimer = ctx.executor().schedule(this::bodyTimerExpired, bodyTimeoutNanos - silentNanos,
           TimeUnit.NANOSECONDS);

@@ -16,7 +16,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A TCP relay on a loopback port that copies bytes to a target and can break the path the ways networks do: stop
  * forwarding on the connections it carries while keeping them open (a NAT or middlebox that lost its state, a peer
  * that froze: bytes vanish, nothing is reset), or cut them all at once with a TCP reset. New connections are always
- * relayed normally. Plain sockets and threads, so it shares nothing with the code under test.
+ * relayed normally, at the pace of a slow uplink once {@link #slowUplink} was called. Plain sockets and threads, so it
+ * shares nothing with the code under test.
  */
 public final class FaultInjectingRelay implements AutoCloseable {
 
@@ -36,6 +37,9 @@ public final class FaultInjectingRelay implements AutoCloseable {
   private final InetSocketAddress target;
   private final List<Link> links = new ArrayList<>();
   private final AtomicInteger accepted = new AtomicInteger();
+  /** What clients send passes at most this many bytes at a time, {@link #uplinkPauseMillis} apart; 0: at once. */
+  private volatile int uplinkBytes;
+  private volatile long uplinkPauseMillis;
 
   public FaultInjectingRelay(InetSocketAddress target) throws IOException {
     this.target = target;
@@ -61,6 +65,19 @@ public final class FaultInjectingRelay implements AutoCloseable {
         link.stalled = true;
       }
     }
+  }
+
+  /**
+   * From now on, what clients send is passed on at most {@code bytes} at a time, {@code pauseMillis} apart, on every
+   * connection: a slow uplink, whose bytes keep arriving however long a whole TLS record or message takes.
+   */
+  public void slowUplink(int bytes, long pauseMillis) {
+    if (bytes <= 0 || pauseMillis < 0) {
+      throw new IllegalArgumentException("bytes: " + bytes + ", pauseMillis: " + pauseMillis
+          + " (expected: bytes > 0, pauseMillis >= 0)");
+    }
+    uplinkPauseMillis = pauseMillis;
+    uplinkBytes = bytes;
   }
 
   /** Resets every current connection (RST, no FIN), as a crashed middlebox or a yanked cable would look. */
@@ -94,15 +111,15 @@ public final class FaultInjectingRelay implements AutoCloseable {
         synchronized (links) {
           links.add(link);
         }
-        pump(link, client, upstream, "fault-relay-up");
-        pump(link, upstream, client, "fault-relay-down");
+        pump(link, client, upstream, true, "fault-relay-up");
+        pump(link, upstream, client, false, "fault-relay-down");
       } catch (IOException e) {
         reset(client);
       }
     }
   }
 
-  private void pump(Link link, Socket from, Socket to, String name) throws IOException {
+  private void pump(Link link, Socket from, Socket to, boolean uplink, String name) throws IOException {
     InputStream in = from.getInputStream();
     OutputStream out = to.getOutputStream();
     Thread t = new Thread(() -> {
@@ -110,9 +127,15 @@ public final class FaultInjectingRelay implements AutoCloseable {
       try {
         int n;
         while ((n = in.read(buffer)) != -1) {
-          if (!link.stalled) {
-            out.write(buffer, 0, n);
+          int slow = uplink ? uplinkBytes : 0;
+          for (int sent = 0; sent < n && !link.stalled; ) {
+            int piece = slow > 0 ? Math.min(slow, n - sent) : n - sent;
+            out.write(buffer, sent, piece);
             out.flush();
+            sent += piece;
+            if (slow > 0) {
+              Thread.sleep(uplinkPauseMillis); // paces the link; nothing waits on it
+            }
           }
         }
         // A clean end on one side becomes a clean end on the other, unless the link is stalled.
@@ -124,6 +147,9 @@ public final class FaultInjectingRelay implements AutoCloseable {
         if (!link.stalled) {
           close(to);
         }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        close(to);
       }
     }, name);
     t.setDaemon(true);
