@@ -121,6 +121,22 @@ class BrowserStatusTest {
   }
 
   @Test
+  void aGrpcWebSocketsCallWhoseMessagesAreNotFramedAsGrpcMessagesIsRefusedSayingWhatWasExpectedAndWhatArrived()
+      throws Exception {
+    byte[] headers = "content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\n"
+        .getBytes(StandardCharsets.ISO_8859_1);
+    int before = echo.unaryCalls.get();
+    // A data message whose gRPC message says 256 bytes but holds 2, then the half-close.
+    JdkBrowserSocket.Exchange exchange = JdkBrowserSocket.call(
+        URI.create("ws://" + address + "/wsgrpc.testing.Echo/Unary"), "grpc-websockets", headers,
+        new byte[] {0, 0, 0, 0, 1, 0, 0x0a, 0x02}, new byte[] {1});
+    assertEquals(1000, exchange.closeCode);
+    assertEquals("grpc-status: 13\r\ngrpc-message: expected a message of 256 bytes (its length prefix) but the body "
+        + "ended after 2\r\n", exchange.lastHeaderFrame());
+    assertEquals(before, echo.unaryCalls.get(), "nothing reached the service");
+  }
+
+  @Test
   void grpcWebSocketsDeadlineThatPassesOnTheServerIsDeadlineExceeded() throws Exception {
     byte[] headers = ("content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\ngrpc-timeout: 500m\r\n")
         .getBytes(StandardCharsets.ISO_8859_1);

@@ -57,6 +57,8 @@ final class GrpcWebSocketsTranslator extends WebSocketCallTranslator {
   private int messageType = -1;
   private boolean halfClosed;
   private boolean responseStarted;
+  /** Follows the gRPC messages the data messages carry; set with the request headers. */
+  private RequestMessageFraming framing;
 
   GrpcWebSocketsTranslator(String path, String scheme, String authority, SocketAddress clientAddress,
       int maxHeaderBytes, long firstMessageTimeoutMillis, Admission admission) {
@@ -136,6 +138,7 @@ final class GrpcWebSocketsTranslator extends WebSocketCallTranslator {
       }
       headers.add(name, value);
     }
+    framing = new RequestMessageFraming(headers.get("grpc-encoding"));
     startCall(headers, "application/grpc" + protoSuffix(headers.get("content-type")));
   }
 
@@ -169,13 +172,16 @@ final class GrpcWebSocketsTranslator extends WebSocketCallTranslator {
         fail(Status.INTERNAL.withDescription("expected the half-close message to be the single byte 0x01"));
         return;
       }
-      if (frame.isFinalFragment()) {
+      if (frame.isFinalFragment() && !misframed(null)) {
         halfClosed = true;
         bridge.data(streamId, Unpooled.EMPTY_BUFFER, true);
       }
       return;
     }
     if (content.isReadable()) {
+      if (misframed(content)) {
+        return;
+      }
       bridge.data(streamId, content.retain(), false);
       pauseWhileFull();
     }
@@ -185,6 +191,25 @@ final class GrpcWebSocketsTranslator extends WebSocketCallTranslator {
         fail(Status.INTERNAL.withDescription(
             "expected a message of at least one byte but it was empty"));
       }
+    }
+  }
+
+  /**
+   * Follows the call's gRPC messages through {@code piece} ({@code null}: the half-close ends them); when they are
+   * not gRPC's length-prefixed messages, fails the call saying what was expected and what arrived (before gRPC reads
+   * the offending bytes, and would say so in its own words) and returns true.
+   */
+  private boolean misframed(ByteBuf piece) {
+    try {
+      if (piece == null) {
+        framing.end();
+      } else {
+        framing.next(piece);
+      }
+      return false;
+    } catch (IllegalArgumentException e) {
+      fail(Status.INTERNAL.withDescription(e.getMessage()));
+      return true;
     }
   }
 
