@@ -2,8 +2,6 @@ package dev.wsgrpc.benchmarks;
 
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import io.grpc.ManagedChannel;
-import java.lang.management.CompilationMXBean;
-import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -34,19 +32,6 @@ final class ConnectRate extends Workload {
    * (the full run of 2026-12-03 08:42: h2c 630 to 1,256-1,433, ws 606 to 986-1,077 connections per second).
    */
   static final int WARM_UP_FACTOR = 5;
-
-  /**
-   * After that, the warm-up goes on in slices as long as the mode's warm-up until two slices in a row saw the JIT
-   * compiler work for less than this share of their time. 15 s was still not enough: on 2026-12-04 the JIT of a
-   * setup's JVM still compiled for 10-40 % of the time after 30,000 connections (about 20 s), and went quiet only
-   * after some 35,000 (h2c) to 40,000 (ws; more code per connection, so it settles later). Measured before then,
-   * each setup is measured at a different stage of its compilation, and a JVM still compiling in the background
-   * slows whichever setup is measured beside it.
-   */
-  static final double SETTLED_JIT_SHARE = 0.02;
-
-  /** At most this many slices after the first warm-up (45 s in a full run), settled or not. */
-  static final int MAX_SETTLING_SLICES = 15;
 
   /** How many threads open connections at once in the second variant: four per core of this 2-core machine. */
   static final int OPENERS = 8;
@@ -90,23 +75,14 @@ final class ConnectRate extends Workload {
 
   /**
    * Opens connections for {@link #WARM_UP_FACTOR} times {@code duration}, then on in slices of {@code duration} until
-   * the JIT compiler has settled ({@link #SETTLED_JIT_SHARE}) or {@link #MAX_SETTLING_SLICES} have passed.
+   * the JIT compiler has settled ({@link Workload#runUntilJitSettles}). 15 s was still not enough: on 2026-12-04 the
+   * JIT of a setup's JVM still compiled for 10-40 % of the time after 30,000 connections (about 20 s), and went quiet
+   * only after some 35,000 (h2c) to 40,000 (ws; more code per connection, so it settles later).
    */
   @Override
   double warmUp(Setup setup, Duration duration) throws Exception {
     run(setup, duration.multipliedBy(WARM_UP_FACTOR));
-    CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
-    if (jit == null || !jit.isCompilationTimeMonitoringSupported() || duration.isZero()) {
-      return Double.NaN;
-    }
-    int quiet = 0;
-    for (int slice = 0; slice < MAX_SETTLING_SLICES && quiet < 2; slice++) {
-      long compiledMillis = jit.getTotalCompilationTime();
-      long start = System.nanoTime();
-      run(setup, duration);
-      double share = (jit.getTotalCompilationTime() - compiledMillis) * 1e6 / (System.nanoTime() - start);
-      quiet = share < SETTLED_JIT_SHARE ? quiet + 1 : 0;
-    }
+    runUntilJitSettles(setup, duration);
     return Double.NaN;
   }
 

@@ -42,6 +42,27 @@ final class UnaryQps extends Workload {
     return channelCount == 1;
   }
 
+  /**
+   * How many times the mode's warm-up a setup gets over several channels (21 s in a full run) before the JIT compiler
+   * is watched ({@link Workload#runUntilJitSettles}). The shared 3 s left this workload's code (calls spread over
+   * eight connections and both event loops of each side) compiling through the iterations, in the measured JVM and in
+   * the others beside it: in runs 24-26 the rates climbed from the first iteration to the last in every setup (run
+   * 26: h2c from 26.2k to 102k calls a second, ws from 18.6k to 107k), and each ratio compared two JVMs at different
+   * stages of their compilation (0.79-0.91 of h2c). A subset run with 20 s of warm-up had the iterations flat from the
+   * first (h2c 89.9k-105k, ws 97.1k-111k; ws 1.08 of h2c).
+   */
+  static final int SEVERAL_CHANNELS_WARM_UP_FACTOR = 7;
+
+  @Override
+  double warmUp(Setup setup, Duration duration) throws Exception {
+    if (channelCount == 1) {
+      return super.warmUp(setup, duration);
+    }
+    run(setup, duration.multipliedBy(SEVERAL_CHANNELS_WARM_UP_FACTOR));
+    runUntilJitSettles(setup, duration);
+    return Double.NaN;
+  }
+
   @Override
   List<Metric> metrics() {
     return List.of(new Metric("qps", "calls/s", true), new Metric("cpu", "CPU µs/call", false));

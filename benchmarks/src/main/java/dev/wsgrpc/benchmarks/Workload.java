@@ -1,5 +1,7 @@
 package dev.wsgrpc.benchmarks;
 
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -45,6 +47,36 @@ abstract class Workload {
   double warmUp(Setup setup, Duration duration) throws Exception {
     run(setup, duration);
     return Double.NaN;
+  }
+
+  /**
+   * The warm-up goes on in slices until two slices in a row saw the JIT compiler work for less than this share of
+   * their time ({@link #runUntilJitSettles}). Measured before then, each setup is measured at a different stage of its
+   * compilation, and a JVM still compiling in the background slows whichever setup is measured beside it.
+   */
+  static final double SETTLED_JIT_SHARE = 0.02;
+
+  /** At most this many slices ({@link #runUntilJitSettles}; 45 s in a full run), settled or not. */
+  static final int MAX_SETTLING_SLICES = 15;
+
+  /**
+   * Runs {@code slice} of work over {@code setup} again and again until two slices in a row saw this JVM's JIT
+   * compiler work for less than {@link #SETTLED_JIT_SHARE} of their time, or {@link #MAX_SETTLING_SLICES} have run.
+   * For workloads whose code the shared warm-up leaves still compiling; does nothing where the JVM cannot tell.
+   */
+  final void runUntilJitSettles(Setup setup, Duration slice) throws Exception {
+    CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+    if (jit == null || !jit.isCompilationTimeMonitoringSupported() || slice.isZero()) {
+      return;
+    }
+    int quiet = 0;
+    for (int i = 0; i < MAX_SETTLING_SLICES && quiet < 2; i++) {
+      long compiledMillis = jit.getTotalCompilationTime();
+      long start = System.nanoTime();
+      run(setup, slice);
+      double share = (jit.getTotalCompilationTime() - compiledMillis) * 1e6 / (System.nanoTime() - start);
+      quiet = share < SETTLED_JIT_SHARE ? quiet + 1 : 0;
+    }
   }
 
   /**
