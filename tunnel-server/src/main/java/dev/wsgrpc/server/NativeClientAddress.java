@@ -21,14 +21,24 @@ import java.util.Locale;
  * {@link UpgradeRequest#clientAddress()} (its {@link UpgradeRequest#peerAddress()} stays the socket's peer, which
  * {@link NativeCallAuthenticator} has from the connection). Calls in tunnels and browser protocols
  * keep the address their upgrade established (a header inside a tunnel is never read).
+ *
+ * <p>The connection was admitted ({@link TunnelAdmission}) for its peer, the proxy; a call naming another client is
+ * admitted for that client before the authenticator or a service sees it, as a tunnel's upgrade and each gRPC-Web
+ * request of a pooled connection are (path {@code null}, as for a native connection). A refusal ends the call with
+ * the refusal's reason, 403 as {@code PERMISSION_DENIED}, 503 as {@code UNAVAILABLE}, reported to the
+ * {@link TunnelListener} as {@link RejectReason#REJECTED}; the connection's other calls go on.
  */
 final class NativeClientAddress implements ServerInterceptor {
 
   private final TrustedProxies proxies;
+  private final TunnelAdmission admission;
+  private final TunnelListener listener;
   private final Metadata.Key<String> header;
 
-  NativeClientAddress(TrustedProxies proxies) {
-    this.proxies = proxies;
+  NativeClientAddress(AccessPolicy access, TunnelListener listener) {
+    this.proxies = access.trustedProxies();
+    this.admission = access.admission();
+    this.listener = listener;
     this.header = Metadata.Key.of(proxies.header().headerName().toLowerCase(Locale.ROOT),
         Metadata.ASCII_STRING_MARSHALLER);
   }
@@ -49,6 +59,12 @@ final class NativeClientAddress implements ServerInterceptor {
     SocketAddress client = proxies.clientAddress(peer, lines);
     if (client == peer) {
       return next.startCall(call, headers);
+    }
+    TunnelAdmission.Refusal refusal = admission.admit(client, null);
+    if (refusal != null) {
+      call.close(BrowserCalls.statusForHttp(refusal.status(), refusal.reason()), new Metadata());
+      listener.upgradeRejected(client, refusal.status(), RejectReason.REJECTED);
+      return new ServerCall.Listener<ReqT>() {};
     }
     Attributes withClient = attributes.toBuilder().set(Grpc.TRANSPORT_ATTR_REMOTE_ADDR, client).build();
     return next.startCall(new ForwardingServerCall.SimpleForwardingServerCall<ReqT, RespT>(call) {

@@ -15,9 +15,11 @@ public interface TunnelAdmission {
   /**
    * Returns {@code null} to admit the tunnel, or the refusal to answer instead.
    *
-   * @param clientAddress the client's address (after trusted-proxy headers; a native gRPC connection's socket peer)
+   * @param clientAddress the client's address (after trusted-proxy headers; a native gRPC connection's socket peer,
+   *     then, on a connection from a trusted proxy, the client each call names: such a call is refused with the
+   *     reason, 403 as {@code PERMISSION_DENIED}, 503 as {@code UNAVAILABLE})
    * @param path the upgrade's path, or {@code null} for a native gRPC connection (refused with GOAWAY NO_ERROR
-   *     whose debug data is the refusal's reason)
+   *     whose debug data is the refusal's reason) and its calls
    */
   Refusal admit(SocketAddress clientAddress, String path);
 

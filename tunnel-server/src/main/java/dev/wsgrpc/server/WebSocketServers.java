@@ -84,8 +84,9 @@ public final class WebSocketServers {
     // Services read the authenticated principal with TunnelPrincipal.current().
     builder.intercept(TunnelPrincipal.interceptor());
     if (options.nativeGrpc() && !options.access().trustedProxies().isEmpty()) {
-      // Native calls from a trusted proxy name their client in their own headers, as tunnels do in the upgrade.
-      builder.intercept(new NativeClientAddress(options.access().trustedProxies()));
+      // Native calls from a trusted proxy name their client in their own headers, as tunnels do in the upgrade;
+      // each such call is admitted for its client.
+      builder.intercept(new NativeClientAddress(options.access(), options.listener()));
     }
     // grpc-java limits neither concurrent calls nor stream resets unless asked: safe defaults from the options.
     Http2Limits limits = options.http2Limits();

@@ -2,6 +2,7 @@ package dev.wsgrpc.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.grpc.CallOptions;
 import io.grpc.Grpc;
@@ -14,6 +15,8 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
@@ -37,7 +40,7 @@ import org.junit.jupiter.api.Timeout;
  * What a native gRPC call (h2c, no tunnel) from a trusted proxy tells its authenticator and its service: the client
  * the proxy named in the call's headers as {@link UpgradeRequest#clientAddress()} and
  * {@link Grpc#TRANSPORT_ATTR_REMOTE_ADDR}, and the socket's peer, the proxy, as {@link UpgradeRequest#peerAddress()},
- * as a tunnel's upgrade request has them.
+ * as a tunnel's upgrade request has them; and that the {@link TunnelAdmission} is asked about that client.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class NativeCallAddressesTest {
@@ -76,6 +79,60 @@ class NativeCallAddressesTest {
     if (server != null) {
       server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     }
+  }
+
+  /** A unary call on {@code channel} whose headers name {@code forwardedFor}, as a proxy appends it. */
+  private static String callNaming(ManagedChannel channel, String forwardedFor, String request) {
+    Metadata named = new Metadata();
+    named.put(X_FORWARDED_FOR, forwardedFor);
+    return ClientCalls.blockingUnaryCall(
+        io.grpc.ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(named)), METHOD,
+        CallOptions.DEFAULT, request);
+  }
+
+  @Test
+  void aNativeCallFromATrustedProxyIsAdmittedForTheClientItNamesAsATunnelIs() throws Exception {
+    // An admission that keeps one client out: its tunnels through the proxy get 403, and so must its native calls,
+    // which the proxy (nginx grpc_pass) sends on a connection it opened for everyone.
+    List<String> admitted = new CopyOnWriteArrayList<>();
+    List<String> rejected = new CopyOnWriteArrayList<>();
+    AccessPolicy access = AccessPolicy.newBuilder().admission((client, path) -> {
+      String host = ((InetSocketAddress) client).getAddress().getHostAddress();
+      admitted.add(host + " " + path);
+      return host.equals("203.0.113.9") ? TunnelAdmission.Refusal.forbidden("203.0.113.9 is blocked") : null;
+    }).trustedProxies(List.of("127.0.0.1")).build();
+    TunnelListener listener = new TunnelListener() {
+      @Override
+      public void upgradeRejected(SocketAddress clientAddress, int status, RejectReason reason) {
+        rejected.add(((InetSocketAddress) clientAddress).getAddress().getHostAddress() + " " + status + " " + reason);
+      }
+    };
+    WebSocketServerOptions options = WebSocketServerOptions.newBuilder().nativeGrpc(true).access(access)
+        .listener(listener).build();
+    ServerServiceDefinition service = ServerServiceDefinition.builder("test.Address")
+        .addMethod(METHOD, ServerCalls.asyncUnaryCall((request, response) -> {
+          seenByService.add(new InetSocketAddress(request, 0));
+          response.onNext("ok");
+          response.onCompleted();
+        })).build();
+    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), options)
+        .addService(service).build().start();
+    int port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+
+    assertEquals("ok", callNaming(channel, "198.51.100.7", "198.51.100.7"));
+    StatusRuntimeException refused = assertThrows(StatusRuntimeException.class,
+        () -> callNaming(channel, "203.0.113.9", "203.0.113.9"));
+    assertEquals(Status.Code.PERMISSION_DENIED, refused.getStatus().getCode());
+    assertEquals("203.0.113.9 is blocked", refused.getStatus().getDescription());
+    // The same connection goes on for the proxy's other clients.
+    assertEquals("ok", callNaming(channel, "198.51.100.8", "198.51.100.8"));
+
+    assertEquals(List.of(new InetSocketAddress("198.51.100.7", 0), new InetSocketAddress("198.51.100.8", 0)),
+        seenByService, "the refused client's call never reached the service");
+    assertEquals(List.of("127.0.0.1 null", "198.51.100.7 null", "203.0.113.9 null", "198.51.100.8 null"), admitted,
+        "the connection for its peer at its preface, then each call for the client it names");
+    assertEquals(List.of("203.0.113.9 403 rejected"), rejected);
   }
 
   @Test
