@@ -129,8 +129,13 @@ class BrowserCallIdentityTest {
 
   /** One gRPC-Web message: an {@code EchoRequest} carrying {@code payload}, with its 5-byte prefix. */
   static byte[] unaryBody(String payload) {
+    return unaryBody(payload, 0);
+  }
+
+  /** As above, for a call the service answers after {@code delayMs}. */
+  static byte[] unaryBody(String payload, int delayMs) {
     byte[] message = EchoRequest.newBuilder().setPayload(com.google.protobuf.ByteString.copyFromUtf8(payload))
-        .build().toByteArray();
+        .setDelayMs(delayMs).build().toByteArray();
     return ByteBuffer.allocate(5 + message.length).put((byte) 0).putInt(message.length).put(message).array();
   }
 
@@ -562,6 +567,31 @@ class BrowserCallIdentityTest {
         message), this::revokeAliceOnceHerCallIsIn);
     assertTrue(call.all().contains("grpc-status: 16\r\n") && call.all().contains("the bearer token was revoked"),
         call.all());
+  }
+
+  /**
+   * A gRPC-Web request whose token is revoked while its call is in flight: the connection closes at once and the
+   * service sees the call cancelled (the close once went through gRPC's handler, whose graceful shutdown waited for
+   * the call to end: the connection stayed open and the call ran on).
+   */
+  @Test
+  void aRevokedTokensGrpcWebCallInFlightIsCancelledAndItsConnectionClosed() throws Exception {
+    start(AccessPolicy.newBuilder());
+    byte[] body = unaryBody("slow", 120_000);
+    try (Socket socket = new Socket("127.0.0.1", port)) {
+      socket.setSoTimeout(60_000);
+      OutputStream out = socket.getOutputStream();
+      out.write(("POST " + UNARY + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/grpc-web+proto\r\n"
+          + "X-Grpc-Web: 1\r\nAuthorization: Bearer tok-alice\r\nContent-Length: " + body.length + "\r\n\r\n")
+          .getBytes(StandardCharsets.ISO_8859_1));
+      out.write(body);
+      out.flush();
+      assertTrue(echo.delayedUnaryArrived.await(30, TimeUnit.SECONDS), "the call reached the service");
+      validTokens.set(Map.of("tok-bob", "bob"));
+      assertEquals(1, tokens.refresh());
+      assertTrue(echo.cancelled.await(30, TimeUnit.SECONDS), "the service saw its call cancelled");
+      assertEquals(-1, socket.getInputStream().read(), "the connection closed without an answer");
+    }
   }
 
   /**

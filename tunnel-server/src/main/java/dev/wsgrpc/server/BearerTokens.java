@@ -206,8 +206,8 @@ public final class BearerTokens implements TunnelAuthenticator {
   /**
    * Ends what a revoked token admitted on {@code channel}: a tunnel with close 1008; a browser call over a WebSocket
    * of its own (grpc-websockets, wsgrpc-json) as a native call ends (its handler cancelled, the client told
-   * {@code UNAUTHENTICATED} with {@link #REVOKED_REASON} in its protocol's status, then Close 1000); anything else (a
-   * gRPC-Web connection over HTTP/1.1) is closed.
+   * {@code UNAUTHENTICATED} with {@link #REVOKED_REASON} in its protocol's status, then Close 1000); a gRPC-Web
+   * connection over HTTP/1.1 is closed at once, its call in flight cancelled; anything else is closed.
    */
   private static void closeRevoked(Channel channel) {
     channel.eventLoop().execute(() -> {
@@ -224,6 +224,11 @@ public final class BearerTokens implements TunnelAuthenticator {
       WebSocketCallTranslator browserCall = channel.pipeline().get(WebSocketCallTranslator.class);
       if (browserCall != null) {
         browserCall.fail(Status.UNAUTHENTICATED.withDescription(REVOKED_REASON)); // its handler cancelled; Close 1000
+        return;
+      }
+      GrpcWebTranslator grpcWeb = channel.pipeline().get(GrpcWebTranslator.class);
+      if (grpcWeb != null) {
+        grpcWeb.closeRevoked(); // toward the socket: the call in flight is cancelled, not waited for
         return;
       }
       channel.close();

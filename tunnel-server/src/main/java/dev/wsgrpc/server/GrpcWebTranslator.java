@@ -565,6 +565,17 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     LingeringClose.closeAfter(ctx, ctx.writeAndFlush(Unpooled.EMPTY_BUFFER), bodyUnread);
   }
 
+  /**
+   * Closes the connection at once, toward the socket, as {@link #close} does: the bearer token of its latest request
+   * was revoked ({@link BearerTokens}). gRPC's handler sees the connection end and cancels the call in flight; a
+   * close through the whole pipeline would reach that handler first, whose graceful shutdown waits for the call.
+   */
+  void closeRevoked() {
+    if (!closing) {
+      close(false);
+    }
+  }
+
   private FullHttpResponse trailersOnly(HttpRequest request, Status status) {
     if (request != null) {
       responseContentType = responseContentType(request);
