@@ -7,6 +7,7 @@ import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,8 +26,9 @@ import java.util.Locale;
  * <p>The connection was admitted ({@link TunnelAdmission}) for its peer, the proxy; a call naming another client is
  * admitted for that client before the authenticator or a service sees it, as a tunnel's upgrade and each gRPC-Web
  * request of a pooled connection are (path {@code null}, as for a native connection). A refusal ends the call with
- * the refusal's reason, 403 as {@code PERMISSION_DENIED}, 503 as {@code UNAVAILABLE}, reported to the
- * {@link TunnelListener} as {@link RejectReason#REJECTED}; the connection's other calls go on.
+ * the refusal's reason ({@code PERMISSION_DENIED} for a 403), reported to the {@link TunnelListener} as
+ * {@link RejectReason#REJECTED}; the connection's other calls go on. A 503 refusal (a drain, a lack of capacity)
+ * concerns connections and is not applied to a call: the connection's GOAWAY tells its calls of a drain.
  */
 final class NativeClientAddress implements ServerInterceptor {
 
@@ -61,7 +63,9 @@ final class NativeClientAddress implements ServerInterceptor {
       return next.startCall(call, headers);
     }
     TunnelAdmission.Refusal refusal = admission.admit(client, null);
-    if (refusal != null) {
+    // A 503 (a drain, a lack of capacity) is about connections: this one's calls learn of a drain from its GOAWAY,
+    // and one that the proxy sends before it has read the GOAWAY is served, as on any draining connection.
+    if (refusal != null && refusal.status() != HttpResponseStatus.SERVICE_UNAVAILABLE.code()) {
       call.close(BrowserCalls.statusForHttp(refusal.status(), refusal.reason()), new Metadata());
       listener.upgradeRejected(client, refusal.status(), RejectReason.REJECTED);
       return new ServerCall.Listener<ReqT>() {};

@@ -17,7 +17,8 @@ public interface TunnelAdmission {
    *
    * @param clientAddress the client's address (after trusted-proxy headers; a native gRPC connection's socket peer,
    *     then, on a connection from a trusted proxy, the client each call names: such a call is refused with the
-   *     reason, 403 as {@code PERMISSION_DENIED}, 503 as {@code UNAVAILABLE})
+   *     reason, a 403 as {@code PERMISSION_DENIED}; a 503 is not applied to a call, its connection's GOAWAY tells it
+   *     of a drain)
    * @param path the upgrade's path, or {@code null} for a native gRPC connection (refused with GOAWAY NO_ERROR
    *     whose debug data is the refusal's reason) and its calls
    */

@@ -32,6 +32,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -133,6 +134,30 @@ class NativeCallAddressesTest {
     assertEquals(List.of("127.0.0.1 null", "198.51.100.7 null", "203.0.113.9 null", "198.51.100.8 null"), admitted,
         "the connection for its peer at its preface, then each call for the client it names");
     assertEquals(List.of("203.0.113.9 403 rejected"), rejected);
+  }
+
+  @Test
+  void aRefusalFor503IsNotAppliedToACallOnAConnectionAlreadyAdmitted() throws Exception {
+    // A 503 is a drain or a lack of capacity: about connections. A proxy's call sent before it has read the GOAWAY
+    // of a drain is served, as on any draining connection.
+    AtomicBoolean draining = new AtomicBoolean();
+    AccessPolicy access = AccessPolicy.newBuilder()
+        .admission((client, path) -> draining.get() ? TunnelAdmission.Refusal.unavailable("draining", 5) : null)
+        .trustedProxies(List.of("127.0.0.1")).build();
+    WebSocketServerOptions options = WebSocketServerOptions.newBuilder().nativeGrpc(true).access(access).build();
+    ServerServiceDefinition service = ServerServiceDefinition.builder("test.Address")
+        .addMethod(METHOD, ServerCalls.asyncUnaryCall((request, response) -> {
+          response.onNext("ok");
+          response.onCompleted();
+        })).build();
+    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), options)
+        .addService(service).build().start();
+    int port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+    assertEquals("ok", callNaming(channel, "198.51.100.7", "198.51.100.7"));
+
+    draining.set(true);
+    assertEquals("ok", callNaming(channel, "198.51.100.8", "198.51.100.8"));
   }
 
   @Test
