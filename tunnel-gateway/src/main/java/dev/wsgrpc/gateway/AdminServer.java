@@ -35,6 +35,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The gateway's admin listener ({@code --admin-port}): plain HTTP/1.1 with keep-alive that answers
@@ -59,6 +60,7 @@ final class AdminServer implements AutoCloseable {
 
   private final EventLoopGroup group;
   private final Channel channel;
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   private AdminServer(EventLoopGroup group, Channel channel) {
     this.group = group;
@@ -158,8 +160,12 @@ final class AdminServer implements AutoCloseable {
     return (InetSocketAddress) channel.localAddress();
   }
 
+  /** Closes the listener and its connections; a second call does nothing. */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return; // its event loop has gone: closing the channel again would be refused
+    }
     channel.close().syncUninterruptibly();
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
   }

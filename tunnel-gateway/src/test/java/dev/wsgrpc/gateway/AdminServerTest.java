@@ -67,6 +67,12 @@ class AdminServerTest {
     http.close();
   }
 
+  @Test
+  void closingTwiceIsHarmless() {
+    admin.close();
+    admin.close(); // and stop() closes it a third time
+  }
+
   /** A collector that notes the thread rendering it and, there only, waits for {@code go}. */
   private static Collector slow(List<String> threads, CountDownLatch rendering, CountDownLatch go) {
     Gauge gauge = Gauge.builder().name("test_slow").help("Waits").build();
