@@ -51,7 +51,8 @@ final class BenchmarkRun {
     }
 
     String describe() {
-      return name + ": per workload and setup " + warmUp.toMillis() + " ms warm-up, then " + iterations
+      return name + ": per workload and setup " + warmUp.toMillis() + " ms warm-up (new tunnels and QPS on eight"
+          + " channels: longer, then until the JIT compiler has settled), then " + iterations
           + " iterations of about " + iteration.toMillis() + " ms each, round robin over the setups";
     }
   }
