@@ -121,7 +121,7 @@ class GatewayModeTest {
     }
     long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
     assertEquals(b.name, reached, "no new tunnel reached the name's new address within 60 s");
-    assertTrue(seconds <= 10, "a new tunnel reached the name's new address after " + seconds
+    assertTrue(seconds < 20, "a new tunnel reached the name's new address after " + seconds
         + " s (refresh: 1 s; the default is 30 s)");
   }
 

@@ -82,6 +82,31 @@ class NativeCallAddressesTest {
     }
   }
 
+  /**
+   * Starts {@link #server} with {@code options} and a service that answers "ok" and notes in {@link #seenByService}
+   * the client each call has, and opens {@link #channel} to it; returns the port.
+   */
+  private int start(WebSocketServerOptions options) throws IOException {
+    ServerInterceptor recorder = new ServerInterceptor() {
+      @Override
+      public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
+          ServerCallHandler<ReqT, RespT> next) {
+        seenByService.add(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
+        return next.startCall(call, headers);
+      }
+    };
+    ServerServiceDefinition service = ServerServiceDefinition.builder("test.Address")
+        .addMethod(METHOD, ServerCalls.asyncUnaryCall((request, response) -> {
+          response.onNext("ok");
+          response.onCompleted();
+        })).build();
+    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), options)
+        .addService(ServerInterceptors.intercept(service, recorder)).build().start();
+    int port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+    return port;
+  }
+
   /** A unary call on {@code channel} whose headers name {@code forwardedFor}, as a proxy appends it. */
   private static String callNaming(ManagedChannel channel, String forwardedFor, String request) {
     Metadata named = new Metadata();
@@ -108,18 +133,7 @@ class NativeCallAddressesTest {
         rejected.add(((InetSocketAddress) clientAddress).getAddress().getHostAddress() + " " + status + " " + reason);
       }
     };
-    WebSocketServerOptions options = WebSocketServerOptions.newBuilder().nativeGrpc(true).access(access)
-        .listener(listener).build();
-    ServerServiceDefinition service = ServerServiceDefinition.builder("test.Address")
-        .addMethod(METHOD, ServerCalls.asyncUnaryCall((request, response) -> {
-          seenByService.add(new InetSocketAddress(request, 0));
-          response.onNext("ok");
-          response.onCompleted();
-        })).build();
-    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), options)
-        .addService(service).build().start();
-    int port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
-    channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+    start(WebSocketServerOptions.newBuilder().nativeGrpc(true).access(access).listener(listener).build());
 
     assertEquals("ok", callNaming(channel, "198.51.100.7", "198.51.100.7"));
     StatusRuntimeException refused = assertThrows(StatusRuntimeException.class,
@@ -144,16 +158,7 @@ class NativeCallAddressesTest {
     AccessPolicy access = AccessPolicy.newBuilder()
         .admission((client, path) -> draining.get() ? TunnelAdmission.Refusal.unavailable("draining", 5) : null)
         .trustedProxies(List.of("127.0.0.1")).build();
-    WebSocketServerOptions options = WebSocketServerOptions.newBuilder().nativeGrpc(true).access(access).build();
-    ServerServiceDefinition service = ServerServiceDefinition.builder("test.Address")
-        .addMethod(METHOD, ServerCalls.asyncUnaryCall((request, response) -> {
-          response.onNext("ok");
-          response.onCompleted();
-        })).build();
-    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), options)
-        .addService(service).build().start();
-    int port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
-    channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+    start(WebSocketServerOptions.newBuilder().nativeGrpc(true).access(access).build());
     assertEquals("ok", callNaming(channel, "198.51.100.7", "198.51.100.7"));
 
     draining.set(true);
@@ -167,33 +172,12 @@ class NativeCallAddressesTest {
       authenticated.add(request);
       return AuthDecision.accept("p");
     }).trustedProxies(List.of("127.0.0.1")).build();
-    WebSocketServerOptions options = WebSocketServerOptions.newBuilder().nativeGrpc(true).access(access).build();
-    ServerInterceptor recorder = new ServerInterceptor() {
-      @Override
-      public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
-          ServerCallHandler<ReqT, RespT> next) {
-        seenByService.add(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
-        return next.startCall(call, headers);
-      }
-    };
-    ServerServiceDefinition service = ServerServiceDefinition.builder("test.Address")
-        .addMethod(METHOD, ServerCalls.asyncUnaryCall((request, response) -> {
-          response.onNext("ok");
-          response.onCompleted();
-        })).build();
-    server = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0), options)
-        .addService(ServerInterceptors.intercept(service, recorder)).build().start();
-    int port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
-    channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+    int port = start(WebSocketServerOptions.newBuilder().nativeGrpc(true).access(access).build());
 
     // A call that names no one: the client is the socket's peer.
     assertEquals("ok", ClientCalls.blockingUnaryCall(channel, METHOD, CallOptions.DEFAULT, "plain"));
     // A call on the same connection naming a client, as a proxy appends it.
-    Metadata named = new Metadata();
-    named.put(X_FORWARDED_FOR, "203.0.113.9");
-    assertEquals("ok", ClientCalls.blockingUnaryCall(
-        io.grpc.ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(named)), METHOD,
-        CallOptions.DEFAULT, "named"));
+    assertEquals("ok", callNaming(channel, "203.0.113.9", "named"));
 
     assertEquals(2, authenticated.size());
     InetSocketAddress socketPeer = (InetSocketAddress) authenticated.get(0).peerAddress();
