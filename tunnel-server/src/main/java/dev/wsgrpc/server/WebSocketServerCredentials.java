@@ -31,10 +31,12 @@ import org.slf4j.LoggerFactory;
  * {@link #create} logs a WARN saying so when the options have both.
  *
  * <p><b>Logging.</b> grpc-java's Netty server logs a WARNING with a stack trace for each HTTP/2 stream whose headers
- * it rejects, before any interceptor runs, so any peer could fill the log. The first server made here (with {@link
- * WebSocketServers} or {@link WebSocketServerCredentials}) puts a filter on the two grpc-java loggers concerned
- * ({@code io.grpc.netty.NettyServerHandler} and {@code io.grpc.netty.NettyServerTransport.connections}) that turns
- * their records at INFO and above into rate-limited one-line INFO records of {@code <logger>.limited}; it is
+ * it rejects, before any interceptor runs, and for each call whose message cannot be read, so any peer could fill the
+ * log. The first server made here (with {@link WebSocketServers} or {@link WebSocketServerCredentials}) puts a filter
+ * on the grpc-java loggers concerned ({@code io.grpc.netty.NettyServerHandler},
+ * {@code io.grpc.netty.NettyServerTransport.connections}, {@code io.grpc.netty.NettyServerStream}, and
+ * {@code io.grpc.internal.SerializingExecutor} for records of a message the peer sent that could not be read) that
+ * turns their records at INFO and above into rate-limited one-line INFO records of {@code <logger>.limited}; it is
  * process-wide, as those loggers are (docs/SECURITY.md).
  */
 public final class WebSocketServerCredentials {
