@@ -54,11 +54,11 @@ final class ClientOptions {
           + "URL's host.")
   String connectTo;
 
-  @Option(names = "--subprotocols", split = ",", paramLabel = "NAME[,NAME...]",
+  @Option(names = "--subprotocols", split = ",", paramLabel = "NAME",
       description = "Subprotocols to offer, in order; an empty value offers none. Default: wsgrpc.v1.")
   List<String> subprotocols;
 
-  @Option(names = "--origin", description = "The Origin header, for servers that check it.")
+  @Option(names = "--origin", paramLabel = "ORIGIN", description = "The Origin header, for servers that check it.")
   String origin;
 
   @Option(names = "--handshake-timeout", paramLabel = "DURATION", converter = DurationConverter.class,

@@ -62,7 +62,7 @@ final class ProbeCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "URL", description = "The tunnel server's ws:// or wss:// URL.")
   String url;
 
-  @Option(names = "--calls", defaultValue = "100",
+  @Option(names = "--calls", defaultValue = "100", paramLabel = "N",
       description = "Round trips for the latency measurement. Default: ${DEFAULT-VALUE}.")
   int calls;
 
