@@ -181,8 +181,9 @@ public final class TunnelServerMain implements Callable<Integer> {
   @Option(names = "--allowed-origins", paramLabel = "ORIGIN", split = ",",
       description = "Origins of web pages allowed to open tunnels (e.g. https://app.example.com); others get 403. "
           + "Browsers send Origin with every upgrade, wsgrpc clients only with --origin; requests without Origin are "
-          + "allowed. Pages use --browser-origins for browser calls, not this. Default: none, only the Host's own "
-          + "origin (see --allow-cross-site-credentials). Env: TUNNEL_ALLOWED_ORIGINS.")
+          + "allowed. Pages use --browser-origins for browser calls, not this. Default: none, only pages of the "
+          + "Host's own site: same host and port, any scheme (see --allow-cross-site-credentials). "
+          + "Env: TUNNEL_ALLOWED_ORIGINS.")
   List<String> allowedOrigins = new ArrayList<>();
 
   @Option(names = "--allow-cross-site-credentials", defaultValue = "false",
