@@ -331,8 +331,8 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   @Option(names = "--max-rst-frames", paramLabel = "N", defaultValue = "" + Http2Limits.DEFAULT_MAX_RST_FRAMES,
       description = "Most RST_STREAM frames a connection may send in 10 s (rapid reset); more end it with GOAWAY "
-          + "ENHANCE_YOUR_CALM (in relay mode before the upstream sees them, then close 1008); 0 turns the limit "
-          + "off. Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_RST_FRAMES.")
+          + "ENHANCE_YOUR_CALM, then a tunnel with close 1008, in every mode (in relay mode before the upstream sees "
+          + "them); 0 turns the limit off. Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_RST_FRAMES.")
   int maxRstFrames;
 
   @Option(names = "--max-control-frames", paramLabel = "N", defaultValue = "" + RelaySettings.DEFAULT_MAX_CONTROL_FRAMES,
