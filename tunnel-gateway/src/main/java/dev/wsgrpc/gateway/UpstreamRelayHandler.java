@@ -16,12 +16,16 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.util.ReferenceCountUtil;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Queue;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -103,6 +107,10 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   private ChannelHandlerContext ctx;
   private Channel upstream;
   private Upstreams.Resolved upstreamTarget;
+  /** The upstream addresses this connection has tried to connect to. */
+  private final Set<InetSocketAddress> triedUpstreams = new HashSet<>();
+  /** Every address had failed, and the connection waited for the names to be looked up again. */
+  private boolean lookedUpAgain;
   private boolean tunnel;
   private boolean started;
   /** Where a drain is: no drain, a GOAWAY waiting for a boundary, the PING's ACK awaited, the last GOAWAY sent. */
@@ -202,7 +210,12 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     connect(upstreams.rotation().iterator());
   }
 
-  /** Tries each address in turn; a refusal or a failed TLS handshake moves on to the next. */
+  /**
+   * Tries each address in turn; a refusal or a failed TLS handshake moves on to the next, and has the names looked
+   * up again ({@link Upstreams#connectFailed}). When every address has failed, the tunnel waits for that lookup and
+   * tries the addresses it found that this tunnel has not tried (a backend that moved: its name now names another),
+   * once; then it ends with 1013.
+   */
   private void connect(Iterator<Upstreams.Resolved> candidates) {
     if (!ctx.channel().isActive() || ended != null) {
       return;
@@ -213,14 +226,32 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     Upstreams.Resolved target = candidates.next();
+    triedUpstreams.add(target.address);
     connector.connect(target, ctx.channel(), new ToClient()).addListener((ChannelFutureListener) f -> {
       if (f.isSuccess()) {
         connected(f.channel(), target);
-      } else {
-        tracker.upstreamConnectFailed(target, f.cause());
+        return;
+      }
+      tracker.upstreamConnectFailed(target, f.cause());
+      CompletableFuture<List<Upstreams.Resolved>> lookup = upstreams.connectFailed();
+      if (candidates.hasNext() || lookedUpAgain) {
         connect(candidates);
+      } else {
+        lookedUpAgain = true;
+        lookup.thenAccept(fresh -> ctx.executor().execute(() -> connect(untried(fresh))));
       }
     });
+  }
+
+  /** The addresses of {@code fresh} that this connection has not tried yet. */
+  private Iterator<Upstreams.Resolved> untried(List<Upstreams.Resolved> fresh) {
+    List<Upstreams.Resolved> out = new ArrayList<>();
+    for (Upstreams.Resolved candidate : fresh) {
+      if (!triedUpstreams.contains(candidate.address)) {
+        out.add(candidate);
+      }
+    }
+    return out.iterator();
   }
 
   private void connected(Channel up, Upstreams.Resolved target) {

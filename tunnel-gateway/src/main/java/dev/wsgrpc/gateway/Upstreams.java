@@ -13,7 +13,9 @@ import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -26,6 +28,12 @@ import org.slf4j.LoggerFactory;
  * again every refresh period ({@code --upstream-refresh}, 30 s by default) on a background thread (never on an event
  * loop). New tunnels take them round robin.
  *
+ * <p>A failed connection to one of the addresses ({@link #connectFailed}) has them looked up again at once, not at
+ * the next period, so that a name that now names another address (a backend moved, its old address refusing) gets
+ * the next tunnels there: at most one such lookup every {@link #LOOKUP_AFTER_FAILURE_SPACING}, failures until it
+ * has looked sharing it, so that a dead upstream under load costs no more. (The JDK's own cache of an answer, 30 s by
+ * default, still applies under every lookup.)
+ *
  * <p>A name that does not resolve is one WARN line when it starts failing (at start, or when it no longer resolves),
  * none while it keeps failing, and one INFO line when it resolves again; for names that flap, a rate limit on top
  * (at most 5 lines of each kind a minute, or one per name with more names). Meanwhile its addresses are not used,
@@ -34,6 +42,11 @@ import org.slf4j.LoggerFactory;
 final class Upstreams implements AutoCloseable {
 
   private static final Logger logger = LoggerFactory.getLogger(Upstreams.class);
+  /**
+   * The least time from one lookup to the next that failed connections ask for: with the JDK's cache off
+   * ({@code -Dsun.net.inetaddr.ttl=0}) each lookup is a DNS query, at most one a second on top of the periodic ones.
+   */
+  static final Duration LOOKUP_AFTER_FAILURE_SPACING = Duration.ofSeconds(1);
 
   /** One {@code HOST:PORT} as given. */
   static final class Target {
@@ -70,6 +83,10 @@ final class Upstreams implements AutoCloseable {
     return t;
   });
   private volatile List<Resolved> resolved;
+  /** When the last lookup began ({@link System#nanoTime}). */
+  private volatile long lastLookupNanos;
+  /** The lookup that failed connections wait for, from the first failure until it has looked; else null. */
+  private CompletableFuture<List<Resolved>> lookupAfterFailure; // guarded by this
 
   /** An address and the name it came from (the TLS server name). */
   static final class Resolved {
@@ -110,6 +127,7 @@ final class Upstreams implements AutoCloseable {
         System::nanoTime);
     resolvedLog = new RateLimitedLog(logger, RateLimitedLog.Level.INFO, burst, RateLimitedLog.DEFAULT_PERIOD,
         System::nanoTime);
+    lastLookupNanos = System.nanoTime();
     this.resolved = resolve(true);
     resolver.scheduleWithFixedDelay(this::refresh, refresh.toNanos(), refresh.toNanos(), TimeUnit.NANOSECONDS);
   }
@@ -165,13 +183,64 @@ final class Upstreams implements AutoCloseable {
 
   /** Looks every name up again: on the resolver thread (a test's own, with a period that never comes). */
   void refresh() {
+    use(lookUp());
+  }
+
+  /** The addresses of every name that resolves now; those of names that do not are left out. */
+  private List<Resolved> lookUp() {
+    lastLookupNanos = System.nanoTime();
     try {
-      List<Resolved> fresh = resolve(false);
-      if (!fresh.isEmpty()) {
-        resolved = fresh;
-      }
+      return resolve(false);
     } catch (UnknownHostException e) {
-      // resolve(false) does not throw
+      throw new AssertionError(e); // resolve(false) does not throw
+    }
+  }
+
+  /** Takes {@code fresh} for the next tunnels, unless no name resolved (then the last good addresses stay). */
+  private void use(List<Resolved> fresh) {
+    if (!fresh.isEmpty()) {
+      resolved = fresh;
+    }
+  }
+
+  /**
+   * A connection to one of the addresses failed (refused, timed out, a failed TLS handshake): the names are looked
+   * up again on the resolver thread, at once, or {@link #LOOKUP_AFTER_FAILURE_SPACING} after the last lookup began
+   * when that is later. Failures until that lookup has looked share it. Any thread; never blocks.
+   *
+   * @return completed, on the resolver thread, with the addresses in use after that lookup (at once, with those in
+   *     use now, once closed)
+   */
+  CompletableFuture<List<Resolved>> connectFailed() {
+    CompletableFuture<List<Resolved>> lookup;
+    synchronized (this) {
+      if (lookupAfterFailure != null) {
+        return lookupAfterFailure;
+      }
+      lookup = lookupAfterFailure = new CompletableFuture<>();
+    }
+    long wait = lastLookupNanos + LOOKUP_AFTER_FAILURE_SPACING.toNanos() - System.nanoTime();
+    try {
+      resolver.schedule(this::lookUpAfterFailure, Math.max(0, wait), TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException closed) {
+      lookup.complete(resolved);
+    }
+    return lookup;
+  }
+
+  /** The lookup that failed connections asked for: on the resolver thread. */
+  private void lookUpAfterFailure() {
+    List<Resolved> fresh = List.of();
+    try {
+      fresh = lookUp();
+    } finally {
+      CompletableFuture<List<Resolved>> lookup;
+      synchronized (this) {
+        lookup = lookupAfterFailure;
+        lookupAfterFailure = null; // a failure from now on may be of the fresh addresses: it asks for another lookup
+      }
+      use(fresh);
+      lookup.complete(resolved);
     }
   }
 
@@ -194,5 +263,12 @@ final class Upstreams implements AutoCloseable {
   @Override
   public void close() {
     resolver.shutdownNow();
+    CompletableFuture<List<Resolved>> lookup;
+    synchronized (this) {
+      lookup = lookupAfterFailure;
+    }
+    if (lookup != null) {
+      lookup.complete(resolved); // its lookup will not come
+    }
   }
 }

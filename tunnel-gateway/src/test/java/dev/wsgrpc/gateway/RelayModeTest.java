@@ -103,8 +103,13 @@ class RelayModeTest {
 
   private void startGateway(List<Upstreams.Target> upstreams, io.netty.handler.ssl.SslContext tls,
       RelaySettings relay) throws Exception {
-    gateway = new UpstreamGateway(WebSocketServerOptions.newBuilder().nativeGrpc(true).build(),
-        new Upstreams(upstreams), tls, relay, tracker);
+    startGateway(new Upstreams(upstreams), tls, relay);
+  }
+
+  private void startGateway(Upstreams upstreams, io.netty.handler.ssl.SslContext tls, RelaySettings relay)
+      throws Exception {
+    gateway = new UpstreamGateway(WebSocketServerOptions.newBuilder().nativeGrpc(true).build(), upstreams, tls,
+        relay, tracker);
     closeables.add(gateway);
     gatewayAddress = gateway.start(new InetSocketAddress("127.0.0.1", 0));
   }
@@ -115,7 +120,11 @@ class RelayModeTest {
 
   /** A grpc-java upstream serving grpc.health.v1 (over TLS with {@code tls}); returns its port. */
   private int healthServer(dev.wsgrpc.testing.TestCertificates tls) throws Exception {
-    NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+    return healthServer(new InetSocketAddress("127.0.0.1", 0), tls);
+  }
+
+  private int healthServer(InetSocketAddress bind, dev.wsgrpc.testing.TestCertificates tls) throws Exception {
+    NettyServerBuilder builder = NettyServerBuilder.forAddress(bind)
         .addService(new HealthStatusManager().getHealthService())
         // For the gateway's own pings every second (aBlackHoledUpstream...); clients' pings never reach it.
         .permitKeepAliveTime(1, TimeUnit.SECONDS);
@@ -235,6 +244,32 @@ class RelayModeTest {
     upstream.send(Http2Wire.headers(1, Http2Wire.FLAG_END_HEADERS | Http2Wire.FLAG_END_STREAM,
         Http2Wire.headerBlock(java.util.Map.of("grpc-status", "0"))));
     assertEquals(1001, client.awaitEnd());
+  }
+
+  /**
+   * A backend that moved: its name now names another address, and the old one refuses. The refused tunnel has the
+   * name looked up again and is relayed to the new address, and so is the next tunnel, without another refusal. The
+   * names are the test's own (looked up again only when asked, the period never comes). The tunnel ended with 1013
+   * "no upstream gRPC server reachable", and new tunnels with it until the next periodic lookup (30 s by default).
+   */
+  @Test
+  void aTunnelRefusedAtTheAddressItsNameHadReachesTheAddressTheNameHasNow() throws Exception {
+    int port = healthServer(new InetSocketAddress("127.0.0.2", 0), null); // the new address; 127.0.0.1 refuses
+    java.util.Map<String, java.net.InetAddress> dns = new java.util.concurrent.ConcurrentHashMap<>();
+    dns.put("upstream.test", java.net.InetAddress.getByName("127.0.0.1"));
+    startGateway(new Upstreams(List.of(new Upstreams.Target("upstream.test", port)), Duration.ofDays(1),
+        host -> new java.net.InetAddress[] {dns.get(host)}), null, RelaySettings.DEFAULT);
+    dns.put("upstream.test", java.net.InetAddress.getByName("127.0.0.2"));
+
+    RawTunnelClient moved = rawTunnel();
+    try {
+      assertEquals(Http2Wire.SETTINGS, moved.readFrame().type, "the upstream's SETTINGS, relayed");
+    } catch (java.io.EOFException e) {
+      throw new AssertionError("the tunnel ended: " + moved.closeCode() + " " + moved.closeReason(), e);
+    }
+    assertEquals(1, tracker.upstreamConnectFailures(), "refused at 127.0.0.1");
+    assertServing(goodClient());
+    assertEquals(1, tracker.upstreamConnectFailures(), "the next tunnel went to 127.0.0.2 at once");
   }
 
   /** An upstream whose TLS handshake fails is a failed connect: counted, and the next upstream is tried. */

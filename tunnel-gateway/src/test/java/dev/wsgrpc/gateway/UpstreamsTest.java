@@ -1,7 +1,10 @@
 package dev.wsgrpc.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
@@ -12,7 +15,12 @@ import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -30,6 +38,9 @@ class UpstreamsTest {
   private final Logger log = (Logger) LoggerFactory.getLogger(Upstreams.class);
   private final ListAppender<ILoggingEvent> lines = new ListAppender<>();
   private final Map<String, InetAddress> dns = new ConcurrentHashMap<>();
+  /** When each lookup began; a lookup waits while the gate is closed. */
+  private final BlockingQueue<Long> lookups = new LinkedBlockingQueue<>();
+  private volatile CountDownLatch gate = new CountDownLatch(0);
 
   @BeforeEach
   void capture() {
@@ -43,6 +54,12 @@ class UpstreamsTest {
   }
 
   private InetAddress[] lookup(String host) throws UnknownHostException {
+    lookups.add(System.nanoTime());
+    try {
+      gate.await();
+    } catch (InterruptedException e) {
+      throw new AssertionError(e);
+    }
     InetAddress address = dns.get(host);
     if (address == null) {
       throw new UnknownHostException(host + ": Name or service not known");
@@ -119,6 +136,40 @@ class UpstreamsTest {
           logged(Level.WARN));
       assertEquals("a.test/127.0.0.1:50051", addresses(upstreams), "the last good addresses");
       assertEquals(List.of(), logged(Level.INFO));
+    }
+  }
+
+  /**
+   * A failed connection has the names looked up again at once, on the resolver thread: the next tunnels take the
+   * address a name has now. Failures until that lookup has looked share it (a dead upstream under load is one lookup,
+   * not one per tunnel), and the lookup a later failure asks for begins no sooner than a second after it. Lookups
+   * came only every refresh period.
+   */
+  @Test
+  void failedConnectionsShareOneLookupAndTheNextBeginsNoSoonerThanASecondAfterIt() throws Exception {
+    dns.put("a.test", InetAddress.getByName("127.0.0.1"));
+    try (Upstreams upstreams = upstreams("a.test")) {
+      lookups.clear(); // the one at start
+      dns.put("a.test", InetAddress.getByName("127.0.0.2"));
+      gate = new CountDownLatch(1);
+      long failed = System.nanoTime();
+      CompletableFuture<List<Upstreams.Resolved>> first = upstreams.connectFailed();
+      assertTrue(lookups.poll(30, TimeUnit.SECONDS) != null, "no lookup after a failed connection");
+      for (int i = 0; i < 1000; i++) {
+        assertSame(first, upstreams.connectFailed(), "a failure while the lookup looks shares it");
+      }
+      gate.countDown();
+      assertEquals("a.test/127.0.0.2:50051", first.get(30, TimeUnit.SECONDS).get(0).toString());
+      assertEquals("a.test/127.0.0.2:50051", addresses(upstreams), "the next tunnels take the new address");
+      assertEquals(List.of(), List.copyOf(lookups), "one lookup for 1001 failures");
+
+      CompletableFuture<List<Upstreams.Resolved>> second = upstreams.connectFailed();
+      assertNotSame(first, second);
+      second.get(30, TimeUnit.SECONDS);
+      long after = lookups.poll(30, TimeUnit.SECONDS) - failed;
+      assertTrue(after >= Upstreams.LOOKUP_AFTER_FAILURE_SPACING.toNanos(),
+          "the second lookup began " + TimeUnit.NANOSECONDS.toMillis(after) + " ms after the first failure");
+      assertEquals(List.of(), List.copyOf(lookups));
     }
   }
 }
