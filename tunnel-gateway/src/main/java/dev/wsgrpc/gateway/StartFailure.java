@@ -1,5 +1,6 @@
 package dev.wsgrpc.gateway;
 
+import dev.wsgrpc.gateway.proxy.UpstreamProblems;
 import picocli.CommandLine;
 import picocli.CommandLine.IExecutionExceptionHandler;
 import picocli.CommandLine.ParseResult;
@@ -29,8 +30,7 @@ final class StartFailure implements IExecutionExceptionHandler {
       if (message == null) {
         continue;
       }
-      message = message.replaceFirst("^\\w+\\(\\.\\.\\) failed with error\\(-?\\d+\\): ", "")
-          .replaceAll("[\\r\\n\\t]+", " ");
+      message = UpstreamProblems.withoutSystemCall(message).replaceAll("[\\r\\n\\t]+", " ");
       if (line.indexOf(message) < 0) {
         line.append(line.length() == 0 ? "" : ": ").append(message);
       }

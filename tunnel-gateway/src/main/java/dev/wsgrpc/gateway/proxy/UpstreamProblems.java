@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,6 +35,8 @@ import org.slf4j.LoggerFactory;
 public final class UpstreamProblems {
 
   private static final Logger logger = LoggerFactory.getLogger("dev.wsgrpc.gateway.proxy.Upstreams");
+  /** The system call that Netty's native transport names before the system's words. */
+  private static final Pattern SYSTEM_CALL = Pattern.compile("^\\w+\\(\\.\\.\\) failed with error\\(-?\\d+\\): ");
 
   private final Counter connectFailures;
   /** A dead upstream is tried again and again, on every loop's channel: one line every 10 s at most. */
@@ -141,9 +144,9 @@ public final class UpstreamProblems {
         return "TLS handshake failed: " + oneLine(t.getMessage());
       }
       if (t instanceof ConnectException && t.getMessage() != null) {
-        // Netty adds ": host/ip:port" to the JDK's message, and its epoll transport puts the system call first
-        // ("finishConnect(..) failed with error(-111): "); the line names the upstream already.
-        String message = t.getMessage().replaceFirst("^\\w+\\(\\.\\.\\) failed with error\\(-?\\d+\\): ", "");
+        // Netty adds ": host/ip:port" to the JDK's message, and its epoll transport puts the system call first;
+        // the line names the upstream already.
+        String message = withoutSystemCall(t.getMessage());
         int at = message.lastIndexOf(": ");
         return oneLine(at > 0 && message.substring(at + 2).contains("/") ? message.substring(0, at) : message);
       }
@@ -153,6 +156,15 @@ public final class UpstreamProblems {
     }
     String description = status.getDescription();
     return description == null ? status.getCode().toString() : status.getCode() + ": " + oneLine(description);
+  }
+
+  /**
+   * {@code message} without the system call that Netty's native transport puts before the system's words
+   * ({@code "finishConnect(..) failed with error(-111): "}, {@code "bind(..) failed with error(-98): "}): for lines
+   * that name what failed already (also those of {@code StartFailure}).
+   */
+  public static String withoutSystemCall(String message) {
+    return SYSTEM_CALL.matcher(message).replaceFirst("");
   }
 
   private static String oneLine(String message) {
