@@ -2,6 +2,7 @@ package dev.wsgrpc.gateway;
 
 import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.core.internal.RateLimitedLog;
+import dev.wsgrpc.gateway.proxy.UpstreamProblems;
 import dev.wsgrpc.server.RejectReason;
 import dev.wsgrpc.server.TunnelInfo;
 import dev.wsgrpc.server.TunnelListener;
@@ -9,6 +10,7 @@ import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.net.ConnectException;
 import java.net.SocketAddress;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -266,6 +268,9 @@ final class TunnelTracker implements TunnelListener {
     }
     if (cause instanceof io.netty.handler.ssl.SslHandshakeTimeoutException) {
       return "TLS handshake timed out";
+    }
+    if (cause instanceof ConnectException && cause.getMessage() != null) {
+      return UpstreamProblems.connectFailure((ConnectException) cause);
     }
     String message = cause.getMessage();
     return message == null ? cause.getClass().getSimpleName() : message;

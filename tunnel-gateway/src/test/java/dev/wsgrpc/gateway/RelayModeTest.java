@@ -272,6 +272,31 @@ class RelayModeTest {
     assertEquals(1, tracker.upstreamConnectFailures(), "the next tunnel went to 127.0.0.2 at once");
   }
 
+  /**
+   * A refused upstream is named with the system's reason only: on epoll (the jar's transport on Linux) the line said
+   * "finishConnect(..) failed with error(-111): Connection refused: /127.0.0.1:PORT", Netty's system call first and
+   * the address the line names already last (on NIO the address too).
+   */
+  @Test
+  void aRefusedUpstreamIsNamedWithTheSystemsReasonOnly() throws Exception {
+    ch.qos.logback.classic.Logger log =
+        (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("dev.wsgrpc.gateway.Tunnels");
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines =
+        new ch.qos.logback.core.read.ListAppender<>();
+    lines.start();
+    log.addAppender(lines);
+    closeables.add(() -> log.detachAppender(lines));
+    int dead = dev.wsgrpc.testing.ExternalProgram.freePort();
+    int live = healthServer(null);
+    startGateway(List.of(new Upstreams.Target("127.0.0.1", dead), new Upstreams.Target("127.0.0.1", live)), null,
+        RelaySettings.DEFAULT);
+    assertServing(goodClient()); // the first tunnel tries the dead one first
+    assertEquals(List.of("Cannot connect to upstream 127.0.0.1/127.0.0.1:" + dead
+        + ": Connection refused; trying the next one"), lines.list.stream()
+        .map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
+        .filter(line -> line.startsWith("Cannot connect")).collect(java.util.stream.Collectors.toList()));
+  }
+
   /** An upstream whose TLS handshake fails is a failed connect: counted, and the next upstream is tried. */
   @Test
   void anUpstreamWhoseTlsHandshakeFailsIsSkippedLikeARefusal() throws Exception {

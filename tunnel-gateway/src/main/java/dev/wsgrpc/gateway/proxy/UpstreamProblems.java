@@ -144,11 +144,7 @@ public final class UpstreamProblems {
         return "TLS handshake failed: " + oneLine(t.getMessage());
       }
       if (t instanceof ConnectException && t.getMessage() != null) {
-        // Netty adds ": host/ip:port" to the JDK's message, and its epoll transport puts the system call first;
-        // the line names the upstream already.
-        String message = withoutSystemCall(t.getMessage());
-        int at = message.lastIndexOf(": ");
-        return oneLine(at > 0 && message.substring(at + 2).contains("/") ? message.substring(0, at) : message);
+        return connectFailure((ConnectException) t);
       }
     }
     if (cause != null) {
@@ -156,6 +152,17 @@ public final class UpstreamProblems {
     }
     String description = status.getDescription();
     return description == null ? status.getCode().toString() : status.getCode() + ": " + oneLine(description);
+  }
+
+  /**
+   * Why a connection was not made (a failure with a message), in the system's words ({@code Connection refused},
+   * {@code connection timed out after 10000 ms}), for a line that names the upstream already (also relay mode's):
+   * Netty adds {@code ": host/ip:port"} to the JDK's message, and its epoll transport puts the system call first.
+   */
+  public static String connectFailure(ConnectException e) {
+    String message = withoutSystemCall(e.getMessage());
+    int at = message.lastIndexOf(": ");
+    return oneLine(at > 0 && message.substring(at + 2).contains("/") ? message.substring(0, at) : message);
   }
 
   /**
