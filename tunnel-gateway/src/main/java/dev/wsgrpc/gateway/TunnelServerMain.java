@@ -292,8 +292,9 @@ public final class TunnelServerMain implements Callable<Integer> {
   @Option(names = "--upstream-refresh", paramLabel = "DURATION", defaultValue = "30s",
       converter = DurationConverter.class,
       description = "Proxy and relay modes: how often upstream names are looked up again (and --upstream-file "
-          + "re-read); both also look them up again when a connection to an upstream fails. The JDK caches each answer for 30 s (-Dsun.net.inetaddr.ttl=SECONDS, or "
-          + "networkaddress.cache.ttl in java.security): lower it too for a shorter period. "
+          + "re-read); both also look them up again when a connection to an upstream fails. The JDK caches each "
+          + "answer for 30 s (-Dsun.net.inetaddr.ttl=SECONDS, or networkaddress.cache.ttl in java.security): lower "
+          + "it too for a shorter period. "
           + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_UPSTREAM_REFRESH.")
   Duration upstreamRefresh;
 
