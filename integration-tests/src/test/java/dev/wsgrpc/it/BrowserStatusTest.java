@@ -38,7 +38,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * The statuses every browser protocol gives for the same event, against the library server with a real gRPC
  * service on loopback: a deadline that passes on the server (DEADLINE_EXCEEDED, not CANCELLED, on gRPC-Web,
  * grpc-websockets and wsgrpc-json), a gRPC-Web format other than protobuf, a gRPC-Web body that is not framed as
- * gRPC messages, an oversized JSON message, and the CORS preflight's headers.
+ * gRPC messages, a request message over gRPC's limit (gRPC-Web and grpc-websockets), an oversized JSON message, and
+ * the CORS preflight's headers.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class BrowserStatusTest {
@@ -133,6 +134,37 @@ class BrowserStatusTest {
     assertEquals(1000, exchange.closeCode);
     assertEquals("grpc-status: 13\r\ngrpc-message: expected a message of 256 bytes (its length prefix) but the body "
         + "ended after 2\r\n", exchange.lastHeaderFrame());
+    assertEquals(before, echo.unaryCalls.get(), "nothing reached the service");
+  }
+
+  /** The server's gRPC message limit (grpc-java's default) and a message length one byte over it. */
+  private static final int MAX_MESSAGE = 4 * 1024 * 1024;
+  private static final String OVER_THE_LIMIT = "expected a request message of at most " + MAX_MESSAGE
+      + " bytes but its length prefix said " + (MAX_MESSAGE + 1);
+
+  @Test
+  void aGrpcWebRequestMessageOverTheServersLimitIsRefusedSayingTheLimitAndItsLengthPrefix() throws Exception {
+    int before = echo.unaryCalls.get();
+    HttpResponse<byte[]> response = grpcWeb("application/grpc-web+proto", framed(new byte[MAX_MESSAGE + 1]));
+    assertEquals(200, response.statusCode());
+    assertEquals("8", response.headers().firstValue("grpc-status").orElse(null), response.headers().toString());
+    assertEquals(OVER_THE_LIMIT, response.headers().firstValue("grpc-message").orElse(null));
+    assertEquals(before, echo.unaryCalls.get(), "nothing reached the service");
+  }
+
+  @Test
+  void aGrpcWebSocketsRequestMessageOverTheServersLimitIsRefusedOnItsLengthPrefix() throws Exception {
+    byte[] headers = "content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\n"
+        .getBytes(StandardCharsets.ISO_8859_1);
+    int before = echo.unaryCalls.get();
+    // A data message that holds only the 5-byte header of a message one byte over the limit: gRPC refuses it on that.
+    byte[] data = ByteBuffer.allocate(6).put((byte) 0).put((byte) 0).putInt(MAX_MESSAGE + 1).array();
+    JdkBrowserSocket.Exchange exchange = JdkBrowserSocket.call(
+        URI.create("ws://" + address + "/wsgrpc.testing.Echo/Unary"), "grpc-websockets", headers, data);
+    assertEquals(1000, exchange.closeCode);
+    String trailers = exchange.lastHeaderFrame();
+    assertTrue(trailers.contains("grpc-status: 8\r\n"), trailers);
+    assertTrue(trailers.contains("grpc-message: " + OVER_THE_LIMIT + "\r\n"), trailers);
     assertEquals(before, echo.unaryCalls.get(), "nothing reached the service");
   }
 

@@ -15,6 +15,8 @@ import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2Stream;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Speaks HTTP/2 as a client to gRPC's HTTP/2 server handler on the same pipeline, so that a browser protocol can be
@@ -55,6 +57,10 @@ final class Http2ClientBridge {
     /** The HTTP/2 connection toward gRPC ended (GOAWAY, a protocol error, or gRPC closed the connection). */
     void onClosed();
   }
+
+  /** grpc-java's words (MessageDeframer) for a message whose length prefix is over its limit: limit, then length. */
+  private static final Pattern GRPC_MESSAGE_TOO_LARGE =
+      Pattern.compile("gRPC message exceeds maximum size (\\d+): (\\d+)");
 
   /** The client's receive window per stream: how far gRPC may run ahead of a slow browser. */
   static final int INITIAL_WINDOW = 256 * 1024;
@@ -145,6 +151,27 @@ final class Http2ClientBridge {
     }
     return Http2Exception.streamError(streamId, Http2Error.INTERNAL_ERROR, cause,
         "could not write the call's headers: %s", cause);
+  }
+
+  /**
+   * gRPC's trailers, with its refusal of a request message over the server's {@code maxInboundMessageSize} in our
+   * words: {@code 8 RESOURCE_EXHAUSTED} {@code expected a request message of at most 4194304 bytes but its length
+   * prefix said 5242880} for grpc-java's {@code gRPC message exceeds maximum size 4194304: 5242880}. gRPC refuses
+   * the message on its 5-byte header, before it reads any of its bytes; only gRPC knows its limit (its builder's),
+   * so the limit is read from its refusal. Other trailers are returned unchanged.
+   */
+  static Http2Headers inOurWords(Http2Headers trailers) {
+    CharSequence status = trailers.get("grpc-status");
+    CharSequence message = trailers.get("grpc-message");
+    if (status == null || message == null || !"8".contentEquals(status)) {
+      return trailers;
+    }
+    Matcher tooLarge = GRPC_MESSAGE_TOO_LARGE.matcher(message);
+    if (tooLarge.matches()) {
+      trailers.set("grpc-message", "expected a request message of at most " + tooLarge.group(1)
+          + " bytes but its length prefix said " + tooLarge.group(2));
+    }
+    return trailers;
   }
 
   /** The size of {@code headers} as HTTP/2's header-list limit counts it: name, value and 32 bytes per field. */
@@ -260,13 +287,13 @@ final class Http2ClientBridge {
     @Override
     public void onHeadersRead(ChannelHandlerContext c, int streamId, Http2Headers headers, int padding,
         boolean endOfStream) {
-      listener.onHeaders(streamId, headers, endOfStream);
+      listener.onHeaders(streamId, endOfStream ? inOurWords(headers) : headers, endOfStream);
     }
 
     @Override
     public void onHeadersRead(ChannelHandlerContext c, int streamId, Http2Headers headers, int streamDependency,
         short weight, boolean exclusive, int padding, boolean endOfStream) {
-      listener.onHeaders(streamId, headers, endOfStream);
+      listener.onHeaders(streamId, endOfStream ? inOurWords(headers) : headers, endOfStream);
     }
 
     @Override

@@ -25,10 +25,12 @@ class Http2ClientBridgeTest {
     final List<String> events = new ArrayList<>();
     final List<ByteBuf> data = new ArrayList<>();
     int dataBytes;
+    Http2Headers lastHeaders;
 
     @Override
     public void onHeaders(int id, Http2Headers headers, boolean endStream) {
       events.add("headers " + id + (endStream ? " end" : ""));
+      lastHeaders = headers;
     }
 
     @Override
@@ -161,6 +163,25 @@ class Http2ClientBridgeTest {
     recorder.events.removeIf(event -> event.startsWith("writable"));
     assertEquals(List.of("headers " + id + " end", "reset " + second + " REFUSED_STREAM", "goaway"),
         recorder.events);
+  }
+
+  @Test
+  void grpcsRefusalOfARequestMessageOverItsLimitIsPutInOurWords() throws Exception {
+    int id = openStream();
+    server.headers(channel, id, new DefaultHttp2Headers().status("200").set("content-type", "application/grpc")
+        .set("grpc-status", "8").set("grpc-message", "gRPC message exceeds maximum size 4194304: 5242880"), true);
+    channel.runPendingTasks();
+    assertTrue(recorder.events.contains("headers " + id + " end"), recorder.events.toString());
+    assertEquals("expected a request message of at most 4194304 bytes but its length prefix said 5242880",
+        recorder.lastHeaders.get("grpc-message").toString());
+    // Other texts, or that text with another status, pass unchanged.
+    for (String[] other : new String[][] {{"8", "Decompressed gRPC message exceeds maximum size 4194304"},
+        {"13", "gRPC message exceeds maximum size 4194304: 5242880"}}) {
+      Http2Headers trailers = new DefaultHttp2Headers().set("grpc-status", other[0]).set("grpc-message", other[1]);
+      assertEquals(other[1], Http2ClientBridge.inOurWords(trailers).get("grpc-message").toString());
+    }
+    Http2Headers withoutMessage = new DefaultHttp2Headers().set("grpc-status", "8");
+    assertFalse(Http2ClientBridge.inOurWords(withoutMessage).contains("grpc-message"));
   }
 
   @Test
