@@ -47,6 +47,8 @@ public final class BrowserOptions {
   public static final int DEFAULT_MAX_JSON_MESSAGE_BYTES = 4 * 1024 * 1024;
   /** The default {@link Builder#requestBodyTimeout}: 60 s, as nginx's {@code client_body_timeout}. */
   public static final Duration DEFAULT_REQUEST_BODY_TIMEOUT = Duration.ofSeconds(60);
+  /** The default {@link Builder#keepAliveTimeout}: 75 s, as nginx's {@code keepalive_timeout}. */
+  public static final Duration DEFAULT_KEEP_ALIVE_TIMEOUT = Duration.ofSeconds(75);
 
   private final List<String> allowedOrigins;
   private final List<String> allowedHeaders;
@@ -55,6 +57,7 @@ public final class BrowserOptions {
   private final JsonSchemas json;
   private final int maxJsonMessageBytes;
   private final Duration requestBodyTimeout;
+  private final Duration keepAliveTimeout;
 
   private BrowserOptions(Builder b) {
     this.allowedOrigins = Collections.unmodifiableList(new ArrayList<>(b.allowedOrigins));
@@ -63,6 +66,7 @@ public final class BrowserOptions {
     this.json = b.json;
     this.maxJsonMessageBytes = b.maxJsonMessageBytes;
     this.requestBodyTimeout = b.requestBodyTimeout;
+    this.keepAliveTimeout = b.keepAliveTimeout;
     CorsConfigBuilder cors = anyOrigin()
         ? CorsConfigBuilder.forAnyOrigin()
         : CorsConfigBuilder.forOrigins(allowedOrigins.toArray(new String[0]));
@@ -101,6 +105,7 @@ public final class BrowserOptions {
     builder.json = json;
     builder.maxJsonMessageBytes = maxJsonMessageBytes;
     builder.requestBodyTimeout = requestBodyTimeout;
+    builder.keepAliveTimeout = keepAliveTimeout;
     return builder;
   }
 
@@ -134,6 +139,11 @@ public final class BrowserOptions {
     return requestBodyTimeout;
   }
 
+  /** How long a kept-alive gRPC-Web connection may carry no request before it is closed. */
+  public Duration keepAliveTimeout() {
+    return keepAliveTimeout;
+  }
+
   boolean anyOrigin() {
     return allowedOrigins.contains("*");
   }
@@ -163,7 +173,7 @@ public final class BrowserOptions {
   public String toString() {
     return "BrowserOptions(origins=" + allowedOrigins + ", allowedHeaders=" + allowedHeaders + ", exposedHeaders="
         + exposedHeaders + ", json=" + (json != null) + ", maxJsonMessageBytes=" + maxJsonMessageBytes
-        + ", requestBodyTimeout=" + requestBodyTimeout + ")";
+        + ", requestBodyTimeout=" + requestBodyTimeout + ", keepAliveTimeout=" + keepAliveTimeout + ")";
   }
 
   /** Builds {@link BrowserOptions}; every setter is optional. */
@@ -174,6 +184,7 @@ public final class BrowserOptions {
     private JsonSchemas json;
     private int maxJsonMessageBytes = DEFAULT_MAX_JSON_MESSAGE_BYTES;
     private Duration requestBodyTimeout = DEFAULT_REQUEST_BODY_TIMEOUT;
+    private Duration keepAliveTimeout = DEFAULT_KEEP_ALIVE_TIMEOUT;
 
     private Builder(List<String> origins) {
       checkNotNull(origins, "origins");
@@ -240,6 +251,27 @@ public final class BrowserOptions {
      */
     public Builder requestBodyTimeout(Duration timeout) {
       this.requestBodyTimeout = checkDuration(timeout, "requestBodyTimeout");
+      return this;
+    }
+
+    /**
+     * How long a kept-alive gRPC-Web connection may carry no request: the clock starts when the answer to a request
+     * ended and the connection stays open for the next, and stops at the first byte of the next request (whose head
+     * the handshake timeout then times, and whose body {@link #requestBodyTimeout}). When it runs out, the server
+     * closes the connection (TCP FIN, TLS {@code close_notify} first), freeing its slot under the server's tunnel
+     * limits; a request in flight and a response still streaming are never cut, however long they take. Every answer
+     * that keeps its connection open says so: {@code Keep-Alive: timeout=75}. HTTP/1.1 has no ping: without this, an
+     * idle connection (a browser's, a pooling proxy's) would hold its slot until the client closed it. WebSocket
+     * calls, tunnels and native gRPC connections are not concerned: they have pings, and
+     * {@code NettyServerBuilder.maxConnectionIdle} for connections without calls (which closes idle gRPC-Web
+     * connections too, when it is the shorter). Default: 75 s ({@link #DEFAULT_KEEP_ALIVE_TIMEOUT}), nginx's
+     * {@code keepalive_timeout}: longer than the 60 s after which nginx ({@code keepalive_timeout} of an upstream's
+     * pool) and common load balancers drop their idle connections to a server, so that a proxy that pools its
+     * connections closes an idle one before the server does, rather than send a request on one the server is
+     * closing.
+     */
+    public Builder keepAliveTimeout(Duration timeout) {
+      this.keepAliveTimeout = checkDuration(timeout, "keepAliveTimeout");
       return this;
     }
 

@@ -8,13 +8,14 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Times the head of each request that follows the first on a kept-alive gRPC-Web connection, as the upgrade step
- * times the first: sits before the HTTP/1.1 codec and starts the clock at the first byte read after an answer, so a
- * pooled connection may idle between requests (until the idle timeout) but a client cannot trickle a request's head
- * in forever. The translator says when it waits for a request ({@link #awaitRequest}) and when one arrived
- * ({@link #requestArrived}); if none arrives in time, {@code onTimeout} runs on the event loop. A request the
- * translator never sees (a CORS preflight, which the CORS step answers) stops the clock too, through
- * {@link #headsAfterCodec()}, and the connection goes on waiting for the next.
+ * Times a kept-alive gRPC-Web connection between requests: how long it may idle, and how long the head of each
+ * request that follows the first may take, as the upgrade step times the first. It sits before the HTTP/1.1 codec.
+ * The translator says when it waits for a request ({@link #awaitRequest}) and when one arrived
+ * ({@link #requestArrived}). While it waits, the idle clock runs ({@link BrowserOptions#keepAliveTimeout()}): if no
+ * byte arrives in time, {@code onIdle} runs on the event loop. The first byte stops it and starts the head's clock,
+ * so a client cannot trickle a request's head in forever: if the head is not whole in time, {@code onTimeout} runs.
+ * A request the translator never sees (a CORS preflight, which the CORS step answers) stops the head's clock too,
+ * through {@link #headsAfterCodec()}, and the connection goes on waiting for the next, idle again.
  */
 final class FollowingRequestTimeout extends ChannelInboundHandlerAdapter {
 
@@ -24,14 +25,25 @@ final class FollowingRequestTimeout extends ChannelInboundHandlerAdapter {
 
   private final long timeoutNanos;
   private final Runnable onTimeout;
+  private final long idleNanos;
+  private final Runnable onIdle;
   private ChannelHandlerContext ctx;
   /** The last answer ended and no request head has arrived since. */
   private boolean waiting;
+  /** Times the head of the request whose first byte arrived; null when none is arriving. */
   private ScheduledFuture<?> timer;
+  /** Times the connection while it waits without a byte of the next request; null when it does not. */
+  private ScheduledFuture<?> idleTimer;
 
-  FollowingRequestTimeout(long timeoutNanos, Runnable onTimeout) {
+  /**
+   * @param timeoutNanos how long the head of a request may take once its first byte arrived
+   * @param idleNanos how long the connection may wait for the first byte of the next request
+   */
+  FollowingRequestTimeout(long timeoutNanos, Runnable onTimeout, long idleNanos, Runnable onIdle) {
     this.timeoutNanos = timeoutNanos;
     this.onTimeout = onTimeout;
+    this.idleNanos = idleNanos;
+    this.onIdle = onIdle;
   }
 
   @Override
@@ -39,9 +51,13 @@ final class FollowingRequestTimeout extends ChannelInboundHandlerAdapter {
     this.ctx = ctx;
   }
 
-  /** The answer to the last request ended and the connection stays open: the next request's bytes start the clock. */
+  /**
+   * The answer to the last request ended and the connection stays open: the idle clock starts, and the next
+   * request's first byte stops it and starts the head's.
+   */
   void awaitRequest() {
     waiting = true;
+    startIdleClock();
   }
 
   /** A request's head arrived whole. */
@@ -58,10 +74,15 @@ final class FollowingRequestTimeout extends ChannelInboundHandlerAdapter {
     return new ChannelInboundHandlerAdapter() {
       @Override
       public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (msg instanceof HttpRequest) {
-          cancel(); // still waiting, unless the translator takes the request (then requestArrived)
+        if (!(msg instanceof HttpRequest)) {
+          ctx.fireChannelRead(msg);
+          return;
         }
+        cancelHeadClock(); // still waiting, unless the translator takes the request (then requestArrived)
         ctx.fireChannelRead(msg);
+        if (waiting) {
+          startIdleClock(); // answered by another step (a preflight): idle again until the next request
+        }
       }
     };
   }
@@ -69,6 +90,7 @@ final class FollowingRequestTimeout extends ChannelInboundHandlerAdapter {
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     if (waiting && timer == null && msg instanceof ByteBuf && ((ByteBuf) msg).isReadable()) {
+      cancelIdleClock();
       timer = ctx.executor().schedule(this::expire, timeoutNanos, TimeUnit.NANOSECONDS);
     }
     ctx.fireChannelRead(msg);
@@ -79,6 +101,19 @@ final class FollowingRequestTimeout extends ChannelInboundHandlerAdapter {
     if (waiting && ctx.channel().isActive()) {
       waiting = false;
       onTimeout.run();
+    }
+  }
+
+  private void startIdleClock() {
+    if (idleTimer == null && timer == null) {
+      idleTimer = ctx.executor().schedule(this::idled, idleNanos, TimeUnit.NANOSECONDS);
+    }
+  }
+
+  private void idled() {
+    idleTimer = null;
+    if (waiting && timer == null && ctx.channel().isActive()) {
+      onIdle.run();
     }
   }
 
@@ -94,9 +129,21 @@ final class FollowingRequestTimeout extends ChannelInboundHandlerAdapter {
   }
 
   private void cancel() {
+    cancelHeadClock();
+    cancelIdleClock();
+  }
+
+  private void cancelHeadClock() {
     if (timer != null) {
       timer.cancel(false);
       timer = null;
+    }
+  }
+
+  private void cancelIdleClock() {
+    if (idleTimer != null) {
+      idleTimer.cancel(false);
+      idleTimer = null;
     }
   }
 }

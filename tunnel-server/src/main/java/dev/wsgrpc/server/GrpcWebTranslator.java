@@ -45,7 +45,8 @@ import java.util.concurrent.TimeUnit;
  * {@code 0x80}. A call that ends without data (trailers only, e.g. an unknown method) is answered with the status in
  * the response headers. Requests follow each other on a kept-alive connection, each checked by the {@link Gate}.
  * A body that stops arriving (no byte for {@link BrowserOptions#requestBodyTimeout()}) cancels its call and is
- * answered 408; HTTP/1.1 has no ping that would notice a client gone mid-body.
+ * answered 408; HTTP/1.1 has no ping that would notice a client gone mid-body. Between requests, a connection that
+ * carries none for {@link BrowserOptions#keepAliveTimeout()} is closed ({@link FollowingRequestTimeout}).
  */
 final class GrpcWebTranslator extends BridgedCallTranslator {
 
@@ -65,6 +66,8 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   private final FollowingRequestTimeout requestTimeout;
   private final long requestTimeoutMillis;
   private final long bodyTimeoutNanos;
+  /** What answers that keep the connection open say in {@code Keep-Alive}: the keep-alive timeout; null below 1 s. */
+  private final String keepAliveHeader;
   /** Cancels the call whose body stopped arriving; null when the body is not being timed. */
   private ScheduledFuture<?> bodyTimer;
   /** When the last part of the call's body arrived, in the nanoseconds of the event loop's ticker. */
@@ -91,17 +94,21 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
    *     failed on: the first request's ({@link UndecodableRequest})
    * @param requestTimeout how long a request that follows the first may take to arrive whole once its first byte
    *     has (the handshake timeout: the upgrade step times the first request)
-   * @param bodyTimeout how long the body of a call may go without a byte arriving ({@link
-   *     BrowserOptions#requestBodyTimeout()})
+   * @param browser how long the body of a call may go without a byte arriving ({@link
+   *     BrowserOptions#requestBodyTimeout()}), and the connection without a request ({@link
+   *     BrowserOptions#keepAliveTimeout()})
    */
   GrpcWebTranslator(String scheme, Gate gate, WebSocketServerOptions options, java.time.Duration requestTimeout,
-      java.time.Duration bodyTimeout) {
+      BrowserOptions browser) {
     this.scheme = scheme;
-    this.bodyTimeoutNanos = bodyTimeout.toNanos();
+    this.bodyTimeoutNanos = browser.requestBodyTimeout().toNanos();
+    long keepAliveSeconds = browser.keepAliveTimeout().getSeconds();
+    this.keepAliveHeader = keepAliveSeconds > 0 ? "timeout=" + keepAliveSeconds : null;
     this.gate = gate;
     this.options = options;
     this.requestTimeoutMillis = requestTimeout.toMillis();
-    this.requestTimeout = new FollowingRequestTimeout(requestTimeout.toNanos(), this::requestTimedOut);
+    this.requestTimeout = new FollowingRequestTimeout(requestTimeout.toNanos(), this::requestTimedOut,
+        browser.keepAliveTimeout().toNanos(), this::idled);
   }
 
   @Override
@@ -251,6 +258,16 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     }
     answerAndClose(plainText(HttpResponseStatus.REQUEST_TIMEOUT,
         "expected a complete request within " + requestTimeoutMillis + " ms"), false);
+  }
+
+  /**
+   * No request arrived within the keep-alive timeout after the last answer: the connection closes, toward the socket
+   * (gRPC's handler sees it end; it has no call in flight).
+   */
+  private void idled() {
+    if (!closing && streamId == -1) {
+      close(false);
+    }
   }
 
   private FullHttpResponse plainText(HttpResponseStatus status, String reason) {
@@ -580,7 +597,16 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     if (request != null) {
       responseContentType = responseContentType(request);
     }
-    return trailersOnly(responseContentType, status, !keepAlive);
+    FullHttpResponse response = trailersOnly(responseContentType, status, !keepAlive);
+    advertiseKeepAlive(response.headers());
+    return response;
+  }
+
+  /** Says how long the connection stays open for the next request, on an answer that keeps it open. */
+  private void advertiseKeepAlive(HttpHeaders headers) {
+    if (keepAlive && keepAliveHeader != null) {
+      headers.set(HttpHeaderNames.KEEP_ALIVE, keepAliveHeader);
+    }
   }
 
   /** The content type that answers {@code request}: gRPC-Web's, binary or text as the request's. */
@@ -615,5 +641,6 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     if (!keepAlive) {
       to.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
+    advertiseKeepAlive(to);
   }
 }

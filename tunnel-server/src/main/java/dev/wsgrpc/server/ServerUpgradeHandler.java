@@ -540,8 +540,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     }
     ChannelPipeline pipeline = ctx.pipeline();
     GrpcWebTranslator translator = new GrpcWebTranslator(sslSession(ctx) != null ? "https" : "http",
-        next -> checkFollowing(ctx, next), options, options.settings().handshakeTimeout(),
-        options.browser().requestBodyTimeout());
+        next -> checkFollowing(ctx, next), options, options.settings().handshakeTimeout(), options.browser());
     pipeline.addBefore(ctx.name(), GrpcWebTranslator.NAME, translator);
     logger.debug("gRPC-Web connection from {}", clientAddress);
     ctx.fireUserEventTriggered(new TunnelEstablishedEvent(path, BrowserProtocol.GRPC_WEB.label(), clientAddress,

@@ -107,6 +107,19 @@ class BrowserOptionsTest {
   }
 
   @Test
+  void theKeepAliveTimeoutDefaultsToNginxsSeventyFiveSecondsIsKeptByToBuilderAndMustBePositive() {
+    BrowserOptions options = BrowserOptions.forOrigins("*");
+    assertEquals(java.time.Duration.ofSeconds(75), options.keepAliveTimeout());
+    BrowserOptions shorter = options.toBuilder().keepAliveTimeout(java.time.Duration.ofSeconds(5)).build();
+    assertEquals(java.time.Duration.ofSeconds(5), shorter.toBuilder().build().keepAliveTimeout());
+    assertTrue(shorter.toString().contains("keepAliveTimeout=PT5S"));
+    assertEquals("keepAliveTimeout: PT0S (expected: > 0)", assertThrows(IllegalArgumentException.class,
+        () -> BrowserOptions.forOrigins("*").toBuilder().keepAliveTimeout(java.time.Duration.ZERO)).getMessage());
+    assertEquals("keepAliveTimeout", assertThrows(NullPointerException.class,
+        () -> BrowserOptions.forOrigins("*").toBuilder().keepAliveTimeout(null)).getMessage());
+  }
+
+  @Test
   void aPreflightFromAnOriginNotAllowedGetsNoCorsHeaders() {
     BrowserOptions options = BrowserOptions.newBuilder(List.of("https://app.example")).build();
     assertEquals(Map.of("content-length", "0"), preflight(options, "https://evil.example"));

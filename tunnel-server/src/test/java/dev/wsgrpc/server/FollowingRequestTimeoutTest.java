@@ -14,14 +14,20 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** The clock of following gRPC-Web requests, in front of a real HTTP/1.1 codec and CORS step. */
+/**
+ * The clocks of following gRPC-Web requests and of the idle time before them, in front of a real HTTP/1.1 codec and
+ * CORS step.
+ */
 class FollowingRequestTimeoutTest {
 
   private static final long TIMEOUT_MILLIS = 1000;
+  private static final long IDLE_MILLIS = 75_000;
 
   private final AtomicInteger timeouts = new AtomicInteger();
-  private final FollowingRequestTimeout timeout =
-      new FollowingRequestTimeout(TimeUnit.MILLISECONDS.toNanos(TIMEOUT_MILLIS), timeouts::incrementAndGet);
+  private final AtomicInteger idles = new AtomicInteger();
+  private final FollowingRequestTimeout timeout = new FollowingRequestTimeout(
+      TimeUnit.MILLISECONDS.toNanos(TIMEOUT_MILLIS), timeouts::incrementAndGet,
+      TimeUnit.MILLISECONDS.toNanos(IDLE_MILLIS), idles::incrementAndGet);
   private final EmbeddedChannel channel = new EmbeddedChannel();
 
   FollowingRequestTimeoutTest() {
@@ -66,5 +72,50 @@ class FollowingRequestTimeoutTest {
     timeout.awaitRequest();
     advance(TIMEOUT_MILLIS * 10);
     assertEquals(0, timeouts.get());
+  }
+
+  @Test
+  void aConnectionWithoutAByteOfTheNextRequestIdlesOutOnceAfterTheIdleTimeout() {
+    timeout.awaitRequest();
+    advance(IDLE_MILLIS - 1);
+    assertEquals(0, idles.get());
+    advance(1);
+    assertEquals(1, idles.get());
+    advance(IDLE_MILLIS * 2);
+    assertEquals(1, idles.get());
+    assertEquals(0, timeouts.get());
+  }
+
+  @Test
+  void theFirstByteOfTheNextRequestStopsTheIdleClockAndStartsTheHeadsClock() {
+    timeout.awaitRequest();
+    advance(IDLE_MILLIS - 1);
+    read("P");
+    advance(TIMEOUT_MILLIS);
+    assertEquals(1, timeouts.get());
+    advance(IDLE_MILLIS * 2);
+    assertEquals(0, idles.get());
+  }
+
+  @Test
+  void aRequestThatArrivedStopsBothClocks() {
+    timeout.awaitRequest();
+    read("POST /pkg.Svc/Echo HTTP/1.1\r\n");
+    timeout.requestArrived();
+    advance(IDLE_MILLIS * 2);
+    assertEquals(0, timeouts.get());
+    assertEquals(0, idles.get());
+  }
+
+  @Test
+  void aPreflightTheCorsStepAnswersStartsTheIdleClockAgain() {
+    timeout.awaitRequest();
+    advance(IDLE_MILLIS - 1);
+    read("OPTIONS /pkg.Svc/Echo HTTP/1.1\r\nHost: example.test\r\nOrigin: https://page.example\r\n"
+        + "Access-Control-Request-Method: POST\r\n\r\n");
+    advance(IDLE_MILLIS - 1);
+    assertEquals(0, idles.get(), "the idle time counts from the preflight");
+    advance(1);
+    assertEquals(1, idles.get());
   }
 }

@@ -44,11 +44,14 @@ class GrpcWebTranslatorTest {
 
   private static final java.time.Duration REQUEST_TIMEOUT = java.time.Duration.ofSeconds(1);
   private static final java.time.Duration BODY_TIMEOUT = java.time.Duration.ofSeconds(2);
+  private static final java.time.Duration KEEP_ALIVE_TIMEOUT = java.time.Duration.ofSeconds(5);
+  private static final BrowserOptions BROWSER = BrowserOptions.forOrigins("*").toBuilder()
+      .requestBodyTimeout(BODY_TIMEOUT).keepAliveTimeout(KEEP_ALIVE_TIMEOUT).build();
 
   private ScriptedHttp2Server server = new ScriptedHttp2Server();
   private Status refusal;
   private GrpcWebTranslator translator = new GrpcWebTranslator("http", request -> refusal,
-      WebSocketServerOptions.DEFAULT, REQUEST_TIMEOUT, BODY_TIMEOUT);
+      WebSocketServerOptions.DEFAULT, REQUEST_TIMEOUT, BROWSER);
   private EmbeddedChannel channel;
 
   @AfterEach
@@ -519,7 +522,8 @@ class GrpcWebTranslatorTest {
     channel.freezeTime(); // only advanceTimeBy moves the clock: a busy machine must not bring the 408 early
     answer(unaryCall("one"), "1");
     BrowserFrames.release(BrowserFrames.outbound(channel));
-    channel.advanceTimeBy(1, TimeUnit.HOURS); // idle between requests: a pooled connection may wait
+    // Idle between requests: a pooled connection may wait, within the keep-alive timeout.
+    channel.advanceTimeBy(KEEP_ALIVE_TIMEOUT.toMillis() - 1, TimeUnit.MILLISECONDS);
     channel.runScheduledPendingTasks();
     assertTrue(channel.isOpen());
     channel.writeInbound(Unpooled.copiedBuffer("POST /pkg.Svc/Echo HTTP/1.1\r\n", StandardCharsets.US_ASCII));
@@ -556,6 +560,51 @@ class GrpcWebTranslatorTest {
     channel.runScheduledPendingTasks();
     assertTrue(channel.isOpen());
     assertEquals(2, server.streams.size());
+  }
+
+  @Test
+  void aConnectionThatCarriesNoRequestForTheKeepAliveTimeoutIsClosedAndEveryAnswerSaysSo() {
+    open();
+    channel.freezeTime();
+    answer(unaryCall("one"), "1");
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals("timeout=5", ((HttpResponse) out.get(0)).headers().get(HttpHeaderNames.KEEP_ALIVE));
+    } finally {
+      BrowserFrames.release(out);
+    }
+    channel.advanceTimeBy(KEEP_ALIVE_TIMEOUT.toMillis() - 1, TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+    assertTrue(channel.isOpen());
+    channel.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+    channel.runPendingTasks();
+    assertTrue(BrowserFrames.outbound(channel).isEmpty(), "closed without an answer: no request is waiting for one");
+    assertFalse(channel.isOpen());
+  }
+
+  @Test
+  void aCallInFlightAndAResponseStillStreamingAreNeverCutByTheKeepAliveTimeout() {
+    open();
+    channel.freezeTime();
+    ScriptedHttp2Server.Stream stream = unaryCall("slow");
+    channel.advanceTimeBy(1, TimeUnit.HOURS); // the service takes its time
+    channel.runScheduledPendingTasks();
+    assertTrue(channel.isOpen());
+    server.responseHeaders(channel, stream.id);
+    server.data(channel, stream.id, grpcMessage("first"), false);
+    channel.advanceTimeBy(1, TimeUnit.HOURS); // and streams its answer slowly
+    channel.runScheduledPendingTasks();
+    assertTrue(channel.isOpen());
+    server.trailers(channel, stream.id, 0, null);
+    BrowserFrames.release(BrowserFrames.outbound(channel));
+    channel.advanceTimeBy(KEEP_ALIVE_TIMEOUT.toMillis() - 1, TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+    assertTrue(channel.isOpen(), "the clock starts when the answer ended");
+    channel.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+    channel.runPendingTasks();
+    assertFalse(channel.isOpen());
   }
 
   @Test
@@ -714,7 +763,7 @@ class GrpcWebTranslatorTest {
     server = new ScriptedHttp2Server(Http2Settings.defaultSettings().initialWindowSize(16));
     server.autoConsume = false;
     translator = new GrpcWebTranslator("http", request -> null, WebSocketServerOptions.DEFAULT,
-        REQUEST_TIMEOUT, BODY_TIMEOUT);
+        REQUEST_TIMEOUT, BROWSER);
     open();
     translator.start(request("/pkg.Svc/Upload", "application/grpc-web"));
     channel.runPendingTasks();
@@ -830,7 +879,7 @@ class GrpcWebTranslatorTest {
     server = new ScriptedHttp2Server(Http2Settings.defaultSettings().initialWindowSize(16));
     server.autoConsume = false;
     translator = new GrpcWebTranslator("http", request -> null, WebSocketServerOptions.DEFAULT,
-        REQUEST_TIMEOUT, BODY_TIMEOUT);
+        REQUEST_TIMEOUT, BROWSER);
     open();
     channel.freezeTime();
     translator.start(request("/pkg.Svc/Upload", "application/grpc-web"));
