@@ -228,6 +228,15 @@ public final class TunnelServerMain implements Callable<Integer> {
           + "connection closes; HTTP/1.1 has no ping. Default: ${DEFAULT-VALUE}. Env: TUNNEL_BROWSER_BODY_TIMEOUT.")
   Duration browserBodyTimeout;
 
+  /** The library's default ({@code BrowserOptions.DEFAULT_KEEP_ALIVE_TIMEOUT}), which a test holds this to. */
+  @Option(names = "--browser-keepalive-timeout", paramLabel = "DURATION", defaultValue = "75s",
+      converter = DurationConverter.class,
+      description = "With --browser-origins: how long a kept-alive gRPC-Web connection may carry no request before "
+          + "it is closed, giving back its place under --max-tunnels (never while a request or its answer is under "
+          + "way; answers that keep the connection say Keep-Alive: timeout=SECONDS); HTTP/1.1 has no ping. "
+          + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_BROWSER_KEEPALIVE_TIMEOUT.")
+  Duration browserKeepAliveTimeout;
+
   @Option(names = "--max-tunnels", paramLabel = "N", defaultValue = "10000",
       description = "Most tunnels open at once; more get 503 with Retry-After. Default: ${DEFAULT-VALUE}. "
           + "Env: TUNNEL_MAX_TUNNELS.")
@@ -631,6 +640,8 @@ public final class TunnelServerMain implements Callable<Integer> {
     set("--max-connection-age", () -> Preconditions.checkDurationOrZero(maxConnectionAge, "maxConnectionAge"));
     set("--reflection-refresh", () -> Preconditions.checkDuration(reflectionRefresh, "reflectionRefresh"));
     set("--browser-body-timeout", () -> Preconditions.checkDuration(browserBodyTimeout, "browserBodyTimeout"));
+    set("--browser-keepalive-timeout",
+        () -> Preconditions.checkDuration(browserKeepAliveTimeout, "browserKeepAliveTimeout"));
     set("--upstream-refresh", () -> Preconditions.checkDuration(upstreamRefresh, "upstreamRefresh"));
     // Files: each must be there and readable now (a reloaded one is read again when it changes), and keys must be
     // in the one form Java reads without a password: PKCS#8.
@@ -724,6 +735,7 @@ public final class TunnelServerMain implements Callable<Integer> {
       set("--browser-origins", () -> browser[0] = BrowserOptions.newBuilder(browserOrigins));
       set("--browser-headers", () -> browser[0].allowedHeaders(browserHeaders).exposedHeaders(browserHeaders));
       set("--browser-body-timeout", () -> browser[0].requestBodyTimeout(browserBodyTimeout));
+      set("--browser-keepalive-timeout", () -> browser[0].keepAliveTimeout(browserKeepAliveTimeout));
       // JSON calls' messages are held to the server's message limit, as gRPC's own calls are.
       set("--max-inbound-message", () -> browser[0].maxJsonMessageBytes(maxInboundMessage));
       options.browser(browser[0].build());
@@ -778,6 +790,8 @@ public final class TunnelServerMain implements Callable<Integer> {
         + "tunnel's bytes while its upstream connection is made");
     refuseUnless(!browserOrigins.isEmpty(), "--browser-body-timeout", "--browser-origins: it bounds gRPC-Web "
         + "request bodies, and without --browser-origins there are no browser calls");
+    refuseUnless(!browserOrigins.isEmpty(), "--browser-keepalive-timeout", "--browser-origins: it closes idle "
+        + "gRPC-Web connections, and without --browser-origins there are none");
     refuseUnless(!browserOrigins.isEmpty() && !demo && !relay, "--reflection-refresh",
         "--browser-origins and --upstream in --mode proxy: it times the schemas fetched from the upstream's server "
             + "reflection for JSON-over-WebSocket calls, which only proxy mode fetches");

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.server.BrowserOptions;
 import dev.wsgrpc.testing.TestCertificates;
 import io.netty.util.ResourceLeakDetector;
 import java.io.File;
@@ -127,7 +128,7 @@ class TunnelServerOptionsTest {
         {"--mode=proxy", "--upstream=127.0.0.1:1"}, {}}) {
       for (String flag : new String[] {"--drain-timeout", "--idle-timeout", "--upstream-keepalive",
           "--upstream-keepalive-timeout", "--max-connection-age", "--upstream-refresh", "--reflection-refresh",
-          "--handshake-timeout", "--browser-body-timeout"}) {
+          "--handshake-timeout", "--browser-body-timeout", "--browser-keepalive-timeout"}) {
         String[] args = java.util.Arrays.copyOf(mode, mode.length + 2);
         args[mode.length] = "--port=0";
         args[mode.length + 1] = flag + "=999999999999h";
@@ -156,10 +157,11 @@ class TunnelServerOptionsTest {
     m.buildOptions();
     assertEquals(Duration.ofMillis(Integer.MAX_VALUE), m.drainTimeout);
     parse(Map.of(), "--upstream=127.0.0.1:1", "--browser-origins=*", "--max-connection-age=" + longest,
-        "--upstream-refresh=1ms", "--reflection-refresh=1ms", "--browser-body-timeout=1ms").buildOptions();
+        "--upstream-refresh=1ms", "--reflection-refresh=1ms", "--browser-body-timeout=1ms",
+        "--browser-keepalive-timeout=1ms").buildOptions();
     parse(Map.of(), "--upstream=127.0.0.1:1", "--browser-origins=*", "--idle-timeout=0", "--upstream-keepalive=0",
         "--drain-timeout=0", "--upstream-refresh=" + longest, "--reflection-refresh=" + longest,
-        "--browser-body-timeout=" + longest).buildOptions();
+        "--browser-body-timeout=" + longest, "--browser-keepalive-timeout=" + longest).buildOptions();
   }
 
   /**
@@ -189,6 +191,9 @@ class TunnelServerOptionsTest {
     assertRefused("TUNNEL_BROWSER_BODY_TIMEOUT=5s: --browser-body-timeout needs --browser-origins: it bounds "
         + "gRPC-Web request bodies, and without --browser-origins there are no browser calls",
         run(Map.of("TUNNEL_BROWSER_BODY_TIMEOUT", "5s"), "--port=0", "--upstream=127.0.0.1:1"));
+    assertRefused("TUNNEL_BROWSER_KEEPALIVE_TIMEOUT=5s: --browser-keepalive-timeout needs --browser-origins: it "
+        + "closes idle gRPC-Web connections, and without --browser-origins there are none",
+        run(Map.of("TUNNEL_BROWSER_KEEPALIVE_TIMEOUT", "5s"), "--port=0"));
     String reflection = "--reflection-refresh needs --browser-origins and --upstream in --mode proxy: it times the "
         + "schemas fetched from the upstream's server reflection for JSON-over-WebSocket calls, which only proxy "
         + "mode fetches";
@@ -266,7 +271,8 @@ class TunnelServerOptionsTest {
     TestCertificates certs = TestCertificates.create();
     String[] demoAndProxy = {"--max-concurrent-streams=10", "--max-inbound-message=8388608",
         "--max-inbound-metadata=16384", "--max-connection-age=1h", "--browser-origins=*",
-        "--browser-body-timeout=5s", "--forwarded-header=Forwarded", "--trusted-proxies=10.0.0.0/8",
+        "--browser-body-timeout=5s", "--browser-keepalive-timeout=5s", "--forwarded-header=Forwarded",
+        "--trusted-proxies=10.0.0.0/8",
         "--allowed-origins=https://app.example", "--allow-cross-site-credentials",
         "--tls-cert=" + certs.serverCertPem().getPath(), "--tls-key=" + certs.serverKeyPem().getPath(),
         "--tls-client-ca=" + certs.caPem().getPath(), "--admin-port=0", "--admin-address=0.0.0.0",
@@ -286,6 +292,7 @@ class TunnelServerOptionsTest {
     // Each default given explicitly, in the modes that do not use it: as if it were not given.
     String[] defaults = {"--max-concurrent-streams=1000", "--max-inbound-message=4194304",
         "--max-inbound-metadata=8192", "--max-connection-age=0s", "--browser-body-timeout=60",
+        "--browser-keepalive-timeout=75s",
         "--upstream-refresh=30s", "--upstream-health-service=", "--event-loop-threads=0", "--max-control-frames=100",
         "--max-pending-bytes=67108864", "--reflection-refresh=5m", "--forwarded-header=X-Forwarded-For",
         "--admin-address=127.0.0.1", "--upstream-keepalive=5m", "--upstream-keepalive-timeout=20s"};
@@ -311,6 +318,16 @@ class TunnelServerOptionsTest {
         .buildOptions().browser().requestBodyTimeout());
     assertEquals("--browser-body-timeout: 0s (expected: > 0)", assertThrows(CommandLine.ParameterException.class,
         () -> parse(Map.of(), "--browser-body-timeout", "0s").buildOptions()).getMessage());
+  }
+
+  @Test
+  void theBrowserKeepAliveTimeoutDefaultsToTheLibrarysAndReachesTheBrowserOptions() throws Exception {
+    assertEquals(BrowserOptions.DEFAULT_KEEP_ALIVE_TIMEOUT,
+        parse(Map.of(), "--browser-origins=*").buildOptions().browser().keepAliveTimeout());
+    assertEquals(Duration.ofSeconds(5), parse(Map.of("TUNNEL_BROWSER_KEEPALIVE_TIMEOUT", "5s"),
+        "--browser-origins=*").buildOptions().browser().keepAliveTimeout());
+    assertEquals("--browser-keepalive-timeout: 0s (expected: > 0)", assertThrows(CommandLine.ParameterException.class,
+        () -> parse(Map.of(), "--browser-keepalive-timeout", "0s").buildOptions()).getMessage());
   }
 
   @Test
