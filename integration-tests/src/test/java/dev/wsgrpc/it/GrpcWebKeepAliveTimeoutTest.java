@@ -202,10 +202,9 @@ class GrpcWebKeepAliveTimeoutTest {
       heldStream.onNext(response("second"));
       heldStream.onCompleted();
       assertAnswered(unaryAnswer.get(30, TimeUnit.SECONDS), "unary answer");
+      // Neither call was cut. (A next request on their connections is not sent: those connections close a second
+      // after these answers, and a busy machine could take that long to send it.)
       assertAnswered(streamAnswer.get(30, TimeUnit.SECONDS), "first", "second");
-      // Both connections stayed open and take the next request.
-      assertAnswered(call(unary, UNARY, "again"), "again");
-      assertAnswered(call(stream, UNARY, "again"), "again");
       for (ManagedChannel channel : List.of(tunnel, nativeGrpc)) {
         EchoGrpc.newBlockingStub(channel).unary(EchoRequest.newBuilder().setPayload(ByteString.copyFromUtf8("y"))
             .build());

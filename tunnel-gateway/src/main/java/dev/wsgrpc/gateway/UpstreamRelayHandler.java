@@ -20,6 +20,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
@@ -214,7 +215,8 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
    * Tries each address in turn; a refusal or a failed TLS handshake moves on to the next, and has the names looked
    * up again ({@link Upstreams#connectFailed}). When every address has failed, the tunnel waits for that lookup and
    * tries the addresses it found that this tunnel has not tried (a backend that moved: its name now names another),
-   * once; then it ends with 1013.
+   * once; then it ends with 1013. It waits at most the handshake timeout: a lookup can take as long as the system's
+   * resolver does when DNS is down too.
    */
   private void connect(Iterator<Upstreams.Resolved> candidates) {
     if (!ctx.channel().isActive() || ended != null) {
@@ -238,7 +240,13 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
         connect(candidates);
       } else {
         lookedUpAgain = true;
-        lookup.thenAccept(fresh -> ctx.executor().execute(() -> connect(untried(fresh))));
+        ScheduledFuture<?> giveUp = schedule(() -> connect(Collections.emptyIterator()),
+            settings.handshakeTimeout.toNanos());
+        lookup.thenAccept(fresh -> ctx.executor().execute(() -> {
+          if (giveUp.cancel(false)) {
+            connect(untried(fresh));
+          }
+        }));
       }
     });
   }

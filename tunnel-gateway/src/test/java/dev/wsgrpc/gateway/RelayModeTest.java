@@ -297,6 +297,41 @@ class RelayModeTest {
         .filter(line -> line.startsWith("Cannot connect")).collect(java.util.stream.Collectors.toList()));
   }
 
+  /**
+   * With DNS down as well as the upstream, the lookup after a refusal can take as long as the system's resolver
+   * does (here: until the test ends). The tunnel waits for it at most the handshake timeout, then ends with 1013,
+   * saying why; it waited with no bound of the gateway's, holding its place.
+   */
+  @Test
+  void aTunnelWaitsForTheLookupAfterARefusalAtMostTheHandshakeTimeout() throws Exception {
+    int refusing;
+    try (java.net.ServerSocket closed = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      refusing = closed.getLocalPort();
+    }
+    java.util.concurrent.CountDownLatch dnsBack = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicInteger lookups = new java.util.concurrent.atomic.AtomicInteger();
+    Upstreams upstreams = new Upstreams(List.of(new Upstreams.Target("upstream.test", refusing)), Duration.ofDays(1),
+        host -> {
+          try {
+            if (lookups.incrementAndGet() > 1 && !dnsBack.await(300, TimeUnit.SECONDS)) {
+              throw new java.net.UnknownHostException(host + ": no answer");
+            }
+          } catch (InterruptedException e) {
+            throw new java.net.UnknownHostException(host + ": interrupted");
+          }
+          return new java.net.InetAddress[] {java.net.InetAddress.getLoopbackAddress()};
+        });
+    startGateway(upstreams, null, RelaySettings.newBuilder().handshakeTimeout(
+        dev.wsgrpc.core.TunnelSettings.newBuilder().handshakeTimeout(Duration.ofSeconds(1)).build()).build());
+    closeables.add(dnsBack::countDown); // closed first: the lookup ends before the gateway does
+
+    RawTunnelClient client = rawTunnel();
+    assertEquals(1013, client.awaitEnd());
+    assertEquals("no upstream gRPC server reachable", client.closeReason());
+    assertEquals(1, tracker.upstreamConnectFailures());
+    assertTrue(lookups.get() > 1, "the lookup after the refusal began");
+  }
+
   /** An upstream whose TLS handshake fails is a failed connect: counted, and the next upstream is tried. */
   @Test
   void anUpstreamWhoseTlsHandshakeFailsIsSkippedLikeARefusal() throws Exception {

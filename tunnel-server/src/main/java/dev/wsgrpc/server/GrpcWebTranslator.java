@@ -23,6 +23,7 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import java.util.Locale;
 import java.util.Map;
@@ -53,6 +54,8 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   static final String NAME = "wsgrpc-grpc-web";
   static final String CONTENT_TYPE = "application/grpc-web";
   private static final String TEXT_CONTENT_TYPE = "application/grpc-web-text";
+  /** The response header that says how long a kept-alive connection waits (Netty 4.2 deprecates its constant). */
+  static final AsciiString KEEP_ALIVE = AsciiString.cached("keep-alive");
 
   /** Decides whether a request that follows the first on a connection may call; null when it may. */
   interface Gate {
@@ -605,7 +608,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   /** Says how long the connection stays open for the next request, on an answer that keeps it open. */
   private void advertiseKeepAlive(HttpHeaders headers) {
     if (keepAlive && keepAliveHeader != null) {
-      headers.set(HttpHeaderNames.KEEP_ALIVE, keepAliveHeader);
+      headers.set(KEEP_ALIVE, keepAliveHeader);
     }
   }
 

@@ -31,6 +31,7 @@ class FollowingRequestTimeoutTest {
   private final EmbeddedChannel channel = new EmbeddedChannel();
 
   FollowingRequestTimeoutTest() {
+    channel.freezeTime(); // the clocks move only when a test says: a busy machine's delays must not count
     channel.pipeline().addLast(FollowingRequestTimeout.NAME, timeout)
         .addLast(ServerUpgradeHandler.HTTP_CODEC, new HttpServerCodec())
         .addLast(FollowingRequestTimeout.HEADS, timeout.headsAfterCodec())

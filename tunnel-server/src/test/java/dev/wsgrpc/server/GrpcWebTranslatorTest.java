@@ -569,7 +569,7 @@ class GrpcWebTranslatorTest {
     answer(unaryCall("one"), "1");
     List<Object> out = BrowserFrames.outbound(channel);
     try {
-      assertEquals("timeout=5", ((HttpResponse) out.get(0)).headers().get(HttpHeaderNames.KEEP_ALIVE));
+      assertEquals("timeout=5", ((HttpResponse) out.get(0)).headers().get(GrpcWebTranslator.KEEP_ALIVE));
     } finally {
       BrowserFrames.release(out);
     }
