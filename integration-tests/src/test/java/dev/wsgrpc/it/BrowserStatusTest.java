@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.protobuf.ByteString;
 import dev.wsgrpc.server.BrowserOptions;
 import dev.wsgrpc.server.JsonSchemas;
 import dev.wsgrpc.server.WebSocketServerOptions;
@@ -11,6 +12,7 @@ import dev.wsgrpc.server.WebSocketServers;
 import dev.wsgrpc.testing.proto.EchoRequest;
 import io.grpc.Server;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -38,8 +40,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * The statuses every browser protocol gives for the same event, against the library server with a real gRPC
  * service on loopback: a deadline that passes on the server (DEADLINE_EXCEEDED, not CANCELLED, on gRPC-Web,
  * grpc-websockets and wsgrpc-json), a gRPC-Web format other than protobuf, a gRPC-Web body that is not framed as
- * gRPC messages, a request message over gRPC's limit (gRPC-Web and grpc-websockets), an oversized JSON message, and
- * the CORS preflight's headers.
+ * gRPC messages, a request message over gRPC's limit (gRPC-Web and grpc-websockets, also once the response began),
+ * an oversized JSON message, and the CORS preflight's headers.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class BrowserStatusTest {
@@ -166,6 +168,55 @@ class BrowserStatusTest {
     assertTrue(trailers.contains("grpc-status: 8\r\n"), trailers);
     assertTrue(trailers.contains("grpc-message: " + OVER_THE_LIMIT + "\r\n"), trailers);
     assertEquals(before, echo.unaryCalls.get(), "nothing reached the service");
+  }
+
+  /** A data message of a framed Echo request, then one holding only the header of a message over the limit. */
+  private static byte[][] echoThenOverTheLimit() {
+    byte[] first = framed(EchoRequest.newBuilder().setPayload(ByteString.copyFromUtf8("first")).build().toByteArray());
+    return new byte[][] {ByteBuffer.allocate(1 + first.length).put((byte) 0).put(first).array(),
+        ByteBuffer.allocate(6).put((byte) 0).put((byte) 0).putInt(MAX_MESSAGE + 1).array()};
+  }
+
+  @Test
+  void aGrpcWebSocketsMessageOverTheLimitAfterTheResponseBeganIsRefusedSayingTheLimitAndItsLengthPrefix()
+      throws Exception {
+    byte[] headers = "content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\n"
+        .getBytes(StandardCharsets.ISO_8859_1);
+    byte[][] data = echoThenOverTheLimit();
+    // The service answers the first message (response headers, then its echo) before gRPC reads the second's header:
+    // gRPC can then no longer answer with trailers and resets the stream.
+    JdkBrowserSocket.Exchange exchange = JdkBrowserSocket.call(
+        URI.create("ws://" + address + "/wsgrpc.testing.Echo/Bidi"), "grpc-websockets", headers, data[0], data[1]);
+    assertEquals(1000, exchange.closeCode);
+    assertTrue(exchange.messages.size() >= 3, "response headers, the echo, then trailers: " + exchange.messages);
+    String trailers = exchange.lastHeaderFrame();
+    assertEquals("grpc-status: 8\r\ngrpc-message: " + OVER_THE_LIMIT + "\r\n", trailers);
+  }
+
+  @Test
+  void aGrpcWebMessageOverTheLimitAfterTheResponseBeganIsRefusedSayingTheLimitAndItsLengthPrefix()
+      throws Exception {
+    byte[][] data = echoThenOverTheLimit();
+    byte[] body = ByteBuffer.allocate(data[0].length + data[1].length - 2).put(data[0], 1, data[0].length - 1)
+        .put(data[1], 1, data[1].length - 1).array();
+    String[] hostPort = address.split(":");
+    try (Socket socket = new Socket(hostPort[0], Integer.parseInt(hostPort[1]))) {
+      socket.setSoTimeout(30_000);
+      // The body stays open after one chunk: the first message, then the header of one over the limit.
+      socket.getOutputStream().write(("POST /wsgrpc.testing.Echo/Bidi HTTP/1.1\r\nHost: " + address + "\r\n"
+          + "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
+          + Integer.toHexString(body.length) + "\r\n" + new String(body, StandardCharsets.ISO_8859_1) + "\r\n")
+          .getBytes(StandardCharsets.ISO_8859_1));
+      StringBuilder answer = new StringBuilder();
+      java.io.InputStream in = socket.getInputStream();
+      for (int b; !answer.toString().endsWith("\r\n0\r\n\r\n") && (b = in.read()) != -1; ) {
+        answer.append((char) b);
+      }
+      String text = answer.toString();
+      assertTrue(text.startsWith("HTTP/1.1 200 "), text);
+      assertTrue(text.contains("first"), "the echo of the first message came first: " + text);
+      assertTrue(text.contains("grpc-status: 8\r\ngrpc-message: " + OVER_THE_LIMIT + "\r\n"), text);
+    }
   }
 
   @Test

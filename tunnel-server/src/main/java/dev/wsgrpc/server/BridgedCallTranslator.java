@@ -59,10 +59,17 @@ abstract class BridgedCallTranslator extends ChannelDuplexHandler implements Htt
   }
 
   /**
-   * The status of the call in progress that gRPC reset with {@code error}: DEADLINE_EXCEEDED when it was a CANCEL
-   * once the call's grpc-timeout had elapsed (see {@link BrowserCalls#statusForReset}).
+   * The status of the call in progress that gRPC reset with {@code error}: gRPC's RESOURCE_EXHAUSTED when it
+   * refused a request message over its limit after the response headers (in our words: {@code expected a request
+   * message of at most 4194304 bytes but its length prefix said 5242880}, {@link Http2ClientBridge#refusal});
+   * DEADLINE_EXCEEDED when it was a CANCEL once the call's grpc-timeout had elapsed (see
+   * {@link BrowserCalls#statusForReset}).
    */
   final Status statusForReset(Http2Error error) {
+    Status refusal = error == Http2Error.CANCEL ? bridge.refusal(streamId) : null;
+    if (refusal != null) {
+      return refusal;
+    }
     return BrowserCalls.statusForReset(error, grpcTimeout, ctx.executor().ticker().nanoTime() - callStartNanos);
   }
 

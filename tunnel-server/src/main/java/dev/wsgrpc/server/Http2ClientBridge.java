@@ -1,5 +1,8 @@
 package dev.wsgrpc.server;
 
+import io.grpc.Metadata;
+import io.grpc.ServerStreamTracer;
+import io.grpc.Status;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -62,6 +65,27 @@ final class Http2ClientBridge {
   private static final Pattern GRPC_MESSAGE_TOO_LARGE =
       Pattern.compile("gRPC message exceeds maximum size (\\d+): (\\d+)");
 
+  /**
+   * Tells a bridge why gRPC ended one of its streams, when gRPC's RST_STREAM alone would not: a request message over
+   * gRPC's limit that arrives once the response headers went out (a streaming call's service answered first) ends
+   * the stream with RST_STREAM CANCEL, the status ({@code 8 gRPC message exceeds maximum size 4194304: 5242880})
+   * going only to gRPC's own listeners and stream tracers. gRPC makes a stream's tracer while it reads the headers
+   * the bridge hands it, so the tracer knows its bridge; streams not opened by a bridge get one that does nothing.
+   * Installed on every server from {@link WebSocketServers}.
+   */
+  static final ServerStreamTracer.Factory REFUSALS = new ServerStreamTracer.Factory() {
+    @Override
+    public ServerStreamTracer newServerStreamTracer(String fullMethodName, Metadata headers) {
+      Http2ClientBridge bridge = DELIVERING.get();
+      return bridge == null ? NO_REFUSALS : bridge.new RefusalTracer(bridge.connection.local().lastStreamCreated());
+    }
+  };
+
+  private static final ServerStreamTracer NO_REFUSALS = new ServerStreamTracer() {};
+
+  /** The bridge whose bytes gRPC's handler is reading on this thread, if any. */
+  private static final ThreadLocal<Http2ClientBridge> DELIVERING = new ThreadLocal<>();
+
   /** The client's receive window per stream: how far gRPC may run ahead of a slow browser. */
   static final int INITIAL_WINDOW = 256 * 1024;
 
@@ -74,6 +98,9 @@ final class Http2ClientBridge {
   private boolean started;
   private boolean drainScheduled;
   private boolean closed;
+  /** The stream gRPC last refused with RESOURCE_EXHAUSTED ({@link #REFUSALS}), and its status; -1 and null before. */
+  private int refusedStream = -1;
+  private Status refusal;
 
   /**
    * @param ctx the translator's context: bytes for gRPC are fired inbound from here
@@ -166,12 +193,30 @@ final class Http2ClientBridge {
     if (status == null || message == null || !"8".contentEquals(status)) {
       return trailers;
     }
-    Matcher tooLarge = GRPC_MESSAGE_TOO_LARGE.matcher(message);
-    if (tooLarge.matches()) {
-      trailers.set("grpc-message", "expected a request message of at most " + tooLarge.group(1)
-          + " bytes but its length prefix said " + tooLarge.group(2));
-    }
+    trailers.set("grpc-message", inOurWords(message));
     return trailers;
+  }
+
+  /** gRPC's description of a RESOURCE_EXHAUSTED status, in our words when it refused a message over its limit. */
+  private static CharSequence inOurWords(CharSequence description) {
+    Matcher tooLarge = GRPC_MESSAGE_TOO_LARGE.matcher(description);
+    if (!tooLarge.matches()) {
+      return description;
+    }
+    return "expected a request message of at most " + tooLarge.group(1) + " bytes but its length prefix said "
+        + tooLarge.group(2);
+  }
+
+  /**
+   * Why gRPC ended {@code streamId} with RST_STREAM CANCEL, in our words, when it refused the stream with
+   * RESOURCE_EXHAUSTED ({@link #REFUSALS}: a request message over its limit after the response headers); else null.
+   */
+  Status refusal(int streamId) {
+    if (refusal == null || streamId != refusedStream) {
+      return null;
+    }
+    return refusal.withDescription(refusal.getDescription() == null ? null
+        : inOurWords(refusal.getDescription()).toString());
   }
 
   /** The size of {@code headers} as HTTP/2's header-list limit counts it: name, value and 32 bytes per field. */
@@ -270,16 +315,38 @@ final class Http2ClientBridge {
     }
     embedded.flushOutbound();
     boolean any = false;
-    for (Object out; (out = embedded.readOutbound()) != null; ) {
-      if (closed || !ctx.channel().isActive()) {
-        io.netty.util.ReferenceCountUtil.release(out);
-        continue;
+    DELIVERING.set(this);
+    try {
+      for (Object out; (out = embedded.readOutbound()) != null; ) {
+        if (closed || !ctx.channel().isActive()) {
+          io.netty.util.ReferenceCountUtil.release(out);
+          continue;
+        }
+        any = true;
+        ctx.fireChannelRead(out);
       }
-      any = true;
-      ctx.fireChannelRead(out);
+      if (any) {
+        ctx.fireChannelReadComplete();
+      }
+    } finally {
+      DELIVERING.remove();
     }
-    if (any) {
-      ctx.fireChannelReadComplete();
+  }
+
+  /** Keeps gRPC's RESOURCE_EXHAUSTED for one of the bridge's streams, as gRPC closes the stream on the event loop. */
+  private final class RefusalTracer extends ServerStreamTracer {
+    private final int streamId;
+
+    RefusalTracer(int streamId) {
+      this.streamId = streamId;
+    }
+
+    @Override
+    public void streamClosed(Status status) {
+      if (status.getCode() == Status.Code.RESOURCE_EXHAUSTED && ctx.executor().inEventLoop()) {
+        refusedStream = streamId;
+        refusal = status;
+      }
     }
   }
 
