@@ -40,8 +40,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * The statuses every browser protocol gives for the same event, against the library server with a real gRPC
  * service on loopback: a deadline that passes on the server (DEADLINE_EXCEEDED, not CANCELLED, on gRPC-Web,
  * grpc-websockets and wsgrpc-json), a gRPC-Web format other than protobuf, a gRPC-Web body that is not framed as
- * gRPC messages, a request message over gRPC's limit (gRPC-Web and grpc-websockets, also once the response began),
- * an oversized JSON message, and the CORS preflight's headers.
+ * gRPC messages, a request message over gRPC's limit (gRPC-Web and grpc-websockets, also once the response began,
+ * as wsgrpc-json then), an oversized JSON message, and the CORS preflight's headers.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class BrowserStatusTest {
@@ -216,6 +216,32 @@ class BrowserStatusTest {
       assertTrue(text.startsWith("HTTP/1.1 200 "), text);
       assertTrue(text.contains("first"), "the echo of the first message came first: " + text);
       assertTrue(text.contains("grpc-status: 8\r\ngrpc-message: " + OVER_THE_LIMIT + "\r\n"), text);
+    }
+  }
+
+  @Test
+  void aJsonMessageOverGrpcsLimitAfterTheResponseBeganIsRefusedSayingTheLimitAndItsSize() throws Exception {
+    // JSON messages up to 8 MiB (more than gRPC's 4 MiB, which the docs advise against): gRPC refuses the protobuf.
+    Server json = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+            WebSocketServerOptions.newBuilder().browser(BrowserOptions.newBuilder(List.of("https://app.example"))
+                .json(JsonSchemas.of(List.of(echo))).maxJsonMessageBytes(2 * MAX_MESSAGE).build()).build())
+        .addService(echo)
+        .build()
+        .start();
+    try {
+      String big = "{\"message\": {\"payload\": \""
+          + Base64.getEncoder().encodeToString(new byte[MAX_MESSAGE]) + "\"}}";
+      JdkBrowserSocket.Exchange exchange = JdkBrowserSocket.call(URI.create("ws://127.0.0.1:"
+          + ((InetSocketAddress) json.getListenSockets().get(0)).getPort() + "/wsgrpc.testing.Echo/Bidi"),
+          "wsgrpc-json", "{\"metadata\": {}}", "{\"message\": {\"payload\": \"aGk=\"}}", big);
+      assertEquals(1000, exchange.closeCode);
+      List<String> texts = exchange.texts();
+      assertEquals(3, texts.size(), texts.toString());
+      // The protobuf message: the payload, its tag and its 4-byte length varint.
+      assertEquals("{\"status\":{\"code\":8,\"message\":\"expected a request message of at most " + MAX_MESSAGE
+          + " bytes but its length prefix said " + (MAX_MESSAGE + 5) + "\",\"details\":[]}}", texts.get(2));
+    } finally {
+      json.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     }
   }
 
