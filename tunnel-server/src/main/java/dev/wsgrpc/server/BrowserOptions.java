@@ -260,7 +260,8 @@ public final class BrowserOptions {
      * the handshake timeout then times, and whose body {@link #requestBodyTimeout}). When it runs out, the server
      * closes the connection (TCP FIN, TLS {@code close_notify} first), freeing its slot under the server's tunnel
      * limits; a request in flight and a response still streaming are never cut, however long they take. Every answer
-     * that keeps its connection open says so: {@code Keep-Alive: timeout=75}. HTTP/1.1 has no ping: without this, an
+     * to a call that keeps its connection open says so: {@code Keep-Alive: timeout=75} (whole seconds; none below 1 s,
+     * nor on a CORS preflight's answer). HTTP/1.1 has no ping: without this, an
      * idle connection (a browser's, a pooling proxy's) would hold its slot until the client closed it. WebSocket
      * calls, tunnels and native gRPC connections are not concerned: they have pings, and
      * {@code NettyServerBuilder.maxConnectionIdle} for connections without calls (which closes idle gRPC-Web

@@ -71,7 +71,7 @@ final class Http2ClientBridge {
    * the stream with RST_STREAM CANCEL, the status ({@code 8 gRPC message exceeds maximum size 4194304: 5242880})
    * going only to gRPC's own listeners and stream tracers. gRPC makes a stream's tracer while it reads the headers
    * the bridge hands it, so the tracer knows its bridge; streams not opened by a bridge get one that does nothing.
-   * Installed on every server from {@link WebSocketServers}.
+   * Installed on every server from {@link WebSocketServers} that serves browser protocols.
    */
   static final ServerStreamTracer.Factory REFUSALS = new ServerStreamTracer.Factory() {
     @Override

@@ -29,9 +29,10 @@ import java.util.concurrent.TimeUnit;
  * without calls ({@code permitKeepAliveTime}, {@code permitKeepAliveWithoutCalls}), so that clients behind proxies
  * with short idle timeouts never get GOAWAY {@code too_many_pings}. They apply the options'
  * {@linkplain WebSocketServerOptions#http2Limits() HTTP/2 limits} (by default 1000 concurrent calls per connection
- * and at most 200 stream resets per 10 s), which grpc-java leaves off unless asked. They add a stream tracer through
- * which a browser call that gRPC resets for a request message over its {@code maxInboundMessageSize} (once the
- * response has begun) ends {@code 8 RESOURCE_EXHAUSTED} with the limit, not {@code 1 CANCELLED}.
+ * and at most 200 stream resets per 10 s), which grpc-java leaves off unless asked. With browser protocols on, they
+ * add a stream tracer through which a browser call that gRPC resets for a request message over its
+ * {@code maxInboundMessageSize} (once the response has begun) ends {@code 8 RESOURCE_EXHAUSTED} with the limit, not
+ * {@code 1 CANCELLED}.
  *
  * <p><b>Logging.</b> grpc-java's Netty server logs a WARNING with a stack trace for each HTTP/2 stream whose headers
  * it rejects, before any interceptor runs, and for each call whose message cannot be read, so any peer could fill the
@@ -87,8 +88,11 @@ public final class WebSocketServers {
   private static NettyServerBuilder configure(NettyServerBuilder builder, WebSocketServerOptions options) {
     // Services read the authenticated principal with TunnelPrincipal.current().
     builder.intercept(TunnelPrincipal.interceptor());
-    // A browser call that gRPC resets for a request message over its limit is told so (Http2ClientBridge.REFUSALS).
-    builder.addStreamTracerFactory(Http2ClientBridge.REFUSALS);
+    if (options.browser() != null) {
+      // A browser call that gRPC resets for a request message over its limit is told so (Http2ClientBridge.REFUSALS);
+      // without browser protocols no call needs it, and tunnels' and native calls go without a tracer of ours.
+      builder.addStreamTracerFactory(Http2ClientBridge.REFUSALS);
+    }
     if (options.nativeGrpc() && !options.access().trustedProxies().isEmpty()) {
       // Native calls from a trusted proxy name their client in their own headers, as tunnels do in the upgrade;
       // each such call is admitted for its client.
