@@ -315,6 +315,7 @@ final class Http2ClientBridge {
     }
     embedded.flushOutbound();
     boolean any = false;
+    Http2ClientBridge outer = DELIVERING.get(); // a drain under way on this thread, if gRPC called back into one
     DELIVERING.set(this);
     try {
       for (Object out; (out = embedded.readOutbound()) != null; ) {
@@ -329,7 +330,11 @@ final class Http2ClientBridge {
         ctx.fireChannelReadComplete();
       }
     } finally {
-      DELIVERING.remove();
+      if (outer == null) {
+        DELIVERING.remove();
+      } else {
+        DELIVERING.set(outer);
+      }
     }
   }
 
