@@ -73,7 +73,7 @@ class TunnelServerJarTest {
       "--upstream-authority", "--upstream-client-cert", "--upstream-client-key", "--max-inbound-metadata",
       "--max-rst-frames", "--max-control-frames", "--upstream-keepalive", "--upstream-keepalive-timeout",
       "--event-loop-threads", "--max-pending-bytes", "--max-connection-age", "--browser-origins", "--browser-headers",
-      "--browser-body-timeout",
+      "--browser-body-timeout", "--browser-keepalive-timeout",
       "--admin-port", "--admin-address", "--admin-hosts", "--descriptor-set", "--reflection-refresh",
       "--health-file");
 
