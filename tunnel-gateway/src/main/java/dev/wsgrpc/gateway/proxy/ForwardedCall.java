@@ -112,7 +112,7 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
   /** The caller's descriptor when it is already the pass-through one (always, from ForwardingRegistry), else one. */
   static MethodDescriptor<byte[], byte[]> upstreamMethod(MethodDescriptor<byte[], byte[]> called) {
     if (called.getType() == MethodDescriptor.MethodType.UNKNOWN
-        && called.getRequestMarshaller() == OpaqueBytes.INSTANCE
+        && called.getRequestMarshaller() == OpaqueBytes.REQUESTS
         && called.getResponseMarshaller() == OpaqueBytes.INSTANCE) {
       return called;
     }
@@ -134,6 +134,12 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
 
   @Override
   public void onMessage(byte[] message) {
+    if (message == OpaqueBytes.REFUSED) {
+      // gRPC refused the message as it was read (taken here, on the thread that read it): the call ends.
+      Status refusal = OpaqueBytes.takeRefusal();
+      inLane(() -> refuse(refusal));
+      return;
+    }
     inLane(() -> {
       if (upstreamCancelled) {
         return;
@@ -291,6 +297,15 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
       } catch (RuntimeException ignored) {
         // already closed
       }
+    }
+  }
+
+  /** Ends both sides for a caller's message gRPC refused: the caller learns why, the upstream is cancelled. */
+  private void refuse(Status refusal) {
+    cancelUpstream("the caller's message was refused: " + refusal.getDescription());
+    if (!downstreamClosed) {
+      downstreamClosed = true;
+      downstream.close(refusal, new Metadata());
     }
   }
 

@@ -101,6 +101,16 @@ class ForwardedCallStatusTest {
     }
   }
 
+  @Test
+  void aCompressedRequestThatDecompressesPastTheProxysLimitIsRefusedResourceExhaustedSayingTheLimit()
+      throws Exception {
+    // 2 KiB of zeros compress to a few dozen bytes: the length prefix is within the limit, the message is not.
+    Status seen = callThroughProxyTo(new EndingUpstream(Status.OK), new byte[2048], "gzip");
+    assertEquals(Status.Code.RESOURCE_EXHAUSTED, seen.getCode(), seen.toString());
+    assertEquals("expected a request message of at most 1024 bytes but it decompressed to more than 1024 bytes",
+        seen.getDescription());
+  }
+
   /** A unary call from a real caller through a real proxy to an upstream call that ends with {@code end}. */
   private static Status callThroughProxyEndingWith(Status end) throws Exception {
     return callThroughProxyTo(new EndingUpstream(end));
@@ -116,6 +126,11 @@ class ForwardedCallStatusTest {
    * to {@code upstream}.
    */
   private static Status callThroughProxyTo(Channel upstream, byte[] request) throws Exception {
+    return callThroughProxyTo(upstream, request, "identity");
+  }
+
+  /** As {@link #callThroughProxyTo(Channel, byte[])}, the request compressed with {@code compressor}. */
+  private static Status callThroughProxyTo(Channel upstream, byte[] request, String compressor) throws Exception {
     Server proxy = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .directExecutor()
         .maxInboundMessageSize(1024)
@@ -124,8 +139,8 @@ class ForwardedCallStatusTest {
     ManagedChannel caller = NettyChannelBuilder.forAddress((InetSocketAddress) proxy.getListenSockets().get(0))
         .usePlaintext().build();
     try {
-      ClientCalls.blockingUnaryCall(caller, UNARY, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS),
-          request);
+      ClientCalls.blockingUnaryCall(caller, UNARY, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS)
+          .withCompression(compressor), request);
       throw new AssertionError("the call succeeded");
     } catch (StatusRuntimeException e) {
       return e.getStatus();

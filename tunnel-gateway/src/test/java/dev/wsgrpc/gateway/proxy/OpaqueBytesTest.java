@@ -71,7 +71,7 @@ class OpaqueBytesTest {
     MethodDescriptor<byte[], byte[]> upstream = ForwardedCall.upstreamMethod(typed);
     assertEquals("test.Svc/Call", upstream.getFullMethodName());
     assertEquals(MethodDescriptor.MethodType.UNKNOWN, upstream.getType());
-    assertSame(OpaqueBytes.INSTANCE, upstream.getRequestMarshaller());
+    assertSame(OpaqueBytes.REQUESTS, upstream.getRequestMarshaller());
     assertSame(OpaqueBytes.INSTANCE, upstream.getResponseMarshaller());
   }
 }
