@@ -30,6 +30,14 @@ import org.slf4j.LoggerFactory;
  * tokens, build the server with {@link WebSocketServers#newServerBuilder(int, WebSocketServerOptions)}.
  * {@link #create} logs a WARN saying so when the options have both.
  *
+ * <p><b>Browser calls over the message limit end {@code 1 CANCELLED} here once their response has begun.</b> A
+ * browser request message over the server's {@code maxInboundMessageSize} that arrives after the response headers
+ * (a streaming call whose service answered an earlier message) is refused by gRPC with RST_STREAM CANCEL alone; its
+ * reason reaches the browser only through a stream tracer on the server builder, which credentials cannot add. On a
+ * builder made with these credentials that call reads {@code 1 CANCELLED the call was cancelled by the server};
+ * {@link WebSocketServers} adds the tracer, and the call ends {@code 8 RESOURCE_EXHAUSTED} with the limit
+ * (docs/BROWSERS.md).
+ *
  * <p><b>Logging.</b> grpc-java's Netty server logs a WARNING with a stack trace for each HTTP/2 stream whose headers
  * it rejects, before any interceptor runs, and for each call whose message cannot be read, so any peer could fill the
  * log. The first server made here (with {@link WebSocketServers} or {@link WebSocketServerCredentials}) puts a filter

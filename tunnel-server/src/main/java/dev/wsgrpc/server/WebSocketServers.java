@@ -32,7 +32,9 @@ import java.util.concurrent.TimeUnit;
  * and at most 200 stream resets per 10 s), which grpc-java leaves off unless asked. With browser protocols on, they
  * add a stream tracer through which a browser call that gRPC resets for a request message over its
  * {@code maxInboundMessageSize} (once the response has begun) ends {@code 8 RESOURCE_EXHAUSTED} with the limit, not
- * {@code 1 CANCELLED}.
+ * {@code 1 CANCELLED}. A compressed request message that decompresses past that limit ends {@code 2 UNKNOWN
+ * Application error processing RPC} on every way in: grpc-java finds its size only while the service's marshaller
+ * reads it, and chooses that status itself (docs/SECURITY.md).
  *
  * <p><b>Logging.</b> grpc-java's Netty server logs a WARNING with a stack trace for each HTTP/2 stream whose headers
  * it rejects, before any interceptor runs, and for each call whose message cannot be read, so any peer could fill the
