@@ -125,7 +125,7 @@ final class SignallingSocketFactory extends SocketFactory {
       setTcpNoDelay(true);
       SocketAddress local = getLocalSocketAddress();
       SocketAddress remote = getRemoteSocketAddress();
-      tunnel.onTcpConnected(local instanceof InetSocketAddress ? (InetSocketAddress) local : null,
+      tunnel.onTcpConnected(this, local instanceof InetSocketAddress ? (InetSocketAddress) local : null,
           remote instanceof InetSocketAddress ? (InetSocketAddress) remote : null);
       connected = true;
     }
@@ -148,14 +148,18 @@ final class SignallingSocketFactory extends SocketFactory {
       ProxyConnect.open(this, proxy.target, proxy.proxy, proxy.timeoutMillis);
     }
 
-    /** For ws, what OkHttp reads passes through the tunnel's frame limit (see {@link InboundFrameLimit}). */
+    /**
+     * What OkHttp (or TLS under it) reads passes through the tunnel's watch for silence ({@link
+     * Tunnel#watchSilence}), and for ws through its frame limit (see {@link InboundFrameLimit}).
+     */
     @Override
     public synchronized InputStream getInputStream() throws IOException {
-      if (!connected || !tunnel.rawSocketIsPlaintext()) {
+      if (!connected) {
         return super.getInputStream();
       }
       if (in == null) {
-        in = tunnel.limitInbound(super.getInputStream());
+        InputStream watched = tunnel.watchSilence(super.getInputStream());
+        in = tunnel.rawSocketIsPlaintext() ? tunnel.limitInbound(watched) : watched;
       }
       return in;
     }

@@ -1,10 +1,12 @@
 package dev.wsgrpc.okhttp;
 
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.net.InetSocketAddress;
 import java.net.ProtocolException;
+import java.net.Socket;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.util.concurrent.TimeUnit;
@@ -51,6 +53,13 @@ import okio.ByteString;
  * pings but does not read would grow it with every Ping. Over ws, where the plaintext passes through this side's
  * streams, OkHttp's reader is handed no further Ping while {@value #MAX_OWED_PONGS} Pongs wait to be written
  * ({@link WrittenPongs} counts them as they leave), so such a server is read no faster than it reads.
+ *
+ * <p>A path gone silent: once open, OkHttp's socket waits at most {@code pingInterval + pingTimeout} in a read (its
+ * {@code SO_TIMEOUT}), so a tunnel on which nothing has arrived that long, while OkHttp's reader waits for the server,
+ * ends with {@link Silence} (a live server answers the Ping that OkHttp sent in that time). The wait starts again
+ * while OkHttp still holds messages of ours and the socket took some within that time: a Ping waits behind them.
+ * OkHttp's own check alone (a Pong missing when the next Ping is due) could take two intervals, and none while its
+ * writer was stuck on a full socket.
  */
 final class Tunnel extends WebSocketListener {
 
@@ -94,6 +103,10 @@ final class Tunnel extends WebSocketListener {
    */
   private boolean prefaceChecked;
   private volatile boolean tcpConnected;
+  /** OkHttp's socket (the plain TCP one, under TLS for wss), once connected; null through a SOCKS proxy. */
+  private volatile Socket rawSocket;
+  /** When OkHttp's socket last took bytes ({@link System#nanoTime}). */
+  private volatile long lastRawWriteNanos;
   /** A message from the server has arrived (the first carries its HTTP/2 SETTINGS). */
   private volatile boolean serverBytesSeen;
   private volatile InetSocketAddress localAddress;
@@ -169,7 +182,86 @@ final class Tunnel extends WebSocketListener {
     }
     if (problem != null) {
       ws.cancel();
+    } else {
+      limitReadWaits();
     }
+  }
+
+  /**
+   * From now on a read on OkHttp's socket waits at most {@code pingInterval + pingTimeout} (see {@link
+   * #watchSilence}). OkHttp has set no timeout once the upgrade is done, and its reader starts only after
+   * {@link #onOpen}.
+   */
+  private void limitReadWaits() {
+    Socket socket = rawSocket;
+    if (socket == null || options.settings().pingIntervalMillis() == 0) {
+      return;
+    }
+    try {
+      socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, silenceMillis()));
+    } catch (SocketException e) {
+      // Closed already: OkHttp's reader finds out.
+    }
+  }
+
+  private long silenceMillis() {
+    return options.settings().pingIntervalMillis() + options.settings().pingTimeoutMillis();
+  }
+
+  /**
+   * Nothing arrived on the tunnel's connection for {@code pingInterval + pingTimeout} while OkHttp's reader waited:
+   * thrown to OkHttp's reader from the socket's stream; a {@link SocketTimeoutException}, which TLS passes on as it is.
+   */
+  static final class Silence extends SocketTimeoutException {
+    private static final long serialVersionUID = 1L;
+
+    Silence(String message) {
+      super(message);
+    }
+  }
+
+  /**
+   * The stream OkHttp reads the connection from ({@code in}, its socket's own), judging a read that times out (see
+   * {@link #limitReadWaits}): the path is silent, unless OkHttp still holds messages of ours and the socket took some
+   * within {@code pingInterval + pingTimeout}, so that a Ping may wait behind them; then the read goes on.
+   */
+  InputStream watchSilence(InputStream in) {
+    return new FilterInputStream(in) {
+      @Override
+      public int read() throws IOException {
+        byte[] one = new byte[1];
+        int n = read(one, 0, 1);
+        return n == -1 ? -1 : one[0] & 0xff;
+      }
+
+      @Override
+      public int read(byte[] b, int off, int len) throws IOException {
+        while (true) {
+          try {
+            return super.read(b, off, len);
+          } catch (SocketTimeoutException e) {
+            if (!stillSending()) {
+              throw new Silence("nothing arrived within " + silenceMillis() + " ms, a WebSocket Ping's interval and timeout ("
+                  + options.settings().pingIntervalMillis() + " + " + options.settings().pingTimeoutMillis()
+                  + " ms): the server or a hop on the path has gone silent");
+            }
+          }
+        }
+      }
+    };
+  }
+
+  /** Whether OkHttp holds messages of ours and its socket took bytes within {@code pingInterval + pingTimeout}. */
+  private boolean stillSending() {
+    WebSocket ws;
+    lock.lock();
+    try {
+      ws = webSocket;
+    } finally {
+      lock.unlock();
+    }
+    return ws != null && ws.queueSize() > 0
+        && System.nanoTime() - lastRawWriteNanos < TimeUnit.MILLISECONDS.toNanos(silenceMillis());
   }
 
   @Override
@@ -189,6 +281,8 @@ final class Tunnel extends WebSocketListener {
           : UpgradeAnswer.problemBeforeAnswer(options, t, proxy, options.connectToHost() == null ? ""
               : " (dialing " + options.connectToHost() + ":" + options.connectToPort() + ")");
       f = TunnelFailure.handshake(text, t);
+    } else if (t instanceof Silence) {
+      f = TunnelFailure.lost(t.getMessage() + " (from " + peer + ")", t);
     } else if (t instanceof SocketTimeoutException && String.valueOf(t.getMessage()).startsWith("sent ping")) {
       f = TunnelFailure.lost("no WebSocket Pong arrived within " + options.settings().pingIntervalMillis()
           + " ms of a Ping: the server or a hop on the path has gone silent (from " + peer + ")", t);
@@ -358,7 +452,8 @@ final class Tunnel extends WebSocketListener {
   }
 
   /** OkHttp's socket connected (TCP, to the server or the proxy). */
-  void onTcpConnected(InetSocketAddress local, InetSocketAddress remote) {
+  void onTcpConnected(Socket socket, InetSocketAddress local, InetSocketAddress remote) {
+    this.rawSocket = socket;
     this.localAddress = local;
     this.remoteAddress = remote;
     this.tcpConnected = true;
@@ -366,6 +461,7 @@ final class Tunnel extends WebSocketListener {
 
   /** OkHttp's socket took bytes, among them {@code pongs} whole Pong frames: its queues may have shrunk. */
   void onRawWrite(int pongs) {
+    lastRawWriteNanos = System.nanoTime();
     lock.lock();
     try {
       rawWritesSeen = true;

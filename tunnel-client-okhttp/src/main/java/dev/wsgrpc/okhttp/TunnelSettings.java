@@ -18,8 +18,12 @@ import java.util.concurrent.TimeUnit;
  *     .build();
  * }</pre>
  *
- * <p>One difference from the Netty client: there is no separate ping timeout. OkHttp ends the WebSocket when a
- * Ping's Pong has not arrived by the time the next Ping is due, so a dead path is noticed within two intervals.
+ * <p>A dead path (the server or a hop gone silent, no FIN or RST) is noticed as in the Netty client: a tunnel on
+ * which nothing has arrived for {@code pingInterval + pingTimeout} while this side waits to read is ended (a live
+ * server answers the Ping sent in that time within {@code pingTimeout}). OkHttp's own check ends it as well when a
+ * Ping's Pong has not arrived by the time the next Ping is due, which is sooner when {@code pingTimeout} is the longer.
+ * Unlike the Netty client, no Ping goes out at once when data is sent after a quiet spell (OkHttp's WebSocket cannot
+ * send one).
  */
 public final class TunnelSettings {
 
@@ -27,6 +31,8 @@ public final class TunnelSettings {
   public static final long DEFAULT_HANDSHAKE_TIMEOUT_MILLIS = 10_000;
   /** Default {@link Builder#pingInterval}: {@value} ms, below the 60 s idle timeout of nginx and AWS ALB. */
   public static final long DEFAULT_PING_INTERVAL_MILLIS = 30_000;
+  /** Default {@link Builder#pingTimeout}: {@value} ms, as in the Netty client. */
+  public static final long DEFAULT_PING_TIMEOUT_MILLIS = 15_000;
   /** The shortest ping interval accepted, {@value} ms: shorter ones would flood the path with control frames. */
   public static final long MIN_PING_INTERVAL_MILLIS = 100;
   /**
@@ -45,12 +51,14 @@ public final class TunnelSettings {
   private final int maxInboundFramePayload;
   private final int maxOutboundFramePayload;
   private final long pingIntervalMillis;
+  private final long pingTimeoutMillis;
   private final long handshakeTimeoutMillis;
 
   private TunnelSettings(Builder b) {
     this.maxInboundFramePayload = b.maxInboundFramePayload;
     this.maxOutboundFramePayload = b.maxOutboundFramePayload;
     this.pingIntervalMillis = b.pingIntervalMillis;
+    this.pingTimeoutMillis = b.pingTimeoutMillis;
     this.handshakeTimeoutMillis = b.handshakeTimeoutMillis;
   }
 
@@ -79,6 +87,11 @@ public final class TunnelSettings {
     return pingIntervalMillis;
   }
 
+  /** How long after a Ping something must arrive before the tunnel is ended as dead, in milliseconds. */
+  public long pingTimeoutMillis() {
+    return pingTimeoutMillis;
+  }
+
   /** Time allowed for TCP, the proxy, TLS and the upgrade together, in milliseconds. */
   public long handshakeTimeoutMillis() {
     return handshakeTimeoutMillis;
@@ -91,20 +104,22 @@ public final class TunnelSettings {
     }
     TunnelSettings t = (TunnelSettings) o;
     return maxInboundFramePayload == t.maxInboundFramePayload && maxOutboundFramePayload == t.maxOutboundFramePayload
-        && pingIntervalMillis == t.pingIntervalMillis && handshakeTimeoutMillis == t.handshakeTimeoutMillis;
+        && pingIntervalMillis == t.pingIntervalMillis && pingTimeoutMillis == t.pingTimeoutMillis
+        && handshakeTimeoutMillis == t.handshakeTimeoutMillis;
   }
 
   @Override
   public int hashCode() {
-    return ((maxInboundFramePayload * 31 + maxOutboundFramePayload) * 31 + (int) pingIntervalMillis) * 31
-        + (int) handshakeTimeoutMillis;
+    return (((maxInboundFramePayload * 31 + maxOutboundFramePayload) * 31 + (int) pingIntervalMillis) * 31
+        + (int) pingTimeoutMillis) * 31 + (int) handshakeTimeoutMillis;
   }
 
   @Override
   public String toString() {
     return "TunnelSettings{maxInboundFramePayload=" + maxInboundFramePayload
         + ", maxOutboundFramePayload=" + maxOutboundFramePayload
-        + ", pingIntervalMillis=" + pingIntervalMillis + ", handshakeTimeoutMillis=" + handshakeTimeoutMillis + "}";
+        + ", pingIntervalMillis=" + pingIntervalMillis + ", pingTimeoutMillis=" + pingTimeoutMillis
+        + ", handshakeTimeoutMillis=" + handshakeTimeoutMillis + "}";
   }
 
   /** A validating builder; every setter fails fast with the offending value. Not thread-safe. */
@@ -114,6 +129,7 @@ public final class TunnelSettings {
     private int maxInboundFramePayload = DEFAULT_MAX_INBOUND_FRAME_PAYLOAD;
     private int maxOutboundFramePayload = DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD;
     private long pingIntervalMillis = DEFAULT_PING_INTERVAL_MILLIS;
+    private long pingTimeoutMillis = DEFAULT_PING_TIMEOUT_MILLIS;
     private long handshakeTimeoutMillis = DEFAULT_HANDSHAKE_TIMEOUT_MILLIS;
 
     private Builder() {}
@@ -122,6 +138,7 @@ public final class TunnelSettings {
       maxInboundFramePayload = s.maxInboundFramePayload;
       maxOutboundFramePayload = s.maxOutboundFramePayload;
       pingIntervalMillis = s.pingIntervalMillis;
+      pingTimeoutMillis = s.pingTimeoutMillis;
       handshakeTimeoutMillis = s.handshakeTimeoutMillis;
     }
 
@@ -151,10 +168,9 @@ public final class TunnelSettings {
     /**
      * Time between two WebSocket Pings (OkHttp's {@code pingInterval}). Pings keep proxies, load balancers and
      * CDNs that drop idle connections (nginx and AWS ALB after 60 s, Cloudflare after about 100 s) from cutting a
-     * quiet tunnel. A Ping whose Pong has not arrived when the next Ping is due ends the tunnel: in-flight RPCs
-     * fail UNAVAILABLE and the channel reconnects, so a dead path is noticed within two intervals. 0 sends none;
-     * otherwise at least {@value TunnelSettings#MIN_PING_INTERVAL_MILLIS} ms and at most
-     * {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days). Default:
+     * quiet tunnel, and let this side notice a path that has gone silent (see {@link #pingTimeout}). 0 sends none
+     * (and nothing is judged silent); otherwise at least {@value TunnelSettings#MIN_PING_INTERVAL_MILLIS} ms and at
+     * most {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days). Default:
      * {@value TunnelSettings#DEFAULT_PING_INTERVAL_MILLIS} ms.
      */
     public Builder pingInterval(long interval, TimeUnit unit) {
@@ -164,6 +180,27 @@ public final class TunnelSettings {
       checkArgument(interval == 0 || (interval > 0 && millis >= MIN_PING_INTERVAL_MILLIS), "pingInterval",
           interval + " " + unit, "0 to send no pings, or at least " + MIN_PING_INTERVAL_MILLIS + " ms");
       this.pingIntervalMillis = millis;
+      return this;
+    }
+
+    /**
+     * How long after a Ping something (a Pong, data, any frame) must arrive. When nothing at all has arrived for
+     * {@code pingInterval + pingTimeout} while this side waits to read (a Ping went out in that time), the server or
+     * a hop on the path is taken to be dead and the tunnel ends: in-flight RPCs fail UNAVAILABLE with {@code "nothing
+     * arrived within 45000 ms, a WebSocket Ping's interval and timeout (30000 + 15000 ms): the server or a hop on the
+     * path has gone silent (from ws://host/grpc)"} and the channel reconnects. While messages of this side wait in
+     * OkHttp's queue and the socket still takes some of them within that time, nothing is judged: a Ping waits behind
+     * them, and so does its answer. OkHttp ends the tunnel as well when a Ping's Pong has not arrived by the time the
+     * next Ping is due ({@code "no WebSocket Pong arrived within 30000 ms of a Ping ..."}), within two intervals.
+     * Not applied through a SOCKS proxy (OkHttp opens that socket itself), where OkHttp's check alone applies. At
+     * least 1 ms and at most {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days); less than 1 ms counts
+     * as 1 ms. Default: {@value TunnelSettings#DEFAULT_PING_TIMEOUT_MILLIS} ms.
+     */
+    public Builder pingTimeout(long timeout, TimeUnit unit) {
+      checkNotNull(unit, "unit");
+      checkArgument(timeout > 0, "pingTimeout", timeout + " " + unit, "> 0");
+      checkArgument(unit.toMillis(timeout) <= MAX_DURATION_MILLIS, "pingTimeout", timeout + " " + unit, AT_MOST);
+      this.pingTimeoutMillis = Math.max(1, unit.toMillis(timeout));
       return this;
     }
 

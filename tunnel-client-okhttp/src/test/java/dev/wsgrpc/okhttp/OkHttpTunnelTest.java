@@ -42,6 +42,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** This client against the wsgrpc Netty server on real loopback sockets: the four RPC kinds, sizes, failures. */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -415,6 +417,42 @@ class OkHttpTunnelTest {
     assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
     assertTrue(status.getDescription().startsWith("no WebSocket Pong arrived within 300 ms of a Ping: the server "
         + "or a hop on the path has gone silent (from ws://127.0.0.1:" + relay.port() + "/grpc)"), status.toString());
+  }
+
+  /**
+   * A path gone silent is noticed within pingInterval + pingTimeout of the last bytes that arrived, as by the Netty
+   * client, over ws and through TLS: OkHttp's own check (a Pong missing when the next Ping is due) ended the tunnel
+   * only at the second Ping after the stall, two intervals after the tunnel opened here.
+   */
+  @ParameterizedTest(name = "tls: {0}")
+  @ValueSource(booleans = {false, true})
+  void aSilentPathIsNoticedWithinThePingIntervalAndTimeout(boolean tls) throws Exception {
+    Server server = startServer(0, tls);
+    FaultInjectingRelay relay = new FaultInjectingRelay(new InetSocketAddress("127.0.0.1", port(server)));
+    closer.add(relay);
+    String url = (tls ? "wss://localhost:" : "ws://127.0.0.1:") + port(server) + "/grpc";
+    OkHttpWebSocketOptions.Builder options = OkHttpWebSocketOptions.newBuilder(url)
+        .connectTo("127.0.0.1", relay.port())
+        .settings(TunnelSettings.newBuilder().pingInterval(3, TimeUnit.SECONDS)
+            .pingTimeout(200, TimeUnit.MILLISECONDS).build());
+    if (tls) {
+      options.tls(ClientTls.trusting(certs.caPem()));
+    }
+    ManagedChannel channel = channel(options.build());
+    blocking(channel).unary(TestEcho.payload(1));
+    CompletableFuture<Status> inFlight = new CompletableFuture<>();
+    EchoGrpc.newStub(channel).bidi(Observers.statusOf(inFlight)).onNext(TestEcho.payload(1));
+    blocking(channel).unary(TestEcho.payload(1)); // the bidi call is on the wire behind this round trip
+    long start = System.nanoTime();
+    relay.stallCurrentConnections();
+    Status status = inFlight.get(30, TimeUnit.SECONDS);
+    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+    assertTrue(status.getDescription().startsWith("nothing arrived within 3200 ms, a WebSocket Ping's interval and "
+        + "timeout (3000 + 200 ms): the server or a hop on the path has gone silent (from " + url + ")"),
+        status.toString());
+    assertTrue(millis < 3200 + 2000, "expected the call to fail within 3.2 s of the stall but it took " + millis
+        + " ms");
   }
 
   /** Echoes the {@code x-echo} request header as a response header. */

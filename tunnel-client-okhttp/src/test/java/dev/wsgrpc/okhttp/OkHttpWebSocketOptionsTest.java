@@ -122,6 +122,10 @@ class OkHttpWebSocketOptionsTest {
     assertEquals("pingInterval: 50 MILLISECONDS (expected: 0 to send no pings, or at least 100 ms)",
         refusal(() -> b.pingInterval(50, TimeUnit.MILLISECONDS)));
     assertEquals(0, b.pingInterval(0, TimeUnit.SECONDS).build().pingIntervalMillis());
+    assertEquals("pingTimeout: 0 SECONDS (expected: > 0)", refusal(() -> b.pingTimeout(0, TimeUnit.SECONDS)));
+    assertEquals("pingTimeout: 25 DAYS (expected: at most 2147483647 ms, about 24.8 days)",
+        refusal(() -> b.pingTimeout(25, TimeUnit.DAYS)));
+    assertEquals(15_000, b.build().pingTimeoutMillis());
     assertEquals("subprotocol: a b (expected: an HTTP token)",
         refusal(() -> OkHttpWebSocketOptions.newBuilder("ws://h/grpc").subprotocols("a b")));
   }
