@@ -12,25 +12,32 @@ import java.io.InputStream;
  * {@code 101} status line and the empty line that ends the head are frames followed; any other answer passes through
  * untouched), then the server's frames (RFC 6455 section 5.2: 2 to 14 header bytes, a 7-, 16- or 64-bit payload
  * length). The limit applies per message, as {@link Tunnel#onMessage} applied it: the lengths of a data frame and the
- * continuation frames before it in its message are added up. Control frames are OkHttp's to check (at most 125
- * bytes, before it reads their payload).
+ * continuation frames before it in its message are added up. Each header is also checked as OkHttp's reader checks
+ * it (RSV bits, mask, reserved opcodes, control frames final and at most 125 bytes, continuation frames where a
+ * message is open and only there, a 64-bit length below 2^63, and a Close's code), because OkHttp fails the
+ * WebSocket on such a frame without sending a Close: here it is refused with Close 1002 and the Netty client's words
+ * ({@link TunnelFailure#expectedButWas} of OkHttp's own text), as the Netty client refuses it.
  *
  * <p>A frame header is handed to OkHttp only once it is whole (it may arrive split across reads; at most 13 of its
- * bytes wait here). When a data frame would take its message over the limit, the bytes before its header are still
- * handed out; when OkHttp asks for more, the {@link Refusal} runs (the tunnel sends Close 1009 and ends, as for a
- * message over the limit before), and OkHttp is handed, instead of the header, a Close frame with code 1009 as though
- * the server had answered ours. That is OkHttp's own way to stop reading: its reader stops at a Close, and its writer
- * closes the connection as soon as our Close is written. Nothing of the payload is read after the header. The stream
- * holds one buffer of {@value #BUFFER} bytes.
+ * bytes wait here, 127 for a Close, whose code is checked). When a data frame would take its message over the limit,
+ * or a frame breaks RFC 6455, the bytes before its header are still handed out; when OkHttp asks for more, the {@link
+ * Refusal} runs (the tunnel sends Close 1009 or 1002 and ends), and OkHttp is handed, instead of the header, a Close
+ * frame with that code as though the server had answered ours (after an empty last continuation frame if a message
+ * was open, so that OkHttp ends it and reads the Close between messages). That is OkHttp's own way to stop reading:
+ * its reader stops at a Close, and its writer closes the connection as soon as our Close is written. Nothing of the
+ * payload is read after the header. The stream holds one buffer of {@value #BUFFER} bytes.
  *
  * <p>A Ping's header is handed to OkHttp only once its {@link Pings} lets it pass: while too many Pongs are owed, the
  * reader waits there, having handed out everything before the Ping, and reads nothing more from the connection.
  */
 final class InboundFrameLimit extends InputStream {
 
-  /** What to do when a message is over the limit: close the WebSocket with 1009 and end the tunnel. */
+  /**
+   * What to do when the server's frames are refused: close the WebSocket with {@code code} (1009 for a message over
+   * the limit, 1002 for a frame that breaks RFC 6455) and {@code problem}, and end the tunnel.
+   */
   interface Refusal {
-    void tooBig();
+    void refuse(int code, String problem);
   }
 
   /**
@@ -56,8 +63,8 @@ final class InboundFrameLimit extends InputStream {
 
   static final int BUFFER = 8192;
 
-  /** A Close frame from the server, unmasked, with code 1009 and no reason. */
-  private static final byte[] CLOSE_1009 = {(byte) 0x88, 0x02, 0x03, (byte) 0xF1};
+  /** The last frame of a fragmented message, empty: ends the message OkHttp is reading before the Close. */
+  private static final byte[] LAST_CONTINUATION = {(byte) 0x80, 0x00};
 
   private enum State {
     /** In the status line of the answer to the upgrade request. */
@@ -68,9 +75,9 @@ final class InboundFrameLimit extends InputStream {
     FRAME_HEADER,
     /** Inside a frame's payload. */
     PAYLOAD,
-    /** Not following: the answer was not a 101, or a frame header was malformed (OkHttp fails on it). */
+    /** Not following: the answer was not a 101. */
     PASS,
-    /** A message over the limit was found: nothing more is read. */
+    /** A message over the limit or a frame that breaks RFC 6455 was found: nothing more is read. */
     REFUSED
   }
 
@@ -95,8 +102,14 @@ final class InboundFrameLimit extends InputStream {
   private long payloadLeft;
   /** The payload lengths of the data frames of the current message so far (a message without its final frame). */
   private long messageSoFar;
+  /** A data frame without FIN was the last: a message is open, and only continuation frames may follow. */
+  private boolean fragmented;
+  private int refusedCode;
+  private String refusedProblem;
+  /** What OkHttp is handed instead of the refused frame: the Close, after a frame ending the open message if any. */
+  private byte[] refusalFrames;
   private boolean refusalRun;
-  private int closeBytesGiven;
+  private int refusalBytesGiven;
 
   InboundFrameLimit(InputStream in, int limit, Refusal refusal) {
     this(in, limit, Pings.UNLIMITED, refusal);
@@ -166,15 +179,41 @@ final class InboundFrameLimit extends InputStream {
   private int giveClose(byte[] b, int off, int len) {
     if (!refusalRun) {
       refusalRun = true;
-      refusal.tooBig();
+      refusal.refuse(refusedCode, refusedProblem);
     }
-    if (closeBytesGiven == CLOSE_1009.length) {
+    if (refusalBytesGiven == refusalFrames.length) {
       return -1;
     }
-    int n = Math.min(len, CLOSE_1009.length - closeBytesGiven);
-    System.arraycopy(CLOSE_1009, closeBytesGiven, b, off, n);
-    closeBytesGiven += n;
+    int n = Math.min(len, refusalFrames.length - refusalBytesGiven);
+    System.arraycopy(refusalFrames, refusalBytesGiven, b, off, n);
+    refusalBytesGiven += n;
     return n;
+  }
+
+  /** The text of a refusal for a message over {@code limit} bytes: the Netty client's. */
+  static String tooBig(int limit) {
+    return "Max frame length of " + limit + " has been exceeded.";
+  }
+
+  /**
+   * Refuses the frame whose header starts at {@link #released}: it and everything after it are dropped, and OkHttp
+   * is handed a Close with {@code code} as though the server had answered ours (after an empty last frame for a
+   * message OkHttp has begun, so that it reads the Close between messages rather than failing inside one).
+   */
+  private void refuse(int code, String problem) {
+    state = State.REFUSED;
+    end = released;
+    refusedCode = code;
+    refusedProblem = problem;
+    byte[] close = {(byte) 0x88, 0x02, (byte) (code >> 8), (byte) code};
+    refusalFrames = fragmented ? concat(LAST_CONTINUATION, close) : close;
+  }
+
+  private static byte[] concat(byte[] a, byte[] b) {
+    byte[] both = new byte[a.length + b.length];
+    System.arraycopy(a, 0, both, 0, a.length);
+    System.arraycopy(b, 0, both, a.length, b.length);
+    return both;
   }
 
   /** Follows the bytes in {@code [released, end)}, moving {@link #released} past every byte that may be handed out. */
@@ -256,10 +295,16 @@ final class InboundFrameLimit extends InputStream {
     } else {
       length = length7;
     }
-    if (length < 0) {
-      // Over 2^63 - 1: OkHttp refuses the header as a protocol error; stop following.
-      state = State.PASS;
-      return true;
+    String broken = okHttpWouldRefuse(first, second, length);
+    if (broken == null && opcode == 0x8 && length <= 125) {
+      if (available < headerLength + length) {
+        return false; // A Close is checked whole (at most 127 bytes wait).
+      }
+      broken = closePayloadRefusal(released + headerLength, (int) length);
+    }
+    if (broken != null) {
+      refuse(1002, TunnelFailure.expectedButWas(broken));
+      return false;
     }
     if (opcode == 0x9 && !pings.tryPass()) {
       pingWaiting = true;
@@ -268,16 +313,68 @@ final class InboundFrameLimit extends InputStream {
     if (opcode < 0x8) {
       long before = opcode == 0x0 ? messageSoFar : 0; // At most the limit: no overflow below.
       if (length > limit - before) {
-        state = State.REFUSED;
-        end = released; // The header and what came after it are dropped.
+        refuse(1009, tooBig(limit));
         return false;
       }
       messageSoFar = fin ? 0 : before + length;
+      fragmented = !fin;
     }
     released += headerLength;
     payloadLeft = length;
     state = length == 0 ? State.FRAME_HEADER : State.PAYLOAD;
     return true;
+  }
+
+  /**
+   * The text of the ProtocolException OkHttp 4.12's reader throws for a frame with these first two header bytes and
+   * payload {@code length} (negative: over 2^63 - 1), in its order of checks; null if it takes the frame. A Close's
+   * payload is checked by {@link #closePayloadRefusal}.
+   */
+  private String okHttpWouldRefuse(int first, int second, long length) {
+    int opcode = first & 0x0f;
+    boolean control = (opcode & 0x8) != 0;
+    if (control && (first & 0x80) == 0) {
+      return "Control frames must be final.";
+    }
+    for (int rsv = 1; rsv <= 3; rsv++) {
+      if ((first & (0x80 >> rsv)) != 0) {
+        return "Unexpected rsv" + rsv + " flag";
+      }
+    }
+    if ((second & 0x80) != 0) {
+      return "Server-sent frames must not be masked.";
+    }
+    if (length < 0) {
+      return "Frame length 0x" + Long.toHexString(length) + " > 0x7FFFFFFFFFFFFFFF";
+    }
+    if (control) {
+      if (length > 125) {
+        return "Control frame must be less than 125B.";
+      }
+      return opcode > 0xA ? "Unknown control opcode: " + Integer.toHexString(opcode) : null;
+    }
+    if (fragmented) {
+      return opcode != 0x0 ? "Expected continuation opcode. Got: " + Integer.toHexString(opcode) : null;
+    }
+    return opcode != 0x1 && opcode != 0x2 ? "Unknown opcode: " + Integer.toHexString(opcode) : null;
+  }
+
+  /** OkHttp's text refusing a Close payload of {@code length} bytes at {@code at} in {@link #buf}, or null. */
+  private String closePayloadRefusal(int at, int length) {
+    if (length == 1) {
+      return "Malformed close payload length of 1.";
+    }
+    if (length == 0) {
+      return null;
+    }
+    int code = ((buf[at] & 0xff) << 8) | (buf[at + 1] & 0xff);
+    if (code < 1000 || code >= 5000) {
+      return "Code must be in range [1000,5000): " + code;
+    }
+    if ((code >= 1004 && code <= 1006) || (code >= 1015 && code <= 2999)) {
+      return "Code " + code + " is reserved and may not be used.";
+    }
+    return null;
   }
 
   @Override

@@ -33,9 +33,11 @@ import okio.ByteString;
  *
  * <p>Lifecycle: connecting ({@link #open} waits for the upgrade), open, ended. The first of these ends it and fixes
  * the {@link TunnelFailure} every later read and write throws: a Close from the server (echoed with the same code;
- * answered with 1007 when its reason is not UTF-8), a failure of the connection or of OkHttp's ping, a frame OkHttp's
- * reader refuses as a protocol error (told in the Netty client's words, {@link TunnelFailure#expectedButWas}), a
- * message this side refuses (close 1003 or 1009), or the socket closed by grpc-okhttp (close 1000). Bytes already
+ * answered with 1007 when its reason is not UTF-8), a failure of the connection or of OkHttp's ping, a frame that
+ * breaks RFC 6455 (over ws refused here with close 1002 before OkHttp's reader sees it, {@link InboundFrameLimit};
+ * over wss refused by OkHttp's reader, which drops the connection without a Close; told in the Netty client's words
+ * either way, {@link TunnelFailure#expectedButWas}), a message this side refuses (close 1003 or 1009), or the
+ * socket closed by grpc-okhttp (close 1000). Bytes already
  * received are still read before the failure is thrown.
  *
  * <p>Back-pressure: {@link WebSocket#send} never blocks and closes the WebSocket when its 16 MiB queue would
@@ -358,19 +360,21 @@ final class Tunnel extends WebSocketListener {
 
   /** Close 1009 and the end of the tunnel for a message over {@code maxInboundFramePayload}: the one path. */
   private void refuseTooBig(WebSocket ws) {
-    String problem = "Max frame length of " + options.settings().maxInboundFramePayload() + " has been exceeded.";
+    refuse(ws, 1009, InboundFrameLimit.tooBig(options.settings().maxInboundFramePayload()));
+  }
+
+  /** Close {@code code} and the end of the tunnel for frames refused here. */
+  private void refuse(WebSocket ws, int code, String problem) {
     // The failure first: a writer whose send() OkHttp refuses once the Close is queued then throws this failure,
     // not a "send queue full" of its own.
-    end(TunnelFailure.closedHere(peer, 1009, problem));
-    ws.close(1009, problem);
+    end(TunnelFailure.closedHere(peer, code, problem));
+    ws.close(code, problem);
   }
 
   @Override
   public void onMessage(WebSocket ws, String text) {
     serverBytesSeen = true;
-    String problem = "expected binary frames but was a text frame";
-    end(TunnelFailure.closedHere(peer, 1003, problem)); // first, as in refuseTooBig
-    ws.close(1003, problem);
+    refuse(ws, 1003, "expected binary frames but was a text frame");
   }
 
   @Override
@@ -379,15 +383,13 @@ final class Tunnel extends WebSocketListener {
       // OkHttp decodes the reason with U+FFFD in place of bytes that are not UTF-8 (and cannot tell us which it
       // was): RFC 6455 8.1 fails the connection, 1007, as the Netty client does. A U+FFFD the server encoded itself
       // is refused as well.
-      String problem = "expected a UTF-8 close reason but it was not";
-      end(TunnelFailure.closedHere(peer, 1007, problem)); // first, as in refuseTooBig
-      ws.close(1007, problem);
+      refuse(ws, 1007, "expected a UTF-8 close reason but it was not");
       return;
     }
     // Echo the code (RFC 6455 5.5.1); codes that may not be sent (1005: none given) are echoed as 1000.
     boolean sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
         || (code >= 3000 && code <= 4999);
-    // The failure before the echo, as in refuseTooBig: once the echo is queued OkHttp refuses every send, and a writer
+    // The failure before the echo, as in refuse: once the echo is queued OkHttp refuses every send, and a writer
     // in between (grpc-okhttp's preface right after the 101) must throw the peer's Close, not "send queue full".
     end(TunnelFailure.closedByPeer(peer, code, reason));
     ws.close(sendable ? code : 1000, null);
@@ -432,7 +434,7 @@ final class Tunnel extends WebSocketListener {
     int limit = options.settings().maxInboundFramePayload();
     return new InboundFrameLimit(in, limit, pings, new InboundFrameLimit.Refusal() {
       @Override
-      public void tooBig() {
+      public void refuse(int code, String problem) {
         WebSocket ws;
         lock.lock();
         try {
@@ -441,7 +443,7 @@ final class Tunnel extends WebSocketListener {
           lock.unlock();
         }
         // OkHttp's reader asks for these bytes only after onOpen, which has set webSocket.
-        refuseTooBig(ws);
+        Tunnel.this.refuse(ws, code, problem);
       }
     });
   }

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /** The frame limit under OkHttp's reader, fed one byte per read so that every header is split at every point. */
@@ -18,6 +19,7 @@ class InboundFrameLimitTest {
       .getBytes(StandardCharsets.ISO_8859_1);
 
   private final AtomicInteger refusals = new AtomicInteger();
+  private final AtomicReference<String> refused = new AtomicReference<>();
 
   @Test
   void framesWithinTheLimitPassUnchanged() throws IOException {
@@ -30,7 +32,8 @@ class InboundFrameLimitTest {
   void aContinuationTakingItsMessageOverTheLimitIsRefusedAtItsHeader() throws IOException {
     byte[] before = concat(HEAD_101, frame(0x82, 3), frame(0x02, 600));
     byte[] out = readAll(concat(before, frame(0x80, 401)), 1000);
-    assertArrayEquals(concat(before, new byte[] {(byte) 0x88, 0x02, 0x03, (byte) 0xF1}), out);
+    assertArrayEquals(concat(before, new byte[] {(byte) 0x80, 0x00}, new byte[] {(byte) 0x88, 0x02, 0x03, (byte) 0xF1}),
+        out, "the open message ended by an empty last frame, then Close 1009");
     assertEquals(1, refusals.get());
   }
 
@@ -40,6 +43,29 @@ class InboundFrameLimitTest {
     byte[] out = readAll(concat(HEAD_101, header, new byte[50]), 1000);
     assertArrayEquals(concat(HEAD_101, new byte[] {(byte) 0x88, 0x02, 0x03, (byte) 0xF1}), out);
     assertEquals(1, refusals.get());
+  }
+
+  @Test
+  void aReservedOpcodeIsRefusedWithClose1002InTheNettyClientsWords() throws IOException {
+    byte[] before = concat(HEAD_101, frame(0x82, 3));
+    byte[] out = readAll(concat(before, frame(0x83, 1)), 1000);
+    assertArrayEquals(concat(before, new byte[] {(byte) 0x88, 0x02, 0x03, (byte) 0xEA}), out);
+    assertEquals("1002 expected a defined opcode but was reserved opcode 0x3", refused.get());
+  }
+
+  @Test
+  void aCloseWithACodeThatMayNotBeSentIsRefusedOnceWhole() throws IOException {
+    byte[] out = readAll(concat(HEAD_101, new byte[] {(byte) 0x88, 0x04, 0x03, (byte) 0xED, 'h', 'i'}), 1000);
+    assertArrayEquals(concat(HEAD_101, new byte[] {(byte) 0x88, 0x02, 0x03, (byte) 0xEA}), out);
+    assertEquals("1002 expected a close code of 1000-1003, 1007-1014 or 3000-4999 but was 1005", refused.get());
+  }
+
+  @Test
+  void anAllowedCloseAndTheControlFramesInsideAMessagePassUnchanged() throws IOException {
+    byte[] in = concat(HEAD_101, frame(0x02, 3), frame(0x89, 0), frame(0x8A, 2), frame(0x80, 1),
+        new byte[] {(byte) 0x88, 0x04, 0x03, (byte) 0xE8, 'o', 'k'});
+    assertArrayEquals(in, readAll(in, 1000));
+    assertEquals(0, refusals.get());
   }
 
   @Test
@@ -71,7 +97,7 @@ class InboundFrameLimitTest {
       }
     };
     InboundFrameLimit in = new InboundFrameLimit(oneByteAtATime(concat(before, held)), 1000, owedOnce,
-        refusals::incrementAndGet);
+        (code, problem) -> refusals.incrementAndGet());
     byte[] b = new byte[8192];
     for (int n; (n = in.read(b, 0, b.length)) != -1; ) {
       out.write(b, 0, n);
@@ -90,7 +116,10 @@ class InboundFrameLimitTest {
   }
 
   private byte[] readAll(byte[] input, int limit) throws IOException {
-    InboundFrameLimit in = new InboundFrameLimit(oneByteAtATime(input), limit, refusals::incrementAndGet);
+    InboundFrameLimit in = new InboundFrameLimit(oneByteAtATime(input), limit, (code, problem) -> {
+      refusals.incrementAndGet();
+      refused.set(code + " " + problem);
+    });
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     byte[] b = new byte[8192];
     for (int n; (n = in.read(b, 0, b.length)) != -1; ) {

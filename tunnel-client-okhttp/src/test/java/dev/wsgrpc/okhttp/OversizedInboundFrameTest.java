@@ -61,6 +61,28 @@ class OversizedInboundFrameTest {
     assertEquals("1009 Max frame length of 4096 has been exceeded.", close.get(10, TimeUnit.SECONDS));
   }
 
+  /**
+   * A continuation frame taking its message over the limit: OkHttp is handed the end of the open message before the
+   * Close, so the server reads Close 1009 (OkHttp, stopped inside the message, dropped the connection: EOF).
+   */
+  @Test
+  void aContinuationOverTheLimitInsideAMessageIsRefusedWithClose1009() throws Exception {
+    CompletableFuture<String> close = new CompletableFuture<>();
+    byte[] first = Arrays.copyOf(new byte[] {0x02, 126, 0x0F, (byte) 0xA0}, 4 + 4000); // no FIN, 4000 bytes
+    byte[] frames = Arrays.copyOf(first, first.length + 2 + 100);
+    frames[first.length] = (byte) 0x80; // FIN, continuation of 100 bytes: 4100 in the message
+    frames[first.length + 1] = 100;
+    ScriptedHttpServer server = ScriptedHttpServer.afterTheCallStarts(frames, frames.length, close);
+    toClose.add(server);
+    toClose.add(() -> close.complete("none"));
+    String url = "ws://127.0.0.1:" + server.port() + "/grpc";
+    Status status = callFails(OkHttpWebSocketOptions.newBuilder(url)
+        .settings(TunnelSettings.newBuilder().maxInboundFramePayload(4096).build()).build());
+    assertEquals("Max frame length of 4096 has been exceeded. (from " + url + "; sent close 1009 (Message Too Big))",
+        status.getDescription());
+    assertEquals("1009 Max frame length of 4096 has been exceeded.", close.get(10, TimeUnit.SECONDS));
+  }
+
   private void checkRefused(byte[] header, int firstWrite) throws Exception {
     CompletableFuture<String> close = new CompletableFuture<>();
     String url = serve(header, firstWrite, close);
