@@ -231,9 +231,13 @@ final class Tunnel extends WebSocketListener {
     return new FilterInputStream(in) {
       @Override
       public int read() throws IOException {
-        byte[] one = new byte[1];
-        int n = read(one, 0, 1);
-        return n == -1 ? -1 : one[0] & 0xff;
+        while (true) {
+          try {
+            return super.read();
+          } catch (SocketTimeoutException e) {
+            judgeSilence();
+          }
+        }
       }
 
       @Override
@@ -242,28 +246,34 @@ final class Tunnel extends WebSocketListener {
           try {
             return super.read(b, off, len);
           } catch (SocketTimeoutException e) {
-            if (!stillSending()) {
-              throw new Silence("nothing arrived within " + silenceMillis() + " ms, a WebSocket Ping's interval and timeout ("
-                  + options.settings().pingIntervalMillis() + " + " + options.settings().pingTimeoutMillis()
-                  + " ms): the server or a hop on the path has gone silent");
-            }
+            judgeSilence();
           }
         }
       }
     };
   }
 
-  /** Whether OkHttp holds messages of ours and its socket took bytes within {@code pingInterval + pingTimeout}. */
-  private boolean stillSending() {
-    WebSocket ws;
+  /**
+   * A read waited {@code pingInterval + pingTimeout}: throws {@link Silence} unless OkHttp holds messages of ours and
+   * its socket took bytes within that time.
+   */
+  private void judgeSilence() throws Silence {
+    WebSocket ws = webSocket();
+    if (ws == null || ws.queueSize() == 0
+        || System.nanoTime() - lastRawWriteNanos >= TimeUnit.MILLISECONDS.toNanos(silenceMillis())) {
+      throw new Silence("nothing arrived within " + silenceMillis() + " ms, a WebSocket Ping's interval and timeout ("
+          + options.settings().pingIntervalMillis() + " + " + options.settings().pingTimeoutMillis()
+          + " ms): the server or a hop on the path has gone silent");
+    }
+  }
+
+  private WebSocket webSocket() {
     lock.lock();
     try {
-      ws = webSocket;
+      return webSocket;
     } finally {
       lock.unlock();
     }
-    return ws != null && ws.queueSize() > 0
-        && System.nanoTime() - lastRawWriteNanos < TimeUnit.MILLISECONDS.toNanos(silenceMillis());
   }
 
   @Override
@@ -435,15 +445,8 @@ final class Tunnel extends WebSocketListener {
     return new InboundFrameLimit(in, limit, pings, new InboundFrameLimit.Refusal() {
       @Override
       public void refuse(int code, String problem) {
-        WebSocket ws;
-        lock.lock();
-        try {
-          ws = webSocket;
-        } finally {
-          lock.unlock();
-        }
         // OkHttp's reader asks for these bytes only after onOpen, which has set webSocket.
-        Tunnel.this.refuse(ws, code, problem);
+        Tunnel.this.refuse(webSocket(), code, problem);
       }
     });
   }

@@ -197,10 +197,7 @@ public final class TunnelSettings {
      * as 1 ms. Default: {@value TunnelSettings#DEFAULT_PING_TIMEOUT_MILLIS} ms.
      */
     public Builder pingTimeout(long timeout, TimeUnit unit) {
-      checkNotNull(unit, "unit");
-      checkArgument(timeout > 0, "pingTimeout", timeout + " " + unit, "> 0");
-      checkArgument(unit.toMillis(timeout) <= MAX_DURATION_MILLIS, "pingTimeout", timeout + " " + unit, AT_MOST);
-      this.pingTimeoutMillis = Math.max(1, unit.toMillis(timeout));
+      this.pingTimeoutMillis = timeoutMillis("pingTimeout", timeout, unit);
       return this;
     }
 
@@ -210,11 +207,16 @@ public final class TunnelSettings {
      * less than 1 ms counts as 1 ms. Default: {@value TunnelSettings#DEFAULT_HANDSHAKE_TIMEOUT_MILLIS} ms.
      */
     public Builder handshakeTimeout(long timeout, TimeUnit unit) {
-      checkNotNull(unit, "unit");
-      checkArgument(timeout > 0, "handshakeTimeout", timeout + " " + unit, "> 0");
-      checkArgument(unit.toMillis(timeout) <= MAX_DURATION_MILLIS, "handshakeTimeout", timeout + " " + unit, AT_MOST);
-      this.handshakeTimeoutMillis = Math.max(1, unit.toMillis(timeout));
+      this.handshakeTimeoutMillis = timeoutMillis("handshakeTimeout", timeout, unit);
       return this;
+    }
+
+    /** A timeout in milliseconds, at least 1; fails with {@code "name: 0 SECONDS (expected: > 0)"}. */
+    private static long timeoutMillis(String name, long timeout, TimeUnit unit) {
+      checkNotNull(unit, "unit");
+      checkArgument(timeout > 0, name, timeout + " " + unit, "> 0");
+      checkArgument(unit.toMillis(timeout) <= MAX_DURATION_MILLIS, name, timeout + " " + unit, AT_MOST);
+      return Math.max(1, unit.toMillis(timeout));
     }
 
     /** Returns the settings. */

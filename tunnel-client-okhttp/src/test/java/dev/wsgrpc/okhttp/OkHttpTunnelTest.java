@@ -110,6 +110,15 @@ class OkHttpTunnelTest {
     return EchoGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
   }
 
+  /** After a round trip, a bidi call with a message sent, known to be on the wire: the status it ends with. */
+  private static CompletableFuture<Status> bidiCallOnTheWire(ManagedChannel channel) {
+    blocking(channel).unary(TestEcho.payload(1));
+    CompletableFuture<Status> inFlight = new CompletableFuture<>();
+    EchoGrpc.newStub(channel).bidi(Observers.statusOf(inFlight)).onNext(TestEcho.payload(1));
+    blocking(channel).unary(TestEcho.payload(1)); // the bidi call is on the wire behind this round trip
+    return inFlight;
+  }
+
   @Test
   void unaryRoundTripsOverWs() throws Exception {
     ManagedChannel channel = wsChannel(startServer(0, false));
@@ -362,10 +371,7 @@ class OkHttpTunnelTest {
     closer.add(relay);
     ManagedChannel channel = channel(OkHttpWebSocketOptions.newBuilder("ws://127.0.0.1:" + relay.port() + "/grpc")
         .build());
-    blocking(channel).unary(TestEcho.payload(1));
-    CompletableFuture<Status> inFlight = new CompletableFuture<>();
-    EchoGrpc.newStub(channel).bidi(Observers.statusOf(inFlight)).onNext(TestEcho.payload(1));
-    blocking(channel).unary(TestEcho.payload(1)); // the bidi call is on the wire behind this round trip
+    CompletableFuture<Status> inFlight = bidiCallOnTheWire(channel);
     long start = System.nanoTime();
     relay.cutCurrentConnections();
     Status status = inFlight.get(30, TimeUnit.SECONDS);
@@ -438,11 +444,7 @@ class OkHttpTunnelTest {
     if (tls) {
       options.tls(ClientTls.trusting(certs.caPem()));
     }
-    ManagedChannel channel = channel(options.build());
-    blocking(channel).unary(TestEcho.payload(1));
-    CompletableFuture<Status> inFlight = new CompletableFuture<>();
-    EchoGrpc.newStub(channel).bidi(Observers.statusOf(inFlight)).onNext(TestEcho.payload(1));
-    blocking(channel).unary(TestEcho.payload(1)); // the bidi call is on the wire behind this round trip
+    CompletableFuture<Status> inFlight = bidiCallOnTheWire(channel(options.build()));
     long start = System.nanoTime();
     relay.stallCurrentConnections();
     Status status = inFlight.get(30, TimeUnit.SECONDS);
