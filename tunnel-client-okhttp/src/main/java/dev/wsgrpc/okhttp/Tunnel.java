@@ -60,8 +60,9 @@ import okio.ByteString;
  * {@code SO_TIMEOUT}), so a tunnel on which nothing has arrived that long, while OkHttp's reader waits for the server,
  * ends with {@link Silence} (a live server answers the Ping that OkHttp sent in that time). The wait starts again
  * while OkHttp still holds messages of ours and the socket took some within that time: a Ping waits behind them.
- * OkHttp's own check alone (a Pong missing when the next Ping is due) could take two intervals, and none while its
- * writer was stuck on a full socket.
+ * OkHttp's own check alone (a Pong missing when the next Ping is due) could take two intervals. Where TLS reads below
+ * the Java socket (old Android versions read the file descriptor), the timeout should still apply but end the tunnel
+ * with the platform's own text and without that allowance (not checked on a device).
  */
 final class Tunnel extends WebSocketListener {
 
