@@ -261,9 +261,10 @@ class BrowserStatusTest {
       assertEquals(1000, exchange.closeCode);
       List<String> texts = exchange.texts();
       assertEquals(3, texts.size(), texts.toString());
-      // The protobuf message: the payload, its tag and its 4-byte length varint.
+      // The size of the protobuf the server made of the JSON (the client sent no length prefix): the payload, its tag
+      // and its 4-byte length varint.
       assertEquals("{\"status\":{\"code\":8,\"message\":\"expected a request message of at most " + MAX_MESSAGE
-          + " bytes but its length prefix said " + (MAX_MESSAGE + 5) + "\",\"details\":[]}}", texts.get(2));
+          + " bytes but its protobuf had " + (MAX_MESSAGE + 5) + "\",\"details\":[]}}", texts.get(2));
     } finally {
       json.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     }

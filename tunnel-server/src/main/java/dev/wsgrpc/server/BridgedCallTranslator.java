@@ -27,7 +27,15 @@ abstract class BridgedCallTranslator extends ChannelDuplexHandler implements Htt
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
-    this.bridge = new Http2ClientBridge(ctx, this);
+    this.bridge = new Http2ClientBridge(ctx, this, requestSizeWords());
+  }
+
+  /**
+   * How a refusal of a request message over gRPC's limit says its size: {@link Http2ClientBridge#LENGTH_PREFIX_SAID},
+   * the prefix the client wrote, unless the translator framed the messages itself.
+   */
+  String requestSizeWords() {
+    return Http2ClientBridge.LENGTH_PREFIX_SAID;
   }
 
   @Override
@@ -61,7 +69,8 @@ abstract class BridgedCallTranslator extends ChannelDuplexHandler implements Htt
   /**
    * The status of the call in progress that gRPC reset with {@code error}: gRPC's RESOURCE_EXHAUSTED when it
    * refused a request message over its limit after the response headers (in our words: {@code expected a request
-   * message of at most 4194304 bytes but its length prefix said 5242880}, {@link Http2ClientBridge#refusal});
+   * message of at most 4194304 bytes but its length prefix said 5242880}, or {@code ... but its protobuf had 5242880}
+   * for wsgrpc-json, {@link Http2ClientBridge#refusal});
    * DEADLINE_EXCEEDED when it was a CANCEL once the call's grpc-timeout had elapsed (see
    * {@link BrowserCalls#statusForReset}).
    */

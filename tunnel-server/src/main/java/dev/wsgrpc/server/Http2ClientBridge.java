@@ -89,8 +89,16 @@ final class Http2ClientBridge {
   /** The client's receive window per stream: how far gRPC may run ahead of a slow browser. */
   static final int INITIAL_WINDOW = 256 * 1024;
 
+  /** How a refusal says a request message's size where the client wrote its length prefix (gRPC-Web, grpc-ws). */
+  static final String LENGTH_PREFIX_SAID = "its length prefix said";
+
+  /** How a refusal says a request message's size where the translator converted it to protobuf (wsgrpc-json). */
+  static final String PROTOBUF_HAD = "its protobuf had";
+
   private final ChannelHandlerContext ctx;
   private final Listener listener;
+  /** {@link #LENGTH_PREFIX_SAID} or {@link #PROTOBUF_HAD}: who measured the request messages gRPC may refuse. */
+  private final String sizeWords;
   private final Http2Connection connection = new DefaultHttp2Connection(false);
   private EmbeddedChannel embedded;
   private Http2ConnectionHandler http2;
@@ -104,10 +112,13 @@ final class Http2ClientBridge {
 
   /**
    * @param ctx the translator's context: bytes for gRPC are fired inbound from here
+   * @param sizeWords how gRPC's refusal of a request message over its limit says the message's size
+   *     ({@link #LENGTH_PREFIX_SAID} or {@link #PROTOBUF_HAD}, see {@link #inOurWords(Http2Headers, String)})
    */
-  Http2ClientBridge(ChannelHandlerContext ctx, Listener listener) {
+  Http2ClientBridge(ChannelHandlerContext ctx, Listener listener, String sizeWords) {
     this.ctx = ctx;
     this.listener = listener;
+    this.sizeWords = sizeWords;
     init();
   }
 
@@ -183,27 +194,29 @@ final class Http2ClientBridge {
   /**
    * gRPC's trailers, with its refusal of a request message over the server's {@code maxInboundMessageSize} in our
    * words: {@code 8 RESOURCE_EXHAUSTED} {@code expected a request message of at most 4194304 bytes but its length
-   * prefix said 5242880} for grpc-java's {@code gRPC message exceeds maximum size 4194304: 5242880}. gRPC refuses
-   * the message on its 5-byte header, before it reads any of its bytes; only gRPC knows its limit (its builder's),
-   * so the limit is read from its refusal. Other trailers are returned unchanged.
+   * prefix said 5242880} for grpc-java's {@code gRPC message exceeds maximum size 4194304: 5242880}, or {@code ... but
+   * its protobuf had 5242880} where the client sent no length prefix ({@code sizeWords} {@link #PROTOBUF_HAD}:
+   * wsgrpc-json, whose translator converted the client's JSON to protobuf and framed it). gRPC refuses the message on
+   * its 5-byte header, before it reads any of its bytes; only gRPC knows its limit (its builder's), so the limit is
+   * read from its refusal. Other trailers are returned unchanged.
    */
-  static Http2Headers inOurWords(Http2Headers trailers) {
+  static Http2Headers inOurWords(Http2Headers trailers, String sizeWords) {
     CharSequence status = trailers.get("grpc-status");
     CharSequence message = trailers.get("grpc-message");
     if (status == null || message == null || !"8".contentEquals(status)) {
       return trailers;
     }
-    trailers.set("grpc-message", inOurWords(message));
+    trailers.set("grpc-message", inOurWords(message, sizeWords));
     return trailers;
   }
 
   /** gRPC's description of a RESOURCE_EXHAUSTED status, in our words when it refused a message over its limit. */
-  private static CharSequence inOurWords(CharSequence description) {
+  private static CharSequence inOurWords(CharSequence description, String sizeWords) {
     Matcher tooLarge = GRPC_MESSAGE_TOO_LARGE.matcher(description);
     if (!tooLarge.matches()) {
       return description;
     }
-    return "expected a request message of at most " + tooLarge.group(1) + " bytes but its length prefix said "
+    return "expected a request message of at most " + tooLarge.group(1) + " bytes but " + sizeWords + " "
         + tooLarge.group(2);
   }
 
@@ -216,7 +229,7 @@ final class Http2ClientBridge {
       return null;
     }
     return refusal.withDescription(refusal.getDescription() == null ? null
-        : inOurWords(refusal.getDescription()).toString());
+        : inOurWords(refusal.getDescription(), sizeWords).toString());
   }
 
   /** The size of {@code headers} as HTTP/2's header-list limit counts it: name, value and 32 bytes per field. */
@@ -359,13 +372,13 @@ final class Http2ClientBridge {
     @Override
     public void onHeadersRead(ChannelHandlerContext c, int streamId, Http2Headers headers, int padding,
         boolean endOfStream) {
-      listener.onHeaders(streamId, endOfStream ? inOurWords(headers) : headers, endOfStream);
+      listener.onHeaders(streamId, endOfStream ? inOurWords(headers, sizeWords) : headers, endOfStream);
     }
 
     @Override
     public void onHeadersRead(ChannelHandlerContext c, int streamId, Http2Headers headers, int streamDependency,
         short weight, boolean exclusive, int padding, boolean endOfStream) {
-      listener.onHeaders(streamId, endOfStream ? inOurWords(headers) : headers, endOfStream);
+      listener.onHeaders(streamId, endOfStream ? inOurWords(headers, sizeWords) : headers, endOfStream);
     }
 
     @Override

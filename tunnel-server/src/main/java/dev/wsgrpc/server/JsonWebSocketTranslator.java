@@ -128,6 +128,12 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
     return "the first message";
   }
 
+  /** The client sent JSON: the length prefix gRPC reads is the translator's, the size of the protobuf it made. */
+  @Override
+  String requestSizeWords() {
+    return Http2ClientBridge.PROTOBUF_HAD;
+  }
+
   @Override
   void releaseBuffers() {
     waiting = null;
@@ -426,7 +432,7 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
     int size = request.getSerializedSize();
     if (size > maxMessageBytes) {
       fail(Status.RESOURCE_EXHAUSTED.withDescription("expected a request message of at most " + maxMessageBytes
-          + " bytes but its protobuf had " + size));
+          + " bytes but " + Http2ClientBridge.PROTOBUF_HAD + " " + size));
       return;
     }
     byte[] bytes = request.toByteArray();

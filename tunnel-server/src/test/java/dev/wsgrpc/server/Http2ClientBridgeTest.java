@@ -26,6 +26,13 @@ class Http2ClientBridgeTest {
     final List<ByteBuf> data = new ArrayList<>();
     int dataBytes;
     Http2Headers lastHeaders;
+    /** What the bridge is made with: how it says a refused request message's size. */
+    String sizeWords = Http2ClientBridge.LENGTH_PREFIX_SAID;
+
+    @Override
+    String requestSizeWords() {
+      return sizeWords;
+    }
 
     @Override
     public void onHeaders(int id, Http2Headers headers, boolean endStream) {
@@ -178,10 +185,24 @@ class Http2ClientBridgeTest {
     for (String[] other : new String[][] {{"8", "Decompressed gRPC message exceeds maximum size 4194304"},
         {"13", "gRPC message exceeds maximum size 4194304: 5242880"}}) {
       Http2Headers trailers = new DefaultHttp2Headers().set("grpc-status", other[0]).set("grpc-message", other[1]);
-      assertEquals(other[1], Http2ClientBridge.inOurWords(trailers).get("grpc-message").toString());
+      assertEquals(other[1], Http2ClientBridge.inOurWords(trailers, Http2ClientBridge.LENGTH_PREFIX_SAID)
+          .get("grpc-message").toString());
     }
     Http2Headers withoutMessage = new DefaultHttp2Headers().set("grpc-status", "8");
-    assertFalse(Http2ClientBridge.inOurWords(withoutMessage).contains("grpc-message"));
+    assertFalse(Http2ClientBridge.inOurWords(withoutMessage, Http2ClientBridge.LENGTH_PREFIX_SAID)
+        .contains("grpc-message"));
+  }
+
+  @Test
+  void grpcsRefusalOfAMessageTheTranslatorFramedSaysWhatItsProtobufHad() throws Exception {
+    // wsgrpc-json: the client sent JSON and no length prefix; the translator wrote the prefix for its protobuf.
+    recorder.sizeWords = Http2ClientBridge.PROTOBUF_HAD;
+    int id = openStream();
+    server.headers(channel, id, new DefaultHttp2Headers().status("200").set("content-type", "application/grpc")
+        .set("grpc-status", "8").set("grpc-message", "gRPC message exceeds maximum size 4194304: 5242880"), true);
+    channel.runPendingTasks();
+    assertEquals("expected a request message of at most 4194304 bytes but its protobuf had 5242880",
+        recorder.lastHeaders.get("grpc-message").toString());
   }
 
   @Test
