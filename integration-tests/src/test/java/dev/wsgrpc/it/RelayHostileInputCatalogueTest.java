@@ -68,8 +68,8 @@ class RelayHostileInputCatalogueTest extends JarHostileInputCatalogue {
         return "probe call grpc-status 0; close 1000";
       case "tunnel that never sends the HTTP/2 preface":
         // The relay's own deadline (--handshake-timeout, from the upstream connection on), saying why.
-        return "close 1001 expected the HTTP/2 preface and SETTINGS within 5000 ms of the upgrade but they did not "
-            + "arrive";
+        return "close 1001 expected the HTTP/2 preface and SETTINGS within 5000 ms of the connection to the upstream "
+            + "but they did not arrive";
       default:
         return super.expected(name, answer);
     }

@@ -300,8 +300,9 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     if (settingsSeen || ended != null) {
       return;
     }
+    // The deadline runs from the upstream connection (connected()), not from the 101: the client's bytes wait for it.
     String problem = "expected the HTTP/2 preface and SETTINGS within " + settings.handshakeTimeout.toMillis()
-        + " ms of the upgrade but they did not arrive";
+        + " ms of the connection to the upstream but they did not arrive";
     logger.debug("Closing {}: {}", ctx.channel().remoteAddress(), problem);
     end(problem);
     fail(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, problem);

@@ -84,6 +84,15 @@ class UpstreamRelayHandlerTest {
         new InetSocketAddress("127.0.0.1", 5000), null));
   }
 
+  /** A connector whose upstream connection is up once the test completes {@code connecting[0]}. */
+  private UpstreamConnector connectWhenTold(ChannelPromise[] connecting) {
+    return (target, clientChannel, handler) -> {
+      upstream = new EmbeddedChannel(upstreamGate, handler);
+      connecting[0] = upstream.newPromise();
+      return connecting[0];
+    };
+  }
+
   /** A connector whose upstream connection is up at once. */
   private UpstreamConnector connectAtOnce() {
     return (target, clientChannel, handler) -> {
@@ -92,11 +101,15 @@ class UpstreamRelayHandlerTest {
     };
   }
 
+  private static final RelaySettings FIVE_SECOND_HANDSHAKE = RelaySettings.newBuilder()
+      .handshakeTimeout(TunnelSettings.newBuilder().handshakeTimeout(java.time.Duration.ofSeconds(5)).build()).build();
+  /** The close reason of a tunnel that sent no preface and SETTINGS within {@link #FIVE_SECOND_HANDSHAKE}. */
+  private static final String NO_PREFACE_IN_FIVE_SECONDS = "expected the HTTP/2 preface and SETTINGS within 5000 ms of "
+      + "the connection to the upstream but they did not arrive";
+
   @Test
   void aTunnelThatSendsNoPrefaceIsClosedWith1001AtTheHandshakeTimeoutAndItsUpstreamConnectionClosed() {
-    RelaySettings settings = RelaySettings.newBuilder()
-        .handshakeTimeout(TunnelSettings.newBuilder().handshakeTimeout(java.time.Duration.ofSeconds(5)).build()).build();
-    upgrade(settings, connectAtOnce());
+    upgrade(FIVE_SECOND_HANDSHAKE, connectAtOnce());
     clientSends(java.util.Arrays.copyOf(Http2Wire.PREFACE, 10)); // part of a preface is not enough
     advance(4_999);
     assertTrue(client.isOpen());
@@ -104,17 +117,32 @@ class UpstreamRelayHandlerTest {
     advance(1);
     clientReceived();
     assertEquals(1001, toClient.close.statusCode());
-    assertEquals("expected the HTTP/2 preface and SETTINGS within 5000 ms of the upgrade but they did not arrive",
-        toClient.close.reasonText());
+    assertEquals(NO_PREFACE_IN_FIVE_SECONDS, toClient.close.reasonText());
     assertTrue(toClient.close.release());
     assertFalse(client.isOpen());
     assertFalse(upstream.isOpen(), "its upstream connection is closed");
   }
 
   @Test
+  void aTunnelsPrefaceDeadlineRunsFromItsUpstreamConnectionAsItsCloseReasonSays() {
+    ChannelPromise[] connecting = new ChannelPromise[1];
+    upgrade(FIVE_SECOND_HANDSHAKE, connectWhenTold(connecting));
+    advance(3_000); // the upstream connection takes 3 s of the 5
+    connecting[0].setSuccess();
+    client.runPendingTasks();
+    advance(4_999);
+    clientReceived();
+    assertNull(toClient.close, "8 s after the upgrade, under 5 s after the upstream connection");
+    advance(1);
+    clientReceived();
+    assertEquals(1001, toClient.close.statusCode());
+    assertEquals(NO_PREFACE_IN_FIVE_SECONDS, toClient.close.reasonText());
+    assertTrue(toClient.close.release());
+  }
+
+  @Test
   void aTunnelWhosePrefaceAndSettingsCameInTimeOutlivesTheHandshakeTimeout() {
-    openTunnel(RelaySettings.newBuilder()
-        .handshakeTimeout(TunnelSettings.newBuilder().handshakeTimeout(java.time.Duration.ofSeconds(5)).build()).build());
+    openTunnel(FIVE_SECOND_HANDSHAKE);
     advance(60_000);
     clientReceived();
     assertNull(toClient.close);
@@ -358,11 +386,7 @@ class UpstreamRelayHandlerTest {
   @Test
   void aPingThatCameWhileTheUpstreamConnectionWasMadeIsAnsweredNotRelayed() {
     ChannelPromise[] connecting = new ChannelPromise[1];
-    upgrade(RelaySettings.DEFAULT, (target, clientChannel, handler) -> {
-      upstream = new EmbeddedChannel(upstreamGate, handler);
-      connecting[0] = upstream.newPromise();
-      return connecting[0];
-    });
+    upgrade(RelaySettings.DEFAULT, connectWhenTold(connecting));
     byte[] ping = Http2Wire.ping(PING_DATA);
     clientSends(Http2Wire.concat(Http2Wire.PREFACE, Http2Wire.settings(), java.util.Arrays.copyOfRange(ping, 0, 7)));
     clientSends(java.util.Arrays.copyOfRange(ping, 7, ping.length));
@@ -997,11 +1021,7 @@ class UpstreamRelayHandlerTest {
   @Test
   void whatWaitedForTheUpstreamConnectionAndFilledItKeepsTheClientUnreadUntilItDrains() {
     ChannelPromise[] connecting = new ChannelPromise[1];
-    upgrade(RelaySettings.DEFAULT, (target, clientChannel, handler) -> {
-      upstream = new EmbeddedChannel(upstreamGate, handler);
-      connecting[0] = upstream.newPromise();
-      return connecting[0];
-    });
+    upgrade(RelaySettings.DEFAULT, connectWhenTold(connecting));
     clientSends(Http2Wire.concat(Http2Wire.PREFACE, Http2Wire.settings(), callWithData(12)));
     upstreamGate.held = true;
     connecting[0].setSuccess();
