@@ -77,6 +77,12 @@ class TunnelServerJarTest {
       "--admin-port", "--admin-address", "--admin-hosts", "--descriptor-set", "--reflection-refresh",
       "--health-file");
 
+  /** The durations' defaults as docs/GATEWAY.md's option table writes them, and --help must: 5m, not 300s. */
+  private static final Map<String, String> DURATION_DEFAULTS = Map.of("--drain-timeout", "30s",
+      "--handshake-timeout", "10s", "--reflection-refresh", "5m", "--browser-body-timeout", "60s",
+      "--browser-keepalive-timeout", "75s", "--idle-timeout", "30m", "--upstream-refresh", "30s",
+      "--upstream-keepalive", "5m", "--upstream-keepalive-timeout", "20s", "--max-connection-age", "0 (never)");
+
   private static final String HELP_HINT = "Run 'java -jar tunnel-server.jar --help' for the options.";
 
   private final Closer closer = new Closer();
@@ -119,6 +125,12 @@ class TunnelServerJarTest {
       assertTrue(help.contains("Env: " + variable), variable + " missing from --help:\n" + jar.stdout());
     }
     assertEquals(OPTIONS.size(), help.split("Default: ", -1).length - 1, "every option states its default");
+    for (Map.Entry<String, String> duration : DURATION_DEFAULTS.entrySet()) {
+      // The option's description (the usage line above has it in brackets), then its default up to the full stop.
+      int description = help.indexOf(" " + duration.getKey() + "=DURATION ");
+      int shown = help.indexOf("Default: ", description) + "Default: ".length();
+      assertEquals(duration.getValue(), help.substring(shown, help.indexOf(". ", shown)), duration.getKey());
+    }
   }
 
   @Test

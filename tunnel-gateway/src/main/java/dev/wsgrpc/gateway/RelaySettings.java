@@ -22,10 +22,10 @@ final class RelaySettings {
   /** The default most SETTINGS frames, and most PING frames, a client may send per window: {@value}. */
   static final int DEFAULT_MAX_CONTROL_FRAMES = 100;
   /**
-   * The default time an upstream may be silent, while a call is open, before it gets a PING: {@value} s, what
+   * The default time an upstream may be silent, while a call is open, before it gets a PING: {@value} min, what
    * grpc-java servers permit by default ({@code permitKeepAliveTime}).
    */
-  static final int DEFAULT_UPSTREAM_KEEPALIVE_SECONDS = 300;
+  static final int DEFAULT_UPSTREAM_KEEPALIVE_MINUTES = 5;
   /** The default time an upstream has to answer that PING: {@value} s. */
   static final int DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS = 20;
   /** The default time a tunnel may have no call before it is drained: {@value} min. */
@@ -74,7 +74,7 @@ final class RelaySettings {
     private int maxRstFrames = Http2Limits.DEFAULT_MAX_RST_FRAMES;
     private int maxControlFrames = DEFAULT_MAX_CONTROL_FRAMES;
     private Duration window = Duration.ofSeconds(Http2Limits.DEFAULT_RST_WINDOW_SECONDS);
-    private Duration upstreamKeepAliveTime = Duration.ofSeconds(DEFAULT_UPSTREAM_KEEPALIVE_SECONDS);
+    private Duration upstreamKeepAliveTime = Duration.ofMinutes(DEFAULT_UPSTREAM_KEEPALIVE_MINUTES);
     private Duration upstreamKeepAliveTimeout = Duration.ofSeconds(DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS);
     private Duration idleTimeout = Duration.ofMinutes(DEFAULT_IDLE_TIMEOUT_MINUTES);
     private long maxPendingBytes = DEFAULT_MAX_PENDING_BYTES;
@@ -109,7 +109,7 @@ final class RelaySettings {
      * upstream must permit pings this often (grpc-java: {@code permitKeepAliveTime}, 5 min by default). {@code time}
      * is 0 or 1 ms to {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days), {@code timeout} 1 ms to as
      * much; others fail with {@code "upstreamKeepAlive: PT999999999999H (expected: at most 2147483647 ms, about 24.8
-     * days)"}. Default: {@value #DEFAULT_UPSTREAM_KEEPALIVE_SECONDS} s and
+     * days)"}. Default: {@value #DEFAULT_UPSTREAM_KEEPALIVE_MINUTES} min and
      * {@value #DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS} s.
      */
     Builder upstreamKeepAlive(Duration time, Duration timeout) {

@@ -368,7 +368,7 @@ public final class TunnelServerMain implements Callable<Integer> {
   int eventLoopThreads;
 
   @Option(names = "--upstream-keepalive", paramLabel = "DURATION",
-      defaultValue = RelaySettings.DEFAULT_UPSTREAM_KEEPALIVE_SECONDS + "s", converter = DurationConverter.class,
+      defaultValue = RelaySettings.DEFAULT_UPSTREAM_KEEPALIVE_MINUTES + "m", converter = DurationConverter.class,
       description = "Proxy and relay modes: when an upstream connection with a call open has sent nothing for this "
           + "long, send it an HTTP/2 PING (a black-holed upstream is noticed; TCP keepalive is on too). Upstreams must "
           + "permit it (grpc-java: permitKeepAliveTime, 5m by default); 0 sends none. Default: ${DEFAULT-VALUE}. "
