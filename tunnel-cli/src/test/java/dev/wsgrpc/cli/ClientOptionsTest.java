@@ -124,25 +124,25 @@ class ClientOptionsTest {
 
   @Test
   void aValueTheLibraryRefusesIsReportedUnderTheOption() {
-    assertEquals("--ping-interval: PT0.05S (expected: 0 to send no pings, or at least 100 ms)",
+    assertEquals("--ping-interval: 50ms (expected: 0 to send no pings, or at least 100 ms)",
         assertThrows(IllegalArgumentException.class, () -> parse("ws://h/", "--ping-interval", "50ms"))
             .getMessage());
     assertEquals("--max-inbound-frame-payload: 0 (expected: > 0)", assertThrows(IllegalArgumentException.class,
         () -> parse("ws://h/", "--max-inbound-frame-payload", "0")).getMessage());
     assertEquals("--subprotocols: a b (expected: an HTTP token)", assertThrows(IllegalArgumentException.class,
         () -> parse("ws://h/", "--subprotocols", "a b")).getMessage());
-    assertEquals("--handshake-timeout: PT1000000H (expected: at most 2147483647 ms, about 24.8 days)", assertThrows(
+    assertEquals("--handshake-timeout: 1000000h (expected: at most 2147483647 ms, about 24.8 days)", assertThrows(
         IllegalArgumentException.class, () -> parse("ws://h/", "--handshake-timeout", "1000000h")).getMessage());
-    assertEquals("--ping-interval: PT600H (expected: at most 2147483647 ms, about 24.8 days)", assertThrows(
+    assertEquals("--ping-interval: 600h (expected: at most 2147483647 ms, about 24.8 days)", assertThrows(
         IllegalArgumentException.class, () -> parse("ws://h/", "--ping-interval", "600h")).getMessage());
   }
 
   /** 0.0004s was read as 0: no pings at all, without a word. */
   @Test
   void aFractionOfAMillisecondIsNotZero() {
-    assertEquals("--ping-interval: PT0.0004S (expected: 0 to send no pings, or at least 100 ms)", assertThrows(
+    assertEquals("--ping-interval: 0.0004s (expected: 0 to send no pings, or at least 100 ms)", assertThrows(
         IllegalArgumentException.class, () -> parse("ws://h/", "--ping-interval", "0.0004s")).getMessage());
-    assertEquals("--ping-timeout: PT0.0004S (expected: at least 1 ms)", assertThrows(
+    assertEquals("--ping-timeout: 0.0004s (expected: at least 1 ms)", assertThrows(
         IllegalArgumentException.class, () -> parse("ws://h/", "--ping-timeout", "0.0004")).getMessage());
   }
 
@@ -162,14 +162,14 @@ class ClientOptionsTest {
   @Test
   void probesDurationsAreRefusedBeforeAnythingIsDialled() {
     String atMost = " (expected: at most 2147483647 ms, about 24.8 days)";
-    assertEquals("2 probe: --duration: PT999999999999H" + atMost,
+    assertEquals("2 probe: --duration: 999999999999h" + atMost,
         probeRefusal("ws://127.0.0.1:1/", "--duration", "999999999999h"));
-    assertEquals("2 probe: --timeout: PT2562047788015H12M55.807S" + atMost,
+    assertEquals("2 probe: --timeout: 9223372036854775807ms" + atMost,
         probeRefusal("ws://127.0.0.1:1/", "--timeout", "9223372036854775807ms"));
-    assertEquals("2 probe: --timeout: PT0.0004S (expected: at least 1 ms)",
+    assertEquals("2 probe: --timeout: 0.0004s (expected: at least 1 ms)",
         probeRefusal("ws://127.0.0.1:1/", "--timeout", "0.0004s"));
-    assertEquals("2 probe: --timeout: PT0S (expected: > 0)", probeRefusal("ws://127.0.0.1:1/", "--timeout", "0"));
-    assertEquals("2 probe: --duration: PT-1S (expected: >= 0)",
+    assertEquals("2 probe: --timeout: 0s (expected: > 0)", probeRefusal("ws://127.0.0.1:1/", "--timeout", "0"));
+    assertEquals("2 probe: --duration: -1s (expected: >= 0)",
         probeRefusal("ws://127.0.0.1:1/", "--duration", "-1s"));
   }
 

@@ -108,7 +108,7 @@ final class RelaySettings {
      * long it then has to answer; no answer ends the tunnel with close 1013. {@code time} zero sends none. The
      * upstream must permit pings this often (grpc-java: {@code permitKeepAliveTime}, 5 min by default). {@code time}
      * is 0 or 1 ms to {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days), {@code timeout} 1 ms to as
-     * much; others fail with {@code "upstreamKeepAlive: PT999999999999H (expected: at most 2147483647 ms, about 24.8
+     * much; others fail with {@code "upstreamKeepAlive: 999999999999h (expected: at most 2147483647 ms, about 24.8
      * days)"}. Default: {@value #DEFAULT_UPSTREAM_KEEPALIVE_MINUTES} min and
      * {@value #DEFAULT_UPSTREAM_KEEPALIVE_TIMEOUT_SECONDS} s.
      */
@@ -123,7 +123,7 @@ final class RelaySettings {
     /**
      * How long a tunnel may have no call before it is drained (GOAWAY, close 1001); zero never. 0 or 1 ms to
      * {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days); others fail with
-     * {@code "idleTimeout: PT-1S (expected: >= 0)"}. Default: {@value #DEFAULT_IDLE_TIMEOUT_MINUTES} min.
+     * {@code "idleTimeout: -1s (expected: >= 0)"}. Default: {@value #DEFAULT_IDLE_TIMEOUT_MINUTES} min.
      */
     Builder idleTimeout(Duration idle) {
       this.idleTimeout = checkDurationOrZero(idle, "idleTimeout");

@@ -881,18 +881,12 @@ public final class TunnelServerMain implements Callable<Integer> {
   }
 
   /**
-   * {@code "--flag: value (expected: what)"}, durations written as people write them ({@code 0s}, not {@code PT0S}),
-   * and tied to the option so that {@link OptionErrors} can name its environment variable.
+   * {@code "--flag: value (expected: what)"}, durations written as people write them ({@code 0s}, not {@code PT0S};
+   * a library's refusal has its value so written already), and tied to the option so that {@link OptionErrors} can
+   * name its environment variable.
    */
   private ParameterException badValue(String flag, Object value, String expected) {
     String shown = value instanceof Duration ? OptionValues.formatDuration((Duration) value) : String.valueOf(value);
-    if (shown.matches("-?PT.*")) { // a library's refusal of a Duration, given as its toString()
-      try {
-        shown = OptionValues.formatDuration(Duration.parse(shown));
-      } catch (java.time.format.DateTimeParseException e) {
-        // shown as it is
-      }
-    }
     return badOption(flag, shown, flag + ": " + shown + " (expected: " + expected + ")");
   }
 

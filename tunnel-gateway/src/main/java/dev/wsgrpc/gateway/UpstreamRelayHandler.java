@@ -3,6 +3,7 @@ package dev.wsgrpc.gateway;
 import dev.wsgrpc.core.TunnelEstablishedEvent;
 import dev.wsgrpc.core.internal.ControlFrameHandler;
 import dev.wsgrpc.core.internal.FlushThenClose;
+import dev.wsgrpc.core.internal.OptionValues;
 import dev.wsgrpc.core.internal.RateLimitedLog;
 import dev.wsgrpc.server.InternalTunnelServer;
 import dev.wsgrpc.server.NativeHttp2Event;
@@ -809,7 +810,8 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     } else if (quiet < idle) {
       idleTimer = schedule(this::idleTick, idle - quiet);
     } else {
-      logger.debug("Closing {}: no call for {}", ctx.channel().remoteAddress(), settings.idleTimeout);
+      logger.debug("Closing {}: no call for {}", ctx.channel().remoteAddress(),
+          OptionValues.formatDuration(settings.idleTimeout));
       drain();
     }
   }

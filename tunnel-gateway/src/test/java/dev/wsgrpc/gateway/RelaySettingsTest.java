@@ -23,12 +23,12 @@ class RelaySettingsTest {
   @Test
   void idleTimeoutIsZeroOrOneMillisecondToAbout25Days() {
     RelaySettings.Builder b = RelaySettings.newBuilder();
-    assertEquals("idleTimeout: PT999999999999H" + AT_MOST, message(() -> b.idleTimeout(HUGE)));
-    assertEquals("idleTimeout: PT2562047788015H12M55.807S" + AT_MOST,
+    assertEquals("idleTimeout: 999999999999h" + AT_MOST, message(() -> b.idleTimeout(HUGE)));
+    assertEquals("idleTimeout: 9223372036854775807ms" + AT_MOST,
         message(() -> b.idleTimeout(Duration.ofMillis(Long.MAX_VALUE))));
-    assertEquals("idleTimeout: PT0.0005S (expected: 0, or at least 1 ms)",
+    assertEquals("idleTimeout: 0.0005s (expected: 0, or at least 1 ms)",
         message(() -> b.idleTimeout(Duration.ofNanos(500_000))));
-    assertEquals("idleTimeout: PT-1S (expected: >= 0)", message(() -> b.idleTimeout(Duration.ofSeconds(-1))));
+    assertEquals("idleTimeout: -1s (expected: >= 0)", message(() -> b.idleTimeout(Duration.ofSeconds(-1))));
     assertEquals(Duration.ofMinutes(30), b.build().idleTimeout, "a refused value leaves the default");
     assertEquals(Duration.ZERO, b.idleTimeout(Duration.ZERO).build().idleTimeout);
     assertEquals(LONGEST, b.idleTimeout(LONGEST).build().idleTimeout);
@@ -38,16 +38,16 @@ class RelaySettingsTest {
   void upstreamKeepaliveIsZeroOrOneMillisecondToAbout25DaysAndItsTimeoutOneMillisecondToAsMuch() {
     RelaySettings.Builder b = RelaySettings.newBuilder();
     Duration second = Duration.ofSeconds(1);
-    assertEquals("upstreamKeepAlive: PT999999999999H" + AT_MOST, message(() -> b.upstreamKeepAlive(HUGE, second)));
-    assertEquals("upstreamKeepAliveTimeout: PT999999999999H" + AT_MOST,
+    assertEquals("upstreamKeepAlive: 999999999999h" + AT_MOST, message(() -> b.upstreamKeepAlive(HUGE, second)));
+    assertEquals("upstreamKeepAliveTimeout: 999999999999h" + AT_MOST,
         message(() -> b.upstreamKeepAlive(second, HUGE)));
-    assertEquals("upstreamKeepAlive: PT0.0005S (expected: 0, or at least 1 ms)",
+    assertEquals("upstreamKeepAlive: 0.0005s (expected: 0, or at least 1 ms)",
         message(() -> b.upstreamKeepAlive(Duration.ofNanos(500_000), second)));
-    assertEquals("upstreamKeepAliveTimeout: PT0.0005S (expected: at least 1 ms)",
+    assertEquals("upstreamKeepAliveTimeout: 0.0005s (expected: at least 1 ms)",
         message(() -> b.upstreamKeepAlive(second, Duration.ofNanos(500_000))));
-    assertEquals("upstreamKeepAlive: PT-1S (expected: >= 0)",
+    assertEquals("upstreamKeepAlive: -1s (expected: >= 0)",
         message(() -> b.upstreamKeepAlive(Duration.ofSeconds(-1), second)));
-    assertEquals("upstreamKeepAliveTimeout: PT0S (expected: > 0)",
+    assertEquals("upstreamKeepAliveTimeout: 0s (expected: > 0)",
         message(() -> b.upstreamKeepAlive(second, Duration.ZERO)));
     RelaySettings unchanged = b.build();
     assertEquals(Duration.ofMinutes(5), unchanged.upstreamKeepAliveTime);

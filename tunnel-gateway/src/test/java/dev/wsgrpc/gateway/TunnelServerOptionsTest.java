@@ -139,11 +139,11 @@ class TunnelServerOptionsTest {
         run(Map.of("TUNNEL_DRAIN_TIMEOUT", "999999999999h")));
     assertRefused("--drain-timeout: 9223372036854775807ms (expected: at most 2147483647 ms, about 24.8 days)",
         run(Map.of(), "--drain-timeout=9223372036854775807ms"));
-    assertRefused("--idle-timeout: PT0.0004S (expected: 0, or at least 1 ms)",
+    assertRefused("--idle-timeout: 0.0004s (expected: 0, or at least 1 ms)",
         run(Map.of(), "--mode=relay", "--upstream=127.0.0.1:1", "--idle-timeout=0.0004s"));
-    assertRefused("--upstream-keepalive: PT0.0004S (expected: 0, or at least 1 ms)",
+    assertRefused("--upstream-keepalive: 0.0004s (expected: 0, or at least 1 ms)",
         run(Map.of(), "--upstream=127.0.0.1:1", "--upstream-keepalive=0.0004"));
-    assertRefused("--max-connection-age: PT0.0004S (expected: 0, or at least 1 ms)",
+    assertRefused("--max-connection-age: 0.0004s (expected: 0, or at least 1 ms)",
         run(Map.of(), "--max-connection-age=0.0004s"));
     assertRefused("--drain-timeout: -1s (expected: >= 0)", run(Map.of(), "--drain-timeout=-1s"));
     assertRefused("--max-connection-age: -1s (expected: >= 0)", run(Map.of(), "--max-connection-age=-1s"));

@@ -127,7 +127,7 @@ public final class Http2Limits {
       checkInRange(frames, 0, Integer.MAX_VALUE - 1, "maxRstFrames");
       checkNotNull(window, "rstWindow");
       checkArgument(window.getNano() == 0 && window.getSeconds() >= 1 && window.getSeconds() <= 3600, "rstWindow",
-          window, "whole seconds from PT1S to PT1H");
+          window, "whole seconds from 1s to 1h");
       this.maxRstFrames = frames;
       this.rstWindow = window;
       return this;

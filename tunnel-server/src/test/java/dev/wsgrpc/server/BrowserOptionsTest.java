@@ -103,7 +103,7 @@ class BrowserOptionsTest {
     org.junit.jupiter.api.Assertions.assertTrue(shorter.toString().contains("requestBodyTimeout=PT5S"));
     IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
         () -> BrowserOptions.forOrigins("*").toBuilder().requestBodyTimeout(java.time.Duration.ZERO));
-    assertEquals("requestBodyTimeout: PT0S (expected: > 0)", e.getMessage());
+    assertEquals("requestBodyTimeout: 0s (expected: > 0)", e.getMessage());
   }
 
   @Test
@@ -113,7 +113,7 @@ class BrowserOptionsTest {
     BrowserOptions shorter = options.toBuilder().keepAliveTimeout(java.time.Duration.ofSeconds(5)).build();
     assertEquals(java.time.Duration.ofSeconds(5), shorter.toBuilder().build().keepAliveTimeout());
     assertTrue(shorter.toString().contains("keepAliveTimeout=PT5S"));
-    assertEquals("keepAliveTimeout: PT0S (expected: > 0)", assertThrows(IllegalArgumentException.class,
+    assertEquals("keepAliveTimeout: 0s (expected: > 0)", assertThrows(IllegalArgumentException.class,
         () -> BrowserOptions.forOrigins("*").toBuilder().keepAliveTimeout(java.time.Duration.ZERO)).getMessage());
     assertEquals("keepAliveTimeout", assertThrows(NullPointerException.class,
         () -> BrowserOptions.forOrigins("*").toBuilder().keepAliveTimeout(null)).getMessage());

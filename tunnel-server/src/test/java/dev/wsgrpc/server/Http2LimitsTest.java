@@ -55,7 +55,7 @@ class Http2LimitsTest {
     assertEquals("maxRstFrames: -1 (expected: 0 <= maxRstFrames <= 2147483646)", assertThrows(
         IllegalArgumentException.class, () -> Http2Limits.newBuilder().maxRstFrames(-1, Duration.ofSeconds(10)))
         .getMessage());
-    assertEquals("rstWindow: PT0.5S (expected: whole seconds from PT1S to PT1H)", assertThrows(
+    assertEquals("rstWindow: 500ms (expected: whole seconds from 1s to 1h)", assertThrows(
         IllegalArgumentException.class, () -> Http2Limits.newBuilder().maxRstFrames(5, Duration.ofMillis(500)))
         .getMessage());
     Http2Limits l = Http2Limits.newBuilder().maxConcurrentCalls(7).maxRstFrames(0, Duration.ofSeconds(2)).build();

@@ -72,22 +72,24 @@ public final class OptionValues {
   /**
    * Writes a duration the way people write them and {@link #parseDuration} reads them back: in the largest of
    * {@code h}, {@code m}, {@code s} and {@code ms} that holds it whole ({@code 30s}, {@code 500ms}, {@code 2m},
-   * {@code 1500ms}, {@code 0s}); below a millisecond, ISO-8601.
+   * {@code 1500ms}, {@code 0s}); with a fraction of a millisecond, in seconds with decimals ({@code 0.0004s},
+   * {@code 2147483.647000001s}), never in ISO-8601 ({@code PT0.0004S}). Every message that shows a duration writes it
+   * here ({@link InvalidValueException} too).
    */
   public static String formatDuration(Duration duration) {
-    if (duration.isNegative()) {
-      return duration.getSeconds() == Long.MIN_VALUE ? duration.toString() : "-" + formatDuration(duration.negated());
-    }
     long seconds = duration.getSeconds();
     int nanos = duration.getNano();
+    if (duration.isNegative() && seconds != Long.MIN_VALUE) {
+      return "-" + formatDuration(duration.negated());
+    }
     if (nanos % 1_000_000 != 0) {
-      return duration.toString();
+      return decimalSeconds(duration);
     }
     if (nanos != 0) {
       try {
         return Math.addExact(Math.multiplyExact(seconds, 1000), nanos / 1_000_000) + "ms";
       } catch (ArithmeticException e) {
-        return duration.toString(); // more milliseconds than a long holds: a refused value, shown as it was given
+        return decimalSeconds(duration); // more milliseconds than a long holds: a refused value
       }
     }
     if (seconds == 0) {
@@ -100,6 +102,12 @@ public final class OptionValues {
       return seconds / 60 + "m";
     }
     return seconds + "s";
+  }
+
+  /** {@code duration} in seconds with as many decimals as it needs, e.g. {@code 0.0004s}. */
+  private static String decimalSeconds(Duration duration) {
+    return BigDecimal.valueOf(duration.getSeconds()).add(BigDecimal.valueOf(duration.getNano(), 9))
+        .stripTrailingZeros().toPlainString() + "s";
   }
 
   /**

@@ -44,8 +44,8 @@ public final class Preconditions {
    * {@link TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days). Timers are scheduled in whole milliseconds
    * (where a shorter one would become 0, which means "none" or is refused) or in nanoseconds of a {@code long} (where
    * a much longer one would overflow when the timer is set, long after the value was taken). Throws
-   * {@code "name: PT0S (expected: > 0)"}, {@code "name: PT0.0005S (expected: at least 1 ms)"} or
-   * {@code "name: PT999999999999H (expected: at most 2147483647 ms, about 24.8 days)"}, and
+   * {@code "name: 0s (expected: > 0)"}, {@code "name: 0.0005s (expected: at least 1 ms)"} or
+   * {@code "name: 999999999999h (expected: at most 2147483647 ms, about 24.8 days)"}, and
    * {@code NullPointerException(name)} for null.
    */
   public static Duration checkDuration(Duration value, String name) {
@@ -58,9 +58,9 @@ public final class Preconditions {
 
   /**
    * {@link #checkDuration}, or zero, where zero turns off what the duration times (an idle timeout, a keepalive).
-   * Throws {@code "name: PT-1S (expected: >= 0)"}, {@code "name: PT0.0005S (expected: 0, or at least 1 ms)"} (a
+   * Throws {@code "name: -1s (expected: >= 0)"}, {@code "name: 0.0005s (expected: 0, or at least 1 ms)"} (a
    * positive value that would round down to 0 ms and silently turn the timer off) or
-   * {@code "name: PT999999999999H (expected: at most 2147483647 ms, about 24.8 days)"}.
+   * {@code "name: 999999999999h (expected: at most 2147483647 ms, about 24.8 days)"}.
    */
   public static Duration checkDurationOrZero(Duration value, String name) {
     checkNotNull(value, name);

@@ -60,9 +60,30 @@ class OptionValuesTest {
     assertEquals("999999999999h", OptionValues.formatDuration(Duration.ofHours(999_999_999_999L)));
     assertEquals("9223372036854775807ms", OptionValues.formatDuration(Duration.ofMillis(Long.MAX_VALUE)));
     assertEquals("9223372036854775807s", OptionValues.formatDuration(Duration.ofSeconds(Long.MAX_VALUE)));
-    assertEquals("PT2562047788015215H30M7.001S",
+    assertEquals("9223372036854775807.001s",
         OptionValues.formatDuration(Duration.ofSeconds(Long.MAX_VALUE, 1_000_000)));
-    assertEquals("PT-2562047788015215H-30M-8S", OptionValues.formatDuration(Duration.ofSeconds(Long.MIN_VALUE)));
+    assertEquals("-9223372036854775808s", OptionValues.formatDuration(Duration.ofSeconds(Long.MIN_VALUE)));
+    for (Duration d : new Duration[] {Duration.ofSeconds(Long.MAX_VALUE, 1_000_000), Duration.ofSeconds(Long.MIN_VALUE),
+        Duration.ofSeconds(Long.MIN_VALUE, 1)}) {
+      assertEquals(d, OptionValues.parseDuration(OptionValues.formatDuration(d)));
+    }
+  }
+
+  /** A refusal of a duration under 1 ms shows it as it was written ({@code 0.0004s}), not as {@code PT0.0004S}. */
+  @Test
+  void fractionsOfAMillisecondAreWrittenInSecondsWithDecimalsAndReadBackTheSame() {
+    assertEquals("0.0004s", OptionValues.formatDuration(Duration.ofNanos(400_000)));
+    assertEquals("0.0000015s", OptionValues.formatDuration(Duration.ofNanos(1500)));
+    assertEquals("0.000000001s", OptionValues.formatDuration(Duration.ofNanos(1)));
+    assertEquals("0.0015s", OptionValues.formatDuration(Duration.ofNanos(1_500_000)));
+    assertEquals("30.0000004s", OptionValues.formatDuration(Duration.ofSeconds(30, 400)));
+    assertEquals("-0.0005s", OptionValues.formatDuration(Duration.ofNanos(-500_000)));
+    for (String written : new String[] {"0.0004s", "0.0000015s", "0.0015s", "30.0000004s", "-0.0005s"}) {
+      assertEquals(written, OptionValues.formatDuration(OptionValues.parseDuration(written)));
+    }
+    assertEquals("t: 0.0004s (expected: at least 1 ms)",
+        new InvalidValueException("t", Duration.ofNanos(400_000), "at least 1 ms").getMessage());
+    assertEquals("0.0004s", new InvalidValueException("t", Duration.ofNanos(400_000), "at least 1 ms").value());
   }
 
   @Test
@@ -75,7 +96,6 @@ class OptionValuesTest {
     assertEquals("1h", OptionValues.formatDuration(Duration.ofMinutes(60)));
     assertEquals("0s", OptionValues.formatDuration(Duration.ZERO));
     assertEquals("-5s", OptionValues.formatDuration(Duration.ofSeconds(-5)));
-    assertEquals("PT0.0000015S", OptionValues.formatDuration(Duration.ofNanos(1500)));
     for (Duration d : new Duration[] {Duration.ofMillis(1500), Duration.ofHours(3), Duration.ofSeconds(-7)}) {
       assertEquals(d, OptionValues.parseDuration(OptionValues.formatDuration(d)));
     }

@@ -27,17 +27,17 @@ class PreconditionsTest {
     assertSame(LONGEST, Preconditions.checkDuration(LONGEST, "t"));
     Duration oneMilli = Duration.ofMillis(1);
     assertSame(oneMilli, Preconditions.checkDuration(oneMilli, "t"));
-    assertEquals("t: PT0S (expected: > 0)", message(() -> Preconditions.checkDuration(Duration.ZERO, "t")));
-    assertEquals("t: PT-1S (expected: > 0)", message(() -> Preconditions.checkDuration(Duration.ofSeconds(-1), "t")));
-    assertEquals("t: PT0.000999999S (expected: at least 1 ms)",
+    assertEquals("t: 0s (expected: > 0)", message(() -> Preconditions.checkDuration(Duration.ZERO, "t")));
+    assertEquals("t: -1s (expected: > 0)", message(() -> Preconditions.checkDuration(Duration.ofSeconds(-1), "t")));
+    assertEquals("t: 0.000999999s (expected: at least 1 ms)",
         message(() -> Preconditions.checkDuration(Duration.ofNanos(999_999), "t")));
-    assertEquals("t: PT999999999999H" + AT_MOST,
+    assertEquals("t: 999999999999h" + AT_MOST,
         message(() -> Preconditions.checkDuration(Duration.ofHours(999_999_999_999L), "t")));
-    assertEquals("t: PT596H31M23.647000001S" + AT_MOST,
+    assertEquals("t: 2147483.647000001s" + AT_MOST,
         message(() -> Preconditions.checkDuration(LONGEST.plusNanos(1), "t")));
-    assertEquals("t: PT2562047788015H12M55.807S" + AT_MOST,
+    assertEquals("t: 9223372036854775807ms" + AT_MOST,
         message(() -> Preconditions.checkDuration(Duration.ofMillis(Long.MAX_VALUE), "t")));
-    assertEquals("t: PT2562047788015215H30M7S" + AT_MOST,
+    assertEquals("t: 9223372036854775807s" + AT_MOST,
         message(() -> Preconditions.checkDuration(Duration.ofSeconds(Long.MAX_VALUE), "t")));
     assertEquals("t", assertThrows(NullPointerException.class, () -> Preconditions.checkDuration(null, "t"))
         .getMessage());
@@ -47,12 +47,12 @@ class PreconditionsTest {
   void zeroTurnsATimerOffAndAnythingBetweenZeroAndOneMillisecondIsRefused() {
     assertSame(Duration.ZERO, Preconditions.checkDurationOrZero(Duration.ZERO, "idle"));
     assertSame(LONGEST, Preconditions.checkDurationOrZero(LONGEST, "idle"));
-    assertEquals("idle: PT-0.001S (expected: >= 0)",
+    assertEquals("idle: -1ms (expected: >= 0)",
         message(() -> Preconditions.checkDurationOrZero(Duration.ofMillis(-1), "idle")));
     // Whole milliseconds would make it 0: the timer off, without a word.
-    assertEquals("idle: PT0.0005S (expected: 0, or at least 1 ms)",
+    assertEquals("idle: 0.0005s (expected: 0, or at least 1 ms)",
         message(() -> Preconditions.checkDurationOrZero(Duration.ofNanos(500_000), "idle")));
-    assertEquals("idle: PT999999999999H" + AT_MOST,
+    assertEquals("idle: 999999999999h" + AT_MOST,
         message(() -> Preconditions.checkDurationOrZero(Duration.ofHours(999_999_999_999L), "idle")));
     assertEquals("idle", assertThrows(NullPointerException.class,
         () -> Preconditions.checkDurationOrZero(null, "idle")).getMessage());

@@ -75,7 +75,7 @@ public final class ReflectionSchemas implements JsonSchemas {
    * @param described services described ahead ({@link #readDescriptorSet}), asked for no reflection; may be empty
    * @param refresh how long a fetched schema is used before it is fetched again: 1 ms to
    *     {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days)
-   * @throws IllegalArgumentException {@code "reflectionRefresh: PT0S (expected: > 0)"}
+   * @throws IllegalArgumentException {@code "reflectionRefresh: 0s (expected: > 0)"}
    */
   public ReflectionSchemas(Channel upstream, Map<String, Descriptors.ServiceDescriptor> described, Duration refresh) {
     this(upstream, described, refresh, System::nanoTime);

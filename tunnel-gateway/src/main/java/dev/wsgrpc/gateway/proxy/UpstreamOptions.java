@@ -148,7 +148,7 @@ public final class UpstreamOptions {
     /**
      * How often names are looked up again and the list file re-read: 1 ms to
      * {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days); others fail with
-     * {@code "upstreamRefresh: PT0S (expected: > 0)"}. Default: {@value #DEFAULT_REFRESH_SECONDS} s.
+     * {@code "upstreamRefresh: 0s (expected: > 0)"}. Default: {@value #DEFAULT_REFRESH_SECONDS} s.
      */
     public Builder refreshInterval(Duration interval) {
       this.refreshInterval = Preconditions.checkDuration(interval, "upstreamRefresh");
@@ -217,7 +217,7 @@ public final class UpstreamOptions {
      * grpc-java reconnects; {@code time} zero turns it off. grpc-java rounds a time below 10 s up to 10 s. Upstreams
      * must permit pings this often ({@code permitKeepAliveTime}, 5 min by default in grpc-java). {@code time} is 0 or
      * 1 ms to {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days), {@code timeout} 1 ms to as much;
-     * others fail with {@code "upstreamKeepAlive: PT999999999999H (expected: at most 2147483647 ms, about 24.8
+     * others fail with {@code "upstreamKeepAlive: 999999999999h (expected: at most 2147483647 ms, about 24.8
      * days)"}. Default: {@value #DEFAULT_KEEPALIVE_SECONDS} s and {@value #DEFAULT_KEEPALIVE_TIMEOUT_SECONDS} s.
      */
     public Builder keepAlive(Duration time, Duration timeout) {
