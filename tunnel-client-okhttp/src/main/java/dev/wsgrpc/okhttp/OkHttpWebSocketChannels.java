@@ -47,7 +47,19 @@ public final class OkHttpWebSocketChannels {
 
   /** A channel to {@code url} with default options. */
   public static ManagedChannel newChannel(String url) {
-    return newChannelBuilder(url).build();
+    return newChannel(OkHttpWebSocketOptions.newBuilder(url).build());
+  }
+
+  /**
+   * A channel for {@code options}, built as {@link #newChannelBuilder(OkHttpWebSocketOptions)} would, whose
+   * {@code shutdownNow()} also gives up the WebSocket upgrades under way: it terminates at once with their sockets
+   * closed (their connection attempts fail {@code "the channel was shut down during the WebSocket upgrade to
+   * wss://host/grpc"}). {@code shutdown()} lets them go on, as calls that wait for them still run.
+   */
+  public static ManagedChannel newChannel(OkHttpWebSocketOptions options) {
+    ProxyChooser proxies = systemProxies(options);
+    TunnelSocketFactory tunnels = new TunnelSocketFactory(options, proxies);
+    return new TunnelChannel(newChannelBuilder(options, proxies, tunnels).build(), tunnels);
   }
 
   /** A channel builder for {@code url} with default options, to configure further like any OkHttp channel. */
@@ -84,16 +96,27 @@ public final class OkHttpWebSocketChannels {
    * </ul>
    *
    * <p>Do not replace the socket factory, the SSL socket factory or the negotiation type: the tunnel needs them.
+   *
+   * <p>The channel it builds is grpc-okhttp's own: its {@code shutdownNow()} waits for a WebSocket upgrade under way,
+   * up to the handshake timeout, since grpc-okhttp never interrupts the socket factory. A channel from
+   * {@link #newChannel(OkHttpWebSocketOptions)} gives the upgrade up at once.
    */
   public static OkHttpChannelBuilder newChannelBuilder(OkHttpWebSocketOptions options) {
-    return newChannelBuilder(options,
-        new ProxyChooser(options, ProxySelector.getDefault(), ProxyChooser.SYSTEM_ENVIRONMENT));
+    return newChannelBuilder(options, systemProxies(options));
+  }
+
+  private static ProxyChooser systemProxies(OkHttpWebSocketOptions options) {
+    return new ProxyChooser(options, ProxySelector.getDefault(), ProxyChooser.SYSTEM_ENVIRONMENT);
   }
 
   /** The same, choosing proxies with {@code proxies} (tests give it their own environment). */
-  @SuppressWarnings("deprecation") // nameResolverFactory: the only per-channel hook for name resolution.
   static OkHttpChannelBuilder newChannelBuilder(OkHttpWebSocketOptions options, ProxyChooser proxies) {
-    TunnelSocketFactory tunnels = new TunnelSocketFactory(options, proxies);
+    return newChannelBuilder(options, proxies, new TunnelSocketFactory(options, proxies));
+  }
+
+  @SuppressWarnings("deprecation") // nameResolverFactory: the only per-channel hook for name resolution.
+  private static OkHttpChannelBuilder newChannelBuilder(OkHttpWebSocketOptions options, ProxyChooser proxies,
+      TunnelSocketFactory tunnels) {
     OkHttpChannelBuilder builder = OkHttpChannelBuilder.forTarget(options.target(),
             InsecureChannelCredentials.create())
         .socketFactory(tunnels)

@@ -125,7 +125,10 @@ final class Tunnel extends WebSocketListener {
     this.highWater = Math.max(1024L * 1024, 4L * options.settings().maxOutboundFramePayload());
   }
 
-  /** Opens the WebSocket and waits for the upgrade; throws a {@link TunnelFailure} with the reason it failed. */
+  /**
+   * Opens the WebSocket and waits for the upgrade (or {@link #abandonUpgrade}); throws a {@link TunnelFailure} with
+   * the reason it failed.
+   */
   void open(OkHttpClient client, Request request) throws IOException {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.settings().handshakeTimeoutMillis());
     WebSocket ws = client.newWebSocket(request, this);
@@ -150,6 +153,19 @@ final class Tunnel extends WebSocketListener {
     if (!open) {
       ws.cancel();
       throw failure;
+    }
+  }
+
+  /** The channel was shut down now: {@link #open} gives up the upgrade at once (it cancels OkHttp's call). */
+  void abandonUpgrade() {
+    lock.lock();
+    try {
+      if (!open && failure == null) {
+        failure = TunnelFailure.handshake("the channel was shut down during the WebSocket upgrade to " + peer, null);
+        changed.signalAll();
+      }
+    } finally {
+      lock.unlock();
     }
   }
 

@@ -19,6 +19,8 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -82,6 +84,9 @@ final class TunnelSocketFactory extends SocketFactory {
   private final ProxyChooser proxies;
   /** The tunnel most recently asked for; see {@link #latestFailureBeforeServerBytes()}. */
   private volatile Tunnel latest;
+  /** Tunnels whose upgrade is under way; see {@link #shutdownNow()}. */
+  private final Set<Tunnel> upgrading = Collections.newSetFromMap(new ConcurrentHashMap<Tunnel, Boolean>());
+  private volatile boolean shutDown;
 
   TunnelSocketFactory(OkHttpWebSocketOptions options, ProxyChooser proxies) {
     this.options = options;
@@ -138,8 +143,29 @@ final class TunnelSocketFactory extends SocketFactory {
     } catch (IOException e) {
       throw TunnelFailure.handshake("cannot choose a proxy for " + options.safeUrl() + ": " + e.getMessage(), e);
     }
-    tunnel.open(client, request);
+    upgrading.add(tunnel);
+    try {
+      if (shutDown) {
+        tunnel.abandonUpgrade();
+      }
+      tunnel.open(client, request);
+    } finally {
+      upgrading.remove(tunnel);
+    }
     return new TunnelSocket(tunnel, options.settings().maxOutboundFramePayload());
+  }
+
+  /**
+   * The channel was shut down now: every upgrade under way, and any asked for later, fails at once with {@code "the
+   * channel was shut down during the WebSocket upgrade to ws://host/grpc"} and closes its socket. grpc-okhttp waits
+   * for {@link #createSocket} and never interrupts it, so its transport would otherwise end only with the handshake
+   * timeout.
+   */
+  void shutdownNow() {
+    shutDown = true;
+    for (Tunnel t : upgrading) {
+      t.abandonUpgrade();
+    }
   }
 
   /**

@@ -17,9 +17,13 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.File;
 import java.io.FileInputStream;
+import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ProxySelector;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
@@ -29,6 +33,8 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import okhttp3.CertificatePinner;
@@ -229,6 +235,76 @@ class HandshakeTextsTest {
     assertEquals("WebSocket handshake with " + url + " timed out after 500 ms while waiting for the answer to the "
         + "upgrade request", callFails(OkHttpWebSocketOptions.newBuilder(url)
             .settings(TunnelSettings.newBuilder().handshakeTimeout(500, TimeUnit.MILLISECONDS).build()).build()).getDescription());
+  }
+
+  /**
+   * grpc-okhttp waits for the socket factory and never interrupts it: a channel from newChannel gives the upgrade up
+   * itself on shutdownNow, rather than at the end of the handshake timeout.
+   */
+  @Test
+  void shutdownNowDuringTheUpgradeTerminatesAtOnceAndClosesTheSocket() throws Exception {
+    CompletableFuture<String> head = new CompletableFuture<>();
+    CompletableFuture<Void> closed = new CompletableFuture<>();
+    String url = silentAfterTheRequest(head, closed);
+    ManagedChannel channel = OkHttpWebSocketChannels.newChannel(OkHttpWebSocketOptions.newBuilder(url)
+        .settings(TunnelSettings.newBuilder().handshakeTimeout(30, TimeUnit.SECONDS).build()).build());
+    toClose.add(() -> channel.shutdownNow().awaitTermination(60, TimeUnit.SECONDS));
+    channel.getState(true);
+    head.get(30, TimeUnit.SECONDS);
+    channel.shutdownNow();
+    assertTrue(channel.awaitTermination(5, TimeUnit.SECONDS), "not terminated 5 s after shutdownNow");
+    closed.get(5, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void anUpgradeGivenUpByShutdownNowSaysSo() throws Exception {
+    CompletableFuture<String> head = new CompletableFuture<>();
+    CompletableFuture<Void> closed = new CompletableFuture<>();
+    String url = silentAfterTheRequest(head, closed);
+    OkHttpWebSocketOptions options = OkHttpWebSocketOptions.newBuilder(url).proxy(ProxyOptions.DIRECT)
+        .settings(TunnelSettings.newBuilder().handshakeTimeout(30, TimeUnit.SECONDS).build()).build();
+    TunnelSocketFactory tunnels = new TunnelSocketFactory(options,
+        new ProxyChooser(options, ProxySelector.getDefault(), name -> null));
+    CompletableFuture<Socket> socket = CompletableFuture.supplyAsync(() -> {
+      try {
+        return tunnels.createSocket(InetAddress.getLoopbackAddress(), options.port());
+      } catch (IOException e) {
+        throw new CompletionException(e);
+      }
+    });
+    head.get(30, TimeUnit.SECONDS);
+    tunnels.shutdownNow();
+    ExecutionException e = assertThrows(ExecutionException.class, () -> socket.get(5, TimeUnit.SECONDS));
+    assertEquals("the channel was shut down during the WebSocket upgrade to " + url, e.getCause().getMessage());
+    closed.get(5, TimeUnit.SECONDS);
+    e = assertThrows(ExecutionException.class, () -> CompletableFuture.runAsync(() -> {
+      try {
+        tunnels.createSocket(InetAddress.getLoopbackAddress(), options.port());
+      } catch (IOException later) {
+        throw new CompletionException(later);
+      }
+    }).get(5, TimeUnit.SECONDS));
+    assertEquals("the channel was shut down during the WebSocket upgrade to " + url, e.getCause().getMessage());
+  }
+
+  /**
+   * A server that completes {@code head} with the request's head, answers nothing, and completes {@code closed} once
+   * the client has closed the connection.
+   */
+  private String silentAfterTheRequest(CompletableFuture<String> head, CompletableFuture<Void> closed)
+      throws Exception {
+    ScriptedHttpServer server = new ScriptedHttpServer((socket, requestHead) -> {
+      head.complete(requestHead);
+      try {
+        while (socket.getInputStream().read() != -1) {
+          // Silent until the client closes.
+        }
+      } finally {
+        closed.complete(null);
+      }
+    });
+    toClose.add(server);
+    return "ws://127.0.0.1:" + server.port() + "/grpc";
   }
 
   @Test
