@@ -43,9 +43,9 @@ final class InteropCommand implements Callable<Integer> {
   List<String> cases = new ArrayList<>();
 
   @Option(names = "--client", paramLabel = "netty|okhttp", description = "The client library that runs the cases: "
-      + "netty (tunnel-client) or okhttp (tunnel-client-okhttp, the Android client). --ping-timeout applies to "
-      + "netty only (OkHttp fails a tunnel whose Pong is missing at the next ping). With okhttp, a bearer.TOKEN "
-      + "among --subprotocols is offered as its bearer token (one at most), and header values, --origin and proxy "
+      + "netty (tunnel-client) or okhttp (tunnel-client-okhttp, the Android client), with the same options. okhttp "
+      + "ends a tunnel on which nothing has arrived for --ping-interval plus --ping-timeout; a bearer.TOKEN among "
+      + "--subprotocols is offered as its bearer token (one at most), and header values, --origin and proxy "
       + "credentials must be printable ASCII. Default: netty.")
   String clientKind = "netty";
 
@@ -69,10 +69,6 @@ final class InteropCommand implements Callable<Integer> {
         throw new IllegalArgumentException("--client: " + clientKind + " (expected: netty or okhttp)");
       }
       options = client.toOptions(url);
-      if (clientKind.equals("okhttp") && client.pingTimeout != null) {
-        throw new IllegalArgumentException("--ping-timeout: " + client.pingTimeout.toMillis()
-            + " ms (expected: unset with --client okhttp, whose tunnel ends when a Pong is missing at the next ping)");
-      }
       if (clientKind.equals("okhttp")) {
         okHttpOptions = toOkHttp(options);
       }
@@ -140,6 +136,7 @@ final class InteropCommand implements Callable<Integer> {
     b.settings(dev.wsgrpc.okhttp.TunnelSettings.newBuilder()
         .handshakeTimeout(s.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS)
         .pingInterval(s.pingInterval().toMillis(), TimeUnit.MILLISECONDS)
+        .pingTimeout(s.pingTimeout().toMillis(), TimeUnit.MILLISECONDS)
         .maxInboundFramePayload(s.maxInboundFramePayload())
         .maxOutboundFramePayload(s.maxOutboundFramePayload())
         .build());

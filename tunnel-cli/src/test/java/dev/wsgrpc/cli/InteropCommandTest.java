@@ -48,6 +48,16 @@ class InteropCommandTest {
   }
 
   @Test
+  void theTimeoutsAndPingSettingsReachTheOkHttpClient() {
+    dev.wsgrpc.okhttp.TunnelSettings s = okHttp("ws://h/grpc", "--client", "okhttp", "--handshake-timeout", "3s",
+        "--ping-interval", "2s", "--ping-timeout", "5s").settings();
+    assertEquals(3000, s.handshakeTimeoutMillis());
+    assertEquals(2000, s.pingIntervalMillis());
+    assertEquals(5000, s.pingTimeoutMillis());
+    assertEquals(dev.wsgrpc.okhttp.TunnelSettings.DEFAULT, okHttp("ws://h/grpc", "--client", "okhttp").settings());
+  }
+
+  @Test
   void twoBearerSubprotocolsAreRefusedWithoutShowingEither() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> okHttp("ws://h/grpc", "--subprotocols", "bearer.S3CRET-one,wsgrpc.v1,Bearer.S3CRET-two"));
