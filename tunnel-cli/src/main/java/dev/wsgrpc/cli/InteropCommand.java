@@ -78,7 +78,7 @@ final class InteropCommand implements Callable<Integer> {
       return WsgrpcCli.USAGE;
     }
     ManagedChannel channel = okHttpOptions != null
-        ? OkHttpWebSocketChannels.newChannelBuilder(okHttpOptions).build()
+        ? OkHttpWebSocketChannels.newChannel(okHttpOptions)
         : WebSocketChannels.newChannelBuilder(options).build();
     try {
       PrintStream out = new PrintStream(new WriterOutputStream(spec.commandLine().getOut()), true,
