@@ -265,26 +265,24 @@ class HandshakeTextsTest {
         .settings(TunnelSettings.newBuilder().handshakeTimeout(30, TimeUnit.SECONDS).build()).build();
     TunnelSocketFactory tunnels = new TunnelSocketFactory(options,
         new ProxyChooser(options, ProxySelector.getDefault(), name -> null));
-    CompletableFuture<Socket> socket = CompletableFuture.supplyAsync(() -> {
-      try {
-        return tunnels.createSocket(InetAddress.getLoopbackAddress(), options.port());
-      } catch (IOException e) {
-        throw new CompletionException(e);
-      }
-    });
+    CompletableFuture<Socket> socket = connect(tunnels, options.port());
     head.get(30, TimeUnit.SECONDS);
     tunnels.shutdownNow();
     ExecutionException e = assertThrows(ExecutionException.class, () -> socket.get(5, TimeUnit.SECONDS));
     assertEquals("the channel was shut down during the WebSocket upgrade to " + url, e.getCause().getMessage());
     closed.get(5, TimeUnit.SECONDS);
-    e = assertThrows(ExecutionException.class, () -> CompletableFuture.runAsync(() -> {
-      try {
-        tunnels.createSocket(InetAddress.getLoopbackAddress(), options.port());
-      } catch (IOException later) {
-        throw new CompletionException(later);
-      }
-    }).get(5, TimeUnit.SECONDS));
+    e = assertThrows(ExecutionException.class, () -> connect(tunnels, options.port()).get(5, TimeUnit.SECONDS));
     assertEquals("the channel was shut down during the WebSocket upgrade to " + url, e.getCause().getMessage());
+  }
+
+  private static CompletableFuture<Socket> connect(TunnelSocketFactory tunnels, int port) {
+    return CompletableFuture.supplyAsync(() -> {
+      try {
+        return tunnels.createSocket(InetAddress.getLoopbackAddress(), port);
+      } catch (IOException e) {
+        throw new CompletionException(e);
+      }
+    });
   }
 
   /**
