@@ -78,6 +78,11 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   /** When the socket last delivered bytes, before TLS and HTTP/1.1 decoding: the body's arrival as it is sent. */
   private final SocketReadClock socketReads = new SocketReadClock();
   private boolean keepAlive = true;
+  /**
+   * Whether the call's response may be chunked: only toward HTTP/1.1 (RFC 9112 6.1). An HTTP/1.0 client, which reads
+   * no chunks, gets a body that the connection's end delimits, and the connection closes after it.
+   */
+  private boolean chunked;
   /** Answered for the last time: nothing the client sends is read any more. */
   private boolean closing;
 
@@ -283,7 +288,8 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   }
 
   private void startCall(HttpRequest request) {
-    keepAlive &= HttpUtil.isKeepAlive(request);
+    chunked = request.protocolVersion().compareTo(HttpVersion.HTTP_1_1) >= 0;
+    keepAlive &= chunked && HttpUtil.isKeepAlive(request);
     String type = mediaType(request);
     text = type.startsWith(TEXT_CONTENT_TYPE);
     String suffix = type.substring(text ? TEXT_CONTENT_TYPE.length() : CONTENT_TYPE.length());
@@ -469,7 +475,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
       copyHeaders(headers, response.headers());
       if (endStream) {
         HttpUtil.setContentLength(response, 0);
-      } else {
+      } else if (chunked) {
         HttpUtil.setTransferEncodingChunked(response, true);
       }
       send(response);

@@ -20,6 +20,7 @@ import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
@@ -142,6 +143,32 @@ class GrpcWebTranslatorTest {
     } finally {
       BrowserFrames.release(out);
     }
+  }
+
+  @Test
+  void anHttp10RequestGetsItsResponseUnchunkedAndDelimitedByTheConnectionsEnd() {
+    open();
+    HttpRequest request = request("/pkg.Svc/Echo", "application/grpc-web+proto");
+    request.setProtocolVersion(HttpVersion.HTTP_1_0);
+    request.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE); // HTTP/1.0's own keep-alive
+    translator.start(request);
+    channel.writeInbound(new DefaultLastHttpContent(grpcMessage("hello")));
+    channel.runPendingTasks();
+    answer(server.streams.get(0), "world");
+    channel.runPendingTasks();
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      HttpResponse response = (HttpResponse) out.get(0);
+      assertFalse(response.headers().contains(HttpHeaderNames.TRANSFER_ENCODING), response.headers().toString());
+      assertFalse(response.headers().contains(HttpHeaderNames.CONTENT_LENGTH), response.headers().toString());
+      assertFalse(response.headers().contains(GrpcWebTranslator.KEEP_ALIVE), response.headers().toString());
+      assertEquals("close", response.headers().get(HttpHeaderNames.CONNECTION));
+      assertEquals("world", grpcMessageText(((HttpContent) out.get(1)).content()));
+      assertEquals("grpc-status: 0\r\n", BrowserFrames.headerFrameText(((HttpContent) out.get(2)).content()));
+    } finally {
+      BrowserFrames.release(out);
+    }
+    assertFalse(channel.isOpen(), "the connection's end delimits the body");
   }
 
   @Test
