@@ -3,11 +3,13 @@ package dev.wsgrpc.gateway;
 import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.server.PlainHttpHandler;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
@@ -34,6 +36,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -41,8 +44,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * The gateway's admin listener ({@code --admin-port}): plain HTTP/1.1 with keep-alive that answers
  * {@code GET /healthz} and {@code GET /metrics} (through the same {@link HealthAndMetrics} as the public port) and
  * 404 to everything else. It carries no tunnels, no gRPC and no TLS: bind it to loopback (the default) or to a network
- * only monitoring reaches. Requests are bounded (4 KiB request line, 8 KiB headers, 1 KiB body), a connection
- * that sends nothing for {@value #IDLE_SECONDS} s is closed, and requests sent one after the other without waiting
+ * only monitoring reaches. Requests are bounded (4 KiB request line, 8 KiB headers, 1 KiB body), a request must
+ * arrive whole within {@value #REQUEST_SECONDS} s of its first byte (else 408 and the connection closes, as the public
+ * port answers a request trickled in slower than its handshake timeout), a connection that sends nothing for
+ * {@value #IDLE_SECONDS} s is closed, and requests sent one after the other without waiting
  * (pipelined) are answered one at a time: the next is read once the last answer has left, so a client that sends
  * but does not read makes the listener queue no answers; nothing it does is logged.
  *
@@ -57,6 +62,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 final class AdminServer implements AutoCloseable {
 
   static final int IDLE_SECONDS = 60;
+  /** How long a request may take to arrive whole from its first byte: the public port's default handshake timeout. */
+  static final int REQUEST_SECONDS = 10;
 
   private final EventLoopGroup group;
   private final Channel channel;
@@ -101,13 +108,50 @@ final class AdminServer implements AutoCloseable {
 
   /** The handlers of a connection to the listener, whose channel does not read by itself (no auto-read). */
   static void addHandlers(ChannelPipeline p, PlainHttpHandler http, Set<String> hosts) {
+    RequestDeadline deadline = new RequestDeadline();
+    p.addLast(deadline);
     p.addLast(new ReadTimeoutHandler(IDLE_SECONDS, TimeUnit.SECONDS));
     p.addLast(new HttpServerCodec(4096, 8192, 8192));
     p.addLast(new HttpServerKeepAliveHandler());
     p.addLast(new HttpObjectAggregator(1024));
     // One read of the socket can hold many pipelined requests: they wait here, and Answer takes one per read().
     p.addLast(new FlowControlHandler());
-    p.addLast(new Answer(http, hosts));
+    p.addLast(new Answer(http, hosts, deadline));
+  }
+
+  /**
+   * Times each request from its first byte, before the HTTP/1.1 codec: a request not whole within
+   * {@value #REQUEST_SECONDS} s has {@link Answer} answer 408 and close. The idle timeout alone let a client that
+   * sends a byte now and then hold a connection for ever with a request it never finishes.
+   */
+  private static final class RequestDeadline extends ChannelInboundHandlerAdapter {
+    /** The event that tells {@link Answer} the request in progress is late. */
+    static final Object EXPIRED = new Object();
+
+    private ScheduledFuture<?> timer;
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (timer == null && msg instanceof ByteBuf && ((ByteBuf) msg).isReadable()) {
+        timer = ctx.executor().schedule(() -> ctx.fireUserEventTriggered(EXPIRED), REQUEST_SECONDS,
+            TimeUnit.SECONDS);
+      }
+      ctx.fireChannelRead(msg);
+    }
+
+    /** A whole request arrived: the clock stops, and the next byte read starts it for the next request. */
+    void requestArrived() {
+      if (timer != null) {
+        timer.cancel(false);
+        timer = null;
+      }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      requestArrived();
+      ctx.fireChannelInactive();
+    }
   }
 
   /**
@@ -178,12 +222,14 @@ final class AdminServer implements AutoCloseable {
   private static final class Answer extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final PlainHttpHandler http;
     private final Set<String> hosts;
+    private final RequestDeadline deadline;
     /** An answer is on its way out: the next request waits for it. */
     private boolean answering;
 
-    Answer(PlainHttpHandler http, Set<String> hosts) {
+    Answer(PlainHttpHandler http, Set<String> hosts, RequestDeadline deadline) {
       this.http = http;
       this.hosts = hosts;
+      this.deadline = deadline;
     }
 
     @Override
@@ -202,6 +248,7 @@ final class AdminServer implements AutoCloseable {
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+      deadline.requestArrived();
       FullHttpResponse response = null;
       String refusal;
       boolean keepAlive = HttpUtil.isKeepAlive(request);
@@ -271,6 +318,19 @@ final class AdminServer implements AutoCloseable {
             ctx.read();
           }
         });
+      }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+      if (evt != RequestDeadline.EXPIRED) {
+        ctx.fireUserEventTriggered(evt);
+      } else if (answering) {
+        ctx.close(); // not read while answering, so not expected; never an answer out of order
+      } else {
+        answering = true;
+        send(ctx, text(HttpResponseStatus.REQUEST_TIMEOUT, "expected a complete request within "
+            + TimeUnit.SECONDS.toMillis(REQUEST_SECONDS) + " ms\n"), false, false);
       }
     }
 

@@ -332,6 +332,47 @@ class AdminServerTest {
   }
 
   @Test
+  void aRequestTrickledInIs408OnceItsFirstByteIsOlderThanTheRequestTimeout() throws Exception {
+    // A byte now and then keeps the idle timeout away; each request must still arrive whole in time, as on --port.
+    EmbeddedChannel ch = new EmbeddedChannel(false, false);
+    ch.config().setAutoRead(false);
+    AdminServer.addHandlers(ch.pipeline(), http, Set.of());
+    ch.register();
+    ch.freezeTime();
+    ch.writeInbound(Unpooled.copiedBuffer("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        StandardCharsets.US_ASCII));
+    ch.runPendingTasks();
+    assertTrue(outbound(ch).startsWith("HTTP/1.1 200 OK\r\n"), "a whole request is answered");
+    ch.advanceTimeBy(AdminServer.REQUEST_SECONDS - 1, TimeUnit.SECONDS);
+    ch.runScheduledPendingTasks();
+    ch.writeInbound(Unpooled.copiedBuffer("GET /metrics HTTP/1.1\r\nHo", StandardCharsets.US_ASCII));
+    ch.advanceTimeBy(AdminServer.REQUEST_SECONDS - 1, TimeUnit.SECONDS);
+    ch.runScheduledPendingTasks();
+    ch.writeInbound(Unpooled.copiedBuffer("s", StandardCharsets.US_ASCII));
+    assertEquals("", outbound(ch), "the clock counts from the request's first byte, not the last answer");
+    assertTrue(ch.isOpen());
+    ch.advanceTimeBy(1, TimeUnit.SECONDS);
+    ch.runScheduledPendingTasks();
+    String answer = outbound(ch);
+    assertTrue(answer.startsWith("HTTP/1.1 408 Request Timeout\r\n"), answer);
+    assertTrue(answer.endsWith("\r\n\r\nexpected a complete request within 10000 ms\n"), answer);
+    ch.runPendingTasks();
+    assertFalse(ch.isOpen(), "the connection closes after the 408");
+    ch.finishAndReleaseAll();
+  }
+
+  /** What the listener wrote to {@code ch} so far, as text. */
+  private static String outbound(EmbeddedChannel ch) {
+    StringBuilder out = new StringBuilder();
+    for (Object msg; (msg = ch.readOutbound()) != null; ) {
+      io.netty.buffer.ByteBuf bytes = (io.netty.buffer.ByteBuf) msg;
+      out.append(bytes.toString(StandardCharsets.US_ASCII));
+      bytes.release();
+    }
+    return out.toString();
+  }
+
+  @Test
   void metricsAreRenderedOnTheirOwnThreadNeverTheListeners() throws IOException {
     List<String> threads = new CopyOnWriteArrayList<>();
     registry.register(slow(threads, new CountDownLatch(1), new CountDownLatch(0)));
