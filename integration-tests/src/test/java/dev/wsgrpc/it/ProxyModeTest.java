@@ -563,4 +563,31 @@ class ProxyModeTest {
       }
     }
   }
+
+  @Test
+  void aBrowserMessageThatDecompressesPastTheLimitIsRefusedResourceExhaustedSayingTheLimit() throws Exception {
+    // A library server ends such a call 2 UNKNOWN (grpc-java's choice, BrowserStatusTest); proxy mode reads callers'
+    // messages with its own marshaller, so a browser learns the limit (docs/BROWSERS.md). Zeros compress well: the
+    // length prefix is far below --max-inbound-message, the message four times over it.
+    JavaReplica replica = closer.add(new JavaReplica("java"));
+    jar = TunnelServerJar.start("--port", "0", "--upstream", replica.address(), "--browser-origins", "*",
+        "--max-inbound-message", "1024");
+    jar.awaitUrl();
+    java.io.ByteArrayOutputStream compressed = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.GZIPOutputStream gzip = new java.util.zip.GZIPOutputStream(compressed)) {
+      gzip.write(EchoService.payload(4096).toByteArray());
+    }
+    byte[] body = java.nio.ByteBuffer.allocate(5 + compressed.size()).put((byte) 1).putInt(compressed.size())
+        .put(compressed.toByteArray()).array();
+    try (RawHttp.KeptAlive browser = new RawHttp.KeptAlive(jar.port())) {
+      RawHttp.Answer answer = browser.send("POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nGrpc-Encoding: gzip\r\n"
+          + "Content-Length: " + body.length + "\r\n\r\n", body);
+      String trailers = answer.headers + " " + answer.bodyText();
+      assertEquals(200, answer.status, trailers);
+      assertEquals("8", answer.headers.get("grpc-status"), trailers);
+      assertEquals("expected a request message of at most 1024 bytes but it decompressed to more than 1024 bytes",
+          java.net.URLDecoder.decode(answer.headers.get("grpc-message"), StandardCharsets.UTF_8), trailers);
+    }
+  }
 }

@@ -26,9 +26,9 @@ import java.util.regex.Pattern;
  * marshaller throws {@code 2 UNKNOWN Application error processing RPC}, keeping gRPC's status from the caller.
  */
 enum OpaqueBytes implements MethodDescriptor.Marshaller<byte[]> {
-  /** Messages of upstream calls, and the caller's responses. */
+  /** Responses: read from the upstream, written to the caller. */
   INSTANCE,
-  /** Callers' messages: a refused one is {@link #REFUSED}. */
+  /** Requests: read from the caller (a refused one is {@link #REFUSED}), written to the upstream. */
   REQUESTS;
 
   /** What {@link #REQUESTS} returns for a message gRPC refused as it was read; compared by identity. */
