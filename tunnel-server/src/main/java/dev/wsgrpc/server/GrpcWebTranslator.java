@@ -44,7 +44,8 @@ import java.util.concurrent.TimeUnit;
  * {@link RequestMessageFraming}, ends the call INTERNAL saying why). gRPC's answer comes back as one
  * chunked response: the response headers, the data as it comes, then the trailers as a body frame flagged
  * {@code 0x80}. A call that ends without data (trailers only, e.g. an unknown method) is answered with the status in
- * the response headers. Requests follow each other on a kept-alive connection, each checked by the {@link Gate}.
+ * the response headers. Requests follow each other on a kept-alive connection, each checked by the {@link Gate};
+ * one pipelined behind a call is not served: the call is answered, then the connection closes.
  * A body that stops arriving (no byte for {@link BrowserOptions#requestBodyTimeout()}) cancels its call and is
  * answered 408; HTTP/1.1 has no ping that would notice a client gone mid-body. Between requests, a connection that
  * carries none for {@link BrowserOptions#keepAliveTimeout()} is closed ({@link FollowingRequestTimeout}).
@@ -85,6 +86,8 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   private boolean chunked;
   /** Answered for the last time: nothing the client sends is read any more. */
   private boolean closing;
+  /** A request arrived before the call in progress was answered: the connection closes after that answer. */
+  private boolean pipelined;
 
   // The call in progress (streamId -1 between calls).
   private boolean discarding;
@@ -214,8 +217,15 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     if (closing) {
       return;
     }
+    if (streamId != -1 && requestEnded) {
+      // Pipelined behind a call whose body has arrived (browsers never pipeline): the call is answered, then the
+      // connection closes, lingering while the client still sends; the requests behind it go unanswered, for the
+      // client to send again (RFC 9112 9.3.2). Closing at once cut the call, which may have run, without an answer.
+      keepAlive = false;
+      pipelined = true;
+      return;
+    }
     if (streamId != -1 || discarding) {
-      // Browsers never pipeline; nothing else may send a second request before the first was answered.
       close(false);
       return;
     }
@@ -568,7 +578,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     streamId = -1;
     resumeReading();
     if (!keepAlive) {
-      close(discarding);
+      close(discarding || pipelined);
     } else {
       requestTimeout.awaitRequest();
     }

@@ -777,12 +777,32 @@ class GrpcWebTranslatorTest {
   }
 
   @Test
-  void aSecondRequestBeforeTheFirstWasAnsweredClosesTheConnection() {
+  void aRequestPipelinedBehindACallHasTheCallAnsweredThenTheConnectionCloses() {
     open();
-    unaryCall("one");
+    channel.freezeTime();
+    ScriptedHttp2Server.Stream stream = unaryCall("one");
     channel.writeInbound(request("/pkg.Svc/Echo", "application/grpc-web"));
     channel.runPendingTasks();
-    assertFalse(channel.isOpen(), "browsers never pipeline");
+    assertTrue(channel.isOpen(), "the call in progress is not cut");
+    channel.writeInbound(new DefaultLastHttpContent(grpcMessage("two")));
+    channel.runPendingTasks();
+    assertEquals(1, server.streams.size(), "the pipelined request never reaches gRPC");
+    assertEquals("one", grpcMessageText(stream.data));
+
+    answer(stream, "1");
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals(4, out.size(), out.toString());
+      assertEquals("close", ((HttpResponse) out.get(0)).headers().get(HttpHeaderNames.CONNECTION));
+      assertEquals("1", grpcMessageText(((HttpContent) out.get(1)).content()));
+      assertEquals("grpc-status: 0\r\n", BrowserFrames.headerFrameText(((HttpContent) out.get(2)).content()));
+    } finally {
+      BrowserFrames.release(out);
+    }
+    assertInstanceOf(LingeringClose.class, channel.pipeline().first(), "the client may still be sending");
+    channel.advanceTimeBy(LingeringClose.LINGER_MILLIS, TimeUnit.MILLISECONDS);
+    channel.runScheduledPendingTasks();
+    assertFalse(channel.isOpen(), "the pipelined request is left for the client to send again");
   }
 
   @Test
