@@ -317,6 +317,11 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
         request.headers());
     try {
       streamId = openStream(headers);
+      if (HttpUtil.is100ContinueExpected(request)) {
+        // The client waits for this before it sends the body (RFC 9110 10.1.1): the call is admitted and open.
+        ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE,
+            Unpooled.EMPTY_BUFFER));
+      }
       bodyArrived();
     } catch (Http2Exception e) {
       // gRPC never saw the call: the request's body (if any) is dropped and the connection closes after the answer.

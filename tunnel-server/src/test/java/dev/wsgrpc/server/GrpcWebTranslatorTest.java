@@ -777,6 +777,36 @@ class GrpcWebTranslatorTest {
   }
 
   @Test
+  void aCallExpecting100ContinueGetsItOnceOpenedSoThatItsClientSendsTheBody() {
+    open();
+    HttpRequest first = request("/pkg.Svc/Echo", "application/grpc-web");
+    first.headers().set(HttpHeaderNames.EXPECT, "100-continue");
+    translator.start(first);
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals(1, out.size(), out.toString());
+      assertEquals(100, ((HttpResponse) out.get(0)).status().code());
+    } finally {
+      BrowserFrames.release(out);
+    }
+    channel.writeInbound(new DefaultLastHttpContent(grpcMessage("one")));
+    channel.runPendingTasks();
+    answer(server.only(), "1");
+    BrowserFrames.release(BrowserFrames.outbound(channel));
+
+    HttpRequest following = request("/pkg.Svc/Echo", "application/grpc-web");
+    following.headers().set(HttpHeaderNames.EXPECT, "100-continue");
+    channel.writeInbound(following);
+    out = BrowserFrames.outbound(channel);
+    try {
+      assertEquals(1, out.size(), out.toString());
+      assertEquals(100, ((HttpResponse) out.get(0)).status().code(), "a request that follows gets it too");
+    } finally {
+      BrowserFrames.release(out);
+    }
+  }
+
+  @Test
   void aRequestPipelinedBehindACallHasTheCallAnsweredThenTheConnectionCloses() {
     open();
     channel.freezeTime();
