@@ -276,6 +276,48 @@ class BrowserHttpTest {
     assertEquals(0, echo.unaryCalls.get(), "the call was cancelled, never run");
   }
 
+  private static final String UNARY_HEAD = "POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      + "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\n";
+
+  private static byte[] unaryBody(String text) {
+    return framed(EchoRequest.newBuilder().setPayload(com.google.protobuf.ByteString.copyFromUtf8(text)).build()
+        .toByteArray());
+  }
+
+  @Test
+  void aRequestPipelinedBehindACallHasTheCallAnsweredThenTheConnectionCloses() throws Exception {
+    byte[] first = unaryBody("first");
+    byte[] second = unaryBody("second");
+    java.io.ByteArrayOutputStream both = new java.io.ByteArrayOutputStream();
+    both.write(first);
+    both.write((UNARY_HEAD + "Content-Length: " + second.length + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+    both.write(second);
+    try (RawHttp.KeptAlive connection = new RawHttp.KeptAlive(port)) {
+      RawHttp.Answer answer = connection.send(UNARY_HEAD + "Content-Length: " + first.length + "\r\n\r\n",
+          both.toByteArray());
+      assertEquals(200, answer.status);
+      assertTrue(answer.bodyText().contains("first") && answer.bodyText().contains("grpc-status: 0"),
+          answer.bodyText());
+      assertEquals("close", answer.headers.get("connection"));
+      assertTrue(closedByServer(connection), "the pipelined request is left for the client to send again");
+    }
+    assertEquals(1, echo.unaryCalls.get());
+  }
+
+  @Test
+  void aRequestThatExpects100ContinueGetsItBeforeItSendsTheBody() throws Exception {
+    try (RawHttp.KeptAlive connection = new RawHttp.KeptAlive(port)) {
+      byte[] body = unaryBody("after 100");
+      RawHttp.Answer answer = connection.send(UNARY_HEAD + "Expect: 100-continue\r\nContent-Length: " + body.length
+          + "\r\n\r\n", new byte[0]);
+      assertEquals(100, answer.status);
+      answer = connection.send("", body);
+      assertEquals(200, answer.status);
+      assertTrue(answer.bodyText().contains("after 100") && answer.bodyText().contains("grpc-status: 0"),
+          answer.bodyText());
+    }
+  }
+
   @Test
   void tunnelsStillWorkOnTheSamePortWithBrowserProtocolsOn() {
     ManagedChannel channel = WebSocketChannels.newChannel("ws://127.0.0.1:" + port + "/grpc");
