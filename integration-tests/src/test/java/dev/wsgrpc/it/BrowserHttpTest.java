@@ -305,6 +305,23 @@ class BrowserHttpTest {
   }
 
   @Test
+  void aPreflightPipelinedBehindACallIsNotAnsweredBeforeTheCall() throws Exception {
+    byte[] body = unaryBody("first");
+    java.io.ByteArrayOutputStream both = new java.io.ByteArrayOutputStream();
+    both.write(body);
+    both.write(("OPTIONS /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://app.example\r\n"
+        + "Access-Control-Request-Method: POST\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+    try (RawHttp.KeptAlive connection = new RawHttp.KeptAlive(port)) {
+      RawHttp.Answer answer = connection.send(UNARY_HEAD + "Content-Length: " + body.length + "\r\n\r\n",
+          both.toByteArray());
+      assertEquals(200, answer.status);
+      assertTrue(answer.bodyText().contains("first") && answer.bodyText().contains("grpc-status: 0"),
+          "the call's answer comes first: " + answer.headers);
+      assertTrue(closedByServer(connection));
+    }
+  }
+
+  @Test
   void aRequestThatExpects100ContinueGetsItBeforeItSendsTheBody() throws Exception {
     try (RawHttp.KeptAlive connection = new RawHttp.KeptAlive(port)) {
       byte[] body = unaryBody("after 100");

@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.util.ReferenceCountUtil;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -15,7 +16,9 @@ import java.util.concurrent.TimeUnit;
  * byte arrives in time, {@code onIdle} runs on the event loop. The first byte stops it and starts the head's clock,
  * so a client cannot trickle a request's head in forever: if the head is not whole in time, {@code onTimeout} runs.
  * A request the translator never sees (a CORS preflight, which the CORS step answers) stops the head's clock too,
- * through {@link #headsAfterCodec()}, and the connection goes on waiting for the next, idle again.
+ * through {@link #headsAfterCodec()}, and the connection goes on waiting for the next, idle again. A request head
+ * that arrives while none is awaited is pipelined behind the request in progress: it goes no further (the CORS step
+ * would answer a preflight before that request's answer) and {@code onPipelined} runs.
  */
 final class FollowingRequestTimeout extends ChannelInboundHandlerAdapter {
 
@@ -27,6 +30,7 @@ final class FollowingRequestTimeout extends ChannelInboundHandlerAdapter {
   private final Runnable onTimeout;
   private final long idleNanos;
   private final Runnable onIdle;
+  private final Runnable onPipelined;
   private ChannelHandlerContext ctx;
   /** The last answer ended and no request head has arrived since. */
   private boolean waiting;
@@ -38,12 +42,15 @@ final class FollowingRequestTimeout extends ChannelInboundHandlerAdapter {
   /**
    * @param timeoutNanos how long the head of a request may take once its first byte arrived
    * @param idleNanos how long the connection may wait for the first byte of the next request
+   * @param onPipelined runs when a request head arrives while the one before is still in progress
    */
-  FollowingRequestTimeout(long timeoutNanos, Runnable onTimeout, long idleNanos, Runnable onIdle) {
+  FollowingRequestTimeout(long timeoutNanos, Runnable onTimeout, long idleNanos, Runnable onIdle,
+      Runnable onPipelined) {
     this.timeoutNanos = timeoutNanos;
     this.onTimeout = onTimeout;
     this.idleNanos = idleNanos;
     this.onIdle = onIdle;
+    this.onPipelined = onPipelined;
   }
 
   @Override
@@ -76,6 +83,11 @@ final class FollowingRequestTimeout extends ChannelInboundHandlerAdapter {
       public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (!(msg instanceof HttpRequest)) {
           ctx.fireChannelRead(msg);
+          return;
+        }
+        if (!waiting) {
+          ReferenceCountUtil.release(msg);
+          onPipelined.run();
           return;
         }
         cancelHeadClock(); // still waiting, unless the translator takes the request (then requestArrived)

@@ -119,7 +119,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     this.options = options;
     this.requestTimeoutMillis = requestTimeout.toMillis();
     this.requestTimeout = new FollowingRequestTimeout(requestTimeout.toNanos(), this::requestTimedOut,
-        browser.keepAliveTimeout().toNanos(), this::idled);
+        browser.keepAliveTimeout().toNanos(), this::idled, this::pipelined);
   }
 
   @Override
@@ -218,11 +218,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
       return;
     }
     if (streamId != -1 && requestEnded) {
-      // Pipelined behind a call whose body has arrived (browsers never pipeline): the call is answered, then the
-      // connection closes, lingering while the client still sends; the requests behind it go unanswered, for the
-      // client to send again (RFC 9112 9.3.2). Closing at once cut the call, which may have run, without an answer.
-      keepAlive = false;
-      pipelined = true;
+      pipelined();
       return;
     }
     if (streamId != -1 || discarding) {
@@ -251,6 +247,16 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
       return;
     }
     startCall(request);
+  }
+
+  /**
+   * A request arrived pipelined behind the call in progress (browsers never pipeline): the call is answered, then
+   * the connection closes, lingering while the client still sends; the requests behind it go unanswered, for the
+   * client to send again (RFC 9112 9.3.2). Closing at once cut the call, which may have run, without an answer.
+   */
+  private void pipelined() {
+    keepAlive = false;
+    pipelined = true;
   }
 
   /** A gRPC-Web request whose content type is not one of the protobuf ones: 415, and the connection closes. */

@@ -1,6 +1,8 @@
 package dev.wsgrpc.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -25,9 +27,10 @@ class FollowingRequestTimeoutTest {
 
   private final AtomicInteger timeouts = new AtomicInteger();
   private final AtomicInteger idles = new AtomicInteger();
+  private final AtomicInteger pipelined = new AtomicInteger();
   private final FollowingRequestTimeout timeout = new FollowingRequestTimeout(
       TimeUnit.MILLISECONDS.toNanos(TIMEOUT_MILLIS), timeouts::incrementAndGet,
-      TimeUnit.MILLISECONDS.toNanos(IDLE_MILLIS), idles::incrementAndGet);
+      TimeUnit.MILLISECONDS.toNanos(IDLE_MILLIS), idles::incrementAndGet, pipelined::incrementAndGet);
   private final EmbeddedChannel channel = new EmbeddedChannel();
 
   FollowingRequestTimeoutTest() {
@@ -66,6 +69,24 @@ class FollowingRequestTimeoutTest {
     read("POST /pkg.Svc/Echo HTTP/1.1\r\n"); // the next request, trickled
     advance(TIMEOUT_MILLIS);
     assertEquals(1, timeouts.get());
+  }
+
+  @Test
+  void aPreflightPipelinedBehindTheRequestInProgressIsNotAnsweredBeforeThatRequest() {
+    timeout.awaitRequest();
+    read("POST /pkg.Svc/Echo HTTP/1.1\r\nHost: example.test\r\nContent-Length: 0\r\n\r\n");
+    timeout.requestArrived(); // the translator took it; its answer is still to come
+    for (Object in = channel.readInbound(); in != null; in = channel.readInbound()) {
+      ReferenceCountUtil.release(in);
+    }
+    read("OPTIONS /pkg.Svc/Echo HTTP/1.1\r\nHost: example.test\r\nOrigin: https://page.example\r\n"
+        + "Access-Control-Request-Method: POST\r\n\r\n");
+    assertNull(channel.readOutbound(), "no answer may overtake the one to the request in progress");
+    assertEquals(1, pipelined.get());
+    Object passed = channel.readInbound();
+    assertTrue(passed == null || passed instanceof io.netty.handler.codec.http.LastHttpContent,
+        "the pipelined head goes no further: " + passed);
+    ReferenceCountUtil.release(passed);
   }
 
   @Test
