@@ -23,7 +23,7 @@ final class BrowserCalls {
   /** Headers that describe one HTTP/1.1 hop or a browser protocol, never passed to gRPC as metadata. */
   private static final Set<String> NOT_METADATA = Set.of("host", "connection", "keep-alive", "proxy-connection",
       "transfer-encoding", "upgrade", "te", "content-type", "content-length", "x-grpc-web", "sec-websocket-key",
-      "sec-websocket-version", "sec-websocket-protocol", "sec-websocket-extensions", "accept-encoding");
+      "sec-websocket-version", "sec-websocket-protocol", "sec-websocket-extensions", "accept-encoding", "expect");
 
   private BrowserCalls() {}
 

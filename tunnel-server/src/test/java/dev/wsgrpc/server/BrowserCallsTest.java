@@ -4,10 +4,25 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.grpc.Status;
 import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Headers;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 class BrowserCallsTest {
+
+  @Test
+  void headersOfTheHttp11ExchangeAreNotMetadataAndTheOthersAre() {
+    Http2Headers call = BrowserCalls.requestHeaders("/a.B/C", "http", "example.com:80", "application/grpc+proto",
+        List.of(Map.entry("Expect", "100-continue"), Map.entry("Connection", "keep-alive"),
+            Map.entry("Keep-Alive", "timeout=5"), Map.entry("Content-Length", "5"), Map.entry("X-Grpc-Web", "1"),
+            Map.entry("X-User", "alice")));
+    assertEquals(new TreeSet<>(List.of(":authority", ":method", ":path", ":scheme", "content-type", "te", "x-user")),
+        call.names().stream().map(CharSequence::toString).collect(Collectors.toCollection(TreeSet::new)));
+  }
 
   @Test
   void grpcTimeoutsInEveryUnitAreReadAsNanoseconds() {
