@@ -1,5 +1,6 @@
 package dev.wsgrpc.client;
 
+import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.core.internal.TunnelStatus;
 import io.grpc.Attributes;
 import io.grpc.ChannelLogger;
@@ -11,11 +12,14 @@ import io.grpc.internal.GrpcAttributes;
 import io.grpc.netty.InternalProtocolNegotiationEvent;
 import io.grpc.netty.InternalProtocolNegotiators;
 import io.grpc.netty.ProtocolNegotiationEvent;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import java.nio.charset.StandardCharsets;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSession;
@@ -62,7 +66,7 @@ final class ClientTlsHandler extends InternalProtocolNegotiators.ProtocolNegotia
       deadline.finish();
       Throwable cause = done.cause();
       ctx.fireExceptionCaught(TunnelStatus.handshakeFailed("TLS handshake with " + options.safeUrl() + " failed: "
-          + (cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName()), cause));
+          + reason(cause), cause));
       return;
     }
     SslHandler ssl = ctx.pipeline().get(SslHandler.class);
@@ -82,6 +86,30 @@ final class ClientTlsHandler extends InternalProtocolNegotiators.ProtocolNegotia
         new InternalChannelz.Security(new InternalChannelz.Tls(session)));
     replaceProtocolNegotiationEvent(pne);
     fireProtocolNegotiationEvent(ctx);
+  }
+
+  /**
+   * The TLS stack's reason, except for an answer that is not TLS at all, whose reason would be a hex dump of it:
+   * {@code expected a TLS record but the server answered in plain text: "HTTP/1.1 400 Bad Request" (a ws:// port?)},
+   * quoting the answer's first line (at most 100 characters) when it is text.
+   */
+  static String reason(Throwable cause) {
+    if (!(cause instanceof NotSslRecordException)) {
+      return cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName();
+    }
+    // Netty's text: "not an SSL/TLS record: " and the hex of the bytes received.
+    String message = String.valueOf(cause.getMessage());
+    String hex = message.substring(message.lastIndexOf(' ') + 1);
+    String firstLine = "";
+    if (hex.matches("([0-9a-fA-F]{2})+")) {
+      String text = new String(ByteBufUtil.decodeHexDump(hex), StandardCharsets.ISO_8859_1);
+      firstLine = text.split("[\\r\\n]", 2)[0];
+    }
+    if (firstLine.isEmpty() || !firstLine.equals(Http11Tokens.printable(firstLine, firstLine.length()))) {
+      return "expected a TLS record but the server's answer was not TLS";
+    }
+    return "expected a TLS record but the server answered in plain text: \"" + Http11Tokens.printable(firstLine, 100)
+        + "\" (a ws:// port?)";
   }
 
   private boolean authorityMatches(String authority) {

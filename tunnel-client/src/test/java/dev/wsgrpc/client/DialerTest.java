@@ -267,6 +267,23 @@ class DialerTest {
   }
 
   @Test
+  void aPlainTextAnswerToTheTlsHandshakeIsQuotedNotDumpedInHex() throws Exception {
+    try (Scripted server = new Scripted((self, in, out) -> {
+      in.read(); // the ClientHello, as a ws:// server reads it: not an HTTP request
+      out.write(("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nbad request\n")
+          .getBytes(US_ASCII));
+    })) {
+      StepFailure e = failure(WebSocketClientOptions.newBuilder("wss://127.0.0.1:" + server.port() + "/grpc")
+          .proxy(ProxyOptions.DIRECT).build());
+      assertEquals("tls: TLS handshake with wss://127.0.0.1:" + server.port() + "/grpc failed: expected a TLS record "
+          + "but the server answered in plain text: \"HTTP/1.1 400 Bad Request\" (a ws:// port?) [hop: 127.0.0.1:"
+          + server.port() + "]", e.oneLine());
+    }
+    assertEquals("expected a TLS record but the server's answer was not TLS",
+        ClientTlsHandler.reason(new io.netty.handler.ssl.NotSslRecordException("not an SSL/TLS record: 00ff0a41")));
+  }
+
+  @Test
   void aSilentServerFailsTheUpgradeAtTheHandshakeDeadline() throws Exception {
     try (Scripted server = new Scripted((self, in, out) -> self.readHead(in))) {
       StepFailure e = failure(direct(server.port())
