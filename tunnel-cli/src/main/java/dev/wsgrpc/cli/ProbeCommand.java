@@ -63,7 +63,7 @@ final class ProbeCommand implements Callable<Integer> {
   String url;
 
   @Option(names = "--calls", defaultValue = "100", paramLabel = "N",
-      description = "Round trips for the latency measurement. Default: ${DEFAULT-VALUE}.")
+      description = "Round trips for the latency measurement: at least 1. Default: ${DEFAULT-VALUE}.")
   int calls;
 
   @Option(names = "--duration", defaultValue = "2s", paramLabel = "DURATION",
@@ -72,8 +72,12 @@ final class ProbeCommand implements Callable<Integer> {
           + "days). Default: ${DEFAULT-VALUE}.")
   Duration duration;
 
+  /** The largest {@code --message-size}: each message is built in memory, and received as large. */
+  static final int MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
+
   @Option(names = "--message-size", defaultValue = "32768", paramLabel = "BYTES",
-      description = "Message size for the throughput measurement. Default: ${DEFAULT-VALUE}.")
+      description = "Message size for the throughput measurement: 1 to 67108864 (64 MiB; a server takes 4 MiB "
+          + "unless told otherwise). Default: ${DEFAULT-VALUE}.")
   int messageSize;
 
   @Option(names = "--timeout", defaultValue = "20s", paramLabel = "DURATION",
@@ -96,9 +100,9 @@ final class ProbeCommand implements Callable<Integer> {
     err = spec.commandLine().getErr();
     WebSocketClientOptions options;
     try {
-      if (calls < 1 || messageSize < 1) {
-        throw new IllegalArgumentException("--calls and --message-size must be positive");
-      }
+      Preconditions.checkArgument(calls > 0, "--calls", calls, "> 0");
+      Preconditions.checkArgument(messageSize >= 1 && messageSize <= MAX_MESSAGE_SIZE, "--message-size",
+          messageSize, "1 to " + MAX_MESSAGE_SIZE);
       // Both are set on timers: 1 ms to about 24.8 days, or 0 for --duration (which skips the measurement).
       ClientOptions.set("--duration", () -> Preconditions.checkDurationOrZero(duration, "duration"));
       ClientOptions.set("--timeout", () -> Preconditions.checkDuration(timeout, "timeout"));
