@@ -8,6 +8,7 @@ import dev.wsgrpc.core.internal.OptionValues;
 import dev.wsgrpc.core.internal.RateLimitedLog;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -81,7 +82,7 @@ final class ForwardCommand implements Callable<Integer> {
     try {
       InternalWebSocketClient.Dialer dialer = InternalWebSocketClient.newDialer(options, group, dns);
       ConnectionLines lines = new ConnectionLines(out, err);
-      Channel server = new ServerBootstrap()
+      ChannelFuture bind = new ServerBootstrap()
           .group(group)
           .channel(NioServerSocketChannel.class)
           .childOption(ChannelOption.AUTO_READ, false)
@@ -93,7 +94,15 @@ final class ForwardCommand implements Callable<Integer> {
               local.pipeline().addLast(new Opener(dialer, lines));
             }
           })
-          .bind(new InetSocketAddress(listenAddress.getHostString(), listenAddress.getPort())).sync().channel();
+          .bind(new InetSocketAddress(listenAddress.getHostString(), listenAddress.getPort())).await();
+      if (!bind.isSuccess()) {
+        // "Address already in use", "Cannot assign requested address": the JDK's words do not say which address.
+        err.println("forward: cannot listen on " + OptionValues.hostAndPort(listenAddress.getHostString(),
+            listenAddress.getPort()) + ": " + bind.cause().getMessage());
+        err.flush();
+        return WsgrpcCli.FAILED;
+      }
+      Channel server = bind.channel();
       InetSocketAddress bound = (InetSocketAddress) server.localAddress();
       out.println("forward: listening on " + bound.getAddress().getHostAddress() + ":" + bound.getPort() + " -> "
           + InternalWebSocketClient.safeUrl(options)
