@@ -184,7 +184,8 @@ public final class InternalWebSocketClient {
       DialProgressHandler progress = new DialProgressHandler(options, proxy, where, steps, result);
       ChannelHandler handshake = WebSocketClientNegotiator.handshake(options, sslContext, tail, progress, QUIET,
           false);
-      ChannelHandler first = proxy != null ? new ProxyConnectStep(handshake, address, proxy, QUIET) : handshake;
+      ChannelHandler first = proxy != null ? new ProxyConnectStep(handshake, address, proxy,
+          options.settings().handshakeTimeout().toMillis(), QUIET) : handshake;
       Bootstrap bootstrap = new Bootstrap()
           .group(group)
           .channel(NioSocketChannel.class)

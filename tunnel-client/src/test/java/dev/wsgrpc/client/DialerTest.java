@@ -338,6 +338,22 @@ class DialerTest {
     }
   }
 
+  /** A proxy that takes the connection and never answers the CONNECT: the handshake timeout, not Netty's 10 s. */
+  @Test
+  void aSilentProxyFailsTheProxyStepAtTheHandshakeTimeout() throws Exception {
+    try (Scripted proxy = new Scripted((self, in, out) -> self.readHead(in))) {
+      long start = System.nanoTime();
+      StepFailure e = failure(WebSocketClientOptions.newBuilder("ws://backend.example:8080/grpc")
+          .proxy(ProxyOptions.of("127.0.0.1", proxy.port()))
+          .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(300)).build()).build());
+      long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      String named = "HTTP proxy 127.0.0.1:" + proxy.port() + " (from the proxy option)";
+      assertEquals("proxy: " + named + " did not answer CONNECT backend.example:8080 in time [hop: " + named + "]",
+          e.oneLine());
+      assertTrue(millis < 5000, "failed after " + millis + " ms");
+    }
+  }
+
   @Test
   void throughAProxyTheUpgradeFollowsTheConnect() throws Exception {
     try (Scripted proxy = new Scripted((self, in, out) -> {
