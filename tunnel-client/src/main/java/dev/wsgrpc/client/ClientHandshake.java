@@ -11,6 +11,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -20,6 +21,9 @@ import java.util.Map;
  * {@link InternalWebSocketClient.Dialer} both run: one request, one wording for a bad answer.
  */
 final class ClientHandshake {
+
+  /** A {@code Location} is quoted up to this many characters; other values the server sent up to 64. */
+  private static final int MAX_QUOTED_LONG = 200;
 
   /**
    * The upgrade request for {@code options} with the nonce {@code key}: {@code Host}, the WebSocket headers, the
@@ -63,7 +67,9 @@ final class ClientHandshake {
    * Returns what is wrong with the answer to the request sent with {@code key}, or null when it accepts the
    * upgrade. The text names the URL (query redacted), the answering {@code Server} and a redirect's
    * {@code Location} (redacted as the URL is), e.g. {@code "expected HTTP 101 but was 403 Forbidden from
-   * wss://host/grpc (Server: nginx)"}.
+   * wss://host/grpc (Server: nginx)"}. What the server sent is quoted as {@link Http11Tokens#printable} shows it
+   * (at most 64 characters, a {@code Location} 200, anything but printable ASCII as {@code ?}): a reason phrase
+   * or header value may carry terminal escapes, and a header may be kilobytes long.
    */
   static String check(WebSocketClientOptions options, String key, HttpResponse response) {
     String from = " from " + options.safeUrl() + serverSuffix(response.headers());
@@ -73,7 +79,7 @@ final class ClientHandshake {
     }
     HttpHeaders h = response.headers();
     if (response.status().code() != HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
-      return "expected HTTP 101 but was " + response.status() + from + hint(response);
+      return "expected HTTP 101 but was " + shownStatus(response) + from + hint(response);
     }
     if (!"websocket".equalsIgnoreCase(h.get(HttpHeaderNames.UPGRADE))) {
       return "expected 'Upgrade: websocket' in the 101 but was " + quoted(h.get(HttpHeaderNames.UPGRADE)) + from;
@@ -88,13 +94,17 @@ final class ClientHandshake {
     }
     String extensions = h.get(HttpHeaderNames.SEC_WEBSOCKET_EXTENSIONS);
     if (extensions != null) {
-      return "expected no WebSocket extensions but the server chose '" + extensions + "'" + from;
+      return "expected no WebSocket extensions but the server chose " + quoted(extensions) + from;
     }
     List<String> chosen = Http11Tokens.elements(h.getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL));
     if (chosen.size() > 1 || (chosen.size() == 1 && !options.subprotocols().contains(chosen.get(0)))) {
       // A bearer.<token> offer is a credential, and a server may echo it.
+      List<String> shown = new ArrayList<>();
+      for (String c : chosen) {
+        shown.add(Http11Tokens.printable(c));
+      }
       return "expected a subprotocol among " + options.shownSubprotocols() + " but the server chose "
-          + WebSocketClientOptions.shownSubprotocols(chosen) + from;
+          + WebSocketClientOptions.shownSubprotocols(shown) + from;
     }
     return null;
   }
@@ -105,12 +115,23 @@ final class ClientHandshake {
     return chosen.isEmpty() ? null : chosen.get(0);
   }
 
+  /** The answer's status as messages quote it: {@code "403 Forbidden"}, the reason phrase made printable. */
+  static String shownStatus(HttpResponse response) {
+    return response.status().code() + " " + Http11Tokens.printable(response.status().reasonPhrase());
+  }
+
+  /** The answer's {@code Server} as messages quote it, or null when there is none. */
+  static String shownServer(HttpHeaders headers) {
+    String server = headers.get(HttpHeaderNames.SERVER);
+    return server == null ? null : Http11Tokens.printable(server);
+  }
+
   private static String quoted(String value) {
-    return value == null ? "missing" : "'" + value + "'";
+    return value == null ? "missing" : "'" + Http11Tokens.printable(value) + "'";
   }
 
   private static String serverSuffix(HttpHeaders headers) {
-    String server = headers.get(HttpHeaderNames.SERVER);
+    String server = shownServer(headers);
     return server == null ? "" : " (Server: " + server + ")";
   }
 
@@ -123,12 +144,14 @@ final class ClientHandshake {
           + "WebSocket endpoint";
     }
     if (code == 426 && h.contains(HttpHeaderNames.SEC_WEBSOCKET_VERSION)) {
-      return ": the server speaks WebSocket version " + h.get(HttpHeaderNames.SEC_WEBSOCKET_VERSION);
+      return ": the server speaks WebSocket version "
+          + Http11Tokens.printable(h.get(HttpHeaderNames.SEC_WEBSOCKET_VERSION));
     }
     if (code >= 300 && code < 400 && h.contains(HttpHeaderNames.LOCATION)) {
       // The Location may repeat the request's query (nginx's "return 301 https://$host$request_uri"), and a token
       // with it: it is shown as the dialed URL is.
-      return ": redirected to " + UrlRedaction.redact(h.get(HttpHeaderNames.LOCATION));
+      return ": redirected to " + Http11Tokens.printable(UrlRedaction.redact(h.get(HttpHeaderNames.LOCATION)),
+          MAX_QUOTED_LONG);
     }
     return "";
   }

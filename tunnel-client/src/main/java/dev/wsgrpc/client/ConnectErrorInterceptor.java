@@ -1,5 +1,6 @@
 package dev.wsgrpc.client;
 
+import dev.wsgrpc.core.internal.Http11Tokens;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -125,10 +126,11 @@ final class ConnectErrorInterceptor implements ClientInterceptor {
     if (e instanceof HttpProxyHandler.HttpProxyConnectException
         && ((HttpProxyHandler.HttpProxyConnectException) e).headers() != null) {
       String s = ((HttpProxyHandler.HttpProxyConnectException) e).headers().get(HttpHeaderNames.SERVER);
-      server = s == null ? "" : " (Server: " + s + ")";
+      server = s == null ? "" : " (Server: " + Http11Tokens.printable(s) + ")";
     }
     if (what.startsWith("status: ")) {
-      String statusLine = what.substring("status: ".length());
+      // The proxy's reason phrase, which may carry anything but a line break.
+      String statusLine = Http11Tokens.printable(what.substring("status: ".length()));
       String hint = "";
       // 407 asks for credentials; some proxies (tinyproxy) answer wrong ones with 401.
       if (statusLine.startsWith("407") || statusLine.startsWith("401")) {

@@ -11,7 +11,6 @@ import io.grpc.netty.ProtocolNegotiationEvent;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.proxy.ProxyConnectException;
 import io.netty.handler.proxy.ProxyConnectionEvent;
@@ -86,9 +85,9 @@ final class DialProgressHandler extends ChannelInboundHandlerAdapter implements 
     }
     if (evt instanceof ProtocolNegotiationEvent) {
       // The upgrade step handed over: the frame handlers and the caller's handler are in place.
-      String server = answer.headers().get(HttpHeaderNames.SERVER);
+      String server = ClientHandshake.shownServer(answer.headers());
       String subprotocol = ClientHandshake.subprotocol(answer);
-      finish(Step.UPGRADE, answer.status() + ", subprotocol "
+      finish(Step.UPGRADE, ClientHandshake.shownStatus(answer) + ", subprotocol "
           + (subprotocol != null ? Http11Tokens.shownSubprotocol(subprotocol) : "none")
           + (server != null ? ", Server: " + server : ""), null);
       ctx.pipeline().remove(this);
@@ -129,7 +128,7 @@ final class DialProgressHandler extends ChannelInboundHandlerAdapter implements 
     if (step == Step.PROXY) {
       return proxy.describe();
     }
-    String server = step == Step.UPGRADE && answer != null ? answer.headers().get(HttpHeaderNames.SERVER) : null;
+    String server = step == Step.UPGRADE && answer != null ? ClientHandshake.shownServer(answer.headers()) : null;
     if (server != null) {
       return server + " at " + peer;
     }

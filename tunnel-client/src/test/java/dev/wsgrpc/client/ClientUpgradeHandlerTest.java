@@ -511,6 +511,16 @@ class ClientUpgradeHandlerTest {
     assertFalse(ch.finish());
   }
 
+  /** A hostile hop's reason phrase and headers reach logs and terminals: printable ASCII, 64 characters each. */
+  @Test
+  void whatTheServerSentIsQuotedInPrintableAsciiAndCutShort() {
+    refusedWith("HTTP/1.1 403 \u001b[2J\u001b]0;pwned\u0007Forbidden\r\nServer: " + "x".repeat(12_000)
+        + "\r\nContent-Length: 0\r\n\r\n");
+    assertFailed("expected HTTP 101 but was 403 ?[2J?]0;pwned?Forbidden from ws://example.com:8080/grpc?<redacted> "
+        + "(Server: " + "x".repeat(64) + "...)");
+    assertFalse(ch.finish());
+  }
+
   @Test
   void plainTextRefusalIsQuotedUpToItsFirstLine() {
     refusedWith("HTTP/1.1 400 Bad Request\r\nServer: nginx/1.22.1\r\nContent-Type: text/plain; charset=utf-8\r\n"

@@ -338,6 +338,22 @@ class DialerTest {
     }
   }
 
+  @Test
+  void aProxysReasonPhraseIsQuotedInPrintableAscii() throws Exception {
+    try (Scripted proxy = new Scripted((self, in, out) -> {
+      self.readHead(in);
+      out.write(("HTTP/1.1 407 \u001b[2JProxy Authentication Required\r\nServer: fakeproxy/2.0\r\n"
+          + "Content-Length: 0\r\n\r\n").getBytes(US_ASCII));
+    })) {
+      StepFailure e = failure(WebSocketClientOptions.newBuilder("ws://backend.example:8080/grpc")
+          .proxy(ProxyOptions.of("127.0.0.1", proxy.port())).build());
+      String named = "HTTP proxy 127.0.0.1:" + proxy.port() + " (from the proxy option)";
+      assertEquals("proxy: " + named + " answered CONNECT backend.example:8080 with 407 ?[2JProxy Authentication "
+          + "Required (Server: fakeproxy/2.0): the proxy wants credentials and none were given [hop: " + named + "]",
+          e.oneLine());
+    }
+  }
+
   /** A proxy that takes the connection and never answers the CONNECT: the handshake timeout, not Netty's 10 s. */
   @Test
   void aSilentProxyFailsTheProxyStepAtTheHandshakeTimeout() throws Exception {
