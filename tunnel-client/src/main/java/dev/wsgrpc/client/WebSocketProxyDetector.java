@@ -1,5 +1,6 @@
 package dev.wsgrpc.client;
 
+import dev.wsgrpc.core.internal.OptionValues;
 import io.grpc.HttpConnectProxiedSocketAddress;
 import io.grpc.ProxiedSocketAddress;
 import io.grpc.ProxyDetector;
@@ -44,9 +45,13 @@ final class WebSocketProxyDetector implements ProxyDetector {
       this.source = source;
     }
 
-    /** {@code "HTTP proxy proxy.corp:3128 (from HTTPS_PROXY)"}: how errors name the proxy. */
+    /**
+     * {@code "HTTP proxy proxy.corp:3128 (from HTTPS_PROXY)"}: how errors name the proxy; an IPv6 address in
+     * brackets ({@code [::1]:3128}), however it was given.
+     */
     String describe() {
-      return "HTTP proxy " + host + ":" + port + " (from " + source + ")";
+      String bare = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+      return "HTTP proxy " + OptionValues.hostAndPort(bare, port) + " (from " + source + ")";
     }
 
     @Override

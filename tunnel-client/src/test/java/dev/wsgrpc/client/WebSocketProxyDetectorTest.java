@@ -92,6 +92,18 @@ class WebSocketProxyDetectorTest {
     assertFalse(c.toString().contains("p@ss"), c.toString());
   }
 
+  /** {@code ::1:3128} would read as an address without a port. */
+  @Test
+  void anIpv6ProxyIsNamedInBrackets() throws IOException {
+    environment.put("HTTPS_PROXY", "http://[::1]:3128");
+    assertEquals("HTTP proxy [::1]:3128 (from HTTPS_PROXY)", choose("wss://edge.example.com/grpc").describe());
+    for (String host : new String[] {"::1", "[::1]"}) {
+      assertEquals("HTTP proxy [::1]:3128 (from the proxy option)",
+          detector(WebSocketClientOptions.newBuilder("wss://edge.example.com/grpc")
+              .proxy(ProxyOptions.of(host, 3128)).build()).choose().describe());
+    }
+  }
+
   @Test
   void lowerCaseNamesComeFirstAndWsUsesHttpProxy() throws IOException {
     environment.put("HTTPS_PROXY", "upper:1");
