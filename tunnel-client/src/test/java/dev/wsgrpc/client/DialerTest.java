@@ -203,6 +203,20 @@ class DialerTest {
     throw new AssertionError("no " + step + " step in " + stepsDone());
   }
 
+  /** A server or proxy that reads a request head and answers with {@code response}. */
+  private static Scripted answering(String response) throws IOException {
+    return new Scripted((self, in, out) -> {
+      self.readHead(in);
+      out.write(response.getBytes(US_ASCII));
+    });
+  }
+
+  /** Options for {@code ws://backend.example:8080/grpc} through {@code proxy}. */
+  private static WebSocketClientOptions.Builder throughProxy(Scripted proxy) {
+    return WebSocketClientOptions.newBuilder("ws://backend.example:8080/grpc")
+        .proxy(ProxyOptions.of("127.0.0.1", proxy.port()));
+  }
+
   private static WebSocketClientOptions.Builder direct(int port) {
     return WebSocketClientOptions.newBuilder("ws://127.0.0.1:" + port + "/grpc").proxy(ProxyOptions.DIRECT);
   }
@@ -340,13 +354,9 @@ class DialerTest {
 
   @Test
   void aProxysReasonPhraseIsQuotedInPrintableAscii() throws Exception {
-    try (Scripted proxy = new Scripted((self, in, out) -> {
-      self.readHead(in);
-      out.write(("HTTP/1.1 407 \u001b[2JProxy Authentication Required\r\nServer: fakeproxy/2.0\r\n"
-          + "Content-Length: 0\r\n\r\n").getBytes(US_ASCII));
-    })) {
-      StepFailure e = failure(WebSocketClientOptions.newBuilder("ws://backend.example:8080/grpc")
-          .proxy(ProxyOptions.of("127.0.0.1", proxy.port())).build());
+    try (Scripted proxy = answering("HTTP/1.1 407 \u001b[2JProxy Authentication Required\r\n"
+        + "Server: fakeproxy/2.0\r\nContent-Length: 0\r\n\r\n")) {
+      StepFailure e = failure(throughProxy(proxy).build());
       String named = "HTTP proxy 127.0.0.1:" + proxy.port() + " (from the proxy option)";
       assertEquals("proxy: " + named + " answered CONNECT backend.example:8080 with 407 ?[2JProxy Authentication "
           + "Required (Server: fakeproxy/2.0): the proxy wants credentials and none were given [hop: " + named + "]",
@@ -359,8 +369,7 @@ class DialerTest {
   void aSilentProxyFailsTheProxyStepAtTheHandshakeTimeout() throws Exception {
     try (Scripted proxy = new Scripted((self, in, out) -> self.readHead(in))) {
       long start = System.nanoTime();
-      StepFailure e = failure(WebSocketClientOptions.newBuilder("ws://backend.example:8080/grpc")
-          .proxy(ProxyOptions.of("127.0.0.1", proxy.port()))
+      StepFailure e = failure(throughProxy(proxy)
           .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(300)).build()).build());
       long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
       String named = "HTTP proxy 127.0.0.1:" + proxy.port() + " (from the proxy option)";
