@@ -19,6 +19,7 @@ import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import java.nio.channels.ClosedChannelException;
 import java.nio.charset.StandardCharsets;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
@@ -91,9 +92,13 @@ final class ClientTlsHandler extends InternalProtocolNegotiators.ProtocolNegotia
   /**
    * The TLS stack's reason, except for an answer that is not TLS at all, whose reason would be a hex dump of it:
    * {@code expected a TLS record but the server answered in plain text: "HTTP/1.1 400 Bad Request" (a ws:// port?)},
-   * quoting the answer's first line (at most 100 characters) when it is text.
+   * quoting the answer's first line (at most 64 characters, as the other texts quoted from a server) when it is text.
    */
   static String reason(Throwable cause) {
+    if (cause instanceof ClosedChannelException) {
+      // Netty's words for a close during the handshake are its class's name, "StacklessClosedChannelException".
+      return "the connection was closed before it completed";
+    }
     if (!(cause instanceof NotSslRecordException)) {
       return cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName();
     }
@@ -108,7 +113,7 @@ final class ClientTlsHandler extends InternalProtocolNegotiators.ProtocolNegotia
     if (firstLine.isEmpty() || !firstLine.equals(Http11Tokens.printable(firstLine, firstLine.length()))) {
       return "expected a TLS record but the server's answer was not TLS";
     }
-    return "expected a TLS record but the server answered in plain text: \"" + Http11Tokens.printable(firstLine, 100)
+    return "expected a TLS record but the server answered in plain text: \"" + Http11Tokens.printable(firstLine, 64)
         + "\" (a ws:// port?)";
   }
 

@@ -308,6 +308,19 @@ class DialerTest {
     }
   }
 
+  /** A CDN edge refusing the SNI, or a proxy that passed the CONNECT and dropped the tunnel, may close so. */
+  @Test
+  void aConnectionClosedDuringTlsIsSaidSoNotInNettysWords() throws Exception {
+    try (Scripted server = new Scripted((self, in, out) -> {
+      throw new IOException("closes at once");
+    })) {
+      StepFailure e = failure(WebSocketClientOptions.newBuilder("wss://127.0.0.1:" + server.port() + "/grpc")
+          .proxy(ProxyOptions.DIRECT).build());
+      assertEquals("tls: TLS handshake with wss://127.0.0.1:" + server.port() + "/grpc failed: the connection was "
+          + "closed before it completed [hop: 127.0.0.1:" + server.port() + "]", e.oneLine());
+    }
+  }
+
   @Test
   void aLookupTheExecutorRefusesFailsTheDnsStepAtOnce() throws Exception {
     Future<Channel> f = InternalWebSocketClient.newDialer(direct(1).build(), group, task -> {
