@@ -90,7 +90,8 @@ final class ClientTlsHandler extends InternalProtocolNegotiators.ProtocolNegotia
   }
 
   /**
-   * The TLS stack's reason, except for an answer that is not TLS at all, whose reason would be a hex dump of it:
+   * The TLS stack's reason, except for a close (whose reason would be Netty's class name) and for an answer that is
+   * not TLS at all, whose reason would be a hex dump of it:
    * {@code expected a TLS record but the server answered in plain text: "HTTP/1.1 400 Bad Request" (a ws:// port?)},
    * quoting the answer's first line (at most 64 characters, as the other texts quoted from a server) when it is text.
    */
