@@ -427,8 +427,12 @@ class OkHttpTunnelTest {
 
   /**
    * A path gone silent is noticed within pingInterval + pingTimeout of the last bytes that arrived, as by the Netty
-   * client, over ws and through TLS: OkHttp's own check (a Pong missing when the next Ping is due) ended the tunnel
-   * only at the second Ping after the stall, two intervals after the tunnel opened here.
+   * client, over ws and through TLS: OkHttp's own check (a Pong missing when the next Ping is due) ends the tunnel two
+   * intervals after the last Pong. OkHttp sends a Ping every interval I from the open and fails at the first Ping
+   * that finds the previous one unanswered, so it comes first whenever the last bytes arrive less than pingTimeout
+   * before a Ping, or while a Pong is on its way (a slow setup made that happen). The relay therefore stalls right
+   * after the Pong of the idle tunnel's next Ping (sent at tp): silence ends it at tp + rtt + I + 200 ms, OkHttp only
+   * at tp + 2 I, later while the round trip takes less than I - 200 ms, whatever the setup took.
    */
   @ParameterizedTest(name = "tls: {0}")
   @ValueSource(booleans = {false, true})
@@ -439,22 +443,22 @@ class OkHttpTunnelTest {
     String url = (tls ? "wss://localhost:" : "ws://127.0.0.1:") + port(server) + "/grpc";
     OkHttpWebSocketOptions.Builder options = OkHttpWebSocketOptions.newBuilder(url)
         .connectTo("127.0.0.1", relay.port())
-        .settings(TunnelSettings.newBuilder().pingInterval(3, TimeUnit.SECONDS)
+        .settings(TunnelSettings.newBuilder().pingInterval(1500, TimeUnit.MILLISECONDS)
             .pingTimeout(200, TimeUnit.MILLISECONDS).build());
     if (tls) {
       options.tls(ClientTls.trusting(certs.caPem()));
     }
     CompletableFuture<Status> inFlight = bidiCallOnTheWire(channel(options.build()));
     long start = System.nanoTime();
-    relay.stallCurrentConnections();
+    relay.stallAfterTheNextAnswer();
     Status status = inFlight.get(30, TimeUnit.SECONDS);
     long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
-    assertTrue(status.getDescription().startsWith("nothing arrived within 3200 ms, a WebSocket Ping's interval and "
-        + "timeout (3000 + 200 ms): the server or a hop on the path has gone silent (from " + url + ")"),
+    assertTrue(status.getDescription().startsWith("nothing arrived within 1700 ms, a WebSocket Ping's interval and "
+        + "timeout (1500 + 200 ms): the server or a hop on the path has gone silent (from " + url + ")"),
         status.toString());
-    assertTrue(millis < 3200 + 2000, "expected the call to fail within 3.2 s of the stall but it took " + millis
-        + " ms");
+    assertTrue(millis < 1500 + 1700 + 2000, "expected the call to fail within 1.7 s of the Pong that came at most "
+        + "1.5 s after the stall was set, but it took " + millis + " ms");
   }
 
   /** Echoes the {@code x-echo} request header as a response header. */

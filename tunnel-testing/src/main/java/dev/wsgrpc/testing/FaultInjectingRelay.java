@@ -26,6 +26,8 @@ public final class FaultInjectingRelay implements AutoCloseable {
     final Socket client;
     final Socket upstream;
     volatile boolean stalled;
+    /** Set once the client spoke after {@link #stallAfterTheNextAnswer}: the server's next bytes end the flow. */
+    volatile boolean answerDue;
 
     Link(Socket client, Socket upstream) {
       this.client = client;
@@ -37,6 +39,7 @@ public final class FaultInjectingRelay implements AutoCloseable {
   private final InetSocketAddress target;
   private final List<Link> links = new ArrayList<>();
   private final AtomicInteger accepted = new AtomicInteger();
+  private volatile boolean stallAfterAnswer;
   /** What clients send passes at most this many bytes at a time, {@link #uplinkPauseMillis} apart; 0: at once. */
   private volatile int uplinkBytes;
   private volatile long uplinkPauseMillis;
@@ -65,6 +68,15 @@ public final class FaultInjectingRelay implements AutoCloseable {
         link.stalled = true;
       }
     }
+  }
+
+  /**
+   * On every connection, once the client next sends bytes, the server's next bytes are still passed on and then the
+   * connection stalls as with {@link #stallCurrentConnections}. On an idle tunnel the client's next bytes are a
+   * WebSocket Ping, so the last bytes to arrive are its Pong.
+   */
+  public void stallAfterTheNextAnswer() {
+    stallAfterAnswer = true;
   }
 
   /**
@@ -136,6 +148,11 @@ public final class FaultInjectingRelay implements AutoCloseable {
             if (slow > 0) {
               Thread.sleep(uplinkPauseMillis); // paces the link; nothing waits on it
             }
+          }
+          if (stallAfterAnswer && uplink) {
+            link.answerDue = true;
+          } else if (link.answerDue && !uplink) {
+            link.stalled = true;
           }
         }
         // A clean end on one side becomes a clean end on the other, unless the link is stalled.
