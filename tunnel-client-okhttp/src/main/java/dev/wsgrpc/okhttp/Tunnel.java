@@ -131,6 +131,14 @@ final class Tunnel extends WebSocketListener {
    */
   void open(OkHttpClient client, Request request) throws IOException {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.settings().handshakeTimeoutMillis());
+    lock.lock();
+    try {
+      if (failure != null) {
+        throw failure; // Given up before it began (abandonUpgrade): nothing is dialled.
+      }
+    } finally {
+      lock.unlock();
+    }
     WebSocket ws = client.newWebSocket(request, this);
     lock.lock();
     try {

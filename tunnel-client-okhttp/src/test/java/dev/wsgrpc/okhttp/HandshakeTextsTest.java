@@ -32,9 +32,11 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import okhttp3.CertificatePinner;
@@ -256,23 +258,44 @@ class HandshakeTextsTest {
     closed.get(5, TimeUnit.SECONDS);
   }
 
+  /**
+   * After shutdownNow an upgrade still under way fails saying so, and a later one fails alike without dialling: the
+   * server's next connection is the test's own fence, not a tunnel's.
+   */
   @Test
   void anUpgradeGivenUpByShutdownNowSaysSo() throws Exception {
-    CompletableFuture<String> head = new CompletableFuture<>();
+    BlockingQueue<String> heads = new LinkedBlockingQueue<>();
     CompletableFuture<Void> closed = new CompletableFuture<>();
-    String url = silentAfterTheRequest(head, closed);
+    ScriptedHttpServer server = new ScriptedHttpServer((socket, requestHead) -> {
+      heads.add(requestHead);
+      try {
+        while (socket.getInputStream().read() != -1) {
+          // Silent until the client closes.
+        }
+      } finally {
+        closed.complete(null);
+      }
+    });
+    toClose.add(server);
+    String url = "ws://127.0.0.1:" + server.port() + "/grpc";
     OkHttpWebSocketOptions options = OkHttpWebSocketOptions.newBuilder(url).proxy(ProxyOptions.DIRECT)
         .settings(TunnelSettings.newBuilder().handshakeTimeout(30, TimeUnit.SECONDS).build()).build();
     TunnelSocketFactory tunnels = new TunnelSocketFactory(options,
         new ProxyChooser(options, ProxySelector.getDefault(), name -> null));
     CompletableFuture<Socket> socket = connect(tunnels, options.port());
-    head.get(30, TimeUnit.SECONDS);
+    assertTrue(heads.poll(30, TimeUnit.SECONDS).startsWith("GET /grpc "), "the upgrade request came");
     tunnels.shutdownNow();
     ExecutionException e = assertThrows(ExecutionException.class, () -> socket.get(5, TimeUnit.SECONDS));
     assertEquals("the channel was shut down during the WebSocket upgrade to " + url, e.getCause().getMessage());
     closed.get(5, TimeUnit.SECONDS);
     e = assertThrows(ExecutionException.class, () -> connect(tunnels, options.port()).get(5, TimeUnit.SECONDS));
     assertEquals("the channel was shut down during the WebSocket upgrade to " + url, e.getCause().getMessage());
+    try (Socket fence = new Socket(InetAddress.getLoopbackAddress(), server.port())) {
+      fence.getOutputStream().write("GET /fence HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      String next = heads.poll(30, TimeUnit.SECONDS);
+      assertTrue(next.startsWith("GET /fence "), "expected no upgrade after shutdownNow but the server read " + next);
+    }
+    assertEquals(2, server.connectionsAccepted());
   }
 
   private static CompletableFuture<Socket> connect(TunnelSocketFactory tunnels, int port) {
