@@ -112,8 +112,14 @@ final class TunnelFailure extends IOException {
     if (m.equals("Malformed close payload length of 1.")) {
       return "expected a close payload of 0 or at least 2 bytes but was 1 byte";
     }
-    if (m.startsWith("Code must be in range [1000,5000): ")) {
-      return closeCodeNotAllowed(m.substring(m.lastIndexOf(' ') + 1));
+    if (m.startsWith("Code must be in range [1000,5000): ")) { // OkHttp reads the code signed: -32768 for 0x8000
+      String code = m.substring(m.lastIndexOf(' ') + 1);
+      try {
+        code = String.valueOf(Integer.parseInt(code) & 0xffff);
+      } catch (NumberFormatException e) {
+        // Not a number: quoted as it is.
+      }
+      return closeCodeNotAllowed(code);
     }
     if (m.startsWith("Code ") && m.endsWith(" is reserved and may not be used.")) {
       return closeCodeNotAllowed(m.substring("Code ".length(), m.indexOf(' ', "Code ".length())));

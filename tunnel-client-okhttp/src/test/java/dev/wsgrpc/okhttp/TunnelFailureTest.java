@@ -1,0 +1,22 @@
+package dev.wsgrpc.okhttp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+
+/** OkHttp's reader texts told in the Netty client's words. */
+class TunnelFailureTest {
+
+  /**
+   * OkHttp's reader reads a Close code as a signed short (over wss its text reaches the client), while {@link
+   * InboundFrameLimit} reads it unsigned over ws: both say 32768 for 0x8000.
+   */
+  @Test
+  void aCloseCodeWithItsHighBitSetIsToldUnsigned() {
+    String expected = "expected a close code of 1000-1003, 1007-1014 or 3000-4999 but was 32768";
+    assertEquals(expected, TunnelFailure.expectedButWas("Code must be in range [1000,5000): -32768"));
+    assertEquals(expected, TunnelFailure.expectedButWas("Code must be in range [1000,5000): 32768"));
+    assertEquals("expected a close code of 1000-1003, 1007-1014 or 3000-4999 but was 65535",
+        TunnelFailure.expectedButWas("Code must be in range [1000,5000): -1"));
+  }
+}
