@@ -225,14 +225,15 @@ final class Tunnel extends WebSocketListener {
       return;
     }
     try {
-      socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, silenceMillis()));
+      socket.setSoTimeout((int) silenceMillis());
     } catch (SocketException e) {
       // Closed already: OkHttp's reader finds out.
     }
   }
 
+  /** {@code pingInterval + pingTimeout}, at most the longest read timeout a socket takes. */
   private long silenceMillis() {
-    return options.settings().pingIntervalMillis() + options.settings().pingTimeoutMillis();
+    return Math.min(Integer.MAX_VALUE, options.settings().pingIntervalMillis() + options.settings().pingTimeoutMillis());
   }
 
   /**

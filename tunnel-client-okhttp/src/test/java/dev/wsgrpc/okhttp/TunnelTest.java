@@ -7,7 +7,10 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import dev.wsgrpc.testing.proto.EchoGrpc;
+import java.io.IOException;
+import java.io.InputStream;
 import java.net.ProtocolException;
+import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -111,5 +114,22 @@ class TunnelTest {
         channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
       }
     }
+  }
+
+  /** A socket takes at most Integer.MAX_VALUE ms as its read timeout: the text tells that wait, not the sum. */
+  @Test
+  void silenceTellsTheReadTimeoutTheSocketTakes() {
+    Tunnel tunnel = new Tunnel(OkHttpWebSocketOptions.newBuilder(URL).settings(TunnelSettings.newBuilder()
+        .pingInterval(TunnelSettings.MAX_DURATION_MILLIS, TimeUnit.MILLISECONDS)
+        .pingTimeout(TunnelSettings.MAX_DURATION_MILLIS, TimeUnit.MILLISECONDS).build()).build());
+    InputStream silent = tunnel.watchSilence(new InputStream() {
+      @Override
+      public int read() throws IOException {
+        throw new SocketTimeoutException("Read timed out");
+      }
+    });
+    Tunnel.Silence e = assertThrows(Tunnel.Silence.class, silent::read);
+    assertEquals("nothing arrived within 2147483647 ms, a WebSocket Ping's interval and timeout (2147483647 + "
+        + "2147483647 ms): the server or a hop on the path has gone silent", e.getMessage());
   }
 }
