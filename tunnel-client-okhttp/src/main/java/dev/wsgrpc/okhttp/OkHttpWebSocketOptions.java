@@ -27,7 +27,7 @@ import java.util.Map;
  *     .proxy(ProxyOptions.newBuilder().address("proxy.corp", 3128).credentials("alice", password).build())
  *     .settings(TunnelSettings.newBuilder().pingInterval(20, TimeUnit.SECONDS).build())
  *     .build();
- * ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(options).build();
+ * ManagedChannel channel = OkHttpWebSocketChannels.newChannel(options);
  * }</pre>
  */
 public final class OkHttpWebSocketOptions {

@@ -45,7 +45,8 @@ public final class GreeterApp {
     if (trustedCa != null) {
       options.tls(ClientTls.trusting(trustedCa));
     }
-    this.channel = OkHttpWebSocketChannels.newChannelBuilder(options.build()).build();
+    // newChannel, not newChannelBuilder(...).build(): its shutdownNow() gives up an upgrade under way at once.
+    this.channel = OkHttpWebSocketChannels.newChannel(options.build());
   }
 
   private synchronized String nextToken() {
