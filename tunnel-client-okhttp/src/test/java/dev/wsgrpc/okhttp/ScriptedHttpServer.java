@@ -151,11 +151,6 @@ final class ScriptedHttpServer implements AutoCloseable {
     return listener.getLocalPort();
   }
 
-  /** How many connections the server has accepted so far. */
-  int connectionsAccepted() {
-    return sockets.size();
-  }
-
   private void acceptLoop() {
     while (!listener.isClosed()) {
       try {
