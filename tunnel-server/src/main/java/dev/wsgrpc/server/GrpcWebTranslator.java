@@ -253,10 +253,16 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
    * A request arrived pipelined behind the call in progress (browsers never pipeline): the call is answered, then
    * the connection closes, lingering while the client still sends; the requests behind it go unanswered, for the
    * client to send again (RFC 9112 9.3.2). Closing at once cut the call, which may have run, without an answer.
+   * The socket is not read until then: read on, a client could send heads for as long as the call runs, each held by
+   * the HTTP/1.1 codec for an answer that never comes (what is left of the read that brought this one is bounded by
+   * that read). {@link LingeringClose} reads, and drops, what the client still sends once the call is answered.
    */
   private void pipelined() {
     keepAlive = false;
     pipelined = true;
+    if (!closing) {
+      ctx.channel().config().setAutoRead(false);
+    }
   }
 
   /** A gRPC-Web request whose content type is not one of the protobuf ones: 415, and the connection closes. */
@@ -390,6 +396,9 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
 
   @Override
   public void onWritable(int id) {
+    if (pipelined) {
+      return; // the request has ended, and nothing more is read until the call is answered (pipelined())
+    }
     boolean paused = !ctx.channel().config().isAutoRead();
     super.onWritable(id);
     if (paused && id == streamId && !requestEnded) {
