@@ -98,7 +98,9 @@ final class ForwardCommand implements Callable<Integer> {
       if (!bind.isSuccess()) {
         // "Address already in use", "Cannot assign requested address": the JDK's words do not say which address.
         err.println("forward: cannot listen on " + OptionValues.hostAndPort(listenAddress.getHostString(),
-            listenAddress.getPort()) + ": " + bind.cause().getMessage());
+            listenAddress.getPort()) + ": " + (bind.cause().getMessage() != null ? bind.cause().getMessage()
+            : bind.cause() instanceof java.nio.channels.UnresolvedAddressException ? "the name did not resolve"
+            : bind.cause().getClass().getSimpleName()));
         err.flush();
         return WsgrpcCli.FAILED;
       }

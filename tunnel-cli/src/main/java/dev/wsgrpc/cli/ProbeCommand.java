@@ -76,8 +76,8 @@ final class ProbeCommand implements Callable<Integer> {
   static final int MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
 
   @Option(names = "--message-size", defaultValue = "32768", paramLabel = "BYTES",
-      description = "Message size for the throughput measurement: 1 to 67108864 (64 MiB; a server takes 4 MiB "
-          + "unless told otherwise). Default: ${DEFAULT-VALUE}.")
+      description = "Message size for the throughput measurement: 1 to " + MAX_MESSAGE_SIZE + " (64 MiB; a server "
+          + "takes 4 MiB unless told otherwise). Default: ${DEFAULT-VALUE}.")
   int messageSize;
 
   @Option(names = "--timeout", defaultValue = "20s", paramLabel = "DURATION",

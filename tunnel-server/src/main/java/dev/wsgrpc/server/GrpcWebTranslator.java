@@ -42,8 +42,8 @@ import java.util.concurrent.TimeUnit;
  * <p>Each request ({@code POST /package.Service/Method}) becomes one HTTP/2 stream: its headers become metadata, its
  * body the stream's data (base64-decoded for the {@code -text} content types; a body not framed as gRPC messages,
  * {@link RequestMessageFraming}, ends the call INTERNAL saying why). gRPC's answer comes back as one
- * chunked response: the response headers, the data as it comes, then the trailers as a body frame flagged
- * {@code 0x80}. A call that ends without data (trailers only, e.g. an unknown method) is answered with the status in
+ * response, chunked toward HTTP/1.1 (toward HTTP/1.0 the connection's end delimits it): the response headers, the
+ * data as it comes, then the trailers as a body frame flagged {@code 0x80}. A call that ends without data (trailers only, e.g. an unknown method) is answered with the status in
  * the response headers. Requests follow each other on a kept-alive connection, each checked by the {@link Gate};
  * one pipelined behind a call is not served: the call is answered, then the connection closes.
  * A body that stops arriving (no byte for {@link BrowserOptions#requestBodyTimeout()}) cancels its call and is
@@ -331,6 +331,8 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
       streamId = openStream(headers);
       if (HttpUtil.is100ContinueExpected(request)) {
         // The client waits for this before it sends the body (RFC 9110 10.1.1): the call is admitted and open.
+        // Netty's response encoder takes a request method off its queue for the 100 too, so a request pipelined
+        // behind this one (never served: pipelined()) lends the call's answer its method (a HEAD's: no body).
         ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE,
             Unpooled.EMPTY_BUFFER));
       }
