@@ -233,7 +233,8 @@ final class Tunnel extends WebSocketListener {
 
   /** {@code pingInterval + pingTimeout}, at most the longest read timeout a socket takes. */
   private long silenceMillis() {
-    return Math.min(Integer.MAX_VALUE, options.settings().pingIntervalMillis() + options.settings().pingTimeoutMillis());
+    TunnelSettings settings = options.settings();
+    return Math.min(Integer.MAX_VALUE, settings.pingIntervalMillis() + settings.pingTimeoutMillis());
   }
 
   /**

@@ -43,8 +43,8 @@ import java.util.concurrent.TimeUnit;
  * body the stream's data (base64-decoded for the {@code -text} content types; a body not framed as gRPC messages,
  * {@link RequestMessageFraming}, ends the call INTERNAL saying why). gRPC's answer comes back as one
  * response, chunked toward HTTP/1.1 (toward HTTP/1.0 the connection's end delimits it): the response headers, the
- * data as it comes, then the trailers as a body frame flagged {@code 0x80}. A call that ends without data (trailers only, e.g. an unknown method) is answered with the status in
- * the response headers. Requests follow each other on a kept-alive connection, each checked by the {@link Gate};
+ * data as it comes, then the trailers as a body frame flagged {@code 0x80}. A call that ends without data
+ * (trailers only, e.g. an unknown method) is answered with the status in the response headers. Requests follow each other on a kept-alive connection, each checked by the {@link Gate};
  * one pipelined behind a call is not served: the call is answered, then the connection closes.
  * A body that stops arriving (no byte for {@link BrowserOptions#requestBodyTimeout()}) cancels its call and is
  * answered 408; HTTP/1.1 has no ping that would notice a client gone mid-body. Between requests, a connection that
