@@ -16,7 +16,6 @@ import io.grpc.netty.ProtocolNegotiationEvent;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpContent;
@@ -28,8 +27,7 @@ import io.netty.util.ReferenceCountUtil;
 /**
  * The upgrade step: sends the RFC 6455 opening handshake, checks the server's answer, installs the frame handlers
  * ({@link FramePipeline}) and removes itself and its HTTP codec, handing the connection to gRPC's HTTP/2 handler.
- * Bytes the server sent right after its 101 reach the frame decoder. On a gRPC channel the handshake deadline runs on
- * until the server's first bytes in the tunnel (which must be HTTP/2's SETTINGS).
+ * Bytes the server sent right after its 101 reach the frame decoder.
  *
  * <p>Every failure becomes UNAVAILABLE with a description naming the URL and what came back, e.g. {@code "expected
  * HTTP 101 but was 403 Forbidden from wss://host/grpc (Server: nginx)"}.
@@ -37,7 +35,6 @@ import io.netty.util.ReferenceCountUtil;
 final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNegotiationHandler {
 
   static final String HTTP_CODEC = "wsgrpc-http-codec";
-  static final String FIRST_TUNNEL_BYTES = "wsgrpc-first-tunnel-bytes";
   private static final int MAX_INITIAL_LINE = 4096;
   private static final int MAX_HEADER_SIZE = 16 * 1024;
   private static final int MAX_QUOTED_BODY = 200;
@@ -163,13 +160,7 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
 
   private void complete(ChannelHandlerContext ctx) {
     finished = true;
-    if (checkServerPreface) {
-      // gRPC's HTTP/2 client has no deadline for the server's SETTINGS: without this one, a server silent after its
-      // 101 held the channel's calls until keepalive gave up (40 s).
-      deadline.start(ctx.channel(), () -> "waiting for the server's HTTP/2 SETTINGS in the tunnel after the 101");
-    } else {
-      deadline.finish();
-    }
+    deadline.finish();
     ProtocolNegotiationEvent pne = getProtocolNegotiationEvent();
     Attributes attrs = InternalProtocolNegotiationEvent.getAttributes(pne);
     if (attrs.get(GrpcAttributes.ATTR_AUTHORITY_VERIFIER) == null) {
@@ -184,7 +175,6 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
             ctx.channel().remoteAddress(), null), () -> {
           if (checkServerPreface) {
             ctx.pipeline().addBefore(ctx.name(), Http2PrefaceCheck.NAME, Http2PrefaceCheck.serverPreface());
-            ctx.pipeline().addBefore(Http2PrefaceCheck.NAME, FIRST_TUNNEL_BYTES, new FirstTunnelBytes(deadline));
           }
           fireProtocolNegotiationEvent(ctx);
         });
@@ -197,31 +187,6 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     finished = true;
     deadline.finish();
     ctx.fireExceptionCaught(TunnelStatus.handshakeFailed(message, cause));
-  }
-
-  /**
-   * Stops the handshake deadline at the server's first bytes in the tunnel, which {@link Http2PrefaceCheck} then
-   * judges, or when the connection closes first; then removes itself.
-   */
-  private static final class FirstTunnelBytes extends ChannelInboundHandlerAdapter {
-    private final HandshakeDeadline deadline;
-
-    FirstTunnelBytes(HandshakeDeadline deadline) {
-      this.deadline = deadline;
-    }
-
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      deadline.finish();
-      ctx.pipeline().remove(this);
-      ctx.fireChannelRead(msg);
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-      deadline.finish();
-      ctx.fireChannelInactive();
-    }
   }
 
   @Override

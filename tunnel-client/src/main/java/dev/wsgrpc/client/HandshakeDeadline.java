@@ -5,10 +5,7 @@ import io.netty.channel.Channel;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
-/**
- * One deadline for TLS, the upgrade and, on gRPC channels, the server's first bytes in the tunnel, shared by the
- * setup steps of one connection.
- */
+/** One deadline for TLS and the upgrade together, shared by the setup steps of one connection. */
 final class HandshakeDeadline {
 
   private final long timeoutMillis;

@@ -127,7 +127,7 @@ class DialerTest {
   }
 
   /** A 101 for {@code head}, with a 12 KiB header (within the library's 16 KiB, beyond Netty's default 8 KiB). */
-  static byte[] accept(String head) {
+  private static byte[] accept(String head) {
     char[] big = new char[12 * 1024];
     java.util.Arrays.fill(big, 'x');
     return ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -178,8 +178,7 @@ public final class TunnelSettings {
     }
 
     /**
-     * Time allowed for TLS and the upgrade together (on gRPC channels up to the server's first HTTP/2 SETTINGS in
-     * the tunnel); on clients also, before them, for the TCP connect (channels
+     * Time allowed for TLS and the upgrade together; on clients also, before them, for the TCP connect (channels
      * from {@code WebSocketChannels} take it as their connect timeout) and, in the command-line tool, for an HTTP
      * CONNECT proxy's answer (channels wait Netty's fixed 10 s for it). When it passes, a client's RPCs fail
      * UNAVAILABLE and the channel retries with its backoff; a server answers 408 (or, during TLS, closes the
