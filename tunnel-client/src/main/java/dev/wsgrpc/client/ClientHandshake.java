@@ -74,8 +74,9 @@ final class ClientHandshake {
   static String check(WebSocketClientOptions options, String key, HttpResponse response) {
     String from = " from " + options.safeUrl() + serverSuffix(response.headers());
     if (response.decoderResult().isFailure()) {
+      // Netty's reason quotes the server's bytes ("invalid version format: ..."): made printable as the rest.
       return "expected an HTTP/1.1 response to the upgrade but the answer was malformed" + from + ": "
-          + response.decoderResult().cause().getMessage();
+          + Http11Tokens.printable(String.valueOf(response.decoderResult().cause().getMessage()));
     }
     HttpHeaders h = response.headers();
     if (response.status().code() != HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {

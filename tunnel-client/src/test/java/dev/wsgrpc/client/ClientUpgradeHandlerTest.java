@@ -701,6 +701,19 @@ class ClientUpgradeHandlerTest {
   }
 
   @Test
+  void aMalformedAnswerIsQuotedInPrintableAsciiAndCutShort() {
+    start();
+    // Netty's reason for a bad version quotes it: "invalid version format: ...".
+    ch.writeInbound(ascii("HTTP/1.1\u001b[2J" + "X".repeat(500) + " 101 Switching Protocols\r\n\r\n"));
+    String description = assertFailed(null).getStatus().getDescription();
+    String reason = description.substring(description.indexOf("?<redacted>: ") + "?<redacted>: ".length());
+    assertFalse(reason.chars().anyMatch(c -> c < 0x20 || c > 0x7e), description);
+    assertTrue(reason.startsWith("invalid version format: HTTP/1.1?[2JXXX"), description);
+    assertTrue(reason.length() <= 64 + "...".length(), description);
+    assertFalse(ch.finish());
+  }
+
+  @Test
   void bytesAfterAFailedAnswerAreDropped() {
     start();
     ByteBuf frame = serverFrame("ignored");
