@@ -18,7 +18,10 @@ import java.util.concurrent.TimeUnit;
  * A request the translator never sees (a CORS preflight, which the CORS step answers) stops the head's clock too,
  * through {@link #headsAfterCodec()}, and the connection goes on waiting for the next, idle again. A request head
  * that arrives while none is awaited is pipelined behind the request in progress: it goes no further (the CORS step
- * would answer a preflight before that request's answer) and {@code onPipelined} runs.
+ * would answer a preflight before that request's answer) and {@code onPipelined} runs. From then on what the client
+ * sends is dropped before the codec, which would hold a request method for each head until an answer that never
+ * comes; reading goes on, so a client that goes away is still noticed, and one that sends more than {@value
+ * LingeringClose#LINGER_BYTES} bytes is closed.
  */
 final class FollowingRequestTimeout extends ChannelInboundHandlerAdapter {
 
@@ -34,6 +37,8 @@ final class FollowingRequestTimeout extends ChannelInboundHandlerAdapter {
   private ChannelHandlerContext ctx;
   /** The last answer ended and no request head has arrived since. */
   private boolean waiting;
+  /** A request head arrived pipelined: what the client sends is dropped, and counted here. */
+  private long droppedAfterPipelined = -1;
   /** Times the head of the request whose first byte arrived; null when none is arriving. */
   private ScheduledFuture<?> timer;
   /** Times the connection while it waits without a byte of the next request; null when it does not. */
@@ -87,7 +92,10 @@ final class FollowingRequestTimeout extends ChannelInboundHandlerAdapter {
         }
         if (!waiting) {
           ReferenceCountUtil.release(msg);
-          onPipelined.run();
+          if (droppedAfterPipelined < 0) {
+            droppedAfterPipelined = 0;
+            onPipelined.run();
+          }
           return;
         }
         cancelHeadClock(); // still waiting, unless the translator takes the request (then requestArrived)
@@ -101,6 +109,14 @@ final class FollowingRequestTimeout extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (droppedAfterPipelined >= 0 && msg instanceof ByteBuf) {
+      droppedAfterPipelined += ((ByteBuf) msg).readableBytes();
+      ReferenceCountUtil.release(msg);
+      if (droppedAfterPipelined > LingeringClose.LINGER_BYTES) {
+        ctx.close();
+      }
+      return;
+    }
     if (waiting && timer == null && msg instanceof ByteBuf && ((ByteBuf) msg).isReadable()) {
       cancelIdleClock();
       timer = ctx.executor().schedule(this::expire, timeoutNanos, TimeUnit.NANOSECONDS);

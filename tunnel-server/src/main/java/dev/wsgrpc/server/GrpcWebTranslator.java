@@ -44,8 +44,9 @@ import java.util.concurrent.TimeUnit;
  * {@link RequestMessageFraming}, ends the call INTERNAL saying why). gRPC's answer comes back as one
  * response, chunked toward HTTP/1.1 (toward HTTP/1.0 the connection's end delimits it): the response headers, the
  * data as it comes, then the trailers as a body frame flagged {@code 0x80}. A call that ends without data
- * (trailers only, e.g. an unknown method) is answered with the status in the response headers. Requests follow each other on a kept-alive connection, each checked by the {@link Gate};
- * one pipelined behind a call is not served: the call is answered, then the connection closes.
+ * (trailers only, e.g. an unknown method) is answered with the status in the response headers. Requests follow
+ * each other on a kept-alive connection, each checked by the {@link Gate}; one pipelined behind a call is not
+ * served: the call is answered, then the connection closes.
  * A body that stops arriving (no byte for {@link BrowserOptions#requestBodyTimeout()}) cancels its call and is
  * answered 408; HTTP/1.1 has no ping that would notice a client gone mid-body. Between requests, a connection that
  * carries none for {@link BrowserOptions#keepAliveTimeout()} is closed ({@link FollowingRequestTimeout}).
@@ -253,16 +254,11 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
    * A request arrived pipelined behind the call in progress (browsers never pipeline): the call is answered, then
    * the connection closes, lingering while the client still sends; the requests behind it go unanswered, for the
    * client to send again (RFC 9112 9.3.2). Closing at once cut the call, which may have run, without an answer.
-   * The socket is not read until then: read on, a client could send heads for as long as the call runs, each held by
-   * the HTTP/1.1 codec for an answer that never comes (what is left of the read that brought this one is bounded by
-   * that read). {@link LingeringClose} reads, and drops, what the client still sends once the call is answered.
+   * What the client sends meanwhile is dropped before the HTTP/1.1 codec ({@link FollowingRequestTimeout}).
    */
   private void pipelined() {
     keepAlive = false;
     pipelined = true;
-    if (!closing) {
-      ctx.channel().config().setAutoRead(false);
-    }
   }
 
   /** A gRPC-Web request whose content type is not one of the protobuf ones: 415, and the connection closes. */
@@ -331,8 +327,6 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
       streamId = openStream(headers);
       if (HttpUtil.is100ContinueExpected(request)) {
         // The client waits for this before it sends the body (RFC 9110 10.1.1): the call is admitted and open.
-        // Netty's response encoder takes a request method off its queue for the 100 too, so a request pipelined
-        // behind this one (never served: pipelined()) lends the call's answer its method (a HEAD's: no body).
         ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE,
             Unpooled.EMPTY_BUFFER));
       }
@@ -398,9 +392,6 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
 
   @Override
   public void onWritable(int id) {
-    if (pipelined) {
-      return; // the request has ended, and nothing more is read until the call is answered (pipelined())
-    }
     boolean paused = !ctx.channel().config().isAutoRead();
     super.onWritable(id);
     if (paused && id == streamId && !requestEnded) {
