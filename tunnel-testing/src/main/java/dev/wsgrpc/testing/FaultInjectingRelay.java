@@ -139,6 +139,9 @@ public final class FaultInjectingRelay implements AutoCloseable {
       try {
         int n;
         while ((n = in.read(buffer)) != -1) {
+          if (stallAfterAnswer && uplink) {
+            link.answerDue = true; // before the bytes leave: their answer may come back before this pump goes on
+          }
           int slow = uplink ? uplinkBytes : 0;
           for (int sent = 0; sent < n && !link.stalled; ) {
             int piece = slow > 0 ? Math.min(slow, n - sent) : n - sent;
@@ -149,9 +152,7 @@ public final class FaultInjectingRelay implements AutoCloseable {
               Thread.sleep(uplinkPauseMillis); // paces the link; nothing waits on it
             }
           }
-          if (stallAfterAnswer && uplink) {
-            link.answerDue = true;
-          } else if (link.answerDue && !uplink) {
+          if (link.answerDue && !uplink) {
             link.stalled = true;
           }
         }
