@@ -27,15 +27,15 @@ abstract class BridgedCallTranslator extends ChannelDuplexHandler implements Htt
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
-    this.bridge = new Http2ClientBridge(ctx, this, requestSizeWords());
+    this.bridge = new Http2ClientBridge(ctx, this, requestSize());
   }
 
   /**
-   * How a refusal of a request message over gRPC's limit says its size: {@link Http2ClientBridge#LENGTH_PREFIX_SAID},
-   * the prefix the client wrote, unless the translator framed the messages itself.
+   * Who measured the request messages, for a refusal of one over gRPC's limit: the client, in the length prefix it
+   * wrote, unless the translator framed the messages itself.
    */
-  String requestSizeWords() {
-    return Http2ClientBridge.LENGTH_PREFIX_SAID;
+  Http2ClientBridge.RequestSize requestSize() {
+    return Http2ClientBridge.RequestSize.LENGTH_PREFIX;
   }
 
   @Override

@@ -89,16 +89,24 @@ final class Http2ClientBridge {
   /** The client's receive window per stream: how far gRPC may run ahead of a slow browser. */
   static final int INITIAL_WINDOW = 256 * 1024;
 
-  /** How a refusal says a request message's size where the client wrote its length prefix (gRPC-Web, grpc-ws). */
-  static final String LENGTH_PREFIX_SAID = "its length prefix said";
+  /** Who measured the request messages gRPC may refuse, and how a refusal says their size. */
+  enum RequestSize {
+    /** The client wrote each message's length prefix (gRPC-Web, grpc-websockets). */
+    LENGTH_PREFIX("its length prefix said"),
+    /** The translator converted the client's message to protobuf and framed it (wsgrpc-json). */
+    PROTOBUF("its protobuf had");
 
-  /** How a refusal says a request message's size where the translator converted it to protobuf (wsgrpc-json). */
-  static final String PROTOBUF_HAD = "its protobuf had";
+    /** The words before the size: {@code ... but its length prefix said 5242880}. */
+    final String words;
+
+    RequestSize(String words) {
+      this.words = words;
+    }
+  }
 
   private final ChannelHandlerContext ctx;
   private final Listener listener;
-  /** {@link #LENGTH_PREFIX_SAID} or {@link #PROTOBUF_HAD}: who measured the request messages gRPC may refuse. */
-  private final String sizeWords;
+  private final RequestSize requestSize;
   private final Http2Connection connection = new DefaultHttp2Connection(false);
   private EmbeddedChannel embedded;
   private Http2ConnectionHandler http2;
@@ -112,13 +120,13 @@ final class Http2ClientBridge {
 
   /**
    * @param ctx the translator's context: bytes for gRPC are fired inbound from here
-   * @param sizeWords how gRPC's refusal of a request message over its limit says the message's size
-   *     ({@link #LENGTH_PREFIX_SAID} or {@link #PROTOBUF_HAD}, see {@link #inOurWords(Http2Headers, String)})
+   * @param requestSize how gRPC's refusal of a request message over its limit says the message's size
+   *     (see {@link #inOurWords(Http2Headers, RequestSize)})
    */
-  Http2ClientBridge(ChannelHandlerContext ctx, Listener listener, String sizeWords) {
+  Http2ClientBridge(ChannelHandlerContext ctx, Listener listener, RequestSize requestSize) {
     this.ctx = ctx;
     this.listener = listener;
-    this.sizeWords = sizeWords;
+    this.requestSize = requestSize;
     init();
   }
 
@@ -195,28 +203,28 @@ final class Http2ClientBridge {
    * gRPC's trailers, with its refusal of a request message over the server's {@code maxInboundMessageSize} in our
    * words: {@code 8 RESOURCE_EXHAUSTED} {@code expected a request message of at most 4194304 bytes but its length
    * prefix said 5242880} for grpc-java's {@code gRPC message exceeds maximum size 4194304: 5242880}, or {@code ... but
-   * its protobuf had 5242880} where the client sent no length prefix ({@code sizeWords} {@link #PROTOBUF_HAD}:
+   * its protobuf had 5242880} where the client sent no length prefix ({@link RequestSize#PROTOBUF}:
    * wsgrpc-json, whose translator converted the client's JSON to protobuf and framed it). gRPC refuses the message on
    * its 5-byte header, before it reads any of its bytes; only gRPC knows its limit (its builder's), so the limit is
    * read from its refusal. Other trailers are returned unchanged.
    */
-  static Http2Headers inOurWords(Http2Headers trailers, String sizeWords) {
+  static Http2Headers inOurWords(Http2Headers trailers, RequestSize requestSize) {
     CharSequence status = trailers.get("grpc-status");
     CharSequence message = trailers.get("grpc-message");
     if (status == null || message == null || !"8".contentEquals(status)) {
       return trailers;
     }
-    trailers.set("grpc-message", inOurWords(message, sizeWords));
+    trailers.set("grpc-message", inOurWords(message, requestSize));
     return trailers;
   }
 
   /** gRPC's description of a RESOURCE_EXHAUSTED status, in our words when it refused a message over its limit. */
-  private static CharSequence inOurWords(CharSequence description, String sizeWords) {
+  private static CharSequence inOurWords(CharSequence description, RequestSize requestSize) {
     Matcher tooLarge = GRPC_MESSAGE_TOO_LARGE.matcher(description);
     if (!tooLarge.matches()) {
       return description;
     }
-    return "expected a request message of at most " + tooLarge.group(1) + " bytes but " + sizeWords + " "
+    return "expected a request message of at most " + tooLarge.group(1) + " bytes but " + requestSize.words + " "
         + tooLarge.group(2);
   }
 
@@ -229,7 +237,7 @@ final class Http2ClientBridge {
       return null;
     }
     return refusal.withDescription(refusal.getDescription() == null ? null
-        : inOurWords(refusal.getDescription(), sizeWords).toString());
+        : inOurWords(refusal.getDescription(), requestSize).toString());
   }
 
   /** The size of {@code headers} as HTTP/2's header-list limit counts it: name, value and 32 bytes per field. */
@@ -372,13 +380,13 @@ final class Http2ClientBridge {
     @Override
     public void onHeadersRead(ChannelHandlerContext c, int streamId, Http2Headers headers, int padding,
         boolean endOfStream) {
-      listener.onHeaders(streamId, endOfStream ? inOurWords(headers, sizeWords) : headers, endOfStream);
+      listener.onHeaders(streamId, endOfStream ? inOurWords(headers, requestSize) : headers, endOfStream);
     }
 
     @Override
     public void onHeadersRead(ChannelHandlerContext c, int streamId, Http2Headers headers, int streamDependency,
         short weight, boolean exclusive, int padding, boolean endOfStream) {
-      listener.onHeaders(streamId, endOfStream ? inOurWords(headers, sizeWords) : headers, endOfStream);
+      listener.onHeaders(streamId, endOfStream ? inOurWords(headers, requestSize) : headers, endOfStream);
     }
 
     @Override

@@ -130,8 +130,8 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
 
   /** The client sent JSON: the length prefix gRPC reads is the translator's, the size of the protobuf it made. */
   @Override
-  String requestSizeWords() {
-    return Http2ClientBridge.PROTOBUF_HAD;
+  Http2ClientBridge.RequestSize requestSize() {
+    return Http2ClientBridge.RequestSize.PROTOBUF;
   }
 
   @Override
@@ -432,7 +432,7 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
     int size = request.getSerializedSize();
     if (size > maxMessageBytes) {
       fail(Status.RESOURCE_EXHAUSTED.withDescription("expected a request message of at most " + maxMessageBytes
-          + " bytes but " + Http2ClientBridge.PROTOBUF_HAD + " " + size));
+          + " bytes but " + Http2ClientBridge.RequestSize.PROTOBUF.words + " " + size));
       return;
     }
     byte[] bytes = request.toByteArray();

@@ -27,11 +27,11 @@ class Http2ClientBridgeTest {
     int dataBytes;
     Http2Headers lastHeaders;
     /** What the bridge is made with: how it says a refused request message's size. */
-    String sizeWords = Http2ClientBridge.LENGTH_PREFIX_SAID;
+    Http2ClientBridge.RequestSize requestSize = Http2ClientBridge.RequestSize.LENGTH_PREFIX;
 
     @Override
-    String requestSizeWords() {
-      return sizeWords;
+    Http2ClientBridge.RequestSize requestSize() {
+      return requestSize;
     }
 
     @Override
@@ -185,18 +185,18 @@ class Http2ClientBridgeTest {
     for (String[] other : new String[][] {{"8", "Decompressed gRPC message exceeds maximum size 4194304"},
         {"13", "gRPC message exceeds maximum size 4194304: 5242880"}}) {
       Http2Headers trailers = new DefaultHttp2Headers().set("grpc-status", other[0]).set("grpc-message", other[1]);
-      assertEquals(other[1], Http2ClientBridge.inOurWords(trailers, Http2ClientBridge.LENGTH_PREFIX_SAID)
+      assertEquals(other[1], Http2ClientBridge.inOurWords(trailers, Http2ClientBridge.RequestSize.LENGTH_PREFIX)
           .get("grpc-message").toString());
     }
     Http2Headers withoutMessage = new DefaultHttp2Headers().set("grpc-status", "8");
-    assertFalse(Http2ClientBridge.inOurWords(withoutMessage, Http2ClientBridge.LENGTH_PREFIX_SAID)
+    assertFalse(Http2ClientBridge.inOurWords(withoutMessage, Http2ClientBridge.RequestSize.LENGTH_PREFIX)
         .contains("grpc-message"));
   }
 
   @Test
   void grpcsRefusalOfAMessageTheTranslatorFramedSaysWhatItsProtobufHad() throws Exception {
     // wsgrpc-json: the client sent JSON and no length prefix; the translator wrote the prefix for its protobuf.
-    recorder.sizeWords = Http2ClientBridge.PROTOBUF_HAD;
+    recorder.requestSize = Http2ClientBridge.RequestSize.PROTOBUF;
     int id = openStream();
     server.headers(channel, id, new DefaultHttp2Headers().status("200").set("content-type", "application/grpc")
         .set("grpc-status", "8").set("grpc-message", "gRPC message exceeds maximum size 4194304: 5242880"), true);
