@@ -131,7 +131,7 @@ final class ConnectRate extends Workload {
       threads.add(thread);
     }
     long nanos;
-    CpuClock.Threads cpu;
+    CpuClock.Threads.Used cpu;
     try {
       done.await();
       nanos = System.nanoTime() - start;
@@ -163,7 +163,7 @@ final class ConnectRate extends Workload {
     return connections;
   }
 
-  private static Map<String, Double> result(int connections, long nanos, CpuClock.Threads cpu) {
+  private static Map<String, Double> result(int connections, long nanos, CpuClock.Threads.Used cpu) {
     Map<String, Double> result = new LinkedHashMap<>();
     result.put("rate", connections * 1e9 / nanos);
     result.put("client_cpu", cpu.client() / 1e3 / connections);

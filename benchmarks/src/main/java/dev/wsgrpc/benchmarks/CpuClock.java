@@ -6,6 +6,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * CPU time of everything a setup runs: this process (client and server of in-process setups) plus the program the
@@ -60,16 +62,28 @@ final class CpuClock {
    * CPU time of this JVM's threads by side, for setups whose client and server share the JVM: the server's event
    * loops ({@code bench-server}, {@code bench-boss}, see {@link Transports}) against the client's (its event loops
    * {@code bench-client}, gRPC's own threads such as name resolution and timers ({@code grpc-*}), and the thread that
-   * drives the workload). Threads that ended in between are not counted (the event loops live for the whole run);
-   * the JIT compiler and the garbage collector count for neither side.
+   * drives the workload). Each thread is followed by its id, which the JVM never reuses: a thread that started in
+   * between counts from nothing, and one that ended in between is not counted (its last CPU time can no longer be
+   * read; the event loops live for the whole run). Summing the sides as totals instead took an ended thread's earlier
+   * time away from the other threads' (gRPC's executor threads end after a minute idle): a negative CPU time per
+   * connection in a subset run of 2026-12-07. The JIT compiler and the garbage collector count for neither side.
    */
-  record Threads(long client, long server) {
+  static final class Threads {
 
     private static final java.lang.management.ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
+    /** CPU nanoseconds by thread id, of the client's threads and of the server's. */
+    private final Map<Long, Long> client;
+    private final Map<Long, Long> server;
+
+    private Threads(Map<Long, Long> client, Map<Long, Long> server) {
+      this.client = client;
+      this.server = server;
+    }
+
     static Threads now() {
-      long client = 0;
-      long server = 0;
+      Map<Long, Long> client = new HashMap<>();
+      Map<Long, Long> server = new HashMap<>();
       long self = Thread.currentThread().getId();
       for (java.lang.management.ThreadInfo info : THREADS.getThreadInfo(THREADS.getAllThreadIds())) {
         if (info == null) {
@@ -81,17 +95,29 @@ final class CpuClock {
           continue;
         }
         if (name.startsWith("bench-server") || name.startsWith("bench-boss")) {
-          server += cpu;
+          server.put(info.getThreadId(), cpu);
         } else if (name.startsWith("bench-client") || name.startsWith("grpc-") || info.getThreadId() == self) {
-          client += cpu;
+          client.put(info.getThreadId(), cpu);
         }
       }
       return new Threads(client, server);
     }
 
-    Threads since(Threads earlier) {
-      return new Threads(client - earlier.client, server - earlier.server);
+    /** The CPU each side's threads used since {@code earlier}. */
+    Used since(Threads earlier) {
+      return new Used(used(client, earlier.client), used(server, earlier.server));
     }
+
+    private static long used(Map<Long, Long> now, Map<Long, Long> earlier) {
+      long sum = 0;
+      for (Map.Entry<Long, Long> thread : now.entrySet()) {
+        sum += thread.getValue() - earlier.getOrDefault(thread.getKey(), 0L);
+      }
+      return sum;
+    }
+
+    /** CPU nanoseconds used by the client's threads and by the server's. */
+    record Used(long client, long server) {}
   }
 
   private static long cpuNanos(ProcessHandle handle) {
