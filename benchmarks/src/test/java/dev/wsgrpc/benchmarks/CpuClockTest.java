@@ -13,27 +13,11 @@ class CpuClockTest {
 
   @Test
   void aThreadThatEndsInBetweenTakesNothingAwayFromTheOthers() throws Exception {
-    CountDownLatch busy = new CountDownLatch(1);
-    CountDownLatch end = new CountDownLatch(1);
     // Named as gRPC's executor threads are (a client-side thread), which end after a minute without work.
-    Thread worker = new Thread(() -> {
-      long me = Thread.currentThread().getId();
-      while (THREADS.getThreadCpuTime(me) < 50_000_000L) {
-        Thread.onSpinWait();
-      }
-      busy.countDown();
-      try {
-        end.await();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }, "grpc-default-executor-test");
-    worker.start();
-    busy.await();
+    BusyThread worker = BusyThread.start("grpc-default-executor-test", 50_000_000L);
 
     CpuClock.Threads before = CpuClock.Threads.now();
-    end.countDown();
-    worker.join();
+    worker.end();
     CpuClock.Threads.Used used = CpuClock.Threads.now().since(before);
 
     assertTrue(used.client() >= 0, "client CPU " + used.client() + " ns (expected: >= 0)");
@@ -43,29 +27,48 @@ class CpuClockTest {
   @Test
   void aThreadThatStartsInBetweenCountsFromNothing() throws Exception {
     CpuClock.Threads before = CpuClock.Threads.now();
-    CountDownLatch busy = new CountDownLatch(1);
-    CountDownLatch end = new CountDownLatch(1);
-    Thread worker = new Thread(() -> {
-      long me = Thread.currentThread().getId();
-      while (THREADS.getThreadCpuTime(me) < 20_000_000L) {
-        Thread.onSpinWait();
-      }
-      busy.countDown();
-      try {
-        end.await();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }, "bench-server-test");
-    worker.start();
+    BusyThread worker = BusyThread.start("bench-server-test", 20_000_000L);
     try {
-      busy.await();
       CpuClock.Threads.Used used = CpuClock.Threads.now().since(before);
 
       assertTrue(used.server() >= 20_000_000L, "server CPU " + used.server() + " ns (expected: >= 20 ms)");
     } finally {
+      worker.end();
+    }
+  }
+
+  /** A thread that has used at least the given CPU time once {@link #start} returns, and waits for {@link #end}. */
+  private static final class BusyThread {
+    private final Thread thread;
+    private final CountDownLatch end = new CountDownLatch(1);
+
+    private BusyThread(String name, long cpuNanos, CountDownLatch busy) {
+      thread = new Thread(() -> {
+        long me = Thread.currentThread().getId();
+        while (THREADS.getThreadCpuTime(me) < cpuNanos) {
+          Thread.onSpinWait();
+        }
+        busy.countDown();
+        try {
+          end.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }, name);
+    }
+
+    static BusyThread start(String name, long cpuNanos) throws InterruptedException {
+      CountDownLatch busy = new CountDownLatch(1);
+      BusyThread busyThread = new BusyThread(name, cpuNanos, busy);
+      busyThread.thread.start();
+      busy.await();
+      return busyThread;
+    }
+
+    /** Lets the thread end, and waits until it has. */
+    void end() throws InterruptedException {
       end.countDown();
-      worker.join();
+      thread.join();
     }
   }
 }
