@@ -27,7 +27,8 @@ import io.netty.util.ReferenceCountUtil;
 /**
  * The upgrade step: sends the RFC 6455 opening handshake, checks the server's answer, installs the frame handlers
  * ({@link FramePipeline}) and removes itself and its HTTP codec, handing the connection to gRPC's HTTP/2 handler.
- * Bytes the server sent right after its 101 reach the frame decoder.
+ * Bytes the server sent right after its 101 reach the frame decoder. The handshake deadline ends at the 101; the
+ * server's first bytes in the tunnel then have their own wait ({@link FirstBytesWait}, the ping timeout).
  *
  * <p>Every failure becomes UNAVAILABLE with a description naming the URL and what came back, e.g. {@code "expected
  * HTTP 101 but was 403 Forbidden from wss://host/grpc (Server: nginx)"}.
@@ -173,6 +174,8 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     FramePipeline.switchToFrames(ctx, HTTP_CODEC, FramePipeline.Role.CLIENT, options.settings(),
         options.safeUrl(), new TunnelEstablishedEvent(options.requestTarget(), subprotocol,
             ctx.channel().remoteAddress(), null), () -> {
+          ctx.pipeline().addBefore(ctx.name(), FirstBytesWait.NAME,
+              new FirstBytesWait(options.settings().pingTimeout()));
           if (checkServerPreface) {
             ctx.pipeline().addBefore(ctx.name(), Http2PrefaceCheck.NAME, Http2PrefaceCheck.serverPreface());
           }

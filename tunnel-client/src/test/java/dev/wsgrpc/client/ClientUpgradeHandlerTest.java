@@ -7,9 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.internal.FramePipeline;
 import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.core.internal.Http2PrefaceCheck;
@@ -26,7 +28,9 @@ import io.grpc.netty.ProtocolNegotiationEvent;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.util.ReferenceCountUtil;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -121,15 +125,22 @@ class ClientUpgradeHandlerTest {
   /** Closes an upgraded channel: the frame handlers send a masked Close 1000, then nothing is left. */
   private static void closeUpgraded(EmbeddedChannel ch) {
     ch.close();
+    assertEquals(2, assertCloseWritten(ch, 1000, "clients close with Normal Closure"), "code only");
+    assertFalse(ch.finish());
+  }
+
+  /** Reads the masked Close the frame handlers wrote, checks its code and returns its payload's length. */
+  private static int assertCloseWritten(EmbeddedChannel ch, int expectedCode, String why) {
     ByteBuf close = ch.readOutbound();
     assertEquals(0x88, close.readUnsignedByte(), "FIN + close");
-    assertEquals(0x82, close.readUnsignedByte(), "masked, code only");
+    int length = close.readUnsignedByte();
+    assertEquals(0x80, length & 0x80, "masked");
     byte[] mask = new byte[4];
     close.readBytes(mask);
     int code = ((close.readUnsignedByte() ^ (mask[0] & 0xff)) << 8) | (close.readUnsignedByte() ^ (mask[1] & 0xff));
-    assertEquals(1000, code, "clients close with Normal Closure");
+    assertEquals(expectedCode, code, why);
     assertTrue(close.release());
-    assertFalse(ch.finish());
+    return length & 0x7f;
   }
 
   // ---- the request --------------------------------------------------------------------------------------------
@@ -325,9 +336,9 @@ class ClientUpgradeHandlerTest {
     List<String> names = ch.pipeline().names();
     int decoder = names.indexOf(FramePipeline.DECODER);
     assertEquals(Arrays.asList(FramePipeline.DECODER, FramePipeline.ENCODER, FramePipeline.KEEPALIVE,
-        FramePipeline.CONTROL, FramePipeline.BYTE_STREAM, Http2PrefaceCheck.NAME),
-        names.subList(decoder, decoder + 6));
-    assertSame(next, ch.pipeline().context(names.get(decoder + 6)).handler());
+        FramePipeline.CONTROL, FramePipeline.BYTE_STREAM, FirstBytesWait.NAME, Http2PrefaceCheck.NAME),
+        names.subList(decoder, decoder + 7));
+    assertSame(next, ch.pipeline().context(names.get(decoder + 7)).handler());
 
     assertEquals(1, next.events.size());
     ProtocolNegotiationEvent fired = assertInstanceOf(ProtocolNegotiationEvent.class, next.events.get(0));
@@ -468,18 +479,65 @@ class ClientUpgradeHandlerTest {
     closeUpgraded(ch);
   }
 
+  /** The ping timeout of the tests below: longer than the handshake timeout, which must not cut the wait. */
+  private static final long PING_TIMEOUT_MILLIS = 5_000;
+
+  private EmbeddedChannel startWithPingTimeout(Duration pingInterval) {
+    return start(WebSocketClientOptions.newBuilder(URL).settings(TunnelSettings.newBuilder()
+        .pingInterval(pingInterval).pingTimeout(Duration.ofMillis(PING_TIMEOUT_MILLIS)).build()).build());
+  }
+
   @Test
-  void successfulUpgradeStopsTheDeadline() {
-    start();
+  void theServersFirstBytesInTheTunnelStopTheWaitAfterThe101() {
+    startWithPingTimeout(Duration.ofSeconds(30));
     ch.writeInbound(ascii(accepted()));
+    ch.advanceTimeBy(PING_TIMEOUT_MILLIS - 1, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertTrue(next.exceptions.isEmpty(), "neither the handshake deadline nor the wait: " + next.exceptions);
+    ch.writeInbound(serverFrame("\0\0\0\u0004\0\0\0\0\0")); // an empty SETTINGS
+    assertEquals(1, next.reads.size());
+    ReferenceCountUtil.release(next.reads.remove(0));
+    assertNull(ch.pipeline().get(FirstBytesWait.NAME), "the wait removed itself");
     ch.advanceTimeBy(1, TimeUnit.HOURS);
     ch.runScheduledPendingTasks();
-    assertTrue(tail.exceptions.isEmpty(), "exceptions: " + tail.exceptions);
+    assertTrue(next.exceptions.isEmpty(), "exceptions: " + next.exceptions);
     assertTrue(ch.isOpen());
     ByteBuf ping = ch.readOutbound();
     assertEquals(0x89, ping.getUnsignedByte(0), "only the keepalive's ping was written");
     ping.release();
     closeUpgraded(ch);
+  }
+
+  /** gRPC's HTTP/2 client alone waited for the server's SETTINGS until its keepalive gave up (40 s). */
+  @Test
+  void aServerSilentAfterThe101EndsTheTunnelAtThePingTimeout() {
+    assertSilentAfterThe101EndsTheTunnel(startWithPingTimeout(Duration.ofSeconds(30)));
+  }
+
+  /** The wait sends nothing: it runs with pings off too. */
+  @Test
+  void aServerSilentAfterThe101EndsTheTunnelAtThePingTimeoutWithPingsOff() {
+    assertSilentAfterThe101EndsTheTunnel(startWithPingTimeout(Duration.ZERO));
+  }
+
+  private void assertSilentAfterThe101EndsTheTunnel(EmbeddedChannel ch) {
+    ch.writeInbound(ascii(accepted()));
+    ch.advanceTimeBy(PING_TIMEOUT_MILLIS - 1, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertTrue(next.exceptions.isEmpty(), "exceptions: " + next.exceptions);
+    assertNull(ch.readOutbound(), "nothing written yet");
+    ch.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+    // The one path for a silent peer (ControlFrameHandler): Close 1001, the connection closed at once, and the status
+    // (which, with the connection gone, the embedded channel's end rethrows).
+    ch.runScheduledPendingTasks();
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, ch::checkException);
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+    assertEquals("expected the server's HTTP/2 SETTINGS within 5s of the WebSocket upgrade (101) but nothing "
+        + "arrived (from ws://example.com:8080/grpc?<redacted>; sent close 1001 (Going Away))",
+        e.getStatus().getDescription());
+    assertCloseWritten(ch, 1001, "a silent peer gets Going Away");
+    assertFalse(ch.isOpen(), "a silent peer is not waited for");
+    assertFalse(ch.finish());
   }
 
   // ---- wrong answers ------------------------------------------------------------------------------------------

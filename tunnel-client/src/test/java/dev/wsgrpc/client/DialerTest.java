@@ -9,6 +9,7 @@ import dev.wsgrpc.client.InternalWebSocketClient.Step;
 import dev.wsgrpc.client.InternalWebSocketClient.StepFailure;
 import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.internal.Http11Tokens;
+import io.grpc.Status;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -127,7 +128,7 @@ class DialerTest {
   }
 
   /** A 101 for {@code head}, with a 12 KiB header (within the library's 16 KiB, beyond Netty's default 8 KiB). */
-  private static byte[] accept(String head) {
+  static byte[] accept(String head) {
     char[] big = new char[12 * 1024];
     java.util.Arrays.fill(big, 'x');
     return ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -149,6 +150,12 @@ class DialerTest {
   /** The caller's handler: collects the tunnel's bytes as text, passes events on. */
   static final class Tail extends ChannelInboundHandlerAdapter {
     final BlockingQueue<String> bytes = new LinkedBlockingQueue<>();
+    final BlockingQueue<Throwable> exceptions = new LinkedBlockingQueue<>();
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      exceptions.add(cause);
+    }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -245,6 +252,25 @@ class DialerTest {
       assertTrue(head.startsWith("GET /grpc HTTP/1.1\r\n"), head);
       assertTrue(header(head, "User-Agent").startsWith("wsgrpc-java/"), "the request channels send:\n" + head);
       f.getNow().close().await(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * {@code wsgrpc-cli forward} carries h2c, whose server speaks first: a server silent after its 101 ends the tunnel
+   * at the ping timeout, in the words channels use, rather than after the keepalive's interval and timeout (45 s).
+   */
+  @Test
+  void aServerSilentAfterThe101EndsTheTunnelAtThePingTimeout() throws Exception {
+    try (Scripted server = new Scripted((self, in, out) -> out.write(accept(self.readHead(in))))) {
+      Future<Channel> f = dial(direct(server.port())
+          .settings(TunnelSettings.newBuilder().pingTimeout(Duration.ofMillis(300)).build()).build());
+      assertTrue(f.isSuccess(), String.valueOf(f.cause()));
+      assertTrue(f.getNow().closeFuture().await(30, TimeUnit.SECONDS), "the tunnel ended");
+      Status status = Status.fromThrowable(tail.exceptions.poll(30, TimeUnit.SECONDS));
+      assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+      assertEquals("expected the server's HTTP/2 SETTINGS within 300ms of the WebSocket upgrade (101) but nothing "
+          + "arrived (from ws://127.0.0.1:" + server.port() + "/grpc; sent close 1001 (Going Away))",
+          status.getDescription());
     }
   }
 

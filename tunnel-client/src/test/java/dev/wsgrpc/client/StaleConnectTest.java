@@ -17,7 +17,9 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * A connect whose SYNs go unanswered (a black-holed address, a server whose accept queue is full) fails at the
- * handshake timeout, as in the OkHttp client and the command-line tool, not after Netty's default of 30 s.
+ * handshake timeout, as in the OkHttp client and the command-line tool, not after Netty's default of 30 s. A server
+ * that answers the upgrade and then sends nothing fails the calls at the ping timeout, not after gRPC's keepalive
+ * (40 s).
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class StaleConnectTest {
@@ -44,6 +46,26 @@ class StaleConnectTest {
       assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
       assertEquals("cannot connect to " + url + ": connection timed out after 1000 ms: /127.0.0.1:"
           + unanswered.port(), status.getDescription());
+    }
+  }
+
+  @Test
+  void aServerSilentAfterThe101FailsTheCallAtThePingTimeout() throws Exception {
+    try (DialerTest.Scripted server = new DialerTest.Scripted(
+        (self, in, out) -> out.write(DialerTest.accept(self.readHead(in))))) {
+      String url = "ws://127.0.0.1:" + server.port() + "/grpc";
+      ManagedChannel channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
+          .proxy(ProxyOptions.DIRECT)
+          .settings(TunnelSettings.newBuilder().pingTimeout(Duration.ofMillis(300)).build()).build()).build();
+      try {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> ClientCalls.blockingUnaryCall(
+            channel, AnyUnary.METHOD, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS), new byte[0]));
+        assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
+        assertEquals("expected the server's HTTP/2 SETTINGS within 300ms of the WebSocket upgrade (101) but nothing "
+            + "arrived (from " + url + "; sent close 1001 (Going Away))", e.getStatus().getDescription());
+      } finally {
+        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      }
     }
   }
 }

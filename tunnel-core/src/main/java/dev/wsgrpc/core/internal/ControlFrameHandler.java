@@ -28,8 +28,9 @@ import org.slf4j.LoggerFactory;
  *       {@link TunnelStatus#closedByPeer} (in-flight RPCs fail, the channel reconnects).</li>
  *   <li>A protocol error (a corrupt frame from the decoder, a text frame, an invalid close frame) sends Close with
  *       the matching code, then closes; gRPC sees {@link TunnelStatus#closedHere}.</li>
- *   <li>A peer that stays silent after a Ping ({@link KeepaliveHandler}) gets Close 1001 and the same treatment
- *       as a protocol error: gRPC sees UNAVAILABLE.</li>
+ *   <li>A peer that stays silent after a Ping ({@link KeepaliveHandler}), or a server after its 101 (the Netty
+ *       client's wait for its first bytes), gets Close 1001 and the same treatment as a protocol error: gRPC sees
+ *       UNAVAILABLE.</li>
  *   <li>When gRPC closes the channel, a Close with this side's normal code goes out first, so the peer can tell a
  *       clean end from a cut; unless the HTTP/2 connection inside ended in an error ({@link #http2Error}), which
  *       the Close then names like a protocol error. Once a Close is sent, outbound data is dropped and inbound data

@@ -43,11 +43,15 @@ import java.util.concurrent.TimeUnit;
  */
 public final class KeepaliveHandler extends ChannelDuplexHandler {
 
-  /** The tunnel's peer said nothing within the timeout after a Ping. */
+  /**
+   * The tunnel's peer said nothing within the ping timeout: after a Ping, or, on clients, after its 101 (the Netty
+   * client's wait for the server's first bytes in the tunnel). {@link ControlFrameHandler} ends the tunnel for it.
+   */
   public static final class PingTimeoutException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
-    PingTimeoutException(String message) {
+    /** {@code message} says what was expected within which time, and that nothing arrived. */
+    public PingTimeoutException(String message) {
       super(message, null, false, false);
     }
   }
