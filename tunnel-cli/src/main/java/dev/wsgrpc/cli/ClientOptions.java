@@ -70,7 +70,7 @@ final class ClientOptions {
   Duration pingInterval;
 
   @Option(names = "--ping-timeout", paramLabel = "DURATION", converter = DurationConverter.class,
-      description = "How long after a ping something must arrive. Default: 15s.")
+      description = "How long after a ping, and after the upgrade's 101, something must arrive. Default: 15s.")
   Duration pingTimeout;
 
   @Option(names = {"--max-inbound-frame-payload", "--max-inbound-frame"}, paramLabel = "BYTES",

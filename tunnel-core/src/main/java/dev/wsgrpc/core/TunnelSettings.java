@@ -169,8 +169,11 @@ public final class TunnelSettings {
      * on the path is taken to be dead and the tunnel is closed: on the client in-flight RPCs fail UNAVAILABLE and
      * the channel reconnects, on the server the tunnel's calls are cancelled. A peer that is still taking our data
      * (a slow reader, whose answer is queued behind that data) gets another timeout each time it has taken some;
-     * see PROTOCOL.md section 7. At least 1 ms and at most {@value #MAX_DURATION_MILLIS} ms (about 24.8 days).
-     * Default: {@value WebSocketTunnel#DEFAULT_PING_TIMEOUT_MILLIS} ms.
+     * see PROTOCOL.md section 7. The Netty client (channels and the command-line tool) also waits this long after
+     * the 101 for the server's first bytes in the tunnel (its HTTP/2 SETTINGS), with pings off too, and then ends the
+     * tunnel the same way; keep it above the 10 s a gateway in relay mode gives each upstream address it dials after
+     * the 101 (PROTOCOL.md section 2.6). At least 1 ms and at most {@value #MAX_DURATION_MILLIS} ms (about 24.8
+     * days). Default: {@value WebSocketTunnel#DEFAULT_PING_TIMEOUT_MILLIS} ms.
      */
     public Builder pingTimeout(Duration timeout) {
       this.pingTimeout = checkDuration(timeout, "pingTimeout");
@@ -178,7 +181,8 @@ public final class TunnelSettings {
     }
 
     /**
-     * Time allowed for TLS and the upgrade together; on clients also, before them, for the TCP connect (channels
+     * Time allowed for TLS and the upgrade together, up to the 101 (on the Netty client {@link #pingTimeout} then
+     * bounds the wait for the server's first bytes); on clients also, before them, for the TCP connect (channels
      * from {@code WebSocketChannels} take it as their connect timeout) and, in the command-line tool, for an HTTP
      * CONNECT proxy's answer (channels wait Netty's fixed 10 s for it). When it passes, a client's RPCs fail
      * UNAVAILABLE and the channel retries with its backoff; a server answers 408 (or, during TLS, closes the
