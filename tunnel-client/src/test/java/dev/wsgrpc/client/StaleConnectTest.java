@@ -24,11 +24,10 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class StaleConnectTest {
 
-  /** The status of a call through a channel to {@code url} with a 1 s handshake timeout. */
-  private static Status callFails(String url) throws InterruptedException {
+  /** The status of a call through a channel to {@code url} with {@code settings}. */
+  private static Status callFails(String url, TunnelSettings settings) throws InterruptedException {
     ManagedChannel channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
-        .proxy(ProxyOptions.DIRECT)
-        .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofSeconds(1)).build()).build()).build();
+        .proxy(ProxyOptions.DIRECT).settings(settings).build()).build();
     try {
       return assertThrows(StatusRuntimeException.class, () -> ClientCalls.blockingUnaryCall(
           channel, AnyUnary.METHOD, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS), new byte[0]))
@@ -42,7 +41,7 @@ class StaleConnectTest {
   void aConnectThatGetsNoAnswerFailsAtTheHandshakeTimeout() throws Exception {
     try (UnansweredPort unanswered = new UnansweredPort()) {
       String url = "ws://127.0.0.1:" + unanswered.port() + "/grpc";
-      Status status = callFails(url);
+      Status status = callFails(url, TunnelSettings.newBuilder().handshakeTimeout(Duration.ofSeconds(1)).build());
       assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
       assertEquals("cannot connect to " + url + ": connection timed out after 1000 ms: /127.0.0.1:"
           + unanswered.port(), status.getDescription());
@@ -54,18 +53,10 @@ class StaleConnectTest {
     try (DialerTest.Scripted server = new DialerTest.Scripted(
         (self, in, out) -> out.write(DialerTest.accept(self.readHead(in))))) {
       String url = "ws://127.0.0.1:" + server.port() + "/grpc";
-      ManagedChannel channel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions.newBuilder(url)
-          .proxy(ProxyOptions.DIRECT)
-          .settings(TunnelSettings.newBuilder().pingTimeout(Duration.ofMillis(300)).build()).build()).build();
-      try {
-        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> ClientCalls.blockingUnaryCall(
-            channel, AnyUnary.METHOD, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS), new byte[0]));
-        assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
-        assertEquals("expected the server's HTTP/2 SETTINGS within 300ms of the WebSocket upgrade (101) but nothing "
-            + "arrived (from " + url + "; sent close 1001 (Going Away))", e.getStatus().getDescription());
-      } finally {
-        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-      }
+      Status status = callFails(url, TunnelSettings.newBuilder().pingTimeout(Duration.ofMillis(300)).build());
+      assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
+      assertEquals("expected the server's HTTP/2 SETTINGS within 300ms of the WebSocket upgrade (101) but nothing "
+          + "arrived (from " + url + "; sent close 1001 (Going Away))", status.getDescription());
     }
   }
 }
