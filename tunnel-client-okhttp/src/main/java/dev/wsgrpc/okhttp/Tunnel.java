@@ -60,7 +60,9 @@ import okio.ByteString;
  * {@code SO_TIMEOUT}), so a tunnel on which nothing has arrived that long, while OkHttp's reader waits for the server,
  * ends with {@link Silence} (a live server answers the Ping that OkHttp sent in that time). The wait starts again
  * while OkHttp still holds messages of ours and the socket took some within that time: a Ping waits behind them.
- * OkHttp's own check alone (a Pong missing when the next Ping is due) could take two intervals. Where TLS reads below
+ * OkHttp's own check alone (a Pong missing when the next Ping is due) could take two intervals. Until the server's
+ * first message (its HTTP/2 SETTINGS) a read waits at most {@code pingTimeout}, also with pings off, as the Netty
+ * client's wait after the 101: grpc-okhttp alone waited for that SETTINGS until its keepalive gave up (40 s). Where TLS reads below
  * the Java socket (old Android versions read the file descriptor), the timeout should still apply but end the tunnel
  * with the platform's own text and without that allowance (not checked on a device).
  */
@@ -215,17 +217,21 @@ final class Tunnel extends WebSocketListener {
   }
 
   /**
-   * From now on a read on OkHttp's socket waits at most {@code pingInterval + pingTimeout} (see {@link
-   * #watchSilence}). OkHttp has set no timeout once the upgrade is done, and its reader starts only after
-   * {@link #onOpen}.
+   * From now on a read on OkHttp's socket waits at most {@code pingTimeout} until the server's first message, then
+   * {@code pingInterval + pingTimeout}, or without limit with pings off (see {@link #watchSilence}). OkHttp has set
+   * no timeout once the upgrade is done, and its reader starts only after {@link #onOpen}; the first message calls
+   * this again, on OkHttp's reader thread.
    */
   private void limitReadWaits() {
     Socket socket = rawSocket;
-    if (socket == null || options.settings().pingIntervalMillis() == 0) {
+    if (socket == null) {
       return;
     }
+    TunnelSettings settings = options.settings();
+    long wait = !serverBytesSeen ? Math.min(Integer.MAX_VALUE, settings.pingTimeoutMillis())
+        : settings.pingIntervalMillis() == 0 ? 0 : silenceMillis();
     try {
-      socket.setSoTimeout((int) silenceMillis());
+      socket.setSoTimeout((int) wait);
     } catch (SocketException e) {
       // Closed already: OkHttp's reader finds out.
     }
@@ -281,10 +287,16 @@ final class Tunnel extends WebSocketListener {
   }
 
   /**
-   * A read waited {@code pingInterval + pingTimeout}: throws {@link Silence} unless OkHttp holds messages of ours and
-   * its socket took bytes within that time.
+   * A read waited its limit ({@link #limitReadWaits}): before the server's first message, throws {@link Silence};
+   * after it, {@code pingInterval + pingTimeout}, unless OkHttp holds messages of ours and its socket took bytes
+   * within that time.
    */
   private void judgeSilence() throws Silence {
+    if (!serverBytesSeen) {
+      throw new Silence("expected the server's HTTP/2 SETTINGS within "
+          + Math.min(Integer.MAX_VALUE, options.settings().pingTimeoutMillis())
+          + " ms of the WebSocket upgrade (101) but nothing arrived");
+    }
     WebSocket ws = webSocket();
     if (ws == null || ws.queueSize() == 0
         || System.nanoTime() - lastRawWriteNanos >= TimeUnit.MILLISECONDS.toNanos(silenceMillis())) {
@@ -336,7 +348,10 @@ final class Tunnel extends WebSocketListener {
 
   @Override
   public void onMessage(WebSocket ws, ByteString bytes) {
-    serverBytesSeen = true;
+    if (!serverBytesSeen) {
+      serverBytesSeen = true;
+      limitReadWaits(); // the wait for the server's first bytes is over
+    }
     if (bytes.size() > options.settings().maxInboundFramePayload()) {
       // Where the connection's plaintext passes through InboundFrameLimit, this never happens: it refuses the
       // message at its header. Kept for connections whose plaintext it does not see.

@@ -21,6 +21,8 @@ import okhttp3.WebSocket;
 import okio.ByteString;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** {@link Tunnel}'s answers to OkHttp's events, with a WebSocket that OkHttp has failed. */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -116,12 +118,44 @@ class TunnelTest {
     }
   }
 
+  /**
+   * A server that answers the upgrade and then sends nothing: calls fail at the ping timeout, as with the Netty
+   * client, where grpc-okhttp alone waited for its SETTINGS until its keepalive gave up (40 s); with pings off too.
+   */
+  @ParameterizedTest(name = "pingInterval {0} ms")
+  @ValueSource(longs = {30_000, 0})
+  void aServerSilentAfterThe101FailsTheCallAtThePingTimeout(long pingIntervalMillis) throws Exception {
+    try (ScriptedHttpServer server = new ScriptedHttpServer((socket, head) -> {
+      socket.getOutputStream().write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+          + "Connection: Upgrade\r\nSec-WebSocket-Accept: "
+          + UpgradeAnswer.acceptFor(ScriptedHttpServer.webSocketKey(head)) + "\r\n\r\n")
+          .getBytes(StandardCharsets.ISO_8859_1));
+      socket.getOutputStream().flush();
+      socket.getInputStream().transferTo(java.io.OutputStream.nullOutputStream()); // then silent
+    })) {
+      String url = "ws://127.0.0.1:" + server.port() + "/grpc";
+      ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(OkHttpWebSocketOptions.newBuilder(url)
+          .settings(TunnelSettings.newBuilder().pingInterval(pingIntervalMillis, TimeUnit.MILLISECONDS)
+              .pingTimeout(300, TimeUnit.MILLISECONDS).build()).build()).build();
+      try {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
+            .withDeadlineAfter(30, TimeUnit.SECONDS).unary(TestEcho.payload(1)));
+        assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
+        assertEquals("expected the server's HTTP/2 SETTINGS within 300 ms of the WebSocket upgrade (101) but nothing "
+            + "arrived (from " + url + ")", e.getStatus().getDescription());
+      } finally {
+        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
   /** A socket takes at most Integer.MAX_VALUE ms as its read timeout: the text tells that wait, not the sum. */
   @Test
   void silenceTellsTheReadTimeoutTheSocketTakes() {
     Tunnel tunnel = new Tunnel(OkHttpWebSocketOptions.newBuilder(URL).settings(TunnelSettings.newBuilder()
         .pingInterval(TunnelSettings.MAX_DURATION_MILLIS, TimeUnit.MILLISECONDS)
         .pingTimeout(TunnelSettings.MAX_DURATION_MILLIS, TimeUnit.MILLISECONDS).build()).build());
+    tunnel.onMessage(new FailedWebSocket(), ByteString.of(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0})); // SETTINGS
     InputStream silent = tunnel.watchSilence(new InputStream() {
       @Override
       public int read() throws IOException {
