@@ -62,9 +62,9 @@ import okio.ByteString;
  * while OkHttp still holds messages of ours and the socket took some within that time: a Ping waits behind them.
  * OkHttp's own check alone (a Pong missing when the next Ping is due) could take two intervals. Until the server's
  * first message (its HTTP/2 SETTINGS) a read waits at most {@code pingTimeout}, also with pings off, as the Netty
- * client's wait after the 101: grpc-okhttp alone waited for that SETTINGS until its keepalive gave up (40 s). Where TLS reads below
- * the Java socket (old Android versions read the file descriptor), the timeout should still apply but end the tunnel
- * with the platform's own text and without that allowance (not checked on a device).
+ * client's wait after the 101: grpc-okhttp alone waited for that SETTINGS until its keepalive gave up (40 s). Where
+ * TLS reads below the Java socket (old Android versions read the file descriptor), the timeout should still apply but
+ * end the tunnel with the platform's own text and without that allowance (not checked on a device).
  */
 final class Tunnel extends WebSocketListener {
 

@@ -194,9 +194,10 @@ public final class TunnelSettings {
      * next Ping is due ({@code "no WebSocket Pong arrived within 30000 ms of a Ping ..."}), within two intervals.
      * After the 101 the server's first bytes (its HTTP/2 SETTINGS) must arrive within {@code pingTimeout}, with
      * pings off too ({@code "expected the server's HTTP/2 SETTINGS within 15000 ms of the WebSocket upgrade (101)
-     * but nothing arrived (from ws://host/grpc)"}). Neither is applied through a SOCKS proxy (OkHttp opens that socket itself), where OkHttp's check alone applies. At
-     * least 1 ms and at most {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days); less than 1 ms counts
-     * as 1 ms. Default: {@value TunnelSettings#DEFAULT_PING_TIMEOUT_MILLIS} ms.
+     * but nothing arrived (from ws://host/grpc)"}). Neither is applied through a SOCKS proxy (OkHttp opens that
+     * socket itself), where OkHttp's check alone applies. At least 1 ms and at most
+     * {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days); less than 1 ms counts as 1 ms. Default:
+     * {@value TunnelSettings#DEFAULT_PING_TIMEOUT_MILLIS} ms.
      */
     public Builder pingTimeout(long timeout, TimeUnit unit) {
       this.pingTimeoutMillis = timeoutMillis("pingTimeout", timeout, unit);
