@@ -612,6 +612,9 @@ public final class TunnelServerMain implements Callable<Integer> {
     if (maxInboundMessage <= 0) {
       throw badValue("--max-inbound-message", maxInboundMessage, "> 0");
     }
+    if (maxInboundMetadata <= 0) {
+      throw badValue("--max-inbound-metadata", maxInboundMetadata, "> 0");
+    }
     if (!browserOrigins.isEmpty() && mode == GatewayMode.RELAY && !(upstream.isEmpty() && upstreamFile == null)) {
       throw new ParameterException(spec.commandLine(),
           "--browser-origins needs --mode proxy: relay mode passes each tunnel's HTTP/2 bytes to an upstream unread "

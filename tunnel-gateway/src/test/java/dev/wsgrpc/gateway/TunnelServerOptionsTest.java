@@ -115,6 +115,23 @@ class TunnelServerOptionsTest {
   }
 
   /**
+   * The size limits are bad options in every mode that takes them: demo mode handed --max-inbound-metadata 0 to
+   * grpc-java's builder, which refused it only once the gateway was starting ("cannot start: maxInboundMetadataSize
+   * must be positive: 0", exit 1).
+   */
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void aSizeLimitBelowOneIsABadOptionInDemoAndProxyModes() {
+    for (String[] mode : new String[][] {{"--port=0"}, {"--port=0", "--upstream=127.0.0.1:1"}}) {
+      for (String flag : new String[] {"--max-inbound-message", "--max-inbound-metadata"}) {
+        String[] args = java.util.Arrays.copyOf(mode, mode.length + 1);
+        args[mode.length] = flag + "=0";
+        assertRefused(flag + ": 0 (expected: > 0)", run(Map.of(), args));
+      }
+    }
+  }
+
+  /**
    * Every duration is refused at start outside 1 ms to about 24.8 days (0 too, where it turns the timer off), in every
    * mode: a longer one overflowed when its timer was set (--drain-timeout 999999999999h crashed with "long overflow"
    * at SIGTERM; --idle-timeout and --upstream-keepalive when a tunnel opened in relay mode; --reflection-refresh
