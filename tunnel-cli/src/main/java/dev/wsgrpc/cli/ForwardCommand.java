@@ -73,7 +73,8 @@ final class ForwardCommand implements Callable<Integer> {
       options = client.toOptions(to);
       listenAddress = OptionValues.parseHostAndPort(listen, "--listen", true);
     } catch (IllegalArgumentException e) {
-      err.println("forward: " + e.getMessage());
+      // The library calls the URL "url"; here it is --to.
+      err.println("forward: " + e.getMessage().replaceFirst("^url: ", "--to: "));
       err.flush();
       return WsgrpcCli.USAGE;
     }

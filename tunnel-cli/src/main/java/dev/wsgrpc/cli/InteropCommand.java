@@ -62,7 +62,8 @@ final class InteropCommand implements Callable<Integer> {
     try {
       for (String c : cases) {
         if (!InteropCases.ALL_CASES.contains(c)) {
-          throw new IllegalArgumentException("--case: " + c + " (expected one of " + InteropCases.ALL_CASES + ")");
+          throw new IllegalArgumentException("--case: " + c + " (expected: one of "
+              + String.join(", ", InteropCases.ALL_CASES) + ")");
         }
       }
       if (!clientKind.equals("netty") && !clientKind.equals("okhttp")) {

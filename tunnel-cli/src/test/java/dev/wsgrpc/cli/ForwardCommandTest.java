@@ -8,7 +8,7 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import org.junit.jupiter.api.Test;
 
-/** {@code forward}: a listener it cannot open is reported with its address, and the command ends. */
+/** {@code forward}: a listener it cannot open is reported with its address, and the command ends; a bad --to too. */
 class ForwardCommandTest {
 
   @Test
@@ -23,5 +23,16 @@ class ForwardCommandTest {
       assertEquals("1 forward: cannot listen on 127.0.0.1:" + taken.getLocalPort() + ": Address already in use\n",
           exit + " " + err.toString().replace(System.lineSeparator(), "\n"));
     }
+  }
+
+  @Test
+  void aUrlThatIsNotAWebSocketOneIsRefusedUnderToItsFlag() {
+    StringWriter err = new StringWriter();
+    picocli.CommandLine cli = new picocli.CommandLine(new WsgrpcCli());
+    cli.setErr(new PrintWriter(err));
+    int exit = cli.execute("forward", "--to", "http://127.0.0.1:1/grpc");
+    // It said "url: ...", a name forward has no option for.
+    assertEquals("2 forward: --to: http://127.0.0.1:1/grpc (expected: a ws:// or wss:// URL)\n",
+        exit + " " + err.toString().replace(System.lineSeparator(), "\n"));
   }
 }

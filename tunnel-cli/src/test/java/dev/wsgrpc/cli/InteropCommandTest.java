@@ -58,6 +58,16 @@ class InteropCommandTest {
   }
 
   @Test
+  void anUnknownCaseIsRefusedListingTheCases() {
+    // It read "--case: foo (expected one of [empty_unary, ...])", not as the other refusals.
+    assertEquals("2 interop: --case: foo (expected: one of empty_unary, large_unary, client_streaming, "
+        + "server_streaming, ping_pong, empty_stream, cancel_after_begin, cancel_after_first_response, "
+        + "timeout_on_sleeping_server, custom_metadata, status_code_and_message, special_status_message, "
+        + "unimplemented_method, unimplemented_service)\n",
+        run("interop", "--case", "foo", "ws://127.0.0.1:1/grpc").replace(System.lineSeparator(), "\n"));
+  }
+
+  @Test
   void twoBearerSubprotocolsAreRefusedWithoutShowingEither() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> okHttp("ws://h/grpc", "--subprotocols", "bearer.S3CRET-one,wsgrpc.v1,Bearer.S3CRET-two"));
