@@ -144,7 +144,7 @@ class TunnelServerJarTest {
         "--trusted-proxies=proxy.example.com", "--trusted-proxies: proxy.example.com (expected: an IP address",
         "--max-tunnels=0", "--max-tunnels: 0 (expected: > 0)",
         "--max-inbound-frame=0", "--max-inbound-frame: 0 (expected: > 0)",
-        "--ipv6-client-prefix=0", "--ipv6-client-prefix: 0 (expected: 1 <= ",
+        "--ipv6-client-prefix=0", "--ipv6-client-prefix: 0 (expected: 1 to 128)",
         "--forwarded-header=X-Real-IP", "--forwarded-header: X-Real-IP (expected: X-Forwarded-For or Forwarded)");
     for (Map.Entry<String, String> c : cases.entrySet()) {
       try (TunnelServerJar bad = TunnelServerJar.start(c.getKey())) {

@@ -866,12 +866,15 @@ public final class TunnelServerMain implements Callable<Integer> {
       "upstreamKeepAlive", "--upstream-keepalive",
       "upstreamKeepAliveTimeout", "--upstream-keepalive-timeout");
 
-  /** Runs one library setter for {@code flag}; a value it refuses is reported as {@code "--flag: value (...)"}. */
+  /**
+   * Runs one library setter for {@code flag}; a value it refuses is reported as {@code "--flag: value (...)"}, a range
+   * as the other flags give theirs ({@code "1 to 128"}, not the library's {@code "1 <= ipv6ClientPrefix <= 128"}).
+   */
   private void set(String flag, Runnable setter) {
     try {
       setter.run();
     } catch (InvalidValueException e) {
-      throw badValue(flag, e.value(), e.expected());
+      throw badValue(flag, e.value(), e.expected().replace(" <= " + e.name() + " <= ", " to "));
     }
   }
 

@@ -131,6 +131,18 @@ class TunnelServerOptionsTest {
     }
   }
 
+  /** A range reads as the flags' own ranges do (--port: "0 to 65535"): it named the library's setting in the flag's. */
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void aValueOutOfItsRangeIsRefusedWithTheRangeAlone() {
+    assertRefused("--ipv6-client-prefix: 129 (expected: 1 to 128)", run(Map.of(), "--ipv6-client-prefix=129"));
+    assertRefused("--max-rst-frames: -1 (expected: 0 to 2147483646)", run(Map.of(), "--max-rst-frames=-1"));
+    assertRefused("--max-request-headers: 100 (expected: 256 to 1048576)",
+        run(Map.of(), "--max-request-headers=100"));
+    assertRefused("--max-control-frames: -1 (expected: 0 to 2147483646)",
+        run(Map.of(), "--mode=relay", "--upstream=127.0.0.1:1", "--max-control-frames=-1"));
+  }
+
   /**
    * Every duration is refused at start outside 1 ms to about 24.8 days (0 too, where it turns the timer off), in every
    * mode: a longer one overflowed when its timer was set (--drain-timeout 999999999999h crashed with "long overflow"
