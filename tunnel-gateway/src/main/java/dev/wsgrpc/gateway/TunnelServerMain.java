@@ -256,7 +256,8 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   @Option(names = "--max-request-headers", paramLabel = "BYTES",
       defaultValue = "" + WebSocketServerOptions.DEFAULT_MAX_REQUEST_HEADER_BYTES,
-      description = "Largest upgrade request headers accepted; more get 431. Default: ${DEFAULT-VALUE}. "
+      description = "Largest upgrade request headers accepted (256 to 1048576); more get 431. "
+          + "Default: ${DEFAULT-VALUE}. "
           + "Env: TUNNEL_MAX_REQUEST_HEADERS.")
   int maxRequestHeaders;
 

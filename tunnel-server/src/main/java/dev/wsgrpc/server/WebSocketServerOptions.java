@@ -251,14 +251,18 @@ public final class WebSocketServerOptions {
       return this;
     }
 
-    /** The longest request line accepted; longer gets 414. Default: {@value #DEFAULT_MAX_REQUEST_LINE_BYTES}. */
+    /**
+     * The longest request line accepted; longer gets 414. From 64 to 1048576 bytes. Default:
+     * {@value #DEFAULT_MAX_REQUEST_LINE_BYTES}.
+     */
     public Builder maxRequestLineBytes(int bytes) {
       this.maxRequestLineBytes = checkInRange(bytes, 64, 1 << 20, "maxRequestLineBytes");
       return this;
     }
 
     /**
-     * The most request header bytes accepted; more gets 431. Default: {@value #DEFAULT_MAX_REQUEST_HEADER_BYTES}.
+     * The most request header bytes accepted; more gets 431. From 256 to 1048576 bytes. Default:
+     * {@value #DEFAULT_MAX_REQUEST_HEADER_BYTES}.
      */
     public Builder maxRequestHeaderBytes(int bytes) {
       this.maxRequestHeaderBytes = checkInRange(bytes, 256, 1 << 20, "maxRequestHeaderBytes");
