@@ -186,7 +186,8 @@ final class ClientOptions {
     } catch (URISyntaxException e) {
       throw new IllegalArgumentException("--proxy: " + redact(spec) + " (expected: [http://][USER:PASSWORD@]HOST:PORT)");
     }
-    if (!"http".equals(uri.getScheme().toLowerCase(Locale.ROOT)) || uri.getHost() == null || uri.getPort() == -1) {
+    if (!"http".equals(uri.getScheme().toLowerCase(Locale.ROOT)) || uri.getHost() == null || uri.getPort() < 1
+        || uri.getPort() > 65535) {
       throw new IllegalArgumentException("--proxy: " + redact(spec) + " (expected: [http://][USER:PASSWORD@]HOST:PORT)");
     }
     String host = uri.getHost().startsWith("[") ? uri.getHost().substring(1, uri.getHost().length() - 1)

@@ -101,6 +101,10 @@ class ClientOptionsTest {
     assertEquals("--proxy: <redacted>@proxy (expected: [http://][USER:PASSWORD@]HOST:PORT)",
         assertThrows(IllegalArgumentException.class, () -> parse("ws://h/", "--proxy", "u:secret@proxy"))
             .getMessage());
+    // A port out of range: it said "--proxy: 0 (expected: between 1 and 65535)", the port alone.
+    assertEquals("--proxy: <redacted>@proxy:0 (expected: [http://][USER:PASSWORD@]HOST:PORT)",
+        assertThrows(IllegalArgumentException.class, () -> parse("ws://h/", "--proxy", "u:secret@proxy:0"))
+            .getMessage());
     assertEquals("--connect-to: h:x (expected: HOST:PORT)",
         assertThrows(IllegalArgumentException.class, () -> parse("ws://h/", "--connect-to", "h:x")).getMessage());
   }
