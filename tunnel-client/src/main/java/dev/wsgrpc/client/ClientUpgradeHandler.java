@@ -174,11 +174,13 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     FramePipeline.switchToFrames(ctx, HTTP_CODEC, FramePipeline.Role.CLIENT, options.settings(),
         options.safeUrl(), new TunnelEstablishedEvent(options.requestTarget(), subprotocol,
             ctx.channel().remoteAddress(), null), () -> {
-          ctx.pipeline().addBefore(ctx.name(), FirstBytesWait.NAME,
-              new FirstBytesWait(options.settings().pingTimeout()));
           if (checkServerPreface) {
             ctx.pipeline().addBefore(ctx.name(), Http2PrefaceCheck.NAME, Http2PrefaceCheck.serverPreface());
           }
+          // After the check where there is one: a server that sent part of a frame header and stopped is waited
+          // for no longer than a silent one.
+          ctx.pipeline().addBefore(ctx.name(), FirstBytesWait.NAME,
+              new FirstBytesWait(options.settings().pingTimeout()));
           fireProtocolNegotiationEvent(ctx);
         });
   }

@@ -336,7 +336,7 @@ class ClientUpgradeHandlerTest {
     List<String> names = ch.pipeline().names();
     int decoder = names.indexOf(FramePipeline.DECODER);
     assertEquals(Arrays.asList(FramePipeline.DECODER, FramePipeline.ENCODER, FramePipeline.KEEPALIVE,
-        FramePipeline.CONTROL, FramePipeline.BYTE_STREAM, FirstBytesWait.NAME, Http2PrefaceCheck.NAME),
+        FramePipeline.CONTROL, FramePipeline.BYTE_STREAM, Http2PrefaceCheck.NAME, FirstBytesWait.NAME),
         names.subList(decoder, decoder + 7));
     assertSame(next, ch.pipeline().context(names.get(decoder + 7)).handler());
 
@@ -520,8 +520,21 @@ class ClientUpgradeHandlerTest {
     assertSilentAfterThe101EndsTheTunnel(startWithPingTimeout(Duration.ZERO));
   }
 
+  /** A few bytes are not yet the SETTINGS: the wait goes on (the preface check holds them until it has nine). */
+  @Test
+  void aServerThatSendsPartOfAFrameHeaderAfterThe101IsWaitedForNoLongerThanASilentOne() {
+    EmbeddedChannel ch = startWithPingTimeout(Duration.ofSeconds(30));
+    ch.writeInbound(ascii(accepted()));
+    ch.writeInbound(serverFrame("\0\0\0\u0004"));
+    assertTheWaitEndsTheTunnelAtThePingTimeout(ch);
+  }
+
   private void assertSilentAfterThe101EndsTheTunnel(EmbeddedChannel ch) {
     ch.writeInbound(ascii(accepted()));
+    assertTheWaitEndsTheTunnelAtThePingTimeout(ch);
+  }
+
+  private void assertTheWaitEndsTheTunnelAtThePingTimeout(EmbeddedChannel ch) {
     ch.advanceTimeBy(PING_TIMEOUT_MILLIS - 1, TimeUnit.MILLISECONDS);
     ch.runScheduledPendingTasks();
     assertTrue(next.exceptions.isEmpty(), "exceptions: " + next.exceptions);
