@@ -61,8 +61,9 @@ import okio.ByteString;
  * ends with {@link Silence} (a live server answers the Ping that OkHttp sent in that time). The wait starts again
  * while OkHttp still holds messages of ours and the socket took some within that time: a Ping waits behind them.
  * OkHttp's own check alone (a Pong missing when the next Ping is due) could take two intervals. Until the server's
- * first message (its HTTP/2 SETTINGS) a read waits at most {@code pingTimeout}, also with pings off, as the Netty
- * client's wait after the 101: grpc-okhttp alone waited for that SETTINGS until its keepalive gave up (40 s). Where
+ * HTTP/2 SETTINGS have arrived (the first 9 bytes begin that frame), the reads together wait at most
+ * {@code pingTimeout} from the 101, also with pings off, as the Netty client's wait: a deadline, which no Ping or
+ * Pong read meanwhile extends. grpc-okhttp alone waited for those SETTINGS until its keepalive gave up (40 s). Where
  * TLS reads below the Java socket (old Android versions read the file descriptor), the timeout should still apply but
  * end the tunnel with the platform's own text and without that allowance (not checked on a device).
  */
@@ -107,13 +108,18 @@ final class Tunnel extends WebSocketListener {
    * grpc-okhttp read.
    */
   private boolean prefaceChecked;
+  /**
+   * After the 101, until {@link #prefaceChecked}: reads on OkHttp's socket wait no longer than {@link
+   * #settingsDeadlineNanos} (see {@link #watchSilence}); false through a SOCKS proxy.
+   */
+  private volatile boolean awaitingSettings;
+  /** {@code pingTimeout} after the 101 ({@link System#nanoTime}), while {@link #awaitingSettings}. */
+  private volatile long settingsDeadlineNanos;
   private volatile boolean tcpConnected;
   /** OkHttp's socket (the plain TCP one, under TLS for wss), once connected; null through a SOCKS proxy. */
   private volatile Socket rawSocket;
   /** When OkHttp's socket last took bytes ({@link System#nanoTime}). */
   private volatile long lastRawWriteNanos;
-  /** A message from the server has arrived (the first carries its HTTP/2 SETTINGS). */
-  private volatile boolean serverBytesSeen;
   private volatile InetSocketAddress localAddress;
   private volatile InetSocketAddress remoteAddress;
   private volatile ProxyChooser.Choice proxy;
@@ -211,30 +217,49 @@ final class Tunnel extends WebSocketListener {
     }
     if (problem != null) {
       ws.cancel();
-    } else {
-      limitReadWaits();
+    } else if (rawSocket != null) {
+      // OkHttp's reader starts only after onOpen: its first read sets the socket's timeout (watchSilence).
+      settingsDeadlineNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.settings().pingTimeoutMillis());
+      awaitingSettings = true;
     }
   }
 
   /**
-   * From now on a read on OkHttp's socket waits at most {@code pingTimeout} until the server's first message, then
-   * {@code pingInterval + pingTimeout}, or without limit with pings off (see {@link #watchSilence}). OkHttp has set
-   * no timeout once the upgrade is done, and its reader starts only after {@link #onOpen}; the first message calls
-   * this again, on OkHttp's reader thread.
+   * The server's SETTINGS have arrived: from now on a read on OkHttp's socket waits at most {@code pingInterval +
+   * pingTimeout}, or without limit with pings off (see {@link #watchSilence}). Called on OkHttp's reader thread.
    */
   private void limitReadWaits() {
+    awaitingSettings = false;
+    setReadTimeout(options.settings().pingIntervalMillis() == 0 ? 0 : silenceMillis());
+  }
+
+  /** Sets the read timeout of OkHttp's socket (OkHttp has set none once the upgrade is done). */
+  private void setReadTimeout(long millis) {
     Socket socket = rawSocket;
     if (socket == null) {
       return;
     }
-    TunnelSettings settings = options.settings();
-    long wait = !serverBytesSeen ? Math.min(Integer.MAX_VALUE, settings.pingTimeoutMillis())
-        : settings.pingIntervalMillis() == 0 ? 0 : silenceMillis();
     try {
-      socket.setSoTimeout((int) wait);
+      socket.setSoTimeout((int) millis);
     } catch (SocketException e) {
       // Closed already: OkHttp's reader finds out.
     }
+  }
+
+  /**
+   * Before a read on OkHttp's socket while the server's SETTINGS are awaited: the read may wait what is left of
+   * {@code pingTimeout} after the 101; throws {@link Silence} once nothing is left.
+   */
+  private void limitWaitForSettings() throws Silence {
+    if (!awaitingSettings) {
+      return;
+    }
+    long left = settingsDeadlineNanos - System.nanoTime();
+    if (left <= 0) {
+      throw new Silence("expected the server's HTTP/2 SETTINGS within " + options.settings().pingTimeoutMillis()
+          + " ms of the WebSocket upgrade (101) but nothing arrived");
+    }
+    setReadTimeout(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
   }
 
   /** {@code pingInterval + pingTimeout}, at most the longest read timeout a socket takes. */
@@ -258,13 +283,16 @@ final class Tunnel extends WebSocketListener {
   /**
    * The stream OkHttp reads the connection from ({@code in}, its socket's own), judging a read that times out (see
    * {@link #limitReadWaits}): the path is silent, unless OkHttp still holds messages of ours and the socket took some
-   * within {@code pingInterval + pingTimeout}, so that a Ping may wait behind them; then the read goes on.
+   * within {@code pingInterval + pingTimeout}, so that a Ping may wait behind them; then the read goes on. Until the
+   * server's SETTINGS have arrived, each read waits only what is left of the time they may take ({@link
+   * #limitWaitForSettings}).
    */
   InputStream watchSilence(InputStream in) {
     return new FilterInputStream(in) {
       @Override
       public int read() throws IOException {
         while (true) {
+          limitWaitForSettings();
           try {
             return super.read();
           } catch (SocketTimeoutException e) {
@@ -276,6 +304,7 @@ final class Tunnel extends WebSocketListener {
       @Override
       public int read(byte[] b, int off, int len) throws IOException {
         while (true) {
+          limitWaitForSettings();
           try {
             return super.read(b, off, len);
           } catch (SocketTimeoutException e) {
@@ -287,15 +316,14 @@ final class Tunnel extends WebSocketListener {
   }
 
   /**
-   * A read waited its limit ({@link #limitReadWaits}): before the server's first message, throws {@link Silence};
-   * after it, {@code pingInterval + pingTimeout}, unless OkHttp holds messages of ours and its socket took bytes
-   * within that time.
+   * A read waited its limit: while the server's SETTINGS are awaited, nothing (the next read judges what is left of
+   * that wait, {@link #limitWaitForSettings}); after them, {@code pingInterval + pingTimeout} ({@link
+   * #limitReadWaits}): throws {@link Silence} unless OkHttp holds messages of ours and its socket took bytes within
+   * that time.
    */
   private void judgeSilence() throws Silence {
-    if (!serverBytesSeen) {
-      throw new Silence("expected the server's HTTP/2 SETTINGS within "
-          + Math.min(Integer.MAX_VALUE, options.settings().pingTimeoutMillis())
-          + " ms of the WebSocket upgrade (101) but nothing arrived");
+    if (awaitingSettings) {
+      return;
     }
     WebSocket ws = webSocket();
     if (ws == null || ws.queueSize() == 0
@@ -348,10 +376,6 @@ final class Tunnel extends WebSocketListener {
 
   @Override
   public void onMessage(WebSocket ws, ByteString bytes) {
-    if (!serverBytesSeen) {
-      serverBytesSeen = true;
-      limitReadWaits(); // the wait for the server's first bytes is over
-    }
     if (bytes.size() > options.settings().maxInboundFramePayload()) {
       // Where the connection's plaintext passes through InboundFrameLimit, this never happens: it refuses the
       // message at its header. Kept for connections whose plaintext it does not see.
@@ -359,6 +383,7 @@ final class Tunnel extends WebSocketListener {
       return;
     }
     String notHttp2 = null;
+    boolean settingsArrived = false;
     lock.lock();
     try {
       while (inbound.size() >= INBOUND_LIMIT && failure == null && !closedLocally) {
@@ -370,10 +395,10 @@ final class Tunnel extends WebSocketListener {
           notHttp2 = notHttp2Settings(inbound);
           if (notHttp2 == null) {
             prefaceChecked = true; // grpc-okhttp may read from now on
+            settingsArrived = true;
           } else {
             // Decided before grpc-okhttp's reader can take any of it: it stays unread, the reader gets this
             // failure, and calls waiting for the server's SETTINGS get its status.
-            serverBytesSeen = false;
             failure = TunnelFailure.closedHere(peer, 1002, notHttp2);
           }
         }
@@ -383,6 +408,9 @@ final class Tunnel extends WebSocketListener {
       Thread.currentThread().interrupt();
     } finally {
       lock.unlock();
+    }
+    if (settingsArrived) {
+      limitReadWaits(); // the wait for the server's SETTINGS is over
     }
     if (notHttp2 != null) {
       ws.close(1002, notHttp2);
@@ -425,7 +453,6 @@ final class Tunnel extends WebSocketListener {
 
   @Override
   public void onMessage(WebSocket ws, String text) {
-    serverBytesSeen = true;
     refuse(ws, 1003, "expected binary frames but was a text frame");
   }
 
@@ -579,12 +606,17 @@ final class Tunnel extends WebSocketListener {
   }
 
   /**
-   * How this tunnel ended, if it ended before any message from the server arrived: grpc-okhttp never saw the
-   * server's SETTINGS, so its connection never became ready and the calls waiting for it fail with grpc-okhttp's
-   * own text. Null while open or once the server has sent a message.
+   * How this tunnel ended, if it ended before the server's SETTINGS arrived (its first 9 bytes in the tunnel found
+   * to begin that frame): grpc-okhttp never read them, so its connection never became ready and the calls waiting
+   * for it fail with grpc-okhttp's own text. Null while open or once the server's SETTINGS have arrived.
    */
-  TunnelFailure failureBeforeServerBytes() {
-    return serverBytesSeen ? null : failure();
+  TunnelFailure failureBeforeServerSettings() {
+    lock.lock();
+    try {
+      return prefaceChecked ? null : failure;
+    } finally {
+      lock.unlock();
+    }
   }
 
   // ---- the byte streams grpc-okhttp uses ----

@@ -82,7 +82,7 @@ final class TunnelSocketFactory extends SocketFactory {
   private final OkHttpWebSocketOptions options;
   private final OkHttpClient base;
   private final ProxyChooser proxies;
-  /** The tunnel most recently asked for; see {@link #latestFailureBeforeServerBytes()}. */
+  /** The tunnel most recently asked for; see {@link #latestFailureBeforeServerSettings()}. */
   private volatile Tunnel latest;
   /** Tunnels whose upgrade is under way; see {@link #shutdownNow()}. */
   private final Set<Tunnel> upgrading = Collections.newSetFromMap(new ConcurrentHashMap<Tunnel, Boolean>());
@@ -169,16 +169,16 @@ final class TunnelSocketFactory extends SocketFactory {
   }
 
   /**
-   * How the channel's most recent tunnel ended, if it ended after its upgrade but before the server's first message
-   * (for example a Close 1013 from a relay-mode gateway without an upstream). grpc-okhttp fails the calls waiting
-   * for that connection with {@code "End of stream or IOException"} and no cause, and no stream of theirs ever
-   * names the tunnel; {@link TunnelStatusInterceptor} asks here. Null while that tunnel is open or connecting, or
-   * once its server has sent a message. A later tunnel replaces the answer, so a failure is never given to calls
+   * How the channel's most recent tunnel ended, if it ended after its upgrade but before the server's HTTP/2
+   * SETTINGS (for example a Close 1013 from a relay-mode gateway without an upstream). grpc-okhttp fails the calls
+   * waiting for that connection with {@code "End of stream or IOException"} and no cause, and no stream of theirs
+   * ever names the tunnel; {@link TunnelStatusInterceptor} asks here. Null while that tunnel is open or connecting,
+   * or once its server's SETTINGS have arrived. A later tunnel replaces the answer, so a failure is never given to calls
    * that a newer connection attempt failed.
    */
-  TunnelFailure latestFailureBeforeServerBytes() {
+  TunnelFailure latestFailureBeforeServerSettings() {
     Tunnel t = latest;
-    return t == null ? null : t.failureBeforeServerBytes();
+    return t == null ? null : t.failureBeforeServerSettings();
   }
 
   @Override

@@ -23,7 +23,7 @@ import java.net.SocketAddress;
  * or RESOURCE_EXHAUSTED after a close 1009. It learns each RPC's tunnel from the transport's local address (a
  * {@link TunnelLocalAddress}). A call that never got a stream (it waited for a connection whose tunnel ended before
  * the server's SETTINGS, say after a Close 1013 right after the 101) has no tunnel of its own: it gets the status
- * of the channel's latest tunnel if that one ended so ({@link TunnelSocketFactory#latestFailureBeforeServerBytes}),
+ * of the channel's latest tunnel if that one ended so ({@link TunnelSocketFactory#latestFailureBeforeServerSettings}),
  * e.g. UNAVAILABLE {@code "WebSocket closed by ws://host/grpc with 1013 (Try Again Later): no upstream gRPC server
  * reachable"}, the Netty client's words. Statuses from the server and from gRPC itself (deadlines, cancellation,
  * GOAWAY) pass unchanged.
@@ -58,7 +58,7 @@ final class TunnelStatusInterceptor implements ClientInterceptor {
   /**
    * {@code status}, or the status of the tunnel failure behind it: the one in its causes, else the end of
    * {@code tunnel} (the call's, null when it got no stream), else, for a call without a stream, an end of the
-   * channel's latest tunnel before the server's first message.
+   * channel's latest tunnel before the server's SETTINGS.
    */
   static Status describe(Status status, Tunnel tunnel, TunnelSocketFactory tunnels) {
     if (status.isOk()) {
@@ -71,7 +71,7 @@ final class TunnelStatusInterceptor implements ClientInterceptor {
     if (!isConnectionLoss(status)) {
       return status;
     }
-    TunnelFailure ended = tunnel != null ? tunnel.failure() : tunnels.latestFailureBeforeServerBytes();
+    TunnelFailure ended = tunnel != null ? tunnel.failure() : tunnels.latestFailureBeforeServerSettings();
     return ended != null ? ended.status() : status;
   }
 

@@ -2,18 +2,22 @@ package dev.wsgrpc.okhttp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import dev.wsgrpc.testing.proto.EchoGrpc;
+import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ProtocolException;
+import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import okhttp3.Protocol;
 import okhttp3.Request;
 import okhttp3.Response;
@@ -92,10 +96,7 @@ class TunnelTest {
   void aTunnelThatDoesNotBeginWithHttp2SettingsFailsWith1002QuotingHowItBegan() throws Exception {
     byte[] notHttp2 = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
     try (ScriptedHttpServer server = new ScriptedHttpServer((socket, head) -> {
-      socket.getOutputStream().write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-          + "Connection: Upgrade\r\nSec-WebSocket-Accept: "
-          + UpgradeAnswer.acceptFor(ScriptedHttpServer.webSocketKey(head)) + "\r\n\r\n")
-          .getBytes(StandardCharsets.ISO_8859_1));
+      answer101(socket, head);
       // One binary message, as a relay in front of a port that speaks HTTP/1.1 passes its answer on.
       socket.getOutputStream().write(new byte[] {(byte) 0x82, (byte) notHttp2.length});
       socket.getOutputStream().write(notHttp2);
@@ -125,24 +126,75 @@ class TunnelTest {
   @ParameterizedTest(name = "pingInterval {0} ms")
   @ValueSource(longs = {30_000, 0})
   void aServerSilentAfterThe101FailsTheCallAtThePingTimeout(long pingIntervalMillis) throws Exception {
-    try (ScriptedHttpServer server = new ScriptedHttpServer((socket, head) -> {
-      socket.getOutputStream().write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-          + "Connection: Upgrade\r\nSec-WebSocket-Accept: "
-          + UpgradeAnswer.acceptFor(ScriptedHttpServer.webSocketKey(head)) + "\r\n\r\n")
-          .getBytes(StandardCharsets.ISO_8859_1));
+    assertTheCallFailsWithoutSettings(pingIntervalMillis, 300, (socket, head) -> {
+      answer101(socket, head);
+      socket.getInputStream().transferTo(java.io.OutputStream.nullOutputStream()); // then silent
+    });
+  }
+
+  /**
+   * The wait for the server's SETTINGS is a deadline from the 101: a server that answers every Ping with a Pong
+   * but sends no HTTP/2 (a relay whose upstream accepted TCP and hung) does not extend it; it did, since a read
+   * timeout starts again with every byte read.
+   */
+  @Test
+  void pongsDoNotExtendTheWaitForTheServersSettings() throws Exception {
+    AtomicInteger pongs = new AtomicInteger();
+    assertTheCallFailsWithoutSettings(TunnelSettings.MIN_PING_INTERVAL_MILLIS, 1000, (socket, head) -> {
+      socket.setTcpNoDelay(true);
+      answer101(socket, head);
+      DataInputStream in = new DataInputStream(socket.getInputStream());
+      while (true) {
+        byte[] frame = ScriptedHttpServer.readFrame(in);
+        if (frame[0] == 0x9) {
+          socket.getOutputStream().write(new byte[] {(byte) 0x8a, (byte) (frame.length - 1)});
+          socket.getOutputStream().write(frame, 1, frame.length - 1);
+          socket.getOutputStream().flush();
+          pongs.incrementAndGet();
+        }
+      }
+    });
+    assertTrue(pongs.get() > 0, "no Ping was answered");
+  }
+
+  /**
+   * The wait ends with the server's SETTINGS, not with any message: an empty one, or one shorter than a frame
+   * header, leaves it running.
+   */
+  @ParameterizedTest(name = "{0} bytes")
+  @ValueSource(ints = {0, 5})
+  void aServerSilentAfterLessThanAFrameHeaderFailsTheCallAtThePingTimeout(int length) throws Exception {
+    assertTheCallFailsWithoutSettings(30_000, 300, (socket, head) -> {
+      answer101(socket, head);
+      socket.getOutputStream().write(new byte[] {(byte) 0x82, (byte) length});
+      socket.getOutputStream().write(new byte[] {0, 0, 0, 4, 0}, 0, length); // the start of a SETTINGS frame
       socket.getOutputStream().flush();
       socket.getInputStream().transferTo(java.io.OutputStream.nullOutputStream()); // then silent
-    })) {
+    });
+  }
+
+  private static void answer101(Socket socket, String head) throws IOException {
+    socket.getOutputStream().write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        + "Connection: Upgrade\r\nSec-WebSocket-Accept: "
+        + UpgradeAnswer.acceptFor(ScriptedHttpServer.webSocketKey(head)) + "\r\n\r\n")
+        .getBytes(StandardCharsets.ISO_8859_1));
+    socket.getOutputStream().flush();
+  }
+
+  /** A call to a server that plays {@code script} fails at the ping timeout for want of the server's SETTINGS. */
+  private static void assertTheCallFailsWithoutSettings(long pingIntervalMillis, long pingTimeoutMillis,
+      ScriptedHttpServer.Script script) throws Exception {
+    try (ScriptedHttpServer server = new ScriptedHttpServer(script)) {
       String url = "ws://127.0.0.1:" + server.port() + "/grpc";
       ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(OkHttpWebSocketOptions.newBuilder(url)
           .settings(TunnelSettings.newBuilder().pingInterval(pingIntervalMillis, TimeUnit.MILLISECONDS)
-              .pingTimeout(300, TimeUnit.MILLISECONDS).build()).build()).build();
+              .pingTimeout(pingTimeoutMillis, TimeUnit.MILLISECONDS).build()).build()).build();
       try {
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
-            .withDeadlineAfter(30, TimeUnit.SECONDS).unary(TestEcho.payload(1)));
+            .withDeadlineAfter(20, TimeUnit.SECONDS).unary(TestEcho.payload(1)));
         assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
-        assertEquals("expected the server's HTTP/2 SETTINGS within 300 ms of the WebSocket upgrade (101) but nothing "
-            + "arrived (from " + url + ")", e.getStatus().getDescription());
+        assertEquals("expected the server's HTTP/2 SETTINGS within " + pingTimeoutMillis + " ms of the WebSocket "
+            + "upgrade (101) but nothing arrived (from " + url + ")", e.getStatus().getDescription());
       } finally {
         channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
       }
