@@ -257,7 +257,7 @@ final class Tunnel extends WebSocketListener {
     long left = settingsDeadlineNanos - System.nanoTime();
     if (left <= 0) {
       throw new Silence("expected the server's HTTP/2 SETTINGS within " + options.settings().pingTimeoutMillis()
-          + " ms of the WebSocket upgrade (101) but nothing arrived");
+          + " ms of the WebSocket upgrade (101) but they did not arrive");
     }
     setReadTimeout(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
   }

@@ -193,8 +193,8 @@ public final class TunnelSettings {
      * them, and so does its answer. OkHttp ends the tunnel as well when a Ping's Pong has not arrived by the time the
      * next Ping is due ({@code "no WebSocket Pong arrived within 30000 ms of a Ping ..."}), within two intervals.
      * After the 101 the server's HTTP/2 SETTINGS must arrive within {@code pingTimeout}, with pings off too ({@code
-     * "expected the server's HTTP/2 SETTINGS within 15000 ms of the WebSocket upgrade (101) but nothing arrived (from
-     * ws://host/grpc)"}): a deadline from the 101, which no Ping or Pong extends, ended only by the SETTINGS (the
+     * "expected the server's HTTP/2 SETTINGS within 15000 ms of the WebSocket upgrade (101) but they did not arrive
+     * (from ws://host/grpc)"}): a deadline from the 101, which no Ping or Pong extends, ended only by the SETTINGS (the
      * server's first 9 bytes in the tunnel begin that frame), not by an empty message or fewer bytes. Neither is applied through a SOCKS proxy (OkHttp opens that
      * socket itself), where OkHttp's check alone applies. At least 1 ms and at most
      * {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days); less than 1 ms counts as 1 ms. Default:

@@ -194,7 +194,7 @@ class TunnelTest {
             .withDeadlineAfter(20, TimeUnit.SECONDS).unary(TestEcho.payload(1)));
         assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
         assertEquals("expected the server's HTTP/2 SETTINGS within " + pingTimeoutMillis + " ms of the WebSocket "
-            + "upgrade (101) but nothing arrived (from " + url + ")", e.getStatus().getDescription());
+            + "upgrade (101) but they did not arrive (from " + url + ")", e.getStatus().getDescription());
       } finally {
         channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
       }

@@ -21,7 +21,7 @@ import java.util.concurrent.TimeUnit;
  * a server that sends a few bytes and stops is waited for no longer than a silent one. It removes itself at the first
  * bytes it sees, or stops when the connection closes. On expiry it takes the keepalive's path ({@link KeepaliveHandler.PingTimeoutException} from the pipeline's
  * head): Close 1001 and RPCs failing UNAVAILABLE, {@code "expected the server's HTTP/2 SETTINGS within 15s of the
- * WebSocket upgrade (101) but nothing arrived (from ws://host/grpc; sent close 1001 (Going Away))"}.
+ * WebSocket upgrade (101) but they did not arrive (from ws://host/grpc; sent close 1001 (Going Away))"}.
  */
 final class FirstBytesWait extends ChannelInboundHandlerAdapter {
 
@@ -56,8 +56,8 @@ final class FirstBytesWait extends ChannelInboundHandlerAdapter {
   private void expired(ChannelHandlerContext ctx) {
     timer = null;
     ctx.pipeline().fireExceptionCaught(new KeepaliveHandler.PingTimeoutException("expected the server's HTTP/2 "
-        + "SETTINGS within " + OptionValues.formatDuration(timeout) + " of the WebSocket upgrade (101) but nothing "
-        + "arrived"));
+        + "SETTINGS within " + OptionValues.formatDuration(timeout) + " of the WebSocket upgrade (101) but they did "
+        + "not arrive"));
   }
 
   @Override

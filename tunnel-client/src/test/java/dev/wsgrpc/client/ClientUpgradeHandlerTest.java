@@ -545,8 +545,8 @@ class ClientUpgradeHandlerTest {
     ch.runScheduledPendingTasks();
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, ch::checkException);
     assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
-    assertEquals("expected the server's HTTP/2 SETTINGS within 5s of the WebSocket upgrade (101) but nothing "
-        + "arrived (from ws://example.com:8080/grpc?<redacted>; sent close 1001 (Going Away))",
+    assertEquals("expected the server's HTTP/2 SETTINGS within 5s of the WebSocket upgrade (101) but they did not "
+        + "arrive (from ws://example.com:8080/grpc?<redacted>; sent close 1001 (Going Away))",
         e.getStatus().getDescription());
     assertCloseWritten(ch, 1001, "a silent peer gets Going Away");
     assertFalse(ch.isOpen(), "a silent peer is not waited for");

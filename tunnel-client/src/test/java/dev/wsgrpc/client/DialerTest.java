@@ -268,8 +268,8 @@ class DialerTest {
       assertTrue(f.getNow().closeFuture().await(30, TimeUnit.SECONDS), "the tunnel ended");
       Status status = Status.fromThrowable(tail.exceptions.poll(30, TimeUnit.SECONDS));
       assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
-      assertEquals("expected the server's HTTP/2 SETTINGS within 300ms of the WebSocket upgrade (101) but nothing "
-          + "arrived (from ws://127.0.0.1:" + server.port() + "/grpc; sent close 1001 (Going Away))",
+      assertEquals("expected the server's HTTP/2 SETTINGS within 300ms of the WebSocket upgrade (101) but they did not "
+          + "arrive (from ws://127.0.0.1:" + server.port() + "/grpc; sent close 1001 (Going Away))",
           status.getDescription());
     }
   }

@@ -55,8 +55,8 @@ class StaleConnectTest {
       String url = "ws://127.0.0.1:" + server.port() + "/grpc";
       Status status = callFails(url, TunnelSettings.newBuilder().pingTimeout(Duration.ofMillis(300)).build());
       assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
-      assertEquals("expected the server's HTTP/2 SETTINGS within 300ms of the WebSocket upgrade (101) but nothing "
-          + "arrived (from " + url + "; sent close 1001 (Going Away))", status.getDescription());
+      assertEquals("expected the server's HTTP/2 SETTINGS within 300ms of the WebSocket upgrade (101) but they did not "
+          + "arrive (from " + url + "; sent close 1001 (Going Away))", status.getDescription());
     }
   }
 }
