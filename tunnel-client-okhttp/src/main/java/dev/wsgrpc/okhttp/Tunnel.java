@@ -64,8 +64,9 @@ import okio.ByteString;
  * HTTP/2 SETTINGS have arrived (the first 9 bytes begin that frame), the reads together wait at most
  * {@code pingTimeout} from the 101, also with pings off, as the Netty client's wait: a deadline, which no Ping or
  * Pong read meanwhile extends. grpc-okhttp alone waited for those SETTINGS until its keepalive gave up (40 s). Where
- * TLS reads below the Java socket (old Android versions read the file descriptor), the timeout should still apply but
- * end the tunnel with the platform's own text and without that allowance (not checked on a device).
+ * TLS reads below the Java socket (old Android versions read the file descriptor), the timeouts should still apply
+ * (the wait for the SETTINGS as a read timeout set at the 101, which bytes read meanwhile start again) but end the
+ * tunnel with the platform's own text and without that allowance (not checked on a device).
  */
 final class Tunnel extends WebSocketListener {
 
@@ -218,9 +219,13 @@ final class Tunnel extends WebSocketListener {
     if (problem != null) {
       ws.cancel();
     } else if (rawSocket != null) {
-      // OkHttp's reader starts only after onOpen: its first read sets the socket's timeout (watchSilence).
-      settingsDeadlineNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.settings().pingTimeoutMillis());
+      // OkHttp's reader starts only after onOpen: each of its reads sets the socket's timeout to what is left
+      // (watchSilence). Set here too, for a TLS socket that reads the file descriptor itself (older Android), where
+      // only the socket's own timeout applies.
+      long pingTimeoutMillis = options.settings().pingTimeoutMillis();
+      settingsDeadlineNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(pingTimeoutMillis);
       awaitingSettings = true;
+      setReadTimeout(pingTimeoutMillis);
     }
   }
 

@@ -185,8 +185,8 @@ public final class TunnelSettings {
 
     /**
      * How long after a Ping something (a Pong, data, any frame) must arrive. When nothing at all has arrived for
-     * {@code pingInterval + pingTimeout} while this side waits to read (a Ping went out in that time), the server or
-     * a hop on the path is taken to be dead and the tunnel ends: in-flight RPCs fail UNAVAILABLE with {@code "nothing
+     * {@code pingInterval + pingTimeout} while this side waits to read (a Ping went out in that time), the server or a
+     * hop on the path is taken to be dead and the tunnel ends: in-flight RPCs fail UNAVAILABLE with {@code "nothing
      * arrived within 45000 ms, a WebSocket Ping's interval and timeout (30000 + 15000 ms): the server or a hop on the
      * path has gone silent (from ws://host/grpc)"} and the channel reconnects. While messages of this side wait in
      * OkHttp's queue and the socket still takes some of them within that time, nothing is judged: a Ping waits behind
@@ -194,11 +194,11 @@ public final class TunnelSettings {
      * next Ping is due ({@code "no WebSocket Pong arrived within 30000 ms of a Ping ..."}), within two intervals.
      * After the 101 the server's HTTP/2 SETTINGS must arrive within {@code pingTimeout}, with pings off too ({@code
      * "expected the server's HTTP/2 SETTINGS within 15000 ms of the WebSocket upgrade (101) but they did not arrive
-     * (from ws://host/grpc)"}): a deadline from the 101, which no Ping or Pong extends, ended only by the SETTINGS (the
-     * server's first 9 bytes in the tunnel begin that frame), not by an empty message or fewer bytes. Neither is applied through a SOCKS proxy (OkHttp opens that
-     * socket itself), where OkHttp's check alone applies. At least 1 ms and at most
-     * {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days); less than 1 ms counts as 1 ms. Default:
-     * {@value TunnelSettings#DEFAULT_PING_TIMEOUT_MILLIS} ms.
+     * (from ws://host/grpc)"}): a deadline from the 101, which no Ping or Pong extends, ended only by the SETTINGS
+     * (the server's first 9 bytes in the tunnel begin that frame), not by an empty message or fewer bytes. Neither is
+     * applied through a SOCKS proxy (OkHttp opens that socket itself), where OkHttp's check alone applies. At least 1
+     * ms and at most {@value TunnelSettings#MAX_DURATION_MILLIS} ms (about 24.8 days); less than 1 ms counts as 1 ms.
+     * Default: {@value TunnelSettings#DEFAULT_PING_TIMEOUT_MILLIS} ms.
      */
     public Builder pingTimeout(long timeout, TimeUnit unit) {
       this.pingTimeoutMillis = timeoutMillis("pingTimeout", timeout, unit);

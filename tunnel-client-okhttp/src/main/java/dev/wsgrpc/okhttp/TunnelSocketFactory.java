@@ -169,12 +169,12 @@ final class TunnelSocketFactory extends SocketFactory {
   }
 
   /**
-   * How the channel's most recent tunnel ended, if it ended after its upgrade but before the server's HTTP/2
-   * SETTINGS (for example a Close 1013 from a relay-mode gateway without an upstream). grpc-okhttp fails the calls
-   * waiting for that connection with {@code "End of stream or IOException"} and no cause, and no stream of theirs
-   * ever names the tunnel; {@link TunnelStatusInterceptor} asks here. Null while that tunnel is open or connecting,
-   * or once its server's SETTINGS have arrived. A later tunnel replaces the answer, so a failure is never given to calls
-   * that a newer connection attempt failed.
+   * How the channel's most recent tunnel ended, if it ended after its upgrade but before the server's HTTP/2 SETTINGS
+   * (for example a Close 1013 from a relay-mode gateway without an upstream). grpc-okhttp fails the calls waiting for
+   * that connection with {@code "End of stream or IOException"} and no cause, and no stream of theirs ever names the
+   * tunnel; {@link TunnelStatusInterceptor} asks here. Null while that tunnel is open or connecting, or once its
+   * server's SETTINGS have arrived. A later tunnel replaces the answer, so a failure is never given to calls that a
+   * newer connection attempt failed.
    */
   TunnelFailure latestFailureBeforeServerSettings() {
     Tunnel t = latest;

@@ -114,7 +114,7 @@ final class ScriptedHttpServer implements AutoCloseable {
   }
 
   /** One (masked) client frame: its opcode, then its unmasked payload. */
-  static byte[] readFrame(DataInputStream in) throws IOException {
+  private static byte[] readFrame(DataInputStream in) throws IOException {
     int first = in.readUnsignedByte();
     int second = in.readUnsignedByte();
     long length = second & 0x7f;

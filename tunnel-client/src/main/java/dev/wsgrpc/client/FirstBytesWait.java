@@ -16,12 +16,13 @@ import java.util.concurrent.TimeUnit;
  * dials its upstream only after its 101 (10 s a connect before the next address), and its SETTINGS come later. It
  * waits also with pings off ({@code pingInterval} 0): it sends nothing.
  *
- * <p>It sits after the byte-stream step, and on gRPC channels after the check of the server's preface
- * ({@link dev.wsgrpc.core.internal.Http2PrefaceCheck}), so that what ends the wait there is a SETTINGS frame's header:
- * a server that sends a few bytes and stops is waited for no longer than a silent one. It removes itself at the first
- * bytes it sees, or stops when the connection closes. On expiry it takes the keepalive's path ({@link KeepaliveHandler.PingTimeoutException} from the pipeline's
- * head): Close 1001 and RPCs failing UNAVAILABLE, {@code "expected the server's HTTP/2 SETTINGS within 15s of the
- * WebSocket upgrade (101) but they did not arrive (from ws://host/grpc; sent close 1001 (Going Away))"}.
+ * <p>It sits after the byte-stream step, and on gRPC channels after the check of the server's preface ({@link
+ * dev.wsgrpc.core.internal.Http2PrefaceCheck}), so that what ends the wait there is a SETTINGS frame's header: a
+ * server that sends a few bytes and stops is waited for no longer than a silent one. It removes itself at the first
+ * bytes it sees, or stops when the connection closes. On expiry it takes the keepalive's path ({@link
+ * KeepaliveHandler.PingTimeoutException} from the pipeline's head): Close 1001 and RPCs failing UNAVAILABLE, {@code
+ * "expected the server's HTTP/2 SETTINGS within 15s of the WebSocket upgrade (101) but they did not arrive (from
+ * ws://host/grpc; sent close 1001 (Going Away))"}.
  */
 final class FirstBytesWait extends ChannelInboundHandlerAdapter {
 
