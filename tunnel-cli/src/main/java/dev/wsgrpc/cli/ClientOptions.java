@@ -87,7 +87,12 @@ final class ClientOptions {
    * @throws IllegalArgumentException naming the option whose value is wrong
    */
   WebSocketClientOptions toOptions(String url) {
-    WebSocketClientOptions.Builder b = WebSocketClientOptions.newBuilder(url);
+    return toOptions(url, "url");
+  }
+
+  /** As {@link #toOptions(String)}, a refused URL reported under {@code urlOption} (forward's {@code --to}). */
+  WebSocketClientOptions toOptions(String url, String urlOption) {
+    WebSocketClientOptions.Builder b = set(urlOption, () -> WebSocketClientOptions.newBuilder(url));
     for (String header : headers) {
       // Never quoted: without its colon the argument may be the value alone ("Bearer ..."), and any value may be a
       // secret. The library's refusals say which character is wrong, and where.

@@ -70,11 +70,10 @@ final class ForwardCommand implements Callable<Integer> {
     WebSocketClientOptions options;
     InetSocketAddress listenAddress;
     try {
-      options = client.toOptions(to);
+      options = client.toOptions(to, "--to");
       listenAddress = OptionValues.parseHostAndPort(listen, "--listen", true);
     } catch (IllegalArgumentException e) {
-      // The library calls the URL "url"; here it is --to.
-      err.println("forward: " + e.getMessage().replaceFirst("^url: ", "--to: "));
+      err.println("forward: " + e.getMessage());
       err.flush();
       return WsgrpcCli.USAGE;
     }

@@ -251,8 +251,7 @@ public final class WebSocketClientOptions {
       try {
         parsed = new URI(url);
       } catch (URISyntaxException e) {
-        throw new IllegalArgumentException("url: " + UrlRedaction.redact(url) + " (expected: a ws:// or wss:// URL; "
-            + e.getReason() + ")");
+        throw new InvalidValueException("url", UrlRedaction.redact(url), "a ws:// or wss:// URL; " + e.getReason());
       }
       // Never quote a password or a query back: they would end up in logs.
       String shown = UrlRedaction.redact(url);
