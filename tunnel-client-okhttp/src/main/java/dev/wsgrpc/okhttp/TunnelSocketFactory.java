@@ -82,8 +82,10 @@ final class TunnelSocketFactory extends SocketFactory {
   private final OkHttpWebSocketOptions options;
   private final OkHttpClient base;
   private final ProxyChooser proxies;
-  /** The tunnel most recently asked for; see {@link #latestFailureBeforeServerSettings()}. */
-  private volatile Tunnel latest;
+  /** The tunnel most recently asked for, and the one before it; see {@link #latestFailureBeforeServerSettings()}. */
+  private final Object attempts = new Object();
+  private Tunnel latest; // guarded by attempts
+  private Tunnel previous; // guarded by attempts
   /** Tunnels whose upgrade is under way; see {@link #shutdownNow()}. */
   private final Set<Tunnel> upgrading = Collections.newSetFromMap(new ConcurrentHashMap<Tunnel, Boolean>());
   private volatile boolean shutDown;
@@ -129,7 +131,10 @@ final class TunnelSocketFactory extends SocketFactory {
   @Override
   public Socket createSocket(InetAddress address, int port) throws IOException {
     final Tunnel tunnel = new Tunnel(options);
-    latest = tunnel;
+    synchronized (attempts) {
+      previous = latest;
+      latest = tunnel;
+    }
     Request request;
     try {
       request = upgradeRequest();
@@ -172,12 +177,21 @@ final class TunnelSocketFactory extends SocketFactory {
    * How the channel's most recent tunnel ended, if it ended after its upgrade but before the server's HTTP/2 SETTINGS
    * (for example a Close 1013 from a relay-mode gateway without an upstream). grpc-okhttp fails the calls waiting for
    * that connection with {@code "End of stream or IOException"} and no cause, and no stream of theirs ever names the
-   * tunnel; {@link TunnelStatusInterceptor} asks here. Null while that tunnel is open or connecting, or once its
-   * server's SETTINGS have arrived. A later tunnel replaces the answer, so a failure is never given to calls that a
-   * newer connection attempt failed.
+   * tunnel; {@link TunnelStatusInterceptor} asks here. grpc-java may already be dialing the next tunnel when those
+   * calls learn their status: while the newest tunnel has not ended, the answer is the one before it. Null when the
+   * tunnel asked about is open or connecting, or once its server's SETTINGS had arrived. A later tunnel's end
+   * replaces the answer, so a failure is never given to calls that a newer connection attempt failed.
    */
   TunnelFailure latestFailureBeforeServerSettings() {
-    Tunnel t = latest;
+    Tunnel t;
+    Tunnel before;
+    synchronized (attempts) {
+      t = latest;
+      before = previous;
+    }
+    if (t != null && t.failure() == null) {
+      t = before; // still connecting, or open: the calls were failed by the tunnel before it
+    }
     return t == null ? null : t.failureBeforeServerSettings();
   }
 

@@ -19,6 +19,7 @@ import java.io.File;
 import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ProxySelector;
@@ -354,6 +355,46 @@ class HandshakeTextsTest {
     String url = scripted(key -> upgrade(key, "") + close);
     assertEquals("WebSocket closed by " + url + " with 1013 (Try Again Later): no upstream gRPC server reachable",
         callFails(OkHttpWebSocketOptions.newBuilder(url).build()).getDescription());
+  }
+
+  /**
+   * grpc-java may dial the next tunnel before the calls that the last one failed learn their status (they then
+   * failed with grpc-okhttp's "End of stream or IOException"): while that newer upgrade is under way, the failure
+   * the channel's calls are given is still the ended tunnel's.
+   */
+  @Test
+  void aNewerTunnelStillUpgradingLeavesTheCallsTheFailureOfTheOneBefore() throws Exception {
+    byte[] close = WireFrames.frameBytes(WireFrames.firstByte(true, 0, 8), concat(new byte[] {0x03, (byte) 0xf5},
+        "no upstream gRPC server reachable".getBytes(StandardCharsets.UTF_8)), null); // 1013
+    BlockingQueue<String> heads = new LinkedBlockingQueue<>();
+    ScriptedHttpServer server = new ScriptedHttpServer((socket, head) -> {
+      boolean first = heads.isEmpty();
+      heads.add(head);
+      if (first) {
+        socket.getOutputStream().write(upgrade(ScriptedHttpServer.webSocketKey(head), "")
+            .getBytes(StandardCharsets.ISO_8859_1));
+        socket.getOutputStream().write(close);
+        socket.getOutputStream().flush();
+      } // the second upgrade gets no answer
+      socket.getInputStream().transferTo(OutputStream.nullOutputStream());
+    });
+    toClose.add(server);
+    String url = "ws://127.0.0.1:" + server.port() + "/grpc";
+    OkHttpWebSocketOptions options = OkHttpWebSocketOptions.newBuilder(url).proxy(ProxyOptions.DIRECT).build();
+    TunnelSocketFactory tunnels = new TunnelSocketFactory(options,
+        new ProxyChooser(options, ProxySelector.getDefault(), name -> null));
+    toClose.add(tunnels::shutdownNow);
+    Socket first = connect(tunnels, options.port()).get(30, TimeUnit.SECONDS);
+    toClose.add(first);
+    String why = "WebSocket closed by " + url + " with 1013 (Try Again Later): no upstream gRPC server reachable";
+    IOException ended = assertThrows(IOException.class, () -> first.getInputStream().read());
+    assertEquals(why, ended.getMessage());
+    CompletableFuture<Socket> next = connect(tunnels, options.port());
+    heads.take();
+    assertTrue(heads.poll(30, TimeUnit.SECONDS).startsWith("GET /grpc "), "the second upgrade request came");
+    assertEquals(why, tunnels.latestFailureBeforeServerSettings().status().getDescription());
+    tunnels.shutdownNow();
+    assertThrows(ExecutionException.class, () -> next.get(30, TimeUnit.SECONDS));
   }
 
   /** A server that answers 101 and then says nothing: the call fails naming the missing Pong. */
