@@ -23,10 +23,10 @@ import java.net.SocketAddress;
  * or RESOURCE_EXHAUSTED after a close 1009. It learns each RPC's tunnel from the transport's local address (a
  * {@link TunnelLocalAddress}). A call that never got a stream (it waited for a connection whose tunnel ended before
  * the server's SETTINGS, say after a Close 1013 right after the 101) has no tunnel of its own: it gets the status
- * of the channel's latest ended tunnel if that one ended so ({@link TunnelSocketFactory#latestFailureBeforeServerSettings}),
- * e.g. UNAVAILABLE {@code "WebSocket closed by ws://host/grpc with 1013 (Try Again Later): no upstream gRPC server
- * reachable"}, the Netty client's words. Statuses from the server and from gRPC itself (deadlines, cancellation,
- * GOAWAY) pass unchanged.
+ * of the channel's latest ended tunnel if that one ended so ({@link
+ * TunnelSocketFactory#latestFailureBeforeServerSettings}), e.g. UNAVAILABLE {@code "WebSocket closed by
+ * ws://host/grpc with 1013 (Try Again Later): no upstream gRPC server reachable"}, the Netty client's words.
+ * Statuses from the server and from gRPC itself (deadlines, cancellation, GOAWAY) pass unchanged.
  */
 final class TunnelStatusInterceptor implements ClientInterceptor {
 
