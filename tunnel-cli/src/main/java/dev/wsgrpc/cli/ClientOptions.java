@@ -19,14 +19,21 @@ import java.util.List;
 import java.util.Locale;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLException;
+import picocli.CommandLine;
 import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * The options every command shares with the library, named as {@link WebSocketClientOptions.Builder} names them:
  * {@code header} is {@code --header}, {@code trustCertificates} is {@code --trust-certificates}, and so on.
  */
 final class ClientOptions {
+
+  /** The command these options belong to: its command line tells which of an option's names was given. */
+  @Spec(Spec.Target.MIXEE)
+  CommandSpec command;
 
   @Option(names = "--header", paramLabel = "NAME:VALUE",
       description = "A header for the upgrade request, e.g. 'Authorization: Bearer ...'. Repeatable.")
@@ -148,12 +155,37 @@ final class ClientOptions {
       set("--ping-timeout", () -> settings.pingTimeout(pingTimeout));
     }
     if (maxInboundFramePayload != null) {
-      set("--max-inbound-frame-payload", () -> settings.maxInboundFramePayload(maxInboundFramePayload));
+      set(nameGiven("--max-inbound-frame-payload", "--max-inbound-frame"),
+          () -> settings.maxInboundFramePayload(maxInboundFramePayload));
     }
     if (maxOutboundFramePayload != null) {
-      set("--max-outbound-frame-payload", () -> settings.maxOutboundFramePayload(maxOutboundFramePayload));
+      set(nameGiven("--max-outbound-frame-payload", "--max-outbound-frame"),
+          () -> settings.maxOutboundFramePayload(maxOutboundFramePayload));
     }
     return set("--trust-certificates", () -> b.settings(settings.build()).build());
+  }
+
+  /**
+   * Which of an option's {@code names} the command line gave, so that a refusal names the option as it was typed
+   * ({@code --max-inbound-frame 0} is refused as {@code --max-inbound-frame}); the first name when no command line
+   * was parsed.
+   */
+  private String nameGiven(String... names) {
+    CommandLine commandLine = command == null ? null : command.commandLine();
+    CommandLine.ParseResult parsed = commandLine == null ? null : commandLine.getParseResult();
+    if (parsed != null) {
+      for (String arg : parsed.originalArgs()) {
+        if ("--".equals(arg)) {
+          break; // the end of the options
+        }
+        for (String name : names) {
+          if (arg.equals(name) || arg.startsWith(name + "=")) {
+            return name;
+          }
+        }
+      }
+    }
+    return names[0];
   }
 
   /**

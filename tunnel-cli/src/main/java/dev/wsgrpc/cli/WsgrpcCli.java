@@ -2,6 +2,7 @@ package dev.wsgrpc.cli;
 
 import dev.wsgrpc.core.internal.WsgrpcVersion;
 import io.grpc.internal.GrpcUtil;
+import java.io.PrintWriter;
 import org.slf4j.bridge.SLF4JBridgeHandler;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -31,7 +32,28 @@ public final class WsgrpcCli implements Runnable {
     // grpc-java logs through java.util.logging: route it to logback like everything else.
     SLF4JBridgeHandler.removeHandlersForRootLogger();
     SLF4JBridgeHandler.install();
-    System.exit(new CommandLine(new WsgrpcCli()).execute(args));
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The tool's command line, as {@link #main} runs it. */
+  static CommandLine commandLine() {
+    return new CommandLine(new WsgrpcCli()).setParameterExceptionHandler(WsgrpcCli::optionError);
+  }
+
+  /**
+   * How a bad option or argument ends a command: its one-line message on stderr, picocli's suggestions for a
+   * mistyped option, then where that command's options are described; exit code 2. Not the whole usage: it is
+   * dozens of lines, and the message would scroll out of sight.
+   */
+  static int optionError(CommandLine.ParameterException e, String[] args) {
+    CommandLine command = e.getCommandLine();
+    PrintWriter err = command.getErr();
+    err.println(e.getMessage());
+    CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+    String sub = command.getCommandSpec().qualifiedName(" ").replaceFirst("^wsgrpc-cli ?", "");
+    err.println("Run 'java -jar wsgrpc-cli.jar " + (sub.isEmpty() ? "" : sub + " ") + "--help' for the options.");
+    err.flush();
+    return USAGE;
   }
 
   /** The version the build wrote into tunnel-core ({@link WsgrpcVersion}), with grpc-java's and Netty's. */

@@ -33,6 +33,17 @@ class ClientOptionsTest {
     assertEquals(16384, o.settings().maxOutboundFramePayload());
   }
 
+  /** A refusal names the option as it was typed: the gateway's name was refused under the library's. */
+  @Test
+  void aRefusedFrameLimitIsNamedAsItWasGiven() {
+    assertEquals("--max-inbound-frame: 0 (expected: > 0)", assertThrows(IllegalArgumentException.class,
+        () -> parse("ws://h/", "--max-inbound-frame", "0")).getMessage());
+    assertEquals("--max-outbound-frame: -1 (expected: > 0)", assertThrows(IllegalArgumentException.class,
+        () -> parse("ws://h/", "--max-outbound-frame=-1")).getMessage());
+    assertEquals("--max-outbound-frame-payload: 0 (expected: > 0)", assertThrows(IllegalArgumentException.class,
+        () -> parse("ws://h/", "--max-outbound-frame-payload", "0")).getMessage());
+  }
+
   @Test
   void everySharedOptionReachesTheLibrary() {
     WebSocketClientOptions o = parse("wss://edge.example.com/grpc",

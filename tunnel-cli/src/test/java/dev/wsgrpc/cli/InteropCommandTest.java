@@ -24,7 +24,7 @@ class InteropCommandTest {
   /** Runs {@code interop ARGS} in this JVM as the jar does; returns what it printed on stderr and its exit code. */
   private static String run(String... args) {
     StringWriter err = new StringWriter();
-    CommandLine cli = new CommandLine(new WsgrpcCli());
+    CommandLine cli = WsgrpcCli.commandLine();
     cli.setErr(new PrintWriter(err));
     int exit = cli.execute(args);
     return exit + " " + err;
