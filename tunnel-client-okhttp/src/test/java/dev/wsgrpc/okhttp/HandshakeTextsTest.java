@@ -39,6 +39,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import okhttp3.CertificatePinner;
@@ -367,10 +368,10 @@ class HandshakeTextsTest {
     byte[] close = WireFrames.frameBytes(WireFrames.firstByte(true, 0, 8), concat(new byte[] {0x03, (byte) 0xf5},
         "no upstream gRPC server reachable".getBytes(StandardCharsets.UTF_8)), null); // 1013
     BlockingQueue<String> heads = new LinkedBlockingQueue<>();
+    AtomicInteger upgrades = new AtomicInteger();
     ScriptedHttpServer server = new ScriptedHttpServer((socket, head) -> {
-      boolean first = heads.isEmpty();
       heads.add(head);
-      if (first) {
+      if (upgrades.incrementAndGet() == 1) {
         socket.getOutputStream().write(upgrade(ScriptedHttpServer.webSocketKey(head), "")
             .getBytes(StandardCharsets.ISO_8859_1));
         socket.getOutputStream().write(close);
@@ -390,7 +391,7 @@ class HandshakeTextsTest {
     IOException ended = assertThrows(IOException.class, () -> first.getInputStream().read());
     assertEquals(why, ended.getMessage());
     CompletableFuture<Socket> next = connect(tunnels, options.port());
-    heads.take();
+    heads.remove(); // the first tunnel's
     assertTrue(heads.poll(30, TimeUnit.SECONDS).startsWith("GET /grpc "), "the second upgrade request came");
     assertEquals(why, tunnels.latestFailureBeforeServerSettings().status().getDescription());
     tunnels.shutdownNow();
