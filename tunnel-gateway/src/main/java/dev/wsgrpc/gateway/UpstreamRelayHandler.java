@@ -10,6 +10,7 @@ import dev.wsgrpc.server.NativeHttp2Event;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundInvoker;
@@ -72,6 +73,11 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   private static final Logger logger = LoggerFactory.getLogger(UpstreamRelayHandler.class);
   static final int MAX_PENDING_BYTES = 1024 * 1024;
   /**
+   * How long an upstream connection attempt has before the next address is tried beside it: RFC 8305's Connection
+   * Attempt Delay, so that an address that does not answer costs a tunnel this, not the connect timeout (10 s).
+   */
+  static final long ATTEMPT_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
+  /**
    * The opaque data of the gateway's own PINGs to upstreams, and of the PING that follows a drain's first GOAWAY:
    * random for each process, so that gateways in a chain (a relay whose upstream is another) tell theirs apart.
    */
@@ -113,6 +119,10 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   private final Set<InetSocketAddress> triedUpstreams = new HashSet<>();
   /** Every address had failed, and the connection waited for the names to be looked up again. */
   private boolean lookedUpAgain;
+  /** Connections to upstream addresses under way: more than one once an attempt waited {@link #ATTEMPT_DELAY_NANOS}. */
+  private final List<Channel> attempts = new ArrayList<>(2);
+  /** Starts the next address's attempt while the others still wait; null when none is due. */
+  private ScheduledFuture<?> nextAttemptTimer;
   private boolean tunnel;
   private boolean started;
   /** Where a drain is: no drain, a GOAWAY waiting for a boundary, the PING's ACK awaited, the last GOAWAY sent. */
@@ -213,31 +223,62 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * Tries each address in turn; a refusal or a failed TLS handshake moves on to the next, and has the names looked
-   * up again ({@link Upstreams#connectFailed}). When every address has failed, the tunnel waits for that lookup and
-   * tries the addresses it found that this tunnel has not tried (a backend that moved: its name now names another),
-   * once; then it ends with 1013. It waits at most the handshake timeout: a lookup can take as long as the system's
-   * resolver does when DNS is down too.
+   * Tries each address in turn; a refusal or a failed TLS handshake moves on to the next at once, and has the names
+   * looked up again ({@link Upstreams#connectFailed}); an attempt that has not succeeded within {@link
+   * #ATTEMPT_DELAY_NANOS} has the next address tried beside it (RFC 8305), and the first to succeed is the upstream
+   * (the others are closed). When every address has failed, the tunnel waits for that lookup and tries the addresses
+   * it found that this tunnel has not tried (a backend that moved: its name now names another), once; then it ends
+   * with 1013. It waits at most the handshake timeout: a lookup can take as long as the system's resolver does when
+   * DNS is down too.
    */
   private void connect(Iterator<Upstreams.Resolved> candidates) {
-    if (!ctx.channel().isActive() || ended != null) {
+    if (!ctx.channel().isActive() || ended != null || upstream != null) {
       return;
     }
     if (!candidates.hasNext()) {
-      tracker.noUpstreamReachable(upstreams);
-      fail(WebSocketCloseStatus.TRY_AGAIN_LATER, "no upstream gRPC server reachable");
-      return;
+      if (attempts.isEmpty()) {
+        tracker.noUpstreamReachable(upstreams);
+        fail(WebSocketCloseStatus.TRY_AGAIN_LATER, "no upstream gRPC server reachable");
+      }
+      return; // else the last attempts under way decide
     }
     Upstreams.Resolved target = candidates.next();
     triedUpstreams.add(target.address);
-    connector.connect(target, ctx.channel(), new ToClient()).addListener((ChannelFutureListener) f -> {
+    ChannelFuture attempt = connector.connect(target, ctx.channel(), new ToClient());
+    attempts.add(attempt.channel());
+    cancelNextAttempt();
+    if (candidates.hasNext()) {
+      nextAttemptTimer = schedule(() -> {
+        nextAttemptTimer = null;
+        connect(candidates);
+      }, ATTEMPT_DELAY_NANOS);
+    }
+    attempt.addListener((ChannelFutureListener) f -> {
+      attempts.remove(f.channel());
+      if (upstream != null) {
+        f.channel().close(); // another attempt won
+        return;
+      }
       if (f.isSuccess()) {
-        connected(f.channel(), target);
+        cancelNextAttempt();
+        List<Channel> others = new ArrayList<>(attempts);
+        attempts.clear();
+        connected(f.channel(), target); // the upstream from now on, unless the client has gone
+        for (Channel other : others) {
+          other.close(); // its listener finds the upstream chosen, or the client gone
+        }
+        return;
+      }
+      if (!ctx.channel().isActive() || ended != null) {
         return;
       }
       tracker.upstreamConnectFailed(target, f.cause());
       CompletableFuture<List<Upstreams.Resolved>> lookup = upstreams.connectFailed();
-      if (candidates.hasNext() || lookedUpAgain) {
+      if (candidates.hasNext()) {
+        connect(candidates); // at once, not at the next attempt's delay
+      } else if (!attempts.isEmpty()) {
+        return; // the attempts still under way decide
+      } else if (lookedUpAgain) {
         connect(candidates);
       } else {
         lookedUpAgain = true;
@@ -250,6 +291,13 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
         }));
       }
     });
+  }
+
+  private void cancelNextAttempt() {
+    if (nextAttemptTimer != null) {
+      nextAttemptTimer.cancel(false);
+      nextAttemptTimer = null;
+    }
   }
 
   /** The addresses of {@code fresh} that this connection has not tried yet. */
@@ -588,6 +636,10 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     }
     if (drainPingTimer != null) {
       drainPingTimer.cancel(false);
+    }
+    cancelNextAttempt();
+    for (Channel attempt : new ArrayList<>(attempts)) {
+      attempt.close(); // connections still being made for a client that has gone
     }
     releasePending();
     releaseClientState();

@@ -3,6 +3,7 @@ package dev.wsgrpc.gateway;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
@@ -61,6 +62,12 @@ class UpstreamRelayHandlerTest {
     }
     if (upstream != null) {
       upstream.finishAndReleaseAll();
+    }
+    for (EmbeddedChannel attempt : attempts.values()) {
+      attempt.finishAndReleaseAll();
+    }
+    if (twoAddresses != null) {
+      twoAddresses.close();
     }
     upstreams.close();
   }
@@ -844,6 +851,90 @@ class UpstreamRelayHandlerTest {
     } finally {
       two.close();
     }
+  }
+
+  /** Two upstream addresses, ports 1 and 2, tried in that order; each attempt's channel by port. */
+  private final java.util.Map<Integer, EmbeddedChannel> attempts = new java.util.LinkedHashMap<>();
+  private final java.util.Map<Integer, ChannelPromise> connecting = new java.util.HashMap<>();
+  private Upstreams twoAddresses;
+
+  /**
+   * The relay on a tunnel to two upstream addresses whose connects complete when the test says ({@link
+   * #connecting}); closing an attempt's channel fails its connect, as Netty's transports do.
+   */
+  private void upgradeToTwoAddresses() throws IOException {
+    twoAddresses = new Upstreams(List.of(new Upstreams.Target("127.0.0.1", 1), new Upstreams.Target("127.0.0.1", 2)));
+    UpstreamConnector connector = (target, clientChannel, handler) -> {
+      EmbeddedChannel attempt = new EmbeddedChannel(handler);
+      ChannelPromise connect = attempt.newPromise();
+      attempt.closeFuture().addListener(f -> connect.tryFailure(new java.nio.channels.ClosedChannelException()));
+      attempts.put(target.address.getPort(), attempt);
+      connecting.put(target.address.getPort(), connect);
+      return connect;
+    };
+    relay = new UpstreamRelayHandler(twoAddresses, connector, tracker, RelaySettings.DEFAULT, budget);
+    client = new EmbeddedChannel();
+    client.freezeTime();
+    client.pipeline().addLast(relay);
+    client.pipeline().fireUserEventTriggered(new TunnelEstablishedEvent("/grpc", null,
+        new InetSocketAddress("127.0.0.1", 5000), null));
+  }
+
+  /**
+   * An address that does not answer (SYNs dropped) held a tunnel for the whole connect timeout, 10 s, before the
+   * next was tried, longer than a client waits for the server's SETTINGS after two of them. Now the next address is
+   * tried beside it after 250 ms (RFC 8305), the first to connect is the upstream, and the other attempt is closed.
+   */
+  @Test
+  void anAddressThatDoesNotAnswerHasTheNextTriedBesideItAfter250Milliseconds() throws Exception {
+    upgradeToTwoAddresses();
+    assertEquals(List.of(1), List.copyOf(attempts.keySet()));
+    advance(249);
+    assertEquals(List.of(1), List.copyOf(attempts.keySet()));
+    advance(1);
+    assertEquals(List.of(1, 2), List.copyOf(attempts.keySet()));
+    connecting.get(2).setSuccess();
+    assertSame(attempts.get(2), relay.upstream());
+    assertFalse(attempts.get(1).isOpen(), "the attempt still under way is closed");
+    assertEquals(0, tracker.upstreamConnectFailures(), "an attempt closed for another's success is no failure");
+    assertTrue(client.isOpen());
+    advance(60_000);
+    assertEquals(2, attempts.size(), "no further attempt");
+  }
+
+  /** The first attempt connecting after the second began still wins, and the second is closed. */
+  @Test
+  void aSlowFirstAddressThatConnectsBeforeTheSecondIsTheUpstream() throws Exception {
+    upgradeToTwoAddresses();
+    advance(250);
+    connecting.get(1).setSuccess();
+    assertSame(attempts.get(1), relay.upstream());
+    assertFalse(attempts.get(2).isOpen());
+    assertTrue(connecting.get(2).isDone());
+    assertEquals(0, tracker.upstreamConnectFailures());
+  }
+
+  /** A refusal moves on to the next address at once, not at the attempt delay, and is counted. */
+  @Test
+  void aRefusalTriesTheNextAddressAtOnce() throws Exception {
+    upgradeToTwoAddresses();
+    connecting.get(1).setFailure(new java.net.ConnectException("Connection refused"));
+    assertEquals(List.of(1, 2), List.copyOf(attempts.keySet()));
+    assertEquals(1, tracker.upstreamConnectFailures());
+    assertTrue(client.isOpen());
+  }
+
+  /** A client that goes while attempts are under way closes them, and no later attempt starts. */
+  @Test
+  void attemptsUnderWayAreClosedWhenTheClientGoes() throws Exception {
+    upgradeToTwoAddresses();
+    advance(250);
+    client.close();
+    assertFalse(attempts.get(1).isOpen());
+    assertFalse(attempts.get(2).isOpen());
+    advance(60_000);
+    assertEquals(2, attempts.size());
+    assertEquals(0, tracker.upstreamConnectFailures());
   }
 
   @Test
