@@ -13,7 +13,7 @@ import java.util.concurrent.TimeUnit;
  * on: they must arrive within the ping timeout, as anything must after a Ping. gRPC's HTTP/2 client has no such
  * wait, and without it a server (or a hop) that answered the upgrade and then went silent held the channel's calls
  * until gRPC's keepalive gave up (40 s) or their deadline. It is not the handshake timeout: relay mode's gateway
- * dials its upstream only after its 101 (up to 10 s when no address answers), and its SETTINGS come later. It
+ * dials its upstream only after its 101 (10 s and more when no address answers), and its SETTINGS come later. It
  * waits also with pings off ({@code pingInterval} 0): it sends nothing.
  *
  * <p>It sits after the byte-stream step, and on gRPC channels after the check of the server's preface ({@link

@@ -172,7 +172,7 @@ public final class TunnelSettings {
      * see PROTOCOL.md section 7. The Netty client (channels and the command-line tool) also waits this long after
      * the 101 for the server's first bytes in the tunnel (its HTTP/2 SETTINGS), with pings off too, and then ends the
      * tunnel the same way; keep it above what a gateway in relay mode may take after its 101 to reach an upstream:
-     * 10 s when none of its addresses answers (PROTOCOL.md section 2.6). At least 1 ms and at most
+     * 10 s and more when none of its addresses answers (PROTOCOL.md section 2.6). At least 1 ms and at most
      * {@value #MAX_DURATION_MILLIS} ms (about 24.8 days). Default:
      * {@value WebSocketTunnel#DEFAULT_PING_TIMEOUT_MILLIS} ms.
      */

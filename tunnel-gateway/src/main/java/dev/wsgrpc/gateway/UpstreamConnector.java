@@ -50,8 +50,8 @@ interface UpstreamConnector {
             }
           })
           .connect(target.address);
-      if (tls == null) {
-        return connect;
+      if (tls == null || (connect.isDone() && !connect.isSuccess())) {
+        return connect; // failed already: a channel that could not be made has no event loop for a promise
       }
       ChannelPromise ready = connect.channel().newPromise();
       connect.addListener(f -> {

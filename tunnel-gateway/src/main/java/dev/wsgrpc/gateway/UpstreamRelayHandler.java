@@ -73,8 +73,9 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   private static final Logger logger = LoggerFactory.getLogger(UpstreamRelayHandler.class);
   static final int MAX_PENDING_BYTES = 1024 * 1024;
   /**
-   * How long an upstream connection attempt has before the next address is tried beside it: RFC 8305's Connection
-   * Attempt Delay, so that an address that does not answer costs a tunnel this, not the connect timeout (10 s).
+   * How long an upstream address has to accept a TCP connection before the next address is tried beside it: RFC
+   * 8305's Connection Attempt Delay, so that an address that does not answer costs a tunnel this, not the connect
+   * timeout (10 s).
    */
   static final long ATTEMPT_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
   /**
@@ -224,12 +225,12 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
 
   /**
    * Tries each address in turn; a refusal or a failed TLS handshake moves on to the next at once, and has the names
-   * looked up again ({@link Upstreams#connectFailed}); an attempt that has not succeeded within {@link
-   * #ATTEMPT_DELAY_NANOS} has the next address tried beside it (RFC 8305), and the first to succeed is the upstream
-   * (the others are closed). When every address has failed, the tunnel waits for that lookup and tries the addresses
-   * it found that this tunnel has not tried (a backend that moved: its name now names another), once; then it ends
-   * with 1013. It waits at most the handshake timeout: a lookup can take as long as the system's resolver does when
-   * DNS is down too.
+   * looked up again ({@link Upstreams#connectFailed}); an address whose TCP connection is not up within {@link
+   * #ATTEMPT_DELAY_NANOS} has the next address tried beside it (RFC 8305), and the first attempt to succeed (with
+   * TLS, once its handshake is done) is the upstream; the others are closed. When every address has failed, the
+   * tunnel waits for that lookup and tries the addresses it found that this tunnel has not tried (a backend that
+   * moved: its name now names another), once; then it ends with 1013. It waits at most the handshake timeout: a
+   * lookup can take as long as the system's resolver does when DNS is down too.
    */
   private void connect(Iterator<Upstreams.Resolved> candidates) {
     if (!ctx.channel().isActive() || ended != null || upstream != null) {
@@ -254,43 +255,64 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       }, ATTEMPT_DELAY_NANOS);
     }
     attempt.addListener((ChannelFutureListener) f -> {
-      attempts.remove(f.channel());
-      if (upstream != null) {
-        f.channel().close(); // another attempt won
-        return;
-      }
-      if (f.isSuccess()) {
-        cancelNextAttempt();
-        List<Channel> others = new ArrayList<>(attempts);
-        attempts.clear();
-        connected(f.channel(), target); // the upstream from now on, unless the client has gone
-        for (Channel other : others) {
-          other.close(); // its listener finds the upstream chosen, or the client gone
-        }
-        return;
-      }
-      if (!ctx.channel().isActive() || ended != null) {
-        return;
-      }
-      tracker.upstreamConnectFailed(target, f.cause());
-      CompletableFuture<List<Upstreams.Resolved>> lookup = upstreams.connectFailed();
-      if (candidates.hasNext()) {
-        connect(candidates); // at once, not at the next attempt's delay
-      } else if (!attempts.isEmpty()) {
-        return; // the attempts still under way decide
-      } else if (lookedUpAgain) {
-        connect(candidates);
+      if (ctx.executor().inEventLoop()) {
+        attemptDone(f, target, candidates);
       } else {
-        lookedUpAgain = true;
-        ScheduledFuture<?> giveUp = schedule(() -> connect(Collections.emptyIterator()),
-            settings.handshakeTimeout.toNanos());
-        lookup.thenAccept(fresh -> ctx.executor().execute(() -> {
-          if (giveUp.cancel(false)) {
-            connect(untried(fresh));
-          }
-        }));
+        // A channel that could not be made (no file descriptor left) has no event loop: its future completes on
+        // Netty's global executor.
+        ctx.executor().execute(() -> attemptDone(f, target, candidates));
       }
     });
+  }
+
+  /** An attempt to connect to {@code target} has ended: the tunnel's upstream, a loser, or a failure. */
+  private void attemptDone(ChannelFuture f, Upstreams.Resolved target, Iterator<Upstreams.Resolved> candidates) {
+    attempts.remove(f.channel());
+    if (upstream != null) {
+      f.channel().close(); // another attempt won
+      return;
+    }
+    if (f.isSuccess()) {
+      cancelNextAttempt();
+      List<Channel> others = new ArrayList<>(attempts);
+      attempts.clear();
+      connected(f.channel(), target); // the upstream from now on, unless the client has gone
+      for (Channel other : others) {
+        other.close(); // its listener finds the upstream chosen, or the client gone
+      }
+      return;
+    }
+    if (!ctx.channel().isActive() || ended != null) {
+      return;
+    }
+    tracker.upstreamConnectFailed(target, f.cause());
+    CompletableFuture<List<Upstreams.Resolved>> lookup = upstreams.connectFailed();
+    if (candidates.hasNext()) {
+      connect(candidates); // at once, not at the next attempt's delay
+    } else if (!attempts.isEmpty()) {
+      return; // the attempts still under way decide
+    } else if (lookedUpAgain) {
+      connect(candidates);
+    } else {
+      lookedUpAgain = true;
+      ScheduledFuture<?> giveUp = schedule(() -> connect(Collections.emptyIterator()),
+          settings.handshakeTimeout.toNanos());
+      lookup.thenAccept(fresh -> ctx.executor().execute(() -> {
+        if (giveUp.cancel(false)) {
+          connect(untried(fresh));
+        }
+      }));
+    }
+  }
+
+  /** Closes the connections to upstreams still being made, and stops the next one from starting. */
+  private void closeAttempts() {
+    cancelNextAttempt();
+    List<Channel> under = new ArrayList<>(attempts);
+    attempts.clear();
+    for (Channel attempt : under) {
+      attempt.close(); // its listener finds the client gone, or the tunnel ended
+    }
   }
 
   private void cancelNextAttempt() {
@@ -637,10 +659,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     if (drainPingTimer != null) {
       drainPingTimer.cancel(false);
     }
-    cancelNextAttempt();
-    for (Channel attempt : new ArrayList<>(attempts)) {
-      attempt.close(); // connections still being made for a client that has gone
-    }
+    closeAttempts(); // connections still being made for a client that has gone
     releasePending();
     releaseClientState();
     if (upstream != null) {
@@ -815,6 +834,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   /** Stops relaying both ways: the client is not read any more, the upstream connection is closed. */
   private void end(String why) {
     ended = why;
+    closeAttempts();
     ctx.channel().config().setAutoRead(false);
     releasePending();
     releaseClientState();
@@ -960,6 +980,16 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     private ByteBuf carry;
 
     @Override
+    public void channelActive(ChannelHandlerContext upCtx) {
+      if (attempts.contains(upCtx.channel())) {
+        // The address answered (TCP): RFC 8305's delay is for that, so its TLS handshake, however slow, does not
+        // have the next address dialled beside it. A failed handshake still moves on at once.
+        cancelNextAttempt();
+      }
+      upCtx.fireChannelActive();
+    }
+
+    @Override
     public void channelRead(ChannelHandlerContext upCtx, Object msg) {
       readingUpstream = true;
       if (!(msg instanceof ByteBuf) || upCtx.channel() != upstream || ended != null) {
@@ -1069,7 +1099,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
         carry = null;
       }
       if (upCtx.channel() != upstream || ended != null) {
-        return; // a failed attempt (the next one is on its way), or this relay ended it and the client's end
+        return; // an attempt that failed or lost, or this relay ended it and the client's end
       }
       // The upstream ended: flush what it sent, then end the tunnel (WebSocket close 1001, or the connection error
       // of a GOAWAY it sent: 1002 "HTTP/2 PROTOCOL_ERROR: ...").

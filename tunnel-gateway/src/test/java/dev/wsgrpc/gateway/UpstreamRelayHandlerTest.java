@@ -924,6 +924,36 @@ class UpstreamRelayHandlerTest {
     assertTrue(client.isOpen());
   }
 
+  /**
+   * The delay is for the TCP connection (RFC 8305): an address that accepted it and is still in its TLS handshake does
+   * not have the next address dialled beside it.
+   */
+  @Test
+  void anAddressWhoseTcpConnectionIsUpIsNotRaced() throws Exception {
+    upgradeToTwoAddresses();
+    advance(100);
+    attempts.get(1).pipeline().fireChannelActive(); // TCP is up; the TLS handshake goes on
+    advance(60_000);
+    assertEquals(List.of(1), List.copyOf(attempts.keySet()));
+    connecting.get(1).setSuccess();
+    assertSame(attempts.get(1), relay.upstream());
+  }
+
+  /** An attempt that fails while another is under way leaves the tunnel to that one: no Close, no lookup wait. */
+  @Test
+  void aFailureWhileAnotherAttemptIsUnderWayWaitsForThatOne() throws Exception {
+    upgradeToTwoAddresses();
+    advance(250);
+    connecting.get(1).setFailure(new java.net.ConnectException("Connection refused"));
+    advance(60_000);
+    assertEquals(List.of(1, 2), List.copyOf(attempts.keySet()));
+    assertTrue(client.isOpen());
+    assertNull(client.readOutbound(), "no Close while an attempt is under way");
+    connecting.get(2).setSuccess();
+    assertSame(attempts.get(2), relay.upstream());
+    assertEquals(1, tracker.upstreamConnectFailures());
+  }
+
   /** A client that goes while attempts are under way closes them, and no later attempt starts. */
   @Test
   void attemptsUnderWayAreClosedWhenTheClientGoes() throws Exception {
@@ -940,7 +970,7 @@ class UpstreamRelayHandlerTest {
   @Test
   void bytesHeldForUpstreamsStillConnectingAreCappedInTotal() {
     PendingBudget small = new PendingBudget(100);
-    UpstreamConnector never = (target, clientChannel, handler) -> clientChannel.newPromise();
+    UpstreamConnector never = (target, clientChannel, handler) -> new EmbeddedChannel().newPromise(); // still connecting
     EmbeddedChannel first = new EmbeddedChannel(new UpstreamRelayHandler(upstreams, never, tracker,
         RelaySettings.DEFAULT, small));
     EmbeddedChannel second = new EmbeddedChannel(new UpstreamRelayHandler(upstreams, never, tracker,
