@@ -15,7 +15,7 @@ class ForwardCommandTest {
   void aListenAddressInUseIsNamedInTheFailure() throws Exception {
     try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       StringWriter err = new StringWriter();
-      picocli.CommandLine cli = new picocli.CommandLine(new WsgrpcCli());
+      picocli.CommandLine cli = WsgrpcCli.commandLine(); // as the jar runs it
       cli.setErr(new PrintWriter(err));
       int exit = cli.execute("forward", "--listen", "127.0.0.1:" + taken.getLocalPort(), "--to",
           "ws://127.0.0.1:1/grpc");
@@ -28,7 +28,7 @@ class ForwardCommandTest {
   @Test
   void aUrlThatIsNotAWebSocketOneIsRefusedUnderToItsFlag() {
     StringWriter err = new StringWriter();
-    picocli.CommandLine cli = new picocli.CommandLine(new WsgrpcCli());
+    picocli.CommandLine cli = WsgrpcCli.commandLine(); // as the jar runs it
     cli.setErr(new PrintWriter(err));
     int exit = cli.execute("forward", "--to", "http://127.0.0.1:1/grpc");
     // It said "url: ...", a name forward has no option for.
