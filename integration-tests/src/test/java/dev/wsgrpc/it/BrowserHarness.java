@@ -1,6 +1,8 @@
 package dev.wsgrpc.it;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
+import static java.nio.file.StandardOpenOption.CREATE;
+import static java.nio.file.StandardOpenOption.WRITE;
 
 import com.sun.net.httpserver.HttpServer;
 import dev.wsgrpc.testing.ExternalProgram;
@@ -8,6 +10,8 @@ import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -20,7 +24,7 @@ import org.junit.jupiter.api.DynamicTest;
 
 /**
  * Runs the browser suite of {@code browser-tests/} (real npm client packages in Debian's Chromium, driven by
- * playwright-core): builds it once per JVM ({@code npm ci}, code generation from the project's .proto files, the
+ * playwright-core): builds it once per build ({@code npm ci}, code generation from the project's .proto files, the
  * esbuild bundle), serves the page on loopback from its own origin, and turns each case the page ran into a JUnit
  * test. Skips when node, npm or chromium is missing ({@code .ci/run} installs them).
  */
@@ -109,16 +113,31 @@ final class BrowserHarness implements AutoCloseable {
     pageServer.stop(0);
   }
 
-  /** Runs npm once per JVM: {@code npm ci} when the lockfile changed, then code generation and the bundle. */
+  /**
+   * Runs npm once per build, though the suite is spread over two test JVMs: {@code npm ci} when the lockfile changed,
+   * then code generation and the bundle. A file lock keeps the JVMs from running npm in the same directory at once,
+   * and the build's id (the POM's {@code wsgrpc.buildId}) lets a JVM take the bundle the other one made in this build
+   * instead of rewriting it while the other serves it. Without an id (a test run from an IDE) every JVM builds.
+   */
   private static synchronized void build() throws IOException, InterruptedException {
     if (built) {
       return;
     }
-    File modules = PROJECT.resolve("node_modules/.package-lock.json").toFile();
-    if (!modules.isFile() || modules.lastModified() < PROJECT.resolve("package-lock.json").toFile().lastModified()) {
-      npm("ci", "--no-audit", "--no-fund");
+    Path target = Files.createDirectories(Paths.get("target").toAbsolutePath());
+    Path done = target.resolve("browser-tests.built");
+    String buildId = System.getProperty("wsgrpc.buildId", "");
+    try (FileChannel lockFile = FileChannel.open(target.resolve("browser-tests.lock"), CREATE, WRITE);
+        FileLock lock = lockFile.lock()) {
+      if (buildId.isEmpty() || !Files.isRegularFile(done) || !Files.readString(done).equals(buildId)) {
+        File modules = PROJECT.resolve("node_modules/.package-lock.json").toFile();
+        if (!modules.isFile()
+            || modules.lastModified() < PROJECT.resolve("package-lock.json").toFile().lastModified()) {
+          npm("ci", "--no-audit", "--no-fund");
+        }
+        npm("run", "build");
+        Files.writeString(done, buildId);
+      }
     }
-    npm("run", "build");
     built = true;
   }
 
