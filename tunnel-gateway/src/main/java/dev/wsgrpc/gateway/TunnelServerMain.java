@@ -271,7 +271,8 @@ public final class TunnelServerMain implements Callable<Integer> {
   @Option(names = "--max-inbound-message", paramLabel = "BYTES", defaultValue = "4194304",
       description = "Demo and proxy modes (relay mode refuses it: the upstream's own limit applies): largest gRPC "
           + "message accepted (larger: RESOURCE_EXHAUSTED; in proxy mode from upstreams too), and largest JSON message "
-          + "of a wsgrpc-json call. Default: ${DEFAULT-VALUE}. "
+          + "of a wsgrpc-json call (whose requests hold at most one JSON value for every 16 bytes of it). "
+          + "Default: ${DEFAULT-VALUE}. "
           + "Env: TUNNEL_MAX_INBOUND_MESSAGE.")
   int maxInboundMessage;
 

@@ -228,7 +228,9 @@ public final class BrowserOptions {
      * the server's {@code maxInboundMessageSize} when that is not gRPC's default (the jar passes
      * {@code --max-inbound-message}), which gRPC applies again to the protobuf message. Before the call is admitted
      * its first message is held to {@link WebSocketServerOptions#maxRequestHeaderBytes()} unless the upgrade's own
-     * credentials would admit it (docs/SECURITY.md). Default: {@value #DEFAULT_MAX_JSON_MESSAGE_BYTES}.
+     * credentials would admit it (docs/SECURITY.md). A request may also hold at most one JSON value for every 16
+     * bytes of this limit (a value read into a tree takes some 90 bytes of heap, whatever its text; docs/BROWSERS.md).
+     * Default: {@value #DEFAULT_MAX_JSON_MESSAGE_BYTES}.
      */
     public Builder maxJsonMessageBytes(int bytes) {
       checkArgument(bytes > 0, "maxJsonMessageBytes", bytes, "> 0");

@@ -6,6 +6,8 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import com.google.gson.JsonPrimitive;
+import com.google.gson.Strictness;
+import com.google.gson.stream.JsonReader;
 import com.google.protobuf.Any;
 import com.google.protobuf.Descriptors;
 import com.google.protobuf.DynamicMessage;
@@ -29,6 +31,7 @@ import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
+import java.io.StringReader;
 import java.net.SocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -73,6 +76,13 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
 
   static final String NAME = "wsgrpc-json-websocket";
   static final String SUBPROTOCOL = "wsgrpc-json";
+  /**
+   * A message may hold one JSON value for every this many bytes of the message limit (262,144 with the default 4
+   * MiB). Read into Gson's tree, as the envelope and then protobuf's {@code JsonFormat} each read it, a value takes
+   * some 90 bytes of heap, many times its text ({@code 0,} is two bytes): 4 MiB of them made a tree of 172 MiB. So
+   * a message's trees stay within a few times the limit whatever it holds.
+   */
+  static final int BYTES_PER_JSON_VALUE = 16;
   private static final JsonFormat.Printer PRINTER = JsonFormat.printer().omittingInsignificantWhitespace();
   private static final JsonFormat.Parser PARSER = JsonFormat.parser();
 
@@ -244,6 +254,13 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
   }
 
   private void onMessage(String text) {
+    long maxValues = Math.max(1, maxMessageBytes / BYTES_PER_JSON_VALUE);
+    if (hasMoreValuesThan(text, maxValues)) {
+      fail(Status.RESOURCE_EXHAUSTED.withDescription("expected a JSON message of at most " + maxValues
+          + " values (one for every " + BYTES_PER_JSON_VALUE + " bytes of the " + maxMessageBytes
+          + "-byte message limit) but it had more"));
+      return;
+    }
     JsonElement element;
     try {
       element = JsonParser.parseString(text);
@@ -278,6 +295,48 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
       return;
     }
     onEnvelope(envelope);
+  }
+
+  /**
+   * Whether {@code text} holds more than {@code max} JSON values (objects, arrays, strings, numbers, booleans and
+   * nulls, at any depth), read as a stream that keeps none of them. Text that is not JSON counts as far as it reads;
+   * the parser then says where it is wrong.
+   */
+  static boolean hasMoreValuesThan(String text, long max) {
+    JsonReader reader = new JsonReader(new StringReader(text));
+    reader.setStrictness(Strictness.LENIENT); // as JsonParser reads it
+    long values = 0;
+    try {
+      while (true) {
+        switch (reader.peek()) {
+          case BEGIN_ARRAY:
+            reader.beginArray();
+            break;
+          case BEGIN_OBJECT:
+            reader.beginObject();
+            break;
+          case END_ARRAY:
+            reader.endArray();
+            continue;
+          case END_OBJECT:
+            reader.endObject();
+            continue;
+          case NAME:
+            reader.nextName();
+            continue;
+          case END_DOCUMENT:
+            return false;
+          default:
+            reader.skipValue();
+            break;
+        }
+        if (++values > max) {
+          return true;
+        }
+      }
+    } catch (IOException | RuntimeException notJson) {
+      return false;
+    }
   }
 
   private static final Pattern POSITION = Pattern.compile("at line \\d+ column \\d+");

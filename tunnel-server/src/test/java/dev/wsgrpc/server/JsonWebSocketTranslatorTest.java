@@ -32,7 +32,10 @@ import org.junit.jupiter.api.Test;
 /** {@link JsonWebSocketTranslator} in front of a real HTTP/2 server handler, on an {@link EmbeddedChannel}. */
 class JsonWebSocketTranslatorTest {
 
-  /** test.Greeter/Greet: test.Greeting {string text = 1; int32 count = 2; repeated int32 marks = 3;} both ways. */
+  /**
+   * test.Greeter/Greet: test.Greeting {string text = 1; int32 count = 2; repeated int32 marks = 3; map<int64, int64>
+   * weights = 4;} both ways.
+   */
   static final Descriptors.FileDescriptor FILE;
 
   static {
@@ -42,10 +45,19 @@ class JsonWebSocketTranslatorTest {
         .setType(FieldDescriptorProto.Type.TYPE_INT32).setLabel(FieldDescriptorProto.Label.LABEL_OPTIONAL);
     FieldDescriptorProto.Builder marks = FieldDescriptorProto.newBuilder().setName("marks").setNumber(3)
         .setType(FieldDescriptorProto.Type.TYPE_INT32).setLabel(FieldDescriptorProto.Label.LABEL_REPEATED);
+    FieldDescriptorProto.Builder weights = FieldDescriptorProto.newBuilder().setName("weights").setNumber(4)
+        .setType(FieldDescriptorProto.Type.TYPE_MESSAGE).setTypeName(".test.Greeting.WeightsEntry")
+        .setLabel(FieldDescriptorProto.Label.LABEL_REPEATED);
+    DescriptorProto.Builder weightsEntry = DescriptorProto.newBuilder().setName("WeightsEntry")
+        .setOptions(com.google.protobuf.DescriptorProtos.MessageOptions.newBuilder().setMapEntry(true))
+        .addField(FieldDescriptorProto.newBuilder().setName("key").setNumber(1)
+            .setType(FieldDescriptorProto.Type.TYPE_INT64).setLabel(FieldDescriptorProto.Label.LABEL_OPTIONAL))
+        .addField(FieldDescriptorProto.newBuilder().setName("value").setNumber(2)
+            .setType(FieldDescriptorProto.Type.TYPE_INT64).setLabel(FieldDescriptorProto.Label.LABEL_OPTIONAL));
     FileDescriptorProto proto = FileDescriptorProto.newBuilder().setName("test.proto").setPackage("test")
         .setSyntax("proto3")
         .addMessageType(DescriptorProto.newBuilder().setName("Greeting").addField(text).addField(count)
-            .addField(marks))
+            .addField(marks).addField(weights).addNestedType(weightsEntry))
         .addService(ServiceDescriptorProto.newBuilder().setName("Greeter").addMethod(MethodDescriptorProto
             .newBuilder().setName("Greet").setInputType(".test.Greeting").setOutputType(".test.Greeting")
             .setClientStreaming(true).setServerStreaming(true)))
@@ -66,6 +78,10 @@ class JsonWebSocketTranslatorTest {
 
   @AfterEach
   void releaseEverything() {
+    if (channel == null) { // a test of the counting alone
+      server.release();
+      return;
+    }
     BrowserFrames.release(BrowserFrames.outbound(channel));
     // As a disconnect does: the close starts at the socket's end (not through gRPC's graceful shutdown).
     if (channel.isOpen()) {
@@ -377,6 +393,36 @@ class JsonWebSocketTranslatorTest {
   }
 
   @Test
+  void aMessageOfMoreJsonValuesThanOneForEverySixteenBytesOfTheLimitIsRefusedUnread() throws Exception {
+    open(true); // a limit of 1024 bytes: at most 64 values
+    // The envelope, the message, its array and 61 numbers: 64 values.
+    channel.writeInbound(text("{\"message\": {\"marks\": [" + "0,".repeat(60) + "7]}}"));
+    channel.runPendingTasks();
+    ScriptedHttp2Server.Stream stream = server.only();
+    byte[] bytes = new byte[stream.data.getInt(1)];
+    stream.data.getBytes(5, bytes);
+    assertEquals(61, DynamicMessage.parseFrom(GREETING, bytes)
+        .getRepeatedFieldCount(GREETING.findFieldByName("marks")));
+    // One more, in 155 bytes: far under the limit, but read into a tree each value would take some 90 bytes.
+    channel.writeInbound(text("{\"message\": {\"marks\": [" + "0,".repeat(61) + "7]}}"));
+    assertEquals(List.of("{\"status\":{\"code\":8,\"message\":\"expected a JSON message of at most 64 values "
+        + "(one for every 16 bytes of the 1024-byte message limit) but it had more\",\"details\":[]}}", "close"),
+        texts());
+    assertEquals(Http2Error.CANCEL.code(), stream.resetCode);
+  }
+
+  @Test
+  void jsonValuesAreCountedAtEveryDepthButNamesAndWhatStringsHoldAreNot() {
+    // The object, its array, 1, the string, the inner object, null and true.
+    String json = "{\"a\": [1, \"[2, {3}]\", {\"b\": null}], \"c\": true}";
+    assertFalse(JsonWebSocketTranslator.hasMoreValuesThan(json, 7));
+    assertTrue(JsonWebSocketTranslator.hasMoreValuesThan(json, 6));
+    // Text that is not JSON counts as far as it reads, and the parser's error names the place.
+    assertFalse(JsonWebSocketTranslator.hasMoreValuesThan("[1, 2 3 4 5]", 3));
+    assertTrue(JsonWebSocketTranslator.hasMoreValuesThan("[1, 2, 3, 4, 5]", 3));
+  }
+
+  @Test
   void anOversizedMessageStillInFragmentsIsRefusedWithTheSizeSoFar() {
     open(true);
     channel.writeInbound(new TextWebSocketFrame(false, 0, "{\"message\": {\"text\": \"" + "x".repeat(1000)),
@@ -436,19 +482,23 @@ class JsonWebSocketTranslatorTest {
 
   @Test
   void aRequestWhoseProtobufIsOverTheLimitEndsTheCallThoughItsJsonFits() {
-    open(true);
+    open(JsonSchemas.ofFiles(FILE), 5000, 5000); // at most 312 JSON values
     channel.writeInbound(text("{\"message\": {\"text\": \"hi\"}}"));
     channel.runPendingTasks();
     ScriptedHttp2Server.Stream stream = server.only();
     int before = stream.data.readableBytes();
-    // 300 marks of -1: 3 characters of JSON each, 10 bytes of protobuf (a negative int32 is a 10-byte varint).
-    String marks = String.join(",", java.util.Collections.nCopies(300, "-1"));
-    channel.writeInbound(text("{\"message\": {\"marks\": [" + marks + "]}}"));
+    // 300 weights of -1 under keys -1 to -300: about 10 characters of JSON and one JSON value each (a key is a
+    // name), 24 bytes of protobuf (a map entry of two negative int64s, each a 10-byte varint).
+    StringBuilder weights = new StringBuilder();
+    for (int key = -1; key >= -300; key--) {
+      weights.append(key == -1 ? "" : ",").append('"').append(key).append("\":-1");
+    }
+    channel.writeInbound(text("{\"message\": {\"weights\": {" + weights + "}}}"));
     channel.runPendingTasks();
     assertEquals(before, stream.data.readableBytes(), "gRPC got nothing of it");
     assertEquals(Http2Error.CANCEL.code(), stream.resetCode);
-    assertEquals(List.of("{\"status\":{\"code\":8,\"message\":\"expected a request message of at most 1024 bytes "
-        + "but its protobuf had 3003\",\"details\":[]}}", "close"), texts());
+    assertEquals(List.of("{\"status\":{\"code\":8,\"message\":\"expected a request message of at most 5000 bytes "
+        + "but its protobuf had 7200\",\"details\":[]}}", "close"), texts());
   }
 
   @Test
