@@ -8,6 +8,7 @@ import com.google.gson.JsonParser;
 import com.google.gson.JsonPrimitive;
 import com.google.gson.Strictness;
 import com.google.gson.stream.JsonReader;
+import com.google.gson.stream.JsonWriter;
 import com.google.protobuf.Any;
 import com.google.protobuf.Descriptors;
 import com.google.protobuf.DynamicMessage;
@@ -32,6 +33,7 @@ import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.io.StringReader;
+import java.io.StringWriter;
 import java.net.SocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -339,6 +341,65 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
     }
   }
 
+  /**
+   * {@code {"message":json}}, as Gson writes a tree of it, but copied token by token: read into a tree, each value
+   * of a response of many small ones would take some 90 bytes of heap (a 4 MiB {@code repeated int32} of zeros, 344
+   * MiB), before the limit on the JSON's size could refuse it.
+   */
+  static String messageEnvelope(String json) throws IOException {
+    StringWriter text = new StringWriter(json.length() + 16);
+    JsonWriter out = new JsonWriter(text);
+    out.setStrictness(Strictness.LENIENT); // as JsonElement.toString() writes
+    JsonReader in = new JsonReader(new StringReader(json));
+    in.setStrictness(Strictness.LENIENT); // as JsonParser reads
+    out.beginObject().name("message");
+    int depth = 0;
+    do {
+      switch (in.peek()) {
+        case BEGIN_ARRAY:
+          in.beginArray();
+          out.beginArray();
+          depth++;
+          break;
+        case END_ARRAY:
+          in.endArray();
+          out.endArray();
+          depth--;
+          break;
+        case BEGIN_OBJECT:
+          in.beginObject();
+          out.beginObject();
+          depth++;
+          break;
+        case END_OBJECT:
+          in.endObject();
+          out.endObject();
+          depth--;
+          break;
+        case NAME:
+          out.name(in.nextName());
+          break;
+        case STRING:
+          out.value(in.nextString());
+          break;
+        case NUMBER:
+          out.jsonValue(in.nextString()); // the number as written
+          break;
+        case BOOLEAN:
+          out.value(in.nextBoolean());
+          break;
+        case NULL:
+          in.nextNull();
+          out.nullValue();
+          break;
+        default:
+          throw new IOException("expected a JSON value but the printer's text ended");
+      }
+    } while (depth > 0);
+    out.endObject().flush();
+    return text.toString();
+  }
+
   private static final Pattern POSITION = Pattern.compile("at line \\d+ column \\d+");
 
   /** Where the JSON parser gave up ({@code " (at line 1 column 12)"}), without its advice; empty when it did not say. */
@@ -551,10 +612,10 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
       }
       responseBytes.skipBytes(5);
       ByteBuf message = responseBytes.readSlice(length);
-      JsonObject out = new JsonObject();
+      String out;
       try (ByteBufInputStream in = new ByteBufInputStream(message)) {
         DynamicMessage response = DynamicMessage.parseFrom(method.getOutputType(), in);
-        out.add("message", JsonParser.parseString(printer().print(response)));
+        out = messageEnvelope(printer().print(response));
       } catch (IOException | RuntimeException e) {
         bridge.cancel(streamId);
         end(Status.INTERNAL.withDescription("could not turn the " + method.getOutputType().getFullName()
@@ -562,7 +623,7 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
         return;
       }
       // The JSON may be several times the protobuf (base64, escapes, field names): the limit holds for what is sent.
-      ByteBuf json = ByteBufUtil.writeUtf8(ctx.alloc(), out.toString());
+      ByteBuf json = ByteBufUtil.writeUtf8(ctx.alloc(), out);
       if (json.readableBytes() > maxMessageBytes) {
         int jsonBytes = json.readableBytes();
         json.release();

@@ -423,6 +423,18 @@ class JsonWebSocketTranslatorTest {
   }
 
   @Test
+  void aResponseIsWrittenInTheEnvelopeAsGsonWritesItsTree() throws Exception {
+    for (String json : List.of("{}", "[]", "0", "\"\"", "null", "{\"a\":[],\"b\":{},\"c\":null}",
+        "{\"text\": \"<a href='x'>=&\\u2028\\u0001\\\"\\\\ \u00e9\ud83d\ude00</a>\"}",
+        "{\"n\": [1.5E10, -0, 0.000001, 12345678901234567890, \"NaN\", true, false]}",
+        "{\"deep\": [[{\"x\": [[]]}], {\"y\": {\"z\": [1, {\"w\": \"v\"}]}}]}")) {
+      com.google.gson.JsonObject tree = new com.google.gson.JsonObject();
+      tree.add("message", com.google.gson.JsonParser.parseString(json));
+      assertEquals(tree.toString(), JsonWebSocketTranslator.messageEnvelope(json), json);
+    }
+  }
+
+  @Test
   void anOversizedMessageStillInFragmentsIsRefusedWithTheSizeSoFar() {
     open(true);
     channel.writeInbound(new TextWebSocketFrame(false, 0, "{\"message\": {\"text\": \"" + "x".repeat(1000)),
