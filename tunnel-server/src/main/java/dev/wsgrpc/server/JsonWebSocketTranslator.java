@@ -80,11 +80,14 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
   static final String SUBPROTOCOL = "wsgrpc-json";
   /**
    * A message may hold one JSON value for every this many bytes of the message limit (262,144 with the default 4
-   * MiB). Read into Gson's tree, as the envelope and then protobuf's {@code JsonFormat} each read it, a value takes
-   * some 90 bytes of heap, many times its text ({@code 0,} is two bytes): 4 MiB of them made a tree of 172 MiB. So
-   * a message's trees stay within a few times the limit whatever it holds.
+   * MiB), and at least {@link #MIN_JSON_VALUES}. Read into Gson's tree, as the envelope and then protobuf's {@code
+   * JsonFormat} each read it, a value takes some 90 bytes of heap and an object's member some 180, many times its
+   * text ({@code 0,} is two bytes): 4 MiB of {@code 0,} made a tree of 172 MiB. At 262,144 values a tree took 22
+   * MiB as numbers in an array and 44 MiB as the members of an object.
    */
   static final int BYTES_PER_JSON_VALUE = 16;
+  /** The fewest JSON values a message may hold however low the limit, for the envelope and a small message. */
+  static final int MIN_JSON_VALUES = 64;
   private static final JsonFormat.Printer PRINTER = JsonFormat.printer().omittingInsignificantWhitespace();
   private static final JsonFormat.Parser PARSER = JsonFormat.parser();
 
@@ -256,7 +259,7 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
   }
 
   private void onMessage(String text) {
-    long maxValues = Math.max(1, maxMessageBytes / BYTES_PER_JSON_VALUE);
+    long maxValues = Math.max(MIN_JSON_VALUES, maxMessageBytes / BYTES_PER_JSON_VALUE);
     if (hasMoreValuesThan(text, maxValues)) {
       fail(Status.RESOURCE_EXHAUSTED.withDescription("expected a JSON message of at most " + maxValues
           + " values (one for every " + BYTES_PER_JSON_VALUE + " bytes of the " + maxMessageBytes
@@ -305,6 +308,9 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
    * the parser then says where it is wrong.
    */
   static boolean hasMoreValuesThan(String text, long max) {
+    if (text.length() <= max) {
+      return false; // each value takes at least one character (an empty slot's null, its comma)
+    }
     JsonReader reader = new JsonReader(new StringReader(text));
     reader.setStrictness(Strictness.LENIENT); // as JsonParser reads it
     long values = 0;
@@ -344,7 +350,9 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
   /**
    * {@code {"message":json}}, as Gson writes a tree of it, but copied token by token: read into a tree, each value
    * of a response of many small ones would take some 90 bytes of heap (a 4 MiB {@code repeated int32} of zeros, 344
-   * MiB), before the limit on the JSON's size could refuse it.
+   * MiB), before the limit on the JSON's size could refuse it. Unlike a tree, it keeps a name that comes twice (a
+   * map key repeated on the wire, which the printer prints twice) twice; a JSON reader keeps the last, as protobuf
+   * does.
    */
   static String messageEnvelope(String json) throws IOException {
     StringWriter text = new StringWriter(json.length() + 16);

@@ -403,7 +403,7 @@ class JsonWebSocketTranslatorTest {
     stream.data.getBytes(5, bytes);
     assertEquals(61, DynamicMessage.parseFrom(GREETING, bytes)
         .getRepeatedFieldCount(GREETING.findFieldByName("marks")));
-    // One more, in 155 bytes: far under the limit, but read into a tree each value would take some 90 bytes.
+    // One more, in 149 bytes: far under the limit, but read into a tree each value would take some 90 bytes.
     channel.writeInbound(text("{\"message\": {\"marks\": [" + "0,".repeat(61) + "7]}}"));
     assertEquals(List.of("{\"status\":{\"code\":8,\"message\":\"expected a JSON message of at most 64 values "
         + "(one for every 16 bytes of the 1024-byte message limit) but it had more\",\"details\":[]}}", "close"),
