@@ -25,6 +25,8 @@ class ExternalProgramTest {
    */
   @Test
   void freePortsComeOnceEachFromThisJvmsBlockBelowTheEphemeralRange() throws Exception {
+    String given = System.getProperty("wsgrpc.portBlock"); // the POM's, absent in an IDE's run
+    assertTrue(given == null || given.matches("[0-9]+"), "wsgrpc.portBlock: '" + given + "' (expected a fork number)");
     int block = Integer.getInteger("wsgrpc.portBlock", 0) % 6;
     Set<Integer> ports = new HashSet<>();
     for (int i = 0; i < 50; i++) {
