@@ -1,6 +1,7 @@
 package dev.wsgrpc.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.Any;
@@ -27,6 +28,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -112,6 +114,30 @@ class GatewayJsonTest {
 
   private static final String TOKEN = "\"authorization\": \"Bearer json-token\"";
   private static final String OK = "{\"status\":{\"code\":0,\"message\":\"\",\"details\":[]}}";
+
+  /**
+   * A request of 2,000,000 zeros (4 MB, under the 4 MiB message limit) would be a Gson tree of some 170 MiB: a gateway
+   * with a heap of 96 MiB refuses it before reading it into one, and goes on serving.
+   */
+  @Test
+  void aRequestOfMillionsOfSmallValuesIsRefusedUnreadByAGatewayWithASmallHeap() throws Exception {
+    TunnelServerJar small = TunnelServerJar.start(List.of("-Xmx96m"), Map.of(), "--port", "0", "--bind",
+        "127.0.0.1", "--upstream", address(upstreams.get(0)), "--browser-origins", ORIGIN);
+    jars.add(small);
+    URI unary = URI.create("ws://127.0.0.1:" + URI.create(small.awaitUrl()).getPort()
+        + "/wsgrpc.testing.Echo/Unary");
+    JdkBrowserSocket.Exchange refused = JdkBrowserSocket.call(unary, "wsgrpc-json",
+        "{\"message\": {\"payload\": [" + "0,".repeat(1_999_999) + "0]}}");
+    assertEquals(1000, refused.closeCode);
+    assertEquals(List.of("{\"status\":{\"code\":8,\"message\":\"expected a JSON message of at most 262144 values "
+        + "(one for every 16 bytes of the 4194304-byte message limit) but it had more\",\"details\":[]}}"),
+        refused.texts());
+    JdkBrowserSocket.Exchange next = JdkBrowserSocket.call(unary, "wsgrpc-json",
+        "{\"message\": {\"payload\": \"aGk=\"}}", "{\"halfClose\": true}");
+    assertTrue(next.texts().stream().anyMatch(t -> t.startsWith("{\"message\":{\"payload\":\"aGk=\"")),
+        next.texts().toString());
+    assertFalse(small.stderr().contains("OutOfMemoryError"), small.stderr());
+  }
 
   @Test
   void unaryWithMetadataBothWays() throws Exception {
