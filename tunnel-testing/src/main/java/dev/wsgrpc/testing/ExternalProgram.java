@@ -22,6 +22,15 @@ import org.junit.jupiter.api.Assumptions;
  */
 public final class ExternalProgram implements AutoCloseable {
 
+  /** The first port {@link #freePort} hands out: below Linux's ephemeral range (32768-60999 by default). */
+  private static final int FIRST_PORT = 20_000;
+  /** Ports in each JVM's block; six blocks end at 32,000. */
+  private static final int BLOCK = 2_000;
+  private static final int BLOCK_START = FIRST_PORT
+      + Math.floorMod(Integer.getInteger("wsgrpc.portBlock", 0), 6) * BLOCK;
+  /** The next port of this JVM's block, from a random place in it (a build before may have left some in use). */
+  private static int nextPort = new java.util.Random().nextInt(BLOCK);
+
   private final String name;
   private final Process process;
   private final Path log;
@@ -151,23 +160,14 @@ public final class ExternalProgram implements AutoCloseable {
     }
   }
 
-  /** The first port {@link #freePort} hands out: below Linux's ephemeral range (32768-60999 by default). */
-  private static final int FIRST_PORT = 20_000;
-  /** Ports in each JVM's block; six blocks end at 32,000. */
-  private static final int BLOCK = 2_000;
-  private static final int BLOCK_START = FIRST_PORT
-      + Math.floorMod(Integer.getInteger("wsgrpc.portBlock", 0), 6) * BLOCK;
-  /** The next port of this JVM's block, from a random place in it (a build before may have left some in use). */
-  private static int nextPort = new java.util.Random().nextInt(BLOCK);
-
   /**
    * A loopback port for a program that cannot be told to pick its own, or for nothing to listen on (a refused
    * connection). It is taken below the kernel's ephemeral range, where every port-0 bind and every outgoing
    * connection takes theirs, so nothing else in the build takes it before the program binds it or while the test
    * counts on its being closed; and each test JVM that runs beside another (integration-tests' forks) has a block
    * of 2,000 ports of its own ({@code wsgrpc.portBlock}, set by the POM to surefire's fork number). A port is
-   * handed out once per JVM, and only when a bind to it succeeds. Callers still start programs with
-   * {@link #awaitListening} and clear failures.
+   * handed out only when a bind to it succeeds, and again only after the block's other 1,999. Callers still start
+   * programs with {@link #awaitListening} and clear failures.
    */
   public static synchronized int freePort() throws IOException {
     for (int tries = 0; tries < BLOCK; tries++) {
