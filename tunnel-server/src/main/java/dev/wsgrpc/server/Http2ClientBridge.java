@@ -249,14 +249,24 @@ final class Http2ClientBridge {
     return size;
   }
 
-  /** Sends {@code data} (ownership passes) on a stream toward gRPC, within HTTP/2 flow control. */
+  /**
+   * Sends {@code data} (ownership passes) on a stream toward gRPC, within HTTP/2 flow control. The pieces a read of
+   * the socket brings leave together, flushed once that read is handled (or at the stream's end), so that Netty's
+   * flow controller merges them into DATA frames of up to gRPC's frame size: gRPC holds each DATA frame of a message
+   * it is assembling as a piece of its own, with some 200 bytes of objects, until the message is whole, so a request
+   * sent in one-byte chunks or fragments would make it hold 4 MiB of such pieces, about 1 GiB, for a 4 MiB message.
+   */
   void data(int streamId, ByteBuf data, boolean endStream) {
     if (closed || connection.stream(streamId) == null) {
       data.release();
       return;
     }
     http2.encoder().writeData(http2Ctx, streamId, data, 0, endStream, http2Ctx.newPromise());
-    drain();
+    if (endStream) {
+      drain();
+    } else {
+      drainLater();
+    }
   }
 
   /** Whether a stream toward gRPC can take more data now (its HTTP/2 window is open). */

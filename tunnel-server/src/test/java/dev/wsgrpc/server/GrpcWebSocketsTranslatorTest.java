@@ -152,6 +152,29 @@ class GrpcWebSocketsTranslatorTest {
     assertTrue(channel.isOpen());
   }
 
+  /**
+   * A message in 1,000 one-byte fragments that arrive in one read reaches gRPC as one DATA frame: gRPC holds each
+   * frame of a message it assembles as a piece of its own (some 200 bytes of heap for one byte sent).
+   */
+  @Test
+  void aMessageInOneByteFragmentsOfOneReadReachesGrpcAsOneDataFrame() {
+    open(8192);
+    channel.writeInbound(frame(HEADERS));
+    channel.runPendingTasks();
+    ByteBuf framed = grpcMessage("x".repeat(994)); // 5 + 994 bytes, and the 0x00 in front: 1,000
+    List<Object> fragments = new ArrayList<>();
+    fragments.add(new BinaryWebSocketFrame(false, 0, Unpooled.wrappedBuffer(new byte[] {0})));
+    while (framed.isReadable()) {
+      fragments.add(new ContinuationWebSocketFrame(framed.readableBytes() == 1, 0, framed.readRetainedSlice(1)));
+    }
+    framed.release();
+    channel.writeInbound(fragments.toArray());
+    channel.runPendingTasks();
+    ScriptedHttp2Server.Stream stream = server.only();
+    assertEquals(1, stream.dataFrames);
+    assertEquals("x".repeat(994), grpcMessageText(stream.data));
+  }
+
   @Test
   void anUnknownMessageTypeCancelsTheCallAndSaysWhatWasExpected() {
     open(8192);

@@ -30,6 +30,8 @@ final class ScriptedHttp2Server {
     final CompositeByteBuf data = Unpooled.compositeBuffer();
     boolean ended;
     Long resetCode;
+    /** How many DATA frames arrived. */
+    int dataFrames;
 
     Stream(int id) {
       this.id = id;
@@ -77,6 +79,7 @@ final class ScriptedHttp2Server {
               boolean endOfStream) {
             Stream stream = stream(streamId);
             stream.data.addComponent(true, data.retain());
+            stream.dataFrames++;
             stream.ended |= endOfStream;
             return autoConsume ? data.readableBytes() + padding : padding;
           }
