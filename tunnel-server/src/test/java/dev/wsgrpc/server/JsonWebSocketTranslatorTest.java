@@ -75,6 +75,7 @@ class JsonWebSocketTranslatorTest {
   private final List<HttpHeaders> admitted = new ArrayList<>();
   private AuthDecision decision;
   private EmbeddedChannel channel;
+  private JsonWebSocketTranslator translator;
 
   @AfterEach
   void releaseEverything() {
@@ -117,7 +118,7 @@ class JsonWebSocketTranslatorTest {
   }
 
   private void open(JsonSchemas schemas, int maxMessageBytes, int maxFirstMessageBytes) {
-    JsonWebSocketTranslator translator = new JsonWebSocketTranslator("/test.Greeter/Greet", "http", "example.test",
+    translator = new JsonWebSocketTranslator("/test.Greeter/Greet", "http", "example.test",
         new InetSocketAddress("127.0.0.1", 1234), schemas, maxMessageBytes, maxFirstMessageBytes, 5_000, headers -> {
           admitted.add(headers);
           return decision;
@@ -375,6 +376,19 @@ class JsonWebSocketTranslatorTest {
     channel.runPendingTasks();
     assertEquals(List.of("{\"status\":{\"code\":13,\"message\":\"the server reset the call: PROTOCOL_ERROR\","
         + "\"details\":[]}}", "close"), texts());
+  }
+
+  /**
+   * Once the authenticator has been asked, the call lets go of what asks it, and with it of the upgrade's handler and
+   * every header of the upgrade request (16 KB of empty header lines held 390 KB), for the rest of the call.
+   */
+  @Test
+  void theCallLetsGoOfTheUpgradesHeadersOnceTheAuthenticatorWasAsked() {
+    open(true);
+    assertTrue(translator.admissionPending());
+    channel.writeInbound(text("{\"metadata\": {\"x-tenant\": \"t1\"}}"));
+    assertEquals(1, admitted.size());
+    assertFalse(translator.admissionPending());
   }
 
   @Test
