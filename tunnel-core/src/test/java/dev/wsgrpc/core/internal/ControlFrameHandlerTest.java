@@ -152,6 +152,37 @@ class ControlFrameHandlerTest {
     closeAndFinish(ch);
   }
 
+  /**
+   * Of a read full of pings only the latest is answered (RFC 6455 5.5.3), with one write to the socket: one pong and
+   * one flush (a system call) per ping made a flood of six-byte pings cost the server a write each.
+   */
+  @Test
+  void ofTheManyPingsOfOneReadTheLatestIsAnsweredWithOneWrite() {
+    InboundRecorder recorder = new InboundRecorder();
+    int[] flushes = {0};
+    EmbeddedChannel ch = new EmbeddedChannel(new io.netty.channel.ChannelOutboundHandlerAdapter() {
+      @Override
+      public void flush(io.netty.channel.ChannelHandlerContext ctx) {
+        flushes[0]++;
+        ctx.flush();
+      }
+    }, new ThrowingDecoder(), new ControlFrameHandler(PEER, WebSocketCloseStatus.NORMAL_CLOSURE, true), recorder);
+    Object[] pings = new Object[1000];
+    for (int i = 0; i < pings.length; i++) {
+      pings[i] = new PingWebSocketFrame(bytes("ping " + i));
+    }
+    ch.writeInbound(pings);
+    PongWebSocketFrame pong = ch.readOutbound();
+    assertEquals("ping 999", pong.content().toString(StandardCharsets.UTF_8));
+    assertTrue(pong.release());
+    assertNull(ch.readOutbound(), "one pong");
+    assertEquals(1, flushes[0]);
+    for (Object ping : pings) {
+      assertEquals(0, ((PingWebSocketFrame) ping).refCnt());
+    }
+    closeAndFinish(ch);
+  }
+
   @Test
   void emptyPingIsAnsweredWithEmptyPong() {
     InboundRecorder recorder = new InboundRecorder();
