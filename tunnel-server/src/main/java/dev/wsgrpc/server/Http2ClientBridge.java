@@ -253,8 +253,8 @@ final class Http2ClientBridge {
    * Sends {@code data} (ownership passes) on a stream toward gRPC, within HTTP/2 flow control. The pieces a read of
    * the socket brings leave together, flushed once that read is handled (or at the stream's end), so that Netty's
    * flow controller merges them into DATA frames of up to gRPC's frame size: gRPC holds each DATA frame of a message
-   * it is assembling as a piece of its own, with some 200 bytes of objects, until the message is whole, so a request
-   * sent in one-byte chunks or fragments would make it hold 4 MiB of such pieces, about 1 GiB, for a 4 MiB message.
+   * it is assembling as a piece of its own, with some 200 bytes of objects, until the message is whole, so a 4 MiB
+   * request sent in one-byte chunks or fragments would make it hold some 4 million such pieces, about 1 GiB.
    */
   void data(int streamId, ByteBuf data, boolean endStream) {
     if (closed || connection.stream(streamId) == null) {

@@ -125,7 +125,7 @@ class GrpcWebTranslatorTest {
 
   /**
    * A body in 1,000 one-byte chunks that arrive in one read reaches gRPC as one DATA frame: gRPC holds each frame of
-   * a message it assembles as a piece of its own (some 200 bytes of heap for one byte sent, six with the chunk's own).
+   * a message it assembles as a piece of its own (some 200 bytes of heap for a one-byte chunk, six bytes on the wire).
    */
   @Test
   void aBodyInOneByteChunksOfOneReadReachesGrpcAsOneDataFrame() {
