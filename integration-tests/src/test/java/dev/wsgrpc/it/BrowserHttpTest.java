@@ -322,6 +322,62 @@ class BrowserHttpTest {
   }
 
   @Test
+  void aClientThatSendsPreflightsWithoutReadingTheAnswersIsClosed() throws Exception {
+    assertClosedWhenFloodedWithPreflights(false);
+  }
+
+  @Test
+  void aClientThatSendsPreflightsWithoutReadingTheAnswersAfterACallIsClosed() throws Exception {
+    assertClosedWhenFloodedWithPreflights(true);
+  }
+
+  /**
+   * A client sends CORS preflights and reads none of the answers, on a server whose handshake and keep-alive
+   * timeouts are far away: the server closes the connection long before 64 MB of them (the kernel's buffers and the
+   * channel's high water mark of answers), and goes on serving others.
+   */
+  private void assertClosedWhenFloodedWithPreflights(boolean callFirst) throws Exception {
+    Server patient = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+            WebSocketServerOptions.newBuilder()
+                .browser(BrowserOptions.newBuilder(java.util.List.of("*"))
+                    .keepAliveTimeout(java.time.Duration.ofMinutes(5)).build())
+                .settings(dev.wsgrpc.core.TunnelSettings.newBuilder()
+                    .handshakeTimeout(java.time.Duration.ofMinutes(5)).build())
+                .build())
+        .addService(echo)
+        .build()
+        .start();
+    try {
+      int patientPort = ((InetSocketAddress) patient.getListenSockets().get(0)).getPort();
+      byte[] preflights = ("OPTIONS /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Origin: https://app.example\r\nAccess-Control-Request-Method: POST\r\n\r\n").repeat(1000)
+          .getBytes(StandardCharsets.ISO_8859_1);
+      long sent = 0;
+      try (RawHttp.KeptAlive connection = new RawHttp.KeptAlive(patientPort)) {
+        if (callFirst) {
+          byte[] body = unaryBody("before the preflights");
+          assertEquals(200, connection.send(UNARY_HEAD + "Content-Length: " + body.length + "\r\n\r\n", body)
+              .status);
+        }
+        while (sent < 64 << 20) {
+          connection.sendOnly(preflights);
+          sent += preflights.length;
+        }
+      } catch (java.io.IOException closed) {
+        // the server closed the connection: the next write found it reset
+      }
+      assertTrue(sent < 64 << 20, "the server went on reading preflights whose answers nobody read: " + sent);
+      try (RawHttp.KeptAlive other = new RawHttp.KeptAlive(patientPort)) {
+        byte[] body = unaryBody("another client");
+        RawHttp.Answer answer = other.send(UNARY_HEAD + "Content-Length: " + body.length + "\r\n\r\n", body);
+        assertTrue(answer.bodyText().contains("another client"), answer.bodyText());
+      }
+    } finally {
+      patient.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
   void aRequestThatExpects100ContinueGetsItBeforeItSendsTheBody() throws Exception {
     try (RawHttp.KeptAlive connection = new RawHttp.KeptAlive(port)) {
       byte[] body = unaryBody("after 100");

@@ -113,6 +113,11 @@ final class RawHttp {
       return new Answer(Integer.parseInt(statusLine.substring(9, 12)), headers, content.toByteArray());
     }
 
+    /** Sends bytes and reads nothing. */
+    void sendOnly(byte[] bytes) throws IOException {
+      socket.getOutputStream().write(bytes);
+    }
+
     /** Whether the server closed the connection (reads until it does, or fails on the read timeout). */
     boolean closedByServer() throws IOException {
       return in.read() == -1;

@@ -26,7 +26,6 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.codec.http.cors.CorsHandler;
 import io.netty.handler.codec.http2.DefaultHttp2FrameWriter;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameWriter;
@@ -131,7 +130,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     }
     if (options.browser() != null) {
       // Answers CORS preflights and lets pages read the answers; a tunnel's upgrade removes it.
-      ctx.pipeline().addAfter(HTTP_CODEC, CORS, new CorsHandler(options.browser().cors()));
+      ctx.pipeline().addAfter(HTTP_CODEC, CORS, new CorsPreflightHandler(options.browser().cors()));
     }
     // From the start HandshakeBackstop marked (where there is one), so that this answer comes before its close.
     Long start = ctx.channel().attr(HandshakeBackstop.START).get();
