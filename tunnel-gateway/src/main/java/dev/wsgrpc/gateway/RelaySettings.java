@@ -145,7 +145,9 @@ final class RelaySettings {
     /**
      * How long a tunnel has, once its upstream connection is made, to send the HTTP/2 preface and its first SETTINGS
      * frame (the library and proxy mode give it as long, through gRPC's own handshake deadline); a tunnel that does
-     * not ends with close 1001, and its upstream connection is closed. Taken from the tunnels' own settings, which
+     * not ends with close 1001, and its upstream connection is closed. Also how long a tunnel's search for an upstream
+     * may take before it ends with close 1013 (clients wait for the upstream's SETTINGS their ping timeout, 15 s by
+     * default). Taken from the tunnels' own settings, which
      * bound it (1 ms to about 24.8 days), so that one value is checked once. Default: {@code TunnelSettings.DEFAULT}'s
      * (10 s); the jar passes the settings that {@code --handshake-timeout} made.
      */

@@ -151,7 +151,8 @@ public final class TunnelServerMain implements Callable<Integer> {
   @Option(names = "--handshake-timeout", paramLabel = "DURATION", defaultValue = "10s",
       converter = DurationConverter.class,
       description = "Time allowed for TLS, the upgrade request, and then a tunnel's HTTP/2 preface and SETTINGS "
-          + "(relay mode: from its upstream connection on). Default: ${DEFAULT-VALUE}. "
+          + "(relay mode: from its upstream connection on, which it has this long to find; keep it below the "
+          + "clients' pingTimeout, 15 s). Default: ${DEFAULT-VALUE}. "
           + "Env: TUNNEL_HANDSHAKE_TIMEOUT.")
   Duration handshakeTimeout;
 

@@ -22,7 +22,6 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
@@ -124,6 +123,8 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   private final List<Channel> attempts = new ArrayList<>(2);
   /** Starts the next address's attempt while the others still wait; null when none is due. */
   private ScheduledFuture<?> nextAttemptTimer;
+  /** Ends the search for an upstream at the handshake timeout; null once it has ended. */
+  private ScheduledFuture<?> searchTimer;
   private boolean tunnel;
   private boolean started;
   /** Where a drain is: no drain, a GOAWAY waiting for a boundary, the PING's ACK awaited, the last GOAWAY sent. */
@@ -220,7 +221,24 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     started = true;
     // Hold the client until the upstream is there; what already arrived waits in `pending`.
     ctx.channel().config().setAutoRead(false);
+    searchTimer = schedule(this::searchTimedOut, settings.handshakeTimeout.toNanos());
     connect(upstreams.rotation().iterator());
+  }
+
+  /**
+   * No upstream was reached within the handshake timeout (10 s by default), whatever was still under way (an address
+   * that does not answer, a slow lookup): the tunnel ends with 1013 while its client still waits for the upstream's
+   * SETTINGS (15 s, the clients' ping timeout), which would otherwise end it first, saying only that they did not come.
+   */
+  private void searchTimedOut() {
+    searchTimer = null;
+    if (upstream != null || ended != null || !ctx.channel().isActive()) {
+      return;
+    }
+    String problem = "no upstream gRPC server reachable within " + settings.handshakeTimeout.toMillis() + " ms";
+    tracker.noUpstreamReachable(upstreams);
+    end(problem);
+    fail(WebSocketCloseStatus.TRY_AGAIN_LATER, problem);
   }
 
   /**
@@ -229,8 +247,9 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
    * #ATTEMPT_DELAY_NANOS} has the next address tried beside it (RFC 8305), and the first attempt to succeed (with
    * TLS, once its handshake is done) is the upstream; the others are closed. When every address has failed, the
    * tunnel waits for that lookup and tries the addresses it found that this tunnel has not tried (a backend that
-   * moved: its name now names another), once; then it ends with 1013. It waits at most the handshake timeout: a
-   * lookup can take as long as the system's resolver does when DNS is down too.
+   * moved: its name now names another), once; then it ends with 1013. The whole search takes at most the handshake
+   * timeout ({@link #searchTimedOut}): an address may go unanswered for the connect timeout (10 s), and a lookup can
+   * take as long as the system's resolver does when DNS is down too.
    */
   private void connect(Iterator<Upstreams.Resolved> candidates) {
     if (!ctx.channel().isActive() || ended != null || upstream != null) {
@@ -274,6 +293,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     }
     if (f.isSuccess()) {
       cancelNextAttempt();
+      cancelSearchTimer();
       List<Channel> others = new ArrayList<>(attempts);
       attempts.clear();
       connected(f.channel(), target); // the upstream from now on, unless the client has gone
@@ -295,23 +315,26 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
       connect(candidates);
     } else {
       lookedUpAgain = true;
-      ScheduledFuture<?> giveUp = schedule(() -> connect(Collections.emptyIterator()),
-          settings.handshakeTimeout.toNanos());
-      lookup.thenAccept(fresh -> ctx.executor().execute(() -> {
-        if (giveUp.cancel(false)) {
-          connect(untried(fresh));
-        }
-      }));
+      // The search's own deadline (searchTimedOut) ends a lookup that takes too long.
+      lookup.thenAccept(fresh -> ctx.executor().execute(() -> connect(untried(fresh))));
     }
   }
 
   /** Closes the connections to upstreams still being made, and stops the next one from starting. */
   private void closeAttempts() {
     cancelNextAttempt();
+    cancelSearchTimer();
     List<Channel> under = new ArrayList<>(attempts);
     attempts.clear();
     for (Channel attempt : under) {
       attempt.close(); // its listener finds the client gone, or the tunnel ended
+    }
+  }
+
+  private void cancelSearchTimer() {
+    if (searchTimer != null) {
+      searchTimer.cancel(false);
+      searchTimer = null;
     }
   }
 

@@ -317,8 +317,8 @@ class RelayModeTest {
 
   /**
    * With DNS down as well as the upstream, the lookup after a refusal can take as long as the system's resolver
-   * does (here: until the test ends). The tunnel waits for it at most the handshake timeout, then ends with 1013,
-   * saying why; it waited with no bound of the gateway's, holding its place.
+   * does (here: until the test ends). The tunnel's search for an upstream takes at most the handshake timeout, then
+   * it ends with 1013, saying why; it waited with no bound of the gateway's, holding its place.
    */
   @Test
   void aTunnelWaitsForTheLookupAfterARefusalAtMostTheHandshakeTimeout() throws Exception {
@@ -345,9 +345,31 @@ class RelayModeTest {
 
     RawTunnelClient client = rawTunnel();
     assertEquals(1013, client.awaitEnd());
-    assertEquals("no upstream gRPC server reachable", client.closeReason());
+    assertEquals("no upstream gRPC server reachable within 1000 ms", client.closeReason());
     assertEquals(1, tracker.upstreamConnectFailures());
     assertTrue(lookups.get() > 1, "the lookup after the refusal began");
+  }
+
+  /**
+   * Every upstream address goes unanswered (a black-holed host): each attempt would wait the connect timeout (10 s),
+   * and then the lookup after the failures, while the client waits for the upstream's SETTINGS only its ping timeout
+   * (15 s by default). The search ends at the handshake timeout instead, with 1013 saying why, before the client
+   * would give up on its own.
+   */
+  @Test
+  void aTunnelWhoseUpstreamsAllGoUnansweredEndsWith1013AtTheHandshakeTimeout() throws Exception {
+    dev.wsgrpc.testing.UnansweredPort first = new dev.wsgrpc.testing.UnansweredPort();
+    closeables.add(first);
+    dev.wsgrpc.testing.UnansweredPort second = new dev.wsgrpc.testing.UnansweredPort();
+    closeables.add(second);
+    startGateway(List.of(new Upstreams.Target("127.0.0.1", first.port()), new Upstreams.Target("127.0.0.1",
+            second.port())), null, RelaySettings.newBuilder().handshakeTimeout(
+        dev.wsgrpc.core.TunnelSettings.newBuilder().handshakeTimeout(Duration.ofSeconds(1)).build()).build());
+
+    RawTunnelClient client = rawTunnel();
+    assertEquals(1013, client.awaitEnd());
+    assertEquals("no upstream gRPC server reachable within 1000 ms", client.closeReason());
+    assertEquals(0, tracker.upstreamConnectFailures(), "the attempts given up are not failures of the upstreams");
   }
 
   /** An upstream whose TLS handshake fails is a failed connect: counted, and the next upstream is tried. */

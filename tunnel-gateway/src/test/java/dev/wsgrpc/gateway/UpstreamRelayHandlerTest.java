@@ -933,7 +933,7 @@ class UpstreamRelayHandlerTest {
     upgradeToTwoAddresses();
     advance(100);
     attempts.get(1).pipeline().fireChannelActive(); // TCP is up; the TLS handshake goes on
-    advance(60_000);
+    advance(9_000); // within the search's 10 s
     assertEquals(List.of(1), List.copyOf(attempts.keySet()));
     connecting.get(1).setSuccess();
     assertSame(attempts.get(1), relay.upstream());
@@ -945,13 +945,34 @@ class UpstreamRelayHandlerTest {
     upgradeToTwoAddresses();
     advance(250);
     connecting.get(1).setFailure(new java.net.ConnectException("Connection refused"));
-    advance(60_000);
+    advance(9_000); // within the search's 10 s
     assertEquals(List.of(1, 2), List.copyOf(attempts.keySet()));
     assertTrue(client.isOpen());
     assertNull(client.readOutbound(), "no Close while an attempt is under way");
     connecting.get(2).setSuccess();
     assertSame(attempts.get(2), relay.upstream());
     assertEquals(1, tracker.upstreamConnectFailures());
+  }
+
+  /**
+   * The search for an upstream ends at the handshake timeout with 1013, the attempts still under way closed (not
+   * counted as failures of their upstreams), before a client waiting for the upstream's SETTINGS gives up (15 s).
+   */
+  @Test
+  void attemptsStillUnderWayAtTheHandshakeTimeoutEndTheTunnelWith1013() throws Exception {
+    upgradeToTwoAddresses();
+    advance(9_999);
+    assertNull(client.readOutbound());
+    advance(1);
+    CloseWebSocketFrame close = client.readOutbound();
+    assertEquals(1013, close.statusCode());
+    assertEquals("no upstream gRPC server reachable within 10000 ms", close.reasonText());
+    close.release();
+    assertFalse(attempts.get(1).isOpen());
+    assertFalse(attempts.get(2).isOpen());
+    assertEquals(0, tracker.upstreamConnectFailures());
+    advance(60_000);
+    assertEquals(2, attempts.size(), "no attempt after the search ended");
   }
 
   /** A client that goes while attempts are under way closes them, and no later attempt starts. */
