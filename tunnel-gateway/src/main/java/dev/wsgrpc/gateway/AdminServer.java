@@ -14,6 +14,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -44,12 +45,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * The gateway's admin listener ({@code --admin-port}): plain HTTP/1.1 with keep-alive that answers
  * {@code GET /healthz} and {@code GET /metrics} (through the same {@link HealthAndMetrics} as the public port) and
  * 404 to everything else. It carries no tunnels, no gRPC and no TLS: bind it to loopback (the default) or to a network
- * only monitoring reaches. Requests are bounded (4 KiB request line, 8 KiB headers, 1 KiB body), a request must
- * arrive whole within {@value #REQUEST_SECONDS} s of its first byte (else 408 and the connection closes, as the public
- * port answers a request trickled in slower than its handshake timeout), a connection that sends nothing for
- * {@value #IDLE_SECONDS} s is closed, and requests sent one after the other without waiting
- * (pipelined) are answered one at a time: the next is read once the last answer has left, so a client that sends
- * but does not read makes the listener queue no answers; nothing it does is logged.
+ * only monitoring reaches. Requests are bounded (4 KiB request line, 8 KiB headers, 1 KiB body: 413, and an
+ * unknown {@code Expect} 417, each then closing the connection), a request must arrive whole within {@value
+ * #REQUEST_SECONDS} s of its first byte (else 408 and the connection closes, as the public port answers a request
+ * trickled in slower than its handshake timeout), a connection that sends nothing for {@value #IDLE_SECONDS} s is
+ * closed, and requests sent one after the other without waiting (pipelined) are answered one at a time: the next is
+ * read once the last answer has left, and nothing is read while an answer waits unread (the 413 and 417 included),
+ * so a client that sends but does not read makes the listener queue no answers; nothing it does is logged.
  *
  * <p>It answers only requests whose {@code Host} names it as a machine, not a site: an IP address (IPv4, or IPv6 in
  * brackets), {@code localhost} or a name under {@code .localhost}, or one of the names it was given
@@ -64,6 +66,8 @@ final class AdminServer implements AutoCloseable {
   static final int IDLE_SECONDS = 60;
   /** How long a request may take to arrive whole from its first byte: the public port's default handshake timeout. */
   static final int REQUEST_SECONDS = 10;
+  /** The most one read of a connection takes from its socket. */
+  static final int READ_BYTES = 4096;
 
   private final EventLoopGroup group;
   private final Channel channel;
@@ -87,6 +91,8 @@ final class AdminServer implements AutoCloseable {
           .channel(GatewayTransport.serverChannelType())
           .childOption(ChannelOption.TCP_NODELAY, true)
           .childOption(ChannelOption.AUTO_READ, false) // Answer reads: one request at a time
+          // Requests are small: a read of at most 4 KiB decodes a few dozen pipelined ones, not thousands.
+          .childOption(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(READ_BYTES))
           .childHandler(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
@@ -113,7 +119,9 @@ final class AdminServer implements AutoCloseable {
     p.addLast(new ReadTimeoutHandler(IDLE_SECONDS, TimeUnit.SECONDS));
     p.addLast(new HttpServerCodec(4096, 8192, 8192));
     p.addLast(new HttpServerKeepAliveHandler());
-    p.addLast(new HttpObjectAggregator(1024));
+    // Answers 417 to an Expect it does not know, and 413 to a body announced over the limit, by itself (Answer never
+    // sees those requests); the connection then closes once that answer has left, instead of reading on.
+    p.addLast(new HttpObjectAggregator(1024, true));
     // One read of the socket can hold many pipelined requests: they wait here, and Answer takes one per read().
     p.addLast(new FlowControlHandler());
     p.addLast(new Answer(http, hosts, deadline));
@@ -240,10 +248,23 @@ final class AdminServer implements AutoCloseable {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-      if (!answering) {
+      if (!answering && ctx.channel().isWritable()) {
         ctx.read(); // the read held no whole request (part of one, or a body being discarded): read on
       }
       ctx.fireChannelReadComplete();
+    }
+
+    /**
+     * Answers the codec steps wrote by themselves (the aggregator's 417 and 413) wait unread: no more is read until
+     * they have left, so that a client that sends such requests and reads nothing queues no more than the channel's
+     * high water mark of them (the idle timeout then ends the connection, as nothing is read).
+     */
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      if (!answering && ctx.channel().isWritable()) {
+        ctx.read();
+      }
+      ctx.fireChannelWritabilityChanged();
     }
 
     @Override
@@ -314,7 +335,7 @@ final class AdminServer implements AutoCloseable {
       } else {
         ctx.writeAndFlush(response).addListener(f -> {
           answering = false;
-          if (f.isSuccess()) {
+          if (f.isSuccess() && ctx.channel().isWritable()) {
             ctx.read();
           }
         });

@@ -331,6 +331,50 @@ class AdminServerTest {
     ch.finishAndReleaseAll();
   }
 
+  /**
+   * A request whose Expect the listener does not know is answered 417 by the codec steps themselves, and the
+   * connection then ends: the requests behind it go unanswered (they kept the connection and were read on).
+   */
+  @Test
+  void anUnknownExpectationIs417AndEndsTheConnection() throws IOException {
+    String answers = exchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: a\r\n\r\n"
+        + "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    assertTrue(answers.startsWith("HTTP/1.1 417 Expectation Failed\r\n"), answers);
+    assertFalse(answers.contains("200 OK"), answers);
+  }
+
+  /**
+   * Answers the codec steps write by themselves (417, 413) are not followed by another read while they wait unread:
+   * a client sending such requests without reading queued them without bound, its reads never stopping.
+   */
+  @Test
+  void nothingMoreIsReadWhileAnswersWaitUnread() throws Exception {
+    EmbeddedChannel ch = new EmbeddedChannel(false, false);
+    ch.config().setAutoRead(false); // as the listener's connections
+    ch.config().setWriteBufferWaterMark(new io.netty.channel.WriteBufferWaterMark(8, 16));
+    java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
+    ch.pipeline().addLast(new io.netty.channel.ChannelOutboundHandlerAdapter() {
+      @Override
+      public void read(io.netty.channel.ChannelHandlerContext ctx) {
+        reads.incrementAndGet();
+        ctx.read();
+      }
+
+      @Override
+      public void flush(io.netty.channel.ChannelHandlerContext ctx) {
+        // the client reads nothing: what is written stays queued
+      }
+    });
+    AdminServer.addHandlers(ch.pipeline(), http, Set.of());
+    ch.register();
+    int before = reads.get();
+    ch.writeInbound(Unpooled.copiedBuffer("GET /healthz HTTP/1.1\r\nHost: localhost\r\nExpect: a\r\n\r\n",
+        StandardCharsets.US_ASCII));
+    assertFalse(ch.isWritable(), "the 417 waits unread");
+    assertEquals(before, reads.get(), "no read while it waits");
+    ch.finishAndReleaseAll();
+  }
+
   @Test
   void aRequestTrickledInIs408OnceItsFirstByteIsOlderThanTheRequestTimeout() throws Exception {
     // A byte now and then keeps the idle timeout away; each request must still arrive whole in time, as on --port.
