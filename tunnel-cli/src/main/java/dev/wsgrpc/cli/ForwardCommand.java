@@ -9,6 +9,7 @@ import dev.wsgrpc.core.internal.RateLimitedLog;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -219,8 +220,7 @@ final class ForwardCommand implements Callable<Integer> {
             tunnel.close();
             return;
           }
-          local.pipeline().replace(Opener.this, "relay", new Relay(tunnel));
-          local.config().setAutoRead(true);
+          Relay.start(local, Opener.this, tunnel);
           ConnectionLines.print(lines.out, lines.open, "forward: " + who + ": tunnel open");
           tunnel.closeFuture().addListener(
               c -> ConnectionLines.print(lines.out, lines.closed, "forward: " + who + ": tunnel closed"));
@@ -242,6 +242,21 @@ final class ForwardCommand implements Callable<Integer> {
 
     Relay(Channel peer) {
       this.peer = peer;
+    }
+
+    /**
+     * Puts the relay to {@code tunnel} in {@code placeholder}'s place on {@code local} (the tunnel's relay to
+     * {@code local} is in place already) and starts reading both: {@code local} from now on, and the tunnel again if
+     * {@code local} can take what it reads. The tunnel's relay may have stopped reading it before this one was here
+     * to hear {@code local} drain: a tunnel whose first frames, read with its 101, filled the local connection stayed
+     * unread for good.
+     */
+    static void start(Channel local, ChannelHandler placeholder, Channel tunnel) {
+      local.pipeline().replace(placeholder, "relay", new Relay(tunnel));
+      local.config().setAutoRead(true);
+      if (local.isWritable()) {
+        tunnel.config().setAutoRead(true);
+      }
     }
 
     @Override

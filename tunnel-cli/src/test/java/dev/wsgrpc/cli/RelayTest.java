@@ -46,6 +46,38 @@ class RelayTest {
     peer.finishAndReleaseAll();
   }
 
+  /**
+   * A tunnel whose relay stopped reading it before the local side's relay was installed (its first frames came with
+   * its 101 and filled the local connection, which then drained with nobody to hear it) is read again once both
+   * relays are there, if the local side can take more; else once it drains.
+   */
+  @Test
+  void aTunnelStoppedBeforeTheLocalRelayWasInstalledIsReadAgain() {
+    EmbeddedChannel tunnel = new EmbeddedChannel();
+    tunnel.config().setAutoRead(false);
+    io.netty.channel.ChannelHandler opener = new io.netty.channel.ChannelInboundHandlerAdapter();
+    EmbeddedChannel local = new EmbeddedChannel(opener);
+    local.config().setAutoRead(false);
+    ForwardCommand.Relay.start(local, opener, tunnel);
+    assertTrue(local.config().isAutoRead());
+    assertTrue(tunnel.config().isAutoRead(), "the tunnel is read again");
+
+    EmbeddedChannel stopped = new EmbeddedChannel();
+    stopped.config().setAutoRead(false);
+    io.netty.channel.ChannelHandler waiting = new io.netty.channel.ChannelInboundHandlerAdapter();
+    EmbeddedChannel full = new EmbeddedChannel(waiting);
+    full.config().setWriteBufferWaterMark(new WriteBufferWaterMark(8, 16));
+    full.write(Unpooled.wrappedBuffer(new byte[32])); // unflushed: the local side cannot take more yet
+    ForwardCommand.Relay.start(full, waiting, stopped);
+    assertFalse(stopped.config().isAutoRead(), "not while the local side is full");
+    full.flush();
+    full.runPendingTasks();
+    assertTrue(stopped.config().isAutoRead(), "once it drained");
+    for (EmbeddedChannel ch : List.of(tunnel, local, stopped, full)) {
+      ch.finishAndReleaseAll();
+    }
+  }
+
   @Test
   void closingOneSideClosesTheOtherAfterItsLastBytes() {
     EmbeddedChannel peer = new EmbeddedChannel();
