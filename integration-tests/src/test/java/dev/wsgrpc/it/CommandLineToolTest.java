@@ -208,6 +208,11 @@ class CommandLineToolTest {
    * relaying gateway whose upstream is down does. Returns its port; it serves until the test's socket is closed.
    */
   private static ServerSocket acceptAndCloseWith1013() throws IOException {
+    return acceptAndCloseWith1013("no upstream");
+  }
+
+  /** As {@link #acceptAndCloseWith1013()}, with this reason in the Close. */
+  private static ServerSocket acceptAndCloseWith1013(String reason) throws IOException {
     ServerSocket server = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
     Thread accepting = new Thread(() -> {
       while (!server.isClosed()) {
@@ -225,7 +230,7 @@ class CommandLineToolTest {
               + "Sec-WebSocket-Accept: " + Http11Tokens.acceptFor(key)
               + "\r\nSec-WebSocket-Protocol: wsgrpc.v1\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
           out.writeBytes(WireFrames.frame(true, 0, 0x8, false, // Close 1013, unmasked as a server's
-              ("\u0003\u00f5no upstream").getBytes(StandardCharsets.ISO_8859_1)));
+              concat(new byte[] {0x03, (byte) 0xf5}, reason.getBytes(StandardCharsets.UTF_8))));
           s.getOutputStream().write(out.toByteArray());
           s.getOutputStream().flush();
           while (s.getInputStream().read() != -1) {
@@ -239,6 +244,24 @@ class CommandLineToolTest {
     accepting.setDaemon(true);
     accepting.start();
     return server;
+  }
+
+  private static byte[] concat(byte[] a, byte[] b) {
+    byte[] both = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, both, a.length, b.length);
+    return both;
+  }
+
+  /** A server's words reach the probe's output as printable ASCII only: no line or escape sequence of its own. */
+  @Test
+  void aServersWordsArePrintedWithoutItsControlCharacters() throws Exception {
+    try (ServerSocket server = acceptAndCloseWith1013("down\n\u001b[32mprobe ok: all fine")) {
+      CliJar.Result r = CliJar.run("probe", "ws://127.0.0.1:" + server.getLocalPort() + "/grpc");
+      assertEquals(1, r.exitCode, r.toString());
+      assertTrue(r.stderr.contains("with 1013 (Try Again Later): down?"), r.toString());
+      assertFalse(r.stderr.contains("\u001b"), r.toString());
+      assertEquals(1, r.stderr.lines().count(), "one line:\n" + r);
+    }
   }
 
   @Test

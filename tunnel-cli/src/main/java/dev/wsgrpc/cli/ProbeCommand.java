@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import dev.wsgrpc.client.InternalWebSocketClient;
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.core.internal.Preconditions;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -127,16 +128,22 @@ final class ProbeCommand implements Callable<Integer> {
     }
   }
 
+  /** Prints a step's line; its detail may quote the server, printed as printable ASCII only, at most 500 characters. */
   private void step(String label, long nanos, String detail) {
     synchronized (out) {
-      out.printf(Locale.ROOT, "%-9s %8.1f ms  %s%n", label, nanos / 1e6, detail);
+      out.printf(Locale.ROOT, "%-9s %8.1f ms  %s%n", label, nanos / 1e6, Http11Tokens.printable(detail, 500));
       out.flush();
     }
   }
 
+  /**
+   * Prints why the probe failed. The text may quote the server (a status description, a Close reason, GOAWAY debug
+   * data: up to 8 KiB of any characters): printed as printable ASCII only, at most 500 characters, as {@code forward}
+   * prints a tunnel's failure, so that a server cannot write escape sequences or lines of its own into the output.
+   */
   private void failed(String oneLine) {
     out.flush();
-    err.println("probe failed at " + oneLine);
+    err.println("probe failed at " + Http11Tokens.printable(oneLine, 500));
     err.flush();
   }
 
