@@ -102,6 +102,21 @@ final class Checks {
     return -1;
   }
 
+  /**
+   * A peer's text as errors show it: at most {@code maxChars} characters (then {@code ...}), a line break as
+   * {@code \\r} or {@code \\n}, any other control or non-ASCII character as {@code ?}: a server or proxy writes no
+   * line or escape sequence of its own into an application's log, nor hundreds of KiB of header into a status. The
+   * Netty client's {@code Http11Tokens.printable} likewise.
+   */
+  static String printable(String s, int maxChars) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < s.length() && b.length() < maxChars; i++) {
+      char c = s.charAt(i);
+      b.append(c == '\r' ? "\\r" : c == '\n' ? "\\n" : c >= 0x20 && c < 0x7f ? String.valueOf(c) : "?");
+    }
+    return s.length() > maxChars ? b + "..." : b.toString();
+  }
+
   /** {@code "'c' at index i"} for printable ASCII, else {@code "U+XXXX at index i"}: one character, never more. */
   private static String describeCharAt(String s, int i) {
     char c = s.charAt(i);

@@ -144,13 +144,8 @@ final class ProxyConnect {
     return "'" + printable(new String(bytes, 0, n, LATIN_1)) + "'";
   }
 
-  /** At most 80 characters, control and non-ASCII characters as {@code ?}. */
+  /** At most 80 characters ({@link Checks#printable}). */
   private static String printable(String s) {
-    StringBuilder b = new StringBuilder();
-    for (int i = 0; i < s.length() && b.length() < 80; i++) {
-      char c = s.charAt(i);
-      b.append(c == '\r' ? "\\r" : c == '\n' ? "\\n" : c >= 0x20 && c < 0x7f ? String.valueOf(c) : "?");
-    }
-    return s.length() > 80 ? b + "..." : b.toString();
+    return Checks.printable(s, 80);
   }
 }

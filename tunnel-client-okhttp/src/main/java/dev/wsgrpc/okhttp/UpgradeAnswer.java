@@ -27,13 +27,16 @@ final class UpgradeAnswer {
 
   private static final String ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
   private static final int MAX_QUOTED_BODY = 200;
+  /** The most characters of a header value or reason phrase quoted, as the Netty client quotes them. */
+  private static final int MAX_VALUE = 64;
 
   /** What is wrong with an answer OkHttp accepted, or null when the tunnel may open. */
   static String problemWithAccepted(OkHttpWebSocketOptions options, Response response) {
     String from = from(options, response);
     String extensions = response.header("Sec-WebSocket-Extensions");
     if (extensions != null) {
-      return "expected no WebSocket extensions but the server chose '" + extensions + "'" + from;
+      return "expected no WebSocket extensions but the server chose '" + Checks.printable(extensions, MAX_VALUE) + "'"
+          + from;
     }
     List<String> chosen = elements(response.headers("Sec-WebSocket-Protocol"));
     if (chosen.size() > 1 || (chosen.size() == 1 && !options.subprotocols().contains(chosen.get(0)))) {
@@ -42,7 +45,8 @@ final class UpgradeAnswer {
       for (String name : chosen) {
         shown.add(name.regionMatches(true, 0, OkHttpWebSocketOptions.BEARER_SUBPROTOCOL_PREFIX, 0,
             OkHttpWebSocketOptions.BEARER_SUBPROTOCOL_PREFIX.length())
-            ? name.substring(0, OkHttpWebSocketOptions.BEARER_SUBPROTOCOL_PREFIX.length()) + "<redacted>" : name);
+            ? name.substring(0, OkHttpWebSocketOptions.BEARER_SUBPROTOCOL_PREFIX.length()) + "<redacted>"
+            : Checks.printable(name, MAX_VALUE));
       }
       return "expected a subprotocol among " + options.subprotocols() + " but the server chose " + shown + from;
     }
@@ -53,7 +57,8 @@ final class UpgradeAnswer {
   static String problemWithRefused(OkHttpWebSocketOptions options, Response response, String okHttpReason) {
     String from = from(options, response);
     if (response.code() != 101) {
-      String status = response.code() + (response.message().isEmpty() ? "" : " " + response.message());
+      String status = response.code() + (response.message().isEmpty() ? ""
+          : " " + Checks.printable(response.message(), MAX_VALUE));
       return "expected HTTP 101 but was " + status + from + hint(response) + quotedBody(response);
     }
     String upgrade = response.header("Upgrade");
@@ -118,7 +123,8 @@ final class UpgradeAnswer {
 
   private static String from(OkHttpWebSocketOptions options, Response response) {
     String server = response.header("Server");
-    return " from " + options.safeUrl() + (server == null ? "" : " (Server: " + server + ")");
+    return " from " + options.safeUrl() + (server == null ? "" : " (Server: " + Checks.printable(server, MAX_VALUE)
+        + ")");
   }
 
   private static String hint(Response response) {
@@ -128,12 +134,13 @@ final class UpgradeAnswer {
           + "WebSocket endpoint";
     }
     if (code == 426 && response.header("Sec-WebSocket-Version") != null) {
-      return ": the server speaks WebSocket version " + response.header("Sec-WebSocket-Version");
+      return ": the server speaks WebSocket version "
+          + Checks.printable(response.header("Sec-WebSocket-Version"), MAX_VALUE);
     }
     if (code >= 300 && code < 400 && response.header("Location") != null) {
       // The Location may repeat the request's query (nginx's "return 301 https://$host$request_uri"), and a token
       // with it: it is shown as the dialed URL is.
-      return ": redirected to " + Checks.redactUrl(response.header("Location"));
+      return ": redirected to " + Checks.printable(Checks.redactUrl(response.header("Location")), MAX_QUOTED_BODY);
     }
     return "";
   }
@@ -178,7 +185,7 @@ final class UpgradeAnswer {
   }
 
   private static String quoted(String value) {
-    return value == null ? "missing" : "'" + value + "'";
+    return value == null ? "missing" : "'" + Checks.printable(value, MAX_VALUE) + "'";
   }
 
   /**

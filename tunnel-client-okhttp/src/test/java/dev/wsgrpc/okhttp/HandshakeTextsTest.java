@@ -101,6 +101,20 @@ class HandshakeTextsTest {
         + "\"expected a valid token\"", status.getDescription());
   }
 
+  /**
+   * What a server says in its headers is quoted as printable ASCII, at most 64 characters each, as the Netty client
+   * quotes it: a Server header of 100,000 characters with escape sequences (OkHttp reads up to 256 KiB of headers)
+   * went into the status whole.
+   */
+  @Test
+  void theServersHeadersAreQuotedPrintableAndShort() throws Exception {
+    String url = scripted(key -> "HTTP/1.1 403 \u001b[2JForbidden\r\nServer: " + "\u001b[31m".repeat(20_000) + "\r\n"
+        + "Content-Length: 0\r\nConnection: close\r\n\r\n");
+    String description = callFails(OkHttpWebSocketOptions.newBuilder(url).build()).getDescription();
+    assertEquals("expected HTTP 101 but was 403 ?[2JForbidden from " + url + " (Server: "
+        + "?[31m".repeat(12) + "?[31...)", description);
+  }
+
   @Test
   void plainPageSaysAProxyDidNotPassTheUpgrade() throws Exception {
     String url = scripted(key -> "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
