@@ -557,9 +557,9 @@ class ProxyModeTest {
             .setPayload(ByteString.copyFrom(bytes)).build();
         assertEquals(request.getPayload(), EchoGrpc.newBlockingStub(channel).withCompression(compression)
             .withDeadlineAfter(30, TimeUnit.SECONDS).unary(request).getPayload());
-        // The gateway reads messages as opaque bytes after grpc-java has decompressed them, and forwards them
-        // uncompressed (no second compression on the way): see docs/GATEWAY.md.
-        assertEquals("identity", encodings.poll(30, TimeUnit.SECONDS));
+        // The gateway reads messages as opaque bytes after grpc-java has decompressed them, and forwards gzip
+        // messages gzip, others whole: see docs/GATEWAY.md.
+        assertEquals(compression, encodings.poll(30, TimeUnit.SECONDS));
       }
     }
   }
