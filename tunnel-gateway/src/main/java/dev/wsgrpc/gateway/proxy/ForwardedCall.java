@@ -47,6 +47,8 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
   private final Executor lane;
   /** Told when the call ends UNAVAILABLE before the upstream answered anything: no upstream could be reached. */
   private final Runnable upstreamUnreachable;
+  /** Whether the upstreams accept gzip; told what they answer. */
+  private final UpstreamGzip gzip;
 
   // Confined to the lane.
   /** A caller message is wanted, but the upstream could not take it yet. */
@@ -59,41 +61,44 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
   private boolean upstreamAnswered;
 
   private ForwardedCall(ServerCall<byte[], byte[]> downstream, ClientCall<byte[], byte[]> upstream, Executor lane,
-      Runnable upstreamUnreachable) {
+      Runnable upstreamUnreachable, UpstreamGzip gzip) {
     this.downstream = downstream;
     this.upstream = upstream;
     this.lane = lane;
     this.upstreamUnreachable = upstreamUnreachable;
+    this.gzip = gzip;
   }
 
   /**
    * Starts forwarding {@code call} to {@code channel}. Called from the server's {@code startCall}, in the call's
-   * {@link Context}: its deadline (the time the caller has left) becomes the upstream call's deadline.
+   * {@link Context}: its deadline (the time the caller has left) becomes the upstream call's deadline. The caller's
+   * gzip messages go on gzip once {@code gzip} has learned that the upstreams accept it.
    */
-  static ServerCall.Listener<byte[]> start(ServerCall<byte[], byte[]> call, Metadata headers, Channel channel) {
+  static ServerCall.Listener<byte[]> start(ServerCall<byte[], byte[]> call, Metadata headers, Channel channel,
+      UpstreamGzip gzip) {
     return start(call, headers, channel, MoreExecutors.newSequentialExecutor(MoreExecutors.directExecutor()),
-        () -> { });
+        () -> { }, gzip);
   }
 
   /**
-   * As {@link #start(ServerCall, Metadata, Channel)}, from the event loop {@code loop} (the current thread's), whose
-   * channel {@code channel} is: the call's tasks run in a {@link LoopLane} on it. {@code upstreamUnreachable} runs
-   * when the call ends {@code UNAVAILABLE} before the upstream answered anything.
+   * As {@link #start(ServerCall, Metadata, Channel, UpstreamGzip)}, from the event loop {@code loop} (the current
+   * thread's), whose channel {@code channel} is: the call's tasks run in a {@link LoopLane} on it.
+   * {@code upstreamUnreachable} runs when the call ends {@code UNAVAILABLE} before the upstream answered anything.
    */
   static ServerCall.Listener<byte[]> start(ServerCall<byte[], byte[]> call, Metadata headers, Channel channel,
-      EventLoop loop, Runnable upstreamUnreachable) {
-    return start(call, headers, channel, LoopLane.onCurrentLoop(loop), upstreamUnreachable);
+      EventLoop loop, Runnable upstreamUnreachable, UpstreamGzip gzip) {
+    return start(call, headers, channel, LoopLane.onCurrentLoop(loop), upstreamUnreachable, gzip);
   }
 
   private static ServerCall.Listener<byte[]> start(ServerCall<byte[], byte[]> call, Metadata headers,
-      Channel channel, Executor lane, Runnable upstreamUnreachable) {
+      Channel channel, Executor lane, Runnable upstreamUnreachable, UpstreamGzip gzip) {
     // Callbacks come straight from the upstream transport; UpstreamListener posts each to the lane.
     CallOptions options = CallOptions.DEFAULT.withExecutor(MoreExecutors.directExecutor());
     Deadline deadline = Context.current().getDeadline();
     if (deadline != null) {
       options = options.withDeadline(deadline);
     }
-    String encoding = compression(headers);
+    String encoding = gzip.forRequest(headers);
     if (encoding != null) {
       options = options.withCompression(encoding);
     }
@@ -108,25 +113,9 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
     } finally {
       Context.ROOT.detach(previous);
     }
-    ForwardedCall forwarded = new ForwardedCall(call, upstream, lane, upstreamUnreachable);
+    ForwardedCall forwarded = new ForwardedCall(call, upstream, lane, upstreamUnreachable, gzip);
     lane.execute(() -> forwarded.begin(headers));
     return forwarded;
-  }
-
-  /** Metadata's {@code grpc-encoding}: how the messages of the side that sent it are compressed. */
-  private static final Metadata.Key<String> MESSAGE_ENCODING =
-      Metadata.Key.of("grpc-encoding", Metadata.ASCII_STRING_MARSHALLER);
-
-  /**
-   * The compression to forward a side's messages with: {@code gzip} when that side compressed them with it (its
-   * {@code grpc-encoding}), else null (none). gRPC decompresses what it reads, so messages passed on without it went
-   * on whole: a 4 KB request of zeros that inflates to 4 MiB was forwarded as 4 MiB, and, while the upstream did not
-   * take it, held as 4 MiB in the gateway, per call (found by a read-only review). Compressed again, a message is held
-   * as about the size its sender sent. Only gzip, the one compressor every gRPC implementation has; a peer that does
-   * not accept it gets the messages whole, as gRPC decides from its {@code grpc-accept-encoding}.
-   */
-  static String compression(Metadata headers) {
-    return "gzip".equals(headers.get(MESSAGE_ENCODING)) ? "gzip" : null;
   }
 
   /** The caller's descriptor when it is already the pass-through one (always, from ForwardingRegistry), else one. */
@@ -209,9 +198,10 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
       inLane(() -> {
         upstreamAnswered = true;
         if (!downstreamClosed) {
-          String encoding = compression(headers);
+          gzip.answered(headers);
+          String encoding = UpstreamGzip.forAnswer(headers);
           if (encoding != null) {
-            downstream.setCompression(encoding);
+            downstream.setCompression(encoding); // gRPC sends it whole to a caller that does not accept it
           }
           downstream.sendHeaders(headers);
         }

@@ -31,7 +31,8 @@ public final class ForwardingRegistry extends HandlerRegistry {
   /** Forwards to {@code upstream}, which is not owned: the caller shuts it down after the server. */
   public ForwardingRegistry(Channel upstream) {
     this.caller = new CallerMetadata(false);
-    this.forward = (call, headers) -> ForwardedCall.start(call, headers, upstream);
+    UpstreamGzip gzip = new UpstreamGzip();
+    this.forward = (call, headers) -> ForwardedCall.start(call, headers, upstream, gzip);
   }
 
   /**

@@ -26,6 +26,8 @@ public final class UpstreamChannels {
   private final EventLoop[] loops;
   private final ManagedChannel[] channels;
   private final Runnable onShutdown;
+  /** Whether the upstreams accept gzip, learned from the answers of any channel's calls. */
+  private final UpstreamGzip gzip = new UpstreamGzip();
   /** Per channel, when a failed call last cut its connection backoff short (System.nanoTime()). */
   private final AtomicLongArray lastBackoffReset;
 
@@ -60,8 +62,8 @@ public final class UpstreamChannels {
   /** Starts forwarding {@code call} over {@link #current()}; on its loop's thread, in a lane on that loop. */
   ServerCall.Listener<byte[]> forward(ServerCall<byte[], byte[]> call, Metadata headers) {
     int i = currentLoop();
-    return i < 0 ? ForwardedCall.start(call, headers, channels[0])
-        : ForwardedCall.start(call, headers, channels[i], loops[i], () -> upstreamUnreachable(i));
+    return i < 0 ? ForwardedCall.start(call, headers, channels[0], gzip)
+        : ForwardedCall.start(call, headers, channels[i], loops[i], () -> upstreamUnreachable(i), gzip);
   }
 
   /**

@@ -29,13 +29,13 @@ import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
  * Compression through the proxy, caller, proxy and upstream all real (loopback, native h2c): a side's gzip messages
- * are passed on gzip, so the proxy never holds or sends on a message inflated from a few bytes of its sender's.
+ * are passed on gzip (a caller's once the upstream has said it reads gzip), so that the proxy does not hold or send
+ * on a message inflated from a few bytes of its sender's.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ForwardedCompressionTest {
@@ -60,8 +60,8 @@ class ForwardedCompressionTest {
   private Server proxy;
   private ManagedChannel caller;
 
-  @BeforeEach
-  void start() throws Exception {
+  /** Starts the upstream (reading gzip or not), the proxy and the caller. */
+  private void start(boolean upstreamReadsGzip) throws Exception {
     ServerServiceDefinition echo = ServerServiceDefinition.builder("test.Svc")
         .addMethod(ECHO, ServerCalls.asyncUnaryCall((request, answer) -> {
           answer.onNext(request);
@@ -79,8 +79,12 @@ class ForwardedCompressionTest {
         return next.startCall(call, headers);
       }
     };
-    upstream = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-        .addService(ServerInterceptors.intercept(echo, watch)).build().start();
+    NettyServerBuilder upstreamBuilder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .addService(ServerInterceptors.intercept(echo, watch));
+    if (!upstreamReadsGzip) {
+      upstreamBuilder.decompressorRegistry(io.grpc.DecompressorRegistry.emptyInstance());
+    }
+    upstream = upstreamBuilder.build().start();
     toUpstream = NettyChannelBuilder.forAddress((InetSocketAddress) upstream.getListenSockets().get(0))
         .usePlaintext().build();
     proxy = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
@@ -92,6 +96,9 @@ class ForwardedCompressionTest {
 
   @AfterEach
   void stop() throws Exception {
+    if (caller == null) {
+      return;
+    }
     caller.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     proxy.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     toUpstream.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
@@ -127,14 +134,29 @@ class ForwardedCompressionTest {
   }
 
   @Test
-  void aGzipRequestReachesTheUpstreamGzip() {
+  void gzipRequestsReachTheUpstreamGzipOnceItSaidItReadsGzip() throws Exception {
+    start(true);
     byte[] zeros = new byte[1 << 20];
+    assertArrayEquals(zeros, call(zeros, "gzip", false));
+    assertNull(upstreamSaw.get(), "whole until the upstream has said it reads gzip (its first answer)");
     assertArrayEquals(zeros, call(zeros, "gzip", false));
     assertEquals("gzip", upstreamSaw.get(), "forwarded as the caller compressed it, not inflated");
   }
 
+  /** An upstream that reads no gzip (grpc-go without its gzip package) gets the caller's gzip messages whole. */
   @Test
-  void aGzipAnswerReachesTheCallerGzip() {
+  void gzipRequestsReachAnUpstreamThatReadsNoGzipWhole() throws Exception {
+    start(false);
+    byte[] zeros = new byte[1 << 20];
+    for (int i = 0; i < 3; i++) {
+      assertArrayEquals(zeros, call(zeros, "gzip", false));
+      assertNull(upstreamSaw.get());
+    }
+  }
+
+  @Test
+  void aGzipAnswerReachesTheCallerGzip() throws Exception {
+    start(true);
     byte[] zeros = new byte[1 << 20];
     assertArrayEquals(zeros, call(zeros, "identity", true));
     assertNull(upstreamSaw.get(), "an uncompressed request stays uncompressed");
@@ -142,7 +164,8 @@ class ForwardedCompressionTest {
   }
 
   @Test
-  void uncompressedMessagesStayUncompressed() {
+  void uncompressedMessagesStayUncompressed() throws Exception {
+    start(true);
     byte[] bytes = {1, 2, 3};
     assertArrayEquals(bytes, call(bytes, "identity", false));
     assertNull(upstreamSaw.get());
