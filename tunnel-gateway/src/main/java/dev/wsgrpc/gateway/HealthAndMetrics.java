@@ -4,7 +4,6 @@ import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.server.PlainHttpHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.ByteBufOutputStream;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -28,6 +27,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 
 /**
  * The gateway's plain HTTP: {@code GET /healthz} is 200 while serving and 503 while draining (for CDN origin and
@@ -38,7 +38,9 @@ import java.util.function.BooleanSupplier;
  * <p>{@code /healthz} is answered at once; {@code /metrics} is rendered on one thread of its own ({@value #THREAD}),
  * never on an event loop (a large registry takes hundreds of milliseconds, which would stall every tunnel of the loop).
  * At most {@value #MAX_SCRAPES_WAITING} scrapes wait for it; another is answered 503 at once, so that a flood of
- * scrapes costs neither memory nor threads. {@link #close()} answers the scrapes still waiting, and the one being
+ * scrapes costs neither memory nor threads. A page is rendered at most once a second ({@value #PAGE_MILLIS} ms):
+ * scrapes within that time of a render get its page, so that a flood of them, which anyone who reaches the public
+ * port may send, costs no more than one render a second (Prometheus scrapes every 15 s or more). {@link #close()} answers the scrapes still waiting, and the one being
  * rendered, 503 with {@code Connection: close}, so that a gateway shutting down leaves none unanswered.
  */
 final class HealthAndMetrics implements PlainHttpHandler, AutoCloseable {
@@ -46,6 +48,8 @@ final class HealthAndMetrics implements PlainHttpHandler, AutoCloseable {
   static final String THREAD = "wsgrpc-metrics";
   /** Scrapes that may wait while one is rendered: Prometheus scrapes one at a time, a few more are someone else's. */
   static final int MAX_SCRAPES_WAITING = 4;
+  /** How long a rendered page answers scrapes before the next scrape renders it again. */
+  static final long PAGE_MILLIS = 1000;
 
   private final PrometheusRegistry registry;
   private final BooleanSupplier draining;
@@ -55,17 +59,28 @@ final class HealthAndMetrics implements PlainHttpHandler, AutoCloseable {
   private final ThreadPoolExecutor renderer;
   /** The scrapes the renderer took, waiting or being rendered, for {@link #close()} to answer: as many as it holds. */
   private final Set<Scrape> scrapes = ConcurrentHashMap.newKeySet();
+  private final LongSupplier nanoTime;
+  /** The last page rendered, and when (by {@link #nanoTime}); null before the first. Guarded by this. */
+  private byte[] page;
+  private long pageRenderedNanos;
 
   /** Serves {@code /healthz} and, when {@code metrics}, {@code /metrics}; {@link #close()} stops its thread. */
   HealthAndMetrics(PrometheusRegistry registry, BooleanSupplier draining, boolean metrics) {
-    this(registry, draining, metrics ? newRenderer() : null);
+    this(registry, draining, metrics, System::nanoTime);
   }
 
-  private HealthAndMetrics(PrometheusRegistry registry, BooleanSupplier draining, ThreadPoolExecutor renderer) {
+  /** As {@link #HealthAndMetrics(PrometheusRegistry, BooleanSupplier, boolean)}, with this clock for pages' age. */
+  HealthAndMetrics(PrometheusRegistry registry, BooleanSupplier draining, boolean metrics, LongSupplier nanoTime) {
+    this(registry, draining, metrics ? newRenderer() : null, nanoTime);
+  }
+
+  private HealthAndMetrics(PrometheusRegistry registry, BooleanSupplier draining, ThreadPoolExecutor renderer,
+      LongSupplier nanoTime) {
     this.registry = registry;
     this.draining = draining;
     this.metrics = renderer != null;
     this.renderer = renderer;
+    this.nanoTime = nanoTime;
   }
 
   private static ThreadPoolExecutor newRenderer() {
@@ -79,7 +94,7 @@ final class HealthAndMetrics implements PlainHttpHandler, AutoCloseable {
 
   /** The same registry and drain state, without {@code /metrics}: for the public port when an admin port serves it. */
   HealthAndMetrics withoutMetrics() {
-    return new HealthAndMetrics(registry, draining, (ThreadPoolExecutor) null);
+    return new HealthAndMetrics(registry, draining, (ThreadPoolExecutor) null, nanoTime);
   }
 
   /** {@code /metrics} rendered on its own thread, 503 when too many wait; everything else at once. */
@@ -195,16 +210,27 @@ final class HealthAndMetrics implements PlainHttpHandler, AutoCloseable {
   }
 
   private FullHttpResponse metrics(ByteBufAllocator alloc) {
-    ByteBuf body = alloc.buffer();
-    try (ByteBufOutputStream out = new ByteBufOutputStream(body)) {
-      writer.write(out, registry.scrape());
-    } catch (IOException e) {
-      body.release();
-      throw new UncheckedIOException(e);
-    }
+    byte[] text = page();
+    ByteBuf body = alloc.buffer(text.length).writeBytes(text);
     FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, body);
     response.headers().set(HttpHeaderNames.CONTENT_TYPE, PrometheusTextFormatWriter.CONTENT_TYPE);
     return response;
+  }
+
+  /** The page of metrics: the last one rendered if it is younger than {@value #PAGE_MILLIS} ms, else a new one. */
+  private synchronized byte[] page() {
+    long now = nanoTime.getAsLong();
+    if (page == null || now - pageRenderedNanos >= TimeUnit.MILLISECONDS.toNanos(PAGE_MILLIS)) {
+      java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(page == null ? 8192 : page.length);
+      try {
+        writer.write(out, registry.scrape());
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+      page = out.toByteArray();
+      pageRenderedNanos = now;
+    }
+    return page;
   }
 
   private static FullHttpResponse text(ByteBufAllocator alloc, HttpResponseStatus status, String text,
