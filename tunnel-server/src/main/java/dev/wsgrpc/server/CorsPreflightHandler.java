@@ -15,8 +15,9 @@ import org.slf4j.LoggerFactory;
  * CORS headers to the other answers, and which closes the connection when a preflight arrives while the answers
  * before it still wait to be sent (the channel is not writable: more than its high water mark, 64 KiB by default, is
  * queued). A browser sends its next request on a connection only once it has read the answer before (no browser
- * pipelines HTTP/1.1), so only a client that does not read its answers gets there; answering it would queue two to
- * four bytes of answer (265 for a preflight of 121) for every byte it sends, for as long as the handshake or
+ * pipelines HTTP/1.1), so only a client that does not read its answers gets there, or one that pipelines some 250
+ * preflights at once (the answers to one read are flushed when the read is handled); answering it would queue two
+ * to four bytes of answer (265 for a preflight of 121) for every byte it sends, for as long as the handshake or
  * keep-alive timeout lets it. What the connection queues is so bounded by the high water mark and one answer.
  */
 final class CorsPreflightHandler extends CorsHandler {
