@@ -268,6 +268,11 @@ final class ForwardCommand implements Callable<Integer> {
       peer.write(msg, peer.voidPromise());
       if (!peer.isWritable()) {
         ctx.channel().config().setAutoRead(false);
+        if (peer.isWritable()) {
+          // The peer drained on its own event loop in between, and its relay turned reading on before this turned it
+          // off: nothing would turn it on again.
+          ctx.channel().config().setAutoRead(true);
+        }
       }
     }
 
