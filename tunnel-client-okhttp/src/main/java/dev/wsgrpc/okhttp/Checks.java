@@ -110,11 +110,12 @@ final class Checks {
    */
   static String printable(String s, int maxChars) {
     StringBuilder b = new StringBuilder();
-    for (int i = 0; i < s.length() && b.length() < maxChars; i++) {
+    int i = 0;
+    for (; i < s.length() && b.length() < maxChars; i++) {
       char c = s.charAt(i);
       b.append(c == '\r' ? "\\r" : c == '\n' ? "\\n" : c >= 0x20 && c < 0x7f ? String.valueOf(c) : "?");
     }
-    return s.length() > maxChars ? b + "..." : b.toString();
+    return i < s.length() ? b + "..." : b.toString();
   }
 
   /** {@code "'c' at index i"} for printable ASCII, else {@code "U+XXXX at index i"}: one character, never more. */

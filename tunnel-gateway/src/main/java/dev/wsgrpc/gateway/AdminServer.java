@@ -119,8 +119,9 @@ final class AdminServer implements AutoCloseable {
     p.addLast(new ReadTimeoutHandler(IDLE_SECONDS, TimeUnit.SECONDS));
     p.addLast(new HttpServerCodec(4096, 8192, 8192));
     p.addLast(new HttpServerKeepAliveHandler());
-    // Answers 417 to an Expect it does not know, and 413 to a body announced over the limit, by itself (Answer never
-    // sees those requests); the connection then closes once that answer has left, instead of reading on.
+    // Answers 417 to an Expect it does not know, and 413 to an Expect: 100-continue whose body is over the limit, by
+    // itself (Answer never sees those requests); with `true` the connection then closes once that answer has left,
+    // instead of reading on. (A body over the limit without Expect closes it anyway: this channel does not auto-read.)
     p.addLast(new HttpObjectAggregator(1024, true));
     // One read of the socket can hold many pipelined requests: they wait here, and Answer takes one per read().
     p.addLast(new FlowControlHandler());

@@ -257,6 +257,7 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
     }
     if (!candidates.hasNext()) {
       if (attempts.isEmpty()) {
+        cancelSearchTimer();
         tracker.noUpstreamReachable(upstreams);
         fail(WebSocketCloseStatus.TRY_AGAIN_LATER, "no upstream gRPC server reachable");
       }
