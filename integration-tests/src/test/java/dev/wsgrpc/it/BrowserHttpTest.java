@@ -333,8 +333,9 @@ class BrowserHttpTest {
 
   /**
    * A client sends CORS preflights and reads none of the answers, on a server whose handshake and keep-alive
-   * timeouts are far away: the server closes the connection long before 64 MB of them (the kernel's buffers and the
-   * channel's high water mark of answers), and goes on serving others.
+   * timeouts are far away: the server closes the connection long before 128 MB of them (the kernel's buffers, the
+   * client's small, the server's up to tcp_rmem's and tcp_wmem's maximum, and the channel's high water mark of
+   * answers), and goes on serving others.
    */
   private void assertClosedWhenFloodedWithPreflights(boolean callFirst) throws Exception {
     Server patient = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
@@ -353,20 +354,20 @@ class BrowserHttpTest {
           + "Origin: https://app.example\r\nAccess-Control-Request-Method: POST\r\n\r\n").repeat(1000)
           .getBytes(StandardCharsets.ISO_8859_1);
       long sent = 0;
-      try (RawHttp.KeptAlive connection = new RawHttp.KeptAlive(patientPort)) {
+      try (RawHttp.KeptAlive connection = new RawHttp.KeptAlive(patientPort, 16 * 1024)) {
         if (callFirst) {
           byte[] body = unaryBody("before the preflights");
           assertEquals(200, connection.send(UNARY_HEAD + "Content-Length: " + body.length + "\r\n\r\n", body)
               .status);
         }
-        while (sent < 64 << 20) {
+        while (sent < 128 << 20) {
           connection.sendOnly(preflights);
           sent += preflights.length;
         }
       } catch (java.io.IOException closed) {
         // the server closed the connection: the next write found it reset
       }
-      assertTrue(sent < 64 << 20, "the server went on reading preflights whose answers nobody read: " + sent);
+      assertTrue(sent < 128 << 20, "the server went on reading preflights whose answers nobody read: " + sent);
       try (RawHttp.KeptAlive other = new RawHttp.KeptAlive(patientPort)) {
         byte[] body = unaryBody("another client");
         RawHttp.Answer answer = other.send(UNARY_HEAD + "Content-Length: " + body.length + "\r\n\r\n", body);

@@ -80,7 +80,17 @@ final class RawHttp {
     private final InputStream in;
 
     KeptAlive(int port) throws IOException {
-      socket = new Socket("127.0.0.1", port);
+      this(port, 0);
+    }
+
+    /** With socket buffers of {@code bufferBytes} each way (fixed, not grown by the kernel), or the kernel's (0). */
+    KeptAlive(int port, int bufferBytes) throws IOException {
+      socket = new Socket();
+      if (bufferBytes > 0) {
+        socket.setReceiveBufferSize(bufferBytes);
+        socket.setSendBufferSize(bufferBytes);
+      }
+      socket.connect(new java.net.InetSocketAddress("127.0.0.1", port));
       socket.setSoTimeout(30_000);
       in = new java.io.BufferedInputStream(socket.getInputStream());
     }
