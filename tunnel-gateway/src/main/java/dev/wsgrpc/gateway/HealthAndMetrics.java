@@ -40,8 +40,9 @@ import java.util.function.LongSupplier;
  * At most {@value #MAX_SCRAPES_WAITING} scrapes wait for it; another is answered 503 at once, so that a flood of
  * scrapes costs neither memory nor threads. A page is rendered at most once a second ({@value #PAGE_MILLIS} ms):
  * scrapes within that time of a render get its page, so that a flood of them, which anyone who reaches the public
- * port may send, costs no more than one render a second (Prometheus scrapes every 15 s or more). {@link #close()} answers the scrapes still waiting, and the one being
- * rendered, 503 with {@code Connection: close}, so that a gateway shutting down leaves none unanswered.
+ * port may send, costs no more than one render a second (Prometheus scrapes every 15 s or more). {@link #close()}
+ * answers the scrapes still waiting, and the one being rendered, 503 with {@code Connection: close}, so that a
+ * gateway shutting down leaves none unanswered.
  */
 final class HealthAndMetrics implements PlainHttpHandler, AutoCloseable {
 
