@@ -336,9 +336,9 @@ class ClientUpgradeHandlerTest {
     List<String> names = ch.pipeline().names();
     int decoder = names.indexOf(FramePipeline.DECODER);
     assertEquals(Arrays.asList(FramePipeline.DECODER, FramePipeline.ENCODER, FramePipeline.KEEPALIVE,
-        FramePipeline.CONTROL, FramePipeline.BYTE_STREAM, Http2PrefaceCheck.NAME, FirstBytesWait.NAME),
-        names.subList(decoder, decoder + 7));
-    assertSame(next, ch.pipeline().context(names.get(decoder + 7)).handler());
+        FramePipeline.CONTROL, FramePipeline.BYTE_STREAM, FramePipeline.ACK_LIMIT, Http2PrefaceCheck.NAME,
+        FirstBytesWait.NAME), names.subList(decoder, decoder + 8));
+    assertSame(next, ch.pipeline().context(names.get(decoder + 8)).handler());
 
     assertEquals(1, next.events.size());
     ProtocolNegotiationEvent fired = assertInstanceOf(ProtocolNegotiationEvent.class, next.events.get(0));

@@ -12,9 +12,11 @@ import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
  * The one home of the frame handlers and of the switch from HTTP/1.1 to frames, for both sides:
  *
  * <pre>
- *   socket ─ [TLS] ─ frame-decoder ─ frame-encoder ─ [keepalive] ─ control ─ byte-stream ─ (gRPC's HTTP/2 handler)
+ *   socket ─ [TLS] ─ frame-decoder ─ frame-encoder ─ [keepalive] ─ control ─ byte-stream ─ [ack-limit] ─ (gRPC's
  *            bytes ⇄ WebSocket frames ⇄ pings, liveness ⇄ ping/pong/close/errors ⇄ binary frames ⇄ HTTP/2 bytes
  * </pre>
+ *
+ * <p>(gRPC's HTTP/2 handler last; the ack limit, {@link Http2AckLimit}, on a client only.)
  */
 public final class FramePipeline {
 
@@ -23,6 +25,7 @@ public final class FramePipeline {
   public static final String KEEPALIVE = "wsgrpc-keepalive";
   public static final String CONTROL = "wsgrpc-control";
   public static final String BYTE_STREAM = "wsgrpc-byte-stream";
+  public static final String ACK_LIMIT = "wsgrpc-http2-ack-limit";
   public static final String FLUSH_CONSOLIDATION = "wsgrpc-flush-consolidation";
 
   /** Which end of the tunnel a pipeline is: it decides masking and the close code sent when the tunnel ends. */
@@ -35,7 +38,8 @@ public final class FramePipeline {
 
   /**
    * Adds the frame handlers before the handler named {@code before}: decoder, encoder, a {@link KeepaliveHandler}
-   * unless {@link TunnelSettings#pingInterval()} is zero, control, byte stream.
+   * unless {@link TunnelSettings#pingInterval()} is zero, control, byte stream, and on a client an
+   * {@link Http2AckLimit}.
    *
    * @param settings the frame payload limits (a larger inbound frame ends the tunnel with 1009) and the pings
    * @param peer how errors name the other side, e.g. {@code "wss://host/grpc"} or {@code "client 10.0.0.7:5512"}
@@ -54,6 +58,10 @@ public final class FramePipeline {
         server ? WebSocketCloseStatus.ENDPOINT_UNAVAILABLE : WebSocketCloseStatus.NORMAL_CLOSURE, !server));
     pipeline.addBefore(before, BYTE_STREAM, new ByteStreamFrameCodec(settings.maxOutboundFramePayload(),
         !server)); // a client's frames are masked, a copy anyway: copied once, as they are gathered
+    if (!server) {
+      // gRPC's server limits the acknowledgements it queues itself; its client does not.
+      pipeline.addBefore(before, ACK_LIMIT, new Http2AckLimit());
+    }
   }
 
   /**

@@ -405,7 +405,7 @@ class KeepaliveHandlerTest {
             TIMEOUT)).build(), PEER);
     java.util.List<String> names = ch.pipeline().names();
     assertEquals(java.util.Arrays.asList(FramePipeline.DECODER, FramePipeline.ENCODER, FramePipeline.KEEPALIVE,
-        FramePipeline.CONTROL, FramePipeline.BYTE_STREAM, "tail"), names.subList(0, 6));
+        FramePipeline.CONTROL, FramePipeline.BYTE_STREAM, FramePipeline.ACK_LIMIT, "tail"), names.subList(0, 7));
     EmbeddedChannel without = new EmbeddedChannel();
     without.pipeline().addLast("tail", new InboundRecorder());
     FramePipeline.install(without.pipeline(), "tail", FramePipeline.Role.CLIENT, dev.wsgrpc.core.TunnelSettings
