@@ -12,11 +12,11 @@ import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
  * The one home of the frame handlers and of the switch from HTTP/1.1 to frames, for both sides:
  *
  * <pre>
- *   socket ─ [TLS] ─ frame-decoder ─ frame-encoder ─ [keepalive] ─ control ─ byte-stream ─ [ack-limit] ─ (gRPC's
+ *   socket ─ [TLS] ─ frame-decoder ─ frame-encoder ─ [keepalive] ─ control ─ byte-stream ─ [ack-limit] ─ gRPC
  *            bytes ⇄ WebSocket frames ⇄ pings, liveness ⇄ ping/pong/close/errors ⇄ binary frames ⇄ HTTP/2 bytes
  * </pre>
  *
- * <p>(gRPC's HTTP/2 handler last; the ack limit, {@link Http2AckLimit}, on a client only.)
+ * <p>gRPC's HTTP/2 handler comes last; the ack limit ({@link Http2AckLimit}) is on a client only.
  */
 public final class FramePipeline {
 
