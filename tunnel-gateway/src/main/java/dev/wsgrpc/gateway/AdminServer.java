@@ -16,6 +16,7 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -31,6 +32,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.flow.FlowControlHandler;
 import io.netty.handler.timeout.ReadTimeoutHandler;
 import io.netty.util.NetUtil;
+import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -40,6 +42,7 @@ import java.util.Set;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The gateway's admin listener ({@code --admin-port}): plain HTTP/1.1 with keep-alive that answers
@@ -51,7 +54,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * trickled in slower than its handshake timeout), a connection that sends nothing for {@value #IDLE_SECONDS} s is
  * closed, and requests sent one after the other without waiting (pipelined) are answered one at a time: the next is
  * read once the last answer has left, and nothing is read while an answer waits unread (the 413 and 417 included),
- * so a client that sends but does not read makes the listener queue no answers; nothing it does is logged.
+ * so a client that sends but does not read makes the listener queue no answers; nothing it does is logged. At most
+ * {@value #MAX_CONNECTIONS} connections are open at once: one more is answered 503 at once, without its request being
+ * parsed, and closed.
  *
  * <p>It answers only requests whose {@code Host} names it as a machine, not a site: an IP address (IPv4, or IPv6 in
  * brackets), {@code localhost} or a name under {@code .localhost}, or one of the names it was given
@@ -68,6 +73,10 @@ final class AdminServer implements AutoCloseable {
   static final int REQUEST_SECONDS = 10;
   /** The most one read of a connection takes from its socket. */
   static final int READ_BYTES = 4096;
+  /** Connections open at once; monitoring needs a few. */
+  static final int MAX_CONNECTIONS = 64;
+  /** How long a connection past {@link #MAX_CONNECTIONS} is kept to deliver its 503. */
+  static final int REFUSAL_MILLIS = 1000;
 
   private final EventLoopGroup group;
   private final Channel channel;
@@ -84,6 +93,7 @@ final class AdminServer implements AutoCloseable {
    */
   static AdminServer start(InetSocketAddress address, PlainHttpHandler http, Set<String> hosts) throws IOException {
     EventLoopGroup group = GatewayTransport.newGroup(1, "wsgrpc-admin");
+    AtomicInteger open = new AtomicInteger();
     boolean started = false;
     try {
       ChannelFuture bound = new ServerBootstrap()
@@ -96,7 +106,15 @@ final class AdminServer implements AutoCloseable {
           .childHandler(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
-              addHandlers(ch.pipeline(), http, hosts);
+              // Connections refused are not counted: a client opening them as fast as they are refused must not
+              // keep monitoring out once the ones served are fewer.
+              if (open.get() >= MAX_CONNECTIONS) {
+                ch.pipeline().addLast(new Refusal());
+              } else {
+                open.incrementAndGet();
+                ch.closeFuture().addListener(f -> open.decrementAndGet());
+                addHandlers(ch.pipeline(), http, hosts);
+              }
             }
           })
           .bind(address).awaitUninterruptibly();
@@ -126,6 +144,45 @@ final class AdminServer implements AutoCloseable {
     // One read of the socket can hold many pipelined requests: they wait here, and Answer takes one per read().
     p.addLast(new FlowControlHandler());
     p.addLast(new Answer(http, hosts, deadline));
+  }
+
+  /**
+   * Answers a connection past {@value #MAX_CONNECTIONS} 503 as soon as it is accepted, and closes it: every connection
+   * holds a file descriptor, which the public port's tunnels need too. Once the answer has left, the output is shut
+   * down and whatever the client sent is read and dropped until it closes its side, for at most {@value
+   * #REFUSAL_MILLIS} ms: closing with its request unread would reset the connection, which can discard the answer
+   * before the client reads it.
+   */
+  private static final class Refusal extends ChannelInboundHandlerAdapter {
+    static final String BODY = "too many connections to the admin listener (expected: at most " + MAX_CONNECTIONS
+        + " open at once)\n";
+    static final byte[] ANSWER = ("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        + "Connection: close\r\nContent-Length: " + BODY.length() + "\r\n\r\n" + BODY)
+        .getBytes(StandardCharsets.US_ASCII);
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+      ScheduledFuture<?> deadline = ctx.executor().schedule(() -> ctx.close(), REFUSAL_MILLIS, TimeUnit.MILLISECONDS);
+      ctx.channel().closeFuture().addListener(f -> deadline.cancel(false));
+      ctx.writeAndFlush(Unpooled.wrappedBuffer(ANSWER)).addListener(f -> {
+        if (f.isSuccess() && ctx.channel() instanceof DuplexChannel) {
+          ((DuplexChannel) ctx.channel()).shutdownOutput();
+          ctx.channel().config().setAutoRead(true); // the channel closes when the client's side ends
+        } else {
+          ctx.close();
+        }
+      });
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      ReferenceCountUtil.release(msg);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      ctx.close(); // resets and the like: quietly, as everything here
+    }
   }
 
   /**
@@ -297,7 +354,7 @@ final class AdminServer implements AutoCloseable {
         try {
           ctx.executor().execute(() -> answered(ctx, answer, failure, head, alive));
         } catch (java.util.concurrent.RejectedExecutionException e) {
-          io.netty.util.ReferenceCountUtil.release(answer); // the listener is closing
+          ReferenceCountUtil.release(answer); // the listener is closing
         }
       });
     }
@@ -305,12 +362,12 @@ final class AdminServer implements AutoCloseable {
     private void answered(ChannelHandlerContext ctx, FullHttpResponse answer, Throwable failure, boolean head,
         boolean keepAlive) {
       if (!ctx.channel().isActive()) {
-        io.netty.util.ReferenceCountUtil.release(answer);
+        ReferenceCountUtil.release(answer);
         return;
       }
       FullHttpResponse response = answer;
       if (failure != null) {
-        io.netty.util.ReferenceCountUtil.release(answer);
+        ReferenceCountUtil.release(answer);
         response = text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error\n");
         keepAlive = false;
       } else if (response == null) {

@@ -235,6 +235,47 @@ class AdminServerTest {
     }
   }
 
+  /**
+   * Each connection holds a file descriptor, which the public port's tunnels need too: past {@value
+   * AdminServer#MAX_CONNECTIONS} open at once, one more is answered 503 saying so and closed, without its request being
+   * read; once one closes, the next is served. Without the cap every one was held (each idle one for 60 s).
+   */
+  @Test
+  void connectionsPastTheCapAre503AndClosedAndOneClosingMakesRoom() throws IOException {
+    List<Socket> held = new ArrayList<>();
+    try {
+      for (int i = 0; i < AdminServer.MAX_CONNECTIONS; i++) {
+        Socket socket = new Socket("127.0.0.1", admin.address().getPort());
+        held.add(socket);
+        socket.setSoTimeout(30_000);
+        // Answered, so accepted and counted.
+        socket.getOutputStream().write("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+            .getBytes(StandardCharsets.ISO_8859_1));
+        byte[] first = new byte[17];
+        new java.io.DataInputStream(socket.getInputStream()).readFully(first);
+        assertEquals("HTTP/1.1 200 OK\r\n", new String(first, StandardCharsets.ISO_8859_1));
+      }
+      try (Socket extra = new Socket("127.0.0.1", admin.address().getPort())) {
+        extra.setSoTimeout(30_000);
+        String refused = readAll(extra.getInputStream()); // nothing sent: the answer comes anyway, then the end
+        assertTrue(refused.startsWith("HTTP/1.1 503 Service Unavailable\r\n"), refused);
+        assertTrue(refused.contains("\r\nConnection: close\r\n"), refused);
+        assertTrue(refused.endsWith("\r\n\r\ntoo many connections to the admin listener (expected: at most "
+            + AdminServer.MAX_CONNECTIONS + " open at once)\n"), refused);
+      }
+      held.remove(0).close();
+      String answer = "";
+      while (!answer.startsWith("HTTP/1.1 200 OK\r\n")) { // the listener learns of the close on its own thread
+        answer = exchange(get("/healthz"));
+        assertTrue(answer.startsWith("HTTP/1.1 200 OK\r\n") || answer.startsWith("HTTP/1.1 503"), answer);
+      }
+    } finally {
+      for (Socket socket : held) {
+        socket.close();
+      }
+    }
+  }
+
   @Test
   void headGivesTheLengthWithoutTheBody() throws IOException {
     String head = exchange("HEAD /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
