@@ -3,7 +3,6 @@ package dev.wsgrpc.server;
 import dev.wsgrpc.core.internal.Http11Tokens;
 import io.grpc.Status;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
@@ -50,8 +49,10 @@ final class GrpcWebSocketsTranslator extends WebSocketCallTranslator {
 
   private final int maxHeaderBytes;
 
-  /** Collects the first message (the request headers); null once it was read. */
-  private CompositeByteBuf headerMessage;
+  /** Whether the first message (the request headers) was read whole. */
+  private boolean headersRead;
+  /** Collects the first message as its fragments come; null before its first one and once it was read or refused. */
+  private ByteBuf headerMessage;
   /** Inside a message after the first: whether its type byte was read, and what it was. */
   private boolean inMessage;
   private int messageType = -1;
@@ -77,12 +78,6 @@ final class GrpcWebSocketsTranslator extends WebSocketCallTranslator {
   }
 
   @Override
-  public void handlerAdded(ChannelHandlerContext ctx) {
-    super.handlerAdded(ctx);
-    this.headerMessage = ctx.alloc().compositeBuffer();
-  }
-
-  @Override
   void releaseBuffers() {
     if (headerMessage != null) {
       headerMessage.release();
@@ -101,7 +96,7 @@ final class GrpcWebSocketsTranslator extends WebSocketCallTranslator {
       if (ended) {
         return;
       }
-      if (headerMessage != null) {
+      if (!headersRead) {
         readHeaderPiece(frame);
       } else {
         readMessagePiece(frame);
@@ -112,18 +107,24 @@ final class GrpcWebSocketsTranslator extends WebSocketCallTranslator {
   }
 
   private void readHeaderPiece(WebSocketFrame frame) {
+    if (headerMessage == null) {
+      headerMessage = ctx.alloc().buffer(frame.content().readableBytes());
+    }
     if (headerMessage.readableBytes() + frame.content().readableBytes() > maxHeaderBytes) {
+      releaseBuffers(); // what arrived of it is let go at once, not when the connection ends
       refuse(Status.RESOURCE_EXHAUSTED.withDescription(
           "expected request headers of at most " + maxHeaderBytes + " bytes"));
       return;
     }
-    headerMessage.addComponent(true, frame.content().retain());
+    // Copied in: a composite of the fragments would copy all it holds every 16 of them, empty ones included, so a
+    // caller not yet admitted could make the server copy up to some 170 times what it sent.
+    headerMessage.writeBytes(frame.content());
     if (!frame.isFinalFragment()) {
       return;
     }
+    headersRead = true;
     String block = headerMessage.toString(StandardCharsets.ISO_8859_1);
-    headerMessage.release();
-    headerMessage = null;
+    releaseBuffers();
     HttpHeaders headers = new DefaultHttpHeaders();
     for (String line : block.split("\r\n")) {
       int colon = line.indexOf(':');

@@ -48,20 +48,33 @@ class GrpcWebSocketsTranslatorTest {
   }
 
   private void open(int maxHeaderBytes) {
+    open(maxHeaderBytes, null);
+  }
+
+  /** With {@code alloc} (unless null) as the channel's allocator from before the translator is added. */
+  private void open(int maxHeaderBytes, io.netty.buffer.ByteBufAllocator alloc) {
     GrpcWebSocketsTranslator translator = new GrpcWebSocketsTranslator("/pkg.Svc/Chat", "https", "example.test",
         new InetSocketAddress("127.0.0.1", 1234), maxHeaderBytes, 5_000, headers -> {
           admitted.add(headers);
           return decision;
         });
-    channel = new EmbeddedChannel(translator, new ChannelInboundHandlerAdapter() {
+    channel = new EmbeddedChannel(new io.netty.channel.ChannelInitializer<io.netty.channel.Channel>() {
       @Override
-      public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof TunnelEstablishedEvent) {
-          established.add((TunnelEstablishedEvent) evt);
+      protected void initChannel(io.netty.channel.Channel ch) {
+        if (alloc != null) {
+          ch.config().setAllocator(alloc);
         }
-        ctx.fireUserEventTriggered(evt);
+        ch.pipeline().addLast(translator, new ChannelInboundHandlerAdapter() {
+          @Override
+          public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof TunnelEstablishedEvent) {
+              established.add((TunnelEstablishedEvent) evt);
+            }
+            ctx.fireUserEventTriggered(evt);
+          }
+        }, server.handler);
       }
-    }, server.handler);
+    });
   }
 
   private static BinaryWebSocketFrame frame(String text) {
@@ -216,6 +229,46 @@ class GrpcWebSocketsTranslatorTest {
     open(64);
     channel.writeInbound(frame("x-big: " + "b".repeat(100) + "\r\n"));
     assertTrue(admitted.isEmpty());
+    assertEquals("grpc-status: 8\r\ngrpc-message: expected request headers of at most 64 bytes\r\n",
+        trailersOfEnd());
+  }
+
+  /**
+   * Request headers in many fragments, empty ones among them, are copied in as they come: a composite of the
+   * fragments copied all it held every 16 of them, so a caller not yet admitted made the server allocate and copy all
+   * it had sent for every 96 bytes of empty fragments (these 10,000 after 6 KB: some 4 MB).
+   */
+  @Test
+  void headersInManyFragmentsAreAssembledWithoutBeingCopiedOverAndOver() {
+    CountingAllocator counting = new CountingAllocator();
+    open(16_384, counting);
+    String headers = HEADERS + "x-pad: " + "p".repeat(6_000) + "\r\n";
+    List<Object> fragments = new ArrayList<>();
+    fragments.add(new BinaryWebSocketFrame(false, 0, Unpooled.copiedBuffer(headers, StandardCharsets.ISO_8859_1)));
+    for (int i = 0; i < 10_000; i++) {
+      fragments.add(new ContinuationWebSocketFrame(false, 0, Unpooled.EMPTY_BUFFER));
+    }
+    fragments.add(new ContinuationWebSocketFrame(true, 0, Unpooled.EMPTY_BUFFER));
+    channel.writeInbound(fragments.toArray());
+    assertEquals(1, admitted.size());
+    assertEquals("p".repeat(6_000), admitted.get(0).get("x-pad"));
+    assertTrue(counting.allocated < 256 * 1024, counting.allocated + " bytes allocated");
+  }
+
+  /** Request headers over the limit: what arrived of them is let go at once, not when the connection ends. */
+  @Test
+  void oversizedRequestHeadersInFragmentsAreReleasedAtTheRefusal() {
+    open(64);
+    CountingAllocator counting = new CountingAllocator(); // from here: the first buffer made collects the headers
+    channel.config().setAllocator(counting);
+    channel.writeInbound(new BinaryWebSocketFrame(false, 0, Unpooled.copiedBuffer("x-big: " + "b".repeat(40),
+        StandardCharsets.ISO_8859_1)));
+    ByteBuf collecting = counting.made.get(0); // the first buffer made: what collects the headers
+    assertEquals(1, collecting.refCnt());
+    channel.writeInbound(new ContinuationWebSocketFrame(false, 0, Unpooled.copiedBuffer("b".repeat(40),
+        StandardCharsets.ISO_8859_1)));
+    assertEquals(0, collecting.refCnt());
+    assertTrue(channel.isActive(), "released before the connection ends");
     assertEquals("grpc-status: 8\r\ngrpc-message: expected request headers of at most 64 bytes\r\n",
         trailersOfEnd());
   }

@@ -472,32 +472,6 @@ class JsonWebSocketTranslatorTest {
         counting.allocated + " bytes allocated for a message of " + json.length);
   }
 
-  /** Counts the bytes of the buffers it makes (not of their growth). */
-  private static final class CountingAllocator extends io.netty.buffer.AbstractByteBufAllocator {
-    long allocated;
-
-    CountingAllocator() {
-      super(false);
-    }
-
-    @Override
-    protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
-      allocated += initialCapacity;
-      return Unpooled.buffer(initialCapacity, maxCapacity);
-    }
-
-    @Override
-    protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
-      allocated += initialCapacity;
-      return Unpooled.directBuffer(initialCapacity, maxCapacity);
-    }
-
-    @Override
-    public boolean isDirectBufferPooled() {
-      return false;
-    }
-  }
-
   @Test
   void anOversizedMessageStillInFragmentsIsRefusedWithTheSizeSoFar() {
     open(true);
