@@ -150,9 +150,9 @@ public final class RateLimitedLog {
   }
 
   /**
-   * A failure in one line, without a stack trace: its class and message, unwrapped from Netty's
-   * {@code DecoderException}. A record that is not TLS is not dumped (its bytes may be a plain-text request with
-   * credentials in it).
+   * A failure in one line, without a stack trace: its class and message (printable ASCII, others shown as {@code ?},
+   * at most 200 characters), unwrapped from Netty's {@code DecoderException}. A record that is not TLS is not dumped
+   * (its bytes may be a plain-text request with credentials in it).
    */
   public static String describe(Throwable t) {
     Throwable shown = t instanceof DecoderException && t.getCause() != null ? t.getCause() : t;
@@ -163,7 +163,9 @@ public final class RateLimitedLog {
     if (message == null) {
       return shown.getClass().getSimpleName();
     }
-    message = message.length() > 200 ? message.substring(0, 200) + "..." : message;
-    return shown.getClass().getSimpleName() + ": " + message.replaceAll("[\\r\\n\\t]+", " ");
+    // Printable ASCII, at most 200 characters: a peer's bytes may be in it (the JDK quotes a ClientHello's server
+    // name whole when it refuses it), escape sequences included.
+    String oneLine = message.replaceAll("[\\r\\n\\t]+", " ");
+    return shown.getClass().getSimpleName() + ": " + Http11Tokens.printable(oneLine, 200);
   }
 }

@@ -3,6 +3,7 @@ package dev.wsgrpc.core.internal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
@@ -87,6 +88,86 @@ class RateLimitedLogTest {
     String dump = "474554202f20485454502f312e310d0a417574686f72697a6174696f6e3a20426561726572207365637265740d0a";
     assertEquals("not a TLS record (plain text sent to a TLS port?)",
         RateLimitedLog.describe(new DecoderException(new NotSslRecordException("not an SSL/TLS record: " + dump))));
+  }
+
+  /**
+   * The JDK quotes a ClientHello's server name whole when it refuses it, escape sequences included: what a server logs
+   * of a failed handshake shows it as printable ASCII. The ClientHello is real bytes, refused by a real JDK TLS server.
+   */
+  @Test
+  void aServerNameWithEscapeSequencesReachesTheLogPrintable() throws Exception {
+    dev.wsgrpc.testing.TestCertificates certs = dev.wsgrpc.testing.TestCertificates.create();
+    io.netty.handler.ssl.SslContext server = io.netty.handler.ssl.SslContextBuilder
+        .forServer(certs.serverCertPem(), certs.serverKeyPem())
+        .sslProvider(io.netty.handler.ssl.SslProvider.JDK).build();
+    List<Throwable> failures = new java.util.ArrayList<>();
+    io.netty.channel.embedded.EmbeddedChannel ch = new io.netty.channel.embedded.EmbeddedChannel();
+    ch.pipeline().addLast(server.newHandler(ch.alloc()), new io.netty.channel.ChannelInboundHandlerAdapter() {
+      @Override
+      public void userEventTriggered(io.netty.channel.ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof io.netty.handler.ssl.SslHandshakeCompletionEvent) {
+          failures.add(((io.netty.handler.ssl.SslHandshakeCompletionEvent) evt).cause());
+        }
+      }
+
+      @Override
+      public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
+        // the same failure, reported once more
+      }
+    });
+    ch.writeInbound(io.netty.buffer.Unpooled.wrappedBuffer(clientHello("a\u001b[2J\u001b]0;owned\u0007b\u0085.test")));
+    ch.finishAndReleaseAll();
+    assertEquals(1, failures.size());
+    assertTrue(String.valueOf(failures.get(0).getMessage()).contains("\u001b[2J"),
+        "the JDK quotes the name as sent: " + failures.get(0));
+    String shown = RateLimitedLog.describe(failures.get(0));
+    assertTrue(shown.contains("a?[2J?]0;owned?b?.test"), shown);
+    assertTrue(shown.chars().allMatch(c -> c >= 0x20 && c < 0x7f), shown);
+  }
+
+  @Test
+  void aMessageIsShownPrintableAndAtMost200Characters() {
+    String shown = RateLimitedLog.describe(new IllegalStateException("line\r\nnext\tx\u001b[31m" + "y".repeat(300)));
+    assertEquals("IllegalStateException: line next x?[31m" + "y".repeat(200 - 16) + "...", shown);
+  }
+
+  /** A TLS 1.2 ClientHello record offering two cipher suites and {@code serverName} as its host name (SNI). */
+  private static byte[] clientHello(String serverName) {
+    byte[] name = serverName.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    java.io.ByteArrayOutputStream sni = new java.io.ByteArrayOutputStream();
+    writeShort(sni, 0x0000); // extension: server_name
+    writeShort(sni, name.length + 5);
+    writeShort(sni, name.length + 3); // the list
+    sni.write(0); // host_name
+    writeShort(sni, name.length);
+    sni.writeBytes(name);
+    java.io.ByteArrayOutputStream hello = new java.io.ByteArrayOutputStream();
+    hello.write(0x03);
+    hello.write(0x03); // TLS 1.2
+    hello.writeBytes(new byte[32]); // random
+    hello.write(0); // no session id
+    writeShort(hello, 4);
+    writeShort(hello, 0xc02f); // TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+    writeShort(hello, 0x009c); // TLS_RSA_WITH_AES_128_GCM_SHA256
+    hello.write(1);
+    hello.write(0); // no compression
+    writeShort(hello, sni.size());
+    hello.writeBytes(sni.toByteArray());
+    java.io.ByteArrayOutputStream record = new java.io.ByteArrayOutputStream();
+    record.write(0x16); // handshake
+    record.write(0x03);
+    record.write(0x01);
+    writeShort(record, hello.size() + 4);
+    record.write(0x01); // ClientHello
+    record.write(0);
+    writeShort(record, hello.size());
+    record.writeBytes(hello.toByteArray());
+    return record.toByteArray();
+  }
+
+  private static void writeShort(java.io.ByteArrayOutputStream out, int value) {
+    out.write(value >> 8);
+    out.write(value);
   }
 
   @Test
