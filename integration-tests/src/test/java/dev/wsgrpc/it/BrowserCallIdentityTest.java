@@ -595,6 +595,25 @@ class BrowserCallIdentityTest {
   }
 
   /**
+   * As above, for a client that reads nothing of a server stream: its connection closes at once all the same (the close
+   * waited behind the bytes the client did not take, until the send timeout, 60 s here, or for ever before it).
+   */
+  @Test
+  void aRevokedTokensGrpcWebConnectionClosesAtOnceThoughItsClientReadsNothing() throws Exception {
+    start(AccessPolicy.newBuilder());
+    // 4 MiB: far more than the socket buffers hold.
+    try (Socket socket = GrpcWebSendTimeoutTest.serverStreamCall(port, 256, "Authorization: Bearer tok-alice\r\n")) {
+      assertTrue(reached.tryAcquire(30, TimeUnit.SECONDS), "the call reached the service");
+      byte[] statusLine = new byte[17];
+      new java.io.DataInputStream(socket.getInputStream()).readFully(statusLine); // the stream began; no more is read
+      assertEquals("HTTP/1.1 200 OK\r\n", new String(statusLine, StandardCharsets.ISO_8859_1));
+      validTokens.set(Map.of("tok-bob", "bob"));
+      assertEquals(1, tokens.refresh());
+      assertTrue(echo.cancelled.await(20, TimeUnit.SECONDS), "the service saw its call cancelled");
+    }
+  }
+
+  /**
    * A WebSocket call's authenticator sees the upgrade's headers and its first message's together: Authorization
    * twice among them is refused as a gRPC-Web request with two is (13, "expected at most one Authorization header
    * but was 2"), whether both are in the first message or one is in the upgrade, since the authenticator would

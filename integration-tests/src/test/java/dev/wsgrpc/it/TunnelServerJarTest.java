@@ -73,15 +73,17 @@ class TunnelServerJarTest {
       "--upstream-authority", "--upstream-client-cert", "--upstream-client-key", "--max-inbound-metadata",
       "--max-rst-frames", "--max-control-frames", "--upstream-keepalive", "--upstream-keepalive-timeout",
       "--event-loop-threads", "--max-pending-bytes", "--max-connection-age", "--browser-origins", "--browser-headers",
-      "--browser-body-timeout", "--browser-keepalive-timeout",
+      "--browser-body-timeout", "--browser-keepalive-timeout", "--browser-send-timeout",
       "--admin-port", "--admin-address", "--admin-hosts", "--descriptor-set", "--reflection-refresh",
       "--health-file");
 
   /** The durations' defaults as docs/GATEWAY.md's option table writes them, and --help must: 5m, not 300s. */
-  private static final Map<String, String> DURATION_DEFAULTS = Map.of("--drain-timeout", "30s",
-      "--handshake-timeout", "10s", "--reflection-refresh", "5m", "--browser-body-timeout", "60s",
-      "--browser-keepalive-timeout", "75s", "--idle-timeout", "30m", "--upstream-refresh", "30s",
-      "--upstream-keepalive", "5m", "--upstream-keepalive-timeout", "20s", "--max-connection-age", "0 (never)");
+  private static final Map<String, String> DURATION_DEFAULTS = Map.ofEntries(Map.entry("--drain-timeout", "30s"),
+      Map.entry("--handshake-timeout", "10s"), Map.entry("--reflection-refresh", "5m"),
+      Map.entry("--browser-body-timeout", "60s"), Map.entry("--browser-keepalive-timeout", "75s"),
+      Map.entry("--browser-send-timeout", "60s"), Map.entry("--idle-timeout", "30m"),
+      Map.entry("--upstream-refresh", "30s"), Map.entry("--upstream-keepalive", "5m"),
+      Map.entry("--upstream-keepalive-timeout", "20s"), Map.entry("--max-connection-age", "0 (never)"));
 
   private static final String HELP_HINT = "Run 'java -jar tunnel-server.jar --help' for the options.";
 

@@ -238,6 +238,14 @@ public final class TunnelServerMain implements Callable<Integer> {
           + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_BROWSER_KEEPALIVE_TIMEOUT.")
   Duration browserKeepAliveTimeout;
 
+  /** The library's default ({@code BrowserOptions.DEFAULT_SEND_TIMEOUT}), which a test holds this to. */
+  @Option(names = "--browser-send-timeout", paramLabel = "DURATION", defaultValue = "60s",
+      converter = DurationConverter.class,
+      description = "With --browser-origins: how long what is written to a gRPC-Web client may wait without a byte "
+          + "of it leaving (a client that stopped reading) before the connection is closed and its call cancelled; "
+          + "HTTP/1.1 has no ping. Default: ${DEFAULT-VALUE}. Env: TUNNEL_BROWSER_SEND_TIMEOUT.")
+  Duration browserSendTimeout;
+
   @Option(names = "--max-tunnels", paramLabel = "N", defaultValue = "10000",
       description = "Most tunnels open at once; more get 503 with Retry-After. Default: ${DEFAULT-VALUE}. "
           + "Env: TUNNEL_MAX_TUNNELS.")
@@ -648,6 +656,7 @@ public final class TunnelServerMain implements Callable<Integer> {
     set("--browser-body-timeout", () -> Preconditions.checkDuration(browserBodyTimeout, "browserBodyTimeout"));
     set("--browser-keepalive-timeout",
         () -> Preconditions.checkDuration(browserKeepAliveTimeout, "browserKeepAliveTimeout"));
+    set("--browser-send-timeout", () -> Preconditions.checkDuration(browserSendTimeout, "browserSendTimeout"));
     set("--upstream-refresh", () -> Preconditions.checkDuration(upstreamRefresh, "upstreamRefresh"));
     // Files: each must be there and readable now (a reloaded one is read again when it changes), and keys must be
     // in the one form Java reads without a password: PKCS#8.
@@ -742,6 +751,7 @@ public final class TunnelServerMain implements Callable<Integer> {
       set("--browser-headers", () -> browser[0].allowedHeaders(browserHeaders).exposedHeaders(browserHeaders));
       set("--browser-body-timeout", () -> browser[0].requestBodyTimeout(browserBodyTimeout));
       set("--browser-keepalive-timeout", () -> browser[0].keepAliveTimeout(browserKeepAliveTimeout));
+      set("--browser-send-timeout", () -> browser[0].sendTimeout(browserSendTimeout));
       // JSON calls' messages are held to the server's message limit, as gRPC's own calls are.
       set("--max-inbound-message", () -> browser[0].maxJsonMessageBytes(maxInboundMessage));
       options.browser(browser[0].build());
@@ -798,6 +808,8 @@ public final class TunnelServerMain implements Callable<Integer> {
         + "request bodies, and without --browser-origins there are no browser calls");
     refuseUnless(!browserOrigins.isEmpty(), "--browser-keepalive-timeout", "--browser-origins: it closes idle "
         + "gRPC-Web connections, and without --browser-origins there are none");
+    refuseUnless(!browserOrigins.isEmpty(), "--browser-send-timeout", "--browser-origins: it closes gRPC-Web "
+        + "connections whose client stopped reading, and without --browser-origins there are none");
     refuseUnless(!browserOrigins.isEmpty() && !demo && !relay, "--reflection-refresh",
         "--browser-origins and --upstream in --mode proxy: it times the schemas fetched from the upstream's server "
             + "reflection for JSON-over-WebSocket calls, which only proxy mode fetches");

@@ -157,7 +157,7 @@ class TunnelServerOptionsTest {
         {"--mode=proxy", "--upstream=127.0.0.1:1"}, {}}) {
       for (String flag : new String[] {"--drain-timeout", "--idle-timeout", "--upstream-keepalive",
           "--upstream-keepalive-timeout", "--max-connection-age", "--upstream-refresh", "--reflection-refresh",
-          "--handshake-timeout", "--browser-body-timeout", "--browser-keepalive-timeout"}) {
+          "--handshake-timeout", "--browser-body-timeout", "--browser-keepalive-timeout", "--browser-send-timeout"}) {
         String[] args = java.util.Arrays.copyOf(mode, mode.length + 2);
         args[mode.length] = "--port=0";
         args[mode.length + 1] = flag + "=999999999999h";
@@ -187,10 +187,11 @@ class TunnelServerOptionsTest {
     assertEquals(Duration.ofMillis(Integer.MAX_VALUE), m.drainTimeout);
     parse(Map.of(), "--upstream=127.0.0.1:1", "--browser-origins=*", "--max-connection-age=" + longest,
         "--upstream-refresh=1ms", "--reflection-refresh=1ms", "--browser-body-timeout=1ms",
-        "--browser-keepalive-timeout=1ms").buildOptions();
+        "--browser-keepalive-timeout=1ms", "--browser-send-timeout=1ms").buildOptions();
     parse(Map.of(), "--upstream=127.0.0.1:1", "--browser-origins=*", "--idle-timeout=0", "--upstream-keepalive=0",
         "--drain-timeout=0", "--upstream-refresh=" + longest, "--reflection-refresh=" + longest,
-        "--browser-body-timeout=" + longest, "--browser-keepalive-timeout=" + longest).buildOptions();
+        "--browser-body-timeout=" + longest, "--browser-keepalive-timeout=" + longest,
+        "--browser-send-timeout=" + longest).buildOptions();
   }
 
   /**
@@ -300,7 +301,8 @@ class TunnelServerOptionsTest {
     TestCertificates certs = TestCertificates.create();
     String[] demoAndProxy = {"--max-concurrent-streams=10", "--max-inbound-message=8388608",
         "--max-inbound-metadata=16384", "--max-connection-age=1h", "--browser-origins=*",
-        "--browser-body-timeout=5s", "--browser-keepalive-timeout=5s", "--forwarded-header=Forwarded",
+        "--browser-body-timeout=5s", "--browser-keepalive-timeout=5s", "--browser-send-timeout=5s",
+        "--forwarded-header=Forwarded",
         "--trusted-proxies=10.0.0.0/8",
         "--allowed-origins=https://app.example", "--allow-cross-site-credentials",
         "--tls-cert=" + certs.serverCertPem().getPath(), "--tls-key=" + certs.serverKeyPem().getPath(),
@@ -321,7 +323,7 @@ class TunnelServerOptionsTest {
     // Each default given explicitly, in the modes that do not use it: as if it were not given.
     String[] defaults = {"--max-concurrent-streams=1000", "--max-inbound-message=4194304",
         "--max-inbound-metadata=8192", "--max-connection-age=0s", "--browser-body-timeout=60",
-        "--browser-keepalive-timeout=75s",
+        "--browser-keepalive-timeout=75s", "--browser-send-timeout=60s",
         "--upstream-refresh=30s", "--upstream-health-service=", "--event-loop-threads=0", "--max-control-frames=100",
         "--max-pending-bytes=67108864", "--reflection-refresh=5m", "--forwarded-header=X-Forwarded-For",
         "--admin-address=127.0.0.1", "--upstream-keepalive=5m", "--upstream-keepalive-timeout=20s"};
@@ -347,6 +349,19 @@ class TunnelServerOptionsTest {
         .buildOptions().browser().requestBodyTimeout());
     assertEquals("--browser-body-timeout: 0s (expected: > 0)", assertThrows(CommandLine.ParameterException.class,
         () -> parse(Map.of(), "--browser-body-timeout", "0s").buildOptions()).getMessage());
+  }
+
+  @Test
+  void theBrowserSendTimeoutDefaultsToTheLibrarysAndReachesTheBrowserOptions() throws Exception {
+    assertEquals(BrowserOptions.DEFAULT_SEND_TIMEOUT,
+        parse(Map.of(), "--browser-origins=*").buildOptions().browser().sendTimeout());
+    assertEquals(Duration.ofSeconds(5), parse(Map.of("TUNNEL_BROWSER_SEND_TIMEOUT", "5s"),
+        "--browser-origins=*").buildOptions().browser().sendTimeout());
+    assertEquals("--browser-send-timeout: 0s (expected: > 0)", assertThrows(CommandLine.ParameterException.class,
+        () -> parse(Map.of(), "--browser-send-timeout", "0s").buildOptions()).getMessage());
+    assertRefused("--browser-send-timeout needs --browser-origins: it closes gRPC-Web connections whose client "
+        + "stopped reading, and without --browser-origins there are none",
+        run(Map.of(), "--port=0", "--browser-send-timeout=5s"));
   }
 
   @Test

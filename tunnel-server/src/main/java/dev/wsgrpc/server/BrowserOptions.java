@@ -49,6 +49,8 @@ public final class BrowserOptions {
   public static final Duration DEFAULT_REQUEST_BODY_TIMEOUT = Duration.ofSeconds(60);
   /** The default {@link Builder#keepAliveTimeout}: 75 s, as nginx's {@code keepalive_timeout}. */
   public static final Duration DEFAULT_KEEP_ALIVE_TIMEOUT = Duration.ofSeconds(75);
+  /** The default {@link Builder#sendTimeout}: 60 s, as nginx's {@code send_timeout}. */
+  public static final Duration DEFAULT_SEND_TIMEOUT = Duration.ofSeconds(60);
 
   private final List<String> allowedOrigins;
   private final List<String> allowedHeaders;
@@ -58,6 +60,7 @@ public final class BrowserOptions {
   private final int maxJsonMessageBytes;
   private final Duration requestBodyTimeout;
   private final Duration keepAliveTimeout;
+  private final Duration sendTimeout;
 
   private BrowserOptions(Builder b) {
     this.allowedOrigins = Collections.unmodifiableList(new ArrayList<>(b.allowedOrigins));
@@ -67,6 +70,7 @@ public final class BrowserOptions {
     this.maxJsonMessageBytes = b.maxJsonMessageBytes;
     this.requestBodyTimeout = b.requestBodyTimeout;
     this.keepAliveTimeout = b.keepAliveTimeout;
+    this.sendTimeout = b.sendTimeout;
     CorsConfigBuilder cors = anyOrigin()
         ? CorsConfigBuilder.forAnyOrigin()
         : CorsConfigBuilder.forOrigins(allowedOrigins.toArray(new String[0]));
@@ -106,6 +110,7 @@ public final class BrowserOptions {
     builder.maxJsonMessageBytes = maxJsonMessageBytes;
     builder.requestBodyTimeout = requestBodyTimeout;
     builder.keepAliveTimeout = keepAliveTimeout;
+    builder.sendTimeout = sendTimeout;
     return builder;
   }
 
@@ -144,6 +149,11 @@ public final class BrowserOptions {
     return keepAliveTimeout;
   }
 
+  /** How long what is written to a gRPC-Web client may wait without a byte of it leaving before the connection ends. */
+  public Duration sendTimeout() {
+    return sendTimeout;
+  }
+
   boolean anyOrigin() {
     return allowedOrigins.contains("*");
   }
@@ -173,7 +183,8 @@ public final class BrowserOptions {
   public String toString() {
     return "BrowserOptions(origins=" + allowedOrigins + ", allowedHeaders=" + allowedHeaders + ", exposedHeaders="
         + exposedHeaders + ", json=" + (json != null) + ", maxJsonMessageBytes=" + maxJsonMessageBytes
-        + ", requestBodyTimeout=" + requestBodyTimeout + ", keepAliveTimeout=" + keepAliveTimeout + ")";
+        + ", requestBodyTimeout=" + requestBodyTimeout + ", keepAliveTimeout=" + keepAliveTimeout + ", sendTimeout="
+        + sendTimeout + ")";
   }
 
   /** Builds {@link BrowserOptions}; every setter is optional. */
@@ -185,6 +196,7 @@ public final class BrowserOptions {
     private int maxJsonMessageBytes = DEFAULT_MAX_JSON_MESSAGE_BYTES;
     private Duration requestBodyTimeout = DEFAULT_REQUEST_BODY_TIMEOUT;
     private Duration keepAliveTimeout = DEFAULT_KEEP_ALIVE_TIMEOUT;
+    private Duration sendTimeout = DEFAULT_SEND_TIMEOUT;
 
     private Builder(List<String> origins) {
       checkNotNull(origins, "origins");
@@ -275,6 +287,20 @@ public final class BrowserOptions {
      */
     public Builder keepAliveTimeout(Duration timeout) {
       this.keepAliveTimeout = checkDuration(timeout, "keepAliveTimeout");
+      return this;
+    }
+
+    /**
+     * How long what the server has written to a gRPC-Web connection (an answer, a streaming response's messages, its
+     * trailers) may wait without a byte of it leaving: a client that stops reading. The clock runs only while bytes
+     * wait, and restarts whenever some leave, so a client that reads slowly but steadily is never cut. When it runs
+     * out, the connection closes at once (gRPC's handler sees it end and cancels the call in flight), freeing its slot
+     * under the server's tunnel limits and what waited for it. HTTP/1.1 has no ping, and gRPC's flow control holds the
+     * call, not the connection: without this, a client that stopped reading mid-response would hold both for ever.
+     * Default: 60 s ({@link #DEFAULT_SEND_TIMEOUT}), as nginx's {@code send_timeout}.
+     */
+    public Builder sendTimeout(Duration timeout) {
+      this.sendTimeout = checkDuration(timeout, "sendTimeout");
       return this;
     }
 

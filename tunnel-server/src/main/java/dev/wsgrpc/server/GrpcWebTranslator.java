@@ -1,6 +1,7 @@
 package dev.wsgrpc.server;
 
 import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.core.internal.OutboundStall;
 import io.grpc.Status;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -71,6 +72,9 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   private final FollowingRequestTimeout requestTimeout;
   private final long requestTimeoutMillis;
   private final long bodyTimeoutNanos;
+  private final long sendTimeoutMillis;
+  /** Ends the connection once what was written to it stops leaving ({@link BrowserOptions#sendTimeout()}). */
+  private OutboundStall sendStall;
   /** What answers that keep the connection open say in {@code Keep-Alive}: the keep-alive timeout; null below 1 s. */
   private final String keepAliveHeader;
   /** Cancels the call whose body stopped arriving; null when the body is not being timed. */
@@ -114,6 +118,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
       BrowserOptions browser) {
     this.scheme = scheme;
     this.bodyTimeoutNanos = browser.requestBodyTimeout().toNanos();
+    this.sendTimeoutMillis = browser.sendTimeout().toMillis();
     long keepAliveSeconds = browser.keepAliveTimeout().getSeconds();
     this.keepAliveHeader = keepAliveSeconds > 0 ? "timeout=" + keepAliveSeconds : null;
     this.gate = gate;
@@ -133,6 +138,30 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
           requestTimeout.headsAfterCodec());
     } else {
       ctx.pipeline().addBefore(ctx.name(), FollowingRequestTimeout.NAME, requestTimeout);
+    }
+    try {
+      sendStall = OutboundStall.whileQueued(ctx.channel(), sendTimeoutMillis, this::sendStalled);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      ctx.close(); // the event loop is shutting down, and its connections with it
+    }
+  }
+
+  /**
+   * Nothing of what was written to the client has left for the send timeout: it stopped reading (a response streaming
+   * to it, an answer or the trailers waiting). The connection closes at once, toward the socket, so that gRPC's
+   * handler sees it end and cancels the call in flight; a close after a flush would wait behind those bytes for ever.
+   * Each write's own completion hands gRPC's flow control back its window ({@code consumed}), so the call itself would
+   * just wait, and HTTP/1.1 has no ping that would end it.
+   */
+  private void sendStalled() {
+    closing = true;
+    ctx.close();
+  }
+
+  private void stopSendStall() {
+    if (sendStall != null) {
+      sendStall.stop();
+      sendStall = null;
     }
   }
 
@@ -187,6 +216,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   @Override
   public void handlerRemoved(ChannelHandlerContext ctx) {
     stopBodyTimer();
+    stopSendStall();
     if (bridge != null) {
       bridge.close();
     }
@@ -195,6 +225,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     stopBodyTimer();
+    stopSendStall();
     ctx.fireChannelInactive();
     bridge.close();
   }
@@ -615,14 +646,14 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   }
 
   /**
-   * Closes the connection at once, toward the socket, as {@link #close} does: the bearer token of its latest request
-   * was revoked ({@link BearerTokens}). gRPC's handler sees the connection end and cancels the call in flight; a
-   * close through the whole pipeline would reach that handler first, whose graceful shutdown waits for the call.
+   * Closes the connection at once, toward the socket: the bearer token of its latest request was revoked ({@link
+   * BearerTokens}). gRPC's handler sees the connection end and cancels the call in flight; a close through the whole
+   * pipeline would reach that handler first, whose graceful shutdown waits for the call. Not after a flush, as
+   * {@link #close} does: to a client that has stopped reading, that would wait behind the bytes it does not take.
    */
   void closeRevoked() {
-    if (!closing) {
-      close(false);
-    }
+    closing = true;
+    ctx.close();
   }
 
   private FullHttpResponse trailersOnly(HttpRequest request, Status status) {

@@ -120,6 +120,19 @@ class BrowserOptionsTest {
   }
 
   @Test
+  void theSendTimeoutDefaultsToNginxsSixtySecondsIsKeptByToBuilderAndMustBePositive() {
+    BrowserOptions options = BrowserOptions.forOrigins("*");
+    assertEquals(java.time.Duration.ofSeconds(60), options.sendTimeout());
+    BrowserOptions shorter = options.toBuilder().sendTimeout(java.time.Duration.ofSeconds(5)).build();
+    assertEquals(java.time.Duration.ofSeconds(5), shorter.toBuilder().build().sendTimeout());
+    assertTrue(shorter.toString().contains("sendTimeout=PT5S"));
+    assertEquals("sendTimeout: 0s (expected: > 0)", assertThrows(IllegalArgumentException.class,
+        () -> BrowserOptions.forOrigins("*").toBuilder().sendTimeout(java.time.Duration.ZERO)).getMessage());
+    assertEquals("sendTimeout", assertThrows(NullPointerException.class,
+        () -> BrowserOptions.forOrigins("*").toBuilder().sendTimeout(null)).getMessage());
+  }
+
+  @Test
   void aPreflightFromAnOriginNotAllowedGetsNoCorsHeaders() {
     BrowserOptions options = BrowserOptions.newBuilder(List.of("https://app.example")).build();
     assertEquals(Map.of("content-length", "0"), preflight(options, "https://evil.example"));

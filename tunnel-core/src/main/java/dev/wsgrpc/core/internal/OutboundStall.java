@@ -8,17 +8,23 @@ import java.util.concurrent.TimeUnit;
 /**
  * Runs a task once nothing queued for a channel has left for a given time: the peer has stopped reading. Checks on the
  * channel's event loop, a fifth of that time apart, whether what its outbound buffer holds and has not written yet has
- * gone down; so the task runs that time to a fifth more after the last bytes left, and never while they keep leaving,
- * however slowly. Used on the event loop only.
+ * gone down, or the first of it has moved on; so the task runs that time to a fifth more after the last bytes left, and
+ * never while they keep leaving, however slowly. It ends with the channel. Used on the event loop only.
  */
-final class OutboundStall implements Runnable {
+public final class OutboundStall implements Runnable {
 
   private static final int CHECKS_PER_TIMEOUT = 5;
+  /** The shortest time between two checks: a watch runs for each connection, possibly for as long as it lasts. */
+  private static final long MIN_CHECK_MILLIS = 10;
 
   private final Channel channel;
   private final long stallNanos;
   private final Runnable onStall;
+  private final boolean nothingQueuedIsProgress;
   private long lastPending;
+  /** The first message queued at the last check, and how much of it had been written: null when none was. */
+  private Object lastHead;
+  private long lastHeadProgress;
   private long lastProgressNanos;
   private boolean stopped;
   private ScheduledFuture<?> next;
@@ -29,22 +35,40 @@ final class OutboundStall implements Runnable {
    *
    * @throws java.util.concurrent.RejectedExecutionException when the event loop is shutting down
    */
-  static OutboundStall start(Channel channel, long stallMillis, Runnable onStall) {
-    OutboundStall watch = new OutboundStall(channel, stallMillis, onStall);
+  public static OutboundStall start(Channel channel, long stallMillis, Runnable onStall) {
+    OutboundStall watch = new OutboundStall(channel, stallMillis, onStall, false);
     watch.scheduleNext();
     return watch;
   }
 
-  private OutboundStall(Channel channel, long stallMillis, Runnable onStall) {
+  /**
+   * As {@link #start}, for a watch that may run as long as the connection does: a channel with nothing queued is not
+   * stalled, so the time counts from the last check that found nothing queued (at most a fifth of the time before
+   * bytes began to wait). ({@link #start} waits for a write in particular, which may be held before the outbound
+   * buffer, and counts from the start.)
+   *
+   * @throws java.util.concurrent.RejectedExecutionException when the event loop is shutting down
+   */
+  public static OutboundStall whileQueued(Channel channel, long stallMillis, Runnable onStall) {
+    OutboundStall watch = new OutboundStall(channel, stallMillis, onStall, true);
+    watch.scheduleNext();
+    return watch;
+  }
+
+  private OutboundStall(Channel channel, long stallMillis, Runnable onStall, boolean nothingQueuedIsProgress) {
+    this.nothingQueuedIsProgress = nothingQueuedIsProgress;
     this.channel = channel;
     this.stallNanos = TimeUnit.MILLISECONDS.toNanos(stallMillis);
     this.onStall = onStall;
-    this.lastPending = pendingBytes();
+    ChannelOutboundBuffer buffer = channel.unsafe().outboundBuffer();
+    this.lastPending = buffer == null ? 0 : buffer.totalPendingWriteBytes() - buffer.currentProgress();
+    this.lastHead = buffer == null ? null : buffer.current();
+    this.lastHeadProgress = buffer == null ? 0 : buffer.currentProgress();
     this.lastProgressNanos = now();
   }
 
   /** Stops watching: what was waited for is done. */
-  void stop() {
+  public void stop() {
     stopped = true;
     if (next != null) {
       next.cancel(false);
@@ -56,11 +80,26 @@ final class OutboundStall implements Runnable {
     if (stopped) {
       return;
     }
-    long pending = pendingBytes();
-    if (pending < lastPending) {
+    if (!channel.isOpen()) {
+      stopped = true; // nothing more will leave, or wait
+      return;
+    }
+    ChannelOutboundBuffer buffer = channel.unsafe().outboundBuffer();
+    // A buffer partly written stays in the total whole until its last byte has left, so the bytes it has written so
+    // far are taken off: one large buffer taken slowly is progress too.
+    long pending = buffer == null ? 0 : buffer.totalPendingWriteBytes() - buffer.currentProgress();
+    Object head = buffer == null ? null : buffer.current();
+    long headProgress = buffer == null ? 0 : buffer.currentProgress();
+    // Bytes left if fewer are queued, or if the first of them moved on (some of it written, or all of it gone): the
+    // latter shows them leaving even while more are queued behind them as fast (a stream topped up as it drains).
+    boolean left = pending < lastPending || (lastHead != null && head != lastHead)
+        || (head != null && head == lastHead && headProgress != lastHeadProgress);
+    if (left || (pending == 0 && nothingQueuedIsProgress)) {
       lastProgressNanos = now();
     }
     lastPending = pending;
+    lastHead = head;
+    lastHeadProgress = headProgress;
     if (now() - lastProgressNanos >= stallNanos) {
       stopped = true;
       onStall.run();
@@ -69,20 +108,14 @@ final class OutboundStall implements Runnable {
     scheduleNext();
   }
 
-  /** The next check: a fifth of the time on, or when the time is up if that is sooner. */
-  private void scheduleNext() {
-    long delay = Math.min(stallNanos / CHECKS_PER_TIMEOUT, lastProgressNanos + stallNanos - now());
-    next = channel.eventLoop().schedule(this, delay, TimeUnit.NANOSECONDS);
-  }
-
   /**
-   * What is queued and has not left yet. A buffer partly written stays in the count whole until its last byte has
-   * left, so the bytes it has written so far ({@code currentProgress}) are taken off: one large buffer taken slowly
-   * is progress too.
+   * The next check: a fifth of the time on (at least {@value #MIN_CHECK_MILLIS} ms, however short the time), or when
+   * the time is up if that is sooner.
    */
-  private long pendingBytes() {
-    ChannelOutboundBuffer buffer = channel.unsafe().outboundBuffer();
-    return buffer == null ? 0 : buffer.totalPendingWriteBytes() - buffer.currentProgress();
+  private void scheduleNext() {
+    long delay = Math.min(Math.max(stallNanos / CHECKS_PER_TIMEOUT, TimeUnit.MILLISECONDS.toNanos(MIN_CHECK_MILLIS)),
+        lastProgressNanos + stallNanos - now());
+    next = channel.eventLoop().schedule(this, delay, TimeUnit.NANOSECONDS);
   }
 
   private long now() {

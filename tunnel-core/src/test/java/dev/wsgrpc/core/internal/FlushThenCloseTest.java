@@ -2,6 +2,7 @@ package dev.wsgrpc.core.internal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.bootstrap.Bootstrap;
@@ -132,6 +133,22 @@ class FlushThenCloseTest {
     wire.release();
     assertEquals(QUEUED, payload.size(), "every byte queued before the close reached the peer");
     assertArrayEquals(pattern(), payload.toByteArray());
+  }
+
+  /**
+   * {@link OutboundStall} over a connection's whole life (as a gRPC-Web connection's send timeout runs): nothing
+   * queued is no stall, however long it lasts; bytes queued that do not leave are.
+   */
+  @Test
+  void aStallWatchFiresOnlyOnceQueuedBytesStopLeaving() throws Exception {
+    java.util.concurrent.CountDownLatch stalled = new java.util.concurrent.CountDownLatch(1);
+    channel.eventLoop().submit(() -> OutboundStall.whileQueued(channel, 500, stalled::countDown)).sync();
+    assertFalse(stalled.await(2_000, TimeUnit.MILLISECONDS), "fired with nothing queued");
+    long queued = System.nanoTime();
+    channel.writeAndFlush(Unpooled.wrappedBuffer(pattern())); // the peer reads none of it
+    assertTrue(stalled.await(60, TimeUnit.SECONDS), "did not fire although nothing left");
+    // Timed from the last check that found nothing queued: at most a fifth of the timeout before the bytes came.
+    assertTrue(System.nanoTime() - queued >= TimeUnit.MILLISECONDS.toNanos(400), "fired before the stall timeout");
   }
 
   /** Queues {@link #QUEUED} bytes for the peer, most of which cannot leave at once, then closes after the flush. */
