@@ -349,6 +349,55 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
     }
   }
 
+  /** The most characters a character of the JSON sent takes in the printer's text: an escape such as {@code \u003d}. */
+  static final int ESCAPE_CHARS = 6;
+
+  /**
+   * The JSON {@code printer} writes of {@code message}, or null once it is longer than {@code maxChars} characters:
+   * printing stops there. The JSON of a message can be many times its protobuf (each element of a packed {@code
+   * repeated} enum, one byte there, prints its value's name; an empty message of a long-named field, two bytes there,
+   * prints the name), and a response had all of it printed before its size was checked.
+   */
+  static String printAtMost(JsonFormat.Printer printer, com.google.protobuf.MessageOrBuilder message, int maxChars)
+      throws IOException {
+    StringBuilder text = new StringBuilder();
+    try {
+      printer.appendTo(message, new Appendable() {
+        @Override
+        public Appendable append(CharSequence chars) throws IOException {
+          return append(chars, 0, chars.length());
+        }
+
+        @Override
+        public Appendable append(CharSequence chars, int start, int end) throws IOException {
+          if (text.length() + (end - start) > maxChars) {
+            throw new TooLong();
+          }
+          text.append(chars, start, end);
+          return this;
+        }
+
+        @Override
+        public Appendable append(char c) throws IOException {
+          return append(String.valueOf(c), 0, 1);
+        }
+      });
+    } catch (TooLong e) {
+      return null;
+    }
+    return text.toString();
+  }
+
+  /** Ends {@link #printAtMost}'s printing; carries nothing. */
+  private static final class TooLong extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public synchronized Throwable fillInStackTrace() {
+      return this;
+    }
+  }
+
   /**
    * {@code {"message":json}}, as Gson writes a tree of it, but copied token by token: read into a tree, each value
    * of a response of many small ones would take some 90 bytes of heap (a 4 MiB {@code repeated int32} of zeros, 344
@@ -625,7 +674,17 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
       String out;
       try (ByteBufInputStream in = new ByteBufInputStream(message)) {
         DynamicMessage response = DynamicMessage.parseFrom(method.getOutputType(), in);
-        out = messageEnvelope(printer().print(response));
+        // The printer writes =, <, >, & and ' as six-character escapes, which the envelope writes as they are: what
+        // it prints may be up to six times what is sent, and no more.
+        String printed = printAtMost(printer(), response, (int) Math.min(Integer.MAX_VALUE - 8,
+            (long) ESCAPE_CHARS * maxMessageBytes));
+        if (printed == null) {
+          bridge.cancel(streamId);
+          end(Status.RESOURCE_EXHAUSTED.withDescription("expected a response message of at most " + maxMessageBytes
+              + " bytes but its JSON had more than " + maxMessageBytes + " (" + length + " bytes of protobuf)"), null);
+          return;
+        }
+        out = messageEnvelope(printed);
       } catch (IOException | RuntimeException e) {
         bridge.cancel(streamId);
         end(Status.INTERNAL.withDescription("could not turn the " + method.getOutputType().getFullName()

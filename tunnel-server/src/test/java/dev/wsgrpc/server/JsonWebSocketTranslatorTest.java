@@ -1,6 +1,7 @@
 package dev.wsgrpc.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -495,6 +496,41 @@ class JsonWebSocketTranslatorTest {
     assertEquals(List.of("{\"metadata\":{\"x-answer\":\"yes\"}}", "{\"status\":{\"code\":8,\"message\":"
         + "\"expected a response message of at most 1024 bytes but its JSON had 1823 (303 bytes of protobuf)\","
         + "\"details\":[]}}", "close"), texts());
+  }
+
+  /** The printer writes '=' as a six-character escape, the envelope as '=': what is sent is held to the limit. */
+  @Test
+  void aResponseThatPrintsLongerThanTheLimitButIsSentWithinItIsSent() {
+    open(true);
+    channel.writeInbound(text("{\"message\": {\"text\": \"hi\"}}"));
+    channel.runPendingTasks();
+    ScriptedHttp2Server.Stream stream = server.only();
+    server.responseHeaders(channel, stream.id);
+    server.data(channel, stream.id, greeting("=".repeat(900), 0), false); // printed: 5,400 characters
+    assertNull(stream.resetCode);
+    List<String> texts = texts();
+    assertEquals(2, texts.size(), texts.toString());
+    assertTrue(texts.get(1).contains("=".repeat(900)), texts.get(1));
+  }
+
+  /**
+   * A response's JSON is printed up to the limit, no further: the JSON of a message can be many times its protobuf,
+   * and it was all printed before its size was checked.
+   */
+  @Test
+  void printingStopsOnceTheJsonIsLongerThanTheLimit() throws Exception {
+    com.google.protobuf.ListValue.Builder list = com.google.protobuf.ListValue.newBuilder();
+    for (int i = 0; i < 100_000; i++) {
+      list.addValues(com.google.protobuf.Value.newBuilder().setBoolValue(true));
+    }
+    com.google.protobuf.util.JsonFormat.Printer printer = com.google.protobuf.util.JsonFormat.printer()
+        .omittingInsignificantWhitespace();
+    assertNull(JsonWebSocketTranslator.printAtMost(printer, list.build(), 1024));
+    com.google.protobuf.ListValue two = com.google.protobuf.ListValue.newBuilder()
+        .addValues(com.google.protobuf.Value.newBuilder().setBoolValue(true))
+        .addValues(com.google.protobuf.Value.newBuilder().setStringValue("x")).build();
+    assertEquals("[true,\"x\"]", JsonWebSocketTranslator.printAtMost(printer, two, 10));
+    assertNull(JsonWebSocketTranslator.printAtMost(printer, two, 9));
   }
 
   @Test
