@@ -595,8 +595,9 @@ class BrowserCallIdentityTest {
   }
 
   /**
-   * As above, for a client that reads nothing of a server stream: its connection closes at once all the same (the close
-   * waited behind the bytes the client did not take, until the send timeout, 60 s here, or for ever before it).
+   * As above, for a client that reads nothing of a server stream: its connection closes at once all the same. (The
+   * close once waited behind whatever the client had not taken; whether any waits at the moment of the revocation is
+   * up to the socket buffers here, so GrpcWebTranslatorTest shows that case with the writes held.)
    */
   @Test
   void aRevokedTokensGrpcWebConnectionClosesAtOnceThoughItsClientReadsNothing() throws Exception {

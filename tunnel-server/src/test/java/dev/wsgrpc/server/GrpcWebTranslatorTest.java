@@ -124,6 +124,44 @@ class GrpcWebTranslatorTest {
   }
 
   /**
+   * A revoked token's connection closes at once though what was written to it has not left (its client reads
+   * nothing): the close waited behind those bytes, for ever, and with it the call.
+   */
+  @Test
+  void aRevocationClosesTheConnectionAtOnceThoughWhatWasWrittenHasNotLeft() {
+    HeldWrites held = new HeldWrites();
+    channel = new EmbeddedChannel(held, translator, server.handler);
+    ScriptedHttp2Server.Stream stream = unaryCall("hello");
+    server.responseHeaders(channel, stream.id);
+    server.data(channel, stream.id, grpcMessage("world"), false);
+    assertFalse(held.writes.isEmpty(), "the answer waits unsent");
+    translator.closeRevoked();
+    channel.runPendingTasks();
+    assertFalse(channel.isOpen(), "closed at once");
+  }
+
+  /** Holds every write, as a socket whose peer reads nothing does; lets them go when the channel closes. */
+  private static final class HeldWrites extends io.netty.channel.ChannelOutboundHandlerAdapter {
+    final List<Object> writes = new ArrayList<>();
+    final List<io.netty.channel.ChannelPromise> promises = new ArrayList<>();
+
+    @Override
+    public void write(io.netty.channel.ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise promise) {
+      writes.add(msg);
+      promises.add(promise);
+    }
+
+    @Override
+    public void close(io.netty.channel.ChannelHandlerContext ctx, io.netty.channel.ChannelPromise promise) {
+      writes.forEach(io.netty.util.ReferenceCountUtil::release);
+      writes.clear();
+      promises.forEach(p -> p.tryFailure(new java.nio.channels.ClosedChannelException()));
+      promises.clear();
+      ctx.close(promise);
+    }
+  }
+
+  /**
    * A body in 1,000 one-byte chunks that arrive in one read reaches gRPC as one DATA frame: gRPC holds each frame of
    * a message it assembles as a piece of its own (some 200 bytes of heap for a one-byte chunk, six bytes on the wire).
    */
