@@ -238,7 +238,7 @@ class AdminServerTest {
   /**
    * Each connection holds a file descriptor, which the public port's tunnels need too: past {@value
    * AdminServer#MAX_CONNECTIONS} open at once, one more is answered 503 saying so and closed, without its request being
-   * read; once one closes, the next is served. Without the cap every one was held (each idle one for 60 s).
+   * parsed; once one closes, the next is served. Without the cap every one was held (each idle one for 60 s).
    */
   @Test
   void connectionsPastTheCapAre503AndClosedAndOneClosingMakesRoom() throws IOException {

@@ -293,7 +293,8 @@ public final class BrowserOptions {
     /**
      * How long what the server has written to a gRPC-Web connection (an answer, a streaming response's messages, its
      * trailers) may wait without a byte of it leaving: a client that stops reading. The clock runs only while bytes
-     * wait, and restarts whenever some leave, so a client that reads slowly but steadily is never cut. When it runs
+     * wait, and restarts whenever some leave, so a client that reads slowly but steadily is never cut (what is
+     * queued is checked five times per timeout, so the cut comes within a fifth of the timeout either side of it). When it runs
      * out, the connection closes at once (gRPC's handler sees it end and cancels the call in flight), freeing its slot
      * under the server's tunnel limits and what waited for it. HTTP/1.1 has no ping, and gRPC's flow control holds the
      * call, not the connection: without this, a client that stopped reading mid-response would hold both for ever.

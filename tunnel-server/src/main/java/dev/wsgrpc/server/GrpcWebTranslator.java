@@ -50,7 +50,9 @@ import java.util.concurrent.TimeUnit;
  * served: the call is answered, then the connection closes.
  * A body that stops arriving (no byte for {@link BrowserOptions#requestBodyTimeout()}) cancels its call and is
  * answered 408; HTTP/1.1 has no ping that would notice a client gone mid-body. Between requests, a connection that
- * carries none for {@link BrowserOptions#keepAliveTimeout()} is closed ({@link FollowingRequestTimeout}).
+ * carries none for {@link BrowserOptions#keepAliveTimeout()} is closed ({@link FollowingRequestTimeout}). A client
+ * that stops reading what is written to it (no byte of it leaving for {@link BrowserOptions#sendTimeout()}) has its
+ * connection closed and its call cancelled.
  */
 final class GrpcWebTranslator extends BridgedCallTranslator {
 
@@ -111,8 +113,9 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
    * @param requestTimeout how long a request that follows the first may take to arrive whole once its first byte
    *     has (the handshake timeout: the upgrade step times the first request)
    * @param browser how long the body of a call may go without a byte arriving ({@link
-   *     BrowserOptions#requestBodyTimeout()}), and the connection without a request ({@link
-   *     BrowserOptions#keepAliveTimeout()})
+   *     BrowserOptions#requestBodyTimeout()}), the connection without a request ({@link
+   *     BrowserOptions#keepAliveTimeout()}), and what is written to it without a byte leaving ({@link
+   *     BrowserOptions#sendTimeout()})
    */
   GrpcWebTranslator(String scheme, Gate gate, WebSocketServerOptions options, java.time.Duration requestTimeout,
       BrowserOptions browser) {

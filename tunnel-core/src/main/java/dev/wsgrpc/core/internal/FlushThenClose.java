@@ -12,8 +12,9 @@ import java.util.concurrent.RejectedExecutionException;
  * a stream and gRPC's trailers), gets every byte before the close. Used where a relay ends one side because the other
  * ended (the gateway's relay mode, the command-line tool's {@code forward}).
  *
- * <p>Progress is what is queued in the channel's outbound buffer and not yet written going down ({@link OutboundStall}):
- * the cut comes {@value #TIMEOUT_MILLIS} ms to a fifth more after the last bytes left.
+ * <p>Progress is bytes leaving the channel's outbound buffer: what it holds and has not written going down, or its
+ * first message moving on ({@link OutboundStall}); the cut comes {@value #TIMEOUT_MILLIS} ms to a fifth more after the
+ * last bytes left.
  *
  * <p>There is no bound on the whole. A peer that takes a byte every few seconds keeps its connection until it has
  * taken what is queued (a few hundred KiB at most), but the same peer could already keep it open as long while the

@@ -9,7 +9,7 @@ import java.util.concurrent.TimeUnit;
  * Runs a task once nothing queued for a channel has left for a given time: the peer has stopped reading. Checks on the
  * channel's event loop, a fifth of that time apart, whether what its outbound buffer holds and has not written yet has
  * gone down, or the first of it has moved on; so the task runs that time to a fifth more after the last bytes left, and
- * never while they keep leaving, however slowly. It ends with the channel. Used on the event loop only.
+ * never while they keep leaving, however slowly. Used on the event loop only.
  */
 public final class OutboundStall implements Runnable {
 
@@ -42,10 +42,10 @@ public final class OutboundStall implements Runnable {
   }
 
   /**
-   * As {@link #start}, for a watch that may run as long as the connection does: a channel with nothing queued is not
-   * stalled, so the time counts from the last check that found nothing queued (at most a fifth of the time before
-   * bytes began to wait). ({@link #start} waits for a write in particular, which may be held before the outbound
-   * buffer, and counts from the start.)
+   * As {@link #start}, for a watch that may run as long as the connection does, and ends with it: a channel with
+   * nothing queued is not stalled, so the time counts from the last check that found nothing queued (at most a fifth
+   * of the time before bytes began to wait). ({@link #start} waits for a write in particular, which may be held
+   * before the outbound buffer, and counts from the start.)
    *
    * @throws java.util.concurrent.RejectedExecutionException when the event loop is shutting down
    */
@@ -80,8 +80,8 @@ public final class OutboundStall implements Runnable {
     if (stopped) {
       return;
     }
-    if (!channel.isOpen()) {
-      stopped = true; // nothing more will leave, or wait
+    if (nothingQueuedIsProgress && !channel.isOpen()) {
+      stopped = true; // a watch over the connection's life ends with it
       return;
     }
     ChannelOutboundBuffer buffer = channel.unsafe().outboundBuffer();
@@ -109,12 +109,16 @@ public final class OutboundStall implements Runnable {
   }
 
   /**
-   * The next check: a fifth of the time on (at least {@value #MIN_CHECK_MILLIS} ms, however short the time), or when
-   * the time is up if that is sooner.
+   * The next check: a fifth of the time on (at least {@value #MIN_CHECK_MILLIS} ms), or when the time is up if that is
+   * sooner; for a watch over a connection's life that found nothing queued, at least {@value #MIN_CHECK_MILLIS} ms on
+   * however short the time, since it may check for as long as the connection lasts.
    */
   private void scheduleNext() {
-    long delay = Math.min(Math.max(stallNanos / CHECKS_PER_TIMEOUT, TimeUnit.MILLISECONDS.toNanos(MIN_CHECK_MILLIS)),
-        lastProgressNanos + stallNanos - now());
+    long minimum = TimeUnit.MILLISECONDS.toNanos(MIN_CHECK_MILLIS);
+    long delay = Math.min(Math.max(stallNanos / CHECKS_PER_TIMEOUT, minimum), lastProgressNanos + stallNanos - now());
+    if (nothingQueuedIsProgress && lastPending == 0) {
+      delay = Math.max(delay, minimum);
+    }
     next = channel.eventLoop().schedule(this, delay, TimeUnit.NANOSECONDS);
   }
 
