@@ -349,7 +349,7 @@ final class JsonWebSocketTranslator extends WebSocketCallTranslator {
     }
   }
 
-  /** The most characters a character of the JSON sent takes in the printer's text: an escape such as {@code \u003d}. */
+  /** The most characters a character of the JSON sent takes in the printer's text: a backslash-u escape. */
   static final int ESCAPE_CHARS = 6;
 
   /**
