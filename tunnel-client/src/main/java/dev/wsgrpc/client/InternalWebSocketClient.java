@@ -5,9 +5,13 @@ import io.grpc.ChannelLogger;
 import io.grpc.netty.InternalProtocolNegotiationEvent;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.nio.NioSocketChannel;
@@ -20,10 +24,14 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * wsgrpc's own tools' way into the client: the command-line tool's {@code probe} and {@code forward} open raw
@@ -87,7 +95,18 @@ public final class InternalWebSocketClient {
    */
   public static Dialer newDialer(WebSocketClientOptions options, EventLoopGroup group, Executor blocking)
       throws IOException {
-    return new Dialer(options, group, blocking);
+    return new Dialer(options, group, blocking, InetAddress::getAllByName);
+  }
+
+  /** As {@link #newDialer(WebSocketClientOptions, EventLoopGroup, Executor)}, with names looked up by {@code dns}. */
+  static Dialer newDialer(WebSocketClientOptions options, EventLoopGroup group, Executor blocking, Dns dns)
+      throws IOException {
+    return new Dialer(options, group, blocking, dns);
+  }
+
+  /** A name's addresses, in the order to try them ({@link InetAddress#getAllByName} outside tests). */
+  interface Dns {
+    InetAddress[] lookUp(String host) throws UnknownHostException;
   }
 
   /** The URL as errors show it: a query, which may carry a token, is redacted. */
@@ -96,12 +115,19 @@ public final class InternalWebSocketClient {
   }
 
   /**
-   * Opens raw tunnels: DNS (every address of the host, tried in order), TCP, the HTTP CONNECT proxy that channels
+   * Opens raw tunnels: DNS, TCP (every address of the host, in order, an address that has not answered within
+   * {@link #ATTEMPT_DELAY_MILLIS} joined by the next: RFC 8305), the HTTP CONNECT proxy that channels
    * would use (Netty's {@code HttpProxyHandler}, as grpc-netty runs it), then the client handshake of channels
    * ({@code ClientTlsHandler}, {@code ClientUpgradeHandler}: the same limits, deadline, refusal bodies and error
    * texts) and {@code FramePipeline.switchToFrames}. The tunnel's byte stream reaches a handler of the caller's.
    */
   public static final class Dialer {
+
+    /**
+     * How long an address has to accept the TCP connection before the next one is tried beside it: RFC 8305's
+     * Connection Attempt Delay, as the gateway's relay mode uses for its upstreams.
+     */
+    static final long ATTEMPT_DELAY_MILLIS = 250;
 
     /** Setup steps log nothing of their own here: every failure reaches the caller as a {@link StepFailure}. */
     private static final ChannelLogger QUIET = new ChannelLogger() {
@@ -117,11 +143,14 @@ public final class InternalWebSocketClient {
     private final Executor blocking;
     private final SslContext sslContext;
     private final WebSocketProxyDetector.Choice proxy;
+    private final Dns dns;
 
-    private Dialer(WebSocketClientOptions options, EventLoopGroup group, Executor blocking) throws IOException {
+    private Dialer(WebSocketClientOptions options, EventLoopGroup group, Executor blocking, Dns dns)
+        throws IOException {
       this.options = options;
       this.group = group;
       this.blocking = blocking;
+      this.dns = dns;
       this.sslContext = options.isSecure() ? WebSocketChannelCredentials.sslContextFor(options) : null;
       this.proxy = new WebSocketProxyDetector(options).choose();
     }
@@ -162,7 +191,7 @@ public final class InternalWebSocketClient {
       long start = System.nanoTime();
       InetAddress[] addresses;
       try {
-        addresses = InetAddress.getAllByName(dialHost());
+        addresses = dns.lookUp(dialHost());
       } catch (UnknownHostException e) {
         result.tryFailure(new StepFailure(Step.DNS, "cannot resolve " + dialHost()
             + (proxy != null ? " (the host of " + proxy.describe() + ")" : ""), null, e));
@@ -173,59 +202,187 @@ public final class InternalWebSocketClient {
         shown.add(a.getHostAddress());
       }
       steps.stepDone(Step.DNS, System.nanoTime() - start, dialHost() + " -> " + String.join(", ", shown));
-      connect(addresses, 0, new ArrayList<>(), tail, steps, result);
+      new Attempts(addresses, tail, steps, result, group.next()).start();
     }
 
-    /** Connects to {@code addresses[index]}; when that fails, to the next, as grpc's {@code pick_first} does. */
-    private void connect(InetAddress[] addresses, int index, List<String> failed, ChannelHandler tail,
-        StepListener steps, Promise<Channel> result) {
-      InetSocketAddress address = new InetSocketAddress(addresses[index], dialPort());
-      String where = OptionValues.hostAndPort(address.getAddress().getHostAddress(), address.getPort());
-      DialProgressHandler progress = new DialProgressHandler(options, proxy, where, steps, result);
-      ChannelHandler handshake = WebSocketClientNegotiator.handshake(options, sslContext, tail, progress, QUIET,
-          false);
-      ChannelHandler first = proxy != null ? new ProxyConnectStep(handshake, address, proxy,
-          options.settings().handshakeTimeout().toMillis(), QUIET) : handshake;
-      Bootstrap bootstrap = new Bootstrap()
-          .group(group)
-          .channel(NioSocketChannel.class)
-          .option(ChannelOption.TCP_NODELAY, true)
-          .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) options.settings().handshakeTimeout().toMillis())
-          .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(64 * 1024, 256 * 1024))
-          .handler(new ChannelInitializer<Channel>() {
-            @Override
-            protected void initChannel(Channel ch) {
-              ch.pipeline().addLast(first, progress);
-              // What grpc-netty does for a new transport: the setup chain starts with this event.
-              ch.pipeline().fireUserEventTriggered(InternalProtocolNegotiationEvent.getDefault());
-            }
-          });
-      InetSocketAddress remote = address;
-      if (proxy != null) {
-        // The CONNECT names the target, which the proxy resolves.
-        bootstrap.resolver(NoopAddressResolverGroup.INSTANCE);
-        remote = options.connectToHost() != null
-            ? InetSocketAddress.createUnresolved(options.connectToHost(), options.connectToPort())
-            : InetSocketAddress.createUnresolved(options.host(), options.port());
+    /**
+     * Tries {@code addresses} as RFC 8305 (Happy Eyeballs) does: one at a time, in order, but an address that has
+     * not accepted the TCP connection after {@link #ATTEMPT_DELAY_MILLIS} gets the next address tried beside it,
+     * and one that refuses gets it tried at once; the first connection made goes on to the handshake and the
+     * others are closed. The TCP step takes at most the handshake timeout in all, not that much per address.
+     * Confined to one event loop, on which every attempt's channel runs.
+     */
+    private final class Attempts {
+      private final InetAddress[] addresses;
+      private final ChannelHandler tail;
+      private final StepListener steps;
+      private final Promise<Channel> result;
+      private final EventLoop loop;
+      /** Connections under way, with the address each is to: more than one once an attempt waited. */
+      private final Map<Channel, String> pending = new LinkedHashMap<>();
+      private final List<String> failed = new ArrayList<>();
+      private int next;
+      /** A connection was made, or the step failed: nothing more is tried. */
+      private boolean decided;
+      private ScheduledFuture<?> nextAttempt;
+      private ScheduledFuture<?> deadline;
+
+      Attempts(InetAddress[] addresses, ChannelHandler tail, StepListener steps, Promise<Channel> result,
+          EventLoop loop) {
+        this.addresses = addresses;
+        this.tail = tail;
+        this.steps = steps;
+        this.result = result;
+        this.loop = loop;
       }
-      bootstrap.connect(remote).addListener(f -> {
-        if (f.isSuccess() || result.isDone()) {
+
+      void start() {
+        loop.execute(() -> {
+          long timeout = options.settings().handshakeTimeout().toMillis();
+          deadline = loop.schedule(this::timedOut, timeout, TimeUnit.MILLISECONDS);
+          attempt();
+        });
+      }
+
+      private String where(InetAddress address) {
+        return OptionValues.hostAndPort(address.getHostAddress(), dialPort());
+      }
+
+      private void attempt() {
+        InetAddress address = addresses[next++];
+        String where = where(address);
+        DialProgressHandler progress = new DialProgressHandler(options, proxy, where, steps, result);
+        ChannelHandler handshake = WebSocketClientNegotiator.handshake(options, sslContext, tail, progress, QUIET,
+            false);
+        ChannelHandler first = proxy != null ? new ProxyConnectStep(handshake, new InetSocketAddress(address,
+            dialPort()), proxy, options.settings().handshakeTimeout().toMillis(), QUIET) : handshake;
+        Bootstrap bootstrap = new Bootstrap()
+            .group(loop)
+            .channel(NioSocketChannel.class)
+            .option(ChannelOption.TCP_NODELAY, true)
+            .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) options.settings().handshakeTimeout().toMillis())
+            .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(64 * 1024, 256 * 1024))
+            .handler(new ChannelInitializer<Channel>() {
+              @Override
+              protected void initChannel(Channel ch) {
+                ch.pipeline().addLast(new FirstConnected(), first, progress);
+                // What grpc-netty does for a new transport: the setup chain starts with this event.
+                ch.pipeline().fireUserEventTriggered(InternalProtocolNegotiationEvent.getDefault());
+              }
+            });
+        InetSocketAddress remote = new InetSocketAddress(address, dialPort());
+        if (proxy != null) {
+          // The CONNECT names the target, which the proxy resolves.
+          bootstrap.resolver(NoopAddressResolverGroup.INSTANCE);
+          remote = options.connectToHost() != null
+              ? InetSocketAddress.createUnresolved(options.connectToHost(), options.connectToPort())
+              : InetSocketAddress.createUnresolved(options.host(), options.port());
+        }
+        ChannelFuture connect = bootstrap.connect(remote);
+        pending.put(connect.channel(), where);
+        connect.addListener(f -> {
+          pending.remove(connect.channel());
+          if (!f.isSuccess()) {
+            failedAt(where, f.cause());
+          }
+        });
+        if (next < addresses.length) {
+          nextAttempt = loop.schedule(() -> {
+            if (!decided && next < addresses.length) {
+              attempt();
+            }
+          }, ATTEMPT_DELAY_MILLIS, TimeUnit.MILLISECONDS);
+        }
+      }
+
+      private void failedAt(String where, Throwable cause) {
+        if (decided) {
           return;
         }
-        String reason = f.cause().getMessage() != null ? f.cause().getMessage() : f.cause().toString();
+        String reason = cause.getMessage() != null ? cause.getMessage() : cause.toString();
         // Netty appends the address to the JDK's reason ("Connection refused: /127.0.0.1:1"): once is enough.
         int annotated = reason.lastIndexOf(": /");
         if (annotated > 0) {
           reason = reason.substring(0, annotated);
         }
         failed.add(where + (proxy != null ? " (" + proxy.describe() + ")" : "") + ": " + reason);
-        if (index + 1 < addresses.length) {
-          connect(addresses, index + 1, failed, tail, steps, result);
+        if (next < addresses.length) {
+          cancel(nextAttempt);
+          attempt();
+        } else if (pending.isEmpty()) {
+          fail(cause);
+        }
+      }
+
+      private void timedOut() {
+        if (decided) {
           return;
         }
+        long timeout = options.settings().handshakeTimeout().toMillis();
+        for (String where : pending.values()) {
+          failed.add(where + (proxy != null ? " (" + proxy.describe() + ")" : "") + ": no answer within " + timeout
+              + " ms");
+        }
+        fail(null);
+      }
+
+      private void fail(Throwable cause) {
+        decided = true;
+        cancel(nextAttempt);
+        cancel(deadline);
+        for (Channel ch : new ArrayList<>(pending.keySet())) {
+          ch.close();
+        }
         result.tryFailure(new StepFailure(Step.TCP, "cannot connect to " + String.join("; ", failed),
-            addresses.length == 1 ? where : "every address of " + dialHost(), f.cause()));
-      });
+            addresses.length == 1 ? where(addresses[0]) : "every address of " + dialHost(), cause));
+      }
+
+      private void cancel(ScheduledFuture<?> timer) {
+        if (timer != null) {
+          timer.cancel(false);
+        }
+      }
+
+      /**
+       * First in each attempt's pipeline: the first attempt to connect goes on (this handler leaves, and the
+       * handshake hears {@code channelActive}), and closes the others; any later one is closed unheard.
+       */
+      private final class FirstConnected extends ChannelInboundHandlerAdapter {
+        private boolean lost;
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+          if (decided) {
+            lost = true;
+            ctx.close();
+            return;
+          }
+          decided = true;
+          cancel(nextAttempt);
+          cancel(deadline);
+          for (Channel other : new ArrayList<>(pending.keySet())) {
+            if (other != ctx.channel()) {
+              other.close();
+            }
+          }
+          ctx.pipeline().remove(this);
+          ctx.fireChannelActive();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+          if (!lost) {
+            ctx.fireChannelInactive();
+          }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+          if (!lost) {
+            ctx.fireExceptionCaught(cause);
+          }
+        }
+      }
     }
   }
 

@@ -371,6 +371,111 @@ class DialerTest {
     assertTrue(e.oneLine().endsWith(" [hop: 127.0.0.1:" + closed + "]"), e.oneLine());
   }
 
+  /**
+   * A listening socket on {@code address} whose accept queue is full, so that the kernel drops every further SYN: a
+   * connection to it neither succeeds nor fails until the connect timeout, as an address behind a firewall that
+   * drops packets (a dead IPv6 route, say).
+   */
+  static final class Unanswering implements AutoCloseable {
+    final ServerSocket socket;
+    final List<Socket> queued = new ArrayList<>();
+
+    Unanswering(InetAddress address, int port) throws IOException {
+      socket = new ServerSocket(port, 1, address);
+      // Fill the accept queue (never accepted): a connect that times out shows it is full.
+      while (true) {
+        Socket s = new Socket();
+        queued.add(s);
+        try {
+          s.connect(socket.getLocalSocketAddress(), 500);
+        } catch (java.net.SocketTimeoutException full) {
+          return;
+        }
+        if (queued.size() > 64) {
+          throw new IllegalStateException("the accept queue of " + socket + " never filled");
+        }
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      for (Socket s : queued) {
+        s.close();
+      }
+      socket.close();
+    }
+  }
+
+  private Future<Channel> dial(WebSocketClientOptions options, InetAddress... addresses) throws Exception {
+    Future<Channel> f = InternalWebSocketClient.newDialer(options, group, dns, host -> addresses.clone())
+        .dial(tail, (step, nanos, detail) -> steps.add(new Done(step, nanos, detail)));
+    assertTrue(f.await(30, TimeUnit.SECONDS), "the dial finished");
+    return f;
+  }
+
+  /**
+   * A name whose first address does not answer: the next is tried beside it after 250 ms (RFC 8305), not once the
+   * first has used up the handshake timeout (here 20 s, twice what the test allows).
+   */
+  @Test
+  void anAddressThatDoesNotAnswerIsJoinedByTheNextWithoutWaitingTheTimeout() throws Exception {
+    InetAddress silent = InetAddress.getByAddress(new byte[] {127, 0, 0, 2});
+    try (Scripted server = new Scripted((self, in, out) -> out.write(accept(self.readHead(in))));
+        Unanswering dead = new Unanswering(silent, server.port())) {
+      long start = System.nanoTime();
+      Future<Channel> f = dial(WebSocketClientOptions.newBuilder("ws://dual.example:" + server.port() + "/grpc")
+          .proxy(ProxyOptions.DIRECT)
+          .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofSeconds(20)).build()).build(),
+          silent, InetAddress.getLoopbackAddress());
+      long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      assertTrue(f.isSuccess(), String.valueOf(f.cause()));
+      assertTrue(millis < 10_000, "took " + millis + " ms: waited for the silent address");
+      assertEquals(List.of(Step.DNS, Step.TCP, Step.UPGRADE), stepsDone());
+      assertEquals("dual.example -> 127.0.0.2, 127.0.0.1", detail(Step.DNS));
+      assertEquals("connected to 127.0.0.1:" + server.port(), detail(Step.TCP));
+      assertEquals(1, server.heads.size(), "one upgrade request, on the connection that won");
+      f.getNow().close().await(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /** Every address silent: the TCP step ends at the handshake timeout for all of them, naming each. */
+  @Test
+  void whenNoAddressAnswersTheTcpStepEndsAtTheHandshakeTimeoutNamingEach() throws Exception {
+    InetAddress first = InetAddress.getByAddress(new byte[] {127, 0, 0, 2});
+    InetAddress second = InetAddress.getByAddress(new byte[] {127, 0, 0, 3});
+    try (Unanswering one = new Unanswering(first, 0);
+        Unanswering two = new Unanswering(second, one.socket.getLocalPort())) {
+      int port = one.socket.getLocalPort();
+      long start = System.nanoTime();
+      Future<Channel> f = dial(WebSocketClientOptions.newBuilder("ws://dual.example:" + port + "/grpc")
+          .proxy(ProxyOptions.DIRECT)
+          .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofSeconds(3)).build()).build(),
+          first, second);
+      long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      StepFailure e = assertInstanceOf(StepFailure.class, f.cause());
+      assertEquals("tcp: cannot connect to 127.0.0.2:" + port + ": no answer within 3000 ms; 127.0.0.3:" + port
+          + ": no answer within 3000 ms [hop: every address of dual.example]", e.oneLine());
+      assertTrue(millis < 5_500, "took " + millis + " ms: the timeout once per address, not once in all");
+      assertEquals(List.of(Step.DNS), stepsDone());
+    }
+  }
+
+  /** An address that refuses has the next tried at once, and the reasons of all that failed are given. */
+  @Test
+  void anAddressThatRefusesIsFollowedByTheNextAndEveryReasonIsGiven() throws Exception {
+    InetAddress first = InetAddress.getByAddress(new byte[] {127, 0, 0, 2});
+    InetAddress second = InetAddress.getByAddress(new byte[] {127, 0, 0, 3});
+    int closed;
+    try (ServerSocket s = new ServerSocket(0, 1, first)) {
+      closed = s.getLocalPort();
+    }
+    Future<Channel> f = dial(WebSocketClientOptions.newBuilder("ws://dual.example:" + closed + "/grpc")
+        .proxy(ProxyOptions.DIRECT).build(), first, second);
+    StepFailure e = assertInstanceOf(StepFailure.class, f.cause());
+    assertTrue(e.oneLine().matches("tcp: cannot connect to 127\\.0\\.0\\.2:" + closed + ": [^;]+; 127\\.0\\.0\\.3:"
+        + closed + ": [^;]+ \\[hop: every address of dual\\.example\\]"), e.oneLine());
+  }
+
   @Test
   void aProxyRefusalIsReportedInTheWordsChannelsUse() throws Exception {
     try (Scripted proxy = new Scripted((self, in, out) -> {
