@@ -9,6 +9,7 @@ import dev.wsgrpc.client.InternalWebSocketClient.Step;
 import dev.wsgrpc.client.InternalWebSocketClient.StepFailure;
 import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.core.internal.Http11Tokens;
+import dev.wsgrpc.testing.UnansweredPort;
 import io.grpc.Status;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -371,41 +372,6 @@ class DialerTest {
     assertTrue(e.oneLine().endsWith(" [hop: 127.0.0.1:" + closed + "]"), e.oneLine());
   }
 
-  /**
-   * A listening socket on {@code address} whose accept queue is full, so that the kernel drops every further SYN: a
-   * connection to it neither succeeds nor fails until the connect timeout, as an address behind a firewall that
-   * drops packets (a dead IPv6 route, say).
-   */
-  static final class Unanswering implements AutoCloseable {
-    final ServerSocket socket;
-    final List<Socket> queued = new ArrayList<>();
-
-    Unanswering(InetAddress address, int port) throws IOException {
-      socket = new ServerSocket(port, 1, address);
-      // Fill the accept queue (never accepted): a connect that times out shows it is full.
-      while (true) {
-        Socket s = new Socket();
-        queued.add(s);
-        try {
-          s.connect(socket.getLocalSocketAddress(), 500);
-        } catch (java.net.SocketTimeoutException full) {
-          return;
-        }
-        if (queued.size() > 64) {
-          throw new IllegalStateException("the accept queue of " + socket + " never filled");
-        }
-      }
-    }
-
-    @Override
-    public void close() throws IOException {
-      for (Socket s : queued) {
-        s.close();
-      }
-      socket.close();
-    }
-  }
-
   private Future<Channel> dial(WebSocketClientOptions options, InetAddress... addresses) throws Exception {
     Future<Channel> f = InternalWebSocketClient.newDialer(options, group, dns, host -> addresses.clone())
         .dial(tail, (step, nanos, detail) -> steps.add(new Done(step, nanos, detail)));
@@ -421,7 +387,7 @@ class DialerTest {
   void anAddressThatDoesNotAnswerIsJoinedByTheNextWithoutWaitingTheTimeout() throws Exception {
     InetAddress silent = InetAddress.getByAddress(new byte[] {127, 0, 0, 2});
     try (Scripted server = new Scripted((self, in, out) -> out.write(accept(self.readHead(in))));
-        Unanswering dead = new Unanswering(silent, server.port())) {
+        UnansweredPort dead = new UnansweredPort(silent, server.port())) {
       long start = System.nanoTime();
       Future<Channel> f = dial(WebSocketClientOptions.newBuilder("ws://dual.example:" + server.port() + "/grpc")
           .proxy(ProxyOptions.DIRECT)
@@ -443,9 +409,9 @@ class DialerTest {
   void whenNoAddressAnswersTheTcpStepEndsAtTheHandshakeTimeoutNamingEach() throws Exception {
     InetAddress first = InetAddress.getByAddress(new byte[] {127, 0, 0, 2});
     InetAddress second = InetAddress.getByAddress(new byte[] {127, 0, 0, 3});
-    try (Unanswering one = new Unanswering(first, 0);
-        Unanswering two = new Unanswering(second, one.socket.getLocalPort())) {
-      int port = one.socket.getLocalPort();
+    try (UnansweredPort one = new UnansweredPort(first, 0);
+        UnansweredPort two = new UnansweredPort(second, one.port())) {
+      int port = one.port();
       long start = System.nanoTime();
       Future<Channel> f = dial(WebSocketClientOptions.newBuilder("ws://dual.example:" + port + "/grpc")
           .proxy(ProxyOptions.DIRECT)

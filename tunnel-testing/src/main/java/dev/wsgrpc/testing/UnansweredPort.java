@@ -20,19 +20,27 @@ public final class UnansweredPort implements AutoCloseable {
 
   /** Listens on a free loopback port and fills its accept queue. */
   public UnansweredPort() throws IOException {
-    listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-    InetSocketAddress address = new InetSocketAddress(listener.getInetAddress(), listener.getLocalPort());
+    this(InetAddress.getLoopbackAddress(), 0);
+  }
+
+  /**
+   * Listens on {@code address} and {@code port} (0: a free one) and fills its accept queue: e.g. 127.0.0.2 on the
+   * port of a server on 127.0.0.1, as a name's dead address beside its live one.
+   */
+  public UnansweredPort(InetAddress address, int port) throws IOException {
+    listener = new ServerSocket(port, 1, address);
+    InetSocketAddress bound = new InetSocketAddress(listener.getInetAddress(), listener.getLocalPort());
     try {
       for (int i = 0; i < 16; i++) {
         Socket s = new Socket();
         queued.add(s);
         try {
-          s.connect(address, 500);
+          s.connect(bound, 500);
         } catch (SocketTimeoutException e) {
           return; // the queue is full
         }
       }
-      throw new IllegalStateException("the accept queue of " + address + " did not fill up");
+      throw new IllegalStateException("the accept queue of " + bound + " did not fill up");
     } catch (IOException | RuntimeException e) {
       close();
       throw e;
