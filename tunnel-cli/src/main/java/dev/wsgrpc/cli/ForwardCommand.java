@@ -30,6 +30,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.helpers.NOPLogger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -107,7 +108,8 @@ final class ForwardCommand implements Callable<Integer> {
       }
       Channel server = bind.channel();
       InetSocketAddress bound = (InetSocketAddress) server.localAddress();
-      out.println("forward: listening on " + bound.getAddress().getHostAddress() + ":" + bound.getPort() + " -> "
+      out.println("forward: listening on " + OptionValues.hostAndPort(bound.getAddress().getHostAddress(),
+          bound.getPort()) + " -> "
           + InternalWebSocketClient.safeUrl(options)
           + (dialer.proxy() != null ? " through " + dialer.proxy() : ""));
       out.flush();
@@ -157,41 +159,72 @@ final class ForwardCommand implements Callable<Integer> {
    * The lines printed per local connection, each kind held to {@link #BURST} in a row and then as many per
    * {@link #PERIOD}, with a count of those held back: any local program (or, listening on a public address, anyone)
    * can open connections, and a tunnel server can fail them, at any rate.
+   *
+   * <p>They are printed by a thread of their own, never by the event loops that call {@link #print}: a console or
+   * pipe that is not read (a supervisor that never drains it, a paused terminal) blocks that thread only, not the
+   * relays. At most {@value #QUEUED} lines wait for it; what comes past them is dropped, and counted in the next line
+   * that is printed.
    */
   static final class ConnectionLines {
     static final int BURST = 10;
     static final Duration PERIOD = Duration.ofMinutes(1);
+    /** Lines that may wait for the printing thread. */
+    static final int QUEUED = 64;
 
     final PrintWriter out;
     final PrintWriter err;
     final RateLimitedLog failed = limit();
     final RateLimitedLog open = limit();
     final RateLimitedLog closed = limit();
+    private final ThreadPoolExecutor printer = new ThreadPoolExecutor(1, 1, 30, TimeUnit.SECONDS,
+        new ArrayBlockingQueue<>(QUEUED), r -> {
+          Thread t = new Thread(r, "forward-lines");
+          t.setDaemon(true);
+          return t;
+        });
+    /** Lines dropped because {@link #QUEUED} waited already, since the last one printed. */
+    private final AtomicLong dropped = new AtomicLong();
 
     ConnectionLines(PrintWriter out, PrintWriter err) {
       this.out = out;
       this.err = err;
+      printer.allowCoreThreadTimeOut(true);
     }
 
     private static RateLimitedLog limit() {
       return new RateLimitedLog(NOPLogger.NOP_LOGGER, RateLimitedLog.Level.INFO, BURST, PERIOD, System::nanoTime);
     }
 
-    /** Prints {@code line} to {@code to}, unless over {@code limit}'s rate; says how many lines were held back. */
-    static void print(PrintWriter to, RateLimitedLog limit, String line) {
+    /**
+     * Has {@code line} printed to {@code to}, unless over {@code limit}'s rate; says how many lines were held back.
+     * Returns at once.
+     */
+    void print(PrintWriter to, RateLimitedLog limit, String line) {
       long suppressed = limit.tryAcquire();
       if (suppressed < 0) {
         return;
       }
-      synchronized (to) {
-        to.println(suppressed > 0 ? line + " (" + suppressed + " more like this suppressed)" : line);
-        to.flush();
+      String text = suppressed > 0 ? line + " (" + suppressed + " more like this suppressed)" : line;
+      try {
+        printer.execute(() -> {
+          long lost = dropped.getAndSet(0);
+          synchronized (to) {
+            to.println(lost > 0 ? text + " (" + lost + " lines dropped: the output was not read)" : text);
+            to.flush();
+          }
+        });
+      } catch (RejectedExecutionException full) {
+        dropped.incrementAndGet();
       }
     }
   }
 
-  /** On a new local connection: opens its tunnel, then relays; closes the connection if the tunnel fails. */
-  private static final class Opener extends ChannelInboundHandlerAdapter {
+  /**
+   * On a new local connection: opens its tunnel, then relays; closes the connection if the tunnel fails, or if the
+   * connection fails first (a write of the tunnel's first bytes to a client that has reset it, say), quietly: that
+   * would otherwise reach the end of the pipeline, where Netty logs it with its stack trace, once per connection.
+   */
+  static final class Opener extends ChannelInboundHandlerAdapter {
     private final InternalWebSocketClient.Dialer dialer;
     private final ConnectionLines lines;
 
@@ -209,7 +242,7 @@ final class ForwardCommand implements Callable<Integer> {
           Throwable cause = f.cause();
           String reason = cause instanceof InternalWebSocketClient.StepFailure
               ? ((InternalWebSocketClient.StepFailure) cause).oneLine() : String.valueOf(cause);
-          ConnectionLines.print(lines.err, lines.failed,
+          lines.print(lines.err, lines.failed,
               "forward: " + who + ": tunnel failed at " + Http11Tokens.printable(reason, 500));
           local.close();
           return;
@@ -221,12 +254,17 @@ final class ForwardCommand implements Callable<Integer> {
             return;
           }
           Relay.start(local, Opener.this, tunnel);
-          ConnectionLines.print(lines.out, lines.open, "forward: " + who + ": tunnel open");
+          lines.print(lines.out, lines.open, "forward: " + who + ": tunnel open");
           tunnel.closeFuture().addListener(
-              c -> ConnectionLines.print(lines.out, lines.closed, "forward: " + who + ": tunnel closed"));
+              c -> lines.print(lines.out, lines.closed, "forward: " + who + ": tunnel closed"));
         });
       });
       ctx.fireChannelActive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      ctx.close();
     }
   }
 

@@ -1,14 +1,38 @@
 package dev.wsgrpc.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.client.InternalWebSocketClient;
+import dev.wsgrpc.client.ProxyOptions;
+import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.core.internal.RateLimitedLog;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.channel.nio.NioIoHandler;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.slf4j.helpers.NOPLogger;
 
-/** {@code forward}: a listener it cannot open is reported with its address, and the command ends; a bad --to too. */
+/**
+ * {@code forward}: a listener it cannot open is reported with its address, and the command ends; a bad --to too. Its
+ * per-connection lines never hold up the event loops, and a local connection that fails is closed quietly.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ForwardCommandTest {
 
   @Test
@@ -34,5 +58,82 @@ class ForwardCommandTest {
     // It said "url: ...", a name forward has no option for.
     assertEquals("2 forward: --to: http://127.0.0.1:1/grpc (expected: a ws:// or wss:// URL)\n",
         exit + " " + err.toString().replace(System.lineSeparator(), "\n"));
+  }
+
+  /** An output nobody reads: every write blocks until {@link #release} (a full pipe, a paused terminal). */
+  static final class Blocked extends OutputStream {
+    final CountDownLatch release = new CountDownLatch(1);
+    final CountDownLatch lastLine = new CountDownLatch(1);
+    final StringBuffer written = new StringBuffer();
+
+    @Override
+    public void write(int b) throws IOException {
+      write(new byte[] {(byte) b}, 0, 1);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      try {
+        release.await();
+      } catch (InterruptedException e) {
+        throw new IOException(e);
+      }
+      written.append(new String(b, off, len, StandardCharsets.US_ASCII));
+      if (written.indexOf("after") >= 0) {
+        lastLine.countDown();
+      }
+    }
+  }
+
+  /**
+   * Lines are printed by a thread of their own: an output nobody reads holds that thread, not the event loop that
+   * asked for the line (there, every relay would stop), and what does not fit in the queue is dropped and counted.
+   */
+  @Test
+  void anOutputNobodyReadsHoldsUpNoCallerAndWhatIsDroppedIsCounted() throws Exception {
+    Blocked blocked = new Blocked();
+    PrintWriter to = new PrintWriter(blocked);
+    ForwardCommand.ConnectionLines lines = new ForwardCommand.ConnectionLines(to, to);
+    RateLimitedLog any = new RateLimitedLog(NOPLogger.NOP_LOGGER, RateLimitedLog.Level.INFO, 1_000,
+        Duration.ofMinutes(1), System::nanoTime);
+    for (int i = 0; i < 200; i++) {
+      lines.print(to, any, "line " + i); // blocked for good on the old code
+    }
+    blocked.release.countDown();
+    // One line taken by the printing thread, QUEUED waiting: 135 dropped, counted in what is printed next.
+    int printed = 1 + ForwardCommand.ConnectionLines.QUEUED;
+    lines.print(to, any, "after");
+    assertTrue(blocked.lastLine.await(30, TimeUnit.SECONDS), blocked.written.toString());
+    String text = blocked.written.toString();
+    long reported = 0;
+    Matcher m = Pattern.compile("\\((\\d+) lines dropped: the output was not read\\)").matcher(text);
+    while (m.find()) {
+      reported += Long.parseLong(m.group(1));
+    }
+    assertEquals(200 - printed, reported, text);
+    for (int i = 0; i < printed; i++) {
+      assertTrue(text.contains("line " + i + System.lineSeparator()) || text.contains("line " + i + " ("), text);
+    }
+    assertFalse(text.contains("line " + printed + System.lineSeparator()), text);
+  }
+
+  /** A local connection that fails before its relay is in place is closed, and the failure goes no further. */
+  @Test
+  void aLocalConnectionThatFailsWhileItsTunnelOpensIsClosedQuietly() throws Exception {
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    try {
+      // A dial that never ends: its name lookup is never run.
+      InternalWebSocketClient.Dialer dialer = InternalWebSocketClient.newDialer(
+          WebSocketClientOptions.newBuilder("ws://127.0.0.1:1/grpc").proxy(ProxyOptions.DIRECT).build(), group,
+          task -> { });
+      StringWriter sink = new StringWriter();
+      EmbeddedChannel local = new EmbeddedChannel(new ForwardCommand.Opener(dialer,
+          new ForwardCommand.ConnectionLines(new PrintWriter(sink), new PrintWriter(sink))));
+      local.pipeline().fireExceptionCaught(new IOException("Connection reset by peer"));
+      assertFalse(local.isOpen());
+      local.checkException(); // on the old code the failure reached the pipeline's end (Netty's WARN, stack trace)
+    } finally {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS);
+    }
   }
 }
