@@ -39,6 +39,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.HdrHistogram.Histogram;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -163,6 +164,7 @@ final class ProbeCommand implements Callable<Integer> {
         failed("proxy: " + e.getMessage());
         return false;
       }
+      AtomicReference<InternalWebSocketClient.Step> lastDone = new AtomicReference<>();
       Future<Channel> tunnel = dialer.dial(new ChannelInboundHandlerAdapter() {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
@@ -170,15 +172,22 @@ final class ProbeCommand implements Callable<Integer> {
           // as a gateway whose upstream is down does) shows again, with its reason, in the RPC step.
           ctx.close();
         }
-      }, (s, nanos, detail) -> step(s.label(), nanos, detail));
-      // TCP, the proxy, then TLS and the upgrade together each have their own limit.
-      tunnel.await(options.settings().handshakeTimeout().toMillis() * 3 + 15_000);
+      }, (s, nanos, detail) -> {
+        lastDone.set(s);
+        step(s.label(), nanos, detail);
+      });
+      // TCP (all addresses together), the proxy, then TLS and the upgrade together each have their own limit; the
+      // name lookup is the JDK's and has none, so this backstop ends it.
+      long backstop = options.settings().handshakeTimeout().toMillis() * 3 + 15_000;
+      tunnel.await(backstop);
       if (!tunnel.isSuccess()) {
         Throwable cause = tunnel.cause();
-        failed(cause instanceof InternalWebSocketClient.StepFailure
-            ? ((InternalWebSocketClient.StepFailure) cause).oneLine()
-            : "connect: " + (cause == null ? "no answer" : cause));
-        if (tunnel.isDone() == false) {
+        if (cause instanceof InternalWebSocketClient.StepFailure) {
+          failed(((InternalWebSocketClient.StepFailure) cause).oneLine());
+        } else if (cause != null) {
+          failed(pending(lastDone.get(), dialer, options).label() + ": " + cause);
+        } else {
+          failed(pending(lastDone.get(), dialer, options).label() + ": no answer within " + backstop + " ms");
           tunnel.cancel(false);
         }
         return false;
@@ -191,6 +200,27 @@ final class ProbeCommand implements Callable<Integer> {
     }
   }
 
+  /** The step that follows {@code done} (null: none done yet) on the way to a tunnel through {@code dialer}. */
+  static InternalWebSocketClient.Step pending(InternalWebSocketClient.Step done,
+      InternalWebSocketClient.Dialer dialer, WebSocketClientOptions options) {
+    if (done == null) {
+      return InternalWebSocketClient.Step.DNS;
+    }
+    switch (done) {
+      case DNS:
+        return InternalWebSocketClient.Step.TCP;
+      case TCP:
+        if (dialer.proxy() != null) {
+          return InternalWebSocketClient.Step.PROXY;
+        }
+        // fall through: no proxy
+      case PROXY:
+        return options.isSecure() ? InternalWebSocketClient.Step.TLS : InternalWebSocketClient.Step.UPGRADE;
+      default:
+        return InternalWebSocketClient.Step.UPGRADE;
+    }
+  }
+
   /** The first RPC, then latency and throughput; true when all went well. */
   private boolean measure(ManagedChannel channel) throws InterruptedException {
     long start = System.nanoTime();
@@ -198,6 +228,12 @@ final class ProbeCommand implements Callable<Integer> {
     try {
       HealthCheckResponse r = HealthGrpc.newBlockingStub(channel).withDeadlineAfter(timeout.toMillis(),
           TimeUnit.MILLISECONDS).check(HealthCheckRequest.getDefaultInstance());
+      if (r.getStatus() != HealthCheckResponse.ServingStatus.SERVING) {
+        // The path works, but a script that checks with probe must not take a server that says so for a good one.
+        failed("rpc: " + HEALTH + ": " + r.getStatus() + " (the server answers through the tunnel but says it is "
+            + "not serving)");
+        return false;
+      }
       health = HEALTH + ": " + r.getStatus();
     } catch (StatusRuntimeException e) {
       if (e.getStatus().getCode() != Status.Code.UNIMPLEMENTED) {
@@ -330,9 +366,16 @@ final class ProbeCommand implements Callable<Integer> {
       return false;
     }
     long elapsed = System.nanoTime() - started;
+    // The server's count is an int32 (it wraps past 2 GiB): it must agree with what was sent, modulo 2^32.
+    long uploaded = sent.get();
+    if ((int) uploaded != response.getAggregatedPayloadSize()) {
+      failed("upload: grpc.testing.TestService/StreamingInputCall: the server counted "
+          + Integer.toUnsignedString(response.getAggregatedPayloadSize()) + " bytes (modulo 2^32) but " + uploaded
+          + " were sent");
+      return false;
+    }
     step("upload", elapsed, String.format(Locale.ROOT, "%.1f MiB/s (%.1f MiB in %d-byte messages)",
-        response.getAggregatedPayloadSize() / 1048576.0 / (elapsed / 1e9),
-        response.getAggregatedPayloadSize() / 1048576.0, messageSize));
+        uploaded / 1048576.0 / (elapsed / 1e9), uploaded / 1048576.0, messageSize));
     return true;
   }
 
