@@ -53,7 +53,11 @@ final class ClientTlsHandler extends InternalProtocolNegotiators.ProtocolNegotia
     SSLParameters params = engine.getSSLParameters();
     params.setEndpointIdentificationAlgorithm("HTTPS");
     engine.setSSLParameters(params);
-    ctx.pipeline().addBefore(ctx.name(), "wsgrpc-tls", new SslHandler(engine));
+    SslHandler tls = new SslHandler(engine);
+    // The handshake deadline above bounds TLS and the upgrade together (handshakeTimeout); Netty's own 10 s would
+    // cut a longer one short, in Netty's words.
+    tls.setHandshakeTimeoutMillis(0);
+    ctx.pipeline().addBefore(ctx.name(), "wsgrpc-tls", tls);
   }
 
   @Override

@@ -335,6 +335,24 @@ class DialerTest {
     }
   }
 
+  /**
+   * A TLS handshake may take the whole handshake timeout: Netty's own limit of 10 s ended it first, in Netty's words
+   * ("handshake timed out after 10000ms"), whatever {@code handshakeTimeout} said.
+   */
+  @Test
+  void aTlsHandshakeMayTakeTheWholeHandshakeTimeoutNotNettys10Seconds() throws Exception {
+    try (Scripted server = new Scripted((self, in, out) -> in.read())) { // reads the ClientHello, answers nothing
+      long start = System.nanoTime();
+      StepFailure e = failure(WebSocketClientOptions.newBuilder("wss://127.0.0.1:" + server.port() + "/grpc")
+          .proxy(ProxyOptions.DIRECT)
+          .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofSeconds(11)).build()).build());
+      long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      assertEquals("tls: WebSocket handshake with wss://127.0.0.1:" + server.port() + "/grpc timed out after 11000 ms "
+          + "while waiting for the TLS handshake [hop: 127.0.0.1:" + server.port() + "]", e.oneLine());
+      assertTrue(millis >= 10_900, "ended after " + millis + " ms");
+    }
+  }
+
   /** A CDN edge refusing the SNI, or a proxy that passed the CONNECT and dropped the tunnel, may close so. */
   @Test
   void aConnectionClosedDuringTlsIsSaidSoNotInNettysWords() throws Exception {
