@@ -42,12 +42,15 @@ final class TunnelFailure extends IOException {
     return new TunnelFailure(Status.Code.UNAVAILABLE, text, cause);
   }
 
-  /** {@code peer} closed the tunnel with {@code closeCode} (negative: none) and {@code reason}. */
+  /**
+   * {@code peer} closed the tunnel with {@code closeCode} (negative: none) and {@code reason}, which is shown as
+   * {@link Checks#printable} shows a peer's text: no escape sequence or line of the peer's own in a status.
+   */
   static TunnelFailure closedByPeer(String peer, int closeCode, String reason) {
     String text = closeCode < 0 || closeCode == 1005
         ? "WebSocket closed by " + peer + " without a close code"
         : "WebSocket closed by " + peer + " with " + describe(closeCode)
-            + (reason == null || reason.isEmpty() ? "" : ": " + reason);
+            + (reason == null || reason.isEmpty() ? "" : ": " + Checks.printable(reason, 123));
     return new TunnelFailure(codeFor(closeCode), text, null);
   }
 

@@ -37,7 +37,11 @@ public final class TunnelStatus {
     }
   }
 
-  /** The status of RPCs on a tunnel that {@code peer} closed with {@code closeCode} and {@code reason}. */
+  /**
+   * The status of RPCs on a tunnel that {@code peer} closed with {@code closeCode} and {@code reason}. The reason is
+   * the peer's text (any UTF-8 up to 123 bytes): it is shown in printable ASCII, anything else as {@code ?}, so that a
+   * hostile peer writes no escape sequence or line of its own into a status, and the logs that quote it.
+   */
   public static StatusRuntimeException closedByPeer(String peer, int closeCode, String reason) {
     String text = closeCode < 0
         ? "WebSocket closed by " + peer + " without a close code"
@@ -132,7 +136,7 @@ public final class TunnelStatus {
   }
 
   private static String reasonSuffix(String reason) {
-    return reason == null || reason.isEmpty() ? "" : ": " + reason;
+    return reason == null || reason.isEmpty() ? "" : ": " + Http11Tokens.printable(reason, 123);
   }
 
   private TunnelStatus() {}

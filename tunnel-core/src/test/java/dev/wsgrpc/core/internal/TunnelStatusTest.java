@@ -65,6 +65,14 @@ class TunnelStatusTest {
     assertEquals("WebSocket closed by ws://h/grpc with 1001 (Going Away): bye", e.getStatus().getDescription());
   }
 
+  /** A hostile peer's reason (valid UTF-8, 123 bytes at most) writes no escape sequence or line into the status. */
+  @Test
+  void closedByPeerShowsTheReasonInPrintableAscii() {
+    assertEquals("WebSocket closed by ws://h/grpc with 1011 (Internal Error): ?[2J??2026-12-07 ERROR forged ??",
+        TunnelStatus.closedByPeer("ws://h/grpc", 1011, "\u001b[2J\r\n2026-12-07 ERROR forged \u009b\u202e")
+            .getStatus().getDescription());
+  }
+
   @Test
   void closedByPeerWithoutReasonHasNoSuffix() {
     assertEquals("WebSocket closed by ws://h/grpc with 1000 (Normal Closure)",
