@@ -256,10 +256,18 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
    * which one wins is a race between the upstream's death and the call's own traffic. Both are the same event, and
    * the caller learns UNAVAILABLE (which it may retry) either way. A call that found no upstream it could connect
    * to (refused, timed out, no route) learns so in relay mode's words, "no upstream gRPC server reachable", not
-   * grpc-netty's "io exception"; the reason and address are in the gateway's WARN line, not sent to callers. A
-   * status the upstream sent has no cause, so it is never changed.
+   * grpc-netty's "io exception"; the reason and address are in the gateway's WARN line, not sent to callers. An
+   * answer that decompressed past the gateway's limit ends the caller's call {@code RESOURCE_EXHAUSTED}, saying so,
+   * as a request does: grpc-java's client reports it as {@code CANCELLED "Failed to read message."}, its cause the
+   * refusal. A status the upstream sent has no cause, so it is never changed.
    */
   static Status forCaller(Status status) {
+    if (status.getCode() == Status.Code.CANCELLED && status.getCause() != null) {
+      Status refusal = Status.fromThrowable(status.getCause());
+      if (refusal.getCode() == Status.Code.RESOURCE_EXHAUSTED) {
+        return OpaqueBytes.inOurWords(refusal, "response").withCause(status.getCause());
+      }
+    }
     if (status.getCode() == Status.Code.UNKNOWN && brokenConnection(status.getCause())) {
       return Status.UNAVAILABLE.withDescription("the connection to the upstream gRPC server closed during the call ("
           + status.getDescription() + ")").withCause(status.getCause());

@@ -14,8 +14,8 @@ import java.util.regex.Pattern;
 
 /**
  * The pass-through marshaller: a message is the bytes gRPC framed, never decoded. Each message is copied once into
- * a {@code byte[]} that the proxy owns (grpc-java closes the stream it parsed from as soon as the listener returns,
- * and a retried call re-reads the message), so nothing the proxy holds refers to a Netty buffer. On the way out the
+ * a {@code byte[]} that the proxy owns (grpc-java closes the stream it parsed from as soon as the listener returns),
+ * so nothing the proxy holds refers to a Netty buffer. On the way out the
  * array is written into the outgoing frame in one piece ({@link Drainable}): without it grpc's framer copies every
  * message through a fresh 8 KiB buffer, which was half of what a forwarded unary call allocated.
  *
@@ -82,13 +82,21 @@ enum OpaqueBytes implements MethodDescriptor.Marshaller<byte[]> {
             + "over it");
   }
 
-  /** gRPC's refusal of a message that decompressed past its limit, in our words; other statuses unchanged. */
+  /** gRPC's refusal of a request message that decompressed past its limit, in our words; others unchanged. */
   static Status inOurWords(Status refusal) {
+    return inOurWords(refusal, "request");
+  }
+
+  /**
+   * gRPC's refusal of a {@code kind} ("request", "response") message that decompressed past its limit, in our words;
+   * other statuses unchanged.
+   */
+  static Status inOurWords(Status refusal, String kind) {
     Matcher tooLarge = DECOMPRESSED_TOO_LARGE.matcher(String.valueOf(refusal.getDescription()));
     if (!tooLarge.matches()) {
       return refusal;
     }
-    return refusal.withDescription("expected a request message of at most " + tooLarge.group(1)
+    return refusal.withDescription("expected a " + kind + " message of at most " + tooLarge.group(1)
         + " bytes but it decompressed to more than " + tooLarge.group(1) + " bytes");
   }
 

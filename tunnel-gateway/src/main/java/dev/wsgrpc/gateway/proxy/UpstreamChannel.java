@@ -123,7 +123,12 @@ public final class UpstreamChannel {
         .disableServiceConfigLookUp()
         .maxInboundMessageSize(options.maxInboundMessageSize)
         .maxInboundMetadataSize(options.maxInboundMetadataSize)
-        .userAgent(USER_AGENT);
+        .userAgent(USER_AGENT)
+        // No retry layer: it keeps every message of a call until the upstream answers, to send it again, counting it
+        // at its size on the wire. A caller's gzip message is held inflated (grpc-java gives the proxy each message
+        // decompressed) but counted compressed: a kilobyte sent held a mebibyte for as long as the upstream worked
+        // on the call. Calls that fail before the upstream saw them fail UNAVAILABLE, which callers may retry.
+        .disableRetry();
     if (options.authority != null) {
       builder.overrideAuthority(options.authority);
     }

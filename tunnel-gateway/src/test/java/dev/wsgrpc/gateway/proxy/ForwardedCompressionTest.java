@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.grpc.CallOptions;
 import io.grpc.Channel;
@@ -25,7 +26,10 @@ import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ServerCalls;
+import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -48,6 +52,18 @@ class ForwardedCompressionTest {
       .setRequestMarshaller(OpaqueBytes.INSTANCE)
       .setResponseMarshaller(OpaqueBytes.INSTANCE)
       .build();
+  private static final MethodDescriptor<byte[], byte[]> SINK = MethodDescriptor.<byte[], byte[]>newBuilder()
+      .setType(MethodDescriptor.MethodType.CLIENT_STREAMING)
+      .setFullMethodName("test.Svc/Sink")
+      .setRequestMarshaller(OpaqueBytes.INSTANCE)
+      .setResponseMarshaller(OpaqueBytes.INSTANCE)
+      .build();
+  private static final MethodDescriptor<byte[], byte[]> BIG = MethodDescriptor.<byte[], byte[]>newBuilder()
+      .setType(MethodDescriptor.MethodType.UNARY)
+      .setFullMethodName("test.Svc/Big")
+      .setRequestMarshaller(OpaqueBytes.INSTANCE)
+      .setResponseMarshaller(OpaqueBytes.INSTANCE)
+      .build();
   private static final Metadata.Key<String> ANSWER_COMPRESSED =
       Metadata.Key.of("answer-compressed", Metadata.ASCII_STRING_MARSHALLER);
 
@@ -60,12 +76,45 @@ class ForwardedCompressionTest {
   private Server proxy;
   private ManagedChannel caller;
 
+  /** Messages the upstream's Sink has read. */
+  private final CountDownLatch sunk = new CountDownLatch(SUNK);
+  private static final int SUNK = 200;
+
   /** Starts the upstream (reading gzip or not), the proxy and the caller. */
   private void start(boolean upstreamReadsGzip) throws Exception {
+    start(upstreamReadsGzip, false);
+  }
+
+  /**
+   * As {@link #start(boolean)}; with {@code asTheGatewayBuildsIt}, the proxy's channel to the upstream is built as
+   * the gateway builds its own ({@link UpstreamChannel#create}).
+   */
+  private void start(boolean upstreamReadsGzip, boolean asTheGatewayBuildsIt) throws Exception {
     ServerServiceDefinition echo = ServerServiceDefinition.builder("test.Svc")
         .addMethod(ECHO, ServerCalls.asyncUnaryCall((request, answer) -> {
           answer.onNext(request);
           answer.onCompleted();
+        }))
+        // 5 MiB of zeros, past the proxy's 4 MiB once inflated (a few kilobytes gzip).
+        .addMethod(BIG, ServerCalls.asyncUnaryCall((request, answer) -> {
+          answer.onNext(new byte[5 << 20]);
+          answer.onCompleted();
+        }))
+        // Reads every message and answers only at the end: an upstream still at work on a call.
+        .addMethod(SINK, ServerCalls.asyncClientStreamingCall(answer -> new io.grpc.stub.StreamObserver<byte[]>() {
+          @Override
+          public void onNext(byte[] message) {
+            sunk.countDown();
+          }
+
+          @Override
+          public void onError(Throwable t) {}
+
+          @Override
+          public void onCompleted() {
+            answer.onNext(new byte[0]);
+            answer.onCompleted();
+          }
         }))
         .build();
     ServerInterceptor watch = new ServerInterceptor() {
@@ -85,8 +134,11 @@ class ForwardedCompressionTest {
       upstreamBuilder.decompressorRegistry(io.grpc.DecompressorRegistry.emptyInstance());
     }
     upstream = upstreamBuilder.build().start();
-    toUpstream = NettyChannelBuilder.forAddress((InetSocketAddress) upstream.getListenSockets().get(0))
-        .usePlaintext().build();
+    InetSocketAddress upstreamAddress = (InetSocketAddress) upstream.getListenSockets().get(0);
+    toUpstream = asTheGatewayBuildsIt
+        ? UpstreamChannel.create(UpstreamOptions.newBuilder()
+            .upstreams(List.of("127.0.0.1:" + upstreamAddress.getPort())).healthCheckService(null).build())
+        : NettyChannelBuilder.forAddress(upstreamAddress).usePlaintext().build();
     proxy = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .fallbackHandlerRegistry(new ForwardingRegistry(toUpstream))
         .build().start();
@@ -170,5 +222,66 @@ class ForwardedCompressionTest {
     assertArrayEquals(bytes, call(bytes, "identity", false));
     assertNull(upstreamSaw.get());
     assertNotEquals("gzip", callerSaw.get()); // gRPC may say "identity"
+  }
+
+  /**
+   * A caller's gzip messages are inflated in the proxy (grpc-java hands a marshaller the message decompressed) and
+   * passed on gzip: nothing of them may stay in the proxy once they have gone. grpc-java's retry layer kept every
+   * message of a call the upstream had not yet answered, counting it at its size on the wire, compressed: 200 gzip
+   * messages of 1 MiB of zeros (about a kilobyte each as sent) held 200 MiB of the proxy's heap for as long as the
+   * upstream worked on the call, and a caller could open a thousand such calls per connection.
+   */
+  @Test
+  void aCallsGzipMessagesAreNotHeldInflatedWhileTheUpstreamWorksOnTheCall() throws Exception {
+    start(true, true);
+    byte[] zeros = new byte[1 << 20];
+    assertArrayEquals(zeros, call(zeros, "gzip", false)); // the upstream says it reads gzip
+    long before = heapAfterCollection();
+    ClientCall<byte[], byte[]> sink = caller.newCall(SINK,
+        CallOptions.DEFAULT.withDeadlineAfter(50, TimeUnit.SECONDS).withCompression("gzip"));
+    java.util.concurrent.CompletableFuture<io.grpc.Status> closed = new java.util.concurrent.CompletableFuture<>();
+    sink.start(new ClientCall.Listener<>() {
+      @Override
+      public void onClose(io.grpc.Status status, Metadata trailers) {
+        closed.complete(status);
+      }
+    }, new Metadata());
+    sink.request(1);
+    for (int i = 0; i < SUNK; i++) {
+      sink.sendMessage(zeros); // each about a kilobyte on the wire; flow control has the rest wait in the caller
+    }
+    assertTrue(sunk.await(40, TimeUnit.SECONDS), "the upstream read every message");
+    long held = heapAfterCollection() - before;
+    sink.halfClose();
+    assertEquals(io.grpc.Status.Code.OK, closed.get(30, TimeUnit.SECONDS).getCode());
+    assertTrue(held < 64L << 20, "the proxy held " + (held >> 20) + " MiB more while the upstream worked on the "
+        + "call, for " + SUNK + " MiB of messages it had passed on");
+  }
+
+  /** The heap in use after full collections (the proxy runs in this JVM). */
+  private static long heapAfterCollection() {
+    for (int i = 0; i < 3; i++) {
+      System.gc();
+    }
+    return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+  }
+
+  /**
+   * An upstream's gzip answer that inflates past the proxy's limit ends the caller's call as a request would:
+   * RESOURCE_EXHAUSTED, saying what was expected. grpc-java's client reported it as {@code 1 CANCELLED "Failed to
+   * read message."}, which the proxy passed on.
+   */
+  @Test
+  void anAnswerThatInflatesPastTheLimitEndsTheCallResourceExhausted() throws Exception {
+    start(true, true);
+    Metadata headers = new Metadata();
+    headers.put(ANSWER_COMPRESSED, "yes");
+    io.grpc.StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
+        io.grpc.StatusRuntimeException.class, () -> ClientCalls.blockingUnaryCall(
+            ClientInterceptors.intercept(caller, io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers)),
+            BIG, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS), new byte[0]));
+    assertEquals(io.grpc.Status.Code.RESOURCE_EXHAUSTED, e.getStatus().getCode(), e.getStatus().toString());
+    assertEquals("expected a response message of at most 4194304 bytes but it decompressed to more than 4194304 "
+        + "bytes", e.getStatus().getDescription());
   }
 }
