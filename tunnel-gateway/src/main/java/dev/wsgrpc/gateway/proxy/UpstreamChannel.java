@@ -114,7 +114,7 @@ public final class UpstreamChannel {
       }
     } else {
       ListNameResolver.Provider list = new ListNameResolver.Provider(options.list, options.listFile,
-          options.refreshInterval, options.tls && options.authority == null, problems);
+          options.refreshInterval, options.authority == null, problems);
       registry.register(list);
       target = list.target();
     }
