@@ -5,14 +5,38 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wsgrpc.interop.InteropCases;
 import dev.wsgrpc.okhttp.OkHttpWebSocketOptions;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.StreamObserver;
+import io.grpc.testing.integration.Messages.Payload;
+import io.grpc.testing.integration.Messages.SimpleRequest;
+import io.grpc.testing.integration.Messages.SimpleResponse;
+import io.grpc.testing.integration.Messages.StreamingOutputCallRequest;
+import io.grpc.testing.integration.Messages.StreamingOutputCallResponse;
+import io.grpc.testing.integration.TestServiceGrpc;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import picocli.CommandLine;
 
-/** {@code interop --client okhttp}: the shared options reach the OkHttp client as they reach the Netty client. */
+/**
+ * {@code interop --client okhttp}: the shared options reach the OkHttp client as they reach the Netty client. What a
+ * hostile server says or sends reaches the output as printable ASCII, and fills no memory.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
 class InteropCommandTest {
 
   private static OkHttpWebSocketOptions okHttp(String... args) {
@@ -94,5 +118,57 @@ class InteropCommandTest {
     assertEquals("2 interop: --proxy: proxy password: <redacted> (expected: printable ASCII without line breaks; "
         + "found U+00E4 at index 1)\n", run("interop", "--client", "okhttp", "ws://127.0.0.1:1/grpc",
         "--proxy", "http://alice:p%C3%A4ss-S3CRET@127.0.0.1:9").replace(System.lineSeparator(), "\n"));
+  }
+
+  /** A hostile test server: status descriptions with terminal controls, a stream that does not end. */
+  private static final class Hostile extends TestServiceGrpc.TestServiceImplBase {
+    @Override
+    public void unaryCall(SimpleRequest request, StreamObserver<SimpleResponse> response) {
+      // C1's CSI and a right-to-left override pass a filter of C0 controls alone.
+      response.onError(Status.INTERNAL.withDescription("\u009b2J\u202eevil\u001b[0m\r\nPASS all").asException());
+    }
+
+    @Override
+    public void streamingOutputCall(StreamingOutputCallRequest request,
+        StreamObserver<StreamingOutputCallResponse> response) {
+      StreamingOutputCallResponse one = StreamingOutputCallResponse.newBuilder()
+          .setPayload(Payload.newBuilder().setBody(com.google.protobuf.ByteString.copyFrom(new byte[1024]))).build();
+      for (int i = 0; i < 10_000; i++) {
+        response.onNext(one);
+      }
+      response.onCompleted();
+    }
+  }
+
+  /** Runs {@code cases} against a {@link Hostile} server; returns what was printed. */
+  private static String againstAHostileServer(String... cases) throws Exception {
+    Server server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(new Hostile())
+        .build().start();
+    ManagedChannel channel = NettyChannelBuilder.forAddress((InetSocketAddress) server.getListenSockets().get(0))
+        .usePlaintext().build();
+    try {
+      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+      PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+      InteropCases.run(channel, List.of(cases), out);
+      return bytes.toString(StandardCharsets.UTF_8).replace(System.lineSeparator(), "\n");
+    } finally {
+      channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void aServersWordsReachTheFailLineAsPrintableAsciiOnly() throws Exception {
+    String out = againstAHostileServer("large_unary");
+    assertEquals("FAIL large_unary: expected the call to succeed but it failed with INTERNAL (\"?2J?evil\\u001b[0m"
+        + "\\r\\nPASS all\")\n0 passed, 1 failed\n", out);
+  }
+
+  /** Each case expects a few responses: a server that streams on is cut off there, not kept in memory. */
+  @Test
+  void aServerThatStreamsMoreThanTheCaseExpectsFailsItWithoutHoldingItAll() throws Exception {
+    String out = againstAHostileServer("server_streaming");
+    assertEquals("FAIL server_streaming: expected at most " + InteropCases.MAX_RESPONSES + " responses but the "
+        + "server sent more\n0 passed, 1 failed\n", out);
   }
 }

@@ -103,7 +103,7 @@ public final class InteropCases {
         out.println("PASS " + name);
         passed++;
       } else {
-        out.println("FAIL " + name + ": " + failure);
+        out.println("FAIL " + name + ": " + printable(failure));
         failed++;
       }
       out.flush();
@@ -111,6 +111,23 @@ public final class InteropCases {
     out.println(passed + " passed, " + failed + " failed");
     out.flush();
     return failed;
+  }
+
+  /** The most of a failure's text that a FAIL line shows. */
+  static final int MAX_FAILURE_CHARS = 500;
+
+  /**
+   * A failure as its FAIL line shows it: printable ASCII, anything else as {@code ?}, at most
+   * {@value #MAX_FAILURE_CHARS} characters (then {@code ...}). It quotes the server (a status description, metadata:
+   * up to 8 KiB of any characters), which must not write escape sequences or lines of its own into the output.
+   */
+  static String printable(String failure) {
+    StringBuilder b = new StringBuilder(Math.min(failure.length(), MAX_FAILURE_CHARS));
+    for (int i = 0; i < failure.length() && i < MAX_FAILURE_CHARS; i++) {
+      char c = failure.charAt(i);
+      b.append(c >= 0x20 && c < 0x7f ? c : '?');
+    }
+    return failure.length() > MAX_FAILURE_CHARS ? b.append("...").toString() : b.toString();
   }
 
   /** Runs one case; returns null when it passed, else why it failed. */
@@ -427,20 +444,36 @@ public final class InteropCases {
     return sizes;
   }
 
+  /** The most responses a streaming case keeps: its cases expect a few; past this many the case fails. */
+  public static final int MAX_RESPONSES = 16;
+
   /**
    * The receiving side of a streaming call: responses queue up in arrival order, the close is kept as a status. Every
-   * wait is bounded by {@link #WAIT_SECONDS}, which the calls' deadlines keep from ever running out.
+   * wait is bounded by {@link #WAIT_SECONDS}, which the calls' deadlines keep from ever running out. At most
+   * {@link #MAX_RESPONSES} are kept: a server streaming responses for as long as the deadline lets it, each up to the
+   * channel's message limit, would otherwise fill the heap.
    */
   private static final class Recorder<T> implements StreamObserver<T> {
     /** Queued after the last response, so that a reader waiting for one more learns at once that none will come. */
     private static final Object CLOSED = new Object();
 
+    /** Queued in place of the response past {@link #MAX_RESPONSES}: the case fails there. */
+    private static final Object TOO_MANY = new Object();
+
     private final BlockingQueue<Object> events = new LinkedBlockingQueue<>();
     private final CompletableFuture<Status> closed = new CompletableFuture<>();
+    /** Responses that arrived; each case expects a few, and a server may stream as many as it likes. */
+    private int received;
 
     @Override
     public void onNext(T value) {
-      events.add(value);
+      // grpc-java delivers a call's responses one after the other, never at once.
+      received++;
+      if (received <= MAX_RESPONSES) {
+        events.add(value);
+      } else if (received == MAX_RESPONSES + 1) {
+        events.add(TOO_MANY);
+      }
     }
 
     @Override
@@ -465,6 +498,9 @@ public final class InteropCases {
       if (event == CLOSED) {
         throw new AssertionError("expected a response but the call ended with " + describe(closed.join()));
       }
+      if (event == TOO_MANY) {
+        throw new AssertionError("expected at most " + MAX_RESPONSES + " responses but the server sent more");
+      }
       return (T) event;
     }
 
@@ -485,6 +521,9 @@ public final class InteropCases {
       expectCode("status", Status.Code.OK, awaitClose());
       List<T> rest = new ArrayList<>();
       for (Object event : events) {
+        if (event == TOO_MANY) {
+          throw new AssertionError("expected at most " + MAX_RESPONSES + " responses but the server sent more");
+        }
         if (event != CLOSED) {
           rest.add((T) event);
         }
