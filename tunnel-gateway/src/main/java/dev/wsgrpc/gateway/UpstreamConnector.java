@@ -1,5 +1,6 @@
 package dev.wsgrpc.gateway;
 
+import dev.wsgrpc.core.internal.Http11Tokens;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -10,6 +11,7 @@ import io.netty.channel.ChannelPromise;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLParameters;
 
 /** Opens relay mode's connection to one upstream, for one client connection. */
@@ -24,7 +26,8 @@ interface UpstreamConnector {
 
   /**
    * TCP sockets of the client's transport (epoll or NIO) with TCP keepalive, with TLS when {@code tls} is not null:
-   * a failed TLS handshake fails the connect, like a refusal.
+   * a failed TLS handshake fails the connect, like a refusal, and so does one that did not agree on {@code h2} by
+   * ALPN.
    */
   static UpstreamConnector sockets(SslContext tls) {
     return (target, client, handler) -> {
@@ -60,13 +63,18 @@ interface UpstreamConnector {
           return;
         }
         // SslHandler reads the handshake itself, although the connection is not read otherwise yet.
-        connect.channel().pipeline().get(SslHandler.class).handshakeFuture().addListener(h -> {
-          if (h.isSuccess()) {
+        SslHandler ssl = connect.channel().pipeline().get(SslHandler.class);
+        ssl.handshakeFuture().addListener(h -> {
+          if (h.isSuccess() && "h2".equals(ssl.applicationProtocol())) {
             ready.trySuccess();
-          } else {
-            connect.channel().close();
-            ready.tryFailure(h.cause());
+            return;
           }
+          connect.channel().close();
+          // gRPC over TLS agrees on h2 by ALPN: a server that does not (an HTTP/1.1 endpoint) must not get the
+          // tunnel's HTTP/2, nor send its own answer into the tunnel.
+          ready.tryFailure(h.isSuccess() ? new SSLHandshakeException("expected ALPN h2 from the upstream's TLS but "
+              + (ssl.applicationProtocol() == null ? "it agreed on none" : "it agreed on "
+              + Http11Tokens.printable(ssl.applicationProtocol()))) : h.cause());
         });
       });
       return ready;

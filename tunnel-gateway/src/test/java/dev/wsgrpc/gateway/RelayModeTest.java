@@ -393,6 +393,47 @@ class RelayModeTest {
   }
 
   /**
+   * An upstream whose TLS agrees on no ALPN {@code h2} (an HTTP/1.1 endpoint on the upstream's address) is a failed
+   * connect too: counted, and the next upstream is tried. It became the tunnel's upstream, and its HTTP/1.1 answer
+   * reached the client as HTTP/2.
+   */
+  @Test
+  void anUpstreamWhoseTlsAgreesOnNoAlpnH2IsSkippedLikeARefusal() throws Exception {
+    dev.wsgrpc.testing.TestCertificates trusted = dev.wsgrpc.testing.TestCertificates.create();
+    io.netty.handler.ssl.SslContext noAlpn = io.netty.handler.ssl.SslContextBuilder
+        .forServer(trusted.serverCertPem(), trusted.serverKeyPem()).build();
+    io.netty.channel.EventLoopGroup loop = new io.netty.channel.MultiThreadIoEventLoopGroup(1,
+        io.netty.channel.nio.NioIoHandler.newFactory());
+    closeables.add(() -> loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly());
+    io.netty.channel.Channel http11 = new io.netty.bootstrap.ServerBootstrap()
+        .group(loop)
+        .channel(io.netty.channel.socket.nio.NioServerSocketChannel.class)
+        .childHandler(new io.netty.channel.ChannelInitializer<io.netty.channel.Channel>() {
+          @Override
+          protected void initChannel(io.netty.channel.Channel ch) {
+            io.netty.handler.ssl.SslHandler ssl = noAlpn.newHandler(ch.alloc());
+            ch.pipeline().addLast(ssl);
+            ssl.handshakeFuture().addListener(f -> ch.writeAndFlush(io.netty.buffer.Unpooled.copiedBuffer(
+                "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", java.nio.charset.StandardCharsets.US_ASCII)));
+          }
+        })
+        .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+    closeables.add(() -> http11.close().syncUninterruptibly());
+    int good = healthServer(trusted);
+    io.netty.handler.ssl.SslContext tls = io.netty.handler.ssl.SslContextBuilder.forClient()
+        .trustManager(trusted.caPem())
+        .applicationProtocolConfig(new io.netty.handler.ssl.ApplicationProtocolConfig(
+            io.netty.handler.ssl.ApplicationProtocolConfig.Protocol.ALPN,
+            io.netty.handler.ssl.ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+            io.netty.handler.ssl.ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, "h2"))
+        .build();
+    startGateway(List.of(new Upstreams.Target("127.0.0.1", ((InetSocketAddress) http11.localAddress()).getPort()),
+        new Upstreams.Target("127.0.0.1", good)), tls, RelaySettings.DEFAULT);
+    assertServing(goodClient());
+    assertEquals(1, tracker.upstreamConnectFailures(), "the HTTP/1.1 endpoint failed the first attempt");
+  }
+
+  /**
    * A black-holed upstream (bytes vanish, nothing is reset) is noticed by the gateway's PING, and the client's
    * healthy tunnel ends with 1013 (Try Again Later), saying why.
    */
