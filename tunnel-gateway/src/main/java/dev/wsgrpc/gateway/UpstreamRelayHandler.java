@@ -719,13 +719,15 @@ final class UpstreamRelayHandler extends ChannelInboundHandlerAdapter {
   /**
    * Starts a drain: GOAWAY and a PING to the client at the next frame boundary of the upstream's stream outside a
    * header block, a second GOAWAY once the PING is acknowledged (see {@link #writeDrainGoAway}), then the close once
-   * no call is left. A connection that has not heard from its upstream yet is simply closed. Runs on the event loop.
+   * no call is left. A tunnel or native connection that has not heard from its upstream yet is simply closed. A
+   * connection that is neither yet (a health check, a scrape, a client whose upgrade request is on its way) is left
+   * to the HTTP answers of a drain: {@code 503} for {@code /healthz} and for new tunnels. Runs on the event loop.
    */
   void drain() {
-    if (ended != null || !ctx.channel().isActive()) {
-      return; // ended already (a limit, a silent upstream) or closed
+    if (ended != null || !ctx.channel().isActive() || !started) {
+      return; // ended already (a limit, a silent upstream), closed, or not a tunnel or native connection
     }
-    if (upstream == null || !started) {
+    if (upstream == null) {
       ctx.close();
       return;
     }

@@ -723,6 +723,21 @@ class UpstreamRelayHandlerTest {
     assertTrue(client.isOpen());
   }
 
+  /**
+   * A drain leaves a connection that is not (yet) a tunnel or a native one to the drain's HTTP answers (503 for
+   * /healthz and for new tunnels): it closed every such connection, a health check's or a scrape's included, and
+   * did so again every 50 ms while a tunnel held the drain.
+   */
+  @Test
+  void aDrainLeavesAConnectionThatIsNotYetATunnelOpen() {
+    relay = new UpstreamRelayHandler(upstreams, connectAtOnce(), tracker, RelaySettings.DEFAULT, budget);
+    client = new EmbeddedChannel();
+    client.pipeline().addLast(clientGate, relay);
+    relay.drain();
+    client.runPendingTasks();
+    assertTrue(client.isOpen(), "closed before it could ask for /healthz");
+  }
+
   /** A drain that reaches a connection the relay has already ended writes nothing more. */
   @Test
   void aDrainAfterTheRelayEndedTheConnectionWritesNothing() {
