@@ -408,6 +408,8 @@ class NativeGrpcGateTest {
         "--tls-cert", certs.serverCertPem().getPath(), "--tls-key", certs.serverKeyPem().getPath(),
         "--tls-client-ca", certs.caPem().getPath());
     jar.awaitUrl();
+    // Health checks without a client certificate cannot reach /healthz on --port: the operator is told at start.
+    jar.awaitLog("--tls-client-ca without --admin-port: /healthz on --port asks for a client certificate");
     ManagedChannel withCertificate = closer.add(NettyChannelBuilder.forAddress("localhost", jar.port())
         .sslContext(GrpcSslContexts.forClient().trustManager(certs.caPem())
             .keyManager(certs.clientCertPem(), certs.clientKeyPem()).build()).build());

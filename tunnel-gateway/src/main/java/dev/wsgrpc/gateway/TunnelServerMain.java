@@ -547,6 +547,11 @@ public final class TunnelServerMain implements Callable<Integer> {
     } else if (tlsClientCa != null) {
       access.authenticator(dev.wsgrpc.server.TunnelAuthenticator.CLIENT_CERTIFICATE);
     }
+    if (tlsClientCa != null && adminPort == null) {
+      logger.warn("--tls-client-ca without --admin-port: /healthz on --port asks for a client certificate like "
+          + "everything there, so health checks without one (HealthCheck, kubelet probes, load balancers) fail; "
+          + "give them --admin-port");
+    }
     options = builder.access(access.build()).build();
     InetSocketAddress bindAddress = new InetSocketAddress(bind, port);
     String scheme = tlsCert != null ? "wss" : "ws";
