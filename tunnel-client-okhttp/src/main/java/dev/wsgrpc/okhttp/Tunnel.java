@@ -9,7 +9,10 @@ import java.net.ProtocolException;
 import java.net.Socket;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import okhttp3.OkHttpClient;
@@ -350,6 +353,7 @@ final class Tunnel extends WebSocketListener {
 
   @Override
   public void onFailure(WebSocket ws, Throwable t, Response response) {
+    terminated = true;
     TunnelFailure f;
     boolean wasOpen;
     lock.lock();
@@ -418,7 +422,7 @@ final class Tunnel extends WebSocketListener {
       limitReadWaits(); // the wait for the server's SETTINGS is over
     }
     if (notHttp2 != null) {
-      ws.close(1002, notHttp2);
+      closeWatched(ws, 1002, notHttp2);
     }
   }
 
@@ -453,7 +457,7 @@ final class Tunnel extends WebSocketListener {
     // The failure first: a writer whose send() OkHttp refuses once the Close is queued then throws this failure,
     // not a "send queue full" of its own.
     end(TunnelFailure.closedHere(peer, code, problem));
-    ws.close(code, problem);
+    closeWatched(ws, code, problem);
   }
 
   @Override
@@ -476,11 +480,12 @@ final class Tunnel extends WebSocketListener {
     // The failure before the echo, as in refuse: once the echo is queued OkHttp refuses every send, and a writer
     // in between (grpc-okhttp's preface right after the 101) must throw the peer's Close, not "send queue full".
     end(TunnelFailure.closedByPeer(peer, code, reason));
-    ws.close(sendable ? code : 1000, null);
+    closeWatched(ws, sendable ? code : 1000, null);
   }
 
   @Override
   public void onClosed(WebSocket ws, int code, String reason) {
+    terminated = true;
     end(TunnelFailure.closedByPeer(peer, code, reason));
   }
 
@@ -729,7 +734,73 @@ final class Tunnel extends WebSocketListener {
       lock.unlock();
     }
     if (ws != null) {
-      ws.close(1000, null);
+      closeWatched(ws, 1000, null);
+    }
+  }
+
+  /**
+   * How long a closing tunnel may go without its socket taking a byte before it is cut, as in the Netty client:
+   * OkHttp queues its Close behind what it has not written, and starts its own limit (60 s) only once the Close is
+   * written, so a server that stopped reading (and pings, so that nothing times out) held the socket and OkHttp's two
+   * threads for as long as it liked, and every reconnect added another set.
+   */
+  static final long CLOSE_STALL_MILLIS = 5000;
+  /** Without sight of the socket (through a SOCKS proxy, which OkHttp dials itself): how long a close may take. */
+  static final long CLOSE_UNSEEN_MILLIS = 60_000;
+  /** How often a closing tunnel is checked. */
+  private static final long CLOSE_CHECK_MILLIS = 250;
+
+  /** OkHttp reported the WebSocket closed or failed: its socket is closed. */
+  private volatile boolean terminated;
+  private final AtomicReference<ScheduledFuture<?>> closeWatch = new AtomicReference<>();
+
+  /**
+   * Asks OkHttp to close {@code ws} with {@code code} and {@code reason}, and cancels it (closing its socket) if the
+   * close then goes {@link #CLOSE_STALL_MILLIS} without the socket taking a byte ({@link #CLOSE_UNSEEN_MILLIS} in
+   * all where the socket is not seen) before OkHttp reports it closed.
+   */
+  private void closeWatched(WebSocket ws, int code, String reason) {
+    ws.close(code, reason);
+    if (terminated || closeWatch.get() != null) {
+      return;
+    }
+    long since = System.nanoTime();
+    Runnable check = () -> {
+      long now = System.nanoTime();
+      boolean stalled = rawSocket != null
+          ? now - Math.max(since, lastRawWriteNanos) >= TimeUnit.MILLISECONDS.toNanos(CLOSE_STALL_MILLIS)
+          : now - since >= TimeUnit.MILLISECONDS.toNanos(CLOSE_UNSEEN_MILLIS);
+      if (terminated || stalled) {
+        ScheduledFuture<?> self = closeWatch.get();
+        if (self != null) {
+          self.cancel(false);
+        }
+        if (!terminated) {
+          ws.cancel();
+        }
+      }
+    };
+    ScheduledFuture<?> scheduled = Closing.TIMER.scheduleWithFixedDelay(check, CLOSE_CHECK_MILLIS,
+        CLOSE_CHECK_MILLIS, TimeUnit.MILLISECONDS);
+    if (!closeWatch.compareAndSet(null, scheduled)) {
+      scheduled.cancel(false); // another close got there first
+    }
+  }
+
+  /** The one thread that checks closing tunnels, made on first use; it ends when idle. */
+  private static final class Closing {
+    static final ScheduledThreadPoolExecutor TIMER = timer();
+
+    private static ScheduledThreadPoolExecutor timer() {
+      ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, r -> {
+        Thread t = new Thread(r, "wsgrpc-okhttp-close");
+        t.setDaemon(true);
+        return t;
+      });
+      timer.setKeepAliveTime(10, TimeUnit.SECONDS);
+      timer.allowCoreThreadTimeOut(true);
+      timer.setRemoveOnCancelPolicy(true);
+      return timer;
     }
   }
 

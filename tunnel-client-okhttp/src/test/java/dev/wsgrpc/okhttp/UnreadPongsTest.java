@@ -40,6 +40,8 @@ class UnreadPongsTest {
   private final Closer closer = new Closer();
   /** Completes once the server has sent every Ping and its Close. */
   private final CompletableFuture<Void> floodSent = new CompletableFuture<>();
+  /** Completes once a write of the server's fails: the client has closed its socket. */
+  private final CompletableFuture<Void> serverCut = new CompletableFuture<>();
   private ManagedChannel channel;
 
   @AfterEach
@@ -61,9 +63,16 @@ class UnreadPongsTest {
     // Closing the channel queues OkHttp's Close behind the unwritten Pongs, and OkHttp answers Pings until that Close
     // is written: the reader stays held.
     channel.shutdownNow();
+    long closed = System.nanoTime();
     assertTrue(channel.awaitTermination(10, TimeUnit.SECONDS));
-    assertThrows(TimeoutException.class, () -> floodSent.get(5, TimeUnit.SECONDS),
+    assertThrows(TimeoutException.class, () -> floodSent.get(2, TimeUnit.SECONDS),
         "the client read the rest of the Pings once its channel was closed");
+    // Nor is the connection held for good: once its socket has taken nothing for 5 s, the closing tunnel is cut, and
+    // the server's writes fail. It stayed open, with OkHttp's reader and writer threads, for as long as the server
+    // wished (the server here, and a gateway whose keepalive pings a client that does not read, ping on and on).
+    serverCut.get(30, TimeUnit.SECONDS);
+    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - closed);
+    assertTrue(millis >= Tunnel.CLOSE_STALL_MILLIS - 100, "cut after " + millis + " ms");
   }
 
   @Test
@@ -101,9 +110,14 @@ class UnreadPongsTest {
         batch[127 * i] = (byte) 0x89;
         batch[127 * i + 1] = 125;
       }
-      for (int i = 0; i < pings / BATCH; i++) {
-        out.write(batch);
-        pingsSent.addAndGet(BATCH);
+      try {
+        for (int i = 0; i < pings / BATCH; i++) {
+          out.write(batch);
+          pingsSent.addAndGet(BATCH);
+        }
+      } catch (IOException e) {
+        serverCut.complete(null);
+        throw e;
       }
       out.write(new byte[] {(byte) 0x88, 0x02, 0x03, (byte) 0xE8});
       out.flush();
