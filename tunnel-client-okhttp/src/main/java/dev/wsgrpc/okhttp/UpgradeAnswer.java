@@ -2,6 +2,7 @@ package dev.wsgrpc.okhttp;
 
 import java.io.EOFException;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
 import java.net.SocketTimeoutException;
@@ -11,9 +12,11 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLException;
 import okhttp3.Response;
-import okhttp3.ResponseBody;
+import okio.Buffer;
+import okio.BufferedSource;
 import okio.ByteString;
 
 /**
@@ -27,6 +30,8 @@ final class UpgradeAnswer {
 
   private static final String ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
   private static final int MAX_QUOTED_BODY = 200;
+  /** How long a refusal's plain-text body may take to arrive: what came by then is quoted. */
+  static final long BODY_WAIT_MILLIS = 1000;
   /** The most characters of a header value or reason phrase quoted, as the Netty client quotes them. */
   private static final int MAX_VALUE = 64;
 
@@ -145,16 +150,29 @@ final class UpgradeAnswer {
     return "";
   }
 
-  /** {@code "; it said: \"...\""} with the first line of a plain-text body, or empty. Reads at most 200 bytes. */
+  /**
+   * {@code "; it said: \"...\""} with the first line of a plain-text body, or empty. Reads at most 200 bytes, and
+   * waits for them at most {@link #BODY_WAIT_MILLIS}: a body that stalls (a {@code Content-Length} the server does not
+   * keep to, a stream of text) is quoted as far as it came, where the wait held OkHttp's thread until the handshake
+   * timeout, which the refusal was then reported as.
+   */
   private static String quotedBody(Response response) {
     String type = response.header("Content-Type");
-    if (type == null || !type.toLowerCase(Locale.ROOT).startsWith("text/plain")) {
+    if (type == null || !type.toLowerCase(Locale.ROOT).startsWith("text/plain") || response.body() == null) {
       return "";
     }
     try {
-      ResponseBody body = response.peekBody(MAX_QUOTED_BODY);
+      BufferedSource source = response.body().source();
+      source.timeout().timeout(BODY_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+      byte[] bytes;
+      try {
+        bytes = response.peekBody(MAX_QUOTED_BODY).bytes();
+      } catch (InterruptedIOException stalled) {
+        Buffer arrived = source.getBuffer();
+        bytes = arrived.clone().readByteArray(Math.min(arrived.size(), MAX_QUOTED_BODY));
+      }
       StringBuilder line = new StringBuilder();
-      for (byte b : body.bytes()) {
+      for (byte b : bytes) {
         char c = (char) (b & 0xff);
         if (c == '\n' || c == '\r') {
           if (line.length() > 0) {

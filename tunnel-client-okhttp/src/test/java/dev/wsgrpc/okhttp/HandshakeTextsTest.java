@@ -102,6 +102,30 @@ class HandshakeTextsTest {
   }
 
   /**
+   * A refusal whose plain-text body stalls (its Content-Length is not kept, the connection stays open) is reported as
+   * the refusal it is, quoting what came: it was reported as a timeout of the handshake, after 10 s.
+   */
+  @Test
+  void aRefusalWhoseBodyStallsIsReportedAtOnceQuotingWhatCame() throws Exception {
+    ScriptedHttpServer server = new ScriptedHttpServer((socket, head) -> {
+      socket.getOutputStream().write(("HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n"
+          + "\r\nno token\n").getBytes(StandardCharsets.ISO_8859_1));
+      socket.getOutputStream().flush();
+      while (socket.getInputStream().read() != -1) {
+        // the rest of the body never comes; the client closes
+      }
+    });
+    toClose.add(server);
+    String url = "ws://127.0.0.1:" + server.port() + "/grpc";
+    long start = System.nanoTime();
+    Status status = callFails(OkHttpWebSocketOptions.newBuilder(url).build());
+    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    assertEquals("expected HTTP 101 but was 403 Forbidden from " + url + "; it said: \"no token\"",
+        status.getDescription());
+    assertTrue(millis < 8_000, "reported after " + millis + " ms");
+  }
+
+  /**
    * What a server says in its headers is quoted as printable ASCII, at most 64 characters each, as the Netty client
    * quotes it: a Server header of 100,000 characters with escape sequences (OkHttp reads up to 256 KiB of headers)
    * went into the status whole.
