@@ -63,7 +63,6 @@ class ForwardCommandTest {
   /** An output nobody reads: every write blocks until {@link #release} (a full pipe, a paused terminal). */
   static final class Blocked extends OutputStream {
     final CountDownLatch release = new CountDownLatch(1);
-    final CountDownLatch lastLine = new CountDownLatch(1);
     final StringBuffer written = new StringBuffer();
 
     @Override
@@ -78,10 +77,23 @@ class ForwardCommandTest {
       } catch (InterruptedException e) {
         throw new IOException(e);
       }
-      written.append(new String(b, off, len, StandardCharsets.US_ASCII));
-      if (written.indexOf("after") >= 0) {
-        lastLine.countDown();
+      synchronized (this) {
+        written.append(new String(b, off, len, StandardCharsets.US_ASCII));
+        notifyAll();
       }
+    }
+
+    /** Waits until what was written contains {@code text}; false after 30 s. */
+    synchronized boolean awaitWritten(String text) throws InterruptedException {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (written.indexOf(text) < 0) {
+        long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+        if (left <= 0) {
+          return false;
+        }
+        wait(left);
+      }
+      return true;
     }
   }
 
@@ -100,10 +112,12 @@ class ForwardCommandTest {
       lines.print(to, any, "line " + i); // blocked for good on the old code
     }
     blocked.release.countDown();
-    // One line taken by the printing thread, QUEUED waiting: 135 dropped, counted in what is printed next.
+    // One line taken by the printing thread, QUEUED waiting: 135 dropped, counted in what is printed next, once the
+    // queue has room again.
     int printed = 1 + ForwardCommand.ConnectionLines.QUEUED;
+    assertTrue(blocked.awaitWritten("line " + (printed - 1) + System.lineSeparator()), blocked.written.toString());
     lines.print(to, any, "after");
-    assertTrue(blocked.lastLine.await(30, TimeUnit.SECONDS), blocked.written.toString());
+    assertTrue(blocked.awaitWritten("after"), blocked.written.toString());
     String text = blocked.written.toString();
     long reported = 0;
     Matcher m = Pattern.compile("\\((\\d+) lines dropped: the output was not read\\)").matcher(text);
