@@ -163,7 +163,8 @@ final class UpgradeAnswer {
     }
     try {
       BufferedSource source = response.body().source();
-      source.timeout().timeout(BODY_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+      // A deadline for the whole body, not a limit per read: a server dribbling a byte at a time keeps each read short.
+      source.timeout().deadline(BODY_WAIT_MILLIS, TimeUnit.MILLISECONDS);
       byte[] bytes;
       try {
         bytes = response.peekBody(MAX_QUOTED_BODY).bytes();

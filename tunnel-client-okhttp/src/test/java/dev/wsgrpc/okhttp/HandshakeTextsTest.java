@@ -125,6 +125,34 @@ class HandshakeTextsTest {
     assertTrue(millis < 8_000, "reported after " + millis + " ms");
   }
 
+  /** The same with a body dribbled a byte at a time: the wait for it is one deadline, not a limit per read. */
+  @Test
+  void aRefusalWhoseBodyIsDribbledIsReportedWithinASecondOrSo() throws Exception {
+    ScriptedHttpServer server = new ScriptedHttpServer((socket, head) -> {
+      java.io.OutputStream out = socket.getOutputStream();
+      out.write(("HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 200\r\n\r\n")
+          .getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+      try {
+        for (int i = 0; i < 200; i++) {
+          Thread.sleep(300); // the hostile server's pace, not a wait of the test's
+          out.write('x');
+          out.flush();
+        }
+      } catch (InterruptedException | java.io.IOException e) {
+        // the client has gone
+      }
+    });
+    toClose.add(server);
+    String url = "ws://127.0.0.1:" + server.port() + "/grpc";
+    long start = System.nanoTime();
+    Status status = callFails(OkHttpWebSocketOptions.newBuilder(url).build());
+    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    assertTrue(status.getDescription().startsWith("expected HTTP 101 but was 403 Forbidden from " + url),
+        status.getDescription());
+    assertTrue(millis < 8_000, "reported after " + millis + " ms");
+  }
+
   /**
    * What a server says in its headers is quoted as printable ASCII, at most 64 characters each, as the Netty client
    * quotes it: a Server header of 100,000 characters with escape sequences (OkHttp reads up to 256 KiB of headers)
