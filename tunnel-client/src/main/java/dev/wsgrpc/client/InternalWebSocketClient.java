@@ -281,9 +281,11 @@ public final class InternalWebSocketClient {
         ChannelFuture connect = bootstrap.connect(remote);
         pending.put(connect.channel(), where);
         connect.addListener(f -> {
-          pending.remove(connect.channel());
-          if (!f.isSuccess()) {
-            failedAt(where, f.cause());
+          // A channel Netty could not even make (no file descriptor left) fails on another thread: back to the loop.
+          if (!loop.inEventLoop()) {
+            loop.execute(() -> connectEnded(connect, where));
+          } else {
+            connectEnded(connect, where);
           }
         });
         if (next < addresses.length) {
@@ -292,6 +294,13 @@ public final class InternalWebSocketClient {
               attempt();
             }
           }, ATTEMPT_DELAY_MILLIS, TimeUnit.MILLISECONDS);
+        }
+      }
+
+      private void connectEnded(ChannelFuture connect, String where) {
+        pending.remove(connect.channel());
+        if (!connect.isSuccess()) {
+          failedAt(where, connect.cause());
         }
       }
 
@@ -322,6 +331,10 @@ public final class InternalWebSocketClient {
         for (String where : pending.values()) {
           failed.add(where + (proxy != null ? " (" + proxy.describe() + ")" : "") + ": no answer within " + timeout
               + " ms");
+        }
+        if (next < addresses.length) {
+          failed.add((addresses.length - next) + " more address" + (addresses.length - next == 1 ? "" : "es")
+              + " not tried in that time");
         }
         fail(null);
       }

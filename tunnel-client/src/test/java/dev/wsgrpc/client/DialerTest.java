@@ -444,6 +444,27 @@ class DialerTest {
     }
   }
 
+  /** Addresses the timeout left no time for are counted in the failure, not passed over in silence. */
+  @Test
+  void addressesNotTriedWithinTheTimeoutAreCounted() throws Exception {
+    InetAddress first = InetAddress.getByAddress(new byte[] {127, 0, 0, 2});
+    InetAddress second = InetAddress.getByAddress(new byte[] {127, 0, 0, 3});
+    InetAddress third = InetAddress.getByAddress(new byte[] {127, 0, 0, 4});
+    try (UnansweredPort one = new UnansweredPort(first, 0);
+        UnansweredPort two = new UnansweredPort(second, one.port())) {
+      int port = one.port();
+      // 400 ms: the first address at once, the second after 250 ms, no time for the third.
+      Future<Channel> f = dial(WebSocketClientOptions.newBuilder("ws://three.example:" + port + "/grpc")
+          .proxy(ProxyOptions.DIRECT)
+          .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(400)).build()).build(),
+          first, second, third);
+      StepFailure e = assertInstanceOf(StepFailure.class, f.cause());
+      assertEquals("tcp: cannot connect to 127.0.0.2:" + port + ": no answer within 400 ms; 127.0.0.3:" + port
+          + ": no answer within 400 ms; 1 more address not tried in that time [hop: every address of three.example]",
+          e.oneLine());
+    }
+  }
+
   /** An address that refuses has the next tried at once, and the reasons of all that failed are given. */
   @Test
   void anAddressThatRefusesIsFollowedByTheNextAndEveryReasonIsGiven() throws Exception {
