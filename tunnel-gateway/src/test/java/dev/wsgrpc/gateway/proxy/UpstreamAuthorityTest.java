@@ -86,11 +86,14 @@ class UpstreamAuthorityTest {
     int second = upstream(seen);
     channel = UpstreamChannel.create(UpstreamOptions.newBuilder()
         .upstreams(List.of("127.0.0.1:" + first, "127.0.0.1:" + second)).healthCheckService(null).build());
-    for (int i = 0; i < 20 && seen.size() < 2; i++) {
+    // round_robin picks only upstreams already connected: call until both have been reached (or 30 s have passed).
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    for (int i = 0; seen.size() < 2 && System.nanoTime() < deadline; i++) {
       byte[] bytes = {(byte) i};
       assertArrayEquals(bytes, ClientCalls.blockingUnaryCall(channel, ECHO,
           CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS), bytes));
     }
+    assertEquals(2, seen.size(), "both upstreams reached: " + seen);
     assertEquals(Set.of("127.0.0.1:" + first), new TreeSet<>(seen.get(first)), "the first upstream: " + seen);
     assertEquals(Set.of("127.0.0.1:" + second), new TreeSet<>(seen.get(second)), "the second upstream: " + seen);
   }
