@@ -7,6 +7,7 @@ import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
 import io.grpc.testing.integration.EmptyProtos.Empty;
@@ -453,7 +454,7 @@ public final class InteropCases {
    * {@link #MAX_RESPONSES} are kept: a server streaming responses for as long as the deadline lets it, each up to the
    * channel's message limit, would otherwise fill the heap.
    */
-  private static final class Recorder<T> implements StreamObserver<T> {
+  private static final class Recorder<T> implements ClientResponseObserver<Object, T> {
     /** Queued after the last response, so that a reader waiting for one more learns at once that none will come. */
     private static final Object CLOSED = new Object();
 
@@ -464,6 +465,12 @@ public final class InteropCases {
     private final CompletableFuture<Status> closed = new CompletableFuture<>();
     /** Responses that arrived; each case expects a few, and a server may stream as many as it likes. */
     private int received;
+    private volatile ClientCallStreamObserver<Object> call;
+
+    @Override
+    public void beforeStart(ClientCallStreamObserver<Object> requestStream) {
+      call = requestStream;
+    }
 
     @Override
     public void onNext(T value) {
@@ -473,6 +480,8 @@ public final class InteropCases {
         events.add(value);
       } else if (received == MAX_RESPONSES + 1) {
         events.add(TOO_MANY);
+        // Nothing more is wanted: the call ends here, not at its deadline, on the channel the next cases use.
+        call.cancel("expected at most " + MAX_RESPONSES + " responses but the server sent more", null);
       }
     }
 
@@ -518,7 +527,7 @@ public final class InteropCases {
     /** Waits for the call to end with OK; returns the responses not yet taken by {@link #next}. */
     @SuppressWarnings("unchecked")
     List<T> awaitSuccess() throws InterruptedException {
-      expectCode("status", Status.Code.OK, awaitClose());
+      Status status = awaitClose();
       List<T> rest = new ArrayList<>();
       for (Object event : events) {
         if (event == TOO_MANY) {
@@ -528,6 +537,7 @@ public final class InteropCases {
           rest.add((T) event);
         }
       }
+      expectCode("status", Status.Code.OK, status);
       return rest;
     }
   }
