@@ -124,13 +124,13 @@ public final class UpstreamChannel {
         .maxInboundMessageSize(options.maxInboundMessageSize)
         .maxInboundMetadataSize(options.maxInboundMetadataSize)
         .userAgent(USER_AGENT)
-        // grpc-java's retry layer keeps every message of a call until the upstream answers, to send it again,
-        // counting it at its size on the wire: a caller's gzip message, held inflated (grpc-java gives the proxy each
-        // message decompressed) but counted compressed, held a mebibyte for a kilobyte sent, for as long as the
-        // upstream worked on the call. With a limit of one byte a call is committed once its first message is
-        // framed, and nothing is kept; a call that never reached a connection (one that was just closing, say) is
-        // still retried transparently, as it was never framed.
-        .perRpcBufferLimit(1);
+        // No retry layer: grpc-java's keeps every message of a call until the upstream answers, to send it again,
+        // counting it at its size on the wire. A caller's gzip message is held inflated (grpc-java gives the proxy
+        // each message decompressed) but counted compressed, and an empty message counts nothing: a kilobyte sent
+        // held a mebibyte, and empty messages grew the heap without bound, for as long as the upstream worked on the
+        // call. A smaller buffer limit does not help: a call is framed, so committed, before its stream exists, and
+        // nothing would be retried. A call that fails before the upstream saw it fails UNAVAILABLE.
+        .disableRetry();
     if (options.authority != null) {
       builder.overrideAuthority(options.authority);
     }
