@@ -279,6 +279,12 @@ public final class InternalWebSocketClient {
               : InetSocketAddress.createUnresolved(options.host(), options.port());
         }
         ChannelFuture connect = bootstrap.connect(remote);
+        if (connect.isDone() && !connect.isSuccess() && !connect.channel().isRegistered()) {
+          // Netty could not even make the channel (no file descriptor left): it never reached the loop, nor can it
+          // be closed there.
+          failedAt(where, connect.cause());
+          return;
+        }
         pending.put(connect.channel(), where);
         connect.addListener(f -> {
           // A channel Netty could not even make (no file descriptor left) fails on another thread: back to the loop.
