@@ -745,7 +745,10 @@ final class Tunnel extends WebSocketListener {
    * threads for as long as it liked, and every reconnect added another set.
    */
   static final long CLOSE_STALL_MILLIS = 5000;
-  /** Without sight of the socket (through a SOCKS proxy, which OkHttp dials itself): how long a close may take. */
+  /**
+   * Without sight of the socket's writes (through a SOCKS proxy, which OkHttp dials itself, or a TLS socket that
+   * writes its file descriptor itself): how long a close may take in all.
+   */
   static final long CLOSE_UNSEEN_MILLIS = 60_000;
   /** How often a closing tunnel is checked. */
   private static final long CLOSE_CHECK_MILLIS = 250;
@@ -767,8 +770,11 @@ final class Tunnel extends WebSocketListener {
     long since = System.nanoTime();
     Runnable check = () -> {
       long now = System.nanoTime();
-      boolean stalled = rawSocket != null
-          ? now - Math.max(since, lastRawWriteNanos) >= TimeUnit.MILLISECONDS.toNanos(CLOSE_STALL_MILLIS)
+      // Writes are seen where OkHttp writes through the socket's stream: not through a SOCKS proxy, nor through a TLS
+      // socket that writes the file descriptor itself (older Android), where no write was ever seen.
+      long lastWrite = lastRawWriteNanos;
+      boolean stalled = rawSocket != null && lastWrite != 0
+          ? now - Math.max(since, lastWrite) >= TimeUnit.MILLISECONDS.toNanos(CLOSE_STALL_MILLIS)
           : now - since >= TimeUnit.MILLISECONDS.toNanos(CLOSE_UNSEEN_MILLIS);
       if (terminated || stalled) {
         ScheduledFuture<?> self = closeWatch.get();

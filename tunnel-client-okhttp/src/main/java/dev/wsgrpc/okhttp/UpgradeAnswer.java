@@ -2,7 +2,6 @@ package dev.wsgrpc.okhttp;
 
 import java.io.EOFException;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
 import java.net.SocketTimeoutException;
@@ -168,7 +167,8 @@ final class UpgradeAnswer {
       byte[] bytes;
       try {
         bytes = response.peekBody(MAX_QUOTED_BODY).bytes();
-      } catch (InterruptedIOException stalled) {
+      } catch (IOException cut) {
+        // Stalled past the deadline, or closed before its Content-Length: what arrived is quoted.
         Buffer arrived = source.getBuffer();
         bytes = arrived.clone().readByteArray(Math.min(arrived.size(), MAX_QUOTED_BODY));
       }

@@ -125,6 +125,16 @@ class HandshakeTextsTest {
     assertTrue(millis < 8_000, "reported after " + millis + " ms");
   }
 
+  /** A body cut short of its Content-Length (the server closed) is quoted as far as it came. */
+  @Test
+  void aRefusalWhoseBodyIsCutShortIsQuotedAsFarAsItCame() throws Exception {
+    String url = scripted(key -> "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n"
+        + "no token\n");
+    Status status = callFails(OkHttpWebSocketOptions.newBuilder(url).build());
+    assertEquals("expected HTTP 101 but was 403 Forbidden from " + url + "; it said: \"no token\"",
+        status.getDescription());
+  }
+
   /** The same with a body dribbled a byte at a time: the wait for it is one deadline, not a limit per read. */
   @Test
   void aRefusalWhoseBodyIsDribbledIsReportedWithinASecondOrSo() throws Exception {
