@@ -3,6 +3,7 @@ package dev.wsgrpc.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.grpc.CallOptions;
 import io.grpc.Grpc;
@@ -122,6 +123,7 @@ class NativeCallAddressesTest {
     // which the proxy (nginx grpc_pass) sends on a connection it opened for everyone.
     List<String> admitted = new CopyOnWriteArrayList<>();
     List<String> rejected = new CopyOnWriteArrayList<>();
+    java.util.concurrent.CountDownLatch told = new java.util.concurrent.CountDownLatch(1);
     AccessPolicy access = AccessPolicy.newBuilder().admission((client, path) -> {
       String host = ((InetSocketAddress) client).getAddress().getHostAddress();
       admitted.add(host + " " + path);
@@ -131,6 +133,7 @@ class NativeCallAddressesTest {
       @Override
       public void upgradeRejected(SocketAddress clientAddress, int status, RejectReason reason) {
         rejected.add(((InetSocketAddress) clientAddress).getAddress().getHostAddress() + " " + status + " " + reason);
+        told.countDown();
       }
     };
     start(WebSocketServerOptions.newBuilder().nativeGrpc(true).access(access).listener(listener).build());
@@ -147,6 +150,8 @@ class NativeCallAddressesTest {
         seenByService, "the refused client's call never reached the service");
     assertEquals(List.of("127.0.0.1 null", "198.51.100.7 null", "203.0.113.9 null", "198.51.100.8 null"), admitted,
         "the connection for its peer at its preface, then each call for the client it names");
+    // The listener hears of the refusal once it has been written, which may be after the client has read it.
+    assertTrue(told.await(30, java.util.concurrent.TimeUnit.SECONDS), "the listener heard of the refusal");
     assertEquals(List.of("203.0.113.9 403 rejected"), rejected);
   }
 
