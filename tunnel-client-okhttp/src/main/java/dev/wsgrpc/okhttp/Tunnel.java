@@ -422,7 +422,7 @@ final class Tunnel extends WebSocketListener {
       limitReadWaits(); // the wait for the server's SETTINGS is over
     }
     if (notHttp2 != null) {
-      closeWatched(ws, 1002, notHttp2);
+      ws.close(1002, notHttp2);
     }
   }
 
@@ -457,7 +457,7 @@ final class Tunnel extends WebSocketListener {
     // The failure first: a writer whose send() OkHttp refuses once the Close is queued then throws this failure,
     // not a "send queue full" of its own.
     end(TunnelFailure.closedHere(peer, code, problem));
-    closeWatched(ws, code, problem);
+    ws.close(code, problem);
   }
 
   @Override
@@ -480,7 +480,7 @@ final class Tunnel extends WebSocketListener {
     // The failure before the echo, as in refuse: once the echo is queued OkHttp refuses every send, and a writer
     // in between (grpc-okhttp's preface right after the 101) must throw the peer's Close, not "send queue full".
     end(TunnelFailure.closedByPeer(peer, code, reason));
-    closeWatched(ws, sendable ? code : 1000, null);
+    ws.close(sendable ? code : 1000, null);
   }
 
   @Override
@@ -760,10 +760,16 @@ final class Tunnel extends WebSocketListener {
   /**
    * Asks OkHttp to close {@code ws} with {@code code} and {@code reason}, and cancels it (closing its socket) if the
    * close then goes {@link #CLOSE_STALL_MILLIS} without the socket taking a byte ({@link #CLOSE_UNSEEN_MILLIS} in
-   * all where the socket is not seen) before OkHttp reports it closed.
+   * all where the socket is not seen) before OkHttp reports it closed. For the close of a connection grpc-okhttp is
+   * done with; the Closes of refusals and echoes, after which OkHttp's reader ends by itself, are not watched (their
+   * timing against OkHttp's reader is as it was).
    */
   private void closeWatched(WebSocket ws, int code, String reason) {
     ws.close(code, reason);
+    watchClose(ws);
+  }
+
+  private void watchClose(WebSocket ws) {
     if (terminated || closeWatch.get() != null) {
       return;
     }
