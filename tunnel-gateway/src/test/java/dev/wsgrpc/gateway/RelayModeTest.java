@@ -372,6 +372,18 @@ class RelayModeTest {
     assertEquals(0, tracker.upstreamConnectFailures(), "the attempts given up are not failures of the upstreams");
   }
 
+  /** The gateway's TLS to upstreams, as the jar builds it (ALPN h2), trusting {@code certs}' CA. */
+  private static io.netty.handler.ssl.SslContext upstreamTls(dev.wsgrpc.testing.TestCertificates certs)
+      throws Exception {
+    return io.netty.handler.ssl.SslContextBuilder.forClient()
+        .trustManager(certs.caPem())
+        .applicationProtocolConfig(new io.netty.handler.ssl.ApplicationProtocolConfig(
+            io.netty.handler.ssl.ApplicationProtocolConfig.Protocol.ALPN,
+            io.netty.handler.ssl.ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+            io.netty.handler.ssl.ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, "h2"))
+        .build();
+  }
+
   /** An upstream whose TLS handshake fails is a failed connect: counted, and the next upstream is tried. */
   @Test
   void anUpstreamWhoseTlsHandshakeFailsIsSkippedLikeARefusal() throws Exception {
@@ -379,13 +391,7 @@ class RelayModeTest {
     dev.wsgrpc.testing.TestCertificates stranger = dev.wsgrpc.testing.TestCertificates.create();
     int bad = healthServer(stranger);
     int good = healthServer(trusted);
-    io.netty.handler.ssl.SslContext tls = io.netty.handler.ssl.SslContextBuilder.forClient()
-        .trustManager(trusted.caPem())
-        .applicationProtocolConfig(new io.netty.handler.ssl.ApplicationProtocolConfig(
-            io.netty.handler.ssl.ApplicationProtocolConfig.Protocol.ALPN,
-            io.netty.handler.ssl.ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
-            io.netty.handler.ssl.ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, "h2"))
-        .build();
+    io.netty.handler.ssl.SslContext tls = upstreamTls(trusted);
     startGateway(List.of(new Upstreams.Target("127.0.0.1", bad), new Upstreams.Target("127.0.0.1", good)), tls,
         RelaySettings.DEFAULT);
     assertServing(goodClient());
@@ -420,13 +426,7 @@ class RelayModeTest {
         .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
     closeables.add(() -> http11.close().syncUninterruptibly());
     int good = healthServer(trusted);
-    io.netty.handler.ssl.SslContext tls = io.netty.handler.ssl.SslContextBuilder.forClient()
-        .trustManager(trusted.caPem())
-        .applicationProtocolConfig(new io.netty.handler.ssl.ApplicationProtocolConfig(
-            io.netty.handler.ssl.ApplicationProtocolConfig.Protocol.ALPN,
-            io.netty.handler.ssl.ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
-            io.netty.handler.ssl.ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, "h2"))
-        .build();
+    io.netty.handler.ssl.SslContext tls = upstreamTls(trusted);
     startGateway(List.of(new Upstreams.Target("127.0.0.1", ((InetSocketAddress) http11.localAddress()).getPort()),
         new Upstreams.Target("127.0.0.1", good)), tls, RelaySettings.DEFAULT);
     assertServing(goodClient());

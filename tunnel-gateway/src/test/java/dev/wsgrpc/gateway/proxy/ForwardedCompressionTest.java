@@ -46,24 +46,19 @@ class ForwardedCompressionTest {
 
   private static final Metadata.Key<String> ENCODING =
       Metadata.Key.of("grpc-encoding", Metadata.ASCII_STRING_MARSHALLER);
-  private static final MethodDescriptor<byte[], byte[]> ECHO = MethodDescriptor.<byte[], byte[]>newBuilder()
-      .setType(MethodDescriptor.MethodType.UNARY)
-      .setFullMethodName("test.Svc/Echo")
-      .setRequestMarshaller(OpaqueBytes.INSTANCE)
-      .setResponseMarshaller(OpaqueBytes.INSTANCE)
-      .build();
-  private static final MethodDescriptor<byte[], byte[]> SINK = MethodDescriptor.<byte[], byte[]>newBuilder()
-      .setType(MethodDescriptor.MethodType.CLIENT_STREAMING)
-      .setFullMethodName("test.Svc/Sink")
-      .setRequestMarshaller(OpaqueBytes.INSTANCE)
-      .setResponseMarshaller(OpaqueBytes.INSTANCE)
-      .build();
-  private static final MethodDescriptor<byte[], byte[]> BIG = MethodDescriptor.<byte[], byte[]>newBuilder()
-      .setType(MethodDescriptor.MethodType.UNARY)
-      .setFullMethodName("test.Svc/Big")
-      .setRequestMarshaller(OpaqueBytes.INSTANCE)
-      .setResponseMarshaller(OpaqueBytes.INSTANCE)
-      .build();
+  private static final MethodDescriptor<byte[], byte[]> ECHO = method(MethodDescriptor.MethodType.UNARY, "Echo");
+  private static final MethodDescriptor<byte[], byte[]> SINK = method(MethodDescriptor.MethodType.CLIENT_STREAMING, "Sink");
+  private static final MethodDescriptor<byte[], byte[]> BIG = method(MethodDescriptor.MethodType.UNARY, "Big");
+  /** {@code test.Svc/NAME} of {@code type}, its messages as bytes. */
+  private static MethodDescriptor<byte[], byte[]> method(MethodDescriptor.MethodType type, String name) {
+    return MethodDescriptor.<byte[], byte[]>newBuilder()
+        .setType(type)
+        .setFullMethodName("test.Svc/" + name)
+        .setRequestMarshaller(OpaqueBytes.INSTANCE)
+        .setResponseMarshaller(OpaqueBytes.INSTANCE)
+        .build();
+  }
+
   private static final Metadata.Key<String> ANSWER_COMPRESSED =
       Metadata.Key.of("answer-compressed", Metadata.ASCII_STRING_MARSHALLER);
 
