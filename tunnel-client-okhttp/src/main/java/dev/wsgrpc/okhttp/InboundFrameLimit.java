@@ -21,11 +21,13 @@ import java.io.InputStream;
  * <p>A frame header is handed to OkHttp only once it is whole (it may arrive split across reads; at most 13 of its
  * bytes wait here, 127 for a Close, whose code is checked). When a data frame would take its message over the limit,
  * or a frame breaks RFC 6455, the bytes before its header are still handed out; when OkHttp asks for more, the {@link
- * Refusal} runs (the tunnel sends Close 1009 or 1002 and ends), and OkHttp is handed, instead of the header, a Close
- * frame with that code as though the server had answered ours (after an empty last continuation frame if a message
- * was open, so that OkHttp ends it and reads the Close between messages). That is OkHttp's own way to stop reading:
- * its reader stops at a Close, and its writer closes the connection as soon as our Close is written. Nothing of the
- * payload is read after the header. The stream holds one buffer of {@value #BUFFER} bytes.
+ * Refusal} runs (the tunnel sends Close 1009 or 1002 and ends) and, once our Close is written, OkHttp is handed,
+ * instead of the header, a Close frame with that code as though the server had answered ours (after an empty last
+ * continuation frame if a message was open, so that OkHttp ends it and reads the Close between messages). That is
+ * OkHttp's own way to stop reading: its reader stops at a Close, and the connection is closed once our Close is out.
+ * (Handed over before ours was written, it made OkHttp close the connection while its writer held our Close, and
+ * the server read the end of the stream instead.) Nothing of the payload is read after the header. The stream holds
+ * one buffer of {@value #BUFFER} bytes.
  *
  * <p>A Ping's header is handed to OkHttp only once its {@link Pings} lets it pass: while too many Pongs are owed, the
  * reader waits there, having handed out everything before the Ping, and reads nothing more from the connection.
@@ -34,10 +36,11 @@ final class InboundFrameLimit extends InputStream {
 
   /**
    * What to do when the server's frames are refused: close the WebSocket with {@code code} (1009 for a message over
-   * the limit, 1002 for a frame that breaks RFC 6455) and {@code problem}, and end the tunnel.
+   * the limit, 1002 for a frame that breaks RFC 6455) and {@code problem}, end the tunnel, and return once the Close
+   * is written: true, or false if the connection was cut instead (OkHttp is then handed the end of the stream).
    */
   interface Refusal {
-    void refuse(int code, String problem);
+    boolean refuse(int code, String problem) throws IOException;
   }
 
   /**
@@ -176,10 +179,12 @@ final class InboundFrameLimit extends InputStream {
     }
   }
 
-  private int giveClose(byte[] b, int off, int len) {
+  private int giveClose(byte[] b, int off, int len) throws IOException {
     if (!refusalRun) {
       refusalRun = true;
-      refusal.refuse(refusedCode, refusedProblem);
+      if (!refusal.refuse(refusedCode, refusedProblem)) {
+        refusalBytesGiven = refusalFrames.length;
+      }
     }
     if (refusalBytesGiven == refusalFrames.length) {
       return -1;

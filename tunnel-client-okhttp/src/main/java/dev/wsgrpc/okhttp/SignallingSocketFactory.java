@@ -103,8 +103,8 @@ final class SignallingSocketFactory extends SocketFactory {
     private final HttpProxyRoute proxy;
     private OutputStream out;
     private InputStream in;
-    /** For ws, the Pongs among what OkHttp writes after connecting (the CONNECT exchange with a proxy is not). */
-    private final WrittenPongs pongs = new WrittenPongs();
+    /** For ws, the Pongs and the Close among what OkHttp writes once connected (not the CONNECT to a proxy). */
+    private final WrittenFrames frames = new WrittenFrames();
     /** Whether connect() has returned: before, the CONNECT exchange with a proxy reads the plain stream. */
     private volatile boolean connected;
 
@@ -176,7 +176,11 @@ final class SignallingSocketFactory extends SocketFactory {
           @Override
           public void write(byte[] b, int off, int len) throws IOException {
             super.out.write(b, off, len);
-            tunnel.onRawWrite(connected && tunnel.rawSocketIsPlaintext() ? pongs.written(b, off, len) : 0);
+            if (connected && tunnel.rawSocketIsPlaintext()) {
+              tunnel.onRawWrite(frames.written(b, off, len), frames.closeWritten());
+            } else {
+              tunnel.onRawWrite(0, false);
+            }
           }
         };
       }

@@ -57,7 +57,7 @@ import okio.ByteString;
  * <p>OkHttp also queues a Pong for every Ping of the server's, without bound and apart from that queue: a server that
  * pings but does not read would grow it with every Ping. Over ws, where the plaintext passes through this side's
  * streams, OkHttp's reader is handed no further Ping while {@value #MAX_OWED_PONGS} Pongs wait to be written
- * ({@link WrittenPongs} counts them as they leave), so such a server is read no faster than it reads.
+ * ({@link WrittenFrames} counts them as they leave), so such a server is read no faster than it reads.
  *
  * <p>A path gone silent: once open, OkHttp's socket waits at most {@code pingInterval + pingTimeout} in a read (its
  * {@code SO_TIMEOUT}), so a tunnel on which nothing has arrived that long, while OkHttp's reader waits for the server,
@@ -104,6 +104,8 @@ final class Tunnel extends WebSocketListener {
   /** Pings handed to OkHttp's reader, and Pongs written to the socket, where the plaintext is followed (ws). */
   private long pingsRead;
   private long pongsWritten;
+  /** A Close of ours has been written whole to the socket, where the plaintext is followed (ws). */
+  private boolean closeWritten;
   /** OkHttp failed the WebSocket (its socket is closed): it answers no more Pings. */
   private boolean failedInOkHttp;
   private TunnelFailure failure;
@@ -523,9 +525,10 @@ final class Tunnel extends WebSocketListener {
     int limit = options.settings().maxInboundFramePayload();
     return new InboundFrameLimit(in, limit, pings, new InboundFrameLimit.Refusal() {
       @Override
-      public void refuse(int code, String problem) {
+      public boolean refuse(int code, String problem) throws InterruptedIOException {
         // OkHttp's reader asks for these bytes only after onOpen, which has set webSocket.
         Tunnel.this.refuse(webSocket(), code, problem);
+        return awaitCloseWritten();
       }
     });
   }
@@ -543,13 +546,17 @@ final class Tunnel extends WebSocketListener {
     this.tcpConnected = true;
   }
 
-  /** OkHttp's socket took bytes, among them {@code pongs} whole Pong frames: its queues may have shrunk. */
-  void onRawWrite(int pongs) {
+  /**
+   * OkHttp's socket took bytes, among them {@code pongs} whole Pong frames (its queues may have shrunk), and the last
+   * byte of a Close if {@code closeWritten}.
+   */
+  void onRawWrite(int pongs, boolean closeWritten) {
     lastRawWriteNanos = System.nanoTime();
     lock.lock();
     try {
       rawWritesSeen = true;
       pongsWritten += pongs;
+      this.closeWritten |= closeWritten;
       changed.signalAll();
     } finally {
       lock.unlock();
@@ -591,6 +598,40 @@ final class Tunnel extends WebSocketListener {
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * Holds OkHttp's reader, after a refusal here has queued our Close, until that Close is written whole: only then may
+   * the reader be handed the Close that stops it ({@link InboundFrameLimit}). OkHttp closes the socket as soon as it
+   * reads a Close once its writer has taken ours off the queue, written or not, and the server read EOF instead of our
+   * Close. Returns false, having cancelled the WebSocket, if the socket took no byte for {@link #CLOSE_STALL_MILLIS}
+   * (a server that stopped reading); true at once if OkHttp has failed the WebSocket.
+   */
+  boolean awaitCloseWritten() throws InterruptedIOException {
+    long since = System.nanoTime();
+    long stall = TimeUnit.MILLISECONDS.toNanos(CLOSE_STALL_MILLIS);
+    WebSocket ws;
+    lock.lock();
+    try {
+      while (!closeWritten && !failedInOkHttp && !terminated) {
+        long left = Math.max(since, lastRawWriteNanos) + stall - System.nanoTime();
+        if (left <= 0) {
+          break;
+        }
+        changed.awaitNanos(left);
+      }
+      if (closeWritten || failedInOkHttp || terminated) {
+        return true;
+      }
+      ws = webSocket;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while closing the tunnel to " + peer);
+    } finally {
+      lock.unlock();
+    }
+    ws.cancel();
+    return false;
   }
 
   void onProxyChosen(ProxyChooser.Choice proxy) {

@@ -61,6 +61,19 @@ class InboundFrameLimitTest {
   }
 
   @Test
+  void aRefusalWhoseCloseWasNotWrittenEndsTheStreamInsteadOfHandingOverAClose() throws IOException {
+    byte[] before = concat(HEAD_101, frame(0x82, 3));
+    InboundFrameLimit in = new InboundFrameLimit(oneByteAtATime(concat(before, frame(0x82, 1001))), 1000,
+        (code, problem) -> false);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    byte[] b = new byte[8192];
+    for (int n; (n = in.read(b, 0, b.length)) != -1; ) {
+      out.write(b, 0, n);
+    }
+    assertArrayEquals(before, out.toByteArray());
+  }
+
+  @Test
   void anAllowedCloseAndTheControlFramesInsideAMessagePassUnchanged() throws IOException {
     byte[] in = concat(HEAD_101, frame(0x02, 3), frame(0x89, 0), frame(0x8A, 2), frame(0x80, 1),
         new byte[] {(byte) 0x88, 0x04, 0x03, (byte) 0xE8, 'o', 'k'});
@@ -97,7 +110,7 @@ class InboundFrameLimitTest {
       }
     };
     InboundFrameLimit in = new InboundFrameLimit(oneByteAtATime(concat(before, held)), 1000, owedOnce,
-        (code, problem) -> refusals.incrementAndGet());
+        (code, problem) -> refusals.incrementAndGet() > 0);
     byte[] b = new byte[8192];
     for (int n; (n = in.read(b, 0, b.length)) != -1; ) {
       out.write(b, 0, n);
@@ -119,6 +132,7 @@ class InboundFrameLimitTest {
     InboundFrameLimit in = new InboundFrameLimit(oneByteAtATime(input), limit, (code, problem) -> {
       refusals.incrementAndGet();
       refused.set(code + " " + problem);
+      return true;
     });
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     byte[] b = new byte[8192];

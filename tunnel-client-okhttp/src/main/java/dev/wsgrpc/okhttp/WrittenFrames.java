@@ -1,13 +1,15 @@
 package dev.wsgrpc.okhttp;
 
 /**
- * Follows what OkHttp writes on a tunnel's connection in plaintext (ws) and counts the Pong frames that have left
- * whole: the upgrade request's head (up to its empty line), then the client's masked frames (RFC 6455 section 5.2:
- * 2 bytes, a 16- or 64-bit length when the 7-bit one says so, a 4-byte mask key, the payload). Frames may be cut
- * anywhere by the writes, and a write may hold several.
+ * Follows what OkHttp writes on a tunnel's connection in plaintext (ws): counts the Pong frames that have left whole,
+ * and notes when a Close has (see {@link Tunnel#awaitCloseWritten}). It follows the upgrade request's head (up to its
+ * empty line), then the client's masked frames (RFC 6455 section 5.2: 2 bytes, a 16- or 64-bit length when the 7-bit
+ * one says so, a 4-byte mask key, the payload). Frames may be cut anywhere by the writes, and a write may hold
+ * several.
  */
-final class WrittenPongs {
+final class WrittenFrames {
 
+  private static final int CLOSE = 0x8;
   private static final int PONG = 0xA;
 
   /** Where the next byte falls: the request head, or a frame's first byte, second byte, extended length, mask key. */
@@ -20,6 +22,7 @@ final class WrittenPongs {
   private int lengthBytesLeft;
   private int maskBytesLeft;
   private long payloadLeft;
+  private boolean closeWritten;
 
   /** Follows {@code len} bytes written from {@code b} and returns how many Pong frames they completed. */
   int written(byte[] b, int off, int len) {
@@ -69,11 +72,18 @@ final class WrittenPongs {
       if (state == State.PAYLOAD && payloadLeft == 0) {
         if (opcode == PONG) {
           pongs++;
+        } else if (opcode == CLOSE) {
+          closeWritten = true;
         }
         state = State.FIRST;
       }
     }
     return pongs;
+  }
+
+  /** Whether a Close frame has left whole. */
+  boolean closeWritten() {
+    return closeWritten;
   }
 
   private State afterLength() {
