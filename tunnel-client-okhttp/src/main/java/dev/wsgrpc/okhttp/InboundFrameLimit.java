@@ -9,8 +9,8 @@ import java.io.InputStream;
  * then hands it to {@link Tunnel#onMessage}, so a server announcing a message of 400 MB made the client hold 400 MB.
  *
  * <p>The bytes pass through unchanged while they are followed: first the answer to the upgrade request (only after a
- * {@code 101} status line and the empty line that ends the head are frames followed; any other answer passes through
- * untouched), then the server's frames (RFC 6455 section 5.2: 2 to 14 header bytes, a 7-, 16- or 64-bit payload
+ * {@code 101} status line and the empty line that ends the head are frames followed; interim answers before it, such
+ * as a CDN's {@code 103 Early Hints}, are followed to their end, and any other answer passes through untouched), then the server's frames (RFC 6455 section 5.2: 2 to 14 header bytes, a 7-, 16- or 64-bit payload
  * length). The limit applies per message, as {@link Tunnel#onMessage} applied it: the lengths of a data frame and the
  * continuation frames before it in its message are added up. Each header is also checked as OkHttp's reader checks
  * it (RSV bits, mask, reserved opcodes, control frames final and at most 125 bytes, continuation frames where a
@@ -74,6 +74,8 @@ final class InboundFrameLimit extends InputStream {
     STATUS_LINE,
     /** In the header lines, until the empty line. */
     HEADERS,
+    /** In the header lines of an interim answer (1xx but not 101), after which the status line comes again. */
+    INTERIM_HEADERS,
     /** At the start of a frame header. */
     FRAME_HEADER,
     /** Inside a frame's payload. */
@@ -227,6 +229,7 @@ final class InboundFrameLimit extends InputStream {
       switch (state) {
         case STATUS_LINE:
         case HEADERS:
+        case INTERIM_HEADERS:
           followHead(buf[released++]);
           break;
         case PAYLOAD: {
@@ -255,9 +258,13 @@ final class InboundFrameLimit extends InputStream {
   private void followHead(byte b) {
     if (state == State.STATUS_LINE) {
       if (b == '\n') {
-        // "HTTP/1.1 101 Switching Protocols": the code is the second word.
+        // "HTTP/1.1 101 Switching Protocols": the code is the second word. OkHttp reads past an interim answer
+        // (100, 102-199) to the next one, and so does this stream.
         String[] words = statusLine.toString().trim().split(" ");
-        state = words.length >= 2 && words[1].equals("101") ? State.HEADERS : State.PASS;
+        String code = words.length >= 2 ? words[1] : "";
+        state = code.equals("101") ? State.HEADERS
+            : code.length() == 3 && code.charAt(0) == '1' ? State.INTERIM_HEADERS : State.PASS;
+        statusLine.setLength(0);
         lineBytes = 0;
       } else if (statusLine.length() < 32) {
         statusLine.append((char) (b & 0xff));
@@ -266,7 +273,8 @@ final class InboundFrameLimit extends InputStream {
     }
     if (b == '\n') {
       if (lineBytes == 0) {
-        state = State.FRAME_HEADER; // The empty line: frames follow.
+        // The empty line: frames follow the 101; another answer follows an interim one.
+        state = state == State.HEADERS ? State.FRAME_HEADER : State.STATUS_LINE;
       }
       lineBytes = 0;
     } else if (b != '\r') {

@@ -82,6 +82,16 @@ class InboundFrameLimitTest {
   }
 
   @Test
+  void framesAfterInterimAnswersAndThe101AreFollowed() throws IOException {
+    byte[] interim = ("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n")
+        .getBytes(StandardCharsets.ISO_8859_1);
+    byte[] before = concat(interim, HEAD_101, frame(0x82, 3));
+    byte[] out = readAll(concat(before, frame(0x82, 1001)), 1000);
+    assertArrayEquals(concat(before, new byte[] {(byte) 0x88, 0x02, 0x03, (byte) 0xF1}), out);
+    assertEquals("1009 Max frame length of 1000 has been exceeded.", refused.get());
+  }
+
+  @Test
   void anAnswerOtherThan101PassesUntouched() throws IOException {
     byte[] in = concat("HTTP/1.1 403 Forbidden\r\nContent-Length: 10\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1),
         new byte[] {(byte) 0x82, 127, 0, 0, 1, 0, 0, 0, 0, 0});

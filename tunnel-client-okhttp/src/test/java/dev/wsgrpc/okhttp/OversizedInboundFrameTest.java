@@ -83,6 +83,25 @@ class OversizedInboundFrameTest {
     assertEquals("1009 Max frame length of 4096 has been exceeded.", close.get(10, TimeUnit.SECONDS));
   }
 
+  /**
+   * Interim answers before the 101 (a CDN's 103 Early Hints), which OkHttp reads past: the frames after the 101 are
+   * still followed (the limit let them all through unchecked, and OkHttp read the 2^40 bytes).
+   */
+  @Test
+  void aMessageOverTheLimitIsRefusedAfterInterimAnswersBeforeThe101() throws Exception {
+    CompletableFuture<String> close = new CompletableFuture<>();
+    ScriptedHttpServer server = ScriptedHttpServer.afterTheCallStarts(
+        "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n",
+        Arrays.copyOf(binaryHeader(HUGE), 10 + 100), 10, close);
+    toClose.add(server);
+    toClose.add(() -> close.complete("none"));
+    String url = "ws://127.0.0.1:" + server.port() + "/grpc";
+    Status status = callFails(OkHttpWebSocketOptions.newBuilder(url).build());
+    assertEquals("Max frame length of 1048576 has been exceeded. (from " + url
+        + "; sent close 1009 (Message Too Big))", status.getDescription());
+    assertEquals("1009 Max frame length of 1048576 has been exceeded.", close.get(10, TimeUnit.SECONDS));
+  }
+
   private void checkRefused(byte[] header, int firstWrite) throws Exception {
     CompletableFuture<String> close = new CompletableFuture<>();
     String url = serve(header, firstWrite, close);

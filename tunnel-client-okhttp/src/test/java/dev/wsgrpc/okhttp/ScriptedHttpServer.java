@@ -67,10 +67,16 @@ final class ScriptedHttpServer implements AutoCloseable {
    */
   static ScriptedHttpServer afterTheCallStarts(byte[] bytes, int firstWrite, CompletableFuture<String> close)
       throws IOException {
+    return afterTheCallStarts("", bytes, firstWrite, close);
+  }
+
+  /** As {@link #afterTheCallStarts(byte[], int, CompletableFuture)}, with {@code interim} (1xx answers) before the 101. */
+  static ScriptedHttpServer afterTheCallStarts(String interim, byte[] bytes, int firstWrite,
+      CompletableFuture<String> close) throws IOException {
     return new ScriptedHttpServer((Socket s, String head) -> {
       s.setTcpNoDelay(true);
       OutputStream out = s.getOutputStream();
-      out.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      out.write((interim + "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
           + "Sec-WebSocket-Accept: " + UpgradeAnswer.acceptFor(webSocketKey(head)) + "\r\n"
           + "Sec-WebSocket-Protocol: wsgrpc.v1\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
       out.write(new byte[] {(byte) 0x82, 9, 0, 0, 0, 0x4, 0, 0, 0, 0, 0});
