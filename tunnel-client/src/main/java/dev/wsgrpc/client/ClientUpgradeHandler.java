@@ -106,6 +106,11 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
         collectRefusalBody(ctx, (HttpContent) msg);
         return;
       }
+      if (msg instanceof HttpResponse && !accepted && isInterim((HttpResponse) msg)) {
+        // RFC 9110 15.2: a client reads past 1xx answers to the final one (a CDN's 103 Early Hints, a 100
+        // Continue), as OkHttp does; each has no body, and its end (a LastHttpContent) is passed over below.
+        return;
+      }
       if (msg instanceof HttpResponse) {
         HttpResponse response = (HttpResponse) msg;
         progress.upgradeAnswered(response);
@@ -130,6 +135,12 @@ final class ClientUpgradeHandler extends InternalProtocolNegotiators.ProtocolNeg
     } finally {
       ReferenceCountUtil.release(msg);
     }
+  }
+
+  /** An interim answer: 1xx but not the 101 that ends the upgrade, well formed. */
+  private static boolean isInterim(HttpResponse response) {
+    int code = response.status().code();
+    return code >= 100 && code < 200 && code != 101 && !response.decoderResult().isFailure();
   }
 
   private static boolean isPlainText(HttpResponse response) {

@@ -388,6 +388,31 @@ class ClientUpgradeHandlerTest {
     closeUpgraded(ch);
   }
 
+  /** RFC 9110 15.2: interim answers before the 101 (a CDN's 103 Early Hints) are read past, in one read or several. */
+  @Test
+  void interimAnswersBeforeThe101ArePassedOver() {
+    start();
+    ch.writeInbound(ascii("HTTP/1.1 100 Continue\r\n\r\n"
+        + "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"));
+    assertTrue(tail.exceptions.isEmpty(), "exceptions: " + tail.exceptions);
+    assertTrue(next.events.isEmpty(), "still waiting for the 101");
+    ch.writeInbound(Unpooled.wrappedBuffer(ascii("HTTP/1.1 102 Processing\r\n\r\n" + accepted()),
+        serverFrame("\0\0\0\4\0\0\0\0\0SETTINGS")));
+    assertTrue(tail.exceptions.isEmpty(), "exceptions: " + tail.exceptions);
+    assertEquals(1, next.events.size());
+    ByteBuf payload = assertInstanceOf(ByteBuf.class, next.reads.get(0));
+    assertEquals("\0\0\0\4\0\0\0\0\0SETTINGS", payload.toString(StandardCharsets.US_ASCII));
+    assertTrue(payload.release());
+    closeUpgraded(ch);
+  }
+
+  @Test
+  void aFinalAnswerAfterAnInterimOneIsStillChecked() {
+    refusedWith("HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+    assertFailed("expected HTTP 101 but was 403 Forbidden from ws://example.com:8080/grpc?<redacted>");
+    assertFalse(ch.finish());
+  }
+
   @Test
   void frameInTheSameReadAsThe101ReachesNextAsPayload() {
     start();
