@@ -2,6 +2,7 @@ package dev.wsgrpc.okhttp;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.ProtocolException;
 
 /**
  * The stream OkHttp reads a tunnel's connection from, enforcing {@code maxInboundFramePayload} at each frame's header,
@@ -102,8 +103,15 @@ final class InboundFrameLimit extends InputStream {
   private State state = State.STATUS_LINE;
   /** The status line's first bytes (enough for {@code HTTP/1.1 101}). */
   private final StringBuilder statusLine = new StringBuilder();
-  /** Bytes of the current header line, not counting CR. */
+  /** Bytes of the current line of the head so far. */
   private int lineBytes;
+  /** The last byte of the head was a CR. */
+  private boolean lastWasCr;
+  /**
+   * The status line of a final answer other than 101 (printable), once one came: OkHttp then writes nothing more on
+   * the connection, unless it asks again on it ({@link #checkNoSecondRequest}).
+   */
+  private volatile String notUpgraded;
   private long payloadLeft;
   /** The payload lengths of the data frames of the current message so far (a message without its final frame). */
   private long messageSoFar;
@@ -224,7 +232,7 @@ final class InboundFrameLimit extends InputStream {
   }
 
   /** Follows the bytes in {@code [released, end)}, moving {@link #released} past every byte that may be handed out. */
-  private void follow() {
+  private void follow() throws ProtocolException {
     while (released < end) {
       switch (state) {
         case STATUS_LINE:
@@ -255,30 +263,74 @@ final class InboundFrameLimit extends InputStream {
     }
   }
 
-  private void followHead(byte b) {
-    if (state == State.STATUS_LINE) {
-      if (b == '\n') {
-        // "HTTP/1.1 101 Switching Protocols": the code is the second word. OkHttp reads past an interim answer
-        // (100, 102-199) to the next one, and so does this stream.
-        String[] words = statusLine.toString().trim().split(" ");
-        String code = words.length >= 2 ? words[1] : "";
-        state = code.equals("101") ? State.HEADERS
-            : code.length() == 3 && code.charAt(0) == '1' ? State.INTERIM_HEADERS : State.PASS;
-        statusLine.setLength(0);
-        lineBytes = 0;
-      } else if (statusLine.length() < 32) {
+  /**
+   * Follows the answer's head as OkHttp reads it: lines end at LF, less one CR before it; the status code is the
+   * three characters after {@code HTTP/1.x }, {@code ICY } or {@code SOURCETABLE } (OkHttp's {@code StatusLine}).
+   */
+  private void followHead(byte b) throws ProtocolException {
+    if (b != '\n') {
+      if (state == State.STATUS_LINE && statusLine.length() < 32) {
         statusLine.append((char) (b & 0xff));
       }
+      lineBytes++;
+      lastWasCr = b == '\r';
       return;
     }
-    if (b == '\n') {
-      if (lineBytes == 0) {
-        // The empty line: frames follow the 101; another answer follows an interim one.
-        state = state == State.HEADERS ? State.FRAME_HEADER : State.STATUS_LINE;
+    int length = lineBytes - (lastWasCr ? 1 : 0);
+    lineBytes = 0;
+    lastWasCr = false;
+    if (state == State.STATUS_LINE) {
+      String line = statusLine.substring(0, Math.min(length, statusLine.length()));
+      statusLine.setLength(0);
+      int code = statusCode(line);
+      if (code == 101) {
+        state = State.HEADERS;
+      } else if (code >= 100 && code < 200) {
+        state = State.INTERIM_HEADERS; // OkHttp reads past it to the next answer.
+      } else {
+        state = State.PASS;
+        notUpgraded = Checks.printable(line, 32);
       }
-      lineBytes = 0;
-    } else if (b != '\r') {
-      lineBytes++;
+    } else if (length == 0) {
+      // The empty line: frames follow the 101; another answer follows an interim one.
+      state = state == State.HEADERS ? State.FRAME_HEADER : State.STATUS_LINE;
+    }
+  }
+
+  /**
+   * The code of a status line as OkHttp would read it, or -1 where OkHttp refuses the line itself (no known
+   * protocol). A code that is not three ASCII digits is refused here: OkHttp reads any Unicode digits (a fullwidth
+   * {@code １０３} is a 103 to it), and the frames after such an answer would pass unchecked.
+   */
+  private static int statusCode(String line) throws ProtocolException {
+    int codeStart = line.startsWith("HTTP/1.") ? 9 : line.startsWith("ICY ") ? 4
+        : line.startsWith("SOURCETABLE ") ? 12 : -1;
+    if (codeStart < 0) {
+      return -1;
+    }
+    int code = 0;
+    for (int i = codeStart; i < codeStart + 3; i++) {
+      char c = i < line.length() ? line.charAt(i) : ' ';
+      if (c < '0' || c > '9') {
+        throw new ProtocolException("expected an HTTP status line with a three-digit code but was '"
+            + Checks.printable(line, 32) + "'");
+      }
+      code = code * 10 + (c - '0');
+    }
+    return code;
+  }
+
+  /**
+   * Throws if OkHttp writes a second request on a connection whose answer was not a 101: OkHttp asks again after a
+   * {@code 503} with {@code Retry-After: 0}, on the same connection when the answer's body allows, and this stream
+   * would follow the second answer's frames no longer. Called before each write on the connection.
+   */
+  void checkNoSecondRequest() throws ProtocolException {
+    String answer = notUpgraded;
+    if (answer != null) {
+      throw new ProtocolException("expected HTTP 101 but was '" + answer + "', after which OkHttp asked again on the "
+          + "same connection (as it does after a 503 with Retry-After: 0): refused, a tunnel's connection carries one "
+          + "upgrade request");
     }
   }
 

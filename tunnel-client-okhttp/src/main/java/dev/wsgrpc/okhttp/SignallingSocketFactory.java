@@ -103,6 +103,8 @@ final class SignallingSocketFactory extends SocketFactory {
     private final HttpProxyRoute proxy;
     private OutputStream out;
     private InputStream in;
+    /** For ws, the stream OkHttp reads through, which follows the answer and the frames. */
+    private volatile InboundFrameLimit limit;
     /** For ws, the Pongs and the Close among what OkHttp writes once connected (not the CONNECT to a proxy). */
     private final WrittenFrames frames = new WrittenFrames();
     /** Whether connect() has returned: before, the CONNECT exchange with a proxy reads the plain stream. */
@@ -159,7 +161,12 @@ final class SignallingSocketFactory extends SocketFactory {
       }
       if (in == null) {
         InputStream watched = tunnel.watchSilence(super.getInputStream());
-        in = tunnel.rawSocketIsPlaintext() ? tunnel.limitInbound(watched) : watched;
+        if (tunnel.rawSocketIsPlaintext()) {
+          limit = tunnel.limitInbound(watched);
+          in = limit;
+        } else {
+          in = watched;
+        }
       }
       return in;
     }
@@ -175,6 +182,10 @@ final class SignallingSocketFactory extends SocketFactory {
 
           @Override
           public void write(byte[] b, int off, int len) throws IOException {
+            InboundFrameLimit followed = limit;
+            if (followed != null) {
+              followed.checkNoSecondRequest();
+            }
             super.out.write(b, off, len);
             if (connected && tunnel.rawSocketIsPlaintext()) {
               tunnel.onRawWrite(frames.written(b, off, len), frames.closeWritten());

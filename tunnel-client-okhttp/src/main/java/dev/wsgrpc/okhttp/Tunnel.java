@@ -510,7 +510,7 @@ final class Tunnel extends WebSocketListener {
    * which refuses a message over {@code maxInboundFramePayload} at its header and holds a Ping while
    * {@value #MAX_OWED_PONGS} Pongs are owed.
    */
-  InputStream limitInbound(InputStream in) {
+  InboundFrameLimit limitInbound(InputStream in) {
     InboundFrameLimit.Pings pings = new InboundFrameLimit.Pings() {
       @Override
       public boolean tryPass() {
@@ -526,8 +526,21 @@ final class Tunnel extends WebSocketListener {
     return new InboundFrameLimit(in, limit, pings, new InboundFrameLimit.Refusal() {
       @Override
       public boolean refuse(int code, String problem) throws InterruptedIOException {
-        // OkHttp's reader asks for these bytes only after onOpen, which has set webSocket.
-        Tunnel.this.refuse(webSocket(), code, problem);
+        WebSocket ws;
+        lock.lock();
+        try {
+          ws = open ? webSocket : null;
+        } finally {
+          lock.unlock();
+        }
+        if (ws == null) {
+          // Not open: OkHttp reads frames only after onOpen, so this stream and OkHttp disagree on where the
+          // answer's head ends. The end of the stream fails the upgrade.
+          end(TunnelFailure.handshake("expected the answer to the upgrade request to end before frames, as OkHttp "
+              + "reads it, but a frame was refused within it: " + problem + " (from " + peer + ")", null));
+          return false;
+        }
+        Tunnel.this.refuse(ws, code, problem);
         return awaitCloseWritten();
       }
     });

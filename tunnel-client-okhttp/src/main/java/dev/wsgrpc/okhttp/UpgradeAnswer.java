@@ -4,6 +4,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
+import java.net.ProtocolException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.security.MessageDigest;
@@ -112,6 +113,9 @@ final class UpgradeAnswer {
     if (t instanceof SocketTimeoutException) {
       return "WebSocket handshake with " + url + " timed out after " + options.settings().handshakeTimeoutMillis()
           + " ms while waiting for the answer to the upgrade request";
+    }
+    if (t instanceof ProtocolException && reason.startsWith("expected ")) {
+      return "WebSocket handshake with " + url + " failed: " + reason; // Worded here (InboundFrameLimit).
     }
     return "WebSocket handshake with " + url + " failed: " + t;
   }

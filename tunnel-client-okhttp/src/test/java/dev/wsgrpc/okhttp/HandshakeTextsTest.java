@@ -474,6 +474,48 @@ class HandshakeTextsTest {
     assertThrows(ExecutionException.class, () -> next.get(30, TimeUnit.SECONDS));
   }
 
+  /**
+   * OkHttp asks again after a 503 with {@code Retry-After: 0}, on the same connection when the answer's body allows;
+   * the stream that follows the server's frames had let the second answer's frames through unchecked (here a message
+   * of 2^40 bytes, which OkHttp read until the call's deadline). The second request is refused before it is written.
+   */
+  @Test
+  void aSecondRequestOnTheConnectionAfterA503IsRefused() throws Exception {
+    BlockingQueue<String> secondHeads = new LinkedBlockingQueue<>();
+    ScriptedHttpServer server = new ScriptedHttpServer((socket, head) -> {
+      OutputStream out = socket.getOutputStream();
+      out.write("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n"
+          .getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+      String second = readHead(socket.getInputStream());
+      if (second != null) {
+        secondHeads.add(second);
+        out.write(upgrade(ScriptedHttpServer.webSocketKey(second), "").getBytes(StandardCharsets.ISO_8859_1));
+        out.write(new byte[] {(byte) 0x82, 9, 0, 0, 0, 0x4, 0, 0, 0, 0, 0}); // HTTP/2 SETTINGS
+        out.write(new byte[] {(byte) 0x82, 127, 0, 0, 1, 0, 0, 0, 0, 0}); // a message of 2^40 bytes
+        out.flush();
+        socket.getInputStream().transferTo(OutputStream.nullOutputStream());
+      }
+    });
+    toClose.add(server);
+    String url = "ws://127.0.0.1:" + server.port() + "/grpc";
+    // UNAVAILABLE (OkHttp then dials again, and the handshake times out), not the deadline of a call reading 2^40 bytes.
+    callFails(OkHttpWebSocketOptions.newBuilder(url).build());
+    assertTrue(secondHeads.isEmpty(), "no second request reached the server on its connection: " + secondHeads);
+  }
+
+  /** The head of the next request on {@code in}, without its empty line, or null at the end of the stream. */
+  private static String readHead(InputStream in) throws IOException {
+    StringBuilder head = new StringBuilder();
+    for (int b; (b = in.read()) != -1; ) {
+      head.append((char) b);
+      if (head.length() >= 4 && head.lastIndexOf("\r\n\r\n") == head.length() - 4) {
+        return head.substring(0, head.length() - 4);
+      }
+    }
+    return null;
+  }
+
   /** A server that answers 101 and then says nothing: the call fails naming the missing Pong. */
   @Test
   void aServerSilentAfterThe101IsNamedByTheMissingPong() throws Exception {

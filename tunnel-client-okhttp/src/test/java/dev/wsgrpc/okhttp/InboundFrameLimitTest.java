@@ -2,11 +2,14 @@ package dev.wsgrpc.okhttp;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.ProtocolException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -89,6 +92,39 @@ class InboundFrameLimitTest {
     byte[] out = readAll(concat(before, frame(0x82, 1001)), 1000);
     assertArrayEquals(concat(before, new byte[] {(byte) 0x88, 0x02, 0x03, (byte) 0xF1}), out);
     assertEquals("1009 Max frame length of 1000 has been exceeded.", refused.get());
+  }
+
+  /** OkHttp reads lines to LF less one CR: a line of a lone CR is a header line to it, and so here. */
+  @Test
+  void aHeaderLineOfALoneCrDoesNotEndTheHead() throws IOException {
+    byte[] interim = "HTTP/1.1 103 Early Hints\r\n\r\r\nX: HTTP/1.1 101\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
+    byte[] before = concat(interim, HEAD_101, frame(0x82, 3));
+    byte[] out = readAll(concat(before, frame(0x82, 1001)), 1000);
+    assertArrayEquals(concat(before, new byte[] {(byte) 0x88, 0x02, 0x03, (byte) 0xF1}), out);
+  }
+
+  /** OkHttp reads any Unicode digits as a status code (a fullwidth 103 is a 103 to it): refused here. */
+  @Test
+  void aStatusCodeInOtherThanAsciiDigitsIsRefused() {
+    byte[] in = concat("HTTP/1.1 \uFF11\uFF10\uFF13 Early Hints\r\n\r\n".getBytes(StandardCharsets.UTF_8), HEAD_101,
+        frame(0x82, 1001));
+    ProtocolException e = assertThrows(ProtocolException.class, () -> readAll(in, 1000));
+    assertTrue(e.getMessage().startsWith("expected an HTTP status line with a three-digit code but was 'HTTP/1.1 "),
+        e.getMessage());
+  }
+
+  @Test
+  void aSecondRequestAfterAFinalAnswerOtherThan101IsRefused() throws IOException {
+    InboundFrameLimit in = new InboundFrameLimit(oneByteAtATime(
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n"
+            .getBytes(StandardCharsets.ISO_8859_1)), 1000, (code, problem) -> true);
+    in.checkNoSecondRequest(); // the first request, before the answer
+    while (in.read(new byte[100], 0, 100) != -1) {
+      // the whole answer
+    }
+    ProtocolException e = assertThrows(ProtocolException.class, in::checkNoSecondRequest);
+    assertTrue(e.getMessage().startsWith("expected HTTP 101 but was 'HTTP/1.1 503 Service Unavailable', after which "),
+        e.getMessage());
   }
 
   @Test
