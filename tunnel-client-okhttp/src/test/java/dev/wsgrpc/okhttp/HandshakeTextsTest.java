@@ -499,7 +499,8 @@ class HandshakeTextsTest {
     });
     toClose.add(server);
     String url = "ws://127.0.0.1:" + server.port() + "/grpc";
-    // UNAVAILABLE (OkHttp then dials again, and the handshake times out), not the deadline of a call reading 2^40 bytes.
+    // UNAVAILABLE (OkHttp then dials again, and the handshake times out), not the deadline of a call reading 2^40
+    // bytes.
     callFails(OkHttpWebSocketOptions.newBuilder(url).build());
     assertTrue(secondHeads.isEmpty(), "no second request reached the server on its connection: " + secondHeads);
   }
