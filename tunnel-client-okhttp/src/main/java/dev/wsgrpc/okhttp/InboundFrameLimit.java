@@ -12,8 +12,9 @@ import java.net.ProtocolException;
  * <p>The bytes pass through unchanged while they are followed: first the answer to the upgrade request (only after a
  * {@code 101} status line and the empty line that ends the head are frames followed; interim answers before it, such
  * as a CDN's {@code 103 Early Hints}, are followed to their end, and any other answer passes through untouched),
- * then the server's frames (RFC 6455 section 5.2: 2 to 14 header bytes, a 7-, 16- or 64-bit payload length). The limit applies per message, as {@link Tunnel#onMessage} applied it: the lengths of a data frame and the
- * continuation frames before it in its message are added up. Each header is also checked as OkHttp's reader checks
+ * then the server's frames (RFC 6455 section 5.2: 2 to 14 header bytes, a 7-, 16- or 64-bit payload length). The
+ * limit applies per message, as {@link Tunnel#onMessage} applied it: the lengths of a data frame and the continuation
+ * frames before it in its message are added up. Each header is also checked as OkHttp's reader checks
  * it (RSV bits, mask, reserved opcodes, control frames final and at most 125 bytes, continuation frames where a
  * message is open and only there, a 64-bit length below 2^63, and a Close's code), because OkHttp fails the
  * WebSocket on such a frame without sending a Close: here it is refused with Close 1002 and the Netty client's words
