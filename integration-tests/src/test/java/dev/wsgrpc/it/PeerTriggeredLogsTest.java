@@ -313,6 +313,31 @@ class PeerTriggeredLogsTest {
         WebSocketServerOptions.newBuilder().nativeGrpc(true).build()).addService(service).build().start();
   }
 
+  /**
+   * The same on a server built with {@code directExecutor()} (a common setting for speed, and the gateway's): grpc-java
+   * logs the record through another executor's logger, which was not limited (a SEVERE line with a stack trace per
+   * call).
+   */
+  @Test
+  void callsWhoseMessagesAreNotProtobufLogAHandfulOfLinesOnADirectExecutorServer() throws Exception {
+    RateLimitedLog.refillAll();
+    Server nativeServer = WebSocketServers.newServerBuilder(new InetSocketAddress("127.0.0.1", 0),
+        WebSocketServerOptions.newBuilder().nativeGrpc(true).build()).directExecutor()
+        .addService(new EchoService()).build().start();
+    try {
+      int nativePort = ((InetSocketAddress) nativeServer.getListenSockets().get(0)).getPort();
+      long start = System.nanoTime();
+      callsWithBodies(nativePort, 200, i -> grpcFrame(0x00, 3, (byte) 0xff, (byte) 0xff, (byte) 0xff));
+      List<ILoggingEvent> loud = loudLines(start);
+      assertTrue(loud.stream().anyMatch(e -> e.getLoggerName()
+          .equals("io.grpc.internal.SerializeReentrantCallsDirectExecutor.limited")
+          && e.getFormattedMessage().contains("Invalid protobuf byte sequence")),
+          "grpc-java's line, without its stack trace:\n" + show(loud));
+    } finally {
+      nativeServer.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
   @Test
   void callsWhoseMessagesCannotBeDeframedLogAHandfulOfLinesWithoutStackTraces() throws Exception {
     // grpc-java's NettyServerStream logs a WARNING record with a stack trace for each call whose message it cannot

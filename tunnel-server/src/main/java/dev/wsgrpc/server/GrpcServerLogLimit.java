@@ -26,7 +26,9 @@ import java.util.logging.LogRecord;
  *   <li>{@code io.grpc.internal.SerializingExecutor}: a SEVERE record ("Exception while executing runnable") for each
  *       call whose message a protobuf service cannot parse (INTERNAL "Invalid protobuf byte sequence"). That logger
  *       also reports a service's own failures, which an operator must see whole: only records whose exception says
- *       the peer's message was bad ({@link GrpcLogLimit#isBadPeerMessage}) are limited.
+ *       the peer's message was bad ({@link GrpcLogLimit#isBadPeerMessage}) are limited;
+ *   <li>{@code io.grpc.internal.SerializeReentrantCallsDirectExecutor}: the same record, from a server built with
+ *       {@code directExecutor()}, limited the same way.
  * </ul>
  * None of the limited records asks anything of an operator; records below INFO pass on unchanged (they are off
  * unless asked for, and then wanted whole).
@@ -44,7 +46,8 @@ final class GrpcServerLogLimit {
       "io.grpc.netty.NettyServerHandler", GrpcLogLimit.ANY,
       "io.grpc.netty.NettyServerTransport.connections", GrpcLogLimit.ANY,
       "io.grpc.netty.NettyServerStream", GrpcLogLimit.ANY,
-      "io.grpc.internal.SerializingExecutor", GrpcLogLimit.BAD_PEER_MESSAGE);
+      "io.grpc.internal.SerializingExecutor", GrpcLogLimit.BAD_PEER_MESSAGE,
+      "io.grpc.internal.SerializeReentrantCallsDirectExecutor", GrpcLogLimit.BAD_PEER_MESSAGE);
 
   /** Puts the filters in place; calls after the first do nothing. */
   static void install() {
