@@ -133,6 +133,36 @@ class AuthenticationTest {
     assertFalse(answer.contains("s3cr3t"), answer);
   }
 
+  /**
+   * An authenticator that throws (a token parser failing on odd input, say) is the server's failure: the upgrade is
+   * answered 500 and a native call UNKNOWN (gRPC's mapping of a 500), each saying so without the exception's words
+   * (which may quote the credentials). The connection was closed unanswered, and a native call ended UNKNOWN with no
+   * description.
+   */
+  @Test
+  void anAuthenticatorThatThrowsIsAnswered500OnEveryWayIn() throws Exception {
+    String url = start(WebSocketServerOptions.newBuilder().nativeGrpc(true)
+        .access(AccessPolicy.newBuilder().authenticator(request -> {
+          throw new IllegalArgumentException("cannot parse Bearer s3cr3t-alice");
+        }).build()).build());
+    String said = "the server could not check the credentials: its authenticator failed";
+    channel = channel(WebSocketClientOptions.newBuilder(url).header("Authorization", "Bearer s3cr3t-alice"));
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> call(channel));
+    assertEquals("UNAVAILABLE: expected HTTP 101 but was 500 Internal Server Error from " + url + "; it said: \""
+        + said + "\"", e.getStatus().getCode() + ": " + e.getStatus().getDescription());
+    int port = Integer.parseInt(url.replaceAll(".*:(\\d+)/.*", "$1"));
+    ManagedChannel nativeChannel = io.grpc.Grpc.newChannelBuilderForAddress("127.0.0.1", port,
+        io.grpc.InsecureChannelCredentials.create()).build();
+    try {
+      StatusRuntimeException n = assertThrows(StatusRuntimeException.class, () -> call(nativeChannel));
+      assertEquals(Status.Code.UNKNOWN, n.getStatus().getCode(), n.getStatus().toString()); // gRPC's 500
+      assertTrue(n.getStatus().getDescription().startsWith(said), n.getStatus().getDescription());
+      assertFalse(n.getStatus().getDescription().contains("s3cr3t"), n.getStatus().getDescription());
+    } finally {
+      nativeChannel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
   @Test
   void wrongOrMissingTokensAre401WithAChallenge() throws Exception {
     String url = start(WebSocketServerOptions.newBuilder()

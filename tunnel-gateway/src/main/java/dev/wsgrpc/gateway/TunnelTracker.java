@@ -74,7 +74,7 @@ final class TunnelTracker implements TunnelListener {
         .name("wsgrpc_handshake_failures_total")
         .help("Connections refused before the 101, by reason (the labels of RejectReason: not_found, method, "
             + "bad_request, media_type, version, subprotocol, timeout, too_large, origin, unauthorized, forbidden, "
-            + "rejected, too_many_tunnels, too_many_tunnels_per_client, tls)")
+            + "authenticator, rejected, too_many_tunnels, too_many_tunnels_per_client, tls)")
         .labelNames("reason")
         .register(registry);
     CounterWithCallback.builder()

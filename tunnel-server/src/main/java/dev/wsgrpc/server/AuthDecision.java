@@ -1,5 +1,8 @@
 package dev.wsgrpc.server;
 
+import dev.wsgrpc.core.internal.RateLimitedLog;
+import org.slf4j.LoggerFactory;
+
 import dev.wsgrpc.core.internal.Preconditions;
 
 /** What a {@link TunnelAuthenticator} decided: a principal, or the HTTP refusal to answer before any 101. */
@@ -49,6 +52,54 @@ public final class AuthDecision {
     return new AuthDecision(null, 400, null, Preconditions.checkNotNull(reason, "reason"));
   }
 
+  /** The status of the refusal answered when the authenticator throws or returns null: the server's fault. */
+  static final int AUTHENTICATOR_FAILED = 500;
+
+  private static final RateLimitedLog FAILURES =
+      new RateLimitedLog(LoggerFactory.getLogger(TunnelAuthenticator.class), RateLimitedLog.Level.WARN);
+
+  /**
+   * Asks {@code authenticator} about {@code request}, the one way the server asks: its decision, or a
+   * {@value #AUTHENTICATOR_FAILED} refusal when it throws or returns null (for a call UNKNOWN, as gRPC maps a 500),
+   * logged at most a few times a minute with the exception's class but not its message, which may quote the
+   * credentials.
+   */
+  static AuthDecision ask(TunnelAuthenticator authenticator, UpgradeRequest request) {
+    AuthDecision decision;
+    try {
+      decision = authenticator.authenticate(request);
+    } catch (RuntimeException e) {
+      FAILURES.log("The authenticator {} threw {} for a request from {}: answered {}", authenticator.getClass()
+          .getName(), e.getClass().getName(), request.clientAddress(), AUTHENTICATOR_FAILED);
+      return failed();
+    }
+    if (decision == null) {
+      FAILURES.log("The authenticator {} returned no decision for a request from {}: answered {}",
+          authenticator.getClass().getName(), request.clientAddress(), AUTHENTICATOR_FAILED);
+      return failed();
+    }
+    return decision;
+  }
+
+  private static AuthDecision failed() {
+    return new AuthDecision(null, AUTHENTICATOR_FAILED, null,
+        "the server could not check the credentials: its authenticator failed");
+  }
+
+  /** Why a refusal is reported ({@link TunnelListener#upgradeRejected}): by its status. */
+  RejectReason rejectReason() {
+    switch (status) {
+      case 400:
+        return RejectReason.BAD_REQUEST;
+      case 401:
+        return RejectReason.UNAUTHORIZED;
+      case AUTHENTICATOR_FAILED:
+        return RejectReason.AUTHENTICATOR;
+      default:
+        return RejectReason.FORBIDDEN;
+    }
+  }
+
   /** Whether the tunnel is admitted. */
   public boolean accepted() {
     return principal != null;
@@ -59,7 +110,10 @@ public final class AuthDecision {
     return principal;
   }
 
-  /** 401 or 403 for an authenticator's refusal. */
+  /**
+   * 401 or 403 for an authenticator's refusal; 400 and 500 for the server's own (a request it does not ask about, an
+   * authenticator that failed).
+   */
   public int status() {
     return status;
   }

@@ -76,10 +76,10 @@ final class NativeCallAuthenticator {
     RevocableCall<ReqT, RespT> revocable = new RevocableCall<>(call, Context.current());
     AuthDecision decision;
     try {
-      decision = authenticator.authenticate(new UpgradeRequest(
+      decision = AuthDecision.ask(authenticator, new UpgradeRequest(
           "/" + call.getMethodDescriptor().getFullMethodName(), null, shown, client, peer,
           attributes.get(Grpc.TRANSPORT_ATTR_SSL_SESSION), Collections.emptyList(), null, revocable));
-    } catch (RuntimeException | Error e) {
+    } catch (Error e) {
       revocable.abandoned(); // whoever kept it (an authenticator that failed after another admitted) forgets it
       throw e;
     }
@@ -92,7 +92,7 @@ final class NativeCallAuthenticator {
           decision.reason() + " (the call carried " + presented(headers) + ")");
       revocable.close(status, trailers); // first: the call ends (and is forgotten) whatever a listener does
       listener.upgradeRejected(client, decision.status(),
-          decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN);
+          decision.rejectReason());
       return new ServerCall.Listener<ReqT>() {};
     }
     return revocable.start(decision.principal(), headers, next);

@@ -31,6 +31,11 @@ public enum RejectReason {
   UNAUTHORIZED("unauthorized"),
   /** 403: the authenticator refused the credentials. Label {@code forbidden}. */
   FORBIDDEN("forbidden"),
+  /**
+   * 500 (UNKNOWN for a call, as gRPC maps a 500): the authenticator threw or returned no decision, the server's fault
+   * rather than the client's. Label {@code authenticator}.
+   */
+  AUTHENTICATOR("authenticator"),
   /** The {@link TunnelAdmission} refused (e.g. 503 while draining). Label {@code rejected}. */
   REJECTED("rejected"),
   /** 503: the most tunnels open at once. Label {@code too_many_tunnels}; a limit. */

@@ -180,7 +180,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    * credentials in its request would be; refused unless the authenticator accepts that.
    */
   private void authenticateNativeConnection(ChannelHandlerContext ctx, TunnelAuthenticator authenticator) {
-    AuthDecision decision = authenticator.authenticate(new UpgradeRequest(options.path(), null,
+    AuthDecision decision = AuthDecision.ask(authenticator, new UpgradeRequest(options.path(), null,
         new io.netty.handler.codec.http.DefaultHttpHeaders(false), clientAddress, ctx.channel().remoteAddress(),
         sslSession(ctx), java.util.Collections.emptyList(), ctx.channel()));
     if (decision.accepted()) {
@@ -191,7 +191,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
         + "connections only as a whole (it was not built with WebSocketServers, which checks each call's "
         + "metadata); build it with WebSocketServers.newServerBuilder(...), or turn native gRPC off",
         clientAddress, decision.reason());
-    refuseNative(ctx, decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN,
+    refuseNative(ctx, decision.rejectReason(),
         decision.status(), decision.reason() + "; native gRPC connections to this server are authenticated as a "
             + "whole, without headers: send the credentials through a WebSocket tunnel");
   }
@@ -409,11 +409,11 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       boolean authenticate) {
     AccessPolicy access = options.access();
     if (authenticate && access.authenticator() != null) {
-      AuthDecision decision = access.authenticator().authenticate(new UpgradeRequest(path, query, h, clientAddress,
+      AuthDecision decision = AuthDecision.ask(access.authenticator(), new UpgradeRequest(path, query, h, clientAddress,
           ctx.channel().remoteAddress(), sslSession(ctx), offered, ctx.channel()));
       if (!decision.accepted()) {
         reject(ctx, HttpResponseStatus.valueOf(decision.status()),
-            decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN, decision.reason(), -1,
+            decision.rejectReason(), decision.reason(), -1,
             decision.challenge());
         return false;
       }
@@ -579,13 +579,13 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     Object admitted = null;
     TunnelAuthenticator authenticator = access.authenticator();
     if (authenticator != null) {
-      AuthDecision decision = authenticator.authenticate(new UpgradeRequest(path,
+      AuthDecision decision = AuthDecision.ask(authenticator, new UpgradeRequest(path,
           query < 0 ? null : target.substring(query + 1), h, client, ctx.channel().remoteAddress(),
           sslSession(ctx), java.util.Collections.emptyList(), ctx.channel()));
       if (!decision.accepted()) {
         logger.debug("Refused a gRPC-Web request from {}: {} {}", client, decision.status(), decision.reason());
         options.listener().upgradeRejected(client, decision.status(),
-            decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN);
+            decision.rejectReason());
         return BrowserCalls.statusForHttp(decision.status(), decision.reason());
       }
       admitted = decision.principal();
@@ -801,16 +801,12 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (!upgradeOffersCredentials(ctx, authenticator)) {
       return false; // nothing to ask the authenticator about: no attempt it would count as failed
     }
-    try {
-      // With the channel, as admitCall asks: an accepted decision is kept and stands for the call unless its first
-      // message brings metadata, so the authenticator is asked once (a one-time ticket stays usable).
-      AuthDecision decision = authenticator.authenticate(new UpgradeRequest(callPath, callQuery, upgradeHeaders,
-          clientAddress, ctx.channel().remoteAddress(), sslSession(ctx), offeredSubprotocols, ctx.channel()));
-      upgradeDecision = decision.accepted() ? decision : null;
-      return upgradeDecision != null;
-    } catch (RuntimeException e) {
-      return false;
-    }
+    // With the channel, as admitCall asks: an accepted decision is kept and stands for the call unless its first
+    // message brings metadata, so the authenticator is asked once (a one-time ticket stays usable).
+    AuthDecision decision = AuthDecision.ask(authenticator, new UpgradeRequest(callPath, callQuery, upgradeHeaders,
+        clientAddress, ctx.channel().remoteAddress(), sslSession(ctx), offeredSubprotocols, ctx.channel()));
+    upgradeDecision = decision.accepted() ? decision : null;
+    return upgradeDecision != null;
   }
 
   /**
@@ -862,11 +858,11 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
           RejectReason.BAD_REQUEST);
       return AuthDecision.badRequest(repeated);
     }
-    AuthDecision decision = authenticator.authenticate(new UpgradeRequest(callPath, callQuery, merged,
+    AuthDecision decision = AuthDecision.ask(authenticator, new UpgradeRequest(callPath, callQuery, merged,
         clientAddress, ctx.channel().remoteAddress(), sslSession(ctx), offeredSubprotocols, ctx.channel()));
     if (!decision.accepted()) {
       options.listener().upgradeRejected(clientAddress, decision.status(),
-          decision.status() == 401 ? RejectReason.UNAUTHORIZED : RejectReason.FORBIDDEN);
+          decision.rejectReason());
     }
     return decision;
   }

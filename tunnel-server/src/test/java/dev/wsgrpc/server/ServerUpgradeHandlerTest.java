@@ -907,6 +907,42 @@ class ServerUpgradeHandlerTest {
   }
 
   @Test
+  void anAuthenticatorThatThrowsIsAnswered500AndReported() {
+    assertAuthenticatorFailed(request -> {
+      throw new IllegalStateException("parser choked on Bearer secret");
+    });
+  }
+
+  @Test
+  void anAuthenticatorThatDecidesNothingIsAnswered500AndReported() {
+    assertAuthenticatorFailed(request -> null);
+  }
+
+  /** The server's failure, not the client's: 500 without the authenticator's words, reported as such. */
+  private void assertAuthenticatorFailed(TunnelAuthenticator failing) {
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().listener(refusalRecorder)
+        .access(AccessPolicy.newBuilder().authenticator(failing).build()).build());
+    ch.writeInbound(Request.valid().with("Authorization: Bearer secret").bytes());
+    assertRefused(ch, "HTTP/1.1 500 Internal Server Error",
+        "the server could not check the credentials: its authenticator failed");
+    assertEquals(List.of("500 authenticator"), refusals);
+  }
+
+  @Test
+  void aNativeConnectionWhoseAuthenticatorThrowsIsRefusedAsTheServersFailure() {
+    AccessPolicy throwing = AccessPolicy.newBuilder().authenticator(request -> {
+      throw new IllegalStateException("no");
+    }).build();
+    EmbeddedChannel ch = startNative(throwing, new TunnelCounter(throwing), next, false);
+    ch.writeInbound(Unpooled.wrappedBuffer(PREFACE, SETTINGS));
+    ch.advanceTimeBy(250, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    String reason = assertGoAway(ch);
+    assertTrue(reason.startsWith("the server could not check the credentials: its authenticator failed"), reason);
+    assertEquals(List.of("500 authenticator"), refusals);
+  }
+
+  @Test
   void nativeConnectionWhoseCallsNobodyChecksIsAdmittedAsAWholeWhenTheAuthenticatorAcceptsWhatItShows() {
     java.util.List<String> asked = new ArrayList<>();
     AccessPolicy byConnection = AccessPolicy.newBuilder().authenticator(request -> {
