@@ -31,7 +31,9 @@ import org.slf4j.LoggerFactory;
  * it admitted (h2c or h2 on the same port, {@link TunnelPrincipal#interceptor()}) that is still in flight ends with
  * {@code UNAUTHENTICATED} "the bearer token was revoked" (its handler sees it cancelled; other calls of the same
  * connection go on), and new upgrades and calls with it get 401 ({@code UNAUTHENTICATED}). The change is noticed at
- * the next upgrade or call, or at once with {@link #refresh()}.
+ * the next upgrade or call, or at once with {@link #refresh()}. A new map is hashed by one thread outside the lock:
+ * upgrades and calls meanwhile are checked against the tokens before it, and what they admit with a token the new map
+ * lacks is ended once its table is in place.
  */
 public final class BearerTokens implements TunnelAuthenticator {
 
@@ -43,8 +45,14 @@ public final class BearerTokens implements TunnelAuthenticator {
   private static final Logger logger = LoggerFactory.getLogger(BearerTokens.class);
 
   private final Supplier<Map<String, String>> tokens;
+  /** The supplier's map the table was made from, and the table: token digest to principal. */
   private Map<String, String> hashedFrom;
   private Map<String, String> hashed = new HashMap<>();
+  /** The map being hashed by a thread, outside the lock; the others use the table before it meanwhile. */
+  private Map<String, String> building;
+  /** Counts the maps whose hashing began; a table is installed only over an older one. */
+  private long builds;
+  private long installedBuild;
   /** Open tunnels (and upgrades about to become one) by the digest and principal that admitted them. */
   private final Map<Channel, Admitted> admitted = new ConcurrentHashMap<>();
   /** Native calls in flight by the digest and principal that admitted them; each forgotten when it ends. */
@@ -120,7 +128,7 @@ public final class BearerTokens implements TunnelAuthenticator {
    * @return how many tunnels and native calls are being ended
    */
   public int refresh() {
-    return revokeIfChanged();
+    return revokeIfChanged(true);
   }
 
   private static AuthDecision invalidToken() {
@@ -142,26 +150,45 @@ public final class BearerTokens implements TunnelAuthenticator {
 
   /** The digest table, rebuilt when the supplier hands out a new map (closing the tunnels of revoked tokens). */
   private Map<String, String> table() {
-    revokeIfChanged();
+    revokeIfChanged(false);
     synchronized (this) {
       return hashed;
     }
   }
 
-  /** Rebuilds the table if the supplier hands out a new map; then closes tunnels whose token no longer admits them. */
-  private int revokeIfChanged() {
-    Map<String, String> table;
+  /**
+   * Rebuilds the table if the supplier hands out a new map; then closes tunnels whose token no longer admits them.
+   * The tokens are hashed outside the lock, so a reload of many tokens holds up no upgrade or call on another event
+   * loop: while one thread hashes a map, the others go on with the table before it ({@code always}: hash it here too,
+   * for {@link #refresh}, which reports what it ended). What was admitted meanwhile with a token the new map lacks is
+   * ended with the rest once the new table is in place.
+   */
+  private int revokeIfChanged(boolean always) {
+    Map<String, String> current;
+    long build;
     synchronized (this) {
-      Map<String, String> current = tokens.get();
-      if (current == hashedFrom) {
+      current = tokens.get();
+      if (current == hashedFrom || (current == building && !always)) {
         return 0;
       }
-      Map<String, String> fresh = new HashMap<>();
-      for (Map.Entry<String, String> e : current.entrySet()) {
-        fresh.put(digest(e.getKey()), e.getValue());
+      building = current;
+      build = ++builds;
+    }
+    Map<String, String> fresh = new HashMap<>();
+    for (Map.Entry<String, String> e : current.entrySet()) {
+      fresh.put(digest(e.getKey()), e.getValue());
+    }
+    Map<String, String> table;
+    synchronized (this) {
+      if (building == current) {
+        building = null;
+      }
+      if (build < installedBuild || current == hashedFrom) {
+        return 0; // a newer map's table, or this one's, is in place already
       }
       hashed = fresh;
       hashedFrom = current;
+      installedBuild = build;
       table = fresh;
     }
     int closed = 0;

@@ -24,6 +24,11 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -47,6 +52,49 @@ class BearerTokensTest {
     assertTrue(d.accepted());
     assertEquals("alice", d.principal());
     assertEquals("bob", tokens.authenticate(request(authorization("bearer t0k3n-bob"), List.of())).principal());
+  }
+
+  /**
+   * A reload of many tokens is hashed outside the lock: upgrades on other event loops go on with the table before it
+   * meanwhile (they waited for the whole reload), and the new table takes over once it is whole.
+   */
+  @Test
+  void aReloadBeingHashedHoldsUpNoOtherUpgrade() throws Exception {
+    CountDownLatch hashing = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    Map<String, String> old = Map.of("t0k3n-alice", "alice");
+    Map<String, String> reloaded = new java.util.AbstractMap<>() {
+      @Override
+      public java.util.Set<Entry<String, String>> entrySet() {
+        hashing.countDown();
+        try {
+          assertTrue(release.await(30, TimeUnit.SECONDS));
+        } catch (InterruptedException e) {
+          throw new AssertionError(e);
+        }
+        return Map.of("t0k3n-bob", "bob").entrySet();
+      }
+    };
+    AtomicReference<Map<String, String>> current = new AtomicReference<>(old);
+    BearerTokens changing = BearerTokens.from(current::get);
+    assertEquals("alice", changing.authenticate(request(authorization("Bearer t0k3n-alice"), List.of())).principal());
+    current.set(reloaded);
+    ExecutorService reloader = Executors.newSingleThreadExecutor();
+    try {
+      java.util.concurrent.Future<Integer> refreshed = reloader.submit(changing::refresh);
+      assertTrue(hashing.await(30, TimeUnit.SECONDS));
+      // Another event loop, while the reload is hashed: answered at once, from the table before it.
+      CompletableFuture<AuthDecision> meanwhile = CompletableFuture.supplyAsync(
+          () -> changing.authenticate(request(authorization("Bearer t0k3n-alice"), List.of())));
+      assertEquals("alice", meanwhile.get(30, TimeUnit.SECONDS).principal());
+      release.countDown();
+      assertEquals(0, refreshed.get(30, TimeUnit.SECONDS), "no tunnel to end (no channel was admitted)");
+      assertFalse(changing.authenticate(request(authorization("Bearer t0k3n-alice"), List.of())).accepted());
+      assertEquals("bob", changing.authenticate(request(authorization("Bearer t0k3n-bob"), List.of())).principal());
+    } finally {
+      release.countDown();
+      reloader.shutdownNow();
+    }
   }
 
   @Test
