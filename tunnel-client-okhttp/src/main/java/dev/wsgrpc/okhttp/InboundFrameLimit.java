@@ -113,6 +113,11 @@ final class InboundFrameLimit extends InputStream {
    * the connection, unless it asks again on it ({@link #checkNoSecondRequest}).
    */
   private volatile String notUpgraded;
+  /**
+   * A second request was refused ({@link #checkNoSecondRequest}): reads fail the same way, since OkHttp, its request
+   * not written, still reads for an answer the server will not send.
+   */
+  private volatile boolean secondRequestRefused;
   private long payloadLeft;
   /** The payload lengths of the data frames of the current message so far (a message without its final frame). */
   private long messageSoFar;
@@ -150,6 +155,9 @@ final class InboundFrameLimit extends InputStream {
     }
     if (len == 0) {
       return 0;
+    }
+    if (secondRequestRefused) {
+      throw secondRequestRefusal(notUpgraded);
     }
     while (true) {
       if (pos < released) {
@@ -329,10 +337,15 @@ final class InboundFrameLimit extends InputStream {
   void checkNoSecondRequest() throws ProtocolException {
     String answer = notUpgraded;
     if (answer != null) {
-      throw new ProtocolException("expected HTTP 101 but was '" + answer + "', after which OkHttp asked again on the "
-          + "same connection (as it does after a 503 with Retry-After: 0): refused, a tunnel's connection carries one "
-          + "upgrade request");
+      secondRequestRefused = true;
+      throw secondRequestRefusal(answer);
     }
+  }
+
+  private static ProtocolException secondRequestRefusal(String answer) {
+    return new ProtocolException("expected HTTP 101 but was '" + answer + "', after which OkHttp asked again on the "
+        + "same connection (as it does after a 503 with Retry-After: 0): refused, a tunnel's connection carries one "
+        + "upgrade request");
   }
 
   /** Follows a frame header starting at {@link #released}; false if it is not all here yet or its message is refused. */

@@ -499,9 +499,10 @@ class HandshakeTextsTest {
     });
     toClose.add(server);
     String url = "ws://127.0.0.1:" + server.port() + "/grpc";
-    // UNAVAILABLE (OkHttp then dials again, and the handshake times out), not the deadline of a call reading 2^40
-    // bytes.
-    callFails(OkHttpWebSocketOptions.newBuilder(url).build());
+    Status status = callFails(OkHttpWebSocketOptions.newBuilder(url).build());
+    assertEquals("WebSocket handshake with " + url + " failed: expected HTTP 101 but was 'HTTP/1.1 503 Service "
+        + "Unavailable', after which OkHttp asked again on the same connection (as it does after a 503 with "
+        + "Retry-After: 0): refused, a tunnel's connection carries one upgrade request", status.getDescription());
     assertTrue(secondHeads.isEmpty(), "no second request reached the server on its connection: " + secondHeads);
   }
 

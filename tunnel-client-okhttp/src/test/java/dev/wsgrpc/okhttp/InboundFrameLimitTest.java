@@ -125,6 +125,8 @@ class InboundFrameLimitTest {
     ProtocolException e = assertThrows(ProtocolException.class, in::checkNoSecondRequest);
     assertTrue(e.getMessage().startsWith("expected HTTP 101 but was 'HTTP/1.1 503 Service Unavailable', after which "),
         e.getMessage());
+    ProtocolException read = assertThrows(ProtocolException.class, () -> in.read(new byte[1], 0, 1));
+    assertEquals(e.getMessage(), read.getMessage(), "OkHttp, its request refused, reads for no answer");
   }
 
   @Test
