@@ -323,6 +323,49 @@ class NativeGrpcGateTest {
     assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(h2c(jar.port())));
   }
 
+  /**
+   * With tokens, a native connection holds a slot of the tunnel limits only from its first accepted call, as a tunnel
+   * holds one only once its upgrade is authenticated: connections without a token (the preface and SETTINGS, then
+   * nothing) no longer lock the clients of their address out (they held the slots for the idle timeout, 30 minutes),
+   * and are closed once the handshake timeout passes without an accepted call. Authenticated connections still count.
+   */
+  @Test
+  void nativeConnectionsWithoutAnAcceptedCallHoldNoTunnelSlotAndAreClosedAtTheHandshakeDeadline() throws Exception {
+    jar = TunnelServerJar.start("--port", "0", "--auth-tokens", tokenFile().getPath(),
+        "--max-tunnels-per-client", "2", "--handshake-timeout", "2s");
+    jar.awaitUrl();
+    List<Socket> sockets = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      Socket socket = closer.add(new Socket("127.0.0.1", jar.port()));
+      socket.setSoTimeout(60_000);
+      OutputStream out = socket.getOutputStream();
+      out.write(PREFACE);
+      out.write(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0}); // an empty SETTINGS frame
+      out.flush();
+      byte[] header = socket.getInputStream().readNBytes(9); // the server's SETTINGS: it has read the preface
+      assertEquals(4, header[3], "a SETTINGS frame");
+      socket.getInputStream().readNBytes(((header[0] & 0xff) << 16) | ((header[1] & 0xff) << 8) | (header[2] & 0xff));
+      sockets.add(socket);
+    }
+    // The clients of the same address with the token get both their slots.
+    Channel first = withAuthorization(h2c(jar.port()), GOOD);
+    Channel second = withAuthorization(h2c(jar.port()), GOOD);
+    assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(first));
+    assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(second));
+    // ... and no more: a third connection's first accepted call finds the limit.
+    io.grpc.StatusRuntimeException third = org.junit.jupiter.api.Assertions.assertThrows(
+        io.grpc.StatusRuntimeException.class, () -> health(withAuthorization(h2c(jar.port()), GOOD)));
+    assertEquals(Status.Code.UNAVAILABLE, third.getStatus().getCode(), third.getStatus().toString());
+    assertEquals("too many tunnels open from your address; retry later", third.getStatus().getDescription());
+    for (Socket socket : sockets) {
+      goAwayUntilClosed(socket); // GOAWAY NO_ERROR, then the close, at the deadline
+    }
+    String metrics = new String(new URL("http://127.0.0.1:" + jar.port() + "/metrics").openStream().readAllBytes(),
+        StandardCharsets.UTF_8);
+    assertTrue(metrics.contains("wsgrpc_handshake_failures_total{reason=\"timeout\"} 3.0"), metrics);
+    assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(first), "the authenticated ones stay");
+  }
+
   @Test
   void relayModeCountsNativeConnectionsAgainstTheTunnelLimits() throws Exception {
     JavaReplica replica = closer.add(new JavaReplica("java"));

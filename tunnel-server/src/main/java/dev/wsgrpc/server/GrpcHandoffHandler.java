@@ -100,12 +100,17 @@ final class GrpcHandoffHandler extends InternalProtocolNegotiators.ProtocolNegot
                 .set(TunnelPrincipal.ATTRIBUTE, principal)
                 .build()));
       } else if (authenticator != null) {
-        // No upgrade request to authenticate: TunnelPrincipal's interceptor authenticates each call instead.
+        // No upgrade request to authenticate: TunnelPrincipal's interceptor authenticates each call instead, and the
+        // connection's slot of the tunnel limits comes with its first accepted call, which must come in time.
+        NativeConnectionSlot slot = ctx.channel().attr(NativeConnectionSlot.ATTRIBUTE).getAndSet(null);
+        if (slot != null) {
+          slot.startDeadline();
+        }
         ProtocolNegotiationEvent pne = getProtocolNegotiationEvent();
         replaceProtocolNegotiationEvent(InternalProtocolNegotiationEvent.withAttributes(pne,
             InternalProtocolNegotiationEvent.getAttributes(pne).toBuilder()
-                .set(NativeCallAuthenticator.ATTRIBUTE,
-                    new NativeCallAuthenticator(authenticator, options.listener(), ctx.channel().remoteAddress()))
+                .set(NativeCallAuthenticator.ATTRIBUTE, new NativeCallAuthenticator(authenticator,
+                    options.listener(), ctx.channel().remoteAddress(), slot))
                 .build()));
       }
       TunnelLifecycleHandler lifecycle = ctx.pipeline().get(TunnelLifecycleHandler.class);

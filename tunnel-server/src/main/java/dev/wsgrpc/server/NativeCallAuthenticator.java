@@ -51,12 +51,19 @@ final class NativeCallAuthenticator {
   private final TunnelAuthenticator authenticator;
   private final TunnelListener listener;
   private final SocketAddress peer;
+  /** The connection's slot of the tunnel limits, taken at its first accepted call; null if it holds one already. */
+  private final NativeConnectionSlot slot;
 
-  /** For the calls of one native connection, whose socket's peer is {@code peer}. */
-  NativeCallAuthenticator(TunnelAuthenticator authenticator, TunnelListener listener, SocketAddress peer) {
+  /**
+   * For the calls of one native connection, whose socket's peer is {@code peer}; {@code slot}, if not null, is taken
+   * at the first accepted call.
+   */
+  NativeCallAuthenticator(TunnelAuthenticator authenticator, TunnelListener listener, SocketAddress peer,
+      NativeConnectionSlot slot) {
     this.authenticator = authenticator;
     this.listener = listener;
     this.peer = peer;
+    this.slot = slot;
   }
 
   <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
@@ -93,6 +100,11 @@ final class NativeCallAuthenticator {
       revocable.close(status, trailers); // first: the call ends (and is forgotten) whatever a listener does
       listener.upgradeRejected(client, decision.status(),
           decision.rejectReason());
+      return new ServerCall.Listener<ReqT>() {};
+    }
+    Status unadmitted = slot == null ? null : slot.admitAcceptedCall();
+    if (unadmitted != null) {
+      revocable.close(unadmitted, new Metadata()); // the limits reached, or the connection's time for a first call
       return new ServerCall.Listener<ReqT>() {};
     }
     return revocable.start(decision.principal(), headers, next);

@@ -155,7 +155,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   /**
    * A native gRPC connection sent the whole HTTP/2 preface: it is admitted as a tunnel is (admission, so not while
    * draining, and a slot of the tunnel limits, given back when it closes), or refused with GOAWAY. Its SETTINGS must
-   * still arrive within the handshake timeout.
+   * still arrive within the handshake timeout. Where its calls are authenticated one by one, the slot comes with its
+   * first accepted call ({@link NativeConnectionSlot}), as a tunnel's comes once its upgrade is authenticated.
    */
   private void admitNative(ChannelHandlerContext ctx) {
     clientAddress = ctx.channel().remoteAddress();
@@ -163,13 +164,24 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
         : null;
     // A trusted proxy's connection carries many clients, each named only in its calls: it counts in the total only.
     boolean viaProxy = peer != null && options.access().trustedProxies().contains(peer);
+    TunnelAuthenticator authenticator = options.access().authenticator();
+    if (authenticator != null && nativeCallsChecked) {
+      Refusal refusal = admissionPolicy(null);
+      if (refusal != null) {
+        refuseNative(ctx, refusal.why, refusal.status, refusal.reason);
+        return;
+      }
+      ctx.channel().attr(NativeConnectionSlot.ATTRIBUTE).set(new NativeConnectionSlot(ctx.channel(), counter,
+          viaProxy ? null : clientAddress, clientAddress, options.listener(),
+          options.settings().handshakeTimeout().toMillis()));
+      return;
+    }
     Refusal refusal = admission(ctx, null, !viaProxy);
     if (refusal != null) {
       refuseNative(ctx, refusal.why, refusal.status, refusal.reason);
       return;
     }
-    TunnelAuthenticator authenticator = options.access().authenticator();
-    if (authenticator != null && !nativeCallsChecked) {
+    if (authenticator != null) {
       authenticateNativeConnection(ctx, authenticator);
     }
   }
@@ -437,9 +449,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    */
   private Refusal admission(ChannelHandlerContext ctx, String path, boolean perClient) {
     AccessPolicy access = options.access();
-    TunnelAdmission.Refusal refusal = access.admission().admit(clientAddress, path);
-    if (refusal != null) {
-      return new Refusal(refusal.status(), RejectReason.REJECTED, refusal.reason(), refusal.retryAfterSeconds());
+    Refusal refused = admissionPolicy(path);
+    if (refused != null) {
+      return refused;
     }
     RejectReason limit = counter.tryAcquire(ctx.channel(), perClient ? clientAddress : null);
     if (limit != null) {
@@ -449,6 +461,13 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
           ? "too many tunnels open; retry later" : "too many tunnels open from your address; retry later", 5);
     }
     return null;
+  }
+
+  /** The {@link TunnelAdmission}'s answer alone (no slot taken): null, or why not. */
+  private Refusal admissionPolicy(String path) {
+    TunnelAdmission.Refusal refusal = options.access().admission().admit(clientAddress, path);
+    return refusal == null ? null
+        : new Refusal(refusal.status(), RejectReason.REJECTED, refusal.reason(), refusal.retryAfterSeconds());
   }
 
   /** Why {@link #admission} refused: the HTTP status to answer, the reason reported, its text, Retry-After. */

@@ -52,7 +52,7 @@ class NativeCallRevocationTest {
       Map.of("t0k3n-alice", "alice", "t0k3n-bob", "bob"));
   private final BearerTokens tokens = BearerTokens.from(current::get);
   private final NativeCallAuthenticator authenticator = new NativeCallAuthenticator(tokens, new TunnelListener() {},
-      CLIENT);
+      CLIENT, null);
 
   /** The transport's side of a call: records what is written and, as grpc-java's, refuses writes after a close. */
   private static final class TransportCall extends ServerCall<String, String> {
@@ -244,7 +244,7 @@ class NativeCallRevocationTest {
     NativeCallAuthenticator both = new NativeCallAuthenticator(request -> {
       AuthDecision first = tokens.authenticate(request);
       return first.accepted() ? audit.authenticate(request) : first;
-    }, new TunnelListener() {}, CLIENT);
+    }, new TunnelListener() {}, CLIENT, null);
     Handled ended = start(both, "t0k3n-alice");
     Handled revoked = start(both, "t0k3n-alice");
     assertEquals(2, tokens.callsInFlight());

@@ -1,0 +1,87 @@
+package dev.wsgrpc.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.Status;
+import io.netty.channel.embedded.EmbeddedChannel;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** The slot of a native connection whose calls are authenticated one by one: taken at its first accepted call. */
+class NativeConnectionSlotTest {
+
+  private static final SocketAddress CLIENT = new InetSocketAddress("192.0.2.1", 40000);
+
+  private final List<String> refusals = new ArrayList<>();
+  private final TunnelListener listener = new TunnelListener() {
+    @Override
+    public void upgradeRejected(SocketAddress client, int status, RejectReason reason) {
+      refusals.add(status + " " + reason.label());
+    }
+  };
+  private final TunnelCounter counter = new TunnelCounter(AccessPolicy.newBuilder().maxTunnelsPerClient(1).build());
+
+  private NativeConnectionSlot started(EmbeddedChannel ch) {
+    ch.freezeTime();
+    NativeConnectionSlot slot = new NativeConnectionSlot(ch, counter, CLIENT, CLIENT, listener, 2000);
+    slot.startDeadline();
+    return slot;
+  }
+
+  @Test
+  void aConnectionWithoutAnAcceptedCallHoldsNoSlotAndIsClosedAtTheDeadline() {
+    EmbeddedChannel ch = new EmbeddedChannel();
+    NativeConnectionSlot slot = started(ch);
+    assertEquals(0, counter.clients(), "no slot before an accepted call");
+    ch.advanceTimeBy(1999, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertTrue(ch.isOpen());
+    ch.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertFalse(ch.isOpen(), "closed at the deadline");
+    assertEquals(List.of("408 timeout"), refusals);
+    Status late = slot.admitAcceptedCall();
+    assertEquals(Status.Code.UNAVAILABLE, late.getCode());
+    assertEquals("expected an authenticated call within 2000 ms of the HTTP/2 preface but none came",
+        late.getDescription());
+    assertEquals(0, counter.clients());
+  }
+
+  @Test
+  void theFirstAcceptedCallTakesTheSlotUntilTheConnectionCloses() {
+    EmbeddedChannel ch = new EmbeddedChannel();
+    NativeConnectionSlot slot = started(ch);
+    assertNull(slot.admitAcceptedCall());
+    assertNull(slot.admitAcceptedCall(), "later calls too");
+    assertEquals(1, counter.clients());
+    ch.advanceTimeBy(1, TimeUnit.HOURS);
+    ch.runScheduledPendingTasks();
+    assertTrue(ch.isOpen(), "no deadline once admitted");
+    assertTrue(refusals.isEmpty());
+    ch.close();
+    assertEquals(0, counter.clients(), "given back at the close");
+  }
+
+  @Test
+  void aFirstAcceptedCallThatFindsTheLimitIsRefusedAndItsConnectionClosed() {
+    EmbeddedChannel holder = new EmbeddedChannel();
+    assertNull(started(holder).admitAcceptedCall());
+    EmbeddedChannel ch = new EmbeddedChannel();
+    NativeConnectionSlot slot = started(ch);
+    Status refused = slot.admitAcceptedCall();
+    assertEquals(Status.Code.UNAVAILABLE, refused.getCode());
+    assertEquals("too many tunnels open from your address; retry later", refused.getDescription());
+    assertEquals(refused, slot.admitAcceptedCall(), "every later call too");
+    assertFalse(ch.isOpen());
+    assertEquals(List.of("503 too_many_tunnels_per_client"), refusals);
+    assertEquals(1, counter.clients(), "the holder's slot only");
+    holder.close();
+  }
+}
