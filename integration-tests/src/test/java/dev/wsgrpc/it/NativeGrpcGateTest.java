@@ -334,6 +334,8 @@ class NativeGrpcGateTest {
     jar = TunnelServerJar.start("--port", "0", "--auth-tokens", tokenFile().getPath(),
         "--max-tunnels-per-client", "2", "--handshake-timeout", "2s");
     jar.awaitUrl();
+    // /metrics stays on --port without a token: the operator is told at start.
+    jar.awaitLog("--auth-tokens without --admin-port: /metrics on --port answers anyone who reaches it");
     List<Socket> sockets = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
       Socket socket = closer.add(new Socket("127.0.0.1", jar.port()));

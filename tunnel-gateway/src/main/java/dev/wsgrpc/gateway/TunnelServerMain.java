@@ -551,6 +551,10 @@ public final class TunnelServerMain implements Callable<Integer> {
       logger.warn("--tls-client-ca without --admin-port: /healthz on --port asks for a client certificate like "
           + "everything there, so health checks without one (HealthCheck, kubelet probes, load balancers) fail; "
           + "give them --admin-port");
+    } else if (authTokens != null && adminPort == null) {
+      logger.warn("--auth-tokens without --admin-port: /metrics on --port answers anyone who reaches it, without a "
+          + "token (open tunnels, traffic, in proxy mode which methods are called and how often they fail); give "
+          + "monitoring --admin-port, which moves /metrics off --port");
     }
     options = builder.access(access.build()).build();
     InetSocketAddress bindAddress = new InetSocketAddress(bind, port);
