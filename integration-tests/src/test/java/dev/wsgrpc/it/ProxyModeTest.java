@@ -374,6 +374,44 @@ class ProxyModeTest {
     assertEquals("ws", wsSeen.get(UpstreamReplicas.seen("wsgrpc-transport")), wsSeen.toString());
   }
 
+  /**
+   * A gRPC-Web call passes the same checks as a tunnel's and a native one's: it needs the gateway's token, which goes
+   * no further, and the caller metadata the upstream reads is the gateway's, whatever the request forged.
+   */
+  @Test
+  void aGrpcWebCallNeedsTheTokenWhichStopsAtTheGatewayAndCannotForgeTheCallerMetadata() throws Exception {
+    JavaReplica replica = closer.add(new JavaReplica("java"));
+    File tokens = File.createTempFile("tokens", ".txt");
+    tokens.deleteOnExit();
+    Files.write(tokens.toPath(), List.of("s3cr3t alice"));
+    jar = TunnelServerJar.start("--port", "0", "--upstream", replica.address(), "--auth-tokens", tokens.getPath(),
+        "--browser-origins", "*");
+    jar.awaitUrl();
+    byte[] request = EchoService.payload(4).toByteArray();
+    byte[] body = java.nio.ByteBuffer.allocate(5 + request.length).put((byte) 0).putInt(request.length).put(request)
+        .array();
+    String forged = "wsgrpc-principal: root\r\nwsgrpc-transport: forged\r\nwsgrpc-client-address: 10.6.6.6\r\n"
+        + "wsgrpc-forged: yes\r\n";
+    String head = "POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        + "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\n" + forged;
+    try (RawHttp.KeptAlive browser = new RawHttp.KeptAlive(jar.port())) {
+      RawHttp.Answer refused = browser.send(head + "Content-Length: " + body.length + "\r\n\r\n", body);
+      // A trailers-only answer, the status in the headers; the connection is closed after it.
+      assertEquals("16", refused.headers.get("grpc-status"), "UNAUTHENTICATED without the token: " + refused.headers);
+      assertEquals(0, replica.started.get(), "the refused call never reached the upstream");
+    }
+    try (RawHttp.KeptAlive browser = new RawHttp.KeptAlive(jar.port())) {
+      String answer = browser.send(head + "Authorization: Bearer s3cr3t\r\nContent-Length: " + body.length
+          + "\r\n\r\n", body).bodyText();
+      assertTrue(answer.contains("grpc-status: 0\r\n"), answer);
+      assertTrue(answer.contains("seen-wsgrpc-principal: alice\r\n"), answer);
+      assertTrue(answer.contains("seen-wsgrpc-transport: grpc-web\r\n"), answer);
+      assertTrue(answer.contains("seen-wsgrpc-client-address: 127.0.0.1\r\n"), answer);
+      assertFalse(answer.contains("seen-wsgrpc-forged"), answer);
+      assertFalse(answer.contains("seen-authorization"), "the gateway's token goes no further: " + answer);
+    }
+  }
+
   @Test
   void headerNamesThatGrpcKeysRefuseAreStrippedOrForwardedWithoutFailingTheCall() throws Exception {
     // HTTP/2 allows '!' or '~' in a header name; grpc-java's Metadata.Key does not. Such a name once made the
