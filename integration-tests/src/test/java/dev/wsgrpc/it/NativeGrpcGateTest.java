@@ -368,6 +368,44 @@ class NativeGrpcGateTest {
     assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(first), "the authenticated ones stay");
   }
 
+  /**
+   * A connection whose only call was refused for want of a token, and whose client then leaves that call's stream
+   * open (gRPC's server sends no RST_STREAM after its trailers), is still closed after the deadline: gRPC's graceful
+   * close would wait for the stream for good, and such connections, holding no slot, would be limited by nothing.
+   */
+  @Test
+  void aConnectionWhoseRefusedCallStaysOpenIsStillClosedAfterTheDeadline() throws Exception {
+    jar = TunnelServerJar.start("--port", "0", "--auth-tokens", tokenFile().getPath(), "--handshake-timeout", "2s");
+    jar.awaitUrl();
+    Socket socket = closer.add(new Socket("127.0.0.1", jar.port()));
+    socket.setSoTimeout(30_000);
+    OutputStream out = socket.getOutputStream();
+    out.write(dev.wsgrpc.testing.Http2Wire.concat(PREFACE, dev.wsgrpc.testing.Http2Wire.settings(),
+        dev.wsgrpc.testing.Http2Wire.headers(1, 0x4, // END_HEADERS, not END_STREAM: the call stays open
+            dev.wsgrpc.testing.Http2Wire.grpcRequestBlock("/grpc.health.v1.Health/Check", "127.0.0.1"))));
+    out.flush();
+    java.io.DataInputStream in = new java.io.DataInputStream(socket.getInputStream());
+    List<String> frames = new ArrayList<>();
+    try {
+      while (true) {
+        dev.wsgrpc.testing.Http2Wire.Frame frame = dev.wsgrpc.testing.Http2Wire.read(in);
+        if (frame.type == 1 && frame.streamId == 1) {
+          frames.add("HEADERS 1");
+        } else if (frame.type == 7) {
+          frames.add("GOAWAY");
+        }
+      }
+    } catch (java.io.EOFException closed) {
+      // The server closed the connection: what the test waits for (a read timeout fails it).
+    }
+    assertTrue(frames.contains("HEADERS 1"), "the call was answered (refused): " + frames);
+    assertTrue(frames.contains("GOAWAY"), "GOAWAY before the close: " + frames);
+    String metrics = new String(new URL("http://127.0.0.1:" + jar.port() + "/metrics").openStream().readAllBytes(),
+        StandardCharsets.UTF_8);
+    assertTrue(metrics.contains("wsgrpc_handshake_failures_total{reason=\"unauthorized\"} 1.0"), metrics);
+    assertTrue(metrics.contains("wsgrpc_handshake_failures_total{reason=\"timeout\"} 1.0"), metrics);
+  }
+
   @Test
   void relayModeCountsNativeConnectionsAgainstTheTunnelLimits() throws Exception {
     JavaReplica replica = closer.add(new JavaReplica("java"));

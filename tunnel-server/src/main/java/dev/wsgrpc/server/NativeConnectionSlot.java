@@ -1,11 +1,15 @@
 package dev.wsgrpc.server;
 
 import io.grpc.Status;
+import io.grpc.netty.GrpcHttp2ConnectionHandler;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.SocketAddress;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -14,8 +18,15 @@ import java.util.concurrent.TimeUnit;
  * only once its upgrade request is authenticated. A connection without one holds no slot, so clients without
  * credentials cannot use up the slots of those with them (of one address, or all of them): until its first accepted
  * call a native connection is a handshake still under way, and one that has made none within the handshake timeout
- * of its preface is closed (GOAWAY, reported as a {@link RejectReason#TIMEOUT}). A first accepted call that finds
- * the limits reached is refused {@code UNAVAILABLE} with the tunnels' reason, and the connection closed.
+ * of its hand-off to gRPC (its SETTINGS read) is closed, reported as a {@link RejectReason#TIMEOUT}. A first
+ * accepted call that finds the limits reached is refused {@code UNAVAILABLE} with the tunnels' reason, and the
+ * connection closed. A call accepted after the deadline, which its client sent before it learnt of the close, still
+ * takes a slot if one is free, and is served.
+ *
+ * <p>Closed with gRPC's graceful close (GOAWAY), then, {@value #GRACE_MILLIS} ms later unless a call was admitted
+ * meanwhile, from the handler before gRPC's: gRPC's close waits for every open stream, and a refused call's stream
+ * stays open for as long as its client does not end it (gRPC's server sends no RST_STREAM after its trailers), so a
+ * client without credentials could otherwise keep the connection, and its file descriptor, for good.
  *
  * <p>Thread-safe: calls are admitted on the server's executor, the deadline runs on the connection's event loop.
  */
@@ -24,7 +35,10 @@ final class NativeConnectionSlot {
   /** The slot of a native connection that waits for its first accepted call. */
   static final AttributeKey<NativeConnectionSlot> ATTRIBUTE = AttributeKey.valueOf("wsgrpc.nativeConnectionSlot");
 
-  private enum State { WAITING, ADMITTED, EXPIRED, REFUSED }
+  /** How long gRPC's graceful close may take before the connection is closed regardless. */
+  static final long GRACE_MILLIS = 1_000;
+
+  private enum State { WAITING, ADMITTED, EXPIRED, REFUSED, CLOSED }
 
   private final Channel channel;
   private final TunnelCounter counter;
@@ -51,14 +65,28 @@ final class NativeConnectionSlot {
     this.timeoutMillis = timeoutMillis;
   }
 
-  /** Starts the wait for the first accepted call, {@code timeoutMillis} from now; on the connection's event loop. */
+  /**
+   * Starts the wait for the first accepted call, {@code timeoutMillis} from now (when gRPC takes the connection
+   * over); on the connection's event loop.
+   */
   void startDeadline() {
-    deadline = channel.eventLoop().schedule(this::expire, timeoutMillis, TimeUnit.MILLISECONDS);
+    ScheduledFuture<?> timer = channel.eventLoop().schedule(this::expire, timeoutMillis, TimeUnit.MILLISECONDS);
+    synchronized (this) {
+      deadline = timer;
+    }
+    channel.closeFuture().addListener(f -> {
+      timer.cancel(false);
+      synchronized (this) {
+        if (state == State.WAITING) {
+          state = State.CLOSED; // gone before the deadline: nothing to report
+        }
+      }
+    });
   }
 
   /**
-   * The connection's first accepted call, or a later one: null when the connection holds its slot (taken now if it
-   * did not yet), else the status that refuses the call.
+   * A call of the connection was accepted: null when the connection holds its slot (taken now if it did not yet),
+   * else the status that refuses the call.
    */
   Status admitAcceptedCall() {
     if (state == State.ADMITTED) {
@@ -69,6 +97,7 @@ final class NativeConnectionSlot {
         case ADMITTED:
           return null;
         case WAITING:
+        case EXPIRED:
           RejectReason limit = counter.tryAcquire(channel, client);
           if (limit == null) {
             state = State.ADMITTED;
@@ -82,10 +111,10 @@ final class NativeConnectionSlot {
               limit == RejectReason.TOO_MANY_TUNNELS ? "too many tunnels open; retry later"
                   : "too many tunnels open from your address; retry later");
           listener.upgradeRejected(reported, HttpResponseStatus.SERVICE_UNAVAILABLE.code(), limit);
-          channel.close();
+          channel.eventLoop().execute(this::close);
           return refusal;
-        case EXPIRED:
-          return Status.UNAVAILABLE.withDescription(expired());
+        case CLOSED:
+          return Status.UNAVAILABLE.withDescription("the connection closed before its first call was admitted");
         default:
           return refusal;
       }
@@ -94,16 +123,38 @@ final class NativeConnectionSlot {
 
   private void expire() {
     synchronized (this) {
-      if (state != State.WAITING) {
+      if (state != State.WAITING || !channel.isActive()) {
         return;
       }
       state = State.EXPIRED;
     }
     listener.upgradeRejected(reported, HttpResponseStatus.REQUEST_TIMEOUT.code(), RejectReason.TIMEOUT);
-    channel.close(); // gRPC's HTTP/2 handler says GOAWAY first
+    close();
   }
 
-  private String expired() {
-    return "expected an authenticated call within " + timeoutMillis + " ms of the HTTP/2 preface but none came";
+  /** gRPC's graceful close, then the close that does not wait for open streams; on the event loop. */
+  private void close() {
+    channel.close(); // gRPC's HTTP/2 handler says GOAWAY first
+    ScheduledFuture<?> hard = channel.eventLoop().schedule(() -> {
+      if (state == State.ADMITTED || !channel.isOpen()) {
+        return; // a call admitted meanwhile is served, and gRPC closes the connection after it
+      }
+      ChannelHandlerContext grpc = grpcContext();
+      if (grpc != null) {
+        grpc.close(); // from the handler before gRPC's on
+      } else {
+        channel.close();
+      }
+    }, GRACE_MILLIS, TimeUnit.MILLISECONDS);
+    channel.closeFuture().addListener(f -> hard.cancel(false));
+  }
+
+  private ChannelHandlerContext grpcContext() {
+    for (Map.Entry<String, ChannelHandler> e : channel.pipeline()) {
+      if (e.getValue() instanceof GrpcHttp2ConnectionHandler) {
+        return channel.pipeline().context(e.getValue());
+      }
+    }
+    return null;
   }
 }

@@ -22,7 +22,10 @@ public interface TunnelListener {
    * {@link TunnelInfo#clientAddress() client address} is the socket's peer (each call finds its own, from a trusted
    * proxy's header, in the call's attributes), and its principal is the one it was admitted for as a whole (a client
    * certificate), else null. Its {@link TunnelInfo#close() close()} sends GOAWAY while the server goes on listening:
-   * how a drain reaches native connections before {@code Server.shutdown()} closes the port.
+   * how a drain reaches native connections before {@code Server.shutdown()} closes the port. Where an authenticator
+   * checks its calls one by one, it is reported here when gRPC takes it over, and takes its slot only at its first
+   * accepted call; one that makes none within the handshake timeout is closed and also reported to
+   * {@link #upgradeRejected} ({@link RejectReason#TIMEOUT}).
    */
   default void nativeConnectionOpened(TunnelInfo connection) {}
 

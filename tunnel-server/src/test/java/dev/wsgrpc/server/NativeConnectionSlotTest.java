@@ -20,6 +20,7 @@ class NativeConnectionSlotTest {
   private static final SocketAddress CLIENT = new InetSocketAddress("192.0.2.1", 40000);
 
   private final List<String> refusals = new ArrayList<>();
+  private final List<String> closes = new ArrayList<>();
   private final TunnelListener listener = new TunnelListener() {
     @Override
     public void upgradeRejected(SocketAddress client, int status, RejectReason reason) {
@@ -47,11 +48,56 @@ class NativeConnectionSlotTest {
     ch.runScheduledPendingTasks();
     assertFalse(ch.isOpen(), "closed at the deadline");
     assertEquals(List.of("408 timeout"), refusals);
-    Status late = slot.admitAcceptedCall();
-    assertEquals(Status.Code.UNAVAILABLE, late.getCode());
-    assertEquals("expected an authenticated call within 2000 ms of the HTTP/2 preface but none came",
-        late.getDescription());
     assertEquals(0, counter.clients());
+  }
+
+  @Test
+  void aConnectionGoneBeforeTheDeadlineIsNotReportedAsTimedOut() {
+    EmbeddedChannel ch = new EmbeddedChannel();
+    started(ch);
+    ch.close();
+    ch.advanceTimeBy(1, TimeUnit.HOURS);
+    ch.runScheduledPendingTasks();
+    assertTrue(refusals.isEmpty(), refusals.toString());
+  }
+
+  /** A call its client sent before it learnt of the close is still served, if a slot is free. */
+  @Test
+  void aCallAcceptedAfterTheDeadlineTakesASlotAndIsServed() {
+    EmbeddedChannel ch = new EmbeddedChannel(new io.netty.channel.ChannelOutboundHandlerAdapter() {
+      @Override
+      public void close(io.netty.channel.ChannelHandlerContext ctx, io.netty.channel.ChannelPromise promise) {
+        closes.add("graceful"); // gRPC's close waits for its streams: the channel stays open
+      }
+    });
+    NativeConnectionSlot slot = started(ch);
+    ch.advanceTimeBy(2000, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertEquals(List.of("graceful"), closes);
+    assertNull(slot.admitAcceptedCall());
+    assertEquals(1, counter.clients());
+    ch.advanceTimeBy(NativeConnectionSlot.GRACE_MILLIS, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertTrue(ch.isOpen(), "not closed under the call being served");
+    ch.finishAndReleaseAll();
+  }
+
+  /** gRPC's graceful close waits for every stream, and a refused call's may stay open: closed regardless after it. */
+  @Test
+  void aConnectionThatGrpcsGracefulCloseWouldKeepIsClosedAfterTheGrace() {
+    EmbeddedChannel ch = new EmbeddedChannel(new io.netty.channel.ChannelOutboundHandlerAdapter() {
+      @Override
+      public void close(io.netty.channel.ChannelHandlerContext ctx, io.netty.channel.ChannelPromise promise) {
+        closes.add("graceful"); // a stream still open: gRPC does not close
+      }
+    });
+    started(ch);
+    ch.advanceTimeBy(2000, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertTrue(ch.isOpen());
+    ch.advanceTimeBy(NativeConnectionSlot.GRACE_MILLIS, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertEquals(List.of("graceful", "graceful"), closes, "no gRPC handler here: the channel's close again");
   }
 
   @Test
@@ -79,6 +125,7 @@ class NativeConnectionSlotTest {
     assertEquals(Status.Code.UNAVAILABLE, refused.getCode());
     assertEquals("too many tunnels open from your address; retry later", refused.getDescription());
     assertEquals(refused, slot.admitAcceptedCall(), "every later call too");
+    ch.runPendingTasks(); // closed on the event loop
     assertFalse(ch.isOpen());
     assertEquals(List.of("503 too_many_tunnels_per_client"), refusals);
     assertEquals(1, counter.clients(), "the holder's slot only");
