@@ -32,8 +32,8 @@ import org.slf4j.LoggerFactory;
  * {@code UNAUTHENTICATED} "the bearer token was revoked" (its handler sees it cancelled; other calls of the same
  * connection go on), and new upgrades and calls with it get 401 ({@code UNAUTHENTICATED}). The change is noticed at
  * the next upgrade or call, or at once with {@link #refresh()}. A new map is hashed by one thread outside the lock:
- * upgrades and calls meanwhile are checked against the tokens before it, and what they admit with a token the new map
- * lacks is ended once its table is in place.
+ * upgrades and calls meanwhile are checked against the tokens before it (so a token it adds is valid once its table is
+ * in place), and what they admit with a token the new map lacks is ended then.
  */
 public final class BearerTokens implements TunnelAuthenticator {
 
@@ -125,7 +125,8 @@ public final class BearerTokens implements TunnelAuthenticator {
    * Thread-safe: a tunnel's close happens on its event loop; a call is ended on the calling thread (grpc-java queues
    * its close on the transport), and its context's cancellation listeners run there, so they must not block.
    *
-   * @return how many tunnels and native calls are being ended
+   * @return how many tunnels and native calls are being ended (not counting those that an upgrade or call checking
+   *     the same new tokens at the same moment ended)
    */
   public int refresh() {
     return revokeIfChanged(true);
@@ -159,30 +160,38 @@ public final class BearerTokens implements TunnelAuthenticator {
   /**
    * Rebuilds the table if the supplier hands out a new map; then closes tunnels whose token no longer admits them.
    * The tokens are hashed outside the lock, so a reload of many tokens holds up no upgrade or call on another event
-   * loop: while one thread hashes a map, the others go on with the table before it ({@code always}: hash it here too,
-   * for {@link #refresh}, which reports what it ended). What was admitted meanwhile with a token the new map lacks is
-   * ended with the rest once the new table is in place.
+   * loop: while one thread hashes a map, the others go on with the table before it (a token the reload adds is not
+   * valid until its table is in place), except before the first table, when each hashes for itself; {@code always}:
+   * hash it here too, for {@link #refresh}. What was admitted meanwhile with a token the new map lacks is ended with
+   * the rest once the new table is in place (by whichever thread installs it).
    */
   private int revokeIfChanged(boolean always) {
     Map<String, String> current;
     long build;
     synchronized (this) {
       current = tokens.get();
-      if (current == hashedFrom || (current == building && !always)) {
+      // Without a table yet (the first requests after a start), each thread hashes for itself rather than refuse
+      // every token while another one hashes.
+      if (current == hashedFrom || (current == building && !always && hashedFrom != null)) {
         return 0;
       }
       building = current;
       build = ++builds;
     }
     Map<String, String> fresh = new HashMap<>();
-    for (Map.Entry<String, String> e : current.entrySet()) {
-      fresh.put(digest(e.getKey()), e.getValue());
+    try {
+      for (Map.Entry<String, String> e : current.entrySet()) {
+        fresh.put(digest(e.getKey()), e.getValue());
+      }
+    } finally {
+      synchronized (this) {
+        if (building == current) {
+          building = null; // also when hashing failed: the next request tries again
+        }
+      }
     }
     Map<String, String> table;
     synchronized (this) {
-      if (building == current) {
-        building = null;
-      }
       if (build < installedBuild || current == hashedFrom) {
         return 0; // a newer map's table, or this one's, is in place already
       }

@@ -97,6 +97,43 @@ class BearerTokensTest {
     }
   }
 
+  /** Before any table (the first requests after a start), a request does not wait for, nor skip, another's hashing. */
+  @Test
+  void theFirstRequestsEachHashTheTokensRatherThanRefuseWhileAnotherHashes() throws Exception {
+    CountDownLatch hashing = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
+    Map<String, String> tokensMap = new java.util.AbstractMap<>() {
+      @Override
+      public java.util.Set<Entry<String, String>> entrySet() {
+        if (first.getAndSet(false)) {
+          hashing.countDown();
+          try {
+            assertTrue(release.await(30, TimeUnit.SECONDS));
+          } catch (InterruptedException e) {
+            throw new AssertionError(e);
+          }
+        }
+        return Map.of("t0k3n-alice", "alice").entrySet();
+      }
+    };
+    BearerTokens starting = BearerTokens.from(() -> tokensMap);
+    ExecutorService other = Executors.newSingleThreadExecutor();
+    try {
+      java.util.concurrent.Future<AuthDecision> held = other.submit(
+          () -> starting.authenticate(request(authorization("Bearer t0k3n-alice"), List.of())));
+      assertTrue(hashing.await(30, TimeUnit.SECONDS));
+      CompletableFuture<AuthDecision> meanwhile = CompletableFuture.supplyAsync(
+          () -> starting.authenticate(request(authorization("Bearer t0k3n-alice"), List.of())));
+      assertEquals("alice", meanwhile.get(30, TimeUnit.SECONDS).principal(), "not refused for want of a table");
+      release.countDown();
+      assertEquals("alice", held.get(30, TimeUnit.SECONDS).principal());
+    } finally {
+      release.countDown();
+      other.shutdownNow();
+    }
+  }
+
   @Test
   void tokenOfferedAsSubprotocolWorksForClientsThatCannotSetHeaders() {
     AuthDecision d = tokens.authenticate(request(new DefaultHttpHeaders(),
