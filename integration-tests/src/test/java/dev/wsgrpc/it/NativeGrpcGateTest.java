@@ -375,7 +375,8 @@ class NativeGrpcGateTest {
    */
   @Test
   void aConnectionWhoseRefusedCallStaysOpenIsStillClosedAfterTheDeadline() throws Exception {
-    jar = TunnelServerJar.start("--port", "0", "--auth-tokens", tokenFile().getPath(), "--handshake-timeout", "2s");
+    // 5 s: the refused call's answer comes before the deadline also on a busy machine.
+    jar = TunnelServerJar.start("--port", "0", "--auth-tokens", tokenFile().getPath(), "--handshake-timeout", "5s");
     jar.awaitUrl();
     Socket socket = closer.add(new Socket("127.0.0.1", jar.port()));
     socket.setSoTimeout(30_000);

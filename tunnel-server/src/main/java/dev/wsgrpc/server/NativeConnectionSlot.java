@@ -92,7 +92,12 @@ final class NativeConnectionSlot {
     if (state == State.ADMITTED) {
       return null;
     }
+    RejectReason toReport = null;
+    Status answer;
     synchronized (this) {
+      if (!channel.isOpen() && state != State.ADMITTED) {
+        state = State.CLOSED;
+      }
       switch (state) {
         case ADMITTED:
           return null;
@@ -106,19 +111,26 @@ final class NativeConnectionSlot {
             }
             return null;
           }
-          state = State.REFUSED;
           refusal = BrowserCalls.statusForHttp(HttpResponseStatus.SERVICE_UNAVAILABLE.code(),
               limit == RejectReason.TOO_MANY_TUNNELS ? "too many tunnels open; retry later"
                   : "too many tunnels open from your address; retry later");
-          listener.upgradeRejected(reported, HttpResponseStatus.SERVICE_UNAVAILABLE.code(), limit);
-          channel.eventLoop().execute(this::close);
-          return refusal;
+          if (state == State.WAITING) {
+            toReport = limit; // an expired connection was reported already, and is closing
+          }
+          state = State.REFUSED;
+          answer = refusal;
+          break;
         case CLOSED:
           return Status.UNAVAILABLE.withDescription("the connection closed before its first call was admitted");
         default:
           return refusal;
       }
     }
+    if (toReport != null) {
+      listener.upgradeRejected(reported, HttpResponseStatus.SERVICE_UNAVAILABLE.code(), toReport);
+      channel.eventLoop().execute(this::close);
+    }
+    return answer;
   }
 
   private void expire() {
@@ -136,8 +148,11 @@ final class NativeConnectionSlot {
   private void close() {
     channel.close(); // gRPC's HTTP/2 handler says GOAWAY first
     ScheduledFuture<?> hard = channel.eventLoop().schedule(() -> {
-      if (state == State.ADMITTED || !channel.isOpen()) {
-        return; // a call admitted meanwhile is served, and gRPC closes the connection after it
+      synchronized (this) {
+        if (state == State.ADMITTED || !channel.isOpen()) {
+          return; // a call admitted meanwhile is served, and gRPC closes the connection after it
+        }
+        state = State.CLOSED; // no call is admitted from now on
       }
       ChannelHandlerContext grpc = grpcContext();
       if (grpc != null) {

@@ -82,6 +82,28 @@ class NativeConnectionSlotTest {
     ch.finishAndReleaseAll();
   }
 
+  /** An expired connection, reported as such, is not reported again when a late call then finds the limit. */
+  @Test
+  void aLateCallThatFindsTheLimitIsRefusedWithoutASecondReport() {
+    EmbeddedChannel holder = new EmbeddedChannel();
+    assertNull(started(holder).admitAcceptedCall());
+    EmbeddedChannel ch = new EmbeddedChannel(new io.netty.channel.ChannelOutboundHandlerAdapter() {
+      @Override
+      public void close(io.netty.channel.ChannelHandlerContext ctx, io.netty.channel.ChannelPromise promise) {
+        closes.add("graceful");
+      }
+    });
+    NativeConnectionSlot slot = started(ch);
+    ch.advanceTimeBy(2000, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    Status refused = slot.admitAcceptedCall();
+    assertEquals("too many tunnels open from your address; retry later", refused.getDescription());
+    ch.runPendingTasks();
+    assertEquals(List.of("408 timeout"), refusals, "one report for one connection");
+    assertEquals(List.of("graceful"), closes, "closing already: not again");
+    holder.close();
+  }
+
   /** gRPC's graceful close waits for every stream, and a refused call's may stay open: closed regardless after it. */
   @Test
   void aConnectionThatGrpcsGracefulCloseWouldKeepIsClosedAfterTheGrace() {
