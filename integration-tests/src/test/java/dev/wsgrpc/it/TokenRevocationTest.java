@@ -317,6 +317,28 @@ class TokenRevocationTest {
     return text.split(java.util.regex.Pattern.quote(part), -1).length - 1;
   }
 
+  /** Relay mode, which reads no call, closes the tunnels of a revoked token with 1008 as the other modes do. */
+  @Test
+  void inRelayModeARevokedTokensTunnelIsClosedWith1008() throws Exception {
+    UpstreamReplicas.JavaReplica replica = new UpstreamReplicas.JavaReplica("java");
+    try {
+      File tokens = new File(Files.createTempDirectory("tokens").toFile(), "tokens.txt");
+      Files.writeString(tokens.toPath(), "alpha-t0ken alice\nbravo-t0ken bob\n");
+      jar = TunnelServerJar.start("--port", "0", "--mode", "relay", "--upstream", replica.address(),
+          "--no-native-grpc", "--auth-tokens", tokens.getPath());
+      String url = jar.awaitUrl();
+      OpenCall<?, ?> alice = OpenCall.echoBidi(channel(url, "alpha-t0ken"));
+      alice.ping();
+      OpenCall<?, ?> bob = OpenCall.echoBidi(channel(url, "bravo-t0ken"));
+      bob.ping();
+      Files.writeString(tokens.toPath(), "bravo-t0ken bob\n");
+      assertClosedWith1008(alice.awaitEnd());
+      bob.ping(); // bob's tunnel, whose token did not change, stays open
+    } finally {
+      replica.close();
+    }
+  }
+
   @Test
   void revokedTokensCloseTheirTunnelsWith1008AndAnEmptiedOrDeletedFileRefusesEveryone() throws Exception {
     File tokens = new File(Files.createTempDirectory("tokens").toFile(), "tokens.txt");
