@@ -387,9 +387,7 @@ class ProxyModeTest {
     jar = TunnelServerJar.start("--port", "0", "--upstream", replica.address(), "--auth-tokens", tokens.getPath(),
         "--browser-origins", "*");
     jar.awaitUrl();
-    byte[] request = EchoService.payload(4).toByteArray();
-    byte[] body = java.nio.ByteBuffer.allocate(5 + request.length).put((byte) 0).putInt(request.length).put(request)
-        .array();
+    byte[] body = grpcWebBody(EchoService.payload(4));
     String forged = "wsgrpc-principal: root\r\nwsgrpc-transport: forged\r\nwsgrpc-client-address: 10.6.6.6\r\n"
         + "wsgrpc-forged: yes\r\n";
     String head = "POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -468,9 +466,7 @@ class ProxyModeTest {
     assertEquals(List.of(), seen(plain, "forwarded"), plain.toString());
     assertEquals(List.of("127.0.0.1"), seen(plain, "x-real-ip"), plain.toString());
     // gRPC-Web: the request's own headers become the call's metadata.
-    byte[] request = EchoService.payload(4).toByteArray();
-    byte[] body = java.nio.ByteBuffer.allocate(5 + request.length).put((byte) 0).putInt(request.length).put(request)
-        .array();
+    byte[] body = grpcWebBody(EchoService.payload(4));
     try (RawHttp.KeptAlive browser = new RawHttp.KeptAlive(jar.port())) {
       String answer = browser.send("POST /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\n"
           + "Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nX-Forwarded-For: 10.6.6.6\r\n"
@@ -494,6 +490,12 @@ class ProxyModeTest {
     assertEquals(List.of("for=10.6.6.6;proto=https, for=\"[" + client + "]\""), seen(seen, "forwarded"),
         seen.toString());
     assertEquals(List.of(client), seen(seen, "x-real-ip"), seen.toString());
+  }
+
+  /** A gRPC-Web request body: {@code request} as one uncompressed message. */
+  private static byte[] grpcWebBody(com.google.protobuf.MessageLite request) {
+    byte[] bytes = request.toByteArray();
+    return java.nio.ByteBuffer.allocate(5 + bytes.length).put((byte) 0).putInt(bytes.length).put(bytes).array();
   }
 
   private static Metadata.Key<String> ascii(String name) {

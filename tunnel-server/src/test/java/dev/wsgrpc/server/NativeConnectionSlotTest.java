@@ -29,6 +29,19 @@ class NativeConnectionSlotTest {
   };
   private final TunnelCounter counter = new TunnelCounter(AccessPolicy.newBuilder().maxTunnelsPerClient(1).build());
 
+  /**
+   * Stands for gRPC's HTTP/2 handler, whose close is graceful: it records the close and keeps the channel open, as a
+   * close waiting for an open stream does.
+   */
+  private io.netty.channel.ChannelHandler gracefulClose() {
+    return new io.netty.channel.ChannelOutboundHandlerAdapter() {
+      @Override
+      public void close(io.netty.channel.ChannelHandlerContext ctx, io.netty.channel.ChannelPromise promise) {
+        closes.add("graceful");
+      }
+    };
+  }
+
   private NativeConnectionSlot started(EmbeddedChannel ch) {
     ch.freezeTime();
     NativeConnectionSlot slot = new NativeConnectionSlot(ch, counter, CLIENT, CLIENT, listener, 2000);
@@ -64,12 +77,7 @@ class NativeConnectionSlotTest {
   /** A call its client sent before it learnt of the close is still served, if a slot is free. */
   @Test
   void aCallAcceptedAfterTheDeadlineTakesASlotAndIsServed() {
-    EmbeddedChannel ch = new EmbeddedChannel(new io.netty.channel.ChannelOutboundHandlerAdapter() {
-      @Override
-      public void close(io.netty.channel.ChannelHandlerContext ctx, io.netty.channel.ChannelPromise promise) {
-        closes.add("graceful"); // gRPC's close waits for its streams: the channel stays open
-      }
-    });
+    EmbeddedChannel ch = new EmbeddedChannel(gracefulClose());
     NativeConnectionSlot slot = started(ch);
     ch.advanceTimeBy(2000, TimeUnit.MILLISECONDS);
     ch.runScheduledPendingTasks();
@@ -87,12 +95,7 @@ class NativeConnectionSlotTest {
   void aLateCallThatFindsTheLimitIsRefusedWithoutASecondReport() {
     EmbeddedChannel holder = new EmbeddedChannel();
     assertNull(started(holder).admitAcceptedCall());
-    EmbeddedChannel ch = new EmbeddedChannel(new io.netty.channel.ChannelOutboundHandlerAdapter() {
-      @Override
-      public void close(io.netty.channel.ChannelHandlerContext ctx, io.netty.channel.ChannelPromise promise) {
-        closes.add("graceful");
-      }
-    });
+    EmbeddedChannel ch = new EmbeddedChannel(gracefulClose());
     NativeConnectionSlot slot = started(ch);
     ch.advanceTimeBy(2000, TimeUnit.MILLISECONDS);
     ch.runScheduledPendingTasks();
@@ -107,12 +110,7 @@ class NativeConnectionSlotTest {
   /** gRPC's graceful close waits for every stream, and a refused call's may stay open: closed regardless after it. */
   @Test
   void aConnectionThatGrpcsGracefulCloseWouldKeepIsClosedAfterTheGrace() {
-    EmbeddedChannel ch = new EmbeddedChannel(new io.netty.channel.ChannelOutboundHandlerAdapter() {
-      @Override
-      public void close(io.netty.channel.ChannelHandlerContext ctx, io.netty.channel.ChannelPromise promise) {
-        closes.add("graceful"); // a stream still open: gRPC does not close
-      }
-    });
+    EmbeddedChannel ch = new EmbeddedChannel(gracefulClose());
     started(ch);
     ch.advanceTimeBy(2000, TimeUnit.MILLISECONDS);
     ch.runScheduledPendingTasks();
