@@ -112,8 +112,7 @@ final class NativeConnectionSlot {
             return null;
           }
           refusal = BrowserCalls.statusForHttp(HttpResponseStatus.SERVICE_UNAVAILABLE.code(),
-              limit == RejectReason.TOO_MANY_TUNNELS ? "too many tunnels open; retry later"
-                  : "too many tunnels open from your address; retry later");
+              TunnelCounter.refusal(limit));
           if (state == State.WAITING) {
             toReport = limit; // an expired connection was reported already, and is closing
           }

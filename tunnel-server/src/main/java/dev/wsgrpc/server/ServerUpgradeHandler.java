@@ -457,8 +457,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (limit != null) {
       logger.debug("Refused a tunnel from {}: {} (limit {})", clientAddress, limit,
           limit == RejectReason.TOO_MANY_TUNNELS ? access.maxTunnels() : access.maxTunnelsPerClient());
-      return new Refusal(HttpResponseStatus.SERVICE_UNAVAILABLE.code(), limit, limit == RejectReason.TOO_MANY_TUNNELS
-          ? "too many tunnels open; retry later" : "too many tunnels open from your address; retry later", 5);
+      return new Refusal(HttpResponseStatus.SERVICE_UNAVAILABLE.code(), limit, TunnelCounter.refusal(limit), 5);
     }
     return null;
   }
@@ -636,8 +635,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
         logger.debug("Refused a gRPC-Web request from {}: {} (limit {})", client, limit,
             access.maxTunnelsPerClient());
         options.listener().upgradeRejected(client, HttpResponseStatus.SERVICE_UNAVAILABLE.code(), limit);
-        return BrowserCalls.statusForHttp(HttpResponseStatus.SERVICE_UNAVAILABLE.code(),
-            "too many tunnels open from your address; retry later");
+        return BrowserCalls.statusForHttp(HttpResponseStatus.SERVICE_UNAVAILABLE.code(), TunnelCounter.refusal(limit));
       }
       clientAddress = client;
     }

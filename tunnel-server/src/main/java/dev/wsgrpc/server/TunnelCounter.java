@@ -45,6 +45,12 @@ final class TunnelCounter {
     this(access.maxTunnels(), access.maxTunnelsPerClient(), access.ipv6ClientPrefix());
   }
 
+  /** What a client refused by {@code limit} ({@link #tryAcquire}, {@link #moveTo}) is told. */
+  static String refusal(RejectReason limit) {
+    return limit == RejectReason.TOO_MANY_TUNNELS ? "too many tunnels open; retry later"
+        : "too many tunnels open from your address; retry later";
+  }
+
   /**
    * Takes a slot for {@code channel}, given back when it closes; returns null, or the limit hit. A null
    * {@code client} (a native connection from a trusted proxy, whose clients are only named call by call) counts in
