@@ -195,20 +195,20 @@ class PublishedArtifactsTest {
     assertTrue(output.contains("consumer: health SERVING over ws://127.0.0.1:"), output);
   }
 
-  /** The one file in {@code dir} named {@code artifact-<version or snapshot stamp><suffix>}. */
   /**
-   * docs/ANDROID.md (Size) promises that the OkHttp client adds under 104 KiB to an app that has gRPC on OkHttp, and
+   * docs/ANDROID.md (Size) promises that the OkHttp client adds under 112 KiB to an app that has gRPC on OkHttp, and
    * the published jar is what an app adds (its dependencies are grpc-okhttp and OkHttp, which that app has).
    */
   @Test
-  void theOkHttpClientJarAnAppAddsStaysUnder104KiB() throws IOException {
+  void theOkHttpClientJarAnAppAddsStaysUnder112KiB() throws IOException {
     String artifact = "tunnel-client-okhttp";
     Path jar = only(repository.resolve(GROUP_PATH).resolve(artifact).resolve(version), artifact, ".jar");
     long size = Files.size(jar);
-    assertTrue(size < 104 * 1024, "expected the " + artifact + " jar under 106,496 bytes (104 KiB, docs/ANDROID.md) "
+    assertTrue(size < 112 * 1024, "expected the " + artifact + " jar under 114,688 bytes (112 KiB, docs/ANDROID.md) "
         + "but it was " + size);
   }
 
+  /** The one file in {@code dir} named {@code artifact-<version or snapshot stamp><suffix>}. */
   private static Path only(Path dir, String artifact, String suffix) throws IOException {
     assertTrue(Files.isDirectory(dir), dir + " was deployed");
     List<Path> matches;

@@ -13,8 +13,9 @@ import javax.net.SocketFactory;
 /**
  * The factory of the plain TCP socket OkHttp opens for one tunnel. Its sockets are ordinary sockets that tell the
  * {@link Tunnel} when they connect and every time OkHttp writes to them, which is how a writer waiting for room in
- * OkHttp's send queue learns that the queue moved (see {@link Tunnel}). For ws, what OkHttp reads from them passes
- * through {@link InboundFrameLimit}, which refuses a message over the limit at its frame header.
+ * OkHttp's send queue learns that the queue moved (see {@link Tunnel}). For ws, what OkHttp reads from them and
+ * writes to them is followed ({@link FollowedPlaintext}: among others, a message over the limit is refused at its
+ * frame header); for wss, the TLS socket above them does that ({@link FollowedTlsSocketFactory}).
  *
  * <p>Without a proxy, a socket dials the address and port grpc-java resolved and handed to the tunnel factory,
  * whatever OkHttp derived from the URL: that is how {@code connectTo} dials another port than the URL's. Through an
@@ -103,10 +104,11 @@ final class SignallingSocketFactory extends SocketFactory {
     private final HttpProxyRoute proxy;
     private OutputStream out;
     private InputStream in;
-    /** For ws, the stream OkHttp reads through, which follows the answer and the frames. */
-    private volatile InboundFrameLimit limit;
-    /** For ws, the Pongs and the Close among what OkHttp writes once connected (not the CONNECT to a proxy). */
-    private final WrittenFrames frames = new WrittenFrames();
+    /**
+     * For ws, what OkHttp reads and writes once connected (not the CONNECT exchange with a proxy); null for wss,
+     * whose plaintext the TLS socket above this one follows.
+     */
+    private final FollowedPlaintext plaintext;
     /** Whether connect() has returned: before, the CONNECT exchange with a proxy reads the plain stream. */
     private volatile boolean connected;
 
@@ -114,6 +116,7 @@ final class SignallingSocketFactory extends SocketFactory {
       this.tunnel = tunnel;
       this.dial = dial;
       this.proxy = proxy;
+      this.plaintext = tunnel.rawSocketIsPlaintext() ? new FollowedPlaintext(tunnel) : null;
     }
 
     @Override
@@ -161,12 +164,7 @@ final class SignallingSocketFactory extends SocketFactory {
       }
       if (in == null) {
         InputStream watched = tunnel.watchSilence(super.getInputStream());
-        if (tunnel.rawSocketIsPlaintext()) {
-          limit = tunnel.limitInbound(watched);
-          in = limit;
-        } else {
-          in = watched;
-        }
+        in = plaintext != null ? plaintext.input(watched) : watched;
       }
       return in;
     }
@@ -182,15 +180,15 @@ final class SignallingSocketFactory extends SocketFactory {
 
           @Override
           public void write(byte[] b, int off, int len) throws IOException {
-            InboundFrameLimit followed = limit;
-            if (followed != null) {
-              followed.checkNoSecondRequest();
+            boolean followed = connected && plaintext != null;
+            if (followed) {
+              plaintext.checkNoSecondRequest();
             }
             super.out.write(b, off, len);
-            if (connected && tunnel.rawSocketIsPlaintext()) {
-              tunnel.onRawWrite(frames.written(b, off, len), frames.closeWritten());
+            if (followed) {
+              plaintext.written(b, off, len);
             } else {
-              tunnel.onRawWrite(0, false);
+              tunnel.onRawWrite(0, false); // TLS records, or the CONNECT request: the writer waiting learns of it
             }
           }
         };

@@ -37,27 +37,28 @@ import okio.ByteString;
  * <p>Lifecycle: connecting ({@link #open} waits for the upgrade), open, ended. The first of these ends it and fixes
  * the {@link TunnelFailure} every later read and write throws: a Close from the server (echoed with the same code;
  * answered with 1007 when its reason is not UTF-8), a failure of the connection or of OkHttp's ping, a frame that
- * breaks RFC 6455 (over ws refused here with close 1002 before OkHttp's reader sees it, {@link InboundFrameLimit};
- * over wss refused by OkHttp's reader, which drops the connection without a Close; told in the Netty client's words
- * either way, {@link TunnelFailure#expectedButWas}), a message this side refuses (close 1003 or 1009), or the
+ * breaks RFC 6455 (refused here with close 1002 before OkHttp's reader sees it, {@link InboundFrameLimit}; only ws
+ * through a SOCKS proxy leaves it to OkHttp's reader, which drops the connection without a Close; told in the Netty
+ * client's words either way, {@link TunnelFailure#expectedButWas}), a message this side refuses (close 1003 or 1009), or the
  * socket closed by grpc-okhttp (close 1000). Bytes already
  * received are still read before the failure is thrown.
  *
  * <p>Back-pressure: {@link WebSocket#send} never blocks and closes the WebSocket when its 16 MiB queue would
  * overflow, and OkHttp has no event for "queue drained". The raw socket OkHttp writes to ({@link
- * SignallingSocketFactory}) signals each write, and a writer waiting for room re-checks {@link
+ * SignallingSocketFactory}), and for wss also the TLS socket above it ({@link FollowedTlsSocketFactory}), signals
+ * each write, and a writer waiting for room re-checks {@link
  * WebSocket#queueSize()} at each signal. No wait is lost: OkHttp's writer takes frames in order and lowers the
  * queue's size right after each frame's last write, so at any signal the queue counts at most the frames not yet
  * written plus the one being written. After the last signal nothing is left but that one frame (at most
- * {@code maxOutboundFramePayload}), and {@link #highWater} holds two frames: the waiting message fits then. Where TLS
- * writes below the Java socket (old Android versions write to the file descriptor), no write is ever signalled; the
- * writer then does not wait, and the queue stays bounded by HTTP/2 flow control (the server's connection window)
- * far below 16 MiB.
+ * {@code maxOutboundFramePayload}), and {@link #highWater} holds two frames: the waiting message fits then. Where no
+ * write is ever signalled (ws through a SOCKS proxy, whose socket OkHttp opens itself), the writer does not wait,
+ * and the queue stays bounded by HTTP/2 flow control (the server's connection window) far below 16 MiB.
  *
  * <p>OkHttp also queues a Pong for every Ping of the server's, without bound and apart from that queue: a server that
- * pings but does not read would grow it with every Ping. Over ws, where the plaintext passes through this side's
- * streams, OkHttp's reader is handed no further Ping while {@value #MAX_OWED_PONGS} Pongs wait to be written
- * ({@link WrittenFrames} counts them as they leave), so such a server is read no faster than it reads.
+ * pings but does not read would grow it with every Ping. Where the plaintext passes through this side's streams
+ * ({@link FollowedPlaintext}: the raw socket's for ws, the TLS socket's for wss; not ws through a SOCKS proxy),
+ * OkHttp's reader is handed no further Ping while {@value #MAX_OWED_PONGS} Pongs wait to be written ({@link
+ * WrittenFrames} counts them as they leave), so such a server is read no faster than it reads.
  *
  * <p>A path gone silent: once open, OkHttp's socket waits at most {@code pingInterval + pingTimeout} in a read (its
  * {@code SO_TIMEOUT}), so a tunnel on which nothing has arrived that long, while OkHttp's reader waits for the server,
@@ -80,7 +81,7 @@ final class Tunnel extends WebSocketListener {
    * Pings of the server's that OkHttp may owe a Pong for (queued, not yet written to the socket) before its reader
    * thread is held at the next Ping: OkHttp queues a Pong for every Ping without bound, so a server that pings but
    * does not read would otherwise grow the client's heap with every Ping. Followed where the connection's plaintext
-   * is (ws), as {@code maxInboundFramePayload} is.
+   * is followed, as {@code maxInboundFramePayload} is.
    */
   static final int MAX_OWED_PONGS = 1024;
 
@@ -101,10 +102,10 @@ final class Tunnel extends WebSocketListener {
   private boolean rawWritesSeen;
   /** How many times a writer waited for room in OkHttp's queue (for tests). */
   private long roomWaits;
-  /** Pings handed to OkHttp's reader, and Pongs written to the socket, where the plaintext is followed (ws). */
+  /** Pings handed to OkHttp's reader, and Pongs written to the socket, where the plaintext is followed. */
   private long pingsRead;
   private long pongsWritten;
-  /** A Close of ours has been written whole to the socket, where the plaintext is followed (ws). */
+  /** A Close of ours has been written whole to the socket, where the plaintext is followed. */
   private boolean closeWritten;
   /** OkHttp failed the WebSocket (its socket is closed): it answers no more Pings. */
   private boolean failedInOkHttp;
@@ -389,7 +390,7 @@ final class Tunnel extends WebSocketListener {
   public void onMessage(WebSocket ws, ByteString bytes) {
     if (bytes.size() > options.settings().maxInboundFramePayload()) {
       // Where the connection's plaintext passes through InboundFrameLimit, this never happens: it refuses the
-      // message at its header. Kept for connections whose plaintext it does not see.
+      // message at its header. Kept for connections whose plaintext it does not see (ws through a SOCKS proxy).
       refuseTooBig(ws);
       return;
     }
@@ -800,8 +801,8 @@ final class Tunnel extends WebSocketListener {
    */
   static final long CLOSE_STALL_MILLIS = 5000;
   /**
-   * Without sight of the socket's writes (through a SOCKS proxy, which OkHttp dials itself, or a TLS socket that
-   * writes its file descriptor itself): how long a close may take in all.
+   * Without sight of the socket's writes (through a SOCKS proxy, which OkHttp dials itself): how long a close may
+   * take in all.
    */
   static final long CLOSE_UNSEEN_MILLIS = 60_000;
   /** How often a closing tunnel is checked. */
@@ -830,8 +831,7 @@ final class Tunnel extends WebSocketListener {
     long since = System.nanoTime();
     Runnable check = () -> {
       long now = System.nanoTime();
-      // Writes are seen where OkHttp writes through the socket's stream: not through a SOCKS proxy, nor through a TLS
-      // socket that writes the file descriptor itself (older Android), where no write was ever seen.
+      // Writes are seen where OkHttp writes through the streams of our sockets: not through a SOCKS proxy.
       long lastWrite = lastRawWriteNanos;
       boolean stalled = rawSocket != null && lastWrite != 0
           ? now - Math.max(since, lastWrite) >= TimeUnit.MILLISECONDS.toNanos(CLOSE_STALL_MILLIS)

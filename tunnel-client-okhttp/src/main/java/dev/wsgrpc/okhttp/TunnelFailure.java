@@ -68,9 +68,9 @@ final class TunnelFailure extends IOException {
   /**
    * The server broke RFC 6455 and OkHttp's reader refused its frame with {@code e}: INTERNAL, as after a close 1002,
    * saying what was expected and what arrived in the Netty client's words ({@link #expectedButWas}), e.g. {@code
-   * "expected a defined opcode but was reserved opcode 0x3 (from wss://host/grpc)"}. OkHttp closes the connection
-   * without a Close of its own, so the text names no close code sent. Over ws {@link InboundFrameLimit} refuses such a
-   * frame first, with close 1002.
+   * "expected a defined opcode but was reserved opcode 0x3 (from ws://host/grpc)"}. OkHttp closes the connection
+   * without a Close of its own, so the text names no close code sent. Where this side sees the plaintext (ws and wss,
+   * not ws through a SOCKS proxy) {@link InboundFrameLimit} refuses such a frame first, with close 1002.
    */
   static TunnelFailure protocolError(String peer, ProtocolException e) {
     return new TunnelFailure(Status.Code.INTERNAL, expectedButWas(e.getMessage()) + " (from " + peer + ")", e);

@@ -229,6 +229,10 @@ final class TunnelSocketFactory extends SocketFactory {
   private OkHttpClient clientFor(final Tunnel tunnel, final InetAddress address, int port) throws IOException {
     ProxyChooser.Choice choice = proxies.choose();
     OkHttpClient.Builder b = base.newBuilder();
+    if (options.isSecure()) {
+      // The TLS factory and trust manager OkHttp chose or was given, the plaintext inside TLS followed as for ws.
+      b.sslSocketFactory(new FollowedTlsSocketFactory(base.sslSocketFactory(), tunnel), base.x509TrustManager());
+    }
     final String host = options.host();
     if (choice != null && choice.proxy.type() == Proxy.Type.HTTP) {
       tunnel.onProxyChosen(choice);

@@ -1,7 +1,7 @@
 package dev.wsgrpc.okhttp;
 
 /**
- * Follows what OkHttp writes on a tunnel's connection in plaintext (ws): counts the Pong frames that have left whole,
+ * Follows the plaintext OkHttp writes on a tunnel's connection (inside TLS for wss): counts the Pong frames that have left whole,
  * and notes when a Close has (see {@link Tunnel#awaitCloseWritten}). It follows the upgrade request's head (up to its
  * empty line), then the client's masked frames (RFC 6455 section 5.2: 2 bytes, a 16- or 64-bit length when the 7-bit
  * one says so, a 4-byte mask key, the payload). Frames may be cut anywhere by the writes, and a write may hold

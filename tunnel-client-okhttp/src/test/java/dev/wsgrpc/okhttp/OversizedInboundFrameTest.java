@@ -17,11 +17,14 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A server announcing a message over {@code maxInboundFramePayload} is refused at the frame's header: the call fails
  * RESOURCE_EXHAUSTED at once and the server reads Close 1009, however large the announced payload. Before, OkHttp
- * read the whole message into memory first (the call waited for 2^40 bytes, or the JVM ran out of memory).
+ * read the whole message into memory first (the call waited for 2^40 bytes, or the JVM ran out of memory); over wss
+ * it still did until the plaintext inside TLS was followed.
  */
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 class OversizedInboundFrameTest {
@@ -38,23 +41,26 @@ class OversizedInboundFrameTest {
     }
   }
 
-  @Test
-  void aMessageAnnouncedOverTheLimitFailsTheCallAtOnceAndTheServerReadsClose1009() throws Exception {
+  @ParameterizedTest(name = "tls: {0}")
+  @ValueSource(booleans = {false, true})
+  void aMessageAnnouncedOverTheLimitFailsTheCallAtOnceAndTheServerReadsClose1009(boolean tls) throws Exception {
     byte[] header = binaryHeader(HUGE);
-    checkRefused(header, header.length);
+    checkRefused(tls, header, header.length);
   }
 
-  @Test
-  void aHeaderSplitAcrossTwoWritesIsRefusedAsWell() throws Exception {
+  @ParameterizedTest(name = "tls: {0}")
+  @ValueSource(booleans = {false, true})
+  void aHeaderSplitAcrossTwoWritesIsRefusedAsWell(boolean tls) throws Exception {
     byte[] header = binaryHeader(HUGE);
-    checkRefused(header, 3);
+    checkRefused(tls, header, 3);
   }
 
-  @Test
-  void aSixteenBitLengthJustOverAFourKibLimitIsRefused() throws Exception {
+  @ParameterizedTest(name = "tls: {0}")
+  @ValueSource(booleans = {false, true})
+  void aSixteenBitLengthJustOverAFourKibLimitIsRefused(boolean tls) throws Exception {
     CompletableFuture<String> close = new CompletableFuture<>();
-    String url = serve(binaryHeader(4097), 4, close);
-    Status status = callFails(OkHttpWebSocketOptions.newBuilder(url)
+    String url = serve(tls, binaryHeader(4097), 4, close);
+    Status status = callFails(TestTls.options(url)
         .settings(TunnelSettings.newBuilder().maxInboundFramePayload(4096).build()).build());
     assertEquals("Max frame length of 4096 has been exceeded. (from " + url + "; sent close 1009 (Message Too Big))",
         status.getDescription());
@@ -102,11 +108,11 @@ class OversizedInboundFrameTest {
     assertEquals("1009 Max frame length of 1048576 has been exceeded.", close.get(10, TimeUnit.SECONDS));
   }
 
-  private void checkRefused(byte[] header, int firstWrite) throws Exception {
+  private void checkRefused(boolean tls, byte[] header, int firstWrite) throws Exception {
     CompletableFuture<String> close = new CompletableFuture<>();
-    String url = serve(header, firstWrite, close);
+    String url = serve(tls, header, firstWrite, close);
     long start = System.nanoTime();
-    Status status = callFails(OkHttpWebSocketOptions.newBuilder(url).build());
+    Status status = callFails(TestTls.options(url).build());
     long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     assertEquals("Max frame length of 1048576 has been exceeded. (from " + url
         + "; sent close 1009 (Message Too Big))", status.getDescription());
@@ -145,11 +151,12 @@ class OversizedInboundFrameTest {
    * writes {@code header} in two writes (the first of {@code firstWrite} bytes) and 100 bytes of payload, and
    * completes {@code close} with the code and reason of the first Close the client sends.
    */
-  private String serve(byte[] header, int firstWrite, CompletableFuture<String> close) throws IOException {
-    ScriptedHttpServer server = ScriptedHttpServer.afterTheCallStarts(
+  private String serve(boolean tls, byte[] header, int firstWrite, CompletableFuture<String> close)
+      throws IOException {
+    ScriptedHttpServer server = ScriptedHttpServer.afterTheCallStarts(TestTls.server(tls), "",
         Arrays.copyOf(header, header.length + 100), firstWrite, close);
     toClose.add(server);
     toClose.add(() -> close.complete("none"));
-    return "ws://127.0.0.1:" + server.port() + "/grpc";
+    return server.url();
   }
 }

@@ -14,6 +14,7 @@ import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Function;
+import javax.net.ssl.SSLContext;
 
 /**
  * A loopback server that reads one HTTP request head per connection and hands it to a {@link Script}; the
@@ -28,11 +29,23 @@ final class ScriptedHttpServer implements AutoCloseable {
   }
 
   private final ServerSocket listener;
+  private final boolean tls;
   private final Script script;
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
 
   ScriptedHttpServer(Script script) throws IOException {
-    this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    this(null, script);
+  }
+
+  /**
+   * Over TLS with {@code tls}'s server sockets (the script reads and writes plaintext), or plain when null. A TLS
+   * server's certificate is {@link TestTls#CERTIFICATES}' (for {@code localhost}).
+   */
+  ScriptedHttpServer(SSLContext tls, Script script) throws IOException {
+    InetAddress loopback = InetAddress.getLoopbackAddress();
+    this.listener = tls == null ? new ServerSocket(0, 50, loopback)
+        : tls.getServerSocketFactory().createServerSocket(0, 50, loopback);
+    this.tls = tls != null;
     this.script = script;
     Thread t = new Thread(this::acceptLoop, "scripted-http");
     t.setDaemon(true);
@@ -73,7 +86,19 @@ final class ScriptedHttpServer implements AutoCloseable {
   /** As {@link #afterTheCallStarts(byte[], int, CompletableFuture)}, with {@code interim} (1xx answers) before the 101. */
   static ScriptedHttpServer afterTheCallStarts(String interim, byte[] bytes, int firstWrite,
       CompletableFuture<String> close) throws IOException {
-    return new ScriptedHttpServer((Socket s, String head) -> {
+    return afterTheCallStarts(null, interim, bytes, firstWrite, close);
+  }
+
+  /** As {@link #afterTheCallStarts(String, byte[], int, CompletableFuture)}, over TLS with {@code tls} if not null. */
+  static ScriptedHttpServer afterTheCallStarts(SSLContext tls, String interim, byte[] bytes, int firstWrite,
+      CompletableFuture<String> close) throws IOException {
+    return new ScriptedHttpServer(tls, afterTheCallStartsScript(interim, bytes, firstWrite, close));
+  }
+
+  /** The script of {@link #afterTheCallStarts(SSLContext, String, byte[], int, CompletableFuture)}. */
+  static Script afterTheCallStartsScript(String interim, byte[] bytes, int firstWrite,
+      CompletableFuture<String> close) {
+    return (Socket s, String head) -> {
       s.setTcpNoDelay(true);
       OutputStream out = s.getOutputStream();
       out.write((interim + "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -99,7 +124,7 @@ final class ScriptedHttpServer implements AutoCloseable {
       } catch (IOException e) {
         close.complete("EOF before a Close");
       }
-    });
+    };
   }
 
   /** Reads the client's binary messages until its HTTP/2 bytes (after the 24-byte preface) hold a HEADERS frame. */
@@ -155,6 +180,11 @@ final class ScriptedHttpServer implements AutoCloseable {
 
   int port() {
     return listener.getLocalPort();
+  }
+
+  /** The tunnel URL of this server: {@code ws://127.0.0.1:port/grpc}, or {@code wss://localhost:port/grpc}. */
+  String url() {
+    return (tls ? "wss://localhost:" : "ws://127.0.0.1:") + port() + "/grpc";
   }
 
   private void acceptLoop() {

@@ -24,7 +24,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * what arrived, in the Netty client's words for the same frame (grpc-okhttp's call got OkHttp's own text, such as
  * "Unknown opcode: 3"), and the server reads Close 1002 with that text: OkHttp's reader, which refuses these frames
  * itself, dropped the connection without a Close (the server read EOF before a Close); the client now refuses them
- * first, at the frame header (a Close's code once the Close is whole), and hands OkHttp a Close. A Close whose reason
+ * first, at the frame header (a Close's code once the Close is whole), and hands OkHttp a Close; over wss as over ws
+ * (over wss OkHttp's reader saw these frames first until the plaintext inside TLS was followed). A Close whose reason
  * is not UTF-8 is answered with Close 1007 (it was echoed and its reason passed on as text), a text frame with Close
  * 1003.
  */
@@ -89,16 +90,24 @@ class ServerFrameViolationsTest {
             "expected binary frames but was a text frame", "1003 expected binary frames but was a text frame"));
   }
 
-  @ParameterizedTest(name = "{0}")
-  @MethodSource("violations")
-  void theCallFailsSayingWhatWasExpectedAndWhatArrived(String rule, byte[] frames, String problem,
+  /** Each violation over ws and over wss, whose plaintext is followed inside TLS. */
+  static Stream<Arguments> violationsOverWsAndWss() {
+    return violations().flatMap(a -> Stream.of(false, true).map(tls -> {
+      Object[] rule = a.get();
+      return Arguments.of(tls ? "wss" : "ws", rule[0], rule[1], rule[2], rule[3]);
+    }));
+  }
+
+  @ParameterizedTest(name = "{1} ({0})")
+  @MethodSource("violationsOverWsAndWss")
+  void theCallFailsSayingWhatWasExpectedAndWhatArrived(String scheme, String rule, byte[] frames, String problem,
       String closeSent) throws Exception {
     String serverRead = closeSent.equals(REFUSED_1002) ? "1002 " + problem : closeSent;
     CompletableFuture<String> close = new CompletableFuture<>();
-    try (ScriptedHttpServer server = ScriptedHttpServer.afterTheCallStarts(frames, frames.length, close)) {
-      String url = "ws://127.0.0.1:" + server.port() + "/grpc";
-      ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(OkHttpWebSocketOptions.newBuilder(url)
-          .build()).build();
+    try (ScriptedHttpServer server = ScriptedHttpServer.afterTheCallStarts(TestTls.server(scheme.equals("wss")), "",
+        frames, frames.length, close)) {
+      String url = server.url();
+      ManagedChannel channel = OkHttpWebSocketChannels.newChannelBuilder(TestTls.options(url).build()).build();
       try {
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
             .withDeadlineAfter(30, TimeUnit.SECONDS).unary(TestEcho.payload(1)));

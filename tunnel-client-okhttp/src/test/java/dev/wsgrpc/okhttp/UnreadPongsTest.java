@@ -19,13 +19,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A server that pings but does not read the Pongs: OkHttp queues a Pong for every Ping, without bound, so the client
  * reads no further than {@link Tunnel#MAX_OWED_PONGS} Pings past what its socket has taken. Before, it read every
- * Ping (48 MiB of them grew the client's heap by 67 MiB) and whatever followed.
+ * Ping (48 MiB of them grew the client's heap by 67 MiB) and whatever followed; over wss it still did until the
+ * plaintext inside TLS was followed. Over ws and over wss.
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class UnreadPongsTest {
@@ -49,10 +51,11 @@ class UnreadPongsTest {
     closer.close();
   }
 
-  @Test
-  void aServerThatPingsButReadsNothingIsReadNoFurtherThanThePongsItTakes() throws Exception {
+  @ParameterizedTest(name = "tls: {0}")
+  @ValueSource(booleans = {false, true})
+  void aServerThatPingsButReadsNothingIsReadNoFurtherThanThePongsItTakes(boolean tls) throws Exception {
     AtomicLong pingsSent = new AtomicLong();
-    Status status = callAgainst(PINGS, false, pingsSent, 10);
+    Status status = callAgainst(tls, PINGS, false, pingsSent, 10);
 
     // The client's reader waits at a Ping while its Pongs are not taken: the server's Close is never read.
     assertEquals(Status.Code.DEADLINE_EXCEEDED, status.getCode(), status.toString());
@@ -75,10 +78,11 @@ class UnreadPongsTest {
     assertTrue(millis >= Tunnel.CLOSE_STALL_MILLIS - 100, "cut after " + millis + " ms");
   }
 
-  @Test
-  void aServerThatTakesThePongsHasEveryPingRead() throws Exception {
+  @ParameterizedTest(name = "tls: {0}")
+  @ValueSource(booleans = {false, true})
+  void aServerThatTakesThePongsHasEveryPingRead(boolean tls) throws Exception {
     AtomicLong pingsSent = new AtomicLong();
-    Status status = callAgainst(100_000, true, pingsSent, 60);
+    Status status = callAgainst(tls, 100_000, true, pingsSent, 60);
 
     // Every Ping was read and answered, then the Close that follows them ended the call.
     assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
@@ -89,11 +93,11 @@ class UnreadPongsTest {
   /**
    * Runs a unary call (with a deadline of {@code deadlineSeconds}) against a server that answers the upgrade and
    * HTTP/2 SETTINGS, then sends {@code pings} Pings of 125 bytes and Close 1000, reading what the client sends only
-   * when {@code readPongs}; returns the call's status.
+   * when {@code readPongs}, over TLS when {@code tls}; returns the call's status.
    */
-  private Status callAgainst(int pings, boolean readPongs, AtomicLong pingsSent, int deadlineSeconds)
+  private Status callAgainst(boolean tls, int pings, boolean readPongs, AtomicLong pingsSent, int deadlineSeconds)
       throws IOException {
-    ScriptedHttpServer server = new ScriptedHttpServer((Socket s, String head) -> {
+    ScriptedHttpServer server = new ScriptedHttpServer(TestTls.server(tls), (Socket s, String head) -> {
       Thread reader = new Thread(() -> discardAll(s), "pong-reader");
       reader.setDaemon(true);
       if (readPongs) {
@@ -129,9 +133,8 @@ class UnreadPongsTest {
       }
     });
     closer.add(server);
-    String url = "ws://127.0.0.1:" + server.port() + "/grpc";
     channel = closer.add(
-        OkHttpWebSocketChannels.newChannelBuilder(OkHttpWebSocketOptions.newBuilder(url).build()).build());
+        OkHttpWebSocketChannels.newChannelBuilder(TestTls.options(server.url()).build()).build());
     return assertThrows(StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
         .withDeadlineAfter(deadlineSeconds, TimeUnit.SECONDS).unary(TestEcho.payload(1))).getStatus();
   }

@@ -111,6 +111,17 @@ public final class TestCertificates {
     }
   }
 
+  /** A JDK server TLS context with the server certificate: for plain server sockets. */
+  public SSLContext jdkServerContext() {
+    try {
+      SSLContext context = SSLContext.getInstance("TLS");
+      context.init(server.toKeyManagerFactory().getKeyManagers(), null, null);
+      return context;
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("cannot serve " + serverCertPem() + ": " + e, e);
+    }
+  }
+
   /** PEM of the server certificate. */
   public File serverCertPem() {
     return dir.resolve("server.pem").toFile();

@@ -1,0 +1,395 @@
+package dev.wsgrpc.okhttp;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.net.SocketAddress;
+import java.net.SocketException;
+import java.nio.channels.SocketChannel;
+import javax.net.ssl.HandshakeCompletedListener;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSession;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.SSLSocketFactory;
+
+/**
+ * The TLS socket factory of one wss tunnel's OkHttp client: the TLS sockets its delegate (OkHttp's own, or the one
+ * given in {@link ClientTls}) makes are handed to OkHttp inside a socket that passes every call on, except that what
+ * OkHttp reads and writes inside TLS is followed as the raw socket's bytes are for ws ({@link FollowedPlaintext}):
+ * the frame limit at each frame's header, Close 1002 for a frame that breaks RFC 6455, the bound on owed Pongs.
+ *
+ * <p>The TLS socket is the delegate's, made with the host name (its SNI, as JSSE and Conscrypt send it from the
+ * name given here), so trust, hostname verification, certificate pinning and session resumption stay OkHttp's and
+ * the delegate's. What a platform adapter of OkHttp's would set on a socket it recognises (on Android, session
+ * tickets through Conscrypt's own API) is not set on the wrapper; ALPN goes through {@link #setSSLParameters}.
+ */
+final class FollowedTlsSocketFactory extends SSLSocketFactory {
+
+  private final SSLSocketFactory delegate;
+  private final Tunnel tunnel;
+
+  FollowedTlsSocketFactory(SSLSocketFactory delegate, Tunnel tunnel) {
+    this.delegate = delegate;
+    this.tunnel = tunnel;
+  }
+
+  @Override
+  public Socket createSocket(Socket s, String host, int port, boolean autoClose) throws IOException {
+    return new FollowedTlsSocket((SSLSocket) delegate.createSocket(s, host, port, autoClose),
+        new FollowedPlaintext(tunnel));
+  }
+
+  @Override
+  public Socket createSocket() throws SocketException {
+    throw new SocketException("a tunnel's TLS socket is layered over its TCP socket");
+  }
+
+  @Override
+  public Socket createSocket(String host, int port) throws SocketException {
+    return createSocket();
+  }
+
+  @Override
+  public Socket createSocket(String host, int port, InetAddress localHost, int localPort) throws SocketException {
+    return createSocket();
+  }
+
+  @Override
+  public Socket createSocket(InetAddress host, int port) throws SocketException {
+    return createSocket();
+  }
+
+  @Override
+  public Socket createSocket(InetAddress address, int port, InetAddress localAddress, int localPort)
+      throws SocketException {
+    return createSocket();
+  }
+
+  @Override
+  public String[] getDefaultCipherSuites() {
+    return delegate.getDefaultCipherSuites();
+  }
+
+  @Override
+  public String[] getSupportedCipherSuites() {
+    return delegate.getSupportedCipherSuites();
+  }
+
+  /** A TLS socket that passes every call to {@code tls}, its plaintext streams through a {@link FollowedPlaintext}. */
+  private static final class FollowedTlsSocket extends SSLSocket {
+    private final SSLSocket tls;
+    private final FollowedPlaintext plaintext;
+    private InputStream in;
+    private OutputStream out;
+
+    FollowedTlsSocket(SSLSocket tls, FollowedPlaintext plaintext) {
+      this.tls = tls;
+      this.plaintext = plaintext;
+    }
+
+    @Override
+    public synchronized InputStream getInputStream() throws IOException {
+      if (in == null) {
+        in = plaintext.input(tls.getInputStream());
+      }
+      return in;
+    }
+
+    @Override
+    public synchronized OutputStream getOutputStream() throws IOException {
+      if (out == null) {
+        out = plaintext.output(tls.getOutputStream());
+      }
+      return out;
+    }
+
+    // ---- everything else is the TLS socket's ----
+
+    @Override
+    public void startHandshake() throws IOException {
+      tls.startHandshake();
+    }
+
+    @Override
+    public SSLSession getSession() {
+      return tls.getSession();
+    }
+
+    @Override
+    public SSLParameters getSSLParameters() {
+      return tls.getSSLParameters();
+    }
+
+    @Override
+    public void setSSLParameters(SSLParameters params) {
+      tls.setSSLParameters(params);
+    }
+
+    @Override
+    public String[] getSupportedCipherSuites() {
+      return tls.getSupportedCipherSuites();
+    }
+
+    @Override
+    public String[] getEnabledCipherSuites() {
+      return tls.getEnabledCipherSuites();
+    }
+
+    @Override
+    public void setEnabledCipherSuites(String[] suites) {
+      tls.setEnabledCipherSuites(suites);
+    }
+
+    @Override
+    public String[] getSupportedProtocols() {
+      return tls.getSupportedProtocols();
+    }
+
+    @Override
+    public String[] getEnabledProtocols() {
+      return tls.getEnabledProtocols();
+    }
+
+    @Override
+    public void setEnabledProtocols(String[] protocols) {
+      tls.setEnabledProtocols(protocols);
+    }
+
+    @Override
+    public void addHandshakeCompletedListener(HandshakeCompletedListener listener) {
+      tls.addHandshakeCompletedListener(listener);
+    }
+
+    @Override
+    public void removeHandshakeCompletedListener(HandshakeCompletedListener listener) {
+      tls.removeHandshakeCompletedListener(listener);
+    }
+
+    @Override
+    public void setUseClientMode(boolean mode) {
+      tls.setUseClientMode(mode);
+    }
+
+    @Override
+    public boolean getUseClientMode() {
+      return tls.getUseClientMode();
+    }
+
+    @Override
+    public void setNeedClientAuth(boolean need) {
+      tls.setNeedClientAuth(need);
+    }
+
+    @Override
+    public boolean getNeedClientAuth() {
+      return tls.getNeedClientAuth();
+    }
+
+    @Override
+    public void setWantClientAuth(boolean want) {
+      tls.setWantClientAuth(want);
+    }
+
+    @Override
+    public boolean getWantClientAuth() {
+      return tls.getWantClientAuth();
+    }
+
+    @Override
+    public void setEnableSessionCreation(boolean flag) {
+      tls.setEnableSessionCreation(flag);
+    }
+
+    @Override
+    public boolean getEnableSessionCreation() {
+      return tls.getEnableSessionCreation();
+    }
+
+    @Override
+    public void connect(SocketAddress endpoint, int timeout) throws IOException {
+      tls.connect(endpoint, timeout);
+    }
+
+    @Override
+    public void bind(SocketAddress bindpoint) throws IOException {
+      tls.bind(bindpoint);
+    }
+
+    @Override
+    public InetAddress getInetAddress() {
+      return tls.getInetAddress();
+    }
+
+    @Override
+    public InetAddress getLocalAddress() {
+      return tls.getLocalAddress();
+    }
+
+    @Override
+    public int getPort() {
+      return tls.getPort();
+    }
+
+    @Override
+    public int getLocalPort() {
+      return tls.getLocalPort();
+    }
+
+    @Override
+    public SocketAddress getRemoteSocketAddress() {
+      return tls.getRemoteSocketAddress();
+    }
+
+    @Override
+    public SocketAddress getLocalSocketAddress() {
+      return tls.getLocalSocketAddress();
+    }
+
+    @Override
+    public SocketChannel getChannel() {
+      return tls.getChannel();
+    }
+
+    @Override
+    public void setTcpNoDelay(boolean on) throws SocketException {
+      tls.setTcpNoDelay(on);
+    }
+
+    @Override
+    public boolean getTcpNoDelay() throws SocketException {
+      return tls.getTcpNoDelay();
+    }
+
+    @Override
+    public void setSoLinger(boolean on, int linger) throws SocketException {
+      tls.setSoLinger(on, linger);
+    }
+
+    @Override
+    public int getSoLinger() throws SocketException {
+      return tls.getSoLinger();
+    }
+
+    @Override
+    public void sendUrgentData(int data) throws IOException {
+      tls.sendUrgentData(data);
+    }
+
+    @Override
+    public void setOOBInline(boolean on) throws SocketException {
+      tls.setOOBInline(on);
+    }
+
+    @Override
+    public boolean getOOBInline() throws SocketException {
+      return tls.getOOBInline();
+    }
+
+    @Override
+    public void setSoTimeout(int timeout) throws SocketException {
+      tls.setSoTimeout(timeout);
+    }
+
+    @Override
+    public int getSoTimeout() throws SocketException {
+      return tls.getSoTimeout();
+    }
+
+    @Override
+    public void setSendBufferSize(int size) throws SocketException {
+      tls.setSendBufferSize(size);
+    }
+
+    @Override
+    public int getSendBufferSize() throws SocketException {
+      return tls.getSendBufferSize();
+    }
+
+    @Override
+    public void setReceiveBufferSize(int size) throws SocketException {
+      tls.setReceiveBufferSize(size);
+    }
+
+    @Override
+    public int getReceiveBufferSize() throws SocketException {
+      return tls.getReceiveBufferSize();
+    }
+
+    @Override
+    public void setKeepAlive(boolean on) throws SocketException {
+      tls.setKeepAlive(on);
+    }
+
+    @Override
+    public boolean getKeepAlive() throws SocketException {
+      return tls.getKeepAlive();
+    }
+
+    @Override
+    public void setTrafficClass(int tc) throws SocketException {
+      tls.setTrafficClass(tc);
+    }
+
+    @Override
+    public int getTrafficClass() throws SocketException {
+      return tls.getTrafficClass();
+    }
+
+    @Override
+    public void setReuseAddress(boolean on) throws SocketException {
+      tls.setReuseAddress(on);
+    }
+
+    @Override
+    public boolean getReuseAddress() throws SocketException {
+      return tls.getReuseAddress();
+    }
+
+    @Override
+    public void close() throws IOException {
+      tls.close();
+    }
+
+    @Override
+    public void shutdownInput() throws IOException {
+      tls.shutdownInput();
+    }
+
+    @Override
+    public void shutdownOutput() throws IOException {
+      tls.shutdownOutput();
+    }
+
+    @Override
+    public boolean isConnected() {
+      return tls.isConnected();
+    }
+
+    @Override
+    public boolean isBound() {
+      return tls.isBound();
+    }
+
+    @Override
+    public boolean isClosed() {
+      return tls.isClosed();
+    }
+
+    @Override
+    public boolean isInputShutdown() {
+      return tls.isInputShutdown();
+    }
+
+    @Override
+    public boolean isOutputShutdown() {
+      return tls.isOutputShutdown();
+    }
+
+    @Override
+    public String toString() {
+      return tls.toString();
+    }
+  }
+}
