@@ -8,11 +8,14 @@ import java.net.Socket;
 import java.net.SocketAddress;
 import java.net.SocketException;
 import java.nio.channels.SocketChannel;
+import java.util.Collections;
 import javax.net.ssl.HandshakeCompletedListener;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSession;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.SSLSocketFactory;
+import okhttp3.Protocol;
+import okhttp3.internal.platform.Platform;
 
 /**
  * The TLS socket factory of one wss tunnel's OkHttp client: the TLS sockets its delegate (OkHttp's own, or the one
@@ -20,25 +23,50 @@ import javax.net.ssl.SSLSocketFactory;
  * OkHttp reads and writes inside TLS is followed as the raw socket's bytes are for ws ({@link FollowedPlaintext}):
  * the frame limit at each frame's header, Close 1002 for a frame that breaks RFC 6455, the bound on owed Pongs.
  *
- * <p>The TLS socket is the delegate's, made with the host name (its SNI, as JSSE and Conscrypt send it from the
- * name given here), so trust, hostname verification, certificate pinning and session resumption stay OkHttp's and
- * the delegate's. What a platform adapter of OkHttp's would set on a socket it recognises (on Android, session
- * tickets through Conscrypt's own API) is not set on the wrapper; ALPN goes through {@link #setSSLParameters}.
+ * <p>The TLS socket is the delegate's, made with the URL's host, so trust, hostname verification, certificate pinning
+ * and session resumption stay OkHttp's and the delegate's. Before it is wrapped, OkHttp's platform code configures it
+ * as it would the bare socket ({@link Extensions#PLATFORM}): OkHttp's Android code recognises only the platform's own
+ * socket classes, and on Android 5 it is what sends the SNI (Conscrypt there sends none unless its {@code setHostname}
+ * is called), as well as session tickets and the ALPN offer on every version. OkHttp's later call on the wrapper
+ * finds no socket it knows on Android, and repeats the same ALPN offer on the JVM.
+ *
+ * <p>Methods of {@link Socket} added after Java 8 ({@code setOption}, {@code getOption}, {@code supportedOptions})
+ * are not passed on: neither OkHttp nor this module calls them on this socket.
  */
 final class FollowedTlsSocketFactory extends SSLSocketFactory {
 
+  /** Sets on a TLS socket what OkHttp's platform code sets before the handshake (SNI, session tickets, ALPN). */
+  interface Extensions {
+    /** OkHttp's own, offering HTTP/1.1 alone, as OkHttp does for a WebSocket. */
+    Extensions PLATFORM = new Extensions() {
+      @Override
+      public void configure(SSLSocket socket, String host) {
+        Platform.get().configureTlsExtensions(socket, host, Collections.singletonList(Protocol.HTTP_1_1));
+      }
+    };
+
+    void configure(SSLSocket socket, String host);
+  }
+
   private final SSLSocketFactory delegate;
   private final Tunnel tunnel;
+  private final Extensions extensions;
 
   FollowedTlsSocketFactory(SSLSocketFactory delegate, Tunnel tunnel) {
+    this(delegate, tunnel, Extensions.PLATFORM);
+  }
+
+  FollowedTlsSocketFactory(SSLSocketFactory delegate, Tunnel tunnel, Extensions extensions) {
     this.delegate = delegate;
     this.tunnel = tunnel;
+    this.extensions = extensions;
   }
 
   @Override
   public Socket createSocket(Socket s, String host, int port, boolean autoClose) throws IOException {
-    return new FollowedTlsSocket((SSLSocket) delegate.createSocket(s, host, port, autoClose),
-        new FollowedPlaintext(tunnel));
+    SSLSocket tls = (SSLSocket) delegate.createSocket(s, host, port, autoClose);
+    extensions.configure(tls, host);
+    return new FollowedTlsSocket(tls, new FollowedPlaintext(tunnel));
   }
 
   @Override

@@ -187,8 +187,10 @@ final class SignallingSocketFactory extends SocketFactory {
             super.out.write(b, off, len);
             if (followed) {
               plaintext.written(b, off, len);
+            } else if (plaintext == null) {
+              tunnel.onRawProgress(); // wss: TLS records (the TLS socket signals what it was asked to write)
             } else {
-              tunnel.onRawWrite(0, false); // TLS records, or the CONNECT request: the writer waiting learns of it
+              tunnel.onRawWrite(0, false); // ws: the CONNECT request
             }
           }
         };

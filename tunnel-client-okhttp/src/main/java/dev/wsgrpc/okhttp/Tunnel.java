@@ -578,6 +578,14 @@ final class Tunnel extends WebSocketListener {
   }
 
   /**
+   * OkHttp's TLS socket wrote records to the raw socket (wss): progress for the close watch and the silence watch,
+   * without a signal, which the TLS socket above gives for the plaintext it was asked to write ({@link #onRawWrite}).
+   */
+  void onRawProgress() {
+    lastRawWriteNanos = System.nanoTime();
+  }
+
+  /**
    * A Ping of the server's is about to be handed to OkHttp's reader: true when it may be (counted as owing a Pong),
    * false while {@value #MAX_OWED_PONGS} Pongs are owed ({@link #awaitPongsWritten} then waits). Once OkHttp has failed
    * the WebSocket it answers no more Pings, and every one may pass; a tunnel that is closing (closed here, or a Close
@@ -831,9 +839,10 @@ final class Tunnel extends WebSocketListener {
     long since = System.nanoTime();
     Runnable check = () -> {
       long now = System.nanoTime();
-      // Writes are seen where OkHttp writes through the streams of our sockets: not through a SOCKS proxy.
+      // Writes are seen where OkHttp writes through the streams of our sockets: not through a SOCKS proxy over ws
+      // (over wss the TLS socket's are still ours).
       long lastWrite = lastRawWriteNanos;
-      boolean stalled = rawSocket != null && lastWrite != 0
+      boolean stalled = lastWrite != 0
           ? now - Math.max(since, lastWrite) >= TimeUnit.MILLISECONDS.toNanos(CLOSE_STALL_MILLIS)
           : now - since >= TimeUnit.MILLISECONDS.toNanos(CLOSE_UNSEEN_MILLIS);
       if (terminated || stalled) {

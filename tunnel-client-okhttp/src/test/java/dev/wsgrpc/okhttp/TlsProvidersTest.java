@@ -78,7 +78,9 @@ class TlsProvidersTest {
     X509TrustManager trust = (X509TrustManager) trustFactory.getTrustManagers()[0];
     SSLContext conscrypt = SSLContext.getInstance("TLS", provider);
     conscrypt.init(null, new TrustManager[] {trust}, null);
-    assertTrue(Conscrypt.isConscrypt((SSLSocket) conscrypt.getSocketFactory().createSocket()));
+    try (SSLSocket socket = (SSLSocket) conscrypt.getSocketFactory().createSocket()) {
+      assertTrue(Conscrypt.isConscrypt(socket));
+    }
     return Stream.of(
         Arguments.of("JDK", ClientTls.trusting(CERTIFICATES.caPem())),
         Arguments.of("Conscrypt", ClientTls.of(conscrypt.getSocketFactory(), trust)));
