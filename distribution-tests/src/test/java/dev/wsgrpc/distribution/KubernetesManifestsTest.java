@@ -21,6 +21,9 @@ import io.fabric8.kubernetes.api.model.gatewayapi.v1.HTTPRoute;
 import io.fabric8.kubernetes.api.model.gatewayapi.v1.HTTPRouteRule;
 import io.fabric8.kubernetes.api.model.networking.v1.HTTPIngressPath;
 import io.fabric8.kubernetes.api.model.networking.v1.Ingress;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyIngressRule;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPort;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -46,6 +49,7 @@ class KubernetesManifestsTest {
   private static Service service;
   private static Ingress ingress;
   private static HTTPRoute route;
+  private static NetworkPolicy policy;
   private static CommandLine.Model.CommandSpec effective;
 
   @BeforeAll
@@ -55,6 +59,7 @@ class KubernetesManifestsTest {
     service = YAML.readValue(dir.resolve("service.yaml").toFile(), Service.class);
     ingress = YAML.readValue(dir.resolve("ingress.yaml").toFile(), Ingress.class);
     route = YAML.readValue(dir.resolve("httproute.yaml").toFile(), HTTPRoute.class);
+    policy = YAML.readValue(dir.resolve("networkpolicy.yaml").toFile(), NetworkPolicy.class);
     List<Container> containers = deployment.getSpec().getTemplate().getSpec().getContainers();
     assertEquals(1, containers.size());
     gateway = containers.get(0);
@@ -81,7 +86,8 @@ class KubernetesManifestsTest {
     PodSpec pod = deployment.getSpec().getTemplate().getSpec();
     for (Object o : List.of(deployment, deployment.getSpec(), pod, gateway, gateway.getReadinessProbe(),
         gateway.getLivenessProbe(), gateway.getLifecycle().getPreStop(), service.getSpec(), ingress.getSpec(),
-        route.getSpec(), route.getSpec().getRules().get(0))) {
+        route.getSpec(), route.getSpec().getRules().get(0), policy.getSpec(), policy.getSpec().getIngress().get(0),
+        policy.getSpec().getIngress().get(1))) {
       Map<String, Object> unknown = additional(o);
       assertTrue(unknown.isEmpty(), o.getClass().getSimpleName() + " has fields Kubernetes does not know: " + unknown);
     }
@@ -186,6 +192,32 @@ class KubernetesManifestsTest {
     assertTrue(idleSeconds > pingSeconds, "nginx would close quiet tunnels after " + idleSeconds + " s");
     assertEquals(idleSeconds, Long.parseLong(
         ingress.getMetadata().getAnnotations().get("nginx.ingress.kubernetes.io/proxy-send-timeout")));
+  }
+
+  /**
+   * The pods trust their ingress's X-Forwarded-For (else every client behind one ingress pod is one client), and the
+   * network policy lets only the ingress reach port http (so no other pod sets that header) and only Prometheus port
+   * admin.
+   */
+  @Test
+  void onlyTheIngressReachesTheTunnelPortWhoseForwardedForIsTrusted() {
+    List<String> trusted = option("--trusted-proxies");
+    assertTrue(!trusted.isEmpty(), "the ingress controller's pods are trusted proxies");
+    assertEquals(deployment.getSpec().getTemplate().getMetadata().getLabels(),
+        policy.getSpec().getPodSelector().getMatchLabels());
+    assertEquals(List.of("Ingress"), policy.getSpec().getPolicyTypes());
+    List<String> ports = new ArrayList<>();
+    for (NetworkPolicyIngressRule rule : policy.getSpec().getIngress()) {
+      assertEquals(1, rule.getFrom().size());
+      assertNotNull(rule.getFrom().get(0).getNamespaceSelector(), "a rule for one namespace, not every pod");
+      for (NetworkPolicyPort port : rule.getPorts()) {
+        ports.add(port.getPort().getStrVal());
+      }
+    }
+    assertEquals(List.of("http", "admin"), ports);
+    for (String name : ports) {
+      assertTrue(gateway.getPorts().stream().anyMatch(p -> name.equals(p.getName())), "a container port " + name);
+    }
   }
 
   @Test

@@ -313,8 +313,9 @@ public final class TunnelServerMain implements Callable<Integer> {
       converter = DurationConverter.class,
       description = "Proxy and relay modes: how often upstream names are looked up again (and --upstream-file "
           + "re-read); both also look them up again when a connection to an upstream fails. The JDK caches each "
-          + "answer for 30 s (-Dsun.net.inetaddr.ttl=SECONDS, or networkaddress.cache.ttl in java.security): lower "
-          + "it too for a shorter period. "
+          + "answer for 30 s (-Dsun.net.inetaddr.ttl=SECONDS, or networkaddress.cache.ttl in java.security), and "
+          + "grpc a dns:/// answer 30 s in its own cache (-Dnetworkaddress.cache.ttl=SECONDS): lower them too for "
+          + "a shorter wait. "
           + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_UPSTREAM_REFRESH.")
   Duration upstreamRefresh;
 
