@@ -16,7 +16,8 @@ public final class HelloClient {
 
   /** Sends one greeting to {@code url} and returns the reply's text. */
   public static String greet(String url, String name) throws InterruptedException {
-    // One line turns a ws:// or wss:// URL into an ordinary ManagedChannel.
+    // One line turns a ws:// or wss:// URL into an ordinary ManagedChannel. A channel per greeting keeps the example
+    // short; an application keeps one channel (one tunnel, reconnected as needed) for all its calls.
     ManagedChannel channel = WebSocketChannels.newChannel(url);
     try {
       HelloReply reply = GreeterGrpc.newBlockingStub(channel)

@@ -1,6 +1,7 @@
 package dev.wsgrpc.examples.hello;
 
 import io.grpc.Server;
+import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 
@@ -11,16 +12,21 @@ import java.util.concurrent.TimeUnit;
 public final class HelloDemo {
 
   public static void main(String[] args) throws Exception {
+    run(System.out);
+  }
+
+  /** Runs the demo, printing the exchange to {@code out}. */
+  static void run(PrintStream out) throws Exception {
     Server server = HelloServer.start(0);
     try {
       int port = ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
       String url = "ws://localhost:" + port + "/grpc";
-      System.out.println("server: listening on " + url);
+      out.println("server: listening on " + url);
       for (String name : new String[] {"world", "WebSocket"}) {
-        System.out.println("client: -> SayHello(name=\"" + name + "\")");
-        System.out.println("client: <- \"" + HelloClient.greet(url, name) + "\"");
+        out.println("client: -> SayHello(name=\"" + name + "\")");
+        out.println("client: <- \"" + HelloClient.greet(url, name) + "\"");
       }
-      System.out.println("demo: gRPC over WebSocket works end to end");
+      out.println("demo: gRPC over WebSocket works end to end");
     } finally {
       server.shutdown().awaitTermination(5, TimeUnit.SECONDS);
     }
