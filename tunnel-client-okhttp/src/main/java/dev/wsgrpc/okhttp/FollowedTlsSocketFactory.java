@@ -35,7 +35,10 @@ import okhttp3.internal.platform.Platform;
  */
 final class FollowedTlsSocketFactory extends SSLSocketFactory {
 
-  /** Sets on a TLS socket what OkHttp's platform code sets before the handshake (SNI, session tickets, ALPN). */
+  /**
+   * What OkHttp's platform code does to a TLS socket before its handshake (SNI, session tickets, ALPN) and after it
+   * (on Java 8 with Jetty's ALPN boot: forgets the socket, which it would otherwise hold for good).
+   */
   interface Extensions {
     /** OkHttp's own, offering HTTP/1.1 alone, as OkHttp does for a WebSocket. */
     Extensions PLATFORM = new Extensions() {
@@ -43,9 +46,16 @@ final class FollowedTlsSocketFactory extends SSLSocketFactory {
       public void configure(SSLSocket socket, String host) {
         Platform.get().configureTlsExtensions(socket, host, Collections.singletonList(Protocol.HTTP_1_1));
       }
+
+      @Override
+      public void afterHandshake(SSLSocket socket) {
+        Platform.get().afterHandshake(socket);
+      }
     };
 
     void configure(SSLSocket socket, String host);
+
+    void afterHandshake(SSLSocket socket);
   }
 
   private final SSLSocketFactory delegate;
@@ -65,8 +75,13 @@ final class FollowedTlsSocketFactory extends SSLSocketFactory {
   @Override
   public Socket createSocket(Socket s, String host, int port, boolean autoClose) throws IOException {
     SSLSocket tls = (SSLSocket) delegate.createSocket(s, host, port, autoClose);
-    extensions.configure(tls, host);
-    return new FollowedTlsSocket(tls, new FollowedPlaintext(tunnel));
+    try {
+      extensions.configure(tls, host);
+    } catch (RuntimeException | Error e) {
+      closeQuietly(tls);
+      throw e;
+    }
+    return new FollowedTlsSocket(tls, new FollowedPlaintext(tunnel), extensions);
   }
 
   @Override
@@ -105,16 +120,26 @@ final class FollowedTlsSocketFactory extends SSLSocketFactory {
     return delegate.getSupportedCipherSuites();
   }
 
+  private static void closeQuietly(SSLSocket socket) {
+    try {
+      socket.close();
+    } catch (IOException ignored) {
+      // The configuration's failure is the one to report.
+    }
+  }
+
   /** A TLS socket that passes every call to {@code tls}, its plaintext streams through a {@link FollowedPlaintext}. */
   private static final class FollowedTlsSocket extends SSLSocket {
     private final SSLSocket tls;
     private final FollowedPlaintext plaintext;
+    private final Extensions extensions;
     private InputStream in;
     private OutputStream out;
 
-    FollowedTlsSocket(SSLSocket tls, FollowedPlaintext plaintext) {
+    FollowedTlsSocket(SSLSocket tls, FollowedPlaintext plaintext, Extensions extensions) {
       this.tls = tls;
       this.plaintext = plaintext;
+      this.extensions = extensions;
     }
 
     @Override
@@ -137,7 +162,11 @@ final class FollowedTlsSocketFactory extends SSLSocketFactory {
 
     @Override
     public void startHandshake() throws IOException {
-      tls.startHandshake();
+      try {
+        tls.startHandshake();
+      } finally {
+        extensions.afterHandshake(tls); // OkHttp's own call after the handshake reaches only this wrapper
+      }
     }
 
     @Override

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -26,9 +27,17 @@ class FollowedTlsSocketFactoryTest {
     List<Object> configured = new ArrayList<>();
     FollowedTlsSocketFactory factory = new FollowedTlsSocketFactory(SSLContext.getDefault().getSocketFactory(),
         new Tunnel(OkHttpWebSocketOptions.newBuilder("wss://edge.example.com/grpc").build()),
-        (socket, host) -> {
-          configured.add(socket);
-          configured.add(host);
+        new FollowedTlsSocketFactory.Extensions() {
+          @Override
+          public void configure(SSLSocket socket, String host) {
+            configured.add(socket);
+            configured.add(host);
+          }
+
+          @Override
+          public void afterHandshake(SSLSocket socket) {
+            configured.add("after " + (socket == configured.get(0)));
+          }
         });
     try (ServerSocket listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
         Socket raw = new Socket(listener.getInetAddress(), listener.getLocalPort());
@@ -41,9 +50,36 @@ class FollowedTlsSocketFactoryTest {
       // Calls pass through to the provider's socket.
       wrapped.setEnabledProtocols(new String[] {"TLSv1.3"});
       assertEquals(List.of("TLSv1.3"), List.of(inner.getEnabledProtocols()));
+      // A handshake (failing here: the peer says nothing and is closed) is followed by the platform's clean-up on
+      // the provider's socket.
+      accepted.close();
+      assertThrows(IOException.class, wrapped::startHandshake);
+      assertEquals("after true", configured.get(2));
       wrapped.close();
       assertTrue(inner.isClosed());
       assertTrue(raw.isClosed(), "autoClose: the raw socket closes with the TLS socket");
+    }
+  }
+
+  @Test
+  void aConfigurationThatFailsClosesTheProvidersSocket() throws Exception {
+    FollowedTlsSocketFactory factory = new FollowedTlsSocketFactory(SSLContext.getDefault().getSocketFactory(),
+        new Tunnel(OkHttpWebSocketOptions.newBuilder("wss://edge.example.com/grpc").build()),
+        new FollowedTlsSocketFactory.Extensions() {
+          @Override
+          public void configure(SSLSocket socket, String host) {
+            throw new IllegalStateException("no adapter for this socket");
+          }
+
+          @Override
+          public void afterHandshake(SSLSocket socket) {}
+        });
+    try (ServerSocket listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        Socket raw = new Socket(listener.getInetAddress(), listener.getLocalPort());
+        Socket accepted = listener.accept()) {
+      assertEquals("no adapter for this socket", assertThrows(IllegalStateException.class,
+          () -> factory.createSocket(raw, "edge.example.com", 443, true)).getMessage());
+      assertTrue(raw.isClosed(), "the TLS socket, and with it the raw socket, closed");
     }
   }
 
