@@ -1,5 +1,6 @@
 // Runs the test page's cases in Debian's Chromium (never a downloaded browser) and prints one line per case:
 //   CASE <tab> suite <tab> name <tab> pass|fail <tab> detail
+// then, once every case of every suite has run, DONE <tab> the number of cases (missing: the run broke off).
 // Usage: node driver.mjs --page http://127.0.0.1:PORT/index.html --target http://127.0.0.1:PORT --suite grpc-web[,..]
 import { launchChromium } from "./chromium.mjs";
 
@@ -11,6 +12,7 @@ const browser = await launchChromium();
 const context = browser.context;
 const clean = (text) => String(text).replace(/[\t\r\n]+/g, " ");
 let failed = 0;
+let ran = 0;
 try {
   const page = await context.newPage();
   page.on("console", (m) => { if (m.type() === "error") console.error(`page: ${m.text()}`); });
@@ -24,9 +26,11 @@ try {
         new Promise((resolve) => setTimeout(() => resolve({ ok: false, detail: `no result within ${caseTimeoutMs} ms` }), caseTimeoutMs)),
       ]);
       failed += result.ok ? 0 : 1;
-      console.log(["CASE", suite, name, result.ok ? "pass" : "fail", clean(result.detail)].join("\t"));
+      ran++;
+      console.log(["CASE", clean(suite), clean(name), result.ok ? "pass" : "fail", clean(result.detail)].join("\t"));
     }
   }
+  console.log(["DONE", String(ran)].join("\t"));
 } finally {
   await browser.close();
 }

@@ -75,28 +75,37 @@ final class BrowserHarness implements AutoCloseable {
   List<CaseResult> run(String target, String... suites) throws IOException, InterruptedException {
     List<String> command = List.of("node", "driver.mjs", "--page", origin() + "/index.html", "--target", target,
         "--suite", String.join(",", suites));
-    Process process = new ProcessBuilder(command).directory(PROJECT.toFile())
-        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-    String output;
-    try (InputStream in = process.getInputStream()) {
-      output = new String(in.readAllBytes(), UTF_8);
-    }
-    if (!process.waitFor(5, TimeUnit.MINUTES)) {
-      process.destroyForcibly();
-      throw new AssertionError("the browser driver did not finish within 5 minutes");
-    }
-    List<CaseResult> results = new ArrayList<>();
-    for (String line : output.split("\n")) {
-      String[] fields = line.split("\t", 5);
-      if (fields.length == 5 && fields[0].equals("CASE")) {
-        results.add(new CaseResult(fields[1], fields[2], fields[3].equals("pass"), fields[4]));
+    // The driver's output goes to a file, so that the wait below is bounded even when the driver hangs.
+    Path out = Files.createTempFile("browser-driver", ".txt");
+    try {
+      Process process = new ProcessBuilder(command).directory(PROJECT.toFile())
+          .redirectOutput(out.toFile()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+      if (!process.waitFor(5, TimeUnit.MINUTES)) {
+        process.destroyForcibly();
+        throw new AssertionError("the browser driver did not finish within 5 minutes:\n"
+            + new String(Files.readAllBytes(out), UTF_8));
       }
+      String output = new String(Files.readAllBytes(out), UTF_8);
+      List<CaseResult> results = new ArrayList<>();
+      boolean done = false;
+      for (String line : output.split("\n")) {
+        String[] fields = line.split("\t", 5);
+        if (fields.length == 5 && fields[0].equals("CASE")) {
+          results.add(new CaseResult(fields[1], fields[2], fields[3].equals("pass"), fields[4]));
+        } else if (line.equals("DONE\t" + results.size()) && !results.isEmpty()) {
+          done = true;
+        }
+      }
+      // A driver that broke off (Chromium crashed, the page threw) reports some cases or none, and no DONE line:
+      // the cases it never ran must not pass unseen.
+      if (!done) {
+        throw new AssertionError("expected every case's result and DONE from the browser driver but got (exit "
+            + process.exitValue() + "):\n" + output);
+      }
+      return results;
+    } finally {
+      Files.deleteIfExists(out);
     }
-    if (results.isEmpty()) {
-      throw new AssertionError("expected case results from the browser driver but got (exit " + process.exitValue()
-          + "):\n" + output);
-    }
-    return results;
   }
 
   /** Each case as a JUnit test, named after the case, failing with what the page saw. */

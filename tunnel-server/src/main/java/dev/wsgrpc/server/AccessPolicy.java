@@ -151,7 +151,8 @@ public final class AccessPolicy {
 
     /**
      * The only {@code Origin} values allowed to open tunnels (e.g. {@code https://app.example.com}, without a
-     * path: browsers send none), compared ignoring case; a request with another Origin gets 403. Requests without
+     * path: browsers send none), kept as browsers send them (no default port: {@code https://app.example.com:443}
+     * is {@code https://app.example.com}) and compared ignoring case; a request with another Origin gets 403. Requests without
      * Origin (non-browser clients: the wsgrpc clients send none unless given one) are allowed. A browser sends Origin
      * with every WebSocket upgrade, and a page's script can speak HTTP/2 inside binary messages, so a tunnel upgrade
      * with an Origin comes from a web page. Default: empty, the Host's own origin only (same host and port, any
@@ -166,7 +167,10 @@ public final class AccessPolicy {
             "listed origins; for pages of any origin, crossSiteCredentialsAllowed(true)");
         checkArgument("null".equals(origin) || Origins.isOrigin(origin), "allowedOrigins", origin, Origins.EXPECTED);
       }
-      this.allowedOrigins = new ArrayList<>(origins);
+      this.allowedOrigins = new ArrayList<>();
+      for (String origin : origins) {
+        allowedOrigins.add("null".equals(origin) ? origin : Origins.canonical(origin));
+      }
       return this;
     }
 

@@ -88,7 +88,9 @@ public final class BrowserOptions {
 
   /**
    * Browser access for pages from {@code origins}, e.g. {@code https://app.example.com} (as browsers send
-   * {@code Origin}: no path, not even {@code /}), or {@code *} for any page.
+   * {@code Origin}: no path, not even {@code /}), or {@code *} for any page. Each is kept as browsers send it: scheme
+   * and host in lower case, no default port ({@code https://App.example.com:443} is {@code
+   * https://app.example.com}).
    *
    * @throws IllegalArgumentException for an empty list or a value that is not an origin
    */
@@ -114,7 +116,7 @@ public final class BrowserOptions {
     return builder;
   }
 
-  /** The origins allowed, as given ({@code *} for any). */
+  /** The origins allowed, in the form browsers send them ({@link Builder}; {@code *} for any). */
   public List<String> allowedOrigins() {
     return allowedOrigins;
   }
@@ -160,7 +162,11 @@ public final class BrowserOptions {
 
   /** Whether a request with this {@code Origin} (null when none was sent, as by non-browser clients) may call. */
   boolean allows(String origin) {
-    return origin == null || anyOrigin() || allowedOrigins.stream().anyMatch(origin::equalsIgnoreCase);
+    if (origin == null || anyOrigin()) {
+      return true;
+    }
+    String comparable = Origins.comparable(origin);
+    return allowedOrigins.stream().anyMatch(comparable::equalsIgnoreCase);
   }
 
   CorsConfig cors() {
@@ -204,7 +210,10 @@ public final class BrowserOptions {
       for (String origin : origins) {
         checkArgument("*".equals(origin) || Origins.isOrigin(origin), "origins", origin, Origins.EXPECTED + ", or *");
       }
-      this.allowedOrigins = new ArrayList<>(origins);
+      this.allowedOrigins = new ArrayList<>();
+      for (String origin : origins) {
+        allowedOrigins.add("*".equals(origin) ? origin : Origins.canonical(origin));
+      }
     }
 
     /**

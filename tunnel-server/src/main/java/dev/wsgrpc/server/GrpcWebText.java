@@ -7,7 +7,10 @@ import java.util.Base64;
 /**
  * The base64 of gRPC-Web's {@code -text} content types, streamed: a body arrives and leaves in pieces cut anywhere.
  * Decoding takes the body as a sequence of 4-character groups, each of which may end in padding (clients may
- * encode each message separately); encoding holds back up to two bytes so that only the end of the body is padded.
+ * encode each message separately); encoding pads each piece it is given, so that what is sent can be decoded at once
+ * (as gRPC-Web's protocol lets a server do whenever it flushes). Holding back the bytes past a multiple of three
+ * until the next piece, as before, kept the end of each message of a server stream from the page until the next
+ * message (or the trailers) came.
  */
 final class GrpcWebText {
 
@@ -84,34 +87,15 @@ final class GrpcWebText {
     }
   }
 
-  /** Encodes one body; feed the pieces in order, the last with {@code last} set. */
-  static final class Encoder {
-    private final byte[] held = new byte[2];
-    private int heldLength;
-
-    /** Encodes {@code in} (released) into a new buffer; with {@code last}, pads the end of the body. */
-    ByteBuf encode(ByteBuf in, boolean last, ByteBufAllocator alloc) {
-      try {
-        int total = heldLength + in.readableBytes();
-        int now = last ? total : total / 3 * 3;
-        byte[] plain = new byte[now];
-        int fromHeld = Math.min(heldLength, now);
-        System.arraycopy(held, 0, plain, 0, fromHeld);
-        int fromIn = now - fromHeld;
-        in.readBytes(plain, fromHeld, fromIn);
-        // Whatever is left (at most two bytes) waits for the next piece.
-        int left = heldLength - fromHeld;
-        byte[] rest = new byte[2];
-        System.arraycopy(held, fromHeld, rest, 0, left);
-        int fromRest = in.readableBytes();
-        in.readBytes(rest, left, fromRest);
-        System.arraycopy(rest, 0, held, 0, left + fromRest);
-        heldLength = left + fromRest;
-        byte[] text = Base64.getEncoder().encode(plain);
-        return alloc.buffer(text.length).writeBytes(text);
-      } finally {
-        in.release();
-      }
+  /** Encodes one piece of a body (released) into a new buffer of padded base64. */
+  static ByteBuf encode(ByteBuf in, ByteBufAllocator alloc) {
+    try {
+      byte[] plain = new byte[in.readableBytes()];
+      in.readBytes(plain);
+      byte[] text = Base64.getEncoder().encode(plain);
+      return alloc.buffer(text.length).writeBytes(text);
+    } finally {
+      in.release();
     }
   }
 }

@@ -101,7 +101,6 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   private boolean text;
   private String responseContentType;
   private GrpcWebText.Decoder decoder;
-  private GrpcWebText.Encoder encoder;
   private RequestMessageFraming framing;
   private boolean requestEnded;
   private boolean responseStarted;
@@ -347,7 +346,6 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
     String suffix = type.substring(text ? TEXT_CONTENT_TYPE.length() : CONTENT_TYPE.length());
     responseContentType = (text ? TEXT_CONTENT_TYPE : CONTENT_TYPE) + "+proto";
     decoder = text ? new GrpcWebText.Decoder() : null;
-    encoder = text ? new GrpcWebText.Encoder() : null;
     framing = new RequestMessageFraming(request.headers().get("grpc-encoding"));
     requestEnded = false;
     responseStarted = false;
@@ -552,7 +550,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
       return;
     }
     int bytes = data.readableBytes();
-    ByteBuf body = text ? encoder.encode(data, false, ctx.alloc()) : data;
+    ByteBuf body = text ? GrpcWebText.encode(data, ctx.alloc()) : data;
     send(new DefaultHttpContent(body)).addListener(f -> bridge.consumed(id, bytes));
     if (endStream) {
       writeTrailers(BrowserCalls.statusTrailers(Status.INTERNAL.withDescription("the call ended without a status")));
@@ -607,7 +605,7 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   private void writeTrailers(Http2Headers trailers) {
     responseEnded = true;
     ByteBuf frame = BrowserCalls.headerFrame(ctx.alloc(), trailers);
-    send(new DefaultHttpContent(text ? encoder.encode(frame, true, ctx.alloc()) : frame));
+    send(new DefaultHttpContent(text ? GrpcWebText.encode(frame, ctx.alloc()) : frame));
     send(LastHttpContent.EMPTY_LAST_CONTENT);
     finishIfDone();
   }

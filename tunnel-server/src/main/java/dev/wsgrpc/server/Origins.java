@@ -1,8 +1,11 @@
 package dev.wsgrpc.server;
 
 import dev.wsgrpc.core.internal.Http11Tokens;
+import java.net.IDN;
+import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.UnknownHostException;
 import java.util.Locale;
 
 /** Compares a browser's {@code Origin} with the request's {@code Host}, and checks the origins options list. */
@@ -32,6 +35,97 @@ final class Origins {
     return uri.getScheme() != null && authority != null && authority.indexOf('@') < 0
         && (uri.getRawPath() == null || uri.getRawPath().isEmpty()) && uri.getRawQuery() == null
         && uri.getRawFragment() == null;
+  }
+
+  /**
+   * {@code origin} (one that {@link #isOrigin} accepts) as browsers serialise it in {@code Origin}: scheme and host in
+   * lower case, a host name in ASCII (punycode), an IPv6 address in its shortest form, the port as a number and none
+   * for the scheme's default ({@code HTTPS://App.Example.com:0443} is {@code https://app.example.com}). The options
+   * hold their origins in this form, and an incoming {@code Origin} is compared in it ({@link #comparable}), so that
+   * every check compares the same text (Netty's CORS handler compares as given, with case).
+   */
+  static String canonical(String origin) {
+    int colon = origin.indexOf("://");
+    String scheme = origin.substring(0, colon).toLowerCase(Locale.ROOT);
+    String authority = origin.substring(colon + 3);
+    // The port follows the last colon, unless that colon is inside an IPv6 literal's brackets.
+    int portAt = authority.lastIndexOf(':');
+    if (portAt < authority.lastIndexOf(']')) {
+      portAt = -1;
+    }
+    String host = portAt < 0 ? authority : authority.substring(0, portAt);
+    host = host.startsWith("[") && host.endsWith("]") ? "[" + ipv6(host.substring(1, host.length() - 1)) + "]"
+        : asciiHost(host);
+    String port = portAt < 0 ? "" : authority.substring(portAt + 1);
+    if (port.matches("[0-9]{1,5}")) {
+      int number = Integer.parseInt(port);
+      boolean defaultPort = number == 443 && scheme.equals("https") || number == 80 && scheme.equals("http");
+      port = defaultPort ? "" : Integer.toString(number);
+    }
+    return scheme + "://" + host + (port.isEmpty() ? "" : ":" + port);
+  }
+
+  /** {@code origin} as {@link #canonical} makes it, or unchanged when it is no origin (e.g. {@code null}). */
+  static String comparable(String origin) {
+    return isOrigin(origin) ? canonical(origin) : origin;
+  }
+
+  private static String asciiHost(String host) {
+    try {
+      return IDN.toASCII(host, IDN.ALLOW_UNASSIGNED).toLowerCase(Locale.ROOT);
+    } catch (IllegalArgumentException e) {
+      return host.toLowerCase(Locale.ROOT);
+    }
+  }
+
+  /** An IPv6 literal in the form of RFC 5952 (as browsers write it), or in lower case if it does not parse. */
+  private static String ipv6(String literal) {
+    if (!literal.matches("[0-9A-Fa-f:.]+")) {
+      return literal.toLowerCase(Locale.ROOT);
+    }
+    byte[] bytes;
+    try {
+      bytes = InetAddress.getByName("[" + literal + "]").getAddress(); // a literal: no lookup
+    } catch (UnknownHostException e) {
+      return literal.toLowerCase(Locale.ROOT);
+    }
+    if (bytes.length == 4) { // an IPv4-mapped address, which Java hands back as IPv4
+      byte[] mapped = new byte[16];
+      mapped[10] = (byte) 0xff;
+      mapped[11] = (byte) 0xff;
+      System.arraycopy(bytes, 0, mapped, 12, 4);
+      bytes = mapped;
+    }
+    int[] groups = new int[8];
+    for (int i = 0; i < 8; i++) {
+      groups[i] = (bytes[2 * i] & 0xff) << 8 | bytes[2 * i + 1] & 0xff;
+    }
+    // The longest run of two or more zero groups (the first of equals) becomes "::".
+    int bestAt = -1;
+    int bestLength = 1;
+    for (int i = 0; i < 8; i++) {
+      int length = 0;
+      while (i + length < 8 && groups[i + length] == 0) {
+        length++;
+      }
+      if (length > bestLength) {
+        bestAt = i;
+        bestLength = length;
+      }
+    }
+    StringBuilder text = new StringBuilder();
+    for (int i = 0; i < 8; i++) {
+      if (i == bestAt) {
+        text.append("::");
+        i += bestLength - 1;
+        continue;
+      }
+      if (text.length() > 0 && text.charAt(text.length() - 1) != ':') {
+        text.append(':');
+      }
+      text.append(Integer.toHexString(groups[i]));
+    }
+    return text.toString();
   }
 
   /**

@@ -681,7 +681,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       listed = !options.browser().anyOrigin();
     } else {
       listed = !access.allowedOrigins().isEmpty();
-      if (listed && access.allowedOrigins().stream().noneMatch(origin::equalsIgnoreCase)) {
+      String comparable = Origins.comparable(origin);
+      if (listed && access.allowedOrigins().stream().noneMatch(comparable::equalsIgnoreCase)) {
         return "expected an allowed Origin but was " + quoted(origin);
       }
     }

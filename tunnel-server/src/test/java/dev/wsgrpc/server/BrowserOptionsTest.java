@@ -70,14 +70,30 @@ class BrowserOptionsTest {
         assertThrows(IllegalArgumentException.class, () -> BrowserOptions.forOrigins(origin)).getMessage());
   }
 
+  /**
+   * Origins are kept as browsers send them (scheme and host in lower case, no default port), so that the Origin
+   * check and Netty's CORS handler, which compares as given, agree: a listed {@code https://App.example.com:443}
+   * passed the first and failed every preflight.
+   */
   @Test
-  void originsAreKeptAsGivenAndMatchedIgnoringCase() {
+  void originsAreKeptAsBrowsersSendThemAndMatchedIgnoringCase() {
     BrowserOptions options = BrowserOptions.forOrigins("https://App.example.com:8443", "http://[::1]:8080",
-        "http://gateway_1:8080");
-    assertEquals(List.of("https://App.example.com:8443", "http://[::1]:8080", "http://gateway_1:8080"),
-        options.allowedOrigins());
+        "http://gateway_1:8080", "HTTPS://Web.Example.com:443", "http://plain.example:80", "http://[::1]");
+    assertEquals(List.of("https://app.example.com:8443", "http://[::1]:8080", "http://gateway_1:8080",
+        "https://web.example.com", "http://plain.example", "http://[::1]"), options.allowedOrigins());
     assertTrue(options.allows("https://app.example.com:8443"));
+    assertTrue(options.allows("https://web.example.com"));
     assertFalse(options.allows("https://app.example.com"));
+    assertEquals("https://web.example.com",
+        preflight(options, "https://web.example.com").get("access-control-allow-origin"));
+    // Ports with leading zeros, host names beyond ASCII and IPv6 addresses at length, as a browser would write them.
+    assertEquals(List.of("https://h.example", "http://h.example:8080", "https://xn--bcher-kva.example",
+        "http://[::1]:8080", "http://[2001:db8::1:0:0:1]", "http://[::ffff:102:304]"), BrowserOptions.forOrigins(
+            "https://h.example:0443", "http://h.example:08080", "https://B\u00fccher.example",
+            "http://[0:0:0:0:0:0:0:1]:8080", "http://[2001:DB8:0:0:1:0:0:1]", "http://[::ffff:1.2.3.4]")
+        .allowedOrigins());
+    // An incoming Origin is compared in the same form: a non-browser client's explicit default port matches.
+    assertTrue(options.allows("https://web.example.com:443"));
     assertEquals("origins", assertThrows(NullPointerException.class,
         () -> BrowserOptions.forOrigins((String[]) null)).getMessage());
   }

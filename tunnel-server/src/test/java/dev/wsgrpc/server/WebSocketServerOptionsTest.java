@@ -310,5 +310,9 @@ class WebSocketServerOptionsTest {
         message(() -> AccessPolicy.newBuilder().allowedOrigins(java.util.List.of("https://a.example", "*"))));
     java.util.List<String> kept = java.util.List.of("null", "http://127.0.0.1:8080", "https://[::1]:8443");
     assertEquals(kept, AccessPolicy.newBuilder().allowedOrigins(kept).build().allowedOrigins());
+    // As browsers send them: a default port or capitals would match no Origin a browser sends.
+    assertEquals(java.util.List.of("https://app.example.com", "http://app.example.com:8080"), AccessPolicy.newBuilder()
+        .allowedOrigins(java.util.List.of("HTTPS://App.Example.com:443", "http://APP.example.com:8080")).build()
+        .allowedOrigins());
   }
 }
