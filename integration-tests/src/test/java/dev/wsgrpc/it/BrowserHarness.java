@@ -81,7 +81,10 @@ final class BrowserHarness implements AutoCloseable {
       Process process = new ProcessBuilder(command).directory(PROJECT.toFile())
           .redirectOutput(out.toFile()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
       if (!process.waitFor(5, TimeUnit.MINUTES)) {
+        // Chromium runs detached from node: end it too, or it outlives the test with its profile directory.
+        process.descendants().forEach(ProcessHandle::destroyForcibly);
         process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
         throw new AssertionError("the browser driver did not finish within 5 minutes:\n"
             + new String(Files.readAllBytes(out), UTF_8));
       }

@@ -78,6 +78,7 @@ final class FollowedTlsSocketFactory extends SSLSocketFactory {
     try {
       extensions.configure(tls, host);
     } catch (RuntimeException | Error e) {
+      afterHandshake(extensions, tls, e);
       closeQuietly(tls);
       throw e;
     }
@@ -120,6 +121,21 @@ final class FollowedTlsSocketFactory extends SSLSocketFactory {
     return delegate.getSupportedCipherSuites();
   }
 
+  /**
+   * The platform's clean-up of {@code tls}, which a configuration may need although no handshake ran (on Java 8 with
+   * Jetty's ALPN boot it forgets the socket); a failure of its own is added to {@code failure} (null: thrown).
+   */
+  private static void afterHandshake(Extensions extensions, SSLSocket tls, Throwable failure) {
+    try {
+      extensions.afterHandshake(tls);
+    } catch (RuntimeException | Error e) {
+      if (failure == null) {
+        throw e;
+      }
+      failure.addSuppressed(e);
+    }
+  }
+
   private static void closeQuietly(SSLSocket socket) {
     try {
       socket.close();
@@ -160,13 +176,16 @@ final class FollowedTlsSocketFactory extends SSLSocketFactory {
 
     // ---- everything else is the TLS socket's ----
 
+    /** The handshake, then the platform's clean-up (OkHttp's own call after the handshake reaches this wrapper). */
     @Override
     public void startHandshake() throws IOException {
       try {
         tls.startHandshake();
-      } finally {
-        extensions.afterHandshake(tls); // OkHttp's own call after the handshake reaches only this wrapper
+      } catch (IOException | RuntimeException | Error e) {
+        afterHandshake(extensions, tls, e); // the handshake's failure is the one OkHttp must see
+        throw e;
       }
+      afterHandshake(extensions, tls, null);
     }
 
     @Override
@@ -404,9 +423,16 @@ final class FollowedTlsSocketFactory extends SSLSocketFactory {
       return tls.getReuseAddress();
     }
 
+    /** Closes the TLS socket, after the platform's clean-up, in case OkHttp failed before the handshake. */
     @Override
     public void close() throws IOException {
-      tls.close();
+      try {
+        extensions.afterHandshake(tls);
+      } catch (RuntimeException e) {
+        // Closing regardless: the clean-up's failure changes nothing for the socket.
+      } finally {
+        tls.close();
+      }
     }
 
     @Override

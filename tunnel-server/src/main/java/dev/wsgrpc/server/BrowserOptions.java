@@ -88,9 +88,9 @@ public final class BrowserOptions {
 
   /**
    * Browser access for pages from {@code origins}, e.g. {@code https://app.example.com} (as browsers send
-   * {@code Origin}: no path, not even {@code /}), or {@code *} for any page. Each is kept as browsers send it: scheme
-   * and host in lower case, no default port ({@code https://App.example.com:443} is {@code
-   * https://app.example.com}).
+   * {@code Origin}: no path, not even {@code /}), or {@code *} for any page. An {@code http} or {@code https} origin
+   * is kept as browsers send it: scheme and host in lower case, no default port ({@code https://App.example.com:443}
+   * is {@code https://app.example.com}); give a host beyond ASCII in punycode, as browsers send it.
    *
    * @throws IllegalArgumentException for an empty list or a value that is not an origin
    */

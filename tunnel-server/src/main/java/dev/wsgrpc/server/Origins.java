@@ -1,7 +1,6 @@
 package dev.wsgrpc.server;
 
 import dev.wsgrpc.core.internal.Http11Tokens;
-import java.net.IDN;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -38,15 +37,21 @@ final class Origins {
   }
 
   /**
-   * {@code origin} (one that {@link #isOrigin} accepts) as browsers serialise it in {@code Origin}: scheme and host in
-   * lower case, a host name in ASCII (punycode), an IPv6 address in its shortest form, the port as a number and none
-   * for the scheme's default ({@code HTTPS://App.Example.com:0443} is {@code https://app.example.com}). The options
-   * hold their origins in this form, and an incoming {@code Origin} is compared in it ({@link #comparable}), so that
-   * every check compares the same text (Netty's CORS handler compares as given, with case).
+   * {@code origin} (one that {@link #isOrigin} accepts) as browsers serialise it in {@code Origin}, for {@code http}
+   * and {@code https}: scheme and host in lower case (ASCII letters only: a host beyond ASCII is kept as given, and
+   * never matches, since browsers send such a host in punycode, which the options must then be given), an IPv6
+   * address in its shortest form, the port as a number and none for the scheme's default ({@code
+   * HTTPS://App.Example.com:0443} is {@code https://app.example.com}). Other schemes' origins (a browser extension's),
+   * whose host browsers keep as it is, and values with anything unusual in their authority are kept as given. The
+   * options hold their origins in this form, and an incoming {@code Origin} is compared in it ({@link #comparable}),
+   * so that every check compares the same text (Netty's CORS handler compares as given, with case).
    */
   static String canonical(String origin) {
     int colon = origin.indexOf("://");
     String scheme = origin.substring(0, colon).toLowerCase(Locale.ROOT);
+    if (!scheme.equals("http") && !scheme.equals("https")) {
+      return origin;
+    }
     String authority = origin.substring(colon + 3);
     // The port follows the last colon, unless that colon is inside an IPv6 literal's brackets.
     int portAt = authority.lastIndexOf(':');
@@ -54,15 +59,18 @@ final class Origins {
       portAt = -1;
     }
     String host = portAt < 0 ? authority : authority.substring(0, portAt);
-    host = host.startsWith("[") && host.endsWith("]") ? "[" + ipv6(host.substring(1, host.length() - 1)) + "]"
-        : asciiHost(host);
-    String port = portAt < 0 ? "" : authority.substring(portAt + 1);
-    if (port.matches("[0-9]{1,5}")) {
+    String port = portAt < 0 ? null : authority.substring(portAt + 1);
+    boolean literal = host.startsWith("[") && host.endsWith("]");
+    if (host.isEmpty() || !literal && host.indexOf(':') >= 0 || port != null && !port.matches("[0-9]{1,5}")) {
+      return origin; // a second colon, an empty or odd port: no browser sends it, and it matches as given
+    }
+    host = literal ? "[" + ipv6(host.substring(1, host.length() - 1)) + "]" : lowerAscii(host);
+    if (port != null) {
       int number = Integer.parseInt(port);
       boolean defaultPort = number == 443 && scheme.equals("https") || number == 80 && scheme.equals("http");
-      port = defaultPort ? "" : Integer.toString(number);
+      port = defaultPort ? null : Integer.toString(number);
     }
-    return scheme + "://" + host + (port.isEmpty() ? "" : ":" + port);
+    return scheme + "://" + host + (port == null ? "" : ":" + port);
   }
 
   /** {@code origin} as {@link #canonical} makes it, or unchanged when it is no origin (e.g. {@code null}). */
@@ -70,12 +78,14 @@ final class Origins {
     return isOrigin(origin) ? canonical(origin) : origin;
   }
 
-  private static String asciiHost(String host) {
-    try {
-      return IDN.toASCII(host, IDN.ALLOW_UNASSIGNED).toLowerCase(Locale.ROOT);
-    } catch (IllegalArgumentException e) {
-      return host.toLowerCase(Locale.ROOT);
+  /** {@code text} with its ASCII capitals in lower case, and nothing else changed. */
+  private static String lowerAscii(String text) {
+    StringBuilder lower = new StringBuilder(text.length());
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      lower.append(c >= 'A' && c <= 'Z' ? (char) (c + ('a' - 'A')) : c);
     }
+    return lower.toString();
   }
 
   /** An IPv6 literal in the form of RFC 5952 (as browsers write it), or in lower case if it does not parse. */

@@ -86,12 +86,20 @@ class BrowserOptionsTest {
     assertFalse(options.allows("https://app.example.com"));
     assertEquals("https://web.example.com",
         preflight(options, "https://web.example.com").get("access-control-allow-origin"));
-    // Ports with leading zeros, host names beyond ASCII and IPv6 addresses at length, as a browser would write them.
-    assertEquals(List.of("https://h.example", "http://h.example:8080", "https://xn--bcher-kva.example",
-        "http://[::1]:8080", "http://[2001:db8::1:0:0:1]", "http://[::ffff:102:304]"), BrowserOptions.forOrigins(
-            "https://h.example:0443", "http://h.example:08080", "https://B\u00fccher.example",
-            "http://[0:0:0:0:0:0:0:1]:8080", "http://[2001:DB8:0:0:1:0:0:1]", "http://[::ffff:1.2.3.4]")
-        .allowedOrigins());
+    // Ports with leading zeros and IPv6 addresses at length, as a browser would write them.
+    assertEquals(List.of("https://h.example", "http://h.example:8080", "http://[::1]:8080",
+        "http://[2001:db8::1:0:0:1]", "http://[::ffff:102:304]"), BrowserOptions.forOrigins("https://h.example:0443",
+            "http://h.example:08080", "http://[0:0:0:0:0:0:0:1]:8080", "http://[2001:DB8:0:0:1:0:0:1]",
+            "http://[::ffff:1.2.3.4]").allowedOrigins());
+    // Kept as given: a host beyond ASCII (browsers send punycode; no mapping of ß to ss, which is another site),
+    // another scheme's origin (its host is opaque to browsers), and an authority with a second colon (idempotence).
+    List<String> asGiven = List.of("https://stra\u00dfe.example", "chrome-extension://ABCdef",
+        "https://a.example:443:443");
+    assertEquals(List.of("https://stra\u00dfe.example", "chrome-extension://ABCdef", "https://a.example:443:443"),
+        BrowserOptions.forOrigins(asGiven.toArray(new String[0])).allowedOrigins());
+    assertFalse(BrowserOptions.forOrigins("https://stra\u00dfe.example").allows("https://strasse.example"));
+    assertEquals("chrome-extension://ABCdef", preflight(BrowserOptions.forOrigins("chrome-extension://ABCdef"),
+        "chrome-extension://ABCdef").get("access-control-allow-origin"));
     // An incoming Origin is compared in the same form: a non-browser client's explicit default port matches.
     assertTrue(options.allows("https://web.example.com:443"));
     assertEquals("origins", assertThrows(NullPointerException.class,
