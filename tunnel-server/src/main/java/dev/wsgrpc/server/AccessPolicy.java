@@ -169,7 +169,7 @@ public final class AccessPolicy {
       }
       this.allowedOrigins = new ArrayList<>();
       for (String origin : origins) {
-        allowedOrigins.add("null".equals(origin) ? origin : Origins.canonical(origin));
+        allowedOrigins.add(Origins.comparable(origin)); // "null" is no origin: kept as it is
       }
       return this;
     }

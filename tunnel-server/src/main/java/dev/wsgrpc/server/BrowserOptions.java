@@ -212,7 +212,7 @@ public final class BrowserOptions {
       }
       this.allowedOrigins = new ArrayList<>();
       for (String origin : origins) {
-        allowedOrigins.add("*".equals(origin) ? origin : Origins.canonical(origin));
+        allowedOrigins.add(Origins.comparable(origin)); // "*" is no origin: kept as it is
       }
     }
 

@@ -2,6 +2,7 @@ package dev.wsgrpc.server;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import java.nio.ByteBuffer;
 import java.util.Base64;
 
 /**
@@ -90,10 +91,8 @@ final class GrpcWebText {
   /** Encodes one piece of a body (released) into a new buffer of padded base64. */
   static ByteBuf encode(ByteBuf in, ByteBufAllocator alloc) {
     try {
-      byte[] plain = new byte[in.readableBytes()];
-      in.readBytes(plain);
-      byte[] text = Base64.getEncoder().encode(plain);
-      return alloc.buffer(text.length).writeBytes(text);
+      ByteBuffer text = Base64.getEncoder().encode(in.nioBuffer());
+      return alloc.buffer(text.remaining()).writeBytes(text);
     } finally {
       in.release();
     }
