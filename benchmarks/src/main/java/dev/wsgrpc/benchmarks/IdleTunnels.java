@@ -133,7 +133,8 @@ final class IdleTunnels {
           ChildJvm.raiseFileLimit(perTunnel * count + MARGIN) + "; exec \"$@\"", "sh"));
       command.addAll(GatewaySetup.command(jar, template, port, "127.0.0.1:" + upstreamPort, mode));
       String all = Integer.toString(count + 1000);
-      command.addAll(List.of("--max-tunnels", all, "--max-tunnels-per-client", all));
+      command.addAll(List.of("--max-tunnels", all, "--max-tunnels-per-client", all,
+          "--max-handshakes-per-client", all));
       try (dev.wsgrpc.testing.ExternalProgram gateway = dev.wsgrpc.testing.ExternalProgram.start("gateway-idle",
           command)) {
         gateway.awaitListening(port, java.time.Duration.ofSeconds(60));

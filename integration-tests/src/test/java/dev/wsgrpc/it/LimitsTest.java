@@ -1,20 +1,29 @@
 package dev.wsgrpc.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.client.WebSocketChannels;
 import dev.wsgrpc.client.WebSocketClientOptions;
+import dev.wsgrpc.core.TunnelSettings;
 import dev.wsgrpc.server.AccessPolicy;
 import dev.wsgrpc.server.RejectReason;
+import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.TunnelListener;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
+import dev.wsgrpc.testing.TestCertificates;
 import dev.wsgrpc.testing.proto.EchoGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.StatusRuntimeException;
+import io.grpc.netty.NettyChannelBuilder;
+import java.io.IOException;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.ArrayList;
@@ -122,6 +131,128 @@ class LimitsTest {
     assertEquals(2, call(channel("2001:db8::1")));
     assertEquals(2, call(channel("2001:db8::2")));
     assertThrows(StatusRuntimeException.class, () -> call(channel("2001:db8::2")));
+  }
+
+  private static final String UPGRADE = "GET /grpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+      + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+  /** A connection that sends nothing: a handshake under way for as long as it stays open. */
+  private static Socket silent(int port) throws IOException {
+    Socket s = new Socket("127.0.0.1", port);
+    s.setSoTimeout(30_000);
+    return s;
+  }
+
+  /** The answer to an upgrade on a new connection, whole; null for a 101 (the connection is then closed). */
+  private String upgradeUnlessAdmitted() throws IOException {
+    try (Socket probe = new Socket("127.0.0.1", port)) {
+      probe.setSoTimeout(30_000);
+      probe.getOutputStream().write(UPGRADE.getBytes(StandardCharsets.ISO_8859_1));
+      String status = new String(probe.getInputStream().readNBytes(12), StandardCharsets.ISO_8859_1);
+      return status.equals("HTTP/1.1 101") ? null
+          : status + new String(probe.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+    }
+  }
+
+  @Test
+  void connectionsInTheirHandshakeAreLimitedPerAddressAndThoseOverTheLimitRefusedAndClosedSoon() throws Exception {
+    start(WebSocketServerOptions.newBuilder().nativeGrpc(true)
+        .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMinutes(2)).build())
+        .access(AccessPolicy.newBuilder().maxHandshakesPerClient(2).build()));
+    List<Socket> silent = new ArrayList<>();
+    try {
+      silent.add(silent(port));
+      silent.add(silent(port));
+      // Accepts run on several event loops, so a probe may be counted before a silent connection and admitted:
+      // then one more silent connection, until two are counted and the next upgrade is refused.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      String answer;
+      while ((answer = upgradeUnlessAdmitted()) == null) {
+        assertTrue(System.nanoTime() < deadline, "every upgrade was admitted");
+        silent.add(silent(port));
+      }
+      assertTrue(answer.startsWith("HTTP/1.1 503 Service Unavailable\r\n"), answer);
+      assertTrue(answer.toLowerCase(Locale.ROOT).contains("retry-after: 5\r\n"), answer);
+      assertTrue(answer.endsWith("too many connections from your address are still in their handshake; retry later\n"),
+          answer);
+      assertTrue(refusals.contains("503 too_many_handshakes_per_client"), refusals.toString());
+
+      // Native gRPC is held to the same count, and told why.
+      ManagedChannel nativeChannel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+      channels.add(nativeChannel);
+      StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> call(nativeChannel));
+      assertEquals(io.grpc.Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.getStatus().toString());
+      assertTrue(e.getStatus().getDescription().contains("still in their handshake"), e.getStatus().toString());
+
+      // One past the limit that says nothing is closed long before the handshake timeout (2 minutes), and counted.
+      try (Socket over = silent(port)) {
+        assertEquals(-1, over.getInputStream().read(), "closed by the server");
+      }
+      waitFor(() -> refusals.contains("0 too_many_handshakes_per_client"));
+    } finally {
+      for (Socket s : silent) {
+        s.close();
+      }
+    }
+    // Once they are gone, the address gets in again (a refused channel retries with its backoff).
+    ManagedChannel tunnel = channel(null);
+    assertEquals(2, EchoGrpc.newBlockingStub(tunnel).withWaitForReady().withDeadlineAfter(60, TimeUnit.SECONDS)
+        .unary(EchoService.payload(2)).getPayload().size());
+  }
+
+  @Test
+  void overTlsTheHandshakeCountStartsBeforeTlsAndACutConnectionCountsOnceForThatLimit() throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    start(WebSocketServerOptions.newBuilder().tls(ServerTls.pemFiles(certs.serverCertPem(), certs.serverKeyPem()))
+        .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMinutes(2)).build())
+        .access(AccessPolicy.newBuilder().maxHandshakesPerClient(1).build()));
+    List<Socket> silent = new ArrayList<>();
+    try {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      String answer = null;
+      while (answer == null) {
+        assertTrue(System.nanoTime() < deadline, "every upgrade was admitted");
+        silent.add(silent(port)); // not even a ClientHello
+        try (Socket probe = certs.jdkClientContext().getSocketFactory().createSocket("127.0.0.1", port)) {
+          probe.setSoTimeout(30_000);
+          probe.getOutputStream().write(UPGRADE.getBytes(StandardCharsets.ISO_8859_1));
+          String status = new String(probe.getInputStream().readNBytes(12), StandardCharsets.ISO_8859_1);
+          if (!status.equals("HTTP/1.1 101")) {
+            answer = status + new String(probe.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+          }
+        }
+      }
+      assertTrue(answer.startsWith("HTTP/1.1 503 Service Unavailable\r\n"), answer);
+      assertTrue(answer.endsWith("still in their handshake; retry later\n"), answer);
+      try (Socket over = silent(port)) {
+        assertEquals(-1, over.getInputStream().read(), "closed in its TLS handshake, long before the timeout");
+      }
+      waitFor(() -> refusals.contains("0 too_many_handshakes_per_client"));
+      assertFalse(refusals.contains("0 tls"), "counted once, for the limit that cut it: " + refusals);
+    } finally {
+      for (Socket s : silent) {
+        s.close();
+      }
+    }
+  }
+
+  @Test
+  void connectionsFromTrustedProxiesAreNotCountedAsHandshakes() throws Exception {
+    start(WebSocketServerOptions.newBuilder()
+        .access(AccessPolicy.newBuilder().maxHandshakesPerClient(1).trustedProxies(List.of("127.0.0.0/8")).build()));
+    try (Socket first = silent(port); Socket second = silent(port)) {
+      assertEquals(2, call(channel("198.51.100.1")));
+      assertEquals(2, call(channel("198.51.100.2")));
+    }
+    assertTrue(refusals.isEmpty(), refusals.toString());
+  }
+
+  private static void waitFor(java.util.function.BooleanSupplier condition) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!condition.getAsBoolean()) {
+      assertTrue(System.nanoTime() < deadline, "condition not met within 60 s");
+      Thread.sleep(10);
+    }
   }
 
   @Test

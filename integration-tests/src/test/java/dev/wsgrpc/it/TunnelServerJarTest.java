@@ -67,7 +67,7 @@ class TunnelServerJarTest {
       "--upstream-tls", "--upstream-trust-cert", "--tls-cert", "--tls-key", "--drain-timeout", "--trusted-proxies",
       "--forwarded-header", "--handshake-timeout", "--max-inbound-frame", "--max-outbound-frame", "--auth-tokens",
       "--tls-client-ca", "--allowed-origins", "--allow-cross-site-credentials", "--max-tunnels",
-      "--max-tunnels-per-client", "--ipv6-client-prefix",
+      "--max-tunnels-per-client", "--max-handshakes-per-client", "--ipv6-client-prefix",
       "--max-request-headers", "--max-concurrent-streams", "--max-inbound-message", "--idle-timeout", "--native-grpc",
       "--mode", "--upstream-file", "--upstream-refresh", "--upstream-health-check", "--upstream-health-service",
       "--upstream-authority", "--upstream-client-cert", "--upstream-client-key", "--max-inbound-metadata",

@@ -256,10 +256,18 @@ public final class TunnelServerMain implements Callable<Integer> {
           + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_TUNNELS_PER_CLIENT.")
   int maxTunnelsPerClient;
 
+  @Option(names = "--max-handshakes-per-client", paramLabel = "N", defaultValue = "100",
+      description = "Most connections from one address still in their handshake (accepted, not yet admitted: TLS, "
+          + "the upgrade request, a native connection before its first accepted call); one more is refused 503 at "
+          + "its request (a native call UNAVAILABLE) and closed within 2 s. Connections from --trusted-proxies are "
+          + "not counted. Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_HANDSHAKES_PER_CLIENT.")
+  int maxHandshakesPerClient;
+
   @Option(names = "--ipv6-client-prefix", paramLabel = "BITS",
       defaultValue = "" + AccessPolicy.DEFAULT_IPV6_CLIENT_PREFIX,
       description = "IPv6 clients in one network of this prefix length count as one client for "
-          + "--max-tunnels-per-client (IPv4 clients count by address); 128 counts each address. "
+          + "--max-tunnels-per-client and --max-handshakes-per-client (IPv4 clients count by address); 128 counts "
+          + "each address. "
           + "Default: ${DEFAULT-VALUE}. Env: TUNNEL_IPV6_CLIENT_PREFIX.")
   int ipv6ClientPrefix;
 
@@ -734,6 +742,7 @@ public final class TunnelServerMain implements Callable<Integer> {
     access.crossSiteCredentialsAllowed(allowCrossSiteCredentials);
     set("--max-tunnels", () -> access.maxTunnels(maxTunnels));
     set("--max-tunnels-per-client", () -> access.maxTunnelsPerClient(maxTunnelsPerClient));
+    set("--max-handshakes-per-client", () -> access.maxHandshakesPerClient(maxHandshakesPerClient));
     set("--ipv6-client-prefix", () -> access.ipv6ClientPrefix(ipv6ClientPrefix));
     Http2Limits.Builder http2 = Http2Limits.newBuilder();
     set("--max-concurrent-streams", () -> http2.maxConcurrentCalls(maxConcurrentStreams));

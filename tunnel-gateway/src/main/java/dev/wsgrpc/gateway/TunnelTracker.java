@@ -74,7 +74,8 @@ final class TunnelTracker implements TunnelListener {
         .name("wsgrpc_handshake_failures_total")
         .help("Connections refused before the 101, by reason (the labels of RejectReason: not_found, method, "
             + "bad_request, media_type, version, subprotocol, timeout, too_large, origin, unauthorized, forbidden, "
-            + "authenticator, rejected, too_many_tunnels, too_many_tunnels_per_client, tls)")
+            + "authenticator, rejected, too_many_tunnels, too_many_tunnels_per_client, "
+            + "too_many_handshakes_per_client, tls)")
         .labelNames("reason")
         .register(registry);
     CounterWithCallback.builder()
@@ -202,6 +203,9 @@ final class TunnelTracker implements TunnelListener {
       case TOO_MANY_TUNNELS_PER_CLIENT:
         return "to change it, --max-tunnels-per-client; behind a CDN or proxy, --trusted-proxies with its addresses,"
             + " else every client it carries counts as the proxy's address";
+      case TOO_MANY_HANDSHAKES_PER_CLIENT:
+        return "to change it, --max-handshakes-per-client; behind a CDN or proxy, --trusted-proxies with its "
+            + "addresses, whose connections are not counted";
       case TOO_MANY_TUNNELS:
         return "to change it, --max-tunnels";
       case TOO_LARGE:

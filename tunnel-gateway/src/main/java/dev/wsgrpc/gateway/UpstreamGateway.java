@@ -85,6 +85,7 @@ final class UpstreamGateway implements AutoCloseable {
             connections.add(ch);
             ChannelPipeline p = ch.pipeline();
             p.addLast(InternalTunnelServer.newLifecycleHandler(options.listener()));
+            InternalTunnelServer.handshakeStarted(ch, options, tunnelCounter);
             Supplier<SslContext> tls = options.sslContext();
             if (tls == null) {
               addTunnelSteps(p);

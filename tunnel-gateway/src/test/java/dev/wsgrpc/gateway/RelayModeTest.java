@@ -1,5 +1,6 @@
 package dev.wsgrpc.gateway;
 
+import static java.nio.charset.StandardCharsets.ISO_8859_1;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -19,6 +20,7 @@ import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -52,7 +54,7 @@ class RelayModeTest {
   /** An upstream written from the wire up: accepts one connection, reads and drops what comes, sends what it is told. */
   private static final class RawUpstream implements AutoCloseable {
     final java.net.ServerSocket listener = new java.net.ServerSocket(0, 5, java.net.InetAddress.getLoopbackAddress());
-    java.net.Socket socket;
+    Socket socket;
 
     RawUpstream() throws java.io.IOException {
     }
@@ -108,8 +110,12 @@ class RelayModeTest {
 
   private void startGateway(Upstreams upstreams, io.netty.handler.ssl.SslContext tls, RelaySettings relay)
       throws Exception {
-    gateway = new UpstreamGateway(WebSocketServerOptions.newBuilder().nativeGrpc(true).build(), upstreams, tls,
-        relay, tracker);
+    startGateway(WebSocketServerOptions.newBuilder().nativeGrpc(true).build(), upstreams, tls, relay);
+  }
+
+  private void startGateway(WebSocketServerOptions options, Upstreams upstreams, io.netty.handler.ssl.SslContext tls,
+      RelaySettings relay) throws Exception {
+    gateway = new UpstreamGateway(options, upstreams, tls, relay, tracker);
     closeables.add(gateway);
     gatewayAddress = gateway.start(new InetSocketAddress("127.0.0.1", 0));
   }
@@ -154,6 +160,49 @@ class RelayModeTest {
     closeables.add(client);
     client.sendPrefaceAndSettings();
     return client;
+  }
+
+  @Test
+  void connectionsPastTheHandshakeLimitOfTheirAddressAreRefusedAndClosedSoon() throws Exception {
+    startGateway(WebSocketServerOptions.newBuilder().nativeGrpc(true)
+        .settings(dev.wsgrpc.core.TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMinutes(2)).build())
+        .access(dev.wsgrpc.server.AccessPolicy.newBuilder().maxHandshakesPerClient(1).build()).build(),
+        new Upstreams(List.of(new Upstreams.Target("127.0.0.1", healthServer(null)))), null, RelaySettings.DEFAULT);
+    String upgrade = "GET " + WebSocketTunnel.DEFAULT_PATH + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        + "Sec-WebSocket-Protocol: " + WebSocketTunnel.SUBPROTOCOL + "\r\n\r\n";
+    List<Socket> silent = new ArrayList<>();
+    try {
+      String answer = null;
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      // Accepts run on several event loops: a probe counted before the silent connection is admitted, so one more.
+      while (answer == null) {
+        assertTrue(System.nanoTime() < deadline, "every upgrade was admitted");
+        Socket quiet = new Socket("127.0.0.1", gatewayAddress.getPort());
+        silent.add(quiet);
+        try (Socket probe = new Socket("127.0.0.1", gatewayAddress.getPort())) {
+          probe.setSoTimeout(30_000);
+          probe.getOutputStream().write(upgrade.getBytes(ISO_8859_1));
+          String status = new String(probe.getInputStream().readNBytes(12), ISO_8859_1);
+          if (!status.equals("HTTP/1.1 101")) {
+            answer = status + new String(probe.getInputStream().readAllBytes(),
+                ISO_8859_1);
+          }
+        }
+      }
+      assertTrue(answer.startsWith("HTTP/1.1 503 Service Unavailable\r\n"), answer);
+      assertTrue(answer.endsWith("too many connections from your address are still in their handshake; retry later\n"),
+          answer);
+      try (Socket over = new Socket("127.0.0.1", gatewayAddress.getPort())) {
+        over.setSoTimeout(60_000);
+        assertEquals(-1, over.getInputStream().read(), "closed long before the handshake timeout (2 minutes)");
+      }
+    } finally {
+      for (Socket s : silent) {
+        s.close();
+      }
+    }
+    assertServing(goodClient().withWaitForReady()); // the address gets in again once they are gone
   }
 
   @Test

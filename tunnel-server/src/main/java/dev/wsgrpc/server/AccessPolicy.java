@@ -36,6 +36,7 @@ public final class AccessPolicy {
   private final TunnelAdmission admission;
   private final int maxTunnels;
   private final int maxTunnelsPerClient;
+  private final int maxHandshakesPerClient;
   private final int ipv6ClientPrefix;
   private final boolean crossSiteCredentialsAllowed;
 
@@ -46,6 +47,7 @@ public final class AccessPolicy {
     this.admission = b.admission;
     this.maxTunnels = b.maxTunnels;
     this.maxTunnelsPerClient = b.maxTunnelsPerClient;
+    this.maxHandshakesPerClient = b.maxHandshakesPerClient;
     this.ipv6ClientPrefix = b.ipv6ClientPrefix;
     this.crossSiteCredentialsAllowed = b.crossSiteCredentialsAllowed;
   }
@@ -107,11 +109,20 @@ public final class AccessPolicy {
     return maxTunnelsPerClient;
   }
 
+  /**
+   * The most connections from one peer address still in their handshake, before their admission; see
+   * {@link Builder#maxHandshakesPerClient(int)}.
+   */
+  public int maxHandshakesPerClient() {
+    return maxHandshakesPerClient;
+  }
+
   @Override
   public String toString() {
     return "AccessPolicy{authenticator=" + (authenticator != null) + ", allowedOrigins=" + allowedOrigins
         + ", trustedProxies=" + trustedProxies + ", admission=" + (admission != TunnelAdmission.ALL)
         + ", maxTunnels=" + maxTunnels + ", maxTunnelsPerClient=" + maxTunnelsPerClient
+        + ", maxHandshakesPerClient=" + maxHandshakesPerClient
         + ", ipv6ClientPrefix=" + ipv6ClientPrefix + ", crossSiteCredentialsAllowed=" + crossSiteCredentialsAllowed
         + "}";
   }
@@ -124,6 +135,7 @@ public final class AccessPolicy {
     private TunnelAdmission admission = TunnelAdmission.ALL;
     private int maxTunnels = Integer.MAX_VALUE;
     private int maxTunnelsPerClient = Integer.MAX_VALUE;
+    private int maxHandshakesPerClient = Integer.MAX_VALUE;
     private int ipv6ClientPrefix = DEFAULT_IPV6_CLIENT_PREFIX;
     private boolean crossSiteCredentialsAllowed;
 
@@ -136,6 +148,7 @@ public final class AccessPolicy {
       admission = p.admission;
       maxTunnels = p.maxTunnels;
       maxTunnelsPerClient = p.maxTunnelsPerClient;
+      maxHandshakesPerClient = p.maxHandshakesPerClient;
       ipv6ClientPrefix = p.ipv6ClientPrefix;
       crossSiteCredentialsAllowed = p.crossSiteCredentialsAllowed;
     }
@@ -217,6 +230,22 @@ public final class AccessPolicy {
      */
     public Builder maxTunnelsPerClient(int max) {
       this.maxTunnelsPerClient = checkPositive(max, "maxTunnelsPerClient");
+      return this;
+    }
+
+    /**
+     * The most connections from one peer address (an IPv6 network of {@link #ipv6ClientPrefix} bits) that may be in
+     * their handshake at once: accepted, and not yet admitted as a tunnel, a browser call or a native gRPC connection
+     * with an accepted call (TLS, the upgrade request, authentication; a native connection until its first accepted
+     * call), so that one address cannot hold connections without credentials in any number for the handshake timeout
+     * each. A connection accepted past the limit is refused at its admission, 503 {@code too many connections from
+     * your address are still in their handshake; retry later} with {@code Retry-After} (a native call:
+     * {@code UNAVAILABLE} with that description), and closed at the latest 2 s after its accept. The peer is the
+     * TCP peer: connections from {@link #trustedProxies} are not counted (their clients are known only from their
+     * requests; limit them at the proxy). Default: no limit.
+     */
+    public Builder maxHandshakesPerClient(int max) {
+      this.maxHandshakesPerClient = checkPositive(max, "maxHandshakesPerClient");
       return this;
     }
 

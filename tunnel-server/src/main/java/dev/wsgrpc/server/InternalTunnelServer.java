@@ -2,6 +2,7 @@ package dev.wsgrpc.server;
 
 import dev.wsgrpc.core.TunnelEstablishedEvent;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
@@ -28,6 +29,14 @@ public final class InternalTunnelServer {
   /** A counter of one server's tunnels against {@code options}' limits, to share among its connections. */
   public static Object newTunnelCounter(WebSocketServerOptions options) {
     return new TunnelCounter(options.access());
+  }
+
+  /**
+   * Counts the just accepted, active {@code channel}'s handshake against its address's limit
+   * ({@link AccessPolicy#maxHandshakesPerClient()}), before anything (TLS included) is read from it.
+   */
+  public static void handshakeStarted(Channel channel, WebSocketServerOptions options, Object counter) {
+    ((TunnelCounter) counter).handshakeStarted(channel, options.listener());
   }
 
   /** A handler, to add first, that counts the connection's bytes and reports the tunnel to {@code listener}. */

@@ -43,6 +43,12 @@ public enum RejectReason {
   /** 503: the most tunnels open at once from one client address. Label {@code too_many_tunnels_per_client}; a limit. */
   TOO_MANY_TUNNELS_PER_CLIENT("too_many_tunnels_per_client", true),
   /**
+   * 503 (a native call: {@code UNAVAILABLE}): the connection was accepted while its peer's address had the most
+   * connections still in their handshake ({@link AccessPolicy#maxHandshakesPerClient()}); reported with status 0
+   * when it closed before its request or call. Label {@code too_many_handshakes_per_client}; a limit.
+   */
+  TOO_MANY_HANDSHAKES_PER_CLIENT("too_many_handshakes_per_client", true),
+  /**
    * No HTTP status (reported as 0): the TLS handshake failed (not TLS at all, no common protocol or cipher, the client
    * refused our certificate or sent none that mutual TLS accepts) or did not finish within the handshake timeout.
    * Label {@code tls}.

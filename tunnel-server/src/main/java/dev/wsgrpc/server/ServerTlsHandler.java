@@ -53,6 +53,10 @@ final class ServerTlsHandler extends InternalProtocolNegotiators.ProtocolNegotia
 
   /** Counts, logs (rate-limited, one line) and closes a connection whose TLS handshake failed or timed out. */
   static void handshakeFailed(ChannelHandlerContext ctx, WebSocketServerOptions options, Throwable cause) {
+    if (TunnelCounter.pastHandshakeLimit(ctx.channel())) {
+      ctx.close(); // cut by that limit, which reports it
+      return;
+    }
     FAILED.log("TLS handshake with {} failed: {}", ctx.channel().remoteAddress(), cause);
     options.listener().upgradeRejected(ctx.channel().remoteAddress(), 0, RejectReason.TLS);
     ctx.close();

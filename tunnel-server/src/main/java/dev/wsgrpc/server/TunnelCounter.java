@@ -1,14 +1,17 @@
 package dev.wsgrpc.server;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.util.AttributeKey;
 import io.netty.util.NetUtil;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.UnknownHostException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -16,24 +19,50 @@ import java.util.concurrent.atomic.AtomicInteger;
  * is taken before the 101 and given back when the connection closes. A client is an IPv4 address, or an IPv6
  * network of {@link AccessPolicy#ipv6ClientPrefix()} bits (one host usually holds a whole /64).
  *
+ * <p>Also counts, per peer address, the connections still in their handshake, from their accept to their admission
+ * ({@link #tryAcquire}) or close, against {@link AccessPolicy#maxHandshakesPerClient()} ({@link #handshakeStarted}).
+ *
  * <p>Each client's count changes only inside {@link ConcurrentHashMap#compute}, which is atomic per key: an entry
  * is removed exactly when its count reaches 0, and no acquire can hold an entry that a release is removing (which
  * would split one client's count in two and let it past the limit).
  */
 final class TunnelCounter {
 
+  /**
+   * How long a connection over {@link AccessPolicy#maxHandshakesPerClient()} is kept, at most, for its refusal to
+   * be answered (its TLS handshake and request come first): {@value} ms.
+   */
+  static final long OVER_LIMIT_MILLIS = 2_000;
+
   private final int max;
   private final int maxPerClient;
   private final int ipv6Prefix;
+  private final int maxHandshakesPerClient;
+  private final TrustedProxies trustedProxies;
   private final AtomicInteger total = new AtomicInteger();
   private final ConcurrentHashMap<Object, Integer> perClient = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Object, Integer> handshakes = new ConcurrentHashMap<>();
   /** The client a channel's slot is counted for ({@link #clientKey}), unset for one counted in the total only. */
   private static final AttributeKey<Object> CLIENT = AttributeKey.valueOf(TunnelCounter.class, "client");
+  /**
+   * The peer a channel's handshake is counted for until its admission or close, or {@link #OVER_LIMIT} (not yet
+   * refused) or {@link #REFUSED} for one that found its peer's handshakes at the limit; unset for one not counted.
+   */
+  private static final AttributeKey<Object> HANDSHAKE = AttributeKey.valueOf(TunnelCounter.class, "handshake");
+  private static final Object OVER_LIMIT = new Object();
+  private static final Object REFUSED = new Object();
 
-  TunnelCounter(int max, int maxPerClient, int ipv6Prefix) {
+  TunnelCounter(int max, int maxPerClient, int ipv6Prefix, int maxHandshakesPerClient,
+      TrustedProxies trustedProxies) {
     this.max = max;
     this.maxPerClient = maxPerClient;
     this.ipv6Prefix = ipv6Prefix;
+    this.maxHandshakesPerClient = maxHandshakesPerClient;
+    this.trustedProxies = trustedProxies;
+  }
+
+  TunnelCounter(int max, int maxPerClient, int ipv6Prefix) {
+    this(max, maxPerClient, ipv6Prefix, Integer.MAX_VALUE, TrustedProxies.NONE);
   }
 
   TunnelCounter(int max, int maxPerClient) {
@@ -42,13 +71,83 @@ final class TunnelCounter {
 
   /** A counter against {@code access}' limits. */
   TunnelCounter(AccessPolicy access) {
-    this(access.maxTunnels(), access.maxTunnelsPerClient(), access.ipv6ClientPrefix());
+    this(access.maxTunnels(), access.maxTunnelsPerClient(), access.ipv6ClientPrefix(),
+        access.maxHandshakesPerClient(), access.trustedProxies());
   }
 
   /** What a client refused by {@code limit} ({@link #tryAcquire}, {@link #moveTo}) is told. */
   static String refusal(RejectReason limit) {
-    return limit == RejectReason.TOO_MANY_TUNNELS ? "too many tunnels open; retry later"
-        : "too many tunnels open from your address; retry later";
+    switch (limit) {
+      case TOO_MANY_TUNNELS:
+        return "too many tunnels open; retry later";
+      case TOO_MANY_HANDSHAKES_PER_CLIENT:
+        return "too many connections from your address are still in their handshake; retry later";
+      default:
+        return "too many tunnels open from your address; retry later";
+    }
+  }
+
+  /**
+   * Counts {@code channel}, just accepted, as a handshake of its peer's address until its admission
+   * ({@link #tryAcquire}) or close. When that address has {@link AccessPolicy#maxHandshakesPerClient()} under way
+   * already, the connection is not counted but marked: its admission is refused
+   * {@link RejectReason#TOO_MANY_HANDSHAKES_PER_CLIENT} (a 503, an {@code UNAVAILABLE} call), and it is closed
+   * {@value #OVER_LIMIT_MILLIS} ms from now unless closed before, so that connections past the limit are held only
+   * that long, whatever the handshake timeout. One closed before its admission was asked is reported to
+   * {@code listener} then (status 0). A trusted proxy's connections are not counted: they carry many clients, each
+   * named only in its requests. On the channel's event loop, before anything is read.
+   */
+  void handshakeStarted(Channel channel, TunnelListener listener) {
+    if (maxHandshakesPerClient == Integer.MAX_VALUE) {
+      return;
+    }
+    SocketAddress peer = channel.remoteAddress();
+    InetAddress address = peer instanceof InetSocketAddress ? ((InetSocketAddress) peer).getAddress() : null;
+    if (address != null && trustedProxies.contains(address)) {
+      return;
+    }
+    Object key = clientKey(peer, ipv6Prefix);
+    if (takeSlot(handshakes, key, maxHandshakesPerClient)) {
+      channel.attr(HANDSHAKE).set(key);
+      channel.closeFuture().addListener(f -> handshakeEnded(channel, key));
+      return;
+    }
+    channel.attr(HANDSHAKE).set(OVER_LIMIT);
+    ScheduledFuture<?> cut = channel.eventLoop().schedule(() -> {
+      ChannelHandlerContext first = channel.pipeline().firstContext();
+      if (first != null) {
+        first.close(); // no graceful close of gRPC's or TLS's: the connection had its time
+      } else {
+        channel.close();
+      }
+    }, OVER_LIMIT_MILLIS, TimeUnit.MILLISECONDS);
+    channel.closeFuture().addListener(f -> {
+      cut.cancel(false);
+      if (channel.attr(HANDSHAKE).compareAndSet(OVER_LIMIT, null)) {
+        listener.upgradeRejected(peer, 0, RejectReason.TOO_MANY_HANDSHAKES_PER_CLIENT);
+      }
+    });
+  }
+
+  /**
+   * Whether {@code channel} was accepted past {@link AccessPolicy#maxHandshakesPerClient()}: what ends it (a refusal,
+   * or the close that cuts its TLS handshake short) is reported as that limit's.
+   */
+  static boolean pastHandshakeLimit(Channel channel) {
+    Object handshake = channel.attr(HANDSHAKE).get();
+    return handshake == OVER_LIMIT || handshake == REFUSED;
+  }
+
+  /** Gives {@code key}'s handshake slot back, once: at the channel's admission or close, whichever comes first. */
+  private void handshakeEnded(Channel channel, Object key) {
+    if (channel.attr(HANDSHAKE).compareAndSet(key, null)) {
+      handshakes.computeIfPresent(key, (k, count) -> count <= 1 ? null : count - 1);
+    }
+  }
+
+  /** Connections from the peer {@code key} names ({@link #clientKey}) still in their handshake. */
+  int handshakesFrom(Object key) {
+    return handshakes.getOrDefault(key, 0);
   }
 
   /**
@@ -57,6 +156,15 @@ final class TunnelCounter {
    * the total only.
    */
   RejectReason tryAcquire(Channel channel, SocketAddress client) {
+    Object handshake = channel.attr(HANDSHAKE).get();
+    if (handshake == OVER_LIMIT || handshake == REFUSED) {
+      // Reported by the caller, not at the close; every later request of the connection is refused alike.
+      channel.attr(HANDSHAKE).compareAndSet(OVER_LIMIT, REFUSED);
+      return RejectReason.TOO_MANY_HANDSHAKES_PER_CLIENT;
+    }
+    if (handshake != null) {
+      handshakeEnded(channel, handshake); // admitted or refused, its handshake is over
+    }
     // A refused attempt never changes the count, so it cannot make a concurrent one fail spuriously.
     if (total.getAndUpdate(n -> n < max ? n + 1 : n) >= max) {
       return RejectReason.TOO_MANY_TUNNELS;
@@ -66,7 +174,7 @@ final class TunnelCounter {
       return null;
     }
     Object key = clientKey(client, ipv6Prefix);
-    if (!takeSlot(key)) {
+    if (!takeSlot(perClient, key, maxPerClient)) {
       total.decrementAndGet();
       return RejectReason.TOO_MANY_TUNNELS_PER_CLIENT;
     }
@@ -76,12 +184,12 @@ final class TunnelCounter {
     return null;
   }
 
-  /** Takes one of {@code key}'s slots; false when it has all {@code maxPerClient} already. */
-  private boolean takeSlot(Object key) {
+  /** Takes one of {@code key}'s slots in {@code counts}; false when it has all {@code limit} already. */
+  private static boolean takeSlot(ConcurrentHashMap<Object, Integer> counts, Object key, int limit) {
     boolean[] taken = new boolean[1];
-    perClient.compute(key, (k, count) -> {
+    counts.compute(key, (k, count) -> {
       int n = count == null ? 0 : count;
-      if (n >= maxPerClient) {
+      if (n >= limit) {
         return count;
       }
       taken[0] = true;
@@ -107,7 +215,7 @@ final class TunnelCounter {
     if (to.equals(from)) {
       return null;
     }
-    if (!takeSlot(to)) {
+    if (!takeSlot(perClient, to, maxPerClient)) {
       return RejectReason.TOO_MANY_TUNNELS_PER_CLIENT;
     }
     channel.attr(CLIENT).set(to);

@@ -56,6 +56,129 @@ class TunnelCounterTest {
     assertEquals(RejectReason.TOO_MANY_TUNNELS_PER_CLIENT, v4.tryAcquire(new EmbeddedChannel(), client("198.51.100.2")));
   }
 
+  /** A channel whose peer is {@code address}, as an accepted socket's is. */
+  private static EmbeddedChannel from(String address) {
+    InetSocketAddress peer = client(address);
+    return new EmbeddedChannel() {
+      @Override
+      protected java.net.SocketAddress remoteAddress0() {
+        return peer;
+      }
+    };
+  }
+
+  private static TunnelCounter handshakeLimit(int max, String... trustedProxies) {
+    return new TunnelCounter(100, 100, 64, max, TrustedProxies.parse(List.of(trustedProxies)));
+  }
+
+  @Test
+  void anAddressHoldsAtMostTheLimitOfConnectionsInTheirHandshakeUntilAdmittedOrClosed() {
+    List<String> reports = new ArrayList<>();
+    TunnelListener listener = new TunnelListener() {
+      @Override
+      public void upgradeRejected(java.net.SocketAddress address, int status, RejectReason reason) {
+        reports.add(status + " " + reason);
+      }
+    };
+    TunnelCounter counter = handshakeLimit(2);
+    EmbeddedChannel admitted = from("198.51.100.1");
+    EmbeddedChannel waiting = from("198.51.100.1");
+    counter.handshakeStarted(admitted, listener);
+    counter.handshakeStarted(waiting, listener);
+    assertEquals(2, counter.handshakesFrom("198.51.100.1"));
+
+    EmbeddedChannel over = from("198.51.100.1");
+    counter.handshakeStarted(over, listener);
+    assertEquals(2, counter.handshakesFrom("198.51.100.1"), "one past the limit is not counted");
+    assertEquals(RejectReason.TOO_MANY_HANDSHAKES_PER_CLIENT, counter.tryAcquire(over, client("198.51.100.1")));
+    assertEquals(RejectReason.TOO_MANY_HANDSHAKES_PER_CLIENT, counter.tryAcquire(over, client("198.51.100.1")),
+        "a later request of the connection is refused alike");
+    over.close();
+    assertEquals(List.of(), reports, "a refusal is reported by whoever answered it, not again at the close");
+
+    EmbeddedChannel otherAddress = from("198.51.100.2");
+    counter.handshakeStarted(otherAddress, listener);
+    assertNull(counter.tryAcquire(otherAddress, client("198.51.100.2")), "another address is not affected");
+
+    assertNull(counter.tryAcquire(admitted, client("198.51.100.1")));
+    assertEquals(1, counter.handshakesFrom("198.51.100.1"), "an admitted connection's handshake is over");
+    admitted.close();
+    assertEquals(1, counter.handshakesFrom("198.51.100.1"), "and is not given back twice");
+    waiting.close();
+    assertEquals(0, counter.handshakesFrom("198.51.100.1"), "a closed one gives its handshake back");
+
+    EmbeddedChannel next = from("198.51.100.1");
+    counter.handshakeStarted(next, listener);
+    assertNull(counter.tryAcquire(next, client("198.51.100.1")));
+  }
+
+  @Test
+  void aConnectionPastTheLimitIsClosedAfterItsShortWaitAndReportedIfNothingAnsweredIt() {
+    List<String> reports = new ArrayList<>();
+    TunnelListener listener = new TunnelListener() {
+      @Override
+      public void upgradeRejected(java.net.SocketAddress address, int status, RejectReason reason) {
+        reports.add(address + " " + status + " " + reason);
+      }
+    };
+    TunnelCounter counter = handshakeLimit(1);
+    EmbeddedChannel first = from("2001:db8::1");
+    first.freezeTime();
+    counter.handshakeStarted(first, listener);
+    EmbeddedChannel over = from("2001:db8::2"); // the same /64
+    over.freezeTime();
+    counter.handshakeStarted(over, listener);
+    over.advanceTimeBy(TunnelCounter.OVER_LIMIT_MILLIS - 1, TimeUnit.MILLISECONDS);
+    over.runScheduledPendingTasks();
+    assertTrue(over.isOpen());
+    over.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+    over.runScheduledPendingTasks();
+    assertTrue(!over.isOpen(), "closed " + TunnelCounter.OVER_LIMIT_MILLIS + " ms after its accept");
+    assertEquals(List.of(client("2001:db8::2") + " 0 too_many_handshakes_per_client"), reports);
+
+    first.advanceTimeBy(TunnelCounter.OVER_LIMIT_MILLIS, TimeUnit.MILLISECONDS);
+    first.runScheduledPendingTasks();
+    assertTrue(first.isOpen(), "a counted handshake has the handshake timeout's time, not this one");
+  }
+
+  @Test
+  void aTlsHandshakeCutShortByTheLimitIsNotReportedAsATlsFailureToo() {
+    List<String> reports = new ArrayList<>();
+    TunnelListener listener = new TunnelListener() {
+      @Override
+      public void upgradeRejected(java.net.SocketAddress address, int status, RejectReason reason) {
+        reports.add(status + " " + reason);
+      }
+    };
+    WebSocketServerOptions options = WebSocketServerOptions.newBuilder().listener(listener).build();
+    TunnelCounter counter = handshakeLimit(1);
+    EmbeddedChannel counted = from("198.51.100.1");
+    counter.handshakeStarted(counted, listener);
+    EmbeddedChannel over = from("198.51.100.1");
+    over.pipeline().addLast(new io.netty.channel.ChannelInboundHandlerAdapter());
+    counter.handshakeStarted(over, listener);
+    ServerTlsHandler.handshakeFailed(over.pipeline().firstContext(), options,
+        new java.nio.channels.ClosedChannelException());
+    assertTrue(!over.isOpen());
+    assertEquals(List.of("0 too_many_handshakes_per_client"), reports);
+
+    counted.pipeline().addLast(new io.netty.channel.ChannelInboundHandlerAdapter());
+    ServerTlsHandler.handshakeFailed(counted.pipeline().firstContext(), options,
+        new java.nio.channels.ClosedChannelException());
+    assertEquals(List.of("0 too_many_handshakes_per_client", "0 tls"), reports, "a counted one's failure is TLS's");
+  }
+
+  @Test
+  void trustedProxiesConnectionsAreNotCounted() {
+    TunnelCounter counter = handshakeLimit(1, "10.0.0.0/8");
+    for (int i = 0; i < 3; i++) {
+      EmbeddedChannel ch = from("10.1.2.3");
+      counter.handshakeStarted(ch, new TunnelListener() {});
+      assertNull(counter.tryAcquire(ch, client("198.51.100." + i)));
+    }
+    assertEquals(0, counter.handshakesFrom("10.1.2.3"));
+  }
+
   @Test
   void clientKeysNameTheNetwork() {
     assertEquals("2001:db8:1:2::/64", TunnelCounter.clientKey(client("2001:db8:1:2:3:4:5:6"), 64));
