@@ -49,7 +49,7 @@ abstract class JarHostileInputCatalogue extends HostileInputCatalogue {
         upstream.address(), "--auth-tokens", tokens.getPath(), "--allowed-origins", ORIGIN, "--handshake-timeout",
         "5s", "--max-inbound-frame", String.valueOf(MAX_FRAME),
         // The close storm opens 200 tunnels from 127.0.0.1 at once.
-        "--max-tunnels-per-client", "1000"));
+        "--max-tunnels-per-client", "1000", "--max-handshakes-per-client", "1000"));
     args.addAll(modeOptions());
     jar = closer.add(TunnelServerJar.start(args.toArray(new String[0])));
     closer.add(() -> { // a graceful exit first

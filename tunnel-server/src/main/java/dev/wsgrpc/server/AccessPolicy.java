@@ -236,9 +236,10 @@ public final class AccessPolicy {
     /**
      * The most connections from one peer address (an IPv6 network of {@link #ipv6ClientPrefix} bits) that may be in
      * their handshake at once: accepted, and not yet admitted as a tunnel, a browser call or a native gRPC connection
-     * with an accepted call (TLS, the upgrade request, authentication; a native connection until its first accepted
-     * call), so that one address cannot hold connections without credentials in any number for the handshake timeout
-     * each. A connection accepted past the limit is refused at its admission, 503 {@code too many connections from
+     * (TLS, the upgrade request, authentication; a native connection until its preface is admitted, or its first
+     * accepted call where calls are authenticated one by one; a refused one until it closes), so that one address
+     * cannot hold connections without credentials in any number, each for a handshake timeout or more. A connection
+     * accepted past the limit is refused before its credentials are checked, 503 {@code too many connections from
      * your address are still in their handshake; retry later} with {@code Retry-After} (a native call:
      * {@code UNAVAILABLE} with that description), and closed at the latest 2 s after its accept. The peer is the
      * TCP peer: connections from {@link #trustedProxies} are not counted (their clients are known only from their

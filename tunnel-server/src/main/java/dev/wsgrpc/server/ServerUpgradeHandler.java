@@ -160,6 +160,11 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    */
   private void admitNative(ChannelHandlerContext ctx) {
     clientAddress = ctx.channel().remoteAddress();
+    if (TunnelCounter.pastHandshakeLimit(ctx.channel())) {
+      RejectReason limit = RejectReason.TOO_MANY_HANDSHAKES_PER_CLIENT;
+      refuseNative(ctx, limit, HttpResponseStatus.SERVICE_UNAVAILABLE.code(), TunnelCounter.refusal(limit));
+      return;
+    }
     InetAddress peer = clientAddress instanceof InetSocketAddress ? ((InetSocketAddress) clientAddress).getAddress()
         : null;
     // A trusted proxy's connection carries many clients, each named only in its calls: it counts in the total only.
@@ -223,6 +228,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     timeout.cancel(false);
     SocketAddress client = clientAddress != null ? clientAddress : ctx.channel().remoteAddress();
     logger.debug("Refused a native gRPC connection from {}: {} ({})", client, reason, why);
+    TunnelCounter.answered(ctx.channel());
     options.listener().upgradeRejected(client, status, why);
     ChannelPipeline pipeline = ctx.pipeline();
     removeCors(pipeline);
@@ -420,6 +426,12 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   private boolean admit(ChannelHandlerContext ctx, HttpHeaders h, String path, String query, List<String> offered,
       boolean authenticate) {
     AccessPolicy access = options.access();
+    if (TunnelCounter.pastHandshakeLimit(ctx.channel())) {
+      // Before the authenticator: a connection refused anyway costs it nothing (a remote check, a one-time ticket).
+      RejectReason limit = RejectReason.TOO_MANY_HANDSHAKES_PER_CLIENT;
+      reject(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, limit, TunnelCounter.refusal(limit), 5);
+      return false;
+    }
     if (authenticate && access.authenticator() != null) {
       AuthDecision decision = AuthDecision.ask(access.authenticator(), new UpgradeRequest(path, query, h, clientAddress,
           ctx.channel().remoteAddress(), sslSession(ctx), offered, ctx.channel()));
@@ -456,7 +468,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     RejectReason limit = counter.tryAcquire(ctx.channel(), perClient ? clientAddress : null);
     if (limit != null) {
       logger.debug("Refused a tunnel from {}: {} (limit {})", clientAddress, limit,
-          limit == RejectReason.TOO_MANY_TUNNELS ? access.maxTunnels() : access.maxTunnelsPerClient());
+          limit == RejectReason.TOO_MANY_TUNNELS ? access.maxTunnels()
+              : limit == RejectReason.TOO_MANY_HANDSHAKES_PER_CLIENT ? access.maxHandshakesPerClient()
+              : access.maxTunnelsPerClient());
       return new Refusal(HttpResponseStatus.SERVICE_UNAVAILABLE.code(), limit, TunnelCounter.refusal(limit), 5);
     }
     return null;
@@ -929,6 +943,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     plainPending = false;
+    TunnelCounter.answered(ctx.channel()); // answered, so not reported at its close
     if (failure != null) {
       ReferenceCountUtil.release(response);
       HANDLER_FAILED.log("PlainHttpHandler failed on {}; answering 500: {}", Http11Tokens.printable(path),
@@ -994,6 +1009,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       SocketAddress client = clientAddress != null ? clientAddress : ctx.channel().remoteAddress();
       logger.debug("Refused a {} call from {}: {} {} ({})", browserProtocol.label(), client, status.code(), reason,
           why);
+      TunnelCounter.answered(ctx.channel());
       options.listener().upgradeRejected(client, status.code(), why);
       webSocketRefusal = BrowserCalls.statusForHttp(status.code(), reason);
       accept = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
@@ -1011,6 +1027,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     }
     SocketAddress client = clientAddress != null ? clientAddress : ctx.channel().remoteAddress();
     logger.debug("Refused upgrade from {}: {} {} ({})", client, status.code(), reason, why);
+    TunnelCounter.answered(ctx.channel());
     options.listener().upgradeRejected(client, status.code(), why);
     if (browserProtocol == BrowserProtocol.GRPC_WEB) {
       // A page's client reads the refusal as a gRPC status (CORS lets it read the answer if its Origin is allowed).

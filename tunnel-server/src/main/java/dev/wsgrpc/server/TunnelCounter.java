@@ -20,7 +20,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * network of {@link AccessPolicy#ipv6ClientPrefix()} bits (one host usually holds a whole /64).
  *
  * <p>Also counts, per peer address, the connections still in their handshake, from their accept to their admission
- * ({@link #tryAcquire}) or close, against {@link AccessPolicy#maxHandshakesPerClient()} ({@link #handshakeStarted}).
+ * (a {@link #tryAcquire} that succeeds) or close, against {@link AccessPolicy#maxHandshakesPerClient()} ({@link #handshakeStarted}).
  *
  * <p>Each client's count changes only inside {@link ConcurrentHashMap#compute}, which is atomic per key: an entry
  * is removed exactly when its count reaches 0, and no acquire can hold an entry that a release is removing (which
@@ -50,7 +50,10 @@ final class TunnelCounter {
    */
   private static final AttributeKey<Object> HANDSHAKE = AttributeKey.valueOf(TunnelCounter.class, "handshake");
   private static final Object OVER_LIMIT = new Object();
+  /** Past the limit, and answered (a refusal, or a plain HTTP answer), which reported it if it was a refusal. */
   private static final Object REFUSED = new Object();
+  /** Past the limit, closed without an answer, and reported as that limit's at its close. */
+  private static final Object REPORTED = new Object();
 
   TunnelCounter(int max, int maxPerClient, int ipv6Prefix, int maxHandshakesPerClient,
       TrustedProxies trustedProxies) {
@@ -89,11 +92,11 @@ final class TunnelCounter {
 
   /**
    * Counts {@code channel}, just accepted, as a handshake of its peer's address until its admission
-   * ({@link #tryAcquire}) or close. When that address has {@link AccessPolicy#maxHandshakesPerClient()} under way
+   * (a {@link #tryAcquire} that succeeds) or close. When that address has {@link AccessPolicy#maxHandshakesPerClient()} under way
    * already, the connection is not counted but marked: its admission is refused
    * {@link RejectReason#TOO_MANY_HANDSHAKES_PER_CLIENT} (a 503, an {@code UNAVAILABLE} call), and it is closed
    * {@value #OVER_LIMIT_MILLIS} ms from now unless closed before, so that connections past the limit are held only
-   * that long, whatever the handshake timeout. One closed before its admission was asked is reported to
+   * that long, whatever the handshake timeout. One closed without an answer ({@link #answered}) is reported to
    * {@code listener} then (status 0). A trusted proxy's connections are not counted: they carry many clients, each
    * named only in its requests. On the channel's event loop, before anything is read.
    */
@@ -123,10 +126,19 @@ final class TunnelCounter {
     }, OVER_LIMIT_MILLIS, TimeUnit.MILLISECONDS);
     channel.closeFuture().addListener(f -> {
       cut.cancel(false);
-      if (channel.attr(HANDSHAKE).compareAndSet(OVER_LIMIT, null)) {
+      // Still marked afterwards: a TLS handshake cut short here fails only after this, and must not be reported.
+      if (channel.attr(HANDSHAKE).compareAndSet(OVER_LIMIT, REPORTED)) {
         listener.upgradeRejected(peer, 0, RejectReason.TOO_MANY_HANDSHAKES_PER_CLIENT);
       }
     });
+  }
+
+  /**
+   * Notes that {@code channel}'s request was answered (a refusal that its answerer reports, a plain HTTP answer):
+   * one past {@link AccessPolicy#maxHandshakesPerClient()} is then not reported again at its close.
+   */
+  static void answered(Channel channel) {
+    channel.attr(HANDSHAKE).compareAndSet(OVER_LIMIT, REFUSED);
   }
 
   /**
@@ -135,7 +147,17 @@ final class TunnelCounter {
    */
   static boolean pastHandshakeLimit(Channel channel) {
     Object handshake = channel.attr(HANDSHAKE).get();
-    return handshake == OVER_LIMIT || handshake == REFUSED;
+    return handshake == OVER_LIMIT || handshake == REFUSED || handshake == REPORTED;
+  }
+
+  /**
+   * An admitted connection's handshake is over: its slot given back, if it holds one. A refused one keeps it until
+   * it closes, since it stays open for its answer (and a native one for its first call) a while.
+   */
+  private void endHandshake(Channel channel, Object handshake) {
+    if (handshake != null) {
+      handshakeEnded(channel, handshake);
+    }
   }
 
   /** Gives {@code key}'s handshake slot back, once: at the channel's admission or close, whichever comes first. */
@@ -157,13 +179,10 @@ final class TunnelCounter {
    */
   RejectReason tryAcquire(Channel channel, SocketAddress client) {
     Object handshake = channel.attr(HANDSHAKE).get();
-    if (handshake == OVER_LIMIT || handshake == REFUSED) {
+    if (pastHandshakeLimit(channel)) {
       // Reported by the caller, not at the close; every later request of the connection is refused alike.
-      channel.attr(HANDSHAKE).compareAndSet(OVER_LIMIT, REFUSED);
+      answered(channel);
       return RejectReason.TOO_MANY_HANDSHAKES_PER_CLIENT;
-    }
-    if (handshake != null) {
-      handshakeEnded(channel, handshake); // admitted or refused, its handshake is over
     }
     // A refused attempt never changes the count, so it cannot make a concurrent one fail spuriously.
     if (total.getAndUpdate(n -> n < max ? n + 1 : n) >= max) {
@@ -171,6 +190,7 @@ final class TunnelCounter {
     }
     if (client == null) {
       channel.closeFuture().addListener(f -> total.decrementAndGet());
+      endHandshake(channel, handshake);
       return null;
     }
     Object key = clientKey(client, ipv6Prefix);
@@ -181,6 +201,7 @@ final class TunnelCounter {
     channel.attr(CLIENT).set(key);
     // The slot is given back under the client it is counted for when the connection closes (see moveTo).
     channel.closeFuture().addListener(f -> release(channel.attr(CLIENT).get()));
+    endHandshake(channel, handshake);
     return null;
   }
 

@@ -100,6 +100,18 @@ class TunnelCounterTest {
     counter.handshakeStarted(otherAddress, listener);
     assertNull(counter.tryAcquire(otherAddress, client("198.51.100.2")), "another address is not affected");
 
+    // A connection refused by another limit stays open a while for its answer: it keeps its handshake until closed.
+    TunnelCounter full = new TunnelCounter(100, 1, 64, 1, TrustedProxies.NONE);
+    EmbeddedChannel holder = from("198.51.100.3");
+    full.handshakeStarted(holder, listener);
+    assertNull(full.tryAcquire(holder, client("198.51.100.3")));
+    EmbeddedChannel refused = from("198.51.100.3");
+    full.handshakeStarted(refused, listener);
+    assertEquals(RejectReason.TOO_MANY_TUNNELS_PER_CLIENT, full.tryAcquire(refused, client("198.51.100.3")));
+    assertEquals(1, full.handshakesFrom("198.51.100.3"));
+    refused.close();
+    assertEquals(0, full.handshakesFrom("198.51.100.3"));
+
     assertNull(counter.tryAcquire(admitted, client("198.51.100.1")));
     assertEquals(1, counter.handshakesFrom("198.51.100.1"), "an admitted connection's handshake is over");
     admitted.close();
@@ -154,18 +166,28 @@ class TunnelCounterTest {
     TunnelCounter counter = handshakeLimit(1);
     EmbeddedChannel counted = from("198.51.100.1");
     counter.handshakeStarted(counted, listener);
+    // Cut by the limit: the close comes first, and SslHandler's failure after it (channelInactive).
+    EmbeddedChannel cut = from("198.51.100.1");
+    cut.pipeline().addLast(new io.netty.channel.ChannelInboundHandlerAdapter());
+    counter.handshakeStarted(cut, listener);
+    io.netty.channel.ChannelHandlerContext ctx = cut.pipeline().firstContext();
+    cut.close();
+    ServerTlsHandler.handshakeFailed(ctx, options, new java.nio.channels.ClosedChannelException());
+    assertEquals(List.of("0 too_many_handshakes_per_client"), reports);
+    // A handshake past the limit that fails on its own (not TLS, say) is that limit's too, reported once.
     EmbeddedChannel over = from("198.51.100.1");
     over.pipeline().addLast(new io.netty.channel.ChannelInboundHandlerAdapter());
     counter.handshakeStarted(over, listener);
     ServerTlsHandler.handshakeFailed(over.pipeline().firstContext(), options,
-        new java.nio.channels.ClosedChannelException());
+        new javax.net.ssl.SSLHandshakeException("not TLS"));
     assertTrue(!over.isOpen());
-    assertEquals(List.of("0 too_many_handshakes_per_client"), reports);
+    assertEquals(List.of("0 too_many_handshakes_per_client", "0 too_many_handshakes_per_client"), reports);
 
     counted.pipeline().addLast(new io.netty.channel.ChannelInboundHandlerAdapter());
     ServerTlsHandler.handshakeFailed(counted.pipeline().firstContext(), options,
         new java.nio.channels.ClosedChannelException());
-    assertEquals(List.of("0 too_many_handshakes_per_client", "0 tls"), reports, "a counted one's failure is TLS's");
+    assertEquals(List.of("0 too_many_handshakes_per_client", "0 too_many_handshakes_per_client", "0 tls"), reports,
+        "a counted one's failure is TLS's");
   }
 
   @Test

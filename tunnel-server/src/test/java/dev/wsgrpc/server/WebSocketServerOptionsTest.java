@@ -94,7 +94,7 @@ class WebSocketServerOptionsTest {
     assertEquals("WebSocketServerOptions{path=/grpc, subprotocol=wsgrpc.v1, tls=null, "
         + "nativeGrpc=false, plainHttpHandler=false, maxRequestLineBytes=4096, maxRequestHeaderBytes=16384, "
         + "access=AccessPolicy{authenticator=false, allowedOrigins=[], trustedProxies=[], admission=false, "
-        + "maxTunnels=2147483647, maxTunnelsPerClient=2147483647, ipv6ClientPrefix=64, "
+        + "maxTunnels=2147483647, maxTunnelsPerClient=2147483647, maxHandshakesPerClient=2147483647, ipv6ClientPrefix=64, "
         + "crossSiteCredentialsAllowed=false}, "
         + "settings=TunnelSettings{maxInboundFramePayload=1048576, maxOutboundFramePayload=65536, pingInterval=PT30S, "
         + "pingTimeout=PT15S, handshakeTimeout=PT10S}, browser=null, "
@@ -282,14 +282,18 @@ class WebSocketServerOptionsTest {
     TunnelAdmission none = (client, path) -> TunnelAdmission.Refusal.forbidden("no");
     AccessPolicy p = AccessPolicy.newBuilder().allowedOrigins(java.util.List.of("https://a.example"))
         .trustedProxies(java.util.List.of("10.0.0.0/8")).admission(none).maxTunnels(5).maxTunnelsPerClient(2)
-        .authenticator(TunnelAuthenticator.CLIENT_CERTIFICATE).build();
+        .maxHandshakesPerClient(3).authenticator(TunnelAuthenticator.CLIENT_CERTIFICATE).build();
     assertEquals(java.util.List.of("https://a.example"), p.allowedOrigins());
     assertSame(none, p.admission());
     assertEquals(5, p.maxTunnels());
     assertEquals(2, p.maxTunnelsPerClient());
+    assertEquals(3, p.maxHandshakesPerClient());
+    assertEquals(Integer.MAX_VALUE, AccessPolicy.OPEN.maxHandshakesPerClient(), "no limit by default");
     assertSame(TunnelAuthenticator.CLIENT_CERTIFICATE, p.authenticator());
     assertEquals(p.toString(), p.toBuilder().build().toString());
     assertEquals("maxTunnels: 0 (expected: > 0)", message(() -> AccessPolicy.newBuilder().maxTunnels(0)));
+    assertEquals("maxHandshakesPerClient: 0 (expected: > 0)",
+        message(() -> AccessPolicy.newBuilder().maxHandshakesPerClient(0)));
   }
 
   /** Browsers send {@code Origin} without a path, and the list is compared as text: these could never match. */
