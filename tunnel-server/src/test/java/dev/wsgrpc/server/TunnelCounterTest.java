@@ -67,6 +67,16 @@ class TunnelCounterTest {
     };
   }
 
+  /** A listener that adds each refusal to {@code reports}: {@code status reason}, after the address if asked. */
+  private static TunnelListener recording(List<String> reports, boolean withAddress) {
+    return new TunnelListener() {
+      @Override
+      public void upgradeRejected(java.net.SocketAddress address, int status, RejectReason reason) {
+        reports.add((withAddress ? address + " " : "") + status + " " + reason);
+      }
+    };
+  }
+
   private static TunnelCounter handshakeLimit(int max, String... trustedProxies) {
     return new TunnelCounter(100, 100, 64, max, TrustedProxies.parse(List.of(trustedProxies)));
   }
@@ -74,12 +84,7 @@ class TunnelCounterTest {
   @Test
   void anAddressHoldsAtMostTheLimitOfConnectionsInTheirHandshakeUntilAdmittedOrClosed() {
     List<String> reports = new ArrayList<>();
-    TunnelListener listener = new TunnelListener() {
-      @Override
-      public void upgradeRejected(java.net.SocketAddress address, int status, RejectReason reason) {
-        reports.add(status + " " + reason);
-      }
-    };
+    TunnelListener listener = recording(reports, false);
     TunnelCounter counter = handshakeLimit(2);
     EmbeddedChannel admitted = from("198.51.100.1");
     EmbeddedChannel waiting = from("198.51.100.1");
@@ -127,12 +132,7 @@ class TunnelCounterTest {
   @Test
   void aConnectionPastTheLimitIsClosedAfterItsShortWaitAndReportedIfNothingAnsweredIt() {
     List<String> reports = new ArrayList<>();
-    TunnelListener listener = new TunnelListener() {
-      @Override
-      public void upgradeRejected(java.net.SocketAddress address, int status, RejectReason reason) {
-        reports.add(address + " " + status + " " + reason);
-      }
-    };
+    TunnelListener listener = recording(reports, true);
     TunnelCounter counter = handshakeLimit(1);
     EmbeddedChannel first = from("2001:db8::1");
     first.freezeTime();
@@ -156,12 +156,7 @@ class TunnelCounterTest {
   @Test
   void aTlsHandshakeCutShortByTheLimitIsNotReportedAsATlsFailureToo() {
     List<String> reports = new ArrayList<>();
-    TunnelListener listener = new TunnelListener() {
-      @Override
-      public void upgradeRejected(java.net.SocketAddress address, int status, RejectReason reason) {
-        reports.add(status + " " + reason);
-      }
-    };
+    TunnelListener listener = recording(reports, false);
     WebSocketServerOptions options = WebSocketServerOptions.newBuilder().listener(listener).build();
     TunnelCounter counter = handshakeLimit(1);
     EmbeddedChannel counted = from("198.51.100.1");
