@@ -69,7 +69,8 @@ class ReadmeSnippetsTest {
           List.of("-d", out.toString(), "-classpath", classPath(), "-proc:none"), null, sources).call();
       String errors = diagnostics.getDiagnostics().stream()
           .filter(d -> d.getKind() == Diagnostic.Kind.ERROR)
-          .map(d -> d.getSource().getName() + ":" + d.getLineNumber() + ": " + d.getMessage(Locale.ROOT))
+          .map(d -> (d.getSource() == null ? "" : d.getSource().getName() + ":" + d.getLineNumber() + ": ")
+              + d.getMessage(Locale.ROOT))
           .collect(Collectors.joining("\n"));
       assertEquals("", errors, "README.md's Java blocks must compile; " + output);
       assertTrue(compiled, output.toString());
@@ -95,10 +96,7 @@ class ReadmeSnippetsTest {
     return blocks;
   }
 
-  /**
-   * The test's class path for javac: the JVM's (Surefire may make it one jar whose manifest lists the others, which
-   * javac follows), and Surefire's own list of it where it sets one.
-   */
+  /** The test's class path for javac: the JVM's, and Surefire's own list of it (the same entries, harmless). */
   private static String classPath() {
     return System.getProperty("java.class.path") + File.pathSeparator
         + System.getProperty("surefire.test.class.path", "");

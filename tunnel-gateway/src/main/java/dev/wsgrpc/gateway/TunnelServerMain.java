@@ -258,9 +258,10 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   @Option(names = "--max-handshakes-per-client", paramLabel = "N", defaultValue = "100",
       description = "Most connections from one address still in their handshake (accepted, not yet admitted: TLS, "
-          + "the upgrade request, a native connection before its preface or, with --auth-tokens, its first accepted call); one more is refused 503 at "
-          + "its request (a native call UNAVAILABLE) and closed within 2 s. Connections from --trusted-proxies are "
-          + "not counted. Default: ${DEFAULT-VALUE}. Env: TUNNEL_MAX_HANDSHAKES_PER_CLIENT.")
+          + "the upgrade request, a native connection before its preface or, with --auth-tokens, its first accepted "
+          + "call); each connection past it is refused 503 at its request (a native call UNAVAILABLE) and held at "
+          + "most 2 s. Connections from --trusted-proxies are not counted. Default: ${DEFAULT-VALUE}. "
+          + "Env: TUNNEL_MAX_HANDSHAKES_PER_CLIENT.")
   int maxHandshakesPerClient;
 
   @Option(names = "--ipv6-client-prefix", paramLabel = "BITS",

@@ -51,7 +51,8 @@ public enum RejectReason {
   /**
    * No HTTP status (reported as 0): the TLS handshake failed (not TLS at all, no common protocol or cipher, the client
    * refused our certificate or sent none that mutual TLS accepts) or did not finish within the handshake timeout.
-   * Label {@code tls}.
+   * Label {@code tls}. For a connection past {@link AccessPolicy#maxHandshakesPerClient()}:
+   * {@link #TOO_MANY_HANDSHAKES_PER_CLIENT} instead.
    */
   TLS("tls");
 

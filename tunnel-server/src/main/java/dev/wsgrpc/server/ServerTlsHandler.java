@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * The TLS step of a wss connection: runs the handshake within the handshake timeout, records the session, hands over
  * to the upgrade step. A failed or timed-out handshake closes the connection, is counted through the
  * {@link TunnelListener} ({@link RejectReason#TLS}) and logged in one rate-limited line
- * without a stack trace.
+ * without a stack trace; one of a connection past {@link AccessPolicy#maxHandshakesPerClient()} is that limit's.
  */
 final class ServerTlsHandler extends InternalProtocolNegotiators.ProtocolNegotiationHandler {
 

@@ -153,7 +153,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * A native gRPC connection sent the whole HTTP/2 preface: it is admitted as a tunnel is (admission, so not while
+   * A native gRPC connection sent the whole HTTP/2 preface: refused at once if it was accepted past
+   * {@link AccessPolicy#maxHandshakesPerClient()}, else admitted as a tunnel is (admission, so not while
    * draining, and a slot of the tunnel limits, given back when it closes), or refused with GOAWAY. Its SETTINGS must
    * still arrive within the handshake timeout. Where its calls are authenticated one by one, the slot comes with its
    * first accepted call ({@link NativeConnectionSlot}), as a tunnel's comes once its upgrade is authenticated.
@@ -228,7 +229,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     timeout.cancel(false);
     SocketAddress client = clientAddress != null ? clientAddress : ctx.channel().remoteAddress();
     logger.debug("Refused a native gRPC connection from {}: {} ({})", client, reason, why);
-    TunnelCounter.answered(ctx.channel());
+    TunnelCounter.reported(ctx.channel());
     options.listener().upgradeRejected(client, status, why);
     ChannelPipeline pipeline = ctx.pipeline();
     removeCors(pipeline);
@@ -420,8 +421,9 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * The checks every request that opens a connection to gRPC passes, tunnel or browser: the authenticator (which
-   * names the principal), admission and the tunnel limits. Answers a refusal and returns false.
+   * The checks every request that opens a connection to gRPC passes, tunnel or browser: the handshake limit
+   * (first, before the authenticator is asked), the authenticator (which names the principal), admission and the
+   * tunnel limits. Answers a refusal and returns false.
    */
   private boolean admit(ChannelHandlerContext ctx, HttpHeaders h, String path, String query, List<String> offered,
       boolean authenticate) {
@@ -943,7 +945,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     plainPending = false;
-    TunnelCounter.answered(ctx.channel()); // answered, so not reported at its close
+    TunnelCounter.reported(ctx.channel()); // answered, not refused: not reported at its close
     if (failure != null) {
       ReferenceCountUtil.release(response);
       HANDLER_FAILED.log("PlainHttpHandler failed on {}; answering 500: {}", Http11Tokens.printable(path),
@@ -1009,7 +1011,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       SocketAddress client = clientAddress != null ? clientAddress : ctx.channel().remoteAddress();
       logger.debug("Refused a {} call from {}: {} {} ({})", browserProtocol.label(), client, status.code(), reason,
           why);
-      TunnelCounter.answered(ctx.channel());
+      TunnelCounter.reported(ctx.channel());
       options.listener().upgradeRejected(client, status.code(), why);
       webSocketRefusal = BrowserCalls.statusForHttp(status.code(), reason);
       accept = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);

@@ -20,7 +20,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * network of {@link AccessPolicy#ipv6ClientPrefix()} bits (one host usually holds a whole /64).
  *
  * <p>Also counts, per peer address, the connections still in their handshake, from their accept to their admission
- * (a {@link #tryAcquire} that succeeds) or close, against {@link AccessPolicy#maxHandshakesPerClient()} ({@link #handshakeStarted}).
+ * (a {@link #tryAcquire} that succeeds) or close, against {@link AccessPolicy#maxHandshakesPerClient()}
+ * ({@link #handshakeStarted}).
  *
  * <p>Each client's count changes only inside {@link ConcurrentHashMap#compute}, which is atomic per key: an entry
  * is removed exactly when its count reaches 0, and no acquire can hold an entry that a release is removing (which
@@ -45,14 +46,19 @@ final class TunnelCounter {
   /** The client a channel's slot is counted for ({@link #clientKey}), unset for one counted in the total only. */
   private static final AttributeKey<Object> CLIENT = AttributeKey.valueOf(TunnelCounter.class, "client");
   /**
-   * The peer a channel's handshake is counted for until its admission or close, or {@link #OVER_LIMIT} (not yet
-   * refused) or {@link #REFUSED} for one that found its peer's handshakes at the limit; unset for one not counted.
+   * A channel's handshake: the peer it is counted for (until its admission or close, then unset), or, for one
+   * accepted while its peer's handshakes were at the limit, {@link #OVER_LIMIT}, {@link #REFUSED} or
+   * {@link #REPORTED}; unset for one never counted.
    */
   private static final AttributeKey<Object> HANDSHAKE = AttributeKey.valueOf(TunnelCounter.class, "handshake");
+  /** Past the limit, nothing answered or reported yet. */
   private static final Object OVER_LIMIT = new Object();
-  /** Past the limit, and answered (a refusal, or a plain HTTP answer), which reported it if it was a refusal. */
+  /** Past the limit, refused with an HTTP answer (reported by its answerer), after which it closes on its own. */
   private static final Object REFUSED = new Object();
-  /** Past the limit, closed without an answer, and reported as that limit's at its close. */
+  /**
+   * Past the limit and reported: refused otherwise (a native connection, a WebSocket call), given a plain answer, or
+   * closed before anything reported it (nothing answered, or only a CORS preflight), then reported as that limit's.
+   */
   private static final Object REPORTED = new Object();
 
   TunnelCounter(int max, int maxPerClient, int ipv6Prefix, int maxHandshakesPerClient,
@@ -92,12 +98,14 @@ final class TunnelCounter {
 
   /**
    * Counts {@code channel}, just accepted, as a handshake of its peer's address until its admission
-   * (a {@link #tryAcquire} that succeeds) or close. When that address has {@link AccessPolicy#maxHandshakesPerClient()} under way
-   * already, the connection is not counted but marked: its admission is refused
-   * {@link RejectReason#TOO_MANY_HANDSHAKES_PER_CLIENT} (a 503, an {@code UNAVAILABLE} call), and it is closed
-   * {@value #OVER_LIMIT_MILLIS} ms from now unless closed before, so that connections past the limit are held only
-   * that long, whatever the handshake timeout. One closed without an answer ({@link #answered}) is reported to
-   * {@code listener} then (status 0). A trusted proxy's connections are not counted: they carry many clients, each
+   * (a {@link #tryAcquire} that succeeds) or close. When that address has
+   * {@link AccessPolicy#maxHandshakesPerClient()} under way already, the connection is not counted but marked: its
+   * admission is refused {@link RejectReason#TOO_MANY_HANDSHAKES_PER_CLIENT} (a 503, an {@code UNAVAILABLE} call),
+   * and it is closed {@value #OVER_LIMIT_MILLIS} ms from now unless closed before or refused with an HTTP answer
+   * ({@link #answered}: it then closes on its own, within the lingering close's bound, and a cut could reset the
+   * answer), so that connections past the limit are held only that long, whatever the handshake timeout. One closed
+   * before anything reported it ({@link #answered}, {@link #reported}) is reported to {@code listener} then (status
+   * 0). A trusted proxy's connections are not counted: they carry many clients, each
    * named only in its requests. On the channel's event loop, before anything is read.
    */
   void handshakeStarted(Channel channel, TunnelListener listener) {
@@ -117,6 +125,9 @@ final class TunnelCounter {
     }
     channel.attr(HANDSHAKE).set(OVER_LIMIT);
     ScheduledFuture<?> cut = channel.eventLoop().schedule(() -> {
+      if (channel.attr(HANDSHAKE).get() == REFUSED) {
+        return; // answered, and closing on its own
+      }
       ChannelHandlerContext first = channel.pipeline().firstContext();
       if (first != null) {
         first.close(); // no graceful close of gRPC's or TLS's: the connection had its time
@@ -134,11 +145,20 @@ final class TunnelCounter {
   }
 
   /**
-   * Notes that {@code channel}'s request was answered (a refusal that its answerer reports, a plain HTTP answer):
-   * one past {@link AccessPolicy#maxHandshakesPerClient()} is then not reported again at its close.
+   * Notes that {@code channel} was refused with an HTTP answer, which its answerer reports, and closes after it: one
+   * past {@link AccessPolicy#maxHandshakesPerClient()} is then neither reported again nor cut.
    */
   static void answered(Channel channel) {
     channel.attr(HANDSHAKE).compareAndSet(OVER_LIMIT, REFUSED);
+  }
+
+  /**
+   * Notes that what happened on {@code channel} was reported otherwise (a refusal of a native connection or a
+   * WebSocket call, a plain answer): one past {@link AccessPolicy#maxHandshakesPerClient()} is then not reported
+   * again at its close, and is still cut {@value #OVER_LIMIT_MILLIS} ms after its accept.
+   */
+  static void reported(Channel channel) {
+    channel.attr(HANDSHAKE).compareAndSet(OVER_LIMIT, REPORTED);
   }
 
   /**
@@ -173,15 +193,16 @@ final class TunnelCounter {
   }
 
   /**
-   * Takes a slot for {@code channel}, given back when it closes; returns null, or the limit hit. A null
-   * {@code client} (a native connection from a trusted proxy, whose clients are only named call by call) counts in
-   * the total only.
+   * Takes a slot for {@code channel}, given back when it closes, and ends its handshake count; returns null, or the
+   * limit hit. A connection accepted past {@link AccessPolicy#maxHandshakesPerClient()} is refused with that limit
+   * (marked {@linkplain #reported reported}: the caller reports it), every time. A null {@code client} (a native
+   * connection from a trusted proxy, whose clients are only named call by call) counts in the total only.
    */
   RejectReason tryAcquire(Channel channel, SocketAddress client) {
     Object handshake = channel.attr(HANDSHAKE).get();
     if (pastHandshakeLimit(channel)) {
       // Reported by the caller, not at the close; every later request of the connection is refused alike.
-      answered(channel);
+      reported(channel);
       return RejectReason.TOO_MANY_HANDSHAKES_PER_CLIENT;
     }
     // A refused attempt never changes the count, so it cannot make a concurrent one fail spuriously.

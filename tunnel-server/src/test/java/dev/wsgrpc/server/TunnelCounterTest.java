@@ -151,6 +151,26 @@ class TunnelCounterTest {
     first.advanceTimeBy(TunnelCounter.OVER_LIMIT_MILLIS, TimeUnit.MILLISECONDS);
     first.runScheduledPendingTasks();
     assertTrue(first.isOpen(), "a counted handshake has the handshake timeout's time, not this one");
+
+    // Refused with an HTTP answer, it closes on its own after the answer (a cut could reset the answer).
+    EmbeddedChannel answered = from("2001:db8::3");
+    answered.freezeTime();
+    counter.handshakeStarted(answered, listener);
+    TunnelCounter.answered(answered);
+    answered.advanceTimeBy(TunnelCounter.OVER_LIMIT_MILLIS, TimeUnit.MILLISECONDS);
+    answered.runScheduledPendingTasks();
+    assertTrue(answered.isOpen());
+    // Refused otherwise (a native connection waits for its call to refuse it), it is still cut.
+    EmbeddedChannel reported = from("2001:db8::4");
+    reported.freezeTime();
+    counter.handshakeStarted(reported, listener);
+    TunnelCounter.reported(reported);
+    reported.advanceTimeBy(TunnelCounter.OVER_LIMIT_MILLIS, TimeUnit.MILLISECONDS);
+    reported.runScheduledPendingTasks();
+    assertTrue(!reported.isOpen());
+    answered.close();
+    assertEquals(List.of(client("2001:db8::2") + " 0 too_many_handshakes_per_client"), reports,
+        "each reported by its answerer only");
   }
 
   @Test
