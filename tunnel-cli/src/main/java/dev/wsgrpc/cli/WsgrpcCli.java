@@ -3,6 +3,8 @@ package dev.wsgrpc.cli;
 import dev.wsgrpc.core.internal.WsgrpcVersion;
 import io.grpc.internal.GrpcUtil;
 import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
 import org.slf4j.bridge.SLF4JBridgeHandler;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -48,12 +50,39 @@ public final class WsgrpcCli implements Runnable {
   static int optionError(CommandLine.ParameterException e, String[] args) {
     CommandLine command = e.getCommandLine();
     PrintWriter err = command.getErr();
-    err.println(e.getMessage());
+    err.println(message(e));
     CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
     String sub = command.getCommandSpec().qualifiedName(" ").replaceFirst("^wsgrpc-cli ?", "");
     err.println("Run 'java -jar wsgrpc-cli.jar " + (sub.isEmpty() ? "" : sub + " ") + "--help' for the options.");
     err.flush();
     return USAGE;
+  }
+
+  /**
+   * The exception's message, without the arguments picocli could not place: those are often a secret split off its
+   * option ({@code --header Authorization: Bearer TOKEN} unquoted leaves {@code Bearer} and {@code TOKEN}), and
+   * picocli's own message quotes them all. An unknown option is named up to its {@code =}.
+   */
+  static String message(CommandLine.ParameterException e) {
+    if (!(e instanceof CommandLine.UnmatchedArgumentException)) {
+      return e.getMessage();
+    }
+    List<String> parts = new ArrayList<>();
+    int unexpected = 0;
+    for (String argument : ((CommandLine.UnmatchedArgumentException) e).getUnmatched()) {
+      if (argument.startsWith("-") && argument.length() > 1) {
+        int equals = argument.indexOf('=');
+        parts.add(equals < 0 ? "Unknown option: '" + argument + "'"
+            : "Unknown option: '" + argument.substring(0, equals) + "' (its value is not shown)");
+      } else {
+        unexpected++;
+      }
+    }
+    if (unexpected > 0) {
+      parts.add("expected no more arguments but there " + (unexpected == 1 ? "was 1" : "were " + unexpected)
+          + " (not shown: it may be a secret; quote an option's value that contains spaces)");
+    }
+    return String.join("; ", parts);
   }
 
   /** The version the build wrote into tunnel-core ({@link WsgrpcVersion}), with grpc-java's and Netty's. */

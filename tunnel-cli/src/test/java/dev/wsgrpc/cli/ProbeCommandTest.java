@@ -1,6 +1,7 @@
 package dev.wsgrpc.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.client.InternalWebSocketClient;
@@ -64,10 +65,28 @@ class ProbeCommandTest {
     String hint = "Run 'java -jar wsgrpc-cli.jar probe --help' for the options.\n";
     assertEquals("2 Invalid value for option '--calls': 'many' is not an int\n" + hint,
         run("probe", "ws://127.0.0.1:1/grpc", "--calls", "many"));
-    assertEquals("2 Unknown option: '--call=3'\nPossible solutions: --calls\n" + hint,
+    assertEquals("2 Unknown option: '--call' (its value is not shown)\nPossible solutions: --calls\n" + hint,
         run("probe", "ws://127.0.0.1:1/grpc", "--call=3"));
     assertEquals("2 expected a command: forward, probe or interop\n"
         + "Run 'java -jar wsgrpc-cli.jar --help' for the options.\n", run());
+  }
+
+  /**
+   * Arguments picocli cannot place are often a secret split off its option: an unquoted header value, credentials
+   * with a space for a colon, a mistyped option name. They are never printed; unknown options are named up to '='.
+   */
+  @Test
+  void argumentsThatFitNoOptionAreNotEchoedSinceTheyMayBeSecrets() {
+    String hint = "Run 'java -jar wsgrpc-cli.jar probe --help' for the options.\n";
+    String unquoted = run("probe", "ws://127.0.0.1:1/grpc", "--header", "Authorization:", "Bearer", "eyJhbGciOi");
+    assertEquals("2 expected no more arguments but there were 2 (not shown: it may be a secret; quote an option's "
+        + "value that contains spaces)\n" + hint, unquoted);
+    String credentials = run("probe", "ws://127.0.0.1:1/grpc", "--proxy-credentials", "alice", "s3cret");
+    assertFalse(credentials.contains("s3cret"), credentials);
+    assertTrue(credentials.startsWith("2 expected no more arguments but there was 1 (not shown"), credentials);
+    String mistyped = run("probe", "ws://127.0.0.1:1/grpc", "--Header=Authorization: Bearer x");
+    assertFalse(mistyped.contains("Bearer"), mistyped);
+    assertTrue(mistyped.startsWith("2 Unknown option: '--Header' (its value is not shown)\n"), mistyped);
   }
 
   /** Runs {@code probe ARGS} in this JVM; returns its exit code, then what it printed on stdout and on stderr. */
