@@ -259,9 +259,16 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
    * grpc-netty's "io exception"; the reason and address are in the gateway's WARN line, not sent to callers. An
    * answer that decompressed past the gateway's limit ends the caller's call {@code RESOURCE_EXHAUSTED}, saying so,
    * as a request does: grpc-java's client reports it as {@code CANCELLED "Failed to read message."}, its cause the
-   * refusal. A status the upstream sent has no cause, so it is never changed.
+   * refusal. A status the upstream sent has no cause, so it is never changed; but a deadline that grpc-java's client
+   * timer ended (no cause either) loses the bracketed details grpc appends, which name the upstream's address.
    */
   static Status forCaller(Status status) {
+    String description = status.getDescription();
+    if (status.getCode() == Status.Code.DEADLINE_EXCEEDED && description != null
+        && description.contains("remote_addr=")) {
+      String kept = description.substring(0, description.indexOf('[')).trim();
+      return status.withDescription(kept.isEmpty() ? "deadline exceeded" : kept);
+    }
     if (status.getCode() == Status.Code.CANCELLED && status.getCause() != null) {
       Status refusal = Status.fromThrowable(status.getCause());
       if (refusal.getCode() == Status.Code.RESOURCE_EXHAUSTED) {

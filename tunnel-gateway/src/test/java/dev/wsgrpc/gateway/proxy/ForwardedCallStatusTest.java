@@ -66,6 +66,18 @@ class ForwardedCallStatusTest {
     assertSame(deadline, ForwardedCall.forCaller(deadline));
   }
 
+  /** grpc-java's client timer appends where the call went; callers of the gateway never learn upstream addresses. */
+  @Test
+  void aDeadlineThatTheGatewaysOwnTimerEndedDoesNotNameTheUpstreamsAddress() {
+    // As grpc-java 1.85 words it (seen from a call to a server that never answers).
+    Status timer = Status.DEADLINE_EXCEEDED.withDescription("CallOptions deadline exceeded after 0.200961606s. "
+        + "Name resolution delay 0.000000000 seconds. [closed=[], open=[[connecting_and_lb_delay=156975287ns, "
+        + "remote_addr=10.0.3.17/10.0.3.17:50051]]]");
+    assertEquals("CallOptions deadline exceeded after 0.200961606s. Name resolution delay 0.000000000 seconds.",
+        ForwardedCall.forCaller(timer).getDescription());
+    assertEquals(Status.Code.DEADLINE_EXCEEDED, ForwardedCall.forCaller(timer).getCode());
+  }
+
   @Test
   void aCallerOfAnUpstreamNobodyListensOnIsToldNoUpstreamIsReachableNotIoException() throws Exception {
     int closed;
