@@ -2,8 +2,12 @@ package dev.wsgrpc.gateway.proxy;
 
 import io.grpc.Channel;
 import io.grpc.HandlerRegistry;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerMethodDefinition;
+import io.grpc.Status;
+import java.util.Locale;
 
 /**
  * The forwarding core: a fallback {@link HandlerRegistry} that answers every method by forwarding the call, as
@@ -22,8 +26,16 @@ import io.grpc.ServerMethodDefinition;
  * its two connections (one and the same loop with {@link UpstreamChannels}), one task at a time per call, with no
  * thread pool in between (a hop to a pool and back per callback cost more CPU per call than the rest of the
  * forwarding).
+ *
+ * <p>Only protobuf's content type is forwarded ({@code application/grpc}, {@code application/grpc+proto}): grpc-java's
+ * client sends every call upstream as {@code application/grpc}, so a call in another codec's ({@code +json}, say)
+ * would reach an upstream that reads it as protobuf. Such a call ends {@code UNIMPLEMENTED}, saying so, before any
+ * upstream call starts.
  */
 public final class ForwardingRegistry extends HandlerRegistry {
+
+  private static final Metadata.Key<String> CONTENT_TYPE =
+      Metadata.Key.of("content-type", Metadata.ASCII_STRING_MARSHALLER);
 
   private final CallerMetadata caller;
   private final ServerCallHandler<byte[], byte[]> forward;
@@ -52,7 +64,30 @@ public final class ForwardingRegistry extends HandlerRegistry {
   @Override
   public ServerMethodDefinition<?, ?> lookupMethod(String methodName, String authority) {
     // A definition per call: method names come from callers, so nothing is cached by name.
-    return ServerMethodDefinition.create(OpaqueBytes.method(methodName),
-        (call, headers) -> caller.interceptCall(call, headers, forward));
+    return ServerMethodDefinition.create(OpaqueBytes.method(methodName), (call, headers) -> {
+      String refusal = unforwardable(headers.get(CONTENT_TYPE));
+      if (refusal != null) {
+        call.close(Status.UNIMPLEMENTED.withDescription(refusal), new Metadata());
+        return new ServerCall.Listener<byte[]>() {};
+      }
+      return caller.interceptCall(call, headers, forward);
+    });
+  }
+
+  /** Null for a call whose content type is protobuf's (or has no subtype), else why it is not forwarded. */
+  static String unforwardable(String contentType) {
+    if (contentType == null) {
+      return null;
+    }
+    int parameters = contentType.indexOf(';');
+    String type = (parameters < 0 ? contentType : contentType.substring(0, parameters)).trim()
+        .toLowerCase(Locale.ROOT);
+    if (type.equals("application/grpc") || type.equals("application/grpc+proto")) {
+      return null;
+    }
+    return "expected content-type application/grpc or application/grpc+proto (proxy mode forwards protobuf calls "
+        + "only: its client sends each call upstream as application/grpc) but was "
+        + (contentType.length() > 100 ? contentType.substring(0, 100) + "..." : contentType)
+            .replaceAll("[^\\x20-\\x7e]", "?");
   }
 }
