@@ -65,6 +65,20 @@ final class ForwardCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
+  /**
+   * A warning when {@code bound} is reachable from other hosts, or null on loopback: every connection to the port
+   * calls through the tunnel with this command's credentials (headers, proxy credentials, a client certificate).
+   */
+  static String exposureWarning(InetSocketAddress bound) {
+    if (bound.getAddress().isLoopbackAddress()) {
+      return null;
+    }
+    return "forward: warning: " + OptionValues.hostAndPort(bound.getAddress().getHostAddress(), bound.getPort())
+        + " is not a loopback address: anyone who reaches it calls through this tunnel with this command's "
+        + "credentials (--header, --proxy-credentials, a client certificate); listen on 127.0.0.1 unless that is "
+        + "meant";
+  }
+
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
@@ -113,6 +127,11 @@ final class ForwardCommand implements Callable<Integer> {
           + InternalWebSocketClient.safeUrl(options)
           + (dialer.proxy() != null ? " through " + dialer.proxy() : ""));
       out.flush();
+      String exposure = exposureWarning(bound);
+      if (exposure != null) {
+        err.println(exposure);
+        err.flush();
+      }
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         server.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         group.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);

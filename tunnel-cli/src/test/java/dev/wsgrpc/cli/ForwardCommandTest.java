@@ -35,6 +35,19 @@ import org.slf4j.helpers.NOPLogger;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ForwardCommandTest {
 
+  /** Listening beyond loopback lends the command's credentials to whoever reaches the port: it says so. */
+  @Test
+  void aListenerBeyondLoopbackIsWarnedAbout() throws Exception {
+    assertEquals(null, ForwardCommand.exposureWarning(new java.net.InetSocketAddress("127.0.0.1", 50051)));
+    assertEquals(null, ForwardCommand.exposureWarning(new java.net.InetSocketAddress("::1", 50051)));
+    String warning = ForwardCommand.exposureWarning(new java.net.InetSocketAddress("0.0.0.0", 50051));
+    assertEquals("forward: warning: 0.0.0.0:50051 is not a loopback address: anyone who reaches it calls through "
+        + "this tunnel with this command's credentials (--header, --proxy-credentials, a client certificate); "
+        + "listen on 127.0.0.1 unless that is meant", warning);
+    assertTrue(ForwardCommand.exposureWarning(new java.net.InetSocketAddress("10.1.2.3", 50051))
+        .startsWith("forward: warning: 10.1.2.3:50051 is not a loopback address"));
+  }
+
   @Test
   void aListenAddressInUseIsNamedInTheFailure() throws Exception {
     try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {

@@ -259,7 +259,9 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
    * grpc-netty's "io exception"; the reason and address are in the gateway's WARN line, not sent to callers. An
    * answer that decompressed past the gateway's limit ends the caller's call {@code RESOURCE_EXHAUSTED}, saying so,
    * as a request does: grpc-java's client reports it as {@code CANCELLED "Failed to read message."}, its cause the
-   * refusal. A status the upstream sent has no cause, so it is never changed; but a deadline that grpc-java's client
+   * refusal; one it could not read at all (a corrupt compressed message) ends it {@code INTERNAL}, not
+   * {@code CANCELLED}, which callers take for their own cancellation. A status the upstream sent has no cause, so it
+   * is never changed; but a deadline that grpc-java's client
    * timer ended (no cause either) loses the bracketed details grpc appends, which name the upstream's address.
    */
   static Status forCaller(Status status) {
@@ -273,6 +275,11 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
       Status refusal = Status.fromThrowable(status.getCause());
       if (refusal.getCode() == Status.Code.RESOURCE_EXHAUSTED) {
         return OpaqueBytes.inOurWords(refusal, "response").withCause(status.getCause());
+      }
+      if (refusal.getCode() == Status.Code.INTERNAL) {
+        // An answer the gateway could not read (a corrupt gzip message): not the caller's own cancellation.
+        return Status.INTERNAL.withDescription("the upstream's response could not be read ("
+            + refusal.getDescription() + ")").withCause(status.getCause());
       }
     }
     if (status.getCode() == Status.Code.UNKNOWN && brokenConnection(status.getCause())) {

@@ -66,6 +66,16 @@ class ForwardedCallStatusTest {
     assertSame(deadline, ForwardedCall.forCaller(deadline));
   }
 
+  /** grpc-java's client cancels a call whose answer it could not read; the caller learns why, not CANCELLED. */
+  @Test
+  void anUpstreamAnswerThatCouldNotBeReadEndsTheCallInternalNotCancelled() {
+    Status unreadable = Status.CANCELLED.withDescription("Failed to read message.")
+        .withCause(Status.INTERNAL.withDescription("Invalid gzip header").asRuntimeException());
+    Status seen = ForwardedCall.forCaller(unreadable);
+    assertEquals(Status.Code.INTERNAL, seen.getCode());
+    assertEquals("the upstream's response could not be read (Invalid gzip header)", seen.getDescription());
+  }
+
   /** grpc-java's client timer appends where the call went; callers of the gateway never learn upstream addresses. */
   @Test
   void aDeadlineThatTheGatewaysOwnTimerEndedDoesNotNameTheUpstreamsAddress() {
