@@ -28,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
@@ -144,6 +145,8 @@ public final class InternalWebSocketClient {
     private final SslContext sslContext;
     private final WebSocketProxyDetector.Choice proxy;
     private final Dns dns;
+    /** The lookup under way, which every dial that starts meanwhile waits for too; null when none is. */
+    private CompletableFuture<InetAddress[]> lookup;
 
     private Dialer(WebSocketClientOptions options, EventLoopGroup group, Executor blocking, Dns dns)
         throws IOException {
@@ -163,19 +166,68 @@ public final class InternalWebSocketClient {
     /**
      * Opens a tunnel whose byte stream reaches {@code tail}, which must pass user events on (as
      * {@code ChannelInboundHandlerAdapter} does). The future completes with the channel once the upgrade is done,
-     * or fails with a {@link StepFailure}; {@code steps} hears each step that succeeded, with its duration. When the
-     * dialer's executor refuses the lookup (a bounded one, full while the name server is slow), the dial fails at
-     * once at the DNS step, with the executor's words.
+     * or fails with a {@link StepFailure}; {@code steps} hears each step that succeeded, with its duration. Dials
+     * that start while a lookup of the (one) host is under way wait for that lookup rather than queue their own: the
+     * JDK makes concurrent lookups of one name wait for each other anyway, so a burst of dials took a thread and a
+     * place in the executor's queue each, and failed once the queue was full, however fast the name server. When
+     * the dialer's executor refuses the lookup (a bounded one, full), the dials waiting for it fail at once at the
+     * DNS step, with the executor's words.
      */
     public Future<Channel> dial(ChannelHandler tail, StepListener steps) {
       Promise<Channel> result = group.next().newPromise();
-      try {
-        blocking.execute(() -> resolve(tail, steps, result));
-      } catch (RejectedExecutionException e) {
-        result.tryFailure(new StepFailure(Step.DNS, "cannot resolve " + dialHost() + " now: "
-            + (e.getMessage() != null ? e.getMessage() : "the lookup was refused"), null, e));
-      }
+      long start = System.nanoTime();
+      lookUp().whenComplete((addresses, failure) -> {
+        if (failure != null) {
+          result.tryFailure(failure instanceof RejectedExecutionException
+              ? new StepFailure(Step.DNS, "cannot resolve " + dialHost() + " now: "
+                  + (failure.getMessage() != null ? failure.getMessage() : "the lookup was refused"), null, failure)
+              : new StepFailure(Step.DNS, "cannot resolve " + dialHost()
+                  + (proxy != null ? " (the host of " + proxy.describe() + ")" : ""), null, failure));
+          return;
+        }
+        resolved(addresses, System.nanoTime() - start, tail, steps, result);
+      });
       return result;
+    }
+
+    /** The lookup under way, or a new one on the executor; it completes on the executor's thread. */
+    private CompletableFuture<InetAddress[]> lookUp() {
+      CompletableFuture<InetAddress[]> mine;
+      synchronized (this) {
+        if (lookup != null) {
+          return lookup;
+        }
+        mine = new CompletableFuture<>();
+        lookup = mine;
+      }
+      try {
+        blocking.execute(() -> {
+          InetAddress[] addresses = null;
+          UnknownHostException unknown = null;
+          try {
+            addresses = dns.lookUp(dialHost());
+          } catch (UnknownHostException e) {
+            unknown = e;
+          }
+          endLookup(mine);
+          if (unknown != null) {
+            mine.completeExceptionally(unknown);
+          } else {
+            mine.complete(addresses);
+          }
+        });
+      } catch (RejectedExecutionException e) {
+        endLookup(mine);
+        mine.completeExceptionally(e);
+      }
+      return mine;
+    }
+
+    /** The next dial looks the host up again (the JDK's cache answers it while fresh). */
+    private synchronized void endLookup(CompletableFuture<InetAddress[]> ended) {
+      if (lookup == ended) {
+        lookup = null;
+      }
     }
 
     /** The host dialed: the proxy's, else the connect-to host, else the URL's. */
@@ -187,21 +239,13 @@ public final class InternalWebSocketClient {
       return proxy != null ? proxy.port : options.connectToHost() != null ? options.connectToPort() : options.port();
     }
 
-    private void resolve(ChannelHandler tail, StepListener steps, Promise<Channel> result) {
-      long start = System.nanoTime();
-      InetAddress[] addresses;
-      try {
-        addresses = dns.lookUp(dialHost());
-      } catch (UnknownHostException e) {
-        result.tryFailure(new StepFailure(Step.DNS, "cannot resolve " + dialHost()
-            + (proxy != null ? " (the host of " + proxy.describe() + ")" : ""), null, e));
-        return;
-      }
+    private void resolved(InetAddress[] addresses, long nanos, ChannelHandler tail, StepListener steps,
+        Promise<Channel> result) {
       List<String> shown = new ArrayList<>();
       for (InetAddress a : addresses) {
         shown.add(a.getHostAddress());
       }
-      steps.stepDone(Step.DNS, System.nanoTime() - start, dialHost() + " -> " + String.join(", ", shown));
+      steps.stepDone(Step.DNS, nanos, dialHost() + " -> " + String.join(", ", shown));
       new Attempts(addresses, tail, steps, result, group.next()).start();
     }
 

@@ -378,6 +378,51 @@ class DialerTest {
     assertEquals(List.of(), stepsDone());
   }
 
+  /**
+   * A burst of dials while the name server is slow: each waits for the one lookup under way, instead of taking a
+   * place of its own in a bounded executor (where, past its queue, dials failed at the DNS step however fast the
+   * name server was). The next dial after it looks the name up again.
+   */
+  @Test
+  void dialsThatStartDuringALookupShareItAndTheNextDialLooksUpAgain() throws Exception {
+    int closed;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closed = s.getLocalPort();
+    }
+    java.util.concurrent.atomic.AtomicInteger lookups = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.CountDownLatch slow = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.ThreadPoolExecutor oneAtATime = new java.util.concurrent.ThreadPoolExecutor(1, 1, 0,
+        TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(1));
+    try {
+      InternalWebSocketClient.Dialer dialer = InternalWebSocketClient.newDialer(direct(closed).build(), group,
+          oneAtATime, host -> {
+            lookups.incrementAndGet();
+            try {
+              slow.await();
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            return new InetAddress[] {InetAddress.getLoopbackAddress()};
+          });
+      List<Future<Channel>> dials = new ArrayList<>();
+      for (int i = 0; i < 50; i++) {
+        dials.add(dialer.dial(new Tail(), (step, nanos, detail) -> { }));
+      }
+      slow.countDown();
+      for (Future<Channel> f : dials) {
+        assertTrue(f.await(30, TimeUnit.SECONDS), "the dial finished");
+        assertEquals(Step.TCP, ((StepFailure) f.cause()).step(), f.cause().toString());
+      }
+      assertEquals(1, lookups.get(), "one lookup for the burst");
+      Future<Channel> next = dialer.dial(new Tail(), (step, nanos, detail) -> { });
+      assertTrue(next.await(30, TimeUnit.SECONDS));
+      assertEquals(2, lookups.get(), "a dial after it looks up again");
+    } finally {
+      slow.countDown();
+      oneAtATime.shutdownNow();
+    }
+  }
+
   @Test
   void aClosedPortFailsTheTcpStepNamingTheAddress() throws Exception {
     int closed;
