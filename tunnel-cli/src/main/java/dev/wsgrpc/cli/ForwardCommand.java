@@ -5,6 +5,7 @@ import dev.wsgrpc.client.WebSocketClientOptions;
 import dev.wsgrpc.core.internal.FlushThenClose;
 import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.core.internal.OptionValues;
+import dev.wsgrpc.core.internal.Preconditions;
 import dev.wsgrpc.core.internal.RateLimitedLog;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -30,6 +31,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.helpers.NOPLogger;
 import picocli.CommandLine.Command;
@@ -55,6 +57,14 @@ final class ForwardCommand implements Callable<Integer> {
   @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:50051",
       description = "Where to accept connections. Port 0 picks a free one. Default: ${DEFAULT-VALUE}.")
   String listen;
+
+  /** The default of {@code --max-connections}. */
+  static final int DEFAULT_MAX_CONNECTIONS = 1000;
+
+  @Option(names = "--max-connections", paramLabel = "N", defaultValue = "" + DEFAULT_MAX_CONNECTIONS,
+      description = "Most local connections carried at once (each holds two sockets: its own and its tunnel's); "
+          + "one more is closed at once, with a line saying so. Default: ${DEFAULT-VALUE}.")
+  int maxConnections;
 
   @Option(names = "--to", required = true, paramLabel = "URL", description = "The tunnel server's ws:// or wss:// URL.")
   String to;
@@ -86,6 +96,7 @@ final class ForwardCommand implements Callable<Integer> {
     WebSocketClientOptions options;
     InetSocketAddress listenAddress;
     try {
+      Preconditions.checkArgument(maxConnections > 0, "--max-connections", maxConnections, "> 0");
       options = client.toOptions(to, "--to");
       listenAddress = OptionValues.parseHostAndPort(listen, "--listen", true);
     } catch (IllegalArgumentException e) {
@@ -98,6 +109,7 @@ final class ForwardCommand implements Callable<Integer> {
     try {
       InternalWebSocketClient.Dialer dialer = InternalWebSocketClient.newDialer(options, group, dns);
       ConnectionLines lines = new ConnectionLines(out, err);
+      AtomicInteger carried = new AtomicInteger();
       ChannelFuture bind = new ServerBootstrap()
           .group(group)
           .channel(NioServerSocketChannel.class)
@@ -107,7 +119,9 @@ final class ForwardCommand implements Callable<Integer> {
           .childHandler(new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel local) {
-              local.pipeline().addLast(new Opener(dialer, lines));
+              if (admit(local, carried, maxConnections, lines)) {
+                local.pipeline().addLast(new Opener(dialer, lines));
+              }
             }
           })
           .bind(new InetSocketAddress(listenAddress.getHostString(), listenAddress.getPort())).await();
@@ -121,6 +135,9 @@ final class ForwardCommand implements Callable<Integer> {
         return WsgrpcCli.FAILED;
       }
       Channel server = bind.channel();
+      // After Netty's acceptor: an accept that fails (no file descriptor left) is one rate-limited line, not a WARN
+      // with a stack trace each time the acceptor retries.
+      server.pipeline().addLast(new AcceptFailures(lines));
       InetSocketAddress bound = (InetSocketAddress) server.localAddress();
       out.println("forward: listening on " + OptionValues.hostAndPort(bound.getAddress().getHostAddress(),
           bound.getPort()) + " -> "
@@ -145,6 +162,38 @@ final class ForwardCommand implements Callable<Integer> {
     } finally {
       group.shutdownGracefully(0, 5, TimeUnit.SECONDS);
       dns.shutdownNow();
+    }
+  }
+
+  /**
+   * Counts {@code local}, just accepted, among the connections carried, until it closes; or, when {@code max} are
+   * carried already, closes it at once with a line saying so, and returns false.
+   */
+  static boolean admit(Channel local, AtomicInteger carried, int max, ConnectionLines lines) {
+    if (carried.incrementAndGet() > max) {
+      carried.decrementAndGet();
+      lines.print(lines.err, lines.refused, "forward: " + local.remoteAddress() + ": refused: " + max
+          + " connections carried already, the most --max-connections allows");
+      local.close();
+      return false;
+    }
+    local.closeFuture().addListener(f -> carried.decrementAndGet());
+    return true;
+  }
+
+  /** Reports, rate-limited, an accept that failed (Netty's acceptor pauses accepting for a second after one). */
+  static final class AcceptFailures extends ChannelInboundHandlerAdapter {
+    private final ConnectionLines lines;
+
+    AcceptFailures(ConnectionLines lines) {
+      this.lines = lines;
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      lines.print(lines.err, lines.acceptFailed, "forward: cannot accept a connection: "
+          + Http11Tokens.printable(String.valueOf(cause.getMessage()), 200)
+          + " (out of file descriptors? --max-connections bounds what forward holds; ulimit -n what it may)");
     }
   }
 
@@ -195,6 +244,8 @@ final class ForwardCommand implements Callable<Integer> {
     final RateLimitedLog failed = limit();
     final RateLimitedLog open = limit();
     final RateLimitedLog closed = limit();
+    final RateLimitedLog refused = limit();
+    final RateLimitedLog acceptFailed = limit();
     private final ThreadPoolExecutor printer = new ThreadPoolExecutor(1, 1, 30, TimeUnit.SECONDS,
         new ArrayBlockingQueue<>(QUEUED), r -> {
           Thread t = new Thread(r, "forward-lines");

@@ -48,6 +48,61 @@ class ForwardCommandTest {
         .startsWith("forward: warning: 10.1.2.3:50051 is not a loopback address"));
   }
 
+  /** Each local connection holds two sockets: past --max-connections one is closed at once, saying why. */
+  @Test
+  void connectionsPastTheLimitAreClosedAtOnceWithALineAndTheCountFollowsCloses() throws Exception {
+    Blocked never = new Blocked();
+    StringWriter err = new StringWriter();
+    ForwardCommand.ConnectionLines lines = new ForwardCommand.ConnectionLines(new PrintWriter(never),
+        new PrintWriter(err));
+    java.util.concurrent.atomic.AtomicInteger carried = new java.util.concurrent.atomic.AtomicInteger();
+    EmbeddedChannel first = new EmbeddedChannel();
+    EmbeddedChannel second = new EmbeddedChannel();
+    assertTrue(ForwardCommand.admit(first, carried, 2, lines));
+    assertTrue(ForwardCommand.admit(second, carried, 2, lines));
+    EmbeddedChannel third = new EmbeddedChannel();
+    assertFalse(ForwardCommand.admit(third, carried, 2, lines));
+    assertFalse(third.isOpen(), "closed at once");
+    assertEquals(2, carried.get());
+    first.close();
+    assertEquals(1, carried.get());
+    EmbeddedChannel fourth = new EmbeddedChannel();
+    assertTrue(ForwardCommand.admit(fourth, carried, 2, lines), "a closed one frees its place");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!err.toString().contains("refused") && System.nanoTime() < deadline) {
+      Thread.sleep(10); // printed by the lines' own thread
+    }
+    assertEquals("forward: embedded: refused: 2 connections carried already, the most --max-connections allows",
+        err.toString().trim());
+  }
+
+  /** An accept that fails (no file descriptor left) is a rate-limited line, not Netty's WARN with a stack trace. */
+  @Test
+  void aFailedAcceptIsOneLineAndGoesNoFurther() throws Exception {
+    StringWriter err = new StringWriter();
+    ForwardCommand.ConnectionLines lines = new ForwardCommand.ConnectionLines(new PrintWriter(new Blocked()),
+        new PrintWriter(err));
+    EmbeddedChannel server = new EmbeddedChannel(new ForwardCommand.AcceptFailures(lines));
+    server.pipeline().fireExceptionCaught(new IOException("Too many open files"));
+    server.checkException(); // nothing reached the end of the pipeline
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!err.toString().contains("accept") && System.nanoTime() < deadline) {
+      Thread.sleep(10); // printed by the lines' own thread
+    }
+    assertEquals("forward: cannot accept a connection: Too many open files (out of file descriptors? "
+        + "--max-connections bounds what forward holds; ulimit -n what it may)", err.toString().trim());
+  }
+
+  @Test
+  void maxConnectionsMustBePositive() {
+    StringWriter err = new StringWriter();
+    picocli.CommandLine cli = WsgrpcCli.commandLine();
+    cli.setErr(new PrintWriter(err));
+    int exit = cli.execute("forward", "--to", "ws://127.0.0.1:1/grpc", "--max-connections", "0");
+    assertEquals("2 forward: --max-connections: 0 (expected: > 0)\n",
+        exit + " " + err.toString().replace(System.lineSeparator(), "\n"));
+  }
+
   @Test
   void aListenAddressInUseIsNamedInTheFailure() throws Exception {
     try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
