@@ -307,7 +307,8 @@ final class ForwardCommand implements Callable<Integer> {
     public void channelActive(ChannelHandlerContext ctx) {
       Channel local = ctx.channel();
       String who = local.remoteAddress().toString();
-      dialer.dial(new Relay(local), (step, nanos, detail) -> { }).addListener(f -> {
+      Relay fromTunnel = new Relay(local);
+      dialer.dial(fromTunnel, (step, nanos, detail) -> { }).addListener(f -> {
         if (!f.isSuccess()) {
           Throwable cause = f.cause();
           String reason = cause instanceof InternalWebSocketClient.StepFailure
@@ -325,8 +326,11 @@ final class ForwardCommand implements Callable<Integer> {
           }
           Relay.start(local, Opener.this, tunnel);
           lines.print(lines.out, lines.open, "forward: " + who + ": tunnel open");
-          tunnel.closeFuture().addListener(
-              c -> lines.print(lines.out, lines.closed, "forward: " + who + ": tunnel closed"));
+          tunnel.closeFuture().addListener(c -> {
+            String why = fromTunnel.endReason();
+            lines.print(lines.out, lines.closed, "forward: " + who + ": tunnel closed"
+                + (why != null ? ": " + Http11Tokens.printable(why, 500) : ""));
+          });
         });
       });
       ctx.fireChannelActive();
@@ -347,9 +351,16 @@ final class ForwardCommand implements Callable<Integer> {
     static final long FLUSH_BEFORE_CLOSE_MILLIS = FlushThenClose.TIMEOUT_MILLIS;
 
     private final Channel peer;
+    /** Why this side ended, if it failed: the tunnel's close code and reason, a ping timeout, a reset. */
+    private volatile String endReason;
 
     Relay(Channel peer) {
       this.peer = peer;
+    }
+
+    /** Why the channel this relay reads ended, when it ended with a failure (the first one); else null. */
+    String endReason() {
+      return endReason;
     }
 
     /**
@@ -406,6 +417,11 @@ final class ForwardCommand implements Callable<Integer> {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       // The tunnel's end (a close code, a dead peer) or a reset local connection: end both sides.
+      if (endReason == null) {
+        endReason = cause instanceof io.grpc.StatusRuntimeException
+            ? ((io.grpc.StatusRuntimeException) cause).getStatus().getDescription()
+            : cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName();
+      }
       closeAfterFlush(ctx.channel());
       closeAfterFlush(peer);
     }

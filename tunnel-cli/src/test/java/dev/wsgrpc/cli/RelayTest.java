@@ -21,6 +21,29 @@ import org.junit.jupiter.api.Test;
 /** The forward relay reads a side only while the other side can take what it reads. */
 class RelayTest {
 
+  /** A tunnel that ends with a failure says why in its "tunnel closed" line, as gRPC would see it. */
+  @Test
+  void theFirstFailureOfATunnelIsKeptAsWhyItEnded() {
+    EmbeddedChannel local = new EmbeddedChannel();
+    ForwardCommand.Relay fromTunnel = new ForwardCommand.Relay(local);
+    EmbeddedChannel tunnel = new EmbeddedChannel(fromTunnel);
+    assertEquals(null, fromTunnel.endReason(), "nothing failed yet");
+    tunnel.pipeline().fireExceptionCaught(
+        dev.wsgrpc.core.internal.TunnelStatus.closedByPeer("wss://edge/grpc", 1008, "token expired"));
+    assertEquals(dev.wsgrpc.core.internal.TunnelStatus.closedByPeer("wss://edge/grpc", 1008, "token expired")
+        .getStatus().getDescription(), fromTunnel.endReason());
+    assertTrue(fromTunnel.endReason().contains("token expired"), fromTunnel.endReason());
+    assertFalse(tunnel.isOpen(), "and the tunnel ended");
+    tunnel.finishAndReleaseAll();
+    local.finishAndReleaseAll();
+
+    ForwardCommand.Relay reset = new ForwardCommand.Relay(new EmbeddedChannel());
+    EmbeddedChannel other = new EmbeddedChannel(reset);
+    other.pipeline().fireExceptionCaught(new java.io.IOException("Connection reset by peer"));
+    assertEquals("Connection reset by peer", reset.endReason());
+    other.finishAndReleaseAll();
+  }
+
   @Test
   void aPeerThatCannotKeepUpStopsReadingUntilItDrains() {
     EmbeddedChannel peer = new EmbeddedChannel();
