@@ -308,7 +308,8 @@ final class ForwardCommand implements Callable<Integer> {
       Channel local = ctx.channel();
       String who = local.remoteAddress().toString();
       Relay fromTunnel = new Relay(local);
-      dialer.dial(fromTunnel, (step, nanos, detail) -> { }).addListener(f -> {
+      // The tunnel on the local connection's loop: each relayed read is then a write on the same thread.
+      dialer.dial(fromTunnel, (step, nanos, detail) -> { }, local.eventLoop()).addListener(f -> {
         if (!f.isSuccess()) {
           Throwable cause = f.cause();
           String reason = cause instanceof InternalWebSocketClient.StepFailure

@@ -174,7 +174,15 @@ public final class InternalWebSocketClient {
      * DNS step, with the executor's words.
      */
     public Future<Channel> dial(ChannelHandler tail, StepListener steps) {
-      Promise<Channel> result = group.next().newPromise();
+      return dial(tail, steps, group.next());
+    }
+
+    /**
+     * As {@link #dial(ChannelHandler, StepListener)}, the tunnel's channel on {@code loop} (one of the dialer's
+     * group): a relay whose two channels share a loop hands nothing between threads.
+     */
+    public Future<Channel> dial(ChannelHandler tail, StepListener steps, EventLoop loop) {
+      Promise<Channel> result = loop.newPromise();
       long start = System.nanoTime();
       lookUp().whenComplete((addresses, failure) -> {
         if (failure != null) {
@@ -185,7 +193,7 @@ public final class InternalWebSocketClient {
                   + (proxy != null ? " (the host of " + proxy.describe() + ")" : ""), null, failure));
           return;
         }
-        resolved(addresses, System.nanoTime() - start, tail, steps, result);
+        resolved(addresses, System.nanoTime() - start, tail, steps, result, loop);
       });
       return result;
     }
@@ -240,13 +248,13 @@ public final class InternalWebSocketClient {
     }
 
     private void resolved(InetAddress[] addresses, long nanos, ChannelHandler tail, StepListener steps,
-        Promise<Channel> result) {
+        Promise<Channel> result, EventLoop loop) {
       List<String> shown = new ArrayList<>();
       for (InetAddress a : addresses) {
         shown.add(a.getHostAddress());
       }
       steps.stepDone(Step.DNS, nanos, dialHost() + " -> " + String.join(", ", shown));
-      new Attempts(addresses, tail, steps, result, group.next()).start();
+      new Attempts(addresses, tail, steps, result, loop).start();
     }
 
     /**

@@ -423,6 +423,23 @@ class DialerTest {
     }
   }
 
+  /** forward dials each tunnel on its local connection's loop, so that a relay hands nothing between threads. */
+  @Test
+  void aDialOnAGivenLoopOpensItsTunnelThere() throws Exception {
+    EventLoopGroup four = new MultiThreadIoEventLoopGroup(4, NioIoHandler.newFactory());
+    try (Scripted server = new Scripted((self, in, out) -> out.write(accept(self.readHead(in))))) {
+      io.netty.channel.EventLoop loop = four.next(); // the group's own choice would be the next one
+      Future<Channel> f = InternalWebSocketClient.newDialer(direct(server.port()).build(), four, dns)
+          .dial(tail, (step, nanos, detail) -> { }, loop);
+      assertTrue(f.await(30, TimeUnit.SECONDS), "the dial finished");
+      assertTrue(f.isSuccess(), String.valueOf(f.cause()));
+      org.junit.jupiter.api.Assertions.assertSame(loop, f.getNow().eventLoop());
+      f.getNow().close().await(10, TimeUnit.SECONDS);
+    } finally {
+      four.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(10, TimeUnit.SECONDS);
+    }
+  }
+
   @Test
   void aClosedPortFailsTheTcpStepNamingTheAddress() throws Exception {
     int closed;
