@@ -261,15 +261,18 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
    * as a request does: grpc-java's client reports it as {@code CANCELLED "Failed to read message."}, its cause the
    * refusal; one it could not read at all (a corrupt compressed message) ends it {@code INTERNAL}, not
    * {@code CANCELLED}, which callers take for their own cancellation. A status the upstream sent has no cause, so it
-   * is never changed; but a deadline that grpc-java's client
-   * timer ended (no cause either) loses the bracketed details grpc appends, which name the upstream's address.
+   * is never changed, with one exception: a deadline that grpc-java's client timer ended in the gateway (no cause
+   * either, and worded {@code CallOptions deadline exceeded after ...}) loses the bracketed details grpc appends,
+   * which name the upstream's address.
    */
   static Status forCaller(Status status) {
     String description = status.getDescription();
-    if (status.getCode() == Status.Code.DEADLINE_EXCEEDED && description != null
-        && description.contains("remote_addr=")) {
-      String kept = description.substring(0, description.indexOf('[')).trim();
-      return status.withDescription(kept.isEmpty() ? "deadline exceeded" : kept);
+    if (status.getCode() == Status.Code.DEADLINE_EXCEEDED && description != null) {
+      int details = description.indexOf(" [");
+      if (description.startsWith("CallOptions deadline exceeded") && details > 0 && description.endsWith("]")
+          && description.indexOf("remote_addr=", details) > 0) {
+        return status.withDescription(description.substring(0, details));
+      }
     }
     if (status.getCode() == Status.Code.CANCELLED && status.getCause() != null) {
       Status refusal = Status.fromThrowable(status.getCause());

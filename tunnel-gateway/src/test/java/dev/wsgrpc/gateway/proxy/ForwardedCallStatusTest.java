@@ -86,6 +86,11 @@ class ForwardedCallStatusTest {
     assertEquals("CallOptions deadline exceeded after 0.200961606s. Name resolution delay 0.000000000 seconds.",
         ForwardedCall.forCaller(timer).getDescription());
     assertEquals(Status.Code.DEADLINE_EXCEEDED, ForwardedCall.forCaller(timer).getCode());
+    // An upstream's own wording is left alone, whatever it holds.
+    for (String own : new String[] {"x remote_addr=y", "key [42] timed out", "CallOptions deadline exceeded [x"}) {
+      Status sent = Status.DEADLINE_EXCEEDED.withDescription(own);
+      assertSame(sent, ForwardedCall.forCaller(sent), own);
+    }
   }
 
   @Test
