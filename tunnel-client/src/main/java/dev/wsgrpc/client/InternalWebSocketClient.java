@@ -185,15 +185,21 @@ public final class InternalWebSocketClient {
       Promise<Channel> result = loop.newPromise();
       long start = System.nanoTime();
       lookUp().whenComplete((addresses, failure) -> {
-        if (failure != null) {
-          result.tryFailure(failure instanceof RejectedExecutionException
-              ? new StepFailure(Step.DNS, "cannot resolve " + dialHost() + " now: "
-                  + (failure.getMessage() != null ? failure.getMessage() : "the lookup was refused"), null, failure)
-              : new StepFailure(Step.DNS, "cannot resolve " + dialHost()
-                  + (proxy != null ? " (the host of " + proxy.describe() + ")" : ""), null, failure));
-          return;
+        try {
+          if (failure != null) {
+            result.tryFailure(failure instanceof RejectedExecutionException
+                ? new StepFailure(Step.DNS, "cannot resolve " + dialHost() + " now: "
+                    + (failure.getMessage() != null ? failure.getMessage() : "the lookup was refused"), null, failure)
+                : new StepFailure(Step.DNS, "cannot resolve " + dialHost()
+                    + (proxy != null ? " (the host of " + proxy.describe() + ")" : ""), null, failure));
+            return;
+          }
+          resolved(addresses, System.nanoTime() - start, tail, steps, result, loop);
+        } catch (Throwable t) {
+          // Thrown here it would be lost (a loop shutting down, a listener that failed): the dial fails instead.
+          result.tryFailure(new StepFailure(Step.DNS, "cannot go on after resolving " + dialHost() + ": " + t, null,
+              t));
         }
-        resolved(addresses, System.nanoTime() - start, tail, steps, result, loop);
       });
       return result;
     }
@@ -211,15 +217,16 @@ public final class InternalWebSocketClient {
       try {
         blocking.execute(() -> {
           InetAddress[] addresses = null;
-          UnknownHostException unknown = null;
+          Throwable failed = null;
           try {
             addresses = dns.lookUp(dialHost());
-          } catch (UnknownHostException e) {
-            unknown = e;
+          } catch (Throwable e) { // not only UnknownHostException: every dial waiting for it must end
+            failed = e;
+          } finally {
+            endLookup(mine);
           }
-          endLookup(mine);
-          if (unknown != null) {
-            mine.completeExceptionally(unknown);
+          if (failed != null) {
+            mine.completeExceptionally(failed);
           } else {
             mine.complete(addresses);
           }

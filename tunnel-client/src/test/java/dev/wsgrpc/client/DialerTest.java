@@ -423,6 +423,24 @@ class DialerTest {
     }
   }
 
+  /** A lookup that fails unexpectedly fails the dials that waited for it, and the next dial looks up again. */
+  @Test
+  void aLookupThatThrowsFailsItsDialsAndDoesNotWedgeTheDialer() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger lookups = new java.util.concurrent.atomic.AtomicInteger();
+    InternalWebSocketClient.Dialer dialer = InternalWebSocketClient.newDialer(direct(1).build(), group, dns, host -> {
+      if (lookups.incrementAndGet() == 1) {
+        throw new IllegalStateException("a resolver that broke");
+      }
+      return new InetAddress[] {InetAddress.getLoopbackAddress()};
+    });
+    Future<Channel> first = dialer.dial(new Tail(), (step, nanos, detail) -> { });
+    assertTrue(first.await(30, TimeUnit.SECONDS), "failed, not left pending");
+    assertEquals(Step.DNS, ((StepFailure) first.cause()).step());
+    Future<Channel> second = dialer.dial(new Tail(), (step, nanos, detail) -> { });
+    assertTrue(second.await(30, TimeUnit.SECONDS));
+    assertEquals(Step.TCP, ((StepFailure) second.cause()).step(), "resolved this time: port 1 refuses");
+  }
+
   /** forward dials each tunnel on its local connection's loop, so that a relay hands nothing between threads. */
   @Test
   void aDialOnAGivenLoopOpensItsTunnelThere() throws Exception {
