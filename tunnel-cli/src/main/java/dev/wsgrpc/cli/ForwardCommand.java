@@ -327,11 +327,12 @@ final class ForwardCommand implements Callable<Integer> {
           }
           Relay.start(local, Opener.this, tunnel);
           lines.print(lines.out, lines.open, "forward: " + who + ": tunnel open");
-          tunnel.closeFuture().addListener(c -> {
+          // Read once the task that closed the tunnel has run: a ping timeout closes it, then says why.
+          tunnel.closeFuture().addListener(c -> tunnel.eventLoop().execute(() -> {
             String why = fromTunnel.endReason();
             lines.print(lines.out, lines.closed, "forward: " + who + ": tunnel closed"
                 + (why != null ? ": " + Http11Tokens.printable(why, 500) : ""));
-          });
+          }));
         });
       });
       ctx.fireChannelActive();

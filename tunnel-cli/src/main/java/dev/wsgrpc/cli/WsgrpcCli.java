@@ -1,5 +1,6 @@
 package dev.wsgrpc.cli;
 
+import dev.wsgrpc.core.internal.Http11Tokens;
 import dev.wsgrpc.core.internal.WsgrpcVersion;
 import io.grpc.internal.GrpcUtil;
 import java.io.PrintWriter;
@@ -67,10 +68,17 @@ public final class WsgrpcCli implements Runnable {
     if (!(e instanceof CommandLine.UnmatchedArgumentException)) {
       return e.getMessage();
     }
+    List<String> unmatched = ((CommandLine.UnmatchedArgumentException) e).getUnmatched();
+    if (!unmatched.isEmpty() && !optionLike(unmatched.get(0))
+        && !e.getCommandLine().getSubcommands().isEmpty()) {
+      // A mistyped command: its name is no secret, and the rest would only blame options that exist.
+      return "Unknown command: '" + Http11Tokens.printable(unmatched.get(0), 40)
+          + "' (expected forward, probe or interop)";
+    }
     List<String> parts = new ArrayList<>();
     int unexpected = 0;
-    for (String argument : ((CommandLine.UnmatchedArgumentException) e).getUnmatched()) {
-      if (argument.startsWith("-") && argument.length() > 1) {
+    for (String argument : unmatched) {
+      if (optionLike(argument)) {
         int equals = argument.indexOf('=');
         parts.add(equals < 0 ? "Unknown option: '" + argument + "'"
             : "Unknown option: '" + argument.substring(0, equals) + "' (its value is not shown)");
@@ -82,7 +90,17 @@ public final class WsgrpcCli implements Runnable {
       parts.add("expected no more arguments but there " + (unexpected == 1 ? "was 1" : "were " + unexpected)
           + " (not shown: it may be a secret; quote an option's value that contains spaces)");
     }
-    return String.join("; ", parts);
+    return parts.isEmpty() ? "the command line was not understood (its arguments are not shown: they may hold a secret)"
+        : String.join("; ", parts);
+  }
+
+  /**
+   * Whether {@code argument} reads as an option's name ({@code --name}, {@code -x}) rather than a value: a token may
+   * begin with {@code -} too (base64url), and is then not shown.
+   */
+  private static boolean optionLike(String argument) {
+    return argument.startsWith("--") && argument.length() > 2
+        || argument.length() == 2 && argument.charAt(0) == '-' && argument.charAt(1) != '-';
   }
 
   /** The version the build wrote into tunnel-core ({@link WsgrpcVersion}), with grpc-java's and Netty's. */

@@ -84,9 +84,14 @@ class ProbeCommandTest {
     String credentials = run("probe", "ws://127.0.0.1:1/grpc", "--proxy-credentials", "alice", "s3cret");
     assertFalse(credentials.contains("s3cret"), credentials);
     assertTrue(credentials.startsWith("2 expected no more arguments but there was 1 (not shown"), credentials);
+    String dashed = run("probe", "ws://127.0.0.1:1/grpc", "--header", "Authorization:", "Bearer", "-AbC_secret");
+    assertFalse(dashed.contains("AbC_secret"), "a token may begin with '-': " + dashed);
     String mistyped = run("probe", "ws://127.0.0.1:1/grpc", "--Header=Authorization: Bearer x");
     assertFalse(mistyped.contains("Bearer"), mistyped);
     assertTrue(mistyped.startsWith("2 Unknown option: '--Header' (its value is not shown)\n"), mistyped);
+    // A mistyped command is named, and the options after it are not blamed.
+    String command = run("forwrd", "--to", "ws://127.0.0.1:1/grpc");
+    assertTrue(command.startsWith("2 Unknown command: 'forwrd' (expected forward, probe or interop)\n"), command);
   }
 
   /** Runs {@code probe ARGS} in this JVM; returns its exit code, then what it printed on stdout and on stderr. */
