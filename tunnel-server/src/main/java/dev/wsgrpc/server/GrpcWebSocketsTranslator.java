@@ -143,9 +143,11 @@ final class GrpcWebSocketsTranslator extends WebSocketCallTranslator {
     startCall(headers, "application/grpc" + protoSuffix(headers.get("content-type")));
   }
 
+  /** The codec suffix of the page's content type ({@code +proto} when it names none), its parameters left out. */
   private static String protoSuffix(String contentType) {
-    int plus = contentType == null ? -1 : contentType.indexOf('+');
-    return plus < 0 ? "+proto" : contentType.substring(plus);
+    String type = contentType == null ? "" : contentType.split(";", 2)[0].trim();
+    int plus = type.indexOf('+');
+    return plus < 0 ? "+proto" : type.substring(plus);
   }
 
   private void readMessagePiece(WebSocketFrame frame) {

@@ -110,6 +110,17 @@ class GrpcWebSocketsTranslatorTest {
     channel.runScheduledPendingTasks();
   }
 
+  /** A '+' in a parameter of the page's content type is no codec: the call stays protobuf's. */
+  @Test
+  void theCodecComesFromTheMediaTypeNotItsParameters() {
+    open(8192);
+    channel.writeInbound(frame(HEADERS.replace("content-type: application/grpc-web+proto",
+        "content-type: application/grpc-web; x=a+b")));
+    channel.writeInbound(halfClose());
+    channel.runPendingTasks();
+    assertEquals("application/grpc+proto", server.only().headers.get("content-type").toString());
+  }
+
   @Test
   void headersMessagesAndHalfCloseBecomeACallAndTheAnswerComesBackFramed() {
     open(8192);
