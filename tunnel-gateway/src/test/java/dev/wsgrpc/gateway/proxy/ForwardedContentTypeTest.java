@@ -20,7 +20,6 @@ import io.grpc.Status;
 import io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -49,20 +48,8 @@ class ForwardedContentTypeTest {
 
   @Test
   void aCallInAnotherCodecEndsUnimplementedAndNoUpstreamCallStarts() {
-    List<String> upstreamCalls = new ArrayList<>();
-    Channel upstream = new Channel() {
-      @Override
-      public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(MethodDescriptor<ReqT, RespT> method,
-          CallOptions options) {
-        upstreamCalls.add(method.getFullMethodName());
-        throw new AssertionError("no upstream call for a refused content type");
-      }
-
-      @Override
-      public String authority() {
-        return "upstream.test";
-      }
-    };
+    List<String> upstreamCalls = new CopyOnWriteArrayList<>();
+    Channel upstream = noCallsExpected(upstreamCalls);
     @SuppressWarnings("unchecked")
     ServerMethodDefinition<byte[], byte[]> method =
         (ServerMethodDefinition<byte[], byte[]>) new ForwardingRegistry(upstream).lookupMethod("test.Svc/Call", null);
@@ -79,19 +66,7 @@ class ForwardedContentTypeTest {
   @Test
   void overARealServerAJsonCallIsRefusedBeforeAnyUpstreamCall() throws Exception {
     List<String> upstreamCalls = new CopyOnWriteArrayList<>();
-    Channel upstream = new Channel() {
-      @Override
-      public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(MethodDescriptor<ReqT, RespT> method,
-          CallOptions options) {
-        upstreamCalls.add(method.getFullMethodName());
-        throw new AssertionError("no upstream call for a refused content type");
-      }
-
-      @Override
-      public String authority() {
-        return "upstream.test";
-      }
-    };
+    Channel upstream = noCallsExpected(upstreamCalls);
     CompletableFuture<Status> closed = new CompletableFuture<>();
     ServerInterceptor recordClose = new ServerInterceptor() {
       @Override
@@ -122,6 +97,23 @@ class ForwardedContentTypeTest {
     } finally {
       proxy.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
     }
+  }
+
+  /** An upstream that records every call made to it, and fails it: none is expected. */
+  private static Channel noCallsExpected(List<String> calls) {
+    return new Channel() {
+      @Override
+      public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(MethodDescriptor<ReqT, RespT> method,
+          CallOptions options) {
+        calls.add(method.getFullMethodName());
+        throw new AssertionError("no upstream call for a refused content type");
+      }
+
+      @Override
+      public String authority() {
+        return "upstream.test";
+      }
+    };
   }
 
   /** A server call that records how it was closed. */
