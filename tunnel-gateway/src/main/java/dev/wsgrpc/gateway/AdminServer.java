@@ -119,7 +119,9 @@ final class AdminServer implements AutoCloseable {
           })
           .bind(address).awaitUninterruptibly();
       if (!bound.isSuccess()) {
-        throw new IOException("cannot listen on " + address + ": " + bound.cause().getMessage(), bound.cause());
+        Throwable cause = bound.cause();
+        throw new IOException("cannot listen on " + address + ": "
+            + (cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName()), cause);
       }
       started = true;
       return new AdminServer(group, bound.channel());

@@ -55,7 +55,24 @@ final class OptionErrors implements IParameterExceptionHandler {
     if (value == null || givesAValue(option, args)) {
       return message;
     }
-    return variable + "=" + value + ": " + message;
+    return variable + "=" + shown(option.longestName(), value) + ": " + message;
+  }
+
+  /** Options whose files hold secrets: a value given for them that is no path may be the secret itself. */
+  private static final java.util.Set<String> SECRET_FILES =
+      java.util.Set.of("--tls-key", "--upstream-client-key", "--auth-tokens");
+
+  /**
+   * {@code value} of {@code flag} as an error may show it: not at all when it holds what a file should (a PEM block,
+   * several lines; for a secret file's option, anything with a space: {@code TOKEN PRINCIPAL}), as when a secret
+   * was put in an environment variable in place of its path; a URL's user information never.
+   */
+  static String shown(String flag, String value) {
+    if (value.indexOf('\n') >= 0 || value.indexOf('\r') >= 0 || value.contains("-----BEGIN")
+        || SECRET_FILES.contains(flag) && value.chars().anyMatch(Character::isWhitespace)) {
+      return "<" + value.length() + " characters, not shown: the contents of a file rather than its path?>";
+    }
+    return value.replaceAll("://[^/@\\s]*@", "://***@");
   }
 
   /** Whether {@code args} give {@code option} a value: {@code --name=value}, or {@code --name value}. */

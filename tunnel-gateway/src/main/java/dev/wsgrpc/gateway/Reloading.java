@@ -119,7 +119,8 @@ final class Reloading<T> implements Supplier<T>, AutoCloseable {
     try {
       current = load.call();
       logger.info("Loaded the new {} from {}; new connections use it", what, files);
-    } catch (Exception e) {
+    } catch (Exception | Error e) {
+      // An Error too (a file too large to read, a loader that broke): the schedule must go on, and the value with it.
       if (failClosed == null) {
         logger.warn("{} changed but cannot be loaded ({}); still using the previous {}. Replace the files whole "
             + "(write elsewhere, then move into place).", files, describe(e), what);
@@ -131,12 +132,12 @@ final class Reloading<T> implements Supplier<T>, AutoCloseable {
     }
     try {
       onChange.run();
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
       logger.error("Applying the new {} failed", what, e);
     }
   }
 
-  private static String describe(Exception e) {
+  private static String describe(Throwable e) {
     if (e instanceof NoSuchFileException) {
       return "missing: " + e.getMessage();
     }

@@ -708,6 +708,10 @@ public final class TunnelServerMain implements Callable<Integer> {
     if (adminPort != null && adminPort != 0 && adminPort == port) {
       throw badValue("--admin-port", adminPort, "a port other than --port");
     }
+    if (adminPort != null && new InetSocketAddress(adminAddress, 0).isUnresolved()) {
+      // Else blamed on --admin-port, as "cannot listen on NAME/<unresolved>:PORT: null".
+      throw badValue("--admin-address", adminAddress, "an address of this machine; the name does not resolve");
+    }
     // --admin-address, when a name, too: the health check (HealthFile) dials the listener by it.
     java.util.Set<String> names = new java.util.HashSet<>(List.of(adminAddress.toLowerCase(java.util.Locale.ROOT)));
     for (String name : adminHosts) {
@@ -927,7 +931,8 @@ public final class TunnelServerMain implements Callable<Integer> {
    * name its environment variable.
    */
   private ParameterException badValue(String flag, Object value, String expected) {
-    String shown = value instanceof Duration ? OptionValues.formatDuration((Duration) value) : String.valueOf(value);
+    String shown = value instanceof Duration ? OptionValues.formatDuration((Duration) value)
+        : OptionErrors.shown(flag, String.valueOf(value));
     return badOption(flag, shown, flag + ": " + shown + " (expected: " + expected + ")");
   }
 

@@ -126,6 +126,29 @@ class ReloadingTest {
     }
   }
 
+  /**
+   * A loader that fails with an Error (out of memory on a huge file, say) is a failed load like any other: it would
+   * otherwise end the checking schedule for good, silently, and with it token revocation.
+   */
+  @Test
+  void anErrorWhileLoadingIsAFailedLoadAndLaterChangesStillLoad() throws Exception {
+    File file = tokenFile("v1");
+    try (Reloading<String> r = Reloading.keepingPrevious("TLS certificate", List.of(file), () -> {
+      String text = Files.readString(file.toPath());
+      if (text.equals("huge")) {
+        throw new OutOfMemoryError("Java heap space");
+      }
+      return text;
+    }, NEVER)) {
+      Files.writeString(file.toPath(), "huge");
+      r.reloadIfChanged();
+      assertEquals("v1", r.get());
+      Files.writeString(file.toPath(), "v2");
+      r.reloadIfChanged();
+      assertEquals("v2", r.get());
+    }
+  }
+
   @Test
   void aFileThatCannotBeLoadedAtStartUpIsAnError() {
     File missing = new File(dir, "missing.txt");

@@ -463,6 +463,40 @@ class TunnelServerOptionsTest {
         run(Map.of(), "--auth-tokens", tokens.getPath()));
   }
 
+  /**
+   * A secret put where its file's path belongs (a PEM key or a token line in an environment variable, a URL with
+   * user information) is not printed back in the error, which ends up in a container's log.
+   */
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void aSecretGivenInPlaceOfItsFileIsNotPrintedBack() throws Exception {
+    TestCertificates certs = TestCertificates.create();
+    String pem = new String(Files.readAllBytes(certs.serverKeyPem().toPath()), StandardCharsets.US_ASCII);
+    String keyLine = pem.lines().filter(l -> !l.startsWith("-----")).findFirst().orElseThrow();
+    Outcome key = run(Map.of("TUNNEL_TLS_KEY", pem), "--tls-cert", certs.serverCertPem().getPath());
+    assertEquals(2, key.exit);
+    assertFalse(key.stderr.contains(keyLine), key.stderr);
+    assertTrue(key.stderr.contains("TUNNEL_TLS_KEY=<" + pem.length() + " characters, not shown: the contents of a "
+        + "file rather than its path?>: --tls-key: <" + pem.length() + " characters, not shown"), key.stderr);
+    Outcome tokens = run(Map.of("TUNNEL_AUTH_TOKENS", "s3cret alice"));
+    assertEquals(2, tokens.exit);
+    assertFalse(tokens.stderr.contains("s3cret"), tokens.stderr);
+    Outcome url = run(Map.of(), "--upstream", "https://user:t0ken@backend.example:443");
+    assertEquals(2, url.exit);
+    assertFalse(url.stderr.contains("t0ken"), url.stderr);
+    assertTrue(url.stderr.contains("https://***@backend.example:443"), url.stderr);
+  }
+
+  /** A name that does not resolve is the address's fault, not the port's. */
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void anAdminAddressThatDoesNotResolveIsNamedAsSuch() {
+    Outcome o = run(Map.of("TUNNEL_ADMIN_ADDRESS", "monitor-typo.invalid"), "--port", "0", "--admin-port", "0");
+    assertEquals(2, o.exit, o.stderr);
+    assertTrue(o.stderr.startsWith("TUNNEL_ADMIN_ADDRESS=monitor-typo.invalid: --admin-address: monitor-typo.invalid "
+        + "(expected: an address of this machine; the name does not resolve)\n"), o.stderr);
+  }
+
   @Test
   @Timeout(value = 60, unit = TimeUnit.SECONDS)
   void aCertificateThatDoesNotParseIsABadOptionNotAStackTrace(@TempDir File dir) throws Exception {

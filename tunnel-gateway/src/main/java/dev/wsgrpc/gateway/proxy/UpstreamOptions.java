@@ -129,7 +129,9 @@ public final class UpstreamOptions {
         return;
       }
       String expected = "HOST:PORT, or one target URI such as dns:///HOST:PORT";
-      String authority = target.substring(target.indexOf("://") + 3).replaceFirst("/.*$", "");
+      // Never the user information (user:token@) of the URL, in the hint or the value.
+      String authority = target.substring(target.indexOf("://") + 3).replaceFirst("/.*$", "")
+          .replaceFirst("^[^@]*@", "");
       if (scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https")) {
         String hostPort = (authority.isEmpty() ? "HOST" : authority) + (authority.matches(".*:\\d+") ? "" : ":PORT");
         throw new InvalidValueException("upstream", target, expected + "; " + scheme + ":// is a URL, not a gRPC "
