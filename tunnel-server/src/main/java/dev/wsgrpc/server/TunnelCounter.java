@@ -166,23 +166,19 @@ final class TunnelCounter {
    * or the close that cuts its TLS handshake short) is reported as that limit's.
    */
   static boolean pastHandshakeLimit(Channel channel) {
-    Object handshake = channel.attr(HANDSHAKE).get();
+    return pastLimit(channel.attr(HANDSHAKE).get());
+  }
+
+  private static boolean pastLimit(Object handshake) {
     return handshake == OVER_LIMIT || handshake == REFUSED || handshake == REPORTED;
   }
 
   /**
-   * An admitted connection's handshake is over: its slot given back, if it holds one. A refused one keeps it until
-   * it closes, since it stays open for its answer (and a native one for its first call) a while.
+   * Gives {@code key}'s handshake slot back, once: at the channel's admission or close, whichever comes first (a
+   * refused connection keeps it until it closes: it stays open a while for its answer). Nothing for a null key.
    */
-  private void endHandshake(Channel channel, Object handshake) {
-    if (handshake != null) {
-      handshakeEnded(channel, handshake);
-    }
-  }
-
-  /** Gives {@code key}'s handshake slot back, once: at the channel's admission or close, whichever comes first. */
   private void handshakeEnded(Channel channel, Object key) {
-    if (channel.attr(HANDSHAKE).compareAndSet(key, null)) {
+    if (key != null && channel.attr(HANDSHAKE).compareAndSet(key, null)) {
       handshakes.computeIfPresent(key, (k, count) -> count <= 1 ? null : count - 1);
     }
   }
@@ -200,7 +196,7 @@ final class TunnelCounter {
    */
   RejectReason tryAcquire(Channel channel, SocketAddress client) {
     Object handshake = channel.attr(HANDSHAKE).get();
-    if (pastHandshakeLimit(channel)) {
+    if (pastLimit(handshake)) {
       // Reported by the caller, not at the close; every later request of the connection is refused alike.
       reported(channel);
       return RejectReason.TOO_MANY_HANDSHAKES_PER_CLIENT;
@@ -211,7 +207,7 @@ final class TunnelCounter {
     }
     if (client == null) {
       channel.closeFuture().addListener(f -> total.decrementAndGet());
-      endHandshake(channel, handshake);
+      handshakeEnded(channel, handshake);
       return null;
     }
     Object key = clientKey(client, ipv6Prefix);
@@ -222,7 +218,7 @@ final class TunnelCounter {
     channel.attr(CLIENT).set(key);
     // The slot is given back under the client it is counted for when the connection closes (see moveTo).
     channel.closeFuture().addListener(f -> release(channel.attr(CLIENT).get()));
-    endHandshake(channel, handshake);
+    handshakeEnded(channel, handshake);
     return null;
   }
 

@@ -1,5 +1,6 @@
 package dev.wsgrpc.gateway.proxy;
 
+import dev.wsgrpc.core.internal.Http11Tokens;
 import io.grpc.Channel;
 import io.grpc.HandlerRegistry;
 import io.grpc.Metadata;
@@ -76,8 +77,8 @@ public final class ForwardingRegistry extends HandlerRegistry {
 
   /** Null for a call whose content type is protobuf's (or has no subtype), else why it is not forwarded. */
   static String unforwardable(String contentType) {
-    if (contentType == null) {
-      return null;
+    if (contentType == null || contentType.equals("application/grpc")) {
+      return null; // what nearly every call carries, without a copy
     }
     int parameters = contentType.indexOf(';');
     String type = (parameters < 0 ? contentType : contentType.substring(0, parameters)).trim()
@@ -87,7 +88,6 @@ public final class ForwardingRegistry extends HandlerRegistry {
     }
     return "expected content-type application/grpc or application/grpc+proto (proxy mode forwards protobuf calls "
         + "only: its client sends each call upstream as application/grpc) but was "
-        + (contentType.length() > 100 ? contentType.substring(0, 100) + "..." : contentType)
-            .replaceAll("[^\\x20-\\x7e]", "?");
+        + Http11Tokens.printable(contentType, 100);
   }
 }

@@ -141,29 +141,7 @@ class CallMetricsTest {
   void aCallWhoseStartThrowsIsCountedAndNotLeftInFlight() throws Exception {
     PrometheusRegistry registry = new PrometheusRegistry();
     CallMetrics metrics = new CallMetrics(registry);
-    ServerCall<byte[], byte[]> call = new ServerCall<byte[], byte[]>() {
-      @Override
-      public void request(int numMessages) {}
-
-      @Override
-      public void sendHeaders(Metadata headers) {}
-
-      @Override
-      public void sendMessage(byte[] message) {}
-
-      @Override
-      public void close(Status status, Metadata trailers) {}
-
-      @Override
-      public boolean isCancelled() {
-        return false;
-      }
-
-      @Override
-      public MethodDescriptor<byte[], byte[]> getMethodDescriptor() {
-        return ECHO;
-      }
-    };
+    ServerCall<byte[], byte[]> call = new RecordingServerCall(ECHO);
     IllegalStateException thrown = new IllegalStateException("a handler's bug");
     assertSame(thrown, assertThrows(IllegalStateException.class, () -> metrics.interceptCall(call, new Metadata(),
         (c, h) -> {

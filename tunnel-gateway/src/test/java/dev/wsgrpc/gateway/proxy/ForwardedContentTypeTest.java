@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import dev.wsgrpc.testing.Http2Wire;
-import io.grpc.Attributes;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -53,7 +52,7 @@ class ForwardedContentTypeTest {
     @SuppressWarnings("unchecked")
     ServerMethodDefinition<byte[], byte[]> method =
         (ServerMethodDefinition<byte[], byte[]>) new ForwardingRegistry(upstream).lookupMethod("test.Svc/Call", null);
-    RecordingCall call = new RecordingCall(method.getMethodDescriptor());
+    RecordingServerCall call = new RecordingServerCall(method.getMethodDescriptor());
     Metadata headers = new Metadata();
     headers.put(CONTENT_TYPE, "application/grpc+json");
     method.getServerCallHandler().startCall(call, headers);
@@ -114,44 +113,5 @@ class ForwardedContentTypeTest {
         return "upstream.test";
       }
     };
-  }
-
-  /** A server call that records how it was closed. */
-  private static final class RecordingCall extends ServerCall<byte[], byte[]> {
-    private final MethodDescriptor<byte[], byte[]> method;
-    Status closed;
-
-    RecordingCall(MethodDescriptor<byte[], byte[]> method) {
-      this.method = method;
-    }
-
-    @Override
-    public void request(int numMessages) {}
-
-    @Override
-    public void sendHeaders(Metadata headers) {}
-
-    @Override
-    public void sendMessage(byte[] message) {}
-
-    @Override
-    public void close(Status status, Metadata trailers) {
-      closed = status;
-    }
-
-    @Override
-    public boolean isCancelled() {
-      return false;
-    }
-
-    @Override
-    public Attributes getAttributes() {
-      return Attributes.EMPTY;
-    }
-
-    @Override
-    public MethodDescriptor<byte[], byte[]> getMethodDescriptor() {
-      return method;
-    }
   }
 }
