@@ -18,7 +18,6 @@ import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
-import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Paths;
 import java.util.concurrent.CompletableFuture;
@@ -184,8 +183,7 @@ class GatewayBackPressureTest {
         Long.toString(jar.pid()), "GC.run").redirectErrorStream(true).start();
     String out = new String(gc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertEquals(0, gc.waitFor(), "jcmd GC.run: " + out);
-    String metrics = new String(new URL("http://127.0.0.1:" + jar.port() + "/metrics").openStream().readAllBytes(),
-        StandardCharsets.UTF_8);
+    String metrics = jar.metrics(jar.port());
     return new Memory(gauge(metrics, "wsgrpc_jvm_heap_used_bytes"),
         gauge(metrics, "wsgrpc_netty_direct_memory_used_bytes"), metrics);
   }

@@ -19,8 +19,9 @@ class GatewayHostileInputCatalogueTest extends JarHostileInputCatalogue {
         return "native gRPC: probe call grpc-status 16";
       case "GET /metrics on the tunnel port":
         // Without --admin-port the jar serves /metrics on its port, as documented (docs/GATEWAY.md, What the default
-        // exposes); the relay-mode target has an admin port.
-        return "HTTP/1.1 200 OK";
+        // exposes), to those its authenticator admits: this request has no token. The relay-mode target has an
+        // admin port.
+        return "HTTP/1.1 401 Unauthorized";
       default:
         return super.expected(name, answer);
     }

@@ -254,7 +254,7 @@ class GatewayJsonTest {
   @Test
   void jsonCallsAreCountedInTheGatewaysCallMetricsLikeEveryOtherCall() throws Exception {
     call(described, "wsgrpc.testing.Echo/ClientStream", "null", "[{\"payload\": \"YQ==\"}]", null);
-    TunnelServerJar.awaitMetrics(URI.create(described).getPort(), metrics -> metrics.lines().anyMatch(line ->
+    jars.get(1).awaitMetrics(URI.create(described).getPort(), metrics -> metrics.lines().anyMatch(line ->
         line.startsWith("grpc_server_handled_total{") && line.contains("grpc_service=\"wsgrpc.testing.Echo\"")
             && line.contains("grpc_method=\"ClientStream\"") && line.contains("grpc_code=\"OK\"")));
   }

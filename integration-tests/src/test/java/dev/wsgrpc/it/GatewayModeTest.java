@@ -21,7 +21,6 @@ import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
-import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -87,8 +86,7 @@ class GatewayModeTest {
         c.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
       }
     }
-    String metrics = new String(new URL("http://127.0.0.1:" + jar.port() + "/metrics").openStream().readAllBytes(),
-        StandardCharsets.UTF_8);
+    String metrics = jar.metrics(jar.port());
     // Round robin: two of the four tunnels tried the refusing upstream first.
     assertTrue(metrics.contains("wsgrpc_upstream_connect_failures_total 2.0"), metrics);
     assertTrue(metrics.contains("wsgrpc_tunnels_total 4.0"), metrics);
@@ -182,8 +180,7 @@ class GatewayModeTest {
     assertEquals(io.grpc.health.v1.HealthCheckResponse.ServingStatus.NOT_SERVING,
         ((io.grpc.health.v1.HealthCheckResponse) events.poll(30, TimeUnit.SECONDS)).getStatus(),
         "the call still delivers");
-    String metrics = new String(new URL("http://127.0.0.1:" + jar.port() + "/metrics").openStream().readAllBytes(),
-        StandardCharsets.UTF_8);
+    String metrics = jar.metrics(jar.port());
     assertTrue(metrics.contains("wsgrpc_tunnels_total 1.0"), metrics);
     assertTrue(!jar.stderr().contains("ENHANCE_YOUR_CALM"), jar.stderr());
   }

@@ -43,7 +43,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.time.Duration;
@@ -313,8 +312,7 @@ class NativeGrpcGateTest {
     assertEquals(Map.of(
         "expected the HTTP/2 preface and SETTINGS within 2000 ms but SETTINGS did not arrive", 2,
         "too many tunnels open from your address; retry later", 1), answers);
-    String metrics = new String(new URL("http://127.0.0.1:" + jar.port() + "/metrics").openStream().readAllBytes(),
-        StandardCharsets.UTF_8);
+    String metrics = jar.metrics(jar.port());
     assertTrue(metrics.contains("wsgrpc_handshake_failures_total{reason=\"timeout\"} 2.0"), metrics);
     assertTrue(metrics.contains("wsgrpc_handshake_failures_total{reason=\"too_many_tunnels_per_client\"} 1.0"),
         metrics);
@@ -334,8 +332,6 @@ class NativeGrpcGateTest {
     jar = TunnelServerJar.start("--port", "0", "--auth-tokens", tokenFile().getPath(),
         "--max-tunnels-per-client", "2", "--handshake-timeout", "2s");
     jar.awaitUrl();
-    // /metrics stays on --port without a token: the operator is told at start.
-    jar.awaitLog("--auth-tokens without --admin-port: /metrics on --port answers anyone who reaches it");
     List<Socket> sockets = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
       Socket socket = closer.add(new Socket("127.0.0.1", jar.port()));
@@ -362,8 +358,7 @@ class NativeGrpcGateTest {
     for (Socket socket : sockets) {
       goAwayUntilClosed(socket); // GOAWAY NO_ERROR, then the close, at the deadline
     }
-    String metrics = new String(new URL("http://127.0.0.1:" + jar.port() + "/metrics").openStream().readAllBytes(),
-        StandardCharsets.UTF_8);
+    String metrics = jar.metrics(jar.port());
     assertTrue(metrics.contains("wsgrpc_handshake_failures_total{reason=\"timeout\"} 3.0"), metrics);
     assertEquals(HealthCheckResponse.ServingStatus.SERVING, health(first), "the authenticated ones stay");
   }
@@ -401,8 +396,7 @@ class NativeGrpcGateTest {
     }
     assertTrue(frames.contains("HEADERS 1"), "the call was answered (refused): " + frames);
     assertTrue(frames.contains("GOAWAY"), "GOAWAY before the close: " + frames);
-    String metrics = new String(new URL("http://127.0.0.1:" + jar.port() + "/metrics").openStream().readAllBytes(),
-        StandardCharsets.UTF_8);
+    String metrics = jar.metrics(jar.port());
     assertTrue(metrics.contains("wsgrpc_handshake_failures_total{reason=\"unauthorized\"} 1.0"), metrics);
     assertTrue(metrics.contains("wsgrpc_handshake_failures_total{reason=\"timeout\"} 1.0"), metrics);
   }

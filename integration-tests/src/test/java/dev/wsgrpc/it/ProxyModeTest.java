@@ -36,7 +36,6 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.File;
 import java.net.InetSocketAddress;
-import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -84,8 +83,7 @@ class ProxyModeTest {
   }
 
   private String metrics() throws Exception {
-    return new String(new URL("http://127.0.0.1:" + jar.port() + "/metrics").openStream().readAllBytes(),
-        StandardCharsets.UTF_8);
+    return jar.metrics(jar.port());
   }
 
   @Test
@@ -437,7 +435,7 @@ class ProxyModeTest {
     assertEquals("alice", seen.get(UpstreamReplicas.seen("wsgrpc-principal")), seen.toString());
     assertEquals("native", seen.get(UpstreamReplicas.seen("wsgrpc-transport")), seen.toString());
     // No call left in flight (counted once each status has left, so a scrape right after may see one still).
-    TunnelServerJar.awaitMetrics(jar.port(), m -> m.contains("\ngrpc_server_calls_in_flight 0.0\n"));
+    jar.awaitMetrics(jar.port(), m -> m.contains("\ngrpc_server_calls_in_flight 0.0\n"));
     assertFalse(jar.stderr().contains("Exception"), jar.stderr());
   }
 

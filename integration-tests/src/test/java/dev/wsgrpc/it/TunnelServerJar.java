@@ -28,12 +28,15 @@ final class TunnelServerJar implements AutoCloseable {
   private final Process process;
   private final Path out;
   private final Path err;
+  /** Its {@code --auth-tokens} file, whose first token scrapes {@code /metrics}; null without one. */
+  private final Path tokens;
   private String url;
 
-  private TunnelServerJar(Process process, Path out, Path err) {
+  private TunnelServerJar(Process process, Path out, Path err, Path tokens) {
     this.process = process;
     this.out = out;
     this.err = err;
+    this.tokens = tokens;
   }
 
   /** The jar {@code mvn package} built in the tunnel-gateway module. */
@@ -66,7 +69,9 @@ final class TunnelServerJar implements AutoCloseable {
     ProcessBuilder builder = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile());
     builder.environment().keySet().removeIf(k -> k.startsWith("TUNNEL_"));
     builder.environment().putAll(env);
-    return new TunnelServerJar(builder.start(), out, err);
+    int tokensAt = command.indexOf("--auth-tokens");
+    Path tokens = tokensAt >= 0 && tokensAt + 1 < command.size() ? Paths.get(command.get(tokensAt + 1)) : null;
+    return new TunnelServerJar(builder.start(), out, err, tokens);
   }
 
   static TunnelServerJar start(String... args) throws IOException {
@@ -123,10 +128,21 @@ final class TunnelServerJar implements AutoCloseable {
     return process.pid();
   }
 
-  /** The text of {@code /metrics} on {@code metricsPort}. */
-  static String metrics(int metricsPort) throws IOException {
-    try (java.io.InputStream in = java.net.URI.create("http://127.0.0.1:" + metricsPort + "/metrics").toURL()
-        .openStream()) {
+  /**
+   * The text of {@code /metrics} on {@code metricsPort}, scraped as Prometheus would: with the first token of the
+   * jar's {@code --auth-tokens} file, if it has one (the public port shows metrics only with a token then).
+   */
+  String metrics(int metricsPort) throws IOException {
+    java.net.URLConnection c = java.net.URI.create("http://127.0.0.1:" + metricsPort + "/metrics").toURL()
+        .openConnection();
+    if (tokens != null) {
+      String token = Files.readAllLines(tokens).stream().map(String::trim)
+          .filter(line -> !line.isEmpty() && !line.startsWith("#")).findFirst()
+          .orElseThrow(() -> new AssertionError(tokens + " lists no token to scrape /metrics with"))
+          .split("\\s+")[0];
+      c.setRequestProperty("Authorization", "Bearer " + token);
+    }
+    try (java.io.InputStream in = c.getInputStream()) {
       return new String(in.readAllBytes(), StandardCharsets.UTF_8);
     }
   }
@@ -135,7 +151,7 @@ final class TunnelServerJar implements AutoCloseable {
    * The text of {@code /metrics} on {@code metricsPort} once it shows {@code shown}, failing after a minute: the
    * gateway counts a call once its status has left, so a client that has just read the status may scrape before.
    */
-  static String awaitMetrics(int metricsPort, Predicate<String> shown) throws IOException, InterruptedException {
+  String awaitMetrics(int metricsPort, Predicate<String> shown) throws IOException, InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     String metrics = metrics(metricsPort);
     while (!shown.test(metrics)) {

@@ -107,7 +107,15 @@ class TunnelServerJarTest {
 
   /** GET on the jar's port; returns "STATUS body". */
   private static String get(int port, String path) throws Exception {
+    return get(port, path, null);
+  }
+
+  /** GET on the jar's port with this {@code Authorization} (none if null); returns "STATUS body". */
+  private static String get(int port, String path, String authorization) throws Exception {
     HttpURLConnection c = (HttpURLConnection) new URL("http://127.0.0.1:" + port + path).openConnection();
+    if (authorization != null) {
+      c.setRequestProperty("Authorization", authorization);
+    }
     c.setConnectTimeout(30_000);
     c.setReadTimeout(30_000);
     int status = c.getResponseCode();
@@ -688,6 +696,11 @@ class TunnelServerJarTest {
     assertFalse(servesWithToken(url, null));
     assertTrue(servesWithToken(url, "alpha-t0ken"));
     jar.awaitLog("principal=alice");
+    // /metrics on the tunnel port is behind the same gate (no --admin-port); /healthz stays open for load balancers.
+    assertEquals("401 the bearer token is not valid\n", get(jar.port(), "/metrics", "Bearer guess"));
+    assertTrue(get(jar.port(), "/metrics").startsWith("401 expected a bearer token in Authorization"));
+    assertTrue(get(jar.port(), "/metrics", "Bearer alpha-t0ken").contains("wsgrpc_tunnels_total"));
+    assertEquals("200 serving\n", get(jar.port(), "/healthz"));
 
     File next = new File(dir, "tokens.new");
     Files.writeString(next.toPath(), "beta-t0ken bob\n");
@@ -695,6 +708,8 @@ class TunnelServerJarTest {
     jar.awaitLog("Loaded the new bearer tokens");
     assertTrue(servesWithToken(url, "beta-t0ken"));
     assertFalse(servesWithToken(url, "alpha-t0ken"), "a removed token no longer opens tunnels");
+    assertTrue(get(jar.port(), "/metrics", "Bearer alpha-t0ken").startsWith("401 "), "nor shows the metrics");
+    assertTrue(get(jar.port(), "/metrics", "Bearer beta-t0ken").startsWith("200 "));
     assertFalse(jar.stderr().contains("t0ken"), "tokens never reach the logs:\n" + jar.stderr());
   }
 

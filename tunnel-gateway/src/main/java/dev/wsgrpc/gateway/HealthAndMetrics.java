@@ -182,6 +182,15 @@ final class HealthAndMetrics implements PlainHttpHandler, AutoCloseable {
     }
   }
 
+  /**
+   * {@code /metrics} where this serves it: a gateway with an authenticator ({@code --auth-tokens}) shows its metrics
+   * on the public port to those it would let open a tunnel ({@code Authorization: Bearer} with a token it lists).
+   */
+  @Override
+  public boolean requiresAuthentication(HttpRequest request) {
+    return metrics && path(request).equals("/metrics");
+  }
+
   @Override
   public FullHttpResponse handle(HttpRequest request, SocketAddress clientAddress, ByteBufAllocator alloc) {
     String path = path(request);

@@ -170,8 +170,8 @@ public final class TunnelServerMain implements Callable<Integer> {
 
   @Option(names = "--auth-tokens", paramLabel = "FILE",
       description = "Require a bearer token on every upgrade (Authorization: Bearer, or a bearer.<token> "
-          + "subprotocol): a file of 'TOKEN PRINCIPAL' lines, re-read when it changes. Default: none (no "
-          + "authentication). Env: TUNNEL_AUTH_TOKENS.")
+          + "subprotocol), native gRPC call and GET /metrics on --port: a file of 'TOKEN PRINCIPAL' lines, re-read "
+          + "when it changes. Default: none (no authentication). Env: TUNNEL_AUTH_TOKENS.")
   File authTokens;
 
   @Option(names = "--tls-client-ca", paramLabel = "PEM",
@@ -420,8 +420,8 @@ public final class TunnelServerMain implements Callable<Integer> {
   @Option(names = "--admin-port", paramLabel = "PORT",
       description = "Serve GET /healthz and GET /metrics on this port of --admin-address too (plain HTTP, no "
           + "tunnels), and stop serving /metrics on --port; /healthz stays there for CDN and load-balancer checks. "
-          + "0 picks a free one. Default: none (/healthz and /metrics on --port, to anyone who reaches it). "
-          + "Env: TUNNEL_ADMIN_PORT.")
+          + "0 picks a free one. Default: none (/healthz and /metrics on --port: /metrics to anyone who reaches "
+          + "it, or with --auth-tokens only with a token). Env: TUNNEL_ADMIN_PORT.")
   Integer adminPort;
 
   @Option(names = "--admin-address", paramLabel = "ADDRESS", defaultValue = "127.0.0.1",
@@ -561,10 +561,6 @@ public final class TunnelServerMain implements Callable<Integer> {
       logger.warn("--tls-client-ca without --admin-port: /healthz on --port asks for a client certificate like "
           + "everything there, so health checks without one (HealthCheck, kubelet probes, load balancers) fail; "
           + "give them --admin-port");
-    } else if (authTokens != null && adminPort == null) {
-      logger.warn("--auth-tokens without --admin-port: /metrics on --port answers anyone who reaches it, without a "
-          + "token (open tunnels, traffic, in proxy mode which methods are called and how often they fail); give "
-          + "monitoring --admin-port, which moves /metrics off --port");
     }
     options = builder.access(access.build()).build();
     InetSocketAddress bindAddress = new InetSocketAddress(bind, port);

@@ -314,6 +314,17 @@ class AdminServerTest {
     }
     assertNull(publicPort.handle(
         new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/metrics"), null, ByteBufAllocator.DEFAULT));
+    assertFalse(publicPort.requiresAuthentication(
+        new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/metrics")), "a 404 asks for no token");
+  }
+
+  @Test
+  void metricsAskForTheTunnelsAuthenticatorWhereServedHealthNever() {
+    // Served on the public port (no admin port): the server's authenticator, if any, is asked first.
+    assertTrue(http.requiresAuthentication(new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET,
+        "/metrics?name[]=x")));
+    assertFalse(http.requiresAuthentication(new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET,
+        "/healthz")), "load balancers check health without credentials");
   }
 
   @Test

@@ -43,4 +43,17 @@ public interface PlainHttpHandler {
       ByteBufAllocator alloc) {
     return CompletableFuture.completedFuture(handle(request, clientAddress, alloc));
   }
+
+  /**
+   * Whether {@code request} must first be admitted by the server's {@link TunnelAuthenticator}, as an upgrade is
+   * ({@link AccessPolicy.Builder#authenticator}); the default is {@code false}. When it returns {@code true} and
+   * the server has an authenticator, the authenticator is asked about this request (its path, query and headers;
+   * no subprotocols) before {@link #answer} is, and a request it refuses gets its answer (401 with its challenge,
+   * 403, ...) without {@link #answer} being called. Override it for answers that should be read only by those who
+   * may open tunnels, such as metrics; not for health checks, which load balancers send without credentials. Called
+   * on the event loop: it must be quick.
+   */
+  default boolean requiresAuthentication(HttpRequest request) {
+    return false;
+  }
 }

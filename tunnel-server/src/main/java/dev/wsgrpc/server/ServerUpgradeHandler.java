@@ -911,8 +911,22 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       reject(ctx, HttpResponseStatus.NOT_FOUND, RejectReason.NOT_FOUND, notFound(request, path));
       return;
     }
-    SocketAddress client = options.access().trustedProxies().clientAddress(ctx.channel().remoteAddress(),
-        request.headers());
+    AccessPolicy access = options.access();
+    SocketAddress client = access.trustedProxies().clientAddress(ctx.channel().remoteAddress(), request.headers());
+    if (access.authenticator() != null && handler.requiresAuthentication(request)) {
+      // The gate of the tunnels, asked about this request (no connection to revoke later: it closes after the answer).
+      String target = request.uri();
+      int query = target.indexOf('?');
+      AuthDecision decision = AuthDecision.ask(access.authenticator(), new UpgradeRequest(path,
+          query < 0 ? null : target.substring(query + 1), request.headers(), client, ctx.channel().remoteAddress(),
+          sslSession(ctx), List.of(), null));
+      if (!decision.accepted()) {
+        clientAddress = client;
+        reject(ctx, HttpResponseStatus.valueOf(decision.status()), decision.rejectReason(), decision.reason(), -1,
+            decision.challenge());
+        return;
+      }
+    }
     CompletionStage<FullHttpResponse> answer;
     try {
       answer = handler.answer(request, client, ctx.alloc());

@@ -1227,6 +1227,86 @@ class ServerUpgradeHandlerTest {
     assertFalse(ch.finish());
   }
 
+  /** A handler whose {@code /metrics} asks for the server's authenticator, and which counts what it was asked. */
+  private static final class GuardedMetrics implements PlainHttpHandler {
+    final List<String> answered = new ArrayList<>();
+
+    @Override
+    public FullHttpResponse handle(HttpRequest request, SocketAddress clientAddress, ByteBufAllocator alloc) {
+      answered.add(request.uri());
+      return text("page\n");
+    }
+
+    @Override
+    public boolean requiresAuthentication(HttpRequest request) {
+      return request.uri().startsWith("/metrics");
+    }
+  }
+
+  private EmbeddedChannel plainWithTokens(PlainHttpHandler handler, String request) {
+    EmbeddedChannel ch = start(WebSocketServerOptions.newBuilder().plainHttpHandler(handler)
+        .access(AccessPolicy.newBuilder().authenticator(BearerTokens.of(Map.of("secret", "alice"))).build()).build());
+    ch.writeInbound(Unpooled.copiedBuffer(request, StandardCharsets.US_ASCII));
+    ch.runPendingTasks();
+    return ch;
+  }
+
+  @Test
+  void aPlainAnswerThatRequiresAuthenticationIsRefusedWithoutCredentials() {
+    GuardedMetrics handler = new GuardedMetrics();
+    EmbeddedChannel ch = plainWithTokens(handler, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 401 Unauthorized", r.startLine, r.raw);
+    assertEquals("expected a bearer token in Authorization or a bearer.<token> subprotocol\n", r.body);
+    assertEquals("close", r.header("Connection"));
+    assertFalse(ch.isOpen());
+    assertFalse(ch.finish());
+    assertEquals(List.of(), handler.answered, "the handler is not asked about a refused request");
+  }
+
+  @Test
+  void aPlainAnswerThatRequiresAuthenticationIsRefusedWithTheAuthenticatorsChallenge() {
+    GuardedMetrics handler = new GuardedMetrics();
+    EmbeddedChannel ch = plainWithTokens(handler,
+        "GET /metrics?x=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer guess\r\n\r\n");
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 401 Unauthorized", r.startLine, r.raw);
+    assertEquals("Bearer realm=\"wsgrpc\", error=\"invalid_token\"", r.header("WWW-Authenticate"));
+    assertFalse(ch.finish());
+    assertEquals(List.of(), handler.answered, "the handler is not asked about a refused request");
+  }
+
+  @Test
+  void aPlainAnswerThatRequiresAuthenticationIsGivenToThoseTheAuthenticatorAdmits() {
+    GuardedMetrics handler = new GuardedMetrics();
+    EmbeddedChannel ch = plainWithTokens(handler,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret\r\n\r\n");
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 200 OK", r.startLine, r.raw);
+    assertEquals("page\n", r.body);
+    assertFalse(ch.finish());
+    assertEquals(List.of("/metrics"), handler.answered);
+  }
+
+  @Test
+  void aPlainAnswerThatRequiresNoAuthenticationIsGivenWithoutCredentials() {
+    GuardedMetrics handler = new GuardedMetrics();
+    EmbeddedChannel ch = plainWithTokens(handler, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    assertEquals("HTTP/1.1 200 OK", new HttpHead(written(ch)).startLine);
+    assertFalse(ch.finish());
+    assertEquals(List.of("/healthz"), handler.answered);
+  }
+
+  @Test
+  void aPlainAnswerThatRequiresAuthenticationIsGivenToAnyoneWithoutAnAuthenticator() {
+    GuardedMetrics handler = new GuardedMetrics();
+    EmbeddedChannel ch = startPlain(handler);
+    ch.writeInbound(Unpooled.copiedBuffer("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", StandardCharsets.US_ASCII));
+    ch.runPendingTasks();
+    assertEquals("HTTP/1.1 200 OK", new HttpHead(written(ch)).startLine);
+    assertFalse(ch.finish());
+  }
+
   @Test
   void anAnswerReadyAfterTheConnectionClosedIsReleasedUnwritten() {
     AnswersLater handler = new AnswersLater();
