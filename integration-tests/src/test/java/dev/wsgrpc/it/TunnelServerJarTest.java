@@ -666,6 +666,12 @@ class TunnelServerJarTest {
     String url = jar.awaitUrl();
     assertTrue(servesTrusting(url, first.caPem()));
 
+    // A renewer that has written the new key and not yet the certificate: every handshake would fail with that pair,
+    // so the gateway keeps serving the previous one, and says why.
+    Files.copy(second.serverKeyPem().toPath(), key.toPath(), StandardCopyOption.REPLACE_EXISTING);
+    jar.awaitLog("the key does not belong to the certificate CN=localhost, the first in the chain");
+    assertTrue(servesTrusting(url, first.caPem()), "the previous certificate and key are still served");
+
     // Renew: write the new files the way certbot does (new files moved into place).
     second.renew(cert, key);
 

@@ -513,6 +513,20 @@ class TunnelServerOptionsTest {
     assertEquals("Run 'java -jar tunnel-server.jar --help' for the options.", lines[1]);
   }
 
+  /** A key of another certificate would fail every handshake: refused at start, naming both files. */
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void aKeyThatIsNotTheCertificatesIsABadOption() {
+    TestCertificates certs = TestCertificates.create();
+    TestCertificates other = TestCertificates.create();
+    Outcome outcome = run(Map.of(), "--tls-cert", certs.serverCertPem().getPath(), "--tls-key",
+        other.serverKeyPem().getPath());
+    assertEquals(2, outcome.exit, outcome.stderr);
+    assertTrue(outcome.stderr.startsWith("--tls-cert, --tls-key: " + certs.serverCertPem() + ", "
+        + other.serverKeyPem() + " (expected: the private key of the first certificate of the chain; the key does "
+        + "not belong to the certificate CN=localhost, the first in the chain)\n"), outcome.stderr);
+  }
+
   @Test
   @Timeout(value = 60, unit = TimeUnit.SECONDS)
   void anUpstreamUrlIsRefusedWithTheFormsThatWork() {

@@ -97,7 +97,8 @@ public final class ServerTls {
    * native gRPC is served on the same port; with {@code clientCaPem} (may be null), every client must present a
    * certificate issued by one of those CAs.
    *
-   * @throws IllegalArgumentException when the files cannot be read as a certificate chain and key
+   * @throws IllegalArgumentException when the files cannot be read as a certificate chain and key, or when the key
+   *     is not the private key of the chain's first certificate
    */
   public static SslContext serverContext(File certChainPem, File privateKeyPem, boolean offerH2, File clientCaPem) {
     return serverContext(certChainPem, privateKeyPem, applicationProtocols(offerH2, false), clientCaPem);
@@ -105,6 +106,12 @@ public final class ServerTls {
 
   /** A server TLS context from PEM files offering {@code protocols} with ALPN, in that order of preference. */
   static SslContext serverContext(File certChainPem, File privateKeyPem, String[] protocols, File clientCaPem) {
+    String mismatch = KeyPairCheck.mismatch(certChainPem, privateKeyPem);
+    if (mismatch != null) {
+      // Else every handshake would fail: a renewal that wrote one file before the other, the wrong key copied.
+      throw new IllegalArgumentException("tls: " + certChainPem + ", " + privateKeyPem
+          + " (expected: the private key of the first certificate of the chain; " + mismatch + ")");
+    }
     try {
       SslContextBuilder builder = SslContextBuilder.forServer(certChainPem, privateKeyPem);
       if (clientCaPem != null) {
