@@ -19,7 +19,8 @@ import org.slf4j.LoggerFactory;
 /**
  * A value read from files and read again when they change (a renewed certificate, an edited token file), so that
  * operators need no restart. Files are checked on a background thread, never on an event loop, by their content (a
- * SHA-256 digest), so an edit that keeps the length and the modification time is noticed too.
+ * SHA-256 digest), so an edit that keeps the length and the modification time is noticed too. A change is loaded once
+ * the files have stayed the same for one period, so that a file written in place is not read half-written.
  *
  * <p>A change that cannot be loaded (a missing, unreadable or malformed file) is logged once per change and then
  * either keeps the previous value ({@link #keepingPrevious}: a half-written certificate must not end TLS) or
@@ -40,6 +41,8 @@ final class Reloading<T> implements Supplier<T>, AutoCloseable {
   private volatile T current;
   private volatile Runnable onChange = () -> { };
   private String seenStamp;
+  /** A changed stamp seen at the last check and not yet loaded: loaded if the next check sees it again. */
+  private String settling;
 
   private Reloading(String what, List<File> files, Callable<T> load, T failClosed, String failClosedMeaning,
       long periodMillis) throws Exception {
@@ -108,12 +111,22 @@ final class Reloading<T> implements Supplier<T>, AutoCloseable {
     return stamp.toString();
   }
 
-  /** Checks once; package-private so that tests need not wait for the timer. */
+  /**
+   * Checks once (one tick of the timer); package-private so that tests need not wait for it. A change is loaded once
+   * the files are the same at two checks in a row: a file being written in place (an editor, {@code cp}, a
+   * renewer that writes the key, then the certificate) is not read half-written, at the cost of one period.
+   */
   synchronized void reloadIfChanged() {
     String now = stamp();
     if (now.equals(seenStamp)) {
+      settling = null;
       return;
     }
+    if (!now.equals(settling)) {
+      settling = now; // changed since the last check: wait for one more without a change
+      return;
+    }
+    settling = null;
     // One attempt (and at most one log line) per change: the next attempt waits for the next change.
     seenStamp = now;
     try {

@@ -43,6 +43,40 @@ class ReloadingTest {
     return file;
   }
 
+  /** Two checks: a change is loaded at the second that sees it unchanged. */
+  private static void settle(Reloading<?> r) {
+    r.reloadIfChanged();
+    r.reloadIfChanged();
+  }
+
+  /**
+   * A token file written in place is seen by a check half-written: it is not loaded (which would refuse every
+   * tunnel whose token is in the other half) until a check finds the file as the previous check did.
+   */
+  @Test
+  void aFileSeenHalfWrittenIsLoadedOnlyOnceItStaysTheSameForOneCheck() throws Exception {
+    File file = tokenFile("alpha-t0ken alice\n");
+    try (Reloading<Map<String, String>> r = tokens(file)) {
+      Files.writeString(file.toPath(), "alpha-t0ken alice\nbravo-t0"); // the writer is here when the check runs
+      r.reloadIfChanged();
+      assertEquals(Map.of("alpha-t0ken", "alice"), r.get(), "not loaded: it may be half-written");
+      Files.writeString(file.toPath(), "alpha-t0ken alice\nbravo-t0ken bob\n");
+      r.reloadIfChanged();
+      assertEquals(Map.of("alpha-t0ken", "alice"), r.get(), "changed again since the last check");
+      assertEquals(1, loads.get(), "no attempt yet, so no ERROR line and no tunnel closed");
+      r.reloadIfChanged();
+      assertEquals(Map.of("alpha-t0ken", "alice", "bravo-t0ken", "bob"), r.get());
+      assertEquals(1, changes.get());
+      // A file changed and then changed back before it settled is no change at all.
+      Files.writeString(file.toPath(), "");
+      r.reloadIfChanged();
+      Files.writeString(file.toPath(), "alpha-t0ken alice\nbravo-t0ken bob\n");
+      settle(r);
+      assertEquals(2, loads.get());
+      assertEquals(1, changes.get());
+    }
+  }
+
   @Test
   void aSameLengthEditThatKeepsTheModificationTimeIsNoticed() throws Exception {
     File file = tokenFile("alpha-t0ken alice\n");
@@ -51,7 +85,7 @@ class ReloadingTest {
       assertEquals(Map.of("alpha-t0ken", "alice"), r.get());
       Files.writeString(file.toPath(), "alpha-t0kem alice\n");
       Files.setLastModifiedTime(file.toPath(), mtime);
-      r.reloadIfChanged();
+      settle(r);
       assertEquals(Map.of("alpha-t0kem", "alice"), r.get());
       assertEquals(1, changes.get());
     }
@@ -62,10 +96,10 @@ class ReloadingTest {
     File file = tokenFile("alpha-t0ken alice\n");
     try (Reloading<Map<String, String>> r = tokens(file)) {
       Files.writeString(file.toPath(), "");
-      r.reloadIfChanged();
+      settle(r);
       assertEquals(NO_TOKENS, r.get());
       Files.writeString(file.toPath(), "# only a comment\n\n");
-      r.reloadIfChanged();
+      settle(r);
       assertEquals(NO_TOKENS, r.get());
       assertEquals(2, changes.get());
     }
@@ -77,14 +111,14 @@ class ReloadingTest {
     File file = tokenFile("alpha-t0ken alice\n");
     try (Reloading<Map<String, String>> r = tokens(file)) {
       assertTrue(file.delete());
-      r.reloadIfChanged();
+      settle(r);
       assertSame(NO_TOKENS, r.get());
-      r.reloadIfChanged();
-      r.reloadIfChanged();
+      settle(r);
+      settle(r);
       assertEquals(2, loads.get(), "one attempt (and one ERROR line) per change, not per check");
       assertEquals(1, changes.get());
       Files.writeString(file.toPath(), "bravo-t0ken bob\n");
-      r.reloadIfChanged();
+      settle(r);
       assertEquals(Map.of("bravo-t0ken", "bob"), r.get(), "a file that is back is loaded again");
     }
   }
@@ -94,15 +128,15 @@ class ReloadingTest {
     File file = tokenFile("alpha-t0ken alice\n");
     try (Reloading<Map<String, String>> r = tokens(file)) {
       Files.writeString(file.toPath(), "alpha-t0ken\n");
-      r.reloadIfChanged();
+      settle(r);
       assertSame(NO_TOKENS, r.get(), "a malformed line");
       Files.writeString(file.toPath(), "alpha-t0ken alice\n");
-      r.reloadIfChanged();
+      settle(r);
       assertEquals(Map.of("alpha-t0ken", "alice"), r.get());
       // Tests may run as root, which reads any file: a directory in its place cannot be read by anyone.
       assertTrue(file.delete());
       assertTrue(file.mkdir());
-      r.reloadIfChanged();
+      settle(r);
       assertSame(NO_TOKENS, r.get(), "an unreadable file");
     }
   }
@@ -118,10 +152,10 @@ class ReloadingTest {
       return text;
     }, NEVER)) {
       Files.writeString(file.toPath(), "");
-      r.reloadIfChanged();
+      settle(r);
       assertEquals("v1", r.get());
       Files.writeString(file.toPath(), "v2");
-      r.reloadIfChanged();
+      settle(r);
       assertEquals("v2", r.get());
     }
   }
@@ -141,10 +175,10 @@ class ReloadingTest {
       return text;
     }, NEVER)) {
       Files.writeString(file.toPath(), "huge");
-      r.reloadIfChanged();
+      settle(r);
       assertEquals("v1", r.get());
       Files.writeString(file.toPath(), "v2");
-      r.reloadIfChanged();
+      settle(r);
       assertEquals("v2", r.get());
     }
   }
