@@ -46,6 +46,13 @@ final class TunnelTracker implements TunnelListener {
   private final Set<TunnelInfo> nativeOpen = ConcurrentHashMap.newKeySet();
   private final AtomicLong closedBytesIn = new AtomicLong();
   private final AtomicLong closedBytesOut = new AtomicLong();
+  /**
+   * The byte counters as scraped. A scrape reads the closed tunnels' sum before the open ones, and a tunnel leaves
+   * the open set before its bytes join that sum, so a tunnel closing meanwhile is missed by that scrape, never counted
+   * twice: a sum can only fall short, and is then held at the last one reported, since a counter must not step back.
+   */
+  private final Monotonic receivedBytes = new Monotonic();
+  private final Monotonic sentBytes = new Monotonic();
   private final Counter opened;
   private final Counter rejected;
   private final Counter upstreamFailures;
@@ -81,12 +88,14 @@ final class TunnelTracker implements TunnelListener {
     CounterWithCallback.builder()
         .name("wsgrpc_tunnel_received_bytes_total")
         .help("Bytes received on tunnel connections (TLS and WebSocket framing included)")
-        .callback(cb -> cb.call(closedBytesIn.get() + open.stream().mapToLong(TunnelInfo::bytesIn).sum()))
+        .callback(cb -> cb.call(receivedBytes.next(closedBytesIn.get()
+            + open.stream().mapToLong(TunnelInfo::bytesIn).sum())))
         .register(registry);
     CounterWithCallback.builder()
         .name("wsgrpc_tunnel_sent_bytes_total")
         .help("Bytes sent on tunnel connections (TLS and WebSocket framing included)")
-        .callback(cb -> cb.call(closedBytesOut.get() + open.stream().mapToLong(TunnelInfo::bytesOut).sum()))
+        .callback(cb -> cb.call(sentBytes.next(closedBytesOut.get()
+            + open.stream().mapToLong(TunnelInfo::bytesOut).sum())))
         .register(registry);
     closed = Counter.builder()
         .name("wsgrpc_tunnels_closed_total")
@@ -298,5 +307,15 @@ final class TunnelTracker implements TunnelListener {
   /** The native gRPC connections open now. */
   Set<TunnelInfo> openNative() {
     return nativeOpen;
+  }
+
+  /** A counter's value as reported: never less than the last one reported. */
+  static final class Monotonic {
+    private final AtomicLong reported = new AtomicLong();
+
+    /** {@code value}, or the last value reported if that is greater. */
+    long next(long value) {
+      return reported.accumulateAndGet(value, Math::max);
+    }
   }
 }

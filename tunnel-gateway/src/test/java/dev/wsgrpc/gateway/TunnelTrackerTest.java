@@ -28,6 +28,17 @@ class TunnelTrackerTest {
     }
   }
 
+  /** A scrape that missed a tunnel closing meanwhile reads less than the one before: reported as that one. */
+  @Test
+  void aByteCounterNeverStepsBack() {
+    TunnelTracker.Monotonic counter = new TunnelTracker.Monotonic();
+    assertEquals(0, counter.next(0));
+    assertEquals(1000, counter.next(1000));
+    assertEquals(1000, counter.next(400), "the closing tunnel's 600 bytes were in neither sum");
+    assertEquals(1600, counter.next(1600));
+    assertEquals(1700, counter.next(1700));
+  }
+
   @Test
   void theAccessLogShowsAPathAsPrintableTextOfBoundedLength() {
     String method = "/com.example.inventory.v1alpha1.InventoryManagementService/ListWarehouseLocations";
