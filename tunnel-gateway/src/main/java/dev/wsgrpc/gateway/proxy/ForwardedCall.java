@@ -45,7 +45,7 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
   private final ServerCall<byte[], byte[]> downstream;
   private final ClientCall<byte[], byte[]> upstream;
   private final Executor lane;
-  /** Told when the call ends UNAVAILABLE before the upstream answered anything: no upstream could be reached. */
+  /** Told when the call ends before any answer because it found no upstream ({@link #foundNoUpstream}). */
   private final Runnable upstreamUnreachable;
   /** Whether the upstreams accept gzip; told what they answer. */
   private final UpstreamGzip gzip;
@@ -83,7 +83,8 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
   /**
    * As {@link #start(ServerCall, Metadata, Channel, UpstreamGzip)}, from the event loop {@code loop} (the current
    * thread's), whose channel {@code channel} is: the call's tasks run in a {@link LoopLane} on it.
-   * {@code upstreamUnreachable} runs when the call ends {@code UNAVAILABLE} before the upstream answered anything.
+   * {@code upstreamUnreachable} runs when the call ends before any answer because it found no upstream
+   * ({@link #foundNoUpstream}).
    */
   static ServerCall.Listener<byte[]> start(ServerCall<byte[], byte[]> call, Metadata headers, Channel channel,
       EventLoop loop, Runnable upstreamUnreachable, UpstreamGzip gzip) {
@@ -227,7 +228,7 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
     @Override
     public void onClose(Status status, Metadata trailers) {
       inLane(() -> {
-        if (status.getCode() == Status.Code.UNAVAILABLE && !upstreamAnswered && !upstreamCancelled) {
+        if (!upstreamAnswered && !upstreamCancelled && foundNoUpstream(status)) {
           upstreamUnreachable.run();
         }
         if (!downstreamClosed) {
@@ -246,6 +247,16 @@ final class ForwardedCall extends ServerCall.Listener<byte[]> {
         }
       });
     }
+  }
+
+  /**
+   * Whether a call that ended with {@code status} before any answer found no upstream to take it: {@code UNAVAILABLE}
+   * from grpc-java's own client (a failed connection, no address ready), which carries the failure as its cause. An
+   * upstream's own {@code UNAVAILABLE} (a server shedding load answers trailers-only) has none: that upstream was
+   * reached, and its answer must not cut the connect backoff of the others short.
+   */
+  static boolean foundNoUpstream(Status status) {
+    return status.getCode() == Status.Code.UNAVAILABLE && status.getCause() != null;
   }
 
   /**

@@ -1,7 +1,9 @@
 package dev.wsgrpc.gateway.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.wsgrpc.testing.UnansweredPort;
 import io.grpc.CallOptions;
@@ -64,6 +66,55 @@ class ForwardedCallStatusTest {
     assertSame(unavailable, ForwardedCall.forCaller(unavailable));
     Status deadline = Status.DEADLINE_EXCEEDED.withDescription("deadline exceeded");
     assertSame(deadline, ForwardedCall.forCaller(deadline));
+  }
+
+  /**
+   * Only grpc-java's own UNAVAILABLE (no upstream reached: a cause) cuts the connect backoff short; an upstream that
+   * sheds load answers UNAVAILABLE itself, without one, and was reached. The real statuses: a connection refused
+   * (from a real channel to a closed port) and a trailers-only UNAVAILABLE from a real server.
+   */
+  @Test
+  void onlyACallThatReachedNoUpstreamIsTakenForOne() throws Exception {
+    int closed;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closed = s.getLocalPort();
+    }
+    ManagedChannel refused = NettyChannelBuilder.forAddress("127.0.0.1", closed).usePlaintext().build();
+    Server shedding = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .fallbackHandlerRegistry(new io.grpc.HandlerRegistry() {
+          @Override
+          public io.grpc.ServerMethodDefinition<?, ?> lookupMethod(String method, String authority) {
+            return io.grpc.ServerMethodDefinition.create(UNARY, (call, headers) -> {
+              call.close(Status.UNAVAILABLE.withDescription("shedding load"), new Metadata());
+              return new io.grpc.ServerCall.Listener<byte[]>() {};
+            });
+          }
+        }).build().start();
+    ManagedChannel reached = NettyChannelBuilder.forAddress((InetSocketAddress) shedding.getListenSockets().get(0))
+        .usePlaintext().build();
+    try {
+      Status noUpstream = statusOf(refused);
+      assertEquals(Status.Code.UNAVAILABLE, noUpstream.getCode(), noUpstream.toString());
+      assertTrue(ForwardedCall.foundNoUpstream(noUpstream), noUpstream.toString());
+      Status shed = statusOf(reached);
+      assertEquals(Status.UNAVAILABLE.withDescription("shedding load").toString(), shed.toString());
+      assertFalse(ForwardedCall.foundNoUpstream(shed));
+      assertFalse(ForwardedCall.foundNoUpstream(Status.UNKNOWN.withCause(new IOException("reset"))));
+    } finally {
+      refused.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      reached.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      shedding.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  private static Status statusOf(Channel channel) {
+    try {
+      ClientCalls.blockingUnaryCall(channel, UNARY, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS),
+          new byte[] {1});
+      throw new AssertionError("the call succeeded");
+    } catch (StatusRuntimeException e) {
+      return e.getStatus();
+    }
   }
 
   /** grpc-java's client cancels a call whose answer it could not read; the caller learns why, not CANCELLED. */
