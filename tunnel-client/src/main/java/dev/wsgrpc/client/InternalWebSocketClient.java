@@ -184,7 +184,17 @@ public final class InternalWebSocketClient {
     public Future<Channel> dial(ChannelHandler tail, StepListener steps, EventLoop loop) {
       Promise<Channel> result = loop.newPromise();
       long start = System.nanoTime();
+      // The JDK's lookup has no time limit of its own (a resolver that does not answer takes tens of seconds): the
+      // dial fails at the handshake timeout, and a lookup that ends later is of use to the dials after it.
+      long timeout = options.settings().handshakeTimeout().toMillis();
+      ScheduledFuture<?> lookupDeadline = loop.schedule(() -> result.tryFailure(new StepFailure(Step.DNS,
+          "cannot resolve " + dialHost() + ": no answer within " + timeout + " ms", null, null)), timeout,
+          TimeUnit.MILLISECONDS);
       lookUp().whenComplete((addresses, failure) -> {
+        lookupDeadline.cancel(false);
+        if (result.isDone()) {
+          return; // timed out meanwhile
+        }
         try {
           if (failure != null) {
             result.tryFailure(failure instanceof RejectedExecutionException

@@ -423,6 +423,39 @@ class DialerTest {
     }
   }
 
+  /**
+   * A name server that does not answer: the JDK's lookup has no time limit, so the dial fails at the DNS step at the
+   * handshake timeout, saying so, rather than wait for as long as the resolver does. The lookup's late answer is no
+   * use to that dial (it does not connect), and the dialer goes on with the next.
+   */
+  @Test
+  void aLookupWithoutAnAnswerFailsTheDialAtTheHandshakeTimeout() throws Exception {
+    java.util.concurrent.CountDownLatch answer = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicInteger connects = new java.util.concurrent.atomic.AtomicInteger();
+    try (ServerSocket listening = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      InternalWebSocketClient.Dialer dialer = InternalWebSocketClient.newDialer(direct(listening.getLocalPort())
+          .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMillis(300)).build()).build(), group,
+          dns, host -> {
+            try {
+              answer.await(60, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            return new InetAddress[] {InetAddress.getLoopbackAddress()};
+          });
+      Future<Channel> f = dialer.dial(new Tail(), (step, nanos, detail) -> connects.incrementAndGet());
+      assertTrue(f.await(30, TimeUnit.SECONDS), "failed, not left waiting for the name server");
+      StepFailure e = (StepFailure) f.cause();
+      assertEquals(Step.DNS, e.step());
+      assertTrue(e.oneLine().startsWith("dns: cannot resolve 127.0.0.1: no answer within 300 ms"), e.oneLine());
+      answer.countDown();
+      Future<Channel> next = dialer.dial(new Tail(), (step, nanos, detail) -> { });
+      assertTrue(next.await(30, TimeUnit.SECONDS));
+      assertEquals(Step.UPGRADE, ((StepFailure) next.cause()).step(), "resolved and connected: the server is silent");
+      assertEquals(0, connects.get(), "the dial that timed out took no step after its lookup answered");
+    }
+  }
+
   /** A lookup that fails unexpectedly fails the dials that waited for it, and the next dial looks up again. */
   @Test
   void aLookupThatThrowsFailsItsDialsAndDoesNotWedgeTheDialer() throws Exception {
