@@ -59,14 +59,7 @@ final class KeyPairCheck {
       if (signature == null) {
         return null;
       }
-      byte[] challenge = new byte[32];
-      new SecureRandom().nextBytes(challenge);
-      signature.initSign(key);
-      signature.update(challenge);
-      byte[] signed = signature.sign();
-      signature.initVerify(publicKey);
-      signature.update(challenge);
-      if (signature.verify(signed)) {
+      if (signs(signature, key, publicKey)) {
         return null;
       }
     } catch (IOException | GeneralSecurityException | IllegalArgumentException e) {
@@ -74,6 +67,26 @@ final class KeyPairCheck {
     }
     return "the key does not belong to the certificate " + leaf.getSubjectX500Principal().getName()
         + ", the first in the chain";
+  }
+
+  /**
+   * Whether {@code publicKey} verifies what {@code key} signed. A key of the same algorithm but another size (an RSA
+   * key of 3072 bits against a certificate's of 2048) makes the JDK throw rather than answer false: a mismatch too.
+   */
+  private static boolean signs(Signature signature, PrivateKey key, PublicKey publicKey)
+      throws GeneralSecurityException {
+    byte[] challenge = new byte[32];
+    new SecureRandom().nextBytes(challenge);
+    signature.initSign(key); // a failure to sign is not the pair's: thrown, "cannot tell"
+    signature.update(challenge);
+    byte[] signed = signature.sign();
+    try {
+      signature.initVerify(publicKey);
+      signature.update(challenge);
+      return signature.verify(signed);
+    } catch (GeneralSecurityException e) {
+      return false;
+    }
   }
 
   private static X509Certificate firstCertificate(File certChainPem) throws IOException, GeneralSecurityException {

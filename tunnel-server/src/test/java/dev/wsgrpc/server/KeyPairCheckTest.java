@@ -47,12 +47,29 @@ class KeyPairCheckTest {
     KeyPairGenerator rsa = KeyPairGenerator.getInstance("RSA");
     rsa.initialize(2048);
     File key = new File(dir, "rsa-key.pem");
-    Files.writeString(key.toPath(), "-----BEGIN PRIVATE KEY-----\n"
-        + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII))
-            .encodeToString(rsa.generateKeyPair().getPrivate().getEncoded())
-        + "\n-----END PRIVATE KEY-----\n");
+    writePkcs8(key, rsa.generateKeyPair().getPrivate().getEncoded());
     assertEquals("the key is not of the certificate's algorithm, EC",
         KeyPairCheck.mismatch(certs.serverCertPem(), key));
+  }
+
+  /** The JDK throws, rather than answers false, for an RSA signature of another size: a mismatch all the same. */
+  @Test
+  void anRsaKeyOfAnotherSizeIsRefused(@TempDir File dir) throws Exception {
+    File cert = new File(dir, "rsa.pem");
+    File key = new File(dir, "rsa-key.pem");
+    TestCertificates.writeRsaWithPkcs1Key(cert, key); // a 2048-bit RSA certificate
+    KeyPairGenerator rsa = KeyPairGenerator.getInstance("RSA");
+    rsa.initialize(3072);
+    File larger = new File(dir, "rsa-3072-key.pem");
+    writePkcs8(larger, rsa.generateKeyPair().getPrivate().getEncoded());
+    assertEquals("the key does not belong to the certificate CN=localhost, the first in the chain",
+        KeyPairCheck.mismatch(cert, larger));
+  }
+
+  private static void writePkcs8(File file, byte[] der) throws Exception {
+    Files.writeString(file.toPath(), "-----BEGIN PRIVATE KEY-----\n"
+        + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(der)
+        + "\n-----END PRIVATE KEY-----\n");
   }
 
   @Test
