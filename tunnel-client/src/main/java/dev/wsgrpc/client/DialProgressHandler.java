@@ -91,7 +91,9 @@ final class DialProgressHandler extends ChannelInboundHandlerAdapter implements 
           + (subprotocol != null ? Http11Tokens.shownSubprotocol(subprotocol) : "none")
           + (server != null ? ", Server: " + server : ""), null);
       ctx.pipeline().remove(this);
-      result.trySuccess(ctx.channel());
+      if (!result.trySuccess(ctx.channel())) {
+        ctx.close(); // the dial ended meanwhile (its deadline): a tunnel nobody would own
+      }
       return;
     }
     ctx.fireUserEventTriggered(evt);
@@ -118,9 +120,8 @@ final class DialProgressHandler extends ChannelInboundHandlerAdapter implements 
   }
 
   private void fail(ChannelHandlerContext ctx, Step step, String message, Throwable cause) {
-    if (result.tryFailure(new StepFailure(step, message, hop(step), cause))) {
-      ctx.close();
-    }
+    result.tryFailure(new StepFailure(step, message, hop(step), cause));
+    ctx.close(); // failed here or ended before: either way this connection is no one's
   }
 
   /** Who failed or answered: the proxy, the upgrade's {@code Server} at the address, or the address. */

@@ -307,6 +307,9 @@ public final class InternalWebSocketClient {
 
       void start() {
         loop.execute(() -> {
+          if (result.isDone()) {
+            return; // the DNS step's deadline passed first: decided on this loop, so no connection is made
+          }
           long timeout = options.settings().handshakeTimeout().toMillis();
           deadline = loop.schedule(this::timedOut, timeout, TimeUnit.MILLISECONDS);
           attempt();

@@ -184,8 +184,9 @@ public final class TunnelSettings {
     /**
      * Time allowed for TLS and the upgrade together, up to the 101 (on the Netty client {@link #pingTimeout} then
      * bounds the wait for the server's first bytes); on clients also, before them, for the TCP connect (channels
-     * from {@code WebSocketChannels} take it as their connect timeout) and, in the command-line tool, for an HTTP
-     * CONNECT proxy's answer (channels wait Netty's fixed 10 s for it). When it passes, a client's RPCs fail
+     * from {@code WebSocketChannels} take it as their connect timeout) and, in the command-line tool, for the name
+     * lookup (a step of its own, so a dial there may take twice this) and an HTTP CONNECT proxy's answer (channels
+     * wait Netty's fixed 10 s for it). When it passes, a client's RPCs fail
      * UNAVAILABLE and the channel retries with its backoff; a server answers 408 (or, during TLS, closes the
      * connection). At least 1 ms
      * and at most {@value #MAX_DURATION_MILLIS} ms (about 24.8 days). Default:
