@@ -113,8 +113,9 @@ final class Reloading<T> implements Supplier<T>, AutoCloseable {
 
   /**
    * Checks once (one tick of the timer); package-private so that tests need not wait for it. A change is loaded once
-   * the files are the same at two checks in a row: a file being written in place (an editor, {@code cp}, a
-   * renewer that writes the key, then the certificate) is not read half-written, at the cost of one period.
+   * the files are the same at two checks in a row, and again after it was read: a file being written in place (an
+   * editor, {@code cp}, a renewer that writes the key, then the certificate) is not read half-written, at the cost of
+   * one period.
    */
   synchronized void reloadIfChanged() {
     String now = stamp();
@@ -127,13 +128,25 @@ final class Reloading<T> implements Supplier<T>, AutoCloseable {
       return;
     }
     settling = null;
+    T loaded = null;
+    Throwable failed = null;
+    try {
+      loaded = load.call();
+    } catch (Exception | Error e) {
+      failed = e; // an Error too (a file too large to read, a loader that broke): the schedule must go on
+    }
+    String after = stamp();
+    if (!after.equals(now)) {
+      settling = after; // written to while it was read: what was read may be half of it, so wait for it to settle
+      return;
+    }
     // One attempt (and at most one log line) per change: the next attempt waits for the next change.
     seenStamp = now;
-    try {
-      current = load.call();
+    if (failed == null) {
+      current = loaded;
       logger.info("Loaded the new {} from {}; new connections use it", what, files);
-    } catch (Exception | Error e) {
-      // An Error too (a file too large to read, a loader that broke): the schedule must go on, and the value with it.
+    } else {
+      Throwable e = failed;
       if (failClosed == null) {
         logger.warn("{} changed but cannot be loaded ({}); still using the previous {}. Replace the files whole "
             + "(write elsewhere, then move into place).", files, describe(e), what);

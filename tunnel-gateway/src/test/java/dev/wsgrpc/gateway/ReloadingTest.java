@@ -77,6 +77,25 @@ class ReloadingTest {
     }
   }
 
+  /** A write that begins after the check found the file settled, while it is read: what was read is not kept. */
+  @Test
+  void aFileWrittenWhileItIsReadIsNotKept() throws Exception {
+    File file = tokenFile("v1");
+    try (Reloading<String> r = Reloading.keepingPrevious("TLS certificate", List.of(file), () -> {
+      String text = Files.readString(file.toPath());
+      if (text.equals("v2-half")) {
+        Files.writeString(file.toPath(), "v2-whole"); // the writer goes on while the loader reads
+      }
+      return text;
+    }, NEVER)) {
+      Files.writeString(file.toPath(), "v2-half");
+      settle(r);
+      assertEquals("v1", r.get(), "read while it changed: not kept");
+      settle(r);
+      assertEquals("v2-whole", r.get());
+    }
+  }
+
   @Test
   void aSameLengthEditThatKeepsTheModificationTimeIsNoticed() throws Exception {
     File file = tokenFile("alpha-t0ken alice\n");
