@@ -200,6 +200,91 @@ class LimitsTest {
         .unary(EchoService.payload(2)).getPayload().size());
   }
 
+  /**
+   * A browser call over a WebSocket of its own (grpc-websockets) brings its credentials in its first message: until
+   * the authenticator admits it, it holds no tunnel slot (it counts as a connection in its handshake), so callers
+   * without credentials cannot take the slots of those with them. It took one at its upgrade before.
+   */
+  @Test
+  void aBrowserCallOverAWebSocketTakesATunnelSlotOnlyOnceAdmitted() throws Exception {
+    start(WebSocketServerOptions.newBuilder()
+        .browser(dev.wsgrpc.server.BrowserOptions.forOrigins("https://page.example"))
+        .access(AccessPolicy.newBuilder().maxTunnels(1)
+            .authenticator(dev.wsgrpc.server.BearerTokens.of(java.util.Map.of("secret", "alice"))).build()));
+    try (Socket silentCall = silent(port)) {
+      silentCall.getOutputStream().write(("GET /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+          + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: grpc-websockets\r\n"
+          + "Origin: https://page.example\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+      assertEquals("HTTP/1.1 101", new String(silentCall.getInputStream().readNBytes(12), StandardCharsets.ISO_8859_1));
+      // Its first message (with the token, or not) has not come: the one slot is still a tunnel's with a token.
+      ManagedChannel tunnel = WebSocketChannels.newChannelBuilder(WebSocketClientOptions
+          .newBuilder("ws://127.0.0.1:" + port + "/grpc").header("Authorization", "Bearer secret").build()).build();
+      channels.add(tunnel);
+      assertEquals(2, call(tunnel));
+      assertFalse(refusals.contains("503 too_many_tunnels"), refusals.toString());
+      // A call whose first message has a token is admitted by the authenticator, then meets the limit the tunnel
+      // fills: told so as its status.
+      JdkBrowserSocket.Exchange exchange = JdkBrowserSocket.call(
+          java.net.URI.create("ws://127.0.0.1:" + port + "/wsgrpc.testing.Echo/Unary"), "grpc-websockets",
+          "content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\nauthorization: Bearer secret\r\n"
+              .getBytes(StandardCharsets.ISO_8859_1), new byte[] {0, 0, 0, 0, 0}, new byte[] {1});
+      assertEquals("grpc-status: 14\r\ngrpc-message: too many tunnels open; retry later\r\n",
+          exchange.lastHeaderFrame());
+      assertTrue(refusals.contains("503 too_many_tunnels"), refusals.toString());
+    }
+  }
+
+  /**
+   * A plain request that asks for authentication (the gateway's /metrics) meets the handshake limit first, as an
+   * upgrade does: a connection past the limit is refused 503 without the authenticator being asked.
+   */
+  @Test
+  void aPlainRequestForAnAuthenticatedAnswerMeetsTheHandshakeLimitBeforeTheAuthenticator() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+    start(WebSocketServerOptions.newBuilder()
+        .plainHttpHandler(new dev.wsgrpc.server.PlainHttpHandler() {
+          @Override
+          public io.netty.handler.codec.http.FullHttpResponse handle(io.netty.handler.codec.http.HttpRequest request,
+              java.net.SocketAddress client, io.netty.buffer.ByteBufAllocator alloc) {
+            return null; // 404 once admitted
+          }
+
+          @Override
+          public boolean requiresAuthentication(io.netty.handler.codec.http.HttpRequest request) {
+            return true;
+          }
+        })
+        .settings(TunnelSettings.newBuilder().handshakeTimeout(Duration.ofMinutes(2)).build())
+        .access(AccessPolicy.newBuilder().maxHandshakesPerClient(1).authenticator(request -> {
+          asked.incrementAndGet();
+          return dev.wsgrpc.server.AuthDecision.unauthorized("expected a token but none was presented");
+        }).build()));
+    List<Socket> silent = new ArrayList<>();
+    try {
+      silent.add(silent(port));
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (true) {
+        int before = asked.get();
+        String answer = RawHttp.exchange(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        if (answer.startsWith("HTTP/1.1 503 ")) {
+          assertTrue(answer.endsWith("too many connections from your address are still in their handshake; retry "
+              + "later\n"), answer);
+          assertEquals(before, asked.get(), "refused before the authenticator was asked");
+          break;
+        }
+        // Counted before the silent connection (accepts run on several loops): asked, and refused by it.
+        assertTrue(answer.startsWith("HTTP/1.1 401 "), answer);
+        assertTrue(System.nanoTime() < deadline, "every request reached the authenticator");
+        silent.add(silent(port));
+      }
+    } finally {
+      for (Socket s : silent) {
+        s.close();
+      }
+    }
+  }
+
   @Test
   void overTlsTheHandshakeCountStartsBeforeTlsAndACutConnectionCountsOnceForThatLimit() throws Exception {
     TestCertificates certs = TestCertificates.create();

@@ -52,6 +52,11 @@ public final class AuthDecision {
     return new AuthDecision(null, 400, null, Preconditions.checkNotNull(reason, "reason"));
   }
 
+  /** A caller the authenticator admitted, refused by a limit after it: {@code status} (503) with the limit's text. */
+  static AuthDecision refused(int status, String reason) {
+    return new AuthDecision(null, status, null, Preconditions.checkNotNull(reason, "reason"));
+  }
+
   /** The status of the refusal answered when the authenticator throws or returns null: the server's fault. */
   static final int AUTHENTICATOR_FAILED = 500;
 

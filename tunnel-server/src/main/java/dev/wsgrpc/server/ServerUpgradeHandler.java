@@ -423,7 +423,10 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
   /**
    * The checks every request that opens a connection to gRPC passes, tunnel or browser: the handshake limit
    * (first, before the authenticator is asked), the authenticator (which names the principal), admission and the
-   * tunnel limits. Answers a refusal and returns false.
+   * tunnel limits. Answers a refusal and returns false. Without {@code authenticate} (a browser call over a WebSocket
+   * of its own, whose first message brings the credentials) and with an authenticator, the tunnel limits are left
+   * to {@link #admitCall}: a slot goes to a caller the authenticator admitted, and until then the connection counts
+   * as one in its handshake, so that callers without credentials cannot hold the slots of those with them.
    */
   private boolean admit(ChannelHandlerContext ctx, HttpHeaders h, String path, String query, List<String> offered,
       boolean authenticate) {
@@ -445,7 +448,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       }
       principal = decision.principal();
     }
-    Refusal refusal = admission(ctx, path, true);
+    Refusal refusal = authenticate || access.authenticator() == null ? admission(ctx, path, true)
+        : admissionPolicy(path);
     if (refusal != null) {
       reject(ctx, HttpResponseStatus.valueOf(refusal.status), refusal.why, refusal.reason, refusal.retryAfterSeconds);
       return false;
@@ -462,11 +466,13 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
    * @param perClient whether the connection also counts against the client's own limit
    */
   private Refusal admission(ChannelHandlerContext ctx, String path, boolean perClient) {
-    AccessPolicy access = options.access();
     Refusal refused = admissionPolicy(path);
-    if (refused != null) {
-      return refused;
-    }
+    return refused != null ? refused : slot(ctx, perClient);
+  }
+
+  /** A slot of the tunnel limits for the connection until it closes (ending its handshake count): null, or why not. */
+  private Refusal slot(ChannelHandlerContext ctx, boolean perClient) {
+    AccessPolicy access = options.access();
     RejectReason limit = counter.tryAcquire(ctx.channel(), perClient ? clientAddress : null);
     if (limit != null) {
       logger.debug("Refused a tunnel from {}: {} (limit {})", clientAddress, limit,
@@ -882,7 +888,7 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
       return null;
     }
     if (upgradeDecision != null && messageHeaders.isEmpty()) {
-      return upgradeDecision; // asked already, about the same request (upgradeAdmits)
+      return withSlot(ctx, upgradeDecision); // asked already, about the same request (upgradeAdmits)
     }
     HttpHeaders merged = new io.netty.handler.codec.http.DefaultHttpHeaders().add(upgradeHeaders)
         .add(messageHeaders);
@@ -897,8 +903,19 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (!decision.accepted()) {
       options.listener().upgradeRejected(clientAddress, decision.status(),
           decision.rejectReason());
+      return decision;
     }
-    return decision;
+    return withSlot(ctx, decision);
+  }
+
+  /** An admitted call takes its slot of the tunnel limits now ({@link #admit}): {@code decision}, or a 503. */
+  private AuthDecision withSlot(ChannelHandlerContext ctx, AuthDecision decision) {
+    Refusal refusal = slot(ctx, true);
+    if (refusal == null) {
+      return decision;
+    }
+    options.listener().upgradeRejected(clientAddress, refusal.status, refusal.why);
+    return AuthDecision.refused(refusal.status, refusal.reason);
   }
 
   /**
@@ -914,7 +931,15 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     AccessPolicy access = options.access();
     SocketAddress client = access.trustedProxies().clientAddress(ctx.channel().remoteAddress(), request.headers());
     if (access.authenticator() != null && handler.requiresAuthentication(request)) {
-      // The gate of the tunnels, asked about this request (no connection to revoke later: it closes after the answer).
+      // The gate of the tunnels, asked about this request (no connection to revoke later: it closes after the answer),
+      // and the handshake limit before it, as for an upgrade: a connection refused anyway costs the authenticator
+      // nothing.
+      if (TunnelCounter.pastHandshakeLimit(ctx.channel())) {
+        RejectReason limit = RejectReason.TOO_MANY_HANDSHAKES_PER_CLIENT;
+        clientAddress = client;
+        reject(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, limit, TunnelCounter.refusal(limit), 5);
+        return;
+      }
       String target = request.uri();
       int query = target.indexOf('?');
       AuthDecision decision = AuthDecision.ask(access.authenticator(), new UpgradeRequest(path,
