@@ -72,6 +72,20 @@ final class UndecodableRequest {
       return new UndecodableRequest(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, RejectReason.TOO_LARGE,
           "expected request headers of at most " + options.maxRequestHeaderBytes() + " bytes");
     }
+    // The framing headers that contradict each other (RFC 9112 6.1, 6.3): said as such, not as malformed lines.
+    if (cause instanceof io.netty.handler.codec.http.ContentLengthNotAllowedException) {
+      return new UndecodableRequest(HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST,
+          "expected Content-Length or Transfer-Encoding but both were sent");
+    }
+    if (cause instanceof io.netty.handler.codec.http.TransferEncodingNotAllowedException) {
+      return new UndecodableRequest(HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST,
+          "expected Transfer-Encoding only in HTTP/1.1 but it was sent in HTTP/1.0");
+    }
+    if (cause instanceof IllegalArgumentException && cause.getMessage() != null
+        && cause.getMessage().startsWith("Multiple Content-Length values found")) {
+      return new UndecodableRequest(HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST,
+          "expected one Content-Length but different values were sent");
+    }
     // Netty hands a FullHttpRequest placeholder when the request line itself failed, the request parsed so far
     // otherwise.
     return new UndecodableRequest(HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST,

@@ -623,6 +623,35 @@ class ServerUpgradeHandlerTest {
     assertFalse(ch.finish());
   }
 
+  /** Framing headers that contradict each other are named as such, not as malformed lines (Netty's own checks). */
+  private void assertFramingConflict(String request, String reason) {
+    EmbeddedChannel ch = start();
+    ch.writeInbound(Unpooled.copiedBuffer(request, StandardCharsets.ISO_8859_1));
+    HttpHead r = new HttpHead(written(ch));
+    assertEquals("HTTP/1.1 400 Bad Request", r.startLine, r.raw);
+    assertEquals(reason + "\n", r.body);
+    assertFalse(ch.isOpen());
+    assertFalse(ch.finish());
+  }
+
+  @Test
+  void contentLengthWithTransferEncodingGets400SayingBothWereSent() {
+    assertFramingConflict("POST /pkg.Svc/M HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        + "Transfer-Encoding: chunked\r\n\r\n", "expected Content-Length or Transfer-Encoding but both were sent");
+  }
+
+  @Test
+  void transferEncodingInHttp10Gets400SayingSo() {
+    assertFramingConflict("POST /pkg.Svc/M HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "expected Transfer-Encoding only in HTTP/1.1 but it was sent in HTTP/1.0");
+  }
+
+  @Test
+  void twoContentLengthsGet400SayingSo() {
+    assertFramingConflict("POST /pkg.Svc/M HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        "expected one Content-Length but different values were sent");
+  }
+
   @Test
   void bytesAfterARefusedRequestInTheSameReadAreDropped() {
     EmbeddedChannel ch = start();
