@@ -59,12 +59,28 @@ final class BrowserCalls {
     StringBuilder block = new StringBuilder();
     for (Map.Entry<CharSequence, CharSequence> header : headers) {
       CharSequence name = header.getKey();
-      if (name.length() > 0 && name.charAt(0) == ':') {
+      if ((name.length() > 0 && name.charAt(0) == ':') || !isFieldValue(header.getValue())) {
         continue;
       }
       block.append(name.toString().toLowerCase(Locale.ROOT)).append(": ").append(header.getValue()).append("\r\n");
     }
     return io.netty.buffer.ByteBufUtil.writeAscii(alloc, block);
+  }
+
+  /**
+   * Whether {@code value} may be written as an HTTP/1.1 field value: no control character but horizontal tab (RFC
+   * 9110 5.5). A service's metadata can hold CR or LF (grpc-java does not check ASCII values), which in a header block
+   * would begin a line of the service's choosing (a {@code grpc-status} of its own) and in an HTTP/1.1 answer would
+   * fail the whole answer: such a field is left out of what a browser gets.
+   */
+  static boolean isFieldValue(CharSequence value) {
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

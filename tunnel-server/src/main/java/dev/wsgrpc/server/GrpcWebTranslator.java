@@ -697,7 +697,8 @@ final class GrpcWebTranslator extends BridgedCallTranslator {
   private void copyHeaders(Http2Headers from, HttpHeaders to) {
     for (Map.Entry<CharSequence, CharSequence> header : from) {
       CharSequence name = header.getKey();
-      if (name.length() > 0 && name.charAt(0) != ':' && !HttpHeaderNames.CONTENT_TYPE.contentEqualsIgnoreCase(name)) {
+      if (name.length() > 0 && name.charAt(0) != ':' && !HttpHeaderNames.CONTENT_TYPE.contentEqualsIgnoreCase(name)
+          && BrowserCalls.isFieldValue(header.getValue())) {
         to.add(name, header.getValue());
       }
     }

@@ -14,6 +14,24 @@ import org.junit.jupiter.api.Test;
 
 class BrowserCallsTest {
 
+  /** A service's metadata with CR or LF would write lines of its own into a browser's trailers: left out. */
+  @Test
+  void aFieldWhoseValueHoldsAControlCharacterIsLeftOutOfAHeaderBlock() {
+    Http2Headers trailers = new io.netty.handler.codec.http2.DefaultHttp2Headers(false)
+        .add("grpc-status", "13")
+        .add("x-echo", "a\r\ngrpc-status: 0")
+        .add("x-nul", "a\u0000b")
+        .add("x-tab", "b\tc");
+    io.netty.buffer.ByteBuf block = BrowserCalls.headerBlock(io.netty.buffer.UnpooledByteBufAllocator.DEFAULT,
+        trailers);
+    try {
+      assertEquals("grpc-status: 13\r\nx-tab: b\tc\r\n",
+          block.toString(java.nio.charset.StandardCharsets.ISO_8859_1));
+    } finally {
+      block.release();
+    }
+  }
+
   @Test
   void headersOfTheHttp11ExchangeAreNotMetadataAndTheOthersAre() {
     Http2Headers call = BrowserCalls.requestHeaders("/a.B/C", "http", "example.com:80", "application/grpc+proto",

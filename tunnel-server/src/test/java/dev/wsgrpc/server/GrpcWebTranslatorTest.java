@@ -91,6 +91,34 @@ class GrpcWebTranslatorTest {
     server.trailers(channel, stream.id, 0, null);
   }
 
+  /**
+   * A service's response metadata with CR or LF in a value (grpc-java does not check ASCII values) is left out of
+   * the HTTP/1.1 answer, which Netty would otherwise refuse whole, and out of the trailers in the body, where it
+   * would write lines of its own.
+   */
+  @Test
+  void metadataValuesWithLineBreaksAreLeftOutOfTheAnswerAndTheTrailers() {
+    open();
+    ScriptedHttp2Server.Stream stream = unaryCall("hello");
+    server.headers(channel, stream.id, new io.netty.handler.codec.http2.DefaultHttp2Headers(false).status("200")
+        .set("content-type", "application/grpc").set("x-echo", "a\r\nSet-Cookie: s=1").set("x-answer", "yes"),
+        false);
+    server.data(channel, stream.id, grpcMessage("world"), false);
+    server.headers(channel, stream.id, new io.netty.handler.codec.http2.DefaultHttp2Headers(false)
+        .set("grpc-status", "13").set("x-detail", "a\ngrpc-status: 0"), true);
+    List<Object> out = BrowserFrames.outbound(channel);
+    try {
+      HttpResponse response = (HttpResponse) out.get(0);
+      assertEquals(200, response.status().code());
+      assertEquals("yes", response.headers().get("x-answer"));
+      assertFalse(response.headers().contains("x-echo"));
+      assertFalse(response.headers().contains("Set-Cookie"));
+      assertEquals("grpc-status: 13\r\n", BrowserFrames.headerFrameText(((HttpContent) out.get(2)).content()));
+    } finally {
+      BrowserFrames.release(out);
+    }
+  }
+
   @Test
   void requestBecomesAStreamWithMetadataAndResponseComesBackChunkedWithTrailersInTheBody() {
     open();
