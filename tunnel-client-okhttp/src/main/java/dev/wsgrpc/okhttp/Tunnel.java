@@ -721,9 +721,18 @@ final class Tunnel extends WebSocketListener {
     }
   }
 
-  /** Sends one binary message, waiting while OkHttp's queue is above {@link #highWater}. */
+  /**
+   * Sends one binary message, waiting while OkHttp's queue is above {@link #highWater}. With pings on, the wait ends
+   * the tunnel once the socket has taken no byte for {@code pingInterval + pingTimeout}: a server that stops reading
+   * but pings on (so no read times out, and OkHttp's own Ping waits behind our messages) would otherwise hold
+   * grpc-okhttp's writer here, and with it the socket, its threads and the channel's termination, for good.
+   */
   void send(ByteString message) throws IOException {
     WebSocket ws;
+    long stallNanos = options.settings().pingIntervalMillis() == 0 ? 0
+        : TimeUnit.MILLISECONDS.toNanos(silenceMillis());
+    long since = System.nanoTime();
+    long stalledWith = -1;
     lock.lock();
     try {
       while (true) {
@@ -738,7 +747,16 @@ final class Tunnel extends WebSocketListener {
         }
         // Woken by OkHttp's next raw write (onRawWrite), or by the tunnel's end.
         roomWaits++;
-        changed.await();
+        if (stallNanos == 0) {
+          changed.await();
+          continue;
+        }
+        long left = Math.max(since, lastRawWriteNanos) + stallNanos - System.nanoTime();
+        if (left <= 0) {
+          stalledWith = webSocket.queueSize();
+          break;
+        }
+        changed.awaitNanos(left);
       }
       ws = webSocket;
     } catch (InterruptedException e) {
@@ -746,6 +764,12 @@ final class Tunnel extends WebSocketListener {
       throw new InterruptedIOException("interrupted while writing to " + peer);
     } finally {
       lock.unlock();
+    }
+    if (stalledWith >= 0) {
+      end(TunnelFailure.lost("expected " + peer + " to read what this client sent, but the socket took no byte for "
+          + silenceMillis() + " ms (pingInterval + pingTimeout) with " + stalledWith + " bytes queued", null));
+      ws.cancel();
+      throw failure();
     }
     if (!ws.send(message)) {
       throw refused();
@@ -782,6 +806,7 @@ final class Tunnel extends WebSocketListener {
    */
   void close() {
     WebSocket ws;
+    WebSocket ended;
     lock.lock();
     try {
       if (closedLocally) {
@@ -791,6 +816,9 @@ final class Tunnel extends WebSocketListener {
       // An ended tunnel has sent or received its Close, or lost its connection; a Close 1000 now could overtake the
       // Close that a refusal is about to queue (refuseTooBig ends the tunnel first).
       ws = failure == null ? webSocket : null;
+      // Its Close (a refusal's, an echo's) may still wait behind what a server that stopped reading never took, and
+      // OkHttp's reader ends only at the server's Close: watched all the same, from now.
+      ended = failure != null && !terminated ? webSocket : null;
       inbound.clear();
       changed.signalAll();
     } finally {
@@ -798,6 +826,8 @@ final class Tunnel extends WebSocketListener {
     }
     if (ws != null) {
       closeWatched(ws, 1000, null);
+    } else if (ended != null) {
+      watchClose(ended);
     }
   }
 
@@ -824,8 +854,9 @@ final class Tunnel extends WebSocketListener {
    * Asks OkHttp to close {@code ws} with {@code code} and {@code reason}, and cancels it (closing its socket) if the
    * close then goes {@link #CLOSE_STALL_MILLIS} without the socket taking a byte ({@link #CLOSE_UNSEEN_MILLIS} in
    * all where the socket is not seen) before OkHttp reports it closed. For the close of a connection grpc-okhttp is
-   * done with; the Closes of refusals and echoes, after which OkHttp's reader ends by itself, are not watched (their
-   * timing against OkHttp's reader is as it was).
+   * done with; a tunnel that ended before (the Close of a refusal or an echo queued, the connection lost) is watched
+   * the same way once grpc-okhttp closes it ({@link #close}), not before (its timing against OkHttp's reader is as it
+   * was).
    */
   private void closeWatched(WebSocket ws, int code, String reason) {
     ws.close(code, reason);

@@ -42,6 +42,8 @@ public final class TunnelSettings {
   public static final long MAX_DURATION_MILLIS = Integer.MAX_VALUE;
   /** Default {@link Builder#maxOutboundFramePayload}: {@value} bytes. */
   public static final int DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD = 64 * 1024;
+  /** The largest {@link Builder#maxOutboundFramePayload}: {@value} bytes (4 MiB). */
+  public static final int MAX_OUTBOUND_FRAME_PAYLOAD = 4 * 1024 * 1024;
   /** Default {@link Builder#maxInboundFramePayload}: {@value} bytes. */
   public static final int DEFAULT_MAX_INBOUND_FRAME_PAYLOAD = 1024 * 1024;
 
@@ -156,11 +158,14 @@ public final class TunnelSettings {
 
     /**
      * The largest frame payload sent; gRPC's bytes are cut into binary messages of at most this size. Keep it at or
-     * below what every proxy on the path and the server accept. Default:
-     * {@value TunnelSettings#DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD} bytes.
+     * below what every proxy on the path and the server accept. At most
+     * {@value TunnelSettings#MAX_OUTBOUND_FRAME_PAYLOAD} bytes: OkHttp closes a WebSocket whose send queue would pass 16 MiB, and a writer waits for room while four
+     * frames are queued. Default: {@value TunnelSettings#DEFAULT_MAX_OUTBOUND_FRAME_PAYLOAD} bytes.
      */
     public Builder maxOutboundFramePayload(int bytes) {
       checkArgument(bytes > 0, "maxOutboundFramePayload", bytes, "> 0");
+      checkArgument(bytes <= MAX_OUTBOUND_FRAME_PAYLOAD, "maxOutboundFramePayload", bytes,
+          "<= " + MAX_OUTBOUND_FRAME_PAYLOAD + ", a quarter of OkHttp's 16 MiB send queue");
       this.maxOutboundFramePayload = bytes;
       return this;
     }

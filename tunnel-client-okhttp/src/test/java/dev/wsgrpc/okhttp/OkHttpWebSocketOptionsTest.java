@@ -115,6 +115,10 @@ class OkHttpWebSocketOptionsTest {
   void settingsOutOfRangeAreRefusedWithTheValue() {
     TunnelSettings.Builder b = TunnelSettings.newBuilder();
     assertEquals("maxOutboundFramePayload: 0 (expected: > 0)", refusal(() -> b.maxOutboundFramePayload(0)));
+    // A frame over a quarter of OkHttp's send queue would have it refuse messages and close 1001.
+    assertEquals("maxOutboundFramePayload: 4194305 (expected: <= 4194304, a quarter of OkHttp's 16 MiB send queue)",
+        refusal(() -> b.maxOutboundFramePayload(4 * 1024 * 1024 + 1)));
+    assertEquals(4 * 1024 * 1024, b.maxOutboundFramePayload(4 * 1024 * 1024).build().maxOutboundFramePayload());
     assertEquals("maxInboundFramePayload: -1 (expected: > 0)", refusal(() -> b.maxInboundFramePayload(-1)));
     assertEquals("handshakeTimeout: 0 SECONDS (expected: > 0)", refusal(() -> b.handshakeTimeout(0, TimeUnit.SECONDS)));
     assertEquals("pingInterval: -1 SECONDS (expected: 0 to send no pings, or at least 100 ms)",
