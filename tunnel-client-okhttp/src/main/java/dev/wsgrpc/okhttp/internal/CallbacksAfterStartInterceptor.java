@@ -3,34 +3,58 @@ package dev.wsgrpc.okhttp.internal;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
+import io.grpc.Context;
 import io.grpc.ClientInterceptor;
 import io.grpc.ForwardingClientCall;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import java.util.ArrayDeque;
+import java.util.concurrent.Executor;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Holds back a call's listener callbacks that arrive while {@link ClientCall#start} runs, and delivers them, in
- * order, once it has returned; later callbacks go through the same queue, so the listener still sees one callback
- * at a time.
+ * Delivers a call's listener callbacks one at a time, in order, and never runs the application's {@code onReady}
+ * inside grpc-okhttp's own writing: callbacks that arrive while {@link ClientCall#start} runs wait until it has
+ * returned, and an {@code onReady} is handed to a thread of its own (a shared pool), with what arrives meanwhile
+ * queued behind it. Other callbacks run on the thread that delivers them, as with {@code directExecutor()}.
  *
- * <p>Why: grpc-okhttp (1.82 to 1.85) starts a stream by announcing it ready and only then sending what was written
- * before the start. With {@code directExecutor()} the application's onReady handler runs inside that announcement and
- * its first message waits in the stream's pending buffer; sending that buffer, when the server's windows hold all of
- * it, fires onReady again, and a message written then is appended to the buffer being sent, after the byte count being
- * sent was fixed: it is never sent, and an onReady-driven upload stalls. With the first onReady delivered after
- * {@code start} returns, the stream has started, nothing is pending, and every message goes straight to flow
- * control. Callbacks from other executors take the same path (they already run after the start).
+ * <p>Why: grpc-okhttp (1.82) calls {@code onReady} from inside its outbound flow controller while it sends a stream's
+ * pending bytes, having fixed how many it sends. With {@code directExecutor()} the application's onReady handler runs
+ * right there, and a message it writes is appended to the pending bytes after that count was fixed: it is not sent,
+ * and nothing sends it later while the windows stay open, so an onReady-driven upload stalls for good. It happens when
+ * the stream starts (the stream is announced ready before what was written earlier is sent) and whenever the server
+ * opens the connection's window while bytes wait (a connection WINDOW_UPDATE, or a SETTINGS that raises the
+ * window): the benchmark's 64 KiB upload over wss hung so for ten minutes. An {@code onReady} run on another thread
+ * writes once the flow controller has finished and released its lock, so every message goes to flow control whole.
+ * The cost is a thread hop per {@code onReady} that finds no callback running: about one per window refilled on an
+ * upload, none on a download. With grpc's default executor nothing changes but the hop.
  *
- * <p>Not covered: a call that waits for a stream because the server's {@code MAX_CONCURRENT_STREAMS} are in use
- * starts later, on grpc-okhttp's reader thread, outside {@code start}; with {@code directExecutor()} its onReady
- * handler must not write from within that first onReady (see docs/ANDROID.md).
+ * <p>A callback run on the pool runs in the gRPC {@link Context} it was delivered in; if it throws, the call is
+ * cancelled with that cause (as grpc does for a callback of its own that throws) and what waits behind it is still
+ * delivered.
  *
  * <p>Not API: {@code OkHttpWebSocketChannels} installs it, and it is public only so that the benchmark's grpc-okhttp
  * baseline can have the same guard. It may change or go without notice.
  */
 public final class CallbacksAfterStartInterceptor implements ClientInterceptor {
+
+  /** Runs the {@code onReady} callbacks (and what queues behind them): daemon threads, kept 10 s when idle. */
+  private static final Executor READY = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 10, TimeUnit.SECONDS,
+      new SynchronousQueue<Runnable>(), new ThreadFactory() {
+        private final AtomicInteger count = new AtomicInteger();
+
+        @Override
+        public Thread newThread(Runnable r) {
+          Thread t = new Thread(r, "wsgrpc-okhttp-callbacks-" + count.incrementAndGet());
+          t.setDaemon(true);
+          return t;
+        }
+      });
 
   @Override
   public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions callOptions,
@@ -38,7 +62,7 @@ public final class CallbacksAfterStartInterceptor implements ClientInterceptor {
     return new ForwardingClientCall.SimpleForwardingClientCall<Q, R>(next.newCall(method, callOptions)) {
       @Override
       public void start(Listener<R> listener, Metadata headers) {
-        OrderedListener<R> ordered = new OrderedListener<R>(listener);
+        OrderedListener<R> ordered = new OrderedListener<R>(listener, this, READY);
         ordered.hold();
         try {
           super.start(ordered, headers);
@@ -49,16 +73,23 @@ public final class CallbacksAfterStartInterceptor implements ClientInterceptor {
     };
   }
 
-  /** Runs each callback once no other callback (and no start) is running; the releasing thread runs what waited. */
+  /**
+   * Runs each callback once no other callback (and no start) is running; the releasing thread runs what waited. An
+   * {@code onReady} that finds none running is run by {@code ready} instead, with what queues behind it.
+   */
   static final class OrderedListener<R> extends ClientCall.Listener<R> {
     private final ClientCall.Listener<R> delegate;
+    private final ClientCall<?, ?> call;
+    private final Executor ready;
     private final Object lock = new Object();
     private final ArrayDeque<Runnable> waiting = new ArrayDeque<Runnable>();
     /** A thread is running callbacks, or start has not returned: new callbacks wait in {@link #waiting}. */
     private boolean busy;
 
-    OrderedListener(ClientCall.Listener<R> delegate) {
+    OrderedListener(ClientCall.Listener<R> delegate, ClientCall<?, ?> call, Executor ready) {
       this.delegate = delegate;
+      this.call = call;
+      this.ready = ready;
     }
 
     void hold() {
@@ -67,18 +98,34 @@ public final class CallbacksAfterStartInterceptor implements ClientInterceptor {
       }
     }
 
-    /** Runs what waited, and what arrives meanwhile, on this thread. */
+    /**
+     * Runs what waited, and what arrives meanwhile, on this thread. A callback that throws does not stop the others:
+     * the first throwable is rethrown once the queue is empty.
+     */
     void release() {
+      Throwable thrown = null;
       while (true) {
         Runnable next;
         synchronized (lock) {
           next = waiting.poll();
           if (next == null) {
             busy = false;
-            return;
+            break;
           }
         }
-        next.run();
+        try {
+          next.run();
+        } catch (Throwable t) {
+          if (thrown == null) {
+            thrown = t;
+          }
+        }
+      }
+      if (thrown instanceof RuntimeException) {
+        throw (RuntimeException) thrown;
+      }
+      if (thrown instanceof Error) {
+        throw (Error) thrown;
       }
     }
 
@@ -96,6 +143,45 @@ public final class CallbacksAfterStartInterceptor implements ClientInterceptor {
         callback.run();
       } finally {
         release();
+      }
+    }
+
+    /** {@code callback} on the pool, in this thread's {@link Context}, cancelling the call if it throws. */
+    private void deliverElsewhere(final Runnable callback) {
+      final Context context = Context.current();
+      Runnable guarded = new Runnable() {
+        @Override
+        public void run() {
+          Context previous = context.attach();
+          try {
+            callback.run();
+          } catch (Throwable t) {
+            call.cancel("the listener's callback threw", t);
+          } finally {
+            context.detach(previous);
+          }
+        }
+      };
+      synchronized (lock) {
+        waiting.add(guarded);
+        if (busy) {
+          return; // run by the thread running callbacks now, after the one it runs
+        }
+        busy = true;
+      }
+      try {
+        ready.execute(new Runnable() {
+          @Override
+          public void run() {
+            try {
+              release();
+            } catch (Throwable t) {
+              call.cancel("the listener's callback threw", t); // one queued behind the onReady: no caller to tell
+            }
+          }
+        });
+      } catch (RuntimeException e) {
+        release(); // the pool refused (it does not, but never lose a callback): here, then
       }
     }
 
@@ -131,7 +217,7 @@ public final class CallbacksAfterStartInterceptor implements ClientInterceptor {
 
     @Override
     public void onReady() {
-      deliver(new Runnable() {
+      deliverElsewhere(new Runnable() {
         @Override
         public void run() {
           delegate.onReady();

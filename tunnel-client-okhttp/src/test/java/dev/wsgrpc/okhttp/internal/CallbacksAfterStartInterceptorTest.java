@@ -49,10 +49,10 @@ class CallbacksAfterStartInterceptorTest {
     ClientCall.Listener<String>[] inner = captured;
     call.start(new ClientCall.Listener<String>() {
       @Override
-      public void onReady() {
-        events.add("onReady begins");
+      public void onHeaders(Metadata headers) {
+        events.add("onHeaders begins");
         inner[0].onMessage("nested");
-        events.add("onReady ends");
+        events.add("onHeaders ends");
       }
 
       @Override
@@ -60,8 +60,85 @@ class CallbacksAfterStartInterceptorTest {
         events.add("onMessage " + message);
       }
     }, new Metadata());
-    inner[0].onReady();
-    assertEquals(List.of("onReady begins", "onReady ends", "onMessage nested"), events);
+    inner[0].onHeaders(new Metadata());
+    assertEquals(List.of("onHeaders begins", "onHeaders ends", "onMessage nested"), events);
+  }
+
+  /**
+   * An onReady runs on a thread of the interceptor's, never inside the caller (grpc-okhttp's flow controller, which
+   * would strand what the handler writes), in the Context it was delivered in; what arrives while it runs waits for
+   * it, then runs on the same thread.
+   */
+  @Test
+  void anOnReadyRunsOnAThreadOfItsOwnAndWhatArrivesMeanwhileWaitsForIt() throws Exception {
+    ClientCall<String, String> call = new CallbacksAfterStartInterceptor().interceptCall(METHOD, CallOptions.DEFAULT,
+        channelWhoseStart(listener -> { }));
+    ClientCall.Listener<String>[] inner = captured;
+    io.grpc.Context.Key<String> key = io.grpc.Context.key("test");
+    CountDownLatch running = new CountDownLatch(1);
+    CountDownLatch proceed = new CountDownLatch(1);
+    CountDownLatch done = new CountDownLatch(1);
+    List<String> threads = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    call.start(new ClientCall.Listener<String>() {
+      @Override
+      public void onReady() {
+        threads.add(Thread.currentThread().getName());
+        seen.add("onReady in context " + key.get());
+        running.countDown();
+        try {
+          proceed.await(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+
+      @Override
+      public void onMessage(String message) {
+        threads.add(Thread.currentThread().getName());
+        seen.add("onMessage " + message);
+        done.countDown();
+      }
+    }, new Metadata());
+    io.grpc.Context.current().withValue(key, "v").run(() -> inner[0].onReady());
+    assertEquals(true, running.await(30, TimeUnit.SECONDS));
+    inner[0].onMessage("m"); // queued behind the onReady: returns at once
+    proceed.countDown();
+    assertEquals(true, done.await(30, TimeUnit.SECONDS));
+    assertEquals(List.of("onReady in context v", "onMessage m"), seen);
+    assertEquals(threads.get(0), threads.get(1), "the queued callback runs after it, on its thread");
+    assertEquals(true, threads.get(0).startsWith("wsgrpc-okhttp-callbacks-"), threads.toString());
+  }
+
+  /** A callback that throws cancels the call (on the pool, nobody else could be told) and those behind it still run. */
+  @Test
+  void aCallbackThatThrowsCancelsTheCallAndThoseBehindItStillRun() {
+    List<String> cancelled = new ArrayList<>();
+    ClientCall<String, String> call = new io.grpc.ForwardingClientCall.SimpleForwardingClientCall<String, String>(
+        channelWhoseStart(listener -> { }).newCall(METHOD, CallOptions.DEFAULT)) {
+      @Override
+      public void cancel(String message, Throwable cause) {
+        cancelled.add(message + ": " + cause.getMessage());
+      }
+    };
+    CallbacksAfterStartInterceptor.OrderedListener<String> ordered = new CallbacksAfterStartInterceptor
+        .OrderedListener<>(new ClientCall.Listener<String>() {
+          @Override
+          public void onReady() {
+            throw new IllegalStateException("the handler broke");
+          }
+
+          @Override
+          public void onClose(Status status, Metadata trailers) {
+            events.add("onClose " + status.getCode());
+          }
+        }, call, Runnable::run);
+    ordered.hold();
+    ordered.onReady();
+    ordered.onClose(Status.CANCELLED, new Metadata());
+    ordered.release();
+    assertEquals(List.of("the listener's callback threw: the handler broke"), cancelled);
+    assertEquals(List.of("onClose CANCELLED"), events);
   }
 
   @Test
