@@ -396,6 +396,7 @@ final class Tunnel extends WebSocketListener {
     }
     String notHttp2 = null;
     boolean settingsArrived = false;
+    boolean interrupted = false;
     lock.lock();
     try {
       while (inbound.size() >= INBOUND_LIMIT && failure == null && !closedLocally) {
@@ -418,8 +419,17 @@ final class Tunnel extends WebSocketListener {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      interrupted = true;
     } finally {
       lock.unlock();
+    }
+    if (interrupted) {
+      // The message was not kept: HTTP/2 after it would be read with a gap. Nothing here interrupts OkHttp's reader;
+      // whatever did ends the tunnel.
+      end(TunnelFailure.lost("OkHttp's reader was interrupted while waiting for room for a message from " + peer
+          + "; the message was dropped", null));
+      ws.cancel();
+      return;
     }
     if (settingsArrived) {
       limitReadWaits(); // the wait for the server's SETTINGS is over

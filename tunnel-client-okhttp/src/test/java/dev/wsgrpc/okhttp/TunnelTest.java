@@ -39,7 +39,7 @@ class TunnelTest {
   private static final String URL = "ws://127.0.0.1:1/grpc";
 
   /** A WebSocket OkHttp has failed: it refuses every message. */
-  private static final class FailedWebSocket implements WebSocket {
+  private static class FailedWebSocket implements WebSocket {
     @Override
     public Request request() {
       return new Request.Builder().url(URL.replace("ws:", "http:")).build();
@@ -94,6 +94,32 @@ class TunnelTest {
       reader.join();
     }
     assertEquals("expected a defined opcode but was reserved opcode 0x3 (from " + URL + ")", e.getMessage());
+  }
+
+  /** An interrupt of OkHttp's reader while it waits for room drops a message: the tunnel ends, saying so. */
+  @Test
+  void anInterruptWhileAMessageWaitsForRoomEndsTheTunnel() throws Exception {
+    Tunnel tunnel = new Tunnel(OkHttpWebSocketOptions.newBuilder(URL).build());
+    java.util.concurrent.atomic.AtomicInteger cancels = new java.util.concurrent.atomic.AtomicInteger();
+    WebSocket ws = new FailedWebSocket() {
+      @Override
+      public void cancel() {
+        cancels.incrementAndGet();
+      }
+    };
+    tunnel.onMessage(ws, ByteString.of(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0})); // SETTINGS
+    tunnel.onMessage(ws, ByteString.of(new byte[Tunnel.INBOUND_LIMIT])); // the buffer is full: nobody reads
+    Thread reader = new Thread(() -> tunnel.onMessage(ws, ByteString.of((byte) 1)), "okhttp-reader");
+    reader.start();
+    while (reader.getState() != Thread.State.WAITING) {
+      Thread.onSpinWait(); // until it waits for room
+    }
+    reader.interrupt();
+    reader.join(30_000);
+    assertEquals(false, reader.isAlive());
+    assertEquals("OkHttp's reader was interrupted while waiting for room for a message from " + URL
+        + "; the message was dropped", tunnel.failure().getMessage());
+    assertEquals(1, cancels.get());
   }
 
   @Test
