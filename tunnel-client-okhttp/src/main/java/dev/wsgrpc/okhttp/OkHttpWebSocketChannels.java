@@ -88,10 +88,11 @@ public final class OkHttpWebSocketChannels {
    *       client. Do not replace the name resolver factory;</li>
    *   <li>an interceptor that gives RPCs the status of their tunnel's failure, e.g. UNAVAILABLE {@code "expected
    *       HTTP 101 but was 403 Forbidden from wss://host/grpc"};</li>
-   *   <li>an interceptor that delivers each call's listener callbacks (onReady first) only after its
-   *       {@code start} has returned, one at a time: with {@code directExecutor()}, grpc-okhttp 1.82 to 1.85 can
-   *       drop a message written from an onReady handler while the stream is starting (see
-   *       {@code CallbacksAfterStartInterceptor});</li>
+   *   <li>an interceptor that delivers each call's listener callbacks one at a time, those during its
+   *       {@code start} after it has returned, and runs an onReady that grpc-okhttp delivers from inside its own
+   *       writing (with {@code directExecutor()}) on a thread of its own: grpc-okhttp 1.82 strands a message written
+   *       there, and an onReady-driven upload stalls for good (see {@code CallbacksAfterStartInterceptor}).
+   *       Callbacks that grpc delivers on an executor stay on it;</li>
    *   <li>with {@link OkHttpWebSocketOptions.Builder#connectTo}, the URL's {@code host:port} as authority.</li>
    * </ul>
    *

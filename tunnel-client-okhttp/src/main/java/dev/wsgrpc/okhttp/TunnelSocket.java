@@ -165,6 +165,8 @@ final class TunnelSocket extends java.net.Socket {
 
     @Override
     public int read(byte[] b, int off, int len) throws IOException {
+      // grpc-okhttp's reader: an onReady it delivers from here comes from inside its flow controller.
+      dev.wsgrpc.okhttp.internal.CallbacksAfterStartInterceptor.onTransportThread();
       return tunnel.read(b, off, len);
     }
 

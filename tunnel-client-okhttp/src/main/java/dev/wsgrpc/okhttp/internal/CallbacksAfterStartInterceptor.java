@@ -20,8 +20,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Delivers a call's listener callbacks one at a time, in order, and never runs the application's {@code onReady}
  * inside grpc-okhttp's own writing: callbacks that arrive while {@link ClientCall#start} runs wait until it has
- * returned, and an {@code onReady} is handed to a thread of its own (a shared pool), with what arrives meanwhile
- * queued behind it. Other callbacks run on the thread that delivers them, as with {@code directExecutor()}.
+ * returned, and an {@code onReady} that grpc-okhttp delivers inline (with {@code directExecutor()}: on its reader
+ * thread, or inside one of the call's own methods) is handed to a thread of its own (a shared pool), with what
+ * arrives meanwhile queued behind it. Callbacks that grpc delivers on an executor (the channel's default, or the
+ * application's own, such as Android's main thread) stay on it.
  *
  * <p>Why: grpc-okhttp (1.82) calls {@code onReady} from inside its outbound flow controller while it sends a stream's
  * pending bytes, having fixed how many it sends. With {@code directExecutor()} the application's onReady handler runs
@@ -31,17 +33,29 @@ import java.util.concurrent.atomic.AtomicInteger;
  * opens the connection's window while bytes wait (a connection WINDOW_UPDATE, or a SETTINGS that raises the
  * window): the benchmark's 64 KiB upload over wss hung so for ten minutes. An {@code onReady} run on another thread
  * writes once the flow controller has finished and released its lock, so every message goes to flow control whole.
- * The cost is a thread hop per {@code onReady} that finds no callback running: about one per window refilled on an
- * upload, none on a download. With grpc's default executor nothing changes but the hop.
+ * The cost is a thread hop per such {@code onReady}: about one per window refilled on an upload, none on a download.
+ * The reader thread is known by the tunnel's socket, which it reads ({@link #onTransportThread}); on plain
+ * grpc-okhttp (the benchmark's baseline) only the start and the call's own methods are guarded.
  *
- * <p>A callback run on the pool runs in the gRPC {@link Context} it was delivered in; if it throws, the call is
+ * <p>Callbacks run on the pool run in the gRPC {@link Context} they were delivered in; if one throws, the call is
  * cancelled with that cause (as grpc does for a callback of its own that throws) and what waits behind it is still
  * delivered.
  *
  * <p>Not API: {@code OkHttpWebSocketChannels} installs it, and it is public only so that the benchmark's grpc-okhttp
- * baseline can have the same guard. It may change or go without notice.
+ * baseline can have the same guard and the tunnel's socket can mark grpc-okhttp's reader thread. It may change or go
+ * without notice.
  */
 public final class CallbacksAfterStartInterceptor implements ClientInterceptor {
+
+  /** Set on grpc-okhttp's reader threads of tunnels: an onReady there comes from inside its flow controller. */
+  private static final ThreadLocal<Boolean> TRANSPORT_THREAD = new ThreadLocal<Boolean>();
+  /** How deep this thread is in the methods of intercepted calls: an onReady then comes from inside grpc-okhttp. */
+  private static final ThreadLocal<int[]> IN_CALL = new ThreadLocal<int[]>() {
+    @Override
+    protected int[] initialValue() {
+      return new int[1];
+    }
+  };
 
   /** Runs the {@code onReady} callbacks (and what queues behind them): daemon threads, kept 10 s when idle. */
   private static final Executor READY = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 10, TimeUnit.SECONDS,
@@ -56,6 +70,21 @@ public final class CallbacksAfterStartInterceptor implements ClientInterceptor {
         }
       });
 
+  /**
+   * Marks the current thread as one that grpc-okhttp's transport reads on: called by the tunnel's socket at each
+   * read, so cheap once set.
+   */
+  public static void onTransportThread() {
+    if (TRANSPORT_THREAD.get() == null) {
+      TRANSPORT_THREAD.set(Boolean.TRUE);
+    }
+  }
+
+  /** Whether an onReady arriving now comes from inside grpc-okhttp, not from an executor. */
+  static boolean deliveredInline() {
+    return TRANSPORT_THREAD.get() != null || IN_CALL.get()[0] > 0;
+  }
+
   @Override
   public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method, CallOptions callOptions,
       Channel next) {
@@ -68,6 +97,39 @@ public final class CallbacksAfterStartInterceptor implements ClientInterceptor {
           super.start(ordered, headers);
         } finally {
           ordered.release();
+        }
+      }
+
+      @Override
+      public void sendMessage(Q message) {
+        int[] depth = IN_CALL.get();
+        depth[0]++;
+        try {
+          super.sendMessage(message);
+        } finally {
+          depth[0]--;
+        }
+      }
+
+      @Override
+      public void request(int numMessages) {
+        int[] depth = IN_CALL.get();
+        depth[0]++;
+        try {
+          super.request(numMessages);
+        } finally {
+          depth[0]--;
+        }
+      }
+
+      @Override
+      public void halfClose() {
+        int[] depth = IN_CALL.get();
+        depth[0]++;
+        try {
+          super.halfClose();
+        } finally {
+          depth[0]--;
         }
       }
     };
@@ -133,8 +195,9 @@ public final class CallbacksAfterStartInterceptor implements ClientInterceptor {
       synchronized (lock) {
         if (busy) {
           // Bounded: grpc itself delivers one callback at a time, so what waits here is what arrived during start
-          // (onReady, perhaps headers or a close) or during the one callback running now.
-          waiting.add(callback);
+          // (onReady, perhaps headers or a close) or during the one callback running now. It may run on the pool:
+          // in the Context it was delivered in.
+          waiting.add(inContext(callback));
           return;
         }
         busy = true;
@@ -146,19 +209,32 @@ public final class CallbacksAfterStartInterceptor implements ClientInterceptor {
       }
     }
 
-    /** {@code callback} on the pool, in this thread's {@link Context}, cancelling the call if it throws. */
-    private void deliverElsewhere(final Runnable callback) {
+    /** {@code callback}, to run later in this thread's {@link Context}. */
+    private static Runnable inContext(final Runnable callback) {
       final Context context = Context.current();
-      Runnable guarded = new Runnable() {
+      return new Runnable() {
         @Override
         public void run() {
           Context previous = context.attach();
           try {
             callback.run();
-          } catch (Throwable t) {
-            call.cancel("the listener's callback threw", t);
           } finally {
             context.detach(previous);
+          }
+        }
+      };
+    }
+
+    /** {@code callback} on the pool, in this thread's {@link Context}, cancelling the call if it throws. */
+    private void deliverElsewhere(Runnable callback) {
+      final Runnable inContext = inContext(callback);
+      Runnable guarded = new Runnable() {
+        @Override
+        public void run() {
+          try {
+            inContext.run();
+          } catch (Throwable t) {
+            call.cancel("the listener's callback threw", t);
           }
         }
       };
@@ -180,8 +256,8 @@ public final class CallbacksAfterStartInterceptor implements ClientInterceptor {
             }
           }
         });
-      } catch (RuntimeException e) {
-        release(); // the pool refused (it does not, but never lose a callback): here, then
+      } catch (Throwable e) {
+        release(); // no thread for it (out of threads): here, then, rather than never
       }
     }
 
@@ -217,12 +293,17 @@ public final class CallbacksAfterStartInterceptor implements ClientInterceptor {
 
     @Override
     public void onReady() {
-      deliverElsewhere(new Runnable() {
+      Runnable callback = new Runnable() {
         @Override
         public void run() {
           delegate.onReady();
         }
-      });
+      };
+      if (deliveredInline()) {
+        deliverElsewhere(callback);
+      } else {
+        deliver(callback);
+      }
     }
   }
 }

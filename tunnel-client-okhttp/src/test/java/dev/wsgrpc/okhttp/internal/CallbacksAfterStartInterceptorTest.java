@@ -65,12 +65,12 @@ class CallbacksAfterStartInterceptorTest {
   }
 
   /**
-   * An onReady runs on a thread of the interceptor's, never inside the caller (grpc-okhttp's flow controller, which
-   * would strand what the handler writes), in the Context it was delivered in; what arrives while it runs waits for
-   * it, then runs on the same thread.
+   * An onReady from grpc-okhttp's reader thread runs on a thread of the interceptor's, never inside the caller
+   * (grpc-okhttp's flow controller, which would strand what the handler writes), in the Context it was delivered in;
+   * what arrives while it runs waits for it, then runs on the same thread, in its own Context.
    */
   @Test
-  void anOnReadyRunsOnAThreadOfItsOwnAndWhatArrivesMeanwhileWaitsForIt() throws Exception {
+  void anOnReadyFromTheTransportRunsOnAThreadOfItsOwnAndWhatArrivesMeanwhileWaitsForIt() throws Exception {
     ClientCall<String, String> call = new CallbacksAfterStartInterceptor().interceptCall(METHOD, CallOptions.DEFAULT,
         channelWhoseStart(listener -> { }));
     ClientCall.Listener<String>[] inner = captured;
@@ -96,18 +96,49 @@ class CallbacksAfterStartInterceptorTest {
       @Override
       public void onMessage(String message) {
         threads.add(Thread.currentThread().getName());
-        seen.add("onMessage " + message);
+        seen.add("onMessage " + message + " in context " + key.get());
         done.countDown();
       }
     }, new Metadata());
-    io.grpc.Context.current().withValue(key, "v").run(() -> inner[0].onReady());
+    Thread reader = new Thread(() -> {
+      CallbacksAfterStartInterceptor.onTransportThread(); // as the tunnel's socket marks grpc-okhttp's reader
+      io.grpc.Context.current().withValue(key, "v").run(() -> inner[0].onReady());
+    }, "transport");
+    reader.start();
+    reader.join(30_000);
     assertEquals(true, running.await(30, TimeUnit.SECONDS));
-    inner[0].onMessage("m"); // queued behind the onReady: returns at once
+    // Queued behind the onReady: returns at once, and runs later in the Context it was delivered in.
+    io.grpc.Context.current().withValue(key, "w").run(() -> inner[0].onMessage("m"));
     proceed.countDown();
     assertEquals(true, done.await(30, TimeUnit.SECONDS));
-    assertEquals(List.of("onReady in context v", "onMessage m"), seen);
+    assertEquals(List.of("onReady in context v", "onMessage m in context w"), seen);
     assertEquals(threads.get(0), threads.get(1), "the queued callback runs after it, on its thread");
     assertEquals(true, threads.get(0).startsWith("wsgrpc-okhttp-callbacks-"), threads.toString());
+  }
+
+  /**
+   * An onReady that grpc delivers on an executor (the channel's default, the application's own such as Android's main
+   * thread) runs there, as grpc delivered it; one from inside the call's own method (grpc-okhttp's flow controller,
+   * with a direct executor) goes to the pool.
+   */
+  @Test
+  void anOnReadyFromAnExecutorStaysOnItAndOneFromInsideTheCallsOwnMethodDoesNot() throws Exception {
+    CountDownLatch bothRan = new CountDownLatch(2);
+    List<String> threads = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ClientCall<String, String> call = new CallbacksAfterStartInterceptor().interceptCall(METHOD, CallOptions.DEFAULT,
+        channelWhoseStart(listener -> { }, () -> captured[0].onReady()));
+    call.start(new ClientCall.Listener<String>() {
+      @Override
+      public void onReady() {
+        threads.add(Thread.currentThread().getName());
+        bothRan.countDown();
+      }
+    }, new Metadata());
+    captured[0].onReady(); // as an executor's task: on this thread
+    assertEquals(List.of(Thread.currentThread().getName()), threads);
+    call.request(1); // the call's request delivers an onReady inline, as grpc-okhttp's flow controller may
+    assertEquals(true, bothRan.await(30, TimeUnit.SECONDS));
+    assertEquals(true, threads.get(1).startsWith("wsgrpc-okhttp-callbacks-"), threads.toString());
   }
 
   /** A callback that throws cancels the call (on the pool, nobody else could be told) and those behind it still run. */
@@ -134,9 +165,18 @@ class CallbacksAfterStartInterceptorTest {
           }
         }, call, Runnable::run);
     ordered.hold();
-    ordered.onReady();
-    ordered.onClose(Status.CANCELLED, new Metadata());
-    ordered.release();
+    Thread transport = new Thread(() -> {
+      CallbacksAfterStartInterceptor.onTransportThread(); // grpc-okhttp's reader: the onReady goes to the pool path
+      ordered.onReady();
+      ordered.onClose(Status.CANCELLED, new Metadata());
+    }, "transport");
+    transport.start();
+    try {
+      transport.join(30_000);
+    } catch (InterruptedException e) {
+      throw new AssertionError(e);
+    }
+    ordered.release(); // runs both: the onReady's failure cancels the call, and is not thrown here
     assertEquals(List.of("the listener's callback threw: the handler broke"), cancelled);
     assertEquals(List.of("onClose CANCELLED"), events);
   }
@@ -195,6 +235,11 @@ class CallbacksAfterStartInterceptorTest {
   private final ClientCall.Listener<String>[] captured = new ClientCall.Listener[1];
 
   private Channel channelWhoseStart(StartAction action) {
+    return channelWhoseStart(action, () -> { });
+  }
+
+  /** As {@link #channelWhoseStart(StartAction)}, whose calls' {@code request} runs {@code onRequest}. */
+  private Channel channelWhoseStart(StartAction action, Runnable onRequest) {
     return new Channel() {
       @Override
       @SuppressWarnings("unchecked")
@@ -208,6 +253,7 @@ class CallbacksAfterStartInterceptorTest {
 
           @Override
           public void request(int numMessages) {
+            onRequest.run();
           }
 
           @Override
