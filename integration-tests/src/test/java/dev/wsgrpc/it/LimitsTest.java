@@ -207,10 +207,14 @@ class LimitsTest {
    */
   @Test
   void aBrowserCallOverAWebSocketTakesATunnelSlotOnlyOnceAdmitted() throws Exception {
+    dev.wsgrpc.server.BearerTokens tokens = dev.wsgrpc.server.BearerTokens.of(java.util.Map.of("secret", "alice"));
+    java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
     start(WebSocketServerOptions.newBuilder()
         .browser(dev.wsgrpc.server.BrowserOptions.forOrigins("https://page.example"))
-        .access(AccessPolicy.newBuilder().maxTunnels(1)
-            .authenticator(dev.wsgrpc.server.BearerTokens.of(java.util.Map.of("secret", "alice"))).build()));
+        .access(AccessPolicy.newBuilder().maxTunnels(1).authenticator(request -> {
+          asked.incrementAndGet();
+          return tokens.authenticate(request);
+        }).build()));
     try (Socket silentCall = silent(port)) {
       silentCall.getOutputStream().write(("GET /wsgrpc.testing.Echo/Unary HTTP/1.1\r\nHost: 127.0.0.1\r\n"
           + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -223,8 +227,9 @@ class LimitsTest {
       channels.add(tunnel);
       assertEquals(2, call(tunnel));
       assertFalse(refusals.contains("503 too_many_tunnels"), refusals.toString());
-      // A call whose first message has a token is admitted by the authenticator, then meets the limit the tunnel
-      // fills: told so as its status.
+      // A call whose first message has a token meets the limit the tunnel fills, told so as its status, before
+      // the authenticator is asked (a call refused anyway costs it nothing).
+      int askedBefore = asked.get();
       JdkBrowserSocket.Exchange exchange = JdkBrowserSocket.call(
           java.net.URI.create("ws://127.0.0.1:" + port + "/wsgrpc.testing.Echo/Unary"), "grpc-websockets",
           "content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\nauthorization: Bearer secret\r\n"
@@ -232,6 +237,7 @@ class LimitsTest {
       assertEquals("grpc-status: 14\r\ngrpc-message: too many tunnels open; retry later\r\n",
           exchange.lastHeaderFrame());
       assertTrue(refusals.contains("503 too_many_tunnels"), refusals.toString());
+      assertEquals(askedBefore, asked.get(), "the authenticator was not asked");
     }
   }
 

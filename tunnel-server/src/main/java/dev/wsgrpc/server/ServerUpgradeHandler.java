@@ -838,8 +838,8 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     if (authenticator == null) {
       return true;
     }
-    if (!upgradeOffersCredentials(ctx, authenticator)) {
-      return false; // nothing to ask the authenticator about: no attempt it would count as failed
+    if (!upgradeOffersCredentials(ctx, authenticator) || counter.wouldRefuse(clientAddress) != null) {
+      return false; // nothing to ask the authenticator about, or a call the limits refuse anyway
     }
     // With the channel, as admitCall asks: an accepted decision is kept and stands for the call unless its first
     // message brings metadata, so the authenticator is asked once (a one-time ticket stays usable).
@@ -886,6 +886,12 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     TunnelAuthenticator authenticator = options.access().authenticator();
     if (authenticator == null) {
       return null;
+    }
+    RejectReason full = counter.wouldRefuse(clientAddress);
+    if (full != null) {
+      // Before the authenticator, as for a tunnel: a call refused anyway costs it nothing (a one-time ticket).
+      options.listener().upgradeRejected(clientAddress, HttpResponseStatus.SERVICE_UNAVAILABLE.code(), full);
+      return AuthDecision.refused(HttpResponseStatus.SERVICE_UNAVAILABLE.code(), TunnelCounter.refusal(full));
     }
     if (upgradeDecision != null && messageHeaders.isEmpty()) {
       return withSlot(ctx, upgradeDecision); // asked already, about the same request (upgradeAdmits)

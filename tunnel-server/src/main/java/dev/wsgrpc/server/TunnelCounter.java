@@ -16,7 +16,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Counts one server's open tunnels, in all and per client, against {@link AccessPolicy}'s limits. A slot
- * is taken before the 101 and given back when the connection closes. A client is an IPv4 address, or an IPv6
+ * is taken before the 101 (by a browser call over a WebSocket of its own, with an authenticator, once its first
+ * message was admitted) and given back when the connection closes. A client is an IPv4 address, or an IPv6
  * network of {@link AccessPolicy#ipv6ClientPrefix()} bits (one host usually holds a whole /64).
  *
  * <p>Also counts, per peer address, the connections still in their handshake, from their accept to their admission
@@ -219,6 +220,24 @@ final class TunnelCounter {
     // The slot is given back under the client it is counted for when the connection closes (see moveTo).
     channel.closeFuture().addListener(f -> release(channel.attr(CLIENT).get()));
     handshakeEnded(channel, handshake);
+    return null;
+  }
+
+  /**
+   * Which limit {@link #tryAcquire} would refuse {@code client} by now, taking nothing: null when it would take a
+   * slot (unless others take the last ones first). Asked before a remote or one-time check whose answer would be
+   * wasted on a connection refused anyway.
+   */
+  RejectReason wouldRefuse(SocketAddress client) {
+    if (total.get() >= max) {
+      return RejectReason.TOO_MANY_TUNNELS;
+    }
+    if (client != null) {
+      Integer n = perClient.get(clientKey(client, ipv6Prefix));
+      if (n != null && n >= maxPerClient) {
+        return RejectReason.TOO_MANY_TUNNELS_PER_CLIENT;
+      }
+    }
     return null;
   }
 
