@@ -111,9 +111,11 @@ class TunnelTest {
     tunnel.onMessage(ws, ByteString.of(new byte[Tunnel.INBOUND_LIMIT])); // the buffer is full: nobody reads
     Thread reader = new Thread(() -> tunnel.onMessage(ws, ByteString.of((byte) 1)), "okhttp-reader");
     reader.start();
-    while (reader.getState() != Thread.State.WAITING) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (reader.getState() != Thread.State.WAITING && reader.isAlive() && System.nanoTime() < deadline) {
       Thread.onSpinWait(); // until it waits for room
     }
+    assertEquals(Thread.State.WAITING, reader.getState(), "the reader waits for room");
     reader.interrupt();
     reader.join(30_000);
     assertEquals(false, reader.isAlive());

@@ -48,7 +48,7 @@ class UnreadUploadTest {
       throws Exception {
     Status status = uploadAgainst(false);
     assertEquals(Status.Code.UNAVAILABLE, status.getCode(), status.toString());
-    assertTrue(status.getDescription().contains("to read what this client sent, but the socket took no byte for 2000 "
+    assertTrue(status.getDescription().contains("to read what this client sent, but the socket took no byte for 3000 "
         + "ms (pingInterval + pingTimeout) with "), status.toString());
     channel.shutdownNow();
     assertTrue(channel.awaitTermination(10, TimeUnit.SECONDS), "the channel terminates");
@@ -70,8 +70,8 @@ class UnreadUploadTest {
   /**
    * A unary call of {@value #UPLOAD} bytes against a server that answers the upgrade and HTTP/2 SETTINGS with
    * windows of 1 GiB, reads the first few KiB and then nothing, and pings every 100 ms (having sent a text frame once
-   * the client wrote, with {@code textFrame}); returns the call's status. Pings every second, answered within a
-   * second.
+   * the client wrote, with {@code textFrame}); returns the call's status. Pings every 2 s, answered within a second:
+   * the upload fills the buffers long before OkHttp's first Ping, which then waits behind it.
    */
   private Status uploadAgainst(boolean textFrame) throws IOException {
     ScriptedHttpServer server = new ScriptedHttpServer((Socket s, String head) -> {
@@ -105,7 +105,7 @@ class UnreadUploadTest {
     });
     closer.add(server);
     channel = closer.add(OkHttpWebSocketChannels.newChannelBuilder(TestTls.options(server.url())
-        .settings(TunnelSettings.newBuilder().pingInterval(1, TimeUnit.SECONDS).pingTimeout(1, TimeUnit.SECONDS)
+        .settings(TunnelSettings.newBuilder().pingInterval(2, TimeUnit.SECONDS).pingTimeout(1, TimeUnit.SECONDS)
             .build()).build()).build());
     return assertThrows(StatusRuntimeException.class, () -> EchoGrpc.newBlockingStub(channel)
         .withDeadlineAfter(60, TimeUnit.SECONDS).unary(TestEcho.payload(UPLOAD))).getStatus();

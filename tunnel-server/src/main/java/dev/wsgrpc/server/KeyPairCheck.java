@@ -59,7 +59,8 @@ final class KeyPairCheck {
       if (signature == null) {
         return null;
       }
-      if (signs(signature, key, publicKey)) {
+      Boolean signs = signs(signature, key, publicKey);
+      if (signs == null || signs) {
         return null;
       }
     } catch (IOException | GeneralSecurityException | IllegalArgumentException e) {
@@ -70,10 +71,11 @@ final class KeyPairCheck {
   }
 
   /**
-   * Whether {@code publicKey} verifies what {@code key} signed. A key of the same algorithm but another size (an RSA
-   * key of 3072 bits against a certificate's of 2048) makes the JDK throw rather than answer false: a mismatch too.
+   * Whether {@code publicKey} verifies what {@code key} signed; null when the JDK will not verify with it at all. A key
+   * of the same algorithm but another size (an RSA key of 3072 bits against a certificate's of 2048) makes the JDK
+   * throw a {@code SignatureException} rather than answer false: a mismatch too.
    */
-  private static boolean signs(Signature signature, PrivateKey key, PublicKey publicKey)
+  private static Boolean signs(Signature signature, PrivateKey key, PublicKey publicKey)
       throws GeneralSecurityException {
     byte[] challenge = new byte[32];
     new SecureRandom().nextBytes(challenge);
@@ -82,9 +84,13 @@ final class KeyPairCheck {
     byte[] signed = signature.sign();
     try {
       signature.initVerify(publicKey);
-      signature.update(challenge);
+    } catch (java.security.InvalidKeyException e) {
+      return null; // parameters the JDK will not combine (RSASSA-PSS): cannot tell
+    }
+    signature.update(challenge);
+    try {
       return signature.verify(signed);
-    } catch (GeneralSecurityException e) {
+    } catch (java.security.SignatureException e) {
       return false;
     }
   }
