@@ -34,8 +34,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * window): the benchmark's 64 KiB upload over wss hung so for ten minutes. An {@code onReady} run on another thread
  * writes once the flow controller has finished and released its lock, so every message goes to flow control whole.
  * The cost is a thread hop per such {@code onReady}: about one per window refilled on an upload, none on a download.
- * The reader thread is known by the tunnel's socket, which it reads ({@link #onTransportThread}); on plain
- * grpc-okhttp (the benchmark's baseline) only the start and the call's own methods are guarded.
+ * The reader thread is known by the tunnel's socket, which it reads ({@link #onTransportThread}); plain grpc-okhttp
+ * channels (the benchmark's baseline) are guarded alike with a {@link TransportThreadSocketFactory}, and without one
+ * only at the start and inside the call's own methods.
  *
  * <p>Callbacks run on the pool run in the gRPC {@link Context} they were delivered in; if one throws, the call is
  * cancelled with that cause (as grpc does for a callback of its own that throws) and what waits behind it is still
@@ -128,6 +129,18 @@ public final class CallbacksAfterStartInterceptor implements ClientInterceptor {
         depth[0]++;
         try {
           super.halfClose();
+        } finally {
+          depth[0]--;
+        }
+      }
+
+      @Override
+      public void cancel(String message, Throwable cause) {
+        // A cancel ends this call and may start one queued behind the server's stream limit, sending its data.
+        int[] depth = IN_CALL.get();
+        depth[0]++;
+        try {
+          super.cancel(message, cause);
         } finally {
           depth[0]--;
         }

@@ -134,8 +134,12 @@ class CallbacksAfterStartInterceptorTest {
         bothRan.countDown();
       }
     }, new Metadata());
-    captured[0].onReady(); // as an executor's task: on this thread
-    assertEquals(List.of(Thread.currentThread().getName()), threads);
+    // As an executor's task, on a thread of the executor's (a fresh one: the test runner's thread may have read a
+    // tunnel's socket in another test, which marks it as grpc-okhttp's reader): it stays on that thread.
+    Thread executor = new Thread(() -> captured[0].onReady(), "executor");
+    executor.start();
+    executor.join(30_000);
+    assertEquals(List.of("executor"), threads);
     call.request(1); // the call's request delivers an onReady inline, as grpc-okhttp's flow controller may
     assertEquals(true, bothRan.await(30, TimeUnit.SECONDS));
     assertEquals(true, threads.get(1).startsWith("wsgrpc-okhttp-callbacks-"), threads.toString());
