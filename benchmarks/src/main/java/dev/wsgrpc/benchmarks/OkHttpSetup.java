@@ -4,6 +4,7 @@ import dev.wsgrpc.okhttp.ClientTls;
 import dev.wsgrpc.okhttp.OkHttpWebSocketChannels;
 import dev.wsgrpc.okhttp.OkHttpWebSocketOptions;
 import dev.wsgrpc.okhttp.internal.CallbacksAfterStartInterceptor;
+import dev.wsgrpc.okhttp.internal.TransportThreadSocketFactory;
 import dev.wsgrpc.server.ServerTls;
 import dev.wsgrpc.server.WebSocketServerOptions;
 import dev.wsgrpc.server.WebSocketServers;
@@ -19,8 +20,9 @@ import java.net.InetSocketAddress;
  * grpc-okhttp direct over h2c (its baseline), and grpc-okhttp over an OkHttp WebSocket, ws or wss. The client runs
  * on grpc-okhttp's and OkHttp's own threads (they have no event loop to share) and, as the Netty rows, runs its
  * callbacks directly ({@code directExecutor()}). Both OkHttp rows and their baseline use the tunnel client's 1 MiB
- * HTTP/2 flow-control window and its {@link CallbacksAfterStartInterceptor}, so the ratio is the WebSocket's cost
- * alone. Without that interceptor, grpc-okhttp (1.85) with a direct executor can strand a message the upload's
+ * HTTP/2 flow-control window and its {@link CallbacksAfterStartInterceptor} (the baseline's sockets mark
+ * grpc-okhttp's reader thread for it, {@link TransportThreadSocketFactory}, as the tunnel's do), so the ratio is the
+ * WebSocket's cost alone. Without that interceptor, grpc-okhttp (1.85) with a direct executor can strand a message the upload's
  * onReady handler writes while its stream starts, and the upload stalls: the baseline did so in run 16.
  */
 final class OkHttpSetup extends LocalServerSetup {
@@ -86,6 +88,7 @@ final class OkHttpSetup extends LocalServerSetup {
     if (!tunnel) {
       return OkHttpChannelBuilder.forAddress("127.0.0.1", port()).usePlaintext()
           .flowControlWindow(1024 * 1024).maxInboundMessageSize(MAX_MESSAGE).directExecutor()
+          .socketFactory(new TransportThreadSocketFactory()) // the interceptor then knows grpc-okhttp's reader
           .intercept(new CallbacksAfterStartInterceptor()).build();
     }
     return OkHttpWebSocketChannels.newChannelBuilder(options).maxInboundMessageSize(MAX_MESSAGE).directExecutor()

@@ -60,7 +60,7 @@ class DirectExecutorUploadTest {
       server.start();
       // Sockets whose reads mark grpc-okhttp's reader thread, as the tunnel's socket does.
       ManagedChannel channel = OkHttpChannelBuilder.forAddress("127.0.0.1", listener.getLocalPort()).usePlaintext()
-          .socketFactory(new MarkingSocketFactory()).directExecutor().intercept(new CallbacksAfterStartInterceptor())
+          .socketFactory(new TransportThreadSocketFactory()).directExecutor().intercept(new CallbacksAfterStartInterceptor())
           .build();
       try {
         awaitReady(channel); // the stream then starts inside ClientCall.start, as on a channel in use
@@ -193,50 +193,6 @@ class DirectExecutorUploadTest {
       }
     } catch (IOException | UncheckedIOException e) {
       // the client closed the connection
-    }
-  }
-
-  /** Plain sockets whose input marks the thread that reads it, as {@code TunnelSocket} does for a tunnel. */
-  private static final class MarkingSocketFactory extends javax.net.SocketFactory {
-    @Override
-    public Socket createSocket() {
-      return new Socket() {
-        @Override
-        public InputStream getInputStream() throws IOException {
-          return new java.io.FilterInputStream(super.getInputStream()) {
-            @Override
-            public int read(byte[] b, int off, int len) throws IOException {
-              CallbacksAfterStartInterceptor.onTransportThread();
-              return super.read(b, off, len);
-            }
-          };
-        }
-      };
-    }
-
-    @Override
-    public Socket createSocket(String host, int port) throws IOException {
-      Socket s = createSocket();
-      s.connect(new java.net.InetSocketAddress(host, port));
-      return s;
-    }
-
-    @Override
-    public Socket createSocket(String host, int port, InetAddress localHost, int localPort) throws IOException {
-      return createSocket(host, port);
-    }
-
-    @Override
-    public Socket createSocket(InetAddress host, int port) throws IOException {
-      Socket s = createSocket();
-      s.connect(new java.net.InetSocketAddress(host, port));
-      return s;
-    }
-
-    @Override
-    public Socket createSocket(InetAddress address, int port, InetAddress localAddress, int localPort)
-        throws IOException {
-      return createSocket(address, port);
     }
   }
 
