@@ -790,6 +790,16 @@ final class ServerUpgradeHandler extends ChannelInboundHandlerAdapter {
     String scheme = sslSession(ctx) != null ? "https" : "http";
     String authority = upgradeHeaders.get(HttpHeaderNames.HOST);
     long firstMessageTimeout = options.settings().handshakeTimeout().toMillis();
+    if (webSocketRefusal == null && options.access().authenticator() != null) {
+      // The limits are full already: refused now, as the status a page's client reads, rather than after a first
+      // message that a limit meant for unknown callers might refuse in other words.
+      RejectReason full = counter.wouldRefuse(clientAddress);
+      if (full != null) {
+        options.listener().upgradeRejected(clientAddress, HttpResponseStatus.SERVICE_UNAVAILABLE.code(), full);
+        webSocketRefusal = BrowserCalls.statusForHttp(HttpResponseStatus.SERVICE_UNAVAILABLE.code(),
+            TunnelCounter.refusal(full));
+      }
+    }
     WebSocketCallTranslator.Admission admission = headers -> admitCall(ctx, headers);
     WebSocketCallTranslator translator;
     String name;
