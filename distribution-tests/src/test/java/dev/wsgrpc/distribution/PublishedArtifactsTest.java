@@ -196,15 +196,15 @@ class PublishedArtifactsTest {
   }
 
   /**
-   * docs/ANDROID.md (Size) promises that the OkHttp client adds under 112 KiB to an app that has gRPC on OkHttp, and
+   * docs/ANDROID.md (Size) promises that the OkHttp client adds under 124 KiB to an app that has gRPC on OkHttp, and
    * the published jar is what an app adds (its dependencies are grpc-okhttp and OkHttp, which that app has).
    */
   @Test
-  void theOkHttpClientJarAnAppAddsStaysUnder112KiB() throws IOException {
+  void theOkHttpClientJarAnAppAddsStaysUnder124KiB() throws IOException {
     String artifact = "tunnel-client-okhttp";
     Path jar = only(repository.resolve(GROUP_PATH).resolve(artifact).resolve(version), artifact, ".jar");
     long size = Files.size(jar);
-    assertTrue(size < 112 * 1024, "expected the " + artifact + " jar under 114,688 bytes (112 KiB, docs/ANDROID.md) "
+    assertTrue(size < 124 * 1024, "expected the " + artifact + " jar under 126,976 bytes (124 KiB, docs/ANDROID.md) "
         + "but it was " + size);
   }
 
