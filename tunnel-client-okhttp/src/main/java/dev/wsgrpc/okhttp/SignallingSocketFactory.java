@@ -1,14 +1,13 @@
 package dev.wsgrpc.okhttp;
 
+import dev.wsgrpc.okhttp.internal.UnconnectedSocketFactory;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketAddress;
-import javax.net.SocketFactory;
 
 /**
  * The factory of the plain TCP socket OkHttp opens for one tunnel. Its sockets are ordinary sockets that tell the
@@ -23,7 +22,7 @@ import javax.net.SocketFactory;
  * it connected, so that OkHttp speaks TLS and the upgrade through the tunnel as it would to the server: for ws as
  * for wss, as the Netty client does.
  */
-final class SignallingSocketFactory extends SocketFactory {
+final class SignallingSocketFactory extends UnconnectedSocketFactory {
 
   private final Tunnel tunnel;
   private final InetSocketAddress dial;
@@ -65,37 +64,6 @@ final class SignallingSocketFactory extends SocketFactory {
   @Override
   public Socket createSocket() {
     return new SignallingSocket(tunnel, dial, proxy);
-  }
-
-  @Override
-  public Socket createSocket(String host, int port) throws IOException {
-    Socket s = createSocket();
-    s.connect(new InetSocketAddress(host, port));
-    return s;
-  }
-
-  @Override
-  public Socket createSocket(String host, int port, InetAddress localHost, int localPort) throws IOException {
-    Socket s = createSocket();
-    s.bind(new InetSocketAddress(localHost, localPort));
-    s.connect(new InetSocketAddress(host, port));
-    return s;
-  }
-
-  @Override
-  public Socket createSocket(InetAddress host, int port) throws IOException {
-    Socket s = createSocket();
-    s.connect(new InetSocketAddress(host, port));
-    return s;
-  }
-
-  @Override
-  public Socket createSocket(InetAddress address, int port, InetAddress localAddress, int localPort)
-      throws IOException {
-    Socket s = createSocket();
-    s.bind(new InetSocketAddress(localAddress, localPort));
-    s.connect(new InetSocketAddress(address, port));
-    return s;
   }
 
   private static final class SignallingSocket extends Socket {

@@ -3,10 +3,7 @@ package dev.wsgrpc.okhttp.internal;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.Socket;
-import javax.net.SocketFactory;
 
 /**
  * Plain sockets whose reads mark the reading thread as grpc-okhttp's transport thread
@@ -15,7 +12,7 @@ import javax.net.SocketFactory;
  *
  * <p>Not API: it may change or go without notice.
  */
-public final class TransportThreadSocketFactory extends SocketFactory {
+public final class TransportThreadSocketFactory extends UnconnectedSocketFactory {
 
   @Override
   public Socket createSocket() {
@@ -31,36 +28,5 @@ public final class TransportThreadSocketFactory extends SocketFactory {
         };
       }
     };
-  }
-
-  @Override
-  public Socket createSocket(String host, int port) throws IOException {
-    Socket socket = createSocket();
-    socket.connect(new InetSocketAddress(host, port));
-    return socket;
-  }
-
-  @Override
-  public Socket createSocket(String host, int port, InetAddress localHost, int localPort) throws IOException {
-    Socket socket = createSocket();
-    socket.bind(new InetSocketAddress(localHost, localPort));
-    socket.connect(new InetSocketAddress(host, port));
-    return socket;
-  }
-
-  @Override
-  public Socket createSocket(InetAddress host, int port) throws IOException {
-    Socket socket = createSocket();
-    socket.connect(new InetSocketAddress(host, port));
-    return socket;
-  }
-
-  @Override
-  public Socket createSocket(InetAddress address, int port, InetAddress localAddress, int localPort)
-      throws IOException {
-    Socket socket = createSocket();
-    socket.bind(new InetSocketAddress(localAddress, localPort));
-    socket.connect(new InetSocketAddress(address, port));
-    return socket;
   }
 }
